@@ -1,0 +1,50 @@
+"""simtrain: simulate and analyse distributed neural-network training when communication is the bottleneck.
+
+The public API is function-first; heavy modules load on first use so that ``import simtrain`` stays fast.
+
+Examples
+--------
+>>> import simtrain
+>>> cluster = simtrain.load_topology("torus-2d", gpus=16)
+>>> result = simtrain.collective_time("all-reduce", "256 MiB", cluster, algorithm="multidim-ring")
+>>> result.time_s > 0
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from simtrain._version import __version__
+
+__all__ = [
+    "ConfigError",
+    "InfeasibleError",
+    "__version__",
+    "build_schedule",
+    "collective_time",
+    "load_model",
+    "load_topology",
+    "simulate",
+]
+
+_LAZY = {
+    "ConfigError": "simtrain.errors",
+    "InfeasibleError": "simtrain.errors",
+    "build_schedule": "simtrain.collectives",
+    "collective_time": "simtrain.collectives",
+    "load_model": "simtrain.model",
+    "load_topology": "simtrain.topology",
+    "simulate": "simtrain.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'simtrain' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,40 @@
+"""Collective algorithms, each producing a :class:`Schedule` that both engines evaluate.
+
+Registered algorithms: ``ring``, ``multidim-ring``, ``hierarchical``, ``halving-doubling``,
+``double-binary-tree``, ``direct``, ``ps``. Add one with :func:`register_algorithm` or the
+``simtrain.algorithms`` entry point group.
+
+Examples
+--------
+>>> from simtrain.collectives import ALGORITHMS
+>>> ALGORITHMS.names()[:3]
+['direct', 'double-binary-tree', 'halving-doubling']
+"""
+
+from simtrain.collectives import direct, halving_doubling, hierarchical, multidim_ring, ps, ring, tree
+from simtrain.collectives.base import (
+    ALGORITHMS,
+    CollectiveAlgorithm,
+    build_schedule,
+    collective_time,
+    register_algorithm,
+)
+from simtrain.collectives.schedule import OPERATIONS, Schedule, StepPattern
+
+__all__ = [
+    "ALGORITHMS",
+    "OPERATIONS",
+    "CollectiveAlgorithm",
+    "Schedule",
+    "StepPattern",
+    "build_schedule",
+    "collective_time",
+    "direct",
+    "halving_doubling",
+    "hierarchical",
+    "multidim_ring",
+    "ps",
+    "register_algorithm",
+    "ring",
+    "tree",
+]

@@ -1,0 +1,195 @@
+"""The algorithm contract, the registry, and the two entry points ``build_schedule`` and ``collective_time``.
+
+An algorithm is a :class:`CollectiveAlgorithm`: a name, the operations it implements, its keyword parameters
+with defaults, and a builder ``build(op, chunk_bytes, ranks, cluster, **params) -> list[StepPattern]`` that
+describes one chunk. Register a new one with :func:`register_algorithm` (or the ``simtrain.algorithms`` entry
+point group) and every command can use it.
+
+Examples
+--------
+>>> from simtrain.topology import switch
+>>> r = collective_time("all-reduce", "64 MiB", switch(8, "100 GB/s", "1 us"), algorithm="ring")
+>>> round(r.time_s * 1e3, 4)
+1.2024
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simtrain import units
+from simtrain.collectives.schedule import OPERATIONS, Schedule, StepPattern
+from simtrain.errors import ConfigError
+from simtrain.registry import Registry
+from simtrain.topology.cluster import Cluster
+
+__all__ = ["ALGORITHMS", "CollectiveAlgorithm", "build_schedule", "collective_time", "register_algorithm"]
+
+Builder = Callable[..., list[StepPattern]]
+
+
+@dataclass(frozen=True)
+class CollectiveAlgorithm:
+    """A registered collective algorithm.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``ring``, ``multidim-ring`` …).
+    operations : tuple of str
+        Operations it implements.
+    build : callable
+        ``build(op, chunk_bytes, ranks, cluster, **params) -> list[StepPattern]`` for one chunk.
+    params : dict
+        Keyword parameters and their defaults.
+    summary : str
+        One line for ``simtrain list algorithms``.
+    """
+
+    name: str
+    operations: tuple[str, ...]
+    build: Builder
+    params: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+ALGORITHMS: Registry[CollectiveAlgorithm] = Registry("algorithm", "simtrain.algorithms", "--algorithm")
+
+
+def register_algorithm(name: str, operations: Sequence[str], params: dict[str, Any] | None = None,
+                       summary: str = "") -> Callable[[Builder], Builder]:
+    """Decorator registering a builder function as algorithm ``name``.
+
+    Examples
+    --------
+    >>> @register_algorithm("my-direct-bcast", ["broadcast"], summary="root sends to everyone")
+    ... def _build(op, n, ranks, cluster):
+    ...     return [StepPattern(np.full(len(ranks) - 1, ranks[0]), ranks[1:], n, label="broadcast")]
+    >>> "my-direct-bcast" in ALGORITHMS.names()
+    True
+    """
+    for op in operations:
+        if op not in OPERATIONS:
+            raise ValueError(f"unknown operation {op!r}")
+
+    def decorate(builder: Builder) -> Builder:
+        ALGORITHMS.register(name, CollectiveAlgorithm(name, tuple(operations), builder, dict(params or {}),
+                                                      summary))
+        return builder
+
+    return decorate
+
+
+def _size(size: Any) -> float:
+    if isinstance(size, str):
+        try:
+            value = units.parse_size(size)
+        except units.UnitError as exc:
+            raise ConfigError(str(exc), source="<cli>", key="--size") from None
+    else:
+        value = float(size)
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError("must be a positive size", source="<cli>", key="--size", value=size)
+    return value
+
+
+def build_schedule(
+    op: str,
+    size: Any,
+    cluster: Cluster,
+    algorithm: str = "ring",
+    *,
+    ranks: Sequence[int] | np.ndarray | None = None,
+    chunks: int = 1,
+    **params: Any,
+) -> Schedule:
+    """Build the Schedule of collective ``op`` of ``size`` bytes on ``cluster`` with ``algorithm``.
+
+    Parameters
+    ----------
+    op : str
+        ``all-reduce``, ``reduce-scatter``, ``all-gather``, ``broadcast``, ``reduce`` or ``all-to-all``.
+    size : float or str
+        The full buffer (nccl-tests convention), in bytes or with a unit (``"1 GiB"``).
+    cluster : Cluster
+        Where it runs.
+    algorithm : str
+        Registry name; see ``simtrain list algorithms``.
+    ranks : sequence of int, optional
+        Participating ranks in algorithm order (default: all GPUs). The root of broadcast/reduce is the first.
+    chunks : int
+        Number of chunks the buffer is split into (pipelining).
+    **params
+        Algorithm parameters (e.g. ``servers`` for ``ps``).
+
+    Returns
+    -------
+    Schedule
+
+    Examples
+    --------
+    >>> from simtrain.topology import torus
+    >>> s = build_schedule("all-reduce", "1 GiB", torus([4, 4], "50 GiB/s"), "multidim-ring")
+    >>> [p.label for p in s.patterns]
+    ['reduce-scatter dim0', 'reduce-scatter dim1', 'all-gather dim1', 'all-gather dim0']
+    """
+    if op not in OPERATIONS:
+        raise ConfigError("unknown operation", source="<cli>", key="--op", value=op, choices=OPERATIONS)
+    algo = ALGORITHMS.get(algorithm)
+    if op not in algo.operations:
+        raise ConfigError(f"algorithm {algorithm!r} does not implement", source="<cli>", key="--op", value=op,
+                          choices=algo.operations)
+    nbytes = _size(size)
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+        raise ConfigError("must be a positive integer", source="<cli>", key="chunks", value=chunks)
+    for key in params:
+        if key not in algo.params:
+            raise ConfigError(f"unknown parameter of algorithm {algorithm!r}", source="<cli>", key="--algorithm",
+                              value=key, choices=list(algo.params) or ["(none)"])
+    merged = {**algo.params, **params}
+    if ranks is None:
+        rank_array = np.arange(cluster.num_gpus, dtype=np.int64)
+    else:
+        rank_array = np.asarray(ranks, dtype=np.int64)
+        if rank_array.ndim != 1 or rank_array.size == 0:
+            raise ConfigError("must be a non-empty list of ranks", key="ranks", value=ranks)
+        if rank_array.min() < 0 or rank_array.max() >= cluster.num_gpus:
+            raise ConfigError(f"ranks must lie in [0, {cluster.num_gpus})", key="ranks", value=ranks)
+        if len(np.unique(rank_array)) != len(rank_array):
+            raise ConfigError("ranks must be distinct", key="ranks", value=ranks)
+    patterns = algo.build(op, nbytes / chunks, rank_array, cluster, **merged)
+    return Schedule(op, algorithm, nbytes, rank_array, tuple(patterns), chunks, merged)
+
+
+def collective_time(
+    op: str,
+    size: Any,
+    cluster: Cluster,
+    algorithm: str = "ring",
+    *,
+    engine: str = "analytical",
+    options: Any = None,
+    ranks: Sequence[int] | np.ndarray | None = None,
+    chunks: int = 1,
+    **params: Any,
+) -> Any:
+    """Build and evaluate a collective; returns a :class:`~simtrain.network.CollectiveResult`.
+
+    Examples
+    --------
+    >>> from simtrain.topology import ring
+    >>> r = collective_time("all-gather", "8 MB", ring(8, "10 GB/s", "1 us"))
+    >>> round(r.time_s * 1e6, 3)      # 7 steps of (1 us + 1 MB / 10 GB/s)
+    707.0
+    """
+    from simtrain.network import ENGINES, evaluate
+
+    if engine not in ENGINES:
+        raise ConfigError("unknown engine", source="<cli>", key="--engine", value=engine, choices=ENGINES)
+    schedule = build_schedule(op, size, cluster, algorithm, ranks=ranks, chunks=chunks, **params)
+    return evaluate(schedule, cluster, options)

@@ -1,0 +1,50 @@
+"""Parameter server: workers push gradient shards to S servers, then pull the updated shards.
+
+Servers are co-located with ranks spread evenly over the participants (rank ``j·p/S`` hosts server j); a
+worker's shard for its own server stays local. Each worker sends n/S to every server, every server receives
+n/S from every worker (incast), then the reverse. Uncontended except for the incast, on a switch:
+
+``T_push = 2α + max((S-1)/S · n, (p-1)·n/S) / B`` (a worker that is not a server sends n), and the same for pull
+(research/collectives.md §1.7).
+
+Examples
+--------
+>>> from simtrain.topology import switch
+>>> from simtrain.collectives import collective_time
+>>> r = collective_time("all-reduce", 8e6, switch(8, 1e9, 1e-6), "ps", servers=1)
+>>> abs(r.time_s - 2 * (2e-6 + 7 * 8e6 / 1e9)) < 1e-12
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtrain.collectives.base import register_algorithm
+from simtrain.collectives.schedule import StepPattern
+from simtrain.errors import ConfigError
+
+
+@register_algorithm(
+    "ps",
+    ["all-reduce"],
+    params={"servers": 1},
+    summary="parameter server push/pull with S co-located servers (servers=S)",
+)
+def build_ps(op: str, n: float, ranks: np.ndarray, cluster: object, servers: int = 1) -> list[StepPattern]:
+    """Patterns of one chunk: push then pull."""
+    p = len(ranks)
+    if isinstance(servers, bool) or not isinstance(servers, int) or not 1 <= servers <= p:
+        raise ConfigError(f"must be an integer between 1 and the {p} ranks", key="ps.servers", value=servers)
+    if p < 2:
+        return []
+    server_ranks = ranks[(np.arange(servers) * p) // servers]
+    workers = np.repeat(ranks, servers)
+    targets = np.tile(server_ranks, p)
+    remote = workers != targets
+    workers, targets = workers[remote], targets[remote]
+    shard = n / servers
+    return [
+        StepPattern(workers, targets, shard, 1, p * shard, "push"),
+        StepPattern(targets, workers, shard, 1, 0.0, "pull"),
+    ]

@@ -1,0 +1,152 @@
+"""Schedule: what a collective does on the wire, as an ordered list of step patterns.
+
+A :class:`StepPattern` is a set of flows ``(src_rank, dst_rank, bytes)`` that run concurrently, repeated
+``repeat`` times; a rank's next step waits for the step before (its send waits for its receive). Symmetric
+algorithms stay compact: ring all-reduce on p ranks is one pattern of p flows repeated p-1 times for the
+reduce-scatter and again for the all-gather, so evaluating it costs O(p), not O(p²).
+
+Two pattern shapes describe pipelines:
+
+* ``chain``: the flows are successive stages of a pipeline (a chain broadcast or reduce), grouped by
+  ``chain_id``; one chunk takes the sum of its chain's stage times, and the chain accepts a new chunk every
+  max-stage time.
+* ``stages > 1``: a pipelined tree of ``stages`` levels whose flows (all tree edges) are busy concurrently in the
+  steady state; one chunk takes ``stages`` step times.
+
+A Schedule carries ``chunks``: the buffer is split into that many chunks, each flowing through all patterns.
+Patterns hold the bytes of *one chunk*. Both engines evaluate the same Schedule.
+
+Examples
+--------
+>>> from simtrain.collectives import build_schedule
+>>> from simtrain.topology import ring
+>>> s = build_schedule("all-reduce", 8 * 2**20, ring(8, "10 GB/s"), "ring")
+>>> [(p.label, p.repeat, p.num_flows) for p in s.patterns]
+[('reduce-scatter', 7, 8), ('all-gather', 7, 8)]
+>>> s.bytes_sent == 2 * 7 * 8 * 2**20     # 2(p-1) n
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["OPERATIONS", "Schedule", "StepPattern"]
+
+#: Collective operations, named as in nccl-tests.
+OPERATIONS = ("all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all")
+
+
+@dataclass(frozen=True, eq=False)
+class StepPattern:
+    """Concurrent flows of one step, repeated.
+
+    Attributes
+    ----------
+    src, dst : ndarray of int
+        Global ranks of each flow.
+    nbytes : ndarray of float
+        Bytes of each flow for one chunk.
+    repeat : int
+        Times the step is repeated back to back.
+    reduce_bytes : float
+        Bytes a receiving rank reduces per step (for the optional local-reduction charge).
+    label : str
+        Phase name shown in reports.
+    chain_id : ndarray of int or None
+        For chain patterns: which pipeline each flow belongs to (flows of a chain listed in stage order).
+    stages : int
+        For pipelined trees: levels a chunk traverses (1 for ordinary patterns).
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    nbytes: np.ndarray
+    repeat: int = 1
+    reduce_bytes: float = 0.0
+    label: str = ""
+    chain_id: np.ndarray | None = None
+    stages: int = 1
+
+    def __post_init__(self) -> None:
+        src = np.asarray(self.src, dtype=np.int64)
+        dst = np.asarray(self.dst, dtype=np.int64)
+        nbytes = np.broadcast_to(np.asarray(self.nbytes, dtype=np.float64), src.shape)
+        object.__setattr__(self, "src", src)
+        object.__setattr__(self, "dst", dst)
+        object.__setattr__(self, "nbytes", nbytes)
+        if self.chain_id is not None:
+            object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
+
+    @property
+    def num_flows(self) -> int:
+        """Flows in one step."""
+        return len(self.src)
+
+    @property
+    def is_chain(self) -> bool:
+        """Whether flows are successive pipeline stages."""
+        return self.chain_id is not None
+
+    @property
+    def bytes_per_step(self) -> float:
+        """Bytes all flows of one step carry (one chunk)."""
+        return float(self.nbytes.sum())
+
+    def scaled(self, factor: float) -> StepPattern:
+        """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
+        return StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
+                           self.label, self.chain_id, self.stages)
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """An ordered list of step patterns for one collective.
+
+    Attributes
+    ----------
+    op : str
+        One of :data:`OPERATIONS`.
+    algorithm : str
+        Registry name of the algorithm that built it.
+    size_bytes : float
+        The collective's size, as in nccl-tests: the full buffer (the reduced vector; the gathered output).
+    ranks : ndarray of int
+        The participating global ranks.
+    patterns : tuple of StepPattern
+        In order; each holds the bytes of one chunk.
+    chunks : int
+        Number of chunks the buffer is split into.
+    """
+
+    op: str
+    algorithm: str
+    size_bytes: float
+    ranks: np.ndarray
+    patterns: tuple[StepPattern, ...]
+    chunks: int = 1
+    params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def num_ranks(self) -> int:
+        """Participating ranks."""
+        return len(self.ranks)
+
+    @property
+    def bytes_sent(self) -> float:
+        """Bytes sent by all ranks together over the whole collective (all chunks)."""
+        return self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
+
+    @property
+    def num_steps(self) -> int:
+        """Sequential steps of one chunk (pipeline stages of chains and trees counted once each)."""
+        total = 0
+        for p in self.patterns:
+            if p.is_chain:
+                assert p.chain_id is not None
+                total += int(np.bincount(p.chain_id).max()) if p.num_flows else 0
+            else:
+                total += p.repeat * p.stages
+        return total

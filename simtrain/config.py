@@ -1,0 +1,307 @@
+"""Configuration reading: YAML (``safe_load`` only), typed access with precise errors, dotted-key overrides.
+
+Every loader in simtrain (models, topologies, and later studies and schemes) reads its mapping through a
+:class:`Section`, so every error names the file and the key path, and unknown keys are reported with the closest
+valid name instead of being silently ignored.
+
+Examples
+--------
+>>> section = Section({"bandwidth": "25 Gbit/s", "size": 4}, source="demo.yaml")
+>>> section.bandwidth("bandwidth")
+3125000000.0
+>>> section.integer("size", minimum=1)
+4
+>>> section.finish()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simtrain import units
+from simtrain.errors import ConfigError
+
+__all__ = ["Section", "apply_overrides", "load_yaml", "parse_override"]
+
+_REQUIRED: Any = object()
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Load a YAML file with ``yaml.safe_load``; any failure is a :class:`ConfigError` naming the file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    ...     _ = f.write("a: 1\\n")
+    >>> load_yaml(f.name)
+    {'a': 1}
+    >>> os.unlink(f.name)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read file: {exc}", source=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"malformed YAML: {problem}", source=str(path), key=where) from None
+
+
+def parse_override(text: str, source: str = "<cli>") -> tuple[str, Any]:
+    """Split ``KEY=VALUE`` and read VALUE as a YAML scalar (so ``4`` is an int and ``25 Gbit/s`` a string).
+
+    Examples
+    --------
+    >>> parse_override("dimensions.0.size=16")
+    ('dimensions.0.size', 16)
+    >>> parse_override("nic_bandwidth=25 Gbit/s")
+    ('nic_bandwidth', '25 Gbit/s')
+    """
+    if "=" not in text:
+        raise ConfigError("an override must look like KEY=VALUE", source=source, key="--set", value=text)
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError("an override needs a key before '='", source=source, key="--set", value=text)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]], source: str = "<cli>") -> None:
+    """Set dotted keys in a nested mapping in place; list items are addressed by index (``dimensions.1.size``).
+
+    Examples
+    --------
+    >>> cfg = {"dimensions": [{"size": 4}, {"size": 8}]}
+    >>> apply_overrides(cfg, [("dimensions.1.size", 16)])
+    >>> cfg["dimensions"][1]["size"]
+    16
+    """
+    for key, value in overrides:
+        parts = key.split(".")
+        node: Any = data
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                try:
+                    index = int(part)
+                    node[index]  # noqa: B018 - bounds check
+                except (ValueError, IndexError):
+                    raise ConfigError(
+                        f"no list item {part!r} (the list has {len(node)} items)", source=source, key=where
+                    ) from None
+                if last:
+                    node[index] = value
+                else:
+                    node = node[index]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if part not in node:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ConfigError("cannot set a key inside a scalar", source=source, key=where, value=node)
+
+
+class Section:
+    """Typed, error-reporting access to one mapping of a configuration file.
+
+    Each accessor records the key as used; :meth:`finish` then rejects every key that was not used, with a
+    close-match suggestion. Accessors raise :class:`ConfigError` with the file and full key path.
+
+    Parameters
+    ----------
+    data : mapping
+        The mapping read from YAML.
+    source : str
+        File name shown in errors (``"<cli>"`` for flags).
+    path : str
+        Key path of this mapping inside the file (``""`` at the top).
+    """
+
+    def __init__(self, data: Any, source: str, path: str = "") -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                "expected a mapping of keys to values", source=source, key=path or None, value=_short(data)
+            )
+        self.data: Mapping[str, Any] = data
+        self.source = source
+        self.path = path
+        self._used: set[str] = set()
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+    def key_path(self, key: str) -> str:
+        """The full dotted path of ``key`` in this file."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str | None, message: str, **kwargs: Any) -> ConfigError:
+        """Build a :class:`ConfigError` for ``key`` of this section."""
+        return ConfigError(message, source=self.source, key=self.key_path(key) if key else self.path or None,
+                           **kwargs)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str, default: Any = _REQUIRED) -> Any:
+        """The raw value of ``key`` (required unless a default is given)."""
+        self._used.add(key)
+        if key not in self.data or self.data[key] is None:
+            if default is _REQUIRED:
+                raise self.error(key, "missing required key")
+            return default
+        return self.data[key]
+
+    def finish(self, extra_allowed: Iterable[str] = ()) -> None:
+        """Reject keys that no accessor asked for."""
+        allowed = self._used | set(extra_allowed)
+        for key in self.data:
+            if key not in allowed:
+                raise self.error(str(key), "unknown key", value=str(key), choices=sorted(allowed))
+
+    # -- typed accessors -----------------------------------------------------------------------------------
+    def _quantity(self, key: str, kind: str, default: Any, positive: bool = True) -> Any:
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        try:
+            number = units.parse_quantity(value, kind)
+        except units.UnitError as exc:
+            raise self.error(key, str(exc)) from None
+        if positive and not number > 0:
+            raise self.error(key, "must be positive", value=value)
+        if not positive and number < 0:
+            raise self.error(key, "must not be negative", value=value)
+        return number
+
+    def size(self, key: str, default: Any = _REQUIRED, positive: bool = True) -> Any:
+        """A size in bytes (the value must carry a unit)."""
+        return self._quantity(key, "size", default, positive)
+
+    def bandwidth(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A bandwidth in bytes/s (the value must carry a unit)."""
+        return self._quantity(key, "bandwidth", default)
+
+    def time(self, key: str, default: Any = _REQUIRED, positive: bool = False) -> Any:
+        """A duration in seconds (the value must carry a unit); zero allowed unless ``positive``."""
+        return self._quantity(key, "time", default, positive)
+
+    def flop_rate(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A FLOP rate in FLOP/s (the value must carry a unit)."""
+        return self._quantity(key, "flop_rate", default)
+
+    def integer(self, key: str, default: Any = _REQUIRED, minimum: int | None = None,
+                maximum: int | None = None) -> Any:
+        """An integer, optionally bounded."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+                value = int(value)
+            else:
+                raise self.error(key, "must be an integer", value=value)
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}", value=value)
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum}", value=value)
+        return value
+
+    def number(self, key: str, default: Any = _REQUIRED, minimum: float | None = None,
+               maximum: float | None = None, exclusive_minimum: bool = False) -> Any:
+        """A finite real number, optionally bounded."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(key, "must be a finite number", value=value)
+        if minimum is not None:
+            if exclusive_minimum and not value > minimum:
+                raise self.error(key, f"must be greater than {minimum}", value=value)
+            if not exclusive_minimum and value < minimum:
+                raise self.error(key, f"must be at least {minimum}", value=value)
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum}", value=value)
+        return float(value)
+
+    def string(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A string."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if not isinstance(value, str):
+            raise self.error(key, "must be a string", value=value)
+        return value
+
+    def boolean(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A boolean (YAML true/false)."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, "must be true or false", value=value)
+        return value
+
+    def choice(self, key: str, choices: Iterable[str], default: Any = _REQUIRED) -> Any:
+        """One of ``choices``; an unknown name gets a close-match suggestion."""
+        options = list(choices)
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if value not in options:
+            raise self.error(key, "unknown value", value=value, choices=options)
+        return value
+
+    def section(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A nested mapping as a :class:`Section`."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        return Section(value, self.source, self.key_path(key))
+
+    def sections(self, key: str, default: Any = _REQUIRED, min_items: int = 1) -> Any:
+        """A list of mappings, each as a :class:`Section` with an indexed key path."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if not isinstance(value, list):
+            raise self.error(key, "must be a list", value=_short(value))
+        if len(value) < min_items:
+            raise self.error(key, f"must have at least {min_items} item(s)", value=value)
+        return [Section(item, self.source, f"{self.key_path(key)}[{i}]") for i, item in enumerate(value)]
+
+    def int_list(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> Any:
+        """A list of integers, each at least ``minimum``."""
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if not isinstance(value, list) or not value:
+            raise self.error(key, "must be a non-empty list of integers", value=_short(value))
+        out = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
+                raise self.error(key, f"every item must be an integer of at least {minimum}", value=value)
+            out.append(item)
+        return out
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,115 @@
+"""Exceptions raised by simtrain.
+
+Every error about user input is a :class:`ConfigError` raised while the configuration is resolved, never later.
+It names the file, the key path, the value received and what is allowed, and suggests the closest valid name.
+The command line prints it as one line ``error: …`` and exits with status 2.
+
+Examples
+--------
+>>> err = ConfigError("unknown model", source="<cli>", key="--model", value="resnt50",
+...                   choices=["resnet50", "resnet18-cifar"])
+>>> print(err)
+<cli>: --model: unknown model 'resnt50' (did you mean 'resnet50'?); allowed: resnet18-cifar, resnet50
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["ConfigError", "InfeasibleError", "SimtrainError", "suggest"]
+
+_MISSING: Any = object()
+
+
+def suggest(name: str, choices: Iterable[str]) -> str | None:
+    """Return the valid choice closest to ``name``, or ``None`` when nothing is close.
+
+    Examples
+    --------
+    >>> suggest("torus2d", ["torus-2d", "torus-3d", "abci"])
+    'torus-2d'
+    """
+    matches = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+class SimtrainError(Exception):
+    """Base class of simtrain's own errors."""
+
+
+class ConfigError(SimtrainError, ValueError):
+    """Bad user input: a file, a key path, the value received and what is allowed.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, e.g. ``"unknown model"`` or ``"must be positive"``.
+    source : str, optional
+        The file (or ``"<cli>"``) the value came from.
+    key : str, optional
+        Dotted key path inside the source, e.g. ``"dimensions[1].bandwidth"``.
+    value : object, optional
+        The value received.
+    choices : iterable of str, optional
+        The allowed names; the closest one to ``value`` is suggested.
+    allowed : str, optional
+        A description of what is allowed when it is not a list of names.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        key: str | None = None,
+        value: Any = _MISSING,
+        choices: Iterable[str] | None = None,
+        allowed: str | None = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.key = key
+        self.value = value
+        self.choices = sorted(choices) if choices is not None else None
+        self.allowed = allowed
+        super().__init__(str(self))
+
+    def with_context(self, source: str | None = None, key_prefix: str | None = None) -> ConfigError:
+        """Return a copy with the source filled in and the key path prefixed."""
+        key = self.key
+        if key_prefix:
+            key = f"{key_prefix}.{key}" if key else key_prefix
+        return ConfigError(
+            self.message,
+            source=self.source or source,
+            key=key,
+            value=self.value,
+            choices=self.choices,
+            allowed=self.allowed,
+        )
+
+    def __str__(self) -> str:
+        parts = []
+        if self.source:
+            parts.append(self.source)
+        if self.key:
+            parts.append(self.key)
+        body = self.message
+        if self.value is not _MISSING:
+            body += f" {self.value!r}" if self.choices is not None else f" (got {self.value!r})"
+            if self.choices is not None:
+                hint = suggest(str(self.value), self.choices)
+                if hint is not None:
+                    body += f" (did you mean {hint!r}?)"
+        if self.choices is not None:
+            body += "; allowed: " + ", ".join(self.choices)
+        elif self.allowed:
+            body += f"; allowed: {self.allowed}"
+        parts.append(body)
+        return ": ".join(parts)
+
+
+class InfeasibleError(SimtrainError):
+    """A well-formed request that cannot be satisfied (e.g. the model does not fit in GPU memory)."""

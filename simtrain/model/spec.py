@@ -1,0 +1,168 @@
+"""ModelSpec, Layer and Tensor: what a model is, for the purpose of simulating its training.
+
+A model is an ordered list of layers. Each layer owns parameter tensors (shapes, and so gradient sizes), a
+forward cost in multiply-adds per sample, and the activation it produces. Everything is *derived* by the loader
+from layer shapes; nothing here is typed in by hand.
+
+Convention, said once: **FLOPs = 2 × multiply-adds (MACs)**. Published "FLOPs" of vision models (torchvision's
+``GFLOPS`` column, e.g. 4.09 G for ResNet-50) are in fact MACs; simtrain reports both names explicitly.
+Backward costs ≈ 2 × forward FLOPs unless a layer says otherwise.
+
+Examples
+--------
+>>> from simtrain.model import load_model
+>>> spec = load_model("resnet50")
+>>> spec.num_params
+25557032
+>>> round(spec.forward_macs / 1e9, 2)
+4.09
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor"]
+
+#: Bytes per element of the floating-point formats simtrain knows.
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A trainable parameter tensor.
+
+    Attributes
+    ----------
+    name : str
+        Dotted name, e.g. ``"layer1.0.conv1.weight"``.
+    shape : tuple of int
+        Its shape, as in the reference implementation.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def matrix_shape(self) -> tuple[int, int] | None:
+        """The 2-D view ``(out, in*kh*kw)`` used by low-rank schemes, or ``None`` for 1-D tensors."""
+        if len(self.shape) < 2:
+            return None
+        return self.shape[0], int(np.prod(self.shape[1:], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a model, with its derived costs per sample.
+
+    Attributes
+    ----------
+    name, kind : str
+        Dotted name and layer kind (``conv2d``, ``linear``, ``attention``, ``batchnorm2d``, …).
+    tensors : tuple of Tensor
+        Parameters this layer owns (a tied layer owns none; see ``tied_to``).
+    forward_macs : float
+        Multiply-adds of the forward pass for one sample.
+    input_elements, output_elements : int
+        Activation elements read and produced for one sample.
+    gemm : tuple of int or None
+        ``(rows, cols, inner)`` of the layer's GEMM for one sample (conv via im2col: rows = output pixels,
+        cols = output channels, inner = in_channels/groups × kh × kw); ``None`` for non-GEMM layers.
+    tied_to : str or None
+        Name of the tensor this layer reuses (e.g. GPT-2's language-model head reuses the token embedding).
+    """
+
+    name: str
+    kind: str
+    tensors: tuple[Tensor, ...] = ()
+    forward_macs: float = 0.0
+    input_elements: int = 0
+    output_elements: int = 0
+    gemm: tuple[int, int, int] | None = None
+    groups: int = 1
+    tied_to: str | None = None
+
+    @property
+    def num_params(self) -> int:
+        """Parameters owned by this layer."""
+        return sum(t.numel for t in self.tensors)
+
+    @property
+    def forward_flops(self) -> float:
+        """Forward FLOPs per sample (2 × MACs)."""
+        return 2.0 * self.forward_macs
+
+    @property
+    def backward_flops(self) -> float:
+        """Backward FLOPs per sample: gradient w.r.t. input and w.r.t. weights, 2 × forward."""
+        return 2.0 * self.forward_flops
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as a list of layers, with totals derived from them.
+
+    Attributes
+    ----------
+    name : str
+        Catalog name.
+    layers : tuple of Layer
+        In forward order.
+    input_shape : tuple of int
+        One sample's input (``(3, 224, 224)`` or ``(sequence_length,)``).
+    sample_name : str
+        What one sample is (``"image"``, ``"sequence"``), for throughput labels.
+    reference : str
+        The implementation whose parameter count this model reproduces.
+    source : str
+        The file it was loaded from.
+    """
+
+    name: str
+    layers: tuple[Layer, ...]
+    input_shape: tuple[int, ...]
+    sample_name: str = "sample"
+    reference: str = ""
+    description: str = ""
+    source: str = ""
+    published: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tensors(self) -> list[Tensor]:
+        """All trainable tensors in forward order."""
+        return [t for layer in self.layers for t in layer.tensors]
+
+    @property
+    def num_params(self) -> int:
+        """Total trainable parameters."""
+        return sum(layer.num_params for layer in self.layers)
+
+    @property
+    def forward_macs(self) -> float:
+        """Forward multiply-adds per sample."""
+        return float(sum(layer.forward_macs for layer in self.layers))
+
+    @property
+    def forward_flops(self) -> float:
+        """Forward FLOPs per sample (2 × MACs)."""
+        return 2.0 * self.forward_macs
+
+    @property
+    def activation_elements(self) -> int:
+        """Activation elements kept for backward per sample: every layer's output (a standard upper bound)."""
+        return sum(layer.output_elements for layer in self.layers)
+
+    def param_bytes(self, dtype: str = "fp32") -> float:
+        """Bytes of one copy of the parameters (= one full gradient) in ``dtype``."""
+        return float(self.num_params * DTYPE_BYTES[dtype])
+
+    def activation_bytes(self, batch: int, dtype: str = "fp32") -> float:
+        """Activation bytes kept for backward at a per-GPU batch."""
+        return float(self.activation_elements) * batch * DTYPE_BYTES[dtype]

@@ -1,0 +1,177 @@
+"""The Cluster: GPUs, NICs and switches joined by directed links, with routes compiled to integer arrays.
+
+A cluster is conceptually a ``networkx.DiGraph`` whose nodes are GPUs, NICs and switches and whose edges are
+directed links with ``bandwidth_Bps`` and ``latency_s`` (a full-duplex link is one edge each way). For speed the
+links are stored as dense arrays (one row per directed link) and routes are computed by a vectorised
+:class:`Router` that returns, for a batch of flows, the link ids of each flow's path in CSR form. The engines never
+walk the graph in a hot loop; :attr:`Cluster.graph` builds the networkx view on demand (and tests check the
+structured routers against networkx shortest paths on it).
+
+Examples
+--------
+>>> from simtrain.topology import torus
+>>> cluster = torus([4, 4], bandwidth="50 GiB/s", latency="500 ns")
+>>> cluster.num_gpus, cluster.num_links
+(16, 64)
+>>> routes = cluster.routes([0], [5])       # (0,0) -> (1,1): one hop in dim 0, then one in dim 1
+>>> routes.lengths.tolist()
+[2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+__all__ = ["Cluster", "Router", "Routes"]
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Paths of a batch of flows in CSR form: flow ``f`` uses ``links[offsets[f]:offsets[f+1]]``."""
+
+    offsets: np.ndarray
+    links: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of links on each flow's path (0 for a flow to itself)."""
+        return np.diff(self.offsets)
+
+    @property
+    def flow_of_entry(self) -> np.ndarray:
+        """For every entry of :attr:`links`, the flow it belongs to."""
+        return np.repeat(np.arange(len(self.offsets) - 1), self.lengths)
+
+    @classmethod
+    def concat_segments(cls, counts: list[np.ndarray], ids: list[np.ndarray]) -> Routes:
+        """Join per-segment CSR pieces (same flows, segments in path order) into one CSR."""
+        total = np.sum(counts, axis=0) if counts else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(total) + 1, dtype=np.int64)
+        np.cumsum(total, out=offsets[1:])
+        links = np.empty(int(offsets[-1]), dtype=np.int64)
+        start = offsets[:-1].copy()
+        for count, segment in zip(counts, ids):
+            if segment.size:
+                seg_offsets = np.zeros(len(count), dtype=np.int64)
+                np.cumsum(count[:-1], out=seg_offsets[1:])
+                flow = np.repeat(np.arange(len(count)), count)
+                within = np.arange(segment.size) - seg_offsets[flow]
+                links[start[flow] + within] = segment
+            start += count
+        return cls(offsets, links)
+
+
+class Router(Protocol):
+    """Computes the links of each flow's path; ``src`` and ``dst`` are GPU ranks."""
+
+    def routes(self, src: np.ndarray, dst: np.ndarray) -> Routes:  # pragma: no cover - protocol
+        ...
+
+
+@dataclass
+class Cluster:
+    """A GPU cluster: links as arrays, a router, and the logical structure algorithms need.
+
+    Attributes
+    ----------
+    name : str
+        Catalog name or a description.
+    num_gpus : int
+        Number of GPUs (= ranks; rank r is GPU node r).
+    node_names : list of str
+        Names of every graph node (GPUs first).
+    link_src, link_dst : ndarray of int
+        Endpoints (node ids) of each directed link.
+    link_bandwidth_Bps, link_latency_s : ndarray of float
+        Per-direction bandwidth and latency of each link.
+    link_class : ndarray of int
+        Index into ``class_names`` for every link (``intra-node``/``inter-node``, or ``dim0``, ``dim1`` …).
+    router : Router
+        Computes routes.
+    grid : tuple of int
+        Logical grid for multi-dimensional algorithms (dimension 0 varies fastest in the rank numbering).
+    gpus_per_node : int
+        Size of the natural group (a node, or dimension 0 of a stack) for hierarchical algorithms.
+    device : str
+        Hardware catalog name of the GPUs.
+    flow_rate_cap_Bps : float
+        Per-flow rate cap (public clouds cap single TCP flows); ``inf`` when none.
+    """
+
+    name: str
+    num_gpus: int
+    node_names: list[str]
+    link_src: np.ndarray
+    link_dst: np.ndarray
+    link_bandwidth_Bps: np.ndarray
+    link_latency_s: np.ndarray
+    link_class: np.ndarray
+    class_names: tuple[str, ...]
+    router: Router
+    grid: tuple[int, ...]
+    gpus_per_node: int = 1
+    device: str = "h100"
+    flow_rate_cap_Bps: float = float("inf")
+    description: str = ""
+    source: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    _graph: Any = field(default=None, repr=False)
+
+    @property
+    def num_links(self) -> int:
+        """Number of directed links."""
+        return len(self.link_src)
+
+    def routes(self, src: Any, dst: Any) -> Routes:
+        """Routes of flows ``src[i] -> dst[i]`` (GPU ranks)."""
+        src_arr = np.asarray(src, dtype=np.int64)
+        dst_arr = np.asarray(dst, dtype=np.int64)
+        return self.router.routes(src_arr, dst_arr)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The cluster as a ``networkx.DiGraph`` (built on first use).
+
+        Edge attributes: ``bandwidth_Bps``, ``latency_s``, ``link_class`` and ``link_id``.
+        """
+        if self._graph is None:
+            import networkx as nx
+
+            graph = nx.DiGraph(name=self.name)
+            for index, name in enumerate(self.node_names):
+                graph.add_node(index, name=name, kind="gpu" if index < self.num_gpus else "switch")
+            for link in range(self.num_links):
+                graph.add_edge(
+                    int(self.link_src[link]),
+                    int(self.link_dst[link]),
+                    bandwidth_Bps=float(self.link_bandwidth_Bps[link]),
+                    latency_s=float(self.link_latency_s[link]),
+                    link_class=self.class_names[int(self.link_class[link])],
+                    link_id=link,
+                )
+            self._graph = graph
+        return self._graph
+
+    def with_link_factor(self, links: np.ndarray, factor: float) -> Cluster:
+        """A copy whose ``links`` have their bandwidth multiplied by ``factor`` (degraded links)."""
+        bandwidth = self.link_bandwidth_Bps.copy()
+        bandwidth[links] *= factor
+        copy = Cluster(**{**self.__dict__, "link_bandwidth_Bps": bandwidth, "_graph": None})
+        return copy
+
+    def describe(self) -> str:
+        """One line: GPUs, grid, link classes and their bandwidths."""
+        parts = []
+        for index, name in enumerate(self.class_names):
+            mask = self.link_class == index
+            if mask.any():
+                bw = self.link_bandwidth_Bps[mask]
+                parts.append(f"{name}: {mask.sum()} links, {bw.min() / 1e9:.4g}-{bw.max() / 1e9:.4g} GB/s")
+        grid = "x".join(str(g) for g in self.grid)
+        return f"{self.name}: {self.num_gpus} x {self.device} GPUs, grid {grid}; " + "; ".join(parts)

@@ -1,0 +1,261 @@
+"""Read a topology YAML file (a *family* of clusters) and instantiate it at a GPU count.
+
+Every file has ``name``, ``kind``, ``device`` and the keys of its kind; quantities carry units. Kinds:
+
+``stack``
+    ``dimensions: [{kind: ring|switch|fully_connected, size, bandwidth, latency}, ...]`` (fixed size).
+``torus``
+    ``ndim: 2`` (or ``dims: [8, 8]`` for a fixed shape), ``bandwidth``, ``latency``, ``gpus`` (default size).
+    Asked for N GPUs, picks the most nearly square (cubic) shape, smaller dimension first.
+``ring``, ``switch``, ``fully_connected``
+    ``gpus``, ``bandwidth``, ``latency``.
+``hierarchical``
+    ``nodes``, ``gpus_per_node``, ``intra_node: {kind, bandwidth, latency}``,
+    ``nic: {count, bandwidth, latency}``, ``pcie: {bandwidth, latency}``,
+    ``fabric: {nodes_per_rack, oversubscription, latency}``, ``per_flow_cap``.
+``cloud``
+    ``instances``, ``gpus_per_instance``, ``nic_bandwidth``, ``nic_latency``, ``intra_bandwidth``,
+    ``intra_latency``, ``per_flow_cap``.
+``fat_tree``
+    ``hosts``, ``bandwidth``, ``latency``, ``hosts_per_leaf``, ``oversubscription``.
+``graph``
+    ``gpus: [names]``, ``links: [{src, dst, bandwidth, latency, class, duplex}]`` (fixed size).
+
+Examples
+--------
+>>> cluster = load_topology("torus-2d", gpus=32)
+>>> cluster.grid
+(4, 8)
+>>> load_topology("abci", gpus=1024).grid
+(4, 256)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from simtrain.config import Section, apply_overrides, load_yaml
+from simtrain.errors import ConfigError
+from simtrain.hardware import DEVICES
+from simtrain.topology import builders
+from simtrain.topology.cluster import Cluster
+
+__all__ = ["KINDS", "load_topology", "near_square_shape", "topology_from_dict"]
+
+KINDS = ("stack", "torus", "ring", "switch", "fully_connected", "hierarchical", "cloud", "fat_tree", "graph")
+
+
+def near_square_shape(num_gpus: int, ndim: int) -> list[int]:
+    """The most nearly square (cubic) factorisation of ``num_gpus`` into ``ndim`` factors, smallest first.
+
+    Examples
+    --------
+    >>> near_square_shape(64, 2), near_square_shape(32, 2), near_square_shape(64, 3), near_square_shape(7, 2)
+    ([8, 8], [4, 8], [4, 4, 4], [1, 7])
+    """
+    best: list[int] | None = None
+
+    def search(remaining: int, depth: int, minimum: int, prefix: list[int]) -> None:
+        nonlocal best
+        if depth == 1:
+            if remaining >= minimum:
+                shape = [*prefix, remaining]
+                if best is None or (shape[-1] - shape[0], shape[-1]) < (best[-1] - best[0], best[-1]):
+                    best = shape
+            return
+        factor = minimum
+        while factor ** depth <= remaining:
+            if remaining % factor == 0:
+                search(remaining // factor, depth - 1, factor, [*prefix, factor])
+            factor += 1
+
+    search(num_gpus, ndim, 1, [])
+    assert best is not None
+    return best
+
+
+def load_topology(
+    name_or_path: str | Path,
+    gpus: int | None = None,
+    overrides: Iterable[tuple[str, Any]] = (),
+) -> Cluster:
+    """Load a topology family by catalog name or path and instantiate it.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        Catalog name (``simtrain list topologies``) or YAML path.
+    gpus : int, optional
+        GPU count to instantiate the family at; ``None`` uses the file's default size.
+    overrides : iterable of (key, value)
+        Dotted keys set in the YAML mapping before it is read (e.g. ``("nic_bandwidth", "100 Gbit/s")``).
+
+    Examples
+    --------
+    >>> load_topology("cloud-25g").num_gpus
+    128
+    """
+    from simtrain.catalog import resolve
+
+    path = resolve("topologies", name_or_path)
+    data = load_yaml(path)
+    if isinstance(data, dict):
+        apply_overrides(data, overrides, source=str(path))
+    return topology_from_dict(data, source=str(path), gpus=gpus)
+
+
+def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = None) -> Cluster:
+    """Build a Cluster from the mapping of a topology YAML file.
+
+    Examples
+    --------
+    >>> c = topology_from_dict({"name": "r", "kind": "ring", "device": "a100", "gpus": 8,
+    ...                         "bandwidth": "50 GB/s", "latency": "1 us"})
+    >>> c.num_gpus
+    8
+    """
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
+        raise ConfigError("must be a positive integer", source="<cli>", key="--gpus", value=gpus)
+    top = Section(data, source)
+    try:
+        cluster = _build(top, gpus)
+    except ConfigError as exc:
+        if exc.source is None:
+            raise exc.with_context(source=source) from None
+        raise
+    top.finish()
+    cluster.source = source
+    return cluster
+
+
+def _fixed(top: Section, size: int, gpus: int | None) -> None:
+    if gpus is not None and gpus != size:
+        raise ConfigError(
+            f"this topology has a fixed size of {size} GPUs and cannot be instantiated at", source="<cli>",
+            key="--gpus", value=gpus, allowed=f"{size} (or edit {top.source})",
+        )
+
+
+def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_key: str) -> int:
+    if gpus is None:
+        return int(top.integer(default_key, minimum=1))
+    top.integer(default_key, None, minimum=1)
+    if gpus % per_node:
+        raise ConfigError(
+            f"must be a multiple of {key} = {per_node} for topology {top.data.get('name')!r}",
+            source="<cli>", key="--gpus", value=gpus,
+        )
+    return gpus // per_node
+
+
+def _build(top: Section, gpus: int | None) -> Cluster:
+    name = top.string("name")
+    top.string("description", "")
+    top.raw("sources", None)
+    kind = top.choice("kind", KINDS)
+    device = top.choice("device", list(DEVICES))
+    common = {"name": name, "device": device}
+    if kind == "stack":
+        dims = top.sections("dimensions")
+        specs = []
+        for dim in dims:
+            specs.append({
+                "kind": dim.choice("kind", builders.DIMENSION_KINDS),
+                "size": dim.integer("size", minimum=1),
+                "bandwidth": dim.bandwidth("bandwidth"),
+                "latency": dim.time("latency"),
+            })
+            dim.finish()
+        _fixed(top, math.prod(s["size"] for s in specs), gpus)
+        return builders.dimension_stack(specs, **common)
+    if kind == "torus":
+        bandwidth, latency = top.bandwidth("bandwidth"), top.time("latency")
+        if "dims" in top:
+            shape = top.int_list("dims")
+            _fixed(top, math.prod(shape), gpus)
+        else:
+            ndim = top.integer("ndim", minimum=1, maximum=6)
+            count = gpus if gpus is not None else top.integer("gpus", minimum=1)
+            top.integer("gpus", None, minimum=1)
+            shape = near_square_shape(count, ndim)
+        return builders.torus(shape, bandwidth, latency, **common)
+    if kind in ("ring", "switch", "fully_connected"):
+        count = gpus if gpus is not None else top.integer("gpus", minimum=1)
+        top.integer("gpus", None, minimum=1)
+        build = {"ring": builders.ring, "switch": builders.switch, "fully_connected": builders.fully_connected}
+        return build[kind](count, top.bandwidth("bandwidth"), top.time("latency", 0.0), **common)
+    if kind == "hierarchical":
+        per_node = top.integer("gpus_per_node", minimum=1)
+        nodes = _per_node(top, "gpus_per_node", per_node, gpus, "nodes")
+        intra = top.section("intra_node")
+        nic = top.section("nic")
+        pcie = top.section("pcie", None)
+        fabric = top.section("fabric", None)
+        kwargs: dict[str, Any] = {
+            "intra_bandwidth": intra.bandwidth("bandwidth"),
+            "intra_latency": intra.time("latency", 0.0),
+            "intra_kind": intra.choice("kind", ["switch", "fully_connected"], "switch"),
+            "nics_per_node": nic.integer("count", 1, minimum=1),
+            "nic_bandwidth": nic.bandwidth("bandwidth"),
+            "nic_latency": nic.time("latency", 0.0),
+            "flow_rate_cap": top.bandwidth("per_flow_cap", None),
+        }
+        intra.finish()
+        nic.finish()
+        if pcie is not None:
+            kwargs["pcie_bandwidth"] = pcie.bandwidth("bandwidth")
+            kwargs["pcie_latency"] = pcie.time("latency", 0.0)
+            pcie.finish()
+        if fabric is not None:
+            kwargs["nodes_per_rack"] = fabric.integer("nodes_per_rack", None, minimum=1)
+            kwargs["oversubscription"] = fabric.number("oversubscription", 1.0, minimum=1.0)
+            kwargs["spine_latency"] = fabric.time("latency", 0.0)
+            fabric.finish()
+        return builders.hierarchical(nodes, per_node, **kwargs, **common)
+    if kind == "cloud":
+        per_instance = top.integer("gpus_per_instance", minimum=1)
+        instances = _per_node(top, "gpus_per_instance", per_instance, gpus, "instances")
+        return builders.cloud(
+            instances, per_instance,
+            nic_bandwidth=top.bandwidth("nic_bandwidth"),
+            nic_latency=top.time("nic_latency", 15e-6),
+            intra_bandwidth=top.bandwidth("intra_bandwidth"),
+            intra_latency=top.time("intra_latency", 1e-6),
+            per_flow_cap=top.bandwidth("per_flow_cap", None),
+            **common,
+        )
+    if kind == "fat_tree":
+        hosts = gpus if gpus is not None else top.integer("hosts", minimum=1)
+        top.integer("hosts", None, minimum=1)
+        return builders.fat_tree(
+            hosts, bandwidth=top.bandwidth("bandwidth"), latency=top.time("latency", 0.0),
+            hosts_per_leaf=top.integer("hosts_per_leaf", None, minimum=1),
+            oversubscription=top.number("oversubscription", 1.0, minimum=1.0), **common,
+        )
+    # graph
+    import networkx as nx
+
+    gpu_names = top.raw("gpus")
+    if not isinstance(gpu_names, list) or not gpu_names or not all(isinstance(g, str) for g in gpu_names):
+        raise top.error("gpus", "must be a non-empty list of GPU node names", value=gpu_names)
+    _fixed(top, len(gpu_names), gpus)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(gpu_names)
+    for link in top.sections("links"):
+        a, b = link.string("src"), link.string("dst")
+        if a == b:
+            raise link.error("dst", "a link cannot join a node to itself", value=b)
+        attrs = {"bandwidth_Bps": link.bandwidth("bandwidth"), "latency_s": link.time("latency", 0.0),
+                 "link_class": link.string("class", "link")}
+        graph.add_edge(a, b, **attrs)
+        if link.boolean("duplex", True):
+            graph.add_edge(b, a, **attrs)
+        link.finish()
+    try:
+        return builders.from_graph(graph, gpu_names, **common,
+                                   groups=top.integer("gpus_per_node", 1, minimum=1))
+    except ConfigError as exc:
+        raise exc.with_context(source=top.source) from None
