@@ -29,6 +29,7 @@ from simtrain.errors import ConfigError
 __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override"]
 
 _REQUIRED: Any = object()
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -51,7 +52,7 @@ def load_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read file: {exc}", source=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SafeLoader)  # the C-accelerated safe loader when available
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
@@ -101,7 +102,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]], 
             if isinstance(node, list):
                 try:
                     index = int(part)
-                    node[index]  # noqa: B018 - bounds check
+                    node[index]
                 except (ValueError, IndexError):
                     raise ConfigError(
                         f"no list item {part!r} (the list has {len(node)} items)", source=source, key=where

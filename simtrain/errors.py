@@ -9,7 +9,7 @@ Examples
 >>> err = ConfigError("unknown model", source="<cli>", key="--model", value="resnt50",
 ...                   choices=["resnet50", "resnet18-cifar"])
 >>> print(err)
-<cli>: --model: unknown model 'resnt50' (did you mean 'resnet50'?); allowed: resnet18-cifar, resnet50
+<cli>: --model: unknown model: 'resnt50' (did you mean 'resnet50'?); allowed: resnet18-cifar, resnet50
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class ConfigError(SimtrainError, ValueError):
             parts.append(self.key)
         body = self.message
         if self.value is not _MISSING:
-            body += f" {self.value!r}" if self.choices is not None else f" (got {self.value!r})"
+            body += f": {self.value!r}" if self.choices is not None else f" (got {self.value!r})"
             if self.choices is not None:
                 hint = suggest(str(self.value), self.choices)
                 if hint is not None:

@@ -142,7 +142,7 @@ def build_schedule(
         raise ConfigError("unknown operation", source="<cli>", key="--op", value=op, choices=OPERATIONS)
     algo = ALGORITHMS.get(algorithm)
     if op not in algo.operations:
-        raise ConfigError(f"algorithm {algorithm!r} does not implement", source="<cli>", key="--op", value=op,
+        raise ConfigError(f"operation not implemented by algorithm {algorithm!r}", source="<cli>", key="--op", value=op,
                           choices=algo.operations)
     nbytes = _size(size)
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:

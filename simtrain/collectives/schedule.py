@@ -139,6 +139,15 @@ class Schedule:
         """Bytes sent by all ranks together over the whole collective (all chunks)."""
         return self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
 
+    def resized(self, size_bytes: float) -> Schedule:
+        """The same schedule for another buffer size (every flow's bytes scale with the buffer).
+
+        The flow arrays are shared, so an engine's route and rate cache serves both.
+        """
+        factor = size_bytes / self.size_bytes
+        return Schedule(self.op, self.algorithm, size_bytes, self.ranks,
+                        tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params)
+
     @property
     def num_steps(self) -> int:
         """Sequential steps of one chunk (pipeline stages of chains and trees counted once each)."""

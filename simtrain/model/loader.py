@@ -44,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,13 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     from simtrain.catalog import resolve
 
     path = resolve("models", name_or_path)
-    return model_from_dict(load_yaml(path), source=str(path))
+    return _load_cached(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path: str, mtime_ns: int) -> ModelSpec:
+    """Models are immutable, so a file is parsed once per modification time."""
+    return model_from_dict(load_yaml(path), source=path)
 
 
 def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:

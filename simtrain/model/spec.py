@@ -20,9 +20,9 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-
-import numpy as np
+from functools import cached_property
 
 __all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor"]
 
@@ -48,14 +48,14 @@ class Tensor:
     @property
     def numel(self) -> int:
         """Number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(self.shape)
 
     @property
     def matrix_shape(self) -> tuple[int, int] | None:
         """The 2-D view ``(out, in*kh*kw)`` used by low-rank schemes, or ``None`` for 1-D tensors."""
         if len(self.shape) < 2:
             return None
-        return self.shape[0], int(np.prod(self.shape[1:], dtype=np.int64))
+        return self.shape[0], math.prod(self.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Layer:
     groups: int = 1
     tied_to: str | None = None
 
-    @property
+    @cached_property
     def num_params(self) -> int:
         """Parameters owned by this layer."""
         return sum(t.numel for t in self.tensors)
@@ -139,7 +139,7 @@ class ModelSpec:
         """All trainable tensors in forward order."""
         return [t for layer in self.layers for t in layer.tensors]
 
-    @property
+    @cached_property
     def num_params(self) -> int:
         """Total trainable parameters."""
         return sum(layer.num_params for layer in self.layers)

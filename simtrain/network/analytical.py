@@ -151,7 +151,9 @@ def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], 
     if routes.links.size:
         sums = np.add.reduceat(cluster.link_latency_s[routes.links], routes.offsets[:-1][lengths > 0])
         latency[lengths > 0] = sums
-    flows = _Flows(routes, rates, latency, np.unique(routes.links))
+    used = np.zeros(cluster.num_links, dtype=bool)
+    used[routes.links] = True
+    flows = _Flows(routes, rates, latency, np.flatnonzero(used))
     cache[key] = flows
     return flows
 
@@ -162,7 +164,8 @@ def _flow_times(pattern: StepPattern, flows: _Flows) -> np.ndarray:
     return flows.latency + transfer
 
 
-def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None) -> CollectiveResult:
+def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
+             cache: dict[tuple[int, int], Any] | None = None) -> CollectiveResult:
     """Time and traffic of a Schedule on a Cluster.
 
     Parameters
@@ -173,6 +176,9 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         The network it runs on.
     options : NetworkOptions, optional
         Per-step charges (off by default).
+    cache : dict, optional
+        Routes and rates by flow arrays, shared between evaluations of schedules that share them
+        (see :meth:`Schedule.resized`); the caller keeps the schedules alive while it uses the cache.
 
     Returns
     -------
@@ -188,7 +194,7 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     0.714
     """
     options = options or NetworkOptions()
-    cache: dict[tuple[int, int], _Flows] = {}
+    cache = {} if cache is None else cache
     num_classes = len(cluster.class_names)
     class_bytes = np.zeros(num_classes)
     link_bytes = np.zeros(cluster.num_links)
@@ -231,9 +237,11 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         entry_flow = flows.routes.flow_of_entry
         multiplicity = pattern.repeat * schedule.chunks
         if flows.routes.links.size:
-            pairs = np.unique(entry_flow * num_classes + cluster.link_class[flows.routes.links])
-            class_bytes += multiplicity * np.bincount(
-                pairs % num_classes, weights=pattern.nbytes[pairs // num_classes], minlength=num_classes)
+            entry_class = cluster.link_class[flows.routes.links]
+            for klass in np.flatnonzero(np.bincount(entry_class, minlength=num_classes)):
+                crosses = np.zeros(pattern.num_flows, dtype=bool)
+                crosses[entry_flow[entry_class == klass]] = True
+                class_bytes[klass] += multiplicity * float(pattern.nbytes[crosses].sum())
             link_bytes += multiplicity * np.bincount(
                 flows.routes.links, weights=pattern.nbytes[entry_flow], minlength=cluster.num_links)
     total = float(sum(stage_times))

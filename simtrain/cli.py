@@ -1,0 +1,293 @@
+"""The ``simtrain`` command: a thin layer over the Python API.
+
+Every error about input is printed as one line ``error: …`` on stderr with exit status 2; nothing is written.
+
+Examples
+--------
+>>> main(["collective", "--op", "all-reduce", "--algorithm", "ring", "--topology", "torus-8x8",
+...       "--size", "1GiB", "--json"])  # doctest: +ELLIPSIS
+{"op": "all-reduce", ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from simtrain import units
+from simtrain._version import __version__
+from simtrain.errors import ConfigError, InfeasibleError
+
+__all__ = ["main"]
+
+NETWORK_KEYS = {
+    "endpoint_delay": ("time", "endpoint_delay_s"),
+    "local_reduction_bandwidth": ("bandwidth", "local_reduction_bandwidth_Bps"),
+    "reduction_memory_passes": ("number", "reduction_memory_passes"),
+}
+OVERRIDE_PREFIXES = ("topology.", "network.", "algorithm.")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message, source="<cli>", key=self.prog.split(" ", 1)[-1] if " " in self.prog else None)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return value
+
+
+def _split_overrides(pairs: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
+    from simtrain.config import parse_override
+
+    groups: dict[str, list[tuple[str, Any]]] = {p.rstrip("."): [] for p in OVERRIDE_PREFIXES}
+    for text in pairs:
+        key, value = parse_override(text)
+        prefix = next((p for p in OVERRIDE_PREFIXES if key.startswith(p)), None)
+        if prefix is None:
+            raise ConfigError("an override key must start with one of " + ", ".join(OVERRIDE_PREFIXES),
+                              source="<cli>", key="--set", value=key)
+        groups[prefix.rstrip(".")].append((key[len(prefix):], value))
+    return groups
+
+
+def _network_options(pairs: list[tuple[str, Any]]) -> Any:
+    from simtrain.config import Section
+    from simtrain.network import NetworkOptions
+
+    section = Section(dict(pairs), "<cli>", "network")
+    kwargs = {}
+    for key, (kind, field_name) in NETWORK_KEYS.items():
+        if key in section:
+            if kind == "time":
+                kwargs[field_name] = section.time(key)
+            elif kind == "bandwidth":
+                kwargs[field_name] = section.bandwidth(key)
+            else:
+                kwargs[field_name] = section.number(key, exclusive_minimum=True, minimum=0)
+    section.finish(extra_allowed=())
+    return NetworkOptions(**kwargs)
+
+
+def _algorithm(spec: str, extra: list[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
+    from simtrain.registry import parse_spec
+
+    name, params = parse_spec(spec)
+    params.update(dict(extra))
+    return name, params
+
+
+def _emit(data: Any) -> None:
+    print(json.dumps(data, indent=None, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def _cmd_collective(args: argparse.Namespace) -> int:
+    from simtrain.collectives import collective_time
+    from simtrain.topology import load_topology
+
+    groups = _split_overrides(args.set)
+    options = _network_options(groups["network"])
+    name, params = _algorithm(args.algorithm, groups["algorithm"])
+    chunks = params.pop("chunks", args.chunks)
+    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    result = collective_time(args.op, args.size, cluster, name, engine=args.engine, options=options,
+                             chunks=chunks, **params)
+    if args.json:
+        data = result.to_dict()
+        data["topology"] = cluster.name
+        data["device"] = cluster.device
+        _emit(data)
+        return 0
+    print(f"{result.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
+          f"({cluster.num_gpus} GPUs), {result.engine} engine")
+    rows = [
+        ("time", units.format_time(result.time_s)),
+        ("algorithm bandwidth", units.format_bandwidth(result.algbw_Bps)),
+        ("bus bandwidth", units.format_bandwidth(result.busbw_Bps)),
+        ("bytes sent per GPU", units.format_size(result.bytes_per_gpu)),
+    ]
+    for klass, total in result.bytes_by_class.items():
+        rows.append((f"  crossing {klass} links", units.format_size(total / result.num_ranks)))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from simtrain.topology import load_topology
+    from simtrain.training import simulate
+
+    groups = _split_overrides(args.set)
+    options = _network_options(groups["network"])
+    name, params = _algorithm(args.algorithm, groups["algorithm"])
+    chunks = params.pop("chunks", args.chunks)
+    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    report = simulate(
+        args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine,
+        bucket_size=args.bucket_size, optimizer=args.optimizer, chunks=chunks, network=options,
+        algorithm_params=params,
+    )
+    if args.json:
+        _emit(report.to_dict())
+        return 0
+    print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, batch {report.batch_per_gpu}"
+          f" per GPU ({report.global_batch} global), {report.dtype}, {report.algorithm} all-reduce, "
+          f"{report.engine} engine")
+    t = units.format_time
+    rows = [
+        ("step time", t(report.step_time_s)),
+        ("  forward", t(report.forward_time_s)),
+        ("  backward", t(report.backward_time_s)),
+        ("  exposed communication", t(report.exposed_comm_time_s)),
+        ("  optimizer update", t(report.update_time_s)),
+        ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} buckets of "
+                                        f"<= {units.format_size(report.bucket_size_bytes)}"),
+        ("throughput", f"{report.throughput_samples_per_s:,.0f} samples/s"),
+        ("scaling efficiency", f"{100 * report.scaling_efficiency:.2f} % (vs {report.num_gpus} x one GPU)"),
+        ("bytes sent per GPU", units.format_size(report.bytes_per_gpu)),
+    ]
+    for klass, value in report.bytes_per_gpu_by_class.items():
+        rows.append((f"  crossing {klass} links", units.format_size(value)))
+    rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
+                                   f"{units.format_size(report.memory_capacity_bytes)}"))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    return 0
+
+
+LISTABLE = ("models", "topologies", "algorithms", "devices")
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from simtrain import catalog
+
+    if args.what not in LISTABLE:
+        raise ConfigError("cannot list", source="<cli>", key="list", value=args.what, choices=LISTABLE)
+
+    items: list[dict[str, Any]] = []
+    if args.what == "models":
+        from simtrain.model import load_model
+
+        for name in catalog.names("models"):
+            spec = load_model(name)
+            items.append({"name": name, "params": spec.num_params, "forward_flops_per_sample": spec.forward_flops,
+                          "forward_macs_per_sample": spec.forward_macs, "reference": spec.reference})
+        lines = [f"{i['name']:<18} {i['params']:>13,} params  {i['forward_flops_per_sample'] / 1e9:>9.3f} "
+                 f"GFLOP/sample fwd  ({i['reference']})" for i in items]
+    elif args.what == "topologies":
+        from simtrain.topology import load_topology
+
+        for name in catalog.names("topologies"):
+            cluster = load_topology(name)
+            items.append({"name": name, "default_gpus": cluster.num_gpus, "device": cluster.device,
+                          "grid": list(cluster.grid), "link_classes": list(cluster.class_names),
+                          "description": cluster.description or ""})
+        lines = [f"{i['name']:<14} {i['default_gpus']:>6} x {i['device']:<5} grid {'x'.join(map(str, i['grid']))}"
+                 for i in items]
+    elif args.what == "algorithms":
+        from simtrain.collectives import ALGORITHMS
+
+        for name in ALGORITHMS.names():
+            algo = ALGORITHMS.get(name)
+            items.append({"name": name, "operations": list(algo.operations), "params": algo.params,
+                          "summary": algo.summary})
+        lines = [f"{i['name']:<20} {', '.join(i['operations'])}\n{'':<20} {i['summary']}" for i in items]
+    else:
+        from simtrain.hardware import DEVICES
+
+        for name, dev in DEVICES.items():
+            items.append({"name": name, "model": dev.model, "peak_flops_per_dtype": dev.peak_flops_per_dtype,
+                          "memory_bandwidth_Bps": dev.memory_bandwidth_Bps, "memory_bytes": dev.memory_bytes,
+                          "source": dev.source})
+        lines = [f"{i['name']:<6} {i['model']:<52} {units.format_size(i['memory_bytes'])}, "
+                 f"{units.format_bandwidth(i['memory_bandwidth_Bps'])}" for i in items]
+    if args.json:
+        _emit(items)
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``simtrain`` command."""
+    from simtrain.collectives.schedule import OPERATIONS
+
+    parser = _Parser(prog="simtrain", description="Simulate distributed training when communication is the "
+                                                  "bottleneck.")
+    parser.add_argument("--version", action="version", version=f"simtrain {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def network_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--topology", required=True, help="catalog name or YAML path")
+        p.add_argument("--gpus", type=_positive_int, help="instantiate the topology family at this GPU count")
+        p.add_argument("--algorithm", default="ring",
+                       help="collective algorithm, optionally with parameters: NAME[:key=value,...]")
+        p.add_argument("--engine", default="analytical", help="network engine (analytical)")
+        p.add_argument("--chunks", type=_positive_int, default=1, help="chunks per collective (pipelining)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override: topology.KEY (YAML keys), network.endpoint_delay, "
+                            "network.local_reduction_bandwidth, network.reduction_memory_passes, algorithm.KEY")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("collective", help="time one collective on a topology")
+    p.add_argument("--op", required=True, help="one of: " + ", ".join(OPERATIONS))
+    p.add_argument("--size", required=True, help="full buffer size with a unit, e.g. 1GiB")
+    network_flags(p)
+    p.set_defaults(func=_cmd_collective)
+
+    p = sub.add_parser("simulate", help="simulate one data-parallel training step")
+    p.add_argument("--model", required=True, help="catalog name or YAML path")
+    p.add_argument("--batch", type=_positive_int, default=32, help="samples per GPU")
+    p.add_argument("--dtype", default="fp32", help="compute and gradient precision: fp32, fp16 or bf16")
+    p.add_argument("--optimizer", default="momentum", help="sgd, momentum or adam")
+    p.add_argument("--bucket-size", default="25 MiB", help="gradient bucket size")
+    network_flags(p)
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("list", help="list catalog entries")
+    p.add_argument("what", help="models, topologies, algorithms or devices")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad input)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except (ConfigError, InfeasibleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # pragma: no cover - e.g. piping into head
+        return 0

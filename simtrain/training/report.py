@@ -1,0 +1,88 @@
+"""StepReport: the outcome of simulating one training step, with unit-carrying field names.
+
+Examples
+--------
+>>> from simtrain.training import simulate
+>>> report = simulate("resnet50", "abci", gpus=64, batch=32, dtype="fp16", algorithm="multidim-ring")
+>>> row = report.to_row()
+>>> sorted(k for k in row if k.startswith("bytes_per_gpu"))
+['bytes_per_gpu', 'bytes_per_gpu_inter-node', 'bytes_per_gpu_intra-node']
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["BucketTiming", "StepReport"]
+
+
+@dataclass(frozen=True)
+class BucketTiming:
+    """One gradient bucket on the communication stream."""
+
+    index: int
+    size_bytes: float
+    ready_s: float
+    start_s: float
+    end_s: float
+    layers: tuple[str, ...] = ()
+
+
+@dataclass
+class StepReport:
+    """One data-parallel training step.
+
+    Times are seconds from the start of the step; bytes are per GPU. ``exposed_comm_time_s`` is communication
+    not hidden behind backward; ``scaling_efficiency`` compares throughput with ``num_gpus`` times one GPU's.
+    """
+
+    model: str
+    topology: str
+    num_gpus: int
+    device: str
+    dtype: str
+    batch_per_gpu: int
+    global_batch: int
+    algorithm: str
+    engine: str
+    step_time_s: float
+    forward_time_s: float
+    backward_time_s: float
+    update_time_s: float
+    compute_time_s: float
+    comm_time_s: float
+    exposed_comm_time_s: float
+    bytes_per_gpu: float
+    bytes_per_gpu_by_class: dict[str, float]
+    num_buckets: int
+    bucket_size_bytes: float
+    throughput_samples_per_s: float
+    single_gpu_step_time_s: float
+    scaling_efficiency: float
+    memory_per_gpu_bytes: float
+    memory_capacity_bytes: float
+    params: int
+    buckets: list[BucketTiming] = field(default_factory=list, repr=False)
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def comm_fraction(self) -> float:
+        """Share of the step spent in exposed communication."""
+        return self.exposed_comm_time_s / self.step_time_s if self.step_time_s else 0.0
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat mapping for one tidy table row (per-class bytes become ``bytes_per_gpu_<class>``)."""
+        row = {k: v for k, v in asdict(self).items() if k not in ("buckets", "config", "bytes_per_gpu_by_class")}
+        for name, value in self.bytes_per_gpu_by_class.items():
+            row[f"bytes_per_gpu_{name}"] = value
+        row["comm_fraction"] = self.comm_fraction
+        return row
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping: the row plus the buckets and the resolved config."""
+        data = self.to_row()
+        data["bytes_per_gpu_by_link_class"] = dict(self.bytes_per_gpu_by_class)
+        data["buckets"] = [asdict(b) for b in self.buckets]
+        data["config"] = self.config
+        return data
