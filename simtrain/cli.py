@@ -106,7 +106,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 def _cmd_collective(args: argparse.Namespace) -> int:
     from simtrain.collectives import collective_time
     from simtrain.topology import load_topology
@@ -173,8 +173,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         ("scaling efficiency", f"{100 * report.scaling_efficiency:.2f} % (vs {report.num_gpus} x one GPU)"),
         ("bytes sent per GPU", units.format_size(report.bytes_per_gpu)),
     ]
-    for klass, value in report.bytes_per_gpu_by_class.items():
-        rows.append((f"  crossing {klass} links", units.format_size(value)))
+    for klass, class_bytes in report.bytes_per_gpu_by_class.items():
+        rows.append((f"  crossing {klass} links", units.format_size(class_bytes)))
     rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
                                    f"{units.format_size(report.memory_capacity_bytes)}"))
     width = max(len(r[0]) for r in rows)
@@ -236,7 +236,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``simtrain`` command."""
     from simtrain.collectives.schedule import OPERATIONS

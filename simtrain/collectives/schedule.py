@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,9 +62,9 @@ class StepPattern:
         For pipelined trees: levels a chunk traverses (1 for ordinary patterns).
     """
 
-    src: np.ndarray
-    dst: np.ndarray
-    nbytes: np.ndarray
+    src: Any  # array-like on input, an int64 ndarray after __post_init__
+    dst: Any
+    nbytes: Any  # a scalar or per-flow array-like on input, a float64 ndarray after __post_init__
     repeat: int = 1
     reduce_bytes: float = 0.0
     label: str = ""

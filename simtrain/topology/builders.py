@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,9 +62,9 @@ def _lat(value: Any, key: str = "latency") -> float:
     return number
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Dimension stacks (rings, tori, switches, fully connected)
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Dim:
     kind: str
@@ -229,7 +230,10 @@ def dimension_stack(
         link_base += count
     if class_names is None:
         class_names = [f"dim{i}" for i in range(len(dims))]
-    cat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype))
+
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
     return Cluster(
         name=name,
         num_gpus=num_gpus,
@@ -300,9 +304,9 @@ def fully_connected(num_gpus: int, bandwidth: Any, latency: Any = 0.0, **kwargs:
                     **{"name": "fully-connected", **kwargs})
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Hierarchical clusters: nodes of GPUs on NVLink/PCIe, NICs, a leaf/spine fabric with oversubscription
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 class _HierarchicalRouter:
     """Routes on a hierarchical cluster by structure (no graph search).
 
@@ -427,7 +431,11 @@ def hierarchical(
     node = rank // g
     local = rank % g
     layout: dict[str, int] = {}
-    src_parts, dst_parts, bw_parts, lat_parts, cls_parts = [], [], [], [], []
+    src_parts: list[np.ndarray] = []
+    dst_parts: list[np.ndarray] = []
+    bw_parts: list[np.ndarray] = []
+    lat_parts: list[np.ndarray] = []
+    cls_parts: list[np.ndarray] = []
 
     def add(key: str, s: np.ndarray, d: np.ndarray, bw: float | np.ndarray, lat: float, cls: int) -> None:
         layout[key] = sum(len(x) for x in src_parts)
@@ -534,9 +542,9 @@ def fat_tree(
     return cluster
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Explicit graphs
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 class _GraphRouter:
     """Shortest paths (fewest hops) on an explicit graph, with an ECMP choice by hash of (src, dst)."""
 
@@ -556,7 +564,7 @@ class _GraphRouter:
             else:
                 paths = list(nx.all_shortest_paths(self.graph, self.gpu_nodes[s], self.gpu_nodes[d]))
                 path = paths[hash((s, d)) % len(paths)] if len(paths) > 1 else paths[0]
-                self.cache[key] = [self.link_index[(a, b)] for a, b in zip(path[:-1], path[1:])]
+                self.cache[key] = [self.link_index[(a, b)] for a, b in itertools.pairwise(path)]
         return self.cache[key]
 
     def routes(self, src: np.ndarray, dst: np.ndarray) -> Routes:
@@ -612,7 +620,11 @@ def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: 
     order = gpus + [node for node in graph.nodes if node not in set(gpus)]
     node_id = {node: i for i, node in enumerate(order)}
     classes: list[str] = []
-    src, dst, bw, lat, cls = [], [], [], [], []
+    src: list[int] = []
+    dst: list[int] = []
+    bw: list[float] = []
+    lat: list[float] = []
+    cls: list[int] = []
     link_index: dict[tuple[Any, Any], int] = {}
     for a, b, data in graph.edges(data=True):
         bandwidth = float(data.get("bandwidth_Bps", 0.0))
