@@ -77,7 +77,7 @@ def _network_options(pairs: list[tuple[str, Any]]) -> Any:
                 kwargs[field_name] = section.bandwidth(key)
             else:
                 kwargs[field_name] = section.number(key, exclusive_minimum=True, minimum=0)
-    section.finish(extra_allowed=())
+    section.finish(extra_allowed=NETWORK_KEYS)
     return NetworkOptions(**kwargs)
 
 

@@ -1,0 +1,160 @@
+"""The command line, in-process (fast) and in a few real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simtrain.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_readme_worked_example_output_is_exact(capsys):
+    text = README.read_text(encoding="utf-8")
+    block = text.split("<!-- worked-example:")[1].split("```console\n")[1].split("```")[0]
+    command, *expected = block.strip("\n").split("\n")
+    assert command.startswith("$ simtrain ")
+    code, out, err = run(capsys, *command[len("$ simtrain "):].split())
+    assert code == 0 and err == ""
+    assert out.strip("\n").split("\n") == expected
+
+
+def test_collective_json_has_time_and_link_classes(capsys):
+    code, out, _ = run(capsys, "collective", "--op", "all-reduce", "--algorithm", "ring", "--topology",
+                       "torus-8x8", "--size", "1GiB", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["time_s"] > 0
+    assert set(data["bytes_per_gpu_by_link_class"]) == {"dim0", "dim1"}
+    assert data["busbw_Bps"] == pytest.approx(data["algbw_Bps"] * 2 * 63 / 64)
+
+
+def test_collective_topology_from_a_yaml_path(capsys, tmp_path):
+    path = tmp_path / "stack.yaml"
+    path.write_text("name: s\nkind: stack\ndevice: h100\ndimensions:\n"
+                    "  - {kind: ring, size: 4, bandwidth: 100 GiB/s, latency: 500 ns}\n"
+                    "  - {kind: switch, size: 2, bandwidth: 25 GiB/s, latency: 500 ns}\n")
+    code, out, _ = run(capsys, "collective", "--op", "all-reduce", "--algorithm", "multidim-ring",
+                       "--topology", str(path), "--size", "64MiB", "--json")
+    n, g = 64 * 2**20, 2**30
+    expected = 2 * 3 * (500e-9 + n / 4 / (100 * g)) + 2 * 1 * (1000e-9 + n / 4 / 2 / (25 * g))
+    assert code == 0 and json.loads(out)["time_s"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_network_charges_and_overrides(capsys):
+    base = json.loads(run(capsys, "collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size",
+                          "1GiB", "--json")[1])["time_s"]
+    charged = json.loads(run(capsys, "collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size",
+                             "1GiB", "--set", "network.endpoint_delay=10ns", "--json")[1])["time_s"]
+    assert charged == pytest.approx(base + 2 * 63 * 10e-9, rel=1e-9)
+    faster = json.loads(run(capsys, "collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size",
+                            "1GiB", "--set", "topology.bandwidth=100 GiB/s", "--json")[1])["time_s"]
+    assert faster < base
+
+
+def test_algorithm_parameters_on_the_command_line(capsys):
+    one = json.loads(run(capsys, "collective", "--op", "all-reduce", "--algorithm", "ps:servers=1",
+                         "--topology", "cloud-25g", "--size", "100MB", "--json")[1])["time_s"]
+    many = json.loads(run(capsys, "collective", "--op", "all-reduce", "--algorithm", "ps",
+                          "--set", "algorithm.servers=16", "--topology", "cloud-25g", "--size", "100MB",
+                          "--json")[1])["time_s"]
+    assert many < one
+
+
+def test_simulate_json_fields(capsys):
+    code, out, _ = run(capsys, "simulate", "--model", "resnet50", "--topology", "abci", "--gpus", "64",
+                       "--batch", "32", "--algorithm", "multidim-ring", "--dtype", "fp16", "--json")
+    data = json.loads(out)
+    assert code == 0
+    for key in ("step_time_s", "forward_time_s", "backward_time_s", "comm_time_s", "exposed_comm_time_s",
+                "bytes_per_gpu", "bytes_per_gpu_intra-node", "bytes_per_gpu_inter-node",
+                "throughput_samples_per_s", "scaling_efficiency", "memory_per_gpu_bytes"):
+        assert key in data
+    assert data["num_gpus"] == 64 and data["config"]["dtype"] == "fp16"
+
+
+@pytest.mark.parametrize("what", ["models", "topologies", "algorithms", "devices"])
+def test_list(capsys, what):
+    code, out, _ = run(capsys, "list", what, "--json")
+    items = json.loads(out)
+    assert code == 0 and items
+    if what == "models":
+        resnet = next(i for i in items if i["name"] == "resnet50")
+        assert resnet["params"] == 25_557_032
+        assert resnet["forward_flops_per_sample"] == pytest.approx(2 * 4.089e9, rel=1e-3)
+
+
+BAD = [
+    (["collective", "--op", "all-reduc", "--topology", "torus-8x8", "--size", "1GiB"], r"did you mean 'all-reduce'"),
+    (["collective", "--op", "all-reduce", "--topology", "torus2d", "--size", "1GiB"], r"did you mean 'torus-2d'"),
+    (["collective", "--op", "all-reduce", "--topology", "nope.yaml", "--size", "1GiB"], r"nope.yaml.*not found"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1"], r"--size: .*no unit"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "0GiB"], r"positive"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--gpus", "32"],
+     r"fixed size of 64"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--algorithm", "rng"],
+     r"did you mean 'ring'"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set",
+      "topology.bandwidth=25"], r"torus-8x8.yaml: bandwidth: .*no unit"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set",
+      "topology.bandwidth=-5 GB/s"], r"bandwidth: must be positive"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set", "foo=1"],
+     r"--set"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set",
+      "network.endpoint_dela=1ns"], r"did you mean 'endpoint_delay'"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set",
+      "topology.bandwith=1GB/s"], r"unknown key.*did you mean 'bandwidth'"),
+    (["collective", "--op", "broadcast", "--topology", "torus-8x8", "--size", "1GiB", "--algorithm",
+      "multidim-ring"], r"not implemented"),
+    (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--engine", "ns3"],
+     r"unknown engine"),
+    (["simulate", "--model", "resnt50", "--topology", "abci"], r"did you mean 'resnet50'"),
+    (["simulate", "--model", "resnet50", "--topology", "abci", "--gpus", "10"], r"multiple of gpus_per_node"),
+    (["simulate", "--model", "resnet50", "--topology", "abci", "--batch", "512"], r"short by"),
+    (["simulate", "--model", "resnet50", "--topology", "abci", "--batch", "0"], r"--batch"),
+    (["simulate", "--model", "resnet50", "--topology", "abci", "--dtype", "bf16"], r"not supported"),
+    (["list", "modls"], r"did you mean 'models'"),
+    (["bogus"], r"error: "),
+]
+
+
+@pytest.mark.parametrize(("argv", "pattern"), BAD)
+def test_bad_input_is_one_error_line_and_exit_2(capsys, argv, pattern):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert re.search(pattern, lines[0]), lines[0]
+    assert "Traceback" not in err
+
+
+def test_malformed_topology_yaml(capsys, tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nkind: [unclosed\n")
+    code, _, err = run(capsys, "collective", "--op", "all-reduce", "--topology", str(path), "--size", "1GiB")
+    assert code == 2 and "broken.yaml" in err and "malformed YAML" in err and "line" in err
+
+
+@pytest.mark.subprocess
+def test_console_script_and_module_run_for_real(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "simtrain", "collective", "--op", "all-reduce", "--topology",
+                         "torus-2d", "--gpus", "16", "--size", "1GiB", "--json"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["num_ranks"] == 16
+    bad = subprocess.run([sys.executable, "-m", "simtrain", "simulate", "--model", "resnt50", "--topology", "abci"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
