@@ -55,7 +55,8 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     print(f"{'case':<{width}}  {'time':>10}  {'target':>8}  ok")
     for label, seconds, target in rows:
-        print(f"{label:<{width}}  {seconds * 1e3:>8.1f} ms  {target * 1e3:>6.0f} ms  {'yes' if seconds <= target else 'NO'}")
+        verdict = "yes" if seconds <= target else "NO"
+        print(f"{label:<{width}}  {seconds * 1e3:>8.1f} ms  {target * 1e3:>6.0f} ms  {verdict}")
 
 
 if __name__ == "__main__":
