@@ -174,10 +174,11 @@ def parse_quantity(value: object, kind: str) -> float:
         raise UnitError(f"{value!r} has no unit; expected {allowed}")
     factor = units.get(unit)
     if factor is None:
-        lowered = {u.lower(): u for u in units}
-        hint = lowered.get(unit.lower())
-        suggestion = f" (did you mean {hint!r}?)" if hint else ""
-        raise UnitError(f"unknown {kind.replace('_', ' ')} unit {unit!r} in {value!r}{suggestion}; expected {allowed}")
+        close = sorted(u for u in units if u.lower() == unit.lower())
+        suggestion = f" (did you mean {' or '.join(repr(u) for u in close)}?)" if close else ""
+        raise UnitError(
+            f"unknown {kind.replace('_', ' ')} unit {unit!r} in {value!r}{suggestion}; expected {allowed}"
+        )
     # divide by the reciprocal of sub-unit factors so "500 ns" is exactly 5e-07
     inverse = round(1.0 / factor) if factor < 1 else 0
     result = number / inverse if inverse and abs(inverse * factor - 1.0) < 1e-12 else number * factor

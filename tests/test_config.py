@@ -200,10 +200,10 @@ def test_number_accepts_ints_and_floats():
     assert section(x=0.5).number("x", minimum=0.0, maximum=1.0) == 0.5
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True, "3", None, [1.0]])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True, "3", [1.0]])
 def test_number_rejects_non_finite_and_non_numbers(value):
     s = section(x=value)
-    with pytest.raises(ConfigError, match="must be a finite number|missing required key"):
+    with pytest.raises(ConfigError, match="must be a finite number"):
         s.number("x")
 
 

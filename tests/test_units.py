@@ -200,7 +200,7 @@ def test_numeric_strings_without_unit_are_rejected(parser, value):
 @pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("value", [True, False, None, [1, "GB"], {"GB": 1}, b"1 GB"])
 def test_non_string_values_are_rejected(parser, value):
-    with pytest.raises(UnitError, match="^got "):
+    with pytest.raises(UnitError, match=r"^got "):
         parser(value)
 
 
@@ -211,7 +211,8 @@ def test_unit_error_is_a_value_error():
 @pytest.mark.parametrize(
     ("text", "kind", "hint"),
     [
-        ("25 gbps", "bandwidth", "Gbps"),
+        ("25 gbps", "bandwidth", "'GBps' or 'Gbps'"),  # ambiguous: bytes or bits, so both are offered
+        ("25 gb/s", "bandwidth", "'GB/s' or 'Gb/s'"),
         ("25 gbit/s", "bandwidth", "Gbit/s"),
         ("50 gib/s", "bandwidth", "GiB/s"),
         ("1 gib", "size", "GiB"),
@@ -229,7 +230,8 @@ def test_unknown_unit_with_case_hint(text, kind, hint):
     message = str(info.value)
     unit = text.split()[1]
     assert f"unit {unit!r}" in message
-    assert f"(did you mean {hint!r}?)" in message
+    expected = hint if "'" in hint else repr(hint)
+    assert f"(did you mean {expected}?)" in message
     assert f"in {text!r}" in message
 
 
@@ -238,7 +240,7 @@ def test_unknown_unit_with_case_hint(text, kind, hint):
     [("25 furlongs", "size"), ("3 parsecs/s", "bandwidth"), ("2 fortnights", "time"), ("1 zFLOP", "flops")],
 )
 def test_unknown_unit_without_close_case_match_has_no_hint(text, kind):
-    with pytest.raises(UnitError, match="unknown .* unit") as info:
+    with pytest.raises(UnitError, match=r"unknown .* unit") as info:
         parse_quantity(text, kind)
     assert "did you mean" not in str(info.value)
     assert "expected a number with a" in str(info.value)

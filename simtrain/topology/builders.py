@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -252,9 +253,21 @@ def dimension_stack(
     )
 
 
+def _count(value: Any, key: str) -> int:
+    """A positive integer (numpy integers accepted; floats, even whole ones, rejected)."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ConfigError("must be a positive integer", key=key, value=value) from None
+    if number < 1:
+        raise ConfigError("must be a positive integer", key=key, value=value)
+    return number
+
+
 def _uniform(kind: str, sizes: Sequence[int], bandwidth: Any, latency: Any, **kwargs: Any) -> Cluster:
     return dimension_stack(
-        [{"kind": kind, "size": int(s), "bandwidth": bandwidth, "latency": latency} for s in sizes], **kwargs
+        [{"kind": kind, "size": _count(s, "size"), "bandwidth": bandwidth, "latency": latency} for s in sizes],
+        **kwargs,
     )
 
 
@@ -404,12 +417,14 @@ def hierarchical(
         raise ConfigError("unknown intra-node kind", key="intra_node.kind", value=intra_kind,
                           choices=["switch", "fully_connected"])
     for key, value in (("nodes", num_nodes), ("gpus_per_node", gpus_per_node), ("nics_per_node", nics_per_node)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError("must be a positive integer", key=key, value=value)
+        _count(value, key)
+    if nodes_per_rack is not None:
+        _count(nodes_per_rack, "fabric.nodes_per_rack")
     if not (isinstance(oversubscription, (int, float)) and math.isfinite(oversubscription)
             and oversubscription >= 1):
         raise ConfigError("must be a number of at least 1", key="fabric.oversubscription", value=oversubscription)
-    g, n = gpus_per_node, num_nodes
+    g, n = operator.index(gpus_per_node), operator.index(num_nodes)
+    nics_per_node = operator.index(nics_per_node)
     p = g * n
     rack = nodes_per_rack or n
     racks = -(-n // rack)
