@@ -187,9 +187,9 @@ def collective_time(
     >>> round(r.time_s * 1e6, 3)      # 7 steps of (1 us + 1 MB / 10 GB/s)
     707.0
     """
-    from simtrain.network import ENGINES, evaluate
+    from simtrain.network import ENGINES, run_engine
 
     if engine not in ENGINES:
         raise ConfigError("unknown engine", source="<cli>", key="--engine", value=engine, choices=ENGINES)
     schedule = build_schedule(op, size, cluster, algorithm, ranks=ranks, chunks=chunks, **params)
-    return evaluate(schedule, cluster, options)
+    return run_engine(engine, schedule, cluster, options)

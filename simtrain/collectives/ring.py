@@ -52,7 +52,9 @@ def chain(order: np.ndarray, chunk_bytes: float, reduce: bool, label: str,
     src = rows[:, :-1].ravel()
     dst = rows[:, 1:].ravel()
     ids = np.repeat(np.arange(rows.shape[0]), rows.shape[1] - 1) if chain_ids is None else chain_ids
-    return StepPattern(src, dst, chunk_bytes, 1, chunk_bytes if reduce else 0.0, label, chain_id=ids)
+    position = np.tile(np.arange(rows.shape[1] - 1), rows.shape[0])
+    return StepPattern(src, dst, chunk_bytes, 1, chunk_bytes if reduce else 0.0, label, chain_id=ids,
+                       stage_of_flow=position)
 
 
 @register_algorithm(

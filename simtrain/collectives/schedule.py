@@ -60,6 +60,8 @@ class StepPattern:
         For chain patterns: which pipeline each flow belongs to (flows of a chain listed in stage order).
     stages : int
         For pipelined trees: levels a chunk traverses (1 for ordinary patterns).
+    stage_of_flow : ndarray of int or None
+        For chains and trees: the pipeline stage of each flow (0 first), which the DES runs in order.
     """
 
     src: Any  # array-like on input, an int64 ndarray after __post_init__
@@ -70,6 +72,7 @@ class StepPattern:
     label: str = ""
     chain_id: np.ndarray | None = None
     stages: int = 1
+    stage_of_flow: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         src = np.asarray(self.src, dtype=np.int64)
@@ -80,6 +83,8 @@ class StepPattern:
         object.__setattr__(self, "nbytes", nbytes)
         if self.chain_id is not None:
             object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
+        if self.stage_of_flow is not None:
+            object.__setattr__(self, "stage_of_flow", np.asarray(self.stage_of_flow, dtype=np.int64))
 
     @property
     def num_flows(self) -> int:
@@ -99,7 +104,7 @@ class StepPattern:
     def scaled(self, factor: float) -> StepPattern:
         """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
         return StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
-                           self.label, self.chain_id, self.stages)
+                           self.label, self.chain_id, self.stages, self.stage_of_flow)
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,8 +34,13 @@ def inorder_tree(p: int) -> tuple[np.ndarray, int]:
 
     The root is the middle position; ``parent`` is -1 at the root.
     """
+    parent, depth = _inorder_tree(p)
+    return parent, int(depth.max())
+
+
+def _inorder_tree(p: int) -> tuple[np.ndarray, np.ndarray]:
     parent = np.full(p, -1, dtype=np.int64)
-    height = 0
+    depths = np.zeros(p, dtype=np.int64)
     stack = [(0, p - 1, -1, 0)]
     while stack:
         lo, hi, up, depth = stack.pop()
@@ -43,10 +48,10 @@ def inorder_tree(p: int) -> tuple[np.ndarray, int]:
             continue
         mid = (lo + hi) // 2
         parent[mid] = up
-        height = max(height, depth)
+        depths[mid] = depth
         stack.append((lo, mid - 1, mid, depth + 1))
         stack.append((mid + 1, hi, mid, depth + 1))
-    return parent, height
+    return parent, depths
 
 
 @register_algorithm(
@@ -59,13 +64,15 @@ def build_double_binary_tree(op: str, n: float, ranks: np.ndarray, cluster: obje
     p = len(ranks)
     if p < 2:
         return []
-    parent, height = inorder_tree(p)
+    parent, depth = _inorder_tree(p)
+    height = int(depth.max())
     child = np.flatnonzero(parent >= 0)
+    level = np.concatenate([depth[child], depth[child]])  # same shape in both trees
     shifted = np.roll(ranks, 1)
     up_src = np.concatenate([ranks[child], shifted[child]])
     up_dst = np.concatenate([ranks[parent[child]], shifted[parent[child]]])
     half = n / 2
     return [
-        StepPattern(up_src, up_dst, half, 1, n, "tree reduce", stages=height),
-        StepPattern(up_dst, up_src, half, 1, 0.0, "tree broadcast", stages=height),
+        StepPattern(up_src, up_dst, half, 1, n, "tree reduce", stages=height, stage_of_flow=height - level),
+        StepPattern(up_dst, up_src, half, 1, 0.0, "tree broadcast", stages=height, stage_of_flow=level - 1),
     ]

@@ -35,7 +35,7 @@ from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.network.fairshare import max_min_rates
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["CollectiveResult", "NetworkOptions", "evaluate"]
+__all__ = ["CollectiveResult", "NetworkOptions", "Traffic", "evaluate", "schedule_traffic"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,63 @@ class CollectiveResult:
 
 
 @dataclass
+class Traffic:
+    """Bytes a schedule puts on the network: per link class (a flow counts once per class it crosses) and per
+    link."""
+
+    class_bytes: np.ndarray
+    link_bytes: np.ndarray
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def bytes_by_class(self) -> dict[str, float]:
+        """Class name → bytes."""
+        return {name: float(self.class_bytes[i]) for i, name in enumerate(self.class_names)}
+
+
+def _pattern_traffic(pattern: StepPattern, routes: Routes, cluster: Cluster, multiplicity: float) -> Traffic:
+    num_classes = len(cluster.class_names)
+    class_bytes = np.zeros(num_classes)
+    if not routes.links.size:
+        return Traffic(class_bytes, np.zeros(cluster.num_links), cluster.class_names)
+    entry_flow = routes.flow_of_entry
+    entry_class = cluster.link_class[routes.links]
+    for klass in np.flatnonzero(np.bincount(entry_class, minlength=num_classes)):
+        crosses = np.zeros(pattern.num_flows, dtype=bool)
+        crosses[entry_flow[entry_class == klass]] = True
+        class_bytes[klass] = multiplicity * float(pattern.nbytes[crosses].sum())
+    link_bytes = multiplicity * np.bincount(routes.links, weights=pattern.nbytes[entry_flow],
+                                            minlength=cluster.num_links)
+    return Traffic(class_bytes, link_bytes, cluster.class_names)
+
+
+def schedule_traffic(schedule: Schedule, cluster: Cluster) -> Traffic:
+    """Bytes per link class and per link of a whole schedule (all chunks).
+
+    Examples
+    --------
+    >>> from simtrain.topology import torus
+    >>> from simtrain.collectives import build_schedule
+    >>> c = torus([4, 4], 1e9)
+    >>> t = schedule_traffic(build_schedule("all-reduce", 16e6, c, "multidim-ring"), c)
+    >>> {k: v / 16 for k, v in t.bytes_by_class.items()}     # per GPU: 2(4-1)/4 n and 2(4-1)/4 n/4
+    {'dim0': 24000000.0, 'dim1': 6000000.0}
+    """
+    total = Traffic(np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links), cluster.class_names)
+    routes_by_flows: dict[tuple[int, int], Routes] = {}
+    for pattern in schedule.patterns:
+        if pattern.num_flows == 0:
+            continue
+        key = (id(pattern.src), id(pattern.dst))
+        if key not in routes_by_flows:
+            routes_by_flows[key] = cluster.routes(pattern.src, pattern.dst)
+        part = _pattern_traffic(pattern, routes_by_flows[key], cluster, pattern.repeat * schedule.chunks)
+        total.class_bytes += part.class_bytes
+        total.link_bytes += part.link_bytes
+    return total
+
+
+@dataclass
 class _Flows:
     routes: Routes
     rates: np.ndarray
@@ -156,6 +213,24 @@ def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], 
     flows = _Flows(routes, rates, latency, np.flatnonzero(used))
     cache[key] = flows
     return flows
+
+
+def _level_time(pattern: StepPattern, flows: _Flows, level: int, cluster: Cluster) -> float:
+    """Slowest flow of one pipeline level when only that level's flows are on the wire."""
+    assert pattern.stage_of_flow is not None
+    members = np.flatnonzero(pattern.stage_of_flow == level)
+    if members.size == 0:
+        return 0.0
+    lengths = flows.routes.lengths[members]
+    offsets = np.zeros(members.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flow = np.repeat(np.arange(members.size), lengths)
+    within = np.arange(int(offsets[-1])) - offsets[:-1][flow]
+    links = flows.routes.links[flows.routes.offsets[members][flow] + within]
+    rates = max_min_rates(offsets, links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        transfer = np.where(pattern.nbytes[members] > 0, pattern.nbytes[members] / rates, 0.0)
+    return float((flows.latency[members] + transfer).max())
 
 
 def _flow_times(pattern: StepPattern, flows: _Flows) -> np.ndarray:
@@ -222,6 +297,11 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         if pattern.chain_id is not None:
             per_chain = np.bincount(pattern.chain_id, weights=times)
             stage, occupied = float(per_chain.max()), float(times.max())
+        elif pattern.stages > 1 and pattern.stage_of_flow is not None:
+            # a pipelined tree: the first chunk meets each level alone; later chunks find every edge busy
+            stage = pattern.repeat * sum(_level_time(pattern, flows, level, cluster) + overhead
+                                         for level in range(int(pattern.stage_of_flow.max()) + 1))
+            occupied = pattern.repeat * float(times.max())
         else:
             step = float(times.max())
             stage, occupied = pattern.repeat * pattern.stages * step, pattern.repeat * step
@@ -233,17 +313,9 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         for other in owners[owners >= 0]:
             parent[find(int(other))] = find(index)
         owner[flows.links] = find(index)
-        # traffic: each flow counted once per link class it crosses
-        entry_flow = flows.routes.flow_of_entry
-        multiplicity = pattern.repeat * schedule.chunks
-        if flows.routes.links.size:
-            entry_class = cluster.link_class[flows.routes.links]
-            for klass in np.flatnonzero(np.bincount(entry_class, minlength=num_classes)):
-                crosses = np.zeros(pattern.num_flows, dtype=bool)
-                crosses[entry_flow[entry_class == klass]] = True
-                class_bytes[klass] += multiplicity * float(pattern.nbytes[crosses].sum())
-            link_bytes += multiplicity * np.bincount(
-                flows.routes.links, weights=pattern.nbytes[entry_flow], minlength=cluster.num_links)
+        traffic = _pattern_traffic(pattern, flows.routes, cluster, pattern.repeat * schedule.chunks)
+        class_bytes += traffic.class_bytes
+        link_bytes += traffic.link_bytes
     total = float(sum(stage_times))
     if schedule.chunks > 1 and occupancy:
         group_busy: dict[int, float] = {}

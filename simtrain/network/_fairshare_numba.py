@@ -1,0 +1,65 @@
+"""numba kernel of max-min fair rates (progressive filling); its NumPy twin is
+:func:`simtrain.network.fairshare.max_min_rates`, which the tests compare it with.
+
+Plain array signature, ``cache=True``; runs as ordinary Python under ``NUMBA_DISABLE_JIT=1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def max_min_rates_kernel(offsets, links, capacity, flow_cap, active):
+    """Max-min fair rates; same rounds and tolerance as the NumPy twin."""
+    num_flows = offsets.shape[0] - 1
+    num_links = capacity.shape[0]
+    rates = np.zeros(num_flows)
+    remaining = capacity.copy()
+    count = np.zeros(num_links, dtype=np.int64)
+    unfrozen = active.copy()
+    left = 0
+    for f in range(num_flows):
+        if not unfrozen[f]:
+            continue
+        if offsets[f + 1] == offsets[f]:
+            rates[f] = flow_cap[f]
+            unfrozen[f] = False
+            continue
+        left += 1
+        for e in range(offsets[f], offsets[f + 1]):
+            count[links[e]] += 1
+    freeze = np.zeros(num_flows, dtype=np.bool_)
+    used = np.zeros(num_links, dtype=np.int64)
+    tolerance = 1e-12
+    while left > 0:
+        level = np.inf
+        for f in range(num_flows):
+            if not unfrozen[f]:
+                continue
+            bottleneck = flow_cap[f]
+            for e in range(offsets[f], offsets[f + 1]):
+                link = links[e]
+                share = remaining[link] / count[link]
+                if share < bottleneck:
+                    bottleneck = share
+            rates[f] = bottleneck  # provisional: the flow's bottleneck share this round
+            if bottleneck < level:
+                level = bottleneck
+        threshold = level * (1 + tolerance)
+        for f in range(num_flows):
+            freeze[f] = unfrozen[f] and rates[f] <= threshold
+        used[:] = 0
+        for f in range(num_flows):
+            if freeze[f]:
+                rates[f] = level
+                unfrozen[f] = False
+                left -= 1
+                for e in range(offsets[f], offsets[f + 1]):
+                    used[links[e]] += 1
+        for link in range(num_links):
+            if used[link] > 0:
+                count[link] -= used[link]
+                remaining[link] = max(remaining[link] - used[link] * level, 0.0)
+    return rates
