@@ -215,22 +215,36 @@ def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], 
     return flows
 
 
-def _level_time(pattern: StepPattern, flows: _Flows, level: int, cluster: Cluster) -> float:
-    """Slowest flow of one pipeline level when only that level's flows are on the wire."""
+def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.ndarray,
+              overhead: float) -> np.ndarray:
+    """Ready times after one step: a flow starts when both its sender and its receiver are ready (rendezvous);
+    a rank is done with the step when its sends and receives are through, plus the step's charges."""
+    end = np.maximum(ready[src], ready[dst]) + times
+    after = ready.copy()
+    np.maximum.at(after, dst, end)
+    np.maximum.at(after, src, end)
+    return after + overhead
+
+
+def _level_times(pattern: StepPattern, flows: _Flows, cluster: Cluster) -> np.ndarray:
+    """Time of every flow of a pipelined tree when only its own level's flows are on the wire."""
     assert pattern.stage_of_flow is not None
-    members = np.flatnonzero(pattern.stage_of_flow == level)
-    if members.size == 0:
-        return 0.0
-    lengths = flows.routes.lengths[members]
-    offsets = np.zeros(members.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flow = np.repeat(np.arange(members.size), lengths)
-    within = np.arange(int(offsets[-1])) - offsets[:-1][flow]
-    links = flows.routes.links[flows.routes.offsets[members][flow] + within]
-    rates = max_min_rates(offsets, links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        transfer = np.where(pattern.nbytes[members] > 0, pattern.nbytes[members] / rates, 0.0)
-    return float((flows.latency[members] + transfer).max())
+    result = np.zeros(pattern.num_flows)
+    for level in range(int(pattern.stage_of_flow.max()) + 1):
+        members = np.flatnonzero(pattern.stage_of_flow == level)
+        if members.size == 0:
+            continue
+        lengths = flows.routes.lengths[members]
+        offsets = np.zeros(members.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flow = np.repeat(np.arange(members.size), lengths)
+        within = np.arange(int(offsets[-1])) - offsets[:-1][flow]
+        links = flows.routes.links[flows.routes.offsets[members][flow] + within]
+        rates = max_min_rates(offsets, links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            transfer = np.where(pattern.nbytes[members] > 0, pattern.nbytes[members] / rates, 0.0)
+        result[members] = flows.latency[members] + transfer
+    return result
 
 
 def _flow_times(pattern: StepPattern, flows: _Flows) -> np.ndarray:
@@ -284,6 +298,10 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
             i = parent[i]
         return i
 
+    # per-rank ready times: a flow starts when sender and receiver have finished the step before (as in the DES)
+    local = np.full(cluster.num_gpus, -1, dtype=np.int64)
+    local[schedule.ranks] = np.arange(schedule.num_ranks)
+    ready = np.zeros(schedule.num_ranks)
     phases = []
     for index, pattern in enumerate(schedule.patterns):
         if pattern.num_flows == 0:
@@ -293,18 +311,27 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
             continue
         flows = _flows(pattern, cluster, cache)
         overhead = options.step_overhead(pattern.reduce_bytes)
-        times = _flow_times(pattern, flows) + overhead
-        if pattern.chain_id is not None:
-            per_chain = np.bincount(pattern.chain_id, weights=times)
-            stage, occupied = float(per_chain.max()), float(times.max())
-        elif pattern.stages > 1 and pattern.stage_of_flow is not None:
-            # a pipelined tree: the first chunk meets each level alone; later chunks find every edge busy
-            stage = pattern.repeat * sum(_level_time(pattern, flows, level, cluster) + overhead
-                                         for level in range(int(pattern.stage_of_flow.max()) + 1))
-            occupied = pattern.repeat * float(times.max())
+        times = _flow_times(pattern, flows)
+        src, dst = local[pattern.src], local[pattern.dst]
+        before = float(ready.max())
+        if pattern.stage_of_flow is not None:
+            # chains and trees run stage by stage; a tree's first chunk meets each level alone, later chunks
+            # find every edge busy (the steady state, ``times``)
+            first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster)
+            for _ in range(pattern.repeat):
+                for level in range(int(pattern.stage_of_flow.max()) + 1):
+                    members = np.flatnonzero(pattern.stage_of_flow == level)
+                    ready = _frontier(ready, src[members], dst[members], first[members], overhead)
+            stage = float(ready.max()) - before
+            occupied = pattern.repeat * (float(times.max()) + overhead)
+        elif pattern.repeat == 1:
+            ready = _frontier(ready, src, dst, times, overhead)
+            stage = occupied = float(times.max()) + overhead
         else:
-            step = float(times.max())
-            stage, occupied = pattern.repeat * pattern.stages * step, pattern.repeat * step
+            # identical steps repeated: every rank waits for the slowest flow each step
+            step = float(times.max()) + overhead
+            stage = occupied = pattern.repeat * step
+            ready[:] = before + stage
         stage_times.append(stage)
         occupancy.append(occupied)
         phases.append((pattern.label, stage))
@@ -316,7 +343,7 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         traffic = _pattern_traffic(pattern, flows.routes, cluster, pattern.repeat * schedule.chunks)
         class_bytes += traffic.class_bytes
         link_bytes += traffic.link_bytes
-    total = float(sum(stage_times))
+    total = float(ready.max()) if schedule.num_ranks else 0.0
     if schedule.chunks > 1 and occupancy:
         group_busy: dict[int, float] = {}
         for index, busy in enumerate(occupancy):

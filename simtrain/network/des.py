@@ -231,6 +231,23 @@ class FlowNetwork:
                 self._rates = None
 
 
+def _csr_by(owner: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flows grouped by owner rank: (order, offsets, degree)."""
+    order = np.argsort(owner, kind="stable")
+    degree = np.bincount(owner, minlength=size)
+    offsets = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(degree, out=offsets[1:])
+    return order, offsets, degree
+
+
+def _gather(order: np.ndarray, offsets: np.ndarray, ranks: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The flows of ``ranks`` from a CSR grouping."""
+    total = int(counts.sum())
+    starts = np.repeat(offsets[ranks], counts)
+    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[starts + within]
+
+
 def _remapped(callback: Callable[[np.ndarray], None], mapping: np.ndarray, indices: np.ndarray) -> None:
     """Report flows by their index in the caller's numbering."""
     callback(mapping[indices])
@@ -265,6 +282,8 @@ class _Stage:
     out_degree: np.ndarray
     out_order: np.ndarray  # flows sorted by source
     out_offsets: np.ndarray  # CSR over local source ranks
+    in_order: np.ndarray  # flows sorted by destination
+    in_offsets: np.ndarray  # CSR over local destination ranks
     overhead: float
     routes: Routes = field(repr=False, default=None)  # type: ignore[assignment]
 
@@ -315,6 +334,7 @@ class CollectiveRun:
         self.finish_time = np.full(self.p, np.nan)
         self._remaining_ranks = self.p
         self._counters: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._deferred: dict[tuple[int, int], np.ndarray] = {}  # sends waiting for their receiver (rendezvous)
         self.done = self.env.event()
         if self.p == 0 or not self.stages:
             self.finish_time[:] = self.env.now
@@ -350,13 +370,11 @@ class CollectiveRun:
         pattern = self.schedule.patterns[pattern_index]
         src = self._local[pattern.src[flows]]
         dst = self._local[pattern.dst[flows]]
-        order = np.argsort(src, kind="stable")
-        out_degree = np.bincount(src, minlength=self.p)
-        out_offsets = np.zeros(self.p + 1, dtype=np.int64)
-        np.cumsum(out_degree, out=out_offsets[1:])
+        out_order, out_offsets, out_degree = _csr_by(src, self.p)
+        in_order, in_offsets, in_degree = _csr_by(dst, self.p)
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
-        return _Stage(pattern_index, flows, src, dst, pattern.nbytes[flows], np.bincount(dst, minlength=self.p),
-                      out_degree, order, out_offsets, overhead, sub)
+        return _Stage(pattern_index, flows, src, dst, pattern.nbytes[flows], in_degree, out_degree, out_order,
+                      out_offsets, in_order, in_offsets, overhead, sub)
 
     # -- driving ---------------------------------------------------------------------------------------------
     def mark_ready(self, local_ranks: np.ndarray) -> None:
@@ -368,6 +386,7 @@ class CollectiveRun:
         self.ready[fresh] = True
         self.start_time[fresh] = self.env.now
         for chunk in range(self.chunks):
+            self._release(chunk, fresh, 0)
             self._advance(chunk, fresh)
 
     def _counter(self, chunk: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -452,6 +471,8 @@ class CollectiveRun:
     def _move_on(self, chunk: int, ranks: np.ndarray, k: int) -> None:
         self.pos[chunk, ranks] = k + 1
         self.launched[chunk, ranks] = False
+        if k + 1 < len(self.stages):
+            self._release(chunk, ranks, k + 1)
         if chunk + 1 < self.chunks:
             self._advance(chunk + 1, ranks)
         if k + 1 == len(self.stages):
@@ -464,6 +485,26 @@ class CollectiveRun:
                 if self._remaining_ranks == 0 and not self.done.triggered:
                     self.done.succeed(self.finish_time)
 
+    def _start(self, chunk: int, k: int, flows: np.ndarray) -> None:
+        if flows.size:
+            stage = self.stages[k]
+            self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
+                              functools.partial(self._delivered_subset, chunk, k, flows))
+
+    def _release(self, chunk: int, ranks: np.ndarray, k: int) -> None:
+        """Ranks reached stage ``k``: start the sends to them that were waiting for them."""
+        deferred = self._deferred.get((chunk, k))
+        if deferred is None:
+            return
+        stage = self.stages[k]
+        counts = stage.in_offsets[ranks + 1] - stage.in_offsets[ranks]
+        flows = _gather(stage.in_order, stage.in_offsets, ranks, counts)
+        flows = flows[deferred[flows]]
+        deferred[flows] = False
+        if not deferred.any():
+            del self._deferred[(chunk, k)]
+        self._start(chunk, k, flows)
+
     def _launch(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
         """Start the sends of the ranks' current stage; returns the ranks (to re-check completion)."""
         stage_of = self.pos[chunk, ranks]
@@ -472,15 +513,18 @@ class CollectiveRun:
             stage = self.stages[int(k)]
             self.launched[chunk, members] = True
             counts = stage.out_offsets[members + 1] - stage.out_offsets[members]
-            total = int(counts.sum())
-            if total == 0:
+            if int(counts.sum()) == 0:
                 continue
-            starts = np.repeat(stage.out_offsets[members], counts)
-            within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-            flows = stage.out_order[starts + within]
-            routes = _select(stage.routes, flows)
-            self.network.send(routes, stage.nbytes[flows], functools.partial(self._delivered_subset, chunk, int(k),
-                                                                             flows))
+            flows = _gather(stage.out_order, stage.out_offsets, members, counts)
+            receivers = stage.dst[flows]
+            waiting = ~self.ready[receivers] | (self.pos[chunk, receivers] < k)
+            if waiting.any():
+                deferred = self._deferred.get((chunk, int(k)))
+                if deferred is None:
+                    deferred = self._deferred[(chunk, int(k))] = np.zeros(len(stage.src), dtype=bool)
+                deferred[flows[waiting]] = True
+                flows = flows[~waiting]
+            self._start(chunk, int(k), flows)
         return ranks
 
 
