@@ -16,7 +16,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
+
+import numpy as np
 
 from simtrain import units
 from simtrain._version import __version__
@@ -89,6 +92,21 @@ def _algorithm(spec: str, extra: list[tuple[str, Any]]) -> tuple[str, dict[str, 
     return name, params
 
 
+def _perturbations(args: argparse.Namespace) -> Any:
+    from simtrain.network.perturb import Perturbations
+
+    combined = Perturbations.parse(args.straggler, args.degrade, args.fail_link, args.background)
+    if args.perturbations:
+        from simtrain.config import load_yaml
+
+        from_file = Perturbations.from_dict(load_yaml(args.perturbations), source=args.perturbations)
+        combined.stragglers.update(from_file.stragglers)
+        combined.degraded += from_file.degraded
+        combined.failed += from_file.failed
+        combined.background += from_file.background
+    return None if combined.empty else combined
+
+
 def _emit(data: Any) -> None:
     print(json.dumps(data, indent=None, default=_json_default))
 
@@ -116,8 +134,18 @@ def _cmd_collective(args: argparse.Namespace) -> int:
     name, params = _algorithm(args.algorithm, groups["algorithm"])
     chunks = params.pop("chunks", args.chunks)
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
-    result = collective_time(args.op, args.size, cluster, name, engine=args.engine, options=options,
-                             chunks=chunks, **params)
+    if args.store_and_forward:
+        from simtrain.collectives import build_schedule
+        from simtrain.network import run_engine
+
+        if args.engine != "des":
+            raise ConfigError("store-and-forward is a DES option", source="<cli>", key="--store-and-forward",
+                              allowed="use it with --engine des")
+        result = run_engine("des", build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params),
+                            cluster, options, store_and_forward=True)
+    else:
+        result = collective_time(args.op, args.size, cluster, name, engine=args.engine, options=options,
+                                 chunks=chunks, **params)
     if args.json:
         data = result.to_dict()
         data["topology"] = cluster.name
@@ -149,11 +177,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     name, params = _algorithm(args.algorithm, groups["algorithm"])
     chunks = params.pop("chunks", args.chunks)
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    perturbations = _perturbations(args)
+    if args.trace and Path(args.trace).exists() and not args.force:
+        raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--trace", value=args.trace,
+                          allowed="a new path, or add --force")
+    if (perturbations is not None or args.store_and_forward) and args.engine != "des":
+        raise ConfigError("perturbations and store-and-forward are simulated by the DES", source="<cli>",
+                          key="--engine", value=args.engine, allowed="des")
     report = simulate(
         args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine,
         bucket_size=args.bucket_size, optimizer=args.optimizer, chunks=chunks, network=options,
-        algorithm_params=params,
+        algorithm_params=params, perturbations=perturbations, store_and_forward=args.store_and_forward,
+        record_loads=bool(args.trace) and args.engine == "des",
     )
+    if args.trace:
+        from simtrain.training.trace import write_trace
+
+        write_trace(report, args.trace)
     if args.json:
         _emit(report.to_dict())
         return 0
@@ -177,9 +217,62 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         rows.append((f"  crossing {klass} links", units.format_size(class_bytes)))
     rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
                                    f"{units.format_size(report.memory_capacity_bytes)}"))
+    if report.engine == "des":
+        rows.append(("busiest link", f"{100 * report.max_link_utilization:.1f} % utilised over the step"))
+    if report.clean_step_time_s is not None and report.perturbation_cost_s is not None:
+        rows.append(("clean step (no perturbation)", t(report.clean_step_time_s)))
+        rows.append(("cost of the perturbations", f"{t(report.perturbation_cost_s)} "
+                     f"({100 * report.perturbation_cost_s / report.clean_step_time_s:+.1f} %)"))
+    if args.trace:
+        rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from simtrain.collectives import build_schedule
+    from simtrain.network import run_engine
+    from simtrain.topology import load_topology
+
+    if args.kind != "links":
+        raise ConfigError("unknown plot", source="<cli>", key="plot", value=args.kind, choices=["links"])
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ConfigError("the output must end in .png, .svg or .pdf", source="<cli>", key="--out", value=args.out)
+    if out.exists() and not args.force:
+        raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--out", value=args.out,
+                          allowed="a new path, or add --force")
+    groups = _split_overrides(args.set)
+    name, params = _algorithm(args.algorithm, groups["algorithm"])
+    chunks = params.pop("chunks", args.chunks)
+    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+    from simtrain.plot.links import link_utilization
+
+    link_utilization(cluster, np.zeros(cluster.num_links), 1.0, 0)  # a clear error before any simulation
+    result = run_engine(args.engine, schedule, cluster, _network_options(groups["network"]))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simtrain.plot.links import link_heatmap
+
+    dims = len(cluster.grid)
+    fig, axes = plt.subplots(1, dims, figsize=(5 * dims, 4), squeeze=False)
+    for dim in range(dims):
+        assert result.link_bytes is not None
+        link_heatmap(cluster, result.link_bytes, result.time_s, dim, ax=axes[0][dim])
+    fig.suptitle(f"{args.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
+                 f"({cluster.num_gpus} GPUs, {result.engine}): {units.format_time(result.time_s)}")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    print(f"wrote {out}")
     return 0
 
 
@@ -251,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--gpus", type=_positive_int, help="instantiate the topology family at this GPU count")
         p.add_argument("--algorithm", default="ring",
                        help="collective algorithm, optionally with parameters: NAME[:key=value,...]")
-        p.add_argument("--engine", default="analytical", help="network engine (analytical)")
+        p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
+        p.add_argument("--store-and-forward", action="store_true",
+                       help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
         p.add_argument("--chunks", type=_positive_int, default=1, help="chunks per collective (pipelining)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override: topology.KEY (YAML keys), network.endpoint_delay, "
@@ -270,8 +365,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="fp32", help="compute and gradient precision: fp32, fp16 or bf16")
     p.add_argument("--optimizer", default="momentum", help="sgd, momentum or adam")
     p.add_argument("--bucket-size", default="25 MiB", help="gradient bucket size")
+    p.add_argument("--straggler", action="append", default=[], metavar="RANK:FACTOR",
+                   help="DES: GPU RANK computes FACTOR times slower")
+    p.add_argument("--degrade", action="append", default=[], metavar="LINK:FACTOR",
+                   help="DES: multiply a link's bandwidth by FACTOR (LINK: a->b, a<->b, or a node such as node3.nic0)")
+    p.add_argument("--fail-link", action="append", default=[], metavar="LINK",
+                   help="DES: take a link down; traffic reroutes where the topology allows")
+    p.add_argument("--background", action="append", default=[], metavar="LINK:RATE",
+                   help="DES: constant background traffic on a link, e.g. leaf0->spine:20GB/s")
+    p.add_argument("--perturbations", metavar="FILE.yaml", help="DES: perturbations from a YAML file")
+    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the step")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     network_flags(p)
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("plot", help="draw figures (links: link-utilisation heat map of a collective on a torus)")
+    p.add_argument("kind", help="links")
+    p.add_argument("--op", default="all-reduce")
+    p.add_argument("--size", default="1GiB", help="full buffer size with a unit")
+    p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    network_flags(p)
+    p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("list", help="list catalog entries")
     p.add_argument("what", help="models, topologies, algorithms or devices")

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from simtrain import units
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, suggest
 
 __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override"]
 
@@ -166,7 +166,9 @@ class Section:
         self._used.add(key)
         if key not in self.data or self.data[key] is None:
             if default is _REQUIRED:
-                raise self.error(key, "missing required key")
+                typo = suggest(key, [str(k) for k in self.data if k != key])
+                hint = f" (is {typo!r} a misspelling? did you mean {key!r})" if typo else ""
+                raise self.error(key, f"missing required key{hint}")
             return default
         return self.data[key]
 

@@ -158,3 +158,57 @@ def test_console_script_and_module_run_for_real(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+
+
+def test_simulate_with_the_des_and_a_straggler_writes_a_trace(capsys, tmp_path):
+    trace = tmp_path / "step.json"
+    code, out, err = run(capsys, "simulate", "--model", "resnet18-cifar", "--topology", "cloud-25g", "--gpus", "16",
+                         "--batch", "64", "--engine", "des", "--straggler", "3:1.5", "--trace", str(trace), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["engine"] == "des" and data["perturbation_cost_s"] > 0
+    assert data["config"]["perturbations"]["stragglers"] == {"3": 1.5}
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert any(e["pid"] == 3 and e["name"] == "forward" for e in events)
+    # an existing output is never overwritten without --force
+    code, out, err = run(capsys, "simulate", "--model", "resnet18-cifar", "--topology", "cloud-25g", "--gpus",
+                         "16", "--engine", "des", "--trace", str(trace))
+    assert code == 2 and "overwrite" in err and out == ""
+
+
+def test_perturbations_from_yaml(capsys, tmp_path):
+    path = tmp_path / "what-if.yaml"
+    path.write_text("stragglers: [{rank: 1, factor: 2}]\ndegraded_links: [{link: node0.nic0, factor: 0.5}]\n")
+    code, out, _ = run(capsys, "simulate", "--model", "resnet18-cifar", "--topology", "cloud-25g", "--gpus", "16",
+                       "--engine", "des", "--perturbations", str(path), "--json")
+    assert code == 0 and json.loads(out)["perturbation_cost_s"] > 0
+    path.write_text("stragglers: [{rank: 1, factr: 2}]\n")
+    code, _, err = run(capsys, "simulate", "--model", "resnet18-cifar", "--topology", "cloud-25g", "--gpus", "16",
+                       "--engine", "des", "--perturbations", str(path))
+    assert code == 2 and "what-if.yaml" in err and "'factr' a misspelling? did you mean 'factor'" in err
+
+
+def test_des_only_options_need_the_des(capsys):
+    code, _, err = run(capsys, "simulate", "--model", "resnet50", "--topology", "abci", "--straggler", "1:2")
+    assert code == 2 and "--engine" in err
+    code, _, err = run(capsys, "collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB",
+                       "--store-and-forward")
+    assert code == 2 and "des" in err
+
+
+def test_collective_with_the_des(capsys):
+    a = json.loads(run(capsys, "collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB",
+                       "--algorithm", "multidim-ring", "--json")[1])
+    d = json.loads(run(capsys, "collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB",
+                       "--algorithm", "multidim-ring", "--engine", "des", "--json")[1])
+    assert d["engine"] == "des" and d["time_s"] == pytest.approx(a["time_s"], rel=1e-9)
+
+
+def test_plot_links(capsys, tmp_path):
+    out = tmp_path / "links.png"
+    code, _, err = run(capsys, "plot", "links", "--topology", "torus-2d", "--gpus", "16", "--algorithm",
+                             "ring", "--size", "256MiB", "--out", str(out))
+    assert code == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, "plot", "links", "--topology", "abci", "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "torus" in err and not (tmp_path / "x.png").exists()

@@ -56,21 +56,11 @@ def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: n
     return max_min_rates_kernel(offsets, links, capacity, caps, active)
 
 
-@dataclass
-class _Batch:
-    """Flows started together by one owner; delivered flows are reported to ``callback`` by index."""
-
-    offsets: np.ndarray
-    links: np.ndarray
-    latency: np.ndarray
-    nbytes: np.ndarray
-    remaining: np.ndarray
-    callback: Callable[[np.ndarray], None]
-    alive: np.ndarray  # flows still transmitting
-
-
 class FlowNetwork:
     """Flows sharing a cluster's links in a simpy environment.
+
+    All flows in flight live in one set of arrays (remaining bytes, routes in CSR form, owner callback), so an
+    event costs array operations over the flows in flight, whatever the number of senders.
 
     Parameters
     ----------
@@ -81,10 +71,12 @@ class FlowNetwork:
         ASTRA-sim's congestion-aware backend does; cut-through otherwise.
     capacity : ndarray, optional
         Link capacities to use instead of the cluster's (degraded links, background traffic).
+    record_loads : bool
+        Keep ``load_history``: (time, link ids, bytes/s) whenever link loads change.
     """
 
     def __init__(self, env: simpy.Environment, cluster: Cluster, store_and_forward: bool = False,
-                 capacity: np.ndarray | None = None) -> None:
+                 capacity: np.ndarray | None = None, record_loads: bool = False) -> None:
         self.env = env
         self.cluster = cluster
         self.store_and_forward = store_and_forward
@@ -92,12 +84,26 @@ class FlowNetwork:
         self.link_bytes = np.zeros(cluster.num_links)
         self.events = 0
         self.flows_started = 0
-        self._batches: list[_Batch] = []
-        self._wake = env.event()
+        self.load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = [] if record_loads else None
+        # flows in flight
+        self._offsets = np.zeros(1, dtype=np.int64)
+        self._links = np.zeros(0, dtype=np.int64)
+        self._remaining = np.zeros(0)
+        self._size = np.zeros(0)
+        self._latency = np.zeros(0)
+        self._owner = np.zeros(0, dtype=np.int64)  # key into _callbacks
+        self._index = np.zeros(0, dtype=np.int64)  # the flow's index in its owner's numbering
+        self._callbacks: dict[int, Callable[[np.ndarray], None]] = {}
+        self._next_owner = 0
         self._rates: np.ndarray | None = None
-        self._rated = 0
-        self._entry_links: np.ndarray | None = None
+        self._rated = 0  # flows started after the rates were computed have not moved yet
+        self._wake = env.event()
         self._process = env.process(self._run())
+
+    @property
+    def flows_in_flight(self) -> int:
+        """Flows transmitting now."""
+        return len(self._remaining)
 
     # -- public -----------------------------------------------------------------------------------------------
     def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
@@ -118,16 +124,23 @@ class FlowNetwork:
         instant = (lengths == 0) | (nbytes <= 0)
         if instant.any():
             # local copies and empty messages: delivered after the path latency, using no bandwidth
-            self._deliver(np.flatnonzero(instant), latency, callback)
+            self._deliver(np.flatnonzero(instant), latency[np.flatnonzero(instant)], callback)
         moving = np.flatnonzero(~instant)
         if moving.size == 0:
             return
         if moving.size < count:
             routes = _select(routes, moving)
-            latency, nbytes = latency[moving], nbytes[moving]
-            callback = functools.partial(_remapped, callback, moving)
-        self._batches.append(_Batch(routes.offsets, routes.links, latency, nbytes, nbytes.copy(), callback,
-                                    np.ones(len(nbytes), dtype=bool)))
+        owner = self._next_owner
+        self._next_owner += 1
+        self._callbacks[owner] = callback
+        shift = self._links.size
+        self._offsets = np.concatenate([self._offsets, routes.offsets[1:] + shift])
+        self._links = np.concatenate([self._links, routes.links])
+        self._remaining = np.concatenate([self._remaining, nbytes[moving]])
+        self._size = np.concatenate([self._size, nbytes[moving]])
+        self._latency = np.concatenate([self._latency, latency[moving]])
+        self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
+        self._index = np.concatenate([self._index, moving])
         self._rates = None
         if not self._wake.triggered:
             self._wake.succeed()
@@ -155,9 +168,9 @@ class FlowNetwork:
             self.store_and_forward = saved
 
     def _deliver(self, indices: np.ndarray, latency: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
-        delays = latency[indices]
-        for delay in np.unique(delays):
-            group = indices[delays == delay]
+        """Report ``indices`` to ``callback`` after their latencies (one event per distinct latency)."""
+        for delay in np.unique(latency):
+            group = indices[latency == delay]
             if delay <= 0:
                 callback(group)
             else:
@@ -165,39 +178,32 @@ class FlowNetwork:
                 event.callbacks.append(functools.partial(_on_event, callback, group))
 
     def _compute_rates(self) -> None:
-        offsets_parts, link_parts = [], []
-        shift = 0
-        for batch in self._batches:
-            alive = np.flatnonzero(batch.alive)
-            sub = _select(Routes(batch.offsets, batch.links), alive) if alive.size < len(batch.alive) else \
-                Routes(batch.offsets, batch.links)
-            offsets_parts.append(sub.offsets[:-1] + shift)
-            link_parts.append(sub.links)
-            shift += sub.links.size
-        offsets = np.concatenate([*offsets_parts, np.array([shift], dtype=np.int64)])
-        links = np.concatenate(link_parts) if link_parts else np.zeros(0, dtype=np.int64)
-        caps = np.full(len(offsets) - 1, self.cluster.flow_rate_cap_Bps)
-        self._rates = _rates(offsets, links, self.capacity, caps)
-        self._rated = len(self._batches)  # batches started later have not moved yet
-        self._entry_links = links
-        self._entry_offsets = offsets
+        caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
+        self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+        self._rated = len(self._remaining)
+        if self.load_history is not None:
+            load = np.bincount(self._links, weights=np.repeat(self._rates, np.diff(self._offsets)),
+                               minlength=self.cluster.num_links)
+            busy = np.flatnonzero(load)
+            self.load_history.append((self.env.now, busy, load[busy]))
 
     def _run(self) -> Any:
         env = self.env
         while True:
-            if not self._batches:
+            if not len(self._remaining):
+                if self.load_history is not None and self.load_history and self.load_history[-1][1].size:
+                    self.load_history.append((env.now, np.zeros(0, dtype=np.int64), np.zeros(0)))
                 self._wake = env.event()
                 yield self._wake
                 continue
             if self._rates is None:
                 self._compute_rates()
-            assert self._rates is not None
-            rated = self._batches[: self._rated]
-            remaining = np.concatenate([b.remaining[b.alive] for b in rated])
             rates = self._rates
+            assert rates is not None
+            rated = self._rated
             if not (rates > 0).all():
                 raise RuntimeError("a flow has no bandwidth (a link of capacity zero on its path)")
-            dt = float((remaining / rates).min())
+            dt = float((self._remaining[:rated] / rates).min())
             started = env.now
             self._wake = env.event()
             yield env.timeout(dt) | self._wake
@@ -205,30 +211,34 @@ class FlowNetwork:
             self.events += 1
             if elapsed > 0:
                 moved = rates * elapsed
-                lengths = np.diff(self._entry_offsets)
-                assert self._entry_links is not None
-                self.link_bytes += np.bincount(self._entry_links, weights=np.repeat(moved, lengths),
+                entries = int(self._offsets[rated])
+                self.link_bytes += np.bincount(self._links[:entries],
+                                               weights=np.repeat(moved, np.diff(self._offsets[: rated + 1])),
                                                minlength=self.cluster.num_links)
-            position = 0
-            survivors = []
-            finished_any = False
-            for batch in rated:
-                alive = np.flatnonzero(batch.alive)
-                moved_here = rates[position:position + alive.size] * elapsed
-                position += alive.size
-                batch.remaining[alive] -= moved_here
-                done = alive[batch.remaining[alive] <= _DONE_TOLERANCE * batch.nbytes[alive]]
-                if done.size:
-                    finished_any = True
-                    batch.alive[done] = False
-                    batch.remaining[done] = 0.0
-                    self._deliver(done, batch.latency, batch.callback)
-                if batch.alive.any():
-                    survivors.append(batch)
-            newcomers = self._batches[self._rated:]
-            self._batches = survivors + newcomers
-            if finished_any or newcomers:
-                self._rates = None
+                self._remaining[:rated] -= moved
+            done = np.flatnonzero(self._remaining[:rated] <= _DONE_TOLERANCE * self._size[:rated])
+            if done.size == 0:
+                if rated < len(self._remaining):
+                    self._rates = None  # newcomers joined: share again
+                continue
+            owners = self._owner[done]
+            for owner in np.unique(owners):
+                mine = done[owners == owner]
+                self._deliver(self._index[mine], self._latency[mine], self._callbacks[int(owner)])
+            keep = np.ones(len(self._remaining), dtype=bool)
+            keep[done] = False
+            kept = np.flatnonzero(keep)
+            routes = _select(Routes(self._offsets, self._links), kept)
+            self._offsets, self._links = routes.offsets, routes.links
+            self._remaining = self._remaining[kept]
+            self._size = self._size[kept]
+            self._latency = self._latency[kept]
+            gone = np.setdiff1d(np.unique(owners), self._owner[kept])
+            self._owner = self._owner[kept]
+            self._index = self._index[kept]
+            for owner in gone:
+                del self._callbacks[int(owner)]
+            self._rates = None
 
 
 def _csr_by(owner: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

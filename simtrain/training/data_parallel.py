@@ -20,7 +20,10 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from simtrain import units
 from simtrain.collectives import build_schedule
@@ -29,8 +32,9 @@ from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
 from simtrain.model import DTYPE_BYTES, ModelSpec, load_model
 from simtrain.network import ENGINES, NetworkOptions, evaluate
+from simtrain.network.perturb import Perturbations
 from simtrain.topology import Cluster, load_topology
-from simtrain.training.report import BucketTiming, StepReport
+from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 
 __all__ = ["memory_per_gpu", "simulate"]
 
@@ -61,6 +65,56 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     }
     parts["total"] = sum(parts.values())
     return {k: float(v) for k, v in parts.items()}
+
+
+@dataclass
+class CommOutcome:
+    """The communication stream of one step: per-bucket timings, per-rank end, bytes and link loads."""
+
+    buckets: list[BucketTiming]
+    comm_end: np.ndarray  # per rank (or one value for all), from the start of the step
+    comm_time: float
+    bytes_per_gpu: float
+    bytes_by_class: dict[str, float]
+    link_bytes: np.ndarray | None = None
+    link_capacity: np.ndarray | None = None
+    bucket_start: np.ndarray | None = None  # buckets x ranks (DES)
+    bucket_end: np.ndarray | None = None
+    load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = None
+
+    def max_link_utilization(self, step_time: float) -> float:
+        """Busiest link's bytes over what it could carry in the step."""
+        if self.link_bytes is None or self.link_capacity is None or step_time <= 0:
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            utilization = np.where(self.link_capacity > 0, self.link_bytes / (self.link_capacity * step_time), 0)
+        return float(utilization.max()) if utilization.size else 0.0
+
+
+def _comm_analytical(buckets: list[tuple[int, float, list[str]]], template: Any, cluster: Cluster,
+                     ready: np.ndarray, network: NetworkOptions | None) -> CommOutcome:
+    """Buckets all-reduced one after another, each as soon as it is ready and the stream is free."""
+    timings: list[BucketTiming] = []
+    by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
+    link_bytes = np.zeros(cluster.num_links)
+    total_bytes = comm_time = comm_end = 0.0
+    results: dict[float, Any] = {}
+    flow_cache: dict[tuple[int, int], Any] = {}
+    for i, (_first, size, names) in enumerate(buckets):
+        result = results.get(size)
+        if result is None:
+            result = results[size] = evaluate(template.resized(size), cluster, network, flow_cache)
+        start = max(float(ready[i]), comm_end)
+        comm_end = start + result.time_s
+        comm_time += result.time_s
+        total_bytes += result.bytes_per_gpu
+        if result.link_bytes is not None:
+            link_bytes += result.link_bytes
+        for name, value in result.bytes_by_class.items():
+            by_class[name] += value / result.num_ranks
+        timings.append(BucketTiming(i, size, float(ready[i]), start, comm_end, tuple(names)))
+    return CommOutcome(timings, np.array([comm_end]), comm_time, total_bytes, by_class, link_bytes,
+                       cluster.link_bandwidth_Bps)
 
 
 def _buckets(model: ModelSpec, bucket_bytes: float, width: int) -> list[tuple[int, float, list[str]]]:
@@ -98,6 +152,9 @@ def simulate(
     network: NetworkOptions | None = None,
     algorithm_params: dict[str, Any] | None = None,
     check_memory: bool = True,
+    perturbations: Perturbations | None = None,
+    store_and_forward: bool = False,
+    record_loads: bool = False,
 ) -> StepReport:
     """Simulate one data-parallel training step.
 
@@ -129,6 +186,13 @@ def simulate(
         Per-step network charges.
     check_memory : bool
         Raise :class:`InfeasibleError` when the step does not fit in GPU memory.
+    perturbations : Perturbations, optional
+        Stragglers, degraded/failed links, background traffic (``engine='des'``); the report then also carries
+        the clean step time.
+    store_and_forward : bool
+        DES only: serialise every hop.
+    record_loads : bool
+        DES only: keep the link loads over time (for traces).
 
     Returns
     -------
@@ -183,34 +247,40 @@ def simulate(
         clock += backward[index]
         done_at[index] = clock
 
-    timings: list[BucketTiming] = []
-    by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
-    total_bytes = comm_time = 0.0
-    comm_end = 0.0
-    if cluster.num_gpus > 1:
-        results: dict[float, Any] = {}
-        flow_cache: dict[tuple[int, int], Any] = {}
-        template = None
-        for i, (first_layer, size, names) in enumerate(_buckets(spec, bucket_bytes, width)):
-            result = results.get(size)
-            if result is None:
-                if template is None:
-                    template = build_schedule("all-reduce", size, cluster, algorithm, chunks=chunks,
-                                              **(algorithm_params or {}))
-                result = results[size] = evaluate(template.resized(size), cluster, network, flow_cache)
-            ready = done_at[first_layer]
-            start = max(ready, comm_end)
-            comm_end = start + result.time_s
-            comm_time += result.time_s
-            total_bytes += result.bytes_per_gpu
-            for name, value in result.bytes_by_class.items():
-                by_class[name] += value / result.num_ranks
-            timings.append(BucketTiming(i, size, ready, forward_time + start, forward_time + comm_end,
-                                        tuple(names)))
-    exposed = max(0.0, comm_end - backward_time)
-    step = forward_time + backward_time + exposed + update_time
+    buckets = _buckets(spec, bucket_bytes, width) if cluster.num_gpus > 1 else []
+    template = None
+    if buckets:
+        template = build_schedule("all-reduce", buckets[0][1], cluster, algorithm, chunks=chunks,
+                                  **(algorithm_params or {}))
+    # when each bucket's gradients are ready, from the start of the step (a straggler's compute is stretched)
+    ready = np.array([forward_time + done_at[first] for first, _, _ in buckets])
+    perturbed = perturbations is not None and not perturbations.empty
+    if engine == "analytical":
+        if perturbed:
+            raise ConfigError("perturbations are simulated by the DES", source="<cli>", key="--engine",
+                              value=engine, allowed="des")
+        comm = _comm_analytical(buckets, template, cluster, ready, network)
+        factors = np.ones(1)
+    else:
+        from simtrain.training.des_step import comm_des
+
+        factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbed and perturbations
+                   else np.ones(cluster.num_gpus))
+        comm = comm_des(buckets, template, cluster, ready, forward_time, factors, network,
+                        perturbations=perturbations if perturbed else None, store_and_forward=store_and_forward,
+                        record_loads=record_loads)
+    compute_end = (forward_time + backward_time) * factors
+    finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
+    step = float(finish.max())
     single = forward_time + backward_time + update_time
+    exposed = max(0.0, step - float(((forward_time + backward_time + update_time) * factors).max()))
     throughput = batch * cluster.num_gpus / step
+    clean_step = None
+    if perturbed:
+        clean_step = simulate(spec, cluster, batch=batch, algorithm=algorithm, dtype=dtype, engine=engine,
+                              bucket_size=bucket_bytes, optimizer=optimizer, chunks=chunks, compute=compute,
+                              network=network, algorithm_params=algorithm_params, check_memory=False,
+                              store_and_forward=store_and_forward).step_time_s
     return StepReport(
         model=spec.name,
         topology=cluster.name,
@@ -226,11 +296,11 @@ def simulate(
         backward_time_s=backward_time,
         update_time_s=update_time,
         compute_time_s=single,
-        comm_time_s=comm_time,
+        comm_time_s=comm.comm_time,
         exposed_comm_time_s=exposed,
-        bytes_per_gpu=total_bytes,
-        bytes_per_gpu_by_class=by_class,
-        num_buckets=len(timings),
+        bytes_per_gpu=comm.bytes_per_gpu,
+        bytes_per_gpu_by_class=comm.bytes_by_class,
+        num_buckets=len(comm.buckets),
         bucket_size_bytes=bucket_bytes,
         throughput_samples_per_s=throughput,
         single_gpu_step_time_s=single,
@@ -238,12 +308,19 @@ def simulate(
         memory_per_gpu_bytes=memory["total"],
         memory_capacity_bytes=device.memory_bytes,
         params=spec.num_params,
-        buckets=timings,
+        buckets=comm.buckets,
+        clean_step_time_s=clean_step,
+        max_link_utilization=comm.max_link_utilization(step),
+        timeline=StepTimeline([layer.name for layer in spec.layers], forward, backward, update_time, factors, comm,
+                              [f"{cluster.node_names[a]}->{cluster.node_names[b]}"
+                               for a, b in zip(cluster.link_src, cluster.link_dst)] if record_loads else []),
         config={
             "model": spec.name, "model_source": spec.source, "topology": cluster.name,
             "topology_source": cluster.source, "gpus": cluster.num_gpus, "batch": batch, "dtype": dtype,
             "algorithm": algorithm, "algorithm_params": dict(algorithm_params or {}), "engine": engine,
             "bucket_size_bytes": bucket_bytes, "optimizer": optimizer, "chunks": chunks,
+            "store_and_forward": store_and_forward,
+            "perturbations": perturbations.describe() if perturbed and perturbations else None,
             "compute": {"model": "roofline", "device": device.name,
                         "compute_efficiency": compute.compute_efficiency,
                         "memory_efficiency": compute.memory_efficiency,

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["BucketTiming", "StepReport"]
+__all__ = ["BucketTiming", "StepReport", "StepTimeline"]
 
 
 @dataclass(frozen=True)
 class BucketTiming:
-    """One gradient bucket on the communication stream."""
+    """One gradient bucket on the communication stream (times from the start of the step; in the DES, the
+    earliest start and the latest end over ranks)."""
 
     index: int
     size_bytes: float
@@ -27,6 +28,19 @@ class BucketTiming:
     start_s: float
     end_s: float
     layers: tuple[str, ...] = ()
+
+
+@dataclass
+class StepTimeline:
+    """What happened when, for traces: per-layer compute times, per-rank slow-down, and the communication."""
+
+    layer_names: list[str]
+    forward_s: list[float]
+    backward_s: list[float]
+    update_s: float
+    factors: Any  # per-rank compute slow-down (ndarray)
+    comm: Any  # CommOutcome
+    link_names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -64,7 +78,15 @@ class StepReport:
     memory_capacity_bytes: float
     params: int
     buckets: list[BucketTiming] = field(default_factory=list, repr=False)
+    clean_step_time_s: float | None = None
+    max_link_utilization: float = 0.0
+    timeline: Any = field(default=None, repr=False)
     config: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def perturbation_cost_s(self) -> float | None:
+        """Extra step time the perturbations cost against the clean step (DES runs with perturbations)."""
+        return None if self.clean_step_time_s is None else self.step_time_s - self.clean_step_time_s
 
     @property
     def comm_fraction(self) -> float:
@@ -73,10 +95,12 @@ class StepReport:
 
     def to_row(self) -> dict[str, Any]:
         """A flat mapping for one tidy table row (per-class bytes become ``bytes_per_gpu_<class>``)."""
-        row = {k: v for k, v in asdict(self).items() if k not in ("buckets", "config", "bytes_per_gpu_by_class")}
+        skip = ("buckets", "config", "bytes_per_gpu_by_class", "timeline")
+        row = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in skip}
         for name, value in self.bytes_per_gpu_by_class.items():
             row[f"bytes_per_gpu_{name}"] = value
         row["comm_fraction"] = self.comm_fraction
+        row["perturbation_cost_s"] = self.perturbation_cost_s
         return row
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,259 @@
+"""What-if perturbations: stragglers, degraded links or NICs, failed links (with rerouting), background traffic.
+
+Links are named by the graph's node names (``simtrain``'s node names: ``gpu3``, ``node2.nic0``, ``leaf1``,
+``spine``, ``switch1.0`` …):
+
+* ``"gpu3->gpu4"``: the link from gpu3 to gpu4;
+* ``"gpu3<->gpu4"``: both directions;
+* ``"node2.nic0"``: every link that touches that node (a whole NIC, or a GPU's links).
+
+Examples
+--------
+>>> from simtrain.topology import torus
+>>> c = torus([4, 4], "10 GB/s", "1 us")
+>>> resolve_links(c, "gpu0<->gpu1").size
+2
+>>> p = Perturbations.parse(stragglers=["3:1.5"], degraded=["gpu0->gpu1:0.5"])
+>>> float(p.straggler_factors(16)[3])
+1.5
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simtrain import units
+from simtrain.config import Section
+from simtrain.errors import ConfigError
+from simtrain.topology.cluster import Cluster, Routes
+
+__all__ = ["Perturbations", "resolve_links"]
+
+
+def resolve_links(cluster: Cluster, spec: str, key: str = "link") -> np.ndarray:
+    """Link ids named by ``spec`` (``a->b``, ``a<->b`` or a node name).
+
+    Examples
+    --------
+    >>> from simtrain.topology import switch
+    >>> resolve_links(switch(4, "1 GB/s"), "gpu2").size      # its uplink and downlink
+    2
+    """
+    names = {name: i for i, name in enumerate(cluster.node_names)}
+
+    def node(name: str) -> int:
+        name = name.strip()
+        if name not in names:
+            raise ConfigError("unknown node", key=key, value=name, choices=cluster.node_names[:50])
+        return names[name]
+
+    if "<->" in spec:
+        a, b = spec.split("<->", 1)
+        ids = np.flatnonzero(((cluster.link_src == node(a)) & (cluster.link_dst == node(b)))
+                             | ((cluster.link_src == node(b)) & (cluster.link_dst == node(a))))
+    elif "->" in spec:
+        a, b = spec.split("->", 1)
+        ids = np.flatnonzero((cluster.link_src == node(a)) & (cluster.link_dst == node(b)))
+    else:
+        n = node(spec)
+        ids = np.flatnonzero((cluster.link_src == n) | (cluster.link_dst == n))
+    if ids.size == 0:
+        raise ConfigError("no link joins these nodes", key=key, value=spec)
+    return ids
+
+
+def _split_value(text: str, key: str) -> tuple[str, str]:
+    if ":" not in text:
+        raise ConfigError("must look like TARGET:VALUE", key=key, value=text)
+    target, value = text.rsplit(":", 1)
+    return target.strip(), value.strip()
+
+
+def _factor(value: Any, key: str, upper: float | None = None) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError("must be a number", key=key, value=value) from None
+    if not np.isfinite(number) or number <= 0 or (upper is not None and number > upper):
+        allowed = f"a number in (0, {upper}]" if upper is not None else "a positive number"
+        raise ConfigError("out of range", key=key, value=value, allowed=allowed)
+    return number
+
+
+@dataclass
+class Perturbations:
+    """A set of what-if perturbations of a cluster and its GPUs.
+
+    Attributes
+    ----------
+    stragglers : dict
+        rank → compute slow-down factor (2.0 = twice as slow).
+    degraded : list of (str, float)
+        link spec → bandwidth factor in (0, 1].
+    failed : list of str
+        link specs that are down; traffic reroutes around them.
+    background : list of (str, float)
+        link spec → constant background traffic in bytes/s taken from the link's capacity.
+    """
+
+    stragglers: dict[int, float] = field(default_factory=dict)
+    degraded: list[tuple[str, float]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    background: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is perturbed."""
+        return not (self.stragglers or self.degraded or self.failed or self.background)
+
+    @classmethod
+    def parse(cls, stragglers: Iterable[str] = (), degraded: Iterable[str] = (), failed: Iterable[str] = (),
+              background: Iterable[str] = ()) -> Perturbations:
+        """From command-line strings: ``RANK:FACTOR``, ``LINK:FACTOR``, ``LINK``, ``LINK:RATE``."""
+        result = cls()
+        for text in stragglers:
+            rank, value = _split_value(text, "--straggler")
+            try:
+                index = int(rank)
+            except ValueError:
+                raise ConfigError("the rank must be an integer", key="--straggler", value=text) from None
+            result.stragglers[index] = _factor(value, "--straggler")
+        for text in degraded:
+            link, value = _split_value(text, "--degrade")
+            result.degraded.append((link, _factor(value, "--degrade", upper=1.0)))
+        result.failed.extend(str(t) for t in failed)
+        for text in background:
+            link, value = _split_value(text, "--background")
+            try:
+                rate = units.parse_bandwidth(value)
+            except units.UnitError as exc:
+                raise ConfigError(str(exc), key="--background") from None
+            result.background.append((link, rate))
+        return result
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Perturbations:
+        """From a YAML mapping::
+
+            stragglers: [{rank: 3, factor: 1.5}]
+            degraded_links: [{link: node0.nic0, factor: 0.5}]
+            failed_links: [gpu0->gpu1]
+            background: [{link: leaf0->spine, rate: 10 GB/s}]
+        """
+        top = Section(data, source)
+        result = cls()
+        for item in top.sections("stragglers", [], min_items=0):
+            result.stragglers[item.integer("rank", minimum=0)] = item.number("factor", minimum=0,
+                                                                             exclusive_minimum=True)
+            item.finish()
+        for item in top.sections("degraded_links", [], min_items=0):
+            result.degraded.append((item.string("link"), item.number("factor", minimum=0, maximum=1,
+                                                                     exclusive_minimum=True)))
+            item.finish()
+        failed = top.raw("failed_links", [])
+        if not isinstance(failed, list) or not all(isinstance(x, str) for x in failed):
+            raise top.error("failed_links", "must be a list of link names", value=failed)
+        result.failed.extend(failed)
+        for item in top.sections("background", [], min_items=0):
+            result.background.append((item.string("link"), item.bandwidth("rate")))
+            item.finish()
+        top.finish()
+        return result
+
+    def straggler_factors(self, num_gpus: int) -> np.ndarray:
+        """Compute slow-down factor of every rank."""
+        factors = np.ones(num_gpus)
+        for rank, factor in self.stragglers.items():
+            if not 0 <= rank < num_gpus:
+                raise ConfigError(f"no such rank on a {num_gpus}-GPU cluster", key="--straggler", value=rank)
+            factors[rank] = factor
+        return factors
+
+    def apply(self, cluster: Cluster) -> tuple[Cluster, np.ndarray]:
+        """The cluster with failed links routed around, and the link capacities to simulate with."""
+        capacity = cluster.link_bandwidth_Bps.astype(np.float64).copy()
+        for spec, factor in self.degraded:
+            capacity[resolve_links(cluster, spec, "--degrade")] *= factor
+        for spec, rate in self.background:
+            ids = resolve_links(cluster, spec, "--background")
+            if (capacity[ids] <= rate).any():
+                raise ConfigError("background traffic must be below the link's capacity", key="--background",
+                                  value=spec, allowed=f"less than {units.format_bandwidth(capacity[ids].min())}")
+            capacity[ids] -= rate
+        if self.failed:
+            ids = np.unique(np.concatenate([resolve_links(cluster, s, "--fail-link") for s in self.failed]))
+            cluster = _detour(cluster, ids)
+            capacity[ids] = 0.0
+        return cluster, capacity
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {"stragglers": {str(k): v for k, v in self.stragglers.items()},
+                "degraded_links": [{"link": s, "factor": f} for s, f in self.degraded],
+                "failed_links": list(self.failed),
+                "background": [{"link": s, "rate_Bps": r} for s, r in self.background]}
+
+
+class _DetourRouter:
+    """The cluster's own routes, except that flows crossing a failed link take a shortest detour."""
+
+    def __init__(self, cluster: Cluster, failed: np.ndarray) -> None:
+        import networkx as nx
+
+        self.base = cluster.router
+        self.failed = np.zeros(cluster.num_links, dtype=bool)
+        self.failed[failed] = True
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(len(cluster.node_names)))
+        self.link_index = {}
+        for link in np.flatnonzero(~self.failed):
+            a, b = int(cluster.link_src[link]), int(cluster.link_dst[link])
+            graph.add_edge(a, b)
+            self.link_index[(a, b)] = int(link)
+        self.graph = graph
+        self.cache: dict[tuple[int, int], list[int]] = {}
+
+    def _detour(self, s: int, d: int) -> list[int]:
+        import networkx as nx
+
+        if (s, d) not in self.cache:
+            path = nx.shortest_path(self.graph, s, d)
+            self.cache[(s, d)] = [self.link_index[(a, b)] for a, b in itertools.pairwise(path)]
+        return self.cache[(s, d)]
+
+    def routes(self, src: np.ndarray, dst: np.ndarray) -> Routes:
+        base = self.base.routes(src, dst)
+        hit = np.zeros(len(src), dtype=bool)
+        if base.links.size:
+            hit[np.unique(base.flow_of_entry[self.failed[base.links]])] = True
+        if not hit.any():
+            return base
+        paths: list[Sequence[int]] = []
+        for f in range(len(src)):
+            if hit[f]:
+                paths.append(self._detour(int(src[f]), int(dst[f])))
+            else:
+                paths.append(base.links[base.offsets[f]:base.offsets[f + 1]].tolist())
+        lengths = np.array([len(p) for p in paths], dtype=np.int64)
+        offsets = np.zeros(len(paths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Routes(offsets, np.fromiter((x for p in paths for x in p), dtype=np.int64, count=int(offsets[-1])))
+
+
+def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
+    import networkx as nx
+
+    router = _DetourRouter(cluster, failed)
+    component = next(c for c in nx.strongly_connected_components(router.graph) if 0 in c)
+    cut = [g for g in range(cluster.num_gpus) if g not in component]
+    if cut:
+        names = [cluster.node_names[g] for g in cut[:5]]
+        raise ConfigError("the failed links disconnect the cluster; no route is left for", key="--fail-link",
+                          value=names)
+    copy = Cluster(**{**cluster.__dict__, "router": router, "_graph": None})
+    return copy
