@@ -21,9 +21,19 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_readme_worked_example_output_is_exact(capsys):
+def _readme_examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
-    block = text.split("<!-- worked-example:")[1].split("```console\n")[1].split("```")[0]
+    return [block.split("```")[0] for block in text.split("```console\n")[1:]]
+
+
+def test_readme_has_a_marked_worked_example():
+    text = README.read_text(encoding="utf-8")
+    assert "<!-- worked-example:" in text and len(_readme_examples()) >= 3
+
+
+@pytest.mark.parametrize("block", _readme_examples(), ids=lambda b: b.split("\n")[0][:60])
+def test_readme_console_examples_print_exactly_what_they_show(capsys, tmp_path, monkeypatch, block):
+    monkeypatch.chdir(tmp_path)  # examples may write files (traces)
     command, *expected = block.strip("\n").split("\n")
     assert command.startswith("$ simtrain ")
     code, out, err = run(capsys, *command[len("$ simtrain "):].split())

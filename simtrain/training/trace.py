@@ -80,12 +80,16 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
         top = top[comm.link_bytes[top] > 0]
         pid = 1_000_000
         events.append({"ph": "M", "pid": pid, "name": "process_name", "args": {"name": "links (GB/s)"}})
+        last: dict[int, float] = {}
         for when, ids, loads in comm.load_history:
             row = dict.fromkeys((int(x) for x in top), 0.0)
             for link, load in zip(ids.tolist(), loads.tolist()):
                 if link in row:
                     row[link] = load / 1e9
             for link, value in row.items():
+                if last.get(link) == value:
+                    continue  # a counter track only needs the changes
+                last[link] = value
                 name = timeline.link_names[link] if timeline.link_names else f"link {link}"
                 events.append({"ph": "C", "pid": pid, "name": name, "ts": when * _US, "args": {"GB/s": value}})
     return {"traceEvents": events, "displayTimeUnit": "ms",
