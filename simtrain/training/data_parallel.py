@@ -312,8 +312,7 @@ def simulate(
         clean_step_time_s=clean_step,
         max_link_utilization=comm.max_link_utilization(step),
         timeline=StepTimeline([layer.name for layer in spec.layers], forward, backward, update_time, factors, comm,
-                              [f"{cluster.node_names[a]}->{cluster.node_names[b]}"
-                               for a, b in zip(cluster.link_src, cluster.link_dst)] if record_loads else []),
+                              cluster),
         config={
             "model": spec.name, "model_source": spec.source, "topology": cluster.name,
             "topology_source": cluster.source, "gpus": cluster.num_gpus, "batch": batch, "dtype": dtype,

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["BucketTiming", "StepReport", "StepTimeline"]
 
 
@@ -40,7 +42,28 @@ class StepTimeline:
     update_s: float
     factors: Any  # per-rank compute slow-down (ndarray)
     comm: Any  # CommOutcome
-    link_names: list[str] = field(default_factory=list)
+    cluster: Any = field(default=None, repr=False)
+
+    def link_name(self, link: int) -> str:
+        """``src->dst`` node names of a link."""
+        names = self.cluster.node_names
+        return f"{names[int(self.cluster.link_src[link])]}->{names[int(self.cluster.link_dst[link])]}"
+
+    def busiest_links(self, step_time_s: float, count: int = 10) -> list[dict[str, Any]]:
+        """The links that carried the most bytes, with their class and utilisation over the step."""
+        comm = self.comm
+        if comm is None or comm.link_bytes is None or self.cluster is None:
+            return []
+        order = np.argsort(comm.link_bytes)[::-1][:count]
+        rows = []
+        for link in order[comm.link_bytes[order] > 0]:
+            capacity = float(comm.link_capacity[link]) if comm.link_capacity is not None else 0.0
+            rows.append({"link": self.link_name(int(link)),
+                         "link_class": self.cluster.class_names[int(self.cluster.link_class[link])],
+                         "bytes": float(comm.link_bytes[link]),
+                         "utilization": float(comm.link_bytes[link] / (capacity * step_time_s))
+                         if capacity > 0 and step_time_s > 0 else 0.0})
+        return rows
 
 
 @dataclass
@@ -108,5 +131,6 @@ class StepReport:
         data = self.to_row()
         data["bytes_per_gpu_by_link_class"] = dict(self.bytes_per_gpu_by_class)
         data["buckets"] = [asdict(b) for b in self.buckets]
+        data["busiest_links"] = self.timeline.busiest_links(self.step_time_s) if self.timeline is not None else []
         data["config"] = self.config
         return data

@@ -90,7 +90,7 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 if last.get(link) == value:
                     continue  # a counter track only needs the changes
                 last[link] = value
-                name = timeline.link_names[link] if timeline.link_names else f"link {link}"
+                name = timeline.link_name(link)
                 events.append({"ph": "C", "pid": pid, "name": name, "ts": when * _US, "args": {"GB/s": value}})
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"model": report.model, "topology": report.topology, "gpus": report.num_gpus,

@@ -132,3 +132,12 @@ def test_link_bytes_measured_by_the_des_match_the_schedules():
     a = simulate("resnet18-cifar", "torus-2d", gpus=16, batch=32)
     np.testing.assert_allclose(r.timeline.comm.link_bytes, a.timeline.comm.link_bytes, rtol=1e-9, atol=1e-3)
     assert 0 < r.max_link_utilization <= 1
+
+
+def test_report_lists_the_busiest_links_with_their_utilization():
+    r = simulate("resnet18-cifar", "cloud-25g", gpus=32, batch=64, engine="des")
+    links = r.to_dict()["busiest_links"]
+    assert links and links[0]["link_class"] == "inter-node"  # 25 Gbit/s NICs are the bottleneck
+    assert links[0]["bytes"] >= links[-1]["bytes"]
+    assert 0 < links[0]["utilization"] <= 1
+    assert links[0]["utilization"] == pytest.approx(r.max_link_utilization, rel=1e-12)
