@@ -188,7 +188,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine,
         bucket_size=args.bucket_size, optimizer=args.optimizer, chunks=chunks, network=options,
         algorithm_params=params, perturbations=perturbations, store_and_forward=args.store_and_forward,
-        record_loads=bool(args.trace) and args.engine == "des",
+        record_loads=bool(args.trace) and args.engine == "des", scheme=args.scheme,
     )
     if args.trace:
         from simtrain.training.trace import write_trace
@@ -199,10 +199,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return 0
     print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, batch {report.batch_per_gpu}"
           f" per GPU ({report.global_batch} global), {report.dtype}, {report.algorithm} all-reduce, "
-          f"{report.engine} engine")
+          f"{report.engine} engine" + (f", scheme {report.scheme}" if report.scheme != "none" else ""))
     t = units.format_time
+    period = sum(report.phase_steps_per_period.values())
     rows = [
-        ("step time", t(report.step_time_s)),
+        ("step time" + (f" (mean over a {period}-step period)" if len(report.phase_step_times_s) > 1 else ""),
+         t(report.step_time_s)),
         ("  forward", t(report.forward_time_s)),
         ("  backward", t(report.backward_time_s)),
         ("  exposed communication", t(report.exposed_comm_time_s)),
@@ -217,6 +219,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         rows.append((f"  crossing {klass} links", units.format_size(class_bytes)))
     rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
                                    f"{units.format_size(report.memory_capacity_bytes)}"))
+    if len(report.phase_step_times_s) > 1:
+        for name, seconds in report.phase_step_times_s.items():
+            rows.append((f"  {name} step ({report.phase_steps_per_period[name]} per period)", t(seconds)))
     if report.engine == "des":
         rows.append(("busiest link", f"{100 * report.max_link_utilization:.1f} % utilised over the step"))
     if report.clean_step_time_s is not None and report.perturbation_cost_s is not None:
@@ -276,7 +281,46 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-LISTABLE = ("models", "topologies", "algorithms", "devices")
+def _cmd_traffic(args: argparse.Namespace) -> int:
+    from simtrain.compression.traffic import traffic
+
+    report = traffic(args.scheme, args.model, gpus=args.gpus, batch=args.batch,
+                     samples_per_epoch=args.samples_per_epoch, epochs=args.epochs, dtype=args.dtype,
+                     topology=args.topology, gpus_per_node=args.gpus_per_node, algorithm=args.algorithm)
+    data = report.to_dict()
+    if args.json:
+        _emit(data)
+        return 0
+    size = units.format_size
+    print(f"{data['scheme']} on {data['model']}: {data['gpus']} GPUs x batch {data['batch_per_gpu']}, "
+          f"{data['steps_per_epoch']} steps per epoch, {data['epochs']:g} epochs ({data['steps']} steps), "
+          f"{data['dtype']} gradients" + (f", on {data['topology']}" if data["topology"] else ""))
+    rows = [("", "per step", "per epoch", "per run", "baseline / epoch")]
+    steps = max(data["steps"], 1)
+    rows.append(("payload per GPU", size(data["payload_bytes_per_run_per_gpu"] / steps),
+                 size(data["payload_bytes_per_epoch_per_gpu"]), size(data["payload_bytes_per_run_per_gpu"]),
+                 size(data["baseline_payload_bytes_per_epoch_per_gpu"])))
+    rows.append(("sent per GPU (wire)", size(data["wire_bytes_per_run_per_gpu"] / steps),
+                 size(data["wire_bytes_per_epoch_per_gpu"]), size(data["wire_bytes_per_run_per_gpu"]),
+                 size(data["baseline_wire_bytes_per_epoch_per_gpu"])))
+    for key, value in data.items():
+        if key.startswith("wire_bytes_per_epoch_per_gpu_"):
+            klass = key.rsplit("_", 1)[-1]
+            rows.append((f"  crossing {klass} links", "", size(value), size(value * data["epochs"]),
+                         size(data[f"baseline_wire_bytes_per_epoch_per_gpu_{klass}"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  " + row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:])))
+    print(f"  reduction: {data['reduction_factor']:.4g}x less payload ({data['reduction_percent']:.2f} %)" + "".join(
+        f"; {k.rsplit('_', 1)[-1]} wire {v:.2f} %" for k, v in data.items() if k.startswith("reduction_percent_")))
+    if len(report.phases) > 1 or report.phases[0].name != "dense":
+        print("  phases:")
+        for phase in report.phases:
+            print(f"    {phase.name:<16} {phase.steps:>9} steps  payload {size(phase.payload_bytes_per_step)}/step")
+    return 0
+
+
+LISTABLE = ("models", "topologies", "algorithms", "devices", "schemes")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -313,6 +357,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
             items.append({"name": name, "operations": list(algo.operations), "params": algo.params,
                           "summary": algo.summary})
         lines = [f"{i['name']:<20} {', '.join(i['operations'])}\n{'':<20} {i['summary']}" for i in items]
+    elif args.what == "schemes":
+        from simtrain.compression import SCHEMES
+
+        for name in SCHEMES.names():
+            cls = SCHEMES.get(name)
+            items.append({"name": name, "params": dict(cls.param_spec), "summary": cls.summary})
+        lines = [f"{i['name']:<16} {i['summary']}\n{'':<16} parameters: "
+                 + (", ".join(f"{k}={v}" for k, v in i["params"].items()) or "none") for i in items]
     else:
         from simtrain.hardware import DEVICES
 
@@ -365,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="fp32", help="compute and gradient precision: fp32, fp16 or bf16")
     p.add_argument("--optimizer", default="momentum", help="sgd, momentum or adam")
     p.add_argument("--bucket-size", default="25 MiB", help="gradient bucket size")
+    p.add_argument("--scheme", default="none", help="communication-reduction scheme NAME[:key=value,...]")
     p.add_argument("--straggler", action="append", default=[], metavar="RANK:FACTOR",
                    help="DES: GPU RANK computes FACTOR times slower")
     p.add_argument("--degrade", action="append", default=[], metavar="LINK:FACTOR",
@@ -388,8 +441,22 @@ def build_parser() -> argparse.ArgumentParser:
     network_flags(p)
     p.set_defaults(func=_cmd_plot)
 
+    p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
+    p.add_argument("--model", required=True, help="catalog name or YAML path")
+    p.add_argument("--gpus", type=_positive_int, required=True, help="data-parallel workers")
+    p.add_argument("--batch", type=_positive_int, required=True, help="samples per GPU per step")
+    p.add_argument("--samples-per-epoch", type=_positive_int, required=True, help="samples in one epoch")
+    p.add_argument("--epochs", type=float, default=1.0, help="length of the run in epochs")
+    p.add_argument("--scheme", default="none", help="NAME[:key=value,...]; see simtrain list schemes")
+    p.add_argument("--dtype", default="fp32", help="gradient precision: fp32, fp16 or bf16")
+    p.add_argument("--topology", help="catalog name or YAML path: wire bytes per link class")
+    p.add_argument("--gpus-per-node", type=_positive_int, help="node size for in-node groups (default: topology's)")
+    p.add_argument("--algorithm", default="ring", help="algorithm of the all-reduces and all-gathers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_traffic)
+
     p = sub.add_parser("list", help="list catalog entries")
-    p.add_argument("what", help="models, topologies, algorithms or devices")
+    p.add_argument("what", help="models, topologies, algorithms, devices or schemes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
     return parser

@@ -72,8 +72,16 @@ class ComputeModel:
                 raise ConfigError("must lie in (0, 1]", key=key, value=value)
         return cls(spec, **kwargs)
 
-    def _roofline(self, flops: float, nbytes: float, dtype: str, kernels: int) -> float:
-        compute = flops / (self.device.peak_flops(dtype) * self.compute_efficiency)
+    def kernel_time(self, flops: float, nbytes: float, dtype: str = "fp32", kernels: int = 1) -> float:
+        """Roofline time of work of ``flops`` FLOPs moving ``nbytes`` bytes, in ``kernels`` kernel launches.
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> cm.kernel_time(0.0, 0.0, kernels=3) == 3 * cm.kernel_overhead_s
+        True
+        """
+        compute = flops / (self.device.peak_flops(dtype) * self.compute_efficiency) if flops else 0.0
         memory = nbytes / (self.device.memory_bandwidth_Bps * self.memory_efficiency)
         return max(compute, memory) + kernels * self.kernel_overhead_s
 
@@ -96,9 +104,9 @@ class ComputeModel:
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
         if phase == "forward":
-            return self._roofline(layer.forward_flops * batch, activations + weights, dtype, 1)
+            return self.kernel_time(layer.forward_flops * batch, activations + weights, dtype, 1)
         kernels = 2 if layer.gemm is not None else 1
-        return self._roofline(layer.backward_flops * batch, 2 * activations + 2 * weights, dtype, kernels)
+        return self.kernel_time(layer.backward_flops * batch, 2 * activations + 2 * weights, dtype, kernels)
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states.
@@ -113,5 +121,5 @@ class ComputeModel:
         master = 4 if width < 4 else 0  # mixed precision keeps fp32 master weights
         # read weight, gradient, master and states; write weight, master and states
         per_param = 2 * width + width + 2 * master + 2 * 4 * states
-        return self._roofline(0.0, num_params * per_param, "fp32" if "fp32" in
+        return self.kernel_time(0.0, num_params * per_param, "fp32" if "fp32" in
                               self.device.peak_flops_per_dtype else dtype, 1)

@@ -15,6 +15,7 @@ from simtrain.collectives import direct, halving_doubling, hierarchical, multidi
 from simtrain.collectives.base import (
     ALGORITHMS,
     CollectiveAlgorithm,
+    build_grouped_schedule,
     build_schedule,
     collective_time,
     register_algorithm,
@@ -27,6 +28,7 @@ __all__ = [
     "CollectiveAlgorithm",
     "Schedule",
     "StepPattern",
+    "build_grouped_schedule",
     "build_schedule",
     "collective_time",
     "direct",

@@ -28,7 +28,8 @@ from simtrain.errors import ConfigError
 from simtrain.registry import Registry
 from simtrain.topology.cluster import Cluster
 
-__all__ = ["ALGORITHMS", "CollectiveAlgorithm", "build_schedule", "collective_time", "register_algorithm"]
+__all__ = ["ALGORITHMS", "CollectiveAlgorithm", "build_grouped_schedule", "build_schedule", "collective_time",
+           "register_algorithm"]
 
 Builder = Callable[..., list[StepPattern]]
 
@@ -164,6 +165,55 @@ def build_schedule(
             raise ConfigError("ranks must be distinct", key="ranks", value=ranks)
     patterns = algo.build(op, nbytes / chunks, rank_array, cluster, **merged)
     return Schedule(op, algorithm, nbytes, rank_array, tuple(patterns), chunks, merged)
+
+
+def build_grouped_schedule(
+    op: str,
+    sizes: Sequence[float],
+    cluster: Cluster,
+    algorithm: str,
+    groups: Sequence[np.ndarray],
+    *,
+    chunks: int = 1,
+    **params: Any,
+) -> Schedule:
+    """One Schedule running the same collective concurrently on disjoint rank groups (sizes may differ).
+
+    The groups must have equal sizes, so their schedules have the same shape and merge step by step.
+
+    Examples
+    --------
+    >>> from simtrain.topology import switch
+    >>> s = build_grouped_schedule("all-reduce", [4e6, 8e6], switch(8, 1e9), "ring",
+    ...                            [np.arange(4), np.arange(4, 8)])
+    >>> s.bytes_sent == 2 * 3 * (4e6 + 8e6)
+    True
+    """
+    if len(groups) == 1:
+        return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
+    parts = [build_schedule(op, size, cluster, algorithm, ranks=group, chunks=chunks, **params)
+             for size, group in zip(sizes, groups)]
+    shape = [(p.repeat, p.stages, p.chain_id is not None) for p in parts[0].patterns]
+    if any([(p.repeat, p.stages, p.chain_id is not None) for p in part.patterns] != shape for part in parts[1:]):
+        raise ConfigError("grouped collectives need groups of equal size", key="groups",
+                          value=[len(g) for g in groups])
+    merged = []
+    for index, first in enumerate(parts[0].patterns):
+        pieces = [part.patterns[index] for part in parts]
+        chain_id = None
+        if first.chain_id is not None:
+            ids = [p.chain_id if p.chain_id is not None else np.zeros(0, dtype=np.int64) for p in pieces]
+            shifts = np.cumsum([0] + [int(c.max()) + 1 if c.size else 0 for c in ids[:-1]])
+            chain_id = np.concatenate([c + shift for c, shift in zip(ids, shifts)])
+        stage_of_flow = None
+        if first.stage_of_flow is not None:
+            stage_of_flow = np.concatenate([p.stage_of_flow for p in pieces if p.stage_of_flow is not None])
+        merged.append(StepPattern(
+            np.concatenate([p.src for p in pieces]), np.concatenate([p.dst for p in pieces]),
+            np.concatenate([p.nbytes for p in pieces]), first.repeat, max(p.reduce_bytes for p in pieces),
+            first.label, chain_id, first.stages, stage_of_flow))
+    return Schedule(op, algorithm, float(sum(sizes)), np.concatenate(list(groups)), tuple(merged), chunks,
+                    parts[0].params)
 
 
 def collective_time(

@@ -28,14 +28,17 @@ from simtrain.errors import ConfigError
 @register_algorithm(
     "ps",
     ["all-reduce"],
-    params={"servers": 1},
-    summary="parameter server push/pull with S co-located servers (servers=S)",
+    params={"servers": 1, "pull_ratio": 1.0},
+    summary="parameter server push/pull with S co-located servers (servers=S; pull_ratio scales what is pulled)",
 )
-def build_ps(op: str, n: float, ranks: np.ndarray, cluster: object, servers: int = 1) -> list[StepPattern]:
+def build_ps(op: str, n: float, ranks: np.ndarray, cluster: object, servers: int = 1,
+             pull_ratio: float = 1.0) -> list[StepPattern]:
     """Patterns of one chunk: push then pull."""
     p = len(ranks)
     if isinstance(servers, bool) or not isinstance(servers, int) or not 1 <= servers <= p:
         raise ConfigError(f"must be an integer between 1 and the {p} ranks", key="ps.servers", value=servers)
+    if isinstance(pull_ratio, bool) or not isinstance(pull_ratio, (int, float)) or not pull_ratio > 0:
+        raise ConfigError("must be a positive number", key="ps.pull_ratio", value=pull_ratio)
     if p < 2:
         return []
     server_ranks = ranks[(np.arange(servers) * p) // servers]
@@ -46,5 +49,5 @@ def build_ps(op: str, n: float, ranks: np.ndarray, cluster: object, servers: int
     shard = n / servers
     return [
         StepPattern(workers, targets, shard, 1, p * shard, "push"),
-        StepPattern(targets, workers, shard, 1, 0.0, "pull"),
+        StepPattern(targets, workers, shard * pull_ratio, 1, 0.0, "pull"),
     ]

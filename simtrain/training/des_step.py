@@ -1,8 +1,9 @@
 """The data-parallel step's communication in the DES.
 
 Every GPU has a compute stream (forward, then backward layer by layer, stretched by its straggler factor) and a
-communication stream. A bucket's all-reduce starts on a GPU when backward has produced the bucket there and the
-GPU's previous all-reduce is through; all buckets' flows share one :class:`~simtrain.network.des.FlowNetwork`, so
+communication stream that runs the step's collectives (jobs) in order. A job starts on a GPU when its data exists
+there (a bucket's gradients, after their compression compute), and the GPU's previous job is through. Model
+averaging jobs start after the update. All jobs' flows share one :class:`~simtrain.network.des.FlowNetwork`, so
 overlap and contention between buckets, stragglers and degraded links are simulated rather than assumed.
 
 Examples
@@ -17,88 +18,143 @@ True
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import simpy
 
-from simtrain.network import NetworkOptions, schedule_traffic
+from simtrain.network import NetworkOptions
 from simtrain.network.des import CollectiveRun, FlowNetwork
 from simtrain.network.perturb import Perturbations
 from simtrain.topology import Cluster
-from simtrain.training.report import BucketTiming
 
 __all__ = ["comm_des"]
 
 
 class _Stream:
-    """Launches bucket b on a rank once the bucket is ready there and bucket b-1 has finished there."""
+    """Starts job k on a rank once its data is there (``arrive``) and job k-1 has finished there."""
 
-    def __init__(self, num_buckets: int, num_ranks: int) -> None:
+    def __init__(self, env: simpy.Environment, jobs: Sequence[Any], factors: np.ndarray, compute_end: np.ndarray,
+                 update: np.ndarray) -> None:
+        self.env = env
+        self.jobs = jobs
+        self.factors = factors
+        self.compute_end = compute_end
+        self.update = update
         self.runs: list[CollectiveRun] = []
-        self.arrived = np.zeros((num_buckets, num_ranks), dtype=bool)
-        self.previous_done = np.zeros((num_buckets, num_ranks), dtype=bool)
-        if num_buckets:
+        count, ranks = len(jobs), len(factors)
+        self.arrived = np.zeros((count, ranks), dtype=bool)
+        self.previous_done = np.zeros((count, ranks), dtype=bool)
+        self.overlap_end = np.zeros(ranks)
+        if count:
             self.previous_done[0] = True
 
-    def arrive(self, bucket: int, ranks: np.ndarray, _event: Any = None) -> None:
-        self.arrived[bucket, ranks] = True
-        self._launch(bucket, ranks)
+    def at(self, when: np.ndarray, job: int) -> None:
+        """Schedule ``arrive(job)`` for every rank at its time in ``when``."""
+        now = self.env.now
+        for moment in np.unique(when):
+            ranks = np.flatnonzero(when == moment)
+            event = self.env.timeout(max(0.0, float(moment) - now))
+            event.callbacks.append(functools.partial(self.arrive, job, ranks))
 
-    def finished(self, bucket: int, ranks: np.ndarray) -> None:
-        if bucket + 1 < len(self.runs):
-            self.previous_done[bucket + 1, ranks] = True
-            self._launch(bucket + 1, ranks)
+    def arrive(self, job: int, ranks: np.ndarray, _event: Any = None) -> None:
+        self.arrived[job, ranks] = True
+        self._launch(job, ranks)
 
-    def _launch(self, bucket: int, ranks: np.ndarray) -> None:
-        go = ranks[self.arrived[bucket, ranks] & self.previous_done[bucket, ranks]]
-        if go.size:
-            self.runs[bucket].mark_ready(go)
+    def finished(self, job: int, ranks: np.ndarray) -> None:
+        if not self.jobs[job].after_update:
+            self.overlap_end[ranks] = self.env.now
+        nxt = job + 1
+        if nxt >= len(self.jobs):
+            return
+        self.previous_done[nxt, ranks] = True
+        following = self.jobs[nxt]
+        if following.after_update:
+            if not self.jobs[job].after_update:  # the first averaging job waits for backward and the update
+                start = np.maximum(self.env.now, self.compute_end[ranks]) + self.update[ranks]
+            else:
+                start = np.full(len(ranks), self.env.now)
+            when = np.full(len(self.factors), np.inf)
+            when[ranks] = start + following.delay * self.factors[ranks]
+            for moment in np.unique(when[ranks]):
+                group = ranks[when[ranks] == moment]
+                event = self.env.timeout(max(0.0, float(moment) - self.env.now))
+                event.callbacks.append(functools.partial(self.arrive, nxt, group))
+        else:
+            self._launch(nxt, ranks)
+
+    def _launch(self, job: int, ranks: np.ndarray) -> None:
+        go = ranks[self.arrived[job, ranks] & self.previous_done[job, ranks]]
+        if not go.size:
+            return
+        run = self.runs[job]
+        local = self._local(run, go)
+        joining = local >= 0
+        if joining.any():
+            run.mark_ready(local[joining])
+        if not joining.all():  # ranks that take no part in this collective pass straight through it
+            self.finished(job, go[~joining])
+
+    @staticmethod
+    def _local(run: CollectiveRun, ranks: np.ndarray) -> np.ndarray:
+        table = run._local
+        inside = ranks < len(table)
+        local = np.full(len(ranks), -1, dtype=np.int64)
+        local[inside] = table[ranks[inside]]
+        return local
+
+    def done_locally(self, job: int, local: np.ndarray) -> None:
+        """A run reports its own (local) rank indices; the stream works with global ranks."""
+        self.finished(job, self.runs[job].schedule.ranks[local])
 
 
-def comm_des(buckets: list[tuple[int, float, list[str]]], template: Any, cluster: Cluster, ready: np.ndarray,
-             forward_time: float, factors: np.ndarray, network: NetworkOptions | None, *,
-             perturbations: Perturbations | None = None, store_and_forward: bool = False,
-             record_loads: bool = False) -> Any:
-    """Simulate the step's bucket all-reduces; returns a ``CommOutcome`` (see ``data_parallel``).
+def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backward_time: float, update_time: float,
+             factors: np.ndarray, network: NetworkOptions | None, *, perturbations: Perturbations | None = None,
+             store_and_forward: bool = False, record_loads: bool = False) -> Any:
+    """Simulate the step's communication jobs; returns a ``CommOutcome`` (see ``data_parallel``).
 
-    ``ready[b]`` is when bucket b is ready on an unperturbed GPU; a GPU with straggler factor f reaches every
-    compute milestone f times later.
+    A GPU with straggler factor f reaches every compute milestone f times later (its compression compute too).
     """
-    from simtrain.training.data_parallel import CommOutcome
+    from simtrain.training.data_parallel import CommOutcome, _timings, _traffic
 
     sim_cluster, capacity = (perturbations.apply(cluster) if perturbations is not None
                              else (cluster, cluster.link_bandwidth_Bps))
     env = simpy.Environment()
     flow_network = FlowNetwork(env, sim_cluster, store_and_forward=store_and_forward, capacity=capacity,
                                record_loads=record_loads)
-    schedules = [template.resized(size) for _, size, _ in buckets]
-    stream = _Stream(len(schedules), cluster.num_gpus)
-    runs = stream.runs
-    for index, schedule in enumerate(schedules):
-        runs.append(CollectiveRun(flow_network, schedule, network, start_all=False,
-                                  on_rank_done=functools.partial(stream.finished, index),
-                                  label=f"bucket {index}"))
-    for index in range(len(runs)):
-        arrival = ready[index] * factors  # the bucket's gradients exist on each GPU at these times
-        for when in np.unique(arrival):
-            ranks = np.flatnonzero(arrival == when)
-            event = env.timeout(float(when))
-            event.callbacks.append(functools.partial(stream.arrive, index, ranks))
-    if runs:
-        env.run(until=simpy.AllOf(env, [run.done for run in runs]))
-    starts = np.array([run.start_time for run in runs]) if runs else np.zeros((0, cluster.num_gpus))
-    ends = np.array([run.finish_time for run in runs]) if runs else np.zeros((0, cluster.num_gpus))
-    timings = [BucketTiming(i, size, float(ready[i]), float(starts[i].min()), float(ends[i].max()), tuple(names))
-               for i, (_, size, names) in enumerate(buckets)]
-    comm_end = ends[-1] if runs else np.zeros(cluster.num_gpus)
-    comm_time = float(sum(ends[i].max() - starts[i].min() for i in range(len(runs))))
-    by_class = dict.fromkeys(cluster.class_names, 0.0)
-    total_bytes = 0.0
-    for schedule in schedules:
-        traffic = schedule_traffic(schedule, sim_cluster)
-        for name, value in traffic.bytes_by_class.items():
-            by_class[name] += value / schedule.num_ranks
-        total_bytes += schedule.bytes_sent / schedule.num_ranks
-    return CommOutcome(timings, comm_end, comm_time, total_bytes, by_class, flow_network.link_bytes,
-                       capacity, starts, ends, flow_network.load_history)
+    compute_end = (forward_time + backward_time) * factors
+    update = update_time * factors
+    stream = _Stream(env, jobs, factors, compute_end, update)
+    for index, job in enumerate(jobs):
+        stream.runs.append(CollectiveRun(flow_network, job.schedule, network, start_all=False,
+                                         on_rank_done=functools.partial(stream.done_locally, index),
+                                         label=job.label))
+    for index, job in enumerate(jobs):
+        if not job.after_update:
+            stream.at((job.ready + job.delay) * factors, index)
+        elif index == 0:  # averaging only: after backward and the update
+            stream.at(compute_end + update + job.delay * factors, index)
+        else:
+            continue
+    if stream.runs:
+        env.run(until=simpy.AllOf(env, [run.done for run in stream.runs]))
+    starts = np.full((len(jobs), len(factors)), np.nan)
+    ends = np.full((len(jobs), len(factors)), np.nan)
+    for index, run in enumerate(stream.runs):
+        starts[index, run.schedule.ranks] = run.start_time
+        ends[index, run.schedule.ranks] = run.finish_time
+    timings = _timings(jobs, [float(np.nanmin(s)) for s in starts], [float(np.nanmax(e)) for e in ends])
+    overlap = [i for i, job in enumerate(jobs) if not job.after_update]
+    averaging = [i for i, job in enumerate(jobs) if job.after_update]
+    comm_end = stream.overlap_end if overlap else np.zeros(len(factors))
+    comm_time = float(sum(np.nanmax(ends[i]) - np.nanmin(starts[i]) for i in range(len(jobs))))
+    total, by_class, _ = _traffic(jobs, sim_cluster)
+    bucket_rows = [i for i in overlap]
+    finish = None
+    if averaging:  # the step ends when each rank's last averaging job does (ranks outside it: at their start)
+        last = averaging[-1]
+        finish = np.where(np.isnan(ends[last]), 0.0, ends[last])
+    return CommOutcome(timings, comm_end, comm_time, total, by_class, flow_network.link_bytes, capacity,
+                       starts[bucket_rows] if bucket_rows else None, ends[bucket_rows] if bucket_rows else None,
+                       flow_network.load_history, finish=finish)

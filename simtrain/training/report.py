@@ -103,6 +103,9 @@ class StepReport:
     buckets: list[BucketTiming] = field(default_factory=list, repr=False)
     clean_step_time_s: float | None = None
     max_link_utilization: float = 0.0
+    scheme: str = "none"
+    phase_step_times_s: dict[str, float] = field(default_factory=dict)
+    phase_steps_per_period: dict[str, int] = field(default_factory=dict)
     timeline: Any = field(default=None, repr=False)
     config: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -118,10 +121,13 @@ class StepReport:
 
     def to_row(self) -> dict[str, Any]:
         """A flat mapping for one tidy table row (per-class bytes become ``bytes_per_gpu_<class>``)."""
-        skip = ("buckets", "config", "bytes_per_gpu_by_class", "timeline")
+        skip = ("buckets", "config", "bytes_per_gpu_by_class", "timeline", "phase_step_times_s",
+                "phase_steps_per_period")
         row = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in skip}
         for name, value in self.bytes_per_gpu_by_class.items():
             row[f"bytes_per_gpu_{name}"] = value
+        for name, value in self.phase_step_times_s.items():
+            row[f"step_time_s_{name}"] = value
         row["comm_fraction"] = self.comm_fraction
         row["perturbation_cost_s"] = self.perturbation_cost_s
         return row
@@ -130,6 +136,8 @@ class StepReport:
         """A JSON-ready mapping: the row plus the buckets and the resolved config."""
         data = self.to_row()
         data["bytes_per_gpu_by_link_class"] = dict(self.bytes_per_gpu_by_class)
+        data["phase_step_times_s"] = dict(self.phase_step_times_s)
+        data["phase_steps_per_period"] = dict(self.phase_steps_per_period)
         data["buckets"] = [asdict(b) for b in self.buckets]
         data["busiest_links"] = self.timeline.busiest_links(self.step_time_s) if self.timeline is not None else []
         data["config"] = self.config

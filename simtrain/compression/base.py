@@ -1,0 +1,312 @@
+"""The scheme contract: what a communication-reduction scheme communicates, step by step.
+
+A scheme is a plugin with the scikit-learn contract: ``__init__`` only stores keyword parameters (validated by
+:meth:`Scheme.validate`), ``get_params`` round-trips them, and the work is in methods. Given a
+:class:`SchemeContext` (model, GPUs, GPUs per node, gradient precision) it returns
+
+* its **phases**: each phase is one kind of step (a dense warm-up step, a low-rank step, a periodic sync …) and
+  says, for any set of tensors, which collectives carry them (:class:`Communication`: operation, group of ranks,
+  payload bytes from the real codec's ``payload_bytes``) and what extra compute compression costs;
+* its **run**: the phases over the steps of a run, exactly, as blocks of segments with a repeat count (a
+  periodic schedule is one period repeated, plus the warm-up before it and the part-period after it), so a
+  500,000-step run costs as much as a period.
+
+Examples
+--------
+>>> from simtrain.compression import make_scheme, SchemeContext
+>>> from simtrain.model import load_model
+>>> ctx = SchemeContext(load_model("resnet18-cifar"), num_gpus=16)
+>>> scheme = make_scheme("local-sgd:period=4")
+>>> names = [p.name for p in scheme.phases(ctx)]
+>>> [([(names[s.phase], s.steps) for s in b.segments], b.times) for b in scheme.run(ctx, 10)]
+[([('local', 3), ('sync', 1)], 2), ([('local', 2)], 1)]
+>>> steps_per_phase(scheme.run(ctx, 10), 2)
+[8, 2]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from simtrain.errors import ConfigError
+from simtrain.model.spec import DTYPE_BYTES, ModelSpec, Tensor
+
+__all__ = ["GROUPS", "Block", "Communication", "Phase", "RankChoice", "Scheme", "SchemeContext", "Segment",
+           "repeat_period", "steps_per_phase"]
+
+#: Rank groups a communication can run over.
+GROUPS = ("world", "node", "peers", "leaders")
+
+
+@dataclass(frozen=True)
+class SchemeContext:
+    """What a scheme needs to know about the training job.
+
+    Attributes
+    ----------
+    model : ModelSpec
+    num_gpus : int
+        Data-parallel workers.
+    gpus_per_node : int
+        GPUs per node (groups for in-node communication).
+    dtype : str
+        Gradient precision (``fp32``, ``fp16``, ``bf16``): the width of uncompressed values.
+    steps_per_epoch : int, optional
+        For schemes whose schedule is in epochs (Cuttlefish's switch).
+    """
+
+    model: ModelSpec
+    num_gpus: int
+    gpus_per_node: int = 1
+    dtype: str = "fp32"
+    steps_per_epoch: int | None = None
+
+    @property
+    def value_bytes(self) -> int:
+        """Bytes per uncompressed gradient value."""
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def value_dtype(self) -> str:
+        """The codec value type matching the gradient precision."""
+        return self.dtype
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes (groups of ``gpus_per_node`` consecutive ranks)."""
+        return max(1, self.num_gpus // max(1, self.gpus_per_node))
+
+
+@dataclass(frozen=True)
+class Communication:
+    """One collective of a step.
+
+    Attributes
+    ----------
+    label : str
+        What travels (``"gradients"``, ``"P factors"``, ``"values+indices"`` …).
+    op : str
+        ``all-reduce``, ``all-gather``, ``reduce-scatter``, ``broadcast``, ``all-to-all`` or ``push-pull``
+        (parameter-server push then pull).
+    payload_bytes : float
+        The message one worker contributes (what papers call data sent per worker). For ``all-gather`` each
+        worker contributes this and receives everyone's; for ``push-pull`` this is what is pushed.
+    group : str
+        ``world`` (all ranks), ``node`` (each node's GPUs), ``peers`` (GPUs of the same local rank across
+        nodes), ``leaders`` (the first GPU of every node) or ``groups:K`` (consecutive groups of K ranks).
+    pull_bytes : float, optional
+        ``push-pull``: bytes pulled back (two-way compression); default the pushed bytes.
+    group_payloads : tuple of float, optional
+        Different payloads for alternating groups (AB-training's A and B groups); ``payload_bytes`` is then
+        their mean.
+    """
+
+    label: str
+    op: str
+    payload_bytes: float
+    group: str = "world"
+    pull_bytes: float | None = None
+    group_payloads: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS and not (self.group.startswith("groups:") and self.group[7:].isdigit()):
+            raise ValueError(f"unknown group {self.group!r}")
+
+    def collective_size(self, group_size: int) -> float:
+        """The collective's size in the nccl-tests convention (the full buffer)."""
+        if self.op == "all-gather":
+            return self.payload_bytes * group_size
+        return self.payload_bytes
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One kind of step.
+
+    Attributes
+    ----------
+    name : str
+        ``dense``, ``compressed``, ``local``, ``sync`` …
+    comms : callable
+        ``comms(tensors) -> list[Communication]`` for a set of gradient tensors (a bucket, or the whole model).
+    overlap : bool
+        Whether the communication overlaps backward bucket by bucket (gradient schemes), or runs after the
+        update (model averaging: local SGD, CSER, sub-network exchange).
+    compute_flops : callable, optional
+        ``compute_flops(tensors) -> FLOPs`` of compression work (selection, QR, encode/decode) for the tensors.
+    """
+
+    name: str
+    comms: Callable[[Sequence[Tensor]], list[Communication]]
+    overlap: bool = True
+    compute_flops: Callable[[Sequence[Tensor]], float] | None = None
+
+    def payload_bytes(self, tensors: Sequence[Tensor]) -> float:
+        """Bytes one worker contributes in this step for ``tensors``."""
+        return float(sum(c.payload_bytes for c in self.comms(tensors)))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """``steps`` consecutive steps of phase number ``phase``."""
+
+    phase: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """``segments`` in order, the whole repeated ``times`` times."""
+
+    segments: tuple[Segment, ...]
+    times: int = 1
+
+    @property
+    def steps(self) -> int:
+        """Steps the block covers."""
+        return self.times * sum(s.steps for s in self.segments)
+
+
+def steps_per_phase(blocks: Sequence[Block], num_phases: int) -> list[int]:
+    """How many steps of the run each phase takes."""
+    counts = [0] * num_phases
+    for block in blocks:
+        for segment in block.segments:
+            counts[segment.phase] += block.times * segment.steps
+    return counts
+
+
+class Scheme:
+    """Base class of communication-reduction schemes.
+
+    Subclasses declare ``name``, ``param_spec`` (parameter → default) and implement :meth:`phases` and, for
+    step-dependent schemes, :meth:`run`.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    param_spec: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        for key in params:
+            if key not in self.param_spec:
+                raise ConfigError(f"unknown parameter of scheme {self.name!r}", source="<cli>", key="--scheme",
+                                  value=key, choices=list(self.param_spec) or ["(none)"])
+        self.params = {**self.param_spec, **params}
+        self.validate()
+
+    # -- the scikit-learn contract ---------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """The parameters, defaults included."""
+        return dict(self.params)
+
+    def describe(self) -> str:
+        """``name:key=value,...`` with the parameters that differ from their defaults."""
+        changed = {k: v for k, v in self.params.items() if v != self.param_spec.get(k)}
+        return self.name + (":" + ",".join(f"{k}={v}" for k, v in changed.items()) if changed else "")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
+
+    def validate(self) -> None:
+        """Check the parameters; raise ConfigError naming the parameter and what is allowed."""
+
+    # -- helpers for validation -------------------------------------------------------------------------------
+    def _error(self, key: str, message: str, value: Any, allowed: str | None = None) -> ConfigError:
+        return ConfigError(message, source="<cli>", key=f"--scheme {self.name}:{key}", value=value, allowed=allowed)
+
+    def _int(self, key: str, minimum: int = 1) -> int:
+        value = self.params[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self._error(key, f"must be an integer of at least {minimum}", value)
+        return value
+
+    def _fraction(self, key: str) -> float:
+        value = self.params[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value <= 1) \
+                or not math.isfinite(value):
+            raise self._error(key, "must lie in (0, 1]", value)
+        return float(value)
+
+    def _choice(self, key: str, choices: Sequence[str]) -> str:
+        value = self.params[key]
+        if value not in choices:
+            raise ConfigError("unknown value", source="<cli>", key=f"--scheme {self.name}:{key}", value=value,
+                              choices=list(choices))
+        return str(value)
+
+    # -- the work ---------------------------------------------------------------------------------------------
+    def phases(self, ctx: SchemeContext) -> list[Phase]:  # pragma: no cover - abstract
+        """The kinds of step this scheme has."""
+        raise NotImplementedError
+
+    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
+        """Phases over a run of ``total_steps`` steps (default: phase 0 every step)."""
+        return [Block((Segment(0, total_steps),))] if total_steps > 0 else []
+
+    def period(self, ctx: SchemeContext) -> list[Segment]:
+        """One full period of the steady schedule (what ``simulate`` averages over)."""
+        return [Segment(0, 1)]
+
+
+def repeat_period(pattern: Sequence[Segment], total_steps: int) -> list[Block]:
+    """``pattern`` repeated over ``total_steps`` steps, the last period cut short.
+
+    Examples
+    --------
+    >>> repeat_period([Segment(0, 3), Segment(1, 1)], 6)
+    [Block(segments=(Segment(phase=0, steps=3), Segment(phase=1, steps=1)), times=1), \
+Block(segments=(Segment(phase=0, steps=2),), times=1)]
+    """
+    length = sum(s.steps for s in pattern)
+    if total_steps <= 0 or length <= 0:
+        return []
+    full, tail = divmod(total_steps, length)
+    blocks = [Block(tuple(pattern), full)] if full else []
+    rest: list[Segment] = []
+    for segment in pattern:
+        if tail <= 0:
+            break
+        take = min(tail, segment.steps)
+        rest.append(Segment(segment.phase, take))
+        tail -= take
+    if rest:
+        blocks.append(Block(tuple(rest)))
+    return blocks
+
+
+def warmup_then(warmup_phase: int, warmup_steps: int, pattern: Sequence[Segment], total_steps: int) -> list[Block]:
+    """``warmup_steps`` of one phase, then ``pattern`` repeated until ``total_steps``.
+
+    Examples
+    --------
+    >>> warmup_then(0, 2, [Segment(1, 3)], 4)
+    [Block(segments=(Segment(phase=0, steps=2),), times=1), Block(segments=(Segment(phase=1, steps=2),), times=1)]
+    """
+    head = min(warmup_steps, total_steps)
+    blocks = [Block((Segment(warmup_phase, head),))] if head > 0 else []
+    return blocks + repeat_period(pattern, total_steps - head)
+
+
+@dataclass
+class RankChoice:
+    """How a low-rank scheme picks each layer's rank: absolute, a fraction of full rank, or a per-layer profile."""
+
+    rank: int | None = None
+    fraction: float | None = None
+    profile: dict[str, int] = field(default_factory=dict)
+
+    def rank_of(self, tensor: Tensor) -> int:
+        """The rank for ``tensor`` (clamped to its full rank min(m, n))."""
+        shape = tensor.matrix_shape
+        assert shape is not None
+        full = min(shape)
+        if tensor.name in self.profile:
+            return max(1, min(full, self.profile[tensor.name]))
+        if self.rank is not None:
+            return max(1, min(full, self.rank))
+        assert self.fraction is not None
+        return max(1, min(full, math.ceil(self.fraction * full)))

@@ -1,0 +1,315 @@
+"""Low-rank training: AB-training, OIALR, Cuttlefish.
+
+They shrink what data parallelism communicates by training factorised weights. Ranks are a parameter:
+``rank=R`` (absolute, clamped to each layer's full rank), ``rank_fraction=F`` (of each layer's full rank
+min(m, n)), or ``rank_profile=FILE`` (a YAML/JSON mapping of tensor name to rank, for instance one measured by a
+real training run). The singular-value rules the papers use need real weights, so the traffic model takes the
+ranks as given. Layers are the weights of ``conv2d`` and ``linear`` layers, viewed as m × n = C_out × C_in·kh·kw.
+
+AB-training (Coquelin et al., arXiv 2405.01067; schedule as in its reference code)
+    Warm-up of full-rank data-parallel steps; then cycles of ``sync_every`` steps: AB steps in which groups of
+    ``group_size`` ranks (default: a node) all-reduce one factor (half the groups A: r·m per layer, half B:
+    r·n) plus the 1-D and always-full-rank tensors, inside the group; one world sync of both factors; and
+    ``rebound`` full-rank steps. The first and last weight layers stay full rank.
+OIALR (Coquelin et al., arXiv 2401.08505)
+    Full-rank warm-up, then W = U·S·Vᵀ with only S (k × k) trained and all-reduced; every
+    ``stability_frequency`` steps a rank update broadcasts U, S, Vᵀ of the updated layers
+    (b·k(m + n + k) each). Eligible: matrices with min(m, n) > max(m, n)/10; the last layer stays full rank.
+Cuttlefish (Wang et al., MLSys 2023)
+    Full rank until ``switch_epoch``, then factorised layers all-reduce r(m + n); the first ``keep_first`` weight
+    layers, 1 × 1 convolutions and the last layer stay full rank.
+
+Examples
+--------
+>>> from simtrain.compression import make_scheme, SchemeContext, steps_per_phase
+>>> from simtrain.model import load_model
+>>> ctx = SchemeContext(load_model("resnet50"), num_gpus=16, gpus_per_node=4)
+>>> ab = make_scheme("ab-training:rank_fraction=0.1,warmup=9300,sync_every=3000,rebound=300")
+>>> steps_per_phase(ab.run(ctx, 45000), 3)     # full-rank, AB, sync steps
+[12600, 32388, 12]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from simtrain.compression._common import dense, dense_bytes
+from simtrain.compression.base import (
+    Block,
+    Communication,
+    Phase,
+    RankChoice,
+    Scheme,
+    SchemeContext,
+    Segment,
+    warmup_then,
+)
+from simtrain.compression.registry import register_scheme
+from simtrain.errors import ConfigError
+from simtrain.model.spec import ModelSpec, Tensor
+
+__all__ = ["OIALR", "ABTraining", "Cuttlefish", "weight_matrices"]
+
+
+def weight_matrices(model: ModelSpec) -> list[Tensor]:
+    """The weights of the model's conv2d and linear layers, in forward order."""
+    return [t for layer in model.layers if layer.kind in ("conv2d", "linear") for t in layer.tensors
+            if t.name.endswith(".weight") and t.matrix_shape is not None]
+
+
+def _shape(tensor: Tensor) -> tuple[int, int]:
+    shape = tensor.matrix_shape
+    assert shape is not None
+    return shape
+
+
+class _LowRank(Scheme):
+    """Shared rank parameters."""
+
+    rank_params: ClassVar[dict[str, Any]] = {"rank": None, "rank_fraction": None, "rank_profile": None}
+    default_fraction = 0.25
+
+    def validate(self) -> None:
+        given = [k for k in ("rank", "rank_fraction", "rank_profile") if self.params[k] is not None]
+        if len(given) > 1:
+            raise self._error(given[1], "give only one of rank, rank_fraction and rank_profile", self.params[given[1]])
+        if self.params["rank"] is not None:
+            self._int("rank")
+        if self.params["rank_fraction"] is not None:
+            self._fraction("rank_fraction")
+
+    def ranks(self, ctx: SchemeContext, tensors: Sequence[Tensor]) -> tuple[RankChoice, list[Tensor]]:
+        """The rank rule, checked against the model, and the layers it factorises (with a profile: the layers
+        the profile names; the others stay full rank)."""
+        if self.params["rank_profile"] is not None:
+            profile = _read_profile(self.params["rank_profile"], ctx.model, self.name)
+            return RankChoice(profile=profile), [t for t in tensors if t.name in profile]
+        if self.params["rank"] is not None:
+            full = [min(_shape(t)) for t in tensors]
+            if full and self.params["rank"] > max(full):
+                raise self._error("rank", f"exceeds min(m, n) of every factorised layer of {ctx.model.name}",
+                                  self.params["rank"], allowed=f"at most {max(full)}")
+            return RankChoice(rank=self.params["rank"]), list(tensors)
+        fraction = self.params["rank_fraction"]
+        return RankChoice(fraction=self.default_fraction if fraction is None else fraction), list(tensors)
+
+
+def _read_profile(path: Any, model: ModelSpec, scheme: str) -> dict[str, int]:
+    from simtrain.config import load_yaml
+
+    data = load_yaml(Path(str(path)))
+    if not isinstance(data, dict):
+        raise ConfigError("a rank profile must map tensor names to ranks", source=str(path), value=type(data).__name__)
+    shapes = {t.name: t.matrix_shape for t in model.tensors}
+    profile = {}
+    for name, rank in data.items():
+        if name not in shapes:
+            raise ConfigError(f"no such tensor in {model.name}", source=str(path), key=str(name), value=name,
+                              choices=[n for n, s in shapes.items() if s is not None])
+        shape = shapes[name]
+        if shape is None:
+            raise ConfigError("a 1-D tensor has no rank", source=str(path), key=str(name), value=rank)
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= min(shape):
+            raise ConfigError(f"rank must be an integer in [1, min(m, n) = {min(shape)}]", source=str(path),
+                              key=str(name), value=rank)
+        profile[str(name)] = rank
+    return profile
+
+
+def _split(model: ModelSpec, factorised: list[Tensor]) -> tuple[set[str], list[Tensor]]:
+    names = {t.name for t in factorised}
+    return names, [t for t in model.tensors if t.name not in names]
+
+
+@register_scheme
+class ABTraining(_LowRank):
+    """AB-training: in-group training of alternating factors, periodic world sync, full-rank rebound."""
+
+    name = "ab-training"
+    summary = "AB-training: factors trained in node groups, periodic world sync, full-rank warm-up/rebound"
+    param_spec: ClassVar[dict[str, Any]] = {
+        **_LowRank.rank_params, "warmup": 9300, "sync_every": 3000, "rebound": 300, "group_size": None,
+                  "sync_mode": "with-stale", "keep_first": True, "keep_last": True}
+
+    def validate(self) -> None:
+        super().validate()
+        self._int("warmup", 0)
+        self._int("sync_every")
+        self._int("rebound", 0)
+        if self.params["rebound"] >= self.params["sync_every"]:
+            raise self._error("rebound", "must be smaller than sync_every", self.params["rebound"])
+        if self.params["group_size"] is not None:
+            self._int("group_size")
+        self._choice("sync_mode", ["with-stale", "only-b"])
+
+    def factorised(self, model: ModelSpec) -> list[Tensor]:
+        """Weight matrices AB-training factorises."""
+        weights = weight_matrices(model)
+        if self.params["keep_first"] and weights:
+            weights = weights[1:]
+        if self.params["keep_last"] and weights:
+            weights = weights[:-1]
+        return weights
+
+    def phases(self, ctx: SchemeContext) -> list[Phase]:
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        names, _ = _split(ctx.model, factorised)
+        b = ctx.value_bytes
+        group = self.params["group_size"] or ctx.gpus_per_node
+        if ctx.num_gpus % group:
+            raise self._error("group_size", f"must divide the {ctx.num_gpus} GPUs", group)
+        group_name = "world" if group == ctx.num_gpus else f"groups:{group}"
+
+        def parts(tensors: Sequence[Tensor]) -> tuple[float, float, float]:
+            a = sum(ranks.rank_of(t) * _shape(t)[0] for t in tensors if t.name in names) * b
+            bb = sum(ranks.rank_of(t) * _shape(t)[1] for t in tensors if t.name in names) * b
+            rest = dense_bytes([t for t in tensors if t.name not in names], ctx)
+            return float(a), float(bb), rest
+
+        def ab(tensors: Sequence[Tensor]) -> list[Communication]:
+            a, bb, rest = parts(tensors)
+            if not (a or bb or rest):
+                return []
+            if self.params["sync_mode"] == "only-b":
+                return [Communication("B factors", "all-reduce", bb + rest)]
+            return [Communication("A or B factors", "all-reduce", (a + bb) / 2 + rest, group_name,
+                                  group_payloads=(a + rest, bb + rest))]
+
+        def sync(tensors: Sequence[Tensor]) -> list[Communication]:
+            a, bb, rest = parts(tensors)
+            return [Communication("A and B factors", "all-reduce", a + bb + rest)] if (a or bb or rest) else []
+
+        def flops(tensors: Sequence[Tensor]) -> float:
+            # the forward pass rebuilds W = A·B every step
+            return float(sum(2 * _shape(t)[0] * _shape(t)[1] * ranks.rank_of(t) for t in tensors if t.name in names))
+
+        return [Phase("full-rank", lambda tensors: dense(tensors, ctx)),
+                Phase("ab", ab, compute_flops=flops),
+                Phase("sync", sync, overlap=False)]
+
+    def _cycle(self) -> list[Segment]:
+        t, f = self.params["sync_every"], self.params["rebound"]
+        return [Segment(1, t - f - 1), Segment(2, 1), Segment(0, f)]
+
+    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
+        return warmup_then(0, self.params["warmup"], self._cycle(), total_steps)
+
+    def period(self, ctx: SchemeContext) -> list[Segment]:
+        return self._cycle()
+
+
+@register_scheme
+class OIALR(_LowRank):
+    """OIALR: full-rank warm-up, then only S of U·S·Vᵀ is trained; periodic rank updates broadcast the bases."""
+
+    name = "oialr"
+    summary = "OIALR: after warm-up only S (k x k) is all-reduced; periodic broadcast of U, S, V"
+    param_spec: ClassVar[dict[str, Any]] = {
+        **_LowRank.rank_params, "warmup": 10000, "stability_frequency": 500, "keep_last": True}
+
+    def validate(self) -> None:
+        super().validate()
+        self._int("warmup", 0)
+        self._int("stability_frequency")
+
+    def factorised(self, model: ModelSpec) -> list[Tensor]:
+        """Weight matrices OIALR converts (not too skinny; the last layer kept)."""
+        weights = [t for t in weight_matrices(model) if min(_shape(t)) > max(_shape(t)) / 10]
+        last = weight_matrices(model)[-1:] if self.params["keep_last"] else []
+        return [t for t in weights if t not in last]
+
+    def phases(self, ctx: SchemeContext) -> list[Phase]:
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        names, _ = _split(ctx.model, factorised)
+        b = ctx.value_bytes
+
+        def lowrank(tensors: Sequence[Tensor]) -> list[Communication]:
+            s = float(sum(ranks.rank_of(t) ** 2 for t in tensors if t.name in names) * b)
+            rest = [t for t in tensors if t.name not in names]
+            out = [Communication("S matrices", "all-reduce", s)] if s else []
+            return out + dense(rest, ctx, "full-rank tensors")
+
+        def stability(tensors: Sequence[Tensor]) -> list[Communication]:
+            bases = float(sum(ranks.rank_of(t) * (sum(_shape(t)) + ranks.rank_of(t))
+                              for t in tensors if t.name in names) * b)
+            return lowrank(tensors) + ([Communication("U, S, V of updated layers", "broadcast", bases)]
+                                       if bases else [])
+
+        def flops(tensors: Sequence[Tensor]) -> float:
+            # U·S·Vᵀ is materialised for the forward pass
+            total = 0.0
+            for t in tensors:
+                if t.name in names:
+                    (m, n), k = _shape(t), ranks.rank_of(t)
+                    total += 2.0 * m * k * k + 2.0 * m * k * n
+            return total
+
+        def svd_flops(tensors: Sequence[Tensor]) -> float:
+            return flops(tensors) + float(sum(10 * ranks.rank_of(t) ** 3 for t in tensors if t.name in names))
+
+        return [Phase("full-rank", lambda tensors: dense(tensors, ctx)),
+                Phase("low-rank", lowrank, compute_flops=flops),
+                Phase("rank update", stability, compute_flops=svd_flops)]
+
+    def _cycle(self) -> list[Segment]:
+        f = self.params["stability_frequency"]
+        return [Segment(1, f - 1), Segment(2, 1)] if f > 1 else [Segment(2, 1)]
+
+    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
+        return warmup_then(0, self.params["warmup"], self._cycle(), total_steps)
+
+    def period(self, ctx: SchemeContext) -> list[Segment]:
+        return self._cycle()
+
+
+@register_scheme
+class Cuttlefish(_LowRank):
+    """Cuttlefish: full rank until the switch, then factorised layers all-reduce r(m + n)."""
+
+    name = "cuttlefish"
+    summary = "Cuttlefish: full rank until switch_epoch, then factorised layers (first/1x1/last kept)"
+    param_spec: ClassVar[dict[str, Any]] = {**_LowRank.rank_params, "switch_epoch": 20, "keep_first": 1}
+
+    def validate(self) -> None:
+        super().validate()
+        self._int("switch_epoch", 0)
+        self._int("keep_first", 0)
+
+    def factorised(self, model: ModelSpec) -> list[Tensor]:
+        """Weight matrices Cuttlefish factorises."""
+        layers = {t.name: layer for layer in model.layers for t in layer.tensors}
+        weights = weight_matrices(model)
+        kept = set(t.name for t in weights[: self.params["keep_first"]]) | {weights[-1].name} if weights else set()
+        out = []
+        for t in weights:
+            layer = layers[t.name]
+            pointwise = layer.kind == "conv2d" and len(t.shape) == 4 and t.shape[2] == t.shape[3] == 1
+            if t.name not in kept and not pointwise:
+                out.append(t)
+        return out
+
+    def phases(self, ctx: SchemeContext) -> list[Phase]:
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        names, _ = _split(ctx.model, factorised)
+        b = ctx.value_bytes
+
+        def lowrank(tensors: Sequence[Tensor]) -> list[Communication]:
+            factors = float(sum(ranks.rank_of(t) * sum(_shape(t)) for t in tensors if t.name in names) * b)
+            rest = dense_bytes([t for t in tensors if t.name not in names], ctx)
+            return [Communication("factors and full-rank tensors", "all-reduce", factors + rest)] \
+                if factors + rest else []
+
+        return [Phase("full-rank", lambda tensors: dense(tensors, ctx)), Phase("low-rank", lowrank)]
+
+    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
+        if ctx.steps_per_epoch is None:
+            raise self._error("switch_epoch", "needs the number of steps per epoch", self.params["switch_epoch"],
+                              allowed="give --samples-per-epoch")
+        switch = min(total_steps, self.params["switch_epoch"] * ctx.steps_per_epoch)
+        return warmup_then(0, switch, [Segment(1, 1)], total_steps)
+
+    def period(self, ctx: SchemeContext) -> list[Segment]:
+        return [Segment(1, 1)]
+
