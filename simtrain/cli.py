@@ -236,36 +236,100 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_plot(args: argparse.Namespace) -> int:
-    from simtrain.collectives import build_schedule
-    from simtrain.network import run_engine
-    from simtrain.topology import load_topology
+PLOTS = ("links", "traffic", "bandwidth")
 
-    if args.kind != "links":
-        raise ConfigError("unknown plot", source="<cli>", key="plot", value=args.kind, choices=["links"])
+
+def _output_path(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError("the output must end in .png, .svg or .pdf", source="<cli>", key="--out", value=args.out)
-    if out.exists() and not args.force:
-        raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--out", value=args.out,
-                          allowed="a new path, or add --force")
-    groups = _split_overrides(args.set)
-    name, params = _algorithm(args.algorithm, groups["algorithm"])
-    chunks = params.pop("chunks", args.chunks)
-    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
-    schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
-    from simtrain.plot.links import link_utilization
+    for path in (out, out.with_suffix(".csv")):
+        if path.exists() and not args.force:
+            raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--out", value=str(path),
+                              allowed="a new path, or add --force")
+    return out
 
-    link_utilization(cluster, np.zeros(cluster.num_links), 1.0, 0)  # a clear error before any simulation
-    result = run_engine(args.engine, schedule, cluster, _network_options(groups["network"]))
 
+def _save(fig: Any, out: Path, frame: Any = None) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    print(f"wrote {out}")
+    if frame is not None:
+        frame.to_csv(out.with_suffix(".csv"), index=False)
+        print(f"wrote {out.with_suffix('.csv')}")
+
+
+def _values(text: str, key: str) -> list[Any]:
+    from simtrain.config import parse_override
+
+    name, raw = parse_override(text, source="<cli>")
+    if name != key:
+        return []
+    values = raw if isinstance(raw, list) else [v.strip() for v in str(raw).split(",")]
+    import yaml
+
+    return [yaml.safe_load(v) if isinstance(v, str) else v for v in values]
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    if args.kind not in PLOTS:
+        raise ConfigError("unknown plot", source="<cli>", key="plot", value=args.kind, choices=PLOTS)
+    out = _output_path(args)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simtrain.plot.links import link_heatmap
+    if args.kind == "traffic":
+        from simtrain.config import parse_override
+        from simtrain.plot.traffic import plot_traffic, sweep_traffic
 
+        if not args.schemes or not args.sweep:
+            raise ConfigError("plot traffic needs --schemes and --sweep", source="<cli>", key="plot traffic",
+                              allowed="e.g. --schemes powersgd,ab-training --sweep rank=1,2,4")
+        key, _ = parse_override(args.sweep, source="<cli>")
+        values = _values(args.sweep, key)
+        schemes = [s for s in _split_schemes(args.schemes)]
+        frame = sweep_traffic(args.model, schemes, key, values, gpus=args.gpus or 16, batch=args.batch or 128,
+                              samples_per_epoch=args.samples_per_epoch, epochs=args.epochs, dtype=args.dtype,
+                              steady=not args.whole_run, topology=args.topology, gpus_per_node=args.gpus_per_node)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+        plot_traffic(frame, left, right)
+        _save(fig, out, frame)
+        return 0
+    if args.kind == "bandwidth":
+        from simtrain.plot.traffic import plot_bandwidth, sweep_bandwidth
+
+        if not args.topology or not args.bandwidths:
+            raise ConfigError("plot bandwidth needs --topology and --bandwidths", source="<cli>", key="plot bandwidth",
+                              allowed="e.g. --topology cloud-25g --bandwidths '1 Gbit/s,10 Gbit/s,100 Gbit/s'")
+        frame = sweep_bandwidth(args.model, args.topology, _split_schemes(args.schemes or "none"),
+                                [b.strip() for b in args.bandwidths.split(",")], gpus=args.gpus or 64,
+                                batch=args.batch or 32, dtype=args.dtype, algorithm=args.algorithm,
+                                engine=args.engine)
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        plot_bandwidth(frame, ax)
+        _save(fig, out, frame)
+        return 0
+
+    from simtrain.collectives import build_schedule
+    from simtrain.network import run_engine
+    from simtrain.plot.links import link_heatmap, link_utilization
+    from simtrain.topology import load_topology
+
+    if not args.topology:
+        raise ConfigError("plot links needs --topology", source="<cli>", key="--topology")
+    groups = _split_overrides(args.set)
+    name, params = _algorithm(args.algorithm, groups["algorithm"])
+    chunks = params.pop("chunks", args.chunks)
+    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    link_utilization(cluster, np.zeros(cluster.num_links), 1.0, 0)  # a clear error before any simulation
+    schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+    result = run_engine(args.engine, schedule, cluster, _network_options(groups["network"]))
     dims = len(cluster.grid)
     fig, axes = plt.subplots(1, dims, figsize=(5 * dims, 4), squeeze=False)
     for dim in range(dims):
@@ -273,12 +337,22 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         link_heatmap(cluster, result.link_bytes, result.time_s, dim, ax=axes[0][dim])
     fig.suptitle(f"{args.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
                  f"({cluster.num_gpus} GPUs, {result.engine}): {units.format_time(result.time_s)}")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    print(f"wrote {out}")
+    _save(fig, out)
     return 0
+
+
+def _split_schemes(text: str) -> list[str]:
+    """Split ``a:k=1,k2=2,b,c:x=3`` into scheme specs (commas inside parameters stay with their scheme)."""
+    specs: list[str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if specs and "=" in part and ":" not in part:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
 
 
 def _cmd_traffic(args: argparse.Namespace) -> int:
@@ -432,13 +506,30 @@ def build_parser() -> argparse.ArgumentParser:
     network_flags(p)
     p.set_defaults(func=_cmd_simulate)
 
-    p = sub.add_parser("plot", help="draw figures (links: link-utilisation heat map of a collective on a torus)")
-    p.add_argument("kind", help="links")
-    p.add_argument("--op", default="all-reduce")
-    p.add_argument("--size", default="1GiB", help="full buffer size with a unit")
-    p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    network_flags(p)
+    p = sub.add_parser("plot", help="draw figures: links (heat map of a collective on a torus), traffic "
+                                    "(traffic-reduction curves), bandwidth (step time against bandwidth)")
+    p.add_argument("kind", help="links, traffic or bandwidth")
+    p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--topology", help="catalog name or YAML path")
+    p.add_argument("--gpus", type=_positive_int, help="GPUs (topology size; workers for traffic)")
+    p.add_argument("--op", default="all-reduce", help="links: the collective")
+    p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
+    p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")
+    p.add_argument("--engine", default="analytical", help="analytical or des")
+    p.add_argument("--chunks", type=_positive_int, default=1)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
+    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
+    p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
+    p.add_argument("--sweep", help="traffic: PARAM=v1,v2,... (a scheme parameter such as rank, density, period, "
+                                  "or gpus)")
+    p.add_argument("--bandwidths", help="bandwidth: comma-separated bandwidths with units, e.g. 1Gbit/s,25Gbit/s")
+    p.add_argument("--batch", type=_positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
+    p.add_argument("--samples-per-epoch", type=_positive_int, default=50000, help="traffic: samples per epoch")
+    p.add_argument("--epochs", type=float, default=1.0, help="traffic: epochs")
+    p.add_argument("--gpus-per-node", type=_positive_int, default=4, help="traffic: node size without a topology")
+    p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
+    p.add_argument("--dtype", default="fp32", help="gradient precision")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")

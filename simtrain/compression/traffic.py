@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from simtrain.compression.base import Communication, Phase, Scheme, SchemeContext, steps_per_phase
+from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, steps_per_phase
 from simtrain.compression.registry import make_scheme
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, load_model
@@ -114,7 +114,7 @@ class PhaseTraffic:
     """One kind of step: how many steps of the run, and what each sends."""
 
     name: str
-    steps: int
+    steps: float  # whole in a run; a share of the run in steady mode
     payload_bytes_per_step: float
     wire_bytes_per_step: float
     wire_bytes_per_step_by_class: dict[str, float]
@@ -218,7 +218,7 @@ class TrafficReport:
         return data
 
 
-def _phase_traffic(phase: Phase, steps: int, ctx: SchemeContext, cluster: Cluster | None,
+def _phase_traffic(phase: Phase, steps: float, ctx: SchemeContext, cluster: Cluster | None,
                    algorithm: str) -> PhaseTraffic:
     from simtrain.network import schedule_traffic
     from simtrain.topology import switch
@@ -255,6 +255,7 @@ def traffic(
     topology: str | Cluster | None = None,
     gpus_per_node: int | None = None,
     algorithm: str = "ring",
+    steady: bool = False,
 ) -> TrafficReport:
     """Traffic of ``scheme`` training ``model`` on ``gpus`` workers, against uncompressed data parallelism.
 
@@ -277,6 +278,9 @@ def traffic(
         Node size for in-node groups (default: the topology's, else 1).
     algorithm : str
         Collective algorithm for all-reduce, all-gather and reduce-scatter.
+    steady : bool
+        Follow the scheme's steady schedule (its period repeated) instead of the run from step 0, so warm-ups
+        are left out: what curves of a scheme's parameters compare.
 
     Examples
     --------
@@ -309,7 +313,12 @@ def traffic(
 
     def evaluate(s: Scheme) -> list[PhaseTraffic]:
         phases = s.phases(ctx)
-        counts = steps_per_phase(s.run(ctx, total_steps), len(phases))
+        if steady:  # every phase in its share of one period, over the whole run
+            per_period = steps_per_phase([Block(tuple(s.period(ctx)))], len(phases))
+            length = sum(per_period)
+            counts: list[float] = [total_steps * c / length for c in per_period]
+        else:
+            counts = [float(c) for c in steps_per_phase(s.run(ctx, total_steps), len(phases))]
         return [_phase_traffic(phase, count, ctx, cluster, algorithm) for phase, count in zip(phases, counts)]
 
     return TrafficReport(
