@@ -222,3 +222,76 @@ def test_plot_links(capsys, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run(capsys, "plot", "links", "--topology", "abci", "--out", str(tmp_path / "x.png"))
     assert code == 2 and "torus" in err and not (tmp_path / "x.png").exists()
+
+
+def test_traffic_json_fields(capsys):
+    code, out, err = run(capsys, "traffic", "--model", "resnet18-cifar", "--gpus", "16", "--batch", "128",
+                         "--samples-per-epoch", "50000", "--epochs", "1", "--scheme", "powersgd:rank=1", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["baseline_payload_bytes_per_epoch_per_gpu"] / 2**20 == pytest.approx(1023.0, abs=0.05)
+    assert round(data["reduction_factor"]) == 243
+    assert data["payload_bytes_per_epoch_per_gpu"] == pytest.approx(
+        data["baseline_payload_bytes_per_epoch_per_gpu"] / data["reduction_factor"])
+
+
+def test_traffic_per_link_class(capsys):
+    code, out, _ = run(capsys, "traffic", "--model", "resnet50", "--gpus", "16", "--batch", "32",
+                       "--samples-per-epoch", "100000", "--scheme", "mstopk:density=0.01", "--topology", "cloud-25g",
+                       "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["wire_bytes_per_epoch_per_gpu_inter-node"] < data["baseline_wire_bytes_per_epoch_per_gpu_inter-node"]
+    assert data["reduction_percent_inter-node"] > 90
+
+
+def test_simulate_with_a_scheme_reports_phases(capsys):
+    code, out, _ = run(capsys, "simulate", "--model", "resnet50", "--topology", "cloud-25g", "--gpus", "32",
+                       "--scheme", "local-sgd:period=4", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["scheme"] == "local-sgd"
+    assert data["phase_steps_per_period"] == {"local": 3, "sync": 1}
+    mean = (3 * data["phase_step_times_s"]["local"] + data["phase_step_times_s"]["sync"]) / 4
+    assert data["step_time_s"] == pytest.approx(mean, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [(["traffic", "--model", "resnet50", "--gpus", "8", "--batch", "32", "--samples-per-epoch", "100",
+       "--scheme", "topk"], "less than one step"),
+     (["traffic", "--model", "resnet50", "--gpus", "8", "--batch", "32", "--samples-per-epoch", "100000",
+       "--scheme", "topk:density=2"], r"\(0, 1\]"),
+     (["traffic", "--model", "resnet50", "--gpus", "8", "--batch", "32", "--samples-per-epoch", "100000",
+       "--scheme", "local-sgd:period=0"], "at least 1"),
+     (["traffic", "--model", "resnet50", "--gpus", "8", "--batch", "32", "--samples-per-epoch", "100000",
+       "--scheme", "powersgd:rank=5000"], r"min\(m, n\)"),
+     (["simulate", "--model", "resnet50", "--topology", "abci", "--scheme", "topkk"], "did you mean 'topk'"),
+     (["plot", "traffic", "--model", "resnet50", "--schemes", "topk", "--sweep", "rank=1,2", "--out", "t.png"],
+      "no parameter to sweep")],
+)
+def test_scheme_bad_input(capsys, tmp_path, monkeypatch, argv, pattern):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and re.search(pattern, err), err
+    assert not list(tmp_path.iterdir())  # no partial output
+
+
+def test_plot_traffic_and_bandwidth_write_figure_and_csv(capsys, tmp_path):
+    out = tmp_path / "traffic.png"
+    code, _, err = run(capsys, "plot", "traffic", "--model", "resnet18-cifar", "--schemes", "powersgd,cuttlefish",
+                       "--sweep", "rank=1,4", "--out", str(out))
+    assert code == 0, err
+    import pandas as pd
+
+    frame = pd.read_csv(out.with_suffix(".csv"))
+    assert set(frame["scheme"]) == {"powersgd", "cuttlefish"} and len(frame) == 4
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    bw = tmp_path / "bw.svg"
+    code, _, err = run(capsys, "plot", "bandwidth", "--model", "resnet18-cifar", "--topology", "cloud-25g",
+                       "--gpus", "16", "--schemes", "none,powersgd:rank=2", "--bandwidths", "1Gbit/s,100Gbit/s",
+                       "--out", str(bw))
+    assert code == 0, err
+    frame = pd.read_csv(bw.with_suffix(".csv"))
+    slow = frame[frame["bandwidth_Bps"] == frame["bandwidth_Bps"].min()]
+    assert slow.set_index("scheme")["step_time_s"]["powersgd:rank=2"] < slow.set_index("scheme")["step_time_s"]["none"]
+    assert bw.read_text().startswith("<?xml")

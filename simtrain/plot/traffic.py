@@ -44,7 +44,7 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
         name, params = parse_spec(spec, key="--schemes")
         if key != "gpus" and key not in SCHEMES.get(name).param_spec:
             raise ConfigError(f"scheme {name!r} has no parameter to sweep", source="<cli>", key="--sweep", value=key,
-                              choices=list(SCHEMES.get(name).param_spec) + ["gpus"])
+                              choices=[*SCHEMES.get(name).param_spec, "gpus"])
         for value in values:
             scheme = make_scheme(name, **({**params} if key == "gpus" else {**params, key: value}))
             workers = int(value) if key == "gpus" else gpus

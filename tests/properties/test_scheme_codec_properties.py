@@ -89,8 +89,8 @@ def test_periodic(r1, r2):
 def test_byteps_compress_push(compressor):
     params = {"onebit": {}, "topk": {"density": 0.01}, "randomk": {"density": 0.01}, "dithering": {"levels": 127}}
     ctx = SchemeContext(MODEL, num_gpus=8, gpus_per_node=4)
-    push = [c for c in make_scheme(f"byteps-compress:compressor={compressor}").phases(ctx)[0].comms(MODEL.tensors)
-            if c.op == "push-pull"][0]
+    comms = make_scheme(f"byteps-compress:compressor={compressor}").phases(ctx)[0].comms(MODEL.tensors)
+    push = next(c for c in comms if c.op == "push-pull")
     assert push.payload_bytes == encoded(compressor, MODEL.tensors, **params[compressor])
 
 
