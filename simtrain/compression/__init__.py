@@ -11,7 +11,7 @@ Examples
 PowerSGD(rank=2, min_compression_rate=2.0, start_iter=0)
 """
 
-from simtrain.compression import byteps, dense, lowrank, periodic, powersgd, quantized, sparse
+from simtrain.compression import byteps, dense, lowrank, periodic, powersgd, quantized, sparse, subnetwork
 from simtrain.compression.base import (
     Block,
     Communication,
@@ -41,4 +41,5 @@ __all__ = [
     "register_scheme",
     "sparse",
     "steps_per_phase",
+    "subnetwork",
 ]

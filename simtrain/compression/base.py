@@ -102,6 +102,9 @@ class Communication:
     group_payloads : tuple of float, optional
         Different payloads for alternating groups (AB-training's A and B groups); ``payload_bytes`` is then
         their mean.
+    servers : int, optional
+        ``push-pull``: parameter servers (default: one co-located with every member of the group; 1 is a star
+        around the group's first rank).
     """
 
     label: str
@@ -110,6 +113,7 @@ class Communication:
     group: str = "world"
     pull_bytes: float | None = None
     group_payloads: tuple[float, ...] | None = None
+    servers: int | None = None
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS and not (self.group.startswith("groups:") and self.group[7:].isdigit()):

@@ -100,7 +100,7 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
     params: dict[str, Any] = {}
     if comm.op == "push-pull":
         op = "all-reduce"
-        params = {"servers": size_of_group,
+        params = {"servers": comm.servers or size_of_group,
                   "pull_ratio": (comm.pull_bytes / comm.payload_bytes) if comm.pull_bytes and comm.payload_bytes
                   else 1.0}
     name = _ALGORITHM_FOR.get(comm.op, algorithm)

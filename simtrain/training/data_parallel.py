@@ -221,7 +221,8 @@ class _Schedules:
 
         _, sizes = comm_sizes(comm, self.cluster.num_gpus, self.gpus_per_node)
         ratios = tuple(round(size / sizes[0], 9) for size in sizes) if sizes[0] else None
-        key = (comm.op, comm.group, ratios, comm.pull_bytes / comm.payload_bytes if comm.pull_bytes else None)
+        key = (comm.op, comm.group, ratios, comm.pull_bytes / comm.payload_bytes if comm.pull_bytes else None,
+               comm.servers)
         template = self.templates.get(key)
         if template is None:
             if comm.op == "all-reduce" and comm.group == "world":
