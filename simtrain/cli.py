@@ -387,10 +387,12 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
         print("  " + row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:])))
     print(f"  reduction: {data['reduction_factor']:.4g}x less payload ({data['reduction_percent']:.2f} %)" + "".join(
         f"; {k.rsplit('_', 1)[-1]} wire {v:.2f} %" for k, v in data.items() if k.startswith("reduction_percent_")))
-    if len(report.phases) > 1 or report.phases[0].name != "dense":
+    used = [phase for phase in report.phases if phase.steps > 0]
+    if len(used) > 1 or (used and used[0].name != "dense"):
         print("  phases:")
-        for phase in report.phases:
-            print(f"    {phase.name:<16} {phase.steps:>9} steps  payload {size(phase.payload_bytes_per_step)}/step")
+        for phase in used:
+            steps = f"{phase.steps:,.0f}" if float(phase.steps).is_integer() else f"{phase.steps:,.2f}"
+            print(f"    {phase.name:<16} {steps:>9} steps  payload {size(phase.payload_bytes_per_step)}/step")
     return 0
 
 
