@@ -184,8 +184,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if (perturbations is not None or args.store_and_forward) and args.engine != "des":
         raise ConfigError("perturbations and store-and-forward are simulated by the DES", source="<cli>",
                           key="--engine", value=args.engine, allowed="des")
+    compute = None
+    if args.profile:
+        from simtrain.compute import ComputeModel
+
+        compute = ComputeModel.from_profile(args.profile, device=cluster.device)
     report = simulate(
-        args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine,
+        args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine, compute=compute,
         bucket_size=args.bucket_size, optimizer=args.optimizer, chunks=chunks, network=options,
         algorithm_params=params, perturbations=perturbations, store_and_forward=args.store_and_forward,
         record_loads=bool(args.trace) and args.engine == "des", scheme=args.scheme,
@@ -396,6 +401,97 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(done: int, total: int, shape: Any) -> None:
+    """A progress bar on stderr (one line per 10 % when stderr is not a terminal)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    text = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {shape.describe() if done < total else 'done'}"
+    if sys.stderr.isatty():
+        print("\r" + text.ljust(90), end="" if done < total else "\n", file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from simtrain.calibration import bench
+    from simtrain.calibration.profile import Profile, load_profile
+
+    if args.check:
+        profile = load_profile(args.check)
+        shapes = bench.check_shapes(profile.dtypes, quick=args.quick)
+        samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
+        rows = []
+        within = 0
+        for sample in samples:
+            predicted = profile.predict(sample.shape)
+            error = (predicted - sample.median_s) / sample.median_s
+            within += abs(error) <= 0.15
+            rows.append({"shape": sample.shape.describe(), "measured_s": sample.median_s, "predicted_s": predicted,
+                         "rel_error": error})
+        share = within / len(rows) if rows else 0.0
+        if args.plot:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            from simtrain.plot.calibration import plot_predicted_vs_measured
+
+            out = _output_path(argparse.Namespace(out=args.plot, force=args.force))
+            fig, ax = plt.subplots(figsize=(5.5, 5))
+            plot_predicted_vs_measured([r["measured_s"] for r in rows], [r["predicted_s"] for r in rows],
+                                       [r["shape"].split()[0] for r in rows], ax,
+                                       f"{profile.backend} on {profile.device}: {within} of {len(rows)} held-out "
+                                       f"shapes within 15 %")
+            import pandas as pd
+
+            _save(fig, out, pd.DataFrame(rows))
+        if args.json:
+            _emit({"profile": args.check, "held_out_shapes": len(rows), "within_15_percent": share, "rows": rows})
+        else:
+            for row in rows:
+                print(f"  {row['shape']:<34} measured {units.format_time(row['measured_s']):>9}  predicted "
+                      f"{units.format_time(row['predicted_s']):>9}  {100 * row['rel_error']:+6.1f} %")
+            print(f"{within} of {len(rows)} held-out shapes ({100 * share:.1f} %) predicted within 15 % "
+                  f"(target: at least 90 %)")
+        return 0
+    if not args.out:
+        raise ConfigError("calibrate needs --out (or --check PROFILE)", source="<cli>", key="--out")
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--out", value=args.out,
+                          allowed="a new path, or add --force")
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    allowed = {"numpy": ["fp32", "fp64"], "numba": ["fp32", "fp64"], "torch": ["fp32", "fp64", "fp16", "bf16"]}
+    if args.backend not in allowed:
+        raise ConfigError("unknown backend", source="<cli>", key="--backend", value=args.backend, choices=allowed)
+    for dtype in dtypes:
+        if dtype not in allowed[args.backend]:
+            raise ConfigError(f"the {args.backend} backend does not run", source="<cli>", key="--dtypes", value=dtype,
+                              choices=allowed[args.backend])
+    if args.backend == "torch":
+        from simtrain.calibration.kernels_torch import cuda_available, torch_available
+
+        if not torch_available():
+            raise ConfigError("the torch backend needs torch", source="<cli>", key="--backend", value="torch",
+                              allowed="pip install 'simtrain[torch]'")
+        if args.device == "cuda" and not cuda_available():
+            raise ConfigError("no CUDA GPU is visible", source="<cli>", key="--device", value="cuda", choices=["cpu"])
+    shapes = bench.fit_shapes(dtypes, quick=args.quick)
+    samples = bench.sweep(args.backend, args.device, shapes, repeats=args.repeats, progress=_progress)
+    bandwidth = {d: bench.measure_bandwidth(args.backend, args.device, d) for d in dtypes}
+    profile = Profile.from_samples(samples, bandwidth, bench.provenance(args.backend, args.device))
+    profile.save(out, force=args.force)
+    print(f"wrote {out}: {len(samples)} shapes, {args.backend} on {args.device}")
+    for dtype, params in profile.params.items():
+        err = profile.fit_error[dtype]
+        print(f"  {dtype}: peak {units.format_flop_rate(params['peak_flops'])}, half-efficiency dimension "
+              f"{params['half_dim']:.3g}, per-GEMM overhead {units.format_time(params['call_overhead_s'])}, "
+              f"memory {units.format_bandwidth(params['bandwidth_Bps'])}; fit: median error "
+              f"{100 * err['median_abs_rel_error']:.1f} %, {100 * err['within_15_percent']:.0f} % within 15 %")
+    return 0
+
+
 LISTABLE = ("models", "topologies", "algorithms", "devices", "schemes")
 
 
@@ -494,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default="momentum", help="sgd, momentum or adam")
     p.add_argument("--bucket-size", default="25 MiB", help="gradient bucket size")
     p.add_argument("--scheme", default="none", help="communication-reduction scheme NAME[:key=value,...]")
+    p.add_argument("--profile", help="compute profile from simtrain calibrate (default: datasheet roofline)")
     p.add_argument("--straggler", action="append", default=[], metavar="RANK:FACTOR",
                    help="DES: GPU RANK computes FACTOR times slower")
     p.add_argument("--degrade", action="append", default=[], metavar="LINK:FACTOR",
@@ -533,6 +630,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
     p.add_argument("--dtype", default="fp32", help="gradient precision")
     p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("calibrate", help="measure training-step kernels and fit a compute profile (or --check one)")
+    p.add_argument("--backend", default="numba", help="numba, torch or numpy")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--dtypes", default="fp32", help="comma-separated: fp32, fp64 (and fp16, bf16 with torch)")
+    p.add_argument("--quick", action="store_true", help="fewer shapes (under 2 minutes on a laptop-class CPU)")
+    p.add_argument("--repeats", type=_positive_int, default=15, help="timed steps per shape (at least)")
+    p.add_argument("--out", help="profile to write, e.g. profiles/NAME.json")
+    p.add_argument("--force", action="store_true", help="overwrite an existing profile")
+    p.add_argument("--check", metavar="PROFILE", help="measure held-out shapes and report the profile's accuracy")
+    p.add_argument("--plot", metavar="FILE.png", help="with --check: draw predicted against measured (and a .csv)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
     p.add_argument("--model", required=True, help="catalog name or YAML path")

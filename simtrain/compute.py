@@ -24,8 +24,11 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from simtrain.errors import ConfigError
+from simtrain.catalog import catalog_dir
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
@@ -55,6 +58,30 @@ class ComputeModel:
     compute_efficiency: float = 0.5
     memory_efficiency: float = 0.8
     kernel_overhead_s: float = 2e-6
+    profile: Any = None
+
+    @classmethod
+    def from_profile(cls, path: str | Path, device: str | DeviceSpec | None = None) -> ComputeModel:
+        """A compute model whose times come from a calibration profile (``simtrain calibrate``).
+
+        Every GEMM layer (convolutions through their im2col shapes, attention's matmuls) is timed by the fitted
+        model: the forward GEMM, and for backward the input-gradient and weight-gradient GEMMs; other layers and
+        the update are memory-bound at the measured bandwidth. ``device`` (default: the profile's ``cpu`` or
+        ``h100`` for cuda) only supplies the memory capacity for the memory check.
+
+        Examples
+        --------
+        >>> import glob
+        >>> path = sorted(glob.glob(str(catalog_dir("profiles") / "*.json")))[0]
+        >>> ComputeModel.from_profile(path).profile.backend in ("numpy", "numba", "torch")
+        True
+        """
+        from simtrain.calibration.profile import load_profile
+
+        profile = load_profile(path)
+        spec = device if device is not None else ("cpu" if profile.device == "cpu" else "h100")
+        base = get_device(spec) if isinstance(spec, str) else spec
+        return cls(base, profile=profile)
 
     @classmethod
     def roofline(cls, device: str | DeviceSpec, **kwargs: float) -> ComputeModel:
@@ -103,6 +130,16 @@ class ComputeModel:
         width = DTYPE_BYTES[dtype]
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
+        if self.profile is not None:
+            if layer.gemm is not None:
+                rows, cols, inner = layer.gemm[0] * batch, layer.gemm[1], layer.gemm[2]
+                if phase == "forward":
+                    return self.profile.gemm_time(rows, cols, inner, dtype, width)
+                # input gradient (rows x cols)·(cols x inner) and weight gradient (cols x rows)·(rows x inner)
+                return (self.profile.gemm_time(rows, inner, cols, dtype, width)
+                        + self.profile.gemm_time(cols, inner, rows, dtype, width))
+            factor = 1 if phase == "forward" else 2
+            return self.profile.memory_time(factor * (activations + weights), dtype)
         if phase == "forward":
             return self.kernel_time(layer.forward_flops * batch, activations + weights, dtype, 1)
         kernels = 2 if layer.gemm is not None else 1
@@ -121,5 +158,7 @@ class ComputeModel:
         master = 4 if width < 4 else 0  # mixed precision keeps fp32 master weights
         # read weight, gradient, master and states; write weight, master and states
         per_param = 2 * width + width + 2 * master + 2 * 4 * states
+        if self.profile is not None:
+            return self.profile.memory_time(num_params * per_param, dtype)
         return self.kernel_time(0.0, num_params * per_param, "fp32" if "fp32" in
                               self.device.peak_flops_per_dtype else dtype, 1)

@@ -1,0 +1,1 @@
+"""Calibration: real training-step kernels (NumPy, numba, torch), measurement, fitted compute profiles."""

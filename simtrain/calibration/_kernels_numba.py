@@ -1,0 +1,124 @@
+"""numba kernels of the training steps; their twins are :mod:`simtrain.calibration.kernels_numpy`.
+
+The whole step is one compiled call. Small skinny products (fewer than ``SKINNY`` columns or inner terms and at
+most ``LOOP_WORK`` multiply-adds: low rank, small batch) are explicit loops, where they beat a BLAS call and its
+overhead; larger products call BLAS through ``np.dot``, threaded by BLAS itself: numba's own threads
+(``parallel=True``) did not pay here, and competing with BLAS's threads they made steps erratic. The loops use
+``fastmath`` so their reductions vectorise (summation order differs from NumPy's at the level of rounding).
+The update is in place (as training does); the NumPy twin returns new arrays, so the tests give each its own copy.
+``cache=True``; runs as plain Python under ``NUMBA_DISABLE_JIT=1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SKINNY = 32
+
+
+LOOP_WORK = 1 << 14  # multiply-adds up to which a skinny product is cheaper as a loop than as a BLAS call
+
+
+@njit(cache=True, fastmath=True)
+def _a_bt(a, b):
+    """a · bᵀ for a (p × k), b (q × k)."""
+    p, k = a.shape
+    q = b.shape[0]
+    if (q >= SKINNY and k >= SKINNY) or p * q * k > LOOP_WORK:
+        return np.dot(a, b.T)
+    out = np.empty((p, q), dtype=a.dtype)
+    for i in range(p):
+        for j in range(q):
+            acc = a.dtype.type(0)
+            for s in range(k):
+                acc += a[i, s] * b[j, s]
+            out[i, j] = acc
+    return out
+
+
+@njit(cache=True, fastmath=True)
+def _a_b(a, b):
+    """a · b for a (p × k), b (k × q)."""
+    p, k = a.shape
+    q = b.shape[1]
+    if (k >= SKINNY and q >= SKINNY) or p * q * k > LOOP_WORK:
+        return np.dot(a, b)
+    out = np.zeros((p, q), dtype=a.dtype)
+    for i in range(p):
+        for s in range(k):
+            coef = a[i, s]
+            for j in range(q):
+                out[i, j] += coef * b[s, j]
+    return out
+
+
+@njit(cache=True, fastmath=True)
+def _at_b(a, b):
+    """aᵀ · b for a (p × k), b (p × q)."""
+    p, k = a.shape
+    q = b.shape[1]
+    if (k >= SKINNY and q >= SKINNY) or p * q * k > LOOP_WORK:
+        return np.dot(a.T, b)
+    out = np.zeros((k, q), dtype=a.dtype)
+    for i in range(p):
+        for s in range(k):
+            coef = a[i, s]
+            for j in range(q):
+                out[s, j] += coef * b[i, j]
+    return out
+
+
+@njit(cache=True)
+def _sgd(param, grad, lr):
+    """param -= lr·grad in place (as training does; the NumPy twin returns a new array), returning param."""
+    flat_param = param.reshape(-1)
+    flat_grad = grad.reshape(-1)
+    for i in range(flat_param.shape[0]):
+        flat_param[i] -= lr * flat_grad[i]
+    return param
+
+
+@njit(cache=True)
+def _error(y, t):
+    """Upstream gradient (y - t)/batch and the loss ½‖y - t‖²/batch."""
+    batch = y.shape[0]
+    diff = y - t
+    loss = 0.5 * np.sum(diff * diff) / batch
+    return diff / batch, loss
+
+
+@njit(cache=True)
+def dense_step(x, t, W, lr):
+    """Twin of ``kernels_numpy.dense_step``."""
+    y = _a_bt(x, W)
+    g, loss = _error(y, t)
+    dW = _at_b(g, x)
+    dx = _a_b(g, W)
+    return _sgd(W, dW, lr), dx, loss
+
+
+@njit(cache=True)
+def lowrank_step(x, t, A, B, lr):
+    """Twin of ``kernels_numpy.lowrank_step``."""
+    h = _a_bt(x, B)
+    y = _a_bt(h, A)
+    g, loss = _error(y, t)
+    dA = _at_b(g, h)
+    dh = _a_b(g, A)
+    dB = _at_b(dh, x)
+    dx = _a_b(dh, B)
+    return _sgd(A, dA, lr), _sgd(B, dB, lr), dx, loss
+
+
+@njit(cache=True)
+def oialr_step(x, t, U, S, V, lr):
+    """Twin of ``kernels_numpy.oialr_step``."""
+    h1 = _a_b(x, V)
+    h2 = _a_bt(h1, S)
+    y = _a_bt(h2, U)
+    g, loss = _error(y, t)
+    dh2 = _a_b(g, U)
+    dS = _at_b(dh2, h1)
+    dx = _a_bt(_a_b(dh2, S), V)
+    return _sgd(S, dS, lr), dx, loss
