@@ -420,7 +420,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         profile = load_profile(args.check)
         shapes = bench.check_shapes(profile.dtypes, quick=args.quick)
         samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
-        rows = []
+        rows: list[dict[str, Any]] = []
         within = 0
         for sample in samples:
             predicted = profile.predict(sample.shape)

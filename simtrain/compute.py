@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.catalog import catalog_dir
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 

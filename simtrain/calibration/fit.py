@@ -86,7 +86,8 @@ def gemm_time(params: dict[str, float], rows: int, cols: int, inner: int, itemsi
     efficiency = dim / (dim + params["half_dim"]) if dim > 0 else 1.0
     flops = 2.0 * rows * cols * inner
     nbytes = float((rows * inner + inner * cols + rows * cols) * itemsize)
-    return params["call_overhead_s"] + max(flops / (params["peak_flops"] * efficiency), nbytes / params["bandwidth_Bps"])
+    compute = flops / (params["peak_flops"] * efficiency)
+    return params["call_overhead_s"] + max(compute, nbytes / params["bandwidth_Bps"])
 
 
 def step_time(params: dict[str, float], kind: str, m: int, n: int, r: int, batch: int, itemsize: int,
