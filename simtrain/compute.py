@@ -70,8 +70,8 @@ class ComputeModel:
 
         Examples
         --------
-        >>> import glob
-        >>> path = sorted(glob.glob(str(catalog_dir("profiles") / "*.json")))[0]
+        >>> from simtrain.catalog import resolve
+        >>> path = resolve("profiles", "cpu-numba")     # a profile shipped with simtrain
         >>> ComputeModel.from_profile(path).profile.backend in ("numpy", "numba", "torch")
         True
         """
