@@ -58,10 +58,9 @@ Schemes (the scheme's own rules decide which tensors are compressed or factorise
 
 Byte accounting (``message_bytes_per_worker``)
     For every collective each participating worker is charged the ``len(payload)`` of the message it puts into
-    it: its encoded gradient or factor in an all-reduce, its parameters in a sync. A broadcast charges every
-    member of the group the buffer it carries (the root encodes, the others receive and forward the same bytes):
-    the simulator's convention for ``Communication.payload_bytes`` (a strict root-only count would be 1/K of
-    it). In-group (node-local) collectives are counted too, unlike the traffic report's payload. The total over
+    it: its encoded gradient or factor in an all-reduce, its parameters in a sync; a broadcast's message is
+    contributed by its root alone (the simulator's ``contributors`` rule). In-group (node-local) collectives are
+    counted too, unlike the traffic report's payload. The total over
     all workers and steps, divided by the number of workers, is the figure; :func:`simulated_message_bytes`
     computes it from ``phase.comms(model.tensors)``: Σ over steps and communications of the payload of each
     group (``group_payloads`` alternating over AB-training's groups) times the group's size, over the workers.
@@ -97,7 +96,7 @@ from simtrain.compression.codecs import ErrorFeedback, make_codec
 from simtrain.compression.lowrank import OIALR, ABTraining
 from simtrain.compression.powersgd import PowerSGD
 from simtrain.compression.registry import make_scheme
-from simtrain.compression.traffic import rank_groups
+from simtrain.compression.traffic import contributors, rank_groups
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, model_from_dict
@@ -189,7 +188,7 @@ def _simulated_totals(scheme: str | Scheme, workers: int, batch: int, steps: int
             for i, group in enumerate(rank_groups(comm.group, workers, ctx.gpus_per_node)):
                 payload = comm.group_payloads[i % len(comm.group_payloads)] if comm.group_payloads \
                     else comm.payload_bytes
-                per_step += payload * len(group)
+                per_step += payload * contributors(comm, len(group))
         totals[phase.name] = totals.get(phase.name, 0.0) + count * per_step
     return totals
 
@@ -482,10 +481,9 @@ class _Run:
         return total / len(members)
 
     def broadcast(self, root: int, members: Sequence[int], arr: np.ndarray) -> np.ndarray:
-        """``arr`` from ``root`` to every member through the ``none`` codec (each member carries the buffer)."""
+        """``arr`` from ``root`` to every member through the ``none`` codec; the root alone contributes it."""
         payload = _NONE.encode(arr)
-        for k in members:
-            self.ledger.send(k, payload)
+        self.ledger.send(root, payload)
         return _NONE.decode(payload, arr.shape).astype(np.float64)
 
     def factor_state(self, name: str) -> Callable[[int], dict[str, Any]]:

@@ -5,7 +5,8 @@ Two conventions (research/compression.md §0):
 * **payload**: the message a worker contributes to the collectives between workers, what papers report as data
   sent (PowerSGD's 1023 MiB per epoch for ResNet-18). Aggregation inside a node (hierarchical schemes'
   NVLink reduce, AB-training's in-node groups) is not payload; it shows in the wire bytes of the intra-node class.
-  Collectives that only some GPUs join (node leaders) count their payload averaged over all GPUs.
+  Collectives that only some GPUs join (node leaders) count their payload averaged over all GPUs; a broadcast's
+  message is contributed by its root alone.
 * **wire**: the bytes each GPU actually sends, from the collective's Schedule, the same one the engines evaluate:
   on the topology when one is given (then also per link class), otherwise on an ideal switch.
 
@@ -32,7 +33,7 @@ from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, load_model
 from simtrain.topology import Cluster, load_topology
 
-__all__ = ["PhaseTraffic", "TrafficReport", "comm_schedule", "comm_sizes", "rank_groups", "traffic"]
+__all__ = ["PhaseTraffic", "TrafficReport", "comm_schedule", "comm_sizes", "contributors", "rank_groups", "traffic"]
 
 
 def rank_groups(group: str, num_gpus: int, gpus_per_node: int) -> list[np.ndarray]:
@@ -57,6 +58,17 @@ def rank_groups(group: str, num_gpus: int, gpus_per_node: int) -> list[np.ndarra
     if num_gpus % size:
         raise ConfigError(f"groups of {size} must divide the {num_gpus} GPUs", key="group_size", value=size)
     return [ranks[i:i + size] for i in range(0, num_gpus, size)]
+
+
+def contributors(comm: Communication, group_size: int) -> int:
+    """Members of one group that contribute ``comm``'s message: the root of a broadcast, everyone otherwise.
+
+    Examples
+    --------
+    >>> contributors(Communication("U, S, V", "broadcast", 100.0), 8), contributors(Communication("g", "all-reduce", 1.0), 8)
+    (1, 8)
+    """
+    return 1 if comm.op == "broadcast" else group_size
 
 
 def _node_local(group: str, gpus_per_node: int) -> bool:
@@ -230,7 +242,7 @@ def _phase_traffic(phase: Phase, steps: float, ctx: SchemeContext, cluster: Clus
     network = cluster if cluster is not None else switch(ctx.num_gpus, 1e9)
     for comm in comms:
         groups = rank_groups(comm.group, ctx.num_gpus, ctx.gpus_per_node)
-        participants = sum(len(g) for g in groups)
+        participants = sum(contributors(comm, len(g)) for g in groups)
         if not _node_local(comm.group, ctx.gpus_per_node):
             payload += comm.payload_bytes * participants / ctx.num_gpus
         if len(groups[0]) < 2:
