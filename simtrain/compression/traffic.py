@@ -65,7 +65,8 @@ def contributors(comm: Communication, group_size: int) -> int:
 
     Examples
     --------
-    >>> contributors(Communication("U, S, V", "broadcast", 100.0), 8), contributors(Communication("g", "all-reduce", 1.0), 8)
+    >>> bases, grads = Communication("U, S, V", "broadcast", 100.0), Communication("g", "all-reduce", 1.0)
+    >>> contributors(bases, 8), contributors(grads, 8)
     (1, 8)
     """
     return 1 if comm.op == "broadcast" else group_size
