@@ -27,11 +27,6 @@ from simtrain.errors import ConfigError, InfeasibleError
 
 __all__ = ["main"]
 
-NETWORK_KEYS = {
-    "endpoint_delay": ("time", "endpoint_delay_s"),
-    "local_reduction_bandwidth": ("bandwidth", "local_reduction_bandwidth_Bps"),
-    "reduction_memory_passes": ("number", "reduction_memory_passes"),
-}
 OVERRIDE_PREFIXES = ("topology.", "network.", "algorithm.")
 
 
@@ -67,21 +62,9 @@ def _split_overrides(pairs: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
 
 
 def _network_options(pairs: list[tuple[str, Any]]) -> Any:
-    from simtrain.config import Section
     from simtrain.network import NetworkOptions
 
-    section = Section(dict(pairs), "<cli>", "network")
-    kwargs = {}
-    for key, (kind, field_name) in NETWORK_KEYS.items():
-        if key in section:
-            if kind == "time":
-                kwargs[field_name] = section.time(key)
-            elif kind == "bandwidth":
-                kwargs[field_name] = section.bandwidth(key)
-            else:
-                kwargs[field_name] = section.number(key, exclusive_minimum=True, minimum=0)
-    section.finish(extra_allowed=NETWORK_KEYS)
-    return NetworkOptions(**kwargs)
+    return NetworkOptions.from_mapping(dict(pairs))
 
 
 def _algorithm(spec: str, extra: list[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
@@ -241,7 +224,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-PLOTS = ("links", "traffic", "bandwidth")
+PLOTS = ("links", "traffic", "bandwidth", "scaling", "breakdown")
 
 
 def _output_path(args: argparse.Namespace) -> Path:
@@ -288,6 +271,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    if args.results or args.kind in ("scaling", "breakdown"):
+        from simtrain.plot.study import figure_from_results
+
+        if not args.results:
+            raise ConfigError(f"plot {args.kind} draws a study's results", source="<cli>", key="--results",
+                              allowed="the output folder of simtrain sweep or simtrain quickstart")
+        _save(figure_from_results(_read_results(args.results), args.kind), out)
+        return 0
 
     if args.kind == "traffic":
         from simtrain.config import parse_override
@@ -343,6 +335,91 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     fig.suptitle(f"{args.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
                  f"({cluster.num_gpus} GPUs, {result.engine}): {units.format_time(result.time_s)}")
     _save(fig, out)
+    return 0
+
+
+def _read_results(folder: str) -> Any:
+    """The results table of a sweep's output folder (or a results.csv path)."""
+    import pandas as pd
+
+    path = Path(folder)
+    path = path / "results.csv" if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError("no results table there", source="<cli>", key="--results", value=folder,
+                          allowed="the output folder of a finished simtrain sweep (it holds results.csv)")
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the table ({exc})", source=str(path), key="--results") from None
+
+
+def _run_sweep(study: Any, out: str, args: argparse.Namespace) -> Any:
+    from simtrain.study import run_study
+
+    backend = "dask" if args.scheduler else ("serial" if args.workers == 1 else "pool")
+    started = __import__("time").perf_counter()
+    try:
+        table = run_study(study, out, backend=backend, workers=args.workers, scheduler=args.scheduler,
+                          chunk_size=args.chunk_size, force=args.force, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished chunks are saved in {out}; run the same command again to complete the rest",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    elapsed = __import__("time").perf_counter() - started
+    failed = int((table["status"] != "ok").sum())
+    print(f"{study.name}: {len(table)} points in {elapsed:.1f} s on {backend}"
+          + (f", {failed} failed (see the error column)" if failed else ""))
+    print(f"wrote {Path(out) / 'results.csv'}" + (" (and results.parquet)" if (Path(out) / "results.parquet")
+                                                    .exists() else ""))
+    return table
+
+
+def _figures(table: Any, out: Path, kinds: Sequence[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simtrain.plot.study import figure_from_results
+
+    for kind in kinds:
+        fig = figure_from_results(table, kind)
+        path = out / f"{kind}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        print(f"wrote {path}")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from simtrain.plot.study import RESULT_PLOTS
+    from simtrain.study import load_study
+
+    kinds = [k.strip() for k in args.plot.split(",")] if args.plot else []
+    for kind in kinds:
+        if kind not in RESULT_PLOTS:
+            raise ConfigError("unknown plot of results", source="<cli>", key="--plot", value=kind,
+                              choices=RESULT_PLOTS)
+    study = load_study(args.study)
+    table = _run_sweep(study, args.out, args)
+    _figures(table, Path(args.out), kinds)
+    return 0
+
+
+def _cmd_quickstart(args: argparse.Namespace) -> int:
+    from simtrain.study import load_study
+
+    study = load_study("quickstart")
+    print(f"{study.name}: {study.description} ({len(study.points)} points)")
+    table = _run_sweep(study, args.out, args)
+    _figures(table, Path(args.out), ("scaling", "breakdown", "traffic"))
+    largest = table[(table["status"] == "ok") & (table["gpus"] == table["gpus"].max())]
+    print(f"\nat {int(largest['gpus'].max())} GPUs:")
+    print(f"  {'model':<10} {'topology':<10} {'scheme':<16} {'samples/s':>12} {'efficiency':>10} "
+          f"{'exposed comm':>12}")
+    for _, row in largest.iterrows():
+        print(f"  {row['model']:<10} {row['topology']:<10} {row['scheme']:<16} "
+              f"{row['throughput_samples_per_s']:>12,.0f} {100 * row['scaling_efficiency']:>9.1f} % "
+              f"{100 * row['comm_fraction']:>10.1f} %")
     return 0
 
 
@@ -492,7 +569,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-LISTABLE = ("models", "topologies", "algorithms", "devices", "schemes")
+LISTABLE = ("models", "topologies", "algorithms", "devices", "schemes", "studies")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -537,6 +614,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
             items.append({"name": name, "params": dict(cls.param_spec), "summary": cls.summary})
         lines = [f"{i['name']:<16} {i['summary']}\n{'':<16} parameters: "
                  + (", ".join(f"{k}={v}" for k, v in i["params"].items()) or "none") for i in items]
+    elif args.what == "studies":
+        from simtrain.study import load_study
+
+        for name in catalog.names("studies"):
+            study = load_study(name)
+            items.append({"name": name, "points": len(study.points), "swept": study.swept,
+                          "description": study.description})
+        lines = [f"{i['name']:<14} {i['points']:>6} points  sweeps {', '.join(i['swept'])}\n{'':<14} "
+                 f"{i['description']}" for i in items]
     else:
         from simtrain.hardware import DEVICES
 
@@ -605,9 +691,33 @@ def build_parser() -> argparse.ArgumentParser:
     network_flags(p)
     p.set_defaults(func=_cmd_simulate)
 
+    def sweep_flags(p: argparse.ArgumentParser, out_default: str | None) -> None:
+        p.add_argument("--out", required=out_default is None, default=out_default,
+                       help="output folder (re-running the same command resumes it)")
+        p.add_argument("--workers", type=_positive_int, help="local processes (default: all CPUs; 1: serial)")
+        p.add_argument("--scheduler", metavar="ADDRESS", help="run on Dask: tcp://HOST:8786, or local for a "
+                                                              "LocalCluster (needs the dask extra)")
+        p.add_argument("--chunk-size", type=_positive_int, help="points per saved chunk (default: automatic)")
+        p.add_argument("--force", action="store_true", help="discard another study's results in --out")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("sweep", help="run a what-if study (a YAML file of sweep axes) and save its table")
+    p.add_argument("study", help="study YAML path, or a shipped study by name (simtrain list studies)")
+    sweep_flags(p, None)
+    p.add_argument("--plot", metavar="KINDS", help="also draw figures: comma-separated scaling, breakdown, "
+                                                   "traffic, bandwidth")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("quickstart", help="the built-in study: ResNet-50 and BERT-base, 8 to 4096 GPUs, three "
+                                          "clusters, three schemes; writes a table and figures")
+    sweep_flags(p, "simtrain-quickstart")
+    p.set_defaults(func=_cmd_quickstart)
+
     p = sub.add_parser("plot", help="draw figures: links (heat map of a collective on a torus), traffic "
-                                    "(traffic-reduction curves), bandwidth (step time against bandwidth)")
-    p.add_argument("kind", help="links, traffic or bandwidth")
+                                    "(traffic-reduction curves), bandwidth (step time against bandwidth), scaling "
+                                    "and breakdown (from --results)")
+    p.add_argument("kind", help="links, traffic, bandwidth, scaling or breakdown")
+    p.add_argument("--results", metavar="DIR", help="scaling, breakdown, traffic, bandwidth: a sweep's output folder")
     p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--topology", help="catalog name or YAML path")
@@ -659,7 +769,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_traffic)
 
     p = sub.add_parser("list", help="list catalog entries")
-    p.add_argument("what", help="models, topologies, algorithms, devices or schemes")
+    p.add_argument("what", help="models, topologies, algorithms, devices, schemes or studies")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
     return parser

@@ -104,7 +104,11 @@ def comm_sizes(comm: Communication, num_gpus: int, gpus_per_node: int) -> tuple[
 
 
 def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, algorithm: str = "ring") -> Any:
-    """The Schedule that carries ``comm`` on ``cluster`` (grouped over its rank groups)."""
+    """The Schedule that carries ``comm`` on ``cluster`` (grouped over its rank groups).
+
+    ``algorithm`` applies where it can: a multidim-ring is defined on the cluster's whole grid, so sub-groups
+    (a node, the node leaders) run a ring instead; broadcasts and reduces use a ring unless ``algorithm`` has one.
+    """
     from simtrain.collectives import build_grouped_schedule
 
     groups, sizes = comm_sizes(comm, cluster.num_gpus, gpus_per_node)
@@ -117,6 +121,8 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
                   "pull_ratio": (comm.pull_bytes / comm.payload_bytes) if comm.pull_bytes and comm.payload_bytes
                   else 1.0}
     name = _ALGORITHM_FOR.get(comm.op, algorithm)
+    if name == "multidim-ring" and size_of_group != cluster.num_gpus:
+        name = "ring"   # the torus grid spans the whole cluster; a sub-group's ring is what an implementation runs
     if comm.op in ("broadcast", "reduce") and name not in ("ring", "halving-doubling", "hierarchical", "direct"):
         name = "ring"
     return build_grouped_schedule(op, sizes, cluster, name, groups, **params)

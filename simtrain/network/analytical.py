@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,16 @@ from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.network.fairshare import max_min_rates
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["CollectiveResult", "NetworkOptions", "Traffic", "evaluate", "schedule_traffic"]
+__all__ = ["NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic", "evaluate", "schedule_traffic"]
+
+
+#: user key → (kind of value, NetworkOptions field, description)
+NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
+    "endpoint_delay": ("time", "endpoint_delay_s", "fixed delay charged on every collective step"),
+    "local_reduction_bandwidth": ("bandwidth", "local_reduction_bandwidth_Bps",
+                                  "memory bandwidth of the local reduction (unset: not charged)"),
+    "reduction_memory_passes": ("number", "reduction_memory_passes", "memory passes per reduced byte (default 3)"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,31 @@ class NetworkOptions:
     endpoint_delay_s: float = 0.0
     local_reduction_bandwidth_Bps: float | None = None
     reduction_memory_passes: float = 3.0
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<cli>", path: str = "network") -> NetworkOptions:
+        """From user keys (:data:`NETWORK_KEYS`: ``endpoint_delay``, ``local_reduction_bandwidth``,
+        ``reduction_memory_passes``), values with units.
+
+        Examples
+        --------
+        >>> NetworkOptions.from_mapping({"endpoint_delay": "2 us"}).endpoint_delay_s
+        2e-06
+        """
+        from simtrain.config import Section
+
+        section = Section(dict(data), source, path)
+        kwargs: dict[str, Any] = {}
+        for key, (kind, field_name, _) in NETWORK_KEYS.items():
+            if key in section:
+                if kind == "time":
+                    kwargs[field_name] = section.time(key)
+                elif kind == "bandwidth":
+                    kwargs[field_name] = section.bandwidth(key)
+                else:
+                    kwargs[field_name] = section.number(key, exclusive_minimum=True, minimum=0)
+        section.finish(extra_allowed=NETWORK_KEYS)
+        return cls(**kwargs)
 
     def step_overhead(self, reduce_bytes: float) -> float:
         """Charges added to one step that reduces ``reduce_bytes`` bytes per rank."""

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from simtrain.errors import ConfigError
+from simtrain.plot.style import log_if_wide
 
 __all__ = ["bandwidth_key", "plot_bandwidth", "plot_traffic", "sweep_bandwidth", "sweep_traffic"]
 
@@ -71,12 +72,6 @@ def _node_size(gpus_per_node: int | None, gpus: int) -> int:
     return size
 
 
-def _log_if_wide(ax: Any, values: Sequence[Any], axis: str) -> None:
-    numbers = [float(v) for v in values if isinstance(v, (int, float)) and float(v) > 0]
-    if numbers and max(numbers) / min(numbers) >= 20:
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-
-
 def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None) -> tuple[Any, Any]:
     """Bytes per epoch (log scale) and reduction in % against the swept parameter, one line per scheme."""
     import matplotlib.pyplot as plt
@@ -91,7 +86,7 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None) -> 
     ax_bytes.plot(baseline.index, baseline.values / 2**20, "k--", label="uncompressed")
     ax_bytes.set_yscale("log")
     for ax in (ax_bytes, ax_reduction):
-        _log_if_wide(ax, list(frame["value"]), "x")
+        log_if_wide(ax, list(frame["value"]), "x")
         ax.set_xlabel(key)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)

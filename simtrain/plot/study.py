@@ -1,0 +1,284 @@
+"""Figures from a study's results table: scaling curves, step-time breakdowns, traffic and bandwidth curves.
+
+Each function takes the table (``results.csv`` of ``simtrain sweep``, or the DataFrame of
+:func:`~simtrain.study.run_study`) and an Axes, draws the rows whose ``status`` is ok, and returns the Axes. Lines
+are the combinations of the configuration columns that vary in the table (besides the x axis and ``model``),
+labelled ``key=value``.
+
+Examples
+--------
+>>> import tempfile
+>>> from simtrain.study import run_study, study_from_dict
+>>> study = study_from_dict({"name": "s", "base": {"model": "resnet50", "topology": "abci",
+...                          "algorithm": "hierarchical"}, "sweep": {"grid": {"gpus": [8, 64, 512],
+...                          "scheme": ["none", "powersgd:rank=4"]}}})
+>>> table = run_study(study, tempfile.mkdtemp(), backend="serial")
+>>> ax = plot_scaling(table)
+>>> len(ax.get_lines())      # two schemes and the linear-scaling reference
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from simtrain.errors import ConfigError
+from simtrain.plot.style import log_if_wide
+
+__all__ = ["RESULT_PLOTS", "bandwidth_column", "figure_from_results", "plot_bandwidth_results", "plot_breakdown",
+           "plot_scaling", "plot_traffic_results",
+           "series_columns"]
+
+_LABELS = {
+    "throughput_samples_per_s": "throughput (samples/s)",
+    "scaling_efficiency": "scaling efficiency (%)",
+    "step_time_s": "step time (ms)",
+    "bytes_per_gpu": "bytes sent per GPU per step (MiB)",
+    "gpus": "GPUs",
+}
+
+
+def _config_columns(table: Any) -> list[str]:
+    from simtrain.study.spec import POINT_KEYS
+
+    names = [k.name for k in POINT_KEYS] + [c for c in table.columns if str(c).startswith(("topology.", "network."))]
+    return [c for c in names if c in table.columns]
+
+
+def series_columns(table: Any, exclude: Sequence[str] = ()) -> list[str]:
+    """Configuration columns that vary across the table (the lines of a plot), minus ``exclude``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> series_columns(pd.DataFrame({"model": ["a", "a"], "gpus": [1, 2], "scheme": ["x", "y"]}), ["gpus"])
+    ['scheme']
+    """
+    return [c for c in _config_columns(table) if c not in exclude and table[c].astype(str).nunique() > 1]
+
+
+def _ok(table: Any) -> Any:
+    rows = table[table["status"] == "ok"] if "status" in table.columns else table
+    if rows.empty:
+        raise ConfigError("the results hold no successful point to plot", key="--results")
+    return rows
+
+
+def _determined(table: Any, columns: list[str]) -> list[str]:
+    """Drop columns whose value follows from an earlier one (zipped axes such as topology and its algorithm)."""
+    kept: list[str] = []
+    for column in columns:
+        if not any(table.groupby(k, dropna=False)[column].nunique(dropna=False).max() == 1 for k in kept):
+            kept.append(column)
+    return kept
+
+
+def _series(table: Any, exclude: Sequence[str]) -> Any:
+    """(label, style, rows) per line: colour by the first varying column, line style by the second."""
+    columns = _determined(table, series_columns(table, exclude))
+    if not columns:
+        yield "", {}, table
+        return
+    palette = {v: f"C{i % 10}" for i, v in enumerate(dict.fromkeys(table[columns[0]].astype(str)))}
+    dashes = {v: ("-", "--", ":", "-.")[i % 4] for i, v in enumerate(dict.fromkeys(table[columns[-1]].astype(str)))}
+    for values, group in table.groupby(columns, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        style = {"color": palette[str(values[0])]} if len(columns) <= 2 else {}
+        if len(columns) == 2:
+            style["linestyle"] = dashes[str(values[-1])]
+        yield ", ".join(f"{v}" if c in ("scheme", "topology", "model") else f"{c}={v}"
+                        for c, v in zip(columns, values)), style, group
+
+
+def _finish(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+
+def _axes(ax: Any) -> Any:
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.5, 4.2))
+    return ax
+
+
+def _title(table: Any) -> str:
+    models = table["model"].astype(str).unique() if "model" in table.columns else []
+    return str(models[0]) if len(models) == 1 else ""
+
+
+def plot_scaling(table: Any, ax: Any = None, metric: str = "throughput_samples_per_s", x: str = "gpus") -> Any:
+    """Throughput (or scaling efficiency, or step time) against GPUs, one line per configuration.
+
+    ``metric`` is a column of the table: ``throughput_samples_per_s`` (log-log, with the ideal line of the
+    first series), ``scaling_efficiency`` (in %), ``step_time_s`` (in ms) or any derived column.
+    """
+    if metric not in table.columns:
+        raise ConfigError("no such column in the results", key="metric", value=metric,
+                          choices=[str(c) for c in table.columns])
+    rows = _ok(table)
+    ax = _axes(ax)
+    scale = {"scaling_efficiency": 100.0, "step_time_s": 1e3}.get(metric, 1.0)
+    first = True
+    for label, style, group in _series(rows, [x, "model"] if x != "model" else [x]):
+        group = group.sort_values(x)
+        ax.plot(group[x], group[metric] * scale, marker="o", markersize=3, label=label or None, **style)
+        if metric == "throughput_samples_per_s" and first and len(group) > 1:
+            base = group.iloc[0]
+            ideal = base[metric] * group[x] / base[x]
+            ax.plot(group[x], ideal, "k:", linewidth=1, label="linear scaling")
+        first = False
+    log_if_wide(ax, rows[x], "x", base=2)
+    if metric == "throughput_samples_per_s":
+        log_if_wide(ax, rows[metric], "y")
+    if metric == "scaling_efficiency":
+        ax.set_ylim(0, 105)
+    _finish(ax, _LABELS.get(x, x), _LABELS.get(metric, metric), _title(rows))
+    return ax
+
+
+def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "gpus") -> Any:
+    """Step time split into compute and exposed communication, one bar per configuration, at ``x = at``
+    (default: the largest value of ``x`` in the table); the bar's label gives the communication share."""
+    rows = _ok(table)
+    at = int(rows[x].max()) if at is None else at
+    rows = rows[rows[x] == at]
+    if rows.empty:
+        raise ConfigError(f"no successful point at {x} = {at}", key="--at", value=at)
+    ax = _axes(ax)
+    labels, compute, exposed = [], [], []
+    for label, _style, group in _series(rows, [x]):
+        row = group.iloc[0]
+        labels.append(label or str(row["model"]))
+        compute.append(row["compute_time_s"] * 1e3)
+        exposed.append(row["exposed_comm_time_s"] * 1e3)
+    positions = range(len(labels))
+    ax.barh(positions, compute, color="tab:blue", label="compute (forward, backward, update)")
+    ax.barh(positions, exposed, left=compute, color="tab:red", label="exposed communication")
+    for y, (c, e) in enumerate(zip(compute, exposed)):
+        ax.text(c + e, y, f" {100 * e / (c + e):.0f} %", va="center", fontsize=7)
+    ax.set_yticks(list(positions), labels, fontsize=7)
+    ax.invert_yaxis()
+    _finish(ax, "step time (ms)", "", f"{_title(rows)} at {at} {_LABELS.get(x, x)}".strip())
+    return ax
+
+
+def plot_traffic_results(table: Any, ax: Any = None, x: str = "gpus") -> Any:
+    """Traffic reduction against plain data parallelism (``scheme: none`` at the same configuration) against
+    ``x``, one line per scheme and configuration; bytes per GPU per step when the study has no ``none`` rows."""
+    rows = _ok(table)
+    ax = _axes(ax)
+    dense = rows[rows["scheme"] == "none"]
+    if dense.empty:
+        for label, style, group in _series(rows, [x]):
+            group = group.sort_values(x)
+            ax.plot(group[x], group["bytes_per_gpu"] / 2**20, marker="o", markersize=3, label=label or None,
+                    **style)
+        log_if_wide(ax, rows[x], "x", base=2)
+        ax.set_yscale("log")
+        _finish(ax, _LABELS.get(x, x), _LABELS["bytes_per_gpu"], _title(rows))
+        return ax
+    keys = [c for c in series_columns(rows, ["scheme", "algorithm"]) if c != "scheme"]
+    keys = list(dict.fromkeys([x, *keys]))
+    baseline = dense.set_index(keys)["bytes_per_gpu"]
+    compressed = rows[rows["scheme"] != "none"]
+    for label, style, group in _series(compressed, [x]):
+        group = group.sort_values(x)
+        reference = baseline.reindex(group.set_index(keys).index).to_numpy()
+        ax.plot(group[x], reference / group["bytes_per_gpu"].to_numpy(), marker="o", markersize=3, label=label,
+                **style)
+    ax.axhline(1.0, color="k", linestyle=":", linewidth=1)
+    log_if_wide(ax, rows[x], "x", base=2)
+    ax.set_yscale("log")
+    _finish(ax, _LABELS.get(x, x), "traffic reduction vs data parallelism (×)", _title(rows))
+    return ax
+
+
+def bandwidth_column(table: Any) -> str:
+    """The swept configuration column that holds a bandwidth (such as ``topology.nic_bandwidth``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bandwidth_column(pd.DataFrame({"topology.nic_bandwidth": ["10 Gbit/s", "25 Gbit/s"]}))
+    'topology.nic_bandwidth'
+    """
+    from simtrain import units
+
+    for column in table.columns:
+        if not str(column).startswith(("topology.", "network.")) or table[column].nunique() < 2:
+            continue
+        try:
+            [units.parse_bandwidth(v) for v in table[column].dropna()]
+        except (units.UnitError, TypeError, ValueError):
+            continue
+        return str(column)
+    raise ConfigError("the results sweep no bandwidth", key="--results",
+                      allowed="a study with an axis such as topology.nic_bandwidth: [10 Gbit/s, 100 Gbit/s]")
+
+
+def plot_bandwidth_results(table: Any, ax: Any = None) -> Any:
+    """Step time against the swept bandwidth (log-log), one line per configuration: where compression pays."""
+    from simtrain import units
+
+    rows = _ok(table).copy()
+    column = bandwidth_column(rows)
+    rows["bandwidth_Gbps"] = [units.parse_bandwidth(v) * 8 / 1e9 for v in rows[column]]
+    ax = _axes(ax)
+    for label, style, group in _series(rows, [column, "model"]):
+        group = group.sort_values("bandwidth_Gbps")
+        ax.plot(group["bandwidth_Gbps"], group["step_time_s"] * 1e3, marker="o", markersize=3, label=label or None,
+                **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _finish(ax, f"{column} (Gbit/s)", _LABELS["step_time_s"], _title(rows))
+    return ax
+
+
+RESULT_PLOTS = ("scaling", "breakdown", "traffic", "bandwidth")
+
+
+def figure_from_results(table: Any, kind: str) -> Any:
+    """A whole figure of ``kind`` (:data:`RESULT_PLOTS`) from a results table: one row of panels per model.
+
+    ``scaling`` draws throughput and scaling efficiency side by side; the others one panel per model.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> figure_from_results(pd.DataFrame({"model": ["m"], "status": ["error"]}), "scaling")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: --results: the results hold no successful point to plot
+    """
+    import matplotlib.pyplot as plt
+
+    if kind not in RESULT_PLOTS:
+        raise ConfigError("unknown plot of results", key="plot", value=kind, choices=RESULT_PLOTS)
+    rows = _ok(table)
+    models = list(dict.fromkeys(rows["model"].astype(str)))
+    columns = 2 if kind == "scaling" else 1
+    width = {"scaling": 13, "breakdown": 8}.get(kind, 7)
+    bars = len(list(_series(rows[rows["model"].astype(str) == models[0]], ["gpus"])))
+    height = 0.28 * bars + 1.2 if kind == "breakdown" else 4.2
+    fig, axes = plt.subplots(len(models), columns, figsize=(width, height * len(models)), squeeze=False)
+    for row, model in enumerate(models):
+        subset = rows[rows["model"].astype(str) == model]
+        if kind == "scaling":
+            plot_scaling(subset, axes[row][0], "throughput_samples_per_s")
+            plot_scaling(subset, axes[row][1], "scaling_efficiency")
+        elif kind == "breakdown":
+            plot_breakdown(subset, axes[row][0])
+        elif kind == "traffic":
+            plot_traffic_results(subset, axes[row][0])
+        else:
+            plot_bandwidth_results(subset, axes[row][0])
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,190 @@
+"""Run a study: split its points into chunks, run the unfinished ones on a backend, save each chunk as it
+finishes, and assemble the final table.
+
+Examples
+--------
+>>> import tempfile
+>>> from simtrain.study import study_from_dict
+>>> study = study_from_dict({"name": "tiny", "base": {"model": "resnet50", "topology": "torus-2d"},
+...                          "sweep": {"grid": {"gpus": [4, 16]}}})
+>>> table = run_study(study, tempfile.mkdtemp(), backend="serial")
+>>> list(table["gpus"]), list(table["status"])
+([4, 16], ['ok', 'ok'])
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from simtrain.errors import ConfigError
+from simtrain.study.executors import BACKENDS, Job, run_dask, run_pool, run_serial
+from simtrain.study.spec import POINT_KEYS, Study
+from simtrain.study.store import ResultStore, atomic_write
+
+__all__ = ["Progress", "default_chunk_size", "run_study", "table_columns"]
+
+
+class Progress:
+    """A one-line progress bar with rate and ETA on a terminal (a line per 10 % elsewhere).
+
+    Examples
+    --------
+    >>> import io
+    >>> stream = io.StringIO()
+    >>> bar = Progress(10, stream=stream, interactive=False)
+    >>> bar.update(10)
+    >>> "10/10 points" in stream.getvalue()
+    True
+    """
+
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None,
+                 interactive: bool | None = None) -> None:
+        self.total = total
+        self.done = done
+        self.start_done = done
+        self.stream = stream if stream is not None else sys.stderr
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.started = time.perf_counter()
+        self._last_decile = -1
+
+    def update(self, count: int) -> None:
+        """Record ``count`` more finished points."""
+        self.done += count
+        elapsed = time.perf_counter() - self.started
+        rate = (self.done - self.start_done) / elapsed if elapsed > 0 else 0.0
+        left = self.total - self.done
+        eta = left / rate if rate > 0 else float("inf")
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} points  "
+                f"{rate:,.1f} points/s  ETA {_duration(eta)}")
+        if self.interactive:
+            self.stream.write("\r" + line + ("\n" if self.done >= self.total else ""))
+            self.stream.flush()
+        else:
+            decile = 10 * self.done // max(self.total, 1)
+            if decile != self._last_decile:
+                self._last_decile = decile
+                self.stream.write(line + "\n")
+
+
+def _duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "?"
+    seconds = round(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def default_chunk_size(num_points: int, workers: int) -> int:
+    """Points per chunk: about 8 chunks per worker (load balance), 1–200 points each (bounded loss on a kill).
+
+    Examples
+    --------
+    >>> default_chunk_size(10_000, 2), default_chunk_size(30, 2)
+    (200, 2)
+    """
+    return max(1, min(200, -(-num_points // (8 * max(workers, 1)))))
+
+
+def table_columns(study: Study, rows: list[dict[str, Any]]) -> list[str]:
+    """Column order: point, configuration, results, derived columns, provenance."""
+    from simtrain.study.point import OUTPUT_COLUMNS
+
+    config = [k.name for k in POINT_KEYS] + sorted({k for row in rows for k in row
+                                                     if k.startswith(("topology.", "network."))})
+    provenance = ["seed", "simtrain_version", "status", "error"]
+    results = [c for c in OUTPUT_COLUMNS if c not in provenance and c != "point"]
+    return ["point", *config, *results, *study.derived, *provenance]
+
+
+def run_study(
+    study: Study,
+    out: str | Path,
+    *,
+    backend: str = "pool",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
+    force: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
+) -> Any:
+    """Run every unfinished point of ``study`` and write the table to ``out``; returns it as a DataFrame.
+
+    Parameters
+    ----------
+    study : Study
+    out : path
+        Output folder. Finished chunks already there are kept and skipped; a folder of another study is refused
+        unless ``force``.
+    backend : {'serial', 'pool', 'dask'}
+        Where the points run. ``dask`` needs ``scheduler``: an address or ``"local"``.
+    workers : int, optional
+        Processes of the pool or local Dask cluster (default: CPUs of this machine).
+    chunk_size : int, optional
+        Points per chunk (default :func:`default_chunk_size`).
+    force : bool
+        Discard another study's results in ``out``.
+    progress : bool or callable
+        Show a progress bar on stderr, or call ``progress(done, total)`` after every chunk.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, in point order (also in ``out/results.csv``, and ``results.parquet`` with pyarrow).
+    """
+    import pandas as pd
+
+    if backend not in BACKENDS:
+        raise ConfigError("unknown backend", source="<cli>", key="--backend", value=backend, choices=BACKENDS)
+    if backend == "dask" and not scheduler:
+        raise ConfigError("the dask backend needs a scheduler address, or local", source="<cli>", key="--scheduler")
+    workers = workers or os.cpu_count() or 1
+    store = ResultStore(out, study.fingerprint, len(study.points), chunk_size or default_chunk_size(
+        len(study.points), workers), study.name)
+    store.open(force=force)
+    done = store.finished_chunks()
+    seeds = study.seeds()
+    jobs: list[Job] = []
+    for chunk in range(store.num_chunks):
+        if chunk not in done:
+            span = store.chunk_range(chunk)
+            jobs.append((chunk, study.points[span.start:span.stop], seeds[span.start:span.stop], span.start,
+                         study.derived))
+    finished = sum(len(store.chunk_range(c)) for c in done)
+    bar = Progress(len(study.points), finished) if progress is True else None
+    if jobs:
+        if backend == "serial" or (backend == "pool" and (workers == 1 or len(jobs) == 1)):
+            stream = run_serial(jobs)
+        elif backend == "pool":
+            stream = run_pool(jobs, workers)
+        else:
+            stream = run_dask(jobs, str(scheduler), workers)
+        for chunk, rows in stream:
+            store.write_chunk(chunk, rows)
+            finished += len(rows)
+            if bar is not None:
+                bar.update(len(rows))
+            elif callable(progress):
+                progress(finished, len(study.points))
+    rows = store.rows()
+    if len(rows) != len(study.points):   # pragma: no cover - a chunk vanished while we ran
+        raise RuntimeError(f"{store.out}: expected {len(study.points)} rows, found {len(rows)}")
+    table = pd.DataFrame(rows, columns=table_columns(study, rows))
+    atomic_write(store.out / "results.csv", table.to_csv(index=False).encode())
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        import io
+
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        atomic_write(store.out / "results.parquet", buffer.getvalue())
+    return table

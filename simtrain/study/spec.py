@@ -1,0 +1,348 @@
+"""Study files: a base configuration, sweep axes over dotted keys, derived columns — validated up front.
+
+A study YAML file::
+
+    name: cloud-bandwidth
+    seed: 7
+    base:
+      model: resnet50
+      topology: cloud-25g
+      batch: 32
+    sweep:
+      grid:                                   # every combination
+        gpus: [64, 256, 1024]
+        topology.nic_bandwidth: [10 Gbit/s, 25 Gbit/s, 100 Gbit/s]
+        scheme: [none, "powersgd:rank=4"]
+      zip:                                    # walked together (equal lengths), crossed with the grid
+        algorithm: [ring, hierarchical]
+        bucket_size: [25 MiB, 100 MiB]
+    derived:
+      samples_per_gpu_s: throughput_samples_per_s / gpus
+
+Keys are those of :data:`POINT_KEYS` plus ``topology.KEY`` (any key of the topology's YAML file) and
+``network.KEY`` (:data:`~simtrain.network.analytical.NETWORK_KEYS`). ``zip`` may also be a list of such mappings.
+Every point is resolved and checked before anything runs, so a typo fails in a second, not an hour in.
+
+Examples
+--------
+>>> study = study_from_dict({"name": "s", "base": {"model": "resnet50", "topology": "torus-2d"},
+...                          "sweep": {"grid": {"gpus": [16, 64], "scheme": ["none", "powersgd:rank=4"]}}})
+>>> len(study.points)
+4
+>>> study.points[3]["gpus"], study.points[3]["scheme"]
+(64, 'powersgd:rank=4')
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simtrain.config import Section, load_yaml
+from simtrain.errors import ConfigError
+from simtrain.study.expr import compile_expression
+
+__all__ = ["POINT_KEYS", "PointKey", "Study", "load_study", "point_seed", "study_from_dict"]
+
+
+@dataclass(frozen=True)
+class PointKey:
+    """One key of a study point: its kind, default, allowed values and meaning (also the reference docs' source)."""
+
+    name: str
+    kind: str
+    default: Any
+    allowed: str
+    help: str
+
+
+REQUIRED = object()
+
+#: The keys of a point (besides ``topology.KEY`` and ``network.KEY``), in column order.
+POINT_KEYS: tuple[PointKey, ...] = (
+    PointKey("model", "name", REQUIRED, "`simtrain list models`, or a YAML path", "the model trained"),
+    PointKey("topology", "name", REQUIRED, "`simtrain list topologies`, or a YAML path", "the cluster"),
+    PointKey("gpus", "integer", None, "a positive integer, or unset for the topology file's size",
+             "GPU count the topology family is instantiated at"),
+    PointKey("batch", "integer", 32, "a positive integer", "samples per GPU per step"),
+    PointKey("dtype", "choice", "fp32", "fp32, fp16, bf16", "compute and gradient precision"),
+    PointKey("optimizer", "choice", "momentum", "sgd, momentum, adam",
+             "optimizer (state memory and update time)"),
+    PointKey("algorithm", "spec", "ring", "`simtrain list algorithms`, as NAME[:key=value,...]",
+             "collective algorithm of the gradient all-reduces"),
+    PointKey("scheme", "spec", "none", "`simtrain list schemes`, as NAME[:key=value,...]",
+             "communication-reduction scheme"),
+    PointKey("engine", "choice", "analytical", "analytical, des", "network engine"),
+    PointKey("profile", "name", None, "a profile in profiles/ by name, or a JSON path; unset: datasheet roofline",
+             "compute profile from `simtrain calibrate`"),
+    PointKey("bucket_size", "size", "25 MiB", "a size with a unit", "gradient bucket size"),
+    PointKey("chunks", "integer", 1, "a positive integer", "chunks per bucket collective (pipelining)"),
+    PointKey("compute_jitter", "number", 0.0, "a number in [0, 1); above 0 needs engine: des",
+             "coefficient of variation of per-GPU compute speed, drawn log-normally from the point's seed"),
+)
+_KEYS = {k.name: k for k in POINT_KEYS}
+PREFIXES = ("topology.", "network.")
+SWEEP_MODES = ("grid", "zip")
+
+
+def point_seed(study_seed: int, index: int) -> int:
+    """The seed of point ``index``: independent streams from one study seed, whatever runs the point.
+
+    Examples
+    --------
+    >>> point_seed(0, 1) == point_seed(0, 1) != point_seed(0, 2)
+    True
+    """
+    return int(np.random.SeedSequence([study_seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+@dataclass
+class Study:
+    """A validated study: its points (resolved configurations) in a fixed order, with seeds and derived columns.
+
+    Attributes
+    ----------
+    name, description : str
+    seed : int
+        The study seed; point ``i`` runs with :func:`point_seed` ``(seed, i)``.
+    points : list of dict
+        One resolved configuration per point (every key of :data:`POINT_KEYS` plus the ``topology.``/``network.``
+        keys used anywhere in the study).
+    derived : dict
+        Column name → expression text, evaluated on each result row.
+    source : str
+        The study file.
+    """
+
+    name: str
+    description: str
+    seed: int
+    points: list[dict[str, Any]]
+    derived: dict[str, str] = field(default_factory=dict)
+    source: str = "<dict>"
+    swept: list[str] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of what decides the results (points, seeds, derived columns), to match an output folder."""
+        blob = json.dumps({"seed": self.seed, "points": self.points, "derived": self.derived}, sort_keys=True,
+                          default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def seeds(self) -> list[int]:
+        """The seed of every point."""
+        return [point_seed(self.seed, i) for i in range(len(self.points))]
+
+    def derived_functions(self) -> dict[str, Callable[[Mapping[str, Any]], float]]:
+        """Compiled derived-column expressions."""
+        return {name: compile_expression(text, self.source, f"derived.{name}") for name, text in self.derived.items()}
+
+
+def load_study(name_or_path: str | Path) -> Study:
+    """Load and validate a study by catalog name (``studies/``) or path.
+
+    Examples
+    --------
+    >>> len(load_study("quickstart").points) > 100
+    True
+    """
+    from simtrain.catalog import resolve
+
+    path = resolve("studies", name_or_path)
+    return study_from_dict(load_yaml(path), source=str(path))
+
+
+def _axis_values(section: Section, key: str) -> list[Any]:
+    values = section.raw(key)
+    if not isinstance(values, list) or not values:
+        raise section.error(key, "a sweep axis must be a non-empty list of values", value=values)
+    return values
+
+
+def _check_key(key: Any, source: str, path: str) -> str:
+    if not isinstance(key, str):
+        raise ConfigError("keys must be strings", source=source, key=path, value=key)
+    if key in _KEYS or (key.startswith(PREFIXES) and len(key.split(".", 1)[1]) > 0):
+        return key
+    raise ConfigError("unknown key", source=source, key=f"{path}.{key}" if path else key, value=key,
+                      choices=[*_KEYS, "topology.KEY", "network.KEY"])
+
+
+def study_from_dict(data: Any, source: str = "<dict>") -> Study:
+    """Build and validate a :class:`Study` from the mapping of a study file.
+
+    Every point is resolved and checked (catalog names, scheme and algorithm specs, units, topology overrides),
+    so errors name the study file and the key, before anything runs.
+
+    Examples
+    --------
+    >>> study_from_dict({"name": "s", "base": {"model": "resnet50", "topology": "torus-2d", "batch": 0}})
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <dict>: base.batch: must be at least 1 (got 0)
+    """
+    top = Section(data, source)
+    name = top.string("name")
+    description = top.string("description", "")
+    seed = top.integer("seed", 0, minimum=0)
+    base_section = top.section("base")
+    base: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key in base_section.data:
+        checked = _check_key(key, source, "base")
+        base[checked] = base_section.raw(checked)
+        origin[checked] = f"base.{checked}"
+
+    axes: list[list[tuple[str, list[Any]]]] = []   # groups; within a group values are zipped
+    sweep = top.section("sweep", {})
+    if isinstance(sweep, Section):
+        grid = sweep.section("grid", {})
+        if isinstance(grid, Section):
+            for key in grid.data:
+                checked = _check_key(key, source, "sweep.grid")
+                axes.append([(checked, _axis_values(grid, checked))])
+                origin[checked] = f"sweep.grid.{checked}"
+        zipped = sweep.raw("zip", [])
+        groups = zipped if isinstance(zipped, list) else [zipped]
+        for number, group in enumerate(groups):
+            path = "sweep.zip" if not isinstance(zipped, list) else f"sweep.zip[{number}]"
+            section = Section(group, source, path)
+            members = []
+            for key in section.data:
+                checked = _check_key(key, source, path)
+                members.append((checked, _axis_values(section, checked)))
+                origin[checked] = f"{path}.{checked}"
+            lengths = {len(v) for _, v in members}
+            if len(lengths) > 1:
+                raise section.error(None, "zipped axes must have equal lengths",
+                                    value={k: len(v) for k, v in members})
+            if members:
+                axes.append(members)
+        sweep.finish()
+    swept = [key for group in axes for key, _ in group]
+    repeated = sorted({k for k in swept if swept.count(k) > 1})
+    if repeated:
+        raise ConfigError("a key is swept twice", source=source, key="sweep", value=repeated[0])
+
+    derived_section = top.section("derived", {})
+    derived: dict[str, str] = {}
+    if isinstance(derived_section, Section):
+        for column in derived_section.data:
+            text = derived_section.string(column)
+            compile_expression(text, source, f"derived.{column}")   # syntax check now
+            derived[str(column)] = text
+    top.finish()
+
+    used_prefixed = sorted({k for k in [*base, *swept] if k.startswith(PREFIXES)})
+    points: list[dict[str, Any]] = []
+    ranges = [range(len(group[0][1])) for group in axes]
+    for combo in itertools.product(*ranges):
+        raw = dict(base)
+        where = dict(origin)
+        for group, i in zip(axes, combo):
+            for key, values in group:
+                raw[key] = values[i]
+                where[key] = f"{origin[key]}[{i}]"
+        points.append(_resolve_point(raw, used_prefixed, source, where))
+    _check_points(points, source, origin)
+    return Study(name=name, description=description, seed=seed, points=points, derived=derived, source=source,
+                 swept=swept)
+
+
+def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where: dict[str, str]) -> dict[str, Any]:
+    """Fill defaults and normalise values (units stay as given so the table shows what the user wrote)."""
+    from simtrain.compute import OPTIMIZER_STATES
+    from simtrain.network import ENGINES
+    from simtrain.training.data_parallel import DTYPES
+
+    def fail(key: str, message: str, **kw: Any) -> ConfigError:
+        return ConfigError(message, source=source, key=where.get(key, key), **kw)
+
+    point: dict[str, Any] = {}
+    for spec in POINT_KEYS:
+        value = raw.get(spec.name, spec.default)
+        if value is REQUIRED:
+            raise ConfigError("missing required key", source=source, key=f"base.{spec.name}")
+        if value is None:
+            point[spec.name] = None
+            continue
+        if spec.kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise fail(spec.name, "must be at least 1" if isinstance(value, int) and not isinstance(value, bool)
+                           else "must be an integer", value=value)
+        elif spec.kind == "choice":
+            choices = {"dtype": DTYPES, "optimizer": tuple(OPTIMIZER_STATES), "engine": ENGINES}[spec.name]
+            if value not in choices:
+                raise fail(spec.name, "unknown value", value=value, choices=choices)
+        elif spec.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise fail(spec.name, "must be a number in [0, 1)", value=value)
+            value = float(value)
+        elif spec.kind == "size":
+            from simtrain import units
+
+            try:
+                if not units.parse_size(value) > 0:
+                    raise fail(spec.name, "must be a positive size", value=value)
+            except units.UnitError as exc:
+                raise fail(spec.name, str(exc)) from None
+        elif not isinstance(value, str) or not value.strip():
+            raise fail(spec.name, "must be a non-empty string", value=value)
+        point[spec.name] = value
+    for key in prefixed:
+        point[key] = raw.get(key)
+    if point["compute_jitter"] > 0 and point["engine"] != "des":
+        raise fail("compute_jitter", "per-GPU compute jitter is simulated by the DES; set engine: des",
+                   value=point["compute_jitter"])
+    return point
+
+
+def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, str]) -> None:
+    """Resolve every distinct catalog name, spec and topology instance once; re-raise errors against the study."""
+    from simtrain.catalog import resolve
+    from simtrain.collectives.base import ALGORITHMS
+    from simtrain.compression import make_scheme
+    from simtrain.network import NetworkOptions
+    from simtrain.registry import parse_spec
+    from simtrain.study.point import build_cluster
+
+    def check(key: str, value: Any, action: Callable[[], Any]) -> None:
+        try:
+            action()
+        except ConfigError as exc:
+            inner = (exc.key or "").lstrip("-")
+            if key.startswith("topology") and inner in ("gpus", *(k.split(".", 1)[1] for k in origin
+                                                                  if k.startswith("topology."))):
+                key = "gpus" if inner == "gpus" else f"topology.{inner}"   # the topology blames one of its keys
+            where = origin.get(key, key)
+            detail = f" ({exc.key})" if exc.key and not where.endswith(inner) else ""
+            raise ConfigError(exc.message + detail, source=source, key=where, value=exc.value,
+                              choices=exc.choices, allowed=exc.allowed) from None
+
+    seen: set[tuple[str, str]] = set()
+
+    def once(key: str, value: Any, action: Callable[[], Any]) -> None:
+        token = (key, json.dumps(value, sort_keys=True, default=str))
+        if token not in seen:
+            seen.add(token)
+            check(key, value, action)
+
+    for point in points:
+        once("model", point["model"], functools.partial(resolve, "models", point["model"]))
+        once("scheme", point["scheme"], functools.partial(make_scheme, point["scheme"]))
+        once("algorithm", point["algorithm"], functools.partial(ALGORITHMS.get, parse_spec(point["algorithm"])[0]))
+        if point["profile"] is not None:
+            once("profile", point["profile"], functools.partial(resolve, "profiles", point["profile"]))
+        network = {k.split(".", 1)[1]: v for k, v in point.items() if k.startswith("network.") and v is not None}
+        once("network", network, functools.partial(NetworkOptions.from_mapping, network, source, "network"))
+        topology_overrides = {k: v for k, v in point.items() if k.startswith("topology.")}
+        key = "topology" if not topology_overrides else next(iter(topology_overrides))
+        once(key, [point["topology"], point["gpus"], topology_overrides], functools.partial(build_cluster, point))

@@ -1,0 +1,99 @@
+"""Study files: sweep expansion, validation up front with errors that name the file and the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from simtrain.errors import ConfigError
+from simtrain.study import POINT_KEYS, load_study, point_seed, study_from_dict
+from simtrain.study.expr import compile_expression
+
+BASE = {"model": "resnet50", "topology": "cloud-25g"}
+
+
+def make(**sections):
+    return study_from_dict({"name": "t", "base": dict(BASE), **sections}, source="s.yaml")
+
+
+def test_grid_is_the_product_in_order_and_zip_walks_together():
+    study = make(sweep={"grid": {"gpus": [16, 64], "scheme": ["none", "topk:density=0.01"]},
+                        "zip": {"algorithm": ["ring", "hierarchical"], "bucket_size": ["25 MiB", "50 MiB"]}})
+    assert len(study.points) == 2 * 2 * 2
+    combos = [(p["gpus"], p["scheme"], p["algorithm"], p["bucket_size"]) for p in study.points]
+    assert combos[:3] == [(16, "none", "ring", "25 MiB"), (16, "none", "hierarchical", "50 MiB"),
+                          (16, "topk:density=0.01", "ring", "25 MiB")]
+    assert all((p["algorithm"] == "ring") == (p["bucket_size"] == "25 MiB") for p in study.points)
+    # every point carries every key, defaults filled in
+    assert set(study.points[0]) == {k.name for k in POINT_KEYS}
+    assert study.points[0]["batch"] == 32 and study.points[0]["engine"] == "analytical"
+
+
+def test_several_zip_groups_and_dotted_topology_keys():
+    study = make(sweep={"zip": [{"gpus": [16, 64]}, {"topology.nic_bandwidth": ["10 Gbit/s", "100 Gbit/s"],
+                                                      "network.endpoint_delay": ["1 us", "2 us"]}]})
+    assert len(study.points) == 4
+    assert {p["topology.nic_bandwidth"] for p in study.points} == {"10 Gbit/s", "100 Gbit/s"}
+    assert study.swept == ["gpus", "topology.nic_bandwidth", "network.endpoint_delay"]
+
+
+def test_seeds_depend_on_study_seed_and_index_only():
+    a = make(seed=3, sweep={"grid": {"gpus": [16, 32, 64]}})
+    assert a.seeds() == [point_seed(3, i) for i in range(3)]
+    assert len(set(a.seeds())) == 3
+    assert make(seed=4, sweep={"grid": {"gpus": [16, 32, 64]}}).seeds() != a.seeds()
+
+
+def test_fingerprint_changes_with_what_decides_results():
+    a = make(sweep={"grid": {"gpus": [16, 32]}})
+    assert a.fingerprint == make(sweep={"grid": {"gpus": [16, 32]}}).fingerprint
+    assert a.fingerprint != make(sweep={"grid": {"gpus": [16, 64]}}).fingerprint
+    assert a.fingerprint != make(sweep={"grid": {"gpus": [16, 32]}}, derived={"x": "gpus"}).fingerprint
+
+
+@pytest.mark.parametrize(("sections", "message"), [
+    ({"sweep": {"grid": {"gpu": [8]}}}, "s.yaml: sweep.grid.gpu: unknown key: 'gpu' (did you mean 'gpus'?)"),
+    ({"sweep": {"grid": {"gpus": 8}}}, "s.yaml: sweep.grid.gpus: a sweep axis must be a non-empty list"),
+    ({"sweep": {"grid": {"gpus": [8, 0]}}}, "s.yaml: sweep.grid.gpus[1]: must be at least 1 (got 0)"),
+    ({"sweep": {"grid": {"scheme": ["none", "powersgd:rnk=4"]}}},
+     "s.yaml: sweep.grid.scheme: unknown parameter of scheme 'powersgd': 'rnk' (did you mean 'rank'?)"),
+    ({"sweep": {"grid": {"model": ["resnet50", "resnet5O"]}}}, "s.yaml: sweep.grid.model: unknown model"),
+    ({"sweep": {"grid": {"algorithm": ["rign"]}}}, "s.yaml: sweep.grid.algorithm: unknown algorithm"),
+    ({"sweep": {"grid": {"bucket_size": ["25"]}}}, "s.yaml: sweep.grid.bucket_size[0]:"),
+    ({"sweep": {"grid": {"topology.nic_bandwidth": ["10 Gbit/s", "fast"]}}}, "s.yaml: sweep.grid.topology."
+                                                                            "nic_bandwidth:"),
+    ({"sweep": {"zip": {"gpus": [8, 16], "batch": [1]}}}, "s.yaml: sweep.zip: zipped axes must have equal lengths"),
+    ({"sweep": {"grid": {"gpus": [8]}, "zip": {"gpus": [16]}}}, "s.yaml: sweep: a key is swept twice"),
+    ({"sweep": {"grdi": {"gpus": [8]}}}, "s.yaml: sweep.grdi: unknown key: 'grdi' (did you mean 'grid'?)"),
+    ({"derived": {"x": "open('f')"}}, "s.yaml: derived.x: only arithmetic on column names is allowed"),
+    ({"sweep": {"grid": {"compute_jitter": [0.1]}}}, "s.yaml: sweep.grid.compute_jitter[0]: per-GPU compute "
+                                                     "jitter is simulated by the DES"),
+    ({"sweep": {"grid": {"dtype": ["fp8"]}}}, "s.yaml: sweep.grid.dtype[0]: unknown value: 'fp8'"),
+])
+def test_bad_studies_fail_up_front_naming_file_and_key(sections, message):
+    with pytest.raises(ConfigError) as info:
+        make(**sections)
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_required_key():
+    with pytest.raises(ConfigError, match=r"base\.topology: missing required key"):
+        study_from_dict({"name": "t", "base": {"model": "resnet50"}}, source="s.yaml")
+
+
+def test_expressions_allow_arithmetic_only():
+    f = compile_expression("100 * comm_fraction + log2(gpus) - max(1, 2)", "s", "derived.x")
+    assert f({"comm_fraction": 0.5, "gpus": 8}) == 50 + 3 - 2
+    for bad in ("gpus.__class__", "[1][0]", "lambda: 1", "eval('1')", "gpus if 1 else 2", "__builtins__"):
+        with pytest.raises(ConfigError):
+            compile_expression(bad, "s", "derived.x")
+
+
+def test_shipped_quickstart_matches_the_issue():
+    study = load_study("quickstart")
+    models = {p["model"] for p in study.points}
+    assert models == {"resnet50", "bert-base"}
+    assert {p["topology"] for p in study.points} == {"torus-2d", "abci", "cloud-25g"}
+    gpus = sorted({p["gpus"] for p in study.points})
+    assert gpus[0] == 8 and gpus[-1] == 4096
+    assert {p["scheme"] for p in study.points} == {"none", "powersgd:rank=4", "ab-training"}
