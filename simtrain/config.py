@@ -16,8 +16,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ import yaml
 from simtrain import units
 from simtrain.errors import ConfigError, suggest
 
-__all__ = ["Section", "apply_overrides", "load_yaml", "parse_override"]
+__all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recording_keys"]
 
 _REQUIRED: Any = object()
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -179,8 +181,16 @@ class Section:
             if key not in allowed:
                 raise self.error(str(key), "unknown key", value=str(key), choices=sorted(allowed))
 
+    def _note(self, key: str, kind: str, default: Any, allowed: str = "") -> None:
+        """Tell an active :func:`recording_keys` which key was read, as what (the reference docs' source)."""
+        if _RECORDERS:
+            path = re.sub(r"\[\d+\]", "[i]", self.key_path(key))
+            _RECORDERS[-1].append({"key": path, "kind": kind, "required": default is _REQUIRED,
+                                   "default": None if default is _REQUIRED else default, "allowed": allowed})
+
     # -- typed accessors -----------------------------------------------------------------------------------
     def _quantity(self, key: str, kind: str, default: Any, positive: bool = True) -> Any:
+        self._note(key, kind, default)
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -213,6 +223,7 @@ class Section:
     def integer(self, key: str, default: Any = _REQUIRED, minimum: int | None = None,
                 maximum: int | None = None) -> Any:
         """An integer, optionally bounded."""
+        self._note(key, "integer", default, _bounds(minimum, maximum))
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -230,6 +241,7 @@ class Section:
     def number(self, key: str, default: Any = _REQUIRED, minimum: float | None = None,
                maximum: float | None = None, exclusive_minimum: bool = False) -> Any:
         """A finite real number, optionally bounded."""
+        self._note(key, "number", default, _bounds(minimum, maximum, exclusive_minimum))
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -246,6 +258,7 @@ class Section:
 
     def string(self, key: str, default: Any = _REQUIRED) -> Any:
         """A string."""
+        self._note(key, "string", default)
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -255,6 +268,7 @@ class Section:
 
     def boolean(self, key: str, default: Any = _REQUIRED) -> Any:
         """A boolean (YAML true/false)."""
+        self._note(key, "boolean", default)
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -265,6 +279,7 @@ class Section:
     def choice(self, key: str, choices: Iterable[str], default: Any = _REQUIRED) -> Any:
         """One of ``choices``; an unknown name gets a close-match suggestion."""
         options = list(choices)
+        self._note(key, "choice", default, ", ".join(map(str, options)))
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -274,6 +289,7 @@ class Section:
 
     def section(self, key: str, default: Any = _REQUIRED) -> Any:
         """A nested mapping as a :class:`Section`."""
+        self._note(key, "mapping", default)
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -281,6 +297,7 @@ class Section:
 
     def sections(self, key: str, default: Any = _REQUIRED, min_items: int = 1) -> Any:
         """A list of mappings, each as a :class:`Section` with an indexed key path."""
+        self._note(key, "list of mappings", default)
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -290,8 +307,19 @@ class Section:
             raise self.error(key, f"must have at least {min_items} item(s)", value=value)
         return [Section(item, self.source, f"{self.key_path(key)}[{i}]") for i, item in enumerate(value)]
 
+    def string_list(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A non-empty list of strings."""
+        self._note(key, "list of strings", default)
+        value = self.raw(key, default)
+        if value is default and default is not _REQUIRED:
+            return default
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "must be a non-empty list of strings", value=_short(value))
+        return list(value)
+
     def int_list(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> Any:
         """A list of integers, each at least ``minimum``."""
+        self._note(key, "list of integers", default, f"integers >= {minimum}")
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -303,6 +331,38 @@ class Section:
                 raise self.error(key, f"every item must be an integer of at least {minimum}", value=value)
             out.append(item)
         return out
+
+
+_RECORDERS: list[list[dict[str, Any]]] = []
+
+
+@contextlib.contextmanager
+def recording_keys() -> Iterator[list[dict[str, Any]]]:
+    """Record every key the typed accessors of :class:`Section` read inside the block (for reference docs).
+
+    Examples
+    --------
+    >>> with recording_keys() as keys:
+    ...     Section({"bandwidth": "1 GB/s"}, "f.yaml").bandwidth("bandwidth")
+    1000000000.0
+    >>> keys[0]["key"], keys[0]["kind"], keys[0]["required"]
+    ('bandwidth', 'bandwidth', True)
+    """
+    records: list[dict[str, Any]] = []
+    _RECORDERS.append(records)
+    try:
+        yield records
+    finally:
+        _RECORDERS.remove(records)
+
+
+def _bounds(minimum: float | None, maximum: float | None, exclusive: bool = False) -> str:
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>' if exclusive else '>='} {minimum}")
+    if maximum is not None:
+        parts.append(f"<= {maximum}")
+    return ", ".join(parts)
 
 
 def _short(value: Any) -> Any:

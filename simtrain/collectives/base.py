@@ -191,15 +191,29 @@ def build_grouped_schedule(
     """
     if len(groups) == 1:
         return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
-    parts = [build_schedule(op, size, cluster, algorithm, ranks=group, chunks=chunks, **params)
-             for size, group in zip(sizes, groups)]
-    shape = [(p.repeat, p.stages, p.chain_id is not None) for p in parts[0].patterns]
-    if any([(p.repeat, p.stages, p.chain_id is not None) for p in part.patterns] != shape for part in parts[1:]):
-        raise ConfigError("grouped collectives need groups of equal size", key="groups",
-                          value=[len(g) for g in groups])
+    if len({len(g) for g in groups}) == 1 and sizes[0] > 0:
+        # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the
+        # first group's relabelled (tested against building each group): one build instead of one per group.
+        first = build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
+        merged = _relabel(first.patterns, np.stack([np.asarray(g) for g in groups]),
+                          np.asarray(sizes, dtype=np.float64) / sizes[0], cluster.num_gpus)
+    else:
+        parts = [build_schedule(op, size, cluster, algorithm, ranks=group, chunks=chunks, **params)
+                 for size, group in zip(sizes, groups)]
+        merged = merge_group_patterns([part.patterns for part in parts], [len(g) for g in groups])
+        first = parts[0]
+    return Schedule(op, algorithm, float(sum(sizes)), np.concatenate(list(groups)), tuple(merged), chunks,
+                    first.params)
+
+
+def merge_group_patterns(parts: Sequence[Sequence[StepPattern]], group_sizes: Sequence[int]) -> list[StepPattern]:
+    """Merge the patterns of concurrent per-group schedules step by step (their shapes must match)."""
+    shape = [(p.repeat, p.stages, p.chain_id is not None) for p in parts[0]]
+    if any([(p.repeat, p.stages, p.chain_id is not None) for p in part] != shape for part in parts[1:]):
+        raise ConfigError("grouped collectives need groups of equal size", key="groups", value=list(group_sizes))
     merged = []
-    for index, first in enumerate(parts[0].patterns):
-        pieces = [part.patterns[index] for part in parts]
+    for index, first in enumerate(parts[0]):
+        pieces = [part[index] for part in parts]
         chain_id = None
         if first.chain_id is not None:
             ids = [p.chain_id if p.chain_id is not None else np.zeros(0, dtype=np.int64) for p in pieces]
@@ -212,8 +226,28 @@ def build_grouped_schedule(
             np.concatenate([p.src for p in pieces]), np.concatenate([p.dst for p in pieces]),
             np.concatenate([p.nbytes for p in pieces]), first.repeat, max(p.reduce_bytes for p in pieces),
             first.label, chain_id, first.stages, stage_of_flow))
-    return Schedule(op, algorithm, float(sum(sizes)), np.concatenate(list(groups)), tuple(merged), chunks,
-                    parts[0].params)
+    return merged
+
+
+def _relabel(patterns: Sequence[StepPattern], groups: np.ndarray, ratios: np.ndarray,
+             num_gpus: int) -> list[StepPattern]:
+    """The first group's patterns copied onto every group (rows of ``groups``), bytes scaled by ``ratios``;
+    the same arrays :func:`merge_group_patterns` makes from per-group builds."""
+    position = np.full(num_gpus, -1, dtype=np.int64)
+    position[groups[0]] = np.arange(groups.shape[1])
+    count = groups.shape[0]
+    merged = []
+    for p in patterns:
+        chain_id = None
+        if p.chain_id is not None:
+            span = int(p.chain_id.max()) + 1 if p.chain_id.size else 0
+            chain_id = (p.chain_id[None, :] + span * np.arange(count)[:, None]).ravel()
+        stage_of_flow = np.tile(p.stage_of_flow, count) if p.stage_of_flow is not None else None
+        merged.append(StepPattern(
+            groups[:, position[p.src]].ravel(), groups[:, position[p.dst]].ravel(),
+            (ratios[:, None] * p.nbytes[None, :]).ravel(), p.repeat, float(p.reduce_bytes * ratios.max()),
+            p.label, chain_id, p.stages, stage_of_flow))
+    return merged
 
 
 def collective_time(

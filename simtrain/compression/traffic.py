@@ -107,7 +107,8 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
     """The Schedule that carries ``comm`` on ``cluster`` (grouped over its rank groups).
 
     ``algorithm`` applies where it can: a multidim-ring is defined on the cluster's whole grid, so sub-groups
-    (a node, the node leaders) run a ring instead; broadcasts and reduces use a ring unless ``algorithm`` has one.
+    (a node, the node leaders) run a ring instead; broadcasts and reduces use a ring unless ``algorithm`` has one,
+    and so does any operation ``algorithm`` does not implement (the all-gather of top-k under ``hierarchical``).
     """
     from simtrain.collectives import build_grouped_schedule
 
@@ -125,6 +126,10 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
         name = "ring"   # the torus grid spans the whole cluster; a sub-group's ring is what an implementation runs
     if comm.op in ("broadcast", "reduce") and name not in ("ring", "halving-doubling", "hierarchical", "direct"):
         name = "ring"
+    from simtrain.collectives import ALGORITHMS
+
+    if op not in ALGORITHMS.get(name).operations:
+        name = "ring"   # e.g. the all-gather of top-k under hierarchical all-reduce: what NCCL would run
     return build_grouped_schedule(op, sizes, cluster, name, groups, **params)
 
 

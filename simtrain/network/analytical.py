@@ -197,7 +197,8 @@ def _pattern_traffic(pattern: StepPattern, routes: Routes, cluster: Cluster, mul
     return Traffic(class_bytes, link_bytes, cluster.class_names)
 
 
-def schedule_traffic(schedule: Schedule, cluster: Cluster) -> Traffic:
+def schedule_traffic(schedule: Schedule, cluster: Cluster,
+                     routes_cache: dict[tuple[int, int], Routes] | None = None) -> Traffic:
     """Bytes per link class and per link of a whole schedule (all chunks).
 
     Examples
@@ -210,7 +211,8 @@ def schedule_traffic(schedule: Schedule, cluster: Cluster) -> Traffic:
     {'dim0': 24000000.0, 'dim1': 6000000.0}
     """
     total = Traffic(np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links), cluster.class_names)
-    routes_by_flows: dict[tuple[int, int], Routes] = {}
+    # keyed by the flow arrays' ids: the caller keeps the schedules alive while it passes the same cache
+    routes_by_flows: dict[tuple[int, int], Routes] = {} if routes_cache is None else routes_cache
     for pattern in schedule.patterns:
         if pattern.num_flows == 0:
             continue

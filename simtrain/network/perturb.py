@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -255,5 +256,4 @@ def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
         names = [cluster.node_names[g] for g in cut[:5]]
         raise ConfigError("the failed links disconnect the cluster; no route is left for", key="--fail-link",
                           value=names)
-    copy = Cluster(**{**cluster.__dict__, "router": router, "_graph": None})
-    return copy
+    return dataclasses.replace(cluster, router=router, _graph=None)   # fields only: no caches of the original

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -162,7 +163,7 @@ class Cluster:
         """A copy whose ``links`` have their bandwidth multiplied by ``factor`` (degraded links)."""
         bandwidth = self.link_bandwidth_Bps.copy()
         bandwidth[links] *= factor
-        copy = Cluster(**{**self.__dict__, "link_bandwidth_Bps": bandwidth, "_graph": None})
+        copy = dataclasses.replace(self, link_bandwidth_Bps=bandwidth, _graph=None)   # fields only, no caches
         return copy
 
     def describe(self) -> str:

@@ -238,9 +238,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
     # graph
     import networkx as nx
 
-    gpu_names = top.raw("gpus")
-    if not isinstance(gpu_names, list) or not gpu_names or not all(isinstance(g, str) for g in gpu_names):
-        raise top.error("gpus", "must be a non-empty list of GPU node names", value=gpu_names)
+    gpu_names = top.string_list("gpus")
     _fixed(top, len(gpu_names), gpus)
     graph = nx.DiGraph()
     graph.add_nodes_from(gpu_names)

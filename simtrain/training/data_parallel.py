@@ -118,13 +118,21 @@ class CommOutcome:
         return float(utilization.max()) if utilization.size else 0.0
 
 
+def step_cache(cluster: Cluster, name: str) -> dict[Any, Any]:
+    """A cache that lives as long as ``cluster``: schedule templates, and the engine's routes and rates of their
+    flows (keyed by the ids of the templates' arrays, which the templates keep alive)."""
+    caches: dict[str, dict[Any, Any]] = cluster.__dict__.setdefault("_step_caches", {})
+    return caches.setdefault(name, {})
+
+
 def _traffic(jobs: Sequence[CommJob], cluster: Cluster) -> tuple[float, dict[str, float], np.ndarray]:
     """Bytes sent per GPU, per link class and per link, of all jobs (the schedules' own accounting)."""
     by_class = dict.fromkeys(cluster.class_names, 0.0)
     link_bytes = np.zeros(cluster.num_links)
     total = 0.0
+    routes = step_cache(cluster, "routes")
     for job in jobs:
-        traffic = schedule_traffic(job.schedule, cluster)
+        traffic = schedule_traffic(job.schedule, cluster, routes)
         total += job.schedule.bytes_sent / cluster.num_gpus
         link_bytes += traffic.link_bytes
         for name, value in traffic.bytes_by_class.items():
@@ -152,7 +160,7 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
                      compute_end: float, update: float) -> CommOutcome:
     """Jobs run one after another on the stream, each as soon as it is ready and the stream is free."""
     results: dict[tuple[int, float], Any] = {}
-    flow_cache: dict[tuple[int, int], Any] = {}
+    flow_cache: dict[tuple[int, int], Any] = step_cache(cluster, "flows")
     clock = 0.0
     overlap_end = 0.0
     starts, ends = [], []
@@ -212,7 +220,10 @@ class _Schedules:
         self.algorithm = algorithm
         self.algorithm_params = algorithm_params
         self.chunks = chunks
-        self.templates: dict[tuple[Any, ...], Any] = {}
+        # kept on the cluster, so a sweep over batch sizes, dtypes or schemes on one cluster builds each template
+        # (and routes its flows) once; the arrays stay alive with the cluster, so id()-keyed engine caches hold
+        key = (algorithm, repr(sorted(algorithm_params.items())), chunks, gpus_per_node)
+        self.templates: dict[tuple[Any, ...], Any] = step_cache(cluster, "templates").setdefault(key, {})
 
     def get(self, comm: Communication) -> Any:
         """The schedule of ``comm``: a cached template of its kind, resized to its bytes."""

@@ -97,3 +97,15 @@ def test_shipped_quickstart_matches_the_issue():
     gpus = sorted({p["gpus"] for p in study.points})
     assert gpus[0] == 8 and gpus[-1] == 4096
     assert {p["scheme"] for p in study.points} == {"none", "powersgd:rank=4", "ab-training"}
+
+
+def test_the_readme_study_example_is_valid():
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = text.split("## What-if studies", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    study = study_from_dict(yaml.safe_load(block), source="README.md")
+    assert len(study.points) == 3 * 3 * 3 * 2 and study.derived == {"samples_per_gpu": "throughput_samples_per_s "
+                                                                                        "/ num_gpus"}
