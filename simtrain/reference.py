@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -116,7 +117,7 @@ def _model_section() -> list[str]:
     _load_cached.cache_clear()   # record every key, not only those of models not loaded yet
     records: list[dict[str, Any]] = []
     for name in catalog.names("models"):
-        records += _record(lambda n=name: load_model(n))
+        records += _record(functools.partial(load_model, name))
     top = [r for r in _merge(records) if not r["key"].startswith(("layers", "blocks"))]
     by_key: dict[str, list[dict[str, Any]]] = {}
     for r in records:
