@@ -23,7 +23,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain._version import __version__
-from simtrain.errors import ConfigError, InfeasibleError
+from simtrain.errors import ConfigError, InfeasibleError, SimtrainError
 
 __all__ = ["main"]
 
@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message, source="<cli>", key=self.prog.split(" ", 1)[-1] if " " in self.prog else None)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -651,13 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def network_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--topology", required=True, help="catalog name or YAML path")
-        p.add_argument("--gpus", type=_positive_int, help="instantiate the topology family at this GPU count")
+        p.add_argument("--gpus", type=positive_int, help="instantiate the topology family at this GPU count")
         p.add_argument("--algorithm", default="ring",
                        help="collective algorithm, optionally with parameters: NAME[:key=value,...]")
         p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
         p.add_argument("--store-and-forward", action="store_true",
                        help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
-        p.add_argument("--chunks", type=_positive_int, default=1, help="chunks per collective (pipelining)")
+        p.add_argument("--chunks", type=positive_int, default=1, help="chunks per collective (pipelining)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override: topology.KEY (YAML keys), network.endpoint_delay, "
                             "network.local_reduction_bandwidth, network.reduction_memory_passes, algorithm.KEY")
@@ -671,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="simulate one data-parallel training step")
     p.add_argument("--model", required=True, help="catalog name or YAML path")
-    p.add_argument("--batch", type=_positive_int, default=32, help="samples per GPU")
+    p.add_argument("--batch", type=positive_int, default=32, help="samples per GPU")
     p.add_argument("--dtype", default="fp32", help="compute and gradient precision: fp32, fp16 or bf16")
     p.add_argument("--optimizer", default="momentum", help="sgd, momentum or adam")
     p.add_argument("--bucket-size", default="25 MiB", help="gradient bucket size")
@@ -694,10 +694,10 @@ def build_parser() -> argparse.ArgumentParser:
     def sweep_flags(p: argparse.ArgumentParser, out_default: str | None) -> None:
         p.add_argument("--out", required=out_default is None, default=out_default,
                        help="output folder (re-running the same command resumes it)")
-        p.add_argument("--workers", type=_positive_int, help="local processes (default: all CPUs; 1: serial)")
+        p.add_argument("--workers", type=positive_int, help="local processes (default: all CPUs; 1: serial)")
         p.add_argument("--scheduler", metavar="ADDRESS", help="run on Dask: tcp://HOST:8786, or local for a "
                                                               "LocalCluster (needs the dask extra)")
-        p.add_argument("--chunk-size", type=_positive_int, help="points per saved chunk (default: automatic)")
+        p.add_argument("--chunk-size", type=positive_int, help="points per saved chunk (default: automatic)")
         p.add_argument("--force", action="store_true", help="discard another study's results in --out")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -721,22 +721,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--topology", help="catalog name or YAML path")
-    p.add_argument("--gpus", type=_positive_int, help="GPUs (topology size; workers for traffic)")
+    p.add_argument("--gpus", type=positive_int, help="GPUs (topology size; workers for traffic)")
     p.add_argument("--op", default="all-reduce", help="links: the collective")
     p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
     p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")
     p.add_argument("--engine", default="analytical", help="analytical or des")
-    p.add_argument("--chunks", type=_positive_int, default=1)
+    p.add_argument("--chunks", type=positive_int, default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
     p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
     p.add_argument("--sweep", help="traffic: PARAM=v1,v2,... (a scheme parameter such as rank, density, period, "
                                   "or gpus)")
     p.add_argument("--bandwidths", help="bandwidth: comma-separated bandwidths with units, e.g. 1Gbit/s,25Gbit/s")
-    p.add_argument("--batch", type=_positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
-    p.add_argument("--samples-per-epoch", type=_positive_int, default=50000, help="traffic: samples per epoch")
+    p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
+    p.add_argument("--samples-per-epoch", type=positive_int, default=50000, help="traffic: samples per epoch")
     p.add_argument("--epochs", type=float, default=1.0, help="traffic: epochs")
-    p.add_argument("--gpus-per-node", type=_positive_int, default=4, help="traffic: node size without a topology")
+    p.add_argument("--gpus-per-node", type=positive_int, default=4, help="traffic: node size without a topology")
     p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
     p.add_argument("--dtype", default="fp32", help="gradient precision")
     p.set_defaults(func=_cmd_plot)
@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtypes", default="fp32", help="comma-separated: fp32, fp64 (and fp16, bf16 with torch)")
     p.add_argument("--quick", action="store_true", help="fewer shapes (under 2 minutes on a laptop-class CPU)")
-    p.add_argument("--repeats", type=_positive_int, default=15, help="timed steps per shape (at least)")
+    p.add_argument("--repeats", type=positive_int, default=15, help="timed steps per shape (at least)")
     p.add_argument("--out", help="profile to write, e.g. profiles/NAME.json")
     p.add_argument("--force", action="store_true", help="overwrite an existing profile")
     p.add_argument("--check", metavar="PROFILE", help="measure held-out shapes and report the profile's accuracy")
@@ -756,14 +756,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
     p.add_argument("--model", required=True, help="catalog name or YAML path")
-    p.add_argument("--gpus", type=_positive_int, required=True, help="data-parallel workers")
-    p.add_argument("--batch", type=_positive_int, required=True, help="samples per GPU per step")
-    p.add_argument("--samples-per-epoch", type=_positive_int, required=True, help="samples in one epoch")
+    p.add_argument("--gpus", type=positive_int, required=True, help="data-parallel workers")
+    p.add_argument("--batch", type=positive_int, required=True, help="samples per GPU per step")
+    p.add_argument("--samples-per-epoch", type=positive_int, required=True, help="samples in one epoch")
     p.add_argument("--epochs", type=float, default=1.0, help="length of the run in epochs")
     p.add_argument("--scheme", default="none", help="NAME[:key=value,...]; see simtrain list schemes")
     p.add_argument("--dtype", default="fp32", help="gradient precision: fp32, fp16 or bf16")
     p.add_argument("--topology", help="catalog name or YAML path: wire bytes per link class")
-    p.add_argument("--gpus-per-node", type=_positive_int, help="node size for in-node groups (default: topology's)")
+    p.add_argument("--gpus-per-node", type=positive_int, help="node size for in-node groups (default: topology's)")
     p.add_argument("--algorithm", default="ring", help="algorithm of the all-reduces and all-gathers")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_traffic)
@@ -772,6 +772,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", help="models, topologies, algorithms, devices, schemes or studies")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
+
+    from simtrain.placement.cli import add_parser as add_place_parser
+
+    add_place_parser(sub)
     return parser
 
 
@@ -784,5 +788,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InfeasibleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SimtrainError as exc:   # not the input's fault (a solver gave up): one line, status 1
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
         return 0

@@ -1,0 +1,132 @@
+"""``place``: run a placer, check the result against the memory limits, and simulate the step.
+
+Examples
+--------
+>>> from simtrain.placement.graph import OpGraph
+>>> from simtrain.placement.devices import make_devices
+>>> g = OpGraph.from_edges([1, 3, 3, 1, 3, 1], {(0, 1): 1, (0, 4): 1, (1, 2): 1, (2, 3): 1, (4, 5): 1, (5, 3): 1})
+>>> [round(p.step_time_s, 3) for p in compare(g, make_devices(2), ["m-etf", "m-sct", "exact"]).values()]
+[8.0, 8.0, 8.0]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from simtrain import units
+from simtrain.errors import ConfigError, InfeasibleError
+from simtrain.placement.base import Placer, make_placer
+from simtrain.placement.devices import Devices
+from simtrain.placement.graph import OpGraph
+from simtrain.placement.memory import MEMORY_MODELS
+from simtrain.placement.plan import Plan
+from simtrain.placement.simulate import simulate_plan
+
+__all__ = ["check_fits", "compare", "place"]
+
+
+def check_fits(graph: OpGraph, devices: Devices) -> None:
+    """Raise :class:`InfeasibleError` when the graph cannot fit even spread over all devices.
+
+    Two necessary conditions: the persistent bytes (weights, gradients, optimizer state) fit in the devices'
+    total memory, and every op fits, with its co-location group's persistent bytes, on the largest device.
+
+    Examples
+    --------
+    >>> from simtrain.placement.graph import OpGraph
+    >>> from simtrain.placement.devices import make_devices
+    >>> check_fits(OpGraph.from_edges([1, 1], {}, memory_bytes=[3 * 2**30, 3 * 2**30]), make_devices(2, "2 GiB"))
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.InfeasibleError: the model needs 6 GiB of persistent memory (weights, gradients, optimizer \
+state) but the 2 devices hold 4 GiB in all: short by 2 GiB
+    """
+    total = float(graph.persistent_bytes.sum())
+    capacity = float(devices.memory_bytes.sum())
+    if total > capacity:
+        raise InfeasibleError(
+            f"the model needs {units.format_size(total)} of persistent memory (weights, gradients, optimizer "
+            f"state) but the {devices.count} devices hold {units.format_size(capacity)} in all: short by "
+            f"{units.format_size(total - capacity)}")
+    own = graph.group_persistent_bytes[graph.group] + graph.output_bytes + graph.temporary_bytes
+    worst = int(np.argmax(own)) if graph.num_ops else 0
+    largest = float(devices.memory_bytes.max())
+    if graph.num_ops and own[worst] > largest:
+        raise InfeasibleError(
+            f"op {graph.op_names[worst]!r} needs {units.format_size(float(own[worst]))} with its co-location "
+            f"group, more than the largest device's {units.format_size(largest)}: short by "
+            f"{units.format_size(float(own[worst]) - largest)}")
+
+
+def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *, memory_model: str = "live",
+          engine: str = "analytical", **params: Any) -> Plan:
+    """Place ``graph`` on ``devices`` with ``algorithm`` (``NAME[:key=value,...]`` or a Placer) and simulate it.
+
+    The placement is replayed with the ``analytical`` engine (a list scheduler's schedule exactly) to check
+    every device's peak memory against its limit; ``engine='des'`` then simulates the step with link contention,
+    following the same per-device order.
+
+    Raises
+    ------
+    InfeasibleError
+        The graph cannot fit, or the placer's placement exceeds a device's memory.
+
+    Examples
+    --------
+    >>> from simtrain.placement.graph import OpGraph
+    >>> from simtrain.placement.devices import make_devices
+    >>> g = OpGraph.from_edges([1.0, 1.0, 1.0], {(0, 1): 0.1, (0, 2): 0.1})
+    >>> plan = place(g, make_devices(2), "m-etf")
+    >>> plan.device.tolist(), round(plan.step_time_s, 6)
+    ([0, 0, 1], 2.1)
+    """
+    if memory_model not in MEMORY_MODELS:
+        raise ConfigError("unknown memory model", source="<cli>", key="--memory-model", value=memory_model,
+                          choices=MEMORY_MODELS)
+    placer = make_placer(algorithm, **params)
+    check_fits(graph, devices)
+    began = time.perf_counter()
+    placement = placer.place(graph, devices, memory_model)
+    elapsed = time.perf_counter() - began
+    grouped = placer.prepare(graph)  # memory is replayed with the co-location groups the placer honoured
+    replay = simulate_plan(grouped, devices, placement.device, start=placement.start, release=placement.start,
+                           engine="analytical", memory_model=memory_model)
+    over = replay.peak_memory_bytes - devices.memory_bytes
+    if (over > 1e-6 * np.maximum(devices.memory_bytes, 1.0)).any():
+        d = int(np.argmax(over))
+        raise InfeasibleError(
+            f"{placer.name}: the placement needs {units.format_size(float(replay.peak_memory_bytes[d]))} on device "
+            f"{d}, over its limit of {units.format_size(float(devices.memory_bytes[d]))} by "
+            f"{units.format_size(float(over[d]))}")
+    simulation = replay
+    if engine != "analytical":
+        simulation = simulate_plan(grouped, devices, placement.device, start=placement.start, engine=engine,
+                                   memory_model=memory_model)
+    return Plan(graph=graph, devices=devices, algorithm=placer.name, params=placer.get_params(),
+                device=placement.device, simulation=simulation, placement_time_s=elapsed,
+                memory_model=memory_model, placer_makespan_s=placement.makespan_s, info=dict(placement.info))
+
+
+def compare(graph: OpGraph, devices: Devices, algorithms: Sequence[str], **kwargs: Any) -> dict[str, Plan | str]:
+    """:func:`place` with each algorithm; a placer that fails gives its error message instead of a plan.
+
+    Examples
+    --------
+    >>> from simtrain.placement.graph import OpGraph
+    >>> from simtrain.placement.devices import make_devices
+    >>> g = OpGraph.from_edges([1.0, 1.0], {(0, 1): 0.1}, memory_bytes=[3, 3])
+    >>> out = compare(g, make_devices(2, [4.0, 4.0]), ["single", "m-etf"])
+    >>> out["single"][:6], out["m-etf"].device.tolist()
+    ('single', [0, 1])
+    """
+    out: dict[str, Plan | str] = {}
+    for name in algorithms:
+        try:
+            out[name] = place(graph, devices, name, **kwargs)
+        except (InfeasibleError, ConfigError) as exc:
+            out[name] = str(exc)
+    return out

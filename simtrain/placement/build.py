@@ -1,0 +1,235 @@
+"""Build OpGraphs: from a JSON file (the Baechi GNMT data set's schema), a catalog model, or a DAG of layers.
+
+A training graph from layers has, per layer ``L``: ``L/fwd`` (reads its inputs' activations), ``L/bwd`` (reads the
+same activations, kept for backward, and the output gradients of its consumers' backward ops) and, for layers
+with parameters, ``L/update``. Memory: the forward op holds the weights, the backward op the gradients and the
+update op the optimizer state (all persistent); activations and gradients are tensors on edges, so the memory
+model frees an activation after the backward op that reads it. The three ops of a layer form one co-location
+group (weights, gradients and optimizer state live together, as with ``colocate_gradients_with_ops``).
+Times come from a :class:`~simtrain.compute.ComputeModel`.
+
+Examples
+--------
+>>> from simtrain.compute import ComputeModel
+>>> g = graph_from_model("resnet18-cifar", batch=32, compute=ComputeModel.roofline("v100"))
+>>> g.kind.count("forward") == g.kind.count("backward")
+True
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simtrain.compute import OPTIMIZER_STATES, ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec
+from simtrain.placement.graph import GraphBuilder, OpGraph
+
+__all__ = ["UNPROFILED_COMPUTE_S", "graph_from_layers", "graph_from_model", "load_graph"]
+
+#: Compute time Baechi gives an op absent from the profile (1 µs).
+UNPROFILED_COMPUTE_S = 1e-6
+
+
+def load_graph(path: str | Path, *, prune_isolated: bool = True,
+               unprofiled_compute_s: float = UNPROFILED_COMPUTE_S) -> OpGraph:
+    """Load an op graph from a JSON file (``.json`` or gzip ``.json.gz``) of the Baechi GNMT data set's schema.
+
+    Nodes: ``id`` (0..n-1), ``name``, ``compute_time_s`` (``null`` = not profiled: ``unprofiled_compute_s``),
+    ``output_bytes`` (bytes per output port), ``temporary_bytes``, ``persistent_bytes`` (``null`` = 0),
+    optional ``colocation_group``, ``kind`` and ``pair``. Edges: ``src``, ``dst``, ``bytes`` and optionally
+    ``tensors`` (``src_port``, ``bytes``; one tensor per producer port, shared by all its consumers) and
+    ``comm_time_s`` (a fixed transfer time instead of the link model). Isolated ops are pruned as Baechi does.
+
+    Examples
+    --------
+    >>> import json, tempfile, os
+    >>> doc = {"name": "two", "nodes": [{"id": 0, "name": "a", "compute_time_s": 1e-3, "output_bytes": [64]},
+    ...                                 {"id": 1, "name": "b", "compute_time_s": 2e-3, "output_bytes": []}],
+    ...        "edges": [{"src": 0, "dst": 1, "bytes": 64}]}
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "g.json")
+    ...     with open(p, "w") as f:
+    ...         json.dump(doc, f)
+    ...     g = load_graph(p)
+    >>> g.num_ops, g.tensor_bytes.tolist()
+    (2, [64.0])
+    """
+    source = str(path)
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError("file not found", source=source, key="--graph")
+    try:
+        raw = file.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        doc = json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as exc:
+        raise ConfigError(f"cannot read the graph: {exc}", source=source, key="--graph") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("edges"), list):
+        raise ConfigError("must be an object with 'nodes' and 'edges' lists", source=source, key="--graph")
+    graph = _graph_from_doc(doc, source, unprofiled_compute_s)
+    return graph.subgraph_without_isolated() if prune_isolated else graph
+
+
+def _number(value: Any, source: str, key: str, default: float = 0.0) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise ConfigError("must be a number >= 0", source=source, key=key, value=value)
+    return float(value)
+
+
+def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: float) -> OpGraph:
+    builder = GraphBuilder(str(doc.get("name", Path(source).name)), source)
+    nodes = doc["nodes"]
+    ports: list[dict[int, int]] = []
+    for i, node in enumerate(nodes):
+        key = f"nodes[{i}]"
+        if not isinstance(node, dict) or node.get("id", i) != i:
+            raise ConfigError("must be an object whose id equals its position", source=source, key=key,
+                              value=node.get("id") if isinstance(node, dict) else node)
+        name = node.get("name", str(i))
+        compute = _number(node.get("compute_time_s"), source, f"{key}.compute_time_s", unprofiled_compute_s)
+        pair = node.get("pair", -1)
+        op = builder.add_op(str(name), compute,
+                            persistent_bytes=_number(node.get("persistent_bytes"), source, f"{key}.persistent_bytes"),
+                            temporary_bytes=_number(node.get("temporary_bytes"), source, f"{key}.temporary_bytes"),
+                            kind=str(node.get("kind", "op")), group=node.get("colocation_group"),
+                            pair=int(pair) if isinstance(pair, int) else -1)
+        outputs = node.get("output_bytes") or []
+        if not isinstance(outputs, list):
+            raise ConfigError("must be a list of bytes per output port", source=source, key=f"{key}.output_bytes",
+                              value=outputs)
+        mine: dict[int, int] = {}
+        for port, nbytes in enumerate(outputs):
+            if nbytes is not None:
+                mine[port] = builder.add_tensor(op, _number(nbytes, source, f"{key}.output_bytes[{port}]"),
+                                                name=f"{name}:{port}")
+        ports.append(mine)
+    for j, edge in enumerate(doc["edges"]):
+        key = f"edges[{j}]"
+        if not isinstance(edge, dict):
+            raise ConfigError("must be an object", source=source, key=key, value=edge)
+        src, dst = edge.get("src"), edge.get("dst")
+        if not (isinstance(src, int) and isinstance(dst, int) and 0 <= src < len(nodes) and 0 <= dst < len(nodes)):
+            raise ConfigError("src and dst must be node ids", source=source, key=key, value=(src, dst))
+        comm = edge.get("comm_time_s")
+        comm_s = None if comm is None else _number(comm, source, f"{key}.comm_time_s")
+        tensors = edge.get("tensors") or [{"src_port": 0, "bytes": edge.get("bytes", 0)}]
+        ids = []
+        for k, tensor in enumerate(tensors):
+            port = int(tensor.get("src_port", 0))
+            nbytes = _number(tensor.get("bytes"), source, f"{key}.tensors[{k}].bytes")
+            if comm_s is not None:  # a fixed edge time: its own tensor
+                ids.append(builder.add_tensor(src, nbytes, comm_s=comm_s, name=f"{src}->{dst}:{port}"))
+            elif port in ports[src]:
+                ids.append(ports[src][port])
+            else:
+                ports[src][port] = builder.add_tensor(src, nbytes, name=str(tensor.get("name", f"{src}:{port}")))
+                ids.append(ports[src][port])
+        builder.add_edge(src, dst, ids)
+    return builder.build(info={"description": doc.get("description", "")})
+
+
+def graph_from_model(model: str | Path | ModelSpec, *, batch: int, compute: ComputeModel, dtype: str = "fp32",
+                     optimizer: str = "momentum") -> OpGraph:
+    """The training graph of a catalog model (its layers as a chain) or of a layer-DAG model of :mod:`.zoo`.
+
+    Examples
+    --------
+    >>> from simtrain.compute import ComputeModel
+    >>> g = graph_from_model("inception-v3", batch=64, compute=ComputeModel.roofline("v100"))
+    >>> g.name, g.num_ops > 300
+    ('inception-v3', True)
+    """
+    from simtrain.placement import zoo
+
+    if isinstance(model, str) and model in zoo.MODELS:
+        layers, inputs = zoo.MODELS[model]()
+        return graph_from_layers(model, layers, inputs, batch=batch, compute=compute, dtype=dtype,
+                                 optimizer=optimizer)
+    if not isinstance(model, ModelSpec):
+        from simtrain.model import load_model
+
+        try:
+            model = load_model(model)
+        except ConfigError as exc:
+            if exc.choices is not None:  # an unknown name: offer the placement-only models too
+                raise ConfigError(exc.message, source=exc.source, key=exc.key, value=exc.value,
+                                  choices=[*exc.choices, *zoo.MODELS]) from None
+            raise
+    layers = list(model.layers)
+    inputs = [[i - 1] if i else [] for i in range(len(layers))]
+    return graph_from_layers(model.name, layers, inputs, batch=batch, compute=compute, dtype=dtype,
+                             optimizer=optimizer)
+
+
+def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Sequence[int]], *, batch: int,
+                      compute: ComputeModel, dtype: str = "fp32", optimizer: str = "momentum") -> OpGraph:
+    """The training graph of a DAG of layers: ``inputs[i]`` lists the layers whose outputs layer ``i`` reads
+    (empty: the model input). Layers no one reads are the outputs (the loss gradient enters there).
+
+    Examples
+    --------
+    >>> from simtrain.compute import ComputeModel
+    >>> from simtrain.model import load_model
+    >>> layers = load_model("resnet18-cifar").layers[:3]
+    >>> g = graph_from_layers("head", layers, [[], [0], [1]], batch=8, compute=ComputeModel.roofline("a100"))
+    >>> [n for n in g.op_names if n.startswith(layers[0].name)]
+    ['conv1/fwd', 'conv1/bwd', 'conv1/update']
+    """
+    if batch < 1:
+        raise ConfigError("must be a positive integer", key="--batch", value=batch)
+    if dtype not in DTYPE_BYTES:
+        raise ConfigError("unknown dtype", key="--dtype", value=dtype, choices=DTYPE_BYTES)
+    if optimizer not in OPTIMIZER_STATES:
+        raise ConfigError("unknown optimizer", key="--optimizer", value=optimizer, choices=OPTIMIZER_STATES)
+    width = DTYPE_BYTES[dtype]
+    master = 4 if width < 4 else 0
+    builder = GraphBuilder(name)
+    count = len(layers)
+    consumers: list[list[int]] = [[] for _ in range(count)]
+    for i, ins in enumerate(inputs):
+        for j in ins:
+            if not 0 <= j < i:
+                raise ConfigError("a layer may read only earlier layers", key=f"layers[{i}].inputs", value=j)
+            consumers[j].append(i)
+    fwd, act = [], []
+    for i, layer in enumerate(layers):
+        params = layer.num_params
+        f = builder.add_op(f"{layer.name}/fwd", compute.layer_time(layer, batch, "forward", dtype),
+                           persistent_bytes=params * (width + master), kind="forward", group=layer.name)
+        fwd.append(f)
+        act.append(builder.add_tensor(f, layer.output_elements * batch * width, name=f"{layer.name}:act"))
+        for j in inputs[i]:
+            builder.add_edge(fwd[j], f, [act[j]])
+    bwd = [-1] * count
+    grads: dict[tuple[int, int], int] = {}
+    for i in reversed(range(count)):
+        layer = layers[i]
+        b = builder.add_op(f"{layer.name}/bwd", compute.layer_time(layer, batch, "backward", dtype),
+                           persistent_bytes=layer.num_params * width, kind="backward", group=layer.name, pair=fwd[i])
+        bwd[i] = b
+        for j in inputs[i]:  # the activations kept for backward
+            builder.add_edge(fwd[j], b, [act[j]])
+            grads[(i, j)] = builder.add_tensor(b, layers[j].output_elements * batch * width,
+                                               name=f"{layer.name}:grad->{layers[j].name}")
+        if consumers[i]:
+            for k in consumers[i]:
+                builder.add_edge(bwd[k], b, [grads[(k, i)]])
+        else:  # an output: the loss gradient comes from the forward output
+            builder.add_edge(fwd[i], b, [act[i]])
+        if layer.num_params:
+            u = builder.add_op(f"{layer.name}/update", compute.update_time(layer.num_params, dtype, optimizer),
+                               persistent_bytes=layer.num_params * 4 * OPTIMIZER_STATES[optimizer], kind="update",
+                               group=layer.name, pair=fwd[i])
+            builder.add_edge(b, u, [builder.add_tensor(b, 0.0, name=f"{layer.name}:wgrad-ready")])
+    return builder.build(info={"batch": batch, "dtype": dtype, "optimizer": optimizer,
+                               "device": compute.device.name})
