@@ -774,8 +774,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
 
     from simtrain.placement.cli import add_parser as add_place_parser
+    from simtrain.validation.cli import add_parser as add_validate_parser
 
     add_place_parser(sub)
+    add_validate_parser(sub)
     return parser
 
 

@@ -1,0 +1,30 @@
+"""Reproduction cases: published measurements, simtrain's figure for each, and the error (``simtrain validate``).
+
+Each case names its source, the published figure with its unit and evidence tag, the assumptions it makes and the
+public API call that computes simtrain's figure. :func:`run_cases` runs them; :func:`validation_markdown` renders
+``docs/validation.md``.
+
+Examples
+--------
+>>> from simtrain.validation import run_cases
+>>> row = run_cases(["powersgd-rank2-payload"])[0]
+>>> row.published, round(row.simulated, 2)
+(7.5, 7.53)
+"""
+
+from __future__ import annotations
+
+from simtrain.validation import cases as _cases  # noqa: F401  (registers the built-in cases)
+from simtrain.validation.base import (
+    CASES,
+    Case,
+    ValidationRow,
+    evaluate,
+    median_abs_error,
+    register_case,
+    run_cases,
+)
+from simtrain.validation.report import validation_markdown
+
+__all__ = ["CASES", "Case", "ValidationRow", "evaluate", "median_abs_error", "register_case", "run_cases",
+           "validation_markdown"]

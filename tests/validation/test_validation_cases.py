@@ -1,0 +1,148 @@
+"""simtrain validate: the case registry, every case's numbers, the generated docs page and the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+import simtrain.cli
+from simtrain.errors import ConfigError
+from simtrain.validation import CASES, Case, median_abs_error, run_cases, validation_markdown
+from simtrain.validation.cli import add_parser, run
+from simtrain.validation.report import THRESHOLD
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
+ALLOWED_TAGS = {"[M]", "[M2]", "[V]", "[C]", "[code]", "[data]"}
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return run_cases()
+
+
+def test_registry_holds_the_issue_cases():
+    names = CASES.names()
+    for expected in ("sony-abci-scaling-1088", "powersgd-sgd-payload", "ab-training-traffic-reduction",
+                     "byteps-compress-resnet50", "byteps-compress-vgg16", "byteps-compress-bert-base",
+                     "baechi-inception-v3-m-topo", "baechi-inception-v3-m-etf", "baechi-inception-v3-m-sct",
+                     "nccl-allreduce-8xa100", "nccl-allreduce-8xh100-ring", "nccl-allreduce-dgx-a100-multinode",
+                     "nccl-allreduce-8xa100-1mb", "mstopk-cloud-speedup"):
+        assert expected in names
+    with pytest.raises(ConfigError, match=r"--case.*did you mean 'powersgd-sgd-payload'"):
+        CASES.get("powersgd-sgd-paylod")
+
+
+def test_every_case_is_documented_and_uses_an_allowed_tag():
+    for name in CASES.names():
+        case = CASES.get(name)
+        assert case.tag in ALLOWED_TAGS, name
+        assert case.source and case.assumptions and case.method and case.unit and case.quantity, name
+        assert case.published > 0 and math.isfinite(case.published), name
+
+
+def test_every_case_runs_and_returns_finite_numbers(rows):
+    assert [r.name for r in rows] == [r.name for r in rows if r.name in CASES.names()]
+    assert len(rows) == len(CASES.names())
+    for r in rows:
+        assert math.isfinite(r.simulated) and r.simulated > 0, r.name
+        assert r.rel_error == pytest.approx(r.simulated / r.published - 1), r.name
+
+
+def test_every_case_beyond_the_threshold_is_explained(rows):
+    for r in rows:
+        if abs(r.rel_error) > THRESHOLD:
+            assert r.gap, f"{r.name} misses by {r.rel_error:+.1%} and says nothing about why"
+
+
+def test_exact_traffic_cases_agree(rows):
+    by_name = {r.name: r for r in rows}
+    assert by_name["powersgd-sgd-payload"].rel_error == pytest.approx(0, abs=1e-3)
+    assert abs(by_name["powersgd-rank2-payload"].rel_error) < 0.01
+
+
+def test_median(rows):
+    assert median_abs_error(rows) == pytest.approx(sorted(abs(r.rel_error) for r in rows)[len(rows) // 2])
+    assert math.isnan(median_abs_error([]))
+
+
+def test_committed_validation_page_is_current(rows):
+    assert DOC.read_text(encoding="utf-8") == validation_markdown(rows), \
+        "docs/validation.md is stale: run  python -m simtrain.validation > docs/validation.md"
+
+
+def test_a_plugin_case_runs_after_the_built_in_ones():
+    from simtrain.validation.base import _ORDER, register_case
+
+    case = Case("zz-test-case", "test", "a number", 2.0, "x", "[C]", "none", "lambda", lambda: 3.0)
+    register_case(case)
+    try:
+        row = run_cases(["zz-test-case"])[0]
+        assert row.rel_error == pytest.approx(0.5)
+    finally:
+        _ORDER.remove("zz-test-case")
+        CASES._items.pop("zz-test-case")
+
+
+# --- command line ------------------------------------------------------------------------------------------------
+def _wired() -> bool:
+    try:
+        simtrain.cli.build_parser().parse_args(["validate", "--help"])
+    except SystemExit:
+        return True
+    except ConfigError:
+        return False
+    return False
+
+
+def validate_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``simtrain.cli.main(["validate", ...])`` once ``validate`` is wired in; until then the same handling here."""
+    if _wired():
+        capsys.readouterr()
+        code = simtrain.cli.main(["validate", *argv])
+    else:
+        parser = simtrain.cli._Parser(prog="simtrain")
+        add_parser(parser.add_subparsers(dest="command", parser_class=simtrain.cli._Parser))
+        try:
+            code = run(parser.parse_args(["validate", *argv]))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            code = 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_text_for_one_case(capsys):
+    code, out, err = validate_cli(capsys, "--case", "sony-abci-scaling-1088")
+    assert code == 0 and err == ""
+    for word in ("source", "published", "simulated", "error", "assumptions", "91.62 %", "median absolute"):
+        assert word in out
+
+
+def test_cli_json_for_two_cases(capsys):
+    code, out, err = validate_cli(capsys, "--json", "--case", "powersgd-sgd-payload", "--case",
+                                  "nccl-allreduce-8xa100")
+    assert code == 0 and err == ""
+    docs = json.loads(out)
+    assert [d["name"] for d in docs] == ["powersgd-sgd-payload", "nccl-allreduce-8xa100"]
+    for d in docs:
+        assert {"name", "source", "published", "simulated", "rel_error"} <= set(d)
+        assert isinstance(d["simulated"], float) and isinstance(d["rel_error"], float)
+
+
+def test_cli_unknown_case_is_one_error_line_and_exit_2(capsys):
+    code, out, err = validate_cli(capsys, "--case", "nope")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--case" in lines[0] and "nope" in lines[0]
+
+
+def test_add_parser_registers_validate():
+    parser = argparse.ArgumentParser(prog="simtrain")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["validate", "--json"])
+    assert args.func is run and args.json and args.case is None
