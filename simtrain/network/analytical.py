@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
     "local_reduction_bandwidth": ("bandwidth", "local_reduction_bandwidth_Bps",
                                   "memory bandwidth of the local reduction (unset: not charged)"),
     "reduction_memory_passes": ("number", "reduction_memory_passes", "memory passes per reduced byte (default 3)"),
+    "protocol": ("choice", "protocol", "none (bytes at line rate, default) or nccl (NCCL's LL/LL128/Simple "
+                                       "protocols, the fastest per collective; analytical engine)"),
 }
 
 
@@ -60,11 +62,15 @@ class NetworkOptions:
         Memory bandwidth of the local reduction; ``None`` charges nothing.
     reduction_memory_passes : float
         Memory passes per reduced byte (3: read two operands, write one).
+    protocol : {'none', 'nccl'}
+        ``nccl`` evaluates every collective under NCCL's three protocols (:mod:`simtrain.network.protocol`) and
+        takes the fastest; ``none`` moves bytes at line rate.
     """
 
     endpoint_delay_s: float = 0.0
     local_reduction_bandwidth_Bps: float | None = None
     reduction_memory_passes: float = 3.0
+    protocol: str = "none"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "<cli>", path: str = "network") -> NetworkOptions:
@@ -86,6 +92,10 @@ class NetworkOptions:
                     kwargs[field_name] = section.time(key)
                 elif kind == "bandwidth":
                     kwargs[field_name] = section.bandwidth(key)
+                elif kind == "choice":
+                    from simtrain.network.protocol import PROTOCOLS
+
+                    kwargs[field_name] = section.choice(key, PROTOCOLS)
                 else:
                     kwargs[field_name] = section.number(key, exclusive_minimum=True, minimum=0)
         section.finish(extra_allowed=NETWORK_KEYS)
@@ -128,6 +138,7 @@ class CollectiveResult:
     bytes_by_class: dict[str, float]
     phases: list[tuple[str, float]] = field(default_factory=list)
     link_bytes: np.ndarray | None = field(default=None, repr=False)
+    protocol: str = "none"
 
     @property
     def bytes_per_gpu(self) -> float:
@@ -156,6 +167,7 @@ class CollectiveResult:
             "num_ranks": self.num_ranks,
             "size_bytes": self.size_bytes,
             "chunks": self.chunks,
+            "protocol": self.protocol,
             "time_s": self.time_s,
             "algbw_Bps": self.algbw_Bps,
             "busbw_Bps": self.busbw_Bps,
@@ -290,6 +302,11 @@ def _flow_times(pattern: StepPattern, flows: _Flows) -> np.ndarray:
     return flows.latency + transfer
 
 
+def _slowed(times: np.ndarray, flows: _Flows, protocol: Any) -> np.ndarray:
+    """Flow times with the transfer part slowed by the protocol's bandwidth efficiency."""
+    return flows.latency + (times - flows.latency) / protocol.efficiency
+
+
 def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
              cache: dict[tuple[int, int], Any] | None = None) -> CollectiveResult:
     """Time and traffic of a Schedule on a Cluster.
@@ -321,6 +338,19 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     """
     options = options or NetworkOptions()
     cache = {} if cache is None else cache
+    if options.protocol != "none":
+        from simtrain.network.protocol import PROTOCOLS
+
+        plain = replace(options, protocol="none")
+        results = [replace(_evaluate(schedule, cluster, plain, cache, p), protocol=p.name)
+                   for p in PROTOCOLS[options.protocol]]
+        best = min(results, key=lambda r: r.time_s)
+        return best
+    return _evaluate(schedule, cluster, options, cache, None)
+
+
+def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: dict[tuple[int, int], Any],
+              protocol: Any) -> CollectiveResult:
     num_classes = len(cluster.class_names)
     class_bytes = np.zeros(num_classes)
     link_bytes = np.zeros(cluster.num_links)
@@ -349,12 +379,19 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         flows = _flows(pattern, cluster, cache)
         overhead = options.step_overhead(pattern.reduce_bytes)
         times = _flow_times(pattern, flows)
+        if protocol is not None:
+            times = _slowed(times, flows, protocol)
+            crosses = bool(np.any(pattern.src // cluster.gpus_per_node != pattern.dst // cluster.gpus_per_node))
+            floor = protocol.inter_step_latency_s if crosses else protocol.intra_step_latency_s
+            overhead += max(floor - float(flows.latency.max()), 0.0)
         src, dst = local[pattern.src], local[pattern.dst]
         before = float(ready.max())
         if pattern.stage_of_flow is not None:
             # chains and trees run stage by stage; a tree's first chunk meets each level alone, later chunks
             # find every edge busy (the steady state, ``times``)
             first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster)
+            if protocol is not None and pattern.chain_id is None:
+                first = _slowed(first, flows, protocol)
             for _ in range(pattern.repeat):
                 for level in range(int(pattern.stage_of_flow.max()) + 1):
                     members = np.flatnonzero(pattern.stage_of_flow == level)
@@ -381,6 +418,8 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         class_bytes += traffic.class_bytes
         link_bytes += traffic.link_bytes
     total = float(ready.max()) if schedule.num_ranks else 0.0
+    if protocol is not None and schedule.num_ranks > 1:
+        total += protocol.base_latency_s
     if schedule.chunks > 1 and occupancy:
         group_busy: dict[int, float] = {}
         for index, busy in enumerate(occupancy):

@@ -41,6 +41,7 @@ import numpy as np
 import simpy
 
 from simtrain.collectives.schedule import Schedule
+from simtrain.errors import ConfigError
 from simtrain.network.analytical import CollectiveResult, NetworkOptions, schedule_traffic
 from simtrain.topology.cluster import Cluster, Routes
 
@@ -327,6 +328,9 @@ class CollectiveRun:
         self.env = network.env
         self.schedule = schedule
         self.options = options or NetworkOptions()
+        if self.options.protocol != "none":
+            raise ConfigError("the NCCL protocol model runs in the analytical engine", key="network.protocol",
+                              value=self.options.protocol, allowed="none with --engine des")
         self.on_rank_done = on_rank_done
         self.label = label
         ranks = schedule.ranks

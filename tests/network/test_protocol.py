@@ -1,0 +1,79 @@
+"""The NCCL-like protocol model of the analytical engine (network.protocol: nccl)."""
+
+from __future__ import annotations
+
+import pytest
+
+from simtrain.cli import main
+from simtrain.collectives import collective_time
+from simtrain.errors import ConfigError
+from simtrain.network import NetworkOptions
+from simtrain.network.protocol import NCCL_PROTOCOLS, SIMPLE_EFFICIENCY
+from simtrain.topology import hierarchical, switch
+
+NCCL = NetworkOptions(protocol="nccl")
+
+
+def busbw(size, cluster, options=None, algorithm="ring"):
+    r = collective_time("all-reduce", size, cluster, algorithm, options=options)
+    p = r.num_ranks
+    return r.size_bytes / r.time_s * 2 * (p - 1) / p, r
+
+
+def test_large_messages_reach_the_simple_efficiency_of_the_line_rate():
+    node = switch(8, "300 GB/s", "1 us")
+    bw, result = busbw(8e9, node, NCCL)
+    assert result.protocol == "Simple"
+    assert bw == pytest.approx(SIMPLE_EFFICIENCY * 300e9, rel=2e-3)
+
+
+def test_small_messages_pick_a_low_latency_protocol_and_cost_its_latencies():
+    node = switch(8, "300 GB/s", "1 us")
+    _, result = busbw(1e6, node, NCCL)
+    assert result.protocol in ("LL", "LL128")
+    ll128 = NCCL_PROTOCOLS[1]
+    steps = 2 * 7
+    # LL128 on one node: base + 14 steps at max(1.9 us, two 1 us hops) + bytes at its efficiency
+    expected = ll128.base_latency_s + steps * max(ll128.intra_step_latency_s, 2e-6) + \
+        2 * 7 / 8 * 1e6 / (ll128.efficiency * 300e9)
+    assert result.protocol == "LL128" and result.time_s == pytest.approx(expected, rel=1e-9)
+
+
+def test_protocol_never_beats_line_rate_and_busbw_grows_with_size():
+    node = switch(8, "300 GB/s", "1 us")
+    previous = 0.0
+    for size in (1e4, 1e5, 1e6, 1e7, 1e8, 1e9):
+        plain, _ = busbw(size, node)
+        with_protocol, _ = busbw(size, node, NCCL)
+        assert with_protocol < plain
+        assert with_protocol > previous
+        previous = with_protocol
+
+
+def test_network_steps_use_the_network_latency():
+    cluster = hierarchical(2, 4, intra_bandwidth="300 GB/s", intra_latency="1 us", nic_bandwidth="25 GB/s",
+                           nic_latency="1 us")
+    one_node = switch(4, "300 GB/s", "1 us")
+    # tiny message: latency-bound; crossing nodes costs the network per-step latency
+    _, cross = busbw(1e3, cluster, NCCL)
+    _, local = busbw(1e3, one_node, NCCL)
+    assert cross.time_s > local.time_s
+
+
+def test_options_parse_and_the_des_refuses_the_protocol_model():
+    assert NetworkOptions.from_mapping({"protocol": "nccl"}).protocol == "nccl"
+    with pytest.raises(ConfigError, match="unknown value: 'ncl'"):
+        NetworkOptions.from_mapping({"protocol": "ncl"})
+    with pytest.raises(ConfigError, match="analytical engine"):
+        collective_time("all-reduce", 1e6, switch(4, "10 GB/s", "1 us"), "ring", engine="des", options=NCCL)
+
+
+def test_the_training_step_and_the_cli_take_the_protocol(capsys):
+    from simtrain.training import simulate
+
+    plain = simulate("resnet50", "abci", gpus=64, batch=32)
+    nccl = simulate("resnet50", "abci", gpus=64, batch=32, network=NCCL)
+    assert nccl.comm_time_s > plain.comm_time_s
+    code = main(["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB",
+                 "--set", "network.protocol=nccl", "--json"])
+    assert code == 0 and '"protocol": "Simple"' in capsys.readouterr().out
