@@ -229,6 +229,15 @@ def _infeasible(graph: OpGraph, mem: MemoryTracker, left: list[int], ready: set[
     stuck = min(ready, key=lambda v: graph.topo_rank[v]) if ready else left[0]
     gaps = [mem.shortfall(stuck, d) for d in range(devices.count)]
     d = int(np.argmin(gaps))
+    bound = int(mem.group_device[mem._group[stuck]])
+    if bound >= 0:   # its co-location group already lives on one device: that is where it must fit
+        running, peak = mem.need(stuck, bound)
+        return InfeasibleError(
+            f"{len(left)} of {graph.num_ops} ops cannot be placed within the memory limits: op "
+            f"{graph.op_names[stuck]!r} must join its co-location group on device {bound} and needs "
+            f"{units.format_size(max(running, peak))} there, short by "
+            f"{units.format_size(max(running, peak) - devices.memory_bytes[bound])} "
+            f"(limit {units.format_size(devices.memory_bytes[bound])})")
     return InfeasibleError(
         f"{len(left)} of {graph.num_ops} ops cannot be placed within the memory limits: op "
         f"{graph.op_names[stuck]!r} is short by {units.format_size(gaps[d])} even on the emptiest device "
