@@ -82,11 +82,7 @@ def _perturbations(args: argparse.Namespace) -> Any:
     if args.perturbations:
         from simtrain.config import load_yaml
 
-        from_file = Perturbations.from_dict(load_yaml(args.perturbations), source=args.perturbations)
-        combined.stragglers.update(from_file.stragglers)
-        combined.degraded += from_file.degraded
-        combined.failed += from_file.failed
-        combined.background += from_file.background
+        combined.merge(Perturbations.from_dict(load_yaml(args.perturbations), source=args.perturbations))
     return None if combined.empty else combined
 
 
@@ -164,6 +160,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.trace and Path(args.trace).exists() and not args.force:
         raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--trace", value=args.trace,
                           allowed="a new path, or add --force")
+    if args.trace and not Path(args.trace).resolve().parent.is_dir():
+        raise ConfigError("its folder does not exist", source="<cli>", key="--trace", value=args.trace)
     if (perturbations is not None or args.store_and_forward) and args.engine != "des":
         raise ConfigError("perturbations and store-and-forward are simulated by the DES", source="<cli>",
                           key="--engine", value=args.engine, allowed="des")
@@ -172,12 +170,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         from simtrain.compute import ComputeModel
 
         compute = ComputeModel.from_profile(args.profile, device=cluster.device)
-    report = simulate(
-        args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine, compute=compute,
-        bucket_size=args.bucket_size, optimizer=args.optimizer, chunks=chunks, network=options,
-        algorithm_params=params, perturbations=perturbations, store_and_forward=args.store_and_forward,
-        record_loads=bool(args.trace) and args.engine == "des", scheme=args.scheme,
-    )
+    try:
+        report = simulate(
+            args.model, cluster, batch=args.batch, algorithm=name, dtype=args.dtype, engine=args.engine,
+            compute=compute, bucket_size=args.bucket_size, optimizer=args.optimizer, chunks=chunks, network=options,
+            algorithm_params=params, perturbations=perturbations, store_and_forward=args.store_and_forward,
+            record_loads=bool(args.trace) and args.engine == "des", scheme=args.scheme,
+        )
+    except InfeasibleError as exc:   # a model file that cannot fit: name the file
+        if "/" not in args.model and not args.model.endswith((".yaml", ".yml")):
+            raise
+        raise InfeasibleError(f"{args.model}: {exc}") from None
     if args.trace:
         from simtrain.training.trace import write_trace
 
@@ -278,7 +281,17 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         if not args.results:
             raise ConfigError(f"plot {args.kind} draws a study's results", source="<cli>", key="--results",
                               allowed="the output folder of simtrain sweep or simtrain quickstart")
-        _save(figure_from_results(_read_results(args.results), args.kind), out)
+        table = _read_results(args.results)
+        try:
+            fig = figure_from_results(table, args.kind)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, source=exc.source or args.results,
+                              key=exc.key if exc.key in (None, "--results") else f"--results: {exc.key}",
+                              value=exc.value, choices=exc.choices, allowed=exc.allowed) from None
+        except (KeyError, TypeError, ValueError) as exc:   # a table that is not a sweep's results
+            raise ConfigError(f"not a results table of simtrain sweep ({type(exc).__name__}: {exc})",
+                              source=args.results, key="--results") from None
+        _save(fig, out)
         return 0
 
     if args.kind == "traffic":
@@ -494,7 +507,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from simtrain.calibration.profile import Profile, load_profile
 
     if args.check:
-        profile = load_profile(args.check)
+        from simtrain.catalog import resolve
+
+        profile = load_profile(resolve("profiles", args.check))
+        # refuse an existing --plot before measuring for minutes, not after
+        out = _output_path(argparse.Namespace(out=args.plot, force=args.force)) if args.plot else None
         shapes = bench.check_shapes(profile.dtypes, quick=args.quick)
         samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
         rows: list[dict[str, Any]] = []
@@ -514,7 +531,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
             from simtrain.plot.calibration import plot_predicted_vs_measured
 
-            out = _output_path(argparse.Namespace(out=args.plot, force=args.force))
+            assert out is not None
             fig, ax = plt.subplots(figsize=(5.5, 5))
             plot_predicted_vs_measured([r["measured_s"] for r in rows], [r["predicted_s"] for r in rows],
                                        [r["shape"].split()[0] for r in rows], ax,
@@ -788,10 +805,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return int(args.func(args))
     except (ConfigError, InfeasibleError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except SimtrainError as exc:   # not the input's fault (a solver gave up): one line, status 1
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
         return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error message on one line (a message quoting a file's text may hold line breaks)."""
+    return str(exc).replace("\r", " ").replace("\n", " ")

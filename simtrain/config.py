@@ -31,6 +31,8 @@ from simtrain.errors import ConfigError, suggest
 __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recording_keys"]
 
 _REQUIRED: Any = object()
+#: The smallest bandwidth a file may give, in bytes/s (1 bit/s); below it every transfer time overflows.
+MIN_BANDWIDTH_BPS = 0.125
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -58,8 +60,13 @@ def load_yaml(path: str | Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"malformed YAML: {problem}", source=str(path), key=where) from None
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"malformed YAML: {_one_line(problem)}", source=str(path), key=where) from None
+    except RecursionError:
+        raise ConfigError("malformed YAML: nested too deeply", source=str(path)) from None
+    except Exception as exc:  # whatever a constructor raises, the file is at fault
+        # a constructor rejected a scalar: a date such as 2020-13-45, '!!float abc', an integer of 5,000 digits
+        raise ConfigError(f"malformed YAML: {_one_line(str(exc)) or type(exc).__name__}", source=str(path)) from None
 
 
 def parse_override(text: str, source: str = "<cli>") -> tuple[str, Any]:
@@ -79,9 +86,9 @@ def parse_override(text: str, source: str = "<cli>") -> tuple[str, Any]:
     if not key:
         raise ConfigError("an override needs a key before '='", source=source, key="--set", value=text)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value = yaml.load(raw, Loader=_SafeLoader) if raw.strip() else ""
+    except Exception:  # YAMLError, or any error of a constructor
+        value = raw   # not a YAML scalar: the text itself (e.g. 2020-13-45 or an unclosed bracket)
     return key, value
 
 
@@ -209,8 +216,11 @@ class Section:
         return self._quantity(key, "size", default, positive)
 
     def bandwidth(self, key: str, default: Any = _REQUIRED) -> Any:
-        """A bandwidth in bytes/s (the value must carry a unit)."""
-        return self._quantity(key, "bandwidth", default)
+        """A bandwidth in bytes/s (the value must carry a unit; below 1 bit/s is a typo, not a network)."""
+        value = self._quantity(key, "bandwidth", default)
+        if value is not default and value < MIN_BANDWIDTH_BPS:
+            raise self.error(key, "is absurdly small: must be at least 1 bit/s", value=self.data[key])
+        return value
 
     def time(self, key: str, default: Any = _REQUIRED, positive: bool = False) -> Any:
         """A duration in seconds (the value must carry a unit); zero allowed unless ``positive``."""
@@ -245,8 +255,8 @@ class Section:
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(key, "must be a finite number", value=value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            raise self.error(key, "must be a finite number", value=_short(value))
         if minimum is not None:
             if exclusive_minimum and not value > minimum:
                 raise self.error(key, f"must be greater than {minimum}", value=value)
@@ -365,6 +375,23 @@ def _bounds(minimum: float | None, maximum: float | None, exclusive: bool = Fals
     return ", ".join(parts)
 
 
+def _finite(value: int | float) -> bool:
+    """Whether a YAML number is finite as a float (an integer of 400 digits is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def _short(value: Any) -> Any:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:   # an integer too long to print
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to show>"
     return value if len(text) <= 80 else text[:77] + "..."

@@ -35,6 +35,23 @@ def suggest(name: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def _escape(text: Any) -> str:
+    """A file name or key path on one line (a YAML key may hold a line break)."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _safe_repr(value: Any, limit: int = 1000) -> str:
+    """``repr(value)`` on one line and at most ``limit`` characters (never raising: huge integers included)."""
+    try:
+        text = repr(value)
+    except ValueError:   # an integer beyond Python's digit limit for str()
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    except RecursionError:   # lists nested thousands deep
+        return f"<a {type(value).__name__} nested too deeply to show>"
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class SimtrainError(Exception):
     """Base class of simtrain's own errors."""
 
@@ -93,20 +110,21 @@ class ConfigError(SimtrainError, ValueError):
     def __str__(self) -> str:
         parts = []
         if self.source:
-            parts.append(self.source)
+            parts.append(_escape(self.source))
         if self.key:
-            parts.append(self.key)
-        body = self.message
+            parts.append(_escape(self.key))
+        body = " ".join(str(self.message).split())   # one line, whatever the message quoted
         if self.value is not _MISSING:
-            body += f": {self.value!r}" if self.choices is not None else f" (got {self.value!r})"
+            shown = _safe_repr(self.value)
+            body += f": {shown}" if self.choices is not None else f" (got {shown})"
             if self.choices is not None:
-                hint = suggest(str(self.value), self.choices)
+                hint = suggest(self.value if isinstance(self.value, str) else shown, self.choices)
                 if hint is not None:
                     body += f" (did you mean {hint!r}?)"
         if self.choices is not None:
-            body += "; allowed: " + ", ".join(self.choices)
+            body += "; allowed: " + ", ".join(_escape(c) for c in self.choices)
         elif self.allowed:
-            body += f"; allowed: {self.allowed}"
+            body += f"; allowed: {_escape(self.allowed)}"
         parts.append(body)
         return ": ".join(parts)
 

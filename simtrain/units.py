@@ -163,9 +163,9 @@ def parse_quantity(value: object, kind: str) -> float:
     units = _UNITS[kind]
     allowed = f"a number with a {kind.replace('_', ' ')} unit such as {_EXAMPLES[kind]}"
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError(f"got {value!r}; expected {allowed}")
+        raise UnitError(f"got {_shown(value)}; expected {allowed}")
     if isinstance(value, (int, float)):
-        raise UnitError(f"got the bare number {value!r} with no unit; expected {allowed}")
+        raise UnitError(f"got the bare number {_shown(value)} with no unit; expected {allowed}")
     match = _NUMBER_UNIT.match(value)
     if match is None:
         raise UnitError(f"could not read {value!r}; expected {allowed}")
@@ -185,6 +185,15 @@ def parse_quantity(value: object, kind: str) -> float:
     if not math.isfinite(result):
         raise UnitError(f"{value!r} is not a finite quantity")
     return result
+
+
+def _shown(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for a message: short, one line, and never raising (deep lists, 5,000-digit integers)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_size(value: object) -> float:

@@ -162,6 +162,8 @@ def load_profile(path: str | Path) -> Profile:
         raise ConfigError("must map dtypes to fitted parameters", source=source, key="params")
     checked: dict[str, dict[str, float]] = {}
     for dtype, values in params.items():
+        if dtype not in _ITEMSIZE:
+            raise ConfigError("unknown dtype", source=source, key=f"params.{dtype}", value=dtype, choices=_ITEMSIZE)
         if not isinstance(values, dict):
             raise ConfigError("must be a mapping of parameters", source=source, key=f"params.{dtype}")
         checked[dtype] = {}
@@ -178,9 +180,21 @@ def load_profile(path: str | Path) -> Profile:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError("must be a non-negative integer", source=source, key=key, value=value)
         rule.append(value)
-    return Profile(str(data["backend"]), str(data["device"]), checked, rule[0], rule[1],
-                   list(data.get("samples", [])), dict(data.get("provenance", {})), dict(data.get("fit_error", {})),
-                   source)
+    for key in ("backend", "device"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise ConfigError("must be a non-empty string", source=source, key=key, value=data[key])
+    samples = data.get("samples", [])
+    if not isinstance(samples, list):
+        raise ConfigError("must be a list of measured samples", source=source, key="samples",
+                          value=type(samples).__name__)
+    extra = []
+    for key in ("provenance", "fit_error"):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError("must be a JSON object", source=source, key=key, value=type(value).__name__)
+        extra.append(value)
+    return Profile(data["backend"], data["device"], checked, rule[0], rule[1], list(samples), dict(extra[0]),
+                   dict(extra[1]), source)
 
 
 def _loop_rule(backend: str) -> tuple[int, int]:

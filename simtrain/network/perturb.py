@@ -106,6 +106,9 @@ class Perturbations:
     degraded: list[tuple[str, float]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     background: list[tuple[str, float]] = field(default_factory=list)
+    #: Where entries came from, for errors: (``"straggler"``, rank) or (``"degraded"``/``"failed"``/
+    #: ``"background"``, index) → (file, key path). Entries from flags have none (errors name the flag).
+    origins: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -149,46 +152,90 @@ class Perturbations:
         top = Section(data, source)
         result = cls()
         for item in top.sections("stragglers", [], min_items=0):
-            result.stragglers[item.integer("rank", minimum=0)] = item.number("factor", minimum=0,
-                                                                             exclusive_minimum=True)
+            factor = item.number("factor", minimum=0, exclusive_minimum=True)   # read first, as the docs list it
+            rank = item.integer("rank", minimum=0)
+            result.stragglers[rank] = factor
+            result.origins[("straggler", rank)] = (source, item.key_path("rank"))
             item.finish()
         for item in top.sections("degraded_links", [], min_items=0):
+            result.origins[("degraded", len(result.degraded))] = (source, item.key_path("link"))
             result.degraded.append((item.string("link"), item.number("factor", minimum=0, maximum=1,
                                                                      exclusive_minimum=True)))
             item.finish()
         failed = top.raw("failed_links", [])
         if not isinstance(failed, list) or not all(isinstance(x, str) for x in failed):
             raise top.error("failed_links", "must be a list of link names", value=failed)
-        result.failed.extend(failed)
+        for number, spec in enumerate(failed):
+            result.origins[("failed", len(result.failed))] = (source, f"failed_links[{number}]")
+            result.failed.append(spec)
         for item in top.sections("background", [], min_items=0):
+            result.origins[("background", len(result.background))] = (source, item.key_path("link"))
             result.background.append((item.string("link"), item.bandwidth("rate")))
             item.finish()
         top.finish()
         return result
+
+    def merge(self, other: Perturbations) -> None:
+        """Add ``other``'s perturbations to these (its stragglers win), keeping where each entry came from."""
+        for rank, factor in other.stragglers.items():
+            self.stragglers[rank] = factor
+            self.origins.pop(("straggler", rank), None)
+        offsets = {"degraded": len(self.degraded), "failed": len(self.failed), "background": len(self.background)}
+        for (kind, ident), where in other.origins.items():
+            self.origins[(kind, ident + offsets.get(kind, 0))] = where
+        self.degraded += other.degraded
+        self.failed += other.failed
+        self.background += other.background
+
+    def _blame(self, exc: ConfigError, kind: str, ident: int) -> ConfigError:
+        """``exc`` re-aimed at the file and key the entry came from (unchanged for entries from flags)."""
+        where = self.origins.get((kind, ident))
+        if where is None or exc.source is not None:
+            return exc
+        return ConfigError(exc.message, source=where[0], key=where[1], value=exc.value, choices=exc.choices,
+                           allowed=exc.allowed)
+
+    def _resolve(self, cluster: Cluster, kind: str, index: int, spec: str, flag: str) -> np.ndarray:
+        try:
+            return resolve_links(cluster, spec, flag)
+        except ConfigError as exc:
+            raise self._blame(exc, kind, index) from None
 
     def straggler_factors(self, num_gpus: int) -> np.ndarray:
         """Compute slow-down factor of every rank."""
         factors = np.ones(num_gpus)
         for rank, factor in self.stragglers.items():
             if not 0 <= rank < num_gpus:
-                raise ConfigError(f"no such rank on a {num_gpus}-GPU cluster", key="--straggler", value=rank)
+                raise self._blame(ConfigError(f"no such rank on a {num_gpus}-GPU cluster", key="--straggler",
+                                              value=rank), "straggler", rank)
             factors[rank] = factor
         return factors
 
     def apply(self, cluster: Cluster) -> tuple[Cluster, np.ndarray]:
         """The cluster with failed links routed around, and the link capacities to simulate with."""
         capacity = cluster.link_bandwidth_Bps.astype(np.float64).copy()
-        for spec, factor in self.degraded:
-            capacity[resolve_links(cluster, spec, "--degrade")] *= factor
-        for spec, rate in self.background:
-            ids = resolve_links(cluster, spec, "--background")
+        for index, (spec, factor) in enumerate(self.degraded):
+            capacity[self._resolve(cluster, "degraded", index, spec, "--degrade")] *= factor
+        for index, (spec, rate) in enumerate(self.background):
+            ids = self._resolve(cluster, "background", index, spec, "--background")
             if (capacity[ids] <= rate).any():
-                raise ConfigError("background traffic must be below the link's capacity", key="--background",
-                                  value=spec, allowed=f"less than {units.format_bandwidth(capacity[ids].min())}")
+                raise self._blame(ConfigError(
+                    "background traffic must be below the link's capacity", key="--background", value=spec,
+                    allowed=f"less than {units.format_bandwidth(capacity[ids].min())}"), "background", index)
             capacity[ids] -= rate
         if self.failed:
-            ids = np.unique(np.concatenate([resolve_links(cluster, s, "--fail-link") for s in self.failed]))
-            cluster = _detour(cluster, ids)
+            ids = np.unique(np.concatenate([self._resolve(cluster, "failed", i, s, "--fail-link")
+                                            for i, s in enumerate(self.failed)]))
+            try:
+                cluster = _detour(cluster, ids)
+            except ConfigError as exc:
+                files = {self.origins[("failed", i)] for i in range(len(self.failed)) if ("failed", i) in self.origins}
+                if len(files) == 1 and len(self.failed) == 1:
+                    raise self._blame(exc, "failed", 0) from None
+                if files:   # several entries together cut the cluster: blame the file's list
+                    raise ConfigError(exc.message, source=sorted(files)[0][0], key="failed_links", value=exc.value,
+                                      allowed=exc.allowed) from None
+                raise
             capacity[ids] = 0.0
         return cluster, capacity
 

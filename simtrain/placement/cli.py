@@ -77,8 +77,37 @@ def _check_output(path: str | None, force: bool, flag: str) -> None:
         raise ConfigError("must end in .png, .svg or .pdf", source="<cli>", key=flag, value=path)
 
 
+def _load_graph(path: str) -> Any:
+    """The op graph of ``--graph``; any way the file can be malformed is one ConfigError naming it."""
+    import zlib
+
+    from simtrain.placement.build import load_graph
+
+    try:
+        return load_graph(path)
+    except ConfigError:
+        raise
+    except (zlib.error, EOFError, OSError) as exc:   # a corrupt gzip stream
+        raise ConfigError(f"cannot read the graph: {exc}", source=path, key="--graph") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # a value of the wrong JSON type where the schema wants an object, a list or a number
+        raise ConfigError(f"malformed op graph ({type(exc).__name__}: {exc})", source=path, key="--graph") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain place``; returns the exit status."""
+    from simtrain.errors import InfeasibleError
+
+    try:
+        return _run(args)
+    except InfeasibleError as exc:   # name the file whose graph or model cannot be placed
+        path = args.graph or (args.model if "/" in args.model or args.model.endswith((".yaml", ".yml")) else None)
+        if path is None or str(exc).startswith(path):
+            raise
+        raise InfeasibleError(f"{path}: {exc}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     from simtrain.placement.api import compare, place
     from simtrain.placement.devices import make_devices
 
@@ -86,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
         _check_output(path, args.force, flag)
     memory: Any = args.memory.split(",") if args.memory else None
     if args.graph:
-        from simtrain.placement.build import load_graph
-
-        graph = load_graph(args.graph)
+        graph = _load_graph(args.graph)
     else:
         from simtrain.compute import ComputeModel
         from simtrain.hardware import get_device

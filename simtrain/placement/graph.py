@@ -400,6 +400,12 @@ class GraphBuilder:
                                   key=label, value=value)
         if kind not in KINDS:
             raise ConfigError("unknown op kind", source=self.source or None, key="kind", value=kind, choices=KINDS)
+        if group is not None and not isinstance(group, str):
+            raise ConfigError(f"must be a group name (op {name!r})", source=self.source or None,
+                              key="colocation_group", value=group)
+        if isinstance(pair, bool) or not isinstance(pair, (int, np.integer)) or pair < -1:
+            raise ConfigError(f"must be an op id or -1 (op {name!r})", source=self.source or None, key="pair",
+                              value=pair)
         self._index[name] = len(self._ops)
         self._ops.append((name, float(compute_s), float(persistent_bytes), float(temporary_bytes), kind, group,
                           int(pair)))
@@ -436,6 +442,10 @@ class GraphBuilder:
     def build(self, info: dict[str, Any] | None = None) -> OpGraph:
         """Check acyclicity and return the graph."""
         ops = self._ops
+        for name, *_, pair in ops:
+            if pair >= len(ops):
+                raise ConfigError(f"must be an op id or -1 (op {name!r})", source=self.source or None, key="pair",
+                                  value=pair, allowed=f"-1 .. {len(ops) - 1}")
         group_labels = [o[5] if o[5] is not None else o[0] for o in ops]
         group_index: dict[str, int] = {}
         group = np.empty(len(ops), dtype=np.int64)

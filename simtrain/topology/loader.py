@@ -47,6 +47,9 @@ __all__ = ["KINDS", "load_topology", "near_square_shape", "topology_from_dict"]
 
 KINDS = ("stack", "torus", "ring", "switch", "fully_connected", "hierarchical", "cloud", "fat_tree", "graph")
 
+#: The most GPUs a topology may be instantiated at (a larger count is a typo, and would exhaust memory).
+MAX_GPUS = 1 << 20
+
 
 def near_square_shape(num_gpus: int, ndim: int) -> list[int]:
     """The most nearly square (cubic) factorisation of ``num_gpus`` into ``ndim`` factors, smallest first.
@@ -119,6 +122,8 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
     """
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
         raise ConfigError("must be a positive integer", source="<cli>", key="--gpus", value=gpus)
+    if gpus is not None and gpus > MAX_GPUS:
+        raise ConfigError(f"must be at most {MAX_GPUS}", source="<cli>", key="--gpus", value=gpus)
     top = Section(data, source)
     try:
         cluster = _build(top, gpus)
@@ -131,7 +136,9 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
     return cluster
 
 
-def _fixed(top: Section, size: int, gpus: int | None) -> None:
+def _fixed(top: Section, size: int, gpus: int | None, key: str) -> None:
+    if size > MAX_GPUS:
+        raise top.error(key, f"the topology would have {size} GPUs; must be at most {MAX_GPUS}")
     if gpus is not None and gpus != size:
         raise ConfigError(
             f"this topology has a fixed size of {size} GPUs and cannot be instantiated at", source="<cli>",
@@ -139,14 +146,26 @@ def _fixed(top: Section, size: int, gpus: int | None) -> None:
         )
 
 
+def _at_most(top: Section, key: str, count: Any, per_node: int = 1) -> Any:
+    """``count`` (``None`` passes), after checking that ``count * per_node`` GPUs is not absurd."""
+    if count is not None and count * per_node > MAX_GPUS:
+        what = f"{count} x {per_node} = {count * per_node} GPUs" if per_node > 1 else f"{count} GPUs"
+        raise top.error(key, f"{what} is too many; must be at most {MAX_GPUS} GPUs", value=count)
+    return count
+
+
 def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_key: str) -> int:
     if gpus is None:
-        return int(top.integer(default_key, minimum=1))
-    top.integer(default_key, None, minimum=1)
+        return _at_most(top, default_key, int(top.integer(default_key, minimum=1)), per_node)
+    _at_most(top, default_key, top.integer(default_key, None, minimum=1), per_node)
     if gpus % per_node:
+        from simtrain.catalog import catalog_dir
+
+        shipped = Path(top.source).parent == catalog_dir("topologies")
         raise ConfigError(
             f"must be a multiple of {key} = {per_node} for topology {top.data.get('name')!r}",
-            source="<cli>", key="--gpus", value=gpus,
+            source="<cli>", key="--gpus", value=gpus, allowed=None if shipped else f"a multiple of {per_node} "
+            f"(or edit {top.source})",
         )
     return gpus // per_node
 
@@ -169,22 +188,22 @@ def _build(top: Section, gpus: int | None) -> Cluster:
                 "latency": dim.time("latency"),
             })
             dim.finish()
-        _fixed(top, math.prod(s["size"] for s in specs), gpus)
+        _fixed(top, math.prod(s["size"] for s in specs), gpus, "dimensions")
         return builders.dimension_stack(specs, **common)
     if kind == "torus":
         bandwidth, latency = top.bandwidth("bandwidth"), top.time("latency")
         if "dims" in top:
             shape = top.int_list("dims")
-            _fixed(top, math.prod(shape), gpus)
+            _fixed(top, math.prod(shape), gpus, "dims")
         else:
             ndim = top.integer("ndim", minimum=1, maximum=6)
-            count = gpus if gpus is not None else top.integer("gpus", minimum=1)
-            top.integer("gpus", None, minimum=1)
+            count = gpus if gpus is not None else _at_most(top, "gpus", top.integer("gpus", minimum=1))
+            _at_most(top, "gpus", top.integer("gpus", None, minimum=1))
             shape = near_square_shape(count, ndim)
         return builders.torus(shape, bandwidth, latency, **common)
     if kind in ("ring", "switch", "fully_connected"):
-        count = gpus if gpus is not None else top.integer("gpus", minimum=1)
-        top.integer("gpus", None, minimum=1)
+        count = gpus if gpus is not None else _at_most(top, "gpus", top.integer("gpus", minimum=1))
+        _at_most(top, "gpus", top.integer("gpus", None, minimum=1))
         build = {"ring": builders.ring, "switch": builders.switch, "fully_connected": builders.fully_connected}
         return build[kind](count, top.bandwidth("bandwidth"), top.time("latency", 0.0), **common)
     if kind == "hierarchical":
@@ -228,8 +247,8 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             **common,
         )
     if kind == "fat_tree":
-        hosts = gpus if gpus is not None else top.integer("hosts", minimum=1)
-        top.integer("hosts", None, minimum=1)
+        hosts = gpus if gpus is not None else _at_most(top, "hosts", top.integer("hosts", minimum=1))
+        _at_most(top, "hosts", top.integer("hosts", None, minimum=1))
         return builders.fat_tree(
             hosts, bandwidth=top.bandwidth("bandwidth"), latency=top.time("latency", 0.0),
             hosts_per_leaf=top.integer("hosts_per_leaf", None, minimum=1),
@@ -239,7 +258,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
     import networkx as nx
 
     gpu_names = top.string_list("gpus")
-    _fixed(top, len(gpu_names), gpus)
+    _fixed(top, len(gpu_names), gpus, "gpus")
     graph = nx.DiGraph()
     graph.add_nodes_from(gpu_names)
     for link in top.sections("links"):
