@@ -230,13 +230,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 PLOTS = ("links", "traffic", "bandwidth", "scaling", "breakdown")
 
 
-def _output_path(args: argparse.Namespace) -> Path:
+def _output_path(args: argparse.Namespace, flag: str = "--out") -> Path:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ConfigError("the output must end in .png, .svg or .pdf", source="<cli>", key="--out", value=args.out)
+        raise ConfigError("the output must end in .png, .svg or .pdf", source="<cli>", key=flag, value=args.out)
     for path in (out, out.with_suffix(".csv")):
         if path.exists() and not args.force:
-            raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--out", value=str(path),
+            raise ConfigError("refusing to overwrite an existing file", source="<cli>", key=flag, value=str(path),
                               allowed="a new path, or add --force")
     return out
 
@@ -511,7 +511,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
         profile = load_profile(resolve("profiles", args.check))
         # refuse an existing --plot before measuring for minutes, not after
-        out = _output_path(argparse.Namespace(out=args.plot, force=args.force)) if args.plot else None
+        out = _output_path(argparse.Namespace(out=args.plot, force=args.force), "--plot") if args.plot else None
         shapes = bench.check_shapes(profile.dtypes, quick=args.quick)
         samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
         rows: list[dict[str, Any]] = []

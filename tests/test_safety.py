@@ -136,7 +136,7 @@ def test_calibrate_out_is_not_overwritten(capsys, tmp_path):
 def test_calibrate_check_plot_is_not_overwritten(capsys, tmp_path):
     target = _existing(tmp_path / "check.png")
     line = _refused(capsys, ["calibrate", "--check", "cpu-numba", "--plot", str(target)], target)
-    assert "--out" in line and "check.png" in line and "--force" in line
+    assert "--plot" in line and "check.png" in line and "--force" in line
 
 
 def _study(path: Path, batch: int) -> Path:

@@ -98,11 +98,14 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
         name = node.get("name", str(i))
         compute = _number(node.get("compute_time_s"), source, f"{key}.compute_time_s", unprofiled_compute_s)
         pair = node.get("pair", -1)
+        if isinstance(pair, bool) or not isinstance(pair, int) or pair < -1:
+            raise ConfigError("must be the id of the op's forward op, or -1 for none", source=source,
+                              key=f"{key}.pair", value=pair)
         op = builder.add_op(str(name), compute,
                             persistent_bytes=_number(node.get("persistent_bytes"), source, f"{key}.persistent_bytes"),
                             temporary_bytes=_number(node.get("temporary_bytes"), source, f"{key}.temporary_bytes"),
                             kind=str(node.get("kind", "op")), group=node.get("colocation_group"),
-                            pair=int(pair) if isinstance(pair, int) else -1)
+                            pair=pair)
         outputs = node.get("output_bytes") or []
         if not isinstance(outputs, list):
             raise ConfigError("must be a list of bytes per output port", source=source, key=f"{key}.output_bytes",
