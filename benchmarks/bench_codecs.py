@@ -8,11 +8,10 @@ randomk, qsgd and onebit within 0.5 s each on a 2-core machine. Prints a table; 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _timing import best_of
 
 from simtrain.compression.codecs import make_codec, payload_bytes
 
@@ -30,15 +29,6 @@ CASES: list[tuple[str, dict[str, Any], float | None]] = [
 ]
 
 
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=25_000_000)
@@ -49,8 +39,8 @@ def main() -> None:
     state = {"step": 1, "key": "fc.weight"}
     rng = np.random.default_rng(1)
     mostly_zero = (rng.standard_normal(args.size) * (rng.random(args.size) < 0.1)).astype(np.float32)
-    sort_seconds = best_of(lambda: np.sort(np.abs(x)), args.repeat)
-    argsort_seconds = best_of(lambda: np.argsort(np.abs(x)), 1)
+    sort_seconds = best_of(lambda: np.sort(np.abs(x)), args.repeat, warmup=False)
+    argsort_seconds = best_of(lambda: np.argsort(np.abs(x)), 1, warmup=False)
     rows = []
     cases = [(name, params, target, x, "") for name, params, target in CASES]
     cases += [(name, {"density": 0.01}, None, mostly_zero, " (90% zeros)") for name in ("topk", "mstopk")]
@@ -58,8 +48,9 @@ def main() -> None:
         codec = make_codec(name, **params)
         payload = codec.encode(data, state)  # warm-up (numba compilation, caches)
         codec.decode(payload, data.shape, state)
-        encode = best_of(lambda c=codec, d=data: c.encode(d, state), args.repeat)
-        decode = best_of(lambda c=codec, p=payload, d=data: c.decode(p, d.shape, state), args.repeat)
+        encode = best_of(lambda c=codec, d=data: c.encode(d, state), args.repeat, warmup=False)
+        decode = best_of(lambda c=codec, p=payload, d=data: c.decode(p, d.shape, state), args.repeat,
+                        warmup=False)
         size = payload_bytes(name, data.shape, **params)
         label = name + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "") + note
         rows.append((label, encode, decode, size, target))

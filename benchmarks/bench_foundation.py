@@ -13,19 +13,11 @@ import subprocess
 import sys
 import time
 
+from _timing import best_of
+
 from simtrain.collectives import collective_time
 from simtrain.topology import load_topology
 from simtrain.training import simulate
-
-
-def best_of(fn, repeat: int = 5) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 import numpy as np
-import scipy.optimize
-import scipy.sparse
 
 from simtrain.errors import ConfigError, InfeasibleError, SimtrainError
 from simtrain.placement.base import Placement, Placer, register_placer
@@ -70,6 +67,10 @@ class Exact(Placer):
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         n, m = graph.num_ops, devices.count
+        import networkx as nx  # here, not at import: the command line starts without loading these
+        import scipy.optimize
+        import scipy.sparse
+
         if n > self.max_ops:
             raise ConfigError(f"exact solves graphs of at most {self.max_ops} ops (this one has {n}); use m-etf "
                               "or m-sct, or raise max_ops", source="<cli>", key="--algorithm", value="exact")

@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.optimize
-import scipy.sparse
 
 from simtrain.errors import ConfigError
 from simtrain.placement.base import Placement, Placer, register_placer
@@ -66,6 +64,9 @@ def solve_favourite_lp(graph: OpGraph, edge_comm_s: np.ndarray, method: str = "a
     >>> round(lp.makespan_s, 9), round(float(lp.x.sum()), 9)   # one child pays the transfer, or both half
     (2.25, 1.0)
     """
+    import scipy.optimize  # here, not at import: the command line starts without loading SciPy's solvers
+    import scipy.sparse
+
     n, e = graph.num_ops, graph.num_edges
     # solve in units of the mean op time: HiGHS is much faster on well-scaled coefficients
     scale = float(graph.compute_s.mean()) if n and graph.compute_s.mean() > 0 else 1.0
