@@ -1,9 +1,16 @@
-"""Ring algorithms: the textbook unidirectional ring in rank order.
+"""Ring algorithms: the textbook unidirectional ring in rank order, on one or several channels.
 
 All-reduce is a reduce-scatter then an all-gather, each p-1 steps of n/p bytes to the next rank
 (Patarasuk & Yuan 2009): ``T = 2(p-1)·α + 2(p-1)/p·n/B`` uncontended. Broadcast and reduce are pipelined
 chains from/to the first rank; all-to-all forwards along the ring, step k carrying the (p-k) blocks not yet
 delivered: ``T = (p-1)·α + (p-1)/2·n/B``.
+
+``channels = C`` runs C rings at once, each on 1/C of the buffer, as NCCL does (one ring per channel). Ring c
+visits the nodes in the same order but enters every node at GPU ⌊c·g/C⌋ of its g (each node's ranks rotated),
+so on a rail-optimised cluster (GPU l uses NIC l·nics/g) the rings cross nodes through NICs spread evenly:
+with C = NICs per node every NIC carries one ring in each direction, and the bus bandwidth approaches the
+node's aggregate NIC bandwidth (research/collectives.md §1.8) instead of one NIC's. Inside a node the C rings
+move the same bytes per GPU as one ring.
 
 Examples
 --------
@@ -12,6 +19,12 @@ Examples
 >>> c = ring_topology(4, "1 GB/s", "1 us")
 >>> round(collective_time("all-reduce", 4e6, c, "ring").time_s, 9)
 0.006006
+>>> from simtrain.topology import hierarchical
+>>> h = hierarchical(2, 4, intra_bandwidth="100 GB/s", nics_per_node=4, nic_bandwidth="10 GB/s")
+>>> one = collective_time("all-reduce", 1e9, h, "ring").time_s
+>>> four = collective_time("all-reduce", 1e9, h, "ring", channels=4).time_s
+>>> round(one / four, 2)          # four rings through four NICs per node
+4.0
 """
 
 from __future__ import annotations
@@ -20,8 +33,9 @@ import numpy as np
 
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
+from simtrain.errors import ConfigError
 
-__all__ = ["chain", "ring_steps"]
+__all__ = ["chain", "channel_orders", "ring_steps"]
 
 
 def ring_steps(src: np.ndarray, dst: np.ndarray, chunk_bytes: float, size: int, op: str,
@@ -57,19 +71,51 @@ def chain(order: np.ndarray, chunk_bytes: float, reduce: bool, label: str,
                        stage_of_flow=position)
 
 
+def channel_orders(ranks: np.ndarray, gpus_per_node: int, channels: int) -> np.ndarray:
+    """Ring orders of ``channels`` rings (one row each), spreading where they enter and leave each node.
+
+    Ranks keep their node order; within each node's run of g ranks (``r // gpus_per_node`` equal, in order of
+    appearance) ring c of C starts at the run's rank ⌊c·g/C⌋.
+
+    Examples
+    --------
+    >>> channel_orders(np.arange(6), 3, 3).tolist()
+    [[0, 1, 2, 3, 4, 5], [1, 2, 0, 4, 5, 3], [2, 0, 1, 5, 3, 4]]
+    >>> channel_orders(np.arange(4), 4, 2).tolist()
+    [[0, 1, 2, 3], [2, 3, 0, 1]]
+    """
+    node = ranks // max(gpus_per_node, 1)
+    # runs of consecutive ranks on the same node, in order
+    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    ends = np.r_[starts[1:], len(ranks)]
+    rows = []
+    for c in range(channels):
+        rows.append(np.concatenate([np.roll(ranks[a:b], -(c * (b - a) // channels)) for a, b in zip(starts, ends)]))
+    return np.stack(rows)
+
+
 @register_algorithm(
     "ring",
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
-    summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce)",
+    params={"channels": 1},
+    summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce); channels=C: C rings, "
+            "each entering a node at a different GPU (NCCL's channels)",
 )
-def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object) -> list[StepPattern]:
+def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: int = 1) -> list[StepPattern]:
     """Patterns of one chunk of the ring algorithm."""
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+        raise ConfigError("must be a positive integer", source="<cli>", key="channels", value=channels)
+    if channels > 1 and op not in ("all-reduce", "reduce-scatter", "all-gather"):
+        raise ConfigError(f"channels > 1 is implemented for all-reduce, reduce-scatter and all-gather, not {op}",
+                          source="<cli>", key="channels", value=channels)
     p = len(ranks)
     if p < 2:
         return []
-    src, dst = ranks, np.roll(ranks, -1)
     if op in ("all-reduce", "reduce-scatter", "all-gather"):
-        return ring_steps(src, dst, n, p, op)
+        orders = channel_orders(ranks, int(getattr(cluster, "gpus_per_node", 1)), int(channels))
+        # all channels' flows run concurrently in one pattern; each ring carries 1/C of the buffer
+        return ring_steps(orders.ravel(), np.roll(orders, -1, axis=1).ravel(), n / channels, p, op)
+    src, dst = ranks, np.roll(ranks, -1)
     if op == "broadcast":
         return [chain(ranks, n, False, "broadcast chain")]
     if op == "reduce":

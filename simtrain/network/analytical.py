@@ -302,9 +302,9 @@ def _flow_times(pattern: StepPattern, flows: _Flows) -> np.ndarray:
     return flows.latency + transfer
 
 
-def _slowed(times: np.ndarray, flows: _Flows, protocol: Any) -> np.ndarray:
-    """Flow times with the transfer part slowed by the protocol's bandwidth efficiency."""
-    return flows.latency + (times - flows.latency) / protocol.efficiency
+def _slowed(times: np.ndarray, flows: _Flows, efficiency: np.ndarray) -> np.ndarray:
+    """Flow times with the transfer part slowed by each flow's protocol bandwidth efficiency."""
+    return flows.latency + (times - flows.latency) / efficiency
 
 
 def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
@@ -380,8 +380,11 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         overhead = options.step_overhead(pattern.reduce_bytes)
         times = _flow_times(pattern, flows)
         if protocol is not None:
-            times = _slowed(times, flows, protocol)
-            crosses = bool(np.any(pattern.src // cluster.gpus_per_node != pattern.dst // cluster.gpus_per_node))
+            # a flow that leaves its node runs at the network efficiency; a step with one pays network latency
+            leaves = pattern.src // cluster.gpus_per_node != pattern.dst // cluster.gpus_per_node
+            efficiency = np.where(leaves, protocol.network_efficiency, protocol.efficiency)
+            times = _slowed(times, flows, efficiency)
+            crosses = bool(leaves.any())
             floor = protocol.inter_step_latency_s if crosses else protocol.intra_step_latency_s
             overhead += max(floor - float(flows.latency.max()), 0.0)
         src, dst = local[pattern.src], local[pattern.dst]
@@ -391,7 +394,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             # find every edge busy (the steady state, ``times``)
             first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster)
             if protocol is not None and pattern.chain_id is None:
-                first = _slowed(first, flows, protocol)
+                first = _slowed(first, flows, efficiency)
             for _ in range(pattern.repeat):
                 for level in range(int(pattern.stage_of_flow.max()) + 1):
                     members = np.flatnonzero(pattern.stage_of_flow == level)

@@ -77,3 +77,15 @@ def test_the_training_step_and_the_cli_take_the_protocol(capsys):
     code = main(["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB",
                  "--set", "network.protocol=nccl", "--json"])
     assert code == 0 and '"protocol": "Simple"' in capsys.readouterr().out
+
+
+def test_flows_leaving_a_node_run_at_the_network_efficiency():
+    from simtrain.network.protocol import SIMPLE_NETWORK_EFFICIENCY
+
+    # 2 nodes x 1 GPU: every ring flow crosses the 10 GB/s NICs, so large-message busbw is that rate times the
+    # network efficiency, not the NVLink one
+    cluster = hierarchical(2, 1, intra_bandwidth="300 GB/s", nic_bandwidth="10 GB/s")
+    bw, result = busbw(8e9, cluster, NCCL)
+    assert result.protocol == "Simple"
+    assert bw == pytest.approx(SIMPLE_NETWORK_EFFICIENCY * 10e9, rel=2e-3)
+    assert SIMPLE_NETWORK_EFFICIENCY != SIMPLE_EFFICIENCY
