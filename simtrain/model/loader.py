@@ -19,8 +19,11 @@ tensors, multiply-adds and activation sizes are derived rather than typed in::
 
 Layer kinds and their keys (defaults in brackets):
 
-* ``conv2d``: out, kernel, stride [1], padding [0], groups [1], bias [true]
-* ``linear``: out, bias [true], tokens [current sequence length], tied [tensor name whose weight it reuses]
+* ``conv2d``: out, kernel, stride [1], padding [0], groups [1], bias [true], batchnorm [false] (a BatchNorm2d
+  folded into the layer, as torchvision's ``BasicConv2d``: tensors ``<name>.conv.weight``, ``<name>.bn.weight``,
+  ``<name>.bn.bias``)
+* ``linear``: out, bias [true], tokens [current sequence length], tied [tensor name whose weight it reuses],
+  flatten [false] (read a C×H×W activation flattened, ``torch.flatten(x, 1)`` folded into the layer)
 * ``batchnorm2d``, ``layernorm`` (affine [true]): 2 × features parameters
 * ``maxpool2d``, ``avgpool2d``: kernel, stride [kernel], padding [0], ceil_mode [false];
   ``adaptive_avgpool2d``: output
@@ -31,27 +34,66 @@ Layer kinds and their keys (defaults in brackets):
   ``position_embedding``: length [tokens]
 * ``attention``: heads, kv_tokens [tokens], causal [false]: the two matmuls of attention (no parameters);
   packed [false]: the input is Q, K and V concatenated, (tokens, 3·D), and the output is (tokens, D)
+* ``additive_attention`` (Bahdanau): memory (name of the layer whose output (Lk, Dm) is attended over), units [Dm],
+  normalize [false]. Query and memory projections without bias and the score vector ``v``, named as in
+  TensorFlow (``<name>.query_layer.kernel`` (Dq, units), ``<name>.memory_layer.kernel`` (Dm, units),
+  ``<name>.attention_v``; normalize adds ``attention_g`` and ``attention_b``). The output is the context,
+  (Lq, Dm). Multiply-adds per sample: Lk·Dm·units + Lq·Dq·units + Lq·Lk·units + Lq·Lk·Dm.
+* ``lstm``: hidden, layers [1], bidirectional [false], bias [true], layout [pytorch], input_feed [0].
+  On (L, D) tokens it gives (L, hidden × directions). ``layout: pytorch`` has ``torch.nn.LSTM``'s tensors
+  (``weight_ih_l0`` (4h, in), ``weight_hh_l0`` (4h, h), ``bias_ih_l0``, ``bias_hh_l0``, ``_reverse`` for the
+  backward direction); ``layout: tensorflow`` has ``LSTMCell``'s one ``kernel`` (in + h, 4h) and one ``bias``
+  (4h) per direction (``fw``/``bw``) and layer (``cell_k``). Multiply-adds per sample: L × 4h × (in + h) per
+  direction and layer. input_feed: features appended to the first layer's input from a *later* layer at the
+  previous time step (GNMT's attention fed back into the bottom decoder layer); they widen the weights and the
+  cost but add no edge.
 * ``select_token``: index [0] (tokens × D → D)
-* ``residual``: main, shortcut — two branches from the same input whose outputs are added
+
+Keys every layer accepts: ``name``; ``from`` (the full name of an earlier layer, or ``input`` for the model
+input: the layer reads that output instead of the previous one); ``concat_with`` (a list of earlier layers'
+names whose outputs are concatenated to the layer's input along channels/features). A full name includes the
+prefixes of the blocks and constructs around the layer (``Mixed_6e.concat``); a name that several layers share
+cannot be referenced.
+
+Constructs (items of a layer list that are not layers):
+
+* ``residual``: main, shortcut — two branches from the same input whose outputs are added. The add is folded
+  into the last layer the residual builds (the shortcut's last layer if it has one, else the main branch's),
+  which therefore also reads the other branch's output.
+* ``branches``: a list of branches (each a list of layers, ``[]`` = the input itself), all reading the same
+  input; their outputs are concatenated along channels (images: C adds, H and W must agree; tokens: widths add,
+  lengths must agree). ``concat`` [``concat``]: the name of the concatenation layer it adds, or false for none
+  (the next layer then reads every branch's output, as Inception-E's nested concatenations).
+* ``side_output``: a list of layers that reads the current activation and whose result is a separate model
+  output (an auxiliary classifier); the main path continues from the activation it read.
 * ``block``: name of a template in ``blocks``, with ``args`` and ``repeat``
+
+Every construct takes an optional ``name``, a prefix for the names of the layers inside it. Layer order is
+forward (topological) order; each layer's :attr:`~simtrain.model.spec.Layer.inputs` records the layers it reads.
 
 Examples
 --------
 >>> spec = load_model("resnet18-cifar")
 >>> spec.num_params
 11173962
+>>> fork = model_from_dict({"name": "fork", "input": {"image": [3, 8, 8]}, "layers": [
+...     {"branches": [[{"kind": "conv2d", "name": "a", "out": 4, "kernel": 1}],
+...                   [{"kind": "conv2d", "name": "b", "out": 6, "kernel": 3, "padding": 1}]]},
+...     {"kind": "relu", "name": "r"}]})
+>>> [(layer.name, layer.inputs, layer.output_elements) for layer in fork.layers]
+[('a', (), 256), ('b', (), 384), ('concat', (0, 1), 640), ('r', (2,), 640)]
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from simtrain.config import Section, load_yaml
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, suggest
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
@@ -60,9 +102,11 @@ _ELEMENTWISE = ("relu", "gelu", "tanh", "dropout", "softmax", "identity", "sigmo
 LAYER_KINDS = (
     "conv2d", "linear", "batchnorm2d", "layernorm", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
     "embedding", "patch_tokens", "class_token", "position_embedding", "attention", "select_token",
-    *_ELEMENTWISE,
+    *_ELEMENTWISE, "lstm", "additive_attention",
 )
-_STRUCTURE = ("residual", "block")
+_STRUCTURE = ("residual", "block", "branches", "side_output")
+#: The name that ``from`` and ``memory`` use for the model input.
+INPUT_NAME = "input"
 
 
 @dataclass(frozen=True)
@@ -78,6 +122,18 @@ class _Shape:
 
     def describe(self) -> str:
         return f"{self.kind} {list(self.dims)}"
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """The activation at one point of a layer list: its shape and the layers whose outputs make it up.
+
+    ``sources`` are positions in the builder's layer list; ``()`` is the model input. More than one source means
+    outputs the next layer reads together (the branches of a construct without a concatenation layer).
+    """
+
+    shape: _Shape
+    sources: tuple[int, ...]
 
 
 def load_model(name_or_path: str | Path) -> ModelSpec:
@@ -134,11 +190,11 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
     blocks_raw = top.raw("blocks", {})
     if not isinstance(blocks_raw, dict):
         raise top.error("blocks", "must be a mapping of template names to layer lists")
-    builder = _Builder(source, blocks_raw)
+    builder = _Builder(source, blocks_raw, shape)
     raw_layers = top.raw("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         raise top.error("layers", "must be a non-empty list of layers")
-    shape = builder.build_list(raw_layers, shape, top.key_path("layers"), prefix="")
+    builder.build_list(raw_layers, builder.input_flow, top.key_path("layers"), prefix="")
     top.finish()
     if not builder.layers:
         raise top.error("layers", "defines no layers")
@@ -171,48 +227,98 @@ def _read_input(section: Section) -> _Shape:
 
 
 class _Builder:
-    def __init__(self, source: str, blocks: dict[str, Any]) -> None:
+    def __init__(self, source: str, blocks: dict[str, Any], input_shape: _Shape) -> None:
         self.source = source
         self.blocks = blocks
         self.layers: list[Layer] = []
+        self.shapes: list[_Shape] = []   # each layer's output shape
+        self.names: dict[str, int] = {}  # layer name -> position (the last layer of that name)
+        self.repeated: set[str] = set()  # names more than one layer has (ambiguous as references)
         self.tensor_names: set[str] = set()
         self.counter = 0
+        self.input_flow = _Flow(input_shape, ())
 
     # -- structure -------------------------------------------------------------------------------------------
-    def build_list(self, items: list[Any], shape: _Shape, path: str, prefix: str) -> _Shape:
+    def build_list(self, items: list[Any], flow: _Flow, path: str, prefix: str) -> _Flow:
         for index, item in enumerate(items):
-            shape = self.build_item(item, shape, f"{path}[{index}]", prefix)
-        return shape
+            flow = self.build_item(item, flow, f"{path}[{index}]", prefix)
+        return flow
 
-    def build_item(self, item: Any, shape: _Shape, path: str, prefix: str) -> _Shape:
-        if isinstance(item, dict) and "residual" in item and len(item) <= 2:
-            section = Section(item, self.source, path)
-            branches = section.section("residual")
-            name = section.string("name", "")
-            section.finish()
-            return self.build_residual(branches, shape, _join(prefix, name))
+    def build_item(self, item: Any, flow: _Flow, path: str, prefix: str) -> _Flow:
+        if isinstance(item, dict) and "kind" not in item and "block" not in item:
+            for construct in ("residual", "branches", "side_output"):
+                if construct in item:
+                    section = Section(item, self.source, path)
+                    name = section.string("name", "")
+                    if construct == "residual":
+                        return self.build_residual(section, flow, _join(prefix, name))
+                    if construct == "branches":
+                        return self.build_branches(section, flow, _join(prefix, name))
+                    return self.build_side_output(section, flow, _join(prefix, name))
         section = Section(item, self.source, path)
         if "block" in section:
-            return self.build_block(section, shape, prefix)
-        return self.build_layer(section, shape, prefix)
+            return self.build_block(section, flow, prefix)
+        return self.build_layer(section, flow, prefix)
 
-    def build_residual(self, section: Section, shape: _Shape, prefix: str) -> _Shape:
+    def build_residual(self, outer: Section, flow: _Flow, prefix: str) -> _Flow:
+        section = outer.section("residual")
+        outer.finish()
         main = section.raw("main")
         shortcut = section.raw("shortcut", [])
         if not isinstance(main, list) or not isinstance(shortcut, list):
             raise section.error(None, "main and shortcut must be lists of layers")
         section.finish()
-        out_main = self.build_list(main, shape, section.key_path("main"), prefix)
-        out_short = self.build_list(shortcut, shape, section.key_path("shortcut"), _join(prefix, "downsample"))
-        if out_main != out_short:
+        first = len(self.layers)
+        out_main = self.build_list(main, flow, section.key_path("main"), prefix)
+        out_short = self.build_list(shortcut, flow, section.key_path("shortcut"), _join(prefix, "downsample"))
+        if out_main.shape != out_short.shape:
             raise section.error(
                 None,
-                f"the branches of a residual end in different shapes: main {out_main.describe()}, "
-                f"shortcut {out_short.describe()}",
+                f"the branches of a residual end in different shapes: main {out_main.shape.describe()}, "
+                f"shortcut {out_short.shape.describe()}",
             )
-        return out_main
+        sources = _union(out_main.sources, out_short.sources)
+        last = max(sources, default=-1)
+        if len(sources) <= 1 or last < first:
+            return _Flow(out_main.shape, sources)
+        # the add is folded into the residual's last layer, which so also reads the other branch's output (one
+        # tensor for the sum: residuals in a row, as in pre-activation models, do not pile up their inputs)
+        layer = self.layers[last]
+        reads = layer.inputs if layer.inputs is not None else ()
+        self.layers[last] = replace(layer, inputs=_union(reads, tuple(s for s in sources if s != last)))
+        return _Flow(out_main.shape, (last,))
 
-    def build_block(self, section: Section, shape: _Shape, prefix: str) -> _Shape:
+    def build_branches(self, section: Section, flow: _Flow, prefix: str) -> _Flow:
+        branches = section.raw("branches")
+        concat = section.raw("concat", "concat")
+        section.finish()
+        if not isinstance(branches, list) or not branches or not all(isinstance(b, list) for b in branches):
+            raise section.error("branches", "must be a non-empty list of branches, each a list of layers",
+                                value=branches)
+        if isinstance(concat, bool):
+            concat_name = "concat" if concat else ""
+        elif isinstance(concat, str) and concat:
+            concat_name = concat
+        else:
+            raise section.error("concat", "must be the name of the concatenation layer, or false for none",
+                                value=concat)
+        outs = [self.build_list(branch, flow, section.key_path(f"branches[{i}]"), prefix)
+                for i, branch in enumerate(branches)]
+        shape = _concatenate([out.shape for out in outs], section, "branches", "branch")
+        sources = _union(*(out.sources for out in outs))
+        if not concat_name:
+            return _Flow(shape, sources)
+        name = _join(prefix, concat_name)
+        return self.add_layer(Layer(name=name, kind="concat", input_elements=shape.numel,
+                                    output_elements=shape.numel, inputs=sources), shape, section, "concat")
+
+    def build_side_output(self, section: Section, flow: _Flow, prefix: str) -> _Flow:
+        layers = [s.data for s in section.sections("side_output")]
+        section.finish()
+        self.build_list(layers, flow, section.key_path("side_output"), prefix)
+        return flow
+
+    def build_block(self, section: Section, flow: _Flow, prefix: str) -> _Flow:
         template_name = section.string("block")
         if template_name not in self.blocks:
             raise section.error("block", "unknown block", value=template_name, choices=list(self.blocks))
@@ -231,14 +337,63 @@ class _Builder:
             block_prefix = _join(prefix, name)
             if repeat > 1 or "first_index" in section.data:
                 block_prefix = _join(block_prefix, str(first_index + i))
-            shape = self.build_list(expanded, shape, f"blocks.{template_name}", block_prefix)
-        return shape
+            flow = self.build_list(expanded, flow, f"blocks.{template_name}", block_prefix)
+        return flow
+
+    # -- references ------------------------------------------------------------------------------------------
+    def lookup(self, s: Section, key: str, name: Any) -> _Flow:
+        """The output of the earlier layer called ``name`` (``input``: the model input)."""
+        if not isinstance(name, str):
+            raise s.error(key, "must be the name of an earlier layer (a string)", value=name)
+        if name == INPUT_NAME:
+            return self.input_flow
+        if name in self.repeated:
+            raise s.error(key, "names more than one layer; give the layer a unique name", value=name)
+        if name not in self.names:
+            hint = suggest(name, self.names)
+            close = f"; did you mean {hint!r}?" if hint else ""
+            raise s.error(key, f"names no earlier layer (got {name!r}{close})",
+                          allowed=f"the full name of an earlier layer, or {INPUT_NAME!r}")
+        index = self.names[name]
+        return _Flow(self.shapes[index], (index,))
+
+    def layer_input(self, s: Section, flow: _Flow) -> _Flow:
+        """Apply a layer's ``from`` and ``concat_with`` keys to the activation it reads."""
+        origin = s.string("from", None)
+        if origin is not None:
+            flow = self.lookup(s, "from", origin)
+        extra = s.string_list("concat_with", None)
+        if extra is not None:
+            flows = [flow, *(self.lookup(s, "concat_with", name) for name in extra)]
+            shape = _concatenate([f.shape for f in flows], s, "concat_with", "input")
+            flow = _Flow(shape, _union(*(f.sources for f in flows)))
+        return flow
+
+    def add_layer(self, layer: Layer, out: _Shape, s: Section, key: str) -> _Flow:
+        if layer.name == INPUT_NAME:
+            raise s.error(key, f"{INPUT_NAME!r} is reserved for the model input; choose another layer name",
+                          value=layer.name)
+        index = len(self.layers)
+        self.layers.append(layer)
+        self.shapes.append(out)
+        if layer.name in self.names:
+            self.repeated.add(layer.name)
+        self.names[layer.name] = index
+        return _Flow(out, (index,))
 
     # -- layers ----------------------------------------------------------------------------------------------
-    def build_layer(self, s: Section, shape: _Shape, prefix: str) -> _Shape:
-        kind = s.choice("kind", LAYER_KINDS + _STRUCTURE)
+    def build_layer(self, s: Section, flow: _Flow, prefix: str) -> _Flow:
+        if s.data.get("kind") in _STRUCTURE:
+            construct = s.data["kind"]
+            raise s.error("kind", f"{construct} is a construct, not a layer kind: write it as its own item "
+                                  f"({{{construct}: ...}})", value=construct)
+        kind = s.choice("kind", LAYER_KINDS)
         self.counter += 1
         name = _join(prefix, s.string("name", f"{kind}{self.counter}"))
+        flow = self.layer_input(s, flow)
+        shape = flow.shape
+        sources = flow.sources
+        input_elements = shape.numel
         tensors: list[Tensor] = []
         macs = 0.0
         gemm: tuple[int, int, int] | None = None
@@ -263,15 +418,23 @@ class _Builder:
             ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
             if ho < 1 or wo < 1:
                 raise s.error("kernel", f"is larger than the padded input {shape.describe()}")
-            tensors.append(Tensor(f"{name}.weight", (cout, c // groups, kh, kw)))
-            if s.boolean("bias", True):
-                tensors.append(Tensor(f"{name}.bias", (cout,)))
+            bias = s.boolean("bias", True)
+            conv = f"{name}.conv" if s.boolean("batchnorm", False) else name
+            tensors.append(Tensor(f"{conv}.weight", (cout, c // groups, kh, kw)))
+            if bias:
+                tensors.append(Tensor(f"{conv}.bias", (cout,)))
+            if conv != name:
+                tensors += [Tensor(f"{name}.bn.weight", (cout,)), Tensor(f"{name}.bn.bias", (cout,))]
             inner = (c // groups) * kh * kw
             macs = float(ho * wo * cout * inner)
             gemm = (ho * wo, cout, inner)
             out = _Shape("image", (cout, ho, wo))
         elif kind == "linear":
-            need("vector", "tokens")
+            if s.boolean("flatten", False):
+                need("image", "vector")
+                shape = _Shape("vector", (shape.numel,))
+            else:
+                need("vector", "tokens")
             d = shape.dims[-1]
             rows = shape.dims[0] if shape.kind == "tokens" else 1
             rows = s.integer("tokens", rows, minimum=1)
@@ -360,6 +523,18 @@ class _Builder:
             need("tokens")
             s.integer("index", 0, minimum=0)
             out = _Shape("vector", (shape.dims[1],))
+        elif kind == "lstm":
+            need("tokens")
+            tensors, macs, gemm, out = _lstm(s, name, shape)
+        elif kind == "additive_attention":
+            need("tokens")
+            memory = self.lookup(s, "memory", s.string("memory"))
+            if memory.shape.kind != "tokens":
+                raise s.error("memory", f"must name a layer whose output is tokens, not {memory.shape.describe()}",
+                              value=s.data["memory"])
+            tensors, macs, gemm, out = _additive_attention(s, name, shape, memory.shape)
+            sources = _union(sources, memory.sources)
+            input_elements += memory.shape.numel
         else:  # pragma: no cover - guarded by choice()
             raise s.error("kind", "unsupported", value=kind)
         s.finish()
@@ -367,20 +542,95 @@ class _Builder:
             if tensor.name in self.tensor_names:
                 raise s.error("name", "repeats a tensor name already used", value=tensor.name)
             self.tensor_names.add(tensor.name)
-        self.layers.append(
-            Layer(
-                name=name,
-                kind=kind,
-                tensors=tuple(tensors),
-                forward_macs=macs,
-                input_elements=shape.numel,
-                output_elements=out.numel,
-                gemm=gemm,
-                groups=groups,
-                tied_to=tied,
-            )
+        layer = Layer(
+            name=name,
+            kind=kind,
+            tensors=tuple(tensors),
+            forward_macs=macs,
+            input_elements=input_elements,
+            output_elements=out.numel,
+            gemm=gemm,
+            groups=groups,
+            tied_to=tied,
+            inputs=sources,
         )
-        return out
+        return self.add_layer(layer, out, s, "name")
+
+
+def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tuple[int, int, int], _Shape]:
+    """Tensors, multiply-adds, GEMM and output of an LSTM on (L, D) tokens."""
+    length, width = shape.dims
+    hidden = s.integer("hidden", minimum=1)
+    num_layers = s.integer("layers", 1, minimum=1)
+    directions = 2 if s.boolean("bidirectional", False) else 1
+    bias = s.boolean("bias", True)
+    layout = s.choice("layout", ("pytorch", "tensorflow"), "pytorch")
+    feed = s.integer("input_feed", 0, minimum=0)
+    gates = 4 * hidden
+    tensors: list[Tensor] = []
+    inner = 0                       # sum over layers of (input width + hidden): the GEMM's inner size
+    layer_in = width + feed
+    for k in range(num_layers):
+        for direction in range(directions):
+            if layout == "pytorch":
+                suffix = f"_l{k}" + ("_reverse" if direction else "")
+                tensors += [Tensor(f"{name}.weight_ih{suffix}", (gates, layer_in)),
+                            Tensor(f"{name}.weight_hh{suffix}", (gates, hidden))]
+                if bias:
+                    tensors += [Tensor(f"{name}.bias_ih{suffix}", (gates,)),
+                                Tensor(f"{name}.bias_hh{suffix}", (gates,))]
+            else:
+                cell = _join(_join(name, ("fw", "bw")[direction] if directions == 2 else ""),
+                             f"cell_{k}" if num_layers > 1 else "")
+                tensors.append(Tensor(f"{cell}.kernel", (layer_in + hidden, gates)))
+                if bias:
+                    tensors.append(Tensor(f"{cell}.bias", (gates,)))
+        inner += layer_in + hidden
+        layer_in = hidden * directions
+    # per time step and direction, [x_t, h_{t-1}] (1 x (in + h)) times the (in + h) x 4h gate weights
+    macs = float(length * directions * gates * inner)
+    return tensors, macs, (length * directions, gates, inner), _Shape("tokens", (length, hidden * directions))
+
+
+def _additive_attention(s: Section, name: str, query: _Shape,
+                        memory: _Shape) -> tuple[list[Tensor], float, tuple[int, int, int], _Shape]:
+    """Tensors, multiply-adds, GEMM and output of Bahdanau attention of (Lq, Dq) queries over (Lk, Dm) memory."""
+    lq, dq = query.dims
+    lk, dm = memory.dims
+    units = s.integer("units", None, minimum=1) or dm
+    tensors = [Tensor(f"{name}.memory_layer.kernel", (dm, units)), Tensor(f"{name}.query_layer.kernel", (dq, units)),
+               Tensor(f"{name}.attention_v", (units,))]
+    if s.boolean("normalize", False):
+        tensors += [Tensor(f"{name}.attention_g", ()), Tensor(f"{name}.attention_b", (units,))]
+    # keys = memory·Wm (once per sequence), q = query·Wq, scores = v·tanh(keys + q), context = softmax(scores)·memory
+    macs = lk * dm * units + lq * dq * units + lq * lk * units + lq * lk * dm
+    rows = lq + lk                  # the two projections as one GEMM, inner size chosen so rows·cols·inner ≈ MACs
+    return tensors, float(macs), (rows, units, max(1, round(macs / (rows * units)))), _Shape("tokens", (lq, dm))
+
+
+def _concatenate(shapes: list[_Shape], s: Section, key: str, part: str) -> _Shape:
+    """Concatenate activations along channels (images) or features (tokens, vectors)."""
+    first = shapes[0]
+    for i, shape in enumerate(shapes[1:], start=1):
+        if shape.kind != first.kind or shape.kind == "ids":
+            same = False
+        elif shape.kind == "image":
+            same = shape.dims[1:] == first.dims[1:]
+        else:
+            same = shape.dims[:-1] == first.dims[:-1]
+        if not same:
+            rule = {"image": "the same height and width", "tokens": "the same number of tokens"}.get(
+                first.kind if shape.kind == first.kind else "", "activations of one kind (images, tokens or vectors)")
+            raise s.error(key, f"cannot concatenate {shape.describe()} ({part} {i}) with {first.describe()} "
+                               f"({part} 0): concatenation needs {rule}")
+    if first.kind == "image":
+        return _Shape("image", (sum(sh.dims[0] for sh in shapes), *first.dims[1:]))
+    return _Shape(first.kind, (*first.dims[:-1], sum(sh.dims[-1] for sh in shapes)))
+
+
+def _union(*groups: tuple[int, ...]) -> tuple[int, ...]:
+    """The layer positions of ``groups`` in order of first appearance, each once."""
+    return tuple(dict.fromkeys(i for group in groups for i in group))
 
 
 def _join(prefix: str, name: str) -> str:

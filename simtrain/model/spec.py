@@ -4,6 +4,11 @@ A model is an ordered list of layers. Each layer owns parameter tensors (shapes,
 forward cost in multiply-adds per sample, and the activation it produces. Everything is *derived* by the loader
 from layer shapes; nothing here is typed in by hand.
 
+The list is in forward (topological) order, and each layer also records which layers it reads
+(:attr:`Layer.inputs`), so a model is a DAG as well: residual adds, Inception's concatenations and GNMT's
+attention are edges of that DAG. Code that only needs the order (data-parallel step timing, gradient buckets,
+compression) iterates ``ModelSpec.layers``; placement reads :meth:`ModelSpec.layer_inputs`.
+
 Convention, said once: **FLOPs = 2 × multiply-adds (MACs)**. Published "FLOPs" of vision models (torchvision's
 ``GFLOPS`` column, e.g. 4.09 G for ResNet-50) are in fact MACs; simtrain reports both names explicitly.
 Backward costs ≈ 2 × forward FLOPs unless a layer says otherwise.
@@ -77,6 +82,12 @@ class Layer:
         cols = output channels, inner = in_channels/groups × kh × kw); ``None`` for non-GEMM layers.
     tied_to : str or None
         Name of the tensor this layer reuses (e.g. GPT-2's language-model head reuses the token embedding).
+    inputs : tuple of int or None
+        Positions in :attr:`ModelSpec.layers` of the layers whose outputs this layer reads, in order, all
+        earlier than the layer itself. ``()``: it reads only the model input (the model input is not a layer,
+        so a layer that reads it *and* other layers lists only the others). ``None`` (the default, for a layer
+        built by hand): the previous layer, or the model input for the first layer. The loader fills it for
+        every layer; see :meth:`ModelSpec.layer_inputs`.
     """
 
     name: str
@@ -88,6 +99,7 @@ class Layer:
     gemm: tuple[int, int, int] | None = None
     groups: int = 1
     tied_to: str | None = None
+    inputs: tuple[int, ...] | None = None
 
     @cached_property
     def num_params(self) -> int:
@@ -158,6 +170,32 @@ class ModelSpec:
     def activation_elements(self) -> int:
         """Activation elements kept for backward per sample: every layer's output (a standard upper bound)."""
         return sum(layer.output_elements for layer in self.layers)
+
+    def layer_inputs(self) -> list[tuple[int, ...]]:
+        """For each layer, the positions of the layers it reads (``()``: the model input only).
+
+        A layer whose :attr:`Layer.inputs` is ``None`` reads the previous layer, so a hand-built list of layers is
+        a chain; a loaded model lists its residual, branch and attention edges.
+
+        Examples
+        --------
+        >>> from simtrain.model import load_model
+        >>> load_model("gcn-reddit").layer_inputs()
+        [(), (0,), (1,), (2,), (3,)]
+        >>> deps = load_model("resnet18-cifar").layer_inputs()
+        >>> sum(len(d) for d in deps) - (len(deps) - 1)   # one extra edge per residual add
+        8
+        """
+        out: list[tuple[int, ...]] = []
+        for i, layer in enumerate(self.layers):
+            if layer.inputs is None:
+                out.append((i - 1,) if i else ())
+                continue
+            for j in layer.inputs:
+                if not 0 <= j < i:
+                    raise ValueError(f"layer {i} ({layer.name}) reads layer {j}, which is not an earlier layer")
+            out.append(layer.inputs)
+        return out
 
     def param_bytes(self, dtype: str = "fp32") -> float:
         """Bytes of one copy of the parameters (= one full gradient) in ``dtype``."""

@@ -143,35 +143,25 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
 
 def graph_from_model(model: str | Path | ModelSpec, *, batch: int, compute: ComputeModel, dtype: str = "fp32",
                      optimizer: str = "momentum") -> OpGraph:
-    """The training graph of a catalog model (its layers as a chain) or of a layer-DAG model of :mod:`.zoo`.
+    """The training graph of a catalog model (a name or a path) or a :class:`~simtrain.model.ModelSpec`.
+
+    Layers are connected as the model reads them (:meth:`~simtrain.model.ModelSpec.layer_inputs`): a chain for a
+    plain stack of layers, plus a skip edge per residual add, and the full DAG of branched models such as
+    Inception-V3 (concatenations) and GNMT (attention over the encoder outputs).
 
     Examples
     --------
     >>> from simtrain.compute import ComputeModel
     >>> g = graph_from_model("inception-v3", batch=64, compute=ComputeModel.roofline("v100"))
-    >>> g.name, g.num_ops > 300
-    ('inception-v3', True)
+    >>> g.name, g.num_ops, g.num_edges
+    ('inception-v3', 346, 574)
     """
-    from simtrain.placement import zoo
-
-    if isinstance(model, str) and model in zoo.MODELS:
-        layers, inputs = zoo.MODELS[model]()
-        return graph_from_layers(model, layers, inputs, batch=batch, compute=compute, dtype=dtype,
-                                 optimizer=optimizer)
     if not isinstance(model, ModelSpec):
         from simtrain.model import load_model
 
-        try:
-            model = load_model(model)
-        except ConfigError as exc:
-            if exc.choices is not None:  # an unknown name: offer the placement-only models too
-                raise ConfigError(exc.message, source=exc.source, key=exc.key, value=exc.value,
-                                  choices=[*exc.choices, *zoo.MODELS]) from None
-            raise
-    layers = list(model.layers)
-    inputs = [[i - 1] if i else [] for i in range(len(layers))]
-    return graph_from_layers(model.name, layers, inputs, batch=batch, compute=compute, dtype=dtype,
-                             optimizer=optimizer)
+        model = load_model(model)
+    return graph_from_layers(model.name, model.layers, model.layer_inputs(), batch=batch, compute=compute,
+                             dtype=dtype, optimizer=optimizer)
 
 
 def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Sequence[int]], *, batch: int,

@@ -51,6 +51,16 @@ def test_inception_example_from_the_issue(capsys):
     assert out.startswith("inception-v3: ") and "step time" in out and out.count("device ") >= 4
 
 
+def test_catalog_gnmt_model_places(capsys):
+    """``--model gnmt``: the catalog's layer-level GNMT (its DAG), not the profiled op graph of ``--graph``."""
+    code, out, err = place_cli(capsys, "--model", "gnmt", "--batch", "128", "--devices", "4", "--memory", "4GiB",
+                               "--algorithm", "m-etf", "--json")
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert doc["graph"]["name"] == "gnmt" and doc["graph"]["num_ops"] == 36
+    assert doc["predicted_step_time_s"] >= doc["critical_path_s"] > 0
+
+
 def test_gnmt_example_from_the_issue(capsys, tmp_path):
     if not GNMT.is_file():
         pytest.skip("the Baechi GNMT data set is absent")

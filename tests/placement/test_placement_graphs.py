@@ -11,8 +11,8 @@ import pytest
 
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.placement import graph_from_model, load_graph, make_devices, place
-from simtrain.placement.zoo import inception_v3
+from simtrain.model import load_model
+from simtrain.placement import graph_from_layers, graph_from_model, load_graph, make_devices, place
 
 GNMT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "baechi-gnmt" / "graph.json.gz"
 
@@ -60,11 +60,50 @@ def test_gnmt_memory_squeeze_forces_a_split_or_fails_clearly(gnmt):
 
 
 def test_inception_v3_reproduces_torchvision():
-    layers, _ = inception_v3()
-    assert sum(layer.num_params for layer in layers) == 27_161_264    # torchvision inception_v3, aux logits on
-    layers, _ = inception_v3(aux_logits=False)
-    assert sum(layer.num_params for layer in layers) == 23_834_568
-    assert sum(layer.forward_macs for layer in layers) / 1e9 == pytest.approx(5.71, rel=0.01)   # model card
+    spec = load_model("inception-v3")                                  # the catalog model (once placement/zoo.py)
+    assert spec.num_params == 27_161_264                               # torchvision inception_v3, aux logits on
+    aux = sum(layer.num_params for layer in spec.layers if layer.name.startswith("AuxLogits."))
+    assert spec.num_params - aux == 23_834_568
+    assert spec.forward_macs / 1e9 == pytest.approx(5.71, rel=0.01)    # model card
+
+
+def test_inception_v3_graph_is_pinned():
+    """The numbers of the hand-built layer DAG that inception-v3.yaml replaced (it matched it op for op)."""
+    spec = load_model("inception-v3")
+    deps = spec.layer_inputs()
+    assert (len(spec.layers), sum(map(len, deps))) == (124, 158)
+    assert (spec.num_params, spec.forward_macs) == (27_161_264, 5_718_899_296)
+    g = graph_from_model("inception-v3", batch=64, compute=ComputeModel.roofline("v100"))
+    assert (g.num_ops, g.num_edges, g.num_tensors) == (346, 574, 380)
+    assert g.compute_s.sum() * 1e3 == pytest.approx(295.324, abs=1e-3)
+    assert g.critical_path_s() * 1e3 == pytest.approx(194.081, abs=1e-3)
+    assert g.persistent_bytes.sum() == 27_161_264 * 12
+    assert max(len(p) for p in g.preds) == 10     # Mixed_7b.concat/bwd: 6 activations + 4 grads of Mixed_7c
+
+
+def test_catalog_models_give_their_dag():
+    cm = ComputeModel.roofline("v100")
+    chain = graph_from_model("vgg16", batch=8, compute=cm)
+    spec = load_model("resnet18-cifar")
+    residual = graph_from_model(spec, batch=8, compute=cm)
+    as_chain = graph_from_layers("chain", spec.layers, [[i - 1] if i else [] for i in range(len(spec.layers))],
+                                 batch=8, compute=cm)
+    assert residual.num_ops == as_chain.num_ops
+    # each of the 8 residual adds: one more activation into fwd and bwd, one more gradient back
+    assert residual.num_edges == as_chain.num_edges + 8 * 3
+    assert chain.num_edges == 3 * (40 - 1) + 1 + 16    # fwd chain, bwd reads, grads back, loss, 16 updates
+    assert residual.critical_path_s() <= residual.compute_s.sum()
+
+
+def test_gnmt_model_is_a_dag_with_attention_edges():
+    g = graph_from_model("gnmt", batch=128, compute=ComputeModel.roofline("v100"))
+    assert (g.num_ops, g.num_edges) == (36, 55)                        # 12 layers x (fwd, bwd, update)
+    preds = {g.op_names[v]: sorted(g.op_names[u] for u in g.preds[v]) for v in range(g.num_ops)}
+    assert preds["decoder.bahdanau_attention/fwd"] == [
+        "decoder.rnn.multi_rnn_cell.cell_0_attention.attention/fwd", "encoder.rnn.multi_rnn_cell.cell_2/fwd"]
+    assert preds["decoder.embedding/fwd"] == []
+    assert g.persistent_bytes.sum() == 70_740_480 * 12
+    assert g.critical_path_s() < g.compute_s.sum()
 
 
 def test_training_graph_structure():
