@@ -38,7 +38,8 @@ def add_parser(sub: Any) -> None:
                                      "m-SCT, baselines, exact MILP) and simulate the step")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema)")
-    src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its layers read each other; times from the roofline")
+    src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its "
+                                      "layers read each other; times from the roofline")
     p.add_argument("--devices", type=positive_int, required=True, help="number of devices")
     p.add_argument("--memory", help="memory per device, e.g. 4GiB, or one per device: 4GiB,8GiB (default: the "
                                     "device type's capacity with --model, unlimited with --graph)")
