@@ -7,8 +7,13 @@ Run: ``python benchmarks/bench_placement.py`` (add ``--quick`` to skip the 20,00
    targets (m-TOPO ≤ 0.05 s, m-ETF ≤ 0.5 s, m-SCT ≤ 2 s including the LP) and the placed step time against the
    critical-path lower bound and the single-device time, analytical and DES (contention).
 2. GNMT memory sweep: the per-device limit as a fraction of the single-device peak, until every placer fails.
-3. A synthetic layered DAG of 20,000 ops on 4 devices: each placer ≤ 20 s.
+3. A synthetic layered DAG of 20,000 ops on 4 devices: each placer ≤ 20 s. m-SCT solves its LP there as a
+   rolling horizon of 2,000-op windows (``lp_window_above``, 10,000 ops); the row ``m-sct:lp_window_above=null``
+   solves it whole (exact, about 40 s) to show what the approximation costs.
 4. Inception-V3 (batch 64, V100 roofline, 6.44 GiB per device as BaechiPyTorch's runs).
+
+m-SCT rows end with the LP: its ops after the exact chain contraction, the windows it was solved in (1: whole),
+its makespan and its time.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def row(name: str, graph: OpGraph, devices, des: bool = True, targets: dict[str,
     try:
         plan = place(graph, devices, name)
     except (InfeasibleError, ConfigError) as exc:  # report, do not stop
-        return f"{name:<20} failed: {str(exc)[:90]}"
+        return f"{name:<26} failed: {str(exc)[:90]}"
     des_s = ""
     if des:
         sim = simulate_plan(graph, devices, plan.device, start=plan.simulation.start, engine="des")
@@ -57,14 +62,18 @@ def row(name: str, graph: OpGraph, devices, des: bool = True, targets: dict[str,
     target = (TARGETS if targets is None else targets).get(name)
     flag = "" if target is None else (" ok" if plan.placement_time_s <= target else " SLOW") + f" (≤{target} s)"
     peak = plan.simulation.peak_memory_bytes.max() / 2**30
-    return (f"{name:<20} {plan.placement_time_s:8.3f}{flag:<12} {plan.step_time_s * 1e3:9.2f} {des_s:>9} "
-            f"{plan.step_time_s / bound:8.3f} {plan.step_time_s / single:8.3f} {peak:8.3f}")
+    lp = ""
+    if "lp_ops" in plan.info:
+        lp = (f"   LP {plan.info['lp_ops']} ops, {plan.info['lp_windows']} window(s), "
+              f"{plan.info['lp_makespan_s'] * 1e3:.3f} ms, {plan.info['lp_time_s']:.2f} s")
+    return (f"{name:<26} {plan.placement_time_s:8.3f}{flag:<12} {plan.step_time_s * 1e3:9.2f} {des_s:>9} "
+            f"{plan.step_time_s / bound:8.3f} {plan.step_time_s / single:8.3f} {peak:8.3f}{lp}")
 
 
 def header(graph: OpGraph, devices) -> None:
     print(f"\n{graph.name}: {graph.num_ops} ops, {graph.num_edges} edges, {devices.count} devices; critical path "
           f"{graph.critical_path_s() * 1e3:.3f} ms, single device {graph.compute_s.sum() * 1e3:.3f} ms")
-    print(f"{'placer':<20} {'place s':>8}{'':<12} {'step ms':>9} {'DES ms':>9} {'/crit':>8} {'/single':>8} "
+    print(f"{'placer':<26} {'place s':>8}{'':<12} {'step ms':>9} {'DES ms':>9} {'/crit':>8} {'/single':>8} "
           f"{'peak GiB':>8}")
 
 
@@ -96,7 +105,7 @@ def main() -> None:
         graph = layered_dag(20_000)
         devices = make_devices(4)
         header(graph, devices)
-        for name in ("m-topo", "m-etf", "m-sct", "expert"):
+        for name in ("m-topo", "m-etf", "m-sct", "expert", "m-sct:lp_window_above=null"):
             began = time.perf_counter()
             line = row(name, graph, devices, des=False, targets=dict.fromkeys(("m-topo", "m-etf", "m-sct"), 20.0))
             print(line + f"   (with simulation {time.perf_counter() - began:.1f} s)")

@@ -206,8 +206,8 @@ def test_infeasible_request_names_the_shortfall():
 def test_registry_and_parameters():
     assert {"m-topo", "m-etf", "m-sct", "single", "round-robin", "expert", "exact"} <= set(PLACERS.names())
     sct = make_placer("m-sct:threshold=0.5,coplace=true")
-    assert sct.get_params() == {"colocate": True, "coplace": True, "lp_method": "auto", "pair_backward": True,
-                                "threshold": 0.5}
+    assert sct.get_params() == {"colocate": True, "coplace": True, "lp_method": "auto", "lp_window_above": 10_000,
+                                "pair_backward": True, "threshold": 0.5}
     with pytest.raises(ConfigError, match="did you mean 'm-etf'"):
         make_placer("m-etff")
     with pytest.raises(ConfigError, match="bad parameters"):
