@@ -495,7 +495,8 @@ def _progress(done: int, total: int, shape: Any) -> None:
     """A progress bar on stderr (one line per 10 % when stderr is not a terminal)."""
     width = 30
     filled = width * done // max(total, 1)
-    text = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {shape.describe() if done < total else 'done'}"
+    label = shape if isinstance(shape, str) else shape.describe()
+    text = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label if done < total else 'done'}"
     if sys.stderr.isatty():
         print("\r" + text.ljust(90), end="" if done < total else "\n", file=sys.stderr, flush=True)
     elif done == total or done % max(1, total // 10) == 0:
@@ -504,7 +505,7 @@ def _progress(done: int, total: int, shape: Any) -> None:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from simtrain.calibration import bench
-    from simtrain.calibration.profile import Profile, load_profile
+    from simtrain.calibration.profile import load_profile
 
     if args.check:
         from simtrain.catalog import resolve
@@ -512,8 +513,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         profile = load_profile(resolve("profiles", args.check))
         # refuse an existing --plot before measuring for minutes, not after
         out = _output_path(argparse.Namespace(out=args.plot, force=args.force), "--plot") if args.plot else None
+        # measure under the profile's own thread count unless told otherwise
+        recorded = profile.provenance.get("threads")
+        threads = args.threads or (recorded if isinstance(recorded, int) and recorded > 0 else 1)
         shapes = bench.check_shapes(profile.dtypes, quick=args.quick)
-        samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
+        with bench.blas_threads(threads):
+            samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
         rows: list[dict[str, Any]] = []
         within = 0
         for sample in samples:
@@ -541,13 +546,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
             _save(fig, out, pd.DataFrame(rows))
         if args.json:
-            _emit({"profile": args.check, "held_out_shapes": len(rows), "within_15_percent": share, "rows": rows})
+            _emit({"profile": args.check, "threads": threads, "held_out_shapes": len(rows),
+                   "within_15_percent": share, "rows": rows})
         else:
             for row in rows:
                 print(f"  {row['shape']:<34} measured {units.format_time(row['measured_s']):>9}  predicted "
                       f"{units.format_time(row['predicted_s']):>9}  {100 * row['rel_error']:+6.1f} %")
             print(f"{within} of {len(rows)} held-out shapes ({100 * share:.1f} %) predicted within 15 % "
-                  f"(target: at least 90 %)")
+                  f"(target: at least 90 %; {threads} BLAS thread{'s' if threads > 1 else ''})")
         return 0
     if not args.out:
         raise ConfigError("calibrate needs --out (or --check PROFILE)", source="<cli>", key="--out")
@@ -571,19 +577,37 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                               allowed="pip install 'simtrain[torch]'")
         if args.device == "cuda" and not cuda_available():
             raise ConfigError("no CUDA GPU is visible", source="<cli>", key="--device", value="cuda", choices=["cpu"])
-    shapes = bench.fit_shapes(dtypes, quick=args.quick)
-    samples = bench.sweep(args.backend, args.device, shapes, repeats=args.repeats, progress=_progress)
-    bandwidth = {d: bench.measure_bandwidth(args.backend, args.device, d) for d in dtypes}
-    profile = Profile.from_samples(samples, bandwidth, bench.provenance(args.backend, args.device))
+        import torch  # noqa: F401  (imported before pinning threads, so the pin reaches it)
+    profile = _calibrate(args.backend, args.device, dtypes, quick=args.quick, repeats=args.repeats,
+                         threads=args.threads or 1)
     profile.save(out, force=args.force)
-    print(f"wrote {out}: {len(samples)} shapes, {args.backend} on {args.device}")
+    print(f"wrote {out}: {len(profile.samples)} step shapes, {args.backend} on {args.device}, "
+          f"{args.threads or 1} BLAS thread{'s' if (args.threads or 1) > 1 else ''}")
     for dtype, params in profile.params.items():
-        err = profile.fit_error[dtype]
-        print(f"  {dtype}: peak {units.format_flop_rate(params['peak_flops'])}, half-efficiency dimension "
-              f"{params['half_dim']:.3g}, per-GEMM overhead {units.format_time(params['call_overhead_s'])}, "
-              f"memory {units.format_bandwidth(params['bandwidth_Bps'])}; fit: median error "
+        err, table = profile.fit_error[dtype], profile.tables[dtype]
+        print(f"  {dtype}: GEMM table {table.measured_points} points, best {units.format_flop_rate(table.peak_rate)}; "
+              f"step overhead {units.format_time(params['step_overhead_s'])}, element-wise "
+              f"{units.format_bandwidth(params['elementwise_Bps'])}; fit: median error "
               f"{100 * err['median_abs_rel_error']:.1f} %, {100 * err['within_15_percent']:.0f} % within 15 %")
     return 0
+
+
+def _calibrate(backend: str, device: str, dtypes: list[str], *, quick: bool, repeats: int, threads: int) -> Any:
+    """Measure the GEMM tables and the fit shapes, and fit a profile (every measurement under ``threads``)."""
+    from simtrain.calibration import bench
+    from simtrain.calibration.gemm_table import grid_dims, measure_gemm_table
+    from simtrain.calibration.profile import Profile
+
+    with bench.blas_threads(threads):
+        tables = {}
+        for dtype in dtypes:
+            def progress(done: int, total: int, dtype: str = dtype) -> None:
+                _progress(done, total, f"GEMM table {dtype}")
+            tables[dtype] = measure_gemm_table(backend, device, dtype, grid_dims(quick), max_flops=2.0**29,
+                                               batch_s=2e-4 if quick else 3e-4, repeats=3, progress=progress)
+        shapes = bench.fit_shapes(dtypes, quick=quick)
+        samples = bench.sweep(backend, device, shapes, repeats=repeats, progress=_progress)
+    return Profile.from_samples(samples, tables, bench.provenance(backend, device, threads))
 
 
 LISTABLE = ("models", "topologies", "algorithms", "devices", "schemes", "studies")
@@ -768,6 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing profile")
     p.add_argument("--check", metavar="PROFILE", help="measure held-out shapes and report the profile's accuracy")
     p.add_argument("--plot", metavar="FILE.png", help="with --check: draw predicted against measured (and a .csv)")
+    p.add_argument("--threads", type=positive_int, help="BLAS (and torch CPU) threads while measuring (default 1; "
+                                                         "--check: the profile's own)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_calibrate)
 

@@ -63,9 +63,10 @@ class ComputeModel:
     def from_profile(cls, path: str | Path, device: str | DeviceSpec | None = None) -> ComputeModel:
         """A compute model whose times come from a calibration profile (``simtrain calibrate``).
 
-        Every GEMM layer (convolutions through their im2col shapes, attention's matmuls) is timed by the fitted
-        model: the forward GEMM, and for backward the input-gradient and weight-gradient GEMMs; other layers and
-        the update are memory-bound at the measured bandwidth. ``device`` (default: the profile's ``cpu`` or
+        Every GEMM layer (convolutions through their im2col shapes, attention's matmuls) is timed by the profile's
+        measured GEMM table: the forward GEMM, and for backward the input-gradient and weight-gradient GEMMs, each
+        in the layout the kernels use; other layers and the update are memory-bound at the fitted element-wise
+        bandwidth. ``device`` (default: the profile's ``cpu`` or
         ``h100`` for cuda) only supplies the memory capacity for the memory check.
 
         Examples
@@ -131,11 +132,11 @@ class ComputeModel:
         if self.profile is not None:
             if layer.gemm is not None:
                 rows, cols, inner = layer.gemm[0] * batch, layer.gemm[1], layer.gemm[2]
-                if phase == "forward":
-                    return self.profile.gemm_time(rows, cols, inner, dtype, width)
-                # input gradient (rows x cols)·(cols x inner) and weight gradient (cols x rows)·(rows x inner)
-                return (self.profile.gemm_time(rows, inner, cols, dtype, width)
-                        + self.profile.gemm_time(cols, inner, rows, dtype, width))
+                if phase == "forward":  # y = x·Wᵀ
+                    return self.profile.gemm_time(rows, cols, inner, dtype, "nt")
+                # input gradient g·W: (rows x cols)·(cols x inner); weight gradient gᵀ·x: (cols x rows)·(rows x inner)
+                return (self.profile.gemm_time(rows, inner, cols, dtype, "nn")
+                        + self.profile.gemm_time(cols, inner, rows, dtype, "tn"))
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
         if phase == "forward":

@@ -1,14 +1,18 @@
-"""Calibration profiles: fitted compute-model parameters, the raw samples they came from, and provenance, as JSON.
+"""Calibration profiles: the measured GEMM table, the fitted step parameters, the raw samples and provenance, as
+JSON.
 
-A profile is versioned (``format: simtrain-compute-profile``, ``version: 1``) and loaded strictly: a wrong format
-or version, a missing key or a non-positive parameter is a one-line error naming the file and key.
+A profile is versioned (``format: simtrain-compute-profile``, ``version: 2``) and loaded strictly: a wrong format
+or version, a missing key or a non-positive parameter is a one-line error naming the file and key. Version 1 (a
+closed-form roofline per GEMM) is refused with a request to re-run ``simtrain calibrate``.
 
 Examples
 --------
 >>> from simtrain.calibration.bench import Shape, measure
+>>> from simtrain.calibration.gemm_table import measure_gemm_table
+>>> table = measure_gemm_table("numpy", "cpu", "fp64", [1, 8, 64], batch_s=1e-5, repeats=1)
 >>> samples = [measure("numpy", "cpu", Shape(k, m, 64, 8, b, "fp64"), repeats=3, warmup=1)
 ...            for k in ("dense", "lowrank", "oialr") for m in (48, 96) for b in (4, 16)]
->>> profile = Profile.from_samples(samples, bandwidth_Bps={"fp64": 1e10})
+>>> profile = Profile.from_samples(samples, {"fp64": table})
 >>> profile.predict(Shape("lowrank", 96, 64, 8, 16, "fp64")) > 0
 True
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,24 +30,28 @@ from typing import Any
 import numpy as np
 
 from simtrain.calibration.bench import _ITEMSIZE, Sample, Shape
-from simtrain.calibration.fit import PARAMS, fit_params, gemm_time, relative_errors, step_time
+from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, step_time
+from simtrain.calibration.gemm_table import GemmTable
 from simtrain.errors import ConfigError
 
 __all__ = ["FORMAT", "VERSION", "Profile", "load_profile"]
 
 FORMAT = "simtrain-compute-profile"
-VERSION = 1
+VERSION = 2
+
+#: Which GEMM layout each pass of a layer's product uses (see :func:`simtrain.calibration.fit.step_gemms`).
+LAYER_LAYOUTS = {"forward": "nt", "input-gradient": "nn", "weight-gradient": "tn"}
 
 
 @dataclass
 class Profile:
-    """Fitted parameters per dtype (see :mod:`simtrain.calibration.fit`) for one backend and device."""
+    """Per dtype: a measured GEMM table and the fitted step parameters (:mod:`simtrain.calibration.fit`), for one
+    backend and device."""
 
     backend: str
     device: str
     params: dict[str, dict[str, float]]
-    skinny: int = 32
-    loop_work: int = 0
+    tables: dict[str, GemmTable]
     samples: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     fit_error: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -54,27 +63,28 @@ class Profile:
         return sorted(self.params)
 
     @classmethod
-    def from_samples(cls, samples: Sequence[Sample], bandwidth_Bps: dict[str, float] | None = None,
+    def from_samples(cls, samples: Sequence[Sample], tables: dict[str, GemmTable],
                      provenance: dict[str, Any] | None = None) -> Profile:
-        """Fit one parameter set per dtype to measured samples."""
+        """Fit the step parameters of every dtype to measured samples, given each dtype's GEMM table."""
         if not samples:
             raise ConfigError("no samples to fit", key="calibrate")
-        skinny, loop_work = _loop_rule(samples[0].backend)
         by_dtype: dict[str, list[Sample]] = {}
         for sample in samples:
             by_dtype.setdefault(sample.dtype, []).append(sample)
         params, errors = {}, {}
         for dtype, group in by_dtype.items():
+            if dtype not in tables:
+                raise ConfigError("no GEMM table measured for this dtype", key="calibrate", value=dtype)
             rows = [(s.kind, s.m, s.n, s.r, s.batch) for s in group]
             times = [s.median_s for s in group]
-            fitted = fit_params(rows, times, _ITEMSIZE[dtype], (bandwidth_Bps or {}).get(dtype), skinny, loop_work)
+            fitted = fit_step_params(tables[dtype], rows, times, _ITEMSIZE[dtype])
             params[dtype] = fitted
-            errs = np.abs(relative_errors(fitted, rows, times, _ITEMSIZE[dtype], skinny, loop_work))
+            errs = np.abs(relative_errors(tables[dtype], fitted, rows, times, _ITEMSIZE[dtype]))
             errors[dtype] = {"median_abs_rel_error": float(np.median(errs)), "max_abs_rel_error": float(errs.max()),
                              "within_15_percent": float(np.mean(errs <= 0.15))}
         first = samples[0]
-        return cls(first.backend, first.device, params, skinny, loop_work, [s.to_dict() for s in samples],
-                   dict(provenance or {}), errors)
+        return cls(first.backend, first.device, params, {d: tables[d] for d in params},
+                   [s.to_dict() for s in samples], dict(provenance or {}), errors)
 
     # -- prediction ---------------------------------------------------------------------------------------------
     def _params(self, dtype: str) -> dict[str, float]:
@@ -85,28 +95,31 @@ class Profile:
 
     def predict(self, shape: Shape) -> float:
         """Predicted seconds of one training step of ``shape``."""
-        return step_time(self._params(shape.dtype), shape.kind, shape.m, shape.n, shape.r, shape.batch,
-                         _ITEMSIZE[shape.dtype], self.skinny, self.loop_work)
+        return step_time(self.tables[shape.dtype], self._params(shape.dtype), shape.kind, shape.m, shape.n, shape.r,
+                         shape.batch, _ITEMSIZE[shape.dtype])
 
-    def gemm_time(self, rows: int, cols: int, inner: int, dtype: str, itemsize: int) -> float:
-        """Predicted seconds of one GEMM (rows × inner) · (inner × cols)."""
-        return gemm_time(self._params(dtype), rows, cols, inner, itemsize)
+    def gemm_time(self, rows: int, cols: int, inner: int, dtype: str, layout: str = "nn") -> float:
+        """Predicted seconds of one GEMM (rows × inner) · (inner × cols) in ``layout`` (``nn``, ``nt``, ``tn``)."""
+        self._params(dtype)
+        return self.tables[dtype].seconds(rows, cols, inner, layout)
 
     def memory_time(self, nbytes: float, dtype: str) -> float:
-        """Predicted seconds of a memory-bound kernel moving ``nbytes`` (one kernel launch)."""
+        """Predicted seconds of element-wise work moving ``nbytes`` (one kernel: the fitted per-step cost plus the
+        bytes at the fitted element-wise bandwidth)."""
         params = self._params(dtype)
-        return params["call_overhead_s"] + nbytes / params["elementwise_Bps"]
+        return params["step_overhead_s"] + nbytes / params["elementwise_Bps"]
 
     # -- files -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The JSON document."""
         return {"format": FORMAT, "version": VERSION, "backend": self.backend, "device": self.device,
-                "model": "per GEMM: call_overhead_s + max(F / (peak_flops * d/(d+half_dim)), Q / bandwidth_Bps), or "
-                         "F / loop_flops for products the kernel loops over (skinny, loop_work); element-wise work: "
-                         "Q / elementwise_Bps",
-                "skinny": self.skinny, "loop_work": self.loop_work,
-                "params": self.params, "fit_error": self.fit_error, "provenance": self.provenance,
-                "samples": self.samples}
+                "model": "step = sum over its GEMMs of 2*rows*cols*inner / rate, the rate interpolated log-linearly in "
+                         "log2 of the dimensions from the measured gemm table of its layout (nn: a.b, nt: a.bT, "
+                         "tn: aT.b; null: not measured, filled with the running maximum; a kernel's loop path has "
+                         "its own tables under loop, chosen by its rule), + step_overhead_s + element-wise bytes / "
+                         "elementwise_Bps",
+                "params": self.params, "gemm": {d: t.to_dict() for d, t in self.tables.items()},
+                "fit_error": self.fit_error, "provenance": self.provenance, "samples": self.samples}
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write the profile (an existing file is kept unless ``force``); atomically via a temporary file."""
@@ -116,7 +129,11 @@ class Profile:
                               allowed="a new path, or add --force")
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        # one line per innermost list of numbers: the GEMM grids stay readable and the file a quarter of the size
+        text = re.sub(r"\[\s+([-+0-9.eE,\snul]+?)\s+\]",
+                      lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
+                      json.dumps(self.to_dict(), indent=1))
+        temporary.write_text(text + "\n", encoding="utf-8")
         temporary.replace(path)
         return path
 
@@ -154,7 +171,7 @@ def load_profile(path: str | Path) -> Profile:
     if data.get("version") != VERSION:
         raise ConfigError("unsupported profile version", source=source, key="version", value=data.get("version"),
                           allowed=f"{VERSION} (re-run simtrain calibrate)")
-    for key in ("backend", "device", "params"):
+    for key in ("backend", "device", "params", "gemm"):
         if key not in data:
             raise ConfigError("missing required key", source=source, key=key)
     params = data["params"]
@@ -170,16 +187,18 @@ def load_profile(path: str | Path) -> Profile:
         for name in PARAMS:
             value = values.get(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0 or (value == 0 and name != "half_dim"):
-                raise ConfigError("must be a positive number", source=source, key=f"params.{dtype}.{name}",
-                                  value=value)
+                    or value < 0 or (value == 0 and name != "step_overhead_s"):
+                allowed = "a number >= 0" if name == "step_overhead_s" else "a positive number"
+                raise ConfigError(f"must be {allowed}", source=source, key=f"params.{dtype}.{name}", value=value)
             checked[dtype][name] = float(value)
-    rule = []
-    for key, default in (("skinny", 32), ("loop_work", 0)):
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError("must be a non-negative integer", source=source, key=key, value=value)
-        rule.append(value)
+    gemm = data["gemm"]
+    if not isinstance(gemm, dict):
+        raise ConfigError("must map dtypes to GEMM tables", source=source, key="gemm")
+    tables = {}
+    for dtype in checked:
+        if dtype not in gemm:
+            raise ConfigError("no GEMM table for a calibrated dtype", source=source, key=f"gemm.{dtype}")
+        tables[dtype] = GemmTable.from_dict(gemm[dtype], source, f"gemm.{dtype}")
     for key in ("backend", "device"):
         if not isinstance(data[key], str) or not data[key]:
             raise ConfigError("must be a non-empty string", source=source, key=key, value=data[key])
@@ -193,14 +212,6 @@ def load_profile(path: str | Path) -> Profile:
         if not isinstance(value, dict):
             raise ConfigError("must be a JSON object", source=source, key=key, value=type(value).__name__)
         extra.append(value)
-    return Profile(data["backend"], data["device"], checked, rule[0], rule[1], list(samples), dict(extra[0]),
-                   dict(extra[1]), source)
+    return Profile(data["backend"], data["device"], checked, tables, list(samples), dict(extra[0]), dict(extra[1]),
+                   source)
 
-
-def _loop_rule(backend: str) -> tuple[int, int]:
-    """The (skinny, loop_work) rule of a backend's kernels: only numba runs small products as loops."""
-    if backend == "numba":
-        from simtrain.calibration import _kernels_numba
-
-        return _kernels_numba.SKINNY, _kernels_numba.LOOP_WORK
-    return 32, 0

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from simtrain.calibration import _kernels_numba as nb
 from simtrain.calibration import kernels_numpy as ref
 from simtrain.calibration.bench import Shape, check_shapes, fit_shapes, measure
-from simtrain.calibration.fit import PARAMS, fit_params, step_time
+from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, step_time
+from simtrain.calibration.gemm_table import LAYOUTS, GemmTable, measure_gemm_table
 from simtrain.calibration.profile import FORMAT, Profile, load_profile
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
@@ -58,19 +59,71 @@ def test_numba_matches_numpy_in_float32(kind, m, n, r, b):
         np.testing.assert_allclose(np.asarray(g, dtype=np.float64), e, rtol=1e-4, atol=1e-4 * scale)
 
 
+def _synthetic_table(dims=(1, 4, 16, 64, 256, 1024, 4096)):
+    # log(rate) linear in log-dimensions: trilinear interpolation in log space reproduces it exactly
+    return GemmTable.from_function(list(dims), lambda r, c, k: 3e10 * (r * c) ** 0.15 * k ** 0.2)
+
+
+def test_gemm_table_interpolates_log_linear_rates_exactly_and_clamps_outside():
+    table = _synthetic_table()
+    for rows, cols, inner in [(3, 5, 7), (100, 2000, 33), (1, 1, 1), (4096, 1, 4096)]:
+        expected = 2 * rows * cols * inner / (3e10 * (rows * cols) ** 0.15 * inner ** 0.2)
+        assert table.seconds(rows, cols, inner, "nt") == pytest.approx(expected, rel=1e-12)
+    # beyond the grid the edge's rate holds (large products run at the plateau)
+    edge = table.rate(4096, 64, 64, "nn")
+    assert table.rate(100_000, 64, 64, "nn") == pytest.approx(edge, rel=1e-12)
+    assert table.seconds(0, 5, 5) == 0.0
+
+
+def test_gemm_table_fills_unmeasured_points_with_the_running_maximum():
+    dims = [1, 2, 4]
+    grid = np.array([[[1e9 * (i + j + k + 1) for k in range(3)] for j in range(3)] for i in range(3)])
+    grid[2, 2, 2] = np.nan  # above a FLOP cap
+    table = GemmTable(tuple(dims), {layout: grid.copy() for layout in LAYOUTS})
+    assert table.rate(4, 4, 4) == pytest.approx(1e9 * 6)  # the largest of its measured smaller neighbours
+    round_trip = GemmTable.from_dict(json.loads(json.dumps(table.to_dict())), "t.json", "gemm.fp32")
+    assert round_trip.seconds(3, 3, 3) == pytest.approx(table.seconds(3, 3, 3), rel=1e-3)
+
+
+def test_the_kernels_loop_rule_picks_the_loop_table():
+    dims = [1, 4, 16, 64]
+    blas = _synthetic_table(dims)
+    loops = {layout: np.full((4, 4, 4), 1e8) for layout in LAYOUTS}
+    table = GemmTable(blas.dims, blas.rates, loops, (nb.SKINNY, nb.LOOP_WORK))
+    for layout, shape in [("nn", (8, 4, 16)), ("tn", (4, 4, 64)), ("nt", (16, 2, 64))]:
+        assert nb.uses_loop(layout, *shape)
+        assert table.rate(*shape, layout) == pytest.approx(1e8)
+    assert not nb.uses_loop("nn", 8, 64, 64)
+    assert table.rate(8, 64, 64, "nn") == pytest.approx(blas.rate(8, 64, 64, "nn"))
+    again = GemmTable.from_dict(json.loads(json.dumps(table.to_dict())), "t.json", "gemm.fp32")
+    assert again.loop_rule == table.loop_rule and again.rate(8, 4, 16, "nn") == pytest.approx(1e8, rel=1e-3)
+
+
 def test_fit_recovers_known_parameters_exactly():
-    truth = {"call_overhead_s": 3e-6, "peak_flops": 8e10, "half_dim": 16.0, "bandwidth_Bps": 1.2e10,
-             "loop_flops": 3e9, "elementwise_Bps": 7e9}
+    table = _synthetic_table()
+    truth = {"step_overhead_s": 3e-6, "elementwise_Bps": 7e9}
     shapes = [(s.kind, s.m, s.n, s.r, s.batch) for s in fit_shapes(["fp32"], quick=False)]
-    times = [step_time(truth, *s, itemsize=4, loop_work=nb.LOOP_WORK) for s in shapes]
-    fitted = fit_params(shapes, times, 4, bandwidth_Bps=1.2e10, loop_work=nb.LOOP_WORK)
+    times = [step_time(table, truth, *s, itemsize=4) for s in shapes]
+    fitted = fit_step_params(table, shapes, times, 4)
     for name in PARAMS:
-        assert fitted[name] == pytest.approx(truth[name], rel=1e-6), name
-    # without loops (numpy, torch) the loop rate is not fitted and equals the peak
-    no_loop = fit_params(shapes, [step_time(truth, *s, itemsize=4) for s in shapes], 4, bandwidth_Bps=1.2e10)
-    assert no_loop["loop_flops"] == pytest.approx(no_loop["peak_flops"])
+        assert fitted[name] == pytest.approx(truth[name], rel=1e-9), name
+    assert np.abs(relative_errors(table, fitted, shapes, times, 4)).max() < 1e-9
+    # a measurement with no element-wise cost at all: the bandwidth is reported as the cap, never infinite
+    free = fit_step_params(table, shapes, [step_time(table, {**truth, "elementwise_Bps": 1e30}, *s, itemsize=4)
+                                           for s in shapes], 4)
+    assert np.isfinite(free["elementwise_Bps"]) and free["step_overhead_s"] == pytest.approx(3e-6, rel=1e-6)
     with pytest.raises(ConfigError, match="at least as many shapes"):
-        fit_params(shapes[:2], times[:2], 4)
+        fit_step_params(table, shapes[:1], times[:1], 4)
+
+
+def test_measured_gemm_table_times_the_kernels_products():
+    table = measure_gemm_table("numba", "cpu", "fp32", [1, 16, 64], batch_s=1e-5, repeats=1)
+    # the BLAS path everywhere, the loop path where its work is within 8x of the rule's limit (not 64^3)
+    assert table.measured_points == 3 * 27 + 3 * 26
+    assert table.loop_rule == (nb.SKINNY, nb.LOOP_WORK)
+    # every layout and point measured; a 64-cube product takes longer than a 1-cube one
+    assert all(np.isfinite(rate).all() for rate in table.rates.values())
+    assert table.seconds(64, 64, 64, "tn") > table.seconds(1, 1, 1, "tn")
 
 
 def test_held_out_shapes_are_not_fit_shapes():
@@ -81,21 +134,26 @@ def test_held_out_shapes_are_not_fit_shapes():
 def _small_profile(tmp_path):
     samples = [measure("numba", "cpu", Shape(k, m, 64, 8, b, "fp32"), repeats=3, warmup=1)
                for k in ("dense", "lowrank", "oialr") for m in (48, 96) for b in (4, 16)]
-    profile = Profile.from_samples(samples, {"fp32": 1e10}, {"note": "test"})
+    table = measure_gemm_table("numba", "cpu", "fp32", [1, 8, 64], batch_s=1e-5, repeats=1)
+    profile = Profile.from_samples(samples, {"fp32": table}, {"note": "test"})
     return profile.save(tmp_path / "p.json")
 
 
 def test_profile_round_trip_and_strict_loading(tmp_path):
     path = _small_profile(tmp_path)
     loaded = load_profile(path)
-    assert loaded.backend == "numba" and loaded.dtypes == ["fp32"] and loaded.loop_work == nb.LOOP_WORK
+    assert loaded.backend == "numba" and loaded.dtypes == ["fp32"] and loaded.tables["fp32"].dims == (1, 8, 64)
     data = json.loads(path.read_text())
     assert data["format"] == FORMAT and len(data["samples"]) == 12 and data["provenance"] == {"note": "test"}
     with pytest.raises(ConfigError, match="overwrite"):
         loaded.save(path)
     bad = tmp_path / "bad.json"
     for mutation, match in [({"version": 99}, "version"), ({"format": "x"}, "not a simtrain"),
-                            ({"params": {"fp32": {"peak_flops": -1}}}, "positive")]:
+                            ({"version": 1}, "re-run simtrain calibrate"),
+                            ({"params": {"fp32": {"step_overhead_s": 0, "elementwise_Bps": -1}}}, "positive"),
+                            ({"gemm": {}}, "gemm.fp32"),
+                            ({"gemm": {"fp32": {**data["gemm"]["fp32"], "dims": [1, 8, 8]}}}, "increasing"),
+                            ({"gemm": {"fp32": {**data["gemm"]["fp32"], "nn": [[[1.0]]]}}}, "3 x 3 x 3")]:
         bad.write_text(json.dumps({**data, **mutation}))
         with pytest.raises(ConfigError, match=match):
             load_profile(bad)
@@ -110,14 +168,14 @@ def test_simulate_uses_a_profile(tmp_path):
     with_profile = simulate("resnet18-cifar", "torus-2d", gpus=4, batch=32, compute=compute)
     roofline = simulate("resnet18-cifar", "torus-2d", gpus=4, batch=32)
     assert with_profile.forward_time_s != roofline.forward_time_s
-    assert with_profile.forward_time_s > 0 and with_profile.backward_time_s > with_profile.forward_time_s
+    assert with_profile.forward_time_s > 0 and with_profile.backward_time_s > 0
     with pytest.raises(ConfigError, match="no fp16 calibration"):
         simulate("resnet18-cifar", "torus-2d", gpus=4, batch=32, compute=compute, dtype="fp16")
 
 
 def test_calibrate_cli_quick_then_check(capsys, tmp_path, monkeypatch):
     from simtrain import calibration
-    from simtrain.calibration import bench
+    from simtrain.calibration import bench, gemm_table
     from simtrain.cli import main
 
     # a small grid keeps this test fast; the command is the same
@@ -125,10 +183,13 @@ def test_calibrate_cli_quick_then_check(capsys, tmp_path, monkeypatch):
         Shape(k, m, 64, 4, b, d) for d in dtypes for k in ("dense", "lowrank", "oialr") for m in (48, 96)
         for b in (4, 16)])
     monkeypatch.setattr(bench, "check_shapes", lambda dtypes, quick=False: [Shape("lowrank", 72, 64, 4, 8, "fp32")])
+    monkeypatch.setattr(gemm_table, "grid_dims", lambda quick=False, largest=4096: [1, 16, 128])
     out = tmp_path / "cpu.json"
     assert main(["calibrate", "--backend", "numba", "--quick", "--repeats", "3", "--out", str(out)]) == 0
-    assert load_profile(out).provenance["backend"] == "numba"
+    profile = load_profile(out)
+    assert profile.provenance["backend"] == "numba" and profile.provenance["threads"] == 1
+    assert profile.tables["fp32"].dims == (1, 16, 128)
     assert main(["calibrate", "--check", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert data["held_out_shapes"] == 1 and 0 <= data["within_15_percent"] <= 1
+    assert data["held_out_shapes"] == 1 and 0 <= data["within_15_percent"] <= 1 and data["threads"] == 1
     assert calibration is not None

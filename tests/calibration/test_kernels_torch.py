@@ -279,3 +279,14 @@ def test_cuda_kernel_times_and_matches_cpu_reference(kind: str) -> None:
     times = k.time(repeats=5, warmup=2)
     assert len(times) == 5
     assert all(isinstance(s, float) and s > 0 for s in times)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, requires_cuda])])
+def test_gemm_table_measures_torch_products(device: str) -> None:
+    from simtrain.calibration.gemm_table import LAYOUTS, measure_gemm_table
+
+    table = measure_gemm_table("torch", device, "fp32", [1, 8, 32], batch_s=1e-5, repeats=1)
+    assert table.loop_rates is None and table.loop_rule is None  # torch has no loop path
+    assert table.measured_points == len(LAYOUTS) * 27
+    assert all(np.isfinite(rate).all() and (rate > 0).all() for rate in table.rates.values())
+    assert table.seconds(32, 32, 32, "tn") > 0
