@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from simtrain.calibration.gemm_table import loop_rule
+
 SKINNY = 32
 
 
@@ -63,46 +65,42 @@ def _at_b_loop(a, b):
     return out
 
 
+_loop_rule = njit(cache=True)(loop_rule)  # the one rule, compiled; the GEMM table uses it in Python
+
+
 @njit(cache=True)
 def _a_bt(a, b):
     """a · bᵀ for a (p × k), b (q × k): BLAS unless skinny and small (:func:`uses_loop`)."""
-    p, k = a.shape
-    q = b.shape[0]
-    if (q >= SKINNY and k >= SKINNY) or p * q * k > LOOP_WORK:
-        return np.dot(a, b.T)
-    return _a_bt_loop(a, b)
+    if _loop_rule(False, a.shape[0], b.shape[0], a.shape[1], SKINNY, LOOP_WORK):
+        return _a_bt_loop(a, b)
+    return np.dot(a, b.T)
 
 
 @njit(cache=True)
 def _a_b(a, b):
     """a · b for a (p × k), b (k × q): BLAS unless skinny and small."""
-    p, k = a.shape
-    q = b.shape[1]
-    if (k >= SKINNY and q >= SKINNY) or p * q * k > LOOP_WORK:
-        return np.dot(a, b)
-    return _a_b_loop(a, b)
+    if _loop_rule(False, a.shape[0], b.shape[1], a.shape[1], SKINNY, LOOP_WORK):
+        return _a_b_loop(a, b)
+    return np.dot(a, b)
 
 
 @njit(cache=True)
 def _at_b(a, b):
     """aᵀ · b for a (p × k), b (p × q): BLAS unless skinny and small."""
-    p, k = a.shape
-    q = b.shape[1]
-    if (k >= SKINNY and q >= SKINNY) or p * q * k > LOOP_WORK:
-        return np.dot(a.T, b)
-    return _at_b_loop(a, b)
+    if _loop_rule(True, a.shape[1], b.shape[1], a.shape[0], SKINNY, LOOP_WORK):
+        return _at_b_loop(a, b)
+    return np.dot(a.T, b)
 
 
 def uses_loop(layout: str, rows: int, cols: int, inner: int) -> bool:
-    """Whether the kernel computes a product (rows × inner)·(inner × cols) in ``layout`` as loops (its rule above).
+    """Whether the kernel computes a product (rows × inner)·(inner × cols) in ``layout`` as loops.
 
     Examples
     --------
     >>> uses_loop("nn", 8, 4, 16), uses_loop("nn", 8, 64, 64), uses_loop("tn", 4, 4, 100_000)
     (True, False, False)
     """
-    wide = (rows >= SKINNY and cols >= SKINNY) if layout == "tn" else (cols >= SKINNY and inner >= SKINNY)
-    return not wide and rows * cols * inner <= LOOP_WORK
+    return loop_rule(layout == "tn", rows, cols, inner, SKINNY, LOOP_WORK)
 
 
 @njit(cache=True, fastmath=True)

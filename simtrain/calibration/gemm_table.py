@@ -41,7 +41,7 @@ import numpy as np
 
 from simtrain.errors import ConfigError
 
-__all__ = ["LAYOUTS", "GemmTable", "grid_dims", "measure_gemm_table", "time_gemm"]
+__all__ = ["LAYOUTS", "GemmTable", "grid_dims", "loop_rule", "measure_gemm_table", "time_gemm"]
 
 #: Product layouts: a·b, a·bᵀ, aᵀ·b.
 LAYOUTS = ("nn", "nt", "tn")
@@ -81,11 +81,22 @@ def _filled_log(rate: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(log_rate), filled, log_rate)
 
 
-def _uses_loop(rule: tuple[int, int], layout: str, rows: int, cols: int, inner: int) -> bool:
-    """The numba kernel's rule (``_kernels_numba.uses_loop``) for a recorded (skinny, loop_work)."""
-    skinny, loop_work = rule
-    wide = (rows >= skinny and cols >= skinny) if layout == "tn" else (cols >= skinny and inner >= skinny)
+def loop_rule(transposed_left: bool, rows: int, cols: int, inner: int, skinny: int, loop_work: int) -> bool:
+    """Whether a kernel with a loop path computes (rows × inner)·(inner × cols) as loops: when the product is not
+    wide (both output dimensions of aᵀ·b, or the columns and inner dimension of a·b and a·bᵀ, at least ``skinny``)
+    and has at most ``loop_work`` multiply-adds. The numba kernels compile this same function.
+
+    Examples
+    --------
+    >>> loop_rule(False, 8, 4, 16, 32, 16384), loop_rule(False, 8, 64, 64, 32, 16384)
+    (True, False)
+    """
+    wide = (rows >= skinny and cols >= skinny) if transposed_left else (cols >= skinny and inner >= skinny)
     return not wide and rows * cols * inner <= loop_work
+
+
+def _uses_loop(rule: tuple[int, int], layout: str, rows: int, cols: int, inner: int) -> bool:
+    return loop_rule(layout == "tn", rows, cols, inner, rule[0], rule[1])
 
 
 @dataclass
