@@ -72,7 +72,9 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
         "",
         "Each case reproduces one published measurement through simtrain's public API, with the assumptions it "
         "states. Every case uses the same parameters: the catalog topologies, the datasheet roofline compute model "
-        "and the network engine with its optional charges off; nothing is tuned per case. Published figures carry "
+        "and the network engine with its optional per-step charges off and NCCL's protocol model on (two "
+        "efficiencies fitted once, inside a node and across nodes; `simtrain/network/protocol.py`); nothing is "
+        "tuned per case. Published figures carry "
         "the evidence tag of `shared/research/` ([M]/[M2] measured in `collectives.md`, [V]/[C] in "
         "`compression.md`, [data] in `baechi.md`). Error = simulated / published - 1.",
         "",
