@@ -22,6 +22,7 @@ from simtrain.placement.graph import GraphBuilder, OpGraph
 from simtrain.placement.memory import MEMORY_MODELS, MemoryTracker
 from simtrain.placement.plan import Plan, read_plan
 from simtrain.placement.simulate import ENGINES, StepSimulation, simulate_plan
+from simtrain.placement.trace import graph_from_module
 
 __all__ = [
     "ENGINES",
@@ -39,6 +40,7 @@ __all__ = [
     "compare",
     "graph_from_layers",
     "graph_from_model",
+    "graph_from_module",
     "load_graph",
     "make_devices",
     "make_placer",
