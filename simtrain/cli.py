@@ -517,6 +517,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         recorded = profile.provenance.get("threads")
         threads = args.threads or (recorded if isinstance(recorded, int) and recorded > 0 else 1)
         shapes = bench.check_shapes(profile.dtypes, quick=args.quick)
+        if profile.backend == "torch":
+            import torch  # imported before pinning threads, so the pin reaches it
         with bench.blas_threads(threads):
             samples = bench.sweep(profile.backend, profile.device, shapes, repeats=args.repeats, progress=_progress)
         rows: list[dict[str, Any]] = []

@@ -295,7 +295,7 @@ def check_shapes(dtypes: Sequence[str], quick: bool = False) -> list[Shape]:
 @contextlib.contextmanager
 def blas_threads(threads: int) -> Iterator[None]:
     """Run the block with every BLAS library (NumPy's and SciPy's OpenBLAS, which numba calls) and torch limited to
-    ``threads`` threads.
+    ``threads`` threads (torch only if it is already imported: import it first to pin it).
 
     Both OpenBLAS copies are loaded first, so the limit reaches the one numba's ``np.dot`` uses. Why pin: on a
     machine whose cores are shared, OpenBLAS threads that wait for a busy core made some products 100x slower

@@ -2,7 +2,8 @@
 
 A GEMM (rows × inner)·(inner × cols) in one of three layouts, ``nn`` (a·b), ``nt`` (a·bᵀ) and ``tn`` (aᵀ·b), the
 three a training step uses (forward, input gradient, weight gradient), is timed on every grid point
-(rows, cols, inner) with each dimension a power of two, up to a FLOP cap. Its time anywhere is
+(rows, cols, inner) with each dimension a power of two or 1.5 times one (:func:`grid_dims`), up to a FLOP cap. Its
+time anywhere is
 
     t = 2·rows·cols·inner / rate(rows, cols, inner)
 
@@ -127,16 +128,18 @@ class GemmTable:
         return cls(tuple(int(d) for d in dims), {layout: grid.copy() for layout in layouts})
 
     def rate(self, rows: int, cols: int, inner: int, layout: str = "nn") -> float:
-        """Interpolated FLOP/s of one product."""
-        return 2.0 * rows * cols * inner / self.seconds(rows, cols, inner, layout)
+        """Interpolated FLOP/s of one product (0 for an empty one)."""
+        seconds = self.seconds(rows, cols, inner, layout)
+        return 2.0 * rows * cols * inner / seconds if seconds > 0 else 0.0
 
     def seconds(self, rows: int, cols: int, inner: int, layout: str = "nn") -> float:
         """Predicted seconds of one product (rows × inner)·(inner × cols) in ``layout``; 0 for an empty one."""
-        key = (int(rows), int(cols), int(inner), layout)
+        rows, cols, inner = int(rows), int(cols), int(inner)
+        key = (rows, cols, inner, layout)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        if min(key[:3]) <= 0:
+        if min(rows, cols, inner) <= 0:
             return 0.0
         if layout not in self.rates:
             raise ConfigError("layout not in the profile", key="layout", value=layout, choices=sorted(self.rates))
@@ -217,6 +220,10 @@ def _grids(data: dict[str, Any], n: int, source: str, key: str) -> dict[str, np.
     for layout in LAYOUTS:
         if layout not in data:
             raise ConfigError("missing required key", source=source, key=f"{key}.{layout}")
+        raw = np.array(data[layout], dtype=object)
+        if raw.shape == (n, n, n) and any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))
+                                          for v in raw.ravel()):
+            raise ConfigError("rates must be numbers (FLOP/s) or null", source=source, key=f"{key}.{layout}")
         try:
             grid = np.array(data[layout], dtype=np.float64)  # null -> nan
         except (TypeError, ValueError):
@@ -322,7 +329,7 @@ def measure_gemm_table(backend: str, device: str, dtype: str, dims: Sequence[int
                        batch_s: float = 5e-4, repeats: int = 5,
                        progress: Callable[[int, int], None] | None = None) -> GemmTable:
     """Time every layout on every grid point of at most ``max_flops`` FLOPs (``progress(done, total)``); for the
-    numba backend also its loop path, on the points within 8x of its loop rule's work limit in each dimension.
+    numba backend also its loop path, on the points of at most 8x its loop rule's work limit (multiply-adds).
 
     Examples
     --------

@@ -129,10 +129,14 @@ class Profile:
                               allowed="a new path, or add --force")
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(path.suffix + ".tmp")
-        # one line per innermost list of numbers: the GEMM grids stay readable and the file a quarter of the size
-        text = re.sub(r"\[\s+([-+0-9.eE,\snul]+?)\s+\]",
-                      lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
-                      json.dumps(self.to_dict(), indent=1))
+        # the GEMM grids one row per line (readable, a quarter of the size); only they are compacted, so no string
+        # elsewhere in the document is touched
+        doc = self.to_dict()
+        grids = json.dumps(doc.pop("gemm"), indent=1)
+        grids = re.sub(r"\[\s+([-+0-9.eE,\snul]+?)\s+\]",
+                       lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", grids)
+        doc["gemm"] = "@GEMM@"
+        text = json.dumps(doc, indent=1).replace('"@GEMM@"', grids)
         temporary.write_text(text + "\n", encoding="utf-8")
         temporary.replace(path)
         return path

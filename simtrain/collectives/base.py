@@ -191,9 +191,10 @@ def build_grouped_schedule(
     """
     if len(groups) == 1:
         return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
-    if len({len(g) for g in groups}) == 1 and sizes[0] > 0:
+    if len({len(g) for g in groups}) == 1 and sizes[0] > 0 and params.get("channels", 1) == 1:
         # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the
         # first group's relabelled (tested against building each group): one build instead of one per group.
+        # Not so for multi-channel rings, which rotate each node's run of ranks: those build every group.
         first = build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
         merged = _relabel(first.patterns, np.stack([np.asarray(g) for g in groups]),
                           np.asarray(sizes, dtype=np.float64) / sizes[0], cluster.num_gpus)

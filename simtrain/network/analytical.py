@@ -237,12 +237,19 @@ def schedule_traffic(schedule: Schedule, cluster: Cluster,
     return total
 
 
+#: The link class a protocol treats as the network (NICs and the fabric): flows that cross it run at the protocol's
+#: network efficiency and steps with such a flow pay its network per-step latency. Clusters without it (tori,
+#: single switches) are all NVLink-class.
+NETWORK_CLASS = "inter-node"
+
+
 @dataclass
 class _Flows:
     routes: Routes
     rates: np.ndarray
     latency: np.ndarray
     links: np.ndarray  # unique links used
+    network: np.ndarray  # per flow: whether its route crosses a NETWORK_CLASS link
 
 
 def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], _Flows]) -> _Flows:
@@ -259,7 +266,11 @@ def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], 
         latency[lengths > 0] = sums
     used = np.zeros(cluster.num_links, dtype=bool)
     used[routes.links] = True
-    flows = _Flows(routes, rates, latency, np.flatnonzero(used))
+    network = np.zeros(pattern.num_flows, dtype=bool)
+    if NETWORK_CLASS in cluster.class_names and routes.links.size:
+        crossing = cluster.link_class[routes.links] == cluster.class_names.index(NETWORK_CLASS)
+        network[routes.flow_of_entry[crossing]] = True
+    flows = _Flows(routes, rates, latency, np.flatnonzero(used), network)
     cache[key] = flows
     return flows
 
@@ -380,11 +391,10 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         overhead = options.step_overhead(pattern.reduce_bytes)
         times = _flow_times(pattern, flows)
         if protocol is not None:
-            # a flow that leaves its node runs at the network efficiency; a step with one pays network latency
-            leaves = pattern.src // cluster.gpus_per_node != pattern.dst // cluster.gpus_per_node
-            efficiency = np.where(leaves, protocol.network_efficiency, protocol.efficiency)
+            # a flow through the network runs at the network efficiency; a step with one pays network latency
+            efficiency = np.where(flows.network, protocol.network_efficiency, protocol.efficiency)
             times = _slowed(times, flows, efficiency)
-            crosses = bool(leaves.any())
+            crosses = bool(flows.network.any())
             floor = protocol.inter_step_latency_s if crosses else protocol.intra_step_latency_s
             overhead += max(floor - float(flows.latency.max()), 0.0)
         src, dst = local[pattern.src], local[pattern.dst]

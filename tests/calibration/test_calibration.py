@@ -83,6 +83,10 @@ def test_gemm_table_fills_unmeasured_points_with_the_running_maximum():
     assert table.rate(4, 4, 4) == pytest.approx(1e9 * 6)  # the largest of its measured smaller neighbours
     round_trip = GemmTable.from_dict(json.loads(json.dumps(table.to_dict())), "t.json", "gemm.fp32")
     assert round_trip.seconds(3, 3, 3) == pytest.approx(table.seconds(3, 3, 3), rel=1e-3)
+    doc = table.to_dict()
+    doc["nn"][0][0][1] = "1e9"  # a string is not a rate, even one NumPy would convert
+    with pytest.raises(ConfigError, match="gemm.fp32.nn: rates must be numbers"):
+        GemmTable.from_dict(doc, "t.json", "gemm.fp32")
 
 
 def test_the_kernels_loop_rule_picks_the_loop_table():
@@ -145,6 +149,10 @@ def test_profile_round_trip_and_strict_loading(tmp_path):
     assert loaded.backend == "numba" and loaded.dtypes == ["fp32"] and loaded.tables["fp32"].dims == (1, 8, 64)
     data = json.loads(path.read_text())
     assert data["format"] == FORMAT and len(data["samples"]) == 12 and data["provenance"] == {"note": "test"}
+    # the compact writer touches the GEMM grids only: strings elsewhere keep their brackets and spaces
+    loaded.provenance = {"note": "[ 1, 2 ]  x"}
+    again = loaded.save(tmp_path / "q.json")
+    assert load_profile(again).provenance == {"note": "[ 1, 2 ]  x"}
     with pytest.raises(ConfigError, match="overwrite"):
         loaded.save(path)
     bad = tmp_path / "bad.json"

@@ -75,3 +75,16 @@ def test_bad_channel_counts_are_config_errors(channels):
 def test_channels_on_chain_operations_are_refused_not_ignored():
     with pytest.raises(ConfigError, match="channels > 1 is implemented"):
         build_schedule("broadcast", 1e6, switch(4, "10 GB/s"), "ring", channels=2)
+
+
+def test_grouped_multi_channel_rings_equal_building_each_group():
+    from simtrain.collectives import build_grouped_schedule
+
+    cluster = hierarchical(3, 4, intra_bandwidth="100 GB/s", nics_per_node=4, nic_bandwidth="10 GB/s")
+    groups = [np.arange(6), np.arange(6, 12)]  # the groups straddle node boundaries differently
+    merged = build_grouped_schedule("all-reduce", [1e6, 1e6], cluster, "ring", groups, channels=2)
+    for index, group in enumerate(groups):
+        alone = build_schedule("all-reduce", 1e6, cluster, "ring", ranks=group, channels=2)
+        for m, a in zip(merged.patterns, alone.patterns):
+            span = slice(index * a.num_flows, (index + 1) * a.num_flows)
+            assert m.src[span].tolist() == a.src.tolist() and m.dst[span].tolist() == a.dst.tolist()

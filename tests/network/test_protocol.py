@@ -89,3 +89,13 @@ def test_flows_leaving_a_node_run_at_the_network_efficiency():
     assert result.protocol == "Simple"
     assert bw == pytest.approx(SIMPLE_NETWORK_EFFICIENCY * 10e9, rel=2e-3)
     assert SIMPLE_NETWORK_EFFICIENCY != SIMPLE_EFFICIENCY
+
+
+def test_torus_links_are_all_one_kind_under_the_protocol_model():
+    # a torus has no network link class: rings along either dimension see the same efficiency and latencies
+    from simtrain.topology import torus
+
+    cluster = torus([8, 8], "50 GiB/s", "500 ns")
+    along_dim0 = collective_time("all-reduce", 1e9, cluster, "ring", options=NCCL, ranks=list(range(8)))
+    along_dim1 = collective_time("all-reduce", 1e9, cluster, "ring", options=NCCL, ranks=list(range(0, 64, 8)))
+    assert along_dim1.time_s == pytest.approx(along_dim0.time_s, rel=1e-9)
