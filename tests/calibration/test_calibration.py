@@ -85,7 +85,7 @@ def test_gemm_table_fills_unmeasured_points_with_the_running_maximum():
     assert round_trip.seconds(3, 3, 3) == pytest.approx(table.seconds(3, 3, 3), rel=1e-3)
     doc = table.to_dict()
     doc["nn"][0][0][1] = "1e9"  # a string is not a rate, even one NumPy would convert
-    with pytest.raises(ConfigError, match="gemm.fp32.nn: rates must be numbers"):
+    with pytest.raises(ConfigError, match=r"gemm\.fp32\.nn: rates must be numbers"):
         GemmTable.from_dict(doc, "t.json", "gemm.fp32")
 
 
