@@ -14,9 +14,16 @@ True
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simtrain._version import __version__
+
+if TYPE_CHECKING:  # the names _LAZY loads on first use, visible to type checkers (never imported at runtime here)
+    from simtrain.collectives import build_schedule, collective_time
+    from simtrain.errors import ConfigError, InfeasibleError
+    from simtrain.model import load_model
+    from simtrain.topology import load_topology
+    from simtrain.training import simulate
 
 __all__ = [
     "ConfigError",
@@ -40,10 +47,12 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'simtrain' has no attribute {name!r}")
+if not TYPE_CHECKING:  # hidden from type checkers: a module __getattr__ would let them accept any name
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'simtrain' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

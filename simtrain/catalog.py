@@ -1,7 +1,9 @@
 """Find shipped catalog entries (models, topologies, studies, profiles) by name, or user files by path.
 
-Catalog files ship inside the package (``simtrain/data/<kind>/NAME.yaml``), so names resolve the same from a
-plain ``pip install`` and from an editable install.
+The top-level folders ``models/``, ``topologies/``, ``studies/`` and ``profiles/`` of the repository are the one
+source of the catalog. The build copies them into the wheel as ``simtrain/data/<kind>/`` (``setup.py``), so names
+resolve the same from a plain ``pip install`` (package data) and from a source or editable checkout (the top-level
+folders); :func:`catalog_dir` decides which.
 
 Examples
 --------
@@ -13,7 +15,6 @@ True
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from simtrain.errors import ConfigError
@@ -21,12 +22,28 @@ from simtrain.errors import ConfigError
 __all__ = ["catalog_dir", "names", "resolve"]
 
 _SUFFIXES = {"models": (".yaml",), "topologies": (".yaml",), "studies": (".yaml",), "profiles": (".json",)}
-_FLAGS = {"models": "--model", "topologies": "--topology", "studies": "study", "profiles": "--profile"}
+#: The Python parameter that names an entry of each kind (``simtrain.simulate(model=..., topology=...)``).
+_PARAMETERS = {"models": "model", "topologies": "topology", "studies": "study", "profiles": "profile"}
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def catalog_dir(kind: str) -> Path:
-    """The folder holding the shipped entries of ``kind``."""
-    return Path(str(resources.files("simtrain") / "data" / kind))
+    """The folder holding the shipped entries of ``kind``.
+
+    An installed wheel carries them as package data (``simtrain/data/<kind>``); a source or editable checkout has
+    no such folder and reads the repository's top-level folder (``<kind>/`` next to the package).
+
+    Examples
+    --------
+    >>> catalog_dir("models").name
+    'models'
+    >>> (catalog_dir("models") / "resnet50.yaml").is_file()
+    True
+    """
+    shipped = _PACKAGE / "data" / kind
+    if shipped.is_dir():
+        return shipped
+    return _PACKAGE.parent / kind
 
 
 def names(kind: str) -> list[str]:
@@ -52,17 +69,22 @@ def resolve(kind: str, name_or_path: str | Path) -> Path:
     --------
     >>> resolve("models", "resnet50").stem
     'resnet50'
+    >>> try:
+    ...     resolve("models", "resnt50")
+    ... except ConfigError as exc:
+    ...     print(str(exc).split(";")[0])
+    model: unknown model: 'resnt50' (did you mean 'resnet50'?)
     """
     text = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or "/" in text or text.endswith((".yaml", ".yml", ".json"))
     if looks_like_path:
         path = Path(text)
         if not path.is_file():
-            raise ConfigError("file not found", source=text, key=_FLAGS[kind])
+            raise ConfigError("file not found", source=text, key=_PARAMETERS[kind])
         return path
     for suffix in _SUFFIXES[kind]:
         candidate = catalog_dir(kind) / f"{text}{suffix}"
         if candidate.is_file():
             return candidate
-    singular = kind[:-1] if not kind.endswith("ies") else kind[:-3] + "y"
-    raise ConfigError(f"unknown {singular}", source="<cli>", key=_FLAGS[kind], value=text, choices=names(kind))
+    # the library names the Python parameter; the command line maps it to its flag
+    raise ConfigError(f"unknown {_PARAMETERS[kind]}", key=_PARAMETERS[kind], value=text, choices=names(kind))

@@ -34,10 +34,17 @@ _REQUIRED: Any = object()
 #: The smallest bandwidth a file may give, in bytes/s (1 bit/s); below it every transfer time overflows.
 MIN_BANDWIDTH_BPS = 0.125
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
+#: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:
+#: their own limits (libyaml's 1,000 flow levels, the pure-Python composer's recursion limit) differ by version.
+MAX_YAML_DEPTH = 100
 
 
 def load_yaml(path: str | Path) -> Any:
     """Load a YAML file with ``yaml.safe_load``; any failure is a :class:`ConfigError` naming the file.
+
+    Lists and mappings nested more than :data:`MAX_YAML_DEPTH` levels deep are rejected with simtrain's own
+    message, before PyYAML's own limits apply.
 
     Examples
     --------
@@ -46,6 +53,13 @@ def load_yaml(path: str | Path) -> Any:
     ...     _ = f.write("a: 1\\n")
     >>> load_yaml(f.name)
     {'a': 1}
+    >>> with open(f.name, "w") as g:
+    ...     _ = g.write("a: " + "[" * 200 + "]" * 200 + "\\n")
+    >>> try:
+    ...     load_yaml(f.name)
+    ... except ConfigError as exc:
+    ...     print(str(exc).split(": ", 1)[1])
+    line 1, column 103: malformed YAML: nested more than 100 levels deep
     >>> os.unlink(f.name)
     """
     path = Path(path)
@@ -55,6 +69,10 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError("file not found", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read file: {exc}", source=str(path)) from None
+    mark = _too_deep(text)
+    if mark is not None:
+        raise ConfigError(f"malformed YAML: nested more than {MAX_YAML_DEPTH} levels deep", source=str(path),
+                          key=f"line {mark.line + 1}, column {mark.column + 1}")
     try:
         return yaml.load(text, Loader=_SafeLoader)  # the C-accelerated safe loader when available
     except yaml.YAMLError as exc:
@@ -65,8 +83,65 @@ def load_yaml(path: str | Path) -> Any:
     except RecursionError:
         raise ConfigError("malformed YAML: nested too deeply", source=str(path)) from None
     except Exception as exc:  # whatever a constructor raises, the file is at fault
-        # a constructor rejected a scalar: a date such as 2020-13-45, '!!float abc', an integer of 5,000 digits
-        raise ConfigError(f"malformed YAML: {_one_line(str(exc)) or type(exc).__name__}", source=str(path)) from None
+        # a constructor rejected a scalar: a date such as 2020-13-45, '!!float abc', an integer of 5,000 digits;
+        # name the value in simtrain's words (the constructor's own message differs by Python version)
+        node = _unreadable_scalar(text)
+        if node is None:
+            problem = _one_line(str(exc)) or type(exc).__name__
+            raise ConfigError(f"malformed YAML: {problem}", source=str(path)) from None
+        value = node.value if len(node.value) <= 40 else f"{node.value[:20]}… ({len(node.value):,} characters)"
+        where = f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
+        raise ConfigError(f"malformed YAML: cannot read {value!r} as a YAML {node.tag.rsplit(':', 1)[-1]}",
+                          source=str(path), key=where) from None
+
+
+def _unreadable_scalar(text: str) -> Any:
+    """The first scalar node (in document order) that the safe constructor rejects, or None."""
+    loader = _SafeLoader(text)
+    try:
+        stack, seen = [loader.get_single_node()], set()
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:  # an alias may share a node, even recursively
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    loader.construct_object(node)
+                except Exception:
+                    return node
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(reversed(node.value))
+            elif isinstance(node, yaml.MappingNode):
+                stack.extend(item for pair in reversed(node.value) for item in reversed(pair))
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
+def _too_deep(text: str) -> Any:
+    """The mark where lists and mappings first nest deeper than :data:`MAX_YAML_DEPTH`, or None.
+
+    Walks the event stream (the parser is iterative, so depth costs no recursion). libyaml may refuse the nesting
+    before the bound is reached; the pure-Python parser, which has no nesting limit, then decides. Any other
+    syntax error returns None and is reported by the load itself.
+    """
+    for loader in dict.fromkeys((_SafeLoader, yaml.SafeLoader)):
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_YAML_DEPTH:
+                        return event.start_mark
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+        except yaml.YAMLError:
+            continue
+        return None
+    return None
 
 
 def parse_override(text: str, source: str = "<cli>") -> tuple[str, Any]:

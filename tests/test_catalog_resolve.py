@@ -75,12 +75,12 @@ def test_unknown_topology_name_suggests_close_match():
     with pytest.raises(ConfigError) as info:
         resolve("topologies", "torus2d")
     err = info.value
-    assert err.source == "<cli>"
-    assert err.key == "--topology"
+    assert err.source is None  # the library names the Python parameter; the command line maps it to --topology
+    assert err.key == "topology"
     assert err.value == "torus2d"
     assert err.choices == TOPOLOGIES
     message = str(err)
-    assert message.startswith("<cli>: --topology: unknown topology: 'torus2d' (did you mean 'torus-")
+    assert message.startswith("topology: unknown topology: 'torus2d' (did you mean 'torus-")
     assert message.endswith("; allowed: " + ", ".join(TOPOLOGIES))
 
 
@@ -88,7 +88,7 @@ def test_unknown_model_name_suggests_close_match():
     with pytest.raises(ConfigError) as info:
         resolve("models", "resnt50")
     assert str(info.value) == (
-        "<cli>: --model: unknown model: 'resnt50' (did you mean 'resnet50'?); allowed: " + ", ".join(MODELS)
+        "model: unknown model: 'resnt50' (did you mean 'resnet50'?); allowed: " + ", ".join(MODELS)
     )
 
 
@@ -100,7 +100,7 @@ def test_unknown_name_with_no_close_match():
 
 
 def test_unknown_study_uses_singular_noun():
-    with pytest.raises(ConfigError, match=r"^<cli>: study: unknown study: 'nope'"):
+    with pytest.raises(ConfigError, match=r"^study: unknown study: 'nope'"):
         resolve("studies", "nope")
 
 
@@ -111,16 +111,41 @@ def test_missing_path_names_the_path(text, tmp_path, monkeypatch):
         resolve("topologies", text)
     err = info.value
     assert err.source == text
-    assert str(err) == f"{text}: --topology: file not found"
+    assert str(err) == f"{text}: topology: file not found"
 
 
 def test_missing_absolute_path(tmp_path):
     path = tmp_path / "absent.yaml"
     with pytest.raises(ConfigError) as info:
         resolve("models", path)
-    assert str(info.value) == f"{path}: --model: file not found"
+    assert str(info.value) == f"{path}: model: file not found"
 
 
 def test_directory_is_not_a_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         resolve("topologies", tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["models", "topologies", "studies", "profiles"])
+def test_a_checkout_reads_the_top_level_folders(kind):
+    """This checkout has no simtrain/data: the repository's top-level folders are the catalog (no symlinks)."""
+    import simtrain.catalog as catalog
+
+    root = Path(catalog.__file__).resolve().parents[1]
+    assert not (root / "simtrain" / "data").exists()
+    assert catalog_dir(kind) == root / kind
+    assert not catalog_dir(kind).is_symlink()
+
+
+def test_an_installed_wheel_reads_its_package_data(monkeypatch, tmp_path):
+    import simtrain.catalog as catalog
+
+    package = tmp_path / "site-packages" / "simtrain"
+    (package / "data" / "models").mkdir(parents=True)
+    (package / "data" / "models" / "mine.yaml").write_text("name: mine\n", encoding="utf-8")
+    (tmp_path / "site-packages" / "models").mkdir()  # another distribution's folder beside the package is not ours
+    monkeypatch.setattr(catalog, "_PACKAGE", package)
+    assert catalog_dir("models") == package / "data" / "models"
+    assert names("models") == ["mine"]
+    assert resolve("models", "mine") == package / "data" / "models" / "mine.yaml"
+

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from simtrain.config import Section, apply_overrides, load_yaml, parse_override
+from simtrain import config
+from simtrain.config import MAX_YAML_DEPTH, Section, apply_overrides, load_yaml, parse_override
 from simtrain.errors import ConfigError, SimtrainError, suggest
 
 
@@ -59,6 +60,64 @@ def test_unsafe_yaml_tags_are_rejected(tmp_path):
     path = write(tmp_path, "a: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(ConfigError, match="malformed YAML"):
         load_yaml(path)
+
+
+def _flow(levels):
+    return "a: " + "[" * levels + "]" * levels + "\n"  # the top mapping is one level, the lists the rest
+
+
+def _block(levels):
+    return "a:\n" + "".join(" " * (2 * i) + "-\n" for i in range(levels))
+
+
+@pytest.mark.parametrize("nest", [_flow, _block], ids=["flow", "block"])
+def test_nesting_up_to_the_bound_loads(tmp_path, nest):
+    data = load_yaml(write(tmp_path, nest(MAX_YAML_DEPTH - 1)))
+    depth, node = 1, data["a"]
+    while isinstance(node, list):
+        depth, node = depth + 1, (node[0] if node else None)
+    assert depth == MAX_YAML_DEPTH
+
+
+@pytest.mark.parametrize("loader", ["fast", "pure-python"])
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        (_flow(MAX_YAML_DEPTH), 1, MAX_YAML_DEPTH + 3),  # just past the bound
+        (_flow(5000), 1, MAX_YAML_DEPTH + 3),            # past libyaml's own limit and the recursion limit too
+        (_block(MAX_YAML_DEPTH), MAX_YAML_DEPTH + 1, 2 * MAX_YAML_DEPTH - 1),
+    ],
+    ids=["flow-101", "flow-5001", "block-101"],
+)
+def test_too_deep_nesting_has_simtrains_own_message(tmp_path, monkeypatch, loader, text, line, column):
+    """The same message with libyaml or without it, whatever PyYAML's own limit says."""
+    import yaml
+
+    if loader == "pure-python":
+        monkeypatch.setattr(config, "_SafeLoader", yaml.SafeLoader)
+    path = write(tmp_path, text, "deep.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(path)
+    assert str(info.value) == (
+        f"{path}: line {line}, column {column}: malformed YAML: nested more than {MAX_YAML_DEPTH} levels deep")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("a: 1\nb: 2020-13-45\n", "line 2, column 4", "cannot read '2020-13-45' as a YAML timestamp"),
+        ("a: [1, !!float fifty]\n", "line 1, column 8", "cannot read 'fifty' as a YAML float"),
+        ("a: " + "9" * 5000 + "\n", "line 1, column 4",
+         "cannot read '99999999999999999999… (5,000 characters)' as a YAML int"),
+    ],
+    ids=["date", "float-tag", "5000-digits"],
+)
+def test_a_value_yaml_cannot_construct_is_named_in_simtrains_words(tmp_path, text, where, message):
+    """The constructor's own error (Python's datetime or int wording) never reaches the message."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_yaml(path)
+    assert str(info.value) == f"{path}: {where}: malformed YAML: {message}"
 
 
 def test_missing_file(tmp_path):
