@@ -1,9 +1,10 @@
 """The algorithm contract, the registry, and the two entry points ``build_schedule`` and ``collective_time``.
 
 An algorithm is a :class:`CollectiveAlgorithm`: a name, the operations it implements, its keyword parameters
-with defaults, and a builder ``build(op, chunk_bytes, ranks, cluster, **params) -> list[StepPattern]`` that
-describes one chunk. Register a new one with :func:`register_algorithm` (or the ``simtrain.algorithms`` entry
-point group) and every command can use it.
+declared once as :class:`~simtrain.params.Param` (validated by :func:`simtrain.registry.make`), and a builder
+``build(op, chunk_bytes, ranks, cluster, **params) -> list[StepPattern]`` that describes one chunk. Register a
+new one with :func:`register_algorithm` (or the ``simtrain.algorithms`` entry point group) and every command
+can use it.
 
 Examples
 --------
@@ -16,8 +17,8 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,23 @@ import numpy as np
 from simtrain import units
 from simtrain.collectives.schedule import OPERATIONS, Schedule, StepPattern
 from simtrain.errors import ConfigError
-from simtrain.registry import Registry
+from simtrain.params import Param
+from simtrain.registry import Registry, format_spec, make
 from simtrain.topology.cluster import Cluster
 
-__all__ = ["ALGORITHMS", "CollectiveAlgorithm", "build_grouped_schedule", "build_schedule", "collective_time",
-           "register_algorithm"]
+__all__ = ["ALGORITHMS", "CollectiveAlgorithm", "ConfiguredAlgorithm", "build_grouped_schedule", "build_schedule",
+           "collective_time", "register_algorithm"]
 
 Builder = Callable[..., list[StepPattern]]
+
+
+def _as_parameters(params: Sequence[Param] | Mapping[str, Any] | None) -> tuple[Param, ...]:
+    """Declarations from a tuple of Param, or (the old contract) a mapping of name → default of any value."""
+    if params is None:
+        return ()
+    if isinstance(params, Mapping):
+        return tuple(Param(name, "any", default) for name, default in params.items())
+    return tuple(params)
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,10 @@ class CollectiveAlgorithm:
     operations : tuple of str
         Operations it implements.
     build : callable
-        ``build(op, chunk_bytes, ranks, cluster, **params) -> list[StepPattern]`` for one chunk.
-    params : dict
-        Keyword parameters and their defaults.
+        ``build(op, chunk_bytes, ranks, cluster, **params) -> list[StepPattern]`` for one chunk, called with
+        validated parameters.
+    parameters : tuple of Param
+        Its keyword parameters, declared once (type, bounds, default, help).
     summary : str
         One line for ``simtrain list algorithms``.
     """
@@ -55,16 +67,75 @@ class CollectiveAlgorithm:
     name: str
     operations: tuple[str, ...]
     build: Builder
-    params: dict[str, Any] = field(default_factory=dict)
+    parameters: tuple[Param, ...] = ()
     summary: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parameters", _as_parameters(self.parameters))
 
-ALGORITHMS: Registry[CollectiveAlgorithm] = Registry("algorithm", "simtrain.algorithms", "--algorithm")
+    @property
+    def params(self) -> dict[str, Any]:
+        """Parameter → default (derived from :attr:`parameters`)."""
+        return {p.name: p.default for p in self.parameters}
 
 
-def register_algorithm(name: str, operations: Sequence[str], params: dict[str, Any] | None = None,
+@dataclass(frozen=True)
+class ConfiguredAlgorithm:
+    """A collective algorithm with validated parameters: what ``make(ALGORITHMS, spec)`` returns.
+
+    Examples
+    --------
+    >>> from simtrain.registry import make
+    >>> ring = make(ALGORITHMS, "ring:channels=2")
+    >>> ring.name, ring.get_params(), ring.describe()
+    ('ring', {'channels': 2}, 'ring:channels=2')
+    """
+
+    algorithm: CollectiveAlgorithm
+    params: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The registry name."""
+        return self.algorithm.name
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """Operations it implements."""
+        return self.algorithm.operations
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters, defaults included."""
+        return dict(self.params)
+
+    def describe(self) -> str:
+        """``name:key=value,...`` with the parameters that differ from their defaults."""
+        defaults = self.algorithm.params
+        return format_spec(self.name, {k: v for k, v in self.params.items() if v != defaults.get(k)})
+
+    def build(self, op: str, chunk_bytes: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
+        """The patterns of one chunk."""
+        return self.algorithm.build(op, chunk_bytes, ranks, cluster, **self.params)
+
+
+ALGORITHMS: Registry[CollectiveAlgorithm] = Registry(
+    "algorithm", "simtrain.algorithms", "algorithm", factory=lambda algo, params: ConfiguredAlgorithm(algo, params))
+
+
+def register_algorithm(name: str, operations: Sequence[str], params: Sequence[Param] | Mapping[str, Any] | None = None,
                        summary: str = "") -> Callable[[Builder], Builder]:
     """Decorator registering a builder function as algorithm ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    operations : sequence of str
+        Operations it implements.
+    params : sequence of Param, optional
+        Its keyword parameters (a mapping of name → default is read as parameters of any value).
+    summary : str
+        One line for ``simtrain list algorithms``.
 
     Examples
     --------
@@ -79,7 +150,7 @@ def register_algorithm(name: str, operations: Sequence[str], params: dict[str, A
             raise ValueError(f"unknown operation {op!r}")
 
     def decorate(builder: Builder) -> Builder:
-        ALGORITHMS.register(name, CollectiveAlgorithm(name, tuple(operations), builder, dict(params or {}),
+        ALGORITHMS.register(name, CollectiveAlgorithm(name, tuple(operations), builder, _as_parameters(params),
                                                       summary))
         return builder
 
@@ -91,11 +162,11 @@ def _size(size: Any) -> float:
         try:
             value = units.parse_size(size)
         except units.UnitError as exc:
-            raise ConfigError(str(exc), source="<cli>", key="--size") from None
+            raise ConfigError(str(exc), key="size") from None
     else:
         value = float(size)
     if not (value > 0 and math.isfinite(value)):
-        raise ConfigError("must be a positive size", source="<cli>", key="--size", value=size)
+        raise ConfigError("must be a positive size", key="size", value=size)
     return value
 
 
@@ -140,19 +211,14 @@ def build_schedule(
     ['reduce-scatter dim0', 'reduce-scatter dim1', 'all-gather dim1', 'all-gather dim0']
     """
     if op not in OPERATIONS:
-        raise ConfigError("unknown operation", source="<cli>", key="--op", value=op, choices=OPERATIONS)
-    algo = ALGORITHMS.get(algorithm)
+        raise ConfigError("unknown operation", key="op", value=op, choices=OPERATIONS)
+    algo: ConfiguredAlgorithm = make(ALGORITHMS, algorithm, key="algorithm", **params)
     if op not in algo.operations:
-        raise ConfigError(f"operation not implemented by algorithm {algorithm!r}", source="<cli>", key="--op", value=op,
+        raise ConfigError(f"operation not implemented by algorithm {algo.name!r}", key="op", value=op,
                           choices=algo.operations)
     nbytes = _size(size)
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
-        raise ConfigError("must be a positive integer", source="<cli>", key="chunks", value=chunks)
-    for key in params:
-        if key not in algo.params:
-            raise ConfigError(f"unknown parameter of algorithm {algorithm!r}", source="<cli>", key="--algorithm",
-                              value=key, choices=list(algo.params) or ["(none)"])
-    merged = {**algo.params, **params}
+        raise ConfigError("must be a positive integer", key="chunks", value=chunks)
     if ranks is None:
         rank_array = np.arange(cluster.num_gpus, dtype=np.int64)
     else:
@@ -163,8 +229,8 @@ def build_schedule(
             raise ConfigError(f"ranks must lie in [0, {cluster.num_gpus})", key="ranks", value=ranks)
         if len(np.unique(rank_array)) != len(rank_array):
             raise ConfigError("ranks must be distinct", key="ranks", value=ranks)
-    patterns = algo.build(op, nbytes / chunks, rank_array, cluster, **merged)
-    return Schedule(op, algorithm, nbytes, rank_array, tuple(patterns), chunks, merged)
+    patterns = algo.build(op, nbytes / chunks, rank_array, cluster)
+    return Schedule(op, algo.name, nbytes, rank_array, tuple(patterns), chunks, algo.get_params())
 
 
 def build_grouped_schedule(
@@ -191,7 +257,8 @@ def build_grouped_schedule(
     """
     if len(groups) == 1:
         return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
-    if len({len(g) for g in groups}) == 1 and sizes[0] > 0 and params.get("channels", 1) == 1:
+    channels = make(ALGORITHMS, algorithm, key="algorithm", **params).params.get("channels", 1)
+    if len({len(g) for g in groups}) == 1 and sizes[0] > 0 and channels == 1:
         # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the
         # first group's relabelled (tested against building each group): one build instead of one per group.
         # Not so for multi-channel rings, which rotate each node's run of ranks: those build every group.
@@ -275,6 +342,6 @@ def collective_time(
     from simtrain.network import ENGINES, run_engine
 
     if engine not in ENGINES:
-        raise ConfigError("unknown engine", source="<cli>", key="--engine", value=engine, choices=ENGINES)
+        raise ConfigError("unknown engine", key="engine", value=engine, choices=ENGINES)
     schedule = build_schedule(op, size, cluster, algorithm, ranks=ranks, chunks=chunks, **params)
     return run_engine(engine, schedule, cluster, options)

@@ -22,7 +22,8 @@ import numpy as np
 
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
-from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.registry import param_error
 
 __all__ = ["all_pairs"]
 
@@ -39,7 +40,7 @@ def all_pairs(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @register_algorithm(
     "direct",
     ["all-reduce", "reduce-scatter", "all-gather", "all-to-all", "broadcast", "reduce"],
-    params={"max_ranks": 1024},
+    params=(Param("max_ranks", "integer", 1024, "refuse more ranks than this (a step has p(p-1) flows)", minimum=1),),
     summary="every rank sends to every other at once (p(p-1) concurrent flows)",
 )
 def build_direct(op: str, n: float, ranks: np.ndarray, cluster: object, max_ranks: int = 1024) -> list[StepPattern]:
@@ -48,8 +49,8 @@ def build_direct(op: str, n: float, ranks: np.ndarray, cluster: object, max_rank
     if p < 2:
         return []
     if p > max_ranks:
-        raise ConfigError(f"direct has p(p-1) flows per step; {p} ranks exceed max_ranks", key="--algorithm",
-                          value=p, allowed=f"at most {max_ranks} ranks (raise direct:max_ranks=N)")
+        raise param_error("algorithm", "direct", "max_ranks", f"direct has p(p-1) flows per step; {p} ranks exceed it",
+                          max_ranks, allowed=f"at least the {p} ranks (raise direct:max_ranks=N)")
     if op == "broadcast":
         return [StepPattern(np.full(p - 1, ranks[0]), ranks[1:], n, 1, 0.0, "direct broadcast")]
     if op == "reduce":

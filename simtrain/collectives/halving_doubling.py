@@ -75,7 +75,8 @@ def build_halving_doubling(op: str, n: float, ranks: np.ndarray, cluster: object
         return steps if op == "broadcast" else steps[::-1]
     if op in ("reduce-scatter", "all-gather"):
         if power != p:
-            raise ConfigError(f"halving-doubling {op} needs a power-of-two number of ranks", key="--gpus", value=p)
+            raise ConfigError(f"{op} needs a power-of-two number of ranks", key="algorithm halving-doubling",
+                              value=p)
         return _halving(ranks, n) if op == "reduce-scatter" else _doubling(ranks, n)
     extra = p - power
     steps = []

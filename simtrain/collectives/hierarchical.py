@@ -7,7 +7,7 @@ one chunk, k ranks per group and m groups:
 ``T = 2(k-1)·(α_in + n/B_in) + 2(m-1)·(α_out + n/(m·B_out))``
 
 With c chunks the chains pipeline: each further chunk adds the busiest link group's per-chunk time (see
-:mod:`simtrain.network.analytical`). Compare research/collectives.md §1.6.
+:mod:`simtrain.network.analytical`). Compare docs/references.md, "Hierarchical all-reduce".
 
 Examples
 --------
@@ -25,14 +25,15 @@ import numpy as np
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.ring import chain, ring_steps
 from simtrain.collectives.schedule import StepPattern
-from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.registry import param_error
 from simtrain.topology.cluster import Cluster
 
 
 @register_algorithm(
     "hierarchical",
     ["all-reduce", "broadcast", "reduce"],
-    params={"group_size": None},
+    params=(Param("group_size", "integer", None, "ranks per group (default: the GPUs of a node)", minimum=1),),
     summary="reduce to group master, ring among masters, broadcast (Jia et al.)",
 )
 def build_hierarchical(op: str, n: float, ranks: np.ndarray, cluster: Cluster,
@@ -41,7 +42,7 @@ def build_hierarchical(op: str, n: float, ranks: np.ndarray, cluster: Cluster,
     k = int(group_size or cluster.gpus_per_node)
     p = len(ranks)
     if k < 1 or p % k:
-        raise ConfigError(f"must divide the {p} participating ranks", key="hierarchical.group_size", value=k)
+        raise param_error("algorithm", "hierarchical", "group_size", f"must divide the {p} participating ranks", k)
     groups = ranks.reshape(p // k, k)
     masters = groups[:, 0]
     m = len(masters)

@@ -30,7 +30,8 @@ import numpy as np
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.ring import ring_steps
 from simtrain.collectives.schedule import StepPattern
-from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.registry import param_error
 from simtrain.topology.cluster import Cluster
 
 __all__ = ["dimension_neighbours"]
@@ -48,7 +49,7 @@ def dimension_neighbours(grid: tuple[int, ...], dim: int) -> np.ndarray:
 @register_algorithm(
     "multidim-ring",
     ["all-reduce", "reduce-scatter", "all-gather"],
-    params={"grid": None},
+    params=(Param("grid", "int_list", None, "the logical grid p_0 x p_1 x ... (default: the cluster's)", minimum=1),),
     summary="RS over dimensions in order, AR on the last, AG back (2D-torus / hierarchical all-reduce)",
 )
 def build_multidim_ring(op: str, n: float, ranks: np.ndarray, cluster: Cluster,
@@ -56,10 +57,8 @@ def build_multidim_ring(op: str, n: float, ranks: np.ndarray, cluster: Cluster,
     """Patterns of one chunk over the logical grid (``grid`` overrides the cluster's)."""
     shape = tuple(int(g) for g in grid) if grid is not None else tuple(cluster.grid)
     if math.prod(shape) != len(ranks):
-        raise ConfigError(
-            f"the grid {list(shape)} has {math.prod(shape)} positions but {len(ranks)} ranks take part",
-            key="multidim-ring.grid", value=list(shape),
-        )
+        raise param_error("algorithm", "multidim-ring", "grid",
+                          f"has {math.prod(shape)} positions but {len(ranks)} ranks take part", list(shape))
     dims = [d for d, k in enumerate(shape) if k > 1]
     if not dims:
         return []

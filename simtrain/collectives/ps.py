@@ -5,7 +5,7 @@ worker's shard for its own server stays local. Each worker sends n/S to every se
 n/S from every worker (incast), then the reverse. Uncontended except for the incast, on a switch:
 
 ``T_push = 2α + max((S-1)/S · n, (p-1)·n/S) / B`` (a worker that is not a server sends n), and the same for pull
-(research/collectives.md §1.7).
+(docs/references.md, "Parameter server").
 
 Examples
 --------
@@ -22,23 +22,23 @@ import numpy as np
 
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
-from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.registry import param_error
 
 
 @register_algorithm(
     "ps",
     ["all-reduce"],
-    params={"servers": 1, "pull_ratio": 1.0},
+    params=(Param("servers", "integer", 1, "parameter servers S (at most the participating ranks)", minimum=1),
+            Param("pull_ratio", "number", 1.0, "bytes pulled per byte pushed", minimum=0, exclusive_minimum=True)),
     summary="parameter server push/pull with S co-located servers (servers=S; pull_ratio scales what is pulled)",
 )
 def build_ps(op: str, n: float, ranks: np.ndarray, cluster: object, servers: int = 1,
              pull_ratio: float = 1.0) -> list[StepPattern]:
     """Patterns of one chunk: push then pull."""
     p = len(ranks)
-    if isinstance(servers, bool) or not isinstance(servers, int) or not 1 <= servers <= p:
-        raise ConfigError(f"must be an integer between 1 and the {p} ranks", key="ps.servers", value=servers)
-    if isinstance(pull_ratio, bool) or not isinstance(pull_ratio, (int, float)) or not pull_ratio > 0:
-        raise ConfigError("must be a positive number", key="ps.pull_ratio", value=pull_ratio)
+    if servers > p:
+        raise param_error("algorithm", "ps", "servers", f"must lie between 1 and the {p} ranks", servers)
     if p < 2:
         return []
     server_ranks = ranks[(np.arange(servers) * p) // servers]

@@ -9,8 +9,8 @@ delivered: ``T = (p-1)·α + (p-1)/2·n/B``.
 visits the nodes in the same order but enters every node at GPU ⌊c·g/C⌋ of its g (each node's ranks rotated),
 so on a rail-optimised cluster (GPU l uses NIC l·nics/g) the rings cross nodes through NICs spread evenly:
 with C = NICs per node every NIC carries one ring in each direction, and the bus bandwidth approaches the
-node's aggregate NIC bandwidth (research/collectives.md §1.8) instead of one NIC's. Inside a node the C rings
-move the same bytes per GPU as one ring.
+node's aggregate NIC bandwidth (docs/references.md, "nccl-tests bus bandwidth") instead of one NIC's. Inside a
+node the C rings move the same bytes per GPU as one ring.
 
 Examples
 --------
@@ -33,7 +33,8 @@ import numpy as np
 
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
-from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.registry import param_error
 
 __all__ = ["chain", "channel_orders", "ring_steps"]
 
@@ -97,17 +98,16 @@ def channel_orders(ranks: np.ndarray, gpus_per_node: int, channels: int) -> np.n
 @register_algorithm(
     "ring",
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
-    params={"channels": 1},
+    params=(Param("channels", "integer", 1, "rings run at once, each on 1/C of the buffer", minimum=1),),
     summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce); channels=C: C rings, "
             "each entering a node at a different GPU (NCCL's channels)",
 )
 def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: int = 1) -> list[StepPattern]:
-    """Patterns of one chunk of the ring algorithm."""
-    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
-        raise ConfigError("must be a positive integer", source="<cli>", key="channels", value=channels)
+    """Patterns of one chunk of the ring algorithm (``channels`` validated by its declaration)."""
     if channels > 1 and op not in ("all-reduce", "reduce-scatter", "all-gather"):
-        raise ConfigError(f"channels > 1 is implemented for all-reduce, reduce-scatter and all-gather, not {op}",
-                          source="<cli>", key="channels", value=channels)
+        raise param_error("algorithm", "ring", "channels",
+                          f"channels > 1 is implemented for all-reduce, reduce-scatter and all-gather, not {op}",
+                          channels)
     p = len(ranks)
     if p < 2:
         return []

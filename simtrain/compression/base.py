@@ -1,8 +1,9 @@
 """The scheme contract: what a communication-reduction scheme communicates, step by step.
 
-A scheme is a plugin with the scikit-learn contract: ``__init__`` only stores keyword parameters (validated by
-:meth:`Scheme.validate`), ``get_params`` round-trips them, and the work is in methods. Given a
-:class:`SchemeContext` (model, GPUs, GPUs per node, gradient precision) it returns
+A scheme is a plugin with the scikit-learn contract: ``__init__`` only stores keyword parameters (declared once
+as :class:`~simtrain.params.Param` in ``parameters`` and validated against them), ``get_params`` round-trips
+them, and the work is in methods. Given a :class:`SchemeContext` (model, GPUs, GPUs per node, gradient
+precision) it returns
 
 * its **phases**: each phase is one kind of step (a dense warm-up step, a low-rank step, a periodic sync …) and
   says, for any set of tensors, which collectives carry them (:class:`Communication`: operation, group of ranks,
@@ -33,6 +34,8 @@ from typing import Any, ClassVar
 
 from simtrain.errors import ConfigError
 from simtrain.model.spec import DTYPE_BYTES, ModelSpec, Tensor
+from simtrain.params import Param
+from simtrain.registry import format_spec, param_error, read_plugin_params
 
 __all__ = ["GROUPS", "Block", "Communication", "Phase", "RankChoice", "Scheme", "SchemeContext", "Segment",
            "repeat_period", "steps_per_phase"]
@@ -186,20 +189,27 @@ def steps_per_phase(blocks: Sequence[Block], num_phases: int) -> list[int]:
 class Scheme:
     """Base class of communication-reduction schemes.
 
-    Subclasses declare ``name``, ``param_spec`` (parameter → default) and implement :meth:`phases` and, for
-    step-dependent schemes, :meth:`run`.
+    Subclasses declare ``name``, ``parameters`` (a tuple of :class:`~simtrain.params.Param`: type, bounds,
+    default, help) and implement :meth:`phases` and, for step-dependent schemes, :meth:`run`. ``__init__``
+    validates the parameters through :func:`~simtrain.registry.read_plugin_params` (errors keyed
+    ``scheme NAME:PARAM``); :meth:`validate` adds the checks between parameters that a Param cannot express.
+    ``param_spec`` (parameter → default) is derived from ``parameters``.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Param, ...]] = ()
     param_spec: ClassVar[dict[str, Any]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "param_spec" in vars(cls) and "parameters" not in vars(cls):
+            # a plugin written against the old contract (defaults only): any value, checked by its validate()
+            cls.parameters = tuple(Param(k, "any", v) for k, v in cls.param_spec.items())
+        cls.param_spec = {p.name: p.default for p in cls.parameters}
+
     def __init__(self, **params: Any) -> None:
-        for key in params:
-            if key not in self.param_spec:
-                raise ConfigError(f"unknown parameter of scheme {self.name!r}", source="<cli>", key="--scheme",
-                                  value=key, choices=list(self.param_spec) or ["(none)"])
-        self.params = {**self.param_spec, **params}
+        self.params = read_plugin_params(self.parameters, params, role="scheme", name=self.name)
         self.validate()
 
     # -- the scikit-learn contract ---------------------------------------------------------------------------
@@ -209,38 +219,17 @@ class Scheme:
 
     def describe(self) -> str:
         """``name:key=value,...`` with the parameters that differ from their defaults."""
-        changed = {k: v for k, v in self.params.items() if v != self.param_spec.get(k)}
-        return self.name + (":" + ",".join(f"{k}={v}" for k, v in changed.items()) if changed else "")
+        return format_spec(self.name, {k: v for k, v in self.params.items() if v != self.param_spec.get(k)})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
 
     def validate(self) -> None:
-        """Check the parameters; raise ConfigError naming the parameter and what is allowed."""
+        """Check what the parameters' declarations cannot (one against another); raise :meth:`_error`."""
 
-    # -- helpers for validation -------------------------------------------------------------------------------
     def _error(self, key: str, message: str, value: Any, allowed: str | None = None) -> ConfigError:
-        return ConfigError(message, source="<cli>", key=f"--scheme {self.name}:{key}", value=value, allowed=allowed)
-
-    def _int(self, key: str, minimum: int = 1) -> int:
-        value = self.params[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self._error(key, f"must be an integer of at least {minimum}", value)
-        return value
-
-    def _fraction(self, key: str) -> float:
-        value = self.params[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value <= 1) \
-                or not math.isfinite(value):
-            raise self._error(key, "must lie in (0, 1]", value)
-        return float(value)
-
-    def _choice(self, key: str, choices: Sequence[str]) -> str:
-        value = self.params[key]
-        if value not in choices:
-            raise ConfigError("unknown value", source="<cli>", key=f"--scheme {self.name}:{key}", value=value,
-                              choices=list(choices))
-        return str(value)
+        """A ConfigError about parameter ``key`` of this scheme (key ``scheme NAME:KEY``)."""
+        return param_error("scheme", self.name, key, message, value, allowed=allowed)
 
     # -- the work ---------------------------------------------------------------------------------------------
     def phases(self, ctx: SchemeContext) -> list[Phase]:  # pragma: no cover - abstract

@@ -18,12 +18,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from simtrain.compression._common import codec_bytes, dense_bytes
 from simtrain.compression.base import Communication, Phase, Scheme, SchemeContext
 from simtrain.compression.registry import register_scheme
 from simtrain.model.spec import Tensor
+from simtrain.params import Param
 
 COMPRESSORS = ("onebit", "topk", "randomk", "dithering")
 
@@ -34,12 +35,12 @@ class BytePSCompress(Scheme):
 
     name = "byteps-compress"
     summary = "BytePS-Compress: NVLink reduce, compressed push/pull to PS, broadcast (onebit/topk/randomk/dithering)"
-    param_spec: ClassVar[dict[str, Any]] = {"compressor": "onebit", "density": 0.01, "levels": 127}
-
-    def validate(self) -> None:
-        self._choice("compressor", COMPRESSORS)
-        self._fraction("density")
-        self._int("levels")
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("compressor", "choice", "onebit", "the compressor on the inter-node hop", choices=COMPRESSORS),
+        Param("density", "number", 0.01, "topk/randomk: fraction of values sent", minimum=0, exclusive_minimum=True,
+              maximum=1),
+        Param("levels", "integer", 127, "dithering: quantisation levels", minimum=1, maximum=32767),
+    )
 
     def codec_params(self) -> dict[str, object]:
         """Parameters of the compressor's codec."""

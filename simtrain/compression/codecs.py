@@ -70,8 +70,10 @@ from typing import Any
 import numpy as np
 
 from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.registry import Registry, format_spec, make, param_error
 
-__all__ = ["CODECS", "Codec", "ErrorFeedback", "make_codec", "payload_bytes"]
+__all__ = ["CODECS", "CODEC_TYPES", "Codec", "CodecType", "ErrorFeedback", "make_codec", "payload_bytes"]
 
 CODECS: tuple[str, ...] = (
     "none",
@@ -89,116 +91,45 @@ CODECS: tuple[str, ...] = (
     "lowrank-factor",
 )
 
-_KEY = "--scheme"
 _VALUE_DTYPES = ("fp32", "fp16", "bf16")
 _VALUE_WIDTH = {"fp32": 4, "fp16": 2, "bf16": 2}
 _MAX_LEVELS = 32767  # int16
 
-# Parameters each codec accepts, with their defaults.
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "none": {"value_dtype": "fp32"},
-    "fp16": {},
-    "bf16": {},
-    "topk": {"density": 0.01, "value_dtype": "fp32", "index_bytes": 4},
-    "mstopk": {"density": 0.01, "rounds": 20, "value_dtype": "fp32", "index_bytes": 4},
-    "randomk": {"density": 0.01, "seed": 0, "value_dtype": "fp32"},
-    "qsgd": {"levels": 127, "seed": 0},
-    "signsgd": {},
-    "onebit": {},
-    "dithering": {"levels": 127, "seed": 0},
-    "powersgd": {"rank": 4, "seed": 0, "value_dtype": "fp32"},
-    "block": {"fraction": 0.01, "seed": 0, "value_dtype": "fp32"},
-    "lowrank-factor": {"factor": "A", "rank": 4, "value_dtype": "fp32"},
+# --------------------------------------------------------------------------------------------- parameters
+
+_VALUE_DTYPE = Param("value_dtype", "choice", "fp32", "width of the values sent", choices=_VALUE_DTYPES)
+_SEED = Param("seed", "integer", 0, "seed of the randomness every worker shares")
+_DENSITY = Param("density", "number", 0.01, "fraction ρ of the values sent", minimum=0, exclusive_minimum=True,
+                 maximum=1)
+_INDEX_BYTES = Param("index_bytes", "integer", 4, "bytes per index: 4 (uint32) or 8 (uint64)", minimum=4, maximum=8,
+                     unit="B")
+_LEVELS = Param("levels", "integer", 127, "quantisation levels s (int8 up to 127, else int16)", minimum=1,
+                maximum=_MAX_LEVELS)
+_RANK = Param("rank", "integer", 4, "rank r (at most min(m, n) of the 2-D view)", minimum=1)
+
+# Parameters each codec accepts (declared once: type, bounds, default, help).
+_PARAMETERS: dict[str, tuple[Param, ...]] = {
+    "none": (_VALUE_DTYPE,),
+    "fp16": (),
+    "bf16": (),
+    "topk": (_DENSITY, _VALUE_DTYPE, _INDEX_BYTES),
+    "mstopk": (_DENSITY, Param("rounds", "integer", 20, "threshold bisection rounds", minimum=1), _VALUE_DTYPE,
+               _INDEX_BYTES),
+    "randomk": (_DENSITY, _SEED, _VALUE_DTYPE),
+    "qsgd": (_LEVELS, _SEED),
+    "signsgd": (),
+    "onebit": (),
+    "dithering": (_LEVELS, _SEED),
+    "powersgd": (_RANK, _SEED, _VALUE_DTYPE),
+    "block": (Param("fraction", "number", 0.01, "fraction of every tensor in the shared random block", minimum=0,
+                    exclusive_minimum=True, maximum=1), _SEED, _VALUE_DTYPE),
+    "lowrank-factor": (Param("factor", "choice", "A", "the factor whose gradient is sent", choices=("A", "B", "S")),
+                       _RANK, _VALUE_DTYPE),
 }
 
 
-# --------------------------------------------------------------------------------------------- parameters
-
-
-def _bad(codec: str, what: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"codec {codec!r}: {what}", key=_KEY, value=value, allowed=allowed)
-
-
-def _as_float(codec: str, name: str, value: Any) -> float:
-    if isinstance(value, bool | np.bool_):
-        raise _bad(codec, f"{name} must be a number", value, "a number")
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise _bad(codec, f"{name} must be a number", value, "a number")
-
-
-def _as_int(codec: str, name: str, value: Any) -> int:
-    if isinstance(value, bool | np.bool_):
-        raise _bad(codec, f"{name} must be an integer", value, "an integer")
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise _bad(codec, f"{name} must be an integer", value, "an integer")
-
-
-def _check_param(codec: str, name: str, value: Any) -> Any:
-    """Validate one parameter and return its normalised value."""
-    if name in ("density", "fraction"):
-        v = _as_float(codec, name, value)
-        if not 0.0 < v <= 1.0:
-            raise _bad(codec, f"{name} must be in (0, 1]", value, "0 < value <= 1")
-        return v
-    if name == "value_dtype":
-        if value not in _VALUE_DTYPES:
-            raise ConfigError(f"codec {codec!r}: unknown value_dtype", key=_KEY, value=value, choices=_VALUE_DTYPES)
-        return str(value)
-    if name == "index_bytes":
-        v = _as_int(codec, name, value)
-        if v not in (4, 8):
-            raise _bad(codec, "index_bytes must be 4 or 8", value, "4 or 8")
-        return v
-    if name == "rounds":
-        v = _as_int(codec, name, value)
-        if v < 1:
-            raise _bad(codec, "rounds must be at least 1", value, "an integer >= 1")
-        return v
-    if name == "levels":
-        v = _as_int(codec, name, value)
-        if not 1 <= v <= _MAX_LEVELS:
-            raise _bad(codec, "levels must be in 1..32767", value, f"an integer in 1..{_MAX_LEVELS}")
-        return v
-    if name == "rank":
-        v = _as_int(codec, name, value)
-        if v < 1:
-            raise _bad(codec, "rank must be at least 1", value, "an integer >= 1 and <= min(m, n) of the 2-D view")
-        return v
-    if name == "seed":
-        return _as_int(codec, name, value)
-    if name == "factor":
-        if value not in ("A", "B", "S"):
-            raise ConfigError(f"codec {codec!r}: unknown factor", key=_KEY, value=value, choices=("A", "B", "S"))
-        return str(value)
-    raise AssertionError(f"unhandled parameter {name}")  # pragma: no cover - _DEFAULTS and this function agree
-
-
-def _resolve(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    if name not in _DEFAULTS:
-        raise ConfigError("unknown compression codec", key=_KEY, value=name, choices=CODECS)
-    defaults = _DEFAULTS[name]
-    resolved = dict(defaults)
-    for param, value in params.items():
-        if param not in defaults:
-            if defaults:
-                raise ConfigError(f"unknown parameter for codec {name!r}", key=_KEY, value=param, choices=defaults)
-            raise ConfigError(f"codec {name!r} takes no parameters", key=_KEY, value=param, allowed="none")
-        resolved[param] = _check_param(name, param, value)
-    return resolved
+def _param_error(codec: str, param: str, message: str, value: Any, allowed: str | None = None) -> ConfigError:
+    return param_error("codec", codec, param, message, value, allowed=allowed)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -223,15 +154,15 @@ def _count(fraction: float, n: int) -> int:
 
 def _view_2d(codec: str, shape: tuple[int, ...]) -> tuple[int, int]:
     if len(shape) < 2:
-        raise ConfigError(f"codec {codec!r} needs a tensor with at least 2 dimensions", key=_KEY, value=shape,
+        raise ConfigError(f"codec {codec!r} needs a tensor with at least 2 dimensions", key="shape", value=shape,
                           allowed="a shape (d0, d1, ...) viewed as d0 x prod(d1, ...)")
     return shape[0], math.prod(shape[1:])
 
 
 def _check_rank(codec: str, rank: int, m: int, n2: int) -> None:
     if rank > min(m, n2):
-        raise ConfigError(f"codec {codec!r}: rank exceeds min(m, n) = {min(m, n2)} of the {m} x {n2} 2-D view",
-                          key=_KEY, value=rank, allowed=f"1 <= rank <= {min(m, n2)}")
+        raise _param_error(codec, "rank", f"exceeds min(m, n) = {min(m, n2)} of the {m} x {n2} 2-D view", rank,
+                           allowed=f"1 <= rank <= {min(m, n2)}")
 
 
 def _seed_word(value: Any, what: str) -> int:
@@ -335,6 +266,27 @@ class Codec:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"make_codec({self.name!r}{', ' if args else ''}{args})"
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters, defaults included (``make_codec(name, **get_params())`` builds the same codec).
+
+        Examples
+        --------
+        >>> make_codec("qsgd", levels=15).get_params()
+        {'levels': 15, 'seed': 0}
+        """
+        return dict(self.params)
+
+    def describe(self) -> str:
+        """``name:key=value,...`` with the parameters that differ from their defaults.
+
+        Examples
+        --------
+        >>> make_codec("topk", density=0.1).describe()
+        'topk:density=0.1'
+        """
+        defaults = {p.name: p.default for p in _PARAMETERS.get(self.name, ())}
+        return format_spec(self.name, {k: v for k, v in self.params.items() if v != defaults.get(k)})
 
     def payload_bytes(self, shape: Sequence[int]) -> int:
         """Exact size of the payload for a tensor of ``shape``.
@@ -449,12 +401,14 @@ class _TopK(_ValueCodec):
     def __init__(self, name: str, params: dict[str, Any]) -> None:
         super().__init__(name, params)
         self.index_bytes: int = params["index_bytes"]
+        if self.index_bytes not in (4, 8):
+            raise _param_error(name, "index_bytes", "must be 4 or 8", self.index_bytes)
         self.index_dtype = "<u4" if self.index_bytes == 4 else "<u8"
 
     def _size(self, n: int, shape: tuple[int, ...]) -> int:
         if self.index_bytes == 4 and n > 2**32:
-            raise ConfigError(f"codec {self.name!r}: 4-byte indices cannot address {n} elements", key=_KEY,
-                              value=self.index_bytes, allowed="index_bytes=8 for tensors over 2**32 elements")
+            raise _param_error(self.name, "index_bytes", f"4-byte indices cannot address {n} elements",
+                               self.index_bytes, allowed="index_bytes=8 for tensors over 2**32 elements")
         return _count(self.params["density"], n) * (self.index_bytes + self.width)
 
     def _select(self, x: np.ndarray, k: int) -> np.ndarray:
@@ -746,15 +700,48 @@ _CLASSES: dict[str, type[Codec]] = {
 # --------------------------------------------------------------------------------------------- public API
 
 
-def make_codec(name: str, **params: Any) -> Codec:
-    """Build the codec ``name`` with ``params`` (unset parameters take their defaults).
+class CodecType:
+    """A registered codec: its name, the class that implements it, and its parameters (declared once).
+
+    Calling it with validated parameters builds the codec; use :func:`make_codec` to validate them.
+
+    Examples
+    --------
+    >>> [p.name for p in CODEC_TYPES.get("topk").parameters]
+    ['density', 'value_dtype', 'index_bytes']
+    """
+
+    def __init__(self, name: str, cls: type[Codec], parameters: tuple[Param, ...], summary: str = "") -> None:
+        self.name = name
+        self.cls = cls
+        self.parameters = parameters
+        self.summary = summary
+
+    def __call__(self, **params: Any) -> Codec:
+        return self.cls(self.name, params)
+
+    def __repr__(self) -> str:
+        return f"CodecType({self.name!r})"
+
+
+#: The codecs, by name (entry-point group ``simtrain.codecs``); :func:`make_codec` builds one.
+CODEC_TYPES: Registry[CodecType] = Registry("codec", "simtrain.codecs", "codec")
+for _name in CODECS:
+    CODEC_TYPES.register(_name, CodecType(_name, _CLASSES[_name], _PARAMETERS[_name]))
+
+
+def make_codec(name: str | tuple[str, dict[str, Any]], *, key: str = "codec", **params: Any) -> Codec:
+    """Build the codec ``name`` (or ``NAME:k=v,...``) with ``params`` (unset parameters take their defaults).
 
     Parameters
     ----------
-    name : str
-        One of :data:`CODECS`.
+    name : str or (str, dict)
+        One of :data:`CODECS`, optionally with parameters (``"topk:density=0.1"``).
+    key : str
+        The role the codec was given as, for errors (``codec``).
     **params
-        The codec's parameters (see the module docstring); values may be strings as parsed from ``NAME:k=v``.
+        The codec's parameters (see the module docstring), validated by their declarations: an integral float
+        is an integer, a string is not a number.
 
     Returns
     -------
@@ -763,7 +750,8 @@ def make_codec(name: str, **params: Any) -> Codec:
     Raises
     ------
     simtrain.errors.ConfigError
-        Unknown codec or parameter, or a parameter out of range (``key="--scheme"``).
+        Unknown codec (key ``codec``) or parameter, or a parameter of the wrong type or out of range (key
+        ``codec NAME:PARAM``).
 
     Examples
     --------
@@ -771,10 +759,11 @@ def make_codec(name: str, **params: Any) -> Codec:
     make_codec('qsgd', levels=15, seed=0)
     >>> make_codec("topk", density=0)
     Traceback (most recent call last):
-    simtrain.errors.ConfigError: --scheme: codec 'topk': density must be in (0, 1] (got 0); allowed: 0 < value <= 1
+    ...
+    simtrain.errors.ConfigError: codec topk:density: must be greater than 0 (got 0)
     """
-    resolved = _resolve(name, params)
-    return _CLASSES[name](name, resolved)
+    codec: Codec = make(CODEC_TYPES, name, key=key, **params)
+    return codec
 
 
 def payload_bytes(name: str, shape: Sequence[int], **params: Any) -> int:
@@ -830,7 +819,7 @@ class ErrorFeedback:
 
     def __init__(self, codec: Codec) -> None:
         if codec.name == "lowrank-factor":
-            raise ConfigError("error feedback needs a codec that decodes to the tensor's shape", key=_KEY,
+            raise ConfigError("error feedback needs a codec that decodes to the tensor's shape", key="codec",
                               value=codec.name, allowed="any codec but lowrank-factor")
         self.codec = codec
         self.residual: dict[str, np.ndarray] = {}

@@ -49,6 +49,7 @@ from simtrain.compression.base import (
 from simtrain.compression.registry import register_scheme
 from simtrain.errors import ConfigError
 from simtrain.model.spec import ModelSpec, Tensor
+from simtrain.params import Param
 
 __all__ = ["OIALR", "ABTraining", "Cuttlefish", "weight_matrices"]
 
@@ -68,17 +69,19 @@ def _shape(tensor: Tensor) -> tuple[int, int]:
 class _LowRank(Scheme):
     """Shared rank parameters."""
 
-    rank_params: ClassVar[dict[str, Any]] = {"rank": None, "rank_fraction": None, "rank_profile": None}
+    rank_params: ClassVar[tuple[Param, ...]] = (
+        Param("rank", "integer", None, "absolute rank of every factorised layer (clamped to its full rank)",
+              minimum=1),
+        Param("rank_fraction", "number", None, "rank as a fraction of each layer's full rank (default 0.25)",
+              minimum=0, exclusive_minimum=True, maximum=1),
+        Param("rank_profile", "string", None, "YAML/JSON file mapping tensor names to ranks"),
+    )
     default_fraction = 0.25
 
     def validate(self) -> None:
         given = [k for k in ("rank", "rank_fraction", "rank_profile") if self.params[k] is not None]
         if len(given) > 1:
             raise self._error(given[1], "give only one of rank, rank_fraction and rank_profile", self.params[given[1]])
-        if self.params["rank"] is not None:
-            self._int("rank")
-        if self.params["rank_fraction"] is not None:
-            self._fraction("rank_fraction")
 
     def ranks(self, ctx: SchemeContext, tensors: Sequence[Tensor]) -> tuple[RankChoice, list[Tensor]]:
         """The rank rule, checked against the model, and the layers it factorises (with a profile: the layers
@@ -129,20 +132,21 @@ class ABTraining(_LowRank):
 
     name = "ab-training"
     summary = "AB-training: factors trained in node groups, periodic world sync, full-rank warm-up/rebound"
-    param_spec: ClassVar[dict[str, Any]] = {
-        **_LowRank.rank_params, "warmup": 9300, "sync_every": 3000, "rebound": 300, "group_size": None,
-                  "sync_mode": "with-stale", "keep_first": True, "keep_last": True}
+    parameters: ClassVar[tuple[Param, ...]] = (
+        *_LowRank.rank_params,
+        Param("warmup", "integer", 9300, "full-rank steps before AB training", minimum=0),
+        Param("sync_every", "integer", 3000, "steps per cycle (AB steps, one world sync, the rebound)", minimum=1),
+        Param("rebound", "integer", 300, "full-rank steps at the end of every cycle (< sync_every)", minimum=0),
+        Param("group_size", "integer", None, "ranks per AB group (default: a node)", minimum=1),
+        Param("sync_mode", "choice", "with-stale", "what the AB steps all-reduce", choices=("with-stale", "only-b")),
+        Param("keep_first", "boolean", True, "the first weight layer stays full rank"),
+        Param("keep_last", "boolean", True, "the last weight layer stays full rank"),
+    )
 
     def validate(self) -> None:
         super().validate()
-        self._int("warmup", 0)
-        self._int("sync_every")
-        self._int("rebound", 0)
         if self.params["rebound"] >= self.params["sync_every"]:
             raise self._error("rebound", "must be smaller than sync_every", self.params["rebound"])
-        if self.params["group_size"] is not None:
-            self._int("group_size")
-        self._choice("sync_mode", ["with-stale", "only-b"])
 
     def factorised(self, model: ModelSpec) -> list[Tensor]:
         """Weight matrices AB-training factorises."""
@@ -206,13 +210,12 @@ class OIALR(_LowRank):
 
     name = "oialr"
     summary = "OIALR: after warm-up only S (k x k) is all-reduced; periodic broadcast of U, S, V"
-    param_spec: ClassVar[dict[str, Any]] = {
-        **_LowRank.rank_params, "warmup": 10000, "stability_frequency": 500, "keep_last": True}
-
-    def validate(self) -> None:
-        super().validate()
-        self._int("warmup", 0)
-        self._int("stability_frequency")
+    parameters: ClassVar[tuple[Param, ...]] = (
+        *_LowRank.rank_params,
+        Param("warmup", "integer", 10000, "full-rank steps before only S is trained", minimum=0),
+        Param("stability_frequency", "integer", 500, "steps between rank updates", minimum=1),
+        Param("keep_last", "boolean", True, "the last weight layer stays full rank"),
+    )
 
     def factorised(self, model: ModelSpec) -> list[Tensor]:
         """Weight matrices OIALR converts (not too skinny; the last layer kept)."""
@@ -270,12 +273,11 @@ class Cuttlefish(_LowRank):
 
     name = "cuttlefish"
     summary = "Cuttlefish: full rank until switch_epoch, then factorised layers (first/1x1/last kept)"
-    param_spec: ClassVar[dict[str, Any]] = {**_LowRank.rank_params, "switch_epoch": 20, "keep_first": 1}
-
-    def validate(self) -> None:
-        super().validate()
-        self._int("switch_epoch", 0)
-        self._int("keep_first", 0)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        *_LowRank.rank_params,
+        Param("switch_epoch", "integer", 20, "full-rank epochs before factorising", minimum=0),
+        Param("keep_first", "integer", 1, "leading weight layers kept full rank", minimum=0),
+    )
 
     def factorised(self, model: ModelSpec) -> list[Tensor]:
         """Weight matrices Cuttlefish factorises."""
@@ -306,7 +308,7 @@ class Cuttlefish(_LowRank):
     def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
         if ctx.steps_per_epoch is None:
             raise self._error("switch_epoch", "needs the number of steps per epoch", self.params["switch_epoch"],
-                              allowed="give --samples-per-epoch")
+                              allowed="give samples_per_epoch")
         switch = min(total_steps, self.params["switch_epoch"] * ctx.steps_per_epoch)
         return warmup_then(0, switch, [Segment(1, 1)], total_steps)
 

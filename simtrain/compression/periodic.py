@@ -25,19 +25,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from simtrain.compression._common import codec_bytes, dense, dense_bytes
 from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, Segment, repeat_period
 from simtrain.compression.registry import register_scheme
 from simtrain.model.spec import Tensor
+from simtrain.params import Param
+
+PERIOD = Param("period", "integer", 4, "H: steps between synchronisations", minimum=1)
 
 
 class _Periodic(Scheme):
-    param_spec: ClassVar[dict[str, Any]] = {"period": 4}
-
-    def validate(self) -> None:
-        self._int("period")
+    parameters: ClassVar[tuple[Param, ...]] = (PERIOD,)
 
     def pattern(self) -> list[Segment]:
         h = self.params["period"]
@@ -84,12 +84,11 @@ class CSER(_Periodic):
 
     name = "cser"
     summary = "CSER error reset: average a random 1/R1 block each step, 1/R2 every H steps"
-    param_spec: ClassVar[dict[str, Any]] = {"r1": 8, "r2": 4, "period": 2}
-
-    def validate(self) -> None:
-        super().validate()
-        self._int("r1")
-        self._int("r2")
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("r1", "integer", 8, "each step averages a block of 1/R1 of every tensor", minimum=1),
+        Param("r2", "integer", 4, "every H-th step the block is 1/R2 (the error reset)", minimum=1),
+        Param("period", "integer", 2, "H: steps between error resets", minimum=1),
+    )
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
         def block(ratio: int) -> Phase:

@@ -18,12 +18,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from simtrain.compression._common import dense
 from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, Segment
 from simtrain.compression.registry import register_scheme
 from simtrain.model.spec import Tensor
+from simtrain.params import Param
 
 
 def _matrix(tensor: Tensor) -> tuple[int, int]:
@@ -38,14 +39,12 @@ class PowerSGD(Scheme):
 
     name = "powersgd"
     summary = "PowerSGD rank-r power iteration: two all-reduces (P, Q) + uncompressed tensors"
-    param_spec: ClassVar[dict[str, Any]] = {"rank": 1, "min_compression_rate": 2.0, "start_iter": 0}
-
-    def validate(self) -> None:
-        self._int("rank")
-        self._int("start_iter", 0)
-        rate = self.params["min_compression_rate"]
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 1:
-            raise self._error("min_compression_rate", "must be a number of at least 1", rate)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("rank", "integer", 1, "rank r of the power iteration", minimum=1),
+        Param("min_compression_rate", "number", 2.0, "compress a matrix only when (m + n)·r·rate < m·n",
+              minimum=1),
+        Param("start_iter", "integer", 0, "uncompressed all-reduce steps before PowerSGD starts", minimum=0),
+    )
 
     def compressed(self, tensor: Tensor) -> bool:
         """Whether PowerSGD compresses this tensor."""

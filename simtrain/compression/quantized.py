@@ -16,12 +16,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from simtrain.compression._common import codec_bytes
 from simtrain.compression.base import Communication, Phase, Scheme, SchemeContext
 from simtrain.compression.registry import register_scheme
 from simtrain.model.spec import Tensor
+from simtrain.params import Param
 
 
 class _AllGathered(Scheme):
@@ -48,14 +49,11 @@ class QSGD(_AllGathered):
 
     name = "qsgd"
     summary = "QSGD stochastic quantisation to s levels (all-gather)"
-    param_spec: ClassVar[dict[str, Any]] = {"levels": 127}
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("levels", "integer", 127, "quantisation levels s (int8 up to 127, else int16)", minimum=1,
+              maximum=32767),)
     codec = "qsgd"
     label = "norms+levels"
-
-    def validate(self) -> None:
-        self._int("levels", 1)
-        if self.params["levels"] > 32767:
-            raise self._error("levels", "must be at most 32767", self.params["levels"])
 
     def codec_params(self) -> dict[str, object]:
         return {"levels": self.params["levels"]}

@@ -7,8 +7,8 @@ indices on every worker from a shared seed, so only values travel and an all-red
 MSTopK (Shi et al., MLSys 2021) selects by a sampled threshold and communicates hierarchically (HiTopKComm):
 a dense reduce-scatter inside each node over NVLink, each GPU sparsifies its 1/g shard, a sparse all-gather among
 the GPUs of the same local rank across nodes, then a dense all-gather inside the node. The inter-node payload per
-GPU is the top-k of its shard. (The exact HiTopKComm steps are from a secondary description, [M] in
-research/compression.md.)
+GPU is the top-k of its shard. (The exact HiTopKComm steps are from a secondary description, not the paper's
+text: docs/references.md, "MSTopK".)
 
 Examples
 --------
@@ -24,12 +24,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from simtrain.compression._common import codec_bytes, dense_bytes
 from simtrain.compression.base import Communication, Phase, Scheme, SchemeContext
 from simtrain.compression.registry import register_scheme
 from simtrain.model.spec import Tensor
+from simtrain.params import Param
+
+DENSITY = Param("density", "number", 0.01, "fraction ρ of every tensor's values sent", minimum=0,
+                exclusive_minimum=True, maximum=1)
+INDEX_BYTES = Param("index_bytes", "integer", 4, "bytes per index: 4 (uint32) or 8 (uint64)", minimum=4, maximum=8,
+                    unit="B")
 
 
 def _selection_flops(tensors: Sequence[Tensor]) -> float:
@@ -43,10 +49,9 @@ class TopK(Scheme):
 
     name = "topk"
     summary = "top-k sparsification with error feedback, all-gather of (index, value)"
-    param_spec: ClassVar[dict[str, Any]] = {"density": 0.01, "index_bytes": 4}
+    parameters: ClassVar[tuple[Param, ...]] = (DENSITY, INDEX_BYTES)
 
     def validate(self) -> None:
-        self._fraction("density")
         if self.params["index_bytes"] not in (4, 8):
             raise self._error("index_bytes", "must be 4 or 8", self.params["index_bytes"])
 
@@ -70,11 +75,8 @@ class MSTopK(TopK):
 
     name = "mstopk"
     summary = "MSTopK: approximate top-k, dense in node, sparse all-gather across nodes (HiTopKComm)"
-    param_spec: ClassVar[dict[str, Any]] = {"density": 0.01, "index_bytes": 4, "rounds": 20}
-
-    def validate(self) -> None:
-        super().validate()
-        self._int("rounds")
+    parameters: ClassVar[tuple[Param, ...]] = (
+        DENSITY, INDEX_BYTES, Param("rounds", "integer", 20, "threshold bisection rounds", minimum=1))
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
         g = ctx.gpus_per_node
@@ -104,10 +106,7 @@ class RandomK(Scheme):
 
     name = "randomk"
     summary = "random-k with shared indices (values only, all-reduce)"
-    param_spec: ClassVar[dict[str, Any]] = {"density": 0.01}
-
-    def validate(self) -> None:
-        self._fraction("density")
+    parameters: ClassVar[tuple[Param, ...]] = (DENSITY,)
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
         def comms(tensors: Sequence[Tensor]) -> list[Communication]:

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from simtrain.compression._common import dense_bytes
 from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, Segment, repeat_period
 from simtrain.compression.registry import register_scheme
 from simtrain.model.spec import Tensor
+from simtrain.params import Param
+
+SUBNETWORKS = Param("subnetworks", "integer", None, "sub-networks (default: one per worker)", minimum=1)
 
 
 class _Rounds(Scheme):
@@ -60,13 +63,14 @@ class ResIST(_Rounds):
 
     name = "resist"
     summary = "ResIST: one ResNet section split among sub-networks; every l steps shared all-reduce + block exchange"
-    param_spec: ClassVar[dict[str, Any]] = {"subnetworks": None, "local_iters": 50, "section": "layer3"}
+    parameters: ClassVar[tuple[Param, ...]] = (
+        SUBNETWORKS,
+        Param("local_iters", "integer", 50, "local steps between exchanges", minimum=1),
+        Param("section", "string", "layer3", "tensor-name prefix of the partitioned section"),
+    )
 
     def validate(self) -> None:
-        self._int("local_iters")
-        if self.params["subnetworks"] is not None:
-            self._int("subnetworks")
-        if not isinstance(self.params["section"], str) or not self.params["section"]:
+        if not self.params["section"]:
             raise self._error("section", "must be a tensor-name prefix such as layer3", self.params["section"])
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
@@ -95,12 +99,8 @@ class GIST(_Rounds):
 
     name = "gist"
     summary = "GIST: hidden dimensions split into m narrow sub-GCNs; every zeta steps each is sent to and from rank 0"
-    param_spec: ClassVar[dict[str, Any]] = {"subnetworks": None, "local_iters": 500}
-
-    def validate(self) -> None:
-        self._int("local_iters")
-        if self.params["subnetworks"] is not None:
-            self._int("subnetworks")
+    parameters: ClassVar[tuple[Param, ...]] = (
+        SUBNETWORKS, Param("local_iters", "integer", 500, "local steps (zeta) between exchanges", minimum=1))
 
     def sub_params(self, ctx: SchemeContext, tensors: Sequence[Tensor]) -> float:
         """Parameters of one sub-network among ``tensors``."""

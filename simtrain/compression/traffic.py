@@ -1,6 +1,6 @@
 """Traffic of a scheme over a whole run: payload and wire bytes per step, per epoch and per run.
 
-Two conventions (research/compression.md §0):
+Two conventions (docs/references.md, "Byte accounting of compressed traffic"):
 
 * **payload**: the message a worker contributes to the collectives between workers, what papers report as data
   sent (PowerSGD's 1023 MiB per epoch for ResNet-18). Aggregation inside a node (hierarchical schemes'
@@ -27,37 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from simtrain.collectives.groups import comm_schedule, node_local, rank_groups
 from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, steps_per_phase
 from simtrain.compression.registry import make_scheme
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, load_model
 from simtrain.topology import Cluster, load_topology
 
-__all__ = ["PhaseTraffic", "TrafficReport", "comm_schedule", "comm_sizes", "contributors", "rank_groups", "traffic"]
-
-
-def rank_groups(group: str, num_gpus: int, gpus_per_node: int) -> list[np.ndarray]:
-    """The disjoint rank groups a communication's ``group`` names.
-
-    Examples
-    --------
-    >>> [g.tolist() for g in rank_groups("peers", 8, 4)]
-    [[0, 4], [1, 5], [2, 6], [3, 7]]
-    """
-    ranks = np.arange(num_gpus)
-    g = max(1, gpus_per_node)
-    if group == "world":
-        return [ranks]
-    if group == "node":
-        return [ranks[i:i + g] for i in range(0, num_gpus, g)]
-    if group == "peers":
-        return [ranks[local::g] for local in range(g)]
-    if group == "leaders":
-        return [ranks[::g]]
-    size = int(group.split(":", 1)[1])
-    if num_gpus % size:
-        raise ConfigError(f"groups of {size} must divide the {num_gpus} GPUs", key="group_size", value=size)
-    return [ranks[i:i + size] for i in range(0, num_gpus, size)]
+__all__ = ["PhaseTraffic", "TrafficReport", "contributors", "traffic"]
 
 
 def contributors(comm: Communication, group_size: int) -> int:
@@ -70,67 +47,6 @@ def contributors(comm: Communication, group_size: int) -> int:
     (1, 8)
     """
     return 1 if comm.op == "broadcast" else group_size
-
-
-def _node_local(group: str, gpus_per_node: int) -> bool:
-    if group == "node":
-        return True
-    if group.startswith("groups:"):
-        size = int(group.split(":", 1)[1])
-        return size <= gpus_per_node and gpus_per_node % size == 0
-    return False
-
-
-_ALGORITHM_FOR = {"all-to-all": "direct", "push-pull": "ps"}
-
-
-def comm_sizes(comm: Communication, num_gpus: int, gpus_per_node: int) -> tuple[list[np.ndarray], list[float]]:
-    """The rank groups of ``comm`` and the collective size (nccl-tests convention) on each.
-
-    Examples
-    --------
-    >>> c = Communication("values+indices", "all-gather", 100.0, "node")
-    >>> groups, sizes = comm_sizes(c, 8, 4)
-    >>> len(groups), sizes
-    (2, [400.0, 400.0])
-    """
-    groups = rank_groups(comm.group, num_gpus, gpus_per_node)
-    if comm.group_payloads:
-        payloads = [comm.group_payloads[i % len(comm.group_payloads)] for i in range(len(groups))]
-    else:
-        payloads = [comm.payload_bytes] * len(groups)
-    return groups, [max(comm.collective_size(len(g)) * p / comm.payload_bytes if comm.payload_bytes else p, 1e-9)
-                    for g, p in zip(groups, payloads)]
-
-
-def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, algorithm: str = "ring") -> Any:
-    """The Schedule that carries ``comm`` on ``cluster`` (grouped over its rank groups).
-
-    ``algorithm`` applies where it can: a multidim-ring is defined on the cluster's whole grid, so sub-groups
-    (a node, the node leaders) run a ring instead; broadcasts and reduces use a ring unless ``algorithm`` has one,
-    and so does any operation ``algorithm`` does not implement (the all-gather of top-k under ``hierarchical``).
-    """
-    from simtrain.collectives import build_grouped_schedule
-
-    groups, sizes = comm_sizes(comm, cluster.num_gpus, gpus_per_node)
-    size_of_group = len(groups[0])
-    op: str = comm.op
-    params: dict[str, Any] = {}
-    if comm.op == "push-pull":
-        op = "all-reduce"
-        params = {"servers": comm.servers or size_of_group,
-                  "pull_ratio": (comm.pull_bytes / comm.payload_bytes) if comm.pull_bytes and comm.payload_bytes
-                  else 1.0}
-    name = _ALGORITHM_FOR.get(comm.op, algorithm)
-    if name == "multidim-ring" and size_of_group != cluster.num_gpus:
-        name = "ring"   # the torus grid spans the whole cluster; a sub-group's ring is what an implementation runs
-    if comm.op in ("broadcast", "reduce") and name not in ("ring", "halving-doubling", "hierarchical", "direct"):
-        name = "ring"
-    from simtrain.collectives import ALGORITHMS
-
-    if op not in ALGORITHMS.get(name).operations:
-        name = "ring"   # e.g. the all-gather of top-k under hierarchical all-reduce: what NCCL would run
-    return build_grouped_schedule(op, sizes, cluster, name, groups, **params)
 
 
 @dataclass
@@ -255,7 +171,7 @@ def _phase_traffic(phase: Phase, steps: float, ctx: SchemeContext, cluster: Clus
     for comm in comms:
         groups = rank_groups(comm.group, ctx.num_gpus, ctx.gpus_per_node)
         participants = sum(contributors(comm, len(g)) for g in groups)
-        if not _node_local(comm.group, ctx.gpus_per_node):
+        if not node_local(comm.group, ctx.gpus_per_node):
             payload += comm.payload_bytes * participants / ctx.num_gpus
         if len(groups[0]) < 2:
             continue
@@ -314,24 +230,24 @@ def traffic(
     """
     spec = model if isinstance(model, ModelSpec) else load_model(model)
     the_scheme = make_scheme(scheme)
-    for key, value in (("--gpus", gpus), ("--batch", batch), ("--samples-per-epoch", samples_per_epoch)):
+    for key, value in (("gpus", gpus), ("batch", batch), ("samples_per_epoch", samples_per_epoch)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError("must be a positive integer", source="<cli>", key=key, value=value)
+            raise ConfigError("must be a positive integer", key=key, value=value)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or not epochs > 0 or not np.isfinite(epochs):
-        raise ConfigError("must be a positive number", source="<cli>", key="--epochs", value=epochs)
+        raise ConfigError("must be a positive number", key="epochs", value=epochs)
     cluster = None
     if topology is not None:
         cluster = topology if isinstance(topology, Cluster) else load_topology(topology, gpus=gpus)
         if cluster.num_gpus != gpus:
-            raise ConfigError(f"the topology has {cluster.num_gpus} GPUs", source="<cli>", key="--gpus", value=gpus)
+            raise ConfigError(f"the topology has {cluster.num_gpus} GPUs", key="gpus", value=gpus)
         gpus_per_node = gpus_per_node or cluster.gpus_per_node
     gpus_per_node = gpus_per_node or 1
     if gpus % gpus_per_node:
-        raise ConfigError(f"must divide the {gpus} GPUs", source="<cli>", key="--gpus-per-node", value=gpus_per_node)
+        raise ConfigError(f"must divide the {gpus} GPUs", key="gpus_per_node", value=gpus_per_node)
     steps_per_epoch = samples_per_epoch // (gpus * batch)
     if steps_per_epoch < 1:
         raise ConfigError(f"an epoch of {samples_per_epoch} samples is less than one step of {gpus} x {batch}",
-                          source="<cli>", key="--samples-per-epoch", value=samples_per_epoch)
+                          key="samples_per_epoch", value=samples_per_epoch)
     total_steps = round(epochs * steps_per_epoch)
     ctx = SchemeContext(spec, gpus, gpus_per_node, dtype, steps_per_epoch)
 

@@ -13,6 +13,7 @@ Examples
 9.0
 """
 
+from simtrain.model.torch_fx import graph_from_module  # the tracer lives with the models
 from simtrain.placement import baselines, exact, m_etf, m_sct, m_topo  # noqa: F401  (register the placers)
 from simtrain.placement.api import check_fits, compare, place
 from simtrain.placement.base import PLACERS, Placement, Placer, make_placer, register_placer
@@ -22,7 +23,6 @@ from simtrain.placement.graph import GraphBuilder, OpGraph
 from simtrain.placement.memory import MEMORY_MODELS, MemoryTracker
 from simtrain.placement.plan import Plan, read_plan
 from simtrain.placement.simulate import ENGINES, StepSimulation, simulate_plan
-from simtrain.placement.trace import graph_from_module
 
 __all__ = [
     "ENGINES",

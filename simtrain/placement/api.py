@@ -85,8 +85,7 @@ def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *
     ([0, 0, 1], 2.1)
     """
     if memory_model not in MEMORY_MODELS:
-        raise ConfigError("unknown memory model", source="<cli>", key="--memory-model", value=memory_model,
-                          choices=MEMORY_MODELS)
+        raise ConfigError("unknown memory model", key="memory_model", value=memory_model, choices=MEMORY_MODELS)
     placer = make_placer(algorithm, **params)
     check_fits(graph, devices)
     began = time.perf_counter()

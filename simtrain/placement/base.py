@@ -1,7 +1,8 @@
 """The placer interface and registry.
 
-A placer is a class with a ``name``, keyword parameters stored by ``__init__`` (``get_params()`` returns them),
-and ``place(graph, devices, memory_model)`` returning a :class:`Placement`: a device per op and, for placers
+A placer is a class with a ``name``, keyword parameters declared once as :class:`~simtrain.params.Param` in
+``parameters`` and stored by ``__init__`` as attributes (``get_params()`` returns them), and
+``place(graph, devices, memory_model)`` returning a :class:`Placement`: a device per op and, for placers
 that schedule while they place (m-ETF, m-SCT, exact), the start and end of every op. Every placer honours the
 graph's co-location groups; the shared options regroup the graph first:
 
@@ -22,18 +23,19 @@ Examples
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from simtrain.errors import ConfigError
+from simtrain.params import Param
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
-from simtrain.registry import Registry, parse_spec
+from simtrain.registry import Registry, format_spec, make, param_error, read_plugin_params
 
-__all__ = ["PLACERS", "Placement", "Placer", "make_placer", "register_placer"]
+__all__ = ["PLACERS", "SHARED_PARAMETERS", "Placement", "Placer", "make_placer", "register_placer"]
 
 
 @dataclass(frozen=True)
@@ -51,26 +53,56 @@ class Placement:
         return None if self.end is None or not len(self.end) else float(self.end.max())
 
 
+#: The options every placer shares (see the module docstring).
+SHARED_PARAMETERS: tuple[Param, ...] = (
+    Param("colocate", "boolean", True, "honour co-location groups (false: every op may go anywhere)"),
+    Param("pair_backward", "boolean", True, "backward and update ops go with their forward op"),
+    Param("coplace", "boolean", False, "Baechi's coplace grouper: an op with one successor joins its group"),
+)
+
+
 class Placer:
-    """Base class: stores keyword parameters; subclasses implement :meth:`_place`."""
+    """Base class: validates and stores the keyword parameters declared in ``parameters``; subclasses implement
+    :meth:`_place`.
+
+    A subclass declares ``parameters = (Param(...), ..., *SHARED_PARAMETERS)``; ``__init__`` validates them
+    (errors keyed ``placer NAME:PARAM``), sets each as an attribute and calls :meth:`validate` for the checks
+    between parameters.
+    """
 
     name: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Param, ...]] = SHARED_PARAMETERS
+    colocate: bool
+    pair_backward: bool
+    coplace: bool
 
-    def __init__(self, *, colocate: bool = True, pair_backward: bool = True, coplace: bool = False) -> None:
-        self.colocate = colocate
-        self.pair_backward = pair_backward
-        self.coplace = coplace
+    def __init__(self, **params: Any) -> None:
+        values = read_plugin_params(self.parameters, params, role="placer", name=self.name)
+        for key, value in values.items():
+            setattr(self, key, value)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check what the parameters' declarations cannot (one against another)."""
+
+    def _error(self, key: str, message: str, value: Any, allowed: str | None = None) -> ConfigError:
+        """A ConfigError about parameter ``key`` of this placer (key ``placer NAME:KEY``)."""
+        return param_error("placer", self.name, key, message, value, allowed=allowed)
 
     def get_params(self) -> dict[str, Any]:
-        """The keyword parameters, as given to ``__init__`` (round-trips through :func:`make_placer`)."""
-        params: dict[str, Any] = {}
-        for cls in type(self).__mro__:
-            if cls is object:
-                continue
-            for pname in inspect.signature(vars(cls).get("__init__", object.__init__)).parameters:
-                if pname not in ("self", "kwargs") and hasattr(self, pname):
-                    params.setdefault(pname, getattr(self, pname))
-        return dict(sorted(params.items()))
+        """The parameters, defaults included, sorted by name (round-trips through :func:`make_placer`)."""
+        return dict(sorted((p.name, getattr(self, p.name)) for p in self.parameters))
+
+    def describe(self) -> str:
+        """``name:key=value,...`` with the parameters that differ from their defaults.
+
+        Examples
+        --------
+        >>> make_placer("m-sct", threshold=0.5).describe()
+        'm-sct:threshold=0.5'
+        """
+        defaults = {p.name: p.default for p in self.parameters}
+        return format_spec(self.name, {k: v for k, v in self.get_params().items() if v != defaults[k]})
 
     def prepare(self, graph: OpGraph) -> OpGraph:
         """The graph with the co-location groups this placer honours."""
@@ -88,7 +120,7 @@ class Placer:
         raise NotImplementedError
 
 
-PLACERS: Registry[type[Placer]] = Registry("placer", "simtrain.placers", "--algorithm")
+PLACERS: Registry[type[Placer]] = Registry("placer", "simtrain.placers", "placer")
 
 
 def register_placer(cls: type[Placer]) -> type[Placer]:
@@ -97,22 +129,28 @@ def register_placer(cls: type[Placer]) -> type[Placer]:
     return cls
 
 
-def make_placer(spec: str | Placer, **params: Any) -> Placer:
-    """A placer from ``NAME[:key=value,...]`` (or a Placer, returned as is).
+def make_placer(spec: str | tuple[str, Mapping[str, Any]] | Placer, *, key: str = "placer", **params: Any) -> Placer:
+    """A placer from ``NAME[:key=value,...]`` or ``(name, params)`` (or a Placer, returned as is).
+
+    Parameters
+    ----------
+    spec : str, (str, mapping) or Placer
+        The placer.
+    key : str
+        The role the spec was given as, for errors (``placer``).
+    **params
+        Parameters that replace the spec's.
 
     Examples
     --------
     >>> make_placer("m-etf").name
     'm-etf'
+    >>> make_placer("m-sct:threshold=2")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: placer m-sct:threshold: must be at most 1 (got 2)
     """
     if isinstance(spec, Placer):
         return spec
-    name, parsed = parse_spec(spec, key="--algorithm")
-    cls = PLACERS.get(name)
-    merged = {**parsed, **params}
-    try:
-        return cls(**merged)
-    except TypeError as exc:
-        allowed = ", ".join(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs"))
-        raise ConfigError(f"bad parameters for {name}: {exc}", source="<cli>", key="--algorithm",
-                          value=spec if isinstance(spec, str) else name, allowed=allowed or "none") from None
+    placer: Placer = make(PLACERS, spec, key=key, **params)
+    return placer

@@ -21,8 +21,6 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from simtrain.placement.base import Placement, Placer, register_placer
@@ -49,9 +47,6 @@ class Single(Placer):
 
     name = "single"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         return Placement(np.zeros(graph.num_ops, dtype=np.int64))
 
@@ -61,9 +56,6 @@ class RoundRobin(Placer):
     """Groups in topological order dealt to the devices in turn."""
 
     name = "round-robin"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         group_device = np.zeros(graph.num_groups, dtype=np.int64)
@@ -77,9 +69,6 @@ class Expert(Placer):
     """Contiguous topological segments balanced by compute."""
 
     name = "expert"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         weight = np.bincount(graph.group, weights=graph.compute_s, minlength=graph.num_groups)

@@ -64,16 +64,16 @@ def load_graph(path: str | Path, *, prune_isolated: bool = True,
     source = str(path)
     file = Path(path)
     if not file.is_file():
-        raise ConfigError("file not found", source=source, key="--graph")
+        raise ConfigError("file not found", source=source)
     try:
         raw = file.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         doc = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as exc:
-        raise ConfigError(f"cannot read the graph: {exc}", source=source, key="--graph") from None
+        raise ConfigError(f"cannot read the graph: {exc}", source=source) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("edges"), list):
-        raise ConfigError("must be an object with 'nodes' and 'edges' lists", source=source, key="--graph")
+        raise ConfigError("must be an object with 'nodes' and 'edges' lists", source=source)
     graph = _graph_from_doc(doc, source, unprofiled_compute_s)
     return graph.subgraph_without_isolated() if prune_isolated else graph
 
@@ -179,11 +179,11 @@ def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Seque
     ['conv1/fwd', 'conv1/bwd', 'conv1/update']
     """
     if batch < 1:
-        raise ConfigError("must be a positive integer", key="--batch", value=batch)
+        raise ConfigError("must be a positive integer", key="batch", value=batch)
     if dtype not in DTYPE_BYTES:
-        raise ConfigError("unknown dtype", key="--dtype", value=dtype, choices=DTYPE_BYTES)
+        raise ConfigError("unknown dtype", key="dtype", value=dtype, choices=DTYPE_BYTES)
     if optimizer not in OPTIMIZER_STATES:
-        raise ConfigError("unknown optimizer", key="--optimizer", value=optimizer, choices=OPTIMIZER_STATES)
+        raise ConfigError("unknown optimizer", key="optimizer", value=optimizer, choices=OPTIMIZER_STATES)
     width = DTYPE_BYTES[dtype]
     master = 4 if width < 4 else 0
     builder = GraphBuilder(name)

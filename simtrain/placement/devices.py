@@ -4,8 +4,9 @@ The devices are the first ``count`` GPUs of a simtrain :class:`~simtrain.topolog
 bytes sent from device ``a`` to ``b`` takes the route's latency plus ``b`` over the route's bottleneck bandwidth
 (capped by the cluster's per-flow cap) when nothing contends; the DES engine shares links among concurrent
 transfers. Without a topology the devices sit on one switch whose route (two links) has Baechi's fitted GPU-to-GPU
-cost, 134 µs + bytes / 5.701 GB/s (``t_us = 0.0001754·bytes + 134``, research/baechi.md §2.2), so each device has
-one full-duplex channel, as in Baechi's TF simulator but with sends and receives on separate directions.
+cost, 134 µs + bytes / 5.701 GB/s (``t_us = 0.0001754·bytes + 134``, docs/references.md, "Communication model"),
+so each device has one full-duplex channel, as in Baechi's TF simulator but with sends and receives on separate
+directions.
 
 Examples
 --------
@@ -117,15 +118,14 @@ def _memory_list(memory: Any, count: int) -> np.ndarray:
             try:
                 value = units.parse_size(item)
             except units.UnitError as exc:
-                raise ConfigError(str(exc), source="<cli>", key="--memory", value=item) from None
+                raise ConfigError(str(exc), key="memory", value=item) from None
         if not value > 0:
-            raise ConfigError("must be positive", source="<cli>", key="--memory", value=item)
+            raise ConfigError("must be positive", key="memory", value=item)
         values.append(value)
     if len(values) == 1:
         values *= count
     if len(values) != count:
-        raise ConfigError(f"give one size or one per device ({count})", source="<cli>", key="--memory",
-                          value=memory)
+        raise ConfigError(f"give one size or one per device ({count})", key="memory", value=memory)
     return np.asarray(values, dtype=np.float64)
 
 
@@ -150,7 +150,7 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
     True
     """
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ConfigError("must be a positive integer", source="<cli>", key="--devices", value=count)
+        raise ConfigError("must be a positive integer", key="count", value=count)
     count = int(count)
     limits = _memory_list(memory, count)
     if isinstance(topology, Cluster):
@@ -164,15 +164,18 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
                 cluster = load_topology(topology, gpus=count)
             except ConfigError:
                 raise ConfigError(f"has {cluster.num_gpus} GPUs, fewer than the {count} devices",
-                                  source="<cli>", key="--topology", value=str(topology)) from None
+                                  key="topology", value=str(topology)) from None
     else:
         from simtrain.topology import switch
 
         try:
             bw = BAECHI_BANDWIDTH_BPS if bandwidth is None else units.parse_bandwidth(bandwidth)
+        except units.UnitError as exc:
+            raise ConfigError(str(exc), key="bandwidth") from None
+        try:
             lat = BAECHI_LATENCY_S if latency is None else units.parse_time(latency)
         except units.UnitError as exc:
-            raise ConfigError(str(exc), source="<cli>", key="--bandwidth/--latency") from None
+            raise ConfigError(str(exc), key="latency") from None
         cluster = switch(max(count, 2), bandwidth=f"{bw} B/s", latency=f"{lat / 2} s", name="switch")
     ranks = np.arange(count)
     src, dst = np.repeat(ranks, count), np.tile(ranks, count)

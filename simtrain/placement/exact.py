@@ -1,6 +1,6 @@
 """``exact``: the optimal placement and schedule of a small graph by MILP (:func:`scipy.optimize.milp`, HiGHS).
 
-The model is the list schedulers' contention-free cost model (research/baechi.md §6.2): binary ``x[v,d]``
+The model is the list schedulers' contention-free cost model (docs/references.md, "Exact placement"): binary ``x[v,d]``
 (op ``v`` on device ``d``), start times ``s_v`` and the makespan ``C``. An edge ``u → v`` whose ends sit on
 devices ``a != b`` delays ``v`` by the edge's transfer time from ``a`` to ``b`` (the slowest of its tensors);
 two ops on one device that no path orders do not overlap (a binary order variable and a big-M disjunction);
@@ -18,12 +18,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
-from simtrain.errors import ConfigError, InfeasibleError, SimtrainError
-from simtrain.placement.base import Placement, Placer, register_placer
+from simtrain.errors import InfeasibleError, SimtrainError
+from simtrain.params import Param
+from simtrain.placement.base import SHARED_PARAMETERS, Placement, Placer, register_placer
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
 
@@ -60,10 +61,14 @@ class Exact(Placer):
 
     name = "exact"
 
-    def __init__(self, max_ops: int = 16, time_limit: float = 60.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_ops = int(max_ops)
-        self.time_limit = float(time_limit)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("max_ops", "integer", 16, "refuse graphs of more ops than this", minimum=1),
+        Param("time_limit", "number", 60.0, "the MILP solver's time limit", minimum=0, exclusive_minimum=True,
+              unit="s"),
+        *SHARED_PARAMETERS,
+    )
+    max_ops: int
+    time_limit: float
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         n, m = graph.num_ops, devices.count
@@ -72,8 +77,8 @@ class Exact(Placer):
         import scipy.sparse
 
         if n > self.max_ops:
-            raise ConfigError(f"exact solves graphs of at most {self.max_ops} ops (this one has {n}); use m-etf "
-                              "or m-sct, or raise max_ops", source="<cli>", key="--algorithm", value="exact")
+            raise self._error("max_ops", f"exact solves graphs of at most max_ops ops (this one has {n}); use m-etf "
+                              "or m-sct, or raise max_ops", self.max_ops)
         p = graph.compute_s
         times = devices.tensor_times(graph.tensor_bytes, graph.tensor_comm_s)
         e_count = graph.num_edges

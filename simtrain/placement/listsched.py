@@ -5,7 +5,8 @@ placed), pick the pair whose op can **start** earliest, ties broken by topologic
 start it there if it fits in memory (:class:`~simtrain.placement.memory.MemoryTracker`); an op that does not fit
 waits on that device until memory there is freed. An op is ready on device ``d`` when each input tensor has
 arrived: at its producer's end on the producer's device, plus the contention-free transfer time elsewhere
-(research/baechi.md §1.4; the channel contention of Baechi's TF simulator is left to the DES replay).
+(docs/references.md, "m-ETF list scheduling"; the channel contention of Baechi's TF simulator is left to the DES
+replay).
 
 With ``favourite`` (m-SCT), a device that just ran ``u`` whose favourite child ``f`` is ready, and on which ``f``
 can start no later than anywhere else, waits for ``f``: it runs another op only if that op is *urgent* (its

@@ -1,7 +1,7 @@
 """A smaller favourite-child LP for m-SCT with the same optimum: chain contraction.
 
-The LP of :mod:`~simtrain.placement.m_sct` (research/baechi.md §1.5) has a variable ``x_e`` in [0, 1] per edge,
-a start time ``s_v >= 0`` per op and the makespan ``w``; it minimises ``w`` subject to
+The LP of :mod:`~simtrain.placement.m_sct` (docs/references.md, "m-SCT and its LP") has a variable ``x_e`` in
+[0, 1] per edge, a start time ``s_v >= 0`` per op and the makespan ``w``; it minimises ``w`` subject to
 
 * precedence ``s_u + p_u + c_e·x_e <= s_v`` for every edge ``e = u → v`` (``c_e >= 0``);
 * one favourite child ``Σ_{e out of u} x_e >= outdeg(u) - 1`` for every ``u`` with ``outdeg(u) >= 2``;

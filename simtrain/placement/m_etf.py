@@ -15,8 +15,6 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
-
 from simtrain.placement.base import Placement, Placer, register_placer
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
@@ -30,9 +28,6 @@ class MEtf(Placer):
     """m-ETF (see the module docstring); parameters: the shared options of :class:`Placer`."""
 
     name = "m-etf"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         schedule = list_schedule(graph, devices, memory_model=memory_model)

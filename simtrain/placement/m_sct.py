@@ -1,7 +1,7 @@
 """m-SCT: memory-constrained Small-Communication-Time scheduling (Baechi; Hanen & Munier).
 
-1. The LP relaxation of P∞|prec,c|Cmax with favourite-child variables (research/baechi.md §1.5), solved with
-   :func:`scipy.optimize.linprog` (HiGHS): variables ``x_e`` in [0, 1] (1: the edge pays its communication),
+1. The LP relaxation of P∞|prec,c|Cmax with favourite-child variables (docs/references.md, "m-SCT and its LP"),
+   solved with :func:`scipy.optimize.linprog` (HiGHS): variables ``x_e`` in [0, 1] (1: the edge pays its communication),
    start times ``s_v`` and the makespan ``w``; minimise ``w`` subject to ``s_u + p_u + c_e·x_e <= s_v``, at most
    one favourite child per op and one favourite parent per op, and ``s_v + p_v <= w``. Chains (an edge whose
    parent has one child and whose child one parent) are contracted first, which keeps the optimum
@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from simtrain.errors import ConfigError
-from simtrain.placement.base import Placement, Placer, register_placer
+from simtrain.params import Param
+from simtrain.placement.base import SHARED_PARAMETERS, Placement, Placer, register_placer
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
 from simtrain.placement.listsched import list_schedule
@@ -107,8 +108,7 @@ def solve_favourite_lp(graph: OpGraph, edge_comm_s: np.ndarray, method: str = "a
     (2, True)
     """
     if method not in LP_METHODS:
-        raise ConfigError("unknown LP method", source="<cli>", key="--algorithm", value=method,
-                          choices=list(LP_METHODS))
+        raise ConfigError("unknown LP method", key="method", value=method, choices=list(LP_METHODS))
     comm = np.asarray(edge_comm_s, dtype=np.float64)
     if comm.shape != (graph.num_edges,) or not np.all(np.isfinite(comm)) or np.any(comm < 0):
         raise ValueError("edge_comm_s must hold one finite time >= 0 per edge")
@@ -290,22 +290,16 @@ class MSct(Placer):
 
     name = "m-sct"
 
-    def __init__(self, threshold: float = 0.1, lp_method: str = "auto", lp_window_above: int | None = 10_000,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.lp_method = str(lp_method)
-        if self.lp_method not in LP_METHODS:
-            raise ConfigError("unknown LP method", source="<cli>", key="--algorithm", value=lp_method,
-                              choices=list(LP_METHODS))
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise ConfigError("threshold must lie in [0, 1]", source="<cli>", key="--algorithm", value=threshold)
-        self.threshold = float(threshold)
-        if lp_window_above is not None and (isinstance(lp_window_above, bool) or
-                                            not isinstance(lp_window_above, (int, np.integer)) or
-                                            lp_window_above < 0):
-            raise ConfigError("lp_window_above must be an op count >= 0 or null", source="<cli>",
-                              key="--algorithm", value=lp_window_above)
-        self.lp_window_above = None if lp_window_above is None else int(lp_window_above)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("threshold", "number", 0.1, "favourite-rounding threshold θ", minimum=0, maximum=1),
+        Param("lp_method", "choice", "auto", "how the LP is solved", choices=tuple(LP_METHODS)),
+        Param("lp_window_above", "integer", 10_000, "solve an LP of more ops as 2,000-op windows (null: never)",
+              minimum=0, nullable=True),
+        *SHARED_PARAMETERS,
+    )
+    threshold: float
+    lp_method: str
+    lp_window_above: int | None
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         times = devices.tensor_times(graph.tensor_bytes, graph.tensor_comm_s)

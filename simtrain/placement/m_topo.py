@@ -19,13 +19,14 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from simtrain import units
 from simtrain.errors import InfeasibleError
-from simtrain.placement.base import Placement, Placer, register_placer
+from simtrain.params import Param
+from simtrain.placement.base import SHARED_PARAMETERS, Placement, Placer, register_placer
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
 
@@ -37,10 +38,9 @@ class MTopo(Placer):
     """m-TOPO; ``uniform``: cap each device at total/devices + largest op (else fill to the real limit)."""
 
     name = "m-topo"
-
-    def __init__(self, uniform: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.uniform = bool(uniform)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("uniform", "boolean", True, "cap each device at total/devices + the largest op"), *SHARED_PARAMETERS)
+    uniform: bool
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
         m = devices.count

@@ -56,8 +56,7 @@ class MemoryTracker:
 
     def __init__(self, graph: OpGraph, limits: Sequence[float] | np.ndarray, model: str = "live") -> None:
         if model not in MEMORY_MODELS:
-            raise ConfigError("unknown memory model", source="<cli>", key="--memory-model", value=model,
-                              choices=MEMORY_MODELS)
+            raise ConfigError("unknown memory model", key="memory_model", value=model, choices=MEMORY_MODELS)
         self.graph = graph
         self.model = model
         self.limits = np.asarray(limits, dtype=np.float64)

@@ -97,7 +97,7 @@ def simulate_plan(graph: OpGraph, devices: Devices, device: np.ndarray, *, start
     (2.5, [2.0, 1.0])
     """
     if engine not in ENGINES:
-        raise ConfigError("unknown engine", source="<cli>", key="--engine", value=engine, choices=ENGINES)
+        raise ConfigError("unknown engine", key="engine", value=engine, choices=ENGINES)
     device = np.asarray(device, dtype=np.int64)
     if device.shape != (graph.num_ops,) or (graph.num_ops and (device.min() < 0 or device.max() >= devices.count)):
         raise ConfigError(f"a placement must give every op a device in 0..{devices.count - 1}", key="placement")

@@ -1,4 +1,4 @@
-"""Every algorithm against its closed form (research/collectives.md §1 and the algorithms' docstrings).
+"""Every algorithm against its closed form (docs/references.md and the algorithms' docstrings).
 
 Uncontended cases must agree to 1e-9 relative; the conventions of ASTRA-sim's analytical backend (GiB/s
 bandwidths, a switch dimension = two link hops, no extra charges) are checked with its alpha-beta forms.

@@ -96,28 +96,31 @@ def test_every_registered_algorithm_lists_its_operations():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "key", "match"),
     [
-        ({"op": "all-reduc"}, "did you mean 'all-reduce'"),
-        ({"algorithm": "rng"}, "did you mean 'ring'"),
-        ({"op": "broadcast", "algorithm": "multidim-ring"}, "operation not implemented"),
-        ({"size": 0}, "positive size"),
-        ({"size": "12"}, "no unit"),
-        ({"size": float("nan")}, "positive size"),
-        ({"chunks": 0}, "positive integer"),
-        ({"algorithm": "ps", "servrs": 2}, "did you mean 'servers'"),
-        ({"algorithm": "ps", "servers": 99}, "between 1 and"),
-        ({"ranks": [0, 0]}, "distinct"),
-        ({"ranks": [0, 99]}, "must lie in"),
-        ({"algorithm": "hierarchical", "group_size": 3}, "must divide"),
-        ({"algorithm": "multidim-ring", "grid": [3, 3]}, "grid"),
+        ({"op": "all-reduc"}, "op", "did you mean 'all-reduce'"),
+        ({"algorithm": "rng"}, "algorithm", "did you mean 'ring'"),
+        ({"op": "broadcast", "algorithm": "multidim-ring"}, "op", "operation not implemented"),
+        ({"size": 0}, "size", "positive size"),
+        ({"size": "12"}, "size", "no unit"),
+        ({"size": float("nan")}, "size", "positive size"),
+        ({"chunks": 0}, "chunks", "positive integer"),
+        ({"algorithm": "ps", "servrs": 2}, "algorithm ps:servrs", "did you mean 'servers'"),
+        ({"algorithm": "ps", "servers": 99}, "algorithm ps:servers", "between 1 and"),
+        ({"algorithm": "ps", "pull_ratio": 0}, "algorithm ps:pull_ratio", "greater than 0"),
+        ({"ranks": [0, 0]}, "ranks", "distinct"),
+        ({"ranks": [0, 99]}, "ranks", "must lie in"),
+        ({"algorithm": "hierarchical", "group_size": 3}, "algorithm hierarchical:group_size", "must divide"),
+        ({"algorithm": "multidim-ring", "grid": [3, 3]}, "algorithm multidim-ring:grid", "positions"),
+        ({"algorithm": "ring:channels=2,channels=3"}, "algorithm ring:channels", "given twice"),
     ],
 )
-def test_bad_requests_raise_config_errors(kwargs, match):
+def test_bad_requests_raise_config_errors(kwargs, key, match):
     args = {"op": "all-reduce", "size": 1e6, "algorithm": "ring", **kwargs}
     op, size, algorithm = args.pop("op"), args.pop("size"), args.pop("algorithm")
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as info:
         build_schedule(op, size, switch(8, 1e9), algorithm, **args)
+    assert info.value.key == key and info.value.source is None
 
 
 def test_direct_refuses_huge_rank_counts_with_advice():
@@ -135,12 +138,12 @@ def test_subset_of_ranks_runs_on_those_ranks_only():
 
 
 def test_resized_schedule_equals_a_fresh_one():
-    from simtrain.network import evaluate
+    from simtrain.network import NetworkCache, evaluate
 
     c = torus([4, 4], 1e10, 1e-6)
     small = build_schedule("all-reduce", 1e6, c, "multidim-ring")
     big = build_schedule("all-reduce", 3e8, c, "multidim-ring")
-    cache: dict = {}
+    cache = NetworkCache(c)
     a = evaluate(small.resized(3e8), c, cache=cache).time_s
     evaluate(small, c, cache=cache)
     assert a == pytest.approx(evaluate(big, c).time_s, rel=1e-12)

@@ -525,31 +525,34 @@ def test_error_feedback_rejects_factor_codecs_and_shape_changes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "params", "shape", "match"),
+    ("name", "params", "shape", "key", "match"),
     [
-        ("topk", {"density": 0}, None, "density must be in"),
-        ("topk", {"density": 1.5}, None, "density must be in"),
-        ("randomk", {"density": -0.1}, None, "density must be in"),
-        ("block", {"fraction": 0}, None, "fraction must be in"),
-        ("powersgd", {"rank": 0}, None, "rank must be at least 1"),
-        ("powersgd", {"rank": 6}, (5, 8), "rank exceeds min"),
-        ("lowrank-factor", {"rank": 9}, (16, 8), "rank exceeds min"),
-        ("powersgd", {"rank": 1}, (10,), "at least 2 dimensions"),
-        ("qsgd", {"levels": 0}, None, "levels must be in"),
-        ("dithering", {"levels": 40000}, None, "levels must be in"),
-        ("mstopk", {"rounds": 0}, None, "rounds must be at least 1"),
-        ("topk", {"index_bytes": 2}, None, "index_bytes must be 4 or 8"),
-        ("none", {"value_dtype": "fp8"}, None, "unknown value_dtype"),
-        ("lowrank-factor", {"factor": "C"}, None, "unknown factor"),
-        ("powersgd", {"rank": 1.5}, None, "rank must be an integer"),
-        ("topk", {"density": "lots"}, None, "density must be a number"),
-        ("topk", {"density": True}, None, "density must be a number"),
+        ("topk", {"density": 0}, None, "codec topk:density", "greater than 0"),
+        ("topk", {"density": 1.5}, None, "codec topk:density", "at most 1"),
+        ("randomk", {"density": -0.1}, None, "codec randomk:density", "greater than 0"),
+        ("block", {"fraction": 0}, None, "codec block:fraction", "greater than 0"),
+        ("powersgd", {"rank": 0}, None, "codec powersgd:rank", "at least 1"),
+        ("powersgd", {"rank": 6}, (5, 8), "codec powersgd:rank", "exceeds min"),
+        ("lowrank-factor", {"rank": 9}, (16, 8), "codec lowrank-factor:rank", "exceeds min"),
+        ("powersgd", {"rank": 1}, (10,), "shape", "at least 2 dimensions"),
+        ("qsgd", {"levels": 0}, None, "codec qsgd:levels", "at least 1"),
+        ("dithering", {"levels": 40000}, None, "codec dithering:levels", "at most 32767"),
+        ("mstopk", {"rounds": 0}, None, "codec mstopk:rounds", "at least 1"),
+        ("topk", {"index_bytes": 2}, None, "codec topk:index_bytes", "at least 4"),
+        ("topk", {"index_bytes": 6}, None, "codec topk:index_bytes", "must be 4 or 8"),
+        ("none", {"value_dtype": "fp8"}, None, "codec none:value_dtype", "unknown value"),
+        ("lowrank-factor", {"factor": "C"}, None, "codec lowrank-factor:factor", "unknown value"),
+        ("powersgd", {"rank": 1.5}, None, "codec powersgd:rank", "must be an integer"),
+        ("topk", {"density": "lots"}, None, "codec topk:density", "must be a finite number"),
+        ("topk", {"density": True}, None, "codec topk:density", "must be a finite number"),
     ],
 )
-def test_bad_parameters_raise_config_error(name: str, params: dict[str, Any], shape: Any, match: str) -> None:
+def test_bad_parameters_raise_config_error(name: str, params: dict[str, Any], shape: Any, key: str,
+                                           match: str) -> None:
     with pytest.raises(ConfigError, match=match) as info:
         payload_bytes(name, shape or (4, 4), **params)
-    assert info.value.key == "--scheme"
+    assert info.value.key == key
+    assert info.value.source is None
     if shape is not None:
         with pytest.raises(ConfigError, match=match):
             make_codec(name, **params).encode(np.ones(shape, dtype=np.float32))
@@ -558,21 +561,27 @@ def test_bad_parameters_raise_config_error(name: str, params: dict[str, Any], sh
 def test_unknown_codec_and_parameter_suggest_the_right_name() -> None:
     with pytest.raises(ConfigError) as info:
         make_codec("topkk")
-    assert info.value.key == "--scheme"
-    assert "unknown compression codec" in str(info.value)
+    assert info.value.key == "codec"
+    assert "unknown codec" in str(info.value)
     assert "did you mean 'topk'?" in str(info.value)
     with pytest.raises(ConfigError) as info:
         make_codec("topk", densty=0.1)
-    assert "unknown parameter for codec 'topk'" in str(info.value)
+    assert info.value.key == "codec topk:densty"
     assert "did you mean 'density'?" in str(info.value)
-    with pytest.raises(ConfigError, match="takes no parameters"):
+    with pytest.raises(ConfigError, match=r"allowed: \(none\)") as info:
         payload_bytes("signsgd", (3,), density=0.5)
+    assert info.value.key == "codec signsgd:density"
 
 
-def test_string_parameters_from_specs_are_accepted() -> None:
-    assert make_codec("topk", density="0.5", index_bytes="8").params == {
-        "density": 0.5, "value_dtype": "fp32", "index_bytes": 8}
+def test_parameters_are_read_as_declared() -> None:
+    """An integral float is an integer (as YAML gives ``4.0``); a string is not a number (as for schemes)."""
     assert make_codec("powersgd", rank=2.0).params["rank"] == 2
+    assert make_codec("topk", density=np.float32(0.5), index_bytes=np.int64(8)).params == {
+        "density": 0.5, "value_dtype": "fp32", "index_bytes": 8}
+    assert make_codec("topk:density=0.5,index_bytes=8").params["index_bytes"] == 8
+    for bad in ({"density": "0.5"}, {"index_bytes": "8"}):
+        with pytest.raises(ConfigError, match="must be"):
+            make_codec("topk", **bad)
 
 
 def test_decode_rejects_a_payload_of_the_wrong_length() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -29,17 +30,54 @@ def test_registry_has_every_scheme_and_parameters_round_trip():
 
 
 @pytest.mark.parametrize(
-    ("spec", "match"),
-    [("powrsgd", "did you mean 'powersgd'"), ("powersgd:rnk=2", "did you mean 'rank'"),
-     ("topk:density=0", r"\(0, 1\]"), ("topk:density=1.5", r"\(0, 1\]"), ("randomk:density=-1", r"\(0, 1\]"),
-     ("local-sgd:period=0", "at least 1"), ("cser:period=0.5", "integer"), ("qsgd:levels=0", "at least 1"),
-     ("byteps-compress:compressor=zip", "did you mean|allowed"), ("ab-training:rank=0", "at least 1"),
-     ("ab-training:rank=4,rank_fraction=0.5", "only one"), ("oialr:rank_fraction=2", r"\(0, 1\]"),
-     ("ab-training:rebound=3000,sync_every=3000", "smaller"), ("powersgd:rank", "key=value")],
+    ("spec", "key", "match"),
+    [("powrsgd", "scheme", "did you mean 'powersgd'"), ("powersgd:rnk=2", "scheme powersgd:rnk", "did you mean 'rank'"),
+     ("topk:density=0", "scheme topk:density", "greater than 0"),
+     ("topk:density=1.5", "scheme topk:density", "at most 1"),
+     ("randomk:density=-1", "scheme randomk:density", "greater than 0"),
+     ("local-sgd:period=0", "scheme local-sgd:period", "at least 1"),
+     ("cser:period=0.5", "scheme cser:period", "integer"), ("qsgd:levels=0", "scheme qsgd:levels", "at least 1"),
+     ("byteps-compress:compressor=zip", "scheme byteps-compress:compressor", "allowed"),
+     ("ab-training:rank=0", "scheme ab-training:rank", "at least 1"),
+     ("ab-training:rank=4,rank_fraction=0.5", "scheme ab-training:rank_fraction", "only one"),
+     ("oialr:rank_fraction=2", "scheme oialr:rank_fraction", "at most 1"),
+     ("ab-training:rebound=3000,sync_every=3000", "scheme ab-training:rebound", "smaller"),
+     ("topk:index_bytes=6", "scheme topk:index_bytes", "4 or 8"),
+     ("resist:section=''", "scheme resist:section", "prefix"),
+     ("powersgd:rank", "scheme", "key=value"), ("powersgd:rank=1,rank=2", "scheme powersgd:rank", "twice")],
 )
-def test_bad_scheme_specs(spec, match):
-    with pytest.raises(ConfigError, match=match):
+def test_bad_scheme_specs(spec, key, match):
+    with pytest.raises(ConfigError, match=match) as info:
         make_scheme(spec)
+    assert info.value.key == key
+    assert info.value.source is None
+    assert str(info.value).startswith(key + ":")
+
+
+def test_scheme_parameters_are_read_as_declared():
+    """``rank=4.0`` is the integer 4 (what YAML gives for ``4.0``); ``rank="4"`` is a string, not a number."""
+    assert make_scheme("powersgd", rank=4.0).get_params()["rank"] == 4
+    assert make_scheme("powersgd:rank=4.0").get_params()["rank"] == 4
+    assert make_scheme(("powersgd", {"rank": 4})).get_params()["rank"] == 4
+    with pytest.raises(ConfigError, match="must be an integer") as info:
+        make_scheme("powersgd", rank="4")
+    assert info.value.key == "scheme powersgd:rank"
+
+
+def test_old_style_param_spec_plugins_still_work():
+    from simtrain.compression.base import Phase, Scheme
+
+    class Legacy(Scheme):
+        name = "legacy-test"
+        param_spec: ClassVar[dict[str, Any]] = {"knob": 3}
+
+        def phases(self, ctx):
+            return [Phase("dense", lambda tensors: [])]
+
+    assert Legacy().get_params() == {"knob": 3}
+    assert Legacy(knob="x").get_params() == {"knob": "x"}
+    with pytest.raises(ConfigError, match="did you mean 'knob'"):
+        Legacy(nob=1)
 
 
 def test_rank_larger_than_every_layer_is_an_error():
@@ -70,7 +108,7 @@ def test_rank_profile_file(tmp_path):
 # --- published figures ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("rank", "ratio"), [(1, 243), (2, 136), (4, 72)])
 def test_powersgd_resnet18_cifar10_payload(rank, ratio):
-    """Vogels et al. 2019, ResNet-18 on CIFAR-10 (research/compression.md §4, tags [C] matching [M]).
+    """Vogels et al. 2019, ResNet-18 on CIFAR-10 (docs/references.md, "PowerSGD", [C]).
 
     Assumptions: 16 workers × batch 128, 50,000 training images, drop-last, so 24 steps per epoch; every weight
     matrix compressed (PyTorch's rule compresses all of them here), 1-D tensors sent uncompressed, fp32.
@@ -82,7 +120,7 @@ def test_powersgd_resnet18_cifar10_payload(rank, ratio):
 
 
 def test_ab_training_inter_node_reduction_of_its_released_resnet50_schedule(capsys):
-    """AB-training, ResNet-50 ImageNet 4-node config (research/compression.md §1, [C], derived ≈72 %).
+    """AB-training, ResNet-50 ImageNet 4-node config (from the authors' code, [C], derived ≈72 %).
 
     Assumptions: 150 epochs of 300 steps, warmup 9300, sync every 3000 with 300 full-rank rebound steps,
     groups = nodes of 4 GPUs (HoreKa), 16 GPUs; the world sync carries rank-r factors (r = 10 % of full rank,
@@ -169,10 +207,17 @@ def test_runs_cover_every_step_exactly_once(spec, total):
 def test_traffic_bad_input():
     with pytest.raises(ConfigError, match="less than one step"):
         traffic("none", "resnet50", gpus=64, batch=256, samples_per_epoch=1000)
-    with pytest.raises(ConfigError, match="--epochs"):
+    with pytest.raises(ConfigError, match="positive number") as info:
         traffic("none", "resnet50", gpus=8, batch=32, samples_per_epoch=100000, epochs=0)
-    with pytest.raises(ConfigError, match="--gpus"):
+    assert info.value.key == "epochs" and info.value.source is None
+    with pytest.raises(ConfigError, match="gpus"):   # the topology loader's error
         traffic("none", "resnet50", gpus=8, batch=32, samples_per_epoch=100000, topology="torus-8x8")
+    with pytest.raises(ConfigError, match="positive integer") as info:
+        traffic("none", "resnet50", gpus=8, batch=0, samples_per_epoch=100000)
+    assert info.value.key == "batch"
+    with pytest.raises(ConfigError) as info:
+        traffic("powersgd:rank=0", "resnet50", gpus=8, batch=32, samples_per_epoch=100000)
+    assert info.value.key == "scheme powersgd:rank"
 
 
 def test_preact_resnet101_and_gcn_models():
@@ -185,7 +230,7 @@ def test_preact_resnet101_and_gcn_models():
 
 @pytest.mark.parametrize(("machines", "published_gb"), [(2, 0.454), (4, 0.720), (8, 1.289)])
 def test_resist_data_per_round_against_its_published_table(machines, published_gb):
-    """ResIST release README, "data per communication round" (research/compression.md §9, [V]).
+    """ResIST release README, "data per communication round" (docs/references.md, "ResIST", [V]).
 
     Assumptions: the published figure totals, over all machines, what each sends and receives in a round
     (local SGD's 0.662 GB for 2 machines is 2 machines × 2 × 4 B × ~41 M); one sub-network per machine; the

@@ -13,7 +13,7 @@ from simtrain.placement import GraphBuilder, OpGraph, make_devices, make_placer,
 from simtrain.placement.lp_reduce import LPGraph, contract_chains, topological_order
 from simtrain.placement.m_sct import LP_METHODS, _solve_lp, favourite_children, solve_favourite_lp
 
-# Baechi's Fig. 1 example (research/baechi.md §6.3): every edge costs 1.
+# Baechi's Fig. 1 example (docs/references.md, "The paper's Fig. 1 example"): every edge costs 1.
 FIG1 = OpGraph.from_edges([1, 3, 3, 1, 3, 1], {(0, 1): 1, (0, 4): 1, (1, 2): 1, (2, 3): 1, (4, 5): 1, (5, 3): 1})
 
 

@@ -20,7 +20,7 @@ from simtrain.placement import (
 )
 from simtrain.placement.m_sct import favourite_children, solve_favourite_lp
 
-# Baechi's Fig. 1 example (research/baechi.md §6.3): compute, memory, edges all with comm 1.
+# Baechi's Fig. 1 example (docs/references.md, "The paper's Fig. 1 example"): compute, memory, edges all with comm 1.
 FIG1_EDGES = {(0, 1): 1, (0, 4): 1, (1, 2): 1, (2, 3): 1, (4, 5): 1, (5, 3): 1}
 FIG1 = OpGraph.from_edges([1, 3, 3, 1, 3, 1], FIG1_EDGES, memory_bytes=[1, 2, 2, 1, 1, 1])
 # Hanen–Munier's example (§6.3), 9 ops on 3 devices; memory non-binding.
@@ -208,14 +208,27 @@ def test_registry_and_parameters():
     sct = make_placer("m-sct:threshold=0.5,coplace=true")
     assert sct.get_params() == {"colocate": True, "coplace": True, "lp_method": "auto", "lp_window_above": 10_000,
                                 "pair_backward": True, "threshold": 0.5}
-    with pytest.raises(ConfigError, match="did you mean 'm-etf'"):
+    with pytest.raises(ConfigError, match="did you mean 'm-etf'") as info:
         make_placer("m-etff")
-    with pytest.raises(ConfigError, match="bad parameters"):
+    assert info.value.key == "placer"
+    with pytest.raises(ConfigError, match="unknown key") as info:
         make_placer("m-etf:depth=3")
-    with pytest.raises(ConfigError, match="threshold"):
+    assert info.value.key == "placer m-etf:depth"
+    with pytest.raises(ConfigError, match="at most 1") as info:
         make_placer("m-sct:threshold=2")
-    with pytest.raises(ConfigError, match="at most"):
+    assert info.value.key == "placer m-sct:threshold" and info.value.source is None
+    with pytest.raises(ConfigError, match="at most") as info:
         place(_layered(30, 0), make_devices(2), "exact")
+    assert info.value.key == "placer exact:max_ops"
+    with pytest.raises(ConfigError, match="unknown memory model") as info:
+        place(_layered(3, 0), make_devices(2), "m-etf", memory_model="hold")
+    assert info.value.key == "memory_model"
+    with pytest.raises(ConfigError) as info:
+        make_devices(0)
+    assert info.value.key == "count"
+    with pytest.raises(ConfigError) as info:
+        make_devices(2, ["1 GiB", "2 GiB", "3 GiB"])
+    assert info.value.key == "memory"
 
 
 def test_a_user_placer_plugs_in():

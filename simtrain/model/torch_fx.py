@@ -57,12 +57,12 @@ from typing import TYPE_CHECKING, Any
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model.spec import Layer, Tensor
-from simtrain.placement.build import graph_from_layers
-from simtrain.placement.graph import OpGraph
 
 if TYPE_CHECKING:
     import torch
     from torch import fx
+
+    from simtrain.placement.graph import OpGraph
 
 __all__ = ["graph_from_module", "trace_layers"]
 
@@ -226,6 +226,9 @@ def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: C
     >>> place(g, make_devices(2, "8 GiB"), "m-etf").step_time_s > 0
     True
     """
+    # placement builds on model (and re-exports this function), so the model layer imports it only here
+    from simtrain.placement.build import graph_from_layers
+
     layers, trace_batch = _trace(module, example_input)
     if not layers:
         raise ConfigError(f"{type(module).__name__} has no operation to place", key="module")

@@ -16,8 +16,8 @@ F = torch.nn.functional
 from simtrain.compute import ComputeModel  # noqa: E402
 from simtrain.errors import ConfigError  # noqa: E402
 from simtrain.model import load_model  # noqa: E402
+from simtrain.model.torch_fx import trace_layers  # noqa: E402
 from simtrain.placement import OpGraph, graph_from_model, graph_from_module, make_devices, place  # noqa: E402
-from simtrain.placement.trace import trace_layers  # noqa: E402
 
 V100 = ComputeModel.roofline("v100")
 
@@ -242,13 +242,13 @@ def test_untraceable_module_names_its_class():
                 return x
             return -x
 
-    with pytest.raises(ConfigError, match=r"cannot trace DataDependent: TraceError") as err:
+    with pytest.raises(ConfigError, match=r"^module: torch\.fx cannot trace DataDependent: ") as err:
         graph_from_module(DataDependent(), torch.randn(2, 3), compute=V100)
     assert err.value.key == "module" and "\n" not in str(err.value)
 
 
 def test_bad_inputs():
-    with pytest.raises(ConfigError, match="shapes cannot be multiplied") as err:
+    with pytest.raises(ConfigError, match=r"^example_input: the example input does not run through Linear: ") as err:
         graph_from_module(nn.Linear(3, 4), torch.randn(2, 5), compute=V100)
     assert err.value.key == "example_input"
     with pytest.raises(ConfigError, match=r"must be a torch\.nn\.Module"):
