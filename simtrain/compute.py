@@ -8,7 +8,7 @@ respect to inputs and to weights) in two kernels for layers with weights.
 Defaults, stated once (replace them with a calibration profile when one exists):
 
 * ``compute_efficiency = 0.5``: layer-sized GEMMs reach well below the large-GEMM ceiling (Azure measured 82 %
-  of A100 FP16 peak on a 16K³ GEMM, research/collectives.md §5.1 [M]).
+  of A100 FP16 peak on a 16K³ GEMM, docs/references.md, "GPU datasheets").
 * ``memory_efficiency = 0.8``: STREAM-triad-like fractions measured on A100/H100/H200 were 83-89 % [M].
 * ``kernel_overhead_s = 2 µs`` per kernel launch.
 

@@ -66,7 +66,7 @@ class DeviceSpec:
         return self.peak_flops_per_dtype[dtype]
 
 
-_RESEARCH = "NVIDIA datasheets as tabulated in shared/research/collectives.md §5.1 [D]"
+_RESEARCH = "NVIDIA datasheets (docs/references.md, GPU datasheets)"
 
 DEVICES: dict[str, DeviceSpec] = {
     "v100": DeviceSpec(

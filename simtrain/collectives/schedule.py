@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,14 @@ __all__ = ["OPERATIONS", "Schedule", "StepPattern"]
 
 #: Collective operations, named as in nccl-tests.
 OPERATIONS = ("all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` as a read-only array (copied when the caller could still change it)."""
+    if array.flags.writeable:
+        array = array.copy()
+        array.flags.writeable = False
+    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,13 +87,35 @@ class StepPattern:
         src = np.asarray(self.src, dtype=np.int64)
         dst = np.asarray(self.dst, dtype=np.int64)
         nbytes = np.broadcast_to(np.asarray(self.nbytes, dtype=np.float64), src.shape)
-        object.__setattr__(self, "src", src)
-        object.__setattr__(self, "dst", dst)
+        object.__setattr__(self, "src", _frozen(src))
+        object.__setattr__(self, "dst", _frozen(dst))
         object.__setattr__(self, "nbytes", nbytes)
         if self.chain_id is not None:
             object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
         if self.stage_of_flow is not None:
             object.__setattr__(self, "stage_of_flow", np.asarray(self.stage_of_flow, dtype=np.int64))
+
+    @property
+    def flows_key(self) -> bytes:
+        """A digest of the flows' endpoints: engines key routes and rates by it (content, never ``id()``).
+
+        The endpoint arrays are read-only, so the digest, computed once, stays true.
+
+        Examples
+        --------
+        >>> a = StepPattern([0, 1], [1, 0], 1.0)
+        >>> a.flows_key == StepPattern([0, 1], [1, 0], 5.0).flows_key != StepPattern([1, 0], [0, 1], 1.0).flows_key
+        True
+        """
+        key = self.__dict__.get("_flows_key")
+        if key is None:
+            digest = hashlib.blake2b(digest_size=16)
+            digest.update(np.int64(self.src.size).tobytes())
+            digest.update(self.src.tobytes())
+            digest.update(self.dst.tobytes())
+            key = digest.digest()
+            object.__setattr__(self, "_flows_key", key)
+        return key
 
     @property
     def num_flows(self) -> int:
@@ -103,8 +134,10 @@ class StepPattern:
 
     def scaled(self, factor: float) -> StepPattern:
         """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
-        return StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
-                           self.label, self.chain_id, self.stages, self.stage_of_flow)
+        scaled = StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
+                             self.label, self.chain_id, self.stages, self.stage_of_flow)
+        object.__setattr__(scaled, "_flows_key", self.flows_key)   # the same endpoint arrays: the same digest
+        return scaled
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,215 +26,19 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
+from simtrain.network.link_load import pattern_traffic
+from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic", "evaluate", "schedule_traffic"]
-
-
-#: user key → (kind of value, NetworkOptions field, description)
-NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
-    "endpoint_delay": ("time", "endpoint_delay_s", "fixed delay charged on every collective step"),
-    "local_reduction_bandwidth": ("bandwidth", "local_reduction_bandwidth_Bps",
-                                  "memory bandwidth of the local reduction (unset: not charged)"),
-    "reduction_memory_passes": ("number", "reduction_memory_passes", "memory passes per reduced byte (default 3)"),
-    "protocol": ("choice", "protocol", "none (bytes at line rate, default) or nccl (NCCL's LL/LL128/Simple "
-                                       "protocols, the fastest per collective; analytical engine)"),
-}
-
-
-@dataclass(frozen=True)
-class NetworkOptions:
-    """Optional per-step charges (all off by default).
-
-    Attributes
-    ----------
-    endpoint_delay_s : float
-        Fixed delay added to every step.
-    local_reduction_bandwidth_Bps : float or None
-        Memory bandwidth of the local reduction; ``None`` charges nothing.
-    reduction_memory_passes : float
-        Memory passes per reduced byte (3: read two operands, write one).
-    protocol : {'none', 'nccl'}
-        ``nccl`` evaluates every collective under NCCL's three protocols (:mod:`simtrain.network.protocol`) and
-        takes the fastest; ``none`` moves bytes at line rate.
-    """
-
-    endpoint_delay_s: float = 0.0
-    local_reduction_bandwidth_Bps: float | None = None
-    reduction_memory_passes: float = 3.0
-    protocol: str = "none"
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "<cli>", path: str = "network") -> NetworkOptions:
-        """From user keys (:data:`NETWORK_KEYS`: ``endpoint_delay``, ``local_reduction_bandwidth``,
-        ``reduction_memory_passes``), values with units.
-
-        Examples
-        --------
-        >>> NetworkOptions.from_mapping({"endpoint_delay": "2 us"}).endpoint_delay_s
-        2e-06
-        """
-        from simtrain.config import Section
-
-        section = Section(dict(data), source, path)
-        kwargs: dict[str, Any] = {}
-        for key, (kind, field_name, _) in NETWORK_KEYS.items():
-            if key in section:
-                if kind == "time":
-                    kwargs[field_name] = section.time(key)
-                elif kind == "bandwidth":
-                    kwargs[field_name] = section.bandwidth(key)
-                elif kind == "choice":
-                    from simtrain.network.protocol import PROTOCOLS
-
-                    kwargs[field_name] = section.choice(key, PROTOCOLS)
-                else:
-                    kwargs[field_name] = section.number(key, exclusive_minimum=True, minimum=0)
-        section.finish(extra_allowed=NETWORK_KEYS)
-        return cls(**kwargs)
-
-    def step_overhead(self, reduce_bytes: float) -> float:
-        """Charges added to one step that reduces ``reduce_bytes`` bytes per rank."""
-        overhead = self.endpoint_delay_s
-        if self.local_reduction_bandwidth_Bps and reduce_bytes:
-            overhead += self.reduction_memory_passes * reduce_bytes / self.local_reduction_bandwidth_Bps
-        return overhead
-
-
-@dataclass
-class CollectiveResult:
-    """Outcome of evaluating one collective.
-
-    Attributes
-    ----------
-    time_s : float
-        Completion time of the collective, all configured charges included.
-    bytes_sent : float
-        Bytes sent by all ranks together.
-    bytes_by_class : dict
-        Bytes that cross each link class (a flow counts once per class it crosses), summed over ranks.
-    phases : list of (str, float)
-        Time one chunk spends in each pattern.
-    link_bytes : ndarray
-        Bytes carried by every link.
-    """
-
-    op: str
-    algorithm: str
-    engine: str
-    num_ranks: int
-    size_bytes: float
-    chunks: int
-    time_s: float
-    bytes_sent: float
-    bytes_by_class: dict[str, float]
-    phases: list[tuple[str, float]] = field(default_factory=list)
-    link_bytes: np.ndarray | None = field(default=None, repr=False)
-    protocol: str = "none"
-
-    @property
-    def bytes_per_gpu(self) -> float:
-        """Mean bytes sent per participating GPU."""
-        return self.bytes_sent / self.num_ranks
-
-    @property
-    def algbw_Bps(self) -> float:
-        """Algorithm bandwidth as in nccl-tests: size / time."""
-        return self.size_bytes / self.time_s if self.time_s > 0 else float("inf")
-
-    @property
-    def busbw_Bps(self) -> float:
-        """Bus bandwidth as in nccl-tests (algbw × the operation's factor)."""
-        p = self.num_ranks
-        factor = {"all-reduce": 2 * (p - 1) / p, "reduce-scatter": (p - 1) / p, "all-gather": (p - 1) / p,
-                  "all-to-all": (p - 1) / p}.get(self.op, 1.0)
-        return self.algbw_Bps * factor
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping with unit-carrying names."""
-        return {
-            "op": self.op,
-            "algorithm": self.algorithm,
-            "engine": self.engine,
-            "num_ranks": self.num_ranks,
-            "size_bytes": self.size_bytes,
-            "chunks": self.chunks,
-            "protocol": self.protocol,
-            "time_s": self.time_s,
-            "algbw_Bps": self.algbw_Bps,
-            "busbw_Bps": self.busbw_Bps,
-            "bytes_sent_total": self.bytes_sent,
-            "bytes_sent_per_gpu": self.bytes_per_gpu,
-            "bytes_per_gpu_by_link_class": {k: v / self.num_ranks for k, v in self.bytes_by_class.items()},
-            "phases": [{"label": label, "time_s": t} for label, t in self.phases],
-        }
-
-
-@dataclass
-class Traffic:
-    """Bytes a schedule puts on the network: per link class (a flow counts once per class it crosses) and per
-    link."""
-
-    class_bytes: np.ndarray
-    link_bytes: np.ndarray
-    class_names: tuple[str, ...] = ()
-
-    @property
-    def bytes_by_class(self) -> dict[str, float]:
-        """Class name → bytes."""
-        return {name: float(self.class_bytes[i]) for i, name in enumerate(self.class_names)}
-
-
-def _pattern_traffic(pattern: StepPattern, routes: Routes, cluster: Cluster, multiplicity: float) -> Traffic:
-    num_classes = len(cluster.class_names)
-    class_bytes = np.zeros(num_classes)
-    if not routes.links.size:
-        return Traffic(class_bytes, np.zeros(cluster.num_links), cluster.class_names)
-    entry_flow = routes.flow_of_entry
-    entry_class = cluster.link_class[routes.links]
-    for klass in np.flatnonzero(np.bincount(entry_class, minlength=num_classes)):
-        crosses = np.zeros(pattern.num_flows, dtype=bool)
-        crosses[entry_flow[entry_class == klass]] = True
-        class_bytes[klass] = multiplicity * float(pattern.nbytes[crosses].sum())
-    link_bytes = multiplicity * np.bincount(routes.links, weights=pattern.nbytes[entry_flow],
-                                            minlength=cluster.num_links)
-    return Traffic(class_bytes, link_bytes, cluster.class_names)
-
-
-def schedule_traffic(schedule: Schedule, cluster: Cluster,
-                     routes_cache: dict[tuple[int, int], Routes] | None = None) -> Traffic:
-    """Bytes per link class and per link of a whole schedule (all chunks).
-
-    Examples
-    --------
-    >>> from simtrain.topology import torus
-    >>> from simtrain.collectives import build_schedule
-    >>> c = torus([4, 4], 1e9)
-    >>> t = schedule_traffic(build_schedule("all-reduce", 16e6, c, "multidim-ring"), c)
-    >>> {k: v / 16 for k, v in t.bytes_by_class.items()}     # per GPU: 2(4-1)/4 n and 2(4-1)/4 n/4
-    {'dim0': 24000000.0, 'dim1': 6000000.0}
-    """
-    total = Traffic(np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links), cluster.class_names)
-    # keyed by the flow arrays' ids: the caller keeps the schedules alive while it passes the same cache
-    routes_by_flows: dict[tuple[int, int], Routes] = {} if routes_cache is None else routes_cache
-    for pattern in schedule.patterns:
-        if pattern.num_flows == 0:
-            continue
-        key = (id(pattern.src), id(pattern.dst))
-        if key not in routes_by_flows:
-            routes_by_flows[key] = cluster.routes(pattern.src, pattern.dst)
-        part = _pattern_traffic(pattern, routes_by_flows[key], cluster, pattern.repeat * schedule.chunks)
-        total.class_bytes += part.class_bytes
-        total.link_bytes += part.link_bytes
-    return total
+__all__ = ["NETWORK_CLASS", "evaluate"]
 
 
 #: The link class a protocol treats as the network (NICs and the fabric): flows that cross it run at the protocol's
@@ -252,12 +56,13 @@ class _Flows:
     network: np.ndarray  # per flow: whether its route crosses a NETWORK_CLASS link
 
 
-def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], _Flows]) -> _Flows:
-    key = (id(pattern.src), id(pattern.dst))
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    routes = cluster.routes(pattern.src, pattern.dst)
+def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
+    return cache.get("analytical-flows", pattern.flows_key, lambda: _make_flows(pattern, cluster, cache))
+
+
+def _make_flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
+    """Routes, max-min rates, path latencies and network crossings of a pattern's flows."""
+    routes = cache.routes(pattern)
     rates = max_min_rates(routes.offsets, routes.links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
     latency = np.zeros(pattern.num_flows)
     lengths = routes.lengths
@@ -270,9 +75,7 @@ def _flows(pattern: StepPattern, cluster: Cluster, cache: dict[tuple[int, int], 
     if NETWORK_CLASS in cluster.class_names and routes.links.size:
         crossing = cluster.link_class[routes.links] == cluster.class_names.index(NETWORK_CLASS)
         network[routes.flow_of_entry[crossing]] = True
-    flows = _Flows(routes, rates, latency, np.flatnonzero(used), network)
-    cache[key] = flows
-    return flows
+    return _Flows(routes, rates, latency, np.flatnonzero(used), network)
 
 
 def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.ndarray,
@@ -319,7 +122,7 @@ def _slowed(times: np.ndarray, flows: _Flows, efficiency: np.ndarray) -> np.ndar
 
 
 def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
-             cache: dict[tuple[int, int], Any] | None = None) -> CollectiveResult:
+             cache: NetworkCache | None = None) -> CollectiveResult:
     """Time and traffic of a Schedule on a Cluster.
 
     Parameters
@@ -330,9 +133,9 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
         The network it runs on.
     options : NetworkOptions, optional
         Per-step charges (off by default).
-    cache : dict, optional
-        Routes and rates by flow arrays, shared between evaluations of schedules that share them
-        (see :meth:`Schedule.resized`); the caller keeps the schedules alive while it uses the cache.
+    cache : NetworkCache, optional
+        Routes and rates of ``cluster`` by flow content, shared between evaluations (a fresh one when omitted);
+        it never changes the answer.
 
     Returns
     -------
@@ -348,7 +151,7 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     0.714
     """
     options = options or NetworkOptions()
-    cache = {} if cache is None else cache
+    cache = NetworkCache.for_cluster(cluster, cache)
     if options.protocol != "none":
         from simtrain.network.protocol import PROTOCOLS
 
@@ -360,7 +163,7 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     return _evaluate(schedule, cluster, options, cache, None)
 
 
-def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: dict[tuple[int, int], Any],
+def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache,
               protocol: Any) -> CollectiveResult:
     num_classes = len(cluster.class_names)
     class_bytes = np.zeros(num_classes)
@@ -427,7 +230,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         for other in owners[owners >= 0]:
             parent[find(int(other))] = find(index)
         owner[flows.links] = find(index)
-        traffic = _pattern_traffic(pattern, flows.routes, cluster, pattern.repeat * schedule.chunks)
+        traffic = pattern_traffic(pattern, flows.routes, cluster, pattern.repeat * schedule.chunks)
         class_bytes += traffic.class_bytes
         link_bytes += traffic.link_bytes
     total = float(ready.max()) if schedule.num_ranks else 0.0

@@ -42,7 +42,9 @@ import simpy
 
 from simtrain.collectives.schedule import Schedule
 from simtrain.errors import ConfigError
-from simtrain.network.analytical import CollectiveResult, NetworkOptions, schedule_traffic
+from simtrain.network.cache import NetworkCache
+from simtrain.network.link_load import schedule_traffic
+from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
 __all__ = ["CollectiveRun", "FlowNetwork", "simulate_collective"]
@@ -74,12 +76,16 @@ class FlowNetwork:
         Link capacities to use instead of the cluster's (degraded links, background traffic).
     record_loads : bool
         Keep ``load_history``: (time, link ids, bytes/s) whenever link loads change.
+    cache : NetworkCache, optional
+        Routes of ``cluster`` by flow content, shared with other runs on it.
     """
 
     def __init__(self, env: simpy.Environment, cluster: Cluster, store_and_forward: bool = False,
-                 capacity: np.ndarray | None = None, record_loads: bool = False) -> None:
+                 capacity: np.ndarray | None = None, record_loads: bool = False,
+                 cache: NetworkCache | None = None) -> None:
         self.env = env
         self.cluster = cluster
+        self.cache = NetworkCache.for_cluster(cluster, cache)
         self.store_and_forward = store_and_forward
         self.capacity = (cluster.link_bandwidth_Bps if capacity is None else capacity).astype(np.float64)
         self.link_bytes = np.zeros(cluster.num_links)
@@ -360,15 +366,10 @@ class CollectiveRun:
     # -- structure -------------------------------------------------------------------------------------------
     def _build_stages(self) -> list[_Stage]:
         stages: list[_Stage] = []
-        cluster = self.network.cluster
-        route_cache: dict[tuple[int, int], Routes] = {}
         for index, pattern in enumerate(self.schedule.patterns):
             if pattern.num_flows == 0:
                 continue
-            key = (id(pattern.src), id(pattern.dst))
-            routes = route_cache.get(key)
-            if routes is None:
-                routes = route_cache[key] = cluster.routes(pattern.src, pattern.dst)
+            routes = self.network.cache.routes(pattern)
             overhead = self.options.step_overhead(pattern.reduce_bytes)
             if pattern.stage_of_flow is not None:
                 order = pattern.stage_of_flow
@@ -543,8 +544,10 @@ class CollectiveRun:
 
 
 def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None, *,
-                        store_and_forward: bool = False) -> CollectiveResult:
+                        store_and_forward: bool = False, cache: NetworkCache | None = None) -> CollectiveResult:
     """Run one collective in the DES; returns a :class:`CollectiveResult` like the analytical engine's.
+
+    ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares routes with other runs.
 
     Examples
     --------
@@ -556,11 +559,11 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     0.714
     """
     env = simpy.Environment()
-    network = FlowNetwork(env, cluster, store_and_forward=store_and_forward)
+    network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache)
     run = CollectiveRun(network, schedule, options)
     env.run(until=run.done)
     finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
-    traffic = schedule_traffic(schedule, cluster)
+    traffic = schedule_traffic(schedule, cluster, network.cache)
     return CollectiveResult(
         op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
         size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,

@@ -303,4 +303,4 @@ def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
         names = [cluster.node_names[g] for g in cut[:5]]
         raise ConfigError("the failed links disconnect the cluster; no route is left for", key="--fail-link",
                           value=names)
-    return dataclasses.replace(cluster, router=router, _graph=None)   # fields only: no caches of the original
+    return dataclasses.replace(cluster, router=router)

@@ -1,7 +1,7 @@
 """An NCCL-like protocol model: what a collective library adds to the wire (`network.protocol: nccl`).
 
 NCCL moves data with one of three protocols and picks, per collective and size, the one its cost model predicts
-fastest (``src/graph/tuning.cc``; research/collectives.md §1.4). Each protocol has
+fastest (``src/graph/tuning.cc``; docs/references.md, "NCCL's tuning model"). Each protocol has
 
 * a base latency per collective (launch and synchronisation),
 * a latency per step, different on NVLink-class (intra-node) and network (inter-node) steps; it is a floor that
@@ -16,9 +16,10 @@ the efficiency of the Simple protocol, from the large-message bus bandwidths of 
 on 300 GB/s NVSwitch links, η = 0.772) and 8 × H100 with a forced ring (367.5 GB/s on 450 GB/s, η = 0.817): their
 geometric mean, 0.794, frozen. With it those two cases land at +2.8 % and −3.1 %. A second constant,
 ``SIMPLE_NETWORK_EFFICIENCY``, is the share of a NIC's line rate a ring reaches across nodes, fitted to the NVIDIA
-maintainers' per-NIC figures (research/collectives.md §3, [M]): ≈24 GB/s per HDR 200 Gbit/s NIC (nccl-tests #160,
-η = 0.96) and 46–48 GB/s per NDR 400 Gbit/s NIC (nccl-tests #290, midpoint η = 0.94); geometric mean 0.950,
-frozen. The multi-node DGX-A100 bus bandwidth (192 GB/s, nccl #812) is not in either fit.
+maintainers' per-NIC figures (docs/references.md, "Published nccl-tests measurements"): ≈24 GB/s per HDR
+200 Gbit/s NIC (nccl-tests #160, η = 0.96) and 46–48 GB/s per NDR 400 Gbit/s NIC (nccl-tests #290, midpoint
+η = 0.94); geometric mean 0.950, frozen. The multi-node DGX-A100 bus bandwidth (192 GB/s, nccl #812) is not in
+either fit.
 
 Examples
 --------

@@ -1,8 +1,10 @@
 """Run one study point: a resolved configuration and its seed in, one flat result row out.
 
-Clusters and compute profiles are cached per process, so a sweep over schemes or batch sizes builds each
-topology instance once. A point that fails (it does not fit in memory, a topology rejects an override) returns a
-row with ``status = "error"`` and the message; it never stops the sweep.
+Clusters, compute profiles and schedule templates are shared through one explicit, content-keyed
+:class:`~simtrain.training.run_cache.RunCache` per process, so a sweep over schemes or batch sizes builds each
+topology instance once, and a point's row is the same whatever ran before it. A point that fails (it does not fit
+in memory, a topology rejects an override) returns a row with ``status = "error"`` and the message; it never stops
+the sweep.
 
 Examples
 --------
@@ -13,17 +15,15 @@ Examples
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from simtrain._version import __version__
 from simtrain.errors import SimtrainError
+from simtrain.run import TrainingRun
+from simtrain.training.run_cache import RunCache, default_cache
 
-__all__ = ["OUTPUT_COLUMNS", "build_cluster", "run_point"]
+__all__ = ["OUTPUT_COLUMNS", "PROCESS_CACHE", "build_cluster", "point_run", "run_point"]
 
 #: Result columns of a study table (besides the point's configuration keys and derived columns): name → meaning.
 OUTPUT_COLUMNS: dict[str, str] = {
@@ -53,15 +53,13 @@ OUTPUT_COLUMNS: dict[str, str] = {
 _REPORT_COLUMNS = [c for c in OUTPUT_COLUMNS if c not in ("point", "seed", "simtrain_version", "status", "error")]
 
 
-@functools.lru_cache(maxsize=64)
-def _cluster(topology: str, gpus: int | None, overrides: str) -> Any:
-    from simtrain.topology import load_topology
-
-    return load_topology(topology, gpus=gpus, overrides=json.loads(overrides))
+#: The runs of a study in this process share clusters, profiles and network templates through one explicit cache
+#: (a worker process has its own). Every entry is keyed by content, so it never changes a result.
+PROCESS_CACHE = default_cache()
 
 
-def build_cluster(point: Mapping[str, Any]) -> Any:
-    """The point's cluster (cached per process by topology, GPU count and ``topology.`` overrides).
+def build_cluster(point: Mapping[str, Any], cache: RunCache | None = None) -> Any:
+    """The point's cluster (shared through ``cache``, by topology, GPU count and ``topology.`` overrides).
 
     Examples
     --------
@@ -70,27 +68,24 @@ def build_cluster(point: Mapping[str, Any]) -> Any:
     """
     overrides = sorted((k.split(".", 1)[1], v) for k, v in point.items()
                        if k.startswith("topology.") and v is not None)
-    return _cluster(point["topology"], point.get("gpus"), json.dumps(overrides))
+    return (cache or PROCESS_CACHE).cluster(point["topology"], point.get("gpus"), overrides)
 
 
-@functools.lru_cache(maxsize=16)
-def _compute(profile: str, device: str) -> Any:
-    from simtrain.compute import ComputeModel
+def point_run(point: Mapping[str, Any], seed: int) -> TrainingRun:
+    """The run description of a resolved point, with its seed.
 
-    return ComputeModel.from_profile(profile, device=device)
-
-
-def _jitter(cv: float, num_gpus: int, seed: int) -> Any:
-    """Per-GPU compute slow-down factors, log-normal with mean 1 and coefficient of variation ``cv``."""
-    from simtrain.network.perturb import Perturbations
-
-    sigma = float(np.sqrt(np.log1p(cv * cv)))
-    factors = np.random.default_rng(seed).lognormal(-sigma * sigma / 2, sigma, num_gpus)
-    return Perturbations(stragglers={rank: float(f) for rank, f in enumerate(factors)})
+    Examples
+    --------
+    >>> point_run({"model": "resnet50", "topology": "torus-2d", "gpus": 16, "batch": 8}, seed=3).batch
+    8
+    """
+    return TrainingRun.from_mapping({k: v for k, v in point.items() if v is not None and k != "seed"}).replace(
+        seed=seed)
 
 
 def run_point(point: Mapping[str, Any], seed: int, index: int = 0,
-              derived: Mapping[str, Callable[[Mapping[str, Any]], float]] | None = None) -> dict[str, Any]:
+              derived: Mapping[str, Callable[[Mapping[str, Any]], float]] | None = None,
+              cache: RunCache | None = None) -> dict[str, Any]:
     """Simulate one point and return its row: configuration, results, seed, version, status.
 
     Parameters
@@ -103,35 +98,23 @@ def run_point(point: Mapping[str, Any], seed: int, index: int = 0,
         The point's index, recorded in the row.
     derived : mapping, optional
         Column name → function of the row (from :meth:`Study.derived_functions`).
+    cache : RunCache, optional
+        Shared clusters and templates (default: this process's :data:`PROCESS_CACHE`); never changes the row.
 
     Examples
     --------
     >>> run_point({"model": "resnet50", "topology": "torus-2d", "gpus": 16, "batch": 10**6}, seed=0)["status"]
     'error'
     """
-    from simtrain.registry import parse_spec
-    from simtrain.study.spec import POINT_KEYS, REQUIRED
+    from simtrain.study.spec import POINT_KEYS
     from simtrain.training import simulate
 
-    config = {k.name: point.get(k.name, None if k.default is REQUIRED else k.default) for k in POINT_KEYS}
+    config = {k.name: point.get(k.name, None if k.required else k.default) for k in POINT_KEYS}
     config.update({k: v for k, v in point.items() if k not in config})
     row: dict[str, Any] = {"point": index, **config, "seed": seed, "simtrain_version": __version__,
                            "status": "ok", "error": ""}
     try:
-        from simtrain.network import NetworkOptions
-
-        cluster = build_cluster(config)
-        network = NetworkOptions.from_mapping({k.split(".", 1)[1]: v for k, v in config.items()
-                                               if k.startswith("network.") and v is not None}, "<study>", "network")
-        name, params = parse_spec(config["algorithm"])
-        chunks = params.pop("chunks", config["chunks"])
-        compute = _compute(config["profile"], cluster.device) if config.get("profile") else None
-        jitter = config.get("compute_jitter") or 0.0
-        perturbations = _jitter(jitter, cluster.num_gpus, seed) if jitter > 0 else None
-        report = simulate(config["model"], cluster, batch=config["batch"], algorithm=name, dtype=config["dtype"],
-                          engine=config["engine"], compute=compute, bucket_size=config["bucket_size"],
-                          optimizer=config["optimizer"], chunks=chunks, network=network, algorithm_params=params,
-                          perturbations=perturbations, scheme=config["scheme"])
+        report = simulate(point_run(config, seed), cache=cache or PROCESS_CACHE)
         data = report.to_dict()
         row.update({column: data[column] for column in _REPORT_COLUMNS})
     except (SimtrainError, ValueError, ArithmeticError) as exc:   # a bad point is recorded, the sweep goes on

@@ -48,46 +48,16 @@ import numpy as np
 
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError
+from simtrain.params import Param
+from simtrain.run import RUN_PARAMS, TrainingRun
 from simtrain.study.expr import compile_expression
 
-__all__ = ["POINT_KEYS", "PointKey", "Study", "load_study", "point_seed", "study_from_dict"]
+__all__ = ["POINT_KEYS", "Study", "load_study", "point_seed", "study_from_dict"]
 
 
-@dataclass(frozen=True)
-class PointKey:
-    """One key of a study point: its kind, default, allowed values and meaning (also the reference docs' source)."""
-
-    name: str
-    kind: str
-    default: Any
-    allowed: str
-    help: str
-
-
-REQUIRED = object()
-
-#: The keys of a point (besides ``topology.KEY`` and ``network.KEY``), in column order.
-POINT_KEYS: tuple[PointKey, ...] = (
-    PointKey("model", "name", REQUIRED, "`simtrain list models`, or a YAML path", "the model trained"),
-    PointKey("topology", "name", REQUIRED, "`simtrain list topologies`, or a YAML path", "the cluster"),
-    PointKey("gpus", "integer", None, "a positive integer, or unset for the topology file's size",
-             "GPU count the topology family is instantiated at"),
-    PointKey("batch", "integer", 32, "a positive integer", "samples per GPU per step"),
-    PointKey("dtype", "choice", "fp32", "fp32, fp16, bf16", "compute and gradient precision"),
-    PointKey("optimizer", "choice", "momentum", "sgd, momentum, adam",
-             "optimizer (state memory and update time)"),
-    PointKey("algorithm", "spec", "ring", "`simtrain list algorithms`, as NAME[:key=value,...]",
-             "collective algorithm of the gradient all-reduces"),
-    PointKey("scheme", "spec", "none", "`simtrain list schemes`, as NAME[:key=value,...]",
-             "communication-reduction scheme"),
-    PointKey("engine", "choice", "analytical", "analytical, des", "network engine"),
-    PointKey("profile", "name", None, "a profile in profiles/ by name, or a JSON path; unset: datasheet roofline",
-             "compute profile from `simtrain calibrate`"),
-    PointKey("bucket_size", "size", "25 MiB", "a size with a unit", "gradient bucket size"),
-    PointKey("chunks", "integer", 1, "a positive integer", "chunks per bucket collective (pipelining)"),
-    PointKey("compute_jitter", "number", 0.0, "a number in [0, 1); above 0 needs engine: des",
-             "coefficient of variation of per-GPU compute speed, drawn log-normally from the point's seed"),
-)
+#: The keys of a point (besides ``topology.KEY`` and ``network.KEY``), in column order: the run description's
+#: parameters (:data:`simtrain.run.RUN_PARAMS`) but its seed, which the study derives for every point.
+POINT_KEYS: tuple[Param, ...] = tuple(p for p in RUN_PARAMS if p.name != "seed")
 _KEYS = {k.name: k for k in POINT_KEYS}
 PREFIXES = ("topology.", "network.")
 SWEEP_MODES = ("grid", "zip")
@@ -258,50 +228,22 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
 
 
 def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where: dict[str, str]) -> dict[str, Any]:
-    """Fill defaults and normalise values (units stay as given so the table shows what the user wrote)."""
-    from simtrain.compute import OPTIMIZER_STATES
-    from simtrain.network import ENGINES
-    from simtrain.training.data_parallel import DTYPES
-
-    def fail(key: str, message: str, **kw: Any) -> ConfigError:
-        return ConfigError(message, source=source, key=where.get(key, key), **kw)
-
-    point: dict[str, Any] = {}
+    """Fill defaults and validate through the run description (units stay as given so the table shows what the
+    user wrote)."""
     for spec in POINT_KEYS:
-        value = raw.get(spec.name, spec.default)
-        if value is REQUIRED:
+        if spec.required and raw.get(spec.name) is None:
             raise ConfigError("missing required key", source=source, key=f"base.{spec.name}")
-        if value is None:
-            point[spec.name] = None
-            continue
-        if spec.kind == "integer":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise fail(spec.name, "must be at least 1" if isinstance(value, int) and not isinstance(value, bool)
-                           else "must be an integer", value=value)
-        elif spec.kind == "choice":
-            choices = {"dtype": DTYPES, "optimizer": tuple(OPTIMIZER_STATES), "engine": ENGINES}[spec.name]
-            if value not in choices:
-                raise fail(spec.name, "unknown value", value=value, choices=choices)
-        elif spec.kind == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise fail(spec.name, "must be a number in [0, 1)", value=value)
-            value = float(value)
-        elif spec.kind == "size":
-            from simtrain import units
-
-            try:
-                if not units.parse_size(value) > 0:
-                    raise fail(spec.name, "must be a positive size", value=value)
-            except units.UnitError as exc:
-                raise fail(spec.name, str(exc)) from None
-        elif not isinstance(value, str) or not value.strip():
-            raise fail(spec.name, "must be a non-empty string", value=value)
-        point[spec.name] = value
+    try:
+        TrainingRun.from_mapping({k: v for k, v in raw.items() if not k.startswith(PREFIXES)})
+    except ConfigError as exc:
+        name = (exc.key or "").split(".")[0]
+        raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
+                          choices=exc.choices, allowed=exc.allowed) from None
+    point: dict[str, Any] = {spec.name: raw.get(spec.name, spec.default) for spec in POINT_KEYS}
+    if isinstance(point["compute_jitter"], int):
+        point["compute_jitter"] = float(point["compute_jitter"])
     for key in prefixed:
         point[key] = raw.get(key)
-    if point["compute_jitter"] > 0 and point["engine"] != "des":
-        raise fail("compute_jitter", "per-GPU compute jitter is simulated by the DES; set engine: des",
-                   value=point["compute_jitter"])
     return point
 
 

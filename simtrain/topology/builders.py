@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import operator
@@ -553,8 +554,7 @@ def fat_tree(
         pcie_bandwidth=None, nodes_per_rack=hosts_per_leaf, oversubscription=oversubscription,
         spine_latency=latency, name=name, device=device,
     )
-    cluster.grid = (hosts,)
-    return cluster
+    return dataclasses.replace(cluster, grid=(hosts,))
 
 
 # ----------------------------------------------------------------------------------------------------

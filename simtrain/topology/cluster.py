@@ -75,9 +75,12 @@ class Router(Protocol):
         ...
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Cluster:
     """A GPU cluster: links as arrays, a router, and the logical structure algorithms need.
+
+    A cluster is immutable (its link arrays are read-only): a changed cluster is a new object
+    (:func:`dataclasses.replace`, :meth:`with_link_factor`), so what a cache derived from one stays true.
 
     Attributes
     ----------
@@ -122,7 +125,14 @@ class Cluster:
     description: str = ""
     source: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-    _graph: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("link_src", "link_dst", "link_bandwidth_Bps", "link_latency_s", "link_class"):
+            array = np.array(getattr(self, name))   # a copy: the caller's array stays theirs
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+        object.__setattr__(self, "grid", tuple(self.grid))
+        object.__setattr__(self, "class_names", tuple(self.class_names))
 
     @property
     def num_links(self) -> int:
@@ -137,34 +147,31 @@ class Cluster:
 
     @property
     def graph(self) -> nx.DiGraph:
-        """The cluster as a ``networkx.DiGraph`` (built on first use).
+        """The cluster as a new ``networkx.DiGraph`` (built on every call: the caller owns it).
 
         Edge attributes: ``bandwidth_Bps``, ``latency_s``, ``link_class`` and ``link_id``.
         """
-        if self._graph is None:
-            import networkx as nx
+        import networkx as nx
 
-            graph = nx.DiGraph(name=self.name)
-            for index, name in enumerate(self.node_names):
-                graph.add_node(index, name=name, kind="gpu" if index < self.num_gpus else "switch")
-            for link in range(self.num_links):
-                graph.add_edge(
-                    int(self.link_src[link]),
-                    int(self.link_dst[link]),
-                    bandwidth_Bps=float(self.link_bandwidth_Bps[link]),
-                    latency_s=float(self.link_latency_s[link]),
-                    link_class=self.class_names[int(self.link_class[link])],
-                    link_id=link,
-                )
-            self._graph = graph
-        return self._graph
+        graph = nx.DiGraph(name=self.name)
+        for index, name in enumerate(self.node_names):
+            graph.add_node(index, name=name, kind="gpu" if index < self.num_gpus else "switch")
+        for link in range(self.num_links):
+            graph.add_edge(
+                int(self.link_src[link]),
+                int(self.link_dst[link]),
+                bandwidth_Bps=float(self.link_bandwidth_Bps[link]),
+                latency_s=float(self.link_latency_s[link]),
+                link_class=self.class_names[int(self.link_class[link])],
+                link_id=link,
+            )
+        return graph
 
     def with_link_factor(self, links: np.ndarray, factor: float) -> Cluster:
         """A copy whose ``links`` have their bandwidth multiplied by ``factor`` (degraded links)."""
         bandwidth = self.link_bandwidth_Bps.copy()
         bandwidth[links] *= factor
-        copy = dataclasses.replace(self, link_bandwidth_Bps=bandwidth, _graph=None)   # fields only, no caches
-        return copy
+        return dataclasses.replace(self, link_bandwidth_Bps=bandwidth)
 
     def describe(self) -> str:
         """One line: GPUs, grid, link classes and their bandwidths."""

@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -132,8 +133,7 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
             raise exc.with_context(source=source) from None
         raise
     top.finish()
-    cluster.source = source
-    return cluster
+    return dataclasses.replace(cluster, source=source)
 
 
 def _fixed(top: Section, size: int, gpus: int | None, key: str) -> None:

@@ -27,7 +27,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,15 +41,16 @@ from simtrain.compression.base import Communication
 from simtrain.compute import OPTIMIZER_STATES, ComputeModel
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
-from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor, load_model
-from simtrain.network import ENGINES, NetworkOptions, evaluate, schedule_traffic
+from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
+from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
 from simtrain.network.perturb import Perturbations
-from simtrain.topology import Cluster, load_topology
+from simtrain.run import DTYPES, TrainingRun
+from simtrain.topology import Cluster
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
+from simtrain.training.run_cache import RunCache, default_cache
 
-__all__ = ["CommJob", "memory_per_gpu", "simulate"]
-
-DTYPES = ("fp32", "fp16", "bf16")
+__all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "plan", "report", "resolve",
+           "run_plan", "simulate"]
 
 
 def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum") -> dict[str, float]:
@@ -91,6 +94,7 @@ class CommJob:
     delay: float = 0.0
     after_update: bool = False
     layers: tuple[str, ...] = ()
+    key: Any = None  # the schedule's template key: with its size, what decides its time
 
 
 @dataclass
@@ -118,21 +122,15 @@ class CommOutcome:
         return float(utilization.max()) if utilization.size else 0.0
 
 
-def step_cache(cluster: Cluster, name: str) -> dict[Any, Any]:
-    """A cache that lives as long as ``cluster``: schedule templates, and the engine's routes and rates of their
-    flows (keyed by the ids of the templates' arrays, which the templates keep alive)."""
-    caches: dict[str, dict[Any, Any]] = cluster.__dict__.setdefault("_step_caches", {})
-    return caches.setdefault(name, {})
-
-
-def _traffic(jobs: Sequence[CommJob], cluster: Cluster) -> tuple[float, dict[str, float], np.ndarray]:
+def _traffic(jobs: Sequence[CommJob], cluster: Cluster,
+             cache: NetworkCache | None = None) -> tuple[float, dict[str, float], np.ndarray]:
     """Bytes sent per GPU, per link class and per link, of all jobs (the schedules' own accounting)."""
     by_class = dict.fromkeys(cluster.class_names, 0.0)
     link_bytes = np.zeros(cluster.num_links)
     total = 0.0
-    routes = step_cache(cluster, "routes")
+    cache = NetworkCache.for_cluster(cluster, cache)
     for job in jobs:
-        traffic = schedule_traffic(job.schedule, cluster, routes)
+        traffic = schedule_traffic(job.schedule, cluster, cache)
         total += job.schedule.bytes_sent / cluster.num_gpus
         link_bytes += traffic.link_bytes
         for name, value in traffic.bytes_by_class.items():
@@ -157,19 +155,18 @@ def _timings(jobs: Sequence[CommJob], starts: Sequence[float], ends: Sequence[fl
 
 
 def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions | None,
-                     compute_end: float, update: float) -> CommOutcome:
+                     compute_end: float, update: float, cache: NetworkCache) -> CommOutcome:
     """Jobs run one after another on the stream, each as soon as it is ready and the stream is free."""
-    results: dict[tuple[int, float], Any] = {}
-    flow_cache: dict[tuple[int, int], Any] = step_cache(cluster, "flows")
+    results: dict[tuple[Any, float], Any] = {}
     clock = 0.0
     overlap_end = 0.0
     starts, ends = [], []
     comm_time = 0.0
     for job in jobs:
-        key = (id(job.schedule.patterns[0].src) if job.schedule.patterns else 0, job.schedule.size_bytes)
+        key = (job.key, job.schedule.size_bytes)
         result = results.get(key)
         if result is None:
-            result = results[key] = evaluate(job.schedule, cluster, network, flow_cache)
+            result = results[key] = evaluate(job.schedule, cluster, network, cache)
         if job.after_update:
             earliest = max(compute_end, overlap_end) + update if clock <= overlap_end else clock
         else:
@@ -181,7 +178,7 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
         comm_time += result.time_s
         starts.append(start)
         ends.append(clock)
-    total, by_class, link_bytes = _traffic(jobs, cluster)
+    total, by_class, link_bytes = _traffic(jobs, cluster, cache)
     post = any(job.after_update for job in jobs)
     finish = np.array([clock]) if post else None
     return CommOutcome(_timings(jobs, starts, ends), np.array([overlap_end]), comm_time, total, by_class,
@@ -210,40 +207,49 @@ def _buckets(model: ModelSpec, bucket_bytes: float, width: int) -> list[tuple[in
     return buckets
 
 
-class _Schedules:
-    """Schedules of communications, built once per kind and resized (so the engines' caches are shared)."""
+#: Templates are built at this size and resized, so a schedule's bytes depend only on its key and its size, never on
+#: which size happened to build its template first (a power of two: the resize factor is exact).
+TEMPLATE_BYTES = float(2**30)
 
-    def __init__(self, cluster: Cluster, gpus_per_node: int, algorithm: str, algorithm_params: dict[str, Any],
+
+class _Schedules:
+    """Schedules of a step's communications: templates (in the cluster's :class:`NetworkCache`, keyed by what
+    decides their shape) resized to each communication's bytes."""
+
+    def __init__(self, cluster: Cluster, cache: NetworkCache, algorithm: str, algorithm_params: Mapping[str, Any],
                  chunks: int) -> None:
         self.cluster = cluster
-        self.gpus_per_node = gpus_per_node
+        self.cache = cache
         self.algorithm = algorithm
-        self.algorithm_params = algorithm_params
+        self.algorithm_params = dict(algorithm_params)
         self.chunks = chunks
-        # kept on the cluster, so a sweep over batch sizes, dtypes or schemes on one cluster builds each template
-        # (and routes its flows) once; the arrays stay alive with the cluster, so id()-keyed engine caches hold
-        key = (algorithm, repr(sorted(algorithm_params.items())), chunks, gpus_per_node)
-        self.templates: dict[tuple[Any, ...], Any] = step_cache(cluster, "templates").setdefault(key, {})
+        self.base = (algorithm, json.dumps(self.algorithm_params, sort_keys=True, default=str), chunks,
+                     cluster.gpus_per_node)
 
-    def get(self, comm: Communication) -> Any:
-        """The schedule of ``comm``: a cached template of its kind, resized to its bytes."""
+    def get(self, comm: Communication) -> tuple[Any, Any]:
+        """The template key and the schedule of ``comm``."""
         from simtrain.collectives import build_schedule
-        from simtrain.compression.traffic import comm_schedule, comm_sizes
+        from simtrain.collectives.groups import comm_schedule, comm_sizes
 
-        _, sizes = comm_sizes(comm, self.cluster.num_gpus, self.gpus_per_node)
-        ratios = tuple(round(size / sizes[0], 9) for size in sizes) if sizes[0] else None
-        key = (comm.op, comm.group, ratios, comm.pull_bytes / comm.payload_bytes if comm.pull_bytes else None,
-               comm.servers)
-        template = self.templates.get(key)
-        if template is None:
-            if comm.op == "all-reduce" and comm.group == "world":
-                # the user's algorithm, parameters and chunking for the plain gradient all-reduce
-                template = build_schedule("all-reduce", sizes[0], self.cluster, self.algorithm, chunks=self.chunks,
-                                          **self.algorithm_params)
-            else:
-                template = comm_schedule(comm, self.cluster, self.gpus_per_node, self.algorithm)
-            self.templates[key] = template
-        return template.resized(float(sum(sizes)))
+        _, sizes = comm_sizes(comm, self.cluster.num_gpus, self.cluster.gpus_per_node)
+        payload = comm.payload_bytes
+        shares = tuple(p / payload for p in comm.group_payloads) if comm.group_payloads else None
+        pull = comm.pull_bytes / payload if comm.pull_bytes else None
+        key = (*self.base, comm.op, comm.group, shares, pull, comm.servers)
+        if comm.op == "all-reduce" and comm.group == "world":
+            # the user's algorithm, parameters and chunking for the plain gradient all-reduce
+            def build() -> Any:
+                return build_schedule("all-reduce", TEMPLATE_BYTES, self.cluster, self.algorithm,
+                                      chunks=self.chunks, **self.algorithm_params)
+        else:
+            canonical = replace(comm, payload_bytes=TEMPLATE_BYTES,
+                                pull_bytes=None if pull is None else pull * TEMPLATE_BYTES,
+                                group_payloads=None if shares is None else tuple(s * TEMPLATE_BYTES for s in shares))
+
+            def build() -> Any:
+                return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.algorithm)
+        template = self.cache.get("template", key, build)
+        return key, template.resized(float(sum(sizes)))
 
 
 def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[str]]], ready: np.ndarray,
@@ -265,7 +271,8 @@ def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[st
             for comm in phase.comms(tensors):
                 if comm.payload_bytes <= 0:
                     continue
-                jobs.append(CommJob(comm.label, schedules.get(comm), index, float(ready[index]), wait,
+                key, schedule = schedules.get(comm)
+                jobs.append(CommJob(comm.label, schedule, index, float(ready[index]), wait, key=key,
                                     layers=tuple(names)))
                 wait = 0.0
     else:
@@ -274,71 +281,258 @@ def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[st
         for comm in phase.comms(tensors):
             if comm.payload_bytes <= 0:
                 continue
-            jobs.append(CommJob(comm.label, schedules.get(comm), -1, 0.0, wait, after_update=True))
+            key, schedule = schedules.get(comm)
+            jobs.append(CommJob(comm.label, schedule, -1, 0.0, wait, key=key, after_update=True))
             wait = 0.0
     return jobs
 
 
-def simulate(
-    model: str | ModelSpec,
-    topology: str | Cluster,
-    *,
-    gpus: int | None = None,
-    batch: int = 32,
-    algorithm: str = "ring",
-    dtype: str = "fp32",
-    engine: str = "analytical",
-    bucket_size: Any = "25 MiB",
-    optimizer: str = "momentum",
-    chunks: int = 1,
-    compute: ComputeModel | None = None,
-    network: NetworkOptions | None = None,
-    algorithm_params: dict[str, Any] | None = None,
-    check_memory: bool = True,
-    perturbations: Perturbations | None = None,
-    store_and_forward: bool = False,
-    record_loads: bool = False,
-    scheme: str | Scheme | None = None,
-) -> StepReport:
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A :class:`~simtrain.run.TrainingRun` with its names turned into objects (stage 1 of :func:`simulate`)."""
+
+    run: TrainingRun
+    model: ModelSpec
+    cluster: Cluster
+    scheme: Scheme
+    compute: ComputeModel
+    compute_config: dict[str, Any]
+    device: Any
+    network: NetworkOptions
+    algorithm: str
+    algorithm_params: dict[str, Any]
+    chunks: int
+    perturbations: Perturbations | None
+    cache: NetworkCache
+
+
+@dataclass
+class StepPlan:
+    """What one step computes and communicates (stage 2): per-layer times, buckets, and each phase's jobs."""
+
+    forward: list[float]
+    backward: list[float]
+    update_time: float
+    buckets: list[tuple[int, list[Tensor], list[str]]]
+    memory: dict[str, float]
+    phases: list[tuple[Phase, int, list[CommJob]]]
+    factors: np.ndarray
+
+    @property
+    def forward_time(self) -> float:
+        """Forward compute of one step."""
+        return sum(self.forward)
+
+    @property
+    def backward_time(self) -> float:
+        """Backward compute of one step."""
+        return sum(self.backward)
+
+
+def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
+    """Stage 1: load the model and cluster, build the scheme, the compute model and the network options.
+
+    Examples
+    --------
+    >>> r = resolve(TrainingRun("resnet50", "torus-2d", gpus=16))
+    >>> r.cluster.num_gpus, r.compute_config["model"]
+    (16, 'roofline')
+    """
+    from simtrain.registry import parse_spec
+
+    cache = cache or RunCache()
+    spec = run.model if isinstance(run.model, ModelSpec) else cache.model(run.model)
+    cluster = (run.topology if isinstance(run.topology, Cluster)
+               else cache.cluster(run.topology, run.gpus, run.topology_overrides))
+    if run.gpus is not None and cluster.num_gpus != run.gpus:
+        raise ConfigError(f"the given cluster has {cluster.num_gpus} GPUs", key="gpus", value=run.gpus)
+    scheme = make_scheme(run.scheme)
+    device = get_device(cluster.device)
+    if run.compute is not None:
+        compute = run.compute
+        compute_config = {"model": "given", "device": device.name, **_compute_fields(compute)}
+    elif run.profile is not None:
+        compute, path, fingerprint = cache.profile(run.profile, cluster.device)
+        compute_config = {"model": "profile", "profile": run.profile, "profile_path": str(path),
+                          "profile_sha256": fingerprint, "device": device.name,
+                          "backend": compute.profile.backend, "profile_device": compute.profile.device}
+    else:
+        compute = ComputeModel.roofline(device)
+        compute_config = {"model": "roofline", "device": device.name, **_compute_fields(compute)}
+    network = run.network if isinstance(run.network, NetworkOptions) else \
+        NetworkOptions.from_mapping(run.network)
+    name, params = parse_spec(run.algorithm, source=None, key="algorithm")
+    params.update(run.algorithm_params)
+    chunks = params.pop("chunks", run.chunks)
+    perturbations = _perturbations(run, cluster)
+    if run.engine == "analytical" and perturbations is not None:
+        raise ConfigError("perturbations are simulated by the DES", key="engine", value=run.engine, allowed="des")
+    return ResolvedRun(run, spec, cluster, scheme, compute, compute_config, device, network, name, params, chunks,
+                       perturbations, cache.network(cluster))
+
+
+def plan(resolved: ResolvedRun) -> StepPlan:
+    """Stage 2: compute times per layer, gradient buckets, memory, and the communication jobs of every phase.
+
+    Examples
+    --------
+    >>> p = plan(resolve(TrainingRun("resnet50", "torus-2d", gpus=16)))
+    >>> len(p.buckets), len(p.phases)
+    (4, 1)
+    """
+    run, spec, cluster, compute = resolved.run, resolved.model, resolved.cluster, resolved.compute
+    width = DTYPE_BYTES[run.dtype]
+    memory = memory_per_gpu(spec, run.batch, run.dtype, run.optimizer)
+    if run.check_memory and memory["total"] > resolved.device.memory_bytes:
+        parts = ", ".join(f"{k.replace('_', ' ')} {units.format_size(v)}" for k, v in memory.items()
+                          if k != "total" and v)
+        raise InfeasibleError(
+            f"{spec.name} at batch {run.batch} per GPU in {run.dtype} with {run.optimizer} needs "
+            f"{units.format_size(memory['total'])} per GPU ({parts}) but a {resolved.device.name} has "
+            f"{units.format_size(resolved.device.memory_bytes)}: short by "
+            f"{units.format_size(memory['total'] - resolved.device.memory_bytes)}; lower the batch per GPU or use "
+            "another device"
+        )
+    forward = [compute.layer_time(layer, run.batch, "forward", run.dtype) for layer in spec.layers]
+    backward = [compute.layer_time(layer, run.batch, "backward", run.dtype) for layer in spec.layers]
+    update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer)
+    # backward runs in reverse: the end time of each layer's backward, measured from the start of backward
+    done_at = [0.0] * len(spec.layers)
+    clock = 0.0
+    for index in range(len(spec.layers) - 1, -1, -1):
+        clock += backward[index]
+        done_at[index] = clock
+    buckets = _buckets(spec, run.bucket_size, width) if cluster.num_gpus > 1 else []
+    ready = np.array([sum(forward) + done_at[first] for first, _, _ in buckets])
+
+    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, run.dtype)
+    phases = resolved.scheme.phases(ctx)
+    counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
+    schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)
+    planned = []
+    for phase, count in zip(phases, counts):
+        if count == 0:
+            continue
+        jobs = _phase_jobs(phase, buckets, ready, spec, schedules, compute, width) if cluster.num_gpus > 1 else []
+        planned.append((phase, count, jobs))
+    perturbations = resolved.perturbations
+    factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
+               else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
+    return StepPlan(forward, backward, update_time, buckets, memory, planned, factors)
+
+
+def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False) -> list[tuple[Phase, int, CommOutcome,
+                                                                                             float]]:
+    """Stage 3: run every phase's communication on the engine; each phase's outcome and step time."""
+    run, cluster = resolved.run, resolved.cluster
+    forward_time, backward_time, update_time, factors = (step.forward_time, step.backward_time, step.update_time,
+                                                         step.factors)
+    outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
+    for phase, count, jobs in step.phases:
+        if run.engine == "analytical":
+            comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
+                                    resolved.cache)
+        else:
+            from simtrain.training.des_step import comm_des
+
+            comm = comm_des(jobs, cluster, forward_time, backward_time, update_time, factors, resolved.network,
+                            perturbations=resolved.perturbations, store_and_forward=run.store_and_forward,
+                            record_loads=record_loads, cache=resolved.cache)
+        compute_end = (forward_time + backward_time) * factors
+        finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
+        if comm.finish is not None:
+            finish = np.maximum(finish, comm.finish)
+        outcomes.append((phase, count, comm, float(finish.max())))
+    return outcomes
+
+
+def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase, int, CommOutcome, float]],
+           clean_step_time_s: float | None = None) -> StepReport:
+    """Stage 4: the step report (means over the scheme's period) with the configuration that ran."""
+    run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
+    forward_time, backward_time, update_time = step.forward_time, step.backward_time, step.update_time
+    period = sum(count for _, count, _, _ in outcomes)
+    step_time = sum(count * t for _, count, _, t in outcomes) / period
+    _, _, main, main_step = max(outcomes, key=lambda o: o[1])
+    single = forward_time + backward_time + update_time
+    slowest_compute = float((single * step.factors).max())
+    by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
+    for _, count, comm, _ in outcomes:
+        for name, value in comm.bytes_by_class.items():
+            by_class[name] += count * value / period
+    config = run.to_dict()
+    config.update({
+        "model": spec.name, "model_source": spec.source, "topology": cluster.name, "topology_source": cluster.source,
+        "gpus": cluster.num_gpus, "algorithm": resolved.algorithm, "algorithm_params": dict(resolved.algorithm_params),
+        "chunks": resolved.chunks, "bucket_size_bytes": run.bucket_size,
+        "scheme": resolved.scheme.describe(), "scheme_params": resolved.scheme.get_params(),
+        "network": dataclasses.asdict(resolved.network),
+        "perturbations": resolved.perturbations.describe() if resolved.perturbations is not None else None,
+        "compute": resolved.compute_config,
+    })
+    return StepReport(
+        model=spec.name,
+        topology=cluster.name,
+        num_gpus=cluster.num_gpus,
+        device=device.name,
+        dtype=run.dtype,
+        batch_per_gpu=run.batch,
+        global_batch=run.batch * cluster.num_gpus,
+        algorithm=resolved.algorithm,
+        engine=run.engine,
+        step_time_s=step_time,
+        forward_time_s=forward_time,
+        backward_time_s=backward_time,
+        update_time_s=update_time,
+        compute_time_s=single,
+        comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
+        exposed_comm_time_s=max(0.0, step_time - slowest_compute),
+        bytes_per_gpu=sum(count * c.bytes_per_gpu for _, count, c, _ in outcomes) / period,
+        bytes_per_gpu_by_class=by_class,
+        num_buckets=len(step.buckets),
+        bucket_size_bytes=run.bucket_size,
+        throughput_samples_per_s=run.batch * cluster.num_gpus / step_time,
+        single_gpu_step_time_s=single,
+        scaling_efficiency=single / step_time,
+        memory_per_gpu_bytes=step.memory["total"],
+        memory_capacity_bytes=device.memory_bytes,
+        params=spec.num_params,
+        buckets=main.buckets,
+        clean_step_time_s=clean_step_time_s,
+        max_link_utilization=main.max_link_utilization(main_step),
+        timeline=StepTimeline([layer.name for layer in spec.layers], step.forward, step.backward, update_time,
+                              step.factors, main, cluster),
+        scheme=resolved.scheme.describe(),
+        phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
+        phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
+        config=config,
+    )
+
+
+def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None = None, *,
+             cache: RunCache | None = None, record_loads: bool = False, **params: Any) -> StepReport:
     """Simulate one data-parallel training step (the mean over a period for step-dependent schemes).
+
+    The step runs in four stages, each a function of its own: :func:`resolve` (names to objects),
+    :func:`plan` (compute times, buckets, communication jobs), :func:`run_plan` (the network engine) and
+    :func:`report`.
 
     Parameters
     ----------
-    model : str or ModelSpec
-        Catalog name, YAML path, or a ModelSpec.
-    topology : str or Cluster
-        Catalog name, YAML path, or a Cluster.
-    gpus : int, optional
-        GPU count to instantiate a topology family at.
-    batch : int
-        Samples per GPU.
-    algorithm : str
-        Algorithm of the all-reduces (and all-gathers, reduce-scatters) of the gradient buckets.
-    dtype : {'fp32', 'fp16', 'bf16'}
-        Compute and gradient precision.
-    engine : str
-        Network engine.
-    bucket_size : str or float
-        Gradient bucket size.
-    optimizer : {'sgd', 'momentum', 'adam'}
-        Optimizer (decides optimizer-state memory and update time).
-    chunks : int
-        Chunks per bucket all-reduce.
-    compute : ComputeModel, optional
-        Defaults to the roofline of the cluster's device.
-    network : NetworkOptions, optional
-        Per-step network charges.
-    check_memory : bool
-        Raise :class:`InfeasibleError` when the step does not fit in GPU memory.
-    perturbations : Perturbations, optional
-        Stragglers, degraded/failed links, background traffic (``engine='des'``); the report then also carries
-        the clean step time.
-    store_and_forward : bool
-        DES only: serialise every hop.
+    run : TrainingRun, or the model
+        The run; or, as a convenience, the model (catalog name, YAML path or ModelSpec) with ``topology`` and the
+        other parameters of :class:`~simtrain.run.TrainingRun` as keywords.
+    topology : str or Cluster, optional
+        With a model as ``run``: the cluster (catalog name, YAML path or a Cluster).
+    cache : RunCache, optional
+        Clusters, compute profiles and network templates shared with other runs (default: this process's
+        :func:`~simtrain.training.run_cache.default_cache`); it never changes an answer.
     record_loads : bool
         DES only: keep the link loads over time (for traces).
-    scheme : str or Scheme, optional
-        Communication-reduction scheme (``NAME:key=value``); default plain data parallelism.
+    **params
+        With a model as ``run``: the parameters of :class:`~simtrain.run.TrainingRun` (``gpus``, ``batch``,
+        ``algorithm``, ``scheme``, ``engine``, ``bucket_size``, ``profile`` or ``compute``, ``network``,
+        ``perturbations``, ``algorithm_params`` …).
 
     Returns
     -------
@@ -349,148 +543,47 @@ def simulate(
     >>> r = simulate("bert-base", "dgx-h100", gpus=64, batch=16, dtype="bf16")
     >>> r.exposed_comm_time_s >= 0
     True
+    >>> simulate(TrainingRun("bert-base", "dgx-h100", gpus=64, batch=16, dtype="bf16")).step_time_s == r.step_time_s
+    True
     """
-    spec = model if isinstance(model, ModelSpec) else load_model(model)
-    cluster = topology if isinstance(topology, Cluster) else load_topology(topology, gpus=gpus)
-    if gpus is not None and cluster.num_gpus != gpus:
-        raise ConfigError(f"the given cluster has {cluster.num_gpus} GPUs", key="--gpus", value=gpus)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ConfigError("must be a positive integer", source="<cli>", key="--batch", value=batch)
-    if dtype not in DTYPES:
-        raise ConfigError("unknown dtype", source="<cli>", key="--dtype", value=dtype, choices=DTYPES)
-    if optimizer not in OPTIMIZER_STATES:
-        raise ConfigError("unknown optimizer", source="<cli>", key="--optimizer", value=optimizer,
-                          choices=list(OPTIMIZER_STATES))
-    if engine not in ENGINES:
-        raise ConfigError("unknown engine", source="<cli>", key="--engine", value=engine, choices=ENGINES)
-    bucket_bytes = units.parse_size(bucket_size) if isinstance(bucket_size, str) else float(bucket_size)
-    if not bucket_bytes > 0:
-        raise ConfigError("must be a positive size", source="<cli>", key="--bucket-size", value=bucket_size)
-    the_scheme = make_scheme(scheme or "none")
-    device = get_device(cluster.device)
-    compute = compute or ComputeModel.roofline(device)
-    width = DTYPE_BYTES[dtype]
+    if isinstance(run, TrainingRun):
+        if topology is not None or params:
+            raise TypeError("simulate(run) takes a TrainingRun alone; change it with run.replace(...)")
+    else:
+        run = TrainingRun(run, topology, **params)
+    cache = cache or default_cache()
+    resolved = resolve(run, cache)
+    step = plan(resolved)
+    outcomes = run_plan(resolved, step, record_loads)
+    clean = None
+    if resolved.perturbations is not None:
+        clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
+                         cache=cache).step_time_s
+    return report(resolved, step, outcomes, clean)
 
-    memory = memory_per_gpu(spec, batch, dtype, optimizer)
-    if check_memory and memory["total"] > device.memory_bytes:
-        parts = ", ".join(f"{k.replace('_', ' ')} {units.format_size(v)}" for k, v in memory.items()
-                          if k != "total" and v)
-        raise InfeasibleError(
-            f"{spec.name} at batch {batch} per GPU in {dtype} with {optimizer} needs "
-            f"{units.format_size(memory['total'])} per GPU ({parts}) but a {device.name} has "
-            f"{units.format_size(device.memory_bytes)}: short by "
-            f"{units.format_size(memory['total'] - device.memory_bytes)}; lower --batch or use another device"
-        )
-    perturbed = perturbations is not None and not perturbations.empty
-    if engine == "analytical" and perturbed:
-        raise ConfigError("perturbations are simulated by the DES", source="<cli>", key="--engine",
-                          value=engine, allowed="des")
 
-    forward = [compute.layer_time(layer, batch, "forward", dtype) for layer in spec.layers]
-    backward = [compute.layer_time(layer, batch, "backward", dtype) for layer in spec.layers]
-    forward_time = sum(forward)
-    backward_time = sum(backward)
-    update_time = compute.update_time(spec.num_params, dtype, optimizer)
-    # backward runs in reverse: the end time of each layer's backward, measured from the start of backward
-    done_at = [0.0] * len(spec.layers)
-    clock = 0.0
-    for index in range(len(spec.layers) - 1, -1, -1):
-        clock += backward[index]
-        done_at[index] = clock
-    buckets = _buckets(spec, bucket_bytes, width) if cluster.num_gpus > 1 else []
-    ready = np.array([forward_time + done_at[first] for first, _, _ in buckets])
+def _compute_fields(compute: ComputeModel) -> dict[str, Any]:
+    return {"compute_efficiency": compute.compute_efficiency, "memory_efficiency": compute.memory_efficiency,
+            "kernel_overhead_s": compute.kernel_overhead_s}
 
-    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, dtype)
-    phases = the_scheme.phases(ctx)
-    counts = steps_per_phase([_as_block(the_scheme.period(ctx))], len(phases))
-    schedules = _Schedules(cluster, cluster.gpus_per_node, algorithm, dict(algorithm_params or {}), chunks)
-    factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbed and perturbations
-               else np.ones(1 if engine == "analytical" else cluster.num_gpus))
 
-    outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
-    for phase, count in zip(phases, counts):
-        if count == 0:
-            continue
-        jobs = _phase_jobs(phase, buckets, ready, spec, schedules, compute, width) if cluster.num_gpus > 1 else []
-        if engine == "analytical":
-            comm = _comm_analytical(jobs, cluster, network, forward_time + backward_time, update_time)
-        else:
-            from simtrain.training.des_step import comm_des
+def _perturbations(run: TrainingRun, cluster: Cluster) -> Perturbations | None:
+    """The run's perturbations: from a file or an object, plus per-GPU compute jitter drawn from the seed."""
+    given = run.perturbations
+    if isinstance(given, str):
+        from simtrain.config import load_yaml
 
-            comm = comm_des(jobs, cluster, forward_time, backward_time, update_time, factors, network,
-                            perturbations=perturbations if perturbed else None, store_and_forward=store_and_forward,
-                            record_loads=record_loads)
-        compute_end = (forward_time + backward_time) * factors
-        finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
-        if comm.finish is not None:
-            finish = np.maximum(finish, comm.finish)
-        outcomes.append((phase, count, comm, float(finish.max())))
-
-    period = sum(count for _, count, _, _ in outcomes)
-    step = sum(count * t for _, count, _, t in outcomes) / period
-    _, _, main, main_step = max(outcomes, key=lambda o: o[1])
-    single = forward_time + backward_time + update_time
-    slowest_compute = float(((forward_time + backward_time + update_time) * factors).max())
-    exposed = max(0.0, step - slowest_compute)
-    by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
-    for _, count, comm, _ in outcomes:
-        for name, value in comm.bytes_by_class.items():
-            by_class[name] += count * value / period
-    clean_step = None
-    if perturbed:
-        clean_step = simulate(spec, cluster, batch=batch, algorithm=algorithm, dtype=dtype, engine=engine,
-                              bucket_size=bucket_bytes, optimizer=optimizer, chunks=chunks, compute=compute,
-                              network=network, algorithm_params=algorithm_params, check_memory=False,
-                              store_and_forward=store_and_forward, scheme=the_scheme).step_time_s
-    return StepReport(
-        model=spec.name,
-        topology=cluster.name,
-        num_gpus=cluster.num_gpus,
-        device=device.name,
-        dtype=dtype,
-        batch_per_gpu=batch,
-        global_batch=batch * cluster.num_gpus,
-        algorithm=algorithm,
-        engine=engine,
-        step_time_s=step,
-        forward_time_s=forward_time,
-        backward_time_s=backward_time,
-        update_time_s=update_time,
-        compute_time_s=single,
-        comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
-        exposed_comm_time_s=exposed,
-        bytes_per_gpu=sum(count * c.bytes_per_gpu for _, count, c, _ in outcomes) / period,
-        bytes_per_gpu_by_class=by_class,
-        num_buckets=len(buckets),
-        bucket_size_bytes=bucket_bytes,
-        throughput_samples_per_s=batch * cluster.num_gpus / step,
-        single_gpu_step_time_s=single,
-        scaling_efficiency=single / step,
-        memory_per_gpu_bytes=memory["total"],
-        memory_capacity_bytes=device.memory_bytes,
-        params=spec.num_params,
-        buckets=main.buckets,
-        clean_step_time_s=clean_step,
-        max_link_utilization=main.max_link_utilization(main_step),
-        timeline=StepTimeline([layer.name for layer in spec.layers], forward, backward, update_time, factors, main,
-                              cluster),
-        scheme=the_scheme.describe(),
-        phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
-        phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
-        config={
-            "model": spec.name, "model_source": spec.source, "topology": cluster.name,
-            "topology_source": cluster.source, "gpus": cluster.num_gpus, "batch": batch, "dtype": dtype,
-            "algorithm": algorithm, "algorithm_params": dict(algorithm_params or {}), "engine": engine,
-            "bucket_size_bytes": bucket_bytes, "optimizer": optimizer, "chunks": chunks,
-            "scheme": the_scheme.describe(), "scheme_params": the_scheme.get_params(),
-            "store_and_forward": store_and_forward,
-            "perturbations": perturbations.describe() if perturbed and perturbations else None,
-            "compute": {"model": "roofline", "device": device.name,
-                        "compute_efficiency": compute.compute_efficiency,
-                        "memory_efficiency": compute.memory_efficiency,
-                        "kernel_overhead_s": compute.kernel_overhead_s},
-        },
-    )
+        given = Perturbations.from_dict(load_yaml(given), source=given)
+    combined = Perturbations()
+    if given is not None:
+        combined.merge(given)
+    if run.compute_jitter > 0:
+        cv = run.compute_jitter
+        sigma = float(np.sqrt(np.log1p(cv * cv)))
+        factors = np.random.default_rng(run.seed).lognormal(-sigma * sigma / 2, sigma, cluster.num_gpus)
+        for rank, factor in enumerate(factors):
+            combined.stragglers.setdefault(rank, float(factor))
+    return None if combined.empty else combined
 
 
 def _as_block(segments: Sequence[Any]) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simtrain.network import NetworkOptions
+from simtrain.network import NetworkCache, NetworkOptions
 from simtrain.network.des import CollectiveRun, FlowNetwork
 from simtrain.network.perturb import Perturbations
 from simtrain.topology import Cluster
@@ -111,7 +111,7 @@ class _Stream:
 
 def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backward_time: float, update_time: float,
              factors: np.ndarray, network: NetworkOptions | None, *, perturbations: Perturbations | None = None,
-             store_and_forward: bool = False, record_loads: bool = False) -> Any:
+             store_and_forward: bool = False, record_loads: bool = False, cache: NetworkCache | None = None) -> Any:
     """Simulate the step's communication jobs; returns a ``CommOutcome`` (see ``data_parallel``).
 
     A GPU with straggler factor f reaches every compute milestone f times later (its compression compute too).
@@ -121,8 +121,10 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     sim_cluster, capacity = (perturbations.apply(cluster) if perturbations is not None
                              else (cluster, cluster.link_bandwidth_Bps))
     env = simpy.Environment()
+    # a perturbed cluster (failed links reroute) is a new cluster: the given cache belongs to the unperturbed one
+    cache = cache if sim_cluster is cluster else None
     flow_network = FlowNetwork(env, sim_cluster, store_and_forward=store_and_forward, capacity=capacity,
-                               record_loads=record_loads)
+                               record_loads=record_loads, cache=cache)
     compute_end = (forward_time + backward_time) * factors
     update = update_time * factors
     stream = _Stream(env, jobs, factors, compute_end, update)
@@ -149,7 +151,7 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     averaging = [i for i, job in enumerate(jobs) if job.after_update]
     comm_end = stream.overlap_end if overlap else np.zeros(len(factors))
     comm_time = float(sum(np.nanmax(ends[i]) - np.nanmin(starts[i]) for i in range(len(jobs))))
-    total, by_class, _ = _traffic(jobs, sim_cluster)
+    total, by_class, _ = _traffic(jobs, sim_cluster, flow_network.cache)
     bucket_rows = [i for i in overlap]
     finish = None
     if averaging:  # the step ends when each rank's last averaging job does (ranks outside it: at their start)

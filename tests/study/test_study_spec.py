@@ -55,7 +55,7 @@ def test_fingerprint_changes_with_what_decides_results():
     ({"sweep": {"grid": {"gpus": 8}}}, "s.yaml: sweep.grid.gpus: a sweep axis must be a non-empty list"),
     ({"sweep": {"grid": {"gpus": [8, 0]}}}, "s.yaml: sweep.grid.gpus[1]: must be at least 1 (got 0)"),
     ({"sweep": {"grid": {"scheme": ["none", "powersgd:rnk=4"]}}},
-     "s.yaml: sweep.grid.scheme: unknown parameter of scheme 'powersgd': 'rnk' (did you mean 'rank'?)"),
+     "s.yaml: sweep.grid.scheme: unknown key (scheme powersgd:rnk): 'rnk' (did you mean 'rank'?)"),
     ({"sweep": {"grid": {"model": ["resnet50", "resnet5O"]}}}, "s.yaml: sweep.grid.model: unknown model"),
     ({"sweep": {"grid": {"algorithm": ["rign"]}}}, "s.yaml: sweep.grid.algorithm: unknown algorithm"),
     ({"sweep": {"grid": {"bucket_size": ["25"]}}}, "s.yaml: sweep.grid.bucket_size[0]:"),

@@ -1,0 +1,73 @@
+"""Bytes a Schedule puts on the network: per link class (a flow counts once per class it crosses) and per link.
+
+Both engines and the training step account traffic here, from the schedule alone (the engines' timing does not
+change where bytes go).
+
+Examples
+--------
+>>> from simtrain.topology import torus
+>>> from simtrain.collectives import build_schedule
+>>> c = torus([4, 4], 1e9)
+>>> t = schedule_traffic(build_schedule("all-reduce", 16e6, c, "multidim-ring"), c)
+>>> {k: v / 16 for k, v in t.bytes_by_class.items()}     # per GPU: 2(4-1)/4 n and 2(4-1)/4 n/4
+{'dim0': 24000000.0, 'dim1': 6000000.0}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.network.cache import NetworkCache
+from simtrain.network.types import Traffic
+from simtrain.topology.cluster import Cluster, Routes
+
+__all__ = ["pattern_traffic", "schedule_traffic"]
+
+
+def pattern_traffic(pattern: StepPattern, routes: Routes, cluster: Cluster, multiplicity: float) -> Traffic:
+    """Bytes of ``multiplicity`` runs of one step pattern, per link class and per link."""
+    num_classes = len(cluster.class_names)
+    class_bytes = np.zeros(num_classes)
+    if not routes.links.size:
+        return Traffic(class_bytes, np.zeros(cluster.num_links), cluster.class_names)
+    entry_flow = routes.flow_of_entry
+    entry_class = cluster.link_class[routes.links]
+    for klass in np.flatnonzero(np.bincount(entry_class, minlength=num_classes)):
+        crosses = np.zeros(pattern.num_flows, dtype=bool)
+        crosses[entry_flow[entry_class == klass]] = True
+        class_bytes[klass] = multiplicity * float(pattern.nbytes[crosses].sum())
+    link_bytes = multiplicity * np.bincount(routes.links, weights=pattern.nbytes[entry_flow],
+                                            minlength=cluster.num_links)
+    return Traffic(class_bytes, link_bytes, cluster.class_names)
+
+
+def schedule_traffic(schedule: Schedule, cluster: Cluster, cache: NetworkCache | None = None) -> Traffic:
+    """Bytes per link class and per link of a whole schedule (all chunks).
+
+    Parameters
+    ----------
+    schedule : Schedule
+        The collective.
+    cluster : Cluster
+        The network it runs on.
+    cache : NetworkCache, optional
+        Routes of ``cluster`` by flow content, shared with other calls (a fresh one when omitted).
+
+    Examples
+    --------
+    >>> from simtrain.topology import torus
+    >>> from simtrain.collectives import build_schedule
+    >>> c = torus([4, 4], 1e9)
+    >>> schedule_traffic(build_schedule("all-reduce", 16e6, c, "ring"), c).bytes_by_class["dim0"] / 16
+    30000000.0
+    """
+    cache = NetworkCache.for_cluster(cluster, cache)
+    total = Traffic(np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links), cluster.class_names)
+    for pattern in schedule.patterns:
+        if pattern.num_flows == 0:
+            continue
+        part = pattern_traffic(pattern, cache.routes(pattern), cluster, pattern.repeat * schedule.chunks)
+        total.class_bytes += part.class_bytes
+        total.link_bytes += part.link_bytes
+    return total

@@ -1,0 +1,180 @@
+"""The types both network engines share: per-step network options, a collective's result, a schedule's traffic.
+
+The analytical engine (:mod:`simtrain.network.analytical`) and the discrete-event engine
+(:mod:`simtrain.network.des`) both read :class:`NetworkOptions` and return :class:`CollectiveResult`; neither
+imports the other's types.
+
+Examples
+--------
+>>> NetworkOptions.from_mapping({"endpoint_delay": "2 us"}).step_overhead(0.0)
+2e-06
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic", "network_params"]
+
+
+#: user key → (kind of value, NetworkOptions field, description)
+NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
+    "endpoint_delay": ("time", "endpoint_delay_s", "fixed delay charged on every collective step"),
+    "local_reduction_bandwidth": ("bandwidth", "local_reduction_bandwidth_Bps",
+                                  "memory bandwidth of the local reduction (unset: not charged)"),
+    "reduction_memory_passes": ("number", "reduction_memory_passes", "memory passes per reduced byte (default 3)"),
+    "protocol": ("choice", "protocol", "none (bytes at line rate, default) or nccl (NCCL's LL/LL128/Simple "
+                                       "protocols, the fastest per collective; analytical engine)"),
+}
+
+
+def network_params() -> tuple[Any, ...]:
+    """The declarations (:class:`simtrain.params.Param`) of the network keys."""
+    from simtrain.network.protocol import PROTOCOLS
+    from simtrain.params import Param
+
+    kinds: dict[str, dict[str, Any]] = {"time": {"kind": "time", "minimum": 0.0, "unit": "s"},
+             "bandwidth": {"kind": "bandwidth", "minimum": 0.0, "exclusive_minimum": True, "unit": "B/s"},
+             "number": {"kind": "number", "minimum": 0.0, "exclusive_minimum": True},
+             "choice": {"kind": "choice", "choices": tuple(PROTOCOLS)}}
+    return tuple(Param(key, default=None, help=text, **kinds[kind]) for key, (kind, _, text) in NETWORK_KEYS.items())
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """Optional per-step charges (all off by default).
+
+    Attributes
+    ----------
+    endpoint_delay_s : float
+        Fixed delay added to every step.
+    local_reduction_bandwidth_Bps : float or None
+        Memory bandwidth of the local reduction; ``None`` charges nothing.
+    reduction_memory_passes : float
+        Memory passes per reduced byte (3: read two operands, write one).
+    protocol : {'none', 'nccl'}
+        ``nccl`` evaluates every collective under NCCL's three protocols (:mod:`simtrain.network.protocol`) and
+        takes the fastest; ``none`` moves bytes at line rate.
+    """
+
+    endpoint_delay_s: float = 0.0
+    local_reduction_bandwidth_Bps: float | None = None
+    reduction_memory_passes: float = 3.0
+    protocol: str = "none"
+
+    @classmethod
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str | None = None,
+                     path: str = "network") -> NetworkOptions:
+        """From user keys (:data:`NETWORK_KEYS`: ``endpoint_delay``, ``local_reduction_bandwidth``,
+        ``reduction_memory_passes``, ``protocol``), values with units; read through the shared parameter
+        vocabulary (:mod:`simtrain.params`), so errors name ``network.KEY`` (and the file, when ``source`` is one).
+
+        Examples
+        --------
+        >>> NetworkOptions.from_mapping({"endpoint_delay": "2 us"}).endpoint_delay_s
+        2e-06
+        >>> NetworkOptions.from_mapping({"protocol": "nccl2"})
+        Traceback (most recent call last):
+        ...
+        simtrain.errors.ConfigError: network.protocol: unknown value: 'nccl2' (did you mean 'nccl'?); ...
+        """
+        from simtrain.params import read_params
+
+        values = read_params(network_params(), data, source=source, path=path)
+        return cls(**{NETWORK_KEYS[key][1]: value for key, value in values.items() if key in data})
+
+    def step_overhead(self, reduce_bytes: float) -> float:
+        """Charges added to one step that reduces ``reduce_bytes`` bytes per rank."""
+        overhead = self.endpoint_delay_s
+        if self.local_reduction_bandwidth_Bps and reduce_bytes:
+            overhead += self.reduction_memory_passes * reduce_bytes / self.local_reduction_bandwidth_Bps
+        return overhead
+
+
+@dataclass
+class CollectiveResult:
+    """Outcome of evaluating one collective.
+
+    Attributes
+    ----------
+    time_s : float
+        Completion time of the collective, all configured charges included.
+    bytes_sent : float
+        Bytes sent by all ranks together.
+    bytes_by_class : dict
+        Bytes that cross each link class (a flow counts once per class it crosses), summed over ranks.
+    phases : list of (str, float)
+        Time one chunk spends in each pattern.
+    link_bytes : ndarray
+        Bytes carried by every link.
+    """
+
+    op: str
+    algorithm: str
+    engine: str
+    num_ranks: int
+    size_bytes: float
+    chunks: int
+    time_s: float
+    bytes_sent: float
+    bytes_by_class: dict[str, float]
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    link_bytes: np.ndarray | None = field(default=None, repr=False)
+    protocol: str = "none"
+
+    @property
+    def bytes_per_gpu(self) -> float:
+        """Mean bytes sent per participating GPU."""
+        return self.bytes_sent / self.num_ranks
+
+    @property
+    def algbw_Bps(self) -> float:
+        """Algorithm bandwidth as in nccl-tests: size / time."""
+        return self.size_bytes / self.time_s if self.time_s > 0 else float("inf")
+
+    @property
+    def busbw_Bps(self) -> float:
+        """Bus bandwidth as in nccl-tests (algbw × the operation's factor)."""
+        p = self.num_ranks
+        factor = {"all-reduce": 2 * (p - 1) / p, "reduce-scatter": (p - 1) / p, "all-gather": (p - 1) / p,
+                  "all-to-all": (p - 1) / p}.get(self.op, 1.0)
+        return self.algbw_Bps * factor
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping with unit-carrying names."""
+        return {
+            "op": self.op,
+            "algorithm": self.algorithm,
+            "engine": self.engine,
+            "num_ranks": self.num_ranks,
+            "size_bytes": self.size_bytes,
+            "chunks": self.chunks,
+            "protocol": self.protocol,
+            "time_s": self.time_s,
+            "algbw_Bps": self.algbw_Bps,
+            "busbw_Bps": self.busbw_Bps,
+            "bytes_sent_total": self.bytes_sent,
+            "bytes_sent_per_gpu": self.bytes_per_gpu,
+            "bytes_per_gpu_by_link_class": {k: v / self.num_ranks for k, v in self.bytes_by_class.items()},
+            "phases": [{"label": label, "time_s": t} for label, t in self.phases],
+        }
+
+
+@dataclass
+class Traffic:
+    """Bytes a schedule puts on the network: per link class (a flow counts once per class it crosses) and per
+    link."""
+
+    class_bytes: np.ndarray
+    link_bytes: np.ndarray
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def bytes_by_class(self) -> dict[str, float]:
+        """Class name → bytes."""
+        return {name: float(self.class_bytes[i]) for i, name in enumerate(self.class_names)}

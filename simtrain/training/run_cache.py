@@ -1,0 +1,104 @@
+"""What simulating many runs in one process may share: models, clusters, compute profiles, network caches.
+
+A :class:`RunCache` is an explicit object, passed to :func:`simtrain.training.simulate` (a study keeps one per
+worker process). Every entry is keyed by content: a cluster by its topology name or path, GPU count and overrides;
+a compute profile by its file's SHA-256; a cluster's :class:`~simtrain.network.cache.NetworkCache` by the cluster
+object it belongs to (held, never by ``id()``). Clusters are immutable, so a shared one cannot carry state from one
+run into another: a run's result is the same whether its cache is fresh or has served a thousand other runs.
+
+Examples
+--------
+>>> cache = RunCache()
+>>> cache.cluster("torus-2d", 16, ()) is cache.cluster("torus-2d", 16, ())
+True
+>>> cache.network(cache.cluster("torus-2d", 16, ())).cluster.num_gpus
+16
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from simtrain.model import ModelSpec, load_model
+from simtrain.network.cache import NetworkCache
+from simtrain.topology import Cluster, load_topology
+
+__all__ = ["RunCache", "default_cache"]
+
+
+class RunCache:
+    """Models, clusters, compute profiles and network caches shared by the runs of one process.
+
+    Parameters
+    ----------
+    max_clusters : int
+        Clusters (with their network caches) kept; the oldest is dropped beyond it, so a sweep over many cluster
+        sizes holds a bounded amount of memory.
+    """
+
+    def __init__(self, max_clusters: int = 64) -> None:
+        self.max_clusters = max_clusters
+        self._clusters: dict[str, tuple[Cluster, NetworkCache]] = {}
+        self._profiles: dict[tuple[str, str], tuple[Any, Path, str]] = {}
+        self._models: dict[str, ModelSpec] = {}
+        self._given: list[tuple[Cluster, NetworkCache]] = []   # clusters built by the caller, held while cached
+
+    def model(self, name_or_path: str) -> ModelSpec:
+        """The model of a catalog name or a YAML path."""
+        if name_or_path not in self._models:
+            self._models[name_or_path] = load_model(name_or_path)
+        return self._models[name_or_path]
+
+    def cluster(self, topology: str, gpus: int | None, overrides: Any) -> Cluster:
+        """The cluster of a topology (name or path) at ``gpus`` GPUs with ``(key, value)`` overrides."""
+        pairs = sorted((str(k), v) for k, v in (overrides.items() if isinstance(overrides, dict) else overrides))
+        key = json.dumps([topology, gpus, pairs], default=str)
+        hit = self._clusters.get(key)
+        if hit is None:
+            cluster = load_topology(topology, gpus=gpus, overrides=pairs)
+            if len(self._clusters) >= self.max_clusters:
+                self._clusters.pop(next(iter(self._clusters)))
+            hit = self._clusters[key] = (cluster, NetworkCache(cluster))
+        return hit[0]
+
+    def network(self, cluster: Cluster) -> NetworkCache:
+        """The network cache of ``cluster`` (made on first use; the cluster is held while its cache is)."""
+        for held, cache in [*self._clusters.values(), *self._given]:
+            if held is cluster:
+                return cache
+        if len(self._given) >= self.max_clusters:
+            self._given.pop(0)
+        self._given.append((cluster, NetworkCache(cluster)))
+        return self._given[-1][1]
+
+    def profile(self, name_or_path: str, device: str) -> tuple[Any, Path, str]:
+        """The compute model of a calibration profile, its file and the file's SHA-256."""
+        from simtrain.catalog import resolve
+        from simtrain.compute import ComputeModel
+        from simtrain.run import profile_fingerprint
+
+        path = resolve("profiles", name_or_path)
+        fingerprint = profile_fingerprint(path)
+        key = (fingerprint, device)
+        if key not in self._profiles:
+            self._profiles[key] = (ComputeModel.from_profile(path, device=device), path, fingerprint)
+        compute, _, _ = self._profiles[key]
+        return compute, path, fingerprint
+
+
+_DEFAULT = RunCache()
+
+
+def default_cache() -> RunCache:
+    """The cache :func:`~simtrain.training.simulate` and study points use when given none: one per process,
+    bounded, keyed by content, so repeated runs on one cluster reuse its routes and templates. Pass a fresh
+    :class:`RunCache` to isolate a run; the answer is the same either way (tests/test_purity.py).
+
+    Examples
+    --------
+    >>> default_cache() is default_cache()
+    True
+    """
+    return _DEFAULT

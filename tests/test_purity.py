@@ -1,0 +1,112 @@
+"""A result is a pure function of its inputs: no cache keyed by ``id()``, no state kept in a cluster, no dependence
+on which points ran before in the process, on the sweep backend, or on an interruption and resume."""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simtrain.collectives import build_schedule
+from simtrain.network import NetworkCache, evaluate
+from simtrain.study import load_study, run_point, run_study
+from simtrain.topology import load_topology, torus
+from simtrain.training.run_cache import RunCache
+
+
+def test_a_reused_id_never_serves_another_schedules_routes():
+    """The case that once gave a multidim-ring a ring's routes: build a ring schedule, evaluate it, drop it, then
+    build and evaluate a multidim-ring schedule with the same cache. CPython reuses the freed arrays' ids."""
+    cluster = torus([8, 8], "50 GiB/s", "1 us")
+    cache = NetworkCache(cluster)
+    truth = evaluate(build_schedule("all-reduce", "1 GiB", cluster, "multidim-ring"), cluster).time_s
+    for _ in range(200):
+        ring = build_schedule("all-reduce", "1 GiB", cluster, "ring")
+        evaluate(ring, cluster, cache=cache)
+        del ring
+        gc.collect()
+        multidim = build_schedule("all-reduce", "1 GiB", cluster, "multidim-ring")
+        assert evaluate(multidim, cluster, cache=cache).time_s == truth
+
+
+def test_a_cache_of_another_cluster_is_refused():
+    a, b = torus([4, 4], "50 GiB/s"), torus([4, 4], "50 GiB/s")
+    with pytest.raises(ValueError, match="another cluster"):
+        evaluate(build_schedule("all-reduce", "1 MiB", b, "ring"), b, cache=NetworkCache(a))
+
+
+def test_clusters_are_immutable():
+    cluster = load_topology("torus-2d", gpus=16)
+    with pytest.raises(AttributeError):
+        cluster.gpus_per_node = 2  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        cluster.link_bandwidth_Bps[0] = 1.0
+
+
+def _rows_by_point(points, order, cache):
+    return {i: json.dumps(run_point(points[i], seed=i, index=i, cache=cache), sort_keys=True) for i in order}
+
+
+def test_quickstart_points_do_not_depend_on_what_ran_before():
+    """Every quickstart point (13 models × schemes × clusters × sizes share templates) gives the same row whether
+    it runs first in a fresh process cache or after any other points, in shuffled orders."""
+    points = load_study("quickstart").points
+    reference = _rows_by_point(points, range(len(points)), RunCache())
+    for seed in (1, 2):
+        order = list(range(len(points)))
+        random.Random(seed).shuffle(order)
+        assert _rows_by_point(points, order, RunCache()) == reference
+    # and each point alone, in a cache that has seen nothing else
+    for i in random.Random(3).sample(range(len(points)), 12):
+        assert _rows_by_point(points, [i], RunCache())[i] == reference[i]
+
+
+def _sweep(tmp_path: Path, name: str, **kwargs) -> bytes:
+    out = tmp_path / name
+    run_study(load_study("quickstart"), out, **kwargs)
+    return (out / "results.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_quickstart_table_is_byte_identical_across_backends_and_resumes(tmp_path):
+    serial = _sweep(tmp_path, "serial", backend="serial", chunk_size=7)
+    assert _sweep(tmp_path, "pool", backend="pool", workers=2, chunk_size=11) == serial
+    pytest.importorskip("distributed")
+    assert _sweep(tmp_path, "dask", backend="dask", scheduler="local", workers=2, chunk_size=13) == serial
+
+    # resumed: drop every other finished chunk and the table, then run again (the rest run in a new order)
+    out = tmp_path / "serial"
+    for chunk in sorted((out / "chunks").glob("chunk-*.json"))[::2]:
+        chunk.unlink()
+    (out / "results.csv").unlink()
+    run_study(load_study("quickstart"), out, backend="serial")
+    assert (out / "results.csv").read_bytes() == serial
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
+    reference = _sweep(tmp_path, "reference", backend="serial")
+    out = tmp_path / "killed"
+    argv = [sys.executable, "-m", "simtrain", "sweep", "quickstart", "--out", str(out), "--workers", "1",
+            "--chunk-size", "5", "--quiet"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((out / "chunks").glob("chunk-*.json"))) >= 3:
+                break
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    subprocess.run(argv, check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert (out / "results.csv").read_bytes() == reference
