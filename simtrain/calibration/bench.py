@@ -113,7 +113,7 @@ class Sample:
 
 def _numpy_stepper(backend: str, shape: Shape, seed: int) -> Callable[[], None]:
     if shape.dtype not in _NUMPY_DTYPES:
-        raise ConfigError(f"the {backend} backend runs fp32 and fp64", key="--dtypes", value=shape.dtype,
+        raise ConfigError(f"the {backend} backend runs fp32 and fp64", key="shape.dtype", value=shape.dtype,
                           choices=list(_NUMPY_DTYPES))
     dtype = _NUMPY_DTYPES[shape.dtype]
     rng = np.random.default_rng(seed)
@@ -158,9 +158,9 @@ def measure(backend: str, device: str, shape: Shape, *, repeats: int = 20, warmu
     ``min_time_s`` raises the repeat count until the timed steps take at least that long (for tiny kernels).
     """
     if backend not in BACKENDS:
-        raise ConfigError("unknown backend", source="<cli>", key="--backend", value=backend, choices=BACKENDS)
+        raise ConfigError("unknown backend", key="backend", value=backend, choices=BACKENDS)
     if device not in ("cpu", "cuda"):
-        raise ConfigError("unknown device", source="<cli>", key="--device", value=device, choices=["cpu", "cuda"])
+        raise ConfigError("unknown device", key="device", value=device, choices=["cpu", "cuda"])
     if backend == "torch":
         from simtrain.calibration.kernels_torch import TorchKernel
 
@@ -172,7 +172,7 @@ def measure(backend: str, device: str, shape: Shape, *, repeats: int = 20, warmu
             times += kernel.time(extra, 0)
     else:
         if device != "cpu":
-            raise ConfigError(f"the {backend} backend runs on the cpu", source="<cli>", key="--device", value=device,
+            raise ConfigError(f"the {backend} backend runs on the cpu", key="device", value=device,
                               choices=["cpu"])
         run = _numpy_stepper(backend, shape, seed)
         for _ in range(warmup):

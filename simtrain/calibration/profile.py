@@ -67,14 +67,14 @@ class Profile:
                      provenance: dict[str, Any] | None = None) -> Profile:
         """Fit the step parameters of every dtype to measured samples, given each dtype's GEMM table."""
         if not samples:
-            raise ConfigError("no samples to fit", key="calibrate")
+            raise ConfigError("no samples to fit", key="samples")
         by_dtype: dict[str, list[Sample]] = {}
         for sample in samples:
             by_dtype.setdefault(sample.dtype, []).append(sample)
         params, errors = {}, {}
         for dtype, group in by_dtype.items():
             if dtype not in tables:
-                raise ConfigError("no GEMM table measured for this dtype", key="calibrate", value=dtype)
+                raise ConfigError("no GEMM table measured for this dtype", key="tables", value=dtype)
             rows = [(s.kind, s.m, s.n, s.r, s.batch) for s in group]
             times = [s.median_s for s in group]
             fitted = fit_step_params(tables[dtype], rows, times, _ITEMSIZE[dtype])
@@ -90,7 +90,7 @@ class Profile:
     def _params(self, dtype: str) -> dict[str, float]:
         if dtype not in self.params:
             raise ConfigError(f"the profile {self.source or '(in memory)'} has no {dtype} calibration",
-                              key="--dtype", value=dtype, choices=self.dtypes)
+                              key="dtype", value=dtype, choices=self.dtypes)
         return self.params[dtype]
 
     def predict(self, shape: Shape) -> float:
@@ -125,8 +125,8 @@ class Profile:
         """Write the profile (an existing file is kept unless ``force``); atomically via a temporary file."""
         path = Path(path)
         if path.exists() and not force:
-            raise ConfigError("refusing to overwrite an existing file", source="<cli>", key="--out", value=str(path),
-                              allowed="a new path, or add --force")
+            raise ConfigError("refusing to overwrite an existing file", key="path", value=str(path),
+                              allowed="a new path, or force=True")
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(path.suffix + ".tmp")
         # the GEMM grids one row per line (readable, a quarter of the size); only they are compacted, so no string
@@ -162,7 +162,7 @@ def load_profile(path: str | Path) -> Profile:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError("file not found", source=source, key="--profile") from None
+        raise ConfigError("file not found", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read file: {exc}", source=source) from None
     except json.JSONDecodeError as exc:

@@ -91,12 +91,13 @@ from typing import Any
 
 import numpy as np
 
+from simtrain.collectives.groups import rank_groups
 from simtrain.compression.base import Scheme, SchemeContext, steps_per_phase
 from simtrain.compression.codecs import ErrorFeedback, make_codec
 from simtrain.compression.lowrank import OIALR, ABTraining
 from simtrain.compression.powersgd import PowerSGD
 from simtrain.compression.registry import make_scheme
-from simtrain.compression.traffic import contributors, rank_groups
+from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, model_from_dict
@@ -456,7 +457,7 @@ class _Run:
         if name == "ab-training":
             if scheme.params["sync_mode"] != "with-stale":
                 raise ConfigError("real_train implements AB-training's with-stale sync only", source="real_train",
-                                  key="--scheme ab-training:sync_mode", value=scheme.params["sync_mode"],
+                                  key="scheme ab-training:sync_mode", value=scheme.params["sync_mode"],
                                   choices=["with-stale"])
             size = scheme.params["group_size"] or self.ctx.gpus_per_node
             self.groups = [list(map(int, g)) for g in rank_groups(f"groups:{size}", workers, 1)]

@@ -41,10 +41,10 @@ def link_utilization(cluster: Cluster, link_bytes: np.ndarray, time_s: float, di
     [[0.5, 0.5, 0.5, 0.5]]
     """
     if not cluster.class_names or not all(name.startswith("dim") for name in cluster.class_names):
-        raise ConfigError("link heat maps need a torus or a dimension stack", key="--topology",
+        raise ConfigError("link heat maps need a torus or a dimension stack", key="cluster",
                           value=cluster.name, allowed="torus-2d, torus-3d, torus-8x8 or a kind: stack/torus file")
     if not 0 <= dim < len(cluster.grid):
-        raise ConfigError(f"the grid has dimensions 0..{len(cluster.grid) - 1}", key="--dim", value=dim)
+        raise ConfigError(f"the grid has dimensions 0..{len(cluster.grid) - 1}", key="dim", value=dim)
     with np.errstate(divide="ignore", invalid="ignore"):
         utilization = np.where(time_s > 0, link_bytes / (cluster.link_bandwidth_Bps * time_s), 0.0)
     per_gpu = np.zeros(cluster.num_gpus)

@@ -61,7 +61,7 @@ def series_columns(table: Any, exclude: Sequence[str] = ()) -> list[str]:
 def _ok(table: Any) -> Any:
     rows = table[table["status"] == "ok"] if "status" in table.columns else table
     if rows.empty:
-        raise ConfigError("the results hold no successful point to plot", key="--results")
+        raise ConfigError("the results hold no successful point to plot", key="table")
     return rows
 
 
@@ -151,7 +151,7 @@ def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "
     at = int(rows[x].max()) if at is None else at
     rows = rows[rows[x] == at]
     if rows.empty:
-        raise ConfigError(f"no successful point at {x} = {at}", key="--at", value=at)
+        raise ConfigError(f"no successful point at {x} = {at}", key="at", value=at)
     ax = _axes(ax)
     labels, compute, exposed = [], [], []
     for label, _style, group in _series(rows, [x]):
@@ -220,7 +220,7 @@ def bandwidth_column(table: Any) -> str:
         except (units.UnitError, TypeError, ValueError):
             continue
         return str(column)
-    raise ConfigError("the results sweep no bandwidth", key="--results",
+    raise ConfigError("the results sweep no bandwidth", key="table",
                       allowed="a study with an axis such as topology.nic_bandwidth: [10 Gbit/s, 100 Gbit/s]")
 
 
@@ -256,12 +256,12 @@ def figure_from_results(table: Any, kind: str) -> Any:
     >>> figure_from_results(pd.DataFrame({"model": ["m"], "status": ["error"]}), "scaling")
     Traceback (most recent call last):
     ...
-    simtrain.errors.ConfigError: --results: the results hold no successful point to plot
+    simtrain.errors.ConfigError: table: the results hold no successful point to plot
     """
     import matplotlib.pyplot as plt
 
     if kind not in RESULT_PLOTS:
-        raise ConfigError("unknown plot of results", key="plot", value=kind, choices=RESULT_PLOTS)
+        raise ConfigError("unknown plot of results", key="kind", value=kind, choices=RESULT_PLOTS)
     rows = _ok(table)
     models = list(dict.fromkeys(rows["model"].astype(str)))
     columns = 2 if kind == "scaling" else 1

@@ -42,7 +42,8 @@ class Case:
     unit : str
         Unit of ``published`` and of the simulated figure.
     tag : str
-        Evidence tag of the published figure in ``shared/research/`` ([M], [M2], [V], [C], [code], [data]).
+        Evidence tag of the published figure ([M], [M2], [V], [C], [code], [data]; ``docs/references.md``,
+        "Evidence tags").
     assumptions : str
         Every setting the case chooses (batch, GPUs, precision, algorithm, ...), stated, not hidden in defaults.
     method : str

@@ -1,4 +1,4 @@
-"""The built-in reproduction cases (issue 8), from the measured numbers in ``shared/research/``.
+"""The built-in reproduction cases (issue 8), from published measurements (``docs/references.md``).
 
 Only numbers the notes tag as measured are used: [M]/[M2] in ``collectives.md``, [V]/[C] in ``compression.md``,
 [code]/[data] in ``baechi.md``. Every case runs simtrain's public API with simtrain's shipped parameters: the
@@ -54,7 +54,7 @@ def _sony_efficiency() -> float:
 register_case(Case(
     name="sony-abci-scaling-1088",
     source="Mikami et al. (Sony), arXiv 1811.05233 v1, scaling-efficiency table (via NVIDIA's blog; "
-           "research/collectives.md §2.1)",
+           "docs/references.md, '2D-torus all-reduce')",
     quantity="GPU scaling efficiency of ResNet-50 at 1,088 V100 against one node of 4 GPUs",
     published=91.62, unit="%", tag="[M2]",
     assumptions="topology `abci` at 1,088 GPUs (272 nodes of 4 V100 on NVLink2, 2 x EDR per node, racks of 34 "
@@ -84,7 +84,7 @@ _POWERSGD_ASSUMPTIONS = ("ResNet-18 for CIFAR-10 (11,173,962 parameters); 16 wor
 register_case(Case(
     name="powersgd-sgd-payload",
     source="Vogels et al., PowerSGD (NeurIPS 2019), ResNet-18/CIFAR-10 data-per-epoch table, recomputed from "
-           "epfml/powersgd configs (research/compression.md §4, §12 #1)",
+           "epfml/powersgd configs (docs/references.md, 'PowerSGD')",
     quantity="uncompressed SGD payload per worker per epoch",
     published=1023.0, unit="MiB", tag="[C]",
     assumptions=_POWERSGD_ASSUMPTIONS,
@@ -96,7 +96,7 @@ register_case(Case(
 register_case(Case(
     name="powersgd-rank2-payload",
     source="Vogels et al., PowerSGD (NeurIPS 2019), ResNet-18/CIFAR-10 data-per-epoch table, recomputed from "
-           "layer shapes (research/compression.md §4, §12 #2; the paper's rounded '8 MB' is [M] and not used)",
+           "layer shapes (docs/references.md, 'PowerSGD'; the paper's rounded '8 MB' is not used)",
     quantity="rank-2 PowerSGD payload per worker per epoch",
     published=7.5, unit="MiB", tag="[C]",
     assumptions=_POWERSGD_ASSUMPTIONS + "; rank 2",
@@ -120,7 +120,7 @@ def _ab_training_reduction() -> float:
 register_case(Case(
     name="ab-training-traffic-reduction",
     source="Coquelin et al., AB-training, arXiv 2405.01067 v2 abstract ('average reduction in network traffic "
-           "of approximately 70.31 %'; research/compression.md §1)",
+           "of approximately 70.31 %'; docs/references.md, 'AB-training')",
     quantity="inter-node traffic reduction against data-parallel training",
     published=70.31, unit="%", tag="[V]",
     assumptions="the authors' released ResNet-50 ImageNet 4-node schedule ([C]): 150 epochs of 300 steps, warmup "
@@ -165,7 +165,7 @@ def _byteps_case(model: str, label: str, percent: str) -> Case:
     dtype, ratio = _BYTEPS_SETUP[model]
     return Case(
         name=f"byteps-compress-{model}",
-        source="Zhong et al., BytePS-Compress, arXiv 2105.07829 abstract (research/compression.md §6, §12 #11)",
+        source="Zhong et al., BytePS-Compress, arXiv 2105.07829 abstract (docs/references.md, 'BytePS-Compress')",
         quantity=f"{label} training speed-up of onebit two-way compression over uncompressed at 25 Gbit/s "
                  f"(T_uncompressed / T_compressed; published {percent})",
         published=ratio, unit="x", tag="[V]",
@@ -201,7 +201,7 @@ def _mstopk_speedup() -> float:
 register_case(Case(
     name="mstopk-cloud-speedup",
     source="Shi et al., 'Towards Scalable Distributed Training of Deep Learning on Public Cloud Clusters', "
-           "MLSys 2021 / arXiv 2010.10458 abstract (research/compression.md §5, §12 #10)",
+           "MLSys 2021 / arXiv 2010.10458 abstract (docs/references.md, 'MSTopK')",
     quantity="speed-up over the existing systems it was compared with (25-40 % faster; the midpoint, 1.325x, "
              "is the published figure)",
     published=1.325, unit="x", tag="[V]",
@@ -252,7 +252,7 @@ def _baechi_case(algorithm: str) -> Case:
     return Case(
         name=f"baechi-inception-v3-{algorithm}",
         source="BaechiPyTorch (chiragcshetty/BaechiPyTorch) main_training/results/result_details.txt, round 1 "
-               "averages (research/baechi.md §3.3)",
+               "averages (docs/references.md, 'Measured Inception-V3 placements')",
         quantity=f"Inception-V3 step time with the {algorithm} placement on 4 GPUs over the single-GPU step time "
                  f"({placed_ms} ms / {_BAECHI_SINGLE_MS} ms, '{words}')",
         published=round(placed_ms / _BAECHI_SINGLE_MS, 4), unit="x", tag="[data]",
@@ -298,7 +298,7 @@ _RAMP_GAP = ("the ramp between small and large messages: NCCL reaches its peak o
 register_case(Case(
     name="nccl-allreduce-8xa100",
     source="Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, 8 GB row "
-           "(research/collectives.md §3)",
+           "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="all-reduce bus bandwidth on one node of 8 A100 (NVSwitch), 8 GB",
     published=231.6, unit="GB/s", tag="[M]",
     assumptions="8 GPUs on one switch at 300 GB/s per direction (NVLink3 payload rate, [D]) and 1 us per hop; "
@@ -318,7 +318,7 @@ def _h100_busbw() -> float:
 register_case(Case(
     name="nccl-allreduce-8xh100-ring",
     source="NVIDIA/nccl issue #1455 (NCCL_ALGO=RING, 2-4 GB) and the maintainer's ~370 GB/s in nccl-tests #212 "
-           "(research/collectives.md §3, §1.10)",
+           "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="ring all-reduce bus bandwidth on one node of 8 H100 SXM, 4 GB (365-370 GB/s; midpoint)",
     published=367.5, unit="GB/s", tag="[M]",
     assumptions="topology `dgx-h100` at 8 GPUs (NVSwitch at 450 GB/s per direction, 1 us per hop); `ring`; "
@@ -342,7 +342,7 @@ _CHANNELS = ("`ring` with one channel per NIC (channels = NICs per node), as NCC
 
 register_case(Case(
     name="nccl-allreduce-dgx-a100-multinode",
-    source="NVIDIA/nccl issue #812, maintainer statement (research/collectives.md §3)",
+    source="NVIDIA/nccl issue #812, maintainer statement (docs/references.md, 'Published nccl-tests measurements')",
     quantity="multi-node all-reduce bus bandwidth, DGX A100 with 8 HDR NICs per node",
     published=192.0, unit="GB/s", tag="[M]",
     assumptions="4 nodes of 8 A100 (NVSwitch 300 GB/s per direction) with 8 x 200 Gbit/s NICs each (GPU l on "
@@ -355,7 +355,8 @@ register_case(Case(
 
 register_case(Case(
     name="nccl-allreduce-4xhdr-multinode",
-    source="NVIDIA/nccl-tests issues #160 (maintainer) and #252 (research/collectives.md §3)",
+    source="NVIDIA/nccl-tests issues #160 (maintainer) and #252 "
+           "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="multi-node ring all-reduce bus bandwidth, nodes of 8 A100 with 4 HDR NICs (0.5-8 GB)",
     published=95.0, unit="GB/s", tag="[M]",
     assumptions="4 nodes of 8 A100 (NVSwitch 300 GB/s) with 4 x 200 Gbit/s NICs each (GPUs 2k and 2k+1 share "
@@ -371,7 +372,7 @@ register_case(Case(
 register_case(Case(
     name="nccl-allreduce-8xa100-1mb",
     source="Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, 1 MB row "
-           "(research/collectives.md §3)",
+           "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="all-reduce bus bandwidth on one node of 8 A100 at 1 MB (the small-message fall-off)",
     published=36.2, unit="GB/s", tag="[M]",
     assumptions="as nccl-allreduce-8xa100, at 1 MB (10^6 B); `ring` (NCCL may pick a tree here); the "
@@ -385,7 +386,7 @@ def _mid_size_case(size_mb: int, published: float) -> Case:
     return Case(
         name=f"nccl-allreduce-8xa100-{size_mb}mb",
         source=f"Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, {size_mb} MB row "
-               "(research/collectives.md §3)",
+               "(docs/references.md, 'Published nccl-tests measurements')",
         quantity=f"all-reduce bus bandwidth on one node of 8 A100 at {size_mb} MB (between the fall-off and the "
                  "peak)",
         published=published, unit="GB/s", tag="[M]",

@@ -75,8 +75,9 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
         "and the network engine with its optional per-step charges off and NCCL's protocol model on (two "
         "efficiencies fitted once, inside a node and across nodes; `simtrain/network/protocol.py`); nothing is "
         "tuned per case. Published figures carry "
-        "the evidence tag of `shared/research/` ([M]/[M2] measured in `collectives.md`, [V]/[C] in "
-        "`compression.md`, [data] in `baechi.md`). Error = simulated / published - 1.",
+        "an evidence tag (`docs/references.md`, \"Evidence tags\": [M]/[M2] measured, [V] stated verbatim, [C] "
+        "computed from the authors' code or configurations, [data] computed from repository data). "
+        "Error = simulated / published - 1.",
         "",
         "| case | quantity | published | simulated | error | tag | source |",
         "|---|---|---|---|---|---|---|",

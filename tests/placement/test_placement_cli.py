@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import simtrain.cli
+from simtrain.cli.place import add_parser, run
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.placement import OpGraph, make_devices, read_plan
-from simtrain.placement.cli import add_parser, run
 
 GNMT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "baechi-gnmt" / "graph.json.gz"
 

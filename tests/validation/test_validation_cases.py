@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import simtrain.cli
+from simtrain.cli.validate import add_parser, run
 from simtrain.errors import ConfigError
 from simtrain.validation import CASES, Case, median_abs_error, run_cases, validation_markdown
-from simtrain.validation.cli import add_parser, run
 from simtrain.validation.report import THRESHOLD
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "validation.md"

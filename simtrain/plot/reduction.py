@@ -1,7 +1,9 @@
-"""Traffic-reduction curves and step time against bandwidth, per scheme.
+"""What communication reduction buys: traffic-reduction curves, and step time against network bandwidth, per scheme.
 
 The sweep functions return tidy ``pandas.DataFrame`` rows (one per scheme and swept value, columns named with
-units); the plot functions take such a frame and return the Axes they drew on.
+units); the plot functions take such a frame and return the Axes they drew on. :func:`sweep_bandwidth` is a
+what-if study (:func:`simtrain.study.study_from_dict`): its points are validated before anything runs, and each
+runs as the study runner runs it.
 
 Examples
 --------
@@ -42,9 +44,9 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
 
     rows = []
     for spec in schemes:
-        name, params = parse_spec(spec, key="--schemes")
+        name, params = parse_spec(spec, key="schemes")
         if key != "gpus" and key not in SCHEMES.get(name).param_spec:
-            raise ConfigError(f"scheme {name!r} has no parameter to sweep", source="<cli>", key="--sweep", value=key,
+            raise ConfigError(f"scheme {name!r} has no parameter to sweep", key="key", value=key,
                               choices=[*SCHEMES.get(name).param_spec, "gpus"])
         for value in values:
             scheme = make_scheme(name, **({**params} if key == "gpus" else {**params, key: value}))
@@ -119,33 +121,84 @@ def bandwidth_key(topology: str) -> str:
         return f"dimensions.{len(data['dimensions']) - 1}.bandwidth"
     if kind == "fat_tree" or kind in ("torus", "ring", "switch", "fully_connected"):
         return "bandwidth"
-    raise ConfigError("cannot find the network bandwidth of this topology", key="--topology", value=topology,
+    raise ConfigError("cannot find the network bandwidth of this topology", key="topology", value=topology,
                       allowed="a catalog topology or a stack/torus/cluster YAML")
 
 
 def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidths: Sequence[str], *, gpus: int,
                     batch: int = 32, dtype: str = "fp32", algorithm: str = "ring", engine: str = "analytical") -> Any:
-    """Step time of each scheme as the network bandwidth takes each value (strings with units)."""
+    """Step time of each scheme as the network bandwidth takes each value (strings with units).
+
+    The sweep is a study over the topology's bandwidth key (:func:`bandwidth_key`) and the schemes, every point
+    checked before the first runs; a point that fails raises its error (a study table would record it instead).
+
+    Examples
+    --------
+    >>> df = sweep_bandwidth("resnet18-cifar", "cloud-25g", ["none", "powersgd:rank=2"], ["1 Gbit/s", "100 Gbit/s"],
+    ...                      gpus=16)
+    >>> df[["scheme", "bandwidth_Bps"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['none', 125000000.0], ['powersgd:rank=2', 125000000.0], ['none', 12500000000.0],
+     ['powersgd:rank=2', 12500000000.0]]
+    >>> bool(df["step_time_s"].iloc[1] < df["step_time_s"].iloc[0])
+    True
+    """
     import pandas as pd
 
     from simtrain import units
-    from simtrain.topology import load_topology
+    from simtrain.study.point import PROCESS_CACHE, point_run
     from simtrain.training import simulate
 
-    key = bandwidth_key(topology)
-    rows = []
+    rates = []
     for text in bandwidths:
-        rate = units.parse_bandwidth(text)
-        cluster = load_topology(topology, gpus=gpus, overrides=[(key, text)])
-        for scheme in schemes:
-            report = simulate(model, cluster, batch=batch, dtype=dtype, algorithm=algorithm, engine=engine,
-                              scheme=scheme)
-            rows.append({"model": report.model, "topology": topology, "scheme": report.scheme,
-                         "bandwidth_Bps": rate, "step_time_s": report.step_time_s,
-                         "exposed_comm_time_s": report.exposed_comm_time_s,
-                         "throughput_samples_per_s": report.throughput_samples_per_s,
-                         "scaling_efficiency": report.scaling_efficiency})
+        try:
+            rates.append(units.parse_bandwidth(text))
+        except units.UnitError as exc:
+            raise ConfigError(str(exc), key="bandwidths") from None
+    study = _bandwidth_study(model, topology, schemes, bandwidths, gpus=gpus, batch=batch, dtype=dtype,
+                             algorithm=algorithm, engine=engine)
+    rows = []
+    for index, (point, seed) in enumerate(zip(study.points, study.seeds())):
+        report = simulate(point_run(point, seed), cache=PROCESS_CACHE)
+        rows.append({"model": report.model, "topology": topology, "scheme": report.scheme,
+                     "bandwidth_Bps": rates[index // len(schemes)], "step_time_s": report.step_time_s,
+                     "exposed_comm_time_s": report.exposed_comm_time_s,
+                     "throughput_samples_per_s": report.throughput_samples_per_s,
+                     "scaling_efficiency": report.scaling_efficiency})
     return pd.DataFrame(rows)
+
+
+_STUDY = "sweep_bandwidth"
+
+
+def _bandwidth_study(model: str, topology: str, schemes: Sequence[str], bandwidths: Sequence[str], **base: Any) -> Any:
+    """The grid of bandwidths (outer) and schemes as a study; its errors name this module's parameters."""
+    from simtrain.model import load_model
+    from simtrain.study import study_from_dict
+    from simtrain.topology import load_topology
+
+    if not schemes:
+        raise ConfigError("name at least one scheme", key="schemes", value=list(schemes))
+    if not bandwidths:
+        raise ConfigError("name at least one bandwidth", key="bandwidths", value=list(bandwidths))
+    load_model(model)   # a broken model or topology file: its own error, naming the file
+    load_topology(topology, gpus=base["gpus"])
+    axis = f"topology.{bandwidth_key(topology)}"
+    try:
+        return study_from_dict({"name": "bandwidth", "base": {"model": model, "topology": topology, **base},
+                                "sweep": {"grid": {axis: list(bandwidths), "scheme": list(schemes)}}}, source=_STUDY)
+    except ConfigError as exc:
+        if exc.source != _STUDY:
+            raise
+        where = exc.key or ""
+        if where.startswith("base."):
+            key: str | None = where.split(".", 1)[1]
+        elif where.startswith("sweep.grid.scheme"):
+            key = "schemes"
+        elif where.startswith("sweep.grid."):
+            key = "bandwidths"
+        else:
+            key = exc.key
+        raise ConfigError(exc.message, key=key, value=exc.value, choices=exc.choices, allowed=exc.allowed) from None
 
 
 def plot_bandwidth(frame: Any, ax: Any = None) -> Any:

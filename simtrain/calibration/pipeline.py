@@ -1,0 +1,275 @@
+"""Make a compute profile, and check one against fresh measurements: what ``simtrain calibrate`` runs.
+
+:func:`calibrate_profile` measures a GEMM table per dtype and whole training steps on the fit shapes, and fits a
+:class:`~simtrain.calibration.profile.Profile`. :func:`check_profile` measures held-out shapes (none of them in the
+fit) and compares them with the profile's predictions, as a :class:`ProfileCheck`. Both pin every BLAS library
+(and torch) to ``threads`` threads while they measure (:func:`~simtrain.calibration.bench.blas_threads`).
+
+Examples
+--------
+>>> check = check_profile("cpu-numba", shapes=[Shape("dense", 128, 64, 0, 8, "fp32")], repeats=3)
+>>> len(check.rows), check.threads
+(1, 1)
+>>> sorted(check.rows[0])
+['measured_s', 'predicted_s', 'rel_error', 'shape']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simtrain.calibration import bench, gemm_table
+from simtrain.calibration.bench import Shape
+from simtrain.calibration.profile import Profile, load_profile
+from simtrain.errors import ConfigError
+
+__all__ = ["BACKEND_DTYPES", "DEVICES", "ProfileCheck", "calibrate_profile", "check_backend", "check_profile"]
+
+#: The dtypes each backend runs.
+BACKEND_DTYPES: dict[str, tuple[str, ...]] = {"numpy": ("fp32", "fp64"), "numba": ("fp32", "fp64"),
+                                              "torch": ("fp32", "fp64", "fp16", "bf16")}
+DEVICES = ("cpu", "cuda")
+#: A prediction within this relative error of the measurement counts as accurate.
+TOLERANCE = 0.15
+
+Progress = Callable[[int, int, str], None]
+
+
+def check_backend(backend: str, device: str, dtypes: Sequence[str] | str, *, source: str | None = None,
+                  keys: tuple[str, str, str] = ("backend", "device", "dtypes")) -> list[str]:
+    """Check that ``backend`` runs on ``device`` in every dtype (and that torch and a GPU are there when asked for);
+    returns the dtypes as a list. A comma-separated string of dtypes is split.
+
+    Errors name ``keys`` (the parameters, or a file's keys with ``source``).
+
+    Examples
+    --------
+    >>> check_backend("numba", "cpu", "fp32,fp64")
+    ['fp32', 'fp64']
+    >>> check_backend("numba", "cpu", ["fp16"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: dtypes: the numba backend does not run: 'fp16' ...; allowed: fp32, fp64
+    """
+    backend_key, device_key, dtypes_key = keys
+    if backend not in BACKEND_DTYPES:
+        raise ConfigError("unknown backend", source=source, key=backend_key, value=backend, choices=BACKEND_DTYPES)
+    if device not in DEVICES:
+        raise ConfigError("unknown device", source=source, key=device_key, value=device, choices=DEVICES)
+    names = [d.strip() for d in dtypes.split(",")] if isinstance(dtypes, str) else [str(d).strip() for d in dtypes]
+    names = [d for d in names if d]
+    if not names:
+        raise ConfigError("name at least one dtype", source=source, key=dtypes_key, value=dtypes,
+                          choices=BACKEND_DTYPES[backend])
+    for dtype in names:
+        if dtype not in BACKEND_DTYPES[backend]:
+            raise ConfigError(f"the {backend} backend does not run", source=source, key=dtypes_key, value=dtype,
+                              choices=BACKEND_DTYPES[backend])
+    if backend != "torch" and device != "cpu":
+        raise ConfigError(f"the {backend} backend runs on the cpu", source=source, key=device_key, value=device,
+                          choices=["cpu"])
+    if backend == "torch":
+        from simtrain.calibration.kernels_torch import cuda_available, torch_available
+
+        if not torch_available():
+            raise ConfigError("the torch backend needs torch", source=source, key=backend_key, value="torch",
+                              allowed="pip install 'simtrain[torch]'")
+        if device == "cuda" and not cuda_available():
+            raise ConfigError("no CUDA GPU is visible", source=source, key=device_key, value="cuda", choices=["cpu"])
+    return names
+
+
+def _positive(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("must be a positive integer", key=key, value=value)
+    return value
+
+
+def _shape_progress(progress: Progress | None) -> Callable[[int, int, Shape], None] | None:
+    if progress is None:
+        return None
+
+    def report(done: int, total: int, shape: Shape) -> None:
+        progress(done, total, shape.describe())
+
+    return report
+
+
+def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Sequence[str] | str = ("fp32",), *,
+                      quick: bool = False, repeats: int = 15, threads: int = 1,
+                      progress: Progress | None = None) -> Profile:
+    """Measure and fit a compute profile of ``backend`` on ``device``.
+
+    Per dtype it measures the GEMM table (every product layout on a grid of shapes), then times whole training
+    steps on :func:`~simtrain.calibration.bench.fit_shapes` and fits the per-step overhead and the element-wise
+    bandwidth to them; every measurement runs under ``threads`` BLAS threads.
+
+    Parameters
+    ----------
+    backend : str
+        ``numba``, ``numpy`` or ``torch``.
+    device : str
+        ``cpu``, or ``cuda`` (torch only).
+    dtypes : sequence of str, or a comma-separated str
+        ``fp32``, ``fp64`` (and ``fp16``, ``bf16`` with torch).
+    quick : bool
+        Fewer shapes and a coarser grid (under 2 minutes on a laptop-class CPU): a smoke-test profile.
+    repeats : int
+        Timed steps per shape (at least).
+    threads : int
+        BLAS (and torch CPU) threads while measuring.
+    progress : callable, optional
+        ``progress(done, total, label)``, called as the measurements go.
+
+    Returns
+    -------
+    Profile
+        Not saved: call :meth:`Profile.save`.
+
+    Examples
+    --------
+    >>> profile = calibrate_profile("numba", dtypes=["fp32"], quick=True, repeats=3)  # doctest: +SKIP
+    >>> profile.save("profiles/my-cpu.json")  # doctest: +SKIP
+    >>> calibrate_profile("numba", dtypes=["fp16"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: dtypes: the numba backend does not run: 'fp16' ...; allowed: fp32, fp64
+    """
+    names = check_backend(backend, device, dtypes)
+    repeats = _positive(repeats, "repeats")
+    threads = _positive(threads, "threads")
+    if backend == "torch":
+        import torch  # noqa: F401  (imported before pinning threads, so the pin reaches it)
+    with bench.blas_threads(threads):
+        tables = {}
+        for dtype in names:
+            def table_progress(done: int, total: int, dtype: str = dtype) -> None:
+                if progress is not None:
+                    progress(done, total, f"GEMM table {dtype}")
+            tables[dtype] = gemm_table.measure_gemm_table(backend, device, dtype, gemm_table.grid_dims(quick),
+                                                          max_flops=2.0**29, batch_s=2e-4 if quick else 3e-4,
+                                                          repeats=3, progress=table_progress)
+        shapes = bench.fit_shapes(names, quick=quick)
+        samples = bench.sweep(backend, device, shapes, repeats=repeats, progress=_shape_progress(progress))
+    return Profile.from_samples(samples, tables, bench.provenance(backend, device, threads))
+
+
+@dataclass(frozen=True)
+class ProfileCheck:
+    """A profile's predictions against fresh measurements of held-out shapes.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per shape: ``shape`` (its description), ``measured_s`` (median), ``predicted_s``, ``rel_error``
+        ((predicted − measured) / measured).
+    threads : int
+        BLAS threads the shapes were measured with.
+    backend, device : str
+        What was measured.
+    source : str
+        The profile's file ("" for one in memory).
+    """
+
+    rows: list[dict[str, Any]]
+    threads: int
+    backend: str
+    device: str
+    source: str = ""
+
+    @property
+    def within(self) -> int:
+        """Shapes predicted within 15 %."""
+        return sum(abs(row["rel_error"]) <= TOLERANCE for row in self.rows)
+
+    @property
+    def within_15_percent(self) -> float:
+        """The share of shapes predicted within 15 % (0 with no shapes)."""
+        return self.within / len(self.rows) if self.rows else 0.0
+
+    def to_frame(self) -> Any:
+        """The rows as a ``pandas.DataFrame`` (columns shape, measured_s, predicted_s, rel_error)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=["shape", "measured_s", "predicted_s", "rel_error"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: threads, held_out_shapes, within_15_percent, rows."""
+        return {"threads": self.threads, "held_out_shapes": len(self.rows),
+                "within_15_percent": self.within_15_percent, "rows": [dict(r) for r in self.rows]}
+
+    def plot(self, ax: Any = None) -> Any:
+        """Predicted against measured, log-log, with the ±15 % band; returns the Axes."""
+        from simtrain.plot.calibration import plot_predicted_vs_measured
+
+        return plot_predicted_vs_measured([r["measured_s"] for r in self.rows], [r["predicted_s"] for r in self.rows],
+                                          [r["shape"].split()[0] for r in self.rows], ax,
+                                          f"{self.backend} on {self.device}: {self.within} of {len(self.rows)} "
+                                          f"held-out shapes within 15 %")
+
+
+def check_profile(profile: Profile | str | Path, *, threads: int | None = None, quick: bool = False,
+                  repeats: int = 15, progress: Progress | None = None,
+                  shapes: Sequence[Shape] | None = None) -> ProfileCheck:
+    """Measure held-out shapes now and compare them with ``profile``'s predictions.
+
+    Parameters
+    ----------
+    profile : Profile, or str or path
+        A profile, or one to load: a name in ``profiles/`` or a JSON path.
+    threads : int, optional
+        BLAS threads while measuring (default: the profile's own, recorded in its provenance, else 1).
+    quick : bool
+        Fewer held-out shapes.
+    repeats : int
+        Timed steps per shape (at least).
+    progress : callable, optional
+        ``progress(done, total, label)`` before each shape.
+    shapes : sequence of Shape, optional
+        Measure these instead of :func:`~simtrain.calibration.bench.check_shapes` (in the profile's dtypes).
+
+    Returns
+    -------
+    ProfileCheck
+
+    Examples
+    --------
+    >>> check = check_profile("cpu-numba", shapes=[Shape("lowrank", 192, 320, 4, 16, "fp32")], repeats=3)
+    >>> check.to_frame().columns.tolist()
+    ['shape', 'measured_s', 'predicted_s', 'rel_error']
+    >>> 0 <= check.within_15_percent <= 1
+    True
+    """
+    if not isinstance(profile, Profile):
+        from simtrain.catalog import resolve
+
+        profile = load_profile(resolve("profiles", profile))
+    source = profile.source or None
+    file_keys = ("backend", "device", "params") if source else ("profile.backend", "profile.device", "profile.dtypes")
+    check_backend(profile.backend, profile.device, profile.dtypes, source=source, keys=file_keys)
+    if threads is None:
+        recorded = profile.provenance.get("threads")
+        threads = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0 else 1
+    threads = _positive(threads, "threads")
+    repeats = _positive(repeats, "repeats")
+    chosen = list(shapes) if shapes is not None else bench.check_shapes(profile.dtypes, quick=quick)
+    for shape in chosen:
+        if shape.dtype not in profile.dtypes:
+            raise ConfigError("the profile has no calibration of this dtype", key="shapes", value=shape.dtype,
+                              choices=profile.dtypes)
+    if profile.backend == "torch":
+        import torch  # noqa: F401  (imported before pinning threads, so the pin reaches it)
+    with bench.blas_threads(threads):
+        samples = bench.sweep(profile.backend, profile.device, chosen, repeats=repeats,
+                              progress=_shape_progress(progress))
+    rows = []
+    for sample in samples:
+        predicted = profile.predict(sample.shape)
+        error = (predicted - sample.median_s) / sample.median_s if sample.median_s > 0 else math.inf
+        rows.append({"shape": sample.shape.describe(), "measured_s": sample.median_s, "predicted_s": predicted,
+                     "rel_error": error})
+    return ProfileCheck(rows, threads, profile.backend, profile.device, profile.source)

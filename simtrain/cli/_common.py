@@ -1,0 +1,306 @@
+"""What every command of ``simtrain`` shares: the parser class, flag helpers, JSON output, output-path checks,
+figure saving, the progress bar, and the one mapping from Python parameter names to flags.
+
+The library names the Python parameter in its errors (``ConfigError(..., key="bucket_size")``); the command line
+speaks flags. :func:`to_cli_error` turns one into the other with a table built from the parser's own actions
+(:func:`flag_table`), so the two cannot drift apart.
+
+Examples
+--------
+>>> import argparse
+>>> parser = _Parser(prog="simtrain")
+>>> sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+>>> p = sub.add_parser("simulate")
+>>> _ = p.add_argument("--bucket-size")
+>>> _ = p.add_argument("--set", action="append")
+>>> table = flag_table(parser)["simulate"]
+>>> print(to_cli_error(ConfigError("must be positive", key="bucket_size", value=0), table))
+<cli>: --bucket-size: must be positive (got 0)
+>>> print(to_cli_error(ConfigError("unknown key", key="network.protocl"), table))
+<cli>: --set network.protocl: unknown key
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from simtrain.errors import ConfigError
+
+__all__ = [
+    "CLI",
+    "OVERRIDE_PREFIXES",
+    "agg_pyplot",
+    "algorithm",
+    "emit",
+    "flag_table",
+    "network_flags",
+    "network_options",
+    "one_line",
+    "output_path",
+    "positive_int",
+    "progress",
+    "save_figure",
+    "split_overrides",
+    "split_schemes",
+    "to_cli_error",
+]
+
+OVERRIDE_PREFIXES = ("topology.", "network.", "algorithm.")
+CLI = "<cli>"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message, source=CLI, key=self.prog.split(" ", 1)[-1] if " " in self.prog else None)
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a positive integer.
+
+    Examples
+    --------
+    >>> positive_int("3")
+    3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return value
+
+
+# -- Python names -> flags -------------------------------------------------------------------------------------------
+def flag_table(parser: argparse.ArgumentParser) -> dict[str, dict[str, str]]:
+    """Per command: each option's ``dest`` (the Python name) → its first option string (the flag).
+
+    Examples
+    --------
+    >>> from simtrain.cli import build_parser
+    >>> flag_table(build_parser())["simulate"]["bucket_size"]
+    '--bucket-size'
+    """
+    tables: dict[str, dict[str, str]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                tables[name] = {a.dest: a.option_strings[0] for a in sub._actions
+                                if a.option_strings and a.dest not in (argparse.SUPPRESS, "help")}
+    return tables
+
+
+_LEADING = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _flag_key(key: str, flags: Mapping[str, str]) -> str:
+    """``bucket_size`` → ``--bucket-size``; ``scheme powersgd:rank`` → ``--scheme powersgd:rank``; ``network.X``
+    → ``--set network.X`` (a prefix of ``--set`` overrides); a name with no flag stays as it is."""
+    parts = []
+    for part in key.split("/"):
+        match = _LEADING.match(part)
+        name = match.group(0) if match else ""
+        rest = part[len(name):]
+        if rest.startswith(".") and f"{name}." in OVERRIDE_PREFIXES and "set" in flags:
+            part = f"{flags['set']} {part}"
+        elif name in flags:
+            part = flags[name] + rest
+        parts.append(part)
+    return "/".join(parts)
+
+
+def to_cli_error(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
+    """The error of a Python parameter (``source`` None) as the command line says it: source ``<cli>`` and the
+    key's leading Python name replaced by its flag (``flags``: one command's :func:`flag_table`). An error that
+    names a file, or already the command line, is returned unchanged.
+
+    Examples
+    --------
+    >>> print(to_cli_error(ConfigError("unknown value", key="scheme powersgd:mode"), {"scheme": "--scheme"}))
+    <cli>: --scheme powersgd:mode: unknown value
+    >>> print(to_cli_error(ConfigError("bad", source="t.yaml", key="batch"), {"batch": "--batch"}))
+    t.yaml: batch: bad
+    """
+    if exc.source is not None:
+        return exc
+    return ConfigError(exc.message, source=CLI, key=_flag_key(exc.key, flags) if exc.key else exc.key,
+                       value=exc.value, choices=exc.choices, allowed=exc.allowed)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line (a message quoting a file's text may hold line breaks).
+
+    Examples
+    --------
+    >>> one_line(ValueError("a\\nb"))
+    'a b'
+    """
+    return str(exc).replace("\r", " ").replace("\n", " ")
+
+
+# -- flags shared by several commands --------------------------------------------------------------------------------
+def network_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of a network run (``collective`` and ``simulate``): topology, algorithm, engine, overrides."""
+    p.add_argument("--topology", required=True, help="catalog name or YAML path")
+    p.add_argument("--gpus", type=positive_int, help="instantiate the topology family at this GPU count")
+    p.add_argument("--algorithm", default="ring",
+                   help="collective algorithm, optionally with parameters: NAME[:key=value,...]")
+    p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
+    p.add_argument("--store-and-forward", action="store_true",
+                   help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
+    p.add_argument("--chunks", type=positive_int, default=1, help="chunks per collective (pipelining)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override: topology.KEY (YAML keys), network.endpoint_delay, "
+                        "network.local_reduction_bandwidth, network.reduction_memory_passes, algorithm.KEY")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def split_overrides(pairs: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
+    """``--set`` values grouped by prefix (``topology``, ``network``, ``algorithm``), the prefix dropped.
+
+    Examples
+    --------
+    >>> split_overrides(["network.endpoint_delay=10ns", "algorithm.servers=2"])["algorithm"]
+    [('servers', 2)]
+    """
+    from simtrain.config import parse_override
+
+    groups: dict[str, list[tuple[str, Any]]] = {p.rstrip("."): [] for p in OVERRIDE_PREFIXES}
+    for text in pairs:
+        key, value = parse_override(text)
+        prefix = next((p for p in OVERRIDE_PREFIXES if key.startswith(p)), None)
+        if prefix is None:
+            raise ConfigError("an override key must start with one of " + ", ".join(OVERRIDE_PREFIXES),
+                              source=CLI, key="--set", value=key)
+        groups[prefix.rstrip(".")].append((key[len(prefix):], value))
+    return groups
+
+
+def network_options(pairs: list[tuple[str, Any]]) -> Any:
+    """The :class:`~simtrain.network.NetworkOptions` of ``--set network.KEY=VALUE`` pairs."""
+    from simtrain.network import NetworkOptions
+
+    return NetworkOptions.from_mapping(dict(pairs))
+
+
+def algorithm(spec: str, extra: list[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """``--algorithm NAME[:k=v,...]`` plus ``--set algorithm.KEY=VALUE``: the name and its parameters.
+
+    Examples
+    --------
+    >>> algorithm("ps:servers=1", [("servers", 4)])
+    ('ps', {'servers': 4})
+    """
+    from simtrain.registry import parse_spec
+
+    name, params = parse_spec(spec)
+    params.update(dict(extra))
+    return name, params
+
+
+def split_schemes(text: str) -> list[str]:
+    """Split ``a:k=1,k2=2,b,c:x=3`` into scheme specs (commas inside parameters stay with their scheme).
+
+    Examples
+    --------
+    >>> split_schemes("powersgd:rank=2,min_compression=2,none")
+    ['powersgd:rank=2,min_compression=2', 'none']
+    """
+    specs: list[str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if specs and "=" in part and ":" not in part:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
+
+
+# -- output ----------------------------------------------------------------------------------------------------------
+def emit(data: Any) -> None:
+    """Print ``data`` as one line of JSON (NumPy scalars and arrays included).
+
+    Examples
+    --------
+    >>> emit({"a": 1})
+    {"a": 1}
+    """
+    print(json.dumps(data, indent=None, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
+    """A figure path given with ``flag``: it must end in .png, .svg or .pdf, and neither it nor its .csv twin may
+    exist unless ``force``.
+
+    Examples
+    --------
+    >>> output_path("/nonexistent/fig.txt", False)
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <cli>: --out: the output must end in .png, .svg or .pdf (got '/nonexistent/fig.txt')
+    """
+    out = Path(out_text)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ConfigError("the output must end in .png, .svg or .pdf", source=CLI, key=flag, value=out_text)
+    for path in (out, out.with_suffix(".csv")):
+        if path.exists() and not force:
+            raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(path),
+                              allowed="a new path, or add --force")
+    return out
+
+
+def save_figure(fig: Any, out: Path, frame: Any = None) -> None:
+    """Save ``fig`` to ``out`` (and ``frame`` to its .csv twin), close it and say so."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    print(f"wrote {out}")
+    if frame is not None:
+        frame.to_csv(out.with_suffix(".csv"), index=False)
+        print(f"wrote {out.with_suffix('.csv')}")
+
+
+def progress(done: int, total: int, label: Any) -> None:
+    """A progress bar on stderr (one line per 10 % when stderr is not a terminal); ``label`` is a string or has
+    ``describe()``."""
+    width = 30
+    filled = width * done // max(total, 1)
+    text_label = label if isinstance(label, str) else label.describe()
+    text = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text_label if done < total else 'done'}"
+    if sys.stderr.isatty():
+        print("\r" + text.ljust(90), end="" if done < total else "\n", file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(text, file=sys.stderr, flush=True)
+
+
+def agg_pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

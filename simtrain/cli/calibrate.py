@@ -1,0 +1,99 @@
+"""``simtrain calibrate``: measure training-step kernels and fit a compute profile, or ``--check`` one.
+
+A thin caller of :func:`simtrain.calibration.calibrate_profile` and :func:`simtrain.calibration.check_profile`;
+what it adds is the command line's own: refusing to overwrite ``--out`` and ``--plot``, the progress bar, and the
+printed summary.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="simtrain")
+>>> add_parser(parser.add_subparsers(dest="command"))
+>>> parser.parse_args(["calibrate", "--dtypes", "fp32,fp64", "--out", "p.json"]).dtypes
+'fp32,fp64'
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from simtrain.cli._common import CLI, agg_pyplot, emit, output_path, positive_int, progress, save_figure
+from simtrain.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``calibrate`` sub-command to an argparse sub-parsers object."""
+    p = sub.add_parser("calibrate", help="measure training-step kernels and fit a compute profile (or --check one)")
+    p.add_argument("--backend", default="numba", help="numba, torch or numpy")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--dtypes", default="fp32", help="comma-separated: fp32, fp64 (and fp16, bf16 with torch)")
+    p.add_argument("--quick", action="store_true", help="fewer shapes (under 2 minutes on a laptop-class CPU)")
+    p.add_argument("--repeats", type=positive_int, default=15, help="timed steps per shape (at least)")
+    p.add_argument("--out", help="profile to write, e.g. profiles/NAME.json")
+    p.add_argument("--force", action="store_true", help="overwrite an existing profile")
+    p.add_argument("--check", metavar="PROFILE", help="measure held-out shapes and report the profile's accuracy")
+    p.add_argument("--plot", metavar="FILE.png", help="with --check: draw predicted against measured (and a .csv)")
+    p.add_argument("--threads", type=positive_int, help="BLAS (and torch CPU) threads while measuring (default 1; "
+                                                         "--check: the profile's own)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain calibrate``; returns the exit status."""
+    return _check(args) if args.check else _calibrate(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from simtrain import units
+    from simtrain.calibration import check_profile, load_profile
+    from simtrain.catalog import resolve
+
+    profile = load_profile(resolve("profiles", args.check))
+    # refuse an existing --plot before measuring for minutes, not after
+    out = output_path(args.plot, args.force, "--plot") if args.plot else None
+    check = check_profile(profile, threads=args.threads, quick=args.quick, repeats=args.repeats, progress=progress)
+    if out is not None:
+        plt = agg_pyplot()
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        check.plot(ax)
+        save_figure(fig, out, check.to_frame())
+    if args.json:
+        emit({"profile": args.check, **check.to_dict()})
+        return 0
+    for row in check.rows:
+        print(f"  {row['shape']:<34} measured {units.format_time(row['measured_s']):>9}  predicted "
+              f"{units.format_time(row['predicted_s']):>9}  {100 * row['rel_error']:+6.1f} %")
+    threads = check.threads
+    print(f"{check.within} of {len(check.rows)} held-out shapes ({100 * check.within_15_percent:.1f} %) predicted "
+          f"within 15 % (target: at least 90 %; {threads} BLAS thread{'s' if threads > 1 else ''})")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from simtrain import units
+    from simtrain.calibration import calibrate_profile
+
+    if not args.out:
+        raise ConfigError("calibrate needs --out (or --check PROFILE)", source=CLI, key="--out")
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--out", value=args.out,
+                          allowed="a new path, or add --force")
+    threads = args.threads or 1
+    profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
+                                threads=threads, progress=progress)
+    profile.save(out, force=args.force)
+    print(f"wrote {out}: {len(profile.samples)} step shapes, {args.backend} on {args.device}, "
+          f"{threads} BLAS thread{'s' if threads > 1 else ''}")
+    for dtype, params in profile.params.items():
+        err, table = profile.fit_error[dtype], profile.tables[dtype]
+        print(f"  {dtype}: GEMM table {table.measured_points} points, best {units.format_flop_rate(table.peak_rate)}; "
+              f"step overhead {units.format_time(params['step_overhead_s'])}, element-wise "
+              f"{units.format_bandwidth(params['elementwise_Bps'])}; fit: median error "
+              f"{100 * err['median_abs_rel_error']:.1f} %, {100 * err['within_15_percent']:.0f} % within 15 %")
+    return 0

@@ -1,0 +1,202 @@
+"""The ``simtrain place`` command: place a graph or a model on memory-constrained devices and simulate the step.
+
+``simtrain.cli`` registers it with :func:`add_parser`; :func:`run` executes it. Bad input raises
+:class:`~simtrain.errors.ConfigError`, and an impossible request :class:`~simtrain.errors.InfeasibleError`;
+``simtrain.cli.main`` prints either as one ``error:`` line and exits with status 2.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="simtrain")
+>>> add_parser(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["place", "--model", "resnet18-cifar", "--devices", "2", "--device-type", "v100",
+...                           "--algorithm", "m-etf", "--json"])
+>>> run(args)  # doctest: +ELLIPSIS
+{"schema": "simtrain.placement.plan/1", "algorithm": "m-etf", ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from simtrain import units
+from simtrain.cli._common import CLI, agg_pyplot, positive_int
+from simtrain.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+_ALL_ORDER = ("single", "expert", "round-robin", "m-topo", "m-etf", "m-sct", "exact")
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``place`` sub-command to an argparse sub-parsers object."""
+    p = sub.add_parser("place", help="place a model's ops on memory-constrained devices (Baechi's m-TOPO, m-ETF, "
+                                     "m-SCT, baselines, exact MILP) and simulate the step")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema)")
+    src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its "
+                                      "layers read each other; times from the roofline")
+    p.add_argument("--devices", type=positive_int, required=True, help="number of devices")
+    p.add_argument("--memory", help="memory per device, e.g. 4GiB, or one per device: 4GiB,8GiB (default: the "
+                                    "device type's capacity with --model, unlimited with --graph)")
+    p.add_argument("--algorithm", default="m-etf",
+                   help="placer NAME[:key=value,...] (m-topo, m-etf, m-sct, single, round-robin, expert, exact) or "
+                        "'all' for a comparison table")
+    p.add_argument("--memory-model", default="live", help="live (outputs freed after their consumers) or held "
+                                                          "(everything kept for the step)")
+    p.add_argument("--engine", default="analytical", help="analytical (no contention) or des (link contention)")
+    p.add_argument("--topology", help="devices are this topology's first GPUs (default: a switch with Baechi's "
+                                      "fitted link, 134 us + bytes / 5.7 GB/s)")
+    p.add_argument("--bandwidth", help="route bandwidth of the default switch, e.g. 12GB/s")
+    p.add_argument("--latency", help="route latency of the default switch, e.g. 10us")
+    p.add_argument("--batch", type=positive_int, default=64, help="--model: samples per step")
+    p.add_argument("--device-type", default="v100", help="--model: hardware catalog device for compute times")
+    p.add_argument("--dtype", default="fp32", help="--model: precision")
+    p.add_argument("--optimizer", default="momentum", help="--model: sgd, momentum or adam")
+    p.add_argument("--coplace", action="store_true", help="Baechi's coplace grouper: an op with one successor "
+                                                          "goes with it")
+    p.add_argument("--out", metavar="PLAN.json", help="write the plan")
+    p.add_argument("--plot", metavar="PLAN.png", help="draw the Gantt chart of the simulated step")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--json", action="store_true", help="print the plan summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def _check_output(path: str | None, force: bool, flag: str) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.exists() and not force:
+        raise ConfigError("exists (use --force to overwrite)", source=CLI, key=flag, value=path)
+    if not target.parent.is_dir():
+        raise ConfigError("its folder does not exist", source=CLI, key=flag, value=path)
+    if flag == "--plot" and target.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ConfigError("must end in .png, .svg or .pdf", source=CLI, key=flag, value=path)
+
+
+def _load_graph(path: str) -> Any:
+    """The op graph of ``--graph``; any way the file can be malformed is one ConfigError naming it."""
+    import zlib
+
+    from simtrain.placement.build import load_graph
+
+    try:
+        return load_graph(path)
+    except ConfigError:
+        raise
+    except (zlib.error, EOFError, OSError) as exc:   # a corrupt gzip stream
+        raise ConfigError(f"cannot read the graph: {exc}", source=path, key="--graph") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # a value of the wrong JSON type where the schema wants an object, a list or a number
+        raise ConfigError(f"malformed op graph ({type(exc).__name__}: {exc})", source=path, key="--graph") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain place``; returns the exit status."""
+    from simtrain.errors import InfeasibleError
+
+    try:
+        return _run(args)
+    except InfeasibleError as exc:   # name the file whose graph or model cannot be placed
+        path = args.graph or (args.model if "/" in args.model or args.model.endswith((".yaml", ".yml")) else None)
+        if path is None or str(exc).startswith(path):
+            raise
+        raise InfeasibleError(f"{path}: {exc}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from simtrain.placement.api import compare, place
+    from simtrain.placement.devices import make_devices
+
+    for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
+        _check_output(path, args.force, flag)
+    memory: Any = args.memory.split(",") if args.memory else None
+    if args.graph:
+        graph = _load_graph(args.graph)
+    else:
+        from simtrain.compute import ComputeModel
+        from simtrain.hardware import get_device
+        from simtrain.placement.build import graph_from_model
+
+        spec = get_device(args.device_type)
+        graph = graph_from_model(args.model, batch=args.batch, compute=ComputeModel.roofline(spec),
+                                 dtype=args.dtype, optimizer=args.optimizer)
+        if memory is None:
+            memory = spec.memory_bytes
+    devices = make_devices(args.devices, memory, topology=args.topology, bandwidth=args.bandwidth,
+                           latency=args.latency)
+    options: dict[str, Any] = {"memory_model": args.memory_model, "engine": args.engine}
+    if args.coplace:
+        options["coplace"] = True
+    if args.algorithm == "all":
+        names = [n for n in _ALL_ORDER if n != "exact" or graph.num_ops <= 16]
+        results = compare(graph, devices, names, **options)
+        rows: list[dict[str, Any]] = []
+        for name, result in results.items():
+            if isinstance(result, str):
+                rows.append({"algorithm": name, "error": result})
+            else:
+                rows.append({"algorithm": name, "step_time_s": result.step_time_s,
+                             "placement_time_s": result.placement_time_s,
+                             "peak_memory_bytes": max(d["peak_memory_bytes"] for d in result.per_device()),
+                             "bytes_transferred": result.simulation.bytes_sent})
+        if args.json:
+            print(json.dumps({"graph": graph.name, "critical_path_s": graph.critical_path_s(),
+                              "single_device_s": float(graph.compute_s.sum()), "results": rows}))
+        else:
+            _print_table(graph, devices, rows)
+        return 0
+    plan = place(graph, devices, args.algorithm, **options)
+    if args.out:
+        plan.save(args.out)
+    if args.plot:
+        plt = agg_pyplot()
+
+        from simtrain.placement.gantt import plot_gantt
+
+        ax = plot_gantt(plan)
+        ax.figure.tight_layout()
+        ax.figure.savefig(args.plot, dpi=120)
+        plt.close(ax.figure)
+    if args.json:
+        print(json.dumps(plan.to_dict(schedule=False)))
+    else:
+        _print_plan(plan)
+    return 0
+
+
+def _print_plan(plan: Any) -> None:
+    g = plan.graph
+    doc = plan.to_dict(schedule=False)
+    lines = [
+        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {plan.devices.count} devices ({plan.devices.cluster.name})",
+        f"algorithm {plan.algorithm} {plan.params}, memory model {plan.memory_model}, engine {plan.simulation.engine}",
+        f"step time {units.format_time(plan.step_time_s)} (critical path {units.format_time(doc['critical_path_s'])},"
+        f" single device {units.format_time(doc['single_device_s'])}); placed in "
+        f"{units.format_time(plan.placement_time_s)}; {units.format_size(plan.simulation.bytes_sent)} transferred",
+    ]
+    limits = plan.devices.memory_bytes
+    for row in plan.per_device():
+        d = row["device"]
+        limit = units.format_size(float(limits[d])) if limits[d] != float("inf") else "unlimited"
+        lines.append(f"  device {d}: {row['ops']:5d} ops, busy {units.format_time(row['busy_s'])}, peak memory "
+                     f"{units.format_size(row['peak_memory_bytes'])} of {limit}")
+    print("\n".join(lines))
+
+
+def _print_table(graph: Any, devices: Any, rows: list[dict[str, Any]]) -> None:
+    bound = graph.critical_path_s()
+    print(f"{graph.name}: {graph.num_ops} ops on {devices.count} devices; critical path "
+          f"{units.format_time(bound)}, single device {units.format_time(float(graph.compute_s.sum()))}")
+    print(f"{'algorithm':<12} {'step time':>11} {'/ crit. path':>12} {'placed in':>10} {'max peak mem':>12}")
+    for row in rows:
+        if "error" in row:
+            print(f"{row['algorithm']:<12} {'—':>11}  {row['error']}")
+            continue
+        print(f"{row['algorithm']:<12} {units.format_time(row['step_time_s']):>11} "
+              f"{row['step_time_s'] / bound if bound else float('nan'):>12.3f} "
+              f"{units.format_time(row['placement_time_s']):>10} {units.format_size(row['peak_memory_bytes']):>12}")

@@ -1,0 +1,206 @@
+"""``simtrain plot``: links (heat map of a collective on a torus), traffic (traffic-reduction curves), bandwidth
+(step time against bandwidth), and scaling or breakdown from a sweep's ``--results``.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="simtrain")
+>>> add_parser(parser.add_subparsers(dest="command"))
+>>> parser.parse_args(["plot", "links", "--out", "l.png"]).kind
+'links'
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from simtrain.cli._common import (
+    CLI,
+    agg_pyplot,
+    algorithm,
+    network_options,
+    output_path,
+    positive_int,
+    save_figure,
+    split_overrides,
+    split_schemes,
+)
+from simtrain.errors import ConfigError
+
+__all__ = ["PLOTS", "add_parser", "run"]
+
+PLOTS = ("links", "traffic", "bandwidth", "scaling", "breakdown")
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``plot`` sub-command to an argparse sub-parsers object."""
+    p = sub.add_parser("plot", help="draw figures: links (heat map of a collective on a torus), traffic "
+                                    "(traffic-reduction curves), bandwidth (step time against bandwidth), scaling "
+                                    "and breakdown (from --results)")
+    p.add_argument("kind", help="links, traffic, bandwidth, scaling or breakdown")
+    p.add_argument("--results", metavar="DIR", help="scaling, breakdown, traffic, bandwidth: a sweep's output folder")
+    p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--topology", help="catalog name or YAML path")
+    p.add_argument("--gpus", type=positive_int, help="GPUs (topology size; workers for traffic)")
+    p.add_argument("--op", default="all-reduce", help="links: the collective")
+    p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
+    p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")
+    p.add_argument("--engine", default="analytical", help="analytical or des")
+    p.add_argument("--chunks", type=positive_int, default=1)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
+    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
+    p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
+    p.add_argument("--sweep", help="traffic: PARAM=v1,v2,... (a scheme parameter such as rank, density, period, "
+                                  "or gpus)")
+    p.add_argument("--bandwidths", help="bandwidth: comma-separated bandwidths with units, e.g. 1Gbit/s,25Gbit/s")
+    p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
+    p.add_argument("--samples-per-epoch", type=positive_int, default=50000, help="traffic: samples per epoch")
+    p.add_argument("--epochs", type=float, default=1.0, help="traffic: epochs")
+    p.add_argument("--gpus-per-node", type=positive_int, default=4, help="traffic: node size without a topology")
+    p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
+    p.add_argument("--dtype", default="fp32", help="gradient precision")
+    p.set_defaults(func=run)
+
+
+def _values(text: str, key: str) -> list[Any]:
+    import yaml
+
+    from simtrain.config import parse_override
+
+    name, raw = parse_override(text, source=CLI)
+    if name != key:
+        return []
+    values = raw if isinstance(raw, list) else [v.strip() for v in str(raw).split(",")]
+    return [yaml.safe_load(v) if isinstance(v, str) else v for v in values]
+
+
+def _read_results(folder: str) -> Any:
+    """The results table of a sweep's output folder (or a results.csv path)."""
+    import pandas as pd
+
+    path = Path(folder)
+    path = path / "results.csv" if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError("no results table there", source=CLI, key="--results", value=folder,
+                          allowed="the output folder of a finished simtrain sweep (it holds results.csv)")
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the table ({exc})", source=str(path), key="--results") from None
+
+
+def _rekey(exc: ConfigError, names: tuple[str, ...], flag: str) -> ConfigError:
+    """A Python-parameter error of one of ``names`` (parameters the command fills from ``flag``) as ``flag``'s."""
+    if exc.source is not None or exc.key not in names:
+        return exc
+    return ConfigError(exc.message, source=CLI, key=flag, value=exc.value, choices=exc.choices, allowed=exc.allowed)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain plot``; returns the exit status."""
+    if args.kind not in PLOTS:
+        raise ConfigError("unknown plot", source=CLI, key="plot", value=args.kind, choices=PLOTS)
+    out = output_path(args.out, args.force)
+    if args.results or args.kind in ("scaling", "breakdown"):
+        return _from_results(args, out)
+    if args.kind == "traffic":
+        return _traffic(args, out)
+    if args.kind == "bandwidth":
+        return _bandwidth(args, out)
+    return _links(args, out)
+
+
+def _from_results(args: argparse.Namespace, out: Path) -> int:
+    agg_pyplot()
+    from simtrain.plot.study import figure_from_results
+
+    if not args.results:
+        raise ConfigError(f"plot {args.kind} draws a study's results", source=CLI, key="--results",
+                          allowed="the output folder of simtrain sweep or simtrain quickstart")
+    table = _read_results(args.results)
+    try:
+        fig = figure_from_results(table, args.kind)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=exc.source or args.results,
+                          key="--results" if exc.key in (None, "table") else f"--results: {exc.key}",
+                          value=exc.value, choices=exc.choices, allowed=exc.allowed) from None
+    except (KeyError, TypeError, ValueError) as exc:   # a table that is not a sweep's results
+        raise ConfigError(f"not a results table of simtrain sweep ({type(exc).__name__}: {exc})",
+                          source=args.results, key="--results") from None
+    save_figure(fig, out)
+    return 0
+
+
+def _traffic(args: argparse.Namespace, out: Path) -> int:
+    from simtrain.config import parse_override
+    from simtrain.plot.reduction import plot_traffic, sweep_traffic
+
+    if not args.schemes or not args.sweep:
+        raise ConfigError("plot traffic needs --schemes and --sweep", source=CLI, key="plot traffic",
+                          allowed="e.g. --schemes powersgd,ab-training --sweep rank=1,2,4")
+    key, _ = parse_override(args.sweep, source=CLI)
+    values = _values(args.sweep, key)
+    try:
+        frame = sweep_traffic(args.model, split_schemes(args.schemes), key, values, gpus=args.gpus or 16,
+                              batch=args.batch or 128, samples_per_epoch=args.samples_per_epoch, epochs=args.epochs,
+                              dtype=args.dtype, steady=not args.whole_run, topology=args.topology,
+                              gpus_per_node=args.gpus_per_node)
+    except ConfigError as exc:
+        raise _rekey(exc, ("key", "values"), "--sweep") from None
+    plt = agg_pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    plot_traffic(frame, left, right)
+    save_figure(fig, out, frame)
+    return 0
+
+
+def _bandwidth(args: argparse.Namespace, out: Path) -> int:
+    from simtrain.plot.reduction import plot_bandwidth, sweep_bandwidth
+
+    if not args.topology or not args.bandwidths:
+        raise ConfigError("plot bandwidth needs --topology and --bandwidths", source=CLI, key="plot bandwidth",
+                          allowed="e.g. --topology cloud-25g --bandwidths '1 Gbit/s,10 Gbit/s,100 Gbit/s'")
+    frame = sweep_bandwidth(args.model, args.topology, split_schemes(args.schemes or "none"),
+                            [b.strip() for b in args.bandwidths.split(",")], gpus=args.gpus or 64,
+                            batch=args.batch or 32, dtype=args.dtype, algorithm=args.algorithm, engine=args.engine)
+    plt = agg_pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    plot_bandwidth(frame, ax)
+    save_figure(fig, out, frame)
+    return 0
+
+
+def _links(args: argparse.Namespace, out: Path) -> int:
+    import numpy as np
+
+    from simtrain import units
+    from simtrain.collectives import build_schedule
+    from simtrain.network import run_engine
+    from simtrain.plot.links import link_heatmap, link_utilization
+    from simtrain.topology import load_topology
+
+    if not args.topology:
+        raise ConfigError("plot links needs --topology", source=CLI, key="--topology")
+    groups = split_overrides(args.set)
+    name, params = algorithm(args.algorithm, groups["algorithm"])
+    chunks = params.pop("chunks", args.chunks)
+    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    try:   # a clear error before any simulation
+        link_utilization(cluster, np.zeros(cluster.num_links), 1.0, 0)
+    except ConfigError as exc:
+        raise _rekey(exc, ("cluster",), "--topology") from None
+    schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+    result = run_engine(args.engine, schedule, cluster, network_options(groups["network"]))
+    plt = agg_pyplot()
+    dims = len(cluster.grid)
+    fig, axes = plt.subplots(1, dims, figsize=(5 * dims, 4), squeeze=False)
+    for dim in range(dims):
+        assert result.link_bytes is not None
+        link_heatmap(cluster, result.link_bytes, result.time_s, dim, ax=axes[0][dim])
+    fig.suptitle(f"{args.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
+                 f"({cluster.num_gpus} GPUs, {result.engine}): {units.format_time(result.time_s)}")
+    save_figure(fig, out)
+    return 0

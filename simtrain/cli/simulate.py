@@ -1,0 +1,127 @@
+"""``simtrain simulate``: simulate one data-parallel training step.
+
+Examples
+--------
+>>> from simtrain.cli import main
+>>> main(["simulate", "--model", "resnet50", "--topology", "torus-2d", "--gpus", "16", "--json"])  # doctest: +ELLIPSIS
+{...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from simtrain.cli._common import CLI, emit, split_overrides
+from simtrain.cli._run_flags import add_run_flags, run_values
+from simtrain.errors import ConfigError, InfeasibleError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``simulate`` sub-command: a flag for every parameter of :class:`simtrain.run.TrainingRun`."""
+    p = sub.add_parser("simulate", help="simulate one data-parallel training step")
+    add_run_flags(p)
+    p.add_argument("--straggler", action="append", default=[], metavar="RANK:FACTOR",
+                   help="DES: GPU RANK computes FACTOR times slower")
+    p.add_argument("--degrade", action="append", default=[], metavar="LINK:FACTOR",
+                   help="DES: multiply a link's bandwidth by FACTOR (LINK: a->b, a<->b, or a node such as node3.nic0)")
+    p.add_argument("--fail-link", action="append", default=[], metavar="LINK",
+                   help="DES: take a link down; traffic reroutes where the topology allows")
+    p.add_argument("--background", action="append", default=[], metavar="LINK:RATE",
+                   help="DES: constant background traffic on a link, e.g. leaf0->spine:20GB/s")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override: topology.KEY (YAML keys), network.KEY (see docs/reference.md), algorithm.KEY")
+    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the step")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _perturbations(args: argparse.Namespace) -> Any:
+    """The perturbation flags, merged with the ``--perturbations`` file (None when there are none)."""
+    from simtrain.network.perturb import Perturbations
+
+    combined = Perturbations.parse(args.straggler, args.degrade, args.fail_link, args.background)
+    if args.perturbations:
+        from simtrain.config import load_yaml
+
+        combined.merge(Perturbations.from_dict(load_yaml(args.perturbations), source=args.perturbations))
+    return None if combined.empty else combined
+
+
+def training_run(args: argparse.Namespace) -> Any:
+    """The :class:`~simtrain.run.TrainingRun` the flags describe."""
+    from simtrain.run import TrainingRun
+
+    groups = split_overrides(args.set)
+    values = run_values(args)
+    values["perturbations"] = _perturbations(args)
+    return TrainingRun(**values, topology_overrides=tuple(groups["topology"]), network=dict(groups["network"]),
+                       algorithm_params=dict(groups["algorithm"]))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain simulate``; returns the exit status."""
+    from simtrain import units
+    from simtrain.training import simulate
+
+    if args.trace and Path(args.trace).exists() and not args.force:
+        raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--trace", value=args.trace,
+                          allowed="a new path, or add --force")
+    if args.trace and not Path(args.trace).resolve().parent.is_dir():
+        raise ConfigError("its folder does not exist", source=CLI, key="--trace", value=args.trace)
+    the_run = training_run(args)
+    try:
+        report = simulate(the_run, record_loads=bool(args.trace) and the_run.engine == "des")
+    except InfeasibleError as exc:   # a model file that cannot fit: name the file
+        if "/" not in args.model and not args.model.endswith((".yaml", ".yml")):
+            raise
+        raise InfeasibleError(f"{args.model}: {exc}") from None
+    if args.trace:
+        from simtrain.training.trace import write_trace
+
+        write_trace(report, args.trace)
+    if args.json:
+        emit(report.to_dict())
+        return 0
+    print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, batch {report.batch_per_gpu}"
+          f" per GPU ({report.global_batch} global), {report.dtype}, {report.algorithm} all-reduce, "
+          f"{report.engine} engine" + (f", scheme {report.scheme}" if report.scheme != "none" else ""))
+    t = units.format_time
+    period = sum(report.phase_steps_per_period.values())
+    rows = [
+        ("step time" + (f" (mean over a {period}-step period)" if len(report.phase_step_times_s) > 1 else ""),
+         t(report.step_time_s)),
+        ("  forward", t(report.forward_time_s)),
+        ("  backward", t(report.backward_time_s)),
+        ("  exposed communication", t(report.exposed_comm_time_s)),
+        ("  optimizer update", t(report.update_time_s)),
+        ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} buckets of "
+                                        f"<= {units.format_size(report.bucket_size_bytes)}"),
+        ("throughput", f"{report.throughput_samples_per_s:,.0f} samples/s"),
+        ("scaling efficiency", f"{100 * report.scaling_efficiency:.2f} % (vs {report.num_gpus} x one GPU)"),
+        ("bytes sent per GPU", units.format_size(report.bytes_per_gpu)),
+    ]
+    for klass, class_bytes in report.bytes_per_gpu_by_class.items():
+        rows.append((f"  crossing {klass} links", units.format_size(class_bytes)))
+    rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
+                                   f"{units.format_size(report.memory_capacity_bytes)}"))
+    if len(report.phase_step_times_s) > 1:
+        for name, seconds in report.phase_step_times_s.items():
+            rows.append((f"  {name} step ({report.phase_steps_per_period[name]} per period)", t(seconds)))
+    if report.engine == "des":
+        rows.append(("busiest link", f"{100 * report.max_link_utilization:.1f} % utilised over the step"))
+    if report.clean_step_time_s is not None and report.perturbation_cost_s is not None:
+        rows.append(("clean step (no perturbation)", t(report.clean_step_time_s)))
+        rows.append(("cost of the perturbations", f"{t(report.perturbation_cost_s)} "
+                     f"({100 * report.perturbation_cost_s / report.clean_step_time_s:+.1f} %)"))
+    if args.trace:
+        rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    return 0

@@ -1,0 +1,79 @@
+"""``simtrain traffic``: the traffic of a communication-reduction scheme over a run.
+
+Examples
+--------
+>>> from simtrain.cli import main
+>>> main(["traffic", "--model", "resnet18-cifar", "--gpus", "16", "--batch", "128", "--samples-per-epoch", "50000",
+...       "--scheme", "powersgd:rank=1", "--json"])  # doctest: +ELLIPSIS
+{"scheme": "powersgd", ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from simtrain.cli._common import emit, positive_int
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``traffic`` sub-command to an argparse sub-parsers object."""
+    p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
+    p.add_argument("--model", required=True, help="catalog name or YAML path")
+    p.add_argument("--gpus", type=positive_int, required=True, help="data-parallel workers")
+    p.add_argument("--batch", type=positive_int, required=True, help="samples per GPU per step")
+    p.add_argument("--samples-per-epoch", type=positive_int, required=True, help="samples in one epoch")
+    p.add_argument("--epochs", type=float, default=1.0, help="length of the run in epochs")
+    p.add_argument("--scheme", default="none", help="NAME[:key=value,...]; see simtrain list schemes")
+    p.add_argument("--dtype", default="fp32", help="gradient precision: fp32, fp16 or bf16")
+    p.add_argument("--topology", help="catalog name or YAML path: wire bytes per link class")
+    p.add_argument("--gpus-per-node", type=positive_int, help="node size for in-node groups (default: topology's)")
+    p.add_argument("--algorithm", default="ring", help="algorithm of the all-reduces and all-gathers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain traffic``; returns the exit status."""
+    from simtrain import units
+    from simtrain.compression.traffic import traffic
+
+    report = traffic(args.scheme, args.model, gpus=args.gpus, batch=args.batch,
+                     samples_per_epoch=args.samples_per_epoch, epochs=args.epochs, dtype=args.dtype,
+                     topology=args.topology, gpus_per_node=args.gpus_per_node, algorithm=args.algorithm)
+    data = report.to_dict()
+    if args.json:
+        emit(data)
+        return 0
+    size = units.format_size
+    print(f"{data['scheme']} on {data['model']}: {data['gpus']} GPUs x batch {data['batch_per_gpu']}, "
+          f"{data['steps_per_epoch']} steps per epoch, {data['epochs']:g} epochs ({data['steps']} steps), "
+          f"{data['dtype']} gradients" + (f", on {data['topology']}" if data["topology"] else ""))
+    rows = [("", "per step", "per epoch", "per run", "baseline / epoch")]
+    steps = max(data["steps"], 1)
+    rows.append(("payload per GPU", size(data["payload_bytes_per_run_per_gpu"] / steps),
+                 size(data["payload_bytes_per_epoch_per_gpu"]), size(data["payload_bytes_per_run_per_gpu"]),
+                 size(data["baseline_payload_bytes_per_epoch_per_gpu"])))
+    rows.append(("sent per GPU (wire)", size(data["wire_bytes_per_run_per_gpu"] / steps),
+                 size(data["wire_bytes_per_epoch_per_gpu"]), size(data["wire_bytes_per_run_per_gpu"]),
+                 size(data["baseline_wire_bytes_per_epoch_per_gpu"])))
+    for key, value in data.items():
+        if key.startswith("wire_bytes_per_epoch_per_gpu_"):
+            klass = key.rsplit("_", 1)[-1]
+            rows.append((f"  crossing {klass} links", "", size(value), size(value * data["epochs"]),
+                         size(data[f"baseline_wire_bytes_per_epoch_per_gpu_{klass}"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  " + row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:])))
+    print(f"  reduction: {data['reduction_factor']:.4g}x less payload ({data['reduction_percent']:.2f} %)" + "".join(
+        f"; {k.rsplit('_', 1)[-1]} wire {v:.2f} %" for k, v in data.items() if k.startswith("reduction_percent_")))
+    used = [phase for phase in report.phases if phase.steps > 0]
+    if len(used) > 1 or (used and used[0].name != "dense"):
+        print("  phases:")
+        for phase in used:
+            steps = f"{phase.steps:,.0f}" if float(phase.steps).is_integer() else f"{phase.steps:,.2f}"
+            print(f"    {phase.name:<16} {steps:>9} steps  payload {size(phase.payload_bytes_per_step)}/step")
+    return 0
