@@ -61,7 +61,7 @@ class DeviceSpec:
         989.4
         """
         if dtype not in self.peak_flops_per_dtype:
-            raise ConfigError(f"dtype not supported by the {self.model}", key="--dtype", value=dtype,
+            raise ConfigError(f"dtype not supported by the {self.model}", key="dtype", value=dtype,
                               choices=list(self.peak_flops_per_dtype))
         return self.peak_flops_per_dtype[dtype]
 

@@ -35,10 +35,10 @@ def run_engine(engine: str, schedule: Any, cluster: Any, options: NetworkOptions
     """Evaluate a Schedule with the named engine (``store_and_forward=True`` is a DES option)."""
     if engine == "analytical":
         if kwargs:
-            raise ConfigError("option only available with --engine des", key="--engine", value=sorted(kwargs))
+            raise ConfigError("option only available with the des engine", key="engine", value=sorted(kwargs))
         return evaluate(schedule, cluster, options)
     if engine == "des":
         from simtrain.network.des import simulate_collective
 
         return simulate_collective(schedule, cluster, options, **kwargs)
-    raise ConfigError("unknown engine", source="<cli>", key="--engine", value=engine, choices=ENGINES)
+    raise ConfigError("unknown engine", key="engine", value=engine, choices=ENGINES)
