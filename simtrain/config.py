@@ -102,9 +102,11 @@ def _unreadable_scalar(text: str) -> Any:
         stack, seen = [loader.get_single_node()], set()
         while stack:
             node = stack.pop()
-            if node is None or id(node) in seen:  # an alias may share a node, even recursively
+            # an alias shares a node, even recursively: a node is known by where it lies in the document
+            where = None if node is None else (type(node).__name__, node.start_mark.index, node.end_mark.index)
+            if where is None or where in seen:
                 continue
-            seen.add(id(node))
+            seen.add(where)
             if isinstance(node, yaml.ScalarNode):
                 try:
                     loader.construct_object(node)
