@@ -28,7 +28,7 @@ import yaml
 from simtrain import units
 from simtrain.errors import ConfigError, suggest
 
-__all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recording_keys"]
+__all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recording_keys", "yaml_scalar"]
 
 _REQUIRED: Any = object()
 #: The smallest bandwidth a file may give, in bytes/s (1 bit/s); below it every transfer time overflows.
@@ -162,11 +162,24 @@ def parse_override(text: str, source: str = "<cli>") -> tuple[str, Any]:
     key = key.strip()
     if not key:
         raise ConfigError("an override needs a key before '='", source=source, key="--set", value=text)
+    return key, yaml_scalar(raw)
+
+
+def yaml_scalar(text: str) -> Any:
+    """What a value typed as text means (a flag, ``--set`` or a ``NAME:key=value`` spec): a YAML scalar or flow
+    collection (``4`` an int, ``[4, 4]`` a list), or the text itself when it is not YAML; empty text is ``""``.
+
+    Examples
+    --------
+    >>> yaml_scalar("4"), yaml_scalar("[4, 4]"), yaml_scalar("25 Gbit/s"), yaml_scalar("2020-13-45")
+    (4, [4, 4], '25 Gbit/s', '2020-13-45')
+    """
+    if not text.strip():
+        return ""
     try:
-        value = yaml.load(raw, Loader=_SafeLoader) if raw.strip() else ""
-    except Exception:  # YAMLError, or any error of a constructor
-        value = raw   # not a YAML scalar: the text itself (e.g. 2020-13-45 or an unclosed bracket)
-    return key, value
+        return yaml.load(text, Loader=_SafeLoader)
+    except Exception:  # YAMLError, or any error of a constructor (a date such as 2020-13-45, a 5,000-digit int)
+        return text
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]], source: str = "<cli>") -> None:

@@ -36,8 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-import yaml
-
+from simtrain.config import yaml_scalar
 from simtrain.errors import ConfigError
 from simtrain.params import Param, read_params
 
@@ -116,10 +115,7 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm") -> 
                 raise ConfigError("a parameter needs a name before '='", source=source, key=key, value=text)
             if k in params:
                 raise ConfigError("parameter given twice", source=source, key=f"{key} {name}:{k}", value=text)
-            try:
-                params[k] = yaml.safe_load(v) if v.strip() else ""
-            except yaml.YAMLError:
-                params[k] = v.strip()
+            params[k] = yaml_scalar(v.strip())
     return name, params
 
 
@@ -145,10 +141,7 @@ def _format_value(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{_format_value(k)}: {_format_value(v)}" for k, v in value.items()) + "}"
     text = str(value)
-    try:
-        plain = yaml.safe_load(text) == text
-    except yaml.YAMLError:
-        plain = False
+    plain = yaml_scalar(text) == text
     if plain and text == text.strip() and not any(c in text for c in ",[]{}()\"'=:#"):
         return text
     return json.dumps(text)

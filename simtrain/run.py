@@ -77,7 +77,6 @@ RUN_PARAMS: tuple[Param, ...] = (
           "DES: a YAML file of stragglers, degraded or failed links and background traffic"),
     Param("check_memory", "boolean", True, "fail when the step does not fit in GPU memory"),
 )
-_BY_NAME = {p.name: p for p in RUN_PARAMS}
 
 
 @dataclass(frozen=True)
@@ -232,8 +231,3 @@ def profile_fingerprint(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def param(name: str) -> Param:
-    """The declaration of run parameter ``name``."""
-    return _BY_NAME[name]

@@ -21,8 +21,7 @@ import argparse
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
+from simtrain.config import yaml_scalar
 from simtrain.params import Param
 from simtrain.run import RUN_PARAMS
 
@@ -61,13 +60,6 @@ def add_run_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None =
                                 metavar=_METAVARS.get(param.kind, param.name.upper()), help=_help(param))
 
 
-def _scalar(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def run_values(args: argparse.Namespace, names: Iterable[str] | None = None) -> dict[str, Any]:
     """The run parameters given on the command line, as values for :class:`~simtrain.run.TrainingRun`."""
     wanted = set(names) if names is not None else None
@@ -78,5 +70,5 @@ def run_values(args: argparse.Namespace, names: Iterable[str] | None = None) -> 
         text = getattr(args, param.name, None)
         if text is None:
             continue
-        values[param.name] = _scalar(text) if param.kind in _SCALAR_KINDS and isinstance(text, str) else text
+        values[param.name] = yaml_scalar(text) if param.kind in _SCALAR_KINDS and isinstance(text, str) else text
     return values

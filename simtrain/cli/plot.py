@@ -66,15 +66,13 @@ def add_parser(sub: Any) -> None:
 
 
 def _values(text: str, key: str) -> list[Any]:
-    import yaml
-
-    from simtrain.config import parse_override
+    from simtrain.config import parse_override, yaml_scalar
 
     name, raw = parse_override(text, source=CLI)
     if name != key:
         return []
     values = raw if isinstance(raw, list) else [v.strip() for v in str(raw).split(",")]
-    return [yaml.safe_load(v) if isinstance(v, str) else v for v in values]
+    return [yaml_scalar(v) if isinstance(v, str) else v for v in values]
 
 
 def _read_results(folder: str) -> Any:

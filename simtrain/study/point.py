@@ -79,8 +79,7 @@ def point_run(point: Mapping[str, Any], seed: int) -> TrainingRun:
     >>> point_run({"model": "resnet50", "topology": "torus-2d", "gpus": 16, "batch": 8}, seed=3).batch
     8
     """
-    return TrainingRun.from_mapping({k: v for k, v in point.items() if v is not None and k != "seed"}).replace(
-        seed=seed)
+    return TrainingRun.from_mapping({**{k: v for k, v in point.items() if v is not None}, "seed": seed})
 
 
 def run_point(point: Mapping[str, Any], seed: int, index: int = 0,

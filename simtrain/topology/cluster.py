@@ -79,8 +79,9 @@ class Router(Protocol):
 class Cluster:
     """A GPU cluster: links as arrays, a router, and the logical structure algorithms need.
 
-    A cluster is immutable (its link arrays are read-only): a changed cluster is a new object
-    (:func:`dataclasses.replace`, :meth:`with_link_factor`), so what a cache derived from one stays true.
+    A cluster is immutable: it takes the link arrays it is given and makes them read-only, and a changed cluster
+    is a new object (:func:`dataclasses.replace`, :meth:`with_link_factor`), so what a cache derived from one stays
+    true.
 
     Attributes
     ----------
@@ -128,7 +129,8 @@ class Cluster:
 
     def __post_init__(self) -> None:
         for name in ("link_src", "link_dst", "link_bandwidth_Bps", "link_latency_s", "link_class"):
-            array = np.array(getattr(self, name))   # a copy: the caller's array stays theirs
+            # the cluster takes the arrays it is given (builders make them fresh) and freezes them: no copy
+            array = np.asarray(getattr(self, name))
             array.flags.writeable = False
             object.__setattr__(self, name, array)
         object.__setattr__(self, "grid", tuple(self.grid))
