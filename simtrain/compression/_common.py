@@ -26,6 +26,7 @@ def dense(tensors: Sequence[Tensor], ctx: SchemeContext, label: str = "gradients
 
 def codec_bytes(name: str, tensors: Sequence[Tensor], **params: Any) -> float:
     """Total payload of ``tensors`` encoded one by one with codec ``name`` (the codec's own size rule)."""
-    from simtrain.compression.codecs import payload_bytes
+    from simtrain.compression.codecs import make_codec
 
-    return float(sum(payload_bytes(name, t.shape, **params) for t in tensors))
+    codec = make_codec(name, **params)   # validated once, not once per tensor
+    return float(sum(codec.payload_bytes(t.shape) for t in tensors))

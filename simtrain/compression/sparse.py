@@ -84,10 +84,10 @@ class MSTopK(TopK):
         def comms(tensors: Sequence[Tensor]) -> list[Communication]:
             if not tensors:
                 return []
-            from simtrain.compression.codecs import payload_bytes
+            from simtrain.compression.codecs import make_codec
 
-            params = {**self._codec_params(ctx), "rounds": self.params["rounds"]}
-            shard = float(sum(payload_bytes("mstopk", (math.ceil(t.numel / g),), **params) for t in tensors))
+            codec = make_codec("mstopk", **self._codec_params(ctx), rounds=self.params["rounds"])
+            shard = float(sum(codec.payload_bytes((math.ceil(t.numel / g),)) for t in tensors))
             if g == 1:  # no node to reduce in: a plain sparse all-gather
                 return [Communication("values+indices", "all-gather", shard)]
             full = dense_bytes(tensors, ctx)
