@@ -25,11 +25,12 @@ def add_parser(sub: Any) -> None:
     """Add the ``simulate`` sub-command: a flag for every parameter of :class:`simtrain.run.TrainingRun`."""
     p = sub.add_parser("simulate", help="simulate one data-parallel training step")
     add_run_flags(p)
-    p.add_argument("--straggler", action="append", default=[], metavar="RANK:FACTOR",
+    # dests are the fields of Perturbations, so its errors show these flags (cli._common.flag_table)
+    p.add_argument("--straggler", dest="stragglers", action="append", default=[], metavar="RANK:FACTOR",
                    help="DES: GPU RANK computes FACTOR times slower")
-    p.add_argument("--degrade", action="append", default=[], metavar="LINK:FACTOR",
+    p.add_argument("--degrade", dest="degraded", action="append", default=[], metavar="LINK:FACTOR",
                    help="DES: multiply a link's bandwidth by FACTOR (LINK: a->b, a<->b, or a node such as node3.nic0)")
-    p.add_argument("--fail-link", action="append", default=[], metavar="LINK",
+    p.add_argument("--fail-link", dest="failed", action="append", default=[], metavar="LINK",
                    help="DES: take a link down; traffic reroutes where the topology allows")
     p.add_argument("--background", action="append", default=[], metavar="LINK:RATE",
                    help="DES: constant background traffic on a link, e.g. leaf0->spine:20GB/s")
@@ -45,7 +46,7 @@ def _perturbations(args: argparse.Namespace) -> Any:
     """The perturbation flags, merged with the ``--perturbations`` file (None when there are none)."""
     from simtrain.network.perturb import Perturbations
 
-    combined = Perturbations.parse(args.straggler, args.degrade, args.fail_link, args.background)
+    combined = Perturbations.parse(args.stragglers, args.degraded, args.failed, args.background)
     if args.perturbations:
         from simtrain.config import load_yaml
 

@@ -107,7 +107,8 @@ class Perturbations:
     failed: list[str] = field(default_factory=list)
     background: list[tuple[str, float]] = field(default_factory=list)
     #: Where entries came from, for errors: (``"straggler"``, rank) or (``"degraded"``/``"failed"``/
-    #: ``"background"``, index) → (file, key path). Entries from flags have none (errors name the flag).
+    #: ``"background"``, index) → (file, key path). Entries given as strings or from Python have none (errors then
+    #: name the field: ``stragglers`` …).
     origins: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -121,22 +122,22 @@ class Perturbations:
         """From command-line strings: ``RANK:FACTOR``, ``LINK:FACTOR``, ``LINK``, ``LINK:RATE``."""
         result = cls()
         for text in stragglers:
-            rank, value = _split_value(text, "--straggler")
+            rank, value = _split_value(text, "stragglers")
             try:
                 index = int(rank)
             except ValueError:
-                raise ConfigError("the rank must be an integer", key="--straggler", value=text) from None
-            result.stragglers[index] = _factor(value, "--straggler")
+                raise ConfigError("the rank must be an integer", key="stragglers", value=text) from None
+            result.stragglers[index] = _factor(value, "stragglers")
         for text in degraded:
-            link, value = _split_value(text, "--degrade")
-            result.degraded.append((link, _factor(value, "--degrade", upper=1.0)))
+            link, value = _split_value(text, "degraded")
+            result.degraded.append((link, _factor(value, "degraded", upper=1.0)))
         result.failed.extend(str(t) for t in failed)
         for text in background:
-            link, value = _split_value(text, "--background")
+            link, value = _split_value(text, "background")
             try:
                 rate = units.parse_bandwidth(value)
             except units.UnitError as exc:
-                raise ConfigError(str(exc), key="--background") from None
+                raise ConfigError(str(exc), key="background") from None
             result.background.append((link, rate))
         return result
 
@@ -188,7 +189,7 @@ class Perturbations:
         self.background += other.background
 
     def _blame(self, exc: ConfigError, kind: str, ident: int) -> ConfigError:
-        """``exc`` re-aimed at the file and key the entry came from (unchanged for entries from flags)."""
+        """``exc`` re-aimed at the file and key the entry came from (unchanged for entries not from a file)."""
         where = self.origins.get((kind, ident))
         if where is None or exc.source is not None:
             return exc
@@ -206,7 +207,7 @@ class Perturbations:
         factors = np.ones(num_gpus)
         for rank, factor in self.stragglers.items():
             if not 0 <= rank < num_gpus:
-                raise self._blame(ConfigError(f"no such rank on a {num_gpus}-GPU cluster", key="--straggler",
+                raise self._blame(ConfigError(f"no such rank on a {num_gpus}-GPU cluster", key="stragglers",
                                               value=rank), "straggler", rank)
             factors[rank] = factor
         return factors
@@ -215,16 +216,16 @@ class Perturbations:
         """The cluster with failed links routed around, and the link capacities to simulate with."""
         capacity = cluster.link_bandwidth_Bps.astype(np.float64).copy()
         for index, (spec, factor) in enumerate(self.degraded):
-            capacity[self._resolve(cluster, "degraded", index, spec, "--degrade")] *= factor
+            capacity[self._resolve(cluster, "degraded", index, spec, "degraded")] *= factor
         for index, (spec, rate) in enumerate(self.background):
-            ids = self._resolve(cluster, "background", index, spec, "--background")
+            ids = self._resolve(cluster, "background", index, spec, "background")
             if (capacity[ids] <= rate).any():
                 raise self._blame(ConfigError(
-                    "background traffic must be below the link's capacity", key="--background", value=spec,
+                    "background traffic must be below the link's capacity", key="background", value=spec,
                     allowed=f"less than {units.format_bandwidth(capacity[ids].min())}"), "background", index)
             capacity[ids] -= rate
         if self.failed:
-            ids = np.unique(np.concatenate([self._resolve(cluster, "failed", i, s, "--fail-link")
+            ids = np.unique(np.concatenate([self._resolve(cluster, "failed", i, s, "failed")
                                             for i, s in enumerate(self.failed)]))
             try:
                 cluster = _detour(cluster, ids)
@@ -301,6 +302,6 @@ def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
     cut = [g for g in range(cluster.num_gpus) if g not in component]
     if cut:
         names = [cluster.node_names[g] for g in cut[:5]]
-        raise ConfigError("the failed links disconnect the cluster; no route is left for", key="--fail-link",
+        raise ConfigError("the failed links disconnect the cluster; no route is left for", key="failed",
                           value=names)
     return dataclasses.replace(cluster, router=router)

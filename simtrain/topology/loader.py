@@ -122,12 +122,14 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
     8
     """
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
-        raise ConfigError("must be a positive integer", source="<cli>", key="--gpus", value=gpus)
+        raise _GpusError("must be a positive integer", key="gpus", value=gpus)
     if gpus is not None and gpus > MAX_GPUS:
-        raise ConfigError(f"must be at most {MAX_GPUS}", source="<cli>", key="--gpus", value=gpus)
+        raise _GpusError(f"must be at most {MAX_GPUS}", key="gpus", value=gpus)
     top = Section(data, source)
     try:
         cluster = _build(top, gpus)
+    except _GpusError:
+        raise   # the caller's gpus, not the file's fault: it names the parameter, not the file
     except ConfigError as exc:
         if exc.source is None:
             raise exc.with_context(source=source) from None
@@ -136,13 +138,17 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
     return dataclasses.replace(cluster, source=source)
 
 
+class _GpusError(ConfigError):
+    """An unusable ``gpus`` argument (the caller's value, not the file's): named as the parameter ``gpus``."""
+
+
 def _fixed(top: Section, size: int, gpus: int | None, key: str) -> None:
     if size > MAX_GPUS:
         raise top.error(key, f"the topology would have {size} GPUs; must be at most {MAX_GPUS}")
     if gpus is not None and gpus != size:
-        raise ConfigError(
-            f"this topology has a fixed size of {size} GPUs and cannot be instantiated at", source="<cli>",
-            key="--gpus", value=gpus, allowed=f"{size} (or edit {top.source})",
+        raise _GpusError(
+            f"this topology has a fixed size of {size} GPUs and cannot be instantiated at",
+            key="gpus", value=gpus, allowed=f"{size} (or edit {top.source})",
         )
 
 
@@ -162,9 +168,9 @@ def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_k
         from simtrain.catalog import catalog_dir
 
         shipped = Path(top.source).parent == catalog_dir("topologies")
-        raise ConfigError(
+        raise _GpusError(
             f"must be a multiple of {key} = {per_node} for topology {top.data.get('name')!r}",
-            source="<cli>", key="--gpus", value=gpus, allowed=None if shipped else f"a multiple of {per_node} "
+            key="gpus", value=gpus, allowed=None if shipped else f"a multiple of {per_node} "
             f"(or edit {top.source})",
         )
     return gpus // per_node

@@ -104,7 +104,7 @@ def test_fixed_size_torus_rejects_another_size():
     message = str(info.value)
     assert "64" in message
     assert "fixed size" in message
-    assert info.value.key == "--gpus"
+    assert info.value.key == "gpus"
     assert info.value.value == 32
 
 
@@ -118,7 +118,7 @@ def test_abci_needs_a_multiple_of_4(gpus):
     with pytest.raises(ConfigError) as info:
         load_topology("abci", gpus=gpus)
     assert str(info.value) == (
-        f"<cli>: --gpus: must be a multiple of gpus_per_node = 4 for topology 'abci' (got {gpus})"
+        f"gpus: must be a multiple of gpus_per_node = 4 for topology 'abci' (got {gpus})"
     )
 
 
@@ -129,7 +129,7 @@ def test_cloud_needs_a_multiple_of_instance_size():
 
 @pytest.mark.parametrize("gpus", [0, -4, True, 2.0, "8"])
 def test_bad_gpu_count(gpus):
-    with pytest.raises(ConfigError, match=r"^<cli>: --gpus: must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"^gpus: must be a positive integer"):
         load_topology("torus-2d", gpus=gpus)
 
 
