@@ -33,7 +33,7 @@ from simtrain import units
 from simtrain.config import MIN_BANDWIDTH_BPS, Section, _finite
 from simtrain.errors import ConfigError
 
-__all__ = ["KINDS", "REQUIRED", "Param", "read_params"]
+__all__ = ["KINDS", "QUANTITY_KINDS", "REQUIRED", "Param", "read_params"]
 
 
 #: The default of a parameter that must be given (the same sentinel :class:`~simtrain.config.Section` uses).
@@ -53,7 +53,8 @@ KINDS: dict[str, str] = {
     "int_list": "a list of integers",
     "any": "any value (checked by its user)",
 }
-_QUANTITIES = ("size", "bandwidth", "time", "flop_rate")
+#: The kinds that are quantities with a unit.
+QUANTITY_KINDS = ("size", "bandwidth", "time", "flop_rate")
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class Param:
         if self.nullable and key in section and section.data[key] is None:
             section.raw(key, None)   # marks the key as read
             return None
-        if self.kind in _QUANTITIES:
+        if self.kind in QUANTITY_KINDS:
             raw = section.raw(key, default)   # a required key that is missing raises here
             if raw is None:
                 return None

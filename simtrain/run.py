@@ -28,12 +28,13 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.params import REQUIRED, Param, read_params
+from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
-__all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "profile_fingerprint"]
+__all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
 
 #: Compute and gradient precisions.
 DTYPES = ("fp32", "fp16", "bf16")
@@ -77,6 +78,28 @@ RUN_PARAMS: tuple[Param, ...] = (
           "DES: a YAML file of stragglers, degraded or failed links and background traffic"),
     Param("check_memory", "boolean", True, "fail when the step does not fit in GPU memory"),
 )
+
+
+_NAMES = [p.name for p in RUN_PARAMS]
+
+
+def check_combination(compute_jitter: float, store_and_forward: bool, engine: str) -> None:
+    """The rules between run parameters: jitter and store-and-forward are simulated by the DES only.
+
+    Examples
+    --------
+    >>> check_combination(0.1, False, "analytical")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: compute_jitter: per-GPU compute jitter is simulated by the DES; use engine 'des' \
+(got 0.1)
+    """
+    if compute_jitter > 0 and engine != "des":
+        raise ConfigError("per-GPU compute jitter is simulated by the DES; use engine 'des'",
+                          key="compute_jitter", value=compute_jitter)
+    if store_and_forward and engine != "des":
+        raise ConfigError("store-and-forward is a DES option; use engine 'des'", key="store_and_forward",
+                          value=True)
 
 
 @dataclass(frozen=True)
@@ -151,12 +174,12 @@ class TrainingRun:
             object.__setattr__(self, name, value)
         if isinstance(self.topology_overrides, Mapping):
             object.__setattr__(self, "topology_overrides", tuple(self.topology_overrides.items()))
-        if self.compute_jitter > 0 and self.engine != "des":
-            raise ConfigError("per-GPU compute jitter is simulated by the DES; use engine 'des'",
-                              key="compute_jitter", value=self.compute_jitter)
-        if self.store_and_forward and self.engine != "des":
-            raise ConfigError("store-and-forward is a DES option; use engine 'des'", key="store_and_forward",
-                              value=True)
+        # a frozen run holds no mapping a caller could change after validation
+        for name in ("network", "algorithm_params"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
+        check_combination(self.compute_jitter, self.store_and_forward, self.engine)
 
     # -- constructors ---------------------------------------------------------------------------------------
     @classmethod
@@ -166,7 +189,8 @@ class TrainingRun:
 
         Examples
         --------
-        >>> TrainingRun.from_mapping({"model": "resnet50", "topology": "abci", "network.protocol": "nccl"}).network
+        >>> run = TrainingRun.from_mapping({"model": "resnet50", "topology": "abci", "network.protocol": "nccl"})
+        >>> dict(run.network)
         {'protocol': 'nccl'}
         >>> TrainingRun.from_mapping({"model": "resnet50", "topology": "abci", "bucket_size": 25}, "s.yaml")
         Traceback (most recent call last):
@@ -174,12 +198,27 @@ class TrainingRun:
         simtrain.errors.ConfigError: s.yaml: bucket_size: got the bare number 25 with no unit; ...
         """
         plain = {k: v for k, v in data.items() if not str(k).startswith(("topology.", "network."))}
-        values = read_params(RUN_PARAMS, plain, source=source, path=path)
+        # what only a file or a flag can get wrong (a quantity without its unit, a missing or unknown key) is read
+        # here; the run itself then validates every value once
+        given = [p for p in RUN_PARAMS if p.required or (p.kind in QUANTITY_KINDS and plain.get(p.name) is not None)]
+        read_params(given, {p.name: plain[p.name] for p in given if p.name in plain}, source=source, path=path,
+                    extra_allowed=plain)
+        unknown = [k for k in plain if k not in _NAMES]
+        if unknown:
+            raise ConfigError("unknown key", source=source, key=f"{path}.{unknown[0]}" if path else str(unknown[0]),
+                              value=str(unknown[0]), choices=_NAMES)
         topology = tuple((str(k).split(".", 1)[1], v) for k, v in data.items()
                          if str(k).startswith("topology.") and v is not None)
         network = {str(k).split(".", 1)[1]: v for k, v in data.items()
                    if str(k).startswith("network.") and v is not None}
-        return cls(**values, topology_overrides=topology, network=network)
+        try:
+            return cls(**plain, topology_overrides=topology, network=network)
+        except ConfigError as exc:
+            if exc.source:
+                raise
+            key = f"{path}.{exc.key}" if path and exc.key else exc.key
+            raise ConfigError(exc.message, source=source, key=key, value=exc.value, choices=exc.choices,
+                              allowed=exc.allowed) from None
 
     def replace(self, **changes: Any) -> TrainingRun:
         """A copy with some parameters changed (validated again)."""

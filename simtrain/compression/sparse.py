@@ -86,7 +86,7 @@ class MSTopK(TopK):
                 return []
             from simtrain.compression.codecs import make_codec
 
-            codec = make_codec("mstopk", **self._codec_params(ctx), rounds=self.params["rounds"])
+            codec = make_codec("mstopk", **{**self._codec_params(ctx), "rounds": self.params["rounds"]})
             shard = float(sum(codec.payload_bytes((math.ceil(t.numel / g),)) for t in tensors))
             if g == 1:  # no node to reduce in: a plain sparse all-gather
                 return [Communication("values+indices", "all-gather", shard)]

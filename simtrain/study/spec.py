@@ -48,8 +48,8 @@ import numpy as np
 
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError
-from simtrain.params import Param
-from simtrain.run import RUN_PARAMS, TrainingRun
+from simtrain.params import Param, read_params
+from simtrain.run import RUN_PARAMS, check_combination
 from simtrain.study.expr import compile_expression
 
 __all__ = ["POINT_KEYS", "Study", "load_study", "point_seed", "study_from_dict"]
@@ -214,6 +214,7 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
     used_prefixed = sorted({k for k in [*base, *swept] if k.startswith(PREFIXES)})
     points: list[dict[str, Any]] = []
     ranges = [range(len(group[0][1])) for group in axes]
+    seen: set[tuple[str, str]] = set()
     for combo in itertools.product(*ranges):
         raw = dict(base)
         where = dict(origin)
@@ -221,25 +222,31 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
             for key, values in group:
                 raw[key] = values[i]
                 where[key] = f"{origin[key]}[{i}]"
-        points.append(_resolve_point(raw, used_prefixed, source, where))
+        points.append(_resolve_point(raw, used_prefixed, source, where, seen))
     _check_points(points, source, origin)
     return Study(name=name, description=description, seed=seed, points=points, derived=derived, source=source,
                  swept=swept)
 
 
-def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where: dict[str, str]) -> dict[str, Any]:
-    """Fill defaults and validate through the run description (units stay as given so the table shows what the
-    user wrote)."""
+def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where: dict[str, str],
+                   seen: set[tuple[str, str]]) -> dict[str, Any]:
+    """Fill defaults and validate with the run description's declarations and rules (units stay as given so the
+    table shows what the user wrote); ``seen`` holds the values already read."""
     for spec in POINT_KEYS:
         if spec.required and raw.get(spec.name) is None:
             raise ConfigError("missing required key", source=source, key=f"base.{spec.name}")
     try:
-        TrainingRun.from_mapping({k: v for k, v in raw.items() if not k.startswith(PREFIXES)})
+        for key, value in raw.items():   # each distinct value is read once per study (points share most values)
+            token = (key, json.dumps(value, sort_keys=True, default=str))
+            if key in _KEYS and token not in seen:
+                read_params([_KEYS[key]], {key: value}, source=source)
+                seen.add(token)
+        point: dict[str, Any] = {spec.name: raw.get(spec.name, spec.default) for spec in POINT_KEYS}
+        check_combination(point["compute_jitter"] or 0.0, bool(point["store_and_forward"]), point["engine"])
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
                           choices=exc.choices, allowed=exc.allowed) from None
-    point: dict[str, Any] = {spec.name: raw.get(spec.name, spec.default) for spec in POINT_KEYS}
     if isinstance(point["compute_jitter"], int):
         point["compute_jitter"] = float(point["compute_jitter"])
     for key in prefixed:
