@@ -1,6 +1,10 @@
 """The ``simtrain validate`` command: run the reproduction cases and print published vs simulated figures.
 
-``simtrain.cli`` registers it with :func:`add_parser`; :func:`run` executes it. An unknown ``--case`` raises
+``simtrain.cli`` registers it with :func:`add_parser`; :func:`run` executes it. The text report ends with the
+median ``|error|`` over ``test`` cases (held out) and over ``fit`` cases (used to set a constant) separately, and
+the median error of the effect in ratio cases. ``--check-ratchet`` compares every case's ``|error|`` with the
+committed ratchet file and exits with 1 when one grew beyond its record by more than the tolerance;
+``--record`` rewrites that file (:mod:`simtrain.validation.ratchet`). An unknown ``--case`` raises
 :class:`~simtrain.errors.ConfigError`; ``simtrain.cli.main`` prints it as one ``error:`` line and exits with 2.
 
 Examples
@@ -9,7 +13,7 @@ Examples
 >>> parser = argparse.ArgumentParser(prog="simtrain")
 >>> add_parser(parser.add_subparsers(dest="command"))
 >>> run(parser.parse_args(["validate", "--case", "powersgd-sgd-payload", "--json"]))  # doctest: +ELLIPSIS
-[{"name": "powersgd-sgd-payload", "source": ...}]
+{"cases": [{"name": "powersgd-sgd-payload", ...}], "summary": {...}}
 0
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -25,32 +30,74 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any) -> None:
     """Add the ``validate`` sub-command to an argparse sub-parsers object."""
+    from simtrain.validation.ratchet import DEFAULT_RATCHET
+
     p = sub.add_parser("validate", help="reproduce published measurements and report simtrain's error per case")
     p.add_argument("--case", action="append", metavar="NAME",
                    help="run only this case (repeatable; default: all cases)")
+    p.add_argument("--role", choices=("fit", "test"),
+                   help="run only the cases of this role (fit: used to set a constant; test: held out)")
     p.add_argument("--json", action="store_true",
-                   help="print a list of objects (name, source, published, simulated, rel_error, unit, tag, ...)")
+                   help="print one object: 'cases' (name, source, role, published, simulated, rel_error, "
+                        "effect_error, assumptions, command, ...) and 'summary' (counts and medians)")
+    p.add_argument("--check-ratchet", action="store_true",
+                   help="exit 1 when a case's |error| grew beyond its recorded value by more than the tolerance "
+                        "(new cases enter at their measured error)")
+    p.add_argument("--record", action="store_true",
+                   help="rewrite the ratchet file with every case's current error (all cases only)")
+    p.add_argument("--ratchet", metavar="PATH", default=str(DEFAULT_RATCHET),
+                   help="the ratchet file; default the committed simtrain/validation/ratchet.json")
+    p.add_argument("--tolerance", type=float, metavar="X", default=None,
+                   help="allowed growth of a case's |error| as a fraction (0.01 = 1 percentage point); "
+                        "default the file's, else 0.01")
     p.set_defaults(func=run)
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``simtrain validate``; returns the exit status."""
+    """Execute ``simtrain validate``; returns the exit status (1 when the ratchet check fails)."""
+    from simtrain.errors import ConfigError
     from simtrain.validation import run_cases
-    from simtrain.validation.report import validation_text
+    from simtrain.validation.ratchet import (
+        DEFAULT_TOLERANCE,
+        load_ratchet,
+        ratchet_entries,
+        summary,
+        write_ratchet,
+    )
+    from simtrain.validation.report import ratchet_text, validation_text
 
+    tolerance = getattr(args, "tolerance", None)
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError("must be a non-negative number", key="--tolerance", value=tolerance)
+    role = getattr(args, "role", None)
+    if getattr(args, "record", False) and (args.case or role):
+        raise ConfigError("records every case: drop --case and --role", key="--record", value=True)
     rows = run_cases(args.case)
+    if role:
+        rows = [r for r in rows if r.role == role]
     if args.json:
         docs = []
         for row in rows:
             doc = row.to_dict()
             doc["simulated"] = _finite(row.simulated)
             doc["rel_error"] = _finite(row.rel_error)
+            doc["effect_error"] = _finite(row.effect_error)
             docs.append(doc)
-        print(json.dumps(docs))
+        print(json.dumps({"cases": docs, "summary": summary(rows)}))
     else:
         print(validation_text(rows))
-    return 0
+    status = 0
+    if getattr(args, "check_ratchet", False):
+        entries = ratchet_entries(rows, load_ratchet(args.ratchet), tolerance)
+        text = ratchet_text(entries)
+        print(text, file=sys.stderr if args.json else sys.stdout)
+        status = 1 if any(e.status == "worse" for e in entries) else 0
+    if getattr(args, "record", False):
+        write_ratchet(rows, args.ratchet, DEFAULT_TOLERANCE if tolerance is None else tolerance)
+        msg = f"recorded {len(rows)} cases in {args.ratchet}"
+        print(msg, file=sys.stderr if args.json else sys.stdout)
+    return status

@@ -15,16 +15,18 @@ Examples
 from __future__ import annotations
 
 from simtrain.validation import cases as _cases  # noqa: F401  (registers the built-in cases)
+from simtrain.validation import heldout as _heldout  # noqa: F401  (registers the held-out cases)
 from simtrain.validation.base import (
     CASES,
     Case,
     ValidationRow,
     evaluate,
     median_abs_error,
+    median_effect_error,
     register_case,
     run_cases,
 )
 from simtrain.validation.report import validation_markdown
 
-__all__ = ["CASES", "Case", "ValidationRow", "evaluate", "median_abs_error", "register_case", "run_cases",
-           "validation_markdown"]
+__all__ = ["CASES", "Case", "ValidationRow", "evaluate", "median_abs_error", "median_effect_error",
+           "register_case", "run_cases", "validation_markdown"]

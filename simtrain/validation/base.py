@@ -22,7 +22,11 @@ from typing import Any
 
 from simtrain.registry import Registry
 
-__all__ = ["CASES", "Case", "ValidationRow", "evaluate", "median_abs_error", "register_case", "run_cases"]
+__all__ = ["CASES", "ROLES", "Case", "ValidationRow", "evaluate", "median_abs_error", "median_effect_error",
+           "register_case", "run_cases"]
+
+ROLES = ("fit", "test")
+"""``fit``: the measurement set a constant somewhere in simtrain; ``test``: held out, never used to set anything."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,18 @@ class Case:
         Returns the simulated figure, in ``unit``.
     gap : str
         Why the case misses by more than 25 % and what would close the gap (empty when it does not).
+    role : str
+        ``fit`` or ``test`` (:data:`ROLES`).
+    fit_note : str
+        For a ``fit`` case: which constant the measurement set, and where.
+    effect_zero : float or None
+        For a ratio case, the value that means "no effect" (1.0 for a speed-up, 100.0 for a scaling efficiency in
+        %); None for an absolute figure.
+    command : str
+        The ``simtrain`` command line(s) that compute the simulated figure (``;`` between several).
+    source_id : str
+        A short key naming the independent source (one paper, one benchmark page, one issue thread), so sources
+        can be counted.
     """
 
     name: str
@@ -64,11 +80,26 @@ class Case:
     method: str
     compute: Callable[[], float]
     gap: str = ""
+    role: str = "test"
+    fit_note: str = ""
+    effect_zero: float | None = None
+    command: str = ""
+    source_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"validation case {self.name!r}: role {self.role!r} is not one of {ROLES}")
+        if self.role == "fit" and not self.fit_note:
+            raise ValueError(f"validation case {self.name!r}: a fit case must say which constant it set (fit_note)")
 
 
 @dataclass(frozen=True)
 class ValidationRow:
-    """The outcome of one case: published and simulated figure and the relative error ``simulated/published - 1``."""
+    """The outcome of one case: published and simulated figure and the relative error ``simulated/published - 1``.
+
+    ``effect_error`` is, for a ratio case, ``(simulated - effect_zero) / (published - effect_zero) - 1`` (None
+    otherwise): how far the simulated effect (the gain, the loss against linear scaling) is from the measured one.
+    """
 
     name: str
     source: str
@@ -81,16 +112,38 @@ class ValidationRow:
     assumptions: str
     method: str
     gap: str
+    role: str = "test"
+    fit_note: str = ""
+    effect_zero: float | None = None
+    command: str = ""
+    source_id: str = ""
+
+    @property
+    def effect_error(self) -> float | None:
+        """Relative error of the effect (ratio cases only; None otherwise or when the published effect is 0).
+
+        Examples
+        --------
+        >>> row = evaluate(Case("e", "s", "q", 1.25, "x", "[V]", "", "", lambda: 1.05, effect_zero=1.0))
+        >>> round(row.rel_error, 3), round(row.effect_error, 3)
+        (-0.16, -0.8)
+        """
+        if self.effect_zero is None or self.published == self.effect_zero or not math.isfinite(self.simulated):
+            return None
+        return (self.simulated - self.effect_zero) / (self.published - self.effect_zero) - 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping of the row's fields.
 
         Examples
         --------
-        >>> sorted(evaluate(CASES.get("powersgd-sgd-payload")).to_dict())[:4]
-        ['assumptions', 'gap', 'method', 'name']
+        >>> doc = evaluate(CASES.get("powersgd-sgd-payload")).to_dict()
+        >>> doc["role"], doc["effect_error"], "assumptions" in doc
+        ('fit', None, True)
         """
-        return asdict(self)
+        doc = asdict(self)
+        doc["effect_error"] = self.effect_error
+        return doc
 
 
 CASES: Registry[Case] = Registry("validation case", "simtrain.validation_cases", "--case")
@@ -124,7 +177,9 @@ def evaluate(case: Case) -> ValidationRow:
     rel = simulated / case.published - 1.0 if case.published else math.nan
     return ValidationRow(name=case.name, source=case.source, quantity=case.quantity, published=case.published,
                          simulated=simulated, unit=case.unit, rel_error=rel, tag=case.tag,
-                         assumptions=case.assumptions, method=case.method, gap=case.gap)
+                         assumptions=case.assumptions, method=case.method, gap=case.gap, role=case.role,
+                         fit_note=case.fit_note, effect_zero=case.effect_zero, command=case.command,
+                         source_id=case.source_id or case.source)
 
 
 def run_cases(names: Iterable[str] | None = None) -> list[ValidationRow]:
@@ -138,6 +193,7 @@ def run_cases(names: Iterable[str] | None = None) -> list[ValidationRow]:
     ['ab-training-traffic-reduction']
     """
     from simtrain.validation import cases as _cases  # noqa: F401  (registers the built-in cases)
+    from simtrain.validation import heldout as _heldout  # noqa: F401  (registers the held-out cases)
 
     if names is None:
         plugins = [n for n in CASES.names() if n not in _ORDER]  # entry-point cases go last
@@ -157,6 +213,23 @@ def median_abs_error(rows: Iterable[ValidationRow]) -> float:
     0.1
     """
     errors = sorted(abs(r.rel_error) for r in rows)
+    if not errors:
+        return math.nan
+    mid = len(errors) // 2
+    return errors[mid] if len(errors) % 2 else (errors[mid - 1] + errors[mid]) / 2
+
+
+def median_effect_error(rows: Iterable[ValidationRow]) -> float:
+    """Median of ``|effect_error|`` over the ratio cases among the rows (NaN when there are none).
+
+    Examples
+    --------
+    >>> rows = [evaluate(Case("a", "s", "q", 1.2, "x", "[C]", "", "", lambda: v, effect_zero=1.0))
+    ...         for v in (1.1, 1.3, 1.2)]
+    >>> round(median_effect_error(rows), 3)
+    0.5
+    """
+    errors = sorted(abs(e) for r in rows if (e := r.effect_error) is not None)
     if not errors:
         return math.nan
     mid = len(errors) // 2

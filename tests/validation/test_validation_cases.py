@@ -122,7 +122,8 @@ def validate_cli(capsys, *argv: str) -> tuple[int, str, str]:
 def test_cli_text_for_one_case(capsys):
     code, out, err = validate_cli(capsys, "--case", "sony-abci-scaling-1088")
     assert code == 0 and err == ""
-    for word in ("source", "published", "simulated", "error", "assumptions", "91.62 %", "median absolute"):
+    for word in ("source", "published", "simulated", "error", "assumptions", "91.62 %", "median |error| over test",
+                 "effect error", "command"):
         assert word in out
 
 
@@ -130,7 +131,7 @@ def test_cli_json_for_two_cases(capsys):
     code, out, err = validate_cli(capsys, "--json", "--case", "powersgd-sgd-payload", "--case",
                                   "nccl-allreduce-8xa100")
     assert code == 0 and err == ""
-    docs = json.loads(out)
+    docs = json.loads(out)["cases"]
     assert [d["name"] for d in docs] == ["powersgd-sgd-payload", "nccl-allreduce-8xa100"]
     for d in docs:
         assert {"name", "source", "published", "simulated", "rel_error"} <= set(d)
@@ -149,3 +150,53 @@ def test_add_parser_registers_validate():
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["validate", "--json"])
     assert args.func is run and args.json and args.case is None
+
+
+# --- the held-out discipline (issue 14 item 4) -------------------------------------------------------------------
+def test_enough_cases_sources_and_held_out_share(rows):
+    assert len(rows) >= 60
+    assert len({r.source_id for r in rows}) >= 15
+    test = [r for r in rows if r.role == "test"]
+    assert 3 * len(test) >= 2 * len(rows), f"only {len(test)} of {len(rows)} cases are held out"
+
+
+def test_every_case_states_source_assumptions_role_and_command(rows):
+    for r in rows:
+        case = CASES.get(r.name)
+        assert case.role in ("fit", "test"), r.name
+        assert case.source_id and case.source and case.assumptions and case.command, r.name
+        if case.role == "fit":
+            assert case.fit_note, f"{r.name} is fit but does not say which constant it set"
+
+
+def test_ratio_cases_report_the_error_of_the_effect(rows):
+    ratio = [r for r in rows if r.unit == "x" or "scaling" in r.name]
+    assert ratio
+    for r in ratio:
+        assert r.effect_zero is not None, f"{r.name} is a ratio case without effect_zero"
+        expected = (r.simulated - r.effect_zero) / (r.published - r.effect_zero) - 1
+        assert r.effect_error == pytest.approx(expected), r.name
+
+
+def test_fit_cases_are_the_ones_behind_the_fitted_constants(rows):
+    """The protocol efficiencies were fitted on exactly these figures (simtrain/network/protocol.py)."""
+    fit = {r.name for r in rows if r.role == "fit"}
+    for name in ("nccl-allreduce-8xa100", "nccl-allreduce-8xh100-ring", "nccl-allreduce-4xhdr-multinode",
+                 "nccl-allreduce-ndr-per-nic", "nccl-allreduce-hdr-per-nic"):
+        assert name in fit
+
+
+def test_a_fit_case_without_a_note_or_an_unknown_role_is_refused():
+    with pytest.raises(ValueError, match="fit_note"):
+        Case("x", "s", "q", 1.0, "x", "[M]", "a", "m", lambda: 1.0, role="fit")
+    with pytest.raises(ValueError, match="role"):
+        Case("x", "s", "q", 1.0, "x", "[M]", "a", "m", lambda: 1.0, role="held-out")
+
+
+def test_a_command_case_runs_the_command_it_prints(rows):
+    """The printed command, run through the CLI, gives the case's simulated figure."""
+    from simtrain.validation.command import simtrain_json
+
+    row = next(r for r in rows if r.name == "nccl-allreduce-p4d-2node")
+    argv = row.command.split()[1:]
+    assert simtrain_json(argv)["busbw_Bps"] / 1e9 == pytest.approx(row.simulated)

@@ -1,0 +1,417 @@
+"""Held-out reproduction cases (issue 14): published measurements no constant of simtrain was fitted to.
+
+Each case *is* a ``simtrain`` command (:mod:`simtrain.validation.command`): the docs print the argument list and
+the case runs exactly it. A measured system that is not in the catalog is described with ``--set topology.KEY``
+overrides of a catalog family (``dgx-h100`` for switched nodes with per-GPU NICs, ``cloud-25g`` for instances
+with one NIC), with every rate stated in the case. Where a measurement ran NCCL's own choice of algorithm, the
+case leaves ``--algorithm`` at simtrain's default, so it follows the default when that becomes NCCL's choice
+(``simtrain validate --record`` re-records the errors). Where a precision is not yet a simtrain dtype (TF32), the
+case uses it as soon as the run parameters accept it and says what it uses until then.
+
+Numbers come from ``shared/research/collectives.md`` (tags [M]/[M2]), ``compression.md`` ([V]) and NVIDIA's
+DeepLearningExamples READMEs (read at the commits named in each source); none is tagged unverified.
+
+Examples
+--------
+>>> from simtrain.validation import CASES
+>>> CASES.get("nccl-allreduce-8xh100-nvls-azure-8gb").role
+'test'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from simtrain.validation.base import Case, register_case
+from simtrain.validation.command import command_line, simtrain_json
+
+__all__: list[str] = []
+
+_NCCL = ("--set", "network.protocol=nccl")
+
+
+def _dtype(wanted: str, fallback: str) -> str:
+    """``wanted`` when simtrain's run parameters accept it, else ``fallback`` (stated in the case)."""
+    from simtrain.run import RUN_PARAMS
+
+    choices = next(p.choices for p in RUN_PARAMS if p.name == "dtype")
+    return wanted if isinstance(choices, (tuple, list)) and wanted in choices else fallback
+
+
+def _sets(**keys: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for key, value in keys.items():
+        out += ["--set", f"topology.{key.replace('__', '.')}={value}"]
+    return tuple(out)
+
+
+# --- measured systems, as overrides of catalog families --------------------------------------------------------
+A100_NODE = ("--topology", "dgx-h100", *_sets(device="a100", intra_node__bandwidth="300GB/s"))
+A100_NODE_TEXT = ("nodes of 8 A100 SXM4 on NVSwitch at 300 GB/s per direction per GPU (NVLink3 payload rate, [D]), "
+                  "1 us per hop: the `dgx-h100` family with device a100")
+H100_NODE = ("--topology", "dgx-h100")
+H100_NODE_TEXT = "nodes of 8 H100 SXM5 on NVSwitch at 450 GB/s per direction (catalog `dgx-h100`)"
+H200_NODE = ("--topology", "dgx-h100", *_sets(device="h200"))
+H200_NODE_TEXT = "one node of 8 H200 on NVSwitch at 450 GB/s per direction (the `dgx-h100` family with device h200)"
+DGX1_V100 = ("--topology", "cloud-25g")
+DGX1_V100_TEXT = ("one node of 8 V100 SXM2 16 GB on NVLink2 (150 GB/s per direction per GPU): the `cloud-25g` "
+                  "family at 8 GPUs, whose one instance is 8 V100 on a 150 GB/s switch; DGX-1's hybrid cube-mesh "
+                  "is approximated by that switch")
+DGX2_V100 = ("--topology", "dgx-h100", *_sets(device="v100", gpus_per_node="16", intra_node__bandwidth="150GB/s"))
+DGX2_V100_TEXT = ("one DGX-2: 16 V100 32 GB on NVSwitch at 150 GB/s per direction (the `dgx-h100` family with "
+                  "device v100, 16 GPUs per node; catalog v100 is the 16 GB part, memory is not checked against "
+                  "32 GB)")
+_DEFAULT_ALGO = ("the collective algorithm is simtrain's default (NCCL's own choice once `--algorithm auto` is the "
+                 "default, issue 14 item 2; `ring` before)")
+_BASE = ("simtrain's shipped defaults otherwise (catalog device, its compute model, the network with NCCL's "
+         "protocol model, `network.protocol: nccl`)")
+
+
+def _value(argv: Sequence[str], key: str, scale: float = 1.0) -> Callable[[], float]:
+    return lambda: float(simtrain_json(argv)[key]) * scale
+
+
+def _case(name: str, source_id: str, source: str, quantity: str, published: float, unit: str, tag: str,
+          assumptions: str, argvs: Sequence[Sequence[str]], compute: Callable[[], float], **extra: Any) -> None:
+    commands = "; ".join(command_line(a) for a in argvs)
+    register_case(Case(name=name, source=source, quantity=quantity, published=published, unit=unit, tag=tag,
+                       assumptions=f"{assumptions}; {_BASE}", method=f"{commands} (with --json)", compute=compute,
+                       command=commands, source_id=source_id, **extra))
+
+
+# --- nccl-tests bus bandwidths of other systems ----------------------------------------------------------------
+def _busbw_case(name: str, source_id: str, source: str, quantity: str, published: float, tag: str,
+                system: tuple[str, ...], system_text: str, gpus: int, size: str, algorithm: str | None,
+                extra_assumptions: str = "", **extra: Any) -> None:
+    argv = ("collective", "--op", "all-reduce", "--size", size, *system, "--gpus", str(gpus),
+            *(("--algorithm", algorithm) if algorithm else ()), *_NCCL)
+    algo_text = f"`{algorithm}`" if algorithm else _DEFAULT_ALGO
+    assumptions = (f"{system_text}; {gpus} GPUs; all-reduce of {size} (nccl-tests sizes are powers of two); "
+                   f"{algo_text}; busbw = size / time x 2(p-1)/p as nccl-tests"
+                   + (f"; {extra_assumptions}" if extra_assumptions else ""))
+    _case(name, source_id, source, quantity, published, "GB/s", tag, assumptions, [argv],
+          _value(argv, "busbw_Bps", 1e-9), **extra)
+
+
+_NVLS_GAP = ("NCCL ran NVLink SHARP (NVLS): the NVSwitch reduces in the switch, so each GPU sends its buffer once "
+             "and busbw exceeds the ring's ceiling (~0.79 x 450 = 357 GB/s); simtrain has no `nvls` algorithm yet "
+             "(issue 14 item 2) and runs its default ring")
+_RAMP = ("the ramp between small and large messages (NCCL's chunked pipeline and size-dependent tuning, see "
+         "nccl-allreduce-8xa100-16mb)")
+
+_AZURE = {
+    "h100": ("azure-nd-h100-v5", "Azure ND H100 v5 nccl-tests all_reduce_perf (NCCL 2.18.5), fork "
+             "yosoyjay/AI-benchmarking-guide ND_H100_v5_results.md, row {label} (collectives.md §3)",
+             H100_NODE, H100_NODE_TEXT, {"1MiB": 43.7, "16MiB": 234.5, "128MiB": 400.6, "1GiB": 466.4,
+                                         "8GiB": 478.9}),
+    "h200": ("azure-nd-h200-v5", "Azure/AI-benchmarking-guide ND_H200_v5_results.md, nccl-tests all_reduce_perf "
+             "(NCCL 2.20.5), row {label} (collectives.md §3)",
+             H200_NODE, H200_NODE_TEXT, {"1MiB": 53.0, "16MiB": 240.4, "128MiB": 412.5, "1GiB": 467.6,
+                                         "8GiB": 480.0}),
+}
+_SMALL_GAP = ("at 1 MiB NCCL runs a latency-optimised path (NVLS/tree with LL/LL128) whose per-step costs "
+              "simtrain's ring with NCCL 2.8's constants overestimates or underestimates; " + _RAMP)
+
+for _gpu, (_sid, _src, _system, _text, _rows) in _AZURE.items():
+    for _label, _published in _rows.items():
+        _big = _label in ("128MiB", "1GiB", "8GiB")
+        _busbw_case(
+            f"nccl-allreduce-8x{_gpu}-nvls-azure-{_label.lower().replace('ib', 'b')}", _sid,
+            _src.format(label=_label.replace("iB", " B").replace("MB", "MB")),
+            f"all-reduce bus bandwidth on one node of 8 {_gpu.upper()} (NCCL default: NVLS), {_label}",
+            _published, "[M]", _system, _text, 8, _label, None,
+            gap=(_NVLS_GAP if _big else (_NVLS_GAP + "; and " + _RAMP)) if _label != "1MiB" else _SMALL_GAP)
+
+_busbw_case("nccl-allreduce-8xa100-azure-1gb", "azure-nd-a100-v4",
+            "Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, 1 GB row "
+            "(collectives.md §3; the 8 GB row of the same table is a fit case)",
+            "all-reduce bus bandwidth on one node of 8 A100 (NVSwitch), 1 GB", 228.1, "[M]",
+            A100_NODE, A100_NODE_TEXT, 8, "1GiB", "ring",
+            extra_assumptions="`ring` as the other Azure A100 rows (A100 has no NVLS)")
+
+_busbw_case("nccl-allreduce-4xh100-ring", "nccl-1455",
+            "NVIDIA/nccl issue #1455, NCCL_ALGO=RING runs on 2-8 GPUs of one H100 SXM node, 365-370 GB/s at 2-4 GB "
+            "(collectives.md §3; the 8-GPU figure is a fit case)",
+            "ring all-reduce bus bandwidth on 4 GPUs of an 8 x H100 SXM node, 4 GB (midpoint of 365-370)", 367.5,
+            "[M]", (*H100_NODE, *_sets(gpus_per_node="4")), H100_NODE_TEXT + " (4 of its GPUs: a node of 4)", 4,
+            "4GiB", "ring")
+
+_busbw_case("nccl-allreduce-8xh100-nvls-1455", "nccl-1455",
+            "NVIDIA/nccl issue #1455, NVLS runs: ~480 GB/s on 8 GPUs (algbw 273) (collectives.md §3)",
+            "NVLS all-reduce bus bandwidth on 8 H100 SXM, large messages", 480.0, "[M]",
+            H100_NODE, H100_NODE_TEXT, 8, "4GiB", None, gap=_NVLS_GAP)
+
+_busbw_case("nccl-allreduce-8xh200-272", "nccl-tests-272",
+            "NVIDIA/nccl-tests issue #272: 8 x H200, NCCL 2.20.3, peak ~475 GB/s up to 4 GB (collectives.md §3)",
+            "all-reduce bus bandwidth on one node of 8 H200 (NCCL default), 4 GB", 475.0, "[M]",
+            H200_NODE, H200_NODE_TEXT, 8, "4GiB", None, gap=_NVLS_GAP)
+
+_busbw_case("nccl-allreduce-8xa100-apollo-149", "nccl-tests-149",
+            "NVIDIA/nccl-tests issue #149: 8 x A100 in an HPE Apollo 6500, ~200 GB/s (collectives.md §3)",
+            "all-reduce bus bandwidth on one node of 8 A100 (HPE Apollo 6500, NVSwitch)", 200.0, "[M]",
+            A100_NODE, A100_NODE_TEXT, 8, "1GiB", "ring",
+            extra_assumptions="the message size is not in the note; 1 GiB (near the plateau) is assumed; `ring` "
+                              "(A100: no NVLS)")
+
+_P4D = (*A100_NODE, *_sets(nic__count="4", nic__bandwidth="100Gbit/s"))
+_P4D_TEXT = ("AWS p4d-class nodes: 8 A100 on NVSwitch (300 GB/s per direction) with 4 x 100 Gbit/s EFA NICs "
+             "(GPUs 2k, 2k+1 share NIC k), non-blocking fabric: the `dgx-h100` family with device a100 and 4 NICs "
+             "of 100 Gbit/s")
+_P4D_GAP = ("the source is a user's 'slow bandwidth' report (NCCL 2.9.9 on EFA, likely without the tuned "
+            "aws-ofi-nccl plugin): 3-4 nodes reach only ~30 GB/s, about half of what 4 x 100 Gbit/s allow; "
+            "simtrain predicts a healthy fabric. Kept as a degraded-setup case, not a model target")
+for _nodes, _published in ((1, 230.8), (2, 57.2), (3, 31.8), (4, 29.6)):
+    _busbw_case(f"nccl-allreduce-p4d-{_nodes}node", "nccl-527",
+                f"NVIDIA/nccl issue #527: p4d (8 x A100, 4 x 100 Gbit/s EFA), NCCL 2.9.9, 1 GiB, {_nodes} "
+                "node(s) (collectives.md §3, flagged there as possibly mis-tuned)",
+                f"all-reduce bus bandwidth on {_nodes} p4d node(s) of 8 A100, 1 GiB", _published, "[M]",
+                _P4D, _P4D_TEXT, 8 * _nodes, "1GiB", "ring" if _nodes == 1 else "ring:channels=4",
+                extra_assumptions="one ring channel per NIC across nodes (NCCL builds one ring per NIC), as the "
+                                  "other multi-node cases" if _nodes > 1 else "`ring` (A100: no NVLS)",
+                gap=_P4D_GAP if _nodes > 2 else "")
+
+_busbw_case("nccl-allreduce-2xh100-pcie-bridge", "nccl-1161",
+            "NVIDIA/nccl issue #1161: 2 x H100 PCIe joined by an NVLink bridge, ~116 GB/s at 1-4 GB "
+            "(collectives.md §3)",
+            "all-reduce bus bandwidth between 2 H100 PCIe on an NVLink bridge, 1-4 GB", 116.0, "[M]",
+            ("--topology", "dgx-h100", *_sets(gpus_per_node="2", intra_node__bandwidth="300GB/s")),
+            "one node of 2 H100 joined by an NVLink bridge at 300 GB/s per direction (600 GB/s bidirectional, "
+            "[D] collectives.md §5.1): the `dgx-h100` family with 2 GPUs per node and 300 GB/s links", 2, "2GiB",
+            None,
+            gap="one NVLink efficiency for every NVLink: simtrain applies the NVSwitch-fitted 0.794 to a PCIe "
+                "card's NVLink bridge, which NCCL drives at ~39 % of its line rate (fewer channels/SMs on a 2-GPU "
+                "bridge, PCIe-card clocks); needs per-link-class efficiencies (issue 14 item 2)")
+
+_busbw_case("nccl-allreduce-3node-4xhdr-119", "nccl-tests-119",
+            "NVIDIA/nccl-tests issue #119: 3 nodes of 8 A100 40 GB with 4 HDR NICs each, peak ~96 GB/s at up to "
+            "128 MB (collectives.md §3)",
+            "multi-node all-reduce bus bandwidth, 3 nodes of 8 A100 with 4 x HDR, 128 MB", 96.0, "[M]",
+            (*A100_NODE, *_sets(nic__count="4", nic__bandwidth="200Gbit/s")),
+            A100_NODE_TEXT + ", 4 x 200 Gbit/s HDR NICs per node (GPUs 2k, 2k+1 share NIC k)", 24, "128MiB",
+            "ring:channels=4", extra_assumptions="one ring channel per NIC (NCCL builds one ring per NIC)")
+
+_busbw_case("nccl-allreduce-ndr-per-nic", "nccl-tests-290",
+            "NVIDIA/nccl-tests issue #290, maintainer: 46-48 GB/s per NDR 400 Gbit/s NIC with a ring on 2+ nodes "
+            "(collectives.md §3)",
+            "ring all-reduce bus bandwidth through one NDR NIC per node (midpoint of 46-48)", 47.0, "[M]",
+            ("--topology", "dgx-h100", *_sets(gpus_per_node="1", nic__count="1")),
+            "2 nodes of 1 H100 each with one 400 Gbit/s NDR NIC (the `dgx-h100` family, 1 GPU and 1 NIC per "
+            "node), so the ring's traffic crosses exactly one NIC per node", 2, "4GiB", "ring",
+            role="fit", fit_note="SIMPLE_NETWORK_EFFICIENCY (simtrain/network/protocol.py) is the geometric mean "
+                                 "of this figure's 47/50 and the HDR per-NIC 24/25")
+
+_busbw_case("nccl-allreduce-hdr-per-nic", "nccl-tests-160",
+            "NVIDIA/nccl-tests issue #160, maintainer: ~24 GB/s per HDR 200 Gbit/s NIC on good setups "
+            "(collectives.md §3)",
+            "ring all-reduce bus bandwidth through one HDR NIC per node", 24.0, "[M]",
+            ("--topology", "dgx-h100", *_sets(device="a100", gpus_per_node="1", nic__count="1",
+                                              nic__bandwidth="200Gbit/s")),
+            "2 nodes of 1 A100 each with one 200 Gbit/s HDR NIC (the `dgx-h100` family, 1 GPU and 1 NIC per node)",
+            2, "4GiB", "ring",
+            role="fit", fit_note="SIMPLE_NETWORK_EFFICIENCY (simtrain/network/protocol.py) is the geometric mean "
+                                 "of this figure's 24/25 and the NDR per-NIC 47/50")
+
+
+# --- training throughput and scaling: NVIDIA DeepLearningExamples ResNet-50 v1.5 --------------------------------
+def _simulate(system: tuple[str, ...], gpus: int, batch: int, dtype: str, *extra: str,
+              model: str = "resnet50") -> tuple[str, ...]:
+    return ("simulate", "--model", model, *system, "--gpus", str(gpus), "--batch", str(batch), "--dtype", dtype,
+            *extra, *_NCCL)
+
+
+_TF32 = _dtype("tf32", "fp32")
+_TF32_TEXT = ("TF32 (A100's FP32 training runs TF32 on tensor cores): "
+              + ("dtype tf32" if _TF32 == "tf32" else "simtrain has no tf32 dtype yet, so fp32 (the 19.5 TFLOP/s "
+                                                      "datasheet FP32 peak, not TF32's 156)"))
+_COMPUTE_GAP = ("the compute model: one fixed 50 % of datasheet peak for every layer, where cuDNN's tensor-core "
+                "convolutions at batch 256 reach a different fraction, BN/ReLU/pooling are bandwidth-bound, and "
+                "A100 'FP32' runs TF32 on tensor cores (issue 14 item 1)")
+_SCALING_GAP = ("the training step: simtrain's 8-GPU step hides all but a sliver of the all-reduce behind backward "
+                "compute and charges nothing else, so it predicts ~0-3 % loss; the measured loss (DDP/Horovod "
+                "bucket launches, the first-bucket wait, NCCL sharing SMs with compute, data loading) is 3-17 %. "
+                "Needs the framework step model (issue 14 item 3)")
+
+
+def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, int, int, float, str]],
+               scaling: Sequence[tuple[str, str, str, int, int, float]]) -> None:
+    """Register the 1-GPU throughput rows and the N-GPU scaling rows of one DeepLearningExamples README."""
+    for key, system_name, prec, batch, _, published, _tag in rows:
+        system, text = _one_gpu(system_name)
+        dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
+        argv = _simulate(system, 1, batch, dtype)
+        prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
+        _case(f"{source_id}-{key}", source_id, source.format(table=f"{system_name} training performance, 1 GPU, "
+                                                                     f"{prec}"),
+              f"ResNet-50 v1.5 training throughput on 1 GPU ({system_name}, {prec}, batch {batch})", published,
+              "img/s", "[M]", f"{text}; 1 GPU; per-GPU batch {batch}; {prec_text}; momentum SGD", [argv],
+              _value(argv, "throughput_samples_per_s"),
+              gap=_COMPUTE_GAP)
+    for key, system_name, prec, batch, gpus, published in scaling:
+        system, text = _DLE_SYSTEMS[system_name]
+        dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
+        argv = _simulate(system, gpus, batch, dtype)
+        prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
+        _case(f"{source_id}-{key}", source_id,
+              source.format(table=f"{system_name} training performance, {gpus} GPUs, {prec} scaling "
+                                  f"{published * gpus / 100:.2f}x"),
+              f"ResNet-50 v1.5 {gpus}-GPU scaling efficiency ({system_name}, {prec}, batch {batch} per GPU): "
+              f"{gpus}-GPU throughput / ({gpus} x 1-GPU throughput)", published, "%", "[M]",
+              f"{text}; {gpus} GPUs, per-GPU batch {batch} (weak scaling); {prec_text}; momentum SGD, 25 MiB "
+              f"buckets; {_DEFAULT_ALGO}; efficiency = simtrain's scaling_efficiency (the {gpus}-GPU throughput "
+              "over the single-GPU compute-only throughput)", [argv],
+              _value(argv, "scaling_efficiency", 100.0), effect_zero=100.0, gap=_SCALING_GAP)
+
+
+_DLE_SYSTEMS = {
+    "DGX A100": (A100_NODE, A100_NODE_TEXT.replace("nodes of", "one node of")),
+    "DGX-1 V100 16GB": (DGX1_V100, DGX1_V100_TEXT),
+    "DGX-2 V100 32GB": (DGX2_V100, DGX2_V100_TEXT),
+}
+
+
+def _one_gpu(system_name: str) -> tuple[tuple[str, ...], str]:
+    """The system's family cut to a node of one GPU (a family is instantiated in whole nodes)."""
+    system, text = _DLE_SYSTEMS[system_name]
+    key = "gpus_per_instance" if "cloud-25g" in system else "gpus_per_node"
+    return (*system, *_sets(**{key: "1"})), f"{text}, cut to one GPU (`{key}=1`)"
+
+_dle_cases(
+    "dle-pytorch-rn50",
+    "NVIDIA DeepLearningExamples PyTorch/Classification/ConvNets/resnet50v1.5/README.md (commit 291f0d0, "
+    "pytorch-21.03 NGC container), {table}; batch sizes from ConvNets/configs.yml",
+    [("a100-tf32-1gpu", "DGX A100", "TF32", 256, 1, 938.0, "[M]"),
+     ("a100-amp-1gpu", "DGX A100", "AMP", 256, 1, 2470.0, "[M]"),
+     ("v100-fp32-1gpu", "DGX-1 V100 16GB", "FP32", 112, 1, 367.0, "[M]"),
+     ("v100-amp-1gpu", "DGX-1 V100 16GB", "AMP", 256, 1, 1200.0, "[M]")],
+    [("a100-tf32-8gpu-scaling", "DGX A100", "TF32", 256, 8, 100 * 7.72 / 8),
+     ("a100-amp-8gpu-scaling", "DGX A100", "AMP", 256, 8, 100 * 6.72 / 8),
+     ("v100-fp32-8gpu-scaling", "DGX-1 V100 16GB", "FP32", 112, 8, 100 * 7.76 / 8),
+     ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 6.93 / 8)])
+
+_dle_cases(
+    "dle-tensorflow-rn50",
+    "NVIDIA DeepLearningExamples TensorFlow/Classification/ConvNets/resnet50v1.5/README.md (commit 1d4211f, "
+    "TensorFlow 20.06-tf1 NGC container, XLA on), {table}",
+    [("a100-tf32-1gpu", "DGX A100", "TF32", 256, 1, 909.0, "[M]"),
+     ("a100-amp-1gpu", "DGX A100", "AMP", 256, 1, 2375.0, "[M]"),
+     ("v100-fp32-1gpu", "DGX-1 V100 16GB", "FP32", 128, 1, 412.0, "[M]"),
+     ("v100-amp-1gpu", "DGX-1 V100 16GB", "AMP", 256, 1, 1270.0, "[M]")],
+    [("a100-tf32-8gpu-scaling", "DGX A100", "TF32", 256, 8, 100 * 7.70 / 8),
+     ("a100-amp-8gpu-scaling", "DGX A100", "AMP", 256, 8, 100 * 7.32 / 8),
+     ("v100-fp32-8gpu-scaling", "DGX-1 V100 16GB", "FP32", 128, 8, 100 * 7.69 / 8),
+     ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 7.48 / 8),
+     ("dgx2-fp32-16gpu-scaling", "DGX-2 V100 32GB", "FP32", 128, 16, 100 * 15.05 / 16),
+     ("dgx2-amp-16gpu-scaling", "DGX-2 V100 32GB", "AMP", 256, 16, 100 * 13.27 / 16)])
+
+
+def _speedup(slow: Sequence[str], fast: Sequence[str], key: str = "step_time_s") -> Callable[[], float]:
+    if key == "step_time_s":
+        return lambda: float(simtrain_json(slow)[key]) / float(simtrain_json(fast)[key])
+    return lambda: float(simtrain_json(fast)[key]) / float(simtrain_json(slow)[key])
+
+
+for _sid, _src, _system_name, _fp32_batch, _published in (
+        ("dle-pytorch-rn50", "PyTorch README (commit 291f0d0), DGX A100 table, 1 GPU, 'TF32 to mixed precision' "
+                             "2.63x", "DGX A100", 256, 2.63),
+        ("dle-pytorch-rn50", "PyTorch README (commit 291f0d0), DGX-1 16GB table, 1 GPU, 'FP32 to mixed "
+                             "precision' 3.26x", "DGX-1 V100 16GB", 112, 3.26)):
+    _system, _text = _one_gpu(_system_name)
+    _fp = "TF32" if _system_name == "DGX A100" else "FP32"
+    _slow = _simulate(_system, 1, _fp32_batch, _TF32 if _fp == "TF32" else "fp32")
+    _fast = _simulate(_system, 1, 256, "fp16")
+    _case(f"{_sid}-{'a100' if _fp == 'TF32' else 'v100'}-amp-speedup", _sid,
+          f"NVIDIA DeepLearningExamples ResNet-50 v1.5 {_src}",
+          f"ResNet-50 training throughput speed-up of AMP over {_fp} on 1 GPU ({_system_name})", _published, "x",
+          "[M]", f"{_text}; 1 GPU; {_fp} at batch {_fp32_batch} against AMP (fp16) at batch 256; "
+                 + (_TF32_TEXT if _fp == "TF32" else "FP32 without tensor cores"),
+          [_slow, _fast], _speedup(_slow, _fast, "throughput_samples_per_s"), effect_zero=1.0, gap=_COMPUTE_GAP)
+
+
+# --- scaling studies on large clusters -------------------------------------------------------------------------
+_yamazaki = _simulate(("--topology", "abci"), 2048, 40, "fp16")
+_case("yamazaki-abci-2048-throughput", "yamazaki-fujitsu-2019",
+      "Yamazaki et al. (Fujitsu), 'Yet Another Accelerated SGD: ResNet-50 Training on ImageNet in 74.7 seconds', "
+      "arXiv 1903.12650 abstract (>1.73 M images/s on 2,048 V100 of ABCI; collectives.md §2.1)",
+      "ResNet-50 training throughput on 2,048 V100 of ABCI (images/s)", 1.73e6, "img/s", "[M]",
+      "topology `abci` at 2,048 GPUs (512 nodes of 4 V100, 2 x EDR per node, racks of 34 nodes, 3:1 "
+      "oversubscription); global batch 81,920 = per-GPU batch 40; fp16 mixed precision; momentum SGD standing in "
+      "for LARS (same state size class); " + _DEFAULT_ALGO,
+      [_yamazaki], _value(_yamazaki, "throughput_samples_per_s"),
+      gap="the compute model and the collective: at 40 images per GPU the V100 step is short, so both the "
+          "per-layer compute efficiency (issue 14 item 1) and the all-reduce over 2,048 GPUs (a flat ring of "
+          "2,048 steps today; Fujitsu ran a tuned hierarchical all-reduce; NCCL's choice in item 2) decide it")
+
+_jia = _simulate(("--topology", "cloud-25g", *_sets(device="p40", nic_bandwidth="100Gbit/s",
+                                                    intra_bandwidth="15.75GB/s", nic_latency="5us")),
+                 2048, 32, "fp32", "--scheme", "fp16", "--algorithm", "hierarchical")
+_case("jia-tencent-p40-2048-scaling", "jia-tencent-2018",
+      "Jia et al. (Tencent), arXiv 1807.11205, as listed in the comparison table of Mikami et al. (Sony) arXiv "
+      "1811.05233 v1: P40 x 2048, 100 Gbit Ethernet, 87.90 % GPU scaling efficiency (collectives.md §2.1-2.2, "
+      "[M2])",
+      "GPU scaling efficiency of ResNet-50 training on 2,048 P40", 87.90, "%", "[M2]",
+      "2,048 P40 in nodes of 8 on PCIe Gen3 (15.75 GB/s per GPU, node layout [U] in the notes) with one "
+      "100 Gbit/s Ethernet NIC per node at 5 us per hop: the `cloud-25g` family with device p40; per-GPU batch 32 "
+      "(64K / 2,048); fp32 compute with fp16 gradients (`--scheme fp16`: P40 has no fast fp16 arithmetic; the "
+      "paper's mixed precision keeps fp16 for the wire); Jia et al.'s hierarchical all-reduce (`hierarchical`); "
+      "efficiency = simtrain's scaling_efficiency against one GPU's compute-only throughput (the table's baseline "
+      "is not stated)",
+      [_jia], _value(_jia, "scaling_efficiency", 100.0), effect_zero=100.0)
+
+
+# --- BytePS against Horovod/NCCL (bytedance/byteps docs/performance.md) ---------------------------------------
+def _byteps_case(model: str, network: str, published: float) -> None:
+    if network == "tcp":
+        system: tuple[str, ...] = ("--topology", "cloud-25g", *_sets(nic_bandwidth="20Gbit/s"))
+        text = ("8 machines (VMs) of 8 V100 16 GB on NVLink (150 GB/s), 20 Gbit/s TCP each: the `cloud-25g` "
+                "family at 64 GPUs with 20 Gbit/s NICs (the machine count is not in the docs' text; 8 assumed)")
+        label = "NVLink + 20 Gbit/s TCP"
+    else:
+        system = ("--topology", "dgx-h100", *_sets(device="v100", intra_node__bandwidth="15.75GB/s",
+                                                   nic__count="1", nic__bandwidth="100Gbit/s"))
+        text = ("8 machines of 8 V100 on PCIe Gen3 switches (15.75 GB/s per GPU, no NVLink) with one "
+                "100 Gbit/s RoCEv2 NIC each: the `dgx-h100` family with device v100, PCIe-rate links and one NIC "
+                "(the two-switch layout is approximated by one switch; 8 machines assumed)")
+        label = "PCIe + 100 Gbit/s RDMA"
+    horovod = _simulate(system, 64, 64, "fp32", model=model)
+    byteps = _simulate(system, 64, 64, "fp32", "--algorithm", "hierarchical", model=model)
+    _case(f"byteps-vs-horovod-{model}-{network}", "byteps-docs-performance",
+          f"bytedance/byteps docs/performance.md, '{label}': BytePS outperforms Horovod (NCCL) by "
+          f"{100 * (published - 1):.0f} % for {model} (collectives.md §2.3)",
+          f"{model} training speed-up of BytePS over Horovod/NCCL ({label}; T_horovod / T_byteps)",
+          published, "x", "[M]",
+          f"{text}; per-GPU batch 64; fp32; Horovod = simtrain's default all-reduce over all 64 GPUs "
+          f"({_DEFAULT_ALGO}); BytePS = `hierarchical` (NVLink/PCIe reduce to one GPU per machine, exchange "
+          "between machines, broadcast), the closest simtrain has to BytePS's local reduce + push/pull",
+          [horovod, byteps], _speedup(horovod, byteps), effect_zero=1.0,
+          gap="BytePS's gain comes from its CPU summation servers: with enough server bandwidth each machine "
+              "sends and receives the gradient once instead of the all-reduce's 2(n-1)/n, and its scheduling "
+              "overlaps push/pull per tensor; simtrain has no CPU-server placement, so it sees two "
+              "bandwidth-equivalent all-reduces and predicts almost no gain. Needs a BytePS-style PS with "
+              "separate server NICs")
+
+
+_byteps_case("resnet50", "tcp", 1.44)
+_byteps_case("vgg16", "tcp", 2.00)
+_byteps_case("resnet50", "rdma", 1.07)
+_byteps_case("vgg16", "rdma", 1.17)
+
+
+# --- signSGD with majority vote ----------------------------------------------------------------------------------
+_sign_system = ("--topology", "cloud-25g", *_sets(gpus_per_instance="1", nic_bandwidth="10Gbit/s"))
+_sign_dense = _simulate(_sign_system, 15, 128, "fp32")
+_sign_sparse = _simulate(_sign_system, 15, 128, "fp32", "--scheme", "signsgd")
+_case("signsgd-majority-vote-15xp3", "signsgd-bernstein-2019",
+      "Bernstein et al., 'signSGD with Majority Vote is Communication Efficient and Fault Tolerant', ICLR 2019: "
+      "25 % less time per epoch than NCCL all-reduce, ResNet-50/ImageNet on 15 x p3.2xlarge (compression.md §10, "
+      "[V])",
+      "ResNet-50 training speed-up of signSGD with majority vote over NCCL all-reduce (T_nccl / T_signsgd = "
+      "1 / (1 - 0.25))", round(1 / 0.75, 4), "x", "[V]",
+      "15 p3.2xlarge instances of 1 V100 each with 10 Gbit/s networking: the `cloud-25g` family with 1 GPU per "
+      "instance and 10 Gbit/s NICs; per-GPU batch 128 and fp32 (not in the notes; assumed); NCCL baseline = "
+      f"{_DEFAULT_ALGO}; signSGD = `--scheme signsgd` (packed sign bits, all-gather majority vote; the paper's "
+      "parameter server is replaced by simtrain's all-gather of signs)",
+      [_sign_dense, _sign_sparse], _speedup(_sign_dense, _sign_sparse), effect_zero=1.0,
+      gap="the per-GPU batch and precision of the paper's runs are not in the notes (128, fp32 assumed); the "
+          "paper's majority vote goes through one parameter server and its wall-clock includes its Python "
+          "bit-packing, which simtrain charges at the GPU's element-wise rate")
