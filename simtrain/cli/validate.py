@@ -4,8 +4,10 @@
 median ``|error|`` over ``test`` cases (held out) and over ``fit`` cases (used to set a constant) separately, and
 the median error of the effect in ratio cases. ``--check-ratchet`` compares every case's ``|error|`` with the
 committed ratchet file and exits with 1 when one grew beyond its record by more than the tolerance;
-``--record`` rewrites that file (:mod:`simtrain.validation.ratchet`). An unknown ``--case`` raises
-:class:`~simtrain.errors.ConfigError`; ``simtrain.cli.main`` prints it as one ``error:`` line and exits with 2.
+``--record`` rewrites that file (:mod:`simtrain.validation.ratchet`) and ``--markdown docs/validation.md`` the
+docs page, so after a model change ``simtrain validate --record --markdown docs/validation.md`` re-records both.
+An unknown ``--case`` raises :class:`~simtrain.errors.ConfigError`; ``simtrain.cli.main`` prints it as one
+``error:`` line and exits with 2.
 
 Examples
 --------
@@ -23,6 +25,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -47,6 +50,9 @@ def add_parser(sub: Any) -> None:
                    help="rewrite the ratchet file with every case's current error (all cases only)")
     p.add_argument("--ratchet", metavar="PATH", default=str(DEFAULT_RATCHET),
                    help="the ratchet file; default the committed simtrain/validation/ratchet.json")
+    p.add_argument("--markdown", metavar="PATH",
+                   help="also write the validation page (docs/validation.md) from this run; with --record, one "
+                        "command re-records the errors and the page")
     p.add_argument("--tolerance", type=float, metavar="X", default=None,
                    help="allowed growth of a case's |error| as a fraction (0.01 = 1 percentage point); "
                         "default the file's, else 0.01")
@@ -68,14 +74,16 @@ def run(args: argparse.Namespace) -> int:
         summary,
         write_ratchet,
     )
-    from simtrain.validation.report import ratchet_text, validation_text
+    from simtrain.validation.report import ratchet_text, validation_markdown, validation_text
 
     tolerance = getattr(args, "tolerance", None)
     if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
         raise ConfigError("must be a non-negative number", key="--tolerance", value=tolerance)
     role = getattr(args, "role", None)
-    if getattr(args, "record", False) and (args.case or role):
-        raise ConfigError("records every case: drop --case and --role", key="--record", value=True)
+    for flag in ("record", "markdown"):
+        if getattr(args, flag, None) and (args.case or role):
+            raise ConfigError("covers every case: drop --case and --role", key=f"--{flag}",
+                              value=getattr(args, flag))
     rows = run_cases(args.case)
     if role:
         rows = [r for r in rows if r.role == role]
@@ -96,8 +104,11 @@ def run(args: argparse.Namespace) -> int:
         text = ratchet_text(entries)
         print(text, file=sys.stderr if args.json else sys.stdout)
         status = 1 if any(e.status == "worse" for e in entries) else 0
+    out = sys.stderr if args.json else sys.stdout
     if getattr(args, "record", False):
         write_ratchet(rows, args.ratchet, DEFAULT_TOLERANCE if tolerance is None else tolerance)
-        msg = f"recorded {len(rows)} cases in {args.ratchet}"
-        print(msg, file=sys.stderr if args.json else sys.stdout)
+        print(f"recorded {len(rows)} cases in {args.ratchet}", file=out)
+    if getattr(args, "markdown", None):
+        Path(args.markdown).write_text(validation_markdown(rows), encoding="utf-8")
+        print(f"wrote {args.markdown}", file=out)
     return status

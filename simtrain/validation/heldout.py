@@ -31,12 +31,16 @@ __all__: list[str] = []
 _NCCL = ("--set", "network.protocol=nccl")
 
 
-def _dtype(wanted: str, fallback: str) -> str:
-    """``wanted`` when simtrain's run parameters accept it, else ``fallback`` (stated in the case)."""
+def _dtype(wanted: str, fallback: str, device: str = "a100") -> str:
+    """``wanted`` when simtrain's run parameters and ``device`` accept it, else ``fallback`` (stated in the case)."""
+    from simtrain.hardware import get_device
     from simtrain.run import RUN_PARAMS
 
     choices = next(p.choices for p in RUN_PARAMS if p.name == "dtype")
-    return wanted if isinstance(choices, (tuple, list)) and wanted in choices else fallback
+    if callable(choices):  # a lazily computed vocabulary
+        choices = choices()
+    accepted = choices is None or wanted in choices
+    return wanted if accepted and wanted in get_device(device).peak_flops_per_dtype else fallback
 
 
 def _sets(**keys: str) -> tuple[str, ...]:

@@ -110,9 +110,10 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
         "",
         "CI does not gate these medians. It runs `simtrain validate --check-ratchet`, which fails only when a "
         "case's |error| grows by more than 1 percentage point beyond its value in "
-        "`simtrain/validation/ratchet.json`; a new case enters at its measured error. After a model change, "
-        "`simtrain validate --record` re-records every case (and this page is regenerated with "
-        "`python -m simtrain.validation > docs/validation.md`).",
+        "`simtrain/validation/ratchet.json`; a new case enters at its measured error. After a deliberate model "
+        "change, one command re-records every case and regenerates this page: "
+        "`simtrain validate --record --markdown docs/validation.md` (the diff of `ratchet.json` shows which "
+        "cases moved).",
         "",
         "## Summary",
         "",
