@@ -122,7 +122,7 @@ for _gpu, (_sid, _src, _system, _text, _rows) in _AZURE.items():
         _big = _label in ("128MiB", "1GiB", "8GiB")
         _busbw_case(
             f"nccl-allreduce-8x{_gpu}-nvls-azure-{_label.lower().replace('ib', 'b')}", _sid,
-            _src.format(label=_label.replace("iB", " B").replace("MB", "MB")),
+            _src.format(label=_label.replace("MiB", " MB").replace("GiB", " GB")),
             f"all-reduce bus bandwidth on one node of 8 {_gpu.upper()} (NCCL default: NVLS), {_label}",
             _published, "[M]", _system, _text, 8, _label, None,
             gap=(_NVLS_GAP if _big else (_NVLS_GAP + "; and " + _RAMP)) if _label != "1MiB" else _SMALL_GAP)

@@ -135,3 +135,17 @@ def test_cli_json_carries_the_summary(capsys):
     doc = json.loads(out)
     assert code == 0 and {c["role"] for c in doc["cases"]} == {"fit"}
     assert doc["summary"]["fit_cases"] == len(doc["cases"]) and doc["summary"]["test_cases"] == 0
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--check-ratchet", "--ratchet", "/nonexistent/r.json"], ["--ratchet", "no ratchet file"]),
+    (["--check-ratchet", "--tolerance", "-0.5"], ["--tolerance", "non-negative"]),
+    (["--markdown", "x.md", "--role", "fit"], ["--markdown", "every case"]),
+])
+def test_cli_bad_ratchet_input_is_one_error_line_and_exit_2(capsys, argv, words):
+    code, out, err = _cli(capsys, "--case", "powersgd-sgd-payload", *argv) if "--markdown" not in argv \
+        else _cli(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
+    for word in words:
+        assert word in lines[0]
