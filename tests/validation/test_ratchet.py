@@ -143,7 +143,7 @@ def test_cli_json_carries_the_summary(capsys):
     (["--markdown", "x.md", "--role", "fit"], ["--markdown", "every case"]),
 ])
 def test_cli_bad_ratchet_input_is_one_error_line_and_exit_2(capsys, argv, words):
-    code, out, err = _cli(capsys, "--case", "powersgd-sgd-payload", *argv) if "--markdown" not in argv \
+    code, _, err = _cli(capsys, "--case", "powersgd-sgd-payload", *argv) if "--markdown" not in argv \
         else _cli(capsys, *argv)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
