@@ -87,12 +87,13 @@ def _case(name: str, source_id: str, source: str, quantity: str, published: floa
 # --- nccl-tests bus bandwidths of other systems ----------------------------------------------------------------
 def _busbw_case(name: str, source_id: str, source: str, quantity: str, published: float, tag: str,
                 system: tuple[str, ...], system_text: str, gpus: int, size: str, algorithm: str | None,
-                extra_assumptions: str = "", **extra: Any) -> None:
-    argv = ("collective", "--op", "all-reduce", "--size", size, *system, "--gpus", str(gpus),
+                extra_assumptions: str = "", op: str = "all-reduce", **extra: Any) -> None:
+    argv = ("collective", "--op", op, "--size", size, *system, "--gpus", str(gpus),
             *(("--algorithm", algorithm) if algorithm else ()), *_NCCL)
     algo_text = f"`{algorithm}`" if algorithm else _DEFAULT_ALGO
-    assumptions = (f"{system_text}; {gpus} GPUs; all-reduce of {size} (nccl-tests sizes are powers of two); "
-                   f"{algo_text}; busbw = size / time x 2(p-1)/p as nccl-tests"
+    factor = "2(p-1)/p" if op == "all-reduce" else "(p-1)/p"
+    assumptions = (f"{system_text}; {gpus} GPUs; {op} of {size} (nccl-tests sizes are powers of two); "
+                   f"{algo_text}; busbw = size / time x {factor} as nccl-tests"
                    + (f"; {extra_assumptions}" if extra_assumptions else ""))
     _case(name, source_id, source, quantity, published, "GB/s", tag, assumptions, [argv],
           _value(argv, "busbw_Bps", 1e-9), **extra)
@@ -176,9 +177,9 @@ for _nodes, _published in ((1, 230.8), (2, 57.2), (3, 31.8), (4, 29.6)):
                 gap=_P4D_GAP if _nodes > 2 else "")
 
 _busbw_case("nccl-allreduce-2xh100-pcie-bridge", "nccl-1161",
-            "NVIDIA/nccl issue #1161: 2 x H100 PCIe joined by an NVLink bridge, ~116 GB/s at 1-4 GB "
-            "(collectives.md §3)",
-            "all-reduce bus bandwidth between 2 H100 PCIe on an NVLink bridge, 1-4 GB", 116.0, "[M]",
+            "NVIDIA/nccl issue #1161: 2 x H100 PCIe joined by an NVLink bridge, all_reduce_perf -g 2, out-of-place "
+            "row 2147483648 B: 115.86 GB/s (115-116 GB/s at 1-4 GB; collectives.md §3)",
+            "all-reduce bus bandwidth between 2 H100 PCIe on an NVLink bridge, 2 GiB", 115.86, "[M]",
             ("--topology", "dgx-h100", *_sets(gpus_per_node="2", intra_node__bandwidth="300GB/s")),
             "one node of 2 H100 joined by an NVLink bridge at 300 GB/s per direction (600 GB/s bidirectional, "
             "[D] collectives.md §5.1): the `dgx-h100` family with 2 GPUs per node and 300 GB/s links", 2, "2GiB",
@@ -186,6 +187,37 @@ _busbw_case("nccl-allreduce-2xh100-pcie-bridge", "nccl-1161",
             gap="one NVLink efficiency for every NVLink: simtrain applies the NVSwitch-fitted 0.794 to a PCIe "
                 "card's NVLink bridge, which NCCL drives at ~39 % of its line rate (fewer channels/SMs on a 2-GPU "
                 "bridge, PCIe-card clocks); needs per-link-class efficiencies (issue 14 item 2)")
+
+for _op, _published in (("reduce-scatter", 360.0), ("all-gather", 350.0)):
+    _busbw_case(f"nccl-{_op}-8xh100-1281", "nccl-1281",
+                f"NVIDIA/nccl issue #1281 (description): nccl-tests on H100, reduce_scatter busbw 360 GB/s and "
+                f"all_gather busbw 350 GB/s with the same settings; the {_op} figure",
+                f"{_op} bus bandwidth on one node of 8 H100 SXM, large messages", _published, "[M]",
+                H100_NODE, H100_NODE_TEXT, 8, "4GiB", "ring", op=_op,
+                extra_assumptions="the thread gives neither the GPU count nor the size: one full node and a "
+                                  "4 GiB buffer (the plateau) are assumed; `ring`")
+
+_SRC_1221 = ("NVIDIA/nccl issue #1221 (description): nodes of 8 H100 with 8 x 400 Gbit/s RoCE, NCCL 2.19.3, "
+             "all_reduce_perf -b 4G -e 8G: on 1 or 2 nodes busbw {0} with NCCL_NVLS_ENABLE={1}; on more than 2 nodes "
+             "320 GB/s either way")
+_TEXT_1221 = (H100_NODE_TEXT + ", 8 x 400 Gbit/s NICs per node (one per GPU; RoCE modelled as the catalog's "
+              "400 Gbit/s NICs)")
+_busbw_case("nccl-allreduce-8xh100-ring-1221", "nccl-1221", _SRC_1221.format("330 GB/s", 0),
+            "all-reduce bus bandwidth on one node of 8 H100 with NVLS off, 4 GB", 330.0, "[M]",
+            H100_NODE, _TEXT_1221, 8, "4GiB", "ring",
+            extra_assumptions="`ring` (NVLS off leaves NCCL ring/tree; ring for large messages on one node)")
+_busbw_case("nccl-allreduce-2node-h100-nvls-1221", "nccl-1221", _SRC_1221.format("430 GB/s", 1),
+            "all-reduce bus bandwidth on 2 nodes of 8 H100 with NVLS on (NCCL's choice: NVLS-tree), 4 GB", 430.0,
+            "[M]", H100_NODE, _TEXT_1221, 16, "4GiB", None,
+            gap="NCCL's choice: on 2 nodes NCCL runs NVLS-tree (in-switch reduction inside each node, a tree "
+                "across 8 NICs), whose busbw exceeds the NICs' because less crosses the network (collectives.md "
+                "§1.3); simtrain's default runs one ring, through one NIC per node. Needs `--algorithm auto` with "
+                "tree/NVLS and channels per NIC (issue 14 item 2)")
+_busbw_case("nccl-allreduce-4node-h100-1221", "nccl-1221", _SRC_1221.format("330/430 GB/s", "0/1"),
+            "all-reduce bus bandwidth on 4 nodes of 8 H100 with 8 x 400 Gbit/s NICs, 4 GB", 320.0, "[M]",
+            H100_NODE, _TEXT_1221, 32, "4GiB", "ring:channels=8",
+            extra_assumptions="one ring channel per NIC (NCCL builds one ring per NIC), as the other multi-node "
+                              "cases")
 
 _busbw_case("nccl-allreduce-3node-4xhdr-119", "nccl-tests-119",
             "NVIDIA/nccl-tests issue #119: 3 nodes of 8 A100 40 GB with 4 HDR NICs each, peak ~96 GB/s at up to "
