@@ -1,12 +1,13 @@
 """Held-out reproduction cases (issue 14): published measurements no constant of simtrain was fitted to.
 
-Each case *is* a ``simtrain`` command (:mod:`simtrain.validation.command`): the docs print the argument list and
-the case runs exactly it. A measured system that is not in the catalog is described with ``--set topology.KEY``
-overrides of a catalog family (``dgx-h100`` for switched nodes with per-GPU NICs, ``cloud-25g`` for instances
-with one NIC), with every rate stated in the case. Where a measurement ran NCCL's own choice of algorithm, the
-case leaves ``--algorithm`` at simtrain's default, so it follows the default when that becomes NCCL's choice
-(``simtrain validate --record`` re-records the errors). Where a precision is not yet a simtrain dtype (TF32), the
-case uses it as soon as the run parameters accept it and says what it uses until then.
+Each case *is* a ``simtrain`` command (:class:`~simtrain.validation.command.Command`): the docs print it and the
+case computes it through the same library calls. A measured system that is not in the catalog is described with
+``--set topology.KEY`` overrides of a catalog family (``dgx-h100`` for switched nodes with per-GPU NICs,
+``cloud-25g`` for instances with one NIC), with every rate stated in the case. Where a measurement ran NCCL's own
+choice of algorithm, the case leaves ``--algorithm`` at simtrain's default, so it follows the default when that
+becomes NCCL's choice (``simtrain validate --record`` re-records the errors). Where a precision is not yet a
+simtrain dtype (TF32), the case uses it as soon as the run parameters accept it and says what it uses until then.
+Some cases also carry a few other numbers from GitHub issue threads found with a search (named in their sources).
 
 Numbers come from ``shared/research/collectives.md`` (tags [M]/[M2]), ``compression.md`` ([V]) and NVIDIA's
 DeepLearningExamples READMEs (read at the commits named in each source); none is tagged unverified.
@@ -20,15 +21,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from simtrain.validation.base import Case, register_case
-from simtrain.validation.command import command_line, simtrain_json
+from simtrain.validation.command import RUN_METHOD, Command
 
 __all__: list[str] = []
 
-_NCCL = ("--set", "network.protocol=nccl")
+_NCCL = {"network.protocol": "nccl"}
 
 
 def _dtype(wanted: str, fallback: str, device: str = "a100") -> str:
@@ -43,26 +44,24 @@ def _dtype(wanted: str, fallback: str, device: str = "a100") -> str:
     return wanted if accepted and wanted in get_device(device).peak_flops_per_dtype else fallback
 
 
-def _sets(**keys: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for key, value in keys.items():
-        out += ["--set", f"topology.{key.replace('__', '.')}={value}"]
-    return tuple(out)
+def _sets(**keys: str) -> dict[str, str]:
+    """``topology.KEY`` overrides (``__`` stands for a dot in a nested key)."""
+    return {f"topology.{key.replace('__', '.')}": value for key, value in keys.items()}
 
 
 # --- measured systems, as overrides of catalog families --------------------------------------------------------
-A100_NODE = ("--topology", "dgx-h100", *_sets(device="a100", intra_node__bandwidth="300GB/s"))
+A100_NODE = {"topology": "dgx-h100", **_sets(device="a100", intra_node__bandwidth="300GB/s")}
 A100_NODE_TEXT = ("nodes of 8 A100 SXM4 on NVSwitch at 300 GB/s per direction per GPU (NVLink3 payload rate, [D]), "
                   "1 us per hop: the `dgx-h100` family with device a100")
-H100_NODE = ("--topology", "dgx-h100")
+H100_NODE = {"topology": "dgx-h100"}
 H100_NODE_TEXT = "nodes of 8 H100 SXM5 on NVSwitch at 450 GB/s per direction (catalog `dgx-h100`)"
-H200_NODE = ("--topology", "dgx-h100", *_sets(device="h200"))
+H200_NODE = {"topology": "dgx-h100", **_sets(device="h200")}
 H200_NODE_TEXT = "one node of 8 H200 on NVSwitch at 450 GB/s per direction (the `dgx-h100` family with device h200)"
-DGX1_V100 = ("--topology", "cloud-25g")
+DGX1_V100 = {"topology": "cloud-25g"}
 DGX1_V100_TEXT = ("one node of 8 V100 SXM2 16 GB on NVLink2 (150 GB/s per direction per GPU): the `cloud-25g` "
                   "family at 8 GPUs, whose one instance is 8 V100 on a 150 GB/s switch; DGX-1's hybrid cube-mesh "
                   "is approximated by that switch")
-DGX2_V100 = ("--topology", "dgx-h100", *_sets(device="v100", gpus_per_node="16", intra_node__bandwidth="150GB/s"))
+DGX2_V100 = {"topology": "dgx-h100", **_sets(device="v100", gpus_per_node="16", intra_node__bandwidth="150GB/s")}
 DGX2_V100_TEXT = ("one DGX-2: 16 V100 32 GB on NVSwitch at 150 GB/s per direction (the `dgx-h100` family with "
                   "device v100, 16 GPUs per node; catalog v100 is the 16 GB part, memory is not checked against "
                   "32 GB)")
@@ -72,31 +71,32 @@ _BASE = ("simtrain's shipped defaults otherwise (catalog device, its compute mod
          "protocol model, `network.protocol: nccl`)")
 
 
-def _value(argv: Sequence[str], key: str, scale: float = 1.0) -> Callable[[], float]:
-    return lambda: float(simtrain_json(argv)[key]) * scale
+def _value(cmd: Command, key: str, scale: float = 1.0) -> Callable[[], float]:
+    return lambda: float(cmd.run()[key]) * scale
 
 
 def _case(name: str, source_id: str, source: str, quantity: str, published: float, unit: str, tag: str,
-          assumptions: str, argvs: Sequence[Sequence[str]], compute: Callable[[], float], **extra: Any) -> None:
-    commands = "; ".join(command_line(a) for a in argvs)
+          assumptions: str, cmds: Sequence[Command], compute: Callable[[], float], **extra: Any) -> None:
+    commands = "; ".join(c.line() for c in cmds)
     register_case(Case(name=name, source=source, quantity=quantity, published=published, unit=unit, tag=tag,
-                       assumptions=f"{assumptions}; {_BASE}", method=f"{commands} (with --json)", compute=compute,
+                       assumptions=f"{assumptions}; {_BASE}", method=RUN_METHOD, compute=compute,
                        command=commands, source_id=source_id, **extra))
 
 
 # --- nccl-tests bus bandwidths of other systems ----------------------------------------------------------------
 def _busbw_case(name: str, source_id: str, source: str, quantity: str, published: float, tag: str,
-                system: tuple[str, ...], system_text: str, gpus: int, size: str, algorithm: str | None,
+                system: Mapping[str, str], system_text: str, gpus: int, size: str, algorithm: str | None,
                 extra_assumptions: str = "", op: str = "all-reduce", **extra: Any) -> None:
-    argv = ("collective", "--op", op, "--size", size, *system, "--gpus", str(gpus),
-            *(("--algorithm", algorithm) if algorithm else ()), *_NCCL)
+    cmd = Command("collective", {"op": op, "size": size, "topology": system["topology"], "gpus": gpus,
+                                 **({"algorithm": algorithm} if algorithm else {}),
+                                 **{k: v for k, v in system.items() if k != "topology"}, **_NCCL})
     algo_text = f"`{algorithm}`" if algorithm else _DEFAULT_ALGO
     factor = "2(p-1)/p" if op == "all-reduce" else "(p-1)/p"
     assumptions = (f"{system_text}; {gpus} GPUs; {op} of {size} (nccl-tests sizes are powers of two); "
                    f"{algo_text}; busbw = size / time x {factor} as nccl-tests"
                    + (f"; {extra_assumptions}" if extra_assumptions else ""))
-    _case(name, source_id, source, quantity, published, "GB/s", tag, assumptions, [argv],
-          _value(argv, "busbw_Bps", 1e-9), **extra)
+    _case(name, source_id, source, quantity, published, "GB/s", tag, assumptions, [cmd],
+          _value(cmd, "busbw_Bps", 1e-9), **extra)
 
 
 _NVLS_GAP = ("NCCL ran NVLink SHARP (NVLS): the NVSwitch reduces in the switch, so each GPU sends its buffer once "
@@ -139,7 +139,7 @@ _busbw_case("nccl-allreduce-4xh100-ring", "nccl-1455",
             "NVIDIA/nccl issue #1455, NCCL_ALGO=RING runs on 2-8 GPUs of one H100 SXM node, 365-370 GB/s at 2-4 GB "
             "(collectives.md §3; the 8-GPU figure is a fit case)",
             "ring all-reduce bus bandwidth on 4 GPUs of an 8 x H100 SXM node, 4 GB (midpoint of 365-370)", 367.5,
-            "[M]", (*H100_NODE, *_sets(gpus_per_node="4")), H100_NODE_TEXT + " (4 of its GPUs: a node of 4)", 4,
+            "[M]", {**H100_NODE, **_sets(gpus_per_node="4")}, H100_NODE_TEXT + " (4 of its GPUs: a node of 4)", 4,
             "4GiB", "ring")
 
 _busbw_case("nccl-allreduce-8xh100-nvls-1455", "nccl-1455",
@@ -159,7 +159,7 @@ _busbw_case("nccl-allreduce-8xa100-apollo-149", "nccl-tests-149",
             extra_assumptions="the message size is not in the note; 1 GiB (near the plateau) is assumed; `ring` "
                               "(A100: no NVLS)")
 
-_P4D = (*A100_NODE, *_sets(nic__count="4", nic__bandwidth="100Gbit/s"))
+_P4D = {**A100_NODE, **_sets(nic__count="4", nic__bandwidth="100Gbit/s")}
 _P4D_TEXT = ("AWS p4d-class nodes: 8 A100 on NVSwitch (300 GB/s per direction) with 4 x 100 Gbit/s EFA NICs "
              "(GPUs 2k, 2k+1 share NIC k), non-blocking fabric: the `dgx-h100` family with device a100 and 4 NICs "
              "of 100 Gbit/s")
@@ -180,7 +180,7 @@ _busbw_case("nccl-allreduce-2xh100-pcie-bridge", "nccl-1161",
             "NVIDIA/nccl issue #1161: 2 x H100 PCIe joined by an NVLink bridge, all_reduce_perf -g 2, out-of-place "
             "row 2147483648 B: 115.86 GB/s (115-116 GB/s at 1-4 GB; collectives.md §3)",
             "all-reduce bus bandwidth between 2 H100 PCIe on an NVLink bridge, 2 GiB", 115.86, "[M]",
-            ("--topology", "dgx-h100", *_sets(gpus_per_node="2", intra_node__bandwidth="300GB/s")),
+            {"topology": "dgx-h100", **_sets(gpus_per_node="2", intra_node__bandwidth="300GB/s")},
             "one node of 2 H100 joined by an NVLink bridge at 300 GB/s per direction (600 GB/s bidirectional, "
             "[D] collectives.md §5.1): the `dgx-h100` family with 2 GPUs per node and 300 GB/s links", 2, "2GiB",
             None,
@@ -223,7 +223,7 @@ _busbw_case("nccl-allreduce-3node-4xhdr-119", "nccl-tests-119",
             "NVIDIA/nccl-tests issue #119: 3 nodes of 8 A100 40 GB with 4 HDR NICs each, peak ~96 GB/s at up to "
             "128 MB (collectives.md §3)",
             "multi-node all-reduce bus bandwidth, 3 nodes of 8 A100 with 4 x HDR, 128 MB", 96.0, "[M]",
-            (*A100_NODE, *_sets(nic__count="4", nic__bandwidth="200Gbit/s")),
+            {**A100_NODE, **_sets(nic__count="4", nic__bandwidth="200Gbit/s")},
             A100_NODE_TEXT + ", 4 x 200 Gbit/s HDR NICs per node (GPUs 2k, 2k+1 share NIC k)", 24, "128MiB",
             "ring:channels=4", extra_assumptions="one ring channel per NIC (NCCL builds one ring per NIC)")
 
@@ -231,7 +231,7 @@ _busbw_case("nccl-allreduce-ndr-per-nic", "nccl-tests-290",
             "NVIDIA/nccl-tests issue #290, maintainer: 46-48 GB/s per NDR 400 Gbit/s NIC with a ring on 2+ nodes "
             "(collectives.md §3)",
             "ring all-reduce bus bandwidth through one NDR NIC per node (midpoint of 46-48)", 47.0, "[M]",
-            ("--topology", "dgx-h100", *_sets(gpus_per_node="1", nic__count="1")),
+            {"topology": "dgx-h100", **_sets(gpus_per_node="1", nic__count="1")},
             "2 nodes of 1 H100 each with one 400 Gbit/s NDR NIC (the `dgx-h100` family, 1 GPU and 1 NIC per "
             "node), so the ring's traffic crosses exactly one NIC per node", 2, "4GiB", "ring",
             role="fit", fit_note="SIMPLE_NETWORK_EFFICIENCY (simtrain/network/protocol.py) is the geometric mean "
@@ -241,8 +241,8 @@ _busbw_case("nccl-allreduce-hdr-per-nic", "nccl-tests-160",
             "NVIDIA/nccl-tests issue #160, maintainer: ~24 GB/s per HDR 200 Gbit/s NIC on good setups "
             "(collectives.md §3)",
             "ring all-reduce bus bandwidth through one HDR NIC per node", 24.0, "[M]",
-            ("--topology", "dgx-h100", *_sets(device="a100", gpus_per_node="1", nic__count="1",
-                                              nic__bandwidth="200Gbit/s")),
+            {"topology": "dgx-h100", **_sets(device="a100", gpus_per_node="1", nic__count="1",
+                                             nic__bandwidth="200Gbit/s")},
             "2 nodes of 1 A100 each with one 200 Gbit/s HDR NIC (the `dgx-h100` family, 1 GPU and 1 NIC per node)",
             2, "4GiB", "ring",
             role="fit", fit_note="SIMPLE_NETWORK_EFFICIENCY (simtrain/network/protocol.py) is the geometric mean "
@@ -250,10 +250,11 @@ _busbw_case("nccl-allreduce-hdr-per-nic", "nccl-tests-160",
 
 
 # --- training throughput and scaling: NVIDIA DeepLearningExamples ResNet-50 v1.5 --------------------------------
-def _simulate(system: tuple[str, ...], gpus: int, batch: int, dtype: str, *extra: str,
-              model: str = "resnet50") -> tuple[str, ...]:
-    return ("simulate", "--model", model, *system, "--gpus", str(gpus), "--batch", str(batch), "--dtype", dtype,
-            *extra, *_NCCL)
+def _simulate(system: Mapping[str, str], gpus: int, batch: int, dtype: str, extra: Mapping[str, str] | None = None,
+              model: str = "resnet50") -> Command:
+    return Command("simulate", {"model": model, "topology": system["topology"], "gpus": gpus, "batch": batch,
+                                "dtype": dtype, **(extra or {}),
+                                **{k: v for k, v in system.items() if k != "topology"}, **_NCCL})
 
 
 _TF32 = _dtype("tf32", "fp32")
@@ -275,18 +276,18 @@ def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, 
     for key, system_name, prec, batch, _, published, _tag in rows:
         system, text = _one_gpu(system_name)
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
-        argv = _simulate(system, 1, batch, dtype)
+        cmd = _simulate(system, 1, batch, dtype)
         prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
         _case(f"{source_id}-{key}", source_id, source.format(table=f"{system_name} training performance, 1 GPU, "
                                                                      f"{prec}"),
               f"ResNet-50 v1.5 training throughput on 1 GPU ({system_name}, {prec}, batch {batch})", published,
-              "img/s", "[M]", f"{text}; 1 GPU; per-GPU batch {batch}; {prec_text}; momentum SGD", [argv],
-              _value(argv, "throughput_samples_per_s"),
+              "img/s", "[M]", f"{text}; 1 GPU; per-GPU batch {batch}; {prec_text}; momentum SGD", [cmd],
+              _value(cmd, "throughput_samples_per_s"),
               gap=_COMPUTE_GAP)
     for key, system_name, prec, batch, gpus, published in scaling:
         system, text = _DLE_SYSTEMS[system_name]
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
-        argv = _simulate(system, gpus, batch, dtype)
+        cmd = _simulate(system, gpus, batch, dtype)
         prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
         _case(f"{source_id}-{key}", source_id,
               source.format(table=f"{system_name} training performance, {gpus} GPUs, {prec} scaling "
@@ -295,8 +296,8 @@ def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, 
               f"{gpus}-GPU throughput / ({gpus} x 1-GPU throughput)", published, "%", "[M]",
               f"{text}; {gpus} GPUs, per-GPU batch {batch} (weak scaling); {prec_text}; momentum SGD, 25 MiB "
               f"buckets; {_DEFAULT_ALGO}; efficiency = simtrain's scaling_efficiency (the {gpus}-GPU throughput "
-              "over the single-GPU compute-only throughput)", [argv],
-              _value(argv, "scaling_efficiency", 100.0), effect_zero=100.0, gap=_SCALING_GAP)
+              "over the single-GPU compute-only throughput)", [cmd],
+              _value(cmd, "scaling_efficiency", 100.0), effect_zero=100.0, gap=_SCALING_GAP)
 
 
 _DLE_SYSTEMS = {
@@ -306,11 +307,11 @@ _DLE_SYSTEMS = {
 }
 
 
-def _one_gpu(system_name: str) -> tuple[tuple[str, ...], str]:
+def _one_gpu(system_name: str) -> tuple[dict[str, str], str]:
     """The system's family cut to a node of one GPU (a family is instantiated in whole nodes)."""
     system, text = _DLE_SYSTEMS[system_name]
-    key = "gpus_per_instance" if "cloud-25g" in system else "gpus_per_node"
-    return (*system, *_sets(**{key: "1"})), f"{text}, cut to one GPU (`{key}=1`)"
+    key = "gpus_per_instance" if system["topology"] == "cloud-25g" else "gpus_per_node"
+    return {**system, **_sets(**{key: "1"})}, f"{text}, cut to one GPU (`{key}=1`)"
 
 _dle_cases(
     "dle-pytorch-rn50",
@@ -341,10 +342,10 @@ _dle_cases(
      ("dgx2-amp-16gpu-scaling", "DGX-2 V100 32GB", "AMP", 256, 16, 100 * 13.27 / 16)])
 
 
-def _speedup(slow: Sequence[str], fast: Sequence[str], key: str = "step_time_s") -> Callable[[], float]:
+def _speedup(slow: Command, fast: Command, key: str = "step_time_s") -> Callable[[], float]:
     if key == "step_time_s":
-        return lambda: float(simtrain_json(slow)[key]) / float(simtrain_json(fast)[key])
-    return lambda: float(simtrain_json(fast)[key]) / float(simtrain_json(slow)[key])
+        return lambda: float(slow.run()[key]) / float(fast.run()[key])
+    return lambda: float(fast.run()[key]) / float(slow.run()[key])
 
 
 for _sid, _src, _system_name, _fp32_batch, _published in (
@@ -365,7 +366,7 @@ for _sid, _src, _system_name, _fp32_batch, _published in (
 
 
 # --- scaling studies on large clusters -------------------------------------------------------------------------
-_yamazaki = _simulate(("--topology", "abci"), 2048, 40, "fp16")
+_yamazaki = _simulate({"topology": "abci"}, 2048, 40, "fp16")
 _case("yamazaki-abci-2048-throughput", "yamazaki-fujitsu-2019",
       "Yamazaki et al. (Fujitsu), 'Yet Another Accelerated SGD: ResNet-50 Training on ImageNet in 74.7 seconds', "
       "arXiv 1903.12650 abstract (>1.73 M images/s on 2,048 V100 of ABCI; collectives.md §2.1)",
@@ -378,9 +379,9 @@ _case("yamazaki-abci-2048-throughput", "yamazaki-fujitsu-2019",
           "per-layer compute efficiency (issue 14 item 1) and the all-reduce over 2,048 GPUs (a flat ring of "
           "2,048 steps today; Fujitsu ran a tuned hierarchical all-reduce; NCCL's choice in item 2) decide it")
 
-_jia = _simulate(("--topology", "cloud-25g", *_sets(device="p40", nic_bandwidth="100Gbit/s",
-                                                    intra_bandwidth="15.75GB/s", nic_latency="5us")),
-                 2048, 32, "fp32", "--scheme", "fp16", "--algorithm", "hierarchical")
+_jia = _simulate({"topology": "cloud-25g", **_sets(device="p40", nic_bandwidth="100Gbit/s",
+                                                   intra_bandwidth="15.75GB/s", nic_latency="5us")},
+                 2048, 32, "fp32", {"scheme": "fp16", "algorithm": "hierarchical"})
 _case("jia-tencent-p40-2048-scaling", "jia-tencent-2018",
       "Jia et al. (Tencent), arXiv 1807.11205, as listed in the comparison table of Mikami et al. (Sony) arXiv "
       "1811.05233 v1: P40 x 2048, 100 Gbit Ethernet, 87.90 % GPU scaling efficiency (collectives.md §2.1-2.2, "
@@ -398,19 +399,19 @@ _case("jia-tencent-p40-2048-scaling", "jia-tencent-2018",
 # --- BytePS against Horovod/NCCL (bytedance/byteps docs/performance.md) ---------------------------------------
 def _byteps_case(model: str, network: str, published: float) -> None:
     if network == "tcp":
-        system: tuple[str, ...] = ("--topology", "cloud-25g", *_sets(nic_bandwidth="20Gbit/s"))
+        system: dict[str, str] = {"topology": "cloud-25g", **_sets(nic_bandwidth="20Gbit/s")}
         text = ("8 machines (VMs) of 8 V100 16 GB on NVLink (150 GB/s), 20 Gbit/s TCP each: the `cloud-25g` "
                 "family at 64 GPUs with 20 Gbit/s NICs (the machine count is not in the docs' text; 8 assumed)")
         label = "NVLink + 20 Gbit/s TCP"
     else:
-        system = ("--topology", "dgx-h100", *_sets(device="v100", intra_node__bandwidth="15.75GB/s",
-                                                   nic__count="1", nic__bandwidth="100Gbit/s"))
+        system = {"topology": "dgx-h100", **_sets(device="v100", intra_node__bandwidth="15.75GB/s",
+                                                  nic__count="1", nic__bandwidth="100Gbit/s")}
         text = ("8 machines of 8 V100 on PCIe Gen3 switches (15.75 GB/s per GPU, no NVLink) with one "
                 "100 Gbit/s RoCEv2 NIC each: the `dgx-h100` family with device v100, PCIe-rate links and one NIC "
                 "(the two-switch layout is approximated by one switch; 8 machines assumed)")
         label = "PCIe + 100 Gbit/s RDMA"
     horovod = _simulate(system, 64, 64, "fp32", model=model)
-    byteps = _simulate(system, 64, 64, "fp32", "--algorithm", "hierarchical", model=model)
+    byteps = _simulate(system, 64, 64, "fp32", {"algorithm": "hierarchical"}, model=model)
     _case(f"byteps-vs-horovod-{model}-{network}", "byteps-docs-performance",
           f"bytedance/byteps docs/performance.md, '{label}': BytePS outperforms Horovod (NCCL) by "
           f"{100 * (published - 1):.0f} % for {model} (collectives.md §2.3)",
@@ -434,9 +435,9 @@ _byteps_case("vgg16", "rdma", 1.17)
 
 
 # --- signSGD with majority vote ----------------------------------------------------------------------------------
-_sign_system = ("--topology", "cloud-25g", *_sets(gpus_per_instance="1", nic_bandwidth="10Gbit/s"))
+_sign_system = {"topology": "cloud-25g", **_sets(gpus_per_instance="1", nic_bandwidth="10Gbit/s")}
 _sign_dense = _simulate(_sign_system, 15, 128, "fp32")
-_sign_sparse = _simulate(_sign_system, 15, 128, "fp32", "--scheme", "signsgd")
+_sign_sparse = _simulate(_sign_system, 15, 128, "fp32", {"scheme": "signsgd"})
 _case("signsgd-majority-vote-15xp3", "signsgd-bernstein-2019",
       "Bernstein et al., 'signSGD with Majority Vote is Communication Efficient and Fault Tolerant', ICLR 2019: "
       "25 % less time per epoch than NCCL all-reduce, ResNet-50/ImageNet on 15 x p3.2xlarge (compression.md §10, "

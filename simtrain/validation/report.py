@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 from simtrain.validation.base import ValidationRow, run_cases
+from simtrain.validation.command import RUN_METHOD
 from simtrain.validation.ratchet import RatchetEntry, summary
 
 __all__ = ["THRESHOLD", "format_error", "format_value", "ratchet_text", "summary_lines", "validation_markdown",
@@ -167,7 +168,9 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
                 f"* Assumptions: {r.assumptions}"]
         if r.command:
             out.append(f"* Command: `{r.command}`")
-        out += [f"* Computed by: `{r.method}`", ""]
+        if r.method != RUN_METHOD:  # a case that is not a Command says which API calls compute it
+            out.append(f"* Computed by: `{r.method}`")
+        out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -193,10 +193,14 @@ def test_a_fit_case_without_a_note_or_an_unknown_role_is_refused():
         Case("x", "s", "q", 1.0, "x", "[M]", "a", "m", lambda: 1.0, role="held-out")
 
 
-def test_a_command_case_runs_the_command_it_prints(rows):
+@pytest.mark.parametrize("name", ["nccl-allreduce-p4d-2node", "dle-pytorch-rn50-v100-amp-8gpu-scaling"])
+def test_a_command_case_is_the_command_it_prints(rows, capsys, name):
     """The printed command, run through the CLI, gives the case's simulated figure."""
-    from simtrain.validation.command import simtrain_json
+    import shlex
 
-    row = next(r for r in rows if r.name == "nccl-allreduce-p4d-2node")
-    argv = row.command.split()[1:]
-    assert simtrain_json(argv)["busbw_Bps"] / 1e9 == pytest.approx(row.simulated)
+    row = next(r for r in rows if r.name == name)
+    capsys.readouterr()
+    assert simtrain.cli.main([*shlex.split(row.command)[1:], "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    figure = doc["busbw_Bps"] / 1e9 if row.unit == "GB/s" else 100 * doc["scaling_efficiency"]
+    assert figure == pytest.approx(row.simulated, rel=1e-12)
