@@ -116,6 +116,11 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
         "`simtrain validate --record --markdown docs/validation.md` (the diff of `ratchet.json` shows which "
         "cases moved).",
         "",
+        "To add a case: register a `Case` (simtrain/validation/heldout.py builds most of them from a `Command`, "
+        "the mapping of run parameters that is also the printed `simtrain` command) with its source, a "
+        "`source_id`, the evidence tag, its role, every assumption, and, beyond 25 %, the reason in `gap`; "
+        "`simtrain validate --check-ratchet` reports it as new and passes; then re-record.",
+        "",
         "## Summary",
         "",
         *[f"* {line}" for line in summary_lines(rows)],
