@@ -440,7 +440,7 @@ _sign_dense = _simulate(_sign_system, 15, 128, "fp32")
 _sign_sparse = _simulate(_sign_system, 15, 128, "fp32", {"scheme": "signsgd"})
 _case("signsgd-majority-vote-15xp3", "signsgd-bernstein-2019",
       "Bernstein et al., 'signSGD with Majority Vote is Communication Efficient and Fault Tolerant', ICLR 2019: "
-      "25 % less time per epoch than NCCL all-reduce, ResNet-50/ImageNet on 15 x p3.2xlarge (compression.md §10, "
+      "25 % less time than NCCL all-reduce, ResNet-50/ImageNet on 15 x p3.2xlarge (compression.md §10, "
       "[V])",
       "ResNet-50 training speed-up of signSGD with majority vote over NCCL all-reduce (T_nccl / T_signsgd = "
       "1 / (1 - 0.25))", round(1 / 0.75, 4), "x", "[V]",
