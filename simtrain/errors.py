@@ -130,4 +130,11 @@ class ConfigError(SimtrainError, ValueError):
 
 
 class InfeasibleError(SimtrainError):
-    """A well-formed request that cannot be satisfied (e.g. the model does not fit in GPU memory)."""
+    """A well-formed request that cannot be satisfied (e.g. the model does not fit in GPU memory).
+
+    A list-scheduling placer that fails sets ``group_device``: the device of each co-location group it had
+    committed (-1 for groups not yet placed), so that a caller can ask whether any completion of those commitments
+    would have fitted.
+    """
+
+    group_device: Any = None

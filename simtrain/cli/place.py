@@ -57,6 +57,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device-type", default="v100", help="--model: hardware catalog device for compute times")
     p.add_argument("--dtype", default="fp32", help="--model: precision")
     p.add_argument("--optimizer", default="momentum", help="--model: sgd, momentum or adam")
+    p.add_argument("--micro-batch", type=positive_int, help="--model: run the placed model as a pipeline of "
+                                                             "micro-batches of this many samples (must divide "
+                                                             "--batch); reports the speed-up over one device and "
+                                                             "over data parallelism")
+    p.add_argument("--pipeline-schedule", default="gpipe", help="with --micro-batch: gpipe (all forwards, then all "
+                                                                "backwards) or 1f1b (PipeDream-Flush)")
     p.add_argument("--coplace", action="store_true", help="Baechi's coplace grouper: an op with one successor "
                                                           "goes with it")
     p.add_argument("--out", metavar="PLAN.json", help="write the plan")
@@ -115,6 +121,11 @@ def _run(args: argparse.Namespace) -> int:
     for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
         _check_output(path, args.force, flag)
     memory: Any = args.memory.split(",") if args.memory else None
+    if args.micro_batch is not None and args.graph:
+        raise ConfigError("needs --model: a graph file has no batch to split into micro-batches", source=CLI,
+                          key="--micro-batch", value=args.micro_batch)
+    if args.micro_batch is not None and args.algorithm == "all":
+        raise ConfigError("needs one placer, not 'all'", source=CLI, key="--micro-batch", value=args.micro_batch)
     if args.graph:
         graph = _load_graph(args.graph)
     else:
@@ -150,7 +161,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             _print_table(graph, devices, rows)
         return 0
-    plan = place(graph, devices, args.algorithm, **options)
+    if args.micro_batch is not None:
+        plan = _pipelined(args, devices, options)
+    else:
+        plan = place(graph, devices, args.algorithm, **options)
     if args.out:
         plan.save(args.out)
     if args.plot:
@@ -169,6 +183,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) -> Any:
+    """Place the micro-batch graph and run it as a pipeline; the plan carries the pipeline's figures."""
+    import dataclasses
+
+    from simtrain.compute import ComputeModel
+    from simtrain.hardware import get_device
+    from simtrain.placement.pipeline import place_pipelined
+
+    if args.batch % args.micro_batch:
+        raise ConfigError(f"must divide --batch ({args.batch})", source=CLI, key="--micro-batch",
+                          value=args.micro_batch)
+    if args.pipeline_schedule not in ("gpipe", "1f1b"):
+        raise ConfigError("unknown pipeline schedule", source=CLI, key="--pipeline-schedule",
+                          value=args.pipeline_schedule, choices=["gpipe", "1f1b"])
+    plan, result = place_pipelined(args.model, devices, args.algorithm, batch=args.batch,
+                                   micro_batch=args.micro_batch,
+                                   compute=ComputeModel.roofline(get_device(args.device_type)), dtype=args.dtype,
+                                   optimizer=args.optimizer, schedule=args.pipeline_schedule, **options)
+    return dataclasses.replace(plan, info={**plan.info, "pipeline": result.summary()})
+
+
 def _print_plan(plan: Any) -> None:
     g = plan.graph
     doc = plan.to_dict(schedule=False)
@@ -185,6 +220,19 @@ def _print_plan(plan: Any) -> None:
         limit = units.format_size(float(limits[d])) if limits[d] != float("inf") else "unlimited"
         lines.append(f"  device {d}: {row['ops']:5d} ops, busy {units.format_time(row['busy_s'])}, peak memory "
                      f"{units.format_size(row['peak_memory_bytes'])} of {limit}")
+    pipe = plan.info.get("pipeline")
+    if pipe:
+        vs_dp = (f"{pipe['speedup_vs_data_parallel']:.2f}x data parallelism "
+                 f"({units.format_time(pipe['data_parallel_step_time_s'])})"
+                 if pipe["data_parallel_step_time_s"] is not None
+                 else f"data parallelism: {pipe['data_parallel_note']}")
+        peaks = ", ".join(units.format_size(b) for b in pipe["peak_memory_bytes"])
+        lines.append(f"pipelined ({pipe['micro_batches']} micro-batches, {pipe['pipeline_schedule']}): step "
+                     f"{units.format_time(pipe['pipelined_step_time_s'])}, "
+                     f"{pipe['speedup_vs_one_device']:.2f}x one device "
+                     f"({units.format_time(pipe['one_device_step_time_s'])}); {vs_dp}; peak memory per device "
+                     f"{peaks}")
+        lines.append("  (the lines above are one micro-batch's placement and step)")
     print("\n".join(lines))
 
 

@@ -49,14 +49,16 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.model.spec import Layer, Tensor
+from simtrain.model.spec import Layer, ModelSpec, Tensor
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +66,11 @@ if TYPE_CHECKING:
 
     from simtrain.placement.graph import OpGraph
 
-__all__ = ["graph_from_module", "trace_layers"]
+__all__ = ["UntracedCostWarning", "from_torch", "graph_from_module", "trace_layers"]
+
+
+class UntracedCostWarning(UserWarning):
+    """A built-in module simtrain could not cost: it counts as an element-wise layer (0 multiply-adds)."""
 
 _INSTALL_HINT = "tracing a torch.nn.Module needs PyTorch; install it with `pip install simtrain[torch]`"
 
@@ -81,6 +87,29 @@ _VIEW_FUNCTIONS = frozenset({
 })
 #: torch.nn modules folded the same way.
 _VIEW_MODULES = frozenset({"Flatten", "Unflatten", "Identity"})
+#: torch.nn modules costed from their own shapes (GEMMs, convolutions, recurrences, attention).
+_COSTED_MODULES = frozenset({
+    "Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "LSTM", "GRU", "RNN", "MultiheadAttention",
+})
+#: torch.nn modules with no multiply-adds: normalisation, activations, dropout, pooling, padding, lookups, losses.
+#: They are element-wise (memory-bound) layers; any other built-in module is costed through the modules it calls.
+_ELEMENTWISE_MODULES = frozenset({
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm", "RMSNorm",
+    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "ReLU", "ReLU6", "GELU", "SiLU",
+    "Sigmoid", "Tanh", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "Softplus", "Softsign", "Softmax",
+    "Softmax2d", "LogSoftmax", "Softmin", "Hardswish", "Hardsigmoid", "Hardtanh", "Hardshrink", "Softshrink",
+    "Tanhshrink", "Mish", "GLU", "LogSigmoid", "Threshold", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "AlphaDropout", "FeatureAlphaDropout", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d",
+    "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "FractionalMaxPool2d", "Upsample",
+    "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle",
+    "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
+    "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "Embedding", "EmbeddingBag", "CosineSimilarity",
+    "PairwiseDistance", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+    "SmoothL1Loss", "HuberLoss", "KLDivLoss", "Fold", "Unfold",
+})
 #: Functions and methods costed as a matrix product: the position of the first operand (after the added input of
 #: ``addmm`` and the like) and the keyword names of the two operands.
 _MATMULS = {
@@ -98,7 +127,7 @@ def _torch() -> Any:
     return torch
 
 
-def trace_layers(module: torch.nn.Module, example_input: Any) -> list[Layer]:
+def trace_layers(module: torch.nn.Module, example_input: Any, *, batch_dim: int = 0) -> list[Layer]:
     """The layers of ``module`` traced with ``torch.fx`` at ``example_input``, with costs per sample.
 
     Each layer's :attr:`~simtrain.model.spec.Layer.inputs` lists the layers it reads; see the module docstring for
@@ -109,8 +138,12 @@ def trace_layers(module: torch.nn.Module, example_input: Any) -> list[Layer]:
     module : torch.nn.Module
         The model; ``torch.fx.symbolic_trace`` must be able to trace it (no data-dependent control flow).
     example_input : torch.Tensor or tuple of torch.Tensor
-        The forward's positional arguments; the first dimension of the first tensor is the batch. The forward
-        pass runs once on it (in eval mode and without gradients; every module's training flag is restored).
+        The forward's positional arguments; dimension ``batch_dim`` of the first tensor is the batch. The forward
+        pass runs once on it, in eval mode (every module's training flag is restored). Tensors on the ``meta``
+        device work and cost nothing to run: build the module under ``torch.device("meta")`` to trace a large
+        model without allocating it.
+    batch_dim : int
+        The batch dimension of the first input (1 for a sequence-first ``(seq, batch, features)`` input).
 
     Returns
     -------
@@ -136,10 +169,10 @@ def trace_layers(module: torch.nn.Module, example_input: Any) -> list[Layer]:
     >>> [(layer.name, layer.inputs, layer.gemm) for layer in layers]
     [('conv', (), (256, 8, 72)), ('add', (0,), None), ('relu', (1,), None)]
     """
-    return _trace(module, example_input)[0]
+    return _trace(module, example_input, batch_dim)[0]
 
 
-def _trace(module: Any, example_input: Any) -> tuple[list[Layer], int]:
+def _trace(module: Any, example_input: Any, batch_dim: int = 0) -> tuple[list[Layer], int]:
     """The layers and the example's batch."""
     torch = _torch()
     from torch import fx
@@ -149,20 +182,33 @@ def _trace(module: Any, example_input: Any) -> tuple[list[Layer], int]:
         raise ConfigError("must be a torch.nn.Module", key="module", value=type(module).__name__)
     args = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
     first = next((a for a in args if isinstance(a, torch.Tensor)), None)
-    if first is None or first.dim() < 1 or first.shape[0] < 1:
-        raise ConfigError("must be a tensor (or a tuple of tensors) whose first dimension is the batch",
+    if isinstance(batch_dim, bool) or not isinstance(batch_dim, int):
+        raise ConfigError("must be an integer", key="batch_dim", value=batch_dim)
+    if first is None or first.dim() < 1:
+        raise ConfigError("must be a tensor (or a tuple of tensors) with a batch dimension",
                           key="example_input", value=type(example_input).__name__)
-    trace_batch = int(first.shape[0])
+    if not -first.dim() <= batch_dim < first.dim() or first.shape[batch_dim] < 1:
+        raise ConfigError(f"must name a non-empty dimension of the example input (shape {tuple(first.shape)})",
+                          key="batch_dim", value=batch_dim)
+    trace_batch = int(first.shape[batch_dim])
     cls = type(module).__name__
+    root = module
+    if fx.Tracer().is_leaf_module(module, ""):   # fx keeps built-in modules whole: trace a call of it instead
+        root = _Wrapper(module, len(args))
     try:
-        gm = fx.symbolic_trace(module)
+        gm = fx.symbolic_trace(root)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError, ... for untraceable code
         raise ConfigError(f"torch.fx cannot trace {cls}: {_first_line(exc)}", key="module") from None
     gm.graph.eliminate_dead_code()
+    calls: dict[str, list[tuple[tuple[Any, ...], Any]]] = {}
+    hooks = [m.register_forward_hook(functools.partial(_record, calls, path))
+             for path, m in gm.named_modules() if type(m).__name__ in _COSTED_MODULES]
     modes = [(m, m.training) for m in gm.modules()]
     try:
         gm.eval()
-        with torch.no_grad():
+        # With gradients enabled, built-in Transformer layers take their plain path (not the fused inference
+        # kernel), so the modules they call are seen by the hooks and costed.
+        with torch.enable_grad():
             ShapeProp(gm).propagate(*args)
     except Exception as exc:
         raise ConfigError(f"the example input does not run through {cls}: {_first_line(exc)}",
@@ -170,11 +216,41 @@ def _trace(module: Any, example_input: Any) -> tuple[list[Layer], int]:
     finally:
         for m, training in modes:
             m.training = training
-    return _Mapper(gm, trace_batch).layers(), trace_batch
+        for hook in hooks:
+            hook.remove()
+    return _Mapper(gm, trace_batch, calls).layers(), trace_batch
+
+
+def _record(calls: dict[str, list[tuple[tuple[Any, ...], Any]]], path: str, module: Any, args: Any,
+            output: Any) -> None:
+    """Forward hook: the shapes of one call of a costed module (inside a built-in module that is a leaf)."""
+    ins = tuple(tuple(a.shape) if hasattr(a, "shape") else None for a in args)
+    out = output[0] if isinstance(output, tuple) else output
+    calls.setdefault(path, []).append((ins, tuple(out.shape) if hasattr(out, "shape") else None))
+
+
+def _Wrapper(inner: Any, count: int) -> Any:  # noqa: N802 - a module class made when torch is there (optional)
+    """A module holding a built-in ``inner`` under its class name, so that fx traces one call of it with ``count``
+    positional arguments (fx cannot trace ``*args``)."""
+    torch = _torch()
+    name = type(inner).__name__
+    forwards = {
+        1: lambda self, a: getattr(self, name)(a),
+        2: lambda self, a, b: getattr(self, name)(a, b),
+        3: lambda self, a, b, c: getattr(self, name)(a, b, c),
+        4: lambda self, a, b, c, d: getattr(self, name)(a, b, c, d),
+    }
+    if count not in forwards:
+        raise ConfigError(f"a built-in {name} is traced with 1 to 4 example inputs", key="example_input",
+                          value=count)
+    wrapped = type("Wrapper", (torch.nn.Module,), {"forward": forwards[count]})()
+    wrapped.add_module(name, inner)
+    return wrapped
 
 
 def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: ComputeModel, batch: int | None = None,
-                      dtype: str = "fp32", optimizer: str = "momentum", name: str | None = None) -> OpGraph:
+                      dtype: str = "fp32", optimizer: str = "momentum", name: str | None = None,
+                      batch_dim: int = 0) -> OpGraph:
     """The training graph of a ``torch.nn.Module`` traced with ``torch.fx``, for placement.
 
     The layers of :func:`trace_layers` go through :func:`~simtrain.placement.build.graph_from_layers`, the builder of
@@ -196,6 +272,8 @@ def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: C
         :func:`~simtrain.placement.build.graph_from_layers`.
     name : str, optional
         The graph's name (default: the module's class name).
+    batch_dim : int
+        The batch dimension of the first input.
 
     Returns
     -------
@@ -229,12 +307,47 @@ def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: C
     # placement builds on model (and re-exports this function), so the model layer imports it only here
     from simtrain.placement.build import graph_from_layers
 
-    layers, trace_batch = _trace(module, example_input)
+    layers, trace_batch = _trace(module, example_input, batch_dim)
     if not layers:
         raise ConfigError(f"{type(module).__name__} has no operation to place", key="module")
     return graph_from_layers(name or type(module).__name__, layers, [layer.inputs or () for layer in layers],
                              batch=trace_batch if batch is None else batch, compute=compute, dtype=dtype,
                              optimizer=optimizer)
+
+
+def from_torch(module: torch.nn.Module, example_input: Any, *, batch_dim: int = 0, name: str | None = None,
+               source: str = "") -> ModelSpec:
+    """A model from a ``torch.nn.Module``: usable wherever a catalog model is (simulate, traffic, studies, place).
+
+    The module is traced with ``torch.fx`` at ``example_input`` (see :func:`trace_layers` for what becomes a layer
+    and how it is costed); every layer keeps the layers it reads, so the model's DAG is the module's. Costs are per
+    sample, so the traced batch does not matter; ``batch_dim`` says which dimension of the first input is the batch.
+    A built-in module that simtrain cannot cost (neither a GEMM, convolution, recurrence or attention, nor an
+    element-wise layer, nor built from such modules) raises an :class:`UntracedCostWarning` naming it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+    ...                           torch.nn.Linear(16 * 8 * 8, 10))
+    >>> spec = from_torch(net, torch.randn(2, 3, 8, 8), name="tiny-cnn")
+    >>> spec.name, spec.num_params, spec.input_shape, spec.forward_macs
+    ('tiny-cnn', 10698, (3, 8, 8), 37888.0)
+    >>> import simtrain
+    >>> simtrain.simulate(spec, "dgx-h100", gpus=8, batch=32).step_time_s > 0
+    True
+    """
+    torch = _torch()
+    layers, _ = _trace(module, example_input, batch_dim)
+    if not layers:
+        raise ConfigError(f"{type(module).__name__} has no operation to simulate", key="module")
+    args = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+    first = next(a for a in args if isinstance(a, torch.Tensor))
+    shape = tuple(int(d) for i, d in enumerate(first.shape) if i != batch_dim % first.dim())
+    label = name or type(module).__name__
+    return ModelSpec(name=label, layers=tuple(layers), input_shape=shape, sample_name="sample",
+                     reference=f"torch.nn.Module {type(module).__name__} traced with torch.fx",
+                     description=f"{label}: traced from PyTorch", source=source)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -266,9 +379,11 @@ def _numel(shape: Sequence[int]) -> int:
 class _Mapper:
     """Walks a shape-propagated fx graph and builds the layers."""
 
-    def __init__(self, gm: fx.GraphModule, trace_batch: int) -> None:
+    def __init__(self, gm: fx.GraphModule, trace_batch: int,
+                 calls: dict[str, list[tuple[tuple[Any, ...], Any]]] | None = None) -> None:
         self.gm = gm
         self.batch = trace_batch
+        self.calls = calls or {}
         self.out: list[Layer] = []
         self.sources: dict[fx.Node, tuple[int, ...]] = {}       # the layers a node's value comes from
         self.carried: dict[fx.Node, tuple[tuple[str, Any], ...]] = {}  # parameters reaching a node through views
@@ -378,18 +493,12 @@ class _Mapper:
         out = self.shape(node)
         if module is not None:
             name = type(module).__name__
-            first = self.shape(self.arg(node, 0, "input"))
-            if name == "Linear" and first is not None:
-                return self._gemm(_numel(first) / module.in_features, module.out_features, module.in_features)
-            if name in ("Conv1d", "Conv2d", "Conv3d") and out is not None:
-                return self._conv(out, tuple(module.weight.shape))
-            if name in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d") and first is not None:
-                return self._conv_transposed(first, tuple(module.weight.shape), module.groups)
-            if name in ("LSTM", "GRU", "RNN") and first is not None:
-                return self._rnn(module, first)
-            if name == "MultiheadAttention":
-                return self._mha(node, module)
-            return 0.0, None
+            if name in _COSTED_MODULES:
+                ins = tuple(self.shape(a) for a in node.args)
+                return self._module_cost(module, ins, out)
+            if name in _ELEMENTWISE_MODULES:
+                return 0.0, None
+            return self._composite_cost(str(node.target), module)
         if kind in ("conv1d", "conv2d", "conv3d") and out is not None:
             weight = self.shape(self.arg(node, 1, "weight"))
             if weight is not None:
@@ -408,6 +517,43 @@ class _Mapper:
                 macs = rows * k[-2] * (q[-1] + v[-1])
                 return macs, (_rint(rows), k[-2], _rint(macs / max(rows * k[-2], 1)))
         return 0.0, None
+
+    def _module_cost(self, module: Any, ins: tuple[Any, ...],
+                     out: tuple[int, ...] | None) -> tuple[float, tuple[int, int, int] | None]:
+        """Multiply-adds and GEMM per sample of one call of a module of :data:`_COSTED_MODULES`."""
+        name = type(module).__name__
+        first = ins[0] if ins else None
+        if name == "Linear" and first is not None:
+            return self._gemm(_numel(first) / module.in_features, module.out_features, module.in_features)
+        if name == "Bilinear" and first is not None:
+            rows = _numel(first) / module.in1_features
+            return self._gemm(rows, module.out_features, module.in1_features * module.in2_features)
+        if name in ("Conv1d", "Conv2d", "Conv3d") and out is not None:
+            return self._conv(out, tuple(module.weight.shape))
+        if name in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d") and first is not None:
+            return self._conv_transposed(first, tuple(module.weight.shape), module.groups)
+        if name in ("LSTM", "GRU", "RNN") and first is not None:
+            return self._rnn(module, first)
+        if name == "MultiheadAttention" and len(ins) >= 2 and ins[0] is not None and ins[1] is not None:
+            return self._mha(module, ins[0], ins[1])
+        return 0.0, None
+
+    def _composite_cost(self, path: str, module: Any) -> tuple[float, None]:
+        """A built-in module fx keeps whole (a Transformer layer, an encoder): the costed modules it called."""
+        macs = 0.0
+        seen = False
+        for sub, calls in self.calls.items():
+            if not sub.startswith(path + "."):
+                continue
+            inner = self.gm.get_submodule(sub)
+            for ins, out in calls:
+                macs += self._module_cost(inner, ins, out)[0]
+                seen = True
+        if not seen and (any(True for _ in module.parameters()) or any(True for _ in module.children())):
+            warnings.warn(f"simtrain cannot cost {type(module).__name__} ({path}): it is counted as an element-wise "
+                          "layer (0 multiply-adds); describe it with modules simtrain costs or in a model YAML",
+                          UntracedCostWarning, stacklevel=2)
+        return macs, None
 
     def _gemm(self, rows_total: float, cols: int, inner: int) -> tuple[float, tuple[int, int, int]]:
         rows = rows_total / self.batch
@@ -450,17 +596,15 @@ class _Mapper:
         macs = float(seq * per_step)
         return macs, (seq * directions, gates, _rint(per_step / (directions * gates)))
 
-    def _mha(self, node: fx.Node, module: Any) -> tuple[float, tuple[int, int, int] | None]:
-        q, k = self.shape(self.arg(node, 0, "query")), self.shape(self.arg(node, 1, "key"))
-        if q is None or k is None:
-            return 0.0, None
-
+    def _mha(self, module: Any, q: tuple[int, ...], k: tuple[int, ...]) -> tuple[float, tuple[int, int, int]]:
         def length(shape: tuple[int, ...]) -> int:
             return shape[1] if len(shape) == 3 and module.batch_first else shape[0]
 
         lq, lk, dim = length(q), length(k), module.embed_dim
-        macs = float(2 * lq * dim * dim + lk * dim * (module.kdim + module.vdim) + 2 * lq * lk * dim)
-        return macs, (lq, dim, _rint(macs / (lq * dim)))
+        per_sequence = float(2 * lq * dim * dim + lk * dim * (module.kdim + module.vdim) + 2 * lq * lk * dim)
+        sequences = _numel(q) / (lq * dim)   # on whichever axis the batch is
+        macs = per_sequence * sequences / self.batch
+        return macs, (_rint(lq * sequences / self.batch), dim, _rint(macs / max(lq * sequences / self.batch * dim, 1)))
 
 
 def _rint(value: float) -> int:
@@ -489,4 +633,4 @@ def _all_examples(objects: Iterable[Any]) -> None:
 # The examples need torch: without it they are skipped, with it they run unchanged.
 if importlib.util.find_spec("torch") is None:
     __doc__ = _skip_examples(__doc__) or ""
-    _all_examples((trace_layers, graph_from_module))
+    _all_examples((trace_layers, graph_from_module, from_torch))

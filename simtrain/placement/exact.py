@@ -71,6 +71,25 @@ class Exact(Placer):
     time_limit: float
 
     def _place(self, graph: OpGraph, devices: Devices, memory_model: str) -> Placement:
+        return self.solve(graph, devices)
+
+    def solve(self, graph: OpGraph, devices: Devices, fixed_groups: np.ndarray | None = None) -> Placement:
+        """The optimum, with co-location group ``g`` held on device ``fixed_groups[g]`` where that is ``>= 0``.
+
+        Memory counts, per device, the persistent, output and temporary bytes of its ops and one copy of each
+        tensor it receives (every tensor a consumer there reads from another device): what a device holds when
+        nothing is freed (the ``held`` model), with every op's temporary bytes at once.
+
+        Examples
+        --------
+        >>> from simtrain.placement.graph import OpGraph
+        >>> from simtrain.placement.devices import make_devices
+        >>> g = OpGraph.from_edges([1.0, 1.0], {(0, 1): 0.5}, memory_bytes=[4, 4], edge_bytes={(0, 1): 3})
+        >>> Exact().solve(g, make_devices(2, [8.0, 8.0])).device.tolist()  # together 4+4+3; apart 4+3, copy 3+4
+        [0, 1]
+        >>> Exact().solve(g, make_devices(2, [11.0, 11.0]), np.array([1, -1])).device.tolist()
+        [1, 1]
+        """
         n, m = graph.num_ops, devices.count
         import networkx as nx  # here, not at import: the command line starts without loading these
         import scipy.optimize
@@ -99,7 +118,8 @@ class Exact(Placer):
         y0 = c_var + 1                       # y[e, (a,b)] in [0, 1]
         q0 = y0 + e_count * len(pair_list)   # q[pair]: same device
         o0 = q0 + len(pairs)                 # o[pair]: u before v
-        nvar = o0 + len(pairs)
+        z0 = o0 + len(pairs)                 # z[t, d]: a copy of tensor t is received on d
+        nvar = z0 + graph.num_tensors * m
         horizon = float(p.sum() + comm.max(axis=(1, 2)).sum()) + 1.0
 
         def x(v: int, d: int) -> int:
@@ -126,17 +146,28 @@ class Exact(Placer):
             # v before u: s_v + p_v <= s_u + H o + H(1-q)
             rows.add({s0 + u: 1.0, s0 + v: -1.0, o: horizon, q: -horizon}, float(p[v]) - horizon, np.inf)
         static = graph.persistent_bytes + graph.output_bytes + graph.temporary_bytes
+        producer = graph.tensor_producer.tolist()
+        for t, consumers in enumerate(graph.tensor_consumers):
+            for c in consumers:
+                for d in range(m):   # z[t,d] >= x[c,d] - x[producer,d]
+                    rows.add({z0 + t * m + d: 1.0, x(c, d): -1.0, x(producer[t], d): 1.0}, 0.0, np.inf)
         for d in range(m):
             if np.isfinite(devices.memory_bytes[d]):
-                rows.add({x(v, d): float(static[v]) for v in range(n)}, -np.inf, float(devices.memory_bytes[d]))
+                terms = {x(v, d): float(static[v]) for v in range(n)}
+                terms.update({z0 + t * m + d: float(b) for t, b in enumerate(graph.tensor_bytes.tolist()) if b})
+                rows.add(terms, -np.inf, float(devices.memory_bytes[d]))
         for members in graph.group_members:
             for w in members[1:]:
                 for d in range(m):
                     rows.add({x(members[0], d): 1.0, x(w, d): -1.0}, 0.0, 0.0)
+        if fixed_groups is not None:
+            for g, d in enumerate(np.asarray(fixed_groups).tolist()):
+                if d >= 0:
+                    rows.add({x(graph.group_members[g][0], d): 1.0}, 1.0, 1.0)
         matrix = scipy.sparse.csr_matrix((rows.vals, (rows.rows, rows.cols)), shape=(len(rows.lo), nvar))
         integrality = np.zeros(nvar)
         integrality[x0:s0] = 1
-        integrality[q0:nvar] = 1
+        integrality[q0:z0] = 1
         lower = np.zeros(nvar)
         upper = np.full(nvar, horizon)  # start times and the makespan never exceed the serial horizon
         upper[x0:s0] = 1

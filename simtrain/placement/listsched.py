@@ -221,7 +221,9 @@ def list_schedule(graph: OpGraph, devices: Devices, *, memory_model: str = "live
             if npred[w] == 0:
                 make_ready(w)
     if remaining:
-        raise _infeasible(graph, mem, [v for v in range(n) if not scheduled[v]], ready, devices)
+        error = _infeasible(graph, mem, [v for v in range(n) if not scheduled[v]], ready, devices)
+        error.group_device = mem.group_device.copy()  # the groups it had committed (-1: not placed)
+        raise error
     return Schedule(device, start, end, mem.peak.copy())
 
 

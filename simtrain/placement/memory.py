@@ -11,8 +11,18 @@ times, including its peak so far) plus its **live** tensors, plus the running op
 ``held`` (BaechiPyTorch's training model)
     Nothing is freed during the step: every output and every received tensor stays (activations kept).
 
-An op ``v`` fits on device ``d`` at time ``t`` when ``base + new group bytes + live + new inputs + outputs(v) +
-temporary(v) <= limit`` and ``peak so far + new group bytes <= limit``. The same :class:`MemoryTracker` is used
+**Reservations** (Baechi's memory-constrained placers reserve a co-location group's memory when its first member
+is placed): a group placed on a device also reserves there the largest transient need of its members that have
+not run yet, where a member's transient need is its outputs, its temporary bytes and every input tensor produced
+outside the group (an upper bound on what it may receive). A backward op therefore always finds room on the device
+its forward op chose, however full the forward pass has made that device: without this, a greedy placer fills a
+device with the forward pass's activations and its weights, and the backward ops that would free them cannot
+start (the deadlock a 1.3-billion-parameter model on four 16 GiB GPUs hit). A reservation shrinks to the largest
+need among the members still to run and ends with the group's last member.
+
+An op ``v`` of group ``g`` fits on device ``d`` at time ``t`` when ``base + new group bytes + live + new inputs +
+outputs(v) + temporary(v) + reservations of other groups + what g still reserves after v <= limit`` and ``peak so
+far + new group bytes <= limit``. The same :class:`MemoryTracker` is used
 by the placers while they schedule and by the simulator to replay a schedule, so a plan's simulated peak is the
 peak the placer checked.
 
@@ -79,6 +89,55 @@ class MemoryTracker:
         self._max_end = [0.0] * graph.num_tensors
         self._frees: list[tuple[float, int, float]] = []
         self.now = 0.0
+        self.reserved = np.zeros(m)
+        self._ran = [False] * graph.num_ops
+        self._members = graph.group_members
+        self._external = [[t for t in ins if self._group[self._producer[t]] != self._group[v]]
+                          for v, ins in enumerate(self._in)]
+        self._consumers = graph.tensor_consumers
+        self._held = [0.0] * graph.num_groups  # what each placed group reserves now
+        self._holding: list[dict[int, float]] = [{} for _ in range(m)]  # per device: group -> its reservation
+        self._top: list[tuple[tuple[float, int], tuple[float, int]]] = [((0.0, -1), (0.0, -1))] * m
+
+    def _reservation(self, g: int, d: int, v: int = -1) -> float:
+        """What ``g``'s members yet to run (``v`` excepted) may still need on ``d``: under ``live`` the largest of
+        their transient needs (they run one at a time and free what they read), under ``held`` their sum."""
+        most = total = 0.0
+        ran, device, copies, tbytes, producer = self._ran, self.device, self._copies, self._tbytes, self._producer
+        arriving = self._in[v] if v >= 0 else ()   # v brings these to d itself
+        for u in self._members[g]:
+            if u == v or ran[u]:
+                continue
+            need = self._out_bytes[u] + self._temp[u]
+            for t in self._external[u]:
+                if device[producer[t]] != d and d not in copies[t] and t not in arriving:
+                    need += tbytes[t]
+            most = max(most, need)
+            total += need
+        return total if self.model == "held" else most
+
+    def _update_reservation(self, g: int, d: int) -> None:
+        now = self._reservation(g, d)
+        self._held[g] = now
+        holding = self._holding[d]
+        if now > 0:
+            holding[g] = now
+        else:
+            holding.pop(g, None)
+        if self.model == "held":   # nothing is freed: every member's outputs stay, so reservations add up
+            self.reserved[d] = sum(holding.values())
+        else:                      # ops run one at a time and free what they read: the largest one suffices
+            top = sorted(((b, h) for h, b in holding.items()), reverse=True)[:2]
+            top += [(0.0, -1)] * (2 - len(top))
+            self._top[d] = (top[0], top[1])
+            self.reserved[d] = top[0][0]
+
+    def _reserved_besides(self, g: int, d: int) -> float:
+        """What device ``d`` reserves for groups other than ``g``."""
+        if self.model == "held":
+            return float(self.reserved[d] - self._holding[d].get(g, 0.0))
+        first, second = self._top[d]
+        return second[0] if first[1] == g else first[0]
 
     # -- queries ------------------------------------------------------------------------------------------------
     def next_free_time(self) -> float:
@@ -99,8 +158,15 @@ class MemoryTracker:
         """(memory on ``d`` while ``v`` runs, peak so far after placing ``v``'s group) if ``v`` started now."""
         g = self._group[v]
         new_group = self._group_bytes[g] if self.group_device[g] < 0 else 0.0
+        if self.group_device[g] < 0:   # v places its group: it must leave every reservation standing, and its own
+            mine, others = self._reservation(g, d, v), self._reserved_besides(g, d)
+            reserved = others + mine if self.model == "held" else max(others, mine)
+        elif self.model == "held":     # v draws on its group's reservation; the others' stay (nothing is freed)
+            reserved = self._reserved_besides(g, d) + self._reservation(g, d, v)
+        else:                          # v draws on its group's reservation and frees what it reads
+            reserved = 0.0
         running = (self.base[d] + new_group + self.live[d] + self.incoming_bytes(v, d) + self._out_bytes[v]
-                   + self._temp[v])
+                   + self._temp[v] + reserved)
         return running, self.peak[d] + new_group
 
     def fits(self, v: int, d: int) -> bool:
@@ -138,6 +204,7 @@ class MemoryTracker:
         elif self.group_device[g] != d:
             raise ValueError(f"op {self.graph.op_names[v]!r} leaves its co-location group's device")
         self.device[v] = d
+        self._ran[v] = True
         live = self.model == "live"
         added = self._out_bytes[v]
         for t in self._in[v]:
@@ -157,6 +224,15 @@ class MemoryTracker:
                     heapq.heappush(self._frees, (max(last, start), dev, self._tbytes[t]))
         self.live[d] += added
         self.peak[d] = max(self.peak[d], self.base[d] + self.live[d] + self._temp[v])
+        # Reservations shrink as inputs become resident here (they are counted in ``live`` from now on).
+        touched = {g}
+        for t in (*self._out[v], *self._in[v]):
+            for c in self._consumers[t]:
+                h = self._group[c]
+                if h not in touched and self.group_device[h] == d:
+                    touched.add(h)
+        for h in touched:
+            self._update_reservation(h, d)
         if live:
             for t in self._out[v]:
                 if self._left[t] == 0 and self._tbytes[t]:

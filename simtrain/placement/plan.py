@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from simtrain import units
 from simtrain.errors import ConfigError
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
@@ -61,6 +62,13 @@ class Plan:
     def step_time_s(self) -> float:
         """The simulated step time."""
         return self.simulation.makespan_s
+
+    def __repr__(self) -> str:
+        # A plan holds thousands of per-op values: show what a reader looks for, not the arrays.
+        peak = ", ".join(units.format_size(b) for b in self.simulation.peak_memory_bytes.tolist())
+        return (f"Plan({self.algorithm!r} on {self.devices.count} devices, graph {self.graph.name!r} of "
+                f"{self.graph.num_ops} ops, step {self.step_time_s:.6g} s ({self.simulation.engine}), "
+                f"peak memory per device [{peak}])")
 
     def per_device(self) -> list[dict[str, Any]]:
         """Per device: ops, busy time, peak memory and persistent bytes."""

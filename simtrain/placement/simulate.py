@@ -37,10 +37,14 @@ from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
 from simtrain.placement.memory import replay_memory
 
-__all__ = ["ENGINES", "StepSimulation", "simulate_plan"]
+__all__ = ["ENGINES", "DeadlockError", "StepSimulation", "simulate_plan"]
 
 #: Simulation engines.
 ENGINES = ("analytical", "des")
+
+
+class DeadlockError(RuntimeError):
+    """The per-device orders given wait on each other: no op can start and some have not run."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,8 @@ def simulate_plan(graph: OpGraph, devices: Devices, device: np.ndarray, *, start
         raise ConfigError(f"a placement must give every op a device in 0..{devices.count - 1}", key="placement")
     run = _Replay(graph, devices, device, start, release, engine)
     run.go()
-    if run.done < graph.num_ops:  # pragma: no cover - orders are topological, so this cannot happen
-        raise RuntimeError("the simulated step deadlocked")
+    if run.done < graph.num_ops:  # only an order that is not topological can do this (pipeline schedules)
+        raise DeadlockError(f"the per-device orders deadlock: {run.done} of {graph.num_ops} ops ran")
     memory = replay_memory(graph, device, run.start, run.end, devices.memory_bytes, memory_model)
     busy = np.bincount(device, weights=graph.compute_s, minlength=devices.count)
     transfers = np.array(run.transfers, dtype=np.float64).reshape(-1, 5)

@@ -253,7 +253,7 @@ def test_bad_inputs():
     assert err.value.key == "example_input"
     with pytest.raises(ConfigError, match=r"must be a torch\.nn\.Module"):
         graph_from_module(lambda x: x, torch.randn(2, 3), compute=V100)
-    with pytest.raises(ConfigError, match="first dimension is the batch"):
+    with pytest.raises(ConfigError, match="with a batch dimension"):
         graph_from_module(nn.ReLU(), 3.0, compute=V100)
     with pytest.raises(ConfigError, match="no operation to place"):
         graph_from_module(nn.Flatten(), torch.randn(2, 3, 4), compute=V100)
