@@ -52,7 +52,8 @@ def _algorithm_names() -> list[str]:
 
 #: The parameters of a training run, in the order of a study table's columns.
 RUN_PARAMS: tuple[Param, ...] = (
-    Param("model", "string", REQUIRED, "the model trained: a catalog name (`simtrain list models`) or a YAML path"),
+    Param("model", "string", REQUIRED, "the model trained: a catalog name (`simtrain list models`), a YAML path, "
+          "or `module:PATH.py[:FACTORY]` for a PyTorch model built by a function in your file"),
     Param("topology", "string", REQUIRED,
           "the cluster: a catalog name (`simtrain list topologies`) or a YAML path"),
     Param("gpus", "integer", None, "GPU count the topology family is instantiated at (unset: the file's size)",

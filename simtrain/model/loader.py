@@ -142,7 +142,8 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     Parameters
     ----------
     name_or_path : str or Path
-        A catalog name (see ``simtrain list models``) or a path to a model YAML file.
+        A catalog name (see ``simtrain list models``), a path to a model YAML file, or ``module:PATH.py[:FACTORY]``
+        for a PyTorch model built by a function in the user's own file (:mod:`simtrain.model.user_module`).
 
     Returns
     -------
@@ -154,7 +155,10 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     138357544
     """
     from simtrain.catalog import resolve
+    from simtrain.model.user_module import is_module_reference, load_module_model
 
+    if is_module_reference(name_or_path):   # module:PATH.py[:FACTORY], the user's own PyTorch model
+        return load_module_model(str(name_or_path))
     path = resolve("models", name_or_path)
     return _load_cached(str(path), path.stat().st_mtime_ns)
 

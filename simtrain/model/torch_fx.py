@@ -90,7 +90,7 @@ _VIEW_MODULES = frozenset({"Flatten", "Unflatten", "Identity"})
 #: torch.nn modules costed from their own shapes (GEMMs, convolutions, recurrences, attention).
 _COSTED_MODULES = frozenset({
     "Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-    "LSTM", "GRU", "RNN", "MultiheadAttention",
+    "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "MultiheadAttention",
 })
 #: torch.nn modules with no multiply-adds: normalisation, activations, dropout, pooling, padding, lookups, losses.
 #: They are element-wise (memory-bound) layers; any other built-in module is costed through the modules it calls.
@@ -194,7 +194,7 @@ def _trace(module: Any, example_input: Any, batch_dim: int = 0) -> tuple[list[La
     cls = type(module).__name__
     root = module
     if fx.Tracer().is_leaf_module(module, ""):   # fx keeps built-in modules whole: trace a call of it instead
-        root = _Wrapper(module, len(args))
+        root = _wrap(module, len(args))
     try:
         gm = fx.symbolic_trace(root)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError, ... for untraceable code
@@ -229,7 +229,7 @@ def _record(calls: dict[str, list[tuple[tuple[Any, ...], Any]]], path: str, modu
     calls.setdefault(path, []).append((ins, tuple(out.shape) if hasattr(out, "shape") else None))
 
 
-def _Wrapper(inner: Any, count: int) -> Any:  # noqa: N802 - a module class made when torch is there (optional)
+def _wrap(inner: Any, count: int) -> Any:
     """A module holding a built-in ``inner`` under its class name, so that fx traces one call of it with ``count``
     positional arguments (fx cannot trace ``*args``)."""
     torch = _torch()
@@ -534,6 +534,9 @@ class _Mapper:
             return self._conv_transposed(first, tuple(module.weight.shape), module.groups)
         if name in ("LSTM", "GRU", "RNN") and first is not None:
             return self._rnn(module, first)
+        if name in ("LSTMCell", "GRUCell", "RNNCell") and first is not None:   # one step: both weight matrices
+            gates = int(module.weight_ih.shape[0])
+            return self._gemm(_numel(first) / module.input_size, gates, module.input_size + module.hidden_size)
         if name == "MultiheadAttention" and len(ins) >= 2 and ins[0] is not None and ins[1] is not None:
             return self._mha(module, ins[0], ins[1])
         return 0.0, None

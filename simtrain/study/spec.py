@@ -228,6 +228,17 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
                  swept=swept)
 
 
+def _check_model(value: Any) -> None:
+    """A catalog name, a YAML path or ``module:PATH.py[:FACTORY]`` (checked as a file; traced when it runs)."""
+    from simtrain.catalog import resolve
+    from simtrain.model.user_module import is_module_reference, parse_module_reference
+
+    if is_module_reference(value):
+        parse_module_reference(value)
+    else:
+        resolve("models", value)
+
+
 def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where: dict[str, str],
                    seen: set[tuple[str, str]]) -> dict[str, Any]:
     """Fill defaults and validate with the run description's declarations and rules (units stay as given so the
@@ -285,7 +296,7 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
             check(key, value, action)
 
     for point in points:
-        once("model", point["model"], functools.partial(resolve, "models", point["model"]))
+        once("model", point["model"], functools.partial(_check_model, point["model"]))
         once("scheme", point["scheme"], functools.partial(make_scheme, point["scheme"]))
         once("algorithm", point["algorithm"], functools.partial(ALGORITHMS.get, parse_spec(point["algorithm"])[0]))
         if point["profile"] is not None:

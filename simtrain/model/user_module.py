@@ -1,0 +1,124 @@
+"""A model from the user's own PyTorch code: ``module:PATH.py:FACTORY`` wherever a model name is accepted.
+
+``PATH.py`` is a Python file the user names (it runs, as ``python PATH.py`` would: it is the user's code, asked
+for by name; simtrain never unpickles anything). ``FACTORY`` (default ``model``) is a function in it, called with
+no arguments, that returns ``(module, example_input)``, ``(module, example_input, batch_dim)`` or a mapping with
+the keys ``module``, ``example_input`` and optionally ``batch_dim`` and ``name``. The module is traced by
+:func:`~simtrain.model.torch_fx.from_torch`. Building the module on the ``meta`` device (``with
+torch.device("meta"):`` around it and the example) traces large models without allocating them.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "net.py").write_text(
+...     "import torch\\n"
+...     "def model():\\n"
+...     "    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))\\n"
+...     "    return net, torch.randn(4, 8)\\n")
+>>> spec = load_module_model(f"module:{folder / 'net.py'}")
+>>> spec.name, spec.num_params
+('net', 178)
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from simtrain.errors import ConfigError
+from simtrain.model.spec import ModelSpec
+
+__all__ = ["PREFIX", "is_module_reference", "load_module_model", "parse_module_reference"]
+
+#: What starts a reference to the user's own PyTorch code.
+PREFIX = "module:"
+_MAX_BYTES = 8 * 2**20   # a model file, not a data set
+
+
+def is_module_reference(value: Any) -> bool:
+    """Whether ``value`` names a model in the user's own Python code.
+
+    Examples
+    --------
+    >>> is_module_reference("module:models/net.py:build"), is_module_reference("resnet50")
+    (True, False)
+    """
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def parse_module_reference(text: str) -> tuple[Path, str]:
+    """The file and the factory of ``module:PATH.py[:FACTORY]``, checked (a regular ``.py`` file).
+
+    Examples
+    --------
+    >>> parse_module_reference("module:/nonexistent/net.py:build")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: /nonexistent/net.py: model: file not found
+    """
+    match = re.fullmatch(r"(?P<path>.+?\.py)(?::(?P<factory>[^:/\\]*))?", text[len(PREFIX):])
+    if match is None:
+        raise ConfigError("must be module:PATH.py or module:PATH.py:FACTORY", key="model", value=text)
+    path_text, factory = match["path"], match["factory"] or "model"
+    if not factory.isidentifier():
+        raise ConfigError("the factory must be a Python function name", source=path_text, key="model",
+                          value=factory)
+    path = Path(path_text)
+    if not path.exists():
+        raise ConfigError("file not found", source=path_text, key="model")
+    if not path.is_file():
+        raise ConfigError("must be a regular file (a Python source file)", source=path_text, key="model")
+    if path.stat().st_size > _MAX_BYTES:
+        raise ConfigError(f"is larger than {_MAX_BYTES // 2**20} MiB: not a model's source file", source=path_text,
+                          key="model")
+    return path, factory
+
+
+def load_module_model(text: str) -> ModelSpec:
+    """The model of ``module:PATH.py[:FACTORY]`` (see the module docstring); cached by the file's content."""
+    path, factory = parse_module_reference(text)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _load(str(path.resolve()), digest, factory)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: str, digest: str, factory: str) -> ModelSpec:
+    from simtrain.model.torch_fx import from_torch
+
+    name = f"_simtrain_user_model_{digest[:16]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise ConfigError("cannot be imported", source=path, key="model")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        sys.modules[name] = module      # dataclasses and pickling inside the user's code look it up
+        spec.loader.exec_module(module)
+        make = getattr(module, factory, None)
+        if not callable(make):
+            raise ConfigError(f"has no function {factory!r}", source=path, key="model")
+        made = make()
+    except ConfigError:
+        raise
+    except Exception as exc:   # the user's code failed: say where, in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"running {factory}() failed: {type(exc).__name__}: {first}"[:400], source=path,
+                          key="model") from None
+    finally:
+        sys.modules.pop(name, None)
+    if isinstance(made, Mapping):
+        if "module" not in made or "example_input" not in made:
+            raise ConfigError(f"{factory}() must return keys 'module' and 'example_input'", source=path, key="model")
+        parts = (made["module"], made["example_input"], made.get("batch_dim", 0), made.get("name"))
+    elif isinstance(made, tuple) and len(made) in (2, 3):
+        parts = (made[0], made[1], made[2] if len(made) == 3 else 0, None)
+    else:
+        raise ConfigError(f"{factory}() must return (module, example_input[, batch_dim]) or a mapping",
+                          source=path, key="model", value=type(made).__name__)
+    return from_torch(parts[0], parts[1], batch_dim=parts[2], name=parts[3] or Path(path).stem, source=path)
