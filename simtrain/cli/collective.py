@@ -24,9 +24,18 @@ def add_parser(sub: Any) -> None:
     """Add the ``collective`` sub-command to an argparse sub-parsers object."""
     from simtrain.collectives.schedule import OPERATIONS
 
-    p = sub.add_parser("collective", help="time one collective on a topology")
+    p = sub.add_parser("collective", help="time one collective on a topology, or sweep sizes as nccl-tests does")
     p.add_argument("--op", required=True, help="one of: " + ", ".join(OPERATIONS))
-    p.add_argument("--size", required=True, help="full buffer size with a unit, e.g. 1GiB")
+    p.add_argument("--size", help="full buffer size with a unit, e.g. 1GiB")
+    sweep = p.add_argument_group("size sweep and comparison, as nccl-tests (sizes here may also be 8, 8K, 8M, 8G: "
+                                 "bytes, KiB, MiB, GiB)")
+    sweep.add_argument("-b", "--min-bytes", help="smallest size of the sweep (nccl-tests -b)")
+    sweep.add_argument("-e", "--max-bytes", help="largest size of the sweep (nccl-tests -e)")
+    sweep.add_argument("-f", "--step-factor", type=float, default=2.0, help="size multiplier per step (-f)")
+    sweep.add_argument("--datatype", default="float", help="element type of the count column (-d): float, half, "
+                                                           "bfloat16, int8, int32, int64, double, …")
+    sweep.add_argument("--compare", metavar="LOG", help="an nccl-tests output log: print measured against "
+                                                        "simulated per size, with the error")
     network_flags(p)
     p.set_defaults(func=run)
 
@@ -41,19 +50,28 @@ def run(args: argparse.Namespace) -> int:
     options = network_options(groups["network"])
     name, params = algorithm(args.algorithm, groups["algorithm"])
     chunks = params.pop("chunks", args.chunks)
+    if args.store_and_forward and args.engine != "des":
+        raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
+                          allowed="use it with --engine des")
+    sweeping = args.min_bytes is not None or args.max_bytes is not None or args.compare is not None
+    if sweeping == (args.size is not None):
+        raise ConfigError("give --size, or a sweep (-b/-e) or --compare LOG, not both", source=CLI, key="--size",
+                          value=args.size)
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
-    if args.store_and_forward:
-        from simtrain.collectives import build_schedule
-        from simtrain.network import run_engine
 
-        if args.engine != "des":
-            raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
-                              allowed="use it with --engine des")
-        result = run_engine("des", build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params),
-                            cluster, options, store_and_forward=True)
-    else:
-        result = collective_time(args.op, args.size, cluster, name, engine=args.engine, options=options,
-                                 chunks=chunks, **params)
+    def simulate(size: Any) -> Any:
+        if args.store_and_forward:
+            from simtrain.collectives import build_schedule
+            from simtrain.network import run_engine
+
+            schedule = build_schedule(args.op, size, cluster, name, chunks=chunks, **params)
+            return run_engine("des", schedule, cluster, options, store_and_forward=True)
+        return collective_time(args.op, size, cluster, name, engine=args.engine, options=options, chunks=chunks,
+                               **params)
+
+    if sweeping:
+        return _sweep(args, cluster, name, simulate)
+    result = simulate(args.size)
     if args.json:
         data = result.to_dict()
         data["topology"] = cluster.name
@@ -73,4 +91,69 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> int:
+    """The nccl-tests size sweep (``-b/-e/-f``) or the comparison with an nccl-tests log (``--compare``)."""
+    from simtrain import nccl_tests
+
+    if args.datatype not in nccl_tests.TYPE_BYTES:
+        raise ConfigError("unknown element type", source=CLI, key="--datatype", value=args.datatype,
+                          choices=sorted(nccl_tests.TYPE_BYTES))
+    measured: dict[int, Any] = {}
+    if args.compare is not None:
+        op, log_rows = nccl_tests.read_log(args.compare)
+        if op is not None and op != args.op:
+            raise ConfigError(f"the log measures {op}, not {args.op}", source=args.compare, key="--op",
+                              value=args.op)
+        measured = {row.size_bytes: row for row in log_rows}
+    if args.min_bytes is not None or args.max_bytes is not None:
+        if args.min_bytes is None or args.max_bytes is None:
+            raise ConfigError("a sweep needs both -b and -e", source=CLI,
+                              key="-b" if args.min_bytes is None else "-e")
+        sizes = nccl_tests.sweep_sizes(nccl_tests.parse_size(args.min_bytes, key="-b"),
+                                       nccl_tests.parse_size(args.max_bytes, key="-e"), args.step_factor)
+        if measured:
+            sizes = [s for s in sizes if s in measured] or sizes
+    else:
+        sizes = sorted(measured)
+    results = [simulate(size) for size in sizes]
+    header = (f"simtrain {nccl_tests.NCCL_NAMES[args.op]}_perf (simulated): {name} on {cluster.name}, "
+              f"{cluster.num_gpus} GPUs, {results[0].engine} engine" if results else "")
+    if args.json:
+        out: list[dict[str, Any]] = []
+        for size, r in zip(sizes, results):
+            row = {"size_bytes": size, "count": size // nccl_tests.TYPE_BYTES[args.datatype], "time_us": r.time_s * 1e6,
+                   "algbw_GBps": r.algbw_Bps / 1e9, "busbw_GBps": r.busbw_Bps / 1e9}
+            if size in measured:
+                m = measured[size]
+                row.update({"measured_time_us": m.time_us, "measured_busbw_GBps": m.busbw_GBps,
+                            "busbw_error": row["busbw_GBps"] / m.busbw_GBps - 1 if m.busbw_GBps > 0 else None})
+            out.append(row)
+        emit({"op": args.op, "algorithm": name, "topology": cluster.name, "num_gpus": cluster.num_gpus,
+              "rows": out})
+        return 0
+    if not measured:
+        factor = [r.busbw_Bps / r.algbw_Bps if r.algbw_Bps > 0 else 1.0 for r in results]
+        print(nccl_tests.format_table(args.op, [(s, r.time_s, f) for s, r, f in zip(sizes, results, factor)],
+                                      args.datatype, header))
+        return 0
+    print(f"# {header}; measured: {args.compare}")
+    print(f"#{'size (B)':>13} {'measured (us)':>14} {'simulated (us)':>15} {'meas busbw':>11} {'sim busbw':>10} "
+          f"{'error':>8}")
+    errors = []
+    for size, r in zip(sizes, results):
+        m = measured[size]
+        sim_busbw = r.busbw_Bps / 1e9
+        error = sim_busbw / m.busbw_GBps - 1 if m.busbw_GBps > 0 else float("nan")
+        if m.busbw_GBps > 0:
+            errors.append(abs(error))
+        print(f"{size:>14} {m.time_us:>14.2f} {r.time_s * 1e6:>15.2f} {m.busbw_GBps:>11.2f} {sim_busbw:>10.2f} "
+              f"{error:>+8.1%}")
+    if errors:
+        errors.sort()
+        mid = len(errors) // 2
+        median = errors[mid] if len(errors) % 2 else (errors[mid - 1] + errors[mid]) / 2
+        print(f"# median |busbw error| {median:.1%} over {len(errors)} sizes (busbw in GB/s, decimal)")
     return 0
