@@ -36,9 +36,15 @@ def add_parser(sub: Any) -> None:
                    help="DES: constant background traffic on a link, e.g. leaf0->spine:20GB/s")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override: topology.KEY (YAML keys), network.KEY (see docs/reference.md), algorithm.KEY")
+    p.add_argument("--workload", metavar="WORKLOAD.json",
+                   help="replay a measured step (from `simtrain import-trace`) instead of a model: its compute as "
+                        "measured, its collectives simulated on --topology (with --algorithm, --engine)")
     p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the step")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    for action in p._actions:   # --workload stands in for --model
+        if action.dest == "model":
+            action.required = False
     p.set_defaults(func=run)
 
 
@@ -65,11 +71,55 @@ def training_run(args: argparse.Namespace) -> Any:
                        algorithm_params=dict(groups["algorithm"]))
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """``simulate --workload``: the measured step replayed on the topology (simtrain.workload.replay)."""
+    from simtrain import units
+    from simtrain.cli._common import algorithm, network_options
+    from simtrain.topology import load_topology
+    from simtrain.workload import read_workload
+    from simtrain.workload.replay import replay
+
+    if args.model is not None:
+        raise ConfigError("give --model or --workload, not both", source=CLI, key="--workload", value=args.workload)
+    from simtrain.params import read_params
+    from simtrain.run import RUN_PARAMS
+
+    used = ("topology", "gpus", "algorithm", "engine")
+    given = run_values(args, used)
+    unused = sorted(set(run_values(args)) - set(used))
+    if unused:
+        raise ConfigError(f"does not apply to a workload replay (it uses {', '.join(used)})", source=CLI,
+                          key=f"--{unused[0].replace('_', '-')}")
+    values = read_params([p for p in RUN_PARAMS if p.name in used], given)
+    workload = read_workload(args.workload)
+    groups = split_overrides(args.set)
+    name, params = algorithm(values["algorithm"], groups["algorithm"])
+    cluster = load_topology(values["topology"], gpus=values["gpus"], overrides=groups["topology"])
+    result = replay(workload, cluster, algorithm=name, engine=values["engine"],
+                    options=network_options(groups["network"]), **params)
+    if args.json:
+        emit({"workload": args.workload, "algorithm": name, **result.to_dict()})
+        return 0
+    t = units.format_time
+    print(f"{args.workload} replayed on {cluster.name}: {cluster.num_gpus} GPUs, {name} collectives")
+    rows = [("step time", t(result.step_time_s)), ("  as measured", t(result.measured_step_s)),
+            ("  compute (as measured)", t(result.compute_s)), ("  communication (simulated)", t(result.comm_s)),
+            ("  exposed communication", t(result.exposed_comm_s))]
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain simulate``; returns the exit status."""
     from simtrain import units
     from simtrain.training import simulate
 
+    if args.workload is not None:
+        return _replay(args)
+    if args.model is None:
+        raise ConfigError("the following argument is required (or --workload)", source=CLI, key="--model")
     if args.trace and Path(args.trace).exists() and not args.force:
         raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--trace", value=args.trace,
                           allowed="a new path, or add --force")

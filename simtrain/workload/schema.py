@@ -1,0 +1,143 @@
+"""The workload file: one measured training step as compute ops and collectives (``simtrain.workload/1``).
+
+A workload is JSON::
+
+    {"schema": "simtrain.workload/1", "world_size": 2, "source": {...},
+     "ops": [{"kind": "compute", "name": "aten::addmm", "start_s": 0.0, "duration_s": 1.2e-4},
+             {"kind": "collective", "name": "all-reduce", "start_s": 3e-4, "duration_s": 0.145,
+              "bytes": 1071144, "group_size": 2}, ...]}
+
+``start_s`` and ``duration_s`` are as measured (seconds from the first op); a collective's ``bytes`` is its buffer
+(nccl-tests' size) and ``group_size`` the number of ranks of its process group.
+
+Examples
+--------
+>>> w = Workload(ops=(Op("compute", "mm", 0.0, 2e-3),), world_size=1, source={})
+>>> Workload.from_dict(w.to_dict()) == w
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simtrain.collectives.schedule import OPERATIONS
+from simtrain.errors import ConfigError
+
+__all__ = ["MAX_OPS", "SCHEMA", "Op", "Workload", "read_workload"]
+
+SCHEMA = "simtrain.workload/1"
+#: Bounds on what a workload file may hold (a step's ops, not a whole run's).
+MAX_OPS = 1_000_000
+MAX_FILE_BYTES = 256 * 2**20
+KINDS = ("compute", "collective")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One measured op: a compute op, or a collective (``name`` is its operation, e.g. ``all-reduce``)."""
+
+    kind: str
+    name: str
+    start_s: float
+    duration_s: float
+    bytes: float = 0.0
+    group_size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (collective fields only on collectives)."""
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "start_s": self.start_s,
+                               "duration_s": self.duration_s}
+        if self.kind == "collective":
+            out.update({"bytes": self.bytes, "group_size": self.group_size})
+        return out
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One rank's measured step (ops sorted by start) and the job's size."""
+
+    ops: tuple[Op, ...]
+    world_size: int
+    source: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def measured_step_s(self) -> float:
+        """From the first op's start to the last op's end, as measured."""
+        if not self.ops:
+            return 0.0
+        return max(o.start_s + o.duration_s for o in self.ops) - min(o.start_s for o in self.ops)
+
+    @property
+    def collectives(self) -> list[Op]:
+        """The collectives, in start order."""
+        return [o for o in self.ops if o.kind == "collective"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (see the module docstring)."""
+        return {"schema": SCHEMA, "world_size": self.world_size, "source": self.source,
+                "ops": [o.to_dict() for o in self.ops]}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Workload:
+        """Validate and build; any malformed part is one :class:`ConfigError` naming the key."""
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ConfigError(f"not a workload (schema {SCHEMA!r} expected; `simtrain import-trace` writes one)",
+                              source=source, key="schema")
+        world = data.get("world_size")
+        if isinstance(world, bool) or not isinstance(world, int) or not 1 <= world <= 1_000_000:
+            raise ConfigError("must be an integer in 1..1000000", source=source, key="world_size", value=world)
+        raw = data.get("ops")
+        if not isinstance(raw, list) or not raw or len(raw) > MAX_OPS:
+            raise ConfigError(f"must be a list of 1 to {MAX_OPS} ops", source=source, key="ops")
+        ops = []
+        for i, item in enumerate(raw):
+            key = f"ops[{i}]"
+            if not isinstance(item, dict):
+                raise ConfigError("must be a mapping", source=source, key=key)
+            kind, name = item.get("kind"), item.get("name")
+            if kind not in KINDS:
+                raise ConfigError("unknown kind", source=source, key=f"{key}.kind", value=kind, choices=KINDS)
+            if not isinstance(name, str):
+                raise ConfigError("must be a string", source=source, key=f"{key}.name", value=name)
+            numbers = {}
+            for field_name in ("start_s", "duration_s") + (("bytes",) if kind == "collective" else ()):
+                value = item.get(field_name)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                        or value < 0:
+                    raise ConfigError("must be a finite number >= 0", source=source, key=f"{key}.{field_name}",
+                                      value=value)
+                numbers[field_name] = float(value)
+            group = 0
+            if kind == "collective":
+                if name not in OPERATIONS:
+                    raise ConfigError("unknown collective", source=source, key=f"{key}.name", value=name,
+                                      choices=OPERATIONS)
+                group = item.get("group_size")
+                if isinstance(group, bool) or not isinstance(group, int) or not 1 <= group <= world:
+                    raise ConfigError(f"must be an integer in 1..world_size ({world})", source=source,
+                                      key=f"{key}.group_size", value=group)
+            ops.append(Op(kind, name, numbers["start_s"], numbers["duration_s"], numbers.get("bytes", 0.0), group))
+        ops.sort(key=lambda o: o.start_s)
+        extra = data.get("source", {})
+        return cls(tuple(ops), world, extra if isinstance(extra, dict) else {})
+
+
+def read_workload(path: str | Path) -> Workload:
+    """A workload file (bounded: a regular file of at most 256 MiB)."""
+    text = str(path)
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError("file not found" if not file.exists() else "must be a regular file", source=text,
+                          key="workload")
+    if file.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"is larger than {MAX_FILE_BYTES // 2**20} MiB", source=text, key="workload")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise ConfigError(f"not valid JSON ({type(exc).__name__})", source=text, key="workload") from None
+    return Workload.from_dict(data, source=text)
