@@ -112,7 +112,7 @@ class Workload:
                     raise ConfigError("must be a finite number >= 0", source=source, key=f"{key}.{field_name}",
                                       value=value)
                 numbers[field_name] = float(value)
-            group = 0
+            group: Any = 0
             if kind == "collective":
                 if name not in OPERATIONS:
                     raise ConfigError("unknown collective", source=source, key=f"{key}.name", value=name,

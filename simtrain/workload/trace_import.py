@@ -107,7 +107,7 @@ def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
     """The workload of a parsed profiler trace (see the module docstring for what is read)."""
     if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
         raise ConfigError("not a PyTorch profiler trace (no traceEvents list)", source=source, key="trace")
-    info = data.get("distributedInfo") if isinstance(data.get("distributedInfo"), dict) else {}
+    info = _mapping(data.get("distributedInfo"))
     world = _int(info.get("world_size"), 1)
     groups = {str(pg.get("pg_name")): _int(pg.get("pg_size"), world)
               for pg in info.get("pg_config", []) if isinstance(pg, dict)} if isinstance(info.get("pg_config"),
@@ -152,8 +152,7 @@ def _collective(event: dict[str, Any]) -> str | None:
     """The collective an event is (``'p2p'`` for a send/receive), or None."""
     name = event["name"]
     if name == "record_param_comms":
-        args = event.get("args") if isinstance(event.get("args"), dict) else {}
-        name = f"nccl:{args.get('Collective name', '')}"
+        name = f"nccl:{_mapping(event.get('args')).get('Collective name', '')}"
     backend, sep, op = name.partition(":")
     if not sep or backend.lower() not in _BACKENDS:
         return None
@@ -164,15 +163,15 @@ def _collective(event: dict[str, Any]) -> str | None:
 
 
 def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str, int]) -> tuple[float, int]:
-    args = event.get("args") if isinstance(event.get("args"), dict) else {}
-    dtype = str(args.get("dtype", (args.get("Input type") or ["float"])[0] if isinstance(args.get("Input type"),
-                                                                                       list) else "float"))
+    args = _mapping(event.get("args"))
+    types = args.get("Input type")
+    dtype = str(args.get("dtype", types[0] if isinstance(types, list) and types else "float"))
     width = _DTYPE_BYTES.get(dtype.lower(), 4)
     if "In msg nelems" in args or "Out msg nelems" in args:
         elements = _int(args.get("Out msg nelems" if op == "all-gather" else "In msg nelems"), 0)
     else:
-        dims = args.get("Input Dims") if isinstance(args.get("Input Dims"), list) else []
-        elements = sum(_numel(d) for d in dims if isinstance(d, list))
+        dims = args.get("Input Dims")
+        elements = sum(_numel(d) for d in (dims if isinstance(dims, list) else []) if isinstance(d, list))
         if op == "all-gather":   # the annotation names the input shard; the buffer is every rank's
             elements *= _int(args.get("Group size"), world)
     group = _int(args.get("Group size"), 0) or groups.get(str(args.get("Process Group Name")), world)
@@ -182,7 +181,7 @@ def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str
 def _numel(dims: list[Any]) -> int:
     if dims and all(isinstance(d, list) for d in dims):
         return sum(_numel(d) for d in dims)
-    return math.prod(int(d) for d in dims if isinstance(d, (int, float))) if dims else 0
+    return int(math.prod(int(d) for d in dims if isinstance(d, (int, float)))) if dims else 0
 
 
 def _top_level(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,7 +224,7 @@ def _check_against_execution_trace(workload: Workload, kineto: Any, et: Any, sou
         raise ConfigError("not an execution trace (no nodes list)", source=source, key="execution_trace")
     by_rf: dict[int, dict[str, Any]] = {}
     for e in kineto["traceEvents"]:
-        args = e.get("args") if isinstance(e, dict) and isinstance(e.get("args"), dict) else {}
+        args = _mapping(e.get("args")) if isinstance(e, dict) else {}
         if "Record function id" in args and isinstance(e.get("name"), str) and _collective(e) not in (None, "p2p"):
             by_rf[_int(args["Record function id"], -1)] = e
     for node in et["nodes"]:
@@ -237,12 +236,17 @@ def _check_against_execution_trace(workload: Workload, kineto: Any, et: Any, sou
             continue
         shapes = (node.get("inputs") or {}).get("shapes") or []
         elements = sum(_numel(s) for s in shapes if isinstance(s, list))
-        traced = sum(_numel(d) for d in (event.get("args") or {}).get("Input Dims", []) if isinstance(d, list))
+        dims = _mapping(event.get("args")).get("Input Dims")
+        traced = sum(_numel(d) for d in (dims if isinstance(dims, list) else []) if isinstance(d, list))
         if elements and traced and elements != traced:
             raise ConfigError(f"collective {node['name']!r} (rf_id {attrs.get('rf_id')}) has {elements} elements "
                               f"here and {traced} in the profiler trace: not the same step", source=source,
                               key="execution_trace")
     del workload
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: Any, default: int) -> int:
