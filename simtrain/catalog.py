@@ -1,9 +1,9 @@
 """Find shipped catalog entries (models, topologies, devices, studies, profiles) by name, or user files by path.
 
 The top-level folders ``models/``, ``topologies/``, ``devices/``, ``studies/`` and ``profiles/`` of the repository
-are the one source of the catalog. The build copies them into the wheel as ``simtrain/data/<kind>/`` (``setup.py``), so names
-resolve the same from a plain ``pip install`` (package data) and from a source or editable checkout (the top-level
-folders); :func:`catalog_dir` decides which.
+are the one source of the catalog. The build copies them into the wheel as ``simtrain/data/<kind>/`` (``setup.py``),
+so names resolve the same from a plain ``pip install`` (package data) and from a source or editable checkout (the
+top-level folders); :func:`catalog_dir` decides which.
 
 Examples
 --------
