@@ -58,6 +58,11 @@ HEAD_DIM = 64
 DEPTHWISE_MAX_WIDTH = 8
 #: Split-K gives each split at least this many K-slices (a split shorter than its own fill and drain would lose).
 SPLIT_K_MIN_SLICES = 4
+#: Dtypes whose 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for
+#: Convolutional Neural Networks", CVPR 2016: 2.25x fewer multiplications; cuDNN's WINOGRAD algorithms, chosen by
+#: its autotuner for FP32 3x3 convolutions). Tensor-core dtypes run implicit GEMM: Winograd's transforms do not pay
+#: against tensor-core rates, and cuDNN offers no tensor-core Winograd for training.
+WINOGRAD_DTYPES = frozenset({"fp32"})
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -72,6 +77,14 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "layernorm": ((1, 1, 1), (3, 2, 2)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
+
+
+def _is_3x3_same(layer: Layer) -> bool:
+    """A 3x3, stride-1, same-padded, ungrouped convolution: input pixels = output pixels and Cin·9 = the GEMM's K."""
+    if layer.kind != "conv2d" or layer.gemm is None or layer.groups != 1:
+        return False
+    rows, _, inner = layer.gemm
+    return inner % 9 == 0 and layer.input_elements == (inner // 9) * rows
 
 
 def _pow2_at_least(value: float, floor: int) -> int:
@@ -200,17 +213,22 @@ class ComputeModel:
         tiles = math.ceil(m / tm) * math.ceil(n / tn) * count
         slices = math.ceil(k / tk)
         units = dev.compute_units
-        split = 1
-        if tiles < units:   # split-K: spread a long K over the idle units (partial sums reduced in fp32)
-            split = max(1, min(units // tiles, slices // SPLIT_K_MIN_SLICES))
-            if split > 1:
-                nbytes += 2 * 4 * m * n * count * split
-        waves = math.ceil(tiles * split / units)
-        steps = math.ceil(slices / split) + dev.pipeline_stages
         # one K-slice of one tile on one unit, at the large-GEMM rate of the whole device
         per_slice = 2.0 * tm * tn * tk * units / (dev.peak_flops(dtype) * self._ceiling(dtype))
-        compute = waves * steps * per_slice
-        return max(compute, self._memory_time(nbytes), float(self.kernel_overhead_s or 0.0))
+        # split-K spreads a long K over idle units, at the cost of writing and reading fp32 partial sums; the
+        # library takes the split that is fastest (cuBLAS's heuristics and cuDNN's autotuner choose among them)
+        most = max(1, min(units // tiles, slices // SPLIT_K_MIN_SLICES)) if tiles < units else 1
+        best = math.inf
+        split = 1
+        while True:
+            waves = math.ceil(tiles * split / units)
+            compute = waves * (math.ceil(slices / split) + dev.pipeline_stages) * per_slice
+            partials = 2 * 4 * m * n * count * split if split > 1 else 0
+            best = min(best, max(compute, self._memory_time(nbytes + partials)))
+            if split >= most:
+                break
+            split = min(2 * split, most)
+        return max(best, float(self.kernel_overhead_s or 0.0))
 
     # -- layers --------------------------------------------------------------------------------------------
     def layer_time(self, layer: Layer, batch: int, phase: str, dtype: str = "fp32") -> float:
@@ -273,6 +291,14 @@ class ComputeModel:
         x = layer.input_elements * batch * width
         y = layer.output_elements * batch * width
         w = layer.num_params * width
+        if dtype in WINOGRAD_DTYPES and _is_3x3_same(layer):
+            # Winograd F(2x2, 3x3): 16 element-wise products of (rows/4 x cout x cin) per 2x2 output tile
+            cin = inner // 9
+            tiles = math.ceil(rows / 4)
+            if phase == "forward":
+                return self.gemm_time(tiles, cols, cin, dtype, 16 * groups, x + w + y)
+            return (self.gemm_time(tiles, cin, cols, dtype, 16 * groups, y + w + x)
+                    + self.gemm_time(cols, cin, tiles, dtype, 16 * groups, y + x + w))
         if phase == "forward":   # y = x·Wᵀ: read x and W, write y
             return self.gemm_time(rows, cols, inner, dtype, groups, x + w + y)
         data_grad = self.gemm_time(rows, inner, cols, dtype, groups, y + w + x)      # dx = dy·W

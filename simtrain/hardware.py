@@ -280,8 +280,9 @@ def device_from_section(section: Section, key: str = "device") -> str:
     if not _looks_like_path(value):
         return str(section.choice(key, names("devices")))
     path = Path(value).expanduser()
-    if not path.is_absolute() and section.source and Path(section.source).parent.is_dir():
-        path = Path(section.source).parent / path
+    beside = Path(section.source).parent / path if section.source else path
+    if not path.is_absolute() and beside.is_file():   # relative to the file that names it, else to the cwd
+        path = beside
     if not path.is_file():
         raise section.error(key, "device file not found", value=value)
     load_device(path)
