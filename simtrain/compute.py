@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,20 @@ def _is_3x3_same(layer: Layer) -> bool:
 
 
 def _pow2_at_least(value: float, floor: int) -> int:
-    return max(floor, 1 << max(0, math.ceil(math.log2(max(value, 1)))))
+    return max(floor, 1 << (max(math.ceil(value), 1) - 1).bit_length())
+
+
+#: Kernel-model layer times by content (compute model, the layer fields the model reads, batch, phase, dtype): a
+#: study's points and a plan's phases ask for the same layers again and again. Bounded; a pure memo.
+_MEMO: dict[tuple[Any, ...], float] = {}
+_MEMO_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=256)
+def _roofline(spec: DeviceSpec, compute_efficiency: float | None, memory_efficiency: float | None,
+              kernel_overhead_s: float | None) -> ComputeModel:
+    # one instance per device and overrides, so the memo above compares models by identity first
+    return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s)
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,11 @@ class ComputeModel:
             value = kwargs.get(key)
             if value is not None and not 0 < value <= 1:
                 raise ConfigError("must lie in (0, 1]", key=key, value=value)
-        return cls(spec, **kwargs)
+        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s"}
+        if unknown or cls is not ComputeModel:
+            return cls(spec, **kwargs)
+        return _roofline(spec, kwargs.get("compute_efficiency"), kwargs.get("memory_efficiency"),
+                         kwargs.get("kernel_overhead_s"))
 
     # -- kernels -------------------------------------------------------------------------------------------
     def _ceiling(self, dtype: str) -> float:
@@ -246,6 +264,19 @@ class ComputeModel:
         """
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}")
+        if self.profile is not None:
+            return self._layer_time(layer, batch, phase, dtype)
+        # memoised by content: the fields the kernel model reads (not the layer's name or edges)
+        key = (self, layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
+               layer.num_params, layer.forward_macs, batch, phase, dtype)
+        hit = _MEMO.get(key)
+        if hit is None:
+            if len(_MEMO) >= _MEMO_SIZE:
+                _MEMO.clear()
+            hit = _MEMO[key] = self._layer_time(layer, batch, phase, dtype)
+        return hit
+
+    def _layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         width = DTYPE_BYTES[dtype]
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width

@@ -138,6 +138,18 @@ class DeviceSpec:
     launch_overhead_s: float = 4e-6
     path: str = ""
 
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the dict fields are part of the value: hash their items, once (equality is the dataclass's, field by field)
+        object.__setattr__(self, "_hash", hash((
+            self.name, self.model, tuple(self.peak_flops_per_dtype.items()), self.memory_bandwidth_Bps,
+            self.memory_bytes, tuple(self.gemm_efficiency.items()), self.memory_efficiency, self.tile,
+            self.pipeline_stages, self.launch_overhead_s, self.compute_units, self.path)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
     def peak_flops(self, dtype: str) -> float:
         """Peak FLOP/s for ``dtype``; an unsupported dtype is a :class:`ConfigError`.
 
@@ -256,9 +268,15 @@ def get_device(name: str | Path | DeviceSpec) -> DeviceSpec:
     """
     if isinstance(name, DeviceSpec):
         return name
+    return load_device(_resolve(os.fspath(name)))
+
+
+@lru_cache(maxsize=256)
+def _resolve(name: str) -> Path:
+    # where a name or path points does not change in a process; the file's content is checked on every load
     from simtrain.catalog import resolve
 
-    return load_device(resolve("devices", name))
+    return resolve("devices", name)
 
 
 def device_from_section(section: Section, key: str = "device") -> str:

@@ -4,6 +4,7 @@ quantisation, the ramp)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_every_catalog_device_loads_with_sources(name):
     # tensor-core rates halve with each doubling of width: fp8 >= fp16 >= tf32 >= fp32 (Pascal's fp16 is slower)
     peaks = dev.peak_flops_per_dtype
     order = [d for d in ("fp8", "fp16", "tf32", "fp32") if d in peaks and (d != "fp16" or "tf32" in peaks)]
-    assert all(peaks[a] >= peaks[b] for a, b in zip(order, order[1:]))
+    assert all(peaks[a] >= peaks[b] for a, b in itertools.pairwise(order))
 
 
 def test_today_names_keep_their_figures():
@@ -160,7 +161,7 @@ def test_a_large_gemm_reaches_the_measured_ceiling_and_small_ones_do_not():
 def test_gemm_efficiency_rises_with_k_and_time_never_falls_with_size():
     cm = ComputeModel.roofline("h100")
     rates = [2 * 4096 * 4096 * k / cm.gemm_time(4096, 4096, k, "bf16") for k in (32, 64, 128, 256, 1024, 8192)]
-    assert all(a < b for a, b in zip(rates, rates[1:]))
+    assert all(a < b for a, b in itertools.pairwise(rates))
     for dims in [(m, 1024, 1024) for m in range(1, 5000, 37)] + [(1024, 1024, k) for k in range(1, 5000, 37)]:
         bigger = (dims[0] + 37, dims[1], dims[2]) if dims[2] == 1024 else (dims[0], dims[1], dims[2] + 37)
         assert cm.gemm_time(*bigger, "bf16") >= cm.gemm_time(*dims, "bf16") * (1 - 1e-12)
