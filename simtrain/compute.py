@@ -35,7 +35,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -92,9 +92,8 @@ def _pow2_at_least(value: float, floor: int) -> int:
     return max(floor, 1 << (max(math.ceil(value), 1) - 1).bit_length())
 
 
-#: Kernel-model layer times by content (compute model, the layer fields the model reads, batch, phase, dtype): a
-#: study's points and a plan's phases ask for the same layers again and again. Bounded; a pure memo.
-_MEMO: dict[tuple[Any, ...], float] = {}
+#: Bound of a compute model's memo of layer times (by content: the layer fields the model reads, batch, phase and
+#: dtype); a study's points and a plan's phases ask for the same layers again and again.
 _MEMO_SIZE = 1 << 16
 
 
@@ -128,6 +127,7 @@ class ComputeModel:
     memory_efficiency: float | None = None
     kernel_overhead_s: float | None = None
     profile: Any = None
+    _memo: dict[tuple[Any, ...], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.memory_efficiency is None:
@@ -267,13 +267,14 @@ class ComputeModel:
         if self.profile is not None:
             return self._layer_time(layer, batch, phase, dtype)
         # memoised by content: the fields the kernel model reads (not the layer's name or edges)
-        key = (self, layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
+        key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
                layer.num_params, layer.forward_macs, batch, phase, dtype)
-        hit = _MEMO.get(key)
+        memo = self._memo
+        hit = memo.get(key)
         if hit is None:
-            if len(_MEMO) >= _MEMO_SIZE:
-                _MEMO.clear()
-            hit = _MEMO[key] = self._layer_time(layer, batch, phase, dtype)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            hit = memo[key] = self._layer_time(layer, batch, phase, dtype)
         return hit
 
     def _layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
