@@ -237,3 +237,17 @@ def test_overrides_and_a_spec_built_in_python():
     assert cm.kernel_time(1e12, 0.0, "fp32") == pytest.approx(2.0)
     assert ComputeModel.roofline(spec).kernel_time(1e12, 0.0, "fp32") == pytest.approx(1 / 0.8)
     assert math.isclose(cm.kernel_time(0.0, 1e11, "fp32"), 1 / 0.8)
+
+
+def test_the_wheel_build_ships_the_device_catalog(tmp_path):
+    """setup.py's build_py copies devices/ into the package as simtrain/data/devices, as it does models/."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path)], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    shipped = sorted(p.name for p in (tmp_path / "simtrain" / "data" / "devices").glob("*.yaml"))
+    assert shipped == sorted(f"{n}.yaml" for n in names("devices"))
+    assert "graft devices" in (root / "MANIFEST.in").read_text()
