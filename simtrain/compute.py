@@ -94,10 +94,10 @@ def _pow2_at_least(value: float, floor: int) -> int:
 
 #: Bound of a compute model's memo of layer times (by content: the layer fields the model reads, batch, phase and
 #: dtype); a study's points and a plan's phases ask for the same layers again and again.
-_MEMO_SIZE = 1 << 16
+_MEMO_SIZE = 1 << 14
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)
 def _roofline(spec: DeviceSpec, compute_efficiency: float | None, memory_efficiency: float | None,
               kernel_overhead_s: float | None) -> ComputeModel:
     # one instance per device and overrides, so the memo above compares models by identity first
