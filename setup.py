@@ -1,10 +1,10 @@
 """Build hook: the wheel carries the top-level catalog folders as package data, ``simtrain/data/<kind>/``.
 
-The repository keeps ``models/``, ``topologies/``, ``studies/`` and ``profiles/`` at the top level as the one source
-of the catalog, with no symlinks (Windows checkouts and ``grep -r`` lose them). ``build_py`` copies them into the
-built package, where :func:`simtrain.catalog.catalog_dir` finds them in an installed wheel; a source or editable
-checkout reads the top-level folders themselves. ``MANIFEST.in`` puts the folders into the sdist, so a wheel built
-from the sdist gets them too. Everything else about the build is in ``pyproject.toml``.
+The repository keeps ``models/``, ``topologies/``, ``devices/``, ``studies/`` and ``profiles/`` at the top level as
+the one source of the catalog, with no symlinks (Windows checkouts and ``grep -r`` lose them). ``build_py`` copies
+them into the built package, where :func:`simtrain.catalog.catalog_dir` finds them in an installed wheel; a source
+or editable checkout reads the top-level folders themselves. ``MANIFEST.in`` puts the folders into the sdist, so a
+wheel built from the sdist gets them too. Everything else about the build is in ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-CATALOGS = {"models": "*.yaml", "topologies": "*.yaml", "studies": "*.yaml", "profiles": "*.json"}
+CATALOGS = {"models": "*.yaml", "topologies": "*.yaml", "devices": "*.yaml", "studies": "*.yaml", "profiles": "*.json"}
 
 
 class BuildPyWithCatalogs(build_py):

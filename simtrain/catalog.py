@@ -1,9 +1,9 @@
-"""Find shipped catalog entries (models, topologies, studies, profiles) by name, or user files by path.
+"""Find shipped catalog entries (models, topologies, devices, studies, profiles) by name, or user files by path.
 
-The top-level folders ``models/``, ``topologies/``, ``studies/`` and ``profiles/`` of the repository are the one
-source of the catalog. The build copies them into the wheel as ``simtrain/data/<kind>/`` (``setup.py``), so names
-resolve the same from a plain ``pip install`` (package data) and from a source or editable checkout (the top-level
-folders); :func:`catalog_dir` decides which.
+The top-level folders ``models/``, ``topologies/``, ``devices/``, ``studies/`` and ``profiles/`` of the repository
+are the one source of the catalog. The build copies them into the wheel as ``simtrain/data/<kind>/`` (``setup.py``),
+so names resolve the same from a plain ``pip install`` (package data) and from a source or editable checkout (the
+top-level folders); :func:`catalog_dir` decides which.
 
 Examples
 --------
@@ -21,9 +21,11 @@ from simtrain.errors import ConfigError
 
 __all__ = ["catalog_dir", "names", "resolve"]
 
-_SUFFIXES = {"models": (".yaml",), "topologies": (".yaml",), "studies": (".yaml",), "profiles": (".json",)}
+_SUFFIXES = {"models": (".yaml",), "topologies": (".yaml",), "devices": (".yaml",), "studies": (".yaml",),
+             "profiles": (".json",)}
 #: The Python parameter that names an entry of each kind (``simtrain.simulate(model=..., topology=...)``).
-_PARAMETERS = {"models": "model", "topologies": "topology", "studies": "study", "profiles": "profile"}
+_PARAMETERS = {"models": "model", "topologies": "topology", "devices": "device", "studies": "study",
+               "profiles": "profile"}
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -47,7 +49,7 @@ def catalog_dir(kind: str) -> Path:
 
 
 def names(kind: str) -> list[str]:
-    """Sorted names of the shipped entries of ``kind`` ('models', 'topologies', 'studies', 'profiles').
+    """Sorted names of the shipped entries of ``kind`` ('models', 'topologies', 'devices', 'studies', 'profiles').
 
     Examples
     --------

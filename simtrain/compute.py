@@ -1,16 +1,27 @@
 """ComputeModel: how long a layer's forward, backward and update take on one GPU.
 
-The default is a roofline from a :class:`~simtrain.hardware.DeviceSpec`: a layer takes the larger of its FLOPs
-over (peak × ``compute_efficiency``) and its memory traffic over (bandwidth × ``memory_efficiency``), plus a
-fixed ``kernel_overhead_s`` per kernel. Backward costs 2 × the forward FLOPs and memory traffic (gradients with
-respect to inputs and to weights) in two kernels for layers with weights.
+Without a calibration profile, times come from the device file (:mod:`simtrain.hardware`) through a kernel model
+per layer kind (docs/compute-model.md states every constant's source):
 
-Defaults, stated once (replace them with a calibration profile when one exists):
+* **GEMMs** (linear, convolution as implicit GEMM, LSTM, attention's products) run as tiles over the device's
+  compute units. A GEMM of ``M x N x K`` is cut into ``ceil(M/tm)·ceil(N/tn)`` output tiles (tile quantisation),
+  run in ``ceil(tiles/units)`` waves (wave quantisation); each tile walks ``ceil(K/tk)`` K-slices plus
+  ``pipeline_stages`` slices of fill and drain (the small-size ramp: efficiency rises with K), each slice at the
+  device's large-GEMM rate (``peak × gemm ceiling``). Narrow matrices get narrower tiles, and few tiles over a
+  long K are split along K (split-K) to fill the machine, as cuBLAS and cuDNN do. The result is then held by the
+  memory roofline: no faster than its bytes at ``memory_bandwidth × memory efficiency``.
+* **Convolutions** are implicit GEMMs: forward ``(N·Ho·Wo) x Cout x (Cin·kh·kw)``, backward the data-gradient
+  and the weight-gradient GEMMs; their bytes are the activations and weights (the im2col matrix is never stored).
+  Grouped convolutions are ``groups`` GEMMs; depthwise ones (fewer than 8 outputs per group, below one
+  tensor-core MMA) run as bandwidth-bound direct kernels.
+* **Attention** is its two batched GEMMs per head (64-wide heads) plus the softmax's passes over the scores;
+  backward its four GEMMs plus the softmax gradient.
+* **Element-wise, normalisation, pooling and embedding** layers are bandwidth-bound: their passes over the
+  activations (batch norm reads its input twice in training, once for the statistics) at the streaming bandwidth.
+* Every kernel takes at least the device's ``launch_overhead`` (a floor, not an addition).
 
-* ``compute_efficiency = 0.5``: layer-sized GEMMs reach well below the large-GEMM ceiling (Azure measured 82 %
-  of A100 FP16 peak on a 16K³ GEMM, docs/references.md, "GPU datasheets").
-* ``memory_efficiency = 0.8``: STREAM-triad-like fractions measured on A100/H100/H200 were 83-89 % [M].
-* ``kernel_overhead_s = 2 µs`` per kernel launch.
+A calibration profile (``simtrain calibrate``) replaces all of this by measured GEMM tables and a fitted
+element-wise bandwidth (:meth:`ComputeModel.from_profile`).
 
 Examples
 --------
@@ -23,7 +34,9 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,26 +51,89 @@ OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
 
 PHASES = ("forward", "backward")
 
+#: Attention heads are taken 64 wide (BERT, GPT-2, ViT, the Transformer base: d_model / heads = 64); the layer
+#: description keeps the product, not the head count.
+HEAD_DIM = 64
+#: A grouped convolution with fewer output channels per group than one tensor-core MMA is wide (n = 8, the
+#: mma.m16n8k16 shape of the PTX ISA) runs as a direct, bandwidth-bound kernel (cuDNN's depthwise kernels).
+DEPTHWISE_MAX_WIDTH = 8
+#: Split-K gives each split at least this many K-slices (a split shorter than its own fill and drain would lose).
+SPLIT_K_MIN_SLICES = 4
+#: Dtypes whose 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for
+#: Convolutional Neural Networks", CVPR 2016: 2.25x fewer multiplications; cuDNN's WINOGRAD algorithms, chosen by
+#: its autotuner for FP32 3x3 convolutions). Tensor-core dtypes run implicit GEMM: Winograd's transforms do not pay
+#: against tensor-core rates, and cuDNN offers no tensor-core Winograd for training.
+WINOGRAD_DTYPES = frozenset({"fp32"})
+#: Layers that are views: no kernel, no traffic.
+VIEWS = frozenset({"flatten", "identity"})
+
+# Passes over one sample's (input, output) activations, forward and backward, per bandwidth-bound kind, and the
+# kernels each phase launches. From the algorithms: an element-wise op reads its input and writes its output, and
+# its gradient reads the output gradient and the saved tensor and writes the input gradient. Batch norm in
+# training computes the statistics in one read (Welford) and normalises in a second (PyTorch's
+# batch_norm_collect_statistics + batch_norm_elemt); its backward reduces (x, dy) and then writes dx from them.
+# Layer norm keeps a row in registers forward; backward writes dx and then reduces (x, dy) for dgamma, dbeta.
+_PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    "batchnorm2d": ((2, 1, 2), (3, 2, 2)),
+    "layernorm": ((1, 1, 1), (3, 2, 2)),
+}
+_ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
+
+
+def _is_3x3_same(layer: Layer) -> bool:
+    """A 3x3, stride-1, same-padded, ungrouped convolution: input pixels = output pixels and Cin·9 = the GEMM's K."""
+    if layer.kind != "conv2d" or layer.gemm is None or layer.groups != 1:
+        return False
+    rows, _, inner = layer.gemm
+    return inner % 9 == 0 and layer.input_elements == (inner // 9) * rows
+
+
+def _pow2_at_least(value: float, floor: int) -> int:
+    return max(floor, 1 << (max(math.ceil(value), 1) - 1).bit_length())
+
+
+#: Bound of a compute model's memo of layer times (by content: the layer fields the model reads, batch, phase and
+#: dtype); a study's points and a plan's phases ask for the same layers again and again.
+_MEMO_SIZE = 1 << 14
+
+
+@lru_cache(maxsize=32)
+def _roofline(spec: DeviceSpec, compute_efficiency: float | None, memory_efficiency: float | None,
+              kernel_overhead_s: float | None) -> ComputeModel:
+    # one instance per device and overrides, so the memo above compares models by identity first
+    return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s)
+
 
 @dataclass(frozen=True)
 class ComputeModel:
-    """Roofline compute model of one device.
+    """Compute model of one device: the kernel model of its device file, or a calibration profile.
 
     Attributes
     ----------
     device : DeviceSpec
-        Peak rates and memory bandwidth.
-    compute_efficiency, memory_efficiency : float
-        Achieved fractions of the peak FLOP rate and memory bandwidth.
-    kernel_overhead_s : float
-        Fixed time per kernel.
+        Peak rates, bandwidth and the kernel-efficiency parameters.
+    compute_efficiency : float or None
+        Large-GEMM fraction of peak for every dtype; ``None``: the device file's per-dtype ceilings.
+    memory_efficiency : float or None
+        Streaming fraction of the bandwidth; ``None``: the device file's.
+    kernel_overhead_s : float or None
+        Floor of one kernel's time; ``None``: the device file's launch overhead.
+    profile : CalibrationProfile or None
+        Measured times that replace the kernel model.
     """
 
     device: DeviceSpec
-    compute_efficiency: float = 0.5
-    memory_efficiency: float = 0.8
-    kernel_overhead_s: float = 2e-6
+    compute_efficiency: float | None = None
+    memory_efficiency: float | None = None
+    kernel_overhead_s: float | None = None
     profile: Any = None
+    _memo: dict[tuple[Any, ...], float] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.memory_efficiency is None:
+            object.__setattr__(self, "memory_efficiency", self.device.memory_efficiency)
+        if self.kernel_overhead_s is None:
+            object.__setattr__(self, "kernel_overhead_s", self.device.launch_overhead_s)
 
     @classmethod
     def from_profile(cls, path: str | Path, device: str | DeviceSpec | None = None) -> ComputeModel:
@@ -79,27 +155,45 @@ class ComputeModel:
 
         profile = load_profile(resolve("profiles", path))
         spec = device if device is not None else ("cpu" if profile.device == "cpu" else "h100")
-        base = get_device(spec) if isinstance(spec, str) else spec
-        return cls(base, profile=profile)
+        return cls(get_device(spec), profile=profile)
 
     @classmethod
-    def roofline(cls, device: str | DeviceSpec, **kwargs: float) -> ComputeModel:
-        """A roofline model of a catalog device.
+    def roofline(cls, device: str | Path | DeviceSpec, **kwargs: float) -> ComputeModel:
+        """The kernel model of a device (catalog name, device file path or :class:`DeviceSpec`).
+
+        Keyword arguments override the device's ``compute_efficiency``, ``memory_efficiency`` or
+        ``kernel_overhead_s``.
 
         Examples
         --------
         >>> ComputeModel.roofline("h100").device.name
         'h100'
+        >>> ComputeModel.roofline("h100", memory_efficiency=1.5)
+        Traceback (most recent call last):
+        ...
+        simtrain.errors.ConfigError: memory_efficiency: must lie in (0, 1] (got 1.5)
         """
-        spec = get_device(device) if isinstance(device, str) else device
+        spec = get_device(device)
         for key in ("compute_efficiency", "memory_efficiency"):
             value = kwargs.get(key)
             if value is not None and not 0 < value <= 1:
                 raise ConfigError("must lie in (0, 1]", key=key, value=value)
-        return cls(spec, **kwargs)
+        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s"}
+        if unknown or cls is not ComputeModel:
+            return cls(spec, **kwargs)
+        return _roofline(spec, kwargs.get("compute_efficiency"), kwargs.get("memory_efficiency"),
+                         kwargs.get("kernel_overhead_s"))
+
+    # -- kernels -------------------------------------------------------------------------------------------
+    def _ceiling(self, dtype: str) -> float:
+        return self.compute_efficiency if self.compute_efficiency is not None else self.device.gemm_ceiling(dtype)
+
+    def _memory_time(self, nbytes: float) -> float:
+        return nbytes / (self.device.memory_bandwidth_Bps * float(self.memory_efficiency or 1.0))
 
     def kernel_time(self, flops: float, nbytes: float, dtype: str = "fp32", kernels: int = 1) -> float:
-        """Roofline time of work of ``flops`` FLOPs moving ``nbytes`` bytes, in ``kernels`` kernel launches.
+        """Roofline time of work of ``flops`` FLOPs moving ``nbytes`` bytes in ``kernels`` kernels: the larger of
+        the FLOPs at the large-GEMM rate and the bytes at the streaming bandwidth, at least the launch floor.
 
         Examples
         --------
@@ -107,10 +201,54 @@ class ComputeModel:
         >>> cm.kernel_time(0.0, 0.0, kernels=3) == 3 * cm.kernel_overhead_s
         True
         """
-        compute = flops / (self.device.peak_flops(dtype) * self.compute_efficiency) if flops else 0.0
-        memory = nbytes / (self.device.memory_bandwidth_Bps * self.memory_efficiency)
-        return max(compute, memory) + kernels * self.kernel_overhead_s
+        compute = flops / (self.device.peak_flops(dtype) * self._ceiling(dtype)) if flops else 0.0
+        return max(compute, self._memory_time(nbytes), kernels * float(self.kernel_overhead_s or 0.0))
 
+    def gemm_time(self, m: float, n: float, k: float, dtype: str, count: int = 1,
+                  nbytes: float | None = None) -> float:
+        """Seconds for ``count`` independent ``(m x k)·(k x n)`` products in one kernel (tiles, waves, ramp,
+        roofline).
+
+        ``nbytes`` is the kernel's memory traffic (default: both operands read and the result written once).
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> big = 2 * 8192**3 / cm.gemm_time(8192, 8192, 8192, "fp16") / 1e12   # TFLOP/s of a large GEMM
+        >>> round(big)
+        252
+        >>> small = 2 * 512 * 64 * 64 / cm.gemm_time(512, 64, 64, "fp16") / 1e12
+        >>> small < 0.1 * big
+        True
+        """
+        dev = self.device
+        width = DTYPE_BYTES[dtype]
+        if nbytes is None:
+            nbytes = width * (m * k + k * n + m * n) * count
+        tm, tn, tk = dev.tile
+        # libraries pick narrower tiles for narrow matrices (cuBLAS/cuDNN kernels come in many tile widths)
+        tm, tn = min(tm, _pow2_at_least(m, 16)), min(tn, _pow2_at_least(n, 16))
+        tiles = math.ceil(m / tm) * math.ceil(n / tn) * count
+        slices = math.ceil(k / tk)
+        units = dev.compute_units
+        # one K-slice of one tile on one unit, at the large-GEMM rate of the whole device
+        per_slice = 2.0 * tm * tn * tk * units / (dev.peak_flops(dtype) * self._ceiling(dtype))
+        # split-K spreads a long K over idle units, at the cost of writing and reading fp32 partial sums; the
+        # library takes the split that is fastest (cuBLAS's heuristics and cuDNN's autotuner choose among them)
+        most = max(1, min(units // tiles, slices // SPLIT_K_MIN_SLICES)) if tiles < units else 1
+        best = math.inf
+        split = 1
+        while True:
+            waves = math.ceil(tiles * split / units)
+            compute = waves * (math.ceil(slices / split) + dev.pipeline_stages) * per_slice
+            partials = 2 * 4 * m * n * count * split if split > 1 else 0
+            best = min(best, max(compute, self._memory_time(nbytes + partials)))
+            if split >= most:
+                break
+            split = min(2 * split, most)
+        return max(best, float(self.kernel_overhead_s or 0.0))
+
+    # -- layers --------------------------------------------------------------------------------------------
     def layer_time(self, layer: Layer, batch: int, phase: str, dtype: str = "fp32") -> float:
         """Seconds for ``phase`` ('forward' or 'backward') of ``layer`` at a per-GPU ``batch``.
 
@@ -126,6 +264,20 @@ class ComputeModel:
         """
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}")
+        if self.profile is not None:
+            return self._layer_time(layer, batch, phase, dtype)
+        # memoised by content: the fields the kernel model reads (not the layer's name or edges)
+        key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
+               layer.num_params, layer.forward_macs, batch, phase, dtype)
+        memo = self._memo
+        hit = memo.get(key)
+        if hit is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            hit = memo[key] = self._layer_time(layer, batch, phase, dtype)
+        return hit
+
+    def _layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         width = DTYPE_BYTES[dtype]
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
@@ -139,10 +291,73 @@ class ComputeModel:
                         + self.profile.gemm_time(cols, inner, rows, dtype, "tn"))
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
+        self.device.peak_flops(dtype)   # an unsupported dtype fails here, for every kind of layer
+        if layer.kind in VIEWS:
+            return 0.0
+        if layer.kind == "attention" and layer.gemm is not None:
+            return self._attention_time(layer, batch, phase, dtype)
+        if layer.gemm is not None and layer.gemm[1] // max(layer.groups, 1) >= DEPTHWISE_MAX_WIDTH:
+            return self._gemm_layer_time(layer, batch, phase, dtype)
+        if layer.gemm is not None:   # depthwise: direct kernel, bandwidth-bound at the large-GEMM ceiling at most
+            flops = (layer.forward_flops if phase == "forward" else layer.backward_flops) * batch
+            nbytes = activations + weights if phase == "forward" else 2 * activations + 2 * weights
+            return self.kernel_time(flops, nbytes, dtype, 1 if phase == "forward" else 2)
+        if layer.kind == "embedding":
+            out = layer.output_elements * batch * width
+            # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient
+            return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
+                    else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
+        (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
+        a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
+        traffic = (a * layer.input_elements + b * layer.output_elements) * batch * width
+        traffic += weights if phase == "forward" else 2 * weights
+        return self.kernel_time(0.0, traffic, dtype, kernels)
+
+    def _gemm_layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        """Linear, convolution (implicit GEMM), LSTM and additive attention: forward GEMM; backward the
+        data-gradient and weight-gradient GEMMs."""
+        assert layer.gemm is not None
+        width = DTYPE_BYTES[dtype]
+        groups = max(layer.groups, 1)
+        rows, cols, inner = layer.gemm[0] * batch, layer.gemm[1] // groups, layer.gemm[2]
+        x = layer.input_elements * batch * width
+        y = layer.output_elements * batch * width
+        w = layer.num_params * width
+        if dtype in WINOGRAD_DTYPES and _is_3x3_same(layer):
+            # Winograd F(2x2, 3x3): 16 element-wise products of (rows/4 x cout x cin) per 2x2 output tile
+            cin = inner // 9
+            tiles = math.ceil(rows / 4)
+            if phase == "forward":
+                return self.gemm_time(tiles, cols, cin, dtype, 16 * groups, x + w + y)
+            return (self.gemm_time(tiles, cin, cols, dtype, 16 * groups, y + w + x)
+                    + self.gemm_time(cols, cin, tiles, dtype, 16 * groups, y + x + w))
+        if phase == "forward":   # y = x·Wᵀ: read x and W, write y
+            return self.gemm_time(rows, cols, inner, dtype, groups, x + w + y)
+        data_grad = self.gemm_time(rows, inner, cols, dtype, groups, y + w + x)      # dx = dy·W
+        weight_grad = self.gemm_time(cols, inner, rows, dtype, groups, y + x + w)    # dW = dyᵀ·x
+        return data_grad + weight_grad
+
+    def _attention_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        """Unfused attention: Q·Kᵀ and P·V per head, and the softmax's passes over the scores."""
+        assert layer.gemm is not None
+        width = DTYPE_BYTES[dtype]
+        length, kv, dim = layer.gemm
+        heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
+        head = dim // heads
+        count = batch * heads
+        scores = count * length * kv * width
+        q, kvb = batch * length * dim * width, batch * kv * dim * width
         if phase == "forward":
-            return self.kernel_time(layer.forward_flops * batch, activations + weights, dtype, 1)
-        kernels = 2 if layer.gemm is not None else 1
-        return self.kernel_time(layer.backward_flops * batch, 2 * activations + 2 * weights, dtype, kernels)
+            qk = self.gemm_time(length, kv, head, dtype, count, q + kvb + scores)       # S = Q·Kᵀ
+            softmax = self.kernel_time(0.0, 2 * scores, dtype, 1)                    # P = softmax(S)
+            pv = self.gemm_time(length, head, kv, dtype, count, scores + kvb + q)       # O = P·V
+            return qk + softmax + pv
+        dp = self.gemm_time(length, kv, head, dtype, count, q + kvb + scores)       # dP = dO·Vᵀ
+        dv = self.gemm_time(kv, head, length, dtype, count, scores + q + kvb)       # dV = Pᵀ·dO
+        ds = self.kernel_time(0.0, 3 * scores, dtype, 1)                         # dS from P and dP
+        dq = self.gemm_time(length, head, kv, dtype, count, scores + kvb + q)       # dQ = dS·K
+        dk = self.gemm_time(kv, head, length, dtype, count, scores + q + kvb)       # dK = dSᵀ·Q
+        return dp + dv + ds + dq + dk
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states.
@@ -150,14 +365,14 @@ class ComputeModel:
         Examples
         --------
         >>> round(ComputeModel.roofline("v100").update_time(25_557_032, "fp32", "momentum") * 1e3, 3)
-        0.712
+        0.71
         """
         states = OPTIMIZER_STATES[optimizer]
         width = DTYPE_BYTES[dtype]
-        master = 4 if width < 4 else 0  # mixed precision keeps fp32 master weights
+        master = 4 if width < 4 else 0  # mixed precision (fp16, bf16, fp8) keeps fp32 master weights
         # read weight, gradient, master and states; write weight, master and states
         per_param = 2 * width + width + 2 * master + 2 * 4 * states
         if self.profile is not None:
             return self.profile.memory_time(num_params * per_param, dtype)
         return self.kernel_time(0.0, num_params * per_param, "fp32" if "fp32" in
-                              self.device.peak_flops_per_dtype else dtype, 1)
+                                self.device.peak_flops_per_dtype else dtype, 1)

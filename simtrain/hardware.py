@@ -1,8 +1,26 @@
-"""Hardware catalog: datasheet peak rates, memory bandwidth and capacity of GPUs (and a generic CPU).
+"""Devices as data: the loader of the device catalog (``devices/*.yaml``) and of device files given by path.
 
-Values are **datasheet** figures (dense, no sparsity), each with its source; they are calibration inputs, never
-validation targets. Achievable fractions of these peaks are the ComputeModel's efficiency factors, and are
-replaced by measured ceilings when a calibration profile is used.
+A device file states one accelerator's **datasheet** figures (dense peak FLOP/s per dtype, memory bandwidth and
+capacity, compute units), the parameters of its kernels' efficiency (see :mod:`simtrain.compute`) and its
+sources. Datasheet figures are calibration inputs, never validation targets; a calibration profile replaces the
+efficiency model by measured ceilings.
+
+A device file::
+
+    name: a100
+    model: NVIDIA A100 SXM4 80 GB
+    architecture: ampere
+    peak_flops: {fp32: 19.5 TFLOP/s, tf32: 156 TFLOP/s, fp16: 312 TFLOP/s, bf16: 312 TFLOP/s}
+    memory_bandwidth: 2039 GB/s
+    memory: 80 GiB
+    compute_units: 108                   # SMs (NVIDIA) or CUs (AMD): the waves of a GEMM are counted over them
+    efficiency:                          # all optional; defaults in EFFICIENCY_PARAMS, each with its source
+      gemm: {fp16: 0.82, bf16: 0.82}     # large-GEMM fraction of peak, per dtype
+      memory: 0.83                       # streaming fraction of the memory bandwidth
+      tile: [128, 128, 32]               # GEMM thread-block tile (M, N, K)
+      pipeline_stages: 3                 # main-loop stages filled and drained per tile
+      launch_overhead: 4 us              # floor of one kernel's time
+    sources: NVIDIA A100 datasheet ...
 
 Examples
 --------
@@ -11,38 +29,98 @@ Examples
 125.0
 >>> v100.memory_bytes / 2**30
 16.0
+>>> "b200" in DEVICES
+True
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
+from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError
+from simtrain.params import REQUIRED, Param, read_params
 
-__all__ = ["DEVICES", "DeviceSpec", "get_device"]
+__all__ = ["DEVICES", "DEVICE_DTYPES", "DEVICE_PARAMS", "EFFICIENCY_PARAMS", "DeviceSpec", "device_from_section",
+           "get_device", "load_device"]
 
-GB = 1e9
-TFLOPS = 1e12
+#: The dtypes a device file may give a peak rate for.
+DEVICE_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8")
+
+#: The efficiency parameters of a device file, with their defaults. Each default's source is stated here and in
+#: docs/compute-model.md; a device file overrides one only with a source of its own.
+EFFICIENCY_PARAMS: tuple[Param, ...] = (
+    # Large-GEMM ceiling: Azure/AI-benchmarking-guide measured a 16K^3 FP16 GEMM at 82 % of A100 peak
+    # (docs/references.md, "GPU datasheets"); 0.8 is that figure rounded down, for every dtype without a measurement.
+    Param("gemm", "any", None, "large-GEMM fraction of peak FLOP/s, per dtype (a mapping dtype: fraction)"),
+    # Streaming fraction of HBM bandwidth: the same guide's triad reached 83 % (A100), 89 % (H100), 86 % (H200).
+    Param("memory", "number", 0.8, "fraction of the memory bandwidth streaming kernels reach",
+          minimum=0, exclusive_minimum=True, maximum=1),
+    # 128 x 128 output tiles with 32-deep K slices: CUTLASS's default tensor-core threadblock shape (and the tile
+    # NVIDIA's "Matrix Multiplication Background" guide uses to explain tile and wave quantisation).
+    Param("tile", "int_list", [128, 128, 32], "GEMM threadblock tile (M, N, K) in elements", minimum=1),
+    # CUTLASS's SM80 multistage kernels keep 3 K-slices in flight (cp.async); SM70 double-buffers (2); SM90 uses >= 4.
+    Param("pipeline_stages", "integer", 3, "K-slices a tile fills before its first product and drains after",
+          minimum=0),
+    # Floor of one kernel's time: a launch cannot take less (stated default of the order of a CUDA launch plus
+    # PyTorch's per-operator dispatch; see docs/compute-model.md).
+    Param("launch_overhead", "time", 4e-6, "floor of one kernel's time", minimum=0, unit="s"),
+)
+
+#: The keys of a device file.
+DEVICE_PARAMS: tuple[Param, ...] = (
+    Param("name", "string", REQUIRED, "catalog name"),
+    Param("model", "string", REQUIRED, "full product name"),
+    Param("architecture", "string", "", "architecture family (volta, ampere, hopper, cdna3 ...)"),
+    Param("peak_flops", "any", REQUIRED, "dense peak FLOP/s per dtype (a mapping dtype: rate)"),
+    Param("memory_bandwidth", "bandwidth", REQUIRED, "peak memory bandwidth", minimum=0, exclusive_minimum=True,
+          unit="B/s"),
+    Param("memory", "size", REQUIRED, "memory capacity", minimum=0, exclusive_minimum=True, unit="B"),
+    Param("compute_units", "integer", REQUIRED, "SMs (NVIDIA) or compute units (AMD)", minimum=1),
+    Param("efficiency", "any", None, "kernel efficiency parameters (see EFFICIENCY_PARAMS)"),
+    Param("sources", "string", REQUIRED, "where every figure comes from"),
+)
+
+_DEFAULTS = {p.name: p.default for p in EFFICIENCY_PARAMS}
+#: The large-GEMM ceiling of a dtype the device file gives none for (see EFFICIENCY_PARAMS).
+DEFAULT_GEMM_EFFICIENCY = 0.8
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """One accelerator's datasheet figures.
+    """One accelerator: datasheet figures and kernel-efficiency parameters.
 
     Attributes
     ----------
-    name : str
-        Catalog name.
-    model : str
-        Full product name.
-    flops_Bps : dict
-        Peak FLOP/s per dtype (``fp32``, ``tf32``, ``fp16``, ``bf16``); a dtype the device lacks is absent.
-    memory_bandwidth_Bps : float
-        Peak memory bandwidth in bytes/s.
-    memory_bytes : float
-        Memory capacity in bytes.
+    name, model : str
+        Catalog name and full product name.
+    peak_flops_per_dtype : dict
+        Dense peak FLOP/s per dtype; a dtype the device lacks is absent.
+    memory_bandwidth_Bps, memory_bytes : float
+        Peak memory bandwidth (bytes/s) and capacity (bytes).
     source : str
         Where the figures come from.
+    architecture : str
+        Architecture family.
+    compute_units : int
+        SMs or CUs: a GEMM's tiles run in waves of this many.
+    gemm_efficiency : dict
+        Large-GEMM fraction of peak per dtype (dtypes absent use :data:`DEFAULT_GEMM_EFFICIENCY`).
+    memory_efficiency : float
+        Fraction of the bandwidth streaming kernels reach.
+    tile : tuple of int
+        GEMM threadblock tile ``(M, N, K)``.
+    pipeline_stages : int
+        K-slices filled and drained per tile.
+    launch_overhead_s : float
+        Floor of one kernel's time.
+    path : str
+        The file it was loaded from ("" when built in Python).
     """
 
     name: str
@@ -51,6 +129,26 @@ class DeviceSpec:
     memory_bandwidth_Bps: float = 0.0
     memory_bytes: float = 0.0
     source: str = ""
+    architecture: str = ""
+    compute_units: int = 1
+    gemm_efficiency: dict[str, float] = field(default_factory=dict)
+    memory_efficiency: float = 0.8
+    tile: tuple[int, int, int] = (128, 128, 32)
+    pipeline_stages: int = 3
+    launch_overhead_s: float = 4e-6
+    path: str = ""
+
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the dict fields are part of the value: hash their items, once (equality is the dataclass's, field by field)
+        object.__setattr__(self, "_hash", hash((
+            self.name, self.model, tuple(self.peak_flops_per_dtype.items()), self.memory_bandwidth_Bps,
+            self.memory_bytes, tuple(self.gemm_efficiency.items()), self.memory_efficiency, self.tile,
+            self.pipeline_stages, self.launch_overhead_s, self.compute_units, self.path)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def peak_flops(self, dtype: str) -> float:
         """Peak FLOP/s for ``dtype``; an unsupported dtype is a :class:`ConfigError`.
@@ -59,67 +157,175 @@ class DeviceSpec:
         --------
         >>> get_device("h100").peak_flops("bf16") / 1e12
         989.4
+        >>> get_device("v100").peak_flops("tf32")
+        Traceback (most recent call last):
+        ...
+        simtrain.errors.ConfigError: dtype: dtype not supported by the NVIDIA Tesla V100 SXM2 16 GB: 'tf32' (did \
+you mean 'fp32'?); allowed: fp16, fp32
         """
         if dtype not in self.peak_flops_per_dtype:
             raise ConfigError(f"dtype not supported by the {self.model}", key="dtype", value=dtype,
                               choices=list(self.peak_flops_per_dtype))
         return self.peak_flops_per_dtype[dtype]
 
+    def gemm_ceiling(self, dtype: str) -> float:
+        """Large-GEMM fraction of peak for ``dtype``.
 
-_RESEARCH = "NVIDIA datasheets (docs/references.md, GPU datasheets)"
-
-DEVICES: dict[str, DeviceSpec] = {
-    "v100": DeviceSpec(
-        "v100", "NVIDIA Tesla V100 SXM2 16 GB",
-        {"fp32": 15.7 * TFLOPS, "fp16": 125.0 * TFLOPS},
-        900 * GB, 16 * 2**30,
-        f"{_RESEARCH}; NVIDIA V100 datasheet (SXM2: 15.7 TFLOPS FP32, 125 TFLOPS tensor, 900 GB/s HBM2). "
-        "16 GB is ABCI's configuration.",
-    ),
-    "p40": DeviceSpec(
-        "p40", "NVIDIA Tesla P40 24 GB",
-        {"fp32": 11.76 * TFLOPS, "fp16": 0.183 * TFLOPS},
-        346 * GB, 24 * 2**30,
-        "NVIDIA Tesla P40 datasheet: 12 TFLOPS FP32 (11.76 at 1531 MHz boost, 3840 cores), 346 GB/s GDDR5, "
-        "24 GB; Pascal GP102 runs FP16 arithmetic at 1/64 rate (no tensor cores).",
-    ),
-    "a100": DeviceSpec(
-        "a100", "NVIDIA A100 SXM4 80 GB",
-        {"fp32": 19.5 * TFLOPS, "tf32": 156 * TFLOPS, "fp16": 312 * TFLOPS, "bf16": 312 * TFLOPS},
-        2039 * GB, 80 * 2**30,
-        f"{_RESEARCH}; NVIDIA A100 datasheet (80 GB SXM: 2,039 GB/s HBM2e).",
-    ),
-    "h100": DeviceSpec(
-        "h100", "NVIDIA H100 SXM5 80 GB",
-        {"fp32": 66.9 * TFLOPS, "tf32": 494.7 * TFLOPS, "fp16": 989.4 * TFLOPS, "bf16": 989.4 * TFLOPS},
-        3350 * GB, 80 * 2**30,
-        f"{_RESEARCH}; NVIDIA H100 datasheet (SXM5, dense rates: the 1,979 TFLOPS BF16 figure is sparse).",
-    ),
-    "h200": DeviceSpec(
-        "h200", "NVIDIA H200 SXM 141 GB",
-        {"fp32": 66.9 * TFLOPS, "tf32": 494.7 * TFLOPS, "fp16": 989.4 * TFLOPS, "bf16": 989.4 * TFLOPS},
-        4800 * GB, 141 * GB,
-        f"{_RESEARCH}; NVIDIA H200 datasheet (same compute as H100 SXM, 141 GB HBM3e at 4.8 TB/s).",
-    ),
-    "cpu": DeviceSpec(
-        "cpu", "Generic server CPU (Intel Xeon Gold 6148 class, one socket)",
-        {"fp32": 1.536 * TFLOPS, "fp64": 0.768 * TFLOPS, "bf16": 1.536 * TFLOPS, "fp16": 1.536 * TFLOPS},
-        128 * GB, 192 * 2**30,
-        "Intel ARK, Xeon Gold 6148: 20 cores x 2.4 GHz x 2 AVX-512 FMA units x 16 FP32 lanes x 2 = 1.536 "
-        "TFLOP/s; 6 channels of DDR4-2666 = 128 GB/s. Half precision is emulated at the FP32 rate.",
-    ),
-}
+        Examples
+        --------
+        >>> get_device("a100").gemm_ceiling("fp16"), get_device("a100").gemm_ceiling("tf32")
+        (0.82, 0.8)
+        """
+        return self.gemm_efficiency.get(dtype, DEFAULT_GEMM_EFFICIENCY)
 
 
-def get_device(name: str) -> DeviceSpec:
-    """Look up a device by catalog name.
+def _dtype_params(kind: str, what: str, **bounds: Any) -> list[Param]:
+    return [Param(d, kind, None, f"{what} for {d}", **bounds) for d in DEVICE_DTYPES]
+
+
+def _mapping(section: Section, key: str, params: list[Param]) -> dict[str, float]:
+    value = section.data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise section.error(key, "must be a mapping of dtype to value", value=value)
+    path = f"{section.path}.{key}" if section.path else key
+    checked = read_params(params, value, source=section.source, path=path)
+    return {k: v for k, v in checked.items() if v is not None}
+
+
+def _parse(data: Any, source: str) -> DeviceSpec:
+    section = Section(data, source)
+    top = read_params(DEVICE_PARAMS, section.data, source=source)
+    peaks = _mapping(section, "peak_flops", _dtype_params("flop_rate", "dense peak rate", minimum=0,
+                                                          exclusive_minimum=True, unit="FLOP/s"))
+    if not peaks:
+        raise section.error("peak_flops", "must give the peak rate of at least one dtype",
+                            allowed=", ".join(DEVICE_DTYPES))
+    eff_data = top["efficiency"] if top["efficiency"] is not None else {}
+    if not isinstance(eff_data, Mapping):
+        raise section.error("efficiency", "must be a mapping", value=eff_data)
+    efficiency = read_params(EFFICIENCY_PARAMS, eff_data, source=source, path="efficiency")
+    gemm = _mapping(Section(eff_data, source, "efficiency"), "gemm",
+                    _dtype_params("number", "large-GEMM fraction", minimum=0, exclusive_minimum=True, maximum=1))
+    for dtype in gemm:
+        if dtype not in peaks:
+            raise section.error("efficiency.gemm", "names a dtype without a peak rate", value=dtype,
+                                choices=list(peaks))
+    tile = efficiency["tile"]
+    if len(tile) != 3:
+        raise section.error("efficiency.tile", "must be three integers (M, N, K)", value=tile)
+    return DeviceSpec(
+        name=top["name"], model=top["model"], peak_flops_per_dtype=peaks,
+        memory_bandwidth_Bps=top["memory_bandwidth"], memory_bytes=top["memory"], source=top["sources"],
+        architecture=top["architecture"], compute_units=top["compute_units"], gemm_efficiency=gemm,
+        memory_efficiency=efficiency["memory"], tile=(int(tile[0]), int(tile[1]), int(tile[2])),
+        pipeline_stages=efficiency["pipeline_stages"], launch_overhead_s=efficiency["launch_overhead"],
+        path=source,
+    )
+
+
+@lru_cache(maxsize=128)
+def _load(path: str, mtime_ns: int, size: int) -> DeviceSpec:
+    # keyed by the file's path, modification time and size: an edited file is read again
+    return _parse(load_yaml(path), path)
+
+
+def load_device(path: str | Path) -> DeviceSpec:
+    """Load and validate one device file; a bad file is one :class:`ConfigError` naming file, key and value.
+
+    Examples
+    --------
+    >>> from simtrain.catalog import resolve
+    >>> load_device(resolve("devices", "mi300x")).peak_flops("fp8") / 1e12
+    2614.9
+    """
+    text = os.fspath(path)
+    try:
+        stat = os.stat(text)
+    except OSError:
+        raise ConfigError("file not found", source=text, key="device") from None
+    return _load(text, stat.st_mtime_ns, stat.st_size)
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or os.sep in value or value.endswith((".yaml", ".yml"))
+
+
+def get_device(name: str | Path | DeviceSpec) -> DeviceSpec:
+    """A device by catalog name (``devices/NAME.yaml``) or by the path of a device file.
 
     Examples
     --------
     >>> get_device("a100").memory_bandwidth_Bps / 1e9
     2039.0
+    >>> get_device("a100-40gb").memory_bandwidth_Bps / 1e9
+    1555.0
+    >>> get_device("a1000")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: device: unknown device: 'a1000' (did you mean 'a100'?); allowed: ...
     """
-    try:
-        return DEVICES[name]
-    except KeyError:
-        raise ConfigError("unknown device", key="device", value=name, choices=list(DEVICES)) from None
+    if isinstance(name, DeviceSpec):
+        return name
+    return load_device(_resolve(os.fspath(name)))
+
+
+@lru_cache(maxsize=256)
+def _resolve(name: str) -> Path:
+    # where a name or path points does not change in a process; the file's content is checked on every load
+    from simtrain.catalog import resolve
+
+    return resolve("devices", name)
+
+
+def device_from_section(section: Section, key: str = "device") -> str:
+    """Read a device reference from a YAML mapping: a catalog name, or a device file's path relative to the file.
+
+    Returns the catalog name, or the device file's absolute path; either is accepted by :func:`get_device`.
+    The file is loaded (and so validated) here, so a bad device file fails where it is named.
+
+    Examples
+    --------
+    >>> device_from_section(Section({"device": "t4"}, "top.yaml"))
+    't4'
+    """
+    from simtrain.catalog import names
+
+    value = section.raw(key)
+    if not isinstance(value, str):
+        raise section.error(key, "must be a string: a catalog name or a device file's path", value=value)
+    if not _looks_like_path(value):
+        return str(section.choice(key, names("devices")))
+    path = Path(value).expanduser()
+    beside = Path(section.source).parent / path if section.source else path
+    if not path.is_absolute() and beside.is_file():   # relative to the file that names it, else to the cwd
+        path = beside
+    if not path.is_file():
+        raise section.error(key, "device file not found", value=value)
+    load_device(path)
+    return str(path.resolve())
+
+
+class _Catalog(Mapping[str, DeviceSpec]):
+    """The shipped devices by name, each file read when first asked for."""
+
+    def __iter__(self) -> Iterator[str]:
+        from simtrain.catalog import names
+
+        return iter(names("devices"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in list(self)
+
+    def __getitem__(self, name: str) -> DeviceSpec:
+        if name not in self:
+            raise KeyError(name)
+        return get_device(name)
+
+
+#: The shipped device catalog, by name (``simtrain list devices``).
+DEVICES: Mapping[str, DeviceSpec] = _Catalog()

@@ -37,7 +37,7 @@ from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 __all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
 
 #: Compute and gradient precisions.
-DTYPES = ("fp32", "fp16", "bf16")
+DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
 #: Network engines.
 ENGINES = ("analytical", "des")
 #: Optimizers → fp32 state tensors per parameter.
@@ -128,10 +128,10 @@ class TrainingRun:
     --------
     >>> TrainingRun("bert-base", "dgx-h100", gpus=64, scheme="powersgd:rank=4").scheme
     'powersgd:rank=4'
-    >>> TrainingRun("bert-base", "dgx-h100", dtype="fp8")
+    >>> TrainingRun("bert-base", "dgx-h100", dtype="fp4")
     Traceback (most recent call last):
     ...
-    simtrain.errors.ConfigError: dtype: unknown value: 'fp8'; allowed: bf16, fp16, fp32
+    simtrain.errors.ConfigError: dtype: unknown value: 'fp4' (did you mean 'fp8'?); allowed: bf16, fp16, fp32, fp8, tf32
     """
 
     model: Any

@@ -31,8 +31,9 @@ from functools import cached_property
 
 __all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor"]
 
-#: Bytes per element of the floating-point formats simtrain knows.
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
+#: Bytes per element of the floating-point formats simtrain knows (tf32 is stored as fp32; fp8 trains with fp32
+#: master weights, as fp16 and bf16 do).
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "fp64": 8}
 
 
 @dataclass(frozen=True)

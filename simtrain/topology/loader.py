@@ -40,7 +40,7 @@ from typing import Any
 
 from simtrain.config import Section, apply_overrides, load_yaml
 from simtrain.errors import ConfigError
-from simtrain.hardware import DEVICES
+from simtrain.hardware import device_from_section
 from simtrain.topology import builders
 from simtrain.topology.cluster import Cluster
 
@@ -181,7 +181,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
     top.string("description", "")
     top.raw("sources", None)
     kind = top.choice("kind", KINDS)
-    device = top.choice("device", list(DEVICES))
+    device = device_from_section(top)
     common = {"name": name, "device": device}
     if kind == "stack":
         dims = top.sections("dimensions")

@@ -67,7 +67,7 @@ def test_fingerprint_changes_with_what_decides_results():
     ({"derived": {"x": "open('f')"}}, "s.yaml: derived.x: only arithmetic on column names is allowed"),
     ({"sweep": {"grid": {"compute_jitter": [0.1]}}}, "s.yaml: sweep.grid.compute_jitter[0]: per-GPU compute "
                                                      "jitter is simulated by the DES"),
-    ({"sweep": {"grid": {"dtype": ["fp8"]}}}, "s.yaml: sweep.grid.dtype[0]: unknown value: 'fp8'"),
+    ({"sweep": {"grid": {"dtype": ["fp4"]}}}, "s.yaml: sweep.grid.dtype[0]: unknown value: 'fp4'"),
 ])
 def test_bad_studies_fail_up_front_naming_file_and_key(sections, message):
     with pytest.raises(ConfigError) as info:

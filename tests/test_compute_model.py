@@ -1,0 +1,253 @@
+"""The compute model and the device catalog: devices load and state sources, bad device files fail in one line,
+dtypes exist where the device has them, and the kernel model keeps its physical limits (roofline, monotonicity,
+quantisation, the ramp)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from simtrain.catalog import names, resolve
+from simtrain.cli import main
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.hardware import DEVICES, DeviceSpec, get_device, load_device
+from simtrain.model import DTYPE_BYTES, load_model
+from simtrain.model.spec import Layer, Tensor
+from simtrain.run import DTYPES
+
+REQUIRED_DEVICES = ["v100", "p40", "a100", "h100", "h200", "cpu", "p100", "t4", "a10", "l4", "a100-40gb",
+                    "h100-pcie", "h100-96gb", "b200", "mi250x", "mi300x"]
+
+
+# -- the catalog --------------------------------------------------------------------------------------------------
+def test_the_catalog_has_every_required_device():
+    assert set(REQUIRED_DEVICES) <= set(names("devices"))
+    assert set(REQUIRED_DEVICES) <= set(DEVICES)
+
+
+@pytest.mark.parametrize("name", names("devices"))
+def test_every_catalog_device_loads_with_sources(name):
+    dev = get_device(name)
+    assert dev.name == name == Path(dev.path).stem
+    assert len(dev.source) > 40 and any(w in dev.source for w in ("datasheet", "ARK", "whitepaper"))
+    assert dev.peak_flops_per_dtype and all(v > 0 for v in dev.peak_flops_per_dtype.values())
+    assert dev.memory_bandwidth_Bps > 0 and dev.memory_bytes > 0 and dev.compute_units >= 1
+    assert 0 < dev.memory_efficiency <= 1
+    assert all(0 < dev.gemm_ceiling(d) <= 1 for d in dev.peak_flops_per_dtype)
+    # tensor-core rates halve with each doubling of width: fp8 >= fp16 >= tf32 >= fp32 (Pascal's fp16 is slower)
+    peaks = dev.peak_flops_per_dtype
+    order = [d for d in ("fp8", "fp16", "tf32", "fp32") if d in peaks and (d != "fp16" or "tf32" in peaks)]
+    assert all(peaks[a] >= peaks[b] for a, b in itertools.pairwise(order))
+
+
+def test_today_names_keep_their_figures():
+    a100 = get_device("a100")
+    assert a100.model == "NVIDIA A100 SXM4 80 GB" and a100.memory_bytes == 80 * 2**30
+    assert a100.memory_bandwidth_Bps == 2039e9 and a100.peak_flops("fp16") == 312e12
+    assert get_device("a100-40gb").memory_bandwidth_Bps == 1555e9
+    assert get_device("v100").peak_flops("fp32") == 15.7e12
+    assert get_device("h100").peak_flops("bf16") == 989.4e12
+
+
+def test_a_device_file_loads_by_path_and_from_a_topology(tmp_path):
+    data = yaml.safe_load(resolve("devices", "l4").read_text())
+    data["name"] = "my-l4"
+    (tmp_path / "my-l4.yaml").write_text(yaml.safe_dump(data))
+    dev = get_device(str(tmp_path / "my-l4.yaml"))
+    assert dev.name == "my-l4" and dev.peak_flops("fp8") == 242.5e12
+    (tmp_path / "top.yaml").write_text("name: t\nkind: switch\ndevice: my-l4.yaml\ngpus: 4\nbandwidth: 25 GB/s\n")
+    from simtrain.training import simulate
+
+    report = simulate("resnet50", str(tmp_path / "top.yaml"), batch=16, dtype="fp8")
+    assert report.step_time_s > 0
+
+
+@pytest.mark.parametrize(("edit", "fragments"), [
+    ({"memory_bandwidth": 900}, ["memory_bandwidth", "no unit"]),
+    ({"peak_flops": {"fp16": "125 TB/s"}}, ["peak_flops.fp16"]),
+    ({"peak_flops": {"fp12": "1 TFLOP/s"}}, ["peak_flops.fp12", "unknown key"]),
+    ({"peak_flops": {}}, ["peak_flops", "at least one dtype"]),
+    ({"compute_units": 0}, ["compute_units", "at least 1"]),
+    ({"efficiency": {"memory": 1.5}}, ["efficiency.memory"]),
+    ({"efficiency": {"gemm": {"fp8": 0.5}}}, ["efficiency.gemm", "fp8"]),
+    ({"efficiency": {"tile": [128, 128]}}, ["efficiency.tile"]),
+    ({"efficiency": {"pipeline_stage": 3}}, ["efficiency.pipeline_stage", "did you mean 'pipeline_stages'"]),
+    ({"sources": None}, ["sources", "missing"]),
+])
+def test_a_bad_device_file_is_one_clear_line(tmp_path, capsys, edit, fragments):
+    data = yaml.safe_load(resolve("devices", "v100").read_text())
+    data.update(edit)
+    if edit.get("sources", "") is None:
+        del data["sources"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        load_device(bad)
+    assert str(info.value).startswith(str(bad))
+    for fragment in fragments:
+        assert fragment in str(info.value)
+    # through the command line: exit 2, one line, no traceback
+    code = main(["simulate", "--model", "resnet50", "--topology", "abci", "--gpus", "4",
+                 "--set", f"topology.device={bad}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and str(bad) in err
+
+
+def test_unknown_device_names_suggest_the_closest():
+    with pytest.raises(ConfigError, match=r"did you mean 'a100'"):
+        get_device("a1000")
+
+
+# -- dtypes -------------------------------------------------------------------------------------------------------
+def test_dtypes_and_their_widths():
+    assert {"tf32", "fp8"} <= set(DTYPES)
+    assert DTYPE_BYTES["tf32"] == 4 and DTYPE_BYTES["fp8"] == 1
+
+
+@pytest.mark.parametrize(("device", "dtype", "available"), [
+    ("v100", "tf32", False), ("v100", "bf16", False), ("a100", "tf32", True), ("a100", "fp8", False),
+    ("h100", "fp8", True), ("l4", "fp8", True), ("t4", "bf16", False), ("mi300x", "fp8", True),
+    ("mi250x", "fp8", False), ("b200", "fp8", True),
+])
+def test_dtype_availability(device, dtype, available):
+    cm = ComputeModel.roofline(device)
+    conv = load_model("resnet50").layers[0]
+    bn = load_model("resnet50").layers[1]
+    if available:
+        assert cm.layer_time(conv, 8, "forward", dtype) > 0
+    else:
+        for layer in (conv, bn):   # every kind of layer refuses a dtype the device lacks
+            with pytest.raises(ConfigError, match="not supported"):
+                cm.layer_time(layer, 8, "forward", dtype)
+
+
+def test_fp8_keeps_fp32_master_weights_and_tf32_none():
+    cm = ComputeModel.roofline("h100")
+    n = 100_000_000
+    # bytes per parameter: fp8 1+1+1 + master 8 + momentum 8 = 19; tf32 4+4+4 + 8 = 20; bf16 2+2+2 + 8 + 8 = 22
+    assert cm.update_time(n, "fp8") == pytest.approx(cm.update_time(n, "tf32") * 19 / 20)
+    assert cm.update_time(n, "bf16") == pytest.approx(cm.update_time(n, "tf32") * 22 / 20)
+
+
+# -- the kernel model ---------------------------------------------------------------------------------------------
+def test_gemm_never_beats_the_roofline():
+    for name in ("v100", "a100", "h100", "mi300x", "t4"):
+        cm = ComputeModel.roofline(name)
+        dev = cm.device
+        for dtype in dev.peak_flops_per_dtype:
+            for m, n, k in [(64, 64, 64), (8192, 8192, 8192), (1, 4096, 4096), (50176, 64, 576), (10, 10, 100000)]:
+                t = cm.gemm_time(m, n, k, dtype)
+                width = DTYPE_BYTES[dtype]
+                assert t >= 2 * m * n * k / dev.peak_flops(dtype) * (1 - 1e-12)
+                assert t >= width * (m * k + k * n + m * n) / dev.memory_bandwidth_Bps * (1 - 1e-12)
+                assert t >= cm.kernel_overhead_s
+
+
+def test_a_large_gemm_reaches_the_measured_ceiling_and_small_ones_do_not():
+    cm = ComputeModel.roofline("a100")
+    n = 16384
+    rate = 2 * n**3 / cm.gemm_time(n, n, n, "fp16")
+    # Azure measured 256.5 TFLOP/s on a 16K^3 FP16 GEMM: the model's ceiling is that fraction, less the ramp
+    assert 0.95 * 256.5e12 < rate <= 0.82 * 312e12
+    small = 2 * 256 * 256 * 256 / cm.gemm_time(256, 256, 256, "fp16")
+    assert small < 0.2 * rate
+
+
+def test_gemm_efficiency_rises_with_k_and_time_never_falls_with_size():
+    cm = ComputeModel.roofline("h100")
+    rates = [2 * 4096 * 4096 * k / cm.gemm_time(4096, 4096, k, "bf16") for k in (32, 64, 128, 256, 1024, 8192)]
+    assert all(a < b for a, b in itertools.pairwise(rates))
+    for dims in [(m, 1024, 1024) for m in range(1, 5000, 37)] + [(1024, 1024, k) for k in range(1, 5000, 37)]:
+        bigger = (dims[0] + 37, dims[1], dims[2]) if dims[2] == 1024 else (dims[0], dims[1], dims[2] + 37)
+        assert cm.gemm_time(*bigger, "bf16") >= cm.gemm_time(*dims, "bf16") * (1 - 1e-12)
+
+
+def test_wave_quantisation_one_tile_more_costs_a_wave():
+    cm = ComputeModel.roofline("a100")
+    tm, tn, _ = cm.device.tile
+    units = cm.device.compute_units
+    rows = tm * units // 4    # 27 x 4 tiles = 108 = one wave, compute-bound (446 FLOP/B)
+    full = cm.gemm_time(rows, 4 * tn, 8192, "fp16")
+    over = cm.gemm_time(rows + 1, 4 * tn, 8192, "fp16")      # 28 x 4 tiles: a second wave
+    assert over == pytest.approx(2 * full, rel=0.01)
+
+
+def test_bandwidth_bound_layers_run_at_the_streaming_bandwidth():
+    cm = ComputeModel.roofline("a100")
+    relu = Layer("r", "relu", input_elements=10**7, output_elements=10**7)
+    t = cm.layer_time(relu, 64, "forward", "fp16")
+    assert t == pytest.approx(2 * 10**7 * 64 * 2 / (2039e9 * 0.83))
+    assert cm.layer_time(relu, 64, "backward", "fp16") == pytest.approx(1.5 * t)
+    bn = Layer("b", "batchnorm2d", (Tensor("b.w", (64,)),), input_elements=10**7, output_elements=10**7)
+    assert cm.layer_time(bn, 64, "forward", "fp16") > t          # one more read for the statistics
+    tiny = Layer("t", "relu", input_elements=1, output_elements=1)
+    assert cm.layer_time(tiny, 1, "forward", "fp16") == cm.kernel_overhead_s      # the launch floor
+    assert cm.layer_time(Layer("f", "flatten", input_elements=10, output_elements=10), 8, "forward") == 0.0
+
+
+def test_layer_times_grow_with_batch_and_fall_with_a_faster_device():
+    model = load_model("bert-base")
+    for layer in model.layers:
+        for phase in ("forward", "backward"):
+            times = [ComputeModel.roofline("a100").layer_time(layer, b, phase, "bf16") for b in (1, 8, 64)]
+            assert times[0] <= times[1] <= times[2]
+            assert (ComputeModel.roofline("h100").layer_time(layer, 64, phase, "bf16")
+                    <= ComputeModel.roofline("a100").layer_time(layer, 64, phase, "bf16"))
+
+
+def test_attention_is_its_gemms_plus_the_softmax():
+    cm = ComputeModel.roofline("a100")
+    att = next(layer for layer in load_model("gpt2-small").layers if layer.kind == "attention")
+    length, kv, dim = att.gemm
+    heads = dim // 64
+    fwd = cm.layer_time(att, 4, "forward", "fp16")
+    flops = 2 * att.forward_macs * 4
+    assert fwd > flops / (312e12 * 0.82)
+    scores = 4 * heads * length * kv * 2
+    assert fwd > 2 * scores / (2039e9 * 0.83)                     # the softmax alone reads and writes the scores
+    assert cm.layer_time(att, 4, "backward", "fp16") > fwd
+
+
+def test_fp32_3x3_convolutions_use_winograd_and_tensor_cores_do_not():
+    cm = ComputeModel.roofline("v100")
+    conv3 = next(layer for layer in load_model("resnet50").layers if layer.gemm and layer.gemm[2] == 576)
+    direct = 2 * conv3.forward_macs * 64 / (15.7e12 * 0.8)
+    assert cm.layer_time(conv3, 64, "forward", "fp32") < direct   # 2.25x fewer products
+    tc = 2 * conv3.forward_macs * 64 / (125e12 * 0.8)
+    assert cm.layer_time(conv3, 64, "forward", "fp16") >= tc
+
+
+def test_a_calibrated_profile_still_overrides_the_kernel_model():
+    profiled = ComputeModel.from_profile("cpu-numba")
+    plain = ComputeModel.roofline("cpu")
+    fc = load_model("resnet50").layers[-1]
+    t = profiled.layer_time(fc, 32, "forward", "fp32")
+    assert t == profiled.profile.gemm_time(32, 1000, 2048, "fp32", "nt")
+    assert t != plain.layer_time(fc, 32, "forward", "fp32")
+
+
+def test_overrides_and_a_spec_built_in_python():
+    spec = DeviceSpec("toy", "Toy", {"fp32": 1e12}, 1e11, 2**30, "made up for a test", compute_units=4)
+    cm = ComputeModel.roofline(spec, compute_efficiency=0.5)
+    assert cm.kernel_time(1e12, 0.0, "fp32") == pytest.approx(2.0)
+    assert ComputeModel.roofline(spec).kernel_time(1e12, 0.0, "fp32") == pytest.approx(1 / 0.8)
+    assert math.isclose(cm.kernel_time(0.0, 1e11, "fp32"), 1 / 0.8)
+
+
+def test_the_wheel_build_ships_the_device_catalog(tmp_path):
+    """setup.py's build_py copies devices/ into the package as simtrain/data/devices, as it does models/."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path)], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    shipped = sorted(p.name for p in (tmp_path / "simtrain" / "data" / "devices").glob("*.yaml"))
+    assert shipped == sorted(f"{n}.yaml" for n in names("devices"))
+    assert "graft devices" in (root / "MANIFEST.in").read_text()
