@@ -39,9 +39,17 @@ def run(args: argparse.Namespace) -> int:
 
     groups = split_overrides(args.set)
     options = network_options(groups["network"])
+    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    if args.algorithm == "best":
+        return _best(args, cluster, options)
     name, params = algorithm(args.algorithm, groups["algorithm"])
     chunks = params.pop("chunks", args.chunks)
-    cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    chosen: dict[str, Any] = {}
+    if name == "auto":
+        from simtrain.collectives import build_schedule
+
+        schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+        chosen = {k: schedule.params[k] for k in ("algorithm", "nccl", "protocol", "chunks") if k in schedule.params}
     if args.store_and_forward:
         from simtrain.collectives import build_schedule
         from simtrain.network import run_engine
@@ -58,9 +66,13 @@ def run(args: argparse.Namespace) -> int:
         data = result.to_dict()
         data["topology"] = cluster.name
         data["device"] = cluster.device
+        if chosen:
+            data["chosen"] = chosen
         emit(data)
         return 0
-    print(f"{result.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
+    described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
+                                         f"{chosen['algorithm']}, {chosen['chunks']} chunks)")
+    print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "
           f"({cluster.num_gpus} GPUs), {result.engine} engine")
     rows = [
         ("time", units.format_time(result.time_s)),
@@ -73,4 +85,46 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
+    return 0
+
+
+def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
+    """``--algorithm best``: every registered algorithm that runs this operation here, fastest first."""
+    from simtrain import units
+    from simtrain.collectives import ALGORITHMS, build_schedule
+    from simtrain.network import run_engine
+
+    rows = []
+    skipped = []
+    for name in ALGORITHMS.names():
+        if args.op not in ALGORITHMS.get(name).operations:
+            continue
+        try:
+            schedule = build_schedule(args.op, args.size, cluster, name)
+        except ConfigError as exc:
+            skipped.append({"algorithm": name, "why": str(exc)})
+            continue
+        result = run_engine(args.engine, schedule, cluster, options)
+        label = name
+        if name == "auto":
+            label = f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})"
+        rows.append((result.time_s, label, result))
+    if not rows:
+        raise ConfigError("no algorithm implements this operation here", key="op", value=args.op)
+    rows.sort(key=lambda row: (row[0], row[1]))
+    best = rows[0]
+    if args.json:
+        emit({"op": args.op, "size_bytes": best[2].size_bytes, "topology": cluster.name, "gpus": cluster.num_gpus,
+              "engine": args.engine, "best": best[1],
+              "results": [dict(r.to_dict(), algorithm=label) for _, label, r in rows], "not_applicable": skipped})
+        return 0
+    print(f"{args.op} of {units.format_size(best[2].size_bytes)} on {cluster.name} ({cluster.num_gpus} GPUs), "
+          f"{args.engine} engine: every applicable algorithm, fastest first")
+    width = max(len(label) for _, label, _ in rows)
+    print(f"  {'algorithm':<{width}}  {'time':>12}  {'bus bandwidth':>14}")
+    for time_s, label, result in rows:
+        print(f"  {label:<{width}}  {units.format_time(time_s):>12}  {units.format_bandwidth(result.busbw_Bps):>14}")
+    print(f"best: {best[1]}")
+    for item in skipped:
+        print(f"  not applicable: {item['algorithm']}: {item['why']}")
     return 0

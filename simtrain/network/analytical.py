@@ -152,7 +152,7 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     """
     options = options or NetworkOptions()
     cache = NetworkCache.for_cluster(cluster, cache)
-    if options.protocol != "none":
+    if options.protocol != "none" and schedule.protocol == "none":
         from simtrain.network.protocol import PROTOCOLS
 
         plain = replace(options, protocol="none")
@@ -191,8 +191,10 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             phases.append((pattern.label, 0.0))
             continue
         flows = _flows(pattern, cluster, cache)
-        overhead = options.step_overhead(pattern.reduce_bytes)
+        overhead = options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # the schedule's protocol
         times = _flow_times(pattern, flows)
+        if pattern.efficiency is not None:
+            times = _slowed(times, flows, pattern.efficiency)
         if protocol is not None:
             # a flow through the network runs at the network efficiency; a step with one pays network latency
             efficiency = np.where(flows.network, protocol.network_efficiency, protocol.efficiency)
@@ -208,6 +210,8 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster)
             if protocol is not None and pattern.chain_id is None:
                 first = _slowed(first, flows, efficiency)
+            if pattern.efficiency is not None and pattern.chain_id is None:
+                first = _slowed(first, flows, pattern.efficiency)
             for _ in range(pattern.repeat):
                 for level in range(int(pattern.stage_of_flow.max()) + 1):
                     members = np.flatnonzero(pattern.stage_of_flow == level)
@@ -236,6 +240,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     total = float(ready.max()) if schedule.num_ranks else 0.0
     if protocol is not None and schedule.num_ranks > 1:
         total += protocol.base_latency_s
+    total += schedule.base_latency_s
     if schedule.chunks > 1 and occupancy:
         group_busy: dict[int, float] = {}
         for index, busy in enumerate(occupancy):
@@ -254,4 +259,5 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         bytes_by_class={name: float(class_bytes[i]) for i, name in enumerate(cluster.class_names)},
         phases=phases,
         link_bytes=link_bytes,
+        protocol=schedule.protocol,
     )

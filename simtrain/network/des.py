@@ -370,7 +370,7 @@ class CollectiveRun:
             if pattern.num_flows == 0:
                 continue
             routes = self.network.cache.routes(pattern)
-            overhead = self.options.step_overhead(pattern.reduce_bytes)
+            overhead = self.options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # its protocol's
             if pattern.stage_of_flow is not None:
                 order = pattern.stage_of_flow
                 groups = [np.flatnonzero(order == k) for k in range(int(order.max()) + 1)]
@@ -388,7 +388,9 @@ class CollectiveRun:
         out_order, out_offsets, out_degree = _csr_by(src, self.p)
         in_order, in_offsets, in_degree = _csr_by(dst, self.p)
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
-        return _Stage(pattern_index, flows, src, dst, pattern.nbytes[flows], in_degree, out_degree, out_order,
+        # a protocol's efficiency e: the flow holds its links as long as bytes / e would at line rate
+        nbytes = pattern.nbytes[flows] if pattern.efficiency is None else pattern.nbytes[flows] / pattern.efficiency[flows]
+        return _Stage(pattern_index, flows, src, dst, nbytes, in_degree, out_degree, out_order,
                       out_offsets, in_order, in_offsets, overhead, sub)
 
     # -- driving ---------------------------------------------------------------------------------------------
@@ -471,6 +473,8 @@ class CollectiveRun:
         for k in np.unique(stage_of):
             members = ranks[stage_of == k]
             overhead = self.stages[int(k)].overhead
+            if int(k) == len(self.stages) - 1 and chunk == self.chunks - 1:
+                overhead += self.schedule.base_latency_s  # the protocol's once-per-collective latency
             if overhead > 0:
                 self.charging[chunk, members] = True
                 event = self.env.timeout(overhead)
@@ -567,6 +571,6 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     return CollectiveResult(
         op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
         size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
-        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes,
+        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes, protocol=schedule.protocol,
     )
 
