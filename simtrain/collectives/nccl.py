@@ -47,7 +47,7 @@ from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.errors import ConfigError
 from simtrain.topology.cluster import Cluster
 
-__all__ = ["MAX_CHUNKS", "Candidate", "NcclTuner", "auto_schedule"]
+__all__ = ["MAX_CHUNKS", "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices"]
 
 #: At most this many pipeline chunks for a tree (bounds the DES's events; NCCL's own count grows with size).
 MAX_CHUNKS = 64
@@ -335,3 +335,25 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
     shares_arr = np.asarray(shares, dtype=np.float64)
     tuner = NcclTuner(op, cluster, groups, list(shares_arr / shares_arr[0]))
     return tuner.schedule(size)
+
+
+def choices(schedules: Any) -> list[dict[str, Any]]:
+    """What ``auto`` chose for each distinct size of a run's collectives (for the report), smallest first.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-h100", gpus=8)
+    >>> choices([build_schedule("all-reduce", 2**30, c, "auto")])[0]["nccl"]
+    'nvls'
+    """
+    seen: dict[tuple[str, float], dict[str, Any]] = {}
+    for schedule in schedules:
+        if schedule.algorithm != "auto":
+            continue
+        key = (schedule.op, float(schedule.size_bytes))
+        if key not in seen:
+            seen[key] = {"op": schedule.op, "size_bytes": float(schedule.size_bytes),
+                         **{k: schedule.params[k] for k in ("nccl", "protocol", "algorithm", "chunks")}}
+    return [seen[key] for key in sorted(seen, key=lambda k: (k[1], k[0]))]

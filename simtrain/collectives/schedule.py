@@ -207,7 +207,7 @@ class Schedule:
         chooses again for the new size (NCCL decides per call, by size).
         """
         if self.tuner is not None:
-            return self.tuner.schedule(size_bytes)  # type: ignore[no-any-return]
+            return self.tuner.schedule(size_bytes)
         factor = size_bytes / self.size_bytes
         return Schedule(self.op, self.algorithm, size_bytes, self.ranks,
                         tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params,

@@ -9,8 +9,8 @@ with links of bandwidth B, uncontended,
 
 ``T = 2 Σ_{j<D} (k-1)·(α + n_j / (2 D k B))``,  ``n_0 = n``, ``n_{j+1} = n_j / k``,
 
-so the bus bandwidth is ``2 D B`` less latency (``(k-1)/k`` terms cancel): a 16×16 torus with four 25 GB/s links per GPU reaches about
-100 GB/s, not the 25 GB/s of one ring.
+so the bus bandwidth is ``2 D B`` less latency (the ``(k-1)/k`` terms cancel): a 16×16 torus with four
+25 GB/s links per GPU reaches 100 GB/s, not the 25 GB/s of one ring.
 
 Examples
 --------
@@ -63,7 +63,8 @@ def merge_lockstep(sequences: list[list[StepPattern]]) -> list[StepPattern]:
         parts = [sequences[i][position[i]] for i in active]
         merged.append(StepPattern(np.concatenate([p.src for p in parts]), np.concatenate([p.dst for p in parts]),
                                   np.concatenate([p.nbytes for p in parts]), count,
-                                  max(p.reduce_bytes for p in parts), " + ".join(dict.fromkeys(p.label for p in parts))))
+                                  max(p.reduce_bytes for p in parts),
+                                  " + ".join(dict.fromkeys(p.label for p in parts))))
         for i in active:
             left[i] -= count
             if left[i] == 0:

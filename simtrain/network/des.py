@@ -389,7 +389,7 @@ class CollectiveRun:
         in_order, in_offsets, in_degree = _csr_by(dst, self.p)
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
         # a protocol's efficiency e: the flow holds its links as long as bytes / e would at line rate
-        nbytes = pattern.nbytes[flows] if pattern.efficiency is None else pattern.nbytes[flows] / pattern.efficiency[flows]
+        nbytes = pattern.nbytes[flows] / (1.0 if pattern.efficiency is None else pattern.efficiency[flows])
         return _Stage(pattern_index, flows, src, dst, nbytes, in_degree, out_degree, out_order,
                       out_offsets, in_order, in_offsets, overhead, sub)
 

@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "PROTOCOLS", "PROTOCOL_NAMES",
            "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "Protocol", "bandwidth_factor", "link_kind",
-           "tree_correction", "with_protocol"]
+           "nccl_latency", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -113,11 +113,15 @@ BASE_LATENCY_US: dict[str, tuple[float, float, float]] = {
     "nvlstree": (0.0, 0.0, 0.0)}
 HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = {
     "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": (0.6, 1.9, 3.4), "collnet": (0.0, 0.0, 2.8),
-               "nvls": (0.0, 0.0, 23.0)},
-    "pci": {"tree": (1.0, 1.9, 28.0), "ring": (1.0, 2.5, 5.7), "collnet": (0.0, 0.0, 2.8), "nvls": (0.0, 0.0, 0.0)},
+               "nvls": (0.0, 0.0, 23.0), "nvlstree": (0.0, 0.0, 23.0)},
+    "pci": {"tree": (1.0, 1.9, 28.0), "ring": (1.0, 2.5, 5.7), "collnet": (0.0, 0.0, 2.8), "nvls": (0.0, 0.0, 0.0),
+            "nvlstree": (0.0, 0.0, 0.0)},
     "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 14.0), "collnet": (0.0, 0.0, 30.0),
-            "nvls": (0.0, 0.0, 18.0)},
+            "nvls": (0.0, 0.0, 18.0), "nvlstree": (0.0, 0.0, 14.0)},
 }
+
+#: Algorithms whose chunks simtrain pipelines itself (NCCL's latency for them is charged once, as its base).
+PIPELINED = ("tree", "nvlstree")
 
 #: NCCL's static correction of tree bandwidth at medium sizes, per protocol, for sizes 64 B · 2^i (i < 23).
 TREE_CORRECTION: dict[str, tuple[float, ...]] = {
@@ -172,7 +176,7 @@ def tree_correction(protocol: str, size_bytes: float) -> float:
     >>> tree_correction("Simple", 2**20), tree_correction("Simple", 2**30)
     (0.5, 1.0)
     """
-    index = int(math.floor(math.log2(max(size_bytes, 64.0) / 64.0)))
+    index = math.floor(math.log2(max(size_bytes, 64.0) / 64.0))
     table = TREE_CORRECTION[protocol]
     return table[index] if index < len(table) else 1.0
 
@@ -193,14 +197,36 @@ def link_kind(cluster: Any, class_name: str) -> str:
 def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray]:
     """Per link: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class."""
     index = PROTOCOL_NAMES.index(protocol)
-    if algorithm in ("tree", "nvlstree"):
-        # NCCL's tree latencies stand for a whole pipeline fill (tree/Simple: "the latency of a 256 kB chunk");
-        # simtrain pipelines the chunks itself, so a chunk's step pays a ring hop's latency
+    if algorithm in PIPELINED:
+        # simtrain pipelines a tree's chunks itself: a chunk's step pays a ring hop's latency, and NCCL's latency
+        # of the whole tree (which stands for the pipeline's fill) is charged once (:func:`nccl_latency`)
         algorithm = "ring"
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
     eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
     lat = np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][index] * 1e-6 for k in kinds])[cluster.link_class]
     return eff, lat
+
+
+def nccl_latency(algorithm: str, protocol: str, nodes: int, ranks_per_node: int, intra_hw: str = "nvlink") -> float:
+    """NCCL's latency (s) of a tree or NVLS tree all-reduce (tuning.cc), charged once per collective.
+
+    Tree: ``base + 2 ((ranks per node - 1) · intra + log2(nodes) · inter)``; NVLS tree: ``intra + 2 log2(nodes) ·
+    inter``, with the per-hop latencies of the algorithm and protocol.
+
+    Examples
+    --------
+    >>> round(nccl_latency("tree", "LL", 2, 8) * 1e6, 2)
+    25.2
+    >>> round(nccl_latency("nvlstree", "Simple", 2, 8) * 1e6, 2)
+    51.0
+    """
+    index = PROTOCOL_NAMES.index(protocol)
+    intra = HW_LATENCY_US[intra_hw][algorithm][index]
+    inter = HW_LATENCY_US["net"][algorithm][index]
+    levels = int(math.floor(math.log2(max(nodes, 1))))
+    if algorithm == "nvlstree":
+        return (intra + 2 * levels * inter) * 1e-6
+    return (BASE_LATENCY_US[algorithm][index] + 2 * ((ranks_per_node - 1) * intra + levels * inter)) * 1e-6
 
 
 def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str) -> Any:
@@ -250,5 +276,9 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str) ->
         object.__setattr__(q, "_flows_key", p.flows_key)
         patterns.append(q)
     base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
+    if algorithm in PIPELINED and len(ranks) > 1:
+        intra_kinds = [HW_CLASS[link_kind(cluster, name)] for name in cluster.class_names if name != "inter-node"]
+        intra_hw = "nvlink" if all(k == "nvlink" for k in intra_kinds) else "pci"
+        base = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
     return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
                     {**schedule.params, "protocol": protocol}, base, protocol)
