@@ -223,7 +223,7 @@ def nccl_latency(algorithm: str, protocol: str, nodes: int, ranks_per_node: int,
     index = PROTOCOL_NAMES.index(protocol)
     intra = HW_LATENCY_US[intra_hw][algorithm][index]
     inter = HW_LATENCY_US["net"][algorithm][index]
-    levels = int(math.floor(math.log2(max(nodes, 1))))
+    levels = math.floor(math.log2(max(nodes, 1)))
     if algorithm == "nvlstree":
         return (intra + 2 * levels * inter) * 1e-6
     return (BASE_LATENCY_US[algorithm][index] + 2 * ((ranks_per_node - 1) * intra + levels * inter)) * 1e-6

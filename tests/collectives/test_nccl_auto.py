@@ -197,7 +197,7 @@ def test_link_kind_sets_the_efficiency_and_bad_kinds_are_refused():
     s = evaluate(build_schedule("all-reduce", 2**32, nvswitch, "auto"), nvswitch).busbw_Bps
     assert b / 300e9 == pytest.approx(LINK_EFFICIENCY["nvlink-bridge"], rel=0.01)
     assert s / 300e9 == pytest.approx(SIMPLE_EFFICIENCY, rel=0.01)
-    with pytest.raises(ConfigError, match="intra_node.link"):
+    with pytest.raises(ConfigError, match=r"intra_node\.link"):
         topology_from_dict(pair("nvlink5"))
 
 
