@@ -219,17 +219,23 @@ class NcclTuner:
         self.candidates = candidates(op, self.groups[0], cluster)
         nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
         self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
+        from simtrain.network.cache import NetworkCache
+
+        self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
         self._templates: dict[Candidate, Schedule] = {}
         self._models: dict[Candidate, tuple[float, float, float, float]] = {}
+        self._cache = NetworkCache(cluster)  # routes and rates shared by the candidates' evaluations
 
     # -- building ---------------------------------------------------------------------------------------------
-    def _build(self, candidate: Candidate, chunks: int = 1) -> Schedule:
+    def _build(self, candidate: Candidate) -> Schedule:
         from simtrain.network.protocol import with_protocol
 
-        sizes = list(self.shares * self.TEMPLATE)
-        plain = build_grouped_schedule(self.op, sizes, self.cluster, candidate.algorithm, self.groups,
-                                       chunks=chunks, **dict(candidate.params))
-        return with_protocol(plain, self.cluster, candidate.nccl, candidate.protocol)
+        key = (candidate.algorithm, candidate.params)
+        if key not in self._plain:  # one build per algorithm, shared by its protocols
+            sizes = list(self.shares * self.TEMPLATE)
+            self._plain[key] = build_grouped_schedule(self.op, sizes, self.cluster, candidate.algorithm, self.groups,
+                                                      **dict(candidate.params))
+        return with_protocol(self._plain[key], self.cluster, candidate.nccl, candidate.protocol, self._cache)
 
     def template(self, candidate: Candidate) -> Schedule:
         """The candidate's schedule at 2^30 bytes (first group), one chunk, with its protocol's costs."""
@@ -258,15 +264,15 @@ class NcclTuner:
 
             small, big = self.TEMPLATE / 1024, self.TEMPLATE
             one = self.template(candidate)
-            t1, t2 = (evaluate(one.resized(small), self.cluster).time_s,
-                      evaluate(one.resized(big), self.cluster).time_s)
+            t1, t2 = (evaluate(one.resized(small), self.cluster, cache=self._cache).time_s,
+                      evaluate(one.resized(big), self.cluster, cache=self._cache).time_s)
             a1 = (t2 - t1) / (big - small)
             a0 = t1 - a1 * small
             o0 = o1 = 0.0
             if candidate.chunked:
                 two = _with_chunks(one, 2)
-                u1, u2 = (evaluate(two.resized(2 * small), self.cluster).time_s,
-                          evaluate(two.resized(2 * big), self.cluster).time_s)
+                u1, u2 = (evaluate(two.resized(2 * small), self.cluster, cache=self._cache).time_s,
+                          evaluate(two.resized(2 * big), self.cluster, cache=self._cache).time_s)
                 o1 = (u2 - u1) / (big - small) - a1
                 o0 = u1 - o1 * small - a0 - a1 * small
             self._models[candidate] = (a0, a1, o0, o1)

@@ -229,14 +229,15 @@ def nccl_latency(algorithm: str, protocol: str, nodes: int, ranks_per_node: int,
     return (BASE_LATENCY_US[algorithm][index] + 2 * ((ranks_per_node - 1) * intra + levels * inter)) * 1e-6
 
 
-def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str) -> Any:
+def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, cache: Any = None) -> Any:
     """``schedule`` carrying the costs of NCCL's ``algorithm`` × ``protocol`` (both engines read them).
 
     Per flow, the bandwidth efficiency is the lowest Simple efficiency of the link kinds it crosses times
     :func:`bandwidth_factor`. Per step, the latency is NCCL's per-step latency averaged over the step's flows (each
     flow at the slowest hardware class it crosses: a ring's chunk crosses the network on the share of its hops
     that cross nodes, as NCCL counts ``nInterSteps``); it is a floor that includes the wire's latency. The base
-    latency is charged once per collective.
+    latency is charged once per collective. ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of
+    ``cluster``) shares the routes.
 
     Examples
     --------
@@ -258,7 +259,7 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str) ->
         if p.num_flows == 0:
             patterns.append(p)
             continue
-        routes = cluster.routes(p.src, p.dst)
+        routes = cluster.routes(p.src, p.dst) if cache is None else cache.routes(p)
         lengths = routes.lengths
         flow_eff = np.ones(p.num_flows)
         flow_lat = np.zeros(p.num_flows)
