@@ -9,7 +9,7 @@ Examples
 --------
 >>> from simtrain.collectives import ALGORITHMS
 >>> ALGORITHMS.names()[:3]
-['direct', 'double-binary-tree', 'halving-doubling']
+['auto', 'collnet', 'direct']
 """
 
 from simtrain.collectives import (

@@ -2,10 +2,10 @@
 
 NCCL chooses, per collective and size, the algorithm (ring, tree, CollNet, NVLS) and protocol (LL, LL128, Simple)
 that its tuning model predicts fastest: ``latency + size / bandwidth`` per pair (``src/graph/tuning.cc``). simtrain
-does the same with the same structure and constants (:mod:`simtrain.network.protocol`): each applicable pair's
-Schedule is built and carries that pair's costs (per-flow efficiency by link kind, per-step and base latencies),
-its time is predicted from two evaluations by the analytical engine (a step's time is affine in its bytes), plus
-NCCL's tree correction and the chunked pipeline of trees, and the fastest pair's Schedule is what both engines run.
+evaluates the same model with NCCL's constants on the bandwidths NCCL would see (a GPU's path inside its node and
+its node's NICs, at their link kinds' efficiencies; :func:`simtrain.network.protocol.nccl_time`), and the chosen
+pair's Schedule, carrying that pair's costs (per-flow efficiency by link kind, per-step and base latencies, the
+chunked pipeline of trees), is what both engines run on the whole network.
 So the analytical engine and the DES evaluate the same choice, and a report names it (``Schedule.params``:
 ``algorithm``, ``protocol``, ``chunks``).
 
@@ -166,7 +166,7 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     --------
     >>> from simtrain.topology import load_topology
     >>> [c.name for c in candidates("all-reduce", np.arange(16), load_topology("dgx-h100", gpus=16))]
-    ['ring/LL', 'ring/LL128', 'ring/Simple', 'tree/LL', 'tree/LL128', 'tree/Simple']
+    ['ring/LL', 'ring/LL128', 'ring/Simple', 'tree/LL', 'tree/LL128', 'tree/Simple', 'nvlstree/Simple']
     """
     from simtrain.collectives.nvls import nvls_applicable
     from simtrain.network.protocol import HW_CLASS, link_kind
@@ -195,9 +195,10 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
 class NcclTuner:
     """Chooses, per size, NCCL's (algorithm, protocol) for one collective on fixed rank groups.
 
-    A tuner holds each candidate's template (built at 2^30 bytes, with its protocol's costs) and its affine time
-    model; both are pure functions of the cluster, the operation, the groups and the payload shares, so a tuner
-    answers the same for the same size whatever it answered before.
+    The choice is NCCL's tuning model in closed form (:func:`simtrain.network.protocol.nccl_time`); a tuner builds
+    a candidate's template (at 2^30 bytes, with its protocol's costs) the first time it is chosen. Both are pure
+    functions of the cluster, the operation, the groups and the payload shares, so a tuner answers the same for the
+    same size whatever it answered before.
 
     Parameters
     ----------
@@ -217,14 +218,16 @@ class NcclTuner:
         self.groups = [np.asarray(g, dtype=np.int64) for g in groups]
         self.shares = np.asarray(shares, dtype=np.float64)
         self.candidates = candidates(op, self.groups[0], cluster)
-        nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
+        from simtrain.network.protocol import node_bandwidths
+
+        self.nodes = nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
         self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
+        self.intra_Bps, self.inter_Bps, self.intra_hw = node_bandwidths(cluster, self.groups[0])
         from simtrain.network.cache import NetworkCache
 
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
         self._templates: dict[Candidate, Schedule] = {}
-        self._models: dict[Candidate, tuple[float, float, float, float]] = {}
-        self._cache = NetworkCache(cluster)  # routes and rates shared by the candidates' evaluations
+        self._cache = NetworkCache(cluster)  # routes shared by the candidates' templates
 
     # -- building ---------------------------------------------------------------------------------------------
     def _build(self, candidate: Candidate) -> Schedule:
@@ -256,35 +259,18 @@ class NcclTuner:
 
         return tree_correction(candidate.protocol, size) if candidate.nccl == "tree" else 1.0
 
-    # -- predicting -------------------------------------------------------------------------------------------
-    def _model(self, candidate: Candidate) -> tuple[float, float, float, float]:
-        """(a0, a1, o0, o1): one chunk of x bytes takes a0 + a1·x; each further chunk adds o0 + o1·x."""
-        if candidate not in self._models:
-            from simtrain.network.analytical import evaluate
-
-            small, big = self.TEMPLATE / 1024, self.TEMPLATE
-            one = self.template(candidate)
-            t1, t2 = (evaluate(one.resized(small), self.cluster, cache=self._cache).time_s,
-                      evaluate(one.resized(big), self.cluster, cache=self._cache).time_s)
-            a1 = (t2 - t1) / (big - small)
-            a0 = t1 - a1 * small
-            o0 = o1 = 0.0
-            if candidate.chunked:
-                two = _with_chunks(one, 2)
-                u1, u2 = (evaluate(two.resized(2 * small), self.cluster, cache=self._cache).time_s,
-                          evaluate(two.resized(2 * big), self.cluster, cache=self._cache).time_s)
-                o1 = (u2 - u1) / (big - small) - a1
-                o0 = u1 - o1 * small - a0 - a1 * small
-            self._models[candidate] = (a0, a1, o0, o1)
-        return self._models[candidate]
-
+    # -- predicting: NCCL's own model ---------------------------------------------------------------------------
     def predict(self, candidate: Candidate, size: float) -> float:
-        """The time the analytical engine gives the candidate's schedule at ``size`` bytes (uncontended)."""
-        a0, a1, o0, o1 = self._model(candidate)
-        c = self.chunks(candidate, size)
-        x = size / c
-        slow = 1.0 / self._correction(candidate, size)
-        return a0 + a1 * x * slow + (c - 1) * (o0 + o1 * x * slow)
+        """NCCL's predicted time (s) of the candidate at ``size`` bytes: ``latency + size / algorithm bandwidth``.
+
+        As NCCL sees the machine: the bandwidth of a GPU's path to a peer in its node and of its node's NICs, each at
+        its link kind's efficiency (:func:`node_bandwidths`), not the fabric beyond (NCCL does not see a spine's
+        oversubscription either); the schedule that runs is then timed on the whole network by the engines.
+        """
+        from simtrain.network.protocol import nccl_time
+
+        return nccl_time(candidate.nccl, candidate.protocol, self.op, size, len(self.groups[0]), self.nodes,
+                         self.intra_Bps, self.inter_Bps, self.intra_hw, self.channels, self.cluster.device)
 
     def table(self, size: float) -> list[tuple[Candidate, float]]:
         """Every candidate with its predicted time at ``size`` bytes (first group), fastest first."""
@@ -317,13 +303,6 @@ class NcclTuner:
                         candidate.protocol, self)
 
 
-def _with_chunks(schedule: Schedule, chunks: int) -> Schedule:
-    """The same buffer in ``chunks`` chunks (patterns hold one chunk's bytes)."""
-    return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, schedule.ranks,
-                    tuple(p.scaled(1.0 / chunks) for p in schedule.patterns), chunks, schedule.params,
-                    schedule.base_latency_s, schedule.protocol)
-
-
 def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarray],
                   shares: list[float]) -> Schedule:
     """NCCL's choice for ``op`` of ``size`` bytes in all (concurrent, equal) rank groups.
@@ -332,9 +311,8 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
     --------
     >>> from simtrain.topology import load_topology
     >>> c = load_topology("dgx-h100", gpus=16)
-    >>> s = auto_schedule("all-reduce", 2**20, c, [np.arange(16)], [1.0])
-    >>> s.params["nccl"], s.params["protocol"]
-    ('tree', 'LL128')
+    >>> [auto_schedule("all-reduce", n, c, [np.arange(16)], [1.0]).params["nccl"] for n in (2**16, 2**30)]
+    ['tree', 'nvlstree']
     """
     if op not in ALGORITHMS.get("auto").operations:
         raise ConfigError("operation not implemented by algorithm 'auto'", key="op", value=op)

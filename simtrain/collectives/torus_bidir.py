@@ -19,7 +19,7 @@ Examples
 >>> c = torus([16, 16], "25 GB/s")
 >>> r = collective_time("all-reduce", 2**30, c, "torus-bidir")
 >>> round(r.busbw_Bps / 1e9, 1)
-94.4
+100.0
 """
 
 from __future__ import annotations

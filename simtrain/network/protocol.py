@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "PROTOCOLS", "PROTOCOL_NAMES",
            "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "Protocol", "bandwidth_factor", "link_kind",
-           "nccl_latency", "tree_correction", "with_protocol"]
+           "nccl_latency", "nccl_time", "node_bandwidths", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -283,3 +283,103 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         base = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
     return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
                     {**schedule.params, "protocol": protocol}, base, protocol)
+
+
+def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]:
+    """What NCCL's topology search sees: a GPU's bandwidth to a peer in its node and its node's NIC bandwidth
+    (B/s, each at its link kind's Simple efficiency), and the in-node hardware class (``nvlink`` or ``pci``).
+
+    The in-node figure is the slowest link on the route from the first rank to another rank of its node (the whole
+    group's slowest when no rank shares its node); the NIC figure is the slowest ``inter-node`` link on the route to a
+    rank on another node times the NICs per node (capped by the cluster's per-flow cap), ``inf`` within one node.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> intra, inter, hw = node_bandwidths(load_topology("dgx-h100", gpus=16), np.arange(16))
+    >>> round(intra / 1e9, 1), round(inter / 1e9, 1), hw
+    (357.3, 380.0, 'nvlink')
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    g = max(cluster.gpus_per_node, 1)
+    node = ranks // g
+    kinds = [link_kind(cluster, name) for name in cluster.class_names]
+    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
+    effective = cluster.link_bandwidth_Bps * eff
+    network = np.array([k == "nic" for k in kinds])[cluster.link_class]
+    intra_hw = "nvlink" if all(HW_CLASS[k] == "nvlink" for k in kinds if k != "nic") else "pci"
+    same = ranks[(node == node[0]) & (ranks != ranks[0])]
+    other = ranks[node != node[0]]
+    peer = same[0] if same.size else (ranks[1] if ranks.size > 1 else ranks[0])
+    intra = float("inf")
+    if peer != ranks[0]:
+        links = cluster.routes([ranks[0]], [peer]).links
+        links = links[~network[links]] if same.size else links
+        intra = float(effective[links].min()) if links.size else float("inf")
+    inter = float("inf")
+    if other.size:
+        links = cluster.routes([ranks[0]], [other[0]]).links
+        crossing = links[network[links]]
+        if crossing.size:
+            per_nic = min(float(effective[crossing].min()), float(cluster.flow_rate_cap_Bps))
+            inter = per_nic * int(cluster.params.get("nics_per_node", 1))
+    return intra, inter, intra_hw
+
+
+def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, nodes: int, intra_Bps: float,
+              inter_Bps: float, intra_hw: str = "nvlink", channels: int = 1, device: str = "") -> float:
+    """NCCL's tuning model: predicted time (s) of ``algorithm``/``protocol`` for ``op`` of ``size`` bytes.
+
+    ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
+    bandwidth within a node, and for trees on up to two nodes; otherwise the lower of in-node and NIC), times the
+    protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
+    correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS, × 1/2 otherwise.
+    Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
+    the network; a multi-node Simple ring all-reduce × 1.4, × 1.9 before Ampere), :func:`nccl_latency` for trees.
+
+    Examples
+    --------
+    >>> t = nccl_time("ring", "Simple", "all-reduce", 2**30, 8, 1, 238e9, float("inf"))
+    >>> round(t * 1e6, 1)              # 8.4 + 14 x 3.4 us, then 2^30 B at 238 GB/s x 8/14
+    7951.2
+    """
+    ppn = max(ranks // max(nodes, 1), 1)
+    index = PROTOCOL_NAMES.index(protocol)
+    if algorithm in ("nvls", "nvlstree") or algorithm == "collnet":
+        if protocol != "Simple":
+            return float("inf")
+    graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
+    if algorithm in ("tree", "collnet") and nodes <= 2:
+        graph = intra_Bps
+    if algorithm == "nvlstree":
+        graph = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2)
+    if algorithm in ("nvls", "nvlstree"):
+        bus = graph
+    else:
+        bus = graph * bandwidth_factor(algorithm, protocol, op, nodes, ppn, ranks)
+    if algorithm == "tree":
+        bus *= tree_correction(protocol, size)
+    if algorithm == "ring":
+        nsteps = {"all-reduce": 2 * (ranks - 1), "reduce-scatter": ranks - 1, "all-gather": ranks - 1}.get(op, ranks)
+        algbw = bus * ranks / max(nsteps, 1)
+    elif algorithm in ("nvls", "nvlstree"):
+        algbw = bus * 5.0 / 6.0
+    else:
+        algbw = bus * 0.5
+    intra = HW_LATENCY_US[intra_hw][algorithm][index]
+    inter = HW_LATENCY_US["net"][algorithm][index]
+    if algorithm == "ring":
+        inter_steps = {"all-reduce": 2 * nodes if nodes > 1 else 0, "reduce-scatter": nodes - 1,
+                       "all-gather": nodes - 1}.get(op, nodes)
+        latency = BASE_LATENCY_US["ring"][index] + (nsteps - inter_steps) * intra + inter_steps * inter
+        if (protocol == "Simple" and nodes > 1 and op == "all-reduce"
+                and size / (channels * ranks) >= 64):
+            latency *= 1.9 if device in ("v100", "p100") else 1.4  # NCCL's "plateau effect of ring"
+        latency *= 1e-6
+    elif algorithm in PIPELINED:
+        latency = nccl_latency(algorithm, protocol, nodes, ppn, intra_hw)
+    elif algorithm == "nvls":
+        latency = (intra + (inter if nodes > 1 else 0.0)) * 1e-6
+    else:  # collnet (chain)
+        latency = (2 * (ppn - 1) * intra + inter) * 1e-6
+    return latency + size / algbw
