@@ -208,6 +208,20 @@ def test_link_kind_sets_the_efficiency_and_bad_kinds_are_refused():
         topology_from_dict(pair("nvlink5"))
 
 
+def test_grouped_auto_runs_the_first_groups_choice_on_every_group():
+    from simtrain.collectives import build_grouped_schedule
+
+    cluster = load_topology("dgx-h100", gpus=32)
+    peers = [np.arange(local, 32, 8) for local in range(8)]
+    sizes = [2**24 * (1 + i % 3) for i in range(8)]
+    grouped = build_grouped_schedule("all-reduce", sizes, cluster, "auto", peers)
+    alone = build_schedule("all-reduce", sizes[0], cluster, "auto", ranks=peers[0])
+    assert grouped.params == alone.params
+    assert grouped.size_bytes == sum(sizes)
+    assert sum(p.num_flows for p in grouped.patterns) == 8 * sum(p.num_flows for p in alone.patterns)
+    assert grouped.bytes_sent == pytest.approx(sum(sizes) / sizes[0] * alone.bytes_sent, rel=1e-12)
+
+
 def test_auto_refuses_chunks():
     with pytest.raises(ConfigError, match="chunks"):
         build_schedule("all-reduce", 2**20, switch(4, "10 GB/s"), "auto", chunks=4)
