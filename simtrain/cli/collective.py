@@ -89,25 +89,45 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
-    """``--algorithm best``: every registered algorithm that runs this operation here, fastest first."""
+    """``--algorithm best``: every registered algorithm that runs this operation here, fastest first.
+
+    Every algorithm runs with NCCL's protocol costs, as ``auto``'s choice does, so they compare alike: each named
+    algorithm under the fastest of the protocols NCCL would run it with (NVLS, NVLS tree and CollNet: Simple;
+    the others as a ring: LL, LL128, Simple), NCCL's trees pipelined in ``auto``'s chunks.
+    """
+    import math
+
     from simtrain import units
     from simtrain.collectives import ALGORITHMS, build_schedule
+    from simtrain.collectives.nccl import MAX_CHUNKS
     from simtrain.network import run_engine
+    from simtrain.network.protocol import CHUNK_BYTES, PROTOCOL_NAMES, with_protocol
 
+    kinds = {"nvls": "nvls", "nvls-tree": "nvlstree", "nccl-tree": "tree", "collnet": "collnet"}
+    size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
     rows = []
     skipped = []
     for name in ALGORITHMS.names():
         if args.op not in ALGORITHMS.get(name).operations:
             continue
+        chunks = 1
+        if name in ("nccl-tree", "nvls-tree"):
+            nics = int(cluster.params.get("nics_per_node", 1))
+            chunks = int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * nics)))))
         try:
-            schedule = build_schedule(args.op, args.size, cluster, name)
+            schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks)
         except ConfigError as exc:
             skipped.append({"algorithm": name, "why": str(exc)})
             continue
-        result = run_engine(args.engine, schedule, cluster, options)
-        label = name
         if name == "auto":
+            result = run_engine(args.engine, schedule, cluster, options)
             label = f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})"
+        else:
+            kind = kinds.get(name, "ring")
+            protocols = ("Simple",) if kind in ("nvls", "nvlstree", "collnet") else PROTOCOL_NAMES
+            result = min((run_engine(args.engine, with_protocol(schedule, cluster, kind, p), cluster, options)
+                          for p in protocols), key=lambda r: r.time_s)
+            label = f"{name} ({result.protocol})"
         rows.append((result.time_s, label, result))
     if not rows:
         raise ConfigError("no algorithm implements this operation here", key="op", value=args.op)
@@ -119,7 +139,7 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
               "results": [dict(r.to_dict(), algorithm=label) for _, label, r in rows], "not_applicable": skipped})
         return 0
     print(f"{args.op} of {units.format_size(best[2].size_bytes)} on {cluster.name} ({cluster.num_gpus} GPUs), "
-          f"{args.engine} engine: every applicable algorithm, fastest first")
+          f"{args.engine} engine: every applicable algorithm with NCCL's protocol costs, fastest first")
     width = max(len(label) for _, label, _ in rows)
     print(f"  {'algorithm':<{width}}  {'time':>12}  {'bus bandwidth':>14}")
     for time_s, label, result in rows:
