@@ -61,8 +61,9 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("batch", "integer", 32, "samples per GPU per step", minimum=1),
     Param("dtype", "choice", "fp32", "compute and gradient precision", choices=DTYPES),
     Param("optimizer", "choice", "momentum", "optimizer (its state memory and update time)", choices=OPTIMIZERS),
-    Param("algorithm", "string", "ring",
-          "collective algorithm of the gradient all-reduces, NAME[:key=value,...] (`simtrain list algorithms`)"),
+    Param("algorithm", "string", "auto",
+          "collective algorithm of the gradient all-reduces, NAME[:key=value,...] (`simtrain list algorithms`; "
+          "auto: what NCCL would pick)"),
     Param("scheme", "string", "none",
           "communication-reduction scheme, NAME[:key=value,...] (`simtrain list schemes`)"),
     Param("engine", "choice", "analytical", "network engine", choices=ENGINES),
@@ -140,7 +141,7 @@ class TrainingRun:
     batch: int = 32
     dtype: str = "fp32"
     optimizer: str = "momentum"
-    algorithm: str = "ring"
+    algorithm: str = "auto"
     scheme: Any = "none"
     engine: str = "analytical"
     profile: str | None = None

@@ -48,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
 
     groups = split_overrides(args.set)
     options = network_options(groups["network"])
-    name, params = algorithm(args.algorithm, groups["algorithm"])
-    chunks = params.pop("chunks", args.chunks)
     if args.store_and_forward and args.engine != "des":
         raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
                           allowed="use it with --engine des")
@@ -57,7 +55,20 @@ def run(args: argparse.Namespace) -> int:
     if sweeping == (args.size is not None):
         raise ConfigError("give --size, or a sweep (-b/-e) or --compare LOG, not both", source=CLI, key="--size",
                           value=args.size)
+    if sweeping and args.algorithm == "best":
+        raise ConfigError("compares algorithms at one --size, not over a sweep", source=CLI, key="--algorithm",
+                          value="best")
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
+    if args.algorithm == "best":
+        return _best(args, cluster, options)
+    name, params = algorithm(args.algorithm, groups["algorithm"])
+    chunks = params.pop("chunks", args.chunks)
+    chosen: dict[str, Any] = {}
+    if name == "auto" and not sweeping:
+        from simtrain.collectives import build_schedule
+
+        schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+        chosen = {k: schedule.params[k] for k in ("algorithm", "nccl", "protocol", "chunks") if k in schedule.params}
 
     def simulate(size: Any) -> Any:
         if args.store_and_forward:
@@ -76,9 +87,13 @@ def run(args: argparse.Namespace) -> int:
         data = result.to_dict()
         data["topology"] = cluster.name
         data["device"] = cluster.device
+        if chosen:
+            data["chosen"] = chosen
         emit(data)
         return 0
-    print(f"{result.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
+    described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
+                                         f"{chosen['algorithm']}, {chosen['chunks']} chunks)")
+    print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "
           f"({cluster.num_gpus} GPUs), {result.engine} engine")
     rows = [
         ("time", units.format_time(result.time_s)),
@@ -156,4 +171,65 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
         mid = len(errors) // 2
         median = errors[mid] if len(errors) % 2 else (errors[mid - 1] + errors[mid]) / 2
         print(f"# median |busbw error| {median:.1%} over {len(errors)} sizes (busbw in GB/s, decimal)")
+
+
+def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
+    """``--algorithm best``: every registered algorithm that runs this operation here, fastest first.
+
+    Every algorithm runs with NCCL's protocol costs, as ``auto``'s choice does, so they compare alike: each named
+    algorithm under the fastest of the protocols NCCL would run it with (NVLS, NVLS tree and CollNet: Simple;
+    the others as a ring: LL, LL128, Simple), NCCL's trees pipelined in ``auto``'s chunks.
+    """
+    import math
+
+    from simtrain import units
+    from simtrain.collectives import ALGORITHMS, build_schedule
+    from simtrain.collectives.nccl import MAX_CHUNKS
+    from simtrain.network import run_engine
+    from simtrain.network.protocol import CHUNK_BYTES, PROTOCOL_NAMES, with_protocol
+
+    kinds = {"nvls": "nvls", "nvls-tree": "nvlstree", "nccl-tree": "tree", "collnet": "collnet"}
+    size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
+    rows = []
+    skipped = []
+    for name in ALGORITHMS.names():
+        if args.op not in ALGORITHMS.get(name).operations:
+            continue
+        chunks = 1
+        if name in ("nccl-tree", "nvls-tree"):
+            nics = int(cluster.params.get("nics_per_node", 1))
+            chunks = int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * nics)))))
+        try:
+            schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks)
+        except ConfigError as exc:
+            skipped.append({"algorithm": name, "why": str(exc)})
+            continue
+        if name == "auto":
+            result = run_engine(args.engine, schedule, cluster, options)
+            label = f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})"
+        else:
+            kind = kinds.get(name, "ring")
+            protocols = ("Simple",) if kind in ("nvls", "nvlstree", "collnet") else PROTOCOL_NAMES
+            result = min((run_engine(args.engine, with_protocol(schedule, cluster, kind, p), cluster, options)
+                          for p in protocols), key=lambda r: r.time_s)
+            label = f"{name} ({result.protocol})"
+        rows.append((result.time_s, label, result))
+    if not rows:
+        raise ConfigError("no algorithm implements this operation here", key="op", value=args.op)
+    rows.sort(key=lambda row: (row[0], row[1]))
+    best = rows[0]
+    if args.json:
+        emit({"op": args.op, "size_bytes": best[2].size_bytes, "topology": cluster.name, "gpus": cluster.num_gpus,
+              "engine": args.engine, "best": best[1],
+              "results": [dict(r.to_dict(), algorithm=label) for _, label, r in rows], "not_applicable": skipped})
+        return 0
+    print(f"{args.op} of {units.format_size(best[2].size_bytes)} on {cluster.name} ({cluster.num_gpus} GPUs), "
+          f"{args.engine} engine: every applicable algorithm with NCCL's protocol costs, fastest first")
+    width = max(len(label) for _, label, _ in rows)
+    print(f"  {'algorithm':<{width}}  {'time':>12}  {'bus bandwidth':>14}")
+    for time_s, label, result in rows:
+        print(f"  {label:<{width}}  {units.format_time(time_s):>12}  {units.format_bandwidth(result.busbw_Bps):>14}")
+    print(f"best: {best[1]}")
+    for item in skipped:
+        print(f"  not applicable: {item['algorithm']}: {item['why']}")
     return 0

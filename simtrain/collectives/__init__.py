@@ -1,17 +1,29 @@
 """Collective algorithms, each producing a :class:`Schedule` that both engines evaluate.
 
 Registered algorithms: ``ring``, ``multidim-ring``, ``hierarchical``, ``halving-doubling``,
-``double-binary-tree``, ``direct``, ``ps``. Add one with :func:`register_algorithm` or the
+``double-binary-tree``, ``direct``, ``ps``, ``nvls``, ``torus-bidir``, ``nccl-tree``, ``collnet`` and ``auto``
+(NCCL's choice, :mod:`simtrain.collectives.nccl`). Add one with :func:`register_algorithm` or the
 ``simtrain.algorithms`` entry point group.
 
 Examples
 --------
 >>> from simtrain.collectives import ALGORITHMS
 >>> ALGORITHMS.names()[:3]
-['direct', 'double-binary-tree', 'halving-doubling']
+['auto', 'collnet', 'direct']
 """
 
-from simtrain.collectives import direct, halving_doubling, hierarchical, multidim_ring, ps, ring, tree
+from simtrain.collectives import (
+    direct,
+    halving_doubling,
+    hierarchical,
+    multidim_ring,
+    nccl,
+    nvls,
+    ps,
+    ring,
+    torus_bidir,
+    tree,
+)
 from simtrain.collectives.base import (
     ALGORITHMS,
     CollectiveAlgorithm,
@@ -35,8 +47,11 @@ __all__ = [
     "halving_doubling",
     "hierarchical",
     "multidim_ring",
+    "nccl",
+    "nvls",
     "ps",
     "register_algorithm",
     "ring",
+    "torus_bidir",
     "tree",
 ]

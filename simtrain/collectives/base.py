@@ -229,6 +229,13 @@ def build_schedule(
             raise ConfigError(f"ranks must lie in [0, {cluster.num_gpus})", key="ranks", value=ranks)
         if len(np.unique(rank_array)) != len(rank_array):
             raise ConfigError("ranks must be distinct", key="ranks", value=ranks)
+    if algo.name == "auto":
+        if chunks != 1:
+            raise ConfigError("auto chooses its own chunks (NCCL's pipeline); leave chunks at 1", key="chunks",
+                              value=chunks)
+        from simtrain.collectives.nccl import auto_schedule
+
+        return auto_schedule(op, nbytes, cluster, [rank_array], [1.0])
     patterns = algo.build(op, nbytes / chunks, rank_array, cluster)
     return Schedule(op, algo.name, nbytes, rank_array, tuple(patterns), chunks, algo.get_params())
 
@@ -257,6 +264,10 @@ def build_grouped_schedule(
     """
     if len(groups) == 1:
         return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
+    if make(ALGORITHMS, algorithm, key="algorithm", **params).name == "auto" and sizes[0] > 0:
+        from simtrain.collectives.nccl import auto_schedule
+
+        return auto_schedule(op, float(sum(sizes)), cluster, [np.asarray(g) for g in groups], list(sizes))
     channels = make(ALGORITHMS, algorithm, key="algorithm", **params).params.get("channels", 1)
     if len({len(g) for g in groups}) == 1 and sizes[0] > 0 and channels == 1:
         # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the
@@ -290,10 +301,14 @@ def merge_group_patterns(parts: Sequence[Sequence[StepPattern]], group_sizes: Se
         stage_of_flow = None
         if first.stage_of_flow is not None:
             stage_of_flow = np.concatenate([p.stage_of_flow for p in pieces if p.stage_of_flow is not None])
+        efficiency = None
+        if any(p.efficiency is not None for p in pieces):
+            efficiency = np.concatenate([np.ones(p.num_flows) if p.efficiency is None else p.efficiency
+                                         for p in pieces])
         merged.append(StepPattern(
             np.concatenate([p.src for p in pieces]), np.concatenate([p.dst for p in pieces]),
             np.concatenate([p.nbytes for p in pieces]), first.repeat, max(p.reduce_bytes for p in pieces),
-            first.label, chain_id, first.stages, stage_of_flow))
+            first.label, chain_id, first.stages, stage_of_flow, max(p.step_latency_s for p in pieces), efficiency))
     return merged
 
 
@@ -311,10 +326,11 @@ def _relabel(patterns: Sequence[StepPattern], groups: np.ndarray, ratios: np.nda
             span = int(p.chain_id.max()) + 1 if p.chain_id.size else 0
             chain_id = (p.chain_id[None, :] + span * np.arange(count)[:, None]).ravel()
         stage_of_flow = np.tile(p.stage_of_flow, count) if p.stage_of_flow is not None else None
+        efficiency = np.tile(p.efficiency, count) if p.efficiency is not None else None
         merged.append(StepPattern(
             groups[:, position[p.src]].ravel(), groups[:, position[p.dst]].ravel(),
             (ratios[:, None] * p.nbytes[None, :]).ravel(), p.repeat, float(p.reduce_bytes * ratios.max()),
-            p.label, chain_id, p.stages, stage_of_flow))
+            p.label, chain_id, p.stages, stage_of_flow, p.step_latency_s, efficiency))
     return merged
 
 

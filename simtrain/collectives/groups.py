@@ -99,10 +99,10 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
     """The Schedule that carries ``comm`` on ``cluster`` (grouped over its rank groups).
 
     ``algorithm`` (a name or ``NAME:key=value,...``) applies where it can: a multidim-ring is defined on the
-    cluster's whole grid, so sub-groups (a node, the node leaders) run a ring instead; broadcasts and reduces use a
-    ring unless ``algorithm`` has one, and so does any operation ``algorithm`` does not implement (the all-gather
-    of top-k under ``hierarchical``). All-to-all runs ``direct`` and push-pull ``ps``. The algorithm's parameters
-    apply only when it is the one that runs.
+    cluster's whole grid, so sub-groups (a node, the node leaders) run a ring instead; ``auto`` chooses for the
+    groups (NCCL decides per communicator); broadcasts and reduces use a ring unless ``algorithm`` has one, and so
+    does any operation ``algorithm`` does not implement (the all-gather of top-k under ``hierarchical``). All-to-all
+    runs ``direct`` and push-pull ``ps``. The algorithm's parameters apply only when it is the one that runs.
 
     Examples
     --------
@@ -125,7 +125,8 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
     name = _ALGORITHM_FOR.get(comm.op, chosen)
     if name == "multidim-ring" and size_of_group != cluster.num_gpus:
         name = "ring"   # the torus grid spans the whole cluster; a sub-group's ring is what an implementation runs
-    if comm.op in ("broadcast", "reduce") and name not in ("ring", "halving-doubling", "hierarchical", "direct"):
+    if comm.op in ("broadcast", "reduce") and name not in ("ring", "halving-doubling", "hierarchical", "direct",
+                                                           "auto"):
         name = "ring"
     if op not in ALGORITHMS.get(name, key="algorithm").operations:
         name = "ring"   # e.g. the all-gather of top-k under hierarchical all-reduce: what NCCL would run

@@ -70,6 +70,12 @@ class StepPattern:
         For pipelined trees: levels a chunk traverses (1 for ordinary patterns).
     stage_of_flow : ndarray of int or None
         For chains and trees: the pipeline stage of each flow (0 first), which the DES runs in order.
+    step_latency_s : float
+        A protocol's per-step latency beyond the wire's (:mod:`simtrain.network.protocol`): both engines charge it
+        on every step, like the per-step network options.
+    efficiency : ndarray of float or None
+        A protocol's bandwidth efficiency per flow: a flow's transfer takes its bytes over ``rate x efficiency``
+        (``None``: line rate).
     """
 
     src: Any  # array-like on input, an int64 ndarray after __post_init__
@@ -81,6 +87,8 @@ class StepPattern:
     chain_id: np.ndarray | None = None
     stages: int = 1
     stage_of_flow: np.ndarray | None = None
+    step_latency_s: float = 0.0
+    efficiency: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         src = np.asarray(self.src, dtype=np.int64)
@@ -93,6 +101,9 @@ class StepPattern:
             object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
         if self.stage_of_flow is not None:
             object.__setattr__(self, "stage_of_flow", np.asarray(self.stage_of_flow, dtype=np.int64))
+        if self.efficiency is not None:
+            object.__setattr__(self, "efficiency",
+                               np.broadcast_to(np.asarray(self.efficiency, dtype=np.float64), src.shape))
 
     @property
     def flows_key(self) -> bytes:
@@ -134,7 +145,8 @@ class StepPattern:
     def scaled(self, factor: float) -> StepPattern:
         """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
         scaled = StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
-                             self.label, self.chain_id, self.stages, self.stage_of_flow)
+                             self.label, self.chain_id, self.stages, self.stage_of_flow, self.step_latency_s,
+                             self.efficiency)
         object.__setattr__(scaled, "_flows_key", self.flows_key)   # the same endpoint arrays: the same digest
         return scaled
 
@@ -157,6 +169,14 @@ class Schedule:
         In order; each holds the bytes of one chunk.
     chunks : int
         Number of chunks the buffer is split into.
+    params : dict
+        The algorithm's parameters (for ``auto``, what it chose: ``algorithm``, ``protocol`` …).
+    base_latency_s : float
+        A protocol's latency per collective (launch and synchronisation), charged once by both engines.
+    protocol : str
+        The protocol whose costs the patterns carry (``none``: bytes at line rate).
+    tuner : object or None
+        For ``auto``: what chooses the algorithm and protocol again when the schedule is :meth:`resized`.
     """
 
     op: str
@@ -166,6 +186,9 @@ class Schedule:
     patterns: tuple[StepPattern, ...]
     chunks: int = 1
     params: dict[str, object] = field(default_factory=dict)
+    base_latency_s: float = 0.0
+    protocol: str = "none"
+    tuner: Any = None
 
     @property
     def num_ranks(self) -> int:
@@ -180,11 +203,15 @@ class Schedule:
     def resized(self, size_bytes: float) -> Schedule:
         """The same schedule for another buffer size (every flow's bytes scale with the buffer).
 
-        The flow arrays are shared, so an engine's route and rate cache serves both.
+        The flow arrays are shared, so an engine's route and rate cache serves both. A schedule chosen by ``auto``
+        chooses again for the new size (NCCL decides per call, by size).
         """
+        if self.tuner is not None:
+            return self.tuner.schedule(size_bytes)
         factor = size_bytes / self.size_bytes
         return Schedule(self.op, self.algorithm, size_bytes, self.ranks,
-                        tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params)
+                        tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params,
+                        self.base_latency_s, self.protocol)
 
     @property
     def num_steps(self) -> int:

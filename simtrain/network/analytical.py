@@ -89,8 +89,16 @@ def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.nda
     return after + overhead
 
 
-def _level_times(pattern: StepPattern, flows: _Flows, cluster: Cluster) -> np.ndarray:
+def _level_times(pattern: StepPattern, flows: _Flows, cluster: Cluster, cache: NetworkCache) -> np.ndarray:
     """Time of every flow of a pipelined tree when only its own level's flows are on the wire."""
+    rates = cache.get("level-rates", pattern.flows_key, lambda: _level_rates(pattern, flows, cluster))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        transfer = np.where(pattern.nbytes > 0, pattern.nbytes / rates, 0.0)
+    return flows.latency + transfer
+
+
+def _level_rates(pattern: StepPattern, flows: _Flows, cluster: Cluster) -> np.ndarray:
+    """Max-min rate of every flow of a pipelined tree among its own level's flows (rates do not depend on bytes)."""
     assert pattern.stage_of_flow is not None
     result = np.zeros(pattern.num_flows)
     for level in range(int(pattern.stage_of_flow.max()) + 1):
@@ -103,10 +111,7 @@ def _level_times(pattern: StepPattern, flows: _Flows, cluster: Cluster) -> np.nd
         flow = np.repeat(np.arange(members.size), lengths)
         within = np.arange(int(offsets[-1])) - offsets[:-1][flow]
         links = flows.routes.links[flows.routes.offsets[members][flow] + within]
-        rates = max_min_rates(offsets, links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            transfer = np.where(pattern.nbytes[members] > 0, pattern.nbytes[members] / rates, 0.0)
-        result[members] = flows.latency[members] + transfer
+        result[members] = max_min_rates(offsets, links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
     return result
 
 
@@ -152,7 +157,7 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     """
     options = options or NetworkOptions()
     cache = NetworkCache.for_cluster(cluster, cache)
-    if options.protocol != "none":
+    if options.protocol != "none" and schedule.protocol == "none":
         from simtrain.network.protocol import PROTOCOLS
 
         plain = replace(options, protocol="none")
@@ -191,8 +196,10 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             phases.append((pattern.label, 0.0))
             continue
         flows = _flows(pattern, cluster, cache)
-        overhead = options.step_overhead(pattern.reduce_bytes)
+        overhead = options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # the schedule's protocol
         times = _flow_times(pattern, flows)
+        if pattern.efficiency is not None:
+            times = _slowed(times, flows, pattern.efficiency)
         if protocol is not None:
             # a flow through the network runs at the network efficiency; a step with one pays network latency
             efficiency = np.where(flows.network, protocol.network_efficiency, protocol.efficiency)
@@ -205,9 +212,11 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         if pattern.stage_of_flow is not None:
             # chains and trees run stage by stage; a tree's first chunk meets each level alone, later chunks
             # find every edge busy (the steady state, ``times``)
-            first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster)
+            first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster, cache)
             if protocol is not None and pattern.chain_id is None:
                 first = _slowed(first, flows, efficiency)
+            if pattern.efficiency is not None and pattern.chain_id is None:
+                first = _slowed(first, flows, pattern.efficiency)
             for _ in range(pattern.repeat):
                 for level in range(int(pattern.stage_of_flow.max()) + 1):
                     members = np.flatnonzero(pattern.stage_of_flow == level)
@@ -236,6 +245,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     total = float(ready.max()) if schedule.num_ranks else 0.0
     if protocol is not None and schedule.num_ranks > 1:
         total += protocol.base_latency_s
+    total += schedule.base_latency_s
     if schedule.chunks > 1 and occupancy:
         group_busy: dict[int, float] = {}
         for index, busy in enumerate(occupancy):
@@ -254,4 +264,5 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         bytes_by_class={name: float(class_bytes[i]) for i, name in enumerate(cluster.class_names)},
         phases=phases,
         link_bytes=link_bytes,
+        protocol=schedule.protocol,
     )

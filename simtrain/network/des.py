@@ -97,6 +97,7 @@ class FlowNetwork:
         self._links = np.zeros(0, dtype=np.int64)
         self._remaining = np.zeros(0)
         self._size = np.zeros(0)
+        self._payload = np.zeros(0)  # payload per wire byte (a protocol's efficiency; 1 at line rate)
         self._latency = np.zeros(0)
         self._owner = np.zeros(0, dtype=np.int64)  # key into _callbacks
         self._index = np.zeros(0, dtype=np.int64)  # the flow's index in its owner's numbering
@@ -113,15 +114,20 @@ class FlowNetwork:
         return len(self._remaining)
 
     # -- public -----------------------------------------------------------------------------------------------
-    def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
-        """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered."""
+    def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
+             payload: np.ndarray | None = None) -> None:
+        """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered.
+
+        ``payload`` (per flow, default 1): the share of the bytes that is payload, which ``link_bytes`` counts.
+        """
         nbytes = np.asarray(nbytes, dtype=np.float64)
+        payload = np.ones(len(nbytes)) if payload is None else np.asarray(payload, dtype=np.float64)
         count = len(nbytes)
         if count == 0:
             return
         self.flows_started += count
         if self.store_and_forward and routes.links.size and int(routes.lengths.max()) > 1:
-            self._send_hop_by_hop(routes, nbytes, callback)
+            self._send_hop_by_hop(routes, nbytes, callback, payload)
             return
         lengths = routes.lengths
         latency = np.zeros(count)
@@ -145,6 +151,7 @@ class FlowNetwork:
         self._links = np.concatenate([self._links, routes.links])
         self._remaining = np.concatenate([self._remaining, nbytes[moving]])
         self._size = np.concatenate([self._size, nbytes[moving]])
+        self._payload = np.concatenate([self._payload, payload[moving]])
         self._latency = np.concatenate([self._latency, latency[moving]])
         self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
         self._index = np.concatenate([self._index, moving])
@@ -153,7 +160,8 @@ class FlowNetwork:
             self._wake.succeed()
 
     # -- internals ----------------------------------------------------------------------------------------------
-    def _send_hop_by_hop(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
+    def _send_hop_by_hop(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
+                         payload: np.ndarray) -> None:
         lengths = routes.lengths
         hop = np.zeros(len(nbytes), dtype=np.int64)
         starts = routes.offsets[:-1]
@@ -166,7 +174,7 @@ class FlowNetwork:
             if going.size:
                 one_hop = Routes(np.arange(going.size + 1, dtype=np.int64), routes.links[starts[going] + hop[going]])
                 hop[going] += 1
-                self.send(one_hop, nbytes[going], functools.partial(_remapped, launch, going))
+                self.send(one_hop, nbytes[going], functools.partial(_remapped, launch, going), payload[going])
 
         saved, self.store_and_forward = self.store_and_forward, False
         try:
@@ -220,7 +228,8 @@ class FlowNetwork:
                 moved = rates * elapsed
                 entries = int(self._offsets[rated])
                 self.link_bytes += np.bincount(self._links[:entries],
-                                               weights=np.repeat(moved, np.diff(self._offsets[: rated + 1])),
+                                               weights=np.repeat(moved * self._payload[:rated],
+                                                                 np.diff(self._offsets[: rated + 1])),
                                                minlength=self.cluster.num_links)
                 self._remaining[:rated] -= moved
             done = np.flatnonzero(self._remaining[:rated] <= _DONE_TOLERANCE * self._size[:rated])
@@ -239,6 +248,7 @@ class FlowNetwork:
             self._offsets, self._links = routes.offsets, routes.links
             self._remaining = self._remaining[kept]
             self._size = self._size[kept]
+            self._payload = self._payload[kept]
             self._latency = self._latency[kept]
             gone = np.setdiff1d(np.unique(owners), self._owner[kept])
             self._owner = self._owner[kept]
@@ -303,6 +313,7 @@ class _Stage:
     in_offsets: np.ndarray  # CSR over local destination ranks
     overhead: float
     routes: Routes = field(repr=False, default=None)  # type: ignore[assignment]
+    payload: np.ndarray | None = None  # per flow: payload per wire byte (the protocol's efficiency)
 
 
 class CollectiveRun:
@@ -370,7 +381,7 @@ class CollectiveRun:
             if pattern.num_flows == 0:
                 continue
             routes = self.network.cache.routes(pattern)
-            overhead = self.options.step_overhead(pattern.reduce_bytes)
+            overhead = self.options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # its protocol's
             if pattern.stage_of_flow is not None:
                 order = pattern.stage_of_flow
                 groups = [np.flatnonzero(order == k) for k in range(int(order.max()) + 1)]
@@ -388,8 +399,11 @@ class CollectiveRun:
         out_order, out_offsets, out_degree = _csr_by(src, self.p)
         in_order, in_offsets, in_degree = _csr_by(dst, self.p)
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
-        return _Stage(pattern_index, flows, src, dst, pattern.nbytes[flows], in_degree, out_degree, out_order,
-                      out_offsets, in_order, in_offsets, overhead, sub)
+        # a protocol's efficiency e: the flow holds its links as long as bytes / e would at line rate
+        payload = None if pattern.efficiency is None else pattern.efficiency[flows]
+        nbytes = pattern.nbytes[flows] / (1.0 if payload is None else payload)
+        return _Stage(pattern_index, flows, src, dst, nbytes, in_degree, out_degree, out_order,
+                      out_offsets, in_order, in_offsets, overhead, sub, payload)
 
     # -- driving ---------------------------------------------------------------------------------------------
     def mark_ready(self, local_ranks: np.ndarray) -> None:
@@ -471,6 +485,8 @@ class CollectiveRun:
         for k in np.unique(stage_of):
             members = ranks[stage_of == k]
             overhead = self.stages[int(k)].overhead
+            if int(k) == len(self.stages) - 1 and chunk == self.chunks - 1:
+                overhead += self.schedule.base_latency_s  # the protocol's once-per-collective latency
             if overhead > 0:
                 self.charging[chunk, members] = True
                 event = self.env.timeout(overhead)
@@ -504,7 +520,8 @@ class CollectiveRun:
         if flows.size:
             stage = self.stages[k]
             self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
-                              functools.partial(self._delivered_subset, chunk, k, flows))
+                              functools.partial(self._delivered_subset, chunk, k, flows),
+                              None if stage.payload is None else stage.payload[flows])
 
     def _release(self, chunk: int, ranks: np.ndarray, k: int) -> None:
         """Ranks reached stage ``k``: start the sends to them that were waiting for them."""
@@ -567,6 +584,6 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     return CollectiveResult(
         op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
         size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
-        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes,
+        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes, protocol=schedule.protocol,
     )
 

@@ -33,8 +33,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["NCCL_PROTOCOLS", "PROTOCOLS", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "Protocol"]
+import numpy as np
+
+__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "PROTOCOLS", "PROTOCOL_NAMES",
+           "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "Protocol", "bandwidth_factor", "link_kind",
+           "nccl_latency", "nccl_time", "node_bandwidths", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -77,3 +82,304 @@ NCCL_PROTOCOLS: tuple[Protocol, ...] = (
 
 #: ``network.protocol`` values: ``none`` (bytes at line rate, the default) or ``nccl``.
 PROTOCOLS: dict[str, tuple[Protocol, ...]] = {"none": (), "nccl": NCCL_PROTOCOLS}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# NCCL's choices (``--algorithm auto``): its tuning model's constants and the costs a Schedule carries
+# ----------------------------------------------------------------------------------------------------------------
+
+#: Simple-protocol efficiency of an H100 PCIe pair on an NVLink bridge: 116 GB/s bus bandwidth on 300 GB/s per
+#: direction (nccl #1161, docs/references.md "Published nccl-tests measurements"); fitted to that one case, frozen.
+BRIDGE_EFFICIENCY = round(116.0 / 300.0, 3)
+
+#: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
+#: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value.
+LINK_EFFICIENCY: dict[str, float] = {"nvswitch": SIMPLE_EFFICIENCY, "nvlink": SIMPLE_EFFICIENCY,
+                                     "nvlink-bridge": BRIDGE_EFFICIENCY, "pcie": SIMPLE_EFFICIENCY,
+                                     "nic": SIMPLE_NETWORK_EFFICIENCY}
+
+#: NCCL's hardware latency class of each link kind (tuning.cc: NVLink, PCI, NET).
+HW_CLASS: dict[str, str] = {"nvswitch": "nvlink", "nvlink": "nvlink", "nvlink-bridge": "nvlink", "pcie": "pci",
+                            "nic": "net"}
+
+#: NCCL's algorithms and protocols (tuning.cc naming; simtrain's schedules in simtrain/collectives/nccl.py).
+NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
+PROTOCOL_NAMES = ("LL", "LL128", "Simple")
+
+# NCCL 2.19 tuning.cc (µs), per algorithm (LL, LL128, Simple): base latency per collective, and latency per step
+# by hardware class (CollNet: the chain variant). 0 where NCCL has no such pair.
+BASE_LATENCY_US: dict[str, tuple[float, float, float]] = {
+    "tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4), "collnet": (0.0, 0.0, 0.0), "nvls": (0.0, 0.0, 0.0),
+    "nvlstree": (0.0, 0.0, 0.0)}
+HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = {
+    "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": (0.6, 1.9, 3.4), "collnet": (0.0, 0.0, 2.8),
+               "nvls": (0.0, 0.0, 23.0), "nvlstree": (0.0, 0.0, 23.0)},
+    "pci": {"tree": (1.0, 1.9, 28.0), "ring": (1.0, 2.5, 5.7), "collnet": (0.0, 0.0, 2.8), "nvls": (0.0, 0.0, 0.0),
+            "nvlstree": (0.0, 0.0, 0.0)},
+    "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 14.0), "collnet": (0.0, 0.0, 30.0),
+            "nvls": (0.0, 0.0, 18.0), "nvlstree": (0.0, 0.0, 14.0)},
+}
+
+#: Algorithms whose chunks simtrain pipelines itself (NCCL's latency for them is charged once, as its base).
+PIPELINED = ("tree", "nvlstree")
+
+#: NCCL's static correction of tree bandwidth at medium sizes, per protocol, for sizes 64 B · 2^i (i < 23).
+TREE_CORRECTION: dict[str, tuple[float, ...]] = {
+    "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0, 1.0, 1.0, 1.0),
+    "LL128": (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9, .9, .9, 1.0, 1.0),
+    "Simple": (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9),
+}
+
+#: Bytes per chunk of NCCL's pipeline per channel (Simple: a 4 MiB buffer in 8 steps).
+CHUNK_BYTES = 512 * 1024
+
+
+def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_per_node: float,
+                     ranks: int) -> float:
+    """NCCL's protocol and algorithm bandwidth refinements (tuning.cc), relative to the Simple link efficiency.
+
+    Ring: LL 1/4 (1/3 for a single-node all-gather, reduce-scatter or broadcast), LL128 0.92 (0.7 with one rank
+    per node). Tree: 0.92, then LL 1/3.8 and LL128 7/9 (one node) or 120/128. NVLS: NCCL's algorithm bandwidth is
+    5/6 of the channels' NVLink bandwidth; on simtrain's in-switch schedule, which puts ``n (1 + 1/p)`` bytes on
+    each GPU link, that is an efficiency of ``5/6 (1 + 1/p)``.
+
+    Examples
+    --------
+    >>> bandwidth_factor("ring", "LL", "all-reduce", 1, 8, 8)
+    0.25
+    >>> bandwidth_factor("nvls", "Simple", "all-reduce", 1, 8, 8)
+    0.9375
+    """
+    if algorithm == "ring":
+        if protocol == "LL":
+            return 0.25 if nodes > 1 or op in ("all-reduce", "reduce") else 1.0 / 3.0
+        if protocol == "LL128":
+            return 0.7 if ranks_per_node < 2 else 0.92
+        return 1.0
+    if algorithm == "tree":
+        base = 0.92
+        if protocol == "LL":
+            return base / 3.8
+        if protocol == "LL128":
+            return base * (7.0 / 9.0 if nodes == 1 else 120.0 / 128.0)
+        return base
+    if algorithm in ("nvls", "nvlstree"):
+        return 5.0 / 6.0 * (1.0 + 1.0 / ranks_per_node)
+    return 1.0
+
+
+def tree_correction(protocol: str, size_bytes: float) -> float:
+    """NCCL's size-dependent tree bandwidth correction (1 above 256 MiB).
+
+    Examples
+    --------
+    >>> tree_correction("Simple", 2**20), tree_correction("Simple", 2**30)
+    (0.5, 1.0)
+    """
+    index = math.floor(math.log2(max(size_bytes, 64.0) / 64.0))
+    table = TREE_CORRECTION[protocol]
+    return table[index] if index < len(table) else 1.0
+
+
+def link_kind(cluster: Any, class_name: str) -> str:
+    """The physical kind of a link class: what the cluster says, else ``nic`` for ``inter-node`` and ``nvlink``.
+
+    Examples
+    --------
+    >>> from simtrain.topology import torus
+    >>> link_kind(torus([4, 4], "25 GB/s"), "dim0")
+    'nvlink'
+    """
+    kinds = getattr(cluster, "link_kinds", {}) or {}
+    return kinds.get(class_name, "nic" if class_name == "inter-node" else "nvlink")
+
+
+def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per link: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class."""
+    index = PROTOCOL_NAMES.index(protocol)
+    if algorithm in PIPELINED:
+        # simtrain pipelines a tree's chunks itself: a chunk's step pays a ring hop's latency, and NCCL's latency
+        # of the whole tree (which stands for the pipeline's fill) is charged once (:func:`nccl_latency`)
+        algorithm = "ring"
+    kinds = [link_kind(cluster, name) for name in cluster.class_names]
+    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
+    lat = np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][index] * 1e-6 for k in kinds])[cluster.link_class]
+    return eff, lat
+
+
+def nccl_latency(algorithm: str, protocol: str, nodes: int, ranks_per_node: int, intra_hw: str = "nvlink") -> float:
+    """NCCL's latency (s) of a tree or NVLS tree all-reduce (tuning.cc), charged once per collective.
+
+    Tree: ``base + 2 ((ranks per node - 1) · intra + log2(nodes) · inter)``; NVLS tree: ``intra + 2 log2(nodes) ·
+    inter``, with the per-hop latencies of the algorithm and protocol.
+
+    Examples
+    --------
+    >>> round(nccl_latency("tree", "LL", 2, 8) * 1e6, 2)
+    25.2
+    >>> round(nccl_latency("nvlstree", "Simple", 2, 8) * 1e6, 2)
+    51.0
+    """
+    index = PROTOCOL_NAMES.index(protocol)
+    intra = HW_LATENCY_US[intra_hw][algorithm][index]
+    inter = HW_LATENCY_US["net"][algorithm][index]
+    levels = math.floor(math.log2(max(nodes, 1)))
+    if algorithm == "nvlstree":
+        return (intra + 2 * levels * inter) * 1e-6
+    return (BASE_LATENCY_US[algorithm][index] + 2 * ((ranks_per_node - 1) * intra + levels * inter)) * 1e-6
+
+
+def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, cache: Any = None) -> Any:
+    """``schedule`` carrying the costs of NCCL's ``algorithm`` × ``protocol`` (both engines read them).
+
+    Per flow, the bandwidth efficiency is the lowest Simple efficiency of the link kinds it crosses times
+    :func:`bandwidth_factor`. Per step, the latency is NCCL's per-step latency averaged over the step's flows (each
+    flow at the slowest hardware class it crosses: a ring's chunk crosses the network on the share of its hops
+    that cross nodes, as NCCL counts ``nInterSteps``); it is a floor that includes the wire's latency. The base
+    latency is charged once per collective. ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of
+    ``cluster``) shares the routes.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import switch
+    >>> c = switch(8, "300 GB/s", "1 us")
+    >>> s = with_protocol(build_schedule("all-reduce", 2**30, c, "ring"), c, "ring", "Simple")
+    >>> s.protocol, s.base_latency_s, round(s.patterns[0].step_latency_s * 1e6, 2)
+    ('Simple', 8.4e-06, 1.4)
+    """
+    from simtrain.collectives.schedule import Schedule, StepPattern
+
+    ranks = schedule.ranks
+    nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
+    factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
+    eff, lat = _link_tables(cluster, algorithm, protocol)
+    patterns = []
+    for p in schedule.patterns:
+        if p.num_flows == 0:
+            patterns.append(p)
+            continue
+        routes = cluster.routes(p.src, p.dst) if cache is None else cache.routes(p)
+        lengths = routes.lengths
+        flow_eff = np.ones(p.num_flows)
+        flow_lat = np.zeros(p.num_flows)
+        path = np.zeros(p.num_flows)
+        moving = lengths > 0
+        if routes.links.size:
+            starts = routes.offsets[:-1][moving]
+            flow_eff[moving] = np.minimum.reduceat(eff[routes.links], starts)
+            flow_lat[moving] = np.maximum.reduceat(lat[routes.links], starts)
+            path[moving] = np.add.reduceat(cluster.link_latency_s[routes.links], starts)
+        floor = float(flow_lat[moving].mean()) if moving.any() else 0.0
+        step = max(floor - float(path.max()), 0.0)
+        q = StepPattern(p.src, p.dst, p.nbytes, p.repeat, p.reduce_bytes, p.label, p.chain_id, p.stages,
+                        p.stage_of_flow, p.step_latency_s + step, flow_eff * factor)
+        object.__setattr__(q, "_flows_key", p.flows_key)
+        patterns.append(q)
+    base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
+    if algorithm in PIPELINED and len(ranks) > 1:
+        intra_kinds = [HW_CLASS[link_kind(cluster, name)] for name in cluster.class_names if name != "inter-node"]
+        intra_hw = "nvlink" if all(k == "nvlink" for k in intra_kinds) else "pci"
+        base = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
+    return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
+                    {**schedule.params, "protocol": protocol}, base, protocol)
+
+
+def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]:
+    """What NCCL's topology search sees: a GPU's bandwidth to a peer in its node and its node's NIC bandwidth
+    (B/s, each at its link kind's Simple efficiency), and the in-node hardware class (``nvlink`` or ``pci``).
+
+    The in-node figure is the slowest link on the route from the first rank to another rank of its node (the whole
+    group's slowest when no rank shares its node); the NIC figure is the slowest ``inter-node`` link on the route to a
+    rank on another node times the NICs per node (capped by the cluster's per-flow cap), ``inf`` within one node.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> intra, inter, hw = node_bandwidths(load_topology("dgx-h100", gpus=16), np.arange(16))
+    >>> round(intra / 1e9, 1), round(inter / 1e9, 1), hw
+    (357.3, 380.0, 'nvlink')
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    g = max(cluster.gpus_per_node, 1)
+    node = ranks // g
+    kinds = [link_kind(cluster, name) for name in cluster.class_names]
+    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
+    effective = cluster.link_bandwidth_Bps * eff
+    network = np.array([k == "nic" for k in kinds])[cluster.link_class]
+    intra_hw = "nvlink" if all(HW_CLASS[k] == "nvlink" for k in kinds if k != "nic") else "pci"
+    same = ranks[(node == node[0]) & (ranks != ranks[0])]
+    other = ranks[node != node[0]]
+    peer = same[0] if same.size else (ranks[1] if ranks.size > 1 else ranks[0])
+    intra = float("inf")
+    if peer != ranks[0]:
+        links = cluster.routes([ranks[0]], [peer]).links
+        links = links[~network[links]] if same.size else links
+        intra = float(effective[links].min()) if links.size else float("inf")
+    inter = float("inf")
+    if other.size:
+        links = cluster.routes([ranks[0]], [other[0]]).links
+        crossing = links[network[links]]
+        if crossing.size:
+            per_nic = min(float(effective[crossing].min()), float(cluster.flow_rate_cap_Bps))
+            inter = per_nic * int(cluster.params.get("nics_per_node", 1))
+    return intra, inter, intra_hw
+
+
+def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, nodes: int, intra_Bps: float,
+              inter_Bps: float, intra_hw: str = "nvlink", channels: int = 1, device: str = "") -> float:
+    """NCCL's tuning model: predicted time (s) of ``algorithm``/``protocol`` for ``op`` of ``size`` bytes.
+
+    ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
+    bandwidth within a node, and for trees on up to two nodes; otherwise the lower of in-node and NIC), times the
+    protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
+    correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS, × 1/2 otherwise.
+    Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
+    the network; a multi-node Simple ring all-reduce × 1.4, × 1.9 before Ampere), :func:`nccl_latency` for trees.
+
+    Examples
+    --------
+    >>> t = nccl_time("ring", "Simple", "all-reduce", 2**30, 8, 1, 238e9, float("inf"))
+    >>> round(t * 1e6, 1)              # 8.4 + 14 x 3.4 us, then 2^30 B at 238 GB/s x 8/14
+    7951.2
+    """
+    ppn = max(ranks // max(nodes, 1), 1)
+    index = PROTOCOL_NAMES.index(protocol)
+    if algorithm in ("nvls", "nvlstree") or algorithm == "collnet":
+        if protocol != "Simple":
+            return float("inf")
+    graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
+    if algorithm in ("tree", "collnet") and nodes <= 2:
+        graph = intra_Bps
+    if algorithm == "nvlstree":
+        graph = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2)
+    if algorithm in ("nvls", "nvlstree"):
+        bus = graph
+    else:
+        bus = graph * bandwidth_factor(algorithm, protocol, op, nodes, ppn, ranks)
+    if algorithm == "tree":
+        bus *= tree_correction(protocol, size)
+    if algorithm == "ring":
+        nsteps = {"all-reduce": 2 * (ranks - 1), "reduce-scatter": ranks - 1, "all-gather": ranks - 1}.get(op, ranks)
+        algbw = bus * ranks / max(nsteps, 1)
+    elif algorithm in ("nvls", "nvlstree"):
+        algbw = bus * 5.0 / 6.0
+    else:
+        algbw = bus * 0.5
+    intra = HW_LATENCY_US[intra_hw][algorithm][index]
+    inter = HW_LATENCY_US["net"][algorithm][index]
+    if algorithm == "ring":
+        inter_steps = {"all-reduce": 2 * nodes if nodes > 1 else 0, "reduce-scatter": nodes - 1,
+                       "all-gather": nodes - 1}.get(op, nodes)
+        latency = BASE_LATENCY_US["ring"][index] + (nsteps - inter_steps) * intra + inter_steps * inter
+        if (protocol == "Simple" and nodes > 1 and op == "all-reduce"
+                and size / (channels * ranks) >= 64):
+            latency *= 1.9 if device in ("v100", "p100") else 1.4  # NCCL's "plateau effect of ring"
+        latency *= 1e-6
+    elif algorithm in PIPELINED:
+        latency = nccl_latency(algorithm, protocol, nodes, ppn, intra_hw)
+    elif algorithm == "nvls":
+        latency = (intra + (inter if nodes > 1 else 0.0)) * 1e-6
+    else:  # collnet (chain)
+        latency = (2 * (ppn - 1) * intra + inter) * 1e-6
+    return latency + size / algbw

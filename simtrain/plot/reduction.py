@@ -126,7 +126,7 @@ def bandwidth_key(topology: str) -> str:
 
 
 def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidths: Sequence[str], *, gpus: int,
-                    batch: int = 32, dtype: str = "fp32", algorithm: str = "ring", engine: str = "analytical") -> Any:
+                    batch: int = 32, dtype: str = "fp32", algorithm: str = "auto", engine: str = "analytical") -> Any:
     """Step time of each scheme as the network bandwidth takes each value (strings with units).
 
     The sweep is a study over the topology's bandwidth key (:func:`bandwidth_key`) and the schemes, every point

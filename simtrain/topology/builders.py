@@ -318,6 +318,10 @@ def fully_connected(num_gpus: int, bandwidth: Any, latency: Any = 0.0, **kwargs:
                     **{"name": "fully-connected", **kwargs})
 
 
+#: Physical kinds of in-node links a topology may name (``intra_node.link``).
+INTRA_LINKS = ("nvswitch", "nvlink", "nvlink-bridge", "pcie")
+
+
 # ----------------------------------------------------------------------------------------------------
 # Hierarchical clusters: nodes of GPUs on NVLink/PCIe, NICs, a leaf/spine fabric with oversubscription
 # ----------------------------------------------------------------------------------------------------
@@ -385,6 +389,9 @@ def hierarchical(
     flow_rate_cap: Any = None,
     name: str = "hierarchical",
     device: str = "h100",
+    intra_link: str | None = None,
+    in_switch_reduction: bool = False,
+    in_network_reduction: bool = False,
 ) -> Cluster:
     """Nodes of GPUs joined by NVLink (or PCIe), NICs per node, and a leaf/spine fabric.
 
@@ -407,6 +414,11 @@ def hierarchical(
         Ratio of a rack's NIC bandwidth to its uplink bandwidth to the spine (3 means 3:1).
     flow_rate_cap : optional
         Maximum rate of a single flow (public-cloud TCP), e.g. ``"10 Gbit/s"``.
+    intra_link : str, optional
+        Physical kind of the in-node links (``nvswitch``, ``nvlink``, ``nvlink-bridge``, ``pcie``; default
+        ``nvswitch`` for a switch, ``nvlink`` for fully connected), which sets protocol efficiencies.
+    in_switch_reduction, in_network_reduction : bool
+        The node switch reduces in the switch (NVLink SHARP: NCCL's NVLS); the fabric does (SHARP: CollNet).
 
     Examples
     --------
@@ -414,6 +426,8 @@ def hierarchical(
     >>> c.num_gpus, c.grid, c.class_names
     (32, (8, 4), ('intra-node', 'inter-node'))
     """
+    if intra_link is not None and intra_link not in INTRA_LINKS:
+        raise ConfigError("unknown intra-node link", key="intra_node.link", value=intra_link, choices=INTRA_LINKS)
     if intra_kind not in ("switch", "fully_connected"):
         raise ConfigError("unknown intra-node kind", key="intra_node.kind", value=intra_kind,
                           choices=["switch", "fully_connected"])
@@ -502,6 +516,9 @@ def hierarchical(
         flow_rate_cap_Bps=cap,
         params={"nodes": n, "gpus_per_node": g, "nics_per_node": nics_per_node, "nodes_per_rack": rack,
                 "oversubscription": oversubscription},
+        link_kinds={"intra-node": intra_link or ("nvswitch" if intra_kind == "switch" else "nvlink"),
+                    "inter-node": "nic"},
+        reducing=(("intra-node",) if in_switch_reduction else ()) + (("inter-node",) if in_network_reduction else ()),
     )
 
 

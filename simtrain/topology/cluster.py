@@ -107,6 +107,12 @@ class Cluster:
         Hardware catalog name of the GPUs.
     flow_rate_cap_Bps : float
         Per-flow rate cap (public clouds cap single TCP flows); ``inf`` when none.
+    link_kinds : dict
+        Link class → physical kind (``nvswitch``, ``nvlink``, ``nvlink-bridge``, ``pcie``, ``nic``), which sets a
+        protocol's efficiency and latency class (:mod:`simtrain.network.protocol`); classes not named take a default.
+    reducing : tuple of str
+        Link classes whose switches reduce in the network: ``intra-node`` for NVLink SHARP (NVLS), ``inter-node``
+        for SHARP on the fabric (NCCL's CollNet).
     """
 
     name: str
@@ -126,6 +132,8 @@ class Cluster:
     description: str = ""
     source: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    link_kinds: dict[str, str] = field(default_factory=dict)
+    reducing: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("link_src", "link_dst", "link_bandwidth_Bps", "link_latency_s", "link_class"):

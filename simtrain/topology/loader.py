@@ -227,6 +227,8 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             "nic_bandwidth": nic.bandwidth("bandwidth"),
             "nic_latency": nic.time("latency", 0.0),
             "flow_rate_cap": top.bandwidth("per_flow_cap", None),
+            "intra_link": intra.choice("link", list(builders.INTRA_LINKS), None),
+            "in_switch_reduction": intra.boolean("in_switch_reduction", False),
         }
         intra.finish()
         nic.finish()
@@ -238,6 +240,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             kwargs["nodes_per_rack"] = fabric.integer("nodes_per_rack", None, minimum=1)
             kwargs["oversubscription"] = fabric.number("oversubscription", 1.0, minimum=1.0)
             kwargs["spine_latency"] = fabric.time("latency", 0.0)
+            kwargs["in_network_reduction"] = fabric.boolean("in_network_reduction", False)
             fabric.finish()
         return builders.hierarchical(nodes, per_node, **kwargs, **common)
     if kind == "cloud":

@@ -469,6 +469,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         "network": dataclasses.asdict(resolved.network),
         "perturbations": resolved.perturbations.describe() if resolved.perturbations is not None else None,
         "compute": resolved.compute_config,
+        "collectives_chosen": _chosen(step),
     })
     return StepReport(
         model=spec.name,
@@ -507,6 +508,13 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
         config=config,
     )
+
+
+def _chosen(step: StepPlan) -> list[dict[str, Any]]:
+    """What ``--algorithm auto`` chose for the step's collectives (NCCL's algorithm and protocol per size)."""
+    from simtrain.collectives.nccl import choices
+
+    return choices(job.schedule for _, _, jobs in step.phases for job in jobs)
 
 
 def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None = None, *,

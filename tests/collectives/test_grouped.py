@@ -26,6 +26,8 @@ def test_relabelled_groups_equal_per_group_builds(topology, gpus, op):
     cluster = load_topology(topology, gpus=gpus)
     compared = 0
     for name in ALGORITHMS.names():
+        if name == "auto":
+            continue   # chooses per size: groups of different sizes built alone may choose differently (its own test)
         for groups in group_sets(cluster).values():
             sizes = [1e6 * (1 + i % 3) for i in range(len(groups))]
             try:

@@ -1,0 +1,343 @@
+"""NCCL's choices: its tree and CollNet all-reduces, and ``auto``, which picks algorithm and protocol as NCCL does.
+
+NCCL chooses, per collective and size, the algorithm (ring, tree, CollNet, NVLS) and protocol (LL, LL128, Simple)
+that its tuning model predicts fastest: ``latency + size / bandwidth`` per pair (``src/graph/tuning.cc``). simtrain
+evaluates the same model with NCCL's constants on the bandwidths NCCL would see (a GPU's path inside its node and
+its node's NICs, at their link kinds' efficiencies; :func:`simtrain.network.protocol.nccl_time`), and the chosen
+pair's Schedule, carrying that pair's costs (per-flow efficiency by link kind, per-step and base latencies, the
+chunked pipeline of trees), is what both engines run on the whole network.
+So the analytical engine and the DES evaluate the same choice, and a report names it (``Schedule.params``:
+``algorithm``, ``protocol``, ``chunks``).
+
+The algorithms, as simtrain builds them:
+
+* ``ring``: NCCL's rings, one channel per NIC of a node across nodes (:func:`simtrain.collectives.ring`);
+* ``nccl-tree``: NCCL's tree inside-out: the GPUs of a node reduce-scatter (ring), each GPU's shard is reduced and
+  broadcast across nodes by a pipelined double binary tree among the GPUs of the same local rank (one per rail,
+  as NCCL's channels spread over the NICs), then the node all-gathers. Its inter-node bytes per NIC are NCCL's
+  tree's (each shard crosses a node boundary once up and once down per tree), which is why on two nodes its bus
+  bandwidth exceeds the NICs';
+* ``collnet``: SHARP on the fabric: the node reduce-scatters, each shard is reduced in the network (one trip up
+  and one down per NIC), the node all-gathers;
+* ``nvls``: NVLink SHARP inside one node (:mod:`simtrain.collectives.nvls`);
+* ``nvls-tree``: NCCL's NVLS tree: as ``nccl-tree`` with NVLS for the in-node reduce-scatter and all-gather.
+
+A tree pipelines its chunks: ``chunks = ⌈n / (512 KiB × channels)⌉`` (NCCL's Simple buffer of 4 MiB in 8 steps), at
+most :data:`MAX_CHUNKS`.
+
+Examples
+--------
+>>> from simtrain.collectives import build_schedule
+>>> from simtrain.topology import load_topology
+>>> c = load_topology("dgx-h100", gpus=8)
+>>> [(s, build_schedule("all-reduce", s, c, "auto").params["algorithm"]) for s in (2**16, 2**30)]
+[(65536, 'ring'), (1073741824, 'nvls')]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simtrain.collectives.base import ALGORITHMS, build_grouped_schedule, register_algorithm
+from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.errors import ConfigError
+from simtrain.topology.cluster import Cluster
+
+__all__ = ["MAX_CHUNKS", "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices"]
+
+#: At most this many pipeline chunks for a tree (bounds the DES's events; NCCL's own count grows with size).
+MAX_CHUNKS = 64
+
+
+def _groups(ranks: np.ndarray, cluster: Cluster) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The ranks by node (in order) and by local position across nodes (rails)."""
+    g = max(cluster.gpus_per_node, 1)
+    node = ranks // g
+    _, first, inverse = np.unique(node, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    nodes = [ranks[inverse == o] for o in order]
+    per_node = len(nodes[0])
+    if any(len(members) != per_node for members in nodes):
+        raise ConfigError("the tree and CollNet need the same number of ranks on every node", key="ranks",
+                          value=[len(m) for m in nodes])
+    rails = [np.array([members[i] for members in nodes]) for i in range(per_node)]
+    return nodes, rails
+
+
+def _node_rail(op: str, n: float, ranks: np.ndarray, cluster: Cluster, across: str) -> list[StepPattern]:
+    """Reduce-scatter in each node, ``across`` on every rail (one shard each), all-gather in each node."""
+    nodes, rails = _groups(ranks, cluster)
+    g = len(nodes[0])
+    if len(nodes) < 2:
+        raise ConfigError(f"{across} needs ranks on at least two nodes", key="algorithm", value=across)
+    patterns: list[StepPattern] = []
+    inside = "nvls" if across == "nvls-tree" else "ring"
+    if g > 1:
+        patterns += build_grouped_schedule("reduce-scatter", [n] * len(nodes), cluster, inside, nodes).patterns
+    shard = n / g
+    if across in ("nccl-tree", "nvls-tree"):
+        patterns += build_grouped_schedule("all-reduce", [shard] * g, cluster, "double-binary-tree", rails).patterns
+    else:
+        # SHARP: each rank's shard goes up to the fabric once and the reduced shard comes down once; a flow to the
+        # next rail member loads every NIC link exactly so (the switch that adds cannot be a flow's endpoint)
+        src = np.concatenate(rails)
+        dst = np.concatenate([np.roll(rail, -1) for rail in rails])
+        patterns.append(StepPattern(src, dst, shard, 1, shard, "collnet reduce (in network)"))
+        patterns.append(StepPattern(src, dst, shard, 1, 0.0, "collnet broadcast"))
+    if g > 1:
+        patterns += build_grouped_schedule("all-gather", [n] * len(nodes), cluster, inside, nodes).patterns
+    return patterns
+
+
+@register_algorithm(
+    "nccl-tree",
+    ["all-reduce"],
+    summary="NCCL's tree across nodes: reduce-scatter in node, pipelined double binary trees per rail, all-gather",
+)
+def build_nccl_tree(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
+    """Patterns of one chunk of NCCL's tree (use ``chunks`` to pipeline)."""
+    return _node_rail(op, n, ranks, cluster, "nccl-tree")
+
+
+@register_algorithm(
+    "nvls-tree",
+    ["all-reduce"],
+    summary="NCCL's NVLS tree: NVLS reduce-scatter in node, pipelined double binary trees per rail, NVLS all-gather",
+)
+def build_nvls_tree(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
+    """Patterns of one chunk of NCCL's NVLS tree (use ``chunks`` to pipeline)."""
+    if "intra-node" not in cluster.reducing:
+        raise ConfigError("nvls-tree cannot run here: the node switch does not reduce (topology intra_node: "
+                          "in_switch_reduction)", key="algorithm", value="nvls-tree")
+    return _node_rail(op, n, ranks, cluster, "nvls-tree")
+
+
+@register_algorithm(
+    "collnet",
+    ["all-reduce"],
+    summary="NCCL's CollNet: reduce-scatter in node, SHARP reduction in the fabric per rail, all-gather",
+)
+def build_collnet(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
+    """Patterns of one chunk of in-network (SHARP) reduction."""
+    if "inter-node" not in cluster.reducing:
+        raise ConfigError("collnet cannot run here: the fabric does not reduce (topology fabric: "
+                          "in_network_reduction)", key="algorithm", value="collnet")
+    return _node_rail(op, n, ranks, cluster, "collnet")
+
+
+@register_algorithm(
+    "auto",
+    ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce"],
+    summary="what NCCL would run: algorithm (ring, tree, NVLS, CollNet) and protocol by NCCL's tuning model",
+)
+def build_auto(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
+    """The chosen schedule's patterns (:func:`auto_schedule` gives the whole Schedule, with its costs)."""
+    return list(auto_schedule(op, n, cluster, [ranks], [1.0]).patterns)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (algorithm, protocol) pair NCCL could run, as a simtrain algorithm with its parameters."""
+
+    nccl: str       # NCCL's name: ring, tree, collnet, nvls
+    protocol: str   # LL, LL128, Simple
+    algorithm: str  # simtrain's registry name
+    params: tuple[tuple[str, Any], ...] = ()
+    chunked: bool = False
+
+    @property
+    def name(self) -> str:
+        """``algorithm/protocol`` as NCCL's logs write it."""
+        return f"{self.nccl}/{self.protocol}"
+
+
+def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
+    """The (algorithm, protocol) pairs NCCL would consider for ``op`` on ``ranks``.
+
+    Ring always; tree and CollNet for all-reduce across nodes (CollNet where the fabric reduces); NVLS inside one
+    node whose switch reduces (all-reduce, reduce-scatter, all-gather). LL128 only where every in-node link is
+    NVLink (NCCL enables it there only); NVLS and CollNet run Simple.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> [c.name for c in candidates("all-reduce", np.arange(16), load_topology("dgx-h100", gpus=16))]
+    ['ring/LL', 'ring/LL128', 'ring/Simple', 'tree/LL', 'tree/LL128', 'tree/Simple', 'nvlstree/Simple']
+    """
+    from simtrain.collectives.nvls import nvls_applicable
+    from simtrain.network.protocol import HW_CLASS, link_kind
+
+    nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
+    nics = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
+    protocols = ["LL", "Simple"]
+    intra = [link_kind(cluster, name) for name in cluster.class_names if name != "inter-node"]
+    if all(HW_CLASS[k] == "nvlink" for k in intra):
+        protocols = ["LL", "LL128", "Simple"]
+    ring_params: tuple[tuple[str, Any], ...] = ()
+    if nics > 1 and op in ("all-reduce", "reduce-scatter", "all-gather"):
+        ring_params = (("channels", nics),)
+    found = [Candidate("ring", p, "ring", ring_params) for p in protocols]
+    if op == "all-reduce" and nodes > 1 and len(ranks) % nodes == 0:
+        found += [Candidate("tree", p, "nccl-tree", (), True) for p in protocols]
+        if "inter-node" in cluster.reducing:
+            found.append(Candidate("collnet", "Simple", "collnet"))
+        if "intra-node" in cluster.reducing:
+            found.append(Candidate("nvlstree", "Simple", "nvls-tree", (), True))
+    if op in ("all-reduce", "reduce-scatter", "all-gather") and nvls_applicable(ranks, cluster) is None:
+        found.append(Candidate("nvls", "Simple", "nvls"))
+    return found
+
+
+class NcclTuner:
+    """Chooses, per size, NCCL's (algorithm, protocol) for one collective on fixed rank groups.
+
+    The choice is NCCL's tuning model in closed form (:func:`simtrain.network.protocol.nccl_time`); a tuner builds
+    a candidate's template (at 2^30 bytes, with its protocol's costs) the first time it is chosen. Both are pure
+    functions of the cluster, the operation, the groups and the payload shares, so a tuner answers the same for the
+    same size whatever it answered before.
+
+    Parameters
+    ----------
+    op : str
+    cluster : Cluster
+    groups : list of ndarray
+        Concurrent rank groups (one for a plain collective).
+    shares : list of float
+        Each group's size relative to the first.
+    """
+
+    TEMPLATE = float(2**30)
+
+    def __init__(self, op: str, cluster: Cluster, groups: list[np.ndarray], shares: list[float]) -> None:
+        self.op = op
+        self.cluster = cluster
+        self.groups = [np.asarray(g, dtype=np.int64) for g in groups]
+        self.shares = np.asarray(shares, dtype=np.float64)
+        self.candidates = candidates(op, self.groups[0], cluster)
+        from simtrain.network.protocol import node_bandwidths
+
+        self.nodes = nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
+        self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
+        self.intra_Bps, self.inter_Bps, self.intra_hw = node_bandwidths(cluster, self.groups[0])
+        from simtrain.network.cache import NetworkCache
+
+        self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
+        self._templates: dict[Candidate, Schedule] = {}
+        self._cache = NetworkCache(cluster)  # routes shared by the candidates' templates
+
+    # -- building ---------------------------------------------------------------------------------------------
+    def _build(self, candidate: Candidate) -> Schedule:
+        from simtrain.network.protocol import with_protocol
+
+        key = (candidate.algorithm, candidate.params)
+        if key not in self._plain:  # one build per algorithm, shared by its protocols
+            sizes = list(self.shares * self.TEMPLATE)
+            self._plain[key] = build_grouped_schedule(self.op, sizes, self.cluster, candidate.algorithm, self.groups,
+                                                      **dict(candidate.params))
+        return with_protocol(self._plain[key], self.cluster, candidate.nccl, candidate.protocol, self._cache)
+
+    def template(self, candidate: Candidate) -> Schedule:
+        """The candidate's schedule at 2^30 bytes (first group), one chunk, with its protocol's costs."""
+        if candidate not in self._templates:
+            self._templates[candidate] = self._build(candidate)
+        return self._templates[candidate]
+
+    def chunks(self, candidate: Candidate, size: float) -> int:
+        """Pipeline chunks of the candidate at ``size`` bytes (trees only)."""
+        from simtrain.network.protocol import CHUNK_BYTES
+
+        if not candidate.chunked:
+            return 1
+        return int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * self.channels)))))
+
+    def _correction(self, candidate: Candidate, size: float) -> float:
+        from simtrain.network.protocol import tree_correction
+
+        return tree_correction(candidate.protocol, size) if candidate.nccl == "tree" else 1.0
+
+    # -- predicting: NCCL's own model ---------------------------------------------------------------------------
+    def predict(self, candidate: Candidate, size: float) -> float:
+        """NCCL's predicted time (s) of the candidate at ``size`` bytes: ``latency + size / algorithm bandwidth``.
+
+        As NCCL sees the machine: the bandwidth of a GPU's path to a peer in its node and of its node's NICs, each at
+        its link kind's efficiency (:func:`node_bandwidths`), not the fabric beyond (NCCL does not see a spine's
+        oversubscription either); the schedule that runs is then timed on the whole network by the engines.
+        """
+        from simtrain.network.protocol import nccl_time
+
+        return nccl_time(candidate.nccl, candidate.protocol, self.op, size, len(self.groups[0]), self.nodes,
+                         self.intra_Bps, self.inter_Bps, self.intra_hw, self.channels, self.cluster.device)
+
+    def table(self, size: float) -> list[tuple[Candidate, float]]:
+        """Every candidate with its predicted time at ``size`` bytes (first group), fastest first."""
+        rows = [(c, self.predict(c, size)) for c in self.candidates]
+        return sorted(rows, key=lambda row: (row[1], self.candidates.index(row[0])))
+
+    def choose(self, size: float) -> Candidate:
+        """NCCL's choice at ``size`` bytes."""
+        return self.table(size)[0][0]
+
+    def schedule(self, size: float) -> Schedule:
+        """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
+        first = size / float(self.shares.sum())
+        candidate = self.choose(first)
+        chunks = self.chunks(candidate, first)
+        base = self.template(candidate)
+        factor = first / self.TEMPLATE / chunks
+        correction = self._correction(candidate, first)
+        patterns = []
+        for p in base.patterns:
+            q = p.scaled(factor)
+            if correction != 1.0 and q.efficiency is not None:
+                q = StepPattern(q.src, q.dst, q.nbytes, q.repeat, q.reduce_bytes, q.label, q.chain_id, q.stages,
+                                q.stage_of_flow, q.step_latency_s, q.efficiency * correction)
+                object.__setattr__(q, "_flows_key", p.flows_key)
+            patterns.append(q)
+        params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
+                  "chunks": chunks, **dict(candidate.params)}
+        return Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
+                        candidate.protocol, self)
+
+
+def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarray],
+                  shares: list[float]) -> Schedule:
+    """NCCL's choice for ``op`` of ``size`` bytes in all (concurrent, equal) rank groups.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-h100", gpus=16)
+    >>> [auto_schedule("all-reduce", n, c, [np.arange(16)], [1.0]).params["nccl"] for n in (2**16, 2**30)]
+    ['tree', 'nvlstree']
+    """
+    if op not in ALGORITHMS.get("auto").operations:
+        raise ConfigError("operation not implemented by algorithm 'auto'", key="op", value=op)
+    shares_arr = np.asarray(shares, dtype=np.float64)
+    tuner = NcclTuner(op, cluster, groups, list(shares_arr / shares_arr[0]))
+    return tuner.schedule(size)
+
+
+def choices(schedules: Any) -> list[dict[str, Any]]:
+    """What ``auto`` chose for each distinct size of a run's collectives (for the report), smallest first.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-h100", gpus=8)
+    >>> choices([build_schedule("all-reduce", 2**30, c, "auto")])[0]["nccl"]
+    'nvls'
+    """
+    seen: dict[tuple[str, float], dict[str, Any]] = {}
+    for schedule in schedules:
+        if schedule.algorithm != "auto":
+            continue
+        key = (schedule.op, float(schedule.size_bytes))
+        if key not in seen:
+            seen[key] = {"op": schedule.op, "size_bytes": float(schedule.size_bytes),
+                         **{k: schedule.params[k] for k in ("nccl", "protocol", "algorithm", "chunks")}}
+    return [seen[key] for key in sorted(seen, key=lambda k: (k[1], k[0]))]

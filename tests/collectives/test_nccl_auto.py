@@ -1,0 +1,232 @@
+"""NCCL's choices (issue 14): ``auto`` picks as NCCL's tuning model does, both engines run its choice, the new
+algorithms meet their closed forms, and ``collective --algorithm best`` names the fastest."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simtrain.collectives import build_schedule, collective_time
+from simtrain.collectives.nccl import NcclTuner, candidates
+from simtrain.errors import ConfigError
+from simtrain.network import evaluate, run_engine
+from simtrain.network.protocol import (
+    BASE_LATENCY_US,
+    LINK_EFFICIENCY,
+    SIMPLE_EFFICIENCY,
+    bandwidth_factor,
+    with_protocol,
+)
+from simtrain.topology import hierarchical, load_topology, switch, torus
+
+
+def _a100_node(latency: str = "1 us"):
+    return hierarchical(1, 8, intra_bandwidth="300 GB/s", intra_latency=latency, nic_bandwidth="200 Gbit/s")
+
+
+def test_protocol_switches_with_size_as_nccls_model_says():
+    """Small messages run LL (lowest latency), large ones Simple (highest bandwidth), in between LL128; each pick is
+    the argmin of NCCL's model, latency + size / bandwidth with tuning.cc's constants."""
+    cluster = _a100_node()
+    tuner = NcclTuner("all-reduce", cluster, [np.arange(8)], [1.0])
+    picked = [tuner.choose(size).protocol for size in (2**10, 2**24, 2**33)]
+    assert picked == ["LL", "LL128", "Simple"]
+    for size in (2**10, 2**20, 2**30):
+        table = tuner.table(size)
+        assert table[0][1] == min(t for _, t in table)
+        assert tuner.schedule(size).params["protocol"] == table[0][0].protocol
+    # NCCL's ring Simple on one node: 8.4 us + 14 x 3.4 us, then the size at 300 GB/s x 0.794 x 8/14
+    ring_simple = next(c for c in tuner.candidates if c.name == "ring/Simple")
+    expected = (8.4 + 14 * 3.4) * 1e-6 + 2**30 / (300e9 * SIMPLE_EFFICIENCY * 8 / 14)
+    assert tuner.predict(ring_simple, 2**30) == pytest.approx(expected, rel=1e-12)
+    ring_ll = next(c for c in tuner.candidates if c.name == "ring/LL")
+    expected_ll = (6.6 + 14 * 0.6) * 1e-6 + 2**20 / (300e9 * SIMPLE_EFFICIENCY / 4 * 8 / 14)
+    assert tuner.predict(ring_ll, 2**20) == pytest.approx(expected_ll, rel=1e-12)
+
+
+def test_latency_and_bandwidth_follow_ncclt_constants():
+    """A ring's base latency and per-step floor are tuning.cc's; LL moves a quarter of Simple's bandwidth."""
+    cluster = switch(8, "300 GB/s")  # no wire latency: the protocol floors are the whole latency
+    plain = build_schedule("all-reduce", 2**30, cluster, "ring")
+    simple = with_protocol(plain, cluster, "ring", "Simple")
+    ll = with_protocol(plain, cluster, "ring", "LL")
+    assert simple.base_latency_s == pytest.approx(BASE_LATENCY_US["ring"][2] * 1e-6)
+    t_simple = evaluate(simple, cluster).time_s
+    expected = 8.4e-6 + 14 * 3.4e-6 + 14 * (2**30 / 8) / (300e9 * SIMPLE_EFFICIENCY)
+    assert t_simple == pytest.approx(expected, rel=1e-12)
+    t_ll = evaluate(ll, cluster).time_s
+    expected_ll = 6.6e-6 + 14 * 0.6e-6 + 14 * (2**30 / 8) / (300e9 * SIMPLE_EFFICIENCY * 0.25)
+    assert t_ll == pytest.approx(expected_ll, rel=1e-12)
+    assert bandwidth_factor("ring", "LL", "all-gather", 1, 8, 8) == pytest.approx(1 / 3)
+
+
+def test_two_nodes_pick_a_tree_small_and_its_bus_bandwidth_beats_the_nics():
+    """On two DGX H100 nodes small all-reduces take a tree (log latency); large ones NVLS tree, whose bus bandwidth
+    exceeds what the NICs carry (each shard crosses the network once each way, the known 2-node effect)."""
+    cluster = load_topology("dgx-h100", gpus=16)
+    names = [c.name for c in candidates("all-reduce", np.arange(16), cluster)]
+    assert "nvlstree/Simple" in names and "nvls/Simple" not in names
+    small = build_schedule("all-reduce", 2**16, cluster, "auto")
+    assert small.params["nccl"] == "tree" and small.params["protocol"] == "LL"
+    big = build_schedule("all-reduce", 2**33, cluster, "auto")
+    assert big.params["nccl"] == "nvlstree"
+    result = evaluate(big, cluster)
+    nic_bound = 8 * 50e9 * LINK_EFFICIENCY["nic"]
+    assert result.busbw_Bps > nic_bound
+    ring = evaluate(with_protocol(build_schedule("all-reduce", 2**33, cluster, "ring", channels=8), cluster,
+                                  "ring", "Simple"), cluster)
+    assert ring.busbw_Bps < nic_bound and result.time_s < ring.time_s
+
+
+@pytest.mark.parametrize("topology,gpus,size", [("dgx-h100", 8, 2**30), ("dgx-h100", 8, 2**16),
+                                                 ("dgx-h100", 16, 2**27), ("abci", 16, 2**24),
+                                                 ("cloud-25g", 16, 2**20), ("torus-2d", 16, 2**26)])
+def test_chosen_schedule_runs_alike_in_both_engines(topology, gpus, size):
+    """The choice and its protocol costs live in the Schedule: the analytical engine and the DES run the same one
+    and agree where nothing contends."""
+    cluster = load_topology(topology, gpus=gpus)
+    schedule = build_schedule("all-reduce", size, cluster, "auto")
+    analytical = run_engine("analytical", schedule, cluster)
+    des = run_engine("des", schedule, cluster)
+    assert analytical.protocol == des.protocol == schedule.params["protocol"]
+    if schedule.chunks == 1:
+        assert des.time_s == pytest.approx(analytical.time_s, rel=1e-9)
+    else:  # pipelined trees: the analytical engine's chunk rule is conservative (docs/design.md)
+        assert des.time_s <= analytical.time_s * (1 + 1e-9)
+        assert des.time_s >= 0.5 * analytical.time_s
+
+
+def test_training_step_with_auto_runs_in_the_des_and_matches_the_analytical_engine():
+    from simtrain.training import simulate
+
+    a = simulate("resnet50", "dgx-h100", gpus=8, batch=32, dtype="fp16", engine="analytical")
+    d = simulate("resnet50", "dgx-h100", gpus=8, batch=32, dtype="fp16", engine="des")
+    assert a.algorithm == d.algorithm == "auto"
+    assert d.step_time_s == pytest.approx(a.step_time_s, rel=1e-9)
+    chosen = a.config["collectives_chosen"]
+    assert chosen and all(c["nccl"] == "nvls" for c in chosen)
+    # across nodes the buckets take NCCL's pipelined NVLS tree; the DES runs it too
+    a = simulate("resnet50", "dgx-h100", gpus=16, batch=32, dtype="fp16", engine="analytical")
+    d = simulate("resnet50", "dgx-h100", gpus=16, batch=32, dtype="fp16", engine="des")
+    assert {c["nccl"] for c in a.config["collectives_chosen"]} == {"nvlstree"}
+    assert d.step_time_s == pytest.approx(a.step_time_s, rel=0.05)
+
+
+def test_resized_auto_schedule_chooses_again_and_equals_a_fresh_build():
+    cluster = load_topology("dgx-h100", gpus=8)
+    big = build_schedule("all-reduce", 2**30, cluster, "auto")
+    for size in (2**12, 2**20, 2**27):
+        again = big.resized(size)
+        fresh = build_schedule("all-reduce", size, cluster, "auto")
+        assert again.params == fresh.params
+        assert evaluate(again, cluster).time_s == evaluate(fresh, cluster).time_s
+
+
+def test_nvls_bus_bandwidth_closed_form():
+    """In-switch reduction puts n (1 + 1/p) on each GPU link: bus bandwidth 2 (p-1)/(p+1) B at line rate, and
+    NCCL's 5/6 of the NVLink bandwidth (algorithm bandwidth) with its protocol."""
+    p, bandwidth = 8, 450e9
+    cluster = hierarchical(1, p, intra_bandwidth=bandwidth, intra_latency=0.0, nic_bandwidth="400 Gbit/s",
+                           in_switch_reduction=True)
+    plain = collective_time("all-reduce", 2**30, cluster, "nvls")
+    assert plain.busbw_Bps == pytest.approx(2 * (p - 1) / (p + 1) * bandwidth, rel=1e-12)
+    costed = evaluate(with_protocol(build_schedule("all-reduce", 2**30, cluster, "nvls"), cluster, "nvls", "Simple"),
+                      cluster)
+    algbw = 2**30 / (costed.time_s - 23e-6)
+    assert algbw == pytest.approx(5 / 6 * SIMPLE_EFFICIENCY * bandwidth, rel=1e-9)
+    with pytest.raises(ConfigError, match="does not reduce"):
+        build_schedule("all-reduce", 2**20, switch(8, "450 GB/s"), "nvls")
+    with pytest.raises(ConfigError, match="several nodes"):
+        build_schedule("all-reduce", 2**20, load_topology("dgx-h100", gpus=16), "nvls")
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (4, 4, 4), (8, 4)])
+def test_bidirectional_torus_uses_every_link(shape):
+    """Bus bandwidth 2 D B at zero latency (the (k-1)/k terms cancel when every dimension has the same size);
+    a 16x16 torus of 25 GB/s links reaches 100 GB/s where one ring reaches 25."""
+    bandwidth = 25e9
+    cluster = torus(list(shape), bandwidth)
+    result = collective_time("all-reduce", 2**30, cluster, "torus-bidir")
+    if len(set(shape)) == 1:
+        assert result.busbw_Bps == pytest.approx(2 * len(shape) * bandwidth, rel=1e-9)
+    else:
+        assert result.busbw_Bps > 2 * bandwidth
+    ring = collective_time("all-reduce", 2**30, cluster, "ring")
+    assert ring.busbw_Bps <= bandwidth * (1 + 1e-9)
+    for op in ("reduce-scatter", "all-gather"):
+        half = collective_time(op, 2**30, cluster, "torus-bidir")
+        assert half.busbw_Bps > 2 * bandwidth
+    assert collective_time("all-reduce", 2**30, cluster, "torus-bidir").bytes_sent == pytest.approx(
+        collective_time("all-reduce", 2**30, cluster, "multidim-ring").bytes_sent)
+
+
+def test_collective_best_names_the_fastest(capsys):
+    from simtrain.cli import main
+
+    argv = ["collective", "--op", "all-reduce", "--topology", "dgx-h100", "--gpus", "16", "--size", "256MiB",
+            "--algorithm", "best", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    times = {r["algorithm"]: r["time_s"] for r in data["results"]}
+    assert data["best"] == min(times, key=lambda name: times[name])
+    names = {label.split(" ")[0] for label in times}
+    assert {"ring", "nccl-tree", "nvls-tree", "halving-doubling", "auto"} <= names
+    assert {item["algorithm"] for item in data["not_applicable"]} >= {"nvls", "collnet"}
+    # each named algorithm runs under the fastest of NCCL's protocols, as auto's choice does
+    cluster = load_topology("dgx-h100", gpus=16)
+    plain = build_schedule("all-reduce", "256MiB", cluster, "halving-doubling")
+    fastest = min(evaluate(with_protocol(plain, cluster, "ring", p), cluster).time_s for p in ("LL", "LL128", "Simple"))
+    assert [t for label, t in times.items() if label.startswith("halving-doubling")] == [fastest]
+    auto = next(t for label, t in times.items() if label.startswith("auto"))
+    assert auto == evaluate(build_schedule("all-reduce", "256MiB", cluster, "auto"), cluster).time_s
+    assert main(argv[:-1]) == 0
+    assert "best: " + data["best"] in capsys.readouterr().out
+
+
+def test_collective_auto_reports_its_choice(capsys):
+    from simtrain.cli import main
+
+    assert main(["collective", "--op", "all-reduce", "--topology", "dgx-h100", "--gpus", "8", "--size", "1GiB",
+                 "--algorithm", "auto", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["chosen"]["nccl"] == "nvls" and data["protocol"] == "Simple"
+
+
+def test_link_kind_sets_the_efficiency_and_bad_kinds_are_refused():
+    """An NVLink bridge pair reaches 39 % of its line rate, an NVSwitch node about 80 %."""
+    from simtrain.topology.loader import topology_from_dict
+
+    def pair(link: str) -> dict:
+        return {"name": "pair", "kind": "hierarchical", "device": "h100", "gpus_per_node": 2, "nodes": 1,
+                "intra_node": {"kind": "switch", "link": link, "bandwidth": "300 GB/s"},
+                "nic": {"bandwidth": "400 Gbit/s"}}
+
+    bridge = topology_from_dict(pair("nvlink-bridge"))
+    nvswitch = topology_from_dict(pair("nvswitch"))
+    b = evaluate(build_schedule("all-reduce", 2**32, bridge, "auto"), bridge).busbw_Bps
+    s = evaluate(build_schedule("all-reduce", 2**32, nvswitch, "auto"), nvswitch).busbw_Bps
+    assert b / 300e9 == pytest.approx(LINK_EFFICIENCY["nvlink-bridge"], rel=0.01)
+    assert s / 300e9 == pytest.approx(SIMPLE_EFFICIENCY, rel=0.01)
+    with pytest.raises(ConfigError, match=r"intra_node\.link"):
+        topology_from_dict(pair("nvlink5"))
+
+
+def test_grouped_auto_runs_the_first_groups_choice_on_every_group():
+    from simtrain.collectives import build_grouped_schedule
+
+    cluster = load_topology("dgx-h100", gpus=32)
+    peers = [np.arange(local, 32, 8) for local in range(8)]
+    sizes = [2**24 * (1 + i % 3) for i in range(8)]
+    grouped = build_grouped_schedule("all-reduce", sizes, cluster, "auto", peers)
+    alone = build_schedule("all-reduce", sizes[0], cluster, "auto", ranks=peers[0])
+    assert grouped.params == alone.params
+    assert grouped.size_bytes == sum(sizes)
+    assert sum(p.num_flows for p in grouped.patterns) == 8 * sum(p.num_flows for p in alone.patterns)
+    assert grouped.bytes_sent == pytest.approx(sum(sizes) / sizes[0] * alone.bytes_sent, rel=1e-12)
+
+
+def test_auto_refuses_chunks():
+    with pytest.raises(ConfigError, match="chunks"):
+        build_schedule("all-reduce", 2**20, switch(4, "10 GB/s"), "auto", chunks=4)
