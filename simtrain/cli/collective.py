@@ -171,6 +171,7 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
         mid = len(errors) // 2
         median = errors[mid] if len(errors) % 2 else (errors[mid - 1] + errors[mid]) / 2
         print(f"# median |busbw error| {median:.1%} over {len(errors)} sizes (busbw in GB/s, decimal)")
+    return 0
 
 
 def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
