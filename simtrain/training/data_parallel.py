@@ -553,6 +553,14 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
         run = TrainingRun(run, topology, **params)
     cache = cache or default_cache()
     resolved = resolve(run, cache)
+    if run.parallel is not None:   # tensor/pipeline/context/expert parallelism: simtrain.parallel
+        from simtrain.parallel.step import simulate_hybrid
+
+        clean = None
+        if resolved.perturbations is not None:
+            clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
+                             cache=cache).step_time_s
+        return simulate_hybrid(resolved, clean)
     step = plan(resolved)
     outcomes = run_plan(resolved, step, record_loads)
     clean = None
