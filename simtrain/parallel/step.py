@@ -40,7 +40,7 @@ from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan
 
-__all__ = ["HybridStep", "plan_of", "simulate_hybrid", "step_time"]
+__all__ = ["HybridStep", "pipeline_trace", "plan_of", "simulate_hybrid", "step_time", "write_pipeline_trace"]
 
 
 @dataclasses.dataclass
@@ -185,6 +185,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "pipeline": step.timeline,
     }
     config = run.to_dict()
+    config["batch"] = None   # the batch is micro_batch and global_batch
     config.update({"model": spec.name, "model_source": spec.source, "topology": cluster.name,
                    "topology_source": cluster.source, "gpus": n, "algorithm": resolved.algorithm,
                    "algorithm_params": dict(resolved.algorithm_params),
@@ -203,3 +204,37 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         memory_per_gpu_bytes=float(memory["total"]), memory_capacity_bytes=device.memory_bytes,
         params=spec.num_params, clean_step_time_s=clean, config=config, parallel=parallel,
     )
+
+
+def pipeline_trace(report: Any) -> dict[str, Any]:
+    """A Chrome/Perfetto trace of a model-parallel step: one row per pipeline stage with every forward and
+    backward of every micro-batch (model chunk ``c`` of the interleaved schedule shown as ``F3.c1``).
+
+    Examples
+    --------
+    >>> from simtrain.training import simulate
+    >>> r = simulate("gpt:layers=4,hidden=256,heads=4,seq=128,vocab=100", "dgx-a100", gpus=8, parallel="tp=2,pp=2",
+    ...              micro_batch=1, global_batch=8, dtype="bf16")
+    >>> events = pipeline_trace(r)["traceEvents"]
+    >>> sum(e["ph"] == "X" and e["name"].startswith("F") for e in events)    # 2 stages x 4 micro-batches
+    8
+    """
+    timeline = report.parallel["pipeline"]
+    events: list[dict[str, Any]] = []
+    for stage, ops in enumerate(timeline.ops):
+        events.append({"ph": "M", "pid": stage, "name": "process_name", "args": {"name": f"stage {stage}"}})
+        for kind, chunk, micro, start, end in ops:
+            name = f"{kind}{micro}" + (f".c{chunk}" if len(timeline.ops) and report.parallel["pipeline_schedule"]
+                                       .startswith("interleaved") else "")
+            events.append({"ph": "X", "pid": stage, "tid": 0, "name": name,
+                           "cat": "forward" if kind == "F" else "backward", "ts": start * 1e6,
+                           "dur": (end - start) * 1e6})
+    return {"traceEvents": events, "displayTimeUnit": "ms"}
+
+
+def write_pipeline_trace(report: Any, path: Any) -> None:
+    """Write :func:`pipeline_trace` as JSON to ``path``."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(pipeline_trace(report), handle)
