@@ -154,8 +154,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
     no_p2p = run_analytical(costs.forward, costs.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m)
     exposed = {key: 0.0 for key in CATEGORIES}
     exposed.update({k: costs.exposed[k] for k in ("tp", "cp", "ep")})
-    exposed["pp"] = max(0.0, step.timeline.end - no_p2p.end) if run.engine == "analytical" else \
-        max(0.0, step.timeline.end - no_p2p.end)
+    exposed["pp"] = max(0.0, step.timeline.end - no_p2p.end)   # what the sends add to the pipeline
     tails = []
     for s in range(plan.pp):
         _, end = step.timeline.last_backward(s)

@@ -242,7 +242,10 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                 read_params([_KEYS[key]], {key: value}, source=source)
                 seen.add(token)
         point: dict[str, Any] = {spec.name: raw.get(spec.name, spec.default) for spec in POINT_KEYS}
-        check_combination(point["compute_jitter"] or 0.0, bool(point["store_and_forward"]), point["engine"])
+        check_combination(point["compute_jitter"] or 0.0, bool(point["store_and_forward"]), point["engine"],
+                          batch=point["batch"], parallel=point["parallel"], micro_batch=point["micro_batch"],
+                          global_batch=point["global_batch"], pipeline_schedule=point["pipeline_schedule"],
+                          recompute=point["recompute"], rank_order=point["rank_order"])
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
@@ -259,6 +262,7 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
     from simtrain.catalog import resolve
     from simtrain.collectives.base import ALGORITHMS
     from simtrain.compression import make_scheme
+    from simtrain.model import load_model
     from simtrain.network import NetworkOptions
     from simtrain.registry import parse_spec
     from simtrain.study.point import build_cluster
@@ -285,7 +289,7 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
             check(key, value, action)
 
     for point in points:
-        once("model", point["model"], functools.partial(resolve, "models", point["model"]))
+        once("model", point["model"], functools.partial(load_model, point["model"]))
         once("scheme", point["scheme"], functools.partial(make_scheme, point["scheme"]))
         once("algorithm", point["algorithm"], functools.partial(ALGORITHMS.get, parse_spec(point["algorithm"])[0]))
         if point["profile"] is not None:

@@ -150,10 +150,10 @@ def test_report_keys_and_units() -> None:
 
 def test_megatron_flops_formula() -> None:
     # Narayanan et al. 2021 eq. (3) without recomputation: 72·B·s·l·h²·(1 + s/(6h) + V/(12·l·h))
-    B, s, l, h, V = 64, 1024, 8, 1024, 32000
-    r = simulate(f"gpt:layers={l},hidden={h},heads=16,seq={s},vocab={V}", "dgx-a100", gpus=16,
+    B, s, layers, h, V = 64, 1024, 8, 1024, 32000
+    r = simulate(f"gpt:layers={layers},hidden={h},heads=16,seq={s},vocab={V}", "dgx-a100", gpus=16,
                  parallel="tp=2,pp=2", micro_batch=1, global_batch=B, dtype="bf16", optimizer="adam")
-    expected = 72 * B * s * l * h**2 * (1 + s / (6 * h) + V / (12 * l * h))
+    expected = 72 * B * s * layers * h**2 * (1 + s / (6 * h) + V / (12 * layers * h))
     assert r.parallel["model_flops_per_step"] == pytest.approx(expected, rel=1e-12)
 
 
