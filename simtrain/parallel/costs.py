@@ -77,6 +77,8 @@ class Comms:
         self.algorithm = algorithm
         self.algorithm_params = dict(algorithm_params or {})
         self._times: dict[Any, float] = {}
+        self._reductions: dict[Any, tuple[float, tuple[Schedule, ...]]] = {}
+        self._rows: dict[Any, np.ndarray] = {}
         #: bytes per GPU by link class of everything :meth:`count` recorded
         self.bytes_by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
         self.bytes_per_gpu = 0.0
@@ -141,6 +143,9 @@ class Comms:
                                                                                               tuple[Schedule, ...]]:
         """Seconds and Schedules of one gradient bucket's reduction on pipeline stage ``stage``'s data-parallel
         groups: dense gradients over ``dp · cp``, expert gradients over ``dp · cp / ep``."""
+        memo = ("reduction", op, stage, float(dense_bytes), float(expert_bytes))
+        if memo in self._reductions:
+            return self._reductions[memo]
         seconds = 0.0
         schedules: list[Schedule] = []
         for dim, nbytes in (("dpcp", dense_bytes), ("edp", expert_bytes)):
@@ -149,14 +154,18 @@ class Comms:
                 continue
             seconds += self.time(op, dim, nbytes, rows)
             schedules.append(self.schedule(op, dim, nbytes, rows)[1])
-        return seconds, tuple(schedules)
+        self._reductions[memo] = (seconds, tuple(schedules))
+        return self._reductions[memo]
 
     def stage_rows(self, dim: str, stage: int) -> np.ndarray:
         """The groups of ``dim`` that lie on pipeline stage ``stage``."""
+        if (dim, stage) in self._rows:
+            return self._rows[(dim, stage)]
         groups = self.plan.groups(dim)
         stage_of = (groups[:, 0] // self.plan.rank(pp=1)) % self.plan.pp if self.plan.pp > 1 else \
             np.zeros(len(groups), dtype=np.int64)
-        return groups[stage_of == stage]
+        rows = self._rows[(dim, stage)] = groups[stage_of == stage]
+        return rows
 
     def p2p(self, stage: int, nbytes: float, backward: bool = False) -> Schedule:
         """Every GPU of pipeline stage ``stage`` sends ``nbytes`` to its peer of the next stage (backward: of the

@@ -40,6 +40,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from simtrain.compute import OPTIMIZER_STATES
@@ -112,13 +113,12 @@ def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[floa
     """
     per_stage = c.layers // plan.pp
     dense = expert = 0.0
+    kinds = _layer_params(c, plan.tp)
     for index in range(stage * per_stage, (stage + 1) * per_stage) if plan.schedule != "interleaved" else \
             _interleaved_layers(c, plan, stage):
-        for layer in block_layers(c, index, plan.tp):
-            if ".experts." in layer.name:
-                expert += layer.num_params / plan.ep
-            else:
-                dense += layer.num_params
+        layer_dense, layer_expert = kinds[c.is_moe(index)]
+        dense += layer_dense
+        expert += layer_expert / plan.ep
     if stage == 0:
         dense += sum(layer.num_params for layer in embedding_layers(c, plan.tp))
     if stage == plan.pp - 1:
@@ -127,6 +127,17 @@ def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[floa
         if c.tied and plan.pp > 1:
             dense += c.vocab // plan.tp * c.hidden
     return dense, expert
+
+
+@functools.lru_cache(maxsize=256)
+def _layer_params(c: DecoderConfig, tp: int) -> dict[bool, tuple[int, int]]:
+    """(dense, expert) parameters of a dense and of a MoE layer on one GPU of a TP group (configs are frozen)."""
+    out = {}
+    for moe in {c.is_moe(i) for i in range(c.layers)}:
+        layers = block_layers(c, next(i for i in range(c.layers) if c.is_moe(i) == moe), tp)
+        out[moe] = (sum(layer.num_params for layer in layers if ".experts." not in layer.name),
+                    sum(layer.num_params for layer in layers if ".experts." in layer.name))
+    return out
 
 
 def _interleaved_layers(c: DecoderConfig, plan: ParallelPlan, stage: int) -> list[int]:

@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,9 @@ import numpy as np
 __all__ = ["Timeline", "run_analytical", "run_des", "stage_order"]
 
 
+@functools.lru_cache(maxsize=1024)
 def stage_order(schedule: str, stage: int, stages: int, micro_batches: int,
-                chunks: int = 1) -> list[tuple[str, int, int]]:
+                chunks: int = 1) -> tuple[tuple[str, int, int], ...]:
     """The operations of one stage in order: ``(kind, chunk, micro-batch)`` with kind ``F`` or ``B``.
 
     Examples
@@ -53,13 +55,13 @@ def stage_order(schedule: str, stage: int, stages: int, micro_batches: int,
     """
     m, p, v = micro_batches, stages, chunks
     if schedule == "gpipe":
-        return [("F", 0, i) for i in range(m)] + [("B", 0, i) for i in range(m)]
+        return tuple([("F", 0, i) for i in range(m)] + [("B", 0, i) for i in range(m)])
     if schedule == "1f1b":
         warmup = min(p - stage - 1, m)
         order = [("F", 0, i) for i in range(warmup)]
         for i in range(m - warmup):
             order += [("F", 0, warmup + i), ("B", 0, i)]
-        return order + [("B", 0, i) for i in range(m - warmup, m)]
+        return tuple(order + [("B", 0, i) for i in range(m - warmup, m)])
     total = m * v
 
     def forward(k: int) -> tuple[str, int, int]:
@@ -72,7 +74,7 @@ def stage_order(schedule: str, stage: int, stages: int, micro_batches: int,
     order = [forward(k) for k in range(warmup)]
     for k in range(total - warmup):
         order += [forward(warmup + k), backward(k)]
-    return order + [backward(k) for k in range(total - warmup, total)]
+    return tuple(order + [backward(k) for k in range(total - warmup, total)])
 
 
 @dataclass
@@ -122,47 +124,62 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
     slow = list(factors) if factors is not None else [1.0] * p
     orders = [stage_order(schedule, s, p, m, v) for s in range(p)]
     last = p * v - 1
-    f_done = np.full((p * v, m), np.nan)
-    b_done = np.full((p * v, m), np.nan)
+    nan = float("nan")
+    f_done = [[nan] * m for _ in range(p * v)]   # lists: element access is the inner loop's cost
+    b_done = [[nan] * m for _ in range(p * v)]
     pointer = [0] * p
     free = [0.0] * p
     ops: list[list[tuple[str, int, int, float, float]]] = [[] for _ in range(p)]
-    remaining = sum(len(o) for o in orders)
-    while remaining:
-        progressed = False
-        for s in range(p):
-            order = orders[s]
-            while pointer[s] < len(order):
-                kind, chunk, micro = order[pointer[s]]
-                vs = chunk * p + s
-                if kind == "F":
-                    if vs == 0:
-                        ready = 0.0
-                    else:
-                        before = f_done[vs - 1, micro]
-                        if before != before:   # NaN: not yet done
-                            break
-                        ready = before + p2p_forward[(vs - 1) % p]
-                    duration = forward[s][chunk] * slow[s]
+    # a worklist of stages that may advance: a stage runs until its next operation waits for a neighbour, and is
+    # tried again when that neighbour finishes something it may need
+    pending = list(range(p))
+    queued = [True] * p
+    while pending:
+        s = pending.pop()
+        queued[s] = False
+        order = orders[s]
+        position = pointer[s]
+        clock = free[s]
+        stage_ops = ops[s]
+        forward_s, backward_s, factor = forward[s], backward[s], slow[s]
+        while position < len(order):
+            kind, chunk, micro = order[position]
+            vs = chunk * p + s
+            if kind == "F":
+                if vs == 0:
+                    ready = 0.0
                 else:
-                    if vs == last:
-                        ready = f_done[vs, micro]
-                    else:
-                        after = b_done[vs + 1, micro]
-                        if after != after:
-                            break
-                        ready = after + p2p_backward[(vs + 1) % p]
-                    duration = backward[s][chunk] * slow[s]
-                start = max(free[s], ready)
-                end = start + duration
-                free[s] = end
-                (f_done if kind == "F" else b_done)[vs, micro] = end
-                ops[s].append((kind, chunk, micro, float(start), float(end)))
-                pointer[s] += 1
-                remaining -= 1
-                progressed = True
-        if not progressed:   # pragma: no cover - the orders above are deadlock-free
-            raise RuntimeError(f"pipeline schedule {schedule!r} deadlocked")
+                    before = f_done[vs - 1][micro]
+                    if before != before:   # NaN: not yet done
+                        break
+                    ready = before + p2p_forward[(vs - 1) % p]
+                clock = (clock if clock > ready else ready)
+                start = clock
+                clock += forward_s[chunk] * factor
+                f_done[vs][micro] = clock
+                neighbour = (s + 1) % p
+            else:
+                if vs == last:
+                    ready = f_done[vs][micro]
+                else:
+                    after = b_done[vs + 1][micro]
+                    if after != after:
+                        break
+                    ready = after + p2p_backward[(vs + 1) % p]
+                clock = (clock if clock > ready else ready)
+                start = clock
+                clock += backward_s[chunk] * factor
+                b_done[vs][micro] = clock
+                neighbour = (s - 1) % p
+            stage_ops.append((kind, chunk, micro, start, clock))
+            position += 1
+            if not queued[neighbour] and neighbour != s:
+                queued[neighbour] = True
+                pending.append(neighbour)
+        pointer[s] = position
+        free[s] = clock
+    if any(pointer[s] < len(orders[s]) for s in range(p)):   # pragma: no cover - the orders are deadlock-free
+        raise RuntimeError(f"pipeline schedule {schedule!r} deadlocked")
     return Timeline(ops, float(max(free)))
 
 

@@ -161,6 +161,7 @@ class ParallelPlan:
     overlap_dp: bool = True
     layers_per_stage: int = 1
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _groups: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         stride = 1
@@ -212,6 +213,13 @@ class ParallelPlan:
         >>> ParallelPlan(tp=2, pp=1, dp=4, ep=2).groups("ep").tolist()
         [[0, 2], [4, 6], [1, 3], [5, 7]]
         """
+        known = self._groups.get(dim)
+        if known is None:
+            known = self._groups[dim] = self._make_groups(dim)
+            known.flags.writeable = False
+        return known
+
+    def _make_groups(self, dim: str) -> np.ndarray:
         ranks = np.arange(self.num_gpus).reshape([self.degree(d) for d in reversed(self.rank_order)])
         axes = {d: len(self.rank_order) - 1 - i for i, d in enumerate(self.rank_order)}
         if dim in DIMENSIONS:
