@@ -111,9 +111,14 @@ class Comms:
         if groups.shape[1] == 1 or size_bytes <= 0:
             return 0.0
         key, schedule = self.schedule(op, dim, size_bytes, rows)
-        memo = (key, float(size_bytes))
+        return self._timed(key, float(size_bytes), schedule)
+
+    def _timed(self, key: Any, size_bytes: float, schedule: Schedule) -> float:
+        """A schedule's time, kept in the cluster's cache under what decides it: its template key and size, the
+        engine and the network options (so runs in one process share it)."""
+        memo = (key, size_bytes, self.engine, self.options)
         if memo not in self._times:
-            self._times[memo] = self.evaluate(schedule)
+            self._times[memo] = self.cache.get("parallel-time", memo, lambda: self.evaluate(schedule))
         return self._times[memo]
 
     def evaluate(self, schedule: Schedule) -> float:
@@ -129,11 +134,12 @@ class Comms:
         groups = self.plan.groups(dim) if rows is None else rows
         if groups.shape[1] == 1 or size_bytes <= 0 or times <= 0:
             return
-        _, schedule = self.schedule(op, dim, size_bytes, rows)
-        self._add(schedule, times)
+        key, schedule = self.schedule(op, dim, size_bytes, rows)
+        self._add(key, schedule, times)
 
-    def _add(self, schedule: Schedule, times: float) -> None:
-        traffic = schedule_traffic(schedule, self.cluster, self.cache)
+    def _add(self, key: Any, schedule: Schedule, times: float) -> None:
+        traffic = self.cache.get("parallel-traffic", (key, float(schedule.size_bytes)),
+                                 lambda: schedule_traffic(schedule, self.cluster, self.cache))
         n = self.cluster.num_gpus
         self.bytes_per_gpu += times * schedule.bytes_sent / n
         for name, value in traffic.bytes_by_class.items():
@@ -173,7 +179,7 @@ class Comms:
         pp = self.plan.groups("pp")
         source = pp[:, stage]
         target = pp[:, (stage - 1) % self.plan.pp] if backward else pp[:, (stage + 1) % self.plan.pp]
-        key = ("parallel-p2p", self._plan_key(), stage, backward)
+        key = self.p2p_key(stage, backward)
 
         def build() -> Schedule:
             pattern = StepPattern(source, target, TEMPLATE_BYTES, label="p2p")
@@ -182,14 +188,15 @@ class Comms:
 
         return self.cache.get("template", key, build).resized(nbytes * len(source))
 
+    def p2p_key(self, stage: int, backward: bool) -> tuple[Any, ...]:
+        """The template key of :meth:`p2p`."""
+        return ("parallel-p2p", self._plan_key(), stage, backward)
+
     def p2p_time(self, stage: int, nbytes: float, backward: bool = False) -> float:
         """Seconds of :meth:`p2p` with the engine (memoised)."""
         if self.plan.pp == 1 or nbytes <= 0:
             return 0.0
-        memo = ("p2p", stage, backward, float(nbytes))
-        if memo not in self._times:
-            self._times[memo] = self.evaluate(self.p2p(stage, nbytes, backward))
-        return self._times[memo]
+        return self._timed(self.p2p_key(stage, backward), float(nbytes), self.p2p(stage, nbytes, backward))
 
 
 @dataclass
@@ -389,8 +396,9 @@ class StageCosts:
             comms.count("all-to-all", "ep", dispatch, 4 * m * moe_layers)
         if plan.pp > 1:
             for stage in range(plan.pp - 1):
-                comms._add(comms.p2p(stage, self.p2p_bytes), m / plan.pp)
-                comms._add(comms.p2p(stage + 1, self.p2p_bytes, backward=True), m / plan.pp)
+                comms._add(comms.p2p_key(stage, False), comms.p2p(stage, self.p2p_bytes), m / plan.pp)
+                comms._add(comms.p2p_key(stage + 1, True), comms.p2p(stage + 1, self.p2p_bytes, backward=True),
+                           m / plan.pp)
         dense = kinds[False]["weights"] if False in kinds else kinds[True]["weights"]
         op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
         comms.count(op, "dpcp", dense, per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)

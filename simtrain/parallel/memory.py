@@ -180,10 +180,14 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     full_layers = per_stage if plan.recompute == "full" and plan.recompute_layers is None else \
         (plan.recompute_layers or 0)
     activations = 0.0
+    per_kind: dict[tuple[bool, str], float] = {}
     for position, index in enumerate(layer_indices):
         mode = "full" if position < full_layers else ("selective" if plan.recompute == "selective" else "none")
-        activations += activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel,
-                                                  mode, width, c.is_moe(index))
+        kind = (c.is_moe(index), mode)
+        if kind not in per_kind:
+            per_kind[kind] = activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp,
+                                                        plan.sequence_parallel, mode, width, kind[0])
+        activations += per_kind[kind]
     activations *= in_flight(plan, stage)
     # workspace: the output logits in fp32 for the loss on the last stage, one layer recomputed in full during
     # backward, and under ZeRO-3 the next two layers' gathered weights (the prefetch)
