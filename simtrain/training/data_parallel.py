@@ -446,6 +446,7 @@ def micro_batching(run: TrainingRun, num_gpus: int) -> tuple[int, int]:
         return run.batch, 1
     micro = run.micro_batch
     if micro is None:
+        assert run.global_batch is not None
         micro = run.global_batch // num_gpus
         if micro * num_gpus != run.global_batch:
             raise ConfigError(f"must be a multiple of the {num_gpus} GPUs", key="global_batch",
