@@ -39,8 +39,9 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +50,9 @@ import numpy as np
 from simtrain.collectives.base import build_grouped_schedule
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers
-from simtrain.model.spec import DTYPE_BYTES
+from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
@@ -138,8 +140,12 @@ class Comms:
         self._add(key, schedule, times)
 
     def _add(self, key: Any, schedule: Schedule, times: float) -> None:
-        traffic = self.cache.get("parallel-traffic", (key, float(schedule.size_bytes)),
-                                 lambda: schedule_traffic(schedule, self.cluster, self.cache))
+        """Add a schedule's bytes ``times`` over; ``key`` (its template key, or None) keeps its traffic cached."""
+        if key is None:
+            traffic = schedule_traffic(schedule, self.cluster, self.cache)
+        else:
+            traffic = self.cache.get("parallel-traffic", (key, float(schedule.size_bytes)),
+                                     lambda: schedule_traffic(schedule, self.cluster, self.cache))
         n = self.cluster.num_gpus
         self.bytes_per_gpu += times * schedule.bytes_sent / n
         for name, value in traffic.bytes_by_class.items():
@@ -162,6 +168,42 @@ class Comms:
             schedules.append(self.schedule(op, dim, nbytes, rows)[1])
         self._reductions[memo] = (seconds, tuple(schedules))
         return self._reductions[memo]
+
+    def compressed(self, phase: Any, stage: int, tensors: Sequence[Tensor], dp_per_node: int,
+                   compute: ComputeModel, width: int) -> tuple[float, tuple[Schedule, ...]]:
+        """Seconds and Schedules of a compression scheme's communications (``phase.comms``) for one bucket of
+        gradient tensors on stage ``stage``'s data-parallel groups, after its compression compute. The scheme's
+        groups (``world``, ``node``, ``peers``, ``leaders``, ``groups:K``) are taken inside each data-parallel
+        group, with ``dp_per_node`` of its members per node."""
+        from simtrain.collectives.groups import comm_sizes
+
+        rows = self.stage_rows("dpcp", stage)
+        seconds = 0.0
+        if phase.compute_flops is not None:
+            flops = phase.compute_flops(tensors)
+            if flops:
+                seconds += compute.kernel_time(flops, 3.0 * width * sum(t.numel for t in tensors), "fp32")
+        schedules: list[Schedule] = []
+        for comm in phase.comms(tensors):
+            if comm.payload_bytes <= 0 or rows.shape[1] == 1:
+                continue
+            if comm.op == "push-pull":
+                raise ConfigError("push-pull (parameter-server) schemes are not simulated with a model-parallel "
+                                  "plan", key="scheme", value=comm.label)
+            positions, sizes = comm_sizes(comm, rows.shape[1], dp_per_node)
+            groups = [row[g] for row in rows for g in positions]
+            all_sizes = [size for _ in rows for size in sizes]
+            name = "direct" if comm.op == "all-to-all" else self.algorithm
+            params = {} if comm.op == "all-to-all" else self.algorithm_params
+            if name == "multidim-ring":
+                name = "ring"
+            key = ("parallel-scheme", comm.op, comm.group, stage, self._plan_key(), name,
+                   json.dumps(params, sort_keys=True, default=str), tuple(all_sizes))
+            schedule = self.cache.get("template", key, functools.partial(
+                build_grouped_schedule, comm.op, all_sizes, self.cluster, name, groups, **params))
+            seconds += self._timed(key, float(sum(all_sizes)), schedule)
+            schedules.append(schedule)
+        return seconds, tuple(schedules)
 
     def stage_rows(self, dim: str, stage: int) -> np.ndarray:
         """The groups of ``dim`` that lie on pipeline stage ``stage``."""
@@ -233,6 +275,7 @@ class StageCosts:
     hardware_flops: float
     comms: Comms = field(repr=False)
     p2p_bytes: float = 0.0
+    phase_bytes: Any = None
 
     @property
     def tp_per_microbatch(self) -> float:
@@ -243,8 +286,9 @@ class StageCosts:
     def build(cls, c: DecoderConfig, plan: ParallelPlan, cluster: Cluster, compute: ComputeModel, dtype: str,
               optimizer: str, *, cache: NetworkCache | None = None, options: NetworkOptions | None = None,
               engine: str = "analytical", algorithm: str = "ring",
-              algorithm_params: Mapping[str, Any] | None = None) -> StageCosts:
-        """Price every stage of ``plan`` for decoder ``c`` on ``cluster``."""
+              algorithm_params: Mapping[str, Any] | None = None, phase: Any = None) -> StageCosts:
+        """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
+        :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups."""
         cache = NetworkCache.for_cluster(cluster, cache)
         comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
         width = DTYPE_BYTES[dtype]
@@ -347,7 +391,21 @@ class StageCosts:
             stage_buckets: list[tuple[float, float, tuple[Schedule, ...]]] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
             extra_dense = dense_params * width - layer_dense   # embedding and head
-            if plan.zero < 3:
+            if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
+                dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
+                first_layer = stage * per_chunk
+                for position, (b, _, _, _) in enumerate(reversed(buckets)):
+                    ready += b
+                    index = first_layer + len(buckets) - 1 - position
+                    tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
+                    stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
+                                                                   width)))
+                edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
+                tensors = [t for layer in edge for t in layer.tensors]
+                if tensors:
+                    stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
+                                                                   width)))
+            elif plan.zero < 3:
                 for b, dense_bytes, expert_bytes, _ in reversed(buckets):
                     ready += b
                     stage_buckets.append((ready, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
@@ -373,7 +431,7 @@ class StageCosts:
         model_flops = 3.0 * _forward_flops(c) * plan.global_batch
         hardware_flops = model_flops + _recomputed_flops(c, plan, full_layers) * plan.global_batch
         costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
-                    model_flops, hardware_flops, comms, p2p_bytes)
+                    model_flops, hardware_flops, comms, p2p_bytes, phase)
         costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width)
         return costs
 
@@ -399,6 +457,12 @@ class StageCosts:
                 comms._add(comms.p2p_key(stage, False), comms.p2p(stage, self.p2p_bytes), m / plan.pp)
                 comms._add(comms.p2p_key(stage + 1, True), comms.p2p(stage + 1, self.p2p_bytes, backward=True),
                            m / plan.pp)
+        if self.phase_bytes is not None:   # a compression scheme: the schedules of its buckets
+            for stage_buckets in self.dp_buckets:
+                for _, _, schedules in stage_buckets:
+                    for schedule in schedules:
+                        comms._add(None, schedule, 1.0)
+            return
         dense = kinds[False]["weights"] if False in kinds else kinds[True]["weights"]
         op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
         comms.count(op, "dpcp", dense, per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
@@ -407,6 +471,13 @@ class StageCosts:
         if plan.zero >= 1:
             gathers = 1 if plan.zero < 3 else 2 * m
             comms.count("all-gather", "dpcp", dense, per_gpu_layers * gathers)
+
+
+def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:
+    """Members of a data-parallel group that share a node (the scheme's ``node`` groups)."""
+    row = plan.groups("dpcp")[0]
+    nodes = row // gpus_per_node
+    return int(np.sum(nodes == nodes[0]))
 
 
 def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) -> float:

@@ -122,9 +122,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
     plan = plan_of(run, spec, cluster.num_gpus)
     config = spec.config
-    if resolved.scheme.describe() != "none":
-        raise ConfigError("compression schemes on the data-parallel dimension of a model-parallel plan are not "
-                          "simulated yet", key="scheme", value=resolved.scheme.describe(), allowed="none")
+    phases = _scheme_phases(resolved, plan, spec)
     memory = memory_per_gpu(config, plan, run.dtype, run.optimizer)
     capacity = device.memory_bytes
     if run.check_memory and memory["total"] > capacity:
@@ -135,13 +133,50 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
             f"stage {memory['stage']} ({parts}) but a {device.name} has {units.format_size(capacity)}: short by "
             f"{units.format_size(memory['total'] - capacity)}; shard more (tp, pp, zero), recompute, or lower "
             "the micro-batch")
-    costs = StageCosts.build(config, plan, cluster, resolved.compute, run.dtype, run.optimizer,
-                             cache=resolved.cache, options=resolved.network, engine=run.engine,
-                             algorithm=resolved.algorithm, algorithm_params=resolved.algorithm_params)
     perturbations = resolved.perturbations
     factors = _stage_factors(plan, perturbations.straggler_factors(cluster.num_gpus)) if perturbations else None
-    step = step_time(costs, plan, run.engine, factors, perturbations, run.store_and_forward)
-    return _report(resolved, plan, memory, costs, step, clean_step_time_s, StepReport)
+    outcomes = []
+    for phase, count in phases:
+        costs = StageCosts.build(config, plan, cluster, resolved.compute, run.dtype, run.optimizer,
+                                 cache=resolved.cache, options=resolved.network, engine=run.engine,
+                                 algorithm=resolved.algorithm, algorithm_params=resolved.algorithm_params,
+                                 phase=phase)
+        outcomes.append((phase, count, costs, step_time(costs, plan, run.engine, factors, perturbations,
+                                                        run.store_and_forward)))
+    report = _report(resolved, plan, memory, *max(outcomes, key=lambda o: o[1])[2:], clean_step_time_s,
+                     StepReport)
+    if phases[0][0] is not None:   # a scheme's phases: the mean over its period, each phase's step
+        period = sum(count for _, count, _, _ in outcomes)
+        report.step_time_s = sum(count * step.step_time_s for _, count, _, step in outcomes) / period
+        report.phase_step_times_s = {phase.name: step.step_time_s for phase, _, _, step in outcomes}
+        report.phase_steps_per_period = {phase.name: count for phase, count, _, _ in outcomes}
+        report.scheme = resolved.scheme.describe()
+    return report
+
+
+def _scheme_phases(resolved: Any, plan: ParallelPlan, spec: Any) -> list[tuple[Any, int]]:
+    """The compression scheme's phases and their steps per period on the data-parallel dimension (``[(None, 1)]``
+    without a scheme)."""
+    from simtrain.compression import SchemeContext, steps_per_phase
+    from simtrain.compression.base import Block
+
+    scheme = resolved.scheme
+    if scheme.describe() == "none":
+        return [(None, 1)]
+    if plan.zero or plan.ep > 1:
+        raise ConfigError("a compression scheme on the data-parallel dimension needs zero 0 and no expert "
+                          "parallelism", key="scheme", value=scheme.describe())
+    from simtrain.parallel.costs import _dp_per_node
+
+    ctx = SchemeContext(spec, plan.dp * plan.cp, _dp_per_node(plan, resolved.cluster.gpus_per_node),
+                        resolved.run.dtype)
+    phases = scheme.phases(ctx)
+    counts = steps_per_phase([Block(tuple(scheme.period(ctx)))], len(phases))
+    out = [(phase, count) for phase, count in zip(phases, counts) if count]
+    if any(not phase.overlap for phase, _ in out):
+        raise ConfigError("model-averaging schemes (communication after the update) are not simulated with a "
+                          "model-parallel plan", key="scheme", value=scheme.describe())
+    return out
 
 
 def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: StageCosts, step: HybridStep,

@@ -195,3 +195,17 @@ def test_cli_refuses_batch_with_parallel(capsys) -> None:
                  "dgx-a100", "--gpus", "8", "--parallel", "tp=2", "--batch", "32", "--json"])
     assert code == 2
     assert "--batch" in capsys.readouterr().err
+
+
+def test_compression_applies_to_the_data_parallel_dimension() -> None:
+    kw = dict(gpus=64, parallel="tp=8,pp=2", micro_batch=1, global_batch=32, dtype="fp16", optimizer="adam")
+    model = "gpt:layers=8,hidden=2048,heads=16,seq=1024,vocab=32000"
+    dense = simulate(model, "cloud-25g", **kw)
+    powersgd = simulate(model, "cloud-25g", scheme="powersgd:rank=4", **kw)
+    # the TP and PP traffic are the plan's; only the DP gradients shrink (rank-4 factors instead of the matrices)
+    assert powersgd.parallel["exposed_comm_s"]["tp"] == dense.parallel["exposed_comm_s"]["tp"]
+    assert powersgd.bytes_per_gpu_by_class["inter-node"] < dense.bytes_per_gpu_by_class["inter-node"] / 10
+    assert powersgd.step_time_s < dense.step_time_s
+    assert powersgd.scheme == "powersgd:rank=4" and set(powersgd.phase_step_times_s) == {"compressed"}
+    with pytest.raises(ConfigError, match="needs zero 0"):
+        simulate(model, "cloud-25g", scheme="powersgd:rank=4", zero=1, **kw)
