@@ -351,7 +351,7 @@ class StageCosts:
         for stage in range(plan.pp):
             forward.append([])
             backward.append([])
-            buckets: list[tuple[float, float, float, float]] = []   # (backward seconds, dense, expert bytes, -)
+            buckets: list[tuple[float, float, float, int]] = []   # (backward seconds, dense, expert bytes, chunk)
             stage_recomputed = 0
             for chunk in range(plan.chunks):
                 first = (chunk * plan.pp + stage) * per_chunk
@@ -369,7 +369,7 @@ class StageCosts:
                         b += k["core_f"]
                     f_total += f
                     b_total += b
-                    buckets.append((b, k["weights"], k["expert_weights"], 0.0))
+                    buckets.append((b, k["weights"], k["expert_weights"], chunk))
                     if stage == 0:
                         exposed["tp"] += (2 + again) * k["tp"]
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
@@ -394,8 +394,8 @@ class StageCosts:
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
                 first_layer = stage * per_chunk
-                for position, (b, _, _, _) in enumerate(reversed(buckets)):
-                    ready += b
+                for position, (b, _, _, chunk) in enumerate(reversed(buckets)):
+                    ready += b if chunk == 0 else 0.0
                     index = first_layer + len(buckets) - 1 - position
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
@@ -406,8 +406,9 @@ class StageCosts:
                     stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
                                                                    width)))
             elif plan.zero < 3:
-                for b, dense_bytes, expert_bytes, _ in reversed(buckets):
-                    ready += b
+                # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
+                for b, dense_bytes, expert_bytes, chunk in reversed(buckets):
+                    ready += b if chunk == 0 else 0.0
                     stage_buckets.append((ready, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
                 if extra_dense > 0:
                     stage_buckets.append((ready, *comms.reduction(op, stage, extra_dense, 0.0)))
