@@ -20,7 +20,7 @@ from simtrain.cli._run_flags import add_run_flags, run_values
 __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
-_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "profile", "algorithm")
+_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "profile", "algorithm", "scheme")
 
 
 def add_parser(sub: Any) -> None:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     checked = TrainingRun(**values)   # every value validated as a run's
     result = search(checked.model, checked.topology, gpus=checked.gpus, global_batch=values["global_batch"],
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
-                    algorithm=checked.algorithm)
+                    algorithm=checked.algorithm, scheme=values.get("scheme"))
     if args.json:
         emit(result.to_dict())
         return 0
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     for rank, row in enumerate(result.best, 1):
         flags = (f"--parallel {row['parallel']} --micro-batch {row['micro_batch']} --pipeline-schedule "
                  f"{row['pipeline_schedule']} --recompute {row['recompute']} --zero {row['zero']}"
-                 + (" --sequence-parallel" if row["sequence_parallel"] else "") + f" --rank-order {row['rank_order']}")
+                 + (" --sequence-parallel" if row["sequence_parallel"] else "") + f" --rank-order {row['rank_order']}"
+                 + (f" --scheme {row['scheme']}" if row["scheme"] != "none" else ""))
         print(f"{rank}. {units.format_time(row['step_time_s'])}, {row['tokens_per_s']:,.0f} tokens/s, MFU "
               f"{100 * row['mfu']:.1f} %, {units.format_size(row['memory_per_gpu_bytes'])} per GPU")
         print(f"   {flags}")

@@ -40,7 +40,7 @@ from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
-from simtrain.parallel.step import step_time
+from simtrain.parallel.step import scheme_phases, step_time
 
 __all__ = ["SearchResult", "candidates", "search"]
 
@@ -175,8 +175,11 @@ class _Bounds:
 
 def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, global_batch: int,
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
-           algorithm: str = "ring", cache: Any = None) -> SearchResult:
+           algorithm: str = "ring", scheme: str | None = None, cache: Any = None) -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
+
+    ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
+    data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
 
     Raises :class:`~simtrain.errors.InfeasibleError` when no plan fits in memory.
     """
@@ -200,6 +203,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     else:
         compute = ComputeModel.roofline(device)
     name, params = parse_spec(algorithm, key="algorithm")
+    from simtrain.compression import make_scheme
+
+    compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
     n = cluster.num_gpus
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     space = 0
@@ -218,6 +224,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
             example = example or keys["parallel"]
             continue
         feasible.append((bounds.bound(plan), space, plan, keys, memory))
+        if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1:
+            space += 1
+            feasible.append((bounds.bound(plan), space, plan, {**keys, "scheme": compression.describe()}, memory))
     if not feasible:
         raise InfeasibleError(f"no plan of {spec.name} fits in the {device.name}'s "
                               f"{device.memory_bytes / 2**30:.0f} GiB on {n} GPUs at global batch {global_batch} "
@@ -229,11 +238,19 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         if len(best) >= top and bound >= best[-1][0]:
             break   # sorted by bound: no plan left can enter the top
         simulated += 1
-        costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
-                                 algorithm=name, algorithm_params=params)
-        step = step_time(costs, plan)
+        phases = scheme_phases(compression, plan, spec, cluster.gpus_per_node, dtype) if "scheme" in keys \
+            else [(None, 1)]
+        runs = []
+        for phase, count in phases:
+            costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
+                                     algorithm=name, algorithm_params=params, phase=phase)
+            runs.append((count, costs, step_time(costs, plan)))
+        _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
-        best.append((step.step_time_s, index, row))
+        mean = sum(count * s.step_time_s for count, _, s in runs) / sum(count for count, _, _ in runs)
+        row.update(step_time_s=mean, tokens_per_s=plan.global_batch * c.seq / mean,
+                   mfu=costs.model_flops / (mean * n * device.peak_flops(dtype)), scheme=keys.get("scheme", "none"))
+        best.append((mean, index, row))
         best.sort(key=lambda item: (item[0], item[1]))
         del best[top:]
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,

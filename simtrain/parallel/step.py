@@ -40,7 +40,8 @@ from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan
 
-__all__ = ["HybridStep", "pipeline_trace", "plan_of", "simulate_hybrid", "step_time", "write_pipeline_trace"]
+__all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_phases", "simulate_hybrid", "step_time",
+           "write_pipeline_trace"]
 
 
 @dataclasses.dataclass
@@ -122,7 +123,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
     plan = plan_of(run, spec, cluster.num_gpus)
     config = spec.config
-    phases = _scheme_phases(resolved, plan, spec)
+    phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, run.dtype)
     memory = memory_per_gpu(config, plan, run.dtype, run.optimizer)
     capacity = device.memory_bytes
     if run.check_memory and memory["total"] > capacity:
@@ -154,13 +155,23 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
     return report
 
 
-def _scheme_phases(resolved: Any, plan: ParallelPlan, spec: Any) -> list[tuple[Any, int]]:
-    """The compression scheme's phases and their steps per period on the data-parallel dimension (``[(None, 1)]``
-    without a scheme)."""
+def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int,
+                  dtype: str) -> list[tuple[Any, int]]:
+    """A compression scheme's phases and their steps per period on the plan's data-parallel dimension
+    (``[(None, 1)]`` without a scheme).
+
+    Examples
+    --------
+    >>> from simtrain.compression import make_scheme
+    >>> from simtrain.model import load_model
+    >>> spec = load_model("gpt:layers=2,hidden=64,heads=4,seq=64,vocab=100")
+    >>> plan = make_plan(spec.config, 16, "tp=2")
+    >>> [(p.name, n) for p, n in scheme_phases(make_scheme("powersgd:rank=2"), plan, spec, 8, "bf16")]
+    [('compressed', 1)]
+    """
     from simtrain.compression import SchemeContext, steps_per_phase
     from simtrain.compression.base import Block
 
-    scheme = resolved.scheme
     if scheme.describe() == "none":
         return [(None, 1)]
     if plan.zero or plan.ep > 1:
@@ -168,8 +179,7 @@ def _scheme_phases(resolved: Any, plan: ParallelPlan, spec: Any) -> list[tuple[A
                           "parallelism", key="scheme", value=scheme.describe())
     from simtrain.parallel.costs import _dp_per_node
 
-    ctx = SchemeContext(spec, plan.dp * plan.cp, _dp_per_node(plan, resolved.cluster.gpus_per_node),
-                        resolved.run.dtype)
+    ctx = SchemeContext(spec, plan.dp * plan.cp, _dp_per_node(plan, gpus_per_node), dtype)
     phases = scheme.phases(ctx)
     counts = steps_per_phase([Block(tuple(scheme.period(ctx)))], len(phases))
     out = [(phase, count) for phase, count in zip(phases, counts) if count]
