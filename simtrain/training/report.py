@@ -155,8 +155,7 @@ class StepReport:
         if self.parallel is not None:
             data["bytes_per_gpu_by_class"] = dict(self.bytes_per_gpu_by_class)
             for key, value in self.parallel.items():
-                if isinstance(value, dict):
-                    data.pop(next(iter([f"{key}_{name}" for name in value]), ""), None)
+                if isinstance(value, dict):   # an object in JSON, not the row's flattened columns
                     for name in value:
                         data.pop(f"{key}_{name}", None)
                     data[key] = dict(value)
