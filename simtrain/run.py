@@ -79,14 +79,47 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("perturbations", "string", None,
           "DES: a YAML file of stragglers, degraded or failed links and background traffic"),
     Param("check_memory", "boolean", True, "fail when the step does not fit in GPU memory"),
+    # model parallelism and the batch as micro-batches (simtrain.parallel; docs/parallelism.md)
+    Param("parallel", "string", None,
+          "model-parallel plan tp=T,pp=P,dp=D[,cp=C][,ep=E]: tensor, pipeline, data, context and expert degrees "
+          "(tp·pp·cp·dp = GPUs; dp may be left out; unset: pure data parallelism)"),
+    Param("micro_batch", "integer", None,
+          "samples per micro-batch (with parallel: per pipeline; without: per GPU, accumulating gradients up to "
+          "global_batch); not with batch", minimum=1),
+    Param("global_batch", "integer", None,
+          "samples per optimizer step over the whole cluster (a multiple of micro_batch × dp)", minimum=1),
+    Param("pipeline_schedule", "string", "1f1b",
+          "pipeline schedule: 1f1b, gpipe or interleaved:chunks=V (V model chunks per stage)"),
+    Param("recompute", "string", "none",
+          "activation recomputation: none, selective (attention), full, or full:layers=N (N layers per stage)"),
+    Param("zero", "integer", 0, "ZeRO stage of the data-parallel dimension: 0, 1 (optimizer state), 2 (+gradients), "
+          "3 (+parameters)", minimum=0, maximum=3),
+    Param("sequence_parallel", "boolean", False,
+          "Megatron sequence parallelism: norms and dropout split over the TP group (reduce-scatter/all-gather "
+          "instead of all-reduce)"),
+    Param("rank_order", "string", "tp-cp-dp-pp",
+          "how plan ranks map to GPUs, innermost first (Megatron: tp-cp-dp-pp, TP inside a node)"),
+    Param("overlap_dp", "boolean", True,
+          "overlap the data-parallel gradient reduction with the last micro-batch's backward (Megatron "
+          "--overlap-grad-reduce)"),
 )
 
 
 _NAMES = [p.name for p in RUN_PARAMS]
+_DEFAULT_BATCH = next(p.default for p in RUN_PARAMS if p.name == "batch")
 
 
-def check_combination(compute_jitter: float, store_and_forward: bool, engine: str) -> None:
-    """The rules between run parameters: jitter and store-and-forward are simulated by the DES only.
+def check_combination(compute_jitter: float, store_and_forward: bool, engine: str, *, batch: int | None = None,
+                      parallel: str | None = None, micro_batch: int | None = None,
+                      global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
+                      rank_order: str = "tp-cp-dp-pp") -> None:
+    """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
+    (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed. The rules that need the
+    GPU count or the model (degrees dividing them) are checked when the plan is resolved
+    (:func:`simtrain.parallel.plan.make_plan`).
+
+    ``batch`` counts as given when it differs from its default (a study point always has one); the command line
+    refuses ``--batch`` with ``--parallel`` or ``--micro-batch`` whatever its value.
 
     Examples
     --------
@@ -102,6 +135,23 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if store_and_forward and engine != "des":
         raise ConfigError("store-and-forward is a DES option; use engine 'des'", key="store_and_forward",
                           value=True)
+    batch_given = batch is not None and batch != _DEFAULT_BATCH
+    if parallel is not None and batch_given:
+        raise ConfigError("does not combine with parallel: give micro_batch and global_batch", key="batch",
+                          value=batch)
+    if micro_batch is not None and batch_given:
+        raise ConfigError("does not combine with micro_batch: the batch is micro_batch and global_batch",
+                          key="batch", value=batch)
+    if micro_batch is not None and global_batch is not None and global_batch % micro_batch:
+        raise ConfigError(f"must be a multiple of micro_batch ({micro_batch})", key="global_batch",
+                          value=global_batch)
+    from simtrain.parallel.plan import parse_degrees, parse_rank_order, parse_recompute, parse_schedule
+
+    if parallel is not None:
+        parse_degrees(parallel)
+    parse_schedule(pipeline_schedule)
+    parse_recompute(recompute)
+    parse_rank_order(rank_order)
 
 
 @dataclass(frozen=True)
@@ -152,6 +202,15 @@ class TrainingRun:
     store_and_forward: bool = False
     perturbations: Any = None
     check_memory: bool = True
+    parallel: str | None = None
+    micro_batch: int | None = None
+    global_batch: int | None = None
+    pipeline_schedule: str = "1f1b"
+    recompute: str = "none"
+    zero: int = 0
+    sequence_parallel: bool = False
+    rank_order: str = "tp-cp-dp-pp"
+    overlap_dp: bool = True
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)
     algorithm_params: Any = field(default_factory=dict)
@@ -181,7 +240,10 @@ class TrainingRun:
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, MappingProxyType(dict(value)))
-        check_combination(self.compute_jitter, self.store_and_forward, self.engine)
+        check_combination(self.compute_jitter, self.store_and_forward, self.engine, batch=self.batch,
+                          parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
+                          pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,
+                          rank_order=self.rank_order)
 
     # -- constructors ---------------------------------------------------------------------------------------
     @classmethod

@@ -1,7 +1,8 @@
 """The ``simtrain`` command: a thin layer over the Python API.
 
 One module per command (``simtrain.cli.collective``, ``simulate``, ``sweep``, ``plot``, ``calibrate``,
-``traffic``, ``listing``, ``place``, ``validate``), each with ``add_parser(subparsers)`` and ``run(args) -> int``;
+``traffic``, ``listing``, ``place``, ``validate``, ``parallelize``), each with ``add_parser(subparsers)`` and
+``run(args) -> int``;
 a command imports what it needs only when it runs. Every error about input is printed as one line ``error: …`` on
 stderr with exit status 2; nothing is written. An error of the library names a Python parameter; :func:`main`
 prints it with the command's flag (:func:`simtrain.cli._common.to_cli_error`).
@@ -29,7 +30,7 @@ __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
 #: The command modules, in the order of ``simtrain --help``.
 COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate",
-            "import_trace")
+            "import_trace", "parallelize")
 
 
 def build_parser() -> argparse.ArgumentParser:

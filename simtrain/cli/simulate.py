@@ -66,6 +66,10 @@ def training_run(args: argparse.Namespace) -> Any:
 
     groups = split_overrides(args.set)
     values = run_values(args)
+    for other in ("parallel", "micro_batch"):   # the run can only see a batch that differs from its default
+        if values.get("batch") is not None and values.get(other) is not None:
+            raise ConfigError(f"does not combine with {other}: the batch is micro_batch and global_batch",
+                              key="batch", value=values["batch"])
     values["perturbations"] = _perturbations(args)
     return TrainingRun(**values, topology_overrides=tuple(groups["topology"]), network=dict(groups["network"]),
                        algorithm_params=dict(groups["algorithm"]))
@@ -132,13 +136,19 @@ def run(args: argparse.Namespace) -> int:
         if "/" not in args.model and not args.model.endswith((".yaml", ".yml")):
             raise
         raise InfeasibleError(f"{args.model}: {exc}") from None
-    if args.trace:
+    if args.trace and report.parallel is not None:
+        from simtrain.parallel.step import write_pipeline_trace
+
+        write_pipeline_trace(report, args.trace)
+    elif args.trace:
         from simtrain.training.trace import write_trace
 
         write_trace(report, args.trace)
     if args.json:
         emit(report.to_dict())
         return 0
+    if report.parallel is not None:
+        return _print_parallel(report, args)
     print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, batch {report.batch_per_gpu}"
           f" per GPU ({report.global_batch} global), {report.dtype}, {report.algorithm} all-reduce, "
           f"{report.engine} engine" + (f", scheme {report.scheme}" if report.scheme != "none" else ""))
@@ -170,6 +180,41 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("clean step (no perturbation)", t(report.clean_step_time_s)))
         rows.append(("cost of the perturbations", f"{t(report.perturbation_cost_s)} "
                      f"({100 * report.perturbation_cost_s / report.clean_step_time_s:+.1f} %)"))
+    if args.trace:
+        rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    return 0
+
+
+def _print_parallel(report: Any, args: argparse.Namespace) -> int:
+    """The text summary of a model-parallel step."""
+    from simtrain import units
+
+    p = report.parallel
+    t = units.format_time
+    print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, {p['plan']}, micro-batch "
+          f"{p['micro_batch']} x {p['num_micro_batches']} per pipeline (global batch {report.global_batch}), "
+          f"{p['pipeline_schedule']}, recompute {p['recompute']}, ZeRO-{p['zero']}"
+          + (", sequence parallel" if p["sequence_parallel"] else "") + f", {report.dtype}, {report.engine} engine")
+    rows = [
+        ("step time", t(report.step_time_s)),
+        ("tokens/s (cluster)", f"{p['tokens_per_s']:,.0f}"),
+        ("model TFLOP/s per GPU", f"{p['tflops_per_gpu']:.1f} (MFU {100 * p['mfu']:.1f} %)"),
+        ("hardware TFLOP/s per GPU", f"{p['hw_tflops_per_gpu']:.1f} (HFU {100 * p['hfu']:.1f} %)"),
+        ("pipeline bubble", f"{100 * p['bubble_fraction']:.1f} %"),
+    ]
+    for key, seconds in p["exposed_comm_s"].items():
+        rows.append((f"exposed {key.upper()} communication", t(seconds)))
+    rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
+                                   f"{units.format_size(report.memory_capacity_bytes)} (stage {p['memory_stage']})"))
+    for key, nbytes in p["memory_by_category_bytes"].items():
+        rows.append((f"  {key}", units.format_size(nbytes)))
+    for klass, class_bytes in report.bytes_per_gpu_by_class.items():
+        rows.append((f"bytes per GPU crossing {klass} links", units.format_size(class_bytes)))
+    if report.clean_step_time_s is not None and report.perturbation_cost_s is not None:
+        rows.append(("clean step (no perturbation)", t(report.clean_step_time_s)))
     if args.trace:
         rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
     width = max(len(r[0]) for r in rows)

@@ -155,10 +155,13 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     138357544
     """
     from simtrain.catalog import resolve
+    from simtrain.model import decoder
     from simtrain.model.user_module import is_module_reference, load_module_model
 
     if is_module_reference(name_or_path):   # module:PATH.py[:FACTORY], the user's own PyTorch model
         return load_module_model(str(name_or_path))
+    if isinstance(name_or_path, str) and decoder.is_decoder_name(name_or_path):
+        return decoder.load_decoder(name_or_path)  # gpt:... or NAME:key=value (simtrain.model.decoder)
     path = resolve("models", name_or_path)
     return _load_cached(str(path), path.stat().st_mtime_ns)
 
@@ -179,6 +182,10 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
     >>> spec.num_params, spec.forward_macs
     (7850, 7840.0)
     """
+    if isinstance(data, dict) and "decoder" in data:   # a decoder family member (simtrain.model.decoder)
+        from simtrain.model.decoder import decoder_from_dict
+
+        return decoder_from_dict(data, source)
     top = Section(data, source)
     name = top.string("name")
     reference = top.string("reference", "")

@@ -99,7 +99,8 @@ def table_columns(study: Study, rows: list[dict[str, Any]]) -> list[str]:
     config = [k.name for k in POINT_KEYS] + sorted({k for row in rows for k in row
                                                      if k.startswith(("topology.", "network."))})
     provenance = ["seed", "simtrain_version", "status", "error"]
-    results = [c for c in OUTPUT_COLUMNS if c not in provenance and c != "point"]
+    # a result named like a run parameter (global_batch) is one column: the report's value
+    results = [c for c in OUTPUT_COLUMNS if c not in provenance and c != "point" and c not in config]
     return ["point", *config, *results, *study.derived, *provenance]
 
 

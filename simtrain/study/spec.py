@@ -229,14 +229,15 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
 
 
 def _check_model(value: Any) -> None:
-    """A catalog name, a YAML path or ``module:PATH.py[:FACTORY]`` (checked as a file; traced when it runs)."""
-    from simtrain.catalog import resolve
+    """A catalog name, a YAML path, a decoder spec, or ``module:PATH.py[:FACTORY]`` (checked as a file only: it is
+    traced when the point runs)."""
+    from simtrain.model import load_model
     from simtrain.model.user_module import is_module_reference, parse_module_reference
 
     if is_module_reference(value):
         parse_module_reference(value)
     else:
-        resolve("models", value)
+        load_model(value)   # a catalog name, a YAML path, or a decoder spec (gpt:…, NAME:key=value)
 
 
 def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where: dict[str, str],
@@ -253,7 +254,10 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                 read_params([_KEYS[key]], {key: value}, source=source)
                 seen.add(token)
         point: dict[str, Any] = {spec.name: raw.get(spec.name, spec.default) for spec in POINT_KEYS}
-        check_combination(point["compute_jitter"] or 0.0, bool(point["store_and_forward"]), point["engine"])
+        check_combination(point["compute_jitter"] or 0.0, bool(point["store_and_forward"]), point["engine"],
+                          batch=point["batch"], parallel=point["parallel"], micro_batch=point["micro_batch"],
+                          global_batch=point["global_batch"], pipeline_schedule=point["pipeline_schedule"],
+                          recompute=point["recompute"], rank_order=point["rank_order"])
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
@@ -270,6 +274,7 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
     from simtrain.catalog import resolve
     from simtrain.collectives.base import ALGORITHMS
     from simtrain.compression import make_scheme
+    from simtrain.model import load_model
     from simtrain.network import NetworkOptions
     from simtrain.registry import parse_spec
     from simtrain.study.point import build_cluster

@@ -49,8 +49,8 @@ from simtrain.topology import Cluster
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 from simtrain.training.run_cache import RunCache, default_cache
 
-__all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "plan", "report", "resolve",
-           "run_plan", "simulate"]
+__all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "micro_batching", "plan", "report",
+           "resolve", "run_plan", "simulate"]
 
 
 def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum") -> dict[str, float]:
@@ -317,6 +317,8 @@ class StepPlan:
     memory: dict[str, float]
     phases: list[tuple[Phase, int, list[CommJob]]]
     factors: np.ndarray
+    batch: int = 0          # samples per GPU per forward/backward (the micro-batch under accumulation)
+    accumulation: int = 1   # forward/backward passes per optimizer step (gradient accumulation)
 
     @property
     def forward_time(self) -> float:
@@ -382,19 +384,20 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     """
     run, spec, cluster, compute = resolved.run, resolved.model, resolved.cluster, resolved.compute
     width = DTYPE_BYTES[run.dtype]
-    memory = memory_per_gpu(spec, run.batch, run.dtype, run.optimizer)
+    batch, accumulation = micro_batching(run, cluster.num_gpus)
+    memory = memory_per_gpu(spec, batch, run.dtype, run.optimizer)
     if run.check_memory and memory["total"] > resolved.device.memory_bytes:
         parts = ", ".join(f"{k.replace('_', ' ')} {units.format_size(v)}" for k, v in memory.items()
                           if k != "total" and v)
         raise InfeasibleError(
-            f"{spec.name} at batch {run.batch} per GPU in {run.dtype} with {run.optimizer} needs "
+            f"{spec.name} at batch {batch} per GPU in {run.dtype} with {run.optimizer} needs "
             f"{units.format_size(memory['total'])} per GPU ({parts}) but a {resolved.device.name} has "
             f"{units.format_size(resolved.device.memory_bytes)}: short by "
             f"{units.format_size(memory['total'] - resolved.device.memory_bytes)}; lower the batch per GPU or use "
             "another device"
         )
-    forward = [compute.layer_time(layer, run.batch, "forward", run.dtype) for layer in spec.layers]
-    backward = [compute.layer_time(layer, run.batch, "backward", run.dtype) for layer in spec.layers]
+    forward = [compute.layer_time(layer, batch, "forward", run.dtype) for layer in spec.layers]
+    backward = [compute.layer_time(layer, batch, "backward", run.dtype) for layer in spec.layers]
     update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer)
     # backward runs in reverse: the end time of each layer's backward, measured from the start of backward
     done_at = [0.0] * len(spec.layers)
@@ -403,7 +406,9 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         clock += backward[index]
         done_at[index] = clock
     buckets = _buckets(spec, run.bucket_size, width) if cluster.num_gpus > 1 else []
-    ready = np.array([sum(forward) + done_at[first] for first, _, _ in buckets])
+    # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync before it)
+    earlier = (accumulation - 1) * (sum(forward) + sum(backward))
+    ready = np.array([earlier + sum(forward) + done_at[first] for first, _, _ in buckets])
 
     ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, run.dtype)
     phases = resolved.scheme.phases(ctx)
@@ -418,7 +423,40 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     perturbations = resolved.perturbations
     factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
                else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
-    return StepPlan(forward, backward, update_time, buckets, memory, planned, factors)
+    return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation)
+
+
+def micro_batching(run: TrainingRun, num_gpus: int) -> tuple[int, int]:
+    """Samples per GPU per forward/backward, and forward/backward passes per step (gradient accumulation).
+
+    ``batch`` alone: one pass of ``batch``. ``micro_batch`` (and optionally ``global_batch``, default
+    ``micro_batch × GPUs``): passes of ``micro_batch`` until the global batch is reached. ``global_batch`` alone:
+    one pass of ``global_batch / GPUs``.
+
+    Examples
+    --------
+    >>> micro_batching(TrainingRun("resnet50", "abci", micro_batch=8, global_batch=1024), 64)
+    (8, 2)
+    >>> micro_batching(TrainingRun("resnet50", "abci", micro_batch=8, global_batch=1000), 64)
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: global_batch: must be a multiple of micro_batch × GPUs = 8 × 64 = 512 (got 1000)
+    """
+    if run.micro_batch is None and run.global_batch is None:
+        return run.batch, 1
+    micro = run.micro_batch
+    if micro is None:
+        assert run.global_batch is not None
+        micro = run.global_batch // num_gpus
+        if micro * num_gpus != run.global_batch:
+            raise ConfigError(f"must be a multiple of the {num_gpus} GPUs", key="global_batch",
+                              value=run.global_batch)
+        return micro, 1
+    total = run.global_batch if run.global_batch is not None else micro * num_gpus
+    if total % (micro * num_gpus):
+        raise ConfigError(f"must be a multiple of micro_batch × GPUs = {micro} × {num_gpus} = {micro * num_gpus}",
+                          key="global_batch", value=total)
+    return micro, total // (micro * num_gpus)
 
 
 def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False) -> list[tuple[Phase, int, CommOutcome,
@@ -427,6 +465,8 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False) 
     run, cluster = resolved.run, resolved.cluster
     forward_time, backward_time, update_time, factors = (step.forward_time, step.backward_time, step.update_time,
                                                          step.factors)
+    # the passes before the last one (gradient accumulation) come before the last forward
+    forward_time += (step.accumulation - 1) * (step.forward_time + step.backward_time)
     outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
     for phase, count, jobs in step.phases:
         if run.engine == "analytical":
@@ -450,7 +490,10 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
            clean_step_time_s: float | None = None) -> StepReport:
     """Stage 4: the step report (means over the scheme's period) with the configuration that ran."""
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
-    forward_time, backward_time, update_time = step.forward_time, step.backward_time, step.update_time
+    passes = step.accumulation
+    forward_time, backward_time, update_time = passes * step.forward_time, passes * step.backward_time, \
+        step.update_time
+    batch = step.batch or run.batch
     period = sum(count for _, count, _, _ in outcomes)
     step_time = sum(count * t for _, count, _, t in outcomes) / period
     _, _, main, main_step = max(outcomes, key=lambda o: o[1])
@@ -477,8 +520,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         num_gpus=cluster.num_gpus,
         device=device.name,
         dtype=run.dtype,
-        batch_per_gpu=run.batch,
-        global_batch=run.batch * cluster.num_gpus,
+        batch_per_gpu=batch,
+        global_batch=batch * passes * cluster.num_gpus,
         algorithm=resolved.algorithm,
         engine=run.engine,
         step_time_s=step_time,
@@ -492,7 +535,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         bytes_per_gpu_by_class=by_class,
         num_buckets=len(step.buckets),
         bucket_size_bytes=run.bucket_size,
-        throughput_samples_per_s=run.batch * cluster.num_gpus / step_time,
+        throughput_samples_per_s=batch * passes * cluster.num_gpus / step_time,
         single_gpu_step_time_s=single,
         scaling_efficiency=single / step_time,
         memory_per_gpu_bytes=step.memory["total"],
@@ -561,6 +604,14 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
         run = TrainingRun(run, topology, **params)
     cache = cache or default_cache()
     resolved = resolve(run, cache)
+    if run.parallel is not None:   # tensor/pipeline/context/expert parallelism: simtrain.parallel
+        from simtrain.parallel.step import simulate_hybrid
+
+        clean = None
+        if resolved.perturbations is not None:
+            clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
+                             cache=cache).step_time_s
+        return simulate_hybrid(resolved, clean)
     step = plan(resolved)
     outcomes = run_plan(resolved, step, record_loads)
     clean = None

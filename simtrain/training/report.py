@@ -108,6 +108,9 @@ class StepReport:
     phase_steps_per_period: dict[str, int] = field(default_factory=dict)
     timeline: Any = field(default=None, repr=False)
     config: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: model-parallel runs (``parallel``): the plan, tokens_per_s, tflops_per_gpu, hw_tflops_per_gpu, mfu, hfu,
+    #: bubble_fraction, exposed_comm_s (tp, pp, dp, cp, ep), memory_by_category_bytes and the pipeline timeline
+    parallel: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def perturbation_cost_s(self) -> float | None:
@@ -122,8 +125,16 @@ class StepReport:
     def to_row(self) -> dict[str, Any]:
         """A flat mapping for one tidy table row (per-class bytes become ``bytes_per_gpu_<class>``)."""
         skip = ("buckets", "config", "bytes_per_gpu_by_class", "timeline", "phase_step_times_s",
-                "phase_steps_per_period")
+                "phase_steps_per_period", "parallel")
         row = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in skip}
+        if self.parallel is not None:   # model-parallel figures, flattened for a table
+            for key, value in self.parallel.items():
+                if key == "pipeline":
+                    continue
+                if isinstance(value, dict):
+                    row.update({f"{key}_{name}": v for name, v in value.items()})
+                else:
+                    row[key] = value
         for name, value in self.bytes_per_gpu_by_class.items():
             row[f"bytes_per_gpu_{name}"] = value
         for name, value in self.phase_step_times_s.items():
@@ -141,4 +152,11 @@ class StepReport:
         data["buckets"] = [asdict(b) for b in self.buckets]
         data["busiest_links"] = self.timeline.busiest_links(self.step_time_s) if self.timeline is not None else []
         data["config"] = self.config
+        if self.parallel is not None:
+            data["bytes_per_gpu_by_class"] = dict(self.bytes_per_gpu_by_class)
+            for key, value in self.parallel.items():
+                if isinstance(value, dict):   # an object in JSON, not the row's flattened columns
+                    for name in value:
+                        data.pop(f"{key}_{name}", None)
+                    data[key] = dict(value)
         return data

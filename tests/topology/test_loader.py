@@ -17,6 +17,7 @@ from simtrain.topology.loader import KINDS
 CATALOG = {
     "abci": (128, (4, 32), 16, (4, 4)),
     "cloud-25g": (128, (8, 16), 16, (8, 2)),
+    "dgx-a100": (32, (8, 4), 16, (8, 2)),
     "dgx-h100": (32, (8, 4), 16, (8, 2)),
     "ring-switch": (128, (8, 16), 128, (8, 16)),
     "torus-2d": (64, (8, 8), 32, (4, 8)),

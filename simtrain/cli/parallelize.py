@@ -1,0 +1,69 @@
+"""``simtrain parallelize``: search the model-parallel plans of a decoder on a cluster and print the best.
+
+Examples
+--------
+>>> from simtrain.cli import main
+>>> main(["parallelize", "--model", "gpt:layers=4,hidden=256,heads=4,seq=256,vocab=100", "--topology", "dgx-a100",
+...       "--gpus", "8", "--global-batch", "16", "--top", "2", "--json"])  # doctest: +ELLIPSIS
+{"space": ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from simtrain.cli._common import emit, positive_int
+from simtrain.cli._run_flags import add_run_flags, run_values
+
+__all__ = ["add_parser", "run"]
+
+#: The run parameters the search takes; the plan's own keys are what it searches.
+_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "profile", "algorithm", "scheme")
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``parallelize`` sub-command."""
+    p = sub.add_parser("parallelize", help="find the fastest model-parallel plans that fit in memory")
+    add_run_flags(p, _FLAGS)
+    p.add_argument("--top", type=positive_int, default=5, metavar="K", help="how many plans to print; default 5")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain parallelize``; returns the exit status."""
+    from simtrain import units
+    from simtrain.errors import ConfigError
+    from simtrain.parallel.search import search
+    from simtrain.run import TrainingRun
+
+    values = run_values(args, _FLAGS)
+    if values.get("global_batch") is None:
+        raise ConfigError("is required: the samples per optimizer step to plan for", key="global_batch")
+    values.setdefault("dtype", "bf16")
+    values.setdefault("optimizer", "adam")
+    checked = TrainingRun(**values)   # every value validated as a run's
+    result = search(checked.model, checked.topology, gpus=checked.gpus, global_batch=values["global_batch"],
+                    dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
+                    algorithm=checked.algorithm, scheme=values.get("scheme"))
+    if args.json:
+        emit(result.to_dict())
+        return 0
+    config = result.config
+    print(f"{config['model']} on {config['topology']}: {config['gpus']} x {config['device']}, global batch "
+          f"{config['global_batch']}, {config['dtype']}, {config['optimizer']}")
+    print(f"  {result.space} valid plans, {result.fit} fit in memory, {result.simulated} simulated (the rest cannot "
+          "beat the best by their lower bound)")
+    for rank, row in enumerate(result.best, 1):
+        flags = (f"--parallel {row['parallel']} --micro-batch {row['micro_batch']} --pipeline-schedule "
+                 f"{row['pipeline_schedule']} --recompute {row['recompute']} --zero {row['zero']}"
+                 + (" --sequence-parallel" if row["sequence_parallel"] else "") + f" --rank-order {row['rank_order']}"
+                 + (f" --scheme {row['scheme']}" if row["scheme"] != "none" else ""))
+        print(f"{rank}. {units.format_time(row['step_time_s'])}, {row['tokens_per_s']:,.0f} tokens/s, MFU "
+              f"{100 * row['mfu']:.1f} %, {units.format_size(row['memory_per_gpu_bytes'])} per GPU")
+        print(f"   {flags}")
+        print(f"   why: {row['why']}; bubble {100 * row['bubble_fraction']:.1f} %, exposed TP "
+              f"{units.format_time(row['exposed_tp_s'])}, DP {units.format_time(row['exposed_dp_s'])}")
+    return 0

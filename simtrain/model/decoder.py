@@ -1,0 +1,378 @@
+"""The decoder-only transformer family (GPT, OPT, BLOOM, Llama, Mixtral): a model from a handful of sizes.
+
+``gpt:layers=L,hidden=H,heads=A,seq=S,vocab=V[,key=value ...]`` names a model wherever a model name is accepted,
+and a catalog model whose file has a ``decoder:`` section takes the same keys as overrides (``llama3-405b:seq=8192``).
+Keys (defaults in brackets):
+
+* ``layers``, ``hidden``, ``heads``, ``seq``, ``vocab``: depth, width, attention heads, sequence length, vocabulary
+* ``ffn`` [4·hidden; 8·hidden/3 rounded up to a multiple of 256 when gated]: the MLP's inner width
+* ``kv_heads`` [heads]: key/value heads (grouped-query attention when fewer than ``heads``)
+* ``head_dim`` [hidden / heads]
+* ``gated`` [false]: SwiGLU MLP (gate and up projections, then down), RMSNorm and no biases (Llama style);
+  otherwise a GELU MLP, LayerNorm and biases on every linear layer (GPT style)
+* ``positions`` [learned; rotary when gated]: ``learned`` (a table of ``seq`` positions), ``rotary`` or ``alibi``
+  (no parameters); ``position_table`` [seq] sizes the learned table (OPT's is seq + 2)
+* ``tied`` [true; false when gated]: the output head reuses the token embedding
+* ``embedding_norm`` [false]: a LayerNorm after the embedding (BLOOM)
+* ``experts`` [0: dense], ``top_k`` [2], ``moe_ffn`` [ffn], ``shared_experts`` [0], ``moe_every`` [1]: a
+  mixture-of-experts MLP in every ``moe_every``-th layer, with a router (hidden × experts, no bias)
+
+Parameter counts follow the reference implementations (Hugging Face transformers, Megatron-LM): tested against the
+published counts of the catalog entries. Multiply-adds per token: every linear layer's weights, attention's two
+matmuls over the whole sequence (as Megatron-LM's FLOP formula counts them, causal masking not subtracted), the
+top-k experts of a MoE layer.
+
+Examples
+--------
+>>> spec = load_decoder("gpt:layers=2,hidden=64,heads=4,seq=32,vocab=100")
+>>> spec.config.ffn, spec.num_params
+(256, 108544)
+>>> load_decoder("gpt:layers=2,hidden=64,heads=5,seq=32,vocab=100")
+Traceback (most recent call last):
+...
+simtrain.errors.ConfigError: model gpt:layers=2,hidden=64,heads=5,seq=32,vocab=100: heads: must divide hidden 64 \
+(got 5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simtrain.config import yaml_scalar
+from simtrain.errors import ConfigError
+from simtrain.model.spec import Layer, ModelSpec, Tensor
+from simtrain.params import REQUIRED, Param, read_params
+
+__all__ = ["DECODER_PARAMS", "DecoderConfig", "DecoderSpec", "block_layers", "decoder_from_config",
+           "is_decoder_name", "load_decoder"]
+
+#: The family's name prefix.
+PREFIX = "gpt"
+
+#: The keys of a decoder, as parameters (validated as every plugin's parameters are).
+DECODER_PARAMS: tuple[Param, ...] = (
+    Param("layers", "integer", REQUIRED, "transformer layers", minimum=1),
+    Param("hidden", "integer", REQUIRED, "hidden width", minimum=1),
+    Param("heads", "integer", REQUIRED, "attention heads", minimum=1),
+    Param("seq", "integer", REQUIRED, "sequence length (tokens per sample)", minimum=1),
+    Param("vocab", "integer", REQUIRED, "vocabulary size", minimum=1),
+    Param("ffn", "integer", None, "MLP inner width (default 4·hidden, or 8·hidden/3 rounded up to 256 if gated)",
+          minimum=1),
+    Param("kv_heads", "integer", None, "key/value heads (default: heads)", minimum=1),
+    Param("head_dim", "integer", None, "width of one head (default hidden/heads)", minimum=1),
+    Param("gated", "boolean", False, "SwiGLU MLP, RMSNorm, no biases (Llama style)"),
+    Param("positions", "choice", None, "position encoding (default learned; rotary when gated)",
+          choices=("learned", "rotary", "alibi")),
+    Param("position_table", "integer", None, "rows of a learned position table (default seq)", minimum=1),
+    Param("tied", "boolean", None, "output head reuses the token embedding (default true; false when gated)"),
+    Param("embedding_norm", "boolean", False, "a LayerNorm after the token embedding (BLOOM)"),
+    Param("experts", "integer", 0, "experts per MoE layer (0: a dense MLP)", minimum=0),
+    Param("top_k", "integer", 2, "experts each token is routed to", minimum=1),
+    Param("moe_ffn", "integer", None, "inner width of one expert (default ffn)", minimum=1),
+    Param("shared_experts", "integer", 0, "experts every token passes through besides its top-k", minimum=0),
+    Param("moe_every", "integer", 1, "every how many layers the MLP is a MoE layer", minimum=1),
+)
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """The sizes of a decoder, defaults resolved.
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 32, "hidden": 4096, "heads": 32, "seq": 4096, "vocab": 32000,
+    ...                                 "gated": True, "ffn": 11008})
+    >>> c.tied, c.positions, c.kv_dim
+    (False, 'rotary', 4096)
+    """
+
+    layers: int
+    hidden: int
+    heads: int
+    seq: int
+    vocab: int
+    ffn: int
+    kv_heads: int
+    head_dim: int
+    gated: bool
+    positions: str
+    position_table: int
+    tied: bool
+    embedding_norm: bool
+    experts: int
+    top_k: int
+    moe_ffn: int
+    shared_experts: int
+    moe_every: int
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str | None = None, path: str = "") -> DecoderConfig:
+        """Validate the keys of a decoder and fill in the defaults."""
+        v = read_params(DECODER_PARAMS, dict(values), source=source, path=path)
+        hidden, heads, gated = v["hidden"], v["heads"], v["gated"]
+        head_dim = v["head_dim"]
+        if head_dim is None:
+            if hidden % heads:
+                raise ConfigError(f"must divide hidden {hidden}", source=source, key="heads", value=heads)
+            head_dim = hidden // heads
+        kv_heads = v["kv_heads"] or heads
+        if heads % kv_heads:
+            raise ConfigError(f"must divide heads {heads}", source=source, key="kv_heads", value=kv_heads)
+        ffn = v["ffn"] or (-(-8 * hidden // 3 // 256) * 256 if gated else 4 * hidden)
+        experts = v["experts"]
+        if experts and v["top_k"] > experts:
+            raise ConfigError(f"must be at most experts ({experts})", source=source, key="top_k", value=v["top_k"])
+        positions = v["positions"] or ("rotary" if gated else "learned")
+        return cls(layers=v["layers"], hidden=hidden, heads=heads, seq=v["seq"], vocab=v["vocab"], ffn=ffn,
+                   kv_heads=kv_heads, head_dim=head_dim, gated=gated, positions=positions,
+                   position_table=v["position_table"] or v["seq"],
+                   tied=(not gated) if v["tied"] is None else v["tied"], embedding_norm=v["embedding_norm"],
+                   experts=experts, top_k=v["top_k"], moe_ffn=v["moe_ffn"] or ffn,
+                   shared_experts=v["shared_experts"], moe_every=v["moe_every"])
+
+    @property
+    def q_dim(self) -> int:
+        """Width of the queries (heads × head_dim)."""
+        return self.heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of the keys (and of the values)."""
+        return self.kv_heads * self.head_dim
+
+    def is_moe(self, layer: int) -> bool:
+        """Whether transformer layer ``layer`` (from 0) has a mixture-of-experts MLP."""
+        return self.experts > 0 and (layer + 1) % self.moe_every == 0
+
+    @property
+    def moe_layers(self) -> int:
+        """How many layers have a mixture-of-experts MLP."""
+        return sum(self.is_moe(i) for i in range(self.layers))
+
+    def describe(self) -> str:
+        """``gpt:key=value,...`` with every key that differs from its default."""
+        base = DecoderConfig.from_mapping({k: getattr(self, k) for k in ("layers", "hidden", "heads", "seq",
+                                                                           "vocab", "gated")})
+        keys = [f"{f.name}={_text(getattr(self, f.name))}" for f in dataclasses.fields(self)
+                if f.name in ("layers", "hidden", "heads", "seq", "vocab")
+                or getattr(self, f.name) != getattr(base, f.name)]
+        return f"{PREFIX}:" + ",".join(keys)
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@dataclass(frozen=True)
+class DecoderSpec(ModelSpec):
+    """A :class:`~simtrain.model.ModelSpec` of a decoder that also keeps its sizes (``config``), which the
+    model-parallel planner (:mod:`simtrain.parallel`) shards."""
+
+    config: DecoderConfig | None = None
+
+    @property
+    def transformer_layers(self) -> int:
+        """Number of transformer layers."""
+        assert self.config is not None
+        return self.config.layers
+
+
+def _norm(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
+    tensors = (Tensor(f"{name}.weight", (width,)),) if c.gated else \
+        (Tensor(f"{name}.weight", (width,)), Tensor(f"{name}.bias", (width,)))
+    return Layer(name, "rmsnorm" if c.gated else "layernorm", tensors, 0.0, tokens * width, tokens * width)
+
+
+def _linear(name: str, c: DecoderConfig, tokens: int, fan_in: int, fan_out: int, bias: bool | None = None,
+            copies: int = 1, active: int | None = None) -> Layer:
+    """A linear layer on ``tokens`` tokens; ``copies`` weight sets of which ``active`` run per token (experts)."""
+    has_bias = (not c.gated) if bias is None else bias
+    tensors: list[Tensor] = []
+    for e in range(copies):
+        prefix = f"{name}.{e}" if copies > 1 else name
+        tensors.append(Tensor(f"{prefix}.weight", (fan_out, fan_in)))
+        if has_bias:
+            tensors.append(Tensor(f"{prefix}.bias", (fan_out,)))
+    run = copies if active is None else active
+    return Layer(name, "linear", tuple(tensors), float(tokens * fan_in * fan_out * run), tokens * fan_in * run,
+                 tokens * fan_out * run, gemm=(tokens * run, fan_out, fan_in))
+
+
+def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp: bool = False,
+                 prefix: str = "") -> list[Layer]:
+    """The layers of transformer layer ``index`` as one GPU of a tensor- (``tp``) and context-parallel (``cp``)
+    group holds and computes them, per sample (a sample is ``seq / cp`` of the sequence's tokens on this GPU).
+
+    Tensor parallelism splits heads, the MLP's inner width and the experts' inner width by ``tp`` (Megatron-LM's
+    column/row split); with sequence parallelism (``sp``) the norms also run on ``1/tp`` of the tokens.
+    ``tp = cp = 1`` gives the layer of the whole model.
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
+    >>> [layer.kind for layer in block_layers(c)]
+    ['layernorm', 'linear', 'attention', 'linear', 'layernorm', 'linear', 'gelu', 'linear']
+    >>> sum(l.num_params for l in block_layers(c, tp=2)) * 2 > sum(l.num_params for l in block_layers(c))
+    True
+    """
+    name = f"{prefix}layers.{index}"
+    tokens = c.seq // cp
+    norm_tokens = tokens // tp if sp else tokens
+    h = c.hidden
+    q, kv = c.q_dim // tp, c.kv_dim // tp
+    layers = [
+        _norm(f"{name}.input_norm", c, norm_tokens, h),
+        _linear(f"{name}.attention.qkv", c, tokens, h, q + 2 * kv),
+        # the two matmuls of attention: local queries against the whole sequence's keys (ring attention under cp)
+        Layer(f"{name}.attention.core", "attention", (), float(2 * tokens * c.seq * q),
+              tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q)),
+        _linear(f"{name}.attention.out", c, tokens, q, h),
+        _norm(f"{name}.post_attention_norm", c, norm_tokens, h),
+    ]
+    if c.is_moe(index):
+        inner = c.moe_ffn // tp
+        width = 2 * inner if c.gated else inner
+        layers.append(_linear(f"{name}.mlp.router", c, tokens, h, c.experts, bias=False))
+        layers.append(_linear(f"{name}.mlp.experts.up", c, tokens, h, width, copies=c.experts, active=c.top_k))
+        layers.append(Layer(f"{name}.mlp.experts.act", "silu" if c.gated else "gelu", (), 0.0,
+                            tokens * width * c.top_k, tokens * inner * c.top_k))
+        layers.append(_linear(f"{name}.mlp.experts.down", c, tokens, inner, h, copies=c.experts, active=c.top_k))
+        if c.shared_experts:
+            shared = c.shared_experts * inner
+            layers.append(_linear(f"{name}.mlp.shared.up", c, tokens, h, 2 * shared if c.gated else shared))
+            layers.append(_linear(f"{name}.mlp.shared.down", c, tokens, shared, h))
+    else:
+        inner = c.ffn // tp
+        width = 2 * inner if c.gated else inner
+        layers.append(_linear(f"{name}.mlp.up", c, tokens, h, width))
+        layers.append(Layer(f"{name}.mlp.act", "silu" if c.gated else "gelu", (), 0.0, tokens * width,
+                            tokens * inner))
+        layers.append(_linear(f"{name}.mlp.down", c, tokens, inner, h))
+    return layers
+
+
+def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
+    """The input side: token embedding (vocabulary split by ``tp``), learned positions, the optional norm."""
+    tokens = c.seq // cp
+    layers = [Layer("embed_tokens", "embedding", (Tensor("embed_tokens.weight", (c.vocab // tp, c.hidden)),),
+                    0.0, tokens, tokens * c.hidden)]
+    if c.positions == "learned":
+        layers.append(Layer("embed_positions", "embedding",
+                            (Tensor("embed_positions.weight", (c.position_table, c.hidden)),), 0.0, tokens,
+                            tokens * c.hidden))
+    if c.embedding_norm:
+        norm = _norm("embed_norm", dataclasses.replace(c, gated=False), tokens, c.hidden)
+        layers.append(norm)
+    return layers
+
+
+def head_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
+    """The output side: the final norm and the language-model head (vocabulary split by ``tp``)."""
+    tokens = c.seq // cp
+    head = _linear("lm_head", c, tokens, c.hidden, c.vocab // tp, bias=False)
+    if c.tied:
+        head = dataclasses.replace(head, tensors=(), tied_to="embed_tokens.weight")
+    return [_norm("final_norm", c, tokens, c.hidden), head]
+
+
+def decoder_from_config(c: DecoderConfig, name: str | None = None, description: str = "", reference: str = "",
+                        source: str = "", published: Mapping[str, float] | None = None) -> DecoderSpec:
+    """The :class:`DecoderSpec` of a configuration (layers in forward order, each reading the one before).
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 2, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
+    >>> len(decoder_from_config(c).layers)
+    20
+    """
+    layers = embedding_layers(c)
+    for index in range(c.layers):
+        layers.extend(block_layers(c, index))
+    layers.extend(head_layers(c))
+    return DecoderSpec(name=name or c.describe(), layers=tuple(layers), input_shape=(c.seq,),
+                       sample_name="sequence", reference=reference, description=description, source=source,
+                       published=dict(published or {}), config=c)
+
+
+def is_decoder_name(text: str) -> bool:
+    """Whether a model name is a decoder spec (``gpt:...``) or a catalog name with overrides (``NAME:key=v``).
+
+    Examples
+    --------
+    >>> is_decoder_name("gpt:layers=2"), is_decoder_name("llama3-8b:seq=4096"), is_decoder_name("a/b.yaml")
+    (True, True, False)
+    """
+    head, sep, tail = text.partition(":")
+    return bool(sep) and "/" not in head and "\\" not in head and (head == PREFIX or "=" in tail)
+
+
+def parse_overrides(text: str, source: str) -> dict[str, Any]:
+    """``key=value,key=value`` → a mapping of YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("expected key=value items separated by commas", source=source, key="model",
+                              value=item)
+        out[key.strip()] = yaml_scalar(value.strip())
+    return out
+
+
+def load_decoder(text: str) -> DecoderSpec:
+    """A decoder from ``gpt:key=value,...`` or a catalog decoder with overrides (``llama3-8b:seq=4096``).
+
+    Examples
+    --------
+    >>> load_decoder("llama3-8b:seq=4096").config.seq
+    4096
+    >>> load_decoder("resnet50:seq=4")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: model: 'resnet50' is not a decoder, so it takes no overrides (got 'resnet50:seq=4')
+    """
+    head, _, tail = text.partition(":")
+    source = f"model {text}"
+    overrides = parse_overrides(tail, source)
+    if head == PREFIX:
+        return decoder_from_config(DecoderConfig.from_mapping(overrides, source=source), name=None)
+    from simtrain.catalog import resolve
+    from simtrain.config import load_yaml
+
+    data = load_yaml(resolve("models", head))
+    if not isinstance(data, Mapping) or "decoder" not in data:
+        raise ConfigError(f"{head!r} is not a decoder, so it takes no overrides", key="model", value=text)
+    base = decoder_from_dict(data, str(resolve("models", head)))
+    assert base.config is not None
+    keys = {f.name: getattr(base.config, f.name) for f in dataclasses.fields(base.config)}
+    keys.update(overrides)
+    config = DecoderConfig.from_mapping(keys, source=source)
+    # the published counts describe the unchanged model only
+    published = base.published if config == base.config else {}
+    return decoder_from_config(config, name=text, description=base.description, reference=base.reference,
+                               source=base.source, published=published)
+
+
+def decoder_from_dict(data: Mapping[str, Any], source: str) -> DecoderSpec:
+    """A catalog file with a ``decoder:`` section (name, description, reference, published, decoder)."""
+    from simtrain.config import Section
+
+    top = Section(data, source)
+    name = top.string("name")
+    description = top.string("description", "")
+    reference = top.string("reference", "")
+    top.string("sample", "sequence")
+    published: dict[str, float] = {}
+    section = top.section("published", None)
+    if section is not None:
+        for key in list(section.data):
+            published[key] = section.number(key, minimum=0)
+    raw = top.raw("decoder")
+    if not isinstance(raw, Mapping):
+        raise top.error("decoder", "must be a mapping of decoder keys")
+    top.finish()
+    config = DecoderConfig.from_mapping(raw, source=source, path="decoder")
+    return decoder_from_config(config, name=name, description=description, reference=reference, source=source,
+                               published=published)

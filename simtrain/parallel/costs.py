@@ -1,0 +1,503 @@
+"""What one pipeline stage computes and communicates per micro-batch under a plan, priced by the compute model and
+the network engines.
+
+Compute: every transformer layer's forward and backward on one GPU is :meth:`ComputeModel.layer_time` of the
+layers :func:`~simtrain.model.decoder.block_layers` gives for the plan (heads and MLP split by TP, tokens by CP,
+norms by TP under sequence parallelism), at the micro-batch. Full recomputation adds the layer's forward (and its TP
+communication) to its backward, selective recomputation the attention matmuls' forward.
+
+Communication: each is a collective :class:`~simtrain.collectives.schedule.Schedule` on the plan's real rank groups
+(every group of the cluster at once, :func:`~simtrain.collectives.base.build_grouped_schedule`), evaluated by the
+run's engine, templates built once per (operation, group, algorithm) and resized. The overlaps modelled:
+
+* TP: two all-reduces per layer forward and two backward (sequence parallelism: an all-gather and a
+  reduce-scatter each), on the critical path (Megatron-LM's default, no TP overlap);
+* CP: ring attention's key/value all-gather (backward: all-gather and the gradients' reduce-scatter) overlaps the
+  attention matmuls; only what exceeds them is exposed;
+* EP: the token dispatch and combine all-to-alls, two per MoE layer forward and two backward, exposed;
+* ZeRO-3: each layer's parameter all-gather is prefetched behind the previous layer's compute (backward: the
+  all-gather and the gradient reduce-scatter), exposed beyond it;
+* PP: one point-to-point send of the activations (``1/tp`` of them, Megatron's scatter-gather) per micro-batch
+  and stage boundary, forward and backward, simulated by the pipeline (:mod:`simtrain.parallel.pipeline`);
+* DP: the gradient reduction (all-reduce, or reduce-scatter under ZeRO-1/2) of each layer as its last micro-batch's
+  backward produces it, overlapping the rest of that backward; ZeRO-1/2's parameter all-gather after the update
+  (not overlapped).
+
+Examples
+--------
+>>> from simtrain.model import load_model
+>>> from simtrain.parallel.plan import make_plan
+>>> from simtrain.topology import load_topology
+>>> from simtrain.compute import ComputeModel
+>>> c = load_model("gpt:layers=4,hidden=512,heads=8,seq=256,vocab=1000").config
+>>> cluster = load_topology("dgx-a100", gpus=16)
+>>> plan = make_plan(c, 16, "tp=4,pp=2", micro_batch=1, global_batch=8)
+>>> costs = StageCosts.build(c, plan, cluster, ComputeModel.roofline("a100"), "bf16", "adam")
+>>> costs.forward[0][0] > 0 and costs.tp_per_microbatch > 0
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simtrain.collectives.base import build_grouped_schedule
+from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers
+from simtrain.model.spec import DTYPE_BYTES, Tensor
+from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
+from simtrain.parallel.plan import ParallelPlan
+from simtrain.topology import Cluster
+
+__all__ = ["CATEGORIES", "Comms", "StageCosts"]
+
+#: Communication classes of the report's ``exposed_comm_s``.
+CATEGORIES = ("tp", "pp", "dp", "cp", "ep")
+#: Templates are built at this size and resized (as the data-parallel step does).
+TEMPLATE_BYTES = float(2**30)
+
+
+class Comms:
+    """Times of collectives on a plan's rank groups with one engine, templates and results memoised by content."""
+
+    def __init__(self, cluster: Cluster, plan: ParallelPlan, cache: NetworkCache, options: NetworkOptions | None,
+                 engine: str = "analytical", algorithm: str = "ring",
+                 algorithm_params: Mapping[str, Any] | None = None) -> None:
+        self.cluster = cluster
+        self.plan = plan
+        self.cache = cache
+        self.options = options or NetworkOptions()
+        self.engine = engine
+        self.algorithm = algorithm
+        self.algorithm_params = dict(algorithm_params or {})
+        self._times: dict[Any, float] = {}
+        self._reductions: dict[Any, tuple[float, tuple[Schedule, ...]]] = {}
+        self._rows: dict[Any, np.ndarray] = {}
+        #: bytes per GPU by link class of everything :meth:`count` recorded
+        self.bytes_by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
+        self.bytes_per_gpu = 0.0
+
+    def _plan_key(self) -> tuple[Any, ...]:
+        p = self.plan
+        return (p.tp, p.pp, p.dp, p.cp, p.ep, p.rank_order)
+
+    def schedule(self, op: str, dim: str, size_bytes: float, rows: np.ndarray | None = None) -> tuple[Any, Schedule]:
+        """The key and Schedule of ``op`` of ``size_bytes`` (per group, nccl-tests convention) on every group of
+        ``dim`` (or on the given group ``rows``)."""
+        groups = self.plan.groups(dim) if rows is None else rows
+        name = "direct" if op == "all-to-all" else self.algorithm
+        params = {} if op == "all-to-all" else self.algorithm_params
+        if name == "multidim-ring" and groups.shape[1] != self.cluster.num_gpus:
+            name = "ring"
+        key = ("parallel", op, dim, self._plan_key(), name, json.dumps(params, sort_keys=True, default=str),
+                groups[:, 0].tobytes() if rows is not None else None)
+
+        def build() -> Schedule:
+            return build_grouped_schedule(op, [TEMPLATE_BYTES] * len(groups), self.cluster, name, list(groups),
+                                          **params)
+
+        template = self.cache.get("template", key, build)
+        return key, template.resized(size_bytes * len(groups))
+
+    def time(self, op: str, dim: str, size_bytes: float, rows: np.ndarray | None = None) -> float:
+        """Seconds of ``op`` (``size_bytes`` per group) on the groups of ``dim``; 0 for groups of one rank."""
+        groups = self.plan.groups(dim) if rows is None else rows
+        if groups.shape[1] == 1 or size_bytes <= 0:
+            return 0.0
+        key, schedule = self.schedule(op, dim, size_bytes, rows)
+        return self._timed(key, float(size_bytes), schedule)
+
+    def _timed(self, key: Any, size_bytes: float, schedule: Schedule) -> float:
+        """A schedule's time, kept in the cluster's cache under what decides it: its template key and size, the
+        engine and the network options (so runs in one process share it)."""
+        memo = (key, size_bytes, self.engine, self.options)
+        if memo not in self._times:
+            self._times[memo] = self.cache.get("parallel-time", memo, lambda: self.evaluate(schedule))
+        return self._times[memo]
+
+    def evaluate(self, schedule: Schedule) -> float:
+        """Seconds of a schedule with the engine."""
+        if self.engine == "des":
+            from simtrain.network.des import simulate_collective
+
+            return simulate_collective(schedule, self.cluster, self.options, cache=self.cache).time_s
+        return evaluate(schedule, self.cluster, self.options, self.cache).time_s
+
+    def count(self, op: str, dim: str, size_bytes: float, times: float, rows: np.ndarray | None = None) -> None:
+        """Record ``times`` occurrences of a collective per step in the bytes per GPU."""
+        groups = self.plan.groups(dim) if rows is None else rows
+        if groups.shape[1] == 1 or size_bytes <= 0 or times <= 0:
+            return
+        key, schedule = self.schedule(op, dim, size_bytes, rows)
+        self._add(key, schedule, times)
+
+    def _add(self, key: Any, schedule: Schedule, times: float) -> None:
+        """Add a schedule's bytes ``times`` over; ``key`` (its template key, or None) keeps its traffic cached."""
+        if key is None:
+            traffic = schedule_traffic(schedule, self.cluster, self.cache)
+        else:
+            traffic = self.cache.get("parallel-traffic", (key, float(schedule.size_bytes)),
+                                     lambda: schedule_traffic(schedule, self.cluster, self.cache))
+        n = self.cluster.num_gpus
+        self.bytes_per_gpu += times * schedule.bytes_sent / n
+        for name, value in traffic.bytes_by_class.items():
+            self.bytes_by_class[name] += times * value / n
+
+    def reduction(self, op: str, stage: int, dense_bytes: float, expert_bytes: float) -> tuple[float,
+                                                                                              tuple[Schedule, ...]]:
+        """Seconds and Schedules of one gradient bucket's reduction on pipeline stage ``stage``'s data-parallel
+        groups: dense gradients over ``dp · cp``, expert gradients over ``dp · cp / ep``."""
+        memo = ("reduction", op, stage, float(dense_bytes), float(expert_bytes))
+        if memo in self._reductions:
+            return self._reductions[memo]
+        seconds = 0.0
+        schedules: list[Schedule] = []
+        for dim, nbytes in (("dpcp", dense_bytes), ("edp", expert_bytes)):
+            rows = self.stage_rows(dim, stage)
+            if rows.shape[1] == 1 or nbytes <= 0:
+                continue
+            seconds += self.time(op, dim, nbytes, rows)
+            schedules.append(self.schedule(op, dim, nbytes, rows)[1])
+        self._reductions[memo] = (seconds, tuple(schedules))
+        return self._reductions[memo]
+
+    def compressed(self, phase: Any, stage: int, tensors: Sequence[Tensor], dp_per_node: int,
+                   compute: ComputeModel, width: int) -> tuple[float, tuple[Schedule, ...]]:
+        """Seconds and Schedules of a compression scheme's communications (``phase.comms``) for one bucket of
+        gradient tensors on stage ``stage``'s data-parallel groups, after its compression compute. The scheme's
+        groups (``world``, ``node``, ``peers``, ``leaders``, ``groups:K``) are taken inside each data-parallel
+        group, with ``dp_per_node`` of its members per node."""
+        from simtrain.collectives.groups import comm_sizes
+
+        rows = self.stage_rows("dpcp", stage)
+        seconds = 0.0
+        if phase.compute_flops is not None:
+            flops = phase.compute_flops(tensors)
+            if flops:
+                seconds += compute.kernel_time(flops, 3.0 * width * sum(t.numel for t in tensors), "fp32")
+        schedules: list[Schedule] = []
+        for comm in phase.comms(tensors):
+            if comm.payload_bytes <= 0 or rows.shape[1] == 1:
+                continue
+            if comm.op == "push-pull":
+                raise ConfigError("push-pull (parameter-server) schemes are not simulated with a model-parallel "
+                                  "plan", key="scheme", value=comm.label)
+            positions, sizes = comm_sizes(comm, rows.shape[1], dp_per_node)
+            groups = [row[g] for row in rows for g in positions]
+            all_sizes = [size for _ in rows for size in sizes]
+            name = "direct" if comm.op == "all-to-all" else self.algorithm
+            params = {} if comm.op == "all-to-all" else self.algorithm_params
+            if name == "multidim-ring":
+                name = "ring"
+            key = ("parallel-scheme", comm.op, comm.group, stage, self._plan_key(), name,
+                   json.dumps(params, sort_keys=True, default=str), tuple(all_sizes))
+            schedule = self.cache.get("template", key, functools.partial(
+                build_grouped_schedule, comm.op, all_sizes, self.cluster, name, groups, **params))
+            seconds += self._timed(key, float(sum(all_sizes)), schedule)
+            schedules.append(schedule)
+        return seconds, tuple(schedules)
+
+    def stage_rows(self, dim: str, stage: int) -> np.ndarray:
+        """The groups of ``dim`` that lie on pipeline stage ``stage``."""
+        if (dim, stage) in self._rows:
+            return self._rows[(dim, stage)]
+        groups = self.plan.groups(dim)
+        stage_of = (groups[:, 0] // self.plan.rank(pp=1)) % self.plan.pp if self.plan.pp > 1 else \
+            np.zeros(len(groups), dtype=np.int64)
+        rows = self._rows[(dim, stage)] = groups[stage_of == stage]
+        return rows
+
+    def p2p(self, stage: int, nbytes: float, backward: bool = False) -> Schedule:
+        """Every GPU of pipeline stage ``stage`` sends ``nbytes`` to its peer of the next stage (backward: of the
+        previous stage); the last stage's next is the first (interleaved chunks wrap around)."""
+        pp = self.plan.groups("pp")
+        source = pp[:, stage]
+        target = pp[:, (stage - 1) % self.plan.pp] if backward else pp[:, (stage + 1) % self.plan.pp]
+        key = self.p2p_key(stage, backward)
+
+        def build() -> Schedule:
+            pattern = StepPattern(source, target, TEMPLATE_BYTES, label="p2p")
+            return Schedule("send", "p2p", TEMPLATE_BYTES * len(source), np.unique(np.concatenate([source, target])),
+                            (pattern,))
+
+        return self.cache.get("template", key, build).resized(nbytes * len(source))
+
+    def p2p_key(self, stage: int, backward: bool) -> tuple[Any, ...]:
+        """The template key of :meth:`p2p`."""
+        return ("parallel-p2p", self._plan_key(), stage, backward)
+
+    def p2p_time(self, stage: int, nbytes: float, backward: bool = False) -> float:
+        """Seconds of :meth:`p2p` with the engine (memoised)."""
+        if self.plan.pp == 1 or nbytes <= 0:
+            return 0.0
+        return self._timed(self.p2p_key(stage, backward), float(nbytes), self.p2p(stage, nbytes, backward))
+
+
+@dataclass
+class StageCosts:
+    """Per (stage, model chunk) durations of one micro-batch's forward and backward, and what makes them up.
+
+    Attributes
+    ----------
+    forward, backward : list of list of float
+        ``[stage][chunk]`` seconds per micro-batch, compute plus the exposed TP/CP/EP/ZeRO-3 communication.
+    p2p_forward, p2p_backward : list of float
+        Seconds of the activation (gradient) send from stage s to s+1 (s−1), per micro-batch.
+    exposed : dict
+        Per category, the exposed seconds per micro-batch of the first stage's forward plus backward.
+    dp_buckets : list of list of tuple
+        Per stage, the gradient reductions of its last micro-batch's backward, in the order backward produces
+        them: (seconds of compute into that backward when the bucket is ready, seconds of its communication, its
+        Schedules on the stage's data-parallel groups).
+    dp_after_update : list of float
+        Per stage, communication after the optimizer step (ZeRO-1/2 parameter all-gather).
+    update : list of float
+        Per stage, the optimizer step.
+    """
+
+    forward: list[list[float]]
+    backward: list[list[float]]
+    p2p_forward: list[float]
+    p2p_backward: list[float]
+    exposed: dict[str, float]
+    dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...]]]]
+    dp_after_update: list[float]
+    update: list[float]
+    model_flops: float
+    hardware_flops: float
+    comms: Comms = field(repr=False)
+    p2p_bytes: float = 0.0
+    phase_bytes: Any = None
+
+    @property
+    def tp_per_microbatch(self) -> float:
+        """TP seconds per micro-batch (forward and backward) on the first stage."""
+        return self.exposed["tp"]
+
+    @classmethod
+    def build(cls, c: DecoderConfig, plan: ParallelPlan, cluster: Cluster, compute: ComputeModel, dtype: str,
+              optimizer: str, *, cache: NetworkCache | None = None, options: NetworkOptions | None = None,
+              engine: str = "analytical", algorithm: str = "ring",
+              algorithm_params: Mapping[str, Any] | None = None, phase: Any = None) -> StageCosts:
+        """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
+        :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups."""
+        cache = NetworkCache.for_cluster(cluster, cache)
+        comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
+        width = DTYPE_BYTES[dtype]
+        mb, tp, cp, sp = plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel
+        m = plan.num_micro_batches
+        tokens = mb * c.seq // cp
+        activation = tokens * c.hidden * width          # one layer's output on one GPU of a TP group (whole)
+
+        def time_of(layers: list[Any], phase: str) -> float:
+            return sum(compute.layer_time(layer, mb, phase, dtype) for layer in layers)
+
+        # TP: two collectives per layer per pass
+        if sp:
+            tp_pass = 2 * (comms.time("all-gather", "tp", activation) + comms.time("reduce-scatter", "tp", activation))
+        else:
+            tp_pass = 2 * comms.time("all-reduce", "tp", activation)
+        kv_bytes = 2 * mb * c.seq * c.kv_dim // tp * width   # the whole sequence's K and V on one TP rank
+        cp_gather = comms.time("all-gather", "cp", kv_bytes)
+        cp_scatter = comms.time("reduce-scatter", "cp", kv_bytes)
+        dispatch = tokens // (tp if sp else 1) * c.hidden * width * max(1, c.top_k)
+        ep_pass = 2 * comms.time("all-to-all", "ep", dispatch) if plan.ep > 1 else 0.0
+
+        kinds: dict[bool, dict[str, float]] = {}
+        for moe in sorted({c.is_moe(i) for i in range(c.layers)}):
+            index = next(i for i in range(c.layers) if c.is_moe(i) == moe)
+            layers = block_layers(c, index, tp, cp, sp)
+            core = [layer for layer in layers if layer.kind == "attention"]
+            f, b = time_of(layers, "forward"), time_of(layers, "backward")
+            core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
+            weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * width
+            expert_weights = sum(layer.num_params for layer in layers if ".experts." in layer.name) * width / plan.ep
+            z_f = z_b = 0.0
+            if plan.zero >= 3 and plan.dp * plan.cp > 1:
+                gather = comms.time("all-gather", "dpcp", weights) + comms.time("all-gather", "edp", expert_weights)
+                scatter = comms.time("reduce-scatter", "dpcp", weights) + \
+                    comms.time("reduce-scatter", "edp", expert_weights)
+                z_f, z_b = max(0.0, gather - f), max(0.0, gather + scatter - b)
+            kinds[moe] = {
+                "f": f, "b": b, "core_f": core_f, "tp": tp_pass,
+                "cp_f": max(0.0, cp_gather - core_f), "cp_b": max(0.0, cp_gather + cp_scatter - core_b),
+                "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "weights": weights,
+                "expert_weights": expert_weights,
+                "flops_f": sum(layer.forward_flops for layer in layers) * mb,
+                "flops_core": sum(layer.forward_flops for layer in core) * mb,
+            }
+
+        per_chunk = c.layers // (plan.pp * plan.chunks)
+        full_layers = (plan.layers_per_stage if plan.recompute_layers is None else plan.recompute_layers) \
+            if plan.recompute == "full" else 0
+        embed = embedding_layers(c, tp, cp)
+        head = head_layers(c, tp, cp)
+        forward: list[list[float]] = []
+        backward: list[list[float]] = []
+        exposed = dict.fromkeys(CATEGORIES, 0.0)
+        dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...]]]] = []
+        dp_after: list[float] = []
+        updates: list[float] = []
+        from simtrain.parallel.memory import stage_params
+
+        for stage in range(plan.pp):
+            forward.append([])
+            backward.append([])
+            buckets: list[tuple[float, float, float, int]] = []   # (backward seconds, dense, expert bytes, chunk)
+            stage_recomputed = 0
+            for chunk in range(plan.chunks):
+                first = (chunk * plan.pp + stage) * per_chunk
+                f_total = b_total = 0.0
+                for index in range(first, first + per_chunk):
+                    k = kinds[c.is_moe(index)]
+                    f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + k["zf"]
+                    b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + k["zb"]
+                    again = 0.0   # communication a full recomputation runs again
+                    if stage_recomputed < full_layers:
+                        stage_recomputed += 1
+                        b += k["f"] + k["tp"] + k["cp_f"] + k["ep"]
+                        again = 1.0
+                    elif plan.recompute == "selective":
+                        b += k["core_f"]
+                    f_total += f
+                    b_total += b
+                    buckets.append((b, k["weights"], k["expert_weights"], chunk))
+                    if stage == 0:
+                        exposed["tp"] += (2 + again) * k["tp"]
+                        exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
+                        exposed["ep"] += (2 + again) * k["ep"]
+                        exposed["dp"] += k["zf"] + k["zb"]
+                if stage == 0 and chunk == 0:
+                    f_total += time_of(embed, "forward")
+                    b_total += time_of(embed, "backward")
+                if stage == plan.pp - 1 and chunk == plan.chunks - 1:
+                    f_total += time_of(head, "forward")
+                    b_total += time_of(head, "backward")
+                forward[stage].append(f_total)
+                backward[stage].append(b_total)
+            # DP: the last micro-batch's backward produces the layers' gradients in reverse order
+            dense_params, expert_params = stage_params(c, plan, stage)
+            dense_dp = plan.dp * plan.cp
+            op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
+            ready = 0.0
+            stage_buckets: list[tuple[float, float, tuple[Schedule, ...]]] = []
+            layer_dense = sum(bucket[1] for bucket in buckets)
+            extra_dense = dense_params * width - layer_dense   # embedding and head
+            if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
+                dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
+                first_layer = stage * per_chunk
+                for position, (b, _, _, chunk) in enumerate(reversed(buckets)):
+                    ready += b if chunk == 0 else 0.0
+                    index = first_layer + len(buckets) - 1 - position
+                    tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
+                    stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
+                                                                   width)))
+                edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
+                tensors = [t for layer in edge for t in layer.tensors]
+                if tensors:
+                    stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
+                                                                   width)))
+            elif plan.zero < 3:
+                # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
+                for b, dense_bytes, expert_bytes, chunk in reversed(buckets):
+                    ready += b if chunk == 0 else 0.0
+                    stage_buckets.append((ready, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
+                if extra_dense > 0:
+                    stage_buckets.append((ready, *comms.reduction(op, stage, extra_dense, 0.0)))
+            dp_buckets.append(stage_buckets)
+            after = 0.0
+            if plan.zero in (1, 2):
+                after = comms.time("all-gather", "dpcp", dense_params * width / 1) + \
+                    comms.time("all-gather", "edp", expert_params * width)
+            dp_after.append(after)
+            local = (dense_params / dense_dp if plan.zero >= 1 else dense_params) + \
+                (expert_params / plan.expert_dp if plan.zero >= 1 else expert_params)
+            updates.append(compute.update_time(int(local), dtype, optimizer))
+
+        p2p_bytes = activation / tp
+        p2p_forward = [comms.p2p_time(s, p2p_bytes) for s in range(plan.pp)]
+        p2p_backward = [comms.p2p_time(s, p2p_bytes, backward=True) for s in range(plan.pp)]
+        # scale the first stage's per-micro-batch exposure to the step
+        for key in ("tp", "cp", "ep"):
+            exposed[key] *= m
+        exposed["dp"] *= m
+        model_flops = 3.0 * _forward_flops(c) * plan.global_batch
+        hardware_flops = model_flops + _recomputed_flops(c, plan, full_layers) * plan.global_batch
+        costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
+                    model_flops, hardware_flops, comms, p2p_bytes, phase)
+        costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width)
+        return costs
+
+    def _count_bytes(self, c: DecoderConfig, plan: ParallelPlan, kinds: dict[bool, dict[str, float]],
+                     activation: float, kv_bytes: float, dispatch: float, width: int) -> None:
+        """Every collective's bytes, counted as often as a step runs it (on every GPU at once)."""
+        comms, m = self.comms, plan.num_micro_batches
+        per_gpu_layers = c.layers // plan.pp
+        recompute = 2 if plan.recompute == "full" else 1
+        passes = m * per_gpu_layers
+        if plan.sequence_parallel:
+            comms.count("all-gather", "tp", activation, 2 * passes * (1 + recompute))
+            comms.count("reduce-scatter", "tp", activation, 2 * passes * (1 + recompute))
+        else:
+            comms.count("all-reduce", "tp", activation, 2 * passes * (1 + recompute))
+        comms.count("all-gather", "cp", kv_bytes, passes * 2)
+        comms.count("reduce-scatter", "cp", kv_bytes, passes)
+        moe_layers = sum(c.is_moe(i) for i in range(per_gpu_layers))
+        if plan.ep > 1:
+            comms.count("all-to-all", "ep", dispatch, 4 * m * moe_layers)
+        if plan.pp > 1:
+            for stage in range(plan.pp - 1):
+                comms._add(comms.p2p_key(stage, False), comms.p2p(stage, self.p2p_bytes), m / plan.pp)
+                comms._add(comms.p2p_key(stage + 1, True), comms.p2p(stage + 1, self.p2p_bytes, backward=True),
+                           m / plan.pp)
+        if self.phase_bytes is not None:   # a compression scheme: the schedules of its buckets
+            for stage_buckets in self.dp_buckets:
+                for _, _, schedules in stage_buckets:
+                    for schedule in schedules:
+                        comms._add(None, schedule, 1.0)
+            return
+        dense = kinds[False]["weights"] if False in kinds else kinds[True]["weights"]
+        op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
+        comms.count(op, "dpcp", dense, per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
+        if True in kinds:
+            comms.count(op, "edp", kinds[True]["expert_weights"], moe_layers if plan.zero < 3 else moe_layers * m)
+        if plan.zero >= 1:
+            gathers = 1 if plan.zero < 3 else 2 * m
+            comms.count("all-gather", "dpcp", dense, per_gpu_layers * gathers)
+
+
+def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:
+    """Members of a data-parallel group that share a node (the scheme's ``node`` groups)."""
+    row = plan.groups("dpcp")[0]
+    nodes = row // gpus_per_node
+    return int(np.sum(nodes == nodes[0]))
+
+
+def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) -> float:
+    """Forward FLOPs of one sample that recomputation runs again: the first ``full_layers`` layers of each
+    stage in full, or (selective) the attention matmuls of every other layer."""
+    total = 0.0
+    for index in range(c.layers):
+        layers = block_layers(c, index)
+        if index % plan.layers_per_stage < full_layers:
+            total += sum(layer.forward_flops for layer in layers)
+        elif plan.recompute == "selective":
+            total += sum(layer.forward_flops for layer in layers if layer.kind == "attention")
+    return total
+
+
+def _forward_flops(c: DecoderConfig) -> float:
+    """Forward FLOPs of one sample (sequence) of the whole model: every layer's, the output head included."""
+    total = sum(layer.forward_flops for layer in head_layers(c))
+    kinds = {moe: sum(layer.forward_flops for layer in block_layers(c, next(i for i in range(c.layers)
+                                                                            if c.is_moe(i) == moe)))
+             for moe in {c.is_moe(i) for i in range(c.layers)}}
+    return total + sum(kinds[c.is_moe(i)] for i in range(c.layers))

@@ -1,0 +1,205 @@
+"""Memory per GPU under a model-parallel plan: parameters, gradients and optimizer state as TP, PP, EP and ZeRO shard
+them, activations per micro-batch times the micro-batches the schedule keeps in flight, and the workspace.
+
+Activations follow the itemisation of Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
+Transformer Models", §4), generalised to grouped-query attention, any MLP width, SwiGLU and mixture-of-experts
+layers. Per layer, with ``w`` bytes per element, ``b`` micro-batch, ``s`` tokens, ``h`` hidden, ``a`` heads:
+
+* attention: the QKV input ``w·sbh``, Q and K ``w·sb(q + k)``, the softmax output ``w·as²b`` and its dropout mask
+  ``as²b`` and output ``w·as²b``, V ``w·sb·k``, the output projection's input ``w·sb·q``, the dropout mask ``sbh``
+* MLP: its input ``w·sbh``, the activation's input and output ``2·w·sbF`` (SwiGLU: gate, up and product,
+  ``3·w·sbF``), the dropout mask ``sbh``; a MoE layer stores its MLP terms for each of the ``top_k`` experts
+* two norms' inputs ``2·w·sbh``
+
+For a GPT layer (q = k = h, F = 4h, w = 2, dropout) this is the paper's ``sbh(34 + 5as/h)``. Tensor parallelism
+divides the terms inside the attention and MLP by ``t`` (``sbh(10 + 24/t + 5as/(ht))``); sequence parallelism divides
+the rest too (``sbh/t·(34 + 5as/h)``); selective recomputation drops the ``as²`` terms; full recomputation keeps only
+each layer's input (``w·sbh``, ``/t`` with sequence parallelism). Context parallelism divides ``s`` by ``cp`` (the
+attention terms keep the whole sequence's keys: ``as²/cp``). Llama-style models (``gated``) have no dropout.
+
+The first stage holds the most micro-batches: ``min(pp, m)`` under 1F1B, ``m`` under GPipe, and
+``pp·V + pp − 1`` model chunks of ``L/(pp·V)`` layers under the interleaved schedule (the paper's
+``L·(1 + (p − 1)/(p·v))``).
+
+Parameters count the ZeRO paper's way (Rajbhandari et al. 2020): weights and gradients in the training dtype, the
+fp32 master copy (mixed precision) and fp32 optimizer states; ZeRO-1 shards the optimizer (master and states) over
+the data-parallel group, ZeRO-2 also the gradients, ZeRO-3 also the weights. Dense weights shard over ``dp · cp``;
+expert weights over ``dp · cp / ep`` after EP splits the experts.
+
+Examples
+--------
+>>> from simtrain.model import load_model
+>>> from simtrain.parallel.plan import make_plan
+>>> c = load_model("gpt3-175b").config
+>>> plan = make_plan(c, 1024, "tp=8,pp=16", micro_batch=1, global_batch=1536, sequence_parallel=True,
+...                  recompute="selective")
+>>> m = memory_per_gpu(c, plan, "bf16", "adam")
+>>> round(m["total"] / 2**30, 1) < 80
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from simtrain.compute import OPTIMIZER_STATES
+from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers
+from simtrain.model.spec import DTYPE_BYTES
+from simtrain.parallel.plan import ParallelPlan
+
+__all__ = ["CATEGORIES", "activation_bytes_per_layer", "in_flight", "memory_per_gpu", "stage_params"]
+
+#: The categories of :func:`memory_per_gpu` (besides ``total``).
+CATEGORIES = ("parameters", "gradients", "optimizer", "activations", "workspace")
+
+
+def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, cp: int = 1, sp: bool = False,
+                               recompute: str = "none", width: int = 2, moe: bool = False) -> float:
+    """Bytes of activations one transformer layer keeps for backward, for one micro-batch, on one GPU.
+
+    Examples
+    --------
+    >>> from simtrain.model.decoder import DecoderConfig
+    >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 1024, "heads": 16, "seq": 2048, "vocab": 10})
+    >>> s, b, h, a = 2048, 1, 1024, 16
+    >>> activation_bytes_per_layer(c, b) == s * b * h * (34 + 5 * a * s / h)
+    True
+    """
+    s, b, h = c.seq // cp, micro_batch, c.hidden
+    t = tp
+    if recompute == "full":
+        return width * s * b * h / (t if sp else 1)
+    dropout = 0 if c.gated else 1
+    q, k = c.q_dim, c.kv_dim
+    scores = c.heads * s * c.seq * b   # local queries against the whole sequence
+    attention_split = width * s * b * (q + k) + width * s * b * k + width * s * b * q   # Q, K; V; out-proj input
+    if recompute != "selective":
+        attention_split += (2 * width + dropout) * scores
+    ffn = c.moe_ffn if moe else c.ffn
+    mlp_split = (3 if c.gated else 2) * width * s * b * ffn
+    experts = c.top_k if moe else 1
+    split = attention_split + experts * mlp_split
+    rest = width * s * b * h + dropout * s * b * h + width * s * b * h + dropout * s * b * h + 2 * width * s * b * h
+    return split / t + rest / (t if sp else 1)
+
+
+def in_flight(plan: ParallelPlan, stage: int = 0) -> float:
+    """Micro-batches of a whole stage's layers whose activations ``stage`` holds at its peak.
+
+    Examples
+    --------
+    >>> from simtrain.parallel.plan import ParallelPlan
+    >>> in_flight(ParallelPlan(tp=1, pp=4, dp=1, global_batch=8, schedule="1f1b"))
+    4
+    >>> in_flight(ParallelPlan(tp=1, pp=4, dp=1, global_batch=8, schedule="interleaved", chunks=2))
+    5.5
+    """
+    m = plan.num_micro_batches
+    if plan.schedule == "gpipe":
+        return m
+    if plan.schedule == "interleaved":
+        v = plan.chunks
+        chunk_micro = min((plan.pp - stage - 1) * 2 + (v - 1) * plan.pp + 1, m * v)
+        return chunk_micro / v
+    return min(plan.pp - stage, m)
+
+
+def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[float, float]:
+    """(dense, expert) parameters one GPU of pipeline ``stage`` holds (TP-, PP- and EP-sharded).
+
+    The first stage holds the embedding, the last the final norm and the output head (a copy of the embedding
+    when the head is tied and pp > 1, as Megatron-LM keeps one).
+    """
+    per_stage = c.layers // plan.pp
+    dense = expert = 0.0
+    kinds = _layer_params(c, plan.tp)
+    for index in range(stage * per_stage, (stage + 1) * per_stage) if plan.schedule != "interleaved" else \
+            _interleaved_layers(c, plan, stage):
+        layer_dense, layer_expert = kinds[c.is_moe(index)]
+        dense += layer_dense
+        expert += layer_expert / plan.ep
+    if stage == 0:
+        dense += sum(layer.num_params for layer in embedding_layers(c, plan.tp))
+    if stage == plan.pp - 1:
+        head = head_layers(c, plan.tp)
+        dense += sum(layer.num_params for layer in head)
+        if c.tied and plan.pp > 1:
+            dense += c.vocab // plan.tp * c.hidden
+    return dense, expert
+
+
+@functools.lru_cache(maxsize=256)
+def _layer_params(c: DecoderConfig, tp: int) -> dict[bool, tuple[int, int]]:
+    """(dense, expert) parameters of a dense and of a MoE layer on one GPU of a TP group (configs are frozen)."""
+    out = {}
+    for moe in {c.is_moe(i) for i in range(c.layers)}:
+        layers = block_layers(c, next(i for i in range(c.layers) if c.is_moe(i) == moe), tp)
+        out[moe] = (sum(layer.num_params for layer in layers if ".experts." not in layer.name),
+                    sum(layer.num_params for layer in layers if ".experts." in layer.name))
+    return out
+
+
+def _interleaved_layers(c: DecoderConfig, plan: ParallelPlan, stage: int) -> list[int]:
+    size = c.layers // (plan.pp * plan.chunks)
+    return [(chunk * plan.pp + stage) * size + i for chunk in range(plan.chunks) for i in range(size)]
+
+
+def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", optimizer: str = "adam",
+                   stage: int | None = None) -> dict[str, Any]:
+    """Bytes per GPU by category (:data:`CATEGORIES`) and ``total``, at the stage that needs the most (or at
+    ``stage``); ``stage`` in the result says which.
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> from simtrain.parallel.plan import make_plan
+    >>> c = load_model("llama2-7b").config
+    >>> m = memory_per_gpu(c, make_plan(c, 8, "tp=8", micro_batch=1, global_batch=8), "bf16", "adam")
+    >>> round(m["parameters"] / 2**30, 2), m["stage"]
+    (1.57, 0)
+    """
+    if stage is None:
+        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s) for s in sorted({0, plan.pp - 1})]
+        return max(candidates, key=lambda m: m["total"])
+    width = DTYPE_BYTES[dtype]
+    dense, expert = stage_params(c, plan, stage)
+    dense_dp, expert_dp = plan.dp * plan.cp, plan.expert_dp
+    master = 4 if width < 4 else 0
+    states = 4 * OPTIMIZER_STATES[optimizer] + master
+
+    def shard(count: float, group: int, level: int) -> float:
+        return count / group if plan.zero >= level else count
+
+    parameters = width * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
+    gradients = width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
+    optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
+    per_stage = c.layers // plan.pp
+    layer_indices = range(stage * per_stage, (stage + 1) * per_stage) if plan.schedule != "interleaved" else \
+        _interleaved_layers(c, plan, stage)
+    full_layers = per_stage if plan.recompute == "full" and plan.recompute_layers is None else \
+        (plan.recompute_layers or 0)
+    activations = 0.0
+    per_kind: dict[tuple[bool, str], float] = {}
+    for position, index in enumerate(layer_indices):
+        mode = "full" if position < full_layers else ("selective" if plan.recompute == "selective" else "none")
+        kind = (c.is_moe(index), mode)
+        if kind not in per_kind:
+            per_kind[kind] = activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp,
+                                                        plan.sequence_parallel, mode, width, kind[0])
+        activations += per_kind[kind]
+    activations *= in_flight(plan, stage)
+    # workspace: the output logits in fp32 for the loss on the last stage, one layer recomputed in full during
+    # backward, and under ZeRO-3 the next two layers' gathered weights (the prefetch)
+    tokens = plan.micro_batch * c.seq // plan.cp
+    workspace = 4.0 * tokens * c.vocab / plan.tp if stage == plan.pp - 1 else 0.0
+    if full_layers:
+        workspace += activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel,
+                                                "none", width)
+    if plan.zero >= 3:
+        workspace += 2 * width * (dense + expert) / max(1, per_stage)
+    out: dict[str, Any] = {"parameters": parameters, "gradients": gradients, "optimizer": optimizer_bytes,
+                           "activations": activations, "workspace": workspace}
+    out["total"] = sum(out.values())
+    out["stage"] = stage
+    return out

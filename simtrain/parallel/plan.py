@@ -1,0 +1,321 @@
+"""A model-parallel plan: tensor (TP), pipeline (PP), data (DP), context (CP) and expert (EP) degrees, the
+micro-batching, the pipeline schedule, recomputation and ZeRO stage, and where each rank sits on the cluster.
+
+The rules (checked by :func:`make_plan`, each as one error naming the key):
+
+* ``tp · pp · cp · dp`` = the GPU count; ``dp`` left out is ``GPUs / (tp · pp · cp)``;
+* ``tp`` divides the heads and the key/value heads; ``pp · V`` (V model chunks per stage under the interleaved
+  schedule) divides the layers; ``cp`` divides the sequence (``cp · tp`` with sequence parallelism);
+* expert parallelism is carved out of ``dp · cp`` as in Megatron-core: ``ep`` divides ``dp · cp`` and the experts,
+  and the expert layers' data parallelism is ``dp · cp / ep``; ``ep > 1`` on a dense model is an error;
+* the global batch is a multiple of ``micro_batch · dp``; the interleaved schedule needs a multiple of ``pp``
+  micro-batches (as Megatron-LM does).
+
+Ranks map to GPUs in ``rank_order``, innermost first: Megatron's ``tp-cp-dp-pp`` puts a TP group on consecutive
+GPUs (inside a node), then context, data and pipeline.
+
+Examples
+--------
+>>> from simtrain.model import load_model
+>>> plan = make_plan(load_model("gpt3-175b").config, 1024, "tp=8,pp=16", micro_batch=1, global_batch=1536)
+>>> plan.dp, plan.num_micro_batches
+(8, 192)
+>>> plan.groups("tp")[1].tolist()
+[8, 9, 10, 11, 12, 13, 14, 15]
+>>> plan.groups("pp")[0][:3].tolist()
+[0, 64, 128]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simtrain.errors import ConfigError
+from simtrain.registry import parse_spec
+
+__all__ = ["DIMENSIONS", "ParallelPlan", "make_plan", "parse_degrees", "parse_rank_order", "parse_recompute",
+           "parse_schedule"]
+
+#: The plan's dimensions (expert parallelism is carved out of dp × cp, so it is not one of them).
+DIMENSIONS = ("tp", "cp", "dp", "pp")
+SCHEDULES = ("1f1b", "gpipe", "interleaved")
+RECOMPUTE = ("none", "selective", "full")
+
+
+def parse_degrees(text: str) -> dict[str, int | None]:
+    """``tp=T,pp=P[,dp=D][,cp=C][,ep=E]`` → the degrees (``dp`` None when left out).
+
+    Examples
+    --------
+    >>> parse_degrees("tp=8,pp=2")
+    {'tp': 8, 'pp': 2, 'dp': None, 'cp': 1, 'ep': 1}
+    >>> parse_degrees("tp=8,sp=2")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: parallel: unknown degree 'sp': 'tp=8,sp=2'; allowed: cp, dp, ep, pp, tp
+    """
+    out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1}
+    for item in filter(None, str(text).replace(" ", "").split(",")):
+        key, sep, value = item.partition("=")
+        if key not in out:
+            raise ConfigError(f"unknown degree {key!r}", key="parallel", value=text, choices=sorted(out))
+        if not sep or not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"{key} must be a positive integer", key="parallel", value=text)
+        out[key] = int(value)
+    return out
+
+
+def parse_schedule(text: str) -> tuple[str, int]:
+    """The pipeline schedule and its model chunks per stage.
+
+    Examples
+    --------
+    >>> parse_schedule("interleaved:chunks=2"), parse_schedule("1f1b")
+    (('interleaved', 2), ('1f1b', 1))
+    """
+    name, params = parse_spec(str(text), key="pipeline_schedule")
+    if name not in SCHEDULES:
+        raise ConfigError("unknown pipeline schedule", key="pipeline_schedule", value=text, choices=SCHEDULES)
+    chunks = params.pop("chunks", 2 if name == "interleaved" else 1)
+    if params or isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1 or (
+            name != "interleaved" and chunks != 1):
+        raise ConfigError("only interleaved takes a parameter, chunks=V (an integer >= 1)",
+                          key="pipeline_schedule", value=text)
+    return name, chunks
+
+
+def parse_recompute(text: str) -> tuple[str, int | None]:
+    """Activation recomputation: ``none``, ``selective``, ``full`` or ``full:layers=N`` (N layers per stage).
+
+    Examples
+    --------
+    >>> parse_recompute("full:layers=2"), parse_recompute("selective")
+    (('full', 2), ('selective', None))
+    """
+    name, params = parse_spec(str(text), key="recompute")
+    if name not in RECOMPUTE:
+        raise ConfigError("unknown recomputation", key="recompute", value=text, choices=RECOMPUTE)
+    layers = params.pop("layers", None)
+    if params or (layers is not None and (name != "full" or isinstance(layers, bool) or not isinstance(layers, int)
+                                          or layers < 0)):
+        raise ConfigError("only full takes a parameter, layers=N (an integer >= 0)", key="recompute", value=text)
+    return name, layers
+
+
+def parse_rank_order(text: str) -> tuple[str, ...]:
+    """The plan's dimensions, innermost first.
+
+    Examples
+    --------
+    >>> parse_rank_order("tp-dp-cp-pp")
+    ('tp', 'dp', 'cp', 'pp')
+    """
+    order = tuple(str(text).split("-"))
+    if sorted(order) != sorted(DIMENSIONS):
+        raise ConfigError("must name tp, cp, dp and pp once each, innermost first", key="rank_order", value=text,
+                          allowed="e.g. tp-cp-dp-pp")
+    return order
+
+
+@dataclass(frozen=True)
+class ParallelPlan:
+    """A validated plan on a number of GPUs.
+
+    Attributes
+    ----------
+    tp, pp, dp, cp, ep : int
+        Degrees; ``ep`` is carved out of ``dp · cp``.
+    micro_batch, global_batch : int
+        Samples per micro-batch (per pipeline) and per optimizer step.
+    schedule : str
+        ``1f1b``, ``gpipe`` or ``interleaved``; ``chunks`` its model chunks per stage (V).
+    recompute : str
+        ``none``, ``selective`` or ``full``; ``recompute_layers``: with ``full``, how many layers of a stage
+        (None: all).
+    zero : int
+        ZeRO stage on the data-parallel dimension.
+    sequence_parallel : bool
+        Megatron sequence parallelism.
+    rank_order : tuple of str
+        Dimensions, innermost first.
+    """
+
+    tp: int
+    pp: int
+    dp: int
+    cp: int = 1
+    ep: int = 1
+    micro_batch: int = 1
+    global_batch: int = 1
+    schedule: str = "1f1b"
+    chunks: int = 1
+    recompute: str = "none"
+    recompute_layers: int | None = None
+    zero: int = 0
+    sequence_parallel: bool = False
+    rank_order: tuple[str, ...] = ("tp", "cp", "dp", "pp")
+    overlap_dp: bool = True
+    layers_per_stage: int = 1
+    _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _groups: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        stride = 1
+        for dim in self.rank_order:
+            self._strides[dim] = stride
+            stride *= self.degree(dim)
+
+    @property
+    def num_gpus(self) -> int:
+        """GPUs the plan uses."""
+        return self.tp * self.pp * self.cp * self.dp
+
+    @property
+    def num_micro_batches(self) -> int:
+        """Micro-batches each pipeline runs per step."""
+        return self.global_batch // (self.micro_batch * self.dp)
+
+    @property
+    def expert_dp(self) -> int:
+        """Data parallelism of the expert layers: ``dp · cp / ep``."""
+        return self.dp * self.cp // self.ep
+
+    def degree(self, dim: str) -> int:
+        """The degree of a dimension."""
+        return int(getattr(self, dim))
+
+    def describe(self) -> str:
+        """``tp=..,pp=..,dp=..[,cp=..][,ep=..]``."""
+        extra = "".join(f",{d}={self.degree(d)}" for d in ("cp", "ep") if self.degree(d) > 1)
+        return f"tp={self.tp},pp={self.pp},dp={self.dp}{extra}"
+
+    def rank(self, **coords: int) -> int:
+        """The GPU of the rank at these coordinates (missing ones 0).
+
+        Examples
+        --------
+        >>> ParallelPlan(tp=2, pp=2, dp=2).rank(tp=1, pp=1)
+        5
+        """
+        return sum(coords.get(d, 0) * self._strides[d] for d in DIMENSIONS)
+
+    def groups(self, dim: str) -> np.ndarray:
+        """The disjoint groups of dimension ``dim`` (``tp``, ``cp``, ``dp``, ``pp``; ``dpcp`` for the gradient
+        reduction of dense layers over data and context parallelism, ``ep`` and ``edp`` for the expert layers'
+        expert- and data-parallel groups), one row per group, members in order.
+
+        Examples
+        --------
+        >>> ParallelPlan(tp=2, pp=1, dp=4, ep=2).groups("ep").tolist()
+        [[0, 2], [4, 6], [1, 3], [5, 7]]
+        """
+        known = self._groups.get(dim)
+        if known is None:
+            known = self._groups[dim] = self._make_groups(dim)
+            known.flags.writeable = False
+        return known
+
+    def _make_groups(self, dim: str) -> np.ndarray:
+        ranks = np.arange(self.num_gpus).reshape([self.degree(d) for d in reversed(self.rank_order)])
+        axes = {d: len(self.rank_order) - 1 - i for i, d in enumerate(self.rank_order)}
+        if dim in DIMENSIONS:
+            moved = np.moveaxis(ranks, axes[dim], -1)
+            return moved.reshape(-1, self.degree(dim))
+        if dim not in ("dpcp", "ep", "edp"):
+            raise ValueError(f"unknown group {dim!r}")
+        # data × context members of each (tp, pp) position, ordered by rank; EP takes consecutive runs of them
+        inner = [d for d in self.rank_order if d in ("cp", "dp")]
+        moved = np.moveaxis(ranks, [axes[d] for d in reversed(inner)], [-2, -1])
+        combined = moved.reshape(-1, self.dp * self.cp)
+        if dim == "dpcp":
+            return combined
+        split = combined.reshape(combined.shape[0], self.expert_dp, self.ep)
+        if dim == "ep":
+            return split.reshape(-1, self.ep)
+        return np.swapaxes(split, 1, 2).reshape(-1, self.expert_dp)
+
+    def stage_ranks(self, stage: int) -> np.ndarray:
+        """Every GPU of pipeline stage ``stage`` in rank order."""
+        return np.sort(self.groups("pp")[:, stage])
+
+
+def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | None = None,
+              global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
+              zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
+              overlap_dp: bool = True) -> ParallelPlan:
+    """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> make_plan(load_model("gpt3-175b").config, 1000, "tp=8,pp=16", micro_batch=1, global_batch=1536)
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: parallel: tp·pp·cp = 128 must divide the 1000 GPUs (got 'tp=8,pp=16')
+    """
+    d = parse_degrees(parallel)
+    tp, pp, cp, ep = int(d["tp"] or 1), int(d["pp"] or 1), int(d["cp"] or 1), int(d["ep"] or 1)
+    inner = tp * pp * cp
+    if d["dp"] is None:
+        if num_gpus % inner:
+            raise ConfigError(f"tp·pp·cp = {inner} must divide the {num_gpus} GPUs", key="parallel", value=parallel)
+        dp = num_gpus // inner
+    else:
+        dp = int(d["dp"])
+        if inner * dp != num_gpus:
+            raise ConfigError(f"tp·pp·cp·dp = {inner * dp} must equal the {num_gpus} GPUs", key="parallel",
+                              value=parallel)
+    schedule, chunks = parse_schedule(pipeline_schedule)
+    if schedule == "interleaved" and pp == 1:
+        raise ConfigError("the interleaved schedule needs pp > 1", key="pipeline_schedule", value=pipeline_schedule)
+    recompute_name, recompute_layers = parse_recompute(recompute)
+    if config.heads % tp or config.kv_heads % tp:
+        bad = config.heads if config.heads % tp else config.kv_heads
+        raise ConfigError(f"tp = {tp} must divide the heads ({config.heads}) and key/value heads "
+                          f"({config.kv_heads}); it does not divide {bad}", key="parallel", value=parallel)
+    if config.layers % (pp * chunks):
+        raise ConfigError(f"pp·V = {pp * chunks} must divide the {config.layers} layers", key="parallel",
+                          value=parallel)
+    split = cp * (tp if sequence_parallel else 1)
+    if config.seq % split:
+        raise ConfigError(f"cp{'·tp' if sequence_parallel else ''} = {split} must divide the sequence "
+                          f"({config.seq} tokens)", key="parallel", value=parallel)
+    if ep > 1:
+        if not config.experts:
+            raise ConfigError("expert parallelism needs a mixture-of-experts model (experts=E); this one is "
+                              "dense", key="parallel", value=parallel)
+        if (dp * cp) % ep or config.experts % ep:
+            raise ConfigError(f"ep = {ep} must divide dp·cp = {dp * cp} and the {config.experts} experts",
+                              key="parallel", value=parallel)
+    micro = micro_batch or 1
+    total = global_batch if global_batch is not None else micro * dp
+    if total % (micro * dp):
+        raise ConfigError(f"must be a multiple of micro_batch × dp = {micro} × {dp} = {micro * dp}",
+                          key="global_batch", value=total)
+    count = total // (micro * dp)
+    if schedule == "interleaved" and count % pp:
+        raise ConfigError(f"the interleaved schedule needs a multiple of pp = {pp} micro-batches per pipeline; "
+                          f"global_batch / (micro_batch × dp) = {count}", key="global_batch", value=total)
+    if recompute_layers is not None and recompute_layers > config.layers // pp:
+        raise ConfigError(f"at most the {config.layers // pp} layers of a stage", key="recompute", value=recompute)
+    return ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro, global_batch=total,
+                        schedule=schedule, chunks=chunks, recompute=recompute_name,
+                        recompute_layers=recompute_layers, zero=zero, sequence_parallel=sequence_parallel,
+                        rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp,
+                        layers_per_stage=config.layers // pp)
+
+
+def divisors(n: int) -> list[int]:
+    """The divisors of ``n``, ascending.
+
+    Examples
+    --------
+    >>> divisors(12)
+    [1, 2, 3, 4, 6, 12]
+    """
+    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
+    return sorted(set(small + [n // k for k in small]))

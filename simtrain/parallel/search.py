@@ -1,0 +1,288 @@
+"""The search for the best plan: every valid plan, those that fit in memory, pruned by a lower bound, simulated.
+
+The space (:func:`candidates`): tensor parallelism inside a node (divisors of the GPUs per node that divide the
+heads), pipeline degrees that divide the layers, context parallelism up to the GPUs per node for sequences of
+4,096 tokens or more, expert parallelism dividing the experts and ``dp · cp`` (MoE models), data parallelism for
+the rest; micro-batches of 1, 2, 4 and 8 that divide the batch per pipeline; the 1F1B, GPipe and interleaved
+(``chunks=2``) schedules; no, selective or full recomputation; ZeRO 0-3; sequence parallelism on or off under TP;
+and two rank orders (Megatron's ``tp-cp-dp-pp``, and ``tp-cp-pp-dp`` with pipeline neighbours adjacent).
+
+Then (:func:`search`):
+
+1. plans that do not fit in the device's memory are dropped (:func:`~simtrain.parallel.memory.memory_per_gpu`);
+2. each survivor gets a lower bound on its step time: its busiest stage's compute for all micro-batches
+   (forward, backward and recomputation at the compute model's rates, no communication and no bubble) plus its
+   optimizer step, from per-layer times computed once per (tp, cp, sequence parallelism, micro-batch);
+3. plans are simulated (the analytical engine, :func:`~simtrain.parallel.step.step_time`) in order of their lower
+   bound, until the next bound exceeds the ``top``-th best step time found: no plan left can enter the top.
+
+Examples
+--------
+>>> result = search("gpt:layers=8,hidden=1024,heads=16,seq=1024,vocab=32000", "dgx-a100", gpus=16,
+...                 global_batch=32, dtype="bf16", top=3)
+>>> len(result.best), result.space > result.simulated
+(3, True)
+>>> result.best[0]["step_time_s"] <= result.best[1]["step_time_s"]
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.hardware import get_device
+from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers
+from simtrain.parallel.costs import StageCosts
+from simtrain.parallel.memory import memory_per_gpu
+from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
+from simtrain.parallel.step import scheme_phases, step_time
+
+__all__ = ["SearchResult", "candidates", "search"]
+
+MICRO_BATCHES = (1, 2, 4, 8)
+SCHEDULES = ("1f1b", "gpipe", "interleaved:chunks=2")
+RECOMPUTE = ("none", "selective", "full")
+RANK_ORDERS = ("tp-cp-dp-pp", "tp-cp-pp-dp")
+
+
+@dataclass
+class SearchResult:
+    """The best plans, and how much of the space each stage of the search kept.
+
+    Attributes
+    ----------
+    best : list of dict
+        The best plans, fastest first: the plan's keys, step time, throughput, MFU, memory, bubble, exposed
+        communication and ``why`` (what its time goes to).
+    space : int
+        Valid plans considered.
+    fit : int
+        Of those, plans that fit in memory.
+    simulated : int
+        Plans simulated before the lower bound ruled out the rest.
+    """
+
+    best: list[dict[str, Any]]
+    space: int
+    fit: int
+    simulated: int
+    infeasible_example: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"space": self.space, "fit_in_memory": self.fit, "simulated": self.simulated, "best": self.best,
+                "config": self.config}
+
+
+def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch: int) -> Iterator[dict[str, Any]]:
+    """Every valid plan's keys (the arguments of :func:`~simtrain.parallel.plan.make_plan`).
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> c = load_model("gpt:layers=4,hidden=256,heads=4,seq=256,vocab=100").config
+    >>> sum(1 for _ in candidates(c, 8, 8, 16)) > 100
+    True
+    """
+    tps = [t for t in divisors(gpus_per_node) if c.heads % t == 0 and c.kv_heads % t == 0 and num_gpus % t == 0]
+    for tp in tps:
+        for pp in divisors(c.layers):
+            if num_gpus % (tp * pp):
+                continue
+            cps = [k for k in divisors(min(gpus_per_node, num_gpus // (tp * pp)))
+                   if (k == 1 or c.seq >= 4096) and c.seq % k == 0 and (num_gpus // (tp * pp)) % k == 0]
+            for cp in cps:
+                dp = num_gpus // (tp * pp * cp)
+                eps = [e for e in divisors(dp * cp) if c.experts % e == 0] if c.experts else [1]
+                for ep, micro, schedule, recompute, zero, sp, order in itertools.product(
+                        eps, MICRO_BATCHES, SCHEDULES, RECOMPUTE, range(4), (False, True), RANK_ORDERS):
+                    if global_batch % (micro * dp) or (sp and tp == 1) or (pp == 1 and schedule != "1f1b"):
+                        continue
+                    if (sp and (c.seq // cp) % tp) or (zero and dp * cp == 1):
+                        continue
+                    if schedule.startswith("interleaved") and (c.layers % (2 * pp) or
+                                                               (global_batch // (micro * dp)) % pp):
+                        continue
+                    if order != RANK_ORDERS[0] and pp == 1:
+                        continue
+                    yield {"parallel": f"tp={tp},pp={pp},dp={dp},cp={cp},ep={ep}", "micro_batch": micro,
+                           "global_batch": global_batch, "pipeline_schedule": schedule, "recompute": recompute,
+                           "zero": zero, "sequence_parallel": sp, "rank_order": order}
+
+
+class _Bounds:
+    """Per-layer compute and TP times by (tp, cp, sequence parallelism, micro-batch), for the lower bound."""
+
+    def __init__(self, c: DecoderConfig, compute: ComputeModel, dtype: str, optimizer: str, cluster: Any,
+                 network_cache: Any, algorithm: str, params: dict[str, Any]) -> None:
+        self.c, self.compute, self.dtype, self.optimizer = c, compute, dtype, optimizer
+        self.cluster, self.network_cache, self.algorithm, self.params = cluster, network_cache, algorithm, params
+        self.layers: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
+
+    def tp_pass(self, tp: int, cp: int, sp: bool, micro: int) -> float:
+        """Seconds of one layer's TP collectives in one pass (they are never overlapped)."""
+        if tp == 1:
+            return 0.0
+        from simtrain.model.spec import DTYPE_BYTES
+        from simtrain.parallel.costs import Comms
+
+        n = self.cluster.num_gpus
+        comms = Comms(self.cluster, ParallelPlan(tp=tp, pp=1, dp=n // tp), self.network_cache, None, "analytical",
+                      self.algorithm, self.params)
+        activation = micro * self.c.seq // cp * self.c.hidden * DTYPE_BYTES[self.dtype]
+        if sp:
+            return 2 * (comms.time("all-gather", "tp", activation) + comms.time("reduce-scatter", "tp", activation))
+        return 2 * comms.time("all-reduce", "tp", activation)
+
+    def layer(self, tp: int, cp: int, sp: bool, micro: int, moe: bool) -> tuple[float, float, float, float]:
+        key = (tp, cp, sp, micro, moe)
+        if key not in self.layers:
+            c = self.c
+            index = next(i for i in range(c.layers) if c.is_moe(i) == moe)
+            layers = block_layers(c, index, tp, cp, sp)
+            f = sum(self.compute.layer_time(layer, micro, "forward", self.dtype) for layer in layers)
+            b = sum(self.compute.layer_time(layer, micro, "backward", self.dtype) for layer in layers)
+            core = sum(self.compute.layer_time(layer, micro, "forward", self.dtype) for layer in layers
+                       if layer.kind == "attention")
+            self.layers[key] = (f, b, core, self.tp_pass(tp, cp, sp, micro))
+        return self.layers[key]
+
+    def bound(self, plan: ParallelPlan) -> float:
+        """A time no plan can beat: the busiest stage's compute and TP communication for all micro-batches, plus
+        the fill and drain of the pipeline (the first micro-batch's forward through the other stages' chunks before
+        the last stage starts, and the last backward back through them), plus the optimizer step."""
+        c = self.c
+        per_stage = c.layers // plan.pp
+        stage_work = []
+        for stage in range(plan.pp) if c.experts else (0,):
+            total = 0.0
+            for index in range(stage * per_stage, (stage + 1) * per_stage):
+                f, b, core, tp = self.layer(plan.tp, plan.cp, plan.sequence_parallel, plan.micro_batch,
+                                            c.is_moe(index))
+                extra = f + tp if plan.recompute == "full" else core if plan.recompute == "selective" else 0.0
+                total += f + b + 2 * tp + extra
+            stage_work.append(total)
+        busiest, lightest = max(stage_work), min(stage_work)
+        fill_drain = (plan.pp - 1) * lightest / plan.chunks
+        return busiest * plan.num_micro_batches + fill_drain
+
+
+def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, global_batch: int,
+           dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
+           algorithm: str = "ring", scheme: str | None = None, cache: Any = None) -> SearchResult:
+    """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
+
+    ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
+    data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
+
+    Raises :class:`~simtrain.errors.InfeasibleError` when no plan fits in memory.
+    """
+    from simtrain.errors import InfeasibleError
+    from simtrain.registry import parse_spec
+    from simtrain.training.run_cache import default_cache
+
+    cache = cache or default_cache()
+    spec = model if isinstance(model, DecoderSpec) else cache.model(model)
+    if not isinstance(spec, DecoderSpec) or spec.config is None:
+        raise ConfigError("the plan search needs a decoder model (gpt:... or a catalog LLM)", key="model",
+                          value=getattr(spec, "name", model))
+    if top < 1:
+        raise ConfigError("must be at least 1", key="top", value=top)
+    c = spec.config
+    cluster = cache.cluster(topology, gpus, ())
+    network_cache = cache.network(cluster)
+    device = get_device(cluster.device)
+    if profile is not None:
+        compute, _, _ = cache.profile(profile, cluster.device)
+    else:
+        compute = ComputeModel.roofline(device)
+    name, params = parse_spec(algorithm, key="algorithm")
+    from simtrain.compression import make_scheme
+
+    compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
+    n = cluster.num_gpus
+    bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
+    space = 0
+    feasible: list[tuple[float, int, ParallelPlan, dict[str, Any], dict[str, Any]]] = []
+    memory_seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    example = ""
+    for keys in candidates(c, n, cluster.gpus_per_node, global_batch):
+        space += 1
+        plan = make_plan(c, n, **keys)
+        memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
+                      plan.sequence_parallel)
+        memory = memory_seen.get(memory_key)
+        if memory is None:
+            memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer)
+        if memory["total"] > device.memory_bytes:
+            example = example or keys["parallel"]
+            continue
+        feasible.append((bounds.bound(plan), space, plan, keys, memory))
+        if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1:
+            space += 1
+            feasible.append((bounds.bound(plan), space, plan, {**keys, "scheme": compression.describe()}, memory))
+    if not feasible:
+        raise InfeasibleError(f"no plan of {spec.name} fits in the {device.name}'s "
+                              f"{device.memory_bytes / 2**30:.0f} GiB on {n} GPUs at global batch {global_batch} "
+                              f"({space} plans considered)")
+    feasible.sort(key=lambda item: (item[0], item[1]))
+    best: list[tuple[float, int, dict[str, Any]]] = []
+    simulated = 0
+    for bound, index, plan, keys, memory in feasible:
+        if len(best) >= top and bound >= best[-1][0]:
+            break   # sorted by bound: no plan left can enter the top
+        simulated += 1
+        phases = scheme_phases(compression, plan, spec, cluster.gpus_per_node, dtype) if "scheme" in keys \
+            else [(None, 1)]
+        runs = []
+        for phase, count in phases:
+            costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
+                                     algorithm=name, algorithm_params=params, phase=phase)
+            runs.append((count, costs, step_time(costs, plan)))
+        _, costs, step = max(runs, key=lambda r: r[0])
+        row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
+        mean = sum(count * s.step_time_s for count, _, s in runs) / sum(count for count, _, _ in runs)
+        row.update(step_time_s=mean, tokens_per_s=plan.global_batch * c.seq / mean,
+                   mfu=costs.model_flops / (mean * n * device.peak_flops(dtype)), scheme=keys.get("scheme", "none"))
+        best.append((mean, index, row))
+        best.sort(key=lambda item: (item[0], item[1]))
+        del best[top:]
+    return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
+                        {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
+                         "dtype": dtype, "optimizer": optimizer, "device": device.name})
+
+
+def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dict[str, Any], costs: StageCosts,
+         step: Any, device: Any, dtype: str, n: int) -> dict[str, Any]:
+    t = step.step_time_s
+    m = plan.num_micro_batches
+    bubble = step.timeline.bubble_fraction
+    exposed_tp = costs.exposed["tp"] + costs.exposed["cp"] + costs.exposed["ep"]
+    tails = [max(0.0, step.dp_end[s] - step.timeline.last_backward(s)[1]) + costs.dp_after_update[s]
+             for s in range(plan.pp)]
+    exposed_dp = max(tails) + costs.exposed["dp"]
+    shares = {"pipeline bubble": bubble * t, "exposed TP/CP/EP communication": exposed_tp,
+              "exposed DP communication": exposed_dp}
+    biggest = max(shares, key=lambda k: shares[k])
+    why = (f"compute {100 * (1 - sum(shares.values()) / t):.0f} % of the step; {biggest} "
+           f"{100 * shares[biggest] / t:.0f} %; memory {memory['total'] / 2**30:.1f} GiB of "
+           f"{device.memory_bytes / 2**30:.0f}")
+    return {
+        **{k: keys[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
+                                "sequence_parallel", "rank_order")},
+        "num_micro_batches": m,
+        "step_time_s": t,
+        "tokens_per_s": plan.global_batch * c.seq / t,
+        "mfu": costs.model_flops / (t * n * device.peak_flops(dtype)),
+        "memory_per_gpu_bytes": float(memory["total"]),
+        "bubble_fraction": bubble,
+        "exposed_tp_s": exposed_tp,
+        "exposed_dp_s": exposed_dp,
+        "why": why,
+    }
