@@ -274,7 +274,6 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
     from simtrain.catalog import resolve
     from simtrain.collectives.base import ALGORITHMS
     from simtrain.compression import make_scheme
-    from simtrain.model import load_model
     from simtrain.network import NetworkOptions
     from simtrain.registry import parse_spec
     from simtrain.study.point import build_cluster
