@@ -18,7 +18,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ConfigError", "InfeasibleError", "SimtrainError", "suggest"]
+__all__ = ["ConfigError", "InfeasibleError", "Interrupted", "OutputError", "SimtrainError", "suggest"]
 
 _MISSING: Any = object()
 
@@ -131,3 +131,29 @@ class ConfigError(SimtrainError, ValueError):
 
 class InfeasibleError(SimtrainError):
     """A well-formed request that cannot be satisfied (e.g. the model does not fit in GPU memory)."""
+
+
+class OutputError(SimtrainError):
+    """An output that cannot be written: the path and the reason (the command line prints it as one ``error:`` line
+    and exits with status 2).
+
+    Examples
+    --------
+    >>> print(OutputError("/ro/results.csv", "Read-only file system"))
+    /ro/results.csv: cannot write: Read-only file system
+    """
+
+    def __init__(self, path: Any, reason: str) -> None:
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())
+        super().__init__(f"{_escape(self.path)}: cannot write: {self.reason}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what was kept (the command line prints ``interrupted: <message>`` and exits with status 130).
+
+    Examples
+    --------
+    >>> str(Interrupted("finished chunks are saved in out"))
+    'finished chunks are saved in out'
+    """

@@ -2,9 +2,10 @@
 
 One module per command (``simtrain.cli.collective``, ``simulate``, ``sweep``, ``plot``, ``calibrate``,
 ``traffic``, ``listing``, ``place``, ``validate``), each with ``add_parser(subparsers)`` and ``run(args) -> int``;
-a command imports what it needs only when it runs. Every error about input is printed as one line ``error: …`` on
-stderr with exit status 2; nothing is written. An error of the library names a Python parameter; :func:`main`
-prints it with the command's flag (:func:`simtrain.cli._common.to_cli_error`).
+a command imports what it needs only when it runs. Every error about input, and every output that cannot be
+written, is printed as one line ``error: …`` on stderr with exit status 2; nothing partial is left. Ctrl-C prints
+one line ``interrupted`` (with what was kept) and exits with status 130. An error of the library names a Python
+parameter; :func:`main` prints it with the command's flag (:func:`simtrain.cli._common.to_cli_error`).
 
 Examples
 --------
@@ -23,7 +24,8 @@ from collections.abc import Sequence
 
 from simtrain._version import __version__
 from simtrain.cli._common import _Parser, flag_table, one_line, positive_int, to_cli_error
-from simtrain.errors import ConfigError, InfeasibleError, SimtrainError
+from simtrain.errors import ConfigError, InfeasibleError, OutputError, SimtrainError
+from simtrain.outputs import reason
 
 __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
@@ -49,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input, 1 when a solver gave up).
+    """Run the command line; returns the exit status (2 for bad input or an unwritable output, 1 when a solver gave
+    up, 130 when interrupted).
 
     Examples
     --------
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc = to_cli_error(exc, flag_table(parser).get(args.command, {}))
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except InfeasibleError as exc:
+    except (InfeasibleError, OutputError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except SimtrainError as exc:   # not the input's fault (a solver gave up): one line, status 1
@@ -75,3 +78,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
         return 0
+    except OSError as exc:   # a file the command could not use that no reader or writer named: still one line
+        print(f"error: {exc.filename + ': ' if exc.filename else ''}{reason(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:   # Ctrl-C: one line, whatever the command was doing
+        _quiet_interrupt()
+        print(f"interrupted{': ' + one_line(exc) if str(exc) else ''}", file=sys.stderr)
+        return 130
+
+
+def _quiet_interrupt() -> None:
+    """After Ctrl-C, nothing more on stderr: no Dask log lines from a cluster shutting down, no warnings."""
+    import logging
+    import warnings
+
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")

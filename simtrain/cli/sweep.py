@@ -78,6 +78,7 @@ def _run_sweep(study: Any, out: str, args: argparse.Namespace) -> Any:
 def _figures(table: Any, out: Path, kinds: Sequence[str]) -> None:
     plt = agg_pyplot()
 
+    from simtrain.outputs import figure_bytes, write_bytes
     from simtrain.plot.study import figure_from_results
 
     for kind in kinds:
@@ -89,8 +90,11 @@ def _figures(table: Any, out: Path, kinds: Sequence[str]) -> None:
             raise ConfigError(exc.message, source=CLI, key=f"--plot {kind}", value=exc.value, choices=exc.choices,
                               allowed=exc.allowed) from None
         path = out / f"{kind}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        try:
+            data = figure_bytes(fig, path, dpi=110)
+        finally:
+            plt.close(fig)
+        write_bytes(path, data)
         print(f"wrote {path}")
 
 
