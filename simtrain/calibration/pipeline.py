@@ -156,7 +156,7 @@ class MeasurementLog:
         from simtrain.outputs import write_text
 
         write_text(self.path, json.dumps({"identity": self.identity, "tables": self.tables,
-                                          "samples": self.samples}))
+                                          "samples": self.samples}), make_parents=True)
 
     def table(self, dtype: str) -> gemm_table.GemmTable | None:
         """The saved GEMM table of ``dtype``, or ``None``."""

@@ -26,7 +26,7 @@ import time
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["BACKENDS", "Chunks", "Job", "run_chunk", "run_dask", "run_pool", "run_serial"]
+__all__ = ["BACKENDS", "Chunks", "Job", "dask_setup", "run_chunk", "run_dask", "run_pool", "run_serial"]
 
 BACKENDS = ("serial", "pool", "dask")
 
@@ -75,6 +75,14 @@ def _worker_start(main: int) -> None:
     if _parent_gone(parent, main):   # it ended before the request above took effect
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent, main), daemon=True, name="simtrain-parent").start()
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook, run in each worker of a local cluster (``LocalCluster(preload=[this module])``): ignore
+    Ctrl-C. A terminal's Ctrl-C reaches the whole process group; the sweep stops its cluster itself, so the workers
+    need not print a traceback each."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _stop_pool(pool: Any) -> None:
@@ -150,7 +158,7 @@ def run_dask(jobs: Sequence[Job], scheduler: str, workers: int) -> Chunks:
     cluster = None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.ERROR, preload=[__name__])
         client = Client(cluster)
     else:
         try:

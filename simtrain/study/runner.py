@@ -162,10 +162,12 @@ def run_study(
     try:
         return _run(study, store, backend, workers, scheduler, progress)
     except KeyboardInterrupt:
-        store.abandon()   # removes only what this run created, and only before its first chunk
         saved = sum(len(store.chunk_range(c)) for c in store.finished_chunks())
-        raise Interrupted(f"{saved} of {len(study.points)} points are saved in {store.out}; run the same command "
-                          f"again to complete the rest" if saved else "nothing was saved") from None
+        store.abandon()   # removes only what this run created, and only before its first chunk
+        total = len(study.points)
+        raise Interrupted("nothing was saved" if not saved else
+                          f"{saved} of {total} points are saved in {store.out}; run the same command again to "
+                          + ("write the table" if saved == total else "complete the rest")) from None
     except BaseException:
         store.abandon()   # removes only what this run created, and only before its first chunk
         raise
