@@ -76,7 +76,7 @@ def test_targets_that_are_not_files_are_refused(tmp_path, kind):
 
 def test_write_many_leaves_none_when_one_fails(tmp_path, full_disk):
     full_disk["budget"] = 1   # the first file is staged, the second hits the full disk
-    with pytest.raises(OutputError, match="chart.png"):
+    with pytest.raises(OutputError, match=r"chart\.png"):
         outputs.write_many([(tmp_path / "plan.json", b"{}"), (tmp_path / "chart.png", b"png")])
     assert listing(tmp_path) == []
 
