@@ -173,6 +173,8 @@ def write_many(items: Sequence[tuple[str | Path, bytes]], *, make_parents: bool 
             os.replace(temporary, target)
             if not was:
                 renamed.append(target)
+        renamed.clear()   # all in place: from here on, an interruption must not take any of them back
+        temporaries.clear()
         for folder in {t.parent for t in targets}:
             _sync_folder(folder)
         return paths

@@ -158,7 +158,7 @@ def run_dask(jobs: Sequence[Job], scheduler: str, workers: int) -> Chunks:
     cluster = None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR, preload=[__name__])
+                               silence_logs=logging.CRITICAL, preload=[__name__])
         client = Client(cluster)
     else:
         try:
