@@ -141,12 +141,15 @@ class OutputError(SimtrainError):
     --------
     >>> print(OutputError("/ro/results.csv", "Read-only file system"))
     /ro/results.csv: cannot write: Read-only file system
+    >>> print(OutputError("/ro/t.json", "Read-only file system", flag="--trace"))
+    --trace /ro/t.json: cannot write: Read-only file system
     """
 
-    def __init__(self, path: Any, reason: str) -> None:
+    def __init__(self, path: Any, reason: str, flag: str | None = None) -> None:
         self.path = str(path)
         self.reason = " ".join(str(reason).split())
-        super().__init__(f"{_escape(self.path)}: cannot write: {self.reason}")
+        self.flag = flag
+        super().__init__(f"{flag + ' ' if flag else ''}{_escape(self.path)}: cannot write: {self.reason}")
 
 
 class Interrupted(KeyboardInterrupt):

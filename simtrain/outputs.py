@@ -208,9 +208,10 @@ def write_text(path: str | Path, text: str, *, make_parents: bool = False) -> Pa
     return write_bytes(path, text.encode("utf-8"), make_parents=make_parents)
 
 
-def check_writable(path: str | Path, *, make_parents: bool = False) -> None:
+def check_writable(path: str | Path, *, make_parents: bool = False, flag: str | None = None) -> None:
     """Check, before long work, that ``path`` can be written: not a folder or a device, and its folder exists (or,
-    with ``make_parents``, can be created) and takes a new file. Creates nothing that remains.
+    with ``make_parents``, can be created) and takes a new file. Creates nothing that remains. ``flag``: the
+    command-line option that named the path, for the error.
 
     Raises
     ------
@@ -225,19 +226,22 @@ def check_writable(path: str | Path, *, make_parents: bool = False) -> None:
     simtrain.errors.OutputError: /proc/no-such-file.json: cannot write: ...
     """
     path = Path(path)
-    target = _target(path)
+    try:
+        target = _target(path)
+    except OutputError as exc:
+        raise OutputError(path, exc.reason, flag) from None
     folder = target.parent
     probe = folder
     while not probe.exists() and probe != probe.parent:
         if not make_parents:
-            raise OutputError(path, f"its folder {str(folder)!r} does not exist")
+            raise OutputError(path, f"its folder {str(folder)!r} does not exist", flag)
         probe = probe.parent
     if not probe.is_dir():
-        raise OutputError(path, f"{str(probe)!r} is not a folder")
+        raise OutputError(path, f"{str(probe)!r} is not a folder", flag)
     try:
         os.unlink(_stage(probe / target.name, b""))
     except OSError as exc:
-        raise OutputError(path, reason(exc)) from None
+        raise OutputError(path, reason(exc), flag) from None
 
 
 def figure_bytes(fig: Any, path: str | Path, dpi: int = 120) -> bytes:

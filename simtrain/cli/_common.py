@@ -263,7 +263,7 @@ def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
     out = Path(out_text)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError("the output must end in .png, .svg or .pdf", source=CLI, key=flag, value=out_text)
-    check_writable(out, make_parents=True)   # a folder, a device or a read-only folder: say so before the work
+    check_writable(out, make_parents=True, flag=flag)   # a folder, a device, a read-only folder: before the work
     for path in (out, out.with_suffix(".csv")):
         if path.exists() and not force:
             raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(path),

@@ -89,7 +89,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     partial = out.with_name(out.name + ".partial")
     for path in (out, partial):   # before measuring for minutes, not after
-        check_writable(path, make_parents=True)
+        check_writable(path, make_parents=True, flag="--out")
     threads = args.threads or 1
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
                                 threads=threads, progress=progress, checkpoint=partial)

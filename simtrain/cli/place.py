@@ -76,7 +76,7 @@ def _check_output(path: str | None, force: bool, flag: str) -> None:
         raise ConfigError("must end in .png, .svg or .pdf", source=CLI, key=flag, value=path)
     from simtrain.outputs import check_writable
 
-    check_writable(target)   # a folder, a device, a read-only or missing folder: say so before placing
+    check_writable(target, flag=flag)   # a folder, a device, a read-only or missing folder: before placing
 
 
 def _load_graph(path: str) -> Any:

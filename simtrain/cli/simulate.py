@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.trace:
         from simtrain.outputs import check_writable
 
-        check_writable(args.trace)   # a folder, a device, a read-only or missing folder: say so before simulating
+        check_writable(args.trace, flag="--trace")   # a folder, a device, a read-only or missing folder: before the run
     the_run = training_run(args)
     try:
         report = simulate(the_run, record_loads=bool(args.trace) and the_run.engine == "des")
