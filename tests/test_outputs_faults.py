@@ -184,6 +184,15 @@ def test_calibrate_checks_out_before_measuring(capsys, tmp_path, monkeypatch, ca
     one_error_line(err)
 
 
+@pytest.mark.subprocess
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_stdout_on_a_full_device_is_one_line():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "simtrain", "list", "models"], stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2 and "No space left on device" in one_error_line(result.stderr)
+
+
 # -- calibrate: interrupted, then resumed ------------------------------------------------------------------------------
 @pytest.fixture()
 def fake_measurements(monkeypatch):

@@ -18,7 +18,9 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -64,27 +66,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        return int(args.func(args))
+        code = int(args.func(args))
+        try:
+            sys.stdout.flush()   # a full disk or device behind stdout is reported here, not as noise at exit
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError("<stdout>", reason(exc)) from None
+        return code
     except ConfigError as exc:
         if parser is not None and args is not None:
             exc = to_cli_error(exc, flag_table(parser).get(args.command, {}))
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except (InfeasibleError, OutputError) as exc:
+        if isinstance(exc, OutputError) and exc.path == "<stdout>":
+            _settle_stdout()
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except SimtrainError as exc:   # not the input's fault (a solver gave up): one line, status 1
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
+        _settle_stdout()
         return 0
     except OSError as exc:   # a file the command could not use that no reader or writer named: still one line
+        _settle_stdout()
         print(f"error: {exc.filename + ': ' if exc.filename else ''}{reason(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:   # Ctrl-C: one line, whatever the command was doing
         _quiet_interrupt()
         print(f"interrupted{': ' + one_line(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
+
+
+def _settle_stdout() -> bool:
+    """Flush standard output; when it cannot be written (a full disk, ``/dev/full``, a closed pipe), point it at
+    ``os.devnull`` so the interpreter's last flush at exit has nothing left to fail on. Returns whether it flushed."""
+    try:
+        sys.stdout.flush()
+        return True
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return False
 
 
 def _quiet_interrupt() -> None:
