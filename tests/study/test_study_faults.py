@@ -254,11 +254,20 @@ def _children(pid: int) -> list[int]:
 
 
 def _running(pid: int) -> bool:
+    """Whether any thread of ``pid`` still runs (a zombie leader may wait for its other threads to exit, and they
+    hold its open files until then)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
-    return state not in ("Z", "X")   # a zombie has ended; only its exit status waits for a parent
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):   # a zombie has ended; only its exit status waits for a parent
+            return True
+    return False
 
 
 @pytest.mark.subprocess
@@ -284,7 +293,7 @@ def test_kill_9_of_the_sweep_ends_its_workers_and_releases_the_folder(tmp_path, 
             process.wait()
     study = study_from_dict(SLOW, source="slow.yaml")
     store = ResultStore(out, study.fingerprint, len(study.points), 1, study.name)
-    store.open(force=False)   # the lock went with the process
+    store.open(force=False)   # the lock went with the processes
     store.close()
     assert all(name.startswith("chunk-") for name in whole_chunks(out, 1))
 
