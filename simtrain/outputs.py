@@ -96,7 +96,8 @@ def _make_parents(folder: Path) -> list[Path]:
 
 def _stage(path: Path, data: bytes) -> Path:
     """Write ``data`` to a new temporary file beside ``path`` and flush it to disk; returns the temporary path."""
-    temporary = path.with_name(f".{path.name}{TEMPORARY_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    # at most ~150 characters of the name, so a long but valid target name never makes the temporary one too long
+    temporary = path.with_name(f".{path.name[:128]}{TEMPORARY_MARK}{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask applies, as to any file
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -87,6 +87,12 @@ def test_write_many_removes_the_folders_it_made(tmp_path, full_disk):
     assert listing(tmp_path) == []
 
 
+def test_a_long_file_name_is_written(tmp_path):
+    name = "x" * 250 + ".json"   # a valid name; a temporary name built on all of it would be too long
+    assert outputs.write_text(tmp_path / name, "{}").read_text() == "{}"
+    assert listing(tmp_path) == [name]
+
+
 def test_a_written_file_gets_ordinary_permissions(tmp_path):
     old = os.umask(0o022)
     try:

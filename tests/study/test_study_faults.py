@@ -196,7 +196,7 @@ def test_a_scheduler_that_cannot_serve_is_one_line_and_leaves_nothing(capsys, tm
     pytest.importorskip("distributed")
     import simtrain.study.executors as executors
 
-    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
     if peer == "nobody":
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
