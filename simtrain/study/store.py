@@ -131,6 +131,9 @@ class ResultStore:
             raise ConfigError("another sweep is writing this folder", source="<cli>", key="--out",
                               value=str(self.out), allowed="wait for it to finish, or another folder")
         self._lock_fd = lock
+        for path in self.out.iterdir():   # a killed run's temporary files (.results.csv.tmp-…): no one writes them now
+            if is_temporary(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink()
         if self.manifest_path.exists():
             try:
                 manifest = json.loads(self.manifest_path.read_text())

@@ -114,6 +114,19 @@ def test_a_full_disk_on_the_final_table_keeps_the_chunks(capsys, tmp_path, fast_
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), fast_table, check_exact=True)
 
 
+def test_a_killed_runs_temporary_files_are_removed_when_it_resumes(capsys, tmp_path, fast_file, fast_table):
+    out = tmp_path / "out"
+    argv = ("sweep", fast_file, "--out", out, "--workers", "1", "--chunk-size", "2", "--quiet")
+    assert run(capsys, *argv)[0] == 0
+    (out / "results.csv").unlink()
+    for stray in (out / ".results.csv.tmp-4242-0a1b2c3d", out / ".study.json.tmp-4242-0a1b2c3d",
+                  out / "chunks" / ".chunk-000001.json.tmp-4242-0a1b2c3d"):   # as a kill -9 mid-write leaves them
+        stray.write_text("half")
+    assert run(capsys, *argv)[0] == 0
+    assert sorted(p.name for p in out.rglob("*") if p.name.startswith(".")) == []
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), fast_table, check_exact=True)
+
+
 def test_a_folder_named_like_a_chunk_is_one_line_and_nothing_else_is_lost(capsys, tmp_path, fast_file, fast_table):
     out = tmp_path / "out"
     argv = ("sweep", fast_file, "--out", out, "--workers", "1", "--chunk-size", "1", "--quiet")
