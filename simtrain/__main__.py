@@ -2,6 +2,10 @@
 
 import sys
 
-from simtrain.cli import main
+try:
+    from simtrain.cli import main
+except KeyboardInterrupt:   # Ctrl-C while starting: one line, as in every command
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

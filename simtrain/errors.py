@@ -18,7 +18,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ConfigError", "InfeasibleError", "SimtrainError", "suggest"]
+__all__ = ["ConfigError", "InfeasibleError", "Interrupted", "OutputError", "SimtrainError", "suggest"]
 
 _MISSING: Any = object()
 
@@ -138,3 +138,32 @@ class InfeasibleError(SimtrainError):
     """
 
     group_device: Any = None
+
+
+class OutputError(SimtrainError):
+    """An output that cannot be written: the path and the reason (the command line prints it as one ``error:`` line
+    and exits with status 2).
+
+    Examples
+    --------
+    >>> print(OutputError("/ro/results.csv", "Read-only file system"))
+    /ro/results.csv: cannot write: Read-only file system
+    >>> print(OutputError("/ro/t.json", "Read-only file system", flag="--trace"))
+    --trace /ro/t.json: cannot write: Read-only file system
+    """
+
+    def __init__(self, path: Any, reason: str, flag: str | None = None) -> None:
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())
+        self.flag = flag
+        super().__init__(f"{flag + ' ' if flag else ''}{_escape(self.path)}: cannot write: {self.reason}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what was kept (the command line prints ``interrupted: <message>`` and exits with status 130).
+
+    Examples
+    --------
+    >>> str(Interrupted("finished chunks are saved in out"))
+    'finished chunks are saved in out'
+    """

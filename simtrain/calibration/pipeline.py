@@ -5,6 +5,10 @@
 fit) and compares them with the profile's predictions, as a :class:`ProfileCheck`. Both pin every BLAS library
 (and torch) to ``threads`` threads while they measure (:func:`~simtrain.calibration.bench.blas_threads`).
 
+A calibration takes minutes; given a ``checkpoint`` file it saves every GEMM table and every step shape as soon as
+it is measured (:class:`MeasurementLog`), so an interrupted run resumes where it stopped when run again with the
+same arguments on the same machine.
+
 Examples
 --------
 >>> check = check_profile("cpu-numba", shapes=[Shape("dense", 128, 64, 0, 8, "fp32")], repeats=3)
@@ -16,18 +20,22 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from simtrain.calibration import bench, gemm_table
 from simtrain.calibration.bench import Shape
 from simtrain.calibration.profile import Profile, load_profile
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, Interrupted
 
-__all__ = ["BACKEND_DTYPES", "DEVICES", "ProfileCheck", "calibrate_profile", "check_backend", "check_profile"]
+__all__ = ["BACKEND_DTYPES", "DEVICES", "MeasurementLog", "ProfileCheck", "calibrate_profile", "check_backend",
+           "check_profile"]
 
 #: The dtypes each backend runs.
 BACKEND_DTYPES: dict[str, tuple[str, ...]] = {"numpy": ("fp32", "fp64"), "numba": ("fp32", "fp64"),
@@ -99,9 +107,103 @@ def _shape_progress(progress: Progress | None) -> Callable[[int, int, Shape], No
     return report
 
 
+class MeasurementLog:
+    """What a calibration has measured so far, on disk: every GEMM table and every step shape is saved (atomically,
+    :mod:`simtrain.outputs`) as soon as it is measured, so an interrupted calibration resumes from them.
+
+    A log belongs to one ``identity`` (the calibration's arguments and the machine's provenance, less the date);
+    a file of another identity, or one that cannot be read, is ignored and replaced.
+
+    Parameters
+    ----------
+    path : path
+        The log file.
+    identity : dict
+        JSON-ready description of the calibration.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.json.partial")
+    >>> log = MeasurementLog(path, {"backend": "numpy"})
+    >>> sample = bench.measure("numpy", "cpu", Shape("dense", 16, 16, 0, 2, "fp64"), repeats=2, warmup=1)
+    >>> log.add_sample(0, sample)
+    >>> MeasurementLog(path, {"backend": "numpy"}).sample(0, sample.shape) == sample
+    True
+    >>> MeasurementLog(path, {"backend": "numba"}).count
+    0
+    """
+
+    def __init__(self, path: str | Path, identity: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.identity = json.loads(json.dumps(identity, default=str))   # as it reads back from the file
+        self.tables: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, dict[str, Any]] = {}
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if (isinstance(doc, dict) and doc.get("identity") == self.identity and isinstance(doc.get("tables"), dict)
+                and isinstance(doc.get("samples"), dict)):
+            self.tables, self.samples = doc["tables"], doc["samples"]
+
+    @property
+    def count(self) -> int:
+        """Measurements on disk (GEMM tables and step shapes)."""
+        return len(self.tables) + len(self.samples)
+
+    def _save(self) -> None:
+        from simtrain.outputs import write_text
+
+        write_text(self.path, json.dumps({"identity": self.identity, "tables": self.tables,
+                                          "samples": self.samples}), make_parents=True)
+
+    def table(self, dtype: str) -> gemm_table.GemmTable | None:
+        """The saved GEMM table of ``dtype``, or ``None``."""
+        doc = self.tables.get(dtype)
+        if not isinstance(doc, dict):
+            return None
+        try:
+            def grids(data: dict[str, Any]) -> dict[str, Any]:
+                return {layout: np.asarray(rate, dtype=np.float64) for layout, rate in data.items()}
+            loop = doc.get("loop_rates")
+            rule = doc.get("loop_rule")
+            return gemm_table.GemmTable(tuple(int(d) for d in doc["dims"]), grids(doc["rates"]),
+                                        grids(loop) if loop is not None else None,
+                                        (int(rule[0]), int(rule[1])) if rule is not None else None)
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+
+    def add_table(self, dtype: str, table: gemm_table.GemmTable) -> None:
+        """Save the GEMM table of ``dtype`` (exact rates: a resumed fit equals an uninterrupted one)."""
+        self.tables[dtype] = {"dims": list(table.dims), "rates": {k: v.tolist() for k, v in table.rates.items()},
+                              "loop_rates": ({k: v.tolist() for k, v in table.loop_rates.items()}
+                                             if table.loop_rates is not None else None),
+                              "loop_rule": list(table.loop_rule) if table.loop_rule is not None else None}
+        self._save()
+
+    def sample(self, index: int, shape: Shape) -> bench.Sample | None:
+        """The saved sample of the ``index``-th shape, if it is of ``shape``."""
+        doc = self.samples.get(str(index))
+        try:
+            sample = bench.Sample(**{f.name: doc[f.name] for f in fields(bench.Sample)})   # type: ignore[index]
+        except (KeyError, TypeError):
+            return None
+        return sample if sample.shape == shape else None
+
+    def add_sample(self, index: int, sample: bench.Sample) -> None:
+        """Save the sample of the ``index``-th shape."""
+        self.samples[str(index)] = sample.to_dict()
+        self._save()
+
+    def remove(self) -> None:
+        """Delete the file (the calibration it served is saved)."""
+        self.path.unlink(missing_ok=True)
+
+
 def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Sequence[str] | str = ("fp32",), *,
                       quick: bool = False, repeats: int = 15, threads: int = 1,
-                      progress: Progress | None = None) -> Profile:
+                      progress: Progress | None = None, checkpoint: str | Path | None = None) -> Profile:
     """Measure and fit a compute profile of ``backend`` on ``device``.
 
     Per dtype it measures the GEMM table (every product layout on a grid of shapes), then times whole training
@@ -124,6 +226,11 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
         BLAS (and torch CPU) threads while measuring.
     progress : callable, optional
         ``progress(done, total, label)``, called as the measurements go.
+    checkpoint : path, optional
+        A :class:`MeasurementLog` file: measurements already in it (from an interrupted run with the same
+        arguments on this machine) are reused, and each new one is added as it finishes. Ctrl-C raises
+        :class:`~simtrain.errors.Interrupted` saying how many are saved. The caller removes the file once the
+        profile is saved.
 
     Returns
     -------
@@ -144,18 +251,47 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
     threads = _positive(threads, "threads")
     if backend == "torch":
         import torch  # noqa: F401  (imported before pinning threads, so the pin reaches it)
-    with bench.blas_threads(threads):
-        tables = {}
-        for dtype in names:
-            def table_progress(done: int, total: int, dtype: str = dtype) -> None:
-                if progress is not None:
-                    progress(done, total, f"GEMM table {dtype}")
-            tables[dtype] = gemm_table.measure_gemm_table(backend, device, dtype, gemm_table.grid_dims(quick),
+    provenance = bench.provenance(backend, device, threads)
+    log = None
+    if checkpoint is not None:
+        machine = {k: v for k, v in provenance.items() if k != "date"}
+        log = MeasurementLog(checkpoint, {"dtypes": names, "quick": quick, "repeats": repeats, **machine})
+    try:
+        with bench.blas_threads(threads):
+            tables = {}
+            for dtype in names:
+                def table_progress(done: int, total: int, dtype: str = dtype) -> None:
+                    if progress is not None:
+                        progress(done, total, f"GEMM table {dtype}")
+                table = log.table(dtype) if log is not None else None
+                if table is None:
+                    table = gemm_table.measure_gemm_table(backend, device, dtype, gemm_table.grid_dims(quick),
                                                           max_flops=2.0**29, batch_s=2e-4 if quick else 3e-4,
                                                           repeats=3, progress=table_progress)
-        shapes = bench.fit_shapes(names, quick=quick)
-        samples = bench.sweep(backend, device, shapes, repeats=repeats, progress=_shape_progress(progress))
-    return Profile.from_samples(samples, tables, bench.provenance(backend, device, threads))
+                    if log is not None:
+                        log.add_table(dtype, table)
+                tables[dtype] = table
+            shapes = bench.fit_shapes(names, quick=quick)
+            samples = []
+            report = _shape_progress(progress)
+            for index, shape in enumerate(shapes):   # bench.sweep's loop, saving each shape as it finishes
+                if report is not None:
+                    report(index, len(shapes), shape)
+                sample = log.sample(index, shape) if log is not None else None
+                if sample is None:
+                    sample = bench.measure(backend, device, shape, repeats=repeats, warmup=3, seed=index,
+                                           min_time_s=0.05)
+                    if log is not None:
+                        log.add_sample(index, sample)
+                samples.append(sample)
+            if report is not None and shapes:
+                report(len(shapes), len(shapes), shapes[-1])
+    except KeyboardInterrupt:
+        if log is None or not log.count:
+            raise
+        raise Interrupted(f"{log.count} measurements saved in {log.path}; the same command resumes from them") \
+            from None
+    return Profile.from_samples(samples, tables, provenance)
 
 
 @dataclass(frozen=True)

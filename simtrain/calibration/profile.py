@@ -127,8 +127,6 @@ class Profile:
         if path.exists() and not force:
             raise ConfigError("refusing to overwrite an existing file", key="path", value=str(path),
                               allowed="a new path, or force=True")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(path.suffix + ".tmp")
         # the GEMM grids one row per line (readable, a quarter of the size); only they are compacted, so no string
         # elsewhere in the document is touched
         doc = self.to_dict()
@@ -137,9 +135,9 @@ class Profile:
                        lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", grids)
         doc["gemm"] = "@GEMM@"
         text = json.dumps(doc, indent=1).replace('"@GEMM@"', grids)
-        temporary.write_text(text + "\n", encoding="utf-8")
-        temporary.replace(path)
-        return path
+        from simtrain.outputs import write_text
+
+        return write_text(path, text + "\n", make_parents=True)
 
 
 def load_profile(path: str | Path) -> Profile:

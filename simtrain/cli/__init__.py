@@ -1,11 +1,12 @@
 """The ``simtrain`` command: a thin layer over the Python API.
 
 One module per command (``simtrain.cli.collective``, ``simulate``, ``sweep``, ``plot``, ``calibrate``,
-``traffic``, ``listing``, ``place``, ``validate``, ``parallelize``), each with ``add_parser(subparsers)`` and
-``run(args) -> int``;
-a command imports what it needs only when it runs. Every error about input is printed as one line ``error: …`` on
-stderr with exit status 2; nothing is written. An error of the library names a Python parameter; :func:`main`
-prints it with the command's flag (:func:`simtrain.cli._common.to_cli_error`).
+``traffic``, ``listing``, ``place``, ``validate``, ``parallelize``, ``import_trace``), each with
+``add_parser(subparsers)`` and ``run(args) -> int``;
+a command imports what it needs only when it runs. Every error about input, and every output that cannot be
+written, is printed as one line ``error: …`` on stderr with exit status 2; nothing partial is left. Ctrl-C prints
+one line ``interrupted`` (with what was kept) and exits with status 130. An error of the library names a Python
+parameter; :func:`main` prints it with the command's flag (:func:`simtrain.cli._common.to_cli_error`).
 
 Examples
 --------
@@ -18,13 +19,16 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from simtrain._version import __version__
 from simtrain.cli._common import _Parser, flag_table, one_line, positive_int, to_cli_error
-from simtrain.errors import ConfigError, InfeasibleError, SimtrainError
+from simtrain.errors import ConfigError, InfeasibleError, OutputError, SimtrainError
+from simtrain.outputs import reason
 
 __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
@@ -51,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input, 1 when a solver gave up).
+    """Run the command line; returns the exit status (2 for bad input or an unwritable output, 1 when a solver gave
+    up, 130 when interrupted).
 
     Examples
     --------
@@ -63,17 +68,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        return int(args.func(args))
+        code = int(args.func(args))
+        try:
+            sys.stdout.flush()   # a full disk or device behind stdout is reported here, not as noise at exit
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError("<stdout>", reason(exc)) from None
+        return code
     except ConfigError as exc:
         if parser is not None and args is not None:
             exc = to_cli_error(exc, flag_table(parser).get(args.command, {}))
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except InfeasibleError as exc:
+    except (InfeasibleError, OutputError) as exc:
+        if isinstance(exc, OutputError) and exc.path == "<stdout>":
+            _settle_stdout()
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except SimtrainError as exc:   # not the input's fault (a solver gave up): one line, status 1
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
+        _settle_stdout()
         return 0
+    except OSError as exc:   # a file the command could not use that no reader or writer named: still one line
+        _settle_stdout()
+        print(f"error: {exc.filename + ': ' if exc.filename else ''}{reason(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:   # Ctrl-C: one line, whatever the command was doing
+        _quiet_interrupt()
+        print(f"interrupted{': ' + one_line(exc) if str(exc) else ''}", file=sys.stderr)
+        return 130
+
+
+def _settle_stdout() -> bool:
+    """Flush standard output; when it cannot be written (a full disk, ``/dev/full``, a closed pipe), point it at
+    ``os.devnull`` so the interpreter's last flush at exit has nothing left to fail on. Returns whether it flushed."""
+    try:
+        sys.stdout.flush()
+        return True
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return False
+
+
+def _quiet_interrupt() -> None:
+    """After Ctrl-C, nothing more on stderr: no Dask log lines from a cluster shutting down, no warnings."""
+    import logging
+    import warnings
+
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")

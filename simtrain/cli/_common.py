@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from simtrain.errors import ConfigError
+from simtrain.outputs import check_writable, figure_bytes, write_many
 
 __all__ = [
     "CLI",
@@ -250,7 +251,7 @@ def _json_default(value: Any) -> Any:
 
 def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
     """A figure path given with ``flag``: it must end in .png, .svg or .pdf, and neither it nor its .csv twin may
-    exist unless ``force``.
+    exist unless ``force``, and it must be writable (:func:`simtrain.outputs.check_writable`).
 
     Examples
     --------
@@ -262,6 +263,7 @@ def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
     out = Path(out_text)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError("the output must end in .png, .svg or .pdf", source=CLI, key=flag, value=out_text)
+    check_writable(out, make_parents=True, flag=flag)   # a folder, a device, a read-only folder: before the work
     for path in (out, out.with_suffix(".csv")):
         if path.exists() and not force:
             raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(path),
@@ -270,17 +272,22 @@ def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
 
 
 def save_figure(fig: Any, out: Path, frame: Any = None) -> None:
-    """Save ``fig`` to ``out`` (and ``frame`` to its .csv twin), close it and say so."""
+    """Save ``fig`` to ``out`` (and ``frame`` to its .csv twin), close it and say so.
+
+    The figure is rendered in memory first and both files are written as one (:func:`simtrain.outputs.write_many`):
+    an output that cannot be written leaves neither, and is one :class:`~simtrain.errors.OutputError`.
+    """
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    print(f"wrote {out}")
+    try:
+        fig.tight_layout()
+        items = [(out, figure_bytes(fig, out, dpi=120))]
+    finally:
+        plt.close(fig)
     if frame is not None:
-        frame.to_csv(out.with_suffix(".csv"), index=False)
-        print(f"wrote {out.with_suffix('.csv')}")
+        items.append((out.with_suffix(".csv"), frame.to_csv(index=False).encode()))
+    for path in write_many(items, make_parents=True):
+        print(f"wrote {path}")
 
 
 def progress(done: int, total: int, label: Any) -> None:

@@ -1,8 +1,9 @@
 """``simtrain calibrate``: measure training-step kernels and fit a compute profile, or ``--check`` one.
 
 A thin caller of :func:`simtrain.calibration.calibrate_profile` and :func:`simtrain.calibration.check_profile`;
-what it adds is the command line's own: refusing to overwrite ``--out`` and ``--plot``, the progress bar, and the
-printed summary.
+what it adds is the command line's own: refusing to overwrite ``--out`` and ``--plot`` and checking that they can be
+written before measuring, the progress bar, and the printed summary. Measurements are saved as they finish in
+``OUT.partial`` (removed once the profile is written), so an interrupted ``calibrate`` resumes when run again.
 
 Examples
 --------
@@ -84,10 +85,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--out", value=args.out,
                           allowed="a new path, or add --force")
+    from simtrain.outputs import check_writable
+
+    partial = out.with_name(out.name + ".partial")
+    for path in (out, partial):   # before measuring for minutes, not after
+        check_writable(path, make_parents=True, flag="--out")
     threads = args.threads or 1
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
-                                threads=threads, progress=progress)
+                                threads=threads, progress=progress, checkpoint=partial)
     profile.save(out, force=args.force)
+    partial.unlink(missing_ok=True)
     print(f"wrote {out}: {len(profile.samples)} step shapes, {args.backend} on {args.device}, "
           f"{threads} BLAS thread{'s' if threads > 1 else ''}")
     for dtype, params in profile.params.items():

@@ -42,20 +42,16 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain import-trace``; returns the exit status."""
     from simtrain import units
+    from simtrain.outputs import check_writable, write_text
     from simtrain.workload.trace_import import read_trace
 
     if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and not args.force:
+        if Path(args.out).exists() and not args.force:
             raise ConfigError("exists (use --force to overwrite)", source=CLI, key="--out", value=args.out)
-        if not out.resolve().parent.is_dir():
-            raise ConfigError("its folder does not exist", source=CLI, key="--out", value=args.out)
+        check_writable(args.out, flag="--out")
     workload = read_trace(args.trace, args.execution_trace)
-    if args.out is not None:
-        text = json.dumps(workload.to_dict(), indent=1) + "\n"
-        tmp = Path(args.out).with_name(f".{Path(args.out).name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(args.out)
+    if args.out is not None:   # whole or absent (simtrain.outputs)
+        write_text(args.out, json.dumps(workload.to_dict(), indent=1) + "\n")
     compute = [o for o in workload.ops if o.kind == "compute"]
     summary = {"trace": args.trace, "world_size": workload.world_size, "compute_ops": len(compute),
                "compute_s": sum(o.duration_s for o in compute), "collectives": len(workload.collectives),

@@ -78,10 +78,11 @@ def _check_output(path: str | None, force: bool, flag: str) -> None:
     target = Path(path)
     if target.exists() and not force:
         raise ConfigError("exists (use --force to overwrite)", source=CLI, key=flag, value=path)
-    if not target.parent.is_dir():
-        raise ConfigError("its folder does not exist", source=CLI, key=flag, value=path)
     if flag == "--plot" and target.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError("must end in .png, .svg or .pdf", source=CLI, key=flag, value=path)
+    from simtrain.outputs import check_writable
+
+    check_writable(target, flag=flag)   # a folder, a device, a read-only or missing folder: before placing
 
 
 def _load_graph(path: str) -> Any:
@@ -165,17 +166,25 @@ def _run(args: argparse.Namespace) -> int:
         plan = _pipelined(args, devices, options)
     else:
         plan = place(graph, devices, args.algorithm, **options)
+    outputs: list[tuple[str, bytes]] = []   # the plan and its chart are written together or not at all
     if args.out:
-        plan.save(args.out)
+        outputs.append((args.out, plan.to_json().encode()))
     if args.plot:
         plt = agg_pyplot()
 
+        from simtrain.outputs import figure_bytes
         from simtrain.placement.gantt import plot_gantt
 
         ax = plot_gantt(plan)
-        ax.figure.tight_layout()
-        ax.figure.savefig(args.plot, dpi=120)
-        plt.close(ax.figure)
+        try:
+            ax.figure.tight_layout()
+            outputs.append((args.plot, figure_bytes(ax.figure, args.plot, dpi=120)))
+        finally:
+            plt.close(ax.figure)
+    if outputs:
+        from simtrain.outputs import write_many
+
+        write_many(outputs)
     if args.json:
         print(json.dumps(plan.to_dict(schedule=False)))
     else:

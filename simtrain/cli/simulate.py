@@ -127,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
     if args.trace and Path(args.trace).exists() and not args.force:
         raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--trace", value=args.trace,
                           allowed="a new path, or add --force")
-    if args.trace and not Path(args.trace).resolve().parent.is_dir():
-        raise ConfigError("its folder does not exist", source=CLI, key="--trace", value=args.trace)
+    if args.trace:
+        from simtrain.outputs import check_writable
+
+        check_writable(args.trace, flag="--trace")   # a folder, a device, a read-only or missing folder: before the run
     the_run = training_run(args)
     try:
         report = simulate(the_run, record_loads=bool(args.trace) and the_run.engine == "des")

@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,15 @@ def _run_sweep(study: Any, out: str, args: argparse.Namespace) -> Any:
 
     backend = "dask" if args.scheduler else ("serial" if args.workers == 1 else "pool")
     started = time.perf_counter()
-    try:
-        table = run_study(study, out, backend=backend, workers=args.workers, scheduler=args.scheduler,
-                          chunk_size=args.chunk_size, force=args.force, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"interrupted: finished chunks are saved in {out}; run the same command again to complete the rest",
-              file=sys.stderr)
-        raise SystemExit(130) from None
+    # Ctrl-C raises Interrupted, saying what is saved: simtrain.cli.main prints it and exits with status 130
+    table = run_study(study, out, backend=backend, workers=args.workers, scheduler=args.scheduler,
+                      chunk_size=args.chunk_size, force=args.force, progress=not args.quiet)
     elapsed = time.perf_counter() - started
     failed = int((table["status"] != "ok").sum())
+    if failed == len(table):   # nothing to show: a failure, not a result (the table still says why, per point)
+        raise ConfigError(f"every one of the {failed} points failed (the error column of "
+                          f"{Path(out) / 'results.csv'} says why); the first: {str(table['error'].iloc[0])[:300]}",
+                          source=study.source or CLI)
     print(f"{study.name}: {len(table)} points in {elapsed:.1f} s on {backend}"
           + (f", {failed} failed (see the error column)" if failed else ""))
     print(f"wrote {Path(out) / 'results.csv'}" + (" (and results.parquet)" if (Path(out) / "results.parquet")
@@ -78,6 +77,7 @@ def _run_sweep(study: Any, out: str, args: argparse.Namespace) -> Any:
 def _figures(table: Any, out: Path, kinds: Sequence[str]) -> None:
     plt = agg_pyplot()
 
+    from simtrain.outputs import figure_bytes, write_bytes
     from simtrain.plot.study import figure_from_results
 
     for kind in kinds:
@@ -89,8 +89,11 @@ def _figures(table: Any, out: Path, kinds: Sequence[str]) -> None:
             raise ConfigError(exc.message, source=CLI, key=f"--plot {kind}", value=exc.value, choices=exc.choices,
                               allowed=exc.allowed) from None
         path = out / f"{kind}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        try:
+            data = figure_bytes(fig, path, dpi=110)
+        finally:
+            plt.close(fig)
+        write_bytes(path, data)
         print(f"wrote {path}")
 
 

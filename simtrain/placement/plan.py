@@ -107,9 +107,15 @@ class Plan:
                                for v in order.tolist()]
         return doc
 
+    def to_json(self) -> str:
+        """The plan file's text: :meth:`to_dict` as indented JSON."""
+        return json.dumps(self.to_dict(), indent=1) + "\n"
+
     def save(self, path: str | Path) -> None:
-        """Write the plan as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        """Write the plan as JSON, whole or not at all (:func:`simtrain.outputs.write_text`)."""
+        from simtrain.outputs import write_text
+
+        write_text(path, self.to_json())
 
 
 def read_plan(path: str | Path, graph: OpGraph | None = None) -> dict[str, Any]:

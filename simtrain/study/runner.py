@@ -1,6 +1,10 @@
 """Run a study: split its points into chunks, run the unfinished ones on a backend, save each chunk as it
 finishes, and assemble the final table.
 
+A run that fails or is interrupted before its first chunk is saved leaves nothing it created (the folder, its
+``study.json``); after that, only whole chunks and complete files remain, so the same call resumes. Ctrl-C raises
+:class:`~simtrain.errors.Interrupted` saying what was kept.
+
 Examples
 --------
 >>> import tempfile
@@ -21,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, Interrupted
 from simtrain.study.executors import BACKENDS, Job, run_dask, run_pool, run_serial
 from simtrain.study.spec import POINT_KEYS, Study
-from simtrain.study.store import ResultStore, atomic_write
+from simtrain.study.store import ResultStore
 
 __all__ = ["Progress", "default_chunk_size", "run_study", "table_columns"]
 
@@ -138,9 +142,16 @@ def run_study(
     -------
     pandas.DataFrame
         One row per point, in point order (also in ``out/results.csv``, and ``results.parquet`` with pyarrow).
-    """
-    import pandas as pd
 
+    Raises
+    ------
+    ConfigError
+        A bad backend or scheduler, a folder of another study, or one another sweep is writing.
+    OutputError
+        A file that cannot be written (a read-only folder, a full disk): the chunks already saved stay.
+    Interrupted
+        On Ctrl-C, saying how many points are saved.
+    """
     if backend not in BACKENDS:
         raise ConfigError("unknown backend", source="<cli>", key="--backend", value=backend, choices=BACKENDS)
     if backend == "dask" and not scheduler:
@@ -149,6 +160,28 @@ def run_study(
     store = ResultStore(out, study.fingerprint, len(study.points), chunk_size or default_chunk_size(
         len(study.points), workers), study.name)
     store.open(force=force)
+    try:
+        return _run(study, store, backend, workers, scheduler, progress)
+    except KeyboardInterrupt:
+        saved = sum(len(store.chunk_range(c)) for c in store.finished_chunks())
+        store.abandon()   # removes only what this run created, and only before its first chunk
+        total = len(study.points)
+        raise Interrupted("nothing was saved" if not saved else
+                          f"{saved} of {total} points are saved in {store.out}; run the same command again to "
+                          + ("write the table" if saved == total else "complete the rest")) from None
+    except BaseException:
+        store.abandon()   # removes only what this run created, and only before its first chunk
+        raise
+    finally:
+        store.close()
+
+
+def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler: str | None,
+         progress: bool | Callable[[int, int], None]) -> Any:
+    import pandas as pd
+
+    from simtrain.outputs import write_bytes
+
     done = store.finished_chunks()
     seeds = study.seeds()
     jobs: list[Job] = []
@@ -166,18 +199,21 @@ def run_study(
             stream = run_pool(jobs, workers)
         else:
             stream = run_dask(jobs, str(scheduler), workers)
-        for chunk, rows in stream:
-            store.write_chunk(chunk, rows)
-            finished += len(rows)
-            if bar is not None:
-                bar.update(len(rows))
-            elif callable(progress):
-                progress(finished, len(study.points))
+        try:
+            for chunk, rows in stream:
+                store.write_chunk(chunk, rows)
+                finished += len(rows)
+                if bar is not None:
+                    bar.update(len(rows))
+                elif callable(progress):
+                    progress(finished, len(study.points))
+        finally:   # stop the backend now (its workers, its cluster), not when the generator is collected
+            stream.close()
     rows = store.rows()
     if len(rows) != len(study.points):   # pragma: no cover - a chunk vanished while we ran
         raise RuntimeError(f"{store.out}: expected {len(study.points)} rows, found {len(rows)}")
     table = pd.DataFrame(rows, columns=table_columns(study, rows))
-    atomic_write(store.out / "results.csv", table.to_csv(index=False).encode())
+    write_bytes(store.out / "results.csv", table.to_csv(index=False).encode())
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -187,5 +223,5 @@ def run_study(
 
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
-        atomic_write(store.out / "results.parquet", buffer.getvalue())
+        write_bytes(store.out / "results.parquet", buffer.getvalue())
     return table

@@ -98,7 +98,8 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
 
 
 def write_trace(report: StepReport, path: str | Path, ranks: Sequence[int] | None = None) -> Path:
-    """Write :func:`step_trace` to ``path`` as JSON; returns the path."""
-    path = Path(path)
-    path.write_text(json.dumps(step_trace(report, ranks)), encoding="utf-8")
-    return path
+    """Write :func:`step_trace` to ``path`` as JSON, whole or not at all (:func:`simtrain.outputs.write_text`);
+    returns the path."""
+    from simtrain.outputs import write_text
+
+    return write_text(path, json.dumps(step_trace(report, ranks)))
