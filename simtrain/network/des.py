@@ -43,6 +43,7 @@ import simpy
 from simtrain.collectives.schedule import Schedule
 from simtrain.errors import ConfigError
 from simtrain.network.cache import NetworkCache
+from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import schedule_traffic
 from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
@@ -52,10 +53,23 @@ __all__ = ["CollectiveRun", "FlowNetwork", "simulate_collective"]
 _DONE_TOLERANCE = 1e-9  # a flow is through when less than this fraction of its bytes remains
 
 
+_NUMBA_ENTRIES = 20_000  # below this many route entries NumPy's water-filling beats loading the numba kernel
+
+
 def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Max-min fair rates of flows in flight (every flow crosses at least one link).
+
+    Flows that share no link (a ring step, a torus dimension's rings) each get their narrowest link or their cap:
+    that is one array pass, and it is the common case. Contended sets go to water-filling: NumPy's for small ones
+    (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones.
+    """
+    if links.size and np.bincount(links).max() <= 1:
+        return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps)
+    active = np.ones(len(offsets) - 1, dtype=np.bool_)
+    if links.size < _NUMBA_ENTRIES:
+        return max_min_rates(offsets, links, capacity, caps, active)
     from simtrain.network._fairshare_numba import max_min_rates_kernel
 
-    active = np.ones(len(offsets) - 1, dtype=np.bool_)
     return max_min_rates_kernel(offsets, links, capacity, caps, active)
 
 
