@@ -358,8 +358,10 @@ class CollectiveRun:
         local = np.full(int(ranks.max()) + 1 if self.p else 0, -1, dtype=np.int64)
         local[ranks] = np.arange(self.p)
         self._local = local
+        self._stage_pattern: list[int] = []
         self.stages = self._build_stages()
         self.chunks = schedule.chunks
+        self._plan_order()
         self.pos = np.zeros((self.chunks, self.p), dtype=np.int64)
         self.launched = np.zeros((self.chunks, self.p), dtype=bool)
         self.charging = np.zeros((self.chunks, self.p), dtype=bool)  # paying a per-step charge
@@ -390,10 +392,62 @@ class CollectiveRun:
                 groups = [np.flatnonzero(order == k) for k in range(int(order.max()) + 1)]
                 for flows in groups:
                     stages.append(self._stage(index, flows, routes, overhead))
+                    self._stage_pattern.append(index)
             else:
                 stage = self._stage(index, np.arange(pattern.num_flows), routes, overhead)
                 stages.extend([stage] * pattern.repeat)
+                self._stage_pattern.extend([index] * pattern.repeat)
         return stages
+
+    def _plan_order(self) -> None:
+        """With several chunks of plain patterns, the order in which each link group serves (chunk, phase) pairs
+        (:mod:`simtrain.network.pipeline`, from the phases' uncontended one-chunk times): every rank enters a
+        group's phases in that order, so chunks never split a link between them and a bottleneck group stays
+        busy. Chains and pipelined trees keep only the rule that a chunk never overtakes the one before."""
+        self._turn: np.ndarray | None = None
+        patterns = self.schedule.patterns
+        if self.chunks == 1 or not self.stages or any(p.stage_of_flow is not None for p in patterns):
+            return
+        from dataclasses import replace
+
+        from simtrain.network.analytical import evaluate
+        from simtrain.network.pipeline import chunk_schedule, link_groups
+
+        network = self.network
+        one_chunk = evaluate(replace(self.schedule, chunks=1), network.cluster, self.options, network.cache)
+        used = [j for j, pattern in enumerate(patterns) if pattern.num_flows]
+        phase_of_pattern = np.full(len(patterns), -1, dtype=np.int64)
+        phase_of_pattern[used] = np.arange(len(used))
+        groups = link_groups([np.unique(network.cache.routes(patterns[j]).links) for j in used],
+                             network.cluster.num_links)
+        plan = chunk_schedule([one_chunk.phases[j][1] for j in used], groups, self.chunks)
+        stage_phase = phase_of_pattern[np.array(self._stage_pattern, dtype=np.int64)]
+        self._stage_group = np.array(groups, dtype=np.int64)[stage_phase]
+        self._stage_phase = stage_phase
+        self._phase_first = np.r_[True, stage_phase[1:] != stage_phase[:-1]]
+        self._phase_last = np.r_[stage_phase[1:] != stage_phase[:-1], True]
+        longest = max(len(entries) for entries in plan.order.values())
+        self._order = np.full((len(plan.order), longest + 1, 2), -1, dtype=np.int64)  # (group, turn) -> entry
+        for group, entries in plan.order.items():
+            self._order[group, :len(entries)] = entries
+        self._turn = np.zeros((len(plan.order), self.p), dtype=np.int64)
+
+    def _my_turn(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
+        """Whether each rank may start its current stage of ``chunk`` (always, inside a phase)."""
+        assert self._turn is not None
+        k = self.pos[chunk, ranks]
+        group = self._stage_group[k]
+        entry = self._order[group, self._turn[group, ranks]]
+        return ~self._phase_first[k] | ((entry[:, 0] == chunk) & (entry[:, 1] == self._stage_phase[k]))
+
+    def _next_turn(self, ranks: np.ndarray, k: int) -> None:
+        """Ranks left the phase that stage ``k`` ends: their group serves its next (chunk, phase) pair."""
+        assert self._turn is not None
+        group = int(self._stage_group[k])
+        self._turn[group, ranks] += 1
+        chunks = self._order[group, self._turn[group, ranks], 0]
+        for chunk in np.unique(chunks[chunks >= 0]):
+            self._advance(int(chunk), ranks[chunks == chunk])
 
     def _stage(self, pattern_index: int, flows: np.ndarray, routes: Routes, overhead: float) -> _Stage:
         pattern = self.schedule.patterns[pattern_index]
@@ -464,6 +518,8 @@ class CollectiveRun:
             waiting = waiting[self.pos[chunk, waiting] < n_stages]
             if chunk > 0 and waiting.size:
                 waiting = waiting[self.pos[chunk - 1, waiting] > self.pos[chunk, waiting]]
+            if self._turn is not None and waiting.size:
+                waiting = waiting[self._my_turn(chunk, waiting)]
             launched_now = self._launch(chunk, waiting) if waiting.size else np.zeros(0, dtype=np.int64)
             pending = self._distinct(progressed, launched_now)
 
@@ -502,6 +558,8 @@ class CollectiveRun:
         self.launched[chunk, ranks] = False
         if k + 1 < len(self.stages):
             self._release(chunk, ranks, k + 1)
+        if self._turn is not None and self._phase_last[k]:
+            self._next_turn(ranks, k)
         if chunk + 1 < self.chunks:
             self._advance(chunk + 1, ranks)
         if k + 1 == len(self.stages):
