@@ -127,41 +127,51 @@ class FlowNetwork:
         return len(self._remaining)
 
     # -- public -----------------------------------------------------------------------------------------------
-    def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
-        """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered."""
+    def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
+             latency: np.ndarray | None = None) -> None:
+        """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered.
+
+        ``latency`` (each flow's path latency) may be given when the caller knows it (it is :func:`path_latency`
+        of ``routes``)."""
         nbytes = np.asarray(nbytes, dtype=np.float64)
         count = len(nbytes)
         if count == 0:
             return
         self.flows_started += count
-        if self.store_and_forward and routes.links.size and int(routes.lengths.max()) > 1:
+        lengths = routes.lengths
+        if self.store_and_forward and routes.links.size and int(lengths.max()) > 1:
             self._send_hop_by_hop(routes, nbytes, callback)
             return
-        lengths = routes.lengths
-        latency = np.zeros(count)
-        if routes.links.size:
-            latency[lengths > 0] = np.add.reduceat(self.cluster.link_latency_s[routes.links],
-                                                   routes.offsets[:-1][lengths > 0])
+        if latency is None:
+            latency = path_latency(routes, self.cluster)
         instant = (lengths == 0) | (nbytes <= 0)
         if instant.any():
             # local copies and empty messages: delivered after the path latency, using no bandwidth
             self._deliver(np.flatnonzero(instant), latency[np.flatnonzero(instant)], callback)
-        moving = np.flatnonzero(~instant)
-        if moving.size == 0:
-            return
-        if moving.size < count:
+            moving = np.flatnonzero(~instant)
+            if moving.size == 0:
+                return
             routes = _select(routes, moving)
+            nbytes, latency = nbytes[moving], latency[moving]
+        else:
+            moving = np.arange(count)
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
-        shift = self._links.size
-        self._offsets = np.concatenate([self._offsets, routes.offsets[1:] + shift])
-        self._links = np.concatenate([self._links, routes.links])
-        self._remaining = np.concatenate([self._remaining, nbytes[moving]])
-        self._size = np.concatenate([self._size, nbytes[moving]])
-        self._latency = np.concatenate([self._latency, latency[moving]])
-        self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
-        self._index = np.concatenate([self._index, moving])
+        if not self._remaining.size:  # nothing in flight (every step of a synchronous collective): no copies
+            self._offsets, self._links = routes.offsets, routes.links
+            self._remaining, self._size, self._latency = nbytes.copy(), nbytes, latency
+            self._owner = np.full(moving.size, owner, dtype=np.int64)
+            self._index = moving
+        else:
+            shift = self._links.size
+            self._offsets = np.concatenate([self._offsets, routes.offsets[1:] + shift])
+            self._links = np.concatenate([self._links, routes.links])
+            self._remaining = np.concatenate([self._remaining, nbytes])
+            self._size = np.concatenate([self._size, nbytes])
+            self._latency = np.concatenate([self._latency, latency])
+            self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
+            self._index = np.concatenate([self._index, moving])
         self._rates = None
         if not self._wake.triggered:
             self._wake.succeed()
@@ -190,8 +200,8 @@ class FlowNetwork:
 
     def _deliver(self, indices: np.ndarray, latency: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
         """Report ``indices`` to ``callback`` after their latencies (one event per distinct latency)."""
-        for delay in np.unique(latency):
-            group = indices[latency == delay]
+        for delay, chosen in _split_by(latency):
+            group = indices if chosen is None else indices[chosen]
             if delay <= 0:
                 callback(group)
             else:
@@ -231,20 +241,35 @@ class FlowNetwork:
             elapsed = env.now - started
             self.events += 1
             if elapsed > 0:
-                moved = rates * elapsed
-                entries = int(self._offsets[rated])
-                self.link_bytes += np.bincount(self._links[:entries],
-                                               weights=np.repeat(moved, np.diff(self._offsets[: rated + 1])),
-                                               minlength=self.cluster.num_links)
-                self._remaining[:rated] -= moved
+                self._remaining[:rated] -= rates * elapsed
             done = np.flatnonzero(self._remaining[:rated] <= _DONE_TOLERANCE * self._size[:rated])
             if done.size == 0:
                 if rated < len(self._remaining):
                     self._rates = None  # newcomers joined: share again
                 continue
+            # a flow's links carry its bytes once it is through (counted then: one pass per flow, not per event)
+            everything = done.size == len(self._remaining)
+            if everything:
+                np.add.at(self.link_bytes, self._links, np.repeat(self._size, np.diff(self._offsets)))
+            else:
+                lengths = self._offsets[done + 1] - self._offsets[done]
+                np.add.at(self.link_bytes, self._links[_entries(self._offsets, done, lengths)],
+                          np.repeat(self._size[done], lengths))
             owners = self._owner[done]
-            for owner in np.unique(owners):
-                mine = done[owners == owner]
+            split = _split_by(owners)
+            if everything:  # all through (a synchronous step): start afresh, then deliver (which may send)
+                index, latency = self._index, self._latency
+                callbacks = [self._callbacks.pop(int(owner)) for owner, _ in split]
+                self._offsets = np.zeros(1, dtype=np.int64)
+                self._links = self._owner = self._index = np.zeros(0, dtype=np.int64)
+                self._remaining = self._size = self._latency = np.zeros(0)
+                self._rates = None
+                for (_, chosen), callback in zip(split, callbacks):
+                    mine = done if chosen is None else done[chosen]
+                    self._deliver(index[mine], latency[mine], callback)
+                continue
+            for owner, chosen in split:
+                mine = done if chosen is None else done[chosen]
                 self._deliver(self._index[mine], self._latency[mine], self._callbacks[int(owner)])
             keep = np.ones(len(self._remaining), dtype=bool)
             keep[done] = False
@@ -260,6 +285,33 @@ class FlowNetwork:
             for owner in gone:
                 del self._callbacks[int(owner)]
             self._rates = None
+
+
+def path_latency(routes: Routes, cluster: Cluster) -> np.ndarray:
+    """Sum of link latencies along every route (0 for a route with no link)."""
+    lengths = routes.lengths
+    latency = np.zeros(len(lengths))
+    if routes.links.size:
+        nonempty = lengths > 0
+        latency[nonempty] = np.add.reduceat(cluster.link_latency_s[routes.links], routes.offsets[:-1][nonempty])
+    return latency
+
+
+def _split_by(values: np.ndarray) -> list[tuple[Any, np.ndarray | None]]:
+    """(value, mask of its entries) for every distinct value; the mask is None when all entries are alike, the
+    common case (a synchronous step), which then costs two reductions instead of a sort."""
+    if values.size == 0:
+        return []
+    first = values[0]
+    if values.min() == first == values.max():
+        return [(first, None)]
+    return [(value, values == value) for value in np.unique(values)]
+
+
+def _entries(offsets: np.ndarray, flows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Positions in a CSR's entry array of the entries of ``flows``."""
+    total = int(lengths.sum())
+    return np.repeat(offsets[flows] - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
 
 
 def _csr_by(owner: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -317,6 +369,8 @@ class _Stage:
     in_offsets: np.ndarray  # CSR over local destination ranks
     overhead: float
     routes: Routes = field(repr=False, default=None)  # type: ignore[assignment]
+    latency: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]  # path latency per flow
+    dense: bool = False  # every rank sends and receives in this step
 
 
 class CollectiveRun:
@@ -370,6 +424,7 @@ class CollectiveRun:
         self.finish_time = np.full(self.p, np.nan)
         self._remaining_ranks = self.p
         self._counters: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._passed: dict[tuple[int, int], int] = {}  # ranks past a stage (its counters go when all are)
         self._deferred: dict[tuple[int, int], np.ndarray] = {}  # sends waiting for their receiver (rendezvous)
         self.done = self.env.event()
         if self.p == 0 or not self.stages:
@@ -457,7 +512,8 @@ class CollectiveRun:
         in_order, in_offsets, in_degree = _csr_by(dst, self.p)
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
         return _Stage(pattern_index, flows, src, dst, pattern.nbytes[flows], in_degree, out_degree, out_order,
-                      out_offsets, in_order, in_offsets, overhead, sub)
+                      out_offsets, in_order, in_offsets, overhead, sub, path_latency(sub, self.network.cluster),
+                      bool(in_degree.all() and out_degree.all()))
 
     # -- driving ---------------------------------------------------------------------------------------------
     def mark_ready(self, local_ranks: np.ndarray) -> None:
@@ -483,6 +539,23 @@ class CollectiveRun:
     def _delivered_subset(self, chunk: int, k: int, flows: np.ndarray, indices: np.ndarray) -> None:
         self._on_delivered(chunk, k, flows[indices])
 
+    def _on_step_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
+        """Flows of a step sent whole were delivered. When all of them arrive together, every rank takes part and
+        nothing else is pending, all ranks finish the step at once and start the next whole: the symmetric case
+        (a ring's step, a torus dimension's rings) costs a few array writes, not the per-rank bookkeeping."""
+        n_stages = len(self.stages)
+        stage = self.stages[k]
+        if (flows.size == len(stage.src) and stage.dense and k + 1 < n_stages and self.stages[k + 1].dense
+                and self.chunks == 1 and stage.overhead == 0 and (0, k + 1) not in self._deferred
+                and self._remaining_ranks == self.p):
+            # the step was sent whole, so none of its flows arrived before: every rank completes it now
+            self._counters.pop((0, k), None)
+            self._passed.pop((0, k), None)
+            self.pos[0] = k + 1
+            self._start(0, k + 1, self.stages[k + 1].src)
+            return
+        self._on_delivered(chunk, k, flows)
+
     def _on_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
         stage = self.stages[k]
         in_left, out_left = self._counter(chunk, k)
@@ -503,13 +576,15 @@ class CollectiveRun:
             launched = pending[self.launched[chunk, pending]]
             progressed = np.zeros(0, dtype=np.int64)
             if launched.size:
-                stage_of = self.pos[chunk, launched]
                 complete = np.zeros(launched.size, dtype=bool)
-                for k in np.unique(stage_of):
-                    sel = stage_of == k
+                for k, sel in _split_by(self.pos[chunk, launched]):
                     in_left, out_left = self._counter(chunk, int(k))
-                    members = launched[sel]
-                    complete[sel] = (in_left[members] == 0) & (out_left[members] == 0)
+                    members = launched if sel is None else launched[sel]
+                    ok = (in_left[members] == 0) & (out_left[members] == 0)
+                    if sel is None:
+                        complete = ok
+                    else:
+                        complete[sel] = ok
                 progressed = launched[complete]
                 if progressed.size:
                     self._complete(chunk, progressed)
@@ -537,9 +612,8 @@ class CollectiveRun:
 
     def _complete(self, chunk: int, ranks: np.ndarray) -> None:
         """Ranks finished their current stage of ``chunk``: charge the overhead, then move to the next stage."""
-        stage_of = self.pos[chunk, ranks]
-        for k in np.unique(stage_of):
-            members = ranks[stage_of == k]
+        for k, sel in _split_by(self.pos[chunk, ranks]):
+            members = ranks if sel is None else ranks[sel]
             overhead = self.stages[int(k)].overhead
             if overhead > 0:
                 self.charging[chunk, members] = True
@@ -554,6 +628,11 @@ class CollectiveRun:
         self._advance(chunk, ranks)
 
     def _move_on(self, chunk: int, ranks: np.ndarray, k: int) -> None:
+        key = (chunk, k)
+        passed = self._passed[key] = self._passed.get(key, 0) + ranks.size
+        if passed == self.p:  # every rank is past it: drop its counters (memory stays O(p), not O(p x steps))
+            self._counters.pop(key, None)
+            del self._passed[key]
         self.pos[chunk, ranks] = k + 1
         self.launched[chunk, ranks] = False
         if k + 1 < len(self.stages):
@@ -573,10 +652,15 @@ class CollectiveRun:
                     self.done.succeed(self.finish_time)
 
     def _start(self, chunk: int, k: int, flows: np.ndarray) -> None:
-        if flows.size:
-            stage = self.stages[k]
-            self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
-                              functools.partial(self._delivered_subset, chunk, k, flows))
+        if not flows.size:
+            return
+        stage = self.stages[k]
+        if flows.size == len(stage.src):  # the whole step at once: its routes as they are
+            self.network.send(stage.routes, stage.nbytes, functools.partial(self._on_step_delivered, chunk, k),
+                              stage.latency)
+            return
+        self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
+                          functools.partial(self._delivered_subset, chunk, k, flows), stage.latency[flows])
 
     def _release(self, chunk: int, ranks: np.ndarray, k: int) -> None:
         """Ranks reached stage ``k``: start the sends to them that were waiting for them."""
@@ -594,9 +678,8 @@ class CollectiveRun:
 
     def _launch(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
         """Start the sends of the ranks' current stage; returns the ranks (to re-check completion)."""
-        stage_of = self.pos[chunk, ranks]
-        for k in np.unique(stage_of):
-            members = ranks[stage_of == k]
+        for k, sel in _split_by(self.pos[chunk, ranks]):
+            members = ranks if sel is None else ranks[sel]
             stage = self.stages[int(k)]
             self.launched[chunk, members] = True
             counts = stage.out_offsets[members + 1] - stage.out_offsets[members]
