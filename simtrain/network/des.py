@@ -369,7 +369,7 @@ class _Stage:
     in_offsets: np.ndarray  # CSR over local destination ranks
     overhead: float
     routes: Routes = field(repr=False, default=None)  # type: ignore[assignment]
-    latency: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]  # path latency per flow
+    latency: np.ndarray = field(repr=False, default=None)  # type: ignore[arg-type]  # path latency per flow
     dense: bool = False  # every rank sends and receives in this step
 
 
