@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--op", required=True, help="one of: " + ", ".join(OPERATIONS))
     p.add_argument("--size", required=True, help="full buffer size with a unit, e.g. 1GiB")
     network_flags(p)
+    p.add_argument("--quiet", action="store_true", help="DES: no progress line on stderr")
     p.set_defaults(func=run)
 
 
@@ -38,19 +39,20 @@ def run(args: argparse.Namespace) -> int:
     from simtrain.topology import load_topology
 
     groups = split_overrides(args.set)
-    options = network_options(groups["network"])
+    options = network_options(groups["network"] + ([("max_events", args.max_events)] if args.max_events else []))
     name, params = algorithm(args.algorithm, groups["algorithm"])
     chunks = params.pop("chunks", args.chunks)
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
-    if args.store_and_forward:
+    if args.store_and_forward and args.engine != "des":
+        raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
+                          allowed="use it with --engine des")
+    if args.engine == "des":
         from simtrain.collectives import build_schedule
         from simtrain.network import run_engine
 
-        if args.engine != "des":
-            raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
-                              allowed="use it with --engine des")
         result = run_engine("des", build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params),
-                            cluster, options, store_and_forward=True)
+                            cluster, options, store_and_forward=args.store_and_forward,
+                            progress=False if args.quiet else None)
     else:
         result = collective_time(args.op, args.size, cluster, name, engine=args.engine, options=options,
                                  chunks=chunks, **params)

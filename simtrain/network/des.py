@@ -33,6 +33,8 @@ Examples
 from __future__ import annotations
 
 import functools
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +47,10 @@ from simtrain.errors import ConfigError
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import schedule_traffic
-from simtrain.network.types import CollectiveResult, NetworkOptions
+from simtrain.network.types import DEFAULT_MAX_EVENTS, CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["CollectiveRun", "FlowNetwork", "simulate_collective"]
+__all__ = ["CollectiveRun", "FlowNetwork", "Progress", "check_budget", "estimate_messages", "simulate_collective"]
 
 _DONE_TOLERANCE = 1e-9  # a flow is through when less than this fraction of its bytes remains
 
@@ -106,6 +108,7 @@ class FlowNetwork:
         self.events = 0
         self.flows_started = 0
         self.load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = [] if record_loads else None
+        self.progress: Progress | None = None  # told the messages started, every 64 events
         # flows in flight
         self._offsets = np.zeros(1, dtype=np.int64)
         self._links = np.zeros(0, dtype=np.int64)
@@ -240,6 +243,8 @@ class FlowNetwork:
             yield env.timeout(dt) | self._wake
             elapsed = env.now - started
             self.events += 1
+            if self.progress is not None and not self.events & 63:
+                self.progress.update(self.flows_started)
             if elapsed > 0:
                 self._remaining[:rated] -= rates * elapsed
             done = np.flatnonzero(self._remaining[:rated] <= _DONE_TOLERANCE * self._size[:rated])
@@ -312,6 +317,87 @@ def _entries(offsets: np.ndarray, flows: np.ndarray, lengths: np.ndarray) -> np.
     """Positions in a CSR's entry array of the entries of ``flows``."""
     total = int(lengths.sum())
     return np.repeat(offsets[flows] - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+
+
+def estimate_messages(schedule: Schedule, cache: NetworkCache | None = None, store_and_forward: bool = False) -> int:
+    """Messages (flow starts) the DES will simulate for ``schedule``: every flow of every step of every chunk, or
+    with ``store_and_forward`` every hop (then ``cache`` gives the routes). Its cost grows with this number
+    (about 0.5 µs a message when steps are synchronous, more when ranks drift apart).
+
+    Examples
+    --------
+    >>> from simtrain.topology import ring
+    >>> from simtrain.collectives import build_schedule
+    >>> estimate_messages(build_schedule("all-reduce", 1e6, ring(8, 1e9), "ring", chunks=2))   # 2 x 14 x 8
+    224
+    """
+    total = 0
+    for pattern in schedule.patterns:
+        per_step = pattern.num_flows
+        if store_and_forward and cache is not None and pattern.num_flows:
+            per_step = max(int(cache.routes(pattern).links.size), per_step)
+        total += pattern.repeat * per_step
+    return total * schedule.chunks
+
+
+def check_budget(messages: int, options: NetworkOptions | None) -> None:
+    """Refuse a DES run estimated past ``network.max_events`` messages (:data:`DEFAULT_MAX_EVENTS` when unset)
+    with a :class:`~simtrain.errors.ConfigError` (exit status 2 on the command line).
+
+    Examples
+    --------
+    >>> check_budget(10, NetworkOptions(max_events=5))
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: network.max_events: the DES would simulate 10 messages (about 0 s at best), more ...
+    """
+    bound = options.max_events if options is not None and options.max_events else DEFAULT_MAX_EVENTS
+    if messages > bound:
+        raise ConfigError(f"the DES would simulate {messages:,} messages (about {messages * 0.5e-6:,.0f} s at "
+                          "best), more than this bound", key="network.max_events", value=bound,
+                          allowed="a larger --max-events N (network.max_events), or --engine analytical")
+
+
+class Progress:
+    """A one-line progress report of a DES run on stderr, redrawn at most twice a second; silent unless
+    ``enabled`` (by default: when stderr is a terminal).
+
+    Parameters
+    ----------
+    total : int
+        Messages the run will simulate (:func:`estimate_messages`).
+    label : str
+    enabled : bool, optional
+    """
+
+    def __init__(self, total: int, label: str = "DES", enabled: bool | None = None) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self._shown = self.started
+        self._drawn = False
+
+    def update(self, done: int) -> None:
+        """Redraw if half a second passed since the last drawing."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._shown < 0.5:
+            return
+        self._shown = now
+        fraction = min(done / self.total, 1.0)
+        elapsed = now - self.started
+        left = f", ~{elapsed / fraction - elapsed:,.0f} s left" if fraction > 0.02 else ""
+        sys.stderr.write(f"\r{self.label}: {fraction:6.1%} of {self.total:,} messages, {elapsed:,.0f} s{left}  ")
+        sys.stderr.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """Clear the line."""
+        if self._drawn:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
 
 
 def _csr_by(owner: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -699,10 +785,14 @@ class CollectiveRun:
 
 
 def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None, *,
-                        store_and_forward: bool = False, cache: NetworkCache | None = None) -> CollectiveResult:
+                        store_and_forward: bool = False, cache: NetworkCache | None = None,
+                        progress: bool | None = None) -> CollectiveResult:
     """Run one collective in the DES; returns a :class:`CollectiveResult` like the analytical engine's.
 
     ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares routes with other runs.
+    Before it starts, the run's messages are estimated (:func:`estimate_messages`) and a run past
+    ``options.max_events`` is refused (:func:`check_budget`); ``progress`` shows a progress line on stderr
+    (default: when stderr is a terminal).
 
     Examples
     --------
@@ -713,10 +803,17 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     >>> round(r.time_s * 1e3, 6)
     0.714
     """
+    cache = NetworkCache.for_cluster(cluster, cache)
+    messages = estimate_messages(schedule, cache, store_and_forward)
+    check_budget(messages, options)
     env = simpy.Environment()
     network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache)
+    network.progress = Progress(messages, f"DES {schedule.op}", progress)
     run = CollectiveRun(network, schedule, options)
-    env.run(until=run.done)
+    try:
+        env.run(until=run.done)
+    finally:
+        network.progress.close()
     finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
     traffic = schedule_traffic(schedule, cluster, network.cache)
     return CollectiveResult(
