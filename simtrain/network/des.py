@@ -104,7 +104,9 @@ class FlowNetwork:
         self.cache = NetworkCache.for_cluster(cluster, cache)
         self.store_and_forward = store_and_forward
         self.capacity = (cluster.link_bandwidth_Bps if capacity is None else capacity).astype(np.float64)
-        self.link_bytes = np.zeros(cluster.num_links)
+        self._link_bytes = np.zeros(cluster.num_links)
+        self._template: StepTemplate | None = None  # the one template whose flows are all that is in flight
+        self._deferred_bytes: list[StepTemplate] = []  # templates whose link bytes are owed to _link_bytes
         self.events = 0
         self.flows_started = 0
         self.load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = [] if record_loads else None
@@ -125,22 +127,36 @@ class FlowNetwork:
         self._process = env.process(self._run())
 
     @property
+    def link_bytes(self) -> np.ndarray:
+        """Bytes every link has carried (flows count once they are through)."""
+        for template in self._deferred_bytes:
+            np.add.at(self._link_bytes, template.routes.links, template.owed * template.entry_bytes)
+            template.owed = 0
+        self._deferred_bytes.clear()
+        return self._link_bytes
+
+    @property
     def flows_in_flight(self) -> int:
         """Flows transmitting now."""
         return len(self._remaining)
 
     # -- public -----------------------------------------------------------------------------------------------
     def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
-             latency: np.ndarray | None = None) -> None:
+             latency: np.ndarray | None = None, template: StepTemplate | None = None) -> None:
         """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered.
 
         ``latency`` (each flow's path latency) may be given when the caller knows it (it is :func:`path_latency`
-        of ``routes``)."""
+        of ``routes``). A ``template`` stands for exactly these routes, bytes and latencies, sent again and again
+        (a repeated step): on an idle network its rates and link bytes are reused instead of recomputed."""
+        if template is not None and not self._remaining.size and template.plain and not self.store_and_forward:
+            self._send_template(template, callback)
+            return
         nbytes = np.asarray(nbytes, dtype=np.float64)
         count = len(nbytes)
         if count == 0:
             return
         self.flows_started += count
+        self._template = None
         lengths = routes.lengths
         if self.store_and_forward and routes.links.size and int(lengths.max()) > 1:
             self._send_hop_by_hop(routes, nbytes, callback)
@@ -180,6 +196,21 @@ class FlowNetwork:
             self._wake.succeed()
 
     # -- internals ----------------------------------------------------------------------------------------------
+    def _send_template(self, template: StepTemplate, callback: Callable[[np.ndarray], None]) -> None:
+        count = template.nbytes.size
+        self.flows_started += count
+        owner = self._next_owner
+        self._next_owner += 1
+        self._callbacks[owner] = callback
+        self._offsets, self._links = template.routes.offsets, template.routes.links
+        self._remaining, self._size, self._latency = template.nbytes.copy(), template.nbytes, template.latency
+        self._owner = np.full(count, owner, dtype=np.int64)
+        self._index = template.index
+        self._template = template
+        self._rates = None
+        if not self._wake.triggered:
+            self._wake.succeed()
+
     def _send_hop_by_hop(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
         lengths = routes.lengths
         hop = np.zeros(len(nbytes), dtype=np.int64)
@@ -212,8 +243,14 @@ class FlowNetwork:
                 event.callbacks.append(functools.partial(_on_event, callback, group))
 
     def _compute_rates(self) -> None:
-        caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
-        self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+        template = self._template
+        if template is not None and template.rates is not None and template.capacity is self.capacity:
+            self._rates = template.rates
+        else:
+            caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
+            self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+            if template is not None:  # alone on the network: the same rates every time it is sent
+                template.rates, template.capacity = self._rates, self.capacity
         self._rated = len(self._remaining)
         if self.load_history is not None:
             load = np.bincount(self._links, weights=np.repeat(self._rates, np.diff(self._offsets)),
@@ -254,11 +291,15 @@ class FlowNetwork:
                 continue
             # a flow's links carry its bytes once it is through (counted then: one pass per flow, not per event)
             everything = done.size == len(self._remaining)
-            if everything:
-                np.add.at(self.link_bytes, self._links, np.repeat(self._size, np.diff(self._offsets)))
+            if everything and self._template is not None:  # owed, paid when link_bytes is read
+                if not self._template.owed:
+                    self._deferred_bytes.append(self._template)
+                self._template.owed += 1
+            elif everything:
+                np.add.at(self._link_bytes, self._links, np.repeat(self._size, np.diff(self._offsets)))
             else:
                 lengths = self._offsets[done + 1] - self._offsets[done]
-                np.add.at(self.link_bytes, self._links[_entries(self._offsets, done, lengths)],
+                np.add.at(self._link_bytes, self._links[_entries(self._offsets, done, lengths)],
                           np.repeat(self._size[done], lengths))
             owners = self._owner[done]
             split = _split_by(owners)
@@ -269,6 +310,7 @@ class FlowNetwork:
                 self._links = self._owner = self._index = np.zeros(0, dtype=np.int64)
                 self._remaining = self._size = self._latency = np.zeros(0)
                 self._rates = None
+                self._template = None
                 for (_, chosen), callback in zip(split, callbacks):
                     mine = done if chosen is None else done[chosen]
                     self._deliver(index[mine], latency[mine], callback)
@@ -276,6 +318,7 @@ class FlowNetwork:
             for owner, chosen in split:
                 mine = done if chosen is None else done[chosen]
                 self._deliver(self._index[mine], self._latency[mine], self._callbacks[int(owner)])
+            self._template = None
             keep = np.ones(len(self._remaining), dtype=bool)
             keep[done] = False
             kept = np.flatnonzero(keep)
@@ -290,6 +333,31 @@ class FlowNetwork:
             for owner in gone:
                 del self._callbacks[int(owner)]
             self._rates = None
+
+
+class StepTemplate:
+    """A step that is sent whole again and again (a ring's repeated step): its routes, bytes and path latencies,
+    and what the FlowNetwork learns about it when it runs alone: its flows' rates and the bytes it puts on its
+    links (added to the network's link bytes once per run, times the number of times it went through).
+
+    Parameters
+    ----------
+    routes : Routes
+    nbytes : ndarray
+    latency : ndarray
+    """
+
+    def __init__(self, routes: Routes, nbytes: np.ndarray, latency: np.ndarray) -> None:
+        self.routes = routes
+        self.nbytes = np.asarray(nbytes, dtype=np.float64)
+        self.latency = latency
+        self.index = np.arange(self.nbytes.size)
+        lengths = routes.lengths
+        self.plain = bool(self.nbytes.size and (lengths > 0).all() and (self.nbytes > 0).all())
+        self.entry_bytes = np.repeat(self.nbytes, lengths)
+        self.rates: np.ndarray | None = None
+        self.capacity: np.ndarray | None = None  # the capacities the rates were computed for
+        self.owed = 0  # completed sends whose link bytes the network has not added yet
 
 
 def path_latency(routes: Routes, cluster: Cluster) -> np.ndarray:
@@ -457,6 +525,7 @@ class _Stage:
     routes: Routes = field(repr=False, default=None)  # type: ignore[assignment]
     latency: np.ndarray = field(repr=False, default=None)  # type: ignore[arg-type]  # path latency per flow
     dense: bool = False  # every rank sends and receives in this step
+    template: StepTemplate | None = field(repr=False, default=None)  # made when first sent whole
 
 
 class CollectiveRun:
@@ -742,8 +811,10 @@ class CollectiveRun:
             return
         stage = self.stages[k]
         if flows.size == len(stage.src):  # the whole step at once: its routes as they are
+            if stage.template is None:
+                stage.template = StepTemplate(stage.routes, stage.nbytes, stage.latency)
             self.network.send(stage.routes, stage.nbytes, functools.partial(self._on_step_delivered, chunk, k),
-                              stage.latency)
+                              stage.latency, stage.template)
             return
         self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
                           functools.partial(self._delivered_subset, chunk, k, flows), stage.latency[flows])
