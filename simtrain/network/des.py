@@ -427,8 +427,8 @@ def check_budget(messages: int, options: NetworkOptions | None) -> None:
 
 
 class Progress:
-    """A one-line progress report of a DES run on stderr, redrawn at most twice a second; silent unless
-    ``enabled`` (by default: when stderr is a terminal).
+    """A one-line progress report of a DES run on stderr, first after two seconds, then at most twice a second;
+    silent unless ``enabled`` (by default: when stderr is a terminal).
 
     Parameters
     ----------
@@ -443,7 +443,7 @@ class Progress:
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.started = time.monotonic()
-        self._shown = self.started
+        self._shown = self.started + 1.5  # first drawn after 2 s: short runs (and sweeps of them) stay silent
         self._drawn = False
 
     def update(self, done: int) -> None:

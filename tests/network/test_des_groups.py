@@ -107,8 +107,10 @@ def test_progress_draws_only_when_enabled(monkeypatch):
     silent.close()
     assert err.getvalue() == ""
     shown = Progress(100, "DES test", enabled=True)
+    shown.update(50)
+    assert err.getvalue() == ""  # not within its first two seconds
     shown.started -= 10.0
-    shown._shown -= 1.0
+    shown._shown -= 10.0
     shown.update(50)
     assert "DES test:  50.0% of 100 messages" in err.getvalue()
     shown.close()
