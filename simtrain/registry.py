@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from simtrain.config import yaml_scalar
@@ -272,6 +271,8 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
+        from importlib.metadata import entry_points  # slow to import and to scan: only when a name needs it
+
         for ep in entry_points(group=self.group):
             self._items.setdefault(ep.name, ep.load())
 
@@ -282,7 +283,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str, key: str | None = None, source: str | None = None) -> T:
         """The item called ``name``; an unknown name is a ConfigError (key: the role) with a suggestion."""
-        self._load_plugins()
+        if not isinstance(name, str) or name not in self._items:  # built-ins win over plugins: look only if needed
+            self._load_plugins()
         try:
             return self._items[name]
         except (KeyError, TypeError):

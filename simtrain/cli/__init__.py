@@ -36,20 +36,35 @@ __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate",
             "import_trace", "parallelize")
 
+#: Sub-commands whose name is not their module's (any other name is looked up in :data:`COMMANDS` as is).
+ALIASES = {"list": "listing", "quickstart": "sweep"}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``simtrain`` command.
+
+def _command_module(argv: Sequence[str]) -> str | None:
+    """The module of the sub-command ``argv`` names (its first word), or None (help, a typo: build them all)."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    if word is None:
+        return None
+    module = ALIASES.get(word, word)
+    return module if module in COMMANDS else None
+
+
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The argument parser of the ``simtrain`` command, with the sub-commands of the ``commands`` modules (all by
+    default; :func:`main` builds only the one it runs, so a command never imports another's dependencies).
 
     Examples
     --------
     >>> build_parser().parse_args(["list", "models"]).what
+    'models'
+    >>> build_parser(["listing"]).parse_args(["list", "models"]).what
     'models'
     """
     parser = _Parser(prog="simtrain", description="Simulate distributed training when communication is the "
                                                   "bottleneck.")
     parser.add_argument("--version", action="version", version=f"simtrain {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS:
+    for name in commands:
         importlib.import_module(f"simtrain.cli.{name}").add_parser(sub)
     return parser
 
@@ -66,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser: argparse.ArgumentParser | None = None
     args: argparse.Namespace | None = None
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        module = _command_module(argv)
+        parser = build_parser(COMMANDS if module is None else (module,))
         args = parser.parse_args(argv)
         code = int(args.func(args))
         try:

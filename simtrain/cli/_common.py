@@ -158,6 +158,8 @@ def network_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store-and-forward", action="store_true",
                    help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
     p.add_argument("--chunks", type=positive_int, default=1, help="chunks per collective (pipelining)")
+    p.add_argument("--max-events", type=positive_int, metavar="N",
+                   help="DES: refuse a run estimated past N messages (network.max_events; default 600 million)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override: topology.KEY (YAML keys), network.endpoint_delay, "
                         "network.local_reduction_bandwidth, network.reduction_memory_passes, algorithm.KEY")

@@ -37,6 +37,7 @@ def add_parser(sub: Any) -> None:
     sweep.add_argument("--compare", metavar="LOG", help="an nccl-tests output log: print measured against "
                                                         "simulated per size, with the error")
     network_flags(p)
+    p.add_argument("--quiet", action="store_true", help="DES: no progress line on stderr")
     p.set_defaults(func=run)
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from simtrain.topology import load_topology
 
     groups = split_overrides(args.set)
-    options = network_options(groups["network"])
+    options = network_options(groups["network"] + ([("max_events", args.max_events)] if args.max_events else []))
     if args.store_and_forward and args.engine != "des":
         raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
                           allowed="use it with --engine des")
@@ -71,12 +72,13 @@ def run(args: argparse.Namespace) -> int:
         chosen = {k: schedule.params[k] for k in ("algorithm", "nccl", "protocol", "chunks") if k in schedule.params}
 
     def simulate(size: Any) -> Any:
-        if args.store_and_forward:
+        if args.engine == "des":   # the DES path directly: its progress line and --quiet
             from simtrain.collectives import build_schedule
             from simtrain.network import run_engine
 
             schedule = build_schedule(args.op, size, cluster, name, chunks=chunks, **params)
-            return run_engine("des", schedule, cluster, options, store_and_forward=True)
+            return run_engine("des", schedule, cluster, options, store_and_forward=args.store_and_forward,
+                              progress=False if args.quiet else None)
         return collective_time(args.op, size, cluster, name, engine=args.engine, options=options, chunks=chunks,
                                **params)
 

@@ -8,11 +8,13 @@ and the step takes the slowest flow plus the optional per-step charges:
 * local reduction: ``reduction_memory_passes × reduce_bytes / local_reduction_bandwidth_Bps`` on steps that
   reduce (ASTRA-sim charges 3 passes: two reads and a write).
 
-Both are off unless configured. A pattern costs ``repeat`` steps. Chunks pipeline through the patterns: with
-``c`` chunks, the time is ``Σ_j s_j + (c-1) · max_g Σ_{j∈g} o_j``, where ``s_j`` is the time one chunk spends in
-pattern ``j``, ``o_j`` the time pattern ``j`` keeps its links busy per chunk, and ``g`` ranges over groups of
-patterns that share links (patterns on disjoint links overlap across chunks, patterns on shared links cannot).
-With one chunk this is simply ``Σ_j s_j``.
+Both are off unless configured. A pattern costs ``repeat`` steps. With one chunk the time is ``Σ_j s_j``, ``s_j``
+the time one chunk spends in pattern ``j``. With ``c`` chunks, patterns on shared links form link groups that
+serve one chunk at a time, oldest chunk first (:mod:`simtrain.network.pipeline`), and the time is the makespan
+of that list schedule; the DES follows the same order, so the two agree exactly without contention. Schedules
+with chains or pipelined trees (which pipeline chunks through their own levels) use the bound
+``Σ_j s_j + (c-1) · max_g Σ_{j∈g} o_j`` instead, ``o_j`` the time pattern ``j`` keeps its links busy per chunk
+(the DES is the reference there).
 
 Examples
 --------
@@ -35,6 +37,7 @@ from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import pattern_traffic
+from simtrain.network.pipeline import chunk_schedule, link_groups
 from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
@@ -175,24 +178,18 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     link_bytes = np.zeros(cluster.num_links)
     stage_times: list[float] = []
     occupancy: list[float] = []
-    owner = np.full(cluster.num_links, -1, dtype=np.int64)
-    parent = list(range(len(schedule.patterns)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    link_sets: list[np.ndarray] = []
 
     # per-rank ready times: a flow starts when sender and receiver have finished the step before (as in the DES)
     local = np.full(cluster.num_gpus, -1, dtype=np.int64)
     local[schedule.ranks] = np.arange(schedule.num_ranks)
     ready = np.zeros(schedule.num_ranks)
     phases = []
-    for index, pattern in enumerate(schedule.patterns):
+    for pattern in schedule.patterns:
         if pattern.num_flows == 0:
             stage_times.append(0.0)
             occupancy.append(0.0)
+            link_sets.append(np.zeros(0, dtype=np.int64))
             phases.append((pattern.label, 0.0))
             continue
         flows = _flows(pattern, cluster, cache)
@@ -234,24 +231,26 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         stage_times.append(stage)
         occupancy.append(occupied)
         phases.append((pattern.label, stage))
-        # groups of patterns that share links cannot overlap across chunks
-        owners = np.unique(owner[flows.links])
-        for other in owners[owners >= 0]:
-            parent[find(int(other))] = find(index)
-        owner[flows.links] = find(index)
+        link_sets.append(flows.links)
         traffic = pattern_traffic(pattern, flows.routes, cluster, pattern.repeat * schedule.chunks)
         class_bytes += traffic.class_bytes
         link_bytes += traffic.link_bytes
     total = float(ready.max()) if schedule.num_ranks else 0.0
+    if schedule.chunks > 1 and occupancy:
+        # groups of patterns that share links cannot overlap across chunks
+        groups = link_groups(link_sets, cluster.num_links)
+        if all(pattern.stage_of_flow is None for pattern in schedule.patterns):
+            used = [j for j, pattern in enumerate(schedule.patterns) if pattern.num_flows]
+            total = chunk_schedule([stage_times[j] for j in used], [groups[j] for j in used],
+                                   schedule.chunks).makespan
+        else:
+            group_busy: dict[int, float] = {}
+            for index, busy in enumerate(occupancy):
+                group_busy[groups[index]] = group_busy.get(groups[index], 0.0) + busy
+            total += (schedule.chunks - 1) * max(group_busy.values())
     if protocol is not None and schedule.num_ranks > 1:
         total += protocol.base_latency_s
-    total += schedule.base_latency_s
-    if schedule.chunks > 1 and occupancy:
-        group_busy: dict[int, float] = {}
-        for index, busy in enumerate(occupancy):
-            root = find(index)
-            group_busy[root] = group_busy.get(root, 0.0) + busy
-        total += (schedule.chunks - 1) * max(group_busy.values())
+    total += schedule.base_latency_s   # the schedule's own protocol (algorithm auto), once per collective
     return CollectiveResult(
         op=schedule.op,
         algorithm=schedule.algorithm,

@@ -33,6 +33,8 @@ Examples
 from __future__ import annotations
 
 import functools
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,19 +45,33 @@ import simpy
 from simtrain.collectives.schedule import Schedule
 from simtrain.errors import ConfigError
 from simtrain.network.cache import NetworkCache
+from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import schedule_traffic
-from simtrain.network.types import CollectiveResult, NetworkOptions
+from simtrain.network.types import DEFAULT_MAX_EVENTS, CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["CollectiveRun", "FlowNetwork", "simulate_collective"]
+__all__ = ["CollectiveRun", "FlowNetwork", "Progress", "check_budget", "estimate_messages", "simulate_collective"]
 
 _DONE_TOLERANCE = 1e-9  # a flow is through when less than this fraction of its bytes remains
 
 
+_NUMBA_ENTRIES = 20_000  # below this many route entries NumPy's water-filling beats loading the numba kernel
+
+
 def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Max-min fair rates of flows in flight (every flow crosses at least one link).
+
+    Flows that share no link (a ring step, a torus dimension's rings) each get their narrowest link or their cap:
+    that is one array pass, and it is the common case. Contended sets go to water-filling: NumPy's for small ones
+    (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones.
+    """
+    if links.size and np.bincount(links).max() <= 1:
+        return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps)
+    active = np.ones(len(offsets) - 1, dtype=np.bool_)
+    if links.size < _NUMBA_ENTRIES:
+        return max_min_rates(offsets, links, capacity, caps, active)
     from simtrain.network._fairshare_numba import max_min_rates_kernel
 
-    active = np.ones(len(offsets) - 1, dtype=np.bool_)
     return max_min_rates_kernel(offsets, links, capacity, caps, active)
 
 
@@ -88,10 +104,13 @@ class FlowNetwork:
         self.cache = NetworkCache.for_cluster(cluster, cache)
         self.store_and_forward = store_and_forward
         self.capacity = (cluster.link_bandwidth_Bps if capacity is None else capacity).astype(np.float64)
-        self.link_bytes = np.zeros(cluster.num_links)
+        self._link_bytes = np.zeros(cluster.num_links)
+        self._template: StepTemplate | None = None  # the one template whose flows are all that is in flight
+        self._deferred_bytes: list[StepTemplate] = []  # templates whose link bytes are owed to _link_bytes
         self.events = 0
         self.flows_started = 0
         self.load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = [] if record_loads else None
+        self.progress: Progress | None = None  # told the messages started, every 64 events
         # flows in flight
         self._offsets = np.zeros(1, dtype=np.int64)
         self._links = np.zeros(0, dtype=np.int64)
@@ -109,57 +128,98 @@ class FlowNetwork:
         self._process = env.process(self._run())
 
     @property
+    def link_bytes(self) -> np.ndarray:
+        """Bytes every link has carried (flows count once they are through)."""
+        for template in self._deferred_bytes:
+            np.add.at(self._link_bytes, template.routes.links, template.owed * template.entry_bytes)
+            template.owed = 0
+        self._deferred_bytes.clear()
+        return self._link_bytes
+
+    @property
     def flows_in_flight(self) -> int:
         """Flows transmitting now."""
         return len(self._remaining)
 
     # -- public -----------------------------------------------------------------------------------------------
     def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
+             latency: np.ndarray | None = None, template: StepTemplate | None = None,
              payload: np.ndarray | None = None) -> None:
         """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered.
 
-        ``payload`` (per flow, default 1): the share of the bytes that is payload, which ``link_bytes`` counts.
-        """
+        ``payload`` (per flow, default 1): the share of the bytes that is payload, which ``link_bytes`` counts (a
+        protocol of efficiency e sends bytes / e on the wire).
+
+        ``latency`` (each flow's path latency) may be given when the caller knows it (it is :func:`path_latency`
+        of ``routes``). A ``template`` stands for exactly these routes, bytes and latencies, sent again and again
+        (a repeated step): on an idle network its rates and link bytes are reused instead of recomputed."""
+        if template is not None and not self._remaining.size and template.plain and not self.store_and_forward:
+            self._send_template(template, callback)
+            return
         nbytes = np.asarray(nbytes, dtype=np.float64)
-        payload = np.ones(len(nbytes)) if payload is None else np.asarray(payload, dtype=np.float64)
         count = len(nbytes)
         if count == 0:
             return
+        payload = np.ones(count) if payload is None else np.asarray(payload, dtype=np.float64)
         self.flows_started += count
-        if self.store_and_forward and routes.links.size and int(routes.lengths.max()) > 1:
+        self._template = None
+        lengths = routes.lengths
+        if self.store_and_forward and routes.links.size and int(lengths.max()) > 1:
             self._send_hop_by_hop(routes, nbytes, callback, payload)
             return
-        lengths = routes.lengths
-        latency = np.zeros(count)
-        if routes.links.size:
-            latency[lengths > 0] = np.add.reduceat(self.cluster.link_latency_s[routes.links],
-                                                   routes.offsets[:-1][lengths > 0])
+        if latency is None:
+            latency = path_latency(routes, self.cluster)
         instant = (lengths == 0) | (nbytes <= 0)
         if instant.any():
             # local copies and empty messages: delivered after the path latency, using no bandwidth
             self._deliver(np.flatnonzero(instant), latency[np.flatnonzero(instant)], callback)
-        moving = np.flatnonzero(~instant)
-        if moving.size == 0:
-            return
-        if moving.size < count:
+            moving = np.flatnonzero(~instant)
+            if moving.size == 0:
+                return
             routes = _select(routes, moving)
+            nbytes, latency, payload = nbytes[moving], latency[moving], payload[moving]
+        else:
+            moving = np.arange(count)
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
-        shift = self._links.size
-        self._offsets = np.concatenate([self._offsets, routes.offsets[1:] + shift])
-        self._links = np.concatenate([self._links, routes.links])
-        self._remaining = np.concatenate([self._remaining, nbytes[moving]])
-        self._size = np.concatenate([self._size, nbytes[moving]])
-        self._payload = np.concatenate([self._payload, payload[moving]])
-        self._latency = np.concatenate([self._latency, latency[moving]])
-        self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
-        self._index = np.concatenate([self._index, moving])
+        if not self._remaining.size:  # nothing in flight (every step of a synchronous collective): no copies
+            self._offsets, self._links = routes.offsets, routes.links
+            self._remaining, self._size, self._latency = nbytes.copy(), nbytes, latency
+            self._payload = payload
+            self._owner = np.full(moving.size, owner, dtype=np.int64)
+            self._index = moving
+        else:
+            shift = self._links.size
+            self._offsets = np.concatenate([self._offsets, routes.offsets[1:] + shift])
+            self._links = np.concatenate([self._links, routes.links])
+            self._remaining = np.concatenate([self._remaining, nbytes])
+            self._size = np.concatenate([self._size, nbytes])
+            self._payload = np.concatenate([self._payload, payload])
+            self._latency = np.concatenate([self._latency, latency])
+            self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
+            self._index = np.concatenate([self._index, moving])
         self._rates = None
         if not self._wake.triggered:
             self._wake.succeed()
 
     # -- internals ----------------------------------------------------------------------------------------------
+    def _send_template(self, template: StepTemplate, callback: Callable[[np.ndarray], None]) -> None:
+        count = template.nbytes.size
+        self.flows_started += count
+        owner = self._next_owner
+        self._next_owner += 1
+        self._callbacks[owner] = callback
+        self._offsets, self._links = template.routes.offsets, template.routes.links
+        self._remaining, self._size, self._latency = template.nbytes.copy(), template.nbytes, template.latency
+        self._payload = template.payload
+        self._owner = np.full(count, owner, dtype=np.int64)
+        self._index = template.index
+        self._template = template
+        self._rates = None
+        if not self._wake.triggered:
+            self._wake.succeed()
+
     def _send_hop_by_hop(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
                          payload: np.ndarray) -> None:
         lengths = routes.lengths
@@ -174,7 +234,8 @@ class FlowNetwork:
             if going.size:
                 one_hop = Routes(np.arange(going.size + 1, dtype=np.int64), routes.links[starts[going] + hop[going]])
                 hop[going] += 1
-                self.send(one_hop, nbytes[going], functools.partial(_remapped, launch, going), payload[going])
+                self.send(one_hop, nbytes[going], functools.partial(_remapped, launch, going),
+                          payload=payload[going])
 
         saved, self.store_and_forward = self.store_and_forward, False
         try:
@@ -184,8 +245,8 @@ class FlowNetwork:
 
     def _deliver(self, indices: np.ndarray, latency: np.ndarray, callback: Callable[[np.ndarray], None]) -> None:
         """Report ``indices`` to ``callback`` after their latencies (one event per distinct latency)."""
-        for delay in np.unique(latency):
-            group = indices[latency == delay]
+        for delay, chosen in _split_by(latency):
+            group = indices if chosen is None else indices[chosen]
             if delay <= 0:
                 callback(group)
             else:
@@ -193,8 +254,14 @@ class FlowNetwork:
                 event.callbacks.append(functools.partial(_on_event, callback, group))
 
     def _compute_rates(self) -> None:
-        caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
-        self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+        template = self._template
+        if template is not None and template.rates is not None and template.capacity is self.capacity:
+            self._rates = template.rates
+        else:
+            caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
+            self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+            if template is not None:  # alone on the network: the same rates every time it is sent
+                template.rates, template.capacity = self._rates, self.capacity
         self._rated = len(self._remaining)
         if self.load_history is not None:
             load = np.bincount(self._links, weights=np.repeat(self._rates, np.diff(self._offsets)),
@@ -224,23 +291,46 @@ class FlowNetwork:
             yield env.timeout(dt) | self._wake
             elapsed = env.now - started
             self.events += 1
+            if self.progress is not None and not self.events & 63:
+                self.progress.update(self.flows_started)
             if elapsed > 0:
-                moved = rates * elapsed
-                entries = int(self._offsets[rated])
-                self.link_bytes += np.bincount(self._links[:entries],
-                                               weights=np.repeat(moved * self._payload[:rated],
-                                                                 np.diff(self._offsets[: rated + 1])),
-                                               minlength=self.cluster.num_links)
-                self._remaining[:rated] -= moved
+                self._remaining[:rated] -= rates * elapsed
             done = np.flatnonzero(self._remaining[:rated] <= _DONE_TOLERANCE * self._size[:rated])
             if done.size == 0:
                 if rated < len(self._remaining):
                     self._rates = None  # newcomers joined: share again
                 continue
+            # a flow's links carry its bytes once it is through (counted then: one pass per flow, not per event)
+            everything = done.size == len(self._remaining)
+            if everything and self._template is not None:  # owed, paid when link_bytes is read
+                if not self._template.owed:
+                    self._deferred_bytes.append(self._template)
+                self._template.owed += 1
+            elif everything:
+                np.add.at(self._link_bytes, self._links,
+                          np.repeat(self._size * self._payload, np.diff(self._offsets)))
+            else:
+                lengths = self._offsets[done + 1] - self._offsets[done]
+                np.add.at(self._link_bytes, self._links[_entries(self._offsets, done, lengths)],
+                          np.repeat(self._size[done] * self._payload[done], lengths))
             owners = self._owner[done]
-            for owner in np.unique(owners):
-                mine = done[owners == owner]
+            split = _split_by(owners)
+            if everything:  # all through (a synchronous step): start afresh, then deliver (which may send)
+                index, latency = self._index, self._latency
+                callbacks = [self._callbacks.pop(int(owner)) for owner, _ in split]
+                self._offsets = np.zeros(1, dtype=np.int64)
+                self._links = self._owner = self._index = np.zeros(0, dtype=np.int64)
+                self._remaining = self._size = self._latency = self._payload = np.zeros(0)
+                self._rates = None
+                self._template = None
+                for (_, chosen), callback in zip(split, callbacks):
+                    mine = done if chosen is None else done[chosen]
+                    self._deliver(index[mine], latency[mine], callback)
+                continue
+            for owner, chosen in split:
+                mine = done if chosen is None else done[chosen]
                 self._deliver(self._index[mine], self._latency[mine], self._callbacks[int(owner)])
+            self._template = None
             keep = np.ones(len(self._remaining), dtype=bool)
             keep[done] = False
             kept = np.flatnonzero(keep)
@@ -256,6 +346,143 @@ class FlowNetwork:
             for owner in gone:
                 del self._callbacks[int(owner)]
             self._rates = None
+
+
+class StepTemplate:
+    """A step that is sent whole again and again (a ring's repeated step): its routes, bytes and path latencies,
+    and what the FlowNetwork learns about it when it runs alone: its flows' rates and the bytes it puts on its
+    links (added to the network's link bytes once per run, times the number of times it went through).
+
+    Parameters
+    ----------
+    routes : Routes
+    nbytes : ndarray
+    latency : ndarray
+    payload : ndarray, optional
+        Payload per wire byte of each flow (a protocol's efficiency; default 1).
+    """
+
+    def __init__(self, routes: Routes, nbytes: np.ndarray, latency: np.ndarray,
+                 payload: np.ndarray | None = None) -> None:
+        self.routes = routes
+        self.nbytes = np.asarray(nbytes, dtype=np.float64)
+        self.latency = latency
+        self.payload = np.ones(self.nbytes.size) if payload is None else np.asarray(payload, dtype=np.float64)
+        self.index = np.arange(self.nbytes.size)
+        lengths = routes.lengths
+        self.plain = bool(self.nbytes.size and (lengths > 0).all() and (self.nbytes > 0).all())
+        self.entry_bytes = np.repeat(self.nbytes * self.payload, lengths)
+        self.rates: np.ndarray | None = None
+        self.capacity: np.ndarray | None = None  # the capacities the rates were computed for
+        self.owed = 0  # completed sends whose link bytes the network has not added yet
+
+
+def path_latency(routes: Routes, cluster: Cluster) -> np.ndarray:
+    """Sum of link latencies along every route (0 for a route with no link)."""
+    lengths = routes.lengths
+    latency = np.zeros(len(lengths))
+    if routes.links.size:
+        nonempty = lengths > 0
+        latency[nonempty] = np.add.reduceat(cluster.link_latency_s[routes.links], routes.offsets[:-1][nonempty])
+    return latency
+
+
+def _split_by(values: np.ndarray) -> list[tuple[Any, np.ndarray | None]]:
+    """(value, mask of its entries) for every distinct value; the mask is None when all entries are alike, the
+    common case (a synchronous step), which then costs two reductions instead of a sort."""
+    if values.size == 0:
+        return []
+    first = values[0]
+    if values.min() == first == values.max():
+        return [(first, None)]
+    return [(value, values == value) for value in np.unique(values)]
+
+
+def _entries(offsets: np.ndarray, flows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Positions in a CSR's entry array of the entries of ``flows``."""
+    total = int(lengths.sum())
+    return np.repeat(offsets[flows] - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+
+
+def estimate_messages(schedule: Schedule, cache: NetworkCache | None = None, store_and_forward: bool = False) -> int:
+    """Messages (flow starts) the DES will simulate for ``schedule``: every flow of every step of every chunk, or
+    with ``store_and_forward`` every hop (then ``cache`` gives the routes). Its cost grows with this number
+    (about 0.5 µs a message when steps are synchronous, more when ranks drift apart).
+
+    Examples
+    --------
+    >>> from simtrain.topology import ring
+    >>> from simtrain.collectives import build_schedule
+    >>> estimate_messages(build_schedule("all-reduce", 1e6, ring(8, 1e9), "ring", chunks=2))   # 2 x 14 x 8
+    224
+    """
+    total = 0
+    for pattern in schedule.patterns:
+        per_step = pattern.num_flows
+        if store_and_forward and cache is not None and pattern.num_flows:
+            per_step = max(int(cache.routes(pattern).links.size), per_step)
+        total += pattern.repeat * per_step
+    return total * schedule.chunks
+
+
+def check_budget(messages: int, options: NetworkOptions | None) -> None:
+    """Refuse a DES run estimated past ``network.max_events`` messages (:data:`DEFAULT_MAX_EVENTS` when unset)
+    with a :class:`~simtrain.errors.ConfigError` (exit status 2 on the command line).
+
+    Examples
+    --------
+    >>> check_budget(10, NetworkOptions(max_events=5))
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: network.max_events: the DES would simulate 10 messages (about 0 s at best), more ...
+    """
+    bound = options.max_events if options is not None and options.max_events else DEFAULT_MAX_EVENTS
+    if messages > bound:
+        raise ConfigError(f"the DES would simulate {messages:,} messages (about {messages * 0.5e-6:,.0f} s at "
+                          "best), more than this bound", key="network.max_events", value=bound,
+                          allowed="a larger --max-events N (network.max_events), or --engine analytical")
+
+
+class Progress:
+    """A one-line progress report of a DES run on stderr, first after two seconds, then at most twice a second;
+    silent unless ``enabled`` (by default: when stderr is a terminal).
+
+    Parameters
+    ----------
+    total : int
+        Messages the run will simulate (:func:`estimate_messages`).
+    label : str
+    enabled : bool, optional
+    """
+
+    def __init__(self, total: int, label: str = "DES", enabled: bool | None = None) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self._shown = self.started + 1.5  # first drawn after 2 s: short runs (and sweeps of them) stay silent
+        self._drawn = False
+
+    def update(self, done: int) -> None:
+        """Redraw if half a second passed since the last drawing."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._shown < 0.5:
+            return
+        self._shown = now
+        fraction = min(done / self.total, 1.0)
+        elapsed = now - self.started
+        left = f", ~{elapsed / fraction - elapsed:,.0f} s left" if fraction > 0.02 else ""
+        sys.stderr.write(f"\r{self.label}: {fraction:6.1%} of {self.total:,} messages, {elapsed:,.0f} s{left}  ")
+        sys.stderr.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """Clear the line."""
+        if self._drawn:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
 
 
 def _csr_by(owner: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -313,6 +540,9 @@ class _Stage:
     in_offsets: np.ndarray  # CSR over local destination ranks
     overhead: float
     routes: Routes = field(repr=False, default=None)  # type: ignore[assignment]
+    latency: np.ndarray = field(repr=False, default=None)  # type: ignore[arg-type]  # path latency per flow
+    dense: bool = False  # every rank sends and receives in this step
+    template: StepTemplate | None = field(repr=False, default=None)  # made when first sent whole
     payload: np.ndarray | None = None  # per flow: payload per wire byte (the protocol's efficiency)
 
 
@@ -355,8 +585,10 @@ class CollectiveRun:
         local = np.full(int(ranks.max()) + 1 if self.p else 0, -1, dtype=np.int64)
         local[ranks] = np.arange(self.p)
         self._local = local
+        self._stage_pattern: list[int] = []
         self.stages = self._build_stages()
         self.chunks = schedule.chunks
+        self._plan_order()
         self.pos = np.zeros((self.chunks, self.p), dtype=np.int64)
         self.launched = np.zeros((self.chunks, self.p), dtype=bool)
         self.charging = np.zeros((self.chunks, self.p), dtype=bool)  # paying a per-step charge
@@ -365,6 +597,7 @@ class CollectiveRun:
         self.finish_time = np.full(self.p, np.nan)
         self._remaining_ranks = self.p
         self._counters: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._passed: dict[tuple[int, int], int] = {}  # ranks past a stage (its counters go when all are)
         self._deferred: dict[tuple[int, int], np.ndarray] = {}  # sends waiting for their receiver (rendezvous)
         self.done = self.env.event()
         if self.p == 0 or not self.stages:
@@ -387,10 +620,62 @@ class CollectiveRun:
                 groups = [np.flatnonzero(order == k) for k in range(int(order.max()) + 1)]
                 for flows in groups:
                     stages.append(self._stage(index, flows, routes, overhead))
+                    self._stage_pattern.append(index)
             else:
                 stage = self._stage(index, np.arange(pattern.num_flows), routes, overhead)
                 stages.extend([stage] * pattern.repeat)
+                self._stage_pattern.extend([index] * pattern.repeat)
         return stages
+
+    def _plan_order(self) -> None:
+        """With several chunks of plain patterns, the order in which each link group serves (chunk, phase) pairs
+        (:mod:`simtrain.network.pipeline`, from the phases' uncontended one-chunk times): every rank enters a
+        group's phases in that order, so chunks never split a link between them and a bottleneck group stays
+        busy. Chains and pipelined trees keep only the rule that a chunk never overtakes the one before."""
+        self._turn: np.ndarray | None = None
+        patterns = self.schedule.patterns
+        if self.chunks == 1 or not self.stages or any(p.stage_of_flow is not None for p in patterns):
+            return
+        from dataclasses import replace
+
+        from simtrain.network.analytical import evaluate
+        from simtrain.network.pipeline import chunk_schedule, link_groups
+
+        network = self.network
+        one_chunk = evaluate(replace(self.schedule, chunks=1), network.cluster, self.options, network.cache)
+        used = [j for j, pattern in enumerate(patterns) if pattern.num_flows]
+        phase_of_pattern = np.full(len(patterns), -1, dtype=np.int64)
+        phase_of_pattern[used] = np.arange(len(used))
+        groups = link_groups([np.unique(network.cache.routes(patterns[j]).links) for j in used],
+                             network.cluster.num_links)
+        plan = chunk_schedule([one_chunk.phases[j][1] for j in used], groups, self.chunks)
+        stage_phase = phase_of_pattern[np.array(self._stage_pattern, dtype=np.int64)]
+        self._stage_group = np.array(groups, dtype=np.int64)[stage_phase]
+        self._stage_phase = stage_phase
+        self._phase_first = np.r_[True, stage_phase[1:] != stage_phase[:-1]]
+        self._phase_last = np.r_[stage_phase[1:] != stage_phase[:-1], True]
+        longest = max(len(entries) for entries in plan.order.values())
+        self._order = np.full((len(plan.order), longest + 1, 2), -1, dtype=np.int64)  # (group, turn) -> entry
+        for group, entries in plan.order.items():
+            self._order[group, :len(entries)] = entries
+        self._turn = np.zeros((len(plan.order), self.p), dtype=np.int64)
+
+    def _my_turn(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
+        """Whether each rank may start its current stage of ``chunk`` (always, inside a phase)."""
+        assert self._turn is not None
+        k = self.pos[chunk, ranks]
+        group = self._stage_group[k]
+        entry = self._order[group, self._turn[group, ranks]]
+        return ~self._phase_first[k] | ((entry[:, 0] == chunk) & (entry[:, 1] == self._stage_phase[k]))
+
+    def _next_turn(self, ranks: np.ndarray, k: int) -> None:
+        """Ranks left the phase that stage ``k`` ends: their group serves its next (chunk, phase) pair."""
+        assert self._turn is not None
+        group = int(self._stage_group[k])
+        self._turn[group, ranks] += 1
+        chunks = self._order[group, self._turn[group, ranks], 0]
+        for chunk in np.unique(chunks[chunks >= 0]):
+            self._advance(int(chunk), ranks[chunks == chunk])
 
     def _stage(self, pattern_index: int, flows: np.ndarray, routes: Routes, overhead: float) -> _Stage:
         pattern = self.schedule.patterns[pattern_index]
@@ -403,7 +688,8 @@ class CollectiveRun:
         payload = None if pattern.efficiency is None else pattern.efficiency[flows]
         nbytes = pattern.nbytes[flows] / (1.0 if payload is None else payload)
         return _Stage(pattern_index, flows, src, dst, nbytes, in_degree, out_degree, out_order,
-                      out_offsets, in_order, in_offsets, overhead, sub, payload)
+                      out_offsets, in_order, in_offsets, overhead, sub, path_latency(sub, self.network.cluster),
+                      bool(in_degree.all() and out_degree.all()), payload=payload)
 
     # -- driving ---------------------------------------------------------------------------------------------
     def mark_ready(self, local_ranks: np.ndarray) -> None:
@@ -429,6 +715,23 @@ class CollectiveRun:
     def _delivered_subset(self, chunk: int, k: int, flows: np.ndarray, indices: np.ndarray) -> None:
         self._on_delivered(chunk, k, flows[indices])
 
+    def _on_step_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
+        """Flows of a step sent whole were delivered. When all of them arrive together, every rank takes part and
+        nothing else is pending, all ranks finish the step at once and start the next whole: the symmetric case
+        (a ring's step, a torus dimension's rings) costs a few array writes, not the per-rank bookkeeping."""
+        n_stages = len(self.stages)
+        stage = self.stages[k]
+        if (flows.size == len(stage.src) and stage.dense and k + 1 < n_stages and self.stages[k + 1].dense
+                and self.chunks == 1 and stage.overhead == 0 and (0, k + 1) not in self._deferred
+                and self._remaining_ranks == self.p):
+            # the step was sent whole, so none of its flows arrived before: every rank completes it now
+            self._counters.pop((0, k), None)
+            self._passed.pop((0, k), None)
+            self.pos[0] = k + 1
+            self._start(0, k + 1, self.stages[k + 1].src)
+            return
+        self._on_delivered(chunk, k, flows)
+
     def _on_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
         stage = self.stages[k]
         in_left, out_left = self._counter(chunk, k)
@@ -449,13 +752,15 @@ class CollectiveRun:
             launched = pending[self.launched[chunk, pending]]
             progressed = np.zeros(0, dtype=np.int64)
             if launched.size:
-                stage_of = self.pos[chunk, launched]
                 complete = np.zeros(launched.size, dtype=bool)
-                for k in np.unique(stage_of):
-                    sel = stage_of == k
+                for k, sel in _split_by(self.pos[chunk, launched]):
                     in_left, out_left = self._counter(chunk, int(k))
-                    members = launched[sel]
-                    complete[sel] = (in_left[members] == 0) & (out_left[members] == 0)
+                    members = launched if sel is None else launched[sel]
+                    ok = (in_left[members] == 0) & (out_left[members] == 0)
+                    if sel is None:
+                        complete = ok
+                    else:
+                        complete[sel] = ok
                 progressed = launched[complete]
                 if progressed.size:
                     self._complete(chunk, progressed)
@@ -464,6 +769,8 @@ class CollectiveRun:
             waiting = waiting[self.pos[chunk, waiting] < n_stages]
             if chunk > 0 and waiting.size:
                 waiting = waiting[self.pos[chunk - 1, waiting] > self.pos[chunk, waiting]]
+            if self._turn is not None and waiting.size:
+                waiting = waiting[self._my_turn(chunk, waiting)]
             launched_now = self._launch(chunk, waiting) if waiting.size else np.zeros(0, dtype=np.int64)
             pending = self._distinct(progressed, launched_now)
 
@@ -481,9 +788,8 @@ class CollectiveRun:
 
     def _complete(self, chunk: int, ranks: np.ndarray) -> None:
         """Ranks finished their current stage of ``chunk``: charge the overhead, then move to the next stage."""
-        stage_of = self.pos[chunk, ranks]
-        for k in np.unique(stage_of):
-            members = ranks[stage_of == k]
+        for k, sel in _split_by(self.pos[chunk, ranks]):
+            members = ranks if sel is None else ranks[sel]
             overhead = self.stages[int(k)].overhead
             if int(k) == len(self.stages) - 1 and chunk == self.chunks - 1:
                 overhead += self.schedule.base_latency_s  # the protocol's once-per-collective latency
@@ -500,10 +806,17 @@ class CollectiveRun:
         self._advance(chunk, ranks)
 
     def _move_on(self, chunk: int, ranks: np.ndarray, k: int) -> None:
+        key = (chunk, k)
+        passed = self._passed[key] = self._passed.get(key, 0) + ranks.size
+        if passed == self.p:  # every rank is past it: drop its counters (memory stays O(p), not O(p x steps))
+            self._counters.pop(key, None)
+            del self._passed[key]
         self.pos[chunk, ranks] = k + 1
         self.launched[chunk, ranks] = False
         if k + 1 < len(self.stages):
             self._release(chunk, ranks, k + 1)
+        if self._turn is not None and self._phase_last[k]:
+            self._next_turn(ranks, k)
         if chunk + 1 < self.chunks:
             self._advance(chunk + 1, ranks)
         if k + 1 == len(self.stages):
@@ -517,11 +830,18 @@ class CollectiveRun:
                     self.done.succeed(self.finish_time)
 
     def _start(self, chunk: int, k: int, flows: np.ndarray) -> None:
-        if flows.size:
-            stage = self.stages[k]
-            self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
-                              functools.partial(self._delivered_subset, chunk, k, flows),
-                              None if stage.payload is None else stage.payload[flows])
+        if not flows.size:
+            return
+        stage = self.stages[k]
+        if flows.size == len(stage.src):  # the whole step at once: its routes as they are
+            if stage.template is None:
+                stage.template = StepTemplate(stage.routes, stage.nbytes, stage.latency, stage.payload)
+            self.network.send(stage.routes, stage.nbytes, functools.partial(self._on_step_delivered, chunk, k),
+                              stage.latency, stage.template, payload=stage.payload)
+            return
+        self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
+                          functools.partial(self._delivered_subset, chunk, k, flows), stage.latency[flows],
+                          payload=None if stage.payload is None else stage.payload[flows])
 
     def _release(self, chunk: int, ranks: np.ndarray, k: int) -> None:
         """Ranks reached stage ``k``: start the sends to them that were waiting for them."""
@@ -539,9 +859,8 @@ class CollectiveRun:
 
     def _launch(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
         """Start the sends of the ranks' current stage; returns the ranks (to re-check completion)."""
-        stage_of = self.pos[chunk, ranks]
-        for k in np.unique(stage_of):
-            members = ranks[stage_of == k]
+        for k, sel in _split_by(self.pos[chunk, ranks]):
+            members = ranks if sel is None else ranks[sel]
             stage = self.stages[int(k)]
             self.launched[chunk, members] = True
             counts = stage.out_offsets[members + 1] - stage.out_offsets[members]
@@ -561,10 +880,14 @@ class CollectiveRun:
 
 
 def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None, *,
-                        store_and_forward: bool = False, cache: NetworkCache | None = None) -> CollectiveResult:
+                        store_and_forward: bool = False, cache: NetworkCache | None = None,
+                        progress: bool | None = None) -> CollectiveResult:
     """Run one collective in the DES; returns a :class:`CollectiveResult` like the analytical engine's.
 
     ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares routes with other runs.
+    Before it starts, the run's messages are estimated (:func:`estimate_messages`) and a run past
+    ``options.max_events`` is refused (:func:`check_budget`); ``progress`` shows a progress line on stderr
+    (default: when stderr is a terminal).
 
     Examples
     --------
@@ -575,10 +898,17 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     >>> round(r.time_s * 1e3, 6)
     0.714
     """
+    cache = NetworkCache.for_cluster(cluster, cache)
+    messages = estimate_messages(schedule, cache, store_and_forward)
+    check_budget(messages, options)
     env = simpy.Environment()
     network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache)
+    network.progress = Progress(messages, f"DES {schedule.op}", progress)
     run = CollectiveRun(network, schedule, options)
-    env.run(until=run.done)
+    try:
+        env.run(until=run.done)
+    finally:
+        network.progress.close()
     finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
     traffic = schedule_traffic(schedule, cluster, network.cache)
     return CollectiveResult(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic", "network_params"]
+__all__ = ["DEFAULT_MAX_EVENTS", "NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic", "network_params"]
 
 
 #: user key → (kind of value, NetworkOptions field, description)
@@ -29,7 +29,13 @@ NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
     "reduction_memory_passes": ("number", "reduction_memory_passes", "memory passes per reduced byte (default 3)"),
     "protocol": ("choice", "protocol", "none (bytes at line rate, default) or nccl (NCCL's LL/LL128/Simple "
                                        "protocols, the fastest per collective; analytical engine)"),
+    "max_events": ("count", "max_events", "DES: refuse (exit 2) a run estimated past this many messages (default "
+                                          "600 million, about five minutes)"),
 }
+
+#: The DES's default bound on messages (flow starts) per run: at its best rate (~0.5 µs a message on a 2-core
+#: machine, the 128x128 torus) about five minutes.
+DEFAULT_MAX_EVENTS = 600_000_000
 
 
 def network_params() -> tuple[Any, ...]:
@@ -40,6 +46,7 @@ def network_params() -> tuple[Any, ...]:
     kinds: dict[str, dict[str, Any]] = {"time": {"kind": "time", "minimum": 0.0, "unit": "s"},
              "bandwidth": {"kind": "bandwidth", "minimum": 0.0, "exclusive_minimum": True, "unit": "B/s"},
              "number": {"kind": "number", "minimum": 0.0, "exclusive_minimum": True},
+             "count": {"kind": "integer", "minimum": 1},
              "choice": {"kind": "choice", "choices": tuple(PROTOCOLS)}}
     return tuple(Param(key, default=None, help=text, **kinds[kind]) for key, (kind, _, text) in NETWORK_KEYS.items())
 
@@ -59,14 +66,18 @@ class NetworkOptions:
     protocol : {'none', 'nccl'}
         ``nccl`` evaluates every collective under NCCL's three protocols (:mod:`simtrain.network.protocol`) and
         takes the fastest; ``none`` moves bytes at line rate.
+    max_events : int or None
+        DES only: the most messages (flow starts) a run may be estimated to simulate before it starts; past it
+        the run is refused with a :class:`~simtrain.errors.ConfigError`. ``None``: :data:`DEFAULT_MAX_EVENTS`.
+        Never changes a result.
     """
 
     endpoint_delay_s: float = 0.0
     local_reduction_bandwidth_Bps: float | None = None
     reduction_memory_passes: float = 3.0
     protocol: str = "none"
+    max_events: int | None = None
 
-    @classmethod
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str | None = None,
                      path: str = "network") -> NetworkOptions:

@@ -25,7 +25,7 @@ import numpy as np
 import simpy
 
 from simtrain.network import NetworkCache, NetworkOptions
-from simtrain.network.des import CollectiveRun, FlowNetwork
+from simtrain.network.des import CollectiveRun, FlowNetwork, Progress, check_budget, estimate_messages
 from simtrain.network.perturb import Perturbations
 from simtrain.topology import Cluster
 
@@ -115,6 +115,8 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     """Simulate the step's communication jobs; returns a ``CommOutcome`` (see ``data_parallel``).
 
     A GPU with straggler factor f reaches every compute milestone f times later (its compression compute too).
+    The step's messages are estimated first: past ``network.max_events`` the step is refused
+    (:func:`~simtrain.network.des.check_budget`); on a terminal a progress line shows on stderr.
     """
     from simtrain.training.data_parallel import CommOutcome, _timings, _traffic
 
@@ -125,6 +127,9 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     cache = cache if sim_cluster is cluster else None
     flow_network = FlowNetwork(env, sim_cluster, store_and_forward=store_and_forward, capacity=capacity,
                                record_loads=record_loads, cache=cache)
+    messages = sum(estimate_messages(job.schedule, flow_network.cache, store_and_forward) for job in jobs)
+    check_budget(messages, network)
+    flow_network.progress = Progress(messages, "DES step")
     compute_end = (forward_time + backward_time) * factors
     update = update_time * factors
     stream = _Stream(env, jobs, factors, compute_end, update)
@@ -140,7 +145,10 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
         else:
             continue
     if stream.runs:
-        env.run(until=simpy.AllOf(env, [run.done for run in stream.runs]))
+        try:
+            env.run(until=simpy.AllOf(env, [run.done for run in stream.runs]))
+        finally:
+            flow_network.progress.close()
     starts = np.full((len(jobs), len(factors)), np.nan)
     ends = np.full((len(jobs), len(factors)), np.nan)
     for index, run in enumerate(stream.runs):
