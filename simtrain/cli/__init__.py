@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,18 @@ __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate")
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """``--help`` that shows each option's default, unless it has none (None, False, empty) or its help names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default in (None, False, "", [], argparse.SUPPRESS)
+                or "default" in text or isinstance(action, argparse._VersionAction)):
+            return action.help
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``simtrain`` command.
 
@@ -42,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="simtrain", description="Simulate distributed training when communication is the "
                                                   "bottleneck.")
     parser.add_argument("--version", action="version", version=f"simtrain {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                parser_class=functools.partial(_Parser, formatter_class=_DefaultsFormatter))
     for name in COMMANDS:
         importlib.import_module(f"simtrain.cli.{name}").add_parser(sub)
     return parser
