@@ -17,10 +17,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from simtrain._version import __version__
 from simtrain.cli._common import _Parser, flag_table, one_line, positive_int, to_cli_error
@@ -44,6 +44,14 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
+class _CommandParser(_Parser):
+    """A command's parser: its ``--help`` shows the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``simtrain`` command.
 
@@ -55,8 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="simtrain", description="Simulate distributed training when communication is the "
                                                   "bottleneck.")
     parser.add_argument("--version", action="version", version=f"simtrain {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True,
-                                parser_class=functools.partial(_Parser, formatter_class=_DefaultsFormatter))
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     for name in COMMANDS:
         importlib.import_module(f"simtrain.cli.{name}").add_parser(sub)
     return parser

@@ -34,7 +34,7 @@ def series_style(index: int) -> dict[str, str]:
     Examples
     --------
     >>> series_style(0), series_style(10)
-    ({'color': '#1f77b4', 'marker': 'o'}, {'color': '#1f77b4', 'marker': 's'})
+    ({'color': '#1f77b4', 'marker': 'o'}, {'color': '#1f77b4', 'marker': 'D'})
     """
     return {"color": COLOURS[index % len(COLOURS)], "marker": MARKERS[index % len(MARKERS)]}
 
@@ -64,15 +64,13 @@ def gpu_axis(ax: Any, counts: Iterable[Any], axis: str = "x") -> None:
     >>> ax.get_xscale(), [int(t) for t in ax.get_xticks()]
     ('log', [4, 8, 16])
     """
-    from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, NullLocator, ScalarFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
-    values = sorted({int(v) for v in counts if isinstance(v, numbers.Real) and float(v) > 0})
+    values = sorted({int(float(v)) for v in counts if isinstance(v, numbers.Real) and float(v) > 0})
     target = ax.xaxis if axis == "x" else ax.yaxis
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=2)
     target.set_major_locator(FixedLocator(values) if 0 < len(values) <= 12 else LogLocator(base=2))
-    formatter = ScalarFormatter()
-    formatter.set_scientific(False)
-    target.set_major_formatter(formatter)
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 else f"{v:g}"))
     target.set_minor_locator(NullLocator())
     target.set_minor_formatter(NullFormatter())
 
