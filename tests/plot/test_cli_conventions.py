@@ -82,3 +82,20 @@ def test_packaging_files():
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(re.match(r"pyarrow\b", req) for req in extras["parquet"])
+
+
+def test_the_shipped_gnmt_graph_is_package_data_and_places(capsys):
+    from importlib.resources import files
+
+    folder = files("simtrain.placement") / "data" / "baechi-gnmt"
+    assert "University of Illinois" in (folder / "LICENSE").read_text()
+    from simtrain.placement.build import load_graph
+
+    graph = load_graph(str(folder / "graph.json.gz"))
+    assert graph.name == "baechi-gnmt-v2-forward" and graph.num_ops == 2494
+    shared = ROOT.parent / "shared" / "data" / "baechi-gnmt" / "graph.json.gz"
+    if shared.is_file():   # the same bytes as the data set it comes from
+        assert shared.read_bytes() == (folder / "graph.json.gz").read_bytes()
+    tomllib = pytest.importorskip("tomllib")
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "placement/data/*/*" in package_data["simtrain"]
