@@ -190,8 +190,7 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
             gpu_axis(ax, frame["value"])
         else:
             log_if_wide(ax, list(frame["value"]), "x")
-            if ax.get_xscale() == "log":
-                ticks_at(ax, frame["value"])
+            ticks_at(ax, frame["value"])
         ax.set_xlabel("GPUs" if key == "gpus" else key)
         ax.grid(True, which="both", alpha=0.3)
     if legend:
