@@ -24,6 +24,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from simtrain._version import __version__
 from simtrain.cli._common import _Parser, flag_table, one_line, positive_int, to_cli_error
@@ -38,6 +39,26 @@ COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "
 
 #: Sub-commands whose name is not their module's (any other name is looked up in :data:`COMMANDS` as is).
 ALIASES = {"list": "listing", "quickstart": "sweep"}
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """``--help`` that shows each option's default, unless it has none (None, False, empty) or its help names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default in (None, False, "", [], argparse.SUPPRESS)
+                or "default" in text or isinstance(action, argparse._VersionAction)):
+            return action.help
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class _CommandParser(_Parser):
+    """A command's parser: its ``--help`` shows the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _command_module(argv: Sequence[str]) -> str | None:
@@ -63,7 +84,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser = _Parser(prog="simtrain", description="Simulate distributed training when communication is the "
                                                   "bottleneck.")
     parser.add_argument("--version", action="version", version=f"simtrain {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     for name in commands:
         importlib.import_module(f"simtrain.cli.{name}").add_parser(sub)
     return parser

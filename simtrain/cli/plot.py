@@ -53,8 +53,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
     p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
-    p.add_argument("--sweep", help="traffic: PARAM=v1,v2,... (a scheme parameter such as rank, density, period, "
-                                  "or gpus)")
+    p.add_argument("--sweep", action="append", default=[], metavar="PARAM=V1,V2,...",
+                   help="traffic: a scheme parameter (rank, density, levels, period …) or gpus and its values; "
+                        "repeat it to sweep each scheme along its own parameter (one row of panels each); a "
+                        "scheme without any swept parameter is drawn flat at its settings")
+    p.add_argument("--bytes", choices=("wire", "payload"), default="wire",
+                   help="traffic: count the bytes each GPU sends on the wire or the payload it contributes")
     p.add_argument("--bandwidths", help="bandwidth: comma-separated bandwidths with units, e.g. 1Gbit/s,25Gbit/s")
     p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
     p.add_argument("--samples-per-epoch", type=positive_int, default=50000, help="traffic: samples per epoch")
@@ -134,24 +138,26 @@ def _from_results(args: argparse.Namespace, out: Path) -> int:
 
 def _traffic(args: argparse.Namespace, out: Path) -> int:
     from simtrain.config import parse_override
-    from simtrain.plot.reduction import plot_traffic, sweep_traffic
+    from simtrain.plot.reduction import plot_traffic_figure, sweep_traffic_each
 
     if not args.schemes or not args.sweep:
         raise ConfigError("plot traffic needs --schemes and --sweep", source=CLI, key="plot traffic",
-                          allowed="e.g. --schemes powersgd,ab-training --sweep rank=1,2,4")
-    key, _ = parse_override(args.sweep, source=CLI)
-    values = _values(args.sweep, key)
+                          allowed="e.g. --schemes powersgd,topk --sweep rank=1,2,4 --sweep density=0.1,0.01")
+    sweeps: dict[str, list[Any]] = {}
+    for text in args.sweep:
+        key, _ = parse_override(text, source=CLI)
+        if key in sweeps:
+            raise ConfigError("a parameter is swept once", source=CLI, key="--sweep", value=text)
+        sweeps[key] = _values(text, key)
     try:
-        frame = sweep_traffic(args.model, split_schemes(args.schemes), key, values, gpus=args.gpus or 16,
-                              batch=args.batch or 128, samples_per_epoch=args.samples_per_epoch, epochs=args.epochs,
-                              dtype=args.dtype, steady=not args.whole_run, topology=args.topology,
-                              gpus_per_node=args.gpus_per_node)
+        frame = sweep_traffic_each(args.model, split_schemes(args.schemes), sweeps, gpus=args.gpus or 16,
+                                   batch=args.batch or 128, samples_per_epoch=args.samples_per_epoch,
+                                   epochs=args.epochs, dtype=args.dtype, steady=not args.whole_run,
+                                   topology=args.topology, gpus_per_node=args.gpus_per_node)
     except ConfigError as exc:
-        raise _rekey(exc, ("key", "values"), "--sweep") from None
-    plt = agg_pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    plot_traffic(frame, left, right)
-    save_figure(fig, out, frame)
+        raise _rekey(exc, ("key", "values", "sweeps"), "--sweep") from None
+    agg_pyplot()
+    save_figure(plot_traffic_figure(frame, bytes=args.bytes), out, frame)
     return 0
 
 
@@ -165,7 +171,7 @@ def _bandwidth(args: argparse.Namespace, out: Path) -> int:
                             [b.strip() for b in args.bandwidths.split(",")], gpus=args.gpus or 64,
                             batch=args.batch or 32, dtype=args.dtype, algorithm=args.algorithm, engine=args.engine)
     plt = agg_pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     plot_bandwidth(frame, ax)
     save_figure(fig, out, frame)
     return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +31,10 @@ import numpy as np
 
 from simtrain import units
 from simtrain.config import Section
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, suggest
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["Perturbations", "resolve_links"]
+__all__ = ["Perturbations", "node_ranges", "resolve_links"]
 
 
 def resolve_links(cluster: Cluster, spec: str, key: str = "link") -> np.ndarray:
@@ -50,7 +51,10 @@ def resolve_links(cluster: Cluster, spec: str, key: str = "link") -> np.ndarray:
     def node(name: str) -> int:
         name = name.strip()
         if name not in names:
-            raise ConfigError("unknown node", key=key, value=name, choices=cluster.node_names[:50])
+            hint = suggest(name, cluster.node_names)
+            raise ConfigError("unknown node" + (f" (did you mean {hint!r}?)" if hint else ""), key=key, value=name,
+                              allowed=f"NODE, NODE->NODE or NODE<->NODE, a NODE being one of "
+                                      f"{node_ranges(cluster.node_names)}")
         return names[name]
 
     if "<->" in spec:
@@ -66,6 +70,22 @@ def resolve_links(cluster: Cluster, spec: str, key: str = "link") -> np.ndarray:
     if ids.size == 0:
         raise ConfigError("no link joins these nodes", key=key, value=spec)
     return ids
+
+
+def node_ranges(names: Sequence[str]) -> str:
+    """Node names in short: names that differ only in their numbers as one ``first … last`` range.
+
+    Examples
+    --------
+    >>> node_ranges(["gpu0", "gpu1", "gpu2", "node0.nic0", "node0.nic1", "node1.nic0", "node1.nic1", "spine"])
+    'gpu0 … gpu2, node0.nic0 … node1.nic1, spine'
+    """
+    groups: dict[str, list[str]] = {}
+    for name in names:   # gpu3 and gpu12 share the pattern gpu#, in the order the cluster numbers them
+        groups.setdefault(re.sub(r"[0-9]+", "#", name), []).append(name)
+    return ", ".join(members[0] if len(members) == 1 else
+                     ", ".join(members) if len(members) == 2 else f"{members[0]} … {members[-1]}"
+                     for members in groups.values())
 
 
 def _split_value(text: str, key: str) -> tuple[str, str]:

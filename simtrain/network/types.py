@@ -118,7 +118,8 @@ class CollectiveResult:
     bytes_sent : float
         Bytes sent by all ranks together.
     bytes_by_class : dict
-        Bytes that cross each link class (a flow counts once per class it crosses), summed over ranks.
+        Bytes that cross each link class (a flow counts once per class it crosses), summed over ranks;
+        ``bytes_per_gpu_by_class`` gives them per GPU.
     phases : list of (str, float)
         Time one chunk spends in each pattern.
     link_bytes : ndarray
@@ -142,6 +143,13 @@ class CollectiveResult:
     def bytes_per_gpu(self) -> float:
         """Mean bytes sent per participating GPU."""
         return self.bytes_sent / self.num_ranks
+
+    @property
+    def bytes_per_gpu_by_class(self) -> dict[str, float]:
+        """Bytes crossing each link class per participating GPU (``bytes_by_class`` is the sum over ranks): what
+        the CLI prints, the JSON's ``bytes_per_gpu_by_link_class``, and the meaning of
+        ``StepReport.bytes_per_gpu_by_class``."""
+        return {k: v / self.num_ranks for k, v in self.bytes_by_class.items()}
 
     @property
     def algbw_Bps(self) -> float:
@@ -171,7 +179,7 @@ class CollectiveResult:
             "busbw_Bps": self.busbw_Bps,
             "bytes_sent_total": self.bytes_sent,
             "bytes_sent_per_gpu": self.bytes_per_gpu,
-            "bytes_per_gpu_by_link_class": {k: v / self.num_ranks for k, v in self.bytes_by_class.items()},
+            "bytes_per_gpu_by_link_class": self.bytes_per_gpu_by_class,
             "phases": [{"label": label, "time_s": t} for label, t in self.phases],
         }
 

@@ -54,7 +54,9 @@ def plot_gantt(plan: Plan, ax: Any = None, title: str = "") -> Any:
     present = [k for k in ("forward", "backward", "update", "op") if k in set(plan.graph.kind)]
     handles = [Patch(color=_KIND_COLOURS[k], label=k) for k in present]
     handles.append(Patch(color="grey", alpha=0.5, label="transfer in"))
-    ax.legend(handles=handles, fontsize=8, loc="upper right", ncol=len(handles))
+    # beside the chart, never over it: bars run to the right edge on every row
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              frameon=False)
     ax.set_title(title or f"{plan.graph.name}: {plan.algorithm} on {m} devices, step "
                           f"{sim.makespan_s * scale:.4g} ms ({sim.engine})")
     ax.grid(True, axis="x", alpha=0.3)

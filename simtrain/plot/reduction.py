@@ -17,13 +17,19 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simtrain.errors import ConfigError
 from simtrain.plot.style import log_if_wide
 
-__all__ = ["bandwidth_key", "plot_bandwidth", "plot_traffic", "sweep_bandwidth", "sweep_traffic"]
+__all__ = ["BYTES", "bandwidth_key", "plot_bandwidth", "plot_traffic", "plot_traffic_figure", "sweep_bandwidth",
+           "sweep_traffic", "sweep_traffic_each"]
+
+
+#: What the byte axes count: ``wire`` the bytes each GPU puts on the network (the collective's schedule: a QSGD
+#: all-gather sends p - 1 messages), ``payload`` the message each GPU contributes (what papers report).
+BYTES = ("wire", "payload")
 
 
 def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence[Any], *, gpus: int = 16,
@@ -31,39 +37,100 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
                   steady: bool = True, topology: str | None = None, gpus_per_node: int | None = 4) -> Any:
     """Payload and wire bytes per epoch of each scheme as ``key`` takes each value.
 
-    ``key`` is a scheme parameter (``rank``, ``density``, ``period`` …; schemes without it are an error) or
-    ``gpus``. With ``steady`` (the default) warm-ups are left out and every step is one of a period of the
-    scheme's steady schedule, in its share. ``gpus_per_node`` (default 4, AB-training's HoreKa nodes) sets the
-    in-node groups when no topology is given.
+    ``key`` is a scheme parameter (``rank``, ``density``, ``period`` …) or ``gpus``. A scheme without the
+    parameter is held at its own settings (its rows have ``swept`` False: a flat line beside the others); it is an
+    error only when no scheme has it. With ``steady`` (the default) warm-ups are left out and every step is one of a
+    period of the scheme's steady schedule, in its share. ``gpus_per_node`` (default 4, AB-training's HoreKa nodes)
+    sets the in-node groups when no topology is given. ``reduction_factor`` and ``reduction_percent`` compare
+    payloads, ``wire_reduction_factor`` and ``wire_reduction_percent`` the bytes sent (negative: more than data
+    parallelism).
+
+    Examples
+    --------
+    >>> df = sweep_traffic("resnet18-cifar", ["powersgd", "topk:density=0.01"], "rank", [1, 2], gpus=8)
+    >>> df[["scheme", "value", "swept"]].values.tolist()
+    [['powersgd', 1, True], ['powersgd', 2, True], ['topk', 1, False], ['topk', 2, False]]
     """
     import pandas as pd
 
     from simtrain.compression import SCHEMES, make_scheme
-    from simtrain.compression.traffic import traffic
     from simtrain.registry import parse_spec
 
+    parsed = [parse_spec(spec, key="schemes") for spec in schemes]
+    if not parsed:
+        raise ConfigError("name at least one scheme", key="schemes", value=list(schemes))
+    has = [key == "gpus" or key in SCHEMES.get(name).param_spec for name, _ in parsed]
+    if not any(has):
+        names = sorted({p for name, _ in parsed for p in SCHEMES.get(name).param_spec})
+        raise ConfigError(f"no parameter to sweep: none of {', '.join(n for n, _ in parsed)} has it", key="key",
+                          value=key, choices=[*names, "gpus"])
+    options = {"batch": batch, "samples_per_epoch": samples_per_epoch, "epochs": epochs, "dtype": dtype,
+               "steady": steady, "topology": topology, "gpus_per_node": gpus_per_node}
     rows = []
-    for spec in schemes:
-        name, params = parse_spec(spec, key="schemes")
-        if key != "gpus" and key not in SCHEMES.get(name).param_spec:
-            raise ConfigError(f"scheme {name!r} has no parameter to sweep", key="key", value=key,
-                              choices=[*SCHEMES.get(name).param_spec, "gpus"])
+    for (name, params), swept in zip(parsed, has):
+        fixed = None if swept else _traffic_row(make_scheme(name, **params), model, gpus, options)
         for value in values:
-            scheme = make_scheme(name, **({**params} if key == "gpus" else {**params, key: value}))
-            workers = int(value) if key == "gpus" else gpus
-            report = traffic(scheme, model, gpus=workers, batch=batch, samples_per_epoch=samples_per_epoch,
-                             epochs=epochs, dtype=dtype, steady=steady, topology=topology,
-                             gpus_per_node=None if topology else _node_size(gpus_per_node, workers))
-            data = report.to_dict()
-            rows.append({"model": data["model"], "scheme": name, "scheme_spec": scheme.describe(), "parameter": key,
-                         "value": value, "gpus": workers,
-                         "payload_bytes_per_epoch_per_gpu": data["payload_bytes_per_epoch_per_gpu"],
-                         "wire_bytes_per_epoch_per_gpu": data["wire_bytes_per_epoch_per_gpu"],
-                         "baseline_payload_bytes_per_epoch_per_gpu": data["baseline_payload_bytes_per_epoch_per_gpu"],
-                         "baseline_wire_bytes_per_epoch_per_gpu": data["baseline_wire_bytes_per_epoch_per_gpu"],
-                         "reduction_factor": data["reduction_factor"],
-                         "reduction_percent": data["reduction_percent"]})
-    return pd.DataFrame(rows)
+            if swept:
+                scheme = make_scheme(name, **({**params} if key == "gpus" else {**params, key: value}))
+                row = _traffic_row(scheme, model, int(value) if key == "gpus" else gpus, options)
+            else:
+                row = dict(fixed or {})
+            rows.append({"model": row.pop("model"), "scheme": name, "scheme_spec": row.pop("scheme_spec"),
+                         "parameter": key, "value": value, "swept": swept, **row})
+    # values as given (rank 4 stays 4 beside a density of 0.01 when sweeps are concatenated)
+    return pd.DataFrame(rows).astype({"value": object})
+
+
+def sweep_traffic_each(model: str, schemes: Sequence[str], sweeps: Mapping[str, Sequence[Any]],
+                       **options: Any) -> Any:
+    """Each scheme along its own parameters: one :func:`sweep_traffic` per parameter in ``sweeps``, over the
+    schemes that have it, so PowerSGD's rank, top-k's density and QSGD's levels share one figure
+    (:func:`plot_traffic_figure` draws one row of panels per parameter). A scheme with none of the parameters is
+    held at its settings in every row. ``options`` are :func:`sweep_traffic`'s.
+
+    Examples
+    --------
+    >>> df = sweep_traffic_each("resnet18-cifar", ["powersgd", "topk"], {"rank": [1, 2], "density": [0.1, 0.01]},
+    ...                         gpus=8)
+    >>> df[["parameter", "scheme", "value"]].drop_duplicates("parameter").values.tolist()
+    [['rank', 'powersgd', 1], ['density', 'topk', 0.1]]
+    """
+    import pandas as pd
+
+    from simtrain.compression import SCHEMES
+    from simtrain.registry import parse_spec
+
+    if not sweeps:
+        raise ConfigError("name at least one parameter to sweep", key="sweeps", allowed="e.g. {'rank': [1, 2, 4]}")
+    names = [parse_spec(spec, key="schemes")[0] for spec in schemes]
+    keys_of = [{k for k in sweeps if k == "gpus" or k in SCHEMES.get(name).param_spec} for name in names]
+    frames = []
+    for key, values in sweeps.items():
+        chosen = [spec for spec, keys in zip(schemes, keys_of) if key in keys or not keys]
+        if not any(key in keys for keys in keys_of):
+            chosen = list(schemes)   # sweep_traffic names the parameter no scheme has
+        frames.append(sweep_traffic(model, chosen, key, values, **options))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _traffic_row(scheme: Any, model: str, gpus: int, options: dict[str, Any]) -> dict[str, Any]:
+    """One scheme's traffic as the columns of a sweep row."""
+    from simtrain.compression.traffic import traffic
+
+    topology = options["topology"]
+    report = traffic(scheme, model, gpus=gpus, batch=options["batch"], samples_per_epoch=options["samples_per_epoch"],
+                     epochs=options["epochs"], dtype=options["dtype"], steady=options["steady"], topology=topology,
+                     gpus_per_node=None if topology else _node_size(options["gpus_per_node"], gpus))
+    data = report.to_dict()
+    wire, base_wire = data["wire_bytes_per_epoch_per_gpu"], data["baseline_wire_bytes_per_epoch_per_gpu"]
+    return {"model": data["model"], "scheme_spec": scheme.describe(), "gpus": gpus,
+            "payload_bytes_per_epoch_per_gpu": data["payload_bytes_per_epoch_per_gpu"],
+            "wire_bytes_per_epoch_per_gpu": wire,
+            "baseline_payload_bytes_per_epoch_per_gpu": data["baseline_payload_bytes_per_epoch_per_gpu"],
+            "baseline_wire_bytes_per_epoch_per_gpu": base_wire,
+            "reduction_factor": data["reduction_factor"], "reduction_percent": data["reduction_percent"],
+            "wire_reduction_factor": base_wire / wire if wire > 0 else float("inf"),
+            "wire_reduction_percent": 100.0 * (1 - wire / base_wire) if base_wire else 0.0}
 
 
 def _node_size(gpus_per_node: int | None, gpus: int) -> int:
@@ -74,30 +141,95 @@ def _node_size(gpus_per_node: int | None, gpus: int) -> int:
     return size
 
 
-def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None) -> tuple[Any, Any]:
-    """Bytes per epoch (log scale) and reduction in % against the swept parameter, one line per scheme."""
+def _check_bytes(kind: str) -> None:
+    if kind not in BYTES:
+        raise ConfigError("unknown kind of bytes", key="bytes", value=kind, choices=BYTES)
+
+
+def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, bytes: str = "wire",
+                 legend: bool = True, schemes: Sequence[str] = ()) -> tuple[Any, Any]:
+    """Bytes per GPU per epoch (log scale) and the reduction against data parallelism (×, log scale: below 1 the
+    scheme sends more) against one swept parameter, one line per scheme; a scheme held fixed is a dashed flat line.
+
+    ``bytes`` is ``wire`` (default: what each GPU sends, all-gathers included) or ``payload`` (the message it
+    contributes); the dashed black line is data parallelism's. ``legend``: draw the legend beside ``ax_reduction``.
+    ``schemes``: the order that gives each scheme its colour and marker (default: the frame's), so that panels of
+    one figure agree.
+    """
     import matplotlib.pyplot as plt
 
+    from simtrain.plot.style import gpu_axis, legend_outside, series_style, ticks_at
+
+    _check_bytes(bytes)
+    parameters = list(dict.fromkeys(frame["parameter"].astype(str)))
+    if len(parameters) != 1:
+        raise ConfigError("plot_traffic draws one swept parameter; plot_traffic_figure draws several", key="frame",
+                          value=parameters)
     if ax_bytes is None or ax_reduction is None:
-        _, (ax_bytes, ax_reduction) = plt.subplots(1, 2, figsize=(11, 4.2))
-    key = str(frame["parameter"].iloc[0])
-    for scheme, group in frame.groupby("scheme", sort=False):
-        ax_bytes.plot(group["value"], group["payload_bytes_per_epoch_per_gpu"] / 2**20, marker="o", label=scheme)
-        ax_reduction.plot(group["value"], group["reduction_percent"], marker="o", label=scheme)
-    baseline = frame.groupby("value", sort=False)["baseline_payload_bytes_per_epoch_per_gpu"].first()
-    ax_bytes.plot(baseline.index, baseline.values / 2**20, "k--", label="uncompressed")
+        _, (ax_bytes, ax_reduction) = plt.subplots(1, 2, figsize=(12, 4.2))
+    key = parameters[0]
+    column = f"{bytes}_bytes_per_epoch_per_gpu"
+    factor = "wire_reduction_factor" if bytes == "wire" else "reduction_factor"
+    order = list(dict.fromkeys([*schemes, *frame["scheme"].astype(str)]))
+    for (scheme, swept), group in frame.groupby(["scheme", "swept"], sort=False):
+        style: dict[str, Any] = {**series_style(order.index(str(scheme))), "linestyle": "-" if swept else "--"}
+        if swept:
+            label = str(scheme)
+        else:
+            label = f"{group['scheme_spec'].iloc[0]} (fixed)"
+            style["markevery"] = [0]
+        ax_bytes.plot(group["value"], group[column] / 2**20, markersize=4, label=label, **style)
+        ax_reduction.plot(group["value"], group[factor], markersize=4, label=label, **style)
+    baseline = frame.groupby("value", sort=False)[f"baseline_{column}"].first()
+    ax_bytes.plot(baseline.index, baseline.values / 2**20, "k--", linewidth=1, label="data parallelism")
+    ax_reduction.axhline(1.0, color="k", linestyle="--", linewidth=1, label="data parallelism")
     ax_bytes.set_yscale("log")
+    ax_reduction.set_yscale("log")
     for ax in (ax_bytes, ax_reduction):
-        log_if_wide(ax, list(frame["value"]), "x")
-        ax.set_xlabel(key)
+        if key == "gpus":
+            gpu_axis(ax, frame["value"])
+        else:
+            log_if_wide(ax, list(frame["value"]), "x")
+            ticks_at(ax, frame["value"])
+        ax.set_xlabel("GPUs" if key == "gpus" else key)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    if legend:
+        legend_outside(ax_reduction, fontsize=8)
     model = frame["model"].iloc[0]
-    ax_bytes.set_ylabel("payload per GPU per epoch (MiB)")
-    ax_bytes.set_title(f"{model}: traffic per epoch")
-    ax_reduction.set_ylabel("reduction vs data parallelism (%)")
-    ax_reduction.set_title(f"{model}: traffic reduction")
+    workers = sorted(set(frame["gpus"])) if key != "gpus" else []
+    where = f", {workers[0]} GPUs" if len(workers) == 1 else ""
+    what = "sent per GPU (wire)" if bytes == "wire" else "payload per GPU"
+    ax_bytes.set_ylabel(f"{what} per epoch (MiB)")
+    ax_bytes.set_title(f"{model}{where}: {bytes} bytes per epoch")
+    ax_reduction.set_ylabel(f"data parallelism / scheme, {bytes} bytes (×)")
+    ax_reduction.set_title(f"{model}{where}: {bytes} traffic reduction")
     return ax_bytes, ax_reduction
+
+
+def plot_traffic_figure(frame: Any, *, bytes: str = "wire") -> Any:
+    """The whole traffic figure: one row of :func:`plot_traffic` panels per swept parameter (a frame of
+    :func:`sweep_traffic` or :func:`sweep_traffic_each`); returns the Figure.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> df = sweep_traffic_each("resnet18-cifar", ["powersgd", "topk"], {"rank": [1, 2], "density": [0.1, 0.01]},
+    ...                         gpus=8)
+    >>> len(plot_traffic_figure(df).axes)
+    4
+    """
+    import matplotlib.pyplot as plt
+
+    _check_bytes(bytes)
+    parameters = list(dict.fromkeys(frame["parameter"].astype(str)))
+    fig, axes = plt.subplots(len(parameters), 2, figsize=(13, 4.2 * len(parameters)), squeeze=False)
+    schemes = list(dict.fromkeys(frame["scheme"].astype(str)))
+    for row, parameter in enumerate(parameters):
+        plot_traffic(frame[frame["parameter"].astype(str) == parameter], axes[row][0], axes[row][1], bytes=bytes,
+                     schemes=schemes)
+    fig.tight_layout()
+    return fig
 
 
 def bandwidth_key(topology: str) -> str:
@@ -163,7 +295,8 @@ def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidth
                      "bandwidth_Bps": rates[index // len(schemes)], "step_time_s": report.step_time_s,
                      "exposed_comm_time_s": report.exposed_comm_time_s,
                      "throughput_samples_per_s": report.throughput_samples_per_s,
-                     "scaling_efficiency": report.scaling_efficiency})
+                     "scaling_efficiency": report.scaling_efficiency, "gpus": report.num_gpus,
+                     "device": report.device})
     return pd.DataFrame(rows)
 
 
@@ -202,18 +335,25 @@ def _bandwidth_study(model: str, topology: str, schemes: Sequence[str], bandwidt
 
 
 def plot_bandwidth(frame: Any, ax: Any = None) -> Any:
-    """Step time against bandwidth (log-log), one line per scheme: where compression starts to pay."""
+    """Step time against bandwidth (log-log), one line per scheme: where compression starts to pay. The title
+    names the model, the cluster and its GPUs."""
     import matplotlib.pyplot as plt
 
+    from simtrain.plot.style import device_label, legend_outside, series_style
+
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.2))
-    for scheme, group in frame.groupby("scheme", sort=False):
-        ax.plot(group["bandwidth_Bps"] * 8 / 1e9, group["step_time_s"] * 1e3, marker="o", label=scheme)
+        _, ax = plt.subplots(figsize=(8, 4.2))
+    for index, (scheme, group) in enumerate(frame.groupby("scheme", sort=False)):
+        ax.plot(group["bandwidth_Bps"] * 8 / 1e9, group["step_time_s"] * 1e3, markersize=4, label=scheme,
+                **series_style(index))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("network bandwidth per NIC (Gbit/s)")
     ax.set_ylabel("step time (ms)")
-    ax.set_title(f"{frame['model'].iloc[0]} on {frame['topology'].iloc[0]}")
+    where = f"{frame['model'].iloc[0]} on {frame['topology'].iloc[0]}"
+    if "gpus" in frame.columns and "device" in frame.columns:
+        where += f", {int(frame['gpus'].iloc[0])} × {device_label(frame['device'].iloc[0])}"
+    ax.set_title(where)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_outside(ax, fontsize=8)
     return ax

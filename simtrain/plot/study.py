@@ -14,8 +14,8 @@ Examples
 ...                          "scheme": ["none", "powersgd:rank=4"]}}})
 >>> table = run_study(study, tempfile.mkdtemp(), backend="serial")
 >>> ax = plot_scaling(table)
->>> len(ax.get_lines())      # two schemes and the linear-scaling reference
-3
+>>> len(ax.get_lines())      # two schemes, each with its linear-scaling reference, and the reference's legend entry
+5
 """
 
 from __future__ import annotations
@@ -74,31 +74,85 @@ def _determined(table: Any, columns: list[str]) -> list[str]:
     return kept
 
 
+def _devices_by_topology(table: Any) -> dict[str, str]:
+    """Topology → device label, when the table names one device per topology (the quickstart's torus holds A100s,
+    its clusters V100s); empty otherwise."""
+    from simtrain.plot.style import device_label
+
+    if "device" not in table.columns or "topology" not in table.columns:
+        return {}
+    pairs = table[["topology", "device"]].astype(str).drop_duplicates()
+    if pairs["topology"].duplicated().any():
+        return {}
+    return {t: device_label(d) for t, d in zip(pairs["topology"], pairs["device"])}
+
+
+def _label(columns: Sequence[str], values: Sequence[Any], devices: dict[str, str]) -> str:
+    parts = []
+    for column, value in zip(columns, values):
+        if column == "topology" and str(value) in devices:
+            parts.append(f"{value} ({devices[str(value)]})")
+        elif column in ("scheme", "topology", "model"):
+            parts.append(f"{value}")
+        else:
+            parts.append(f"{column}={value}")
+    return ", ".join(parts)
+
+
+#: Line styles of series; sparse dots are kept for the linear-scaling references.
+_DASHES = ("-", "--", "-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)))
+_REFERENCE = (0, (1, 2.5))
+
+
 def _series(table: Any, exclude: Sequence[str]) -> Any:
-    """(label, style, rows) per line: colour by the first varying column, line style by the second."""
+    """(label, style, rows) per line, every line its own colour, marker and line style.
+
+    With two or more varying columns whose last has at most four values, the line style follows that last column
+    and colour and marker the others (the quickstart: colour by cluster, line style by scheme); otherwise each line
+    takes the next of :func:`~simtrain.plot.style.series_style` (distinct to 70 lines).
+    """
+    from simtrain.plot.style import series_style
+
     columns = _determined(table, series_columns(table, exclude))
     if not columns:
-        yield "", {}, table
+        yield "", {**series_style(0), "linestyle": "-"}, table
         return
-    palette = {v: f"C{i % 10}" for i, v in enumerate(dict.fromkeys(table[columns[0]].astype(str)))}
-    dashes = {v: ("-", "--", ":", "-.")[i % 4] for i, v in enumerate(dict.fromkeys(table[columns[-1]].astype(str)))}
-    for values, group in table.groupby(columns, sort=False, dropna=False):
+    devices = _devices_by_topology(table)
+    groups = list(table.groupby(columns, sort=False, dropna=False))
+    last = list(dict.fromkeys(table[columns[-1]].astype(str)))
+    by_last = len(columns) >= 2 and len(last) <= 4
+    heads: dict[tuple[str, ...], int] = {}
+    for index, (values, group) in enumerate(groups):
         values = values if isinstance(values, tuple) else (values,)
-        style = {"color": palette[str(values[0])]} if len(columns) <= 2 else {}
-        if len(columns) == 2:
-            style["linestyle"] = dashes[str(values[-1])]
-        yield ", ".join(f"{v}" if c in ("scheme", "topology", "model") else f"{c}={v}"
-                        for c, v in zip(columns, values)), style, group
+        if by_last:
+            head = tuple(str(v) for v in values[:-1])
+            style = {**series_style(heads.setdefault(head, len(heads))),
+                     "linestyle": _DASHES[last.index(str(values[-1]))]}
+        else:
+            style = {**series_style(index), "linestyle": "-"}
+        yield _label(columns, values, devices), style, group
 
 
-def _finish(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+def _finish(ax: Any, xlabel: str, ylabel: str, title: str, legend: bool = True) -> None:
+    from simtrain.plot.style import legend_outside
+
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+    if legend and ax.get_legend_handles_labels()[0]:
+        legend_outside(ax)
+
+
+def _x_axis(ax: Any, rows: Any, x: str) -> None:
+    """GPU counts on the log-2 axis every scaling figure uses; another x on a log axis when it spans 20x."""
+    from simtrain.plot.style import gpu_axis
+
+    if x in ("gpus", "num_gpus"):
+        gpu_axis(ax, rows[x])
+    else:
+        log_if_wide(ax, rows[x], "x", base=2)
 
 
 def _axes(ax: Any) -> Any:
@@ -110,37 +164,52 @@ def _axes(ax: Any) -> Any:
 
 
 def _title(table: Any) -> str:
+    """The model, and the device when one device runs every row (else the legend names it per topology)."""
+    from simtrain.plot.style import device_label
+
     models = table["model"].astype(str).unique() if "model" in table.columns else []
-    return str(models[0]) if len(models) == 1 else ""
+    model = str(models[0]) if len(models) == 1 else ""
+    devices = table["device"].astype(str).unique() if "device" in table.columns else []
+    if len(devices) == 1:
+        return f"{model} on {device_label(devices[0])} GPUs".strip()
+    return model
 
 
-def plot_scaling(table: Any, ax: Any = None, metric: str = "throughput_samples_per_s", x: str = "gpus") -> Any:
+def plot_scaling(table: Any, ax: Any = None, metric: str = "throughput_samples_per_s", x: str = "gpus",
+                 legend: bool = True) -> Any:
     """Throughput (or scaling efficiency, or step time) against GPUs, one line per configuration.
 
-    ``metric`` is a column of the table: ``throughput_samples_per_s`` (log-log, with the ideal line of the
-    first series), ``scaling_efficiency`` (in %), ``step_time_s`` (in ms) or any derived column.
+    ``metric`` is a column of the table: ``throughput_samples_per_s`` (log-log, each line with its own
+    linear-scaling reference from its smallest GPU count, dotted in its colour), ``scaling_efficiency`` (in %),
+    ``step_time_s`` (in ms) or any derived column. GPU counts are on a log-2 axis in every figure. ``legend``:
+    draw the legend beside the axes.
     """
+    from matplotlib.lines import Line2D
+
     if metric not in table.columns:
         raise ConfigError("no such column in the results", key="metric", value=metric,
                           choices=[str(c) for c in table.columns])
     rows = _ok(table)
     ax = _axes(ax)
     scale = {"scaling_efficiency": 100.0, "step_time_s": 1e3}.get(metric, 1.0)
-    first = True
+    references = 0
     for label, style, group in _series(rows, [x, "model"] if x != "model" else [x]):
         group = group.sort_values(x)
-        ax.plot(group[x], group[metric] * scale, marker="o", markersize=3, label=label or None, **style)
-        if metric == "throughput_samples_per_s" and first and len(group) > 1:
-            base = group.iloc[0]
-            ideal = base[metric] * group[x] / base[x]
-            ax.plot(group[x], ideal, "k:", linewidth=1, label="linear scaling")
-        first = False
-    log_if_wide(ax, rows[x], "x", base=2)
+        ax.plot(group[x], group[metric] * scale, markersize=3.5, label=label or None, **style)
+        if metric == "throughput_samples_per_s" and len(group) > 1:
+            base = group.iloc[0]   # each series' own reference: a series is linear when it follows its dots
+            ax.plot(group[x], base[metric] * group[x] / base[x], color=style["color"], linestyle=_REFERENCE,
+                    linewidth=0.9, alpha=0.7)
+            references += 1
+    _x_axis(ax, rows, x)
     if metric == "throughput_samples_per_s":
         log_if_wide(ax, rows[metric], "y")
     if metric == "scaling_efficiency":
         ax.set_ylim(0, 105)
-    _finish(ax, _LABELS.get(x, x), _LABELS.get(metric, metric), _title(rows))
+    if references:   # one legend entry for the references, whose colours follow their lines
+        ax.add_line(Line2D([], [], color="k", linestyle=_REFERENCE, linewidth=0.9,
+                           label="linear scaling (dotted, from each line's first point)"))
+    _finish(ax, _LABELS.get(x, x), _LABELS.get(metric, metric), _title(rows), legend)
     return ax
 
 
@@ -161,27 +230,28 @@ def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "
         exposed.append(row["exposed_comm_time_s"] * 1e3)
     positions = range(len(labels))
     ax.barh(positions, compute, color="tab:blue", label="compute (forward, backward, update)")
-    ax.barh(positions, exposed, left=compute, color="tab:red", label="exposed communication")
+    ax.barh(positions, exposed, left=compute, color="tab:red", label="exposed communication (% of the step)")
     for y, (c, e) in enumerate(zip(compute, exposed)):
         ax.text(c + e, y, f" {100 * e / (c + e):.0f} %", va="center", fontsize=7)
+    ax.set_xlim(0, max(c + e for c, e in zip(compute, exposed)) * 1.12)   # room for the share beside the bar
     ax.set_yticks(list(positions), labels, fontsize=7)
     ax.invert_yaxis()
-    _finish(ax, "step time (ms)", "", f"{_title(rows)} at {at} {_LABELS.get(x, x)}".strip())
+    _finish(ax, "step time (ms)", "", f"{_title(rows)}, {at} {_LABELS.get(x, x)}".strip(", "))
     return ax
 
 
 def plot_traffic_results(table: Any, ax: Any = None, x: str = "gpus") -> Any:
     """Traffic reduction against plain data parallelism (``scheme: none`` at the same configuration) against
-    ``x``, one line per scheme and configuration; bytes per GPU per step when the study has no ``none`` rows."""
+    ``x``, one line per scheme and configuration; bytes per GPU per step when the study has no ``none`` rows.
+    Both count the bytes each GPU puts on the wire in a step (the results' ``bytes_per_gpu``)."""
     rows = _ok(table)
     ax = _axes(ax)
     dense = rows[rows["scheme"] == "none"]
     if dense.empty:
         for label, style, group in _series(rows, [x]):
             group = group.sort_values(x)
-            ax.plot(group[x], group["bytes_per_gpu"] / 2**20, marker="o", markersize=3, label=label or None,
-                    **style)
-        log_if_wide(ax, rows[x], "x", base=2)
+            ax.plot(group[x], group["bytes_per_gpu"] / 2**20, markersize=3.5, label=label or None, **style)
+        _x_axis(ax, rows, x)
         ax.set_yscale("log")
         _finish(ax, _LABELS.get(x, x), _LABELS["bytes_per_gpu"], _title(rows))
         return ax
@@ -192,12 +262,11 @@ def plot_traffic_results(table: Any, ax: Any = None, x: str = "gpus") -> Any:
     for label, style, group in _series(compressed, [x]):
         group = group.sort_values(x)
         reference = baseline.reindex(group.set_index(keys).index).to_numpy()
-        ax.plot(group[x], reference / group["bytes_per_gpu"].to_numpy(), marker="o", markersize=3, label=label,
-                **style)
-    ax.axhline(1.0, color="k", linestyle=":", linewidth=1)
-    log_if_wide(ax, rows[x], "x", base=2)
+        ax.plot(group[x], reference / group["bytes_per_gpu"].to_numpy(), markersize=3.5, label=label, **style)
+    ax.axhline(1.0, color="k", linestyle=":", linewidth=1, label="data parallelism (no reduction)")
+    _x_axis(ax, rows, x)
     ax.set_yscale("log")
-    _finish(ax, _LABELS.get(x, x), "traffic reduction vs data parallelism (×)", _title(rows))
+    _finish(ax, _LABELS.get(x, x), "wire-traffic reduction vs data parallelism (×)", _title(rows))
     return ax
 
 
@@ -234,8 +303,7 @@ def plot_bandwidth_results(table: Any, ax: Any = None) -> Any:
     ax = _axes(ax)
     for label, style, group in _series(rows, [column, "model"]):
         group = group.sort_values("bandwidth_Gbps")
-        ax.plot(group["bandwidth_Gbps"], group["step_time_s"] * 1e3, marker="o", markersize=3, label=label or None,
-                **style)
+        ax.plot(group["bandwidth_Gbps"], group["step_time_s"] * 1e3, markersize=3.5, label=label or None, **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
     _finish(ax, f"{column} (Gbit/s)", _LABELS["step_time_s"], _title(rows))
@@ -265,15 +333,23 @@ def figure_from_results(table: Any, kind: str) -> Any:
     rows = _ok(table)
     models = list(dict.fromkeys(rows["model"].astype(str)))
     columns = 2 if kind == "scaling" else 1
-    width = {"scaling": 13, "breakdown": 8}.get(kind, 7)
+    width = {"scaling": 15, "breakdown": 9}.get(kind, 9)
     bars = len(list(_series(rows[rows["model"].astype(str) == models[0]], ["gpus"])))
-    height = 0.28 * bars + 1.2 if kind == "breakdown" else 4.2
+    height = 0.28 * bars + 1.4 if kind == "breakdown" else 4.4
     fig, axes = plt.subplots(len(models), columns, figsize=(width, height * len(models)), squeeze=False)
     for row, model in enumerate(models):
         subset = rows[rows["model"].astype(str) == model]
-        if kind == "scaling":
-            plot_scaling(subset, axes[row][0], "throughput_samples_per_s")
+        if kind == "scaling":   # one legend per row, beside the right panel: both panels draw the same lines
+            plot_scaling(subset, axes[row][0], "throughput_samples_per_s", legend=False)
             plot_scaling(subset, axes[row][1], "scaling_efficiency")
+            handles, labels = axes[row][0].get_legend_handles_labels()
+            extra = [(h, lab) for h, lab in zip(handles, labels) if lab.startswith("linear scaling")]
+            if extra:
+                from simtrain.plot.style import legend_outside
+
+                own, own_labels = axes[row][1].get_legend_handles_labels()
+                legend_outside(axes[row][1], handles=[*own, *(h for h, _ in extra)],
+                               labels=[*own_labels, *(lab for _, lab in extra)])
         elif kind == "breakdown":
             plot_breakdown(subset, axes[row][0])
         elif kind == "traffic":

@@ -50,20 +50,22 @@ class StepTimeline:
         return f"{names[int(self.cluster.link_src[link])]}->{names[int(self.cluster.link_dst[link])]}"
 
     def busiest_links(self, step_time_s: float, count: int = 10) -> list[dict[str, Any]]:
-        """The links that carried the most bytes, with their class and utilisation over the step."""
+        """The most utilised links over the step (the order of ``max_link_utilization``: bytes over what the link
+        could carry in the step, not bytes, since links differ in bandwidth), with their class and bytes."""
         comm = self.comm
         if comm is None or comm.link_bytes is None or self.cluster is None:
             return []
-        order = np.argsort(comm.link_bytes)[::-1][:count]
-        rows = []
-        for link in order[comm.link_bytes[order] > 0]:
-            capacity = float(comm.link_capacity[link]) if comm.link_capacity is not None else 0.0
-            rows.append({"link": self.link_name(int(link)),
-                         "link_class": self.cluster.class_names[int(self.cluster.link_class[link])],
-                         "bytes": float(comm.link_bytes[link]),
-                         "utilization": float(comm.link_bytes[link] / (capacity * step_time_s))
-                         if capacity > 0 and step_time_s > 0 else 0.0})
-        return rows
+        link_bytes = np.asarray(comm.link_bytes, dtype=float)
+        capacity = (np.asarray(comm.link_capacity, dtype=float) if comm.link_capacity is not None
+                    else np.zeros_like(link_bytes))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            utilization = np.where((capacity > 0) & (step_time_s > 0), link_bytes / (capacity * step_time_s), 0.0)
+        # most utilised first; among equals (or without capacities) the most bytes; ties by link id, stable
+        order = np.lexsort((np.arange(link_bytes.size), -link_bytes, -utilization))[:count]
+        return [{"link": self.link_name(int(link)),
+                 "link_class": self.cluster.class_names[int(self.cluster.link_class[link])],
+                 "bytes": float(link_bytes[link]), "utilization": float(utilization[link])}
+                for link in order[link_bytes[order] > 0]]
 
 
 @dataclass
