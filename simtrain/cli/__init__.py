@@ -38,7 +38,7 @@ COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "
             "import_trace", "parallelize")
 
 #: Sub-commands whose name is not their module's (any other name is looked up in :data:`COMMANDS` as is).
-ALIASES = {"list": "listing", "quickstart": "sweep"}
+ALIASES = {"list": "listing", "quickstart": "sweep", "import-trace": "import_trace"}
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
