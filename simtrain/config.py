@@ -33,7 +33,7 @@ __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recordi
 
 _REQUIRED: Any = object()
 #: The smallest bandwidth a file may give, in bytes/s (1 bit/s); below it every transfer time overflows.
-MIN_BANDWIDTH_BPS = 0.125
+MIN_BANDWIDTH_BPS = units.MIN_BANDWIDTH_BPS
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
 #: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:

@@ -132,6 +132,8 @@ _EXAMPLES: Final = {
     "flops": "'4.1 GFLOP', '1e9 FLOP'",
     "flop_rate": "'989 TFLOP/s', '15.7 TFLOPS'",
 }
+#: The smallest bandwidth simtrain accepts, in bytes/s (1 bit/s); below it every transfer time overflows.
+MIN_BANDWIDTH_BPS = 0.125
 #: The longest text read as a quantity (``'1.5 GiB'``); a longer one is refused before it is parsed.
 MAX_QUANTITY_CHARS = 100
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
@@ -211,14 +213,23 @@ def parse_size(value: object) -> float:
 
 
 def parse_bandwidth(value: object) -> float:
-    """Parse a bandwidth in bytes per second, e.g. ``"25 Gbit/s"`` or ``"150 GiB/s"``.
+    """Parse a bandwidth in bytes per second, e.g. ``"25 Gbit/s"`` or ``"150 GiB/s"``; below
+    :data:`MIN_BANDWIDTH_BPS` (1 bit/s, zero and negative rates included) is refused: every transfer time would
+    overflow to infinity.
 
     Examples
     --------
     >>> parse_bandwidth("12.5 GB/s")
     12500000000.0
+    >>> parse_bandwidth("1e-300 B/s")
+    Traceback (most recent call last):
+    ...
+    simtrain.units.UnitError: '1e-300 B/s' is absurdly small: a bandwidth must be at least 1 bit/s
     """
-    return parse_quantity(value, "bandwidth")
+    rate = parse_quantity(value, "bandwidth")
+    if not rate >= MIN_BANDWIDTH_BPS:
+        raise UnitError(f"{_shown(value)} is absurdly small: a bandwidth must be at least 1 bit/s")
+    return rate
 
 
 def parse_time(value: object) -> float:

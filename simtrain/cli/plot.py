@@ -20,6 +20,7 @@ from simtrain.cli._common import (
     CLI,
     agg_pyplot,
     algorithm,
+    count_at_most,
     network_options,
     output_path,
     positive_int,
@@ -28,6 +29,7 @@ from simtrain.cli._common import (
     split_schemes,
 )
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_GPUS
 
 __all__ = ["PLOTS", "add_parser", "run"]
 
@@ -44,7 +46,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--topology", help="catalog name or YAML path")
-    p.add_argument("--gpus", type=positive_int, help="GPUs (topology size; workers for traffic)")
+    p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
     p.add_argument("--op", default="all-reduce", help="links: the collective")
     p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
     p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")

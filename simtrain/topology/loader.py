@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from simtrain import limits
 from simtrain.config import Section, apply_overrides, load_yaml
 from simtrain.errors import ConfigError
 from simtrain.hardware import DEVICES
@@ -49,7 +50,7 @@ __all__ = ["KINDS", "load_topology", "near_square_shape", "topology_from_dict"]
 KINDS = ("stack", "torus", "ring", "switch", "fully_connected", "hierarchical", "cloud", "fat_tree", "graph")
 
 #: The most GPUs a topology may be instantiated at (a larger count is a typo, and would exhaust memory).
-MAX_GPUS = 1 << 20
+MAX_GPUS = limits.MAX_GPUS
 
 
 def near_square_shape(num_gpus: int, ndim: int) -> list[int]:
