@@ -80,9 +80,9 @@ def shown(value: Any, limit: int = MAX_SHOWN) -> str:
             if isinstance(item, (set, frozenset)) and not item:
                 emit(f"{type(item).__name__}()")
                 return
-            opener, closer = {list: "[]", tuple: "()", dict: "{}", set: "{}", frozenset: "{}"}[type(item)]
-            if type(item) is frozenset:
-                opener, closer = "frozenset({", "})"
+            brackets: dict[type, tuple[str, str]] = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"),
+                                                     set: ("{", "}"), frozenset: ("frozenset({", "})")}
+            opener, closer = brackets[type(item)]
             emit(opener)
             if depth >= 20:
                 emit("...")

@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_GPUS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
@@ -56,7 +57,7 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("topology", "string", REQUIRED,
           "the cluster: a catalog name (`simtrain list topologies`) or a YAML path"),
     Param("gpus", "integer", None, "GPU count the topology family is instantiated at (unset: the file's size)",
-          minimum=1),
+          minimum=1, maximum=MAX_GPUS),
     Param("batch", "integer", 32, "samples per GPU per step", minimum=1),
     Param("dtype", "choice", "fp32", "compute and gradient precision", choices=DTYPES),
     Param("optimizer", "choice", "momentum", "optimizer (its state memory and update time)", choices=OPTIMIZERS),

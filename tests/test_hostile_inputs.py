@@ -389,6 +389,24 @@ def test_the_generated_corpus_is_large_enough():
     assert total >= 250, total
 
 
+def test_every_limit_is_documented():
+    """docs/limits.md lists every bound the modules declare (a MAX_ or MIN_ constant)."""
+    import importlib
+    import inspect
+    import re
+
+    text = (REPO / "docs" / "limits.md").read_text(encoding="utf-8")
+    modules = ["simtrain.inputs", "simtrain.config", "simtrain.limits", "simtrain.units", "simtrain.errors",
+               "simtrain.model.loader", "simtrain.study.spec", "simtrain.study.expr"]
+    declared = []
+    for name in modules:
+        source = inspect.getsource(importlib.import_module(name))
+        declared += [f"{name}.{attr}" for attr in re.findall(r"^((?:MAX|MIN)_[A-Z_]+) = (?!units\.|limits\.)",
+                                                            source, re.MULTILINE)]
+    assert len(declared) >= 15
+    assert [name for name in declared if name not in text] == []
+
+
 # -- what must be accepted -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
