@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from simtrain.cli._common import (
     split_schemes,
 )
 from simtrain.errors import ConfigError
+from simtrain.inputs import read_bytes
 from simtrain.limits import MAX_GPUS
 
 __all__ = ["PLOTS", "add_parser", "run"]
@@ -87,7 +89,8 @@ def _read_results(folder: str) -> Any:
         raise ConfigError("no results table there", source=CLI, key="--results", value=folder,
                           allowed="the output folder of a finished simtrain sweep (it holds results.csv)")
     try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        # bounded like every input (simtrain.inputs): a regular file of at most 64 MiB
+        return pd.read_csv(io.BytesIO(read_bytes(path, key="--results")), keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the table ({exc})", source=str(path), key="--results") from None
 

@@ -93,7 +93,7 @@ from pathlib import Path
 from typing import Any
 
 from simtrain.config import Section, load_yaml
-from simtrain.errors import ConfigError, suggest
+from simtrain.errors import ConfigError, shown, suggest
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
@@ -366,7 +366,7 @@ class _Builder:
         if name not in self.names:
             hint = suggest(name, self.names)
             close = f"; did you mean {hint!r}?" if hint else ""
-            raise s.error(key, f"names no earlier layer (got {name!r}{close})",
+            raise s.error(key, f"names no earlier layer (got {shown(name, 80)}{close})",
                           allowed=f"the full name of an earlier layer, or {INPUT_NAME!r}")
         index = self.names[name]
         return _Flow(self.shapes[index], (index,))

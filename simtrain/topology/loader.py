@@ -40,7 +40,7 @@ from typing import Any
 
 from simtrain import limits
 from simtrain.config import Section, apply_overrides, load_yaml
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, shown
 from simtrain.hardware import DEVICES
 from simtrain.topology import builders
 from simtrain.topology.cluster import Cluster
@@ -170,7 +170,7 @@ def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_k
 
         shipped = Path(top.source).parent == catalog_dir("topologies")
         raise _GpusError(
-            f"must be a multiple of {key} = {per_node} for topology {top.data.get('name')!r}",
+            f"must be a multiple of {key} = {per_node} for topology {shown(top.data.get('name'), 80)}",
             key="gpus", value=gpus, allowed=None if shipped else f"a multiple of {per_node} "
             f"(or edit {top.source})",
         )
