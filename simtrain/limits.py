@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_CHANNELS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_WORKERS", "check_count"]
+__all__ = ["MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 20
@@ -30,6 +30,8 @@ MAX_DEVICES = 256
 MAX_EPOCHS = 1e6
 #: Rings (channels) a collective runs at once (NCCL runs at most 32 per communicator).
 MAX_CHANNELS = 64
+#: Chunks a bucket's collective is pipelined in (NCCL pipelines 8 steps; the DES simulates every chunk's flows).
+MAX_CHUNKS = 64
 
 
 def check_count(value: int, maximum: int, *, key: str, source: str | None = None) -> int:

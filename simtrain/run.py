@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_GPUS
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
@@ -69,7 +69,7 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
-    Param("chunks", "integer", 1, "chunks per bucket collective (pipelining)", minimum=1),
+    Param("chunks", "integer", 1, "chunks per bucket collective (pipelining)", minimum=1, maximum=MAX_CHUNKS),
     Param("compute_jitter", "number", 0.0,
           "coefficient of variation of per-GPU compute speed, drawn log-normally from the seed (engine des)",
           minimum=0.0, maximum=1.0),

@@ -271,6 +271,7 @@ ARGUMENTS = [
     # integers: 5,000 digits, and counts past their bound
     (f"{_SIM} --batch {_DIGITS}", ["--batch"]),
     (f"{_SIM} --chunks {_DIGITS}", ["--chunks"]),
+    (f"{_SIM} --engine des --chunks 1000000", ["--chunks", "at most 64"]),
     (f"collective --op all-reduce --size 1MiB --topology torus-2d --gpus {_DIGITS}", ["--gpus"]),
     ("collective --op all-reduce --size 1MiB --topology torus-2d --gpus 1000000000", ["--gpus", "at most 1048576"]),
     (f"{_TRAFFIC} --gpus 1000000000", ["--gpus", "at most 1048576"]),

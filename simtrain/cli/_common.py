@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from simtrain.errors import ConfigError, shown
-from simtrain.limits import MAX_GPUS
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 
 __all__ = [
     "CLI",
@@ -178,7 +178,7 @@ def network_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
     p.add_argument("--store-and-forward", action="store_true",
                    help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
-    p.add_argument("--chunks", type=positive_int, default=1, help="chunks per collective (pipelining)")
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1, help="chunks per collective (pipelining)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override: topology.KEY (YAML keys), network.endpoint_delay, "
                         "network.local_reduction_bandwidth, network.reduction_memory_passes, algorithm.KEY")

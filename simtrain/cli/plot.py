@@ -31,7 +31,7 @@ from simtrain.cli._common import (
 )
 from simtrain.errors import ConfigError
 from simtrain.inputs import read_bytes
-from simtrain.limits import MAX_GPUS
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 
 __all__ = ["PLOTS", "add_parser", "run"]
 
@@ -53,7 +53,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
     p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")
     p.add_argument("--engine", default="analytical", help="analytical or des")
-    p.add_argument("--chunks", type=positive_int, default=1)
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
     p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
