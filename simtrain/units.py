@@ -212,23 +212,25 @@ def parse_size(value: object) -> float:
     return parse_quantity(value, "size")
 
 
-def parse_bandwidth(value: object) -> float:
-    """Parse a bandwidth in bytes per second, e.g. ``"25 Gbit/s"`` or ``"150 GiB/s"``; below
-    :data:`MIN_BANDWIDTH_BPS` (1 bit/s, zero and negative rates included) is refused: every transfer time would
-    overflow to infinity.
+def parse_bandwidth(value: object, minimum: float | None = None) -> float:
+    """Parse a bandwidth in bytes per second, e.g. ``"25 Gbit/s"`` or ``"150 GiB/s"``.
+
+    With ``minimum`` (:data:`MIN_BANDWIDTH_BPS` for a link or a rate a user gives), a lower rate, zero and
+    negative rates included, is refused: every transfer time would overflow to infinity.
 
     Examples
     --------
     >>> parse_bandwidth("12.5 GB/s")
     12500000000.0
-    >>> parse_bandwidth("1e-300 B/s")
+    >>> parse_bandwidth("1e-300 B/s", minimum=MIN_BANDWIDTH_BPS)
     Traceback (most recent call last):
     ...
     simtrain.units.UnitError: '1e-300 B/s' is absurdly small: a bandwidth must be at least 1 bit/s
     """
     rate = parse_quantity(value, "bandwidth")
-    if not rate >= MIN_BANDWIDTH_BPS:
-        raise UnitError(f"{_shown(value)} is absurdly small: a bandwidth must be at least 1 bit/s")
+    if minimum is not None and not rate >= minimum:
+        bound = "1 bit/s" if minimum == MIN_BANDWIDTH_BPS else f"{minimum:g} B/s"
+        raise UnitError(f"{_shown(value)} is absurdly small: a bandwidth must be at least {bound}")
     return rate
 
 
