@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simtrain.errors import ConfigError
+from simtrain.inputs import check_file
 
 __all__ = ["catalog_dir", "names", "resolve"]
 
@@ -80,10 +81,8 @@ def resolve(kind: str, name_or_path: str | Path) -> Path:
     text = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or "/" in text or text.endswith((".yaml", ".yml", ".json"))
     if looks_like_path:
-        path = Path(text)
-        if not path.is_file():
-            raise ConfigError("file not found", source=text, key=_PARAMETERS[kind])
-        return path
+        # a FIFO, a device or a folder is refused here, saying what it is (simtrain.inputs)
+        return check_file(Path(text), source=text, key=_PARAMETERS[kind])
     for suffix in _SUFFIXES[kind]:
         candidate = catalog_dir(kind) / f"{text}{suffix}"
         if candidate.is_file():

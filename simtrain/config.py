@@ -26,25 +26,40 @@ from typing import Any
 import yaml
 
 from simtrain import units
-from simtrain.errors import ConfigError, suggest
+from simtrain.errors import MAX_SHOWN, ConfigError, shown, suggest
+from simtrain.inputs import MAX_INTEGER_DIGITS, read_text
 
 __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recording_keys", "yaml_scalar"]
 
 _REQUIRED: Any = object()
 #: The smallest bandwidth a file may give, in bytes/s (1 bit/s); below it every transfer time overflows.
-MIN_BANDWIDTH_BPS = 0.125
+MIN_BANDWIDTH_BPS = units.MIN_BANDWIDTH_BPS
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
 #: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:
 #: their own limits (libyaml's 1,000 flow levels, the pure-Python composer's recursion limit) differ by version.
 MAX_YAML_DEPTH = 100
+#: The most values a YAML document may hold once its aliases are expanded (the largest model file holds ~5,000).
+MAX_YAML_NODES = 1_000_000
+#: The largest YAML file simtrain reads (its own largest is ~30 KiB).
+MAX_YAML_BYTES = 8 << 20
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Load a YAML file with ``yaml.safe_load``; any failure is a :class:`ConfigError` naming the file.
+def load_yaml(path: str | Path, key: str | None = None) -> Any:
+    """Load a YAML file with the safe loader; any failure is a :class:`ConfigError` naming the file.
 
-    Lists and mappings nested more than :data:`MAX_YAML_DEPTH` levels deep are rejected with simtrain's own
-    message, before PyYAML's own limits apply.
+    Bounded before anything is built: the file must be a regular file of at most :data:`MAX_YAML_BYTES`
+    (:func:`simtrain.inputs.read_text`); lists and mappings nested more than :data:`MAX_YAML_DEPTH` levels deep,
+    a document that would expand (aliases counted as often as they are used) to more than
+    :data:`MAX_YAML_NODES` nodes, an alias inside its own anchor, a key given twice in one mapping and an
+    integer of more than :data:`~simtrain.inputs.MAX_INTEGER_DIGITS` digits are each refused with one message.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    key : str, optional
+        The flag or key that named the file, for errors about the file itself (not found, not a regular file).
 
     Examples
     --------
@@ -53,33 +68,37 @@ def load_yaml(path: str | Path) -> Any:
     ...     _ = f.write("a: 1\\n")
     >>> load_yaml(f.name)
     {'a': 1}
-    >>> with open(f.name, "w") as g:
-    ...     _ = g.write("a: " + "[" * 200 + "]" * 200 + "\\n")
-    >>> try:
-    ...     load_yaml(f.name)
-    ... except ConfigError as exc:
-    ...     print(str(exc).split(": ", 1)[1])
+    >>> def refused(text):
+    ...     with open(f.name, "w") as g:
+    ...         _ = g.write(text)
+    ...     try:
+    ...         load_yaml(f.name)
+    ...     except ConfigError as exc:
+    ...         print(str(exc).split(": ", 1)[1])
+    >>> refused("a: " + "[" * 200 + "]" * 200 + "\\n")
     line 1, column 103: malformed YAML: nested more than 100 levels deep
+    >>> refused("a: 1\\nb: 2\\na: 3\\n")
+    line 3, column 1: malformed YAML: duplicate key 'a' (first given at line 1)
+    >>> refused("a: &a [x, x, x, x, x, x, x, x, x, x]\\n" + "".join(
+    ...     f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\\n" for p, c in zip("abcdef", "bcdefg")))
+    line 6, column 4: malformed YAML: expands to more than 1,000,000 values through its aliases (1,111,111)
     >>> os.unlink(f.name)
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", source=str(path)) from None
+    text = read_text(path, key=key, limit=MAX_YAML_BYTES)
     mark = _too_deep(text)
     if mark is not None:
         raise ConfigError(f"malformed YAML: nested more than {MAX_YAML_DEPTH} levels deep", source=str(path),
                           key=f"line {mark.line + 1}, column {mark.column + 1}")
     try:
-        return yaml.load(text, Loader=_SafeLoader)  # the C-accelerated safe loader when available
+        return _load_checked(text, str(path))  # the C-accelerated safe loader when available
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"malformed YAML: {_one_line(problem)}", source=str(path), key=where) from None
+    except ConfigError:
+        raise
     except RecursionError:
         raise ConfigError("malformed YAML: nested too deeply", source=str(path)) from None
     except Exception as exc:  # whatever a constructor raises, the file is at fault
@@ -88,11 +107,96 @@ def load_yaml(path: str | Path) -> Any:
         node = _unreadable_scalar(text)
         if node is None:
             problem = _one_line(str(exc)) or type(exc).__name__
-            raise ConfigError(f"malformed YAML: {problem}", source=str(path)) from None
-        value = node.value if len(node.value) <= 40 else f"{node.value[:20]}… ({len(node.value):,} characters)"
-        where = f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
-        raise ConfigError(f"malformed YAML: cannot read {value!r} as a YAML {node.tag.rsplit(':', 1)[-1]}",
-                          source=str(path), key=where) from None
+            raise ConfigError(f"malformed YAML: {problem}"[:MAX_SHOWN], source=str(path)) from None
+        raise _scalar_error(node, str(path), "") from None
+
+
+def _scalar_error(node: Any, source: str, why: str) -> ConfigError:
+    value = node.value if len(node.value) <= 40 else f"{node.value[:20]}… ({len(node.value):,} characters)"
+    where = f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
+    return ConfigError(f"malformed YAML: cannot read {value!r} as a YAML {node.tag.rsplit(':', 1)[-1]}{why}",
+                       source=source, key=where)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _load_checked(text: str, source: str) -> Any:
+    """Compose the document, check it (:func:`_check_nodes`), then build it: one parse."""
+    loader = _SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(loader, node, source)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _place(node: Any) -> tuple[str, int, int]:
+    # an alias shares its anchor's node: a node is known by where it lies in the document
+    return type(node).__name__, node.start_mark.index, node.end_mark.index
+
+
+def _where(node: Any) -> str:
+    return f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
+
+
+def _check_nodes(loader: Any, root: Any, source: str) -> None:
+    """Refuse duplicate keys, huge integers, self-containing aliases and documents that expand past
+    :data:`MAX_YAML_NODES` values: a depth-first walk of the composed nodes, each distinct node visited once."""
+    sizes: dict[tuple[str, int, int], int] = {}
+    open_nodes: set[tuple[str, int, int]] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        place = _place(node)
+        children: list[Any] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        if closing:
+            open_nodes.discard(place)
+            total = 1 + sum(sizes[_place(child)] for child in children)
+            if total > MAX_YAML_NODES:
+                raise ConfigError(f"malformed YAML: expands to more than {MAX_YAML_NODES:,} values through its "
+                                  f"aliases ({total:,})", source=source, key=_where(node))
+            sizes[place] = total
+            continue
+        if place in sizes:
+            continue
+        if place in open_nodes:
+            raise ConfigError("malformed YAML: an alias refers to the list or mapping that contains it",
+                              source=source, key=_where(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _INT_TAG and len(node.value) > MAX_INTEGER_DIGITS:
+                raise _scalar_error(node, source, f" (more than {MAX_INTEGER_DIGITS} digits)")
+            sizes[place] = 1
+            continue
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(loader, node, source)
+        open_nodes.add(place)
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(children) if _place(child) not in sizes)
+
+
+def _check_keys(loader: Any, node: Any, source: str) -> None:
+    """A key given twice in one mapping is an error (YAML 1.2 forbids it; PyYAML keeps the last silently)."""
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        try:
+            key = (key_node.tag, loader.construct_object(key_node))
+        except Exception:   # an unreadable scalar: reported by the load itself
+            key = (key_node.tag, key_node.value)
+        if key in seen:
+            raise ConfigError(f"malformed YAML: duplicate key {shown(key[1], 80)} (first given at line "
+                              f"{seen[key].start_mark.line + 1})", source=source, key=_where(key_node))
+        seen[key] = key_node
 
 
 def _unreadable_scalar(text: str) -> Any:
@@ -478,10 +582,8 @@ def _one_line(text: str) -> str:
 
 
 def _short(value: Any) -> Any:
-    try:
-        text = repr(value)
-    except ValueError:   # an integer too long to print
-        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
-    except RecursionError:
-        return f"<a {type(value).__name__} nested too deeply to show>"
-    return value if len(text) <= 80 else text[:77] + "..."
+    """``value`` itself when it shows briefly, else its shortened text (never formatting all of a huge value)."""
+    text = shown(value, 80)
+    if isinstance(value, (bool, float, type(None))) or (isinstance(value, (int, str)) and len(text) < 80):
+        return value
+    return text

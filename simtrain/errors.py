@@ -18,7 +18,8 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ConfigError", "InfeasibleError", "Interrupted", "OutputError", "SimtrainError", "suggest"]
+__all__ = ["MAX_MESSAGE", "MAX_SHOWN", "ConfigError", "InfeasibleError", "Interrupted", "OutputError", "SimtrainError",
+           "shown", "suggest"]
 
 _MISSING: Any = object()
 
@@ -35,21 +36,99 @@ def suggest(name: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def _escape(text: Any) -> str:
-    """A file name or key path on one line (a YAML key may hold a line break)."""
-    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+#: The longest value, file name or key an error message shows (longer ones are cut, with "...").
+MAX_SHOWN = 300
+#: The longest message body (a message quoting a value is cut too).
+MAX_MESSAGE = 2000
 
 
-def _safe_repr(value: Any, limit: int = 1000) -> str:
-    """``repr(value)`` on one line and at most ``limit`` characters (never raising: huge integers included)."""
-    try:
-        text = repr(value)
-    except ValueError:   # an integer beyond Python's digit limit for str()
-        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
-    except RecursionError:   # lists nested thousands deep
-        return f"<a {type(value).__name__} nested too deeply to show>"
-    text = text.replace("\n", "\\n")
+def _escape(text: Any, limit: int = MAX_SHOWN) -> str:
+    """A file name or key path on one line (a YAML key may hold a line break), at most ``limit`` characters."""
+    text = str(text)
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` on one line and at most ``limit`` characters, in work bounded by ``limit``.
+
+    Never raises and never formats more than it shows: a list that an alias bomb shares a billion times, a list
+    that contains itself, an integer of 5,000 digits and a string of 64 MiB all cost a few microseconds.
+
+    Examples
+    --------
+    >>> shown([1, "a", (2,), {"k": None}])
+    "[1, 'a', (2,), {'k': None}]"
+    >>> bomb = ["lol"] * 9
+    >>> for _ in range(9):
+    ...     bomb = [bomb] * 9
+    >>> len(shown(bomb)) <= MAX_SHOWN
+    True
+    >>> shown(10 ** 5000)
+    '<an integer of 5001 digits>'
+    """
+    parts: list[str] = []
+    size = 0
+
+    def emit(text: str) -> None:
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+
+    def walk(item: Any, depth: int) -> None:
+        if isinstance(item, (list, tuple, dict, set, frozenset)) and type(item) in (list, tuple, dict, set,
+                                                                                    frozenset):
+            if isinstance(item, (set, frozenset)) and not item:
+                emit(f"{type(item).__name__}()")
+                return
+            brackets: dict[type, tuple[str, str]] = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"),
+                                                     set: ("{", "}"), frozenset: ("frozenset({", "})")}
+            opener, closer = brackets[type(item)]
+            emit(opener)
+            if depth >= 20:
+                emit("...")
+            else:
+                entries = item.items() if isinstance(item, dict) else item
+                for i, entry in enumerate(entries):
+                    if size > limit:
+                        emit("...")
+                        break
+                    if i:
+                        emit(", ")
+                    if isinstance(item, dict):
+                        walk(entry[0], depth + 1)
+                        emit(": ")
+                        walk(entry[1], depth + 1)
+                    else:
+                        walk(entry, depth + 1)
+                if type(item) is tuple and len(item) == 1:
+                    emit(",")
+            emit(closer)
+        elif isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 3 * limit:
+            emit(f"<an integer of {_digits(item)} digits>")
+        elif isinstance(item, str) and len(item) > limit:
+            emit(repr(item[:limit]) + "...")
+        else:
+            try:
+                text = repr(item)
+            except Exception:   # a value whose repr fails is still shown as something
+                text = f"<a {type(item).__name__}>"
+            emit(text if len(text) <= limit else text[:limit] + "...")
+
+    walk(value, 0)
+    text = "".join(parts).replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _digits(value: int) -> int:
+    """The number of decimal digits of ``value`` (exact, without converting it to text)."""
+    magnitude = abs(value)
+    digits = max(1, int(magnitude.bit_length() * 0.30102999566398120))
+    while digits > 1 and 10 ** (digits - 1) > magnitude:
+        digits -= 1
+    while 10 ** digits <= magnitude:
+        digits += 1
+    return digits
 
 
 class SimtrainError(Exception):
@@ -113,18 +192,20 @@ class ConfigError(SimtrainError, ValueError):
             parts.append(_escape(self.source))
         if self.key:
             parts.append(_escape(self.key))
-        body = " ".join(str(self.message).split())   # one line, whatever the message quoted
+        body = " ".join(str(self.message)[: MAX_MESSAGE + 1].split())   # one line, whatever the message quoted
+        body = body if len(body) <= MAX_MESSAGE else body[: MAX_MESSAGE - 3] + "..."
         if self.value is not _MISSING:
-            shown = _safe_repr(self.value)
-            body += f": {shown}" if self.choices is not None else f" (got {shown})"
+            text = shown(self.value)
+            body += f": {text}" if self.choices is not None else f" (got {text})"
             if self.choices is not None:
-                hint = suggest(self.value if isinstance(self.value, str) else shown, self.choices)
+                name = self.value if isinstance(self.value, str) and len(self.value) <= MAX_SHOWN else text
+                hint = suggest(name, self.choices[:10_000])
                 if hint is not None:
                     body += f" (did you mean {hint!r}?)"
         if self.choices is not None:
-            body += "; allowed: " + ", ".join(_escape(c) for c in self.choices)
+            body += "; allowed: " + _escape(", ".join(map(str, self.choices[:200])), MAX_MESSAGE)
         elif self.allowed:
-            body += f"; allowed: {_escape(self.allowed)}"
+            body += f"; allowed: {_escape(self.allowed, MAX_MESSAGE)}"
         parts.append(body)
         return ": ".join(parts)
 

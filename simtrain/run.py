@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
@@ -57,7 +58,7 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("topology", "string", REQUIRED,
           "the cluster: a catalog name (`simtrain list topologies`) or a YAML path"),
     Param("gpus", "integer", None, "GPU count the topology family is instantiated at (unset: the file's size)",
-          minimum=1),
+          minimum=1, maximum=MAX_GPUS),
     Param("batch", "integer", 32, "samples per GPU per step", minimum=1),
     Param("dtype", "choice", "fp32", "compute and gradient precision", choices=DTYPES),
     Param("optimizer", "choice", "momentum", "optimizer (its state memory and update time)", choices=OPTIMIZERS),
@@ -70,7 +71,7 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
-    Param("chunks", "integer", 1, "chunks per bucket collective (pipelining)", minimum=1),
+    Param("chunks", "integer", 1, "chunks per bucket collective (pipelining)", minimum=1, maximum=MAX_CHUNKS),
     Param("compute_jitter", "number", 0.0,
           "coefficient of variation of per-GPU compute speed, drawn log-normally from the seed (engine des)",
           minimum=0.0, maximum=1.0),

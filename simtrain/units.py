@@ -31,6 +31,8 @@ import math
 import re
 from typing import Final
 
+from simtrain.errors import shown
+
 __all__ = [
     "UnitError",
     "format_bandwidth",
@@ -130,6 +132,10 @@ _EXAMPLES: Final = {
     "flops": "'4.1 GFLOP', '1e9 FLOP'",
     "flop_rate": "'989 TFLOP/s', '15.7 TFLOPS'",
 }
+#: The smallest bandwidth simtrain accepts, in bytes/s (1 bit/s); below it every transfer time overflows.
+MIN_BANDWIDTH_BPS = 0.125
+#: The longest text read as a quantity (``'1.5 GiB'``); a longer one is refused before it is parsed.
+MAX_QUANTITY_CHARS = 100
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
 
 
@@ -166,34 +172,33 @@ def parse_quantity(value: object, kind: str) -> float:
         raise UnitError(f"got {_shown(value)}; expected {allowed}")
     if isinstance(value, (int, float)):
         raise UnitError(f"got the bare number {_shown(value)} with no unit; expected {allowed}")
+    if len(value) > MAX_QUANTITY_CHARS:
+        raise UnitError(f"{_shown(value, 40)} is too long for a quantity ({len(value):,} characters; "
+                        f"at most {MAX_QUANTITY_CHARS}); expected {allowed}")
     match = _NUMBER_UNIT.match(value)
     if match is None:
-        raise UnitError(f"could not read {value!r}; expected {allowed}")
+        raise UnitError(f"could not read {_shown(value)}; expected {allowed}")
     number, unit = float(match.group(1)), (match.group(2) or "").strip()
     if not unit:
-        raise UnitError(f"{value!r} has no unit; expected {allowed}")
+        raise UnitError(f"{_shown(value)} has no unit; expected {allowed}")
     factor = units.get(unit)
     if factor is None:
         close = sorted(u for u in units if u.lower() == unit.lower())
         suggestion = f" (did you mean {' or '.join(repr(u) for u in close)}?)" if close else ""
         raise UnitError(
-            f"unknown {kind.replace('_', ' ')} unit {unit!r} in {value!r}{suggestion}; expected {allowed}"
+            f"unknown {kind.replace('_', ' ')} unit {_shown(unit)} in {_shown(value)}{suggestion}; expected {allowed}"
         )
     # divide by the reciprocal of sub-unit factors so "500 ns" is exactly 5e-07
     inverse = round(1.0 / factor) if factor < 1 else 0
     result = number / inverse if inverse and abs(inverse * factor - 1.0) < 1e-12 else number * factor
     if not math.isfinite(result):
-        raise UnitError(f"{value!r} is not a finite quantity")
+        raise UnitError(f"{_shown(value)} is not a finite quantity")
     return result
 
 
 def _shown(value: object, limit: int = 200) -> str:
     """``repr(value)`` for a message: short, one line, and never raising (deep lists, 5,000-digit integers)."""
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        return f"a {type(value).__name__} too large to show"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shown(value, limit)
 
 
 def parse_size(value: object) -> float:
@@ -207,15 +212,26 @@ def parse_size(value: object) -> float:
     return parse_quantity(value, "size")
 
 
-def parse_bandwidth(value: object) -> float:
+def parse_bandwidth(value: object, minimum: float | None = None) -> float:
     """Parse a bandwidth in bytes per second, e.g. ``"25 Gbit/s"`` or ``"150 GiB/s"``.
+
+    With ``minimum`` (:data:`MIN_BANDWIDTH_BPS` for a link or a rate a user gives), a lower rate, zero and
+    negative rates included, is refused: every transfer time would overflow to infinity.
 
     Examples
     --------
     >>> parse_bandwidth("12.5 GB/s")
     12500000000.0
+    >>> parse_bandwidth("1e-300 B/s", minimum=MIN_BANDWIDTH_BPS)
+    Traceback (most recent call last):
+    ...
+    simtrain.units.UnitError: '1e-300 B/s' is absurdly small: a bandwidth must be at least 1 bit/s
     """
-    return parse_quantity(value, "bandwidth")
+    rate = parse_quantity(value, "bandwidth")
+    if minimum is not None and not rate >= minimum:
+        bound = "1 bit/s" if minimum == MIN_BANDWIDTH_BPS else f"{minimum:g} B/s"
+        raise UnitError(f"{_shown(value)} is absurdly small: a bandwidth must be at least {bound}")
+    return rate
 
 
 def parse_time(value: object) -> float:

@@ -126,7 +126,7 @@ def test_missing_absolute_path(tmp_path):
 
 
 def test_directory_is_not_a_file(tmp_path):
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match=r"not a regular file \(a folder\)"):
         resolve("topologies", tmp_path)
 
 

@@ -108,7 +108,7 @@ def test_too_deep_nesting_has_simtrains_own_message(tmp_path, monkeypatch, loade
         ("a: 1\nb: 2020-13-45\n", "line 2, column 4", "cannot read '2020-13-45' as a YAML timestamp"),
         ("a: [1, !!float fifty]\n", "line 1, column 8", "cannot read 'fifty' as a YAML float"),
         ("a: " + "9" * 5000 + "\n", "line 1, column 4",
-         "cannot read '99999999999999999999… (5,000 characters)' as a YAML int"),
+         "cannot read '99999999999999999999… (5,000 characters)' as a YAML int (more than 1000 digits)"),
     ],
     ids=["date", "float-tag", "5000-digits"],
 )

@@ -21,7 +21,7 @@ MODELS = ("resnet50", "bert-base")
 ALL = sorted(n for n in ALGORITHMS.names() if "all-reduce" in ALGORITHMS.get(n).operations)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def step(algorithm: str, topology: str, model: str, scheme: str, gpus: int):
     try:
         return simtrain.simulate(model, topology, gpus=gpus, batch=32, dtype="fp16", algorithm=algorithm,

@@ -33,6 +33,7 @@ from simtrain.calibration.bench import _ITEMSIZE, Sample, Shape
 from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, step_time
 from simtrain.calibration.gemm_table import GemmTable
 from simtrain.errors import ConfigError
+from simtrain.inputs import load_json
 
 __all__ = ["FORMAT", "VERSION", "Profile", "load_profile"]
 
@@ -157,14 +158,7 @@ def load_profile(path: str | Path) -> Profile:
     """
     path = Path(path)
     source = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", source=source) from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"malformed JSON: {exc.msg}", source=source, key=f"line {exc.lineno}") from None
+    data = load_json(path, source=source)   # a regular file, bounded (simtrain.inputs)
     if not isinstance(data, dict):
         raise ConfigError("a profile must be a JSON object", source=source)
     if data.get("format") != FORMAT:

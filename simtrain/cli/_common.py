@@ -30,7 +30,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, shown
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.outputs import check_writable, figure_bytes, write_many
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "OVERRIDE_PREFIXES",
     "agg_pyplot",
     "algorithm",
+    "count_at_most",
     "emit",
     "flag_table",
     "network_flags",
@@ -74,10 +76,30 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {shown(text, 40)})") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {shown(text, 40)})")
     return value
+
+
+def count_at_most(maximum: int) -> Any:
+    """An argparse ``type``: a positive integer of at most ``maximum`` (a bound of :mod:`simtrain.limits`).
+
+    Examples
+    --------
+    >>> count_at_most(256)("300")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be at most 256 (got 300)
+    """
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum} (got {value})")
+        return value
+
+    parse.__name__ = f"a positive integer of at most {maximum}"
+    return parse
 
 
 # -- Python names -> flags -------------------------------------------------------------------------------------------
@@ -151,13 +173,13 @@ def one_line(exc: BaseException) -> str:
 def network_flags(p: argparse.ArgumentParser) -> None:
     """The flags of a network run (``collective`` and ``simulate``): topology, algorithm, engine, overrides."""
     p.add_argument("--topology", required=True, help="catalog name or YAML path")
-    p.add_argument("--gpus", type=positive_int, help="instantiate the topology family at this GPU count")
+    p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="instantiate the topology family at this GPU count")
     p.add_argument("--algorithm", default="ring",
                    help="collective algorithm, optionally with parameters: NAME[:key=value,...]")
     p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
     p.add_argument("--store-and-forward", action="store_true",
                    help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
-    p.add_argument("--chunks", type=positive_int, default=1, help="chunks per collective (pipelining)")
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1, help="chunks per collective (pipelining)")
     p.add_argument("--max-events", type=positive_int, metavar="N",
                    help="DES: refuse a run estimated past N messages (network.max_events; default 600 million)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

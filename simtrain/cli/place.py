@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from simtrain import units
-from simtrain.cli._common import CLI, agg_pyplot, positive_int
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, positive_int
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_DEVICES
 
 __all__ = ["add_parser", "run"]
 
@@ -40,7 +41,7 @@ def add_parser(sub: Any) -> None:
     src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema)")
     src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its "
                                       "layers read each other; times from the roofline")
-    p.add_argument("--devices", type=positive_int, required=True, help="number of devices")
+    p.add_argument("--devices", type=count_at_most(MAX_DEVICES), required=True, help="number of devices")
     p.add_argument("--memory", help="memory per device, e.g. 4GiB, or one per device: 4GiB,8GiB (default: the "
                                     "device type's capacity with --model, unlimited with --graph)")
     p.add_argument("--algorithm", default="m-etf",

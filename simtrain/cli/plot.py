@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from simtrain.cli._common import (
     CLI,
     agg_pyplot,
     algorithm,
+    count_at_most,
     network_options,
     output_path,
     positive_int,
@@ -28,6 +30,8 @@ from simtrain.cli._common import (
     split_schemes,
 )
 from simtrain.errors import ConfigError
+from simtrain.inputs import read_bytes
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 
 __all__ = ["PLOTS", "add_parser", "run"]
 
@@ -44,12 +48,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--topology", help="catalog name or YAML path")
-    p.add_argument("--gpus", type=positive_int, help="GPUs (topology size; workers for traffic)")
+    p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
     p.add_argument("--op", default="all-reduce", help="links: the collective")
     p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
     p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")
     p.add_argument("--engine", default="analytical", help="analytical or des")
-    p.add_argument("--chunks", type=positive_int, default=1)
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
     p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
@@ -89,7 +93,8 @@ def _read_results(folder: str) -> Any:
         raise ConfigError("no results table there", source=CLI, key="--results", value=folder,
                           allowed="the output folder of a finished simtrain sweep (it holds results.csv)")
     try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        # bounded like every input (simtrain.inputs): a regular file of at most 64 MiB
+        return pd.read_csv(io.BytesIO(read_bytes(path, key="--results")), keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the table ({exc})", source=str(path), key="--results") from None
 

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, agg_pyplot, positive_int
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, positive_int
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_WORKERS
 
 __all__ = ["add_parser", "run", "run_quickstart"]
 
@@ -28,7 +29,7 @@ __all__ = ["add_parser", "run", "run_quickstart"]
 def _sweep_flags(p: argparse.ArgumentParser, out_default: str | None) -> None:
     p.add_argument("--out", required=out_default is None, default=out_default,
                    help="output folder (re-running the same command resumes it)")
-    p.add_argument("--workers", type=positive_int, help="local processes (default: all CPUs; 1: serial)")
+    p.add_argument("--workers", type=count_at_most(MAX_WORKERS), help="local processes (default: all CPUs; 1: serial)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on Dask: tcp://HOST:8786, or local for a "
                                                           "LocalCluster (needs the dask extra)")
     p.add_argument("--chunk-size", type=positive_int, help="points per saved chunk (default: automatic)")

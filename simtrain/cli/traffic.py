@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simtrain.cli._common import emit, positive_int
+from simtrain.cli._common import count_at_most, emit, positive_int
+from simtrain.limits import MAX_GPUS
 
 __all__ = ["add_parser", "run"]
 
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> None:
     """Add the ``traffic`` sub-command to an argparse sub-parsers object."""
     p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
     p.add_argument("--model", required=True, help="catalog name or YAML path")
-    p.add_argument("--gpus", type=positive_int, required=True, help="data-parallel workers")
+    p.add_argument("--gpus", type=count_at_most(MAX_GPUS), required=True, help="data-parallel workers")
     p.add_argument("--batch", type=positive_int, required=True, help="samples per GPU per step")
     p.add_argument("--samples-per-epoch", type=positive_int, required=True, help="samples in one epoch")
     p.add_argument("--epochs", type=float, default=1.0, help="length of the run in epochs")

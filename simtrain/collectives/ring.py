@@ -33,6 +33,7 @@ import numpy as np
 
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
+from simtrain.limits import MAX_CHANNELS
 from simtrain.params import Param
 from simtrain.registry import param_error
 
@@ -98,7 +99,8 @@ def channel_orders(ranks: np.ndarray, gpus_per_node: int, channels: int) -> np.n
 @register_algorithm(
     "ring",
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
-    params=(Param("channels", "integer", 1, "rings run at once, each on 1/C of the buffer", minimum=1),),
+    params=(Param("channels", "integer", 1, "rings run at once, each on 1/C of the buffer", minimum=1,
+                  maximum=MAX_CHANNELS),),
     summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce); channels=C: C rings, "
             "each entering a node at a different GPU (NCCL's channels)",
 )

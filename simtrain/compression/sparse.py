@@ -76,7 +76,7 @@ class MSTopK(TopK):
     name = "mstopk"
     summary = "MSTopK: approximate top-k, dense in node, sparse all-gather across nodes (HiTopKComm)"
     parameters: ClassVar[tuple[Param, ...]] = (
-        DENSITY, INDEX_BYTES, Param("rounds", "integer", 20, "threshold bisection rounds", minimum=1))
+        DENSITY, INDEX_BYTES, Param("rounds", "integer", 20, "threshold bisection rounds", minimum=1, maximum=1000))
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
         g = ctx.gpus_per_node

@@ -31,6 +31,7 @@ from simtrain.collectives.groups import comm_schedule, node_local, rank_groups
 from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, steps_per_phase
 from simtrain.compression.registry import make_scheme
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_EPOCHS, MAX_GPUS
 from simtrain.model import ModelSpec, load_model
 from simtrain.topology import Cluster, load_topology
 
@@ -235,6 +236,9 @@ def traffic(
             raise ConfigError("must be a positive integer", key=key, value=value)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or not epochs > 0 or not np.isfinite(epochs):
         raise ConfigError("must be a positive number", key="epochs", value=epochs)
+    if epochs > MAX_EPOCHS or gpus > MAX_GPUS:   # bounds of simtrain.limits, before anything is allocated
+        key, bound = ("epochs", MAX_EPOCHS) if epochs > MAX_EPOCHS else ("gpus", MAX_GPUS)
+        raise ConfigError(f"must be at most {bound:g}", key=key, value=epochs if key == "epochs" else gpus)
     cluster = None
     if topology is not None:
         cluster = topology if isinstance(topology, Cluster) else load_topology(topology, gpus=gpus)

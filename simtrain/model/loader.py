@@ -93,7 +93,7 @@ from pathlib import Path
 from typing import Any
 
 from simtrain.config import Section, load_yaml
-from simtrain.errors import ConfigError, suggest
+from simtrain.errors import ConfigError, shown, suggest
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
@@ -107,6 +107,9 @@ LAYER_KINDS = (
 _STRUCTURE = ("residual", "block", "branches", "side_output")
 #: The name that ``from`` and ``memory`` use for the model input.
 INPUT_NAME = "input"
+#: The most layers a model may have, and the most block instances its templates may expand to (GPT-3 has ~1,000
+#: layers); checked as the model is built, so a ``repeat: 1000000000`` fails at once.
+MAX_LAYERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,8 @@ class _Builder:
         self.tensor_names: set[str] = set()
         self.counter = 0
         self.input_flow = _Flow(input_shape, ())
+        self.active: list[str] = []   # the blocks being expanded, outermost first (a block may not contain itself)
+        self.expansions = 0           # block instances built so far (bounded by MAX_LAYERS)
 
     # -- structure -------------------------------------------------------------------------------------------
     def build_list(self, items: list[Any], flow: _Flow, path: str, prefix: str) -> _Flow:
@@ -333,7 +338,10 @@ class _Builder:
         template_name = section.string("block")
         if template_name not in self.blocks:
             raise section.error("block", "unknown block", value=template_name, choices=list(self.blocks))
-        repeat = section.integer("repeat", 1, minimum=1)
+        repeat = section.integer("repeat", 1, minimum=1, maximum=MAX_LAYERS)
+        if template_name in self.active:
+            chain = " -> ".join([*self.active[self.active.index(template_name):], template_name])
+            raise section.error("block", f"a block may not contain itself ({chain})", value=template_name)
         args = section.raw("args", {})
         if not isinstance(args, dict):
             raise section.error("args", "must be a mapping")
@@ -343,12 +351,18 @@ class _Builder:
         template = self.blocks[template_name]
         if not isinstance(template, list):
             template = [template]
+        self.active.append(template_name)
         for i in range(repeat):
+            self.expansions += 1
+            if self.expansions > MAX_LAYERS:
+                raise section.error("repeat", f"the model's blocks expand to more than {MAX_LAYERS:,} instances",
+                                    value=repeat)
             expanded = _substitute(template, args, section)
             block_prefix = _join(prefix, name)
             if repeat > 1 or "first_index" in section.data:
                 block_prefix = _join(block_prefix, str(first_index + i))
             flow = self.build_list(expanded, flow, f"blocks.{template_name}", block_prefix)
+        self.active.pop()
         return flow
 
     # -- references ------------------------------------------------------------------------------------------
@@ -363,7 +377,7 @@ class _Builder:
         if name not in self.names:
             hint = suggest(name, self.names)
             close = f"; did you mean {hint!r}?" if hint else ""
-            raise s.error(key, f"names no earlier layer (got {name!r}{close})",
+            raise s.error(key, f"names no earlier layer (got {shown(name, 80)}{close})",
                           allowed=f"the full name of an earlier layer, or {INPUT_NAME!r}")
         index = self.names[name]
         return _Flow(self.shapes[index], (index,))
@@ -385,6 +399,8 @@ class _Builder:
             raise s.error(key, f"{INPUT_NAME!r} is reserved for the model input; choose another layer name",
                           value=layer.name)
         index = len(self.layers)
+        if len(self.layers) >= MAX_LAYERS:
+            raise s.error(None, f"the model has more than {MAX_LAYERS:,} layers")
         self.layers.append(layer)
         self.shapes.append(out)
         if layer.name in self.names:

@@ -155,7 +155,7 @@ class Perturbations:
         for text in background:
             link, value = _split_value(text, "background")
             try:
-                rate = units.parse_bandwidth(value)
+                rate = units.parse_bandwidth(value, minimum=units.MIN_BANDWIDTH_BPS)
             except units.UnitError as exc:
                 raise ConfigError(str(exc), key="background") from None
             result.background.append((link, rate))

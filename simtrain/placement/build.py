@@ -18,8 +18,6 @@ True
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import numpy as np
 
 from simtrain.compute import OPTIMIZER_STATES, ComputeModel
 from simtrain.errors import ConfigError
+from simtrain.inputs import load_json
 from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec
 from simtrain.placement.graph import GraphBuilder, OpGraph
 
@@ -62,16 +61,7 @@ def load_graph(path: str | Path, *, prune_isolated: bool = True,
     (2, [64.0])
     """
     source = str(path)
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError("file not found", source=source)
-    try:
-        raw = file.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        doc = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as exc:
-        raise ConfigError(f"cannot read the graph: {exc}", source=source) from None
+    doc = load_json(path, source=source, gzip=True)   # a regular file, size and inflation bounded
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("edges"), list):
         raise ConfigError("must be an object with 'nodes' and 'edges' lists", source=source)
     graph = _graph_from_doc(doc, source, unprofiled_compute_s)

@@ -169,7 +169,8 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
         from simtrain.topology import switch
 
         try:
-            bw = BAECHI_BANDWIDTH_BPS if bandwidth is None else units.parse_bandwidth(bandwidth)
+            bw = BAECHI_BANDWIDTH_BPS if bandwidth is None else units.parse_bandwidth(
+                bandwidth, minimum=units.MIN_BANDWIDTH_BPS)
         except units.UnitError as exc:
             raise ConfigError(str(exc), key="bandwidth") from None
         try:

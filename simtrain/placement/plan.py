@@ -34,6 +34,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain.errors import ConfigError
+from simtrain.inputs import load_json
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import OpGraph
 from simtrain.placement.simulate import StepSimulation
@@ -132,10 +133,7 @@ def read_plan(path: str | Path, graph: OpGraph | None = None) -> dict[str, Any]:
     [0, 1]
     """
     source = str(path)
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the plan: {exc}", source=source) from None
+    doc = load_json(path, source=source)   # a regular file, bounded (simtrain.inputs)
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ConfigError("not a placement plan", source=source, key="schema",
                           value=doc.get("schema") if isinstance(doc, dict) else None, allowed=SCHEMA)

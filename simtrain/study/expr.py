@@ -23,7 +23,10 @@ from typing import Any
 
 from simtrain.errors import ConfigError
 
-__all__ = ["FUNCTIONS", "compile_expression"]
+__all__ = ["FUNCTIONS", "MAX_EXPRESSION_CHARS", "compile_expression"]
+
+#: The longest derived-column expression (a longer one is refused before it is parsed).
+MAX_EXPRESSION_CHARS = 1000
 
 FUNCTIONS: dict[str, Callable[..., float]] = {"log": math.log, "log2": math.log2, "log10": math.log10,
                                               "sqrt": math.sqrt, "exp": math.exp, "abs": abs, "min": min, "max": max}
@@ -34,13 +37,31 @@ _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: op
 
 
 def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[str, Any]], float]:
-    """Check ``text`` and return a function of a row that evaluates it."""
-    def refuse() -> ConfigError:
-        return ConfigError("only arithmetic on column names is allowed", source=source, key=key, value=text)
+    """Check ``text`` and return a function of a row that evaluates it.
 
+    The function computes in floating point, so its work is bounded whatever the expression (``9 ** 9 ** 9 ** 9``
+    overflows at once instead of computing an integer of billions of digits); a result that overflows or is not
+    finite raises :class:`OverflowError`, which a study records as the point's error.
+
+    Examples
+    --------
+    >>> compile_expression("9 ** 9 ** 9 ** 9", "s.yaml", "derived.big")({})
+    Traceback (most recent call last):
+    ...
+    OverflowError: (34, 'Numerical result out of range')
+    >>> compile_expression("1e308 * 10", "s.yaml", "derived.big")({})
+    Traceback (most recent call last):
+    ...
+    OverflowError: the result is not a finite number
+    """
+    def refuse(why: str = "only arithmetic on column names is allowed") -> ConfigError:
+        return ConfigError(why, source=source, key=key, value=text)
+
+    if len(str(text)) > MAX_EXPRESSION_CHARS:
+        raise refuse(f"an expression may have at most {MAX_EXPRESSION_CHARS} characters")
     try:
         tree = ast.parse(str(text), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError, ValueError):   # ValueError: a NUL byte
         raise refuse() from None
 
     def check(node: ast.AST) -> None:
@@ -53,7 +74,8 @@ def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[st
             check(node.operand)
         elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
                 and not isinstance(node.value, bool):
-            pass
+            if not _finite(node.value):
+                raise refuse("a number in the expression is too large for a float")
         elif isinstance(node, ast.Name):
             if node.id.startswith("__"):
                 raise refuse()
@@ -64,25 +86,43 @@ def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[st
         else:
             raise refuse()
 
-    check(tree)
+    try:
+        check(tree)
+    except RecursionError:
+        raise refuse("the expression is nested too deeply") from None
 
     def evaluate(node: ast.AST, row: Mapping[str, Any]) -> Any:
         if isinstance(node, ast.Expression):
             return evaluate(node.body, row)
         if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](evaluate(node.left, row), evaluate(node.right, row))
+            return _finite_result(_BINARY[type(node.op)](evaluate(node.left, row), evaluate(node.right, row)))
         if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](evaluate(node.operand, row))
         if isinstance(node, ast.Constant):
-            return node.value
+            return float(node.value)  # type: ignore[arg-type]  # checked above: an int or a float
         if isinstance(node, ast.Name):
             if node.id not in row:
                 raise KeyError(f"no column {node.id!r}")
-            return row[node.id]
+            return float(row[node.id])   # floats: bounded work (an int ** int may take hours)
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        return FUNCTIONS[node.func.id](*(evaluate(a, row) for a in node.args))
+        return _finite_result(FUNCTIONS[node.func.id](*(evaluate(a, row) for a in node.args)))
 
     def run(row: Mapping[str, Any]) -> float:
         return float(evaluate(tree, row))
 
     return run
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:   # an integer beyond the float range
+        return False
+
+
+def _finite_result(value: Any) -> Any:
+    if isinstance(value, complex):   # (-8) ** 0.5
+        raise ValueError("the result is not a real number")
+    if not _finite(value):   # 1e308 * 10
+        raise OverflowError("the result is not a finite number")
+    return value

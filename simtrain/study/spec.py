@@ -39,6 +39,7 @@ import functools
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ from simtrain.params import Param, read_params
 from simtrain.run import RUN_PARAMS, check_combination
 from simtrain.study.expr import compile_expression
 
-__all__ = ["POINT_KEYS", "Study", "load_study", "point_seed", "study_from_dict"]
+__all__ = ["MAX_STUDY_POINTS", "POINT_KEYS", "Study", "load_study", "point_seed", "study_from_dict"]
 
 
 #: The keys of a point (besides ``topology.KEY`` and ``network.KEY``), in column order: the run description's
@@ -61,6 +62,8 @@ POINT_KEYS: tuple[Param, ...] = tuple(p for p in RUN_PARAMS if p.name != "seed")
 _KEYS = {k.name: k for k in POINT_KEYS}
 PREFIXES = ("topology.", "network.")
 SWEEP_MODES = ("grid", "zip")
+#: The most points a study may have (the product of its axes' lengths), checked before any point is built.
+MAX_STUDY_POINTS = 100_000
 
 
 def point_seed(study_seed: int, index: int) -> int:
@@ -128,6 +131,14 @@ def load_study(name_or_path: str | Path) -> Study:
 
     path = resolve("studies", name_or_path)
     return study_from_dict(load_yaml(path), source=str(path))
+
+
+def _table_columns(base: Mapping[str, Any], swept: list[str]) -> set[str]:
+    """The columns a study's table has besides its derived ones: results, run parameters, the study's keys."""
+    # imported here: the point module imports this one
+    from simtrain.study.point import OUTPUT_COLUMNS
+
+    return {*OUTPUT_COLUMNS, *(p.name for p in RUN_PARAMS), *base, *swept}
 
 
 def _axis_values(section: Section, key: str) -> list[Any]:
@@ -205,7 +216,12 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
     derived_section = top.section("derived", {})
     derived: dict[str, str] = {}
     if isinstance(derived_section, Section):
+        taken = _table_columns(base, swept)
         for column in derived_section.data:
+            if column in taken:
+                raise derived_section.error(str(column), "a derived column may not replace a column of the table",
+                                            value=column, allowed="a name that no configuration or result "
+                                            "column has (point, status, error, step_time_s, gpus ...)")
             text = derived_section.string(column)
             compile_expression(text, source, f"derived.{column}")   # syntax check now
             derived[str(column)] = text
@@ -214,6 +230,10 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
     used_prefixed = sorted({k for k in [*base, *swept] if k.startswith(PREFIXES)})
     points: list[dict[str, Any]] = []
     ranges = [range(len(group[0][1])) for group in axes]
+    count = math.prod(len(r) for r in ranges)
+    if count > MAX_STUDY_POINTS:   # before a single point is built
+        raise ConfigError(f"the study has {count:,} points; at most {MAX_STUDY_POINTS:,} are allowed (split it "
+                          "into several studies)", source=source, key="sweep")
     seen: set[tuple[str, str]] = set()
     for combo in itertools.product(*ranges):
         raw = dict(base)

@@ -38,8 +38,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from simtrain import limits
 from simtrain.config import Section, apply_overrides, load_yaml
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, shown
 from simtrain.hardware import device_from_section
 from simtrain.topology import builders
 from simtrain.topology.cluster import Cluster
@@ -49,7 +50,7 @@ __all__ = ["KINDS", "load_topology", "near_square_shape", "topology_from_dict"]
 KINDS = ("stack", "torus", "ring", "switch", "fully_connected", "hierarchical", "cloud", "fat_tree", "graph")
 
 #: The most GPUs a topology may be instantiated at (a larger count is a typo, and would exhaust memory).
-MAX_GPUS = 1 << 20
+MAX_GPUS = limits.MAX_GPUS
 
 
 def near_square_shape(num_gpus: int, ndim: int) -> list[int]:
@@ -169,7 +170,7 @@ def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_k
 
         shipped = Path(top.source).parent == catalog_dir("topologies")
         raise _GpusError(
-            f"must be a multiple of {key} = {per_node} for topology {top.data.get('name')!r}",
+            f"must be a multiple of {key} = {per_node} for topology {shown(top.data.get('name'), 80)}",
             key="gpus", value=gpus, allowed=None if shipped else f"a multiple of {per_node} "
             f"(or edit {top.source})",
         )

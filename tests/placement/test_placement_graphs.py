@@ -160,7 +160,7 @@ def test_json_errors_name_the_key(tmp_path, doc, match):
 def test_unreadable_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="malformed JSON"):
         load_graph(bad)
     with pytest.raises(ConfigError, match="file not found"):
         load_graph(tmp_path / "missing.json")

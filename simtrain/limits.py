@@ -1,0 +1,47 @@
+"""The upper bounds of the counts simtrain accepts, in one place (``docs/limits.md`` lists them with the file
+limits of :mod:`simtrain.inputs` and :mod:`simtrain.config`).
+
+Each bound is checked where the value is read, before anything is allocated, and its error names the bound. They
+are far above any real run and far below what would exhaust a machine: a larger value is a typo.
+
+Examples
+--------
+>>> MAX_GPUS
+1048576
+>>> check_count(100_000, MAX_WORKERS, key="--workers")
+Traceback (most recent call last):
+...
+simtrain.errors.ConfigError: --workers: must be at most 256 (got 100000)
+"""
+
+from __future__ import annotations
+
+from simtrain.errors import ConfigError
+
+__all__ = ["MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_WORKERS", "check_count"]
+
+#: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
+MAX_GPUS = 1 << 20
+#: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).
+MAX_WORKERS = 256
+#: Devices of ``simtrain place --devices`` (placers hold ops x devices tables; Baechi places on 4 to 8).
+MAX_DEVICES = 256
+#: Epochs of ``simtrain traffic --epochs`` (a run's step count must stay an exact integer).
+MAX_EPOCHS = 1e6
+#: Rings (channels) a collective runs at once (NCCL runs at most 32 per communicator).
+MAX_CHANNELS = 64
+#: Chunks a bucket's collective is pipelined in (NCCL pipelines 8 steps; the DES simulates every chunk's flows).
+MAX_CHUNKS = 64
+
+
+def check_count(value: int, maximum: int, *, key: str, source: str | None = None) -> int:
+    """``value`` when at most ``maximum``, else a :class:`ConfigError` naming the bound.
+
+    Examples
+    --------
+    >>> check_count(8, MAX_DEVICES, key="--devices")
+    8
+    """
+    if value > maximum:
+        raise ConfigError(f"must be at most {maximum}", source=source, key=key, value=value)
+    return value
