@@ -173,19 +173,10 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
     >>> op, rows[0].size_bytes, rows[0].busbw_GBps
     ('all-reduce', 1048576, 45.76)
     """
+    from simtrain.inputs import read_bytes
+
     source = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError("file not found", source=source, key="compare")
-    if not file.is_file():
-        raise ConfigError("must be a regular file (an nccl-tests output log)", source=source, key="compare")
-    if file.stat().st_size > MAX_LOG_BYTES:
-        raise ConfigError(f"is larger than {MAX_LOG_BYTES // 2**20} MiB: not an nccl-tests log", source=source,
-                          key="compare")
-    try:
-        text = file.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError(f"cannot be read: {exc.strerror or exc}", source=source, key="compare") from None
+    text = read_bytes(path, key="compare", limit=MAX_LOG_BYTES).decode("utf-8", errors="replace")
     op: str | None = None
     rows: list[LogRow] = []
     by_name = {v: k for k, v in NCCL_NAMES.items()}

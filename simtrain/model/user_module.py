@@ -70,11 +70,9 @@ def parse_module_reference(text: str) -> tuple[Path, str]:
     if not factory.isidentifier():
         raise ConfigError("the factory must be a Python function name", source=path_text, key="model",
                           value=factory)
-    path = Path(path_text)
-    if not path.exists():
-        raise ConfigError("file not found", source=path_text, key="model")
-    if not path.is_file():
-        raise ConfigError("must be a regular file (a Python source file)", source=path_text, key="model")
+    from simtrain.inputs import check_file
+
+    path = check_file(path_text, key="model")
     if path.stat().st_size > _MAX_BYTES:
         raise ConfigError(f"is larger than {_MAX_BYTES // 2**20} MiB: not a model's source file", source=path_text,
                           key="model")

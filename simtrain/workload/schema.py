@@ -19,7 +19,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,6 @@ __all__ = ["MAX_OPS", "SCHEMA", "Op", "Workload", "read_workload"]
 SCHEMA = "simtrain.workload/1"
 #: Bounds on what a workload file may hold (a step's ops, not a whole run's).
 MAX_OPS = 1_000_000
-MAX_FILE_BYTES = 256 * 2**20
 KINDS = ("compute", "collective")
 
 
@@ -128,16 +126,9 @@ class Workload:
 
 
 def read_workload(path: str | Path) -> Workload:
-    """A workload file (bounded: a regular file of at most 256 MiB)."""
+    """A workload file (read by :func:`simtrain.inputs.load_json`: a regular file, bounded in size and nesting)."""
+    from simtrain.inputs import load_json
+
     text = str(path)
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError("file not found" if not file.exists() else "must be a regular file", source=text,
-                          key="workload")
-    if file.stat().st_size > MAX_FILE_BYTES:
-        raise ConfigError(f"is larger than {MAX_FILE_BYTES // 2**20} MiB", source=text, key="workload")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
-        raise ConfigError(f"not valid JSON ({type(exc).__name__})", source=text, key="workload") from None
+    data = load_json(path, key="workload")
     return Workload.from_dict(data, source=text)

@@ -31,7 +31,6 @@ Examples
 from __future__ import annotations
 
 import gzip
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -80,12 +79,10 @@ def read_trace(path: str | Path, execution_trace: str | Path | None = None) -> W
 
 
 def _load(path: str | Path, key: str) -> Any:
+    from simtrain.inputs import check_file, parse_json
+
     text = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError("file not found", source=text, key=key)
-    if not file.is_file():
-        raise ConfigError("must be a regular file", source=text, key=key)
+    file = check_file(path, key=key)
     if file.stat().st_size > MAX_TRACE_BYTES:
         raise ConfigError(f"is larger than {MAX_TRACE_BYTES // 2**20} MiB", source=text, key=key)
     try:
@@ -96,11 +93,12 @@ def _load(path: str | Path, key: str) -> Any:
                 raise ConfigError(f"inflates to more than {MAX_TRACE_BYTES // 2**20} MiB", source=text, key=key)
         else:
             raw = file.read_bytes()
-        return json.loads(raw)
+        decoded = raw.decode("utf-8")
     except ConfigError:
         raise
-    except (OSError, EOFError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not a JSON trace ({type(exc).__name__})", source=text, key=key) from None
+    return parse_json(decoded, text, key)   # nesting and integer sizes bounded
 
 
 def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:

@@ -71,7 +71,7 @@ def test_cli_round_trip(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content,needle", [
-    (b"not json", "not a JSON trace"),
+    (b"not json", "malformed JSON"),
     (b'{"traceEvents": 3}', "no traceEvents"),
     (b'{"traceEvents": []}', "no compute op"),
     (b'{"nodes": []}', "execution trace, which holds no durations"),
