@@ -166,3 +166,14 @@ def test_bad_framework_is_one_clear_error(spec, key):
 def test_single_gpu_has_no_framework_cost():
     r = simulate("resnet50", "torus-2d", gpus=1, batch=32)
     assert r.num_buckets == 0 and r.launch_overhead_s == 0.0 and r.first_bucket_wait_s == 0.0
+
+
+@pytest.mark.parametrize("scheme", ["powersgd:rank=4", "local-sgd"])
+def test_engines_agree_with_launches_on_every_kind_of_job(scheme):
+    """Overlapped jobs (PowerSGD's two per bucket) and model averaging after the update both pay the launch."""
+    common = {"gpus": 16, "batch": 32, "scheme": scheme, "framework": "ddp:launch=30us"}
+    analytical = simulate("resnet50", "torus-2d", **common)
+    des = simulate("resnet50", "torus-2d", engine="des", **common)
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-9)
+    free = simulate("resnet50", "torus-2d", **{**common, "framework": "ddp:launch=0s"})
+    assert analytical.step_time_s > free.step_time_s
