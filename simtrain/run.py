@@ -68,6 +68,8 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("scheme", "string", "none",
           "communication-reduction scheme, NAME[:key=value,...] (`simtrain list schemes`)"),
     Param("engine", "choice", "analytical", "network engine", choices=ENGINES),
+    Param("framework", "string", "ddp", "the framework in the step, NAME[:key=value,...]: ideal (perfect overlap), "
+          "ddp (PyTorch DDP's buckets and launches) or horovod (cycle time and fusion buffer); docs/framework.md"),
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
@@ -195,6 +197,7 @@ class TrainingRun:
     algorithm: str = "auto"
     scheme: Any = "none"
     engine: str = "analytical"
+    framework: Any = "ddp"
     profile: str | None = None
     bucket_size: Any = "25 MiB"   # bytes once validated
     chunks: int = 1

@@ -3,8 +3,8 @@
 Examples
 --------
 >>> from simtrain.training import simulate
->>> simulate("resnet50", "torus-2d", gpus=16, batch=32).num_buckets     # 102 MB of fp32 gradients
-4
+>>> simulate("resnet50", "torus-2d", gpus=16, batch=32).num_buckets  # 102 MB of fp32: 1 MiB (DDP), 4 x 25 MiB
+5
 """
 
 from simtrain.training.data_parallel import memory_per_gpu, simulate

@@ -46,6 +46,7 @@ from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_tr
 from simtrain.network.perturb import Perturbations
 from simtrain.run import DTYPES, TrainingRun
 from simtrain.topology import Cluster
+from simtrain.training.framework import fill_buckets, framework_costs, make_framework, plan_groups
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 from simtrain.training.run_cache import RunCache, default_cache
 
@@ -95,6 +96,7 @@ class CommJob:
     after_update: bool = False
     layers: tuple[str, ...] = ()
     key: Any = None  # the schedule's template key: with its size, what decides its time
+    launch_s: float = 0.0  # stream time before the data moves (the framework's launch; simtrain.training.framework)
 
 
 @dataclass
@@ -171,7 +173,7 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
             earliest = max(compute_end, overlap_end) + update if clock <= overlap_end else clock
         else:
             earliest = job.ready
-        start = max(earliest + job.delay, clock)
+        start = max(earliest + job.delay, clock) + job.launch_s
         clock = start + result.time_s
         if not job.after_update:
             overlap_end = clock
@@ -186,25 +188,8 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
 
 
 def _buckets(model: ModelSpec, bucket_bytes: float, width: int) -> list[tuple[int, list[Tensor], list[str]]]:
-    """(index of the earliest layer, tensors, layer names) of each bucket, in the order backward fills them."""
-    buckets: list[tuple[int, list[Tensor], list[str]]] = []
-    size = 0.0
-    tensors: list[Tensor] = []
-    names: list[str] = []
-    for index in range(len(model.layers) - 1, -1, -1):
-        layer = model.layers[index]
-        if not layer.num_params:
-            continue
-        size += layer.num_params * width
-        tensors.extend(layer.tensors)
-        names.append(layer.name)
-        if size >= bucket_bytes:
-            buckets.append((index, tensors, names))
-            size, tensors, names = 0.0, [], []
-    if tensors:
-        first = min(i for i, layer in enumerate(model.layers) if layer.num_params)
-        buckets.append((first, tensors, names))
-    return buckets
+    """(index of the earliest layer, tensors, layer names) of each layer-granular bucket (the ``ideal`` framework's)."""
+    return fill_buckets(model, [bucket_bytes], width, per_tensor=False)
 
 
 #: Templates are built at this size and resized, so a schedule's bytes depend only on its key and its size, never on
@@ -379,8 +364,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     Examples
     --------
     >>> p = plan(resolve(TrainingRun("resnet50", "torus-2d", gpus=16)))
-    >>> len(p.buckets), len(p.phases)
-    (4, 1)
+    >>> len(p.buckets), len(p.phases)       # DDP's 1 MiB first bucket, then 25 MiB ones
+    (5, 1)
     """
     run, spec, cluster, compute = resolved.run, resolved.model, resolved.cluster, resolved.compute
     width = DTYPE_BYTES[run.dtype]
@@ -405,10 +390,13 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     for index in range(len(spec.layers) - 1, -1, -1):
         clock += backward[index]
         done_at[index] = clock
-    buckets = _buckets(spec, run.bucket_size, width) if cluster.num_gpus > 1 else []
+    # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
+    framework = make_framework(run.framework)
+    buckets, ready, groups = (plan_groups(framework, spec, run.bucket_size, width, sum(forward), done_at)
+                              if cluster.num_gpus > 1 else ([], np.zeros(0), []))
     # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync before it)
     earlier = (accumulation - 1) * (sum(forward) + sum(backward))
-    ready = np.array([earlier + sum(forward) + done_at[first] for first, _, _ in buckets])
+    ready = ready + earlier
 
     ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, run.dtype)
     phases = resolved.scheme.phases(ctx)
@@ -419,6 +407,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         if count == 0:
             continue
         jobs = _phase_jobs(phase, buckets, ready, spec, schedules, compute, width) if cluster.num_gpus > 1 else []
+        framework.apply(jobs, groups, compute, width)
         planned.append((phase, count, jobs))
     perturbations = resolved.perturbations
     factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
@@ -514,6 +503,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         "compute": resolved.compute_config,
         "collectives_chosen": _chosen(step),
     })
+    costs: dict[str, Any] = framework_costs(max(step.phases, key=lambda p: p[1])[2] if step.phases else [],
+                                            forward_time)
     return StepReport(
         model=spec.name,
         topology=cluster.name,
@@ -549,7 +540,9 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         scheme=resolved.scheme.describe(),
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
+        framework=make_framework(run.framework).describe(),
         config=config,
+        **costs,
     )
 
 

@@ -92,9 +92,18 @@ class _Stream:
         local = self._local(run, go)
         joining = local >= 0
         if joining.any():
-            run.mark_ready(local[joining])
+            self._ready(job, run, local[joining])
         if not joining.all():  # ranks that take no part in this collective pass straight through it
             self.finished(job, go[~joining])
+
+    def _ready(self, job: int, run: CollectiveRun, local: np.ndarray) -> None:
+        """The collective starts on these ranks once the framework's launch has held the stream."""
+        launch = float(getattr(self.jobs[job], "launch_s", 0.0))
+        if launch <= 0:
+            run.mark_ready(local)
+            return
+        event = self.env.timeout(launch)
+        event.callbacks.append(lambda _event: run.mark_ready(local))
 
     @staticmethod
     def _local(run: CollectiveRun, ranks: np.ndarray) -> np.ndarray:

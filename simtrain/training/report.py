@@ -108,6 +108,9 @@ class StepReport:
     scheme: str = "none"
     phase_step_times_s: dict[str, float] = field(default_factory=dict)
     phase_steps_per_period: dict[str, int] = field(default_factory=dict)
+    framework: str = "ideal"   # the framework in the step and what it cost (simtrain.training.framework)
+    launch_overhead_s: float = 0.0
+    first_bucket_wait_s: float = 0.0
     timeline: Any = field(default=None, repr=False)
     config: dict[str, Any] = field(default_factory=dict, repr=False)
     #: model-parallel runs (``parallel``): the plan, tokens_per_s, tflops_per_gpu, hw_tflops_per_gpu, mfu, hfu,

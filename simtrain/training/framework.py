@@ -1,0 +1,332 @@
+"""The framework in the data-parallel step: how PyTorch DDP or Horovod turn ready gradients into collectives.
+
+simtrain's step overlaps each gradient bucket's collective with the rest of backward. Which gradients travel
+together, when their collective may start and what it costs to start it is the framework's business; a
+framework (``--framework NAME[:key=value,...]``) decides three things:
+
+* **Groups**: which gradient tensors one collective carries (DDP's buckets, Horovod's fused buffers), in the
+  order backward produces them (reverse parameter order).
+* **Start times**: when a group may start (DDP: when its last gradient is ready; Horovod: at the first tick of
+  its background thread's cycle after that).
+* **Stream overheads**: seconds each collective holds the communication stream before its data moves (the
+  host-side launch and the cross-stream synchronisation; Horovod's copies into and out of its fusion buffer).
+
+The frameworks:
+
+``ideal``
+    Buckets of ``bucket_size`` filled layer by layer, no launch cost: simtrain's behaviour before frameworks were
+    modelled (perfect overlap and nothing else).
+``ddp`` (default)
+    PyTorch ``DistributedDataParallel`` in its steady state (after the bucket rebuild of the first iteration):
+    tensors in the order their gradients become ready, the first bucket capped at ``first_bucket`` (torch's
+    ``dist._DEFAULT_FIRST_BUCKET_BYTES`` = 1 MiB, ``kDefaultFirstBucketBytes`` in ``c10d/reducer.hpp``; it applies
+    when ``bucket_cap_mb`` is left at its default, otherwise the first bucket is as large as the others: set
+    ``first_bucket`` to ``bucket_size`` to model that), every later one at ``bucket_size`` (``bucket_cap_mb``,
+    25 MiB, ``kDefaultBucketBytesCap``); a bucket closes with the tensor that reaches its cap
+    (``compute_bucket_assignment_by_size``). Each collective costs ``launch`` on the stream.
+``horovod``
+    Horovod's background thread wakes every ``cycle_time`` (``HOROVOD_CYCLE_TIME``), takes every tensor that became
+    ready since and fuses them, in order, into buffers of at most ``fusion_threshold`` bytes
+    (``HOROVOD_FUSION_THRESHOLD``); a tensor larger than the threshold travels alone. A buffer of more than one
+    tensor is copied into the fusion buffer and out of it (``MEMCPY_IN_FUSION_BUFFER``/``MEMCPY_OUT``), priced by
+    the compute model as memory-bound passes. Defaults are Horovod's since v0.21.0 (1 ms, 128 MiB,
+    ``horovod/common/operations.cc``; before it 5 ms and 64 MiB, as docs/tensor-fusion.rst still says: give
+    ``horovod:cycle_time=5ms,fusion_threshold=64MiB`` for runs of that era). The thread's cycles are taken to
+    start with the step.
+
+The per-collective ``launch`` defaults to the device's kernel launch overhead (its device file's
+``launch_overhead``, the compute model's ``kernel_overhead_s``): ProcessGroupNCCL records an event on the compute
+stream, makes the NCCL stream wait for it and launches one NCCL kernel per collective. NCCL's own in-kernel base
+latency is not in it: that belongs to ``network.protocol: nccl``.
+
+Examples
+--------
+>>> make_framework("ddp").describe()
+'ddp:first_bucket=1048576.0'
+>>> make_framework("horovod:cycle_time=5ms").get_params()["cycle_time"]
+0.005
+>>> make_framework("ddp:launch=-1us")
+Traceback (most recent call last):
+...
+simtrain.errors.ConfigError: framework ddp:launch: must be at least 0 s (got '-1us')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simtrain.model import ModelSpec, Tensor
+from simtrain.params import Param
+from simtrain.registry import Registry, format_spec, make
+
+__all__ = ["DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S", "HOROVOD_FUSION_THRESHOLD_BYTES",
+           "Ddp", "Framework", "Group", "Horovod", "Ideal", "fill_buckets", "framework_costs", "make_framework",
+           "plan_groups"]
+
+#: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
+#: 1024 * 1024 in ``torch/csrc/distributed/c10d/reducer.hpp``, torch 2.13).
+DDP_FIRST_BUCKET_BYTES = float(1 << 20)
+#: Horovod's default cycle time since v0.21.0 (``SetCycleTimeMs(1)`` in ``horovod/common/operations.cc``; the
+#: changelog of 0.21.0: "Changed default cycle time from 5ms to 1ms and fusion threshold from 64MB to 128MB").
+HOROVOD_CYCLE_TIME_S = 1e-3
+#: Horovod's default fusion threshold since v0.21.0 (``SetTensorFusionThresholdBytes(128 * 1024 * 1024)``).
+HOROVOD_FUSION_THRESHOLD_BYTES = float(128 << 20)
+
+#: Frameworks by name (third-party ones through the ``simtrain.frameworks`` entry-point group).
+FRAMEWORKS: Registry[Any] = Registry("framework", "simtrain.frameworks")
+
+_LAUNCH = Param("launch", "time", None, "stream time each collective costs before its data moves (launch and "
+                "cross-stream synchronisation; unset: the device's kernel launch overhead)", minimum=0.0, unit="s")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Gradient tensors one collective carries: ``first`` is the index of the earliest layer among them (the
+    layer whose backward completes the group), ``ready`` the time (from the start of backward) it may start."""
+
+    first: int
+    tensors: list[Tensor]
+    names: list[str]
+    ready: float
+    copy_bytes: float = 0.0   # bytes copied into a fusion buffer (and out of it again) for this group
+
+
+def fill_buckets(model: ModelSpec, caps: Sequence[float], width: int,
+                 per_tensor: bool = True) -> list[tuple[int, list[Tensor], list[str]]]:
+    """(index of the earliest layer, tensors, layer names) of each bucket, in the order backward fills them.
+
+    Bucket ``i`` closes once it holds at least ``caps[min(i, len(caps) - 1)]`` bytes, after the tensor that got it
+    there (``per_tensor``, as DDP's ``compute_bucket_assignment_by_size``) or after the whole layer (simtrain's
+    layer-granular buckets before frameworks were modelled).
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> buckets = fill_buckets(load_model("resnet50"), [2**20, 25 * 2**20], 4)
+    >>> sum(t.numel for t in buckets[0][1]) * 4 >= 2**20 > sum(t.numel for t in buckets[0][1][:-1]) * 4
+    True
+    """
+    buckets: list[tuple[int, list[Tensor], list[str]]] = []
+    size = 0.0
+    tensors: list[Tensor] = []
+    names: list[str] = []
+
+    def cap() -> float:
+        return caps[min(len(buckets), len(caps) - 1)]
+
+    for index in range(len(model.layers) - 1, -1, -1):
+        layer = model.layers[index]
+        if not layer.num_params:
+            continue
+        if not per_tensor:
+            size += layer.num_params * width
+            tensors.extend(layer.tensors)
+            names.append(layer.name)
+            if size >= cap():
+                buckets.append((index, tensors, names))
+                size, tensors, names = 0.0, [], []
+            continue
+        for tensor in layer.tensors:
+            size += tensor.numel * width
+            tensors.append(tensor)
+            if not names or names[-1] != layer.name:
+                names.append(layer.name)
+            if size >= cap():
+                buckets.append((index, tensors, names))
+                size, tensors, names = 0.0, [], []
+    if tensors:
+        first = min(i for i, layer in enumerate(model.layers) if layer.num_params)
+        buckets.append((first, tensors, names))
+    return buckets
+
+
+class Framework:
+    """A framework's behaviour in the step; subclasses set ``name`` and ``parameters``."""
+
+    name = "framework"
+    parameters: tuple[Param, ...] = ()
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters, defaults filled in."""
+        return dict(self.params)
+
+    def describe(self) -> str:
+        """``NAME:key=value,...`` of the parameters that are set."""
+        return format_spec(self.name, {k: v for k, v in self.params.items() if v is not None})
+
+    def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
+               start: float = 0.0) -> list[Group]:
+        """The collectives' groups; ``done_at[i]`` is when layer ``i``'s backward ends (from backward's start),
+        which begins ``start`` after the step's."""
+        raise NotImplementedError
+
+    def launch_s(self, compute: Any) -> float:
+        """Stream time one collective costs before its data moves."""
+        launch = self.params.get("launch")
+        return float(compute.kernel_overhead_s or 0.0) if launch is None else float(launch)
+
+    def apply(self, jobs: Sequence[Any], groups: Sequence[Group], compute: Any, width: int) -> None:
+        """Set each job's ``launch_s``: the launch, plus the fusion-buffer copies on a group's first job."""
+        launch = self.launch_s(compute)
+        seen: set[int] = set()
+        for job in jobs:
+            extra = 0.0
+            if 0 <= job.bucket < len(groups) and job.bucket not in seen:
+                seen.add(job.bucket)
+                nbytes = groups[job.bucket].copy_bytes
+                if nbytes:   # copy in before the collective and out after it: read and write, twice
+                    extra = 2 * compute.kernel_time(0.0, 2 * nbytes, "fp32")
+            job.launch_s = launch + extra
+
+
+@FRAMEWORKS.decorator("ideal")
+class Ideal(Framework):
+    """Layer-granular buckets of ``bucket_size``, no launch or synchronisation cost (perfect overlap)."""
+
+    name = "ideal"
+
+    def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
+               start: float = 0.0) -> list[Group]:
+        return [Group(first, tensors, names, float(done_at[first]))
+                for first, tensors, names in fill_buckets(model, [bucket_bytes], width, per_tensor=False)]
+
+    def launch_s(self, compute: Any) -> float:
+        return 0.0
+
+
+@FRAMEWORKS.decorator("ddp")
+class Ddp(Framework):
+    """PyTorch DDP: a small first bucket, then ``bucket_size`` buckets, a launch per collective."""
+
+    name = "ddp"
+    parameters = (
+        Param("first_bucket", "size", DDP_FIRST_BUCKET_BYTES,
+              "cap of the first bucket (torch's _DEFAULT_FIRST_BUCKET_BYTES, 1 MiB)", minimum=0,
+              exclusive_minimum=True, unit="B"),
+        _LAUNCH,
+    )
+
+    def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
+               start: float = 0.0) -> list[Group]:
+        caps = [min(float(self.params["first_bucket"]), bucket_bytes), bucket_bytes]
+        return [Group(first, tensors, names, float(done_at[first]))
+                for first, tensors, names in fill_buckets(model, caps, width)]
+
+
+@FRAMEWORKS.decorator("horovod")
+class Horovod(Framework):
+    """Horovod: every ``cycle_time`` the ready tensors are fused into buffers of ``fusion_threshold`` bytes."""
+
+    name = "horovod"
+    parameters = (
+        Param("cycle_time", "time", HOROVOD_CYCLE_TIME_S, "period of the background thread (HOROVOD_CYCLE_TIME)",
+              minimum=0, exclusive_minimum=True, unit="s"),
+        Param("fusion_threshold", "size", HOROVOD_FUSION_THRESHOLD_BYTES,
+              "fusion buffer size (HOROVOD_FUSION_THRESHOLD)", minimum=0, exclusive_minimum=True, unit="B"),
+        _LAUNCH,
+    )
+
+    def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
+               start: float = 0.0) -> list[Group]:
+        """Tensors grouped by the cycle tick after they are ready, then fused in order up to the threshold.
+
+        ``bucket_bytes`` plays no part: Horovod has no buckets (its fusion threshold does their work).
+        """
+        cycle = float(self.params["cycle_time"])
+        threshold = float(self.params["fusion_threshold"])
+        groups: list[Group] = []
+        current: list[Tensor] = []
+        names: list[str] = []
+        size = 0.0
+        first = -1
+        tick = -1.0
+
+        def close() -> None:
+            nonlocal current, names, size
+            if current:
+                groups.append(Group(first, current, names, tick, size if len(current) > 1 else 0.0))
+            current, names, size = [], [], 0.0
+
+        for index in range(len(model.layers) - 1, -1, -1):
+            layer = model.layers[index]
+            if not layer.num_params:
+                continue
+            # the first cycle at or after the gradient exists; cycles are counted from the step's start,
+            # ``start`` before backward's
+            at = _next_tick(float(done_at[index]) + start, cycle) - start
+            if at != tick:
+                close()
+                tick = at
+            for tensor in layer.tensors:
+                nbytes = tensor.numel * width
+                if current and size + nbytes > threshold:
+                    close()
+                current.append(tensor)
+                size += nbytes
+                first = index
+                if not names or names[-1] != layer.name:
+                    names.append(layer.name)
+        close()
+        return groups
+
+
+def _next_tick(time: float, cycle: float) -> float:
+    """The first multiple of ``cycle`` at or after ``time`` (a hair of rounding forgiven)."""
+    ticks = math.ceil(time / cycle - 1e-9)
+    return max(ticks, 0) * cycle
+
+
+def make_framework(spec: str | Framework) -> Framework:
+    """A framework from ``NAME[:key=value,...]`` (its parameters validated), or the object itself.
+
+    Examples
+    --------
+    >>> make_framework("horovod:fusion_threshold=64MiB").get_params()["fusion_threshold"]
+    67108864.0
+    """
+    if isinstance(spec, Framework):
+        return spec
+    return make(FRAMEWORKS, spec, key="framework")
+
+
+def plan_groups(framework: Framework, model: ModelSpec, bucket_bytes: float, width: int, forward_time: float,
+                done_at: Sequence[float]) -> tuple[list[tuple[int, list[Tensor], list[str]]], np.ndarray,
+                                                    list[Group]]:
+    """The step's buckets (as the planner keeps them), their start times from the step's start, and the groups.
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> m = load_model("resnet50")
+    >>> done = [0.001 * (len(m.layers) - i) for i in range(len(m.layers))]
+    >>> buckets, ready, groups = plan_groups(make_framework("horovod"), m, 25 * 2**20, 4, 0.05, done)
+    >>> bool(np.allclose(np.round(ready / 1e-3), ready / 1e-3))   # every start on a 1 ms cycle boundary
+    True
+    """
+    groups = framework.groups(model, bucket_bytes, width, done_at, forward_time)
+    buckets = [(g.first, g.tensors, g.names) for g in groups]
+    return buckets, np.array([forward_time + g.ready for g in groups]), groups
+
+
+def framework_costs(jobs: Sequence[Any], forward_time: float) -> dict[str, float]:
+    """``launch_overhead_s`` (stream time of all launches, synchronisations and fusion copies of a step) and
+    ``first_bucket_wait_s`` (from the end of forward to the earliest start of an overlapped collective).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as J
+    >>> framework_costs([J(launch_s=4e-6, ready=0.012, delay=0.0, after_update=False)] * 2, 0.01)
+    {'launch_overhead_s': 8e-06, 'first_bucket_wait_s': 0.002}
+    """
+    overlapped = [job for job in jobs if not job.after_update]
+    wait = min((job.ready + job.delay for job in overlapped), default=forward_time) - forward_time
+    return {"launch_overhead_s": float(sum(job.launch_s for job in jobs)),
+            "first_bucket_wait_s": float(max(wait, 0.0))}

@@ -1,0 +1,180 @@
+"""The framework in the step (simtrain.training.framework): ideal, DDP and Horovod."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from simtrain.errors import ConfigError
+from simtrain.model import load_model
+from simtrain.run import TrainingRun
+from simtrain.training import simulate
+from simtrain.training.data_parallel import CommJob, _comm_analytical, plan, resolve
+from simtrain.training.framework import (
+    DDP_FIRST_BUCKET_BYTES,
+    HOROVOD_CYCLE_TIME_S,
+    fill_buckets,
+    make_framework,
+    plan_groups,
+)
+
+# Step times of these runs before frameworks were modelled (simtrain at commit 145805a, recorded with
+# `simulate(...)`, when the default algorithm was ring): the `ideal` framework must give them bit for bit.
+BEFORE = [
+    (("resnet50", "abci"), {"gpus": 64, "batch": 32, "dtype": "fp16", "algorithm": "multidim-ring"},
+     0.027425057602133318, 2, 0.00454869544),
+    (("bert-base", "dgx-h100"), {"gpus": 64, "batch": 16, "dtype": "bf16", "algorithm": "ring"},
+     0.013592306475925414, 7, 0.0112677264),
+    (("vgg16", "cloud-25g"), {"gpus": 64, "batch": 32, "scheme": "powersgd:rank=4", "algorithm": "ring"},
+     0.18092230646307148, 5, 0.0575415288),
+    (("resnet50", "torus-2d"), {"gpus": 16, "batch": 32, "engine": "des", "algorithm": "ring"}, 0.07293013366991906, 4,
+     0.003690276126265754),
+]
+
+
+@pytest.mark.parametrize(("where", "params", "step", "buckets", "comm"), BEFORE)
+def test_ideal_reproduces_the_step_before_frameworks(where, params, step, buckets, comm):
+    r = simulate(*where, framework="ideal", **params)
+    assert (r.step_time_s, r.num_buckets, r.comm_time_s) == (step, buckets, comm)
+    assert r.framework == "ideal" and r.launch_overhead_s == 0.0
+
+
+def test_ddp_is_the_default_and_its_first_bucket_is_torch_default():
+    assert TrainingRun("resnet50", "abci").framework == "ddp"
+    m = load_model("resnet50")
+    buckets = fill_buckets(m, [DDP_FIRST_BUCKET_BYTES, 25 * 2**20], 4)
+    sizes = [4 * sum(t.numel for t in tensors) for _, tensors, _ in buckets]
+    last = 4 * buckets[0][1][-1].numel
+    # closes with the tensor that reaches the cap (compute_bucket_assignment_by_size)
+    assert DDP_FIRST_BUCKET_BYTES <= sizes[0] < DDP_FIRST_BUCKET_BYTES + last
+    assert all(s >= 25 * 2**20 for s in sizes[1:-1])
+    assert sum(sizes) == 4 * m.num_params
+    # reverse parameter order: the first bucket holds the last layer's gradients
+    assert buckets[0][2][0] == next(layer.name for layer in reversed(m.layers) if layer.num_params)
+
+
+def test_ddp_adds_exactly_one_launch_per_collective_when_the_stream_is_busy():
+    """Every job ready at once: the stream never idles, so the end moves by exactly n × launch."""
+    run = TrainingRun("vgg16", "cloud-25g", gpus=32, batch=32)
+    resolved = resolve(run)
+    step = plan(resolved)
+    jobs = step.phases[0][2]
+    n = len(jobs)
+    assert n == len(step.buckets) > 3
+    launch = 20e-6
+
+    def end(per_job: float) -> float:
+        queued = [CommJob(j.label, j.schedule, j.bucket, 0.0, 0.0, key=j.key, launch_s=per_job) for j in jobs]
+        out = _comm_analytical(queued, resolved.cluster, resolved.network, 0.0, 0.0, resolved.cache)
+        return float(out.comm_end.max())
+
+    assert end(launch) - end(0.0) == pytest.approx(n * launch, rel=1e-9)
+
+
+def test_ddp_launch_is_stream_time_in_the_whole_step():
+    base = simulate("vgg16", "cloud-25g", gpus=32, batch=32, framework="ddp:launch=0s")
+    slow = simulate("vgg16", "cloud-25g", gpus=32, batch=32, framework="ddp:launch=50us")
+    assert slow.num_buckets == base.num_buckets
+    assert slow.launch_overhead_s == pytest.approx(base.num_buckets * 50e-6)
+    assert base.launch_overhead_s == 0.0
+    # communication-bound: once the first bucket starts the stream is never idle, so every launch adds to the step
+    assert slow.step_time_s - base.step_time_s == pytest.approx(base.num_buckets * 50e-6, rel=1e-6)
+
+
+def test_ddp_default_launch_is_the_devices_kernel_launch_overhead():
+    r = simulate("resnet50", "abci", gpus=16, batch=32)
+    resolved = resolve(TrainingRun("resnet50", "abci", gpus=16, batch=32))
+    assert r.launch_overhead_s == pytest.approx(r.num_buckets * resolved.compute.kernel_overhead_s)
+    assert r.framework.startswith("ddp")
+
+
+def test_horovod_cycle_quantises_start_times_in_closed_form():
+    """Layer i's backward ends at (i+1)·d before backward's end; tick = ceil((F + done)/c)·c: closed form."""
+    m = load_model("resnet50")
+    n = len(m.layers)
+    d, forward, cycle = 0.37e-3, 0.0123, 1e-3
+    done = [d * (n - i) for i in range(n)]
+    framework = make_framework(f"horovod:cycle_time={cycle}s,fusion_threshold=1GiB")
+    _, ready, groups = plan_groups(framework, m, 25 * 2**20, 4, forward, done)
+    expected_ticks = sorted({math.ceil((forward + done[i]) / cycle - 1e-9) * cycle
+                             for i, layer in enumerate(m.layers) if layer.num_params})
+    assert np.allclose(ready, expected_ticks, rtol=0, atol=1e-12)   # one fused buffer per tick (threshold large)
+    for group, start in zip(groups, ready):
+        assert group.ready + forward == pytest.approx(start)
+    assert sum(t.numel for g in groups for t in g.tensors) == m.num_params
+
+
+def test_horovod_fusion_threshold_splits_a_cycle():
+    m = load_model("resnet50")
+    done = [0.0] * len(m.layers)   # every gradient ready at the same tick
+    threshold = 8 * 2**20
+    _, ready, groups = plan_groups(make_framework(f"horovod:fusion_threshold={threshold}B"), m, 0, 4, 0.0, done)
+    assert np.all(ready == 0.0)
+    for g in groups:
+        size = 4 * sum(t.numel for t in g.tensors)
+        assert size <= threshold or len(g.tensors) == 1
+        assert g.copy_bytes == (size if len(g.tensors) > 1 else 0.0)   # one tensor travels in place
+    assert len(groups) >= math.ceil(4 * m.num_params / threshold)
+
+
+def test_horovod_in_the_step_starts_buckets_on_cycle_ticks():
+    r = simulate("resnet50", "abci", gpus=64, batch=32, dtype="fp16", framework="horovod:cycle_time=5ms")
+    ticks = np.array([b.ready_s for b in r.buckets]) / 5e-3
+    assert np.allclose(ticks, np.round(ticks), atol=1e-9)
+    assert all(b.start_s >= b.ready_s for b in r.buckets)
+    assert r.first_bucket_wait_s > 0 and r.launch_overhead_s > 0
+    assert HOROVOD_CYCLE_TIME_S == 1e-3
+
+
+@pytest.mark.parametrize("framework", ["ddp", "ddp:launch=30us", "horovod", "horovod:cycle_time=2ms"])
+def test_engines_agree_on_an_uncontended_step(framework):
+    analytical = simulate("resnet50", "torus-2d", gpus=16, batch=32, framework=framework)
+    des = simulate("resnet50", "torus-2d", gpus=16, batch=32, framework=framework, engine="des")
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
+    assert des.launch_overhead_s == analytical.launch_overhead_s
+    assert [b.ready_s for b in des.buckets] == [b.ready_s for b in analytical.buckets]
+
+
+def test_report_says_the_framework_and_its_costs():
+    r = simulate("resnet50", "abci", gpus=16, batch=32, framework="ddp:first_bucket=2MiB")
+    data = json.loads(json.dumps(r.to_dict()))
+    assert data["framework"] == "ddp:first_bucket=2097152.0"
+    assert data["config"]["framework"] == "ddp:first_bucket=2MiB"
+    assert data["launch_overhead_s"] > 0
+    # the first bucket waits for backward to produce its gradients, no longer
+    assert 0 < data["first_bucket_wait_s"] < r.backward_time_s
+    assert r.first_bucket_wait_s == pytest.approx(r.buckets[0].ready_s - r.forward_time_s)
+
+
+def test_a_smaller_first_bucket_starts_communication_sooner():
+    small = simulate("resnet50", "abci", gpus=16, batch=32, framework="ddp")
+    large = simulate("resnet50", "abci", gpus=16, batch=32, framework="ddp:first_bucket=25MiB")
+    assert small.first_bucket_wait_s < large.first_bucket_wait_s
+
+
+@pytest.mark.parametrize(("spec", "key"), [("nope", "framework"), ("ddp:first_bucket=0B", "framework ddp:first_bucket"),
+                                           ("horovod:cycle_time=0s", "framework horovod:cycle_time"),
+                                           ("ddp:cycle_time=1ms", "framework ddp")])
+def test_bad_framework_is_one_clear_error(spec, key):
+    with pytest.raises(ConfigError) as info:
+        simulate("resnet50", "abci", gpus=8, framework=spec)
+    assert info.value.key.startswith(key)
+
+
+def test_single_gpu_has_no_framework_cost():
+    r = simulate("resnet50", "torus-2d", gpus=1, batch=32)
+    assert r.num_buckets == 0 and r.launch_overhead_s == 0.0 and r.first_bucket_wait_s == 0.0
+
+
+@pytest.mark.parametrize("scheme", ["powersgd:rank=4", "local-sgd"])
+def test_engines_agree_with_launches_on_every_kind_of_job(scheme):
+    """Overlapped jobs (PowerSGD's two per bucket) and model averaging after the update both pay the launch."""
+    common = {"gpus": 16, "batch": 32, "scheme": scheme, "framework": "ddp:launch=30us"}
+    analytical = simulate("resnet50", "torus-2d", **common)
+    des = simulate("resnet50", "torus-2d", engine="des", **common)
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-9)
+    free = simulate("resnet50", "torus-2d", **{**common, "framework": "ddp:launch=0s"})
+    assert analytical.step_time_s > free.step_time_s
