@@ -28,7 +28,8 @@ from simtrain.errors import ConfigError, InfeasibleError, SimtrainError
 __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
 #: The command modules, in the order of ``simtrain --help``.
-COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate")
+COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate",
+            "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

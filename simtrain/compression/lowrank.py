@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -83,9 +84,31 @@ class _LowRank(Scheme):
         if len(given) > 1:
             raise self._error(given[1], "give only one of rank, rank_fraction and rank_profile", self.params[given[1]])
 
+    def with_ranks(self, profile: dict[str, int]) -> _LowRank:
+        """This scheme with its ranks given as a mapping (tensor name → rank), as a ``rank_profile`` file would.
+
+        What real training uses when ranks come from the data and change during the run (OIALR's pruning);
+        the mapping replaces ``rank``, ``rank_fraction`` and ``rank_profile`` and is checked against the model
+        like a profile file.
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> make_scheme("oialr").with_ranks({"fc1.weight": 3}).describe()
+        'oialr'
+        """
+        out = copy.copy(self)
+        out._rank_map = dict(profile)
+        return out
+
+    _rank_map: dict[str, int] | None = None
+
     def ranks(self, ctx: SchemeContext, tensors: Sequence[Tensor]) -> tuple[RankChoice, list[Tensor]]:
         """The rank rule, checked against the model, and the layers it factorises (with a profile: the layers
         the profile names; the others stay full rank)."""
+        if self._rank_map is not None:
+            profile = _check_profile(self._rank_map, ctx.model, "ranks")
+            return RankChoice(profile=profile), [t for t in tensors if t.name in profile]
         if self.params["rank_profile"] is not None:
             profile = _read_profile(self.params["rank_profile"], ctx.model, self.name)
             return RankChoice(profile=profile), [t for t in tensors if t.name in profile]
@@ -105,6 +128,11 @@ def _read_profile(path: Any, model: ModelSpec, scheme: str) -> dict[str, int]:
     data = load_yaml(Path(str(path)))
     if not isinstance(data, dict):
         raise ConfigError("a rank profile must map tensor names to ranks", source=str(path), value=type(data).__name__)
+    return _check_profile(data, model, str(path))
+
+
+def _check_profile(data: dict[Any, Any], model: ModelSpec, path: str) -> dict[str, int]:
+    """A profile's tensor names and ranks checked against ``model`` (errors name ``path``, the profile's source)."""
     shapes = {t.name: t.matrix_shape for t in model.tensors}
     profile = {}
     for name, rank in data.items():
