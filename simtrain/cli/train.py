@@ -36,6 +36,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-steps", type=positive_int, help="steps per epoch at most (smoke runs)")
     p.add_argument("--profile", help="compute profile that prices each epoch (default: cpu-numba)")
     p.add_argument("--out", help="folder for spectra.npz, curve.json and ranks.yaml")
+    p.add_argument("--alds-budget", type=float,
+                   help="also write OUT/alds.yaml: ALDS ranks of the last epoch's weights under this parameter budget "
+                        "(a fraction <= 1 of the weights' dense parameters, or a count)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -43,13 +46,24 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain train``; returns the exit status."""
     from simtrain.compute import ComputeModel
+    from simtrain.errors import ConfigError
+    from simtrain.lowrank.ranks import profile_from_spectra, write_profile
     from simtrain.lowrank.train import train
 
+    if args.alds_budget is not None and not args.out:
+        raise ConfigError("needs --out (the spectra it allocates from)", key="alds_budget", value=args.alds_budget)
     compute = ComputeModel.from_profile(args.profile) if args.profile else None
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
                    oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads)
     data = result.to_dict()
+    if args.alds_budget is not None:
+        from pathlib import Path
+
+        ranks = profile_from_spectra(Path(args.out) / "spectra.npz", args.alds_budget)
+        path = write_profile(ranks, Path(args.out) / "alds.yaml",
+                             f"ALDS ranks of {args.model} (budget {args.alds_budget:g}) from its last epoch")
+        data["alds_profile"] = str(path)
     if args.json:
         emit(data)
         return 0

@@ -43,7 +43,7 @@ import numpy as np
 from simtrain.errors import ConfigError
 
 __all__ = ["CuttlefishTracker", "ab_training_rank", "alds_allocate", "layer_error", "oialr_prune",
-           "scaled_stable_rank", "stable_rank", "write_profile"]
+           "profile_from_spectra", "scaled_stable_rank", "stable_rank", "write_profile"]
 
 
 def _spectrum(sigma: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -293,3 +293,45 @@ def write_profile(ranks: Mapping[str, int], path: str | Path, comment: str = "")
     lines += [f"{name}: {int(r)}" for name, r in ranks.items()]
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def profile_from_spectra(spectra_file: str | Path, budget: float, *, epoch: int | None = None,
+                         layers: Sequence[str] | None = None, norm: str = "spectral") -> dict[str, int]:
+    """ALDS ranks from the singular values ``simtrain train --out`` saved (``spectra.npz``).
+
+    Parameters
+    ----------
+    spectra_file : path
+        ``spectra.npz`` with keys ``epoch_EEE/<tensor>``.
+    budget : float
+        As for :func:`alds_allocate`.
+    epoch : int, optional
+        0-based epoch whose spectra are used (default: the last).
+    layers : list of str, optional
+        Tensors to allocate (default: all saved). The model is not
+        needed: a layer of full rank k and shape (m, n) needs its (m, n), so the file must also hold
+        ``shape/<tensor>`` entries (written by :func:`simtrain.lowrank.train.train`).
+
+    Returns
+    -------
+    dict
+        Tensor name → rank.
+    """
+    with np.load(Path(spectra_file)) as saved:
+        keys = saved.files
+        epochs = sorted({k.split("/", 1)[0] for k in keys if k.startswith("epoch_")})
+        if not epochs:
+            raise ConfigError("holds no spectra (keys epoch_EEE/<tensor>)", source=str(spectra_file))
+        tag = epochs[-1] if epoch is None else f"epoch_{epoch:03d}"
+        if tag not in epochs:
+            raise ConfigError("no spectra for that epoch", source=str(spectra_file), key="epoch", value=epoch,
+                              choices=[str(int(e.split("_")[1])) for e in epochs])
+        names = [k.split("/", 1)[1] for k in keys if k.startswith(tag + "/")]
+        chosen = list(layers) if layers is not None else names
+        for name in chosen:
+            if name not in names or f"shape/{name}" not in keys:
+                raise ConfigError("no spectrum and shape saved for this tensor", source=str(spectra_file),
+                                  key="layers", value=name, choices=names)
+        spectra = {n: np.asarray(saved[f"{tag}/{n}"]) for n in chosen}
+        shapes = {n: (int(saved[f"shape/{n}"][0]), int(saved[f"shape/{n}"][1])) for n in chosen}
+    return alds_allocate(spectra, shapes, budget, norm)

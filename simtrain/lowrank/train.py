@@ -291,7 +291,7 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         warnings.warn(f"switch_epoch={switch_epoch} is past the end of the {epochs}-epoch run", stacklevel=2)
     ranks: dict[str, int] = {}
     kinds: dict[str, tuple[str, int]] = {}
-    spectra_out: dict[str, np.ndarray] = {}
+    spectra_out: dict[str, np.ndarray] = {f"shape/{n}": np.array(shapes[n]) for n in net.weight_names}
     shuffle = np.random.default_rng([seed, 1])
     records: list[EpochRecord] = []
     bytes_cache: dict[tuple[int, tuple[tuple[str, int], ...]], float] = {}

@@ -98,7 +98,8 @@ def test_seeded_runs_repeat_and_save_spectra(tmp_path) -> None:
     strip = [{k: v for k, v in vars(e).items() if k != "compute_measured_s"} for e in a.epochs]
     assert strip == [{k: v for k, v in vars(e).items() if k != "compute_measured_s"} for e in b.epochs]
     saved = np.load(tmp_path / "spectra.npz")
-    assert sorted(saved.files)[0] == "epoch_000/conv1.weight" and len(saved.files) == 2 * 5
+    assert sorted(saved.files)[0] == "epoch_000/conv1.weight" and len(saved.files) == 2 * 5 + 5
+    assert saved["shape/conv2.weight"].tolist() == [32, 144]
     assert json.loads((tmp_path / "curve.json").read_text())["epochs"][1]["epoch"] == 2
 
 
