@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
                    oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads)
-    data = result.to_dict()
+    data: dict[str, Any] = result.to_dict()
     if args.alds_budget is not None:
         from pathlib import Path
 
