@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.alds_budget is not None:
         from pathlib import Path
 
-        ranks = profile_from_spectra(Path(args.out) / "spectra.npz", args.alds_budget)
-        path = write_profile(ranks, Path(args.out) / "alds.yaml",
+        alds = profile_from_spectra(Path(args.out) / "spectra.npz", args.alds_budget)
+        path = write_profile(alds, Path(args.out) / "alds.yaml",
                              f"ALDS ranks of {args.model} (budget {args.alds_budget:g}) from its last epoch")
         data["alds_profile"] = str(path)
     if args.json:
