@@ -149,6 +149,14 @@ def _check_profile(data: dict[Any, Any], model: ModelSpec, path: str) -> dict[st
     return profile
 
 
+def _widths(ctx: SchemeContext, optimizer: str) -> tuple[int, int, int]:
+    """Bytes per value of weights (with an fp32 master copy under mixed precision), gradients and optimizer state."""
+    from simtrain.optimizers import get_optimizer
+
+    w = ctx.value_bytes
+    return w + (4 if w < 4 else 0), w, 4 * get_optimizer(optimizer).states
+
+
 def _split(model: ModelSpec, factorised: list[Tensor]) -> tuple[set[str], list[Tensor]]:
     names = {t.name for t in factorised}
     return names, [t for t in model.tensors if t.name not in names]
@@ -221,6 +229,31 @@ class ABTraining(_LowRank):
                 Phase("ab", ab, compute_flops=flops),
                 Phase("sync", sync, overlap=False)]
 
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """W stays (rebuilt from A·B, trained in the rebound); A and B are added, with the gradient and optimizer
+        state of the factor a group trains (the larger of A and B).
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8, gpus_per_node=4)
+        >>> sorted(make_scheme("ab-training").state_bytes(ctx, "adam"))
+        ['factor gradients', 'factor optimizer state', 'factors A, B']
+        """
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        weight, grad, state = _widths(ctx, optimizer)
+        both = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
+        trained = sum(ranks.rank_of(t) * max(_shape(t)) for t in factorised)
+        return {"factors A, B": float(both * weight), "factor gradients": float(trained * grad),
+                "factor optimizer state": float(trained * state)}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["warmup"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        return "warmup", self.params["warmup"]
+
     def _cycle(self) -> list[Segment]:
         t, f = self.params["sync_every"], self.params["rebound"]
         return [Segment(1, t - f - 1), Segment(2, 1), Segment(0, f)]
@@ -284,6 +317,32 @@ class OIALR(_LowRank):
                 Phase("low-rank", lowrank, compute_flops=flops),
                 Phase("rank update", stability, compute_flops=svd_flops)]
 
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """Converted layers hold frozen U, V and the trained S (its gradient and optimizer state) instead of W.
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8)
+        >>> sum(make_scheme("oialr").state_bytes(ctx, "adam").values()) < 0
+        True
+        """
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        weight, grad, state = _widths(ctx, optimizer)
+        bases = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
+        s = sum(ranks.rank_of(t) ** 2 for t in factorised)
+        dense = sum(_shape(t)[0] * _shape(t)[1] for t in factorised)
+        return {"bases U, V": float(bases * weight), "S": float(s * weight), "S gradients": float(s * grad),
+                "S optimizer state": float(s * state),
+                "converted layers' dense state": -float(dense * (weight + grad + state))}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["warmup"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        return "warmup", self.params["warmup"]
+
     def _cycle(self) -> list[Segment]:
         f = self.params["stability_frequency"]
         return [Segment(1, f - 1), Segment(2, 1)] if f > 1 else [Segment(2, 1)]
@@ -332,6 +391,33 @@ class Cuttlefish(_LowRank):
                 if factors + rest else []
 
         return [Phase("full-rank", lambda tensors: dense(tensors, ctx)), Phase("low-rank", lowrank)]
+
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """After the switch factorised layers hold A and B (trained: gradients and optimizer state) instead of W.
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8)
+        >>> sum(make_scheme("cuttlefish").state_bytes(ctx, "adam").values()) < 0
+        True
+        """
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        weight, grad, state = _widths(ctx, optimizer)
+        factors = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
+        dense = sum(_shape(t)[0] * _shape(t)[1] for t in factorised)
+        return {"factors A, B": float(factors * weight), "factor gradients": float(factors * grad),
+                "factor optimizer state": float(factors * state),
+                "factorised layers' dense state": -float(dense * (weight + grad + state))}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["switch_epoch"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        if ctx.steps_per_epoch is None:
+            return None
+        return "switch_epoch", self.params["switch_epoch"] * ctx.steps_per_epoch
 
     def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
         if ctx.steps_per_epoch is None:
