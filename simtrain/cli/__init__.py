@@ -29,7 +29,7 @@ __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
 #: The command modules, in the order of ``simtrain --help``.
 COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate",
-            "train")
+            "train", "time_to_accuracy")
 
 
 def build_parser() -> argparse.ArgumentParser:
