@@ -50,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"time to {args.target:g} test accuracy on {args.topology} with {args.gpus} GPUs")
     for r in results:
-        reached = (f"epoch {r.epoch_reached}: {units.format_time(r.time_to_target_s)}, "
-                   f"{units.format_size(r.bytes_to_target)} per GPU" if r.time_to_target_s is not None
-                   else f"not reached in {len(r.epochs)} epochs (best {max(r.accuracy):.4f})")
+        if r.time_to_target_s is not None and r.bytes_to_target is not None:
+            reached = (f"epoch {r.epoch_reached}: {units.format_time(r.time_to_target_s)}, "
+                       f"{units.format_size(r.bytes_to_target)} per GPU")
+        else:
+            reached = f"not reached in {len(r.epochs)} epochs (best {max(r.accuracy):.4f})"
         print(f"  {r.name:24s} {r.scheme.split(':')[0]:12s} {reached}")
     if args.plot:
         print(f"  figure: {args.plot}")

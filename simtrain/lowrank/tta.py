@@ -121,19 +121,19 @@ def _read_csv(path: Path) -> Curve:
         if key not in meta:
             raise ConfigError(f"needs the run's {key} (a column or a '# {key}: value' line)", source=str(path),
                               key=key)
-    acc = []
+    acc: list[float] = []
     for i, row in enumerate(rows):
         if _positive_int(row["epoch"], str(path), f"epoch (row {i + 1})") != i + 1:
             raise ConfigError("epochs must be 1, 2, 3, ... in order", source=str(path), key="epoch",
                               value=row["epoch"])
         try:
-            value = float(row["test_accuracy"])
+            fraction = float(row["test_accuracy"])
         except ValueError:
-            value = math.nan
-        if not 0 <= value <= 1:
+            fraction = math.nan
+        if not 0 <= fraction <= 1:
             raise ConfigError("must be a fraction in [0, 1]", source=str(path), key=f"test_accuracy (row {i + 1})",
                               value=row["test_accuracy"])
-        acc.append(value)
+        acc.append(fraction)
     return Curve(path.stem, meta["model"], meta["scheme"],
                  _positive_int(meta["batch_per_worker"], str(path), "batch_per_worker"),
                  _positive_int(meta["samples_per_epoch"], str(path), "samples_per_epoch"), acc, str(path))
