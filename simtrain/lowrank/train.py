@@ -17,8 +17,8 @@ Schemes (the scheme's own phases decide what is sent; :func:`model_bytes` prices
     fed to :class:`~simtrain.lowrank.ranks.CuttlefishTracker`; once all factorisable layers (the scheme's
     ``factorised``: not the first, not the last, no 1 × 1 convolution) have converged, the next epoch starts
     factorised, each layer ``W = A·B`` (A = U√Σ, B = √ΣVᵀ of its truncated SVD) at its (scaled) stable rank, both
-    factors trained. ``switch_epoch=`` or ``rank=``/``rank_fraction=``/``rank_profile=`` in the spec override the
-    data's choice.
+    factors trained; a layer whose rank r gives factors no smaller than W (r(m + n) ≥ mn) stays dense.
+    ``switch_epoch=`` or ``rank=``/``rank_fraction=``/``rank_profile=`` in the spec override the data's choice.
 ``oialr``
     ``warmup`` full-rank steps (default here: 3 epochs), then every eligible weight becomes ``U·S·Vᵀ`` at full
     rank ``min(m, n)``, only S trained; every ``stability_frequency`` steps (default here: one epoch) worker 0
@@ -331,7 +331,10 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
 
     for epoch in range(epochs):
         if the.name == "cuttlefish" and switch_epoch == epoch:
-            ranks = chosen_ranks() if fixed_ranks else {n: r for n, r in track.ranks().items() if n in eligible}
+            # a layer whose factors would not be smaller than W (r(m + n) >= mn) stays dense
+            ranks = chosen_ranks() if fixed_ranks else {
+                n: r for n, r in track.ranks().items()
+                if n in eligible and r * sum(shapes[n]) < shapes[n][0] * shapes[n][1]}
             factorise("AB", ranks)
         order = shuffle.permutation(_data.TRAIN)
         ledger = [0] * workers
