@@ -106,9 +106,16 @@ def test_seeded_runs_repeat_and_save_spectra(tmp_path) -> None:
 def test_cuttlefish_switches_from_the_data() -> None:
     from simtrain.lowrank.ranks import CuttlefishTracker
 
-    r = train("cnn-digits", "cuttlefish", epochs=4, tracker=CuttlefishTracker(1, 1, 1e9, 2), **FULL)
+    r = train("cnn-digits", "cuttlefish", epochs=4, tracker=CuttlefishTracker(1, 1, 1e9, 2, scaled=False), **FULL)
     assert r.switch_epoch == 2      # an always-converged test switches as soon as min_epochs allow
     assert r.epochs[1].ranks == {} and set(r.epochs[2].ranks) == {"conv2.weight", "conv3.weight", "fc1.weight"}
+    stable = r.epochs[1].stable_ranks
+    assert all(r.epochs[2].ranks[n] == -(-stable[n] // 1) for n in r.epochs[2].ranks)   # ceil of the stable rank
+    assert r.epochs[2].bytes_sent < r.epochs[1].bytes_sent
+    # scaled stable ranks of a barely trained CNN are close to full rank: factors would not be smaller, W stays
+    early = train("cnn-digits", "cuttlefish", epochs=3, tracker=CuttlefishTracker(1, 1, 1e9, 2), **FULL)
+    assert early.switch_epoch == 2 and early.epochs[2].ranks == {}
+    assert early.epochs[2].bytes_sent == early.epochs[1].bytes_sent
     assert r.to_dict()["switch_epoch"] == 2 and "switch_epoch" not in train(
         "cnn-digits", "none", workers=2, epochs=1, max_steps=1).to_dict()
 
