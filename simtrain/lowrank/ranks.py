@@ -295,6 +295,21 @@ def write_profile(ranks: Mapping[str, int], path: str | Path, comment: str = "")
     return out
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file, read without unpickling (``allow_pickle=False``)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            out = {}
+            for member in archive.namelist():
+                with archive.open(member) as f:
+                    out[member.removesuffix(".npy")] = np.lib.format.read_array(f, allow_pickle=False)
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise ConfigError(f"cannot read the spectra: {exc}", source=str(path)) from None
+    return out
+
+
 def profile_from_spectra(spectra_file: str | Path, budget: float, *, epoch: int | None = None,
                          layers: Sequence[str] | None = None, norm: str = "spectral") -> dict[str, int]:
     """ALDS ranks from the singular values ``simtrain train --out`` saved (``spectra.npz``).
@@ -317,21 +332,21 @@ def profile_from_spectra(spectra_file: str | Path, budget: float, *, epoch: int 
     dict
         Tensor name → rank.
     """
-    with np.load(Path(spectra_file)) as saved:
-        keys = saved.files
-        epochs = sorted({k.split("/", 1)[0] for k in keys if k.startswith("epoch_")})
-        if not epochs:
-            raise ConfigError("holds no spectra (keys epoch_EEE/<tensor>)", source=str(spectra_file))
-        tag = epochs[-1] if epoch is None else f"epoch_{epoch:03d}"
-        if tag not in epochs:
-            raise ConfigError("no spectra for that epoch", source=str(spectra_file), key="epoch", value=epoch,
-                              choices=[str(int(e.split("_")[1])) for e in epochs])
-        names = [k.split("/", 1)[1] for k in keys if k.startswith(tag + "/")]
-        chosen = list(layers) if layers is not None else names
-        for name in chosen:
-            if name not in names or f"shape/{name}" not in keys:
-                raise ConfigError("no spectrum and shape saved for this tensor", source=str(spectra_file),
-                                  key="layers", value=name, choices=names)
-        spectra = {n: np.asarray(saved[f"{tag}/{n}"]) for n in chosen}
-        shapes = {n: (int(saved[f"shape/{n}"][0]), int(saved[f"shape/{n}"][1])) for n in chosen}
+    saved = _read_npz(Path(spectra_file))
+    keys = list(saved)
+    epochs = sorted({k.split("/", 1)[0] for k in keys if k.startswith("epoch_")})
+    if not epochs:
+        raise ConfigError("holds no spectra (keys epoch_EEE/<tensor>)", source=str(spectra_file))
+    tag = epochs[-1] if epoch is None else f"epoch_{epoch:03d}"
+    if tag not in epochs:
+        raise ConfigError("no spectra for that epoch", source=str(spectra_file), key="epoch", value=epoch,
+                          choices=[str(int(e.split("_")[1])) for e in epochs])
+    names = [k.split("/", 1)[1] for k in keys if k.startswith(tag + "/")]
+    chosen = list(layers) if layers is not None else names
+    for name in chosen:
+        if name not in names or f"shape/{name}" not in keys:
+            raise ConfigError("no spectrum and shape saved for this tensor", source=str(spectra_file),
+                              key="layers", value=name, choices=names)
+    spectra = {n: np.asarray(saved[f"{tag}/{n}"]) for n in chosen}
+    shapes = {n: (int(saved[f"shape/{n}"][0]), int(saved[f"shape/{n}"][1])) for n in chosen}
     return alds_allocate(spectra, shapes, budget, norm)
