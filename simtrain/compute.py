@@ -46,8 +46,7 @@ from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["OPTIMIZER_STATES", "ComputeModel"]
 
-#: Optimizer state tensors per parameter (fp32 each).
-OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
+from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
 PHASES = ("forward", "backward")
 

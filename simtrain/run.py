@@ -42,7 +42,7 @@ DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
 #: Network engines.
 ENGINES = ("analytical", "des")
 #: Optimizers → fp32 state tensors per parameter.
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adam", "novograd", "lamb", "lars")
 
 
 def _algorithm_names() -> list[str]:

@@ -308,7 +308,8 @@ def test_every_command_is_a_module_with_add_parser_and_run():
         assert callable(module.add_parser) and callable(module.run), name
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
     assert set(subcommands) == {"collective", "simulate", "sweep", "quickstart", "plot", "calibrate", "traffic",
-                                "list", "place", "validate", "import-trace", "parallelize"}
+                                "list", "place", "validate", "import-trace", "parallelize", "train",
+                                "time-to-accuracy"}
 
 
 def test_nothing_outside_the_cli_imports_it():

@@ -1,4 +1,4 @@
-"""Real data-parallel training of a small MLP on scikit-learn's digits, every message passing through the codecs.
+"""Real data-parallel training of a small MLP on 8 × 8 digits, every message passing through the codecs.
 
 The traffic model (:mod:`simtrain.compression.traffic`) says how many bytes a scheme sends; this module checks it
 against a training run that really sends them. ``K`` data-parallel workers live in one process: each takes its
@@ -8,14 +8,14 @@ payload is counted (``len(payload)``) for the worker that contributes it, so the
 measured, and :func:`simulated_message_bytes` derives the same quantity from the scheme's phases alone.
 
 Task
-    ``sklearn.datasets.load_digits`` (1797 8×8 images, 10 classes), features standardised with the training
-    set's mean and standard deviation, a fixed split (360 test, 1437 training samples, independent of the run's
-    seed). Softmax cross-entropy.
+    The generated digits of :mod:`simtrain.lowrank.data` (3000 training and 1000 test images, 10 classes,
+    independent of the run's seed) averaged 2 × 2 down to 8 × 8 (64 features, scikit-learn's digits' size),
+    features standardised with the training set's mean and standard deviation. Softmax cross-entropy.
 Model
     :func:`digits_mlp`: 64 → ``fc1`` (64) → ReLU → ``fc2`` (10); tensors ``fc1.weight`` (64 × 64), ``fc1.bias``,
     ``fc2.weight`` (10 × 64), ``fc2.bias``; PyTorch's default initialisation U(±1/√fan_in).
 Steps
-    ``floor(1437 / (workers × batch))`` steps per epoch (the traffic model's rule), the training set reshuffled
+    ``floor(3000 / (workers × batch))`` steps per epoch (the traffic model's rule), the training set reshuffled
     every epoch. Which phase each step is comes from ``scheme.run(ctx, total_steps)``, step by step.
 Optimiser
     SGD with momentum (PyTorch's rule ``buf = μ·buf + g``; ``momentum=0`` for plain SGD), buffers kept per
@@ -77,7 +77,7 @@ Examples
 --------
 >>> r = real_train("powersgd:rank=2", workers=2, batch=32, epochs=1)
 >>> r.steps, r.message_bytes_per_worker == simulated_message_bytes("powersgd:rank=2", 2, 32, r.steps)
-(22, True)
+(46, True)
 """
 
 from __future__ import annotations
@@ -108,10 +108,7 @@ __all__ = ["SCHEMES", "RealTrainResult", "digits_mlp", "real_train", "simulated_
 #: Schemes :func:`real_train` really trains with.
 SCHEMES = ("none", "powersgd", "ab-training", "oialr")
 
-_SAMPLES = 1797
-_TEST = 360
-_TRAIN = _SAMPLES - _TEST
-_SPLIT_SEED = 0
+_TRAIN = 3000  # simtrain.lowrank.data.TRAIN
 _DTYPE = "fp32"  # width of the values the codecs carry
 _NONE = make_codec("none")
 
@@ -135,21 +132,18 @@ def digits_mlp(hidden: int = 64) -> ModelSpec:
 
 @functools.lru_cache(maxsize=1)
 def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Standardised digits: (x_train, y_train, x_test, y_test), read-only."""
-    from sklearn.datasets import load_digits
+    """Standardised 8 x 8 digits: (x_train, y_train, x_test, y_test), read-only."""
+    from simtrain.lowrank import data
 
-    data = load_digits()
-    x = np.asarray(data.data, dtype=np.float64)
-    y = np.asarray(data.target, dtype=np.int64)
-    if len(y) != _SAMPLES:  # pragma: no cover - the bundled data set is fixed
-        raise RuntimeError(f"expected {_SAMPLES} digits, scikit-learn has {len(y)}")
-    order = np.random.default_rng(_SPLIT_SEED).permutation(_SAMPLES)
-    test, train = order[:_TEST], order[_TEST:]
-    mean = x[train].mean(axis=0)
-    std = x[train].std(axis=0)
+    x_train, y_train, x_test, y_test = data.digits()
+
+    def pooled(images: np.ndarray) -> np.ndarray:  # 16 x 16 -> 8 x 8 by 2 x 2 means, as 64 features
+        return images.astype(np.float64).reshape(len(images), 8, 2, 8, 2).mean(axis=(2, 4)).reshape(len(images), 64)
+
+    train, test = pooled(x_train), pooled(x_test)
+    mean, std = train.mean(axis=0), train.std(axis=0)
     std[std == 0] = 1.0
-    x = (x - mean) / std
-    out = (x[train], y[train], x[test], y[test])
+    out = ((train - mean) / std, np.asarray(y_train), (test - mean) / std, np.asarray(y_test))
     for arr in out:
         arr.setflags(write=False)
     return out
@@ -304,7 +298,7 @@ class RealTrainResult:
         >>> r = real_train("none", workers=2, batch=64, epochs=1)
         >>> d = r.to_dict()
         >>> d["steps"], d["message_bytes_per_worker"], d["message_bytes_per_worker_per_phase"]
-        (11, 211640.0, {'dense': 211640.0})
+        (23, 442520.0, {'dense': 442520.0})
         """
         return asdict(self)
 
@@ -665,7 +659,7 @@ def real_train(scheme: str | Scheme = "none", *, workers: int = 4, batch: int = 
     workers, batch : int
         Data-parallel workers and samples per worker per step.
     epochs : int
-        Passes over the 1437 training samples (``floor(1437 / (workers·batch))`` steps each).
+        Passes over the 3000 training samples (``floor(3000 / (workers·batch))`` steps each).
     lr : float
         SGD learning rate.
     seed : int
@@ -686,8 +680,8 @@ def real_train(scheme: str | Scheme = "none", *, workers: int = 4, batch: int = 
     --------
     >>> r = real_train("none", workers=4, batch=32, epochs=3, lr=0.1)
     >>> r.steps, r.accuracy_per_epoch[-1] > 0.85
-    (33, True)
-    >>> r.message_bytes_per_worker == simulated_message_bytes("none", 4, 32, 33) == 33 * 19240
+    (69, True)
+    >>> r.message_bytes_per_worker == simulated_message_bytes("none", 4, 32, 69) == 69 * 19240
     True
     """
     workers = _check_int("workers", workers)

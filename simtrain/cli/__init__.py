@@ -35,10 +35,11 @@ __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
 #: The command modules, in the order of ``simtrain --help``.
 COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "traffic", "listing", "place", "validate",
-            "import_trace", "parallelize")
+            "import_trace", "parallelize", "train", "time_to_accuracy")
 
 #: Sub-commands whose name is not their module's (any other name is looked up in :data:`COMMANDS` as is).
-ALIASES = {"list": "listing", "quickstart": "sweep", "import-trace": "import_trace"}
+ALIASES = {"list": "listing", "quickstart": "sweep", "import-trace": "import_trace",
+           "time-to-accuracy": "time_to_accuracy"}
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):

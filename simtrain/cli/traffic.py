@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from simtrain.cli._common import count_at_most, emit, positive_int
@@ -37,6 +38,15 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _past_end(args: argparse.Namespace, report: Any) -> str | None:
+    from simtrain.compression import SchemeContext, make_scheme
+    from simtrain.model import load_model
+
+    ctx = SchemeContext(load_model(args.model), report.num_gpus, report.gpus_per_node, report.dtype,
+                        report.steps_per_epoch)
+    return make_scheme(args.scheme).past_end(ctx, report.total_steps)
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain traffic``; returns the exit status."""
     from simtrain import units
@@ -46,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
                      samples_per_epoch=args.samples_per_epoch, epochs=args.epochs, dtype=args.dtype,
                      topology=args.topology, gpus_per_node=args.gpus_per_node, algorithm=args.algorithm)
     data = report.to_dict()
+    warning = _past_end(args, report)
+    if warning:  # a warm-up or switch past the end of the run: the scheme never compresses
+        print(f"warning: {warning}", file=sys.stderr)
+        data["warnings"] = [warning]
     if args.json:
         emit(data)
         return 0

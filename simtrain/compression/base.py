@@ -244,6 +244,40 @@ class Scheme:
         """One full period of the steady schedule (what ``simulate`` averages over)."""
         return [Segment(0, 1)]
 
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """Bytes per GPU the scheme holds in its steady phase beyond dense data parallelism's weights, gradients
+        and optimizer state, by component (error feedback, factors, their gradients and optimizer state, …);
+        negative entries are dense state it no longer holds (factorised layers). Default: nothing."""
+        return {}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        """Whether the run begins with full-rank dense steps (then dense memory is a floor of the peak)."""
+        return False
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        """The parameter that sets the uncompressed steps a run starts with, and their number (None: no such
+        start). A run no longer than this compresses nothing, which ``simtrain traffic`` warns about."""
+        return None
+
+    def past_end(self, ctx: SchemeContext, total_steps: int) -> str | None:
+        """A warning when the dense start lasts the whole run of ``total_steps`` steps (None otherwise).
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8, steps_per_epoch=48)
+        >>> make_scheme("ab-training").past_end(ctx, 300 * 48) is None
+        True
+        >>> make_scheme("ab-training").past_end(ctx, 100 * 48)
+        'ab-training: warmup=9300 full-rank steps last the whole run of 4800 steps: nothing is compressed'
+        """
+        start = self.dense_steps(ctx)
+        if start is None or start[1] < total_steps:
+            return None
+        return (f"{self.describe()}: {start[0]}={self.params[start[0]]} full-rank steps last the whole run of "
+                f"{total_steps} steps: nothing is compressed")
+
 
 def repeat_period(pattern: Sequence[Segment], total_steps: int) -> list[Block]:
     """``pattern`` repeated over ``total_steps`` steps, the last period cut short.

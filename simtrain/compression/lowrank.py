@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -83,9 +84,31 @@ class _LowRank(Scheme):
         if len(given) > 1:
             raise self._error(given[1], "give only one of rank, rank_fraction and rank_profile", self.params[given[1]])
 
+    def with_ranks(self, profile: dict[str, int]) -> _LowRank:
+        """This scheme with its ranks given as a mapping (tensor name → rank), as a ``rank_profile`` file would.
+
+        What real training uses when ranks come from the data and change during the run (OIALR's pruning);
+        the mapping replaces ``rank``, ``rank_fraction`` and ``rank_profile`` and is checked against the model
+        like a profile file.
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> make_scheme("oialr").with_ranks({"fc1.weight": 3}).describe()
+        'oialr'
+        """
+        out = copy.copy(self)
+        out._rank_map = dict(profile)
+        return out
+
+    _rank_map: dict[str, int] | None = None
+
     def ranks(self, ctx: SchemeContext, tensors: Sequence[Tensor]) -> tuple[RankChoice, list[Tensor]]:
         """The rank rule, checked against the model, and the layers it factorises (with a profile: the layers
         the profile names; the others stay full rank)."""
+        if self._rank_map is not None:
+            profile = _check_profile(self._rank_map, ctx.model, "ranks")
+            return RankChoice(profile=profile), [t for t in tensors if t.name in profile]
         if self.params["rank_profile"] is not None:
             profile = _read_profile(self.params["rank_profile"], ctx.model, self.name)
             return RankChoice(profile=profile), [t for t in tensors if t.name in profile]
@@ -105,6 +128,11 @@ def _read_profile(path: Any, model: ModelSpec, scheme: str) -> dict[str, int]:
     data = load_yaml(Path(str(path)))
     if not isinstance(data, dict):
         raise ConfigError("a rank profile must map tensor names to ranks", source=str(path), value=type(data).__name__)
+    return _check_profile(data, model, str(path))
+
+
+def _check_profile(data: dict[Any, Any], model: ModelSpec, path: str) -> dict[str, int]:
+    """A profile's tensor names and ranks checked against ``model`` (errors name ``path``, the profile's source)."""
     shapes = {t.name: t.matrix_shape for t in model.tensors}
     profile = {}
     for name, rank in data.items():
@@ -119,6 +147,14 @@ def _read_profile(path: Any, model: ModelSpec, scheme: str) -> dict[str, int]:
                               key=str(name), value=rank)
         profile[str(name)] = rank
     return profile
+
+
+def _widths(ctx: SchemeContext, optimizer: str) -> tuple[int, int, int]:
+    """Bytes per value of weights (with an fp32 master copy under mixed precision), gradients and optimizer state."""
+    from simtrain.optimizers import get_optimizer
+
+    w = ctx.value_bytes
+    return w + (4 if w < 4 else 0), w, 4 * get_optimizer(optimizer).states
 
 
 def _split(model: ModelSpec, factorised: list[Tensor]) -> tuple[set[str], list[Tensor]]:
@@ -193,6 +229,31 @@ class ABTraining(_LowRank):
                 Phase("ab", ab, compute_flops=flops),
                 Phase("sync", sync, overlap=False)]
 
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """W stays (rebuilt from A·B, trained in the rebound); A and B are added, with the gradient and optimizer
+        state of the factor a group trains (the larger of A and B).
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8, gpus_per_node=4)
+        >>> sorted(make_scheme("ab-training").state_bytes(ctx, "adam"))
+        ['factor gradients', 'factor optimizer state', 'factors A, B']
+        """
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        weight, grad, state = _widths(ctx, optimizer)
+        both = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
+        trained = sum(ranks.rank_of(t) * max(_shape(t)) for t in factorised)
+        return {"factors A, B": float(both * weight), "factor gradients": float(trained * grad),
+                "factor optimizer state": float(trained * state)}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["warmup"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        return "warmup", self.params["warmup"]
+
     def _cycle(self) -> list[Segment]:
         t, f = self.params["sync_every"], self.params["rebound"]
         return [Segment(1, t - f - 1), Segment(2, 1), Segment(0, f)]
@@ -256,6 +317,32 @@ class OIALR(_LowRank):
                 Phase("low-rank", lowrank, compute_flops=flops),
                 Phase("rank update", stability, compute_flops=svd_flops)]
 
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """Converted layers hold frozen U, V and the trained S (its gradient and optimizer state) instead of W.
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8)
+        >>> sum(make_scheme("oialr").state_bytes(ctx, "adam").values()) < 0
+        True
+        """
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        weight, grad, state = _widths(ctx, optimizer)
+        bases = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
+        s = sum(ranks.rank_of(t) ** 2 for t in factorised)
+        dense = sum(_shape(t)[0] * _shape(t)[1] for t in factorised)
+        return {"bases U, V": float(bases * weight), "S": float(s * weight), "S gradients": float(s * grad),
+                "S optimizer state": float(s * state),
+                "converted layers' dense state": -float(dense * (weight + grad + state))}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["warmup"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        return "warmup", self.params["warmup"]
+
     def _cycle(self) -> list[Segment]:
         f = self.params["stability_frequency"]
         return [Segment(1, f - 1), Segment(2, 1)] if f > 1 else [Segment(2, 1)]
@@ -304,6 +391,33 @@ class Cuttlefish(_LowRank):
                 if factors + rest else []
 
         return [Phase("full-rank", lambda tensors: dense(tensors, ctx)), Phase("low-rank", lowrank)]
+
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """After the switch factorised layers hold A and B (trained: gradients and optimizer state) instead of W.
+
+        Examples
+        --------
+        >>> from simtrain.compression import make_scheme
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("vgg16-cifar"), num_gpus=8)
+        >>> sum(make_scheme("cuttlefish").state_bytes(ctx, "adam").values()) < 0
+        True
+        """
+        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        weight, grad, state = _widths(ctx, optimizer)
+        factors = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
+        dense = sum(_shape(t)[0] * _shape(t)[1] for t in factorised)
+        return {"factors A, B": float(factors * weight), "factor gradients": float(factors * grad),
+                "factor optimizer state": float(factors * state),
+                "factorised layers' dense state": -float(dense * (weight + grad + state))}
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["switch_epoch"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        if ctx.steps_per_epoch is None:
+            return None
+        return "switch_epoch", self.params["switch_epoch"] * ctx.steps_per_epoch
 
     def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
         if ctx.steps_per_epoch is None:

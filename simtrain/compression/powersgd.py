@@ -46,6 +46,27 @@ class PowerSGD(Scheme):
         Param("start_iter", "integer", 0, "uncompressed all-reduce steps before PowerSGD starts", minimum=0),
     )
 
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        return ("start_iter", self.params["start_iter"]) if self.params["start_iter"] else None
+
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """Error feedback keeps a residual of every compressed matrix; P and Q (and Q's warm start) persist.
+
+        Examples
+        --------
+        >>> from simtrain.model import load_model
+        >>> ctx = SchemeContext(load_model("resnet50"), num_gpus=8)
+        >>> sorted(PowerSGD(rank=4).state_bytes(ctx))
+        ['P and Q factors', 'error feedback residuals']
+        """
+        residual = factors = 0
+        for t in ctx.model.tensors:
+            if self.compressed(t):
+                (m, n), r = t.matrix_shape, min(self.params["rank"], *t.matrix_shape)  # type: ignore[misc]
+                residual += m * n
+                factors += r * (m + n)
+        return {"error feedback residuals": float(4 * residual), "P and Q factors": float(4 * factors)}
+
     def compressed(self, tensor: Tensor) -> bool:
         """Whether PowerSGD compresses this tensor."""
         shape = tensor.matrix_shape

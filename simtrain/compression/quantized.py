@@ -79,3 +79,7 @@ class OneBit(_AllGathered):
     codec = "onebit"
     label = "signs+scale"
     flops_per_value = 3.0
+
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """Error feedback: an fp32 residual of every gradient value."""
+        return {"error feedback residuals": float(4 * ctx.model.num_params)}

@@ -55,6 +55,10 @@ class TopK(Scheme):
         if self.params["index_bytes"] not in (4, 8):
             raise self._error("index_bytes", "must be 4 or 8", self.params["index_bytes"])
 
+    def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
+        """Error feedback: an fp32 residual of every gradient value."""
+        return {"error feedback residuals": float(4 * ctx.model.num_params)}
+
     def _codec_params(self, ctx: SchemeContext) -> dict[str, object]:
         return {"density": self.params["density"], "index_bytes": self.params["index_bytes"],
                 "value_dtype": ctx.value_dtype}

@@ -54,11 +54,17 @@ __all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "mi
            "resolve", "run_plan", "simulate"]
 
 
-def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum") -> dict[str, float]:
-    """Bytes one GPU holds for training: weights, gradients, fp32 master copy, optimizer state, activations.
+def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum",
+                   scheme: Any = None, num_gpus: int = 1, gpus_per_node: int = 1) -> dict[str, float]:
+    """Bytes one GPU holds for training: weights, gradients, fp32 master copy, optimizer state, activations, and
+    the communication scheme's own state.
 
     With fp16/bf16 (mixed precision) weights and gradients are half precision and an fp32 master copy is kept;
-    optimizer states are fp32.
+    optimizer states are fp32 (per parameter, plus NovoGrad's one per layer). ``scheme`` (a spec or a Scheme)
+    adds ``scheme_state``: what :meth:`~simtrain.compression.base.Scheme.state_bytes` says it holds in its steady
+    phase (error-feedback residuals, factors with their gradients and optimizer state, less the dense state of
+    factorised layers). A scheme that starts with full-rank steps needs dense memory first, so a saving (negative
+    state) does not lower the peak then; ``total`` is the peak.
 
     Examples
     --------
@@ -66,16 +72,32 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     >>> m = memory_per_gpu(load_model("resnet50"), 32, "fp32", "momentum")
     >>> m["weights"] == m["gradients"] == m["optimizer_state"] == 25_557_032 * 4
     True
+    >>> vgg = load_model("vgg16")
+    >>> base = memory_per_gpu(vgg, 32, "fp32", "adam")["total"]
+    >>> memory_per_gpu(vgg, 32, "fp32", "adam", "powersgd:rank=4")["total"] > base
+    True
+    >>> memory_per_gpu(vgg, 32, "fp32", "adam", "oialr:warmup=0")["total"] < base
+    True
     """
+    from simtrain.optimizers import state_bytes
+
     width = DTYPE_BYTES[dtype]
     params = model.num_params
+    layers = sum(1 for layer in model.layers if layer.tensors)
     parts = {
         "weights": params * width,
         "gradients": params * width,
         "master_weights": params * 4 if width < 4 else 0,
-        "optimizer_state": params * 4 * OPTIMIZER_STATES[optimizer],
+        "optimizer_state": params * 4 * OPTIMIZER_STATES[optimizer] + state_bytes(optimizer, 0, layers),
         "activations": model.activation_bytes(batch, dtype),
     }
+    if scheme is not None:
+        from simtrain.compression import SchemeContext, make_scheme
+
+        the = make_scheme(scheme)
+        ctx = SchemeContext(model, num_gpus=num_gpus, gpus_per_node=gpus_per_node, dtype=dtype)
+        state = float(sum(the.state_bytes(ctx, optimizer).values()))
+        parts["scheme_state"] = max(0.0, state) if the.starts_dense(ctx) else state
     parts["total"] = sum(parts.values())
     return {k: float(v) for k, v in parts.items()}
 

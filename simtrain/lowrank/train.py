@@ -1,0 +1,412 @@
+"""Real data-parallel training of the digits models with low-rank schemes, ranks chosen from the data.
+
+``K`` data-parallel workers live in one process. Each step every worker takes its own shard of the global batch
+(``batch`` samples) and computes the gradients of the trained arrays (:class:`~simtrain.lowrank.nets.Net`: dense
+weights, factors ``A``, ``B`` or OIALR's ``S``) on the GEMM backend; every gradient is encoded with the ``none``
+codec of :mod:`simtrain.compression.codecs` (fp32 values), counted (``len(payload)``) for the worker that sends it,
+decoded and averaged; OIALR's rank update broadcasts ``U``, ``S``, ``V`` from worker 0 through the same codec,
+counted for the root alone. All workers apply the same averaged update, so they hold the same parameters; the
+run keeps one copy of them (synchronous data parallelism, exact), while gradients and messages are per worker.
+
+Schemes (the scheme's own phases decide what is sent; :func:`model_bytes` prices a step from them)
+
+``none``
+    Plain data parallelism.
+``cuttlefish``
+    Full rank until the switch; each epoch the singular values of every weight are taken and the stable ranks
+    fed to :class:`~simtrain.lowrank.ranks.CuttlefishTracker`; once all factorisable layers (the scheme's
+    ``factorised``: not the first, not the last, no 1 × 1 convolution) have converged, the next epoch starts
+    factorised, each layer ``W = A·B`` (A = U√Σ, B = √ΣVᵀ of its truncated SVD) at its (scaled) stable rank, both
+    factors trained; a layer whose rank r gives factors no smaller than W (r(m + n) ≥ mn) stays dense.
+    ``switch_epoch=`` or ``rank=``/``rank_fraction=``/``rank_profile=`` in the spec override the data's choice.
+``oialr``
+    ``warmup`` full-rank steps (default here: 3 epochs), then every eligible weight becomes ``U·S·Vᵀ`` at full
+    rank ``min(m, n)``, only S trained; every ``stability_frequency`` steps (default here: one epoch) worker 0
+    takes the SVD of S, rotates the bases, drops singular values by :func:`~simtrain.lowrank.ranks.oialr_prune`
+    and broadcasts U, S, V before that step's gradients (so the step's S all-reduce has the new rank).
+
+Bytes (``bytes_sent`` per epoch) are the mean over workers of what each contributed; ``bytes_model`` is the same
+quantity from the scheme's phases at the ranks in effect (payload × contributors / workers, the convention of
+:func:`simtrain.compression.traffic.traffic`), and they are equal (tested).
+
+Examples
+--------
+>>> r = train("cnn-digits", "none", workers=2, epochs=1, batch=64, max_steps=3)
+>>> e = r.epochs[0]
+>>> e.bytes_sent == e.bytes_model == 3 * 57482 * 4
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simtrain.collectives.groups import rank_groups
+from simtrain.compression.base import Scheme, SchemeContext
+from simtrain.compression.codecs import make_codec
+from simtrain.compression.lowrank import OIALR, Cuttlefish
+from simtrain.compression.registry import make_scheme
+from simtrain.compression.traffic import contributors
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.lowrank import data as _data
+from simtrain.lowrank.compute import step_compute_time
+from simtrain.lowrank.nets import MODELS, Backend, Net
+from simtrain.lowrank.ranks import CuttlefishTracker, oialr_prune, stable_rank, write_profile
+from simtrain.registry import parse_spec
+
+__all__ = ["SCHEMES", "EpochRecord", "TrainResult", "model_bytes", "train"]
+
+#: Schemes :func:`train` trains with.
+SCHEMES = ("none", "cuttlefish", "oialr")
+#: Optimizers :func:`train` implements (the state each keeps per trained array: 0, 1 and 2 buffers).
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+_NONE = make_codec("none")
+_DEFAULTS = {"cnn-digits": ("momentum", 0.01), "transformer-digits": ("adam", 2e-3)}
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch measured (the names ``simtrain train --json`` prints)."""
+
+    epoch: int
+    test_accuracy: float
+    loss: float
+    bytes_sent: float
+    bytes_model: float
+    ranks: dict[str, int]
+    stable_ranks: dict[str, float]
+    compute_measured_s: float
+    compute_predicted_s: float
+    steps_per_phase: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """A run: its setting and one :class:`EpochRecord` per epoch."""
+
+    model: str
+    scheme: str
+    workers: int
+    batch_per_worker: int
+    samples_per_epoch: int
+    steps_per_epoch: int
+    optimizer: str
+    lr: float
+    seed: int
+    backend: str
+    device: str
+    epochs: list[EpochRecord]
+    switch_epoch: int | None = None
+    compute_model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``switch_epoch`` only for schemes that switch.
+
+        Examples
+        --------
+        >>> r = train("cnn-digits", "none", workers=2, epochs=1, batch=64, max_steps=2)
+        >>> sorted(r.to_dict()["epochs"][0])[:4]
+        ['bytes_model', 'bytes_sent', 'compute_measured_s', 'compute_predicted_s']
+        """
+        out = asdict(self)
+        if not self.scheme.startswith("cuttlefish"):
+            out.pop("switch_epoch")
+        return out
+
+
+def model_bytes(scheme: Scheme, ctx: SchemeContext, phase: int, ranks: Mapping[str, int] | None) -> float:
+    """Bytes each worker contributes on average in one step of ``phase``, from the scheme's phases.
+
+    Examples
+    --------
+    >>> from simtrain.lowrank.nets import model_spec
+    >>> ctx = SchemeContext(model_spec("cnn-digits"), num_gpus=4)
+    >>> model_bytes(make_scheme("none"), ctx, 0, None) == 57482 * 4
+    True
+    """
+    the = scheme.with_ranks(dict(ranks)) if ranks and isinstance(scheme, Cuttlefish | OIALR) else scheme
+    total = 0.0
+    for comm in the.phases(ctx)[phase].comms(ctx.model.tensors):
+        for group in rank_groups(comm.group, ctx.num_gpus, ctx.gpus_per_node):
+            total += comm.payload_bytes * contributors(comm, len(group))
+    return total / ctx.num_gpus
+
+
+class _Optimizer:
+    """SGD, momentum (PyTorch's ``buf = μ·buf + g``, μ = 0.9) or Adam (β = 0.9, 0.999), state per trained key."""
+
+    def __init__(self, kind: str, lr: float) -> None:
+        self.kind, self.lr = kind, lr
+        self.state: dict[str, list[np.ndarray]] = {}
+        self.t: dict[str, int] = {}
+
+    def forget(self, name: str) -> None:
+        for key in [k for k in self.state if k == name or k.startswith(name + ":")]:
+            del self.state[key]
+            self.t.pop(key, None)
+
+    def step(self, key: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        if self.kind == "sgd":
+            return param - self.lr * grad
+        if self.kind == "momentum":
+            buf = self.state.get(key)
+            buf = [grad.copy()] if buf is None else [0.9 * buf[0] + grad]
+            self.state[key] = buf
+            return param - self.lr * buf[0]
+        m, v = self.state.get(key, [np.zeros_like(param), np.zeros_like(param)])
+        t = self.t.get(key, 0) + 1
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad * grad
+        self.state[key], self.t[key] = [m, v], t
+        step = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        return (param - self.lr * step).astype(param.dtype)
+
+
+def _user_keys(scheme: str | Scheme) -> set[str]:
+    if isinstance(scheme, Scheme):
+        return {k for k, v in scheme.params.items() if v != scheme.param_spec.get(k)}
+    return set(parse_spec(scheme, key="scheme")[1])
+
+
+def _spectra(net: Net) -> dict[str, np.ndarray]:
+    return {name: np.linalg.svd(net.params.weight(name).astype(np.float64), compute_uv=False)
+            for name in net.weight_names}
+
+
+def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs: int = 20, batch: int = 32,
+          lr: float | None = None, optimizer: str | None = None, backend: str = "numba", seed: int = 0,
+          out: str | Path | None = None, compute: ComputeModel | None = None,
+          tracker: CuttlefishTracker | None = None, oialr_cutoff: float = 0.2,
+          max_steps: int | None = None, threads: int = 1) -> TrainResult:
+    """Train ``model`` with ``scheme`` on ``workers`` simulated data-parallel workers, for real.
+
+    Parameters
+    ----------
+    model : str
+        ``cnn-digits`` or ``transformer-digits``.
+    scheme : str or Scheme
+        ``none``, ``cuttlefish[:...]`` or ``oialr[:...]`` (see the module docstring).
+    workers, epochs, batch : int
+        Workers, passes over the 3,000 training images, samples per worker per step.
+    lr, optimizer : optional
+        Default: momentum SGD at 0.01 for the CNN, Adam at 0.002 for the Transformer.
+    backend : str
+        ``numba`` or ``torch`` GEMMs (:class:`~simtrain.lowrank.nets.Backend`).
+    seed : int
+        Initialisation and shuffling (the data set is fixed).
+    out : path, optional
+        Folder for ``spectra.npz`` (singular values per ``epoch_EEE/<tensor>``), ``curve.json`` (the result) and,
+        for low-rank schemes, ``ranks.yaml`` (the last ranks, a profile ``rank_profile=`` reads).
+    compute : ComputeModel, optional
+        Prices each epoch's forward and backward (default: the shipped ``cpu-numba`` profile).
+    tracker : CuttlefishTracker, optional
+        Cuttlefish's convergence test (default: window 3, lookback 2, threshold 0.5 / epoch, min 3 epochs: the
+        paper's rule scaled to 20-epoch runs).
+    oialr_cutoff : float
+        OIALR's relative singular-value cutoff (0.2, its default trainer configuration; 0: no pruning).
+    max_steps : int, optional
+        Stop every epoch after this many steps (smoke runs).
+    threads : int
+        BLAS (and torch) threads while training, pinned as ``simtrain calibrate`` pins them (default 1).
+
+    Returns
+    -------
+    TrainResult
+    """
+    from simtrain.calibration.bench import blas_threads
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError("must be a positive integer", key="threads", value=threads)
+    with blas_threads(threads):
+        return _train(model, scheme, workers, epochs, batch, lr, optimizer, backend, seed, out, compute, tracker,
+                      oialr_cutoff, max_steps)
+
+
+def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: int, lr: float | None,
+           optimizer: str | None, backend: str, seed: int, out: str | Path | None, compute: ComputeModel | None,
+           tracker: CuttlefishTracker | None, oialr_cutoff: float, max_steps: int | None) -> TrainResult:
+    if model not in MODELS:
+        raise ConfigError("unknown model", key="model", value=model, choices=list(MODELS))
+    for key, value, low in (("workers", workers, 1), ("epochs", epochs, 1), ("batch", batch, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"must be an integer of at least {low}", key=key, value=value)
+    the = make_scheme(scheme)
+    if the.name not in SCHEMES:
+        raise ConfigError("simtrain train does not implement this scheme", key="scheme", value=the.name,
+                          choices=list(SCHEMES))
+    opt_kind, default_lr = _DEFAULTS[model]
+    opt_kind = optimizer or opt_kind
+    if opt_kind not in OPTIMIZERS:
+        raise ConfigError("unknown optimizer", key="optimizer", value=opt_kind, choices=list(OPTIMIZERS))
+    lr = default_lr if lr is None else lr
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+        raise ConfigError("must be a positive number", key="lr", value=lr)
+    x_train, y_train, x_test, y_test = _data.digits()
+    steps_per_epoch = _data.TRAIN // (workers * batch)
+    if steps_per_epoch < 1:
+        raise ConfigError(f"workers x batch exceeds the {_data.TRAIN} training samples", key="batch", value=batch)
+    net = Net(model, Backend(backend), seed)
+    ctx = SchemeContext(net.spec, num_gpus=workers, gpus_per_node=1, dtype="fp32", steps_per_epoch=steps_per_epoch)
+    given = _user_keys(scheme)
+    if the.name == "oialr":  # digits-sized defaults unless the spec sets them
+        params = {k: v for k, v in the.get_params().items() if k in given}
+        params.setdefault("warmup", 3 * steps_per_epoch)
+        params.setdefault("stability_frequency", steps_per_epoch)
+        the = make_scheme((the.name, params))
+    fixed_ranks = bool(given & {"rank", "rank_fraction", "rank_profile"})
+    cm = compute if compute is not None else ComputeModel.from_profile("cpu-numba")
+    cm_name = "cpu-numba profile" if compute is None else ("profile" if cm.profile is not None else
+                                                           f"roofline {cm.device.name}")
+    opt = _Optimizer(opt_kind, float(lr))
+    track = tracker if tracker is not None else CuttlefishTracker(window=3, lookback=2, threshold=0.5, min_epochs=3)
+    eligible = [t.name for t in the.factorised(net.spec)] if isinstance(the, Cuttlefish | OIALR) else []
+    shapes = dict(net.shapes)
+
+    def chosen_ranks() -> dict[str, int]:
+        choice, tensors = the.ranks(ctx, [t for t in net.spec.tensors if t.name in eligible])  # type: ignore[attr-defined]
+        return {t.name: choice.rank_of(t) for t in tensors}
+
+    # phase of every step: OIALR from its run(); Cuttlefish from the switch (decided as the run goes)
+    total_steps = epochs * steps_per_epoch
+    sequence: list[int] = []
+    if the.name == "oialr":
+        for block in the.run(ctx, total_steps):
+            for _ in range(block.times):
+                for segment in block.segments:
+                    sequence.extend([segment.phase] * segment.steps)
+    switch_epoch: int | None = the.params["switch_epoch"] if the.name == "cuttlefish" and "switch_epoch" in given \
+        else None
+    if switch_epoch is not None and switch_epoch >= epochs:
+        warnings.warn(f"switch_epoch={switch_epoch} is past the end of the {epochs}-epoch run", stacklevel=2)
+    ranks: dict[str, int] = {}
+    kinds: dict[str, tuple[str, int]] = {}
+    spectra_out: dict[str, np.ndarray] = {f"shape/{n}": np.array(shapes[n]) for n in net.weight_names}
+    shuffle = np.random.default_rng([seed, 1])
+    records: list[EpochRecord] = []
+    bytes_cache: dict[tuple[int, tuple[tuple[str, int], ...]], float] = {}
+    if the.name == "cuttlefish":
+        track.initialise(_spectra(net))
+
+    def factorise(kind: str, target: Mapping[str, int]) -> None:
+        for name, r in target.items():
+            w = net.params.dense.pop(name).astype(np.float64)
+            u, s, vt = np.linalg.svd(w, full_matrices=False)
+            u, s, vt = u[:, :r], s[:r], vt[:r]
+            if kind == "AB":
+                root = np.sqrt(s)
+                f = {"A": u * root, "B": root[:, None] * vt}
+            else:
+                f = {"U": u, "S": np.diag(s), "V": vt.T}
+            net.params.factors[name] = {k: v.astype(np.float32) for k, v in f.items()}
+            opt.forget(name)
+            kinds[name] = (kind, r)
+
+    def rank_update() -> None:
+        """OIALR's rank update by worker 0, broadcast to everyone (counted for the root)."""
+        for name in list(net.params.factors):
+            f = net.params.factors[name]
+            p, s, rt = np.linalg.svd(f["S"].astype(np.float64))
+            k = oialr_prune(s, shapes[name][1], oialr_cutoff) if oialr_cutoff > 0 else len(s)
+            new = {"U": (f["U"] @ p)[:, :k], "S": np.diag(s[:k]), "V": (f["V"] @ rt.T)[:, :k]}
+            sent = {}
+            for part, arr in new.items():
+                payload = _NONE.encode(arr)
+                ledger[0] += len(payload)
+                sent[part] = _NONE.decode(payload, arr.shape)
+            net.params.factors[name] = sent
+            opt.forget(name)
+            ranks[name] = k
+            kinds[name] = ("USV", k)
+
+    for epoch in range(epochs):
+        if the.name == "cuttlefish" and switch_epoch == epoch:
+            # a layer whose factors would not be smaller than W (r(m + n) >= mn) stays dense
+            ranks = chosen_ranks() if fixed_ranks else {
+                n: r for n, r in track.ranks().items()
+                if n in eligible and r * sum(shapes[n]) < shapes[n][0] * shapes[n][1]}
+            factorise("AB", ranks)
+        order = shuffle.permutation(_data.TRAIN)
+        ledger = [0] * workers
+        epoch_model = 0.0
+        losses: list[float] = []
+        measured = 0.0
+        predicted = 0.0
+        counts: dict[str, int] = {}
+        steps = steps_per_epoch if max_steps is None else min(max_steps, steps_per_epoch)
+        for s in range(steps):
+            t = epoch * steps_per_epoch + s
+            if the.name == "oialr":
+                phase = sequence[t]
+                if phase > 0 and not net.params.factors:
+                    ranks = chosen_ranks() if fixed_ranks else {n: min(shapes[n]) for n in eligible}
+                    factorise("USV", ranks)
+                if phase == 2:
+                    rank_update()
+            else:
+                phase = 1 if the.name == "cuttlefish" and net.params.factors else 0
+            phase_name = the.phases(ctx)[phase].name
+            counts[phase_name] = counts.get(phase_name, 0) + 1
+            cache_key = (phase, tuple(sorted(ranks.items())) if phase else ())
+            if cache_key not in bytes_cache:
+                bytes_cache[cache_key] = model_bytes(the, ctx, phase, ranks if phase else None)
+            epoch_model += bytes_cache[cache_key]
+            idx = order[s * workers * batch:(s + 1) * workers * batch]
+            xs, ys = x_train[idx], y_train[idx]
+            grads_per_worker = []
+            for k in range(workers):
+                start = time.perf_counter()
+                loss, grads = net.loss_and_grads(xs[k * batch:(k + 1) * batch], ys[k * batch:(k + 1) * batch])
+                measured += (time.perf_counter() - start) / workers
+                losses.append(loss)
+                grads_per_worker.append(grads)
+            for key_name, param in net.params.trained().items():
+                total: np.ndarray | None = None
+                for k in range(workers):
+                    payload = _NONE.encode(grads_per_worker[k][key_name])
+                    ledger[k] += len(payload)
+                    decoded = _NONE.decode(payload, param.shape)
+                    total = decoded if total is None else total + decoded
+                assert total is not None
+                net.params.set(key_name, opt.step(key_name, param, (total / workers).astype(param.dtype)))
+            predicted += step_compute_time(cm, net.spec, kinds, batch)
+        logits = np.concatenate([net.logits(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
+        accuracy = float(np.mean(np.argmax(logits, axis=1) == y_test))
+        spectra = _spectra(net)
+        for layer, sv in spectra.items():
+            spectra_out[f"epoch_{epoch:03d}/{layer}"] = sv
+        if the.name == "cuttlefish" and switch_epoch is None and not net.params.factors:
+            if track.observe({n: spectra[n] for n in eligible}, epoch):
+                switch_epoch = track.switch_epoch
+        records.append(EpochRecord(
+            epoch=epoch + 1, test_accuracy=accuracy, loss=float(np.mean(losses)),
+            bytes_sent=float(sum(ledger)) / workers, bytes_model=epoch_model,
+            ranks={n: int(r) for n, r in ranks.items()} if net.params.factors else {},
+            stable_ranks={n: round(stable_rank(sv), 4) for n, sv in spectra.items()},
+            compute_measured_s=measured, compute_predicted_s=predicted, steps_per_phase=counts))
+    result = TrainResult(
+        model=model, scheme=the.describe(), workers=workers, batch_per_worker=batch,
+        samples_per_epoch=_data.TRAIN, steps_per_epoch=steps_per_epoch, optimizer=opt_kind, lr=float(lr), seed=seed,
+        backend=backend, device=net.backend.device, epochs=records,
+        switch_epoch=switch_epoch,
+        compute_model=cm_name)
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(folder / "spectra.npz", **spectra_out)  # type: ignore[arg-type]
+        (folder / "curve.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+        if ranks:
+            write_profile(ranks, folder / "ranks.yaml", f"{the.describe()} on {model}: last ranks of the run")
+    if math.isnan(records[-1].loss):
+        warnings.warn("the loss diverged (NaN); lower the learning rate", stacklevel=2)
+    return result
