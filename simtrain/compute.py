@@ -366,11 +366,11 @@ class ComputeModel:
         >>> round(ComputeModel.roofline("v100").update_time(25_557_032, "fp32", "momentum") * 1e3, 3)
         0.71
         """
-        states = OPTIMIZER_STATES[optimizer]
-        width = DTYPE_BYTES[dtype]
-        master = 4 if width < 4 else 0  # mixed precision (fp16, bf16, fp8) keeps fp32 master weights
-        # read weight, gradient, master and states; write weight, master and states
-        per_param = 2 * width + width + 2 * master + 2 * 4 * states
+        from simtrain.optimizers import update_bytes_per_param
+
+        # read weight, gradient, fp32 master (mixed precision) and states, plus LAMB/LARS/NovoGrad's norm passes;
+        # write weight, master and states (simtrain.optimizers says it once)
+        per_param = update_bytes_per_param(optimizer, DTYPE_BYTES[dtype])
         if self.profile is not None:
             return self.profile.memory_time(num_params * per_param, dtype)
         return self.kernel_time(0.0, num_params * per_param, "fp32" if "fp32" in

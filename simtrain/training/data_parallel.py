@@ -392,7 +392,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     run, spec, cluster, compute = resolved.run, resolved.model, resolved.cluster, resolved.compute
     width = DTYPE_BYTES[run.dtype]
     batch, accumulation = micro_batching(run, cluster.num_gpus)
-    memory = memory_per_gpu(spec, batch, run.dtype, run.optimizer)
+    memory = memory_per_gpu(spec, batch, run.dtype, run.optimizer, resolved.scheme, cluster.num_gpus,
+                            cluster.gpus_per_node)
     if run.check_memory and memory["total"] > resolved.device.memory_bytes:
         parts = ", ".join(f"{k.replace('_', ' ')} {units.format_size(v)}" for k, v in memory.items()
                           if k != "total" and v)
