@@ -97,6 +97,11 @@ def _positive(value: Any, key: str) -> int:
     return value
 
 
+#: The GEMM table a calibration measures: products up to this many FLOPs, each timed in batches of this length.
+_TABLE_MAX_FLOPS = 2.0**29
+_TABLE_BATCH_S = {True: 2e-4, False: 3e-4}
+
+
 def _shape_progress(progress: Progress | None) -> Callable[[int, int, Shape], None] | None:
     if progress is None:
         return None
@@ -201,6 +206,56 @@ class MeasurementLog:
         self.path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class CalibrationCost:
+    """What a calibration will measure, known before it starts: GEMM products per dtype, step shapes and their
+    timed repeats, and a lower bound on the time (every product's timed batches and every step's repeats, at
+    nothing but their minimum duration: compiling, warm-up and slow shapes come on top)."""
+
+    dtypes: int
+    products_per_dtype: int
+    step_shapes: int
+    repeats: int
+    lower_bound_s: float
+
+    def describe(self) -> str:
+        """One line for the user before the measuring starts.
+
+        Examples
+        --------
+        >>> print(CalibrationCost(2, 100, 10, 15, 42.0).describe())
+        calibrate: 2 dtype(s): 100 GEMM products each, then 10 training-step shapes x 15 repeats; at least 42 s
+        """
+        from simtrain import units
+
+        return (f"calibrate: {self.dtypes} dtype(s): {self.products_per_dtype} GEMM products each, then "
+                f"{self.step_shapes} training-step shapes x {self.repeats} repeats; at least "
+                f"{units.format_time(self.lower_bound_s)}")
+
+
+def calibration_cost(dtypes: Sequence[str] | str = ("fp32",), *, quick: bool = False,
+                     repeats: int = 15) -> CalibrationCost:
+    """The size of :func:`calibrate_profile`'s work, from the same grids it measures (nothing is run).
+
+    Examples
+    --------
+    >>> cost = calibration_cost(["fp32"], quick=True, repeats=3)
+    >>> cost.products_per_dtype > 0 and cost.step_shapes > 0 and cost.lower_bound_s > 0
+    True
+    """
+    names = [d.strip() for d in dtypes.split(",")] if isinstance(dtypes, str) else list(dtypes)
+    dims = gemm_table.grid_dims(quick)
+    n = len(dims)
+    points = sum(1 for i in range(n) for j in range(n) for k in range(n)
+                 if 2.0 * dims[i] * dims[j] * dims[k] <= _TABLE_MAX_FLOPS)
+    products = 3 * points                        # three layouts per grid point
+    batch_s = _TABLE_BATCH_S[quick]
+    shapes = bench.fit_shapes(names, quick=quick)
+    per_dtype = products * 3 * batch_s           # three timed batches of at least batch_s each
+    lower = len(names) * per_dtype + len(shapes) * repeats * 1e-4
+    return CalibrationCost(len(names), products, len(shapes), repeats, lower)
+
+
 def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Sequence[str] | str = ("fp32",), *,
                       quick: bool = False, repeats: int = 15, threads: int = 1,
                       progress: Progress | None = None, checkpoint: str | Path | None = None) -> Profile:
@@ -266,7 +321,7 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
                 table = log.table(dtype) if log is not None else None
                 if table is None:
                     table = gemm_table.measure_gemm_table(backend, device, dtype, gemm_table.grid_dims(quick),
-                                                          max_flops=2.0**29, batch_s=2e-4 if quick else 3e-4,
+                                                          max_flops=_TABLE_MAX_FLOPS, batch_s=_TABLE_BATCH_S[quick],
                                                           repeats=3, progress=table_progress)
                     if log is not None:
                         log.add_table(dtype, table)

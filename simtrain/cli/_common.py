@@ -252,6 +252,20 @@ def split_schemes(text: str) -> list[str]:
 
 
 # -- output ----------------------------------------------------------------------------------------------------------
+def print_rows(rows: Sequence[tuple[str, str]]) -> None:
+    """Print ``(label, value)`` rows indented, the values aligned.
+
+    Examples
+    --------
+    >>> print_rows([("step time", "1 ms"), ("throughput", "5 samples/s")])
+      step time   1 ms
+      throughput  5 samples/s
+    """
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+
+
 def emit(data: Any) -> None:
     """Print ``data`` as one line of JSON (NumPy scalars and arrays included).
 

@@ -8,6 +8,7 @@ written before measuring, the progress bar, and the printed summary. Measurement
 Examples
 --------
 >>> import argparse
+import sys
 >>> parser = argparse.ArgumentParser(prog="simtrain")
 >>> add_parser(parser.add_subparsers(dest="command"))
 >>> parser.parse_args(["calibrate", "--dtypes", "fp32,fp64", "--out", "p.json"]).dtypes
@@ -17,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     for path in (out, partial):   # before measuring for minutes, not after
         check_writable(path, make_parents=True, flag="--out")
     threads = args.threads or 1
+    from simtrain.calibration.pipeline import calibration_cost
+
+    # a measurement of minutes: say what it will do before it starts (stderr, so --json output stays clean)
+    print(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe(), file=sys.stderr)
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
                                 threads=threads, progress=progress, checkpoint=partial)
     profile.save(out, force=args.force)

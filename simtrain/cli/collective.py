@@ -14,7 +14,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simtrain.cli._common import CLI, algorithm, emit, network_flags, network_options, split_overrides
+from simtrain.cli._common import (
+    CLI,
+    algorithm,
+    emit,
+    network_flags,
+    network_options,
+    print_rows,
+    split_overrides,
+)
 from simtrain.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
@@ -105,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     for klass, total in result.bytes_by_class.items():
         rows.append((f"  crossing {klass} links", units.format_size(total / result.num_ranks)))
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+    print_rows(rows)
     return 0
 
 

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, emit, split_overrides
+from simtrain.cli._common import CLI, emit, print_rows, split_overrides
 from simtrain.cli._run_flags import add_run_flags, run_values
 from simtrain.errors import ConfigError, InfeasibleError
 
@@ -109,9 +109,7 @@ def _replay(args: argparse.Namespace) -> int:
     rows = [("step time", t(result.step_time_s)), ("  as measured", t(result.measured_step_s)),
             ("  compute (as measured)", t(result.compute_s)), ("  communication (simulated)", t(result.comm_s)),
             ("  exposed communication", t(result.exposed_comm_s))]
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+    print_rows(rows)
     return 0
 
 
@@ -184,9 +182,7 @@ def run(args: argparse.Namespace) -> int:
                      f"({100 * report.perturbation_cost_s / report.clean_step_time_s:+.1f} %)"))
     if args.trace:
         rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+    print_rows(rows)
     return 0
 
 
@@ -219,7 +215,5 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
         rows.append(("clean step (no perturbation)", t(report.clean_step_time_s)))
     if args.trace:
         rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+    print_rows(rows)
     return 0

@@ -26,7 +26,7 @@ from simtrain.placement.memory import MEMORY_MODELS
 from simtrain.placement.plan import Plan
 from simtrain.placement.simulate import simulate_plan
 
-__all__ = ["check_fits", "compare", "place"]
+__all__ = ["check_fits", "check_peaks", "compare", "place"]
 
 
 def check_fits(graph: OpGraph, devices: Devices) -> None:
@@ -62,6 +62,25 @@ state) but the 2 devices hold 4 GiB in all: short by 2 GiB
             f"{units.format_size(float(own[worst]) - largest)}")
 
 
+def check_peaks(peaks: np.ndarray, devices: Devices, what: str, hint: str = "") -> None:
+    """Raise :class:`InfeasibleError` when a device's peak memory exceeds its limit (``what`` needs …, ``hint``).
+
+    Examples
+    --------
+    >>> from simtrain.placement.devices import make_devices
+    >>> check_peaks(np.array([3.0, 5.0]), make_devices(2, [4.0, 4.0]), "the plan")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.InfeasibleError: the plan needs 5 B on device 1, over its limit of 4 B by 1 B
+    """
+    over = peaks - devices.memory_bytes
+    if (over > 1e-6 * np.maximum(devices.memory_bytes, 1.0)).any():
+        d = int(np.argmax(over))
+        raise InfeasibleError(
+            f"{what} needs {units.format_size(float(peaks[d]))} on device {d}, over its limit of "
+            f"{units.format_size(float(devices.memory_bytes[d]))} by {units.format_size(float(over[d]))}{hint}")
+
+
 def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *, memory_model: str = "live",
           engine: str = "analytical", **params: Any) -> Plan:
     """Place ``graph`` on ``devices`` with ``algorithm`` (``NAME[:key=value,...]`` or a Placer) and simulate it.
@@ -94,13 +113,7 @@ def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *
     grouped = placer.prepare(graph)  # memory is replayed with the co-location groups the placer honoured
     replay = simulate_plan(grouped, devices, placement.device, start=placement.start, release=placement.start,
                            engine="analytical", memory_model=memory_model)
-    over = replay.peak_memory_bytes - devices.memory_bytes
-    if (over > 1e-6 * np.maximum(devices.memory_bytes, 1.0)).any():
-        d = int(np.argmax(over))
-        raise InfeasibleError(
-            f"{placer.name}: the placement needs {units.format_size(float(replay.peak_memory_bytes[d]))} on device "
-            f"{d}, over its limit of {units.format_size(float(devices.memory_bytes[d]))} by "
-            f"{units.format_size(float(over[d]))}")
+    check_peaks(replay.peak_memory_bytes, devices, f"{placer.name}: the placement")
     simulation = replay
     if engine != "analytical":
         simulation = simulate_plan(grouped, devices, placement.device, start=placement.start, engine=engine,

@@ -151,7 +151,9 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
     """
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ConfigError("must be a positive integer", key="count", value=count)
-    count = int(count)
+    from simtrain.limits import MAX_DEVICES, check_count
+
+    count = check_count(int(count), MAX_DEVICES, key="count")   # placers hold ops x devices tables
     limits = _memory_list(memory, count)
     if isinstance(topology, Cluster):
         cluster = topology

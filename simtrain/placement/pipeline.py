@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from simtrain.errors import ConfigError, InfeasibleError
+from simtrain.errors import ConfigError
 from simtrain.placement.devices import Devices
 from simtrain.placement.graph import GraphBuilder, OpGraph
 from simtrain.placement.simulate import DeadlockError, StepSimulation, simulate_plan
@@ -216,16 +216,10 @@ def simulate_pipeline(micro_graph: OpGraph, device: np.ndarray, devices: Devices
     except DeadlockError:   # stages that are not contiguous: one warm-up depth for all (a topological order)
         sim = simulate_plan(unrolled, devices, placed, start=pipeline_order(unrolled, micro, schedule, len(used)),
                             engine=engine, memory_model=memory_model)
-    over = sim.peak_memory_bytes - devices.memory_bytes
-    if (over > 1e-6 * np.maximum(devices.memory_bytes, 1.0)).any():
-        from simtrain import units
+    from simtrain.placement.api import check_peaks
 
-        d = int(np.argmax(over))
-        raise InfeasibleError(
-            f"with {micro_batches} micro-batches ({schedule}) device {d} needs "
-            f"{units.format_size(float(sim.peak_memory_bytes[d]))}, over its limit of "
-            f"{units.format_size(float(devices.memory_bytes[d]))} by {units.format_size(float(over[d]))}; use "
-            "fewer micro-batches in flight (1f1b) or smaller micro-batches")
+    check_peaks(sim.peak_memory_bytes, devices, f"with {micro_batches} micro-batches ({schedule}) the pipeline",
+                "; use fewer micro-batches in flight (1f1b) or smaller micro-batches")
     one = float(full_graph.compute_s.sum()) if full_graph is not None else float(unrolled.compute_s.sum())
     dp, note = _data_parallel(replica_graph, devices, memory_model)
     return PipelineResult(sim, unrolled, placed, int(micro_batches), schedule, one, dp, note)

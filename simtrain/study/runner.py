@@ -156,7 +156,11 @@ def run_study(
         raise ConfigError("unknown backend", source="<cli>", key="--backend", value=backend, choices=BACKENDS)
     if backend == "dask" and not scheduler:
         raise ConfigError("the dask backend needs a scheduler address, or local", source="<cli>", key="--scheduler")
-    workers = workers or os.cpu_count() or 1
+    from simtrain.limits import MAX_WORKERS, check_count
+
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError("must be a positive integer", key="workers", value=workers)
+    workers = check_count(workers or os.cpu_count() or 1, MAX_WORKERS, key="workers")   # bounded before a pool starts
     store = ResultStore(out, study.fingerprint, len(study.points), chunk_size or default_chunk_size(
         len(study.points), workers), study.name)
     store.open(force=force)
