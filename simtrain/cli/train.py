@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from simtrain.cli._common import emit, positive_int
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     compute = ComputeModel.from_profile(args.profile) if args.profile else None
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
-                   oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads)
+                   oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads,
+                   announce=lambda line: print(line, file=sys.stderr))   # its cost, once the inputs are checked
     data: dict[str, Any] = result.to_dict()
     if args.alds_budget is not None:
         from pathlib import Path

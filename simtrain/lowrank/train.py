@@ -43,7 +43,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +188,8 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
           lr: float | None = None, optimizer: str | None = None, backend: str = "numba", seed: int = 0,
           out: str | Path | None = None, compute: ComputeModel | None = None,
           tracker: CuttlefishTracker | None = None, oialr_cutoff: float = 0.2,
-          max_steps: int | None = None, threads: int = 1) -> TrainResult:
+          max_steps: int | None = None, threads: int = 1,
+          announce: Callable[[str], None] | None = None) -> TrainResult:
     """Train ``model`` with ``scheme`` on ``workers`` simulated data-parallel workers, for real.
 
     Parameters
@@ -219,6 +220,8 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
         Stop every epoch after this many steps (smoke runs).
     threads : int
         BLAS (and torch) threads while training, pinned as ``simtrain calibrate`` pins them (default 1).
+    announce : callable, optional
+        Called with one line saying how much work the run is, once its inputs are checked and before it starts.
 
     Returns
     -------
@@ -230,12 +233,13 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
         raise ConfigError("must be a positive integer", key="threads", value=threads)
     with blas_threads(threads):
         return _train(model, scheme, workers, epochs, batch, lr, optimizer, backend, seed, out, compute, tracker,
-                      oialr_cutoff, max_steps)
+                      oialr_cutoff, max_steps, announce)
 
 
 def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: int, lr: float | None,
            optimizer: str | None, backend: str, seed: int, out: str | Path | None, compute: ComputeModel | None,
-           tracker: CuttlefishTracker | None, oialr_cutoff: float, max_steps: int | None) -> TrainResult:
+           tracker: CuttlefishTracker | None, oialr_cutoff: float, max_steps: int | None,
+           announce: Callable[[str], None] | None = None) -> TrainResult:
     if model not in MODELS:
         raise ConfigError("unknown model", key="model", value=model, choices=list(MODELS))
     for key, value, low in (("workers", workers, 1), ("epochs", epochs, 1), ("batch", batch, 1), ("seed", seed, 0)):
@@ -256,6 +260,10 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     steps_per_epoch = _data.TRAIN // (workers * batch)
     if steps_per_epoch < 1:
         raise ConfigError(f"workers x batch exceeds the {_data.TRAIN} training samples", key="batch", value=batch)
+    if announce is not None:   # real training takes minutes: its size, before it starts
+        planned = steps_per_epoch * epochs if max_steps is None else min(steps_per_epoch * epochs, max_steps)
+        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
+                 f"{planned * workers} forward/backward passes of {model}")
     net = Net(model, Backend(backend), seed)
     ctx = SchemeContext(net.spec, num_gpus=workers, gpus_per_node=1, dtype="fp32", steps_per_epoch=steps_per_epoch)
     given = _user_keys(scheme)
