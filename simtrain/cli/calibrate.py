@@ -93,8 +93,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     for path in (out, partial):   # before measuring for minutes, not after
         check_writable(path, make_parents=True, flag="--out")
     threads = args.threads or 1
-    from simtrain.calibration.pipeline import calibration_cost
+    from simtrain.calibration.pipeline import calibration_cost, check_backend
 
+    check_backend(args.backend, args.device, args.dtypes)   # bad input: its one line, before the announcement
     # a measurement of minutes: say what it will do before it starts (stderr, so --json output stays clean)
     print(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe(), file=sys.stderr)
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,

@@ -44,6 +44,8 @@ def add_parser(sub: Any) -> None:
                                                            "bfloat16, int8, int32, int64, double, …")
     sweep.add_argument("--compare", metavar="LOG", help="an nccl-tests output log: print measured against "
                                                         "simulated per size, with the error")
+    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the collective: its phases "
+                                                       "(one chunk), open it in ui.perfetto.dev")
     network_flags(p)
     p.add_argument("--quiet", action="store_true", help="DES: no progress line on stderr")
     p.set_defaults(func=run)
@@ -64,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if sweeping == (args.size is not None):
         raise ConfigError("give --size, or a sweep (-b/-e) or --compare LOG, not both", source=CLI, key="--size",
                           value=args.size)
+    if args.trace is not None:
+        if sweeping or args.algorithm == "best":
+            raise ConfigError("traces one collective: give --size and an algorithm", source=CLI, key="--trace",
+                              value=args.trace)
+        from simtrain.outputs import check_writable
+
+        check_writable(args.trace, flag="--trace")   # before the run
     if sweeping and args.algorithm == "best":
         raise ConfigError("compares algorithms at one --size, not over a sweep", source=CLI, key="--algorithm",
                           value="best")
@@ -93,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if sweeping:
         return _sweep(args, cluster, name, simulate)
     result = simulate(args.size)
+    if args.trace is not None:
+        _write_trace(args, result, cluster, name, chunks, params)
     if args.json:
         data = result.to_dict()
         data["topology"] = cluster.name
@@ -115,6 +126,26 @@ def run(args: argparse.Namespace) -> int:
         rows.append((f"  crossing {klass} links", units.format_size(total / result.num_ranks)))
     print_rows(rows)
     return 0
+
+
+def _write_trace(args: argparse.Namespace, result: Any, cluster: Any, name: str, chunks: int,
+                 params: dict[str, Any]) -> None:
+    """``--trace``: the collective and its phases (the DES reports none: they come from the analytical engine)."""
+    import dataclasses
+    import json
+
+    from simtrain.outputs import write_text
+    from simtrain.training.trace import collective_trace
+
+    traced = result
+    if not result.phases:
+        from simtrain.collectives import build_schedule
+        from simtrain.network import run_engine
+
+        phases = run_engine("analytical", build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params),
+                            cluster).phases
+        traced = dataclasses.replace(result, phases=phases)
+    write_text(args.trace, json.dumps(collective_trace(traced, cluster)))
 
 
 def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> int:

@@ -4,7 +4,7 @@ Examples
 --------
 >>> from simtrain.cli import main
 >>> main(["list", "devices"])  # doctest: +ELLIPSIS
-v100 ...
+a10 ...
 0
 """
 
@@ -87,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
             items.append({"name": name, "model": dev.model, "peak_flops_per_dtype": dev.peak_flops_per_dtype,
                           "memory_bandwidth_Bps": dev.memory_bandwidth_Bps, "memory_bytes": dev.memory_bytes,
                           "source": dev.source})
-        lines = [f"{i['name']:<6} {i['model']:<52} {units.format_size(i['memory_bytes'])}, "
+        name_width = max((len(i["name"]) for i in items), default=0)
+        model_width = max((len(i["model"]) for i in items), default=0)
+        lines = [f"{i['name']:<{name_width}} {i['model']:<{model_width}} {units.format_size(i['memory_bytes'])}, "
                  f"{units.format_bandwidth(i['memory_bandwidth_Bps'])}" for i in items]
     if args.json:
         emit(items)

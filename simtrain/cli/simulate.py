@@ -40,6 +40,9 @@ def add_parser(sub: Any) -> None:
                    help="replay a measured step (from `simtrain import-trace`) instead of a model: its compute as "
                         "measured, its collectives simulated on --topology (with --algorithm, --engine)")
     p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the step")
+    p.add_argument("--trace-ranks", metavar="R,R,...", help="GPUs the trace shows (default: the first four and "
+                                                            "every straggler)")
+    p.add_argument("--trace-links", metavar="A->B,...", help="links the trace draws beside the most utilised ones")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     for action in p._actions:   # --workload stands in for --model
@@ -113,6 +116,20 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace_ranks(text: str | None) -> list[int] | None:
+    """``--trace-ranks 0,17``: GPU ranks (checked against the GPU count by the trace)."""
+    if text is None:
+        return None
+    try:
+        ranks = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError("must be GPU ranks separated by commas, e.g. 0,17", source=CLI, key="--trace-ranks",
+                          value=text) from None
+    if len(ranks) > 256:
+        raise ConfigError("at most 256 ranks", source=CLI, key="--trace-ranks", value=len(ranks))
+    return ranks
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain simulate``; returns the exit status."""
     from simtrain import units
@@ -122,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
         return _replay(args)
     if args.model is None:
         raise ConfigError("the following argument is required (or --workload)", source=CLI, key="--model")
+    if (args.trace_ranks or args.trace_links) and not args.trace:
+        raise ConfigError("needs --trace", source=CLI, key="--trace-ranks" if args.trace_ranks else "--trace-links")
+    _trace_ranks(args.trace_ranks)   # malformed ranks fail before the run
     if args.trace and Path(args.trace).exists() and not args.force:
         raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--trace", value=args.trace,
                           allowed="a new path, or add --force")
@@ -143,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.trace:
         from simtrain.training.trace import write_trace
 
-        write_trace(report, args.trace)
+        write_trace(report, args.trace, _trace_ranks(args.trace_ranks),
+                    [link.strip() for link in args.trace_links.split(",")] if args.trace_links else ())
     if args.json:
         emit(report.to_dict())
         return 0

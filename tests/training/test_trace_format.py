@@ -1,0 +1,112 @@
+"""Traces open without artefacts: whole nanoseconds, no partial overlaps on a track, chosen ranks, utilised links."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simtrain.cli import main
+from simtrain.errors import ConfigError
+from simtrain.training import simulate
+from simtrain.training.trace import collective_trace, span, step_trace
+
+
+def check_trace(trace: dict) -> None:
+    """What Perfetto and speedscope need to draw a track as it is: on each (process, thread) the complete slices
+    are disjoint or properly nested (never partly overlapping), and every time is a whole number of nanoseconds."""
+    tracks: dict[tuple, list[tuple[int, int]]] = {}
+    for event in trace["traceEvents"]:
+        if event["ph"] not in ("X", "C"):
+            continue
+        for key in ("ts", "dur"):
+            if key in event:
+                ns = event[key] * 1000
+                assert abs(ns - round(ns)) < 1e-6, (key, event)
+        if event["ph"] == "X":
+            start = round(event["ts"] * 1000)
+            tracks.setdefault((event["pid"], event.get("tid")), []).append((start, start + round(event["dur"] * 1000)))
+    for slices in tracks.values():
+        slices.sort(key=lambda s: (s[0], -s[1]))
+        open_ends: list[int] = []
+        for start, end in slices:
+            while open_ends and open_ends[-1] <= start:
+                open_ends.pop()
+            assert not open_ends or end <= open_ends[-1], f"slice {start}-{end} overlaps its neighbour partly"
+            open_ends.append(end)
+
+
+def test_span_rounds_both_ends():
+    a, b = span(0.0, 1e-3 + 4e-13), span(1e-3 + 4e-13, 2e-3)
+    assert a["ts"] + a["dur"] == b["ts"]            # touching slices share the instant
+
+
+@pytest.mark.parametrize("engine,extra", [("analytical", {}), ("des", {"perturbations": None})])
+def test_step_traces_are_well_formed(engine, extra):
+    report = simulate("resnet50", "abci", gpus=32, batch=32, dtype="fp16", engine=engine,
+                      record_loads=engine == "des", **extra)
+    check_trace(step_trace(report))
+
+
+def test_straggler_trace_with_chosen_ranks_and_links():
+    from simtrain.network.perturb import Perturbations
+
+    report = simulate("resnet50", "abci", gpus=32, batch=32, dtype="fp16", engine="des", algorithm="hierarchical",
+                      perturbations=Perturbations.parse(["9:1.2"], [], [], []), record_loads=True)
+    trace = step_trace(report, ranks=[0, 9, 31], busiest_links=4, links=["gpu0->node0.switch"])
+    check_trace(trace)
+    names = {e["args"]["name"] for e in trace["traceEvents"] if e["ph"] == "M" and e["name"] == "process_name"}
+    assert {"GPU 0", "GPU 9", "GPU 31"} <= names and "GPU 1" not in names
+    tracks = list(dict.fromkeys(e["name"] for e in trace["traceEvents"] if e["ph"] == "C"))
+    assert "gpu0->node0.switch" in tracks and len(tracks) <= 5
+    # the first track is the most utilised link: bytes over capacity, not bytes
+    comm = report.timeline.comm
+    use = comm.link_bytes / comm.link_capacity
+    first = tracks[0]
+    best = max(range(len(use)), key=lambda k: (use[k], comm.link_bytes[k]))
+    assert first == report.timeline.link_name(best)
+    with pytest.raises(ConfigError, match="trace_ranks"):
+        step_trace(report, ranks=[32])
+    with pytest.raises(ConfigError, match="no such link"):
+        step_trace(report, links=["nowhere->gpu0"])
+
+
+def test_collective_trace_cli(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert main(["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "16", "--size", "64MiB",
+                 "--algorithm", "multidim-ring", "--engine", "des", "--trace", str(out)]) == 0
+    trace = json.loads(out.read_text())
+    check_trace(trace)
+    phases = [e for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == 1]
+    assert [e["name"] for e in phases] == ["reduce-scatter dim0", "reduce-scatter dim1", "all-gather dim1",
+                                           "all-gather dim0"]
+    capsys.readouterr()
+    assert main(["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "16", "-b", "1M", "-e", "4M",
+                 "--trace", str(tmp_path / "d.json")]) == 2
+    assert "--trace" in capsys.readouterr().err and not (tmp_path / "d.json").exists()
+
+
+def test_collective_trace_analytical_sums_to_one_chunk():
+    from simtrain.collectives import collective_time
+    from simtrain.topology import load_topology
+
+    r = collective_time("all-reduce", "256 MiB", load_topology("torus-2d", gpus=64), "multidim-ring")
+    trace = collective_trace(r, None)
+    check_trace(trace)
+    total = sum(e["dur"] for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == 1)
+    assert total == pytest.approx(r.time_s * 1e6, rel=1e-6)
+
+
+def test_simulate_trace_flags(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    assert main(["simulate", "--model", "resnet18-cifar", "--topology", "abci", "--gpus", "16", "--trace", str(out),
+                 "--trace-ranks", "3,5"]) == 0
+    names = {e["args"]["name"] for e in json.loads(out.read_text())["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "process_name"}
+    assert names == {"GPU 3", "GPU 5"}
+    capsys.readouterr()
+    assert main(["simulate", "--model", "resnet18-cifar", "--topology", "abci", "--gpus", "16",
+                 "--trace-ranks", "3"]) == 2
+    assert "needs --trace" in capsys.readouterr().err
+    assert main(["simulate", "--model", "resnet18-cifar", "--topology", "abci", "--gpus", "16", "--trace",
+                 str(tmp_path / "x.json"), "--trace-ranks", "a,b"]) == 2
