@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -47,7 +46,6 @@ __all__ = [
     "one_line",
     "output_path",
     "positive_int",
-    "progress",
     "save_figure",
     "split_overrides",
     "split_schemes",
@@ -326,19 +324,6 @@ def save_figure(fig: Any, out: Path, frame: Any = None) -> None:
         items.append((out.with_suffix(".csv"), frame.to_csv(index=False).encode()))
     for path in write_many(items, make_parents=True):
         print(f"wrote {path}")
-
-
-def progress(done: int, total: int, label: Any) -> None:
-    """A progress bar on stderr (one line per 10 % when stderr is not a terminal); ``label`` is a string or has
-    ``describe()``."""
-    width = 30
-    filled = width * done // max(total, 1)
-    text_label = label if isinstance(label, str) else label.describe()
-    text = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text_label if done < total else 'done'}"
-    if sys.stderr.isatty():
-        print("\r" + text.ljust(90), end="" if done < total else "\n", file=sys.stderr, flush=True)
-    elif done == total or done % max(1, total // 10) == 0:
-        print(text, file=sys.stderr, flush=True)
 
 
 def agg_pyplot() -> Any:

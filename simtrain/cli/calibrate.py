@@ -22,8 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, agg_pyplot, emit, output_path, positive_int, progress, save_figure
+from simtrain.cli._common import CLI, agg_pyplot, emit, output_path, positive_int, save_figure
 from simtrain.errors import ConfigError
+from simtrain.progress import ProgressBar
 
 __all__ = ["add_parser", "run"]
 
@@ -59,7 +60,10 @@ def _check(args: argparse.Namespace) -> int:
     profile = load_profile(resolve("profiles", args.check))
     # refuse an existing --plot before measuring for minutes, not after
     out = output_path(args.plot, args.force, "--plot") if args.plot else None
-    check = check_profile(profile, threads=args.threads, quick=args.quick, repeats=args.repeats, progress=progress)
+    bar = ProgressBar(0, "shapes")
+    check = check_profile(profile, threads=args.threads, quick=args.quick, repeats=args.repeats,
+                          progress=bar.callback)
+    bar.close()
     if out is not None:
         plt = agg_pyplot()
         fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -98,8 +102,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     check_backend(args.backend, args.device, args.dtypes)   # bad input: its one line, before the announcement
     # a measurement of minutes: say what it will do before it starts (stderr, so --json output stays clean)
     print(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe(), file=sys.stderr)
+    bar = ProgressBar(0, "measurements")
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
-                                threads=threads, progress=progress, checkpoint=partial)
+                                threads=threads, progress=bar.callback, checkpoint=partial)
+    bar.close()
     profile.save(out, force=args.force)
     partial.unlink(missing_ok=True)
     print(f"wrote {out}: {len(profile.samples)} step shapes, {args.backend} on {args.device}, "

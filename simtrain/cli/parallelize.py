@@ -45,9 +45,13 @@ def run(args: argparse.Namespace) -> int:
     values.setdefault("dtype", "bf16")
     values.setdefault("optimizer", "adam")
     checked = TrainingRun(**values)   # every value validated as a run's
+    from simtrain.progress import ProgressBar
+
+    bar = ProgressBar(0, "plans simulated (of those that fit)")
     result = search(checked.model, checked.topology, gpus=checked.gpus, global_batch=values["global_batch"],
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
-                    algorithm=checked.algorithm, scheme=values.get("scheme"))
+                    algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback)
+    bar.close()
     if args.json:
         emit(result.to_dict())
         return 0

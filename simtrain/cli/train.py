@@ -54,10 +54,15 @@ def run(args: argparse.Namespace) -> int:
     if args.alds_budget is not None and not args.out:
         raise ConfigError("needs --out (the spectra it allocates from)", key="alds_budget", value=args.alds_budget)
     compute = ComputeModel.from_profile(args.profile) if args.profile else None
+    from simtrain.progress import ProgressBar
+
+    bar = ProgressBar(args.epochs, "epochs")
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
                    oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads,
-                   announce=lambda line: print(line, file=sys.stderr))   # its cost, once the inputs are checked
+                   announce=lambda line: print(line, file=sys.stderr),   # its cost, once the inputs are checked
+                   progress=bar.callback)
+    bar.close()
     data: dict[str, Any] = result.to_dict()
     if args.alds_budget is not None:
         from pathlib import Path

@@ -189,7 +189,8 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
           out: str | Path | None = None, compute: ComputeModel | None = None,
           tracker: CuttlefishTracker | None = None, oialr_cutoff: float = 0.2,
           max_steps: int | None = None, threads: int = 1,
-          announce: Callable[[str], None] | None = None) -> TrainResult:
+          announce: Callable[[str], None] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train ``model`` with ``scheme`` on ``workers`` simulated data-parallel workers, for real.
 
     Parameters
@@ -222,6 +223,8 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
         BLAS (and torch) threads while training, pinned as ``simtrain calibrate`` pins them (default 1).
     announce : callable, optional
         Called with one line saying how much work the run is, once its inputs are checked and before it starts.
+    progress : callable, optional
+        ``progress(epochs done, epochs)`` after every epoch.
 
     Returns
     -------
@@ -233,13 +236,14 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
         raise ConfigError("must be a positive integer", key="threads", value=threads)
     with blas_threads(threads):
         return _train(model, scheme, workers, epochs, batch, lr, optimizer, backend, seed, out, compute, tracker,
-                      oialr_cutoff, max_steps, announce)
+                      oialr_cutoff, max_steps, announce, progress)
 
 
 def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: int, lr: float | None,
            optimizer: str | None, backend: str, seed: int, out: str | Path | None, compute: ComputeModel | None,
            tracker: CuttlefishTracker | None, oialr_cutoff: float, max_steps: int | None,
-           announce: Callable[[str], None] | None = None) -> TrainResult:
+           announce: Callable[[str], None] | None = None,
+           progress: Callable[[int, int], None] | None = None) -> TrainResult:
     if model not in MODELS:
         raise ConfigError("unknown model", key="model", value=model, choices=list(MODELS))
     for key, value, low in (("workers", workers, 1), ("epochs", epochs, 1), ("batch", batch, 1), ("seed", seed, 0)):
@@ -402,6 +406,8 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
             ranks={n: int(r) for n, r in ranks.items()} if net.params.factors else {},
             stable_ranks={n: round(stable_rank(sv), 4) for n, sv in spectra.items()},
             compute_measured_s=measured, compute_predicted_s=predicted, steps_per_phase=counts))
+        if progress is not None:
+            progress(epoch + 1, epochs)
     result = TrainResult(
         model=model, scheme=the.describe(), workers=workers, batch_per_worker=batch,
         samples_per_epoch=_data.TRAIN, steps_per_epoch=steps_per_epoch, optimizer=opt_kind, lr=float(lr), seed=seed,

@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,7 +175,8 @@ class _Bounds:
 
 def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, global_batch: int,
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
-           algorithm: str = "ring", scheme: str | None = None, cache: Any = None) -> SearchResult:
+           algorithm: str = "ring", scheme: str | None = None, cache: Any = None,
+           progress: Callable[[int, int], None] | None = None) -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
@@ -238,6 +239,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         if len(best) >= top and bound >= best[-1][0]:
             break   # sorted by bound: no plan left can enter the top
         simulated += 1
+        if progress is not None:   # (plans simulated, plans that fit: the most there can be)
+            progress(simulated, len(feasible))
         phases = scheme_phases(compression, plan, spec, cluster.gpus_per_node, dtype) if "scheme" in keys \
             else [(None, 1)]
         runs = []

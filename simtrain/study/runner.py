@@ -19,70 +19,16 @@ Examples
 from __future__ import annotations
 
 import os
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from simtrain.errors import ConfigError, Interrupted
 from simtrain.study.executors import BACKENDS, Job, run_dask, run_pool, run_serial
 from simtrain.study.spec import POINT_KEYS, Study
 from simtrain.study.store import ResultStore
 
-__all__ = ["Progress", "default_chunk_size", "run_study", "table_columns"]
-
-
-class Progress:
-    """A one-line progress bar with rate and ETA on a terminal (a line per 10 % elsewhere).
-
-    Examples
-    --------
-    >>> import io
-    >>> stream = io.StringIO()
-    >>> bar = Progress(10, stream=stream, interactive=False)
-    >>> bar.update(10)
-    >>> "10/10 points" in stream.getvalue()
-    True
-    """
-
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None,
-                 interactive: bool | None = None) -> None:
-        self.total = total
-        self.done = done
-        self.start_done = done
-        self.stream = stream if stream is not None else sys.stderr
-        self.interactive = self.stream.isatty() if interactive is None else interactive
-        self.started = time.perf_counter()
-        self._last_decile = -1
-
-    def update(self, count: int) -> None:
-        """Record ``count`` more finished points."""
-        self.done += count
-        elapsed = time.perf_counter() - self.started
-        rate = (self.done - self.start_done) / elapsed if elapsed > 0 else 0.0
-        left = self.total - self.done
-        eta = left / rate if rate > 0 else float("inf")
-        width = 30
-        filled = int(width * self.done / max(self.total, 1))
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} points  "
-                f"{rate:,.1f} points/s  ETA {_duration(eta)}")
-        if self.interactive:
-            self.stream.write("\r" + line + ("\n" if self.done >= self.total else ""))
-            self.stream.flush()
-        else:
-            decile = 10 * self.done // max(self.total, 1)
-            if decile != self._last_decile:
-                self._last_decile = decile
-                self.stream.write(line + "\n")
-
-
-def _duration(seconds: float) -> str:
-    if seconds == float("inf"):
-        return "?"
-    seconds = round(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+__all__ = ["default_chunk_size", "run_study", "table_columns"]
 
 
 def default_chunk_size(num_points: int, workers: int) -> int:
@@ -195,7 +141,14 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
             jobs.append((chunk, study.points[span.start:span.stop], seeds[span.start:span.stop], span.start,
                          study.derived))
     finished = sum(len(store.chunk_range(c)) for c in done)
-    bar = Progress(len(study.points), finished) if progress is True else None
+    bar = None
+    if progress is True:   # the ETA weighs points by their estimated cost (a 4,096-GPU DES point is not a 8-GPU one)
+        from simtrain.progress import ProgressBar, point_weight
+
+        weights = [point_weight(p) for p in study.points]
+        done_weight = sum(sum(weights[store.chunk_range(c).start:store.chunk_range(c).stop]) for c in done)
+        bar = ProgressBar(len(study.points), "points", total_weight=sum(weights), done=finished,
+                          done_weight=done_weight)
     if jobs:
         if backend == "serial" or (backend == "pool" and (workers == 1 or len(jobs) == 1)):
             stream = run_serial(jobs)
@@ -208,11 +161,14 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
                 store.write_chunk(chunk, rows)
                 finished += len(rows)
                 if bar is not None:
-                    bar.update(len(rows))
+                    span = store.chunk_range(chunk)
+                    bar.update(len(rows), weight=sum(weights[span.start:span.stop]))
                 elif callable(progress):
                     progress(finished, len(study.points))
         finally:   # stop the backend now (its workers, its cluster), not when the generator is collected
             stream.close()
+            if bar is not None:
+                bar.close()
     rows = store.rows()
     if len(rows) != len(study.points):   # pragma: no cover - a chunk vanished while we ran
         raise RuntimeError(f"{store.out}: expected {len(study.points)} rows, found {len(rows)}")

@@ -131,10 +131,35 @@ def test_parquet_matches_csv(serial_table, tmp_path):
     assert (parquet["step_time_s"] == table["step_time_s"]).all()
 
 
-def test_progress_bar_reports_rate_and_eta(tmp_path, capsys):
+def test_progress_bar_is_silent_off_a_terminal(tmp_path, capsys):
     run_study(study(), tmp_path, backend="serial", chunk_size=6, progress=True)
-    err = capsys.readouterr().err
-    assert "18/18 points" in err and "points/s" in err and "ETA" in err
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_on_a_terminal_weighs_points_by_cost(tmp_path, monkeypatch):
+    import io
+
+    import simtrain.progress as progress_module
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(progress_module.sys, "stderr", screen)
+    seen: list[tuple[int, float]] = []
+    original = progress_module.ProgressBar.update
+
+    def spy(self, count=1, weight=None, label=None):
+        seen.append((count, weight))
+        original(self, count, weight, label)
+
+    monkeypatch.setattr(progress_module.ProgressBar, "update", spy)
+    spec = {"name": "weights", "seed": 1, "base": {"model": "resnet18-cifar", "topology": "torus-2d", "engine": "des"},
+            "sweep": {"grid": {"gpus": [4, 16, 64]}}}
+    run_study(study_from_dict(spec), tmp_path, backend="serial", chunk_size=1, progress=True)
+    assert "3/3 points" in screen.getvalue()
+    assert [w for _, w in seen] == [4.0, 16.0, 64.0]   # a DES point weighs its GPU count
 
 
 @pytest.mark.subprocess
