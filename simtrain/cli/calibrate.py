@@ -8,7 +8,6 @@ written before measuring, the progress bar, and the printed summary. Measurement
 Examples
 --------
 >>> import argparse
-import sys
 >>> parser = argparse.ArgumentParser(prog="simtrain")
 >>> add_parser(parser.add_subparsers(dest="command"))
 >>> parser.parse_args(["calibrate", "--dtypes", "fp32,fp64", "--out", "p.json"]).dtypes

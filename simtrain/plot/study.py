@@ -65,11 +65,13 @@ def _ok(table: Any) -> Any:
     return rows
 
 
-def _determined(table: Any, columns: list[str]) -> list[str]:
-    """Drop columns whose value follows from an earlier one (zipped axes such as topology and its algorithm)."""
+def _determined(table: Any, columns: list[str], given: Sequence[str] = ()) -> list[str]:
+    """Drop columns whose value follows from an earlier one (zipped axes such as topology and its algorithm) or from
+    a ``given`` column (the x axis: a data-parallel run's global batch follows from its GPU count)."""
     kept: list[str] = []
+    known = [g for g in given if g in table.columns]
     for column in columns:
-        if not any(table.groupby(k, dropna=False)[column].nunique(dropna=False).max() == 1 for k in kept):
+        if not any(table.groupby(k, dropna=False)[column].nunique(dropna=False).max() == 1 for k in kept + known):
             kept.append(column)
     return kept
 
@@ -113,7 +115,7 @@ def _series(table: Any, exclude: Sequence[str]) -> Any:
     """
     from simtrain.plot.style import series_style
 
-    columns = _determined(table, series_columns(table, exclude))
+    columns = _determined(table, series_columns(table, exclude), given=exclude)
     if not columns:
         yield "", {**series_style(0), "linestyle": "-"}, table
         return
