@@ -100,6 +100,7 @@ from simtrain.compression.registry import make_scheme
 from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
+from simtrain.lowrank.nets import Params
 from simtrain.model import ModelSpec, model_from_dict
 
 __all__ = ["SCHEMES", "RealTrainResult", "digits_mlp", "real_train", "simulated_message_bytes",
@@ -307,33 +308,12 @@ class RealTrainResult:
 
 
 @dataclass
-class _Worker:
-    """One data-parallel worker: parameters (dense or factorised), optimiser and error-feedback state."""
+class _Worker(Params):
+    """One data-parallel worker: its parameters (dense or factorised: :class:`~simtrain.lowrank.nets.Params`),
+    optimiser and error-feedback state."""
 
-    dense: dict[str, np.ndarray]
-    factors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     momentum: dict[str, np.ndarray] = field(default_factory=dict)
     residual: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def weight(self, name: str) -> np.ndarray:
-        """The effective tensor: dense, ``A·B`` or ``U·S·Vᵀ``."""
-        if name in self.dense:
-            return self.dense[name]
-        f = self.factors[name]
-        if "A" in f:
-            return f["A"] @ f["B"]
-        return f["U"] @ f["S"] @ f["V"].T
-
-    def get(self, key: str) -> np.ndarray:
-        name, _, part = key.partition(":")
-        return self.factors[name][part] if part else self.dense[name]
-
-    def set(self, key: str, value: np.ndarray) -> None:
-        name, _, part = key.partition(":")
-        if part:
-            self.factors[name][part] = value
-        else:
-            self.dense[name] = value
 
     def update(self, key: str, grad: np.ndarray, lr: float, momentum: float) -> None:
         """SGD (with momentum) on parameter ``key`` (``name`` or ``name:A``)."""

@@ -149,6 +149,15 @@ def _check_profile(data: dict[Any, Any], model: ModelSpec, path: str) -> dict[st
     return profile
 
 
+def _factorised_layers(scheme: Any, ctx: SchemeContext, optimizer: str) -> tuple[list[tuple[int, int, int]],
+                                                                                tuple[int, int, int]]:
+    """(rank, rows, columns) of each layer ``scheme`` factorises, and the widths of a weight, a gradient and the
+    optimizer state per element."""
+    ranks, factorised = scheme.ranks(ctx, scheme.factorised(ctx.model))
+    layers = [(int(ranks.rank_of(t)), int(_shape(t)[0]), int(_shape(t)[1])) for t in factorised]
+    return layers, _widths(ctx, optimizer)
+
+
 def _widths(ctx: SchemeContext, optimizer: str) -> tuple[int, int, int]:
     """Bytes per value of weights (with an fp32 master copy under mixed precision), gradients and optimizer state."""
     from simtrain.optimizers import get_optimizer
@@ -328,11 +337,10 @@ class OIALR(_LowRank):
         >>> sum(make_scheme("oialr").state_bytes(ctx, "adam").values()) < 0
         True
         """
-        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
-        weight, grad, state = _widths(ctx, optimizer)
-        bases = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
-        s = sum(ranks.rank_of(t) ** 2 for t in factorised)
-        dense = sum(_shape(t)[0] * _shape(t)[1] for t in factorised)
+        layers, (weight, grad, state) = _factorised_layers(self, ctx, optimizer)
+        bases = sum(r * (m + n) for r, m, n in layers)
+        s = sum(r * r for r, _, _ in layers)
+        dense = sum(m * n for _, m, n in layers)
         return {"bases U, V": float(bases * weight), "S": float(s * weight), "S gradients": float(s * grad),
                 "S optimizer state": float(s * state),
                 "converted layers' dense state": -float(dense * (weight + grad + state))}
@@ -403,10 +411,9 @@ class Cuttlefish(_LowRank):
         >>> sum(make_scheme("cuttlefish").state_bytes(ctx, "adam").values()) < 0
         True
         """
-        ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
-        weight, grad, state = _widths(ctx, optimizer)
-        factors = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
-        dense = sum(_shape(t)[0] * _shape(t)[1] for t in factorised)
+        layers, (weight, grad, state) = _factorised_layers(self, ctx, optimizer)
+        factors = sum(r * (m + n) for r, m, n in layers)
+        dense = sum(m * n for _, m, n in layers)
         return {"factors A, B": float(factors * weight), "factor gradients": float(factors * grad),
                 "factor optimizer state": float(factors * state),
                 "factorised layers' dense state": -float(dense * (weight + grad + state))}
