@@ -77,6 +77,8 @@ class Command:
         for key, value in self.params.items():
             if "." in key:
                 sets += ["--set", f"{key}={value}"]
+            elif isinstance(value, bool):   # a switch: --flag or --no-flag
+                flags.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
             else:
                 flags += [f"--{key.replace('_', '-')}", str(value)]
         return shlex.join(["simtrain", self.kind, *flags, *sets])
@@ -106,6 +108,8 @@ def _run(key: tuple[str, tuple[tuple[str, str], ...]]) -> dict[str, Any]:
 
 
 def _plain(text: str) -> Any:
+    if text in ("True", "False"):   # a switch, as ``_key`` wrote it
+        return text == "True"
     return int(text) if text.isdigit() else text
 
 
