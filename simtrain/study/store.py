@@ -36,6 +36,7 @@ from typing import Any
 
 from simtrain._version import __version__
 from simtrain.errors import ConfigError, OutputError
+from simtrain.inputs import read_text
 from simtrain.outputs import is_temporary, reason, write_bytes
 
 __all__ = ["ResultStore", "atomic_write"]
@@ -135,10 +136,10 @@ class ResultStore:
             if is_temporary(path.name) and path.is_file() and not path.is_symlink():
                 path.unlink()
         if self.manifest_path.exists():
-            try:
-                manifest = json.loads(self.manifest_path.read_text())
+            try:   # through the bounded reader: a FIFO, a device or a huge file here is not a manifest
+                manifest = json.loads(read_text(self.manifest_path, key="study.json"))
                 same = manifest.get("fingerprint") == self.fingerprint and manifest.get("format") == FORMAT
-            except (OSError, ValueError, AttributeError):
+            except (ConfigError, OSError, ValueError, AttributeError):
                 manifest, same = {}, False
             if same:
                 self.chunk_size = int(manifest["chunk_size"])    # resume with the chunks already on disk
@@ -201,9 +202,9 @@ class ResultStore:
 
     def read_chunk(self, chunk: int) -> list[dict[str, Any]] | None:
         """The rows of a finished chunk, or ``None`` when it is missing or not complete."""
-        try:
-            rows = json.loads(self.chunk_path(chunk).read_text())
-        except (OSError, ValueError):
+        try:   # bounded, regular files only: anything else is not a finished chunk
+            rows = json.loads(read_text(self.chunk_path(chunk), key="chunk"))
+        except (ConfigError, OSError, ValueError):
             return None
         expected = list(self.chunk_range(chunk))
         if not isinstance(rows, list) or [r.get("point") if isinstance(r, dict) else None for r in rows] != expected:

@@ -331,3 +331,23 @@ def test_ctrl_c_of_a_sweep_is_one_line_and_130(tmp_path, backend):
     saved = int(line.split()[1])
     assert 2 <= saved <= 64 and f"points are saved in {out}" in line, err
     assert len(whole_chunks(out, 1)) == saved
+
+
+def test_a_fifo_in_a_study_folder_never_hangs_the_sweep(tmp_path):
+    """A chunk file or the manifest replaced by a FIFO is read without blocking: one error line, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    spec = tmp_path / "fifo.yaml"
+    spec.write_text("name: fifo\nbase: {model: resnet18-cifar, topology: torus-2d}\nsweep: {grid: {gpus: [4, 16]}}\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "simtrain", "sweep", str(spec), "--out", str(out), "--workers", "1",
+               "--chunk-size", "1", "--quiet"]
+    assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+    for victim in (out / "chunks" / "chunk-000000.json", out / "study.json"):
+        victim.unlink()
+        os.mkfifo(victim)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        victim.unlink()
