@@ -312,6 +312,27 @@ def test_kill_9_of_the_sweep_ends_its_workers_and_releases_the_folder(tmp_path, 
 
 
 @pytest.mark.subprocess
+def test_kill_9_of_a_sweep_on_a_local_dask_cluster_ends_its_workers(tmp_path):
+    # Dask's own worker processes end with the process that started their cluster; this holds simtrain to it.
+    pytest.importorskip("distributed")
+    process, out, _ = _start(tmp_path, "--workers", "2", "--scheduler", "local")
+    try:
+        _wait_for_chunks(process, out, 1)
+        workers = _children(process.pid)
+        assert workers
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 60   # generous: a worker notices within a poll
+        while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _running(pid)], "Dask workers outlived the sweep"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("backend", ["pool", "dask"])
 def test_ctrl_c_of_a_sweep_is_one_line_and_130(tmp_path, backend):
     if backend == "dask":
