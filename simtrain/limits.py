@@ -7,7 +7,7 @@ are far above any real run and far below what would exhaust a machine: a larger 
 Examples
 --------
 >>> MAX_GPUS
-1048576
+262144
 >>> check_count(100_000, MAX_WORKERS, key="--workers")
 Traceback (most recent call last):
 ...
@@ -21,7 +21,7 @@ from simtrain.errors import ConfigError
 __all__ = ["MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
-MAX_GPUS = 1 << 20
+MAX_GPUS = 1 << 18
 #: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).
 MAX_WORKERS = 256
 #: Devices of ``simtrain place --devices`` (placers hold ops x devices tables; Baechi places on 4 to 8).

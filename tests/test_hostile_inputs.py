@@ -273,8 +273,8 @@ ARGUMENTS = [
     (f"{_SIM} --chunks {_DIGITS}", ["--chunks"]),
     (f"{_SIM} --engine des --chunks 1000000", ["--chunks", "at most 64"]),
     (f"collective --op all-reduce --size 1MiB --topology torus-2d --gpus {_DIGITS}", ["--gpus"]),
-    ("collective --op all-reduce --size 1MiB --topology torus-2d --gpus 1000000000", ["--gpus", "at most 1048576"]),
-    (f"{_TRAFFIC} --gpus 1000000000", ["--gpus", "at most 1048576"]),
+    ("collective --op all-reduce --size 1MiB --topology torus-2d --gpus 1000000000", ["--gpus", "at most 262144"]),
+    (f"{_TRAFFIC} --gpus 1000000000", ["--gpus", "at most 262144"]),
     (f"{_TRAFFIC} --gpus 4 --epochs 1e308", ["--epochs", "at most"]),
     (f"{_TRAFFIC} --gpus 4 --epochs inf", ["--epochs"]),
     (f"{_TRAFFIC} --gpus 4 --epochs nan", ["--epochs"]),
@@ -324,7 +324,7 @@ FILES = {
     "model-layers-1e6.yaml": (_BLOCKS + "  a: [{kind: relu}]\n  b: [{block: a, repeat: 1000}]\nlayers:\n"
                               "  - {block: b, repeat: 1000}\n", ["100,000"]),
     # topologies
-    "topology-gpus-1e9.yaml": (_set_first(_TOPOLOGY, "gpus", "1000000000"), ["gpus", "at most 1048576"]),
+    "topology-gpus-1e9.yaml": (_set_first(_TOPOLOGY, "gpus", "1000000000"), ["gpus", "at most 262144"]),
     "topology-bandwidth-1e400.yaml": (_set_first(_TOPOLOGY, "bandwidth", "1e400 GB/s"),
                                       ["bandwidth", "not a finite"]),
     "topology-bandwidth-tiny.yaml": (_set_first(_TOPOLOGY, "bandwidth", "1e-300 B/s"),
@@ -458,7 +458,7 @@ BOMBS = [
     ("/dev/zero", f"{_SIM} --scheme ab-training:rank_profile={{file}}", "a character device"),
     (None, f"{_COLL} --algorithm ring:channels=1000000", "at most 64"),
     (None, "sweep studies/quickstart.yaml --out {out}/sweep --workers 100000", "at most 256"),
-    (None, f"{_TRAFFIC} --gpus 1000000000", "at most 1048576"),
+    (None, f"{_TRAFFIC} --gpus 1000000000", "at most 262144"),
 ]
 
 
