@@ -308,3 +308,43 @@ def test_ctrl_c_in_simulate_is_one_line_and_130():
     code, err = _interrupt(["simulate", "--model", "resnet50", "--topology", "torus-2d", "--gpus", "1024",
                             "--engine", "des"], started, holder=holder)
     assert code == 130 and err.strip() == "interrupted", err
+
+
+def test_calibrate_interrupted_inside_a_gemm_table_keeps_every_product_it_timed(capsys, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of a GEMM table: the products timed so far are in the partial file, and the same
+    command times only the rest, to the same profile as an uninterrupted run."""
+    from simtrain.calibration import bench, gemm_table
+
+    timed: list[str] = []
+    stop = {"at": None}
+
+    def time_gemm(backend, device, layout, rows, cols, inner, dtype, *, batch_s, repeats, seed, loop=False):
+        if stop["at"] is not None and len(timed) == stop["at"]:
+            raise KeyboardInterrupt
+        timed.append(gemm_table.product_key(layout, loop, rows, cols, inner))
+        return 1e-9 * (1 + rows % 7 + cols % 5 + inner % 3) * rows * cols * inner
+
+    def measure(backend, device, shape, *, repeats, warmup, seed, min_time_s):
+        median = 1e-4 + shape.flops / 5e9 + shape.nbytes / 2e10
+        return bench.Sample(backend, device, shape.kind, shape.m, shape.n, shape.r, shape.batch, shape.dtype,
+                            median, 0.9 * median, 1.1 * median, repeats, shape.flops, shape.nbytes, shape.min_dim)
+
+    monkeypatch.setattr(gemm_table, "time_gemm", time_gemm)
+    monkeypatch.setattr(bench, "measure", measure)
+    out = tmp_path / "mine.json"
+    argv = ("calibrate", "--backend", "numpy", "--dtypes", "fp32", "--quick", "--repeats", "3", "--out", out)
+    stop["at"] = 250   # past one save of the log (every 200 products), before the table's end
+    code, _, err = run(capsys, *argv)
+    assert code == 130 and "Traceback" not in err
+    saved = json.loads(Path(f"{out}.partial").read_text())["products"]["fp32"]
+    assert len(saved) == 250 and set(saved) == set(timed)     # every product timed, not only the last save
+    first = list(timed)
+    timed.clear()
+    stop["at"] = None
+    assert run(capsys, *argv)[0] == 0
+    assert not set(first) & set(timed)                          # nothing timed twice
+    resumed = json.loads(out.read_text())
+    timed.clear()
+    assert run(capsys, *argv[:-1], tmp_path / "fresh.json")[0] == 0
+    fresh = json.loads((tmp_path / "fresh.json").read_text())
+    assert resumed["params"] == fresh["params"] and resumed["gemm"] == fresh["gemm"]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,11 +325,28 @@ def time_gemm(backend: str, device: str, layout: str, rows: int, cols: int, inne
     return float(np.median([run(count) / count for _ in range(repeats)]))
 
 
+def product_key(layout: str, loop: bool, rows: int, cols: int, inner: int) -> str:
+    """The name of one timed product in a measurement log.
+
+    Examples
+    --------
+    >>> product_key("nt", False, 16, 32, 8)
+    'nt:16x32x8'
+    """
+    return f"{layout}{'-loop' if loop else ''}:{rows}x{cols}x{inner}"
+
+
 def measure_gemm_table(backend: str, device: str, dtype: str, dims: Sequence[int], *, max_flops: float = 2.0**31,
                        batch_s: float = 5e-4, repeats: int = 5,
-                       progress: Callable[[int, int], None] | None = None) -> GemmTable:
+                       progress: Callable[[int, int], None] | None = None,
+                       known: Mapping[str, float] | None = None,
+                       record: Callable[[str, float], None] | None = None) -> GemmTable:
     """Time every layout on every grid point of at most ``max_flops`` FLOPs (``progress(done, total)``); for the
     numba backend also its loop path, on the points of at most 8x its loop rule's work limit (multiply-adds).
+
+    ``known`` holds products already timed (by :func:`product_key`: seconds), which are not timed again, and
+    ``record(key, seconds)`` is told of each product as it is timed: together they let an interrupted measurement
+    resume where it stopped.
 
     Examples
     --------
@@ -356,8 +373,13 @@ def measure_gemm_table(backend: str, device: str, dtype: str, dims: Sequence[int
         for i, j, k in chosen:
             if progress is not None:
                 progress(done, total)
-            seconds = time_gemm(backend, device, layout, dims[i], dims[j], dims[k], dtype, batch_s=batch_s,
-                                repeats=repeats, seed=done, loop=loop)
+            key = product_key(layout, loop, dims[i], dims[j], dims[k])
+            seconds = known.get(key) if known is not None else None
+            if seconds is None:
+                seconds = time_gemm(backend, device, layout, dims[i], dims[j], dims[k], dtype, batch_s=batch_s,
+                                    repeats=repeats, seed=done, loop=loop)
+                if record is not None:
+                    record(key, seconds)
             rate[i, j, k] = 2.0 * dims[i] * dims[j] * dims[k] / seconds
             done += 1
         return rate

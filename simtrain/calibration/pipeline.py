@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -112,6 +113,10 @@ def _shape_progress(progress: Progress | None) -> Callable[[int, int, Shape], No
     return report
 
 
+#: Timed products of an unfinished GEMM table between two saves of the measurement log.
+PRODUCTS_PER_SAVE = 200
+
+
 class MeasurementLog:
     """What a calibration has measured so far, on disk: every GEMM table and every step shape is saved (atomically,
     :mod:`simtrain.outputs`) as soon as it is measured, so an interrupted calibration resumes from them.
@@ -144,6 +149,8 @@ class MeasurementLog:
         self.identity = json.loads(json.dumps(identity, default=str))   # as it reads back from the file
         self.tables: dict[str, dict[str, Any]] = {}
         self.samples: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, float]] = {}   # per dtype: products of an unfinished table, timed so far
+        self._unsaved = 0
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -151,17 +158,35 @@ class MeasurementLog:
         if (isinstance(doc, dict) and doc.get("identity") == self.identity and isinstance(doc.get("tables"), dict)
                 and isinstance(doc.get("samples"), dict)):
             self.tables, self.samples = doc["tables"], doc["samples"]
+            products = doc.get("products")
+            if isinstance(products, dict):
+                self.products = {d: {k: float(v) for k, v in kv.items() if isinstance(v, (int, float)) and v > 0}
+                                 for d, kv in products.items() if isinstance(kv, dict)}
 
     @property
     def count(self) -> int:
-        """Measurements on disk (GEMM tables and step shapes)."""
-        return len(self.tables) + len(self.samples)
+        """Measurements on disk (GEMM tables, products of an unfinished table, and step shapes)."""
+        return len(self.tables) + sum(len(p) for p in self.products.values()) + len(self.samples)
 
     def _save(self) -> None:
         from simtrain.outputs import write_text
 
         write_text(self.path, json.dumps({"identity": self.identity, "tables": self.tables,
-                                          "samples": self.samples}), make_parents=True)
+                                          "samples": self.samples, "products": self.products}), make_parents=True)
+        self._unsaved = 0
+
+    def add_product(self, dtype: str, key: str, seconds: float) -> None:
+        """Record one timed product of an unfinished table; saved every :data:`PRODUCTS_PER_SAVE` products (and with
+        the next table or sample), so an interruption loses at most that many."""
+        self.products.setdefault(dtype, {})[key] = float(seconds)
+        self._unsaved += 1
+        if self._unsaved >= PRODUCTS_PER_SAVE:
+            self._save()
+
+    def flush(self) -> None:
+        """Save what is not saved yet (an interrupted calibration keeps every product it timed)."""
+        if self._unsaved:
+            self._save()
 
     def table(self, dtype: str) -> gemm_table.GemmTable | None:
         """The saved GEMM table of ``dtype``, or ``None``."""
@@ -180,7 +205,9 @@ class MeasurementLog:
             return None
 
     def add_table(self, dtype: str, table: gemm_table.GemmTable) -> None:
-        """Save the GEMM table of ``dtype`` (exact rates: a resumed fit equals an uninterrupted one)."""
+        """Save the GEMM table of ``dtype`` (exact rates: a resumed fit equals an uninterrupted one); its loose
+        products are no longer needed."""
+        self.products.pop(dtype, None)
         self.tables[dtype] = {"dims": list(table.dims), "rates": {k: v.tolist() for k, v in table.rates.items()},
                               "loop_rates": ({k: v.tolist() for k, v in table.loop_rates.items()}
                                              if table.loop_rates is not None else None),
@@ -320,9 +347,11 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
                         progress(done, total, f"GEMM table {dtype}")
                 table = log.table(dtype) if log is not None else None
                 if table is None:
-                    table = gemm_table.measure_gemm_table(backend, device, dtype, gemm_table.grid_dims(quick),
-                                                          max_flops=_TABLE_MAX_FLOPS, batch_s=_TABLE_BATCH_S[quick],
-                                                          repeats=3, progress=table_progress)
+                    table = gemm_table.measure_gemm_table(
+                        backend, device, dtype, gemm_table.grid_dims(quick), max_flops=_TABLE_MAX_FLOPS,
+                        batch_s=_TABLE_BATCH_S[quick], repeats=3, progress=table_progress,
+                        known=log.products.get(dtype) if log is not None else None,
+                        record=functools.partial(log.add_product, dtype) if log is not None else None)
                     if log is not None:
                         log.add_table(dtype, table)
                 tables[dtype] = table
@@ -342,6 +371,8 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
             if report is not None and shapes:
                 report(len(shapes), len(shapes), shapes[-1])
     except KeyboardInterrupt:
+        if log is not None:
+            log.flush()   # every product timed so far, not only the last saved batch
         if log is None or not log.count:
             raise
         raise Interrupted(f"{log.count} measurements saved in {log.path}; the same command resumes from them") \
