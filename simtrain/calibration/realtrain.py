@@ -100,7 +100,7 @@ from simtrain.compression.registry import make_scheme
 from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.lowrank.nets import Params
+from simtrain.lowrank.nets import Params, softmax_cross_entropy
 from simtrain.model import ModelSpec, model_from_dict
 
 __all__ = ["SCHEMES", "RealTrainResult", "digits_mlp", "real_train", "simulated_message_bytes",
@@ -349,14 +349,7 @@ def _forward_backward(model: ModelSpec, weights: dict[str, np.ndarray], x: np.nd
                       labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
     """Mean softmax cross-entropy of the batch and the dense gradient of every tensor."""
     acts = _forward(model, weights.__getitem__, x)
-    logits = acts[-1]
-    z = logits - logits.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    rows = np.arange(len(labels))
-    loss = float(-logp[rows, labels].mean())
-    g = np.exp(logp)
-    g[rows, labels] -= 1.0
-    g /= len(labels)
+    loss, g = softmax_cross_entropy(acts[-1], labels)
     grads: dict[str, np.ndarray] = {}
     for i in range(len(model.layers) - 1, -1, -1):
         layer = model.layers[i]

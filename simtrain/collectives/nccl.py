@@ -103,6 +103,15 @@ def build_nccl_tree(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> l
     return _node_rail(op, n, ranks, cluster, "nccl-tree")
 
 
+def _require_reduction(cluster: Cluster, link_class: str, algorithm: str) -> None:
+    """A :class:`ConfigError` unless the switches of ``link_class`` reduce in the network (NVLS, SHARP)."""
+    if link_class not in cluster.reducing:
+        where = ("the node switch does not reduce (topology intra_node: in_switch_reduction)"
+                 if link_class == "intra-node" else
+                 "the fabric does not reduce (topology fabric: in_network_reduction)")
+        raise ConfigError(f"{algorithm} cannot run here: {where}", key="algorithm", value=algorithm)
+
+
 @register_algorithm(
     "nvls-tree",
     ["all-reduce"],
@@ -110,9 +119,7 @@ def build_nccl_tree(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> l
 )
 def build_nvls_tree(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
     """Patterns of one chunk of NCCL's NVLS tree (use ``chunks`` to pipeline)."""
-    if "intra-node" not in cluster.reducing:
-        raise ConfigError("nvls-tree cannot run here: the node switch does not reduce (topology intra_node: "
-                          "in_switch_reduction)", key="algorithm", value="nvls-tree")
+    _require_reduction(cluster, "intra-node", "nvls-tree")
     return _node_rail(op, n, ranks, cluster, "nvls-tree")
 
 
@@ -123,9 +130,7 @@ def build_nvls_tree(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> l
 )
 def build_collnet(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
     """Patterns of one chunk of in-network (SHARP) reduction."""
-    if "inter-node" not in cluster.reducing:
-        raise ConfigError("collnet cannot run here: the fabric does not reduce (topology fabric: "
-                          "in_network_reduction)", key="algorithm", value="collnet")
+    _require_reduction(cluster, "inter-node", "collnet")
     return _node_rail(op, n, ranks, cluster, "collnet")
 
 

@@ -45,7 +45,7 @@ import numpy as np
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, model_from_dict
 
-__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "model_spec"]
+__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "model_spec", "softmax_cross_entropy"]
 
 #: Models :class:`Net` builds.
 MODELS = ("cnn-digits", "transformer-digits")
@@ -167,6 +167,24 @@ class Backend:
 
 
 # --------------------------------------------------------------------------------------------- parameters
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean softmax cross-entropy of a batch and its gradient with respect to the logits (in their dtype).
+
+    Examples
+    --------
+    >>> loss, g = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
+    >>> round(loss, 4), float(g.sum())
+    (1.3863, 0.0)
+    """
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    rows = np.arange(len(labels))
+    loss = float(-logp[rows, labels].mean())
+    g = np.exp(logp)
+    g[rows, labels] -= 1.0
+    return loss, (g / len(labels)).astype(logits.dtype)
 
 
 @dataclass
@@ -339,14 +357,7 @@ class Net:
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """Mean softmax cross-entropy and the gradient of every trained array (keys of :meth:`Params.trained`)."""
         ctx = _Ctx()
-        logits = self.logits(x, ctx)
-        z = logits - logits.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        rows = np.arange(len(labels))
-        loss = float(-logp[rows, labels].mean())
-        g = np.exp(logp)
-        g[rows, labels] -= 1.0
-        g = (g / len(labels)).astype(logits.dtype)
+        loss, g = softmax_cross_entropy(self.logits(x, ctx), labels)
         grads: dict[str, np.ndarray] = {}
         if self.name == "cnn-digits":
             self._cnn_backward(g, ctx, grads)

@@ -240,9 +240,10 @@ def _data_parallel(replica: OpGraph | None, devices: Devices, memory_model: str)
                       f"{units.format_size(smallest)}")
     gradients = float(sum(b for b, k in zip(replica.persistent_bytes.tolist(), replica.kind) if k == "backward"))
     ring = 0.0
-    if n > 1 and gradients > 0:   # 2(n-1) steps of gradients/n over the slowest hop of the ring 0 → 1 → … → 0
-        hop = max(devices.transfer_time(i, (i + 1) % n, gradients / n) for i in range(n))
-        ring = 2 * (n - 1) * hop
+    if n > 1 and gradients > 0:   # the collective engine's ring all-reduce over the devices (their cluster's GPUs)
+        from simtrain.collectives import collective_time
+
+        ring = collective_time("all-reduce", f"{gradients} B", devices.cluster, "ring", ranks=list(range(n))).time_s
     return float(replica.compute_s.sum()) + ring, "replica compute + ring all-reduce of the gradients"
 
 
