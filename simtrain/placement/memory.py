@@ -64,11 +64,13 @@ class MemoryTracker:
     model : {'live', 'held'}
     """
 
-    def __init__(self, graph: OpGraph, limits: Sequence[float] | np.ndarray, model: str = "live") -> None:
+    def __init__(self, graph: OpGraph, limits: Sequence[float] | np.ndarray, model: str = "live", *,
+                 reserve: bool = True) -> None:
         if model not in MEMORY_MODELS:
             raise ConfigError("unknown memory model", key="memory_model", value=model, choices=MEMORY_MODELS)
         self.graph = graph
         self.model = model
+        self.reserve = reserve   # keep the reservations placers check (a replay of a schedule needs none)
         self.limits = np.asarray(limits, dtype=np.float64)
         m = len(self.limits)
         self.base = np.zeros(m)
@@ -97,7 +99,9 @@ class MemoryTracker:
         self._consumers = graph.tensor_consumers
         self._held = [0.0] * graph.num_groups  # what each placed group reserves now
         self._holding: list[dict[int, float]] = [{} for _ in range(m)]  # per device: group -> its reservation
-        self._top: list[tuple[tuple[float, int], tuple[float, int]]] = [((0.0, -1), (0.0, -1))] * m
+        # per device, the reservations as a max-heap of (-bytes, group); an entry no longer in ``_holding`` with that
+        # value is stale and skipped (a reservation changes on every commit near it: no re-sort per change)
+        self._heaps: list[list[tuple[float, int]]] = [[] for _ in range(m)]
 
     def _reservation(self, g: int, d: int, v: int = -1) -> float:
         """What ``g``'s members yet to run (``v`` excepted) may still need on ``d``: under ``live`` the largest of
@@ -118,26 +122,41 @@ class MemoryTracker:
 
     def _update_reservation(self, g: int, d: int) -> None:
         now = self._reservation(g, d)
-        self._held[g] = now
         holding = self._holding[d]
+        before = holding.get(g, 0.0)
+        self._held[g] = now
+        if now == before:
+            return
         if now > 0:
             holding[g] = now
+            if self.model != "held":
+                heapq.heappush(self._heaps[d], (-now, g))
         else:
             holding.pop(g, None)
         if self.model == "held":   # nothing is freed: every member's outputs stay, so reservations add up
-            self.reserved[d] = sum(holding.values())
+            self.reserved[d] += now - before
         else:                      # ops run one at a time and free what they read: the largest one suffices
-            top = sorted(((b, h) for h, b in holding.items()), reverse=True)[:2]
-            top += [(0.0, -1)] * (2 - len(top))
-            self._top[d] = (top[0], top[1])
-            self.reserved[d] = top[0][0]
+            self.reserved[d] = self._largest(d)[0]
+
+    def _largest(self, d: int, besides: int = -1) -> tuple[float, int]:
+        """The largest reservation on ``d`` (of a group other than ``besides``) and its group (``-1``: none)."""
+        heap, holding = self._heaps[d], self._holding[d]
+        while heap and holding.get(heap[0][1]) != -heap[0][0]:   # drop stale entries
+            heapq.heappop(heap)
+        if not heap:
+            return 0.0, -1
+        if heap[0][1] != besides:
+            return -heap[0][0], heap[0][1]
+        top = heapq.heappop(heap)   # look under it, then put it back
+        second = self._largest(d)
+        heapq.heappush(heap, top)
+        return second
 
     def _reserved_besides(self, g: int, d: int) -> float:
         """What device ``d`` reserves for groups other than ``g``."""
         if self.model == "held":
             return float(self.reserved[d] - self._holding[d].get(g, 0.0))
-        first, second = self._top[d]
-        return second[0] if first[1] == g else first[0]
+        return self._largest(d, besides=g)[0]
 
     # -- queries ------------------------------------------------------------------------------------------------
     def next_free_time(self) -> float:
@@ -224,15 +243,17 @@ class MemoryTracker:
                     heapq.heappush(self._frees, (max(last, start), dev, self._tbytes[t]))
         self.live[d] += added
         self.peak[d] = max(self.peak[d], self.base[d] + self.live[d] + self._temp[v])
-        # Reservations shrink as inputs become resident here (they are counted in ``live`` from now on).
-        touched = {g}
-        for t in (*self._out[v], *self._in[v]):
-            for c in self._consumers[t]:
-                h = self._group[c]
-                if h not in touched and self.group_device[h] == d:
-                    touched.add(h)
-        for h in touched:
-            self._update_reservation(h, d)
+        if self.reserve:   # reservations shrink as inputs become resident here (``live`` counts them from now on)
+            touched = {g}
+            held = self._held
+            for t in (*self._out[v], *self._in[v]):
+                for c in self._consumers[t]:
+                    h = self._group[c]
+                    # a reservation never grows once made: one at zero stays there
+                    if h not in touched and held[h] > 0 and self.group_device[h] == d:
+                        touched.add(h)
+            for h in touched:
+                self._update_reservation(h, d)
         if live:
             for t in self._out[v]:
                 if self._left[t] == 0 and self._tbytes[t]:
@@ -250,7 +271,7 @@ def replay_memory(graph: OpGraph, device: np.ndarray, start: np.ndarray, end: np
     >>> replay_memory(g, np.array([0, 0]), np.array([0.0, 1.0]), np.array([1.0, 2.0]), [10.0]).peak.tolist()
     [10.0]
     """
-    tracker = MemoryTracker(graph, limits, model)
+    tracker = MemoryTracker(graph, limits, model, reserve=False)
     order = np.lexsort((graph.topo_rank, end, start))
     dev, st, en = device.tolist(), start.tolist(), end.tolist()
     for v in order.tolist():
