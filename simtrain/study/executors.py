@@ -37,6 +37,8 @@ Chunks = Generator[tuple[int, list[dict[str, Any]]], None, None]
 
 #: Seconds to wait for a Dask scheduler to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 10.0
+#: Seconds more to wait for Dask's own timeout to fire before giving up on the connecting thread.
+CONNECT_GRACE_S = 5.0
 #: How often a pool worker checks that its parent is alive (where the system cannot tell it at once).
 PARENT_POLL_S = 0.5
 
@@ -143,6 +145,47 @@ def run_pool(jobs: Sequence[Job], workers: int) -> Chunks:
             _stop_pool(pool)
 
 
+def _connect(client_type: Any, scheduler: str) -> Any:
+    """A Dask client of ``scheduler``, or one :class:`~simtrain.errors.ConfigError` within
+    :data:`CONNECT_TIMEOUT_S` plus :data:`CONNECT_GRACE_S`, whatever the peer does.
+
+    Dask's own timeout does not cover its handshake: a peer that accepts the connection and then sends too little,
+    or bytes that are not Dask's, can keep ``Client()`` waiting for ever. So the client is made in a thread that the
+    sweep waits for at most that long; a client that still arrives later is closed by that thread."""
+    from simtrain.errors import ConfigError
+
+    outcome: dict[str, Any] = {}
+    gave_up = threading.Event()
+
+    def attempt() -> None:
+        try:
+            client = client_type(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except BaseException as exc:   # refused, timed out, or a peer that does not speak Dask: all one answer
+            outcome["error"] = exc
+            return
+        outcome["client"] = client
+        if gave_up.is_set():
+            with contextlib.suppress(Exception):
+                client.close()
+
+    thread = threading.Thread(target=attempt, daemon=True, name="simtrain-dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + CONNECT_GRACE_S)
+    if thread.is_alive() or "client" not in outcome:
+        gave_up.set()
+        if "client" in outcome:   # it arrived between the wait and the line above
+            with contextlib.suppress(Exception):
+                outcome["client"].close()
+        error = outcome.get("error")
+        if error is None:
+            detail = f"no Dask handshake within {CONNECT_TIMEOUT_S + CONNECT_GRACE_S:g} s"
+        else:
+            detail = " ".join(str(error).split())[:200] or type(error).__name__
+        raise ConfigError(f"cannot reach the Dask scheduler ({detail})", source="<cli>", key="--scheduler",
+                          value=scheduler, allowed="tcp://HOST:PORT of a running scheduler, or local")
+    return outcome["client"]
+
+
 def run_dask(jobs: Sequence[Job], scheduler: str, workers: int) -> Chunks:
     """Run the chunks on Dask: an existing scheduler by address (``tcp://host:8786``), or ``"local"`` for a
     :class:`~distributed.LocalCluster` of ``workers`` single-threaded processes."""
@@ -161,14 +204,7 @@ def run_dask(jobs: Sequence[Job], scheduler: str, workers: int) -> Chunks:
                                silence_logs=logging.CRITICAL, preload=[__name__])
         client = Client(cluster)
     else:
-        try:
-            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-        except Exception as exc:   # refused, timed out, or a peer that does not speak Dask: all one answer
-            from simtrain.errors import ConfigError
-
-            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise ConfigError(f"cannot reach the Dask scheduler ({detail})", source="<cli>", key="--scheduler",
-                              value=scheduler, allowed="tcp://HOST:PORT of a running scheduler, or local") from None
+        client = _connect(Client, scheduler)
     complete = False
     try:
         futures = {client.submit(run_chunk, points, seeds, start, derived, pure=False): chunk

@@ -182,11 +182,13 @@ def test_a_second_sweep_into_a_locked_folder_is_refused(capsys, tmp_path, fast_f
 
 
 # -- Dask schedulers that cannot serve ---------------------------------------------------------------------------------
-def _garbage_server() -> tuple[socket.socket, int]:
-    """A TCP server that answers every connection with bytes that are not Dask's protocol."""
+def _peer_server(answer: bytes) -> tuple[socket.socket, int]:
+    """A TCP server that answers every connection with ``answer`` (bytes that are not Dask's protocol) and then
+    keeps it open, saying nothing more."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
+    held = []
 
     def serve() -> None:
         while True:
@@ -194,8 +196,9 @@ def _garbage_server() -> tuple[socket.socket, int]:
                 conn, _ = server.accept()
             except OSError:
                 return
+            held.append(conn)
             try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + bytes(range(256)) * 64)
+                conn.sendall(answer)
             except OSError:
                 pass
 
@@ -203,13 +206,20 @@ def _garbage_server() -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
-@pytest.mark.parametrize("peer", ["nobody", "garbage"])
+PEERS = {"garbage": b"HTTP/1.1 200 OK\r\n\r\n" + bytes(range(256)) * 64,
+         "silent": b"",
+         # a Dask frame header announcing 1,000 bytes, then only 10 of them: Dask waits for the rest
+         "truncated": (1000).to_bytes(8, "little") + b"x" * 10}
+
+
+@pytest.mark.parametrize("peer", ["nobody", *PEERS])
 def test_a_scheduler_that_cannot_serve_is_one_line_and_leaves_nothing(capsys, tmp_path, fast_file, monkeypatch,
                                                                       peer):
     pytest.importorskip("distributed")
     import simtrain.study.executors as executors
 
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(executors, "CONNECT_GRACE_S", 1.0)
     if peer == "nobody":
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
@@ -217,7 +227,7 @@ def test_a_scheduler_that_cannot_serve_is_one_line_and_leaves_nothing(capsys, tm
         probe.close()   # a port nobody listens on
         server = None
     else:
-        server, port = _garbage_server()
+        server, port = _peer_server(PEERS[peer])
     try:
         (tmp_path / "empty").mkdir()
         for out in (tmp_path / "new" / "out", tmp_path / "empty"):
