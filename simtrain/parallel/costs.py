@@ -51,7 +51,7 @@ from simtrain.collectives.base import build_grouped_schedule
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers
+from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
 from simtrain.parallel.plan import ParallelPlan
@@ -315,7 +315,7 @@ class StageCosts:
         for moe in sorted({c.is_moe(i) for i in range(c.layers)}):
             index = next(i for i in range(c.layers) if c.is_moe(i) == moe)
             layers = block_layers(c, index, tp, cp, sp)
-            core = [layer for layer in layers if layer.kind == "attention"]
+            core = [layer for layer in layers if is_core_attention(layer)]
             f, b = time_of(layers, "forward"), time_of(layers, "backward")
             core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
             weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * width

@@ -36,7 +36,7 @@ from typing import Any
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.hardware import get_device
-from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers
+from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_core_attention
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
@@ -149,7 +149,7 @@ class _Bounds:
             f = sum(self.compute.layer_time(layer, micro, "forward", self.dtype) for layer in layers)
             b = sum(self.compute.layer_time(layer, micro, "backward", self.dtype) for layer in layers)
             core = sum(self.compute.layer_time(layer, micro, "forward", self.dtype) for layer in layers
-                       if layer.kind == "attention")
+                       if is_core_attention(layer))
             self.layers[key] = (f, b, core, self.tp_pass(tp, cp, sp, micro))
         return self.layers[key]
 
