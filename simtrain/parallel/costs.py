@@ -335,7 +335,6 @@ class StageCosts:
                 "flops_core": sum(layer.forward_flops for layer in core) * mb,
             }
 
-        per_chunk = c.layers // (plan.pp * plan.chunks)
         full_layers = (plan.layers_per_stage if plan.recompute_layers is None else plan.recompute_layers) \
             if plan.recompute == "full" else 0
         embed = embedding_layers(c, tp, cp)
@@ -354,9 +353,8 @@ class StageCosts:
             buckets: list[tuple[float, float, float, int]] = []   # (backward seconds, dense, expert bytes, chunk)
             stage_recomputed = 0
             for chunk in range(plan.chunks):
-                first = (chunk * plan.pp + stage) * per_chunk
                 f_total = b_total = 0.0
-                for index in range(first, first + per_chunk):
+                for index in plan.chunk_layers(stage, chunk):
                     k = kinds[c.is_moe(index)]
                     f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + k["zf"]
                     b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + k["zb"]
@@ -393,10 +391,10 @@ class StageCosts:
             extra_dense = dense_params * width - layer_dense   # embedding and head
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
-                first_layer = stage * per_chunk
+                indices = plan.stage_layers(stage)   # the buckets' layers, in the order they were appended
                 for position, (b, _, _, chunk) in enumerate(reversed(buckets)):
                     ready += b if chunk == 0 else 0.0
-                    index = first_layer + len(buckets) - 1 - position
+                    index = indices[len(buckets) - 1 - position]
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
                                                                    width)))
@@ -440,7 +438,8 @@ class StageCosts:
                      activation: float, kv_bytes: float, dispatch: float, width: int) -> None:
         """Every collective's bytes, counted as often as a step runs it (on every GPU at once)."""
         comms, m = self.comms, plan.num_micro_batches
-        per_gpu_layers = c.layers // plan.pp
+        stage_layers = plan.stage_layers(0)   # the first stage's GPUs
+        per_gpu_layers = len(stage_layers)
         recompute = 2 if plan.recompute == "full" else 1
         passes = m * per_gpu_layers
         if plan.sequence_parallel:
@@ -450,7 +449,7 @@ class StageCosts:
             comms.count("all-reduce", "tp", activation, 2 * passes * (1 + recompute))
         comms.count("all-gather", "cp", kv_bytes, passes * 2)
         comms.count("reduce-scatter", "cp", kv_bytes, passes)
-        moe_layers = sum(c.is_moe(i) for i in range(per_gpu_layers))
+        moe_layers = sum(c.is_moe(i) for i in stage_layers)
         if plan.ep > 1:
             comms.count("all-to-all", "ep", dispatch, 4 * m * moe_layers)
         if plan.pp > 1:
@@ -485,12 +484,13 @@ def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) ->
     """Forward FLOPs of one sample that recomputation runs again: the first ``full_layers`` layers of each
     stage in full, or (selective) the attention matmuls of every other layer."""
     total = 0.0
-    for index in range(c.layers):
-        layers = block_layers(c, index)
-        if index % plan.layers_per_stage < full_layers:
-            total += sum(layer.forward_flops for layer in layers)
-        elif plan.recompute == "selective":
-            total += sum(layer.forward_flops for layer in layers if layer.kind == "attention")
+    for stage in range(plan.pp):
+        for position, index in enumerate(plan.stage_layers(stage)):
+            layers = block_layers(c, index)
+            if position < full_layers:
+                total += sum(layer.forward_flops for layer in layers)
+            elif plan.recompute == "selective":
+                total += sum(layer.forward_flops for layer in layers if layer.kind == "attention")
     return total
 
 

@@ -158,11 +158,10 @@ class _Bounds:
         the fill and drain of the pipeline (the first micro-batch's forward through the other stages' chunks before
         the last stage starts, and the last backward back through them), plus the optimizer step."""
         c = self.c
-        per_stage = c.layers // plan.pp
         stage_work = []
-        for stage in range(plan.pp) if c.experts else (0,):
+        for stage in range(plan.pp) if c.experts or plan.uneven else (0,):
             total = 0.0
-            for index in range(stage * per_stage, (stage + 1) * per_stage):
+            for index in plan.stage_layers(stage):
                 f, b, core, tp = self.layer(plan.tp, plan.cp, plan.sequence_parallel, plan.micro_batch,
                                             c.is_moe(index))
                 extra = f + tp if plan.recompute == "full" else core if plan.recompute == "selective" else 0.0

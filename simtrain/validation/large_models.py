@@ -153,3 +153,27 @@ for _nodes, _published in ((280, 60.1), (350, 50.2), (420, 44.4)):
               "same cluster at 163 (megatron-sc21-530b-hw-tflops, simulated within ~15 %); simtrain prices both "
               "at Megatron-LM's kernels and overlaps. Its scaling over 280-420 nodes (the bubble growing as the "
               "micro-batches per pipeline fall from 240 to 160) follows the published trend")
+
+
+# --- BLOOM-176B on Jean Zay: BigScience's training (Megatron-DeepSpeed) ---------------------------------------
+_bloom = Command("simulate", {
+    "model": "bloom-176b:dropout=0.1", "topology": "dgx-a100", "gpus": 384, "parallel": "tp=4,pp=12",
+    "micro_batch": 2, "global_batch": 2048, "dtype": "bf16", "optimizer": "adam", "recompute": "full", "zero": 1,
+    "pipeline_layout": "first=5,last=5", "topology.nic.count": 4, "topology.nic.bandwidth": "100Gbit/s", **_NCCL})
+_case("bloom-176b-384gpu-hw-tflops", "bigscience-bloom-2022",
+      "BigScience, 'BigScience 176B Model' training page (bigscience.notion.site): 384 A100 80 GB, 'training "
+      "throughput: about 150 TFLOPs'; configuration from bigscience-workshop/bigscience "
+      "train/tr11-176B-ml/tr11-176B-ml.slurm (Megatron-DeepSpeed, whose TFLOP/s count the recomputed forward, "
+      "factor 4 as Megatron's eq. 3)",
+      "achieved TFLOP/s per GPU (recomputation counted) of BLOOM-176B on 384 A100, tp=4, pp=12, dp=8", 150.0,
+      "TFLOP/s", "[M]",
+      "Jean Zay's 48 nodes of 8 A100 80 GB as the `dgx-a100` family with 4 x 100 Gbit/s NICs per node (Omni-Path; "
+      "the nodes' NVLink taken as DGX-style NVSwitch at 300 GB/s per GPU, assumed) on a non-blocking fat tree; "
+      "the catalog's `bloom-176b` (70 layers, hidden 14,336, 112 heads, ALiBi, embedding LayerNorm, vocabulary "
+      "padded to 250,880); micro-batch 2, global batch 2,048, bf16, Adam with DeepSpeed's bf16 optimizer "
+      "(ZeRO-1 equivalent), full recomputation (`--checkpoint-activations`), 1F1B (DeepSpeed's pipeline engine); "
+      "`--pp-partition-method type:transformer|embedding` balances 72 items (70 layers + 2 embeddings) over 12 "
+      "stages, so the first and last stage hold 5 layers (`--pipeline-layout first=5,last=5`); dropout 0.1 "
+      "(Megatron-DeepSpeed's default; the script sets none). Not modelled: the script's CUDA_LAUNCH_BLOCKING=1 "
+      "(every kernel launch waits for the previous kernel)",
+      _bloom, "hw_tflops_per_gpu")
