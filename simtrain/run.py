@@ -108,6 +108,9 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("overlap_dp", "boolean", True,
           "overlap the data-parallel gradient reduction with the last micro-batch's backward (Megatron "
           "--overlap-grad-reduce)"),
+    Param("overlap_pp", "boolean", False,
+          "pipeline sends on a separate stream, the sender computing on (Megatron-core "
+          "--overlap-p2p-communication); default: a stage waits for its send, as Megatron-LM's p2p calls do"),
 )
 
 
@@ -219,6 +222,7 @@ class TrainingRun:
     sequence_parallel: bool = False
     rank_order: str = "tp-cp-dp-pp"
     overlap_dp: bool = True
+    overlap_pp: bool = False
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)
     algorithm_params: Any = field(default_factory=dict)

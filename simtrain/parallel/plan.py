@@ -223,6 +223,7 @@ class ParallelPlan:
     sequence_parallel: bool = False
     rank_order: tuple[str, ...] = ("tp", "cp", "dp", "pp")
     overlap_dp: bool = True
+    overlap_pp: bool = False
     layers_per_stage: int = 1
     layout: tuple[int, ...] = ()
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -334,7 +335,8 @@ class ParallelPlan:
 def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | None = None,
               global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
-              overlap_dp: bool = True, pipeline_layout: str | None = None) -> ParallelPlan:
+              overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False
+              ) -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -398,7 +400,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     return ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro, global_batch=total,
                         schedule=schedule, chunks=chunks, recompute=recompute_name,
                         recompute_layers=recompute_layers, zero=zero, sequence_parallel=sequence_parallel,
-                        rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp,
+                        rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp, overlap_pp=overlap_pp,
                         layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else ())
 
 
