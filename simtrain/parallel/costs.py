@@ -16,7 +16,9 @@ run's engine, templates built once per (operation, group, algorithm) and resized
   attention matmuls; only what exceeds them is exposed;
 * EP: the token dispatch and combine all-to-alls, two per MoE layer forward and two backward, exposed;
 * ZeRO-3: each layer's parameter all-gather is prefetched behind the previous layer's compute (backward: the
-  all-gather and the gradient reduce-scatter), exposed beyond it;
+  all-gather and the gradient reduce-scatter), exposed beyond it; the first layer of each model chunk's forward and
+  of its backward has no layer before it to hide behind, so its gather is exposed whole, every micro-batch (FSDP and
+  DeepSpeed prefetch within a pass, and re-shard after it);
 * PP: one point-to-point send of the activations (``1/tp`` of them, Megatron's scatter-gather) per micro-batch
   and stage boundary, forward and backward, simulated by the pipeline (:mod:`simtrain.parallel.pipeline`);
 * DP: the gradient reduction (all-reduce, or reduce-scatter under ZeRO-1/2) of each layer as its last micro-batch's
@@ -320,16 +322,19 @@ class StageCosts:
             core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
             weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * width
             expert_weights = sum(layer.num_params for layer in layers if ".experts." in layer.name) * width / plan.ep
-            z_f = z_b = 0.0
+            z_f = z_b = z_f_first = z_b_first = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
                 gather = comms.time("all-gather", "dpcp", weights) + comms.time("all-gather", "edp", expert_weights)
                 scatter = comms.time("reduce-scatter", "dpcp", weights) + \
                     comms.time("reduce-scatter", "edp", expert_weights)
                 z_f, z_b = max(0.0, gather - f), max(0.0, gather + scatter - b)
+                # a pass's first layer: its gather waits for nothing to hide behind
+                z_f_first, z_b_first = gather, gather + max(0.0, scatter - b)
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f, "tp": tp_pass,
                 "cp_f": max(0.0, cp_gather - core_f), "cp_b": max(0.0, cp_gather + cp_scatter - core_b),
-                "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "weights": weights,
+                "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
+                "zb_first": z_b_first, "weights": weights,
                 "expert_weights": expert_weights,
                 "flops_f": sum(layer.forward_flops for layer in layers) * mb,
                 "flops_core": sum(layer.forward_flops for layer in core) * mb,
@@ -354,10 +359,14 @@ class StageCosts:
             stage_recomputed = 0
             for chunk in range(plan.chunks):
                 f_total = b_total = 0.0
-                for index in plan.chunk_layers(stage, chunk):
+                chunk_layers = plan.chunk_layers(stage, chunk)
+                for index in chunk_layers:
                     k = kinds[c.is_moe(index)]
-                    f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + k["zf"]
-                    b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + k["zb"]
+                    # ZeRO-3: the chunk's first layer opens the forward, its last layer opens the backward
+                    zf = k["zf_first"] if index == chunk_layers[0] else k["zf"]
+                    zb = k["zb_first"] if index == chunk_layers[-1] else k["zb"]
+                    f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + zf
+                    b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + zb
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
                         stage_recomputed += 1
@@ -372,7 +381,7 @@ class StageCosts:
                         exposed["tp"] += (2 + again) * k["tp"]
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
                         exposed["ep"] += (2 + again) * k["ep"]
-                        exposed["dp"] += k["zf"] + k["zb"]
+                        exposed["dp"] += zf + zb
                 if stage == 0 and chunk == 0:
                     f_total += time_of(embed, "forward")
                     b_total += time_of(embed, "backward")

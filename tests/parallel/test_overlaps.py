@@ -1,4 +1,4 @@
-"""Pipeline sends: a stage waits for its own send (Megatron-LM's p2p calls) unless --overlap-pp."""
+"""What hides behind compute: pipeline sends (blocking unless --overlap-pp) and ZeRO-3's prefetched gathers."""
 
 from __future__ import annotations
 
@@ -48,3 +48,17 @@ def test_overlapping_the_sends_is_never_slower() -> None:
         plan = make_plan(c, 16, "tp=2,pp=8,dp=1", micro_batch=2, global_batch=32, overlap_pp=overlap)
         times.append(step_time(StageCosts.build(c, plan, cluster, compute, "bf16", "adam"), plan).step_time_s)
     assert times[1] < times[0]
+
+
+def test_zero3_exposes_each_passs_first_gather_and_hides_the_rest() -> None:
+    """Where compute hides every prefetched gather, what is left exposed is the first layer's gather of each
+    forward and each backward, every micro-batch."""
+    c = load_model("gpt:layers=4,hidden=2048,heads=16,seq=2048,vocab=1000").config
+    assert c is not None
+    cluster = load_topology("dgx-a100", gpus=8)
+    plan = make_plan(c, 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=16, zero=3)
+    costs = StageCosts.build(c, plan, cluster, ComputeModel.roofline("a100"), "bf16", "adam")
+    layer_bytes = 12 * 2048**2 * 2 + 13 * 2048 * 2   # a GPT layer's weights and biases in bf16
+    gather = costs.comms.time("all-gather", "dpcp", layer_bytes)
+    assert 0 < gather < costs.forward[0][0] / 4                      # each layer's compute hides the next gather
+    assert costs.exposed["dp"] == pytest.approx(2 * gather * plan.num_micro_batches, rel=1e-6)
