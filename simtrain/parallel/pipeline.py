@@ -13,8 +13,9 @@ Orders per stage (``s`` of ``p`` stages, ``m`` micro-batches, ``V`` model chunks
 A forward of virtual stage ``v`` (chunk ``v // p`` on stage ``v % p``) needs the forward of ``v − 1`` and its
 activation send; a backward needs the backward of ``v + 1`` and its gradient send, and the last virtual stage's
 backward its own forward. By default a stage waits for its own send to complete before its next operation, as
-Megatron-LM's point-to-point calls do (``batch_isend_irecv`` and then wait on the requests; the receive of the
-next input overlaps the send); with ``blocking=False`` (``--overlap-pp``, Megatron-core's
+Megatron-LM's point-to-point calls do (``megatron/core/pipeline_parallel/p2p_communication.py``: ``batch_isend_irecv``,
+then ``req.wait()`` with ``wait_on_reqs`` true unless ``overlap_p2p_comm``; the receive of the next input overlaps
+the send); with ``blocking=False`` (``--overlap-pp``, Megatron-core's
 ``--overlap-p2p-communication``) sends run on the communication stream and the sender goes on computing.
 
 Two engines run the same rule. :func:`run_analytical` is list scheduling: each operation starts at the later of
