@@ -156,6 +156,11 @@ def chunk_sizes(layers: int, stages: int, chunks: int, layout: str | None = None
         return (layers // total,) * total
     rest_chunks = total - len(fixed)
     rest = layers - sum(fixed.values())
+    if rest_chunks == 0:   # two chunks, both given
+        if rest:
+            raise ConfigError(f"first + last must be the {layers} layers when pp·V = 2", key="pipeline_layout",
+                              value=layout)
+        return (fixed["first"], fixed["last"])
     if rest_chunks < 1 or rest < rest_chunks or rest % rest_chunks:
         raise ConfigError(f"the other {rest_chunks} model chunks (pp·V = {total}) must split the other {rest} of "
                           f"the {layers} layers evenly", key="pipeline_layout", value=layout)

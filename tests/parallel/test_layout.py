@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simtrain.cli import main
 from simtrain.compute import ComputeModel
@@ -48,6 +50,12 @@ def test_bad_layouts(layout: str, message: str) -> None:
     assert info.value.key == "pipeline_layout"
 
 
+def test_two_chunks_both_given_must_hold_every_layer() -> None:
+    assert chunk_sizes(10, 2, 1, "first=4,last=6") == (4, 6)
+    with pytest.raises(ConfigError, match="first \\+ last must be the 10 layers"):
+        chunk_sizes(10, 2, 1, "first=4,last=4")
+
+
 def test_a_layout_needs_a_pipeline_and_the_cli_says_so(capsys) -> None:
     with pytest.raises(ConfigError, match="needs more than one model chunk"):
         make_plan(_config(), 8, "tp=8", micro_batch=1, global_batch=8, pipeline_layout="first=2")
@@ -87,3 +95,19 @@ def test_analytical_and_des_agree_on_an_uneven_interleaved_layout() -> None:
     a = step_time(StageCosts.build(c, plan, cluster, compute, "bf16", "adam"), plan)
     d = step_time(StageCosts.build(c, plan, cluster, compute, "bf16", "adam", engine="des"), plan, "des")
     assert d.step_time_s == pytest.approx(a.step_time_s, rel=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pp=st.integers(2, 12), chunks=st.integers(1, 3), first=st.integers(1, 6), last=st.integers(0, 6),
+       per=st.integers(1, 5))
+def test_a_layout_partitions_every_layer_once(pp: int, chunks: int, first: int, last: int, per: int) -> None:
+    rest = pp * chunks - 1 - (last > 0)
+    layers = first + last + rest * per
+    layout = f"first={first}" + (f",last={last}" if last else "")
+    c = DecoderConfig.from_mapping({"layers": layers, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
+    plan = make_plan(c, pp, f"pp={pp}", micro_batch=1, global_batch=pp,
+                     pipeline_schedule=f"interleaved:chunks={chunks}" if chunks > 1 else "1f1b",
+                     pipeline_layout=layout)
+    held = [i for s in range(pp) for i in plan.stage_layers(s)]
+    assert sorted(held) == list(range(layers))
+    assert len(plan.chunk_layers(0, 0)) == first and len(plan.chunk_layers(pp - 1, chunks - 1)) == (last or per)
