@@ -38,7 +38,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("place", help="place a model's ops on memory-constrained devices (Baechi's m-TOPO, m-ETF, "
                                      "m-SCT, baselines, exact MILP) and simulate the step")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema)")
+    src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema) or a "
+                                                           "shipped graph's name: baechi-gnmt")
     src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its "
                                       "layers read each other; times from the roofline")
     p.add_argument("--devices", type=count_at_most(MAX_DEVICES), required=True, help="number of devices")
