@@ -56,7 +56,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--bandwidth", help="route bandwidth of the default switch, e.g. 12GB/s")
     p.add_argument("--latency", help="route latency of the default switch, e.g. 10us")
     p.add_argument("--batch", type=positive_int, default=64, help="--model: samples per step")
-    p.add_argument("--device-type", default="v100", help="--model: hardware catalog device for compute times")
+    p.add_argument("--device-type", help="--model: hardware catalog device for compute times (default: the "
+                                         "--topology's GPU, else v100)")
     p.add_argument("--dtype", default="fp32", help="--model: precision")
     p.add_argument("--optimizer", default="momentum", help="--model: sgd, momentum or adam")
     p.add_argument("--micro-batch", type=positive_int, help="--model: run the placed model as a pipeline of "
@@ -136,6 +137,9 @@ def _run(args: argparse.Namespace) -> int:
         from simtrain.hardware import get_device
         from simtrain.placement.build import graph_from_model
 
+        if args.device_type is None:   # the GPUs the ops run on: the topology's, unless told otherwise
+            args.device_type = (make_devices(1, topology=args.topology).cluster.device if args.topology
+                                else "v100")
         spec = get_device(args.device_type)
         graph = graph_from_model(args.model, batch=args.batch, compute=ComputeModel.roofline(spec),
                                  dtype=args.dtype, optimizer=args.optimizer)
@@ -164,8 +168,9 @@ def _run(args: argparse.Namespace) -> int:
         else:
             _print_table(graph, devices, rows)
         return 0
+    pipeline = None
     if args.micro_batch is not None:
-        plan = _pipelined(args, devices, options)
+        plan, pipeline = _pipelined(args, devices, options)
     else:
         plan = place(graph, devices, args.algorithm, **options)
     outputs: list[tuple[str, bytes]] = []   # the plan and its chart are written together or not at all
@@ -177,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
         from simtrain.outputs import figure_bytes
         from simtrain.placement.gantt import plot_gantt
 
-        ax = plot_gantt(plan)
+        ax = plot_gantt(plan, device=args.device_type if args.model else None, pipeline=pipeline)
         try:
             ax.figure.tight_layout()
             outputs.append((args.plot, figure_bytes(ax.figure, args.plot, dpi=120)))
@@ -190,11 +195,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan.to_dict(schedule=False)))
     else:
-        _print_plan(plan)
+        _print_plan(plan, args.device_type if args.model else None)
     return 0
 
 
-def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) -> Any:
+def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) -> tuple[Any, Any]:
     """Place the micro-batch graph and run it as a pipeline; the plan carries the pipeline's figures."""
     import dataclasses
 
@@ -212,14 +217,18 @@ def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) 
                                    micro_batch=args.micro_batch,
                                    compute=ComputeModel.roofline(get_device(args.device_type)), dtype=args.dtype,
                                    optimizer=args.optimizer, schedule=args.pipeline_schedule, **options)
-    return dataclasses.replace(plan, info={**plan.info, "pipeline": result.summary()})
+    return dataclasses.replace(plan, info={**plan.info, "pipeline": result.summary()}), result
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Any, device: str | None) -> None:
+    from simtrain.hardware import get_device
+
     g = plan.graph
     doc = plan.to_dict(schedule=False)
+    what = (f"{plan.devices.count} × {get_device(device).name.upper()}" if device
+            else f"{plan.devices.count} devices (op times from the graph)")
     lines = [
-        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {plan.devices.count} devices ({plan.devices.cluster.name})",
+        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {what} ({plan.devices.cluster.name})",
         f"algorithm {plan.algorithm} {plan.params}, memory model {plan.memory_model}, engine {plan.simulation.engine}",
         f"step time {units.format_time(plan.step_time_s)} (critical path {units.format_time(doc['critical_path_s'])},"
         f" single device {units.format_time(doc['single_device_s'])}); placed in "
