@@ -210,6 +210,7 @@ def _links(args: argparse.Namespace, out: Path) -> int:
         assert result.link_bytes is not None
         link_heatmap(cluster, result.link_bytes, result.time_s, dim, ax=axes[0][dim])
     fig.suptitle(f"{args.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
-                 f"({cluster.num_gpus} GPUs, {result.engine}): {units.format_time(result.time_s)}")
+                 f"({cluster.num_gpus} × {cluster.device.upper()}, {result.engine}): "
+                 f"{units.format_time(result.time_s)}")
     save_figure(fig, out)
     return 0

@@ -123,7 +123,8 @@ def _traffic_row(scheme: Any, model: str, gpus: int, options: dict[str, Any]) ->
                      gpus_per_node=None if topology else _node_size(options["gpus_per_node"], gpus))
     data = report.to_dict()
     wire, base_wire = data["wire_bytes_per_epoch_per_gpu"], data["baseline_wire_bytes_per_epoch_per_gpu"]
-    return {"model": data["model"], "scheme_spec": scheme.describe(), "gpus": gpus,
+    network = topology or f"{_node_size(options['gpus_per_node'], gpus)} per node"
+    return {"model": data["model"], "scheme_spec": scheme.describe(), "gpus": gpus, "network": network,
             "payload_bytes_per_epoch_per_gpu": data["payload_bytes_per_epoch_per_gpu"],
             "wire_bytes_per_epoch_per_gpu": wire,
             "baseline_payload_bytes_per_epoch_per_gpu": data["baseline_payload_bytes_per_epoch_per_gpu"],
@@ -158,7 +159,7 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
     """
     import matplotlib.pyplot as plt
 
-    from simtrain.plot.style import gpu_axis, legend_outside, series_style, ticks_at
+    from simtrain.plot.style import gpu_axis, legend_outside, log_values, series_style, ticks_at
 
     _check_bytes(bytes)
     parameters = list(dict.fromkeys(frame["parameter"].astype(str)))
@@ -183,9 +184,8 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
     baseline = frame.groupby("value", sort=False)[f"baseline_{column}"].first()
     ax_bytes.plot(baseline.index, baseline.values / 2**20, "k--", linewidth=1, label="data parallelism")
     ax_reduction.axhline(1.0, color="k", linestyle="--", linewidth=1, label="data parallelism")
-    ax_bytes.set_yscale("log")
-    ax_reduction.set_yscale("log")
     for ax in (ax_bytes, ax_reduction):
+        log_values(ax)
         if key == "gpus":
             gpu_axis(ax, frame["value"])
         else:
@@ -198,6 +198,8 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
     model = frame["model"].iloc[0]
     workers = sorted(set(frame["gpus"])) if key != "gpus" else []
     where = f", {workers[0]} GPUs" if len(workers) == 1 else ""
+    if "network" in frame and frame["network"].nunique() == 1:   # what decides the collectives' wire bytes
+        where += f" ({frame['network'].iloc[0]})"
     what = "sent per GPU (wire)" if bytes == "wire" else "payload per GPU"
     ax_bytes.set_ylabel(f"{what} per epoch (MiB)")
     ax_bytes.set_title(f"{model}{where}: {bytes} bytes per epoch")
@@ -339,7 +341,7 @@ def plot_bandwidth(frame: Any, ax: Any = None) -> Any:
     names the model, the cluster and its GPUs."""
     import matplotlib.pyplot as plt
 
-    from simtrain.plot.style import device_label, legend_outside, series_style
+    from simtrain.plot.style import device_label, legend_outside, log_values, series_style, ticks_at
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
@@ -347,7 +349,8 @@ def plot_bandwidth(frame: Any, ax: Any = None) -> Any:
         ax.plot(group["bandwidth_Bps"] * 8 / 1e9, group["step_time_s"] * 1e3, markersize=4, label=scheme,
                 **series_style(index))
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    ticks_at(ax, sorted(set(frame["bandwidth_Bps"] * 8 / 1e9)))   # at the swept bandwidths
+    log_values(ax)
     ax.set_xlabel("network bandwidth per NIC (Gbit/s)")
     ax.set_ylabel("step time (ms)")
     where = f"{frame['model'].iloc[0]} on {frame['topology'].iloc[0]}"

@@ -167,3 +167,28 @@ def test_pipelined_gantt_draws_every_micro_batch(tmp_path, capsys):
     bars = sum(len(c.get_paths()) for c in ax.collections)
     assert bars >= 4 * plan.graph.kind.count("forward")   # every micro-batch's copies, not one micro-batch
     plt.close("all")
+
+
+def test_every_cli_figure_names_its_devices(tmp_path, monkeypatch, capsys):
+    """links, bandwidth: the GPU type in the title; traffic: the node layout that decides the wire bytes."""
+    import simtrain.cli
+    import simtrain.cli.plot as plot_cli
+
+    titles: list[str] = []
+
+    def keep(fig, out, frame=None):
+        titles.append(" | ".join([fig._suptitle.get_text() if fig._suptitle else ""]
+                                 + [ax.get_title() for ax in fig.axes]))
+        plt.close(fig)
+
+    monkeypatch.setattr(plot_cli, "save_figure", keep)
+    for argv in (["links", "--topology", "torus-3d", "--gpus", "8", "--size", "1MiB"],
+                 ["bandwidth", "--model", "resnet18-cifar", "--topology", "cloud-25g", "--gpus", "8",
+                  "--schemes", "none", "--bandwidths", "1Gbit/s,10Gbit/s"],
+                 ["traffic", "--model", "resnet18-cifar", "--gpus", "8", "--schemes", "powersgd",
+                  "--sweep", "rank=1,2"]):
+        assert simtrain.cli.main(["plot", *argv, "--out", str(tmp_path / "f.png")]) == 0
+    capsys.readouterr()
+    assert "8 × A100" in titles[0] and "max over dimension 2" in titles[0]
+    assert "8 × V100" in titles[1]
+    assert "8 GPUs (4 per node)" in titles[2]
