@@ -50,7 +50,8 @@ state) but the 2 devices hold 4 GiB in all: short by 2 GiB
     if total > capacity:
         raise InfeasibleError(
             f"the model needs {units.format_size(total)} of persistent memory (weights, gradients, optimizer "
-            f"state) but the {devices.count} devices hold {units.format_size(capacity)} in all: short by "
+            f"state) but {'the device holds' if devices.count == 1 else f'the {devices.count} devices hold'} "
+            f"{units.format_size(capacity)}{'' if devices.count == 1 else ' in all'}: short by "
             f"{units.format_size(total - capacity)}")
     own = graph.group_persistent_bytes[graph.group] + graph.output_bytes + graph.temporary_bytes
     worst = int(np.argmax(own)) if graph.num_ops else 0

@@ -109,8 +109,11 @@ def plot_gantt(plan: Plan, ax: Any = None, title: str = "", *, device: str | Non
                 if not mask.any():
                     continue
                 bars = np.column_stack([sim.start[mask] * scale, (sim.end[mask] - sim.start[mask]) * scale])
-                ax.broken_barh(bars.tolist(), (y - 0.4, 0.8), facecolors=_KIND_COLOURS.get(kind, "tab:blue"),
-                               edgecolors="white", linewidth=0.2, alpha=0.55 if odd else 1.0)
+                colour = _KIND_COLOURS.get(kind, "tab:blue")
+                # a pipeline's ops are many and thin: white edges would wash the colours out, so none there, and
+                # odd micro-batches get a solid lighter tint (not transparency) that stays distinct
+                ax.broken_barh(bars.tolist(), (y - 0.4, 0.8), facecolors=_tint(colour) if odd else colour,
+                               edgecolors="white", linewidth=0.0 if pipeline is not None else 0.2)
         if len(sim.transfers):
             into = sim.transfers[sim.transfers[:, 2] == d]
             bars = np.column_stack([into[:, 3] * scale, (into[:, 4] - into[:, 3]) * scale])
@@ -122,7 +125,8 @@ def plot_gantt(plan: Plan, ax: Any = None, title: str = "", *, device: str | Non
     present = [k for k in ("forward", "backward", "update", "op") if k in set(graph.kind)]
     handles = [Patch(color=_KIND_COLOURS[k], label=k) for k in present]
     if pipeline is not None and pipeline.micro_batches > 1:
-        handles.append(Patch(color="tab:blue", alpha=0.55, label="odd micro-batch"))
+        handles += [Patch(color=_tint(_KIND_COLOURS[k]), label=f"{k}, odd micro-batch")
+                    for k in present if k in ("forward", "backward", "op")]
     handles.append(Patch(color="grey", alpha=0.5, label="transfer in"))
     # beside the chart, never over it: bars run to the right edge on every row
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
@@ -131,3 +135,10 @@ def plot_gantt(plan: Plan, ax: Any = None, title: str = "", *, device: str | Non
     ax.grid(True, axis="x", alpha=0.3)
     return ax
 
+
+
+def _tint(colour: str) -> tuple[float, float, float]:
+    """``colour`` mixed half-way with white: the odd micro-batches' shade."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(0.5 + 0.5 * c for c in to_rgb(colour))  # type: ignore[return-value]
