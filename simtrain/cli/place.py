@@ -40,8 +40,9 @@ def add_parser(sub: Any) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema) or a "
                                                            "shipped graph's name: baechi-gnmt")
-    src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its "
-                                      "layers read each other; times from the roofline")
+    src.add_argument("--model", help="a catalog model (simtrain list models), a YAML path or "
+                                      "module:PATH.py[:FACTORY] (a PyTorch model): its training graph, connected as "
+                                      "its layers read each other; times from the roofline")
     p.add_argument("--devices", type=count_at_most(MAX_DEVICES), required=True, help="number of devices")
     p.add_argument("--memory", help="memory per device, e.g. 4GiB, or one per device: 4GiB,8GiB (default: the "
                                     "device type's capacity with --model, unlimited with --graph)")

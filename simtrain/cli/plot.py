@@ -55,7 +55,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--engine", default="analytical", help="analytical or des")
     p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
-    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
+    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model, YAML path or "
+                                                       "module:PATH.py[:FACTORY]")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
     p.add_argument("--sweep", action="append", default=[], metavar="PARAM=V1,V2,...",
                    help="traffic: a scheme parameter (rank, density, levels, period …) or gpus and its values; "
