@@ -23,7 +23,8 @@ def _help(command: str) -> str:
 
 def test_help_shows_defaults_but_not_empty_ones():
     text = _help("plot")
-    assert "--model MODEL traffic/bandwidth: catalog model (default: resnet50)" in text
+    assert ("--model MODEL traffic/bandwidth: catalog model, YAML path or module:PATH.py[:FACTORY] "
+            "(default: resnet50)") in text
     assert "(default: None)" not in text and "(default: False)" not in text
     assert "(default: 50000)" in _help("plot")
 
