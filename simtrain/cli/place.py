@@ -73,6 +73,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--plot", metavar="PLAN.png", help="draw the Gantt chart of the simulated step")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--json", action="store_true", help="print the plan summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="--algorithm all: no progress bar")
     p.set_defaults(func=run)
 
 
@@ -153,7 +154,13 @@ def _run(args: argparse.Namespace) -> int:
         options["coplace"] = True
     if args.algorithm == "all":
         names = [n for n in _ALL_ORDER if n != "exact" or graph.num_ops <= 16]
-        results = compare(graph, devices, names, **options)
+        from simtrain.progress import ProgressBar
+
+        bar = ProgressBar(0, "placers", quiet=args.quiet)
+        try:
+            results = compare(graph, devices, names, progress=bar.callback, **options)
+        finally:
+            bar.close()
         rows: list[dict[str, Any]] = []
         for name, result in results.items():
             if isinstance(result, str):
