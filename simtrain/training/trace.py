@@ -2,7 +2,9 @@
 
 One process per traced GPU (``ranks``: by default the first four and every straggler), with a ``compute`` thread
 (forward, each layer's backward, the update) and a ``communication`` thread (each bucket's collective, from when
-the GPU started it to when it finished, its phases in its arguments). With the DES and ``record_loads``, counter
+the GPU started it to when it finished). With plain data parallelism on the analytical engine, one thread per chunk
+(``all-reduce phases, chunk c``) shows each bucket's all-reduce phases as the engine planned them (see
+:func:`_bucket_phases` for when they are drawn). With the DES and ``record_loads``, counter
 tracks show the load over time of the most utilised links (bytes over what the link could carry in the step; the
 busiest by bytes is often an NVLink at a few percent while a NIC is the bottleneck) and of any links named.
 
@@ -108,6 +110,8 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
 
         raise ConfigError(f"must be GPU ranks in 0..{report.num_gpus - 1}", key="trace_ranks", value=bad[0])
     comm = timeline.comm
+    bucket_phases = _bucket_phases(report)
+    named_threads: set[tuple[int, int]] = set()
     events: list[dict[str, Any]] = []
     for rank in ranks:
         factor = float(factors[rank] if factors.size > 1 else factors[0])
@@ -129,6 +133,14 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 start, end = bucket.start_s, bucket.end_s
             events.append({"ph": "X", "pid": pid, "tid": 1, "name": f"all-reduce bucket {i}", "cat": "comm",
                            **span(start, end), "args": {"bytes": bucket.size_bytes, "layers": len(bucket.layers)}})
+            for chunk, label, begin, finish in bucket_phases.get(i, []):
+                tid = 2 + chunk
+                if (pid, tid) not in named_threads:
+                    named_threads.add((pid, tid))
+                    events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
+                                   "args": {"name": f"all-reduce phases, chunk {chunk}"}})
+                events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": "phase",
+                               **span(start + begin, start + finish), "args": {"bucket": i, "chunk": chunk}})
         comm_end = float(np.atleast_1d(comm.comm_end)[rank if np.size(comm.comm_end) > 1 else 0])
         update_start = max(clock, comm_end)
         events.append({"ph": "X", "pid": pid, "tid": 0, "name": "optimizer update",
@@ -150,6 +162,38 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"model": report.model, "topology": report.topology, "gpus": report.num_gpus,
                           "engine": report.engine, "step_time_s": report.step_time_s}}
+
+
+def _bucket_phases(report: StepReport) -> dict[int, list[tuple[int, str, float, float]]]:
+    """Per bucket: (chunk, phase, start, end) from the bucket's start, as the analytical engine planned its
+    all-reduce (:func:`_planned_phases`). Drawn for plain data parallelism on the analytical engine, where a
+    bucket's all-reduce is one collective of the bucket's bytes that runs alone on the stream from its start; and
+    only where the rebuilt collective takes exactly the bucket's time. A DES step's phases are per rank and
+    contended, and the step keeps no record of them: ``simtrain collective --trace --engine des`` draws them for one
+    collective."""
+    config, timeline = report.config, report.timeline
+    if report.engine != "analytical" or report.scheme != "none" or timeline is None or timeline.cluster is None \
+            or not config or report.parallel is not None:
+        return {}
+    from simtrain.collectives import build_schedule
+    from simtrain.network.analytical import evaluate
+    from simtrain.network.types import NetworkOptions
+
+    cluster = timeline.cluster
+    import dataclasses
+
+    given = config.get("network") or {}   # the resolved options, by field name
+    options = NetworkOptions(**{f.name: given[f.name] for f in dataclasses.fields(NetworkOptions) if f.name in given})
+    out: dict[int, list[tuple[int, str, float, float]]] = {}
+    for i, bucket in enumerate(timeline.comm.buckets):
+        schedule = build_schedule("all-reduce", bucket.size_bytes, cluster, config.get("algorithm", report.algorithm),
+                                  chunks=config.get("chunks", 1), **(config.get("algorithm_params") or {}))
+        result = evaluate(schedule, cluster, options)
+        if abs(result.time_s - (bucket.end_s - bucket.start_s)) > 1e-9 * max(result.time_s, 1e-12) + 1e-12:
+            continue   # not the collective that ran (or not alone): draw no phases rather than wrong ones
+        out[i] = [(chunk, label, begin, end)
+                  for _, chunk, label, begin, end in _planned_phases(schedule, cluster, result)]
+    return out
 
 
 def write_trace(report: StepReport, path: str | Path, ranks: Sequence[int] | None = None,

@@ -199,3 +199,20 @@ def test_collective_trace_flags(tmp_path, capsys):
         assert main([*base, *extra]) == 2
         assert message in capsys.readouterr().err
     assert not list(tmp_path.glob("[bcd].json"))
+
+
+def test_step_trace_shows_each_buckets_phases_on_the_analytical_engine():
+    report = simulate("resnet50", "torus-2d", gpus=16, batch=32, algorithm="multidim-ring", chunks=2)
+    trace = step_trace(report, ranks=[0])
+    check_trace(trace)
+    phases = [e for e in trace["traceEvents"] if e.get("cat") == "phase"]
+    buckets = {i: e for i, e in enumerate(e for e in trace["traceEvents"] if e.get("cat") == "comm")}
+    assert len(phases) == len(buckets) * 2 * 4                          # every bucket: 2 chunks x 4 phases
+    for i, bucket in buckets.items():
+        mine = [e for e in phases if e["args"]["bucket"] == i]
+        assert min(e["ts"] for e in mine) == bucket["ts"]
+        assert max(e["ts"] + e["dur"] for e in mine) == pytest.approx(bucket["ts"] + bucket["dur"], abs=2e-3)
+    threads = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert {"all-reduce phases, chunk 0", "all-reduce phases, chunk 1"} <= threads
+    des = simulate("resnet18-cifar", "abci", gpus=16, batch=32, engine="des")
+    assert not [e for e in step_trace(des)["traceEvents"] if e.get("cat") == "phase"]   # not recorded there
