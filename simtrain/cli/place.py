@@ -233,10 +233,10 @@ def _print_plan(plan: Any, device: str | None) -> None:
 
     g = plan.graph
     doc = plan.to_dict(schedule=False)
-    what = (f"{plan.devices.count} × {get_device(device).name.upper()}" if device
-            else f"{plan.devices.count} devices (op times from the graph)")
+    what = (f"{plan.devices.count} × {get_device(device).name.upper()} ({plan.devices.cluster.name})" if device
+            else f"{plan.devices.count} devices ({plan.devices.cluster.name}; op times from the graph)")
     lines = [
-        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {what} ({plan.devices.cluster.name})",
+        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {what}",
         f"algorithm {plan.algorithm} {plan.params}, memory model {plan.memory_model}, engine {plan.simulation.engine}",
         f"step time {units.format_time(plan.step_time_s)} (critical path {units.format_time(doc['critical_path_s'])},"
         f" single device {units.format_time(doc['single_device_s'])}); placed in "
