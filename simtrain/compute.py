@@ -63,6 +63,15 @@ SPLIT_K_MIN_SLICES = 4
 #: its autotuner for FP32 3x3 convolutions). Tensor-core dtypes run implicit GEMM: Winograd's transforms do not pay
 #: against tensor-core rates, and cuDNN offers no tensor-core Winograd for training.
 WINOGRAD_DTYPES = frozenset({"fp32"})
+#: Dtypes whose GEMMs and convolutions run on tensor cores (fp32 runs on CUDA cores).
+TENSOR_CORE_DTYPES = frozenset({"tf32", "fp16", "bf16", "fp8"})
+#: Activation memory formats: ``nchw`` (PyTorch's default, channels first), ``nhwc`` (channels last) or ``auto``.
+MEMORY_FORMATS = ("auto", "nchw", "nhwc")
+#: What ``auto`` picks per dtype: TensorFlow's layout optimizer (grappler's generic_layout_optimizer.cc) converts
+#: a GPU graph to NHWC when at least half of its convolutions are fp16 on Volta or newer, and to NCHW otherwise;
+#: NVIDIA's DeepLearningExamples recipes run AMP with ``memory_format: nhwc`` and FP32/TF32 in PyTorch's default
+#: NCHW (PyTorch/Classification/ConvNets/configs.yml). bf16 and fp8 follow fp16 (channels-last mixed precision).
+AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "nhwc", "fp8": "nhwc"}
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -98,9 +107,10 @@ _MEMO_SIZE = 1 << 14
 
 @lru_cache(maxsize=32)
 def _roofline(spec: DeviceSpec, compute_efficiency: float | None, memory_efficiency: float | None,
-              kernel_overhead_s: float | None) -> ComputeModel:
+              kernel_overhead_s: float | None, memory_format: str = "auto") -> ComputeModel:
     # one instance per device and overrides, so the memo above compares models by identity first
-    return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s)
+    return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s,
+                        memory_format=memory_format)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,9 @@ class ComputeModel:
         Floor of one kernel's time; ``None``: the device file's launch overhead.
     profile : CalibrationProfile or None
         Measured times that replace the kernel model.
+    memory_format : str
+        Activation layout, one of :data:`MEMORY_FORMATS`: with ``nchw``, a tensor-core convolution transposes
+        its operands to NHWC and its result back (``auto``: :data:`AUTO_MEMORY_FORMAT` per dtype).
     """
 
     device: DeviceSpec
@@ -126,9 +139,13 @@ class ComputeModel:
     memory_efficiency: float | None = None
     kernel_overhead_s: float | None = None
     profile: Any = None
+    memory_format: str = "auto"
     _memo: dict[tuple[Any, ...], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.memory_format not in MEMORY_FORMATS:
+            raise ConfigError("unknown memory format", key="memory_format", value=self.memory_format,
+                              choices=list(MEMORY_FORMATS))
         if self.memory_efficiency is None:
             object.__setattr__(self, "memory_efficiency", self.device.memory_efficiency)
         if self.kernel_overhead_s is None:
@@ -157,11 +174,11 @@ class ComputeModel:
         return cls(get_device(spec), profile=profile)
 
     @classmethod
-    def roofline(cls, device: str | Path | DeviceSpec, **kwargs: float) -> ComputeModel:
+    def roofline(cls, device: str | Path | DeviceSpec, **kwargs: Any) -> ComputeModel:
         """The kernel model of a device (catalog name, device file path or :class:`DeviceSpec`).
 
         Keyword arguments override the device's ``compute_efficiency``, ``memory_efficiency`` or
-        ``kernel_overhead_s``.
+        ``kernel_overhead_s``; ``memory_format`` sets the activation layout (default ``auto``).
 
         Examples
         --------
@@ -177,13 +194,24 @@ class ComputeModel:
             value = kwargs.get(key)
             if value is not None and not 0 < value <= 1:
                 raise ConfigError("must lie in (0, 1]", key=key, value=value)
-        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s"}
+        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s", "memory_format"}
         if unknown or cls is not ComputeModel:
             return cls(spec, **kwargs)
         return _roofline(spec, kwargs.get("compute_efficiency"), kwargs.get("memory_efficiency"),
-                         kwargs.get("kernel_overhead_s"))
+                         kwargs.get("kernel_overhead_s"), kwargs.get("memory_format", "auto"))
 
     # -- kernels -------------------------------------------------------------------------------------------
+    def layout(self, dtype: str) -> str:
+        """The activation memory format convolutions see in ``dtype``: ``nchw`` or ``nhwc``.
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> cm.layout("tf32"), cm.layout("fp16"), ComputeModel.roofline("a100", memory_format="nhwc").layout("tf32")
+        ('nchw', 'nhwc', 'nhwc')
+        """
+        return AUTO_MEMORY_FORMAT.get(dtype, "nchw") if self.memory_format == "auto" else self.memory_format
+
     def _ceiling(self, dtype: str) -> float:
         return self.compute_efficiency if self.compute_efficiency is not None else self.device.gemm_ceiling(dtype)
 
@@ -330,11 +358,23 @@ class ComputeModel:
                 return self.gemm_time(tiles, cols, cin, dtype, 16 * groups, x + w + y)
             return (self.gemm_time(tiles, cin, cols, dtype, 16 * groups, y + w + x)
                     + self.gemm_time(cols, cin, tiles, dtype, 16 * groups, y + x + w))
+        transposes = self._transposes(layer, phase, dtype, x, y, w)
         if phase == "forward":   # y = x·Wᵀ: read x and W, write y
-            return self.gemm_time(rows, cols, inner, dtype, groups, x + w + y)
+            return self.gemm_time(rows, cols, inner, dtype, groups, x + w + y) + transposes
         data_grad = self.gemm_time(rows, inner, cols, dtype, groups, y + w + x)      # dx = dy·W
         weight_grad = self.gemm_time(cols, inner, rows, dtype, groups, y + x + w)    # dW = dyᵀ·x
-        return data_grad + weight_grad
+        return data_grad + weight_grad + transposes
+
+    def _transposes(self, layer: Layer, phase: str, dtype: str, x: float, y: float, w: float) -> float:
+        """Layout transposes around a tensor-core convolution on NCHW tensors: tensor-core kernels work in NHWC,
+        so cuDNN transposes each operand in (read, write) and the result back out (NVIDIA, "Convolutional Layers
+        User's Guide", Tensor layouts in memory; PyTorch's channels-last tutorial). Forward: x, W in, y out;
+        backward: the data gradient (dy, W in, dx out) and the weight gradient (x, dy in, dW out), each its own
+        cuDNN call. One kernel per transposed tensor."""
+        if layer.kind != "conv2d" or dtype not in TENSOR_CORE_DTYPES or self.layout(dtype) != "nchw":
+            return 0.0
+        tensors = (x, w, y) if phase == "forward" else (y, w, x, x, y, w)
+        return sum(self.kernel_time(0.0, 2 * t, dtype, 1) for t in tensors)
 
     def _attention_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         """Unfused attention: Q·Kᵀ and P·V per head, and the softmax's passes over the scores."""

@@ -222,6 +222,35 @@ def test_fp32_3x3_convolutions_use_winograd_and_tensor_cores_do_not():
     assert cm.layer_time(conv3, 64, "forward", "fp16") >= tc
 
 
+def test_nchw_tensor_core_convolutions_pay_the_layout_transposes():
+    conv = next(layer for layer in load_model("resnet50").layers if layer.gemm and layer.gemm[2] == 576)
+    nchw, nhwc = (ComputeModel.roofline("a100", memory_format=f) for f in ("nchw", "nhwc"))
+    width = DTYPE_BYTES["tf32"]
+    x, y = conv.input_elements * 64 * width, conv.output_elements * 64 * width
+    w = conv.num_params * width
+    bandwidth = 2039e9 * 0.83
+
+    def moved(*tensors):   # one kernel per tensor, each at least the launch floor
+        return sum(max(2 * t / bandwidth, nchw.kernel_overhead_s) for t in tensors)
+
+    # forward: x and W transposed in, y back out (each read and written once)
+    extra = nchw.layer_time(conv, 64, "forward", "tf32") - nhwc.layer_time(conv, 64, "forward", "tf32")
+    assert extra == pytest.approx(moved(x, w, y), rel=1e-6)
+    # backward: the data gradient (dy, W, dx) and the weight gradient (x, dy, dW)
+    extra = nchw.layer_time(conv, 64, "backward", "tf32") - nhwc.layer_time(conv, 64, "backward", "tf32")
+    assert extra == pytest.approx(moved(y, w, x, x, y, w), rel=1e-6)
+    # CUDA-core fp32 kernels work in NCHW, and a linear layer has no layout
+    assert nchw.layer_time(conv, 64, "forward", "fp32") == nhwc.layer_time(conv, 64, "forward", "fp32")
+    fc = load_model("resnet50").layers[-1]
+    assert nchw.layer_time(fc, 64, "forward", "fp16") == nhwc.layer_time(fc, 64, "forward", "fp16")
+    # auto: channels-last for 2-byte mixed precision, PyTorch's NCHW default for fp32 storage
+    auto = ComputeModel.roofline("a100")
+    assert auto.layer_time(conv, 64, "forward", "fp16") == nhwc.layer_time(conv, 64, "forward", "fp16")
+    assert auto.layer_time(conv, 64, "forward", "tf32") == nchw.layer_time(conv, 64, "forward", "tf32")
+    with pytest.raises(ConfigError, match="memory_format"):
+        ComputeModel.roofline("a100", memory_format="nchwc")
+
+
 def test_a_calibrated_profile_still_overrides_the_kernel_model():
     profiled = ComputeModel.from_profile("cpu-numba")
     plain = ComputeModel.roofline("cpu")
