@@ -398,6 +398,24 @@ class ComputeModel:
         dk = self.gemm_time(kv, head, length, dtype, count, scores + q + kvb)       # dK = dSᵀ·Q
         return dp + dv + ds + dq + dk
 
+    def codec_time(self, codec: str | None, passes: int, elements: float, flops: float, nbytes: float) -> float:
+        """Seconds of a compression scheme's compute on a gradient of ``elements`` values: ``passes`` encodes and
+        decodes of ``codec`` at the profile's measured codec times (:mod:`simtrain.calibration.codec_times`),
+        or, where the profile has none for it (or there is no profile), the analytical fallback: the scheme's
+        ``flops`` at the fp32 large-GEMM rate against ``nbytes`` at the streaming bandwidth (:meth:`kernel_time`).
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> cm.codec_time("topk", 1, 1e6, 1e7, 1.2e7) == cm.kernel_time(1e7, 1.2e7, "fp32")   # no profile
+        True
+        """
+        codecs = getattr(self.profile, "codecs", None)
+        measured = codecs.seconds(codec, elements) if codec is not None and codecs is not None else None
+        if measured is not None:
+            return passes * measured
+        return self.kernel_time(flops, nbytes, "fp32")
+
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states.
 
