@@ -72,6 +72,8 @@ MEMORY_FORMATS = ("auto", "nchw", "nhwc")
 #: NVIDIA's DeepLearningExamples recipes run AMP with ``memory_format: nhwc`` and FP32/TF32 in PyTorch's default
 #: NCHW (PyTorch/Classification/ConvNets/configs.yml). bf16 and fp8 follow fp16 (channels-last mixed precision).
 AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "nhwc", "fp8": "nhwc"}
+#: Multi-input layers whose extra inputs are not residual sums (concatenations, attention's memory).
+NOT_SUMMED = frozenset({"concat", "attention", "additive_attention", "embedding"})
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -94,6 +96,24 @@ def _is_3x3_same(layer: Layer) -> bool:
         return False
     rows, _, inner = layer.gemm
     return inner % 9 == 0 and layer.input_elements == (inner // 9) * rows
+
+
+def residual_adds(layer: Layer) -> int:
+    """Residual sums folded into ``layer``: the model language folds a residual's add into the last layer the
+    residual builds, which then reads the other branch's output too (:mod:`simtrain.model.loader`). Counted for
+    shape-preserving layers without a GEMM (normalisation, dropout, activation), whose extra inputs can only be
+    summed into their output; a GEMM layer's or a concatenation's extra inputs are read, not summed.
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> sum(residual_adds(layer) for layer in load_model("resnet50").layers)   # one per bottleneck block
+    16
+    """
+    inputs = layer.inputs
+    if not inputs or len(inputs) < 2 or layer.gemm is not None or layer.kind in NOT_SUMMED:
+        return 0
+    return len(inputs) - 1 if layer.input_elements == layer.output_elements else 0
 
 
 def _pow2_at_least(value: float, floor: int) -> int:
@@ -295,7 +315,7 @@ class ComputeModel:
             return self._layer_time(layer, batch, phase, dtype)
         # memoised by content: the fields the kernel model reads (not the layer's name or edges)
         key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
-               layer.num_params, layer.forward_macs, batch, phase, dtype)
+               layer.num_params, layer.forward_macs, residual_adds(layer), batch, phase, dtype)
         memo = self._memo
         hit = memo.get(key)
         if hit is None:
@@ -305,6 +325,19 @@ class ComputeModel:
         return hit
 
     def _layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        adds = residual_adds(layer)
+        own = self._own_time(layer, batch, phase, dtype)
+        if not adds:
+            return own
+        # the residual sum folded into this layer is a kernel of its own in an eager framework: forward reads the
+        # layer's result and the other branch's and writes the sum; backward, autograd adds the two gradients
+        # where the branches fork (read two, write one). One kernel per extra input and phase.
+        nbytes = 3 * layer.output_elements * batch * DTYPE_BYTES[dtype]
+        if self.profile is not None:
+            return own + adds * self.profile.memory_time(nbytes, dtype)
+        return own + adds * self.kernel_time(0.0, nbytes, dtype, 1)
+
+    def _own_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         width = DTYPE_BYTES[dtype]
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width

@@ -251,6 +251,22 @@ def test_nchw_tensor_core_convolutions_pay_the_layout_transposes():
         ComputeModel.roofline("a100", memory_format="nchwc")
 
 
+def test_a_residual_sum_folded_into_a_layer_is_a_kernel_of_its_own():
+    from simtrain.compute import residual_adds
+
+    model = load_model("resnet50")
+    joins = [layer for layer in model.layers if residual_adds(layer)]
+    assert len(joins) == 16 and all(layer.kind == "batchnorm2d" for layer in joins)
+    assert sum(residual_adds(layer) for layer in load_model("inception-v3").layers) == 0   # concatenations
+    assert sum(residual_adds(layer) for layer in load_model("bert-base").layers) == 24     # 2 per encoder layer
+    cm = ComputeModel.roofline("a100")
+    join = joins[0]
+    alone = Layer(join.name, join.kind, join.tensors, join.forward_macs, join.input_elements, join.output_elements)
+    add = 3 * join.output_elements * 64 * 2 / (2039e9 * 0.83)      # read both branches, write the sum
+    for phase in ("forward", "backward"):   # backward: the two gradients summed where the branches fork
+        assert cm.layer_time(join, 64, phase, "fp16") == pytest.approx(cm.layer_time(alone, 64, phase, "fp16") + add)
+
+
 def test_a_calibrated_profile_still_overrides_the_kernel_model():
     profiled = ComputeModel.from_profile("cpu-numba")
     plain = ComputeModel.roofline("cpu")
