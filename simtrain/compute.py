@@ -72,8 +72,10 @@ MEMORY_FORMATS = ("auto", "nchw", "nhwc")
 #: NVIDIA's DeepLearningExamples recipes run AMP with ``memory_format: nhwc`` and FP32/TF32 in PyTorch's default
 #: NCHW (PyTorch/Classification/ConvNets/configs.yml). bf16 and fp8 follow fp16 (channels-last mixed precision).
 AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "nhwc", "fp8": "nhwc"}
-#: Multi-input layers whose extra inputs are not residual sums (concatenations, attention's memory).
-NOT_SUMMED = frozenset({"concat", "attention", "additive_attention", "embedding"})
+#: Multi-input layers whose extra inputs are not residual sums folded into them: concatenations, attention's
+#: memory, and the arithmetic layers a traced model (simtrain.model.torch_fx) records as layers of their own.
+NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attention", "embedding", "add", "sub",
+                        "mul", "div", "iadd", "imul"})
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -263,7 +265,7 @@ class ComputeModel:
         >>> cm = ComputeModel.roofline("a100")
         >>> big = 2 * 8192**3 / cm.gemm_time(8192, 8192, 8192, "fp16") / 1e12   # TFLOP/s of a large GEMM
         >>> round(big)
-        252
+        249
         >>> small = 2 * 512 * 64 * 64 / cm.gemm_time(512, 64, 64, "fp16") / 1e12
         >>> small < 0.1 * big
         True
@@ -272,7 +274,10 @@ class ComputeModel:
         width = DTYPE_BYTES[dtype]
         if nbytes is None:
             nbytes = width * (m * k + k * n + m * n) * count
-        tm, tn, tk = dev.tile
+        # tensor-core and CUDA-core kernels come with their own tiles and pipeline depths
+        tensor = dtype in TENSOR_CORE_DTYPES
+        tm, tn, tk = dev.tile if tensor else dev.simt_tile
+        stages = dev.pipeline_stages if tensor else dev.simt_pipeline_stages
         # libraries pick narrower tiles for narrow matrices (cuBLAS/cuDNN kernels come in many tile widths)
         tm, tn = min(tm, _pow2_at_least(m, 16)), min(tn, _pow2_at_least(n, 16))
         tiles = math.ceil(m / tm) * math.ceil(n / tn) * count
@@ -287,7 +292,7 @@ class ComputeModel:
         split = 1
         while True:
             waves = math.ceil(tiles * split / units)
-            compute = waves * (math.ceil(slices / split) + dev.pipeline_stages) * per_slice
+            compute = waves * (math.ceil(slices / split) + stages) * per_slice
             partials = 2 * 4 * m * n * count * split if split > 1 else 0
             best = min(best, max(compute, self._memory_time(nbytes + partials)))
             if split >= most:

@@ -383,7 +383,7 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
             if codecs if codecs is not None else device == "cpu":
                 if progress is not None:
                     progress(0, 1, "codecs")
-                codec_times = measure_codec_times(sizes=CODEC_SIZES[quick], repeats=3)
+                codec_times = measure_codec_times(sizes=CODEC_SIZES[quick], repeats=5)
                 if progress is not None:
                     progress(1, 1, "codecs")
     except KeyboardInterrupt:
