@@ -76,6 +76,7 @@ def test_a_device_file_loads_by_path_and_from_a_topology(tmp_path):
     ({"efficiency": {"memory": 1.5}}, ["efficiency.memory"]),
     ({"efficiency": {"gemm": {"fp8": 0.5}}}, ["efficiency.gemm", "fp8"]),
     ({"efficiency": {"tile": [128, 128]}}, ["efficiency.tile"]),
+    ({"efficiency": {"simt_tile": [128, 128, 8, 1]}}, ["efficiency.simt_tile"]),
     ({"efficiency": {"pipeline_stage": 3}}, ["efficiency.pipeline_stage", "did you mean 'pipeline_stages'"]),
     ({"sources": None}, ["sources", "missing"]),
 ])
@@ -165,6 +166,26 @@ def test_gemm_efficiency_rises_with_k_and_time_never_falls_with_size():
     for dims in [(m, 1024, 1024) for m in range(1, 5000, 37)] + [(1024, 1024, k) for k in range(1, 5000, 37)]:
         bigger = (dims[0] + 37, dims[1], dims[2]) if dims[2] == 1024 else (dims[0], dims[1], dims[2] + 37)
         assert cm.gemm_time(*bigger, "bf16") >= cm.gemm_time(*dims, "bf16") * (1 - 1e-12)
+
+
+def test_tensor_cores_and_cuda_cores_use_cutlass_default_tiles():
+    a100, v100 = get_device("a100"), get_device("v100")
+    assert (a100.tile, a100.pipeline_stages) == ((128, 256, 64), 3)      # CUTLASS SM80 tensor-op default
+    assert (v100.tile, v100.pipeline_stages) == ((128, 256, 32), 2)      # CUTLASS SM70 tensor-op default
+    assert (a100.simt_tile, a100.simt_pipeline_stages) == ((128, 128, 8), 2)   # CUTLASS SIMT default
+    cm = ComputeModel.roofline("a100")
+    rows, cols, k = 128 * 108, 128, 64          # one wave of 128-wide tiles, K = 64
+    # fp32: 8-deep slices, 8 of them plus a 2-slice ramp
+    simt_slice = 2 * 128 * 128 * 8 * 108 / (19.5e12 * 0.8)
+    assert cm.gemm_time(rows, cols, k, "fp32") == pytest.approx(10 * simt_slice)
+    # fp16: one 64-deep slice plus a 3-slice ramp (the 256-wide tile narrows to the 128 columns), or the bytes,
+    # or the launch floor
+    tc_slice = 2 * 128 * 128 * 64 * 108 / (312e12 * 0.82)
+    nbytes = 2 * (rows * k + k * cols + rows * cols)
+    assert cm.gemm_time(rows, cols, k, "fp16") == pytest.approx(
+        max(4 * tc_slice, nbytes / (2039e9 * 0.83), cm.kernel_overhead_s))
+    wide_slice = 2 * 128 * 256 * 64 * 108 / (312e12 * 0.82)    # the full 128 x 256 tile, compute-bound at K = 4096
+    assert cm.gemm_time(rows, 256, 4096, "fp16") == pytest.approx((64 + 3) * wide_slice)
 
 
 def test_wave_quantisation_one_tile_more_costs_a_wave():
