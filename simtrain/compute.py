@@ -63,6 +63,19 @@ SPLIT_K_MIN_SLICES = 4
 #: its autotuner for FP32 3x3 convolutions). Tensor-core dtypes run implicit GEMM: Winograd's transforms do not pay
 #: against tensor-core rates, and cuDNN offers no tensor-core Winograd for training.
 WINOGRAD_DTYPES = frozenset({"fp32"})
+#: Dtypes whose GEMMs and convolutions run on tensor cores (fp32 runs on CUDA cores).
+TENSOR_CORE_DTYPES = frozenset({"tf32", "fp16", "bf16", "fp8"})
+#: Activation memory formats: ``nchw`` (PyTorch's default, channels first), ``nhwc`` (channels last) or ``auto``.
+MEMORY_FORMATS = ("auto", "nchw", "nhwc")
+#: What ``auto`` picks per dtype: TensorFlow's layout optimizer (grappler's generic_layout_optimizer.cc) converts
+#: a GPU graph to NHWC when at least half of its convolutions are fp16 on Volta or newer, and to NCHW otherwise;
+#: NVIDIA's DeepLearningExamples recipes run AMP with ``memory_format: nhwc`` and FP32/TF32 in PyTorch's default
+#: NCHW (PyTorch/Classification/ConvNets/configs.yml). bf16 and fp8 follow fp16 (channels-last mixed precision).
+AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "nhwc", "fp8": "nhwc"}
+#: Multi-input layers whose extra inputs are not residual sums folded into them: concatenations, attention's
+#: memory, and the arithmetic layers a traced model (simtrain.model.torch_fx) records as layers of their own.
+NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attention", "embedding", "add", "sub",
+                        "mul", "div", "iadd", "imul"})
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -87,6 +100,24 @@ def _is_3x3_same(layer: Layer) -> bool:
     return inner % 9 == 0 and layer.input_elements == (inner // 9) * rows
 
 
+def residual_adds(layer: Layer) -> int:
+    """Residual sums folded into ``layer``: the model language folds a residual's add into the last layer the
+    residual builds, which then reads the other branch's output too (:mod:`simtrain.model.loader`). Counted for
+    shape-preserving layers without a GEMM (normalisation, dropout, activation), whose extra inputs can only be
+    summed into their output; a GEMM layer's or a concatenation's extra inputs are read, not summed.
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> sum(residual_adds(layer) for layer in load_model("resnet50").layers)   # one per bottleneck block
+    16
+    """
+    inputs = layer.inputs
+    if not inputs or len(inputs) < 2 or layer.gemm is not None or layer.kind in NOT_SUMMED:
+        return 0
+    return len(inputs) - 1 if layer.input_elements == layer.output_elements else 0
+
+
 def _pow2_at_least(value: float, floor: int) -> int:
     return max(floor, 1 << (max(math.ceil(value), 1) - 1).bit_length())
 
@@ -98,9 +129,10 @@ _MEMO_SIZE = 1 << 14
 
 @lru_cache(maxsize=32)
 def _roofline(spec: DeviceSpec, compute_efficiency: float | None, memory_efficiency: float | None,
-              kernel_overhead_s: float | None) -> ComputeModel:
+              kernel_overhead_s: float | None, memory_format: str = "auto") -> ComputeModel:
     # one instance per device and overrides, so the memo above compares models by identity first
-    return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s)
+    return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s,
+                        memory_format=memory_format)
 
 
 @dataclass(frozen=True)
@@ -119,6 +151,9 @@ class ComputeModel:
         Floor of one kernel's time; ``None``: the device file's launch overhead.
     profile : CalibrationProfile or None
         Measured times that replace the kernel model.
+    memory_format : str
+        Activation layout, one of :data:`MEMORY_FORMATS`: with ``nchw``, a tensor-core convolution transposes
+        its operands to NHWC and its result back (``auto``: :data:`AUTO_MEMORY_FORMAT` per dtype).
     """
 
     device: DeviceSpec
@@ -126,9 +161,13 @@ class ComputeModel:
     memory_efficiency: float | None = None
     kernel_overhead_s: float | None = None
     profile: Any = None
+    memory_format: str = "auto"
     _memo: dict[tuple[Any, ...], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.memory_format not in MEMORY_FORMATS:
+            raise ConfigError("unknown memory format", key="memory_format", value=self.memory_format,
+                              choices=list(MEMORY_FORMATS))
         if self.memory_efficiency is None:
             object.__setattr__(self, "memory_efficiency", self.device.memory_efficiency)
         if self.kernel_overhead_s is None:
@@ -157,11 +196,11 @@ class ComputeModel:
         return cls(get_device(spec), profile=profile)
 
     @classmethod
-    def roofline(cls, device: str | Path | DeviceSpec, **kwargs: float) -> ComputeModel:
+    def roofline(cls, device: str | Path | DeviceSpec, **kwargs: Any) -> ComputeModel:
         """The kernel model of a device (catalog name, device file path or :class:`DeviceSpec`).
 
         Keyword arguments override the device's ``compute_efficiency``, ``memory_efficiency`` or
-        ``kernel_overhead_s``.
+        ``kernel_overhead_s``; ``memory_format`` sets the activation layout (default ``auto``).
 
         Examples
         --------
@@ -177,13 +216,24 @@ class ComputeModel:
             value = kwargs.get(key)
             if value is not None and not 0 < value <= 1:
                 raise ConfigError("must lie in (0, 1]", key=key, value=value)
-        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s"}
+        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s", "memory_format"}
         if unknown or cls is not ComputeModel:
             return cls(spec, **kwargs)
         return _roofline(spec, kwargs.get("compute_efficiency"), kwargs.get("memory_efficiency"),
-                         kwargs.get("kernel_overhead_s"))
+                         kwargs.get("kernel_overhead_s"), kwargs.get("memory_format", "auto"))
 
     # -- kernels -------------------------------------------------------------------------------------------
+    def layout(self, dtype: str) -> str:
+        """The activation memory format convolutions see in ``dtype``: ``nchw`` or ``nhwc``.
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> cm.layout("tf32"), cm.layout("fp16"), ComputeModel.roofline("a100", memory_format="nhwc").layout("tf32")
+        ('nchw', 'nhwc', 'nhwc')
+        """
+        return AUTO_MEMORY_FORMAT.get(dtype, "nchw") if self.memory_format == "auto" else self.memory_format
+
     def _ceiling(self, dtype: str) -> float:
         return self.compute_efficiency if self.compute_efficiency is not None else self.device.gemm_ceiling(dtype)
 
@@ -215,7 +265,7 @@ class ComputeModel:
         >>> cm = ComputeModel.roofline("a100")
         >>> big = 2 * 8192**3 / cm.gemm_time(8192, 8192, 8192, "fp16") / 1e12   # TFLOP/s of a large GEMM
         >>> round(big)
-        252
+        249
         >>> small = 2 * 512 * 64 * 64 / cm.gemm_time(512, 64, 64, "fp16") / 1e12
         >>> small < 0.1 * big
         True
@@ -224,7 +274,10 @@ class ComputeModel:
         width = DTYPE_BYTES[dtype]
         if nbytes is None:
             nbytes = width * (m * k + k * n + m * n) * count
-        tm, tn, tk = dev.tile
+        # tensor-core and CUDA-core kernels come with their own tiles and pipeline depths
+        tensor = dtype in TENSOR_CORE_DTYPES
+        tm, tn, tk = dev.tile if tensor else dev.simt_tile
+        stages = dev.pipeline_stages if tensor else dev.simt_pipeline_stages
         # libraries pick narrower tiles for narrow matrices (cuBLAS/cuDNN kernels come in many tile widths)
         tm, tn = min(tm, _pow2_at_least(m, 16)), min(tn, _pow2_at_least(n, 16))
         tiles = math.ceil(m / tm) * math.ceil(n / tn) * count
@@ -239,7 +292,7 @@ class ComputeModel:
         split = 1
         while True:
             waves = math.ceil(tiles * split / units)
-            compute = waves * (math.ceil(slices / split) + dev.pipeline_stages) * per_slice
+            compute = waves * (math.ceil(slices / split) + stages) * per_slice
             partials = 2 * 4 * m * n * count * split if split > 1 else 0
             best = min(best, max(compute, self._memory_time(nbytes + partials)))
             if split >= most:
@@ -267,7 +320,7 @@ class ComputeModel:
             return self._layer_time(layer, batch, phase, dtype)
         # memoised by content: the fields the kernel model reads (not the layer's name or edges)
         key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
-               layer.num_params, layer.forward_macs, batch, phase, dtype)
+               layer.num_params, layer.forward_macs, residual_adds(layer), batch, phase, dtype)
         memo = self._memo
         hit = memo.get(key)
         if hit is None:
@@ -277,6 +330,19 @@ class ComputeModel:
         return hit
 
     def _layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        adds = residual_adds(layer)
+        own = self._own_time(layer, batch, phase, dtype)
+        if not adds:
+            return own
+        # the residual sum folded into this layer is a kernel of its own in an eager framework: forward reads the
+        # layer's result and the other branch's and writes the sum; backward, autograd adds the two gradients
+        # where the branches fork (read two, write one). One kernel per extra input and phase.
+        nbytes = 3 * layer.output_elements * batch * DTYPE_BYTES[dtype]
+        if self.profile is not None:
+            return own + adds * self.profile.memory_time(nbytes, dtype)
+        return own + adds * self.kernel_time(0.0, nbytes, dtype, 1)
+
+    def _own_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         width = DTYPE_BYTES[dtype]
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
@@ -330,11 +396,23 @@ class ComputeModel:
                 return self.gemm_time(tiles, cols, cin, dtype, 16 * groups, x + w + y)
             return (self.gemm_time(tiles, cin, cols, dtype, 16 * groups, y + w + x)
                     + self.gemm_time(cols, cin, tiles, dtype, 16 * groups, y + x + w))
+        transposes = self._transposes(layer, phase, dtype, x, y, w)
         if phase == "forward":   # y = x·Wᵀ: read x and W, write y
-            return self.gemm_time(rows, cols, inner, dtype, groups, x + w + y)
+            return self.gemm_time(rows, cols, inner, dtype, groups, x + w + y) + transposes
         data_grad = self.gemm_time(rows, inner, cols, dtype, groups, y + w + x)      # dx = dy·W
         weight_grad = self.gemm_time(cols, inner, rows, dtype, groups, y + x + w)    # dW = dyᵀ·x
-        return data_grad + weight_grad
+        return data_grad + weight_grad + transposes
+
+    def _transposes(self, layer: Layer, phase: str, dtype: str, x: float, y: float, w: float) -> float:
+        """Layout transposes around a tensor-core convolution on NCHW tensors: tensor-core kernels work in NHWC,
+        so cuDNN transposes each operand in (read, write) and the result back out (NVIDIA, "Convolutional Layers
+        User's Guide", Tensor layouts in memory; PyTorch's channels-last tutorial). Forward: x, W in, y out;
+        backward: the data gradient (dy, W in, dx out) and the weight gradient (x, dy in, dW out), each its own
+        cuDNN call. One kernel per transposed tensor."""
+        if layer.kind != "conv2d" or dtype not in TENSOR_CORE_DTYPES or self.layout(dtype) != "nchw":
+            return 0.0
+        tensors = (x, w, y) if phase == "forward" else (y, w, x, x, y, w)
+        return sum(self.kernel_time(0.0, 2 * t, dtype, 1) for t in tensors)
 
     def _attention_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         """Unfused attention: Q·Kᵀ and P·V per head, and the softmax's passes over the scores."""
@@ -357,6 +435,24 @@ class ComputeModel:
         dq = self.gemm_time(length, head, kv, dtype, count, scores + kvb + q)       # dQ = dS·K
         dk = self.gemm_time(kv, head, length, dtype, count, scores + q + kvb)       # dK = dSᵀ·Q
         return dp + dv + ds + dq + dk
+
+    def codec_time(self, codec: str | None, passes: int, elements: float, flops: float, nbytes: float) -> float:
+        """Seconds of a compression scheme's compute on a gradient of ``elements`` values: ``passes`` encodes and
+        decodes of ``codec`` at the profile's measured codec times (:mod:`simtrain.calibration.codec_times`),
+        or, where the profile has none for it (or there is no profile), the analytical fallback: the scheme's
+        ``flops`` at the fp32 large-GEMM rate against ``nbytes`` at the streaming bandwidth (:meth:`kernel_time`).
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> cm.codec_time("topk", 1, 1e6, 1e7, 1.2e7) == cm.kernel_time(1e7, 1.2e7, "fp32")   # no profile
+        True
+        """
+        codecs = getattr(self.profile, "codecs", None)
+        measured = codecs.seconds(codec, elements) if codec is not None and codecs is not None else None
+        if measured is not None:
+            return passes * measured
+        return self.kernel_time(flops, nbytes, "fp32")
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states.

@@ -17,8 +17,10 @@ A device file::
     efficiency:                          # all optional; defaults in EFFICIENCY_PARAMS, each with its source
       gemm: {fp16: 0.82, bf16: 0.82}     # large-GEMM fraction of peak, per dtype
       memory: 0.83                       # streaming fraction of the memory bandwidth
-      tile: [128, 128, 32]               # GEMM thread-block tile (M, N, K)
+      tile: [128, 256, 64]               # tensor-core GEMM thread-block tile (M, N, K)
       pipeline_stages: 3                 # main-loop stages filled and drained per tile
+      simt_tile: [128, 128, 8]           # the same for CUDA-core (fp32) kernels
+      simt_pipeline_stages: 2
       launch_overhead: 4 us              # floor of one kernel's time
     sources: NVIDIA A100 datasheet ...
 
@@ -61,12 +63,20 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
     # Streaming fraction of HBM bandwidth: the same guide's triad reached 83 % (A100), 89 % (H100), 86 % (H200).
     Param("memory", "number", 0.8, "fraction of the memory bandwidth streaming kernels reach",
           minimum=0, exclusive_minimum=True, maximum=1),
-    # 128 x 128 output tiles with 32-deep K slices: CUTLASS's default tensor-core threadblock shape (and the tile
-    # NVIDIA's "Matrix Multiplication Background" guide uses to explain tile and wave quantisation).
-    Param("tile", "int_list", [128, 128, 32], "GEMM threadblock tile (M, N, K) in elements", minimum=1),
+    # Tensor-core kernels (tf32, fp16, bf16, fp8). 128 x 128 output tiles with 32-deep K slices: the tile NVIDIA's
+    # "Matrix Multiplication Background" guide uses to explain tile and wave quantisation. Device files of the
+    # architectures CUTLASS 2.x configures give CUTLASS's own default (default_gemm_configuration.h: SM70 and SM75
+    # 128 x 256 x 32 with 2 stages, SM80 128 x 256 x 64 with 3 stages).
+    Param("tile", "int_list", [128, 128, 32], "tensor-core GEMM threadblock tile (M, N, K) in elements", minimum=1),
     # CUTLASS's SM80 multistage kernels keep 3 K-slices in flight (cp.async); SM70 double-buffers (2); SM90 uses >= 4.
-    Param("pipeline_stages", "integer", 3, "K-slices a tile fills before its first product and drains after",
-          minimum=0),
+    Param("pipeline_stages", "integer", 3, "K-slices a tensor-core tile fills before its first product and drains "
+          "after", minimum=0),
+    # CUDA-core (SIMT) kernels, fp32 and fp64 without tensor cores: CUTLASS's OpClassSimt default, 128 x 128 x 8
+    # with 2 stages (default_gemm_configuration.h).
+    Param("simt_tile", "int_list", [128, 128, 8], "CUDA-core (fp32) GEMM threadblock tile (M, N, K) in elements",
+          minimum=1),
+    Param("simt_pipeline_stages", "integer", 2, "K-slices a CUDA-core tile fills before its first product and "
+          "drains after", minimum=0),
     # Floor of one kernel's time: a launch cannot take less (stated default of the order of a CUDA launch plus
     # PyTorch's per-operator dispatch; see docs/compute-model.md).
     Param("launch_overhead", "time", 4e-6, "floor of one kernel's time", minimum=0, unit="s"),
@@ -114,9 +124,13 @@ class DeviceSpec:
     memory_efficiency : float
         Fraction of the bandwidth streaming kernels reach.
     tile : tuple of int
-        GEMM threadblock tile ``(M, N, K)``.
+        Tensor-core GEMM threadblock tile ``(M, N, K)``.
     pipeline_stages : int
-        K-slices filled and drained per tile.
+        K-slices filled and drained per tensor-core tile.
+    simt_tile : tuple of int
+        CUDA-core (fp32, fp64) GEMM threadblock tile ``(M, N, K)``.
+    simt_pipeline_stages : int
+        K-slices filled and drained per CUDA-core tile.
     launch_overhead_s : float
         Floor of one kernel's time.
     path : str
@@ -136,6 +150,8 @@ class DeviceSpec:
     tile: tuple[int, int, int] = (128, 128, 32)
     pipeline_stages: int = 3
     launch_overhead_s: float = 4e-6
+    simt_tile: tuple[int, int, int] = (128, 128, 8)
+    simt_pipeline_stages: int = 2
     path: str = ""
 
     _hash: int = field(default=0, init=False, repr=False, compare=False)
@@ -145,7 +161,8 @@ class DeviceSpec:
         object.__setattr__(self, "_hash", hash((
             self.name, self.model, tuple(self.peak_flops_per_dtype.items()), self.memory_bandwidth_Bps,
             self.memory_bytes, tuple(self.gemm_efficiency.items()), self.memory_efficiency, self.tile,
-            self.pipeline_stages, self.launch_overhead_s, self.compute_units, self.path)))
+            self.pipeline_stages, self.launch_overhead_s, self.compute_units, self.path, self.simt_tile,
+            self.simt_pipeline_stages)))
 
     def __hash__(self) -> int:
         return self._hash
@@ -212,15 +229,17 @@ def _parse(data: Any, source: str) -> DeviceSpec:
         if dtype not in peaks:
             raise section.error("efficiency.gemm", "names a dtype without a peak rate", value=dtype,
                                 choices=list(peaks))
-    tile = efficiency["tile"]
-    if len(tile) != 3:
-        raise section.error("efficiency.tile", "must be three integers (M, N, K)", value=tile)
+    tile, simt = efficiency["tile"], efficiency["simt_tile"]
+    for key, value in (("tile", tile), ("simt_tile", simt)):
+        if len(value) != 3:
+            raise section.error(f"efficiency.{key}", "must be three integers (M, N, K)", value=value)
     return DeviceSpec(
         name=top["name"], model=top["model"], peak_flops_per_dtype=peaks,
         memory_bandwidth_Bps=top["memory_bandwidth"], memory_bytes=top["memory"], source=top["sources"],
         architecture=top["architecture"], compute_units=top["compute_units"], gemm_efficiency=gemm,
         memory_efficiency=efficiency["memory"], tile=(int(tile[0]), int(tile[1]), int(tile[2])),
         pipeline_stages=efficiency["pipeline_stages"], launch_overhead_s=efficiency["launch_overhead"],
+        simt_tile=(int(simt[0]), int(simt[1]), int(simt[2])), simt_pipeline_stages=efficiency["simt_pipeline_stages"],
         path=source,
     )
 

@@ -76,6 +76,7 @@ def test_a_device_file_loads_by_path_and_from_a_topology(tmp_path):
     ({"efficiency": {"memory": 1.5}}, ["efficiency.memory"]),
     ({"efficiency": {"gemm": {"fp8": 0.5}}}, ["efficiency.gemm", "fp8"]),
     ({"efficiency": {"tile": [128, 128]}}, ["efficiency.tile"]),
+    ({"efficiency": {"simt_tile": [128, 128, 8, 1]}}, ["efficiency.simt_tile"]),
     ({"efficiency": {"pipeline_stage": 3}}, ["efficiency.pipeline_stage", "did you mean 'pipeline_stages'"]),
     ({"sources": None}, ["sources", "missing"]),
 ])
@@ -167,6 +168,26 @@ def test_gemm_efficiency_rises_with_k_and_time_never_falls_with_size():
         assert cm.gemm_time(*bigger, "bf16") >= cm.gemm_time(*dims, "bf16") * (1 - 1e-12)
 
 
+def test_tensor_cores_and_cuda_cores_use_cutlass_default_tiles():
+    a100, v100 = get_device("a100"), get_device("v100")
+    assert (a100.tile, a100.pipeline_stages) == ((128, 256, 64), 3)      # CUTLASS SM80 tensor-op default
+    assert (v100.tile, v100.pipeline_stages) == ((128, 256, 32), 2)      # CUTLASS SM70 tensor-op default
+    assert (a100.simt_tile, a100.simt_pipeline_stages) == ((128, 128, 8), 2)   # CUTLASS SIMT default
+    cm = ComputeModel.roofline("a100")
+    rows, cols, k = 128 * 108, 128, 64          # one wave of 128-wide tiles, K = 64
+    # fp32: 8-deep slices, 8 of them plus a 2-slice ramp
+    simt_slice = 2 * 128 * 128 * 8 * 108 / (19.5e12 * 0.8)
+    assert cm.gemm_time(rows, cols, k, "fp32") == pytest.approx(10 * simt_slice)
+    # fp16: one 64-deep slice plus a 3-slice ramp (the 256-wide tile narrows to the 128 columns), or the bytes,
+    # or the launch floor
+    tc_slice = 2 * 128 * 128 * 64 * 108 / (312e12 * 0.82)
+    nbytes = 2 * (rows * k + k * cols + rows * cols)
+    assert cm.gemm_time(rows, cols, k, "fp16") == pytest.approx(
+        max(4 * tc_slice, nbytes / (2039e9 * 0.83), cm.kernel_overhead_s))
+    wide_slice = 2 * 128 * 256 * 64 * 108 / (312e12 * 0.82)    # the full 128 x 256 tile, compute-bound at K = 4096
+    assert cm.gemm_time(rows, 256, 4096, "fp16") == pytest.approx((64 + 3) * wide_slice)
+
+
 def test_wave_quantisation_one_tile_more_costs_a_wave():
     cm = ComputeModel.roofline("a100")
     tm, tn, _ = cm.device.tile
@@ -220,6 +241,51 @@ def test_fp32_3x3_convolutions_use_winograd_and_tensor_cores_do_not():
     assert cm.layer_time(conv3, 64, "forward", "fp32") < direct   # 2.25x fewer products
     tc = 2 * conv3.forward_macs * 64 / (125e12 * 0.8)
     assert cm.layer_time(conv3, 64, "forward", "fp16") >= tc
+
+
+def test_nchw_tensor_core_convolutions_pay_the_layout_transposes():
+    conv = next(layer for layer in load_model("resnet50").layers if layer.gemm and layer.gemm[2] == 576)
+    nchw, nhwc = (ComputeModel.roofline("a100", memory_format=f) for f in ("nchw", "nhwc"))
+    width = DTYPE_BYTES["tf32"]
+    x, y = conv.input_elements * 64 * width, conv.output_elements * 64 * width
+    w = conv.num_params * width
+    bandwidth = 2039e9 * 0.83
+
+    def moved(*tensors):   # one kernel per tensor, each at least the launch floor
+        return sum(max(2 * t / bandwidth, nchw.kernel_overhead_s) for t in tensors)
+
+    # forward: x and W transposed in, y back out (each read and written once)
+    extra = nchw.layer_time(conv, 64, "forward", "tf32") - nhwc.layer_time(conv, 64, "forward", "tf32")
+    assert extra == pytest.approx(moved(x, w, y), rel=1e-6)
+    # backward: the data gradient (dy, W, dx) and the weight gradient (x, dy, dW)
+    extra = nchw.layer_time(conv, 64, "backward", "tf32") - nhwc.layer_time(conv, 64, "backward", "tf32")
+    assert extra == pytest.approx(moved(y, w, x, x, y, w), rel=1e-6)
+    # CUDA-core fp32 kernels work in NCHW, and a linear layer has no layout
+    assert nchw.layer_time(conv, 64, "forward", "fp32") == nhwc.layer_time(conv, 64, "forward", "fp32")
+    fc = load_model("resnet50").layers[-1]
+    assert nchw.layer_time(fc, 64, "forward", "fp16") == nhwc.layer_time(fc, 64, "forward", "fp16")
+    # auto: channels-last for 2-byte mixed precision, PyTorch's NCHW default for fp32 storage
+    auto = ComputeModel.roofline("a100")
+    assert auto.layer_time(conv, 64, "forward", "fp16") == nhwc.layer_time(conv, 64, "forward", "fp16")
+    assert auto.layer_time(conv, 64, "forward", "tf32") == nchw.layer_time(conv, 64, "forward", "tf32")
+    with pytest.raises(ConfigError, match="memory_format"):
+        ComputeModel.roofline("a100", memory_format="nchwc")
+
+
+def test_a_residual_sum_folded_into_a_layer_is_a_kernel_of_its_own():
+    from simtrain.compute import residual_adds
+
+    model = load_model("resnet50")
+    joins = [layer for layer in model.layers if residual_adds(layer)]
+    assert len(joins) == 16 and all(layer.kind == "batchnorm2d" for layer in joins)
+    assert sum(residual_adds(layer) for layer in load_model("inception-v3").layers) == 0   # concatenations
+    assert sum(residual_adds(layer) for layer in load_model("bert-base").layers) == 24     # 2 per encoder layer
+    cm = ComputeModel.roofline("a100")
+    join = joins[0]
+    alone = Layer(join.name, join.kind, join.tensors, join.forward_macs, join.input_elements, join.output_elements)
+    add = 3 * join.output_elements * 64 * 2 / (2039e9 * 0.83)      # read both branches, write the sum
+    for phase in ("forward", "backward"):   # backward: the two gradients summed where the branches fork
+        assert cm.layer_time(join, 64, phase, "fp16") == pytest.approx(cm.layer_time(alone, 64, phase, "fp16") + add)
 
 
 def test_a_calibrated_profile_still_overrides_the_kernel_model():

@@ -32,8 +32,12 @@ import numpy as np
 
 from simtrain.calibration import bench, gemm_table
 from simtrain.calibration.bench import Shape
+from simtrain.calibration.codec_times import SIZES, measure_codec_times
 from simtrain.calibration.profile import Profile, load_profile
 from simtrain.errors import ConfigError, Interrupted
+
+#: Gradient sizes the codecs are timed at: the full set, or the two smaller ones for a quick profile.
+CODEC_SIZES = {False: SIZES, True: SIZES[:2]}
 
 __all__ = ["BACKEND_DTYPES", "DEVICES", "MeasurementLog", "ProfileCheck", "calibrate_profile", "check_backend",
            "check_profile"]
@@ -285,7 +289,8 @@ def calibration_cost(dtypes: Sequence[str] | str = ("fp32",), *, quick: bool = F
 
 def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Sequence[str] | str = ("fp32",), *,
                       quick: bool = False, repeats: int = 15, threads: int = 1,
-                      progress: Progress | None = None, checkpoint: str | Path | None = None) -> Profile:
+                      progress: Progress | None = None, checkpoint: str | Path | None = None,
+                      codecs: bool | None = None) -> Profile:
     """Measure and fit a compute profile of ``backend`` on ``device``.
 
     Per dtype it measures the GEMM table (every product layout on a grid of shapes), then times whole training
@@ -313,6 +318,10 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
         arguments on this machine) are reused, and each new one is added as it finishes. Ctrl-C raises
         :class:`~simtrain.errors.Interrupted` saying how many are saved. The caller removes the file once the
         profile is saved.
+    codecs : bool, optional
+        Also time the compression codecs' encode and decode (:mod:`simtrain.calibration.codec_times`), which the
+        step then uses for the schemes' compute. Default: on the CPU only (the codecs are numpy/numba kernels, so
+        their times describe a CPU, not a GPU).
 
     Returns
     -------
@@ -370,6 +379,13 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
                 samples.append(sample)
             if report is not None and shapes:
                 report(len(shapes), len(shapes), shapes[-1])
+            codec_times = None
+            if codecs if codecs is not None else device == "cpu":
+                if progress is not None:
+                    progress(0, 1, "codecs")
+                codec_times = measure_codec_times(sizes=CODEC_SIZES[quick], repeats=5)
+                if progress is not None:
+                    progress(1, 1, "codecs")
     except KeyboardInterrupt:
         if log is not None:
             log.flush()   # every product timed so far, not only the last saved batch
@@ -377,7 +393,7 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
             raise
         raise Interrupted(f"{log.count} measurements saved in {log.path}; the same command resumes from them") \
             from None
-    return Profile.from_samples(samples, tables, provenance)
+    return Profile.from_samples(samples, tables, provenance, codec_times)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.calibration.bench import _ITEMSIZE, Sample, Shape
+from simtrain.calibration.codec_times import CodecTimes
 from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, step_time
 from simtrain.calibration.gemm_table import GemmTable
 from simtrain.errors import ConfigError
@@ -57,6 +58,9 @@ class Profile:
     provenance: dict[str, Any] = field(default_factory=dict)
     fit_error: dict[str, dict[str, float]] = field(default_factory=dict)
     source: str = ""
+    #: Measured encode/decode times of the compression codecs (``None``: not measured; schemes are then priced
+    #: analytically). See :mod:`simtrain.calibration.codec_times`.
+    codecs: CodecTimes | None = None
 
     @property
     def dtypes(self) -> list[str]:
@@ -65,8 +69,9 @@ class Profile:
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample], tables: dict[str, GemmTable],
-                     provenance: dict[str, Any] | None = None) -> Profile:
-        """Fit the step parameters of every dtype to measured samples, given each dtype's GEMM table."""
+                     provenance: dict[str, Any] | None = None, codecs: CodecTimes | None = None) -> Profile:
+        """Fit the step parameters of every dtype to measured samples, given each dtype's GEMM table (and, if
+        measured, the codecs' times)."""
         if not samples:
             raise ConfigError("no samples to fit", key="samples")
         by_dtype: dict[str, list[Sample]] = {}
@@ -85,7 +90,7 @@ class Profile:
                              "within_15_percent": float(np.mean(errs <= 0.15))}
         first = samples[0]
         return cls(first.backend, first.device, params, {d: tables[d] for d in params},
-                   [s.to_dict() for s in samples], dict(provenance or {}), errors)
+                   [s.to_dict() for s in samples], dict(provenance or {}), errors, codecs=codecs)
 
     # -- prediction ---------------------------------------------------------------------------------------------
     def _params(self, dtype: str) -> dict[str, float]:
@@ -113,6 +118,7 @@ class Profile:
     # -- files -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The JSON document."""
+        codecs = {} if self.codecs is None else {"codecs": self.codecs.to_dict()}
         return {"format": FORMAT, "version": VERSION, "backend": self.backend, "device": self.device,
                 "model": "step = sum over its GEMMs of 2*rows*cols*inner / rate, the rate interpolated log-linearly in "
                          "log2 of the dimensions from the measured gemm table of its layout (nn: a.b, nt: a.bT, "
@@ -120,7 +126,7 @@ class Profile:
                          "its own tables under loop, chosen by its rule), + step_overhead_s + element-wise bytes / "
                          "elementwise_Bps",
                 "params": self.params, "gemm": {d: t.to_dict() for d, t in self.tables.items()},
-                "fit_error": self.fit_error, "provenance": self.provenance, "samples": self.samples}
+                "fit_error": self.fit_error, "provenance": self.provenance, **codecs, "samples": self.samples}
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write the profile (an existing file is kept unless ``force``); atomically via a temporary file."""
@@ -208,6 +214,7 @@ def load_profile(path: str | Path) -> Profile:
         if not isinstance(value, dict):
             raise ConfigError("must be a JSON object", source=source, key=key, value=type(value).__name__)
         extra.append(value)
+    codecs = CodecTimes.from_dict(data["codecs"], source) if data.get("codecs") is not None else None
     return Profile(data["backend"], data["device"], checked, tables, list(samples), dict(extra[0]), dict(extra[1]),
-                   source)
+                   source, codecs)
 

@@ -260,7 +260,8 @@ class _Schedules:
 
 
 def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[str]]], ready: np.ndarray,
-                model: ModelSpec, schedules: _Schedules, compute: ComputeModel, width: int) -> list[CommJob]:
+                model: ModelSpec, schedules: _Schedules, compute: ComputeModel, width: int,
+                codec: tuple[str | None, int] = (None, 0)) -> list[CommJob]:
     jobs: list[CommJob] = []
 
     def delay(tensors: Sequence[Tensor]) -> float:
@@ -269,8 +270,10 @@ def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[st
         flops = phase.compute_flops(tensors)
         if not flops:
             return 0.0
-        nbytes = 3.0 * width * sum(t.numel for t in tensors)  # a few passes over the gradient
-        return compute.kernel_time(flops, nbytes, "fp32")
+        elements = sum(t.numel for t in tensors)
+        nbytes = 3.0 * width * elements  # analytical fallback: a few passes over the gradient
+        # the profile's measured codec times where it has them (simtrain.calibration.codec_times)
+        return compute.codec_time(codec[0], codec[1], elements, flops, nbytes)
 
     if phase.overlap:
         for index, (_first, tensors, names) in enumerate(buckets):
@@ -421,6 +424,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     earlier = (accumulation - 1) * (sum(forward) + sum(backward))
     ready = ready + earlier
 
+    from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
+
     ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, run.dtype)
     phases = resolved.scheme.phases(ctx)
     counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
@@ -429,7 +434,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     for phase, count in zip(phases, counts):
         if count == 0:
             continue
-        jobs = _phase_jobs(phase, buckets, ready, spec, schedules, compute, width) if cluster.num_gpus > 1 else []
+        jobs = (_phase_jobs(phase, buckets, ready, spec, schedules, compute, width, scheme_codec(resolved.scheme))
+                if cluster.num_gpus > 1 else [])
         framework.apply(jobs, groups, compute, width)
         planned.append((phase, count, jobs))
     perturbations = resolved.perturbations

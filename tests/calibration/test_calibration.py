@@ -192,11 +192,14 @@ def test_calibrate_cli_quick_then_check(capsys, tmp_path, monkeypatch):
         for b in (4, 16)])
     monkeypatch.setattr(bench, "check_shapes", lambda dtypes, quick=False: [Shape("lowrank", 72, 64, 4, 8, "fp32")])
     monkeypatch.setattr(gemm_table, "grid_dims", lambda quick=False, largest=4096: [1, 16, 128])
+    monkeypatch.setattr(calibration.pipeline, "CODEC_SIZES", {True: (256, 4096), False: (256, 4096)})
     out = tmp_path / "cpu.json"
     assert main(["calibrate", "--backend", "numba", "--quick", "--repeats", "3", "--out", str(out)]) == 0
     profile = load_profile(out)
     assert profile.provenance["backend"] == "numba" and profile.provenance["threads"] == 1
     assert profile.tables["fp32"].dims == (1, 16, 128)
+    # on the CPU the codecs are timed too, at the sizes asked for
+    assert profile.codecs is not None and profile.codecs.to_dict()["topk"]["elements"] == [256, 4096]
     assert main(["calibrate", "--check", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["held_out_shapes"] == 1 and 0 <= data["within_15_percent"] <= 1 and data["threads"] == 1
