@@ -45,7 +45,7 @@ import numpy as np
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, model_from_dict
 
-__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "model_spec", "softmax_cross_entropy"]
+__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "Params", "model_spec", "softmax_cross_entropy"]
 
 #: Models :class:`Net` builds.
 MODELS = ("cnn-digits", "transformer-digits")
