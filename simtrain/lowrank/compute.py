@@ -122,7 +122,9 @@ class _StubBackend:
 
     def _out(self, layout: str, rows: int, cols: int, inner: int, dtype: Any) -> np.ndarray:
         self.calls.append((layout, rows, cols, inner))
-        return np.zeros((rows, cols), dtype=dtype)
+        out = np.empty((rows, cols), dtype=dtype)
+        out.fill(0)     # written, as a product writes it (np.zeros of a large array would map the shared zero page)
+        return out
 
     def nt(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)     # as the real backend does
@@ -154,18 +156,23 @@ def _median_time(run: Callable[[], Any], repeats: int, warmup: int = 2) -> float
 
 
 def _numba_gemm_seconds(layout: str, rows: int, cols: int, inner: int, batch_s: float, repeats: int) -> float:
-    """CPU seconds of one product by the numba kernel ``simtrain calibrate`` times (its compiled repeat loop, the
-    path the kernel's loop rule picks, operands as :mod:`simtrain.calibration.gemm_table` builds them)."""
+    """CPU seconds of one product by the compiled numba kernel ``simtrain calibrate`` times, called from Python as
+    training calls it (its dispatch included; the kernel's own loop rule picks BLAS or loops), on operands built as
+    :mod:`simtrain.calibration.gemm_table` builds them."""
     from simtrain.calibration import _kernels_numba as kernels
-    from simtrain.calibration.gemm_table import LAYOUTS, _operands
+    from simtrain.calibration.gemm_table import _operands
 
     a, b = _operands(layout, rows, cols, inner, np.float32, np.random.default_rng(0))
-    code, loop = LAYOUTS.index(layout), kernels.uses_loop(layout, rows, cols, inner)
-    kernels.repeat_product(a, b, 1, code, loop)        # compile, first touch
+    product = {"nt": kernels._a_bt, "nn": kernels._a_b, "tn": kernels._at_b}[layout]
+    product(a, b)        # compile, first touch
     start = clock()
-    kernels.repeat_product(a, b, 1, code, loop)
+    product(a, b)
     count = max(1, int(batch_s / max(clock() - start, 1e-7)))
-    return _median_time(lambda: kernels.repeat_product(a, b, count, code, loop), repeats, warmup=0) / count
+
+    def run() -> None:
+        for _ in range(count):
+            product(a, b)
+    return _median_time(run, repeats, warmup=0) / count
 
 
 class PassCosts:
@@ -173,10 +180,10 @@ class PassCosts:
     machine from parts timed apart from the run.
 
     ``gemm``: each product the pass calls, at the shapes read from the pass itself, timed on the net's backend as
-    ``simtrain calibrate`` times it (numba: the compiled repeat loop over the product, by the path its loop rule
-    picks; torch: :func:`~simtrain.calibration.gemm_table.time_gemm`'s ``torch.mm``). ``other``: the pass with
-    every GEMM replaced by zeros of its output shape (im2col
-    and col2im, bias, ReLU, pooling, LayerNorm, attention's batched products, softmax, the Python between them).
+    ``simtrain calibrate`` times it (numba: the compiled product, called from Python as the pass calls it; torch:
+    :func:`~simtrain.calibration.gemm_table.time_gemm`'s ``torch.mm``). ``other``: the pass with every GEMM
+    replaced by a zero-filled output of its shape (im2col and col2im, bias, ReLU, pooling, LayerNorm, attention's
+    batched products, softmax, the Python between them).
     Both are memoised per parametrisation (which weights are dense, ``A·B`` or ``U·S·Vᵀ`` at which ranks) and
     batch: the object is a run's explicit cache, one per run. Times are CPU seconds of the process (:data:`clock`),
     as :mod:`simtrain.lowrank.train` measures its passes (torch's GEMMs: wall-clock, CUDA events on a GPU).
