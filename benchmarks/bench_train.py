@@ -8,7 +8,8 @@ the first epoch at 95 % (target: within 20 epochs), the run's wall-clock and CPU
 depend on the other jobs), the bytes each worker sent over the run against the first scheme, the switch epoch and
 last ranks, and the forward+backward compute per worker: measured (CPU seconds) against the prediction (target:
 within 25 %; by default priced on this machine by :class:`simtrain.lowrank.compute.PassCosts`, with ``--profile``
-by that calibration profile through the compute model). Asserts nothing but bytes_sent == bytes_model.
+by that calibration profile through the compute model), and the same for the codec work per worker (encoding,
+error feedback, PowerSGD's products). Asserts nothing but bytes_sent == bytes_model.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     compute = ComputeModel.from_profile(args.profile) if args.profile else None
     print("model               scheme                         final  best   95%@  wall s  CPU s  MB/worker (x first)"
-          "  compute/worker: measured CPU s / predicted s (ratio)  switch  last ranks", flush=True)
+          "  compute/worker: measured CPU s / predicted s (ratio)  codec work (ratio)  switch  last ranks", flush=True)
     for model in args.models.split(","):
         base = None
         for scheme in args.schemes.split(","):
@@ -49,10 +50,13 @@ def main() -> None:
             reach = next((e.epoch for e in r.epochs if e.test_accuracy >= 0.95), None)
             measured = sum(e.compute_measured_s for e in r.epochs)
             predicted = sum(e.compute_predicted_s for e in r.epochs)
+            codec = sum(e.codec_measured_s for e in r.epochs)
+            codec_predicted = sum(e.codec_predicted_s for e in r.epochs)
             ranks = " ".join(f"{k.removesuffix('.weight')}={v}" for k, v in r.epochs[-1].ranks.items())
             print(f"{model:19s} {scheme:30s} {acc[-1]:.3f}  {max(acc):.3f}  {reach!s:>4}  {wall:6.1f} {cpu:6.1f}  "
                   f"{sent / 1e6:8.2f} ({sent / base:.3f})   {measured:8.2f} / {predicted:8.2f} "
-                  f"({measured / predicted:.2f})   {r.switch_epoch!s:>6}  {ranks}", flush=True)
+                  f"({measured / predicted:.2f})   {codec:6.2f} / {codec_predicted:6.2f} "
+                  f"({codec / codec_predicted:.2f})   {r.switch_epoch!s:>6}  {ranks}", flush=True)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ import numpy as np
 from simtrain.compute import ComputeModel
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 
-__all__ = ["PassCosts", "factor_layers", "layer_time", "step_compute_time"]
+__all__ = ["OpCosts", "PassCosts", "clock", "factor_layers", "layer_time", "step_compute_time"]
 
 #: A layer's parametrisation: None (dense) or (kind, rank) with kind "AB" or "USV".
 Factorisation = tuple[str, int] | None
@@ -262,3 +262,28 @@ class PassCosts:
         """Predicted seconds of one forward and backward pass."""
         gemm, other = self.parts(net, x, y)
         return gemm + other
+
+
+class OpCosts:
+    """CPU seconds of operations timed apart from the run (median of ``repeats``), memoised by a key: a run's codec
+    work per tensor shape, priced before it is used.
+
+    Examples
+    --------
+    >>> costs = OpCosts(repeats=3)
+    >>> x = np.ones(1000, dtype=np.float32)
+    >>> first = costs.seconds(("sum", 1000), lambda: x.sum)
+    >>> first > 0 and costs.seconds(("sum", 1000), lambda: x.sum) == first    # the key's first timing is kept
+    True
+    """
+
+    def __init__(self, repeats: int = 7) -> None:
+        self.repeats = repeats
+        self._memo: dict[Any, float] = {}
+
+    def seconds(self, key: Any, make: Callable[[], Callable[[], Any]]) -> float:
+        """Seconds of one call of the operation ``make()`` builds (built and timed the first time ``key`` is seen)."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = _median_time(make(), self.repeats)
+        return hit

@@ -39,6 +39,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -59,7 +60,7 @@ from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.lowrank import data as _data
-from simtrain.lowrank.compute import PassCosts, clock, step_compute_time
+from simtrain.lowrank.compute import OpCosts, PassCosts, clock, step_compute_time
 from simtrain.lowrank.nets import MODELS, Backend, Net, Params
 from simtrain.lowrank.ranks import CuttlefishTracker, ab_training_rank, oialr_prune, stable_rank, write_profile
 from simtrain.registry import parse_spec
@@ -91,6 +92,8 @@ class EpochRecord:
     compute_measured_s: float
     compute_predicted_s: float
     compute_wall_s: float = 0.0
+    codec_measured_s: float = 0.0
+    codec_predicted_s: float = 0.0
     steps_per_phase: dict[str, int] = field(default_factory=dict)
 
 
@@ -110,6 +113,8 @@ class TrainResult:
     backend: str
     device: str
     epochs: list[EpochRecord]
+    #: Full-rank epochs before the first compressed step: Cuttlefish's switch from the data, and the epoch in which
+    #: the warm-up of OIALR, AB-training or PowerSGD ends (None: no switch)
     switch_epoch: int | None = None
     compute_model: str = ""
 
@@ -123,7 +128,7 @@ class TrainResult:
         ['bytes_model', 'bytes_sent', 'compute_measured_s', 'compute_predicted_s']
         """
         out = asdict(self)
-        if not self.scheme.startswith("cuttlefish"):
+        if not self.scheme.startswith("cuttlefish") and self.switch_epoch is None:
             out.pop("switch_epoch")
         return out
 
@@ -196,6 +201,30 @@ def _scheme_codec(the: Scheme, ctx: SchemeContext, workers: int) -> tuple[Codec 
         params = dict(the.codec_params())  # type: ignore[attr-defined]
     codec = make_codec(the.codec if hasattr(the, "codec") and the.codec else the.name, **params)
     return codec, [ErrorFeedback(codec) for _ in range(workers)] if _CODEC_SCHEMES[the.name] else []
+
+
+def _encoder(codec: Codec, feedback: bool, shape: tuple[int, ...]) -> Callable[[], Any]:
+    """One worker's encoding of a random tensor of ``shape`` (through error feedback where the scheme keeps it)."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    state = {"step": 0, "key": "x"}
+    if feedback:
+        ef = ErrorFeedback(codec)
+        return lambda: ef.encode("x", x, state)
+    return lambda: codec.encode(x, state)
+
+
+def _powersgd_worker(m: int, n: int, r: int) -> Callable[[], Any]:
+    """One worker's PowerSGD work on a random m × n gradient: its products, the QR and P·Qᵀ, its new residual."""
+    rng = np.random.default_rng(0)
+    g, res = (rng.standard_normal((m, n)).astype(np.float32) for _ in range(2))
+    q = rng.standard_normal((n, r)).astype(np.float32)
+
+    def run() -> None:
+        mt = g + res
+        p = np.linalg.qr((mt @ q).astype(np.float64))[0].astype(np.float32)
+        q2 = mt.T @ p
+        _ = mt - p @ q2.T
+    return run
 
 
 def _copy_params(p: Params) -> Params:
@@ -329,12 +358,15 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
                "profile" if cm.profile is not None else f"roofline {cm.device.name}")
     spec_tensors = {t.name: t for t in net.spec.tensors}
     codec, feedback = _scheme_codec(the, ctx, workers)
+    sent_codec = codec if codec is not None else _NONE
     psgd_q: dict[str, np.ndarray] = {}
     psgd_residual: list[dict[str, np.ndarray]] = [{} for _ in range(workers)]
     psgd_rng = np.random.default_rng([seed, 2])
     ab_groups: list[Params] = []
     ab_opts: list[_Optimizer] = []
     ab_entries = 0
+    codec_time = [0.0, 0.0]   # this epoch's encoding work per worker: measured, predicted (CPU s)
+    codec_costs = OpCosts() if compute is None else None
     opt = _Optimizer(opt_kind, float(lr))
     track = tracker if tracker is not None else CuttlefishTracker(window=3, lookback=2, threshold=0.5, min_epochs=3)
     eligible = [t.name for t in the.factorised(net.spec)] if isinstance(the, Cuttlefish | OIALR | ABTraining) else []
@@ -355,6 +387,12 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
                     sequence.extend([segment.phase] * segment.steps)
     switch_epoch: int | None = the.params["switch_epoch"] if the.name == "cuttlefish" and "switch_epoch" in given \
         else None
+    if sequence and sequence[0] == 0 and any(sequence):   # a warm-up that ends inside the run
+        switch_epoch = next(t for t, phase in enumerate(sequence) if phase) // steps_per_epoch
+    elif sequence and not any(sequence) and the.dense_steps(ctx):
+        key, steps = the.dense_steps(ctx)  # type: ignore[misc]
+        warnings.warn(f"{the.name}: {key}={steps} steps lasts the whole {total_steps}-step run: nothing is "
+                      "compressed", stacklevel=3)
     if switch_epoch is not None and switch_epoch >= epochs:
         warnings.warn(f"switch_epoch={switch_epoch} is past the end of the {epochs}-epoch run", stacklevel=2)
     ranks: dict[str, int] = {}
@@ -408,21 +446,26 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
                 continue
             total: np.ndarray | None = None
             for k in range(workers):
+                start = clock()
                 if codec is None:
                     payload = _NONE.encode(grads_per_worker[k][key_name])
-                    decoded = _NONE.decode(payload, param.shape)
                 else:
                     state = {"step": step, "key": f"{k}:{key_name}"}
-                    if feedback:
-                        payload = feedback[k].encode(key_name, grads_per_worker[k][key_name], state)
-                        decoded = feedback[k].codec.decode(payload, param.shape, state)
-                    else:
-                        payload = codec.encode(grads_per_worker[k][key_name], state)
-                        decoded = codec.decode(payload, param.shape, state)
+                    payload = (feedback[k].encode(key_name, grads_per_worker[k][key_name], state) if feedback else
+                               codec.encode(grads_per_worker[k][key_name], state))
+                codec_time[0] += (clock() - start) / workers
+                if codec is None:
+                    decoded = _NONE.decode(payload, param.shape)
+                else:
+                    decoded = (feedback[k].codec if feedback else codec).decode(payload, param.shape, state)
                 ledger[k] += len(payload)
                 total = decoded if total is None else total + decoded
             assert total is not None
             out[key_name] = (total / workers).astype(param.dtype)
+            if codec_costs is not None:
+                codec_time[1] += codec_costs.seconds((sent_codec.describe(), param.shape),
+                                                     functools.partial(_encoder, sent_codec, bool(feedback),
+                                                                       param.shape))
         return out
 
     def all_reduce(parts: list[np.ndarray], members: range) -> np.ndarray:
@@ -444,14 +487,29 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         q = psgd_q.get(key_name)
         if q is None:
             q = psgd_rng.standard_normal((n, r)).astype(np.float32)
+        start = clock()   # every worker's own products, then the steps each worker repeats on the same values
         mats = [g + psgd_residual[k].get(key_name, 0.0) for k, g in enumerate(grads)]
-        p_avg = all_reduce([mt @ q for mt in mats], range(workers))
+        ps = [mt @ q for mt in mats]
+        own = clock() - start
+        p_avg = all_reduce(ps, range(workers))
+        start = clock()
         p_orth = np.linalg.qr(p_avg.astype(np.float64))[0].astype(np.float32)
-        q = all_reduce([mt.T @ p_orth for mt in mats], range(workers)).astype(np.float32)
+        shared = clock() - start
+        start = clock()
+        qs = [mt.T @ p_orth for mt in mats]
+        own += clock() - start
+        q = all_reduce(qs, range(workers)).astype(np.float32)
+        start = clock()
         approx = p_orth @ q.T
+        shared += clock() - start
+        start = clock()
         for k, mt in enumerate(mats):
             psgd_residual[k][key_name] = mt - approx
+        own += clock() - start
         psgd_q[key_name] = q
+        codec_time[0] += own / workers + shared
+        if codec_costs is not None:
+            codec_time[1] += codec_costs.seconds(("powersgd", m, n, r), functools.partial(_powersgd_worker, m, n, r))
         return approx.astype(grads[0].dtype)
 
     def ab_enter() -> None:
@@ -512,6 +570,7 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         epoch_model = 0.0
         losses: list[float] = []
         measured = wall = predicted = 0.0
+        codec_time[:] = [0.0, 0.0]
         counts: dict[str, int] = {}
         steps = steps_per_epoch if max_steps is None else min(max_steps, steps_per_epoch)
         for s in range(steps):
@@ -583,6 +642,7 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
             ranks={n: int(r) for n, r in shown.items()},
             stable_ranks={n: round(stable_rank(sv), 4) for n, sv in spectra.items()},
             compute_measured_s=measured, compute_predicted_s=predicted, compute_wall_s=wall,
+            codec_measured_s=codec_time[0], codec_predicted_s=codec_time[1],
             steps_per_phase=counts))
         if progress is not None:
             progress(epoch + 1, epochs)

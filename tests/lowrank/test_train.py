@@ -97,7 +97,7 @@ def test_oialr_prunes_and_still_counts_exactly() -> None:
 def test_seeded_runs_repeat_and_save_spectra(tmp_path) -> None:
     a = train("cnn-digits", "none", workers=2, epochs=2, batch=32, max_steps=3, out=tmp_path)
     b = train("cnn-digits", "none", workers=2, epochs=2, batch=32, max_steps=3)
-    timed = {"compute_measured_s", "compute_wall_s", "compute_predicted_s"}  # this machine's timings
+    timed = {"compute_measured_s", "compute_wall_s", "compute_predicted_s", "codec_measured_s", "codec_predicted_s"}
     strip = [{k: v for k, v in vars(e).items() if k not in timed} for e in a.epochs]
     assert strip == [{k: v for k, v in vars(e).items() if k not in timed} for e in b.epochs]
     saved = np.load(tmp_path / "spectra.npz")
@@ -221,3 +221,18 @@ def test_pass_costs_time_the_products_the_pass_calls() -> None:
     assert net.backend is real
     gemm, other = costs.parts(net, x[:4], y[:4])
     assert gemm > 0 and other > 0
+
+
+def test_warm_up_schemes_report_their_switch_and_warn_past_the_end() -> None:
+    r = train("cnn-digits", "oialr:warmup=4,stability_frequency=3", epochs=2, **FULL)
+    assert r.switch_epoch == 1 and r.to_dict()["switch_epoch"] == 1
+    assert r.epochs[0].ranks == {} and r.epochs[1].ranks
+    with pytest.warns(UserWarning, match="warmup=100 steps lasts the whole 3-step run"):
+        train("cnn-digits", "ab-training:warmup=100", epochs=1, **FULL)
+
+
+def test_codec_work_is_measured_and_priced_on_this_machine() -> None:
+    r = train("cnn-digits", "powersgd:rank=2", workers=2, epochs=1, batch=32, max_steps=2)
+    e = r.epochs[0]
+    assert e.codec_measured_s > 0 and e.codec_predicted_s > 0 and e.compute_predicted_s > 0
+    assert "calibrated here" in r.compute_model
