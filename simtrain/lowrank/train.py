@@ -24,6 +24,24 @@ Schemes (the scheme's own phases decide what is sent; :func:`model_bytes` prices
     rank ``min(m, n)``, only S trained; every ``stability_frequency`` steps (default here: one epoch) worker 0
     takes the SVD of S, rotates the bases, drops singular values by :func:`~simtrain.lowrank.ranks.oialr_prune`
     and broadcasts U, S, V before that step's gradients (so the step's S all-reduce has the new rank).
+``ab-training``
+    Its reference code's schedule (default here: ``warmup`` 3 epochs, ``sync_every`` 2 epochs, ``rebound`` a tenth
+    of it, ``group_size`` half the workers): full-rank warm-up; on leaving a full-rank phase each factorised weight
+    is split ``W = A·B`` by SVD (the full inner dimension the first time, as the code does; later
+    :func:`~simtrain.lowrank.ranks.ab_training_rank`); each group keeps its own copy, the first half of the groups
+    train A, the others B, all-reducing that factor and the full-rank tensors inside the group; at the sync step
+    each worker applies its own gradient, A, B and the rest are averaged over the world and W = A·B is rebuilt;
+    ``rebound`` full-rank steps follow.
+``powersgd``
+    ``start_iter`` plain steps, then per compressed matrix each worker's ``M`` (gradient plus its error-feedback
+    residual) gives ``P = M·Q``, all-reduced and orthogonalised, ``Q = Mᵀ·P``, all-reduced; the update is
+    ``P·Qᵀ``, the worker keeps ``M - P·Qᵀ``, and Q warm-starts the next step.
+``topk``, ``mstopk``, ``onebit`` (error feedback per worker), ``qsgd``
+    Every tensor through the scheme's codec (:mod:`simtrain.compression.codecs`).
+
+Compute: the forward and backward passes are timed in CPU seconds (:data:`simtrain.lowrank.compute.clock`) and, by
+default, predicted by :class:`~simtrain.lowrank.compute.PassCosts` on this machine; the codec work likewise
+(:class:`~simtrain.lowrank.compute.OpCosts`).
 
 Bytes (``bytes_sent`` per epoch) are the mean over workers of what each contributed; ``bytes_model`` is the same
 quantity from the scheme's phases at the ranks in effect (payload × contributors / workers, the convention of
@@ -124,8 +142,8 @@ class TrainResult:
         Examples
         --------
         >>> r = train("cnn-digits", "none", workers=2, epochs=1, batch=64, max_steps=2)
-        >>> sorted(r.to_dict()["epochs"][0])[:4]
-        ['bytes_model', 'bytes_sent', 'compute_measured_s', 'compute_predicted_s']
+        >>> sorted(r.to_dict()["epochs"][0])[:3]
+        ['bytes_model', 'bytes_sent', 'codec_measured_s']
         """
         out = asdict(self)
         if not self.scheme.startswith("cuttlefish") and self.switch_epoch is None:
@@ -259,7 +277,7 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
     model : str
         ``cnn-digits`` or ``transformer-digits``.
     scheme : str or Scheme
-        ``none``, ``cuttlefish[:...]`` or ``oialr[:...]`` (see the module docstring).
+        One of :data:`SCHEMES`, with parameters (``powersgd:rank=4``; see the module docstring).
     workers, epochs, batch : int
         Workers, passes over the 3,000 training images, samples per worker per step.
     lr, optimizer : optional
@@ -272,7 +290,9 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
         Folder for ``spectra.npz`` (singular values per ``epoch_EEE/<tensor>``), ``curve.json`` (the result) and,
         for low-rank schemes, ``ranks.yaml`` (the last ranks, a profile ``rank_profile=`` reads).
     compute : ComputeModel, optional
-        Prices each epoch's forward and backward (default: the shipped ``cpu-numba`` profile).
+        Prices each epoch's forward and backward through the compute model (default: priced on this machine by
+        :class:`~simtrain.lowrank.compute.PassCosts`, and the codec work by
+        :class:`~simtrain.lowrank.compute.OpCosts`; with a compute model the codec work is not priced).
     tracker : CuttlefishTracker, optional
         Cuttlefish's convergence test (default: window 3, lookback 2, threshold 0.5 / epoch, min 3 epochs: the
         paper's rule scaled to 20-epoch runs).
@@ -571,6 +591,8 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         losses: list[float] = []
         measured = wall = predicted = 0.0
         codec_time[:] = [0.0, 0.0]
+        if compute is None:   # priced afresh each epoch: a shared machine's speed drifts with the other jobs' load
+            costs, codec_costs = PassCosts(), OpCosts()
         counts: dict[str, int] = {}
         steps = steps_per_epoch if max_steps is None else min(max_steps, steps_per_epoch)
         for s in range(steps):
