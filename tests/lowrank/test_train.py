@@ -224,11 +224,12 @@ def test_pass_costs_time_the_products_the_pass_calls() -> None:
 
 
 def test_warm_up_schemes_report_their_switch_and_warn_past_the_end() -> None:
-    r = train("cnn-digits", "oialr:warmup=4,stability_frequency=3", epochs=2, **FULL)
+    cheap = {"workers": 2, "batch": 32, "max_steps": 1, "compute": FULL["compute"]}    # 46 steps per epoch
+    r = train("cnn-digits", "oialr:warmup=46,stability_frequency=46", epochs=2, **cheap)
     assert r.switch_epoch == 1 and r.to_dict()["switch_epoch"] == 1
     assert r.epochs[0].ranks == {} and r.epochs[1].ranks
-    with pytest.warns(UserWarning, match="warmup=100 steps lasts the whole 3-step run"):
-        train("cnn-digits", "ab-training:warmup=100", epochs=1, **FULL)
+    with pytest.warns(UserWarning, match="warmup=100 steps lasts the whole 46-step run"):
+        train("cnn-digits", "ab-training:warmup=100", epochs=1, **cheap)
 
 
 def test_codec_work_is_measured_and_priced_on_this_machine() -> None:
