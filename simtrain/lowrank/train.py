@@ -58,6 +58,7 @@ True
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import time
@@ -221,27 +222,42 @@ def _scheme_codec(the: Scheme, ctx: SchemeContext, workers: int) -> tuple[Codec 
     return codec, [ErrorFeedback(codec) for _ in range(workers)] if _CODEC_SCHEMES[the.name] else []
 
 
+def _copies(shape: tuple[int, ...], count: int | None = None) -> list[np.ndarray]:
+    """Distinct random float32 tensors of ``shape``, about 2 MB in all (4 to 64 of them): an operation timed over
+    them in turn finds its input out of the L1 and L2 caches, as a worker's fresh gradient is."""
+    size = 4 * max(1, math.prod(shape))
+    count = count or min(64, max(4, math.ceil(2**21 / size)))
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(shape).astype(np.float32) for _ in range(count)]
+
+
 def _encoder(codec: Codec, feedback: bool, shape: tuple[int, ...]) -> Callable[[], Any]:
-    """One worker's encoding of a random tensor of ``shape`` (through error feedback where the scheme keeps it)."""
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    """One worker's encoding of a random tensor of ``shape`` (through error feedback where the scheme keeps it,
+    one residual per copy)."""
+    xs = _copies(shape)
+    turn = itertools.cycle(range(len(xs)))
     state = {"step": 0, "key": "x"}
     if feedback:
         ef = ErrorFeedback(codec)
-        return lambda: ef.encode("x", x, state)
-    return lambda: codec.encode(x, state)
+
+        def run() -> bytes:
+            i = next(turn)
+            return ef.encode(str(i), xs[i], state)
+        return run
+    return lambda: codec.encode(xs[next(turn)], state)
 
 
 def _powersgd_worker(m: int, n: int, r: int) -> Callable[[], Any]:
     """One worker's PowerSGD work on a random m × n gradient: its products, the QR and P·Qᵀ, its new residual."""
-    rng = np.random.default_rng(0)
-    g, res = (rng.standard_normal((m, n)).astype(np.float32) for _ in range(2))
-    q = rng.standard_normal((n, r)).astype(np.float32)
+    grads, residuals = _copies((m, n)), _copies((m, n), 1)
+    turn = itertools.cycle(grads)
+    q = np.random.default_rng(1).standard_normal((n, r)).astype(np.float32)
 
     def run() -> None:
-        mt = g + res
+        mt = next(turn) + residuals[0]
         p = np.linalg.qr((mt @ q).astype(np.float64))[0].astype(np.float32)
         q2 = mt.T @ p
-        _ = mt - p @ q2.T
+        residuals[0] = mt - p @ q2.T
     return run
 
 
