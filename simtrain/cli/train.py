@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{data['scheme']} on {data['model']}: {data['workers']} workers x batch {data['batch_per_worker']}, "
           f"{data['steps_per_epoch']} steps per epoch, {data['optimizer']} lr {data['lr']:g}, {data['backend']} "
-          f"on {data['device']}" + (f"; switch at epoch {data['switch_epoch']}" if data.get("switch_epoch") else ""))
+          f"on {data['device']}" + ("" if data.get("switch_epoch") is None else
+                                    f"; switch after epoch {data['switch_epoch']}"))
     print("  epoch  accuracy    loss   MB sent/worker   compute measured / predicted (CPU s)   ranks")
     for e in data["epochs"]:
         ranks = " ".join(f"{k.removesuffix('.weight')}={v}" for k, v in e["ranks"].items())

@@ -361,10 +361,6 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     steps_per_epoch = _data.TRAIN // (workers * batch)
     if steps_per_epoch < 1:
         raise ConfigError(f"workers x batch exceeds the {_data.TRAIN} training samples", key="batch", value=batch)
-    if announce is not None:   # real training takes minutes: its size, before it starts
-        planned = steps_per_epoch * epochs if max_steps is None else min(steps_per_epoch * epochs, max_steps)
-        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
-                 f"{planned * workers} forward/backward passes of {model}")
     net = Net(model, Backend(backend), seed)
     ctx = SchemeContext(net.spec, num_gpus=workers, gpus_per_node=1, dtype="fp32", steps_per_epoch=steps_per_epoch)
     given = _user_keys(scheme)
@@ -386,6 +382,10 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
                               "half B)", key="group_size", value=group_size)
         n_groups = workers // group_size
         the = make_scheme((the.name, params))
+    if announce is not None:   # real training takes minutes: its size, before it starts
+        planned = epochs * (steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps))
+        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
+                 f"{planned * workers} forward/backward passes of {model}")
     fixed_ranks = bool(given & {"rank", "rank_fraction", "rank_profile"})
     # default: priced on this machine (PassCosts); a given compute model prices through its profile or roofline
     costs = PassCosts() if compute is None else None
