@@ -24,7 +24,9 @@ def add_parser(sub: Any) -> None:
     """Add the ``train`` sub-command to an argparse sub-parsers object."""
     p = sub.add_parser("train", help="train a digits model for real in K simulated data-parallel workers")
     p.add_argument("--model", required=True, help="cnn-digits or transformer-digits")
-    p.add_argument("--scheme", default="none", help="none, cuttlefish[:...] or oialr[:...]")
+    p.add_argument("--scheme", default="none",
+                   help="none, cuttlefish, oialr, ab-training, powersgd, topk, mstopk, qsgd or onebit, with "
+                        "parameters as in traffic (e.g. powersgd:rank=4)")
     p.add_argument("--workers", type=positive_int, default=4, help="data-parallel workers")
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the 3,000 training images")
     p.add_argument("--batch", type=positive_int, default=32, help="samples per worker per step")
@@ -35,7 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--threads", type=positive_int, default=1, help="BLAS threads")
     p.add_argument("--oialr-cutoff", type=float, default=0.2, help="OIALR's relative singular-value cutoff")
     p.add_argument("--max-steps", type=positive_int, help="steps per epoch at most (smoke runs)")
-    p.add_argument("--profile", help="compute profile that prices each epoch (default: cpu-numba)")
+    p.add_argument("--profile", help="price each epoch with this compute profile (default: the pass's kernels "
+                                     "timed on this machine)")
     p.add_argument("--out", help="folder for spectra.npz, curve.json and ranks.yaml")
     p.add_argument("--alds-budget", type=float,
                    help="also write OUT/alds.yaml: ALDS ranks of the last epoch's weights under this parameter budget "
@@ -76,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{data['scheme']} on {data['model']}: {data['workers']} workers x batch {data['batch_per_worker']}, "
           f"{data['steps_per_epoch']} steps per epoch, {data['optimizer']} lr {data['lr']:g}, {data['backend']} "
-          f"on {data['device']}" + (f"; switch at epoch {data['switch_epoch']}" if data.get("switch_epoch") else ""))
-    print("  epoch  accuracy    loss   MB sent/worker   compute measured / predicted (s)   ranks")
+          f"on {data['device']}" + ("" if data.get("switch_epoch") is None else
+                                    f"; switch after epoch {data['switch_epoch']}"))
+    print("  epoch  accuracy    loss   MB sent/worker   compute measured / predicted (CPU s)   ranks")
     for e in data["epochs"]:
         ranks = " ".join(f"{k.removesuffix('.weight')}={v}" for k, v in e["ranks"].items())
         print(f"  {e['epoch']:5d}  {e['test_accuracy']:8.4f}  {e['loss']:6.4f}  {e['bytes_sent'] / 1e6:15.3f}"

@@ -14,6 +14,13 @@ through :meth:`simtrain.compute.ComputeModel.layer_time` (roofline or calibrated
 The kernels of :mod:`simtrain.calibration` run these very products, so a calibrated profile prices exactly what
 :mod:`simtrain.lowrank.train` measures.
 
+A profile calibrated on another machine, and a pricing of the element-wise layers by a fitted bandwidth, miss what
+a small model's pass on a CPU spends most of its time on (NumPy's per-call cost of im2col, pooling, softmax and
+the like). :class:`PassCosts` therefore predicts a pass *on the machine that trains*, from two parts timed apart
+from the run: every GEMM the pass calls, timed by :func:`simtrain.calibration.gemm_table.time_gemm` (the very
+product and path ``simtrain calibrate`` times, at that shape), and the non-GEMM work of the pass, timed by running
+the pass with its GEMMs replaced by zero-filled outputs of their shapes.
+
 Examples
 --------
 >>> from simtrain.compute import ComputeModel
@@ -29,12 +36,16 @@ True
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
 
 from simtrain.compute import ComputeModel
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 
-__all__ = ["factor_layers", "layer_time", "step_compute_time"]
+__all__ = ["OpCosts", "PassCosts", "clock", "factor_layers", "layer_time", "step_compute_time"]
 
 #: A layer's parametrisation: None (dense) or (kind, rank) with kind "AB" or "USV".
 Factorisation = tuple[str, int] | None
@@ -99,3 +110,180 @@ def step_compute_time(cm: ComputeModel, model: ModelSpec, factorised: Mapping[st
         for phase in ("forward", "backward"):
             total += layer_time(cm, layer, how, batch, phase, dtype)
     return total
+
+
+class _StubBackend:
+    """A GEMM backend that computes nothing: each product returns zeros of its output shape and is recorded as
+    ``(layout, rows, cols, inner)`` in the calibration kernels' convention (a (rows × inner)·(inner × cols))."""
+
+    def __init__(self, name: str, device: str) -> None:
+        self.name, self.device = name, device
+        self.calls: list[tuple[str, int, int, int]] = []
+
+    def _out(self, layout: str, rows: int, cols: int, inner: int, dtype: Any) -> np.ndarray:
+        self.calls.append((layout, rows, cols, inner))
+        out = np.empty((rows, cols), dtype=dtype)
+        out.fill(0)     # written, as a product writes it (np.zeros of a large array would map the shared zero page)
+        return out
+
+    def nt(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)     # as the real backend does
+        return self._out("nt", a.shape[0], b.shape[0], a.shape[1], np.result_type(a, b))
+
+    def nn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        return self._out("nn", a.shape[0], b.shape[1], a.shape[1], np.result_type(a, b))
+
+    def tn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        return self._out("tn", a.shape[1], b.shape[1], a.shape[0], np.result_type(a, b))
+
+
+#: The clock of compute: CPU seconds of this process. The machine is shared; wall-clock would count the time other
+#: processes hold the core, CPU time counts only the work (with BLAS pinned to one thread, the work of one core).
+clock = time.process_time
+
+
+def _median_time(run: Callable[[], Any], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        run()
+        times.append(clock() - start)
+    return float(np.median(times))
+
+
+def _numba_gemm_seconds(layout: str, rows: int, cols: int, inner: int, batch_s: float, repeats: int) -> float:
+    """CPU seconds of one product by the compiled numba kernel ``simtrain calibrate`` times, called from Python as
+    training calls it (its dispatch included; the kernel's own loop rule picks BLAS or loops), on operands built as
+    :mod:`simtrain.calibration.gemm_table` builds them."""
+    from simtrain.calibration import _kernels_numba as kernels
+    from simtrain.calibration.gemm_table import _operands
+
+    a, b = _operands(layout, rows, cols, inner, np.float32, np.random.default_rng(0))
+    product = {"nt": kernels._a_bt, "nn": kernels._a_b, "tn": kernels._at_b}[layout]
+    product(a, b)        # compile, first touch
+    start = clock()
+    product(a, b)
+    count = max(1, int(batch_s / max(clock() - start, 1e-7)))
+
+    def run() -> None:
+        for _ in range(count):
+            product(a, b)
+    return _median_time(run, repeats, warmup=0) / count
+
+
+class PassCosts:
+    """Seconds of one forward and backward pass of a :class:`~simtrain.lowrank.nets.Net`, predicted on this
+    machine from parts timed apart from the run.
+
+    ``gemm``: each product the pass calls, at the shapes read from the pass itself, timed on the net's backend as
+    ``simtrain calibrate`` times it (numba: the compiled product, called from Python as the pass calls it; torch:
+    :func:`~simtrain.calibration.gemm_table.time_gemm`'s ``torch.mm``). ``other``: the pass with every GEMM
+    replaced by a zero-filled output of its shape (im2col and col2im, bias, ReLU, pooling, LayerNorm, attention's
+    batched products, softmax, the Python between them).
+    Both are memoised per parametrisation (which weights are dense, ``A·B`` or ``U·S·Vᵀ`` at which ranks) and
+    batch: the object is a run's explicit cache, one per run. Times are CPU seconds of the process (:data:`clock`),
+    as :mod:`simtrain.lowrank.train` measures its passes (torch's GEMMs: wall-clock, CUDA events on a GPU).
+
+    Parameters
+    ----------
+    repeats : int
+        Timings whose median is taken (passes without GEMMs; batches of each GEMM).
+    batch_s : float
+        Length of one batch of calls of a GEMM (:func:`~simtrain.calibration.gemm_table.time_gemm`).
+
+    Examples
+    --------
+    >>> from simtrain.lowrank.nets import Backend, Net
+    >>> net = Net("cnn-digits", Backend("numba"), seed=0)
+    >>> costs = PassCosts(repeats=3, batch_s=1e-5)
+    >>> x, y = np.zeros((4, 16, 16), dtype=np.float32), np.arange(4)
+    >>> gemm, other = costs.parts(net, x, y)
+    >>> gemm > 0 and other > 0 and costs.predict(net, x, y) == gemm + other
+    True
+    >>> len(costs.gemms(net, x, y))        # 5 layers forward, 5 weight gradients, 4 input gradients
+    14
+    """
+
+    def __init__(self, repeats: int = 7, batch_s: float = 2e-4) -> None:
+        self.repeats, self.batch_s = repeats, batch_s
+        self._gemm: dict[tuple[str, int, int, int], float] = {}
+        self._passes: dict[tuple[Any, ...], tuple[list[tuple[str, int, int, int]], float]] = {}
+
+    @staticmethod
+    def _key(net: Any, x: np.ndarray) -> tuple[Any, ...]:
+        factors = tuple(sorted((n, tuple(sorted((k, v.shape) for k, v in f.items())))
+                               for n, f in net.params.factors.items()))
+        return net.name, net.backend.name, x.shape, factors
+
+    def _pass(self, net: Any, x: np.ndarray, y: np.ndarray) -> tuple[list[tuple[str, int, int, int]], float]:
+        key = self._key(net, x)
+        hit = self._passes.get(key)
+        if hit is None:
+            real = net.backend
+            stub = _StubBackend(real.name, real.device)
+            net.backend = stub
+            try:
+                net.loss_and_grads(x, y)
+                calls = list(stub.calls)
+                other = _median_time(lambda: net.loss_and_grads(x, y), self.repeats)
+            finally:
+                net.backend = real
+            hit = self._passes[key] = (calls, other)
+        return hit
+
+    def gemms(self, net: Any, x: np.ndarray, y: np.ndarray) -> list[tuple[str, int, int, int]]:
+        """The products one pass calls, ``(layout, rows, cols, inner)`` in order."""
+        return self._pass(net, x, y)[0]
+
+    def gemm_time(self, backend: str, device: str, layout: str, rows: int, cols: int, inner: int) -> float:
+        """Seconds of one product on this machine (memoised by shape)."""
+        from simtrain.calibration.gemm_table import time_gemm
+
+        key = (layout, rows, cols, inner)
+        hit = self._gemm.get(key)
+        if hit is None:
+            hit = self._gemm[key] = (
+                _numba_gemm_seconds(layout, rows, cols, inner, self.batch_s, self.repeats) if backend == "numba"
+                else time_gemm(backend, device, layout, rows, cols, inner, "fp32", batch_s=self.batch_s,
+                               repeats=self.repeats))
+        return hit
+
+    def parts(self, net: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """(GEMM seconds, non-GEMM seconds) of one pass of ``net`` on the batch ``x``, ``y``."""
+        calls, other = self._pass(net, x, y)
+        be = net.backend
+        return sum(self.gemm_time(be.name, be.device, *c) for c in calls), other
+
+    def predict(self, net: Any, x: np.ndarray, y: np.ndarray) -> float:
+        """Predicted seconds of one forward and backward pass."""
+        gemm, other = self.parts(net, x, y)
+        return gemm + other
+
+
+class OpCosts:
+    """CPU seconds of operations timed apart from the run (median of ``repeats``), memoised by a key: a run's codec
+    work per tensor shape, priced before it is used.
+
+    Examples
+    --------
+    >>> costs = OpCosts(repeats=3)
+    >>> x = np.ones(1000, dtype=np.float32)
+    >>> first = costs.seconds(("sum", 1000), lambda: x.sum)
+    >>> first > 0 and costs.seconds(("sum", 1000), lambda: x.sum) == first    # the key's first timing is kept
+    True
+    """
+
+    def __init__(self, repeats: int = 7) -> None:
+        self.repeats = repeats
+        self._memo: dict[Any, float] = {}
+
+    def seconds(self, key: Any, make: Callable[[], Callable[[], Any]]) -> float:
+        """Seconds of one call of the operation ``make()`` builds (built and timed the first time ``key`` is seen)."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = _median_time(make(), self.repeats)
+        return hit

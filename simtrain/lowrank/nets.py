@@ -45,7 +45,7 @@ import numpy as np
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, model_from_dict
 
-__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "model_spec", "softmax_cross_entropy"]
+__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "Params", "model_spec", "softmax_cross_entropy"]
 
 #: Models :class:`Net` builds.
 MODELS = ("cnn-digits", "transformer-digits")
@@ -267,7 +267,8 @@ def _gemm_backward(be: Backend, p: Params, name: str, g: np.ndarray, cache: Any,
 def _im2col(x: np.ndarray) -> np.ndarray:
     """NHWC ``x`` → rows (B·H·W) × (3·3·C) of 3 × 3 patches, zero padding 1."""
     b, h, w, c = x.shape
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    xp = np.zeros((b, h + 2, w + 2, c), dtype=x.dtype)   # zero padding 1 (np.pad costs more than the copy here)
+    xp[:, 1:-1, 1:-1, :] = x
     win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # B, H, W, C, 3, 3
     return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(b * h * w, 9 * c)
 
@@ -399,15 +400,13 @@ class Net:
         assert da is not None
         da = da.reshape(shape)
         for i in (3, 2, 1):
-            in_shape, cache, y, _ = ctx.caches[i - 1]
+            in_shape, cache, y, pooled = ctx.caches[i - 1]
             b, h, w, c = y.shape
-            # max-pool: the gradient goes to the first maximum of each 2 x 2 window
-            win = y.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 5, 2, 4).reshape(b, h // 2, w // 2, c, 4)
-            first = np.argmax(win, axis=-1)
-            dwin = np.zeros_like(win)
-            np.put_along_axis(dwin, first[..., None], da[..., None], axis=-1)
-            dy = dwin.reshape(b, h // 2, w // 2, c, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(b * h * w, c)
-            dy = dy * (y.reshape(b * h * w, c) > 0)
+            # max-pool and ReLU: the gradient goes to the maximum of each 2 x 2 window if it is positive (a mask
+            # against the pooled output, no arg-max; a tie between positive values does not occur with real data)
+            win = y.reshape(b, h // 2, 2, w // 2, 2, c)
+            top = pooled[:, :, None, :, None, :]
+            dy = (da[:, :, None, :, None, :] * ((win == top) & (top > 0))).reshape(b * h * w, c)
             grads[f"conv{i}.bias"] = dy.sum(axis=0)
             dcols = _gemm_backward(be, p, f"conv{i}.weight", dy, cache, grads, need_dx=i > 1)
             if dcols is not None:

@@ -24,6 +24,24 @@ Schemes (the scheme's own phases decide what is sent; :func:`model_bytes` prices
     rank ``min(m, n)``, only S trained; every ``stability_frequency`` steps (default here: one epoch) worker 0
     takes the SVD of S, rotates the bases, drops singular values by :func:`~simtrain.lowrank.ranks.oialr_prune`
     and broadcasts U, S, V before that step's gradients (so the step's S all-reduce has the new rank).
+``ab-training``
+    Its reference code's schedule (default here: ``warmup`` 3 epochs, ``sync_every`` 2 epochs, ``rebound`` a tenth
+    of it, ``group_size`` half the workers): full-rank warm-up; on leaving a full-rank phase each factorised weight
+    is split ``W = A·B`` by SVD (the full inner dimension the first time, as the code does; later
+    :func:`~simtrain.lowrank.ranks.ab_training_rank`); each group keeps its own copy, the first half of the groups
+    train A, the others B, all-reducing that factor and the full-rank tensors inside the group; at the sync step
+    each worker applies its own gradient, A, B and the rest are averaged over the world and W = A·B is rebuilt;
+    ``rebound`` full-rank steps follow.
+``powersgd``
+    ``start_iter`` plain steps, then per compressed matrix each worker's ``M`` (gradient plus its error-feedback
+    residual) gives ``P = M·Q``, all-reduced and orthogonalised, ``Q = Mᵀ·P``, all-reduced; the update is
+    ``P·Qᵀ``, the worker keeps ``M - P·Qᵀ``, and Q warm-starts the next step.
+``topk``, ``mstopk``, ``onebit`` (error feedback per worker), ``qsgd``
+    Every tensor through the scheme's codec (:mod:`simtrain.compression.codecs`).
+
+Compute: the forward and backward passes are timed in CPU seconds (:data:`simtrain.lowrank.compute.clock`) and, by
+default, predicted by :class:`~simtrain.lowrank.compute.PassCosts` on this machine; the codec work likewise
+(:class:`~simtrain.lowrank.compute.OpCosts`).
 
 Bytes (``bytes_sent`` per epoch) are the mean over workers of what each contributed; ``bytes_model`` is the same
 quantity from the scheme's phases at the ranks in effect (payload × contributors / workers, the convention of
@@ -39,6 +57,8 @@ True
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import time
@@ -52,22 +72,24 @@ import numpy as np
 
 from simtrain.collectives.groups import rank_groups
 from simtrain.compression.base import Scheme, SchemeContext
-from simtrain.compression.codecs import make_codec
-from simtrain.compression.lowrank import OIALR, Cuttlefish
+from simtrain.compression.codecs import Codec, ErrorFeedback, make_codec
+from simtrain.compression.lowrank import OIALR, ABTraining, Cuttlefish
 from simtrain.compression.registry import make_scheme
 from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.lowrank import data as _data
-from simtrain.lowrank.compute import step_compute_time
-from simtrain.lowrank.nets import MODELS, Backend, Net
-from simtrain.lowrank.ranks import CuttlefishTracker, oialr_prune, stable_rank, write_profile
+from simtrain.lowrank.compute import OpCosts, PassCosts, clock, step_compute_time
+from simtrain.lowrank.nets import MODELS, Backend, Net, Params
+from simtrain.lowrank.ranks import CuttlefishTracker, ab_training_rank, oialr_prune, stable_rank, write_profile
 from simtrain.registry import parse_spec
 
 __all__ = ["SCHEMES", "EpochRecord", "TrainResult", "model_bytes", "train"]
 
 #: Schemes :func:`train` trains with.
-SCHEMES = ("none", "cuttlefish", "oialr")
+SCHEMES = ("none", "cuttlefish", "oialr", "ab-training", "powersgd", "topk", "mstopk", "qsgd", "onebit")
+#: Schemes that send every tensor through one codec: the codec and whether each worker keeps error feedback.
+_CODEC_SCHEMES = {"topk": True, "mstopk": True, "qsgd": False, "onebit": True}
 #: Optimizers :func:`train` implements (the state each keeps per trained array: 0, 1 and 2 buffers).
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -88,6 +110,9 @@ class EpochRecord:
     stable_ranks: dict[str, float]
     compute_measured_s: float
     compute_predicted_s: float
+    compute_wall_s: float = 0.0
+    codec_measured_s: float = 0.0
+    codec_predicted_s: float = 0.0
     steps_per_phase: dict[str, int] = field(default_factory=dict)
 
 
@@ -107,6 +132,8 @@ class TrainResult:
     backend: str
     device: str
     epochs: list[EpochRecord]
+    #: Full-rank epochs before the first compressed step: Cuttlefish's switch from the data, and the epoch in which
+    #: the warm-up of OIALR, AB-training or PowerSGD ends (None: no switch)
     switch_epoch: int | None = None
     compute_model: str = ""
 
@@ -116,11 +143,11 @@ class TrainResult:
         Examples
         --------
         >>> r = train("cnn-digits", "none", workers=2, epochs=1, batch=64, max_steps=2)
-        >>> sorted(r.to_dict()["epochs"][0])[:4]
-        ['bytes_model', 'bytes_sent', 'compute_measured_s', 'compute_predicted_s']
+        >>> sorted(r.to_dict()["epochs"][0])[:3]
+        ['bytes_model', 'bytes_sent', 'codec_measured_s']
         """
         out = asdict(self)
-        if not self.scheme.startswith("cuttlefish"):
+        if not self.scheme.startswith("cuttlefish") and self.switch_epoch is None:
             out.pop("switch_epoch")
         return out
 
@@ -135,7 +162,8 @@ def model_bytes(scheme: Scheme, ctx: SchemeContext, phase: int, ranks: Mapping[s
     >>> model_bytes(make_scheme("none"), ctx, 0, None) == 57482 * 4
     True
     """
-    the = scheme.with_ranks(dict(ranks)) if ranks and isinstance(scheme, Cuttlefish | OIALR) else scheme
+    the = scheme.with_ranks(dict(ranks)) if ranks and isinstance(scheme, Cuttlefish | OIALR | ABTraining) \
+        else scheme
     total = 0.0
     for comm in the.phases(ctx)[phase].comms(ctx.model.tensors):
         for group in rank_groups(comm.group, ctx.num_gpus, ctx.gpus_per_node):
@@ -179,6 +207,73 @@ def _user_keys(scheme: str | Scheme) -> set[str]:
     return set(parse_spec(scheme, key="scheme")[1])
 
 
+def _scheme_codec(the: Scheme, ctx: SchemeContext, workers: int) -> tuple[Codec | None, list[ErrorFeedback]]:
+    """The codec a one-codec scheme sends every tensor through (None: ``none``, or a scheme of its own), and one
+    error feedback per worker where the scheme keeps it."""
+    if the.name not in _CODEC_SCHEMES:
+        return None, []
+    if the.name in ("topk", "mstopk"):
+        params = dict(the._codec_params(ctx))  # type: ignore[attr-defined]
+        if the.name == "mstopk":
+            params["rounds"] = the.params["rounds"]
+    else:
+        params = dict(the.codec_params())  # type: ignore[attr-defined]
+    codec = make_codec(the.codec if hasattr(the, "codec") and the.codec else the.name, **params)
+    return codec, [ErrorFeedback(codec) for _ in range(workers)] if _CODEC_SCHEMES[the.name] else []
+
+
+def _copies(shape: tuple[int, ...], count: int | None = None) -> list[np.ndarray]:
+    """Distinct random float32 tensors of ``shape``, about 2 MB in all (4 to 64 of them): an operation timed over
+    them in turn finds its input out of the L1 and L2 caches, as a worker's fresh gradient is."""
+    size = 4 * max(1, math.prod(shape))
+    count = count or min(64, max(4, math.ceil(2**21 / size)))
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(shape).astype(np.float32) for _ in range(count)]
+
+
+def _encoder(codec: Codec, feedback: bool, shape: tuple[int, ...]) -> Callable[[], Any]:
+    """One worker's encoding of a random tensor of ``shape`` (through error feedback where the scheme keeps it,
+    one residual per copy)."""
+    xs = _copies(shape)
+    turn = itertools.cycle(range(len(xs)))
+    state = {"step": 0, "key": "x"}
+    if feedback:
+        ef = ErrorFeedback(codec)
+
+        def run() -> bytes:
+            i = next(turn)
+            return ef.encode(str(i), xs[i], state)
+        return run
+    return lambda: codec.encode(xs[next(turn)], state)
+
+
+def _powersgd_worker(m: int, n: int, r: int) -> Callable[[], Any]:
+    """One worker's PowerSGD work on a random m × n gradient: its products, the QR and P·Qᵀ, its new residual."""
+    grads, residuals = _copies((m, n)), _copies((m, n), 1)
+    turn = itertools.cycle(grads)
+    q = np.random.default_rng(1).standard_normal((n, r)).astype(np.float32)
+
+    def run() -> None:
+        mt = next(turn) + residuals[0]
+        p = np.linalg.qr((mt @ q).astype(np.float64))[0].astype(np.float32)
+        q2 = mt.T @ p
+        residuals[0] = mt - p @ q2.T
+    return run
+
+
+def _copy_params(p: Params) -> Params:
+    return Params({k: v.copy() for k, v in p.dense.items()},
+                  {n: {k: v.copy() for k, v in f.items()} for n, f in p.factors.items()})
+
+
+def _mean_params(groups: list[Params]) -> Params:
+    """The element-wise mean of several copies of the parameters (dense tensors and factors alike)."""
+    first = groups[0]
+    return Params({k: sum(g.dense[k] for g in groups) / len(groups) for k in first.dense},  # type: ignore[misc]
+                  {n: {k: sum(g.factors[n][k] for g in groups) / len(groups) for k in f}  # type: ignore[misc]
+                   for n, f in first.factors.items()})
+
+
 def _spectra(net: Net) -> dict[str, np.ndarray]:
     return {name: np.linalg.svd(net.params.weight(name).astype(np.float64), compute_uv=False)
             for name in net.weight_names}
@@ -198,7 +293,7 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
     model : str
         ``cnn-digits`` or ``transformer-digits``.
     scheme : str or Scheme
-        ``none``, ``cuttlefish[:...]`` or ``oialr[:...]`` (see the module docstring).
+        One of :data:`SCHEMES`, with parameters (``powersgd:rank=4``; see the module docstring).
     workers, epochs, batch : int
         Workers, passes over the 3,000 training images, samples per worker per step.
     lr, optimizer : optional
@@ -211,7 +306,9 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
         Folder for ``spectra.npz`` (singular values per ``epoch_EEE/<tensor>``), ``curve.json`` (the result) and,
         for low-rank schemes, ``ranks.yaml`` (the last ranks, a profile ``rank_profile=`` reads).
     compute : ComputeModel, optional
-        Prices each epoch's forward and backward (default: the shipped ``cpu-numba`` profile).
+        Prices each epoch's forward and backward through the compute model (default: priced on this machine by
+        :class:`~simtrain.lowrank.compute.PassCosts`, and the codec work by
+        :class:`~simtrain.lowrank.compute.OpCosts`; with a compute model the codec work is not priced).
     tracker : CuttlefishTracker, optional
         Cuttlefish's convergence test (default: window 3, lookback 2, threshold 0.5 / epoch, min 3 epochs: the
         paper's rule scaled to 20-epoch runs).
@@ -264,10 +361,6 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     steps_per_epoch = _data.TRAIN // (workers * batch)
     if steps_per_epoch < 1:
         raise ConfigError(f"workers x batch exceeds the {_data.TRAIN} training samples", key="batch", value=batch)
-    if announce is not None:   # real training takes minutes: its size, before it starts
-        planned = steps_per_epoch * epochs if max_steps is None else min(steps_per_epoch * epochs, max_steps)
-        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
-                 f"{planned * workers} forward/backward passes of {model}")
     net = Net(model, Backend(backend), seed)
     ctx = SchemeContext(net.spec, num_gpus=workers, gpus_per_node=1, dtype="fp32", steps_per_epoch=steps_per_epoch)
     given = _user_keys(scheme)
@@ -276,29 +369,66 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         params.setdefault("warmup", 3 * steps_per_epoch)
         params.setdefault("stability_frequency", steps_per_epoch)
         the = make_scheme((the.name, params))
+    group_size = n_groups = 1
+    if the.name == "ab-training":  # digits-sized schedule and two groups (one trains A, one B) unless given
+        params = {k: v for k, v in the.get_params().items() if k in given}
+        params.setdefault("warmup", 3 * steps_per_epoch)
+        params.setdefault("sync_every", 2 * steps_per_epoch)
+        params.setdefault("rebound", max(1, params["sync_every"] // 10) if params["sync_every"] > 1 else 0)
+        params.setdefault("group_size", max(1, workers // 2))
+        group_size = params["group_size"]
+        if workers % group_size or (workers // group_size) % 2:
+            raise ConfigError(f"must split the {workers} workers into an even number of groups (half train A, "
+                              "half B)", key="group_size", value=group_size)
+        n_groups = workers // group_size
+        the = make_scheme((the.name, params))
+    if announce is not None:   # real training takes minutes: its size, before it starts
+        planned = epochs * (steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps))
+        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
+                 f"{planned * workers} forward/backward passes of {model}")
     fixed_ranks = bool(given & {"rank", "rank_fraction", "rank_profile"})
-    cm = compute if compute is not None else ComputeModel.from_profile("cpu-numba")
-    cm_name = "cpu-numba profile" if compute is None else ("profile" if cm.profile is not None else
-                                                           f"roofline {cm.device.name}")
+    # default: priced on this machine (PassCosts); a given compute model prices through its profile or roofline
+    costs = PassCosts() if compute is None else None
+    cm = compute if compute is not None else ComputeModel.roofline("cpu")
+    cm_name = (f"calibrated here ({backend} GEMMs per shape + non-GEMM work, CPU s)" if compute is None else
+               "profile" if cm.profile is not None else f"roofline {cm.device.name}")
+    spec_tensors = {t.name: t for t in net.spec.tensors}
+    codec, feedback = _scheme_codec(the, ctx, workers)
+    sent_codec = codec if codec is not None else _NONE
+    psgd_q: dict[str, np.ndarray] = {}
+    psgd_residual: list[dict[str, np.ndarray]] = [{} for _ in range(workers)]
+    psgd_rng = np.random.default_rng([seed, 2])
+    ab_groups: list[Params] = []
+    ab_opts: list[_Optimizer] = []
+    ab_entries = 0
+    codec_time = [0.0, 0.0]   # this epoch's encoding work per worker: measured, predicted (CPU s)
+    codec_costs = OpCosts() if compute is None else None
     opt = _Optimizer(opt_kind, float(lr))
     track = tracker if tracker is not None else CuttlefishTracker(window=3, lookback=2, threshold=0.5, min_epochs=3)
-    eligible = [t.name for t in the.factorised(net.spec)] if isinstance(the, Cuttlefish | OIALR) else []
+    eligible = [t.name for t in the.factorised(net.spec)] if isinstance(the, Cuttlefish | OIALR | ABTraining) else []
     shapes = dict(net.shapes)
 
     def chosen_ranks() -> dict[str, int]:
         choice, tensors = the.ranks(ctx, [t for t in net.spec.tensors if t.name in eligible])  # type: ignore[attr-defined]
         return {t.name: choice.rank_of(t) for t in tensors}
 
-    # phase of every step: OIALR from its run(); Cuttlefish from the switch (decided as the run goes)
+    # phase of every step: OIALR, AB-training, PowerSGD from their run(); Cuttlefish from the switch (decided as the
+    # run goes); the others have one phase
     total_steps = epochs * steps_per_epoch
     sequence: list[int] = []
-    if the.name == "oialr":
+    if the.name in ("oialr", "ab-training", "powersgd"):
         for block in the.run(ctx, total_steps):
             for _ in range(block.times):
                 for segment in block.segments:
                     sequence.extend([segment.phase] * segment.steps)
     switch_epoch: int | None = the.params["switch_epoch"] if the.name == "cuttlefish" and "switch_epoch" in given \
         else None
+    if sequence and sequence[0] == 0 and any(sequence):   # a warm-up that ends inside the run
+        switch_epoch = next(t for t, phase in enumerate(sequence) if phase) // steps_per_epoch
+    elif sequence and not any(sequence) and the.dense_steps(ctx):
+        key, steps = the.dense_steps(ctx)  # type: ignore[misc]
+        warnings.warn(f"{the.name}: {key}={steps} steps lasts the whole {total_steps}-step run: nothing is "
+                      "compressed", stacklevel=3)
     if switch_epoch is not None and switch_epoch >= epochs:
         warnings.warn(f"switch_epoch={switch_epoch} is past the end of the {epochs}-epoch run", stacklevel=2)
     ranks: dict[str, int] = {}
@@ -341,6 +471,129 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
             ranks[name] = k
             kinds[name] = ("USV", k)
 
+    def exchange(step: int, phase: int, grads_per_worker: list[dict[str, np.ndarray]],
+                 keys: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every worker's gradients through the scheme's codec, counted for their sender; the decoded average."""
+        out: dict[str, np.ndarray] = {}
+        for key_name, param in keys.items():
+            tensor = spec_tensors.get(key_name)
+            if the.name == "powersgd" and phase == 1 and tensor is not None and the.compressed(tensor):  # type: ignore[attr-defined]
+                out[key_name] = powersgd(key_name, [g[key_name] for g in grads_per_worker])
+                continue
+            total: np.ndarray | None = None
+            for k in range(workers):
+                start = clock()
+                if codec is None:
+                    payload = _NONE.encode(grads_per_worker[k][key_name])
+                else:
+                    state = {"step": step, "key": f"{k}:{key_name}"}
+                    payload = (feedback[k].encode(key_name, grads_per_worker[k][key_name], state) if feedback else
+                               codec.encode(grads_per_worker[k][key_name], state))
+                codec_time[0] += (clock() - start) / workers
+                if codec is None:
+                    decoded = _NONE.decode(payload, param.shape)
+                else:
+                    decoded = (feedback[k].codec if feedback else codec).decode(payload, param.shape, state)
+                ledger[k] += len(payload)
+                total = decoded if total is None else total + decoded
+            assert total is not None
+            out[key_name] = (total / workers).astype(param.dtype)
+            if codec_costs is not None:
+                codec_time[1] += codec_costs.seconds((sent_codec.describe(), param.shape),
+                                                     functools.partial(_encoder, sent_codec, bool(feedback),
+                                                                       param.shape))
+        return out
+
+    def all_reduce(parts: list[np.ndarray], members: range) -> np.ndarray:
+        """Mean of one array per member, each sent through the ``none`` codec and counted for its sender."""
+        total: np.ndarray | None = None
+        for k, arr in zip(members, parts, strict=True):
+            payload = _NONE.encode(arr)
+            ledger[k] += len(payload)
+            decoded = _NONE.decode(payload, arr.shape)
+            total = decoded if total is None else total + decoded
+        assert total is not None
+        return total / len(parts)
+
+    def powersgd(key_name: str, grads: list[np.ndarray]) -> np.ndarray:
+        """PowerSGD on one matrix: P = M·Q all-reduced and orthogonalised, Q = Mᵀ·P all-reduced, M ≈ P·Qᵀ; every
+        worker keeps its own error-feedback residual M - P·Qᵀ (M = its gradient plus its residual)."""
+        m, n = grads[0].shape
+        r = min(the.params["rank"], m, n)
+        q = psgd_q.get(key_name)
+        if q is None:
+            q = psgd_rng.standard_normal((n, r)).astype(np.float32)
+        start = clock()   # every worker's own products, then the steps each worker repeats on the same values
+        mats = [g + psgd_residual[k].get(key_name, 0.0) for k, g in enumerate(grads)]
+        ps = [mt @ q for mt in mats]
+        own = clock() - start
+        p_avg = all_reduce(ps, range(workers))
+        start = clock()
+        p_orth = np.linalg.qr(p_avg.astype(np.float64))[0].astype(np.float32)
+        shared = clock() - start
+        start = clock()
+        qs = [mt.T @ p_orth for mt in mats]
+        own += clock() - start
+        q = all_reduce(qs, range(workers)).astype(np.float32)
+        start = clock()
+        approx = p_orth @ q.T
+        shared += clock() - start
+        start = clock()
+        for k, mt in enumerate(mats):
+            psgd_residual[k][key_name] = mt - approx
+        own += clock() - start
+        psgd_q[key_name] = q
+        codec_time[0] += own / workers + shared
+        if codec_costs is not None:
+            codec_time[1] += codec_costs.seconds(("powersgd", m, n, r), functools.partial(_powersgd_worker, m, n, r))
+        return approx.astype(grads[0].dtype)
+
+    def ab_enter() -> None:
+        """AB-training leaves a full-rank phase: every factorised weight is split by SVD (full inner dimension the
+        first time, as its code does; later the rank rule), and each group gets its own copy of the model."""
+        nonlocal ranks, ab_entries
+        if fixed_ranks:
+            target = chosen_ranks()
+        elif ab_entries == 0:
+            target = {n: min(shapes[n]) for n in eligible}
+        else:
+            target = {n: ab_training_rank(np.linalg.svd(net.params.dense[n].astype(np.float64), compute_uv=False))
+                      for n in eligible}
+        ab_entries += 1
+        ranks = dict(target)
+        factorise("AB", target)
+        ab_groups[:] = [_copy_params(net.params) for _ in range(n_groups)]
+        ab_opts[:] = [_Optimizer(opt_kind, float(lr)) for _ in range(n_groups)]
+
+    def ab_keys(g: int) -> dict[str, np.ndarray]:
+        """What group ``g`` trains: its factor (A in the first half of the groups, B in the second) and the rest."""
+        part = "A" if g < n_groups // 2 else "B"
+        return {k: v for k, v in ab_groups[g].trained().items() if ":" not in k or k.endswith(":" + part)}
+
+    def ab_sync(grads_per_worker: list[dict[str, np.ndarray]]) -> None:
+        """The sync step: each worker applies its own gradient to its copy (no group all-reduce), then A, B and the
+        rest are averaged over the world (``with-stale``) and W = A·B is rebuilt for the full-rank rebound."""
+        copies = []
+        for k in range(workers):
+            g = k // group_size
+            own = _copy_params(ab_groups[g])
+            for key_name in ab_keys(g):
+                own.set(key_name, own.get(key_name) - float(lr) * grads_per_worker[k][key_name])
+            copies.append(own)
+        merged = Params({}, {})
+        for key_name, arr in copies[0].dense.items():
+            merged.dense[key_name] = all_reduce([c.dense[key_name] for c in copies], range(workers)).astype(arr.dtype)
+        for name in copies[0].factors:
+            merged.factors[name] = {part: all_reduce([c.factors[name][part] for c in copies], range(workers))
+                                    .astype(np.float32) for part in ("A", "B")}
+        for name, f in merged.factors.items():
+            merged.dense[name] = (f["A"] @ f["B"]).astype(np.float32)
+            opt.forget(name)
+            kinds.pop(name, None)
+        merged.factors = {}
+        net.params = merged
+        ab_groups.clear()
+
     for epoch in range(epochs):
         if the.name == "cuttlefish" and switch_epoch == epoch:
             # a layer whose factors would not be smaller than W (r(m + n) >= mn) stays dense
@@ -352,46 +605,66 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         ledger = [0] * workers
         epoch_model = 0.0
         losses: list[float] = []
-        measured = 0.0
-        predicted = 0.0
+        measured = wall = predicted = 0.0
+        codec_time[:] = [0.0, 0.0]
+        if compute is None:   # priced afresh each epoch: a shared machine's speed drifts with the other jobs' load
+            costs, codec_costs = PassCosts(), OpCosts()
         counts: dict[str, int] = {}
         steps = steps_per_epoch if max_steps is None else min(max_steps, steps_per_epoch)
         for s in range(steps):
             t = epoch * steps_per_epoch + s
-            if the.name == "oialr":
+            if sequence:
                 phase = sequence[t]
+            else:
+                phase = 1 if the.name == "cuttlefish" and net.params.factors else 0
+            if the.name == "oialr":
                 if phase > 0 and not net.params.factors:
                     ranks = chosen_ranks() if fixed_ranks else {n: min(shapes[n]) for n in eligible}
                     factorise("USV", ranks)
                 if phase == 2:
                     rank_update()
-            else:
-                phase = 1 if the.name == "cuttlefish" and net.params.factors else 0
+            elif the.name == "ab-training" and phase > 0 and not ab_groups:
+                ab_enter()
             phase_name = the.phases(ctx)[phase].name
             counts[phase_name] = counts.get(phase_name, 0) + 1
-            cache_key = (phase, tuple(sorted(ranks.items())) if phase else ())
+            low = phase > 0 and isinstance(the, Cuttlefish | OIALR | ABTraining)
+            cache_key = (phase, tuple(sorted(ranks.items())) if low else ())
             if cache_key not in bytes_cache:
-                bytes_cache[cache_key] = model_bytes(the, ctx, phase, ranks if phase else None)
+                bytes_cache[cache_key] = model_bytes(the, ctx, phase, ranks if low else None)
             epoch_model += bytes_cache[cache_key]
             idx = order[s * workers * batch:(s + 1) * workers * batch]
             xs, ys = x_train[idx], y_train[idx]
             grads_per_worker = []
             for k in range(workers):
-                start = time.perf_counter()
-                loss, grads = net.loss_and_grads(xs[k * batch:(k + 1) * batch], ys[k * batch:(k + 1) * batch])
-                measured += (time.perf_counter() - start) / workers
+                if ab_groups:
+                    net.params = ab_groups[k // group_size]
+                xk, yk = xs[k * batch:(k + 1) * batch], ys[k * batch:(k + 1) * batch]
+                start, start_wall = clock(), time.perf_counter()
+                loss, grads = net.loss_and_grads(xk, yk)
+                measured += (clock() - start) / workers
+                wall += (time.perf_counter() - start_wall) / workers
+                if costs is not None:
+                    predicted += costs.predict(net, xk, yk) / workers
                 losses.append(loss)
                 grads_per_worker.append(grads)
-            for key_name, param in net.params.trained().items():
-                total: np.ndarray | None = None
-                for k in range(workers):
-                    payload = _NONE.encode(grads_per_worker[k][key_name])
-                    ledger[k] += len(payload)
-                    decoded = _NONE.decode(payload, param.shape)
-                    total = decoded if total is None else total + decoded
-                assert total is not None
-                net.params.set(key_name, opt.step(key_name, param, (total / workers).astype(param.dtype)))
-            predicted += step_compute_time(cm, net.spec, kinds, batch)
+            if ab_groups and phase == 2:
+                ab_sync(grads_per_worker)
+            elif ab_groups:
+                for g in range(n_groups):
+                    members = range(g * group_size, (g + 1) * group_size)
+                    keys = ab_keys(g)
+                    for key_name in keys:
+                        mean = all_reduce([grads_per_worker[k][key_name] for k in members], members)
+                        ab_groups[g].set(key_name, ab_opts[g].step(key_name, keys[key_name],
+                                                                   mean.astype(keys[key_name].dtype)))
+            else:
+                trained = net.params.trained()
+                for key_name, mean in exchange(t, phase, grads_per_worker, trained).items():
+                    net.params.set(key_name, opt.step(key_name, trained[key_name], mean))
+            if costs is None:
+                predicted += step_compute_time(cm, net.spec, kinds, batch)
+        if ab_groups:   # mid AB phase: the model is the groups' average (what the next sync makes)
+            net.params = _mean_params(ab_groups)
         logits = np.concatenate([net.logits(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
         accuracy = float(np.mean(np.argmax(logits, axis=1) == y_test))
         spectra = _spectra(net)
@@ -400,12 +673,15 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         if the.name == "cuttlefish" and switch_epoch is None and not net.params.factors:
             if track.observe({n: spectra[n] for n in eligible}, epoch):
                 switch_epoch = track.switch_epoch
+        shown = ranks if net.params.factors or (the.name == "ab-training" and ab_entries) else {}
         records.append(EpochRecord(
             epoch=epoch + 1, test_accuracy=accuracy, loss=float(np.mean(losses)),
             bytes_sent=float(sum(ledger)) / workers, bytes_model=epoch_model,
-            ranks={n: int(r) for n, r in ranks.items()} if net.params.factors else {},
+            ranks={n: int(r) for n, r in shown.items()},
             stable_ranks={n: round(stable_rank(sv), 4) for n, sv in spectra.items()},
-            compute_measured_s=measured, compute_predicted_s=predicted, steps_per_phase=counts))
+            compute_measured_s=measured, compute_predicted_s=predicted, compute_wall_s=wall,
+            codec_measured_s=codec_time[0], codec_predicted_s=codec_time[1],
+            steps_per_phase=counts))
         if progress is not None:
             progress(epoch + 1, epochs)
     result = TrainResult(
