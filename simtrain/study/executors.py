@@ -200,7 +200,10 @@ def run_dask(jobs: Sequence[Job], scheduler: str, workers: int) -> Chunks:
 
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               # no dashboard, and its HTTP server on a free port: the default (8787) warns when
+                               # another cluster holds it, which would break the sweep's one-line output
+                               dashboard_address=":0", scheduler_kwargs={"dashboard": False},
                                silence_logs=logging.CRITICAL, preload=[__name__])
         client = Client(cluster)
     else:

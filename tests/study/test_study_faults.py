@@ -382,3 +382,23 @@ def test_a_fifo_in_a_study_folder_never_hangs_the_sweep(tmp_path):
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
         victim.unlink()
+
+
+@pytest.mark.subprocess
+def test_a_local_dask_sweep_says_nothing_when_dasks_default_port_is_taken(tmp_path, fast_file):
+    """Dask's HTTP server defaults to port 8787 and warns when another cluster holds it; the sweep's local cluster
+    takes a free port, so its output stays clean whatever else runs on the machine."""
+    pytest.importorskip("distributed")
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+        holder.listen(1)
+    except OSError:
+        pass   # already taken by someone else: the case under test either way
+    try:
+        done = subprocess.run([sys.executable, "-m", "simtrain", "sweep", str(fast_file), "--out",
+                               str(tmp_path / "out"), "--scheduler", "local", "--workers", "1", "--quiet"],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
