@@ -215,5 +215,5 @@ for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
           Command("simulate", _params), "mfu",
           gap="the long-sequence run: its attention is more than half of the FLOPs simtrain counts (the s x s "
               "scores at 131,072 tokens, non-causal in the model FLOPs), so the error there measures how the "
-              "paper counts attention FLOPs (unknown; counting only the causal half lowers simtrain's MFU by about "
-              "a quarter) as much as the step time" if _cp > 1 else "")
+              "paper counts attention FLOPs (unknown; counting only the causal half of the attention would lower "
+              "simtrain's model FLOPs, and its MFU, by 29 %) as much as the step time" if _cp > 1 else "")
