@@ -65,11 +65,11 @@ SPLIT_K_MIN_SLICES = 4
 #: against tensor-core rates, and cuDNN offers no tensor-core Winograd for training.
 WINOGRAD_DTYPES = frozenset({"fp32"})
 #: Fused attention's fraction of the dense peak, (forward, backward), by device architecture. FlashAttention-2 (Dao,
-#: arXiv 2307.08691, abstract and §4.1): 50-73 % of A100 peak, the top reached by the forward pass at long
-#: sequences and head dimension 128, the backward pass (five GEMMs, more synchronisation) the slower: forward 0.73,
-#: backward 0.50 (the range's ends). FlashAttention-3 (Shah et al., arXiv 2407.08608, abstract): up to 740 TFLOP/s
-#: FP16 on H100, 75 % of peak, where FlashAttention-2 reached 35 %: forward 0.75, backward at FlashAttention-2's
-#: backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). Other architectures take FlashAttention-2's pair.
+#: arXiv 2307.08691, abstract): 50-73 % of A100 peak; the range's ends are taken as forward 0.73 and backward 0.50
+#: (assumed: the backward pass, five GEMMs and more synchronisation, is the slower). FlashAttention-3 (Shah et al.,
+#: arXiv 2407.08608, abstract): up to 740 TFLOP/s FP16 on H100, 75 % of peak, where FlashAttention-2 reached 35 %:
+#: forward 0.75, backward at FlashAttention-2's backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). Other
+#: architectures take FlashAttention-2's pair.
 FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.75, 0.51)}
 #: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
 #: attention skips the blocks above the diagonal but computes the diagonal ones whole.
@@ -95,9 +95,9 @@ def flash_attention_flops(batch: int, length: int, kv: int, dim: int, phase: str
     against ``kv`` keys with ``dim`` = heads × head width.
 
     Forward: Q·Kᵀ and P·V, ``4·b·s·kv·d``, times the share of key blocks on or below the diagonal
-    (``(1 + B/kv)/2`` with block ``B``: the kernel skips masked blocks, FlashAttention-2 §3.1.1). Backward: 2.5 times
-    that (five GEMMs: the recomputed S = Q·Kᵀ, dV, dP, dQ, dK; the FLOP count of the FlashAttention-2 paper's
-    benchmarks).
+    (``(1 + B/kv)/2`` with block ``B``: the kernel skips fully masked blocks, as FlashAttention-2 does). Backward:
+    2.5 times that (five GEMMs: the recomputed S = Q·Kᵀ, dV, dP, dQ, dK; the FLOP count of the FlashAttention-2
+    paper's benchmarks).
 
     Examples
     --------
