@@ -15,7 +15,8 @@ per layer kind (docs/compute-model.md states every constant's source):
   Grouped convolutions are ``groups`` GEMMs; depthwise ones (fewer than 8 outputs per group, below one
   tensor-core MMA) run as bandwidth-bound direct kernels.
 * **Attention** is its two batched GEMMs per head (64-wide heads) plus the softmax's passes over the scores;
-  backward its four GEMMs plus the softmax gradient.
+  backward its four GEMMs plus the softmax gradient. **Fused attention** (``flash_attention``, a decoder's
+  ``attention=flash``) is one causal kernel: its FLOPs at FlashAttention-2/3's measured fraction of peak.
 * **Element-wise, normalisation, pooling and embedding** layers are bandwidth-bound: their passes over the
   activations (batch norm reads its input twice in training, once for the statistics) at the streaming bandwidth.
 * Every kernel takes at least the device's ``launch_overhead`` (a floor, not an addition).
@@ -44,7 +45,7 @@ from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
-__all__ = ["OPTIMIZER_STATES", "ComputeModel"]
+__all__ = ["FLASH_EFFICIENCY", "OPTIMIZER_STATES", "ComputeModel", "flash_attention_flops"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -76,6 +77,16 @@ AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "n
 #: memory, and the arithmetic layers a traced model (simtrain.model.torch_fx) records as layers of their own.
 NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attention", "embedding", "add", "sub",
                         "mul", "div", "iadd", "imul"})
+#: Fused attention's fraction of the dense peak, (forward, backward), by device architecture. FlashAttention-2 (Dao,
+#: arXiv 2307.08691, abstract): 50-73 % of A100 peak; the range's ends are taken as forward 0.73 and backward 0.50
+#: (assumed: the backward pass, five GEMMs and more synchronisation, is the slower). FlashAttention-3 (Shah et al.,
+#: arXiv 2407.08608, abstract): up to 740 TFLOP/s FP16 on H100, 75 % of peak, where FlashAttention-2 reached 35 %:
+#: forward 0.75, backward at FlashAttention-2's backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). Other
+#: architectures take FlashAttention-2's pair.
+FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.75, 0.51)}
+#: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
+#: attention skips the blocks above the diagonal but computes the diagonal ones whole.
+FLASH_BLOCK = 128
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -90,6 +101,28 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "layernorm": ((1, 1, 1), (3, 2, 2)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
+
+
+def flash_attention_flops(batch: int, length: int, kv: int, dim: int, phase: str) -> float:
+    """FLOPs a causal fused-attention kernel (FlashAttention-2) performs for ``batch`` samples of ``length`` queries
+    against ``kv`` keys with ``dim`` = heads × head width.
+
+    Forward: Q·Kᵀ and P·V, ``4·b·s·kv·d``, times the share of key blocks on or below the diagonal
+    (``(1 + B/kv)/2`` with block ``B``: the kernel skips fully masked blocks, as FlashAttention-2 does). Backward:
+    2.5 times that (five GEMMs: the recomputed S = Q·Kᵀ, dV, dP, dQ, dK; the FLOP count of the FlashAttention-2
+    paper's benchmarks).
+
+    Examples
+    --------
+    >>> f = flash_attention_flops(1, 8192, 8192, 16384, "forward")
+    >>> f == 4 * 8192 * 8192 * 16384 * (1 + 128 / 8192) / 2
+    True
+    >>> flash_attention_flops(1, 8192, 8192, 16384, "backward") == 2.5 * f
+    True
+    """
+    causal = min(1.0, 0.5 * (1.0 + FLASH_BLOCK / kv))
+    forward = 4.0 * batch * length * kv * dim * causal
+    return forward if phase == "forward" else 2.5 * forward
 
 
 def _is_3x3_same(layer: Layer) -> bool:
@@ -361,6 +394,8 @@ class ComputeModel:
             return 0.0
         if layer.kind == "attention" and layer.gemm is not None:
             return self._attention_time(layer, batch, phase, dtype)
+        if layer.kind == "flash_attention" and layer.gemm is not None:
+            return self._flash_attention_time(layer, batch, phase, dtype)
         if layer.gemm is not None and layer.gemm[1] // max(layer.groups, 1) >= DEPTHWISE_MAX_WIDTH:
             return self._gemm_layer_time(layer, batch, phase, dtype)
         if layer.gemm is not None:   # depthwise: direct kernel, bandwidth-bound at the large-GEMM ceiling at most
@@ -453,6 +488,22 @@ class ComputeModel:
         if measured is not None:
             return passes * measured
         return self.kernel_time(flops, nbytes, "fp32")
+
+    def _flash_attention_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        """Fused causal attention (FlashAttention-2/3): :func:`flash_attention_flops` at the attention kernel's
+        measured fraction of peak (:data:`FLASH_EFFICIENCY`); its bytes are Q, K, V and O (backward also dO and
+        the gradients), the scores never leave on-chip memory."""
+        assert layer.gemm is not None
+        width = DTYPE_BYTES[dtype]
+        length, kv, dim = layer.gemm
+        flops = flash_attention_flops(batch, length, kv, dim, phase)
+        forward, backward = FLASH_EFFICIENCY.get(self.device.architecture, FLASH_EFFICIENCY[""])
+        # never above the device's (or the override's) large-GEMM ceiling: the kernel is made of GEMM tiles
+        efficiency = min(forward if phase == "forward" else backward, self._ceiling(dtype))
+        qkv, out = layer.input_elements * batch * width, layer.output_elements * batch * width
+        nbytes = qkv + out if phase == "forward" else 2 * (qkv + out)   # backward: read Q K V O dO, write dQ dK dV
+        return max(flops / (self.device.peak_flops(dtype) * efficiency), self._memory_time(nbytes),
+                   float(self.kernel_overhead_s or 0.0))
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states.

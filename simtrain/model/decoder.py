@@ -19,6 +19,13 @@ Keys (defaults in brackets):
 * ``dropout`` [0]: when above 0, the dropout kernels Megatron-LM runs (its default is 0.1 for attention and hidden
   dropout): one over the attention probabilities (heads × seq × seq per sample) and a fused bias-dropout-add after
   each of the two residual branches; they cost memory-bandwidth time, no FLOPs and no parameters
+* ``attention`` [math]: how the core attention runs. ``math``: unfused, as Megatron-LM's default kernels (Q·Kᵀ and
+  P·V as batched GEMMs over the whole s × s scores, the softmax and its gradient as passes over them, the scores
+  kept for backward). ``flash``: one fused kernel (FlashAttention-2/3, cuDNN's fused attention, Megatron-core's
+  Transformer Engine backend): the scores never leave on-chip memory, causal blocks above the diagonal are
+  skipped, backward recomputes the scores, and only the softmax's log-sum-exp (fp32, one per head and query) is
+  kept; the probabilities' dropout runs inside the kernel. The model's FLOPs (MFU) do not change: they count the
+  model, not the kernel
 
 Parameter counts follow the reference implementations (Hugging Face transformers, Megatron-LM): tested against the
 published counts of the catalog entries. Multiply-adds per token: every linear layer's weights, attention's two
@@ -49,11 +56,16 @@ from simtrain.errors import ConfigError
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
 
-__all__ = ["DECODER_PARAMS", "DecoderConfig", "DecoderSpec", "block_layers", "decoder_from_config",
-           "is_core_attention", "is_decoder_name", "load_decoder"]
+__all__ = ["ATTENTION_KERNELS", "ATTENTION_KINDS", "DECODER_PARAMS", "DecoderConfig", "DecoderSpec", "block_layers",
+           "decoder_from_config", "is_core_attention", "is_decoder_name", "load_decoder"]
 
 #: The family's name prefix.
 PREFIX = "gpt"
+
+#: Core attention kernels (the ``attention`` key): unfused, or fused FlashAttention-style.
+ATTENTION_KERNELS = ("math", "flash")
+#: Layer kind of the core attention per kernel (the compute model prices them differently).
+ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention"}
 
 #: The keys of a decoder, as parameters (validated as every plugin's parameters are).
 DECODER_PARAMS: tuple[Param, ...] = (
@@ -79,6 +91,9 @@ DECODER_PARAMS: tuple[Param, ...] = (
     Param("moe_every", "integer", 1, "every how many layers the MLP is a MoE layer", minimum=1),
     Param("dropout", "number", 0.0, "dropout probability of the attention scores and of the two residual branches "
           "(Megatron-LM's default 0.1; 0: no dropout kernels)", minimum=0.0, maximum=1.0),
+    Param("attention", "choice", "math", "core attention kernel: math (unfused GEMMs and softmax over the s x s "
+          "scores) or flash (fused, FlashAttention-style: no s x s tensor, backward recomputes)",
+          choices=ATTENTION_KERNELS),
 )
 
 
@@ -113,6 +128,7 @@ class DecoderConfig:
     shared_experts: int
     moe_every: int
     dropout: float = 0.0
+    attention: str = "math"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str | None = None, path: str = "") -> DecoderConfig:
@@ -137,7 +153,8 @@ class DecoderConfig:
                    position_table=v["position_table"] or v["seq"],
                    tied=(not gated) if v["tied"] is None else v["tied"], embedding_norm=v["embedding_norm"],
                    experts=experts, top_k=v["top_k"], moe_ffn=v["moe_ffn"] or ffn,
-                   shared_experts=v["shared_experts"], moe_every=v["moe_every"], dropout=float(v["dropout"]))
+                   shared_experts=v["shared_experts"], moe_every=v["moe_every"], dropout=float(v["dropout"]),
+                   attention=v["attention"])
 
     @property
     def q_dim(self) -> int:
@@ -233,17 +250,18 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         _norm(f"{name}.input_norm", c, norm_tokens, h),
         _linear(f"{name}.attention.qkv", c, tokens, h, q + 2 * kv),
         # the two matmuls of attention: local queries against the whole sequence's keys (ring attention under cp)
-        Layer(f"{name}.attention.core", "attention", (), float(2 * tokens * c.seq * q),
+        Layer(f"{name}.attention.core", ATTENTION_KINDS[c.attention], (), float(2 * tokens * c.seq * q),
               tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q)),
         _linear(f"{name}.attention.out", c, tokens, q, h),
     ]
     if c.dropout:
         # Megatron-LM: dropout of the attention probabilities (inside the core attention, which selective
         # recomputation runs again), then a fused bias-dropout-add after the projection (on 1/tp of the tokens
-        # under sequence parallelism)
+        # under sequence parallelism); a fused attention kernel drops the probabilities on chip
         heads = q // c.head_dim
-        layers.insert(3, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
-                               heads * tokens * c.seq))
+        if c.attention == "math":
+            layers.insert(3, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
+                                   heads * tokens * c.seq))
         layers.append(_dropout_add(f"{name}.attention.dropout_add", norm_tokens, h))
     layers.append(_norm(f"{name}.post_attention_norm", c, norm_tokens, h))
     if c.is_moe(index):
@@ -281,7 +299,7 @@ def is_core_attention(layer: Layer) -> bool:
     >>> [layer.name for layer in block_layers(c) if is_core_attention(layer)]
     ['layers.0.attention.core', 'layers.0.attention.dropout']
     """
-    return layer.kind == "attention" or layer.name.endswith(".attention.dropout")
+    return layer.kind in ATTENTION_KINDS.values() or layer.name.endswith(".attention.dropout")
 
 
 def _dropout_add(name: str, tokens: int, width: int) -> Layer:

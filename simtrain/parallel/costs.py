@@ -499,7 +499,7 @@ def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) ->
             if position < full_layers:
                 total += sum(layer.forward_flops for layer in layers)
             elif plan.recompute == "selective":
-                total += sum(layer.forward_flops for layer in layers if layer.kind == "attention")
+                total += sum(layer.forward_flops for layer in layers if is_core_attention(layer))
     return total
 
 

@@ -17,6 +17,12 @@ the rest too (``sbh/t·(34 + 5as/h)``); selective recomputation drops the ``as²
 each layer's input (``w·sbh``, ``/t`` with sequence parallelism). Context parallelism divides ``s`` by ``cp`` (the
 attention terms keep the whole sequence's keys: ``as²/cp``). Llama-style models (``gated``) have no dropout.
 
+Fused attention (a decoder's ``attention=flash``: FlashAttention-2/3, cuDNN's fused attention) keeps no ``as²b``
+term: the scores stay on chip, the dropout mask is regenerated from the seed, and backward recomputes them; it keeps
+the softmax's log-sum-exp, ``4·asb`` bytes (fp32), instead. A GPT layer then holds ``34·sbh + 4·asb``
+(``sbh(10 + 24/t) + 4asb/t`` under TP), and selective recomputation, which checkpoints the core attention, saves only
+the log-sum-exp (Korthikanti et al. note that with FlashAttention selective recomputation becomes unnecessary).
+
 The first stage holds the most micro-batches: ``min(pp, m)`` under 1F1B, ``m`` under GPipe, and
 ``pp·V + pp − 1`` model chunks of ``L/(pp·V)`` layers under the interleaved schedule (the paper's
 ``L·(1 + (p − 1)/(p·v))``).
@@ -50,6 +56,9 @@ from simtrain.parallel.plan import ParallelPlan
 
 __all__ = ["CATEGORIES", "activation_bytes_per_layer", "in_flight", "memory_per_gpu", "stage_params"]
 
+#: Bytes of one softmax log-sum-exp a fused attention kernel keeps per head and query (fp32).
+LSE_BYTES = 4
+
 #: The categories of :func:`memory_per_gpu` (besides ``total``).
 CATEGORIES = ("parameters", "gradients", "optimizer", "activations", "workspace")
 
@@ -65,6 +74,10 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     >>> s, b, h, a = 2048, 1, 1024, 16
     >>> activation_bytes_per_layer(c, b) == s * b * h * (34 + 5 * a * s / h)
     True
+    >>> flash = DecoderConfig.from_mapping({"layers": 1, "hidden": 1024, "heads": 16, "seq": 2048, "vocab": 10,
+    ...                                     "attention": "flash"})
+    >>> activation_bytes_per_layer(flash, b) == 34 * s * b * h + 4 * a * s * b
+    True
     """
     s, b, h = c.seq // cp, micro_batch, c.hidden
     t = tp
@@ -74,7 +87,12 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     q, k = c.q_dim, c.kv_dim
     scores = c.heads * s * c.seq * b   # local queries against the whole sequence
     attention_split = width * s * b * (q + k) + width * s * b * k + width * s * b * q   # Q, K; V; out-proj input
-    if recompute != "selective":
+    if c.attention == "flash":
+        # the fused kernel keeps no s x s tensor (dropout regenerates its mask): only the fp32 log-sum-exp per head
+        # and query, which a checkpointed core attention (selective) recomputes too
+        if recompute != "selective":
+            attention_split += LSE_BYTES * c.heads * s * b
+    elif recompute != "selective":
         attention_split += (2 * width + dropout) * scores
     ffn = c.moe_ffn if moe else c.ffn
     mlp_split = (3 if c.gated else 2) * width * s * b * ffn

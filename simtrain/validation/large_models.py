@@ -177,3 +177,43 @@ _case("bloom-176b-384gpu-hw-tflops", "bigscience-bloom-2022",
       "(Megatron-DeepSpeed's default; the script sets none). Not modelled: the script's CUDA_LAUNCH_BLOCKING=1 "
       "(every kernel launch waits for the previous kernel)",
       _bloom, "hw_tflops_per_gpu")
+
+
+# --- Llama 3 405B on Meta's H100 RoCE cluster: Dubey et al. 2024, Table 4 (MFU) -----------------------------------
+_LLAMA3 = ("Dubey et al., The Llama 3 Herd of Models (arXiv 2407.21783), Table 4: scaling configurations and BF16 "
+           "MFU of Llama 3 405B pre-training ({gpus} H100; TP, CP, PP, DP, sequence, batch/DP, tokens/batch, "
+           "TFLOP/s per GPU, MFU); TP/CP/PP, 16M tokens and the TFLOP/s also on Balaji's SC'24 slide "
+           "(glennklockwood.com/garden/llama-3.1)")
+#: (GPUs, cp, dp, sequence, global batch in sequences, published MFU)
+_LLAMA3_ROWS = ((8192, 1, 64, 8192, 2048, 0.43), (16384, 1, 128, 8192, 2048, 0.41),
+                (16384, 16, 8, 131072, 128, 0.38))
+for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
+    _parallel = f"tp=8,pp=16,{f'cp={_cp},' if _cp > 1 else ''}dp={_dp}"
+    _params = {"model": f"llama3-405b:seq={_seq},attention=flash", "topology": "dgx-h100", "gpus": _gpus,
+               "parallel": _parallel, "micro_batch": 1, "global_batch": _batch, "dtype": "bf16",
+               "optimizer": "adam", "recompute": "none", "zero": 2, "sequence_parallel": True,
+               "pipeline_schedule": "interleaved:chunks=2", "pipeline_layout": "first=3,last=3",
+               "check_memory": False, **_NCCL}
+    _case(f"llama3-405b-{_gpus}gpu{f'-cp{_cp}' if _cp > 1 else ''}-mfu", "llama3-dubey-2024",
+          _LLAMA3.format(gpus=f"{_gpus:,}"),
+          f"BF16 MFU of Llama 3 405B on {_gpus:,} H100, {_parallel}, sequence {_seq:,}, "
+          f"{_batch // _dp} sequences per data-parallel rank", _published, "fraction", "[M2]",
+          "Meta's RoCE cluster (Grand Teton: 8 H100 on NVLink per server, 400 Gbit/s per GPU, three-layer Clos) as "
+          "the catalog's `dgx-h100` (8 H100 on NVSwitch, 8 x 400 Gbit/s NICs, non-blocking fat tree: the Clos's "
+          "oversubscription above the pods is not modelled); the catalog's `llama3-405b` (126 layers, hidden "
+          "16,384, 128 heads, 8 key/value heads, vocabulary 128,256) with fused attention (`attention=flash`: "
+          "assumed, the paper names no kernel; its kernel efficiency is FlashAttention-3's, not fitted); bf16, "
+          "Adam; micro-batch 1 (assumed); the paper's interleaved schedule with the number of virtual stages not "
+          "published: 2 assumed, with one layer fewer on the first and the last model chunk (the paper's "
+          "balancing: `--pipeline-layout first=3,last=3`); data parallelism as FSDP without re-sharding after "
+          "forward, taken as ZeRO-2 (parameters kept, gradients and optimizer sharded); sequence parallelism with "
+          "TP and no activation recomputation (assumed, not stated); memory not checked: simtrain's memory model "
+          "puts the first stages above 80 GB at 8,192 GPUs (96 GiB: 32 micro-batches in flight) and the paper's "
+          "memory measures (deallocating pipeline outputs) are not modelled. simtrain's MFU counts attention over "
+          "the whole s x s (Megatron's formula, causal masking not subtracted); the paper does not give its "
+          "formula",
+          Command("simulate", _params), "mfu",
+          gap="the long-sequence run: its attention is more than half of the FLOPs simtrain counts (the s x s "
+              "scores at 131,072 tokens, non-causal in the model FLOPs), so the error there measures how the "
+              "paper counts attention FLOPs (unknown; counting only the causal half of the attention would lower "
+              "simtrain's model FLOPs, and its MFU, by 29 %) as much as the step time" if _cp > 1 else "")
