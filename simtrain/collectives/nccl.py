@@ -243,7 +243,9 @@ class NcclTuner:
             sizes = list(self.shares * self.TEMPLATE)
             self._plain[key] = build_grouped_schedule(self.op, sizes, self.cluster, candidate.algorithm, self.groups,
                                                       **dict(candidate.params))
-        return with_protocol(self._plain[key], self.cluster, candidate.nccl, candidate.protocol, self._cache)
+        # the template is resized: its chunked pipeline's share is applied per size (:meth:`_correction`)
+        return with_protocol(self._plain[key], self.cluster, candidate.nccl, candidate.protocol, self._cache,
+                             pipelined=False)
 
     def template(self, candidate: Candidate) -> Schedule:
         """The candidate's schedule at 2^30 bytes (first group), one chunk, with its protocol's costs."""
@@ -260,9 +262,13 @@ class NcclTuner:
         return int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * self.channels)))))
 
     def _correction(self, candidate: Candidate, size: float) -> float:
-        from simtrain.network.protocol import tree_correction
+        """What the candidate's efficiency loses at ``size`` bytes: NCCL's tree correction, NVLS's chunked
+        pipeline (:func:`~simtrain.network.protocol.pipeline_efficiency`)."""
+        from simtrain.network.protocol import pipeline_efficiency, tree_correction
 
-        return tree_correction(candidate.protocol, size) if candidate.nccl == "tree" else 1.0
+        correction = tree_correction(candidate.protocol, size) if candidate.nccl == "tree" else 1.0
+        ranks_per_node = len(self.groups[0]) // max(self.nodes, 1)
+        return correction * pipeline_efficiency(candidate.nccl, self.op, size, ranks_per_node)
 
     # -- predicting: NCCL's own model ---------------------------------------------------------------------------
     def predict(self, candidate: Candidate, size: float) -> float:
