@@ -302,11 +302,12 @@ class NcclTuner:
         correction = self._correction(candidate, first)
         patterns = []
         for p in base.patterns:
-            q = p.scaled(factor)
-            if correction != 1.0 and q.efficiency is not None:
-                q = StepPattern(q.src, q.dst, q.nbytes, q.repeat, q.reduce_bytes, q.label, q.chain_id, q.stages,
-                                q.stage_of_flow, q.step_latency_s, q.efficiency * correction)
+            if correction != 1.0 and p.efficiency is not None:  # scaled and corrected in one pattern
+                q = StepPattern(p.src, p.dst, p.nbytes * factor, p.repeat, p.reduce_bytes * factor, p.label,
+                                p.chain_id, p.stages, p.stage_of_flow, p.step_latency_s, p.efficiency * correction)
                 object.__setattr__(q, "_flows_key", p.flows_key)
+            else:
+                q = p.scaled(factor)
             patterns.append(q)
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
                   "chunks": chunks, **dict(candidate.params)}
