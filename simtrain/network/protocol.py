@@ -40,7 +40,7 @@ import numpy as np
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "NVLS_CHANNELS", "PROTOCOLS",
            "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline", "Protocol",
            "bandwidth_factor", "link_kind", "nccl_latency", "nccl_time", "node_bandwidths", "nvls_chunk_bytes",
-           "nvls_pipeline", "pipeline_efficiency", "tree_correction", "with_protocol"]
+           "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -199,6 +199,25 @@ def nvls_chunk_bytes(size: float, heads: int, channels: int = NVLS_CHANNELS) -> 
     chunk = NVLS_MAX_CHUNK
     concurrent = channels * heads
     for factor, smaller in ((64, 65536), (8, 32768), (2, 16384)):
+        if size < factor * concurrent * chunk and chunk > smaller:
+            chunk = smaller
+    return chunk
+
+
+def nvls_tree_chunk_bytes(size: float, heads: int, nodes: int, channels: int = NVLS_CHANNELS) -> int:
+    """NCCL's NVLS-tree chunk size (bytes) for a ``size``-byte buffer (enqueue.cc).
+
+    From NCCL's Simple step of 512 KiB (64 KiB on 4 nodes or more), with ``c`` = channels × heads concurrent chunks:
+    256 KiB below 32 c · chunk, 128 KiB below 16 c · chunk, 64 KiB below 4 c · chunk, 32 KiB below c · chunk.
+
+    Examples
+    --------
+    >>> [nvls_tree_chunk_bytes(2**k, 8, 2) // 1024 for k in (20, 24, 27, 30, 32)]
+    [32, 64, 128, 256, 512]
+    """
+    chunk = 64 * 1024 if nodes >= 4 else 512 * 1024
+    concurrent = channels * heads
+    for factor, smaller in ((32, 262144), (16, 131072), (4, 65536), (1, 32768)):
         if size < factor * concurrent * chunk and chunk > smaller:
             chunk = smaller
     return chunk

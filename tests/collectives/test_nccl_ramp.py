@@ -154,3 +154,41 @@ def test_nvls_reduce_scatter_and_all_gather_run_alike_in_both_engines(op):
         analytical = run_engine("analytical", schedule, cluster)
         des = run_engine("des", schedule, cluster)
         assert des.time_s == pytest.approx(analytical.time_s, rel=1e-9)
+
+
+def test_nvls_tree_chunk_size_follows_enqueue_thresholds():
+    """From 512 KiB (64 KiB on 4 nodes or more): 256 KiB below 32 c x chunk, 128 KiB below 16 c, 64 KiB below 4 c,
+    32 KiB below c, with c = 16 channels x heads."""
+    from simtrain.network.protocol import nvls_tree_chunk_bytes
+
+    c = NVLS_CHANNELS * P
+    assert nvls_tree_chunk_bytes(2**40, P, 2) == 512 * 1024
+    assert nvls_tree_chunk_bytes(2**40, P, 4) == 64 * 1024
+    for edge, below in ((32 * c * 524288, 262144), (16 * c * 262144, 131072), (4 * c * 131072, 65536),
+                        (c * 65536, 32768)):
+        assert nvls_tree_chunk_bytes(edge - 1, P, 2) == below
+        assert nvls_tree_chunk_bytes(edge, P, 2) > below
+
+
+def test_nvls_tree_runs_in_nccls_loops_in_both_engines():
+    """Across two DGX H100 nodes auto's NVLS tree is pipelined in NCCL's loops (one chunk of the schedule per loop
+    of 16 channels x 8 heads x NCCL's chunk); `collective --algorithm best` builds it alike; its bus bandwidth rises
+    with size in both engines, the DES within the analytical engine's conservative chunk bound."""
+    from simtrain.collectives.nccl import tree_chunks
+    from simtrain.network.protocol import nvls_tree_chunk_bytes
+
+    cluster = load_topology("dgx-h100", gpus=16)
+    previous = {"analytical": 0.0, "des": 0.0}
+    for size in (2**24, 2**26, 2**27, 2**30):
+        schedule = build_schedule("all-reduce", size, cluster, "auto")
+        assert schedule.params["nccl"] == "nvlstree"
+        loops = -(-size // (NVLS_CHANNELS * P * nvls_tree_chunk_bytes(size, P, 2)))
+        assert schedule.chunks == min(loops, 64) == tree_chunks("nvlstree", size, 16, 2, 8)
+        results = {engine: run_engine(engine, schedule, cluster) for engine in previous}
+        assert results["des"].time_s <= results["analytical"].time_s * (1 + 1e-9)
+        for engine, result in results.items():
+            assert result.busbw_Bps > previous[engine]
+            previous[engine] = result.busbw_Bps
+        named = with_protocol(build_schedule("all-reduce", size, cluster, "nvls-tree", chunks=schedule.chunks),
+                              cluster, "nvlstree", "Simple")
+        assert evaluate(named, cluster).time_s == pytest.approx(results["analytical"].time_s, rel=1e-12)
