@@ -241,9 +241,9 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
 
     from simtrain import units
     from simtrain.collectives import ALGORITHMS, build_schedule
-    from simtrain.collectives.nccl import MAX_CHUNKS
+    from simtrain.collectives.nccl import tree_chunks
     from simtrain.network import run_engine
-    from simtrain.network.protocol import CHUNK_BYTES, PROTOCOL_NAMES, with_protocol
+    from simtrain.network.protocol import PROTOCOL_NAMES, with_protocol
 
     kinds = {"nvls": "nvls", "nvls-tree": "nvlstree", "nccl-tree": "tree", "collnet": "collnet"}
     size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
@@ -254,8 +254,9 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
             continue
         chunks = 1
         if name in ("nccl-tree", "nvls-tree"):
-            nics = int(cluster.params.get("nics_per_node", 1))
-            chunks = int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * nics)))))
+            nodes = math.ceil(cluster.num_gpus / max(cluster.gpus_per_node, 1))
+            chunks = tree_chunks(kinds[name], size, cluster.num_gpus, nodes,
+                                 int(cluster.params.get("nics_per_node", 1)))
         try:
             schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks)
         except ConfigError as exc:

@@ -22,8 +22,8 @@ The algorithms, as simtrain builds them:
 * ``nvls``: NVLink SHARP inside one node (:mod:`simtrain.collectives.nvls`);
 * ``nvls-tree``: NCCL's NVLS tree: as ``nccl-tree`` with NVLS for the in-node reduce-scatter and all-gather.
 
-A tree pipelines its chunks: ``chunks = ⌈n / (512 KiB × channels)⌉`` (NCCL's Simple buffer of 4 MiB in 8 steps), at
-most :data:`MAX_CHUNKS`.
+A tree pipelines its chunks (:func:`tree_chunks`): an NVLS tree in NCCL's loops (its chunk rule, 16 channels), a tree
+in ``⌈n / (512 KiB × channels)⌉`` (NCCL's Simple buffer of 4 MiB in 8 steps), at most :data:`MAX_CHUNKS`.
 
 Examples
 --------
@@ -47,7 +47,7 @@ from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.errors import ConfigError
 from simtrain.topology.cluster import Cluster
 
-__all__ = ["MAX_CHUNKS", "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices"]
+__all__ = ["MAX_CHUNKS", "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices", "tree_chunks"]
 
 #: At most this many pipeline chunks for a tree (bounds the DES's events; NCCL's own count grows with size).
 MAX_CHUNKS = 64
@@ -197,6 +197,30 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     return found
 
 
+def tree_chunks(nccl: str, size: float, ranks: int, nodes: int, nics: int) -> int:
+    """Pipeline chunks simtrain runs a tree of ``size`` bytes in, at most :data:`MAX_CHUNKS`.
+
+    NVLS tree (``nvlstree``): NCCL's loops, ``⌈size / (16 channels × heads × chunk)⌉`` with NCCL's chunk for the
+    size (:func:`~simtrain.network.protocol.nvls_tree_chunk_bytes`), a chunk of simtrain's schedule being one loop
+    of all channels. Tree (``tree``): ``⌈size / (512 KiB × NICs per node)⌉`` (NCCL's Simple step per channel, one
+    channel per NIC; NCCL's own rule needs its tree channel count, which simtrain does not model).
+
+    Examples
+    --------
+    >>> [tree_chunks("nvlstree", 2**k, 16, 2, 8) for k in (24, 27, 30, 32)]
+    [2, 8, 32, 64]
+    >>> tree_chunks("tree", 2**24, 16, 2, 8)
+    4
+    """
+    from simtrain.network.protocol import CHUNK_BYTES, NVLS_CHANNELS, nvls_tree_chunk_bytes
+
+    if nccl == "nvlstree":
+        heads = max(ranks // max(nodes, 1), 1)
+        loop = NVLS_CHANNELS * heads * nvls_tree_chunk_bytes(size, heads, nodes)
+        return int(min(MAX_CHUNKS, max(1, math.ceil(size / loop))))
+    return int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * nics)))))
+
+
 class NcclTuner:
     """Chooses, per size, NCCL's (algorithm, protocol) for one collective on fixed rank groups.
 
@@ -243,7 +267,9 @@ class NcclTuner:
             sizes = list(self.shares * self.TEMPLATE)
             self._plain[key] = build_grouped_schedule(self.op, sizes, self.cluster, candidate.algorithm, self.groups,
                                                       **dict(candidate.params))
-        return with_protocol(self._plain[key], self.cluster, candidate.nccl, candidate.protocol, self._cache)
+        # the template is resized: its chunked pipeline's share is applied per size (:meth:`_correction`)
+        return with_protocol(self._plain[key], self.cluster, candidate.nccl, candidate.protocol, self._cache,
+                             pipelined=False)
 
     def template(self, candidate: Candidate) -> Schedule:
         """The candidate's schedule at 2^30 bytes (first group), one chunk, with its protocol's costs."""
@@ -252,17 +278,19 @@ class NcclTuner:
         return self._templates[candidate]
 
     def chunks(self, candidate: Candidate, size: float) -> int:
-        """Pipeline chunks of the candidate at ``size`` bytes (trees only)."""
-        from simtrain.network.protocol import CHUNK_BYTES
-
+        """Pipeline chunks of the candidate at ``size`` bytes (trees only; :func:`tree_chunks`)."""
         if not candidate.chunked:
             return 1
-        return int(min(MAX_CHUNKS, max(1, math.ceil(size / (CHUNK_BYTES * self.channels)))))
+        return tree_chunks(candidate.nccl, size, len(self.groups[0]), self.nodes, self.channels)
 
     def _correction(self, candidate: Candidate, size: float) -> float:
-        from simtrain.network.protocol import tree_correction
+        """What the candidate's efficiency loses at ``size`` bytes: NCCL's tree correction, NVLS's chunked
+        pipeline (:func:`~simtrain.network.protocol.pipeline_efficiency`)."""
+        from simtrain.network.protocol import pipeline_efficiency, tree_correction
 
-        return tree_correction(candidate.protocol, size) if candidate.nccl == "tree" else 1.0
+        correction = tree_correction(candidate.protocol, size) if candidate.nccl == "tree" else 1.0
+        ranks_per_node = len(self.groups[0]) // max(self.nodes, 1)
+        return correction * pipeline_efficiency(candidate.nccl, self.op, size, ranks_per_node)
 
     # -- predicting: NCCL's own model ---------------------------------------------------------------------------
     def predict(self, candidate: Candidate, size: float) -> float:
@@ -296,11 +324,12 @@ class NcclTuner:
         correction = self._correction(candidate, first)
         patterns = []
         for p in base.patterns:
-            q = p.scaled(factor)
-            if correction != 1.0 and q.efficiency is not None:
-                q = StepPattern(q.src, q.dst, q.nbytes, q.repeat, q.reduce_bytes, q.label, q.chain_id, q.stages,
-                                q.stage_of_flow, q.step_latency_s, q.efficiency * correction)
+            if correction != 1.0 and p.efficiency is not None:  # scaled and corrected in one pattern
+                q = StepPattern(p.src, p.dst, p.nbytes * factor, p.repeat, p.reduce_bytes * factor, p.label,
+                                p.chain_id, p.stages, p.stage_of_flow, p.step_latency_s, p.efficiency * correction)
                 object.__setattr__(q, "_flows_key", p.flows_key)
+            else:
+                q = p.scaled(factor)
             patterns.append(q)
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
                   "chunks": chunks, **dict(candidate.params)}

@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "PROTOCOLS", "PROTOCOL_NAMES",
-           "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "Protocol", "bandwidth_factor", "link_kind",
-           "nccl_latency", "nccl_time", "node_bandwidths", "tree_correction", "with_protocol"]
+__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "NVLS_CHANNELS", "PROTOCOLS",
+           "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline", "Protocol",
+           "bandwidth_factor", "link_kind", "nccl_latency", "nccl_time", "node_bandwidths", "nvls_chunk_bytes",
+           "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -168,6 +169,133 @@ def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_p
     return 1.0
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# NCCL's chunked NVLS pipeline (NCCL 2.19: src/enqueue.cc computeColl, src/device/all_reduce.h, reduce_scatter.h,
+# all_gather.h, src/transport/nvls.cc)
+# ----------------------------------------------------------------------------------------------------------------
+
+#: Channels NVLS runs on: NCCL_NVLS_NCHANNELS' default (transport/nvls.cc), always all of them (enqueue.cc: "NVLS
+#: should not need more than 16 channels to get peak BW", so a channel, not the link, sets the rate).
+NVLS_CHANNELS = 16
+#: NCCL's largest NVLS chunk in one node (enqueue.cc ``maxChunkSize``), and the sizes it shrinks to at small buffers.
+NVLS_MAX_CHUNK = 128 * 1024
+#: Warp groups a chunk passes through, one after the other, in NVLS on one node (device code, not registered
+#: buffers): all-reduce scatter -> reduce and multicast -> gather; reduce-scatter scatter -> reduce; all-gather
+#: multicast -> gather.
+NVLS_STAGES: dict[str, int] = {"all-reduce": 3, "reduce-scatter": 2, "all-gather": 2}
+
+
+def nvls_chunk_bytes(size: float, heads: int, channels: int = NVLS_CHANNELS) -> int:
+    """NCCL's NVLS chunk size (bytes) for a ``size``-byte buffer on one node of ``heads`` GPUs (enqueue.cc).
+
+    With ``c`` = channels × heads concurrent chunks: 128 KiB, 64 KiB below 64 c · 128 KiB, 32 KiB below
+    8 c · 64 KiB, 16 KiB below 2 c · 32 KiB.
+
+    Examples
+    --------
+    >>> [nvls_chunk_bytes(2**k, 8) // 1024 for k in (20, 24, 27, 30)]
+    [16, 32, 64, 128]
+    """
+    chunk = NVLS_MAX_CHUNK
+    concurrent = channels * heads
+    for factor, smaller in ((64, 65536), (8, 32768), (2, 16384)):
+        if size < factor * concurrent * chunk and chunk > smaller:
+            chunk = smaller
+    return chunk
+
+
+def nvls_tree_chunk_bytes(size: float, heads: int, nodes: int, channels: int = NVLS_CHANNELS) -> int:
+    """NCCL's NVLS-tree chunk size (bytes) for a ``size``-byte buffer (enqueue.cc).
+
+    From NCCL's Simple step of 512 KiB (64 KiB on 4 nodes or more), with ``c`` = channels × heads concurrent chunks:
+    256 KiB below 32 c · chunk, 128 KiB below 16 c · chunk, 64 KiB below 4 c · chunk, 32 KiB below c · chunk.
+
+    Examples
+    --------
+    >>> [nvls_tree_chunk_bytes(2**k, 8, 2) // 1024 for k in (20, 24, 27, 30, 32)]
+    [32, 64, 128, 256, 512]
+    """
+    chunk = 64 * 1024 if nodes >= 4 else 512 * 1024
+    concurrent = channels * heads
+    for factor, smaller in ((32, 262144), (16, 131072), (4, 65536), (1, 32768)):
+        if size < factor * concurrent * chunk and chunk > smaller:
+            chunk = smaller
+    return chunk
+
+
+@dataclass(frozen=True)
+class NvlsPipeline:
+    """How NCCL's NVLS kernel moves a buffer: per channel, ``loops`` units of ``heads`` chunks each pass through
+    ``stages`` warp groups in turn.
+
+    Attributes
+    ----------
+    chunk_bytes : int
+    channels, heads, stages : int
+    loops : int
+        Units the busiest channel handles (``⌈size / (channels · heads · chunk)⌉``).
+    efficiency : float
+        Streaming time over pipelined time (≤ 1): the buffer at the channels' aggregate rate, over the busiest
+        channel's bytes plus the fill of ``stages - 1`` units at one channel's rate.
+    """
+
+    chunk_bytes: int
+    channels: int
+    heads: int
+    stages: int
+    loops: int
+    efficiency: float
+
+
+def nvls_pipeline(op: str, size: float, heads: int, channels: int = NVLS_CHANNELS) -> NvlsPipeline:
+    """NCCL's chunked NVLS pipeline for ``op`` of ``size`` bytes on ``heads`` GPUs of one node.
+
+    Channel ``b`` takes units ``b, b + channels, ...`` of ``heads · chunk`` bytes (device code: ``offset =
+    gridOffset + bid · nHeads · chunkSize``). Each stage of a channel runs at the channel's share ``R / channels``
+    of the aggregate rate ``R`` (NCCL sizes each warp group to keep up with the others); a unit enters a stage when
+    it has left the one before, so the busiest channel, with ``w`` bytes and a first unit of ``u`` bytes, finishes
+    after ``(w + (stages - 1) u) / (R / channels)``, against ``size / R`` for a stream. At 1 MiB on 8 GPUs (16 KiB
+    chunks, 128 KiB units) 8 of 16 channels hold one unit each: 2 × 3 = 6 times the stream's time; at 8 GiB
+    (128 KiB chunks, 512 units a channel) 514/512.
+
+    Examples
+    --------
+    >>> p = nvls_pipeline("all-reduce", 2**20, 8)
+    >>> p.chunk_bytes, p.loops, round(p.efficiency, 4)
+    (16384, 1, 0.1667)
+    >>> round(nvls_pipeline("all-reduce", 2**33, 8).efficiency, 4)
+    0.9961
+    """
+    chunk = nvls_chunk_bytes(size, heads, channels)
+    stages = NVLS_STAGES.get(op, 1)
+    unit = float(heads * chunk)
+    loops = max(1, math.ceil(size / (channels * unit)))
+    busiest = min(size, (loops - 1) * unit + min(unit, size - (loops - 1) * channels * unit))
+    first = min(unit, busiest)
+    efficiency = size / (channels * (busiest + (stages - 1) * first)) if size > 0 else 1.0
+    return NvlsPipeline(chunk, channels, heads, stages, loops, min(efficiency, 1.0))
+
+
+def pipeline_efficiency(algorithm: str, op: str, size: float, ranks_per_node: int) -> float:
+    """Share of its streaming bandwidth a collective keeps through NCCL's chunked pipeline (1 where simtrain's
+    schedule already carries it).
+
+    NVLS: :func:`nvls_pipeline`. Rings: 1, since every rank sends its own chunk from the first step, so a loop
+    has no fill, and a step's synchronisation is NCCL's per-step latency. Trees and NVLS trees: 1, since
+    simtrain pipelines their chunks in the schedule itself.
+
+    Examples
+    --------
+    >>> pipeline_efficiency("ring", "all-reduce", 2**20, 8)
+    1.0
+    >>> round(pipeline_efficiency("nvls", "all-reduce", 2**24, 8), 4)     # 4 units a channel, 2 more of fill
+    0.6667
+    """
+    if algorithm != "nvls":
+        return 1.0
+    return nvls_pipeline(op, size, ranks_per_node).efficiency
+
+
 def tree_correction(protocol: str, size_bytes: float) -> float:
     """NCCL's size-dependent tree bandwidth correction (1 above 256 MiB).
 
@@ -229,15 +357,18 @@ def nccl_latency(algorithm: str, protocol: str, nodes: int, ranks_per_node: int,
     return (BASE_LATENCY_US[algorithm][index] + 2 * ((ranks_per_node - 1) * intra + levels * inter)) * 1e-6
 
 
-def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, cache: Any = None) -> Any:
+def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, cache: Any = None,
+                  pipelined: bool = True) -> Any:
     """``schedule`` carrying the costs of NCCL's ``algorithm`` × ``protocol`` (both engines read them).
 
     Per flow, the bandwidth efficiency is the lowest Simple efficiency of the link kinds it crosses times
     :func:`bandwidth_factor`. Per step, the latency is NCCL's per-step latency averaged over the step's flows (each
     flow at the slowest hardware class it crosses: a ring's chunk crosses the network on the share of its hops
     that cross nodes, as NCCL counts ``nInterSteps``); it is a floor that includes the wire's latency. The base
-    latency is charged once per collective. ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of
-    ``cluster``) shares the routes.
+    latency is charged once per collective. With ``pipelined``, the efficiency also carries NCCL's chunked pipeline
+    at the schedule's size (:func:`pipeline_efficiency`; a caller that resizes the schedule passes ``False`` and
+    applies it per size). ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares the
+    routes.
 
     Examples
     --------
@@ -253,6 +384,8 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     ranks = schedule.ranks
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
     factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
+    if pipelined:
+        factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)
     eff, lat = _link_tables(cluster, algorithm, protocol)
     patterns = []
     for p in schedule.patterns:
