@@ -100,10 +100,11 @@ def _busbw_case(name: str, source_id: str, source: str, quantity: str, published
 
 
 _NVLS_GAP = ("NCCL ran NVLink SHARP (NVLS): the NVSwitch reduces in the switch, so each GPU sends its buffer once "
-             "and busbw exceeds the ring's ceiling (~0.79 x 450 = 357 GB/s); simtrain has no `nvls` algorithm yet "
-             "(issue 14 item 2) and runs its default ring")
-_RAMP = ("the ramp between small and large messages (NCCL's chunked pipeline and size-dependent tuning, see "
-         "nccl-allreduce-8xa100-16mb)")
+             "and busbw exceeds the ring's ceiling (~0.79 x 450 = 357 GB/s); `auto` picks `nvls` by NCCL's tuning "
+             "model and runs it through NCCL's chunked NVLS pipeline (docs/nccl.md, 'The ramp'), whose one "
+             "modelling assumption (each warp group at its channel's share of the streaming rate) is what remains")
+_RAMP = ("the ramp between small and large messages (NCCL's chunk sizes and channels by buffer size, docs/nccl.md; "
+         "the rings' mid-size gap is nccl-allreduce-8xa100-16mb's)")
 
 _AZURE = {
     "h100": ("azure-nd-h100-v5", "Azure ND H100 v5 nccl-tests all_reduce_perf (NCCL 2.18.5), fork "
@@ -115,8 +116,9 @@ _AZURE = {
              H200_NODE, H200_NODE_TEXT, {"1MiB": 53.0, "16MiB": 240.4, "128MiB": 412.5, "1GiB": 467.6,
                                          "8GiB": 480.0}),
 }
-_SMALL_GAP = ("at 1 MiB NCCL runs a latency-optimised path (NVLS/tree with LL/LL128) whose per-step costs "
-              "simtrain's ring with NCCL 2.8's constants overestimates or underestimates; " + _RAMP)
+_SMALL_GAP = ("at 1 MiB NCCL's NVLS pipeline is short of data (its chunk rule leaves half of the 16 channels "
+              "without a piece) and latency-bound; simtrain follows NCCL's chunk rule and its LL128/Simple latency "
+              "constants, so what remains is those constants against this system; " + _RAMP)
 
 for _gpu, (_sid, _src, _system, _text, _rows) in _AZURE.items():
     for _label, _published in _rows.items():
