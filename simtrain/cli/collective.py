@@ -122,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
             data["chosen"] = chosen
         emit(data)
         return 0
+    chunks = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
     described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
-                                         f"{chosen['algorithm']}, {chosen['chunks']} chunks)")
+                                         f"{chosen['algorithm']}, {chunks})")
     print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "
           f"({cluster.num_gpus} GPUs), {result.engine} engine")
     rows = [
