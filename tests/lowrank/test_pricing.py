@@ -98,3 +98,12 @@ def test_report_means_compute_over_the_period():
     assert cut.step_time_s < base.step_time_s
     assert cut.compute_time_s < base.compute_time_s
     assert cut.timeline is not None
+
+
+def test_the_des_engine_prices_the_factorised_phase_alike():
+    common = dict(gpus=8, batch=128, scheme="cuttlefish:rank_fraction=0.25")
+    analytical = simulate("vgg16-cifar", "dgx-a100", **common)
+    des = simulate("vgg16-cifar", "dgx-a100", engine="des", **common)
+    dense = simulate("vgg16-cifar", "dgx-a100", engine="des", gpus=8, batch=128)
+    assert des.compute_time_s == pytest.approx(analytical.compute_time_s)
+    assert des.step_time_s < dense.step_time_s
