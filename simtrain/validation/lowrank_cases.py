@@ -112,6 +112,7 @@ register_case(Case(
     method=f"simtrain.compression.traffic.traffic({AB_VGG16!r}, 'vgg16-cifar', ...): phase 'full-rank' "
            "payload_bytes_per_step / phase 'sync' payload_bytes_per_step",
     compute=_compression,
+    effect_zero=1.0,
     gap=_MODEL_GAP + "and its ranks come from the 0.15·σ₁ cutoff on the trained weights (no truncation when first "
                      "leaving warm-up, truncation at every re-entry), which this case replaces by 10 % of full rank. "
                      "On the catalog model 44:1 needs ranks near 2 % of full rank (rank_fraction 0.02 gives 38.9:1, "
