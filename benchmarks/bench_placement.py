@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_placement.py`` (add ``--quick`` to skip the 20,000-op graph).
 
-1. GNMT (Baechi's profiled forward graph, ``../shared/data/baechi-gnmt/graph.json.gz``; skipped if absent),
+1. GNMT (Baechi's profiled forward graph, shipped as ``baechi-gnmt``: simtrain/placement/data/baechi-gnmt),
    4 devices of 4 GiB, default link (134 µs + bytes / 5.7 GB/s): placement wall time per placer against the
    targets (m-TOPO ≤ 0.05 s, m-ETF ≤ 0.5 s, m-SCT ≤ 2 s including the LP) and the placed step time against the
    critical-path lower bound and the single-device time, analytical and DES (contention).
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +28,7 @@ from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.placement import GraphBuilder, OpGraph, graph_from_model, load_graph, make_devices, place
 from simtrain.placement.simulate import simulate_plan
 
-GNMT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "baechi-gnmt" / "graph.json.gz"
+GNMT = "baechi-gnmt"   # shipped with simtrain (simtrain/placement/data/baechi-gnmt)
 TARGETS = {"m-topo": 0.05, "m-etf": 0.5, "m-sct": 2.0}
 PLACERS = ("single", "expert", "round-robin", "m-topo", "m-etf", "m-sct", "m-etf:coplace=true",
            "m-sct:coplace=true")
@@ -79,28 +78,25 @@ def header(graph: OpGraph, devices) -> None:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    if GNMT.is_file():
-        graph = load_graph(GNMT)
-        devices = make_devices(4, "4 GiB")
-        place(graph, devices, "m-etf")  # warm-up
-        header(graph, devices)
-        for name in PLACERS:
-            print(row(name, graph, devices))
-        single_peak = float(place(graph, make_devices(1), "single").simulation.peak_memory_bytes[0])
-        print(f"\nGNMT memory sweep (limit per device as a fraction of the single-device peak "
-              f"{single_peak / 2**30:.3f} GiB): step time in ms, x = no placement found")
-        print(f"{'fraction':>8} " + " ".join(f"{n:>11}" for n in ("m-topo", "m-etf", "m-sct", "expert")))
-        for fraction in (4.0, 2.0, 1.0, 0.9, 0.85, 0.8):
-            cells = []
-            for name in ("m-topo", "m-etf", "m-sct", "expert"):
-                try:
-                    plan = place(graph, make_devices(4, fraction * single_peak), name)
-                    cells.append(f"{plan.step_time_s * 1e3:11.2f}")
-                except (InfeasibleError, ConfigError):
-                    cells.append(f"{'x':>11}")
-            print(f"{fraction:8.2f} " + " ".join(cells))
-    else:
-        print(f"GNMT data set not found at {GNMT}; skipped")
+    graph = load_graph(GNMT)
+    devices = make_devices(4, "4 GiB")
+    place(graph, devices, "m-etf")  # warm-up
+    header(graph, devices)
+    for name in PLACERS:
+        print(row(name, graph, devices))
+    single_peak = float(place(graph, make_devices(1), "single").simulation.peak_memory_bytes[0])
+    print(f"\nGNMT memory sweep (limit per device as a fraction of the single-device peak "
+          f"{single_peak / 2**30:.3f} GiB): step time in ms, x = no placement found")
+    print(f"{'fraction':>8} " + " ".join(f"{n:>11}" for n in ("m-topo", "m-etf", "m-sct", "expert")))
+    for fraction in (4.0, 2.0, 1.0, 0.9, 0.85, 0.8):
+        cells = []
+        for name in ("m-topo", "m-etf", "m-sct", "expert"):
+            try:
+                plan = place(graph, make_devices(4, fraction * single_peak), name)
+                cells.append(f"{plan.step_time_s * 1e3:11.2f}")
+            except (InfeasibleError, ConfigError):
+                cells.append(f"{'x':>11}")
+        print(f"{fraction:8.2f} " + " ".join(cells))
     if not quick:
         graph = layered_dag(20_000)
         devices = make_devices(4)

@@ -93,6 +93,9 @@ RUN_PARAMS: tuple[Param, ...] = (
           "samples per optimizer step over the whole cluster (a multiple of micro_batch × dp)", minimum=1),
     Param("pipeline_schedule", "string", "1f1b",
           "pipeline schedule: 1f1b, gpipe or interleaved:chunks=V (V model chunks per stage)"),
+    Param("pipeline_layout", "string", None,
+          "uneven pipeline layout first=K,last=K: the first and/or last model chunk holds K layers and the others "
+          "split the rest evenly (Megatron --decoder-first/last-pipeline-num-layers; unset: L/(pp·V) each)"),
     Param("recompute", "string", "none",
           "activation recomputation: none, selective (attention), full, or full:layers=N (N layers per stage)"),
     Param("zero", "integer", 0, "ZeRO stage of the data-parallel dimension: 0, 1 (optimizer state), 2 (+gradients), "
@@ -110,6 +113,9 @@ RUN_PARAMS: tuple[Param, ...] = (
           minimum=1),
     Param("epochs", "number", None, "length of the run in epochs (with samples_per_epoch)", minimum=0,
           exclusive_minimum=True),
+    Param("overlap_pp", "boolean", False,
+          "pipeline sends on a separate stream, the sender computing on (Megatron-core "
+          "--overlap-p2p-communication); default: a stage waits for its send, as Megatron-LM's p2p calls do"),
 )
 
 
@@ -215,6 +221,7 @@ class TrainingRun:
     micro_batch: int | None = None
     global_batch: int | None = None
     pipeline_schedule: str = "1f1b"
+    pipeline_layout: str | None = None
     recompute: str = "none"
     zero: int = 0
     sequence_parallel: bool = False
@@ -222,6 +229,7 @@ class TrainingRun:
     overlap_dp: bool = True
     samples_per_epoch: int | None = None
     epochs: float | None = None
+    overlap_pp: bool = False
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)
     algorithm_params: Any = field(default_factory=dict)

@@ -65,7 +65,7 @@ def _check(args: argparse.Namespace) -> int:
     bar.close()
     if out is not None:
         plt = agg_pyplot()
-        fig, ax = plt.subplots(figsize=(5.5, 5))
+        fig, ax = plt.subplots(figsize=(7, 5))
         check.plot(ax)
         save_figure(fig, out, check.to_frame())
     if args.json:

@@ -44,8 +44,14 @@ def add_parser(sub: Any) -> None:
                                                            "bfloat16, int8, int32, int64, double, …")
     sweep.add_argument("--compare", metavar="LOG", help="an nccl-tests output log: print measured against "
                                                         "simulated per size, with the error")
-    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the collective: its phases "
-                                                       "(one chunk), open it in ui.perfetto.dev")
+    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the collective: every "
+                                                       "chunk's phases as scheduled (the analytical engine's chunk "
+                                                       "plan, or each traced rank in the DES, with link loads); "
+                                                       "open it in ui.perfetto.dev")
+    p.add_argument("--trace-ranks", metavar="R,R,...", help="--engine des: GPUs the trace shows (default: the first "
+                                                            "four)")
+    p.add_argument("--trace-links", metavar="A->B,...", help="--engine des: links the trace draws beside the most "
+                                                             "utilised ones")
     network_flags(p)
     p.add_argument("--quiet", action="store_true", help="DES: no progress line on stderr")
     p.set_defaults(func=run)
@@ -66,7 +72,13 @@ def run(args: argparse.Namespace) -> int:
     if sweeping == (args.size is not None):
         raise ConfigError("give --size, or a sweep (-b/-e) or --compare LOG, not both", source=CLI, key="--size",
                           value=args.size)
+    if (args.trace_ranks or args.trace_links) and args.trace is None:
+        raise ConfigError("needs --trace", source=CLI, key="--trace-ranks" if args.trace_ranks else "--trace-links")
     if args.trace is not None:
+        if (args.trace_ranks or args.trace_links) and args.engine != "des":
+            raise ConfigError("ranks and link loads are traced by the DES", source=CLI,
+                              key="--trace-ranks" if args.trace_ranks else "--trace-links",
+                              allowed="use it with --engine des")
         if sweeping or args.algorithm == "best":
             raise ConfigError("traces one collective: give --size and an algorithm", source=CLI, key="--trace",
                               value=args.trace)
@@ -101,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
     if sweeping:
         return _sweep(args, cluster, name, simulate)
-    result = simulate(args.size)
-    if args.trace is not None:
-        _write_trace(args, result, cluster, name, chunks, params)
+    result = simulate(args.size) if args.trace is None else _traced(args, cluster, name, chunks, params, options)
     if args.json:
         data = result.to_dict()
         data["topology"] = cluster.name
@@ -128,24 +138,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_trace(args: argparse.Namespace, result: Any, cluster: Any, name: str, chunks: int,
-                 params: dict[str, Any]) -> None:
-    """``--trace``: the collective and its phases (the DES reports none: they come from the analytical engine)."""
-    import dataclasses
+def _traced(args: argparse.Namespace, cluster: Any, name: str, chunks: int, params: dict[str, Any],
+            options: Any) -> Any:
+    """``--trace``: run the collective recording its phases as scheduled, write the trace; returns the result."""
     import json
 
+    from simtrain.cli.simulate import _trace_ranks
+    from simtrain.collectives import build_schedule
     from simtrain.outputs import write_text
-    from simtrain.training.trace import collective_trace
+    from simtrain.training.trace import trace_collective
 
-    traced = result
-    if not result.phases:
-        from simtrain.collectives import build_schedule
-        from simtrain.network import run_engine
-
-        phases = run_engine("analytical", build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params),
-                            cluster).phases
-        traced = dataclasses.replace(result, phases=phases)
-    write_text(args.trace, json.dumps(collective_trace(traced, cluster)))
+    schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+    links = [link.strip() for link in args.trace_links.split(",")] if args.trace_links else []
+    extra: dict[str, Any] = {}
+    if args.engine == "des":
+        extra = {"ranks": _trace_ranks(args.trace_ranks), "links": links,
+                 "store_and_forward": args.store_and_forward, "progress": False if args.quiet else None}
+    try:
+        result, trace = trace_collective(schedule, cluster, args.engine, options, **extra)
+    except ConfigError as exc:
+        if exc.key in ("trace_ranks", "links"):   # name the flag the user typed
+            raise ConfigError(str(exc).split(": ", 1)[-1], source=CLI,
+                              key="--trace-ranks" if exc.key == "trace_ranks" else "--trace-links") from None
+        raise
+    write_text(args.trace, json.dumps(trace))
+    return result
 
 
 def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> int:

@@ -38,9 +38,11 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("place", help="place a model's ops on memory-constrained devices (Baechi's m-TOPO, m-ETF, "
                                      "m-SCT, baselines, exact MILP) and simulate the step")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema)")
-    src.add_argument("--model", help="catalog model (simtrain list models): its training graph, connected as its "
-                                      "layers read each other; times from the roofline")
+    src.add_argument("--graph", metavar="FILE", help="op graph JSON (.json or .json.gz; the Baechi GNMT schema) or a "
+                                                           "shipped graph's name: baechi-gnmt")
+    src.add_argument("--model", help="a catalog model (simtrain list models), a YAML path or "
+                                      "module:PATH.py[:FACTORY] (a PyTorch model): its training graph, connected as "
+                                      "its layers read each other; times from the roofline")
     p.add_argument("--devices", type=count_at_most(MAX_DEVICES), required=True, help="number of devices")
     p.add_argument("--memory", help="memory per device, e.g. 4GiB, or one per device: 4GiB,8GiB (default: the "
                                     "device type's capacity with --model, unlimited with --graph)")
@@ -55,7 +57,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--bandwidth", help="route bandwidth of the default switch, e.g. 12GB/s")
     p.add_argument("--latency", help="route latency of the default switch, e.g. 10us")
     p.add_argument("--batch", type=positive_int, default=64, help="--model: samples per step")
-    p.add_argument("--device-type", default="v100", help="--model: hardware catalog device for compute times")
+    p.add_argument("--device-type", help="--model: hardware catalog device for compute times (default: the "
+                                         "--topology's GPU, else v100)")
     p.add_argument("--dtype", default="fp32", help="--model: precision")
     p.add_argument("--optimizer", default="momentum", help="--model: sgd, momentum or adam")
     p.add_argument("--micro-batch", type=positive_int, help="--model: run the placed model as a pipeline of "
@@ -70,6 +73,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--plot", metavar="PLAN.png", help="draw the Gantt chart of the simulated step")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--json", action="store_true", help="print the plan summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="--algorithm all: no progress bar")
     p.set_defaults(func=run)
 
 
@@ -135,6 +139,9 @@ def _run(args: argparse.Namespace) -> int:
         from simtrain.hardware import get_device
         from simtrain.placement.build import graph_from_model
 
+        if args.device_type is None:   # the GPUs the ops run on: the topology's, unless told otherwise
+            args.device_type = (make_devices(1, topology=args.topology).cluster.device if args.topology
+                                else "v100")
         spec = get_device(args.device_type)
         graph = graph_from_model(args.model, batch=args.batch, compute=ComputeModel.roofline(spec),
                                  dtype=args.dtype, optimizer=args.optimizer)
@@ -147,7 +154,13 @@ def _run(args: argparse.Namespace) -> int:
         options["coplace"] = True
     if args.algorithm == "all":
         names = [n for n in _ALL_ORDER if n != "exact" or graph.num_ops <= 16]
-        results = compare(graph, devices, names, **options)
+        from simtrain.progress import ProgressBar
+
+        bar = ProgressBar(0, "placers", quiet=args.quiet)
+        try:
+            results = compare(graph, devices, names, progress=bar.callback, **options)
+        finally:
+            bar.close()
         rows: list[dict[str, Any]] = []
         for name, result in results.items():
             if isinstance(result, str):
@@ -163,8 +176,9 @@ def _run(args: argparse.Namespace) -> int:
         else:
             _print_table(graph, devices, rows)
         return 0
+    pipeline = None
     if args.micro_batch is not None:
-        plan = _pipelined(args, devices, options)
+        plan, pipeline = _pipelined(args, devices, options)
     else:
         plan = place(graph, devices, args.algorithm, **options)
     outputs: list[tuple[str, bytes]] = []   # the plan and its chart are written together or not at all
@@ -176,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
         from simtrain.outputs import figure_bytes
         from simtrain.placement.gantt import plot_gantt
 
-        ax = plot_gantt(plan)
+        ax = plot_gantt(plan, device=args.device_type if args.model else None, pipeline=pipeline)
         try:
             ax.figure.tight_layout()
             outputs.append((args.plot, figure_bytes(ax.figure, args.plot, dpi=120)))
@@ -189,11 +203,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan.to_dict(schedule=False)))
     else:
-        _print_plan(plan)
+        _print_plan(plan, args.device_type if args.model else None)
     return 0
 
 
-def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) -> Any:
+def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) -> tuple[Any, Any]:
     """Place the micro-batch graph and run it as a pipeline; the plan carries the pipeline's figures."""
     import dataclasses
 
@@ -211,14 +225,18 @@ def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) 
                                    micro_batch=args.micro_batch,
                                    compute=ComputeModel.roofline(get_device(args.device_type)), dtype=args.dtype,
                                    optimizer=args.optimizer, schedule=args.pipeline_schedule, **options)
-    return dataclasses.replace(plan, info={**plan.info, "pipeline": result.summary()})
+    return dataclasses.replace(plan, info={**plan.info, "pipeline": result.summary()}), result
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Any, device: str | None) -> None:
+    from simtrain.hardware import get_device
+
     g = plan.graph
     doc = plan.to_dict(schedule=False)
+    what = (f"{plan.devices.count} × {get_device(device).name.upper()} ({plan.devices.cluster.name})" if device
+            else f"{plan.devices.count} devices ({plan.devices.cluster.name}; op times from the graph)")
     lines = [
-        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {plan.devices.count} devices ({plan.devices.cluster.name})",
+        f"{g.name}: {g.num_ops} ops, {g.num_edges} edges on {what}",
         f"algorithm {plan.algorithm} {plan.params}, memory model {plan.memory_model}, engine {plan.simulation.engine}",
         f"step time {units.format_time(plan.step_time_s)} (critical path {units.format_time(doc['critical_path_s'])},"
         f" single device {units.format_time(doc['single_device_s'])}); placed in "

@@ -32,6 +32,7 @@ from simtrain.cli._common import (
 from simtrain.errors import ConfigError
 from simtrain.inputs import read_bytes
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
+from simtrain.progress import ProgressBar
 
 __all__ = ["PLOTS", "add_parser", "run"]
 
@@ -47,6 +48,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--results", metavar="DIR", help="scaling, breakdown, traffic, bandwidth: a sweep's output folder")
     p.add_argument("--out", required=True, help="output file (.png, .svg or .pdf); curves also write a .csv")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--quiet", action="store_true", help="traffic, bandwidth: no progress bar")
     p.add_argument("--topology", help="catalog name or YAML path")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
     p.add_argument("--op", default="all-reduce", help="links: the collective")
@@ -55,7 +57,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--engine", default="analytical", help="analytical or des")
     p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
-    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model")
+    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model, YAML path or "
+                                                       "module:PATH.py[:FACTORY]")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
     p.add_argument("--sweep", action="append", default=[], metavar="PARAM=V1,V2,...",
                    help="traffic: a scheme parameter (rank, density, levels, period …) or gpus and its values; "
@@ -154,13 +157,16 @@ def _traffic(args: argparse.Namespace, out: Path) -> int:
         if key in sweeps:
             raise ConfigError("a parameter is swept once", source=CLI, key="--sweep", value=text)
         sweeps[key] = _values(text, key)
+    bar = ProgressBar(0, "rows", quiet=args.quiet)
     try:
         frame = sweep_traffic_each(args.model, split_schemes(args.schemes), sweeps, gpus=args.gpus or 16,
                                    batch=args.batch or 128, samples_per_epoch=args.samples_per_epoch,
                                    epochs=args.epochs, dtype=args.dtype, steady=not args.whole_run,
-                                   topology=args.topology, gpus_per_node=args.gpus_per_node)
+                                   topology=args.topology, gpus_per_node=args.gpus_per_node, progress=bar.callback)
     except ConfigError as exc:
         raise _rekey(exc, ("key", "values", "sweeps"), "--sweep") from None
+    finally:
+        bar.close()
     agg_pyplot()
     save_figure(plot_traffic_figure(frame, bytes=args.bytes), out, frame)
     return 0
@@ -172,9 +178,14 @@ def _bandwidth(args: argparse.Namespace, out: Path) -> int:
     if not args.topology or not args.bandwidths:
         raise ConfigError("plot bandwidth needs --topology and --bandwidths", source=CLI, key="plot bandwidth",
                           allowed="e.g. --topology cloud-25g --bandwidths '1 Gbit/s,10 Gbit/s,100 Gbit/s'")
-    frame = sweep_bandwidth(args.model, args.topology, split_schemes(args.schemes or "none"),
-                            [b.strip() for b in args.bandwidths.split(",")], gpus=args.gpus or 64,
-                            batch=args.batch or 32, dtype=args.dtype, algorithm=args.algorithm, engine=args.engine)
+    bar = ProgressBar(0, "points", quiet=args.quiet)
+    try:
+        frame = sweep_bandwidth(args.model, args.topology, split_schemes(args.schemes or "none"),
+                                [b.strip() for b in args.bandwidths.split(",")], gpus=args.gpus or 64,
+                                batch=args.batch or 32, dtype=args.dtype, algorithm=args.algorithm,
+                                engine=args.engine, progress=bar.callback)
+    finally:
+        bar.close()
     plt = agg_pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     plot_bandwidth(frame, ax)
@@ -210,6 +221,7 @@ def _links(args: argparse.Namespace, out: Path) -> int:
         assert result.link_bytes is not None
         link_heatmap(cluster, result.link_bytes, result.time_s, dim, ax=axes[0][dim])
     fig.suptitle(f"{args.op} of {units.format_size(result.size_bytes)} with {name} on {cluster.name} "
-                 f"({cluster.num_gpus} GPUs, {result.engine}): {units.format_time(result.time_s)}")
+                 f"({cluster.num_gpus} × {cluster.device.upper()}, {result.engine}): "
+                 f"{units.format_time(result.time_s)}")
     save_figure(fig, out)
     return 0

@@ -24,7 +24,8 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: Any) -> None:
     """Add the ``traffic`` sub-command to an argparse sub-parsers object."""
     p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
-    p.add_argument("--model", required=True, help="catalog name or YAML path")
+    p.add_argument("--model", required=True, help="catalog name, YAML path or module:PATH.py[:FACTORY] (a PyTorch "
+                                                  "model)")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), required=True, help="data-parallel workers")
     p.add_argument("--batch", type=positive_int, required=True, help="samples per GPU per step")
     p.add_argument("--samples-per-epoch", type=positive_int, required=True, help="samples in one epoch")

@@ -16,6 +16,9 @@ Keys (defaults in brackets):
 * ``embedding_norm`` [false]: a LayerNorm after the embedding (BLOOM)
 * ``experts`` [0: dense], ``top_k`` [2], ``moe_ffn`` [ffn], ``shared_experts`` [0], ``moe_every`` [1]: a
   mixture-of-experts MLP in every ``moe_every``-th layer, with a router (hidden × experts, no bias)
+* ``dropout`` [0]: when above 0, the dropout kernels Megatron-LM runs (its default is 0.1 for attention and hidden
+  dropout): one over the attention probabilities (heads × seq × seq per sample) and a fused bias-dropout-add after
+  each of the two residual branches; they cost memory-bandwidth time, no FLOPs and no parameters
 
 Parameter counts follow the reference implementations (Hugging Face transformers, Megatron-LM): tested against the
 published counts of the catalog entries. Multiply-adds per token: every linear layer's weights, attention's two
@@ -47,7 +50,7 @@ from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
 
 __all__ = ["DECODER_PARAMS", "DecoderConfig", "DecoderSpec", "block_layers", "decoder_from_config",
-           "is_decoder_name", "load_decoder"]
+           "is_core_attention", "is_decoder_name", "load_decoder"]
 
 #: The family's name prefix.
 PREFIX = "gpt"
@@ -74,6 +77,8 @@ DECODER_PARAMS: tuple[Param, ...] = (
     Param("moe_ffn", "integer", None, "inner width of one expert (default ffn)", minimum=1),
     Param("shared_experts", "integer", 0, "experts every token passes through besides its top-k", minimum=0),
     Param("moe_every", "integer", 1, "every how many layers the MLP is a MoE layer", minimum=1),
+    Param("dropout", "number", 0.0, "dropout probability of the attention scores and of the two residual branches "
+          "(Megatron-LM's default 0.1; 0: no dropout kernels)", minimum=0.0, maximum=1.0),
 )
 
 
@@ -107,6 +112,7 @@ class DecoderConfig:
     moe_ffn: int
     shared_experts: int
     moe_every: int
+    dropout: float = 0.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str | None = None, path: str = "") -> DecoderConfig:
@@ -131,7 +137,7 @@ class DecoderConfig:
                    position_table=v["position_table"] or v["seq"],
                    tied=(not gated) if v["tied"] is None else v["tied"], embedding_norm=v["embedding_norm"],
                    experts=experts, top_k=v["top_k"], moe_ffn=v["moe_ffn"] or ffn,
-                   shared_experts=v["shared_experts"], moe_every=v["moe_every"])
+                   shared_experts=v["shared_experts"], moe_every=v["moe_every"], dropout=float(v["dropout"]))
 
     @property
     def q_dim(self) -> int:
@@ -230,8 +236,16 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         Layer(f"{name}.attention.core", "attention", (), float(2 * tokens * c.seq * q),
               tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q)),
         _linear(f"{name}.attention.out", c, tokens, q, h),
-        _norm(f"{name}.post_attention_norm", c, norm_tokens, h),
     ]
+    if c.dropout:
+        # Megatron-LM: dropout of the attention probabilities (inside the core attention, which selective
+        # recomputation runs again), then a fused bias-dropout-add after the projection (on 1/tp of the tokens
+        # under sequence parallelism)
+        heads = q // c.head_dim
+        layers.insert(3, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
+                               heads * tokens * c.seq))
+        layers.append(_dropout_add(f"{name}.attention.dropout_add", norm_tokens, h))
+    layers.append(_norm(f"{name}.post_attention_norm", c, norm_tokens, h))
     if c.is_moe(index):
         inner = c.moe_ffn // tp
         width = 2 * inner if c.gated else inner
@@ -251,7 +265,28 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         layers.append(Layer(f"{name}.mlp.act", "silu" if c.gated else "gelu", (), 0.0, tokens * width,
                             tokens * inner))
         layers.append(_linear(f"{name}.mlp.down", c, tokens, inner, h))
+    if c.dropout:
+        layers.append(_dropout_add(f"{name}.mlp.dropout_add", norm_tokens, h))
     return layers
+
+
+def is_core_attention(layer: Layer) -> bool:
+    """Whether ``layer`` belongs to the core attention (its two matmuls, the probabilities' dropout): what selective
+    recomputation runs again (Korthikanti et al. 2022).
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100,
+    ...                                 "dropout": 0.1})
+    >>> [layer.name for layer in block_layers(c) if is_core_attention(layer)]
+    ['layers.0.attention.core', 'layers.0.attention.dropout']
+    """
+    return layer.kind == "attention" or layer.name.endswith(".attention.dropout")
+
+
+def _dropout_add(name: str, tokens: int, width: int) -> Layer:
+    """Megatron-LM's fused bias-dropout-add on a residual branch: one element-wise kernel over the branch."""
+    return Layer(name, "dropout", (), 0.0, tokens * width, tokens * width)
 
 
 def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:

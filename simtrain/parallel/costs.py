@@ -16,7 +16,9 @@ run's engine, templates built once per (operation, group, algorithm) and resized
   attention matmuls; only what exceeds them is exposed;
 * EP: the token dispatch and combine all-to-alls, two per MoE layer forward and two backward, exposed;
 * ZeRO-3: each layer's parameter all-gather is prefetched behind the previous layer's compute (backward: the
-  all-gather and the gradient reduce-scatter), exposed beyond it;
+  all-gather and the gradient reduce-scatter), exposed beyond it; the first layer of each model chunk's forward and
+  of its backward has no layer before it to hide behind, so its gather is exposed whole, every micro-batch (FSDP and
+  DeepSpeed prefetch within a pass, and re-shard after it);
 * PP: one point-to-point send of the activations (``1/tp`` of them, Megatron's scatter-gather) per micro-batch
   and stage boundary, forward and backward, simulated by the pipeline (:mod:`simtrain.parallel.pipeline`);
 * DP: the gradient reduction (all-reduce, or reduce-scatter under ZeRO-1/2) of each layer as its last micro-batch's
@@ -51,7 +53,7 @@ from simtrain.collectives.base import build_grouped_schedule
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers
+from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
 from simtrain.parallel.plan import ParallelPlan
@@ -315,27 +317,29 @@ class StageCosts:
         for moe in sorted({c.is_moe(i) for i in range(c.layers)}):
             index = next(i for i in range(c.layers) if c.is_moe(i) == moe)
             layers = block_layers(c, index, tp, cp, sp)
-            core = [layer for layer in layers if layer.kind == "attention"]
+            core = [layer for layer in layers if is_core_attention(layer)]
             f, b = time_of(layers, "forward"), time_of(layers, "backward")
             core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
             weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * width
             expert_weights = sum(layer.num_params for layer in layers if ".experts." in layer.name) * width / plan.ep
-            z_f = z_b = 0.0
+            z_f = z_b = z_f_first = z_b_first = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
                 gather = comms.time("all-gather", "dpcp", weights) + comms.time("all-gather", "edp", expert_weights)
                 scatter = comms.time("reduce-scatter", "dpcp", weights) + \
                     comms.time("reduce-scatter", "edp", expert_weights)
                 z_f, z_b = max(0.0, gather - f), max(0.0, gather + scatter - b)
+                # a pass's first layer: its gather waits for nothing to hide behind
+                z_f_first, z_b_first = gather, gather + max(0.0, scatter - b)
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f, "tp": tp_pass,
                 "cp_f": max(0.0, cp_gather - core_f), "cp_b": max(0.0, cp_gather + cp_scatter - core_b),
-                "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "weights": weights,
+                "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
+                "zb_first": z_b_first, "weights": weights,
                 "expert_weights": expert_weights,
                 "flops_f": sum(layer.forward_flops for layer in layers) * mb,
                 "flops_core": sum(layer.forward_flops for layer in core) * mb,
             }
 
-        per_chunk = c.layers // (plan.pp * plan.chunks)
         full_layers = (plan.layers_per_stage if plan.recompute_layers is None else plan.recompute_layers) \
             if plan.recompute == "full" else 0
         embed = embedding_layers(c, tp, cp)
@@ -354,12 +358,15 @@ class StageCosts:
             buckets: list[tuple[float, float, float, int]] = []   # (backward seconds, dense, expert bytes, chunk)
             stage_recomputed = 0
             for chunk in range(plan.chunks):
-                first = (chunk * plan.pp + stage) * per_chunk
                 f_total = b_total = 0.0
-                for index in range(first, first + per_chunk):
+                chunk_layers = plan.chunk_layers(stage, chunk)
+                for index in chunk_layers:
                     k = kinds[c.is_moe(index)]
-                    f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + k["zf"]
-                    b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + k["zb"]
+                    # ZeRO-3: the chunk's first layer opens the forward, its last layer opens the backward
+                    zf = k["zf_first"] if index == chunk_layers[0] else k["zf"]
+                    zb = k["zb_first"] if index == chunk_layers[-1] else k["zb"]
+                    f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + zf
+                    b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + zb
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
                         stage_recomputed += 1
@@ -374,7 +381,7 @@ class StageCosts:
                         exposed["tp"] += (2 + again) * k["tp"]
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
                         exposed["ep"] += (2 + again) * k["ep"]
-                        exposed["dp"] += k["zf"] + k["zb"]
+                        exposed["dp"] += zf + zb
                 if stage == 0 and chunk == 0:
                     f_total += time_of(embed, "forward")
                     b_total += time_of(embed, "backward")
@@ -393,10 +400,10 @@ class StageCosts:
             extra_dense = dense_params * width - layer_dense   # embedding and head
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
-                first_layer = stage * per_chunk
+                indices = plan.stage_layers(stage)   # the buckets' layers, in the order they were appended
                 for position, (b, _, _, chunk) in enumerate(reversed(buckets)):
                     ready += b if chunk == 0 else 0.0
-                    index = first_layer + len(buckets) - 1 - position
+                    index = indices[len(buckets) - 1 - position]
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
                                                                    width)))
@@ -440,7 +447,8 @@ class StageCosts:
                      activation: float, kv_bytes: float, dispatch: float, width: int) -> None:
         """Every collective's bytes, counted as often as a step runs it (on every GPU at once)."""
         comms, m = self.comms, plan.num_micro_batches
-        per_gpu_layers = c.layers // plan.pp
+        stage_layers = plan.stage_layers(0)   # the first stage's GPUs
+        per_gpu_layers = len(stage_layers)
         recompute = 2 if plan.recompute == "full" else 1
         passes = m * per_gpu_layers
         if plan.sequence_parallel:
@@ -450,7 +458,7 @@ class StageCosts:
             comms.count("all-reduce", "tp", activation, 2 * passes * (1 + recompute))
         comms.count("all-gather", "cp", kv_bytes, passes * 2)
         comms.count("reduce-scatter", "cp", kv_bytes, passes)
-        moe_layers = sum(c.is_moe(i) for i in range(per_gpu_layers))
+        moe_layers = sum(c.is_moe(i) for i in stage_layers)
         if plan.ep > 1:
             comms.count("all-to-all", "ep", dispatch, 4 * m * moe_layers)
         if plan.pp > 1:
@@ -485,12 +493,13 @@ def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) ->
     """Forward FLOPs of one sample that recomputation runs again: the first ``full_layers`` layers of each
     stage in full, or (selective) the attention matmuls of every other layer."""
     total = 0.0
-    for index in range(c.layers):
-        layers = block_layers(c, index)
-        if index % plan.layers_per_stage < full_layers:
-            total += sum(layer.forward_flops for layer in layers)
-        elif plan.recompute == "selective":
-            total += sum(layer.forward_flops for layer in layers if layer.kind == "attention")
+    for stage in range(plan.pp):
+        for position, index in enumerate(plan.stage_layers(stage)):
+            layers = block_layers(c, index)
+            if position < full_layers:
+                total += sum(layer.forward_flops for layer in layers)
+            elif plan.recompute == "selective":
+                total += sum(layer.forward_flops for layer in layers if layer.kind == "attention")
     return total
 
 

@@ -111,11 +111,9 @@ def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[floa
     The first stage holds the embedding, the last the final norm and the output head (a copy of the embedding
     when the head is tied and pp > 1, as Megatron-LM keeps one).
     """
-    per_stage = c.layers // plan.pp
     dense = expert = 0.0
     kinds = _layer_params(c, plan.tp)
-    for index in range(stage * per_stage, (stage + 1) * per_stage) if plan.schedule != "interleaved" else \
-            _interleaved_layers(c, plan, stage):
+    for index in plan.stage_layers(stage):
         layer_dense, layer_expert = kinds[c.is_moe(index)]
         dense += layer_dense
         expert += layer_expert / plan.ep
@@ -140,11 +138,6 @@ def _layer_params(c: DecoderConfig, tp: int) -> dict[bool, tuple[int, int]]:
     return out
 
 
-def _interleaved_layers(c: DecoderConfig, plan: ParallelPlan, stage: int) -> list[int]:
-    size = c.layers // (plan.pp * plan.chunks)
-    return [(chunk * plan.pp + stage) * size + i for chunk in range(plan.chunks) for i in range(size)]
-
-
 def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", optimizer: str = "adam",
                    stage: int | None = None) -> dict[str, Any]:
     """Bytes per GPU by category (:data:`CATEGORIES`) and ``total``, at the stage that needs the most (or at
@@ -160,7 +153,10 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     (1.57, 0)
     """
     if stage is None:
-        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s) for s in sorted({0, plan.pp - 1})]
+        # the first stage keeps the most micro-batches in flight, the last holds the head; with an uneven layout
+        # the second may hold more layers than the first
+        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s)
+                      for s in sorted({0, plan.pp - 1, *((1,) if plan.uneven else ())})]
         return max(candidates, key=lambda m: m["total"])
     width = DTYPE_BYTES[dtype]
     dense, expert = stage_params(c, plan, stage)
@@ -174,9 +170,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     parameters = width * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
     gradients = width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
-    per_stage = c.layers // plan.pp
-    layer_indices = range(stage * per_stage, (stage + 1) * per_stage) if plan.schedule != "interleaved" else \
-        _interleaved_layers(c, plan, stage)
+    layer_indices = plan.stage_layers(stage)
+    per_stage = len(layer_indices)
     full_layers = per_stage if plan.recompute == "full" and plan.recompute_layers is None else \
         (plan.recompute_layers or 0)
     activations = 0.0

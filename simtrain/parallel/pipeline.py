@@ -12,7 +12,11 @@ Orders per stage (``s`` of ``p`` stages, ``m`` micro-batches, ``V`` model chunks
 
 A forward of virtual stage ``v`` (chunk ``v // p`` on stage ``v % p``) needs the forward of ``v − 1`` and its
 activation send; a backward needs the backward of ``v + 1`` and its gradient send, and the last virtual stage's
-backward its own forward. Sends do not block the sender (they run on the communication stream).
+backward its own forward. By default a stage waits for its own send to complete before its next operation, as
+Megatron-LM's point-to-point calls do (``megatron/core/pipeline_parallel/p2p_communication.py``: ``batch_isend_irecv``,
+then ``req.wait()`` with ``wait_on_reqs`` true unless ``overlap_p2p_comm``; the receive of the next input overlaps
+the send); with ``blocking=False`` (``--overlap-pp``, Megatron-core's
+``--overlap-p2p-communication``) sends run on the communication stream and the sender goes on computing.
 
 Two engines run the same rule. :func:`run_analytical` is list scheduling: each operation starts at the later of
 its stage being free and its input arriving, with the sends' times from the analytical network engine; it is exact
@@ -108,10 +112,11 @@ class Timeline:
 
 def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]],
                    p2p_forward: Sequence[float], p2p_backward: Sequence[float], schedule: str,
-                   micro_batches: int, factors: Sequence[float] | None = None) -> Timeline:
+                   micro_batches: int, factors: Sequence[float] | None = None, blocking: bool = False) -> Timeline:
     """List-schedule the pipeline: ``forward[s][chunk]`` and ``backward[s][chunk]`` seconds per micro-batch,
     ``p2p_forward[s]`` the send from stage s to s+1 (the last to the first for interleaved chunks),
-    ``p2p_backward[s]`` from s to s−1; ``factors[s]`` stretches stage s's compute.
+    ``p2p_backward[s]`` from s to s−1; ``factors[s]`` stretches stage s's compute. ``blocking``: a stage waits for
+    its send to complete before its next operation (Megatron-LM's default); otherwise it goes on computing.
 
     Examples
     --------
@@ -158,6 +163,14 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
                 clock += forward_s[chunk] * factor
                 f_done[vs][micro] = clock
                 neighbour = (s + 1) % p
+                if blocking and vs != last:
+                    stage_ops.append((kind, chunk, micro, start, clock))
+                    clock += p2p_forward[s]
+                    position += 1
+                    if not queued[neighbour] and neighbour != s:
+                        queued[neighbour] = True
+                        pending.append(neighbour)
+                    continue
             else:
                 if vs == last:
                     ready = f_done[vs][micro]
@@ -171,6 +184,14 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
                 clock += backward_s[chunk] * factor
                 b_done[vs][micro] = clock
                 neighbour = (s - 1) % p
+                if blocking and vs != 0:
+                    stage_ops.append((kind, chunk, micro, start, clock))
+                    clock += p2p_backward[s]
+                    position += 1
+                    if not queued[neighbour] and neighbour != s:
+                        queued[neighbour] = True
+                        pending.append(neighbour)
+                    continue
             stage_ops.append((kind, chunk, micro, start, clock))
             position += 1
             if not queued[neighbour] and neighbour != s:
@@ -186,7 +207,7 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
 def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]], schedule: str,
             micro_batches: int, comms: Any, p2p_bytes: float, dp_buckets: Sequence[Sequence[tuple[float, Any]]],
             factors: Sequence[float] | None = None, perturbations: Any = None, store_and_forward: bool = False,
-            ) -> tuple[Timeline, list[float]]:
+            blocking: bool = False) -> tuple[Timeline, list[float]]:
     """Run the pipeline in the DES; returns the timeline and, per stage, the end of its gradient reductions.
 
     ``comms`` (:class:`~simtrain.parallel.costs.Comms`) gives the sends' Schedules; ``dp_buckets[s]`` lists
@@ -250,10 +271,14 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
             if kind == "F":
                 if vs < last:
                     deliver(arrived_f[vs + 1][micro], sends[(s, False)])
+                    if blocking:   # the stage waits for its send to complete
+                        yield arrived_f[vs + 1][micro]
                 else:
                     arrived_b[vs][micro].succeed()   # the last virtual stage's backward follows its forward
             elif vs > 0:
                 deliver(arrived_b[vs - 1][micro], sends[(s, True)])
+                if blocking:
+                    yield arrived_b[vs - 1][micro]
 
     for s in range(p):
         env.process(stage_process(s))

@@ -9,7 +9,10 @@ The rules (checked by :func:`make_plan`, each as one error naming the key):
 * expert parallelism is carved out of ``dp · cp`` as in Megatron-core: ``ep`` divides ``dp · cp`` and the experts,
   and the expert layers' data parallelism is ``dp · cp / ep``; ``ep > 1`` on a dense model is an error;
 * the global batch is a multiple of ``micro_batch · dp``; the interleaved schedule needs a multiple of ``pp``
-  micro-batches (as Megatron-LM does).
+  micro-batches (as Megatron-LM does);
+* an uneven pipeline layout (``first=K,last=K``: the first and the last model chunk hold K layers, as Megatron's
+  ``--decoder-first/last-pipeline-num-layers`` and Llama 3's "one layer fewer on the first and last stages") splits
+  the other layers evenly over the other ``pp · V − 1`` or ``pp · V − 2`` chunks, which must divide them.
 
 Ranks map to GPUs in ``rank_order``, innermost first: Megatron's ``tp-cp-dp-pp`` puts a TP group on consecutive
 GPUs (inside a node), then context, data and pipeline.
@@ -37,8 +40,8 @@ import numpy as np
 from simtrain.errors import ConfigError
 from simtrain.registry import parse_spec
 
-__all__ = ["DIMENSIONS", "ParallelPlan", "make_plan", "parse_degrees", "parse_rank_order", "parse_recompute",
-           "parse_schedule"]
+__all__ = ["DIMENSIONS", "ParallelPlan", "chunk_sizes", "make_plan", "parse_degrees", "parse_layout",
+           "parse_rank_order", "parse_recompute", "parse_schedule"]
 
 #: The plan's dimensions (expert parallelism is carved out of dp × cp, so it is not one of them).
 DIMENSIONS = ("tp", "cp", "dp", "pp")
@@ -106,6 +109,69 @@ def parse_recompute(text: str) -> tuple[str, int | None]:
     return name, layers
 
 
+def parse_layout(text: str | None) -> dict[str, int]:
+    """An uneven pipeline layout ``first=K[,last=K]``: the layers of the first and/or the last model chunk.
+
+    Examples
+    --------
+    >>> parse_layout("first=7,last=7"), parse_layout(None)
+    ({'first': 7, 'last': 7}, {})
+    >>> parse_layout("first=0")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: pipeline_layout: first must be a positive integer (got 'first=0'); allowed: \
+first=K,last=K (either may be left out)
+    """
+    out: dict[str, int] = {}
+    allowed = "first=K,last=K (either may be left out)"
+    for item in filter(None, str(text or "").replace(" ", "").split(",")):
+        key, sep, value = item.partition("=")
+        if key not in ("first", "last") or key in out:
+            raise ConfigError(f"unknown or repeated key {key!r}", key="pipeline_layout", value=text, allowed=allowed)
+        if not sep or not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"{key} must be a positive integer", key="pipeline_layout", value=text,
+                              allowed=allowed)
+        out[key] = int(value)
+    return out
+
+
+def chunk_sizes(layers: int, stages: int, chunks: int, layout: str | None = None) -> tuple[int, ...]:
+    """Layers of each model chunk in pipeline order (chunk ``v·pp + s`` is stage s's chunk v): even, or with the
+    first and/or last chunk as ``layout`` says and the rest split evenly. A ConfigError names what does not divide.
+
+    Examples
+    --------
+    >>> chunk_sizes(126, 16, 1, "first=7,last=7")[:3], chunk_sizes(8, 2, 2)
+    ((7, 8, 8), (2, 2, 2, 2))
+    >>> sizes = chunk_sizes(126, 16, 2, "first=3,last=3")
+    >>> sizes[0], sizes[1], sizes[-1], len(sizes)
+    (3, 4, 3, 32)
+    """
+    total = stages * chunks
+    fixed = parse_layout(layout)
+    if not fixed:
+        if layers % total:
+            raise ConfigError(f"pp·V = {total} must divide the {layers} layers", key="parallel",
+                              value=f"pp={stages}")
+        return (layers // total,) * total
+    rest_chunks = total - len(fixed)
+    rest = layers - sum(fixed.values())
+    if rest_chunks == 0:   # two chunks, both given
+        if rest:
+            raise ConfigError(f"first + last must be the {layers} layers when pp·V = 2", key="pipeline_layout",
+                              value=layout)
+        return (fixed["first"], fixed["last"])
+    if rest_chunks < 1 or rest < rest_chunks or rest % rest_chunks:
+        raise ConfigError(f"the other {rest_chunks} model chunks (pp·V = {total}) must split the other {rest} of "
+                          f"the {layers} layers evenly", key="pipeline_layout", value=layout)
+    sizes = [rest // rest_chunks] * total
+    if "first" in fixed:
+        sizes[0] = fixed["first"]
+    if "last" in fixed:
+        sizes[-1] = fixed["last"]
+    return tuple(sizes)
+
+
 def parse_rank_order(text: str) -> tuple[str, ...]:
     """The plan's dimensions, innermost first.
 
@@ -136,6 +202,9 @@ class ParallelPlan:
     recompute : str
         ``none``, ``selective`` or ``full``; ``recompute_layers``: with ``full``, how many layers of a stage
         (None: all).
+    layout : tuple of int
+        Layers of each model chunk in pipeline order (chunk ``v·pp + s`` is stage s's chunk v); empty: ``L/(pp·V)``
+        each.
     zero : int
         ZeRO stage on the data-parallel dimension.
     sequence_parallel : bool
@@ -159,7 +228,9 @@ class ParallelPlan:
     sequence_parallel: bool = False
     rank_order: tuple[str, ...] = ("tp", "cp", "dp", "pp")
     overlap_dp: bool = True
+    overlap_pp: bool = False
     layers_per_stage: int = 1
+    layout: tuple[int, ...] = ()
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _groups: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -183,6 +254,29 @@ class ParallelPlan:
     def expert_dp(self) -> int:
         """Data parallelism of the expert layers: ``dp · cp / ep``."""
         return self.dp * self.cp // self.ep
+
+    def chunk_layers(self, stage: int, chunk: int = 0) -> range:
+        """The transformer layers of ``stage``'s model chunk ``chunk`` (consecutive, in forward order).
+
+        Examples
+        --------
+        >>> plan = ParallelPlan(tp=1, pp=4, dp=1, layers_per_stage=2, layout=(1, 2, 3, 2))
+        >>> [list(plan.chunk_layers(s)) for s in range(4)]
+        [[0], [1, 2], [3, 4, 5], [6, 7]]
+        """
+        sizes = self.layout or (self.layers_per_stage // self.chunks,) * (self.pp * self.chunks)
+        index = chunk * self.pp + stage
+        first = sum(sizes[:index])
+        return range(first, first + sizes[index])
+
+    def stage_layers(self, stage: int) -> list[int]:
+        """Every transformer layer ``stage`` holds, chunk by chunk."""
+        return [i for chunk in range(self.chunks) for i in self.chunk_layers(stage, chunk)]
+
+    @property
+    def uneven(self) -> bool:
+        """Whether the stages hold different numbers of layers."""
+        return len(set(self.layout)) > 1
 
     def degree(self, dim: str) -> int:
         """The degree of a dimension."""
@@ -246,7 +340,8 @@ class ParallelPlan:
 def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | None = None,
               global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
-              overlap_dp: bool = True) -> ParallelPlan:
+              overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False
+              ) -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -277,9 +372,14 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         bad = config.heads if config.heads % tp else config.kv_heads
         raise ConfigError(f"tp = {tp} must divide the heads ({config.heads}) and key/value heads "
                           f"({config.kv_heads}); it does not divide {bad}", key="parallel", value=parallel)
-    if config.layers % (pp * chunks):
+    if pipeline_layout and pp * chunks < 2:
+        raise ConfigError("an uneven layout needs more than one model chunk (pp > 1)", key="pipeline_layout",
+                          value=pipeline_layout)
+    if not pipeline_layout and config.layers % (pp * chunks):
         raise ConfigError(f"pp·V = {pp * chunks} must divide the {config.layers} layers", key="parallel",
                           value=parallel)
+    sizes = chunk_sizes(config.layers, pp, chunks, pipeline_layout)
+    stage_counts = [sum(sizes[v * pp + s] for v in range(chunks)) for s in range(pp)]
     split = cp * (tp if sequence_parallel else 1)
     if config.seq % split:
         raise ConfigError(f"cp{'·tp' if sequence_parallel else ''} = {split} must divide the sequence "
@@ -300,13 +400,13 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if schedule == "interleaved" and count % pp:
         raise ConfigError(f"the interleaved schedule needs a multiple of pp = {pp} micro-batches per pipeline; "
                           f"global_batch / (micro_batch × dp) = {count}", key="global_batch", value=total)
-    if recompute_layers is not None and recompute_layers > config.layers // pp:
-        raise ConfigError(f"at most the {config.layers // pp} layers of a stage", key="recompute", value=recompute)
+    if recompute_layers is not None and recompute_layers > max(stage_counts):
+        raise ConfigError(f"at most the {max(stage_counts)} layers of a stage", key="recompute", value=recompute)
     return ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro, global_batch=total,
                         schedule=schedule, chunks=chunks, recompute=recompute_name,
                         recompute_layers=recompute_layers, zero=zero, sequence_parallel=sequence_parallel,
-                        rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp,
-                        layers_per_stage=config.layers // pp)
+                        rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp, overlap_pp=overlap_pp,
+                        layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else ())
 
 
 def divisors(n: int) -> list[int]:

@@ -36,7 +36,7 @@ from typing import Any
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.hardware import get_device
-from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers
+from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_core_attention
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
@@ -149,7 +149,7 @@ class _Bounds:
             f = sum(self.compute.layer_time(layer, micro, "forward", self.dtype) for layer in layers)
             b = sum(self.compute.layer_time(layer, micro, "backward", self.dtype) for layer in layers)
             core = sum(self.compute.layer_time(layer, micro, "forward", self.dtype) for layer in layers
-                       if layer.kind == "attention")
+                       if is_core_attention(layer))
             self.layers[key] = (f, b, core, self.tp_pass(tp, cp, sp, micro))
         return self.layers[key]
 
@@ -158,11 +158,10 @@ class _Bounds:
         the fill and drain of the pipeline (the first micro-batch's forward through the other stages' chunks before
         the last stage starts, and the last backward back through them), plus the optimizer step."""
         c = self.c
-        per_stage = c.layers // plan.pp
         stage_work = []
-        for stage in range(plan.pp) if c.experts else (0,):
+        for stage in range(plan.pp) if c.experts or plan.uneven else (0,):
             total = 0.0
-            for index in range(stage * per_stage, (stage + 1) * per_stage):
+            for index in plan.stage_layers(stage):
                 f, b, core, tp = self.layer(plan.tp, plan.cp, plan.sequence_parallel, plan.micro_batch,
                                             c.is_moe(index))
                 extra = f + tp if plan.recompute == "full" else core if plan.recompute == "selective" else 0.0

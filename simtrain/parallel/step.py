@@ -62,7 +62,8 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
     return make_plan(spec.config, num_gpus, run.parallel, micro_batch=run.micro_batch,
                      global_batch=run.global_batch, pipeline_schedule=run.pipeline_schedule,
                      recompute=run.recompute, zero=run.zero, sequence_parallel=run.sequence_parallel,
-                     rank_order=run.rank_order, overlap_dp=run.overlap_dp)
+                     rank_order=run.rank_order, overlap_dp=run.overlap_dp, pipeline_layout=run.pipeline_layout,
+                     overlap_pp=run.overlap_pp)
 
 
 def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
@@ -98,10 +99,10 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
             buckets = [[(costs.backward[s][0], schedules) for _, _, schedules in stage]
                        for s, stage in enumerate(costs.dp_buckets)]
         timeline, dp_end = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms, costs.p2p_bytes,
-                                   buckets, slow, perturbations, store_and_forward)
+                                   buckets, slow, perturbations, store_and_forward, blocking=not plan.overlap_pp)
     else:
         timeline = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
-                                  plan.schedule, m, slow)
+                                  plan.schedule, m, slow, blocking=not plan.overlap_pp)
         dp_end = []
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)
@@ -213,7 +214,8 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "plan": plan.describe(),
         "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
-        "pipeline_schedule": run.pipeline_schedule, "recompute": run.recompute, "zero": plan.zero,
+        "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
+        "recompute": run.recompute, "zero": plan.zero,
         "sequence_parallel": plan.sequence_parallel, "rank_order": "-".join(plan.rank_order),
         "tokens_per_s": tokens / t,
         "tflops_per_gpu": costs.model_flops / t / n / 1e12,

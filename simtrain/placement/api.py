@@ -12,7 +12,7 @@ Examples
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,8 @@ state) but the 2 devices hold 4 GiB in all: short by 2 GiB
     if total > capacity:
         raise InfeasibleError(
             f"the model needs {units.format_size(total)} of persistent memory (weights, gradients, optimizer "
-            f"state) but the {devices.count} devices hold {units.format_size(capacity)} in all: short by "
+            f"state) but {'the device holds' if devices.count == 1 else f'the {devices.count} devices hold'} "
+            f"{units.format_size(capacity)}{'' if devices.count == 1 else ' in all'}: short by "
             f"{units.format_size(total - capacity)}")
     own = graph.group_persistent_bytes[graph.group] + graph.output_bytes + graph.temporary_bytes
     worst = int(np.argmax(own)) if graph.num_ops else 0
@@ -123,8 +124,11 @@ def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *
                 memory_model=memory_model, placer_makespan_s=placement.makespan_s, info=dict(placement.info))
 
 
-def compare(graph: OpGraph, devices: Devices, algorithms: Sequence[str], **kwargs: Any) -> dict[str, Plan | str]:
+def compare(graph: OpGraph, devices: Devices, algorithms: Sequence[str], *,
+            progress: Callable[[int, int, str], None] | None = None, **kwargs: Any) -> dict[str, Plan | str]:
     """:func:`place` with each algorithm; a placer that fails gives its error message instead of a plan.
+
+    ``progress(done, total, name)`` is told after each placer (``simtrain.progress.ProgressBar.callback``).
 
     Examples
     --------
@@ -134,6 +138,10 @@ def compare(graph: OpGraph, devices: Devices, algorithms: Sequence[str], **kwarg
     >>> out = compare(g, make_devices(2, [4.0, 4.0]), ["single", "m-etf"])
     >>> out["single"][:6], out["m-etf"].device.tolist()
     ('single', [0, 1])
+    >>> seen = []
+    >>> _ = compare(g, make_devices(2, [4.0, 4.0]), ["single", "m-etf"], progress=lambda *a: seen.append(a))
+    >>> seen
+    [(1, 2, 'single'), (2, 2, 'm-etf')]
     """
     out: dict[str, Plan | str] = {}
     for name in algorithms:
@@ -141,4 +149,6 @@ def compare(graph: OpGraph, devices: Devices, algorithms: Sequence[str], **kwarg
             out[name] = place(graph, devices, name, **kwargs)
         except (InfeasibleError, ConfigError) as exc:
             out[name] = str(exc)
+        if progress is not None:
+            progress(len(out), len(algorithms), name)
     return out

@@ -30,15 +30,43 @@ from simtrain.inputs import load_json
 from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec
 from simtrain.placement.graph import GraphBuilder, OpGraph
 
-__all__ = ["UNPROFILED_COMPUTE_S", "graph_from_layers", "graph_from_model", "load_graph"]
+__all__ = ["SHIPPED_GRAPHS", "UNPROFILED_COMPUTE_S", "graph_from_layers", "graph_from_model", "load_graph",
+           "shipped_graph_path"]
 
 #: Compute time Baechi gives an op absent from the profile (1 µs).
 UNPROFILED_COMPUTE_S = 1e-6
+
+#: Folder of the op graphs shipped as package data (one folder per graph: graph.json.gz, README.md, LICENSE).
+_DATA = Path(__file__).resolve().parent / "data"
+
+#: Names of the shipped op graphs: ``load_graph`` and ``simtrain place --graph`` take them as well as paths.
+SHIPPED_GRAPHS: tuple[str, ...] = tuple(sorted(d.name for d in _DATA.iterdir() if (d / "graph.json.gz").is_file()))
+
+
+def shipped_graph_path(name: str) -> Path:
+    """The file of a shipped op graph (see :data:`SHIPPED_GRAPHS`), inside the installed package.
+
+    Examples
+    --------
+    >>> shipped_graph_path("baechi-gnmt").name
+    'graph.json.gz'
+    >>> shipped_graph_path("gnmt")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: graph: must be a shipped op graph (baechi-gnmt) or a file path (got 'gnmt')
+    """
+    if name not in SHIPPED_GRAPHS:
+        raise ConfigError(f"must be a shipped op graph ({', '.join(SHIPPED_GRAPHS)}) or a file path",
+                          key="graph", value=name)
+    return _DATA / name / "graph.json.gz"
 
 
 def load_graph(path: str | Path, *, prune_isolated: bool = True,
                unprofiled_compute_s: float = UNPROFILED_COMPUTE_S) -> OpGraph:
     """Load an op graph from a JSON file (``.json`` or gzip ``.json.gz``) of the Baechi GNMT data set's schema.
+
+    ``path`` may also name a shipped graph (:data:`SHIPPED_GRAPHS`, e.g. ``"baechi-gnmt"``: Baechi's profiled
+    GNMT-v2 forward graph, 2,828 ops; see its README.md beside the file) when no file of that name exists.
 
     Nodes: ``id`` (0..n-1), ``name``, ``compute_time_s`` (``null`` = not profiled: ``unprofiled_compute_s``),
     ``output_bytes`` (bytes per output port), ``temporary_bytes``, ``persistent_bytes`` (``null`` = 0),
@@ -59,7 +87,11 @@ def load_graph(path: str | Path, *, prune_isolated: bool = True,
     ...     g = load_graph(p)
     >>> g.num_ops, g.tensor_bytes.tolist()
     (2, [64.0])
+    >>> load_graph("baechi-gnmt").num_ops      # the shipped graph, isolated ops pruned
+    2494
     """
+    if isinstance(path, str) and path in SHIPPED_GRAPHS and not Path(path).exists():
+        path = shipped_graph_path(path)
     source = str(path)
     doc = load_json(path, source=source, gzip=True)   # a regular file, size and inflation bounded
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("edges"), list):

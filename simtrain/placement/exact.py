@@ -96,8 +96,8 @@ class Exact(Placer):
         import scipy.sparse
 
         if n > self.max_ops:
-            raise self._error("max_ops", f"exact solves graphs of at most max_ops ops (this one has {n}); use m-etf "
-                              "or m-sct, or raise max_ops", self.max_ops)
+            raise self._error("max_ops", f"exact solves graphs of at most max_ops ops (this one has {n}); use m-etf, "
+                              "m-sct or m-topo ('--algorithm all' compares them), or raise max_ops", self.max_ops)
         p = graph.compute_s
         times = devices.tensor_times(graph.tensor_bytes, graph.tensor_comm_s)
         e_count = graph.num_edges

@@ -98,9 +98,15 @@ class MTopo(Placer):
         left = int((placed < 0).sum())
         if left:
             v = order[i]
+            last = m - 1   # the failed attempt of the loop's last turn: ``extra`` and ``unit_bytes`` are its
+            why = [f"device {k} would hold {units.format_size(used[k] + b)} of {units.format_size(limit[k])}"
+                   + ("" if k == last else " (copies of its outputs, read by ops already there)")
+                   for k, b in sorted(extra.items()) if used[k] + b > limit[k]]
+            if own[last] + unit_bytes > cap:
+                why.append(f"the uniform cap per device ({units.format_size(float(cap))}; uniform=false lifts it) "
+                           f"would be passed")
             raise InfeasibleError(
                 f"m-topo: {left} of {graph.num_ops} ops cannot be placed: op {graph.op_names[v]!r} (with its "
-                f"co-location group, {units.format_size(float(static[members[graph.group[v]]].sum()))}) does not "
-                f"fit on the last device, which holds {units.format_size(float(used[-1]))} of "
-                f"{units.format_size(float(devices.memory_bytes[-1]))} (cap {units.format_size(float(cap))})")
+                f"co-location group, {units.format_size(unit_bytes)}) does not fit on the last device, "
+                f"device {last}: {'; '.join(why)}")
         return Placement(placed, info={"cap_bytes": float(cap) if self.uniform else None, "static_bytes": used})

@@ -160,6 +160,8 @@ class PipelineResult:
     one_device_s: float
     data_parallel_s: float | None
     data_parallel_note: str
+    #: Micro-batch of each op of ``graph`` (``-1``: an update op, run once).
+    micro: np.ndarray | None = None
 
     @property
     def step_time_s(self) -> float:
@@ -222,7 +224,7 @@ def simulate_pipeline(micro_graph: OpGraph, device: np.ndarray, devices: Devices
                 "; use fewer micro-batches in flight (1f1b) or smaller micro-batches")
     one = float(full_graph.compute_s.sum()) if full_graph is not None else float(unrolled.compute_s.sum())
     dp, note = _data_parallel(replica_graph, devices, memory_model)
-    return PipelineResult(sim, unrolled, placed, int(micro_batches), schedule, one, dp, note)
+    return PipelineResult(sim, unrolled, placed, int(micro_batches), schedule, one, dp, note, micro)
 
 
 def _data_parallel(replica: OpGraph | None, devices: Devices, memory_model: str) -> tuple[float | None, str]:

@@ -69,7 +69,13 @@ def link_heatmap(cluster: Cluster, link_bytes: np.ndarray, time_s: float, dim: i
     image = ax.imshow(data, cmap="viridis", vmin=0, vmax=max(100.0, float(data.max())), origin="lower",
                       aspect="auto")
     ax.figure.colorbar(image, ax=ax, label="busiest outgoing link, % utilised")
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):   # grid positions are whole numbers
+        axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("position in dimension 0")
     ax.set_ylabel("position in dimension 1" if len(cluster.grid) > 1 else "")
-    ax.set_title(title or f"dim{dim} links")
+    folded = "" if len(cluster.grid) <= 2 else (
+        " (max over dimension 2)" if len(cluster.grid) == 3 else f" (max over dimensions 2-{len(cluster.grid) - 1})")
+    ax.set_title(title or f"dim{dim} links{folded}")
     return ax

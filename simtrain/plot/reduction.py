@@ -17,14 +17,17 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from simtrain.errors import ConfigError
 from simtrain.plot.style import log_if_wide
 
-__all__ = ["BYTES", "bandwidth_key", "plot_bandwidth", "plot_traffic", "plot_traffic_figure", "sweep_bandwidth",
-           "sweep_traffic", "sweep_traffic_each"]
+#: ``progress(done, total, label)``: told after every row of a sweep (``ProgressBar.callback`` takes it).
+Progress = Callable[[int, int, str], None]
+
+__all__ = ["BYTES", "Progress", "bandwidth_key", "plot_bandwidth", "plot_traffic", "plot_traffic_figure",
+           "sweep_bandwidth", "sweep_traffic", "sweep_traffic_each"]
 
 
 #: What the byte axes count: ``wire`` the bytes each GPU puts on the network (the collective's schedule: a QSGD
@@ -34,7 +37,8 @@ BYTES = ("wire", "payload")
 
 def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence[Any], *, gpus: int = 16,
                   batch: int = 128, samples_per_epoch: int = 50000, epochs: float = 1, dtype: str = "fp32",
-                  steady: bool = True, topology: str | None = None, gpus_per_node: int | None = 4) -> Any:
+                  steady: bool = True, topology: str | None = None, gpus_per_node: int | None = 4,
+                  progress: Progress | None = None) -> Any:
     """Payload and wire bytes per epoch of each scheme as ``key`` takes each value.
 
     ``key`` is a scheme parameter (``rank``, ``density``, ``period`` …) or ``gpus``. A scheme without the
@@ -43,7 +47,7 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
     period of the scheme's steady schedule, in its share. ``gpus_per_node`` (default 4, AB-training's HoreKa nodes)
     sets the in-node groups when no topology is given. ``reduction_factor`` and ``reduction_percent`` compare
     payloads, ``wire_reduction_factor`` and ``wire_reduction_percent`` the bytes sent (negative: more than data
-    parallelism).
+    parallelism). ``progress`` is told after each row.
 
     Examples
     --------
@@ -77,6 +81,8 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
                 row = dict(fixed or {})
             rows.append({"model": row.pop("model"), "scheme": name, "scheme_spec": row.pop("scheme_spec"),
                          "parameter": key, "value": value, "swept": swept, **row})
+            if progress is not None:
+                progress(len(rows), len(parsed) * len(values), f"{name} {key}={value}")
     # values as given (rank 4 stays 4 beside a density of 0.01 when sweeps are concatenated)
     return pd.DataFrame(rows).astype({"value": object})
 
@@ -86,7 +92,8 @@ def sweep_traffic_each(model: str, schemes: Sequence[str], sweeps: Mapping[str, 
     """Each scheme along its own parameters: one :func:`sweep_traffic` per parameter in ``sweeps``, over the
     schemes that have it, so PowerSGD's rank, top-k's density and QSGD's levels share one figure
     (:func:`plot_traffic_figure` draws one row of panels per parameter). A scheme with none of the parameters is
-    held at its settings in every row. ``options`` are :func:`sweep_traffic`'s.
+    held at its settings in every row. ``options`` are :func:`sweep_traffic`'s (``progress`` counts every row of
+    every parameter).
 
     Examples
     --------
@@ -104,12 +111,20 @@ def sweep_traffic_each(model: str, schemes: Sequence[str], sweeps: Mapping[str, 
         raise ConfigError("name at least one parameter to sweep", key="sweeps", allowed="e.g. {'rank': [1, 2, 4]}")
     names = [parse_spec(spec, key="schemes")[0] for spec in schemes]
     keys_of = [{k for k in sweeps if k == "gpus" or k in SCHEMES.get(name).param_spec} for name in names]
-    frames = []
+    progress: Progress | None = options.pop("progress", None)
+    plan = []
     for key, values in sweeps.items():
         chosen = [spec for spec, keys in zip(schemes, keys_of) if key in keys or not keys]
         if not any(key in keys for keys in keys_of):
             chosen = list(schemes)   # sweep_traffic names the parameter no scheme has
-        frames.append(sweep_traffic(model, chosen, key, values, **options))
+        plan.append((key, values, chosen))
+    total = sum(len(values) * len(chosen) for _, values, chosen in plan)
+    frames: list[Any] = []
+    for key, values, chosen in plan:
+        done = sum(len(frame) for frame in frames)
+        tell = None if progress is None else (
+            lambda n, _total, label, done=done: progress(done + n, total, label))
+        frames.append(sweep_traffic(model, chosen, key, values, progress=tell, **options))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -123,7 +138,8 @@ def _traffic_row(scheme: Any, model: str, gpus: int, options: dict[str, Any]) ->
                      gpus_per_node=None if topology else _node_size(options["gpus_per_node"], gpus))
     data = report.to_dict()
     wire, base_wire = data["wire_bytes_per_epoch_per_gpu"], data["baseline_wire_bytes_per_epoch_per_gpu"]
-    return {"model": data["model"], "scheme_spec": scheme.describe(), "gpus": gpus,
+    network = topology or f"{_node_size(options['gpus_per_node'], gpus)} per node"
+    return {"model": data["model"], "scheme_spec": scheme.describe(), "gpus": gpus, "network": network,
             "payload_bytes_per_epoch_per_gpu": data["payload_bytes_per_epoch_per_gpu"],
             "wire_bytes_per_epoch_per_gpu": wire,
             "baseline_payload_bytes_per_epoch_per_gpu": data["baseline_payload_bytes_per_epoch_per_gpu"],
@@ -158,7 +174,7 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
     """
     import matplotlib.pyplot as plt
 
-    from simtrain.plot.style import gpu_axis, legend_outside, series_style, ticks_at
+    from simtrain.plot.style import gpu_axis, legend_outside, log_values, series_style, ticks_at
 
     _check_bytes(bytes)
     parameters = list(dict.fromkeys(frame["parameter"].astype(str)))
@@ -183,9 +199,8 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
     baseline = frame.groupby("value", sort=False)[f"baseline_{column}"].first()
     ax_bytes.plot(baseline.index, baseline.values / 2**20, "k--", linewidth=1, label="data parallelism")
     ax_reduction.axhline(1.0, color="k", linestyle="--", linewidth=1, label="data parallelism")
-    ax_bytes.set_yscale("log")
-    ax_reduction.set_yscale("log")
     for ax in (ax_bytes, ax_reduction):
+        log_values(ax)
         if key == "gpus":
             gpu_axis(ax, frame["value"])
         else:
@@ -198,6 +213,8 @@ def plot_traffic(frame: Any, ax_bytes: Any = None, ax_reduction: Any = None, *, 
     model = frame["model"].iloc[0]
     workers = sorted(set(frame["gpus"])) if key != "gpus" else []
     where = f", {workers[0]} GPUs" if len(workers) == 1 else ""
+    if "network" in frame and frame["network"].nunique() == 1:   # what decides the collectives' wire bytes
+        where += f" ({frame['network'].iloc[0]})"
     what = "sent per GPU (wire)" if bytes == "wire" else "payload per GPU"
     ax_bytes.set_ylabel(f"{what} per epoch (MiB)")
     ax_bytes.set_title(f"{model}{where}: {bytes} bytes per epoch")
@@ -258,11 +275,13 @@ def bandwidth_key(topology: str) -> str:
 
 
 def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidths: Sequence[str], *, gpus: int,
-                    batch: int = 32, dtype: str = "fp32", algorithm: str = "auto", engine: str = "analytical") -> Any:
+                    batch: int = 32, dtype: str = "fp32", algorithm: str = "auto", engine: str = "analytical",
+                    progress: Progress | None = None) -> Any:
     """Step time of each scheme as the network bandwidth takes each value (strings with units).
 
     The sweep is a study over the topology's bandwidth key (:func:`bandwidth_key`) and the schemes, every point
     checked before the first runs; a point that fails raises its error (a study table would record it instead).
+    ``progress`` is told after each point.
 
     Examples
     --------
@@ -297,6 +316,8 @@ def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidth
                      "throughput_samples_per_s": report.throughput_samples_per_s,
                      "scaling_efficiency": report.scaling_efficiency, "gpus": report.num_gpus,
                      "device": report.device})
+        if progress is not None:
+            progress(index + 1, len(study.points), f"{report.scheme} at {bandwidths[index // len(schemes)]}")
     return pd.DataFrame(rows)
 
 
@@ -339,7 +360,7 @@ def plot_bandwidth(frame: Any, ax: Any = None) -> Any:
     names the model, the cluster and its GPUs."""
     import matplotlib.pyplot as plt
 
-    from simtrain.plot.style import device_label, legend_outside, series_style
+    from simtrain.plot.style import device_label, legend_outside, log_values, series_style, ticks_at
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
@@ -347,7 +368,8 @@ def plot_bandwidth(frame: Any, ax: Any = None) -> Any:
         ax.plot(group["bandwidth_Bps"] * 8 / 1e9, group["step_time_s"] * 1e3, markersize=4, label=scheme,
                 **series_style(index))
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    ticks_at(ax, sorted(set(frame["bandwidth_Bps"] * 8 / 1e9)))   # at the swept bandwidths
+    log_values(ax)
     ax.set_xlabel("network bandwidth per NIC (Gbit/s)")
     ax.set_ylabel("step time (ms)")
     where = f"{frame['model'].iloc[0]} on {frame['topology'].iloc[0]}"

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.plot.style import log_if_wide
+from simtrain.plot.style import log_if_wide, log_values
 
 __all__ = ["RESULT_PLOTS", "bandwidth_column", "figure_from_results", "plot_bandwidth_results", "plot_breakdown",
            "plot_scaling", "plot_traffic_results",
@@ -254,7 +254,7 @@ def plot_traffic_results(table: Any, ax: Any = None, x: str = "gpus") -> Any:
             group = group.sort_values(x)
             ax.plot(group[x], group["bytes_per_gpu"] / 2**20, markersize=3.5, label=label or None, **style)
         _x_axis(ax, rows, x)
-        ax.set_yscale("log")
+        log_values(ax)
         _finish(ax, _LABELS.get(x, x), _LABELS["bytes_per_gpu"], _title(rows))
         return ax
     keys = [c for c in series_columns(rows, ["scheme", "algorithm"]) if c != "scheme"]
@@ -267,7 +267,7 @@ def plot_traffic_results(table: Any, ax: Any = None, x: str = "gpus") -> Any:
         ax.plot(group[x], reference / group["bytes_per_gpu"].to_numpy(), markersize=3.5, label=label, **style)
     ax.axhline(1.0, color="k", linestyle=":", linewidth=1, label="data parallelism (no reduction)")
     _x_axis(ax, rows, x)
-    ax.set_yscale("log")
+    log_values(ax)
     _finish(ax, _LABELS.get(x, x), "wire-traffic reduction vs data parallelism (×)", _title(rows))
     return ax
 
@@ -306,8 +306,8 @@ def plot_bandwidth_results(table: Any, ax: Any = None) -> Any:
     for label, style, group in _series(rows, [column, "model"]):
         group = group.sort_values("bandwidth_Gbps")
         ax.plot(group["bandwidth_Gbps"], group["step_time_s"] * 1e3, markersize=3.5, label=label or None, **style)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_values(ax, "x")
+    log_values(ax)
     _finish(ax, f"{column} (Gbit/s)", _LABELS["step_time_s"], _title(rows))
     return ax
 

@@ -18,8 +18,8 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["COLOURS", "MARKERS", "device_label", "gpu_axis", "legend_outside", "log_if_wide", "series_style",
-           "ticks_at"]
+__all__ = ["COLOURS", "MARKERS", "device_label", "gpu_axis", "legend_outside", "log_if_wide", "log_values",
+           "series_style", "ticks_at"]
 
 #: Tableau's ten colours (matplotlib's default cycle), distinct in print and for common colour-vision deficiencies.
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -97,6 +97,33 @@ def ticks_at(ax: Any, values: Iterable[Any], axis: str = "x") -> None:
     target.set_major_locator(FixedLocator(numbers_))
     target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+
+
+def log_values(ax: Any, axis: str = "y") -> None:
+    """A log-10 value axis labelled in plain numbers (0.2, 0.5, 1, 2, 5, 10 …, not 2×10⁻¹).
+
+    Within a span of less than 1000× the ticks sit at 1, 2 and 5 of each decade, so every value between two labelled
+    ticks can be read off; wider spans keep one labelled tick per decade.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> _, ax = plt.subplots()
+    >>> _ = ax.plot([1, 2], [0.13, 1.0]); log_values(ax)
+    >>> ax.figure.canvas.draw(); [t.get_text() for t in ax.get_yticklabels() if t.get_text()][:3]
+    ['0.1', '0.2', '0.5']
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    low, high = (ax.get_xlim() if axis == "x" else ax.get_ylim())
+    narrow = low > 0 and high / low < 1000
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,)))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_formatter(NullFormatter())
 
 

@@ -4,7 +4,8 @@ Clusters, compute profiles and schedule templates are shared through one explici
 :class:`~simtrain.training.run_cache.RunCache` per process, so a sweep over schemes or batch sizes builds each
 topology instance once, and a point's row is the same whatever ran before it. A point that fails (it does not fit
 in memory, a topology rejects an override) returns a row with ``status = "error"`` and the message; it never stops
-the sweep.
+the sweep. A model-parallel plan that does not fit is such a row, its message ``InfeasibleError: ...`` naming the
+shortfall; a plan that fits fills the model-parallel columns (``tokens_per_s``, ``mfu``, ...).
 
 Examples
 --------
@@ -47,7 +48,13 @@ OUTPUT_COLUMNS: dict[str, str] = {
     "throughput_samples_per_s": "samples per second over the cluster",
     "scaling_efficiency": "throughput / (GPUs × one GPU's throughput)",
     "bytes_per_gpu": "bytes each GPU sends per step (on the wire, mean over the period)",
-    "memory_per_gpu_bytes": "GPU memory needed per GPU, bytes",
+    "memory_per_gpu_bytes": "GPU memory needed per GPU, bytes (with --parallel: at the stage that needs the most)",
+    "tokens_per_s": "tokens per second over the cluster (--parallel runs; empty otherwise)",
+    "tflops_per_gpu": "model TFLOP/s per GPU, recomputation excluded (--parallel runs; empty otherwise)",
+    "hw_tflops_per_gpu": "hardware TFLOP/s per GPU, recomputation included (--parallel runs; empty otherwise)",
+    "mfu": "model FLOPs utilization against the dtype's dense peak, in [0, 1] (--parallel runs; empty otherwise)",
+    "hfu": "hardware FLOPs utilization (recomputation included), in [0, 1] (--parallel runs; empty otherwise)",
+    "bubble_fraction": "a stage's mean idle share before the pipeline's end (--parallel runs; empty otherwise)",
     "max_link_utilization": "busiest link's busy fraction over the step",
     "warmup_past_end": "the scheme's warm-up or switch lasts the whole run of epochs × samples_per_epoch, so it never "
                        "compresses (as simtrain traffic warns); empty when the run's length is not given",
@@ -118,7 +125,8 @@ def run_point(point: Mapping[str, Any], seed: int, index: int = 0,
     try:
         report = simulate(point_run(config, seed), cache=cache or PROCESS_CACHE)
         data = report.to_dict()
-        row.update({column: data[column] for column in _REPORT_COLUMNS})
+        # the model-parallel columns (tokens_per_s, mfu, ...) are empty for a plain data-parallel run
+        row.update({column: data.get(column) for column in _REPORT_COLUMNS})
         row["warmup_past_end"] = warmup_past_end(config, data["global_batch"], cache or PROCESS_CACHE)
     except (SimtrainError, ValueError, ArithmeticError) as exc:   # a bad point is recorded, the sweep goes on
         row.update({"status": "error", "error": f"{type(exc).__name__}: {exc}"})

@@ -2,7 +2,9 @@
 
 One process per traced GPU (``ranks``: by default the first four and every straggler), with a ``compute`` thread
 (forward, each layer's backward, the update) and a ``communication`` thread (each bucket's collective, from when
-the GPU started it to when it finished, its phases in its arguments). With the DES and ``record_loads``, counter
+the GPU started it to when it finished). With plain data parallelism on the analytical engine, one thread per chunk
+(``all-reduce phases, chunk c``) shows each bucket's all-reduce phases as the engine planned them (see
+:func:`_bucket_phases` for when they are drawn). With the DES and ``record_loads``, counter
 tracks show the load over time of the most utilised links (bytes over what the link could carry in the step; the
 busiest by bytes is often an NVLink at a few percent while a NIC is the bottleneck) and of any links named.
 
@@ -31,7 +33,7 @@ import numpy as np
 
 from simtrain.training.report import StepReport
 
-__all__ = ["collective_trace", "span", "step_trace", "write_trace"]
+__all__ = ["collective_trace", "span", "step_trace", "trace_collective", "write_trace"]
 
 _US = 1e6
 
@@ -108,6 +110,8 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
 
         raise ConfigError(f"must be GPU ranks in 0..{report.num_gpus - 1}", key="trace_ranks", value=bad[0])
     comm = timeline.comm
+    bucket_phases = _bucket_phases(report)
+    named_threads: set[tuple[int, int]] = set()
     events: list[dict[str, Any]] = []
     for rank in ranks:
         factor = float(factors[rank] if factors.size > 1 else factors[0])
@@ -129,6 +133,14 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 start, end = bucket.start_s, bucket.end_s
             events.append({"ph": "X", "pid": pid, "tid": 1, "name": f"all-reduce bucket {i}", "cat": "comm",
                            **span(start, end), "args": {"bytes": bucket.size_bytes, "layers": len(bucket.layers)}})
+            for chunk, label, begin, finish in bucket_phases.get(i, []):
+                tid = 2 + chunk
+                if (pid, tid) not in named_threads:
+                    named_threads.add((pid, tid))
+                    events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
+                                   "args": {"name": f"all-reduce phases, chunk {chunk}"}})
+                events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": "phase",
+                               **span(start + begin, start + finish), "args": {"bucket": i, "chunk": chunk}})
         comm_end = float(np.atleast_1d(comm.comm_end)[rank if np.size(comm.comm_end) > 1 else 0])
         update_start = max(clock, comm_end)
         events.append({"ph": "X", "pid": pid, "tid": 0, "name": "optimizer update",
@@ -152,6 +164,38 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                           "engine": report.engine, "step_time_s": report.step_time_s}}
 
 
+def _bucket_phases(report: StepReport) -> dict[int, list[tuple[int, str, float, float]]]:
+    """Per bucket: (chunk, phase, start, end) from the bucket's start, as the analytical engine planned its
+    all-reduce (:func:`_planned_phases`). Drawn for plain data parallelism on the analytical engine, where a
+    bucket's all-reduce is one collective of the bucket's bytes that runs alone on the stream from its start; and
+    only where the rebuilt collective takes exactly the bucket's time. A DES step's phases are per rank and
+    contended, and the step keeps no record of them: ``simtrain collective --trace --engine des`` draws them for one
+    collective."""
+    config, timeline = report.config, report.timeline
+    if report.engine != "analytical" or report.scheme != "none" or timeline is None or timeline.cluster is None \
+            or not config or report.parallel is not None:
+        return {}
+    from simtrain.collectives import build_schedule
+    from simtrain.network.analytical import evaluate
+    from simtrain.network.types import NetworkOptions
+
+    cluster = timeline.cluster
+    import dataclasses
+
+    given = config.get("network") or {}   # the resolved options, by field name
+    options = NetworkOptions(**{f.name: given[f.name] for f in dataclasses.fields(NetworkOptions) if f.name in given})
+    out: dict[int, list[tuple[int, str, float, float]]] = {}
+    for i, bucket in enumerate(timeline.comm.buckets):
+        schedule = build_schedule("all-reduce", bucket.size_bytes, cluster, config.get("algorithm", report.algorithm),
+                                  chunks=config.get("chunks", 1), **(config.get("algorithm_params") or {}))
+        result = evaluate(schedule, cluster, options)
+        if abs(result.time_s - (bucket.end_s - bucket.start_s)) > 1e-9 * max(result.time_s, 1e-12) + 1e-12:
+            continue   # not the collective that ran (or not alone): draw no phases rather than wrong ones
+        out[i] = [(chunk, label, begin, end)
+                  for _, chunk, label, begin, end in _planned_phases(schedule, cluster, result)]
+    return out
+
+
 def write_trace(report: StepReport, path: str | Path, ranks: Sequence[int] | None = None,
                 links: Sequence[str] = ()) -> Path:
     """Write :func:`step_trace` to ``path`` as JSON, whole or not at all (:func:`simtrain.outputs.write_text`);
@@ -161,9 +205,15 @@ def write_trace(report: StepReport, path: str | Path, ranks: Sequence[int] | Non
     return write_text(path, json.dumps(step_trace(report, ranks, links=links)))
 
 
-def collective_trace(result: Any, cluster: Any, load_history: Any = None, busiest_links: int = 16) -> dict[str, Any]:
-    """Trace events of one collective: the whole collective, and one chunk's phases one after another (each step
-    pattern's time, from the engine), with the DES's link loads when given.
+def collective_trace(result: Any, cluster: Any, load_history: Any = None, busiest_links: int = 16, *,
+                     phase_spans: Sequence[tuple[str, int, str, float, float]] | None = None,
+                     links: Sequence[str] = ()) -> dict[str, Any]:
+    """Trace events of one collective: the whole collective, its phases, and with the DES its link loads.
+
+    ``phase_spans`` (from :func:`trace_collective`): ``(track, chunk, phase, start_s, end_s)`` of every chunk's
+    phases as scheduled (track ``"all ranks"`` for the analytical engine's chunk plan, ``"GPU r"`` for a rank in the
+    DES); one thread per chunk of each track. Without them, one chunk's phases one after another (each pattern's
+    uncontended time from ``result.phases``), on a thread named so.
 
     Examples
     --------
@@ -178,22 +228,223 @@ def collective_trace(result: Any, cluster: Any, load_history: Any = None, busies
     events: list[dict[str, Any]] = [
         {"ph": "M", "pid": 0, "name": "process_name", "args": {"name": f"{result.op} on {result.num_ranks} GPUs"}},
         {"ph": "M", "pid": 0, "tid": 0, "name": "thread_name", "args": {"name": "collective"}},
-        {"ph": "M", "pid": 0, "tid": 1, "name": "thread_name", "args": {"name": "phases (one chunk)"}},
         {"ph": "X", "pid": 0, "tid": 0, "name": f"{result.op} {units.format_size(result.size_bytes)} "
          f"({result.algorithm})", **span(0.0, result.time_s),
          "args": {"bytes": result.size_bytes, "chunks": result.chunks, "engine": result.engine,
                   "busbw_GBps": result.busbw_Bps / 1e9}},
     ]
-    clock = 0.0
-    for label, seconds in result.phases:
-        if seconds > 0:
-            events.append({"ph": "X", "pid": 0, "tid": 1, "name": label, **span(clock, clock + seconds)})
-            clock += seconds
+    if phase_spans is None:
+        events.append({"ph": "M", "pid": 0, "tid": 1, "name": "thread_name",
+                       "args": {"name": "phases (one chunk, uncontended)"}})
+        clock = 0.0
+        for label, seconds in result.phases:
+            if seconds > 0:
+                events.append({"ph": "X", "pid": 0, "tid": 1, "name": label, **span(clock, clock + seconds)})
+                clock += seconds
+    else:
+        pids = {track: 0 if track == "all ranks" else 2 + i
+                for i, track in enumerate(dict.fromkeys(t for t, *_ in phase_spans))}
+        named: set[tuple[int, int]] = set()
+        for track, chunk, label, start, end in phase_spans:
+            pid, tid = pids[track], 1 + chunk
+            if pid and (pid, 0) not in named:
+                named.add((pid, 0))
+                events.append({"ph": "M", "pid": pid, "name": "process_name", "args": {"name": track}})
+            if (pid, tid) not in named:
+                named.add((pid, tid))
+                events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
+                               "args": {"name": f"chunk {chunk}"}})
+                events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
+                               "args": {"sort_index": tid}})
+            events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": "phase", **span(start, end),
+                           "args": {"chunk": chunk}})
     if load_history and result.link_bytes is not None and cluster is not None:
         names = cluster.node_names
+
+        def name_of(link: int) -> str:
+            return f"{names[int(cluster.link_src[link])]}->{names[int(cluster.link_dst[link])]}"
+
         top = _utilised(result.link_bytes, cluster.link_bandwidth_Bps, busiest_links)
-        events.append({"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "links (GB/s)"}})
-        events += _link_tracks(load_history, top, lambda link: f"{names[int(cluster.link_src[link])]}->"
-                                                               f"{names[int(cluster.link_dst[link])]}", 1)
+        if links:
+            by_name = {name_of(k): k for k in range(cluster.num_links)}
+            missing = [name for name in links if name not in by_name]
+            if missing:
+                from simtrain.errors import ConfigError
+
+                raise ConfigError("no such link in this cluster", key="links", value=missing[0],
+                                  allowed="src->dst, as the trace's link tracks are named")
+            top = np.array(list(dict.fromkeys([*top.tolist(), *(by_name[name] for name in links)])), dtype=np.int64)
+        events.append({"ph": "M", "pid": 1, "name": "process_name",
+                       "args": {"name": "links (GB/s; the most utilised over the collective)"}})
+        events += _link_tracks(load_history, top, name_of, 1)
     return {"traceEvents": events, "displayTimeUnit": "ms",
-            "otherData": {"op": result.op, "algorithm": result.algorithm, "time_s": result.time_s}}
+            "otherData": {"op": result.op, "algorithm": result.algorithm, "time_s": result.time_s,
+                          "engine": result.engine, "chunks": result.chunks}}
+
+
+def trace_collective(schedule: Any, cluster: Any, engine: str = "analytical", options: Any = None, *,
+                     ranks: Sequence[int] | None = None, links: Sequence[str] = (), store_and_forward: bool = False,
+                     progress: bool | None = None) -> tuple[Any, dict[str, Any]]:
+    """Run one collective and trace its phases as they were scheduled; returns ``(result, trace)``.
+
+    ``analytical``: the result of :func:`simtrain.network.analytical.evaluate`, and every chunk's phases at the
+    times of the engine's own chunk plan (:func:`simtrain.network.pipeline.chunk_schedule`: a link group serves one
+    chunk's phase at a time), on one track for all ranks. Chains and pipelined trees pipeline their chunks inside a
+    pattern, for which the engine keeps no per-chunk times: chunk 0's phases are drawn, then one slice for the
+    other chunks (what the engine charges for them). ``des``: the DES run itself, recording for each traced rank
+    (``ranks``, global GPU ranks; default the schedule's first four) when it started each chunk's phase (launched
+    its first step) and finished it (its last step and its per-step charge), one process per rank and one thread
+    per chunk, with the most utilised links' loads (and any ``links`` named ``src->dst``) as counter tracks.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("torus-2d", gpus=16)
+    >>> s = build_schedule("all-reduce", "64 MiB", c, "multidim-ring", chunks=4)
+    >>> r, t = trace_collective(s, c)
+    >>> len([e for e in t["traceEvents"] if e.get("cat") == "phase"])     # 4 chunks x 4 phases
+    16
+    >>> r2, t2 = trace_collective(s, c, "des", ranks=[0, 5])
+    >>> [e["args"]["name"] for e in t2["traceEvents"] if e["name"] == "process_name"][1:3]
+    ['GPU 0', 'GPU 5']
+    """
+    from simtrain.network import run_engine
+
+    if engine == "des":
+        result, spans, history = _des_phases(schedule, cluster, options, ranks, store_and_forward, progress)
+        return result, collective_trace(result, cluster, history, phase_spans=spans, links=links)
+    if ranks is not None or links:
+        from simtrain.errors import ConfigError
+
+        raise ConfigError("ranks and link loads are traced by the DES; the analytical engine plans the chunks of "
+                          "all ranks together", key="trace_ranks" if ranks is not None else "trace_links",
+                          allowed="use them with engine des")
+    result = run_engine(engine, schedule, cluster, options)
+    return result, collective_trace(result, cluster, phase_spans=_planned_phases(schedule, cluster, result))
+
+
+def _planned_phases(schedule: Any, cluster: Any, result: Any) -> list[tuple[str, int, str, float, float]]:
+    """The analytical engine's chunk plan, from its one-chunk phase times and the patterns' link groups."""
+    from simtrain.network.cache import NetworkCache
+    from simtrain.network.pipeline import chunk_schedule, link_groups
+
+    patterns = schedule.patterns
+    used = [j for j, pattern in enumerate(patterns) if pattern.num_flows]
+    labels = [result.phases[j][0] for j in used]
+    durations = [result.phases[j][1] for j in used]
+    if any(pattern.stage_of_flow is not None for pattern in patterns) and schedule.chunks > 1:
+        clock, spans = 0.0, []
+        for label, seconds in zip(labels, durations):
+            spans.append(("all ranks", 0, label, clock, clock + seconds))
+            clock += seconds
+        rest = result.time_s - schedule.base_latency_s
+        if rest > clock:
+            spans.append(("all ranks", 1, f"chunks 1-{schedule.chunks - 1} (pipelined inside the patterns)",
+                          clock, rest))
+        return spans
+    cache = NetworkCache.for_cluster(cluster, None)
+    groups = link_groups([np.unique(cache.routes(patterns[j]).links) for j in used], cluster.num_links)
+    plan = chunk_schedule(durations, groups, schedule.chunks)
+    return [("all ranks", c, labels[j], float(plan.start[c, j]), float(plan.start[c, j]) + durations[j])
+            for c in range(schedule.chunks) for j in range(len(used)) if durations[j] > 0]
+
+
+def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] | None, store_and_forward: bool,
+                progress: bool | None) -> tuple[Any, list[tuple[str, int, str, float, float]], Any]:
+    """A DES run of ``schedule`` (as :func:`simtrain.network.des.simulate_collective`) that records the traced
+    ranks' phase times and the links' loads."""
+    import simpy
+
+    from simtrain.network.cache import NetworkCache
+    from simtrain.network.des import FlowNetwork, Progress, check_budget, estimate_messages
+    from simtrain.network.link_load import schedule_traffic
+    from simtrain.network.types import CollectiveResult
+
+    members = [int(r) for r in np.asarray(schedule.ranks).tolist()]
+    if ranks is None:
+        ranks = members[:4]
+    outside = [r for r in ranks if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r not in members]
+    if outside:
+        from simtrain.errors import ConfigError
+
+        raise ConfigError(f"must be ranks of the collective (0..{max(members)})" if members else "no ranks",
+                          key="trace_ranks", value=outside[0])
+    traced = np.array([members.index(int(r)) for r in ranks], dtype=np.int64)
+    cache = NetworkCache.for_cluster(cluster, None)
+    messages = estimate_messages(schedule, cache, store_and_forward)
+    check_budget(messages, options)
+    env = simpy.Environment()
+    network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache, record_loads=True)
+    network.progress = Progress(messages, f"DES {schedule.op}", progress)
+    run = _recording_run(network, schedule, options, traced)
+    try:
+        env.run(until=run.done)
+    finally:
+        network.progress.close()
+    finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
+    traffic = schedule_traffic(schedule, cluster, network.cache)
+    result = CollectiveResult(
+        op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
+        size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
+        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes, protocol=schedule.protocol)
+    spans = []
+    for t, rank in enumerate(ranks):
+        for chunk in range(schedule.chunks):
+            for j, pattern in enumerate(schedule.patterns):
+                start, end = run.phase_start[chunk, j, t], run.phase_end[chunk, j, t]
+                if not np.isnan(start) and not np.isnan(end):
+                    spans.append((f"GPU {int(rank)}", chunk, pattern.label, float(start), float(end)))
+    return result, spans, network.load_history
+
+
+def _recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray) -> Any:
+    """A :class:`~simtrain.network.des.CollectiveRun` that notes, for the ``traced`` local ranks, when each
+    chunk's phase started (the rank launched its first step) and ended (the rank moved past its last step)."""
+    from simtrain.network.des import CollectiveRun
+
+    slot = np.full(schedule.num_ranks, -1, dtype=np.int64)
+    slot[traced] = np.arange(len(traced))
+    shape = (schedule.chunks, len(schedule.patterns), len(traced))
+
+    class Recording(CollectiveRun):
+        # class attributes of a class made per run: CollectiveRun.__init__ already launches the first steps
+        phase_start = np.full(shape, np.nan)
+        phase_end = np.full(shape, np.nan)
+        moved = False
+
+        def _note(self, chunk: int, ranks: np.ndarray, stage: np.ndarray, into: np.ndarray, first: bool) -> None:
+            at = slot[ranks]
+            keep = at >= 0
+            if not keep.any():
+                return
+            pattern = np.asarray(self._stage_pattern, dtype=np.int64)[stage[keep]]
+            if first:   # a phase starts at its first step's launch, not at a later step's
+                fresh = np.isnan(into[chunk, pattern, at[keep]])
+                into[chunk, pattern[fresh], at[keep][fresh]] = self.env.now
+            else:
+                into[chunk, pattern, at[keep]] = self.env.now
+
+        def _launch(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
+            self._note(chunk, ranks, self.pos[chunk, ranks], self.phase_start, True)
+            return super()._launch(chunk, ranks)
+
+        def _move_on(self, chunk: int, ranks: np.ndarray, k: int) -> None:
+            self.moved = True
+            self._note(chunk, ranks, np.full(len(ranks), k), self.phase_end, False)
+            super()._move_on(chunk, ranks, k)
+
+        def _on_step_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
+            before = self.pos[chunk, traced].copy()
+            self.moved = False
+            super()._on_step_delivered(chunk, k, flows)
+            if self.moved:
+                return
+            # the engine's shortcut for a symmetric step moved every rank on without _move_on and _launch
+            jumped = traced[(before == k) & (self.pos[chunk, traced] == k + 1)]
+            if jumped.size:
+                self._note(chunk, jumped, np.full(len(jumped), k), self.phase_end, False)
+                if k + 1 < len(self.stages):
+                    self._note(chunk, jumped, np.full(len(jumped), k + 1), self.phase_start, True)
+
+    return Recording(network, schedule, options)

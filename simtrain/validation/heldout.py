@@ -454,38 +454,5 @@ _case("signsgd-majority-vote-15xp3", "signsgd-bernstein-2019",
           "bit-packing, which simtrain charges at the GPU's element-wise rate")
 
 
-# --- large-model training: Megatron-LM on Selene (Korthikanti et al. 2022, Table 5) ------------------------------
-_KORTHIKANTI = ("Korthikanti et al., Reducing Activation Recomputation in Large Transformer Models (MLSys 2023, "
-                "arXiv 2205.05198), Table 5: iteration time on Selene, {model} on {gpus} A100 80 GB "
-                "(via Calculon's llm-validation inputs, collectives.md §2.4)")
-_KORTHIKANTI_MODELS = {   # name: (layers, hidden, heads, GPUs, parallel, global batch, schedule, full s, selective s)
-    "22b": (48, 6144, 64, 8, "tp=8,pp=1", 4, None, 1.42, 1.10),
-    "175b": (96, 12288, 96, 64, "tp=8,pp=8", 64, "interleaved:chunks=3", 18.13, 13.75),
-    "530b": (105, 20480, 128, 280, "tp=8,pp=35", 280, "interleaved:chunks=3", 49.05, 37.83),
-    "1t": (128, 25600, 160, 512, "tp=8,pp=64", 512, None, 94.42, 71.49),
-}
-for _model, (_layers, _hidden, _heads, _gpus, _parallel, _batch, _schedule, _full, _selective) in \
-        _KORTHIKANTI_MODELS.items():
-    for _mode, _published in (("full", _full), ("selective", _selective)):
-        _params: dict[str, Any] = {
-            "model": f"gpt:layers={_layers},hidden={_hidden},heads={_heads},seq=2048,vocab=51200",
-            "topology": "dgx-a100", "gpus": _gpus, "parallel": _parallel,
-            "micro_batch": 4 if _model == "22b" else 1, "global_batch": _batch, "dtype": "fp16",
-            "optimizer": "adam", "recompute": _mode, **_NCCL}
-        if _mode == "selective":
-            _params["sequence_parallel"] = True
-        if _schedule:
-            _params["pipeline_schedule"] = _schedule
-        _cmd = Command("simulate", _params)
-        _case(f"megatron-{_model}-{'full-recompute' if _mode == 'full' else 'selective-sp'}-iteration",
-              "korthikanti-2022", _KORTHIKANTI.format(model=_model.upper(), gpus=_gpus),
-              f"iteration time of a {_model.upper()} GPT ({_layers} layers, hidden {_hidden}) on {_gpus} GPUs, "
-              f"{_parallel}, {'full recomputation' if _mode == 'full' else 'selective recomputation + sequence '}"
-              f"{'' if _mode == 'full' else 'parallelism'}",
-              _published, "s", "[M2]",
-              (f"Selene as the catalog's `dgx-a100` (8 A100 80 GB on NVSwitch per node, 8 x HDR 200 Gbit/s NICs, "
-               f"non-blocking fat tree); sequence 2048, vocabulary 51,200, {_heads} heads; data parallelism 1; "
-               f"micro-batch {_params['micro_batch']}, global batch {_batch}; mixed precision fp16 and Adam "
-               f"(assumed: the table does not say; bf16 has the same A100 peak)"
-               + (f"; {_schedule.replace(':chunks=', ' schedule, ')} model chunks per stage" if _schedule else "")),
-              [_cmd], _value(_cmd, "step_time_s"))
+# --- large-model training runs (Megatron-LM, MT-NLG, ...) live in their own module, registered after these ------
+from simtrain.validation import large_models as _large_models  # noqa: E402,F401  (registers them)

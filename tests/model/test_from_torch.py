@@ -203,3 +203,13 @@ def test_a_traced_model_runs_in_every_command():
 
     t = traffic("powersgd:rank=2", spec, gpus=8, batch=32, samples_per_epoch=50_000)
     assert 0 < t.wire_bytes_per_run_per_gpu < t.baseline_wire_bytes_per_run_per_gpu
+
+
+def test_from_torch_is_simtrain_model_from_torch():
+    """The documented entry point (README, docs/pytorch.md): ``from simtrain.model import from_torch``."""
+    import simtrain.model
+    from simtrain.model import from_torch as documented
+
+    assert documented is from_torch and simtrain.model.UntracedCostWarning is UntracedCostWarning
+    spec = documented(nn.Linear(8, 4), torch.randn(2, 8), batch_dim=0, name="lin")
+    assert spec.num_params == 36 and spec.forward_macs == 32

@@ -302,13 +302,11 @@ def test_gnmt_structure():
     assert spec.layers[-1].forward_macs == 40 * 512 * 30_000
 
 
-GNMT_GRAPH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "baechi-gnmt" / "graph.json.gz"
+GNMT_GRAPH = Path(__file__).resolve().parents[2] / "simtrain" / "placement" / "data" / "baechi-gnmt" / "graph.json.gz"
 
 
 def test_gnmt_parameters_against_the_profiled_tf_graph():
     """22 of the 24 TF variables have the derived size; 2 kernels are allocator-sized (see gnmt.yaml's header)."""
-    if not GNMT_GRAPH.is_file():
-        pytest.skip("the Baechi GNMT data set (../shared/data/baechi-gnmt) is absent")
     with gzip.open(GNMT_GRAPH, "rt", encoding="utf-8") as f:
         nodes = json.load(f)["nodes"]
     variables = {v["name"]: v["persistent_bytes"] // 4 for v in nodes if v["op_type"] == "VariableV2"}

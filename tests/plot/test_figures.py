@@ -132,3 +132,63 @@ def test_gantt_legend_does_not_cover_the_bars():
     legend, axes = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
     assert legend.x0 >= axes.x1 and legend.x1 <= ax.figure.bbox.x1 + 1
     plt.close("all")
+
+
+def test_gantt_title_names_the_devices_and_the_link():
+    from simtrain.placement import OpGraph, make_devices, place
+    from simtrain.placement.gantt import gantt_title
+
+    graph = OpGraph.from_edges([1e-3, 1e-3], {(0, 1): 0.0})
+    title = gantt_title(place(graph, make_devices(2, "4 GiB"), "single"), device="a100")
+    assert "2 × A100 (4 GiB each)" in title and "134 µs + bytes / 5.701 GB/s" in title
+    title = gantt_title(place(graph, make_devices(2, ["4 GiB", "8 GiB"], topology="dgx-a100"), "single"))
+    assert "2 devices (op times from the graph; memory 4 GiB, 8 GiB)" in title and "dgx-a100: 2 µs" in title
+
+
+def test_pipelined_gantt_draws_every_micro_batch(tmp_path, capsys):
+    import simtrain.cli
+
+    png = tmp_path / "pipe.png"
+    code = simtrain.cli.main(["place", "--model", "resnet18-cifar", "--batch", "64", "--micro-batch", "16",
+                              "--devices", "2", "--topology", "dgx-a100", "--algorithm", "m-topo",
+                              "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0 and png.stat().st_size > 10_000
+    assert "on 2 × A100 (dgx-a100)" in out          # --device-type follows the topology's GPUs
+    from simtrain.compute import ComputeModel
+    from simtrain.placement import make_devices
+    from simtrain.placement.gantt import plot_gantt
+    from simtrain.placement.pipeline import place_pipelined
+
+    plan, result = place_pipelined("resnet18-cifar", make_devices(2, topology="dgx-a100"), "m-topo", batch=64,
+                                   micro_batch=16, compute=ComputeModel.roofline("a100"))
+    ax = plot_gantt(plan, device="a100", pipeline=result)
+    assert "4 micro-batches (gpipe)" in ax.get_title() and "2 × A100" in ax.get_title()
+    bars = sum(len(c.get_paths()) for c in ax.collections)
+    assert bars >= 4 * plan.graph.kind.count("forward")   # every micro-batch's copies, not one micro-batch
+    plt.close("all")
+
+
+def test_every_cli_figure_names_its_devices(tmp_path, monkeypatch, capsys):
+    """links, bandwidth: the GPU type in the title; traffic: the node layout that decides the wire bytes."""
+    import simtrain.cli
+    import simtrain.cli.plot as plot_cli
+
+    titles: list[str] = []
+
+    def keep(fig, out, frame=None):
+        titles.append(" | ".join([fig._suptitle.get_text() if fig._suptitle else ""]
+                                 + [ax.get_title() for ax in fig.axes]))
+        plt.close(fig)
+
+    monkeypatch.setattr(plot_cli, "save_figure", keep)
+    for argv in (["links", "--topology", "torus-3d", "--gpus", "8", "--size", "1MiB"],
+                 ["bandwidth", "--model", "resnet18-cifar", "--topology", "cloud-25g", "--gpus", "8",
+                  "--schemes", "none", "--bandwidths", "1Gbit/s,10Gbit/s"],
+                 ["traffic", "--model", "resnet18-cifar", "--gpus", "8", "--schemes", "powersgd",
+                  "--sweep", "rank=1,2"]):
+        assert simtrain.cli.main(["plot", *argv, "--out", str(tmp_path / "f.png")]) == 0
+    capsys.readouterr()
+    assert "8 × A100" in titles[0] and "max over dimension 2" in titles[0]
+    assert "8 × V100" in titles[1]
+    assert "8 GPUs (4 per node)" in titles[2]

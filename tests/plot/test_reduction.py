@@ -152,3 +152,17 @@ def test_bandwidth_key_by_topology_kind():
     assert bandwidth_key("cloud-25g") == "nic_bandwidth"
     with pytest.raises(ConfigError):
         bandwidth_key("nope")
+
+
+def test_sweeps_report_progress_row_by_row():
+    from simtrain.plot.reduction import sweep_bandwidth, sweep_traffic_each
+
+    seen: list[tuple[int, int, str]] = []
+    frame = sweep_traffic_each("resnet18-cifar", ["powersgd", "topk", "fp16"], {"rank": [1, 2], "density": [0.1]},
+                               gpus=8, progress=lambda done, total, label: seen.append((done, total, label)))
+    assert [d for d, _, _ in seen] == list(range(1, len(frame) + 1))     # one call per row, counted across rows
+    assert {t for _, t, _ in seen} == {len(frame)} and seen[0][2] == "powersgd rank=1"
+    seen.clear()
+    sweep_bandwidth("resnet18-cifar", "cloud-25g", ["none", "fp16"], ["1 Gbit/s", "10 Gbit/s"], gpus=8,
+                    progress=lambda done, total, label: seen.append((done, total, label)))
+    assert [(d, t) for d, t, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)] and seen[-1][2] == "fp16 at 10 Gbit/s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -77,7 +78,9 @@ def test_collective_trace_cli(tmp_path, capsys):
                  "--algorithm", "multidim-ring", "--engine", "des", "--trace", str(out)]) == 0
     trace = json.loads(out.read_text())
     check_trace(trace)
-    phases = [e for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == 1]
+    ranks = {e["pid"]: e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "process_name"}
+    assert [name for name in ranks.values() if name.startswith("GPU")] == ["GPU 0", "GPU 1", "GPU 2", "GPU 3"]
+    phases = [e for e in trace["traceEvents"] if e["ph"] == "X" and ranks[e["pid"]] == "GPU 0"]
     assert [e["name"] for e in phases] == ["reduce-scatter dim0", "reduce-scatter dim1", "all-gather dim1",
                                            "all-gather dim0"]
     capsys.readouterr()
@@ -110,3 +113,106 @@ def test_simulate_trace_flags(tmp_path, capsys):
     assert "needs --trace" in capsys.readouterr().err
     assert main(["simulate", "--model", "resnet18-cifar", "--topology", "abci", "--gpus", "16", "--trace",
                  str(tmp_path / "x.json"), "--trace-ranks", "a,b"]) == 2
+
+
+def _phases(trace: dict) -> dict[str, list[tuple[int, str, float, float]]]:
+    """Per process name: (chunk, phase, start µs, end µs) of every phase slice."""
+    names = {e["pid"]: e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "process_name"}
+    out: dict[str, list[tuple[int, str, float, float]]] = {}
+    for e in trace["traceEvents"]:
+        if e.get("cat") == "phase":
+            out.setdefault(names[e["pid"]], []).append((e["args"]["chunk"], e["name"], e["ts"], e["ts"] + e["dur"]))
+    return out
+
+
+def test_collective_trace_shows_every_chunk_as_the_engines_schedule_it():
+    """4 chunks of a 2-D torus all-reduce: the analytical chunk plan (a link group serves one chunk's phase at a
+    time) ends at the collective's time, and the DES, run uncontended, puts each traced rank's phases at the same
+    instants (to the nanosecond), the last one ending when the rank finished."""
+    from simtrain.collectives import build_schedule
+    from simtrain.topology import load_topology
+    from simtrain.training.trace import trace_collective
+
+    cluster = load_topology("torus-2d", gpus=16)
+    schedule = build_schedule("all-reduce", "64 MiB", cluster, "multidim-ring", chunks=4)
+    result, trace = trace_collective(schedule, cluster)
+    check_trace(trace)
+    planned = sorted(_phases(trace)["all-reduce on 16 GPUs"])
+    assert len(planned) == 16 and {c for c, *_ in planned} == {0, 1, 2, 3}
+    assert max(end for *_, end in planned) == pytest.approx(result.time_s * 1e6, abs=1e-3)
+    # dim0's phases share links: never two chunks in them at once
+    dim0 = sorted((s, e) for _, name, s, e in planned if name.endswith("dim0"))
+    assert all(a[1] <= b[0] + 1e-3 for a, b in itertools.pairwise(dim0))
+    assert sum(e - s for *_, s, e in planned) > result.time_s * 1e6     # chunks overlap across dimensions
+    des, dtrace = trace_collective(schedule, cluster, "des", ranks=[0, 9], links=["gpu0->gpu1"])
+    check_trace(dtrace)
+    ranks = _phases(dtrace)
+    assert set(ranks) == {"GPU 0", "GPU 9"}
+    for spans in ranks.values():
+        assert [(c, n) for c, n, *_ in sorted(spans)] == [(c, n) for c, n, *_ in planned]
+        assert [t for *_, s, e in sorted(spans) for t in (s, e)] == pytest.approx(
+            [t for *_, s, e in planned for t in (s, e)], abs=2e-3)
+    assert des.time_s == pytest.approx(result.time_s, rel=1e-9)
+    assert "gpu0->gpu1" in {e["name"] for e in dtrace["traceEvents"] if e["ph"] == "C"}
+    with pytest.raises(ConfigError, match="trace_ranks"):
+        trace_collective(schedule, cluster, "des", ranks=[16])
+    with pytest.raises(ConfigError, match="DES"):
+        trace_collective(schedule, cluster, ranks=[0])
+
+
+@pytest.mark.parametrize("algorithm,chunks", [("hierarchical", 2), ("double-binary-tree", 4), ("ring", 1)])
+def test_des_trace_phases_end_when_the_rank_finishes(algorithm, chunks):
+    """Under contention (abci's NICs) and for trees, each traced rank's phases of a chunk follow one another (chunk
+    0 from the start; a later chunk of a chain waits for the one before) and the last ends at the collective's
+    time."""
+    from simtrain.collectives import build_schedule
+    from simtrain.topology import load_topology
+    from simtrain.training.trace import trace_collective
+
+    cluster = load_topology("abci", gpus=16)
+    schedule = build_schedule("all-reduce", "16 MiB", cluster, algorithm, chunks=chunks)
+    result, trace = trace_collective(schedule, cluster, "des", ranks=list(range(16)))
+    check_trace(trace)
+    ranks = _phases(trace)
+    assert len(ranks) == 16
+    for spans in ranks.values():
+        for chunk in range(chunks):
+            mine = sorted((s, e) for c, _, s, e in spans if c == chunk)
+            assert (mine[0][0] == 0.0 or chunk > 0) and all(a[1] <= b[0] + 1e-6 for a, b in itertools.pairwise(mine))
+    last = max(e for spans in ranks.values() for *_, e in spans)
+    assert last == pytest.approx(result.time_s * 1e6, abs=1e-3)
+
+
+def test_collective_trace_flags(tmp_path, capsys):
+    base = ["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "16", "--size", "64MiB",
+            "--algorithm", "multidim-ring", "--chunks", "2"]
+    out = tmp_path / "a.json"
+    assert main([*base, "--trace", str(out)]) == 0
+    assert len(_phases(json.loads(out.read_text()))["all-reduce on 16 GPUs"]) == 8      # 2 chunks x 4 phases
+    capsys.readouterr()
+    for extra, message in ((["--trace-ranks", "1"], "needs --trace"),
+                           (["--trace", str(tmp_path / "b.json"), "--trace-ranks", "1"], "traced by the DES"),
+                           (["--engine", "des", "--trace", str(tmp_path / "c.json"), "--trace-ranks", "1,16"],
+                            "--trace-ranks: must be ranks of the collective"),
+                           (["--engine", "des", "--trace", str(tmp_path / "d.json"), "--trace-links", "x->y"],
+                            "--trace-links: no such link")):
+        assert main([*base, *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("[bcd].json"))
+
+
+def test_step_trace_shows_each_buckets_phases_on_the_analytical_engine():
+    report = simulate("resnet50", "torus-2d", gpus=16, batch=32, algorithm="multidim-ring", chunks=2)
+    trace = step_trace(report, ranks=[0])
+    check_trace(trace)
+    phases = [e for e in trace["traceEvents"] if e.get("cat") == "phase"]
+    buckets = {i: e for i, e in enumerate(e for e in trace["traceEvents"] if e.get("cat") == "comm")}
+    assert len(phases) == len(buckets) * 2 * 4                          # every bucket: 2 chunks x 4 phases
+    for i, bucket in buckets.items():
+        mine = [e for e in phases if e["args"]["bucket"] == i]
+        assert min(e["ts"] for e in mine) == bucket["ts"]
+        assert max(e["ts"] + e["dur"] for e in mine) == pytest.approx(bucket["ts"] + bucket["dur"], abs=2e-3)
+    threads = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert {"all-reduce phases, chunk 0", "all-reduce phases, chunk 1"} <= threads
+    des = simulate("resnet18-cifar", "abci", gpus=16, batch=32, engine="des")
+    assert not [e for e in step_trace(des)["traceEvents"] if e.get("cat") == "phase"]   # not recorded there
