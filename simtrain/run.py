@@ -108,6 +108,11 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("overlap_dp", "boolean", True,
           "overlap the data-parallel gradient reduction with the last micro-batch's backward (Megatron "
           "--overlap-grad-reduce)"),
+    Param("samples_per_epoch", "integer", None,
+          "samples in one epoch; with epochs, the run's length (a study row flags a warm-up or switch past its end)",
+          minimum=1),
+    Param("epochs", "number", None, "length of the run in epochs (with samples_per_epoch)", minimum=0,
+          exclusive_minimum=True),
     Param("overlap_pp", "boolean", False,
           "pipeline sends on a separate stream, the sender computing on (Megatron-core "
           "--overlap-p2p-communication); default: a stage waits for its send, as Megatron-LM's p2p calls do"),
@@ -222,6 +227,8 @@ class TrainingRun:
     sequence_parallel: bool = False
     rank_order: str = "tp-cp-dp-pp"
     overlap_dp: bool = True
+    samples_per_epoch: int | None = None
+    epochs: float | None = None
     overlap_pp: bool = False
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)

@@ -28,7 +28,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -144,12 +144,16 @@ class Phase:
         update (model averaging: local SGD, CSER, sub-network exchange).
     compute_flops : callable, optional
         ``compute_flops(tensors) -> FLOPs`` of compression work (selection, QR, encode/decode) for the tensors.
+    factorised : mapping, optional
+        Weight tensor name → ``("AB", r)`` or ``("USV", k)``: layers whose forward and backward run as factor
+        GEMMs in this phase (:func:`simtrain.lowrank.compute.layer_time`); the others run dense.
     """
 
     name: str
     comms: Callable[[Sequence[Tensor]], list[Communication]]
     overlap: bool = True
     compute_flops: Callable[[Sequence[Tensor]], float] | None = None
+    factorised: Mapping[str, tuple[str, int]] | None = None
 
     def payload_bytes(self, tensors: Sequence[Tensor]) -> float:
         """Bytes one worker contributes in this step for ``tensors``."""

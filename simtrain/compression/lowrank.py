@@ -398,7 +398,11 @@ class Cuttlefish(_LowRank):
             return [Communication("factors and full-rank tensors", "all-reduce", factors + rest)] \
                 if factors + rest else []
 
-        return [Phase("full-rank", lambda tensors: dense(tensors, ctx)), Phase("low-rank", lowrank)]
+        # after the switch each factorised layer runs as its two factor layers (a k×k convolution to r channels,
+        # then a 1×1 one to C_out; Cuttlefish's decompose_weights), so its forward and backward shrink
+        factors = {t.name: ("AB", int(ranks.rank_of(t))) for t in factorised}
+        return [Phase("full-rank", lambda tensors: dense(tensors, ctx)),
+                Phase("low-rank", lowrank, factorised=factors)]
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """After the switch factorised layers hold A and B (trained: gradients and optimizer state) instead of W.

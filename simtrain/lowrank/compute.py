@@ -66,11 +66,12 @@ def factor_layers(layer: Layer, kind: str, rank: int) -> list[tuple[Layer, bool]
     rows, m, n = layer.gemm
     dims = [(n, rank, "B"), (rank, m, "A")] if kind == "AB" else [(n, rank, "V"), (rank, rank, "S"), (rank, m, "U")]
     out = []
-    for inner, cols, part in dims:
+    for index, (inner, cols, part) in enumerate(dims):
+        # the first factor reads the layer's own input (a k×k convolution stays one: Winograd where it applies)
         sub = dataclasses.replace(
             layer, name=f"{layer.name}:{part}", tensors=(Tensor(f"{layer.name}:{part}", (cols, inner)),),
-            forward_macs=float(rows * cols * inner), input_elements=rows * inner, output_elements=rows * cols,
-            gemm=(rows, cols, inner))
+            forward_macs=float(rows * cols * inner), output_elements=rows * cols, gemm=(rows, cols, inner),
+            input_elements=layer.input_elements if index == 0 else rows * inner)
         out.append((sub, kind == "AB" or part == "S"))
     return out
 

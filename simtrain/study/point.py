@@ -24,7 +24,7 @@ from simtrain.errors import SimtrainError
 from simtrain.run import TrainingRun
 from simtrain.training.run_cache import RunCache, default_cache
 
-__all__ = ["OUTPUT_COLUMNS", "PROCESS_CACHE", "build_cluster", "point_run", "run_point"]
+__all__ = ["OUTPUT_COLUMNS", "PROCESS_CACHE", "build_cluster", "point_run", "run_point", "warmup_past_end"]
 
 #: Result columns of a study table (besides the point's configuration keys and derived columns): name → meaning.
 OUTPUT_COLUMNS: dict[str, str] = {
@@ -56,8 +56,11 @@ OUTPUT_COLUMNS: dict[str, str] = {
     "hfu": "hardware FLOPs utilization (recomputation included), in [0, 1] (--parallel runs; empty otherwise)",
     "bubble_fraction": "a stage's mean idle share before the pipeline's end (--parallel runs; empty otherwise)",
     "max_link_utilization": "busiest link's busy fraction over the step",
+    "warmup_past_end": "the scheme's warm-up or switch lasts the whole run of epochs × samples_per_epoch, so it never "
+                       "compresses (as simtrain traffic warns); empty when the run's length is not given",
 }
-_REPORT_COLUMNS = [c for c in OUTPUT_COLUMNS if c not in ("point", "seed", "simtrain_version", "status", "error")]
+_REPORT_COLUMNS = [c for c in OUTPUT_COLUMNS
+                   if c not in ("point", "seed", "simtrain_version", "status", "error", "warmup_past_end")]
 
 
 #: The runs of a study in this process share clusters, profiles and network templates through one explicit cache
@@ -124,9 +127,10 @@ def run_point(point: Mapping[str, Any], seed: int, index: int = 0,
         data = report.to_dict()
         # the model-parallel columns (tokens_per_s, mfu, ...) are empty for a plain data-parallel run
         row.update({column: data.get(column) for column in _REPORT_COLUMNS})
+        row["warmup_past_end"] = warmup_past_end(config, data["global_batch"], cache or PROCESS_CACHE)
     except (SimtrainError, ValueError, ArithmeticError) as exc:   # a bad point is recorded, the sweep goes on
         row.update({"status": "error", "error": f"{type(exc).__name__}: {exc}"})
-        row.update({column: None for column in _REPORT_COLUMNS})
+        row.update({column: None for column in [*_REPORT_COLUMNS, "warmup_past_end"]})
     for column, function in (derived or {}).items():
         try:
             row[column] = float(function(row)) if row["status"] == "ok" else None
@@ -134,3 +138,32 @@ def run_point(point: Mapping[str, Any], seed: int, index: int = 0,
             row[column] = None
             row["error"] = (row["error"] + "; " if row["error"] else "") + f"derived.{column}: {exc}"
     return row
+
+
+def warmup_past_end(point: Mapping[str, Any], global_batch: int, cache: RunCache | None = None) -> bool | None:
+    """Whether the point's scheme stays in its dense warm-up (or before its switch) for the whole run of
+    ``epochs × samples_per_epoch`` samples at ``global_batch`` samples per step
+    (:meth:`~simtrain.compression.Scheme.past_end`, what ``simtrain traffic`` warns about); ``None`` when the
+    point does not give the run's length.
+
+    Examples
+    --------
+    >>> p = {"model": "vgg16-cifar", "topology": "dgx-a100", "gpus": 8, "batch": 128, "scheme": "ab-training",
+    ...      "samples_per_epoch": 50000, "epochs": 30}
+    >>> [warmup_past_end({**p, "epochs": e}, 1024) for e in (30, 300, None)]
+    [True, False, None]
+    """
+    from simtrain.compression import SchemeContext, make_scheme
+    from simtrain.model import ModelSpec
+
+    samples, epochs = point.get("samples_per_epoch"), point.get("epochs")
+    if samples is None or epochs is None:
+        return None
+    run = point_run(point, 0)
+    cache = cache or PROCESS_CACHE
+    model = run.model if isinstance(run.model, ModelSpec) else cache.model(run.model)
+    cluster = build_cluster(point, cache)
+    # steps as simtrain traffic counts them: whole steps per epoch (drop-last)
+    steps_per_epoch = max(1, int(samples) // global_batch)
+    ctx = SchemeContext(model, cluster.num_gpus, cluster.gpus_per_node, run.dtype, steps_per_epoch)
+    return make_scheme(run.scheme).past_end(ctx, round(float(epochs) * steps_per_epoch)) is not None

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -329,6 +329,13 @@ class StepPlan:
     factors: np.ndarray
     batch: int = 0          # samples per GPU per forward/backward (the micro-batch under accumulation)
     accumulation: int = 1   # forward/backward passes per optimizer step (gradient accumulation)
+    #: phase name → (forward, backward) per layer, for phases that run factorised layers (the others: dense)
+    phase_compute: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+
+    def compute_of(self, phase: str) -> tuple[float, float]:
+        """Forward and backward compute of one pass in ``phase``."""
+        forward, backward = self.phase_compute.get(phase, (self.forward, self.backward))
+        return sum(forward), sum(backward)
 
     @property
     def forward_time(self) -> float:
@@ -407,22 +414,22 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             f"{units.format_size(memory['total'] - resolved.device.memory_bytes)}; lower the batch per GPU or use "
             "another device"
         )
-    forward = [compute.layer_time(layer, batch, "forward", run.dtype) for layer in spec.layers]
-    backward = [compute.layer_time(layer, batch, "backward", run.dtype) for layer in spec.layers]
+    forward, backward = _layer_times(spec, None, compute, batch, run.dtype)
     update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer)
-    # backward runs in reverse: the end time of each layer's backward, measured from the start of backward
-    done_at = [0.0] * len(spec.layers)
-    clock = 0.0
-    for index in range(len(spec.layers) - 1, -1, -1):
-        clock += backward[index]
-        done_at[index] = clock
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
-    buckets, ready, groups = (plan_groups(framework, spec, run.bucket_size, width, sum(forward), done_at)
-                              if cluster.num_gpus > 1 else ([], np.zeros(0), []))
-    # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync before it)
-    earlier = (accumulation - 1) * (sum(forward) + sum(backward))
-    ready = ready + earlier
+
+    def grouped(forward: list[float], backward: list[float]) -> tuple[Any, np.ndarray, Any]:
+        if cluster.num_gpus == 1:
+            return [], np.zeros(0), []
+        # backward runs in reverse: the end time of each layer's backward, measured from the start of backward
+        done_at = list(np.cumsum(backward[::-1])[::-1])
+        buckets, ready, groups = plan_groups(framework, spec, run.bucket_size, width, sum(forward), done_at)
+        # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync
+        # before it)
+        return buckets, ready + (accumulation - 1) * (sum(forward) + sum(backward)), groups
+
+    buckets, ready, groups = grouped(forward, backward)
 
     from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
 
@@ -431,17 +438,41 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
     schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)
     planned = []
+    phase_compute: dict[str, tuple[list[float], list[float]]] = {}
     for phase, count in zip(phases, counts):
         if count == 0:
             continue
-        jobs = (_phase_jobs(phase, buckets, ready, spec, schedules, compute, width, scheme_codec(resolved.scheme))
+        phase_buckets, phase_ready, phase_groups = buckets, ready, groups
+        if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
+            phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)
+            phase_buckets, phase_ready, phase_groups = grouped(*phase_compute[phase.name])
+        jobs = (_phase_jobs(phase, phase_buckets, phase_ready, spec, schedules, compute, width,
+                            scheme_codec(resolved.scheme))
                 if cluster.num_gpus > 1 else [])
-        framework.apply(jobs, groups, compute, width)
+        framework.apply(jobs, phase_groups, compute, width)
         planned.append((phase, count, jobs))
     perturbations = resolved.perturbations
     factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
                else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
-    return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation)
+    return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
+                    phase_compute)
+
+
+def _layer_times(spec: ModelSpec, factorised: Mapping[str, tuple[str, int]] | None, compute: ComputeModel,
+                 batch: int, dtype: str) -> tuple[list[float], list[float]]:
+    """Forward and backward seconds per layer; the weights named in ``factorised`` run as their factor GEMMs
+    (:func:`simtrain.lowrank.compute.layer_time`)."""
+    if not factorised:
+        return ([compute.layer_time(layer, batch, "forward", dtype) for layer in spec.layers],
+                [compute.layer_time(layer, batch, "backward", dtype) for layer in spec.layers])
+    from simtrain.lowrank.compute import layer_time
+
+    forward, backward = [], []
+    for layer in spec.layers:
+        how = next((factorised[t.name] for t in layer.tensors if t.name in factorised), None)
+        forward.append(layer_time(compute, layer, how, batch, "forward", dtype))
+        backward.append(layer_time(compute, layer, how, batch, "backward", dtype))
+    return forward, backward
 
 
 def micro_batching(run: TrainingRun, num_gpus: int) -> tuple[int, int]:
@@ -481,12 +512,12 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False) 
                                                                                              float]]:
     """Stage 3: run every phase's communication on the engine; each phase's outcome and step time."""
     run, cluster = resolved.run, resolved.cluster
-    forward_time, backward_time, update_time, factors = (step.forward_time, step.backward_time, step.update_time,
-                                                         step.factors)
-    # the passes before the last one (gradient accumulation) come before the last forward
-    forward_time += (step.accumulation - 1) * (step.forward_time + step.backward_time)
+    update_time, factors = step.update_time, step.factors
     outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
     for phase, count, jobs in step.phases:
+        forward_time, backward_time = step.compute_of(phase.name)
+        # the passes before the last one (gradient accumulation) come before the last forward
+        forward_time += (step.accumulation - 1) * (forward_time + backward_time)
         if run.engine == "analytical":
             comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
                                     resolved.cache)
@@ -509,12 +540,15 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     """Stage 4: the step report (means over the scheme's period) with the configuration that ran."""
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
     passes = step.accumulation
-    forward_time, backward_time, update_time = passes * step.forward_time, passes * step.backward_time, \
-        step.update_time
     batch = step.batch or run.batch
     period = sum(count for _, count, _, _ in outcomes)
+    # compute is a mean over the period too where a phase runs factorised layers
+    forward_time = passes * sum(count * step.compute_of(p.name)[0] for p, count, _, _ in outcomes) / period
+    backward_time = passes * sum(count * step.compute_of(p.name)[1] for p, count, _, _ in outcomes) / period
+    update_time = step.update_time
     step_time = sum(count * t for _, count, _, t in outcomes) / period
-    _, _, main, main_step = max(outcomes, key=lambda o: o[1])
+    main_phase, _, main, main_step = max(outcomes, key=lambda o: o[1])
+    main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
     single = forward_time + backward_time + update_time
     slowest_compute = float((single * step.factors).max())
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
@@ -564,7 +598,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         buckets=main.buckets,
         clean_step_time_s=clean_step_time_s,
         max_link_utilization=main.max_link_utilization(main_step),
-        timeline=StepTimeline([layer.name for layer in spec.layers], step.forward, step.backward, update_time,
+        timeline=StepTimeline([layer.name for layer in spec.layers], main_forward, main_backward, update_time,
                               step.factors, main, cluster),
         scheme=resolved.scheme.describe(),
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
