@@ -57,23 +57,27 @@ _DONE_TOLERANCE = 1e-9  # a flow is through when less than this fraction of its 
 
 
 _NUMBA_ENTRIES = 20_000  # below this many route entries NumPy's water-filling beats loading the numba kernel
+_NUMBA_AFTER = 32  # ... unless a run keeps water-filling: after this many times, loading the kernel (~0.5 s) pays
 
 
-def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """Max-min fair rates of flows in flight (every flow crosses at least one link).
+def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray,
+           filled: int = 0) -> tuple[np.ndarray, bool]:
+    """Max-min fair rates of flows in flight (every flow crosses at least one link), and whether they had to be
+    water-filled (some link carries several flows).
 
     Flows that share no link (a ring step, a torus dimension's rings) each get their narrowest link or their cap:
     that is one array pass, and it is the common case. Contended sets go to water-filling: NumPy's for small ones
-    (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones.
+    (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones and
+    once a run has water-filled ``_NUMBA_AFTER`` times (``filled``: how many times it has).
     """
     if links.size and np.bincount(links).max() <= 1:
-        return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps)
+        return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps), False
     active = np.ones(len(offsets) - 1, dtype=np.bool_)
-    if links.size < _NUMBA_ENTRIES:
-        return max_min_rates(offsets, links, capacity, caps, active)
+    if links.size < _NUMBA_ENTRIES and filled < _NUMBA_AFTER:
+        return max_min_rates(offsets, links, capacity, caps, active), True
     from simtrain.network._fairshare_numba import max_min_rates_kernel
 
-    return max_min_rates_kernel(offsets, links, capacity, caps, active)
+    return max_min_rates_kernel(offsets, links, capacity, caps, active), True
 
 
 class FlowNetwork:
@@ -125,6 +129,7 @@ class FlowNetwork:
         self._next_owner = 0
         self._rates: np.ndarray | None = None
         self._rated = 0  # flows started after the rates were computed have not moved yet
+        self._filled = 0  # times the rates were water-filled (contended)
         self._wake = env.event()
         self._process = env.process(self._run())
 
@@ -260,7 +265,8 @@ class FlowNetwork:
             self._rates = template.rates
         else:
             caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
-            self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+            self._rates, filled = _rates(self._offsets, self._links, self.capacity, caps, self._filled)
+            self._filled += filled
             if template is not None:  # alone on the network: the same rates every time it is sent
                 template.rates, template.capacity = self._rates, self.capacity
         self._rated = len(self._remaining)
