@@ -23,7 +23,7 @@ from simtrain.network.des import (
     simulate_collective,
     uncontended_finish,
 )
-from simtrain.topology import dimension_stack, fully_connected, ring, switch, torus
+from simtrain.topology import dimension_stack, fully_connected, hierarchical, ring, switch, torus
 
 CLUSTERS = {
     "torus-4x4": lambda: torus([4, 4], 10e9, 1e-6),
@@ -162,3 +162,27 @@ def test_progress_draws_only_when_enabled(monkeypatch):
     assert "DES test:  50.0% of 100 messages" in err.getvalue()
     shown.close()
     assert err.getvalue().endswith("\r")
+
+
+def _nodes():
+    return hierarchical(6, 4, intra_bandwidth=150e9, intra_latency=1e-6, nics_per_node=2, nic_bandwidth=12.5e9,
+                        nic_latency=1e-6, pcie_latency=0.5e-6)
+
+
+@pytest.mark.parametrize(("cluster", "op", "algorithm", "chunks"), [
+    (_nodes(), "all-reduce", "double-binary-tree", 3),  # ranks drift and share NICs: 215 contended fillings
+    (_nodes(), "all-reduce", "hierarchical", 4),
+    (torus([4, 4], 10e9, 1e-6), "all-to-all", "direct", 1),
+])
+def test_numba_water_filling_of_long_runs_equals_numpy(monkeypatch, cluster, op, algorithm, chunks):
+    """A run that keeps water-filling switches to numba's kernel after its first contended events; times and
+    link bytes equal those of NumPy's water-filling at every event."""
+    from simtrain.network import des
+
+    schedule = build_schedule(op, 3e7, cluster, algorithm, chunks=chunks)
+    monkeypatch.setattr(des, "_NUMBA_AFTER", 10**9)
+    numpy_only = _per_rank(schedule, cluster)
+    monkeypatch.setattr(des, "_NUMBA_AFTER", 0)
+    numba = _per_rank(schedule, cluster)
+    assert numba[0] == pytest.approx(numpy_only[0], rel=1e-9)
+    np.testing.assert_allclose(numba[1], numpy_only[1], rtol=1e-9, atol=1e-3)
