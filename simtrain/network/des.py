@@ -147,6 +147,11 @@ class FlowNetwork:
         """Flows transmitting now."""
         return len(self._remaining)
 
+    def account(self, link_bytes: np.ndarray, flows: int) -> None:
+        """Count the bytes and flows of a run replayed on this network (:meth:`CollectiveRun.replay`)."""
+        self._link_bytes += link_bytes
+        self.flows_started += flows
+
     # -- public -----------------------------------------------------------------------------------------------
     def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
              latency: np.ndarray | None = None, template: StepTemplate | None = None,
@@ -829,12 +834,26 @@ class CollectiveRun:
         if k + 1 == len(self.stages):
             finished = ranks[(self.pos[:, ranks] == len(self.stages)).all(axis=0)]
             if finished.size:
-                self.finish_time[finished] = self.env.now
-                self._remaining_ranks -= finished.size
-                if self.on_rank_done is not None:
-                    self.on_rank_done(finished)
-                if self._remaining_ranks == 0 and not self.done.triggered:
-                    self.done.succeed(self.finish_time)
+                self._finished(finished)
+
+    def _finished(self, ranks: np.ndarray, _event: Any = None) -> None:
+        self.finish_time[ranks] = self.env.now
+        self._remaining_ranks -= ranks.size
+        if self.on_rank_done is not None:
+            self.on_rank_done(ranks)
+        if self._remaining_ranks == 0 and not self.done.triggered:
+            self.done.succeed(self.finish_time)
+
+    def replay(self, finish: np.ndarray) -> None:
+        """Start every rank now and finish rank r at now + ``finish[r]``: the run as another run of the same
+        Schedule recorded it, alone on an idle network (the caller makes sure nothing else will share it; the
+        training step's identical buckets)."""
+        now = self.env.now
+        self.ready[:] = True
+        self.start_time[:] = now
+        for offset, chosen in _split_by(finish):
+            ranks = np.arange(self.p) if chosen is None else np.flatnonzero(chosen)
+            self.env.timeout(float(offset)).callbacks.append(functools.partial(self._finished, ranks))
 
     def _start(self, chunk: int, k: int, flows: np.ndarray) -> None:
         if not flows.size:
