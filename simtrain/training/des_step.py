@@ -143,10 +143,11 @@ class _Replays:
     another runs on the shared network as usual.
     """
 
-    def __init__(self, network: FlowNetwork, jobs: Sequence[Any], options: NetworkOptions | None,
-                 earliest: np.ndarray) -> None:
+    def __init__(self, network: FlowNetwork, jobs: Sequence[Any], runs: Sequence[CollectiveRun],
+                 options: NetworkOptions | None, earliest: np.ndarray) -> None:
         self.network = network
         self.jobs = jobs
+        self.runs = runs
         self.options = options
         self.earliest = earliest
         self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int]] = {}  # key -> finish offsets, link bytes, flows
@@ -156,6 +157,8 @@ class _Replays:
         """Replay ``run`` (all its ranks ``local`` start now) if it runs alone; whether it did."""
         spec = self.jobs[job]
         if spec.key is None or local.size != run.p or run.ready.any() or self.network.flows_in_flight:
+            return False
+        if not all(earlier.done.triggered for earlier in self.runs[:job]):  # ranks outside it may still send
             return False
         key = (spec.key, float(run.schedule.size_bytes), run.schedule.num_ranks, run.schedule.chunks)
         if key in self.shared:
@@ -222,7 +225,7 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     update = update_time * factors
     stream = _Stream(env, jobs, factors, compute_end, update)
     if not record_loads:  # a replayed job leaves no link-load history
-        stream.replays = _Replays(flow_network, jobs, network,
+        stream.replays = _Replays(flow_network, jobs, stream.runs, network,
                                   _earliest_later_start(jobs, factors, compute_end, update))
     for index, job in enumerate(jobs):
         stream.runs.append(CollectiveRun(flow_network, job.schedule, network, start_all=False,
