@@ -126,6 +126,7 @@ class FlowNetwork:
         self._owner = np.zeros(0, dtype=np.int64)  # key into _callbacks
         self._index = np.zeros(0, dtype=np.int64)  # the flow's index in its owner's numbering
         self._callbacks: dict[int, Callable[[np.ndarray], None]] = {}
+        self._left: dict[int, int] = {}  # flows in flight per owner (its callback goes with its last flow)
         self._next_owner = 0
         self._rates: np.ndarray | None = None
         self._rated = 0  # flows started after the rates were computed have not moved yet
@@ -194,6 +195,7 @@ class FlowNetwork:
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
+        self._left[owner] = int(moving.size)
         if not self._remaining.size:  # nothing in flight (every step of a synchronous collective): no copies
             self._offsets, self._links = routes.offsets, routes.links
             self._remaining, self._size, self._latency = nbytes.copy(), nbytes, latency
@@ -221,6 +223,7 @@ class FlowNetwork:
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
+        self._left[owner] = count
         self._offsets, self._links = template.routes.offsets, template.routes.links
         self._remaining, self._size, self._latency = template.nbytes.copy(), template.nbytes, template.latency
         self._payload = template.payload
@@ -330,6 +333,7 @@ class FlowNetwork:
             if everything:  # all through (a synchronous step): start afresh, then deliver (which may send)
                 index, latency = self._index, self._latency
                 callbacks = [self._callbacks.pop(int(owner)) for owner, _ in split]
+                self._left.clear()
                 self._offsets = np.zeros(1, dtype=np.int64)
                 self._links = self._owner = self._index = np.zeros(0, dtype=np.int64)
                 self._remaining = self._size = self._latency = self._payload = np.zeros(0)
@@ -339,9 +343,13 @@ class FlowNetwork:
                     mine = done if chosen is None else done[chosen]
                     self._deliver(index[mine], latency[mine], callback)
                 continue
+            gone = []
             for owner, chosen in split:
                 mine = done if chosen is None else done[chosen]
                 self._deliver(self._index[mine], self._latency[mine], self._callbacks[int(owner)])
+                self._left[int(owner)] -= mine.size
+                if not self._left[int(owner)]:
+                    gone.append(int(owner))
             self._template = None
             keep = np.ones(len(self._remaining), dtype=bool)
             keep[done] = False
@@ -352,11 +360,10 @@ class FlowNetwork:
             self._size = self._size[kept]
             self._payload = self._payload[kept]
             self._latency = self._latency[kept]
-            gone = np.setdiff1d(np.unique(owners), self._owner[kept])
             self._owner = self._owner[kept]
             self._index = self._index[kept]
             for owner in gone:
-                del self._callbacks[int(owner)]
+                del self._callbacks[owner], self._left[owner]
             self._rates = None
 
 
