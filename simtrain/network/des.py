@@ -354,8 +354,10 @@ class FlowNetwork:
             keep = np.ones(len(self._remaining), dtype=bool)
             keep[done] = False
             kept = np.flatnonzero(keep)
-            routes = _select(Routes(self._offsets, self._links), kept)
-            self._offsets, self._links = routes.offsets, routes.links
+            lengths = np.diff(self._offsets)
+            self._links = self._links[np.repeat(keep, lengths)]
+            self._offsets = np.zeros(kept.size + 1, dtype=np.int64)
+            np.cumsum(lengths[kept], out=self._offsets[1:])
             self._remaining = self._remaining[kept]
             self._size = self._size[kept]
             self._payload = self._payload[kept]
