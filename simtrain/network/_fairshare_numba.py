@@ -32,6 +32,7 @@ def max_min_rates_kernel(offsets, links, capacity, flow_cap, active):
             count[links[e]] += 1
     freeze = np.zeros(num_flows, dtype=np.bool_)
     used = np.zeros(num_links, dtype=np.int64)
+    touched = np.empty(num_links, dtype=np.int64)  # links of this round's frozen flows (not a pass over all)
     tolerance = 1e-12
     while left > 0:
         level = np.inf
@@ -50,16 +51,21 @@ def max_min_rates_kernel(offsets, links, capacity, flow_cap, active):
         threshold = level * (1 + tolerance)
         for f in range(num_flows):
             freeze[f] = unfrozen[f] and rates[f] <= threshold
-        used[:] = 0
+        num_touched = 0
         for f in range(num_flows):
             if freeze[f]:
                 rates[f] = level
                 unfrozen[f] = False
                 left -= 1
                 for e in range(offsets[f], offsets[f + 1]):
-                    used[links[e]] += 1
-        for link in range(num_links):
-            if used[link] > 0:
-                count[link] -= used[link]
-                remaining[link] = max(remaining[link] - used[link] * level, 0.0)
+                    link = links[e]
+                    if used[link] == 0:
+                        touched[num_touched] = link
+                        num_touched += 1
+                    used[link] += 1
+        for i in range(num_touched):
+            link = touched[i]
+            count[link] -= used[link]
+            remaining[link] = max(remaining[link] - used[link] * level, 0.0)
+            used[link] = 0
     return rates

@@ -50,29 +50,34 @@ from simtrain.network.link_load import schedule_traffic
 from simtrain.network.types import DEFAULT_MAX_EVENTS, CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["CollectiveRun", "FlowNetwork", "Progress", "check_budget", "estimate_messages", "simulate_collective"]
+__all__ = ["CollectiveRun", "FlowNetwork", "Progress", "check_budget", "estimate_messages", "simulate_collective",
+           "uncontended_finish"]
 
 _DONE_TOLERANCE = 1e-9  # a flow is through when less than this fraction of its bytes remains
 
 
 _NUMBA_ENTRIES = 20_000  # below this many route entries NumPy's water-filling beats loading the numba kernel
+_NUMBA_AFTER = 32  # ... unless a run keeps water-filling: after this many times, loading the kernel (~0.5 s) pays
 
 
-def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """Max-min fair rates of flows in flight (every flow crosses at least one link).
+def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray,
+           filled: int = 0) -> tuple[np.ndarray, bool]:
+    """Max-min fair rates of flows in flight (every flow crosses at least one link), and whether they had to be
+    water-filled (some link carries several flows).
 
     Flows that share no link (a ring step, a torus dimension's rings) each get their narrowest link or their cap:
     that is one array pass, and it is the common case. Contended sets go to water-filling: NumPy's for small ones
-    (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones.
+    (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones and
+    once a run has water-filled ``_NUMBA_AFTER`` times (``filled``: how many times it has).
     """
     if links.size and np.bincount(links).max() <= 1:
-        return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps)
+        return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps), False
     active = np.ones(len(offsets) - 1, dtype=np.bool_)
-    if links.size < _NUMBA_ENTRIES:
-        return max_min_rates(offsets, links, capacity, caps, active)
+    if links.size < _NUMBA_ENTRIES and filled < _NUMBA_AFTER:
+        return max_min_rates(offsets, links, capacity, caps, active), True
     from simtrain.network._fairshare_numba import max_min_rates_kernel
 
-    return max_min_rates_kernel(offsets, links, capacity, caps, active)
+    return max_min_rates_kernel(offsets, links, capacity, caps, active), True
 
 
 class FlowNetwork:
@@ -121,9 +126,11 @@ class FlowNetwork:
         self._owner = np.zeros(0, dtype=np.int64)  # key into _callbacks
         self._index = np.zeros(0, dtype=np.int64)  # the flow's index in its owner's numbering
         self._callbacks: dict[int, Callable[[np.ndarray], None]] = {}
+        self._left: dict[int, int] = {}  # flows in flight per owner (its callback goes with its last flow)
         self._next_owner = 0
         self._rates: np.ndarray | None = None
         self._rated = 0  # flows started after the rates were computed have not moved yet
+        self._filled = 0  # times the rates were water-filled (contended)
         self._wake = env.event()
         self._process = env.process(self._run())
 
@@ -140,6 +147,11 @@ class FlowNetwork:
     def flows_in_flight(self) -> int:
         """Flows transmitting now."""
         return len(self._remaining)
+
+    def account(self, link_bytes: np.ndarray, flows: int) -> None:
+        """Count the bytes and flows of a run replayed on this network (:meth:`CollectiveRun.replay`)."""
+        self._link_bytes += link_bytes
+        self.flows_started += flows
 
     # -- public -----------------------------------------------------------------------------------------------
     def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
@@ -183,6 +195,7 @@ class FlowNetwork:
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
+        self._left[owner] = int(moving.size)
         if not self._remaining.size:  # nothing in flight (every step of a synchronous collective): no copies
             self._offsets, self._links = routes.offsets, routes.links
             self._remaining, self._size, self._latency = nbytes.copy(), nbytes, latency
@@ -210,6 +223,7 @@ class FlowNetwork:
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
+        self._left[owner] = count
         self._offsets, self._links = template.routes.offsets, template.routes.links
         self._remaining, self._size, self._latency = template.nbytes.copy(), template.nbytes, template.latency
         self._payload = template.payload
@@ -259,7 +273,8 @@ class FlowNetwork:
             self._rates = template.rates
         else:
             caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
-            self._rates = _rates(self._offsets, self._links, self.capacity, caps)
+            self._rates, filled = _rates(self._offsets, self._links, self.capacity, caps, self._filled)
+            self._filled += filled
             if template is not None:  # alone on the network: the same rates every time it is sent
                 template.rates, template.capacity = self._rates, self.capacity
         self._rated = len(self._remaining)
@@ -318,6 +333,7 @@ class FlowNetwork:
             if everything:  # all through (a synchronous step): start afresh, then deliver (which may send)
                 index, latency = self._index, self._latency
                 callbacks = [self._callbacks.pop(int(owner)) for owner, _ in split]
+                self._left.clear()
                 self._offsets = np.zeros(1, dtype=np.int64)
                 self._links = self._owner = self._index = np.zeros(0, dtype=np.int64)
                 self._remaining = self._size = self._latency = self._payload = np.zeros(0)
@@ -327,24 +343,29 @@ class FlowNetwork:
                     mine = done if chosen is None else done[chosen]
                     self._deliver(index[mine], latency[mine], callback)
                 continue
+            gone = []
             for owner, chosen in split:
                 mine = done if chosen is None else done[chosen]
                 self._deliver(self._index[mine], self._latency[mine], self._callbacks[int(owner)])
+                self._left[int(owner)] -= mine.size
+                if not self._left[int(owner)]:
+                    gone.append(int(owner))
             self._template = None
             keep = np.ones(len(self._remaining), dtype=bool)
             keep[done] = False
             kept = np.flatnonzero(keep)
-            routes = _select(Routes(self._offsets, self._links), kept)
-            self._offsets, self._links = routes.offsets, routes.links
+            lengths = np.diff(self._offsets)
+            self._links = self._links[np.repeat(keep, lengths)]
+            self._offsets = np.zeros(kept.size + 1, dtype=np.int64)
+            np.cumsum(lengths[kept], out=self._offsets[1:])
             self._remaining = self._remaining[kept]
             self._size = self._size[kept]
             self._payload = self._payload[kept]
             self._latency = self._latency[kept]
-            gone = np.setdiff1d(np.unique(owners), self._owner[kept])
             self._owner = self._owner[kept]
             self._index = self._index[kept]
             for owner in gone:
-                del self._callbacks[int(owner)]
+                del self._callbacks[owner], self._left[owner]
             self._rates = None
 
 
@@ -822,12 +843,26 @@ class CollectiveRun:
         if k + 1 == len(self.stages):
             finished = ranks[(self.pos[:, ranks] == len(self.stages)).all(axis=0)]
             if finished.size:
-                self.finish_time[finished] = self.env.now
-                self._remaining_ranks -= finished.size
-                if self.on_rank_done is not None:
-                    self.on_rank_done(finished)
-                if self._remaining_ranks == 0 and not self.done.triggered:
-                    self.done.succeed(self.finish_time)
+                self._finished(finished)
+
+    def _finished(self, ranks: np.ndarray, _event: Any = None) -> None:
+        self.finish_time[ranks] = self.env.now
+        self._remaining_ranks -= ranks.size
+        if self.on_rank_done is not None:
+            self.on_rank_done(ranks)
+        if self._remaining_ranks == 0 and not self.done.triggered:
+            self.done.succeed(self.finish_time)
+
+    def replay(self, finish: np.ndarray) -> None:
+        """Start every rank now and finish rank r at now + ``finish[r]``: the run as another run of the same
+        Schedule recorded it, alone on an idle network (the caller makes sure nothing else will share it; the
+        training step's identical buckets)."""
+        now = self.env.now
+        self.ready[:] = True
+        self.start_time[:] = now
+        for offset, chosen in _split_by(finish):
+            ranks = np.arange(self.p) if chosen is None else np.flatnonzero(chosen)
+            self.env.timeout(float(offset)).callbacks.append(functools.partial(self._finished, ranks))
 
     def _start(self, chunk: int, k: int, flows: np.ndarray) -> None:
         if not flows.size:
@@ -903,17 +938,97 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     check_budget(messages, options)
     env = simpy.Environment()
     network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache)
-    network.progress = Progress(messages, f"DES {schedule.op}", progress)
-    run = CollectiveRun(network, schedule, options)
-    try:
-        env.run(until=run.done)
-    finally:
-        network.progress.close()
-    finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
+    run = CollectiveRun(network, schedule, options, start_all=False)
     traffic = schedule_traffic(schedule, cluster, network.cache)
+    solved = None if store_and_forward or run.done.triggered else uncontended_finish(run)
+    if solved is not None:  # no link is ever shared: the same rule, solved step by step
+        run.finish_time = solved
+        link_bytes = traffic.link_bytes
+    else:
+        network.progress = Progress(messages, f"DES {schedule.op}", progress)
+        run.mark_ready(np.arange(run.p))
+        try:
+            env.run(until=run.done)
+        finally:
+            network.progress.close()
+        link_bytes = network.link_bytes
+    finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
     return CollectiveResult(
         op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
         size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
-        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes, protocol=schedule.protocol,
+        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=link_bytes, protocol=schedule.protocol,
     )
+
+
+def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
+    """Every rank's finish time of a run that starts on all ranks now, alone on its network, when no link can
+    ever carry two flows at once; ``None`` when one might.
+
+    The rule is the DES's own (a flow starts when its sender and its receiver have finished the step before; a
+    rank finishes a step when its flows of that step are delivered, plus the step's charges), but with links
+    never shared every flow keeps one rate, its narrowest link, from start to end, so no event can change
+    another flow's progress. The run is then a recurrence over steps, O(flows) in array operations per step,
+    whatever the ranks' drift: the event-driven run would need one event per distinct finishing instant (ranks of
+    a flat ring on a torus finish a step at tens of instants, as wrap-around hops are longer).
+
+    Links are never shared when, with one chunk, every link is crossed by at most one flow per step and only ever
+    by flows of one sender: a rank starts its next step's flows only once its own flows of this step are
+    delivered, so two flows of one sender never overlap in time.
+
+    Examples
+    --------
+    >>> import simpy
+    >>> from simtrain.topology import torus
+    >>> from simtrain.collectives import build_schedule
+    >>> cluster = torus([4, 4], "10 GB/s", "1 us")
+    >>> schedule = build_schedule("all-reduce", 16e6, cluster, "ring")
+    >>> run = CollectiveRun(FlowNetwork(simpy.Environment(), cluster), schedule, start_all=False)
+    >>> round(float(uncontended_finish(run).max()) * 1e3, 6)
+    3.06
+    """
+    network = run.network
+    if run.chunks != 1 or network.store_and_forward or network.flows_in_flight or not run.stages:
+        return None
+    owner = np.full(network.cluster.num_links, -1, dtype=np.int64)
+    duration: dict[int, np.ndarray] = {}  # per distinct stage (they repeat): each flow's time, start to delivery
+    for stage in run.stages:
+        if id(stage) in duration:
+            continue
+        routes = stage.routes
+        links = routes.links
+        if links.size:
+            if np.bincount(links).max() > 1:
+                return None
+            sender = np.repeat(stage.src, routes.lengths)
+            mine = owner[links]
+            if ((mine >= 0) & (mine != sender)).any():
+                return None
+            owner[links] = sender
+        lengths = routes.lengths
+        moving = (lengths > 0) & (stage.nbytes > 0)
+        rate = np.full(len(lengths), np.inf)
+        if moving.any():
+            narrowest = np.minimum.reduceat(network.capacity[links], routes.offsets[:-1][lengths > 0])
+            rate[lengths > 0] = np.minimum(narrowest, network.cluster.flow_rate_cap_Bps)
+            if not (rate[moving] > 0).all():
+                return None  # the event-driven run reports the flow with no bandwidth
+        transfer = np.zeros(len(lengths))
+        transfer[moving] = stage.nbytes[moving] / rate[moving]
+        duration[id(stage)] = stage.latency + transfer
+    finish = np.full(run.p, float(network.env.now))
+    last = len(run.stages) - 1
+    for k, stage in enumerate(run.stages):
+        if len(stage.src):
+            end = np.maximum(finish[stage.src], finish[stage.dst]) + duration[id(stage)]
+            done = finish.copy()
+            for ranks, degree in ((stage.src, stage.out_degree), (stage.dst, stage.in_degree)):
+                if degree.max() <= 1:
+                    done[ranks] = np.maximum(done[ranks], end)
+                else:
+                    np.maximum.at(done, ranks, end)
+            finish = done
+        overhead = stage.overhead + (run.schedule.base_latency_s if k == last else 0.0)
+        if overhead > 0:
+            finish = finish + overhead
+    return finish
 

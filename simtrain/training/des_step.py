@@ -25,7 +25,15 @@ import numpy as np
 import simpy
 
 from simtrain.network import NetworkCache, NetworkOptions
-from simtrain.network.des import CollectiveRun, FlowNetwork, Progress, check_budget, estimate_messages
+from simtrain.network.des import (
+    CollectiveRun,
+    FlowNetwork,
+    Progress,
+    check_budget,
+    estimate_messages,
+    uncontended_finish,
+)
+from simtrain.network.link_load import schedule_traffic
 from simtrain.network.perturb import Perturbations
 from simtrain.topology import Cluster
 
@@ -43,6 +51,7 @@ class _Stream:
         self.compute_end = compute_end
         self.update = update
         self.runs: list[CollectiveRun] = []
+        self.replays: _Replays | None = None
         count, ranks = len(jobs), len(factors)
         self.arrived = np.zeros((count, ranks), dtype=bool)
         self.previous_done = np.zeros((count, ranks), dtype=bool)
@@ -100,10 +109,14 @@ class _Stream:
         """The collective starts on these ranks once the framework's launch has held the stream."""
         launch = float(getattr(self.jobs[job], "launch_s", 0.0))
         if launch <= 0:
-            run.mark_ready(local)
+            self._start(job, run, local)
             return
         event = self.env.timeout(launch)
-        event.callbacks.append(lambda _event: run.mark_ready(local))
+        event.callbacks.append(lambda _event: self._start(job, run, local))
+
+    def _start(self, job: int, run: CollectiveRun, local: np.ndarray) -> None:
+        if self.replays is None or not self.replays.replayed(job, run, local):
+            run.mark_ready(local)
 
     @staticmethod
     def _local(run: CollectiveRun, ranks: np.ndarray) -> np.ndarray:
@@ -116,6 +129,75 @@ class _Stream:
     def done_locally(self, job: int, local: np.ndarray) -> None:
         """A run reports its own (local) rank indices; the stream works with global ranks."""
         self.finished(job, self.runs[job].schedule.ranks[local])
+
+
+class _Replays:
+    """Jobs that run alone take the run of an identical job (the training step's buckets of one size).
+
+    A job runs alone when every rank starts it at one instant on an idle network (every rank is through the
+    jobs before it, so their flows are all delivered) and no later job can start before its last rank
+    finishes: the jobs' data arrive no earlier than ``earliest`` (per job, the first instant any rank could
+    start any later job). Such a job is simulated once on a network of its own, by the DES's own rule, and
+    replayed: every rank finishes at the same offset from the start, and the link bytes are the same. Jobs of
+    one Schedule template and size (``CommJob.key``, the size) share one simulation. A job that may meet
+    another runs on the shared network as usual.
+    """
+
+    def __init__(self, network: FlowNetwork, jobs: Sequence[Any], runs: Sequence[CollectiveRun],
+                 options: NetworkOptions | None, earliest: np.ndarray) -> None:
+        self.network = network
+        self.jobs = jobs
+        self.runs = runs
+        self.options = options
+        self.earliest = earliest
+        self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int]] = {}  # key -> finish offsets, link bytes, flows
+        self.shared: set[Any] = set()  # keys of jobs that turned out to meet a later job
+
+    def replayed(self, job: int, run: CollectiveRun, local: np.ndarray) -> bool:
+        """Replay ``run`` (all its ranks ``local`` start now) if it runs alone; whether it did."""
+        spec = self.jobs[job]
+        if spec.key is None or local.size != run.p or run.ready.any() or self.network.flows_in_flight:
+            return False
+        if not all(earlier.done.triggered for earlier in self.runs[:job]):  # ranks outside it may still send
+            return False
+        key = (spec.key, float(run.schedule.size_bytes), run.schedule.num_ranks, run.schedule.chunks)
+        if key in self.shared:
+            return False
+        if key not in self.alone:
+            self.alone[key] = self._simulate(run)
+        finish, link_bytes, flows = self.alone[key]
+        if self.network.env.now + float(finish.max()) > self.earliest[job]:
+            self.shared.add(key)
+            return False
+        self.network.account(link_bytes, flows)
+        run.replay(finish)
+        return True
+
+    def _simulate(self, run: CollectiveRun) -> tuple[np.ndarray, np.ndarray, int]:
+        """The run alone on a network of its own: finish offsets, link bytes and flows started."""
+        shared = self.network
+        env = simpy.Environment()
+        network = FlowNetwork(env, shared.cluster, store_and_forward=shared.store_and_forward,
+                              capacity=shared.capacity, cache=shared.cache)
+        alone = CollectiveRun(network, run.schedule, self.options, start_all=False)
+        finish = uncontended_finish(alone)
+        if finish is not None:
+            return finish, schedule_traffic(run.schedule, shared.cluster, shared.cache).link_bytes, 0
+        alone.mark_ready(np.arange(alone.p))
+        env.run(until=alone.done)
+        return alone.finish_time, network.link_bytes, network.flows_started
+
+
+def _earliest_later_start(jobs: Sequence[Any], factors: np.ndarray, compute_end: np.ndarray,
+                          update: np.ndarray) -> np.ndarray:
+    """Per job, the first instant any rank could start any later job (a job starts on a rank no earlier than
+    its data is there, and averaging jobs no earlier than the update is through); ``inf`` for the last."""
+    first = np.array([float(np.min(compute_end + update + job.delay * factors)) if job.after_update
+                      else float(np.min((job.ready + job.delay) * factors)) for job in jobs])
+    later = np.full(len(jobs), np.inf)
+    for index in range(len(jobs) - 2, -1, -1):
+        later[index] = min(later[index + 1], first[index + 1])
+    return later
 
 
 def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backward_time: float, update_time: float,
@@ -142,6 +224,9 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     compute_end = (forward_time + backward_time) * factors
     update = update_time * factors
     stream = _Stream(env, jobs, factors, compute_end, update)
+    if not record_loads:  # a replayed job leaves no link-load history
+        stream.replays = _Replays(flow_network, jobs, stream.runs, network,
+                                  _earliest_later_start(jobs, factors, compute_end, update))
     for index, job in enumerate(jobs):
         stream.runs.append(CollectiveRun(flow_network, job.schedule, network, start_all=False,
                                          on_rank_done=functools.partial(stream.done_locally, index),

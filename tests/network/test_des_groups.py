@@ -21,8 +21,9 @@ from simtrain.network.des import (
     check_budget,
     estimate_messages,
     simulate_collective,
+    uncontended_finish,
 )
-from simtrain.topology import fully_connected, ring, switch, torus
+from simtrain.topology import dimension_stack, fully_connected, hierarchical, ring, switch, torus
 
 CLUSTERS = {
     "torus-4x4": lambda: torus([4, 4], 10e9, 1e-6),
@@ -33,7 +34,7 @@ CLUSTERS = {
 }
 
 
-def _per_rank(schedule, cluster, options=None):
+def _per_rank(schedule, cluster, options=None, finish_times=False):
     """The same collective with every rank started by its own call: no step is ever sent whole, so every flow
     and every rank goes through the general per-flow, per-rank path."""
     env = simpy.Environment()
@@ -42,7 +43,53 @@ def _per_rank(schedule, cluster, options=None):
     for rank in range(run.p):
         run.mark_ready(np.array([rank]))
     env.run(until=run.done)
+    if finish_times:
+        return run.finish_time
     return float(np.nanmax(run.finish_time)), network.link_bytes
+
+
+def _slow_dim1(size0, size1):
+    return dimension_stack([{"kind": "ring", "size": size0, "bandwidth": 10e9, "latency": 1e-6},
+                            {"kind": "ring", "size": size1, "bandwidth": 3e9, "latency": 3e-6}])
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from([*sorted(CLUSTERS), "torus-6x4-slow-dim1", "torus-5x3x2"]),
+       algorithm=st.sampled_from(["ring", "direct", "halving-doubling", "multidim-ring"]),
+       op=st.sampled_from(["all-reduce", "all-gather", "reduce-scatter", "broadcast", "reduce"]),
+       size=st.floats(1e4, 1e9), delay=st.sampled_from([0.0, 50e-9]), charge=st.sampled_from([0.0, 1e-9]))
+def test_uncontended_runs_solved_step_by_step_equal_per_flow_simulation(name, algorithm, op, size, delay, charge):
+    """Where no link is ever shared the DES solves the run step by step; every rank's finish time equals the
+    per-flow, per-rank simulation's, also where ranks drift apart (a flat ring on a torus: the wrap-around
+    hops are longer, and slower on a slow dimension)."""
+    clusters = {**CLUSTERS, "torus-6x4-slow-dim1": lambda: _slow_dim1(6, 4),
+                "torus-5x3x2": lambda: torus([5, 3, 2], 10e9, 1e-6)}
+    cluster = clusters[name]()
+    try:
+        schedule = build_schedule(op, size, cluster, algorithm)
+    except ConfigError:
+        return
+    options = NetworkOptions(endpoint_delay_s=delay, local_reduction_bandwidth_Bps=1e12 if charge else None)
+    run = CollectiveRun(FlowNetwork(simpy.Environment(), cluster), schedule, options, start_all=False)
+    solved = uncontended_finish(run)
+    if solved is None:
+        return  # a link may carry two flows at once: the event-driven run (the test above)
+    np.testing.assert_allclose(solved, _per_rank(schedule, cluster, options, finish_times=True), rtol=1e-9)
+    result = simulate_collective(schedule, cluster, options, progress=False)
+    np.testing.assert_allclose(result.link_bytes, _per_rank(schedule, cluster, options)[1], rtol=1e-9, atol=1e-3)
+
+
+def test_a_flat_ring_on_a_torus_is_solved_step_by_step_and_its_ranks_drift():
+    cluster = _slow_dim1(8, 4)
+    schedule = build_schedule("all-reduce", 1e8, cluster, "ring")
+    run = CollectiveRun(FlowNetwork(simpy.Environment(), cluster), schedule, start_all=False)
+    solved = uncontended_finish(run)
+    assert solved is not None and np.unique(solved).size > 1  # ranks finish at different instants
+    np.testing.assert_allclose(solved, _per_rank(schedule, cluster, finish_times=True), rtol=1e-9)
+    # shared links (a direct all-to-all on a switch: every uplink carries several flows) are not
+    contended = build_schedule("all-to-all", 1e8, switch(6, 10e9, 1e-6), "direct")
+    run = CollectiveRun(FlowNetwork(simpy.Environment(), switch(6, 10e9, 1e-6)), contended, start_all=False)
+    assert uncontended_finish(run) is None
 
 
 @settings(max_examples=40, deadline=None)
@@ -115,3 +162,27 @@ def test_progress_draws_only_when_enabled(monkeypatch):
     assert "DES test:  50.0% of 100 messages" in err.getvalue()
     shown.close()
     assert err.getvalue().endswith("\r")
+
+
+def _nodes():
+    return hierarchical(6, 4, intra_bandwidth=150e9, intra_latency=1e-6, nics_per_node=2, nic_bandwidth=12.5e9,
+                        nic_latency=1e-6, pcie_latency=0.5e-6)
+
+
+@pytest.mark.parametrize(("cluster", "op", "algorithm", "chunks"), [
+    (_nodes(), "all-reduce", "double-binary-tree", 3),  # ranks drift and share NICs: 215 contended fillings
+    (_nodes(), "all-reduce", "hierarchical", 4),
+    (torus([4, 4], 10e9, 1e-6), "all-to-all", "direct", 1),
+])
+def test_numba_water_filling_of_long_runs_equals_numpy(monkeypatch, cluster, op, algorithm, chunks):
+    """A run that keeps water-filling switches to numba's kernel after its first contended events; times and
+    link bytes equal those of NumPy's water-filling at every event."""
+    from simtrain.network import des
+
+    schedule = build_schedule(op, 3e7, cluster, algorithm, chunks=chunks)
+    monkeypatch.setattr(des, "_NUMBA_AFTER", 10**9)
+    numpy_only = _per_rank(schedule, cluster)
+    monkeypatch.setattr(des, "_NUMBA_AFTER", 0)
+    numba = _per_rank(schedule, cluster)
+    assert numba[0] == pytest.approx(numpy_only[0], rel=1e-9)
+    np.testing.assert_allclose(numba[1], numpy_only[1], rtol=1e-9, atol=1e-3)

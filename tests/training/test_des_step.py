@@ -143,3 +143,32 @@ def test_report_lists_the_busiest_links_with_their_utilization():
     assert links[0]["bytes"] >= links[-1]["bytes"]
     assert 0 < links[0]["utilization"] <= 1
     assert links[0]["utilization"] == pytest.approx(r.max_link_utilization, rel=1e-12)
+
+
+@pytest.mark.parametrize(("model", "topology", "gpus", "kwargs"), [
+    ("gpt2-small", "dgx-h100", 32, {}),  # equal buckets, apart in time: replayed
+    ("vgg16", "cloud-25g", 16, {"batch": 8, "algorithm": "ring"}),  # buckets overlap: shared network
+    ("resnet50", "abci", 32, {"perturbations": Perturbations(stragglers={3: 1.2})}),  # ranks start apart
+])
+def test_jobs_replayed_alone_equal_jobs_on_the_shared_network(monkeypatch, model, topology, gpus, kwargs):
+    """A job that runs alone is simulated once per template and size, and replayed; the step equals the one in
+    which every job runs on the shared network, bucket by bucket and link by link."""
+    from simtrain.training import des_step
+
+    calls = []
+    original = des_step._Replays.replayed
+
+    def counted(self, job, run, local):
+        calls.append(original(self, job, run, local))
+        return calls[-1]
+
+    monkeypatch.setattr(des_step._Replays, "replayed", counted)
+    replayed = simulate(model, topology, gpus=gpus, engine="des", **kwargs)
+    monkeypatch.setattr(des_step._Replays, "replayed", lambda self, job, run, local: False)
+    shared = simulate(model, topology, gpus=gpus, engine="des", **kwargs)
+    if model == "gpt2-small":
+        assert sum(calls) == len(calls) > 2
+    assert replayed.step_time_s == pytest.approx(shared.step_time_s, rel=1e-12)
+    for mine, theirs in zip(replayed.buckets, shared.buckets, strict=True):
+        assert (mine.start_s, mine.end_s) == pytest.approx((theirs.start_s, theirs.end_s), rel=1e-12)
+    np.testing.assert_allclose(replayed.timeline.comm.link_bytes, shared.timeline.comm.link_bytes, rtol=1e-12)

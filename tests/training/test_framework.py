@@ -41,7 +41,11 @@ BEFORE = [
 @pytest.mark.parametrize(("where", "params", "step", "buckets", "comm"), BEFORE)
 def test_ideal_reproduces_the_step_before_frameworks(where, params, step, buckets, comm):
     r = simulate(*where, framework="ideal", **params)
-    assert (r.step_time_s, r.num_buckets, r.comm_time_s) == (step, buckets, comm)
+    if params.get("engine") == "des":  # the DES replays jobs that run alone: the same times to the last bits
+        assert (r.step_time_s, r.num_buckets, r.comm_time_s) == (pytest.approx(step, rel=1e-14), buckets,
+                                                                 pytest.approx(comm, rel=1e-12))
+    else:
+        assert (r.step_time_s, r.num_buckets, r.comm_time_s) == (step, buckets, comm)
     assert r.framework == "ideal" and r.launch_overhead_s == 0.0
 
 
