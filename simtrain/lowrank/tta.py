@@ -51,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from simtrain.compression import SchemeContext, make_scheme, steps_per_phase
-from simtrain.compression.traffic import traffic
+from simtrain.compression.base import Scheme
+from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, load_model
 from simtrain.registry import format_spec, parse_spec
@@ -74,6 +75,8 @@ class Curve:
     source: str = ""
     #: The training run's data-parallel workers (None: not known; then no parameter is rescaled by workers).
     workers: int | None = None
+    #: The ranks the run recorded at the end of each epoch (``simtrain train``: layer -> rank; empty before a switch)
+    epoch_ranks: list[dict[str, int]] | None = None
 
     @property
     def train_steps_per_epoch(self) -> int | None:
@@ -92,6 +95,7 @@ class TimeToAccuracy:
     time_s: list[float]           # cumulative wall-clock after each epoch
     bytes_per_gpu: list[float]    # cumulative payload per GPU after each epoch
     steps_per_epoch: int
+    #: each phase's step time in the last epoch (low-rank phases at that epoch's ranks)
     phase_step_times_s: dict[str, float] = field(default_factory=dict)
     #: per epoch, the steps of each phase on the cluster
     steps_per_phase: list[dict[str, int]] = field(default_factory=list)
@@ -178,7 +182,9 @@ def _read_train(path: Path) -> Curve:
         params["rank_profile"] = str(folder / "ranks.yaml")
     curve = Curve(folder.name, data["model"], format_spec(name, params), int(data["batch_per_worker"]),
                   int(data["samples_per_epoch"]), [float(e["test_accuracy"]) for e in epochs], str(path),
-                  int(data["workers"]))
+                  int(data["workers"]),
+                  [{k: int(v) for k, v in e.get("ranks", {}).items()} for e in epochs] if "rank_profile" in declared
+                  else None)
     if curve.train_steps_per_epoch != int(data["steps_per_epoch"]):
         raise ConfigError(f"steps_per_epoch is not samples_per_epoch // (workers x batch_per_worker) = "
                           f"{curve.train_steps_per_epoch}", source=str(path), key="steps_per_epoch",
@@ -267,6 +273,23 @@ def scheme_on_cluster(curve: Curve, gpus: int, steps_per_epoch: int) -> str:
     return out.describe()
 
 
+#: Step time and payload per GPU of each phase, and the traffic report they come from.
+_Prices = tuple[dict[str, float], dict[str, float], TrafficReport]
+
+
+def _prices(scheme: Scheme, curve: Curve, model: ModelSpec, topology: str, gpus: int, epochs: int,
+            dense_step_s: float, simulate_params: dict[str, Any]) -> _Prices:
+    """Step time and payload per GPU of each phase of ``scheme`` on the cluster, and its traffic report."""
+    from simtrain.training import simulate
+
+    report = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme=scheme, **simulate_params)
+    sent = traffic(scheme, model, gpus=gpus, batch=curve.batch_per_worker, samples_per_epoch=curve.samples_per_epoch,
+                   epochs=epochs, topology=topology)
+    # a phase outside the steady period (a dense start) is plain data parallelism
+    return ({p.name: report.phase_step_times_s.get(p.name, dense_step_s) for p in sent.phases},
+            {p.name: p.payload_bytes_per_step for p in sent.phases}, sent)
+
+
 def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: float,
                      **simulate_params: Any) -> list[TimeToAccuracy]:
     """Price every curve's epochs on ``topology`` with ``gpus`` GPUs and find when each reaches ``target``.
@@ -301,16 +324,24 @@ def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: f
         scheme = make_scheme(spec)
         epochs = len(curve.accuracy)
         dense = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme="none", **simulate_params)
-        report = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme=spec, **simulate_params)
-        traffic_report = traffic(spec, model, gpus=gpus, batch=curve.batch_per_worker,
-                                 samples_per_epoch=curve.samples_per_epoch, epochs=epochs, topology=topology)
-        ctx = SchemeContext(model, gpus, traffic_report.gpus_per_node, traffic_report.dtype, spe)
+
+        # each epoch's low-rank steps at the ranks the run recorded for it (at its end); epochs without (a dense
+        # start) at the scheme's own ranks, unused there
+        by_ranks: dict[tuple[tuple[str, int], ...], _Prices] = {
+            (): _prices(scheme, curve, model, topology, gpus, epochs, dense.step_time_s, simulate_params)}
+        ctx = SchemeContext(model, gpus, by_ranks[()][2].gpus_per_node, by_ranks[()][2].dtype, spe)
         phases = scheme.phases(ctx)
-        times = {p.name: report.phase_step_times_s.get(p.name, dense.step_time_s) for p in phases}
-        payload = {p.name: p.payload_bytes_per_step for p in traffic_report.phases}
         t = b = 0.0
         times_cum, bytes_cum, counts = [], [], []
+        times: dict[str, float] = {}
         for e in range(epochs):
+            with_ranks = getattr(scheme, "with_ranks", None)   # the low-rank schemes
+            ranks = curve.epoch_ranks[e] if curve.epoch_ranks and with_ranks is not None else {}
+            key = tuple(sorted(ranks.items()))
+            if key not in by_ranks:
+                by_ranks[key] = _prices(with_ranks(ranks) if with_ranks is not None else scheme, curve, model,
+                                        topology, gpus, epochs, dense.step_time_s, simulate_params)
+            times, payload, _ = by_ranks[key]
             before = steps_per_phase(scheme.run(ctx, e * spe), len(phases))
             after = steps_per_phase(scheme.run(ctx, (e + 1) * spe), len(phases))
             counts.append({p.name: n1 - n0 for p, n0, n1 in zip(phases, before, after) if n1 > n0})

@@ -131,3 +131,23 @@ def test_rescaling_that_cannot_hold(tmp_path) -> None:
     with pytest.raises(ConfigError) as err:
         read_curves(tmp_path)
     assert err.value.key == "workers"
+
+
+def test_each_epoch_at_its_own_ranks() -> None:
+    from simtrain.compression import make_scheme
+    from simtrain.compression.traffic import traffic
+    from simtrain.lowrank.nets import model_spec
+    from simtrain.lowrank.tta import Curve
+
+    big = {"conv2.weight": 16, "conv3.weight": 32, "fc1.weight": 64}
+    small = {"conv2.weight": 4, "conv3.weight": 8, "fc1.weight": 16}
+    curve = Curve("oialr", "cnn-digits", "oialr:warmup=6,stability_frequency=6", 250, 3000, [0.3, 0.5, 0.6],
+                  workers=2, epoch_ranks=[{}, big, small])
+    (r,) = time_to_accuracy([curve], "torus-2d", gpus=2, target=0.99)
+    per_epoch = [r.bytes_per_gpu[0]] + [b - a for a, b in zip(r.bytes_per_gpu, r.bytes_per_gpu[1:])]
+    for ranks, priced in ((big, per_epoch[1]), (small, per_epoch[2])):
+        t = traffic(make_scheme(r.scheme).with_ranks(ranks), model_spec("cnn-digits"), gpus=2, batch=250,
+                    samples_per_epoch=3000, epochs=3, topology="torus-2d")
+        step = {p.name: p.payload_bytes_per_step for p in t.phases}
+        assert priced == pytest.approx(5 * step["low-rank"] + step["rank update"])
+    assert per_epoch[1] > per_epoch[2]
