@@ -255,7 +255,7 @@ def scheme_on_cluster(curve: Curve, gpus: int, steps_per_epoch: int) -> str:
             continue
         if p.unit == "steps" and train_spe:
             params[p.name] = _rescale_steps(value, steps_per_epoch, train_spe)
-            rescaled.append(f"{p.name}={value} steps at {train_spe} steps/epoch")
+            rescaled.append(f"{p.name} {value} -> {params[p.name]} steps")
         elif p.unit == "ranks" and curve.workers:
             ranks = Fraction(value * gpus, curve.workers)
             if ranks.denominator != 1:
@@ -263,12 +263,13 @@ def scheme_on_cluster(curve: Curve, gpus: int, steps_per_epoch: int) -> str:
                                   f"{gpus} GPUs: choose GPUs that keep it whole", source=curve.source or None,
                                   key="gpus", value=gpus)
             params[p.name] = int(ranks)
-            rescaled.append(f"{p.name}={value} of {curve.workers} workers")
+            rescaled.append(f"{p.name} {value} -> {params[p.name]} ranks")
     try:
         out = make_scheme((scheme.name, params))
     except ConfigError as exc:
-        raise ConfigError(f"{exc.message}, once rescaled to the cluster ({', '.join(rescaled)}; the cluster has "
-                          f"{steps_per_epoch} steps/epoch and {gpus} GPUs)", source=curve.source or None,
+        raise ConfigError(f"{exc.message}, once rescaled from the training run's {train_spe} steps/epoch and "
+                          f"{curve.workers} workers to the cluster's {steps_per_epoch} and {gpus} GPUs "
+                          f"({', '.join(rescaled)})", source=curve.source or None,
                           key=exc.key, value=exc.value) from None
     return out.describe()
 
