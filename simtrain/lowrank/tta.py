@@ -23,8 +23,9 @@ measured. A training run's steps per epoch and workers are in its ``curve.json``
 
 For curves from ``simtrain train`` the scheme is rebuilt with what the run found: the switch epoch of a scheme that
 declares ``switch_epoch`` (Cuttlefish) and, for every scheme that declares ``rank_profile`` (Cuttlefish, OIALR,
-AB-training), the run's last ranks (``ranks.yaml``), priced in every low-rank step: ranks that changed during the
-run (OIALR's pruning, AB-training's first cycle at the full inner dimension) are priced at their last values.
+AB-training), the ranks it found: each epoch's low-rank steps are priced at the ranks the run recorded at that
+epoch's end (OIALR's pruning, AB-training's first cycle at the full inner dimension and its rank rule after), the
+last ones (``ranks.yaml``) where an epoch recorded none.
 
 Examples
 --------
