@@ -78,7 +78,9 @@ class Param:
     choices : sequence of str or callable, optional
         The allowed names of a ``choice`` (a callable is asked when needed, for registries).
     unit : str
-        The SI unit of a quantity or number (``B``, ``B/s``, ``s``), for the reference docs.
+        The SI unit of a quantity or number (``B``, ``B/s``, ``s``), for the reference docs; for an integer count,
+        ``steps`` (a schedule in optimizer steps) or ``ranks`` (a number of workers), which
+        :mod:`simtrain.lowrank.tta` rescales when a run moves to a cluster with other steps per epoch or workers.
     nullable : bool
         An explicit ``None`` (YAML ``null``) is a value of its own and is kept, instead of meaning "the default"
         (``m-sct:lp_window_above=null``: never window, while the default is 10,000 ops).

@@ -179,10 +179,13 @@ class ABTraining(_LowRank):
     summary = "AB-training: factors trained in node groups, periodic world sync, full-rank warm-up/rebound"
     parameters: ClassVar[tuple[Param, ...]] = (
         *_LowRank.rank_params,
-        Param("warmup", "integer", 9300, "full-rank steps before AB training", minimum=0),
-        Param("sync_every", "integer", 3000, "steps per cycle (AB steps, one world sync, the rebound)", minimum=1),
-        Param("rebound", "integer", 300, "full-rank steps at the end of every cycle (< sync_every)", minimum=0),
-        Param("group_size", "integer", None, "ranks per AB group (default: a node)", minimum=1),
+        Param("warmup", "integer", 9300, "full-rank steps before AB training", minimum=0,
+              unit="steps"),
+        Param("sync_every", "integer", 3000, "steps per cycle (AB steps, one world sync, the rebound)", minimum=1,
+              unit="steps"),
+        Param("rebound", "integer", 300, "full-rank steps at the end of every cycle (< sync_every)", minimum=0,
+              unit="steps"),
+        Param("group_size", "integer", None, "ranks per AB group (default: a node)", minimum=1, unit="ranks"),
         Param("sync_mode", "choice", "with-stale", "what the AB steps all-reduce", choices=("with-stale", "only-b")),
         Param("keep_first", "boolean", True, "the first weight layer stays full rank"),
         Param("keep_last", "boolean", True, "the last weight layer stays full rank"),
@@ -282,8 +285,9 @@ class OIALR(_LowRank):
     summary = "OIALR: after warm-up only S (k x k) is all-reduced; periodic broadcast of U, S, V"
     parameters: ClassVar[tuple[Param, ...]] = (
         *_LowRank.rank_params,
-        Param("warmup", "integer", 10000, "full-rank steps before only S is trained", minimum=0),
-        Param("stability_frequency", "integer", 500, "steps between rank updates", minimum=1),
+        Param("warmup", "integer", 10000, "full-rank steps before only S is trained", minimum=0,
+              unit="steps"),
+        Param("stability_frequency", "integer", 500, "steps between rank updates", minimum=1, unit="steps"),
         Param("keep_last", "boolean", True, "the last weight layer stays full rank"),
     )
 

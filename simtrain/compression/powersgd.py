@@ -43,7 +43,8 @@ class PowerSGD(Scheme):
         Param("rank", "integer", 1, "rank r of the power iteration", minimum=1),
         Param("min_compression_rate", "number", 2.0, "compress a matrix only when (m + n)·r·rate < m·n",
               minimum=1),
-        Param("start_iter", "integer", 0, "uncompressed all-reduce steps before PowerSGD starts", minimum=0),
+        Param("start_iter", "integer", 0, "uncompressed all-reduce steps before PowerSGD starts", minimum=0,
+              unit="steps"),
     )
 
     def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:

@@ -12,9 +12,20 @@ each in the phase the scheme's schedule (``scheme.run``) puts it in. A phase's s
 (:func:`simtrain.compression.traffic.traffic`), phase by phase. The accuracy after each epoch is the curve's: the
 statistical efficiency per epoch is assumed to carry over to the cluster's batch (say so when it does not).
 
-For curves from ``simtrain train`` the scheme is rebuilt with what the run found: Cuttlefish's switch epoch and
-ranks (``ranks.yaml``), OIALR's last ranks, and OIALR's warm-up and rank-update period rescaled from the training
-run's steps per epoch to the cluster's.
+The curve was measured at the training run's steps per epoch and workers; the cluster has its own. Every scheme
+parameter declared with ``unit="steps"`` (:class:`~simtrain.params.Param`: AB-training's ``warmup``,
+``sync_every`` and ``rebound``, OIALR's ``warmup`` and ``stability_frequency``, PowerSGD's ``start_iter`` …) is
+rescaled to the same fraction of an epoch on the cluster (rounded to the nearest step; a positive count stays at
+least 1), and every one declared with ``unit="ranks"`` (AB-training's ``group_size``) to the same fraction of the
+workers (AB-training keeps its number of groups), so each epoch is in the phases it was in when the curve was
+measured. A training run's steps per epoch and workers are in its ``curve.json``; a CSV gives them with an optional
+``workers`` key (without it the scheme's parameters are taken as meant for the cluster).
+
+For curves from ``simtrain train`` the scheme is rebuilt with what the run found: the switch epoch of a scheme that
+declares ``switch_epoch`` (Cuttlefish) and, for every scheme that declares ``rank_profile`` (Cuttlefish, OIALR,
+AB-training), the ranks it found: each epoch's low-rank steps are priced at the ranks the run recorded at that
+epoch's end (OIALR's pruning, AB-training's first cycle at the full inner dimension and its rank rule after), the
+last ones (``ranks.yaml``) where an epoch recorded none.
 
 Examples
 --------
@@ -36,16 +47,18 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from simtrain.compression import SchemeContext, make_scheme, steps_per_phase
-from simtrain.compression.traffic import traffic
+from simtrain.compression.base import Scheme
+from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.errors import ConfigError
 from simtrain.model import ModelSpec, load_model
 from simtrain.registry import format_spec, parse_spec
 
-__all__ = ["Curve", "TimeToAccuracy", "plot_time_to_accuracy", "read_curves", "time_to_accuracy"]
+__all__ = ["Curve", "TimeToAccuracy", "plot_time_to_accuracy", "read_curves", "scheme_on_cluster", "time_to_accuracy"]
 
 _META = ("model", "scheme", "batch_per_worker", "samples_per_epoch")
 
@@ -61,7 +74,15 @@ class Curve:
     samples_per_epoch: int
     accuracy: list[float]
     source: str = ""
-    train_steps_per_epoch: int | None = None   # the training run's, for rescaling step-counted parameters
+    #: The training run's data-parallel workers (None: not known; then no parameter is rescaled by workers).
+    workers: int | None = None
+    #: The ranks the run recorded at the end of each epoch (``simtrain train``: layer -> rank; empty before a switch)
+    epoch_ranks: list[dict[str, int]] | None = None
+
+    @property
+    def train_steps_per_epoch(self) -> int | None:
+        """The training run's steps per epoch (None when its workers are not known)."""
+        return None if self.workers is None else self.samples_per_epoch // (self.workers * self.batch_per_worker)
 
 
 @dataclass
@@ -75,7 +96,10 @@ class TimeToAccuracy:
     time_s: list[float]           # cumulative wall-clock after each epoch
     bytes_per_gpu: list[float]    # cumulative payload per GPU after each epoch
     steps_per_epoch: int
+    #: each phase's step time in the last epoch (low-rank phases at that epoch's ranks)
     phase_step_times_s: dict[str, float] = field(default_factory=dict)
+    #: per epoch, the steps of each phase on the cluster
+    steps_per_phase: list[dict[str, int]] = field(default_factory=list)
     epoch_reached: int | None = None
     time_to_target_s: float | None = None
     bytes_to_target: float | None = None
@@ -134,24 +158,39 @@ def _read_csv(path: Path) -> Curve:
             raise ConfigError("must be a fraction in [0, 1]", source=str(path), key=f"test_accuracy (row {i + 1})",
                               value=row["test_accuracy"])
         acc.append(fraction)
-    return Curve(path.stem, meta["model"], meta["scheme"],
-                 _positive_int(meta["batch_per_worker"], str(path), "batch_per_worker"),
-                 _positive_int(meta["samples_per_epoch"], str(path), "samples_per_epoch"), acc, str(path))
+    if "workers" in rows[0]:
+        meta["workers"] = rows[0]["workers"]
+    workers = _positive_int(meta["workers"], str(path), "workers") if meta.get("workers") else None
+    curve = Curve(path.stem, meta["model"], meta["scheme"],
+                  _positive_int(meta["batch_per_worker"], str(path), "batch_per_worker"),
+                  _positive_int(meta["samples_per_epoch"], str(path), "samples_per_epoch"), acc, str(path), workers)
+    if curve.train_steps_per_epoch == 0:
+        raise ConfigError(f"workers x batch_per_worker exceeds the {curve.samples_per_epoch} samples of an epoch",
+                          source=str(path), key="workers", value=workers)
+    return curve
 
 
 def _read_train(path: Path) -> Curve:
     data = json.loads(path.read_text())
     name, params = parse_spec(data["scheme"], key="scheme")
+    declared = {p.name for p in make_scheme(data["scheme"]).parameters}
     folder = path.parent
     epochs = data["epochs"]
-    if name == "cuttlefish":
+    if "switch_epoch" in declared:   # the switch the run found (none: it never switched)
         params["switch_epoch"] = data.get("switch_epoch") if data.get("switch_epoch") is not None else len(epochs)
-    if name in ("cuttlefish", "oialr") and (folder / "ranks.yaml").exists():
+    if "rank_profile" in declared and (folder / "ranks.yaml").exists():
         params = {k: v for k, v in params.items() if k not in ("rank", "rank_fraction")}
         params["rank_profile"] = str(folder / "ranks.yaml")
-    return Curve(folder.name, data["model"], format_spec(name, params), int(data["batch_per_worker"]),
-                 int(data["samples_per_epoch"]), [float(e["test_accuracy"]) for e in epochs], str(path),
-                 int(data["steps_per_epoch"]))
+    curve = Curve(folder.name, data["model"], format_spec(name, params), int(data["batch_per_worker"]),
+                  int(data["samples_per_epoch"]), [float(e["test_accuracy"]) for e in epochs], str(path),
+                  int(data["workers"]),
+                  [{k: int(v) for k, v in e.get("ranks", {}).items()} for e in epochs] if "rank_profile" in declared
+                  else None)
+    if curve.train_steps_per_epoch != int(data["steps_per_epoch"]):
+        raise ConfigError(f"steps_per_epoch is not samples_per_epoch // (workers x batch_per_worker) = "
+                          f"{curve.train_steps_per_epoch}", source=str(path), key="steps_per_epoch",
+                          value=data["steps_per_epoch"])
+    return curve
 
 
 def read_curves(folder: str | Path) -> list[Curve]:
@@ -171,15 +210,86 @@ def read_curves(folder: str | Path) -> list[Curve]:
     return [_read_train(p) if p.suffix == ".json" else _read_csv(p) for p in found]
 
 
-def _scheme_on_cluster(curve: Curve, steps_per_epoch: int) -> str:
-    """OIALR's step-counted warm-up and period rescaled from the training run's epochs to the cluster's."""
-    name, params = parse_spec(curve.scheme, key="scheme")
-    if name == "oialr" and curve.train_steps_per_epoch:
-        scale = steps_per_epoch / curve.train_steps_per_epoch
-        for key in ("warmup", "stability_frequency"):
-            if key in params:
-                params[key] = max(1 if key == "stability_frequency" else 0, round(params[key] * scale))
-    return format_spec(name, params)
+def _rescale_steps(value: int, cluster: int, train: int) -> int:
+    """``value`` steps at ``train`` steps per epoch as steps at ``cluster`` steps per epoch: the same fraction of an
+    epoch, rounded half up; a positive count stays at least one step (a phase the run had stays in the schedule).
+
+    Examples
+    --------
+    >>> _rescale_steps(18, 3, 6), _rescale_steps(1, 3, 6), _rescale_steps(0, 3, 6), _rescale_steps(5, 12, 6)
+    (9, 1, 0, 10)
+    """
+    return max(1 if value > 0 else 0, math.floor(Fraction(value * cluster, train) + Fraction(1, 2)))
+
+
+def scheme_on_cluster(curve: Curve, gpus: int, steps_per_epoch: int) -> str:
+    """The curve's scheme as the cluster runs it: every parameter declared in ``steps`` rescaled from the training
+    run's steps per epoch to ``steps_per_epoch``, every one declared in ``ranks`` from its workers to ``gpus``.
+
+    Parameters
+    ----------
+    curve : Curve
+    gpus : int
+        The cluster's data-parallel GPUs.
+    steps_per_epoch : int
+        The cluster's steps per epoch.
+
+    Returns
+    -------
+    str
+        The scheme spec (parameters that differ from their defaults).
+
+    Examples
+    --------
+    >>> c = Curve("ab", "cnn-digits", "ab-training:warmup=18,sync_every=12,rebound=1,group_size=1", 250, 3000,
+    ...           [0.5], workers=2)
+    >>> scheme_on_cluster(c, 4, 3)    # 6 steps per epoch on 2 workers, 3 on 4 GPUs
+    'ab-training:warmup=9,sync_every=6,rebound=1,group_size=2'
+    """
+    scheme = make_scheme(curve.scheme)
+    train_spe = curve.train_steps_per_epoch
+    params = scheme.get_params()
+    rescaled = []
+    for p in scheme.parameters:
+        value = params.get(p.name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if p.unit == "steps" and train_spe:
+            params[p.name] = _rescale_steps(value, steps_per_epoch, train_spe)
+            rescaled.append(f"{p.name} {value} -> {params[p.name]} steps")
+        elif p.unit == "ranks" and curve.workers:
+            ranks = Fraction(value * gpus, curve.workers)
+            if ranks.denominator != 1:
+                raise ConfigError(f"{p.name}={value} of {curve.workers} training workers is {float(ranks):g} of "
+                                  f"{gpus} GPUs: choose GPUs that keep it whole", source=curve.source or None,
+                                  key="gpus", value=gpus)
+            params[p.name] = int(ranks)
+            rescaled.append(f"{p.name} {value} -> {params[p.name]} ranks")
+    try:
+        out = make_scheme((scheme.name, params))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message}, once rescaled from the training run's {train_spe} steps/epoch and "
+                          f"{curve.workers} workers to the cluster's {steps_per_epoch} and {gpus} GPUs "
+                          f"({', '.join(rescaled)})", source=curve.source or None,
+                          key=exc.key, value=exc.value) from None
+    return out.describe()
+
+
+#: Step time and payload per GPU of each phase, and the traffic report they come from.
+_Prices = tuple[dict[str, float], dict[str, float], TrafficReport]
+
+
+def _prices(scheme: Scheme, curve: Curve, model: ModelSpec, topology: str, gpus: int, epochs: int,
+            dense_step_s: float, simulate_params: dict[str, Any]) -> _Prices:
+    """Step time and payload per GPU of each phase of ``scheme`` on the cluster, and its traffic report."""
+    from simtrain.training import simulate
+
+    report = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme=scheme, **simulate_params)
+    sent = traffic(scheme, model, gpus=gpus, batch=curve.batch_per_worker, samples_per_epoch=curve.samples_per_epoch,
+                   epochs=epochs, topology=topology)
+    # a phase outside the steady period (a dense start) is plain data parallelism
+    return ({p.name: report.phase_step_times_s.get(p.name, dense_step_s) for p in sent.phases},
+            {p.name: p.payload_bytes_per_step for p in sent.phases}, sent)
 
 
 def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: float,
@@ -212,22 +322,31 @@ def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: f
         if spe < 1:
             raise ConfigError(f"an epoch of {curve.samples_per_epoch} samples is less than one step of {gpus} GPUs "
                               f"x {curve.batch_per_worker}", source=curve.source, key="gpus", value=gpus)
-        spec = _scheme_on_cluster(curve, spe)
+        spec = scheme_on_cluster(curve, gpus, spe)
         scheme = make_scheme(spec)
         epochs = len(curve.accuracy)
         dense = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme="none", **simulate_params)
-        report = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme=spec, **simulate_params)
-        traffic_report = traffic(spec, model, gpus=gpus, batch=curve.batch_per_worker,
-                                 samples_per_epoch=curve.samples_per_epoch, epochs=epochs, topology=topology)
-        ctx = SchemeContext(model, gpus, traffic_report.gpus_per_node, traffic_report.dtype, spe)
+
+        # each epoch's low-rank steps at the ranks the run recorded for it (at its end); epochs without (a dense
+        # start) at the scheme's own ranks, unused there
+        by_ranks: dict[tuple[tuple[str, int], ...], _Prices] = {
+            (): _prices(scheme, curve, model, topology, gpus, epochs, dense.step_time_s, simulate_params)}
+        ctx = SchemeContext(model, gpus, by_ranks[()][2].gpus_per_node, by_ranks[()][2].dtype, spe)
         phases = scheme.phases(ctx)
-        times = {p.name: report.phase_step_times_s.get(p.name, dense.step_time_s) for p in phases}
-        payload = {p.name: p.payload_bytes_per_step for p in traffic_report.phases}
         t = b = 0.0
-        times_cum, bytes_cum = [], []
+        times_cum, bytes_cum, counts = [], [], []
+        times: dict[str, float] = {}
         for e in range(epochs):
+            with_ranks = getattr(scheme, "with_ranks", None)   # the low-rank schemes
+            ranks = curve.epoch_ranks[e] if curve.epoch_ranks and with_ranks is not None else {}
+            key = tuple(sorted(ranks.items()))
+            if key not in by_ranks:
+                by_ranks[key] = _prices(with_ranks(ranks) if with_ranks is not None else scheme, curve, model,
+                                        topology, gpus, epochs, dense.step_time_s, simulate_params)
+            times, payload, _ = by_ranks[key]
             before = steps_per_phase(scheme.run(ctx, e * spe), len(phases))
             after = steps_per_phase(scheme.run(ctx, (e + 1) * spe), len(phases))
+            counts.append({p.name: n1 - n0 for p, n0, n1 in zip(phases, before, after) if n1 > n0})
             for phase, n0, n1 in zip(phases, before, after):
                 t += (n1 - n0) * times[phase.name]
                 b += (n1 - n0) * payload[phase.name]
@@ -236,7 +355,7 @@ def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: f
         reached = next((e for e in range(epochs) if curve.accuracy[e] >= target), None)
         out.append(TimeToAccuracy(
             curve.name, scheme.describe(), list(range(1, epochs + 1)), list(curve.accuracy), times_cum, bytes_cum,
-            spe, times, None if reached is None else reached + 1,
+            spe, times, counts, None if reached is None else reached + 1,
             None if reached is None else times_cum[reached], None if reached is None else bytes_cum[reached]))
     return out
 
