@@ -151,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.trace, flag="--trace")   # a folder, a device, a read-only or missing folder: before the run
     the_run = training_run(args)
     try:
-        report = simulate(the_run, record_loads=bool(args.trace) and the_run.engine == "des")
+        traced = bool(args.trace) and the_run.engine == "des"
+        report = simulate(the_run, record_loads=traced,
+                          record_phases=(_trace_ranks(args.trace_ranks) or True) if traced else False)
     except InfeasibleError as exc:   # a model file that cannot fit: name the file
         if "/" not in args.model and not args.model.endswith((".yaml", ".yml")):
             raise

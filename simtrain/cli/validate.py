@@ -56,6 +56,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tolerance", type=float, metavar="X", default=None,
                    help="allowed growth of a case's |error| as a fraction (0.01 = 1 percentage point); "
                         "default the file's, else 0.01")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (it shows on a terminal only)")
     p.set_defaults(func=run)
 
 
@@ -66,6 +67,7 @@ def _finite(value: float | None) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain validate``; returns the exit status (1 when the ratchet check fails)."""
     from simtrain.errors import ConfigError
+    from simtrain.progress import ProgressBar
     from simtrain.validation import run_cases
     from simtrain.validation.ratchet import (
         DEFAULT_TOLERANCE,
@@ -84,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag, None) and (args.case or role):
             raise ConfigError("covers every case: drop --case and --role", key=f"--{flag}",
                               value=getattr(args, flag))
-    rows = run_cases(args.case)
+    bar = ProgressBar(0, "cases", quiet=getattr(args, "quiet", False))   # the count comes with the first case
+    try:
+        rows = run_cases(args.case, progress=bar.callback)
+    finally:
+        bar.close()
     if role:
         rows = [r for r in rows if r.role == role]
     if args.json:

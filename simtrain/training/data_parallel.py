@@ -136,6 +136,7 @@ class CommOutcome:
     bucket_end: np.ndarray | None = None
     load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = None
     finish: np.ndarray | None = None  # per-rank end of the step when model averaging ends it
+    phases: list[list[tuple[int, int, str, float, float]]] | None = None  # DES, traced: per bucket (rank, chunk, ...)
 
     def max_link_utilization(self, step_time: float) -> float:
         """Busiest link's bytes over what it could carry in the step."""
@@ -508,8 +509,8 @@ def micro_batching(run: TrainingRun, num_gpus: int) -> tuple[int, int]:
     return micro, total // (micro * num_gpus)
 
 
-def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False) -> list[tuple[Phase, int, CommOutcome,
-                                                                                             float]]:
+def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
+             record_phases: bool | Sequence[int] = False) -> list[tuple[Phase, int, CommOutcome, float]]:
     """Stage 3: run every phase's communication on the engine; each phase's outcome and step time."""
     run, cluster = resolved.run, resolved.cluster
     update_time, factors = step.update_time, step.factors
@@ -526,7 +527,7 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False) 
 
             comm = comm_des(jobs, cluster, forward_time, backward_time, update_time, factors, resolved.network,
                             perturbations=resolved.perturbations, store_and_forward=run.store_and_forward,
-                            record_loads=record_loads, cache=resolved.cache)
+                            record_loads=record_loads, cache=resolved.cache, record_phases=record_phases)
         compute_end = (forward_time + backward_time) * factors
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
@@ -617,7 +618,8 @@ def _chosen(step: StepPlan) -> list[dict[str, Any]]:
 
 
 def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None = None, *,
-             cache: RunCache | None = None, record_loads: bool = False, **params: Any) -> StepReport:
+             cache: RunCache | None = None, record_loads: bool = False, record_phases: bool | Sequence[int] = False,
+             **params: Any) -> StepReport:
     """Simulate one data-parallel training step (the mean over a period for step-dependent schemes).
 
     The step runs in four stages, each a function of its own: :func:`resolve` (names to objects),
@@ -636,6 +638,8 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
         :func:`~simtrain.training.run_cache.default_cache`); it never changes an answer.
     record_loads : bool
         DES only: keep the link loads over time (for traces).
+    record_phases : bool or sequence of int
+        DES only: record these GPUs' collective phases in each bucket (``True``: the trace's default ranks).
     **params
         With a model as ``run``: the parameters of :class:`~simtrain.run.TrainingRun` (``gpus``, ``batch``,
         ``algorithm``, ``scheme``, ``engine``, ``bucket_size``, ``profile`` or ``compute``, ``network``,
@@ -669,7 +673,7 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
                              cache=cache).step_time_s
         return simulate_hybrid(resolved, clean)
     step = plan(resolved)
-    outcomes = run_plan(resolved, step, record_loads)
+    outcomes = run_plan(resolved, step, record_loads, record_phases)
     clean = None
     if resolved.perturbations is not None:
         clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),

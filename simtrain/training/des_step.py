@@ -150,7 +150,8 @@ class _Replays:
         self.runs = runs
         self.options = options
         self.earliest = earliest
-        self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int]] = {}  # key -> finish offsets, link bytes, flows
+        # key -> finish offsets, link bytes, flows, and for a traced step the recorded phase starts and ends
+        self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int, Any]] = {}
         self.shared: set[Any] = set()  # keys of jobs that turned out to meet a later job
 
     def replayed(self, job: int, run: CollectiveRun, local: np.ndarray) -> bool:
@@ -165,27 +166,40 @@ class _Replays:
             return False
         if key not in self.alone:
             self.alone[key] = self._simulate(run)
-        finish, link_bytes, flows = self.alone[key]
+        finish, link_bytes, flows, phases = self.alone[key]
         if self.network.env.now + float(finish.max()) > self.earliest[job]:
             self.shared.add(key)
             return False
         self.network.account(link_bytes, flows)
         run.replay(finish)
+        if phases is not None:   # the phases as recorded alone, shifted to this start
+            recording: Any = run   # a recording_run
+            now = self.network.env.now
+            recording.phase_start, recording.phase_end = phases[0] + now, phases[1] + now
         return True
 
-    def _simulate(self, run: CollectiveRun) -> tuple[np.ndarray, np.ndarray, int]:
-        """The run alone on a network of its own: finish offsets, link bytes and flows started."""
+    def _simulate(self, run: CollectiveRun) -> tuple[np.ndarray, np.ndarray, int, Any]:
+        """The run alone on a network of its own: finish offsets, link bytes, flows started, and where ``run``
+        records phases (a traced step) its ranks' phase starts and ends from the run's start."""
         shared = self.network
         env = simpy.Environment()
         network = FlowNetwork(env, shared.cluster, store_and_forward=shared.store_and_forward,
                               capacity=shared.capacity, cache=shared.cache)
-        alone = CollectiveRun(network, run.schedule, self.options, start_all=False)
-        finish = uncontended_finish(alone)
-        if finish is not None:
-            return finish, schedule_traffic(run.schedule, shared.cluster, shared.cache).link_bytes, 0
+        traced = getattr(run, "traced", None)
+        if traced is None:
+            alone = CollectiveRun(network, run.schedule, self.options, start_all=False)
+            finish = uncontended_finish(alone)
+            if finish is not None:
+                return finish, schedule_traffic(run.schedule, shared.cluster, shared.cache).link_bytes, 0, None
+        else:   # the phases need the event-driven run
+            from simtrain.training.trace import recording_run
+
+            alone = recording_run(network, run.schedule, self.options, traced, start_all=False)
         alone.mark_ready(np.arange(alone.p))
         env.run(until=alone.done)
-        return alone.finish_time, network.link_bytes, network.flows_started
+        record: Any = alone
+        phases = None if traced is None else (record.phase_start, record.phase_end)
+        return alone.finish_time, network.link_bytes, network.flows_started, phases
 
 
 def _earliest_later_start(jobs: Sequence[Any], factors: np.ndarray, compute_end: np.ndarray,
@@ -202,8 +216,13 @@ def _earliest_later_start(jobs: Sequence[Any], factors: np.ndarray, compute_end:
 
 def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backward_time: float, update_time: float,
              factors: np.ndarray, network: NetworkOptions | None, *, perturbations: Perturbations | None = None,
-             store_and_forward: bool = False, record_loads: bool = False, cache: NetworkCache | None = None) -> Any:
+             store_and_forward: bool = False, record_loads: bool = False, cache: NetworkCache | None = None,
+             record_phases: bool | Sequence[int] = False) -> Any:
     """Simulate the step's communication jobs; returns a ``CommOutcome`` (see ``data_parallel``).
+
+    ``record_phases`` (for traces): the GPU ranks whose collective phases to record in every overlapped job
+    (``True``: the trace's default ranks, :func:`~simtrain.training.trace.default_ranks`); the outcome's
+    ``phases`` then lists, per bucket, ``(rank, chunk, phase, start_s, end_s)``. Off, the runs record nothing.
 
     A GPU with straggler factor f reaches every compute milestone f times later (its compression compute too).
     The step's messages are estimated first: past ``network.max_events`` the step is refused
@@ -227,10 +246,17 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     if not record_loads:  # a replayed job leaves no link-load history
         stream.replays = _Replays(flow_network, jobs, stream.runs, network,
                                   _earliest_later_start(jobs, factors, compute_end, update))
+    traced = _traced_ranks(record_phases, factors)
     for index, job in enumerate(jobs):
-        stream.runs.append(CollectiveRun(flow_network, job.schedule, network, start_all=False,
-                                         on_rank_done=functools.partial(stream.done_locally, index),
-                                         label=job.label))
+        kwargs = {"start_all": False, "on_rank_done": functools.partial(stream.done_locally, index),
+                  "label": job.label}
+        if traced is None or job.after_update:
+            stream.runs.append(CollectiveRun(flow_network, job.schedule, network, **kwargs))
+        else:
+            from simtrain.training.trace import recording_run
+
+            local = _local_of(job.schedule.ranks, traced)
+            stream.runs.append(recording_run(flow_network, job.schedule, network, local, **kwargs))
     for index, job in enumerate(jobs):
         if not job.after_update:
             stream.at((job.ready + job.delay) * factors, index)
@@ -254,11 +280,41 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     comm_end = stream.overlap_end if overlap else np.zeros(len(factors))
     comm_time = float(sum(np.nanmax(ends[i]) - np.nanmin(starts[i]) for i in range(len(jobs))))
     total, by_class, _ = _traffic(jobs, sim_cluster, flow_network.cache)
-    bucket_rows = [i for i in overlap]
+    # per bucket (as _timings merges them): its jobs' rows, for its per-rank start and end and its phases
+    bucket_rows: dict[int, list[int]] = {}
+    for i in overlap:
+        bucket_rows.setdefault(jobs[i].bucket, []).append(i)
+    rows = [bucket_rows[b] for b in sorted(bucket_rows)]
+    phases = None
+    if traced is not None:
+        from simtrain.training.trace import recorded_spans
+
+        phases = [[s for i in group for s in recorded_spans(stream.runs[i])] for group in rows]
+    bucket_start = np.array([np.fmin.reduce(starts[group], axis=0) for group in rows]) if rows else None
+    bucket_end = np.array([np.fmax.reduce(ends[group], axis=0) for group in rows]) if rows else None
     finish = None
     if averaging:  # the step ends when each rank's last averaging job does (ranks outside it: at their start)
         last = averaging[-1]
         finish = np.where(np.isnan(ends[last]), 0.0, ends[last])
     return CommOutcome(timings, comm_end, comm_time, total, by_class, flow_network.link_bytes, capacity,
-                       starts[bucket_rows] if bucket_rows else None, ends[bucket_rows] if bucket_rows else None,
-                       flow_network.load_history, finish=finish)
+                       bucket_start, bucket_end,
+                       flow_network.load_history, finish=finish, phases=phases)
+
+
+def _traced_ranks(record_phases: bool | Sequence[int], factors: np.ndarray) -> np.ndarray | None:
+    """The GPU ranks to record phases for (those of the cluster), or ``None`` to record nothing."""
+    if record_phases is False:
+        return None
+    if record_phases is True:
+        from simtrain.training.trace import default_ranks
+
+        record_phases = default_ranks(factors, len(factors))
+    ranks = np.array([int(r) for r in record_phases], dtype=np.int64)
+    return ranks[(ranks >= 0) & (ranks < len(factors))]
+
+
+def _local_of(members: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The local indices in a schedule (its GPU ranks ``members``) of the GPU ``ranks`` that take part in it."""
+    members = np.asarray(members)
+    return np.array([int(np.flatnonzero(members == r)[0]) for r in ranks.tolist() if (members == r).any()],
+                    dtype=np.int64)

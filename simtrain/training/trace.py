@@ -4,7 +4,9 @@ One process per traced GPU (``ranks``: by default the first four and every strag
 (forward, each layer's backward, the update) and a ``communication`` thread (each bucket's collective, from when
 the GPU started it to when it finished). With plain data parallelism on the analytical engine, one thread per chunk
 (``all-reduce phases, chunk c``) shows each bucket's all-reduce phases as the engine planned them (see
-:func:`_bucket_phases` for when they are drawn). With the DES and ``record_loads``, counter
+:func:`_bucket_phases` for when they are drawn). With the DES and ``record_phases``, the same threads show each
+traced GPU's phases of each bucket's collective as the DES ran them (recorded by :func:`recording_run`, the hook
+``simtrain collective --trace`` uses; any scheme's overlapped buckets). With the DES and ``record_loads``, counter
 tracks show the load over time of the most utilised links (bytes over what the link could carry in the step; the
 busiest by bytes is often an NVLink at a few percent while a NIC is the bottleneck) and of any links named.
 
@@ -33,7 +35,8 @@ import numpy as np
 
 from simtrain.training.report import StepReport
 
-__all__ = ["collective_trace", "span", "step_trace", "trace_collective", "write_trace"]
+__all__ = ["collective_trace", "default_ranks", "recorded_spans", "recording_run", "span", "step_trace",
+           "trace_collective", "write_trace"]
 
 _US = 1e6
 
@@ -48,6 +51,19 @@ def span(start_s: float, end_s: float) -> dict[str, float]:
     """
     start_ns, end_ns = round(start_s * 1e9), round(end_s * 1e9)
     return {"ts": start_ns / 1000, "dur": max(end_ns - start_ns, 0) / 1000}
+
+
+def default_ranks(factors: Any, num_gpus: int) -> list[int]:
+    """The GPUs a trace shows by default: the first four and every straggler (factor other than 1).
+
+    Examples
+    --------
+    >>> default_ranks(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.5]), 6)
+    [0, 1, 2, 3, 5]
+    """
+    factors = np.asarray(factors, dtype=float)
+    stragglers = np.flatnonzero(factors != 1.0).tolist() if factors.size > 1 else []
+    return sorted(set(range(min(4, num_gpus))) | set(stragglers))
 
 
 def _utilised(link_bytes: np.ndarray, capacity: np.ndarray | None, count: int) -> np.ndarray:
@@ -101,8 +117,7 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
         raise ValueError("this report has no timeline")
     factors = np.asarray(timeline.factors, dtype=float)
     if ranks is None:
-        stragglers = np.flatnonzero(factors != 1.0).tolist() if factors.size > 1 else []
-        ranks = sorted(set(range(min(4, report.num_gpus))) | set(stragglers))
+        ranks = default_ranks(factors, report.num_gpus)
     bad = [r for r in ranks
            if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 0 <= r < report.num_gpus]
     if bad:
@@ -111,6 +126,10 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
         raise ConfigError(f"must be GPU ranks in 0..{report.num_gpus - 1}", key="trace_ranks", value=bad[0])
     comm = timeline.comm
     bucket_phases = _bucket_phases(report)
+    recorded: dict[tuple[int, int], list[tuple[int, str, float, float]]] = {}   # (bucket, rank) -> DES phases
+    for i, spans in enumerate(getattr(comm, "phases", None) or []):
+        for rank, chunk, label, begin, finish in spans:
+            recorded.setdefault((i, rank), []).append((chunk, label, begin, finish))
     named_threads: set[tuple[int, int]] = set()
     events: list[dict[str, Any]] = []
     for rank in ranks:
@@ -133,14 +152,17 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 start, end = bucket.start_s, bucket.end_s
             events.append({"ph": "X", "pid": pid, "tid": 1, "name": f"all-reduce bucket {i}", "cat": "comm",
                            **span(start, end), "args": {"bytes": bucket.size_bytes, "layers": len(bucket.layers)}})
-            for chunk, label, begin, finish in bucket_phases.get(i, []):
+            # the DES's recorded phases are in step time; the analytical plan's from the bucket's start
+            phases = recorded.get((i, int(rank))) or [(chunk, label, start + begin, start + finish)
+                                                      for chunk, label, begin, finish in bucket_phases.get(i, [])]
+            for chunk, label, begin, finish in phases:
                 tid = 2 + chunk
                 if (pid, tid) not in named_threads:
                     named_threads.add((pid, tid))
                     events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
                                    "args": {"name": f"all-reduce phases, chunk {chunk}"}})
                 events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": "phase",
-                               **span(start + begin, start + finish), "args": {"bucket": i, "chunk": chunk}})
+                               **span(begin, finish), "args": {"bucket": i, "chunk": chunk}})
         comm_end = float(np.atleast_1d(comm.comm_end)[rank if np.size(comm.comm_end) > 1 else 0])
         update_start = max(clock, comm_end)
         events.append({"ph": "X", "pid": pid, "tid": 0, "name": "optimizer update",
@@ -169,8 +191,7 @@ def _bucket_phases(report: StepReport) -> dict[int, list[tuple[int, str, float, 
     all-reduce (:func:`_planned_phases`). Drawn for plain data parallelism on the analytical engine, where a
     bucket's all-reduce is one collective of the bucket's bytes that runs alone on the stream from its start; and
     only where the rebuilt collective takes exactly the bucket's time. A DES step's phases are per rank and
-    contended, and the step keeps no record of them: ``simtrain collective --trace --engine des`` draws them for one
-    collective."""
+    contended: a DES step records them itself when run with ``record_phases``."""
     config, timeline = report.config, report.timeline
     if report.engine != "analytical" or report.scheme != "none" or timeline is None or timeline.cluster is None \
             or not config or report.parallel is not None:
@@ -377,7 +398,7 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
     env = simpy.Environment()
     network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache, record_loads=True)
     network.progress = Progress(messages, f"DES {schedule.op}", progress)
-    run = _recording_run(network, schedule, options, traced)
+    run = recording_run(network, schedule, options, traced)
     try:
         env.run(until=run.done)
     finally:
@@ -388,20 +409,60 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
         op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
         size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
         bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes, protocol=schedule.protocol)
-    spans = []
-    for t, rank in enumerate(ranks):
-        for chunk in range(schedule.chunks):
-            for j, pattern in enumerate(schedule.patterns):
-                start, end = run.phase_start[chunk, j, t], run.phase_end[chunk, j, t]
-                if not np.isnan(start) and not np.isnan(end):
-                    spans.append((f"GPU {int(rank)}", chunk, pattern.label, float(start), float(end)))
+    spans = [(f"GPU {rank}", chunk, label, start, end) for rank, chunk, label, start, end in recorded_spans(run)]
     return result, spans, network.load_history
 
 
-def _recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray) -> Any:
-    """A :class:`~simtrain.network.des.CollectiveRun` that notes, for the ``traced`` local ranks, when each
-    chunk's phase started (the rank launched its first step) and ended (the rank moved past its last step)."""
+def recorded_spans(run: Any) -> list[tuple[int, int, str, float, float]]:
+    """``(rank, chunk, phase, start_s, end_s)`` of every phase a :func:`recording_run` recorded, by traced rank
+    (global GPU rank), chunk and pattern; phases a rank never ran are left out.
+
+    Examples
+    --------
+    >>> import simpy
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.network.des import FlowNetwork
+    >>> from simtrain.topology import torus
+    >>> cluster = torus([4], "10 GB/s", "1 us")
+    >>> run = recording_run(FlowNetwork(simpy.Environment(), cluster),
+    ...                     build_schedule("all-reduce", 4e6, cluster, "ring"), None, np.array([1]))
+    >>> _ = run.env.run(until=run.done)
+    >>> [(rank, label) for rank, _, label, _, _ in recorded_spans(run)][:1]
+    [(1, 'reduce-scatter')]
+    """
+    ranks = np.asarray(run.schedule.ranks)[run.traced]
+    spans = []
+    for t, rank in enumerate(ranks.tolist()):
+        for chunk in range(run.schedule.chunks):
+            for j, pattern in enumerate(run.schedule.patterns):
+                start, end = run.phase_start[chunk, j, t], run.phase_end[chunk, j, t]
+                if not np.isnan(start) and not np.isnan(end):
+                    spans.append((int(rank), chunk, pattern.label, float(start), float(end)))
+    return spans
+
+
+def recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray, **kwargs: Any) -> Any:
+    """A :class:`~simtrain.network.des.CollectiveRun` (``kwargs`` go to it) that notes, for the ``traced`` local
+    ranks, when each chunk's phase started (the rank launched its first step) and ended (the rank moved past its
+    last step): ``phase_start`` and ``phase_end``, chunks x patterns x traced ranks; :func:`recorded_spans` reads
+    them. Used by ``simtrain collective --trace`` and by the DES training step when a trace is asked for.
+
+    Examples
+    --------
+    >>> import simpy
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.network.des import FlowNetwork
+    >>> from simtrain.topology import torus
+    >>> cluster = torus([4], "10 GB/s", "1 us")
+    >>> run = recording_run(FlowNetwork(simpy.Environment(), cluster),
+    ...                     build_schedule("all-reduce", 4e6, cluster, "ring"), None, np.array([0, 2]))
+    >>> _ = run.env.run(until=run.done)
+    >>> bool(np.nanmax(run.phase_end) == run.finish_time.max())
+    True
+    """
     from simtrain.network.des import CollectiveRun
+
+    traced = np.asarray(traced, dtype=np.int64)
 
     slot = np.full(schedule.num_ranks, -1, dtype=np.int64)
     slot[traced] = np.arange(len(traced))
@@ -412,6 +473,7 @@ def _recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray
         phase_start = np.full(shape, np.nan)
         phase_end = np.full(shape, np.nan)
         moved = False
+        traced: np.ndarray   # the local ranks recorded (set below)
 
         def _note(self, chunk: int, ranks: np.ndarray, stage: np.ndarray, into: np.ndarray, first: bool) -> None:
             at = slot[ranks]
@@ -447,4 +509,5 @@ def _recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray
                 if k + 1 < len(self.stages):
                     self._note(chunk, jumped, np.full(len(jumped), k + 1), self.phase_start, True)
 
-    return Recording(network, schedule, options)
+    Recording.traced = traced
+    return Recording(network, schedule, options, **kwargs)

@@ -182,8 +182,11 @@ def evaluate(case: Case) -> ValidationRow:
                          source_id=case.source_id or case.source)
 
 
-def run_cases(names: Iterable[str] | None = None) -> list[ValidationRow]:
+def run_cases(names: Iterable[str] | None = None,
+              progress: Callable[[int, int, str], None] | None = None) -> list[ValidationRow]:
     """Run the named cases (all registered cases, in registration order, by default).
+
+    ``progress(done, total, name)`` is called after each case (``simtrain validate``'s progress bar).
 
     An unknown name raises :class:`~simtrain.errors.ConfigError` naming ``--case`` with the closest valid name.
 
@@ -200,7 +203,12 @@ def run_cases(names: Iterable[str] | None = None) -> list[ValidationRow]:
         selected = [CASES.get(n) for n in [*_ORDER, *plugins]]
     else:
         selected = [CASES.get(n) for n in names]
-    return [evaluate(c) for c in selected]
+    rows = []
+    for case in selected:
+        rows.append(evaluate(case))
+        if progress is not None:
+            progress(len(rows), len(selected), case.name)
+    return rows
 
 
 def median_abs_error(rows: Iterable[ValidationRow]) -> float:

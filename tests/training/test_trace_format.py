@@ -216,3 +216,56 @@ def test_step_trace_shows_each_buckets_phases_on_the_analytical_engine():
     assert {"all-reduce phases, chunk 0", "all-reduce phases, chunk 1"} <= threads
     des = simulate("resnet18-cifar", "abci", gpus=16, batch=32, engine="des")
     assert not [e for e in step_trace(des)["traceEvents"] if e.get("cat") == "phase"]   # not recorded there
+
+
+def _check_des_phases(trace: dict, ranks: list[int]) -> None:
+    """Every traced rank's phases nest inside their bucket's slice on that rank, and its last phase of a bucket
+    ends when the bucket does there."""
+    events = trace["traceEvents"]
+    for rank in ranks:
+        buckets = [e for e in events if e.get("cat") == "comm" and e["pid"] == rank]
+        phases = [e for e in events if e.get("cat") == "phase" and e["pid"] == rank]
+        assert buckets and phases
+        for i, bucket in enumerate(buckets):
+            mine = [e for e in phases if e["args"]["bucket"] == i]
+            assert mine, (rank, i)
+            assert all(bucket["ts"] <= e["ts"] and e["ts"] + e["dur"] <= bucket["ts"] + bucket["dur"] + 1e-3
+                       for e in mine)
+            assert max(e["ts"] + e["dur"] for e in mine) == pytest.approx(bucket["ts"] + bucket["dur"], abs=1e-3)
+
+
+def test_des_step_trace_shows_each_ranks_phases(monkeypatch):
+    from simtrain.network.perturb import Perturbations
+    from simtrain.training import des_step
+
+    ranks = [0, 9, 31]
+    common = {"gpus": 32, "batch": 32, "dtype": "fp16", "engine": "des",
+              "perturbations": Perturbations.parse(["9:1.2"], [], [], [])}
+    shared = simulate("resnet50", "abci", record_loads=True, record_phases=ranks, **common)   # no replays
+    replayed: list[bool] = []
+    replay = des_step._Replays.replayed
+    monkeypatch.setattr(des_step._Replays, "replayed",
+                        lambda self, *a: replayed.append(replay(self, *a)) or replayed[-1])
+    alone = simulate("resnet50", "abci", record_phases=ranks, **common)
+    assert any(replayed)                            # some buckets were replayed: their phases were shifted
+    traces = [step_trace(report, ranks=ranks) for report in (shared, alone)]
+    for trace in traces:
+        check_trace(trace)
+        _check_des_phases(trace, ranks)
+    first, second = ([(e["pid"], e["tid"], e["name"], e["ts"], e["dur"]) for e in t["traceEvents"]
+                      if e.get("cat") == "phase"] for t in traces)
+    assert len(first) == len(second)
+    assert all(a[:3] == b[:3] and a[3:] == pytest.approx(b[3:], abs=1e-3) for a, b in zip(first, second))
+    untraced = [e for e in step_trace(simulate("resnet50", "abci", **common), ranks=ranks)["traceEvents"]
+                if e.get("cat") == "phase"]
+    assert not untraced                             # recorded only when asked for
+
+
+def test_des_step_trace_phases_of_a_compressed_scheme(tmp_path):
+    out = tmp_path / "t.json"
+    assert main(["simulate", "--model", "resnet18-cifar", "--topology", "abci", "--gpus", "16", "--batch", "32",
+                 "--engine", "des", "--scheme", "powersgd", "--trace", str(out), "--trace-ranks", "0,5"]) == 0
+    trace = json.loads(out.read_text())
+    check_trace(trace)
+    _check_des_phases(trace, [0, 5])
+    assert {"reduce-scatter", "all-gather"} <= {e["name"] for e in trace["traceEvents"] if e.get("cat") == "phase"}
