@@ -63,7 +63,8 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
                      global_batch=run.global_batch, pipeline_schedule=run.pipeline_schedule,
                      recompute=run.recompute, zero=run.zero, sequence_parallel=run.sequence_parallel,
                      rank_order=run.rank_order, overlap_dp=run.overlap_dp, pipeline_layout=run.pipeline_layout,
-                     overlap_pp=run.overlap_pp)
+                     overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard,
+                     zero_shard_size=run.zero_shard_size)
 
 
 def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
@@ -215,7 +216,8 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
-        "recompute": run.recompute, "zero": plan.zero,
+        "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard,
+        "zero_shard_size": plan.zero_group,
         "sequence_parallel": plan.sequence_parallel, "rank_order": "-".join(plan.rank_order),
         "tokens_per_s": tokens / t,
         "tflops_per_gpu": costs.model_flops / t / n / 1e12,
