@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,12 +123,14 @@ class Comms:
         key, schedule = self.schedule(op, dim, size_bytes, rows)
         return self._timed(key, float(size_bytes), schedule)
 
-    def _timed(self, key: Any, size_bytes: float, schedule: Schedule) -> float:
+    def _timed(self, key: Any, size_bytes: float, schedule: Schedule | Callable[[], Schedule]) -> float:
         """A schedule's time, kept in the cluster's cache under what decides it: its template key and size, the
-        engine and the network options (so runs in one process share it)."""
+        engine and the network options (so runs in one process share it); ``schedule`` may be a function that
+        makes it, called only when the time is not known yet."""
         memo = (key, size_bytes, self.engine, self.options)
         if memo not in self._times:
-            self._times[memo] = self.cache.get("parallel-time", memo, lambda: self.evaluate(schedule))
+            self._times[memo] = self.cache.get("parallel-time", memo, lambda: self.evaluate(
+                schedule if isinstance(schedule, Schedule) else schedule()))
         return self._times[memo]
 
     def evaluate(self, schedule: Schedule) -> float:
@@ -181,8 +183,9 @@ class Comms:
             rows = self.stage_rows(dim, stage)
             if rows.shape[1] == 1 or nbytes <= 0:
                 continue
-            seconds += self.time(kind, dim, nbytes, rows)
-            schedules.append(self.schedule(kind, dim, nbytes, rows)[1])
+            key, schedule = self.schedule(kind, dim, nbytes, rows)
+            seconds += self._timed(key, float(nbytes), schedule)
+            schedules.append(schedule)
         self._reductions[memo] = (seconds, tuple(schedules))
         return self._reductions[memo]
 
@@ -255,7 +258,8 @@ class Comms:
         """Seconds of :meth:`p2p` with the engine (memoised)."""
         if self.plan.pp == 1 or nbytes <= 0:
             return 0.0
-        return self._timed(self.p2p_key(stage, backward), float(nbytes), self.p2p(stage, nbytes, backward))
+        return self._timed(self.p2p_key(stage, backward), float(nbytes),
+                           functools.partial(self.p2p, stage, nbytes, backward))
 
 
 @dataclass
@@ -527,14 +531,19 @@ def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:
 def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) -> float:
     """Forward FLOPs of one sample that recomputation runs again: the first ``full_layers`` layers of each
     stage in full, or (selective) the attention matmuls of every other layer."""
+    # (full, attention-only) forward FLOPs of a dense and of a MoE layer: every layer of a kind has the same
+    kinds = {}
+    for moe in {c.is_moe(i) for i in range(c.layers)}:
+        layers = block_layers(c, next(i for i in range(c.layers) if c.is_moe(i) == moe))
+        kinds[moe] = (sum(layer.forward_flops for layer in layers),
+                      sum(layer.forward_flops for layer in layers if is_core_attention(layer)))
     total = 0.0
     for stage in range(plan.pp):
         for position, index in enumerate(plan.stage_layers(stage)):
-            layers = block_layers(c, index)
             if position < full_layers:
-                total += sum(layer.forward_flops for layer in layers)
+                total += kinds[c.is_moe(index)][0]
             elif plan.recompute == "selective":
-                total += sum(layer.forward_flops for layer in layers if is_core_attention(layer))
+                total += kinds[c.is_moe(index)][1]
     return total
 
 

@@ -132,19 +132,27 @@ def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[floa
     The first stage holds the embedding, the last the final norm and the output head (a copy of the embedding
     when the head is tied and pp > 1, as Megatron-LM keeps one).
     """
+    return _stage_params(c, plan.tp, plan.pp, plan.ep, plan.chunks, plan.layers_per_stage, plan.layout, stage)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage_params(c: DecoderConfig, tp: int, pp: int, ep: int, chunks: int, layers_per_stage: int,
+                  layout: tuple[int, ...], stage: int) -> tuple[float, float]:
+    """:func:`stage_params` by what decides it (configs are frozen; the search asks for the same stage often)."""
+    plan = ParallelPlan(tp=tp, pp=pp, dp=1, ep=ep, chunks=chunks, layers_per_stage=layers_per_stage, layout=layout)
     dense = expert = 0.0
-    kinds = _layer_params(c, plan.tp)
+    kinds = _layer_params(c, tp)
     for index in plan.stage_layers(stage):
         layer_dense, layer_expert = kinds[c.is_moe(index)]
         dense += layer_dense
-        expert += layer_expert / plan.ep
+        expert += layer_expert / ep
     if stage == 0:
-        dense += sum(layer.num_params for layer in embedding_layers(c, plan.tp))
-    if stage == plan.pp - 1:
-        head = head_layers(c, plan.tp)
+        dense += sum(layer.num_params for layer in embedding_layers(c, tp))
+    if stage == pp - 1:
+        head = head_layers(c, tp)
         dense += sum(layer.num_params for layer in head)
-        if c.tied and plan.pp > 1:
-            dense += c.vocab // plan.tp * c.hidden
+        if c.tied and pp > 1:
+            dense += c.vocab // tp * c.hidden
     return dense, expert
 
 

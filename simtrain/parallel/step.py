@@ -76,8 +76,12 @@ def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
 
 
 def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical", factors: list[float] | None = None,
-              perturbations: Any = None, store_and_forward: bool = False) -> HybridStep:
+              perturbations: Any = None, store_and_forward: bool = False,
+              timelines: dict[Any, Timeline] | None = None) -> HybridStep:
     """Run the pipeline and the gradient reductions; the step ends when every stage has updated.
+
+    ``timelines`` (analytical engine) keeps pipeline timelines by what decides them (the durations, the schedule,
+    the micro-batches, the stretch), so plans that differ only in their gradient reduction share one run.
 
     Examples
     --------
@@ -102,8 +106,14 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         timeline, dp_end = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms, costs.p2p_bytes,
                                    buckets, slow, perturbations, store_and_forward, blocking=not plan.overlap_pp)
     else:
-        timeline = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
-                                  plan.schedule, m, slow, blocking=not plan.overlap_pp)
+        key = (tuple(map(tuple, costs.forward)), tuple(map(tuple, costs.backward)), tuple(costs.p2p_forward),
+               tuple(costs.p2p_backward), plan.schedule, m, tuple(slow), not plan.overlap_pp)
+        timeline = timelines.get(key) if timelines is not None else None
+        if timeline is None:
+            timeline = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
+                                      plan.schedule, m, slow, blocking=not plan.overlap_pp)
+            if timelines is not None:
+                timelines[key] = timeline
         dp_end = []
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)

@@ -202,3 +202,26 @@ def test_the_cli_says_what_is_wrong_in_one_line(capsys, flags: list[str], name: 
                  "tp=1,pp=1,dp=16", "--micro-batch", "1", "--global-batch", "32", *flags, "--json"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and name in err
+
+
+# -- the search ---------------------------------------------------------------------------------------------------
+def test_the_search_adds_node_sized_shards_and_kept_parameters() -> None:
+    from simtrain.parallel.search import candidates
+
+    c = _config()
+    variants: dict[tuple, list[tuple]] = {}
+    for keys in candidates(c, 16, 8, 32):
+        base = tuple(sorted((k, v) for k, v in keys.items() if k not in ("zero_shard_size", "zero_reshard")))
+        variants.setdefault(base, []).append((keys["zero_shard_size"], keys["zero_reshard"]))
+        if keys["zero_shard_size"] is not None:   # the shard group is the data-parallel ranks of one node
+            plan = make_plan(c, 16, **keys)
+            assert plan.hybrid and all(len(set((row // 8).tolist())) == 1 for row in plan.groups("shard"))
+    for base, found in variants.items():
+        keys = dict(base)
+        shards = {s for s, _ in found}
+        assert shards == {None} or (keys["zero"] and len(shards) == 2)
+        reshards = [True, False] if keys["zero"] == 3 else [True]
+        assert sorted(found, key=str) == sorted(((s, r) for s in shards for r in reshards), key=str), base
+        tp, dp = (int(part.split("=")[1]) for part in keys["parallel"].split(",")[0:3:2])
+        if keys["zero"] and keys["rank_order"] == "tp-cp-dp-pp" and 1 < 8 // tp < dp:   # Megatron's order
+            assert shards == {None, 8 // tp}
