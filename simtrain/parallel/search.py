@@ -299,7 +299,7 @@ def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dic
     return {
         **{k: keys[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
                                 "sequence_parallel", "rank_order")},
-        "zero_shard_size": plan.zero_group if plan.zero else None, "zero_reshard": plan.zero_reshard,
+        "zero_shard_size": plan.zero_group if plan.hybrid else None, "zero_reshard": plan.zero_reshard,
         "num_micro_batches": m,
         "step_time_s": t,
         "tokens_per_s": plan.global_batch * c.seq / t,
