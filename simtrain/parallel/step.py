@@ -108,12 +108,13 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
     else:
         key = (tuple(map(tuple, costs.forward)), tuple(map(tuple, costs.backward)), tuple(costs.p2p_forward),
                tuple(costs.p2p_backward), plan.schedule, m, tuple(slow), not plan.overlap_pp)
-        timeline = timelines.get(key) if timelines is not None else None
-        if timeline is None:
-            timeline = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
-                                      plan.schedule, m, slow, blocking=not plan.overlap_pp)
+        known = timelines.get(key) if timelines is not None else None
+        if known is None:
+            known = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
+                                   plan.schedule, m, slow, blocking=not plan.overlap_pp)
             if timelines is not None:
-                timelines[key] = timeline
+                timelines[key] = known
+        timeline = known
         dp_end = []
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)
