@@ -189,7 +189,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         return max(candidates, key=lambda m: m["total"])
     width = DTYPE_BYTES[dtype]
     dense, expert = stage_params(c, plan, stage)
-    dense_dp, expert_dp = plan.zero_group, plan.expert_dp
+    # hybrid sharding (no EP) shards the expert weights like the dense ones, over the shard group
+    dense_dp, expert_dp = plan.zero_group, plan.zero_group if plan.hybrid else plan.expert_dp
     master = 4 if width < 4 else 0
     states = 4 * OPTIMIZER_STATES[optimizer] + master
 

@@ -225,3 +225,13 @@ def test_the_search_adds_node_sized_shards_and_kept_parameters() -> None:
         tp, dp = (int(part.split("=")[1]) for part in keys["parallel"].split(",")[0:3:2])
         if keys["zero"] and keys["rank_order"] == "tp-cp-dp-pp" and 1 < 8 // tp < dp:   # Megatron's order
             assert shards == {None, 8 // tp}
+
+
+def test_hybrid_sharding_shards_experts_like_dense_weights_without_ep() -> None:
+    c = load_model("gpt:layers=2,hidden=256,heads=4,seq=256,vocab=100,experts=4,top_k=2").config
+    plan = make_plan(c, 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=3, zero_shard_size=4)
+    dense, expert = stage_params(c, plan, 0)
+    assert expert > 0
+    m = memory_per_gpu(c, plan, "bf16", "adam")
+    assert m["parameters"] == pytest.approx(WIDTH * (dense + expert) / 4)
+    assert m["optimizer"] == pytest.approx(12 * (dense + expert) / 4)
