@@ -116,6 +116,13 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("overlap_pp", "boolean", False,
           "pipeline sends on a separate stream, the sender computing on (Megatron-core "
           "--overlap-p2p-communication); default: a stage waits for its send, as Megatron-LM's p2p calls do"),
+    Param("zero_reshard", "boolean", True,
+          "ZeRO-3: free each layer's gathered parameters after its forward and gather them again for backward "
+          "(false: keep them until backward, FSDP reshard_after_forward=False; needs zero 3)"),
+    Param("zero_shard_size", "integer", None,
+          "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "
+          "(PyTorch HSDP, DeepSpeed MiCS; divides dp·cp; needs zero >= 1; unset: the whole dp·cp group)",
+          minimum=1),
 )
 
 
@@ -230,6 +237,8 @@ class TrainingRun:
     samples_per_epoch: int | None = None
     epochs: float | None = None
     overlap_pp: bool = False
+    zero_reshard: bool = True
+    zero_shard_size: int | None = None
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)
     algorithm_params: Any = field(default_factory=dict)

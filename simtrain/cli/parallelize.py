@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         flags = (f"--parallel {row['parallel']} --micro-batch {row['micro_batch']} --pipeline-schedule "
                  f"{row['pipeline_schedule']} --recompute {row['recompute']} --zero {row['zero']}"
                  + (" --sequence-parallel" if row["sequence_parallel"] else "") + f" --rank-order {row['rank_order']}"
+                 + (f" --zero-shard-size {row['zero_shard_size']}" if row["zero_shard_size"] else "")
+                 + ("" if row["zero_reshard"] else " --no-zero-reshard")
                  + (f" --scheme {row['scheme']}" if row["scheme"] != "none" else ""))
         print(f"{rank}. {units.format_time(row['step_time_s'])}, {row['tokens_per_s']:,.0f} tokens/s, MFU "
               f"{100 * row['mfu']:.1f} %, {units.format_size(row['memory_per_gpu_bytes'])} per GPU")

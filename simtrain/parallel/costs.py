@@ -18,7 +18,13 @@ run's engine, templates built once per (operation, group, algorithm) and resized
 * ZeRO-3: each layer's parameter all-gather is prefetched behind the previous layer's compute (backward: the
   all-gather and the gradient reduce-scatter), exposed beyond it; the first layer of each model chunk's forward and
   of its backward has no layer before it to hide behind, so its gather is exposed whole, every micro-batch (FSDP and
-  DeepSpeed prefetch within a pass, and re-shard after it);
+  DeepSpeed prefetch within a pass, and re-shard after it); without re-sharding after forward (``zero_reshard``
+  false) backward gathers nothing: only its reduce-scatter, exposed beyond the layer's backward;
+* hybrid sharding (``zero_shard_size`` S): ZeRO's gathers and reduce-scatters run on the shard groups (S
+  consecutive data-parallel ranks), and each layer's gradient shard (1/S of it) is all-reduced across the replica
+  groups as the last micro-batch's backward produces it, overlapping the rest of that backward (ZeRO-3: once per
+  step, as FSDP2's ``set_requires_all_reduce`` lets gradient accumulation do; ZeRO-1/2: after the bucket's
+  reduce-scatter);
 * PP: one point-to-point send of the activations (``1/tp`` of them, Megatron's scatter-gather) per micro-batch
   and stage boundary, forward and backward, simulated by the pipeline (:mod:`simtrain.parallel.pipeline`);
 * DP: the gradient reduction (all-reduce, or reduce-scatter under ZeRO-1/2) of each layer as its last micro-batch's
@@ -43,7 +49,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +95,7 @@ class Comms:
 
     def _plan_key(self) -> tuple[Any, ...]:
         p = self.plan
-        return (p.tp, p.pp, p.dp, p.cp, p.ep, p.rank_order)
+        return (p.tp, p.pp, p.dp, p.cp, p.ep, p.rank_order, p.shard_size)
 
     def schedule(self, op: str, dim: str, size_bytes: float, rows: np.ndarray | None = None) -> tuple[Any, Schedule]:
         """The key and Schedule of ``op`` of ``size_bytes`` (per group, nccl-tests convention) on every group of
@@ -117,12 +123,14 @@ class Comms:
         key, schedule = self.schedule(op, dim, size_bytes, rows)
         return self._timed(key, float(size_bytes), schedule)
 
-    def _timed(self, key: Any, size_bytes: float, schedule: Schedule) -> float:
+    def _timed(self, key: Any, size_bytes: float, schedule: Schedule | Callable[[], Schedule]) -> float:
         """A schedule's time, kept in the cluster's cache under what decides it: its template key and size, the
-        engine and the network options (so runs in one process share it)."""
+        engine and the network options (so runs in one process share it); ``schedule`` may be a function that
+        makes it, called only when the time is not known yet."""
         memo = (key, size_bytes, self.engine, self.options)
         if memo not in self._times:
-            self._times[memo] = self.cache.get("parallel-time", memo, lambda: self.evaluate(schedule))
+            self._times[memo] = self.cache.get("parallel-time", memo, lambda: self.evaluate(
+                schedule if isinstance(schedule, Schedule) else schedule()))
         return self._times[memo]
 
     def evaluate(self, schedule: Schedule) -> float:
@@ -156,18 +164,28 @@ class Comms:
     def reduction(self, op: str, stage: int, dense_bytes: float, expert_bytes: float) -> tuple[float,
                                                                                               tuple[Schedule, ...]]:
         """Seconds and Schedules of one gradient bucket's reduction on pipeline stage ``stage``'s data-parallel
-        groups: dense gradients over ``dp · cp``, expert gradients over ``dp · cp / ep``."""
+        groups: dense gradients over ``dp · cp``, expert gradients over ``dp · cp / ep``. Under hybrid sharding
+        (expert parallelism excluded, so both kinds shard alike) ``reduce-scatter`` runs on the shard groups and is
+        followed by the all-reduce of the shard across the replica groups; ``replica`` is that all-reduce alone
+        (ZeRO-3, whose reduce-scatter runs every micro-batch)."""
         memo = ("reduction", op, stage, float(dense_bytes), float(expert_bytes))
         if memo in self._reductions:
             return self._reductions[memo]
         seconds = 0.0
         schedules: list[Schedule] = []
-        for dim, nbytes in (("dpcp", dense_bytes), ("edp", expert_bytes)):
+        steps = [(op, "dpcp", dense_bytes), (op, "edp", expert_bytes)]
+        if self.plan.hybrid and op in ("reduce-scatter", "replica"):
+            total = dense_bytes + expert_bytes
+            steps = [("all-reduce", "replica", total / self.plan.zero_group)]
+            if op == "reduce-scatter":
+                steps.insert(0, ("reduce-scatter", "shard", total))
+        for kind, dim, nbytes in steps:
             rows = self.stage_rows(dim, stage)
             if rows.shape[1] == 1 or nbytes <= 0:
                 continue
-            seconds += self.time(op, dim, nbytes, rows)
-            schedules.append(self.schedule(op, dim, nbytes, rows)[1])
+            key, schedule = self.schedule(kind, dim, nbytes, rows)
+            seconds += self._timed(key, float(nbytes), schedule)
+            schedules.append(schedule)
         self._reductions[memo] = (seconds, tuple(schedules))
         return self._reductions[memo]
 
@@ -240,7 +258,8 @@ class Comms:
         """Seconds of :meth:`p2p` with the engine (memoised)."""
         if self.plan.pp == 1 or nbytes <= 0:
             return 0.0
-        return self._timed(self.p2p_key(stage, backward), float(nbytes), self.p2p(stage, nbytes, backward))
+        return self._timed(self.p2p_key(stage, backward), float(nbytes),
+                           functools.partial(self.p2p, stage, nbytes, backward))
 
 
 @dataclass
@@ -324,12 +343,19 @@ class StageCosts:
             expert_weights = sum(layer.num_params for layer in layers if ".experts." in layer.name) * width / plan.ep
             z_f = z_b = z_f_first = z_b_first = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
-                gather = comms.time("all-gather", "dpcp", weights) + comms.time("all-gather", "edp", expert_weights)
-                scatter = comms.time("reduce-scatter", "dpcp", weights) + \
-                    comms.time("reduce-scatter", "edp", expert_weights)
-                z_f, z_b = max(0.0, gather - f), max(0.0, gather + scatter - b)
-                # a pass's first layer: its gather waits for nothing to hide behind
-                z_f_first, z_b_first = gather, gather + max(0.0, scatter - b)
+                if plan.hybrid:   # both kinds on the shard groups (hybrid sharding excludes expert parallelism)
+                    gather = comms.time("all-gather", "shard", weights + expert_weights)
+                    scatter = comms.time("reduce-scatter", "shard", weights + expert_weights)
+                else:
+                    gather = comms.time("all-gather", "dpcp", weights) + \
+                        comms.time("all-gather", "edp", expert_weights)
+                    scatter = comms.time("reduce-scatter", "dpcp", weights) + \
+                        comms.time("reduce-scatter", "edp", expert_weights)
+                # a pass's first layer: its gather waits for nothing to hide behind; without re-sharding after
+                # forward, backward has its parameters already
+                again = gather if plan.zero_reshard else 0.0
+                z_f, z_b = max(0.0, gather - f), max(0.0, again + scatter - b)
+                z_f_first, z_b_first = gather, again + max(0.0, scatter - b)
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f, "tp": tp_pass,
                 "cp_f": max(0.0, cp_gather - core_f), "cp_b": max(0.0, cp_gather + cp_scatter - core_b),
@@ -392,7 +418,6 @@ class StageCosts:
                 backward[stage].append(b_total)
             # DP: the last micro-batch's backward produces the layers' gradients in reverse order
             dense_params, expert_params = stage_params(c, plan, stage)
-            dense_dp = plan.dp * plan.cp
             op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
             ready = 0.0
             stage_buckets: list[tuple[float, float, tuple[Schedule, ...]]] = []
@@ -412,8 +437,9 @@ class StageCosts:
                 if tensors:
                     stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
                                                                    width)))
-            elif plan.zero < 3:
+            elif plan.zero < 3 or plan.hybrid:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
+                op = "replica" if plan.zero >= 3 else op
                 for b, dense_bytes, expert_bytes, chunk in reversed(buckets):
                     ready += b if chunk == 0 else 0.0
                     stage_buckets.append((ready, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
@@ -421,12 +447,16 @@ class StageCosts:
                     stage_buckets.append((ready, *comms.reduction(op, stage, extra_dense, 0.0)))
             dp_buckets.append(stage_buckets)
             after = 0.0
-            if plan.zero in (1, 2):
+            if plan.zero in (1, 2) and plan.hybrid:
+                after = comms.time("all-gather", "shard", (dense_params + expert_params) * width,
+                                   comms.stage_rows("shard", stage))
+            elif plan.zero in (1, 2):
                 after = comms.time("all-gather", "dpcp", dense_params * width / 1) + \
                     comms.time("all-gather", "edp", expert_params * width)
             dp_after.append(after)
-            local = (dense_params / dense_dp if plan.zero >= 1 else dense_params) + \
-                (expert_params / plan.expert_dp if plan.zero >= 1 else expert_params)
+            expert_dp = plan.zero_group if plan.hybrid else plan.expert_dp
+            local = (dense_params / plan.zero_group if plan.zero >= 1 else dense_params) + \
+                (expert_params / expert_dp if plan.zero >= 1 else expert_params)
             updates.append(compute.update_time(int(local), dtype, optimizer))
 
         p2p_bytes = activation / tp
@@ -472,13 +502,22 @@ class StageCosts:
                     for schedule in schedules:
                         comms._add(None, schedule, 1.0)
             return
+        if plan.hybrid:
+            weights = sum(kinds[c.is_moe(i)]["weights"] + kinds[c.is_moe(i)]["expert_weights"]
+                          for i in stage_layers) / per_gpu_layers
+            scatters = per_gpu_layers if plan.zero < 3 else per_gpu_layers * m
+            comms.count("reduce-scatter", "shard", weights, scatters)
+            comms.count("all-reduce", "replica", weights / plan.zero_group, per_gpu_layers)
+            gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
+            comms.count("all-gather", "shard", weights, per_gpu_layers * gathers)
+            return
         dense = kinds[False]["weights"] if False in kinds else kinds[True]["weights"]
         op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
         comms.count(op, "dpcp", dense, per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
         if True in kinds:
             comms.count(op, "edp", kinds[True]["expert_weights"], moe_layers if plan.zero < 3 else moe_layers * m)
         if plan.zero >= 1:
-            gathers = 1 if plan.zero < 3 else 2 * m
+            gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "dpcp", dense, per_gpu_layers * gathers)
 
 
@@ -492,14 +531,19 @@ def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:
 def _recomputed_flops(c: DecoderConfig, plan: ParallelPlan, full_layers: int) -> float:
     """Forward FLOPs of one sample that recomputation runs again: the first ``full_layers`` layers of each
     stage in full, or (selective) the attention matmuls of every other layer."""
+    # (full, attention-only) forward FLOPs of a dense and of a MoE layer: every layer of a kind has the same
+    kinds = {}
+    for moe in {c.is_moe(i) for i in range(c.layers)}:
+        layers = block_layers(c, next(i for i in range(c.layers) if c.is_moe(i) == moe))
+        kinds[moe] = (sum(layer.forward_flops for layer in layers),
+                      sum(layer.forward_flops for layer in layers if is_core_attention(layer)))
     total = 0.0
     for stage in range(plan.pp):
         for position, index in enumerate(plan.stage_layers(stage)):
-            layers = block_layers(c, index)
             if position < full_layers:
-                total += sum(layer.forward_flops for layer in layers)
+                total += kinds[c.is_moe(index)][0]
             elif plan.recompute == "selective":
-                total += sum(layer.forward_flops for layer in layers if is_core_attention(layer))
+                total += kinds[c.is_moe(index)][1]
     return total
 
 

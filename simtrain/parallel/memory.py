@@ -30,7 +30,10 @@ The first stage holds the most micro-batches: ``min(pp, m)`` under 1F1B, ``m`` u
 Parameters count the ZeRO paper's way (Rajbhandari et al. 2020): weights and gradients in the training dtype, the
 fp32 master copy (mixed precision) and fp32 optimizer states; ZeRO-1 shards the optimizer (master and states) over
 the data-parallel group, ZeRO-2 also the gradients, ZeRO-3 also the weights. Dense weights shard over ``dp · cp``;
-expert weights over ``dp · cp / ep`` after EP splits the experts.
+expert weights over ``dp · cp / ep`` after EP splits the experts. Hybrid sharding (``zero_shard_size`` S) shards
+over S ranks instead of ``dp · cp`` (each group of S holds a whole replica). ZeRO-3 without re-sharding after forward
+(``zero_reshard`` false) keeps every layer's gathered parameters from its forward to its backward: the stage's whole
+(TP/PP-sharded) parameters are held beside their shard, in place of the two prefetched layers.
 
 Examples
 --------
@@ -129,19 +132,27 @@ def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[floa
     The first stage holds the embedding, the last the final norm and the output head (a copy of the embedding
     when the head is tied and pp > 1, as Megatron-LM keeps one).
     """
+    return _stage_params(c, plan.tp, plan.pp, plan.ep, plan.chunks, plan.layers_per_stage, plan.layout, stage)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage_params(c: DecoderConfig, tp: int, pp: int, ep: int, chunks: int, layers_per_stage: int,
+                  layout: tuple[int, ...], stage: int) -> tuple[float, float]:
+    """:func:`stage_params` by what decides it (configs are frozen; the search asks for the same stage often)."""
+    plan = ParallelPlan(tp=tp, pp=pp, dp=1, ep=ep, chunks=chunks, layers_per_stage=layers_per_stage, layout=layout)
     dense = expert = 0.0
-    kinds = _layer_params(c, plan.tp)
+    kinds = _layer_params(c, tp)
     for index in plan.stage_layers(stage):
         layer_dense, layer_expert = kinds[c.is_moe(index)]
         dense += layer_dense
-        expert += layer_expert / plan.ep
+        expert += layer_expert / ep
     if stage == 0:
-        dense += sum(layer.num_params for layer in embedding_layers(c, plan.tp))
-    if stage == plan.pp - 1:
-        head = head_layers(c, plan.tp)
+        dense += sum(layer.num_params for layer in embedding_layers(c, tp))
+    if stage == pp - 1:
+        head = head_layers(c, tp)
         dense += sum(layer.num_params for layer in head)
-        if c.tied and plan.pp > 1:
-            dense += c.vocab // plan.tp * c.hidden
+        if c.tied and pp > 1:
+            dense += c.vocab // tp * c.hidden
     return dense, expert
 
 
@@ -178,7 +189,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         return max(candidates, key=lambda m: m["total"])
     width = DTYPE_BYTES[dtype]
     dense, expert = stage_params(c, plan, stage)
-    dense_dp, expert_dp = plan.dp * plan.cp, plan.expert_dp
+    # hybrid sharding (no EP) shards the expert weights like the dense ones, over the shard group
+    dense_dp, expert_dp = plan.zero_group, plan.zero_group if plan.hybrid else plan.expert_dp
     master = 4 if width < 4 else 0
     states = 4 * OPTIMIZER_STATES[optimizer] + master
 
@@ -186,6 +198,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         return count / group if plan.zero >= level else count
 
     parameters = width * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
+    if plan.zero >= 3 and not plan.zero_reshard:   # the gathered copies, held from forward to backward
+        parameters += width * (dense + expert)
     gradients = width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     layer_indices = plan.stage_layers(stage)
@@ -203,13 +217,13 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         activations += per_kind[kind]
     activations *= in_flight(plan, stage)
     # workspace: the output logits in fp32 for the loss on the last stage, one layer recomputed in full during
-    # backward, and under ZeRO-3 the next two layers' gathered weights (the prefetch)
+    # backward, and under ZeRO-3 the next two layers' gathered weights (the prefetch; held anyway without re-sharding)
     tokens = plan.micro_batch * c.seq // plan.cp
     workspace = 4.0 * tokens * c.vocab / plan.tp if stage == plan.pp - 1 else 0.0
     if full_layers:
         workspace += activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel,
                                                 "none", width)
-    if plan.zero >= 3:
+    if plan.zero >= 3 and plan.zero_reshard:
         workspace += 2 * width * (dense + expert) / max(1, per_stage)
     out: dict[str, Any] = {"parameters": parameters, "gradients": gradients, "optimizer": optimizer_bytes,
                            "activations": activations, "workspace": workspace}

@@ -12,7 +12,10 @@ The rules (checked by :func:`make_plan`, each as one error naming the key):
   micro-batches (as Megatron-LM does);
 * an uneven pipeline layout (``first=K,last=K``: the first and the last model chunk hold K layers, as Megatron's
   ``--decoder-first/last-pipeline-num-layers`` and Llama 3's "one layer fewer on the first and last stages") splits
-  the other layers evenly over the other ``pp · V − 1`` or ``pp · V − 2`` chunks, which must divide them.
+  the other layers evenly over the other ``pp · V − 1`` or ``pp · V − 2`` chunks, which must divide them;
+* hybrid sharding (``zero_shard_size`` S: PyTorch's HSDP, DeepSpeed's MiCS, Megatron-core's distributed-optimizer
+  instances) needs ZeRO 1-3, S dividing ``dp · cp`` and no expert parallelism; keeping ZeRO-3's gathered parameters
+  from forward to backward (``zero_reshard`` false: FSDP's ``reshard_after_forward=False``) needs ZeRO-3.
 
 Ranks map to GPUs in ``rank_order``, innermost first: Megatron's ``tp-cp-dp-pp`` puts a TP group on consecutive
 GPUs (inside a node), then context, data and pipeline.
@@ -209,6 +212,12 @@ class ParallelPlan:
         ZeRO stage on the data-parallel dimension.
     sequence_parallel : bool
         Megatron sequence parallelism.
+    zero_reshard : bool
+        ZeRO-3: free the gathered parameters after each layer's forward (gather them again for backward); False
+        keeps them until backward.
+    shard_size : int
+        ZeRO's shard group: this many consecutive members of each ``dp · cp`` group shard the states, the groups
+        replicate them (0: the whole ``dp · cp`` group).
     rank_order : tuple of str
         Dimensions, innermost first.
     """
@@ -231,6 +240,8 @@ class ParallelPlan:
     overlap_pp: bool = False
     layers_per_stage: int = 1
     layout: tuple[int, ...] = ()
+    zero_reshard: bool = True
+    shard_size: int = 0
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _groups: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -249,6 +260,16 @@ class ParallelPlan:
     def num_micro_batches(self) -> int:
         """Micro-batches each pipeline runs per step."""
         return self.global_batch // (self.micro_batch * self.dp)
+
+    @property
+    def zero_group(self) -> int:
+        """Ranks a ZeRO shard of the dense states spans: ``zero_shard_size``, else ``dp · cp``."""
+        return self.shard_size or self.dp * self.cp
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether ZeRO shards within groups smaller than ``dp · cp`` and replicates across them."""
+        return 0 < self.shard_size < self.dp * self.cp
 
     @property
     def expert_dp(self) -> int:
@@ -300,12 +321,16 @@ class ParallelPlan:
     def groups(self, dim: str) -> np.ndarray:
         """The disjoint groups of dimension ``dim`` (``tp``, ``cp``, ``dp``, ``pp``; ``dpcp`` for the gradient
         reduction of dense layers over data and context parallelism, ``ep`` and ``edp`` for the expert layers'
-        expert- and data-parallel groups), one row per group, members in order.
+        expert- and data-parallel groups, ``shard`` and ``replica`` for hybrid sharding's shard groups of
+        :attr:`zero_group` consecutive ``dpcp`` members and the groups across them), one row per group, members in
+        order.
 
         Examples
         --------
         >>> ParallelPlan(tp=2, pp=1, dp=4, ep=2).groups("ep").tolist()
         [[0, 2], [4, 6], [1, 3], [5, 7]]
+        >>> ParallelPlan(tp=1, pp=1, dp=8, zero=3, shard_size=4).groups("replica").tolist()
+        [[0, 4], [1, 5], [2, 6], [3, 7]]
         """
         known = self._groups.get(dim)
         if known is None:
@@ -319,7 +344,7 @@ class ParallelPlan:
         if dim in DIMENSIONS:
             moved = np.moveaxis(ranks, axes[dim], -1)
             return moved.reshape(-1, self.degree(dim))
-        if dim not in ("dpcp", "ep", "edp"):
+        if dim not in ("dpcp", "ep", "edp", "shard", "replica"):
             raise ValueError(f"unknown group {dim!r}")
         # data × context members of each (tp, pp) position, ordered by rank; EP takes consecutive runs of them
         inner = [d for d in self.rank_order if d in ("cp", "dp")]
@@ -327,10 +352,12 @@ class ParallelPlan:
         combined = moved.reshape(-1, self.dp * self.cp)
         if dim == "dpcp":
             return combined
-        split = combined.reshape(combined.shape[0], self.expert_dp, self.ep)
-        if dim == "ep":
-            return split.reshape(-1, self.ep)
-        return np.swapaxes(split, 1, 2).reshape(-1, self.expert_dp)
+        # a shard group, like an EP group, is a consecutive run of dp × cp members; its complement strides over them
+        size = self.zero_group if dim in ("shard", "replica") else self.ep
+        split = combined.reshape(combined.shape[0], self.dp * self.cp // size, size)
+        if dim in ("ep", "shard"):
+            return split.reshape(-1, size)
+        return np.swapaxes(split, 1, 2).reshape(-1, self.dp * self.cp // size)
 
     def stage_ranks(self, stage: int) -> np.ndarray:
         """Every GPU of pipeline stage ``stage`` in rank order."""
@@ -340,8 +367,8 @@ class ParallelPlan:
 def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | None = None,
               global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
-              overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False
-              ) -> ParallelPlan:
+              overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False,
+              zero_reshard: bool = True, zero_shard_size: int | None = None) -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -391,6 +418,18 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         if (dp * cp) % ep or config.experts % ep:
             raise ConfigError(f"ep = {ep} must divide dp·cp = {dp * cp} and the {config.experts} experts",
                               key="parallel", value=parallel)
+    if not zero_reshard and zero != 3:
+        raise ConfigError(f"false needs zero 3 (only ZeRO-3 re-shards parameters after forward; got zero {zero})",
+                          key="zero_reshard", value=zero_reshard)
+    if zero_shard_size is not None:
+        if zero < 1:
+            raise ConfigError("hybrid sharding needs zero 1, 2 or 3 (got zero 0)", key="zero_shard_size",
+                              value=zero_shard_size)
+        if zero_shard_size < 1 or (dp * cp) % zero_shard_size:
+            raise ConfigError(f"must divide dp·cp = {dp * cp}", key="zero_shard_size", value=zero_shard_size)
+        if ep > 1:
+            raise ConfigError("hybrid sharding with expert parallelism is not modelled (ep = 1 only)",
+                              key="zero_shard_size", value=zero_shard_size)
     micro = micro_batch or 1
     total = global_batch if global_batch is not None else micro * dp
     if total % (micro * dp):
@@ -406,7 +445,9 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                         schedule=schedule, chunks=chunks, recompute=recompute_name,
                         recompute_layers=recompute_layers, zero=zero, sequence_parallel=sequence_parallel,
                         rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp, overlap_pp=overlap_pp,
-                        layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else ())
+                        layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else (),
+                        zero_reshard=zero_reshard,
+                        shard_size=0 if zero_shard_size in (None, dp * cp) else int(zero_shard_size))
 
 
 def divisors(n: int) -> list[int]:

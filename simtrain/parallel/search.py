@@ -5,7 +5,11 @@ heads), pipeline degrees that divide the layers, context parallelism up to the G
 4,096 tokens or more, expert parallelism dividing the experts and ``dp · cp`` (MoE models), data parallelism for
 the rest; micro-batches of 1, 2, 4 and 8 that divide the batch per pipeline; the 1F1B, GPipe and interleaved
 (``chunks=2``) schedules; no, selective or full recomputation; ZeRO 0-3; sequence parallelism on or off under TP;
-and two rank orders (Megatron's ``tp-cp-dp-pp``, and ``tp-cp-pp-dp`` with pipeline neighbours adjacent).
+and two rank orders (Megatron's ``tp-cp-dp-pp``, and ``tp-cp-pp-dp`` with pipeline neighbours adjacent). ZeRO
+1-3 also come with hybrid sharding over the data-parallel ranks of one node (``zero_shard_size``: when a node holds
+more than one but not all of a ``dp · cp`` group, and without EP), and ZeRO-3 with and without re-sharding after
+forward (``zero_reshard``): a ZeRO-1/2 plan counts twice where a node-sized shard group exists, a ZeRO-3 plan up to
+four times.
 
 Then (:func:`search`):
 
@@ -90,6 +94,7 @@ def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch
     >>> sum(1 for _ in candidates(c, 8, 8, 16)) > 100
     True
     """
+    node_shards: dict[tuple[int, int, int, str], int | None] = {}
     tps = [t for t in divisors(gpus_per_node) if c.heads % t == 0 and c.kv_heads % t == 0 and num_gpus % t == 0]
     for tp in tps:
         for pp in divisors(c.layers):
@@ -111,9 +116,24 @@ def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch
                         continue
                     if order != RANK_ORDERS[0] and pp == 1:
                         continue
-                    yield {"parallel": f"tp={tp},pp={pp},dp={dp},cp={cp},ep={ep}", "micro_batch": micro,
-                           "global_batch": global_batch, "pipeline_schedule": schedule, "recompute": recompute,
-                           "zero": zero, "sequence_parallel": sp, "rank_order": order}
+                    keys = {"parallel": f"tp={tp},pp={pp},dp={dp},cp={cp},ep={ep}", "micro_batch": micro,
+                            "global_batch": global_batch, "pipeline_schedule": schedule, "recompute": recompute,
+                            "zero": zero, "sequence_parallel": sp, "rank_order": order}
+                    if (tp, pp, cp, order) not in node_shards:
+                        node_shards[(tp, pp, cp, order)] = _node_shard(tp, pp, dp, cp, order, gpus_per_node)
+                    node = node_shards[(tp, pp, cp, order)]
+                    for shard in (None, node) if zero and ep == 1 and node else (None,):
+                        for reshard in (True, False) if zero == 3 else (True,):
+                            yield {**keys, "zero_shard_size": shard, "zero_reshard": reshard}
+
+
+def _node_shard(tp: int, pp: int, dp: int, cp: int, order: str, gpus_per_node: int) -> int | None:
+    """Members of a ``dp · cp`` group on one node, when that is more than one and fewer than all of them."""
+    row = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, rank_order=tuple(order.split("-"))).groups("dpcp")[0]
+    nodes = row // gpus_per_node
+    count = int((nodes == nodes[0]).sum())
+    # a shard group must be a run of consecutive members that one node holds
+    return count if 1 < count < dp * cp and (dp * cp) % count == 0 and len(set(nodes[:count])) == 1 else None
 
 
 class _Bounds:
@@ -216,7 +236,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         space += 1
         plan = make_plan(c, n, **keys)
         memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
-                      plan.sequence_parallel)
+                      plan.sequence_parallel, plan.zero_group, plan.zero_reshard)
         memory = memory_seen.get(memory_key)
         if memory is None:
             memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer)
@@ -234,6 +254,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     feasible.sort(key=lambda item: (item[0], item[1]))
     best: list[tuple[float, int, dict[str, Any]]] = []
     simulated = 0
+    timelines: dict[Any, Any] = {}   # plans that differ only in their data-parallel reduction share a pipeline
     for bound, index, plan, keys, memory in feasible:
         if len(best) >= top and bound >= best[-1][0]:
             break   # sorted by bound: no plan left can enter the top
@@ -246,7 +267,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         for phase, count in phases:
             costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
                                      algorithm=name, algorithm_params=params, phase=phase)
-            runs.append((count, costs, step_time(costs, plan)))
+            runs.append((count, costs, step_time(costs, plan, timelines=timelines)))
         _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
         mean = sum(count * s.step_time_s for count, _, s in runs) / sum(count for count, _, _ in runs)
@@ -278,6 +299,7 @@ def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dic
     return {
         **{k: keys[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
                                 "sequence_parallel", "rank_order")},
+        "zero_shard_size": plan.zero_group if plan.hybrid else None, "zero_reshard": plan.zero_reshard,
         "num_micro_batches": m,
         "step_time_s": t,
         "tokens_per_s": plan.global_batch * c.seq / t,

@@ -63,7 +63,8 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
                      global_batch=run.global_batch, pipeline_schedule=run.pipeline_schedule,
                      recompute=run.recompute, zero=run.zero, sequence_parallel=run.sequence_parallel,
                      rank_order=run.rank_order, overlap_dp=run.overlap_dp, pipeline_layout=run.pipeline_layout,
-                     overlap_pp=run.overlap_pp)
+                     overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard,
+                     zero_shard_size=run.zero_shard_size)
 
 
 def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
@@ -75,8 +76,12 @@ def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
 
 
 def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical", factors: list[float] | None = None,
-              perturbations: Any = None, store_and_forward: bool = False) -> HybridStep:
+              perturbations: Any = None, store_and_forward: bool = False,
+              timelines: dict[Any, Timeline] | None = None) -> HybridStep:
     """Run the pipeline and the gradient reductions; the step ends when every stage has updated.
+
+    ``timelines`` (analytical engine) keeps pipeline timelines by what decides them (the durations, the schedule,
+    the micro-batches, the stretch), so plans that differ only in their gradient reduction share one run.
 
     Examples
     --------
@@ -101,8 +106,15 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         timeline, dp_end = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms, costs.p2p_bytes,
                                    buckets, slow, perturbations, store_and_forward, blocking=not plan.overlap_pp)
     else:
-        timeline = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
-                                  plan.schedule, m, slow, blocking=not plan.overlap_pp)
+        key = (tuple(map(tuple, costs.forward)), tuple(map(tuple, costs.backward)), tuple(costs.p2p_forward),
+               tuple(costs.p2p_backward), plan.schedule, m, tuple(slow), not plan.overlap_pp)
+        known = timelines.get(key) if timelines is not None else None
+        if known is None:
+            known = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
+                                   plan.schedule, m, slow, blocking=not plan.overlap_pp)
+            if timelines is not None:
+                timelines[key] = known
+        timeline = known
         dp_end = []
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)
@@ -215,7 +227,8 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
-        "recompute": run.recompute, "zero": plan.zero,
+        "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard,
+        "zero_shard_size": plan.zero_group,
         "sequence_parallel": plan.sequence_parallel, "rank_order": "-".join(plan.rank_order),
         "tokens_per_s": tokens / t,
         "tflops_per_gpu": costs.model_flops / t / n / 1e12,
