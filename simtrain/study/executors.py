@@ -6,7 +6,8 @@ rows as soon as it finishes, so the results do not depend on the backend (tested
 Closing a backend's iterator early (Ctrl-C, a chunk that cannot be saved) stops its workers at once. Pool workers
 ignore Ctrl-C (their parent stops them) and die with their parent, even one killed with SIGKILL
 (:func:`_worker_start`). A Dask scheduler that cannot be reached, or does not speak Dask, is one
-:class:`~simtrain.errors.ConfigError` within :data:`CONNECT_TIMEOUT_S`.
+:class:`~simtrain.errors.ConfigError` within :data:`CONNECT_TIMEOUT_S` plus :data:`CONNECT_GRACE_S`
+(:func:`_probe`).
 
 Examples
 --------
@@ -37,8 +38,8 @@ Chunks = Generator[tuple[int, list[dict[str, Any]]], None, None]
 
 #: Seconds to wait for a Dask scheduler to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 10.0
-#: Seconds more to wait for Dask's own timeout to fire before giving up on the connecting thread.
-CONNECT_GRACE_S = 5.0
+#: Seconds more for the connection probe (its process start and Dask's import) before it is killed.
+CONNECT_GRACE_S = 10.0
 #: How often a pool worker checks that its parent is alive (where the system cannot tell it at once).
 PARENT_POLL_S = 0.5
 
@@ -145,45 +146,45 @@ def run_pool(jobs: Sequence[Job], workers: int) -> Chunks:
             _stop_pool(pool)
 
 
-def _connect(client_type: Any, scheduler: str) -> Any:
-    """A Dask client of ``scheduler``, or one :class:`~simtrain.errors.ConfigError` within
-    :data:`CONNECT_TIMEOUT_S` plus :data:`CONNECT_GRACE_S`, whatever the peer does.
+#: What the probe runs: Dask's own client against the address, in a process of its own.
+_PROBE = "import sys\nfrom distributed import Client\nClient(sys.argv[1], timeout=sys.argv[2] + 's').close()\n"
 
-    Dask's own timeout does not cover its handshake: a peer that accepts the connection and then sends too little,
-    or bytes that are not Dask's, can keep ``Client()`` waiting for ever. So the client is made in a thread that the
-    sweep waits for at most that long; a client that still arrives later is closed by that thread."""
+
+def _probe(scheduler: str) -> str | None:
+    """``None`` when a Dask client can connect to ``scheduler``, otherwise why not, within :data:`CONNECT_TIMEOUT_S`
+    plus :data:`CONNECT_GRACE_S` whatever the peer does.
+
+    The attempt runs in a process of its own, killed at the deadline: Dask's timeout does not cover its handshake (a
+    peer that accepts the connection and then says nothing, or sends a frame header and too few bytes, keeps
+    ``Client()`` waiting for ever), and a client abandoned in this process can deadlock Dask's loop lock when it is
+    garbage-collected later (``Client.__del__`` takes the lock that every new client's loop start holds)."""
+    import subprocess
+
+    deadline = CONNECT_TIMEOUT_S + CONNECT_GRACE_S
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, scheduler, f"{CONNECT_TIMEOUT_S:g}"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=deadline)
+    except subprocess.TimeoutExpired:   # run() has killed it
+        return f"no Dask handshake within {deadline:g} s"
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else f"the probe exited with status {done.returncode}"
+
+
+def _connect(client_type: Any, scheduler: str) -> Any:
+    """A Dask client of ``scheduler`` once :func:`_probe` has seen it answer, or one
+    :class:`~simtrain.errors.ConfigError`."""
     from simtrain.errors import ConfigError
 
-    outcome: dict[str, Any] = {}
-    gave_up = threading.Event()
-
-    def attempt() -> None:
+    detail = _probe(scheduler)
+    if detail is None:
         try:
-            client = client_type(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-        except BaseException as exc:   # refused, timed out, or a peer that does not speak Dask: all one answer
-            outcome["error"] = exc
-            return
-        outcome["client"] = client
-        if gave_up.is_set():
-            with contextlib.suppress(Exception):
-                client.close()
-
-    thread = threading.Thread(target=attempt, daemon=True, name="simtrain-dask-connect")
-    thread.start()
-    thread.join(CONNECT_TIMEOUT_S + CONNECT_GRACE_S)
-    if thread.is_alive() or "client" not in outcome:
-        gave_up.set()
-        if "client" in outcome:   # it arrived between the wait and the line above
-            with contextlib.suppress(Exception):
-                outcome["client"].close()
-        error = outcome.get("error")
-        if error is None:
-            detail = f"no Dask handshake within {CONNECT_TIMEOUT_S + CONNECT_GRACE_S:g} s"
-        else:
-            detail = " ".join(str(error).split())[:200] or type(error).__name__
-        raise ConfigError(f"cannot reach the Dask scheduler ({detail})", source="<cli>", key="--scheduler",
-                          value=scheduler, allowed="tcp://HOST:PORT of a running scheduler, or local")
-    return outcome["client"]
+            return client_type(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except Exception as exc:   # it answered the probe, then went away
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    raise ConfigError(f"cannot reach the Dask scheduler ({detail})", source="<cli>", key="--scheduler",
+                      value=scheduler, allowed="tcp://HOST:PORT of a running scheduler, or local")
 
 
 def run_dask(jobs: Sequence[Job], scheduler: str, workers: int) -> Chunks:

@@ -228,6 +228,7 @@ def test_a_scheduler_that_cannot_serve_is_one_line_and_leaves_nothing(capsys, tm
         server = None
     else:
         server, port = _peer_server(PEERS[peer])
+    loops_before = sum(t.name == "IO loop" for t in threading.enumerate())
     try:
         (tmp_path / "empty").mkdir()
         for out in (tmp_path / "new" / "out", tmp_path / "empty"):
@@ -236,6 +237,9 @@ def test_a_scheduler_that_cannot_serve_is_one_line_and_leaves_nothing(capsys, tm
             assert code == 2 and "cannot reach the Dask scheduler" in one_line(err)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "fast.yaml"]   # nothing left behind
         assert list((tmp_path / "empty").iterdir()) == []
+        # nor in this process: no Dask client or event loop (an abandoned client, garbage-collected later, can
+        # deadlock the next client's loop start: seen when a local cluster hung after these cases)
+        assert sum(t.name == "IO loop" for t in threading.enumerate()) == loops_before
     finally:
         if server is not None:
             server.close()
