@@ -960,6 +960,11 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     )
 
 
+def _stage_key(stage: _Stage) -> tuple[int, int]:
+    """What names a stage within its run: its pattern and its first flow (a pattern's stages hold disjoint flows)."""
+    return stage.pattern, int(stage.flows[0]) if stage.flows.size else -1
+
+
 def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
     """Every rank's finish time of a run that starts on all ranks now, alone on its network, when no link can
     ever carry two flows at once; ``None`` when one might.
@@ -990,9 +995,11 @@ def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
     if run.chunks != 1 or network.store_and_forward or network.flows_in_flight or not run.stages:
         return None
     owner = np.full(network.cluster.num_links, -1, dtype=np.int64)
-    duration: dict[int, np.ndarray] = {}  # per distinct stage (they repeat): each flow's time, start to delivery
+    # per distinct stage (a pattern's steps repeat it): each flow's time, start to delivery. A stage is its pattern
+    # and its flows, which are disjoint between the stages of one pattern, so its first flow names it
+    duration: dict[tuple[int, int], np.ndarray] = {}
     for stage in run.stages:
-        if id(stage) in duration:
+        if _stage_key(stage) in duration:
             continue
         routes = stage.routes
         links = routes.links
@@ -1014,12 +1021,12 @@ def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
                 return None  # the event-driven run reports the flow with no bandwidth
         transfer = np.zeros(len(lengths))
         transfer[moving] = stage.nbytes[moving] / rate[moving]
-        duration[id(stage)] = stage.latency + transfer
+        duration[_stage_key(stage)] = stage.latency + transfer
     finish = np.full(run.p, float(network.env.now))
     last = len(run.stages) - 1
     for k, stage in enumerate(run.stages):
         if len(stage.src):
-            end = np.maximum(finish[stage.src], finish[stage.dst]) + duration[id(stage)]
+            end = np.maximum(finish[stage.src], finish[stage.dst]) + duration[_stage_key(stage)]
             done = finish.copy()
             for ranks, degree in ((stage.src, stage.out_degree), (stage.dst, stage.in_degree)):
                 if degree.max() <= 1:
