@@ -163,14 +163,7 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
                 clock += forward_s[chunk] * factor
                 f_done[vs][micro] = clock
                 neighbour = (s + 1) % p
-                if blocking and vs != last:
-                    stage_ops.append((kind, chunk, micro, start, clock))
-                    clock += p2p_forward[s]
-                    position += 1
-                    if not queued[neighbour] and neighbour != s:
-                        queued[neighbour] = True
-                        pending.append(neighbour)
-                    continue
+                hold = p2p_forward[s] if blocking and vs != last else 0.0
             else:
                 if vs == last:
                     ready = f_done[vs][micro]
@@ -184,15 +177,9 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
                 clock += backward_s[chunk] * factor
                 b_done[vs][micro] = clock
                 neighbour = (s - 1) % p
-                if blocking and vs != 0:
-                    stage_ops.append((kind, chunk, micro, start, clock))
-                    clock += p2p_backward[s]
-                    position += 1
-                    if not queued[neighbour] and neighbour != s:
-                        queued[neighbour] = True
-                        pending.append(neighbour)
-                    continue
+                hold = p2p_backward[s] if blocking and vs != 0 else 0.0
             stage_ops.append((kind, chunk, micro, start, clock))
+            clock += hold   # a blocking send holds its sender until the neighbour has the activations
             position += 1
             if not queued[neighbour] and neighbour != s:
                 queued[neighbour] = True
