@@ -182,13 +182,14 @@ _busbw_case("nccl-allreduce-2xh100-pcie-bridge", "nccl-1161",
             "NVIDIA/nccl issue #1161: 2 x H100 PCIe joined by an NVLink bridge, all_reduce_perf -g 2, out-of-place "
             "row 2147483648 B: 115.86 GB/s (115-116 GB/s at 1-4 GB; collectives.md §3)",
             "all-reduce bus bandwidth between 2 H100 PCIe on an NVLink bridge, 2 GiB", 115.86, "[M]",
-            {"topology": "dgx-h100", **_sets(gpus_per_node="2", intra_node__bandwidth="300GB/s")},
+            {"topology": "dgx-h100", **_sets(gpus_per_node="2", intra_node__bandwidth="300GB/s",
+                                             intra_node__link="nvlink-bridge")},
             "one node of 2 H100 joined by an NVLink bridge at 300 GB/s per direction (600 GB/s bidirectional, "
-            "[D] collectives.md §5.1): the `dgx-h100` family with 2 GPUs per node and 300 GB/s links", 2, "2GiB",
-            None,
-            gap="one NVLink efficiency for every NVLink: simtrain applies the NVSwitch-fitted 0.794 to a PCIe "
-                "card's NVLink bridge, which NCCL drives at ~39 % of its line rate (fewer channels/SMs on a 2-GPU "
-                "bridge, PCIe-card clocks); needs per-link-class efficiencies (issue 14 item 2)")
+            "[D] collectives.md §5.1): the `dgx-h100` family with 2 GPUs per node, 300 GB/s links of kind "
+            "`nvlink-bridge`", 2, "2GiB", "auto",
+            extra_assumptions="NCCL's choice (`auto`: ring, Simple)",
+            role="fit", fit_note="BRIDGE_EFFICIENCY (simtrain/network/protocol.py), the Simple-protocol efficiency "
+                                 "of the `nvlink-bridge` link kind, is this measurement over the line rate")
 
 for _op, _published in (("reduce-scatter", 360.0), ("all-gather", 350.0)):
     _busbw_case(f"nccl-{_op}-8xh100-1281", "nccl-1281",
