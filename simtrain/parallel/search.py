@@ -223,9 +223,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     else:
         compute = ComputeModel.roofline(device)
     name, params = parse_spec(algorithm, key="algorithm")
-    from simtrain.compression import make_scheme
+    from simtrain.compression import SchemeContext, make_scheme
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
+    factorising = compression is not None and any(p.factorised for p in compression.phases(SchemeContext(spec, 2)))
     n = cluster.num_gpus
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     space = 0
@@ -244,7 +245,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
             example = example or keys["parallel"]
             continue
         feasible.append((bounds.bound(plan), space, plan, keys, memory))
-        if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1:
+        if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1 and \
+                (plan.tp == 1 or not factorising):   # factor GEMMs are simulated with tp 1 (scheme_phases)
             space += 1
             feasible.append((bounds.bound(plan), space, plan, {**keys, "scheme": compression.describe()}, memory))
     if not feasible:

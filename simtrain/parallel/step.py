@@ -199,6 +199,12 @@ def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int
     if any(not phase.overlap for phase, _ in out):
         raise ConfigError("model-averaging schemes (communication after the update) are not simulated with a "
                           "model-parallel plan", key="scheme", value=scheme.describe())
+    if plan.tp > 1 and any(phase.factorised for phase, _ in out):
+        # a factor pair W = A·B split over a TP group shares one factor, whose gradient the group would have to
+        # reduce: TP traffic the plan does not price
+        raise ConfigError("a scheme that trains factorised layers (factor GEMMs) is simulated with tp 1 only (its "
+                          "factors would add tensor-parallel communication)", key="scheme", value=scheme.describe(),
+                          allowed="tp=1 (pipeline, context and data parallelism)")
     return out
 
 
