@@ -17,7 +17,9 @@ OIALR (Coquelin et al., arXiv 2401.08505)
     (b·k(m + n + k) each). Eligible: matrices with min(m, n) > max(m, n)/10; the last layer stays full rank.
 Cuttlefish (Wang et al., MLSys 2023)
     Full rank until ``switch_epoch``, then factorised layers all-reduce r(m + n); the first ``keep_first`` weight
-    layers, 1 × 1 convolutions and the last layer stay full rank.
+    layers, 1 × 1 convolutions (unless ``pointwise``) and the last layer stay full rank. The authors' code keeps
+    the first K blocks: ``keep_first=7`` on ``resnet18-cifar`` factorises exactly its ten CIFAR layers
+    (``docs/lowrank.md``, "Cuttlefish's model-size reduction").
 
 Examples
 --------
@@ -391,6 +393,8 @@ class Cuttlefish(_LowRank):
         *_LowRank.rank_params,
         Param("switch_epoch", "integer", 20, "full-rank epochs before factorising", minimum=0),
         Param("keep_first", "integer", 1, "leading weight layers kept full rank", minimum=0),
+        Param("pointwise", "boolean", False, "factorise 1x1 convolutions too (the authors' ImageNet ResNet-50 "
+              "code factorises layer4's)"),
     )
 
     def factorised(self, model: ModelSpec) -> list[Tensor]:
@@ -402,7 +406,7 @@ class Cuttlefish(_LowRank):
         for t in weights:
             layer = layers[t.name]
             pointwise = layer.kind == "conv2d" and len(t.shape) == 4 and t.shape[2] == t.shape[3] == 1
-            if t.name not in kept and not pointwise:
+            if t.name not in kept and (self.params["pointwise"] or not pointwise):
                 out.append(t)
         return out
 
