@@ -44,7 +44,7 @@ from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
-from simtrain.parallel.step import scheme_phases, step_time
+from simtrain.parallel.step import scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
 
@@ -223,11 +223,11 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     else:
         compute = ComputeModel.roofline(device)
     name, params = parse_spec(algorithm, key="algorithm")
-    from simtrain.compression import SchemeContext, make_scheme
+    from simtrain.compression import make_scheme
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
-    factorising = compression is not None and any(p.factorised for p in compression.phases(SchemeContext(spec, 2)))
     n = cluster.num_gpus
+    factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     space = 0
     feasible: list[tuple[float, int, ParallelPlan, dict[str, Any], dict[str, Any]]] = []
