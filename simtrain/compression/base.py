@@ -147,6 +147,9 @@ class Phase:
     factorised : mapping, optional
         Weight tensor name → ``("AB", r)`` or ``("USV", k)``: layers whose forward and backward run as factor
         GEMMs in this phase (:func:`simtrain.lowrank.compute.layer_time`); the others run dense.
+    trained_params : callable, optional
+        ``trained_params(tensors) -> parameters`` the optimizer updates for the tensors in this phase (factorised
+        layers: their trained factors, not W); None: every value of the tensors.
     """
 
     name: str
@@ -154,10 +157,27 @@ class Phase:
     overlap: bool = True
     compute_flops: Callable[[Sequence[Tensor]], float] | None = None
     factorised: Mapping[str, tuple[str, int]] | None = None
+    trained_params: Callable[[Sequence[Tensor]], float] | None = None
 
     def payload_bytes(self, tensors: Sequence[Tensor]) -> float:
         """Bytes one worker contributes in this step for ``tensors``."""
         return float(sum(c.payload_bytes for c in self.comms(tensors)))
+
+    def updated_params(self, tensors: Sequence[Tensor]) -> int:
+        """Parameters the optimizer step updates for ``tensors`` in this phase (what its update is priced on).
+
+        Examples
+        --------
+        >>> from simtrain.model.spec import Tensor
+        >>> w = [Tensor("fc.weight", (64, 32))]
+        >>> Phase("dense", lambda ts: []).updated_params(w)
+        2048
+        >>> Phase("low-rank", lambda ts: [], trained_params=lambda ts: 4 * (64 + 32)).updated_params(w)
+        384
+        """
+        if self.trained_params is None:
+            return sum(t.numel for t in tensors)
+        return round(self.trained_params(tensors))
 
 
 @dataclass(frozen=True)

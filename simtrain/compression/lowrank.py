@@ -17,7 +17,9 @@ OIALR (Coquelin et al., arXiv 2401.08505)
     (b·k(m + n + k) each). Eligible: matrices with min(m, n) > max(m, n)/10; the last layer stays full rank.
 Cuttlefish (Wang et al., MLSys 2023)
     Full rank until ``switch_epoch``, then factorised layers all-reduce r(m + n); the first ``keep_first`` weight
-    layers, 1 × 1 convolutions and the last layer stay full rank.
+    layers, 1 × 1 convolutions (unless ``pointwise``) and the last layer stay full rank. The authors' code keeps
+    the first K blocks: ``keep_first=7`` on ``resnet18-cifar`` factorises exactly its ten CIFAR layers
+    (``docs/lowrank.md``, "Cuttlefish's model-size reduction").
 
 Examples
 --------
@@ -171,6 +173,14 @@ def _split(model: ModelSpec, factorised: list[Tensor]) -> tuple[set[str], list[T
     return names, [t for t in model.tensors if t.name not in names]
 
 
+def _trained(names: set[str], per_layer: Any) -> Any:
+    """``Phase.trained_params``: ``per_layer(tensor)`` parameters for each factorised weight in ``names``, every
+    value of the other tensors (the optimizer updates what the model holds in the phase, not W)."""
+    def trained(tensors: Sequence[Tensor]) -> float:
+        return float(sum(per_layer(t) if t.name in names else t.numel for t in tensors))
+    return trained
+
+
 @register_scheme
 class ABTraining(_LowRank):
     """AB-training: in-group training of alternating factors, periodic world sync, full-rank rebound."""
@@ -237,13 +247,16 @@ class ABTraining(_LowRank):
             # the forward pass rebuilds W = A·B every step
             return float(sum(2 * _shape(t)[0] * _shape(t)[1] * ranks.rank_of(t) for t in tensors if t.name in names))
 
+        # a group trains one factor (only-b: B, r·n; otherwise A or B, priced as the larger); W is rebuilt
+        only_b = self.params["sync_mode"] == "only-b"
+        trained = _trained(names, lambda t: ranks.rank_of(t) * (_shape(t)[1] if only_b else max(_shape(t))))
         return [Phase("full-rank", lambda tensors: dense(tensors, ctx)),
-                Phase("ab", ab, compute_flops=flops),
-                Phase("sync", sync, overlap=False)]
+                Phase("ab", ab, compute_flops=flops, trained_params=trained),
+                Phase("sync", sync, overlap=False, trained_params=trained)]
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """W stays (rebuilt from A·B, trained in the rebound); A and B are added, with the gradient and optimizer
-        state of the factor a group trains (the larger of A and B).
+        state of the factor a group trains (B under ``only-b``; otherwise the larger of A and B).
 
         Examples
         --------
@@ -256,7 +269,9 @@ class ABTraining(_LowRank):
         ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
         weight, grad, state = _widths(ctx, optimizer)
         both = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
-        trained = sum(ranks.rank_of(t) * max(_shape(t)) for t in factorised)
+        # only-b: every group trains B (r·n); otherwise a group trains A or B (the larger counted)
+        trained = sum(ranks.rank_of(t) * (_shape(t)[1] if self.params["sync_mode"] == "only-b" else max(_shape(t)))
+                      for t in factorised)
         return {"factors A, B": float(both * weight), "factor gradients": float(trained * grad),
                 "factor optimizer state": float(trained * state)}
 
@@ -326,9 +341,11 @@ class OIALR(_LowRank):
         def svd_flops(tensors: Sequence[Tensor]) -> float:
             return flops(tensors) + float(sum(10 * ranks.rank_of(t) ** 3 for t in tensors if t.name in names))
 
+        # only S (k × k) is trained; U and V are frozen
+        trained = _trained(names, lambda t: ranks.rank_of(t) ** 2)
         return [Phase("full-rank", lambda tensors: dense(tensors, ctx)),
-                Phase("low-rank", lowrank, compute_flops=flops),
-                Phase("rank update", stability, compute_flops=svd_flops)]
+                Phase("low-rank", lowrank, compute_flops=flops, trained_params=trained),
+                Phase("rank update", stability, compute_flops=svd_flops, trained_params=trained)]
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """Converted layers hold frozen U, V and the trained S (its gradient and optimizer state) instead of W.
@@ -376,6 +393,8 @@ class Cuttlefish(_LowRank):
         *_LowRank.rank_params,
         Param("switch_epoch", "integer", 20, "full-rank epochs before factorising", minimum=0),
         Param("keep_first", "integer", 1, "leading weight layers kept full rank", minimum=0),
+        Param("pointwise", "boolean", False, "factorise 1x1 convolutions too (the authors' ImageNet ResNet-50 "
+              "code factorises layer4's)"),
     )
 
     def factorised(self, model: ModelSpec) -> list[Tensor]:
@@ -387,7 +406,7 @@ class Cuttlefish(_LowRank):
         for t in weights:
             layer = layers[t.name]
             pointwise = layer.kind == "conv2d" and len(t.shape) == 4 and t.shape[2] == t.shape[3] == 1
-            if t.name not in kept and not pointwise:
+            if t.name not in kept and (self.params["pointwise"] or not pointwise):
                 out.append(t)
         return out
 
@@ -406,7 +425,8 @@ class Cuttlefish(_LowRank):
         # then a 1×1 one to C_out; Cuttlefish's decompose_weights), so its forward and backward shrink
         factors = {t.name: ("AB", int(ranks.rank_of(t))) for t in factorised}
         return [Phase("full-rank", lambda tensors: dense(tensors, ctx)),
-                Phase("low-rank", lowrank, factorised=factors)]
+                Phase("low-rank", lowrank, factorised=factors,
+                      trained_params=_trained(names, lambda t: ranks.rank_of(t) * sum(_shape(t))))]
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """After the switch factorised layers hold A and B (trained: gradients and optimizer state) instead of W.

@@ -31,6 +31,11 @@ run's engine, templates built once per (operation, group, algorithm) and resized
   backward produces it, overlapping the rest of that backward; ZeRO-1/2's parameter all-gather after the update
   (not overlapped).
 
+A compression scheme's phase on the DP dimension replaces the gradient reduction by its communications; a phase
+that runs layers as factor GEMMs (``Phase.factorised``, Cuttlefish after its switch) prices their forward and
+backward as the data-parallel step does (:func:`simtrain.lowrank.compute.layer_time`), and every phase's optimizer
+step is priced on the parameters it trains (``Phase.updated_params``: the factors, not W).
+
 Examples
 --------
 >>> from simtrain.model import load_model
@@ -366,6 +371,24 @@ class StageCosts:
                 "flops_core": sum(layer.forward_flops for layer in core) * mb,
             }
 
+        factorised = phase.factorised if phase is not None else None
+        block_times: dict[int, tuple[float, float]] = {}   # block index → (forward, backward) with factor GEMMs
+
+        def compute_of(index: int, k: dict[str, float]) -> tuple[float, float]:
+            """Forward and backward seconds of block ``index``'s layers (factor GEMMs where the phase says)."""
+            if not factorised:
+                return k["f"], k["b"]
+            if index not in block_times:
+                from simtrain.lowrank.compute import layer_time
+
+                layers = block_layers(c, index, tp, cp, sp)
+                how = [next((factorised[t.name] for t in layer.tensors if t.name in factorised), None)
+                       for layer in layers]
+                block_times[index] = (
+                    sum(layer_time(compute, layer, h, mb, "forward", dtype) for layer, h in zip(layers, how)),
+                    sum(layer_time(compute, layer, h, mb, "backward", dtype) for layer, h in zip(layers, how)))
+            return block_times[index]
+
         full_layers = (plan.layers_per_stage if plan.recompute_layers is None else plan.recompute_layers) \
             if plan.recompute == "full" else 0
         embed = embedding_layers(c, tp, cp)
@@ -391,12 +414,13 @@ class StageCosts:
                     # ZeRO-3: the chunk's first layer opens the forward, its last layer opens the backward
                     zf = k["zf_first"] if index == chunk_layers[0] else k["zf"]
                     zb = k["zb_first"] if index == chunk_layers[-1] else k["zb"]
-                    f = k["f"] + k["tp"] + k["cp_f"] + k["ep"] + zf
-                    b = k["b"] + k["tp"] + k["cp_b"] + k["ep"] + zb
+                    own_f, own_b = compute_of(index, k)
+                    f = own_f + k["tp"] + k["cp_f"] + k["ep"] + zf
+                    b = own_b + k["tp"] + k["cp_b"] + k["ep"] + zb
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
                         stage_recomputed += 1
-                        b += k["f"] + k["tp"] + k["cp_f"] + k["ep"]
+                        b += own_f + k["tp"] + k["cp_f"] + k["ep"]
                         again = 1.0
                     elif plan.recompute == "selective":
                         b += k["core_f"]
@@ -457,6 +481,12 @@ class StageCosts:
             expert_dp = plan.zero_group if plan.hybrid else plan.expert_dp
             local = (dense_params / plan.zero_group if plan.zero >= 1 else dense_params) + \
                 (expert_params / expert_dp if plan.zero >= 1 else expert_params)
+            if phase is not None and phase.trained_params is not None:
+                # a scheme's phase trains its factors instead of the factorised weights (schemes run at ZeRO-0)
+                edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
+                held = [t for index in plan.stage_layers(stage) for layer in block_layers(c, index, tp, cp, sp)
+                        for t in layer.tensors] + [t for layer in edge for t in layer.tensors]
+                local -= sum(t.numel for t in held) - phase.updated_params(held)
             updates.append(compute.update_time(int(local), dtype, optimizer))
 
         p2p_bytes = activation / tp

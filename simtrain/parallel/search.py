@@ -44,7 +44,7 @@ from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
-from simtrain.parallel.step import scheme_phases, step_time
+from simtrain.parallel.step import scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
 
@@ -227,6 +227,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
     n = cluster.num_gpus
+    factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     space = 0
     feasible: list[tuple[float, int, ParallelPlan, dict[str, Any], dict[str, Any]]] = []
@@ -244,7 +245,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
             example = example or keys["parallel"]
             continue
         feasible.append((bounds.bound(plan), space, plan, keys, memory))
-        if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1:
+        if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1 and \
+                (plan.tp == 1 or not factorising):   # factor GEMMs are simulated with tp 1 (scheme_phases)
             space += 1
             feasible.append((bounds.bound(plan), space, plan, {**keys, "scheme": compression.describe()}, memory))
     if not feasible:

@@ -41,7 +41,7 @@ from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan
 
 __all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_phases", "simulate_hybrid", "step_time",
-           "write_pipeline_trace"]
+           "trains_factor_gemms", "write_pipeline_trace"]
 
 
 @dataclasses.dataclass
@@ -199,7 +199,34 @@ def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int
     if any(not phase.overlap for phase, _ in out):
         raise ConfigError("model-averaging schemes (communication after the update) are not simulated with a "
                           "model-parallel plan", key="scheme", value=scheme.describe())
+    if plan.tp > 1 and any(phase.factorised for phase, _ in out):
+        # a factor pair W = A·B split over a TP group shares one factor, whose gradient the group would have to
+        # reduce: TP traffic the plan does not price
+        raise ConfigError("a scheme that trains factorised layers (factor GEMMs) is simulated with tp 1 only (its "
+                          "factors would add tensor-parallel communication)", key="scheme", value=scheme.describe(),
+                          allowed="tp=1 (pipeline, context and data parallelism)")
     return out
+
+
+def trains_factor_gemms(scheme: Any, spec: Any, num_gpus: int, gpus_per_node: int, dtype: str) -> bool:
+    """Whether a phase of ``scheme`` runs layers as factor GEMMs (``Phase.factorised``): such a scheme is simulated
+    with ``tp`` 1 only (:func:`scheme_phases`). A scheme whose phases cannot be built here answers False (building
+    them for a plan raises the reason).
+
+    Examples
+    --------
+    >>> from simtrain.compression import make_scheme
+    >>> from simtrain.model import load_model
+    >>> spec = load_model("gpt:layers=2,hidden=64,heads=4,seq=64,vocab=100")
+    >>> [trains_factor_gemms(make_scheme(s), spec, 8, 8, "bf16") for s in ("cuttlefish", "oialr", "powersgd")]
+    [True, False, False]
+    """
+    from simtrain.compression import SchemeContext
+
+    try:
+        return any(phase.factorised for phase in scheme.phases(SchemeContext(spec, num_gpus, gpus_per_node, dtype)))
+    except ConfigError:
+        return False
 
 
 def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: StageCosts, step: HybridStep,

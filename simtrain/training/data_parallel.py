@@ -332,11 +332,17 @@ class StepPlan:
     accumulation: int = 1   # forward/backward passes per optimizer step (gradient accumulation)
     #: phase name → (forward, backward) per layer, for phases that run factorised layers (the others: dense)
     phase_compute: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    #: phase name → optimizer step seconds, for phases that train other parameters than W (factors)
+    phase_update: dict[str, float] = field(default_factory=dict)
 
     def compute_of(self, phase: str) -> tuple[float, float]:
         """Forward and backward compute of one pass in ``phase``."""
         forward, backward = self.phase_compute.get(phase, (self.forward, self.backward))
         return sum(forward), sum(backward)
+
+    def update_of(self, phase: str) -> float:
+        """Optimizer step seconds in ``phase`` (priced on the parameters it trains)."""
+        return self.phase_update.get(phase, self.update_time)
 
     @property
     def forward_time(self) -> float:
@@ -440,9 +446,13 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)
     planned = []
     phase_compute: dict[str, tuple[list[float], list[float]]] = {}
+    phase_update: dict[str, float] = {}
     for phase, count in zip(phases, counts):
         if count == 0:
             continue
+        if phase.trained_params is not None:   # the optimizer updates the factors it holds, not W
+            phase_update[phase.name] = compute.update_time(phase.updated_params(spec.tensors), run.dtype,
+                                                           run.optimizer)
         phase_buckets, phase_ready, phase_groups = buckets, ready, groups
         if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
             phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)
@@ -456,7 +466,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
                else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
-                    phase_compute)
+                    phase_compute, phase_update)
 
 
 def _layer_times(spec: ModelSpec, factorised: Mapping[str, tuple[str, int]] | None, compute: ComputeModel,
@@ -513,10 +523,11 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
              record_phases: bool | Sequence[int] = False) -> list[tuple[Phase, int, CommOutcome, float]]:
     """Stage 3: run every phase's communication on the engine; each phase's outcome and step time."""
     run, cluster = resolved.run, resolved.cluster
-    update_time, factors = step.update_time, step.factors
+    factors = step.factors
     outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
     for phase, count, jobs in step.phases:
         forward_time, backward_time = step.compute_of(phase.name)
+        update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
         forward_time += (step.accumulation - 1) * (forward_time + backward_time)
         if run.engine == "analytical":
@@ -546,7 +557,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     # compute is a mean over the period too where a phase runs factorised layers
     forward_time = passes * sum(count * step.compute_of(p.name)[0] for p, count, _, _ in outcomes) / period
     backward_time = passes * sum(count * step.compute_of(p.name)[1] for p, count, _, _ in outcomes) / period
-    update_time = step.update_time
+    update_time = sum(count * step.update_of(p.name) for p, count, _, _ in outcomes) / period
     step_time = sum(count * t for _, count, _, t in outcomes) / period
     main_phase, _, main, main_step = max(outcomes, key=lambda o: o[1])
     main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
@@ -599,7 +610,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         buckets=main.buckets,
         clean_step_time_s=clean_step_time_s,
         max_link_utilization=main.max_link_utilization(main_step),
-        timeline=StepTimeline([layer.name for layer in spec.layers], main_forward, main_backward, update_time,
+        timeline=StepTimeline([layer.name for layer in spec.layers], main_forward, main_backward,
+                              step.update_of(main_phase.name),
                               step.factors, main, cluster),
         scheme=resolved.scheme.describe(),
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
