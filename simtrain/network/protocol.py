@@ -464,9 +464,9 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     """NCCL's tuning model: predicted time (s) of ``algorithm``/``protocol`` for ``op`` of ``size`` bytes.
 
     ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
-    bandwidth within a node; for trees and CollNet on up to two nodes the in-node bandwidth, which NCCL's topology
-    search raises above the network's only while it is below twice the network's (search.cc, "See if we can
-    increase bwIntra for trees"), so at most twice the NICs'; otherwise the lower of in-node and NIC), times the
+    bandwidth within a node; for trees on up to two nodes and for CollNet the in-node bandwidth, which NCCL's
+    topology search raises above the network's only while it is below twice the network's (search.cc, "See if we
+    can increase bwIntra for trees"), so at most twice the NICs'; otherwise the lower of in-node and NIC), times the
     protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
     correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS, × 1/2 otherwise.
     Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
@@ -487,8 +487,9 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
         if protocol != "Simple":
             return float("inf")
     graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
-    if algorithm in ("tree", "collnet") and nodes <= 2:
-        # a tree's two-node traffic crosses the network half as often, so its graph may run up to twice the NICs
+    if (algorithm == "tree" and nodes <= 2) or algorithm == "collnet":
+        # NCCL takes these from bwIntra, which its search raises while below 2 x bwInter (a two-node tree's traffic
+        # crosses the network half as often): so up to twice the NICs
         graph = min(intra_Bps, 2.0 * inter_Bps)
     if algorithm == "nvlstree":
         graph = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2)

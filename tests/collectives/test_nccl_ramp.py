@@ -239,3 +239,20 @@ def test_auto_time_is_monotonic_in_size_on_two_cloud_instances():
     for schedule, time in zip(switch, times):
         assert time == pytest.approx(evaluate(schedule, cluster).time_s, rel=1e-9)
     assert times[0] <= times[1]
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_collnet_graph_runs_at_most_twice_the_nics(nodes):
+    """CollNet's bandwidth is NCCL's bwIntra at any node count (tuning.cc), which the search keeps below twice the
+    network's: with one 200 Gbit/s NIC per node of 8 NVLink GPUs, CollNet's graph is 2 x the NIC."""
+    from simtrain.network.protocol import nccl_time, node_bandwidths
+
+    cluster = hierarchical(nodes, 8, intra_bandwidth=LINE, nic_bandwidth="200 Gbit/s", in_network_reduction=True)
+    ranks = np.arange(8 * nodes)
+    intra, inter, _ = node_bandwidths(cluster, ranks)
+    size = 2.0**34
+    big = nccl_time("collnet", "Simple", "all-reduce", size, 8 * nodes, nodes, intra, inter)
+    assert size / big == pytest.approx(2 * inter / 2, rel=1e-3)   # algorithm bandwidth: bus x 1/2
+    tuner = NcclTuner("all-reduce", cluster, [ranks], [1.0])
+    collnet = next(c for c in tuner.candidates if c.nccl == "collnet")
+    assert tuner.predict(collnet, size) == pytest.approx(big, rel=1e-12)
