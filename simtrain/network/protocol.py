@@ -466,7 +466,8 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
     bandwidth within a node; for trees on up to two nodes and for CollNet the in-node bandwidth, which NCCL's
     topology search raises above the network's only while it is below twice the network's (search.cc, "See if we
-    can increase bwIntra for trees"), so at most twice the NICs'; otherwise the lower of in-node and NIC), times the
+    can increase bwIntra for trees", NCCL 2.18-2.19), so about twice the NICs' (taken as exactly twice: NCCL's last
+    raise may land one step of its speed table above); otherwise the lower of in-node and NIC), times the
     protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
     correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS, × 1/2 otherwise.
     Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
