@@ -464,7 +464,10 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     """NCCL's tuning model: predicted time (s) of ``algorithm``/``protocol`` for ``op`` of ``size`` bytes.
 
     ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
-    bandwidth within a node, and for trees on up to two nodes; otherwise the lower of in-node and NIC), times the
+    bandwidth within a node; for trees on up to two nodes and for CollNet the in-node bandwidth, which NCCL's
+    topology search raises above the network's only while it is below twice the network's (search.cc, "See if we
+    can increase bwIntra for trees", NCCL 2.18-2.19), so about twice the NICs' (taken as exactly twice: NCCL's last
+    raise may land one step of its speed table above); otherwise the lower of in-node and NIC), times the
     protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
     correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS, × 1/2 otherwise.
     Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
@@ -475,6 +478,9 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     >>> t = nccl_time("ring", "Simple", "all-reduce", 2**30, 8, 1, 238e9, float("inf"))
     >>> round(t * 1e6, 1)              # 8.4 + 14 x 3.4 us, then 2^30 B at 238 GB/s x 8/14
     7951.2
+    >>> fast, slow = (nccl_time("tree", "Simple", "all-reduce", 2**30, 16, 2, 150e9, nic) for nic in (300e9, 3e9))
+    >>> round(2**30 / fast / 1e9, 1), round(2**30 / slow / 1e9, 2)   # 0.46 x 150 GB/s, then 0.46 x 2 x 3 GB/s
+    (67.1, 2.76)
     """
     ppn = max(ranks // max(nodes, 1), 1)
     index = PROTOCOL_NAMES.index(protocol)
@@ -482,8 +488,10 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
         if protocol != "Simple":
             return float("inf")
     graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
-    if algorithm in ("tree", "collnet") and nodes <= 2:
-        graph = intra_Bps
+    if (algorithm == "tree" and nodes <= 2) or algorithm == "collnet":
+        # NCCL takes these from bwIntra, which its search raises while below 2 x bwInter (a two-node tree's traffic
+        # crosses the network half as often): so up to twice the NICs
+        graph = min(intra_Bps, 2.0 * inter_Bps)
     if algorithm == "nvlstree":
         graph = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2)
     if algorithm in ("nvls", "nvlstree"):

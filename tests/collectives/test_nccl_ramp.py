@@ -192,3 +192,67 @@ def test_nvls_tree_runs_in_nccls_loops_in_both_engines():
         named = with_protocol(build_schedule("all-reduce", size, cluster, "nvls-tree", chunks=schedule.chunks),
                               cluster, "nvlstree", "Simple")
         assert evaluate(named, cluster).time_s == pytest.approx(results["analytical"].time_s, rel=1e-12)
+
+
+def test_two_node_tree_graph_runs_at_most_twice_the_nics():
+    """NCCL's topology search raises a tree's in-node speed above its network speed only while it is below twice
+    the network's (search.cc, pass 3), and tuning.cc takes a two-node tree's bandwidth from that in-node speed: so
+    the tree NCCL's model sees on two nodes runs at ``min(in-node, 2 x NICs)``. On `cloud-25g` (NVLink 150 GB/s, one
+    25 Gbit/s NIC per instance) that is the NICs, not NVLink."""
+    from simtrain.network.protocol import nccl_latency, node_bandwidths
+
+    cluster = load_topology("cloud-25g", gpus=16)
+    intra, inter, _ = node_bandwidths(cluster, np.arange(16))
+    assert 2 * inter < intra
+    tuner = NcclTuner("all-reduce", cluster, [np.arange(16)], [1.0])
+    tree = next(c for c in tuner.candidates if c.name == "tree/Simple")
+    size = 2.0**30  # above 256 MiB: no size correction
+    algbw = 2 * inter * bandwidth_factor("tree", "Simple", "all-reduce", 2, 8, 16) / 2
+    expected = nccl_latency("tree", "Simple", 2, 8) + size / algbw
+    assert tuner.predict(tree, size) == pytest.approx(expected, rel=1e-12)
+    # where the NICs are fast (2 x 8 NDR NICs > NVLink), NVLink still bounds it
+    h100 = load_topology("dgx-h100", gpus=16)
+    intra, inter, _ = node_bandwidths(h100, np.arange(16))
+    assert 2 * inter > intra
+    tuner = NcclTuner("all-reduce", h100, [np.arange(16)], [1.0])
+    tree = next(c for c in tuner.candidates if c.name == "tree/Simple")
+    algbw = intra * bandwidth_factor("tree", "Simple", "all-reduce", 2, 8, 16) / 2
+    assert tuner.predict(tree, size) == pytest.approx(nccl_latency("tree", "Simple", 2, 8) + size / algbw,
+                                                      rel=1e-12)
+
+
+def test_auto_time_is_monotonic_in_size_on_two_cloud_instances():
+    """`--algorithm auto` on two `cloud-25g` instances takes no less time for a larger all-reduce, 1 KiB to 1 GiB,
+    in the analytical engine, and the DES agrees where the protocol changes. Before the two-node tree was capped at
+    twice the NICs, NCCL's model saw NVLink on the tree, picked LL up to 128 KiB (LL's bandwidth is 1/3.8 of the
+    tree's), and 128 KiB took 494 us against 315 us for 256 KiB under LL128."""
+    cluster = load_topology("cloud-25g", gpus=16)
+    previous = 0.0
+    for k in range(10, 31):
+        schedule = build_schedule("all-reduce", 2.0**k, cluster, "auto")
+        time = evaluate(schedule, cluster).time_s
+        assert time >= previous, (k, schedule.params)
+        previous = time
+    switch = [build_schedule("all-reduce", 2.0**k, cluster, "auto") for k in (13, 14)]
+    assert [s.params["protocol"] for s in switch] == ["LL", "LL128"]
+    times = [run_engine("des", s, cluster).time_s for s in switch]
+    for schedule, time in zip(switch, times):
+        assert time == pytest.approx(evaluate(schedule, cluster).time_s, rel=1e-9)
+    assert times[0] <= times[1]
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_collnet_graph_runs_at_most_twice_the_nics(nodes):
+    """CollNet's bandwidth is NCCL's bwIntra at any node count (tuning.cc), which the search keeps below twice the
+    network's: with one 200 Gbit/s NIC per node of 8 NVLink GPUs, CollNet's graph is 2 x the NIC."""
+    from simtrain.network.protocol import nccl_time, node_bandwidths
+
+    cluster = hierarchical(nodes, 8, intra_bandwidth=LINE, nic_bandwidth="200 Gbit/s", in_network_reduction=True)
+    ranks = np.arange(8 * nodes)
+    intra, inter, _ = node_bandwidths(cluster, ranks)
+    size = 2.0**34
+    big = nccl_time("collnet", "Simple", "all-reduce", size, 8 * nodes, nodes, intra, inter)
+    assert size / big == pytest.approx(2 * inter / 2, rel=1e-3)   # algorithm bandwidth: bus x 1/2
+    tuner = NcclTuner("all-reduce", cluster, [ranks], [1.0])
+    collnet = next(c for c in tuner.candidates if c.nccl == "collnet")
+    assert tuner.predict(collnet, size) == pytest.approx(big, rel=1e-12)
