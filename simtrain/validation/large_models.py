@@ -241,9 +241,10 @@ _case("opt-175b-992gpu-hw-tflops", "opt-zhang-2022",
       "data-parallel ranks", 147.0, "TFLOP/s", "[M]",
       "Meta's cluster of 80 GB A100 (124 nodes of 8; the paper names no network) as the catalog's `dgx-a100` "
       "(NVSwitch, 8 x HDR 200 Gbit/s NICs, non-blocking fat tree: assumed); the catalog's `opt-175b` (learned "
-      "positions, ReLU MLP of 4 x hidden, tied embedding, vocabulary 50,272) with dropout 0.1 (the paper's, "
-      "attention dropout 0.1 in the launcher); tensor parallelism 8 (the chronicles); FSDP without re-sharding "
-      "after forward (`--no-reshard-after-forward`) = `--zero 3 --no-zero-reshard`; full activation "
+      "positions, MLP of 4 x hidden whose ReLU simtrain prices as its GELU, one element-wise kernel, tied "
+      "embedding, vocabulary 50,272, unfused attention as in 2021's Megatron kernels) with dropout 0.1 (the "
+      "paper's; attention dropout 0.1 in the launcher); tensor parallelism 8 (the chronicles); FSDP without "
+      "re-sharding after forward (`--no-reshard-after-forward`) = `--zero 3 --no-zero-reshard`; full activation "
       "checkpointing (`--checkpoint-activations`); fp16 weights with fp32 Adam state (the paper's); 8 sequences "
       "per data-parallel rank and no gradient accumulation (the launcher's `--batch-size` rule and "
       "`--update-freq 1` at 2M tokens: 992 sequences, 2.03M tokens a step; assumed for the production run). "
@@ -288,15 +289,17 @@ def _nemo_case(name: str, source_id: str, source: str, quantity: str, published:
 # Grok-1 314B (MoE: 8 experts, top-2) on 512 H100: two recipe releases, the same plan, two software generations.
 _GROK = ("gpt:layers=64,hidden=6144,heads=48,kv_heads=8,seq=8192,vocab=128256,ffn=32768,experts=8,top_k=2,"
          "gated=true,attention=flash")
-_GROK_MODEL = ("Grok-1 as the recipe configures it (grok1/grok1_314b.yaml and the README's FLOP formula): 64 "
+_GROK_MODEL = ("Grok-1 as the recipe configures it (the model file grok1/grok1_314b.yaml of the GSW 25.01 "
+               "release and the README's FLOP formula, which agree): 64 "
                "layers, hidden 6,144, 48 heads, 8 key/value groups, rotary positions, RMSNorm, a gated MLP "
                "(GeGLU, priced as simtrain's gated MLP) of 32,768 per expert in every layer, 8 experts, top-2, "
                "the Llama 3 tokenizer's 128,256 tokens, untied head; sequence 8,192; tp=4, pp=8, cp=2, dp=8, "
                "ep=8 (carved out of dp x cp = 16, so the experts' data parallelism is 2), micro-batch 1, global "
                "batch 1,024 (128 micro-batches per pipeline), interleaved schedule with 8 virtual stages (1 layer "
                "per model chunk); the experts are split by tp=4 as the attention is (simtrain's MoE layers follow "
-               "the model's TP); routing balanced (synthetic data; the recipe's capacity factor 1.0 with padding "
-               "gives each expert exactly its share)")
+               "the model's TP); routing balanced (synthetic data; the GSW 25.01 file's capacity factor 1.0 with "
+               "padding gives each expert exactly its share; the NeMo 25.04 release's router settings are not "
+               "published: balanced assumed)")
 _nemo_case("nemo-grok1-314b-512gpu-iteration", "dgxc-grok1-nemo2504",
            _DGXC.format(readme="grok1/README.md", container="NeMo 25.04", what="Grok 1 314B", gpus=512,
                         plan="TP 4, PP 8, CP 2, EP 8, ETP 1, DP 8, VP 8, MBS 1, GBS 1024"),
