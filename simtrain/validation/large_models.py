@@ -1,12 +1,14 @@
-"""Large-model training runs (issue 15): published Megatron-LM, Megatron-DeepSpeed and Llama 3 runs, each compared in
-the unit its source reports.
+"""Large-model training runs (issue 15): published Megatron-LM, Megatron-DeepSpeed, OPT (metaseq FSDP), Llama 3 and
+NVIDIA NeMo runs, dense and mixture-of-experts, each compared in the unit its source reports.
 
 Every case is a ``simtrain simulate --parallel ...`` command (:class:`~simtrain.validation.command.Command`) with the
 run's published configuration; what the source does not state is an assumption the case names. The unit follows the
 source: Megatron-LM's "achieved teraFLOP/s per GPU" counts the forward pass that activation recomputation runs again
 (Narayanan et al. 2021, eq. 3: ``96·B·s·l·h²(1 + s/(6h) + V/(16·l·h))``), which is simtrain's
 ``hw_tflops_per_gpu`` for a GPT with full recomputation (``docs/parallelism.md``, "The report"); iteration times
-compare ``step_time_s``. No constant of simtrain was set from these runs: every case is ``test``.
+compare ``step_time_s`` (NVIDIA's DGX Cloud benchmarking recipes report the step time they measure and derive
+their MFU from it with FLOP formulas that differ between recipes, causal attention for Grok 1 but not for Llama 3.1,
+so the step time is compared). No constant of simtrain was set from these runs: every case is ``test``.
 
 Megatron-LM's defaults that its scripts do not override are part of the configuration: attention and hidden dropout
 0.1 (``dropout=0.1`` on the model: the attention-probability dropout and the two fused bias-dropout-adds cost
@@ -217,3 +219,138 @@ for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
               "scores at 131,072 tokens, non-causal in the model FLOPs), so the error there measures how the "
               "paper counts attention FLOPs (unknown; counting only the causal half of the attention would lower "
               "simtrain's model FLOPs, and its MFU, by 29 %) as much as the step time" if _cp > 1 else "")
+
+
+# --- OPT-175B on Meta's A100 cluster: Zhang et al. 2022, §2.4 (achieved TFLOP/s per GPU) -------------------------
+# metaseq's released OPT launcher (metaseq/launcher/opt_baselines.py) trains with FSDP whose parameters stay gathered
+# from forward to backward (`--ddp-backend fully_sharded --no-reshard-after-forward`, its own save key "zero2"), full
+# activation checkpointing and Megatron tensor parallelism; its per-rank batch is (2M tokens // data-parallel
+# ranks) // 2048 sequences: 8 at 992 GPUs and tp=8 (124 data-parallel ranks), 992 sequences a step.
+_opt = Command("simulate", {
+    "model": "opt-175b:dropout=0.1", "topology": "dgx-a100", "gpus": 992, "parallel": "tp=8,pp=1",
+    "micro_batch": 8, "global_batch": 992, "dtype": "fp16", "optimizer": "adam", "recompute": "full", "zero": 3,
+    "zero_reshard": False, "check_memory": False, **_NCCL})
+_case("opt-175b-992gpu-hw-tflops", "opt-zhang-2022",
+      "Zhang et al., OPT: Open Pre-trained Transformer Language Models (arXiv 2205.01068v4), §2.4: 'We trained "
+      "OPT-175B on 992 80GB A100 GPUs, by utilizing Fully Sharded Data Parallel with Megatron-LM Tensor "
+      "Parallelism. We achieve utilization of up to 147 TFLOP/s per GPU'; Table 1: 96 layers, 96 heads, hidden "
+      "12,288, batch 2M tokens; §2.2: sequence 2,048, ReLU, dropout 0.1; configuration from facebookresearch/"
+      "metaseq: the chronicles (projects/OPT/chronicles/10_percent_update.md: '8x Tensor Parallelism', 'Batch-size "
+      "of 2M') and the released launcher metaseq/launcher/opt_baselines.py",
+      "achieved TFLOP/s per GPU (recomputation counted) of OPT-175B on 992 A100, tp=8, FSDP over 124 "
+      "data-parallel ranks", 147.0, "TFLOP/s", "[M]",
+      "Meta's cluster of 80 GB A100 (124 nodes of 8; the paper names no network) as the catalog's `dgx-a100` "
+      "(NVSwitch, 8 x HDR 200 Gbit/s NICs, non-blocking fat tree: assumed); the catalog's `opt-175b` (learned "
+      "positions, MLP of 4 x hidden whose ReLU simtrain prices as its GELU, one element-wise kernel, tied "
+      "embedding, vocabulary 50,272, unfused attention as in 2021's Megatron kernels) with dropout 0.1 (the "
+      "paper's; attention dropout 0.1 in the launcher); tensor parallelism 8 (the chronicles); FSDP without "
+      "re-sharding after forward (`--no-reshard-after-forward`) = `--zero 3 --no-zero-reshard`; full activation "
+      "checkpointing (`--checkpoint-activations`); fp16 weights with fp32 Adam state (the paper's); 8 sequences "
+      "per data-parallel rank and no gradient accumulation (the launcher's `--batch-size` rule and "
+      "`--update-freq 1` at 2M tokens: 992 sequences, 2.03M tokens a step; assumed for the production run). "
+      "The unit: the paper does not say how it counts FLOPs; 147 model TFLOP/s would be 47 % of the A100's "
+      "312, above Megatron-LM's own model FLOP rate on the same GPUs (its 148-163 hardware TFLOP/s with "
+      "recomputation are 111-122 model TFLOP/s: megatron-sc21-*), while 147 hardware TFLOP/s (110 model "
+      "TFLOP/s at 4/3 for the recomputed forward) matches it, so the figure is taken to count recomputation as "
+      "Megatron-LM's papers do (`hw_tflops_per_gpu`). Memory not checked: the launcher's "
+      "`--distribute-checkpointed-activations` splits each checkpointed layer input over the 8 TP ranks (36 GiB "
+      "of checkpoints per GPU become 4.5 GiB), which simtrain does not model, nor the all-gather that undoes "
+      "it in backward (about one extra intra-node all-gather of the layer input per layer and micro-batch)",
+      _opt, "hw_tflops_per_gpu")
+
+
+# --- NVIDIA's DGX Cloud benchmarking recipes on DGX H100 (NeMo, Megatron-core): iteration times --------------------
+# NVIDIA/dgxc-benchmarking publishes, per workload, the plan (TP, PP, CP, EP, VP, micro and global batch) and the
+# measured "Training step time (seconds per step)" on DGX H100 in BF16; the settings the README leaves out are the
+# NeMo launcher's configuration for the same model and container (NVIDIA/NeMo-Framework-Launcher
+# launcher_scripts/conf/training/llama/llama3_1_{70b,405b}.yaml; grok1/grok1_314b.yaml in the recipe itself): no
+# activation recomputation, sequence parallelism, flash attention, Megatron's distributed optimizer (ZeRO-1) with
+# overlapped gradient reduce-scatter, overlapped pipeline sends (`overlap_p2p_comm`), no dropout.
+_DGXC = ("NVIDIA/dgxc-benchmarking {readme} (DGX Cloud performance recipe, {container}): 'Training step time "
+         "(seconds per step)' of {what} in BF16 on {gpus} H100 ({plan})")
+_H100 = ("DGX H100 as the catalog's `dgx-h100` (8 H100 SXM on NVSwitch, 8 x 400 Gbit/s NICs, non-blocking fat "
+         "tree)")
+_NEMO = ("bf16, Adam with Megatron's distributed optimizer (`--zero 1`; the launcher's `distributed_fused_adam` / "
+         "`mcore_distributed_optim` with overlapped gradient and parameter sync), sequence parallelism, fused "
+         "attention (`attention=flash`: the launcher's `use_flash_attention: true`), no activation recomputation "
+         "(`activations_checkpoint_granularity: null`), no dropout, overlapped pipeline sends (`--overlap-pp`: "
+         "`overlap_p2p_comm: true`). Not modelled: Transformer Engine's TP communication overlap "
+         "(`ub_tp_comm_overlap`, on for Llama 3.1; simtrain exposes every TP collective)")
+
+
+def _nemo_case(name: str, source_id: str, source: str, quantity: str, published: float, assumptions: str,
+               params: dict[str, Any], gap: str = "") -> None:
+    params = {"topology": "dgx-h100", "dtype": "bf16", "optimizer": "adam", "recompute": "none", "zero": 1,
+              "sequence_parallel": True, "overlap_pp": True, **params, **_NCCL}
+    _case(name, source_id, source, quantity, published, "s", "[M]", f"{_H100}; {assumptions}; {_NEMO}",
+          Command("simulate", params), "step_time_s", gap=gap)
+
+
+# Grok-1 314B (MoE: 8 experts, top-2) on 512 H100: two recipe releases, the same plan, two software generations.
+_GROK = ("gpt:layers=64,hidden=6144,heads=48,kv_heads=8,seq=8192,vocab=128256,ffn=32768,experts=8,top_k=2,"
+         "gated=true,attention=flash")
+_GROK_MODEL = ("Grok-1 as the recipe configures it (the model file grok1/grok1_314b.yaml of the GSW 25.01 "
+               "release and the README's FLOP formula, which agree): 64 "
+               "layers, hidden 6,144, 48 heads, 8 key/value groups, rotary positions, RMSNorm, a gated MLP "
+               "(GeGLU, priced as simtrain's gated MLP) of 32,768 per expert in every layer, 8 experts, top-2, "
+               "the Llama 3 tokenizer's 128,256 tokens, untied head; sequence 8,192; tp=4, pp=8, cp=2, dp=8, "
+               "ep=8 (carved out of dp x cp = 16, so the experts' data parallelism is 2), micro-batch 1, global "
+               "batch 1,024 (128 micro-batches per pipeline), interleaved schedule with 8 virtual stages (1 layer "
+               "per model chunk); the experts are split by tp=4 as the attention is (simtrain's MoE layers follow "
+               "the model's TP); routing balanced (synthetic data; the GSW 25.01 file's capacity factor 1.0 with "
+               "padding gives each expert exactly its share; the NeMo 25.04 release's router settings are not "
+               "published: balanced assumed)")
+_nemo_case("nemo-grok1-314b-512gpu-iteration", "dgxc-grok1-nemo2504",
+           _DGXC.format(readme="grok1/README.md", container="NeMo 25.04", what="Grok 1 314B", gpus=512,
+                        plan="TP 4, PP 8, CP 2, EP 8, ETP 1, DP 8, VP 8, MBS 1, GBS 1024"),
+           "iteration time of Grok-1 314B (MoE, 8 experts, top-2) on 512 H100, tp=4, pp=8, cp=2, dp=8, ep=8",
+           15.933,
+           f"{_GROK_MODEL}. The release's expert tensor parallelism 1 (ETP 1: Megatron-core's MoE parallel "
+           "folding, experts unsplit over 8-way expert parallelism inside the 32 ranks of a stage's TP x CP x DP "
+           "slice) is not expressible: the experts are priced split by tp=4 with ep=8, the same expert FLOPs per "
+           "GPU but TP collectives around the experts instead of larger all-to-alls",
+           {"model": _GROK, "gpus": 512, "parallel": "tp=4,pp=8,cp=2,dp=8,ep=8", "micro_batch": 1,
+            "global_batch": 1024, "pipeline_schedule": "interleaved:chunks=8"})
+_nemo_case("nemo-grok1-314b-512gpu-dev-iteration", "dgxc-grok1-gsw2501",
+           _DGXC.format(readme="grok1/README_314b.md", container="GSW 25.01, NeMo dev container of the 24.09 "
+                        "era", what="Grok 1 314b Dev", gpus=512,
+                        plan="TP 4, PP 8, CP 2, EP 8, DP 1, VP 8, MBS 1, GBS 1024"),
+           "iteration time of Grok-1 314B (MoE, 8 experts, top-2) on 512 H100 with the earlier recipe, tp=4, pp=8, "
+           "cp=2, dp=8, ep=8", 20.83,
+           f"{_GROK_MODEL}. The table's DP 1 at 512 GPUs (2 at 1,024, 4 at 2,048) is read as dp/EP: dp = 512 / "
+           "(4 x 8 x 2) = 8. This release configures the experts with the model's TP (no expert-TP setting: ETP = "
+           "TP = 4), as simtrain prices them; `moe_grouped_gemm: false` (one local expert per rank at ep=8, so "
+           "the same GEMMs)",
+           {"model": _GROK, "gpus": 512, "parallel": "tp=4,pp=8,cp=2,dp=8,ep=8", "micro_batch": 1,
+            "global_batch": 1024, "pipeline_schedule": "interleaved:chunks=8"},
+           gap="software generations, which simtrain does not see: the same plan on the same GPUs measured 20.83 s "
+               "with this release and 15.93 s with the NeMo 25.04 release (nemo-grok1-314b-512gpu-iteration, "
+               "simulated within a few %); simtrain prices one set of kernels and overlaps, so it cannot be near "
+               "both, and this case measures the older software's overheads (MoE token permutation and "
+               "dispatch kernels, the all-to-all path) as much as the model")
+
+# Llama 3.1 70B and 405B (dense) on 64 to 2,304 H100: the 24.09 recipes, two scales each (weak scaling).
+for _size, _gpus, _published in (("70b", 64, 14.72), ("70b", 2048, 14.98), ("405b", 576, 17.20),
+                                 ("405b", 2304, 17.62)):
+    if _size == "70b":
+        _tp, _pp, _vp, _batch, _kv = 4, 4, 5, _gpus * 2, ""
+    else:
+        _tp, _pp, _vp, _batch, _kv = 8, 9, 7, _gpus * 252 // 576, ",kv_heads=16"
+    _plan = f"tp={_tp},pp={_pp},cp=2"
+    _dp = _gpus // (_tp * _pp * 2)
+    _nemo_case(f"nemo-llama31-{_size}-{_gpus}gpu-iteration", f"dgxc-llama31-{_size}-2409",
+               _DGXC.format(readme=f"llama3.1/README_{_size}.md", container="NeMo 24.09",
+                            what=f"Llama 3.1 {_size.upper()}", gpus=f"{_gpus:,}",
+                            plan=f"TP {_tp}, PP {_pp}, CP 2, VP {_vp}, MBS 1, GBS {_batch}"),
+               f"iteration time of Llama 3.1 {_size.upper()} on {_gpus:,} H100, {_plan},dp={_dp}", _published,
+               f"the catalog's `llama3-{_size}` (Llama 3.1 {_size.upper()} has Llama 3's layers) at sequence 8,192"
+               + (" with 16 key/value groups (the launcher's `num_query_groups: 16` and the README's FLOP "
+                  "formula; Meta's model has 8) and vocabulary 128,256 (the launcher's Llama 3.1 tokenizer and the "
+                  "README's FLOP formula; the README's data note names the GPT-2 BPE tokenizer as a proxy: the head "
+                  "is under 1 % of the FLOPs either way)" if _kv else "")
+               + f"; {_plan},dp={_dp}, micro-batch 1, global batch {_batch:,} "
+               f"({_batch // _dp} micro-batches per pipeline), interleaved schedule with {_vp} virtual stages "
+               f"({80 // (_pp * _vp) if _size == '70b' else 126 // (_pp * _vp)} layers per model chunk"
+               + ("; the README's VP 5, where the launcher's file says 10)" if _size == "70b" else ")"),
+               {"model": f"llama3-{_size}:seq=8192{_kv},attention=flash", "gpus": _gpus, "parallel": _plan,
+                "micro_batch": 1, "global_batch": _batch, "pipeline_schedule": f"interleaved:chunks={_vp}"})
