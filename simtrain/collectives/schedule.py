@@ -196,6 +196,25 @@ class Schedule:
         return len(self.ranks)
 
     @property
+    def endpoints(self) -> np.ndarray:
+        """Every endpoint the schedule's flows name: its ranks, then (sorted) any others, such as the CPU
+        server hosts of ``byteps`` (:mod:`simtrain.topology.hosts`). Engines keep a ready time for each.
+
+        Examples
+        --------
+        >>> s = Schedule("all-reduce", "x", 1.0, np.array([1, 0]), (StepPattern([0, 1], [9, 9], 1.0),))
+        >>> s.endpoints.tolist()
+        [1, 0, 9]
+        """
+        found = self.__dict__.get("_endpoints")
+        if found is None:
+            named = [p.src for p in self.patterns] + [p.dst for p in self.patterns]
+            others = np.setdiff1d(np.concatenate(named), self.ranks) if named else np.zeros(0, dtype=np.int64)
+            found = np.concatenate([np.asarray(self.ranks, dtype=np.int64), others.astype(np.int64)])
+            object.__setattr__(self, "_endpoints", found)
+        return found
+
+    @property
     def bytes_sent(self) -> float:
         """Bytes sent by all ranks together over the whole collective (all chunks)."""
         return self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
