@@ -58,6 +58,9 @@ __all__ = ["server_shares"]
 #: A 25 MiB gradient bucket (simtrain's default) is ⌈26,214,400 / 4,096,000⌉ = 7 of them.
 DEFAULT_PARTITIONS = 7
 
+#: The most flows a step may have by default: the ``direct`` algorithm's bound (1,024 ranks, p(p-1) flows).
+MAX_FLOWS = 1024 * 1023
+
 
 def server_shares(n: int, k: int) -> tuple[float, float]:
     """``(x, y)``: the share of the buffer each GPU machine's and each CPU machine's summation service holds
@@ -142,12 +145,14 @@ def _merged(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]], size:
     params=(Param("servers", "integer", None, "CPU server machines used (default: every one the topology's "
                   "cpu_servers has; 0: summation on the GPU machines' CPUs only)", minimum=0),
             Param("partitions", "integer", DEFAULT_PARTITIONS, "pieces the buffer is pipelined in (BytePS's "
-                  "4 MB partitions: 7 for a 25 MiB bucket)", minimum=1, maximum=MAX_CHUNKS)),
+                  "4 MB partitions: 7 for a 25 MiB bucket)", minimum=1, maximum=MAX_CHUNKS),
+            Param("max_flows", "integer", MAX_FLOWS, "refuse a step with more flows than this (push and pull "
+                  "join every GPU to every server)", minimum=1)),
     summary="BytePS: in-machine reduce-scatter, push/pull to CPU summation servers (topology cpu_servers) and "
             "the GPU machines' CPUs, in-machine all-gather, pipelined over partitions",
 )
 def build_byteps(op: str, n: float, ranks: np.ndarray, cluster: Cluster, servers: int | None = None,
-                 partitions: int = DEFAULT_PARTITIONS) -> list[StepPattern]:
+                 partitions: int = DEFAULT_PARTITIONS, max_flows: int = 0) -> list[StepPattern]:
     """Patterns of one chunk: the pipeline's steps (stage s of partition t-s in step t)."""
     available = cluster.num_hosts
     k = available if servers is None else servers
@@ -163,6 +168,11 @@ def build_byteps(op: str, n: float, ranks: np.ndarray, cluster: Cluster, servers
     if machines == 1:
         hosts = hosts[:0]   # one machine: BytePS runs NCCL in the machine and no servers (non-distributed mode)
     x, y = server_shares(machines, int(hosts.size)) if machines > 1 or hosts.size else (0.0, 0.0)
+    # a steady step: reduce-scatter and all-gather in the machine, push and pull to every server
+    flows = 2 * ranks.size * ((g - 1) + int(hosts.size) + (machines - 1 if x > 0 else 0))
+    if max_flows and flows > max_flows:
+        raise param_error("algorithm", "byteps", "max_flows", f"{machines} machines of {g} GPUs and {hosts.size} "
+                          f"CPU servers make {flows} flows a step; that exceeds it", max_flows)
     stages = _stage_flows(table, hosts, x, y, n / partitions / g)
     if not stages:
         return []
