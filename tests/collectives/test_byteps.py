@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import networkx as nx
@@ -117,7 +118,7 @@ def test_host_routes_are_shortest_paths_on_the_graph():
                     routes = cluster.routes([src], [dst])
                     assert len(routes.links) == nx.shortest_path_length(graph, a, b)
                     nodes = [int(cluster.link_src[i]) for i in routes.links] + [b]
-                    assert nodes[0] == a and all(graph.has_edge(u, v) for u, v in zip(nodes, nodes[1:]))
+                    assert nodes[0] == a and all(graph.has_edge(u, v) for u, v in itertools.pairwise(nodes))
         # flows between GPUs keep the cluster's own routes
         src, dst = np.arange(base.num_gpus), np.roll(np.arange(base.num_gpus), 1)
         assert cluster.routes(src, dst).links.tolist() == base.routes(src, dst).links.tolist()
@@ -194,7 +195,7 @@ def test_cli_collective_byteps(capsys):
             "--algorithm", "byteps", "--set", "topology.cpu_servers.count=8", "--json"]
     assert main(argv) == 0
     servers = json.loads(capsys.readouterr().out)
-    assert main(argv[:-3] + ["--json"]) == 0
+    assert main([*argv[:-3], "--json"]) == 0
     colocated = json.loads(capsys.readouterr().out)
     assert main([*argv[:-4], "hierarchical", "--json"]) == 0
     hierarchical = json.loads(capsys.readouterr().out)
