@@ -208,9 +208,12 @@ class Schedule:
         """
         found = self.__dict__.get("_endpoints")
         if found is None:
-            named = [p.src for p in self.patterns] + [p.dst for p in self.patterns]
-            others = np.setdiff1d(np.concatenate(named), self.ranks) if named else np.zeros(0, dtype=np.int64)
-            found = np.concatenate([np.asarray(self.ranks, dtype=np.int64), others.astype(np.int64)])
+            ranks = np.asarray(self.ranks, dtype=np.int64)
+            top = max((int(a.max()) for p in self.patterns for a in (p.src, p.dst) if a.size), default=-1)
+            found = ranks
+            if ranks.size and top > int(ranks.max()):   # only then can a flow name an endpoint beyond the ranks
+                named = np.concatenate([a for p in self.patterns for a in (p.src, p.dst)])
+                found = np.concatenate([ranks, np.setdiff1d(named, ranks).astype(np.int64)])
             object.__setattr__(self, "_endpoints", found)
         return found
 
@@ -228,9 +231,12 @@ class Schedule:
         if self.tuner is not None:
             return self.tuner.schedule(size_bytes)
         factor = size_bytes / self.size_bytes
-        return Schedule(self.op, self.algorithm, size_bytes, self.ranks,
-                        tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params,
-                        self.base_latency_s, self.protocol)
+        resized = Schedule(self.op, self.algorithm, size_bytes, self.ranks,
+                           tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params,
+                           self.base_latency_s, self.protocol)
+        if "_endpoints" in self.__dict__:   # the same flow arrays: the same endpoints
+            object.__setattr__(resized, "_endpoints", self.__dict__["_endpoints"])
+        return resized
 
     @property
     def num_steps(self) -> int:
