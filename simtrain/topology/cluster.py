@@ -158,6 +158,13 @@ class Cluster:
         """GPUs and CPU-only hosts: the endpoints a flow may name."""
         return self.num_gpus + self.num_hosts
 
+    def endpoint_node(self, endpoint: int) -> int:
+        """The graph node of an endpoint: GPU rank r is node r; host h (endpoint ``num_gpus + h``) is one of the
+        last ``num_hosts`` nodes."""
+        if endpoint < self.num_gpus:
+            return endpoint
+        return len(self.node_names) - self.num_hosts + endpoint - self.num_gpus
+
     def routes(self, src: Any, dst: Any) -> Routes:
         """Routes of flows ``src[i] -> dst[i]`` (GPU ranks, or host endpoints from ``num_gpus`` on)."""
         src_arr = np.asarray(src, dtype=np.int64)
