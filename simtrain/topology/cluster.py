@@ -210,4 +210,6 @@ class Cluster:
                 bw = self.link_bandwidth_Bps[mask]
                 parts.append(f"{name}: {mask.sum()} links, {bw.min() / 1e9:.4g}-{bw.max() / 1e9:.4g} GB/s")
         grid = "x".join(str(g) for g in self.grid)
+        if self.num_hosts:
+            parts.append(f"{self.num_hosts} CPU server machines")
         return f"{self.name}: {self.num_gpus} x {self.device} GPUs, grid {grid}; " + "; ".join(parts)
