@@ -1,18 +1,19 @@
 """Collective algorithms, each producing a :class:`Schedule` that both engines evaluate.
 
 Registered algorithms: ``ring``, ``multidim-ring``, ``hierarchical``, ``halving-doubling``,
-``double-binary-tree``, ``direct``, ``ps``, ``nvls``, ``torus-bidir``, ``nccl-tree``, ``collnet`` and ``auto``
-(NCCL's choice, :mod:`simtrain.collectives.nccl`). Add one with :func:`register_algorithm` or the
+``double-binary-tree``, ``direct``, ``ps``, ``byteps``, ``nvls``, ``torus-bidir``, ``nccl-tree``, ``collnet`` and
+``auto`` (NCCL's choice, :mod:`simtrain.collectives.nccl`). Add one with :func:`register_algorithm` or the
 ``simtrain.algorithms`` entry point group.
 
 Examples
 --------
 >>> from simtrain.collectives import ALGORITHMS
 >>> ALGORITHMS.names()[:3]
-['auto', 'collnet', 'direct']
+['auto', 'byteps', 'collnet']
 """
 
 from simtrain.collectives import (
+    byteps,
     direct,
     halving_doubling,
     hierarchical,
@@ -42,6 +43,7 @@ __all__ = [
     "StepPattern",
     "build_grouped_schedule",
     "build_schedule",
+    "byteps",
     "collective_time",
     "direct",
     "halving_doubling",

@@ -196,6 +196,28 @@ class Schedule:
         return len(self.ranks)
 
     @property
+    def endpoints(self) -> np.ndarray:
+        """Every endpoint the schedule's flows name: its ranks, then (sorted) any others, such as the CPU
+        server hosts of ``byteps`` (:mod:`simtrain.topology.hosts`). Engines keep a ready time for each.
+
+        Examples
+        --------
+        >>> s = Schedule("all-reduce", "x", 1.0, np.array([1, 0]), (StepPattern([0, 1], [9, 9], 1.0),))
+        >>> s.endpoints.tolist()
+        [1, 0, 9]
+        """
+        found = self.__dict__.get("_endpoints")
+        if found is None:
+            ranks = np.asarray(self.ranks, dtype=np.int64)
+            top = max((int(a.max()) for p in self.patterns for a in (p.src, p.dst) if a.size), default=-1)
+            found = ranks
+            if ranks.size and top > int(ranks.max()):   # only then can a flow name an endpoint beyond the ranks
+                named = np.concatenate([a for p in self.patterns for a in (p.src, p.dst)])
+                found = np.concatenate([ranks, np.setdiff1d(named, ranks).astype(np.int64)])
+            object.__setattr__(self, "_endpoints", found)
+        return found
+
+    @property
     def bytes_sent(self) -> float:
         """Bytes sent by all ranks together over the whole collective (all chunks)."""
         return self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
@@ -209,9 +231,12 @@ class Schedule:
         if self.tuner is not None:
             return self.tuner.schedule(size_bytes)
         factor = size_bytes / self.size_bytes
-        return Schedule(self.op, self.algorithm, size_bytes, self.ranks,
-                        tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params,
-                        self.base_latency_s, self.protocol)
+        resized = Schedule(self.op, self.algorithm, size_bytes, self.ranks,
+                           tuple(p.scaled(factor) for p in self.patterns), self.chunks, self.params,
+                           self.base_latency_s, self.protocol)
+        if "_endpoints" in self.__dict__:   # the same flow arrays: the same endpoints
+            object.__setattr__(resized, "_endpoints", self.__dict__["_endpoints"])
+        return resized
 
     @property
     def num_steps(self) -> int:

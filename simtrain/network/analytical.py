@@ -181,9 +181,10 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     link_sets: list[np.ndarray] = []
 
     # per-rank ready times: a flow starts when sender and receiver have finished the step before (as in the DES)
-    local = np.full(cluster.num_gpus, -1, dtype=np.int64)
-    local[schedule.ranks] = np.arange(schedule.num_ranks)
-    ready = np.zeros(schedule.num_ranks)
+    endpoints = schedule.endpoints  # the ranks, then any CPU server hosts the flows name
+    local = np.full(max(cluster.num_gpus, int(endpoints.max()) + 1 if endpoints.size else 0), -1, dtype=np.int64)
+    local[endpoints] = np.arange(len(endpoints))
+    ready = np.zeros(len(endpoints))
     phases = []
     for pattern in schedule.patterns:
         if pattern.num_flows == 0:

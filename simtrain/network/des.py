@@ -601,7 +601,8 @@ class CollectiveRun:
                               value=self.options.protocol, allowed="none with --engine des")
         self.on_rank_done = on_rank_done
         self.label = label
-        ranks = schedule.ranks
+        ranks = schedule.endpoints  # the ranks, then any CPU server hosts (local indices from num_ranks on)
+        self.num_ranks = len(schedule.ranks)
         self.p = len(ranks)
         local = np.full(int(ranks.max()) + 1 if self.p else 0, -1, dtype=np.int64)
         local[ranks] = np.arange(self.p)
@@ -716,6 +717,9 @@ class CollectiveRun:
     def mark_ready(self, local_ranks: np.ndarray) -> None:
         """Let these ranks (local indices) start the collective now."""
         local_ranks = np.asarray(local_ranks, dtype=np.int64)
+        if self.p > self.num_ranks and local_ranks.size and not self.ready[self.num_ranks:].all():
+            # hosts (CPU servers) are no ranks of the caller's: they start with the first rank
+            local_ranks = np.union1d(local_ranks, np.arange(self.num_ranks, self.p))
         fresh = local_ranks[~self.ready[local_ranks]]
         if fresh.size == 0:
             return
@@ -848,7 +852,9 @@ class CollectiveRun:
     def _finished(self, ranks: np.ndarray, _event: Any = None) -> None:
         self.finish_time[ranks] = self.env.now
         self._remaining_ranks -= ranks.size
-        if self.on_rank_done is not None:
+        if self.p > self.num_ranks:
+            ranks = ranks[ranks < self.num_ranks]  # a host's finish is no rank's
+        if self.on_rank_done is not None and ranks.size:
             self.on_rank_done(ranks)
         if self._remaining_ranks == 0 and not self.done.triggered:
             self.done.succeed(self.finish_time)

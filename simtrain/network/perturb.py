@@ -285,13 +285,14 @@ class _DetourRouter:
             graph.add_edge(a, b)
             self.link_index[(a, b)] = int(link)
         self.graph = graph
+        self.node = cluster.endpoint_node
         self.cache: dict[tuple[int, int], list[int]] = {}
 
     def _detour(self, s: int, d: int) -> list[int]:
         import networkx as nx
 
         if (s, d) not in self.cache:
-            path = nx.shortest_path(self.graph, s, d)
+            path = nx.shortest_path(self.graph, self.node(s), self.node(d))  # endpoints: GPUs and CPU hosts
             self.cache[(s, d)] = [self.link_index[(a, b)] for a, b in itertools.pairwise(path)]
         return self.cache[(s, d)]
 
@@ -319,7 +320,7 @@ def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
 
     router = _DetourRouter(cluster, failed)
     component = next(c for c in nx.strongly_connected_components(router.graph) if 0 in c)
-    cut = [g for g in range(cluster.num_gpus) if g not in component]
+    cut = [cluster.endpoint_node(e) for e in range(cluster.num_endpoints) if cluster.endpoint_node(e) not in component]
     if cut:
         names = [cluster.node_names[g] for g in cut[:5]]
         raise ConfigError("the failed links disconnect the cluster; no route is left for", key="failed",

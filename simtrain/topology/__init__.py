@@ -19,6 +19,7 @@ from simtrain.topology.builders import (
     torus,
 )
 from simtrain.topology.cluster import Cluster, Routes
+from simtrain.topology.hosts import with_hosts
 from simtrain.topology.loader import load_topology, near_square_shape, topology_from_dict
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "switch",
     "topology_from_dict",
     "torus",
+    "with_hosts",
 ]

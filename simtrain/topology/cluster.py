@@ -113,6 +113,9 @@ class Cluster:
     reducing : tuple of str
         Link classes whose switches reduce in the network: ``intra-node`` for NVLink SHARP (NVLS), ``inter-node``
         for SHARP on the fabric (NCCL's CollNet).
+    num_hosts : int
+        CPU-only machines on the fabric (:func:`simtrain.topology.hosts.with_hosts`): endpoints
+        ``num_gpus .. num_gpus+num_hosts-1`` that schedules may name like ranks (BytePS's summation servers).
     """
 
     name: str
@@ -134,6 +137,7 @@ class Cluster:
     params: dict[str, Any] = field(default_factory=dict)
     link_kinds: dict[str, str] = field(default_factory=dict)
     reducing: tuple[str, ...] = ()
+    num_hosts: int = 0
 
     def __post_init__(self) -> None:
         for name in ("link_src", "link_dst", "link_bandwidth_Bps", "link_latency_s", "link_class"):
@@ -149,8 +153,20 @@ class Cluster:
         """Number of directed links."""
         return len(self.link_src)
 
+    @property
+    def num_endpoints(self) -> int:
+        """GPUs and CPU-only hosts: the endpoints a flow may name."""
+        return self.num_gpus + self.num_hosts
+
+    def endpoint_node(self, endpoint: int) -> int:
+        """The graph node of an endpoint: GPU rank r is node r; host h (endpoint ``num_gpus + h``) is one of the
+        last ``num_hosts`` nodes."""
+        if endpoint < self.num_gpus:
+            return endpoint
+        return len(self.node_names) - self.num_hosts + endpoint - self.num_gpus
+
     def routes(self, src: Any, dst: Any) -> Routes:
-        """Routes of flows ``src[i] -> dst[i]`` (GPU ranks)."""
+        """Routes of flows ``src[i] -> dst[i]`` (GPU ranks, or host endpoints from ``num_gpus`` on)."""
         src_arr = np.asarray(src, dtype=np.int64)
         dst_arr = np.asarray(dst, dtype=np.int64)
         return self.router.routes(src_arr, dst_arr)
@@ -165,7 +181,9 @@ class Cluster:
 
         graph = nx.DiGraph(name=self.name)
         for index, name in enumerate(self.node_names):
-            graph.add_node(index, name=name, kind="gpu" if index < self.num_gpus else "switch")
+            first_host = len(self.node_names) - self.num_hosts
+            kind = "gpu" if index < self.num_gpus else "host" if index >= first_host else "switch"
+            graph.add_node(index, name=name, kind=kind)
         for link in range(self.num_links):
             graph.add_edge(
                 int(self.link_src[link]),
@@ -192,4 +210,6 @@ class Cluster:
                 bw = self.link_bandwidth_Bps[mask]
                 parts.append(f"{name}: {mask.sum()} links, {bw.min() / 1e9:.4g}-{bw.max() / 1e9:.4g} GB/s")
         grid = "x".join(str(g) for g in self.grid)
+        if self.num_hosts:
+            parts.append(f"{self.num_hosts} CPU server machines")
         return f"{self.name}: {self.num_gpus} x {self.device} GPUs, grid {grid}; " + "; ".join(parts)

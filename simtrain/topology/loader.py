@@ -21,6 +21,10 @@ Every file has ``name``, ``kind``, ``device`` and the keys of its kind; quantiti
 ``graph``
     ``gpus: [names]``, ``links: [{src, dst, bandwidth, latency, class, duplex}]`` (fixed size).
 
+Any kind with switches may add CPU-only machines on its fabric (BytePS's summation servers, the ``byteps``
+algorithm): ``cpu_servers: {count, nic_bandwidth, latency}`` (:mod:`simtrain.topology.hosts`; the NIC defaults to
+the GPU machines' NIC).
+
 Examples
 --------
 >>> cluster = load_topology("torus-2d", gpus=32)
@@ -128,7 +132,7 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
         raise _GpusError(f"must be at most {MAX_GPUS}", key="gpus", value=gpus)
     top = Section(data, source)
     try:
-        cluster = _build(top, gpus)
+        cluster = _with_servers(top, _build(top, gpus))
     except _GpusError:
         raise   # the caller's gpus, not the file's fault: it names the parameter, not the file
     except ConfigError as exc:
@@ -175,6 +179,23 @@ def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_k
             f"(or edit {top.source})",
         )
     return gpus // per_node
+
+
+def _with_servers(top: Section, cluster: Cluster) -> Cluster:
+    """``cluster`` with the CPU server machines of the optional ``cpu_servers`` section."""
+    from simtrain.topology.hosts import with_hosts
+
+    servers = top.section("cpu_servers", None)
+    if servers is None:
+        return cluster
+    count = servers.integer("count", 0, minimum=0, maximum=limits.MAX_GPUS)
+    bandwidth = servers.bandwidth("nic_bandwidth", None)
+    latency = servers.time("latency", None)
+    servers.finish()
+    try:
+        return with_hosts(cluster, count, bandwidth, latency)
+    except ConfigError as exc:
+        raise top.error("cpu_servers", exc.message) from None
 
 
 def _build(top: Section, gpus: int | None) -> Cluster:

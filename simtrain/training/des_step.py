@@ -157,7 +157,7 @@ class _Replays:
     def replayed(self, job: int, run: CollectiveRun, local: np.ndarray) -> bool:
         """Replay ``run`` (all its ranks ``local`` start now) if it runs alone; whether it did."""
         spec = self.jobs[job]
-        if spec.key is None or local.size != run.p or run.ready.any() or self.network.flows_in_flight:
+        if spec.key is None or local.size != run.num_ranks or run.ready.any() or self.network.flows_in_flight:
             return False
         if not all(earlier.done.triggered for earlier in self.runs[:job]):  # ranks outside it may still send
             return False
@@ -272,8 +272,9 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     starts = np.full((len(jobs), len(factors)), np.nan)
     ends = np.full((len(jobs), len(factors)), np.nan)
     for index, run in enumerate(stream.runs):
-        starts[index, run.schedule.ranks] = run.start_time
-        ends[index, run.schedule.ranks] = run.finish_time
+        ranks = run.schedule.ranks   # the run's first entries; CPU server hosts follow
+        starts[index, ranks] = run.start_time[:len(ranks)]
+        ends[index, ranks] = run.finish_time[:len(ranks)]
     timings = _timings(jobs, [float(np.nanmin(s)) for s in starts], [float(np.nanmax(e)) for e in ends])
     overlap = [i for i, job in enumerate(jobs) if not job.after_update]
     averaging = [i for i, job in enumerate(jobs) if job.after_update]

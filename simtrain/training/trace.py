@@ -464,7 +464,7 @@ def recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray,
 
     traced = np.asarray(traced, dtype=np.int64)
 
-    slot = np.full(schedule.num_ranks, -1, dtype=np.int64)
+    slot = np.full(len(schedule.endpoints), -1, dtype=np.int64)
     slot[traced] = np.arange(len(traced))
     shape = (schedule.chunks, len(schedule.patterns), len(traced))
 
