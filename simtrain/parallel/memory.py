@@ -182,7 +182,7 @@ def _layer_params(c: DecoderConfig, tp: int) -> dict[bool, tuple[int, int]]:
 def stage_tensors(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[Tensor, ...]:
     """The gradient tensors one GPU of pipeline ``stage`` holds, TP-sharded, in forward order: the embedding on the
     first stage, the stage's layers, the final norm and the head on the last (a tied head's copy of the embedding,
-    reduced over the embedding group rather than by data parallelism, is not among them). These are what a
+    whose gradient the scheme's buckets do not carry, is not among them). These are what a
     compression scheme on the data-parallel dimension sees (the buckets of :mod:`simtrain.parallel.costs`).
 
     Examples

@@ -21,7 +21,8 @@ MODEL = "gpt:layers=4,hidden=256,heads=4,seq=128,vocab=1000"
 UNTIED = MODEL + ",tied=false"
 #: schemes with state, each kind: error feedback with factors, error feedback, factorising (replacing dense state)
 SCHEMES = ("powersgd:rank=4", "topk:density=0.01", "onebit", "oialr:warmup=0", "oialr:rank=8,warmup=0",
-           "cuttlefish:switch_epoch=0", "cuttlefish:switch_epoch=0,keep_first=3")
+           "cuttlefish:switch_epoch=0", "cuttlefish:switch_epoch=0,keep_first=3",
+           "ab-training:sync_mode=only-b")   # AB-training's world sync is refused with a plan; its state still splits
 
 
 def _state(model: str, parallel: str, scheme: str, stage: int, dtype: str = "bf16", optimizer: str = "adam",
