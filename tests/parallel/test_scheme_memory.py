@@ -160,3 +160,13 @@ def test_the_search_drops_plans_the_scheme_state_does_not_fit() -> None:
     for row in result.best:
         if row.get("scheme") == "topk":
             assert row["memory_per_gpu_bytes"] <= capacity
+
+
+def test_a_study_row_records_the_plan_the_state_does_not_fit() -> None:
+    from simtrain.study.point import run_point
+
+    point = {"model": BIG, "topology": "cloud-25g", "gpus": 8, "parallel": "dp=8", "micro_batch": 1,
+             "global_batch": 8, "dtype": "fp16", "optimizer": "adam"}
+    assert run_point(point, seed=1)["status"] == "ok"
+    row = run_point({**point, "scheme": "topk"}, seed=1)
+    assert row["status"] == "error" and "InfeasibleError" in row["error"] and "scheme_state" in row["error"]
