@@ -59,6 +59,10 @@ class SchemeContext:
         Gradient precision (``fp32``, ``fp16``, ``bf16``): the width of uncompressed values.
     steps_per_epoch : int, optional
         For schemes whose schedule is in epochs (Cuttlefish's switch).
+    held : tuple of Tensor, optional
+        The gradient tensors one GPU holds when it is not the whole model: a pipeline stage's, in the shapes one GPU
+        of its tensor-parallel group holds (:mod:`simtrain.parallel.memory`). A scheme chooses its tensors on
+        ``model`` and keeps state (:meth:`Scheme.state_bytes`) for those of them it holds (:meth:`held_of`).
     """
 
     model: ModelSpec
@@ -66,6 +70,30 @@ class SchemeContext:
     gpus_per_node: int = 1
     dtype: str = "fp32"
     steps_per_epoch: int | None = None
+    held: tuple[Tensor, ...] | None = None
+
+    @property
+    def held_tensors(self) -> list[Tensor]:
+        """The gradient tensors one GPU holds: ``held``, or the whole model's."""
+        return list(self.model.tensors if self.held is None else self.held)
+
+    def held_of(self, tensors: Sequence[Tensor]) -> list[Tensor]:
+        """``tensors`` of the whole model (a scheme's choice) as this GPU holds them: those it holds (by name), in
+        the shapes it holds them.
+
+        Examples
+        --------
+        >>> from simtrain.model import load_model
+        >>> spec = load_model("gpt:layers=2,hidden=64,heads=4,seq=64,vocab=100")
+        >>> up = [t for t in spec.tensors if t.name == "layers.1.mlp.up.weight"]
+        >>> ctx = SchemeContext(spec, 4, held=(Tensor("layers.1.mlp.up.weight", (128, 64)),))
+        >>> [t.shape for t in SchemeContext(spec, 4).held_of(up)], [t.shape for t in ctx.held_of(up)]
+        ([(256, 64)], [(128, 64)])
+        """
+        if self.held is None:
+            return list(tensors)
+        names = {t.name for t in tensors}
+        return [t for t in self.held if t.name in names]
 
     @property
     def value_bytes(self) -> int:
@@ -270,8 +298,9 @@ class Scheme:
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """Bytes per GPU the scheme holds in its steady phase beyond dense data parallelism's weights, gradients
-        and optimizer state, by component (error feedback, factors, their gradients and optimizer state, …);
-        negative entries are dense state it no longer holds (factorised layers). Default: nothing."""
+        and optimizer state, by component (error feedback, factors, their gradients and optimizer state, …), for
+        the tensors the GPU holds (``ctx.held_tensors``); negative entries are dense state it no longer holds
+        (factorised layers). Default: nothing."""
         return {}
 
     def starts_dense(self, ctx: SchemeContext) -> bool:

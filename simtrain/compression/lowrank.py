@@ -156,6 +156,7 @@ def _factorised_layers(scheme: Any, ctx: SchemeContext, optimizer: str) -> tuple
     """(rank, rows, columns) of each layer ``scheme`` factorises, and the widths of a weight, a gradient and the
     optimizer state per element."""
     ranks, factorised = scheme.ranks(ctx, scheme.factorised(ctx.model))
+    factorised = ctx.held_of(factorised)   # chosen on the whole model, counted as this GPU holds them
     layers = [(int(ranks.rank_of(t)), int(_shape(t)[0]), int(_shape(t)[1])) for t in factorised]
     return layers, _widths(ctx, optimizer)
 
@@ -267,6 +268,7 @@ class ABTraining(_LowRank):
         ['factor gradients', 'factor optimizer state', 'factors A, B']
         """
         ranks, factorised = self.ranks(ctx, self.factorised(ctx.model))
+        factorised = ctx.held_of(factorised)
         weight, grad, state = _widths(ctx, optimizer)
         both = sum(ranks.rank_of(t) * sum(_shape(t)) for t in factorised)
         # only-b: every group trains B (r·n); otherwise a group trains A or B (the larger counted)

@@ -61,7 +61,7 @@ class PowerSGD(Scheme):
         ['P and Q factors', 'error feedback residuals']
         """
         residual = factors = 0
-        for t in ctx.model.tensors:
+        for t in ctx.held_tensors:
             if self.compressed(t):
                 (m, n), r = t.matrix_shape, min(self.params["rank"], *t.matrix_shape)  # type: ignore[misc]
                 residual += m * n

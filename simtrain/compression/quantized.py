@@ -82,4 +82,4 @@ class OneBit(_AllGathered):
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """Error feedback: an fp32 residual of every gradient value."""
-        return {"error feedback residuals": float(4 * ctx.model.num_params)}
+        return {"error feedback residuals": float(4 * sum(t.numel for t in ctx.held_tensors))}

@@ -57,7 +57,7 @@ class TopK(Scheme):
 
     def state_bytes(self, ctx: SchemeContext, optimizer: str = "momentum") -> dict[str, float]:
         """Error feedback: an fp32 residual of every gradient value."""
-        return {"error feedback residuals": float(4 * ctx.model.num_params)}
+        return {"error feedback residuals": float(4 * sum(t.numel for t in ctx.held_tensors))}
 
     def _codec_params(self, ctx: SchemeContext) -> dict[str, object]:
         return {"density": self.params["density"], "index_bytes": self.params["index_bytes"],

@@ -35,6 +35,13 @@ over S ranks instead of ``dp · cp`` (each group of S holds a whole replica). Ze
 (``zero_reshard`` false) keeps every layer's gathered parameters from its forward to its backward: the stage's whole
 (TP/PP-sharded) parameters are held beside their shard, in place of the two prefetched layers.
 
+A compression scheme on the data-parallel dimension adds ``scheme_state``: what
+:meth:`~simtrain.compression.base.Scheme.state_bytes` says a GPU holds (error-feedback residuals, factors with their
+gradients and optimizer state, less the dense state of the layers a factorising scheme replaces), for the tensors
+the GPU holds (:func:`stage_tensors`: its stage's layers, TP-sharded, as the scheme's buckets see them); the
+scheme chooses its layers and ranks on the whole model, as for its communication. A scheme that starts with
+full-rank steps needs the dense memory first, so a saving does not lower the peak (as the data-parallel step).
+
 Examples
 --------
 >>> from simtrain.model import load_model
@@ -49,21 +56,26 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
 from simtrain.compute import OPTIMIZER_STATES
-from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers
-from simtrain.model.spec import DTYPE_BYTES
+from simtrain.model.decoder import DecoderConfig, block_layers, decoder_from_config, embedding_layers, head_layers
+from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.parallel.plan import ParallelPlan
 
-__all__ = ["CATEGORIES", "activation_bytes_per_layer", "in_flight", "memory_per_gpu", "stage_params"]
+__all__ = ["CATEGORIES", "SCHEME_STATE", "activation_bytes_per_layer", "in_flight", "memory_per_gpu",
+           "scheme_state_bytes", "stage_params", "stage_tensors"]
 
 #: Bytes of one softmax log-sum-exp a fused attention kernel keeps per head and query (fp32).
 LSE_BYTES = 4
 
 #: The categories of :func:`memory_per_gpu` (besides ``total``).
 CATEGORIES = ("parameters", "gradients", "optimizer", "activations", "workspace")
+
+#: The category a compression scheme's state adds (named as the data-parallel step's memory names it).
+SCHEME_STATE = "scheme_state"
 
 
 def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, cp: int = 1, sp: bool = False,
@@ -167,10 +179,70 @@ def _layer_params(c: DecoderConfig, tp: int) -> dict[bool, tuple[int, int]]:
     return out
 
 
+def stage_tensors(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[Tensor, ...]:
+    """The gradient tensors one GPU of pipeline ``stage`` holds, TP-sharded, in forward order: the embedding on the
+    first stage, the stage's layers, the final norm and the head on the last (a tied head's copy of the embedding,
+    whose gradient the scheme's buckets do not carry, is not among them). These are what a
+    compression scheme on the data-parallel dimension sees (the buckets of :mod:`simtrain.parallel.costs`).
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> from simtrain.parallel.plan import make_plan
+    >>> c = load_model("gpt:layers=4,hidden=64,heads=4,seq=64,vocab=100").config
+    >>> plan = make_plan(c, 4, "tp=2,pp=2")
+    >>> [t.shape for t in stage_tensors(c, plan, 1) if t.name == "layers.3.mlp.up.weight"]   # 4h x h, split by tp
+    [(128, 64)]
+    >>> sum(t.numel for s in (0, 1) for t in stage_tensors(c, plan, s)) < load_model(c.describe()).num_params
+    True
+    """
+    return _stage_tensors(c, plan.tp, plan.pp, plan.chunks, plan.layers_per_stage, plan.layout, stage)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stage_tensors(c: DecoderConfig, tp: int, pp: int, chunks: int, layers_per_stage: int, layout: tuple[int, ...],
+                   stage: int) -> tuple[Tensor, ...]:
+    """:func:`stage_tensors` by what decides it (configs are frozen)."""
+    plan = ParallelPlan(tp=tp, pp=pp, dp=1, chunks=chunks, layers_per_stage=layers_per_stage, layout=layout)
+    layers = embedding_layers(c, tp) if stage == 0 else []
+    for index in plan.stage_layers(stage):
+        layers.extend(block_layers(c, index, tp))
+    if stage == pp - 1:
+        layers.extend(head_layers(c, tp))
+    return tuple(t for layer in layers for t in layer.tensors)
+
+
+def scheme_state_bytes(c: DecoderConfig, plan: ParallelPlan, scheme: Any, stage: int, dtype: str = "bf16",
+                       optimizer: str = "adam", context: Any = None) -> float:
+    """Bytes of compression ``scheme``'s state on one GPU of pipeline ``stage`` (its steady phase, for the tensors
+    the GPU holds: :func:`stage_tensors`); negative when it replaces more dense state than it adds, but not below
+    zero for a scheme that starts with full-rank steps. ``context`` is the scheme's data-parallel
+    :class:`~simtrain.compression.SchemeContext` (default: the whole model on ``dp · cp`` ranks).
+
+    Examples
+    --------
+    >>> from simtrain.compression import make_scheme
+    >>> from simtrain.model import load_model
+    >>> from simtrain.parallel.plan import make_plan
+    >>> c = load_model("gpt:layers=4,hidden=64,heads=4,seq=64,vocab=100").config
+    >>> topk = make_scheme("topk")   # an fp32 residual of every gradient value a GPU holds
+    >>> plan = make_plan(c, 4, "tp=2,pp=2")
+    >>> scheme_state_bytes(c, plan, topk, 1) == 4 * sum(t.numel for t in stage_tensors(c, plan, 1))
+    True
+    """
+    from simtrain.compression import SchemeContext
+
+    whole = context if context is not None else SchemeContext(decoder_from_config(c), plan.dp * plan.cp, 1, dtype)
+    held = dataclasses.replace(whole, held=stage_tensors(c, plan, stage))
+    state = float(sum(scheme.state_bytes(held, optimizer).values()))
+    return max(0.0, state) if scheme.starts_dense(held) else state
+
+
 def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", optimizer: str = "adam",
-                   stage: int | None = None) -> dict[str, Any]:
-    """Bytes per GPU by category (:data:`CATEGORIES`) and ``total``, at the stage that needs the most (or at
-    ``stage``); ``stage`` in the result says which.
+                   stage: int | None = None, scheme: Any = None, scheme_context: Any = None) -> dict[str, Any]:
+    """Bytes per GPU by category (:data:`CATEGORIES`, and :data:`SCHEME_STATE` with a compression ``scheme``
+    other than ``none``: :func:`scheme_state_bytes`, ``scheme_context`` its data-parallel context) and ``total``,
+    at the stage that needs the most (or at ``stage``); ``stage`` in the result says which.
 
     Examples
     --------
@@ -184,7 +256,7 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     if stage is None:
         # the first stage keeps the most micro-batches in flight, the last holds the head; with an uneven layout
         # the second may hold more layers than the first
-        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s)
+        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s, scheme, scheme_context)
                       for s in sorted({0, plan.pp - 1, *((1,) if plan.uneven else ())})]
         return max(candidates, key=lambda m: m["total"])
     width = DTYPE_BYTES[dtype]
@@ -227,6 +299,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         workspace += 2 * width * (dense + expert) / max(1, per_stage)
     out: dict[str, Any] = {"parameters": parameters, "gradients": gradients, "optimizer": optimizer_bytes,
                            "activations": activations, "workspace": workspace}
+    if scheme is not None and scheme.describe() != "none":
+        out[SCHEME_STATE] = scheme_state_bytes(c, plan, scheme, stage, dtype, optimizer, scheme_context)
     out["total"] = sum(out.values())
     out["stage"] = stage
     return out

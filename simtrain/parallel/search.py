@@ -44,7 +44,7 @@ from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
-from simtrain.parallel.step import scheme_phases, step_time, trains_factor_gemms
+from simtrain.parallel.step import scheme_context, scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
 
@@ -243,12 +243,24 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
             memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer)
         if memory["total"] > device.memory_bytes:
             example = example or keys["parallel"]
-            continue
-        feasible.append((bounds.bound(plan), space, plan, keys, memory))
+        else:
+            feasible.append((bounds.bound(plan), space, plan, keys, memory))
         if compression is not None and plan.zero == 0 and plan.ep == 1 and plan.dp * plan.cp > 1 and \
                 (plan.tp == 1 or not factorising):   # factor GEMMs are simulated with tp 1 (scheme_phases)
             space += 1
-            feasible.append((bounds.bound(plan), space, plan, {**keys, "scheme": compression.describe()}, memory))
+            # the same plan holding the scheme's state too (error feedback, factors; less the dense state of the
+            # layers a factorising scheme replaces), at the same stage or another
+            scheme_key = (*memory_key, keys["rank_order"], "scheme")
+            with_scheme = memory_seen.get(scheme_key)
+            if with_scheme is None:
+                with_scheme = memory_seen[scheme_key] = memory_per_gpu(
+                    c, plan, dtype, optimizer, scheme=compression,
+                    scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, dtype))
+            if with_scheme["total"] > device.memory_bytes:
+                example = example or f"{keys['parallel']} with {compression.describe()}"
+            else:
+                feasible.append((bounds.bound(plan), space, plan, {**keys, "scheme": compression.describe()},
+                                 with_scheme))
     if not feasible:
         raise InfeasibleError(f"no plan of {spec.name} fits in the {device.name}'s "
                               f"{device.memory_bytes / 2**30:.0f} GiB on {n} GPUs at global batch {global_batch} "

@@ -36,12 +36,12 @@ from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.model.decoder import DecoderSpec
 from simtrain.parallel.costs import CATEGORIES, StageCosts
 from simtrain.parallel.memory import CATEGORIES as MEMORY_CATEGORIES
-from simtrain.parallel.memory import memory_per_gpu
+from simtrain.parallel.memory import SCHEME_STATE, memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan
 
-__all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_phases", "simulate_hybrid", "step_time",
-           "trains_factor_gemms", "write_pipeline_trace"]
+__all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_context", "scheme_phases", "simulate_hybrid",
+           "step_time", "trains_factor_gemms", "write_pipeline_trace"]
 
 
 @dataclasses.dataclass
@@ -137,10 +137,12 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
     plan = plan_of(run, spec, cluster.num_gpus)
     config = spec.config
     phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, run.dtype)
-    memory = memory_per_gpu(config, plan, run.dtype, run.optimizer)
+    scheme = resolved.scheme if phases[0][0] is not None else None
+    memory = memory_per_gpu(config, plan, run.dtype, run.optimizer, scheme=scheme,
+                            scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, run.dtype))
     capacity = device.memory_bytes
     if run.check_memory and memory["total"] > capacity:
-        parts = ", ".join(f"{k} {units.format_size(memory[k])}" for k in MEMORY_CATEGORIES if memory[k])
+        parts = ", ".join(f"{k} {units.format_size(memory[k])}" for k in _memory_keys(memory) if memory[k])
         raise InfeasibleError(
             f"{spec.name} with {plan.describe()}, micro-batch {plan.micro_batch}, {run.dtype}, {run.optimizer}, "
             f"ZeRO-{plan.zero}, recompute {run.recompute} needs {units.format_size(memory['total'])} per GPU on "
@@ -182,7 +184,7 @@ def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int
     >>> [(p.name, n) for p, n in scheme_phases(make_scheme("powersgd:rank=2"), plan, spec, 8, "bf16")]
     [('compressed', 1)]
     """
-    from simtrain.compression import SchemeContext, steps_per_phase
+    from simtrain.compression import steps_per_phase
     from simtrain.compression.base import Block
 
     if scheme.describe() == "none":
@@ -190,9 +192,7 @@ def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int
     if plan.zero or plan.ep > 1:
         raise ConfigError("a compression scheme on the data-parallel dimension needs zero 0 and no expert "
                           "parallelism", key="scheme", value=scheme.describe())
-    from simtrain.parallel.costs import _dp_per_node
-
-    ctx = SchemeContext(spec, plan.dp * plan.cp, _dp_per_node(plan, gpus_per_node), dtype)
+    ctx = scheme_context(plan, spec, gpus_per_node, dtype)
     phases = scheme.phases(ctx)
     counts = steps_per_phase([Block(tuple(scheme.period(ctx)))], len(phases))
     out = [(phase, count) for phase, count in zip(phases, counts) if count]
@@ -206,6 +206,20 @@ def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int
                           "factors would add tensor-parallel communication)", key="scheme", value=scheme.describe(),
                           allowed="tp=1 (pipeline, context and data parallelism)")
     return out
+
+
+def scheme_context(plan: ParallelPlan, spec: Any, gpus_per_node: int, dtype: str) -> Any:
+    """The :class:`~simtrain.compression.SchemeContext` of a scheme on the plan's data-parallel dimension: the whole
+    model on ``dp · cp`` ranks, as many per node as a node holds of one data-parallel group."""
+    from simtrain.compression import SchemeContext
+    from simtrain.parallel.costs import _dp_per_node
+
+    return SchemeContext(spec, plan.dp * plan.cp, _dp_per_node(plan, gpus_per_node), dtype)
+
+
+def _memory_keys(memory: dict[str, Any]) -> list[str]:
+    """The categories of a memory breakdown (a scheme's state when there is one)."""
+    return [k for k in (*MEMORY_CATEGORIES, SCHEME_STATE) if k in memory]
 
 
 def trains_factor_gemms(scheme: Any, spec: Any, num_gpus: int, gpus_per_node: int, dtype: str) -> bool:
@@ -264,7 +278,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "hfu": costs.hardware_flops / (t * n * peak),
         "bubble_fraction": step.timeline.bubble_fraction,
         "exposed_comm_s": exposed,
-        "memory_by_category_bytes": {k: float(memory[k]) for k in MEMORY_CATEGORIES},
+        "memory_by_category_bytes": {k: float(memory[k]) for k in _memory_keys(memory)},
         "memory_stage": memory["stage"],
         "model_flops_per_step": costs.model_flops,
         "hardware_flops_per_step": costs.hardware_flops,
