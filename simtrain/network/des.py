@@ -778,12 +778,13 @@ class CollectiveRun:
         """A stage of ``rows`` of the pattern's flows (with symmetry: of its flow classes' representatives);
         ``routes``: the pattern's routes."""
         pattern = self.schedule.patterns[pattern_index]
-        classes = None if self.symmetry is None else self.symmetry.pattern(pattern)
+        symmetry = self.symmetry
+        classes = None if symmetry is None else symmetry.pattern(pattern)
         flows = rows if classes is None else classes.reps[rows]
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
         latency = path_latency(sub, self.network.cluster)
         weights = in_mult = out_mult = count = None
-        if classes is None:
+        if symmetry is None or classes is None:
             src = self._rank_local[pattern.src[flows]]
             dst = self._rank_local[pattern.dst[flows]]
         else:  # one flow per class, on link classes; degrees are a member's
@@ -793,7 +794,7 @@ class CollectiveRun:
             sub = _select(classes.routes, rows)
             in_mult = classes.in_mult[rows]
             out_mult = classes.out_mult[rows]
-            count = classes.out_mult[rows] * self.symmetry.class_size[classes.src_class[rows]]
+            count = out_mult * symmetry.class_size[classes.src_class[rows]]
         out_order, out_offsets, out_degree = _csr_by(src, self.p, out_mult)
         in_order, in_offsets, in_degree = _csr_by(dst, self.p, in_mult)
         # a protocol's efficiency e: the flow holds its links as long as bytes / e would at line rate
@@ -849,7 +850,7 @@ class CollectiveRun:
         stage = self.stages[k]
         in_left, out_left = self._counter(chunk, k)
         src, dst = stage.src[flows], stage.dst[flows]
-        if stage.in_mult is None:
+        if stage.in_mult is None or stage.out_mult is None:
             in_left -= np.bincount(dst, minlength=self.p).astype(in_left.dtype)
             out_left -= np.bincount(src, minlength=self.p).astype(out_left.dtype)
         else:  # a flow class: each member of the receiving (sending) class got (sent) its share of its flows

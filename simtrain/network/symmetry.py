@@ -20,8 +20,8 @@ Examples
 >>> from simtrain.collectives import build_schedule
 >>> cluster = ring(8, "1 GB/s", "1 us")
 >>> sym = Symmetry.of([build_schedule("all-reduce", 8e6, cluster, "ring")], cluster)
->>> sym.num_rank_classes, sym.num_link_classes
-(1, 1)
+>>> sym.num_rank_classes, sym.num_link_classes   # the links the ring does not use are a class of their own
+(1, 2)
 """
 
 from __future__ import annotations
