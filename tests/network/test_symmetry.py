@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simtrain.collectives import build_schedule
+from simtrain.errors import ConfigError
+from simtrain.network import NetworkOptions
 from simtrain.network import des
 from simtrain.network._fairshare_numba import max_min_rates_kernel, max_min_rates_weighted_kernel
 from simtrain.network.des import CollectiveRun, FlowNetwork, simulate_collective
@@ -49,16 +51,18 @@ def _both(schedule, cluster, options=None):
        algorithm=st.sampled_from(["ring", "direct", "halving-doubling", "double-binary-tree", "hierarchical",
                                   "multidim-ring", "nccl-tree", "auto"]),
        op=st.sampled_from(["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"]),
-       chunks=st.integers(1, 4), size=st.floats(1e4, 1e8))
-def test_classes_equal_per_flow_simulation(name, algorithm, op, chunks, size):
+       chunks=st.integers(1, 4), size=st.floats(1e4, 1e8), delay=st.sampled_from([0.0, 50e-9]),
+       charge=st.sampled_from([0.0, 1e-9]))
+def test_classes_equal_per_flow_simulation(name, algorithm, op, chunks, size, delay, charge):
     """Contended (trees sharing NICs, all-to-all, chunks sharing links) and uncontended cases alike: the grouped
     run's time and every link's bytes equal the per-flow run's."""
     cluster = CLUSTERS[name]()
     try:
         schedule = build_schedule(op, size, cluster, algorithm, chunks=1 if algorithm == "auto" else chunks)
-    except Exception:  # an algorithm that does not take this operation or rank count
+    except ConfigError:  # an algorithm that does not take this operation or rank count
         return
-    reference, grouped = _both(schedule, cluster)
+    options = NetworkOptions(endpoint_delay_s=delay, local_reduction_bandwidth_Bps=1e12 if charge else None)
+    reference, grouped = _both(schedule, cluster, options)
     assert grouped.time_s == pytest.approx(reference.time_s, rel=1e-9)
     np.testing.assert_allclose(grouped.link_bytes, reference.link_bytes, rtol=1e-9, atol=1e-6)
 
