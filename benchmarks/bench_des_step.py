@@ -86,7 +86,8 @@ def one_bucket(model: str, topology: str, gpus: int, bucket: int, grouped: bool)
 
 def buckets(quick: bool) -> None:
     """The in-process bucket table."""
-    one_bucket("resnet50", "abci", 64, 0, True)  # warm-up: numba's kernels
+    for grouped in (False, True):  # warm-up: numba's kernels (plain and weighted)
+        one_bucket("resnet50", "abci", 128, 2, grouped)
     print(f"{'one bucket, in process':<38} {'events':>7} {'ranks':>11} {'cpu':>16}  equal")
     for label, model, topology, gpus, bucket in BUCKETS:
         if quick and gpus > 256:
