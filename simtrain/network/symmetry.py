@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.network.cache import NetworkCache
 from simtrain.topology.cluster import Cluster, Routes
 
 __all__ = ["PatternClasses", "Symmetry", "refine"]
@@ -246,18 +247,19 @@ class Symmetry:
 
     @classmethod
     def of(cls, schedules: Sequence[Schedule], cluster: Cluster, capacity: np.ndarray | None = None,
-           rank_color: np.ndarray | None = None, cache: object = None) -> Symmetry | None:
+           rank_color: np.ndarray | None = None, cache: NetworkCache | None = None) -> Symmetry | None:
         """The symmetry of ``schedules`` run together on ``cluster`` (links of ``capacity``, default the
         cluster's), with ranks of different ``rank_color`` (a straggler's factor, when each job starts) never
         alike; ``None`` if there is none to use.
 
-        Membership counts: a rank in a Schedule is never alike a rank outside it.
+        Membership counts: a rank in a Schedule is never alike a rank outside it. ``cache``: a
+        :class:`~simtrain.network.cache.NetworkCache` of ``cluster`` (routes).
         """
-        from simtrain.network.cache import NetworkCache
-
-        network_cache = NetworkCache.for_cluster(cluster, cache if isinstance(cache, NetworkCache) else None)
-        capacity = cluster.link_bandwidth_Bps if capacity is None else capacity
         num_ranks = cluster.num_gpus
+        if rank_color is not None and len(np.unique(rank_color)) == num_ranks:
+            return None  # every rank starts apart (jitter): no two can be alike
+        network_cache = NetworkCache.for_cluster(cluster, cache)
+        capacity = cluster.link_bandwidth_Bps if capacity is None else capacity
         color = np.zeros(num_ranks, dtype=np.uint64) if rank_color is None else _dense(rank_color)[0].astype(np.uint64)
         for index, schedule in enumerate(schedules):  # which Schedules a rank takes part in
             if schedule.ranks.size:

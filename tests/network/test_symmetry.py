@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from simtrain.collectives import build_schedule
 from simtrain.errors import ConfigError
-from simtrain.network import NetworkOptions
-from simtrain.network import des
+from simtrain.network import NetworkOptions, des
 from simtrain.network._fairshare_numba import max_min_rates_kernel, max_min_rates_weighted_kernel
 from simtrain.network.des import CollectiveRun, FlowNetwork, simulate_collective
 from simtrain.network.fairshare import max_min_rates
