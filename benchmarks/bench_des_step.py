@@ -6,6 +6,10 @@ shared machine the CPU time is the steadier figure), the DES's step time, and th
 the cases of a few seconds: the smaller sizes show how the cost grows with the GPU count.
 
 Targets: a ResNet-50 DES step on 1,024 GPUs ≤ 2 s; GPT-2 (``gpt2-small``) on 4,096 H100s (``dgx-h100``) ≤ 5 s.
+
+``--buckets`` instead runs single buckets in this process, GPU by GPU and by symmetry classes
+(:mod:`simtrain.network.symmetry`), and prints the classes, the events and the CPU time of each (the results must
+be equal, and the line says so).
 """
 
 from __future__ import annotations
@@ -49,11 +53,60 @@ def whole_process(args: list[str], timeout: float) -> tuple[float, float, int, f
     return wall, cpu, done.returncode, step
 
 
+#: (label, model, topology, GPUs, bucket index) of the in-process bucket cases
+BUCKETS: list[tuple[str, str, str, int, int]] = [
+    ("ResNet-50, 256 ABCI GPUs, bucket 2", "resnet50", "abci", 256, 2),
+    ("GPT-2, 256 H100s, last bucket", "gpt2-small", "dgx-h100", 256, -1),
+    ("ResNet-50, 1,024 ABCI GPUs, bucket 2", "resnet50", "abci", 1024, 2),
+]
+
+
+def one_bucket(model: str, topology: str, gpus: int, bucket: int, grouped: bool) -> tuple[float, int, int, float]:
+    """CPU seconds (classes included), events, ranks simulated and finish time of one bucket's collective run
+    alone, GPU by GPU or by symmetry classes."""
+    import numpy as np
+    import simpy
+
+    from simtrain.network.des import CollectiveRun, FlowNetwork
+    from simtrain.network.symmetry import Symmetry
+    from simtrain.run import TrainingRun
+    from simtrain.training.data_parallel import plan, resolve
+
+    resolved = resolve(TrainingRun(model, topology, gpus=gpus, engine="des"))
+    jobs = [job for _, _, phase_jobs in plan(resolved).phases for job in phase_jobs]
+    schedule = jobs[bucket].schedule
+    start = time.process_time()
+    classes = Symmetry.of([schedule], resolved.cluster) if grouped else None
+    env = simpy.Environment()
+    network = FlowNetwork(env, resolved.cluster, symmetry=classes)
+    run = CollectiveRun(network, schedule, resolved.network)
+    env.run(until=run.done)
+    return time.process_time() - start, network.events, run.p, float(np.nanmax(run.finish_time))
+
+
+def buckets(quick: bool) -> None:
+    """The in-process bucket table."""
+    for grouped in (False, True):  # warm-up: numba's kernels (plain and weighted)
+        one_bucket("resnet50", "abci", 128, 2, grouped)
+    print(f"{'one bucket, in process':<38} {'events':>7} {'ranks':>11} {'cpu':>16}  equal")
+    for label, model, topology, gpus, bucket in BUCKETS:
+        if quick and gpus > 256:
+            continue
+        plain = one_bucket(model, topology, gpus, bucket, False)
+        grouped = one_bucket(model, topology, gpus, bucket, True)
+        print(f"{label:<38} {plain[1]:>7} {plain[2]:>5} -> {grouped[2]:<4} {plain[0]:>6.2f} -> {grouped[0]:<6.2f}"
+              f"  {'yes' if grouped[3] == plain[3] else 'NO'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the cases of a few seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a case is stopped")
+    parser.add_argument("--buckets", action="store_true", help="single buckets in process, by GPU and by classes")
     args = parser.parse_args()
+    if args.buckets:
+        buckets(args.quick)
+        return
     whole_process(CASES[0][1], args.timeout)  # warm-up
     print(f"{'DES training step (whole process, warm)':<34} {'wall':>9} {'cpu':>9} {'step':>10} {'target':>7}  ok")
     for label, argv, target, slow in CASES:

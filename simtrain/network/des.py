@@ -47,6 +47,7 @@ from simtrain.errors import ConfigError
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import schedule_traffic
+from simtrain.network.symmetry import Symmetry
 from simtrain.network.types import DEFAULT_MAX_EVENTS, CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
@@ -61,20 +62,25 @@ _NUMBA_AFTER = 32  # ... unless a run keeps water-filling: after this many times
 
 
 def _rates(offsets: np.ndarray, links: np.ndarray, capacity: np.ndarray, caps: np.ndarray,
-           filled: int = 0) -> tuple[np.ndarray, bool]:
+           filled: int = 0, weights: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """Max-min fair rates of flows in flight (every flow crosses at least one link), and whether they had to be
     water-filled (some link carries several flows).
 
     Flows that share no link (a ring step, a torus dimension's rings) each get their narrowest link or their cap:
     that is one array pass, and it is the common case. Contended sets go to water-filling: NumPy's for small ones
     (no numba import or kernel load, which alone cost more than a small collective), numba's for large ones and
-    once a run has water-filled ``_NUMBA_AFTER`` times (``filled``: how many times it has).
+    once a run has water-filled ``_NUMBA_AFTER`` times (``filled``: how many times it has). ``weights``: flows per
+    route entry (symmetry classes; default 1).
     """
-    if links.size and np.bincount(links).max() <= 1:
+    if links.size and np.bincount(links, weights=weights).max() <= 1:
         return np.minimum(np.minimum.reduceat(capacity[links], offsets[:-1]), caps), False
     active = np.ones(len(offsets) - 1, dtype=np.bool_)
     if links.size < _NUMBA_ENTRIES and filled < _NUMBA_AFTER:
-        return max_min_rates(offsets, links, capacity, caps, active), True
+        return max_min_rates(offsets, links, capacity, caps, active, weights), True
+    if weights is not None:
+        from simtrain.network._fairshare_numba import max_min_rates_weighted_kernel
+
+        return max_min_rates_weighted_kernel(offsets, links, weights, capacity, caps, active), True
     from simtrain.network._fairshare_numba import max_min_rates_kernel
 
     return max_min_rates_kernel(offsets, links, capacity, caps, active), True
@@ -99,17 +105,28 @@ class FlowNetwork:
         Keep ``load_history``: (time, link ids, bytes/s) whenever link loads change.
     cache : NetworkCache, optional
         Routes of ``cluster`` by flow content, shared with other runs on it.
+    symmetry : Symmetry, optional
+        Carry one flow per symmetry class (:mod:`simtrain.network.symmetry`): links are then link classes (of
+        the capacities the symmetry was built with), and every route entry carries a weight, the flows of its
+        class on each link of that class. ``link_bytes`` still reports every link. Not with
+        ``store_and_forward`` or ``record_loads``.
     """
 
     def __init__(self, env: simpy.Environment, cluster: Cluster, store_and_forward: bool = False,
                  capacity: np.ndarray | None = None, record_loads: bool = False,
-                 cache: NetworkCache | None = None) -> None:
+                 cache: NetworkCache | None = None, symmetry: Symmetry | None = None) -> None:
         self.env = env
         self.cluster = cluster
         self.cache = NetworkCache.for_cluster(cluster, cache)
         self.store_and_forward = store_and_forward
+        self.symmetry = symmetry
+        if symmetry is not None and (store_and_forward or record_loads):
+            raise ValueError("symmetry classes need cut-through flows and no link-load history")
         self.capacity = (cluster.link_bandwidth_Bps if capacity is None else capacity).astype(np.float64)
-        self._link_bytes = np.zeros(cluster.num_links)
+        if symmetry is not None:
+            self.capacity = symmetry.capacity
+        self._link_bytes = np.zeros(len(self.capacity))
+        self._weights: np.ndarray | None = None if symmetry is None else np.zeros(0)  # flows per route entry
         self._template: StepTemplate | None = None  # the one template whose flows are all that is in flight
         self._deferred_bytes: list[StepTemplate] = []  # templates whose link bytes are owed to _link_bytes
         self.events = 0
@@ -141,6 +158,8 @@ class FlowNetwork:
             np.add.at(self._link_bytes, template.routes.links, template.owed * template.entry_bytes)
             template.owed = 0
         self._deferred_bytes.clear()
+        if self.symmetry is not None:
+            return self.symmetry.expand_link_bytes(self._link_bytes)
         return self._link_bytes
 
     @property
@@ -150,13 +169,16 @@ class FlowNetwork:
 
     def account(self, link_bytes: np.ndarray, flows: int) -> None:
         """Count the bytes and flows of a run replayed on this network (:meth:`CollectiveRun.replay`)."""
+        if self.symmetry is not None:  # the links of a class carry the same bytes
+            link_bytes = link_bytes[self.symmetry.representative_link]
         self._link_bytes += link_bytes
         self.flows_started += flows
 
     # -- public -----------------------------------------------------------------------------------------------
     def send(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
              latency: np.ndarray | None = None, template: StepTemplate | None = None,
-             payload: np.ndarray | None = None) -> None:
+             payload: np.ndarray | None = None, weights: np.ndarray | None = None,
+             flows: int | None = None) -> None:
         """Start flows now; ``callback(indices)`` is called when flows (by index in this call) are delivered.
 
         ``payload`` (per flow, default 1): the share of the bytes that is payload, which ``link_bytes`` counts (a
@@ -164,16 +186,21 @@ class FlowNetwork:
 
         ``latency`` (each flow's path latency) may be given when the caller knows it (it is :func:`path_latency`
         of ``routes``). A ``template`` stands for exactly these routes, bytes and latencies, sent again and again
-        (a repeated step): on an idle network its rates and link bytes are reused instead of recomputed."""
+        (a repeated step): on an idle network its rates and link bytes are reused instead of recomputed.
+
+        With a ``symmetry``, every flow stands for its class: ``weights`` (per route entry, required) are its
+        class's flows on every link of the entry's link class, and ``flows`` the flows the call stands for."""
         if template is not None and not self._remaining.size and template.plain and not self.store_and_forward:
-            self._send_template(template, callback)
+            self._send_template(template, callback, flows)
             return
         nbytes = np.asarray(nbytes, dtype=np.float64)
         count = len(nbytes)
         if count == 0:
             return
         payload = np.ones(count) if payload is None else np.asarray(payload, dtype=np.float64)
-        self.flows_started += count
+        self.flows_started += count if flows is None else flows
+        if self._weights is not None and weights is None:
+            raise ValueError("a FlowNetwork of symmetry classes needs the weights of every route entry")
         self._template = None
         lengths = routes.lengths
         if self.store_and_forward and routes.links.size and int(lengths.max()) > 1:
@@ -188,6 +215,8 @@ class FlowNetwork:
             moving = np.flatnonzero(~instant)
             if moving.size == 0:
                 return
+            if weights is not None:
+                weights = weights[_entries(routes.offsets, moving, lengths[moving])]
             routes = _select(routes, moving)
             nbytes, latency, payload = nbytes[moving], latency[moving], payload[moving]
         else:
@@ -202,6 +231,8 @@ class FlowNetwork:
             self._payload = payload
             self._owner = np.full(moving.size, owner, dtype=np.int64)
             self._index = moving
+            if self._weights is not None:
+                self._weights = weights
         else:
             shift = self._links.size
             self._offsets = np.concatenate([self._offsets, routes.offsets[1:] + shift])
@@ -212,14 +243,17 @@ class FlowNetwork:
             self._latency = np.concatenate([self._latency, latency])
             self._owner = np.concatenate([self._owner, np.full(moving.size, owner, dtype=np.int64)])
             self._index = np.concatenate([self._index, moving])
+            if self._weights is not None:
+                self._weights = np.concatenate([self._weights, weights])
         self._rates = None
         if not self._wake.triggered:
             self._wake.succeed()
 
     # -- internals ----------------------------------------------------------------------------------------------
-    def _send_template(self, template: StepTemplate, callback: Callable[[np.ndarray], None]) -> None:
+    def _send_template(self, template: StepTemplate, callback: Callable[[np.ndarray], None],
+                       flows: int | None = None) -> None:
         count = template.nbytes.size
-        self.flows_started += count
+        self.flows_started += count if flows is None else flows
         owner = self._next_owner
         self._next_owner += 1
         self._callbacks[owner] = callback
@@ -229,6 +263,8 @@ class FlowNetwork:
         self._payload = template.payload
         self._owner = np.full(count, owner, dtype=np.int64)
         self._index = template.index
+        if self._weights is not None:
+            self._weights = template.weights
         self._template = template
         self._rates = None
         if not self._wake.triggered:
@@ -273,7 +309,8 @@ class FlowNetwork:
             self._rates = template.rates
         else:
             caps = np.full(len(self._remaining), self.cluster.flow_rate_cap_Bps)
-            self._rates, filled = _rates(self._offsets, self._links, self.capacity, caps, self._filled)
+            self._rates, filled = _rates(self._offsets, self._links, self.capacity, caps, self._filled,
+                                         self._weights)
             self._filled += filled
             if template is not None:  # alone on the network: the same rates every time it is sent
                 template.rates, template.capacity = self._rates, self.capacity
@@ -322,12 +359,15 @@ class FlowNetwork:
                     self._deferred_bytes.append(self._template)
                 self._template.owed += 1
             elif everything:
+                entry_bytes = np.repeat(self._size * self._payload, np.diff(self._offsets))
                 np.add.at(self._link_bytes, self._links,
-                          np.repeat(self._size * self._payload, np.diff(self._offsets)))
+                          entry_bytes if self._weights is None else entry_bytes * self._weights)
             else:
                 lengths = self._offsets[done + 1] - self._offsets[done]
-                np.add.at(self._link_bytes, self._links[_entries(self._offsets, done, lengths)],
-                          np.repeat(self._size[done] * self._payload[done], lengths))
+                entries = _entries(self._offsets, done, lengths)
+                entry_bytes = np.repeat(self._size[done] * self._payload[done], lengths)
+                np.add.at(self._link_bytes, self._links[entries],
+                          entry_bytes if self._weights is None else entry_bytes * self._weights[entries])
             owners = self._owner[done]
             split = _split_by(owners)
             if everything:  # all through (a synchronous step): start afresh, then deliver (which may send)
@@ -337,6 +377,8 @@ class FlowNetwork:
                 self._offsets = np.zeros(1, dtype=np.int64)
                 self._links = self._owner = self._index = np.zeros(0, dtype=np.int64)
                 self._remaining = self._size = self._latency = self._payload = np.zeros(0)
+                if self._weights is not None:
+                    self._weights = np.zeros(0)
                 self._rates = None
                 self._template = None
                 for (_, chosen), callback in zip(split, callbacks):
@@ -355,7 +397,10 @@ class FlowNetwork:
             keep[done] = False
             kept = np.flatnonzero(keep)
             lengths = np.diff(self._offsets)
-            self._links = self._links[np.repeat(keep, lengths)]
+            kept_entries = np.repeat(keep, lengths)
+            self._links = self._links[kept_entries]
+            if self._weights is not None:
+                self._weights = self._weights[kept_entries]
             self._offsets = np.zeros(kept.size + 1, dtype=np.int64)
             np.cumsum(lengths[kept], out=self._offsets[1:])
             self._remaining = self._remaining[kept]
@@ -381,10 +426,12 @@ class StepTemplate:
     latency : ndarray
     payload : ndarray, optional
         Payload per wire byte of each flow (a protocol's efficiency; default 1).
+    weights : ndarray, optional
+        Flows per route entry (symmetry classes; default 1).
     """
 
     def __init__(self, routes: Routes, nbytes: np.ndarray, latency: np.ndarray,
-                 payload: np.ndarray | None = None) -> None:
+                 payload: np.ndarray | None = None, weights: np.ndarray | None = None) -> None:
         self.routes = routes
         self.nbytes = np.asarray(nbytes, dtype=np.float64)
         self.latency = latency
@@ -392,7 +439,10 @@ class StepTemplate:
         self.index = np.arange(self.nbytes.size)
         lengths = routes.lengths
         self.plain = bool(self.nbytes.size and (lengths > 0).all() and (self.nbytes > 0).all())
+        self.weights = weights
         self.entry_bytes = np.repeat(self.nbytes * self.payload, lengths)
+        if weights is not None:
+            self.entry_bytes = self.entry_bytes * weights
         self.rates: np.ndarray | None = None
         self.capacity: np.ndarray | None = None  # the capacities the rates were computed for
         self.owed = 0  # completed sends whose link bytes the network has not added yet
@@ -506,13 +556,16 @@ class Progress:
             sys.stderr.flush()
 
 
-def _csr_by(owner: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flows grouped by owner rank: (order, offsets, degree)."""
+def _csr_by(owner: np.ndarray, size: int, mult: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flows grouped by owner rank: (order, offsets, degree); ``mult``: flows each entry stands for per owner
+    (a symmetry class's), which the degree counts."""
     order = np.argsort(owner, kind="stable")
-    degree = np.bincount(owner, minlength=size)
+    count = np.bincount(owner, minlength=size)
     offsets = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(degree, out=offsets[1:])
-    return order, offsets, degree
+    np.cumsum(count, out=offsets[1:])
+    if mult is not None:
+        count = np.bincount(owner, weights=mult, minlength=size).astype(np.int64)
+    return order, offsets, count
 
 
 def _gather(order: np.ndarray, offsets: np.ndarray, ranks: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -565,6 +618,11 @@ class _Stage:
     dense: bool = False  # every rank sends and receives in this step
     template: StepTemplate | None = field(repr=False, default=None)  # made when first sent whole
     payload: np.ndarray | None = None  # per flow: payload per wire byte (the protocol's efficiency)
+    # symmetry classes (None: a flow is one flow, a rank one rank)
+    weights: np.ndarray | None = None  # per route entry: the class's flows on each link of the link class
+    in_mult: np.ndarray | None = None  # per flow: flows of its class each member of the receiving class receives
+    out_mult: np.ndarray | None = None  # ... that each member of the sending class sends
+    count: np.ndarray | None = None  # per flow: flows in its class
 
 
 class CollectiveRun:
@@ -581,8 +639,14 @@ class CollectiveRun:
     start_all : bool
         Mark every rank ready at once (otherwise call :meth:`mark_ready`).
 
+    On a FlowNetwork of symmetry classes (:mod:`simtrain.network.symmetry`) the run keeps one state per rank
+    class: its "ranks" are then the classes of the Schedule's ranks (:attr:`ranks`), each flow stands for its
+    flow class, and a rank class completes a step when each of its members would have.
+
     Attributes
     ----------
+    ranks : ndarray of int
+        What the run's local indices stand for: the Schedule's GPU ranks, or with symmetry their rank classes.
     done : simpy.Event
         Succeeds when every rank has finished.
     finish_time : ndarray
@@ -601,12 +665,22 @@ class CollectiveRun:
                               value=self.options.protocol, allowed="none with --engine des")
         self.on_rank_done = on_rank_done
         self.label = label
-        ranks = schedule.endpoints  # the ranks, then any CPU server hosts (local indices from num_ranks on)
+        self.symmetry = network.symmetry
         self.num_ranks = len(schedule.ranks)
-        self.p = len(ranks)
-        local = np.full(int(ranks.max()) + 1 if self.p else 0, -1, dtype=np.int64)
-        local[ranks] = np.arange(self.p)
-        self._local = local
+        if self.symmetry is None:
+            ranks = schedule.endpoints  # the ranks, then any CPU server hosts (local indices from num_ranks on)
+            self.ranks = ranks
+            self.p = len(ranks)
+            local = np.full(int(ranks.max()) + 1 if self.p else 0, -1, dtype=np.int64)
+            local[ranks] = np.arange(self.p)
+            self._local = self._rank_local = local  # by the caller's rank ids; by GPU rank
+        else:  # (a Schedule with CPU server hosts has no symmetry: Symmetry.of)
+            classes = np.unique(self.symmetry.rank_class[schedule.ranks])
+            self.ranks = classes
+            self.p = self.num_ranks = len(classes)
+            self._local = np.full(self.symmetry.num_rank_classes, -1, dtype=np.int64)
+            self._local[classes] = np.arange(self.p)
+            self._rank_local = self._local[self.symmetry.rank_class]
         self._stage_pattern: list[int] = []
         self.stages = self._build_stages()
         self.chunks = schedule.chunks
@@ -637,14 +711,16 @@ class CollectiveRun:
                 continue
             routes = self.network.cache.routes(pattern)
             overhead = self.options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # its protocol's
+            # the flows the run sends: all, or one per flow class
+            flows = np.arange(pattern.num_flows) if self.symmetry is None else self.symmetry.pattern(pattern).reps
             if pattern.stage_of_flow is not None:
-                order = pattern.stage_of_flow
-                groups = [np.flatnonzero(order == k) for k in range(int(order.max()) + 1)]
-                for flows in groups:
-                    stages.append(self._stage(index, flows, routes, overhead))
+                order = pattern.stage_of_flow[flows]
+                groups = [np.flatnonzero(order == k) for k in range(int(pattern.stage_of_flow.max()) + 1)]
+                for rows in groups:
+                    stages.append(self._stage(index, rows, routes, overhead))
                     self._stage_pattern.append(index)
             else:
-                stage = self._stage(index, np.arange(pattern.num_flows), routes, overhead)
+                stage = self._stage(index, np.arange(len(flows)), routes, overhead)
                 stages.extend([stage] * pattern.repeat)
                 self._stage_pattern.extend([index] * pattern.repeat)
         return stages
@@ -699,19 +775,36 @@ class CollectiveRun:
         for chunk in np.unique(chunks[chunks >= 0]):
             self._advance(int(chunk), ranks[chunks == chunk])
 
-    def _stage(self, pattern_index: int, flows: np.ndarray, routes: Routes, overhead: float) -> _Stage:
+    def _stage(self, pattern_index: int, rows: np.ndarray, routes: Routes, overhead: float) -> _Stage:
+        """A stage of ``rows`` of the pattern's flows (with symmetry: of its flow classes' representatives);
+        ``routes``: the pattern's routes."""
         pattern = self.schedule.patterns[pattern_index]
-        src = self._local[pattern.src[flows]]
-        dst = self._local[pattern.dst[flows]]
-        out_order, out_offsets, out_degree = _csr_by(src, self.p)
-        in_order, in_offsets, in_degree = _csr_by(dst, self.p)
+        symmetry = self.symmetry
+        classes = None if symmetry is None else symmetry.pattern(pattern)
+        flows = rows if classes is None else classes.reps[rows]
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
+        latency = path_latency(sub, self.network.cluster)
+        weights = in_mult = out_mult = count = None
+        if symmetry is None or classes is None:
+            src = self._rank_local[pattern.src[flows]]
+            dst = self._rank_local[pattern.dst[flows]]
+        else:  # one flow per class, on link classes; degrees are a member's
+            src = self._local[classes.src_class[rows]]
+            dst = self._local[classes.dst_class[rows]]
+            weights = classes.weights[_entries(classes.routes.offsets, rows, classes.routes.lengths[rows])]
+            sub = _select(classes.routes, rows)
+            in_mult = classes.in_mult[rows]
+            out_mult = classes.out_mult[rows]
+            count = out_mult * symmetry.class_size[classes.src_class[rows]]
+        out_order, out_offsets, out_degree = _csr_by(src, self.p, out_mult)
+        in_order, in_offsets, in_degree = _csr_by(dst, self.p, in_mult)
         # a protocol's efficiency e: the flow holds its links as long as bytes / e would at line rate
         payload = None if pattern.efficiency is None else pattern.efficiency[flows]
         nbytes = pattern.nbytes[flows] / (1.0 if payload is None else payload)
         return _Stage(pattern_index, flows, src, dst, nbytes, in_degree, out_degree, out_order,
-                      out_offsets, in_order, in_offsets, overhead, sub, path_latency(sub, self.network.cluster),
-                      bool(in_degree.all() and out_degree.all()), payload=payload)
+                      out_offsets, in_order, in_offsets, overhead, sub, latency,
+                      bool(in_degree.all() and out_degree.all()), payload=payload, weights=weights,
+                      in_mult=in_mult, out_mult=out_mult, count=count)
 
     # -- driving ---------------------------------------------------------------------------------------------
     def mark_ready(self, local_ranks: np.ndarray) -> None:
@@ -761,8 +854,12 @@ class CollectiveRun:
         stage = self.stages[k]
         in_left, out_left = self._counter(chunk, k)
         src, dst = stage.src[flows], stage.dst[flows]
-        in_left -= np.bincount(dst, minlength=self.p).astype(in_left.dtype)
-        out_left -= np.bincount(src, minlength=self.p).astype(out_left.dtype)
+        if stage.in_mult is None or stage.out_mult is None:
+            in_left -= np.bincount(dst, minlength=self.p).astype(in_left.dtype)
+            out_left -= np.bincount(src, minlength=self.p).astype(out_left.dtype)
+        else:  # a flow class: each member of the receiving (sending) class got (sent) its share of its flows
+            in_left -= np.bincount(dst, weights=stage.in_mult[flows], minlength=self.p).astype(in_left.dtype)
+            out_left -= np.bincount(src, weights=stage.out_mult[flows], minlength=self.p).astype(out_left.dtype)
         self._advance(chunk, self._distinct(src, dst))
 
     def _advance(self, chunk: int, ranks: np.ndarray) -> None:
@@ -874,15 +971,22 @@ class CollectiveRun:
         if not flows.size:
             return
         stage = self.stages[k]
+        count = None if stage.count is None else int(stage.count[flows].sum())  # the flows they stand for
         if flows.size == len(stage.src):  # the whole step at once: its routes as they are
             if stage.template is None:
-                stage.template = StepTemplate(stage.routes, stage.nbytes, stage.latency, stage.payload)
+                stage.template = StepTemplate(stage.routes, stage.nbytes, stage.latency, stage.payload,
+                                              stage.weights)
             self.network.send(stage.routes, stage.nbytes, functools.partial(self._on_step_delivered, chunk, k),
-                              stage.latency, stage.template, payload=stage.payload)
+                              stage.latency, stage.template, payload=stage.payload, weights=stage.weights,
+                              flows=count)
             return
+        weights = None
+        if stage.weights is not None:
+            weights = stage.weights[_entries(stage.routes.offsets, flows, stage.routes.lengths[flows])]
         self.network.send(_select(stage.routes, flows), stage.nbytes[flows],
                           functools.partial(self._delivered_subset, chunk, k, flows), stage.latency[flows],
-                          payload=None if stage.payload is None else stage.payload[flows])
+                          payload=None if stage.payload is None else stage.payload[flows], weights=weights,
+                          flows=count)
 
     def _release(self, chunk: int, ranks: np.ndarray, k: int) -> None:
         """Ranks reached stage ``k``: start the sends to them that were waiting for them."""
@@ -922,13 +1026,15 @@ class CollectiveRun:
 
 def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None, *,
                         store_and_forward: bool = False, cache: NetworkCache | None = None,
-                        progress: bool | None = None) -> CollectiveResult:
+                        progress: bool | None = None, symmetry: bool = True) -> CollectiveResult:
     """Run one collective in the DES; returns a :class:`CollectiveResult` like the analytical engine's.
 
     ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares routes with other runs.
     Before it starts, the run's messages are estimated (:func:`estimate_messages`) and a run past
     ``options.max_events`` is refused (:func:`check_budget`); ``progress`` shows a progress line on stderr
-    (default: when stderr is a terminal).
+    (default: when stderr is a terminal). A run that is not solved as a recurrence runs one flow per symmetry
+    class (:mod:`simtrain.network.symmetry`) when ranks fall into classes, with the same results as the per-flow
+    run (``symmetry=False``, the reference the tests hold it to).
 
     Examples
     --------
@@ -951,6 +1057,12 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
         run.finish_time = solved
         link_bytes = traffic.link_bytes
     else:
+        classes = (Symmetry.of([schedule], cluster, cache=network.cache)
+                   if symmetry and not store_and_forward else None)
+        if classes is not None:  # one state per rank class, one flow per flow class
+            env = simpy.Environment()
+            network = FlowNetwork(env, cluster, cache=network.cache, symmetry=classes)
+            run = CollectiveRun(network, schedule, options, start_all=False)
         network.progress = Progress(messages, f"DES {schedule.op}", progress)
         run.mark_ready(np.arange(run.p))
         try:
@@ -998,7 +1110,8 @@ def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
     3.06
     """
     network = run.network
-    if run.chunks != 1 or network.store_and_forward or network.flows_in_flight or not run.stages:
+    if (run.chunks != 1 or network.store_and_forward or network.flows_in_flight or not run.stages
+            or network.symmetry is not None):  # with classes, "one sender per link" cannot be told
         return None
     owner = np.full(network.cluster.num_links, -1, dtype=np.int64)
     # per distinct stage (a pattern's steps repeat it): each flow's time, start to delivery. A stage is its pattern

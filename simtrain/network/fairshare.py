@@ -29,6 +29,7 @@ def max_min_rates(
     capacity: np.ndarray,
     flow_cap: float | np.ndarray = np.inf,
     active: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Max-min fair rate of every flow.
 
@@ -42,6 +43,9 @@ def max_min_rates(
         Upper bound on each flow's rate.
     active : ndarray of bool, optional
         Flows that take part; others get rate 0.
+    weights : ndarray of float, optional
+        Per route entry, the number of flows it stands for on its link (default 1): a flow of a symmetry class
+        whose every member puts ``w`` flows on each link of a class (:mod:`simtrain.network.symmetry`).
 
     Returns
     -------
@@ -53,6 +57,9 @@ def max_min_rates(
     >>> import numpy as np
     >>> max_min_rates(np.array([0, 1, 2]), np.array([0, 0]), np.array([8.0]), flow_cap=3.0).tolist()
     [3.0, 3.0]
+    >>> # one entry standing for three flows on link 0, and a fourth flow of its own: a quarter each
+    >>> max_min_rates(np.array([0, 1, 2]), np.array([0, 0]), np.array([8.0]), weights=np.array([3.0, 1.0])).tolist()
+    [2.0, 2.0]
     """
     num_flows = len(offsets) - 1
     lengths = np.diff(offsets)
@@ -72,7 +79,10 @@ def max_min_rates(
     tolerance = 1e-12
     while unfrozen.any():
         entry_active = unfrozen[flow_of_entry]
-        count = np.bincount(links[entry_active], minlength=len(remaining))
+        if weights is None:
+            count = np.bincount(links[entry_active], minlength=len(remaining))
+        else:
+            count = np.bincount(links[entry_active], weights=weights[entry_active], minlength=len(remaining))
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(count > 0, remaining / np.maximum(count, 1), np.inf)
         entry_share = share[links]
@@ -84,6 +94,8 @@ def max_min_rates(
         rates[freeze] = level
         unfrozen &= ~freeze
         if unfrozen.any():
-            used = np.bincount(links[freeze[flow_of_entry]], minlength=len(remaining)) * level
+            frozen = freeze[flow_of_entry]
+            used = np.bincount(links[frozen], weights=None if weights is None else weights[frozen],
+                               minlength=len(remaining)) * level
             remaining = np.maximum(remaining - used, 0.0)
     return rates

@@ -35,6 +35,7 @@ from simtrain.network.des import (
 )
 from simtrain.network.link_load import schedule_traffic
 from simtrain.network.perturb import Perturbations
+from simtrain.network.symmetry import Symmetry
 from simtrain.topology import Cluster
 
 __all__ = ["comm_des"]
@@ -128,7 +129,7 @@ class _Stream:
 
     def done_locally(self, job: int, local: np.ndarray) -> None:
         """A run reports its own (local) rank indices; the stream works with global ranks."""
-        self.finished(job, self.runs[job].schedule.ranks[local])
+        self.finished(job, self.runs[job].ranks[local])
 
 
 class _Replays:
@@ -184,11 +185,21 @@ class _Replays:
         shared = self.network
         env = simpy.Environment()
         network = FlowNetwork(env, shared.cluster, store_and_forward=shared.store_and_forward,
-                              capacity=shared.capacity, cache=shared.cache)
+                              capacity=shared.capacity, cache=shared.cache, symmetry=shared.symmetry)
         traced = getattr(run, "traced", None)
         if traced is None:
             alone = CollectiveRun(network, run.schedule, self.options, start_all=False)
             finish = uncontended_finish(alone)
+            classes = shared.symmetry
+            if classes is not None and run.chunks == 1:  # the recurrence is found on the ranks, not the classes
+                plain = FlowNetwork(simpy.Environment(), shared.cluster, capacity=classes.link_capacity,
+                                    cache=shared.cache)
+                per_rank = CollectiveRun(plain, run.schedule, self.options, start_all=False)
+                finish = uncontended_finish(per_rank)
+                if finish is not None:  # alike ranks finish alike: any member's time is its class's
+                    by_class = np.empty(run.p)
+                    by_class[run._local[classes.rank_class[run.schedule.ranks]]] = finish
+                    finish = by_class
             if finish is not None:
                 return finish, schedule_traffic(run.schedule, shared.cluster, shared.cache).link_bytes, 0, None
         else:   # the phases need the event-driven run
@@ -217,7 +228,7 @@ def _earliest_later_start(jobs: Sequence[Any], factors: np.ndarray, compute_end:
 def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backward_time: float, update_time: float,
              factors: np.ndarray, network: NetworkOptions | None, *, perturbations: Perturbations | None = None,
              store_and_forward: bool = False, record_loads: bool = False, cache: NetworkCache | None = None,
-             record_phases: bool | Sequence[int] = False) -> Any:
+             record_phases: bool | Sequence[int] = False, symmetry: bool = True) -> Any:
     """Simulate the step's communication jobs; returns a ``CommOutcome`` (see ``data_parallel``).
 
     ``record_phases`` (for traces): the GPU ranks whose collective phases to record in every overlapped job
@@ -227,6 +238,11 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     A GPU with straggler factor f reaches every compute milestone f times later (its compression compute too).
     The step's messages are estimated first: past ``network.max_events`` the step is refused
     (:func:`~simtrain.network.des.check_budget`); on a terminal a progress line shows on stderr.
+
+    With ``symmetry`` (and no link-load history, traced phases or store-and-forward), GPUs that behave alike
+    (the same straggler factor, the same kinds of flows over the same kinds of links in every job:
+    :mod:`simtrain.network.symmetry`) are simulated as one rank class, and every flow class as one flow; the
+    results are those of the per-GPU run (``symmetry=False``), which the tests hold them to.
     """
     from simtrain.training.data_parallel import CommOutcome, _timings, _traffic
 
@@ -235,18 +251,26 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     env = simpy.Environment()
     # a perturbed cluster (failed links reroute) is a new cluster: the given cache belongs to the unperturbed one
     cache = cache if sim_cluster is cluster else None
-    flow_network = FlowNetwork(env, sim_cluster, store_and_forward=store_and_forward, capacity=capacity,
-                               record_loads=record_loads, cache=cache)
-    messages = sum(estimate_messages(job.schedule, flow_network.cache, store_and_forward) for job in jobs)
+    traced = _traced_ranks(record_phases, factors)
+    cache = NetworkCache.for_cluster(sim_cluster, cache)
+    messages = sum(estimate_messages(job.schedule, cache, store_and_forward) for job in jobs)
     check_budget(messages, network)
+    classes = None
+    if symmetry and jobs and not (store_and_forward or record_loads or traced is not None):
+        classes = Symmetry.of([job.schedule for job in jobs], sim_cluster, capacity, rank_color=factors, cache=cache)
+    flow_network = FlowNetwork(env, sim_cluster, store_and_forward=store_and_forward, capacity=capacity,
+                               record_loads=record_loads, cache=cache, symmetry=classes)
     flow_network.progress = Progress(messages, "DES step")
+    # the stream's ranks: the GPUs, or their classes (one GPU stands for each; all of a class are alike)
+    gpus = len(factors)
+    expand = np.arange(gpus) if classes is None else classes.rank_class
+    space = np.arange(gpus) if classes is None else classes.representative_rank
     compute_end = (forward_time + backward_time) * factors
     update = update_time * factors
-    stream = _Stream(env, jobs, factors, compute_end, update)
+    stream = _Stream(env, jobs, factors[space], compute_end[space], update[space])
     if not record_loads:  # a replayed job leaves no link-load history
         stream.replays = _Replays(flow_network, jobs, stream.runs, network,
                                   _earliest_later_start(jobs, factors, compute_end, update))
-    traced = _traced_ranks(record_phases, factors)
     for index, job in enumerate(jobs):
         kwargs = {"start_all": False, "on_rank_done": functools.partial(stream.done_locally, index),
                   "label": job.label}
@@ -259,9 +283,9 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
             stream.runs.append(recording_run(flow_network, job.schedule, network, local, **kwargs))
     for index, job in enumerate(jobs):
         if not job.after_update:
-            stream.at((job.ready + job.delay) * factors, index)
+            stream.at((job.ready + job.delay) * factors[space], index)
         elif index == 0:  # averaging only: after backward and the update
-            stream.at(compute_end + update + job.delay * factors, index)
+            stream.at((compute_end + update + job.delay * factors)[space], index)
         else:
             continue
     if stream.runs:
@@ -272,13 +296,14 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     starts = np.full((len(jobs), len(factors)), np.nan)
     ends = np.full((len(jobs), len(factors)), np.nan)
     for index, run in enumerate(stream.runs):
-        ranks = run.schedule.ranks   # the run's first entries; CPU server hosts follow
-        starts[index, ranks] = run.start_time[:len(ranks)]
-        ends[index, ranks] = run.finish_time[:len(ranks)]
+        ranks = run.ranks[:run.num_ranks]  # GPU ranks or their classes; CPU server hosts follow
+        starts[index, ranks] = run.start_time[:run.num_ranks]
+        ends[index, ranks] = run.finish_time[:run.num_ranks]
+    starts, ends = starts[:, expand], ends[:, expand]  # per GPU (from per rank class, with symmetry)
     timings = _timings(jobs, [float(np.nanmin(s)) for s in starts], [float(np.nanmax(e)) for e in ends])
     overlap = [i for i, job in enumerate(jobs) if not job.after_update]
     averaging = [i for i, job in enumerate(jobs) if job.after_update]
-    comm_end = stream.overlap_end if overlap else np.zeros(len(factors))
+    comm_end = stream.overlap_end[expand] if overlap else np.zeros(len(factors))
     comm_time = float(sum(np.nanmax(ends[i]) - np.nanmin(starts[i]) for i in range(len(jobs))))
     total, by_class, _ = _traffic(jobs, sim_cluster, flow_network.cache)
     # per bucket (as _timings merges them): its jobs' rows, for its per-rank start and end and its phases
