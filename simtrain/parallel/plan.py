@@ -522,9 +522,11 @@ def _check_folding(config: Any, parallel: str, tp: int, cp: int, dp: int, ep: in
         raise ConfigError(f"etp = {etp} differs from tp = {tp}: expert tensor parallelism needs a mixture-of-experts "
                           "model (experts=E); this one is dense", key="parallel", value=parallel)
     stage = tp * cp * dp
-    if stage % (etp * ep) or config.experts % ep:
-        raise ConfigError(f"etp·ep = {etp * ep} must divide a stage's tp·cp·dp = {stage} ranks and ep = {ep} the "
-                          f"{config.experts} experts", key="parallel", value=parallel)
+    if stage % (etp * ep):
+        raise ConfigError(f"etp·ep = {etp * ep} must divide a stage's tp·cp·dp = {stage} ranks", key="parallel",
+                          value=parallel)
+    if config.experts % ep:
+        raise ConfigError(f"ep = {ep} must divide the {config.experts} experts", key="parallel", value=parallel)
     if config.moe_ffn % etp:
         raise ConfigError(f"etp = {etp} must divide the experts' inner width ({config.moe_ffn})", key="parallel",
                           value=parallel)
