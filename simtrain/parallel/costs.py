@@ -15,6 +15,13 @@ run's engine, templates built once per (operation, group, algorithm) and resized
 * CP: ring attention's key/value all-gather (backward: all-gather and the gradients' reduce-scatter) overlaps the
   attention matmuls; only what exceeds them is exposed;
 * EP: the token dispatch and combine all-to-alls, two per MoE layer forward and two backward, exposed;
+* expert tensor parallelism ``etp ≠ tp`` (Megatron-core's alltoall dispatcher): a MoE layer keeps its tokens
+  sequence-parallel, so only the attention's (and shared experts') TP collectives remain; the experts' ``etp``
+  ranks all-gather the tokens the all-to-all brought (backward: reduce-scatter) and reduce-scatter their output
+  (backward: all-gather), exposed and counted as TP; the all-to-alls and the expert gradients' reduction run on
+  the expert layout's groups (:meth:`~simtrain.parallel.plan.ParallelPlan.groups`);
+* distributed saved activations: a fully recomputed layer's input is all-gathered over TP before its
+  recomputation, exposed;
 * ZeRO-3: each layer's parameter all-gather is prefetched behind the previous layer's compute (backward: the
   all-gather and the gradient reduce-scatter), exposed beyond it; the first layer of each model chunk's forward and
   of its backward has no layer before it to hide behind, so its gather is exposed whole, every micro-batch (FSDP and
