@@ -84,8 +84,9 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("check_memory", "boolean", True, "fail when the step does not fit in GPU memory"),
     # model parallelism and the batch as micro-batches (simtrain.parallel; docs/parallelism.md)
     Param("parallel", "string", None,
-          "model-parallel plan tp=T,pp=P,dp=D[,cp=C][,ep=E]: tensor, pipeline, data, context and expert degrees "
-          "(tp·pp·cp·dp = GPUs; dp may be left out; unset: pure data parallelism)"),
+          "model-parallel plan tp=T,pp=P,dp=D[,cp=C][,ep=E][,etp=X]: tensor, pipeline, data, context, expert and "
+          "expert-tensor degrees (tp·pp·cp·dp = GPUs; dp may be left out; etp defaults to tp; unset: pure data "
+          "parallelism)"),
     Param("micro_batch", "integer", None,
           "samples per micro-batch (with parallel: per pipeline; without: per GPU, accumulating gradients up to "
           "global_batch); not with batch", minimum=1),
@@ -123,6 +124,10 @@ RUN_PARAMS: tuple[Param, ...] = (
           "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "
           "(PyTorch HSDP, DeepSpeed MiCS; divides dp·cp; needs zero >= 1; unset: the whole dp·cp group)",
           minimum=1),
+    Param("distribute_saved_activations", "boolean", False,
+          "full recomputation: split each layer's saved input over the TP group and all-gather it before the "
+          "layer is recomputed (Megatron --distribute-saved-activations, metaseq "
+          "--distribute-checkpointed-activations; needs tp > 1, no sequence parallelism)"),
 )
 
 
@@ -239,6 +244,7 @@ class TrainingRun:
     overlap_pp: bool = False
     zero_reshard: bool = True
     zero_shard_size: int | None = None
+    distribute_saved_activations: bool = False
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)
     algorithm_params: Any = field(default_factory=dict)

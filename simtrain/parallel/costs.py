@@ -15,6 +15,13 @@ run's engine, templates built once per (operation, group, algorithm) and resized
 * CP: ring attention's key/value all-gather (backward: all-gather and the gradients' reduce-scatter) overlaps the
   attention matmuls; only what exceeds them is exposed;
 * EP: the token dispatch and combine all-to-alls, two per MoE layer forward and two backward, exposed;
+* expert tensor parallelism ``etp ≠ tp`` (Megatron-core's alltoall dispatcher): a MoE layer keeps its tokens
+  sequence-parallel, so only the attention's (and shared experts') TP collectives remain; the experts' ``etp``
+  ranks all-gather the tokens the all-to-all brought (backward: reduce-scatter) and reduce-scatter their output
+  (backward: all-gather), exposed and counted as TP; the all-to-alls and the expert gradients' reduction run on
+  the expert layout's groups (:meth:`~simtrain.parallel.plan.ParallelPlan.groups`);
+* distributed saved activations: a fully recomputed layer's input is all-gathered over TP before its
+  recomputation, exposed;
 * ZeRO-3: each layer's parameter all-gather is prefetched behind the previous layer's compute (backward: the
   all-gather and the gradient reduce-scatter), exposed beyond it; the first layer of each model chunk's forward and
   of its backward has no layer before it to hide behind, so its gather is exposed whole, every micro-batch (FSDP and
@@ -70,7 +77,7 @@ from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_tr
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
 
-__all__ = ["CATEGORIES", "Comms", "StageCosts"]
+__all__ = ["CATEGORIES", "Comms", "StageCosts", "expert_block"]
 
 #: Communication classes of the report's ``exposed_comm_s``.
 CATEGORIES = ("tp", "pp", "dp", "cp", "ep")
@@ -100,7 +107,7 @@ class Comms:
 
     def _plan_key(self) -> tuple[Any, ...]:
         p = self.plan
-        return (p.tp, p.pp, p.dp, p.cp, p.ep, p.rank_order, p.shard_size)
+        return (p.tp, p.pp, p.dp, p.cp, p.ep, p.expert_tp, p.rank_order, p.shard_size)
 
     def schedule(self, op: str, dim: str, size_bytes: float, rows: np.ndarray | None = None) -> tuple[Any, Schedule]:
         """The key and Schedule of ``op`` of ``size_bytes`` (per group, nccl-tests convention) on every group of
@@ -336,11 +343,22 @@ class StageCosts:
         cp_scatter = comms.time("reduce-scatter", "cp", kv_bytes)
         dispatch = tokens // (tp if sp else 1) * c.hidden * width * max(1, c.top_k)
         ep_pass = 2 * comms.time("all-to-all", "ep", dispatch) if plan.ep > 1 else 0.0
+        # expert tensor parallelism etp ≠ tp (Megatron-core's alltoall dispatcher): after the EP all-to-all the etp
+        # ranks of an expert all-gather the tokens they received, and reduce-scatter the experts' output before the
+        # all-to-all back; the MoE layer's tokens stay in the sequence-parallel layout (no TP collectives around it
+        # but those of the shared experts)
+        etp_gathered = dispatch * plan.expert_tp
+        etp_pass = comms.time("all-gather", "etp", etp_gathered) + \
+            comms.time("reduce-scatter", "etp", etp_gathered) if plan.folded else 0.0
+        # a full recomputation with distributed saved activations all-gathers each layer's input first
+        saved_gather = comms.time("all-gather", "tp", activation) if plan.distribute_saved_activations else 0.0
 
         kinds: dict[bool, dict[str, float]] = {}
         for moe in sorted({c.is_moe(i) for i in range(c.layers)}):
             index = next(i for i in range(c.layers) if c.is_moe(i) == moe)
             layers = block_layers(c, index, tp, cp, sp)
+            if moe and plan.folded:
+                layers = expert_block(c, index, plan)
             core = [layer for layer in layers if is_core_attention(layer)]
             f, b = time_of(layers, "forward"), time_of(layers, "backward")
             core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
@@ -362,7 +380,9 @@ class StageCosts:
                 z_f, z_b = max(0.0, gather - f), max(0.0, again + scatter - b)
                 z_f_first, z_b_first = gather, again + max(0.0, scatter - b)
             kinds[moe] = {
-                "f": f, "b": b, "core_f": core_f, "tp": tp_pass,
+                "f": f, "b": b, "core_f": core_f,
+                "tp": tp_pass if not (moe and plan.folded) else
+                (tp_pass if c.shared_experts else tp_pass / 2) + etp_pass,
                 "cp_f": max(0.0, cp_gather - core_f), "cp_b": max(0.0, cp_gather + cp_scatter - core_b),
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
                 "zb_first": z_b_first, "weights": weights,
@@ -420,7 +440,7 @@ class StageCosts:
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
                         stage_recomputed += 1
-                        b += own_f + k["tp"] + k["cp_f"] + k["ep"]
+                        b += saved_gather + own_f + k["tp"] + k["cp_f"] + k["ep"]
                         again = 1.0
                     elif plan.recompute == "selective":
                         b += k["core_f"]
@@ -428,7 +448,7 @@ class StageCosts:
                     b_total += b
                     buckets.append((b, k["weights"], k["expert_weights"], chunk))
                     if stage == 0:
-                        exposed["tp"] += (2 + again) * k["tp"]
+                        exposed["tp"] += (2 + again) * k["tp"] + again * saved_gather
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
                         exposed["ep"] += (2 + again) * k["ep"]
                         exposed["dp"] += zf + zb
@@ -500,25 +520,32 @@ class StageCosts:
         hardware_flops = model_flops + _recomputed_flops(c, plan, full_layers) * plan.global_batch
         costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
                     model_flops, hardware_flops, comms, p2p_bytes, phase)
-        costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width)
+        costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width, min(full_layers, len(
+            plan.stage_layers(0))))
         return costs
 
     def _count_bytes(self, c: DecoderConfig, plan: ParallelPlan, kinds: dict[bool, dict[str, float]],
-                     activation: float, kv_bytes: float, dispatch: float, width: int) -> None:
+                     activation: float, kv_bytes: float, dispatch: float, width: int, full_layers: int = 0) -> None:
         """Every collective's bytes, counted as often as a step runs it (on every GPU at once)."""
         comms, m = self.comms, plan.num_micro_batches
         stage_layers = plan.stage_layers(0)   # the first stage's GPUs
         per_gpu_layers = len(stage_layers)
         recompute = 2 if plan.recompute == "full" else 1
         passes = m * per_gpu_layers
+        moe_layers = sum(c.is_moe(i) for i in stage_layers)
+        # TP collectives per layer and pass: two, one in a folded MoE layer without shared experts
+        tp_pairs = 2 * passes - (m * moe_layers if plan.folded and not c.shared_experts else 0)
         if plan.sequence_parallel:
-            comms.count("all-gather", "tp", activation, 2 * passes * (1 + recompute))
-            comms.count("reduce-scatter", "tp", activation, 2 * passes * (1 + recompute))
+            comms.count("all-gather", "tp", activation, tp_pairs * (1 + recompute))
+            comms.count("reduce-scatter", "tp", activation, tp_pairs * (1 + recompute))
         else:
-            comms.count("all-reduce", "tp", activation, 2 * passes * (1 + recompute))
+            comms.count("all-reduce", "tp", activation, tp_pairs * (1 + recompute))
+        comms.count("all-gather", "tp", activation, m * full_layers if plan.distribute_saved_activations else 0)
+        if plan.folded:
+            comms.count("all-gather", "etp", dispatch * plan.expert_tp, m * moe_layers * (1 + recompute))
+            comms.count("reduce-scatter", "etp", dispatch * plan.expert_tp, m * moe_layers * (1 + recompute))
         comms.count("all-gather", "cp", kv_bytes, passes * 2)
         comms.count("reduce-scatter", "cp", kv_bytes, passes)
-        moe_layers = sum(c.is_moe(i) for i in stage_layers)
         if plan.ep > 1:
             comms.count("all-to-all", "ep", dispatch, 4 * m * moe_layers)
         if plan.pp > 1:
@@ -549,6 +576,31 @@ class StageCosts:
         if plan.zero >= 1:
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "dpcp", dense, per_gpu_layers * gathers)
+
+
+def expert_block(c: DecoderConfig, index: int, plan: ParallelPlan) -> list[Any]:
+    """MoE layer ``index`` as one GPU computes it under expert tensor parallelism ``etp ≠ tp``: the attention,
+    norms and router as :func:`~simtrain.model.decoder.block_layers` gives them at ``tp``; the experts' GEMMs on the
+    tokens the GPU's expert shard receives (``etp / tp`` of the sequence's ``s / cp`` per sample, times top-k:
+    balanced routing, after the ETP all-gather) at an inner width of ``moe_ffn / etp``. Per GPU that is the same
+    expert FLOPs as at ``tp``, in GEMMs of another shape.
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> from simtrain.parallel.plan import ParallelPlan
+    >>> c = load_model("gpt:layers=1,hidden=64,heads=4,seq=64,vocab=10,experts=4,top_k=2").config
+    >>> up = {layer.name: layer for layer in expert_block(c, 0, ParallelPlan(tp=4, pp=1, dp=2, ep=4, etp=1,
+    ...                                                                       sequence_parallel=True))}
+    >>> up["layers.0.mlp.experts.up"].gemm       # (64 / 4 tokens x top-2, 4 x 64 wide, 64 deep)
+    (32, 256, 64)
+    """
+    from dataclasses import replace
+
+    tp, cp, sp, etp = plan.tp, plan.cp, plan.sequence_parallel, plan.expert_tp
+    experts = {layer.name: layer for layer in block_layers(replace(c, seq=c.seq * etp // tp), index, etp, cp, sp)
+               if ".experts." in layer.name}
+    return [experts.get(layer.name, layer) for layer in block_layers(c, index, tp, cp, sp)]
 
 
 def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:

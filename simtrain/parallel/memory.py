@@ -42,6 +42,11 @@ the GPU holds (:func:`stage_tensors`: its stage's layers, TP-sharded, as the sch
 scheme chooses its layers and ranks on the whole model, as for its communication. A scheme that starts with
 full-rank steps needs the dense memory first, so a saving does not lower the peak (as the data-parallel step).
 
+Expert tensor parallelism ``etp`` splits the expert weights instead of ``tp``, and they shard over the expert data
+parallelism ``tp · cp · dp / (etp · ep)``; a MoE layer keeps the same split MLP activation terms (per GPU ``etp/tp``
+of the tokens at ``1/etp`` of the width). Distributed saved activations (full recomputation) keep each layer's input
+split over TP, ``w·sbh/t``, as sequence parallelism does.
+
 Examples
 --------
 >>> from simtrain.model import load_model
@@ -144,18 +149,20 @@ def stage_params(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[floa
     The first stage holds the embedding, the last the final norm and the output head (a copy of the embedding
     when the head is tied and pp > 1, as Megatron-LM keeps one).
     """
-    return _stage_params(c, plan.tp, plan.pp, plan.ep, plan.chunks, plan.layers_per_stage, plan.layout, stage)
+    return _stage_params(c, plan.tp, plan.pp, plan.ep, plan.chunks, plan.layers_per_stage, plan.layout, stage,
+                         plan.expert_tp)
 
 
 @functools.lru_cache(maxsize=4096)
 def _stage_params(c: DecoderConfig, tp: int, pp: int, ep: int, chunks: int, layers_per_stage: int,
-                  layout: tuple[int, ...], stage: int) -> tuple[float, float]:
+                  layout: tuple[int, ...], stage: int, etp: int = 0) -> tuple[float, float]:
     """:func:`stage_params` by what decides it (configs are frozen; the search asks for the same stage often)."""
     plan = ParallelPlan(tp=tp, pp=pp, dp=1, ep=ep, chunks=chunks, layers_per_stage=layers_per_stage, layout=layout)
     dense = expert = 0.0
     kinds = _layer_params(c, tp)
+    expert_kinds = _layer_params(c, etp or tp)   # experts split by expert tensor parallelism
     for index in plan.stage_layers(stage):
-        layer_dense, layer_expert = kinds[c.is_moe(index)]
+        layer_dense, layer_expert = kinds[c.is_moe(index)][0], expert_kinds[c.is_moe(index)][1]
         dense += layer_dense
         expert += layer_expert / ep
     if stage == 0:
@@ -284,8 +291,11 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         mode = "full" if position < full_layers else ("selective" if plan.recompute == "selective" else "none")
         kind = (c.is_moe(index), mode)
         if kind not in per_kind:
-            per_kind[kind] = activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp,
-                                                        plan.sequence_parallel, mode, width, kind[0])
+            # distributed saved activations split a fully recomputed layer's input over TP, as sequence
+            # parallelism does
+            split = plan.sequence_parallel or (mode == "full" and plan.distribute_saved_activations)
+            per_kind[kind] = activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp, split, mode, width,
+                                                        kind[0])
         activations += per_kind[kind]
     activations *= in_flight(plan, stage)
     # workspace: the output logits in fp32 for the loss on the last stage, one layer recomputed in full during

@@ -8,6 +8,17 @@ The rules (checked by :func:`make_plan`, each as one error naming the key):
   schedule) divides the layers; ``cp`` divides the sequence (``cp · tp`` with sequence parallelism);
 * expert parallelism is carved out of ``dp · cp`` as in Megatron-core: ``ep`` divides ``dp · cp`` and the experts,
   and the expert layers' data parallelism is ``dp · cp / ep``; ``ep > 1`` on a dense model is an error;
+* expert tensor parallelism ``etp`` (Megatron-core's ``--expert-tensor-parallel-size``, "MoE parallel folding";
+  default ``tp``) shards the experts over ``etp`` ranks instead of the TP group: the expert layers then have their
+  own layout over each pipeline stage's ``tp · cp · dp`` ranks, ``etp`` innermost, then ``ep``, then the expert
+  data parallelism ``tp · cp · dp / (etp · ep)`` (Megatron-core's expert ``RankGenerator``: the rank order with
+  ``tp`` read as ``etp``, ``cp`` as 1 and ``ep`` just inside ``dp``). ``etp · ep`` divides ``tp · cp · dp``,
+  ``etp`` divides the experts' inner width, ``etp ≠ tp`` needs a MoE model, ``pp`` outermost in the rank order
+  (Megatron-core keeps the pipeline groups of both layouts only then), sequence parallelism when ``tp > 1``
+  (Megatron-core refuses MoE with TP and no sequence parallelism in training) and no hybrid sharding;
+* distributing the saved activations (Megatron's ``--distribute-saved-activations``, metaseq's
+  ``--distribute-checkpointed-activations``) needs full recomputation, ``tp > 1`` and no sequence parallelism (as
+  Megatron-LM checks);
 * the global batch is a multiple of ``micro_batch · dp``; the interleaved schedule needs a multiple of ``pp``
   micro-batches (as Megatron-LM does);
 * an uneven pipeline layout (``first=K,last=K``: the first and the last model chunk hold K layers, as Megatron's
@@ -53,18 +64,18 @@ RECOMPUTE = ("none", "selective", "full")
 
 
 def parse_degrees(text: str) -> dict[str, int | None]:
-    """``tp=T,pp=P[,dp=D][,cp=C][,ep=E]`` → the degrees (``dp`` None when left out).
+    """``tp=T,pp=P[,dp=D][,cp=C][,ep=E][,etp=X]`` → the degrees (``dp`` and ``etp`` None when left out).
 
     Examples
     --------
     >>> parse_degrees("tp=8,pp=2")
-    {'tp': 8, 'pp': 2, 'dp': None, 'cp': 1, 'ep': 1}
+    {'tp': 8, 'pp': 2, 'dp': None, 'cp': 1, 'ep': 1, 'etp': None}
     >>> parse_degrees("tp=8,sp=2")
     Traceback (most recent call last):
     ...
-    simtrain.errors.ConfigError: parallel: unknown degree 'sp': 'tp=8,sp=2'; allowed: cp, dp, ep, pp, tp
+    simtrain.errors.ConfigError: parallel: unknown degree 'sp': 'tp=8,sp=2'; allowed: cp, dp, ep, etp, pp, tp
     """
-    out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1}
+    out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1, "etp": None}
     for item in filter(None, str(text).replace(" ", "").split(",")):
         key, sep, value = item.partition("=")
         if key not in out:
@@ -198,6 +209,8 @@ class ParallelPlan:
     ----------
     tp, pp, dp, cp, ep : int
         Degrees; ``ep`` is carved out of ``dp · cp``.
+    etp : int
+        Expert tensor parallelism (0: ``tp``, the experts split as the dense layers are; see :attr:`expert_tp`).
     micro_batch, global_batch : int
         Samples per micro-batch (per pipeline) and per optimizer step.
     schedule : str
@@ -220,6 +233,9 @@ class ParallelPlan:
         replicate them (0: the whole ``dp · cp`` group).
     rank_order : tuple of str
         Dimensions, innermost first.
+    distribute_saved_activations : bool
+        Full recomputation: each layer's saved input is split over the TP group and all-gathered before the layer
+        is recomputed.
     """
 
     tp: int
@@ -242,6 +258,8 @@ class ParallelPlan:
     layout: tuple[int, ...] = ()
     zero_reshard: bool = True
     shard_size: int = 0
+    etp: int = 0
+    distribute_saved_activations: bool = False
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _groups: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -272,9 +290,20 @@ class ParallelPlan:
         return 0 < self.shard_size < self.dp * self.cp
 
     @property
+    def expert_tp(self) -> int:
+        """Tensor parallelism of the expert layers: ``etp``, or ``tp`` when not set."""
+        return self.etp or self.tp
+
+    @property
+    def folded(self) -> bool:
+        """Whether the expert layers have their own layout (``etp ≠ tp``: Megatron-core's MoE parallel folding)."""
+        return self.expert_tp != self.tp
+
+    @property
     def expert_dp(self) -> int:
-        """Data parallelism of the expert layers: ``dp · cp / ep``."""
-        return self.dp * self.cp // self.ep
+        """Data parallelism of the expert layers: ``tp · cp · dp / (etp · ep)`` (``dp · cp / ep`` when
+        ``etp = tp``)."""
+        return self.tp * self.dp * self.cp // (self.expert_tp * self.ep)
 
     def chunk_layers(self, stage: int, chunk: int = 0) -> range:
         """The transformer layers of ``stage``'s model chunk ``chunk`` (consecutive, in forward order).
@@ -304,9 +333,9 @@ class ParallelPlan:
         return int(getattr(self, dim))
 
     def describe(self) -> str:
-        """``tp=..,pp=..,dp=..[,cp=..][,ep=..]``."""
+        """``tp=..,pp=..,dp=..[,cp=..][,ep=..][,etp=..]`` (``etp`` when it differs from ``tp``)."""
         extra = "".join(f",{d}={self.degree(d)}" for d in ("cp", "ep") if self.degree(d) > 1)
-        return f"tp={self.tp},pp={self.pp},dp={self.dp}{extra}"
+        return f"tp={self.tp},pp={self.pp},dp={self.dp}{extra}" + (f",etp={self.expert_tp}" if self.folded else "")
 
     def rank(self, **coords: int) -> int:
         """The GPU of the rank at these coordinates (missing ones 0).
@@ -320,15 +349,18 @@ class ParallelPlan:
 
     def groups(self, dim: str) -> np.ndarray:
         """The disjoint groups of dimension ``dim`` (``tp``, ``cp``, ``dp``, ``pp``; ``dpcp`` for the gradient
-        reduction of dense layers over data and context parallelism, ``ep`` and ``edp`` for the expert layers'
-        expert- and data-parallel groups, ``shard`` and ``replica`` for hybrid sharding's shard groups of
-        :attr:`zero_group` consecutive ``dpcp`` members and the groups across them), one row per group, members in
-        order.
+        reduction of dense layers over data and context parallelism, ``etp``, ``ep`` and ``edp`` for the expert
+        layers' tensor-, expert- and data-parallel groups, ``shard`` and ``replica`` for hybrid sharding's shard
+        groups of :attr:`zero_group` consecutive ``dpcp`` members and the groups across them), one row per group,
+        members in order.
 
         Examples
         --------
         >>> ParallelPlan(tp=2, pp=1, dp=4, ep=2).groups("ep").tolist()
         [[0, 2], [4, 6], [1, 3], [5, 7]]
+        >>> folded = ParallelPlan(tp=2, pp=1, dp=4, ep=4, etp=1)    # experts unsplit, EP over consecutive ranks
+        >>> folded.groups("ep").tolist(), folded.groups("edp").tolist()
+        ([[0, 1, 2, 3], [4, 5, 6, 7]], [[0, 4], [1, 5], [2, 6], [3, 7]])
         >>> ParallelPlan(tp=1, pp=1, dp=8, zero=3, shard_size=4).groups("replica").tolist()
         [[0, 4], [1, 5], [2, 6], [3, 7]]
         """
@@ -339,11 +371,28 @@ class ParallelPlan:
         return known
 
     def _make_groups(self, dim: str) -> np.ndarray:
+        if dim == "etp" and not self.folded:
+            return self._make_groups("tp")
+        if self.folded and dim in ("etp", "ep", "edp"):
+            return self._expert_groups(dim)
+        return _ordered_groups({d: self.degree(d) for d in self.rank_order}, self.rank_order, dim) \
+            if dim in DIMENSIONS else self._carved_groups(dim)
+
+    def _expert_groups(self, dim: str) -> np.ndarray:
+        """Megatron-core's expert layout (``etp ≠ tp``): the rank order with ``tp`` read as ``etp``, ``cp`` left
+        out and ``ep`` just inside ``dp``, as ``initialize_model_parallel`` builds its expert ``RankGenerator``."""
+        order: list[str] = []
+        for d in self.rank_order:
+            if d == "dp":
+                order += ["ep", "edp"]
+            elif d != "cp":
+                order.append("etp" if d == "tp" else d)
+        sizes = {"etp": self.expert_tp, "ep": self.ep, "edp": self.expert_dp, "pp": self.pp}
+        return _ordered_groups(sizes, tuple(order), dim)
+
+    def _carved_groups(self, dim: str) -> np.ndarray:
         ranks = np.arange(self.num_gpus).reshape([self.degree(d) for d in reversed(self.rank_order)])
         axes = {d: len(self.rank_order) - 1 - i for i, d in enumerate(self.rank_order)}
-        if dim in DIMENSIONS:
-            moved = np.moveaxis(ranks, axes[dim], -1)
-            return moved.reshape(-1, self.degree(dim))
         if dim not in ("dpcp", "ep", "edp", "shard", "replica"):
             raise ValueError(f"unknown group {dim!r}")
         # data × context members of each (tp, pp) position, ordered by rank; EP takes consecutive runs of them
@@ -364,11 +413,20 @@ class ParallelPlan:
         return np.sort(self.groups("pp")[:, stage])
 
 
+def _ordered_groups(sizes: dict[str, int], order: tuple[str, ...], dim: str) -> np.ndarray:
+    """The groups of ``dim`` when ranks are numbered over dimensions of ``sizes`` in ``order``, innermost first
+    (Megatron's ``generate_masked_orthogonal_rank_groups`` for one dimension)."""
+    ranks = np.arange(math.prod(sizes.values())).reshape([sizes[d] for d in reversed(order)])
+    moved = np.moveaxis(ranks, len(order) - 1 - order.index(dim), -1)
+    return moved.reshape(-1, sizes[dim])
+
+
 def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | None = None,
               global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
               overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False,
-              zero_reshard: bool = True, zero_shard_size: int | None = None) -> ParallelPlan:
+              zero_reshard: bool = True, zero_shard_size: int | None = None,
+              distribute_saved_activations: bool = False) -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -381,6 +439,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     """
     d = parse_degrees(parallel)
     tp, pp, cp, ep = int(d["tp"] or 1), int(d["pp"] or 1), int(d["cp"] or 1), int(d["ep"] or 1)
+    etp = int(d["etp"] or tp)
     inner = tp * pp * cp
     if d["dp"] is None:
         if num_gpus % inner:
@@ -411,13 +470,18 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if config.seq % split:
         raise ConfigError(f"cp{'·tp' if sequence_parallel else ''} = {split} must divide the sequence "
                           f"({config.seq} tokens)", key="parallel", value=parallel)
-    if ep > 1:
-        if not config.experts:
-            raise ConfigError("expert parallelism needs a mixture-of-experts model (experts=E); this one is "
-                              "dense", key="parallel", value=parallel)
-        if (dp * cp) % ep or config.experts % ep:
-            raise ConfigError(f"ep = {ep} must divide dp·cp = {dp * cp} and the {config.experts} experts",
-                              key="parallel", value=parallel)
+    if ep > 1 and not config.experts:
+        raise ConfigError("expert parallelism needs a mixture-of-experts model (experts=E); this one is "
+                          "dense", key="parallel", value=parallel)
+    if etp != tp:
+        _check_folding(config, parallel, tp, cp, dp, ep, etp, sequence_parallel, rank_order, pp)
+    elif ep > 1 and ((dp * cp) % ep or config.experts % ep):
+        raise ConfigError(f"ep = {ep} must divide dp·cp = {dp * cp} and the {config.experts} experts",
+                          key="parallel", value=parallel)
+    if distribute_saved_activations and (recompute_name != "full" or tp == 1 or sequence_parallel):
+        raise ConfigError("needs full recomputation, tp > 1 and no sequence parallelism (the saved layer inputs "
+                          f"are split over the TP group; got recompute {recompute}, tp = {tp}, sequence_parallel "
+                          f"{sequence_parallel})", key="distribute_saved_activations", value=True)
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3 (only ZeRO-3 re-shards parameters after forward; got zero {zero})",
                           key="zero_reshard", value=zero_reshard)
@@ -427,8 +491,8 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                               value=zero_shard_size)
         if zero_shard_size < 1 or (dp * cp) % zero_shard_size:
             raise ConfigError(f"must divide dp·cp = {dp * cp}", key="zero_shard_size", value=zero_shard_size)
-        if ep > 1:
-            raise ConfigError("hybrid sharding with expert parallelism is not modelled (ep = 1 only)",
+        if ep > 1 or etp != tp:
+            raise ConfigError("hybrid sharding with expert parallelism is not modelled (ep = 1 and etp = tp only)",
                               key="zero_shard_size", value=zero_shard_size)
     micro = micro_batch or 1
     total = global_batch if global_batch is not None else micro * dp
@@ -447,7 +511,33 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                         rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp, overlap_pp=overlap_pp,
                         layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else (),
                         zero_reshard=zero_reshard,
-                        shard_size=0 if zero_shard_size in (None, dp * cp) else int(zero_shard_size))
+                        shard_size=0 if zero_shard_size in (None, dp * cp) else int(zero_shard_size),
+                        etp=etp, distribute_saved_activations=distribute_saved_activations)
+
+
+def _check_folding(config: Any, parallel: str, tp: int, cp: int, dp: int, ep: int, etp: int, sequence_parallel: bool,
+                   rank_order: str, pp: int) -> None:
+    """The rules of expert tensor parallelism ``etp ≠ tp`` (one error each, naming what breaks)."""
+    if not config.experts:
+        raise ConfigError(f"etp = {etp} differs from tp = {tp}: expert tensor parallelism needs a mixture-of-experts "
+                          "model (experts=E); this one is dense", key="parallel", value=parallel)
+    stage = tp * cp * dp
+    if stage % (etp * ep):
+        raise ConfigError(f"etp·ep = {etp * ep} must divide a stage's tp·cp·dp = {stage} ranks", key="parallel",
+                          value=parallel)
+    if config.experts % ep:
+        raise ConfigError(f"ep = {ep} must divide the {config.experts} experts", key="parallel", value=parallel)
+    if config.moe_ffn % etp:
+        raise ConfigError(f"etp = {etp} must divide the experts' inner width ({config.moe_ffn})", key="parallel",
+                          value=parallel)
+    if tp > 1 and not sequence_parallel:
+        raise ConfigError(f"etp = {etp} differs from tp = {tp}: needs sequence parallelism (Megatron-core refuses "
+                          "MoE layers with tensor parallelism and no sequence parallelism in training)",
+                          key="parallel", value=parallel)
+    if pp > 1 and parse_rank_order(rank_order)[-1] != "pp":
+        raise ConfigError(f"etp = {etp} differs from tp = {tp}: needs pp outermost (Megatron-core's expert layout "
+                          "keeps the pipeline groups of the dense layout only then)", key="rank_order",
+                          value=rank_order)
 
 
 def divisors(n: int) -> list[int]:

@@ -64,7 +64,8 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
                      recompute=run.recompute, zero=run.zero, sequence_parallel=run.sequence_parallel,
                      rank_order=run.rank_order, overlap_dp=run.overlap_dp, pipeline_layout=run.pipeline_layout,
                      overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard,
-                     zero_shard_size=run.zero_shard_size)
+                     zero_shard_size=run.zero_shard_size,
+                     distribute_saved_activations=run.distribute_saved_activations)
 
 
 def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
@@ -189,9 +190,9 @@ def scheme_phases(scheme: Any, plan: ParallelPlan, spec: Any, gpus_per_node: int
 
     if scheme.describe() == "none":
         return [(None, 1)]
-    if plan.zero or plan.ep > 1:
+    if plan.zero or plan.ep > 1 or plan.folded:
         raise ConfigError("a compression scheme on the data-parallel dimension needs zero 0 and no expert "
-                          "parallelism", key="scheme", value=scheme.describe())
+                          "(or expert tensor) parallelism", key="scheme", value=scheme.describe())
     ctx = scheme_context(plan, spec, gpus_per_node, dtype)
     phases = scheme.phases(ctx)
     counts = steps_per_phase([Block(tuple(scheme.period(ctx)))], len(phases))
@@ -265,7 +266,8 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
     tokens = plan.global_batch * spec.config.seq
     parallel = {
         "plan": plan.describe(),
-        "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep,
+        "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep, "etp": plan.expert_tp,
+        "expert_dp": plan.expert_dp, "distribute_saved_activations": plan.distribute_saved_activations,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
         "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard,

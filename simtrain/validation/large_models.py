@@ -229,7 +229,7 @@ for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
 _opt = Command("simulate", {
     "model": "opt-175b:dropout=0.1", "topology": "dgx-a100", "gpus": 992, "parallel": "tp=8,pp=1",
     "micro_batch": 8, "global_batch": 992, "dtype": "fp16", "optimizer": "adam", "recompute": "full", "zero": 3,
-    "zero_reshard": False, "check_memory": False, **_NCCL})
+    "zero_reshard": False, "distribute_saved_activations": True, **_NCCL})
 _case("opt-175b-992gpu-hw-tflops", "opt-zhang-2022",
       "Zhang et al., OPT: Open Pre-trained Transformer Language Models (arXiv 2205.01068v4), §2.4: 'We trained "
       "OPT-175B on 992 80GB A100 GPUs, by utilizing Fully Sharded Data Parallel with Megatron-LM Tensor "
@@ -252,10 +252,10 @@ _case("opt-175b-992gpu-hw-tflops", "opt-zhang-2022",
       "312, above Megatron-LM's own model FLOP rate on the same GPUs (its 148-163 hardware TFLOP/s with "
       "recomputation are 111-122 model TFLOP/s: megatron-sc21-*), while 147 hardware TFLOP/s (110 model "
       "TFLOP/s at 4/3 for the recomputed forward) matches it, so the figure is taken to count recomputation as "
-      "Megatron-LM's papers do (`hw_tflops_per_gpu`). Memory not checked: the launcher's "
-      "`--distribute-checkpointed-activations` splits each checkpointed layer input over the 8 TP ranks (36 GiB "
-      "of checkpoints per GPU become 4.5 GiB), which simtrain does not model, nor the all-gather that undoes "
-      "it in backward (about one extra intra-node all-gather of the layer input per layer and micro-batch)",
+      "Megatron-LM's papers do (`hw_tflops_per_gpu`). The launcher's `--distribute-checkpointed-activations` "
+      "(`--distribute-saved-activations`): each checkpointed layer input is split over the 8 TP ranks (36 GiB "
+      "of checkpoints per GPU become 4.5 GiB: 52.5 GiB per GPU in all instead of 84 GiB) and all-gathered over "
+      "the TP group (NVSwitch) before the layer is recomputed, once per layer and micro-batch",
       _opt, "hw_tflops_per_gpu")
 
 
@@ -294,22 +294,21 @@ _GROK_MODEL = ("Grok-1 as the recipe configures it (the model file grok1/grok1_3
                "layers, hidden 6,144, 48 heads, 8 key/value groups, rotary positions, RMSNorm, a gated MLP "
                "(GeGLU, priced as simtrain's gated MLP) of 32,768 per expert in every layer, 8 experts, top-2, "
                "the Llama 3 tokenizer's 128,256 tokens, untied head; sequence 8,192; tp=4, pp=8, cp=2, dp=8, "
-               "ep=8 (carved out of dp x cp = 16, so the experts' data parallelism is 2), micro-batch 1, global "
-               "batch 1,024 (128 micro-batches per pipeline), interleaved schedule with 8 virtual stages (1 layer "
-               "per model chunk); the experts are split by tp=4 as the attention is (simtrain's MoE layers follow "
-               "the model's TP); routing balanced (synthetic data; the GSW 25.01 file's capacity factor 1.0 with "
-               "padding gives each expert exactly its share; the NeMo 25.04 release's router settings are not "
-               "published: balanced assumed)")
+               "ep=8, micro-batch 1, global batch 1,024 (128 micro-batches per pipeline), interleaved schedule with "
+               "8 virtual stages (1 layer per model chunk); routing balanced (synthetic data; the GSW 25.01 file's "
+               "capacity factor 1.0 with padding gives each expert exactly its share; the NeMo 25.04 release's "
+               "router settings are not published: balanced assumed)")
 _nemo_case("nemo-grok1-314b-512gpu-iteration", "dgxc-grok1-nemo2504",
            _DGXC.format(readme="grok1/README.md", container="NeMo 25.04", what="Grok 1 314B", gpus=512,
                         plan="TP 4, PP 8, CP 2, EP 8, ETP 1, DP 8, VP 8, MBS 1, GBS 1024"),
            "iteration time of Grok-1 314B (MoE, 8 experts, top-2) on 512 H100, tp=4, pp=8, cp=2, dp=8, ep=8",
            15.933,
-           f"{_GROK_MODEL}. The release's expert tensor parallelism 1 (ETP 1: Megatron-core's MoE parallel "
-           "folding, experts unsplit over 8-way expert parallelism inside the 32 ranks of a stage's TP x CP x DP "
-           "slice) is not expressible: the experts are priced split by tp=4 with ep=8, the same expert FLOPs per "
-           "GPU but TP collectives around the experts instead of larger all-to-alls",
-           {"model": _GROK, "gpus": 512, "parallel": "tp=4,pp=8,cp=2,dp=8,ep=8", "micro_batch": 1,
+           f"{_GROK_MODEL}. The release's expert tensor parallelism 1 (`etp=1`: Megatron-core's MoE parallel "
+           "folding): the experts are unsplit, 8-way expert-parallel over 8 consecutive ranks (one node) of a "
+           "stage's 64 (tp x cp x dp) ranks, so the token all-to-alls stay on NVLink, the MoE layers have no TP "
+           "collectives (the tokens stay sequence-parallel; no expert all-gather at etp=1), and the experts' data "
+           "parallelism is 512 / (pp x ep x etp) = 8",
+           {"model": _GROK, "gpus": 512, "parallel": "tp=4,pp=8,cp=2,dp=8,ep=8,etp=1", "micro_batch": 1,
             "global_batch": 1024, "pipeline_schedule": "interleaved:chunks=8"})
 _nemo_case("nemo-grok1-314b-512gpu-dev-iteration", "dgxc-grok1-gsw2501",
            _DGXC.format(readme="grok1/README_314b.md", container="GSW 25.01, NeMo dev container of the 24.09 "
@@ -319,13 +318,14 @@ _nemo_case("nemo-grok1-314b-512gpu-dev-iteration", "dgxc-grok1-gsw2501",
            "cp=2, dp=8, ep=8", 20.83,
            f"{_GROK_MODEL}. The table's DP 1 at 512 GPUs (2 at 1,024, 4 at 2,048) is read as dp/EP: dp = 512 / "
            "(4 x 8 x 2) = 8. This release configures the experts with the model's TP (no expert-TP setting: ETP = "
-           "TP = 4), as simtrain prices them; `moe_grouped_gemm: false` (one local expert per rank at ep=8, so "
-           "the same GEMMs)",
+           "TP = 4, simtrain's default etp): the experts are split by tp=4 as the attention is, and ep=8 is carved "
+           "out of dp x cp = 16, so the experts' data parallelism is 2; `moe_grouped_gemm: false` (one local "
+           "expert per rank at ep=8, so the same GEMMs)",
            {"model": _GROK, "gpus": 512, "parallel": "tp=4,pp=8,cp=2,dp=8,ep=8", "micro_batch": 1,
             "global_batch": 1024, "pipeline_schedule": "interleaved:chunks=8"},
            gap="software generations, which simtrain does not see: the same plan on the same GPUs measured 20.83 s "
                "with this release and 15.93 s with the NeMo 25.04 release (nemo-grok1-314b-512gpu-iteration, "
-               "simulated within a few %); simtrain prices one set of kernels and overlaps, so it cannot be near "
+               "simulated within 10 %); simtrain prices one set of kernels and overlaps, so it cannot be near "
                "both, and this case measures the older software's overheads (MoE token permutation and "
                "dispatch kernels, the all-to-all path) as much as the model")
 
