@@ -105,3 +105,13 @@ def test_the_des_step_runs_a_named_algorithm_under_the_protocol_model():
     assert nccl.comm_time_s > plain.comm_time_s
     # the same per-bucket choice as the analytical step: its protocol costs, not line rate
     assert nccl.comm_time_s == pytest.approx(analytical.comm_time_s, rel=0.05)
+
+
+def test_a_traced_collective_runs_the_protocol_choice_in_both_engines(capsys, tmp_path):
+    args = ["--op", "all-reduce", "--size", "64MiB", "--topology", "dgx-h100", "--gpus", "16", "--algorithm", "ring",
+            "--set", "network.protocol=nccl"]
+    untraced = _cli(capsys, *args)
+    for engine in ("analytical", "des"):
+        traced = _cli(capsys, *args, "--engine", engine, "--trace", str(tmp_path / f"{engine}.json"))
+        assert traced["protocol"] == untraced["protocol"] != "none"
+        assert traced["time_s"] == pytest.approx(untraced["time_s"], rel=1e-9)
