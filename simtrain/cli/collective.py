@@ -244,9 +244,8 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
     from simtrain.collectives import ALGORITHMS, build_schedule
     from simtrain.collectives.nccl import tree_chunks
     from simtrain.network import run_engine
-    from simtrain.network.protocol import PROTOCOL_NAMES, with_protocol
+    from simtrain.network.protocol import nccl_kind, protocol_candidates
 
-    kinds = {"nvls": "nvls", "nvls-tree": "nvlstree", "nccl-tree": "tree", "collnet": "collnet"}
     size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
     rows = []
     skipped = []
@@ -256,7 +255,7 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
         chunks = 1
         if name in ("nccl-tree", "nvls-tree"):
             nodes = math.ceil(cluster.num_gpus / max(cluster.gpus_per_node, 1))
-            chunks = tree_chunks(kinds[name], size, cluster.num_gpus, nodes,
+            chunks = tree_chunks(nccl_kind(name), size, cluster.num_gpus, nodes,
                                  int(cluster.params.get("nics_per_node", 1)))
         try:
             schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks)
@@ -267,10 +266,8 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
             result = run_engine(args.engine, schedule, cluster, options)
             label = f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})"
         else:
-            kind = kinds.get(name, "ring")
-            protocols = ("Simple",) if kind in ("nvls", "nvlstree", "collnet") else PROTOCOL_NAMES
-            result = min((run_engine(args.engine, with_protocol(schedule, cluster, kind, p), cluster, options)
-                          for p in protocols), key=lambda r: r.time_s)
+            result = min((run_engine(args.engine, candidate, cluster, options)
+                          for candidate in protocol_candidates(schedule, cluster)), key=lambda r: r.time_s)
             label = f"{name} ({result.protocol})"
         rows.append((result.time_s, label, result))
     if not rows:

@@ -8,7 +8,10 @@ and the step takes the slowest flow plus the optional per-step charges:
 * local reduction: ``reduction_memory_passes × reduce_bytes / local_reduction_bandwidth_Bps`` on steps that
   reduce (ASTRA-sim charges 3 passes: two reads and a write).
 
-Both are off unless configured. A pattern costs ``repeat`` steps. With one chunk the time is ``Σ_j s_j``, ``s_j``
+Both are off unless configured. A protocol's costs ride in the Schedule (:mod:`simtrain.network.protocol`: a flow's
+transfer is slowed by its efficiency, a step pays its latency, the collective its base latency); with
+``network.protocol: nccl`` a Schedule without them runs as the fastest of its protocol candidates
+(:func:`fastest_protocol`). A pattern costs ``repeat`` steps. With one chunk the time is ``Σ_j s_j``, ``s_j``
 the time one chunk spends in pattern ``j``. With ``c`` chunks, patterns on shared links form link groups that
 serve one chunk at a time, oldest chunk first (:mod:`simtrain.network.pipeline`), and the time is the makespan
 of that list schedule; the DES follows the same order, so the two agree exactly without contention. Schedules
@@ -28,8 +31,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,13 +43,7 @@ from simtrain.network.pipeline import chunk_schedule, link_groups
 from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["NETWORK_CLASS", "evaluate"]
-
-
-#: The link class a protocol treats as the network (NICs and the fabric): flows that cross it run at the protocol's
-#: network efficiency and steps with such a flow pay its network per-step latency. Clusters without it (tori,
-#: single switches) are all NVLink-class.
-NETWORK_CLASS = "inter-node"
+__all__ = ["evaluate", "fastest_protocol"]
 
 
 @dataclass
@@ -56,7 +52,6 @@ class _Flows:
     rates: np.ndarray
     latency: np.ndarray
     links: np.ndarray  # unique links used
-    network: np.ndarray  # per flow: whether its route crosses a NETWORK_CLASS link
 
 
 def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
@@ -64,7 +59,7 @@ def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flow
 
 
 def _make_flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
-    """Routes, max-min rates, path latencies and network crossings of a pattern's flows."""
+    """Routes, max-min rates and path latencies of a pattern's flows."""
     routes = cache.routes(pattern)
     rates = max_min_rates(routes.offsets, routes.links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
     latency = np.zeros(pattern.num_flows)
@@ -74,11 +69,7 @@ def _make_flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> 
         latency[lengths > 0] = sums
     used = np.zeros(cluster.num_links, dtype=bool)
     used[routes.links] = True
-    network = np.zeros(pattern.num_flows, dtype=bool)
-    if NETWORK_CLASS in cluster.class_names and routes.links.size:
-        crossing = cluster.link_class[routes.links] == cluster.class_names.index(NETWORK_CLASS)
-        network[routes.flow_of_entry[crossing]] = True
-    return _Flows(routes, rates, latency, np.flatnonzero(used), network)
+    return _Flows(routes, rates, latency, np.flatnonzero(used))
 
 
 def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.ndarray,
@@ -140,7 +131,8 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     cluster : Cluster
         The network it runs on.
     options : NetworkOptions, optional
-        Per-step charges (off by default).
+        Per-step charges (off by default). With ``protocol: nccl`` a Schedule that carries no protocol runs as the
+        fastest of its protocol candidates (:func:`fastest_protocol`).
     cache : NetworkCache, optional
         Routes and rates of ``cluster`` by flow content, shared between evaluations (a fresh one when omitted);
         it never changes the answer.
@@ -158,21 +150,42 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     >>> round(r.time_s * 1e3, 6)    # 7 steps of (2 hops x 1 us + 1 MB / 10 GB/s)
     0.714
     """
-    options = options or NetworkOptions()
-    cache = NetworkCache.for_cluster(cluster, cache)
-    if options.protocol != "none" and schedule.protocol == "none":
-        from simtrain.network.protocol import PROTOCOLS
-
-        plain = replace(options, protocol="none")
-        results = [replace(_evaluate(schedule, cluster, plain, cache, p), protocol=p.name)
-                   for p in PROTOCOLS[options.protocol]]
-        best = min(results, key=lambda r: r.time_s)
-        return best
-    return _evaluate(schedule, cluster, options, cache, None)
+    return _fastest(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache))[1]
 
 
-def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache,
-              protocol: Any) -> CollectiveResult:
+def fastest_protocol(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
+                     cache: NetworkCache | None = None) -> Schedule:
+    """The Schedule an engine runs for ``schedule`` under ``options.protocol``: the protocol candidate
+    (:func:`simtrain.network.protocol.protocol_candidates`) this engine finds fastest, ties to the first; the
+    Schedule itself where there is no choice (``protocol: none``, or it already carries a protocol).
+
+    The DES runs this choice (made here in closed form, as NCCL's own is, without knowing what else is on the
+    wire), so both engines run the same Schedule and agree where nothing contends.
+
+    Examples
+    --------
+    >>> from simtrain.topology import switch
+    >>> from simtrain.collectives import build_schedule
+    >>> c = switch(8, "300 GB/s", "1 us")
+    >>> nccl = NetworkOptions(protocol="nccl")
+    >>> [fastest_protocol(build_schedule("all-reduce", n, c, "ring"), c, nccl).protocol for n in (2**10, 2**30)]
+    ['LL', 'Simple']
+    """
+    return _fastest(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache))[0]
+
+
+def _fastest(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
+             cache: NetworkCache) -> tuple[Schedule, CollectiveResult]:
+    from simtrain.network.protocol import protocol_candidates
+
+    candidates = protocol_candidates(schedule, cluster, options.protocol, cache)
+    if len(candidates) == 1:
+        return candidates[0], _evaluate(candidates[0], cluster, options, cache)
+    timed = [(candidate, _evaluate(candidate, cluster, options, cache)) for candidate in candidates]
+    return min(timed, key=lambda pair: pair[1].time_s)
+
+
+def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache) -> CollectiveResult:
     num_classes = len(cluster.class_names)
     class_bytes = np.zeros(num_classes)
     link_bytes = np.zeros(cluster.num_links)
@@ -198,21 +211,12 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         times = _flow_times(pattern, flows)
         if pattern.efficiency is not None:
             times = _slowed(times, flows, pattern.efficiency)
-        if protocol is not None:
-            # a flow through the network runs at the network efficiency; a step with one pays network latency
-            efficiency = np.where(flows.network, protocol.network_efficiency, protocol.efficiency)
-            times = _slowed(times, flows, efficiency)
-            crosses = bool(flows.network.any())
-            floor = protocol.inter_step_latency_s if crosses else protocol.intra_step_latency_s
-            overhead += max(floor - float(flows.latency.max()), 0.0)
         src, dst = local[pattern.src], local[pattern.dst]
         before = float(ready.max())
         if pattern.stage_of_flow is not None:
             # chains and trees run stage by stage; a tree's first chunk meets each level alone, later chunks
             # find every edge busy (the steady state, ``times``)
             first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster, cache)
-            if protocol is not None and pattern.chain_id is None:
-                first = _slowed(first, flows, efficiency)
             if pattern.efficiency is not None and pattern.chain_id is None:
                 first = _slowed(first, flows, pattern.efficiency)
             for _ in range(pattern.repeat):
@@ -249,9 +253,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             for index, busy in enumerate(occupancy):
                 group_busy[groups[index]] = group_busy.get(groups[index], 0.0) + busy
             total += (schedule.chunks - 1) * max(group_busy.values())
-    if protocol is not None and schedule.num_ranks > 1:
-        total += protocol.base_latency_s
-    total += schedule.base_latency_s   # the schedule's own protocol (algorithm auto), once per collective
+    total += schedule.base_latency_s   # the schedule's protocol, once per collective
     return CollectiveResult(
         op=schedule.op,
         algorithm=schedule.algorithm,

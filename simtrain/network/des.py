@@ -44,6 +44,7 @@ import simpy
 
 from simtrain.collectives.schedule import Schedule
 from simtrain.errors import ConfigError
+from simtrain.network.analytical import fastest_protocol
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import schedule_traffic
@@ -658,11 +659,10 @@ class CollectiveRun:
                  label: str = "") -> None:
         self.network = network
         self.env = network.env
-        self.schedule = schedule
         self.options = options or NetworkOptions()
-        if self.options.protocol != "none":
-            raise ConfigError("the NCCL protocol model runs in the analytical engine", key="network.protocol",
-                              value=self.options.protocol, allowed="none with --engine des")
+        # network.protocol: run the protocol candidate the closed form finds fastest (as NCCL chooses, blind to
+        # contention), so both engines run the same Schedule
+        self.schedule = schedule = fastest_protocol(schedule, network.cluster, self.options, network.cache)
         self.on_rank_done = on_rank_done
         self.label = label
         self.symmetry = network.symmetry
@@ -1046,6 +1046,7 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     0.714
     """
     cache = NetworkCache.for_cluster(cluster, cache)
+    schedule = fastest_protocol(schedule, cluster, options, cache)  # network.protocol's choice (CollectiveRun)
     messages = estimate_messages(schedule, cache, store_and_forward)
     check_budget(messages, options)
     env = simpy.Environment()

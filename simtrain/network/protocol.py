@@ -1,32 +1,34 @@
-"""An NCCL-like protocol model: what a collective library adds to the wire (`network.protocol: nccl`).
+"""NCCL's protocol model: what a collective library adds to the wire (``network.protocol: nccl``, ``auto``).
 
-NCCL moves data with one of three protocols and picks, per collective and size, the one its cost model predicts
-fastest (``src/graph/tuning.cc``; docs/references.md, "NCCL's tuning model"). Each protocol has
+NCCL moves data with one of three protocols (LL, LL128, Simple) and picks, per collective and size, the one its
+cost model predicts fastest (``src/graph/tuning.cc``; docs/references.md, "NCCL's tuning model"). There is one
+cost model here, carried in the Schedule (:func:`with_protocol`), so the analytical engine and the DES read the
+same costs:
 
-* a base latency per collective (launch and synchronisation),
-* a latency per step, different on NVLink-class (intra-node) and network (inter-node) steps; it is a floor that
-  includes the wire's own latency, so a step costs ``max(path latency, protocol latency)`` plus its transfer,
-* a bandwidth efficiency: the share of the line rate the protocol's data path reaches, one for NVLink-class
-  (intra-node) flows and one for network (inter-node) flows, as NCCL's tuning takes a ring channel's speed from
-  the NVLink graph inside a node and from the NIC speed across nodes.
+* a bandwidth efficiency per flow: the lowest Simple efficiency of the link kinds it crosses
+  (:data:`LINK_EFFICIENCY`) times NCCL's refinement for the algorithm and protocol (:func:`bandwidth_factor`);
+* a latency per step, NCCL's per-hop latency of the hardware class (NVLink, PCI, network), a floor that includes
+  the wire's own latency;
+* a base latency per collective.
 
-The per-step and base latencies and the relative efficiencies of LL (1/4) and LL128 (0.92) are NCCL 2.8's
-published tuning constants for ring algorithms (not fitted here). One constant is fitted: ``SIMPLE_EFFICIENCY``,
-the efficiency of the Simple protocol, from the large-message bus bandwidths of nccl-tests on 8 × A100 (231.6 GB/s
-on 300 GB/s NVSwitch links, η = 0.772) and 8 × H100 with a forced ring (367.5 GB/s on 450 GB/s, η = 0.817): their
-geometric mean, 0.794, frozen. With it those two cases land at +2.8 % and −3.1 %. A second constant,
-``SIMPLE_NETWORK_EFFICIENCY``, is the share of a NIC's line rate a ring reaches across nodes, fitted to the NVIDIA
-maintainers' per-NIC figures (docs/references.md, "Published nccl-tests measurements"): ≈24 GB/s per HDR
+``--algorithm auto`` chooses algorithm and protocol with NCCL's tuning model (:mod:`simtrain.collectives.nccl`).
+A named algorithm with ``network.protocol: nccl`` runs under each protocol NCCL would run it with
+(:func:`protocol_candidates`) and the engines keep the fastest.
+
+Two constants are fitted, once, and frozen. ``SIMPLE_EFFICIENCY``, the efficiency of the Simple protocol on
+NVLink-class links, from the large-message bus bandwidths of nccl-tests on 8 × A100 (231.6 GB/s on 300 GB/s
+NVSwitch links, η = 0.772) and 8 × H100 with a forced ring (367.5 GB/s on 450 GB/s, η = 0.817): their geometric
+mean, 0.794. ``SIMPLE_NETWORK_EFFICIENCY``, the share of a NIC's line rate a ring reaches across nodes, from the
+NVIDIA maintainers' per-NIC figures (docs/references.md, "Published nccl-tests measurements"): ≈24 GB/s per HDR
 200 Gbit/s NIC (nccl-tests #160, η = 0.96) and 46–48 GB/s per NDR 400 Gbit/s NIC (nccl-tests #290, midpoint
-η = 0.94); geometric mean 0.950, frozen. The multi-node DGX-A100 bus bandwidth (192 GB/s, nccl #812) is not in
-either fit.
+η = 0.94); geometric mean 0.950. The multi-node DGX-A100 bus bandwidth (192 GB/s, nccl #812) is not in either fit.
 
 Examples
 --------
->>> [p.name for p in NCCL_PROTOCOLS]
-['LL', 'LL128', 'Simple']
->>> round(NCCL_PROTOCOLS[1].efficiency, 4)        # LL128: 0.92 of Simple
-0.7305
+>>> PROTOCOLS
+('none', 'nccl')
+>>> nccl_kind("nccl-tree"), nccl_kind("hierarchical"), nccl_protocols("nvls")
+('tree', 'ring', ('Simple',))
 """
 
 from __future__ import annotations
@@ -37,52 +39,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_PROTOCOLS", "NVLS_CHANNELS", "PROTOCOLS",
-           "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline", "Protocol",
-           "bandwidth_factor", "link_kind", "nccl_latency", "nccl_time", "node_bandwidths", "nvls_chunk_bytes",
-           "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency", "tree_correction", "with_protocol"]
+__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KINDS", "NVLS_CHANNELS", "PROTOCOLS",
+           "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline", "bandwidth_factor",
+           "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time", "node_bandwidths",
+           "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
+           "protocol_candidates", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
 #: Simple-protocol bandwidth efficiency across nodes (through NICs), fitted once (module docstring) and frozen.
 SIMPLE_NETWORK_EFFICIENCY = round(math.sqrt((24.0 / 25.0) * (47.0 / 50.0)), 3)
 
-
-@dataclass(frozen=True)
-class Protocol:
-    """One data-movement protocol of a collective library.
-
-    Attributes
-    ----------
-    name : str
-    base_latency_s : float
-        Charged once per collective.
-    intra_step_latency_s, inter_step_latency_s : float
-        Floor of a step's latency when all its flows stay in a node, and when any crosses nodes.
-    efficiency : float
-        Share of the line rate reached by a flow that stays in a node (transfer times are divided by it).
-    network_efficiency : float
-        The same for a flow that crosses nodes.
-    """
-
-    name: str
-    base_latency_s: float
-    intra_step_latency_s: float
-    inter_step_latency_s: float
-    efficiency: float
-    network_efficiency: float
-
-
-# NCCL 2.8 tuning.cc ring constants (µs): base LL 3.6 / LL128 10.0 / Simple 8.4; per hop NVLink 0.47 / 1.9 / 3.4,
-# network 2.7 / 4.0 / 9.6; bandwidth LL ×1/4, LL128 ×0.92 of Simple (on either kind of link).
-NCCL_PROTOCOLS: tuple[Protocol, ...] = (
-    Protocol("LL", 3.6e-6, 0.47e-6, 2.7e-6, SIMPLE_EFFICIENCY / 4, SIMPLE_NETWORK_EFFICIENCY / 4),
-    Protocol("LL128", 10.0e-6, 1.9e-6, 4.0e-6, SIMPLE_EFFICIENCY * 0.92, SIMPLE_NETWORK_EFFICIENCY * 0.92),
-    Protocol("Simple", 8.4e-6, 3.4e-6, 9.6e-6, SIMPLE_EFFICIENCY, SIMPLE_NETWORK_EFFICIENCY),
-)
-
-#: ``network.protocol`` values: ``none`` (bytes at line rate, the default) or ``nccl``.
-PROTOCOLS: dict[str, tuple[Protocol, ...]] = {"none": (), "nccl": NCCL_PROTOCOLS}
+#: ``network.protocol`` values: ``none`` (bytes at line rate, the default) or ``nccl`` (NCCL's protocols).
+PROTOCOLS = ("none", "nccl")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -106,6 +75,9 @@ HW_CLASS: dict[str, str] = {"nvswitch": "nvlink", "nvlink": "nvlink", "nvlink-br
 #: NCCL's algorithms and protocols (tuning.cc naming; simtrain's schedules in simtrain/collectives/nccl.py).
 NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
 PROTOCOL_NAMES = ("LL", "LL128", "Simple")
+
+#: NCCL's algorithm of each simtrain algorithm that is one of NCCL's own; any other runs as NCCL's ring does.
+NCCL_KINDS: dict[str, str] = {"nvls": "nvls", "nvls-tree": "nvlstree", "nccl-tree": "tree", "collnet": "collnet"}
 
 # NCCL 2.19 tuning.cc (µs), per algorithm (LL, LL128, Simple): base latency per collective, and latency per step
 # by hardware class (CollNet: the chain variant). 0 where NCCL has no such pair.
@@ -416,6 +388,57 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         base = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
     return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
                     {**schedule.params, "protocol": protocol}, base, protocol)
+
+
+def nccl_kind(algorithm: str) -> str:
+    """NCCL's algorithm whose costs a simtrain algorithm runs with (:data:`NCCL_KINDS`, else ``ring``).
+
+    Examples
+    --------
+    >>> nccl_kind("nvls-tree"), nccl_kind("multidim-ring")
+    ('nvlstree', 'ring')
+    """
+    return NCCL_KINDS.get(algorithm, "ring")
+
+
+def nccl_protocols(kind: str) -> tuple[str, ...]:
+    """The protocols NCCL runs its algorithm ``kind`` with: NVLS, NVLS tree and CollNet Simple only (tuning.cc),
+    the others LL, LL128 and Simple.
+
+    Examples
+    --------
+    >>> nccl_protocols("ring"), nccl_protocols("collnet")
+    (('LL', 'LL128', 'Simple'), ('Simple',))
+    """
+    return ("Simple",) if kind in ("nvls", "nvlstree", "collnet") else PROTOCOL_NAMES
+
+
+def protocol_candidates(schedule: Any, cluster: Any, protocol: str = "nccl", cache: Any = None) -> tuple[Any, ...]:
+    """The Schedules a plain ``schedule`` may run as under ``network.protocol``: one per protocol NCCL would run
+    its algorithm with (:func:`nccl_kind`, :func:`nccl_protocols`), each carrying that protocol's costs
+    (:func:`with_protocol`). The engines run the fastest.
+
+    ``schedule`` alone where ``protocol`` is ``none`` or the schedule already carries a protocol (``auto``).
+    ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares the routes.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import switch
+    >>> c = switch(8, "300 GB/s", "1 us")
+    >>> [s.protocol for s in protocol_candidates(build_schedule("all-reduce", 2**20, c, "ring"), c)]
+    ['LL', 'LL128', 'Simple']
+    >>> len(protocol_candidates(build_schedule("all-reduce", 2**20, c, "ring"), c, "none"))
+    1
+    """
+    if protocol == "none" or schedule.protocol != "none":
+        return (schedule,)
+    if protocol not in PROTOCOLS:
+        from simtrain.errors import ConfigError
+
+        raise ConfigError("unknown protocol model", key="network.protocol", value=protocol, choices=PROTOCOLS)
+    kind = nccl_kind(schedule.algorithm)
+    return tuple(with_protocol(schedule, cluster, kind, name, cache) for name in nccl_protocols(kind))
 
 
 def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]:

@@ -28,7 +28,7 @@ NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
                                   "memory bandwidth of the local reduction (unset: not charged)"),
     "reduction_memory_passes": ("number", "reduction_memory_passes", "memory passes per reduced byte (default 3)"),
     "protocol": ("choice", "protocol", "none (bytes at line rate, default) or nccl (NCCL's LL/LL128/Simple "
-                                       "protocols, the fastest per collective; analytical engine)"),
+                                       "protocols, the fastest per collective; both engines)"),
     "max_events": ("count", "max_events", "DES: refuse (exit 2) a run estimated past this many messages (default "
                                           "600 million, about five minutes)"),
 }
@@ -64,8 +64,9 @@ class NetworkOptions:
     reduction_memory_passes : float
         Memory passes per reduced byte (3: read two operands, write one).
     protocol : {'none', 'nccl'}
-        ``nccl`` evaluates every collective under NCCL's three protocols (:mod:`simtrain.network.protocol`) and
-        takes the fastest; ``none`` moves bytes at line rate.
+        ``nccl`` runs every collective that carries no protocol of its own under the protocols NCCL would run it
+        with and takes the fastest (:func:`simtrain.network.protocol.protocol_candidates`; both engines);
+        ``none`` moves bytes at line rate.
     max_events : int or None
         DES only: the most messages (flow starts) a run may be estimated to simulate before it starts; past it
         the run is refused with a :class:`~simtrain.errors.ConfigError`. ``None``: :data:`DEFAULT_MAX_EVENTS`.

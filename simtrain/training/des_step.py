@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 import simpy
 
 from simtrain.network import NetworkCache, NetworkOptions
+from simtrain.network.analytical import fastest_protocol
 from simtrain.network.des import (
     CollectiveRun,
     FlowNetwork,
@@ -253,6 +255,10 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     cache = cache if sim_cluster is cluster else None
     traced = _traced_ranks(record_phases, factors)
     cache = NetworkCache.for_cluster(sim_cluster, cache)
+    # network.protocol: each job runs the protocol the closed form finds fastest (CollectiveRun's choice), made
+    # here so the symmetry classes and the message estimate see the Schedules that run
+    jobs = [dataclasses.replace(job, schedule=fastest_protocol(job.schedule, sim_cluster, network, cache))
+            for job in jobs]
     messages = sum(estimate_messages(job.schedule, cache, store_and_forward) for job in jobs)
     check_budget(messages, network)
     classes = None

@@ -331,7 +331,9 @@ def trace_collective(schedule: Any, cluster: Any, engine: str = "analytical", op
     ['GPU 0', 'GPU 5']
     """
     from simtrain.network import run_engine
+    from simtrain.network.analytical import fastest_protocol
 
+    schedule = fastest_protocol(schedule, cluster, options)  # network.protocol's choice, traced as it runs
     if engine == "des":
         result, spans, history = _des_phases(schedule, cluster, options, ranks, store_and_forward, progress)
         return result, collective_trace(result, cluster, history, phase_spans=spans, links=links)

@@ -1,4 +1,4 @@
-"""The NCCL-like protocol model of the analytical engine (network.protocol: nccl)."""
+"""NCCL's protocol model under a named algorithm (network.protocol: nccl), in both engines."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from simtrain.cli import main
 from simtrain.collectives import collective_time
 from simtrain.errors import ConfigError
 from simtrain.network import NetworkOptions
-from simtrain.network.protocol import NCCL_PROTOCOLS, SIMPLE_EFFICIENCY
+from simtrain.network.protocol import (
+    BASE_LATENCY_US,
+    HW_LATENCY_US,
+    SIMPLE_EFFICIENCY,
+    bandwidth_factor,
+)
 from simtrain.topology import hierarchical, switch
 
 NCCL = NetworkOptions(protocol="nccl")
@@ -31,11 +36,11 @@ def test_small_messages_pick_a_low_latency_protocol_and_cost_its_latencies():
     node = switch(8, "300 GB/s", "1 us")
     _, result = busbw(1e6, node, NCCL)
     assert result.protocol in ("LL", "LL128")
-    ll128 = NCCL_PROTOCOLS[1]
     steps = 2 * 7
-    # LL128 on one node: base + 14 steps at max(1.9 us, two 1 us hops) + bytes at its efficiency
-    expected = ll128.base_latency_s + steps * max(ll128.intra_step_latency_s, 2e-6) + \
-        2 * 7 / 8 * 1e6 / (ll128.efficiency * 300e9)
+    # LL128 on one node: base + 14 steps at max(NVLink hop latency, two 1 us hops) + bytes at its efficiency
+    hop = HW_LATENCY_US["nvlink"]["ring"][1] * 1e-6
+    efficiency = SIMPLE_EFFICIENCY * bandwidth_factor("ring", "LL128", "all-reduce", 1, 8, 8)
+    expected = BASE_LATENCY_US["ring"][1] * 1e-6 + steps * max(hop, 2e-6) + 2 * 7 / 8 * 1e6 / (efficiency * 300e9)
     assert result.protocol == "LL128" and result.time_s == pytest.approx(expected, rel=1e-9)
 
 
@@ -60,12 +65,15 @@ def test_network_steps_use_the_network_latency():
     assert cross.time_s > local.time_s
 
 
-def test_options_parse_and_the_des_refuses_the_protocol_model():
+def test_options_parse_and_the_des_runs_the_protocol_model():
     assert NetworkOptions.from_mapping({"protocol": "nccl"}).protocol == "nccl"
     with pytest.raises(ConfigError, match="unknown value: 'ncl'"):
         NetworkOptions.from_mapping({"protocol": "ncl"})
-    with pytest.raises(ConfigError, match="analytical engine"):
-        collective_time("all-reduce", 1e6, switch(4, "10 GB/s", "1 us"), "ring", engine="des", options=NCCL)
+    node = switch(4, "10 GB/s", "1 us")
+    des = collective_time("all-reduce", 1e6, node, "ring", engine="des", options=NCCL)
+    analytical = collective_time("all-reduce", 1e6, node, "ring", options=NCCL)
+    assert des.protocol == analytical.protocol != "none"
+    assert des.time_s == pytest.approx(analytical.time_s, rel=1e-9)
 
 
 def test_the_training_step_and_the_cli_take_the_protocol(capsys):
