@@ -326,9 +326,9 @@ def _a100_node() -> Cluster:
     return switch(8, "300 GB/s", "1 us", name="8xA100-nvswitch")
 
 
-_PROTOCOL = ("NCCL's protocol model (network.protocol: nccl): the fastest of LL, LL128 and Simple with NCCL 2.8's "
-             "ring constants; the Simple efficiency is 0.794 inside a node (fitted once to the 8 x A100 and "
-             "8 x H100 cases) and 0.95 across nodes (fitted once to the per-NIC HDR and NDR figures)")
+_PROTOCOL = ("NCCL's protocol model (network.protocol: nccl): the fastest of LL, LL128 and Simple with NCCL 2.19's "
+             "latencies; the Simple efficiency is 0.794 on NVLink (fitted once to the 8 x A100 and 8 x H100 cases) "
+             "and 0.95 on NICs (fitted once to the per-NIC HDR and NDR figures)")
 _RAMP_GAP = ("the ramp between small and large messages: the overheads the measurements imply above the peak-"
              "bandwidth time (about 41, 135, 319 and 116 us at 1 MB, 16 MB, 128 MB and 1 GB) rise and then fall, "
              "while every cost NCCL 2.18.5's ring structure gives (24 channels, one loop up to 384 MiB, two slices "
