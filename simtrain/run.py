@@ -138,7 +138,7 @@ _DEFAULT_BATCH = next(p.default for p in RUN_PARAMS if p.name == "batch")
 def check_combination(compute_jitter: float, store_and_forward: bool, engine: str, *, batch: int | None = None,
                       parallel: str | None = None, micro_batch: int | None = None,
                       global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
-                      rank_order: str = "tp-cp-dp-pp") -> None:
+                      rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed. The rules that need the
     GPU count or the model (degrees dividing them) are checked when the plan is resolved
@@ -176,8 +176,15 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if parallel is not None:
         parse_degrees(parallel)
     parse_schedule(pipeline_schedule)
-    parse_recompute(recompute)
+    recompute_name, recompute_layers = parse_recompute(recompute)
     parse_rank_order(rank_order)
+    # the saved inputs of recomputed layers are split over a plan's TP group: without either there is nothing to split
+    if distribute_saved_activations and parallel is None:
+        raise ConfigError("needs a parallel plan (parallel), over whose TP group the saved layer inputs are split",
+                          key="distribute_saved_activations", value=True)
+    if distribute_saved_activations and recompute_name == "full" and recompute_layers == 0:
+        raise ConfigError("needs full recomputation of at least one layer (got recompute full:layers=0)",
+                          key="distribute_saved_activations", value=True)
 
 
 @dataclass(frozen=True)
@@ -277,7 +284,7 @@ class TrainingRun:
         check_combination(self.compute_jitter, self.store_and_forward, self.engine, batch=self.batch,
                           parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
                           pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,
-                          rank_order=self.rank_order)
+                          rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations)
 
     # -- constructors ---------------------------------------------------------------------------------------
     @classmethod

@@ -273,16 +273,28 @@ def build_grouped_schedule(
         # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the
         # first group's relabelled (tested against building each group): one build instead of one per group.
         # Not so for multi-channel rings, which rotate each node's run of ranks: those build every group.
-        first = build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
+        first = _one_group_endpoints(build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0],
+                                                    chunks=chunks, **params), algorithm)
         merged = _relabel(first.patterns, np.stack([np.asarray(g) for g in groups]),
                           np.asarray(sizes, dtype=np.float64) / sizes[0], cluster.num_gpus)
     else:
-        parts = [build_schedule(op, size, cluster, algorithm, ranks=group, chunks=chunks, **params)
+        parts = [_one_group_endpoints(build_schedule(op, size, cluster, algorithm, ranks=group, chunks=chunks,
+                                                     **params), algorithm)
                  for size, group in zip(sizes, groups)]
         merged = merge_group_patterns([part.patterns for part in parts], [len(g) for g in groups])
         first = parts[0]
     return Schedule(op, algorithm, float(sum(sizes)), np.concatenate(list(groups)), tuple(merged), chunks,
                     first.params)
+
+
+def _one_group_endpoints(schedule: Schedule, algorithm: str) -> Schedule:
+    """``schedule``, unless it names endpoints beyond its ranks (BytePS's CPU server machines): how concurrent
+    groups would share those servers is not modelled, so grouped collectives refuse them."""
+    if len(schedule.endpoints) > len(schedule.ranks):
+        raise ConfigError("CPU server machines serve one group of ranks: grouped collectives (--parallel plans, a "
+                          "scheme's sub-groups) cannot use them; set topology.cpu_servers.count=0 or drop the "
+                          "grouping", key="algorithm", value=algorithm)
+    return schedule
 
 
 def merge_group_patterns(parts: Sequence[Sequence[StepPattern]], group_sizes: Sequence[int]) -> list[StepPattern]:

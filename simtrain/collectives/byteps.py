@@ -120,7 +120,7 @@ def _stage_flows(table: np.ndarray, hosts: np.ndarray, x: float, y: float, block
             push_bytes.append(np.full(int(off.sum()) * g, x * block))
         if push_src:
             src, dst, nbytes = (np.concatenate(v) for v in (push_src, push_dst, push_bytes))
-            summed = max(n * y * block, (n - 1) * x * block)   # a server sums what the n machines push
+            summed = max(n * g * y * block, (n - 1) * x * block)   # a server sums what all n·g GPUs push
             stages.append(("push", src, dst, nbytes, summed))
             stages.append(("pull", dst, src, nbytes, 0.0))
     if g > 1:

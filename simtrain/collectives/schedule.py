@@ -219,7 +219,8 @@ class Schedule:
 
     @property
     def bytes_sent(self) -> float:
-        """Bytes sent by all ranks together over the whole collective (all chunks)."""
+        """Bytes sent by all ranks together over the whole collective (all chunks); with CPU server hosts
+        (``byteps``) their sends are included."""
         return self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
 
     def resized(self, size_bytes: float) -> Schedule:

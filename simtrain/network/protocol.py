@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KINDS", "NVLS_CHANNELS", "PROTOCOLS",
-           "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline", "bandwidth_factor",
-           "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time", "node_bandwidths",
-           "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
+__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL", "NVLS_CHANNELS",
+           "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline",
+           "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
+           "node_bandwidths", "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
            "protocol_candidates", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
@@ -78,6 +78,9 @@ PROTOCOL_NAMES = ("LL", "LL128", "Simple")
 
 #: NCCL's algorithm of each simtrain algorithm that is one of NCCL's own; any other runs as NCCL's ring does.
 NCCL_KINDS: dict[str, str] = {"nvls": "nvls", "nvls-tree": "nvlstree", "nccl-tree": "tree", "collnet": "collnet"}
+#: simtrain algorithms that NCCL does not run: push/pull through parameter servers (BytePS's ps-lite, a PS over
+#: sockets or RDMA), which ``network.protocol: nccl`` leaves at line rate rather than price as an NCCL ring.
+NOT_NCCL = ("ps", "byteps")
 
 # NCCL 2.19 tuning.cc (µs), per algorithm (LL, LL128, Simple): base latency per collective, and latency per step
 # by hardware class (CollNet: the chain variant). 0 where NCCL has no such pair.
@@ -418,7 +421,8 @@ def protocol_candidates(schedule: Any, cluster: Any, protocol: str = "nccl", cac
     its algorithm with (:func:`nccl_kind`, :func:`nccl_protocols`), each carrying that protocol's costs
     (:func:`with_protocol`). The engines run the fastest.
 
-    ``schedule`` alone where ``protocol`` is ``none`` or the schedule already carries a protocol (``auto``).
+    ``schedule`` alone where ``protocol`` is ``none``, the schedule already carries a protocol (``auto``), or
+    NCCL does not run its algorithm (:data:`NOT_NCCL`: parameter-server push and pull).
     ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares the routes.
 
     Examples
@@ -431,7 +435,7 @@ def protocol_candidates(schedule: Any, cluster: Any, protocol: str = "nccl", cac
     >>> len(protocol_candidates(build_schedule("all-reduce", 2**20, c, "ring"), c, "none"))
     1
     """
-    if protocol == "none" or schedule.protocol != "none":
+    if protocol == "none" or schedule.protocol != "none" or schedule.algorithm.split(":")[0] in NOT_NCCL:
         return (schedule,)
     if protocol not in PROTOCOLS:
         from simtrain.errors import ConfigError

@@ -234,3 +234,40 @@ def test_failed_links_reroute_host_flows_and_name_a_cut_off_host():
     assert np.isfinite(r.time_s)
     with pytest.raises(ConfigError, match="host1"):
         Perturbations.parse(failed=["leaf0->host1"]).apply(cluster)
+
+
+def test_a_servers_reduction_is_what_all_gpus_push_to_it():
+    # the push step's reduce_bytes is the most any endpoint sums: a CPU server receives from every GPU of every
+    # machine (before, the GPUs per machine were left out: 1/8 of the servers' summation was charged)
+    cluster = load_topology("cloud-25g", gpus=16, overrides=[("cpu_servers.count", 2)])
+    push = build_schedule("all-reduce", 64e6, cluster, "byteps", partitions=1).patterns[1]
+    assert push.label == "push"
+    received = np.bincount(push.dst, weights=push.nbytes)
+    assert push.reduce_bytes == pytest.approx(received.max(), rel=1e-12)
+
+
+def test_grouped_collectives_refuse_cpu_servers(capsys):
+    from simtrain.cli import main
+    from simtrain.collectives import build_grouped_schedule
+
+    cluster = load_topology("cloud-25g", gpus=32, overrides=[("cpu_servers.count", 4)])
+    with pytest.raises(ConfigError, match="CPU server machines serve one group of ranks"):
+        build_grouped_schedule("all-reduce", [8e6, 8e6], cluster, "byteps", [np.arange(16), np.arange(16, 32)])
+    # before: an IndexError traceback from relabelling the first group's hosts
+    code = main(["simulate", "--model", "resnet50", "--topology", "cloud-25g", "--gpus", "32", "--batch", "16",
+                 "--set", "topology.cpu_servers.count=4", "--algorithm", "byteps",
+                 "--scheme", "ab-training:group_size=16"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "CPU server machines serve one group of ranks" in err
+
+
+@pytest.mark.parametrize("engine", ["analytical", "des"])
+def test_the_nccl_protocol_leaves_push_and_pull_at_line_rate(engine):
+    # BytePS moves its shards with ps-lite, not NCCL: network.protocol nccl must not price them as an NCCL ring
+    from simtrain.network import NetworkOptions
+
+    cluster = load_topology("cloud-25g", gpus=16, overrides=[("cpu_servers.count", 2)])
+    plain = collective_time("all-reduce", 64 * 2**20, cluster, "byteps", engine=engine)
+    nccl = collective_time("all-reduce", 64 * 2**20, cluster, "byteps", engine=engine,
+                           options=NetworkOptions(protocol="nccl"))
+    assert nccl.time_s == plain.time_s and nccl.protocol == "none"

@@ -122,3 +122,16 @@ def test_opt_175b_fits_once_its_checkpoints_are_distributed() -> None:
     assert checkpoints / 2**30 == pytest.approx(4.5)
     assert r.memory_per_gpu_bytes < r.memory_capacity_bytes
     assert r.parallel["distribute_saved_activations"] is True
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--batch", "8", "--recompute", "full"], "needs a parallel plan"),
+    (["--parallel", "tp=8", "--micro-batch", "1", "--global-batch", "2", "--recompute", "full:layers=0"],
+     "needs full recomputation of at least one layer"),
+])
+def test_the_flag_is_refused_where_it_would_split_nothing(capsys, args: list, message: str) -> None:
+    # before, both ran and silently ignored the flag
+    code = main(["simulate", "--model", MODEL, "--topology", "dgx-a100", "--gpus", "8", "--dtype", "bf16", *args,
+                 "--distribute-saved-activations"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"--distribute-saved-activations: {message}" in err
