@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from simtrain.cli._common import (
@@ -244,9 +245,10 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
     from simtrain.collectives import ALGORITHMS, build_schedule
     from simtrain.collectives.nccl import tree_chunks
     from simtrain.network import run_engine
-    from simtrain.network.protocol import nccl_kind, protocol_candidates
+    from simtrain.network.protocol import nccl_kind
 
     size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
+    nccl = dataclasses.replace(options, protocol="nccl")
     rows = []
     skipped = []
     for name in ALGORITHMS.names():
@@ -262,13 +264,10 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
         except ConfigError as exc:
             skipped.append({"algorithm": name, "why": str(exc)})
             continue
-        if name == "auto":
-            result = run_engine(args.engine, schedule, cluster, options)
-            label = f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})"
-        else:
-            result = min((run_engine(args.engine, candidate, cluster, options)
-                          for candidate in protocol_candidates(schedule, cluster)), key=lambda r: r.time_s)
-            label = f"{name} ({result.protocol})"
+        # every algorithm under NCCL's protocol model, chosen as the engines choose it (auto carries its own)
+        result = run_engine(args.engine, schedule, cluster, nccl)
+        label = (f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})" if name == "auto"
+                 else f"{name} ({'line rate' if result.protocol == 'none' else result.protocol})")
         rows.append((result.time_s, label, result))
     if not rows:
         raise ConfigError("no algorithm implements this operation here", key="op", value=args.op)
@@ -280,7 +279,8 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
               "results": [dict(r.to_dict(), algorithm=label) for _, label, r in rows], "not_applicable": skipped})
         return 0
     print(f"{args.op} of {units.format_size(best[2].size_bytes)} on {cluster.name} ({cluster.num_gpus} GPUs), "
-          f"{args.engine} engine: every applicable algorithm with NCCL's protocol costs, fastest first")
+          f"{args.engine} engine: every applicable algorithm with NCCL's protocol costs (parameter-server "
+          "push and pull, which NCCL does not run, at line rate), fastest first")
     width = max(len(label) for _, label, _ in rows)
     print(f"  {'algorithm':<{width}}  {'time':>12}  {'bus bandwidth':>14}")
     for time_s, label, result in rows:

@@ -150,7 +150,9 @@ def evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions | Non
     >>> round(r.time_s * 1e3, 6)    # 7 steps of (2 hops x 1 us + 1 MB / 10 GB/s)
     0.714
     """
-    return _fastest(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache))[1]
+    options = options or NetworkOptions()
+    cache = NetworkCache.for_cluster(cluster, cache)
+    return _fastest(_candidates(schedule, cluster, options, cache), cluster, options, cache)[1]
 
 
 def fastest_protocol(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
@@ -171,16 +173,23 @@ def fastest_protocol(schedule: Schedule, cluster: Cluster, options: NetworkOptio
     >>> [fastest_protocol(build_schedule("all-reduce", n, c, "ring"), c, nccl).protocol for n in (2**10, 2**30)]
     ['LL', 'Simple']
     """
-    return _fastest(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache))[0]
+    options = options or NetworkOptions()
+    cache = NetworkCache.for_cluster(cluster, cache)
+    candidates = _candidates(schedule, cluster, options, cache)
+    # no choice, nothing to time: the DES asks this of every collective it runs
+    return candidates[0] if len(candidates) == 1 else _fastest(candidates, cluster, options, cache)[0]
 
 
-def _fastest(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
-             cache: NetworkCache) -> tuple[Schedule, CollectiveResult]:
+def _candidates(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
+                cache: NetworkCache) -> tuple[Schedule, ...]:
     from simtrain.network.protocol import protocol_candidates
 
-    candidates = protocol_candidates(schedule, cluster, options.protocol, cache)
-    if len(candidates) == 1:
-        return candidates[0], _evaluate(candidates[0], cluster, options, cache)
+    return protocol_candidates(schedule, cluster, options.protocol, cache)
+
+
+def _fastest(candidates: tuple[Schedule, ...], cluster: Cluster, options: NetworkOptions,
+             cache: NetworkCache) -> tuple[Schedule, CollectiveResult]:
+    """The fastest candidate and its result (ties to the first)."""
     timed = [(candidate, _evaluate(candidate, cluster, options, cache)) for candidate in candidates]
     return min(timed, key=lambda pair: pair[1].time_s)
 

@@ -52,8 +52,8 @@ from simtrain.network.symmetry import Symmetry
 from simtrain.network.types import DEFAULT_MAX_EVENTS, CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["CollectiveRun", "FlowNetwork", "Progress", "check_budget", "estimate_messages", "simulate_collective",
-           "uncontended_finish"]
+__all__ = ["CollectiveRun", "FlowNetwork", "Progress", "check_budget", "estimate_messages", "run_result",
+           "simulate_collective", "uncontended_finish"]
 
 _DONE_TOLERANCE = 1e-9  # a flow is through when less than this fraction of its bytes remains
 
@@ -1071,11 +1071,18 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
         finally:
             network.progress.close()
         link_bytes = network.link_bytes
+    return run_result(run, traffic.bytes_by_class, link_bytes)
+
+
+def run_result(run: CollectiveRun, bytes_by_class: dict[str, float], link_bytes: np.ndarray) -> CollectiveResult:
+    """The :class:`CollectiveResult` of a finished ``run``: it ends when its last rank does; ``bytes_by_class``
+    and ``link_bytes`` are what its Schedule moved (used by :func:`simulate_collective` and traced runs)."""
+    schedule = run.schedule
     finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
     return CollectiveResult(
         op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
         size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
-        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=link_bytes, protocol=schedule.protocol,
+        bytes_by_class=bytes_by_class, phases=[], link_bytes=link_bytes, protocol=schedule.protocol,
     )
 
 

@@ -380,9 +380,8 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
     import simpy
 
     from simtrain.network.cache import NetworkCache
-    from simtrain.network.des import FlowNetwork, Progress, check_budget, estimate_messages
+    from simtrain.network.des import FlowNetwork, Progress, check_budget, estimate_messages, run_result
     from simtrain.network.link_load import schedule_traffic
-    from simtrain.network.types import CollectiveResult
 
     members = [int(r) for r in np.asarray(schedule.ranks).tolist()]
     if ranks is None:
@@ -405,12 +404,7 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
         env.run(until=run.done)
     finally:
         network.progress.close()
-    finish = float(np.nanmax(run.finish_time)) if run.p else 0.0
-    traffic = schedule_traffic(schedule, cluster, network.cache)
-    result = CollectiveResult(
-        op=schedule.op, algorithm=schedule.algorithm, engine="des", num_ranks=schedule.num_ranks,
-        size_bytes=schedule.size_bytes, chunks=schedule.chunks, time_s=finish, bytes_sent=schedule.bytes_sent,
-        bytes_by_class=traffic.bytes_by_class, phases=[], link_bytes=network.link_bytes, protocol=schedule.protocol)
+    result = run_result(run, schedule_traffic(schedule, cluster, network.cache).bytes_by_class, network.link_bytes)
     spans = [(f"GPU {rank}", chunk, label, start, end) for rank, chunk, label, start, end in recorded_spans(run)]
     return result, spans, network.load_history
 
