@@ -178,6 +178,7 @@ def build_schedule(
     *,
     ranks: Sequence[int] | np.ndarray | None = None,
     chunks: int = 1,
+    cache: Any = None,
     **params: Any,
 ) -> Schedule:
     """Build the Schedule of collective ``op`` of ``size`` bytes on ``cluster`` with ``algorithm``.
@@ -196,6 +197,9 @@ def build_schedule(
         Participating ranks in algorithm order (default: all GPUs). The root of broadcast/reduce is the first.
     chunks : int
         Number of chunks the buffer is split into (pipelining).
+    cache : NetworkCache, optional
+        Routes and rates of ``cluster`` that ``auto`` may share with the engines that will run the Schedule (its
+        choice evaluates candidates); it never changes the answer.
     **params
         Algorithm parameters (e.g. ``servers`` for ``ps``).
 
@@ -235,7 +239,7 @@ def build_schedule(
                               value=chunks)
         from simtrain.collectives.nccl import auto_schedule
 
-        return auto_schedule(op, nbytes, cluster, [rank_array], [1.0])
+        return auto_schedule(op, nbytes, cluster, [rank_array], [1.0], cache)
     patterns = algo.build(op, nbytes / chunks, rank_array, cluster)
     return Schedule(op, algo.name, nbytes, rank_array, tuple(patterns), chunks, algo.get_params())
 
@@ -248,9 +252,12 @@ def build_grouped_schedule(
     groups: Sequence[np.ndarray],
     *,
     chunks: int = 1,
+    cache: Any = None,
     **params: Any,
 ) -> Schedule:
     """One Schedule running the same collective concurrently on disjoint rank groups (sizes may differ).
+
+    ``cache`` as in :func:`build_schedule`.
 
     The groups must have equal sizes, so their schedules have the same shape and merge step by step.
 
@@ -263,11 +270,12 @@ def build_grouped_schedule(
     True
     """
     if len(groups) == 1:
-        return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, **params)
+        return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, cache=cache,
+                              **params)
     if make(ALGORITHMS, algorithm, key="algorithm", **params).name == "auto" and sizes[0] > 0:
         from simtrain.collectives.nccl import auto_schedule
 
-        return auto_schedule(op, float(sum(sizes)), cluster, [np.asarray(g) for g in groups], list(sizes))
+        return auto_schedule(op, float(sum(sizes)), cluster, [np.asarray(g) for g in groups], list(sizes), cache)
     channels = make(ALGORITHMS, algorithm, key="algorithm", **params).params.get("channels", 1)
     if len({len(g) for g in groups}) == 1 and sizes[0] > 0 and channels == 1:
         # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the
@@ -320,7 +328,9 @@ def merge_group_patterns(parts: Sequence[Sequence[StepPattern]], group_sizes: Se
         merged.append(StepPattern(
             np.concatenate([p.src for p in pieces]), np.concatenate([p.dst for p in pieces]),
             np.concatenate([p.nbytes for p in pieces]), first.repeat, max(p.reduce_bytes for p in pieces),
-            first.label, chain_id, first.stages, stage_of_flow, max(p.step_latency_s for p in pieces), efficiency))
+            first.label, chain_id, first.stages, stage_of_flow, max(p.step_latency_s for p in pieces), efficiency,
+            first.flow_latency_s if len({p.flow_latency_s for p in pieces}) == 1 else
+            max(p.flow_latency_s or 0.0 for p in pieces)))
     return merged
 
 
@@ -342,7 +352,7 @@ def _relabel(patterns: Sequence[StepPattern], groups: np.ndarray, ratios: np.nda
         merged.append(StepPattern(
             groups[:, position[p.src]].ravel(), groups[:, position[p.dst]].ravel(),
             (ratios[:, None] * p.nbytes[None, :]).ravel(), p.repeat, float(p.reduce_bytes * ratios.max()),
-            p.label, chain_id, p.stages, stage_of_flow, p.step_latency_s, efficiency))
+            p.label, chain_id, p.stages, stage_of_flow, p.step_latency_s, efficiency, p.flow_latency_s))
     return merged
 
 

@@ -95,7 +95,8 @@ def comm_sizes(comm: Communication, num_gpus: int, gpus_per_node: int) -> tuple[
                     for g, p in zip(groups, payloads)]
 
 
-def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, algorithm: str = "ring") -> Schedule:
+def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, algorithm: str = "ring",
+                  cache: Any = None) -> Schedule:
     """The Schedule that carries ``comm`` on ``cluster`` (grouped over its rank groups).
 
     ``algorithm`` (a name or ``NAME:key=value,...``) applies where it can: a multidim-ring is defined on the
@@ -103,6 +104,7 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
     groups (NCCL decides per communicator); broadcasts and reduces use a ring unless ``algorithm`` has one, and so
     does any operation ``algorithm`` does not implement (the all-gather of top-k under ``hierarchical``). All-to-all
     runs ``direct`` and push-pull ``ps``. The algorithm's parameters apply only when it is the one that runs.
+    ``cache`` as in :func:`~simtrain.collectives.build_schedule`.
 
     Examples
     --------
@@ -132,4 +134,4 @@ def comm_schedule(comm: Communication, cluster: Cluster, gpus_per_node: int, alg
         name = "ring"   # e.g. the all-gather of top-k under hierarchical all-reduce: what NCCL would run
     if name == chosen:
         params = {**chosen_params, **params}
-    return build_grouped_schedule(op, sizes, cluster, name, groups, **params)
+    return build_grouped_schedule(op, sizes, cluster, name, groups, cache=cache, **params)

@@ -76,6 +76,10 @@ class StepPattern:
     efficiency : ndarray of float or None
         A protocol's bandwidth efficiency per flow: a flow's transfer takes its bytes over ``rate x efficiency``
         (``None``: line rate).
+    flow_latency_s : float or None
+        Every flow's latency (delivered this long after its last byte leaves; a local copy none): NCCL's per-step
+        latencies, measured end to end, wire included, stand for the path's
+        (:func:`simtrain.network.protocol.with_protocol`). ``None``: the path's (the sum of its links').
     """
 
     src: Any  # array-like on input, an int64 ndarray after __post_init__
@@ -89,6 +93,7 @@ class StepPattern:
     stage_of_flow: np.ndarray | None = None
     step_latency_s: float = 0.0
     efficiency: np.ndarray | None = None
+    flow_latency_s: float | None = None
 
     def __post_init__(self) -> None:
         src = np.asarray(self.src, dtype=np.int64)
@@ -146,7 +151,7 @@ class StepPattern:
         """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
         scaled = StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
                              self.label, self.chain_id, self.stages, self.stage_of_flow, self.step_latency_s,
-                             self.efficiency)
+                             self.efficiency, self.flow_latency_s)
         object.__setattr__(scaled, "_flows_key", self.flows_key)   # the same endpoint arrays: the same digest
         return scaled
 

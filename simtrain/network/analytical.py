@@ -31,7 +31,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from simtrain.network.pipeline import chunk_schedule, link_groups
 from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
-__all__ = ["evaluate", "fastest_protocol"]
+__all__ = ["evaluate", "fastest_protocol", "pipeline_terms"]
 
 
 @dataclass
@@ -55,7 +55,11 @@ class _Flows:
 
 
 def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
-    return cache.get("analytical-flows", pattern.flows_key, lambda: _make_flows(pattern, cluster, cache))
+    flows = cache.get("analytical-flows", pattern.flows_key, lambda: _make_flows(pattern, cluster, cache))
+    if pattern.flow_latency_s is not None:  # NCCL's end-to-end latency stands for the path's (same routes)
+        latency = np.where(flows.routes.lengths > 0, pattern.flow_latency_s, 0.0)
+        return _Flows(flows.routes, flows.rates, latency, flows.links)
+    return flows
 
 
 def _make_flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
@@ -189,15 +193,64 @@ def _candidates(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
 
 def _fastest(candidates: tuple[Schedule, ...], cluster: Cluster, options: NetworkOptions,
              cache: NetworkCache) -> tuple[Schedule, CollectiveResult]:
-    """The fastest candidate and its result (ties to the first)."""
-    timed = [(candidate, _evaluate(candidate, cluster, options, cache)) for candidate in candidates]
-    return min(timed, key=lambda pair: pair[1].time_s)
+    """The fastest candidate and its result (ties to the first); only the winner's traffic is counted."""
+    if len(candidates) == 1:
+        return candidates[0], _evaluate(candidates[0], cluster, options, cache)
+    timed = [(candidate, _evaluate(candidate, cluster, options, cache, traffic=False)) for candidate in candidates]
+    best, result = min(timed, key=lambda pair: pair[1].time_s)
+    class_bytes, link_bytes = _traffic(best, cluster, cache)
+    return best, replace(result, bytes_by_class=_by_class(class_bytes, cluster), link_bytes=link_bytes)
 
 
-def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache) -> CollectiveResult:
-    num_classes = len(cluster.class_names)
-    class_bytes = np.zeros(num_classes)
+def _traffic(schedule: Schedule, cluster: Cluster, cache: NetworkCache) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes the whole schedule puts on each link class and on each link."""
+    class_bytes = np.zeros(len(cluster.class_names))
     link_bytes = np.zeros(cluster.num_links)
+    for pattern in schedule.patterns:
+        if pattern.num_flows:
+            traffic = pattern_traffic(pattern, _flows(pattern, cluster, cache).routes, cluster,
+                                      pattern.repeat * schedule.chunks)
+            class_bytes += traffic.class_bytes
+            link_bytes += traffic.link_bytes
+    return class_bytes, link_bytes
+
+
+def _by_class(class_bytes: np.ndarray, cluster: Cluster) -> dict[str, float]:
+    return {name: float(class_bytes[i]) for i, name in enumerate(cluster.class_names)}
+
+
+def _group_busy(occupancy: list[float], groups: list[int]) -> list[float]:
+    """Time each link group is busy per chunk: the sum of its patterns' occupancies."""
+    busy = [0.0] * (max(groups) + 1 if groups else 0)
+    for index, value in enumerate(occupancy):
+        busy[groups[index]] += value
+    return busy
+
+
+def pipeline_terms(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
+                   cache: NetworkCache | None = None) -> tuple[float, np.ndarray]:
+    """What a pipelined tree's time is made of: one chunk's way through all patterns, and how long each link
+    group is busy per chunk, both for the Schedule's chunk as it is (the time of ``c`` chunks is the first plus
+    ``c - 1`` times the busiest group, plus the base latency).
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> from simtrain.collectives import build_schedule
+    >>> c = load_topology("dgx-h100", gpus=16)
+    >>> first, busy = pipeline_terms(build_schedule("all-reduce", 2**20, c, "nccl-tree"), c)
+    >>> bool(first > busy.max() > 0)
+    True
+    """
+    parts: list = []
+    _evaluate(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache), parts)
+    return float(parts[0]), np.asarray(parts[1], dtype=np.float64)
+
+
+def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache,
+              parts: list | None = None, traffic: bool = True) -> CollectiveResult:
+    """The schedule's result; with ``parts``, also its pipeline terms (:func:`pipeline_terms`); without
+    ``traffic``, its bytes per link are left at zero (a candidate that may lose)."""
     stage_times: list[float] = []
     occupancy: list[float] = []
     link_sets: list[np.ndarray] = []
@@ -246,10 +299,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         occupancy.append(occupied)
         phases.append((pattern.label, stage))
         link_sets.append(flows.links)
-        traffic = pattern_traffic(pattern, flows.routes, cluster, pattern.repeat * schedule.chunks)
-        class_bytes += traffic.class_bytes
-        link_bytes += traffic.link_bytes
-    total = float(ready.max()) if schedule.num_ranks else 0.0
+    total = one_chunk = float(ready.max()) if schedule.num_ranks else 0.0
     if schedule.chunks > 1 and occupancy:
         # groups of patterns that share links cannot overlap across chunks
         groups = link_groups(link_sets, cluster.num_links)
@@ -258,11 +308,14 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             total = chunk_schedule([stage_times[j] for j in used], [groups[j] for j in used],
                                    schedule.chunks).makespan
         else:
-            group_busy: dict[int, float] = {}
-            for index, busy in enumerate(occupancy):
-                group_busy[groups[index]] = group_busy.get(groups[index], 0.0) + busy
-            total += (schedule.chunks - 1) * max(group_busy.values())
+            total += (schedule.chunks - 1) * max(_group_busy(occupancy, groups))
     total += schedule.base_latency_s   # the schedule's protocol, once per collective
+    if traffic and parts is None:  # the terms of a pipeline need no traffic
+        class_bytes, link_bytes = _traffic(schedule, cluster, cache)
+    else:
+        class_bytes, link_bytes = np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links)
+    if parts is not None:
+        parts.extend([one_chunk, _group_busy(occupancy, link_groups(link_sets, cluster.num_links))])
     return CollectiveResult(
         op=schedule.op,
         algorithm=schedule.algorithm,
@@ -272,7 +325,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         chunks=schedule.chunks,
         time_s=total,
         bytes_sent=schedule.bytes_sent,
-        bytes_by_class={name: float(class_bytes[i]) for i, name in enumerate(cluster.class_names)},
+        bytes_by_class=_by_class(class_bytes, cluster),
         phases=phases,
         link_bytes=link_bytes,
         protocol=schedule.protocol,

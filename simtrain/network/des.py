@@ -205,7 +205,8 @@ class FlowNetwork:
         self._template = None
         lengths = routes.lengths
         if self.store_and_forward and routes.links.size and int(lengths.max()) > 1:
-            self._send_hop_by_hop(routes, nbytes, callback, payload)
+            # hop by hop, each hop at its link's latency, unless the caller's latencies are none (a step's own)
+            self._send_hop_by_hop(routes, nbytes, callback, payload, latency is None or bool(np.any(latency)))
             return
         if latency is None:
             latency = path_latency(routes, self.cluster)
@@ -272,7 +273,7 @@ class FlowNetwork:
             self._wake.succeed()
 
     def _send_hop_by_hop(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
-                         payload: np.ndarray) -> None:
+                         payload: np.ndarray, wire: bool = True) -> None:
         lengths = routes.lengths
         hop = np.zeros(len(nbytes), dtype=np.int64)
         starts = routes.offsets[:-1]
@@ -286,7 +287,7 @@ class FlowNetwork:
                 one_hop = Routes(np.arange(going.size + 1, dtype=np.int64), routes.links[starts[going] + hop[going]])
                 hop[going] += 1
                 self.send(one_hop, nbytes[going], functools.partial(_remapped, launch, going),
-                          payload=payload[going])
+                          None if wire else np.zeros(going.size), payload=payload[going])
 
         saved, self.store_and_forward = self.store_and_forward, False
         try:
@@ -784,6 +785,8 @@ class CollectiveRun:
         flows = rows if classes is None else classes.reps[rows]
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
         latency = path_latency(sub, self.network.cluster)
+        if pattern.flow_latency_s is not None:  # NCCL's end-to-end latency stands for the path's
+            latency = np.where(sub.lengths > 0, pattern.flow_latency_s, 0.0)
         weights = in_mult = out_mult = count = None
         if symmetry is None or classes is None:
             src = self._rank_local[pattern.src[flows]]
@@ -835,20 +838,27 @@ class CollectiveRun:
 
     def _on_step_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
         """Flows of a step sent whole were delivered. When all of them arrive together, every rank takes part and
-        nothing else is pending, all ranks finish the step at once and start the next whole: the symmetric case
-        (a ring's step, a torus dimension's rings) costs a few array writes, not the per-rank bookkeeping."""
+        nothing else is pending, all ranks finish the step at once, pay its charge together and start the next
+        whole: the symmetric case (a ring's step, a torus dimension's rings) costs a few array writes, not the
+        per-rank bookkeeping."""
         n_stages = len(self.stages)
         stage = self.stages[k]
         if (flows.size == len(stage.src) and stage.dense and k + 1 < n_stages and self.stages[k + 1].dense
-                and self.chunks == 1 and stage.overhead == 0 and (0, k + 1) not in self._deferred
-                and self._remaining_ranks == self.p):
+                and self.chunks == 1 and (0, k + 1) not in self._deferred and self._remaining_ranks == self.p):
             # the step was sent whole, so none of its flows arrived before: every rank completes it now
             self._counters.pop((0, k), None)
             self._passed.pop((0, k), None)
-            self.pos[0] = k + 1
-            self._start(0, k + 1, self.stages[k + 1].src)
+            if stage.overhead > 0:   # every rank pays the step's charge at once (the ranks wait for nothing else)
+                self.env.timeout(stage.overhead).callbacks.append(functools.partial(_on_event, self._next_whole, k))
+            else:
+                self._next_whole(k)
             return
         self._on_delivered(chunk, k, flows)
+
+    def _next_whole(self, k: int) -> None:
+        """Every rank is past step ``k`` (of the only chunk): start step ``k + 1`` whole."""
+        self.pos[0] = k + 1
+        self._start(0, k + 1, self.stages[k + 1].src)
 
     def _on_delivered(self, chunk: int, k: int, flows: np.ndarray) -> None:
         stage = self.stages[k]

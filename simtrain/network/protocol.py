@@ -7,9 +7,10 @@ same costs:
 
 * a bandwidth efficiency per flow: the lowest Simple efficiency of the link kinds it crosses
   (:data:`LINK_EFFICIENCY`) times NCCL's refinement for the algorithm and protocol (:func:`bandwidth_factor`);
-* a latency per step, NCCL's per-hop latency of the hardware class (NVLink, PCI, network), a floor that includes
-  the wire's own latency;
-* a base latency per collective.
+* a latency per step: per flow the larger of NCCL's per-hop latency of the hardware class (NVLink, PCI, network)
+  and the wire's, across nodes with a heavier protocol's excess over LL on top, averaged over the step's flows
+  (the flows then carry no latency of their own);
+* a base latency per collective (a pipelined tree's: NCCL's latency of the tree less what its steps charge).
 
 ``--algorithm auto`` chooses algorithm and protocol with NCCL's tuning model (:mod:`simtrain.collectives.nccl`).
 A named algorithm with ``network.protocol: nccl`` runs under each protocol NCCL would run it with
@@ -297,17 +298,26 @@ def link_kind(cluster: Any, class_name: str) -> str:
     return kinds.get(class_name, "nic" if class_name == "inter-node" else "nvlink")
 
 
-def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per link: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class."""
-    index = PROTOCOL_NAMES.index(protocol)
+def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per link: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class under
+    ``protocol`` and under the algorithm's leanest protocol (:func:`_leanest`)."""
     if algorithm in PIPELINED:
         # simtrain pipelines a tree's chunks itself: a chunk's step pays a ring hop's latency, and NCCL's latency
-        # of the whole tree (which stands for the pipeline's fill) is charged once (:func:`nccl_latency`)
+        # of the whole tree (which stands for the pipeline's fill) is charged once, less what the steps charge
         algorithm = "ring"
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
     eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
-    lat = np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][index] * 1e-6 for k in kinds])[cluster.link_class]
-    return eff, lat
+    lat, lean = (np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][PROTOCOL_NAMES.index(name)] * 1e-6
+                           for k in kinds])[cluster.link_class] for name in (protocol, _leanest(algorithm)))
+    # in a node the GPUs' own stores are the protocol (LL's flags travel with the data): NCCL's latency is the
+    # step's; across nodes a proxy and NICs sit between, and a heavier protocol's handshakes come on top of the wire
+    network = np.array([HW_CLASS[k] == "net" for k in kinds])[cluster.link_class]
+    return eff, lat, np.where(network, lean, lat)
+
+
+def _leanest(algorithm: str) -> str:
+    """The protocol whose latency stands for the wire: LL where NCCL runs the algorithm with it, else Simple."""
+    return nccl_protocols(algorithm)[0]
 
 
 def nccl_latency(algorithm: str, protocol: str, nodes: int, ranks_per_node: int, intra_hw: str = "nvlink") -> float:
@@ -337,10 +347,14 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     """``schedule`` carrying the costs of NCCL's ``algorithm`` × ``protocol`` (both engines read them).
 
     Per flow, the bandwidth efficiency is the lowest Simple efficiency of the link kinds it crosses times
-    :func:`bandwidth_factor`. Per step, the latency is NCCL's per-step latency averaged over the step's flows (each
-    flow at the slowest hardware class it crosses: a ring's chunk crosses the network on the share of its hops
-    that cross nodes, as NCCL counts ``nInterSteps``); it is a floor that includes the wire's latency. The base
-    latency is charged once per collective. With ``pipelined``, the efficiency also carries NCCL's chunked pipeline
+    :func:`bandwidth_factor`. Per step, the latency is averaged over the step's flows, each flow at the larger of
+    NCCL's per-step latency of the slowest hardware class it crosses and its path's wire latency (NCCL measured
+    its latencies end to end, so they include a wire's; a slower wire, as a cloud's, shows through): a ring's
+    chunk crosses the network on the share of its hops that cross nodes, as NCCL counts ``nInterSteps``. The
+    step's flows carry it as their latency, instead of their paths' (``flow_latency_s``). The base latency is
+    charged once per
+    collective; a tree's (:func:`nccl_latency`, which stands for its pipeline's fill) less what one chunk already
+    pays on its way through the tree's steps. With ``pipelined``, the efficiency also carries NCCL's chunked pipeline
     at the schedule's size (:func:`pipeline_efficiency`; a caller that resizes the schedule passes ``False`` and
     applies it per size). ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares the
     routes.
@@ -351,8 +365,8 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     >>> from simtrain.topology import switch
     >>> c = switch(8, "300 GB/s", "1 us")
     >>> s = with_protocol(build_schedule("all-reduce", 2**30, c, "ring"), c, "ring", "Simple")
-    >>> s.protocol, s.base_latency_s, round(s.patterns[0].step_latency_s * 1e6, 2)
-    ('Simple', 8.4e-06, 1.4)
+    >>> s.protocol, s.base_latency_s, round(s.patterns[0].flow_latency_s * 1e6, 2)   # max(3.4 us, 2 x 1 us)
+    ('Simple', 8.4e-06, 3.4)
     """
     from simtrain.collectives.schedule import Schedule, StepPattern
 
@@ -361,8 +375,9 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
     if pipelined:
         factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)
-    eff, lat = _link_tables(cluster, algorithm, protocol)
+    eff, lat, lean = _link_tables(cluster, algorithm, protocol)
     patterns = []
+    fill = 0.0  # the latency the engines charge one chunk on its way through the steps
     for p in schedule.patterns:
         if p.num_flows == 0:
             patterns.append(p)
@@ -371,24 +386,36 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         lengths = routes.lengths
         flow_eff = np.ones(p.num_flows)
         flow_lat = np.zeros(p.num_flows)
+        flow_lean = np.zeros(p.num_flows)
         path = np.zeros(p.num_flows)
         moving = lengths > 0
         if routes.links.size:
             starts = routes.offsets[:-1][moving]
             flow_eff[moving] = np.minimum.reduceat(eff[routes.links], starts)
             flow_lat[moving] = np.maximum.reduceat(lat[routes.links], starts)
+            flow_lean[moving] = np.maximum.reduceat(lean[routes.links], starts)
             path[moving] = np.add.reduceat(cluster.link_latency_s[routes.links], starts)
-        floor = float(flow_lat[moving].mean()) if moving.any() else 0.0
-        step = max(floor - float(path.max()), 0.0)
+        # NCCL's per-step latencies are measured end to end: every flow of a step carries, instead of its path's
+        # latency (``flow_latency_s``), the step's mean of the larger of NCCL's latency and the wire's (across
+        # nodes plus the protocol's excess over the leanest's); the mean is NCCL's count of a ring's hops
+        # (``nInterSteps`` of them across nodes), not the slowest flow's
+        step = float((np.maximum(path, flow_lean) + flow_lat - flow_lean)[moving].mean()) if moving.any() else 0.0
+        levels = p.repeat * (int(p.stage_of_flow.max()) + 1 if p.stage_of_flow is not None else 1)
+        fill += levels * (p.step_latency_s + step)   # a pipelined tree's levels, one after the other
         q = StepPattern(p.src, p.dst, p.nbytes, p.repeat, p.reduce_bytes, p.label, p.chain_id, p.stages,
-                        p.stage_of_flow, p.step_latency_s + step, flow_eff * factor)
+                        p.stage_of_flow, p.step_latency_s, flow_eff * factor, step)
         object.__setattr__(q, "_flows_key", p.flows_key)
         patterns.append(q)
     base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
     if algorithm in PIPELINED and len(ranks) > 1:
         intra_kinds = [HW_CLASS[link_kind(cluster, name)] for name in cluster.class_names if name != "inter-node"]
         intra_hw = "nvlink" if all(k == "nvlink" for k in intra_kinds) else "pci"
-        base = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
+        # NCCL's latency of a tree is measured end to end: it stands for the pipeline's fill, wire included. The
+        # engines already charge one chunk its steps' latencies on the way, so the base pays what NCCL's exceeds,
+        # and at least the protocol's excess over the leanest's (its handshakes, on top of any wire)
+        whole = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
+        leanest = nccl_latency(algorithm, _leanest(algorithm), nodes, len(ranks) // nodes, intra_hw)
+        base = max(whole - fill, whole - leanest, 0.0)
     return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
                     {**schedule.params, "protocol": protocol}, base, protocol)
 

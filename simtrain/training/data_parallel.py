@@ -248,14 +248,15 @@ class _Schedules:
             # the user's algorithm, parameters and chunking for the plain gradient all-reduce
             def build() -> Any:
                 return build_schedule("all-reduce", TEMPLATE_BYTES, self.cluster, self.algorithm,
-                                      chunks=self.chunks, **self.algorithm_params)
+                                      chunks=self.chunks, cache=self.cache, **self.algorithm_params)
         else:
             canonical = replace(comm, payload_bytes=TEMPLATE_BYTES,
                                 pull_bytes=None if pull is None else pull * TEMPLATE_BYTES,
                                 group_payloads=None if shares is None else tuple(s * TEMPLATE_BYTES for s in shares))
 
             def build() -> Any:
-                return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.algorithm)
+                return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.algorithm,
+                                     self.cache)
         template = self.cache.get("template", key, build)
         return key, template.resized(float(sum(sizes)))
 

