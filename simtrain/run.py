@@ -69,7 +69,8 @@ RUN_PARAMS: tuple[Param, ...] = (
           "communication-reduction scheme, NAME[:key=value,...] (`simtrain list schemes`)"),
     Param("engine", "choice", "analytical", "network engine", choices=ENGINES),
     Param("framework", "string", "ddp", "the framework in the step, NAME[:key=value,...]: ideal (perfect overlap), "
-          "ddp (PyTorch DDP's buckets and launches) or horovod (cycle time and fusion buffer); docs/framework.md"),
+          "ddp (PyTorch DDP's buckets and launches), horovod (cycle time and fusion buffer) or after-backward (no "
+          "overlap: the optimizer's step reduces the gradients); docs/framework.md"),
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),

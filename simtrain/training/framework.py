@@ -24,6 +24,11 @@ The frameworks:
     ``first_bucket`` to ``bucket_size`` to model that), every later one at ``bucket_size`` (``bucket_cap_mb``,
     25 MiB, ``kDefaultBucketBytesCap``); a bucket closes with the tensor that reaches its cap
     (``compute_bucket_assignment_by_size``). Each collective costs ``launch`` on the stream.
+``after-backward``
+    No overlap: the optimizer's ``step()`` reduces the gradients once backward has ended, in buckets of at most
+    ``bucket_size`` in parameter order (``torch._utils._take_tensors`` over the parameter groups), one collective
+    after the other; each costs ``launch``. Research codes that communicate inside their optimizer do this (the
+    signSGD authors' ``SGD_distribute``, 100 MiB buckets).
 ``horovod``
     Horovod's background thread wakes every ``cycle_time`` (``HOROVOD_CYCLE_TIME``), takes every tensor that became
     ready since and fuses them, in order, into buffers of at most ``fusion_threshold`` bytes
@@ -65,8 +70,8 @@ from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 
 __all__ = ["DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S", "HOROVOD_FUSION_THRESHOLD_BYTES",
-           "Ddp", "Framework", "Group", "Horovod", "Ideal", "fill_buckets", "framework_costs", "make_framework",
-           "plan_groups"]
+           "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal", "fill_buckets", "framework_costs",
+           "make_framework", "plan_groups"]
 
 #: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
 #: 1024 * 1024 in ``torch/csrc/distributed/c10d/reducer.hpp``, torch 2.13).
@@ -275,6 +280,41 @@ class Horovod(Framework):
                 if not names or names[-1] != layer.name:
                     names.append(layer.name)
         close()
+        return groups
+
+
+@FRAMEWORKS.decorator("after-backward")
+class AfterBackward(Framework):
+    """Every collective after backward: the optimizer's step reduces the gradients in buckets of ``bucket_size``."""
+
+    name = "after-backward"
+    parameters = (_LAUNCH,)
+
+    def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
+               start: float = 0.0) -> list[Group]:
+        """Buckets in parameter order, each of at most ``bucket_bytes`` (a larger tensor alone), all ready when
+        backward ends: as ``torch._utils._take_tensors`` groups ``optimizer.param_groups`` inside a ``step()``
+        that all-reduces them (research codes do so: the signSGD authors' ``SGD_distribute``)."""
+        end = float(max(done_at, default=0.0))
+        groups: list[Group] = []
+        tensors: list[Tensor] = []
+        names: list[str] = []
+        first = -1
+        size = 0.0
+        for index, layer in enumerate(model.layers):
+            for tensor in layer.tensors if layer.num_params else ():
+                nbytes = tensor.numel * width
+                if tensors and size + nbytes > bucket_bytes:
+                    groups.append(Group(first, tensors, names, end))
+                    tensors, names, size = [], [], 0.0
+                if not tensors:
+                    first = index
+                tensors.append(tensor)
+                size += nbytes
+                if not names or names[-1] != layer.name:
+                    names.append(layer.name)
+        if tensors:
+            groups.append(Group(first, tensors, names, end))
         return groups
 
 

@@ -136,7 +136,8 @@ def test_horovod_in_the_step_starts_buckets_on_cycle_ticks():
     assert HOROVOD_CYCLE_TIME_S == 1e-3
 
 
-@pytest.mark.parametrize("framework", ["ddp", "ddp:launch=30us", "horovod", "horovod:cycle_time=2ms"])
+@pytest.mark.parametrize("framework", ["ddp", "ddp:launch=30us", "horovod", "horovod:cycle_time=2ms",
+                                       "after-backward"])
 def test_engines_agree_on_an_uncontended_step(framework):
     analytical = simulate("resnet50", "torus-2d", gpus=16, batch=32, framework=framework)
     des = simulate("resnet50", "torus-2d", gpus=16, batch=32, framework=framework, engine="des")
@@ -185,3 +186,32 @@ def test_engines_agree_with_launches_on_every_kind_of_job(scheme):
     assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-9)
     free = simulate("resnet50", "torus-2d", **{**common, "framework": "ddp:launch=0s"})
     assert analytical.step_time_s > free.step_time_s
+
+
+def test_after_backward_buckets_in_parameter_order_all_ready_when_backward_ends():
+    """torch's ``_take_tensors``: a bucket holds at most ``bucket_size`` (a larger tensor alone), in the order of the
+    parameters; every bucket may start only when backward has ended."""
+    m = load_model("resnet50")
+    done = [0.001 * (len(m.layers) - i) for i in range(len(m.layers))]
+    cap = 8 * 2**20
+    _, ready, groups = plan_groups(make_framework("after-backward"), m, cap, 4, 0.05, done)
+    assert np.all(ready == 0.05 + max(done))
+    order = [t.name for g in groups for t in g.tensors]
+    assert order == [t.name for layer in m.layers for t in layer.tensors]
+    for g in groups:
+        size = sum(t.numel for t in g.tensors) * 4
+        assert size <= cap or len(g.tensors) == 1
+    assert [g.first for g in groups] == sorted(g.first for g in groups)
+
+
+def test_after_backward_exposes_every_collective():
+    """No overlap: the step is forward, backward, then the collectives one after the other, then the update."""
+    r = simulate("resnet50", "abci", gpus=64, batch=32, dtype="fp16", framework="after-backward:launch=0s")
+    backward_end = r.forward_time_s + r.backward_time_s
+    assert all(b.ready_s == pytest.approx(backward_end, rel=1e-12) for b in r.buckets)
+    assert r.buckets[0].start_s == pytest.approx(backward_end, rel=1e-12)
+    assert all(later.start_s >= earlier.end_s for earlier, later in zip(r.buckets, r.buckets[1:]))
+    assert r.step_time_s == pytest.approx(r.buckets[-1].end_s + r.update_time_s, rel=1e-9)
+    assert r.exposed_comm_time_s == pytest.approx(r.buckets[-1].end_s - backward_end, rel=1e-9)
+    overlapped = simulate("resnet50", "abci", gpus=64, batch=32, dtype="fp16", framework="ddp:launch=0s")
+    assert overlapped.step_time_s < r.step_time_s
