@@ -239,13 +239,10 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
     algorithm under the fastest of the protocols NCCL would run it with (NVLS, NVLS tree and CollNet: Simple;
     the others as a ring: LL, LL128, Simple), NCCL's trees pipelined in ``auto``'s chunks.
     """
-    import math
-
     from simtrain import units
     from simtrain.collectives import ALGORITHMS, build_schedule
-    from simtrain.collectives.nccl import tree_chunks
+    from simtrain.collectives.nccl import NcclTuner
     from simtrain.network import run_engine
-    from simtrain.network.protocol import nccl_kind
 
     size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
     nccl = dataclasses.replace(options, protocol="nccl")
@@ -254,18 +251,20 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
     for name in ALGORITHMS.names():
         if args.op not in ALGORITHMS.get(name).operations:
             continue
-        chunks = 1
-        if name in ("nccl-tree", "nvls-tree"):
-            nodes = math.ceil(cluster.num_gpus / max(cluster.gpus_per_node, 1))
-            chunks = tree_chunks(nccl_kind(name), size, cluster.num_gpus, nodes,
-                                 int(cluster.params.get("nics_per_node", 1)))
         try:
-            schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks)
+            schedule = build_schedule(args.op, args.size, cluster, name)
         except ConfigError as exc:
             skipped.append({"algorithm": name, "why": str(exc)})
             continue
-        # every algorithm under NCCL's protocol model, chosen as the engines choose it (auto carries its own)
-        result = run_engine(args.engine, schedule, cluster, nccl)
+        if name in ("nccl-tree", "nvls-tree"):
+            # NCCL's trees as auto would run them: each protocol in its chunks, the fastest kept
+            tuner = NcclTuner(args.op, cluster, [schedule.ranks], [1.0])
+            runs = [run_engine(args.engine, tuner.schedule_of(c, size), cluster, nccl)
+                    for c in tuner.candidates if c.algorithm == name]
+            result = min(runs, key=lambda r: r.time_s)
+        else:
+            # every algorithm under NCCL's protocol model, chosen as the engines choose it (auto carries its own)
+            result = run_engine(args.engine, schedule, cluster, nccl)
         label = (f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})" if name == "auto"
                  else f"{name} ({'line rate' if result.protocol == 'none' else result.protocol})")
         rows.append((result.time_s, label, result))

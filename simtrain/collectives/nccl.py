@@ -356,8 +356,26 @@ class NcclTuner:
 
     def schedule(self, size: float) -> Schedule:
         """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
+        return self._schedule(self.choose(size / float(self.shares.sum())), size, True)
+
+    def schedule_of(self, candidate: Candidate, size: float) -> Schedule:
+        """``candidate``'s schedule for ``size`` bytes as ``auto`` would run it (its protocol's costs, its
+        chunks), named for its algorithm (``collective --algorithm best`` compares these).
+
+        Examples
+        --------
+        >>> from simtrain.topology import load_topology
+        >>> c = load_topology("dgx-h100", gpus=16)
+        >>> tuner = NcclTuner("all-reduce", c, [np.arange(16)], [1.0])
+        >>> tree = next(k for k in tuner.candidates if k.name == "tree/LL128")
+        >>> s = tuner.schedule_of(tree, 2**22)
+        >>> s.algorithm, s.protocol, s.chunks >= tree_chunks("tree", 2**22, 16, 2, 8)
+        ('nccl-tree', 'LL128', True)
+        """
+        return self._schedule(candidate, size, False)
+
+    def _schedule(self, candidate: Candidate, size: float, chosen: bool) -> Schedule:
         first = size / float(self.shares.sum())
-        candidate = self.choose(first)
         chunks = self.chunks(candidate, first)
         base = self.template(candidate)
         factor = first / self.TEMPLATE / chunks
@@ -374,6 +392,9 @@ class NcclTuner:
             patterns.append(q)
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
                   "chunks": chunks, **dict(candidate.params)}
+        if not chosen:
+            return Schedule(self.op, candidate.algorithm, size, base.ranks, tuple(patterns), chunks,
+                            {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)
         return Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
                         candidate.protocol, self)
 

@@ -96,10 +96,7 @@ def test_a_tree_runs_in_the_fewest_chunks_within_the_slack_of_its_fastest(size):
     for candidate in (c for c in tuner.candidates if c.nccl == "tree" and c.protocol != "Simple"):
         chosen = tuner.chunks(candidate, size)
         assert least <= chosen <= MAX_CHUNKS
-        original = tuner.choose
-        tuner.choose = lambda _size, c=candidate: c  # type: ignore[method-assign]
-        schedule = tuner.schedule(size)
-        tuner.choose = original  # type: ignore[method-assign]
+        schedule = tuner.schedule_of(candidate, size)
         assert schedule.chunks == chosen
         times = {k: _time_in(schedule, k, cluster) for k in range(least, MAX_CHUNKS + 1)}
         fastest = min(times.values())
