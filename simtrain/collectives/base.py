@@ -321,16 +321,18 @@ def merge_group_patterns(parts: Sequence[Sequence[StepPattern]], group_sizes: Se
         stage_of_flow = None
         if first.stage_of_flow is not None:
             stage_of_flow = np.concatenate([p.stage_of_flow for p in pieces if p.stage_of_flow is not None])
-        efficiency = None
+        efficiency = offset = None
         if any(p.efficiency is not None for p in pieces):
             efficiency = np.concatenate([np.ones(p.num_flows) if p.efficiency is None else p.efficiency
                                          for p in pieces])
+        if any(p.latency_offset_s is not None for p in pieces):
+            offset = np.concatenate([np.zeros(p.num_flows) if p.latency_offset_s is None else p.latency_offset_s
+                                     for p in pieces])
         merged.append(StepPattern(
             np.concatenate([p.src for p in pieces]), np.concatenate([p.dst for p in pieces]),
             np.concatenate([p.nbytes for p in pieces]), first.repeat, max(p.reduce_bytes for p in pieces),
             first.label, chain_id, first.stages, stage_of_flow, max(p.step_latency_s for p in pieces), efficiency,
-            first.flow_latency_s if len({p.flow_latency_s for p in pieces}) == 1 else
-            max(p.flow_latency_s or 0.0 for p in pieces)))
+            offset))
     return merged
 
 
@@ -349,10 +351,11 @@ def _relabel(patterns: Sequence[StepPattern], groups: np.ndarray, ratios: np.nda
             chain_id = (p.chain_id[None, :] + span * np.arange(count)[:, None]).ravel()
         stage_of_flow = np.tile(p.stage_of_flow, count) if p.stage_of_flow is not None else None
         efficiency = np.tile(p.efficiency, count) if p.efficiency is not None else None
+        offset = np.tile(p.latency_offset_s, count) if p.latency_offset_s is not None else None
         merged.append(StepPattern(
             groups[:, position[p.src]].ravel(), groups[:, position[p.dst]].ravel(),
             (ratios[:, None] * p.nbytes[None, :]).ravel(), p.repeat, float(p.reduce_bytes * ratios.max()),
-            p.label, chain_id, p.stages, stage_of_flow, p.step_latency_s, efficiency, p.flow_latency_s))
+            p.label, chain_id, p.stages, stage_of_flow, p.step_latency_s, efficiency, offset))
     return merged
 
 

@@ -385,7 +385,7 @@ class NcclTuner:
             if correction != 1.0 and p.efficiency is not None:  # scaled and corrected in one pattern
                 q = StepPattern(p.src, p.dst, p.nbytes * factor, p.repeat, p.reduce_bytes * factor, p.label,
                                 p.chain_id, p.stages, p.stage_of_flow, p.step_latency_s, p.efficiency * correction,
-                                p.flow_latency_s)
+                                p.latency_offset_s)
                 object.__setattr__(q, "_flows_key", p.flows_key)
             else:
                 q = p.scaled(factor)

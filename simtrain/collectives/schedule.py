@@ -76,10 +76,11 @@ class StepPattern:
     efficiency : ndarray of float or None
         A protocol's bandwidth efficiency per flow: a flow's transfer takes its bytes over ``rate x efficiency``
         (``None``: line rate).
-    flow_latency_s : float or None
-        Every flow's latency (delivered this long after its last byte leaves; a local copy none): NCCL's per-step
-        latencies, measured end to end, wire included, stand for the path's
-        (:func:`simtrain.network.protocol.with_protocol`). ``None``: the path's (the sum of its links').
+    latency_offset_s : ndarray of float or None
+        Added to each flow's path latency (the sum of its links'): a protocol's latency beyond the wire's, which
+        may be negative where NCCL's measured end-to-end latency is below the path's
+        (:func:`simtrain.network.protocol.with_protocol`); a detour taken later (a failed link) still adds its
+        extra hops. ``None``: none.
     """
 
     src: Any  # array-like on input, an int64 ndarray after __post_init__
@@ -93,7 +94,7 @@ class StepPattern:
     stage_of_flow: np.ndarray | None = None
     step_latency_s: float = 0.0
     efficiency: np.ndarray | None = None
-    flow_latency_s: float | None = None
+    latency_offset_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         src = np.asarray(self.src, dtype=np.int64)
@@ -109,6 +110,9 @@ class StepPattern:
         if self.efficiency is not None:
             object.__setattr__(self, "efficiency",
                                np.broadcast_to(np.asarray(self.efficiency, dtype=np.float64), src.shape))
+        if self.latency_offset_s is not None:
+            object.__setattr__(self, "latency_offset_s",
+                               np.broadcast_to(np.asarray(self.latency_offset_s, dtype=np.float64), src.shape))
 
     @property
     def flows_key(self) -> bytes:
@@ -151,7 +155,7 @@ class StepPattern:
         """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
         scaled = StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
                              self.label, self.chain_id, self.stages, self.stage_of_flow, self.step_latency_s,
-                             self.efficiency, self.flow_latency_s)
+                             self.efficiency, self.latency_offset_s)
         object.__setattr__(scaled, "_flows_key", self.flows_key)   # the same endpoint arrays: the same digest
         return scaled
 

@@ -56,9 +56,8 @@ class _Flows:
 
 def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
     flows = cache.get("analytical-flows", pattern.flows_key, lambda: _make_flows(pattern, cluster, cache))
-    if pattern.flow_latency_s is not None:  # NCCL's end-to-end latency stands for the path's (same routes)
-        latency = np.where(flows.routes.lengths > 0, pattern.flow_latency_s, 0.0)
-        return _Flows(flows.routes, flows.rates, latency, flows.links)
+    if pattern.latency_offset_s is not None:  # a protocol's latency beyond the path's (the same routes)
+        return _Flows(flows.routes, flows.rates, flows.latency + pattern.latency_offset_s, flows.links)
     return flows
 
 

@@ -205,8 +205,9 @@ class FlowNetwork:
         self._template = None
         lengths = routes.lengths
         if self.store_and_forward and routes.links.size and int(lengths.max()) > 1:
-            # hop by hop, each hop at its link's latency, unless the caller's latencies are none (a step's own)
-            self._send_hop_by_hop(routes, nbytes, callback, payload, latency is None or bool(np.any(latency)))
+            # hop by hop, each hop at its link's latency; a protocol's latency beyond the path's when the last is in
+            extra = None if latency is None else latency - path_latency(routes, self.cluster)
+            self._send_hop_by_hop(routes, nbytes, callback, payload, extra)
             return
         if latency is None:
             latency = path_latency(routes, self.cluster)
@@ -273,7 +274,7 @@ class FlowNetwork:
             self._wake.succeed()
 
     def _send_hop_by_hop(self, routes: Routes, nbytes: np.ndarray, callback: Callable[[np.ndarray], None],
-                         payload: np.ndarray, wire: bool = True) -> None:
+                         payload: np.ndarray, extra: np.ndarray | None = None) -> None:
         lengths = routes.lengths
         hop = np.zeros(len(nbytes), dtype=np.int64)
         starts = routes.offsets[:-1]
@@ -282,12 +283,15 @@ class FlowNetwork:
             going = indices[hop[indices] < lengths[indices]]
             done = indices[hop[indices] >= lengths[indices]]
             if done.size:
-                callback(done)
+                if extra is None:
+                    callback(done)
+                else:  # a latency beyond the hops' (never less than theirs: a hop cannot be undone)
+                    self._deliver(done, np.maximum(extra[done], 0.0), callback)
             if going.size:
                 one_hop = Routes(np.arange(going.size + 1, dtype=np.int64), routes.links[starts[going] + hop[going]])
                 hop[going] += 1
                 self.send(one_hop, nbytes[going], functools.partial(_remapped, launch, going),
-                          None if wire else np.zeros(going.size), payload=payload[going])
+                          payload=payload[going])
 
         saved, self.store_and_forward = self.store_and_forward, False
         try:
@@ -785,8 +789,8 @@ class CollectiveRun:
         flows = rows if classes is None else classes.reps[rows]
         sub = routes if len(flows) == pattern.num_flows else _select(routes, flows)
         latency = path_latency(sub, self.network.cluster)
-        if pattern.flow_latency_s is not None:  # NCCL's end-to-end latency stands for the path's
-            latency = np.where(sub.lengths > 0, pattern.flow_latency_s, 0.0)
+        if pattern.latency_offset_s is not None:  # a protocol's latency beyond the path's
+            latency = latency + pattern.latency_offset_s[flows]
         weights = in_mult = out_mult = count = None
         if symmetry is None or classes is None:
             src = self._rank_local[pattern.src[flows]]

@@ -301,6 +301,7 @@ def link_kind(cluster: Any, class_name: str) -> str:
 def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per link: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class under
     ``protocol`` and under the algorithm's leanest protocol (:func:`_leanest`)."""
+    leanest = _leanest(algorithm)
     if algorithm in PIPELINED:
         # simtrain pipelines a tree's chunks itself: a chunk's step pays a ring hop's latency, and NCCL's latency
         # of the whole tree (which stands for the pipeline's fill) is charged once, less what the steps charge
@@ -308,11 +309,70 @@ def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarra
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
     eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
     lat, lean = (np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][PROTOCOL_NAMES.index(name)] * 1e-6
-                           for k in kinds])[cluster.link_class] for name in (protocol, _leanest(algorithm)))
+                           for k in kinds])[cluster.link_class] for name in (protocol, leanest))
     # in a node the GPUs' own stores are the protocol (LL's flags travel with the data): NCCL's latency is the
     # step's; across nodes a proxy and NICs sit between, and a heavier protocol's handshakes come on top of the wire
     network = np.array([HW_CLASS[k] == "net" for k in kinds])[cluster.link_class]
     return eff, lat, np.where(network, lean, lat)
+
+
+def _ring_mean(src: np.ndarray, dst: np.ndarray, values: np.ndarray, moving: np.ndarray) -> np.ndarray:
+    """``values`` averaged over each ring the moving flows form: where every rank sends to one and receives from one
+    (a ring's step, a torus dimension's rings), or the flows come in blocks that each do so (one block per channel
+    of a multi-channel ring), following the sends leads round a ring; any other flow keeps its own.
+
+    Examples
+    --------
+    >>> src, dst = np.array([0, 1, 2, 3]), np.array([1, 0, 3, 2])   # two rings of two
+    >>> _ring_mean(src, dst, np.array([1.0, 3.0, 5.0, 5.0]), np.ones(4, bool)).tolist()
+    [2.0, 2.0, 5.0, 5.0]
+    >>> _ring_mean(np.array([0, 1, 0, 1]), np.array([1, 0, 1, 0]), np.array([1.0, 3.0, 2.0, 4.0]),
+    ...            np.ones(4, bool)).tolist()   # two channels, each a ring of two
+    [2.0, 2.0, 3.0, 3.0]
+    >>> _ring_mean(np.array([0, 0]), np.array([1, 2]), np.array([1.0, 3.0]), np.ones(2, bool)).tolist()
+    [1.0, 3.0]
+    """
+    flows = np.flatnonzero(moving)
+    s = src[flows]
+    ranks = np.unique(s)
+    if flows.size < 2 or s.size % ranks.size:
+        return values
+    out = values.copy()
+    for block in flows.reshape(-1, ranks.size):
+        bs, bd = src[block], dst[block]
+        if np.unique(bs).size != bs.size or not np.array_equal(np.sort(bs), np.sort(bd)):
+            return values
+        order = np.argsort(bs)
+        nxt = order[np.searchsorted(bs[order], bd)]  # the flow that carries on from each flow's receiver
+        ring = np.arange(block.size)  # each flow's ring, named by its lowest flow: pointer doubling
+        for _ in range(int(np.ceil(np.log2(block.size))) + 1):
+            ring = np.minimum(ring, ring[nxt])
+            nxt = nxt[nxt]
+        sums = np.bincount(ring, weights=values[block])
+        out[block] = sums[ring] / np.bincount(ring)[ring]
+    return out
+
+
+def _shared(pattern: Any, values: np.ndarray, moving: np.ndarray) -> np.ndarray:
+    """Per flow of a step, the latency it takes: a pipelined tree's level its slowest flow's (a level is one hop
+    of NCCL's tree), a ring's the mean over the ring (:func:`_ring_mean`), any other flow its own; none for a
+    local copy."""
+    if pattern.stage_of_flow is not None:
+        levels = np.zeros(int(pattern.stage_of_flow.max()) + 1)
+        np.maximum.at(levels, pattern.stage_of_flow[moving], values[moving])
+        shared = levels[pattern.stage_of_flow]
+    else:
+        shared = _ring_mean(pattern.src, pattern.dst, values, moving)
+    return np.where(moving, shared, 0.0)
+
+
+def _levels_sum(pattern: Any, latency: np.ndarray) -> float:
+    """One chunk's latency through a pattern's step: its slowest flow's, level by level for a pipelined tree."""
+    if pattern.stage_of_flow is None:
+        return float(latency.max()) + pattern.step_latency_s
+    levels = np.zeros(int(pattern.stage_of_flow.max()) + 1)
+    np.maximum.at(levels, pattern.stage_of_flow, latency)
+    return float((levels + pattern.step_latency_s).sum())
 
 
 def _leanest(algorithm: str) -> str:
@@ -351,7 +411,7 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     NCCL's per-step latency of the slowest hardware class it crosses and its path's wire latency (NCCL measured
     its latencies end to end, so they include a wire's; a slower wire, as a cloud's, shows through): a ring's
     chunk crosses the network on the share of its hops that cross nodes, as NCCL counts ``nInterSteps``. The
-    step's flows carry it as their latency, instead of their paths' (``flow_latency_s``). The base latency is
+    step's flows carry it as their latency, instead of their paths' (``latency_offset_s``). The base latency is
     charged once per
     collective; a tree's (:func:`nccl_latency`, which stands for its pipeline's fill) less what one chunk already
     pays on its way through the tree's steps. With ``pipelined``, the efficiency also carries NCCL's chunked pipeline
@@ -365,7 +425,8 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     >>> from simtrain.topology import switch
     >>> c = switch(8, "300 GB/s", "1 us")
     >>> s = with_protocol(build_schedule("all-reduce", 2**30, c, "ring"), c, "ring", "Simple")
-    >>> s.protocol, s.base_latency_s, round(s.patterns[0].flow_latency_s * 1e6, 2)   # max(3.4 us, 2 x 1 us)
+    >>> offset = float(s.patterns[0].latency_offset_s[0])   # over the 2 x 1 us path: max(3.4, 2) us in all
+    >>> s.protocol, s.base_latency_s, round((offset + 2e-6) * 1e6, 2)
     ('Simple', 8.4e-06, 3.4)
     """
     from simtrain.collectives.schedule import Schedule, StepPattern
@@ -377,7 +438,7 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)
     eff, lat, lean = _link_tables(cluster, algorithm, protocol)
     patterns = []
-    fill = 0.0  # the latency the engines charge one chunk on its way through the steps
+    fill = fill_lean = 0.0  # the latency one chunk pays on its way through the steps (and under the leanest)
     for p in schedule.patterns:
         if p.num_flows == 0:
             patterns.append(p)
@@ -395,15 +456,15 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
             flow_lat[moving] = np.maximum.reduceat(lat[routes.links], starts)
             flow_lean[moving] = np.maximum.reduceat(lean[routes.links], starts)
             path[moving] = np.add.reduceat(cluster.link_latency_s[routes.links], starts)
-        # NCCL's per-step latencies are measured end to end: every flow of a step carries, instead of its path's
-        # latency (``flow_latency_s``), the step's mean of the larger of NCCL's latency and the wire's (across
-        # nodes plus the protocol's excess over the leanest's); the mean is NCCL's count of a ring's hops
-        # (``nInterSteps`` of them across nodes), not the slowest flow's
-        step = float((np.maximum(path, flow_lean) + flow_lat - flow_lean)[moving].mean()) if moving.any() else 0.0
-        levels = p.repeat * (int(p.stage_of_flow.max()) + 1 if p.stage_of_flow is not None else 1)
-        fill += levels * (p.step_latency_s + step)   # a pipelined tree's levels, one after the other
+        # NCCL's per-step latencies are measured end to end: a flow takes the larger of NCCL's latency and its
+        # wire's (across nodes plus the protocol's excess over the leanest's), averaged over its ring where its
+        # step's flows form rings (NCCL's count of a ring's hops, ``nInterSteps`` of them across nodes)
+        lean_latency = _shared(p, np.maximum(path, flow_lean), moving)
+        latency = lean_latency + _shared(p, flow_lat - flow_lean, moving)
+        fill += p.repeat * _levels_sum(p, latency)   # a pipelined tree's levels, one after the other
+        fill_lean += p.repeat * _levels_sum(p, lean_latency)
         q = StepPattern(p.src, p.dst, p.nbytes, p.repeat, p.reduce_bytes, p.label, p.chain_id, p.stages,
-                        p.stage_of_flow, p.step_latency_s, flow_eff * factor, step)
+                        p.stage_of_flow, p.step_latency_s, flow_eff * factor, latency - path)
         object.__setattr__(q, "_flows_key", p.flows_key)
         patterns.append(q)
     base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
@@ -412,10 +473,10 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         intra_hw = "nvlink" if all(k == "nvlink" for k in intra_kinds) else "pci"
         # NCCL's latency of a tree is measured end to end: it stands for the pipeline's fill, wire included. The
         # engines already charge one chunk its steps' latencies on the way, so the base pays what NCCL's exceeds,
-        # and at least the protocol's excess over the leanest's (its handshakes, on top of any wire)
+        # and at least what the protocol's excess over the leanest's exceeds the excess the steps already pay
         whole = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
         leanest = nccl_latency(algorithm, _leanest(algorithm), nodes, len(ranks) // nodes, intra_hw)
-        base = max(whole - fill, whole - leanest, 0.0)
+        base = max(whole - fill, (whole - leanest) - (fill - fill_lean), 0.0)
     return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
                     {**schedule.params, "protocol": protocol}, base, protocol)
 

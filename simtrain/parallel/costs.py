@@ -122,7 +122,7 @@ class Comms:
 
         def build() -> Schedule:
             return build_grouped_schedule(op, [TEMPLATE_BYTES] * len(groups), self.cluster, name, list(groups),
-                                          **params)
+                                          cache=self.cache, **params)
 
         template = self.cache.get("template", key, build)
         return key, template.resized(size_bytes * len(groups))

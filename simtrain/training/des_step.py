@@ -310,7 +310,9 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     overlap = [i for i, job in enumerate(jobs) if not job.after_update]
     averaging = [i for i, job in enumerate(jobs) if job.after_update]
     comm_end = stream.overlap_end[expand] if overlap else np.zeros(len(factors))
-    comm_time = float(sum(np.nanmax(ends[i]) - np.nanmin(starts[i]) for i in range(len(jobs))))
+    # the busiest rank's time in collectives (a job's earliest start to its latest end would count twice the
+    # stretch where early ranks have moved on to the next job while late ones finish this one)
+    comm_time = float(np.nanmax(np.nansum(ends - starts, axis=0))) if len(jobs) else 0.0
     total, by_class, _ = _traffic(jobs, sim_cluster, flow_network.cache)
     # per bucket (as _timings merges them): its jobs' rows, for its per-rank start and end and its phases
     bucket_rows: dict[int, list[int]] = {}

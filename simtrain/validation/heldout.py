@@ -267,10 +267,14 @@ _TF32_TEXT = ("TF32 (A100's FP32 training runs TF32 on tensor cores): "
 _COMPUTE_GAP = ("the compute model: one fixed 50 % of datasheet peak for every layer, where cuDNN's tensor-core "
                 "convolutions at batch 256 reach a different fraction, BN/ReLU/pooling are bandwidth-bound, and "
                 "A100 'FP32' runs TF32 on tensor cores (issue 14 item 1)")
-_SCALING_GAP = ("the training step: simtrain's 8-GPU step hides all but a sliver of the all-reduce behind backward "
-                "compute and charges nothing else, so it predicts ~0-3 % loss; the measured loss (DDP/Horovod "
-                "bucket launches, the first-bucket wait, NCCL sharing SMs with compute, data loading) is 3-17 %. "
-                "Needs the framework step model (issue 14 item 3)")
+_SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the published runs decode and augment JPEGs "
+                "on the CPU (PyTorch: ConvNets/configs.yml sets `data_backend: pytorch` for the benchmark modes, "
+                "torchvision's ImageFolder with 8 workers per GPU on DGX-1 and 16 on DGX A100, no CPU affinity "
+                "until a later commit; TensorFlow: training_perf.sh reads TFRecords without `--use_dali`, "
+                "tf.image.decode_jpeg on the CPU), so 8 GPUs share the host that fed one; the loss grows with "
+                "the node's image rate (AMP loses more than FP32/TF32 on the same node with the same gradient "
+                "bytes) while simtrain's 8-GPU step hides all but a sliver of the all-reduce and predicts "
+                "~0.1-0.2 % loss")
 
 
 def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, int, int, float, str]],
@@ -396,7 +400,10 @@ _case("jia-tencent-p40-2048-scaling", "jia-tencent-2018",
       "paper's mixed precision keeps fp16 for the wire); Jia et al.'s hierarchical all-reduce (`hierarchical`); "
       "efficiency = simtrain's scaling_efficiency against one GPU's compute-only throughput (the table's baseline "
       "is not stated)",
-      [_jia], _value(_jia, "scaling_efficiency", 100.0), effect_zero=100.0)
+      [_jia], _value(_jia, "scaling_efficiency", 100.0), effect_zero=100.0,
+      gap="the GPU count is in doubt: Sony's table lists 2,048 P40, while QbitAI's report of the same comparison "
+          "and Tencent's GTC 2019 talk (S9146) give 87.9 % and the all-reduce speed-ups on 1,024 P40 (per-GPU "
+          "batch 64 then); the node layout, fusion and overlap of Tencent's system are not published")
 
 
 # --- BytePS against Horovod/NCCL (bytedance/byteps docs/performance.md) ---------------------------------------

@@ -142,6 +142,9 @@ def test_engines_agree_on_an_uncontended_step(framework):
     analytical = simulate("resnet50", "torus-2d", gpus=16, batch=32, framework=framework)
     des = simulate("resnet50", "torus-2d", gpus=16, batch=32, framework=framework, engine="des")
     assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
+    # the time in collectives: the DES's busiest rank's (queued buckets' overlap between ranks is not counted twice;
+    # it counted 8.776 ms against 8.117 under after-backward on 16 A100); Horovod's ticks skew ranks a little
+    assert des.comm_time_s == pytest.approx(analytical.comm_time_s, rel=1e-2)
     assert des.launch_overhead_s == analytical.launch_overhead_s
     assert [b.ready_s for b in des.buckets] == [b.ready_s for b in analytical.buckets]
 
