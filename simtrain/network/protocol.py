@@ -316,53 +316,61 @@ def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarra
     return eff, lat, np.where(network, lean, lat)
 
 
-def _ring_mean(src: np.ndarray, dst: np.ndarray, values: np.ndarray, moving: np.ndarray) -> np.ndarray:
-    """``values`` averaged over each ring the moving flows form: where every rank sends to one and receives from one
-    (a ring's step, a torus dimension's rings), or the flows come in blocks that each do so (one block per channel
-    of a multi-channel ring), following the sends leads round a ring; any other flow keeps its own.
+def _rings(src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray | None:
+    """Each moving flow's ring (a label; -1 for a local copy), where the moving flows form rings: every rank sends to
+    one and receives from one (a ring's step, a torus dimension's rings), or the flows come in blocks that each do
+    so (one block per channel of a multi-channel ring), and following the sends leads round a ring; else None.
 
     Examples
     --------
-    >>> src, dst = np.array([0, 1, 2, 3]), np.array([1, 0, 3, 2])   # two rings of two
-    >>> _ring_mean(src, dst, np.array([1.0, 3.0, 5.0, 5.0]), np.ones(4, bool)).tolist()
-    [2.0, 2.0, 5.0, 5.0]
-    >>> _ring_mean(np.array([0, 1, 0, 1]), np.array([1, 0, 1, 0]), np.array([1.0, 3.0, 2.0, 4.0]),
-    ...            np.ones(4, bool)).tolist()   # two channels, each a ring of two
-    [2.0, 2.0, 3.0, 3.0]
-    >>> _ring_mean(np.array([0, 0]), np.array([1, 2]), np.array([1.0, 3.0]), np.ones(2, bool)).tolist()
-    [1.0, 3.0]
+    >>> _rings(np.array([0, 1, 2, 3]), np.array([1, 0, 3, 2]), np.ones(4, bool)).tolist()   # two rings of two
+    [0, 0, 2, 2]
+    >>> _rings(np.array([0, 1, 0, 1]), np.array([1, 0, 1, 0]), np.ones(4, bool)).tolist()   # two channels
+    [0, 0, 2, 2]
+    >>> _rings(np.array([0, 0]), np.array([1, 2]), np.ones(2, bool)) is None
+    True
     """
     flows = np.flatnonzero(moving)
-    s = src[flows]
-    ranks = np.unique(s)
-    if flows.size < 2 or s.size % ranks.size:
-        return values
-    out = values.copy()
-    for block in flows.reshape(-1, ranks.size):
+    if flows.size < 2:
+        return None
+    sends = np.bincount(src[flows])
+    ranks = int(np.count_nonzero(sends))
+    if flows.size % ranks:
+        return None
+    labels = np.full(src.size, -1, dtype=np.int64)
+    for start in range(0, flows.size, ranks):
+        block = flows[start:start + ranks]
         bs, bd = src[block], dst[block]
-        if np.unique(bs).size != bs.size or not np.array_equal(np.sort(bs), np.sort(bd)):
-            return values
-        order = np.argsort(bs)
-        nxt = order[np.searchsorted(bs[order], bd)]  # the flow that carries on from each flow's receiver
+        width = int(max(bs.max(), bd.max())) + 1
+        out_degree, in_degree = np.bincount(bs, minlength=width), np.bincount(bd, minlength=width)
+        if out_degree.max() > 1 or not np.array_equal(out_degree, in_degree):
+            return None
+        position = np.empty(width, dtype=np.int64)
+        position[bs] = np.arange(block.size)
+        nxt = position[bd]  # the flow that carries on from each flow's receiver
         ring = np.arange(block.size)  # each flow's ring, named by its lowest flow: pointer doubling
         for _ in range(int(np.ceil(np.log2(block.size))) + 1):
             ring = np.minimum(ring, ring[nxt])
             nxt = nxt[nxt]
-        sums = np.bincount(ring, weights=values[block])
-        out[block] = sums[ring] / np.bincount(ring)[ring]
-    return out
+        labels[block] = start + ring
+    return labels
 
 
-def _shared(pattern: Any, values: np.ndarray, moving: np.ndarray) -> np.ndarray:
+def _shared(pattern: Any, values: np.ndarray, moving: np.ndarray, rings: np.ndarray | None) -> np.ndarray:
     """Per flow of a step, the latency it takes: a pipelined tree's level its slowest flow's (a level is one hop
-    of NCCL's tree), a ring's the mean over the ring (:func:`_ring_mean`), any other flow its own; none for a
+    of NCCL's tree), a ring's the mean over the ring (``rings``: :func:`_rings`), any other flow its own; none for a
     local copy."""
     if pattern.stage_of_flow is not None:
         levels = np.zeros(int(pattern.stage_of_flow.max()) + 1)
         np.maximum.at(levels, pattern.stage_of_flow[moving], values[moving])
         shared = levels[pattern.stage_of_flow]
+    elif rings is not None:
+        inside = rings >= 0
+        sums = np.bincount(rings[inside], weights=values[inside], minlength=rings.size)
+        counts = np.bincount(rings[inside], minlength=rings.size)
+        shared = np.where(inside, sums[np.maximum(rings, 0)] / np.maximum(counts[np.maximum(rings, 0)], 1), 0.0)
     else:
-        shared = _ring_mean(pattern.src, pattern.dst, values, moving)
+        shared = values
     return np.where(moving, shared, 0.0)
 
 
@@ -459,8 +467,9 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         # NCCL's per-step latencies are measured end to end: a flow takes the larger of NCCL's latency and its
         # wire's (across nodes plus the protocol's excess over the leanest's), averaged over its ring where its
         # step's flows form rings (NCCL's count of a ring's hops, ``nInterSteps`` of them across nodes)
-        lean_latency = _shared(p, np.maximum(path, flow_lean), moving)
-        latency = lean_latency + _shared(p, flow_lat - flow_lean, moving)
+        rings = _rings(p.src, p.dst, moving) if p.stage_of_flow is None else None
+        lean_latency = _shared(p, np.maximum(path, flow_lean), moving, rings)
+        latency = lean_latency + _shared(p, flow_lat - flow_lean, moving, rings)
         fill += p.repeat * _levels_sum(p, latency)   # a pipelined tree's levels, one after the other
         fill_lean += p.repeat * _levels_sum(p, lean_latency)
         q = StepPattern(p.src, p.dst, p.nbytes, p.repeat, p.reduce_bytes, p.label, p.chain_id, p.stages,
