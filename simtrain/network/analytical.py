@@ -88,7 +88,10 @@ def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.nda
 
 def _level_times(pattern: StepPattern, flows: _Flows, cluster: Cluster, cache: NetworkCache) -> np.ndarray:
     """Time of every flow of a pipelined tree when only its own level's flows are on the wire."""
-    rates = cache.get("level-rates", pattern.flows_key, lambda: _level_rates(pattern, flows, cluster))
+    assert pattern.stage_of_flow is not None
+    # keyed by the flows and their levels (the same flows in other levels share links otherwise)
+    key = (pattern.flows_key, pattern.stage_of_flow.tobytes())
+    rates = cache.get("level-rates", key, lambda: _level_rates(pattern, flows, cluster))
     with np.errstate(divide="ignore", invalid="ignore"):
         transfer = np.where(pattern.nbytes > 0, pattern.nbytes / rates, 0.0)
     return flows.latency + transfer

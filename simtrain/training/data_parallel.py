@@ -121,6 +121,29 @@ class CommJob:
     launch_s: float = 0.0  # stream time before the data moves (the framework's launch; simtrain.training.framework)
 
 
+def arrivals(jobs: Sequence[CommJob], factors: np.ndarray) -> np.ndarray:
+    """When each overlapped job's data is there on each rank (rows: jobs, columns: ranks slowed by ``factors``):
+    its bucket's gradients, then its compression compute (``delay``), which runs on the GPU after the compression of
+    the buckets before it (one GPU runs one bucket's codec at a time); ``nan`` for jobs after the update.
+
+    Examples
+    --------
+    >>> jobs = [CommJob("a", None, 0, ready=1.0, delay=2.0), CommJob("b", None, 1, ready=1.5, delay=2.0)]
+    >>> arrivals(jobs, np.ones(1)).ravel().tolist()   # the second codec waits for the first
+    [3.0, 5.0]
+    """
+    out = np.full((len(jobs), len(factors)), np.nan)
+    codec = np.zeros(len(factors))  # when each rank's GPU is through the codecs so far
+    for index, job in enumerate(jobs):
+        if job.after_update:
+            continue
+        at = job.ready * factors
+        if job.delay > 0:
+            at = codec = np.maximum(at, codec) + job.delay * factors
+        out[index] = at
+    return out
+
+
 @dataclass
 class CommOutcome:
     """The communication stream of one step: per-bucket timings, per-rank ends, bytes and link loads."""
@@ -187,16 +210,17 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
     overlap_end = 0.0
     starts, ends = [], []
     comm_time = 0.0
-    for job in jobs:
+    arrive = arrivals(jobs, np.ones(1))[:, 0]
+    for index, job in enumerate(jobs):
         key = (job.key, job.schedule.size_bytes)
         result = results.get(key)
         if result is None:
             result = results[key] = evaluate(job.schedule, cluster, network, cache)
         if job.after_update:
-            earliest = max(compute_end, overlap_end) + update if clock <= overlap_end else clock
+            earliest = max(compute_end, overlap_end) + update + job.delay if clock <= overlap_end else clock + job.delay
         else:
-            earliest = job.ready
-        start = max(earliest + job.delay, clock) + job.launch_s
+            earliest = float(arrive[index])
+        start = max(earliest, clock) + job.launch_s
         clock = start + result.time_s
         if not job.after_update:
             overlap_end = clock

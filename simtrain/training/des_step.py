@@ -219,8 +219,11 @@ def _earliest_later_start(jobs: Sequence[Any], factors: np.ndarray, compute_end:
                           update: np.ndarray) -> np.ndarray:
     """Per job, the first instant any rank could start any later job (a job starts on a rank no earlier than
     its data is there, and averaging jobs no earlier than the update is through); ``inf`` for the last."""
+    from simtrain.training.data_parallel import arrivals
+
+    arrive = arrivals(jobs, factors)
     first = np.array([float(np.min(compute_end + update + job.delay * factors)) if job.after_update
-                      else float(np.min((job.ready + job.delay) * factors)) for job in jobs])
+                      else float(np.min(arrive[index])) for index, job in enumerate(jobs)])
     later = np.full(len(jobs), np.inf)
     for index in range(len(jobs) - 2, -1, -1):
         later[index] = min(later[index + 1], first[index + 1])
@@ -246,7 +249,7 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     :mod:`simtrain.network.symmetry`) are simulated as one rank class, and every flow class as one flow; the
     results are those of the per-GPU run (``symmetry=False``), which the tests hold them to.
     """
-    from simtrain.training.data_parallel import CommOutcome, _timings, _traffic
+    from simtrain.training.data_parallel import CommOutcome, _timings, _traffic, arrivals
 
     sim_cluster, capacity = (perturbations.apply(cluster) if perturbations is not None
                              else (cluster, cluster.link_bandwidth_Bps))
@@ -287,9 +290,10 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
 
             local = _local_of(job.schedule.ranks, traced)
             stream.runs.append(recording_run(flow_network, job.schedule, network, local, **kwargs))
+    arrive = arrivals(jobs, factors)
     for index, job in enumerate(jobs):
         if not job.after_update:
-            stream.at((job.ready + job.delay) * factors[space], index)
+            stream.at(arrive[index][space], index)
         elif index == 0:  # averaging only: after backward and the update
             stream.at((compute_end + update + job.delay * factors)[space], index)
         else:

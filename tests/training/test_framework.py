@@ -218,3 +218,21 @@ def test_after_backward_exposes_every_collective():
     assert r.exposed_comm_time_s == pytest.approx(r.buckets[-1].end_s - backward_end, rel=1e-9)
     overlapped = simulate("resnet50", "abci", gpus=64, batch=32, dtype="fp16", framework="ddp:launch=0s")
     assert overlapped.step_time_s < r.step_time_s
+
+
+def test_one_gpu_runs_one_buckets_codec_at_a_time():
+    """Compression compute (``delay``) of buckets ready together runs one after another on the GPU (it ran all at
+    once): under after-backward every bucket is ready when backward ends, so bucket k's data is there after the
+    codecs of buckets 0..k; both engines take the same arrivals."""
+    from simtrain.training.data_parallel import CommJob, arrivals
+
+    jobs = [CommJob("p", None, b, ready=1.0, delay=0.25) for b in range(4)]
+    assert arrivals(jobs, np.array([1.0, 2.0])).tolist() == [[1.25, 2.5], [1.5, 3.0], [1.75, 3.5], [2.0, 4.0]]
+    common = {"gpus": 16, "batch": 32, "scheme": "powersgd:rank=4", "framework": "after-backward:launch=0s",
+              "bucket_size": "8MiB"}
+    r = simulate("resnet50", "cloud-25g", **common)
+    des = simulate("resnet50", "cloud-25g", engine="des", **common)
+    assert r.num_buckets > 4
+    assert des.step_time_s == pytest.approx(r.step_time_s, rel=1e-9)
+    starts = [b.start_s for b in r.buckets]
+    assert starts == sorted(starts) and starts[0] > r.forward_time_s + r.backward_time_s
