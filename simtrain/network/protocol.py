@@ -317,9 +317,10 @@ def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarra
 
 
 def _rings(src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray | None:
-    """Each moving flow's ring (a label; -1 for a local copy), where the moving flows form rings: every rank sends to
-    one and receives from one (a ring's step, a torus dimension's rings), or the flows come in blocks that each do
-    so (one block per channel of a multi-channel ring), and following the sends leads round a ring; else None.
+    """Each moving flow's ring (a label; -1 for a local copy), where the moving flows form rings: taking each
+    sender's flows in order (its first flow in layer 0, its second in layer 1: one layer per channel of a
+    multi-channel ring, the groups of a grouped collective side by side), every rank of a layer sends to one and
+    receives from one, and following the sends leads round a ring; else None.
 
     Examples
     --------
@@ -333,26 +334,29 @@ def _rings(src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray |
     flows = np.flatnonzero(moving)
     if flows.size < 2:
         return None
-    sends = np.bincount(src[flows])
-    ranks = int(np.count_nonzero(sends))
-    if flows.size % ranks:
-        return None
+    senders = src[flows]
+    order = np.argsort(senders, kind="stable")
+    ordered = senders[order]
+    first = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]
+    counts = np.diff(np.r_[first, ordered.size])
+    layer = np.empty(flows.size, dtype=np.int64)
+    layer[order] = np.arange(ordered.size) - np.repeat(first, counts)   # each flow's place among its sender's
     labels = np.full(src.size, -1, dtype=np.int64)
-    for start in range(0, flows.size, ranks):
-        block = flows[start:start + ranks]
+    for index in range(int(layer.max()) + 1):
+        block = flows[layer == index]
         bs, bd = src[block], dst[block]
         width = int(max(bs.max(), bd.max())) + 1
         out_degree, in_degree = np.bincount(bs, minlength=width), np.bincount(bd, minlength=width)
-        if out_degree.max() > 1 or not np.array_equal(out_degree, in_degree):
+        if not np.array_equal(out_degree, in_degree):
             return None
         position = np.empty(width, dtype=np.int64)
         position[bs] = np.arange(block.size)
         nxt = position[bd]  # the flow that carries on from each flow's receiver
         ring = np.arange(block.size)  # each flow's ring, named by its lowest flow: pointer doubling
-        for _ in range(int(np.ceil(np.log2(block.size))) + 1):
+        for _ in range(int(np.ceil(np.log2(max(block.size, 2)))) + 1):
             ring = np.minimum(ring, ring[nxt])
             nxt = nxt[nxt]
-        labels[block] = start + ring
+        labels[block] = block[ring]
     return labels
 
 
@@ -415,12 +419,12 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     """``schedule`` carrying the costs of NCCL's ``algorithm`` × ``protocol`` (both engines read them).
 
     Per flow, the bandwidth efficiency is the lowest Simple efficiency of the link kinds it crosses times
-    :func:`bandwidth_factor`. Per step, the latency is averaged over the step's flows, each flow at the larger of
-    NCCL's per-step latency of the slowest hardware class it crosses and its path's wire latency (NCCL measured
-    its latencies end to end, so they include a wire's; a slower wire, as a cloud's, shows through): a ring's
-    chunk crosses the network on the share of its hops that cross nodes, as NCCL counts ``nInterSteps``. The
-    step's flows carry it as their latency, instead of their paths' (``latency_offset_s``). The base latency is
-    charged once per
+    :func:`bandwidth_factor`. Per flow, the latency is the larger of NCCL's per-step latency of the slowest hardware
+    class it crosses and its path's wire latency (NCCL measured its latencies end to end, so they include a wire's;
+    a slower wire, as a cloud's, shows through), across nodes plus the protocol's excess over the leanest's;
+    averaged over each ring the step's flows form (a ring's chunk crosses the network on the share of its hops
+    that cross nodes, as NCCL counts ``nInterSteps``), a tree level's slowest, any other flow its own; carried as
+    an offset to the path's latency (``latency_offset_s``). The base latency is charged once per
     collective; a tree's (:func:`nccl_latency`, which stands for its pipeline's fill) less what one chunk already
     pays on its way through the tree's steps. With ``pipelined``, the efficiency also carries NCCL's chunked pipeline
     at the schedule's size (:func:`pipeline_efficiency`; a caller that resizes the schedule passes ``False`` and

@@ -366,7 +366,10 @@ def framework_costs(jobs: Sequence[Any], forward_time: float) -> dict[str, float
     >>> framework_costs([J(launch_s=4e-6, ready=0.012, delay=0.0, after_update=False)] * 2, 0.01)
     {'launch_overhead_s': 8e-06, 'first_bucket_wait_s': 0.002}
     """
+    from simtrain.training.data_parallel import arrivals  # here: data_parallel imports this module
+
     overlapped = [job for job in jobs if not job.after_update]
-    wait = min((job.ready + job.delay for job in overlapped), default=forward_time) - forward_time
+    # when the first collective's data is there (its codec queued behind the codecs before it)
+    wait = (float(np.nanmin(arrivals(overlapped, np.ones(1)))) if overlapped else forward_time) - forward_time
     return {"launch_overhead_s": float(sum(job.launch_s for job in jobs)),
             "first_bucket_wait_s": float(max(wait, 0.0))}
