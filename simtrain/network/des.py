@@ -353,7 +353,10 @@ class FlowNetwork:
                 self.progress.update(self.flows_started)
             if elapsed > 0:
                 self._remaining[:rated] -= rates * elapsed
-            done = np.flatnonzero(self._remaining[:rated] <= _DONE_TOLERANCE * self._size[:rated])
+            # through: under the tolerance, or what is left would take less than the clock can tell apart (a few
+            # bytes' remainder at a late instant: waiting for it would never move the clock, and never end)
+            left = np.maximum(_DONE_TOLERANCE * self._size[:rated], rates * np.spacing(env.now))
+            done = np.flatnonzero(self._remaining[:rated] <= left)
             if done.size == 0:
                 if rated < len(self._remaining):
                     self._rates = None  # newcomers joined: share again
