@@ -38,7 +38,7 @@ import numpy as np
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
-from simtrain.network.link_load import pattern_traffic
+from simtrain.network.link_load import schedule_traffic
 from simtrain.network.pipeline import chunk_schedule, link_groups
 from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
@@ -200,25 +200,8 @@ def _fastest(candidates: tuple[Schedule, ...], cluster: Cluster, options: Networ
         return candidates[0], _evaluate(candidates[0], cluster, options, cache)
     timed = [(candidate, _evaluate(candidate, cluster, options, cache, traffic=False)) for candidate in candidates]
     best, result = min(timed, key=lambda pair: pair[1].time_s)
-    class_bytes, link_bytes = _traffic(best, cluster, cache)
-    return best, replace(result, bytes_by_class=_by_class(class_bytes, cluster), link_bytes=link_bytes)
-
-
-def _traffic(schedule: Schedule, cluster: Cluster, cache: NetworkCache) -> tuple[np.ndarray, np.ndarray]:
-    """Bytes the whole schedule puts on each link class and on each link."""
-    class_bytes = np.zeros(len(cluster.class_names))
-    link_bytes = np.zeros(cluster.num_links)
-    for pattern in schedule.patterns:
-        if pattern.num_flows:
-            traffic = pattern_traffic(pattern, _flows(pattern, cluster, cache).routes, cluster,
-                                      pattern.repeat * schedule.chunks)
-            class_bytes += traffic.class_bytes
-            link_bytes += traffic.link_bytes
-    return class_bytes, link_bytes
-
-
-def _by_class(class_bytes: np.ndarray, cluster: Cluster) -> dict[str, float]:
-    return {name: float(class_bytes[i]) for i, name in enumerate(cluster.class_names)}
+    traffic = schedule_traffic(best, cluster, cache)
+    return best, replace(result, bytes_by_class=traffic.bytes_by_class, link_bytes=traffic.link_bytes)
 
 
 def _group_busy(occupancy: list[float], groups: list[int]) -> list[float]:
@@ -245,7 +228,8 @@ def pipeline_terms(schedule: Schedule, cluster: Cluster, options: NetworkOptions
     True
     """
     parts: list = []
-    _evaluate(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache), parts)
+    _evaluate(schedule, cluster, options or NetworkOptions(), NetworkCache.for_cluster(cluster, cache), parts,
+              traffic=False)
     return float(parts[0]), np.asarray(parts[1], dtype=np.float64)
 
 
@@ -302,9 +286,9 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         phases.append((pattern.label, stage))
         link_sets.append(flows.links)
     total = one_chunk = float(ready.max()) if schedule.num_ranks else 0.0
+    # groups of patterns that share links cannot overlap across chunks
+    groups = link_groups(link_sets, cluster.num_links) if schedule.chunks > 1 or parts is not None else []
     if schedule.chunks > 1 and occupancy:
-        # groups of patterns that share links cannot overlap across chunks
-        groups = link_groups(link_sets, cluster.num_links)
         if all(pattern.stage_of_flow is None for pattern in schedule.patterns):
             used = [j for j, pattern in enumerate(schedule.patterns) if pattern.num_flows]
             total = chunk_schedule([stage_times[j] for j in used], [groups[j] for j in used],
@@ -312,12 +296,9 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         else:
             total += (schedule.chunks - 1) * max(_group_busy(occupancy, groups))
     total += schedule.base_latency_s   # the schedule's protocol, once per collective
-    if traffic and parts is None:  # the terms of a pipeline need no traffic
-        class_bytes, link_bytes = _traffic(schedule, cluster, cache)
-    else:
-        class_bytes, link_bytes = np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links)
+    counted = schedule_traffic(schedule, cluster, cache) if traffic else None
     if parts is not None:
-        parts.extend([one_chunk, _group_busy(occupancy, link_groups(link_sets, cluster.num_links))])
+        parts.extend([one_chunk, _group_busy(occupancy, groups)])
     return CollectiveResult(
         op=schedule.op,
         algorithm=schedule.algorithm,
@@ -327,8 +308,9 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         chunks=schedule.chunks,
         time_s=total,
         bytes_sent=schedule.bytes_sent,
-        bytes_by_class=_by_class(class_bytes, cluster),
+        bytes_by_class=(counted.bytes_by_class if counted is not None
+                        else dict.fromkeys(cluster.class_names, 0.0)),
         phases=phases,
-        link_bytes=link_bytes,
+        link_bytes=counted.link_bytes if counted is not None else np.zeros(cluster.num_links),
         protocol=schedule.protocol,
     )

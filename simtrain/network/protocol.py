@@ -365,26 +365,29 @@ def _shared(pattern: Any, values: np.ndarray, moving: np.ndarray, rings: np.ndar
     of NCCL's tree), a ring's the mean over the ring (``rings``: :func:`_rings`), any other flow its own; none for a
     local copy."""
     if pattern.stage_of_flow is not None:
-        levels = np.zeros(int(pattern.stage_of_flow.max()) + 1)
-        np.maximum.at(levels, pattern.stage_of_flow[moving], values[moving])
-        shared = levels[pattern.stage_of_flow]
+        shared = _level_max(pattern, np.where(moving, values, 0.0))[pattern.stage_of_flow]
     elif rings is not None:
-        inside = rings >= 0
-        sums = np.bincount(rings[inside], weights=values[inside], minlength=rings.size)
-        counts = np.bincount(rings[inside], minlength=rings.size)
-        shared = np.where(inside, sums[np.maximum(rings, 0)] / np.maximum(counts[np.maximum(rings, 0)], 1), 0.0)
+        ring = np.maximum(rings, 0)  # local copies (-1) take nothing below
+        sums = np.bincount(ring, weights=np.where(moving, values, 0.0), minlength=rings.size)
+        counts = np.bincount(ring, weights=moving.astype(np.float64), minlength=rings.size)
+        shared = sums[ring] / np.maximum(counts[ring], 1.0)
     else:
         shared = values
     return np.where(moving, shared, 0.0)
+
+
+def _level_max(pattern: Any, values: np.ndarray) -> np.ndarray:
+    """The largest of ``values`` in each level of a pipelined tree's pattern."""
+    levels = np.zeros(int(pattern.stage_of_flow.max()) + 1)
+    np.maximum.at(levels, pattern.stage_of_flow, values)
+    return levels
 
 
 def _levels_sum(pattern: Any, latency: np.ndarray) -> float:
     """One chunk's latency through a pattern's step: its slowest flow's, level by level for a pipelined tree."""
     if pattern.stage_of_flow is None:
         return float(latency.max()) + pattern.step_latency_s
-    levels = np.zeros(int(pattern.stage_of_flow.max()) + 1)
-    np.maximum.at(levels, pattern.stage_of_flow, latency)
-    return float((levels + pattern.step_latency_s).sum())
+    return float((_level_max(pattern, latency) + pattern.step_latency_s).sum())
 
 
 def _leanest(algorithm: str) -> str:
