@@ -39,7 +39,7 @@ from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
 from simtrain.network.link_load import schedule_traffic
-from simtrain.network.pipeline import chunk_schedule, link_groups
+from simtrain.network.pipeline import chunk_schedule
 from simtrain.network.types import CollectiveResult, NetworkOptions
 from simtrain.topology.cluster import Cluster, Routes
 
@@ -51,13 +51,12 @@ class _Flows:
     routes: Routes
     rates: np.ndarray
     latency: np.ndarray
-    links: np.ndarray  # unique links used
 
 
 def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
     flows = cache.get("analytical-flows", pattern.flows_key, lambda: _make_flows(pattern, cluster, cache))
     if pattern.latency_offset_s is not None:  # a protocol's latency beyond the path's (the same routes)
-        return _Flows(flows.routes, flows.rates, flows.latency + pattern.latency_offset_s, flows.links)
+        return _Flows(flows.routes, flows.rates, flows.latency + pattern.latency_offset_s)
     return flows
 
 
@@ -65,14 +64,8 @@ def _make_flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> 
     """Routes, max-min rates and path latencies of a pattern's flows."""
     routes = cache.routes(pattern)
     rates = max_min_rates(routes.offsets, routes.links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
-    latency = np.zeros(pattern.num_flows)
-    lengths = routes.lengths
-    if routes.links.size:
-        sums = np.add.reduceat(cluster.link_latency_s[routes.links], routes.offsets[:-1][lengths > 0])
-        latency[lengths > 0] = sums
-    used = np.zeros(cluster.num_links, dtype=bool)
-    used[routes.links] = True
-    return _Flows(routes, rates, latency, np.flatnonzero(used))
+    latency = routes.per_flow(np.add, cluster.link_latency_s)
+    return _Flows(routes, rates, latency)
 
 
 def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.ndarray,
@@ -239,7 +232,6 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     ``traffic``, its bytes per link are left at zero (a candidate that may lose)."""
     stage_times: list[float] = []
     occupancy: list[float] = []
-    link_sets: list[np.ndarray] = []
 
     # per-rank ready times: a flow starts when sender and receiver have finished the step before (as in the DES)
     endpoints = schedule.endpoints  # the ranks, then any CPU server hosts the flows name
@@ -251,7 +243,6 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         if pattern.num_flows == 0:
             stage_times.append(0.0)
             occupancy.append(0.0)
-            link_sets.append(np.zeros(0, dtype=np.int64))
             phases.append((pattern.label, 0.0))
             continue
         flows = _flows(pattern, cluster, cache)
@@ -284,10 +275,9 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         stage_times.append(stage)
         occupancy.append(occupied)
         phases.append((pattern.label, stage))
-        link_sets.append(flows.links)
     total = one_chunk = float(ready.max()) if schedule.num_ranks else 0.0
     # groups of patterns that share links cannot overlap across chunks
-    groups = link_groups(link_sets, cluster.num_links) if schedule.chunks > 1 or parts is not None else []
+    groups = cache.link_groups(schedule.patterns) if schedule.chunks > 1 or parts is not None else []
     if schedule.chunks > 1 and occupancy:
         if all(pattern.stage_of_flow is None for pattern in schedule.patterns):
             used = [j for j, pattern in enumerate(schedule.patterns) if pattern.num_flows]

@@ -21,8 +21,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
+
+import numpy as np
 
 from simtrain.collectives.schedule import StepPattern
 from simtrain.topology.cluster import Cluster, Routes
@@ -30,6 +32,10 @@ from simtrain.topology.cluster import Cluster, Routes
 __all__ = ["NetworkCache"]
 
 T = TypeVar("T")
+
+#: Up to this many link classes a flow's set of classes is numbered through a table of every possible set (2^n
+#: entries); beyond, by sorting the sets.
+TABLE_CLASSES = 16
 
 
 class NetworkCache:
@@ -83,3 +89,53 @@ class NetworkCache:
     def routes(self, pattern: StepPattern) -> Routes:
         """The routes of a pattern's flows on the cluster."""
         return self.get("routes", pattern.flows_key, lambda: self.cluster.routes(pattern.src, pattern.dst))
+
+    def link_groups(self, patterns: Sequence[StepPattern]) -> list[int]:
+        """The link group of every pattern (:func:`~simtrain.network.pipeline.link_groups`: patterns that share a
+        link, directly or through others, share a group).
+
+        Examples
+        --------
+        >>> from simtrain.topology import torus
+        >>> from simtrain.collectives import build_schedule
+        >>> c = torus([4, 4], 1e9)
+        >>> NetworkCache(c).link_groups(build_schedule("all-reduce", 2**20, c, "multidim-ring").patterns)
+        [0, 1, 1, 0]
+        """
+        from simtrain.network.pipeline import link_groups
+
+        return self.get("link-groups", tuple(p.flows_key for p in patterns),
+                        lambda: link_groups([np.unique(self.routes(p).links) for p in patterns],
+                                            self.cluster.num_links))
+
+    def flow_classes(self, pattern: StepPattern) -> tuple[np.ndarray, np.ndarray]:
+        """The link classes each of a pattern's flows crosses, as ``(kind, sets)``: flow ``f`` crosses the classes
+        of row ``sets[kind[f]]`` (a boolean row over ``cluster.class_names``). The distinct sets are few, so what
+        depends on a flow's classes (its bytes per class, its protocol's costs) is worked out per set.
+
+        Examples
+        --------
+        >>> from simtrain.topology import torus
+        >>> c = torus([4, 4], 1e9)
+        >>> kind, sets = NetworkCache(c).flow_classes(StepPattern([0, 0, 0, 5], [1, 4, 0, 6], 1.0))
+        >>> sets[kind].tolist()
+        [[True, False], [False, True], [False, False], [True, False]]
+        """
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            routes = self.routes(pattern)
+            num_classes = len(self.cluster.class_names)
+            flow, klass = routes.flow_of_entry, self.cluster.link_class[routes.links]
+            # a flow's set as bits (bit k: it crosses class k), numbered through a table of them: no sort
+            if num_classes <= TABLE_CLASSES:
+                codes = np.zeros(pattern.num_flows, dtype=np.int64)
+                np.bitwise_or.at(codes, flow, np.left_shift(1, klass))
+                present = np.flatnonzero(np.bincount(codes, minlength=1))
+                lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+                lookup[present] = np.arange(present.size)
+                return lookup[codes], (present[:, None] >> np.arange(num_classes)) & 1 == 1
+            crosses = np.zeros((pattern.num_flows, num_classes), dtype=bool)
+            crosses[flow, klass] = True
+            sets, kind = np.unique(crosses, axis=0, return_inverse=True)
+            return kind.reshape(-1), sets
+
+        return self.get("flow-classes", pattern.flows_key, compute)

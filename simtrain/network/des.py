@@ -459,12 +459,7 @@ class StepTemplate:
 
 def path_latency(routes: Routes, cluster: Cluster) -> np.ndarray:
     """Sum of link latencies along every route (0 for a route with no link)."""
-    lengths = routes.lengths
-    latency = np.zeros(len(lengths))
-    if routes.links.size:
-        nonempty = lengths > 0
-        latency[nonempty] = np.add.reduceat(cluster.link_latency_s[routes.links], routes.offsets[:-1][nonempty])
-    return latency
+    return routes.per_flow(np.add, cluster.link_latency_s)
 
 
 def _split_by(values: np.ndarray) -> list[tuple[Any, np.ndarray | None]]:
@@ -745,15 +740,14 @@ class CollectiveRun:
         from dataclasses import replace
 
         from simtrain.network.analytical import evaluate
-        from simtrain.network.pipeline import chunk_schedule, link_groups
+        from simtrain.network.pipeline import chunk_schedule
 
         network = self.network
         one_chunk = evaluate(replace(self.schedule, chunks=1), network.cluster, self.options, network.cache)
         used = [j for j, pattern in enumerate(patterns) if pattern.num_flows]
         phase_of_pattern = np.full(len(patterns), -1, dtype=np.int64)
         phase_of_pattern[used] = np.arange(len(used))
-        groups = link_groups([np.unique(network.cache.routes(patterns[j]).links) for j in used],
-                             network.cluster.num_links)
+        groups = network.cache.link_groups([patterns[j] for j in used])
         plan = chunk_schedule([one_chunk.phases[j][1] for j in used], groups, self.chunks)
         stage_phase = phase_of_pattern[np.array(self._stage_pattern, dtype=np.int64)]
         self._stage_group = np.array(groups, dtype=np.int64)[stage_phase]

@@ -20,24 +20,21 @@ import numpy as np
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.network.cache import NetworkCache
 from simtrain.network.types import Traffic
-from simtrain.topology.cluster import Cluster, Routes
+from simtrain.topology.cluster import Cluster
 
 __all__ = ["pattern_traffic", "schedule_traffic"]
 
 
-def pattern_traffic(pattern: StepPattern, routes: Routes, cluster: Cluster, multiplicity: float) -> Traffic:
-    """Bytes of ``multiplicity`` runs of one step pattern, per link class and per link."""
-    num_classes = len(cluster.class_names)
-    class_bytes = np.zeros(num_classes)
+def pattern_traffic(pattern: StepPattern, cache: NetworkCache, multiplicity: float) -> Traffic:
+    """Bytes of ``multiplicity`` runs of one step pattern, per link class and per link (``cache``: the
+    cluster's routes)."""
+    cluster = cache.cluster
+    routes = cache.routes(pattern)
     if not routes.links.size:
-        return Traffic(class_bytes, np.zeros(cluster.num_links), cluster.class_names)
-    entry_flow = routes.flow_of_entry
-    entry_class = cluster.link_class[routes.links]
-    for klass in np.flatnonzero(np.bincount(entry_class, minlength=num_classes)):
-        crosses = np.zeros(pattern.num_flows, dtype=bool)
-        crosses[entry_flow[entry_class == klass]] = True
-        class_bytes[klass] = multiplicity * float(pattern.nbytes[crosses].sum())
-    link_bytes = multiplicity * np.bincount(routes.links, weights=pattern.nbytes[entry_flow],
+        return Traffic(np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links), cluster.class_names)
+    kind, sets = cache.flow_classes(pattern)   # a flow counts once towards each class it crosses
+    class_bytes = multiplicity * (np.bincount(kind, weights=pattern.nbytes, minlength=len(sets)) @ sets)
+    link_bytes = multiplicity * np.bincount(routes.links, weights=pattern.nbytes[routes.flow_of_entry],
                                             minlength=cluster.num_links)
     return Traffic(class_bytes, link_bytes, cluster.class_names)
 
@@ -67,7 +64,7 @@ def schedule_traffic(schedule: Schedule, cluster: Cluster, cache: NetworkCache |
     for pattern in schedule.patterns:
         if pattern.num_flows == 0:
             continue
-        part = pattern_traffic(pattern, cache.routes(pattern), cluster, pattern.repeat * schedule.chunks)
+        part = pattern_traffic(pattern, cache, pattern.repeat * schedule.chunks)
         total.class_bytes += part.class_bytes
         total.link_bytes += part.link_bytes
     return total

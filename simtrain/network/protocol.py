@@ -298,8 +298,8 @@ def link_kind(cluster: Any, class_name: str) -> str:
     return kinds.get(class_name, "nic" if class_name == "inter-node" else "nvlink")
 
 
-def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per link: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class under
+def _class_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per link class: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class under
     ``protocol`` and under the algorithm's leanest protocol (:func:`_leanest`)."""
     leanest = _leanest(algorithm)
     if algorithm in PIPELINED:
@@ -307,13 +307,27 @@ def _link_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarra
         # of the whole tree (which stands for the pipeline's fill) is charged once, less what the steps charge
         algorithm = "ring"
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
-    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
+    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])
     lat, lean = (np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][PROTOCOL_NAMES.index(name)] * 1e-6
-                           for k in kinds])[cluster.link_class] for name in (protocol, leanest))
+                           for k in kinds]) for name in (protocol, leanest))
     # in a node the GPUs' own stores are the protocol (LL's flags travel with the data): NCCL's latency is the
     # step's; across nodes a proxy and NICs sit between, and a heavier protocol's handshakes come on top of the wire
-    network = np.array([HW_CLASS[k] == "net" for k in kinds])[cluster.link_class]
+    network = np.array([HW_CLASS[k] == "net" for k in kinds])
     return eff, lat, np.where(network, lean, lat)
+
+
+def _flow_facts(pattern: Any, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """What a pattern's protocol costs are made of whatever the protocol: which flows move, their paths'
+    latencies and their rings (:func:`_rings`; None for a pipelined tree)."""
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        routes = cache.routes(pattern)
+        moving = routes.lengths > 0
+        rings = _rings(pattern.src, pattern.dst, moving) if pattern.stage_of_flow is None else None
+        return moving, routes.per_flow(np.add, cache.cluster.link_latency_s), rings
+
+    # the levels are part of the facts: the same flows may form a tree's levels or a ring's step
+    key = (pattern.flows_key, None if pattern.stage_of_flow is None else pattern.stage_of_flow.tobytes())
+    return cache.get("protocol-flows", key, compute)
 
 
 def _rings(src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray | None:
@@ -445,36 +459,30 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     ('Simple', 8.4e-06, 3.4)
     """
     from simtrain.collectives.schedule import Schedule, StepPattern
+    from simtrain.network.cache import NetworkCache
 
     ranks = schedule.ranks
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
     factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
     if pipelined:
         factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)
-    eff, lat, lean = _link_tables(cluster, algorithm, protocol)
+    eff, lat, lean = _class_tables(cluster, algorithm, protocol)
+    cache = NetworkCache.for_cluster(cluster, cache)
     patterns = []
     fill = fill_lean = 0.0  # the latency one chunk pays on its way through the steps (and under the leanest)
     for p in schedule.patterns:
         if p.num_flows == 0:
             patterns.append(p)
             continue
-        routes = cluster.routes(p.src, p.dst) if cache is None else cache.routes(p)
-        lengths = routes.lengths
-        flow_eff = np.ones(p.num_flows)
-        flow_lat = np.zeros(p.num_flows)
-        flow_lean = np.zeros(p.num_flows)
-        path = np.zeros(p.num_flows)
-        moving = lengths > 0
-        if routes.links.size:
-            starts = routes.offsets[:-1][moving]
-            flow_eff[moving] = np.minimum.reduceat(eff[routes.links], starts)
-            flow_lat[moving] = np.maximum.reduceat(lat[routes.links], starts)
-            flow_lean[moving] = np.maximum.reduceat(lean[routes.links], starts)
-            path[moving] = np.add.reduceat(cluster.link_latency_s[routes.links], starts)
+        moving, path, rings = _flow_facts(p, cache)
+        kind, sets = cache.flow_classes(p)
+        # a flow's slowest (lowest efficiency, highest latency) class, set by set; a local copy (no class) runs at
+        # 1 and costs nothing
+        flow_eff = np.where(sets.any(axis=1), np.where(sets, eff, np.inf).min(axis=1), 1.0)[kind]
+        flow_lat, flow_lean = (np.where(sets, table, 0.0).max(axis=1)[kind] for table in (lat, lean))
         # NCCL's per-step latencies are measured end to end: a flow takes the larger of NCCL's latency and its
         # wire's (across nodes plus the protocol's excess over the leanest's), averaged over its ring where its
         # step's flows form rings (NCCL's count of a ring's hops, ``nInterSteps`` of them across nodes)
-        rings = _rings(p.src, p.dst, moving) if p.stage_of_flow is None else None
         lean_latency = _shared(p, np.maximum(path, flow_lean), moving, rings)
         latency = lean_latency + _shared(p, flow_lat - flow_lean, moving, rings)
         fill += p.repeat * _levels_sum(p, latency)   # a pipelined tree's levels, one after the other

@@ -183,13 +183,7 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
     ranks = np.arange(count)
     src, dst = np.repeat(ranks, count), np.tile(ranks, count)
     routes = cluster.routes(src, dst)
-    lengths = routes.lengths
-    latency_s = np.zeros(count * count)
-    bandwidth_Bps = np.full(count * count, np.inf)
-    nonempty = lengths > 0
-    if routes.links.size:
-        starts = routes.offsets[:-1][nonempty]
-        latency_s[nonempty] = np.add.reduceat(cluster.link_latency_s[routes.links], starts)
-        bandwidth_Bps[nonempty] = np.minimum.reduceat(cluster.link_bandwidth_Bps[routes.links], starts)
-    bandwidth_Bps = np.minimum(bandwidth_Bps, cluster.flow_rate_cap_Bps)
+    latency_s = routes.per_flow(np.add, cluster.link_latency_s)
+    bandwidth_Bps = np.minimum(routes.per_flow(np.minimum, cluster.link_bandwidth_Bps, np.inf),
+                               cluster.flow_rate_cap_Bps)
     return Devices(count, limits, latency_s.reshape(count, count), bandwidth_Bps.reshape(count, count), cluster)

@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +33,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Cluster", "Router", "Routes"]
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
 @dataclass(frozen=True)
 class Routes:
     """Paths of a batch of flows in CSR form: flow ``f`` uses ``links[offsets[f]:offsets[f+1]]``."""
@@ -39,15 +45,33 @@ class Routes:
     offsets: np.ndarray
     links: np.ndarray
 
-    @property
+    # derived once per Routes (its arrays never change): the engines ask for them at every evaluation
+    @functools.cached_property
     def lengths(self) -> np.ndarray:
         """Number of links on each flow's path (0 for a flow to itself)."""
-        return np.diff(self.offsets)
+        return _read_only(np.diff(self.offsets))
 
-    @property
+    @functools.cached_property
     def flow_of_entry(self) -> np.ndarray:
         """For every entry of :attr:`links`, the flow it belongs to."""
-        return np.repeat(np.arange(len(self.offsets) - 1), self.lengths)
+        return _read_only(np.repeat(np.arange(len(self.offsets) - 1), self.lengths))
+
+    def per_flow(self, reduce: np.ufunc, per_link: np.ndarray, empty: float = 0.0) -> np.ndarray:
+        """``reduce`` (``np.add``, ``np.minimum``, ``np.maximum``) of ``per_link`` over every flow's path;
+        ``empty`` for a flow with no link.
+
+        Examples
+        --------
+        >>> r = Routes(np.array([0, 2, 2, 3]), np.array([0, 1, 1]))
+        >>> r.per_flow(np.add, np.array([1.0, 10.0])).tolist()
+        [11.0, 0.0, 10.0]
+        """
+        lengths = self.lengths
+        out = np.full(len(lengths), empty, dtype=np.float64)
+        if self.links.size:
+            moving = lengths > 0
+            out[moving] = reduce.reduceat(per_link[self.links], self.offsets[:-1][moving])
+        return out
 
     @classmethod
     def concat_segments(cls, counts: list[np.ndarray], ids: list[np.ndarray]) -> Routes:

@@ -170,15 +170,21 @@ class CommOutcome:
         return float(utilization.max()) if utilization.size else 0.0
 
 
-def _traffic(jobs: Sequence[CommJob], cluster: Cluster,
-             cache: NetworkCache | None = None) -> tuple[float, dict[str, float], np.ndarray]:
-    """Bytes sent per GPU, per link class and per link, of all jobs (the schedules' own accounting)."""
+def _traffic(jobs: Sequence[CommJob], cluster: Cluster, cache: NetworkCache | None = None,
+             counted: Mapping[tuple[Any, float], Any] | None = None) -> tuple[float, dict[str, float], np.ndarray]:
+    """Bytes sent per GPU, per link class and per link, of all jobs (the schedules' own accounting); a job's
+    schedule is known by its template key and size, so each is counted once (``counted``: results that already
+    carry their bytes, by that key)."""
     by_class = dict.fromkeys(cluster.class_names, 0.0)
     link_bytes = np.zeros(cluster.num_links)
     total = 0.0
     cache = NetworkCache.for_cluster(cluster, cache)
+    known = dict(counted or {})
     for job in jobs:
-        traffic = schedule_traffic(job.schedule, cluster, cache)
+        key = (job.key, job.schedule.size_bytes)
+        if key not in known:
+            known[key] = schedule_traffic(job.schedule, cluster, cache)
+        traffic = known[key]
         total += job.schedule.bytes_sent / cluster.num_gpus
         link_bytes += traffic.link_bytes
         for name, value in traffic.bytes_by_class.items():
@@ -227,7 +233,7 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
         comm_time += result.time_s
         starts.append(start)
         ends.append(clock)
-    total, by_class, link_bytes = _traffic(jobs, cluster, cache)
+    total, by_class, link_bytes = _traffic(jobs, cluster, cache, results)
     post = any(job.after_update for job in jobs)
     finish = np.array([clock]) if post else None
     return CommOutcome(_timings(jobs, starts, ends), np.array([overlap_end]), comm_time, total, by_class,

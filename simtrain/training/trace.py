@@ -350,7 +350,7 @@ def trace_collective(schedule: Any, cluster: Any, engine: str = "analytical", op
 def _planned_phases(schedule: Any, cluster: Any, result: Any) -> list[tuple[str, int, str, float, float]]:
     """The analytical engine's chunk plan, from its one-chunk phase times and the patterns' link groups."""
     from simtrain.network.cache import NetworkCache
-    from simtrain.network.pipeline import chunk_schedule, link_groups
+    from simtrain.network.pipeline import chunk_schedule
 
     patterns = schedule.patterns
     used = [j for j, pattern in enumerate(patterns) if pattern.num_flows]
@@ -367,7 +367,7 @@ def _planned_phases(schedule: Any, cluster: Any, result: Any) -> list[tuple[str,
                           clock, rest))
         return spans
     cache = NetworkCache.for_cluster(cluster, None)
-    groups = link_groups([np.unique(cache.routes(patterns[j]).links) for j in used], cluster.num_links)
+    groups = cache.link_groups([patterns[j] for j in used])
     plan = chunk_schedule(durations, groups, schedule.chunks)
     return [("all ranks", c, labels[j], float(plan.start[c, j]), float(plan.start[c, j]) + durations[j])
             for c in range(schedule.chunks) for j in range(len(used)) if durations[j] > 0]
