@@ -60,16 +60,16 @@ PIPELINE_SLACK = 0.05
 def _groups(ranks: np.ndarray, cluster: Cluster) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The ranks by node (in order) and by local position across nodes (rails)."""
     g = max(cluster.gpus_per_node, 1)
-    node = ranks // g
-    _, first, inverse = np.unique(node, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    nodes = [ranks[inverse == o] for o in order]
-    per_node = len(nodes[0])
-    if any(len(members) != per_node for members in nodes):
+    _, first, inverse = np.unique(ranks // g, return_index=True, return_inverse=True)
+    appearance = np.empty(first.size, dtype=np.int64)
+    appearance[np.argsort(first)] = np.arange(first.size)   # each node's place in order of first appearance
+    node = appearance[inverse.reshape(-1)]
+    counts = np.bincount(node)
+    if np.any(counts != counts[0]):
         raise ConfigError("the tree and CollNet need the same number of ranks on every node", key="ranks",
-                          value=[len(m) for m in nodes])
-    rails = [np.array([members[i] for members in nodes]) for i in range(per_node)]
-    return nodes, rails
+                          value=counts.tolist())
+    grid = ranks[np.argsort(node, kind="stable")].reshape(counts.size, int(counts[0]))   # [node, position]
+    return list(grid), [np.ascontiguousarray(rail) for rail in grid.T]
 
 
 def _node_rail(op: str, n: float, ranks: np.ndarray, cluster: Cluster, across: str) -> list[StepPattern]:

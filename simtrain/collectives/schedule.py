@@ -48,6 +48,16 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _per_flow(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` (a scalar or one per flow) as float64, one per flow, read-only (a plain view where it already
+    is one per flow: patterns are rescaled at every size)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.shape == shape:
+        view = values.view()
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(np.asarray(values, dtype=np.float64), shape)
+
+
 @dataclass(frozen=True, eq=False)
 class StepPattern:
     """Concurrent flows of one step, repeated.
@@ -99,20 +109,17 @@ class StepPattern:
     def __post_init__(self) -> None:
         src = np.asarray(self.src, dtype=np.int64)
         dst = np.asarray(self.dst, dtype=np.int64)
-        nbytes = np.broadcast_to(np.asarray(self.nbytes, dtype=np.float64), src.shape)
         object.__setattr__(self, "src", _frozen(src))
         object.__setattr__(self, "dst", _frozen(dst))
-        object.__setattr__(self, "nbytes", nbytes)
+        object.__setattr__(self, "nbytes", _per_flow(self.nbytes, src.shape))
         if self.chain_id is not None:
             object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
         if self.stage_of_flow is not None:
             object.__setattr__(self, "stage_of_flow", np.asarray(self.stage_of_flow, dtype=np.int64))
         if self.efficiency is not None:
-            object.__setattr__(self, "efficiency",
-                               np.broadcast_to(np.asarray(self.efficiency, dtype=np.float64), src.shape))
+            object.__setattr__(self, "efficiency", _per_flow(self.efficiency, src.shape))
         if self.latency_offset_s is not None:
-            object.__setattr__(self, "latency_offset_s",
-                               np.broadcast_to(np.asarray(self.latency_offset_s, dtype=np.float64), src.shape))
+            object.__setattr__(self, "latency_offset_s", _per_flow(self.latency_offset_s, src.shape))
 
     @property
     def flows_key(self) -> bytes:

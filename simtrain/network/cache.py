@@ -105,7 +105,7 @@ class NetworkCache:
         from simtrain.network.pipeline import link_groups
 
         return self.get("link-groups", tuple(p.flows_key for p in patterns),
-                        lambda: link_groups([np.unique(self.routes(p).links) for p in patterns],
+                        lambda: link_groups([self.routes(p).links for p in patterns],
                                             self.cluster.num_links))
 
     def flow_classes(self, pattern: StepPattern) -> tuple[np.ndarray, np.ndarray]:
