@@ -375,7 +375,7 @@ register_case(Case(
            "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="ring all-reduce bus bandwidth on one node of 8 H100 SXM, 4 GB (365-370 GB/s; midpoint)",
     published=367.5, unit="GB/s", tag="[M]",
-    assumptions="topology `dgx-h100` at 8 GPUs (NVSwitch at 450 GB/s per direction, 1 us per hop); `ring`; "
+    assumptions="topology `dgx-h100` at 8 GPUs (NVSwitch at 450 GB/s per direction, 0.3 us per link); `ring`; "
                 "4 GB; busbw as nccl-tests; " + _PROTOCOL,
     method="simtrain.collectives.collective_time('all-reduce', 4e9, load_topology('dgx-h100', gpus=8), 'ring')",
     compute=_h100_busbw,

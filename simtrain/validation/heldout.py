@@ -52,7 +52,7 @@ def _sets(**keys: str) -> dict[str, str]:
 # --- measured systems, as overrides of catalog families --------------------------------------------------------
 A100_NODE = {"topology": "dgx-h100", **_sets(device="a100", intra_node__bandwidth="300GB/s")}
 A100_NODE_TEXT = ("nodes of 8 A100 SXM4 on NVSwitch at 300 GB/s per direction per GPU (NVLink3 payload rate, [D]), "
-                  "1 us per hop: the `dgx-h100` family with device a100")
+                  "0.3 us per in-node link and 1 us per network hop: the `dgx-h100` family with device a100")
 H100_NODE = {"topology": "dgx-h100"}
 H100_NODE_TEXT = "nodes of 8 H100 SXM5 on NVSwitch at 450 GB/s per direction (catalog `dgx-h100`)"
 H200_NODE = {"topology": "dgx-h100", **_sets(device="h200")}
@@ -274,7 +274,12 @@ _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the p
                 "tf.image.decode_jpeg on the CPU), so 8 GPUs share the host that fed one; the loss grows with "
                 "the node's image rate (AMP loses more than FP32/TF32 on the same node with the same gradient "
                 "bytes) while simtrain's 8-GPU step hides all but a sliver of the all-reduce and predicts "
-                "~0.1-0.2 % loss")
+                "~0.1-0.2 % loss. A host capacity from published rates would not close it: tensorpack's "
+                "ImageNet loader benchmark (github.com/tensorpack/benchmarks, ImageNet/README.md) reads 11k "
+                "images/s with tf.data and 5.6k with a Python loader on a DGX-1, above the FP32/TF32 runs' 2.9-7.5k "
+                "images/s, which still lose 3-6 %, while the DGX-1 AMP runs deliver 8.3k (PyTorch) and 9.5k "
+                "(TensorFlow) and DGX-2 AMP 17k; no one rate per core fits both, so none is modelled (a rate "
+                "set from these cases would be a fit)")
 
 
 def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, int, int, float, str]],

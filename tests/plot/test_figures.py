@@ -142,7 +142,7 @@ def test_gantt_title_names_the_devices_and_the_link():
     title = gantt_title(place(graph, make_devices(2, "4 GiB"), "single"), device="a100")
     assert "2 × A100 (4 GiB each)" in title and "134 µs + bytes / 5.701 GB/s" in title
     title = gantt_title(place(graph, make_devices(2, ["4 GiB", "8 GiB"], topology="dgx-a100"), "single"))
-    assert "2 devices (op times from the graph; memory 4 GiB, 8 GiB)" in title and "dgx-a100: 2 µs" in title
+    assert "2 devices (op times from the graph; memory 4 GiB, 8 GiB)" in title and "dgx-a100: 600 ns" in title
 
 
 def test_pipelined_gantt_draws_every_micro_batch(tmp_path, capsys):
