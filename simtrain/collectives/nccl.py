@@ -320,7 +320,10 @@ class NcclTuner:
                              1, base.params, base.base_latency_s, base.protocol)
             first0, busy0 = pipeline_terms(empty, self.cluster, cache=self._cache)
             first1, busy1 = pipeline_terms(base, self.cluster, cache=self._cache)
-            self._pipeline[candidate] = (first0, busy0, first1, busy1)
+            # a resource's busy time is linear in the bytes; one that is below another at no bytes and at the
+            # template's is below it at every size, so only the others can set the pace
+            keep = _upper(busy0, busy1)
+            self._pipeline[candidate] = (first0, busy0[keep], first1, busy1[keep])
         return self._pipeline[candidate]
 
     def _correction(self, candidate: Candidate, size: float) -> float:
@@ -397,6 +400,21 @@ class NcclTuner:
                             {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)
         return Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
                         candidate.protocol, self)
+
+
+def _upper(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Indices of the pairs ``(low[i], high[i])`` that no other pair reaches or exceeds in both (ties keep one).
+
+    Examples
+    --------
+    >>> _upper(np.array([1.0, 2.0, 0.5, 2.0]), np.array([3.0, 1.0, 2.0, 1.0])).tolist()
+    [0, 1]
+    """
+    order = np.lexsort((-low, -high))   # by high, then low, both descending
+    ordered = low[order]
+    # along falling high, a pair is kept when its low beats every low before it
+    before = np.maximum.accumulate(np.r_[-np.inf, ordered[:-1]])
+    return np.sort(order[ordered > before])
 
 
 def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarray],

@@ -205,6 +205,46 @@ def _group_busy(occupancy: list[float], groups: list[int]) -> list[float]:
     return busy
 
 
+def _streams(schedule: Schedule) -> bool:
+    """Whether the schedule's chunks stream through it: it has a pipelined tree (no chain), whose later chunks
+    enter every step, of every pattern, as soon as the chunk before has left it (in the DES)."""
+    trees = [p.stage_of_flow is not None and p.chain_id is None for p in schedule.patterns]
+    return any(trees) and not any(p.chain_id is not None for p in schedule.patterns)
+
+
+def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache) -> np.ndarray:
+    """Per flow of a streaming schedule (:func:`_streams`), its time per chunk once the pipeline is full: every
+    step of every pattern holds a chunk (a pattern repeated ``r`` times puts ``r`` flows on each of its paths), the
+    flows share the links max-min, and a flow takes its latency, its bytes at that rate (slowed by its protocol's
+    efficiency) and its step's charges. The busiest sets the pace of the chunks after the first, as in the DES,
+    where a chunk waits only for the one before it at each step."""
+    used = [p for p in schedule.patterns if p.num_flows]
+    rates = cache.get("steady-rates", tuple((p.flows_key, p.repeat) for p in used),
+                      lambda: _steady_rates(used, cluster, cache))
+    times = []
+    start = 0
+    for pattern in used:
+        flows = _flows(pattern, cluster, cache)
+        share = rates[start:start + pattern.num_flows]
+        start += pattern.num_flows
+        with np.errstate(divide="ignore", invalid="ignore"):
+            transfer = np.where(pattern.nbytes > 0, pattern.nbytes / share, 0.0)
+        if pattern.efficiency is not None:
+            transfer = transfer / pattern.efficiency
+        times.append(flows.latency + transfer + options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s)
+    return np.concatenate(times) if times else np.zeros(0)
+
+
+def _steady_rates(patterns: list[StepPattern], cluster: Cluster, cache: NetworkCache) -> np.ndarray:
+    """Max-min rates of all the patterns' flows at once, a pattern's repeats as as many flows on its paths."""
+    routes = [cache.routes(p) for p in patterns]
+    offsets = np.zeros(sum(p.num_flows for p in patterns) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([r.lengths for r in routes]), out=offsets[1:])
+    weights = np.concatenate([np.full(r.links.size, float(p.repeat)) for p, r in zip(patterns, routes)])
+    return max_min_rates(offsets, np.concatenate([r.links for r in routes]), cluster.link_bandwidth_Bps,
+                         cluster.flow_rate_cap_Bps, weights=weights)
+
+
 def pipeline_terms(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
                    cache: NetworkCache | None = None) -> tuple[float, np.ndarray]:
     """What a pipelined tree's time is made of: one chunk's way through all patterns, and how long each link
@@ -277,18 +317,25 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         phases.append((pattern.label, stage))
     total = one_chunk = float(ready.max()) if schedule.num_ranks else 0.0
     # groups of patterns that share links cannot overlap across chunks
-    groups = cache.link_groups(schedule.patterns) if schedule.chunks > 1 or parts is not None else []
+    groups: list[int] = []
+    busy: list[float] | np.ndarray = []
+    if (schedule.chunks > 1 or parts is not None) and occupancy:
+        if _streams(schedule):   # a tree's chunks stream through every step at once
+            busy = _steady_flows(schedule, cluster, options, cache)
+        else:   # groups of patterns that share links cannot overlap across chunks
+            groups = cache.link_groups(schedule.patterns)
+            busy = _group_busy(occupancy, groups)
     if schedule.chunks > 1 and occupancy:
         if all(pattern.stage_of_flow is None for pattern in schedule.patterns):
             used = [j for j, pattern in enumerate(schedule.patterns) if pattern.num_flows]
             total = chunk_schedule([stage_times[j] for j in used], [groups[j] for j in used],
                                    schedule.chunks).makespan
         else:
-            total += (schedule.chunks - 1) * max(_group_busy(occupancy, groups))
+            total += (schedule.chunks - 1) * float(np.max(busy))
     total += schedule.base_latency_s   # the schedule's protocol, once per collective
     counted = schedule_traffic(schedule, cluster, cache) if traffic else None
     if parts is not None:
-        parts.extend([one_chunk, _group_busy(occupancy, groups)])
+        parts.extend([one_chunk, busy])
     return CollectiveResult(
         op=schedule.op,
         algorithm=schedule.algorithm,

@@ -204,7 +204,10 @@ def test_double_binary_tree_on_a_switch(chunks):
     p, lat, bw, n = 7, 1e-6, 10e9, 64e6
     height = 2  # in-order tree on 7 positions
     step = 2 * lat + (n / chunks / 2) / (bw / 2)  # each GPU link carries two tree edges
-    expected = 2 * height * step + (chunks - 1) * 2 * step
+    # later chunks stream: a chunk goes up while the one before comes down, so a GPU's link carries four tree
+    # edges' half-chunks at once (to its parents and its children) and a chunk pays the path's latency once
+    steady = 2 * lat + 4 * (n / chunks / 2) / bw
+    expected = 2 * height * step + (chunks - 1) * steady
     assert t("all-reduce", n, switch(p, bw, lat), "double-binary-tree", chunks=chunks) == pytest.approx(expected,
                                                                                                          rel=REL)
 

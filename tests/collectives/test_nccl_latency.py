@@ -93,7 +93,9 @@ def test_across_nodes_a_heavier_protocol_pays_its_excess_on_top_of_a_slow_wire()
 @pytest.mark.parametrize("size", [2.0**16, 2.0**19, 2.0**22, 2.0**25])
 def test_a_tree_runs_in_the_fewest_chunks_within_the_slack_of_its_fastest(size):
     """256 x A100: the tuner's chunk count is at least NCCL's Simple rule, within PIPELINE_SLACK of the fastest
-    count's time, and one chunk fewer (above the rule) would not be."""
+    count's time, and one chunk fewer (above the rule) would not be, to 1 % (the tuner takes a chunk's way
+    through the tree as linear in its bytes, between none and the template's; it is convex, a maximum of
+    latencies plus transfers)."""
     cluster = load_topology("dgx-a100", gpus=256)
     tuner = NcclTuner("all-reduce", cluster, [np.arange(256)], [1.0])
     least = tree_chunks("tree", size, 256, 32, 8)
@@ -104,9 +106,9 @@ def test_a_tree_runs_in_the_fewest_chunks_within_the_slack_of_its_fastest(size):
         assert schedule.chunks == chosen
         times = {k: _time_in(schedule, k, cluster) for k in range(least, MAX_CHUNKS + 1)}
         fastest = min(times.values())
-        assert times[chosen] <= fastest * (1 + PIPELINE_SLACK) * (1 + 1e-3), (candidate.name, chosen)
+        assert times[chosen] <= fastest * (1 + PIPELINE_SLACK) * (1 + 1e-2), (candidate.name, chosen)
         if chosen > least:
-            assert times[chosen - 1] > fastest * (1 + PIPELINE_SLACK) * (1 - 1e-3), (candidate.name, chosen)
+            assert times[chosen - 1] > fastest * (1 + PIPELINE_SLACK) * (1 - 1e-2), (candidate.name, chosen)
     if size == 2.0**19:  # before: one chunk, the levels store and forward (423 us under LL)
         assert evaluate(build_schedule("all-reduce", size, cluster, "auto"), cluster).time_s < 300e-6
 

@@ -2,8 +2,8 @@
 
 Both engines send chunks through link groups one phase at a time, oldest chunk first
 (:mod:`simtrain.network.pipeline`); without contention every phase takes its one-chunk time in both, so the
-times agree to rounding. Chains agree too (tests/network/test_des.py); pipelined trees use an analytical upper
-bound, tested here against the DES.
+times agree to rounding. Chains agree too (tests/network/test_des.py); pipelined trees take a full pipeline's
+pace in the analytical engine, tested here against the DES.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from simtrain.collectives import build_schedule
 from simtrain.network import NetworkOptions, run_engine
 from simtrain.network.pipeline import chunk_schedule
-from simtrain.topology import dimension_stack, fully_connected, hierarchical, ring, switch, torus
+from simtrain.topology import dimension_stack, fully_connected, hierarchical, load_topology, ring, switch, torus
 
 #: (algorithm, cluster builder, operations) where no two flows of a step share a link
 PLAIN = [
@@ -82,16 +82,25 @@ def test_chunks_never_slow_an_uncontended_flow_shop():
     ("double-binary-tree", torus([4, 4], 10e9, 1e-6), "all-reduce"),
     ("hierarchical", hierarchical(4, 4, intra_bandwidth=100e9, intra_latency=1e-6, nic_bandwidth=12.5e9,
                                   nic_latency=2e-6), "all-reduce"),
+    ("nccl-tree", "dgx-a100:32", "all-reduce"),
+    ("nccl-tree", "dgx-h100:16", "all-reduce"),
+    ("nvls-tree", "dgx-h100:32", "all-reduce"),
 ])
 @pytest.mark.parametrize("chunks", [1, 2, 4, 8, 32])
-def test_pipelined_trees_the_analytical_engine_is_an_upper_bound(algorithm, cluster, op, chunks):
-    """Pipelined trees let a chunk enter a level as soon as the chunk before left it; the analytical engine
-    charges every later chunk the steady-state step of all levels busy at once, an upper bound of the DES
-    (measured: at most 26 % above it on these cases, equal with one chunk). The DES is the reference."""
+def test_pipelined_trees_the_analytical_engine_follows_the_des(algorithm, cluster, op, chunks):
+    """Pipelined trees let a chunk enter a step as soon as the chunk before left it; the analytical engine takes
+    one chunk's way alone, then for every later chunk the pace of a full pipeline (every step of every pattern
+    holding a chunk, the flows sharing the links max-min). The DES is the reference: measured within -18 % and
+    +25 % of it on these cases (NCCL's tree on 4 x 8 A100 at 2-8 chunks, where the pipeline never fills and its
+    chunks slow each other on the way in, is the low end; 4 chunks of a double binary tree on 7 GPUs the high end),
+    equal with one chunk. Before, every later chunk paid each link group's patterns one after
+    the other: up to 2.2 times the DES on NCCL's trees (2 x 8 H100, 256 MiB, 64 chunks)."""
+    if isinstance(cluster, str):
+        name, gpus = cluster.split(":")
+        cluster = load_topology(name, gpus=int(gpus))
     schedule = build_schedule(op, 64e6, cluster, algorithm, chunks=chunks)
     des = run_engine("des", schedule, cluster).time_s
     analytical = run_engine("analytical", schedule, cluster).time_s
-    assert des <= analytical * (1 + 1e-9)
-    assert analytical <= 1.3 * des
+    assert 0.8 * des <= analytical <= 1.26 * des
     if chunks == 1:
         assert des == pytest.approx(analytical, rel=1e-9)
