@@ -104,9 +104,9 @@ class NetworkCache:
         """
         from simtrain.network.pipeline import link_groups
 
-        return self.get("link-groups", tuple(p.flows_key for p in patterns),
-                        lambda: link_groups([self.routes(p).links for p in patterns],
-                                            self.cluster.num_links))
+        return list(self.get("link-groups", tuple(p.flows_key for p in patterns),
+                             lambda: tuple(link_groups([self.routes(p).links for p in patterns],
+                                                       self.cluster.num_links))))
 
     def flow_classes(self, pattern: StepPattern) -> tuple[np.ndarray, np.ndarray]:
         """The link classes each of a pattern's flows crosses, as ``(kind, sets)``: flow ``f`` crosses the classes
@@ -124,11 +124,13 @@ class NetworkCache:
         def compute() -> tuple[np.ndarray, np.ndarray]:
             routes = self.routes(pattern)
             num_classes = len(self.cluster.class_names)
-            flow, klass = routes.flow_of_entry, self.cluster.link_class[routes.links]
+            flow, klass = routes.flow_of_entry, self.cluster.link_class[routes.links].astype(np.int64)
+            if pattern.num_flows == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros((0, num_classes), dtype=bool)
             # a flow's set as bits (bit k: it crosses class k), numbered through a table of them: no sort
             if num_classes <= TABLE_CLASSES:
                 codes = np.zeros(pattern.num_flows, dtype=np.int64)
-                np.bitwise_or.at(codes, flow, np.left_shift(1, klass))
+                np.bitwise_or.at(codes, flow, np.left_shift(np.int64(1), klass))
                 present = np.flatnonzero(np.bincount(codes, minlength=1))
                 lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
                 lookup[present] = np.arange(present.size)
@@ -138,4 +140,12 @@ class NetworkCache:
             sets, kind = np.unique(crosses, axis=0, return_inverse=True)
             return kind.reshape(-1), sets
 
-        return self.get("flow-classes", pattern.flows_key, compute)
+        kind, sets = self.get("flow-classes", pattern.flows_key, lambda: _read_only(*compute()))
+        return kind, sets
+
+
+def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays, made read-only: a cached value is shared by every caller."""
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays

@@ -1153,8 +1153,8 @@ def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
         moving = (lengths > 0) & (stage.nbytes > 0)
         rate = np.full(len(lengths), np.inf)
         if moving.any():
-            narrowest = np.minimum.reduceat(network.capacity[links], routes.offsets[:-1][lengths > 0])
-            rate[lengths > 0] = np.minimum(narrowest, network.cluster.flow_rate_cap_Bps)
+            narrowest = routes.per_flow(np.minimum, network.capacity, np.inf)
+            rate[lengths > 0] = np.minimum(narrowest[lengths > 0], network.cluster.flow_rate_cap_Bps)
             if not (rate[moving] > 0).all():
                 return None  # the event-driven run reports the flow with no bandwidth
         transfer = np.zeros(len(lengths))

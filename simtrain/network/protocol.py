@@ -323,7 +323,11 @@ def _flow_facts(pattern: Any, cache: Any) -> tuple[np.ndarray, np.ndarray, np.nd
         routes = cache.routes(pattern)
         moving = routes.lengths > 0
         rings = _rings(pattern.src, pattern.dst, moving) if pattern.stage_of_flow is None else None
-        return moving, routes.per_flow(np.add, cache.cluster.link_latency_s), rings
+        facts = (moving, routes.per_flow(np.add, cache.cluster.link_latency_s), rings)
+        for array in facts:   # shared by every protocol's costs
+            if array is not None:
+                array.flags.writeable = False
+        return facts
 
     # the levels are part of the facts: the same flows may form a tree's levels or a ring's step
     key = (pattern.flows_key, None if pattern.stage_of_flow is None else pattern.stage_of_flow.tobytes())

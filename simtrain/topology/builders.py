@@ -529,7 +529,7 @@ def cloud(
     nic_bandwidth: Any,
     nic_latency: Any = "15 us",
     intra_bandwidth: Any = "150 GB/s",
-    intra_latency: Any = "1 us",
+    intra_latency: Any = "0.3 us",
     per_flow_cap: Any = None,
     name: str = "cloud",
     device: str = "v100",

@@ -273,7 +273,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             nic_bandwidth=top.bandwidth("nic_bandwidth"),
             nic_latency=top.time("nic_latency", 15e-6),
             intra_bandwidth=top.bandwidth("intra_bandwidth"),
-            intra_latency=top.time("intra_latency", 1e-6),
+            intra_latency=top.time("intra_latency", 0.3e-6),
             per_flow_cap=top.bandwidth("per_flow_cap", None),
             **common,
         )

@@ -182,9 +182,12 @@ def _traffic(jobs: Sequence[CommJob], cluster: Cluster, cache: NetworkCache | No
     known = dict(counted or {})
     for job in jobs:
         key = (job.key, job.schedule.size_bytes)
-        if key not in known:
-            known[key] = schedule_traffic(job.schedule, cluster, cache)
-        traffic = known[key]
+        if job.key is None:   # a schedule known by no template
+            traffic = schedule_traffic(job.schedule, cluster, cache)
+        else:
+            if key not in known:
+                known[key] = schedule_traffic(job.schedule, cluster, cache)
+            traffic = known[key]
         total += job.schedule.bytes_sent / cluster.num_gpus
         link_bytes += traffic.link_bytes
         for name, value in traffic.bytes_by_class.items():

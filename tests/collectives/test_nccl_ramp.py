@@ -227,15 +227,16 @@ def test_two_node_tree_graph_runs_at_most_twice_the_nics():
                                               ("dgx-a100", 16), ("dgx-a100", 64)])
 def test_auto_time_is_monotonic_in_size(topology, gpus):
     """`--algorithm auto` takes no less time for a larger all-reduce, 1 KiB to 1 GiB, in the analytical engine, and
-    on two `cloud-25g` instances the DES agrees where the protocol changes. Before the two-node tree was capped at
-    twice the NICs, NCCL's model saw NVLink on the tree, picked LL up to 128 KiB (LL's bandwidth is 1/3.8 of the
-    tree's), and 128 KiB took 494 us against 315 us for 256 KiB under LL128. Before a tree's latency was charged
-    once (NCCL's, less what its steps pay), its chunks chosen for speed and a network hop's protocol excess added to
-    the wire's, `abci` at 64 and 256 GPUs dipped by 6 % and 14 % where tree/LL gave way to tree/LL128. Before the
+    on two `cloud-25g` instances the DES agrees where the protocol changes. Before the two-node tree was capped at twice
+    the NICs, NCCL's model saw NVLink on the tree, picked LL up to 128 KiB (LL's bandwidth is 1/3.8 of the tree's),
+    and 128 KiB took 494 us against 315 us for 256 KiB under LL128. Before a tree's latency was charged once
+    (NCCL's, less what its steps pay), its chunks chosen for speed and a network hop's protocol excess added to the
+    wire's, `abci` at 64 and 256 GPUs dipped by 6 % and 14 % where tree/LL gave way to tree/LL128. Before the
     catalog's in-node links took NCCL's LL hop as their latency (a path of two 0.3 us links: the wire takes no
-    longer than the whole hop NCCL measured), NCCL's ring/LL on 2 x 8 H100 paid 2 us a step and 512 KiB took 81 us
-    against 57 us for 1 MiB on the NVLS tree. Before a tree's later chunks streamed in the analytical engine,
-    `dgx-a100` at 64 GPUs dipped 10 % (docs/nccl.md, "Not closed" (4), lists where a dip remains)."""
+    longer than NCCL's latency for the whole LL step, tuning.cc's hwLat), NCCL's ring/LL on 2 x 8 H100 paid 2 us a
+    step and 512 KiB took 81 us against 57 us for 1 MiB on the NVLS tree. Before a tree's later chunks streamed in
+    the analytical engine, `dgx-a100` at 64 GPUs dipped 10 % (docs/nccl.md, "Not closed" (4), lists where a dip
+    remains)."""
     cluster = load_topology(topology, gpus=gpus)
     previous = 0.0
     for k in range(10, 31):

@@ -30,3 +30,17 @@ def test_flow_classes_match_the_links(cluster, table, monkeypatch):
         kind, sets = NetworkCache(cluster).flow_classes(pattern)
         assert len(np.unique(sets, axis=0)) == len(sets)   # each set once
         np.testing.assert_array_equal(sets[kind], _crosses(cluster, pattern))
+
+
+@pytest.mark.parametrize("table", [True, False], ids=["table", "sorted"])
+def test_flow_classes_of_no_flows_and_of_local_copies(table, monkeypatch):
+    from simtrain.collectives.schedule import StepPattern
+
+    if not table:
+        monkeypatch.setattr(cache_module, "TABLE_CLASSES", 0)
+    cluster = torus([4, 4], 1e9)
+    kind, sets = NetworkCache(cluster).flow_classes(StepPattern(np.zeros(0, int), np.zeros(0, int), 1.0))
+    assert kind.shape == (0,) and sets.shape[1] == 2
+    kind, sets = NetworkCache(cluster).flow_classes(StepPattern([0, 3], [0, 3], 1.0))   # copies cross nothing
+    assert sets[kind].tolist() == [[False, False], [False, False]]
+    assert not kind.flags.writeable and not sets.flags.writeable   # cached, shared by every caller
