@@ -168,7 +168,8 @@ class ConfigError(SimtrainError, ValueError):
         self.source = source
         self.key = key
         self.value = value
-        self.choices = sorted(choices) if choices is not None else None
+        # shown as text, so sorted as text: a hostile file's keys may mix strings and numbers
+        self.choices = sorted(str(choice) for choice in choices) if choices is not None else None
         self.allowed = allowed
         super().__init__(str(self))
 

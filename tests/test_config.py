@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -475,6 +476,15 @@ def test_config_error_partial_formats():
     assert str(ConfigError("bad", key="x", value=3, allowed="1 or 2")) == "x: bad (got 3); allowed: 1 or 2"
 
 
+def test_config_error_with_choices_of_mixed_types():
+    """A hostile file's keys may be numbers among strings (YAML reads `1:` as an int): one line, never a TypeError
+    (found by the loader fuzz test: a block's arguments ``{1: ..., width: ...}``)."""
+    err = ConfigError("block argument not given", source="m.yaml", key="blocks.b.args", value="widht",
+                      choices=[1, "width", 2.5])
+    assert str(err) == ("m.yaml: blocks.b.args: block argument not given: 'widht' (did you mean 'width'?); "
+                        "allowed: 1, 2.5, width")
+
+
 def test_config_error_with_context():
     err = ConfigError("must be positive", key="bandwidth", value=0)
     moved = err.with_context(source="t.yaml", key_prefix="dimensions[0]")
@@ -494,3 +504,14 @@ def test_suggest():
 def test_config_error_value_nan_is_shown():
     err = ConfigError("must be a finite number", source="f.yaml", key="x", value=math.nan)
     assert str(err) == "f.yaml: x: must be a finite number (got nan)"
+
+
+def test_model_block_arguments_with_a_number_for_a_name(tmp_path):
+    """The loader fuzz test's case: a block's arguments keyed by a number where a template needs a name."""
+    from simtrain.model.loader import load_model
+
+    text = (Path(__file__).parent.parent / "models" / "bert-base.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bert.yaml"
+    bad.write_text(text.replace("args: {d: 768, h: 12, f: 3072}", "args: {1: 768, h: 12, f: 3072}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"layers\[5\]\.args: block argument not given: 'd'; allowed: 1, f, h"):
+        load_model(bad)
