@@ -219,6 +219,8 @@ def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
     efficiency) and its step's charges. The busiest sets the pace of the chunks after the first, as in the DES,
     where a chunk waits only for the one before it at each step."""
     used = [p for p in schedule.patterns if p.num_flows]
+    if not used:   # nothing moves: each later chunk costs nothing
+        return np.zeros(1)
     rates = cache.get("steady-rates", tuple((p.flows_key, p.repeat) for p in used),
                       lambda: _steady_rates(used, cluster, cache))
     times = []
@@ -232,7 +234,7 @@ def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
         if pattern.efficiency is not None:
             transfer = transfer / pattern.efficiency
         times.append(flows.latency + transfer + options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s)
-    return np.concatenate(times) if times else np.zeros(0)
+    return np.concatenate(times)
 
 
 def _steady_rates(patterns: list[StepPattern], cluster: Cluster, cache: NetworkCache) -> np.ndarray:
@@ -247,9 +249,10 @@ def _steady_rates(patterns: list[StepPattern], cluster: Cluster, cache: NetworkC
 
 def pipeline_terms(schedule: Schedule, cluster: Cluster, options: NetworkOptions | None = None,
                    cache: NetworkCache | None = None) -> tuple[float, np.ndarray]:
-    """What a pipelined tree's time is made of: one chunk's way through all patterns, and how long each link
-    group is busy per chunk, both for the Schedule's chunk as it is (the time of ``c`` chunks is the first plus
-    ``c - 1`` times the busiest group, plus the base latency).
+    """What a pipelined tree's time is made of: one chunk's way through all patterns, and the time per chunk of
+    what sets the later chunks' pace (each flow of a full pipeline where a tree streams, else each link group),
+    both for the Schedule's chunk as it is (the time of ``c`` chunks is the first plus ``c - 1`` times the largest,
+    plus the base latency).
 
     Examples
     --------
@@ -316,7 +319,6 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         occupancy.append(occupied)
         phases.append((pattern.label, stage))
     total = one_chunk = float(ready.max()) if schedule.num_ranks else 0.0
-    # groups of patterns that share links cannot overlap across chunks
     groups: list[int] = []
     busy: list[float] | np.ndarray = []
     if (schedule.chunks > 1 or parts is not None) and occupancy:
