@@ -386,13 +386,9 @@ class NcclTuner:
         patterns = []
         for p in base.patterns:
             if correction != 1.0 and p.efficiency is not None:  # scaled and corrected in one pattern
-                q = StepPattern(p.src, p.dst, p.nbytes * factor, p.repeat, p.reduce_bytes * factor, p.label,
-                                p.chain_id, p.stages, p.stage_of_flow, p.step_latency_s, p.efficiency * correction,
-                                p.latency_offset_s)
-                object.__setattr__(q, "_flows_key", p.flows_key)
+                patterns.append(p.scaled(factor, efficiency=p.efficiency * correction))
             else:
-                q = p.scaled(factor)
-            patterns.append(q)
+                patterns.append(p.scaled(factor))
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
                   "chunks": chunks, **dict(candidate.params)}
         if not chosen:

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,13 +159,26 @@ class StepPattern:
         """Bytes all flows of one step carry (one chunk)."""
         return float(self.nbytes.sum())
 
-    def scaled(self, factor: float) -> StepPattern:
-        """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor``."""
-        scaled = StepPattern(self.src, self.dst, self.nbytes * factor, self.repeat, self.reduce_bytes * factor,
-                             self.label, self.chain_id, self.stages, self.stage_of_flow, self.step_latency_s,
-                             self.efficiency, self.latency_offset_s)
-        object.__setattr__(scaled, "_flows_key", self.flows_key)   # the same endpoint arrays: the same digest
-        return scaled
+    def scaled(self, factor: float, **changes: Any) -> StepPattern:
+        """The same pattern with every flow's bytes (and reduction bytes) multiplied by ``factor`` (and
+        ``changes``, as :meth:`replaced`)."""
+        return self.replaced(nbytes=self.nbytes * factor, reduce_bytes=self.reduce_bytes * factor, **changes)
+
+    def replaced(self, **changes: Any) -> StepPattern:
+        """The same flows with other fields (bytes, costs); they keep the endpoint arrays, so the same digest.
+
+        Examples
+        --------
+        >>> a = StepPattern([0, 1], [1, 0], 1.0)
+        >>> b = a.replaced(efficiency=0.5)
+        >>> b.flows_key == a.flows_key and b.src is a.src and b.efficiency.tolist() == [0.5, 0.5]
+        True
+        """
+        if "src" in changes or "dst" in changes:
+            raise TypeError("replaced() keeps a pattern's flows; build a new StepPattern for others")
+        out = dataclasses.replace(self, **changes)
+        object.__setattr__(out, "_flows_key", self.flows_key)
+        return out
 
 
 @dataclass(frozen=True, eq=False)

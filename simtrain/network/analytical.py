@@ -208,8 +208,8 @@ def _group_busy(occupancy: list[float], groups: list[int]) -> list[float]:
 def _streams(schedule: Schedule) -> bool:
     """Whether the schedule's chunks stream through it: it has a pipelined tree (no chain), whose later chunks
     enter every step, of every pattern, as soon as the chunk before has left it (in the DES)."""
-    trees = [p.stage_of_flow is not None and p.chain_id is None for p in schedule.patterns]
-    return any(trees) and not any(p.chain_id is not None for p in schedule.patterns)
+    patterns = schedule.patterns
+    return any(p.stage_of_flow is not None for p in patterns) and all(p.chain_id is None for p in patterns)
 
 
 def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache) -> np.ndarray:
@@ -226,14 +226,13 @@ def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
     times = []
     start = 0
     for pattern in used:
-        flows = _flows(pattern, cluster, cache)
-        share = rates[start:start + pattern.num_flows]
+        alone = _flows(pattern, cluster, cache)
+        steady = _Flows(alone.routes, rates[start:start + pattern.num_flows], alone.latency)
         start += pattern.num_flows
-        with np.errstate(divide="ignore", invalid="ignore"):
-            transfer = np.where(pattern.nbytes > 0, pattern.nbytes / share, 0.0)
+        flow_times = _flow_times(pattern, steady)
         if pattern.efficiency is not None:
-            transfer = transfer / pattern.efficiency
-        times.append(flows.latency + transfer + options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s)
+            flow_times = _slowed(flow_times, steady, pattern.efficiency)
+        times.append(flow_times + options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s)
     return np.concatenate(times)
 
 

@@ -441,8 +441,8 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
 
     Per flow, the bandwidth efficiency is the lowest Simple efficiency of the link kinds it crosses times
     :func:`bandwidth_factor`. Per flow, the latency is the larger of NCCL's per-step latency of the slowest hardware
-    class it crosses and its path's wire latency (NCCL measured its latencies end to end, so they include a wire's;
-    a slower wire, as a cloud's, shows through), across nodes plus the protocol's excess over the leanest's;
+    class it crosses and its path's wire latency (NCCL's latencies stand for a step end to end, so they include a
+    wire's; a slower wire, as a cloud's, shows through), across nodes plus the protocol's excess over the leanest's;
     averaged over each ring the step's flows form (a ring's chunk crosses the network on the share of its hops
     that cross nodes, as NCCL counts ``nInterSteps``), a tree level's slowest, any other flow its own; carried as
     an offset to the path's latency (``latency_offset_s``). The base latency is charged once per
@@ -462,7 +462,7 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     >>> s.protocol, s.base_latency_s, round((offset + 2e-6) * 1e6, 2)
     ('Simple', 8.4e-06, 3.4)
     """
-    from simtrain.collectives.schedule import Schedule, StepPattern
+    from simtrain.collectives.schedule import Schedule
     from simtrain.network.cache import NetworkCache
 
     ranks = schedule.ranks
@@ -484,22 +484,19 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         # 1 and costs nothing
         flow_eff = np.where(sets.any(axis=1), np.where(sets, eff, np.inf).min(axis=1), 1.0)[kind]
         flow_lat, flow_lean = (np.where(sets, table, 0.0).max(axis=1)[kind] for table in (lat, lean))
-        # NCCL's per-step latencies are measured end to end: a flow takes the larger of NCCL's latency and its
+        # NCCL's per-step latencies stand for a step end to end: a flow takes the larger of NCCL's latency and its
         # wire's (across nodes plus the protocol's excess over the leanest's), averaged over its ring where its
         # step's flows form rings (NCCL's count of a ring's hops, ``nInterSteps`` of them across nodes)
         lean_latency = _shared(p, np.maximum(path, flow_lean), moving, rings)
         latency = lean_latency + _shared(p, flow_lat - flow_lean, moving, rings)
         fill += p.repeat * _levels_sum(p, latency)   # a pipelined tree's levels, one after the other
         fill_lean += p.repeat * _levels_sum(p, lean_latency)
-        q = StepPattern(p.src, p.dst, p.nbytes, p.repeat, p.reduce_bytes, p.label, p.chain_id, p.stages,
-                        p.stage_of_flow, p.step_latency_s, flow_eff * factor, latency - path)
-        object.__setattr__(q, "_flows_key", p.flows_key)
-        patterns.append(q)
+        patterns.append(p.replaced(efficiency=flow_eff * factor, latency_offset_s=latency - path))
     base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
     if algorithm in PIPELINED and len(ranks) > 1:
         intra_kinds = [HW_CLASS[link_kind(cluster, name)] for name in cluster.class_names if name != "inter-node"]
         intra_hw = "nvlink" if all(k == "nvlink" for k in intra_kinds) else "pci"
-        # NCCL's latency of a tree is measured end to end: it stands for the pipeline's fill, wire included. The
+        # NCCL's latency of a tree is end to end: it stands for the pipeline's fill, wire included. The
         # engines already charge one chunk its steps' latencies on the way, so the base pays what NCCL's exceeds,
         # and at least what the protocol's excess over the leanest's exceeds the excess the steps already pay
         whole = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)

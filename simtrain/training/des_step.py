@@ -215,13 +215,11 @@ class _Replays:
         return alone.finish_time, network.link_bytes, network.flows_started, phases
 
 
-def _earliest_later_start(jobs: Sequence[Any], factors: np.ndarray, compute_end: np.ndarray,
+def _earliest_later_start(jobs: Sequence[Any], arrive: np.ndarray, factors: np.ndarray, compute_end: np.ndarray,
                           update: np.ndarray) -> np.ndarray:
     """Per job, the first instant any rank could start any later job (a job starts on a rank no earlier than
-    its data is there, and averaging jobs no earlier than the update is through); ``inf`` for the last."""
-    from simtrain.training.data_parallel import arrivals
-
-    arrive = arrivals(jobs, factors)
+    its data is there, ``arrive``: :func:`~simtrain.training.data_parallel.arrivals`, and averaging jobs no earlier
+    than the update is through); ``inf`` for the last."""
     first = np.array([float(np.min(compute_end + update + job.delay * factors)) if job.after_update
                       else float(np.min(arrive[index])) for index, job in enumerate(jobs)])
     later = np.full(len(jobs), np.inf)
@@ -277,9 +275,10 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     compute_end = (forward_time + backward_time) * factors
     update = update_time * factors
     stream = _Stream(env, jobs, factors[space], compute_end[space], update[space])
+    arrive = arrivals(jobs, factors)
     if not record_loads:  # a replayed job leaves no link-load history
         stream.replays = _Replays(flow_network, jobs, stream.runs, network,
-                                  _earliest_later_start(jobs, factors, compute_end, update))
+                                  _earliest_later_start(jobs, arrive, factors, compute_end, update))
     for index, job in enumerate(jobs):
         kwargs = {"start_all": False, "on_rank_done": functools.partial(stream.done_locally, index),
                   "label": job.label}
@@ -290,7 +289,6 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
 
             local = _local_of(job.schedule.ranks, traced)
             stream.runs.append(recording_run(flow_network, job.schedule, network, local, **kwargs))
-    arrive = arrivals(jobs, factors)
     for index, job in enumerate(jobs):
         if not job.after_update:
             stream.at(arrive[index][space], index)
