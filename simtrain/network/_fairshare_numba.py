@@ -12,7 +12,7 @@ from numba import njit
 
 @njit(cache=True)
 def max_min_rates_kernel(offsets, links, capacity, flow_cap, active):
-    """Max-min fair rates; same rounds and tolerance as the NumPy twin."""
+    """Max-min fair rates; the NumPy twin's rounds and tolerance."""
     return max_min_rates_weighted_kernel(offsets, links, np.ones(links.shape[0]), capacity, flow_cap, active)
 
 
@@ -38,11 +38,13 @@ def max_min_rates_weighted_kernel(offsets, links, weights, capacity, flow_cap, a
         for e in range(offsets[f], offsets[f + 1]):
             count[links[e]] += weights[e]
     freeze = np.zeros(num_flows, dtype=np.bool_)
+    unsettled = np.zeros(num_links, dtype=np.bool_)
+    taken = np.zeros(num_links)
     used = np.zeros(num_links)
     touched = np.empty(num_links, dtype=np.int64)  # links of this round's frozen flows (not a pass over all)
     tolerance = 1e-12
     while left > 0:
-        level = np.inf
+        # each flow's bottleneck share
         for f in range(num_flows):
             if not unfrozen[f]:
                 continue
@@ -52,16 +54,33 @@ def max_min_rates_weighted_kernel(offsets, links, weights, capacity, flow_cap, a
                 share = remaining[link] / count[link]
                 if share < bottleneck:
                     bottleneck = share
-            rates[f] = bottleneck  # provisional: the flow's bottleneck share this round
-            if bottleneck < level:
-                level = bottleneck
-        threshold = level * (1 + tolerance)
+            rates[f] = bottleneck  # provisional until the flow freezes
+        # a link is settled when it is the bottleneck of every flow on it
         for f in range(num_flows):
-            freeze[f] = unfrozen[f] and rates[f] <= threshold
+            if not unfrozen[f]:
+                continue
+            for e in range(offsets[f], offsets[f + 1]):
+                link = links[e]
+                if remaining[link] / count[link] > rates[f] * (1 + tolerance):
+                    unsettled[link] = True
+        # flows on a settled bottleneck, or held by a cap below every share, freeze at their bottleneck
+        for f in range(num_flows):
+            if not unfrozen[f]:
+                freeze[f] = False
+                continue
+            settles = flow_cap[f] <= rates[f]
+            for e in range(offsets[f], offsets[f + 1]):
+                link = links[e]
+                if not unsettled[link] and remaining[link] / count[link] <= rates[f] * (1 + tolerance):
+                    settles = True
+            freeze[f] = settles
+        for f in range(num_flows):
+            if unfrozen[f]:
+                for e in range(offsets[f], offsets[f + 1]):
+                    unsettled[links[e]] = False
         num_touched = 0
         for f in range(num_flows):
             if freeze[f]:
-                rates[f] = level
                 unfrozen[f] = False
                 left -= 1
                 for e in range(offsets[f], offsets[f + 1]):
@@ -70,9 +89,11 @@ def max_min_rates_weighted_kernel(offsets, links, weights, capacity, flow_cap, a
                         touched[num_touched] = link
                         num_touched += 1
                     used[link] += weights[e]
+                    taken[link] += rates[f] * weights[e]
         for i in range(num_touched):
             link = touched[i]
             count[link] -= used[link]
-            remaining[link] = max(remaining[link] - used[link] * level, 0.0)
+            remaining[link] = max(remaining[link] - taken[link], 0.0)
             used[link] = 0
+            taken[link] = 0
     return rates

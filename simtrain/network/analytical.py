@@ -49,23 +49,26 @@ __all__ = ["evaluate", "fastest_protocol", "pipeline_terms"]
 @dataclass
 class _Flows:
     routes: Routes
-    rates: np.ndarray
+    rates: np.ndarray | None   # None where the caller does not need them (a streaming tree's own pattern)
     latency: np.ndarray
 
 
-def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
-    flows = cache.get("analytical-flows", pattern.flows_key, lambda: _make_flows(pattern, cluster, cache))
+def _flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache, rates: bool = True) -> _Flows:
+    """A pattern's routes, path latencies and (with ``rates``) its flows' max-min rates when they share the links."""
+    routes, latency = cache.get("analytical-paths", pattern.flows_key, lambda: _paths(pattern, cluster, cache))
     if pattern.latency_offset_s is not None:  # a protocol's latency beyond the path's (the same routes)
-        return _Flows(flows.routes, flows.rates, flows.latency + pattern.latency_offset_s)
-    return flows
+        latency = latency + pattern.latency_offset_s
+    shared = (cache.get("analytical-rates", pattern.flows_key,
+                        lambda: max_min_rates(routes.offsets, routes.links, cluster.link_bandwidth_Bps,
+                                              cluster.flow_rate_cap_Bps))
+              if rates else None)
+    return _Flows(routes, shared, latency)
 
 
-def _make_flows(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> _Flows:
-    """Routes, max-min rates and path latencies of a pattern's flows."""
+def _paths(pattern: StepPattern, cluster: Cluster, cache: NetworkCache) -> tuple[Routes, np.ndarray]:
+    """Routes and path latencies of a pattern's flows."""
     routes = cache.routes(pattern)
-    rates = max_min_rates(routes.offsets, routes.links, cluster.link_bandwidth_Bps, cluster.flow_rate_cap_Bps)
-    latency = routes.per_flow(np.add, cluster.link_latency_s)
-    return _Flows(routes, rates, latency)
+    return routes, routes.per_flow(np.add, cluster.link_latency_s)
 
 
 def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.ndarray,
@@ -109,6 +112,7 @@ def _level_rates(pattern: StepPattern, flows: _Flows, cluster: Cluster) -> np.nd
 
 
 def _flow_times(pattern: StepPattern, flows: _Flows) -> np.ndarray:
+    assert flows.rates is not None
     with np.errstate(divide="ignore", invalid="ignore"):
         transfer = np.where(pattern.nbytes > 0, pattern.nbytes / flows.rates, 0.0)
     return flows.latency + transfer
@@ -226,7 +230,7 @@ def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
     times = []
     start = 0
     for pattern in used:
-        alone = _flows(pattern, cluster, cache)
+        alone = _flows(pattern, cluster, cache, rates=False)
         steady = _Flows(alone.routes, rates[start:start + pattern.num_flows], alone.latency)
         start += pattern.num_flows
         flow_times = _flow_times(pattern, steady)
@@ -281,31 +285,37 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     local[endpoints] = np.arange(len(endpoints))
     ready = np.zeros(len(endpoints))
     phases = []
+    pipelined = schedule.chunks > 1 or parts is not None   # later chunks' pace wanted
+    streaming = _streams(schedule)
     for pattern in schedule.patterns:
         if pattern.num_flows == 0:
             stage_times.append(0.0)
             occupancy.append(0.0)
             phases.append((pattern.label, 0.0))
             continue
-        flows = _flows(pattern, cluster, cache)
+        tree = pattern.stage_of_flow is not None and pattern.chain_id is None
+        # a tree's flows all on the wire at once time its chunks only where they do not stream (the link groups)
+        whole = not tree or (pipelined and not streaming)
+        flows = _flows(pattern, cluster, cache, rates=whole)
         overhead = options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # the schedule's protocol
-        times = _flow_times(pattern, flows)
-        if pattern.efficiency is not None:
-            times = _slowed(times, flows, pattern.efficiency)
+        if whole:
+            times = _flow_times(pattern, flows)
+            if pattern.efficiency is not None:
+                times = _slowed(times, flows, pattern.efficiency)
         src, dst = local[pattern.src], local[pattern.dst]
         before = float(ready.max())
         if pattern.stage_of_flow is not None:
             # chains and trees run stage by stage; a tree's first chunk meets each level alone, later chunks
-            # find every edge busy (the steady state, ``times``)
-            first = times if pattern.chain_id is not None else _level_times(pattern, flows, cluster, cache)
-            if pattern.efficiency is not None and pattern.chain_id is None:
+            # find every edge busy (``times``, or the steady state where the tree streams)
+            first = times if not tree else _level_times(pattern, flows, cluster, cache)
+            if pattern.efficiency is not None and tree:
                 first = _slowed(first, flows, pattern.efficiency)
             for _ in range(pattern.repeat):
                 for level in range(int(pattern.stage_of_flow.max()) + 1):
                     members = np.flatnonzero(pattern.stage_of_flow == level)
                     ready = _frontier(ready, src[members], dst[members], first[members], overhead)
             stage = float(ready.max()) - before
-            occupied = pattern.repeat * (float(times.max()) + overhead)
+            occupied = pattern.repeat * (float(times.max()) + overhead) if whole else 0.0
         elif pattern.repeat == 1:
             ready = _frontier(ready, src, dst, times, overhead)
             stage = occupied = float(times.max()) + overhead
@@ -320,8 +330,8 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     total = one_chunk = float(ready.max()) if schedule.num_ranks else 0.0
     groups: list[int] = []
     busy: list[float] | np.ndarray = []
-    if (schedule.chunks > 1 or parts is not None) and occupancy:
-        if _streams(schedule):   # a tree's chunks stream through every step at once
+    if pipelined and occupancy:
+        if streaming:   # a tree's chunks stream through every step at once
             busy = _steady_flows(schedule, cluster, options, cache)
         else:   # groups of patterns that share links cannot overlap across chunks
             groups = cache.link_groups(schedule.patterns)

@@ -4,8 +4,13 @@ Every flow crosses a set of links; a link's capacity is shared among its flows s
 without a flow of equal or smaller rate getting less (max-min fairness). An optional per-flow cap models
 rate-limited flows (public-cloud TCP). This is what both engines use to decide who gets what bandwidth.
 
-The algorithm freezes, round after round, every flow whose bottleneck share equals the smallest share left;
-symmetric collective patterns finish in one or two rounds. Each round is vectorised over flows.
+Progressive filling raises every rate together and freezes a flow when a link it crosses fills. Round after round,
+this implementation freezes at once every link that is the bottleneck of all its flows (its share, capacity left
+over flows left, is the least on each of their paths) and every flow held by a cap below all its links' shares: a
+share only grows as other flows freeze below it, so nothing later could hold those flows lower, and the result is
+progressive filling's, in as many rounds as the longest chain of bottlenecks that wait on one another rather than
+one round per distinct rate. Frozen flows leave the working set, so a round costs what is left. Symmetric
+collective patterns finish in one or two rounds. Each round is vectorised over route entries.
 
 Examples
 --------
@@ -63,39 +68,54 @@ def max_min_rates(
     """
     num_flows = len(offsets) - 1
     lengths = np.diff(offsets)
-    caps = np.broadcast_to(np.asarray(flow_cap, dtype=np.float64), (num_flows,)).copy()
+    caps = np.broadcast_to(np.asarray(flow_cap, dtype=np.float64), (num_flows,))
     rates = np.zeros(num_flows)
-    unfrozen = np.ones(num_flows, dtype=bool) if active is None else active.copy()
+    unfrozen = np.ones(num_flows, dtype=bool) if active is None else np.asarray(active, dtype=bool)
     if num_flows == 0:
         return rates
     # flows on no link are limited only by their cap
     free = unfrozen & (lengths == 0)
     rates[free] = caps[free]
-    unfrozen &= ~free
+    # the working set: the unfrozen flows on some link and their route entries, in their order (sums over a link's
+    # entries keep one order, as in the numba twin)
+    flows = np.flatnonzero(unfrozen & (lengths > 0))
+    if flows.size == 0:
+        return rates
+    flow_lengths = lengths[flows]
+    entry_flow = np.repeat(np.arange(flows.size), flow_lengths)
+    work_weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if flows.size == num_flows:   # every flow takes part: the routes as they are
+        work_links = links[offsets[0]:offsets[-1]]
+        work_weights = None if work_weights is None else work_weights[offsets[0]:offsets[-1]]
+    else:
+        entry_index = np.arange(entry_flow.size) - np.repeat(np.cumsum(flow_lengths) - flow_lengths, flow_lengths)
+        entries = offsets[:-1][flows][entry_flow] + entry_index
+        work_links = links[entries]
+        work_weights = None if work_weights is None else work_weights[entries]
+    work_caps = caps[flows]
     remaining = capacity.astype(np.float64).copy()
-    flow_of_entry = np.repeat(np.arange(num_flows), lengths)
-    nonempty_starts = offsets[:-1][lengths > 0]
-    has_links = lengths > 0
     tolerance = 1e-12
-    while unfrozen.any():
-        entry_active = unfrozen[flow_of_entry]
-        if weights is None:
-            count = np.bincount(links[entry_active], minlength=len(remaining))
-        else:
-            count = np.bincount(links[entry_active], weights=weights[entry_active], minlength=len(remaining))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(count > 0, remaining / np.maximum(count, 1), np.inf)
-        entry_share = share[links]
-        bottleneck = np.full(num_flows, np.inf)
-        bottleneck[has_links] = np.minimum.reduceat(entry_share, nonempty_starts)
-        bottleneck = np.minimum(bottleneck, caps)
-        level = bottleneck[unfrozen].min()
-        freeze = unfrozen & (bottleneck <= level * (1 + tolerance))
-        rates[freeze] = level
-        unfrozen &= ~freeze
-        if unfrozen.any():
-            frozen = freeze[flow_of_entry]
-            used = np.bincount(links[frozen], weights=None if weights is None else weights[frozen],
-                               minlength=len(remaining)) * level
-            remaining = np.maximum(remaining - used, 0.0)
+    while flows.size:
+        count = np.bincount(work_links, weights=work_weights, minlength=len(remaining))
+        # every working link carries a working flow (count > 0): shares are taken per route entry, not per link
+        entry_share = remaining[work_links] / count[work_links]
+        starts = np.cumsum(flow_lengths) - flow_lengths
+        bottleneck = np.minimum(np.minimum.reduceat(entry_share, starts), work_caps)
+        # a link that is the bottleneck of every flow on it fills now, and so does a cap below every share
+        entry_bottleneck = bottleneck[entry_flow]
+        binding = entry_share <= entry_bottleneck * (1 + tolerance)
+        settled = np.bincount(work_links[~binding], minlength=len(remaining)) == 0
+        freeze = np.logical_or.reduceat(binding & settled[work_links], starts) | (work_caps <= bottleneck)
+        rates[flows[freeze]] = bottleneck[freeze]
+        if freeze.all():
+            break
+        frozen = freeze[entry_flow]
+        taken = entry_bottleneck[frozen] if work_weights is None else entry_bottleneck[frozen] * work_weights[frozen]
+        remaining = np.maximum(remaining - np.bincount(work_links[frozen], weights=taken, minlength=len(remaining)),
+                               0.0)
+        keep, kept = ~freeze, ~frozen
+        flows, flow_lengths, work_caps = flows[keep], flow_lengths[keep], work_caps[keep]
+        work_links = work_links[kept]
+        work_weights = None if work_weights is None else work_weights[kept]
+        entry_flow = (np.cumsum(keep) - 1)[entry_flow[kept]]
     return rates

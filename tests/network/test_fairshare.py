@@ -207,3 +207,54 @@ def test_rates_do_not_depend_on_flow_order(instance, seed):
     shuffled = rates_of([paths[i] for i in order], capacity, caps[order].copy(),
                         None if active is None else active[order])
     assert np.allclose(shuffled, rates[order], rtol=1e-9, atol=0.0, equal_nan=False)
+
+
+def _progressive_filling(paths, capacity, caps):
+    """Textbook progressive filling, one rate level per round: raise every unfrozen flow's rate together until a
+    link fills or a cap binds, freeze those flows, repeat."""
+    rates = [0.0] * len(paths)
+    frozen = [False] * len(paths)
+    remaining = list(capacity)
+    for f, path in enumerate(paths):
+        if not path:
+            rates[f], frozen[f] = caps[f], True
+    while not all(frozen):
+        level = math.inf
+        for link, left in enumerate(remaining):
+            users = sum(1 for f, p in enumerate(paths) if not frozen[f] and link in p)
+            if users:
+                level = min(level, left / users)
+        level = min([level] + [caps[f] for f in range(len(paths)) if not frozen[f]])
+        full = {link for link, left in enumerate(remaining)
+                if any(not frozen[f] and link in p for f, p in enumerate(paths))
+                and left / sum(1 for f, p in enumerate(paths) if not frozen[f] and link in p) <= level * (1 + 1e-12)}
+        for f, path in enumerate(paths):
+            if not frozen[f] and (caps[f] <= level * (1 + 1e-12) or full & set(path)):
+                rates[f], frozen[f] = level, True
+                for link in path:
+                    remaining[link] -= level
+    return rates
+
+
+@settings(max_examples=300, deadline=None)
+@given(instance=instances())
+def test_equals_textbook_progressive_filling(instance):
+    # the implementation freezes every link that is the bottleneck of all its flows at once (fewer rounds than
+    # distinct rates); the allocation is the one-level-per-round filling's
+    paths, capacity, flow_cap, active = instance
+    is_active = np.ones(len(paths), dtype=bool) if active is None else active
+    caps = np.broadcast_to(np.asarray(flow_cap, dtype=np.float64), (len(paths),))
+    taking_part = [f for f in range(len(paths)) if is_active[f]]
+    expected = _progressive_filling([paths[f] for f in taking_part], capacity.tolist(), [caps[f] for f in taking_part])
+    rates = rates_of(paths, capacity, flow_cap, active)
+    np.testing.assert_allclose(rates[taking_part], expected, rtol=1e-9)
+    assert np.all(rates[~is_active] == 0.0)
+
+
+def test_a_staircase_of_independent_bottlenecks():
+    # five links of growing capacity, each with its own two flows, and one flow across all: every rate differs,
+    # yet the links do not wait on one another
+    paths = [[i] for i in range(5) for _ in range(2)] + [list(range(5))]
+    capacity = [3.0, 6.0, 9.0, 12.0, 15.0]
+    rates = rates_of(paths, capacity)
+    assert rates.tolist() == pytest.approx([1.0, 1.0, 2.5, 2.5, 4.0, 4.0, 5.5, 5.5, 7.0, 7.0, 1.0])
