@@ -457,16 +457,25 @@ class StepTemplate:
         self.owed = 0  # completed sends whose link bytes the network has not added yet
 
 
+_FEW = 32   # arrays up to this size are split by Python's set (:func:`_split_by`)
+
+
 def path_latency(routes: Routes, cluster: Cluster) -> np.ndarray:
     """Sum of link latencies along every route (0 for a route with no link)."""
     return routes.per_flow(np.add, cluster.link_latency_s)
 
 
 def _split_by(values: np.ndarray) -> list[tuple[Any, np.ndarray | None]]:
-    """(value, mask of its entries) for every distinct value; the mask is None when all entries are alike, the
-    common case (a synchronous step), which then costs two reductions instead of a sort."""
+    """(value, mask of its entries) for every distinct value, in increasing order; the mask is None when all
+    entries are alike, the common case (a synchronous step). A few values (most calls: a step's symmetry classes)
+    are compared as Python numbers, cheaper than any NumPy reduction on an array that small."""
     if values.size == 0:
         return []
+    if values.size <= _FEW:
+        distinct = set(values.tolist())
+        if len(distinct) == 1:
+            return [(distinct.pop(), None)]
+        return [(value, values == value) for value in sorted(distinct)]
     first = values[0]
     if values.min() == first == values.max():
         return [(first, None)]
@@ -763,7 +772,7 @@ class CollectiveRun:
     def _my_turn(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
         """Whether each rank may start its current stage of ``chunk`` (always, inside a phase)."""
         assert self._turn is not None
-        k = self.pos[chunk, ranks]
+        k = self.pos[chunk][ranks]
         group = self._stage_group[k]
         entry = self._order[group, self._turn[group, ranks]]
         return ~self._phase_first[k] | ((entry[:, 0] == chunk) & (entry[:, 1] == self._stage_phase[k]))
@@ -876,17 +885,17 @@ class CollectiveRun:
     def _advance(self, chunk: int, ranks: np.ndarray) -> None:
         n_stages = len(self.stages)
         pending = ranks
+        pos, launched_at = self.pos[chunk], self.launched[chunk]   # this chunk's rows (views)
         while pending.size:
-            pending = pending[self.ready[pending] & ~self.charging[chunk, pending]
-                              & (self.pos[chunk, pending] < n_stages)]
+            pending = pending[self.ready[pending] & ~self.charging[chunk][pending] & (pos[pending] < n_stages)]
             if pending.size == 0:
                 break
             # 1. launched ranks whose stage is complete move on
-            launched = pending[self.launched[chunk, pending]]
+            launched = pending[launched_at[pending]]
             progressed = np.zeros(0, dtype=np.int64)
             if launched.size:
                 complete = np.zeros(launched.size, dtype=bool)
-                for k, sel in _split_by(self.pos[chunk, launched]):
+                for k, sel in _split_by(pos[launched]):
                     in_left, out_left = self._counter(chunk, int(k))
                     members = launched if sel is None else launched[sel]
                     ok = (in_left[members] == 0) & (out_left[members] == 0)
@@ -898,10 +907,10 @@ class CollectiveRun:
                 if progressed.size:
                     self._complete(chunk, progressed)
             # 2. ranks not yet launched at their stage launch if the previous chunk has cleared it
-            waiting = pending[~self.launched[chunk, pending]]
-            waiting = waiting[self.pos[chunk, waiting] < n_stages]
+            waiting = pending[~launched_at[pending]]   # (after step 1: ranks that moved on may launch now)
+            waiting = waiting[pos[waiting] < n_stages]
             if chunk > 0 and waiting.size:
-                waiting = waiting[self.pos[chunk - 1, waiting] > self.pos[chunk, waiting]]
+                waiting = waiting[self.pos[chunk - 1][waiting] > pos[waiting]]
             if self._turn is not None and waiting.size:
                 waiting = waiting[self._my_turn(chunk, waiting)]
             launched_now = self._launch(chunk, waiting) if waiting.size else np.zeros(0, dtype=np.int64)
@@ -912,6 +921,11 @@ class CollectiveRun:
         total = sum(part.size for part in parts)
         if total == 0:
             return np.zeros(0, dtype=np.int64)
+        if total <= _FEW:   # a few ranks (symmetry classes): Python's set beats any sort or mask
+            merged: set[int] = set()
+            for part in parts:
+                merged.update(part.tolist())
+            return np.array(sorted(merged), dtype=np.int64)
         if total * 8 < self.p:
             return np.unique(np.concatenate(parts))
         mask = np.zeros(self.p, dtype=bool)
@@ -921,20 +935,20 @@ class CollectiveRun:
 
     def _complete(self, chunk: int, ranks: np.ndarray) -> None:
         """Ranks finished their current stage of ``chunk``: charge the overhead, then move to the next stage."""
-        for k, sel in _split_by(self.pos[chunk, ranks]):
+        for k, sel in _split_by(self.pos[chunk][ranks]):
             members = ranks if sel is None else ranks[sel]
             overhead = self.stages[int(k)].overhead
             if int(k) == len(self.stages) - 1 and chunk == self.chunks - 1:
                 overhead += self.schedule.base_latency_s  # the protocol's once-per-collective latency
             if overhead > 0:
-                self.charging[chunk, members] = True
+                self.charging[chunk][members] = True
                 event = self.env.timeout(overhead)
                 event.callbacks.append(functools.partial(_on_event, self._after_charge, chunk, members, int(k)))
             else:
                 self._move_on(chunk, members, int(k))
 
     def _after_charge(self, chunk: int, ranks: np.ndarray, k: int) -> None:
-        self.charging[chunk, ranks] = False
+        self.charging[chunk][ranks] = False
         self._move_on(chunk, ranks, k)
         self._advance(chunk, ranks)
 
@@ -944,8 +958,8 @@ class CollectiveRun:
         if passed == self.p:  # every rank is past it: drop its counters (memory stays O(p), not O(p x steps))
             self._counters.pop(key, None)
             del self._passed[key]
-        self.pos[chunk, ranks] = k + 1
-        self.launched[chunk, ranks] = False
+        self.pos[chunk][ranks] = k + 1
+        self.launched[chunk][ranks] = False
         if k + 1 < len(self.stages):
             self._release(chunk, ranks, k + 1)
         if self._turn is not None and self._phase_last[k]:
@@ -1015,16 +1029,16 @@ class CollectiveRun:
 
     def _launch(self, chunk: int, ranks: np.ndarray) -> np.ndarray:
         """Start the sends of the ranks' current stage; returns the ranks (to re-check completion)."""
-        for k, sel in _split_by(self.pos[chunk, ranks]):
+        for k, sel in _split_by(self.pos[chunk][ranks]):
             members = ranks if sel is None else ranks[sel]
             stage = self.stages[int(k)]
-            self.launched[chunk, members] = True
+            self.launched[chunk][members] = True
             counts = stage.out_offsets[members + 1] - stage.out_offsets[members]
             if int(counts.sum()) == 0:
                 continue
             flows = _gather(stage.out_order, stage.out_offsets, members, counts)
             receivers = stage.dst[flows]
-            waiting = ~self.ready[receivers] | (self.pos[chunk, receivers] < k)
+            waiting = ~self.ready[receivers] | (self.pos[chunk][receivers] < k)
             if waiting.any():
                 deferred = self._deferred.get((chunk, int(k)))
                 if deferred is None:
