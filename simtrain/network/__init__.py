@@ -20,11 +20,11 @@ from simtrain.errors import ConfigError
 from simtrain.network.analytical import evaluate
 from simtrain.network.cache import NetworkCache
 from simtrain.network.fairshare import max_min_rates
-from simtrain.network.link_load import schedule_traffic
+from simtrain.network.link_load import schedule_traffic, template_traffic
 from simtrain.network.types import CollectiveResult, NetworkOptions, Traffic
 
 __all__ = ["ENGINES", "CollectiveResult", "NetworkCache", "NetworkOptions", "Traffic", "evaluate", "max_min_rates",
-           "run_engine", "schedule_traffic"]
+           "run_engine", "schedule_traffic", "template_traffic"]
 
 #: Engines available for evaluating Schedules.
 ENGINES = ("analytical", "des")

@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from simtrain.collectives.schedule import Schedule, StepPattern
@@ -22,7 +24,7 @@ from simtrain.network.cache import NetworkCache
 from simtrain.network.types import Traffic
 from simtrain.topology.cluster import Cluster
 
-__all__ = ["pattern_traffic", "schedule_traffic"]
+__all__ = ["pattern_traffic", "schedule_traffic", "template_traffic"]
 
 
 def pattern_traffic(pattern: StepPattern, cache: NetworkCache, multiplicity: float) -> Traffic:
@@ -68,3 +70,30 @@ def schedule_traffic(schedule: Schedule, cluster: Cluster, cache: NetworkCache |
         total.class_bytes += part.class_bytes
         total.link_bytes += part.link_bytes
     return total
+
+
+def template_traffic(schedule: Schedule, cache: NetworkCache, key: Any) -> Traffic:
+    """:func:`schedule_traffic` of a schedule resized from the template ``cache`` holds under ``key``, kept in the
+    cache under that key and the size (every schedule resized from one template to one size puts the same bytes on
+    the same links); ``key`` None: a schedule of no template, counted afresh. The arrays kept are read-only.
+
+    Examples
+    --------
+    >>> from simtrain.topology import torus
+    >>> from simtrain.collectives import build_schedule
+    >>> c = torus([4, 4], 1e9)
+    >>> cache = NetworkCache(c)
+    >>> s = build_schedule("all-reduce", 16e6, c, "ring")
+    >>> template_traffic(s, cache, "ring") is template_traffic(s, cache, "ring")
+    True
+    """
+    if key is None:
+        return schedule_traffic(schedule, cache.cluster, cache)
+
+    def count() -> Traffic:
+        traffic = schedule_traffic(schedule, cache.cluster, cache)
+        traffic.class_bytes.flags.writeable = False
+        traffic.link_bytes.flags.writeable = False
+        return traffic
+
+    return cache.get("template-traffic", (key, float(schedule.size_bytes)), count)

@@ -73,7 +73,7 @@ from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
-from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
+from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
 
@@ -163,11 +163,7 @@ class Comms:
 
     def _add(self, key: Any, schedule: Schedule, times: float) -> None:
         """Add a schedule's bytes ``times`` over; ``key`` (its template key, or None) keeps its traffic cached."""
-        if key is None:
-            traffic = schedule_traffic(schedule, self.cluster, self.cache)
-        else:
-            traffic = self.cache.get("parallel-traffic", (key, float(schedule.size_bytes)),
-                                     lambda: schedule_traffic(schedule, self.cluster, self.cache))
+        traffic = template_traffic(schedule, self.cache, key)
         n = self.cluster.num_gpus
         self.bytes_per_gpu += times * schedule.bytes_sent / n
         for name, value in traffic.bytes_by_class.items():

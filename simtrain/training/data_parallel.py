@@ -42,7 +42,7 @@ from simtrain.compute import OPTIMIZER_STATES, ComputeModel
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
 from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
-from simtrain.network import NetworkCache, NetworkOptions, evaluate, schedule_traffic
+from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
 from simtrain.network.perturb import Perturbations
 from simtrain.run import DTYPES, TrainingRun
 from simtrain.topology import Cluster
@@ -179,15 +179,10 @@ def _traffic(jobs: Sequence[CommJob], cluster: Cluster, cache: NetworkCache | No
     link_bytes = np.zeros(cluster.num_links)
     total = 0.0
     cache = NetworkCache.for_cluster(cluster, cache)
-    known = dict(counted or {})
     for job in jobs:
-        key = (job.key, job.schedule.size_bytes)
-        if job.key is None:   # a schedule known by no template
-            traffic = schedule_traffic(job.schedule, cluster, cache)
-        else:
-            if key not in known:
-                known[key] = schedule_traffic(job.schedule, cluster, cache)
-            traffic = known[key]
+        traffic = None if job.key is None or counted is None else counted.get((job.key, job.schedule.size_bytes))
+        if traffic is None:
+            traffic = template_traffic(job.schedule, cache, job.key)
         total += job.schedule.bytes_sent / cluster.num_gpus
         link_bytes += traffic.link_bytes
         for name, value in traffic.bytes_by_class.items():
