@@ -82,12 +82,13 @@ def max_min_rates(
     if flows.size == 0:
         return rates
     flow_lengths = lengths[flows]
-    entry_flow = np.repeat(np.arange(flows.size), flow_lengths)
+    entry_flow: np.ndarray | None = None   # each working entry's flow (in the working set), once a round needs it
     work_weights = None if weights is None else np.asarray(weights, dtype=np.float64)
     if flows.size == num_flows:   # every flow takes part: the routes as they are
         work_links = links[offsets[0]:offsets[-1]]
         work_weights = None if work_weights is None else work_weights[offsets[0]:offsets[-1]]
     else:
+        entry_flow = np.repeat(np.arange(flows.size), flow_lengths)
         entry_index = np.arange(entry_flow.size) - np.repeat(np.cumsum(flow_lengths) - flow_lengths, flow_lengths)
         entries = offsets[:-1][flows][entry_flow] + entry_index
         work_links = links[entries]
@@ -101,7 +102,13 @@ def max_min_rates(
         entry_share = remaining[work_links] / count[work_links]
         starts = np.cumsum(flow_lengths) - flow_lengths
         bottleneck = np.minimum(np.minimum.reduceat(entry_share, starts), work_caps)
+        if bottleneck.max() <= bottleneck.min() * (1 + tolerance):
+            # one level (a symmetric pattern's one round): every link a flow has as bottleneck is every flow's
+            rates[flows] = bottleneck
+            break
         # a link that is the bottleneck of every flow on it fills now, and so does a cap below every share
+        if entry_flow is None:
+            entry_flow = np.repeat(np.arange(flows.size), flow_lengths)
         entry_bottleneck = bottleneck[entry_flow]
         binding = entry_share <= entry_bottleneck * (1 + tolerance)
         settled = np.bincount(work_links[~binding], minlength=len(remaining)) == 0
