@@ -46,6 +46,7 @@ __all__ = [
     "one_line",
     "output_path",
     "positive_int",
+    "run_default",
     "save_figure",
     "split_overrides",
     "split_schemes",
@@ -168,12 +169,27 @@ def one_line(exc: BaseException) -> str:
 
 
 # -- flags shared by several commands --------------------------------------------------------------------------------
+def run_default(name: str) -> Any:
+    """The default of a training run's parameter (:data:`simtrain.run.RUN_PARAMS`), for a command's flag of the
+    same name: one default per parameter, whichever command takes it.
+
+    Examples
+    --------
+    >>> run_default("algorithm")
+    'auto'
+    """
+    from simtrain.run import RUN_PARAMS
+
+    return next(p.default for p in RUN_PARAMS if p.name == name)
+
+
 def network_flags(p: argparse.ArgumentParser) -> None:
-    """The flags of a network run (``collective`` and ``simulate``): topology, algorithm, engine, overrides."""
+    """The flags of a network run (``collective``): topology, algorithm, engine, overrides."""
     p.add_argument("--topology", required=True, help="catalog name or YAML path")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="instantiate the topology family at this GPU count")
-    p.add_argument("--algorithm", default="ring",
-                   help="collective algorithm, optionally with parameters: NAME[:key=value,...]")
+    p.add_argument("--algorithm", default=run_default("algorithm"),
+                   help="collective algorithm, optionally with parameters: NAME[:key=value,...] (auto: what NCCL "
+                        "would pick)")
     p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
     p.add_argument("--store-and-forward", action="store_true",
                    help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")

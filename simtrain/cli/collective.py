@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     chunks = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
     described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
                                          f"{chosen['algorithm']}, {chunks})")
+    if name == "auto" and not chosen:   # no tuner choice: NCCL's all-to-all is point to point
+        described = f"auto (NCCL's point-to-point exchange as {result.algorithm})"
     print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "
           f"({cluster.num_gpus} GPUs), {result.engine} engine")
     rows = [

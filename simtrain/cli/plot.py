@@ -25,6 +25,7 @@ from simtrain.cli._common import (
     network_options,
     output_path,
     positive_int,
+    run_default,
     save_figure,
     split_overrides,
     split_schemes,
@@ -53,7 +54,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
     p.add_argument("--op", default="all-reduce", help="links: the collective")
     p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
-    p.add_argument("--algorithm", default="ring", help="collective algorithm NAME[:key=value,...]")
+    p.add_argument("--algorithm", default=run_default("algorithm"),
+                   help="collective algorithm NAME[:key=value,...] (auto: what NCCL would pick)")
     p.add_argument("--engine", default="analytical", help="analytical or des")
     p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")

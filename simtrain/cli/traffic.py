@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from simtrain.cli._common import count_at_most, emit, positive_int
+from simtrain.cli._common import count_at_most, emit, positive_int, run_default
 from simtrain.limits import MAX_GPUS
 
 __all__ = ["add_parser", "run"]
@@ -34,7 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dtype", default="fp32", help="gradient precision: fp32, fp16 or bf16")
     p.add_argument("--topology", help="catalog name or YAML path: wire bytes per link class")
     p.add_argument("--gpus-per-node", type=positive_int, help="node size for in-node groups (default: topology's)")
-    p.add_argument("--algorithm", default="ring", help="algorithm of the all-reduces and all-gathers")
+    p.add_argument("--algorithm", default=run_default("algorithm"),
+                   help="algorithm of the all-reduces and all-gathers (auto: what NCCL would pick)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 

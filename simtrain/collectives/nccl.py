@@ -45,6 +45,7 @@ import numpy as np
 from simtrain.collectives.base import ALGORITHMS, build_grouped_schedule, register_algorithm
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.errors import ConfigError
+from simtrain.registry import make
 from simtrain.topology.cluster import Cluster
 
 __all__ = ["MAX_CHUNKS", "PIPELINE_SLACK", "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices",
@@ -140,8 +141,9 @@ def build_collnet(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> lis
 
 @register_algorithm(
     "auto",
-    ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce"],
-    summary="what NCCL would run: algorithm (ring, tree, NVLS, CollNet) and protocol by NCCL's tuning model",
+    ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
+    summary="what NCCL would run: algorithm (ring, tree, NVLS, CollNet) and protocol by NCCL's tuning model; "
+            "all-to-all as NCCL's point-to-point sends to every peer (direct)",
 )
 def build_auto(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
     """The chosen schedule's patterns (:func:`auto_schedule` gives the whole Schedule, with its costs)."""
@@ -428,6 +430,17 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
     if op not in ALGORITHMS.get("auto").operations:
         raise ConfigError("operation not implemented by algorithm 'auto'", key="op", value=op)
     shares_arr = np.asarray(shares, dtype=np.float64)
+    if op == "all-to-all":
+        # NCCL's tuner has no all-to-all: it is a group of sends to and receives from every peer (nccl-tests'
+        # alltoall_perf), each pair at once, which `direct` is
+        limit = int(make(ALGORITHMS, "direct", key="algorithm").get_params()["max_ranks"])
+        largest = max(len(g) for g in groups)
+        if largest > limit:
+            raise ConfigError(f"auto runs all-to-all as NCCL does, point to point to every peer (direct, p(p-1) "
+                              f"flows a step); {largest} ranks exceed its {limit}", key="algorithm", value="auto",
+                              allowed=f"at most {limit} ranks, or a named algorithm (ring)")
+        return build_grouped_schedule(op, list(size * shares_arr / shares_arr.sum()), cluster, "direct", groups,
+                                      cache=cache)
     tuner = NcclTuner(op, cluster, groups, list(shares_arr / shares_arr[0]), cache)
     return tuner.schedule(size)
 

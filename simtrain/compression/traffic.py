@@ -195,7 +195,7 @@ def traffic(
     dtype: str = "fp32",
     topology: str | Cluster | None = None,
     gpus_per_node: int | None = None,
-    algorithm: str = "ring",
+    algorithm: str = "auto",
     steady: bool = False,
 ) -> TrafficReport:
     """Traffic of ``scheme`` training ``model`` on ``gpus`` workers, against uncompressed data parallelism.
@@ -218,7 +218,8 @@ def traffic(
     gpus_per_node : int, optional
         Node size for in-node groups (default: the topology's, else 1).
     algorithm : str
-        Collective algorithm for all-reduce, all-gather and reduce-scatter.
+        Collective algorithm for all-reduce, all-gather and reduce-scatter (auto: what NCCL would pick, as in a
+        training run).
     steady : bool
         Follow the scheme's steady schedule (its period repeated) instead of the run from step 0, so warm-ups
         are left out: what curves of a scheme's parameters compare.

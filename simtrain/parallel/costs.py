@@ -89,7 +89,7 @@ class Comms:
     """Times of collectives on a plan's rank groups with one engine, templates and results memoised by content."""
 
     def __init__(self, cluster: Cluster, plan: ParallelPlan, cache: NetworkCache, options: NetworkOptions | None,
-                 engine: str = "analytical", algorithm: str = "ring",
+                 engine: str = "analytical", algorithm: str = "auto",
                  algorithm_params: Mapping[str, Any] | None = None) -> None:
         self.cluster = cluster
         self.plan = plan
@@ -314,7 +314,7 @@ class StageCosts:
     @classmethod
     def build(cls, c: DecoderConfig, plan: ParallelPlan, cluster: Cluster, compute: ComputeModel, dtype: str,
               optimizer: str, *, cache: NetworkCache | None = None, options: NetworkOptions | None = None,
-              engine: str = "analytical", algorithm: str = "ring",
+              engine: str = "analytical", algorithm: str = "auto",
               algorithm_params: Mapping[str, Any] | None = None, phase: Any = None) -> StageCosts:
         """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
         :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups."""

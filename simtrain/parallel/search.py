@@ -194,7 +194,7 @@ class _Bounds:
 
 def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, global_batch: int,
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
-           algorithm: str = "ring", scheme: str | None = None, cache: Any = None,
+           algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
            progress: Callable[[int, int], None] | None = None) -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 

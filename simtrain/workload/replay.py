@@ -59,7 +59,7 @@ class ReplayResult:
                 "num_gpus": self.num_gpus, "topology": self.topology, "collectives": self.collectives}
 
 
-def replay(workload: Workload, cluster: Any = None, *, durations: str = "simulated", algorithm: str = "ring",
+def replay(workload: Workload, cluster: Any = None, *, durations: str = "simulated", algorithm: str = "auto",
            engine: str = "analytical", options: Any = None, **params: Any) -> ReplayResult:
     """Replay ``workload`` on ``cluster`` (see the module docstring).
 

@@ -232,3 +232,36 @@ def test_grouped_auto_runs_the_first_groups_choice_on_every_group():
 def test_auto_refuses_chunks():
     with pytest.raises(ConfigError, match="chunks"):
         build_schedule("all-reduce", 2**20, switch(4, "10 GB/s"), "auto", chunks=4)
+
+
+def test_collective_takes_the_runs_default_algorithm(capsys):
+    """``simtrain collective`` without ``--algorithm`` runs ``auto``, the run description's default, as ``simulate``
+    does (a printed validation command then gives its case's figure)."""
+    from simtrain.cli import main
+    from simtrain.run import RUN_PARAMS
+
+    assert next(p.default for p in RUN_PARAMS if p.name == "algorithm") == "auto"
+    assert main(["collective", "--op", "all-reduce", "--topology", "dgx-h100", "--gpus", "16", "--size", "4GiB",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["chosen"]["algorithm"] == "nvls-tree"
+    cluster = load_topology("dgx-h100", gpus=16)
+    assert data["time_s"] == evaluate(build_schedule("all-reduce", "4GiB", cluster, "auto"), cluster).time_s
+
+
+def test_auto_all_to_all_is_nccls_point_to_point_exchange(capsys):
+    """NCCL's tuner has no all-to-all: it is sends to and receives from every peer, which ``direct`` is."""
+    from simtrain.cli import main
+
+    cluster = load_topology("dgx-h100", gpus=32)
+    auto = build_schedule("all-to-all", "64MiB", cluster, "auto")
+    direct = build_schedule("all-to-all", "64MiB", cluster, "direct")
+    assert auto.algorithm == "direct"
+    assert evaluate(auto, cluster).time_s == evaluate(direct, cluster).time_s
+    assert main(["collective", "--op", "all-to-all", "--topology", "dgx-h100", "--size", "64MiB"]) == 0
+    assert "auto (NCCL's point-to-point exchange as direct)" in capsys.readouterr().out
+    # past direct's rank limit, one line naming the flag and what to do
+    assert main(["collective", "--op", "all-to-all", "--topology", "dgx-h100", "--gpus", "2048",
+                 "--size", "64MiB"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--algorithm" in err and "2048 ranks" in err and "ring" in err
