@@ -18,13 +18,12 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simtrain.validation.base import Case, register_case
-
-if TYPE_CHECKING:
-    from simtrain.topology import Cluster
+from simtrain.validation.command import RUN_METHOD, Command
 
 __all__: list[str] = []
 
@@ -321,20 +320,6 @@ for _algorithm in ("m-topo", "m-etf", "m-sct"):
 
 
 # --- nccl-tests bus bandwidth --------------------------------------------------------------------------------------
-def _busbw(size: float, cluster: Cluster, algorithm: str, **params: Any) -> float:
-    from simtrain.collectives import collective_time
-
-    r = collective_time("all-reduce", size, cluster, algorithm, options=_network(), **params)
-    p = r.num_ranks
-    return float(r.size_bytes / r.time_s * 2 * (p - 1) / p / 1e9)
-
-
-def _a100_node() -> Cluster:
-    from simtrain.topology import switch
-
-    return switch(8, "300 GB/s", "1 us", name="8xA100-nvswitch")
-
-
 _PROTOCOL = ("NCCL's protocol model (network.protocol: nccl): the fastest of LL, LL128 and Simple with NCCL 2.19's "
              "latencies; the Simple efficiency is 0.794 on NVLink (fitted once to the 8 x A100 and 8 x H100 cases) "
              "and 0.95 on NICs (fitted once to the per-NIC HDR and NDR figures)")
@@ -344,31 +329,37 @@ _RAMP_GAP = ("the ramp between small and large messages: the overheads the measu
              "per step, each with its handshake) stays flat or grows with the size (docs/nccl.md, 'Not closed'); "
              "closing it would need a per-size efficiency fitted to these very cases, so it is left open")
 
+def _collective_case(size: str, gpus: int, algorithm: str, **overrides: str) -> tuple[Command, Callable[[], float]]:
+    """The nccl-tests case's command (one of the catalog's DGX family with ``overrides``; NCCL's protocol model) and
+    its bus bandwidth in GB/s: the figure is the printed command's."""
+    cmd = Command("collective", {"op": "all-reduce", "size": size, "topology": "dgx-h100", "gpus": gpus,
+                                 **{f"topology.{k.replace('__', '.')}": v for k, v in overrides.items()},
+                                 "algorithm": algorithm, "network.protocol": "nccl"})
+    return cmd, lambda: float(cmd.run()["busbw_Bps"]) / 1e9
+
+
+_A100 = {"device": "a100", "intra_node__bandwidth": "300GB/s", "intra_node__in_switch_reduction": "false"}
+_A100_TEXT = ("8 A100 SXM4 on NVSwitch at 300 GB/s per direction per GPU (NVLink3 payload rate, [D]), 0.3 us per "
+              "in-node link and 1 us per network hop, no in-switch reduction (NVLink SHARP came with the third "
+              "NVSwitch, H100's): the catalog's `dgx-h100` family with device a100")
+
+_cmd, _figure = _collective_case("8GB", 8, "ring", **_A100)
 register_case(Case(
     name="nccl-allreduce-8xa100",
     source="Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, 8 GB row "
            "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="all-reduce bus bandwidth on one node of 8 A100 (NVSwitch), 8 GB",
     published=231.6, unit="GB/s", tag="[M]",
-    assumptions="8 GPUs on one switch at 300 GB/s per direction (NVLink3 payload rate, [D]) and 1 us per hop; "
-                "`ring` all-reduce; busbw = size / time x 2(p-1)/p (nccl-tests); " + _PROTOCOL,
-    method="simtrain.collectives.collective_time('all-reduce', 8e9, switch(8, '300 GB/s', '1 us'), 'ring', "
-           "options=NetworkOptions(protocol='nccl'))",
-    compute=lambda: _busbw(8e9, _a100_node(), "ring"),
+    assumptions="one node of " + _A100_TEXT + "; `ring` all-reduce; busbw = size / time x 2(p-1)/p (nccl-tests); "
+                + _PROTOCOL,
+    method=RUN_METHOD, compute=_figure,
     role="fit", source_id="azure-nd-a100-v4",
     fit_note="SIMPLE_EFFICIENCY (simtrain/network/protocol.py) is the geometric mean of this case's 231.6/300 and "
              "the 8 x H100 ring case's 367.5/450",
-    command="simtrain collective --op all-reduce --size 8GB --topology dgx-h100 --gpus 8 --set topology.device=a100 "
-            "--set topology.intra_node.bandwidth=300GB/s --algorithm ring --set network.protocol=nccl",
+    command=_cmd.line(),
 ))
 
-
-def _h100_busbw() -> float:
-    from simtrain.topology import load_topology
-
-    return _busbw(4e9, load_topology("dgx-h100", gpus=8), "ring")
-
-
+_cmd, _figure = _collective_case("4GB", 8, "ring")
 register_case(Case(
     name="nccl-allreduce-8xh100-ring",
     source="NVIDIA/nccl issue #1455 (NCCL_ALGO=RING, 2-4 GB) and the maintainer's ~370 GB/s in nccl-tests #212 "
@@ -377,67 +368,52 @@ register_case(Case(
     published=367.5, unit="GB/s", tag="[M]",
     assumptions="topology `dgx-h100` at 8 GPUs (NVSwitch at 450 GB/s per direction, 0.3 us per link); `ring`; "
                 "4 GB; busbw as nccl-tests; " + _PROTOCOL,
-    method="simtrain.collectives.collective_time('all-reduce', 4e9, load_topology('dgx-h100', gpus=8), 'ring')",
-    compute=_h100_busbw,
+    method=RUN_METHOD, compute=_figure,
     role="fit", source_id="nccl-1455",
     fit_note="SIMPLE_EFFICIENCY (simtrain/network/protocol.py) is the geometric mean of this case's 367.5/450 and "
              "the 8 x A100 8 GB case's 231.6/300",
-    command="simtrain collective --op all-reduce --size 4GB --topology dgx-h100 --gpus 8 --algorithm ring "
-            "--set network.protocol=nccl",
+    command=_cmd.line(),
 ))
-
-
-def _dgx_a100_busbw(nics_per_node: int) -> float:
-    from simtrain.topology import hierarchical
-
-    cluster = hierarchical(4, 8, intra_bandwidth="300 GB/s", intra_latency="1 us", nics_per_node=nics_per_node,
-                           nic_bandwidth="200 Gbit/s", nic_latency="1 us", name=f"a100-x4-{nics_per_node}hdr")
-    return _busbw(8 * GiB, cluster, "ring", channels=nics_per_node)
 
 
 _CHANNELS = ("`ring` with one channel per NIC (channels = NICs per node), as NCCL builds one ring per NIC on "
              "rail-optimised nodes; ring c enters each node at GPU c*8/channels, so the rings leave nodes through "
              "NICs spread evenly; ")
 
+_cmd, _figure = _collective_case("8GiB", 32, "ring:channels=8", **_A100, nic__bandwidth="200Gbit/s")
 register_case(Case(
     name="nccl-allreduce-dgx-a100-multinode",
     source="NVIDIA/nccl issue #812, maintainer statement (docs/references.md, 'Published nccl-tests measurements')",
     quantity="multi-node all-reduce bus bandwidth, DGX A100 with 8 HDR NICs per node",
     published=192.0, unit="GB/s", tag="[M]",
-    assumptions="4 nodes of 8 A100 (NVSwitch 300 GB/s per direction) with 8 x 200 Gbit/s NICs each (GPU l on "
-                "NIC l) on a non-blocking fabric, 1 us per hop (the node count is not stated in the source); "
-                + _CHANNELS + "8 GiB; busbw as nccl-tests with p = 32; " + _PROTOCOL + " (neither fit uses this case)",
-    method="simtrain.collectives.collective_time('all-reduce', 8 GiB, hierarchical(4, 8, ..., nics_per_node=8, "
-           "nic_bandwidth='200 Gbit/s'), 'ring', channels=8, options=NetworkOptions(protocol='nccl'))",
-    compute=lambda: _dgx_a100_busbw(8),
+    assumptions="4 nodes of " + _A100_TEXT + ", with 8 x 200 Gbit/s NICs each (GPU l on NIC l) on a non-blocking "
+                "fabric (the node count is not stated in the source); " + _CHANNELS + "8 GiB; busbw as nccl-tests "
+                "with p = 32; " + _PROTOCOL + " (neither fit uses this case)",
+    method=RUN_METHOD, compute=_figure,
     source_id="nccl-812",
-    command="simtrain collective --op all-reduce --size 8GiB --topology dgx-h100 --gpus 32 "
-            "--set topology.device=a100 --set topology.intra_node.bandwidth=300GB/s "
-            "--set topology.nic.bandwidth=200Gbit/s --algorithm ring:channels=8 --set network.protocol=nccl",
+    command=_cmd.line(),
 ))
 
+_cmd, _figure = _collective_case("8GiB", 32, "ring:channels=4", **_A100, nic__count="4", nic__bandwidth="200Gbit/s")
 register_case(Case(
     name="nccl-allreduce-4xhdr-multinode",
     source="NVIDIA/nccl-tests issues #160 (maintainer) and #252 "
            "(docs/references.md, 'Published nccl-tests measurements')",
     quantity="multi-node ring all-reduce bus bandwidth, nodes of 8 A100 with 4 HDR NICs (0.5-8 GB)",
     published=95.0, unit="GB/s", tag="[M]",
-    assumptions="4 nodes of 8 A100 (NVSwitch 300 GB/s) with 4 x 200 Gbit/s NICs each (GPUs 2k and 2k+1 share "
-                "NIC k), non-blocking fabric, 1 us per hop (node count not stated); " + _CHANNELS + "8 GiB; "
-                "busbw as nccl-tests with p = 32; " + _PROTOCOL + ". Not independent of the network efficiency: "
-                "its fit uses the same source's ~24 GB/s per HDR NIC; what this case checks is that four rings "
-                "spread over four NICs shared by two GPUs each",
-    method="simtrain.collectives.collective_time('all-reduce', 8 GiB, hierarchical(4, 8, ..., nics_per_node=4, "
-           "nic_bandwidth='200 Gbit/s'), 'ring', channels=4, options=NetworkOptions(protocol='nccl'))",
-    compute=lambda: _dgx_a100_busbw(4),
+    assumptions="4 nodes of " + _A100_TEXT + ", with 4 x 200 Gbit/s NICs each (GPUs 2k and 2k+1 share NIC k), "
+                "non-blocking fabric (node count not stated); " + _CHANNELS + "8 GiB; busbw as nccl-tests with "
+                "p = 32; " + _PROTOCOL + ". Not independent of the network efficiency: its fit uses the same "
+                "source's ~24 GB/s per HDR NIC; what this case checks is that four rings spread over four NICs "
+                "shared by two GPUs each",
+    method=RUN_METHOD, compute=_figure,
     role="fit", source_id="nccl-tests-160",
     fit_note="SIMPLE_NETWORK_EFFICIENCY (simtrain/network/protocol.py) was fitted to the same source's ~24 GB/s "
              "per HDR NIC, of which this 4-NIC figure is about four times",
-    command="simtrain collective --op all-reduce --size 8GiB --topology dgx-h100 --gpus 32 "
-            "--set topology.device=a100 --set topology.intra_node.bandwidth=300GB/s --set topology.nic.count=4 "
-            "--set topology.nic.bandwidth=200Gbit/s --algorithm ring:channels=4 --set network.protocol=nccl",
+    command=_cmd.line(),
 ))
 
+_cmd, _figure = _collective_case("1MB", 8, "ring", **_A100)
 register_case(Case(
     name="nccl-allreduce-8xa100-1mb",
     source="Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, 1 MB row "
@@ -445,16 +421,15 @@ register_case(Case(
     quantity="all-reduce bus bandwidth on one node of 8 A100 at 1 MB (the small-message fall-off)",
     published=36.2, unit="GB/s", tag="[M]",
     assumptions="as nccl-allreduce-8xa100, at 1 MB (10^6 B); `ring` (NCCL may pick a tree here); the "
-                "protocol model picks LL128",
-    method="simtrain.collectives.collective_time('all-reduce', 1e6, switch(8, '300 GB/s', '1 us'), 'ring')",
-    compute=lambda: _busbw(1e6, _a100_node(), "ring"),
+                "protocol model picks LL",
+    method=RUN_METHOD, compute=_figure,
     source_id="azure-nd-a100-v4",
-    command="simtrain collective --op all-reduce --size 1MB --topology dgx-h100 --gpus 8 --set topology.device=a100 "
-            "--set topology.intra_node.bandwidth=300GB/s --algorithm ring --set network.protocol=nccl",
+    command=_cmd.line(),
 ))
 
 
 def _mid_size_case(size_mb: int, published: float) -> Case:
+    cmd, figure = _collective_case(f"{size_mb}MB", 8, "ring", **_A100)
     return Case(
         name=f"nccl-allreduce-8xa100-{size_mb}mb",
         source=f"Azure/AI-benchmarking-guide ND_A100_v4_results.md, nccl-tests all_reduce_perf, {size_mb} MB row "
@@ -463,14 +438,10 @@ def _mid_size_case(size_mb: int, published: float) -> Case:
                  "peak)",
         published=published, unit="GB/s", tag="[M]",
         assumptions=f"as nccl-allreduce-8xa100, at {size_mb} MB (10^6 B units); `ring`",
-        method=f"simtrain.collectives.collective_time('all-reduce', {size_mb}e6, switch(8, '300 GB/s', '1 us'), "
-               "'ring', options=NetworkOptions(protocol='nccl'))",
-        compute=lambda: _busbw(size_mb * 1e6, _a100_node(), "ring"),
+        method=RUN_METHOD, compute=figure,
         gap=_RAMP_GAP,
         source_id="azure-nd-a100-v4",
-        command=f"simtrain collective --op all-reduce --size {size_mb}MB --topology dgx-h100 --gpus 8 "
-                "--set topology.device=a100 --set topology.intra_node.bandwidth=300GB/s --algorithm ring "
-                "--set network.protocol=nccl",
+        command=cmd.line(),
     )
 
 

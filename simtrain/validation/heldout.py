@@ -50,9 +50,11 @@ def _sets(**keys: str) -> dict[str, str]:
 
 
 # --- measured systems, as overrides of catalog families --------------------------------------------------------
-A100_NODE = {"topology": "dgx-h100", **_sets(device="a100", intra_node__bandwidth="300GB/s")}
+A100_NODE = {"topology": "dgx-h100", **_sets(device="a100", intra_node__bandwidth="300GB/s",
+                                              intra_node__in_switch_reduction="false")}
 A100_NODE_TEXT = ("nodes of 8 A100 SXM4 on NVSwitch at 300 GB/s per direction per GPU (NVLink3 payload rate, [D]), "
-                  "0.3 us per in-node link and 1 us per network hop: the `dgx-h100` family with device a100")
+                  "0.3 us per in-node link and 1 us per network hop, no in-switch reduction (NVLink SHARP came with "
+                  "the third NVSwitch, H100's): the `dgx-h100` family with device a100")
 H100_NODE = {"topology": "dgx-h100"}
 H100_NODE_TEXT = "nodes of 8 H100 SXM5 on NVSwitch at 450 GB/s per direction (catalog `dgx-h100`)"
 H200_NODE = {"topology": "dgx-h100", **_sets(device="h200")}
@@ -65,8 +67,8 @@ DGX2_V100 = {"topology": "dgx-h100", **_sets(device="v100", gpus_per_node="16", 
 DGX2_V100_TEXT = ("one DGX-2: 16 V100 32 GB on NVSwitch at 150 GB/s per direction (the `dgx-h100` family with "
                   "device v100, 16 GPUs per node; catalog v100 is the 16 GB part, memory is not checked against "
                   "32 GB)")
-_DEFAULT_ALGO = ("the collective algorithm is simtrain's default (NCCL's own choice once `--algorithm auto` is the "
-                 "default, issue 14 item 2; `ring` before)")
+_DEFAULT_ALGO = ("the collective algorithm is simtrain's default, `auto`: what NCCL would pick by its tuning model "
+                 "(docs/nccl.md)")
 _BASE = ("simtrain's shipped defaults otherwise (catalog device, its compute model, the network with NCCL's "
          "protocol model, `network.protocol: nccl`)")
 
@@ -212,10 +214,11 @@ _busbw_case("nccl-allreduce-8xh100-ring-1221", "nccl-1221", _SRC_1221.format("33
 _busbw_case("nccl-allreduce-2node-h100-nvls-1221", "nccl-1221", _SRC_1221.format("430 GB/s", 1),
             "all-reduce bus bandwidth on 2 nodes of 8 H100 with NVLS on (NCCL's choice: NVLS-tree), 4 GB", 430.0,
             "[M]", H100_NODE, _TEXT_1221, 16, "4GiB", None,
-            gap="NCCL's choice: on 2 nodes NCCL runs NVLS-tree (in-switch reduction inside each node, a tree "
-                "across 8 NICs), whose busbw exceeds the NICs' because less crosses the network (collectives.md "
-                "§1.3); simtrain's default runs one ring, through one NIC per node. Needs `--algorithm auto` with "
-                "tree/NVLS and channels per NIC (issue 14 item 2)")
+            gap="on 2 nodes NCCL runs NVLS-tree (in-switch reduction inside each node, a tree across the 8 NICs, "
+                "collectives.md §1.3), and so does `auto`: 541 GB/s, close to what NCCL's own tuning model gives "
+                "for these links (556 GB/s, docs/nccl.md 'The ramp'). The measurement is 20 % below NCCL's model "
+                "and the source does not say why; its 4-node figure (nccl-allreduce-4node-h100-1221) is below "
+                "the modelled ring too")
 _busbw_case("nccl-allreduce-4node-h100-1221", "nccl-1221", _SRC_1221.format("330/430 GB/s", "0/1"),
             "all-reduce bus bandwidth on 4 nodes of 8 H100 with 8 x 400 Gbit/s NICs, 4 GB", 320.0, "[M]",
             H100_NODE, _TEXT_1221, 32, "4GiB", "ring:channels=8",

@@ -204,3 +204,20 @@ def test_a_command_case_is_the_command_it_prints(rows, capsys, name):
     doc = json.loads(capsys.readouterr().out)
     figure = doc["busbw_Bps"] / 1e9 if row.unit == "GB/s" else 100 * doc["scaling_efficiency"]
     assert figure == pytest.approx(row.simulated, rel=1e-12)
+
+
+def test_every_collective_case_is_the_command_it_prints(rows, capsys):
+    """Each nccl-tests case's printed ``simtrain collective`` line gives its figure: a case that leaves the algorithm
+    to simtrain's default gets the same default on the command line as through the library (``auto``)."""
+    import shlex
+
+    checked = 0
+    for row in rows:
+        if not row.command.startswith("simtrain collective") or ";" in row.command or row.unit != "GB/s":
+            continue
+        capsys.readouterr()
+        assert simtrain.cli.main([*shlex.split(row.command)[1:], "--json"]) == 0, row.name
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["busbw_Bps"] / 1e9 == pytest.approx(row.simulated, rel=1e-12), row.name
+        checked += 1
+    assert checked >= 20
