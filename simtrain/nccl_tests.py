@@ -114,7 +114,7 @@ def table_row(op: str, size_bytes: float, time_s: float, busbw_factor: float, dt
     count = int(size_bytes // TYPE_BYTES[dtype])
     us = time_s * 1e6
     algbw = size_bytes / time_s / 1e9 if time_s > 0 else float("inf")
-    busbw = algbw * busbw_factor
+    busbw = algbw * busbw_factor if busbw_factor else 0.0   # one rank: nothing crosses a bus (as nccl-tests)
     half = f"{_time(us):>8} {algbw:7.2f} {busbw:7.2f} {'N/A':>6}"
     return (f"{int(size_bytes):>12} {count:>12} {dtype:>8} {_REDOP.get(op, 'none'):>6} {_ROOT.get(op, -1):>7} "
             f"{half}  {half}")
@@ -135,7 +135,7 @@ def format_table(op: str, rows: Sequence[tuple[float, float, float]], dtype: str
              "  (GB/s)"]
     lines += [table_row(op, size, time_s, factor, dtype) for size, time_s, factor in rows]
     if rows:
-        mean_busbw = sum(s / t / 1e9 * f for s, t, f in rows) / len(rows)
+        mean_busbw = sum(s / t / 1e9 * f if f else 0.0 for s, t, f in rows) / len(rows)
         lines.append(f"# Avg bus bandwidth    : {mean_busbw:.4g}")
     return "\n".join(lines)
 

@@ -140,3 +140,16 @@ def test_log_of_another_operation_is_refused(capsys, tmp_path):
 def test_a_directory_is_not_a_log(capsys, tmp_path):
     code, _out, err = cli(capsys, *RING, "--compare", str(tmp_path))
     assert code == 2 and "regular file" in err
+
+
+def test_one_rank_moves_nothing_and_prints_strict_json(capsys):
+    """A collective on one GPU takes no time: busbw is 0 (nccl-tests' factor is 0), the sweep's mean too, and
+    ``--json`` stays strict JSON (a bandwidth that is not a finite number is null)."""
+    code = main(["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "1", "-b", "8", "-e", "64"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "# Avg bus bandwidth    : 0" in out and "nan" not in out
+    assert main(["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "1", "--size", "64B",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))
+    assert data["busbw_Bps"] == 0.0 and data["algbw_Bps"] is None and data["time_s"] == 0.0

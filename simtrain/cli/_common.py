@@ -193,7 +193,8 @@ def network_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="analytical", help="network engine: analytical or des")
     p.add_argument("--store-and-forward", action="store_true",
                    help="DES: serialise every hop (as ASTRA-sim's congestion-aware backend)")
-    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1, help="chunks per collective (pipelining)")
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1,
+                   help="chunks per collective (pipelining) of a named --algorithm (auto chooses NCCL's)")
     p.add_argument("--max-events", type=positive_int, metavar="N",
                    help="DES: refuse a run estimated past N messages (network.max_events; default 600 million)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -281,14 +282,32 @@ def print_rows(rows: Sequence[tuple[str, str]]) -> None:
 
 
 def emit(data: Any) -> None:
-    """Print ``data`` as one line of JSON (NumPy scalars and arrays included).
+    """Print ``data`` as one line of strict JSON (NumPy scalars and arrays included; a value that is not a finite
+    number, such as the bandwidth of a collective that takes no time, is ``null``).
 
     Examples
     --------
-    >>> emit({"a": 1})
-    {"a": 1}
+    >>> emit({"a": 1, "b": float("inf")})
+    {"a": 1, "b": null}
     """
-    print(json.dumps(data, indent=None, default=_json_default))
+    print(json.dumps(_finite(data), indent=None, default=_json_default, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by None, in nested dicts, lists and tuples."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _json_default(value: Any) -> Any:

@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         from simtrain.collectives import build_schedule
 
         schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
-        chosen = {k: schedule.params[k] for k in ("algorithm", "nccl", "protocol", "chunks") if k in schedule.params}
+        if schedule.algorithm == "auto":   # the tuner's choice (all-to-all has none: NCCL sends point to point)
+            chosen = {k: schedule.params[k] for k in ("algorithm", "nccl", "protocol", "chunks")}
 
     def simulate(size: Any) -> Any:
         if args.engine == "des":   # the DES path directly: its progress line and --quiet
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
                                          f"{chosen['algorithm']}, {chunks})")
     if name == "auto" and not chosen:   # no tuner choice: NCCL's all-to-all is point to point
-        described = f"auto (NCCL's point-to-point exchange as {result.algorithm})"
+        described = f"auto (NCCL's point-to-point exchange as {result.algorithm}/{result.protocol})"
     print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "
           f"({cluster.num_gpus} GPUs), {result.engine} engine")
     rows = [

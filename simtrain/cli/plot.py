@@ -57,7 +57,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--algorithm", default=run_default("algorithm"),
                    help="collective algorithm NAME[:key=value,...] (auto: what NCCL would pick)")
     p.add_argument("--engine", default="analytical", help="analytical or des")
-    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1)
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1,
+                   help="links: chunks per collective of a named --algorithm (auto chooses NCCL's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
     p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model, YAML path or "
                                                        "module:PATH.py[:FACTORY]")

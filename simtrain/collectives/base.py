@@ -235,8 +235,8 @@ def build_schedule(
             raise ConfigError("ranks must be distinct", key="ranks", value=ranks)
     if algo.name == "auto":
         if chunks != 1:
-            raise ConfigError("auto chooses its own chunks (NCCL's pipeline); leave chunks at 1", key="chunks",
-                              value=chunks)
+            raise ConfigError("auto chooses its own chunks (NCCL's pipeline); leave chunks at 1, or name an "
+                              "algorithm to chunk it (ring, ...)", key="chunks", value=chunks)
         from simtrain.collectives.nccl import auto_schedule
 
         return auto_schedule(op, nbytes, cluster, [rank_array], [1.0], cache)

@@ -432,15 +432,19 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
     shares_arr = np.asarray(shares, dtype=np.float64)
     if op == "all-to-all":
         # NCCL's tuner has no all-to-all: it is a group of sends to and receives from every peer (nccl-tests'
-        # alltoall_perf), each pair at once, which `direct` is
+        # alltoall_perf), each pair at once, which `direct` is; under NCCL's protocols, as auto's other choices
+        from simtrain.network.analytical import fastest_protocol
+        from simtrain.network.types import NetworkOptions
+
         limit = int(make(ALGORITHMS, "direct", key="algorithm").get_params()["max_ranks"])
         largest = max(len(g) for g in groups)
         if largest > limit:
             raise ConfigError(f"auto runs all-to-all as NCCL does, point to point to every peer (direct, p(p-1) "
                               f"flows a step); {largest} ranks exceed its {limit}", key="algorithm", value="auto",
                               allowed=f"at most {limit} ranks, or a named algorithm (ring)")
-        return build_grouped_schedule(op, list(size * shares_arr / shares_arr.sum()), cluster, "direct", groups,
-                                      cache=cache)
+        plain = build_grouped_schedule(op, list(size * shares_arr / shares_arr.sum()), cluster, "direct", groups,
+                                       cache=cache)
+        return fastest_protocol(plain, cluster, NetworkOptions(protocol="nccl"), cache)
     tuner = NcclTuner(op, cluster, groups, list(shares_arr / shares_arr[0]), cache)
     return tuner.schedule(size)
 

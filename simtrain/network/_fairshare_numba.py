@@ -93,7 +93,8 @@ def max_min_rates_weighted_kernel(offsets, links, weights, capacity, flow_cap, a
         for i in range(num_touched):
             link = touched[i]
             count[link] -= used[link]
-            remaining[link] = max(remaining[link] - taken[link], 0.0)
+            if remaining[link] != np.inf:   # an infinite link stays infinite whatever its flows take
+                remaining[link] = max(remaining[link] - taken[link], 0.0)
             used[link] = 0
             taken[link] = 0
     return rates

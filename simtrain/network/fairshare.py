@@ -50,7 +50,7 @@ def max_min_rates(
         Flows that take part; others get rate 0.
     weights : ndarray of float, optional
         Per route entry, the number of flows it stands for on its link (default 1): a flow of a symmetry class
-        whose every member puts ``w`` flows on each link of a class (:mod:`simtrain.network.symmetry`).
+        whose every member puts ``w`` flows on each link of a class (:mod:`simtrain.network.symmetry`); positive.
 
     Returns
     -------
@@ -84,6 +84,8 @@ def max_min_rates(
     flow_lengths = lengths[flows]
     entry_flow: np.ndarray | None = None   # each working entry's flow (in the working set), once a round needs it
     work_weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if work_weights is not None and not bool(np.all(work_weights > 0)):
+        raise ValueError("max_min_rates: every weight must be positive (a count of flows)")
     if flows.size == num_flows:   # every flow takes part: the routes as they are
         work_links = links[offsets[0]:offsets[-1]]
         work_weights = None if work_weights is None else work_weights[offsets[0]:offsets[-1]]
@@ -118,8 +120,9 @@ def max_min_rates(
             break
         frozen = freeze[entry_flow]
         taken = entry_bottleneck[frozen] if work_weights is None else entry_bottleneck[frozen] * work_weights[frozen]
-        remaining = np.maximum(remaining - np.bincount(work_links[frozen], weights=taken, minlength=len(remaining)),
-                               0.0)
+        used = np.bincount(work_links[frozen], weights=taken, minlength=len(remaining))
+        with np.errstate(invalid="ignore"):   # an infinite link stays infinite whatever its flows take
+            remaining = np.where(remaining == np.inf, np.inf, np.maximum(remaining - used, 0.0))
         keep, kept = ~freeze, ~frozen
         flows, flow_lengths, work_caps = flows[keep], flow_lengths[keep], work_caps[keep]
         work_links = work_links[kept]

@@ -163,7 +163,7 @@ class CollectiveResult:
         p = self.num_ranks
         factor = {"all-reduce": 2 * (p - 1) / p, "reduce-scatter": (p - 1) / p, "all-gather": (p - 1) / p,
                   "all-to-all": (p - 1) / p}.get(self.op, 1.0)
-        return self.algbw_Bps * factor
+        return self.algbw_Bps * factor if factor else 0.0   # one rank: nothing crosses a bus (as nccl-tests)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping with unit-carrying names."""

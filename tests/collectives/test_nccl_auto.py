@@ -252,14 +252,19 @@ def test_collective_takes_the_runs_default_algorithm(capsys):
 def test_auto_all_to_all_is_nccls_point_to_point_exchange(capsys):
     """NCCL's tuner has no all-to-all: it is sends to and receives from every peer, which ``direct`` is."""
     from simtrain.cli import main
+    from simtrain.network import NetworkOptions
 
     cluster = load_topology("dgx-h100", gpus=32)
-    auto = build_schedule("all-to-all", "64MiB", cluster, "auto")
-    direct = build_schedule("all-to-all", "64MiB", cluster, "direct")
-    assert auto.algorithm == "direct"
-    assert evaluate(auto, cluster).time_s == evaluate(direct, cluster).time_s
+    nccl = NetworkOptions(protocol="nccl")
+    for size in ("8B", "64MiB"):
+        auto = build_schedule("all-to-all", size, cluster, "auto")
+        direct = build_schedule("all-to-all", size, cluster, "direct")
+        # with NCCL's protocol costs, as auto's other choices, whatever network.protocol says
+        assert auto.algorithm == "direct" and auto.protocol != "none"
+        assert evaluate(auto, cluster).time_s == evaluate(direct, cluster, nccl).time_s
+        assert evaluate(auto, cluster, nccl).time_s == evaluate(auto, cluster).time_s
     assert main(["collective", "--op", "all-to-all", "--topology", "dgx-h100", "--size", "64MiB"]) == 0
-    assert "auto (NCCL's point-to-point exchange as direct)" in capsys.readouterr().out
+    assert "auto (NCCL's point-to-point exchange as direct/Simple)" in capsys.readouterr().out
     # past direct's rank limit, one line naming the flag and what to do
     assert main(["collective", "--op", "all-to-all", "--topology", "dgx-h100", "--gpus", "2048",
                  "--size", "64MiB"]) == 2

@@ -41,7 +41,7 @@ def test_numba_kernel_equals_numpy_twin(instance):
     offsets, links, capacity, caps, active = instance
     expected = max_min_rates(offsets, links, capacity, caps, active)
     got = max_min_rates_kernel(offsets, links, capacity, caps, active)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(got, expected)   # the same rounds in the same order: bit for bit
 
 
 # --- agreement with the analytical engine --------------------------------------------------------------------------

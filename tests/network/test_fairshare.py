@@ -258,3 +258,19 @@ def test_a_staircase_of_independent_bottlenecks():
     capacity = [3.0, 6.0, 9.0, 12.0, 15.0]
     rates = rates_of(paths, capacity)
     assert rates.tolist() == pytest.approx([1.0, 1.0, 2.5, 2.5, 4.0, 4.0, 5.5, 5.5, 7.0, 7.0, 1.0])
+
+
+def test_an_infinite_link_stays_infinite_and_weights_must_be_positive():
+    from simtrain.network._fairshare_numba import max_min_rates_weighted_kernel
+
+    # flow 0 alone behind an infinite link it shares with flow 1, which a 4 B/s link holds: no inf - inf
+    offsets, links = csr([[0], [0, 1]])
+    capacity = np.array([np.inf, 4.0])
+    with np.errstate(all="raise"):
+        rates = max_min_rates(offsets, links, capacity)
+    assert rates.tolist() == [math.inf, 4.0]
+    kernel = max_min_rates_weighted_kernel(offsets, links, np.ones(3), capacity, np.full(2, np.inf),
+                                           np.ones(2, dtype=bool))
+    assert kernel.tolist() == [math.inf, 4.0]
+    with pytest.raises(ValueError, match="positive"):
+        max_min_rates(offsets, links, capacity, weights=np.array([0.0, 1.0, 1.0]))
