@@ -19,12 +19,11 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from simtrain import units
-from simtrain.cli._common import CLI, agg_pyplot, count_at_most, positive_int
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, positive_int
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_DEVICES
 
@@ -171,8 +170,8 @@ def _run(args: argparse.Namespace) -> int:
                              "peak_memory_bytes": max(d["peak_memory_bytes"] for d in result.per_device()),
                              "bytes_transferred": result.simulation.bytes_sent})
         if args.json:
-            print(json.dumps({"graph": graph.name, "critical_path_s": graph.critical_path_s(),
-                              "single_device_s": float(graph.compute_s.sum()), "results": rows}))
+            emit({"graph": graph.name, "critical_path_s": graph.critical_path_s(),
+                  "single_device_s": float(graph.compute_s.sum()), "results": rows})
         else:
             _print_table(graph, devices, rows)
         return 0
@@ -201,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
 
         write_many(outputs)
     if args.json:
-        print(json.dumps(plan.to_dict(schedule=False)))
+        emit(plan.to_dict(schedule=False))
     else:
         _print_plan(plan, args.device_type if args.model else None)
     return 0
