@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_WORKERS", "check_count"]
+__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_PIPELINE_SLOTS",
+           "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
 #: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).
 MAX_WORKERS = 256
+#: Samples per step of ``simtrain place --batch`` (a placement graph's tensors are batch x elements, in int64).
+MAX_BATCH = 1 << 24
 #: Devices of ``simtrain place --devices`` (placers hold ops x devices tables; Baechi places on 4 to 8).
 MAX_DEVICES = 256
 #: Epochs of ``simtrain traffic --epochs`` (a run's step count must stay an exact integer).
@@ -32,6 +35,9 @@ MAX_EPOCHS = 1e6
 MAX_CHANNELS = 64
 #: Chunks a bucket's collective is pipelined in (NCCL pipelines 8 steps; the DES simulates every chunk's flows).
 MAX_CHUNKS = 64
+#: Slots of a pipeline-parallel step, micro-batches per pipeline x stages x model chunks, each of which the step's
+#: schedule lists (2^20 took 5.9 s and 0.9 GB analytically; real plans have thousands: Llama 3 405B's at most ~5k).
+MAX_PIPELINE_SLOTS = 1 << 20
 
 
 def check_count(value: int, maximum: int, *, key: str, source: str | None = None) -> int:

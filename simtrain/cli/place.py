@@ -25,7 +25,7 @@ from typing import Any
 from simtrain import units
 from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, positive_int
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_DEVICES
+from simtrain.limits import MAX_BATCH, MAX_DEVICES
 
 __all__ = ["add_parser", "run"]
 
@@ -55,7 +55,7 @@ def add_parser(sub: Any) -> None:
                                       "fitted link, 134 us + bytes / 5.7 GB/s)")
     p.add_argument("--bandwidth", help="route bandwidth of the default switch, e.g. 12GB/s")
     p.add_argument("--latency", help="route latency of the default switch, e.g. 10us")
-    p.add_argument("--batch", type=positive_int, default=64, help="--model: samples per step")
+    p.add_argument("--batch", type=count_at_most(MAX_BATCH), default=64, help="--model: samples per step")
     p.add_argument("--device-type", help="--model: hardware catalog device for compute times (default: the "
                                          "--topology's GPU, else v100)")
     p.add_argument("--dtype", default="fp32", help="--model: precision")

@@ -72,6 +72,11 @@ class SchemeContext:
     steps_per_epoch: int | None = None
     held: tuple[Tensor, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPE_BYTES:   # one error here, not a KeyError wherever the width is looked up
+            raise ConfigError("unknown gradient precision", key="dtype", value=self.dtype,
+                              choices=sorted(DTYPE_BYTES))
+
     @property
     def held_tensors(self) -> list[Tensor]:
         """The gradient tensors one GPU holds: ``held``, or the whole model's."""

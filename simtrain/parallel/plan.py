@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.registry import parse_spec
 
 __all__ = ["DIMENSIONS", "ParallelPlan", "chunk_sizes", "make_plan", "parse_degrees", "parse_layout",
@@ -500,6 +501,10 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         raise ConfigError(f"must be a multiple of micro_batch × dp = {micro} × {dp} = {micro * dp}",
                           key="global_batch", value=total)
     count = total // (micro * dp)
+    if count * pp * chunks > MAX_PIPELINE_SLOTS:   # every slot is listed by the step's schedule: bound it first
+        raise ConfigError(f"gives {count} micro-batches per pipeline, {count * pp * chunks} slots of "
+                          f"micro-batch x stage x model chunk; at most {MAX_PIPELINE_SLOTS} (simtrain.limits)",
+                          key="global_batch", value=total)
     if schedule == "interleaved" and count % pp:
         raise ConfigError(f"the interleaved schedule needs a multiple of pp = {pp} micro-batches per pipeline; "
                           f"global_batch / (micro_batch × dp) = {count}", key="global_batch", value=total)

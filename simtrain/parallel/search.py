@@ -40,10 +40,11 @@ from typing import Any
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.hardware import get_device
+from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_core_attention
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
-from simtrain.parallel.plan import ParallelPlan, divisors, make_plan
+from simtrain.parallel.plan import ParallelPlan, divisors, make_plan, parse_schedule
 from simtrain.parallel.step import scheme_context, scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
@@ -116,6 +117,8 @@ def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch
                         continue
                     if order != RANK_ORDERS[0] and pp == 1:
                         continue
+                    if (global_batch // (micro * dp)) * pp * parse_schedule(schedule)[1] > MAX_PIPELINE_SLOTS:
+                        continue   # a step of more slots than simtrain lists (simtrain.limits)
                     keys = {"parallel": f"tp={tp},pp={pp},dp={dp},cp={cp},ep={ep}", "micro_batch": micro,
                             "global_batch": global_batch, "pipeline_schedule": schedule, "recompute": recompute,
                             "zero": zero, "sequence_parallel": sp, "rank_order": order}
@@ -229,6 +232,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     n = cluster.num_gpus
     factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
+    if global_batch // (max(MICRO_BATCHES) * n) > MAX_PIPELINE_SLOTS:   # no plan is small enough to list
+        raise ConfigError(f"gives more than {MAX_PIPELINE_SLOTS} micro-batches per pipeline on {n} GPUs at every "
+                          f"micro-batch up to {max(MICRO_BATCHES)} (simtrain.limits.MAX_PIPELINE_SLOTS)",
+                          key="global_batch", value=global_batch)
     space = 0
     feasible: list[tuple[float, int, ParallelPlan, dict[str, Any], dict[str, Any]]] = []
     memory_seen: dict[tuple[Any, ...], dict[str, Any]] = {}

@@ -54,3 +54,25 @@ def test_a_scheme_joins_the_space() -> None:
     assert compressed.space > plain.space
     assert compressed.best[0]["step_time_s"] <= plain.best[0]["step_time_s"]
     assert compressed.best[0]["scheme"] == "powersgd:rank=4"
+
+
+def test_a_step_of_more_pipeline_slots_than_simtrain_lists_is_refused_or_skipped() -> None:
+    """Every micro-batch x stage x model-chunk slot is listed by the step's schedule, so their count is bounded
+    (simtrain.limits.MAX_PIPELINE_SLOTS): a plan past it is one error naming global_batch, and the search skips
+    the plans past it, or refuses when every plan is."""
+    from simtrain.limits import MAX_PIPELINE_SLOTS
+
+    c = load_model(MODEL).config
+    assert c is not None
+    with pytest.raises(ConfigError, match="slots") as info:
+        make_plan(c, 8, "tp=1,pp=4,dp=2", micro_batch=1, global_batch=2 * (MAX_PIPELINE_SLOTS // 4 + 1))
+    assert info.value.key == "global_batch"
+    with pytest.raises(ConfigError, match="micro-batches per pipeline") as info:
+        search(MODEL, "dgx-a100", gpus=8, global_batch=10**20)
+    assert info.value.key == "global_batch"
+    big = 8 * (MAX_PIPELINE_SLOTS // 2)   # pp > 2 at micro-batch 1 and dp 1 would pass the bound
+    keys = list(candidates(c, 8, 8, big))
+    assert keys and all(
+        (big // (k["micro_batch"] * int(k["parallel"].split("dp=")[1].split(",")[0])))
+        * int(k["parallel"].split("pp=")[1].split(",")[0]) * (2 if k["pipeline_schedule"].startswith("interleaved")
+                                                              else 1) <= MAX_PIPELINE_SLOTS for k in keys)
