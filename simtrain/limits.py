@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_PIPELINE_SLOTS",
-           "MAX_WORKERS", "check_count"]
+__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_NICS",
+           "MAX_PIPELINE_SLOTS", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
+#: NICs per node of a topology (``nic: count``; a DGX has 8 to 10, and every NIC is links the cluster holds).
+MAX_NICS = 256
 #: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).
 MAX_WORKERS = 256
 #: Samples per step of ``simtrain place --batch`` (a placement graph's tensors are batch x elements, in int64).

@@ -388,3 +388,13 @@ def test_start_up_imports_only_what_the_command_needs():
             "print(sorted(m for m in ('pandas', 'matplotlib', 'scipy', 'numba', 'simpy') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_network_key_given_as_null_is_unset(capsys):
+    """``--set network.KEY=null`` (YAML's null) is the key left out, not a None that breaks a step later."""
+    argv = ["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1MiB", "--json"]
+    assert main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    for key in ("endpoint_delay", "local_reduction_bandwidth", "reduction_memory_passes", "protocol", "max_events"):
+        assert main([*argv, "--set", f"network.{key}=null"]) == 0, key
+        assert json.loads(capsys.readouterr().out)["time_s"] == plain["time_s"], key

@@ -98,7 +98,9 @@ class NetworkOptions:
         from simtrain.params import read_params
 
         values = read_params(network_params(), data, source=source, path=path)
-        return cls(**{NETWORK_KEYS[key][1]: value for key, value in values.items() if key in data})
+        # a key given as null is unset, as one left out (every key's default is "unset")
+        return cls(**{NETWORK_KEYS[key][1]: value for key, value in values.items()
+                      if key in data and value is not None})
 
     def step_overhead(self, reduce_bytes: float) -> float:
         """Charges added to one step that reduces ``reduce_bytes`` bytes per rank."""

@@ -245,7 +245,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             "intra_bandwidth": intra.bandwidth("bandwidth"),
             "intra_latency": intra.time("latency", 0.0),
             "intra_kind": intra.choice("kind", ["switch", "fully_connected"], "switch"),
-            "nics_per_node": nic.integer("count", 1, minimum=1),
+            "nics_per_node": nic.integer("count", 1, minimum=1, maximum=limits.MAX_NICS),
             "nic_bandwidth": nic.bandwidth("bandwidth"),
             "nic_latency": nic.time("latency", 0.0),
             "flow_rate_cap": top.bandwidth("per_flow_cap", None),
@@ -259,7 +259,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             kwargs["pcie_latency"] = pcie.time("latency", 0.0)
             pcie.finish()
         if fabric is not None:
-            kwargs["nodes_per_rack"] = fabric.integer("nodes_per_rack", None, minimum=1)
+            kwargs["nodes_per_rack"] = fabric.integer("nodes_per_rack", None, minimum=1, maximum=limits.MAX_GPUS)
             kwargs["oversubscription"] = fabric.number("oversubscription", 1.0, minimum=1.0)
             kwargs["spine_latency"] = fabric.time("latency", 0.0)
             kwargs["in_network_reduction"] = fabric.boolean("in_network_reduction", False)
