@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_GPUS", "MAX_NICS",
-           "MAX_PIPELINE_SLOTS", "MAX_WORKERS", "check_count"]
+__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_GPUS",
+           "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -37,6 +37,11 @@ MAX_EPOCHS = 1e6
 MAX_CHANNELS = 64
 #: Chunks a bucket's collective is pipelined in (NCCL pipelines 8 steps; the DES simulates every chunk's flows).
 MAX_CHUNKS = 64
+#: The most layers a model may have, and the most block instances its templates may expand to (GPT-3 has ~1,000
+#: layers); checked as the model is built, so a ``repeat: 1000000000`` fails at once.
+MAX_LAYERS = 100_000
+#: Experts of a mixture-of-experts layer, routed or shared (each is tensors the model holds; DeepSeek-V3 has 256).
+MAX_EXPERTS = 1 << 16
 #: Slots of a pipeline-parallel step, micro-batches per pipeline x stages x model chunks, each of which the step's
 #: schedule lists (2^20 took 5.9 s and 0.9 GB analytically; real plans have thousands: Llama 3 405B's at most ~5k).
 MAX_PIPELINE_SLOTS = 1 << 20

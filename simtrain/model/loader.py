@@ -94,6 +94,7 @@ from typing import Any
 
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError, shown, suggest
+from simtrain.limits import MAX_LAYERS
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
@@ -107,9 +108,6 @@ LAYER_KINDS = (
 _STRUCTURE = ("residual", "block", "branches", "side_output")
 #: The name that ``from`` and ``memory`` use for the model input.
 INPUT_NAME = "input"
-#: The most layers a model may have, and the most block instances its templates may expand to (GPT-3 has ~1,000
-#: layers); checked as the model is built, so a ``repeat: 1000000000`` fails at once.
-MAX_LAYERS = 100_000
 
 
 @dataclass(frozen=True)
