@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, agg_pyplot, emit, output_path, positive_int, save_figure
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, output_path, positive_int, save_figure
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_THREADS
 from simtrain.progress import ProgressBar
 
 __all__ = ["add_parser", "run"]
@@ -40,7 +41,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing profile")
     p.add_argument("--check", metavar="PROFILE", help="measure held-out shapes and report the profile's accuracy")
     p.add_argument("--plot", metavar="FILE.png", help="with --check: draw predicted against measured (and a .csv)")
-    p.add_argument("--threads", type=positive_int, help="BLAS (and torch CPU) threads while measuring (default 1; "
+    p.add_argument("--threads", type=count_at_most(MAX_THREADS),
+                   help="BLAS (and torch CPU) threads while measuring (default 1; "
                                                          "--check: the profile's own)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)

@@ -78,6 +78,7 @@ from simtrain.compression.registry import make_scheme
 from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_THREADS, MAX_TRAIN_EPOCHS
 from simtrain.lowrank import data as _data
 from simtrain.lowrank.compute import OpCosts, PassCosts, clock, step_compute_time
 from simtrain.lowrank.nets import MODELS, Backend, Net, Params
@@ -329,8 +330,8 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
     """
     from simtrain.calibration.bench import blas_threads
 
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError("must be a positive integer", key="threads", value=threads)
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"must be an integer from 1 to {MAX_THREADS}", key="threads", value=threads)
     with blas_threads(threads):
         return _train(model, scheme, workers, epochs, batch, lr, optimizer, backend, seed, out, compute, tracker,
                       oialr_cutoff, max_steps, announce, progress)
@@ -346,6 +347,8 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     for key, value, low in (("workers", workers, 1), ("epochs", epochs, 1), ("batch", batch, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"must be an integer of at least {low}", key=key, value=value)
+    if epochs > MAX_TRAIN_EPOCHS:   # the run's phase of every step is listed up front
+        raise ConfigError(f"must be at most {MAX_TRAIN_EPOCHS} (simtrain.limits)", key="epochs", value=epochs)
     the = make_scheme(scheme)
     if the.name not in SCHEMES:
         raise ConfigError("simtrain train does not implement this scheme", key="scheme", value=the.name,
@@ -355,8 +358,8 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     if opt_kind not in OPTIMIZERS:
         raise ConfigError("unknown optimizer", key="optimizer", value=opt_kind, choices=list(OPTIMIZERS))
     lr = default_lr if lr is None else lr
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
-        raise ConfigError("must be a positive number", key="lr", value=lr)
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
+        raise ConfigError("must be a positive finite number", key="lr", value=lr)
     x_train, y_train, x_test, y_test = _data.digits()
     steps_per_epoch = _data.TRAIN // (workers * batch)
     if steps_per_epoch < 1:
@@ -382,10 +385,6 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
                               "half B)", key="group_size", value=group_size)
         n_groups = workers // group_size
         the = make_scheme((the.name, params))
-    if announce is not None:   # real training takes minutes: its size, before it starts
-        planned = epochs * (steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps))
-        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
-                 f"{planned * workers} forward/backward passes of {model}")
     fixed_ranks = bool(given & {"rank", "rank_fraction", "rank_profile"})
     # default: priced on this machine (PassCosts); a given compute model prices through its profile or roofline
     costs = PassCosts() if compute is None else None
@@ -594,6 +593,11 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         net.params = merged
         ab_groups.clear()
 
+    the.phases(ctx)   # the scheme's parameters against this model (a rank past every matrix), before announcing
+    if announce is not None:   # real training takes minutes: its size, before it starts
+        planned = epochs * (steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps))
+        announce(f"train: {epochs} epoch(s) of {steps_per_epoch} steps, {workers} workers x batch {batch}: "
+                 f"{planned * workers} forward/backward passes of {model}")
     for epoch in range(epochs):
         if the.name == "cuttlefish" and switch_epoch == epoch:
             # a layer whose factors would not be smaller than W (r(m + n) >= mn) stays dense
@@ -645,6 +649,9 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
                 wall += (time.perf_counter() - start_wall) / workers
                 if costs is not None:
                     predicted += costs.predict(net, xk, yk) / workers
+                if not math.isfinite(loss):   # a diverged run: stop with one line, before NaN weights reach an SVD
+                    raise ConfigError(f"the training diverged at epoch {epoch + 1}, step {s + 1} (loss {loss}); "
+                                      "lower the learning rate", key="lr", value=lr)
                 losses.append(loss)
                 grads_per_worker.append(grads)
             if ab_groups and phase == 2:
@@ -697,6 +704,4 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         (folder / "curve.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
         if ranks:
             write_profile(ranks, folder / "ranks.yaml", f"{the.describe()} on {model}: last ranks of the run")
-    if math.isnan(records[-1].loss):
-        warnings.warn("the loss diverged (NaN); lower the learning rate", stacklevel=2)
     return result

@@ -248,3 +248,13 @@ def test_codec_work_is_measured_and_priced_on_this_machine() -> None:
     e = r.epochs[0]
     assert e.codec_measured_s > 0 and e.codec_predicted_s > 0 and e.compute_predicted_s > 0
     assert "calibrated here" in r.compute_model
+
+
+def test_a_diverging_run_stops_with_one_error_naming_the_learning_rate() -> None:
+    """A learning rate that blows the loss up stops the run at the first non-finite loss (before NaN weights reach
+    an SVD), as a ConfigError naming ``lr``; an infinite rate is refused before training."""
+    with pytest.raises(ConfigError, match="diverged at epoch 1") as info:
+        train("cnn-digits", "none", workers=2, epochs=1, max_steps=3, lr=1e9)
+    assert info.value.key == "lr"
+    with pytest.raises(ConfigError, match="positive finite"):
+        train("cnn-digits", "none", workers=2, epochs=1, max_steps=3, lr=float("inf"))
