@@ -73,7 +73,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
     p.add_argument("--samples-per-epoch", type=positive_int, default=50000, help="traffic: samples per epoch")
     p.add_argument("--epochs", type=float, default=1.0, help="traffic: epochs")
-    p.add_argument("--gpus-per-node", type=positive_int, default=4, help="traffic: node size without a topology")
+    p.add_argument("--gpus-per-node", type=count_at_most(MAX_GPUS), default=4,
+                   help="traffic: node size without a topology")
     p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
     p.add_argument("--dtype", default="fp32", help="gradient precision")
     p.set_defaults(func=run)

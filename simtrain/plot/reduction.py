@@ -70,6 +70,13 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
                           value=key, choices=[*names, "gpus"])
     options = {"batch": batch, "samples_per_epoch": samples_per_epoch, "epochs": epochs, "dtype": dtype,
                "steady": steady, "topology": topology, "gpus_per_node": gpus_per_node}
+    if key == "gpus":   # GPU counts, as ``--gpus`` takes them (whole, positive, at most MAX_GPUS)
+        from simtrain.limits import MAX_GPUS
+
+        counts = [v for v in values if not isinstance(v, bool) and isinstance(v, int) and 1 <= v <= MAX_GPUS]
+        if len(counts) != len(values):
+            bad = next(v for v in values if v not in counts)
+            raise ConfigError(f"GPU counts must be whole numbers from 1 to {MAX_GPUS}", key="values", value=bad)
     rows = []
     for (name, params), swept in zip(parsed, has):
         fixed = None if swept else _traffic_row(make_scheme(name, **params), model, gpus, options)
@@ -151,7 +158,7 @@ def _traffic_row(scheme: Any, model: str, gpus: int, options: dict[str, Any]) ->
 
 def _node_size(gpus_per_node: int | None, gpus: int) -> int:
     """The node size, shrunk to divide the GPU count (a sweep over GPUs may go below one node)."""
-    size = gpus_per_node or 1
+    size = min(gpus_per_node or 1, gpus)
     while gpus % size:
         size -= 1
     return size
