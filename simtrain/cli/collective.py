@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
           f"({cluster.num_gpus} GPUs), {result.engine} engine")
     rows = [
         ("time", units.format_time(result.time_s)),
-        ("algorithm bandwidth", units.format_bandwidth(result.algbw_Bps)),
+        ("algorithm bandwidth", units.format_bandwidth(result.algbw_Bps) if result.time_s > 0
+         else "none (nothing moves)"),
         ("bus bandwidth", units.format_bandwidth(result.busbw_Bps)),
         ("bytes sent per GPU", units.format_size(result.bytes_per_gpu)),
     ]
