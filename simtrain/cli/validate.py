@@ -22,11 +22,12 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from simtrain.cli._common import emit
 
 __all__ = ["add_parser", "run"]
 
@@ -60,10 +61,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain validate``; returns the exit status (1 when the ratchet check fails)."""
     from simtrain.errors import ConfigError
@@ -94,14 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if role:
         rows = [r for r in rows if r.role == role]
     if args.json:
-        docs = []
-        for row in rows:
-            doc = row.to_dict()
-            doc["simulated"] = _finite(row.simulated)
-            doc["rel_error"] = _finite(row.rel_error)
-            doc["effect_error"] = _finite(row.effect_error)
-            docs.append(doc)
-        print(json.dumps({"cases": docs, "summary": summary(rows)}))
+        # the CLI's one JSON writer: a number that is not finite (a case that could not run) is null
+        emit({"cases": [row.to_dict() for row in rows], "summary": summary(rows)})
     else:
         print(validation_text(rows))
     status = 0

@@ -78,7 +78,7 @@ from simtrain.compression.registry import make_scheme
 from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_THREADS, MAX_TRAIN_EPOCHS
+from simtrain.limits import MAX_THREADS, MAX_TRAIN_EPOCHS, check_count
 from simtrain.lowrank import data as _data
 from simtrain.lowrank.compute import OpCosts, PassCosts, clock, step_compute_time
 from simtrain.lowrank.nets import MODELS, Backend, Net, Params
@@ -347,8 +347,7 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     for key, value, low in (("workers", workers, 1), ("epochs", epochs, 1), ("batch", batch, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"must be an integer of at least {low}", key=key, value=value)
-    if epochs > MAX_TRAIN_EPOCHS:   # the run's phase of every step is listed up front
-        raise ConfigError(f"must be at most {MAX_TRAIN_EPOCHS} (simtrain.limits)", key="epochs", value=epochs)
+    check_count(epochs, MAX_TRAIN_EPOCHS, key="epochs")   # the run's phase of every step is listed up front
     the = make_scheme(scheme)
     if the.name not in SCHEMES:
         raise ConfigError("simtrain train does not implement this scheme", key="scheme", value=the.name,

@@ -56,7 +56,7 @@ from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.registry import parse_spec
 
 __all__ = ["DIMENSIONS", "ParallelPlan", "chunk_sizes", "make_plan", "parse_degrees", "parse_layout",
-           "parse_rank_order", "parse_recompute", "parse_schedule"]
+           "parse_rank_order", "parse_recompute", "parse_schedule", "pipeline_slots"]
 
 #: The plan's dimensions (expert parallelism is carved out of dp × cp, so it is not one of them).
 DIMENSIONS = ("tp", "cp", "dp", "pp")
@@ -85,6 +85,18 @@ def parse_degrees(text: str) -> dict[str, int | None]:
             raise ConfigError(f"{key} must be a positive integer", key="parallel", value=text)
         out[key] = int(value)
     return out
+
+
+def pipeline_slots(global_batch: int, micro_batch: int, dp: int, pp: int, chunks: int) -> int:
+    """Slots a step's pipeline schedule lists: micro-batches per pipeline x stages x model chunks per stage
+    (bounded by :data:`simtrain.limits.MAX_PIPELINE_SLOTS`).
+
+    Examples
+    --------
+    >>> pipeline_slots(1536, 1, 8, 16, 2)
+    6144
+    """
+    return global_batch // (micro_batch * dp) * pp * chunks
 
 
 def parse_schedule(text: str) -> tuple[str, int]:
@@ -501,10 +513,10 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         raise ConfigError(f"must be a multiple of micro_batch × dp = {micro} × {dp} = {micro * dp}",
                           key="global_batch", value=total)
     count = total // (micro * dp)
-    if count * pp * chunks > MAX_PIPELINE_SLOTS:   # every slot is listed by the step's schedule: bound it first
-        raise ConfigError(f"gives {count} micro-batches per pipeline, {count * pp * chunks} slots of "
-                          f"micro-batch x stage x model chunk; at most {MAX_PIPELINE_SLOTS} (simtrain.limits)",
-                          key="global_batch", value=total)
+    slots = pipeline_slots(total, micro, dp, pp, chunks)
+    if slots > MAX_PIPELINE_SLOTS:   # every slot is listed by the step's schedule: bound it first
+        raise ConfigError(f"gives {count} micro-batches per pipeline, {slots} slots of micro-batch x stage x model "
+                          f"chunk; at most {MAX_PIPELINE_SLOTS} (simtrain.limits)", key="global_batch", value=total)
     if schedule == "interleaved" and count % pp:
         raise ConfigError(f"the interleaved schedule needs a multiple of pp = {pp} micro-batches per pipeline; "
                           f"global_batch / (micro_batch × dp) = {count}", key="global_batch", value=total)

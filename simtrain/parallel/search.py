@@ -44,7 +44,7 @@ from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_core_attention
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
-from simtrain.parallel.plan import ParallelPlan, divisors, make_plan, parse_schedule
+from simtrain.parallel.plan import ParallelPlan, divisors, make_plan, parse_schedule, pipeline_slots
 from simtrain.parallel.step import scheme_context, scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
@@ -117,7 +117,7 @@ def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch
                         continue
                     if order != RANK_ORDERS[0] and pp == 1:
                         continue
-                    if (global_batch // (micro * dp)) * pp * parse_schedule(schedule)[1] > MAX_PIPELINE_SLOTS:
+                    if pipeline_slots(global_batch, micro, dp, pp, parse_schedule(schedule)[1]) > MAX_PIPELINE_SLOTS:
                         continue   # a step of more slots than simtrain lists (simtrain.limits)
                     keys = {"parallel": f"tp={tp},pp={pp},dp={dp},cp={cp},ep={ep}", "micro_batch": micro,
                             "global_batch": global_batch, "pipeline_schedule": schedule, "recompute": recompute,
@@ -232,7 +232,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     n = cluster.num_gpus
     factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
-    if global_batch // (max(MICRO_BATCHES) * n) > MAX_PIPELINE_SLOTS:   # no plan is small enough to list
+    if pipeline_slots(global_batch, max(MICRO_BATCHES), n, 1, 1) > MAX_PIPELINE_SLOTS:   # no plan can be listed
         raise ConfigError(f"gives more than {MAX_PIPELINE_SLOTS} micro-batches per pipeline on {n} GPUs at every "
                           f"micro-batch up to {max(MICRO_BATCHES)} (simtrain.limits.MAX_PIPELINE_SLOTS)",
                           key="global_batch", value=global_batch)
