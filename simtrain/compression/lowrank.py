@@ -182,8 +182,27 @@ def _trained(names: set[str], per_layer: Any) -> Any:
     return trained
 
 
+class _Warmed(_LowRank):
+    """A low-rank scheme that runs ``warmup`` full-rank steps, then repeats its cycle (:meth:`_cycle`)."""
+
+    def _cycle(self) -> list[Segment]:
+        raise NotImplementedError
+
+    def starts_dense(self, ctx: SchemeContext) -> bool:
+        return bool(self.params["warmup"] > 0)
+
+    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
+        return "warmup", self.params["warmup"]
+
+    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
+        return warmup_then(0, self.params["warmup"], self._cycle(), total_steps)
+
+    def period(self, ctx: SchemeContext) -> list[Segment]:
+        return self._cycle()
+
+
 @register_scheme
-class ABTraining(_LowRank):
+class ABTraining(_Warmed):
     """AB-training: in-group training of alternating factors, periodic world sync, full-rank rebound."""
 
     name = "ab-training"
@@ -277,25 +296,13 @@ class ABTraining(_LowRank):
         return {"factors A, B": float(both * weight), "factor gradients": float(trained * grad),
                 "factor optimizer state": float(trained * state)}
 
-    def starts_dense(self, ctx: SchemeContext) -> bool:
-        return bool(self.params["warmup"] > 0)
-
-    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
-        return "warmup", self.params["warmup"]
-
     def _cycle(self) -> list[Segment]:
         t, f = self.params["sync_every"], self.params["rebound"]
         return [Segment(1, t - f - 1), Segment(2, 1), Segment(0, f)]
 
-    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
-        return warmup_then(0, self.params["warmup"], self._cycle(), total_steps)
-
-    def period(self, ctx: SchemeContext) -> list[Segment]:
-        return self._cycle()
-
 
 @register_scheme
-class OIALR(_LowRank):
+class OIALR(_Warmed):
     """OIALR: full-rank warm-up, then only S of U·S·Vᵀ is trained; periodic rank updates broadcast the bases."""
 
     name = "oialr"
@@ -368,21 +375,9 @@ class OIALR(_LowRank):
                 "S optimizer state": float(s * state),
                 "converted layers' dense state": -float(dense * (weight + grad + state))}
 
-    def starts_dense(self, ctx: SchemeContext) -> bool:
-        return bool(self.params["warmup"] > 0)
-
-    def dense_steps(self, ctx: SchemeContext) -> tuple[str, int] | None:
-        return "warmup", self.params["warmup"]
-
     def _cycle(self) -> list[Segment]:
         f = self.params["stability_frequency"]
         return [Segment(1, f - 1), Segment(2, 1)] if f > 1 else [Segment(2, 1)]
-
-    def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
-        return warmup_then(0, self.params["warmup"], self._cycle(), total_steps)
-
-    def period(self, ctx: SchemeContext) -> list[Segment]:
-        return self._cycle()
 
 
 @register_scheme
