@@ -45,7 +45,7 @@ from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
-__all__ = ["FLASH_EFFICIENCY", "OPTIMIZER_STATES", "ComputeModel", "flash_attention_flops"]
+__all__ = ["FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel", "flash_attention_flops"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -66,6 +66,19 @@ SPLIT_K_MIN_SLICES = 4
 WINOGRAD_DTYPES = frozenset({"fp32"})
 #: Dtypes whose GEMMs and convolutions run on tensor cores (fp32 runs on CUDA cores).
 TENSOR_CORE_DTYPES = frozenset({"tf32", "fp16", "bf16", "fp8"})
+#: A run at ``fp8`` follows Transformer Engine's FP8 recipe, as Megatron-LM and NeMo run it (torchao's float8
+#: training does the same for ``nn.Linear``): only the GEMMs of these layer kinds run in FP8, each input cast to
+#: FP8 with its transposed copy in one kernel (TE's ``cast_transpose``: read 2 bytes, write 1 + 1 per value), the
+#: input forward and the output gradient backward; every weight's FP8 copies are cast once a step
+#: (:meth:`ComputeModel.update_time`). Attention (TE's fused attention is bf16 unless FP8 attention is asked for),
+#: normalisations, element-wise kernels, convolutions and the layers marked ``keep_precision`` (a decoder's head
+#: and router) compute in bf16; activations, weights, gradients and collectives are bf16 (``DTYPE_BYTES``).
+#: The scaling factors' amax reductions are fused into the casts (delayed scaling, TE's default recipe).
+FP8_GEMM_KINDS = frozenset({"linear"})
+#: What an fp8 run computes everything but its FP8 GEMMs in.
+FP8_STORAGE = "bf16"
+#: Bytes per value a cast-and-transpose kernel moves: read the bf16 value, write it in FP8 twice.
+FP8_CAST_BYTES = 4
 #: Activation memory formats: ``nchw`` (PyTorch's default, channels first), ``nhwc`` (channels last) or ``auto``.
 MEMORY_FORMATS = ("auto", "nchw", "nhwc")
 #: What ``auto`` picks per dtype: TensorFlow's layout optimizer (grappler's generic_layout_optimizer.cc) converts
@@ -353,7 +366,7 @@ class ComputeModel:
             return self._layer_time(layer, batch, phase, dtype)
         # memoised by content: the fields the kernel model reads (not the layer's name or edges)
         key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
-               layer.num_params, layer.forward_macs, residual_adds(layer), batch, phase, dtype)
+               layer.num_params, layer.forward_macs, residual_adds(layer), layer.keep_precision, batch, phase, dtype)
         memo = self._memo
         hit = memo.get(key)
         if hit is None:
@@ -376,20 +389,24 @@ class ComputeModel:
         return own + adds * self.kernel_time(0.0, nbytes, dtype, 1)
 
     def _own_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        if self.profile is None:
+            self.device.peak_flops(dtype)   # an unsupported dtype fails here, for every kind of layer
+        if dtype == "fp8":
+            if layer.gemm is None or layer.kind not in FP8_GEMM_KINDS or layer.keep_precision:
+                return self._own_time(layer, batch, phase, FP8_STORAGE)
+            # an FP8 GEMM layer: its GEMMs in fp8, plus the cast of the GEMMs' input (forward: x; backward: dy)
+            cast = (layer.input_elements if phase == "forward" else layer.output_elements) * batch * FP8_CAST_BYTES
+            return self._gemm_time_of(layer, batch, phase, dtype) + (
+                self.profile.memory_time(cast, FP8_STORAGE) if self.profile is not None
+                else self.kernel_time(0.0, cast, FP8_STORAGE, 1))
         width = DTYPE_BYTES[dtype]
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
         if self.profile is not None:
             if layer.gemm is not None:
-                rows, cols, inner = layer.gemm[0] * batch, layer.gemm[1], layer.gemm[2]
-                if phase == "forward":  # y = x·Wᵀ
-                    return self.profile.gemm_time(rows, cols, inner, dtype, "nt")
-                # input gradient g·W: (rows x cols)·(cols x inner); weight gradient gᵀ·x: (cols x rows)·(rows x inner)
-                return (self.profile.gemm_time(rows, inner, cols, dtype, "nn")
-                        + self.profile.gemm_time(cols, inner, rows, dtype, "tn"))
+                return self._gemm_time_of(layer, batch, phase, dtype)
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
-        self.device.peak_flops(dtype)   # an unsupported dtype fails here, for every kind of layer
         if layer.kind in VIEWS:
             return 0.0
         if layer.kind == "attention" and layer.gemm is not None:
@@ -412,6 +429,18 @@ class ComputeModel:
         traffic = (a * layer.input_elements + b * layer.output_elements) * batch * width
         traffic += weights if phase == "forward" else 2 * weights
         return self.kernel_time(0.0, traffic, dtype, kernels)
+
+    def _gemm_time_of(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        """A GEMM layer's GEMMs: from the calibration profile's tables where there is one, else the kernel model."""
+        assert layer.gemm is not None
+        if self.profile is None:
+            return self._gemm_layer_time(layer, batch, phase, dtype)
+        rows, cols, inner = layer.gemm[0] * batch, layer.gemm[1], layer.gemm[2]
+        if phase == "forward":  # y = x·Wᵀ
+            return self.profile.gemm_time(rows, cols, inner, dtype, "nt")
+        # input gradient g·W: (rows x cols)·(cols x inner); weight gradient gᵀ·x: (cols x rows)·(rows x inner)
+        return (self.profile.gemm_time(rows, inner, cols, dtype, "nn")
+                + self.profile.gemm_time(cols, inner, rows, dtype, "tn"))
 
     def _gemm_layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         """Linear, convolution (implicit GEMM), LSTM and additive attention: forward GEMM; backward the
@@ -506,7 +535,8 @@ class ComputeModel:
                    float(self.kernel_overhead_s or 0.0))
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
-        """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states.
+        """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states (at
+        ``fp8``, also the cast of every weight to its FP8 copies for the next step's GEMMs).
 
         Examples
         --------
@@ -518,6 +548,8 @@ class ComputeModel:
         # read weight, gradient, fp32 master (mixed precision) and states, plus LAMB/LARS/NovoGrad's norm passes;
         # write weight, master and states (simtrain.optimizers says it once)
         per_param = update_bytes_per_param(optimizer, DTYPE_BYTES[dtype])
+        if dtype == "fp8":   # the recipe casts every weight to its FP8 copies once a step (FP8_GEMM_KINDS)
+            per_param += FP8_CAST_BYTES
         if self.profile is not None:
             return self.profile.memory_time(num_params * per_param, dtype)
         return self.kernel_time(0.0, num_params * per_param, "fp32" if "fp32" in

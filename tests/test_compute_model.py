@@ -107,7 +107,8 @@ def test_unknown_device_names_suggest_the_closest():
 # -- dtypes -------------------------------------------------------------------------------------------------------
 def test_dtypes_and_their_widths():
     assert {"tf32", "fp8"} <= set(DTYPES)
-    assert DTYPE_BYTES["tf32"] == 4 and DTYPE_BYTES["fp8"] == 1
+    # tf32 and fp8 are GEMM modes: a tf32 run stores fp32, an fp8 run (Transformer Engine's recipe) bf16
+    assert DTYPE_BYTES["tf32"] == 4 and DTYPE_BYTES["fp8"] == 2
 
 
 @pytest.mark.parametrize(("device", "dtype", "available"), [
@@ -130,9 +131,47 @@ def test_dtype_availability(device, dtype, available):
 def test_fp8_keeps_fp32_master_weights_and_tf32_none():
     cm = ComputeModel.roofline("h100")
     n = 100_000_000
-    # bytes per parameter: fp8 1+1+1 + master 8 + momentum 8 = 19; tf32 4+4+4 + 8 = 20; bf16 2+2+2 + 8 + 8 = 22
-    assert cm.update_time(n, "fp8") == pytest.approx(cm.update_time(n, "tf32") * 19 / 20)
+    # bytes per parameter: tf32 4+4+4 + momentum 8 = 20; bf16 2+2+2 + master 8 + 8 = 22; fp8 as bf16 plus the
+    # cast of every weight to its two FP8 copies (read 2, write 1 + 1) = 26
+    assert cm.update_time(n, "fp8") == pytest.approx(cm.update_time(n, "tf32") * 26 / 20)
     assert cm.update_time(n, "bf16") == pytest.approx(cm.update_time(n, "tf32") * 22 / 20)
+
+
+def _decoder_layers():
+    from simtrain.model.decoder import DecoderConfig, block_layers, head_layers
+    c = DecoderConfig.from_mapping({"layers": 1, "hidden": 4096, "heads": 32, "seq": 4096, "vocab": 32000,
+                                    "attention": "flash", "experts": 8, "top_k": 2})
+    return block_layers(c) + head_layers(c)
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward"])
+def test_fp8_runs_only_the_linear_gemms_in_fp8(phase):
+    """Transformer Engine's recipe: a linear layer's GEMMs at the fp8 rate plus one cast-and-transpose of its GEMM
+    input (x forward, dy backward); attention, norms, activations, the head and the router exactly as bf16."""
+    cm = ComputeModel.roofline("h100")
+    for layer in _decoder_layers():
+        fp8, bf16 = cm.layer_time(layer, 2, phase, "fp8"), cm.layer_time(layer, 2, phase, "bf16")
+        if layer.kind == "linear" and not layer.keep_precision:
+            cast_elements = layer.input_elements if phase == "forward" else layer.output_elements
+            cast = cm.kernel_time(0.0, 2 * cast_elements * 4, "bf16")
+            gemm = cm._gemm_layer_time(layer, 2, phase, "fp8")
+            assert fp8 == pytest.approx(gemm + cast), layer.name
+            assert gemm < 0.75 * cm._gemm_layer_time(layer, 2, phase, "bf16"), layer.name
+        else:
+            assert fp8 == bf16, layer.name
+    kept = {layer.name for layer in _decoder_layers() if layer.keep_precision}
+    assert kept == {"layers.0.mlp.router", "lm_head"}
+
+
+def test_fp8_step_gains_less_than_the_peak_ratio():
+    """A whole decoder step at fp8 is faster than at bf16, but by less than the 2x of the peaks: only the linear
+    layers' GEMMs speed up, and their casts cost."""
+    from simtrain.training import simulate
+    model = "gpt:layers=4,hidden=4096,heads=32,seq=4096,vocab=32000,attention=flash"
+    kwargs = dict(gpus=8, parallel="dp=8", micro_batch=1, global_batch=8, optimizer="adam")
+    bf16 = simulate(model, "dgx-h100", dtype="bf16", **kwargs).step_time_s
+    fp8 = simulate(model, "dgx-h100", dtype="fp8", **kwargs).step_time_s
+    assert 1.1 < bf16 / fp8 < 1.9
 
 
 # -- the kernel model ---------------------------------------------------------------------------------------------

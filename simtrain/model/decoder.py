@@ -269,7 +269,8 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
     if c.is_moe(index):
         inner = c.moe_ffn // tp
         width = 2 * inner if c.gated else inner
-        layers.append(_linear(f"{name}.mlp.router", c, tokens, h, c.experts, bias=False))
+        router = _linear(f"{name}.mlp.router", c, tokens, h, c.experts, bias=False)
+        layers.append(dataclasses.replace(router, keep_precision=True))
         layers.append(_linear(f"{name}.mlp.experts.up", c, tokens, h, width, copies=c.experts, active=c.top_k))
         layers.append(Layer(f"{name}.mlp.experts.act", "silu" if c.gated else "gelu", (), 0.0,
                             tokens * width * c.top_k, tokens * inner * c.top_k))
@@ -327,7 +328,7 @@ def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
 def head_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
     """The output side: the final norm and the language-model head (vocabulary split by ``tp``)."""
     tokens = c.seq // cp
-    head = _linear("lm_head", c, tokens, c.hidden, c.vocab // tp, bias=False)
+    head = dataclasses.replace(_linear("lm_head", c, tokens, c.hidden, c.vocab // tp, bias=False), keep_precision=True)
     if c.tied:
         head = dataclasses.replace(head, tensors=(), tied_to="embed_tokens.weight")
     return [_norm("final_norm", c, tokens, c.hidden), head]

@@ -31,9 +31,11 @@ from functools import cached_property
 
 __all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor"]
 
-#: Bytes per element of the floating-point formats simtrain knows (tf32 is stored as fp32; fp8 trains with fp32
-#: master weights, as fp16 and bf16 do).
-DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "fp64": 8}
+#: Bytes a training run at each dtype stores per activation, weight and gradient value (and sends in its
+#: collectives). tf32 and fp8 name GEMM modes, not storage: tf32 stores fp32, and fp8 (Transformer Engine's recipe,
+#: :data:`simtrain.compute.FP8_GEMM_KINDS`) stores bf16 and casts only the inputs of its FP8 GEMMs. fp16, bf16 and
+#: fp8 keep fp32 master weights (:func:`simtrain.optimizers.update_bytes_per_param`).
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 2, "fp64": 8}
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class Layer:
         cols = output channels, inner = in_channels/groups × kh × kw); ``None`` for non-GEMM layers.
     tied_to : str or None
         Name of the tensor this layer reuses (e.g. GPT-2's language-model head reuses the token embedding).
+    keep_precision : bool
+        The layer's GEMMs stay at the run's storage precision under an FP8 recipe (a decoder's language-model head
+        and MoE router, which Megatron-LM and torchtitan's float8 training leave in bf16).
     inputs : tuple of int or None
         Positions in :attr:`ModelSpec.layers` of the layers whose outputs this layer reads, in order, all
         earlier than the layer itself. ``()``: it reads only the model input (the model input is not a layer,
@@ -101,6 +106,7 @@ class Layer:
     groups: int = 1
     tied_to: str | None = None
     inputs: tuple[int, ...] | None = None
+    keep_precision: bool = False
 
     @cached_property
     def num_params(self) -> int:
