@@ -354,3 +354,60 @@ for _size, _gpus, _published in (("70b", 64, 14.72), ("70b", 2048, 14.98), ("405
                + ("; the README's VP 5, where the launcher's file says 10)" if _size == "70b" else ")"),
                {"model": f"llama3-{_size}:seq=8192{_kv},attention=flash", "gpus": _gpus, "parallel": _plan,
                 "micro_batch": 1, "global_batch": _batch, "pipeline_schedule": f"interleaved:chunks={_vp}"})
+
+# Megatron-Bridge (NeMo 25.11) FP8 pre-training throughput on DGX H100 and DGX B200: Transformer Engine's FP8
+# recipe (docs/compute-model.md, "Dtypes"), the only FP8 cases. These rows were brought in by a held-out probe
+# whose fp8 predictions were 1.8-2x too fast, which is what made `fp8` Transformer Engine's recipe (linear GEMMs
+# only, with their casts); no constant was set from them (the FP8 GEMM ceilings are Azure's cuBLASLt figures).
+_MBRIDGE = ("NVIDIA-NeMo/Megatron-Bridge docs/performance-summary-archive.md, '25.11 NeMo Container', System: "
+            "{system}, {model} row: 'Tokens / sec / GPU' {published:,} ({row})")
+_MBRIDGE_RUN = ("fp8 as Transformer Engine's recipe (simtrain's `fp8`: linear GEMMs in FP8 with their casts, "
+                "attention, norms, head and collectives in bf16; the row's FP8-CS is current scaling, whose amax "
+                "pass simtrain prices as fused into the cast, delayed scaling's cost), Adam with fp32 master "
+                "weights, fused attention (`attention=flash`), no activation recomputation (the table does not "
+                "say; none assumed), the model's published layers (the catalog's `llama3-8b` / `llama3-70b`) at "
+                "sequence 8,192; tokens/s per GPU = the step's tokens / step time / GPUs")
+
+
+def _mbridge_case(name: str, system: str, model: str, row: str, published: float, assumptions: str,
+                  params: dict[str, Any], gap: str = "") -> None:
+    params = {"dtype": "fp8", "optimizer": "adam", "recompute": "none", **params, **_NCCL}
+    cmd = Command("simulate", params)
+    register_case(Case(
+        name=name, source=_MBRIDGE.format(system=system, model=model, published=int(published), row=row),
+        quantity=f"{model} FP8 pre-training throughput, tokens/s per GPU, on {params['gpus']} GPUs ({system})",
+        published=published, unit="tokens/s", tag="[M]",
+        assumptions=f"{assumptions}; {_MBRIDGE_RUN}; {_BASE}", method=RUN_METHOD,
+        compute=lambda: float(cmd.run()["tokens_per_s"]) / float(params["gpus"]),
+        command=cmd.line(), source_id="megatron-bridge-2511", gap=gap))
+
+
+_mbridge_case("mbridge-llama3-8b-8xh100-fp8", "DGX-H100", "LLAMA3_8B",
+              "8 GPUs, FP8-CS, GBS 128, MBS 1, sequence 8192, FSDP 8, TP 1, PP 1, CP 1, GA 16", 14451,
+              f"{_H100}, one node; data parallel over 8 GPUs with the parameters, gradients and optimizer states "
+              "sharded over all 8 (the row's FSDP 8: `--zero 3`), micro-batch 1, global batch 128 (16 "
+              "micro-batches per GPU)",
+              {"model": "llama3-8b:seq=8192,attention=flash", "topology": "dgx-h100", "gpus": 8, "parallel": "dp=8",
+               "micro_batch": 1, "global_batch": 128, "zero": 3})
+_mbridge_case("mbridge-llama3-70b-64xh100-fp8", "DGX-H100", "LLAMA3_70B",
+              "64 GPUs, FP8-CS, GBS 128, MBS 1, sequence 8192, FSDP 0, TP 4, PP 8, CP 1, VP 5, GA 64", 1602,
+              f"{_H100}; tp=4, pp=8, dp=2 (FSDP 0: DDP with Megatron's distributed optimizer, `--zero 1`, "
+              "sequence parallelism, overlapped pipeline sends, as the NeMo recipes above), micro-batch 1, global "
+              "batch 128 (64 micro-batches per pipeline), interleaved schedule with 5 virtual stages (2 layers per "
+              "model chunk)",
+              {"model": "llama3-70b:seq=8192,attention=flash", "topology": "dgx-h100", "gpus": 64,
+               "parallel": "tp=4,pp=8", "micro_batch": 1, "global_batch": 128, "zero": 1,
+               "sequence_parallel": True, "overlap_pp": True, "pipeline_schedule": "interleaved:chunks=5"})
+_mbridge_case("mbridge-llama3-8b-8xb200-fp8", "DGX-B200", "LLAMA3_8B",
+              "8 GPUs, FP8-CS (FP8-MX), GBS 128, MBS 2, sequence 8192, FSDP 0, TP 1, PP 1, CP 1, GA 8", 30624,
+              "DGX B200 as the `dgx-h100` family with device b200 (the catalog's HGX B200 at 1,000 W) and NVLink5 "
+              "at 900 GB/s per direction (`intra_node.bandwidth`), one node; data parallel over 8 GPUs (FSDP 0: "
+              "DDP with Megatron's distributed optimizer, `--zero 1`), micro-batch 2, global batch 128 (8 "
+              "micro-batches per GPU); the FP8-CS figure (not the FP8-MX one in parentheses)",
+              {"model": "llama3-8b:seq=8192,attention=flash", "topology": "dgx-h100", "gpus": 8, "parallel": "dp=8",
+               "micro_batch": 2, "global_batch": 128, "zero": 1, "topology.device": "b200",
+               "topology.intra_node.bandwidth": "900GB/s"},
+              gap="the b200 device's FP8 GEMM ceiling is the GB200's measured 58 % (Azure), its bf16 ceiling the "
+                  "default 0.8 and its fused attention FlashAttention-2's A100 fractions: no published B200 bf16 "
+                  "GEMM or cuDNN attention benchmark was at hand (Azure's FlashAttention-2 on GB200, 374 TFLOP/s, "
+                  "is not the kernel Transformer Engine runs on Blackwell)")
