@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 from simtrain.cli._common import emit
@@ -64,6 +63,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain validate``; returns the exit status (1 when the ratchet check fails)."""
     from simtrain.errors import ConfigError
+    from simtrain.outputs import check_writable, write_text
     from simtrain.progress import ProgressBar
     from simtrain.validation import run_cases
     from simtrain.validation.ratchet import (
@@ -83,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag, None) and (args.case or role):
             raise ConfigError("covers every case: drop --case and --role", key=f"--{flag}",
                               value=getattr(args, flag))
+    # inputs and outputs are checked before the cases run: a bad ratchet file or an unwritable page fails at once
+    ratchet = load_ratchet(args.ratchet) if getattr(args, "check_ratchet", False) else None
+    if getattr(args, "record", False):
+        check_writable(args.ratchet, flag="--ratchet")
+    if getattr(args, "markdown", None):
+        check_writable(args.markdown, flag="--markdown")
     bar = ProgressBar(0, "cases", quiet=getattr(args, "quiet", False))   # the count comes with the first case
     try:
         rows = run_cases(args.case, progress=bar.callback)
@@ -96,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(validation_text(rows))
     status = 0
-    if getattr(args, "check_ratchet", False):
-        entries = ratchet_entries(rows, load_ratchet(args.ratchet), tolerance)
+    if ratchet is not None:
+        entries = ratchet_entries(rows, ratchet, tolerance)
         text = ratchet_text(entries)
         print(text, file=sys.stderr if args.json else sys.stdout)
         status = 1 if any(e.status == "worse" for e in entries) else 0
@@ -106,6 +112,6 @@ def run(args: argparse.Namespace) -> int:
         write_ratchet(rows, args.ratchet, DEFAULT_TOLERANCE if tolerance is None else tolerance)
         print(f"recorded {len(rows)} cases in {args.ratchet}", file=out)
     if getattr(args, "markdown", None):
-        Path(args.markdown).write_text(validation_markdown(rows), encoding="utf-8")
+        write_text(args.markdown, validation_markdown(rows))
         print(f"wrote {args.markdown}", file=out)
     return status

@@ -169,7 +169,12 @@ def check_ratchet(rows: Iterable[ValidationRow], document: Mapping[str, Any],
 
 
 def load_ratchet(path: str | Path = DEFAULT_RATCHET) -> dict[str, Any]:
-    """Read a ratchet file; a missing or unreadable one is a :class:`~simtrain.errors.ConfigError` naming it.
+    """Read and check a ratchet file; a missing, unreadable or malformed one is a
+    :class:`~simtrain.errors.ConfigError` naming the file and the key.
+
+    The file is read through :func:`simtrain.inputs.load_json` (a regular file of bounded size); ``tolerance``,
+    when present, is a finite number of at least 0, and every case's ``abs_error`` a finite number of at least 0 or
+    ``null`` (recorded as not finite).
 
     Examples
     --------
@@ -178,17 +183,31 @@ def load_ratchet(path: str | Path = DEFAULT_RATCHET) -> dict[str, Any]:
     ...
     simtrain.errors.ConfigError: ...
     """
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    from simtrain.inputs import load_json
+
+    source = str(path)
+    if not Path(path).exists():
         raise ConfigError("no ratchet file (record one with `simtrain validate --record`)", key="--ratchet",
-                          value=str(path)) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"unreadable ratchet file ({exc})", key="--ratchet", value=str(path)) from None
+                          value=source)
+    doc = load_json(path, key="--ratchet")
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), dict):
-        raise ConfigError("a ratchet file is a JSON object with a 'cases' object", key="--ratchet", value=str(path))
+        raise ConfigError("a ratchet file is a JSON object with a 'cases' object", source=source, key="cases")
+    if "tolerance" in doc:
+        _check_error_value(doc["tolerance"], source, "tolerance", none_ok=False)
+    for name, entry in doc["cases"].items():
+        if not isinstance(entry, dict):
+            raise ConfigError("must be an object with an 'abs_error'", source=source, key=f"cases.{name}",
+                              value=entry)
+        _check_error_value(entry.get("abs_error"), source, f"cases.{name}.abs_error", none_ok=True)
     return doc
+
+
+def _check_error_value(value: Any, source: str, key: str, *, none_ok: bool) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError("must be a finite number of at least 0" + (" or null" if none_ok else ""), source=source,
+                          key=key, value=value)
 
 
 def write_ratchet(rows: Sequence[ValidationRow], path: str | Path = DEFAULT_RATCHET,
@@ -205,6 +224,8 @@ def write_ratchet(rows: Sequence[ValidationRow], path: str | Path = DEFAULT_RATC
     ...     load_ratchet(os.path.join(d, "r.json")) == doc
     True
     """
+    from simtrain.outputs import write_text
+
     doc = ratchet_document(rows, tolerance)
-    Path(path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")   # whole or not at all
     return doc
