@@ -123,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InfeasibleError, OutputError) as exc:
         if isinstance(exc, OutputError) and exc.path == "<stdout>":
             _settle_stdout()
+        if isinstance(exc, OutputError) and exc.flag and parser is not None and args is not None:
+            # a library parameter's name (``out``) as the command line says it (``--out``)
+            flag = flag_table(parser).get(args.command, {}).get(exc.flag)
+            exc = OutputError(exc.path, exc.reason, flag) if flag else exc
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except SimtrainError as exc:   # not the input's fault (a solver gave up): one line, status 1

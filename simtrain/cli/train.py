@@ -54,8 +54,14 @@ def run(args: argparse.Namespace) -> int:
     from simtrain.lowrank.ranks import profile_from_spectra, write_profile
     from simtrain.lowrank.train import train
 
-    if args.alds_budget is not None and not args.out:
-        raise ConfigError("needs --out (the spectra it allocates from)", key="alds_budget", value=args.alds_budget)
+    if args.alds_budget is not None:   # checked before the run: the model's shapes decide the cheapest allocation
+        from simtrain.lowrank.nets import weight_shapes
+        from simtrain.lowrank.ranks import check_budget
+
+        if not args.out:
+            raise ConfigError("needs --out (the spectra it allocates from)", key="alds_budget",
+                              value=args.alds_budget)
+        check_budget(args.alds_budget, weight_shapes(args.model), key="alds_budget")
     compute = ComputeModel.from_profile(args.profile) if args.profile else None
     from simtrain.progress import ProgressBar
 
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.alds_budget is not None:
         from pathlib import Path
 
-        alds = profile_from_spectra(Path(args.out) / "spectra.npz", args.alds_budget)
+        alds = profile_from_spectra(Path(args.out) / "spectra.npz", args.alds_budget)   # its budget was checked
         path = write_profile(alds, Path(args.out) / "alds.yaml",
                              f"ALDS ranks of {args.model} (budget {args.alds_budget:g}) from its last epoch")
         data["alds_profile"] = str(path)

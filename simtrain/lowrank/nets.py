@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 
 from simtrain.errors import ConfigError
-from simtrain.model import ModelSpec, model_from_dict
+from simtrain.model import ModelSpec, Tensor, model_from_dict
 
-__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "Params", "model_spec", "softmax_cross_entropy"]
+__all__ = ["BACKENDS", "MODELS", "Backend", "Net", "Params", "model_spec", "softmax_cross_entropy", "weight_shapes"]
 
 #: Models :class:`Net` builds.
 MODELS = ("cnn-digits", "transformer-digits")
@@ -72,6 +72,25 @@ def _block_layers(i: int) -> list[dict[str, Any]]:
 
 
 @functools.cache
+def _is_weight_matrix(t: Tensor) -> bool:
+    """A conv or linear weight, which the low-rank schemes factorise and whose spectrum a run records."""
+    return t.name.endswith(".weight") and t.matrix_shape is not None
+
+
+def weight_shapes(name: str) -> dict[str, tuple[int, int]]:
+    """Model ``name``'s weight matrices (conv and linear), in forward order, as their 2-D views ``(m, n)``: what
+    :attr:`Net.shapes` holds, without building the network.
+
+    Examples
+    --------
+    >>> weight_shapes("cnn-digits") == Net("cnn-digits", Backend("numba")).shapes
+    True
+    """
+    if name not in MODELS:
+        raise ConfigError("unknown model", key="model", value=name, choices=list(MODELS))
+    return {t.name: t.matrix_shape for t in model_spec(name).tensors if _is_weight_matrix(t) and t.matrix_shape}
+
+
 def model_spec(name: str) -> ModelSpec:
     """The :class:`~simtrain.model.ModelSpec` of model ``name`` (one of :data:`MODELS`).
 
@@ -335,7 +354,7 @@ class Net:
         self.weight_names: list[str] = []
         self.shapes: dict[str, tuple[int, int]] = {}
         for t in self.spec.tensors:
-            if t.name.endswith(".weight") and t.matrix_shape is not None:
+            if _is_weight_matrix(t) and t.matrix_shape is not None:
                 m, n = t.matrix_shape
                 self.weight_names.append(t.name)
                 self.shapes[t.name] = (m, n)

@@ -42,8 +42,19 @@ import numpy as np
 
 from simtrain.errors import ConfigError
 
-__all__ = ["CuttlefishTracker", "ab_training_rank", "alds_allocate", "layer_error", "oialr_prune",
-           "profile_from_spectra", "scaled_stable_rank", "stable_rank", "write_profile"]
+__all__ = [
+    "CuttlefishTracker",
+    "ab_training_rank",
+    "alds_allocate",
+    "check_budget",
+    "layer_error",
+    "oialr_prune",
+    "profile_from_spectra",
+    "profile_text",
+    "scaled_stable_rank",
+    "stable_rank",
+    "write_profile",
+]
 
 
 def _spectrum(sigma: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -213,6 +224,32 @@ def layer_error(sigma: np.ndarray | Sequence[float], rank: int, norm: str = "spe
     raise ValueError(f"norm must be 'spectral' or 'frobenius', not {norm!r}")
 
 
+def check_budget(budget: float, shapes: Mapping[str, tuple[int, int]], key: str = "budget") -> float:
+    """The parameter budget in parameters: ``budget`` × the layers' dense parameters when it is at most 1, else
+    ``budget`` itself; refused unless finite, positive and at least the cheapest allocation (rank 1 everywhere,
+    ``Σ (m + n)``), which the shapes alone decide, so a run can check it before it trains.
+
+    Examples
+    --------
+    >>> check_budget(0.5, {"a": (4, 4)}), check_budget(12, {"a": (4, 4)})
+    (8.0, 12.0)
+    >>> check_budget(5, {"a": (4, 4)})
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: budget: is below the cheapest allocation (rank 1 everywhere: 8 parameters) (got 5)
+    """
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 < budget < math.inf:
+        raise ConfigError("must be a positive finite number (a fraction <= 1 of the dense parameters, or a count)",
+                          key=key, value=budget)
+    dense = sum(m * n for m, n in shapes.values())
+    limit = float(budget * dense if budget <= 1 else budget)
+    cheapest = sum(m + n for m, n in shapes.values())
+    if limit < cheapest:
+        raise ConfigError(f"is below the cheapest allocation (rank 1 everywhere: {cheapest:g} parameters)", key=key,
+                          value=budget)
+    return limit
+
+
 def alds_allocate(spectra: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, int]], budget: float,
                   norm: str = "spectral") -> dict[str, int]:
     """Ranks minimising the largest layer error under a parameter budget (ALDS's allocation, solved exactly).
@@ -245,10 +282,7 @@ def alds_allocate(spectra: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[
     """
     if set(spectra) != set(shapes):
         raise ValueError("spectra and shapes must name the same layers")
-    dense = sum(m * n for m, n in shapes.values())
-    if not budget > 0:
-        raise ConfigError("must be positive", key="budget", value=budget)
-    limit = budget * dense if budget <= 1 else budget
+    limit = check_budget(budget, shapes)
     sv = {name: _spectrum(s) for name, s in spectra.items()}
 
     def ranks_for(eps: float) -> dict[str, int]:
@@ -264,10 +298,8 @@ def alds_allocate(spectra: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[
         return float(sum(r * sum(shapes[name]) for name, r in ranks.items()))
 
     candidates = sorted({layer_error(s, r, norm) for s in sv.values() for r in range(1, len(s) + 1)})
-    lo, hi = 0, len(candidates) - 1  # the largest candidate needs rank 1 everywhere: the cheapest allocation
-    if cost(ranks_for(candidates[hi])) > limit:
-        raise ConfigError(f"is below the cheapest allocation (rank 1 everywhere: {cost(ranks_for(candidates[hi])):g} "
-                          "parameters)", key="budget", value=budget)
+    # the largest candidate needs rank 1 everywhere, the cheapest allocation, which check_budget has let through
+    lo, hi = 0, len(candidates) - 1
     while lo < hi:  # smallest achievable error whose ranks fit
         mid = (lo + hi) // 2
         if cost(ranks_for(candidates[mid])) <= limit:
@@ -287,12 +319,22 @@ def write_profile(ranks: Mapping[str, int], path: str | Path, comment: str = "")
     >>> p.read_text().splitlines()[-1]
     'fc1.weight: 12'
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from simtrain.outputs import write_text
+
+    return write_text(path, profile_text(ranks, comment), make_parents=True)
+
+
+def profile_text(ranks: Mapping[str, int], comment: str = "") -> str:
+    """A rank profile's YAML text: the comment's lines as ``#`` lines, then ``tensor: rank`` per tensor.
+
+    Examples
+    --------
+    >>> profile_text({"fc1.weight": 12}, "demo").splitlines()
+    ['# demo', 'fc1.weight: 12']
+    """
     lines = [f"# {line}" for line in comment.splitlines()] if comment else []
     lines += [f"{name}: {int(r)}" for name, r in ranks.items()]
-    out.write_text("\n".join(lines) + "\n")
-    return out
+    return "\n".join(lines) + "\n"
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -58,6 +58,7 @@ True
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import json
 import math
@@ -77,12 +78,13 @@ from simtrain.compression.lowrank import OIALR, ABTraining, Cuttlefish
 from simtrain.compression.registry import make_scheme
 from simtrain.compression.traffic import contributors
 from simtrain.compute import ComputeModel
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, OutputError
 from simtrain.limits import MAX_THREADS, MAX_TRAIN_EPOCHS, check_count
 from simtrain.lowrank import data as _data
 from simtrain.lowrank.compute import OpCosts, PassCosts, clock, step_compute_time
 from simtrain.lowrank.nets import MODELS, Backend, Net, Params
-from simtrain.lowrank.ranks import CuttlefishTracker, ab_training_rank, oialr_prune, stable_rank, write_profile
+from simtrain.lowrank.ranks import CuttlefishTracker, ab_training_rank, oialr_prune, profile_text, stable_rank
+from simtrain.outputs import check_writable, write_many
 from simtrain.registry import parse_spec
 
 __all__ = ["SCHEMES", "EpochRecord", "TrainResult", "model_bytes", "train"]
@@ -359,10 +361,18 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     lr = default_lr if lr is None else lr
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
         raise ConfigError("must be a positive finite number", key="lr", value=lr)
+    if isinstance(oialr_cutoff, bool) or not isinstance(oialr_cutoff, int | float) or not 0 <= oialr_cutoff <= 1:
+        raise ConfigError("must be a number from 0 (no pruning) to 1", key="oialr_cutoff", value=oialr_cutoff)
+    if out is not None:   # before the work: a file in the way, a missing or read-only folder
+        if Path(out).exists() and not Path(out).is_dir():
+            raise OutputError(out, "it is a file, and the run writes a folder", "out")
+        check_writable(Path(out) / "curve.json", make_parents=True, flag="out")
     x_train, y_train, x_test, y_test = _data.digits()
     steps_per_epoch = _data.TRAIN // (workers * batch)
     if steps_per_epoch < 1:
-        raise ConfigError(f"workers x batch exceeds the {_data.TRAIN} training samples", key="batch", value=batch)
+        key, value = ("batch", batch) if batch > _data.TRAIN else ("workers", workers)   # the one that is too large
+        raise ConfigError(f"workers x batch = {workers * batch:,} exceeds the {_data.TRAIN:,} training samples",
+                          key=key, value=value)
     net = Net(model, Backend(backend), seed)
     ctx = SchemeContext(net.spec, num_gpus=workers, gpus_per_node=1, dtype="fp32", steps_per_epoch=steps_per_epoch)
     given = _user_keys(scheme)
@@ -696,11 +706,14 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
         backend=backend, device=net.backend.device, epochs=records,
         switch_epoch=switch_epoch,
         compute_model=cm_name)
-    if out is not None:
+    if out is not None:   # the run's files, written as one (all or none)
         folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / "spectra.npz", **spectra_out)  # type: ignore[arg-type]
-        (folder / "curve.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+        spectra_bytes = io.BytesIO()
+        np.savez_compressed(spectra_bytes, **spectra_out)  # type: ignore[arg-type]
+        files = [(folder / "spectra.npz", spectra_bytes.getvalue()),
+                 (folder / "curve.json", (json.dumps(result.to_dict(), indent=1) + "\n").encode())]
         if ranks:
-            write_profile(ranks, folder / "ranks.yaml", f"{the.describe()} on {model}: last ranks of the run")
+            text = profile_text(ranks, f"{the.describe()} on {model}: last ranks of the run")
+            files.append((folder / "ranks.yaml", text.encode()))
+        write_many(files, make_parents=True)
     return result
