@@ -108,6 +108,16 @@ def run(args: argparse.Namespace) -> int:
         if kind not in RESULT_PLOTS:
             raise ConfigError("unknown plot of results", source=CLI, key="--plot", value=kind, choices=RESULT_PLOTS)
     study = load_study(args.study)
+    if "bandwidth" in kinds:   # the study's axes decide it: refuse before any point runs or any file is written
+        import pandas as pd
+
+        from simtrain.plot.study import bandwidth_column
+
+        try:
+            bandwidth_column(pd.DataFrame(study.points))
+        except ConfigError as exc:
+            raise ConfigError("the study sweeps no bandwidth", source=CLI, key="--plot bandwidth",
+                              allowed=exc.allowed) from None
     table = _run_sweep(study, args.out, args)
     _figures(table, Path(args.out), kinds)
     return 0
