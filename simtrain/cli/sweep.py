@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             bandwidth_column(pd.DataFrame(study.points))
         except ConfigError as exc:
-            raise ConfigError("the study sweeps no bandwidth", source=CLI, key="--plot bandwidth",
-                              allowed=exc.allowed) from None
+            raise ConfigError("no axis sweeps a bandwidth, which --plot bandwidth draws against", source=study.source,
+                              key="sweep", allowed=exc.allowed) from None
     table = _run_sweep(study, args.out, args)
     _figures(table, Path(args.out), kinds)
     return 0
