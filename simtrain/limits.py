@@ -19,8 +19,8 @@ from __future__ import annotations
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_GPUS",
-           "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WORKERS",
-           "check_count"]
+           "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS", "MAX_THREADS", "MAX_TRAIN_EPOCHS",
+           "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -38,6 +38,9 @@ MAX_EPOCHS = 1e6
 MAX_TRAIN_EPOCHS = 100_000
 #: BLAS threads of ``simtrain train --threads`` and ``simtrain calibrate``.
 MAX_THREADS = 1024
+#: Timed steps per shape of ``simtrain calibrate --repeats`` (default 15; each repeat is a step of every shape, so
+#: 10,000 already takes hours).
+MAX_REPEATS = 10_000
 #: Rings (channels) a collective runs at once (NCCL runs at most 32 per communicator).
 MAX_CHANNELS = 64
 #: Chunks a bucket's collective is pipelined in (NCCL pipelines 8 steps; the DES simulates every chunk's flows).

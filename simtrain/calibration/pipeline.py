@@ -35,6 +35,7 @@ from simtrain.calibration.bench import Shape
 from simtrain.calibration.codec_times import SIZES, measure_codec_times
 from simtrain.calibration.profile import Profile, load_profile
 from simtrain.errors import ConfigError, Interrupted
+from simtrain.limits import MAX_REPEATS, check_count
 
 #: Gradient sizes the codecs are timed at: the full set, or the two smaller ones for a quick profile.
 CODEC_SIZES = {False: SIZES, True: SIZES[:2]}
@@ -338,7 +339,7 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
     simtrain.errors.ConfigError: dtypes: the numba backend does not run: 'fp16' ...; allowed: fp32, fp64
     """
     names = check_backend(backend, device, dtypes)
-    repeats = _positive(repeats, "repeats")
+    repeats = check_count(_positive(repeats, "repeats"), MAX_REPEATS, key="repeats")   # a huge count runs for ever
     threads = _positive(threads, "threads")
     if backend == "torch":
         import torch  # noqa: F401  (imported before pinning threads, so the pin reaches it)
@@ -493,7 +494,7 @@ def check_profile(profile: Profile | str | Path, *, threads: int | None = None, 
         recorded = profile.provenance.get("threads")
         threads = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0 else 1
     threads = _positive(threads, "threads")
-    repeats = _positive(repeats, "repeats")
+    repeats = check_count(_positive(repeats, "repeats"), MAX_REPEATS, key="repeats")   # a huge count runs for ever
     chosen = list(shapes) if shapes is not None else bench.check_shapes(profile.dtypes, quick=quick)
     for shape in chosen:
         if shape.dtype not in profile.dtypes:

@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, output_path, positive_int, save_figure
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, output_path, save_figure
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_THREADS
+from simtrain.limits import MAX_REPEATS, MAX_THREADS
 from simtrain.progress import ProgressBar
 
 __all__ = ["add_parser", "run"]
@@ -36,7 +36,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtypes", default="fp32", help="comma-separated: fp32, fp64 (and fp16, bf16 with torch)")
     p.add_argument("--quick", action="store_true", help="fewer shapes (under 2 minutes on a laptop-class CPU)")
-    p.add_argument("--repeats", type=positive_int, default=15, help="timed steps per shape (at least)")
+    p.add_argument("--repeats", type=count_at_most(MAX_REPEATS), default=15,
+                   help=f"timed steps per shape (at least; at most {MAX_REPEATS:,})")
     p.add_argument("--out", help="profile to write, e.g. profiles/NAME.json")
     p.add_argument("--force", action="store_true", help="overwrite an existing profile")
     p.add_argument("--check", metavar="PROFILE", help="measure held-out shapes and report the profile's accuracy")
