@@ -20,7 +20,7 @@ from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_GPUS",
            "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS", "MAX_THREADS", "MAX_TRAIN_EPOCHS",
-           "MAX_WORKERS", "check_count"]
+           "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -48,6 +48,10 @@ MAX_CHUNKS = 64
 #: The most layers a model may have, and the most block instances its templates may expand to (GPT-3 has ~1,000
 #: layers); checked as the model is built, so a ``repeat: 1000000000`` fails at once.
 MAX_LAYERS = 100_000
+#: A decoder's widths and lengths (``hidden``, ``ffn``, ``vocab``, ``seq``, heads, ...): 2^24 is 16 M tokens of context
+#: and a 16 M-wide layer, past every trained model, and keeps products such as seq² x heads x batch within float
+#: and int64 range where graphs count bytes.
+MAX_WIDTH = 1 << 24
 #: Experts of a mixture-of-experts layer, routed or shared (each is tensors the model holds; DeepSeek-V3 has 256).
 MAX_EXPERTS = 1 << 16
 #: Slots of a pipeline-parallel step, micro-batches per pipeline x stages x model chunks, each of which the step's

@@ -53,7 +53,7 @@ from typing import Any
 
 from simtrain.config import yaml_scalar
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_EXPERTS, MAX_LAYERS
+from simtrain.limits import MAX_EXPERTS, MAX_LAYERS, MAX_WIDTH
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
 
@@ -71,26 +71,27 @@ ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention"}
 #: The keys of a decoder, as parameters (validated as every plugin's parameters are).
 DECODER_PARAMS: tuple[Param, ...] = (
     Param("layers", "integer", REQUIRED, "transformer layers", minimum=1, maximum=MAX_LAYERS),
-    Param("hidden", "integer", REQUIRED, "hidden width", minimum=1),
-    Param("heads", "integer", REQUIRED, "attention heads", minimum=1),
-    Param("seq", "integer", REQUIRED, "sequence length (tokens per sample)", minimum=1),
-    Param("vocab", "integer", REQUIRED, "vocabulary size", minimum=1),
+    Param("hidden", "integer", REQUIRED, "hidden width", minimum=1, maximum=MAX_WIDTH),
+    Param("heads", "integer", REQUIRED, "attention heads", minimum=1, maximum=MAX_WIDTH),
+    Param("seq", "integer", REQUIRED, "sequence length (tokens per sample)", minimum=1, maximum=MAX_WIDTH),
+    Param("vocab", "integer", REQUIRED, "vocabulary size", minimum=1, maximum=MAX_WIDTH),
     Param("ffn", "integer", None, "MLP inner width (default 4·hidden, or 8·hidden/3 rounded up to 256 if gated)",
-          minimum=1),
-    Param("kv_heads", "integer", None, "key/value heads (default: heads)", minimum=1),
-    Param("head_dim", "integer", None, "width of one head (default hidden/heads)", minimum=1),
+          minimum=1, maximum=MAX_WIDTH),
+    Param("kv_heads", "integer", None, "key/value heads (default: heads)", minimum=1, maximum=MAX_WIDTH),
+    Param("head_dim", "integer", None, "width of one head (default hidden/heads)", minimum=1, maximum=MAX_WIDTH),
     Param("gated", "boolean", False, "SwiGLU MLP, RMSNorm, no biases (Llama style)"),
     Param("positions", "choice", None, "position encoding (default learned; rotary when gated)",
           choices=("learned", "rotary", "alibi")),
-    Param("position_table", "integer", None, "rows of a learned position table (default seq)", minimum=1),
+    Param("position_table", "integer", None, "rows of a learned position table (default seq)", minimum=1,
+          maximum=MAX_WIDTH),
     Param("tied", "boolean", None, "output head reuses the token embedding (default true; false when gated)"),
     Param("embedding_norm", "boolean", False, "a LayerNorm after the token embedding (BLOOM)"),
     Param("experts", "integer", 0, "experts per MoE layer (0: a dense MLP)", minimum=0, maximum=MAX_EXPERTS),
-    Param("top_k", "integer", 2, "experts each token is routed to", minimum=1),
-    Param("moe_ffn", "integer", None, "inner width of one expert (default ffn)", minimum=1),
+    Param("top_k", "integer", 2, "experts each token is routed to", minimum=1, maximum=MAX_WIDTH),
+    Param("moe_ffn", "integer", None, "inner width of one expert (default ffn)", minimum=1, maximum=MAX_WIDTH),
     Param("shared_experts", "integer", 0, "experts every token passes through besides its top-k", minimum=0,
           maximum=MAX_EXPERTS),
-    Param("moe_every", "integer", 1, "every how many layers the MLP is a MoE layer", minimum=1),
+    Param("moe_every", "integer", 1, "every how many layers the MLP is a MoE layer", minimum=1, maximum=MAX_WIDTH),
     Param("dropout", "number", 0.0, "dropout probability of the attention scores and of the two residual branches "
           "(Megatron-LM's default 0.1; 0: no dropout kernels)", minimum=0.0, maximum=1.0),
     Param("attention", "choice", "math", "core attention kernel: math (unfused GEMMs and softmax over the s x s "

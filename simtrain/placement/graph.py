@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -416,6 +417,10 @@ class GraphBuilder:
         if not 0 <= producer < len(self._ops):
             raise ConfigError("tensor producer is not an op", source=self.source or None, key="tensors",
                               value=producer)
+        try:
+            nbytes = float(nbytes)   # a count past float range (a huge integer) is as infinite
+        except (OverflowError, TypeError, ValueError):
+            nbytes = math.nan
         if not np.isfinite(nbytes) or nbytes < 0:
             raise ConfigError("tensor bytes must be finite and >= 0", source=self.source or None, key="bytes",
                               value=nbytes)
