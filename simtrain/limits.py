@@ -19,8 +19,8 @@ from __future__ import annotations
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_GPUS",
-           "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS", "MAX_THREADS", "MAX_TRAIN_EPOCHS",
-           "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_THREADS",
+           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -38,6 +38,9 @@ MAX_EPOCHS = 1e6
 MAX_TRAIN_EPOCHS = 100_000
 #: BLAS threads of ``simtrain train --threads`` and ``simtrain calibrate``.
 MAX_THREADS = 1024
+#: Samples per epoch of a time-to-accuracy curve: every step count derived from it stays exact as a float, in which
+#: times and bytes are summed (ImageNet has 1.3 million; a larger value is a typo, or a number that overflows).
+MAX_SAMPLES_PER_EPOCH = 1 << 53
 #: Timed steps per shape of ``simtrain calibrate --repeats`` (default 15; each repeat is a step of every shape, so
 #: 10,000 already takes hours).
 MAX_REPEATS = 10_000

@@ -16,9 +16,11 @@ Examples
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import emit, positive_int
+from simtrain.cli._common import count_at_most, emit, output_path
+from simtrain.limits import MAX_GPUS
 
 __all__ = ["add_parser", "run"]
 
@@ -30,11 +32,26 @@ def add_parser(sub: Any) -> None:
                    help="folder of curves: simtrain train --out folders (curve.json) or CSV files with "
                         "epoch,test_accuracy and model, scheme, batch_per_worker, samples_per_epoch")
     p.add_argument("--topology", required=True, help="catalog name or YAML path")
-    p.add_argument("--gpus", type=positive_int, required=True, help="GPUs of the cluster")
+    p.add_argument("--gpus", type=count_at_most(MAX_GPUS), required=True, help="GPUs of the cluster")
     p.add_argument("--target", type=float, required=True, help="test accuracy to reach, a fraction")
-    p.add_argument("--plot", help="PNG: accuracy against simulated wall-clock and against bytes sent")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="PNG, SVG or PDF: accuracy against simulated wall-clock and against bytes sent")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
+
+
+def _plot_path(text: str) -> Path:
+    """The ``--plot`` path, checked before any curve is read, as the other commands check theirs.
+
+    It must end in .png, .svg or .pdf (:func:`~simtrain.cli._common.output_path`; an existing figure is replaced,
+    as before: this command has no ``--force``), and its folder must exist and take a file, as ``simtrain place
+    --plot`` requires (:func:`simtrain.outputs.check_writable`): a typo in the folder is not a new folder.
+    """
+    from simtrain.outputs import check_writable
+
+    out = output_path(text, True, "--plot")
+    check_writable(out, flag="--plot")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from simtrain import units
     from simtrain.lowrank.tta import plot_time_to_accuracy, read_curves, time_to_accuracy
 
+    plot = _plot_path(args.plot) if args.plot else None   # before the curves are read and priced
     results = time_to_accuracy(read_curves(args.curves), args.topology, gpus=args.gpus, target=args.target)
-    if args.plot:
-        plot_time_to_accuracy(results, args.plot, f"{args.topology}, {args.gpus} GPUs", args.target)
+    if plot is not None:
+        plot_time_to_accuracy(results, plot, f"{args.topology}, {args.gpus} GPUs", args.target)
     if args.json:
         emit([r.to_dict() for r in results])
         return 0

@@ -27,6 +27,12 @@ AB-training), the ranks it found: each epoch's low-rank steps are priced at the 
 epoch's end (OIALR's pruning, AB-training's first cycle at the full inner dimension and its rank rule after), the
 last ones (``ranks.yaml``) where an epoch recorded none.
 
+A curve is input, checked as every input is: each file is read through :mod:`simtrain.inputs` (a FIFO, a device
+or a file over its size is refused before a byte is read), its counts are bounded (:mod:`simtrain.limits`), and a
+value that is wrong, a model or scheme the registries do not know included, is one
+:class:`~simtrain.errors.ConfigError` naming the curve's file and column. A curve names its model by catalog name
+or YAML file: a ``module:`` model would run Python from a data file.
+
 Examples
 --------
 >>> import os, tempfile
@@ -43,9 +49,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -54,13 +61,19 @@ from typing import Any
 from simtrain.compression import SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
+from simtrain.config import Section
 from simtrain.errors import ConfigError
+from simtrain.inputs import load_json, read_text
+from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
 from simtrain.registry import format_spec, parse_spec
 
-__all__ = ["Curve", "TimeToAccuracy", "plot_time_to_accuracy", "read_curves", "scheme_on_cluster", "time_to_accuracy"]
+__all__ = ["FIGURE_SUFFIXES", "Curve", "TimeToAccuracy", "plot_time_to_accuracy",
+           "read_curves", "scheme_on_cluster", "time_to_accuracy"]
 
 _META = ("model", "scheme", "batch_per_worker", "samples_per_epoch")
+#: The formats :func:`plot_time_to_accuracy` writes, by the path's suffix.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 @dataclass
@@ -111,44 +124,110 @@ class TimeToAccuracy:
 
 def _model(name: str) -> ModelSpec:
     from simtrain.lowrank.nets import MODELS, model_spec
+    from simtrain.model.user_module import is_module_reference
 
+    if is_module_reference(name):   # a curve is data: a folder of curves from elsewhere must not run Python
+        raise ConfigError("a curve names its model by catalog name or YAML file, not a Python module", key="model",
+                          value=name)
     return model_spec(name) if name in MODELS else load_model(name)
 
 
-def _positive_int(value: Any, source: str, key: str) -> int:
+@contextlib.contextmanager
+def _naming(source: str | None, column: str, unnamed: tuple[str | None, ...] = (None,)) -> Iterator[None]:
+    """Errors inside name the curve's file and column: the registries that refuse a model or a scheme know neither.
+
+    Only errors whose source is in ``unnamed`` are renamed: one that already names a file of its own (a model's
+    YAML file, a rank profile) is left as it is.
+
+    Examples
+    --------
+    >>> with _naming("a.csv", "scheme"):
+    ...     make_scheme("bogus")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: a.csv: scheme: unknown scheme: 'bogus'; allowed: ...
+    """
     try:
-        out = int(str(value).strip())
+        yield
+    except ConfigError as exc:
+        if exc.source not in unnamed:
+            raise
+        named = exc.with_context(None, None if (exc.key or "").startswith(column) else column)
+        raise ConfigError(named.message, source=source, key=named.key, value=named.value, choices=named.choices,
+                          allowed=named.allowed) from None
+
+
+def _positive_int(value: str, source: str, key: str, maximum: int) -> int:
+    """A CSV cell as an integer from 1 to ``maximum`` (a bound of :mod:`simtrain.limits`).
+
+    Examples
+    --------
+    >>> _positive_int(" 128 ", "a.csv", "batch_per_worker", MAX_BATCH)
+    128
+    >>> _positive_int("1" + "0" * 20, "a.csv", "batch_per_worker", MAX_BATCH)
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: a.csv: batch_per_worker: must be at most 16777216 (got '100000000000000000000')
+    """
+    text = value.strip()
+    # more digits than the bound has are refused unread (Python's int() refuses 4,300 digits with its own error)
+    if text.isdigit() and len(text.lstrip("0")) > len(str(maximum)):
+        raise ConfigError(f"must be at most {maximum}", source=source, key=key, value=text)
+    try:
+        out = int(text)
     except ValueError:
-        raise ConfigError("must be a positive integer", source=source, key=key, value=value) from None
+        out = 0
     if out < 1:
-        raise ConfigError("must be a positive integer", source=source, key=key, value=value)
-    return out
+        raise ConfigError("must be a positive integer", source=source, key=key, value=value,
+                          allowed=f"an integer from 1 to {maximum}")
+    return check_count(out, maximum, key=key, source=source)
+
+
+def _csv_rows(lines: list[str], source: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a CSV body, each row with as many cells as the header; at most
+    :data:`~simtrain.limits.MAX_TRAIN_EPOCHS` rows, counted as they are read."""
+    reader = csv.reader(lines)
+    header: list[str] = []
+    rows: list[dict[str, str]] = []
+    try:
+        header = next(reader, [])
+        for cells in reader:
+            check_count(len(rows) + 1, MAX_TRAIN_EPOCHS, key="epochs", source=source)
+            if len(cells) != len(header):
+                raise ConfigError(f"has {len(cells)} cells where the header has {len(header)}", source=source,
+                                  key=f"row {len(rows) + 1}", value=",".join(cells))
+            rows.append(dict(zip(header, cells)))
+    except csv.Error as exc:   # a field over csv's size limit, a stray quote
+        raise ConfigError(f"malformed CSV: {exc}", source=source, key=f"row {len(rows) + 1}") from None
+    return header, rows
 
 
 def _read_csv(path: Path) -> Curve:
+    source = str(path)
     meta: dict[str, str] = {}
-    lines = path.read_text().splitlines()
     body = []
-    for line in lines:
+    for line in read_text(path, key="curves").splitlines():
         if line.startswith("#"):
             key, _, value = line[1:].partition(":")
             meta[key.strip()] = value.strip()
         elif line.strip():
             body.append(line)
-    rows = list(csv.DictReader(body))
-    if not rows or not {"epoch", "test_accuracy"} <= set(rows[0]):
-        raise ConfigError("needs columns epoch,test_accuracy", source=str(path), key="columns",
-                          value=",".join(rows[0]) if rows else "")
+    header, rows = _csv_rows(body, source)
+    if not {"epoch", "test_accuracy"} <= set(header):
+        raise ConfigError("needs columns epoch,test_accuracy", source=source, key="columns",
+                          value=",".join(header))
+    if not rows:
+        raise ConfigError("has no epochs: a header and no rows", source=source, key="epoch")
     for key in _META:
         if key in rows[0]:
             meta[key] = rows[0][key]
         if key not in meta:
-            raise ConfigError(f"needs the run's {key} (a column or a '# {key}: value' line)", source=str(path),
+            raise ConfigError(f"needs the run's {key} (a column or a '# {key}: value' line)", source=source,
                               key=key)
     acc: list[float] = []
     for i, row in enumerate(rows):
-        if _positive_int(row["epoch"], str(path), f"epoch (row {i + 1})") != i + 1:
-            raise ConfigError("epochs must be 1, 2, 3, ... in order", source=str(path), key="epoch",
+        if _positive_int(row["epoch"], source, f"epoch (row {i + 1})", MAX_TRAIN_EPOCHS) != i + 1:
+            raise ConfigError("epochs must be 1, 2, 3, ... in order", source=source, key="epoch",
                               value=row["epoch"])
         try:
             fraction = float(row["test_accuracy"])
@@ -160,36 +239,58 @@ def _read_csv(path: Path) -> Curve:
         acc.append(fraction)
     if "workers" in rows[0]:
         meta["workers"] = rows[0]["workers"]
-    workers = _positive_int(meta["workers"], str(path), "workers") if meta.get("workers") else None
+    workers = _positive_int(meta["workers"], source, "workers", MAX_GPUS) if meta.get("workers") else None
     curve = Curve(path.stem, meta["model"], meta["scheme"],
-                  _positive_int(meta["batch_per_worker"], str(path), "batch_per_worker"),
-                  _positive_int(meta["samples_per_epoch"], str(path), "samples_per_epoch"), acc, str(path), workers)
+                  _positive_int(meta["batch_per_worker"], source, "batch_per_worker", MAX_BATCH),
+                  _positive_int(meta["samples_per_epoch"], source, "samples_per_epoch", MAX_SAMPLES_PER_EPOCH),
+                  acc, source, workers)
     if curve.train_steps_per_epoch == 0:
         raise ConfigError(f"workers x batch_per_worker exceeds the {curve.samples_per_epoch} samples of an epoch",
-                          source=str(path), key="workers", value=workers)
+                          source=source, key="workers", value=workers)
     return curve
 
 
+def _epochs(data: Section) -> list[Section]:
+    """A ``curve.json``'s epochs, at most :data:`~simtrain.limits.MAX_TRAIN_EPOCHS` (counted before each is read)."""
+    raw = data.raw("epochs")
+    if isinstance(raw, list):
+        check_count(len(raw), MAX_TRAIN_EPOCHS, key="epochs", source=data.source)
+    return data.sections("epochs")
+
+
+def _epoch_ranks(epoch: Section) -> dict[str, int]:
+    """The ranks an epoch recorded (layer -> positive integer; checked against the model when priced)."""
+    ranks = epoch.section("ranks", None)
+    return {} if ranks is None else {str(k): ranks.integer(str(k), minimum=1) for k in ranks.data}
+
+
 def _read_train(path: Path) -> Curve:
-    data = json.loads(path.read_text())
-    name, params = parse_spec(data["scheme"], key="scheme")
-    declared = {p.name for p in make_scheme(data["scheme"]).parameters}
+    source = str(path)
+    data = Section(load_json(path, key="curves"), source)   # not a mapping ([1]): one error naming the file
+    spec = data.string("scheme")
+    with _naming(source, "scheme"):
+        name, params = parse_spec(spec, key="scheme")
+        declared = {p.name for p in make_scheme(spec).parameters}
     folder = path.parent
-    epochs = data["epochs"]
+    epochs = _epochs(data)
     if "switch_epoch" in declared:   # the switch the run found (none: it never switched)
-        params["switch_epoch"] = data.get("switch_epoch") if data.get("switch_epoch") is not None else len(epochs)
+        params["switch_epoch"] = data.integer("switch_epoch", len(epochs), minimum=0)
     if "rank_profile" in declared and (folder / "ranks.yaml").exists():
         params = {k: v for k, v in params.items() if k not in ("rank", "rank_fraction")}
         params["rank_profile"] = str(folder / "ranks.yaml")
-    curve = Curve(folder.name, data["model"], format_spec(name, params), int(data["batch_per_worker"]),
-                  int(data["samples_per_epoch"]), [float(e["test_accuracy"]) for e in epochs], str(path),
-                  int(data["workers"]),
-                  [{k: int(v) for k, v in e.get("ranks", {}).items()} for e in epochs] if "rank_profile" in declared
-                  else None)
-    if curve.train_steps_per_epoch != int(data["steps_per_epoch"]):
+    with _naming(source, "scheme"):   # the switch epoch the file gave, checked by the scheme
+        spec = format_spec(name, params)
+        make_scheme(spec)
+    curve = Curve(folder.name, data.string("model"), spec,
+                  data.integer("batch_per_worker", minimum=1, maximum=MAX_BATCH),
+                  data.integer("samples_per_epoch", minimum=1, maximum=MAX_SAMPLES_PER_EPOCH),
+                  [e.number("test_accuracy", minimum=0, maximum=1) for e in epochs], source,
+                  data.integer("workers", minimum=1, maximum=MAX_GPUS),
+                  [_epoch_ranks(e) for e in epochs] if "rank_profile" in declared else None)
+    steps = data.integer("steps_per_epoch", minimum=1)
+    if curve.train_steps_per_epoch != steps:
         raise ConfigError(f"steps_per_epoch is not samples_per_epoch // (workers x batch_per_worker) = "
-                          f"{curve.train_steps_per_epoch}", source=str(path), key="steps_per_epoch",
-                          value=data["steps_per_epoch"])
+                          f"{curve.train_steps_per_epoch}", source=source, key="steps_per_epoch", value=steps)
     return curve
 
 
@@ -292,6 +393,33 @@ def _prices(scheme: Scheme, curve: Curve, model: ModelSpec, topology: str, gpus:
             {p.name: p.payload_bytes_per_step for p in sent.phases}, sent)
 
 
+def _curve_model(curve: Curve) -> ModelSpec:
+    """The model a curve names; an unknown name, or a model file that cannot be read, names the curve's file."""
+    source = curve.source or None
+    try:
+        with _naming(source, "model"):
+            return _model(curve.model)
+    except ConfigError as exc:
+        if source is None or exc.source != curve.model or exc.key not in (None, "model"):
+            raise   # an error inside a model file names that file, the one to fix
+        # the model file the curve names cannot be read (missing, a FIFO): the curve's column is what is wrong
+        raise ConfigError(exc.message, source=source, key="model", value=curve.model, allowed=exc.allowed) from None
+
+
+def _on_cluster(curve: Curve, gpus: int) -> tuple[ModelSpec, int, str]:
+    """A curve's model, its steps per epoch on ``gpus`` GPUs and its scheme there, each checked; an error names
+    the curve's file and the column it is about."""
+    source = curve.source or None
+    model = _curve_model(curve)
+    spe = curve.samples_per_epoch // (gpus * curve.batch_per_worker)
+    if spe < 1:
+        raise ConfigError(f"an epoch of {curve.samples_per_epoch} samples is less than one step of {gpus} GPUs "
+                          f"x {curve.batch_per_worker}", source=source, key="gpus", value=gpus)
+    with _naming(source, "scheme"):
+        spec = scheme_on_cluster(curve, gpus, spe)
+    return model, spe, spec
+
+
 def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: float,
                      **simulate_params: Any) -> list[TimeToAccuracy]:
     """Price every curve's epochs on ``topology`` with ``gpus`` GPUs and find when each reaches ``target``.
@@ -315,14 +443,10 @@ def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: f
 
     if not 0 < target <= 1:
         raise ConfigError("must be a fraction in (0, 1]", key="target", value=target)
+    # every curve's model and scheme checked before the first is simulated: a bad last file fails at once
+    resolved = [_on_cluster(curve, gpus) for curve in curves]
     out = []
-    for curve in curves:
-        model = _model(curve.model)
-        spe = curve.samples_per_epoch // (gpus * curve.batch_per_worker)
-        if spe < 1:
-            raise ConfigError(f"an epoch of {curve.samples_per_epoch} samples is less than one step of {gpus} GPUs "
-                              f"x {curve.batch_per_worker}", source=curve.source, key="gpus", value=gpus)
-        spec = scheme_on_cluster(curve, gpus, spe)
+    for curve, (model, spe, spec) in zip(curves, resolved):
         scheme = make_scheme(spec)
         epochs = len(curve.accuracy)
         dense = simulate(model, topology, gpus=gpus, batch=curve.batch_per_worker, scheme="none", **simulate_params)
@@ -341,8 +465,11 @@ def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: f
             ranks = curve.epoch_ranks[e] if curve.epoch_ranks and with_ranks is not None else {}
             key = tuple(sorted(ranks.items()))
             if key not in by_ranks:
-                by_ranks[key] = _prices(with_ranks(ranks) if with_ranks is not None else scheme, curve, model,
-                                        topology, gpus, epochs, dense.step_time_s, simulate_params)
+                # the recorded ranks checked against the model (a layer it lacks, a rank too big): errors that
+                # simtrain.compression.lowrank gives the source "ranks", a mapping it did not read from a file
+                with _naming(curve.source or None, f"epochs[{e}].ranks", unnamed=("ranks",)):
+                    by_ranks[key] = _prices(with_ranks(ranks) if with_ranks is not None else scheme, curve, model,
+                                            topology, gpus, epochs, dense.step_time_s, simulate_params)
             times, payload, _ = by_ranks[key]
             before = steps_per_phase(scheme.run(ctx, e * spe), len(phases))
             after = steps_per_phase(scheme.run(ctx, (e + 1) * spe), len(phases))
@@ -362,7 +489,34 @@ def time_to_accuracy(curves: list[Curve], topology: str, *, gpus: int, target: f
 
 def plot_time_to_accuracy(results: list[TimeToAccuracy], path: str | Path, title: str = "",
                           target: float | None = None) -> Path:
-    """Accuracy against simulated wall-clock and against payload sent per GPU, one line per curve."""
+    """Accuracy against simulated wall-clock and against payload sent per GPU, one line per curve.
+
+    Parameters
+    ----------
+    results : list of TimeToAccuracy
+    path : str or Path
+        The figure, PNG, SVG or PDF by its suffix (:data:`FIGURE_SUFFIXES`); missing folders are created.
+    title : str
+    target : float, optional
+        Drawn as a horizontal line.
+
+    Returns
+    -------
+    Path
+        ``path``, written whole or not at all (:func:`simtrain.outputs.write_bytes`).
+
+    Examples
+    --------
+    >>> plot_time_to_accuracy([], "tta.txt")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: path: must end in .png, .svg or .pdf (got 'tta.txt')
+    """
+    from simtrain.outputs import figure_bytes, write_bytes
+
+    out = Path(path)
+    if out.suffix.lower() not in FIGURE_SUFFIXES:   # before drawing: matplotlib would refuse it with a ValueError
+        raise ConfigError("must end in .png, .svg or .pdf", key="path", value=str(path))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -384,9 +538,10 @@ def plot_time_to_accuracy(results: list[TimeToAccuracy], path: str | Path, title
     left.legend(fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        data = figure_bytes(fig, out, dpi=120)   # rendered in memory: a failed write leaves no partial file
+    finally:
+        plt.close(fig)
+    write_bytes(out, data, make_parents=True)
     return out
