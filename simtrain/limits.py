@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_DEVICES", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_GPUS",
-           "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_THREADS",
-           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES", "MAX_EPOCHS",
+           "MAX_EXPERTS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS",
+           "MAX_SAMPLES_PER_EPOCH", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -46,6 +46,9 @@ MAX_SAMPLES_PER_EPOCH = 1 << 53
 MAX_REPEATS = 10_000
 #: Rings (channels) a collective runs at once (NCCL runs at most 32 per communicator).
 MAX_CHANNELS = 64
+#: The largest buffer of one collective: 1 PiB (a trillion-parameter model's fp16 gradient is 2 TB); far beyond it
+#: the engines' arithmetic overflows. ``collective --size``/``-b``/``-e``, a workload's ``bytes``, ``build_schedule``.
+MAX_COLLECTIVE_BYTES = 1 << 50
 #: Chunks a bucket's collective is pipelined in (NCCL pipelines 8 steps; the DES simulates every chunk's flows).
 MAX_CHUNKS = 64
 #: The most layers a model may have, and the most block instances its templates may expand to (GPT-3 has ~1,000

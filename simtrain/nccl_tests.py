@@ -33,6 +33,7 @@ from typing import Any
 
 from simtrain import units
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_COLLECTIVE_BYTES
 
 __all__ = ["LogRow", "format_table", "parse_size", "read_log", "sweep_sizes", "table_row"]
 
@@ -72,7 +73,7 @@ def parse_size(text: Any, *, key: str = "size") -> int:
         except (ConfigError, ValueError):
             raise ConfigError("must be a size: bytes, 8K/8M/8G as nccl-tests writes them (KiB, MiB, GiB), or a "
                               "size with a unit such as 8GiB", key=key, value=value) from None
-    if nbytes < 1 or nbytes > 2**50:
+    if nbytes < 1 or nbytes > MAX_COLLECTIVE_BYTES:
         raise ConfigError("must be between 1 B and 1 PiB", key=key, value=value)
     return int(nbytes)
 

@@ -26,6 +26,7 @@ import numpy as np
 from simtrain import units
 from simtrain.collectives.schedule import OPERATIONS, Schedule, StepPattern
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_COLLECTIVE_BYTES
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 from simtrain.topology.cluster import Cluster
@@ -167,6 +168,8 @@ def _size(size: Any) -> float:
         value = float(size)
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError("must be a positive size", key="size", value=size)
+    if value > MAX_COLLECTIVE_BYTES:
+        raise ConfigError("too large a collective", key="size", value=size, allowed="at most 1 PiB")
     return value
 
 

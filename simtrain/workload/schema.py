@@ -26,12 +26,15 @@ from typing import Any
 
 from simtrain.collectives.schedule import OPERATIONS
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_COLLECTIVE_BYTES
 
-__all__ = ["MAX_OPS", "SCHEMA", "Op", "Workload", "read_workload"]
+__all__ = ["MAX_OPS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload", "read_workload"]
 
 SCHEMA = "simtrain.workload/1"
 #: Bounds on what a workload file may hold (a step's ops, not a whole run's).
 MAX_OPS = 1_000_000
+#: The most ranks a workload's job may have (``world_size``; ``import-trace`` refuses a trace beyond it too).
+MAX_WORLD_SIZE = 1_000_000
 KINDS = ("compute", "collective")
 
 
@@ -87,8 +90,9 @@ class Workload:
             raise ConfigError(f"not a workload (schema {SCHEMA!r} expected; `simtrain import-trace` writes one)",
                               source=source, key="schema")
         world = data.get("world_size")
-        if isinstance(world, bool) or not isinstance(world, int) or not 1 <= world <= 1_000_000:
-            raise ConfigError("must be an integer in 1..1000000", source=source, key="world_size", value=world)
+        if isinstance(world, bool) or not isinstance(world, int) or not 1 <= world <= MAX_WORLD_SIZE:
+            raise ConfigError(f"must be an integer in 1..{MAX_WORLD_SIZE}", source=source, key="world_size",
+                              value=world)
         raw = data.get("ops")
         if not isinstance(raw, list) or not raw or len(raw) > MAX_OPS:
             raise ConfigError(f"must be a list of 1 to {MAX_OPS} ops", source=source, key="ops")
@@ -102,14 +106,11 @@ class Workload:
                 raise ConfigError("unknown kind", source=source, key=f"{key}.kind", value=kind, choices=KINDS)
             if not isinstance(name, str):
                 raise ConfigError("must be a string", source=source, key=f"{key}.name", value=name)
-            numbers = {}
-            for field_name in ("start_s", "duration_s") + (("bytes",) if kind == "collective" else ()):
-                value = item.get(field_name)
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                        or value < 0:
-                    raise ConfigError("must be a finite number >= 0", source=source, key=f"{key}.{field_name}",
-                                      value=value)
-                numbers[field_name] = float(value)
+            numbers = {name: _number(item.get(name), source, f"{key}.{name}")
+                       for name in ("start_s", "duration_s") + (("bytes",) if kind == "collective" else ())}
+            if numbers.get("bytes", 0.0) > MAX_COLLECTIVE_BYTES:
+                raise ConfigError("too large a collective", source=source, key=f"{key}.bytes",
+                                  value=item.get("bytes"), allowed=f"at most {MAX_COLLECTIVE_BYTES} bytes (1 PiB)")
             group: Any = 0
             if kind == "collective":
                 if name not in OPERATIONS:
@@ -123,6 +124,19 @@ class Workload:
         ops.sort(key=lambda o: o.start_s)
         extra = data.get("source", {})
         return cls(tuple(ops), world, extra if isinstance(extra, dict) else {})
+
+
+def _number(value: Any, source: str, key: str) -> float:
+    """``value`` as a float when a finite number >= 0, else a :class:`ConfigError` naming ``key``."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:   # an integer of hundreds of digits has no float
+            pass
+    if number is None or not math.isfinite(number) or number < 0:
+        raise ConfigError("must be a finite number >= 0", source=source, key=key, value=value)
+    return number
 
 
 def read_workload(path: str | Path) -> Workload:

@@ -17,6 +17,13 @@ What is read, said once:
   no durations: given with ``--execution-trace``, its collectives are matched to the profiler trace's by record
   function id, and each collective's size and group there must agree with the profiler trace's.
 
+What is read is checked where it is read, each bad value one :class:`~simtrain.errors.ConfigError` naming the file,
+the key and the value (a file written from it would be refused by ``simulate --workload``, or be wrong):
+``distributedInfo`` is a mapping and its ``world_size`` and group sizes lie in 1 to :data:`MAX_WORLD_SIZE` (the
+workload reader's bound); every event read has a finite ``ts`` and ``dur`` >= 0 (one dropped would lose its time);
+sizes are integers >= 0 and a collective's buffer at most ``MAX_COLLECTIVE_BYTES`` (1 PiB, ``collective -b``'s
+bound); an execution trace has nodes, and a collective node's ``attrs``, ``inputs`` and ``shapes`` are well formed.
+
 Examples
 --------
 >>> trace = {"distributedInfo": {"world_size": 2}, "traceEvents": [
@@ -31,13 +38,17 @@ Examples
 from __future__ import annotations
 
 import gzip
+import io
 import math
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from simtrain.errors import ConfigError
-from simtrain.workload.schema import Op, Workload
+from simtrain.errors import ConfigError, shown
+from simtrain.inputs import MAX_INTEGER_DIGITS
+from simtrain.limits import MAX_COLLECTIVE_BYTES
+from simtrain.workload.schema import MAX_OPS, MAX_WORLD_SIZE, Op, Workload
 
 __all__ = ["read_trace", "workload_from_kineto"]
 
@@ -57,15 +68,31 @@ _DTYPE_BYTES = {"float": 4, "float32": 4, "c10::float": 4, "double": 8, "float64
                 "float16": 2, "c10::bfloat16": 2, "bfloat16": 2, "int": 4, "int32": 4, "long": 8, "int64": 8,
                 "long int": 8, "char": 1, "signed char": 1, "unsigned char": 1, "int8": 1, "uint8": 1,
                 "bool": 1, "short": 2, "int16": 2, "c10::float8_e4m3fn": 1, "c10::float8_e5m2": 1}
+# What a shape may hold: an element is at least a byte, so more elements than the byte bound is a bigger buffer.
+_SHAPES = (f"a list of sizes (integers >= 0), or of such lists, of at most {MAX_COLLECTIVE_BYTES} elements "
+           "in all (1 PiB)")
 
 
 def read_trace(path: str | Path, execution_trace: str | Path | None = None) -> Workload:
     """The workload of a profiler trace file (``.json`` or ``.json.gz``), checked against an execution trace.
 
+    Parameters
+    ----------
+    path : str or Path
+        The profiler trace (Kineto's Chrome-trace JSON, gzip-compressed or not).
+    execution_trace : str or Path, optional
+        The execution trace of the same step; its collectives must agree with the profiler trace's.
+
+    Returns
+    -------
+    Workload
+        The step's compute ops and collectives.
+
     Raises
     ------
     ConfigError
-        Not a regular file, too large, not JSON, not a profiler trace, or no op in it (one line naming the file).
+        Not a regular file, too large, not JSON, not a profiler trace, a value out of its bounds, or no op in it
+        (one line naming the file, the key and the value).
     """
     data = _load(path, "trace")
     if isinstance(data, dict) and "nodes" in data and "traceEvents" not in data:
@@ -79,46 +106,70 @@ def read_trace(path: str | Path, execution_trace: str | Path | None = None) -> W
 
 
 def _load(path: str | Path, key: str) -> Any:
-    from simtrain.inputs import check_file, parse_json
+    """A trace file read by :func:`simtrain.inputs.read_bytes` (a regular file, bounded), inflated when gzip."""
+    from simtrain.inputs import parse_json, read_bytes
 
     text = str(path)
-    file = check_file(path, key=key)
-    if file.stat().st_size > MAX_TRACE_BYTES:
-        raise ConfigError(f"is larger than {MAX_TRACE_BYTES // 2**20} MiB", source=text, key=key)
+    raw = read_bytes(path, key=key, limit=MAX_TRACE_BYTES)
+    if raw[:2] == b"\x1f\x8b":
+        raw = _inflate(raw, text, key)
     try:
-        if text.endswith(".gz"):
-            with gzip.open(file, "rb") as stream:
-                raw = stream.read(MAX_TRACE_BYTES + 1)   # a small file may inflate to anything: read a bounded amount
-            if len(raw) > MAX_TRACE_BYTES:
-                raise ConfigError(f"inflates to more than {MAX_TRACE_BYTES // 2**20} MiB", source=text, key=key)
-        else:
-            raw = file.read_bytes()
         decoded = raw.decode("utf-8")
-    except ConfigError:
-        raise
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not a JSON trace ({type(exc).__name__})", source=text, key=key) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a JSON trace (not UTF-8 at offset {exc.start})", source=text, key=key) from None
     return parse_json(decoded, text, key)   # nesting and integer sizes bounded
 
 
+def _inflate(raw: bytes, source: str, key: str) -> bytes:
+    """A gzip stream inflated to at most :data:`MAX_TRACE_BYTES` (traces outgrow simtrain.inputs' 64 MiB)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            data = stream.read(MAX_TRACE_BYTES + 1)   # a small file may inflate to anything: read a bounded amount
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ConfigError(f"not a JSON trace ({type(exc).__name__})", source=source, key=key) from None
+    if len(data) > MAX_TRACE_BYTES:
+        raise ConfigError(f"inflates to more than {MAX_TRACE_BYTES // 2**20} MiB", source=source, key=key)
+    return data
+
+
 def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
-    """The workload of a parsed profiler trace (see the module docstring for what is read)."""
+    """The workload of a parsed profiler trace (see the module docstring for what is read).
+
+    Parameters
+    ----------
+    data : dict
+        The parsed trace.
+    source : str
+        The file it came from, for errors.
+
+    Returns
+    -------
+    Workload
+        The step's compute ops and collectives, ordered by start.
+
+    Raises
+    ------
+    ConfigError
+        A malformed or out-of-bounds value (the world size, an event's time or size), or no op at all.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
         raise ConfigError("not a PyTorch profiler trace (no traceEvents list)", source=source, key="trace")
-    info = _mapping(data.get("distributedInfo"))
-    world = _int(info.get("world_size"), 1)
-    groups = {str(pg.get("pg_name")): _int(pg.get("pg_size"), world)
-              for pg in info.get("pg_config", []) if isinstance(pg, dict)} if isinstance(info.get("pg_config"),
-                                                                                        list) else {}
-    events = [e for e in data["traceEvents"] if isinstance(e, dict) and e.get("ph") == "X"
-              and _finite(e.get("ts")) and _finite(e.get("dur")) and isinstance(e.get("name"), str)]
+    info = _distributed_info(data, source)
+    world = _world_size(info, source)
+    groups = _groups(info, world, source)
+    events = [(i, e) for i, e in enumerate(data["traceEvents"])
+              if isinstance(e, dict) and e.get("ph") == "X" and isinstance(e.get("name"), str)]
     collectives: list[Op] = []
     skipped_p2p = 0
     comm_threads: set[Any] = set()
     other_threads: set[Any] = set()
-    kernels = [e for e in events if e.get("cat") == "kernel"]
-    for e in events:
+    used = []
+    for i, e in events:
         op = _collective(e)
+        if op is None and e.get("cat") not in ("cpu_op", "kernel"):
+            continue   # an event the workload does not read: its times do not matter
+        _check_event(e, i, source)
+        used.append(e)
         if op is None:
             if e.get("cat") == "cpu_op":
                 other_threads.add(e.get("tid"))
@@ -126,24 +177,83 @@ def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
         if op == "p2p":
             skipped_p2p += 1
             continue
-        nbytes, group = _size_and_group(e, op, world, groups)
+        nbytes, group = _size_and_group(e, op, world, groups, source, f"traceEvents[{i}]")
         collectives.append(Op("collective", op, e["ts"] * 1e-6, e["dur"] * 1e-6, nbytes, group))
         if e.get("cat") != "cpu_op":
             comm_threads.add(e.get("tid"))
+    kernels = [e for e in used if e.get("cat") == "kernel"]
     if kernels:   # a GPU trace: compute is the kernels that are not communication
         compute = [e for e in kernels if not e["name"].lower().startswith("nccl")]
     else:
-        compute = _top_level([e for e in events if e.get("cat") == "cpu_op" and _collective(e) is None
+        compute = _top_level([e for e in used if e.get("cat") == "cpu_op" and _collective(e) is None
                               and (e.get("tid") not in comm_threads or e.get("tid") in other_threads)])
     ops = _merged(compute) + collectives
-    if not ops:
-        raise ConfigError("holds no compute op and no collective", source=source, key="trace")
+    _check_op_count(ops, source)
     start = min(o.start_s for o in ops)
     ops = sorted((Op(o.kind, o.name, o.start_s - start, o.duration_s, o.bytes, min(o.group_size, world))
                   for o in ops), key=lambda o: (o.start_s, o.kind))
     return Workload(tuple(ops), world, {"file": source, "format": "pytorch-profiler",
                                         "rank": info.get("rank"), "backend": info.get("backend"),
                                         "point_to_point_left_out": skipped_p2p, "gpu_kernels": bool(kernels)})
+
+
+def _distributed_info(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``distributedInfo``: absent in a single-process trace, else a mapping (a list would silently mean 1 rank)."""
+    if "distributedInfo" not in data:
+        return {}
+    info = data["distributedInfo"]
+    if not isinstance(info, dict):
+        raise ConfigError("must be a mapping", source=source, key="distributedInfo", value=info,
+                          allowed="a mapping with world_size, rank, backend, pg_config")
+    return info
+
+
+def _world_size(info: dict[str, Any], source: str) -> int:
+    """The job's ranks, within the bound the workload reader enforces (else the file written would be refused)."""
+    if "world_size" not in info:
+        return 1
+    return _count(info["world_size"], source, "distributedInfo.world_size", 1, MAX_WORLD_SIZE)
+
+
+def _groups(info: dict[str, Any], world: int, source: str) -> dict[str, int]:
+    """Each process group's size by name (``distributedInfo.pg_config``)."""
+    config = info.get("pg_config", [])
+    if not isinstance(config, list):
+        raise ConfigError("must be a list of process groups", source=source, key="distributedInfo.pg_config",
+                          value=config)
+    groups = {}
+    for i, pg in enumerate(config):
+        if not isinstance(pg, dict):
+            raise ConfigError("must be a mapping", source=source, key=f"distributedInfo.pg_config[{i}]", value=pg)
+        size = pg.get("pg_size", world)
+        groups[str(pg.get("pg_name"))] = _count(size, source, f"distributedInfo.pg_config[{i}].pg_size", 1,
+                                                MAX_WORLD_SIZE)
+    return groups
+
+
+def _check_event(event: dict[str, Any], index: int, source: str) -> None:
+    """An event the workload reads has a finite ``ts`` and ``dur`` >= 0 (dropping it would silently lose time) and
+    a thread id that is a number or a name (ops are grouped by it)."""
+    tid = event.get("tid")
+    if not isinstance(tid, (int, float, str, type(None))):
+        raise ConfigError("must be a thread id", source=source, key=f"traceEvents[{index}].tid", value=tid,
+                          allowed="a number or a string")
+    for name in ("ts", "dur"):
+        if _time(event.get(name)) is None:
+            raise ConfigError("must be a finite number >= 0", source=source, key=f"traceEvents[{index}].{name}",
+                              value=event.get(name), allowed="microseconds, as the profiler writes them")
+    if not math.isfinite(float(event["ts"]) + float(event["dur"])):   # its end must be a time too
+        raise ConfigError("ends past the largest finite time (ts + dur)", source=source,
+                          key=f"traceEvents[{index}].dur", value=event["dur"])
+
+
+def _check_op_count(ops: list[Op], source: str) -> None:
+    """At least one op, and no more than a workload file may hold (else the file written would be refused)."""
+    if not ops:
+        raise ConfigError("holds no compute op and no collective", source=source, key="trace")
+    if len(ops) > MAX_OPS:
+        raise ConfigError(f"gives {len(ops)} ops (busy intervals and collectives)", source=source,
+                          key="traceEvents", allowed=f"at most {MAX_OPS} ops, one training step's")
 
 
 def _collective(event: dict[str, Any]) -> str | None:
@@ -160,26 +270,55 @@ def _collective(event: dict[str, Any]) -> str | None:
     return _OPERATIONS.get(op)
 
 
-def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str, int]) -> tuple[float, int]:
-    args = _mapping(event.get("args"))
+def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str, int], source: str,
+                    key: str) -> tuple[float, int]:
+    """A collective event's buffer in bytes (at most ``MAX_COLLECTIVE_BYTES``) and its group's size."""
+    args = event.get("args", {})
+    if not isinstance(args, dict):
+        raise ConfigError("must be a mapping", source=source, key=f"{key}.args", value=args)
     types = args.get("Input type")
     dtype = str(args.get("dtype", types[0] if isinstance(types, list) and types else "float"))
     width = _DTYPE_BYTES.get(dtype.lower(), 4)
+    group = _count(args["Group size"], source, f"{key}.args.Group size", 1, MAX_WORLD_SIZE) \
+        if "Group size" in args else groups.get(str(args.get("Process Group Name")), world)
     if "In msg nelems" in args or "Out msg nelems" in args:
-        elements = _int(args.get("Out msg nelems" if op == "all-gather" else "In msg nelems"), 0)
+        name = "Out msg nelems" if op == "all-gather" else "In msg nelems"
+        elements = _count(args[name], source, f"{key}.args.{name}", 0, MAX_COLLECTIVE_BYTES) if name in args else 0
     else:
-        dims = args.get("Input Dims")
-        elements = sum(_numel(d) for d in (dims if isinstance(dims, list) else []) if isinstance(d, list))
+        name = "Input Dims"
+        elements = _elements(args.get(name, []), source, f"{key}.args.{name}")
         if op == "all-gather":   # the annotation names the input shard; the buffer is every rank's
-            elements *= _int(args.get("Group size"), world)
-    group = _int(args.get("Group size"), 0) or groups.get(str(args.get("Process Group Name")), world)
-    return float(elements * width), max(1, group)
+            elements *= group if "Group size" in args else world
+    if elements * width > MAX_COLLECTIVE_BYTES:
+        raise ConfigError(f"gives a buffer of {elements} elements of {width} bytes ({op})", source=source,
+                          key=f"{key}.args.{name}", value=args.get(name),
+                          allowed=f"a buffer of at most {MAX_COLLECTIVE_BYTES} bytes (1 PiB)")
+    return float(elements * width), group
 
 
-def _numel(dims: list[Any]) -> int:
+def _elements(shapes: Any, source: str, key: str) -> int:
+    """The elements of a list of shapes (``Input Dims``, an execution trace's ``shapes``), bounded."""
+    if not isinstance(shapes, list) or not all(isinstance(s, list) for s in shapes):
+        raise ConfigError("must be a list of shapes", source=source, key=key, value=shapes, allowed=_SHAPES)
+    total = sum(_numel(s, source, key) for s in shapes)
+    if total > MAX_COLLECTIVE_BYTES:
+        raise ConfigError(f"holds more than {MAX_COLLECTIVE_BYTES} elements", source=source, key=key,
+                          value=shapes, allowed=_SHAPES)
+    return total
+
+
+def _numel(dims: list[Any], source: str, key: str) -> int:
+    """The elements of one shape (a list of sizes) or of a tensor list (a list of shapes), capped just above the
+    bound: a shape of huge sizes never multiplies into a huge integer (nor a float that overflows)."""
     if dims and all(isinstance(d, list) for d in dims):
-        return sum(_numel(d) for d in dims)
-    return int(math.prod(int(d) for d in dims if isinstance(d, (int, float)))) if dims else 0
+        return min(sum(_numel(d, source, key) for d in dims), MAX_COLLECTIVE_BYTES + 1)
+    product = 1 if dims else 0   # [] is what the profiler writes for an input that is no tensor
+    for d in dims:
+        size = _as_int(d)
+        if size is None or size < 0:
+            raise ConfigError("must be a list of shapes", source=source, key=key, value=dims, allowed=_SHAPES)
+        product = min(product * min(size, MAX_COLLECTIVE_BYTES + 1), MAX_COLLECTIVE_BYTES + 1)
+    return product
 
 
 def _top_level(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -220,44 +359,99 @@ def _check_against_execution_trace(workload: Workload, kineto: Any, et: Any, sou
     """Each collective of the execution trace, matched by record function id, has the profiler trace's size."""
     if not isinstance(et, dict) or not isinstance(et.get("nodes"), list):
         raise ConfigError("not an execution trace (no nodes list)", source=source, key="execution_trace")
-    by_rf: dict[int, dict[str, Any]] = {}
-    for e in kineto["traceEvents"]:
-        args = _mapping(e.get("args")) if isinstance(e, dict) else {}
-        if "Record function id" in args and isinstance(e.get("name"), str) and _collective(e) not in (None, "p2p"):
-            by_rf[_int(args["Record function id"], -1)] = e
-    for node in et["nodes"]:
+    if not et["nodes"]:   # nothing to check against: accepting it would check nothing, silently
+        raise ConfigError("holds no nodes", source=source, key="nodes", value=[],
+                          allowed="the execution trace of the profiled step")
+    by_rf = _collectives_by_rf(kineto)
+    kineto_source = str(workload.source.get("file", "<trace>"))
+    for i, node in enumerate(et["nodes"]):
         if not isinstance(node, dict) or not isinstance(node.get("name"), str):
+            raise ConfigError("must be a mapping with a string name", source=source, key=f"nodes[{i}]",
+                              value=node)
+        if _collective({"name": node["name"]}) in (None, "p2p"):
             continue
-        attrs = {a.get("name"): a.get("value") for a in node.get("attrs", []) if isinstance(a, dict)}
-        event = by_rf.get(_int(attrs.get("rf_id"), -2))
-        if event is None or _collective({"name": node["name"]}) in (None, "p2p"):
+        rf_id = _node_attrs(node, source, f"nodes[{i}]").get("rf_id")
+        match = by_rf.get(_int(rf_id, -2))
+        if match is None:
             continue
-        shapes = (node.get("inputs") or {}).get("shapes") or []
-        elements = sum(_numel(s) for s in shapes if isinstance(s, list))
-        dims = _mapping(event.get("args")).get("Input Dims")
-        traced = sum(_numel(d) for d in (dims if isinstance(dims, list) else []) if isinstance(d, list))
+        index, event = match
+        elements = _elements(_node_shapes(node, source, f"nodes[{i}]"), source, f"nodes[{i}].inputs.shapes")
+        traced = _elements(event["args"].get("Input Dims", []), kineto_source,
+                           f"traceEvents[{index}].args.Input Dims")
         if elements and traced and elements != traced:
-            raise ConfigError(f"collective {node['name']!r} (rf_id {attrs.get('rf_id')}) has {elements} elements "
+            raise ConfigError(f"collective {shown(node['name'])} (rf_id {shown(rf_id)}) has {elements} elements "
                               f"here and {traced} in the profiler trace: not the same step", source=source,
                               key="execution_trace")
-    del workload
+
+
+def _collectives_by_rf(kineto: dict[str, Any]) -> dict[int, tuple[int, dict[str, Any]]]:
+    """The profiler trace's collective events (with their index) by record function id."""
+    by_rf: dict[int, tuple[int, dict[str, Any]]] = {}
+    for i, e in enumerate(kineto["traceEvents"]):
+        args = _mapping(e.get("args")) if isinstance(e, dict) else {}
+        if "Record function id" in args and isinstance(e.get("name"), str) and _collective(e) not in (None, "p2p"):
+            by_rf[_int(args["Record function id"], -1)] = (i, e)
+    return by_rf
+
+
+def _node_attrs(node: dict[str, Any], source: str, key: str) -> dict[Any, Any]:
+    """An execution-trace node's ``attrs`` (a list of ``{name, value}`` mappings) as a mapping."""
+    attrs = node.get("attrs", [])
+    if not isinstance(attrs, list) or not all(isinstance(a, dict) for a in attrs):
+        raise ConfigError("must be a list of mappings", source=source, key=f"{key}.attrs", value=attrs,
+                          allowed="a list of {name, type, value} mappings")
+    return {str(a.get("name")): a.get("value") for a in attrs}
+
+
+def _node_shapes(node: dict[str, Any], source: str, key: str) -> Any:
+    """An execution-trace node's ``inputs.shapes`` (checked by :func:`_elements`)."""
+    inputs = node.get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise ConfigError("must be a mapping", source=source, key=f"{key}.inputs", value=inputs,
+                          allowed="a mapping with values, shapes, types")
+    return inputs.get("shapes", [])
 
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _int(value: Any, default: int) -> int:
+def _as_int(value: Any) -> int | None:
+    """``value`` as an integer when it is one: a JSON integer, an integral float or a string of digits (traces
+    write counts all three ways); else None."""
     if isinstance(value, bool):
-        return default
+        return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and math.isfinite(value):
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return default
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII only: int() refuses '²', which str.isdigit() accepts; and as long as a JSON integer may be
+        if text.isascii() and text.isdigit() and len(text) <= MAX_INTEGER_DIGITS:
+            return int(text)
+    return None
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+def _int(value: Any, default: int) -> int:
+    number = _as_int(value)
+    return default if number is None else number
+
+
+def _count(value: Any, source: str, key: str, low: int, high: int) -> int:
+    """``value`` as an integer in ``low..high``, else a :class:`ConfigError` naming ``key``."""
+    number = _as_int(value)
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"must be an integer in {low}..{high}", source=source, key=key, value=value)
+    return number
+
+
+def _time(value: Any) -> float | None:
+    """``value`` as a float when a finite number >= 0 (an integer of hundreds of digits has none), else None."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
