@@ -51,11 +51,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simtrain.config import yaml_scalar
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_EXPERTS, MAX_LAYERS, MAX_WIDTH
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
+from simtrain.registry import parse_spec
 
 __all__ = ["ATTENTION_KERNELS", "ATTENTION_KINDS", "DECODER_PARAMS", "DecoderConfig", "DecoderSpec", "block_layers",
            "decoder_from_config", "is_core_attention", "is_decoder_name", "load_decoder"]
@@ -366,18 +366,6 @@ def is_decoder_name(text: str) -> bool:
     return bool(sep) and "/" not in head and "\\" not in head and (head == PREFIX or "=" in tail)
 
 
-def parse_overrides(text: str, source: str) -> dict[str, Any]:
-    """``key=value,key=value`` → a mapping of YAML scalars."""
-    out: dict[str, Any] = {}
-    for item in filter(None, text.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError("expected key=value items separated by commas", source=source, key="model",
-                              value=item)
-        out[key.strip()] = yaml_scalar(value.strip())
-    return out
-
-
 def load_decoder(text: str) -> DecoderSpec:
     """A decoder from ``gpt:key=value,...`` or a catalog decoder with overrides (``llama3-8b:seq=4096``).
 
@@ -390,9 +378,9 @@ def load_decoder(text: str) -> DecoderSpec:
     ...
     simtrain.errors.ConfigError: model: 'resnet50' is not a decoder, so it takes no overrides (got 'resnet50:seq=4')
     """
-    head, _, tail = text.partition(":")
     source = f"model {text}"
-    overrides = parse_overrides(tail, source)
+    # the one spec grammar (simtrain.registry.parse_spec): a key given twice is an error, not the last one winning
+    head, overrides = parse_spec(text, source=source, key="model")
     if head == PREFIX:
         return decoder_from_config(DecoderConfig.from_mapping(overrides, source=source), name=None)
     from simtrain.catalog import resolve

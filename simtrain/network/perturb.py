@@ -147,6 +147,8 @@ class Perturbations:
                 index = int(rank)
             except ValueError:
                 raise ConfigError("the rank must be an integer", key="stragglers", value=text) from None
+            if index in result.stragglers:   # two factors for one rank: a typo, not "the last one wins"
+                raise ConfigError("rank given twice", key="stragglers", value=text)
             result.stragglers[index] = _factor(value, "stragglers")
         for text in degraded:
             link, value = _split_value(text, "degraded")
@@ -175,6 +177,8 @@ class Perturbations:
         for item in top.sections("stragglers", [], min_items=0):
             factor = item.number("factor", minimum=0, exclusive_minimum=True)   # read first, as the docs list it
             rank = item.integer("rank", minimum=0)
+            if rank in result.stragglers:
+                raise item.error("rank", "rank given twice in stragglers", value=rank)
             result.stragglers[rank] = factor
             result.origins[("straggler", rank)] = (source, item.key_path("rank"))
             item.finish()

@@ -77,10 +77,14 @@ def parse_degrees(text: str) -> dict[str, int | None]:
     simtrain.errors.ConfigError: parallel: unknown degree 'sp': 'tp=8,sp=2'; allowed: cp, dp, ep, etp, pp, tp
     """
     out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1, "etp": None}
+    given: set[str] = set()
     for item in filter(None, str(text).replace(" ", "").split(",")):
         key, sep, value = item.partition("=")
         if key not in out:
             raise ConfigError(f"unknown degree {key!r}", key="parallel", value=text, choices=sorted(out))
+        if key in given:   # tp=4,pp=2,tp=2 is a typo, not tp=2
+            raise ConfigError(f"degree {key!r} given twice", key="parallel", value=text)
+        given.add(key)
         if not sep or not value.isdigit() or int(value) < 1:
             raise ConfigError(f"{key} must be a positive integer", key="parallel", value=text)
         out[key] = int(value)
