@@ -131,6 +131,10 @@ def _run(args: argparse.Namespace) -> int:
                           key="--micro-batch", value=args.micro_batch)
     if args.micro_batch is not None and args.algorithm == "all":
         raise ConfigError("needs one placer, not 'all'", source=CLI, key="--micro-batch", value=args.micro_batch)
+    for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
+        if path and args.algorithm == "all":   # 'all' compares placers in a table: there is no one plan to write
+            raise ConfigError("writes one placer's plan: name a placer, not 'all' (its table prints, or --json)",
+                              source=CLI, key=flag, value=path)
     if args.graph:
         graph = _load_graph(args.graph)
     else:
