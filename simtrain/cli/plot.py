@@ -157,6 +157,9 @@ def _traffic(args: argparse.Namespace, out: Path) -> int:
                           allowed="e.g. --schemes powersgd,topk --sweep rank=1,2,4 --sweep density=0.1,0.01")
     sweeps: dict[str, list[Any]] = {}
     for text in args.sweep:
+        if not text.partition("=")[0].strip() or "=" not in text:   # parse_override would name --set
+            raise ConfigError("must look like PARAM=V1,V2,...", source=CLI, key="--sweep", value=text,
+                              allowed="e.g. --sweep rank=1,2,4")
         key, _ = parse_override(text, source=CLI)
         if key in sweeps:
             raise ConfigError("a parameter is swept once", source=CLI, key="--sweep", value=text)
