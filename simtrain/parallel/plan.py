@@ -479,8 +479,9 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         raise ConfigError("an uneven layout needs more than one model chunk (pp > 1)", key="pipeline_layout",
                           value=pipeline_layout)
     if not pipeline_layout and config.layers % (pp * chunks):
-        raise ConfigError(f"pp·V = {pp * chunks} must divide the {config.layers} layers", key="parallel",
-                          value=parallel)
+        # with V model chunks per stage the interleaved schedule's V is as much at fault as pp
+        key, value = ("parallel", parallel) if chunks == 1 else ("pipeline_schedule", f"interleaved:chunks={chunks}")
+        raise ConfigError(f"pp·V = {pp * chunks} must divide the {config.layers} layers", key=key, value=value)
     sizes = chunk_sizes(config.layers, pp, chunks, pipeline_layout)
     stage_counts = [sum(sizes[v * pp + s] for v in range(chunks)) for s in range(pp)]
     split = cp * (tp if sequence_parallel else 1)
