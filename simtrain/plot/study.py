@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,11 +59,45 @@ def series_columns(table: Any, exclude: Sequence[str] = ()) -> list[str]:
     return [c for c in _config_columns(table) if c not in exclude and table[c].astype(str).nunique() > 1]
 
 
+#: Result columns the figures read as numbers, with the least value each may take (a results table is input: a
+#: hand-edited or corrupt one must fail on the cell, not draw a blank or wrong figure).
+_NUMERIC: dict[str, float] = {"gpus": 1, "num_gpus": 1, "batch": 1, "step_time_s": 0, "compute_time_s": 0,
+                              "comm_time_s": 0, "exposed_comm_time_s": 0, "forward_time_s": 0, "backward_time_s": 0,
+                              "update_time_s": 0, "comm_fraction": 0, "throughput_samples_per_s": 0,
+                              "scaling_efficiency": 0, "bytes_per_gpu": 0}
+
+
 def _ok(table: Any) -> Any:
     rows = table[table["status"] == "ok"] if "status" in table.columns else table
     if rows.empty:
         raise ConfigError("the results hold no successful point to plot", key="table")
+    _check_numbers(rows)
     return rows
+
+
+def _check_numbers(rows: Any) -> None:
+    """Every successful row's numeric result columns hold finite numbers at or above their least value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _check_numbers(pd.DataFrame({"gpus": [8, "x"]}))
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: gpus: must be a finite number >= 1 (row 2) (got 'x')
+    """
+    import pandas as pd
+
+    for column, least in _NUMERIC.items():
+        if column not in rows.columns:
+            continue
+        values = pd.to_numeric(rows[column], errors="coerce")
+        bad = ~(values.apply(math.isfinite) & (values >= least))
+        if bad.any():
+            position = int(bad.to_numpy().argmax())
+            row = rows.index[position]   # the table's own row (1-based, the header not counted)
+            raise ConfigError(f"must be a finite number >= {least:g} (row {int(row) + 1})", key=column,
+                              value=rows[column].iloc[position])
 
 
 def _determined(table: Any, columns: list[str], given: Sequence[str] = ()) -> list[str]:
