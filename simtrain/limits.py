@@ -20,10 +20,15 @@ from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES", "MAX_EPOCHS",
            "MAX_EXPERTS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS",
-           "MAX_SAMPLES_PER_EPOCH", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS",
+           "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
+#: GPUs of a plan search (``simtrain parallelize``): it prices every candidate plan's collectives, and its memory
+#: grows with the GPUs (here, a 2-layer GPT: 8,192 GPUs 0.9 GB and 4 s, 65,536 GPUs 7.6 GB and 27 s); a single
+#: plan (``simulate --parallel``) goes to MAX_GPUS (262,144 GPUs: 0.8 GB, 3 s).
+MAX_SEARCH_GPUS = 1 << 16
 #: NICs per node of a topology (``nic: count``; a DGX has 8 to 10, and every NIC is links the cluster holds).
 MAX_NICS = 256
 #: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).

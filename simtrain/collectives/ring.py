@@ -89,11 +89,13 @@ def channel_orders(ranks: np.ndarray, gpus_per_node: int, channels: int) -> np.n
     node = ranks // max(gpus_per_node, 1)
     # runs of consecutive ranks on the same node, in order
     starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
-    ends = np.r_[starts[1:], len(ranks)]
-    rows = []
-    for c in range(channels):
-        rows.append(np.concatenate([np.roll(ranks[a:b], -(c * (b - a) // channels)) for a, b in zip(starts, ends)]))
-    return np.stack(rows)
+    lengths = np.diff(np.r_[starts, len(ranks)])
+    # per position: its run's start and length, and its offset in the run; ring c rotates each run left by
+    # ⌊c·L/C⌋ (np.roll(run, -s)[i] = run[(i + s) % L]), all runs at once
+    first = np.repeat(starts, lengths)
+    length = np.repeat(lengths, lengths)
+    offset = np.arange(len(ranks)) - first
+    return np.stack([ranks[first + (offset + (c * length) // channels) % length] for c in range(channels)])
 
 
 @register_algorithm(

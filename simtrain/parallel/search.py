@@ -40,7 +40,7 @@ from typing import Any
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.hardware import get_device
-from simtrain.limits import MAX_PIPELINE_SLOTS
+from simtrain.limits import MAX_PIPELINE_SLOTS, MAX_SEARCH_GPUS, check_count
 from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_core_attention
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
@@ -217,6 +217,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                           value=getattr(spec, "name", model))
     if top < 1:
         raise ConfigError("must be at least 1", key="top", value=top)
+    if gpus is not None:   # before the cluster is built: the search's memory grows with the GPUs it spans
+        check_count(gpus, MAX_SEARCH_GPUS, key="gpus")
     c = spec.config
     cluster = cache.cluster(topology, gpus, ())
     network_cache = cache.network(cluster)
@@ -229,7 +231,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     from simtrain.compression import make_scheme
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
-    n = cluster.num_gpus
+    n = check_count(cluster.num_gpus, MAX_SEARCH_GPUS, key="gpus")   # a topology's own size, when gpus is None
     factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     if pipeline_slots(global_batch, max(MICRO_BATCHES), n, 1, 1) > MAX_PIPELINE_SLOTS:   # no plan can be listed
