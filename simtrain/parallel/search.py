@@ -316,7 +316,11 @@ def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dic
     shares = {"pipeline bubble": bubble * t, "exposed TP/CP/EP communication": exposed_tp,
               "exposed DP communication": exposed_dp}
     biggest = max(shares, key=lambda k: shares[k])
-    why = (f"compute {100 * (1 - sum(shares.values()) / t):.0f} % of the step; {biggest} "
+    # the first stage's own compute: its micro-batches' forward and backward less the communication exposed in them
+    # (the shares above overlap, a DP tail can run in the bubble: the rest of the step is not compute)
+    compute_s = m * sum(map(sum, (costs.forward[0], costs.backward[0]))) - exposed_tp - costs.exposed["dp"] + \
+        costs.update[0]
+    why = (f"compute {100 * compute_s / t:.0f} % of the step; {biggest} "
            f"{100 * shares[biggest] / t:.0f} %; memory {memory['total'] / 2**30:.1f} GiB of "
            f"{device.memory_bytes / 2**30:.0f}")
     return {

@@ -76,3 +76,15 @@ def test_a_step_of_more_pipeline_slots_than_simtrain_lists_is_refused_or_skipped
         (big // (k["micro_batch"] * int(k["parallel"].split("dp=")[1].split(",")[0])))
         * int(k["parallel"].split("pp=")[1].split(",")[0]) * (2 if k["pipeline_schedule"].startswith("interleaved")
                                                               else 1) <= MAX_PIPELINE_SLOTS for k in keys)
+
+
+def test_why_reports_a_compute_share_between_0_and_100() -> None:
+    """The explanation's compute share is the first stage's own compute over the step (it was 1 minus the bubble,
+    exposed TP and exposed DP shares, which overlap, and read -4 % on a bubble-bound plan)."""
+    import re
+
+    result = search("gpt:layers=2,hidden=256,heads=4,seq=128,vocab=1000", "dgx-a100", gpus=4096, global_batch=4096,
+                    top=5)
+    for row in result.best:
+        share = float(re.match(r"compute (-?\d+) %", row["why"]).group(1))
+        assert 0 <= share <= 100, row["why"]
