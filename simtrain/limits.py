@@ -19,9 +19,9 @@ from __future__ import annotations
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES", "MAX_EPOCHS",
-           "MAX_EXPERTS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_REPEATS",
-           "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS",
-           "check_count"]
+           "MAX_EXPERTS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS",
+           "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH",
+           "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -65,6 +65,10 @@ MAX_LAYERS = 100_000
 MAX_WIDTH = 1 << 24
 #: Experts of a mixture-of-experts layer, routed or shared (each is tensors the model holds; DeepSeek-V3 has 256).
 MAX_EXPERTS = 1 << 16
+#: Ops of a placement graph (``simtrain place``): the placers and the list scheduler are linear or worse in ops, and a
+#: graph built from a model is about 22 ops per transformer layer; 100,000 ops place in about 5 s here, where a
+#: 100,000-layer model (2.2 M ops) ran past a minute at 4 GB. Baechi's profiled GNMT has 2,828.
+MAX_PLACEMENT_OPS = 100_000
 #: Slots of a pipeline-parallel step, micro-batches per pipeline x stages x model chunks, each of which the step's
 #: schedule lists (2^20 took 5.9 s and 0.9 GB analytically; real plans have thousands: Llama 3 405B's at most ~5k).
 MAX_PIPELINE_SLOTS = 1 << 20

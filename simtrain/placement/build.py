@@ -27,6 +27,7 @@ import numpy as np
 from simtrain.compute import OPTIMIZER_STATES, ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.inputs import load_json
+from simtrain.limits import MAX_PLACEMENT_OPS
 from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec
 from simtrain.placement.graph import GraphBuilder, OpGraph
 
@@ -206,6 +207,10 @@ def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Seque
         raise ConfigError("unknown dtype", key="dtype", value=dtype, choices=DTYPE_BYTES)
     if optimizer not in OPTIMIZER_STATES:
         raise ConfigError("unknown optimizer", key="optimizer", value=optimizer, choices=OPTIMIZER_STATES)
+    if 2 * len(layers) > MAX_PLACEMENT_OPS:   # a forward and a backward op per layer: refused before building
+        raise ConfigError(f"has {len(layers):,} layers: its placement graph (a forward and a backward op each, an "
+                          f"update per weighted layer) would pass the {MAX_PLACEMENT_OPS:,} ops a graph may hold",
+                          key="model", value=name)
     width = DTYPE_BYTES[dtype]
     master = 4 if width < 4 else 0
     builder = GraphBuilder(name)

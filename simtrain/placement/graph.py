@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_PLACEMENT_OPS
 
 __all__ = ["KINDS", "GraphBuilder", "OpGraph"]
 
@@ -392,6 +393,9 @@ class GraphBuilder:
     def add_op(self, name: str, compute_s: float, *, persistent_bytes: float = 0.0, temporary_bytes: float = 0.0,
                kind: str = "op", group: str | None = None, pair: int = -1) -> int:
         """Add an op; returns its id. ``group`` names its co-location group (default: its own)."""
+        if len(self._ops) >= MAX_PLACEMENT_OPS:   # refused as the graph grows, before a placer's tables are built
+            raise ConfigError(f"a placement graph holds at most {MAX_PLACEMENT_OPS:,} ops (Baechi's GNMT has 2,828)",
+                              source=self.source or None, key="ops", value=f"more than {MAX_PLACEMENT_OPS:,}")
         if name in self._index:
             raise ConfigError("duplicate op name", source=self.source or None, key="ops", value=name)
         for label, value in (("compute_s", compute_s), ("persistent_bytes", persistent_bytes),
