@@ -41,8 +41,8 @@ def add_parser(sub: Any) -> None:
     sweep.add_argument("-b", "--min-bytes", help="smallest size of the sweep (nccl-tests -b)")
     sweep.add_argument("-e", "--max-bytes", help="largest size of the sweep (nccl-tests -e)")
     sweep.add_argument("-f", "--step-factor", type=float, default=2.0, help="size multiplier per step (-f)")
-    sweep.add_argument("--datatype", default="float", help="element type of the count column (-d): float, half, "
-                                                           "bfloat16, int8, int32, int64, double, …")
+    sweep.add_argument("--datatype", help="element type of the count column (-d): float (default), half, "
+                                          "bfloat16, int8, int32, int64, double, …")
     sweep.add_argument("--compare", metavar="LOG", help="an nccl-tests output log: print measured against "
                                                         "simulated per size, with the error")
     p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the collective: every "
@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if sweeping == (args.size is not None):
         raise ConfigError("give --size, or a sweep (-b/-e) or --compare LOG, not both", source=CLI, key="--size",
                           value=args.size)
+    if args.datatype is not None and not sweeping:   # --size takes bytes with a unit; there is no count column
+        raise ConfigError("sets the count column of a sweep (-b/-e) or --compare", source=CLI, key="--datatype",
+                          value=args.datatype)
     if (args.trace_ranks or args.trace_links) and args.trace is None:
         raise ConfigError("needs --trace", source=CLI, key="--trace-ranks" if args.trace_ranks else "--trace-links")
     if args.trace is not None:
@@ -175,8 +178,9 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
     """The nccl-tests size sweep (``-b/-e/-f``) or the comparison with an nccl-tests log (``--compare``)."""
     from simtrain import nccl_tests
 
-    if args.datatype not in nccl_tests.TYPE_BYTES:
-        raise ConfigError("unknown element type", source=CLI, key="--datatype", value=args.datatype,
+    datatype = args.datatype or "float"
+    if datatype not in nccl_tests.TYPE_BYTES:
+        raise ConfigError("unknown element type", source=CLI, key="--datatype", value=datatype,
                           choices=sorted(nccl_tests.TYPE_BYTES))
     measured: dict[int, Any] = {}
     if args.compare is not None:
@@ -189,8 +193,11 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
         if args.min_bytes is None or args.max_bytes is None:
             raise ConfigError("a sweep needs both -b and -e", source=CLI,
                               key="-b" if args.min_bytes is None else "-e")
-        sizes = nccl_tests.sweep_sizes(nccl_tests.parse_size(args.min_bytes, key="-b"),
-                                       nccl_tests.parse_size(args.max_bytes, key="-e"), args.step_factor)
+        smallest = nccl_tests.parse_size(args.min_bytes, key="-b")
+        if smallest < nccl_tests.TYPE_BYTES[datatype]:   # a count of 0 elements
+            raise ConfigError(f"is smaller than one {datatype} ({nccl_tests.TYPE_BYTES[datatype]} B)",
+                              source=CLI, key="-b", value=args.min_bytes)
+        sizes = nccl_tests.sweep_sizes(smallest, nccl_tests.parse_size(args.max_bytes, key="-e"), args.step_factor)
         if measured:
             sizes = [s for s in sizes if s in measured] or sizes
     else:
@@ -201,7 +208,7 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
     if args.json:
         out: list[dict[str, Any]] = []
         for size, r in zip(sizes, results):
-            row = {"size_bytes": size, "count": size // nccl_tests.TYPE_BYTES[args.datatype], "time_us": r.time_s * 1e6,
+            row = {"size_bytes": size, "count": size // nccl_tests.TYPE_BYTES[datatype], "time_us": r.time_s * 1e6,
                    "algbw_GBps": r.algbw_Bps / 1e9, "busbw_GBps": r.busbw_Bps / 1e9}
             if size in measured:
                 m = measured[size]
@@ -214,7 +221,7 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
     if not measured:
         factor = [r.busbw_Bps / r.algbw_Bps if r.algbw_Bps > 0 else 1.0 for r in results]
         print(nccl_tests.format_table(args.op, [(s, r.time_s, f) for s, r, f in zip(sizes, results, factor)],
-                                      args.datatype, header))
+                                      datatype, header))
         return 0
     print(f"# {header}; measured: {args.compare}")
     print(f"#{'size (B)':>13} {'measured (us)':>14} {'simulated (us)':>15} {'meas busbw':>11} {'sim busbw':>10} "
