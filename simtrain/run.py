@@ -139,7 +139,8 @@ _DEFAULT_BATCH = next(p.default for p in RUN_PARAMS if p.name == "batch")
 def check_combination(compute_jitter: float, store_and_forward: bool, engine: str, *, batch: int | None = None,
                       parallel: str | None = None, micro_batch: int | None = None,
                       global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
-                      rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False) -> None:
+                      rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False,
+                      samples_per_epoch: int | None = None, epochs: float | None = None) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed. The rules that need the
     GPU count or the model (degrees dividing them) are checked when the plan is resolved
@@ -156,6 +157,11 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     simtrain.errors.ConfigError: compute_jitter: per-GPU compute jitter is simulated by the DES; use engine 'des' \
 (got 0.1)
     """
+    if (samples_per_epoch is None) != (epochs is None):   # the run's length needs both; one alone says nothing
+        given, what = ("epochs", "the samples per epoch") if samples_per_epoch is None else \
+            ("samples_per_epoch", "the epochs")
+        raise ConfigError(f"sets the run's length only together with {what}", key=given,
+                          value=epochs if given == "epochs" else samples_per_epoch)
     if compute_jitter > 0 and engine != "des":
         raise ConfigError("per-GPU compute jitter is simulated by the DES; use engine 'des'",
                           key="compute_jitter", value=compute_jitter)
@@ -285,7 +291,8 @@ class TrainingRun:
         check_combination(self.compute_jitter, self.store_and_forward, self.engine, batch=self.batch,
                           parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
                           pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,
-                          rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations)
+                          rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
+                          samples_per_epoch=self.samples_per_epoch, epochs=self.epochs)
 
     # -- constructors ---------------------------------------------------------------------------------------
     @classmethod

@@ -278,7 +278,8 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                           batch=point["batch"], parallel=point["parallel"], micro_batch=point["micro_batch"],
                           global_batch=point["global_batch"], pipeline_schedule=point["pipeline_schedule"],
                           recompute=point["recompute"], rank_order=point["rank_order"],
-                          distribute_saved_activations=bool(point["distribute_saved_activations"]))
+                          distribute_saved_activations=bool(point["distribute_saved_activations"]),
+                          samples_per_epoch=point.get("samples_per_epoch"), epochs=point.get("epochs"))
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
