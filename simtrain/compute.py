@@ -45,7 +45,8 @@ from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
-__all__ = ["FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel", "flash_attention_flops"]
+__all__ = ["FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel", "flash_attention_flops",
+           "fp8_gemm_share", "is_fp8_gemm"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -114,6 +115,34 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "layernorm": ((1, 1, 1), (3, 2, 2)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
+
+
+def is_fp8_gemm(layer: Layer) -> bool:
+    """Whether an ``fp8`` run computes ``layer``'s GEMMs in FP8 (:data:`FP8_GEMM_KINDS`, not ``keep_precision``).
+
+    Examples
+    --------
+    >>> from simtrain.model.decoder import DecoderConfig, head_layers
+    >>> [is_fp8_gemm(layer) for layer in head_layers(DecoderConfig.from_mapping(
+    ...     {"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100, "tied": False}))]
+    [False, False]
+    """
+    return layer.gemm is not None and layer.kind in FP8_GEMM_KINDS and not layer.keep_precision
+
+
+def fp8_gemm_share(layers: Any) -> float:
+    """The share of ``layers``' parameters that an ``fp8`` run's GEMMs hold in FP8 (whose FP8 copies it casts once
+    a step, :meth:`ComputeModel.update_time`).
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> round(fp8_gemm_share(load_model("llama3-8b").layers), 2)
+    0.87
+    """
+    layers = list(layers)
+    total = sum(layer.num_params for layer in layers)
+    return sum(layer.num_params for layer in layers if is_fp8_gemm(layer)) / total if total else 0.0
 
 
 def flash_attention_flops(batch: int, length: int, kv: int, dim: int, phase: str) -> float:
@@ -392,7 +421,7 @@ class ComputeModel:
         if self.profile is None:
             self.device.peak_flops(dtype)   # an unsupported dtype fails here, for every kind of layer
         if dtype == "fp8":
-            if layer.gemm is None or layer.kind not in FP8_GEMM_KINDS or layer.keep_precision:
+            if not is_fp8_gemm(layer):
                 return self._own_time(layer, batch, phase, FP8_STORAGE)
             # an FP8 GEMM layer: its GEMMs in fp8, plus the cast of the GEMMs' input (forward: x; backward: dy)
             cast = (layer.input_elements if phase == "forward" else layer.output_elements) * batch * FP8_CAST_BYTES
@@ -534,9 +563,11 @@ class ComputeModel:
         return max(flops / (self.device.peak_flops(dtype) * efficiency), self._memory_time(nbytes),
                    float(self.kernel_overhead_s or 0.0))
 
-    def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum") -> float:
+    def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum",
+                    fp8_share: float = 1.0) -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states (at
-        ``fp8``, also the cast of every weight to its FP8 copies for the next step's GEMMs).
+        ``fp8``, also the cast of the FP8 GEMMs' weights to their FP8 copies for the next step: ``fp8_share`` of
+        the ``num_params``, :func:`fp8_gemm_share`).
 
         Examples
         --------
@@ -547,10 +578,9 @@ class ComputeModel:
 
         # read weight, gradient, fp32 master (mixed precision) and states, plus LAMB/LARS/NovoGrad's norm passes;
         # write weight, master and states (simtrain.optimizers says it once)
-        per_param = update_bytes_per_param(optimizer, DTYPE_BYTES[dtype])
-        if dtype == "fp8":   # the recipe casts every weight to its FP8 copies once a step (FP8_GEMM_KINDS)
-            per_param += FP8_CAST_BYTES
+        nbytes = float(num_params * update_bytes_per_param(optimizer, DTYPE_BYTES[dtype]))
+        if dtype == "fp8":   # the recipe casts the FP8 GEMMs' weights to their FP8 copies once a step
+            nbytes += FP8_CAST_BYTES * fp8_share * num_params
         if self.profile is not None:
-            return self.profile.memory_time(num_params * per_param, dtype)
-        return self.kernel_time(0.0, num_params * per_param, "fp32" if "fp32" in
-                                self.device.peak_flops_per_dtype else dtype, 1)
+            return self.profile.memory_time(nbytes, dtype)
+        return self.kernel_time(0.0, nbytes, "fp32" if "fp32" in self.device.peak_flops_per_dtype else dtype, 1)

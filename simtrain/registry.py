@@ -105,6 +105,8 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm") -> 
     params: dict[str, Any] = {}
     if rest.strip():
         for item in _split_top_level(rest):
+            if not item.strip():   # a trailing or doubled comma adds nothing
+                continue
             if "=" not in item:
                 raise ConfigError("parameters must look like NAME:key=value,key=value", source=source, key=key,
                                   value=text)

@@ -356,3 +356,23 @@ def test_the_wheel_build_ships_the_device_catalog(tmp_path):
     shipped = sorted(p.name for p in (tmp_path / "simtrain" / "data" / "devices").glob("*.yaml"))
     assert shipped == sorted(f"{n}.yaml" for n in names("devices"))
     assert "graft devices" in (root / "MANIFEST.in").read_text()
+
+
+def test_fp8_leaves_output_heads_and_convolutions_in_bf16():
+    """A YAML model's last linear layer (its output head) keeps bf16 under fp8, as a decoder's head does; a model
+    with no FP8 GEMM layer (ResNet-50: convolutions and its head) steps exactly as at bf16, casts included."""
+    from simtrain.compute import fp8_gemm_share
+    from simtrain.training import simulate
+
+    assert [layer.name for layer in load_model("gpt2-small").layers if layer.keep_precision] == ["lm_head"]
+    assert fp8_gemm_share(load_model("resnet50").layers) == 0.0
+    assert 0.8 < fp8_gemm_share(load_model("llama3-8b").layers) < 0.95
+    kwargs = dict(gpus=8, batch=64)
+    assert simulate("resnet50", "dgx-h100", dtype="fp8", **kwargs).step_time_s == \
+        simulate("resnet50", "dgx-h100", dtype="bf16", **kwargs).step_time_s
+
+
+def test_a_trailing_comma_in_a_model_spec_adds_nothing():
+    from simtrain.model.decoder import load_decoder
+
+    assert load_decoder("llama3-8b:seq=4096,").config.seq == 4096

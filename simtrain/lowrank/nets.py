@@ -71,7 +71,6 @@ def _block_layers(i: int) -> list[dict[str, Any]]:
     ]
 
 
-@functools.cache
 def _is_weight_matrix(t: Tensor) -> bool:
     """A conv or linear weight, which the low-rank schemes factorise and whose spectrum a run records."""
     return t.name.endswith(".weight") and t.matrix_shape is not None
@@ -91,6 +90,7 @@ def weight_shapes(name: str) -> dict[str, tuple[int, int]]:
     return {t.name: t.matrix_shape for t in model_spec(name).tensors if _is_weight_matrix(t) and t.matrix_shape}
 
 
+@functools.cache
 def model_spec(name: str) -> ModelSpec:
     """The :class:`~simtrain.model.ModelSpec` of model ``name`` (one of :data:`MODELS`).
 

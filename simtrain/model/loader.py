@@ -95,7 +95,7 @@ from typing import Any
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError, shown, suggest
 from simtrain.limits import MAX_LAYERS
-from simtrain.model.spec import Layer, ModelSpec, Tensor
+from simtrain.model.spec import Layer, ModelSpec, Tensor, keep_output_precision
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
 
@@ -212,7 +212,7 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
         raise top.error("layers", "defines no layers")
     return ModelSpec(
         name=name,
-        layers=tuple(builder.layers),
+        layers=keep_output_precision(tuple(builder.layers)),
         input_shape=input_shape,
         sample_name=sample_name,
         reference=reference,

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor"]
+__all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor", "keep_output_precision"]
 
 #: Bytes a training run at each dtype stores per activation, weight and gradient value (and sends in its
 #: collectives). tf32 and fp8 name GEMM modes, not storage: tf32 stores fp32, and fp8 (Transformer Engine's recipe,
@@ -122,6 +122,24 @@ class Layer:
     def backward_flops(self) -> float:
         """Backward FLOPs per sample: gradient w.r.t. input and w.r.t. weights, 2 × forward."""
         return 2.0 * self.forward_flops
+
+
+def keep_output_precision(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
+    """``layers`` with the last linear layer (the output head) marked ``keep_precision``: FP8 recipes leave a model's
+    output projection in bf16 (Megatron-LM's output layer, torchtitan's float8 filter of ``output``).
+
+    Examples
+    --------
+    >>> out = keep_output_precision((Layer("a", "linear", gemm=(1, 2, 3)), Layer("b", "linear", gemm=(1, 2, 3))))
+    >>> [layer.keep_precision for layer in out]
+    [False, True]
+    """
+    import dataclasses
+
+    last = next((i for i in range(len(layers) - 1, -1, -1) if layers[i].kind == "linear" and layers[i].gemm), None)
+    if last is None or layers[last].keep_precision:
+        return layers
+    return (*layers[:last], dataclasses.replace(layers[last], keep_precision=True), *layers[last + 1:])
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
-from simtrain.model.spec import Layer, ModelSpec, Tensor
+from simtrain.model.spec import Layer, ModelSpec, Tensor, keep_output_precision
 
 if TYPE_CHECKING:
     import torch
@@ -345,7 +345,7 @@ def from_torch(module: torch.nn.Module, example_input: Any, *, batch_dim: int = 
     first = next(a for a in args if isinstance(a, torch.Tensor))
     shape = tuple(int(d) for i, d in enumerate(first.shape) if i != batch_dim % first.dim())
     label = name or type(module).__name__
-    return ModelSpec(name=label, layers=tuple(layers), input_shape=shape, sample_name="sample",
+    return ModelSpec(name=label, layers=keep_output_precision(tuple(layers)), input_shape=shape, sample_name="sample",
                      reference=f"torch.nn.Module {type(module).__name__} traced with torch.fx",
                      description=f"{label}: traced from PyTorch", source=source)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from simtrain.compute import OPTIMIZER_STATES, ComputeModel
+from simtrain.compute import OPTIMIZER_STATES, ComputeModel, is_fp8_gemm
 from simtrain.errors import ConfigError
 from simtrain.inputs import load_json
 from simtrain.limits import MAX_PLACEMENT_OPS
@@ -247,7 +247,8 @@ def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Seque
         else:  # an output: the loss gradient comes from the forward output
             builder.add_edge(fwd[i], b, [act[i]])
         if layer.num_params:
-            u = builder.add_op(f"{layer.name}/update", compute.update_time(layer.num_params, dtype, optimizer),
+            u = builder.add_op(f"{layer.name}/update", compute.update_time(layer.num_params, dtype, optimizer,
+                                                                         float(is_fp8_gemm(layer))),
                                persistent_bytes=layer.num_params * 4 * OPTIMIZER_STATES[optimizer], kind="update",
                                group=layer.name, pair=fwd[i])
             builder.add_edge(b, u, [builder.add_tensor(b, 0.0, name=f"{layer.name}:wgrad-ready")])

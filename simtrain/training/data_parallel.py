@@ -38,7 +38,7 @@ import numpy as np
 from simtrain import units
 from simtrain.compression import Phase, Scheme, SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Communication
-from simtrain.compute import OPTIMIZER_STATES, ComputeModel
+from simtrain.compute import OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
 from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
@@ -451,7 +451,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             "another device"
         )
     forward, backward = _layer_times(spec, None, compute, batch, run.dtype)
-    update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer)
+    fp8_share = fp8_gemm_share(spec.layers)
+    update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer, fp8_share)
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
 
@@ -481,7 +482,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             continue
         if phase.trained_params is not None:   # the optimizer updates the factors it holds, not W
             phase_update[phase.name] = compute.update_time(phase.updated_params(spec.tensors), run.dtype,
-                                                           run.optimizer)
+                                                           run.optimizer, fp8_share)
         phase_buckets, phase_ready, phase_groups = buckets, ready, groups
         if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
             phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)
