@@ -157,11 +157,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     simtrain.errors.ConfigError: compute_jitter: per-GPU compute jitter is simulated by the DES; use engine 'des' \
 (got 0.1)
     """
-    if (samples_per_epoch is None) != (epochs is None):   # the run's length needs both; one alone says nothing
-        given, what = ("epochs", "the samples per epoch") if samples_per_epoch is None else \
-            ("samples_per_epoch", "the epochs")
-        raise ConfigError(f"sets the run's length only together with {what}", key=given,
-                          value=epochs if given == "epochs" else samples_per_epoch)
+    if epochs is not None and samples_per_epoch is None:   # epochs alone say nothing (an epoch's steps do)
+        raise ConfigError("sets the run's length only together with the samples per epoch", key="epochs",
+                          value=epochs)
     if compute_jitter > 0 and engine != "des":
         raise ConfigError("per-GPU compute jitter is simulated by the DES; use engine 'des'",
                           key="compute_jitter", value=compute_jitter)
