@@ -398,3 +398,12 @@ def test_a_network_key_given_as_null_is_unset(capsys):
     for key in ("endpoint_delay", "local_reduction_bandwidth", "reduction_memory_passes", "protocol", "max_events"):
         assert main([*argv, "--set", f"network.{key}=null"]) == 0, key
         assert json.loads(capsys.readouterr().out)["time_s"] == plain["time_s"], key
+
+
+def test_traffic_text_names_an_fp8_runs_gradients_bf16(capsys):
+    """The fp8 recipe's gradients are bf16 (2 bytes), and the text report says so."""
+    from simtrain.cli import main
+
+    assert main(["traffic", "--model", "resnet18-cifar", "--gpus", "16", "--batch", "128", "--samples-per-epoch",
+                 "50000", "--epochs", "1", "--dtype", "fp8"]) == 0
+    assert "bf16 gradients (the fp8 recipe's)" in capsys.readouterr().out.splitlines()[0]

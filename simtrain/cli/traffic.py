@@ -66,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
         emit(data)
         return 0
     size = units.format_size
+    gradients = "bf16 gradients (the fp8 recipe's)" if data["dtype"] == "fp8" else f"{data['dtype']} gradients"
     print(f"{data['scheme']} on {data['model']}: {data['gpus']} GPUs x batch {data['batch_per_gpu']}, "
           f"{data['steps_per_epoch']} steps per epoch, {data['epochs']:g} epochs ({data['steps']} steps), "
-          ("bf16 gradients (the fp8 recipe's)" if data["dtype"] == "fp8" else f"{data['dtype']} gradients") + (f", on {data['topology']}" if data["topology"] else ""))
+          f"{gradients}" + (f", on {data['topology']}" if data["topology"] else ""))
     rows = [("", "per step", "per epoch", "per run", "baseline / epoch")]
     steps = max(data["steps"], 1)
     rows.append(("payload per GPU", size(data["payload_bytes_per_run_per_gpu"] / steps),
