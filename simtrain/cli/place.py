@@ -64,8 +64,8 @@ def add_parser(sub: Any) -> None:
                                                              "micro-batches of this many samples (must divide "
                                                              "--batch); reports the speed-up over one device and "
                                                              "over data parallelism")
-    p.add_argument("--pipeline-schedule", default="gpipe", help="with --micro-batch: gpipe (all forwards, then all "
-                                                                "backwards) or 1f1b (PipeDream-Flush)")
+    p.add_argument("--pipeline-schedule", help="with --micro-batch: gpipe (all forwards, then all backwards; the "
+                                               "default) or 1f1b (PipeDream-Flush)")
     p.add_argument("--coplace", action="store_true", help="Baechi's coplace grouper: an op with one successor "
                                                           "goes with it")
     p.add_argument("--out", metavar="PLAN.json", help="write the plan")
@@ -129,6 +129,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.micro_batch is not None and args.graph:
         raise ConfigError("needs --model: a graph file has no batch to split into micro-batches", source=CLI,
                           key="--micro-batch", value=args.micro_batch)
+    if args.pipeline_schedule is not None and args.micro_batch is None:   # no pipeline to schedule
+        raise ConfigError("schedules micro-batches: give --micro-batch", source=CLI, key="--pipeline-schedule",
+                          value=args.pipeline_schedule)
+    args.pipeline_schedule = args.pipeline_schedule or "gpipe"
     if args.micro_batch is not None and args.algorithm == "all":
         raise ConfigError("needs one placer, not 'all'", source=CLI, key="--micro-batch", value=args.micro_batch)
     for path, flag in ((args.out, "--out"), (args.plot, "--plot")):

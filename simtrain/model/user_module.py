@@ -104,6 +104,9 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
         made = make()
     except ConfigError:
         raise
+    except SystemExit as exc:   # sys.exit() in the user's module would end simtrain with its status, silently
+        raise ConfigError(f"the module called sys.exit({exc.code!r}) while simtrain imported it and ran {factory}()",
+                          source=path, key="model") from None
     except Exception as exc:   # the user's code failed: say where, in one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ConfigError(f"running {factory}() failed: {type(exc).__name__}: {first}"[:400], source=path,

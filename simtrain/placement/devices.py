@@ -155,6 +155,10 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
 
     count = check_count(int(count), MAX_DEVICES, key="count")   # placers hold ops x devices tables
     limits = _memory_list(memory, count)
+    for key, value in (("bandwidth", bandwidth), ("latency", latency)):
+        if value is not None and topology is not None:   # a topology's links have their own: it would be ignored
+            raise ConfigError("sets the default switch's route; a topology's links have their own", key=key,
+                              value=value, allowed="give it without a topology")
     if isinstance(topology, Cluster):
         cluster = topology
     elif topology is not None:
