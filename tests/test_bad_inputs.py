@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_checks import one_error_line
 
 from simtrain.cli import main
 
@@ -36,16 +37,6 @@ CASES = _cases()
 
 def _argv(template: str, file: Path | None, out: Path) -> list[str]:
     return [part.format(file=file, out=out) for part in shlex.split(template)]
-
-
-def _check_one_error_line(code: int, out: str, err: str, fragments: list[str]) -> str:
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in err and "Traceback" not in out, err
-    lines = err.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def _nothing_written(out: Path) -> None:
@@ -72,7 +63,7 @@ def test_bad_input_gives_one_error_line(capsys, tmp_path, rel, template):
     out.mkdir()
     code = main(_argv(template, file, out))
     stdout, stderr = capsys.readouterr()
-    line = _check_one_error_line(code, stdout, stderr, EXPECTED["inputs"][rel]["expect"])
+    line = one_error_line(code, stdout, stderr, EXPECTED["inputs"][rel]["expect"])
     assert str(file) in line, f"the message does not name the file: {line}"
     _nothing_written(out)
 
@@ -83,7 +74,7 @@ def test_bad_arguments_give_one_error_line(capsys, tmp_path, case):
     out.mkdir()
     code = main(_argv(case["argv"], None, out))
     stdout, stderr = capsys.readouterr()
-    _check_one_error_line(code, stdout, stderr, case["expect"])
+    one_error_line(code, stdout, stderr, case["expect"])
     _nothing_written(out)
 
 
@@ -98,6 +89,6 @@ def test_bad_input_in_a_real_process(tmp_path, rel, template):
     out.mkdir()
     proc = subprocess.run([sys.executable, "-m", "simtrain", *_argv(template, file, out)], capture_output=True,
                           text=True, timeout=120, check=False)
-    line = _check_one_error_line(proc.returncode, proc.stdout, proc.stderr, EXPECTED["inputs"][rel]["expect"])
+    line = one_error_line(proc.returncode, proc.stdout, proc.stderr, EXPECTED["inputs"][rel]["expect"])
     assert str(file) in line
     _nothing_written(out)

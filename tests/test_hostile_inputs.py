@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_checks import one_error_line
 
 from simtrain.cli import main
 from simtrain.config import MAX_YAML_BYTES
@@ -195,21 +196,10 @@ def _argv(template: str, file: Path | None, out: Path) -> list[str]:
     return [part.format(file=file, out=out) for part in shlex.split(template)]
 
 
-def _one_error_line(code: int, stdout: str, stderr: str, fragments: list[str]) -> str:
-    assert code == 2, (code, stdout[-500:], stderr[-2000:])
-    assert "Traceback" not in stderr and "Traceback" not in stdout, stderr[-2000:]
-    lines = stderr.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-2000:]
-    assert len(lines[0]) < 3000, f"an error line of {len(lines[0])} characters"
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
 def _run(capsys: pytest.CaptureFixture[str], argv: list[str], out: Path, fragments: list[str]) -> str:
     code = main(argv)
     stdout, stderr = capsys.readouterr()
-    line = _one_error_line(code, stdout, stderr, fragments)
+    line = one_error_line(code, stdout, stderr, fragments)
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert left == [], f"output written despite the error: {left}"
     return line
@@ -225,7 +215,7 @@ def _file_for(corpus: Path, kind: str, name: str, suffix: str) -> Path:
 
 @pytest.mark.parametrize(("kind", "name", "template", "fragment"), YAML_CASES,
                          ids=[f"{k}-{n}-{t.split()[0]}{i}" for i, (k, n, t, _) in enumerate(YAML_CASES)])
-def test_hostile_yaml_gives_one_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
+def test_hostile_yaml_givesone_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
     file = _file_for(corpus, kind, name, ".yaml")
     out = tmp_path / "out"
     out.mkdir()
@@ -235,7 +225,7 @@ def test_hostile_yaml_gives_one_error_line(capsys, tmp_path, corpus, kind, name,
 
 @pytest.mark.parametrize(("kind", "name", "template", "fragment"), JSON_CASES,
                          ids=[f"{k}-{n}-{t.split()[0]}{i}" for i, (k, n, t, _) in enumerate(JSON_CASES)])
-def test_hostile_json_gives_one_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
+def test_hostile_json_givesone_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
     file = _file_for(corpus, kind, name, ".json")
     out = tmp_path / "out"
     out.mkdir()
@@ -302,7 +292,7 @@ ARGUMENTS = [
 
 
 @pytest.mark.parametrize(("template", "fragments"), ARGUMENTS, ids=[a[:70] for a, _ in ARGUMENTS])
-def test_edge_values_give_one_error_line(capsys, tmp_path, template, fragments):
+def test_edge_values_giveone_error_line(capsys, tmp_path, template, fragments):
     out = tmp_path / "out"
     out.mkdir()
     _run(capsys, _argv(template, None, out), out, fragments)
@@ -374,7 +364,7 @@ FILE_CASES = [(name, template) for name in FILES for template in _FILE_COMMANDS[
 
 @pytest.mark.parametrize(("name", "template"), FILE_CASES,
                          ids=[f"{n}-{t.split()[0]}" for n, t in FILE_CASES])
-def test_counts_and_edges_in_files_give_one_error_line(capsys, tmp_path, name, template):
+def test_counts_and_edges_in_files_giveone_error_line(capsys, tmp_path, name, template):
     text, fragments = FILES[name]
     file = tmp_path / name
     file.write_text(text, encoding="utf-8")
@@ -474,7 +464,7 @@ def test_bombs_in_a_limited_process(tmp_path, corpus, name, template, fragment):
     proc = subprocess.run([sys.executable, "-m", "simtrain", *_argv(template, file, out)], capture_output=True,
                           text=True, timeout=300, check=False, preexec_fn=_limits, cwd=REPO,
                           stdin=subprocess.DEVNULL)
-    line = _one_error_line(proc.returncode, proc.stdout, proc.stderr, [fragment])
+    line = one_error_line(proc.returncode, proc.stdout, proc.stderr, [fragment])
     if file is not None:
         assert str(file) in line
     assert sorted(out.rglob("*")) == []

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_checks import one_error_line
 
 from simtrain.cli import main
 from simtrain.errors import ConfigError
@@ -58,22 +59,11 @@ FILES: dict[str, tuple[str | bytes, list[str]]] = {
 }
 
 
-def _one_error_line(code: int, stdout: str, stderr: str, fragments: list[str]) -> str:
-    """The single ``error:`` line of a refused run (exit status 2, no traceback), holding every fragment."""
-    assert code == 2, (code, stdout[-500:], stderr[-2000:])
-    assert "Traceback" not in stderr and "Traceback" not in stdout, stderr[-2000:]
-    lines = stderr.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-2000:]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
 def _refused(capsys: pytest.CaptureFixture[str], argv: str, out: Path, fragments: list[str]) -> str:
     """Run ``simtrain ARGV`` in-process: one error line, and nothing written under ``out``."""
     code = main(shlex.split(argv))
     stdout, stderr = capsys.readouterr()
-    line = _one_error_line(code, stdout, stderr, fragments)
+    line = one_error_line(code, stdout, stderr, fragments)
     assert sorted(out.rglob("*")) == [], "output written despite the error"
     return line
 
@@ -159,6 +149,6 @@ def test_special_file_among_curves(folders, kind, fragment):
     argv = shlex.split(COMMAND.format(curves=curves) + f" --plot {out / 'tta.png'}")
     proc = subprocess.run([sys.executable, "-m", "simtrain", *argv], capture_output=True, text=True, timeout=120,
                           check=False, preexec_fn=_limits, stdin=subprocess.DEVNULL)
-    line = _one_error_line(proc.returncode, proc.stdout, proc.stderr, [fragment])
+    line = one_error_line(proc.returncode, proc.stdout, proc.stderr, [fragment])
     assert str(curves / "a.csv") in line
     assert sorted(out.rglob("*")) == []

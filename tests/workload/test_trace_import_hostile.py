@@ -12,7 +12,6 @@ import copy
 import gzip
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_checks import one_error_line
 
 from simtrain.cli import main
 from simtrain.errors import ConfigError
@@ -66,23 +66,11 @@ def _write(path: Path, data: Any) -> Path:
     return path
 
 
-def _one_error_line(code: int, stdout: str, stderr: str, fragments: list[str]) -> str:
-    assert code == 2, (code, stdout[-500:], stderr[-2000:])
-    assert "Traceback" not in stderr and "Traceback" not in stdout, stderr[-2000:]
-    lines = stderr.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-2000:]
-    assert len(lines[0]) < 3000, f"an error line of {len(lines[0])} characters"
-    assert re.search(r"\d{301}", lines[0]) is None, "a value shown unshortened"
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
 def _run(capsys: pytest.CaptureFixture[str], argv: list[str], out: Path, fragments: list[str]) -> str:
     """``simtrain ARGV`` in-process: one error line naming the fragments, and ``out`` not written."""
     code = main(argv)
     stdout, stderr = capsys.readouterr()
-    line = _one_error_line(code, stdout, stderr, fragments)
+    line = one_error_line(code, stdout, stderr, fragments)
     assert not out.exists(), "output written despite the error"
     return line
 
@@ -126,7 +114,7 @@ def test_hostile_profiler_traces(capsys, tmp_path, name):
     _run(capsys, ["import-trace", str(trace), "--out", str(out)], out, [str(trace), *fragments])
 
 
-def test_a_corrupt_gzip_trace_is_one_error_line(capsys, tmp_path):
+def test_a_corrupt_gzip_trace_isone_error_line(capsys, tmp_path):
     packed = bytearray(gzip.compress(json.dumps(KINETO).encode()))
     packed[len(packed) // 2: len(packed) // 2 + 64] = bytes(64)   # the deflate stream broken mid-way
     trace = tmp_path / "t.json.gz"
@@ -142,7 +130,7 @@ def test_the_overflow_ends_the_real_process_with_status_2(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"}
     proc = subprocess.run([sys.executable, "-m", "simtrain", "import-trace", str(trace), "--out", str(out)],
                           capture_output=True, text=True, timeout=120, env=env)
-    _one_error_line(proc.returncode, proc.stdout, proc.stderr, [str(trace), "Input Dims"])
+    one_error_line(proc.returncode, proc.stdout, proc.stderr, [str(trace), "Input Dims"])
     assert not out.exists()
 
 
