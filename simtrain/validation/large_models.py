@@ -369,17 +369,23 @@ _MBRIDGE_RUN = ("fp8 as Transformer Engine's recipe (simtrain's `fp8`: linear GE
                 "sequence 8,192; tokens/s per GPU = the step's tokens / step time / GPUs")
 
 
+def _tokens_case(name: str, source: str, source_id: str, quantity: str, published: float, assumptions: str,
+                 params: dict[str, Any], gap: str = "") -> None:
+    """A published throughput in tokens/s per GPU against ``simtrain simulate`` with ``params``."""
+    cmd = Command("simulate", {**params, **_NCCL})
+    register_case(Case(
+        name=name, source=source, quantity=f"{quantity}, tokens/s per GPU, on {params['gpus']} GPUs",
+        published=published, unit="tokens/s", tag="[M]", assumptions=f"{assumptions}; {_BASE}", method=RUN_METHOD,
+        compute=lambda: float(cmd.run()["tokens_per_s"]) / float(params["gpus"]), command=cmd.line(),
+        source_id=source_id, gap=gap))
+
+
 def _mbridge_case(name: str, system: str, model: str, row: str, published: float, assumptions: str,
                   params: dict[str, Any], gap: str = "") -> None:
-    params = {"dtype": "fp8", "optimizer": "adam", "recompute": "none", **params, **_NCCL}
-    cmd = Command("simulate", params)
-    register_case(Case(
-        name=name, source=_MBRIDGE.format(system=system, model=model, published=int(published), row=row),
-        quantity=f"{model} FP8 pre-training throughput, tokens/s per GPU, on {params['gpus']} GPUs ({system})",
-        published=published, unit="tokens/s", tag="[M]",
-        assumptions=f"{assumptions}; {_MBRIDGE_RUN}; {_BASE}", method=RUN_METHOD,
-        compute=lambda: float(cmd.run()["tokens_per_s"]) / float(params["gpus"]),
-        command=cmd.line(), source_id="megatron-bridge-2511", gap=gap))
+    _tokens_case(name, _MBRIDGE.format(system=system, model=model, published=int(published), row=row),
+                 "megatron-bridge-2511", f"{model} FP8 pre-training throughput ({system})", published,
+                 f"{assumptions}; {_MBRIDGE_RUN}",
+                 {"dtype": "fp8", "optimizer": "adam", "recompute": "none", **params}, gap)
 
 
 _mbridge_case("mbridge-llama3-8b-8xh100-fp8", "DGX-H100", "LLAMA3_8B",
@@ -428,15 +434,9 @@ _FOUNDRY_RUN = ("PyTorch FSDP FULL_SHARD (`--zero 3`), data parallel over every 
 
 def _foundry_case(name: str, table: str, row: str, published: float, assumptions: str,
                   params: dict[str, Any], gap: str = "") -> None:
-    params = {"dtype": "bf16", "optimizer": "adam", "zero": 3, **params, **_NCCL}
-    cmd = Command("simulate", params)
-    register_case(Case(
-        name=name, source=_FOUNDRY.format(table=table, row=row, published=int(published)),
-        quantity=f"MPT training throughput, tokens/s per GPU, on {params['gpus']} GPUs ({table})",
-        published=published, unit="tokens/s", tag="[M]",
-        assumptions=f"{assumptions}; {_FOUNDRY_RUN}; {_BASE}", method=RUN_METHOD,
-        compute=lambda: float(cmd.run()["tokens_per_s"]) / float(params["gpus"]),
-        command=cmd.line(), source_id="llm-foundry-benchmarks", gap=gap))
+    _tokens_case(name, _FOUNDRY.format(table=table, row=row, published=int(published)), "llm-foundry-benchmarks",
+                 f"MPT training throughput ({table})", published, f"{assumptions}; {_FOUNDRY_RUN}",
+                 {"dtype": "bf16", "optimizer": "adam", "zero": 3, **params}, gap)
 
 
 _MPT7B = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=50368,positions=alibi,attention=flash"
@@ -474,21 +474,15 @@ _foundry_case("foundry-mpt-70b-64xa100", "A100 80GB with 1600 Gbps node-node int
 
 # torchtitan (PyTorch-native FSDP2) on 64 A100: the unambiguous row (full activation recomputation); the 8B rows'
 # "selective op" checkpointing saves a policy's ops that simtrain's selective recomputation does not describe.
-_TITAN = Command("simulate", {
-    "model": "llama3-70b:seq=8192,attention=flash", "topology": "dgx-a100", "gpus": 64, "parallel": "dp=64",
-    "micro_batch": 1, "global_batch": 64, "dtype": "bf16", "optimizer": "adam", "recompute": "full", "zero": 3,
-    **_NCCL})
-register_case(Case(
-    name="torchtitan-llama3-70b-64xa100",
-    source="pytorch/torchtitan docs/performance.md, 'Llama 3 performance numbers' (FSDP2 on 64 A100 80GB): row "
-           "'| 70B | 1 | full | 331 | 51.7% |' (WPS, tokens per second per GPU)",
-    quantity="Llama 3 70B training throughput, tokens/s per GPU, on 64 A100 with FSDP2",
-    published=331.0, unit="tokens/s", tag="[M]",
-    assumptions="the catalog's `llama3-70b` at sequence 8,192 (torchtitan's Llama 3 default) with fused attention "
-                "(`attention=flash`: PyTorch's scaled_dot_product_attention, FlashAttention-2 on A100); 8 nodes "
-                "of the catalog's `dgx-a100` (the page does not describe the network: 8 x 200 Gbit/s per node "
-                "assumed); FSDP2 over all 64 GPUs (`--zero 3`), local batch 1 (global batch 64, no accumulation), "
-                "full activation recomputation, bf16 mixed precision, AdamW; tokens/s per GPU = the step's tokens "
-                f"/ step time / GPUs; {_BASE}",
-    method=RUN_METHOD, compute=lambda: float(_TITAN.run()["tokens_per_s"]) / 64.0, command=_TITAN.line(),
-    source_id="torchtitan-performance"))
+_tokens_case("torchtitan-llama3-70b-64xa100",
+             "pytorch/torchtitan docs/performance.md, 'Llama 3 performance numbers' (FSDP2 on 64 A100 80GB): row "
+             "'| 70B | 1 | full | 331 | 51.7% |' (WPS, tokens per second per GPU)", "torchtitan-performance",
+             "Llama 3 70B training throughput with FSDP2 (64 A100)", 331.0,
+             "the catalog's `llama3-70b` at sequence 8,192 (torchtitan's Llama 3 default) with fused attention "
+             "(`attention=flash`: PyTorch's scaled_dot_product_attention, FlashAttention-2 on A100); 8 nodes of the "
+             "catalog's `dgx-a100` (the page does not describe the network: 8 x 200 Gbit/s per node assumed); FSDP2 "
+             "over all 64 GPUs (`--zero 3`), local batch 1 (global batch 64, no accumulation), full activation "
+             "recomputation, bf16 mixed precision, AdamW; tokens/s per GPU = the step's tokens / step time / GPUs",
+             {"model": "llama3-70b:seq=8192,attention=flash", "topology": "dgx-a100", "gpus": 64,
+              "parallel": "dp=64", "micro_batch": 1, "global_batch": 64, "dtype": "bf16", "optimizer": "adam",
+              "recompute": "full", "zero": 3})
