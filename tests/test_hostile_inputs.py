@@ -215,7 +215,7 @@ def _file_for(corpus: Path, kind: str, name: str, suffix: str) -> Path:
 
 @pytest.mark.parametrize(("kind", "name", "template", "fragment"), YAML_CASES,
                          ids=[f"{k}-{n}-{t.split()[0]}{i}" for i, (k, n, t, _) in enumerate(YAML_CASES)])
-def test_hostile_yaml_givesone_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
+def test_hostile_yaml_gives_one_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
     file = _file_for(corpus, kind, name, ".yaml")
     out = tmp_path / "out"
     out.mkdir()
@@ -225,7 +225,7 @@ def test_hostile_yaml_givesone_error_line(capsys, tmp_path, corpus, kind, name, 
 
 @pytest.mark.parametrize(("kind", "name", "template", "fragment"), JSON_CASES,
                          ids=[f"{k}-{n}-{t.split()[0]}{i}" for i, (k, n, t, _) in enumerate(JSON_CASES)])
-def test_hostile_json_givesone_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
+def test_hostile_json_gives_one_error_line(capsys, tmp_path, corpus, kind, name, template, fragment):
     file = _file_for(corpus, kind, name, ".json")
     out = tmp_path / "out"
     out.mkdir()
@@ -292,7 +292,7 @@ ARGUMENTS = [
 
 
 @pytest.mark.parametrize(("template", "fragments"), ARGUMENTS, ids=[a[:70] for a, _ in ARGUMENTS])
-def test_edge_values_giveone_error_line(capsys, tmp_path, template, fragments):
+def test_edge_values_give_one_error_line(capsys, tmp_path, template, fragments):
     out = tmp_path / "out"
     out.mkdir()
     _run(capsys, _argv(template, None, out), out, fragments)
@@ -364,7 +364,7 @@ FILE_CASES = [(name, template) for name in FILES for template in _FILE_COMMANDS[
 
 @pytest.mark.parametrize(("name", "template"), FILE_CASES,
                          ids=[f"{n}-{t.split()[0]}" for n, t in FILE_CASES])
-def test_counts_and_edges_in_files_giveone_error_line(capsys, tmp_path, name, template):
+def test_counts_and_edges_in_files_give_one_error_line(capsys, tmp_path, name, template):
     text, fragments = FILES[name]
     file = tmp_path / name
     file.write_text(text, encoding="utf-8")

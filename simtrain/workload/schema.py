@@ -28,13 +28,15 @@ from simtrain.collectives.schedule import OPERATIONS
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 
-__all__ = ["MAX_OPS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload", "read_workload"]
+__all__ = ["MAX_OPS", "MAX_OP_SECONDS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload", "read_workload"]
 
 SCHEMA = "simtrain.workload/1"
 #: Bounds on what a workload file may hold (a step's ops, not a whole run's).
 MAX_OPS = 1_000_000
 #: The most ranks a workload's job may have (``world_size``; ``import-trace`` refuses a trace beyond it too).
 MAX_WORLD_SIZE = 1_000_000
+#: The latest start and the longest duration of one op of a step (about 31 years).
+MAX_OP_SECONDS = 1e9
 KINDS = ("compute", "collective")
 
 
@@ -108,6 +110,10 @@ class Workload:
                 raise ConfigError("must be a string", source=source, key=f"{key}.name", value=name)
             numbers = {name: _number(item.get(name), source, f"{key}.{name}")
                        for name in ("start_s", "duration_s") + (("bytes",) if kind == "collective" else ())}
+            for field_name in ("start_s", "duration_s"):
+                if numbers[field_name] > MAX_OP_SECONDS:   # one step's op: far beyond, the replay's sums overflow
+                    raise ConfigError("too long for one step's op", source=source, key=f"{key}.{field_name}",
+                                      value=item.get(field_name), allowed=f"at most {MAX_OP_SECONDS:g} s")
             if numbers.get("bytes", 0.0) > MAX_COLLECTIVE_BYTES:
                 raise ConfigError("too large a collective", source=source, key=f"{key}.bytes",
                                   value=item.get("bytes"), allowed=f"at most {MAX_COLLECTIVE_BYTES} bytes (1 PiB)")

@@ -48,7 +48,7 @@ from typing import Any
 from simtrain.errors import ConfigError, shown
 from simtrain.inputs import MAX_INTEGER_DIGITS
 from simtrain.limits import MAX_COLLECTIVE_BYTES
-from simtrain.workload.schema import MAX_OPS, MAX_WORLD_SIZE, Op, Workload
+from simtrain.workload.schema import MAX_OP_SECONDS, MAX_OPS, MAX_WORLD_SIZE, Op, Workload
 
 __all__ = ["read_trace", "workload_from_kineto"]
 
@@ -254,6 +254,10 @@ def _check_op_count(ops: list[Op], source: str) -> None:
     if len(ops) > MAX_OPS:
         raise ConfigError(f"gives {len(ops)} ops (busy intervals and collectives)", source=source,
                           key="traceEvents", allowed=f"at most {MAX_OPS} ops, one training step's")
+    longest = max(max(op.start_s, op.duration_s) for op in ops)
+    if longest > MAX_OP_SECONDS:   # the workload reader's bound on one step's op
+        raise ConfigError(f"spans {longest:g} s from its first event", source=source, key="traceEvents",
+                          allowed=f"one training step's events, within {MAX_OP_SECONDS:g} s")
 
 
 def _collective(event: dict[str, Any]) -> str | None:

@@ -114,7 +114,7 @@ def test_hostile_profiler_traces(capsys, tmp_path, name):
     _run(capsys, ["import-trace", str(trace), "--out", str(out)], out, [str(trace), *fragments])
 
 
-def test_a_corrupt_gzip_trace_isone_error_line(capsys, tmp_path):
+def test_a_corrupt_gzip_trace_is_one_error_line(capsys, tmp_path):
     packed = bytearray(gzip.compress(json.dumps(KINETO).encode()))
     packed[len(packed) // 2: len(packed) // 2 + 64] = bytes(64)   # the deflate stream broken mid-way
     trace = tmp_path / "t.json.gz"
@@ -195,7 +195,10 @@ def _workload(**collective: Any) -> dict[str, Any]:
     ({"bytes": 2**50 + 1}, ["ops[1].bytes", "(got 1125899906842625)"]),
     ({"bytes": 10**400}, ["ops[1].bytes", "an integer of 401 digits"]),
     ({"duration_s": 10**400}, ["ops[1].duration_s", "an integer of 401 digits"]),
-], ids=["bytes-1e308", "bytes-over-1-pib", "bytes-400-digits", "duration-400-digits"])
+    ({"duration_s": 1e308}, ["ops[1].duration_s", "too long for one step's op"]),
+    ({"start_s": 2e9}, ["ops[1].start_s", "at most 1e+09 s"]),
+], ids=["bytes-1e308", "bytes-over-1-pib", "bytes-400-digits", "duration-400-digits", "duration-1e308",
+        "start-2e9"])
 def test_hostile_workload_files(capsys, tmp_path, change, fragments):
     path = _write(tmp_path / "wl.json", _workload(**change))
     _run(capsys, ["simulate", "--workload", str(path), "--topology", "dgx-h100", "--gpus", "16"],
