@@ -78,8 +78,10 @@ TENSOR_CORE_DTYPES = frozenset({"tf32", "fp16", "bf16", "fp8"})
 FP8_GEMM_KINDS = frozenset({"linear"})
 #: What an fp8 run computes everything but its FP8 GEMMs in.
 FP8_STORAGE = "bf16"
-#: Bytes per value a cast-and-transpose kernel moves: read the bf16 value, write it in FP8 twice.
-FP8_CAST_BYTES = 4
+#: Bytes per value of a tensor's FP8 copies: the copy and its transpose (a weight's are kept for the step).
+FP8_COPY_BYTES = 2
+#: Bytes per value a cast-and-transpose kernel moves: read the bf16 value, write its FP8 copies.
+FP8_CAST_BYTES = 2 + FP8_COPY_BYTES
 #: Activation memory formats: ``nchw`` (PyTorch's default, channels first), ``nhwc`` (channels last) or ``auto``.
 MEMORY_FORMATS = ("auto", "nchw", "nhwc")
 #: What ``auto`` picks per dtype: TensorFlow's layout optimizer (grappler's generic_layout_optimizer.cc) converts

@@ -376,3 +376,20 @@ def test_a_trailing_comma_in_a_model_spec_adds_nothing():
     from simtrain.model.decoder import load_decoder
 
     assert load_decoder("llama3-8b:seq=4096,").config.seq == 4096
+
+
+def test_fp8_memory_counts_the_weights_fp8_copies():
+    """Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose: 2 more bytes per such
+    parameter, in the plan path and the data-parallel path alike."""
+    from simtrain.compute import fp8_gemm_share
+    from simtrain.parallel.memory import fp8_share, memory_per_gpu
+    from simtrain.parallel.plan import make_plan
+    from simtrain.training.data_parallel import memory_per_gpu as dp_memory
+
+    c = load_model("llama3-8b").config
+    plan = make_plan(c, 8, "dp=8", micro_batch=1, global_batch=8)
+    bf16, fp8 = (memory_per_gpu(c, plan, d, "adam")["parameters"] for d in ("bf16", "fp8"))
+    assert fp8 - bf16 == pytest.approx(2 * fp8_share(c) * bf16 / 2)
+    gpt2 = load_model("gpt2-small")
+    extra = dp_memory(gpt2, 8, "fp8", "adam")["weights"] - dp_memory(gpt2, 8, "bf16", "adam")["weights"]
+    assert extra == pytest.approx(2 * fp8_gemm_share(gpt2.layers) * gpt2.num_params)

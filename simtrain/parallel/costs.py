@@ -69,11 +69,12 @@ import numpy as np
 
 from simtrain.collectives.base import build_grouped_schedule
 from simtrain.collectives.schedule import Schedule, StepPattern
-from simtrain.compute import ComputeModel, fp8_gemm_share
+from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
+from simtrain.parallel.memory import fp8_share
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
 
@@ -504,7 +505,7 @@ class StageCosts:
                         for t in layer.tensors] + [t for layer in edge for t in layer.tensors]
                 local -= sum(t.numel for t in held) - phase.updated_params(held)
             updates.append(compute.update_time(int(local), dtype, optimizer,
-                                               _fp8_share(c) if dtype == "fp8" else 1.0))
+                                               fp8_share(c) if dtype == "fp8" else 1.0))
 
         p2p_bytes = activation / tp
         p2p_forward = [comms.p2p_time(s, p2p_bytes) for s in range(plan.pp)]
@@ -598,24 +599,6 @@ def expert_block(c: DecoderConfig, index: int, plan: ParallelPlan) -> list[Any]:
     experts = {layer.name: layer for layer in block_layers(replace(c, seq=c.seq * etp // tp), index, etp, cp, sp)
                if ".experts." in layer.name}
     return [experts.get(layer.name, layer) for layer in block_layers(c, index, tp, cp, sp)]
-
-
-@functools.lru_cache(maxsize=64)
-def _fp8_share(c: DecoderConfig) -> float:
-    """The share of a decoder's parameters its ``fp8`` GEMMs hold (:func:`simtrain.compute.fp8_gemm_share`), from
-    one dense and one MoE block weighted by their counts (the blocks of a kind are alike)."""
-    moe = sum(1 for i in range(c.layers) if c.is_moe(i))
-    counts = {i: n for i, n in ((next((j for j in range(c.layers) if not c.is_moe(j)), None), c.layers - moe),
-                                (next((j for j in range(c.layers) if c.is_moe(j)), None), moe)) if i is not None}
-    fp8 = total = 0.0
-    for index, count in counts.items():
-        layers = block_layers(c, index)
-        total += count * sum(layer.num_params for layer in layers)
-        fp8 += count * fp8_gemm_share(layers) * sum(layer.num_params for layer in layers)
-    edge = embedding_layers(c) + head_layers(c)
-    total += sum(layer.num_params for layer in edge)
-    fp8 += fp8_gemm_share(edge) * sum(layer.num_params for layer in edge)
-    return fp8 / total if total else 0.0
 
 
 def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:

@@ -65,12 +65,12 @@ import dataclasses
 import functools
 from typing import Any
 
-from simtrain.compute import OPTIMIZER_STATES
+from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, fp8_gemm_share
 from simtrain.model.decoder import DecoderConfig, block_layers, decoder_from_config, embedding_layers, head_layers
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.parallel.plan import ParallelPlan
 
-__all__ = ["CATEGORIES", "SCHEME_STATE", "activation_bytes_per_layer", "in_flight", "memory_per_gpu",
+__all__ = ["CATEGORIES", "SCHEME_STATE", "activation_bytes_per_layer", "fp8_share", "in_flight", "memory_per_gpu",
            "scheme_state_bytes", "stage_params", "stage_tensors"]
 
 #: Bytes of one softmax log-sum-exp a fused attention kernel keeps per head and query (fp32).
@@ -245,6 +245,31 @@ def scheme_state_bytes(c: DecoderConfig, plan: ParallelPlan, scheme: Any, stage:
     return max(0.0, state) if scheme.starts_dense(held) else state
 
 
+@functools.lru_cache(maxsize=64)
+def fp8_share(c: DecoderConfig) -> float:
+    """The share of a decoder's parameters its ``fp8`` GEMMs hold (:func:`simtrain.compute.fp8_gemm_share`), from
+    one dense and one MoE block weighted by their counts (the blocks of a kind are alike).
+
+    Examples
+    --------
+    >>> from simtrain.model import load_model
+    >>> round(fp8_share(load_model("llama3-8b").config), 2)
+    0.87
+    """
+    moe = sum(1 for i in range(c.layers) if c.is_moe(i))
+    counts = {i: n for i, n in ((next((j for j in range(c.layers) if not c.is_moe(j)), None), c.layers - moe),
+                                (next((j for j in range(c.layers) if c.is_moe(j)), None), moe)) if i is not None}
+    fp8 = total = 0.0
+    for index, count in counts.items():
+        layers = block_layers(c, index)
+        total += count * sum(layer.num_params for layer in layers)
+        fp8 += count * fp8_gemm_share(layers) * sum(layer.num_params for layer in layers)
+    edge = embedding_layers(c) + head_layers(c)
+    total += sum(layer.num_params for layer in edge)
+    fp8 += fp8_gemm_share(edge) * sum(layer.num_params for layer in edge)
+    return fp8 / total if total else 0.0
+
+
 def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", optimizer: str = "adam",
                    stage: int | None = None, scheme: Any = None, scheme_context: Any = None) -> dict[str, Any]:
     """Bytes per GPU by category (:data:`CATEGORIES`, and :data:`SCHEME_STATE` with a compression ``scheme``
@@ -277,6 +302,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         return count / group if plan.zero >= level else count
 
     parameters = width * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
+    if dtype == "fp8":   # Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose (1 + 1 bytes)
+        parameters += FP8_COPY_BYTES * fp8_share(c) * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
     if plan.zero >= 3 and not plan.zero_reshard:   # the gathered copies, held from forward to backward
         parameters += width * (dense + expert)
     gradients = width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))

@@ -38,7 +38,7 @@ import numpy as np
 from simtrain import units
 from simtrain.compression import Phase, Scheme, SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Communication
-from simtrain.compute import OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
+from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
 from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
@@ -84,8 +84,10 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     width = DTYPE_BYTES[dtype]
     params = model.num_params
     layers = sum(1 for layer in model.layers if layer.tensors)
+    # at fp8, Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose beside the bf16 weight
+    fp8_copies = FP8_COPY_BYTES * fp8_gemm_share(model.layers) * params if dtype == "fp8" else 0.0
     parts = {
-        "weights": params * width,
+        "weights": params * width + fp8_copies,
         "gradients": params * width,
         "master_weights": params * 4 if width < 4 else 0,
         "optimizer_state": params * 4 * OPTIMIZER_STATES[optimizer] + state_bytes(optimizer, 0, layers),
