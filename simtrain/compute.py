@@ -45,8 +45,8 @@ from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
-__all__ = ["FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel", "flash_attention_flops",
-           "fp8_gemm_share", "is_fp8_gemm"]
+__all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
+           "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -100,6 +100,15 @@ NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attenti
 #: forward 0.75, backward at FlashAttention-2's backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). Other
 #: architectures take FlashAttention-2's pair.
 FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.75, 0.51)}
+#: FlashAttention-2 itself (``attention=flash2``: PyTorch's scaled_dot_product_attention flash backend, the flash-attn
+#: 2 package), whatever the architecture: FlashAttention-2's pair above, except where it was measured on a newer GPU.
+#: Azure AI-benchmarking-guide runs flash-attn's own benchmark (causal, head dimension 128, batch 2, sequence 8,192,
+#: forward plus backward): 327.9 TFLOP/s on H100 (33 % of 989.4) and 373.9 on GB200 (15 % of 2,500); the one
+#: figure covers both phases.
+FLASH2_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.33, 0.33),
+                                                     "blackwell": (0.15, 0.15)}
+#: Layer kind of each fused attention kernel -> its fractions of peak.
+_FUSED_ATTENTION = {"flash_attention": FLASH_EFFICIENCY, "flash2_attention": FLASH2_EFFICIENCY}
 #: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
 #: attention skips the blocks above the diagonal but computes the diagonal ones whole.
 FLASH_BLOCK = 128
@@ -442,7 +451,7 @@ class ComputeModel:
             return 0.0
         if layer.kind == "attention" and layer.gemm is not None:
             return self._attention_time(layer, batch, phase, dtype)
-        if layer.kind == "flash_attention" and layer.gemm is not None:
+        if layer.kind in _FUSED_ATTENTION and layer.gemm is not None:
             return self._flash_attention_time(layer, batch, phase, dtype)
         if layer.gemm is not None and layer.gemm[1] // max(layer.groups, 1) >= DEPTHWISE_MAX_WIDTH:
             return self._gemm_layer_time(layer, batch, phase, dtype)
@@ -557,7 +566,8 @@ class ComputeModel:
         width = DTYPE_BYTES[dtype]
         length, kv, dim = layer.gemm
         flops = flash_attention_flops(batch, length, kv, dim, phase)
-        forward, backward = FLASH_EFFICIENCY.get(self.device.architecture, FLASH_EFFICIENCY[""])
+        table = _FUSED_ATTENTION[layer.kind]
+        forward, backward = table.get(self.device.architecture, table[""])
         # never above the device's (or the override's) large-GEMM ceiling: the kernel is made of GEMM tiles
         efficiency = min(forward if phase == "forward" else backward, self._ceiling(dtype))
         qkv, out = layer.input_elements * batch * width, layer.output_elements * batch * width

@@ -63,10 +63,12 @@ __all__ = ["ATTENTION_KERNELS", "ATTENTION_KINDS", "DECODER_PARAMS", "DecoderCon
 #: The family's name prefix.
 PREFIX = "gpt"
 
-#: Core attention kernels (the ``attention`` key): unfused, or fused FlashAttention-style.
-ATTENTION_KERNELS = ("math", "flash")
+#: Core attention kernels (the ``attention`` key): unfused; fused, as the framework runs it on the GPU (FlashAttention-2
+#: before Hopper, Transformer Engine's cuDNN attention or FlashAttention-3 on Hopper); or FlashAttention-2 itself
+#: (PyTorch's scaled_dot_product_attention, the flash-attn 2 package) on any GPU.
+ATTENTION_KERNELS = ("math", "flash", "flash2")
 #: Layer kind of the core attention per kernel (the compute model prices them differently).
-ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention"}
+ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention", "flash2": "flash2_attention"}
 
 #: The keys of a decoder, as parameters (validated as every plugin's parameters are).
 DECODER_PARAMS: tuple[Param, ...] = (
@@ -95,7 +97,8 @@ DECODER_PARAMS: tuple[Param, ...] = (
     Param("dropout", "number", 0.0, "dropout probability of the attention scores and of the two residual branches "
           "(Megatron-LM's default 0.1; 0: no dropout kernels)", minimum=0.0, maximum=1.0),
     Param("attention", "choice", "math", "core attention kernel: math (unfused GEMMs and softmax over the s x s "
-          "scores) or flash (fused, FlashAttention-style: no s x s tensor, backward recomputes)",
+          "scores), flash (fused, FlashAttention-style: no s x s tensor, backward recomputes; the framework's kernel "
+          "for the GPU, FlashAttention-3-class on Hopper) or flash2 (FlashAttention-2 on any GPU: PyTorch SDPA)",
           choices=ATTENTION_KERNELS),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from simtrain.compute import FLASH_EFFICIENCY, ComputeModel, flash_attention_flops
+from simtrain.compute import FLASH2_EFFICIENCY, FLASH_EFFICIENCY, ComputeModel, flash_attention_flops
 from simtrain.errors import ConfigError
 from simtrain.model import load_model
 from simtrain.model.decoder import DecoderConfig, block_layers, is_core_attention
@@ -46,6 +46,23 @@ def test_flash_time_is_its_flops_at_the_papers_fraction_of_peak(device: str) -> 
         assert cm.layer_time(layer, 4, phase, "bf16") == pytest.approx(flops / (peak * efficiency), rel=1e-12)
 
 
+@pytest.mark.parametrize(("device", "fraction"), [("a100", None), ("h100", 0.33), ("b200", 0.15)])
+def test_flash2_is_flashattention_2_on_every_gpu(device: str, fraction: float | None) -> None:
+    """attention=flash2 prices FlashAttention-2 itself: on Ampere the same as flash, on Hopper and Blackwell at the
+    fraction Azure measured (forward plus backward), where flash takes FlashAttention-3's Hopper fractions."""
+    cm = ComputeModel.roofline(device)
+    flash2 = _core({**GPT, "seq": 16384, "attention": "flash2"})
+    flash = _core({**GPT, "seq": 16384, "attention": "flash"})
+    peak = cm.device.peak_flops("bf16")
+    for phase in ("forward", "backward"):
+        if fraction is None:
+            assert cm.layer_time(flash2, 4, phase, "bf16") == cm.layer_time(flash, 4, phase, "bf16")
+        else:
+            flops = flash_attention_flops(4, 16384, 16384, 2048, phase)
+            assert cm.layer_time(flash2, 4, phase, "bf16") == pytest.approx(flops / (peak * fraction), rel=1e-12)
+    assert FLASH2_EFFICIENCY["hopper"][0] < FLASH_EFFICIENCY["hopper"][1]
+
+
 def test_flash_is_faster_than_math_and_saves_more_at_longer_sequences() -> None:
     cm = ComputeModel.roofline("h100")
     ratios = []
@@ -77,7 +94,7 @@ def test_flash_key_changes_only_the_core_attention() -> None:
 
 
 def test_bad_attention_kernel_is_one_clear_error() -> None:
-    with pytest.raises(ConfigError, match=r"attention: unknown value: .sdpa.; allowed: flash, math"):
+    with pytest.raises(ConfigError, match=r"attention: unknown value: .sdpa.; allowed: flash, flash2, math"):
         load_model("gpt:layers=2,hidden=64,heads=4,seq=32,vocab=100,attention=sdpa")
 
 
