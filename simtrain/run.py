@@ -286,6 +286,9 @@ class TrainingRun:
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, MappingProxyType(dict(value)))
+        for name in ("parallel", "pipeline_layout"):   # an empty plan is a mistake, not "no plan" (that is None)
+            if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
+                raise ConfigError("is empty: give it a value, or leave it out", key=name, value=getattr(self, name))
         check_combination(self.compute_jitter, self.store_and_forward, self.engine, batch=self.batch,
                           parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
                           pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,

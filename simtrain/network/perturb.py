@@ -239,8 +239,11 @@ class Perturbations:
     def apply(self, cluster: Cluster) -> tuple[Cluster, np.ndarray]:
         """The cluster with failed links routed around, and the link capacities to simulate with."""
         capacity = cluster.link_bandwidth_Bps.astype(np.float64).copy()
+        degraded: dict[int, str] = {}
         for index, (spec, factor) in enumerate(self.degraded):
-            capacity[self._resolve(cluster, "degraded", index, spec, "degraded")] *= factor
+            ids = self._resolve(cluster, "degraded", index, spec, "degraded")
+            capacity[ids] *= factor
+            degraded.update((int(i), spec) for i in ids)
         for index, (spec, rate) in enumerate(self.background):
             ids = self._resolve(cluster, "background", index, spec, "background")
             if (capacity[ids] <= rate).any():
@@ -249,8 +252,13 @@ class Perturbations:
                     allowed=f"less than {units.format_bandwidth(capacity[ids].min())}"), "background", index)
             capacity[ids] -= rate
         if self.failed:
-            ids = np.unique(np.concatenate([self._resolve(cluster, "failed", i, s, "failed")
-                                            for i, s in enumerate(self.failed)]))
+            resolved = [self._resolve(cluster, "failed", i, s, "failed") for i, s in enumerate(self.failed)]
+            for index, (spec, link_ids) in enumerate(zip(self.failed, resolved)):
+                both = [degraded[int(i)] for i in link_ids if int(i) in degraded]
+                if both:   # degrading a failed link says two things of it: a typo, not "the failure wins"
+                    raise self._blame(ConfigError(f"fails a link that is also degraded ({both[0]})", key="failed",
+                                                  value=spec), "failed", index)
+            ids = np.unique(np.concatenate(resolved))
             try:
                 cluster = _detour(cluster, ids)
             except ConfigError as exc:
