@@ -183,10 +183,8 @@ def _trained(names: set[str], per_layer: Any) -> Any:
 
 
 class _Warmed(_LowRank):
-    """A low-rank scheme that runs ``warmup`` full-rank steps, then repeats its cycle (:meth:`_cycle`)."""
-
-    def _cycle(self) -> list[Segment]:
-        raise NotImplementedError
+    """A low-rank scheme that runs ``warmup`` full-rank steps, then repeats its cycle: its :meth:`period`, which
+    each subclass defines."""
 
     def starts_dense(self, ctx: SchemeContext) -> bool:
         return bool(self.params["warmup"] > 0)
@@ -195,10 +193,7 @@ class _Warmed(_LowRank):
         return "warmup", self.params["warmup"]
 
     def run(self, ctx: SchemeContext, total_steps: int) -> list[Block]:
-        return warmup_then(0, self.params["warmup"], self._cycle(), total_steps)
-
-    def period(self, ctx: SchemeContext) -> list[Segment]:
-        return self._cycle()
+        return warmup_then(0, self.params["warmup"], self.period(ctx), total_steps)
 
 
 @register_scheme
@@ -296,7 +291,7 @@ class ABTraining(_Warmed):
         return {"factors A, B": float(both * weight), "factor gradients": float(trained * grad),
                 "factor optimizer state": float(trained * state)}
 
-    def _cycle(self) -> list[Segment]:
+    def period(self, ctx: SchemeContext) -> list[Segment]:
         t, f = self.params["sync_every"], self.params["rebound"]
         return [Segment(1, t - f - 1), Segment(2, 1), Segment(0, f)]
 
@@ -375,7 +370,7 @@ class OIALR(_Warmed):
                 "S optimizer state": float(s * state),
                 "converted layers' dense state": -float(dense * (weight + grad + state))}
 
-    def _cycle(self) -> list[Segment]:
+    def period(self, ctx: SchemeContext) -> list[Segment]:
         f = self.params["stability_frequency"]
         return [Segment(1, f - 1), Segment(2, 1)] if f > 1 else [Segment(2, 1)]
 

@@ -453,7 +453,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             "another device"
         )
     forward, backward = _layer_times(spec, None, compute, batch, run.dtype)
-    fp8_share = fp8_gemm_share(spec.layers)
+    fp8_share = fp8_gemm_share(spec.layers) if run.dtype == "fp8" else 1.0   # read only at fp8
     update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer, fp8_share)
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)

@@ -419,7 +419,8 @@ _mbridge_case("mbridge-llama3-8b-8xb200-fp8", "DGX-B200", "LLAMA3_8B",
                   "is not the kernel Transformer Engine runs on Blackwell)")
 
 # MosaicML llm-foundry's MPT throughput tables (PyTorch FSDP, no tensor or pipeline parallelism): held-out rows of
-# 8-GPU nodes and of 64 A100, found by a held-out probe; the tables predate torch 2.0 (the README's own TODO).
+# 8-GPU nodes and of 64 A100, found by a held-out probe; the tables predate torch 2.0 (a note in the README says
+# they await an update).
 _FOUNDRY = ("mosaicml/llm-foundry scripts/train/benchmarking/README.md, '{table}' table, row {row}: 'Throughput "
             "(T/s/GPU)' {published:,}")
 _MPT = ("MPT as llm-foundry's yamls/pretrain/mpt-{size}.yaml configures it: {layers} layers, d_model {hidden}, {heads} "
@@ -440,27 +441,23 @@ def _foundry_case(name: str, table: str, row: str, published: float, assumptions
 
 
 _MPT7B = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=50368,positions=alibi,attention=flash"
-_foundry_case("foundry-mpt-7b-8xa100", "A100 80GB with 1600 Gbps node-node interconnect (RoCE)",
-              "7b, SeqLen 2048, 8 GPUs, MicroBatchSize 6, GradAccum 2, GlobalBatchSize 96, amp_bf16, FULL_SHARD, "
-              "no activation checkpointing", 4641,
-              _MPT.format(size="7b", layers=32, hidden="4,096", heads=32) + "; one node of the catalog's "
-              "`dgx-a100` (8 A100 80 GB on NVSwitch); sequence 2,048, micro-batch 6, global batch 96 (2 "
-              "micro-batches per GPU), no activation recomputation",
-              {"model": _MPT7B, "topology": "dgx-a100", "gpus": 8, "parallel": "dp=8", "micro_batch": 6,
-               "global_batch": 96, "recompute": "none"})
-_foundry_case("foundry-mpt-7b-8xh100", "H100 80GB BF16",
-              "7b, SeqLen 2048, 8 GPUs, MicroBatchSize 6, GradAccum 1, GlobalBatchSize 48, amp_bf16, FULL_SHARD, "
-              "no activation checkpointing", 10643,
-              _MPT.format(size="7b", layers=32, hidden="4,096", heads=32) + "; one node of the catalog's "
-              "`dgx-h100` (8 H100 SXM on NVSwitch); sequence 2,048, micro-batch 6, global batch 48 (1 "
-              "micro-batch per GPU), no activation recomputation",
-              {"model": _MPT7B, "topology": "dgx-h100", "gpus": 8, "parallel": "dp=8", "micro_batch": 6,
-               "global_batch": 48, "recompute": "none"},
-              gap="the same model and batch on A100 (foundry-mpt-7b-8xa100) is within 20 %, and the published H100 "
-                  "row is only 2.29x the A100 one where the bf16 peaks differ 3.2x (MFU 46 % on H100 against 64 % "
-                  "on A100): an early-H100 software stack (the table predates torch 2.0; Triton attention not "
-                  "tuned for Hopper), while simtrain prices H100 at its measured GEMM ceiling (80 %) and "
-                  "FlashAttention-3's fractions")
+_MPT7B_GAP = ("the same model and batch on A100 (foundry-mpt-7b-8xa100) is within 20 %, and the published H100 row is "
+              "only 2.29x the A100 one where the bf16 peaks differ 3.2x (MFU 46 % on H100 against 64 % on A100): an "
+              "early-H100 software stack (the table predates torch 2.0; Triton attention not tuned for Hopper), "
+              "while simtrain prices H100 at its measured GEMM ceiling (80 %) and FlashAttention-3's fractions")
+# the two one-node MPT 7B rows: (GPU, table, node text, grad accumulation, global batch, published, gap)
+for _gpu, _table, _node, _accum, _batch, _published, _gap in (
+        ("a100", "A100 80GB with 1600 Gbps node-node interconnect (RoCE)", "8 A100 80 GB on NVSwitch", 2, 96, 4641,
+         ""),
+        ("h100", "H100 80GB BF16", "8 H100 SXM on NVSwitch", 1, 48, 10643, _MPT7B_GAP)):
+    _foundry_case(f"foundry-mpt-7b-8x{_gpu}", _table,
+                  f"7b, SeqLen 2048, 8 GPUs, MicroBatchSize 6, GradAccum {_accum}, GlobalBatchSize {_batch}, "
+                  "amp_bf16, FULL_SHARD, no activation checkpointing", _published,
+                  _MPT.format(size="7b", layers=32, hidden="4,096", heads=32) + f"; one node of the catalog's "
+                  f"`dgx-{_gpu}` ({_node}); sequence 2,048, micro-batch 6, global batch {_batch} ({_accum} "
+                  f"micro-batch{'es' if _accum > 1 else ''} per GPU), no activation recomputation",
+                  {"model": _MPT7B, "topology": f"dgx-{_gpu}", "gpus": 8, "parallel": "dp=8", "micro_batch": 6,
+                   "global_batch": _batch, "recompute": "none"}, gap=_gap)
 _foundry_case("foundry-mpt-70b-64xa100", "A100 80GB with 1600 Gbps node-node interconnect (RoCE)",
               "70b, SeqLen 2048, 64 GPUs, MicroBatchSize 8, GradAccum 4, GlobalBatchSize 2048, bf16 PURE, "
               "FULL_SHARD, activation checkpointing", 410,
