@@ -34,7 +34,7 @@ from typing import Any
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "MAX_FILE_BYTES", "MAX_INTEGER_DIGITS", "MAX_JSON_DEPTH", "check_file",
-           "load_json", "read_bytes", "read_text"]
+           "inflate", "load_json", "read_bytes", "read_text"]
 
 #: The largest file simtrain reads (its own largest, a compute profile, is about 2 MiB).
 MAX_FILE_BYTES = 64 << 20
@@ -146,21 +146,29 @@ def read_bytes(path: str | Path, *, source: str | None = None, key: str | None =
     if len(data) > limit:   # it grew while read
         raise ConfigError("file too large", source=name, key=key, allowed=f"a file of at most {_mib(limit)}")
     if gzip and data[:2] == b"\x1f\x8b":
-        data = _inflate(data, name, key)
+        data = inflate(data, name, key)
     return data
 
 
-def _inflate(data: bytes, name: str, key: str | None) -> bytes:
-    """A gzip stream (one or more members) inflated, refused past :data:`MAX_DECOMPRESSED_BYTES`."""
+def inflate(data: bytes, name: str, key: str | None, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """A gzip stream (one or more members) inflated, refused past ``limit`` bytes (a small file may inflate to
+    anything: at most ``limit + 1`` bytes are ever produced).
+
+    Examples
+    --------
+    >>> import gzip as gz
+    >>> inflate(gz.compress(b"abc"), "x.gz", None)
+    b'abc'
+    """
     out = bytearray()
     rest = data
     try:
         while rest:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out += inflater.decompress(rest, MAX_DECOMPRESSED_BYTES + 1 - len(out))
-            if len(out) > MAX_DECOMPRESSED_BYTES:
-                raise ConfigError(f"inflates to more than {_mib(MAX_DECOMPRESSED_BYTES)}", source=name, key=key,
-                                  allowed=f"a gzip file that inflates to at most {_mib(MAX_DECOMPRESSED_BYTES)}")
+            out += inflater.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit:
+                raise ConfigError(f"inflates to more than {_mib(limit)}", source=name, key=key,
+                                  allowed=f"a gzip file that inflates to at most {_mib(limit)}")
             if not inflater.eof:
                 raise ConfigError("cannot read file: the gzip stream is cut short", source=name, key=key)
             rest = inflater.unused_data.lstrip(b"\0")   # gzip allows zero padding after the last member

@@ -37,10 +37,7 @@ Examples
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -107,29 +104,21 @@ def read_trace(path: str | Path, execution_trace: str | Path | None = None) -> W
 
 def _load(path: str | Path, key: str) -> Any:
     """A trace file read by :func:`simtrain.inputs.read_bytes` (a regular file, bounded), inflated when gzip."""
-    from simtrain.inputs import parse_json, read_bytes
+    from simtrain.inputs import inflate, parse_json, read_bytes
 
     text = str(path)
     raw = read_bytes(path, key=key, limit=MAX_TRACE_BYTES)
-    if raw[:2] == b"\x1f\x8b":
-        raw = _inflate(raw, text, key)
+    if raw[:2] == b"\x1f\x8b":   # traces outgrow simtrain.inputs' 64 MiB: inflated to the trace bound
+        try:
+            raw = inflate(raw, text, key, MAX_TRACE_BYTES)
+        except ConfigError as exc:
+            raise ConfigError(f"not a JSON trace ({exc.message})", source=text, key=key,
+                              allowed=exc.allowed) from None
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not a JSON trace (not UTF-8 at offset {exc.start})", source=text, key=key) from None
     return parse_json(decoded, text, key)   # nesting and integer sizes bounded
-
-
-def _inflate(raw: bytes, source: str, key: str) -> bytes:
-    """A gzip stream inflated to at most :data:`MAX_TRACE_BYTES` (traces outgrow simtrain.inputs' 64 MiB)."""
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-            data = stream.read(MAX_TRACE_BYTES + 1)   # a small file may inflate to anything: read a bounded amount
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ConfigError(f"not a JSON trace ({type(exc).__name__})", source=source, key=key) from None
-    if len(data) > MAX_TRACE_BYTES:
-        raise ConfigError(f"inflates to more than {MAX_TRACE_BYTES // 2**20} MiB", source=source, key=key)
-    return data
 
 
 def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
