@@ -73,6 +73,8 @@ def _target(path: Path) -> Path:
         info = os.stat(path)
     except FileNotFoundError:
         return path
+    except NotADirectoryError:
+        raise OutputError(path, "a part of its path is a file, not a folder") from None
     except OSError as exc:
         raise OutputError(path, reason(exc)) from None
     if stat.S_ISDIR(info.st_mode):

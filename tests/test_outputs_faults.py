@@ -348,3 +348,38 @@ def test_calibrate_interrupted_inside_a_gemm_table_keeps_every_product_it_timed(
     assert run(capsys, *argv[:-1], tmp_path / "fresh.json")[0] == 0
     fresh = json.loads((tmp_path / "fresh.json").read_text())
     assert resumed["params"] == fresh["params"] and resumed["gemm"] == fresh["gemm"]
+
+
+TTA_CURVE = ("epoch,test_accuracy,model,scheme,batch_per_worker,samples_per_epoch\n"
+             "1,0.7,resnet18-cifar,none,128,50000\n2,0.93,resnet18-cifar,none,128,50000\n")
+
+# one command per output flag that takes a file: (argv with {out}, the flag)
+OUTPUT_FLAGS = [
+    ("simulate --model resnet18-cifar --batch 8 --topology torus-2d --gpus 4 --trace {out}", "--trace"),
+    ("collective --op all-reduce --size 1MiB --topology torus-2d --gpus 4 --algorithm ring --trace {out}",
+     "--trace"),
+    ("place --model resnet18-cifar --devices 2 --out {out}", "--out"),
+    ("place --model resnet18-cifar --devices 2 --plot {out}", "--plot"),
+    ("time-to-accuracy --curves {curves} --topology torus-2d --gpus 16 --target 0.9 --plot {out}", "--plot"),
+]
+
+
+@pytest.mark.parametrize(("argv", "flag"), OUTPUT_FLAGS, ids=[a.split()[0] + " " + f for a, f in OUTPUT_FLAGS])
+def test_every_output_flag_follows_one_rule(capsys, tmp_path, argv, flag):
+    """Missing folders are created; an existing file is kept, with one error line, unless --force."""
+    curves = tmp_path / "curves"
+    curves.mkdir()
+    (curves / "a.csv").write_text(TTA_CURVE)
+    suffix = ".png" if flag == "--plot" else ".json"
+    target = tmp_path / "new" / "deeper" / f"output{suffix}"
+    command = argv.format(out=target, curves=curves).split()
+    code, _, err = run(capsys, *command)
+    assert code == 0, err
+    assert target.is_file() and target.stat().st_size > 0
+    written = target.read_bytes()
+    code, _, err = run(capsys, *command)
+    line = one_error_line(err)
+    assert code == 2 and flag in line and "--force" in line and str(target) in line
+    assert target.read_bytes() == written
+    code, _, err = run(capsys, *command, "--force")
+    assert code == 0, err

@@ -43,6 +43,7 @@ __all__ = [
     "flag_table",
     "network_flags",
     "network_options",
+    "new_output",
     "one_line",
     "output_path",
     "positive_int",
@@ -320,9 +321,33 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def new_output(path_text: str, force: bool, flag: str, *, figure: bool = False) -> Path:
+    """An output path given with ``flag``, checked before any work: every command's outputs follow this one rule.
+
+    A figure (``figure=True``) must end in .png, .svg or .pdf; an existing file is kept unless ``force``; missing
+    folders are created when the file is written; and the path must take a file (not a folder, a device or a
+    read-only folder: :func:`simtrain.outputs.check_writable`).
+
+    Examples
+    --------
+    >>> new_output("/nonexistent/fig.txt", False, "--plot", figure=True)
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <cli>: --plot: the output must end in .png, .svg or .pdf (got '/nonexistent/fig.txt')
+    """
+    out = Path(path_text)
+    if figure and out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ConfigError("the output must end in .png, .svg or .pdf", source=CLI, key=flag, value=path_text)
+    check_writable(out, make_parents=True, flag=flag)   # a folder, a device, a read-only folder: before the work
+    if out.exists() and not force:
+        raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(out),
+                          allowed="a new path, or add --force")
+    return out
+
+
 def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
-    """A figure path given with ``flag``: it must end in .png, .svg or .pdf, and neither it nor its .csv twin may
-    exist unless ``force``, and it must be writable (:func:`simtrain.outputs.check_writable`).
+    """A figure path given with ``flag`` (:func:`new_output`) whose .csv twin, written beside it, may not exist
+    either unless ``force``.
 
     Examples
     --------
@@ -331,14 +356,11 @@ def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:
     ...
     simtrain.errors.ConfigError: <cli>: --out: the output must end in .png, .svg or .pdf (got '/nonexistent/fig.txt')
     """
-    out = Path(out_text)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ConfigError("the output must end in .png, .svg or .pdf", source=CLI, key=flag, value=out_text)
-    check_writable(out, make_parents=True, flag=flag)   # a folder, a device, a read-only folder: before the work
-    for path in (out, out.with_suffix(".csv")):
-        if path.exists() and not force:
-            raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(path),
-                              allowed="a new path, or add --force")
+    out = new_output(out_text, force, flag, figure=True)
+    twin = out.with_suffix(".csv")
+    if twin.exists() and not force:
+        raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(twin),
+                          allowed="a new path, or add --force")
     return out
 
 

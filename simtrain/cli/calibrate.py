@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, output_path, save_figure
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, new_output, output_path, save_figure
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_REPEATS, MAX_THREADS
 from simtrain.progress import ProgressBar
@@ -89,15 +88,11 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise ConfigError("calibrate needs --out (or --check PROFILE)", source=CLI, key="--out")
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--out", value=args.out,
-                          allowed="a new path, or add --force")
+    out = new_output(args.out, args.force, "--out")   # before measuring for minutes, not after
     from simtrain.outputs import check_writable
 
     partial = out.with_name(out.name + ".partial")
-    for path in (out, partial):   # before measuring for minutes, not after
-        check_writable(path, make_parents=True, flag="--out")
+    check_writable(partial, make_parents=True, flag="--out")
     threads = args.threads or 1
     from simtrain.calibration.pipeline import calibration_cost, check_backend
 

@@ -21,6 +21,7 @@ from simtrain.cli._common import (
     emit,
     network_flags,
     network_options,
+    new_output,
     print_rows,
     split_overrides,
 )
@@ -49,6 +50,7 @@ def add_parser(sub: Any) -> None:
                                                        "chunk's phases as scheduled (the analytical engine's chunk "
                                                        "plan, or each traced rank in the DES, with link loads); "
                                                        "open it in ui.perfetto.dev")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --trace")
     p.add_argument("--trace-ranks", metavar="R,R,...", help="--engine des: GPUs the trace shows (default: the first "
                                                             "four)")
     p.add_argument("--trace-links", metavar="A->B,...", help="--engine des: links the trace draws beside the most "
@@ -86,9 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if sweeping or args.algorithm == "best":
             raise ConfigError("traces one collective: give --size and an algorithm", source=CLI, key="--trace",
                               value=args.trace)
-        from simtrain.outputs import check_writable
-
-        check_writable(args.trace, flag="--trace")   # before the run
+        new_output(args.trace, args.force, "--trace")   # before the run
     if sweeping and args.algorithm == "best":
         raise ConfigError("compares algorithms at one --size, not over a sweep", source=CLI, key="--algorithm",
                           value="best")
@@ -170,7 +170,7 @@ def _traced(args: argparse.Namespace, cluster: Any, name: str, chunks: int, para
             raise ConfigError(str(exc).split(": ", 1)[-1], source=CLI,
                               key="--trace-ranks" if exc.key == "trace_ranks" else "--trace-links") from None
         raise
-    write_text(args.trace, json.dumps(trace))
+    write_text(args.trace, json.dumps(trace), make_parents=True)
     return result
 
 

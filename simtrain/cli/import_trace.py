@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, emit
-from simtrain.errors import ConfigError
+from simtrain.cli._common import emit, new_output
 
 __all__ = ["add_parser", "run"]
 
@@ -42,16 +40,14 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain import-trace``; returns the exit status."""
     from simtrain import units
-    from simtrain.outputs import check_writable, write_text
+    from simtrain.outputs import write_text
     from simtrain.workload.trace_import import read_trace
 
     if args.out is not None:
-        if Path(args.out).exists() and not args.force:
-            raise ConfigError("exists (use --force to overwrite)", source=CLI, key="--out", value=args.out)
-        check_writable(args.out, flag="--out")
+        new_output(args.out, args.force, "--out")   # before reading the trace
     workload = read_trace(args.trace, args.execution_trace)
     if args.out is not None:   # whole or absent (simtrain.outputs)
-        write_text(args.out, json.dumps(workload.to_dict(), indent=1) + "\n")
+        write_text(args.out, json.dumps(workload.to_dict(), indent=1) + "\n", make_parents=True)
     compute = [o for o in workload.ops if o.kind == "compute"]
     summary = {"trace": args.trace, "world_size": workload.world_size, "compute_ops": len(compute),
                "compute_s": sum(o.duration_s for o in compute), "collectives": len(workload.collectives),

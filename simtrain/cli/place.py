@@ -19,11 +19,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from simtrain import units
-from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, positive_int
+from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, new_output, positive_int
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_BATCH, MAX_DEVICES
 
@@ -76,19 +75,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _check_output(path: str | None, force: bool, flag: str) -> None:
-    if path is None:
-        return
-    target = Path(path)
-    if target.exists() and not force:
-        raise ConfigError("exists (use --force to overwrite)", source=CLI, key=flag, value=path)
-    if flag == "--plot" and target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ConfigError("must end in .png, .svg or .pdf", source=CLI, key=flag, value=path)
-    from simtrain.outputs import check_writable
-
-    check_writable(target, flag=flag)   # a folder, a device, a read-only or missing folder: before placing
-
-
 def _load_graph(path: str) -> Any:
     """The op graph of ``--graph``; any way the file can be malformed is one ConfigError naming it."""
     import zlib
@@ -124,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     from simtrain.placement.devices import make_devices
 
     for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
-        _check_output(path, args.force, flag)
+        if path is not None:
+            new_output(path, args.force, flag, figure=flag == "--plot")   # before placing
     memory: Any = args.memory.split(",") if args.memory else None
     if args.micro_batch is not None and args.graph:
         raise ConfigError("needs --model: a graph file has no batch to split into micro-batches", source=CLI,
@@ -206,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     if outputs:
         from simtrain.outputs import write_many
 
-        write_many(outputs)
+        write_many(outputs, make_parents=True)
     if args.json:
         emit(plan.to_dict(schedule=False))
     else:

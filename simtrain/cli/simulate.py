@@ -11,10 +11,9 @@ Examples
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import CLI, emit, print_rows, split_overrides
+from simtrain.cli._common import CLI, emit, new_output, print_rows, split_overrides
 from simtrain.cli._run_flags import add_run_flags, run_values
 from simtrain.errors import ConfigError, InfeasibleError
 
@@ -142,13 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.trace_ranks or args.trace_links) and not args.trace:
         raise ConfigError("needs --trace", source=CLI, key="--trace-ranks" if args.trace_ranks else "--trace-links")
     _trace_ranks(args.trace_ranks)   # malformed ranks fail before the run
-    if args.trace and Path(args.trace).exists() and not args.force:
-        raise ConfigError("refusing to overwrite an existing file", source=CLI, key="--trace", value=args.trace,
-                          allowed="a new path, or add --force")
     if args.trace:
-        from simtrain.outputs import check_writable
-
-        check_writable(args.trace, flag="--trace")   # a folder, a device, a read-only or missing folder: before the run
+        new_output(args.trace, args.force, "--trace")   # before the run
     the_run = training_run(args)
     try:
         traced = bool(args.trace) and the_run.engine == "des"

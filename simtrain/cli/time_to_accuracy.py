@@ -16,10 +16,9 @@ Examples
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from simtrain.cli._common import count_at_most, emit, output_path
+from simtrain.cli._common import count_at_most, emit, new_output
 from simtrain.limits import MAX_GPUS
 
 __all__ = ["add_parser", "run"]
@@ -36,22 +35,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--target", type=float, required=True, help="test accuracy to reach, a fraction")
     p.add_argument("--plot", metavar="FILE.png",
                    help="PNG, SVG or PDF: accuracy against simulated wall-clock and against bytes sent")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --plot")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
-
-
-def _plot_path(text: str) -> Path:
-    """The ``--plot`` path, checked before any curve is read, as the other commands check theirs.
-
-    It must end in .png, .svg or .pdf (:func:`~simtrain.cli._common.output_path`; an existing figure is replaced,
-    as before: this command has no ``--force``), and its folder must exist and take a file, as ``simtrain place
-    --plot`` requires (:func:`simtrain.outputs.check_writable`): a typo in the folder is not a new folder.
-    """
-    from simtrain.outputs import check_writable
-
-    out = output_path(text, True, "--plot")
-    check_writable(out, flag="--plot")
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from simtrain import units
     from simtrain.lowrank.tta import plot_time_to_accuracy, read_curves, time_to_accuracy
 
-    plot = _plot_path(args.plot) if args.plot else None   # before the curves are read and priced
+    plot = new_output(args.plot, args.force, "--plot", figure=True) if args.plot else None   # before any curve
     results = time_to_accuracy(read_curves(args.curves), args.topology, gpus=args.gpus, target=args.target)
     if plot is not None:
         plot_time_to_accuracy(results, plot, f"{args.topology}, {args.gpus} GPUs", args.target)

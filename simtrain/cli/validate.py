@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
     # inputs and outputs are checked before the cases run: a bad ratchet file or an unwritable page fails at once
     ratchet = load_ratchet(args.ratchet) if getattr(args, "check_ratchet", False) else None
     if getattr(args, "record", False):
-        check_writable(args.ratchet, flag="--ratchet")
+        check_writable(args.ratchet, make_parents=True, flag="--ratchet")
     if getattr(args, "markdown", None):
-        check_writable(args.markdown, flag="--markdown")
+        check_writable(args.markdown, make_parents=True, flag="--markdown")
     bar = ProgressBar(0, "cases", quiet=getattr(args, "quiet", False))   # the count comes with the first case
     try:
         rows = run_cases(args.case, progress=bar.callback)
@@ -112,6 +112,6 @@ def run(args: argparse.Namespace) -> int:
         write_ratchet(rows, args.ratchet, DEFAULT_TOLERANCE if tolerance is None else tolerance)
         print(f"recorded {len(rows)} cases in {args.ratchet}", file=out)
     if getattr(args, "markdown", None):
-        write_text(args.markdown, validation_markdown(rows))
+        write_text(args.markdown, validation_markdown(rows), make_parents=True)
         print(f"wrote {args.markdown}", file=out)
     return status

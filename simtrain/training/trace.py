@@ -223,7 +223,7 @@ def write_trace(report: StepReport, path: str | Path, ranks: Sequence[int] | Non
     returns the path."""
     from simtrain.outputs import write_text
 
-    return write_text(path, json.dumps(step_trace(report, ranks, links=links)))
+    return write_text(path, json.dumps(step_trace(report, ranks, links=links)), make_parents=True)
 
 
 def collective_trace(result: Any, cluster: Any, load_history: Any = None, busiest_links: int = 16, *,

@@ -227,5 +227,5 @@ def write_ratchet(rows: Sequence[ValidationRow], path: str | Path = DEFAULT_RATC
     from simtrain.outputs import write_text
 
     doc = ratchet_document(rows, tolerance)
-    write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")   # whole or not at all
+    write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n", make_parents=True)   # whole or not at all
     return doc

@@ -92,8 +92,8 @@ def test_bad_curve_names_its_file(capsys, folders, name, content, fragments):
 @pytest.mark.parametrize(("plot", "fragments"), [
     ("x.txt", ["--plot", "must end in .png, .svg or .pdf", "x.txt"]),
     ("adir", ["--plot", "must end in .png, .svg or .pdf", "adir"]),
-    ("nodir/x.png", ["--plot", "nodir", "does not exist"]),
-], ids=["bad-suffix", "no-suffix", "missing-folder"])
+    ("/dev/null/x.png", ["--plot", "/dev/null", "not a folder"]),
+], ids=["bad-suffix", "no-suffix", "under-a-file"])
 def test_bad_plot_path_refused(capsys, folders, plot, fragments):
     curves, out = folders
     (curves / "a.csv").write_text(GOOD)
