@@ -24,6 +24,12 @@ NVIDIA maintainers' per-NIC figures (docs/references.md, "Published nccl-tests m
 200 Gbit/s NIC (nccl-tests #160, η = 0.96) and 46–48 GB/s per NDR 400 Gbit/s NIC (nccl-tests #290, midpoint
 η = 0.94); geometric mean 0.950. The multi-node DGX-A100 bus bandwidth (192 GB/s, nccl #812) is not in either fit.
 
+Across nodes without RDMA, NCCL's socket transport (``NET/Socket``: kernel TCP, staged through host memory by CPU
+threads) reaches about half a NIC's line rate. ``SOCKET_NETWORK_EFFICIENCY`` is fitted, once, to one measurement:
+16 V100 on two AWS p3dn instances, one 100 Gbit/s ENA NIC each, NCCL 2.4.8 with its default socket threads, ring:
+"the bus can sustain around 6GB/s" (nccl #398; η = 6.0 / 12.5 = 0.48). Inter-node links of a topology whose NICs
+run the socket transport (``nic.transport: socket``; the ``cloud`` family's default) are of kind ``nic-socket``.
+
 Examples
 --------
 >>> PROTOCOLS
@@ -41,7 +47,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL", "NVLS_CHANNELS",
-           "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "NvlsPipeline",
+           "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY",
+           "SOCKET_NETWORK_EFFICIENCY", "NvlsPipeline",
            "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
            "node_bandwidths", "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
            "protocol_candidates", "tree_correction", "with_protocol"]
@@ -50,6 +57,9 @@ __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KIND
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
 #: Simple-protocol bandwidth efficiency across nodes (through NICs), fitted once (module docstring) and frozen.
 SIMPLE_NETWORK_EFFICIENCY = round(math.sqrt((24.0 / 25.0) * (47.0 / 50.0)), 3)
+#: Simple-protocol efficiency across nodes through NCCL's socket transport (no RDMA), fitted once to one
+#: measurement (module docstring) and frozen.
+SOCKET_NETWORK_EFFICIENCY = round(6.0 / 12.5, 3)
 
 #: ``network.protocol`` values: ``none`` (bytes at line rate, the default) or ``nccl`` (NCCL's protocols).
 PROTOCOLS = ("none", "nccl")
@@ -64,14 +74,15 @@ PROTOCOLS = ("none", "nccl")
 BRIDGE_EFFICIENCY = round(116.0 / 300.0, 3)
 
 #: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
-#: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value.
+#: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value. ``nic``
+#: is a NIC under RDMA (InfiniBand, RoCE), ``nic-socket`` one under NCCL's socket transport.
 LINK_EFFICIENCY: dict[str, float] = {"nvswitch": SIMPLE_EFFICIENCY, "nvlink": SIMPLE_EFFICIENCY,
                                      "nvlink-bridge": BRIDGE_EFFICIENCY, "pcie": SIMPLE_EFFICIENCY,
-                                     "nic": SIMPLE_NETWORK_EFFICIENCY}
+                                     "nic": SIMPLE_NETWORK_EFFICIENCY, "nic-socket": SOCKET_NETWORK_EFFICIENCY}
 
 #: NCCL's hardware latency class of each link kind (tuning.cc: NVLink, PCI, NET).
 HW_CLASS: dict[str, str] = {"nvswitch": "nvlink", "nvlink": "nvlink", "nvlink-bridge": "nvlink", "pcie": "pci",
-                            "nic": "net"}
+                            "nic": "net", "nic-socket": "net"}
 
 #: NCCL's algorithms and protocols (tuning.cc naming; simtrain's schedules in simtrain/collectives/nccl.py).
 NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
@@ -579,8 +590,8 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
     eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
     effective = cluster.link_bandwidth_Bps * eff
-    network = np.array([k == "nic" for k in kinds])[cluster.link_class]
-    intra_hw = "nvlink" if all(HW_CLASS[k] == "nvlink" for k in kinds if k != "nic") else "pci"
+    network = np.array([HW_CLASS[k] == "net" for k in kinds])[cluster.link_class]
+    intra_hw = "nvlink" if all(HW_CLASS[k] == "nvlink" for k in kinds if HW_CLASS[k] != "net") else "pci"
     same = ranks[(node == node[0]) & (ranks != ranks[0])]
     other = ranks[node != node[0]]
     peer = same[0] if same.size else (ranks[1] if ranks.size > 1 else ranks[0])

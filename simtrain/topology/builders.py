@@ -320,6 +320,10 @@ def fully_connected(num_gpus: int, bandwidth: Any, latency: Any = 0.0, **kwargs:
 
 #: Physical kinds of in-node links a topology may name (``intra_node.link``).
 INTRA_LINKS = ("nvswitch", "nvlink", "nvlink-bridge", "pcie")
+#: How NCCL moves data through a node's NICs: ``rdma`` (InfiniBand, RoCE: GPUDirect RDMA) or ``socket`` (kernel
+#: TCP through host memory, NCCL's ``NET/Socket`` on Ethernet without RDMA). It sets the NIC links' kind (``nic``,
+#: ``nic-socket``) and so their efficiency under NCCL's protocol model (docs/nccl.md).
+NIC_TRANSPORTS = ("rdma", "socket")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -392,6 +396,7 @@ def hierarchical(
     intra_link: str | None = None,
     in_switch_reduction: bool = False,
     in_network_reduction: bool = False,
+    nic_transport: str = "rdma",
 ) -> Cluster:
     """Nodes of GPUs joined by NVLink (or PCIe), NICs per node, and a leaf/spine fabric.
 
@@ -419,6 +424,8 @@ def hierarchical(
         ``nvswitch`` for a switch, ``nvlink`` for fully connected), which sets protocol efficiencies.
     in_switch_reduction, in_network_reduction : bool
         The node switch reduces in the switch (NVLink SHARP: NCCL's NVLS); the fabric does (SHARP: CollNet).
+    nic_transport : {'rdma', 'socket'}
+        How NCCL drives the NICs (:data:`NIC_TRANSPORTS`): RDMA (InfiniBand, RoCE) or its TCP socket transport.
 
     Examples
     --------
@@ -428,6 +435,8 @@ def hierarchical(
     """
     if intra_link is not None and intra_link not in INTRA_LINKS:
         raise ConfigError("unknown intra-node link", key="intra_node.link", value=intra_link, choices=INTRA_LINKS)
+    if nic_transport not in NIC_TRANSPORTS:
+        raise ConfigError("unknown NIC transport", key="nic.transport", value=nic_transport, choices=NIC_TRANSPORTS)
     if intra_kind not in ("switch", "fully_connected"):
         raise ConfigError("unknown intra-node kind", key="intra_node.kind", value=intra_kind,
                           choices=["switch", "fully_connected"])
@@ -517,7 +526,7 @@ def hierarchical(
         params={"nodes": n, "gpus_per_node": g, "nics_per_node": nics_per_node, "nodes_per_rack": rack,
                 "oversubscription": oversubscription},
         link_kinds={"intra-node": intra_link or ("nvswitch" if intra_kind == "switch" else "nvlink"),
-                    "inter-node": "nic"},
+                    "inter-node": "nic" if nic_transport == "rdma" else "nic-socket"},
         reducing=(("intra-node",) if in_switch_reduction else ()) + (("inter-node",) if in_network_reduction else ()),
     )
 
@@ -533,8 +542,12 @@ def cloud(
     per_flow_cap: Any = None,
     name: str = "cloud",
     device: str = "v100",
+    nic_transport: str = "rdma",
 ) -> Cluster:
-    """Public-cloud instances with one NIC each on a non-blocking fabric, optionally with a per-flow cap.
+    """Public-cloud instances with one Ethernet NIC each on a non-blocking fabric, optionally with a per-flow cap.
+
+    ``nic_transport='socket'`` prices NCCL's TCP socket transport at its default settings (about half the line
+    rate); the default prices the NIC as RDMA's (docs/nccl.md, "NIC transports").
 
     Examples
     --------
@@ -545,7 +558,7 @@ def cloud(
     return hierarchical(
         instances, gpus_per_instance, intra_bandwidth=intra_bandwidth, intra_latency=intra_latency,
         nics_per_node=1, nic_bandwidth=nic_bandwidth, nic_latency=nic_latency, pcie_bandwidth=None,
-        flow_rate_cap=per_flow_cap, name=name, device=device,
+        flow_rate_cap=per_flow_cap, name=name, device=device, nic_transport=nic_transport,
     )
 
 

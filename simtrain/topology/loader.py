@@ -248,6 +248,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             "nics_per_node": nic.integer("count", 1, minimum=1, maximum=limits.MAX_NICS),
             "nic_bandwidth": nic.bandwidth("bandwidth"),
             "nic_latency": nic.time("latency", 0.0),
+            "nic_transport": nic.choice("transport", list(builders.NIC_TRANSPORTS), "rdma"),
             "flow_rate_cap": top.bandwidth("per_flow_cap", None),
             "intra_link": intra.choice("link", list(builders.INTRA_LINKS), None),
             "in_switch_reduction": intra.boolean("in_switch_reduction", False),
@@ -275,6 +276,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             intra_bandwidth=top.bandwidth("intra_bandwidth"),
             intra_latency=top.time("intra_latency", 0.3e-6),
             per_flow_cap=top.bandwidth("per_flow_cap", None),
+            nic_transport=top.choice("nic_transport", list(builders.NIC_TRANSPORTS), "rdma"),
             **common,
         )
     if kind == "fat_tree":

@@ -255,6 +255,65 @@ _busbw_case("nccl-allreduce-hdr-per-nic", "nccl-tests-160",
                                  "of this figure's 24/25 and the NDR per-NIC 47/50")
 
 
+# NCCL's socket transport (NET/Socket: kernel TCP through host memory), on Ethernet without RDMA
+def _socket(gpus_per_instance: int, nic: str, **more: str) -> dict[str, str]:
+    return {"topology": "cloud-25g", **_sets(gpus_per_instance=str(gpus_per_instance), nic_bandwidth=nic,
+                                             nic_transport="socket", **more)}
+
+
+def _socket_text(instances: int, per: str, nic: str) -> str:
+    return (f"{instances} instances of {per} with one {nic} Ethernet NIC each, NCCL on its socket transport: the "
+            f"`cloud-25g` family with `nic_transport: socket` (NIC links of kind `nic-socket`, Simple efficiency "
+            f"SOCKET_NETWORK_EFFICIENCY = 0.48, docs/nccl.md 'NIC transports'), 15 us per network hop")
+
+
+_busbw_case("nccl-allreduce-socket-p3dn-2node", "nccl-398",
+            "NVIDIA/nccl issue #398 (description): two AWS p3dn instances (8 V100 SXM2 32 GB, 100 Gbit/s), NCCL "
+            "2.4.8 'with TCP socket as network transport', NCCL_TREE_THRESHOLD=0 (ring), sizes 256 KiB to 512 MiB: "
+            "'8 processes on each node, 16 in total, the bus can sustain around 6GB/s'",
+            "ring all-reduce bus bandwidth over NCCL's socket transport, 2 x 8 V100, one 100 Gbit/s NIC each",
+            6.0, "[M]", _socket(8, "100Gbit/s"), _socket_text(2, "8 V100 on NVLink", "100 Gbit/s"), 16, "512MiB",
+            "ring", extra_assumptions="512 MiB, the largest size of the run (the plateau the text describes)",
+            role="fit", fit_note="SOCKET_NETWORK_EFFICIENCY (simtrain/network/protocol.py) is this figure over the "
+                                 "NIC's 12.5 GB/s line rate: 6.0 / 12.5 = 0.48")
+_busbw_case("nccl-allreduce-socket-azure-v100-pcie", "nccl-tests-83",
+            "NVIDIA/nccl-tests issue #83 (description): Azure VMs of 4 V100 PCIe 16 GB 'connected over TCP/IP', 25 "
+            "Gbit/s (iperf), NCCL 2.9.6, NCCL_ALGO=Ring NCCL_PROTO=Simple NCCL_NSOCKS_PERTHREAD=2 "
+            "NCCL_SOCKET_NTHREADS=4 NCCL_MIN/MAX_NCHANNELS=2, 8 ranks on 2 hosts, sizes up to 2 GB: bus bandwidth "
+            "'maxed out at 1.7GBps'",
+            "ring all-reduce bus bandwidth over NCCL's socket transport, 2 x 4 V100 PCIe, 25 Gbit/s",
+            1.7, "[M]", _socket(4, "25Gbit/s", intra_bandwidth="12GB/s"),
+            _socket_text(2, "4 V100 PCIe", "25 Gbit/s") + "; the in-VM PCIe path at 12 GB/s (assumed; it does not "
+            "bind)", 8, "2GiB", "ring", extra_assumptions="2 GiB, the largest size of the run; the forced socket "
+                                                          "threads and channels are not modelled")
+for _size, _published in (("8MiB", 4.52), ("16MiB", 5.21)):
+    _busbw_case(f"nccl-allreduce-socket-4x8v100-{_size.lower()}", "nccl-450",
+                "NVIDIA/nccl issue #450: four machines of 8 V100 32 GB 'interconnected by a 100Gbps TCP network', "
+                "all_reduce_perf with NCCL_MIN_NCHANNELS=4 NCCL_SOCKET_NTHREADS=2, out-of-place busbw of the "
+                f"{_size} row: {_published} GB/s ('the best performance (bus-bw) is between 4~6GB/s')",
+                f"all-reduce bus bandwidth over NCCL's socket transport, 4 x 8 V100, 100 Gbit/s, {_size}",
+                _published, "[M]", _socket(8, "100Gbit/s"), _socket_text(4, "8 V100 on NVLink", "100 Gbit/s"), 32,
+                _size, None, extra_assumptions="NCCL's choice as `auto` makes it; the channel and thread settings "
+                                               "are not modelled")
+_GCP_SOCKET_GAP = ("NCCL_MIN_NRINGS=8 opened eight rings, each with its own socket connection: the source's table "
+                   "rises with the rings (1: 2.06, 2: 2.77, 4: 3.28, 8: 3.75 GB/s) to 94 % of the line rate, while "
+                   "simtrain's socket efficiency is one figure per NIC, the default settings' (about half the line "
+                   "rate); a per-stream socket model (rate per connection times connections, up to the line rate) "
+                   "would be needed")
+for _key, _version, _rings, _published in (("1ring-2.3.7", "2.3.7", 1, 2.06), ("1ring-2.4.2", "2.4.2", 1, 1.85),
+                                           ("8ring-2.3.7", "2.3.7", 8, 3.75)):
+    _busbw_case(f"nccl-allreduce-socket-gcp-{_key}", "nccl-209",
+                "NVIDIA/nccl issue #209: two GCP VMs of 1 V100 SXM2 each on a 32 Gbit/s network, NET/Socket, "
+                f"all_reduce_perf -b 1G -e 1G with NCCL_MIN_NRINGS=NCCL_MAX_NRINGS={_rings}, NCCL {_version}: "
+                f"{_published} GB/s ({'in' if _version == '2.3.7' else 'out-of'}-place; with 2 ranks busbw = "
+                "algbw)",
+                f"all-reduce bus bandwidth over NCCL's socket transport, 2 x 1 V100, 32 Gbit/s, {_rings} ring(s), "
+                f"NCCL {_version}", _published, "[M]", _socket(1, "32Gbit/s"),
+                _socket_text(2, "1 V100", "32 Gbit/s"), 2, "1GiB", "ring",
+                extra_assumptions=f"`ring` ({_rings} ring(s) forced in the run; simtrain's ring has one channel "
+                                  "per NIC)", gap=_GCP_SOCKET_GAP if _rings > 1 else "")
+
+
 # --- training throughput and scaling: NVIDIA DeepLearningExamples ResNet-50 v1.5 --------------------------------
 def _simulate(system: Mapping[str, str], gpus: int, batch: int, dtype: str, extra: Mapping[str, str] | None = None,
               model: str = "resnet50") -> Command:
