@@ -148,5 +148,5 @@ def test_the_nic_transport_sets_the_link_kind_and_refuses_unknown_values():
     assert (link_kind(socket, "inter-node"), link_kind(rdma, "inter-node")) == ("nic-socket", "nic")
     # NCCL's tuning model sees the socket NIC's slower rate (so auto's choice of tree or ring does too)
     assert node_bandwidths(socket, np.arange(8))[1] < node_bandwidths(rdma, np.arange(8))[1]
-    with pytest.raises(ConfigError, match="nic.transport"):
+    with pytest.raises(ConfigError, match=r"nic\.transport"):
         hierarchical(2, 4, intra_bandwidth=150e9, nic_bandwidth=12.5e9, nic_transport="tcp")
