@@ -134,15 +134,22 @@ RUN_PARAMS: tuple[Param, ...] = (
 
 _NAMES = [p.name for p in RUN_PARAMS]
 _DEFAULT_BATCH = next(p.default for p in RUN_PARAMS if p.name == "batch")
+#: Parameters only a parallel plan reads (``parallel``): without a plan, one set away from its default is refused
+#: rather than ignored.
+PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
+             "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp")
+_PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
 
 
 def check_combination(compute_jitter: float, store_and_forward: bool, engine: str, *, batch: int | None = None,
                       parallel: str | None = None, micro_batch: int | None = None,
                       global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
                       rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False,
-                      samples_per_epoch: int | None = None, epochs: float | None = None) -> None:
+                      samples_per_epoch: int | None = None, epochs: float | None = None,
+                      plan_options: Mapping[str, Any] | None = None) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
-    (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed. The rules that need the
+    (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed; the plan-only parameters
+    (:data:`PLAN_ONLY`, in ``plan_options``) are left at their defaults without a plan. The rules that need the
     GPU count or the model (degrees dividing them) are checked when the plan is resolved
     (:func:`simtrain.parallel.plan.make_plan`).
 
@@ -190,6 +197,10 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if distribute_saved_activations and recompute_name == "full" and recompute_layers == 0:
         raise ConfigError("needs full recomputation of at least one layer (got recompute full:layers=0)",
                           key="distribute_saved_activations", value=True)
+    for name, value in (plan_options or {}).items() if parallel is None else ():
+        if name in _PLAN_DEFAULTS and value != _PLAN_DEFAULTS[name]:
+            raise ConfigError("is read only by a parallel plan: add one (dp=N for pure data parallelism)",
+                              key=name, value=value)
 
 
 @dataclass(frozen=True)
@@ -293,7 +304,8 @@ class TrainingRun:
                           parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
                           pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,
                           rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
-                          samples_per_epoch=self.samples_per_epoch, epochs=self.epochs)
+                          samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
+                          plan_options={name: getattr(self, name) for name in PLAN_ONLY})
 
     # -- constructors ---------------------------------------------------------------------------------------
     @classmethod

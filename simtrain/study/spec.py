@@ -50,7 +50,7 @@ import numpy as np
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError
 from simtrain.params import Param, read_params
-from simtrain.run import RUN_PARAMS, check_combination
+from simtrain.run import PLAN_ONLY, RUN_PARAMS, check_combination
 from simtrain.study.expr import compile_expression
 
 __all__ = ["MAX_STUDY_POINTS", "POINT_KEYS", "Study", "load_study", "point_seed", "study_from_dict"]
@@ -279,7 +279,8 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                           global_batch=point["global_batch"], pipeline_schedule=point["pipeline_schedule"],
                           recompute=point["recompute"], rank_order=point["rank_order"],
                           distribute_saved_activations=bool(point["distribute_saved_activations"]),
-                          samples_per_epoch=point.get("samples_per_epoch"), epochs=point.get("epochs"))
+                          samples_per_epoch=point.get("samples_per_epoch"), epochs=point.get("epochs"),
+                          plan_options={name: point[name] for name in PLAN_ONLY if name in point})
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
