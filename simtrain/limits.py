@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_BATCH", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES", "MAX_EPOCHS",
-           "MAX_EXPERTS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS",
-           "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH",
-           "MAX_WORKERS", "check_count"]
+__all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES",
+           "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS",
+           "MAX_PLACEMENT_OPS", "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS",
+           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -65,6 +65,14 @@ MAX_LAYERS = 100_000
 MAX_WIDTH = 1 << 24
 #: Experts of a mixture-of-experts layer, routed or shared (each is tensors the model holds; DeepSeek-V3 has 256).
 MAX_EXPERTS = 1 << 16
+#: Expert weight sets of a whole decoder, MoE layers x routed experts: each is its own tensors, and with
+#: both maxima at once (100,000 layers x 65,536 experts) the model alone would not fit a machine. Switch-C has ~30 k
+#: (2,048 experts in 15 layers), DeepSeek-V3 ~15 k.
+MAX_EXPERT_SETS = 1 << 18
+#: Gradient buckets of one step (the model's gradients over the bucket size): the step plans each bucket's
+#: collective, about 0.14 ms apiece here (393,217 buckets took 53 s, so this bound about 18 s); GPT-3 175B in fp32
+#: at DDP's 25 MiB fills ~27 k.
+MAX_BUCKETS = 1 << 17
 #: Ops of a placement graph (``simtrain place``): the placers and the list scheduler are linear or worse in ops, and a
 #: graph built from a model is about 22 ops per transformer layer; 100,000 ops place in about 5 s here, where a
 #: 100,000-layer model (2.2 M ops) ran past a minute at 4 GB. Baechi's profiled GNMT has 2,828.

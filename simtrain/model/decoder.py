@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_EXPERTS, MAX_LAYERS, MAX_WIDTH
+from simtrain.limits import MAX_EXPERT_SETS, MAX_EXPERTS, MAX_LAYERS, MAX_WIDTH
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
 from simtrain.registry import parse_spec
@@ -153,6 +153,11 @@ class DecoderConfig:
         experts = v["experts"]
         if experts and v["top_k"] > experts:
             raise ConfigError(f"must be at most experts ({experts})", source=source, key="top_k", value=v["top_k"])
+        moe_layers = v["layers"] // v["moe_every"] if experts else 0
+        if moe_layers * experts > MAX_EXPERT_SETS:
+            raise ConfigError(f"the model would hold {moe_layers:,} MoE layers x {experts:,} experts of weights; at "
+                              f"most {MAX_EXPERT_SETS:,} expert weight sets in all",
+                              source=source, key="experts", value=experts)
         positions = v["positions"] or ("rotary" if gated else "learned")
         return cls(layers=v["layers"], hidden=hidden, heads=heads, seq=v["seq"], vocab=v["vocab"], ffn=ffn,
                    kv_heads=kv_heads, head_dim=head_dim, gated=gated, positions=positions,

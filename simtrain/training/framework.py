@@ -65,6 +65,8 @@ from typing import Any
 
 import numpy as np
 
+from simtrain.errors import ConfigError
+from simtrain.limits import MAX_BUCKETS
 from simtrain.model import ModelSpec, Tensor
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
@@ -122,6 +124,9 @@ def fill_buckets(model: ModelSpec, caps: Sequence[float], width: int,
     names: list[str] = []
 
     def cap() -> float:
+        if len(buckets) >= MAX_BUCKETS:   # before the step plans a collective per bucket (limits.MAX_BUCKETS)
+            raise ConfigError(f"the model's gradients fill more than {MAX_BUCKETS:,} buckets of this size: raise "
+                              "it, or shard the model with a parallel plan", key="bucket_size", value=caps[-1])
         return caps[min(len(buckets), len(caps) - 1)]
 
     for index in range(len(model.layers) - 1, -1, -1):
