@@ -62,9 +62,10 @@ class Exact(Placer):
     name = "exact"
 
     parameters: ClassVar[tuple[Param, ...]] = (
-        Param("max_ops", "integer", 16, "refuse graphs of more ops than this", minimum=1),
+        # the MILP grows as ops² x devices: past a few dozen ops HiGHS runs to its time limit without a solution
+        Param("max_ops", "integer", 16, "refuse graphs of more ops than this", minimum=1, maximum=64),
         Param("time_limit", "number", 60.0, "the MILP solver's time limit", minimum=0, exclusive_minimum=True,
-              unit="s"),
+              maximum=3600.0, unit="s"),
         *SHARED_PARAMETERS,
     )
     max_ops: int

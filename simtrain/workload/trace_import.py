@@ -64,7 +64,9 @@ _BACKENDS = ("gloo", "nccl", "ucc", "mpi", "xccl")
 _DTYPE_BYTES = {"float": 4, "float32": 4, "c10::float": 4, "double": 8, "float64": 8, "c10::half": 2, "half": 2,
                 "float16": 2, "c10::bfloat16": 2, "bfloat16": 2, "int": 4, "int32": 4, "long": 8, "int64": 8,
                 "long int": 8, "char": 1, "signed char": 1, "unsigned char": 1, "int8": 1, "uint8": 1,
-                "bool": 1, "short": 2, "int16": 2, "c10::float8_e4m3fn": 1, "c10::float8_e5m2": 1}
+                "bool": 1, "short": 2, "int16": 2, "c10::float8_e4m3fn": 1, "c10::float8_e5m2": 1,
+                "c10::complex<float>": 8, "complex64": 8, "c10::complex<double>": 16, "complex128": 16,
+                "c10::complex<c10::half>": 4}
 # What a shape may hold: an element is at least a byte, so more elements than the byte bound is a bigger buffer.
 _SHAPES = (f"a list of sizes (integers >= 0), or of such lists, of at most {MAX_COLLECTIVE_BYTES} elements "
            "in all (1 PiB)")
@@ -194,6 +196,11 @@ def _distributed_info(data: dict[str, Any], source: str) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise ConfigError("must be a mapping", source=source, key="distributedInfo", value=info,
                           allowed="a mapping with world_size, rank, backend, pg_config")
+    if "rank" in info:   # the rank the trace is of: one of the job's
+        _count(info["rank"], source, "distributedInfo.rank", 0, _world_size(info, source) - 1)
+    if not isinstance(info.get("backend", ""), str):
+        raise ConfigError("must be a backend's name", source=source, key="distributedInfo.backend",
+                          value=info["backend"], allowed="a string such as 'nccl' or 'gloo'")
     return info
 
 
@@ -270,9 +277,17 @@ def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str
     if not isinstance(args, dict):
         raise ConfigError("must be a mapping", source=source, key=f"{key}.args", value=args)
     types = args.get("Input type")
-    dtype = str(args.get("dtype", types[0] if isinstance(types, list) and types else "float"))
-    width = _DTYPE_BYTES.get(dtype.lower(), 4)
-    group = _count(args["Group size"], source, f"{key}.args.Group size", 1, MAX_WORLD_SIZE) \
+    if types is not None and not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
+        raise ConfigError("must be a list of element types", source=source, key=f"{key}.args.Input type",
+                          value=types, allowed="the profiler's list of strings, such as ['float']")
+    dtype = str(args.get("dtype", types[0] if types else "float"))
+    if dtype.lower() not in _DTYPE_BYTES:   # a guessed width would scale every byte the collective moves
+        raise ConfigError("unknown element type", source=source,
+                          key=f"{key}.args.{'dtype' if 'dtype' in args else 'Input type'}", value=dtype,
+                          choices=sorted(_DTYPE_BYTES))
+    width = _DTYPE_BYTES[dtype.lower()]
+    # a group is part of the job (a trace without distributedInfo says nothing of the job's size)
+    group = _count(args["Group size"], source, f"{key}.args.Group size", 1, world if world > 1 else MAX_WORLD_SIZE) \
         if "Group size" in args else groups.get(str(args.get("Process Group Name")), world)
     if "In msg nelems" in args or "Out msg nelems" in args:
         name = "Out msg nelems" if op == "all-gather" else "In msg nelems"

@@ -103,6 +103,14 @@ KINETO_CASES: dict[str, tuple[Change, list[str]]] = {
     "dur-400-digits": (_field("dur", 10**400), [".dur", "an integer of 401 digits"]),
     "ts-400-digits": (_field("ts", 10**400), [".ts", "an integer of 401 digits"]),
     "end-overflows": (lambda t: _event(t).update(ts=1.7e308, dur=1.7e308), [".dur", "ts + dur"]),
+    # silent defaults before: an unknown element type priced at 4 bytes, a group larger than the job, a rank
+    # outside it, a backend that is no name
+    "dtype-unknown": (_arg("Input type", ["complex1024"]), ["Input type", "unknown element type", "complex1024"]),
+    "dtype-not-a-list": (_arg("Input type", 5), ["Input type", "(got 5)"]),
+    "group-larger-than-job": (_arg("Group size", 999), ["Group size", "1..2", "(got 999)"]),
+    "rank-outside-job": (_info("rank", 99), ["distributedInfo.rank", "0..1", "(got 99)"]),
+    "rank-negative": (_info("rank", -1), ["distributedInfo.rank", "(got -1)"]),
+    "backend-a-number": (_info("backend", 5), ["distributedInfo.backend", "(got 5)"]),
 }
 
 
