@@ -213,10 +213,21 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def parse_json(text: str, source: str, key: str | None = None) -> Any:
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different (JSON allows a repeated key; Python's reader keeps the last)."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))   # type: ignore[func-returns-value]
+        raise _Refused(f"the key {twice!r} is given twice in one object")
+    return data
+
+
+def parse_json(text: str, source: str, key: str | None = None, *, unique_keys: bool = False) -> Any:
     """Parse JSON text: nesting deeper than :data:`MAX_JSON_DEPTH`, integers of more than
     :data:`MAX_INTEGER_DIGITS` digits are refused, each as one :class:`ConfigError` (``NaN`` and ``Infinity`` are
-    read, and refused by the reader that knows which key must be finite).
+    read, and refused by the reader that knows which key must be finite). With ``unique_keys`` (simtrain's own
+    formats), a key given twice in one object is refused too.
 
     Examples
     --------
@@ -229,7 +240,7 @@ def parse_json(text: str, source: str, key: str | None = None) -> Any:
     x.json: malformed JSON: nested more than 100 levels deep
     """
     try:
-        data = json.loads(text, parse_int=_parse_int)
+        data = json.loads(text, parse_int=_parse_int, object_pairs_hook=_unique_keys if unique_keys else None)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"malformed JSON: {exc.msg}", source=source,
                           key=f"line {exc.lineno}, column {exc.colno}") from None
@@ -259,7 +270,8 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
-def load_json(path: str | Path, *, source: str | None = None, key: str | None = None, gzip: bool = False) -> Any:
+def load_json(path: str | Path, *, source: str | None = None, key: str | None = None, gzip: bool = False,
+              unique_keys: bool = False) -> Any:
     """A JSON file read by :func:`read_text` and parsed by :func:`parse_json`.
 
     Examples
@@ -276,4 +288,4 @@ def load_json(path: str | Path, *, source: str | None = None, key: str | None = 
     malformed JSON: an integer of 5,000 digits (at most 1000 allowed)
     """
     name = source or str(path)
-    return parse_json(read_text(path, source=name, key=key, gzip=gzip), name, key)
+    return parse_json(read_text(path, source=name, key=key, gzip=gzip), name, key, unique_keys=unique_keys)

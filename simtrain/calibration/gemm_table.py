@@ -197,6 +197,9 @@ class GemmTable:
                 or any(b <= a for a, b in itertools.pairwise(dims))):
             raise ConfigError("must be a non-empty increasing list of positive integers", source=source,
                               key=f"{key}.dims", value=dims)
+        for name in data:   # a misspelt layout would otherwise be read as not measured
+            if name not in ("dims", "loop", *LAYOUTS):
+                raise ConfigError("unknown key", source=source, key=f"{key}.{name}", choices=("dims", "loop", *LAYOUTS))
         rates = _grids(data, len(dims), source, key)
         loop = data.get("loop")
         if loop is None:

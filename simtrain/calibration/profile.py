@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,11 +34,21 @@ from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, s
 from simtrain.calibration.gemm_table import GemmTable
 from simtrain.errors import ConfigError
 from simtrain.inputs import load_json
+from simtrain.units import MIN_BANDWIDTH_BPS
 
 __all__ = ["FORMAT", "VERSION", "Profile", "load_profile"]
 
 FORMAT = "simtrain-compute-profile"
 VERSION = 2
+#: A profile's top-level keys (``model`` is the cost model in words; it and ``codecs``, ``samples``,
+#: ``provenance`` and ``fit_error`` are optional).
+_KEYS = ("format", "version", "backend", "device", "model", "params", "gemm", "samples", "provenance", "fit_error",
+         "codecs")
+#: Each fitted parameter's range: a fixed cost of at most an hour a step, and a rate no slower than the bandwidth
+#: floor every other rate has (simtrain.units.MIN_BANDWIDTH_BPS), so no step time overflows to inf or nan.
+_BOUNDS = {"step_overhead_s": (0.0, 3600.0), "elementwise_Bps": (MIN_BANDWIDTH_BPS, 1e18)}
+_BOUND_TEXT = {"step_overhead_s": "a number >= 0 and at most 3,600 (seconds of fixed cost per step)",
+               "elementwise_Bps": "a positive number of bytes per second, from 0.125 (1 bit/s) to 1e18"}
 
 #: Which GEMM layout each pass of a layer's product uses (see :func:`simtrain.calibration.fit.step_gemms`).
 LAYER_LAYOUTS = {"forward": "nt", "input-gradient": "nn", "weight-gradient": "tn"}
@@ -164,9 +173,12 @@ def load_profile(path: str | Path) -> Profile:
     """
     path = Path(path)
     source = str(path)
-    data = load_json(path, source=source)   # a regular file, bounded (simtrain.inputs)
+    data = load_json(path, source=source, unique_keys=True)   # a regular file, bounded (simtrain.inputs)
     if not isinstance(data, dict):
         raise ConfigError("a profile must be a JSON object", source=source)
+    for key in data:   # a misspelt key would otherwise be read as absent
+        if key not in _KEYS:
+            raise ConfigError("unknown key", source=source, key=key, choices=_KEYS)
     if data.get("format") != FORMAT:
         raise ConfigError("not a simtrain compute profile", source=source, key="format", value=data.get("format"),
                           allowed=FORMAT)
@@ -186,17 +198,24 @@ def load_profile(path: str | Path) -> Profile:
         if not isinstance(values, dict):
             raise ConfigError("must be a mapping of parameters", source=source, key=f"params.{dtype}")
         checked[dtype] = {}
+        for name in values:
+            if name not in PARAMS:
+                raise ConfigError("unknown parameter", source=source, key=f"params.{dtype}.{name}", choices=PARAMS)
         for name in PARAMS:
             value = values.get(name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0 or (value == 0 and name != "step_overhead_s"):
-                allowed = "a number >= 0" if name == "step_overhead_s" else "a positive number"
-                raise ConfigError(f"must be {allowed}", source=source, key=f"params.{dtype}.{name}", value=value)
+            low, high = _BOUNDS[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ConfigError(f"must be {_BOUND_TEXT[name]}", source=source, key=f"params.{dtype}.{name}",
+                                  value=value)
             checked[dtype][name] = float(value)
     gemm = data["gemm"]
     if not isinstance(gemm, dict):
         raise ConfigError("must map dtypes to GEMM tables", source=source, key="gemm")
     tables = {}
+    for dtype in gemm:
+        if dtype not in checked:
+            raise ConfigError("a GEMM table for a dtype without fitted parameters", source=source, key=f"gemm.{dtype}",
+                              allowed=f"tables for the dtypes under params: {', '.join(checked)}")
     for dtype in checked:
         if dtype not in gemm:
             raise ConfigError("no GEMM table for a calibrated dtype", source=source, key=f"gemm.{dtype}")
