@@ -34,7 +34,16 @@ __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recordi
 _REQUIRED: Any = object()
 #: The smallest bandwidth a file may give, in bytes/s (1 bit/s); below it every transfer time overflows.
 MIN_BANDWIDTH_BPS = units.MIN_BANDWIDTH_BPS
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's when present), reading ``1e-3`` and ``2e9`` as numbers, as YAML 1.2, JSON
+    and the command line do: YAML 1.1 takes a float without a dot for text, and the error then read 'must be a
+    number (got '1e-3')'."""
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 #: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
 #: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:
 #: their own limits (libyaml's 1,000 flow levels, the pure-Python composer's recursion limit) differ by version.

@@ -95,15 +95,29 @@ def _split_value(text: str, key: str) -> tuple[str, str]:
     return target.strip(), value.strip()
 
 
-def _factor(value: Any, key: str, upper: float | None = None) -> float:
+#: A straggler's slow-down and a degraded link's bandwidth factor: a GPU more than a thousand times slower, or a
+#: link below a millionth of its rate, is a failure (``failed_links``), and past these the step's times overflow.
+MAX_STRAGGLER_FACTOR = 1000.0
+MIN_DEGRADED_FACTOR = 1e-6
+
+
+def _factor(value: Any, key: str, low: float, high: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError("must be a number", key=key, value=value) from None
-    if not np.isfinite(number) or number <= 0 or (upper is not None and number > upper):
-        allowed = f"a number in (0, {upper}]" if upper is not None else "a positive number"
-        raise ConfigError("out of range", key=key, value=value, allowed=allowed)
+    if not low <= number <= high:   # nan fails too
+        raise ConfigError("out of range", key=key, value=value, allowed=f"a number from {low:g} to {high:g}")
     return number
+
+
+def _once(specs: list[str], key: str, source: str | None = None) -> None:
+    """A link named twice: a typo, not two perturbations compounded (a factor applied twice) or one ignored."""
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.strip() in seen:
+            raise ConfigError("link given twice", source=source, key=key, value=spec)
+        seen.add(spec.strip())
 
 
 @dataclass
@@ -149,11 +163,13 @@ class Perturbations:
                 raise ConfigError("the rank must be an integer", key="stragglers", value=text) from None
             if index in result.stragglers:   # two factors for one rank: a typo, not "the last one wins"
                 raise ConfigError("rank given twice", key="stragglers", value=text)
-            result.stragglers[index] = _factor(value, "stragglers")
+            result.stragglers[index] = _factor(value, "stragglers", 1.0 / MAX_STRAGGLER_FACTOR, MAX_STRAGGLER_FACTOR)
         for text in degraded:
             link, value = _split_value(text, "degraded")
-            result.degraded.append((link, _factor(value, "degraded", upper=1.0)))
+            result.degraded.append((link, _factor(value, "degraded", MIN_DEGRADED_FACTOR, 1.0)))
         result.failed.extend(str(t) for t in failed)
+        _once([link for link, _ in result.degraded], "degraded")
+        _once(result.failed, "failed")
         for text in background:
             link, value = _split_value(text, "background")
             try:
@@ -175,7 +191,8 @@ class Perturbations:
         top = Section(data, source)
         result = cls()
         for item in top.sections("stragglers", [], min_items=0):
-            factor = item.number("factor", minimum=0, exclusive_minimum=True)   # read first, as the docs list it
+            # read first, as the docs list it
+            factor = item.number("factor", minimum=1.0 / MAX_STRAGGLER_FACTOR, maximum=MAX_STRAGGLER_FACTOR)
             rank = item.integer("rank", minimum=0)
             if rank in result.stragglers:
                 raise item.error("rank", "rank given twice in stragglers", value=rank)
@@ -184,8 +201,8 @@ class Perturbations:
             item.finish()
         for item in top.sections("degraded_links", [], min_items=0):
             result.origins[("degraded", len(result.degraded))] = (source, item.key_path("link"))
-            result.degraded.append((item.string("link"), item.number("factor", minimum=0, maximum=1,
-                                                                     exclusive_minimum=True)))
+            result.degraded.append((item.string("link"), item.number("factor", minimum=MIN_DEGRADED_FACTOR,
+                                                                     maximum=1)))
             item.finish()
         failed = top.raw("failed_links", [])
         if not isinstance(failed, list) or not all(isinstance(x, str) for x in failed):
@@ -198,6 +215,8 @@ class Perturbations:
             result.background.append((item.string("link"), item.bandwidth("rate")))
             item.finish()
         top.finish()
+        _once([link for link, _ in result.degraded], "degraded_links", source)
+        _once(result.failed, "failed_links", source)
         return result
 
     def merge(self, other: Perturbations) -> None:
