@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from simtrain.config import yaml_scalar
@@ -36,28 +36,33 @@ def flag_of(param: Param) -> str:
     return "--" + param.name.replace("_", "-")
 
 
-def _help(param: Param) -> str:
+def _help(param: Param, default: Any) -> str:
     text = param.help
     if param.kind == "choice":
         text += f" ({', '.join(param.choice_list())})"
-    if not param.required and param.default is not None:
-        shown = str(param.default).lower() if isinstance(param.default, bool) else param.default
+    if not param.required and default is not None:
+        shown = str(default).lower() if isinstance(default, bool) else default
         text += f"; default {shown}"
     return text.replace("%", "%%")
 
 
-def add_run_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None = None) -> None:
-    """Add a flag for each run parameter (or those in ``names``) to ``parser``; unset flags stay ``None``."""
+def add_run_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None = None,
+                  defaults: Mapping[str, Any] | None = None) -> None:
+    """Add a flag for each run parameter (or those in ``names``) to ``parser``; unset flags stay ``None``.
+
+    ``defaults``: the command's own defaults where they differ from the run description's (its help says them;
+    the command applies them)."""
     wanted = set(names) if names is not None else None
     for param in RUN_PARAMS:
         if wanted is not None and param.name not in wanted:
             continue
+        text = _help(param, (defaults or {}).get(param.name, param.default))
         if param.kind == "boolean":
             parser.add_argument(flag_of(param), dest=param.name, action=argparse.BooleanOptionalAction,
-                                default=None, help=_help(param))
+                                default=None, help=text)
         else:
             parser.add_argument(flag_of(param), dest=param.name, required=param.required, default=None,
-                                metavar=_METAVARS.get(param.kind, param.name.upper()), help=_help(param))
+                                metavar=_METAVARS.get(param.kind, param.name.upper()), help=text)
 
 
 def run_values(args: argparse.Namespace, names: Iterable[str] | None = None) -> dict[str, Any]:

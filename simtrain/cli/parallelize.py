@@ -21,12 +21,14 @@ __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
 _FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "profile", "algorithm", "scheme")
+#: Large models train in bf16 with Adam: the plan search's defaults, where a run's are fp32 and momentum.
+_DEFAULTS = {"dtype": "bf16", "optimizer": "adam"}
 
 
 def add_parser(sub: Any) -> None:
     """Add the ``parallelize`` sub-command."""
     p = sub.add_parser("parallelize", help="find the fastest model-parallel plans that fit in memory")
-    add_run_flags(p, _FLAGS)
+    add_run_flags(p, _FLAGS, defaults=_DEFAULTS)
     p.add_argument("--top", type=positive_int, default=5, metavar="K", help="how many plans to print; default 5")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -42,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     values = run_values(args, _FLAGS)
     if values.get("global_batch") is None:
         raise ConfigError("is required: the samples per optimizer step to plan for", key="global_batch")
-    values.setdefault("dtype", "bf16")
-    values.setdefault("optimizer", "adam")
+    for name, value in _DEFAULTS.items():
+        values.setdefault(name, value)
     checked = TrainingRun(**values)   # every value validated as a run's
     from simtrain.progress import ProgressBar
 
