@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,15 @@ def _read_results(folder: str) -> Any:
                           allowed="the output folder of a finished simtrain sweep (it holds results.csv)")
     try:
         # bounded like every input (simtrain.inputs): a regular file of at most 64 MiB
-        return pd.read_csv(io.BytesIO(read_bytes(path, key="--results")), keep_default_na=False, na_values=[""])
+        data = read_bytes(path, key="--results")
+        header = next(csv.reader([data.decode().partition("\n")[0]]), [])
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:   # pandas would rename the second one and plot the first
+            raise ConfigError("a column is named twice in the header", source=str(path), key="--results",
+                              value=twice[0])
+        return pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""])
+    except ConfigError:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the table ({exc})", source=str(path), key="--results") from None
 

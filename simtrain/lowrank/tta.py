@@ -221,6 +221,10 @@ def _read_csv(path: Path) -> Curve:
     for key in _META:
         if key in rows[0]:
             meta[key] = rows[0][key]
+            for i, row in enumerate(rows[1:], start=2):   # one run's curve: a row that disagrees is another run's
+                if row[key] != rows[0][key]:
+                    raise ConfigError(f"differs from row 1 ({rows[0][key]!r}): one curve is one run", source=source,
+                                      key=f"{key} (row {i})", value=row[key])
         if key not in meta:
             raise ConfigError(f"needs the run's {key} (a column or a '# {key}: value' line)", source=source,
                               key=key)

@@ -88,6 +88,13 @@ def _check_numbers(rows: Any) -> None:
     """
     import pandas as pd
 
+    if "gpus" in rows.columns:   # a GPU count is whole
+        counts = pd.to_numeric(rows["gpus"], errors="coerce")
+        fractional = counts.notna() & (counts != counts.round())
+        if fractional.any():
+            position = int(fractional.to_numpy().argmax())
+            raise ConfigError(f"must be a whole number (row {int(rows.index[position]) + 1})", key="gpus",
+                              value=float(counts.iloc[position]))
     for column, least in _NUMERIC.items():
         if column not in rows.columns:
             continue
@@ -96,8 +103,9 @@ def _check_numbers(rows: Any) -> None:
         if bad.any():
             position = int(bad.to_numpy().argmax())
             row = rows.index[position]   # the table's own row (1-based, the header not counted)
+            value = rows[column].iloc[position]
             raise ConfigError(f"must be a finite number >= {least:g} (row {int(row) + 1})", key=column,
-                              value=rows[column].iloc[position])
+                              value=value.item() if hasattr(value, "item") else value)   # 0, not np.int64(0)
 
 
 def _determined(table: Any, columns: list[str], given: Sequence[str] = ()) -> list[str]:

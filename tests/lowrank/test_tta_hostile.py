@@ -56,6 +56,11 @@ FILES: dict[str, tuple[str | bytes, list[str]]] = {
     "model-file.csv": (_row(model="nodir/m.yaml"), ["model", "file not found", "nodir/m.yaml"]),
     "short-row.csv": (GOOD + "3,0.95\n", ["row 3", "has 2 cells"]),
     "ranks/curve.json": (_train_curve({"nosuch.weight": 3}), ["epochs[1].ranks", "no such tensor"]),
+    # one curve is one run: a row of another model or batch (a concatenated file) was priced as the first row's
+    "two-models.csv": (GOOD.replace("2,0.93,resnet18-cifar", "2,0.93,resnet50"),
+                       ["model (row 2)", "differs from row 1", "resnet50"]),
+    "two-batches.csv": (GOOD.replace("0.93,resnet18-cifar,none,128", "0.93,resnet18-cifar,none,64"),
+                        ["batch_per_worker (row 2)", "differs from row 1"]),
 }
 
 
