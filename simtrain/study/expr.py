@@ -18,10 +18,10 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, suggest
 
 __all__ = ["FUNCTIONS", "MAX_EXPRESSION_CHARS", "compile_expression"]
 
@@ -34,10 +34,17 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
     ast.Pow: operator.pow, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv}
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+#: How many arguments each function takes (at least, at most).
+_ARITY: dict[str, tuple[int, int]] = {"log": (1, 2), "log2": (1, 1), "log10": (1, 1), "sqrt": (1, 1), "exp": (1, 1),
+                                      "abs": (1, 1), "min": (2, 64), "max": (2, 64)}
 
 
-def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[str, Any]], float]:
+def compile_expression(text: str, source: str, key: str,
+                       columns: Collection[str] | None = None) -> Callable[[Mapping[str, Any]], float]:
     """Check ``text`` and return a function of a row that evaluates it.
+
+    With ``columns`` (the table's, known before any point runs), a name that is none of them and a function given
+    the wrong number of arguments are refused here, not recorded as every row's error.
 
     The function computes in floating point, so its work is bounded whatever the expression (``9 ** 9 ** 9 ** 9``
     overflows at once instead of computing an integer of billions of digits); a result that overflows or is not
@@ -48,7 +55,12 @@ def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[st
     >>> compile_expression("9 ** 9 ** 9 ** 9", "s.yaml", "derived.big")({})
     Traceback (most recent call last):
     ...
-    OverflowError: (34, 'Numerical result out of range')
+    OverflowError: the result is not a finite number
+    >>> compile_expression("step_time / 2", "s.yaml", "derived.half", columns=["step_time_s"])
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: s.yaml: derived.half: no column 'step_time' in the table (did you mean \
+'step_time_s'?) (got 'step_time / 2')
     >>> compile_expression("1e308 * 10", "s.yaml", "derived.big")({})
     Traceback (most recent call last):
     ...
@@ -79,8 +91,15 @@ def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[st
         elif isinstance(node, ast.Name):
             if node.id.startswith("__"):
                 raise refuse()
+            if columns is not None and node.id not in columns:
+                hint = suggest(node.id, sorted(columns))
+                raise refuse(f"no column {node.id!r} in the table" + (f" (did you mean {hint!r}?)" if hint else ""))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS \
                 and not node.keywords:
+            low, high = _ARITY[node.func.id]
+            if not low <= len(node.args) <= high:
+                raise refuse(f"{node.func.id} takes " + (f"{low}" if low == high else f"{low} to {high}")
+                             + f" arguments, not {len(node.args)}")
             for argument in node.args:
                 check(argument)
         else:
@@ -95,7 +114,11 @@ def compile_expression(text: str, source: str, key: str) -> Callable[[Mapping[st
         if isinstance(node, ast.Expression):
             return evaluate(node.body, row)
         if isinstance(node, ast.BinOp):
-            return _finite_result(_BINARY[type(node.op)](evaluate(node.left, row), evaluate(node.right, row)))
+            try:
+                value = _BINARY[type(node.op)](evaluate(node.left, row), evaluate(node.right, row))
+            except OverflowError:   # float ** float past the range: say so, not errno 34's tuple
+                raise OverflowError("the result is not a finite number") from None
+            return _finite_result(value)
         if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](evaluate(node.operand, row))
         if isinstance(node, ast.Constant):

@@ -223,7 +223,8 @@ def study_from_dict(data: Any, source: str = "<dict>") -> Study:
                                             value=column, allowed="a name that no configuration or result "
                                             "column has (point, status, error, step_time_s, gpus ...)")
             text = derived_section.string(column)
-            compile_expression(text, source, f"derived.{column}")   # syntax check now
+            # names checked now: the table's columns and the derived columns before this one
+            compile_expression(text, source, f"derived.{column}", columns={*taken, *derived})
             derived[str(column)] = text
     top.finish()
 
