@@ -31,7 +31,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--samples-per-epoch", type=positive_int, required=True, help="samples in one epoch")
     p.add_argument("--epochs", type=float, default=1.0, help="length of the run in epochs")
     p.add_argument("--scheme", default="none", help="NAME[:key=value,...]; see simtrain list schemes")
-    p.add_argument("--dtype", default="fp32", help="gradient precision: fp32, fp16 or bf16")
+    p.add_argument("--dtype", default="fp32", help="training precision: its gradients' width (fp32; tf32 sends "
+                                                   "fp32; fp16, bf16 and fp8's recipe send 2 bytes)")
     p.add_argument("--topology", help="catalog name or YAML path: wire bytes per link class")
     p.add_argument("--gpus-per-node", type=positive_int, help="node size for in-node groups (default: topology's)")
     p.add_argument("--algorithm", default=run_default("algorithm"),

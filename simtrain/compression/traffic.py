@@ -31,7 +31,7 @@ from simtrain.collectives.groups import comm_schedule, node_local, rank_groups
 from simtrain.compression.base import Block, Communication, Phase, Scheme, SchemeContext, steps_per_phase
 from simtrain.compression.registry import make_scheme
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_EPOCHS, MAX_GPUS
+from simtrain.limits import MAX_EPOCHS, MAX_GPUS, MAX_SAMPLES_PER_EPOCH
 from simtrain.model import ModelSpec, load_model
 from simtrain.topology import Cluster, load_topology
 
@@ -237,9 +237,11 @@ def traffic(
             raise ConfigError("must be a positive integer", key=key, value=value)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or not epochs > 0 or not np.isfinite(epochs):
         raise ConfigError("must be a positive number", key="epochs", value=epochs)
-    if epochs > MAX_EPOCHS or gpus > MAX_GPUS:   # bounds of simtrain.limits, before anything is allocated
-        key, bound = ("epochs", MAX_EPOCHS) if epochs > MAX_EPOCHS else ("gpus", MAX_GPUS)
-        raise ConfigError(f"must be at most {bound:g}", key=key, value=epochs if key == "epochs" else gpus)
+    bounds: tuple[tuple[str, float, float], ...] = (("epochs", epochs, MAX_EPOCHS), ("gpus", gpus, MAX_GPUS),
+                                                  ("samples_per_epoch", samples_per_epoch, MAX_SAMPLES_PER_EPOCH))
+    for key, given, bound in bounds:
+        if given > bound:   # bounds of simtrain.limits, before anything is allocated
+            raise ConfigError(f"must be at most {bound:,}", key=key, value=given)
     cluster = None
     if topology is not None:
         cluster = topology if isinstance(topology, Cluster) else load_topology(topology, gpus=gpus)
@@ -254,6 +256,9 @@ def traffic(
         raise ConfigError(f"an epoch of {samples_per_epoch} samples is less than one step of {gpus} x {batch}",
                           key="samples_per_epoch", value=samples_per_epoch)
     total_steps = round(epochs * steps_per_epoch)
+    if total_steps < 1:   # a run of no step sends nothing: a typo in epochs, not a result
+        raise ConfigError(f"{epochs:g} epochs of {steps_per_epoch} steps are less than one step", key="epochs",
+                          value=epochs)
     ctx = SchemeContext(spec, gpus, gpus_per_node, dtype, steps_per_epoch)
 
     def evaluate(s: Scheme) -> list[PhaseTraffic]:
