@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_MAX_EVENTS", "NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic", "network_params"]
+__all__ = ["DEFAULT_MAX_EVENTS", "MAX_EVENTS", "NETWORK_KEYS", "CollectiveResult", "NetworkOptions", "Traffic",
+           "network_params"]
 
 
 #: user key → (kind of value, NetworkOptions field, description)
@@ -36,6 +37,8 @@ NETWORK_KEYS: dict[str, tuple[str, str, str]] = {
 #: The DES's default bound on messages (flow starts) per run: at its best rate (~0.5 µs a message on a 2-core
 #: machine, the 128x128 torus) about five minutes.
 DEFAULT_MAX_EVENTS = 600_000_000
+#: The most a run may raise that bound to: about 1.5 hours at the same rate (a larger one is no bound).
+MAX_EVENTS = 10_000_000_000
 
 
 def network_params() -> tuple[Any, ...]:
@@ -46,7 +49,7 @@ def network_params() -> tuple[Any, ...]:
     kinds: dict[str, dict[str, Any]] = {"time": {"kind": "time", "minimum": 0.0, "unit": "s"},
              "bandwidth": {"kind": "bandwidth", "minimum": 0.0, "exclusive_minimum": True, "unit": "B/s"},
              "number": {"kind": "number", "minimum": 0.0, "exclusive_minimum": True},
-             "count": {"kind": "integer", "minimum": 1},
+             "count": {"kind": "integer", "minimum": 1, "maximum": MAX_EVENTS},
              "choice": {"kind": "choice", "choices": tuple(PROTOCOLS)}}
     return tuple(Param(key, default=None, help=text, **kinds[kind]) for key, (kind, _, text) in NETWORK_KEYS.items())
 

@@ -183,6 +183,8 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
             lat = BAECHI_LATENCY_S if latency is None else units.parse_time(latency)
         except units.UnitError as exc:
             raise ConfigError(str(exc), key="latency") from None
+        if not lat >= 0:   # checked as given, before it is halved into the switch's two links
+            raise ConfigError("must be a non-negative time", key="latency", value=latency)
         cluster = switch(max(count, 2), bandwidth=f"{bw} B/s", latency=f"{lat / 2} s", name="switch")
     ranks = np.arange(count)
     src, dst = np.repeat(ranks, count), np.tile(ranks, count)
