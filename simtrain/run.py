@@ -290,6 +290,7 @@ class TrainingRun:
         checked = read_params([p for p in RUN_PARAMS if p.name in plain], plain, numbers_are_si=True)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+        self._check_objects()
         if isinstance(self.topology_overrides, Mapping):
             object.__setattr__(self, "topology_overrides", tuple(self.topology_overrides.items()))
         # a frozen run holds no mapping a caller could change after validation
@@ -306,6 +307,29 @@ class TrainingRun:
                           rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
                           samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
                           plan_options={name: getattr(self, name) for name in PLAN_ONLY})
+
+    def _check_objects(self) -> None:
+        """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""
+        from simtrain.network import NetworkOptions
+        from simtrain.network.perturb import Perturbations
+
+        if isinstance(self.perturbations, Mapping):   # a perturbation file's mapping, given from Python
+            object.__setattr__(self, "perturbations", Perturbations.from_dict(dict(self.perturbations)))
+        elif self.perturbations is not None and not isinstance(self.perturbations, (str, Perturbations)):
+            raise ConfigError("must be a file path, a mapping as a perturbation file holds, or Perturbations",
+                              key="perturbations", value=repr(self.perturbations))
+        if not isinstance(self.network, (Mapping, NetworkOptions)):
+            raise ConfigError("must be a mapping of network keys or NetworkOptions", key="network",
+                              value=repr(self.network))
+        if not isinstance(self.algorithm_params, Mapping):
+            raise ConfigError("must be a mapping of the algorithm's parameters", key="algorithm_params",
+                              value=repr(self.algorithm_params))
+        overrides = self.topology_overrides
+        if not (isinstance(overrides, Mapping) or (isinstance(overrides, (tuple, list)) and all(
+                isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+                for item in overrides))):
+            raise ConfigError("must be a mapping of topology keys (or (key, value) pairs)", key="topology_overrides",
+                              value=repr(overrides))
 
     # -- constructors ---------------------------------------------------------------------------------------
     @classmethod

@@ -164,8 +164,10 @@ def _size(size: Any) -> float:
             value = units.parse_size(size)
         except units.UnitError as exc:
             raise ConfigError(str(exc), key="size") from None
-    else:
+    elif isinstance(size, (int, float, np.integer, np.floating)) and not isinstance(size, bool):
         value = float(size)
+    else:
+        raise ConfigError("must be a size such as '25 MiB' or a number of bytes", key="size", value=size)
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError("must be a positive size", key="size", value=size)
     if value > MAX_COLLECTIVE_BYTES:
@@ -224,6 +226,9 @@ def build_schedule(
         raise ConfigError(f"operation not implemented by algorithm {algo.name!r}", key="op", value=op,
                           choices=algo.operations)
     nbytes = _size(size)
+    if not isinstance(cluster, Cluster):
+        raise ConfigError("must be a Cluster (simtrain.topology.load_topology(name, gpus=N) makes one from a name)",
+                          key="cluster", value=repr(cluster))
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
         raise ConfigError("must be a positive integer", key="chunks", value=chunks)
     if ranks is None:
