@@ -320,8 +320,10 @@ def device_from_section(section: Section, key: str = "device") -> str:
     beside = Path(section.source).parent / path if section.source else path
     if not path.is_absolute() and beside.is_file():   # relative to the file that names it, else to the cwd
         path = beside
-    if not path.is_file():
+    if not path.exists():
         raise section.error(key, "device file not found", value=value)
+    if not path.is_file():   # a folder, a device or a pipe: say what it is (simtrain.inputs.check_file)
+        raise section.error(key, "not a regular file (a folder, a device or a pipe)", value=value)
     load_device(path)
     return str(path.resolve())
 

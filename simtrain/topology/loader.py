@@ -200,6 +200,8 @@ def _with_servers(top: Section, cluster: Cluster) -> Cluster:
 
 def _build(top: Section, gpus: int | None) -> Cluster:
     name = top.string("name")
+    if not name.strip():   # the name labels every report and table row
+        raise top.error("name", "must not be empty", value=name)
     top.string("description", "")
     top.raw("sources", None)
     kind = top.choice("kind", KINDS)
