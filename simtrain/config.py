@@ -37,13 +37,35 @@ MIN_BANDWIDTH_BPS = units.MIN_BANDWIDTH_BPS
 
 
 class _SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """PyYAML's safe loader (libyaml's when present), reading ``1e-3`` and ``2e9`` as numbers, as YAML 1.2, JSON
-    and the command line do: YAML 1.1 takes a float without a dot for text, and the error then read 'must be a
-    number (got '1e-3')'."""
+    """PyYAML's safe loader (libyaml's when present) with YAML 1.2's numbers (the core schema), as JSON and the
+    command line read them: ``010`` is ten, not YAML 1.1's octal eight; ``1:30`` (YAML 1.1's sexagesimal 90),
+    ``1_000`` and ``0b100`` are text, which the reader then refuses as no number; ``1e-3`` is a number, where
+    YAML 1.1 took a float without a dot for text."""
 
 
-_SafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+def _core_schema_numbers(loader: Any) -> None:
+    """Replace YAML 1.1's int and float resolvers of ``loader`` by YAML 1.2's core schema's."""
+    numbers = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in numbers]
+        for first, resolvers in loader.yaml_implicit_resolvers.items()}
+    # an int first: a float's pattern also matches '10'
+    loader.add_implicit_resolver(numbers[0], re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                                 list("-+0123456789"))
+    loader.add_implicit_resolver(
+        numbers[1], re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+    loader.add_constructor(numbers[0], _core_int)
+
+
+def _core_int(loader: Any, node: Any) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)   # a leading zero is decimal
+
+
+_core_schema_numbers(_SafeLoader)
 #: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
 #: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:
 #: their own limits (libyaml's 1,000 flow levels, the pure-Python composer's recursion limit) differ by version.

@@ -515,3 +515,18 @@ def test_model_block_arguments_with_a_number_for_a_name(tmp_path):
     bad.write_text(text.replace("args: {d: 768, h: 12, f: 3072}", "args: {1: 768, h: 12, f: 3072}"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"layers\[5\]\.args: block argument not given: 'd'; allowed: 1, f, h"):
         load_model(bad)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("010", 10), ("0x10", 16), ("0o10", 8), ("1e-3", 0.001), ("2e9", 2e9), ("-3", -3), (".5", 0.5),
+    ("1:0", "1:0"), ("1_0", "1_0"), ("0b100", "0b100"), ("25 Gbit/s", "25 Gbit/s"),
+])
+def test_numbers_are_read_as_yaml_1_2_reads_them(tmp_path, text, value):
+    # YAML 1.1 (PyYAML's default) read 010 as octal 8, 1:0 as sexagesimal 60 and 1_0 as 10, and 1e-3 as text:
+    # a flag, --set or a file now reads what JSON and the command line would, and the rest stays text to refuse
+    from simtrain.config import load_yaml, yaml_scalar
+
+    assert yaml_scalar(text) == value and type(yaml_scalar(text)) is type(value)
+    path = tmp_path / "x.yaml"
+    path.write_text(f"key: {text}\n")
+    assert load_yaml(path)["key"] == value
