@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 
 from simtrain.config import yaml_scalar
 from simtrain.errors import ConfigError
-from simtrain.params import Param, read_params
+from simtrain.params import QUANTITY_KINDS, Param, read_params
 
 __all__ = ["Registry", "format_spec", "make", "param_error", "parse_spec", "plugin_registries", "read_plugin_params"]
 
@@ -173,7 +173,7 @@ def _plain(value: Any) -> Any:
 
 
 def read_plugin_params(parameters: Iterable[Param], values: Mapping[str, Any], *, role: str, name: str,
-                       source: str | None = None) -> dict[str, Any]:
+                       source: str | None = None, typed: bool = False) -> dict[str, Any]:
     """Validate a plugin's parameters with :func:`~simtrain.params.read_params`; errors keyed ``role name:param``.
 
     Parameters
@@ -188,6 +188,9 @@ def read_plugin_params(parameters: Iterable[Param], values: Mapping[str, Any], *
         The plugin's registry name.
     source : str, optional
         The file the values came from (``None``: from Python).
+    typed : bool
+        The values were typed as text (a ``NAME:key=value`` spec): a size, time or rate needs its unit, as in a
+        file; from Python (``source`` and ``typed`` unset) a bare number is in SI units.
 
     Returns
     -------
@@ -204,7 +207,8 @@ def read_plugin_params(parameters: Iterable[Param], values: Mapping[str, Any], *
     simtrain.errors.ConfigError: scheme x:rnk: unknown key: 'rnk' (did you mean 'rank'?); allowed: rank
     """
     try:
-        return read_params(parameters, {k: _plain(v) for k, v in values.items()}, numbers_are_si=source is None)
+        return read_params(parameters, {k: _plain(v) for k, v in values.items()},
+                           numbers_are_si=source is None and not typed)
     except ConfigError as exc:
         where = f"{role} {name}:{exc.key}" if exc.key else f"{role} {name}"
         raise ConfigError(exc.message, source=source, key=where, value=exc.value, choices=exc.choices,
@@ -339,6 +343,11 @@ def make(registry: Registry[Any], spec: str | tuple[str, Mapping[str, Any]], *, 
         raise ConfigError("must be NAME:key=value,... or a (name, parameters) pair", source=source, key=role,
                           value=spec)
     item = registry.get(name, key=role, source=source)
+    if isinstance(spec, str):   # typed text: a quantity needs its unit (cycle_time=5 is not 5 s), as in a file
+        quantities = [p for p in registry.parameters_of(item) if p.kind in QUANTITY_KINDS and p.name in given
+                      and p.name not in overrides]
+        read_plugin_params(quantities, {p.name: given[p.name] for p in quantities}, role=role, name=name,
+                           source=source, typed=True)
     values = read_plugin_params(registry.parameters_of(item), {**given, **overrides}, role=role, name=name,
                                 source=source)
     return registry.factory(item, values)

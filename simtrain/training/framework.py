@@ -237,8 +237,9 @@ class Horovod(Framework):
 
     name = "horovod"
     parameters = (
+        # Horovod's cycle is milliseconds; a minute is far past any setting and keeps ticks countable
         Param("cycle_time", "time", HOROVOD_CYCLE_TIME_S, "period of the background thread (HOROVOD_CYCLE_TIME)",
-              minimum=0, exclusive_minimum=True, unit="s"),
+              minimum=0, exclusive_minimum=True, maximum=60.0, unit="s"),
         Param("fusion_threshold", "size", HOROVOD_FUSION_THRESHOLD_BYTES,
               "fusion buffer size (HOROVOD_FUSION_THRESHOLD)", minimum=0, exclusive_minimum=True, unit="B"),
         _LAUNCH,
@@ -325,7 +326,9 @@ class AfterBackward(Framework):
 
 def _next_tick(time: float, cycle: float) -> float:
     """The first multiple of ``cycle`` at or after ``time`` (a hair of rounding forgiven)."""
-    ticks = math.ceil(time / cycle - 1e-9)
+    ratio = time / cycle
+    # the allowance shrinks with a time far below one cycle, which still waits for the first tick
+    ticks = math.ceil(ratio - 1e-9 * min(ratio, 1.0))
     return max(ticks, 0) * cycle
 
 
