@@ -65,7 +65,13 @@ def test_no_eval_exec_pickle_or_unsafe_yaml(path):
 
 
 def test_the_yaml_loader_is_a_safe_one():
-    assert config._SafeLoader in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
+    # a safe loader (libyaml's when present) whose only change is YAML 1.2's numbers: no constructor of Python
+    # objects is added, and the number constructors are the safe ones plus the core-schema int
+    safe = (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert issubclass(config._SafeLoader, safe)
+    added = set(config._SafeLoader.yaml_constructors) - set(yaml.SafeLoader.yaml_constructors)
+    assert added == set()
+    assert all(not tag.startswith("tag:yaml.org,2002:python") for tag in config._SafeLoader.yaml_constructors)
 
 
 def test_python_tags_are_refused_by_every_yaml_reader(tmp_path):
