@@ -19,9 +19,9 @@ from __future__ import annotations
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES",
-           "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_NICS", "MAX_PIPELINE_SLOTS",
-           "MAX_PLACEMENT_OPS", "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS",
-           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS",
+           "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH",
+           "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -73,6 +73,12 @@ MAX_EXPERT_SETS = 1 << 18
 #: collective, about 0.14 ms apiece here (393,217 buckets took 53 s, so this bound about 18 s); GPT-3 175B in fp32
 #: at DDP's 25 MiB fills ~27 k.
 MAX_BUCKETS = 1 << 17
+#: Links of a fully connected mesh (p(p-1) for p GPUs): 2^24 is 4,096 GPUs fully connected, about 0.5 GB of link
+#: and route arrays; 8,192 (67 M links) ran out of memory. A real mesh (an AMD MI300X or 8-GPU NVLink node) has 56.
+MAX_MESH_LINKS = 1 << 24
+#: Entries of a placement's transfer-time table (tensors x devices x devices, 8 bytes each: 1 GiB). Baechi's GNMT
+#: graph (4,814 tensors) on 166 devices; 256 devices asked for 2.35 GiB.
+MAX_PLACEMENT_TABLE = 1 << 27
 #: Ops of a placement graph (``simtrain place``): the placers and the list scheduler are linear or worse in ops, and a
 #: graph built from a model is about 22 ops per transformer layer; 100,000 ops place in about 5 s here, where a
 #: 100,000-layer model (2.2 M ops) ran past a minute at 4 GB. Baechi's profiled GNMT has 2,828.

@@ -139,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _settle_stdout()
         print(f"error: {exc.filename + ': ' if exc.filename else ''}{reason(exc)}", file=sys.stderr)
         return 2
+    except MemoryError as exc:   # an input past what the machine holds, that no bound caught first: still one line
+        _settle_stdout()
+        detail = f" ({one_line(exc)})" if str(exc) else ""
+        print(f"error: the run needs more memory than this machine has{detail}: give smaller sizes (GPUs, devices, "
+              "channels, chunks, layers or servers)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as exc:   # Ctrl-C: one line, whatever the command was doing
         _quiet_interrupt()
         print(f"interrupted{': ' + one_line(exc) if str(exc) else ''}", file=sys.stderr)

@@ -147,7 +147,7 @@ def _merged(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]], size:
             Param("partitions", "integer", DEFAULT_PARTITIONS, "pieces the buffer is pipelined in (BytePS's "
                   "4 MB partitions: 7 for a 25 MiB bucket)", minimum=1, maximum=MAX_CHUNKS),
             Param("max_flows", "integer", MAX_FLOWS, "refuse a step with more flows than this (push and pull "
-                  "join every GPU to every server)", minimum=1)),
+                  "join every GPU to every server)", minimum=1, maximum=4 * MAX_FLOWS)),
     summary="BytePS: in-machine reduce-scatter, push/pull to CPU summation servers (topology cpu_servers) and "
             "the GPU machines' CPUs, in-machine all-gather, pipelined over partitions",
 )

@@ -586,7 +586,7 @@ def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tu
     """Tensors, multiply-adds, GEMM and output of an LSTM on (L, D) tokens."""
     length, width = shape.dims
     hidden = s.integer("hidden", minimum=1)
-    num_layers = s.integer("layers", 1, minimum=1)
+    num_layers = s.integer("layers", 1, minimum=1, maximum=MAX_LAYERS)   # tensors per stacked layer: bounded first
     directions = 2 if s.boolean("bidirectional", False) else 1
     bias = s.boolean("bias", True)
     layout = s.choice("layout", ("pytorch", "tensorflow"), "pytorch")

@@ -24,6 +24,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_PLACEMENT_TABLE
 from simtrain.topology.cluster import Cluster
 
 __all__ = ["BAECHI_BANDWIDTH_BPS", "BAECHI_LATENCY_S", "Devices", "make_devices"]
@@ -77,6 +78,12 @@ class Devices:
         True
         """
         nbytes = np.asarray(nbytes, dtype=np.float64)
+        if nbytes.size * self.count ** 2 > MAX_PLACEMENT_TABLE:   # the table is ops x devices x devices floats
+            raise ConfigError(f"{nbytes.size:,} tensors on {self.count} devices make a transfer table of "
+                              f"{nbytes.size * self.count ** 2:,} entries; at most {MAX_PLACEMENT_TABLE:,}",
+                              key="devices", value=self.count,
+                              allowed=f"at most {int((MAX_PLACEMENT_TABLE / max(nbytes.size, 1)) ** 0.5)} devices "
+                                      "for this graph")
         times = self.latency_s[None, :, :] + nbytes[:, None, None] / self.bandwidth_Bps[None, :, :]
         fixed = np.asarray(fixed_s, dtype=np.float64)
         has = ~np.isnan(fixed)

@@ -32,6 +32,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_MESH_LINKS
 from simtrain.topology.cluster import Cluster, Routes
 
 __all__ = [
@@ -220,6 +221,9 @@ def dimension_stack(
             node_names += [f"switch{index}.{g}" for g in range(lines)]
             switch_base += lines
         else:
+            if lines * k * (k - 1) > MAX_MESH_LINKS:   # p(p-1) links: counted before they are built
+                raise ConfigError(f"a fully connected dimension of {k} GPUs (x {lines}) has {lines * k * (k - 1):,} "
+                                  f"links; at most {MAX_MESH_LINKS:,}", key=f"dimensions[{index}].size", value=k)
             others = np.array([[j for j in range(k) if j != i] for i in range(k)], dtype=np.int64)
             s = np.repeat(rank[:, :, None], k - 1, axis=2).ravel()
             d = (line_first[:, None, None] + others[None, :, :] * dim.stride).ravel()
@@ -489,6 +493,9 @@ def hierarchical(
         sw = node_switch0 + node
         add("intra", np.stack([rank, sw], 1).ravel(), np.stack([sw, rank], 1).ravel(), intra_bw, intra_lat, 0)
     else:
+        if n * g * (g - 1) > MAX_MESH_LINKS:   # p(p-1) links per node: counted before they are built
+            raise ConfigError(f"{n} fully connected nodes of {g} GPUs have {n * g * (g - 1):,} links; at most "
+                              f"{MAX_MESH_LINKS:,}", key="gpus_per_node", value=g)
         others = np.array([[j for j in range(g) if j != i] for i in range(g)], dtype=np.int64).reshape(g, g - 1)
         s = np.repeat(rank, g - 1)
         d = (node[:, None] * g + others[local]).ravel()
