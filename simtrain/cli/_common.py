@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,6 +39,7 @@ __all__ = [
     "OVERRIDE_PREFIXES",
     "agg_pyplot",
     "algorithm",
+    "announce",
     "count_at_most",
     "emit",
     "flag_table",
@@ -156,6 +158,13 @@ def to_cli_error(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
         return exc
     return ConfigError(exc.message, source=CLI, key=_flag_key(exc.key, flags) if exc.key else exc.key,
                        value=exc.value, choices=exc.choices, allowed=exc.allowed)
+
+
+def announce(line: str) -> None:
+    """Say on a terminal's stderr what a long run will do before it starts; in a pipeline stderr is kept for the one
+    ``error:`` line a failure gives (a banner before it would make two)."""
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        print(line, file=sys.stderr)
 
 
 def one_line(exc: BaseException) -> str:

@@ -17,10 +17,18 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, new_output, output_path, save_figure
+from simtrain.cli._common import (
+    CLI,
+    agg_pyplot,
+    announce,
+    count_at_most,
+    emit,
+    new_output,
+    output_path,
+    save_figure,
+)
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_REPEATS, MAX_THREADS
 from simtrain.progress import ProgressBar
@@ -98,7 +106,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     check_backend(args.backend, args.device, args.dtypes)   # bad input: its one line, before the announcement
     # a measurement of minutes: say what it will do before it starts (stderr, so --json output stays clean)
-    print(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe(), file=sys.stderr)
+    announce(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe())
     bar = ProgressBar(0, "measurements")
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
                                 threads=threads, progress=bar.callback, checkpoint=partial)

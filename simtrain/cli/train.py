@@ -12,10 +12,9 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from simtrain.cli._common import emit, positive_int
+from simtrain.cli._common import announce, emit, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -69,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
                    oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads,
-                   announce=lambda line: print(line, file=sys.stderr),   # its cost, once the inputs are checked
+                   announce=announce,   # its cost, once the inputs are checked
                    progress=bar.callback)
     bar.close()
     data: dict[str, Any] = result.to_dict()
