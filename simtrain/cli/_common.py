@@ -224,8 +224,12 @@ def split_overrides(pairs: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
     from simtrain.config import parse_override
 
     groups: dict[str, list[tuple[str, Any]]] = {p.rstrip("."): [] for p in OVERRIDE_PREFIXES}
+    seen: set[str] = set()
     for text in pairs:
         key, value = parse_override(text)
+        if key in seen:   # two values for one key: a typo, not "the last one wins"
+            raise ConfigError("the key is set twice", source=CLI, key=f"--set {key}", value=text)
+        seen.add(key)
         prefix = next((p for p in OVERRIDE_PREFIXES if key.startswith(p)), None)
         if prefix is None:
             raise ConfigError("an override key must start with one of " + ", ".join(OVERRIDE_PREFIXES),

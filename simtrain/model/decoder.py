@@ -151,8 +151,19 @@ class DecoderConfig:
             raise ConfigError(f"must divide heads {heads}", source=source, key="kv_heads", value=kv_heads)
         ffn = v["ffn"] or (-(-8 * hidden // 3 // 256) * 256 if gated else 4 * hidden)
         experts = v["experts"]
+        if not experts:   # a dense MLP reads none of the MoE keys: one given is a mistake, not a no-op
+            defaults = {**{p.name: p.default for p in DECODER_PARAMS}, "moe_ffn": ffn}   # a catalog entry's is ffn
+            for key in ("top_k", "moe_ffn", "shared_experts", "moe_every"):
+                if values.get(key) is not None and v[key] != defaults[key]:
+                    raise ConfigError("needs a mixture-of-experts model (experts >= 1)", source=source, key=key,
+                                      value=values[key])
         if experts and v["top_k"] > experts:
-            raise ConfigError(f"must be at most experts ({experts})", source=source, key="top_k", value=v["top_k"])
+            given = "" if values.get("top_k") is not None else " (top_k's default)"
+            raise ConfigError(f"must be at most experts ({experts}){given}", source=source, key="top_k",
+                              value=v["top_k"])
+        if experts and v["moe_every"] > v["layers"]:
+            raise ConfigError(f"leaves none of the {v['layers']} layers a mixture of experts", source=source,
+                              key="moe_every", value=v["moe_every"], allowed=f"at most layers ({v['layers']})")
         moe_layers = v["layers"] // v["moe_every"] if experts else 0
         if moe_layers * experts > MAX_EXPERT_SETS:
             raise ConfigError(f"the model would hold {moe_layers:,} MoE layers x {experts:,} experts of weights; at "
