@@ -19,6 +19,8 @@ import json
 from typing import Any
 
 from simtrain.cli._common import emit, new_output
+from simtrain.errors import ConfigError
+from simtrain.inputs import MAX_FILE_BYTES
 
 __all__ = ["add_parser", "run"]
 
@@ -47,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
         new_output(args.out, args.force, "--out")   # before reading the trace
     workload = read_trace(args.trace, args.execution_trace)
     if args.out is not None:   # whole or absent (simtrain.outputs)
-        write_text(args.out, json.dumps(workload.to_dict(), indent=1) + "\n", make_parents=True)
+        text = json.dumps(workload.to_dict(), indent=1) + "\n"
+        if len(text.encode()) > MAX_FILE_BYTES:   # a workload simulate --workload would then refuse to read
+            raise ConfigError(f"the workload would be {len(text.encode()) / 2**20:.1f} MiB, past the "
+                              f"{MAX_FILE_BYTES // 2**20} MiB a workload file may hold (simulate --workload reads it)",
+                              source=args.trace, key="traceEvents", allowed="a trace of one training step")
+        write_text(args.out, text, make_parents=True)
     compute = [o for o in workload.ops if o.kind == "compute"]
     summary = {"trace": args.trace, "world_size": workload.world_size, "compute_ops": len(compute),
                "compute_s": sum(o.duration_s for o in compute), "collectives": len(workload.collectives),

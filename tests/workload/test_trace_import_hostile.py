@@ -218,3 +218,14 @@ def test_a_workload_of_1_pib_is_replayed(capsys, tmp_path):
     assert main(["simulate", "--workload", str(path), "--topology", "dgx-h100", "--gpus", "16", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert 0 < doc["step_time_s"] < 1e6
+
+
+def test_a_workload_past_what_simulate_reads_is_not_written(capsys, tmp_path, monkeypatch):
+    # the importer wrote workloads (up to 1,000,000 ops, ~108 MiB) that `simulate --workload` refuses to read; the
+    # bound is lowered here so a small trace crosses it
+    import simtrain.cli.import_trace as command
+
+    monkeypatch.setattr(command, "MAX_FILE_BYTES", 1000)
+    trace = _write(tmp_path / "t.json", KINETO)
+    out = tmp_path / "w.json"
+    _run(capsys, ["import-trace", str(trace), "--out", str(out)], out, ["traceEvents", "a workload file may hold"])
