@@ -63,6 +63,11 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
     parsed = [parse_spec(spec, key="schemes") for spec in schemes]
     if not parsed:
         raise ConfigError("name at least one scheme", key="schemes", value=list(schemes))
+    if len(set(schemes)) < len(schemes):   # one curve drawn twice: a typo
+        raise ConfigError("a scheme is given twice", key="schemes", value=list(schemes))
+    if key != "gpus" and topology is None and gpus_per_node and gpus % gpus_per_node:
+        # only a sweep over GPU counts may go below one node (the node then shrinks to divide them)
+        raise ConfigError(f"must divide the {gpus} GPUs", key="gpus_per_node", value=gpus_per_node)
     has = [key == "gpus" or key in SCHEMES.get(name).param_spec for name, _ in parsed]
     if not any(has):
         names = sorted({p for name, _ in parsed for p in SCHEMES.get(name).param_spec})
