@@ -91,6 +91,10 @@ class Workload:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ConfigError(f"not a workload (schema {SCHEMA!r} expected; `simtrain import-trace` writes one)",
                               source=source, key="schema")
+        _known(data, ("schema", "world_size", "ops", "source"), source, "")
+        if not isinstance(data.get("source", {}), dict):
+            raise ConfigError("must be a mapping (where the workload came from)", source=source, key="source",
+                              value=data["source"])
         world = data.get("world_size")
         if isinstance(world, bool) or not isinstance(world, int) or not 1 <= world <= MAX_WORLD_SIZE:
             raise ConfigError(f"must be an integer in 1..{MAX_WORLD_SIZE}", source=source, key="world_size",
@@ -106,6 +110,9 @@ class Workload:
             kind, name = item.get("kind"), item.get("name")
             if kind not in KINDS:
                 raise ConfigError("unknown kind", source=source, key=f"{key}.kind", value=kind, choices=KINDS)
+            # a misspelt key (byte for bytes) would otherwise be read as absent
+            _known(item, ("kind", "name", "start_s", "duration_s")
+                   + (("bytes", "group_size") if kind == "collective" else ()), source, f"{key}.")
             if not isinstance(name, str):
                 raise ConfigError("must be a string", source=source, key=f"{key}.name", value=name)
             numbers = {name: _number(item.get(name), source, f"{key}.{name}")
@@ -128,8 +135,14 @@ class Workload:
                                       key=f"{key}.group_size", value=group)
             ops.append(Op(kind, name, numbers["start_s"], numbers["duration_s"], numbers.get("bytes", 0.0), group))
         ops.sort(key=lambda o: o.start_s)
-        extra = data.get("source", {})
-        return cls(tuple(ops), world, extra if isinstance(extra, dict) else {})
+        return cls(tuple(ops), world, dict(data.get("source", {})))
+
+
+def _known(mapping: dict[str, Any], keys: tuple[str, ...], source: str, prefix: str) -> None:
+    """Refuse a key that is not one of ``keys``."""
+    for name in mapping:
+        if name not in keys:
+            raise ConfigError("unknown key", source=source, key=f"{prefix}{name}", choices=keys)
 
 
 def _number(value: Any, source: str, key: str) -> float:

@@ -205,8 +205,9 @@ def _workload(**collective: Any) -> dict[str, Any]:
     ({"duration_s": 10**400}, ["ops[1].duration_s", "an integer of 401 digits"]),
     ({"duration_s": 1e308}, ["ops[1].duration_s", "too long for one step's op"]),
     ({"start_s": 2e9}, ["ops[1].start_s", "at most 1e+09 s"]),
+    ({"byte": 8}, ["ops[1].byte", "unknown key"]),   # a misspelt key was read as absent
 ], ids=["bytes-1e308", "bytes-over-1-pib", "bytes-400-digits", "duration-400-digits", "duration-1e308",
-        "start-2e9"])
+        "start-2e9", "misspelt-key"])
 def test_hostile_workload_files(capsys, tmp_path, change, fragments):
     path = _write(tmp_path / "wl.json", _workload(**change))
     _run(capsys, ["simulate", "--workload", str(path), "--topology", "dgx-h100", "--gpus", "16"],
