@@ -136,6 +136,9 @@ def _read_profile(path: Any, model: ModelSpec, scheme: str) -> dict[str, int]:
 def _check_profile(data: dict[Any, Any], model: ModelSpec, path: str) -> dict[str, int]:
     """A profile's tensor names and ranks checked against ``model`` (errors name ``path``, the profile's source)."""
     shapes = {t.name: t.matrix_shape for t in model.tensors}
+    if not data:   # a profile of no tensor factorises nothing: the scheme would silently be dense training
+        raise ConfigError(f"names no tensor of {model.name}", source=str(path), key="rank profile",
+                          choices=[n for n, s in shapes.items() if s is not None])
     profile = {}
     for name, rank in data.items():
         if name not in shapes:
