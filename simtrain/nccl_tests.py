@@ -190,7 +190,11 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
             if found and op is None:
                 op = by_name[found[1]]
             continue
-        rows.append(_row(stripped, source, number))
+        row = _row(stripped, source, number)
+        if any(r.size_bytes == row.size_bytes for r in rows):   # two measurements of one size: one would be dropped
+            raise ConfigError(f"line {number} measures the size {row.size_bytes} a second time (one run's log "
+                              "measures each size once)", source=source, key="compare")
+        rows.append(row)
     if not rows:
         raise ConfigError("holds no result row (lines of numbers after nccl-tests' '#' header)", source=source,
                           key="compare")
@@ -207,6 +211,8 @@ def _row(line: str, source: str, number: int) -> LogRow:
 
     if len(tokens) < 7 or not tokens[0].isdigit() or not tokens[1].isdigit():
         raise bad("size and count first")
+    if len(tokens[0]) > 16 or not 0 < int(tokens[0]) <= MAX_COLLECTIVE_BYTES:   # checked here: the user gave no --size
+        raise bad(f"a size of 1 byte to 1 PiB ({MAX_COLLECTIVE_BYTES} bytes)")
     numeric = [t for t in tokens[3:] if _is_number(t) or t == "N/A"]
     # out-of-place time algbw busbw #wrong [in-place time algbw busbw #wrong], after type [redop root]
     tail = tokens[-8:] if len(tokens) >= 11 else tokens[-4:]
