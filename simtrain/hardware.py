@@ -214,8 +214,9 @@ def _mapping(section: Section, key: str, params: list[Param]) -> dict[str, float
 def _parse(data: Any, source: str) -> DeviceSpec:
     section = Section(data, source)
     top = read_params(DEVICE_PARAMS, section.data, source=source)
-    peaks = _mapping(section, "peak_flops", _dtype_params("flop_rate", "dense peak rate", minimum=0,
-                                                          exclusive_minimum=True, unit="FLOP/s"))
+    # at least 1 GFLOP/s (an 8087 did 50 kFLOP/s; a slower "GPU" is a typo and overflows step times)
+    peaks = _mapping(section, "peak_flops", _dtype_params("flop_rate", "dense peak rate", minimum=1e9,
+                                                          unit="FLOP/s"))
     if not peaks:
         raise section.error("peak_flops", "must give the peak rate of at least one dtype",
                             allowed=", ".join(DEVICE_DTYPES))

@@ -58,10 +58,17 @@ def _bw(value: Any, key: str = "bandwidth") -> float:
     return number
 
 
+#: The longest latency a link may have: a second is far past any network (a geostationary hop is 0.25 s), and
+#: much longer ones overflow the step's sums.
+MAX_LINK_LATENCY_S = 1.0
+
+
 def _lat(value: Any, key: str = "latency") -> float:
     number = units.parse_time(value) if isinstance(value, str) else float(value)
     if number < 0 or not math.isfinite(number):
         raise ConfigError("must be a non-negative time", key=key, value=value)
+    if number > MAX_LINK_LATENCY_S:
+        raise ConfigError(f"must be at most {MAX_LINK_LATENCY_S:g} s", key=key, value=value)
     return number
 
 
