@@ -34,7 +34,7 @@ from typing import Any
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "MAX_FILE_BYTES", "MAX_INTEGER_DIGITS", "MAX_JSON_DEPTH", "check_file",
-           "inflate", "load_json", "read_bytes", "read_text"]
+           "check_keys", "inflate", "load_json", "read_bytes", "read_text"]
 
 #: The largest file simtrain reads (its own largest, a compute profile, is about 2 MiB).
 MAX_FILE_BYTES = 64 << 20
@@ -211,6 +211,23 @@ def _parse_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
         raise _Refused(f"an integer of {len(text.lstrip('-')):,} digits (at most {MAX_INTEGER_DIGITS} allowed)")
     return int(text)
+
+
+def check_keys(mapping: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str = "",
+               what: str = "unknown key") -> None:
+    """Refuse a key of a JSON object that is not one of ``allowed``: a misspelt key (``byte`` for ``bytes``) would
+    otherwise be read as absent. The error names ``prefix`` + the key. (YAML mappings: ``Section.finish``.)
+
+    Examples
+    --------
+    >>> check_keys({"bytes": 8, "byte": 8}, ("bytes",), "w.json", "ops[0].")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: w.json: ops[0].byte: unknown key; allowed: bytes
+    """
+    for name in mapping:
+        if name not in allowed:
+            raise ConfigError(what, source=source, key=f"{prefix}{name}", choices=allowed)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

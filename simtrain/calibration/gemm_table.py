@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.errors import ConfigError
+from simtrain.inputs import check_keys
 
 __all__ = ["LAYOUTS", "GemmTable", "grid_dims", "loop_rule", "measure_gemm_table", "time_gemm"]
 
@@ -197,9 +198,7 @@ class GemmTable:
                 or any(b <= a for a, b in itertools.pairwise(dims))):
             raise ConfigError("must be a non-empty increasing list of positive integers", source=source,
                               key=f"{key}.dims", value=dims)
-        for name in data:   # a misspelt layout would otherwise be read as not measured
-            if name not in ("dims", "loop", *LAYOUTS):
-                raise ConfigError("unknown key", source=source, key=f"{key}.{name}", choices=("dims", "loop", *LAYOUTS))
+        check_keys(data, ("dims", "loop", *LAYOUTS), source, f"{key}.")   # a misspelt layout: not "unmeasured"
         rates = _grids(data, len(dims), source, key)
         loop = data.get("loop")
         if loop is None:

@@ -33,7 +33,7 @@ from simtrain.calibration.codec_times import CodecTimes
 from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, step_time
 from simtrain.calibration.gemm_table import GemmTable
 from simtrain.errors import ConfigError
-from simtrain.inputs import load_json
+from simtrain.inputs import check_keys, load_json
 from simtrain.units import MIN_BANDWIDTH_BPS
 
 __all__ = ["FORMAT", "VERSION", "Profile", "load_profile"]
@@ -176,9 +176,7 @@ def load_profile(path: str | Path) -> Profile:
     data = load_json(path, source=source, unique_keys=True)   # a regular file, bounded (simtrain.inputs)
     if not isinstance(data, dict):
         raise ConfigError("a profile must be a JSON object", source=source)
-    for key in data:   # a misspelt key would otherwise be read as absent
-        if key not in _KEYS:
-            raise ConfigError("unknown key", source=source, key=key, choices=_KEYS)
+    check_keys(data, _KEYS, source)
     if data.get("format") != FORMAT:
         raise ConfigError("not a simtrain compute profile", source=source, key="format", value=data.get("format"),
                           allowed=FORMAT)
@@ -198,9 +196,7 @@ def load_profile(path: str | Path) -> Profile:
         if not isinstance(values, dict):
             raise ConfigError("must be a mapping of parameters", source=source, key=f"params.{dtype}")
         checked[dtype] = {}
-        for name in values:
-            if name not in PARAMS:
-                raise ConfigError("unknown parameter", source=source, key=f"params.{dtype}.{name}", choices=PARAMS)
+        check_keys(values, PARAMS, source, f"params.{dtype}.", "unknown parameter")
         for name in PARAMS:
             value = values.get(name)
             low, high = _BOUNDS[name]

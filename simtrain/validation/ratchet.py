@@ -183,7 +183,7 @@ def load_ratchet(path: str | Path = DEFAULT_RATCHET) -> dict[str, Any]:
     ...
     simtrain.errors.ConfigError: ...
     """
-    from simtrain.inputs import load_json
+    from simtrain.inputs import check_keys, load_json
 
     source = str(path)
     if not Path(path).exists():
@@ -192,7 +192,7 @@ def load_ratchet(path: str | Path = DEFAULT_RATCHET) -> dict[str, Any]:
     doc = load_json(path, key="--ratchet")
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), dict):
         raise ConfigError("a ratchet file is a JSON object with a 'cases' object", source=source, key="cases")
-    _known(doc, ("tolerance", "summary", "cases"), source, "")
+    check_keys(doc, ("tolerance", "summary", "cases"), source)
     if not isinstance(doc.get("summary", {}), dict):
         raise ConfigError("must be an object (the medians --record wrote)", source=source, key="summary",
                           value=doc["summary"])
@@ -205,18 +205,13 @@ def load_ratchet(path: str | Path = DEFAULT_RATCHET) -> dict[str, Any]:
         if not isinstance(entry, dict) or "abs_error" not in entry:   # without it the case would count as new
             raise ConfigError("must be an object with an 'abs_error'", source=source, key=f"cases.{name}",
                               value=entry)
-        _known(entry, ("abs_error", "rel_error", "effect_error", "role"), source, f"cases.{name}.")
+        check_keys(entry, ("abs_error", "rel_error", "effect_error", "role"), source, f"cases.{name}.")
         if entry.get("role", "test") not in ("fit", "test"):
             raise ConfigError("unknown role", source=source, key=f"cases.{name}.role", value=entry["role"],
                               choices=("fit", "test"))
         _check_error_value(entry.get("abs_error"), source, f"cases.{name}.abs_error", none_ok=True)
     return doc
 
-
-def _known(mapping: dict[str, Any], keys: tuple[str, ...], source: str, prefix: str) -> None:
-    for name in mapping:
-        if name not in keys:
-            raise ConfigError("unknown key", source=source, key=f"{prefix}{name}", choices=keys)
 
 
 def _check_error_value(value: Any, source: str, key: str, *, none_ok: bool) -> None:

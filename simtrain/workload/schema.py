@@ -26,6 +26,7 @@ from typing import Any
 
 from simtrain.collectives.schedule import OPERATIONS
 from simtrain.errors import ConfigError
+from simtrain.inputs import check_keys
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 
 __all__ = ["MAX_OPS", "MAX_OP_SECONDS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload", "read_workload"]
@@ -91,7 +92,7 @@ class Workload:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ConfigError(f"not a workload (schema {SCHEMA!r} expected; `simtrain import-trace` writes one)",
                               source=source, key="schema")
-        _known(data, ("schema", "world_size", "ops", "source"), source, "")
+        check_keys(data, ("schema", "world_size", "ops", "source"), source)
         if not isinstance(data.get("source", {}), dict):
             raise ConfigError("must be a mapping (where the workload came from)", source=source, key="source",
                               value=data["source"])
@@ -111,7 +112,7 @@ class Workload:
             if kind not in KINDS:
                 raise ConfigError("unknown kind", source=source, key=f"{key}.kind", value=kind, choices=KINDS)
             # a misspelt key (byte for bytes) would otherwise be read as absent
-            _known(item, ("kind", "name", "start_s", "duration_s")
+            check_keys(item, ("kind", "name", "start_s", "duration_s")
                    + (("bytes", "group_size") if kind == "collective" else ()), source, f"{key}.")
             if not isinstance(name, str):
                 raise ConfigError("must be a string", source=source, key=f"{key}.name", value=name)
@@ -136,13 +137,6 @@ class Workload:
             ops.append(Op(kind, name, numbers["start_s"], numbers["duration_s"], numbers.get("bytes", 0.0), group))
         ops.sort(key=lambda o: o.start_s)
         return cls(tuple(ops), world, dict(data.get("source", {})))
-
-
-def _known(mapping: dict[str, Any], keys: tuple[str, ...], source: str, prefix: str) -> None:
-    """Refuse a key that is not one of ``keys``."""
-    for name in mapping:
-        if name not in keys:
-            raise ConfigError("unknown key", source=source, key=f"{prefix}{name}", choices=keys)
 
 
 def _number(value: Any, source: str, key: str) -> float:
