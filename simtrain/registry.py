@@ -148,8 +148,13 @@ def _format_value(value: Any) -> str:
     return json.dumps(text)
 
 
-def format_spec(name: str, params: Mapping[str, Any]) -> str:
-    """``NAME:key=value,...`` that :func:`parse_spec` reads back to the same name and values.
+#: The unit a quantity of each kind is written back with (a typed spec needs one: :func:`make`).
+_SI_UNITS = {"size": "B", "time": "s", "bandwidth": "B/s", "flop_rate": "FLOP/s"}
+
+
+def format_spec(name: str, params: Mapping[str, Any], parameters: Iterable[Param] = ()) -> str:
+    """``NAME:key=value,...`` that :func:`parse_spec` reads back to the same name and values, and :func:`make`
+    back to the same plugin: a quantity among ``parameters`` is written with its SI unit (``cycle_time=0.005 s``).
 
     Examples
     --------
@@ -157,10 +162,19 @@ def format_spec(name: str, params: Mapping[str, Any]) -> str:
     'multidim-ring:grid=[4,4],channels=null'
     >>> parse_spec(format_spec("x", {"path": "a,b.yaml", "rate": 1e-05}))
     ('x', {'path': 'a,b.yaml', 'rate': 1e-05})
+    >>> format_spec("horovod", {"cycle_time": 0.005}, [Param("cycle_time", "time", 0.001)])
+    'horovod:cycle_time=0.005 s'
     """
     if not params:
         return name
-    return name + ":" + ",".join(f"{k}={_format_value(v)}" for k, v in params.items())
+    kinds = {p.name: p.kind for p in parameters}
+
+    def text(key: str, value: Any) -> str:
+        if kinds.get(key) in _SI_UNITS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{float(value)!r} {_SI_UNITS[kinds[key]]}"
+        return _format_value(value)
+
+    return name + ":" + ",".join(f"{k}={text(k, v)}" for k, v in params.items())
 
 
 def _plain(value: Any) -> Any:

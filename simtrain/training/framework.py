@@ -170,7 +170,7 @@ class Framework:
 
     def describe(self) -> str:
         """``NAME:key=value,...`` of the parameters that are set."""
-        return format_spec(self.name, {k: v for k, v in self.params.items() if v is not None})
+        return format_spec(self.name, {k: v for k, v in self.params.items() if v is not None}, self.parameters)
 
     def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
                start: float = 0.0) -> list[Group]:

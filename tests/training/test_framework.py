@@ -153,7 +153,7 @@ def test_engines_agree_on_an_uncontended_step(framework):
 def test_report_says_the_framework_and_its_costs():
     r = simulate("resnet50", "abci", gpus=16, batch=32, framework="ddp:first_bucket=2MiB")
     data = json.loads(json.dumps(r.to_dict()))
-    assert data["framework"] == "ddp:first_bucket=2097152.0"
+    assert data["framework"] == "ddp:first_bucket=2097152.0 B"   # with its unit: a spec simtrain reads back
     assert data["config"]["framework"] == "ddp:first_bucket=2MiB"
     assert data["launch_overhead_s"] > 0
     # the first bucket waits for backward to produce its gradients, no longer
@@ -238,3 +238,44 @@ def test_one_gpu_runs_one_buckets_codec_at_a_time():
     assert des.step_time_s == pytest.approx(r.step_time_s, rel=1e-9)
     starts = [b.start_s for b in r.buckets]
     assert starts == sorted(starts) and starts[0] > r.forward_time_s + r.backward_time_s
+
+
+@pytest.mark.parametrize("spec", ["ddp", "horovod", "ideal", "ddp:launch=5us,first_bucket=2MiB",
+                                  "horovod:cycle_time=5ms,fusion_threshold=64MiB"])
+def test_a_framework_is_made_again_from_its_description(spec):
+    # a report's "framework" field is input again: its quantities carry their units
+    from simtrain.training.framework import make_framework
+
+    framework = make_framework(spec)
+    again = make_framework(framework.describe())
+    assert again.get_params() == framework.get_params() and again.describe() == framework.describe()
+
+
+@pytest.mark.parametrize(("spec", "fragments"), [
+    ("ddp:launch=5", ["ddp:launch", "bare number 5"]),
+    ("horovod:cycle_time=5", ["horovod:cycle_time", "bare number 5"]),
+    ("horovod:fusion_threshold=64", ["horovod:fusion_threshold", "bare number 64"]),
+    ("horovod:cycle_time=2min", ["horovod:cycle_time", "at most 60"]),
+])
+def test_a_typed_spec_needs_units_and_bounds(spec, fragments):
+    # typed text: 5 was read as 5 s; a cycle of 1e8 s issued the fused all-reduce at the step's start
+    from simtrain.errors import ConfigError
+    from simtrain.training.framework import make_framework
+
+    with pytest.raises(ConfigError) as info:
+        make_framework(spec)
+    assert all(f in str(info.value) for f in fragments), str(info.value)
+
+
+def test_python_keywords_stay_si():
+    from simtrain.registry import make
+    from simtrain.training.framework import FRAMEWORKS
+
+    assert make(FRAMEWORKS, "horovod", cycle_time=0.002).get_params()["cycle_time"] == 0.002
+
+
+def test_a_time_far_below_one_cycle_waits_for_the_first_tick():
+    from simtrain.training.framework import _next_tick
+
+    assert _next_tick(1e-3, 1e6) == 1e6 and _next_tick(0.003, 0.001) == pytest.approx(0.003)
+    assert _next_tick(0.0, 1.0) == 0.0 and _next_tick(0.0030000000001, 0.001) == pytest.approx(0.003)
