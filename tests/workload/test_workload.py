@@ -133,3 +133,19 @@ def test_gpu_kernels_are_compute_and_nccl_kernels_are_not():
     w = workload_from_kineto(trace)
     assert [(o.kind, o.name) for o in w.ops] == [("compute", "sm90_xmma_gemm"), ("collective", "all-reduce")]
     assert w.collectives[0].bytes == 4096
+
+
+@pytest.mark.parametrize(("dtype", "width"), [
+    ("Byte", 1), ("Char", 1), ("Short", 2), ("Int", 4), ("Long", 8), ("Half", 2), ("Float", 4), ("Double", 8),
+    ("BFloat16", 2), ("Bool", 1), ("ComplexHalf", 4), ("ComplexFloat", 8), ("ComplexDouble", 16),
+    ("Float8_e4m3fn", 1), ("Float8_e5m2", 1), ("Float8_e4m3fnuz", 1), ("Float8_e5m2fnuz", 1), ("UInt16", 2),
+    ("UInt32", 4), ("UInt64", 8), ("c10::BFloat16", 2), ("unsigned int", 4), ("long int", 8),
+])
+def test_every_element_type_the_profiler_writes_has_its_width(dtype, width):
+    # record_param_comms writes the ScalarType's short name (Byte for all_gather_object's uint8 buffers); an unknown
+    # one is refused rather than priced at 4 bytes, so every name PyTorch writes must be known
+    trace = {"distributedInfo": {"world_size": 2}, "traceEvents": [
+        {"ph": "X", "cat": "cpu_op", "name": "record_param_comms", "tid": 1, "ts": 0, "dur": 2,
+         "args": {"Collective name": "allreduce", "In msg nelems": 1000, "Out msg nelems": 1000,
+                  "dtype": dtype, "Group size": 2}}]}
+    assert workload_from_kineto(trace).collectives[0].bytes == 1000 * width
