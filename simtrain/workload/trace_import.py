@@ -69,7 +69,7 @@ _DTYPE_BYTES = {"float": 4, "float32": 4, "c10::float": 4, "double": 8, "float64
                 "c10::complex<c10::half>": 4, "unsigned short": 2, "unsigned int": 4, "unsigned long": 8,
                 "c10::float8_e4m3fnuz": 1, "c10::float8_e5m2fnuz": 1, "c10::float8_e8m0fnu": 1,
                 # record_param_comms's dtype: the ScalarType's short name (lower-cased on lookup)
-                "byte": 1, "short": 2, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1,
+                "byte": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1,
                 "float8_e5m2fnuz": 1, "complexhalf": 4, "complexfloat": 8, "complexdouble": 16, "uint16": 2,
                 "uint32": 4, "uint64": 8}
 # What a shape may hold: an element is at least a byte, so more elements than the byte bound is a bigger buffer.
