@@ -111,15 +111,6 @@ def _factor(value: Any, key: str, low: float, high: float) -> float:
     return number
 
 
-def _once(specs: list[str], key: str, source: str | None = None) -> None:
-    """A link named twice: a typo, not two perturbations compounded (a factor applied twice) or one ignored."""
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.strip() in seen:
-            raise ConfigError("link given twice", source=source, key=key, value=spec)
-        seen.add(spec.strip())
-
-
 @dataclass
 class Perturbations:
     """A set of what-if perturbations of a cluster and its GPUs.
@@ -168,8 +159,6 @@ class Perturbations:
             link, value = _split_value(text, "degraded")
             result.degraded.append((link, _factor(value, "degraded", MIN_DEGRADED_FACTOR, 1.0)))
         result.failed.extend(str(t) for t in failed)
-        _once([link for link, _ in result.degraded], "degraded")
-        _once(result.failed, "failed")
         for text in background:
             link, value = _split_value(text, "background")
             try:
@@ -215,8 +204,6 @@ class Perturbations:
             result.background.append((item.string("link"), item.bandwidth("rate")))
             item.finish()
         top.finish()
-        _once([link for link, _ in result.degraded], "degraded_links", source)
-        _once(result.failed, "failed_links", source)
         return result
 
     def merge(self, other: Perturbations) -> None:
@@ -261,6 +248,12 @@ class Perturbations:
         degraded: dict[int, str] = {}
         for index, (spec, factor) in enumerate(self.degraded):
             ids = self._resolve(cluster, "degraded", index, spec, "degraded")
+            # by link, whatever the spelling (a->b, a<->b, a node) or source (a file and a flag): a typo, not a
+            # factor compounded
+            twice = [degraded[int(i)] for i in ids if int(i) in degraded]
+            if twice:
+                raise self._blame(ConfigError(f"a link given twice: it is degraded by {twice[0]!r} too",
+                                              key="degraded", value=spec), "degraded", index)
             capacity[ids] *= factor
             degraded.update((int(i), spec) for i in ids)
         for index, (spec, rate) in enumerate(self.background):
@@ -272,7 +265,13 @@ class Perturbations:
             capacity[ids] -= rate
         if self.failed:
             resolved = [self._resolve(cluster, "failed", i, s, "failed") for i, s in enumerate(self.failed)]
+            failed: dict[int, str] = {}
             for index, (spec, link_ids) in enumerate(zip(self.failed, resolved)):
+                twice = [failed[int(i)] for i in link_ids if int(i) in failed]
+                if twice:
+                    raise self._blame(ConfigError(f"a link given twice: it is failed by {twice[0]!r} too",
+                                                  key="failed", value=spec), "failed", index)
+                failed.update((int(i), spec) for i in link_ids)
                 both = [degraded[int(i)] for i in link_ids if int(i) in degraded]
                 if both:   # degrading a failed link says two things of it: a typo, not "the failure wins"
                     raise self._blame(ConfigError(f"fails a link that is also degraded ({both[0]})", key="failed",
