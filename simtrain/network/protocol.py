@@ -28,7 +28,8 @@ Across nodes without RDMA, NCCL's socket transport (``NET/Socket``: kernel TCP, 
 threads) reaches about half a NIC's line rate. ``SOCKET_NETWORK_EFFICIENCY`` is fitted, once, to one measurement:
 16 V100 on two AWS p3dn instances, one 100 Gbit/s ENA NIC each, NCCL 2.4.8 with its default socket threads, ring:
 "the bus can sustain around 6GB/s" (nccl #398; η = 6.0 / 12.5 = 0.48). Inter-node links of a topology whose NICs
-run the socket transport (``nic.transport: socket``; the ``cloud`` family's default) are of kind ``nic-socket``.
+run the socket transport (``nic.transport: socket``, or ``nic_transport: socket`` for the ``cloud`` family; RDMA is
+the default) are of kind ``nic-socket``.
 
 Examples
 --------
