@@ -19,9 +19,10 @@ from __future__ import annotations
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES",
-           "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS",
-           "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH",
-           "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS",
+           "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE",
+           "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH",
+           "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -76,6 +77,8 @@ MAX_BUCKETS = 1 << 17
 #: Links of a fully connected mesh (p(p-1) for p GPUs): 2^24 is 4,096 GPUs fully connected, about 0.5 GB of link
 #: and route arrays; 8,192 (67 M links) ran out of memory. A real mesh (an AMD MI300X or 8-GPU NVLink node) has 56.
 MAX_MESH_LINKS = 1 << 24
+#: Ranks of a ``direct`` collective (p(p-1) flows a step: 2,048 ranks are 4 M flows; 4,096 took 3.6 GB of routes).
+MAX_DIRECT_RANKS = 2048
 #: Entries of a placement's transfer-time table (tensors x devices x devices, 8 bytes each: 1 GiB). Baechi's GNMT
 #: graph (4,814 tensors) on 166 devices; 256 devices asked for 2.35 GiB.
 MAX_PLACEMENT_TABLE = 1 << 27

@@ -37,9 +37,11 @@ from typing import Any
 
 from simtrain.errors import OutputError
 
-__all__ = ["TEMPORARY_MARK", "check_writable", "figure_bytes", "is_temporary", "reason", "write_bytes",
-           "write_many", "write_text"]
+__all__ = ["FIGURE_SUFFIXES", "TEMPORARY_MARK", "check_writable", "figure_bytes", "is_temporary", "reason",
+           "write_bytes", "write_many", "write_text"]
 
+#: The suffixes a figure may be written as (:func:`figure_bytes` renders the format its suffix names).
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 #: What every temporary file's name holds (``.NAME.tmp-PID-RANDOM``): stray ones are recognised by it.
 TEMPORARY_MARK = ".tmp-"
 

@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 
 from simtrain.errors import ConfigError, shown
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
-from simtrain.outputs import check_writable, figure_bytes, write_many
+from simtrain.outputs import FIGURE_SUFFIXES, check_writable, figure_bytes, write_many
 
 __all__ = [
     "CLI",
@@ -349,7 +349,7 @@ def new_output(path_text: str, force: bool, flag: str, *, figure: bool = False) 
     simtrain.errors.ConfigError: <cli>: --plot: the output must end in .png, .svg or .pdf (got '/nonexistent/fig.txt')
     """
     out = Path(path_text)
-    if figure and out.suffix.lower() not in (".png", ".svg", ".pdf"):
+    if figure and out.suffix.lower() not in FIGURE_SUFFIXES:
         raise ConfigError("the output must end in .png, .svg or .pdf", source=CLI, key=flag, value=path_text)
     check_writable(out, make_parents=True, flag=flag)   # a folder, a device, a read-only folder: before the work
     if out.exists() and not force:

@@ -22,6 +22,7 @@ import numpy as np
 
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
+from simtrain.limits import MAX_DIRECT_RANKS
 from simtrain.params import Param
 from simtrain.registry import param_error
 
@@ -40,9 +41,8 @@ def all_pairs(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @register_algorithm(
     "direct",
     ["all-reduce", "reduce-scatter", "all-gather", "all-to-all", "broadcast", "reduce"],
-    # at most 2,048 ranks (4 M flows a step): 4,096 took 3.6 GB of routes
     params=(Param("max_ranks", "integer", 1024, "refuse more ranks than this (a step has p(p-1) flows)", minimum=1,
-                  maximum=2048),),
+                  maximum=MAX_DIRECT_RANKS),),
     summary="every rank sends to every other at once (p(p-1) concurrent flows)",
 )
 def build_direct(op: str, n: float, ranks: np.ndarray, cluster: object, max_ranks: int = 1024) -> list[StepPattern]:
@@ -51,9 +51,11 @@ def build_direct(op: str, n: float, ranks: np.ndarray, cluster: object, max_rank
     if p < 2:
         return []
     if p > max_ranks:
+        allowed = (f"at least the {p} ranks (raise direct:max_ranks=N, up to {MAX_DIRECT_RANKS})"
+                   if p <= MAX_DIRECT_RANKS else
+                   f"at most {MAX_DIRECT_RANKS} ranks: another algorithm (ring, halving-doubling, auto)")
         raise param_error("algorithm", "direct", "max_ranks", f"direct has p(p-1) flows per step; {p} ranks exceed it",
-                          max_ranks, allowed=f"at least the {p} ranks (raise direct:max_ranks=N, up to 2048)"
-                          if p <= 2048 else "at most 2048 ranks: another algorithm (ring, halving-doubling, auto)")
+                          max_ranks, allowed=allowed)
     if op == "broadcast":
         return [StepPattern(np.full(p - 1, ranks[0]), ranks[1:], n, 1, 0.0, "direct broadcast")]
     if op == "reduce":

@@ -66,14 +66,12 @@ from simtrain.errors import ConfigError
 from simtrain.inputs import load_json, read_text
 from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
+from simtrain.outputs import FIGURE_SUFFIXES
 from simtrain.registry import format_spec, parse_spec
 
-__all__ = ["FIGURE_SUFFIXES", "Curve", "TimeToAccuracy", "plot_time_to_accuracy",
-           "read_curves", "scheme_on_cluster", "time_to_accuracy"]
+__all__ = ["Curve", "TimeToAccuracy", "plot_time_to_accuracy", "read_curves", "scheme_on_cluster", "time_to_accuracy"]
 
 _META = ("model", "scheme", "batch_per_worker", "samples_per_epoch")
-#: The formats :func:`plot_time_to_accuracy` writes, by the path's suffix.
-FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 @dataclass
@@ -499,7 +497,8 @@ def plot_time_to_accuracy(results: list[TimeToAccuracy], path: str | Path, title
     ----------
     results : list of TimeToAccuracy
     path : str or Path
-        The figure, PNG, SVG or PDF by its suffix (:data:`FIGURE_SUFFIXES`); missing folders are created.
+        The figure, PNG, SVG or PDF by its suffix (:data:`simtrain.outputs.FIGURE_SUFFIXES`); missing folders are
+        created.
     title : str
     target : float, optional
         Drawn as a horizontal line.
