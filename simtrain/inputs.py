@@ -28,13 +28,14 @@ import json
 import os
 import stat
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "MAX_FILE_BYTES", "MAX_INTEGER_DIGITS", "MAX_JSON_DEPTH", "check_file",
-           "check_keys", "inflate", "load_json", "read_bytes", "read_text"]
+           "check_keys", "first_repeat", "inflate", "load_json", "read_bytes", "read_text"]
 
 #: The largest file simtrain reads (its own largest, a compute profile, is about 2 MiB).
 MAX_FILE_BYTES = 64 << 20
@@ -230,14 +231,29 @@ def check_keys(mapping: dict[str, Any], allowed: tuple[str, ...], source: str, p
             raise ConfigError(what, source=source, key=f"{prefix}{name}", choices=allowed)
 
 
+def first_repeat(items: Iterable[Any]) -> Any:
+    """The first item that an earlier one equals, or None: a key, a size, a column given twice is a typo that a
+    reader refuses rather than keep the last (or the first) silently.
+
+    Examples
+    --------
+    >>> first_repeat(["gpus", "batch", "gpus"]), first_repeat([1, 2, 3])
+    ('gpus', None)
+    """
+    seen: set[Any] = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object whose keys are all different (JSON allows a repeated key; Python's reader keeps the last)."""
-    data = dict(pairs)
-    if len(data) < len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))   # type: ignore[func-returns-value]
+    twice = first_repeat(k for k, _ in pairs)
+    if twice is not None:
         raise _Refused(f"the key {twice!r} is given twice in one object")
-    return data
+    return dict(pairs)
 
 
 def parse_json(text: str, source: str, key: str | None = None, *, unique_keys: bool = False) -> Any:

@@ -174,7 +174,7 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
     >>> op, rows[0].size_bytes, rows[0].busbw_GBps
     ('all-reduce', 1048576, 45.76)
     """
-    from simtrain.inputs import read_bytes
+    from simtrain.inputs import first_repeat, read_bytes
 
     source = str(path)
     text = read_bytes(path, key="compare", limit=MAX_LOG_BYTES).decode("utf-8", errors="replace")
@@ -190,11 +190,11 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
             if found and op is None:
                 op = by_name[found[1]]
             continue
-        row = _row(stripped, source, number)
-        if any(r.size_bytes == row.size_bytes for r in rows):   # two measurements of one size: one would be dropped
-            raise ConfigError(f"line {number} measures the size {row.size_bytes} a second time (one run's log "
-                              "measures each size once)", source=source, key="compare")
-        rows.append(row)
+        rows.append(_row(stripped, source, number))
+    twice = first_repeat(r.size_bytes for r in rows)
+    if twice is not None:   # two measurements of one size: the comparison would drop one
+        raise ConfigError(f"measures the size {twice} twice (one run's log measures each size once)", source=source,
+                          key="compare", value=twice)
     if not rows:
         raise ConfigError("holds no result row (lines of numbers after nccl-tests' '#' header)", source=source,
                           key="compare")

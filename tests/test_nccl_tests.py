@@ -123,7 +123,7 @@ def test_bad_sweeps(capsys, argv, needle):
     # the size is the log's, not a --size the user gave: the error names the line, not --size
     ("0 0 float sum -1 1 1 1 0 1 1 1 0\n", "line 1"),
     ("9" * 30 + " 1 float sum -1 1 1 1 0 1 1 1 0\n", "line 1"),
-    ("1024 256 float sum -1 1 1 1 0 1 1 1 0\n1024 256 float sum -1 2 1 1 0 2 1 1 0\n", "a second time"),
+    ("1024 256 float sum -1 1 1 1 0 1 1 1 0\n1024 256 float sum -1 2 1 1 0 2 1 1 0\n", "twice"),
 ])
 def test_bad_logs(capsys, tmp_path, content, needle):
     log = tmp_path / "bad.log"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from simtrain.errors import ConfigError, shown
+from simtrain.inputs import first_repeat
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.outputs import FIGURE_SUFFIXES, check_writable, figure_bytes, write_many
 
@@ -224,12 +225,12 @@ def split_overrides(pairs: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
     from simtrain.config import parse_override
 
     groups: dict[str, list[tuple[str, Any]]] = {p.rstrip("."): [] for p in OVERRIDE_PREFIXES}
-    seen: set[str] = set()
-    for text in pairs:
-        key, value = parse_override(text)
-        if key in seen:   # two values for one key: a typo, not "the last one wins"
-            raise ConfigError("the key is set twice", source=CLI, key=f"--set {key}", value=text)
-        seen.add(key)
+    parsed = [parse_override(text) for text in pairs]
+    twice = first_repeat(key for key, _ in parsed)
+    if twice is not None:   # two values for one key: a typo, not "the last one wins"
+        raise ConfigError("the key is set twice", source=CLI, key=f"--set {twice}",
+                          value=[t for t in pairs if t.partition("=")[0].strip() == twice][-1])
+    for key, value in parsed:
         prefix = next((p for p in OVERRIDE_PREFIXES if key.startswith(p)), None)
         if prefix is None:
             raise ConfigError("an override key must start with one of " + ", ".join(OVERRIDE_PREFIXES),

@@ -32,7 +32,7 @@ from simtrain.cli._common import (
     split_schemes,
 )
 from simtrain.errors import ConfigError
-from simtrain.inputs import read_bytes
+from simtrain.inputs import first_repeat, read_bytes
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.progress import ProgressBar
 
@@ -104,10 +104,10 @@ def _read_results(folder: str) -> Any:
         # bounded like every input (simtrain.inputs): a regular file of at most 64 MiB
         data = read_bytes(path, key="--results")
         header = next(csv.reader([data.decode().partition("\n")[0]]), [])
-        twice = sorted({name for name in header if header.count(name) > 1})
-        if twice:   # pandas would rename the second one and plot the first
+        twice = first_repeat(header)
+        if twice is not None:   # pandas would rename the second one and plot the first
             raise ConfigError("a column is named twice in the header", source=str(path), key="--results",
-                              value=twice[0])
+                              value=twice)
         return pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""])
     except ConfigError:
         raise

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from simtrain.errors import ConfigError
+from simtrain.inputs import first_repeat
 from simtrain.plot.style import log_if_wide
 
 #: ``progress(done, total, label)``: told after every row of a sweep (``ProgressBar.callback`` takes it).
@@ -63,7 +64,7 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
     parsed = [parse_spec(spec, key="schemes") for spec in schemes]
     if not parsed:
         raise ConfigError("name at least one scheme", key="schemes", value=list(schemes))
-    if len(set(schemes)) < len(schemes):   # one curve drawn twice: a typo
+    if first_repeat(schemes) is not None:   # one curve drawn twice: a typo
         raise ConfigError("a scheme is given twice", key="schemes", value=list(schemes))
     if key != "gpus" and topology is None and gpus_per_node and gpus % gpus_per_node:
         # only a sweep over GPU counts may go below one node (the node then shrinks to divide them)
