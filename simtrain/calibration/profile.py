@@ -34,6 +34,7 @@ from simtrain.calibration.fit import PARAMS, fit_step_params, relative_errors, s
 from simtrain.calibration.gemm_table import GemmTable
 from simtrain.errors import ConfigError
 from simtrain.inputs import check_keys, load_json
+from simtrain.params import REQUIRED, Param, read_params
 from simtrain.units import MIN_BANDWIDTH_BPS
 
 __all__ = ["FORMAT", "VERSION", "Profile", "load_profile"]
@@ -44,11 +45,13 @@ VERSION = 2
 #: ``provenance`` and ``fit_error`` are optional).
 _KEYS = ("format", "version", "backend", "device", "model", "params", "gemm", "samples", "provenance", "fit_error",
          "codecs")
-#: Each fitted parameter's range: a fixed cost of at most an hour a step, and a rate no slower than the bandwidth
-#: floor every other rate has (simtrain.units.MIN_BANDWIDTH_BPS), so no step time overflows to inf or nan.
-_BOUNDS = {"step_overhead_s": (0.0, 3600.0), "elementwise_Bps": (MIN_BANDWIDTH_BPS, 1e18)}
-_BOUND_TEXT = {"step_overhead_s": "a number >= 0 and at most 3,600 (seconds of fixed cost per step)",
-               "elementwise_Bps": "a positive number of bytes per second, from 0.125 (1 bit/s) to 1e18"}
+#: The fitted parameters of a dtype and their ranges: a fixed cost of at most an hour a step, and a rate no slower
+#: than the bandwidth floor every other rate has (simtrain.units.MIN_BANDWIDTH_BPS), so no step time overflows.
+_FITTED = (Param("step_overhead_s", "number", REQUIRED, "seconds of fixed cost per step", minimum=0.0,
+                 maximum=3600.0),
+           Param("elementwise_Bps", "number", REQUIRED, "bytes per second of element-wise kernels",
+                 minimum=MIN_BANDWIDTH_BPS, maximum=1e18))
+assert tuple(p.name for p in _FITTED) == PARAMS   # the fit's parameters, in its order
 
 #: Which GEMM layout each pass of a layer's product uses (see :func:`simtrain.calibration.fit.step_gemms`).
 LAYER_LAYOUTS = {"forward": "nt", "input-gradient": "nn", "weight-gradient": "tn"}
@@ -195,15 +198,8 @@ def load_profile(path: str | Path) -> Profile:
             raise ConfigError("unknown dtype", source=source, key=f"params.{dtype}", value=dtype, choices=_ITEMSIZE)
         if not isinstance(values, dict):
             raise ConfigError("must be a mapping of parameters", source=source, key=f"params.{dtype}")
-        checked[dtype] = {}
-        check_keys(values, PARAMS, source, f"params.{dtype}.", "unknown parameter")
-        for name in PARAMS:
-            value = values.get(name)
-            low, high = _BOUNDS[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ConfigError(f"must be {_BOUND_TEXT[name]}", source=source, key=f"params.{dtype}.{name}",
-                                  value=value)
-            checked[dtype][name] = float(value)
+        checked[dtype] = {k: float(v) for k, v in read_params(_FITTED, values, source=source,
+                                                                  path=f"params.{dtype}").items()}
     gemm = data["gemm"]
     if not isinstance(gemm, dict):
         raise ConfigError("must map dtypes to GEMM tables", source=source, key="gemm")

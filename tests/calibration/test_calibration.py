@@ -158,7 +158,7 @@ def test_profile_round_trip_and_strict_loading(tmp_path):
     bad = tmp_path / "bad.json"
     for mutation, match in [({"version": 99}, "version"), ({"format": "x"}, "not a simtrain"),
                             ({"version": 1}, "re-run simtrain calibrate"),
-                            ({"params": {"fp32": {"step_overhead_s": 0, "elementwise_Bps": -1}}}, "positive"),
+                            ({"params": {"fp32": {"step_overhead_s": 0, "elementwise_Bps": -1}}}, "at least 0.125"),
                             ({"gemm": {}}, "gemm.fp32"),
                             ({"gemm": {"fp32": {**data["gemm"]["fp32"], "dims": [1, 8, 8]}}}, "increasing"),
                             ({"gemm": {"fp32": {**data["gemm"]["fp32"], "nn": [[[1.0]]]}}}, "3 x 3 x 3")]:
