@@ -361,6 +361,9 @@ OUTPUT_FLAGS = [
     ("place --model resnet18-cifar --devices 2 --out {out}", "--out"),
     ("place --model resnet18-cifar --devices 2 --plot {out}", "--plot"),
     ("time-to-accuracy --curves {curves} --topology torus-2d --gpus 16 --target 0.9 --plot {out}", "--plot"),
+    ("plot links --topology torus-2d --gpus 16 --out {out}", "--out (figure)"),
+    ("import-trace " + str(Path(__file__).parent / "data" / "traces" / "ddp_mlp_gloo2_kineto_rank0.json.gz")
+     + " --out {out}", "--out"),
 ]
 
 
@@ -370,7 +373,8 @@ def test_every_output_flag_follows_one_rule(capsys, tmp_path, argv, flag):
     curves = tmp_path / "curves"
     curves.mkdir()
     (curves / "a.csv").write_text(TTA_CURVE)
-    suffix = ".png" if flag == "--plot" else ".json"
+    suffix = ".png" if flag == "--plot" or flag.endswith("(figure)") else ".json"
+    flag = flag.split()[0]
     target = tmp_path / "new" / "deeper" / f"output{suffix}"
     command = argv.format(out=target, curves=curves).split()
     code, _, err = run(capsys, *command)
@@ -383,3 +387,28 @@ def test_every_output_flag_follows_one_rule(capsys, tmp_path, argv, flag):
     assert target.read_bytes() == written
     code, _, err = run(capsys, *command, "--force")
     assert code == 0, err
+
+
+def test_calibrate_out_follows_the_rule(capsys, tmp_path, monkeypatch):
+    # calibrate measures for minutes: the rule is checked before (measurement replaced by a stub profile here)
+    import simtrain.calibration as calibration
+
+    existing = tmp_path / "p.json"
+    existing.write_text("{}")
+    monkeypatch.setattr(calibration, "calibrate_profile", lambda *a, **k: pytest.fail("measured first"))
+    code, _, err = run(capsys, "calibrate", "--backend", "numpy", "--out", existing)
+    line = one_error_line(err)
+    assert code == 2 and "--out" in line and "--force" in line and existing.read_text() == "{}"
+
+
+def test_running_out_of_memory_is_one_line_and_status_2(capsys, monkeypatch):
+    # an input past what the machine holds that no bound caught: one line, not numpy's traceback
+    import simtrain.training as training
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 512. GiB for an array with shape (68719476736,)")
+
+    monkeypatch.setattr(training, "simulate", exhausted)
+    code, _, err = run(capsys, "simulate", "--model", "resnet18-cifar", "--topology", "torus-2d", "--gpus", "4")
+    line = one_error_line(err)
+    assert code == 2 and "more memory than this machine has" in line and "512. GiB" in line
