@@ -349,6 +349,10 @@ class _Builder:
         template = self.blocks[template_name]
         if not isinstance(template, list):
             template = [template]
+        unused = sorted(set(map(str, args)) - _references(template))
+        if unused:   # a misspelt argument would otherwise pass while the template falls back on nothing
+            raise section.error("args", f"the block {template_name!r} never uses this argument", value=unused[0],
+                                allowed=", ".join(sorted(_references(template))) or "no arguments")
         self.active.append(template_name)
         for i in range(repeat):
             self.expansions += 1
@@ -684,6 +688,15 @@ def _pool_out(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
     return out
 
 
+def _references(template: Any) -> set[str]:
+    """The ``$name`` arguments a template uses."""
+    if isinstance(template, dict):
+        return set().union(*(_references(v) for v in template.values()))
+    if isinstance(template, list):
+        return set().union(*(_references(v) for v in template))
+    return {template[1:]} if isinstance(template, str) and template.startswith("$") else set()
+
+
 def _substitute(template: Any, args: dict[str, Any], where: Section) -> Any:
     """Replace ``"$name"`` strings in a template by the block's arguments."""
     if isinstance(template, dict):
@@ -694,6 +707,6 @@ def _substitute(template: Any, args: dict[str, Any], where: Section) -> Any:
         key = template[1:]
         if key not in args:
             raise ConfigError("block argument not given", source=where.source, key=where.key_path("args"),
-                              value=key, choices=list(args))
+                              value=key, choices=list(args) or None)
         return args[key]
     return template

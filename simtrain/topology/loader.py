@@ -293,7 +293,12 @@ def _build(top: Section, gpus: int | None) -> Cluster:
     import networkx as nx
 
     gpu_names = top.string_list("gpus")
+    for name in gpu_names:   # names are how perturbations (a->b, a<->b) and traces address nodes
+        if not name.strip() or "->" in name or "<-" in name:
+            raise top.error("gpus", "a node's name must be non-empty and hold no '->' (links are named a->b)",
+                            value=name)
     _fixed(top, len(gpu_names), gpus, "gpus")
+    groups = top.integer("gpus_per_node", 1, minimum=1)
     graph = nx.DiGraph()
     graph.add_nodes_from(gpu_names)
     for link in top.sections("links"):
@@ -307,7 +312,9 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             graph.add_edge(b, a, **attrs)
         link.finish()
     try:
-        return builders.from_graph(graph, gpu_names, **common,
-                                   groups=top.integer("gpus_per_node", 1, minimum=1))
+        cluster = builders.from_graph(graph, gpu_names, **common, groups=groups)
     except ConfigError as exc:
         raise exc.with_context(source=top.source) from None
+    if len(gpu_names) % groups:   # nodes of gpus_per_node GPUs each: the hierarchical kind refuses the same
+        raise top.error("gpus_per_node", f"must divide the {len(gpu_names)} GPUs", value=groups)
+    return cluster
