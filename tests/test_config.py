@@ -513,7 +513,9 @@ def test_model_block_arguments_with_a_number_for_a_name(tmp_path):
     text = (Path(__file__).parent.parent / "models" / "bert-base.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "bert.yaml"
     bad.write_text(text.replace("args: {d: 768, h: 12, f: 3072}", "args: {1: 768, h: 12, f: 3072}"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"layers\[5\]\.args: block argument not given: 'd'; allowed: 1, f, h"):
+    # the argument the block never uses is named first (it was: "block argument not given: 'd'; allowed: 1, f, h")
+    with pytest.raises(ConfigError, match=r"layers\[5\]\.args: the block 'layer' never uses this argument "
+                                          r"\(got '1'\); allowed: d, f, h"):
         load_model(bad)
 
 

@@ -47,7 +47,7 @@ latency is not in it: that belongs to ``network.protocol: nccl``.
 Examples
 --------
 >>> make_framework("ddp").describe()
-'ddp:first_bucket=1048576.0'
+'ddp:first_bucket=1048576.0 B'
 >>> make_framework("horovod:cycle_time=5ms").get_params()["cycle_time"]
 0.005
 >>> make_framework("ddp:launch=-1us")
