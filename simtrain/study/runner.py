@@ -18,8 +18,10 @@ Examples
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +134,9 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
 
     from simtrain.outputs import write_bytes
 
-    done = store.finished_chunks()
     seeds = study.seeds()
+    done = {c for c in store.finished_chunks() if _saved_rows_match(store.read_chunk(c) or [], study, seeds,
+                                                                      store.chunk_range(c))}
     jobs: list[Job] = []
     for chunk in range(store.num_chunks):
         if chunk not in done:
@@ -185,3 +188,25 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
         table.to_parquet(buffer, index=False)
         write_bytes(store.out / "results.parquet", buffer.getvalue())
     return table
+
+
+def _saved_rows_match(rows: list[dict[str, Any]], study: Study, seeds: Sequence[int], span: range) -> bool:
+    """Whether a saved chunk's rows are its points' (each configuration key and seed as the study has them) with
+    results no run writes (negative or infinite) nowhere: an edited chunk is computed again, not trusted."""
+    from simtrain.study.point import OUTPUT_COLUMNS
+
+    def same(a: Any, b: Any) -> bool:   # as JSON holds them: a tuple is a list, a Path its text
+        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+    for row, index in zip(rows, span, strict=True):
+        if row.get("seed") != seeds[index] or row.get("status") not in ("ok", "error"):
+            return False
+        # a configuration key that is also a result (global_batch) holds the result
+        if not all(same(row.get(key), value) for key, value in study.points[index].items()
+                   if key not in OUTPUT_COLUMNS):
+            return False
+        for column in OUTPUT_COLUMNS:
+            value = row.get(column)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or math.isinf(value)):
+                return False
+    return True

@@ -197,3 +197,20 @@ def test_sigkill_halfway_then_resume_gives_the_complete_set(tmp_path):
     assert (table["status"] == "ok").all()
     fresh = run_study(study_from_dict(spec, source=str(path)), tmp_path / "fresh", backend="serial")
     assert list(table["step_time_s"]) == list(fresh["step_time_s"])
+
+
+@pytest.mark.parametrize("edit", [{"step_time_s": -5.0}, {"gpus": 9999}, {"seed": 1}, {"status": "fine"}],
+                         ids=["negative-time", "other-gpus", "other-seed", "unknown-status"])
+def test_an_edited_chunk_is_computed_again_not_trusted(serial_table, tmp_path, edit):
+    # a resumed sweep read a saved chunk as it was: a step time of -5 entered the table, which plot --results
+    # then refused; a chunk that is not its points' results is now recomputed
+    s = study()
+    run_study(s, tmp_path, backend="serial", chunk_size=5)
+    store = ResultStore(tmp_path, s.fingerprint, len(s.points), 5, s.name)
+    rows = store.read_chunk(1)
+    rows[0].update(edit)
+    store.chunk_path(1).write_text(json.dumps(rows))
+    for name in ("results.csv", "results.parquet"):
+        (tmp_path / name).unlink(missing_ok=True)
+    again = run_study(s, tmp_path, backend="serial", chunk_size=5)
+    pd.testing.assert_frame_equal(again, serial_table, check_exact=True)
