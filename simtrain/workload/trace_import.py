@@ -201,8 +201,6 @@ def _distributed_info(data: dict[str, Any], source: str) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise ConfigError("must be a mapping", source=source, key="distributedInfo", value=info,
                           allowed="a mapping with world_size, rank, backend, pg_config")
-    if "rank" in info:   # the rank the trace is of: one of the job's
-        _count(info["rank"], source, "distributedInfo.rank", 0, _world_size(info, source) - 1)
     if not isinstance(info.get("backend", ""), str):
         raise ConfigError("must be a backend's name", source=source, key="distributedInfo.backend",
                           value=info["backend"], allowed="a string such as 'nccl' or 'gloo'")
@@ -210,10 +208,13 @@ def _distributed_info(data: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def _world_size(info: dict[str, Any], source: str) -> int:
-    """The job's ranks, within the bound the workload reader enforces (else the file written would be refused)."""
-    if "world_size" not in info:
-        return 1
-    return _count(info["world_size"], source, "distributedInfo.world_size", 1, MAX_WORLD_SIZE)
+    """The job's ranks, within the bound the workload reader enforces (else the file written would be refused), and
+    the trace's own rank one of them."""
+    world = _count(info["world_size"], source, "distributedInfo.world_size", 1, MAX_WORLD_SIZE) \
+        if "world_size" in info else 1
+    if "rank" in info:
+        _count(info["rank"], source, "distributedInfo.rank", 0, world - 1)
+    return world
 
 
 def _groups(info: dict[str, Any], world: int, source: str) -> dict[str, int]:
