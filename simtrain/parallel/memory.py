@@ -65,7 +65,7 @@ import dataclasses
 import functools
 from typing import Any
 
-from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, fp8_gemm_share
+from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, is_fp8_gemm
 from simtrain.model.decoder import DecoderConfig, block_layers, decoder_from_config, embedding_layers, head_layers
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.parallel.plan import ParallelPlan
@@ -247,8 +247,8 @@ def scheme_state_bytes(c: DecoderConfig, plan: ParallelPlan, scheme: Any, stage:
 
 @functools.lru_cache(maxsize=64)
 def fp8_share(c: DecoderConfig) -> float:
-    """The share of a decoder's parameters its ``fp8`` GEMMs hold (:func:`simtrain.compute.fp8_gemm_share`), from
-    one dense and one MoE block weighted by their counts (the blocks of a kind are alike).
+    """The share of a decoder's parameters its ``fp8`` GEMMs hold (:func:`simtrain.compute.fp8_gemm_share` of the whole
+    model), from one dense and one MoE block weighted by their counts (the blocks of a kind are alike).
 
     Examples
     --------
@@ -256,17 +256,14 @@ def fp8_share(c: DecoderConfig) -> float:
     >>> round(fp8_share(load_model("llama3-8b").config), 2)
     0.87
     """
-    moe = sum(1 for i in range(c.layers) if c.is_moe(i))
-    counts = {i: n for i, n in ((next((j for j in range(c.layers) if not c.is_moe(j)), None), c.layers - moe),
-                                (next((j for j in range(c.layers) if c.is_moe(j)), None), moe)) if i is not None}
-    fp8 = total = 0.0
-    for index, count in counts.items():
-        layers = block_layers(c, index)
-        total += count * sum(layer.num_params for layer in layers)
-        fp8 += count * fp8_gemm_share(layers) * sum(layer.num_params for layer in layers)
-    edge = embedding_layers(c) + head_layers(c)
-    total += sum(layer.num_params for layer in edge)
-    fp8 += fp8_gemm_share(edge) * sum(layer.num_params for layer in edge)
+    def first(moe: bool) -> int | None:
+        return next((i for i in range(c.layers) if c.is_moe(i) == moe), None)
+
+    groups = [(block_layers(c, index), count) for index, count in
+              ((first(False), c.layers - c.moe_layers), (first(True), c.moe_layers)) if index is not None]
+    groups.append((embedding_layers(c) + head_layers(c), 1))
+    total = sum(count * sum(layer.num_params for layer in layers) for layers, count in groups)
+    fp8 = sum(count * sum(layer.num_params for layer in layers if is_fp8_gemm(layer)) for layers, count in groups)
     return fp8 / total if total else 0.0
 
 
