@@ -135,8 +135,7 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
     from simtrain.outputs import write_bytes
 
     seeds = study.seeds()
-    done = {c for c in store.finished_chunks() if _saved_rows_match(store.read_chunk(c) or [], study, seeds,
-                                                                      store.chunk_range(c))}
+    done = store.finished_chunks(lambda c, rows: _saved_rows_match(rows, study, seeds, store.chunk_range(c)))
     jobs: list[Job] = []
     for chunk in range(store.num_chunks):
         if chunk not in done:

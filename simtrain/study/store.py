@@ -30,7 +30,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -211,9 +211,9 @@ class ResultStore:
             return None
         return rows
 
-    def finished_chunks(self) -> set[int]:
+    def finished_chunks(self, accept: Callable[[int, list[dict[str, Any]]], bool] | None = None) -> set[int]:
         """Chunks whose complete rows are on disk (stray temporary files of a killed run are removed: the lock says
-        no other sweep is writing them)."""
+        no other sweep is writing them), and that ``accept(chunk, rows)`` takes when given (each chunk read once)."""
         done: set[int] = set()
         if not self.chunks_dir.is_dir():
             return done
@@ -227,7 +227,8 @@ class ResultStore:
                 chunk = int(path.stem.split("-", 1)[1])
             except (IndexError, ValueError):
                 continue
-            if 0 <= chunk < self.num_chunks and self.read_chunk(chunk) is not None:
+            rows = self.read_chunk(chunk) if 0 <= chunk < self.num_chunks else None
+            if rows is not None and (accept is None or accept(chunk, rows)):
                 done.add(chunk)
         return done
 
