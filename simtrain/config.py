@@ -37,35 +37,33 @@ MIN_BANDWIDTH_BPS = units.MIN_BANDWIDTH_BPS
 
 
 class _SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """PyYAML's safe loader (libyaml's when present) with YAML 1.2's numbers (the core schema), as JSON and the
-    command line read them: ``010`` is ten, not YAML 1.1's octal eight; ``1:30`` (YAML 1.1's sexagesimal 90),
-    ``1_000`` and ``0b100`` are text, which the reader then refuses as no number; ``1e-3`` is a number, where
-    YAML 1.1 took a float without a dot for text."""
+    """PyYAML's safe loader (libyaml's when present) for files, with integers as YAML 1.2 and JSON read them: ``010``
+    is ten, not YAML 1.1's octal eight; ``1:30`` (YAML 1.1's sexagesimal 90), ``1_000`` and ``0b100`` are text,
+    which the reader then refuses as no number. Floats stay YAML 1.1's: a file never reads as a number a text that
+    PyYAML's writer leaves unquoted (``1e-3``), so what ``yaml.safe_dump`` writes reads back the same."""
 
 
-def _core_schema_numbers(loader: Any) -> None:
-    """Replace YAML 1.1's int and float resolvers of ``loader`` by YAML 1.2's core schema's."""
-    numbers = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-    loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in numbers]
-        for first, resolvers in loader.yaml_implicit_resolvers.items()}
-    # an int first: a float's pattern also matches '10'
-    loader.add_implicit_resolver(numbers[0], re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-                                 list("-+0123456789"))
-    loader.add_implicit_resolver(
-        numbers[1], re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-                               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
-    loader.add_constructor(numbers[0], _core_int)
+class _TextLoader(_SafeLoader):
+    """Values typed on the command line (a flag, ``--set``, a ``NAME:key=value`` spec): also ``1e-3`` and ``2e9``
+    are numbers, as argparse, JSON and YAML 1.2 read them."""
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 def _core_int(loader: Any, node: Any) -> int:
     text = loader.construct_scalar(node)
-    if text.startswith(("0o", "0x")):
-        return int(text[2:], 8 if text[1] == "o" else 16)
-    return int(text, 10)   # a leading zero is decimal
+    return int(text[2:], 16) if text.startswith("0x") else int(text, 10)   # a leading zero is decimal
 
 
-_core_schema_numbers(_SafeLoader)
+_SafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _INT_TAG]
+    for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()}
+# a subset of YAML 1.1's ints (decimal, hex), so a text PyYAML's writer leaves unquoted never reads as one
+_SafeLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
+_SafeLoader.add_constructor(_INT_TAG, _core_int)
+_DOTLESS_EXPONENT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+_TextLoader.add_implicit_resolver("tag:yaml.org,2002:float", _DOTLESS_EXPONENT, list("-+0123456789"))
 #: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
 #: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:
 #: their own limits (libyaml's 1,000 flow levels, the pure-Python composer's recursion limit) differ by version.
@@ -150,7 +148,6 @@ def _scalar_error(node: Any, source: str, why: str) -> ConfigError:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_INT_TAG = "tag:yaml.org,2002:int"
 
 
 def _load_checked(text: str, source: str) -> Any:
@@ -312,7 +309,7 @@ def yaml_scalar(text: str) -> Any:
     if not text.strip():
         return ""
     try:
-        return yaml.load(text, Loader=_SafeLoader)
+        return yaml.load(text, Loader=_TextLoader)
     except Exception:  # YAMLError, or any error of a constructor (a date such as 2020-13-45, a 5,000-digit int)
         return text
 
@@ -480,6 +477,10 @@ class Section:
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
+        if isinstance(value, str) and _DOTLESS_EXPONENT.match(value.strip()):   # YAML 1.1's text, a number's look
+            mantissa, _, exponent = value.strip().lower().partition("e")
+            raise self.error(key, f"must be a number: a YAML file reads {value.strip()} as text (write "
+                                  f"{mantissa}.0e{exponent})", value=value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise self.error(key, "must be a finite number", value=_short(value))
         if minimum is not None:

@@ -519,16 +519,28 @@ def test_model_block_arguments_with_a_number_for_a_name(tmp_path):
         load_model(bad)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("010", 10), ("0x10", 16), ("0o10", 8), ("1e-3", 0.001), ("2e9", 2e9), ("-3", -3), (".5", 0.5),
-    ("1:0", "1:0"), ("1_0", "1_0"), ("0b100", "0b100"), ("25 Gbit/s", "25 Gbit/s"),
+@pytest.mark.parametrize(("text", "typed", "in_file"), [
+    ("010", 10, 10), ("0x10", 16, 16), ("-3", -3, -3), (".5", 0.5, 0.5), ("1.0e-3", 0.001, 0.001),
+    ("1e-3", 0.001, "1e-3"), ("2e9", 2e9, "2e9"), ("0o10", "0o10", "0o10"),
+    ("1:0", "1:0", "1:0"), ("1_0", "1_0", "1_0"), ("0b100", "0b100", "0b100"), ("25 Gbit/s", "25 Gbit/s", "25 Gbit/s"),
 ])
-def test_numbers_are_read_as_yaml_1_2_reads_them(tmp_path, text, value):
-    # YAML 1.1 (PyYAML's default) read 010 as octal 8, 1:0 as sexagesimal 60 and 1_0 as 10, and 1e-3 as text:
-    # a flag, --set or a file now reads what JSON and the command line would, and the rest stays text to refuse
+def test_numbers_are_read_without_yaml_1_1s_surprises(tmp_path, text, typed, in_file):
+    # YAML 1.1 (PyYAML's default) read 010 as octal 8, 1:0 as sexagesimal 60 and 1_0 as 10. A value typed on the
+    # command line reads 1e-3 as a number, as argparse and JSON do; a file keeps it text (PyYAML's writer leaves it
+    # unquoted, so a file it wrote reads back the same), and a reader wanting a number says how to write one
     from simtrain.config import load_yaml, yaml_scalar
 
-    assert yaml_scalar(text) == value and type(yaml_scalar(text)) is type(value)
+    assert yaml_scalar(text) == typed and type(yaml_scalar(text)) is type(typed)
     path = tmp_path / "x.yaml"
     path.write_text(f"key: {text}\n")
-    assert load_yaml(path)["key"] == value
+    assert load_yaml(path)["key"] == in_file and type(load_yaml(path)["key"]) is type(in_file)
+
+
+def test_a_dotless_exponent_in_a_file_says_how_to_write_it(tmp_path):
+    from simtrain.config import Section, load_yaml
+
+    path = tmp_path / "x.yaml"
+    path.write_text("factor: 1e-3\n")
+    with pytest.raises(ConfigError, match=r"factor: must be a number: a YAML file reads 1e-3 as text \(write "
+                                          r"1\.0e-3\)"):
+        Section(load_yaml(path), str(path)).number("factor")

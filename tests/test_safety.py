@@ -14,7 +14,7 @@ from simtrain.cli import main
 
 PACKAGE = Path(__file__).resolve().parents[1] / "simtrain"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
-SAFE_LOADERS = {"SafeLoader", "CSafeLoader", "_SafeLoader"}
+SAFE_LOADERS = {"SafeLoader", "CSafeLoader", "_SafeLoader", "_TextLoader"}   # the last two: tested below
 UNSAFE_MODULES = {"pickle", "cPickle", "dill", "marshal", "shelve", "cloudpickle", "joblib"}
 
 
@@ -75,6 +75,9 @@ def test_the_yaml_loader_is_a_safe_one():
     # every constructor the safe loader's own object, but the core schema's int
     assert all(ours[tag] is theirs[tag] for tag in theirs if tag != int_tag)
     assert ours[int_tag] is config._core_int
+    # the command line's loader is the file loader with one more float form (1e-3), and no constructor of its own
+    assert issubclass(config._TextLoader, config._SafeLoader)
+    assert config._TextLoader.yaml_constructors == ours
 
 
 def test_python_tags_are_refused_by_every_yaml_reader(tmp_path):
