@@ -9,7 +9,7 @@ import pytest
 from simtrain.catalog import catalog_dir, names, resolve
 from simtrain.errors import ConfigError
 
-TOPOLOGIES = ["abci", "cloud-25g", "dgx-a100", "dgx-h100", "ring-switch", "torus-2d", "torus-3d", "torus-8x8"]
+TOPOLOGIES = ["abci", "cloud-25g", "dgx-a100", "dgx-h100", "mi300x", "ring-switch", "torus-2d", "torus-3d", "torus-8x8"]
 MODELS = ["alexnet", "bert-base", "gcn-reddit", "gnmt", "gpt2-small", "inception-v3", "preact-resnet101-cifar",
           "resnet18-cifar", "resnet50", "transformer-base", "vgg16", "vgg16-cifar", "vit-b16",
           # the decoder family (issue 15)

@@ -100,10 +100,11 @@ def run(args: argparse.Namespace) -> int:
     chosen: dict[str, Any] = {}
     if name == "auto" and not sweeping:
         from simtrain.collectives import build_schedule
+        from simtrain.collectives.nccl import choices
 
         schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
-        if schedule.algorithm == "auto":   # the tuner's choice (all-to-all has none: NCCL sends point to point)
-            chosen = {k: schedule.params[k] for k in ("algorithm", "nccl", "protocol", "chunks")}
+        for choice in choices([schedule]):   # the tuner's choice (all-to-all has none: NCCL sends point to point)
+            chosen = {k: v for k, v in choice.items() if k not in ("op", "size_bytes")}
 
     def simulate(size: Any) -> Any:
         if args.engine == "des":   # the DES path directly: its progress line and --quiet
@@ -128,8 +129,9 @@ def run(args: argparse.Namespace) -> int:
         emit(data)
         return 0
     chunks = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
+    channels = f":channels={chosen['channels']}" if chosen and chosen["channels"] > 1 else ""
     described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
-                                         f"{chosen['algorithm']}, {chunks})")
+                                         f"{chosen['algorithm']}{channels}, {chunks})")
     if name == "auto" and not chosen:   # no tuner choice: NCCL's all-to-all is point to point
         described = f"auto (NCCL's point-to-point exchange as {result.algorithm}/{result.protocol})"
     print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "

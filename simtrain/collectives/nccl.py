@@ -169,9 +169,10 @@ class Candidate:
 def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     """The (algorithm, protocol) pairs NCCL would consider for ``op`` on ``ranks``.
 
-    Ring always; tree and CollNet for all-reduce across nodes (CollNet where the fabric reduces); NVLS inside one
-    node whose switch reduces (all-reduce, reduce-scatter, all-gather). LL128 only where every in-node link is
-    NVLink (NCCL enables it there only); NVLS and CollNet run Simple.
+    Ring always (a channel per NIC across nodes, and on a full mesh one per edge-disjoint ring); tree and CollNet
+    for all-reduce across nodes (CollNet where the fabric reduces); NVLS inside one node whose switch reduces
+    (all-reduce, reduce-scatter, all-gather). LL128 only where every in-node link is NVLink-class (NCCL enables it
+    there only); NVLS and CollNet run Simple.
 
     Examples
     --------
@@ -180,6 +181,7 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     ['ring/LL', 'ring/LL128', 'ring/Simple', 'tree/LL', 'tree/LL128', 'tree/Simple', 'nvlstree/Simple']
     """
     from simtrain.collectives.nvls import nvls_applicable
+    from simtrain.collectives.ring import mesh_ring_count
     from simtrain.network.protocol import HW_CLASS, link_kind
 
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
@@ -189,8 +191,11 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     if all(HW_CLASS[k] == "nvlink" for k in intra):
         protocols = ["LL", "LL128", "Simple"]
     ring_params: tuple[tuple[str, Any], ...] = ()
-    if nics > 1 and op in ("all-reduce", "reduce-scatter", "all-gather"):
-        ring_params = (("channels", nics),)
+    if op in ("all-reduce", "reduce-scatter", "all-gather"):
+        # a channel per NIC across nodes; in one node on a full mesh, one per edge-disjoint ring (every link used)
+        channels = nics if nodes > 1 else mesh_ring_count(ranks, cluster)
+        if channels > 1:
+            ring_params = (("channels", channels),)
     found = [Candidate("ring", p, "ring", ring_params) for p in protocols]
     if op == "all-reduce" and nodes > 1 and len(ranks) % nodes == 0:
         found += [Candidate("tree", p, "nccl-tree", (), True) for p in protocols]
@@ -450,7 +455,8 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
 
 
 def choices(schedules: Any) -> list[dict[str, Any]]:
-    """What ``auto`` chose for each distinct size of a run's collectives (for the report), smallest first.
+    """What ``auto`` chose for each distinct size of a run's collectives (for the report), smallest first: NCCL's
+    algorithm and protocol, simtrain's algorithm with its pipeline chunks and ring channels.
 
     Examples
     --------
@@ -467,5 +473,6 @@ def choices(schedules: Any) -> list[dict[str, Any]]:
         key = (schedule.op, float(schedule.size_bytes))
         if key not in seen:
             seen[key] = {"op": schedule.op, "size_bytes": float(schedule.size_bytes),
-                         **{k: schedule.params[k] for k in ("nccl", "protocol", "algorithm", "chunks")}}
+                         **{k: schedule.params[k] for k in ("nccl", "protocol", "algorithm", "chunks")},
+                         "channels": int(schedule.params.get("channels", 1))}
     return [seen[key] for key in sorted(seen, key=lambda k: (k[1], k[0]))]

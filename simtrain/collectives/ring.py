@@ -12,6 +12,12 @@ with C = NICs per node every NIC carries one ring in each direction, and the bus
 node's aggregate NIC bandwidth (docs/references.md, "nccl-tests bus bandwidth") instead of one NIC's. Inside a
 node the C rings move the same bytes per GPU as one ring.
 
+On a full mesh (every pair of the group joined by a link of its own: AMD's xGMI nodes, a ``fully_connected``
+dimension) rotated rings would all cross the same links, so there the C rings are edge-disjoint directed
+Hamiltonian cycles (:func:`mesh_rings`): p - 1 of them for p ranks (p ≠ 4, 6), one through each of a GPU's links,
+as NCCL's and RCCL's topology searches place their channels on distinct links (RCCL: "all XGMI links are used"
+with 8 MI300X, ROCm/rccl #1270).
+
 Examples
 --------
 >>> from simtrain.topology import ring as ring_topology
@@ -25,9 +31,19 @@ Examples
 >>> four = collective_time("all-reduce", 1e9, h, "ring", channels=4).time_s
 >>> round(one / four, 2)          # four rings through four NICs per node
 4.0
+>>> from simtrain.topology import fully_connected
+>>> mesh = fully_connected(8, "64 GB/s")
+>>> one = collective_time("all-reduce", 1e9, mesh, "ring").time_s
+>>> seven = collective_time("all-reduce", 1e9, mesh, "ring", channels=7).time_s
+>>> round(one / seven, 2)         # seven rings, each on its own link of every GPU
+7.0
 """
 
 from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -37,7 +53,15 @@ from simtrain.limits import MAX_CHANNELS
 from simtrain.params import Param
 from simtrain.registry import param_error
 
-__all__ = ["chain", "channel_orders", "ring_steps"]
+__all__ = ["MESH_RANKS", "chain", "channel_orders", "mesh_ring_count", "mesh_rings", "ring_steps"]
+
+#: The largest group whose full mesh gets edge-disjoint rings (p(p-1) routes are checked; its p - 1 rings stay
+#: within MAX_CHANNELS). Beyond it, a group's channels are rotated rings whatever its links.
+MESH_RANKS = 64
+#: Steps of the exhaustive ring search (within them it finds p - 1 rings for every p up to 27 but 4 and 6), then of
+#: a greedy search per ring (p - 6 or better up to 64): together under a second at 64 ranks, once per process and p.
+MESH_SEARCH_STEPS = 200_000
+MESH_GREEDY_STEPS = 20_000
 
 
 def ring_steps(src: np.ndarray, dst: np.ndarray, chunk_bytes: float, size: int, op: str,
@@ -98,13 +122,146 @@ def channel_orders(ranks: np.ndarray, gpus_per_node: int, channels: int) -> np.n
     return np.stack([ranks[first + (offset + (c * length) // channels) % length] for c in range(channels)])
 
 
+class _Budget(Exception):
+    """A ring search ran out of steps."""
+
+
+def _cycles(p: int, used: np.ndarray, first: int | None, budget: list[int]) -> Iterator[list[int]]:
+    """Directed Hamiltonian cycles of the complete digraph on ``p`` vertices that avoid the ``used`` edges, from
+    vertex 0 (through ``first`` next when given), trying successors by forward stride; each extension spends one of
+    ``budget[0]`` steps, and :class:`_Budget` is raised when none are left."""
+    path, seen = [0], [True] + [False] * (p - 1)
+
+    def extend() -> Iterator[list[int]]:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Budget
+        u = path[-1]
+        if len(path) == p:
+            if not used[u, 0]:
+                yield list(path)
+            return
+        nexts = [first] if first is not None and len(path) == 1 else [(u + k) % p for k in range(1, p)]
+        for v in nexts:
+            if not seen[v] and not used[u, v]:
+                path.append(v)
+                seen[v] = True
+                yield from extend()
+                path.pop()
+                seen[v] = False
+
+    yield from extend()
+
+
+def _mark(used: np.ndarray, ring: list[int], value: bool) -> None:
+    used[np.array(ring), np.roll(ring, -1)] = value
+
+
+def _search_rings(p: int, steps: int) -> list[list[int]]:
+    """p - 1 edge-disjoint directed Hamiltonian cycles, by backtracking (ring k leaves vertex 0 for vertex k + 1, as
+    a full set uses every edge out of 0 once); [] when they are not found within ``steps``."""
+    used = np.zeros((p, p), dtype=bool)
+    rings: list[list[int]] = []
+    budget = [steps]
+
+    def place(k: int) -> bool:
+        if k == p - 1:
+            return True
+        for ring in _cycles(p, used, k + 1, budget):
+            _mark(used, ring, True)
+            rings.append(ring)
+            if place(k + 1):
+                return True
+            rings.pop()
+            _mark(used, ring, False)
+        return False
+
+    try:
+        return rings if place(0) else []
+    except _Budget:
+        return []
+
+
+def _greedy_rings(p: int, steps: int) -> list[list[int]]:
+    """Edge-disjoint directed Hamiltonian cycles taken one after another, each the first a search finds within
+    ``steps`` (no backtracking across rings)."""
+    used = np.zeros((p, p), dtype=bool)
+    rings: list[list[int]] = []
+    while True:
+        try:
+            ring = next(_cycles(p, used, None, [steps]), None)
+        except _Budget:
+            ring = None
+        if ring is None:
+            return rings
+        rings.append(ring)
+        _mark(used, ring, True)
+
+
+@functools.cache
+def _mesh_rings(p: int) -> tuple[tuple[int, ...], ...]:
+    found = _search_rings(p, MESH_SEARCH_STEPS)
+    if not found:
+        strides = [[(i * s) % p for i in range(p)] for s in range(1, p) if math.gcd(s, p) == 1]
+        found = max(_greedy_rings(p, MESH_GREEDY_STEPS), strides, key=len)
+    return tuple(map(tuple, found))
+
+
+def mesh_rings(p: int) -> np.ndarray:
+    """Edge-disjoint rings through every position of a full mesh of ``p`` ranks: one row per ring, in the order
+    the ring visits the positions (row 0 is ``0, 1, ..., p - 1``).
+
+    The complete digraph on p vertices splits into p - 1 directed Hamiltonian cycles for every p except 4 and 6
+    (Tillson 1980). A backtracking search finds them within :data:`MESH_SEARCH_STEPS` (every p up to 27 but 4 and
+    6); otherwise the larger of a greedy search's rings (p - 2 for 4 and 6, 58 for 64) and the strides coprime to p
+    (φ(p) rings). A fixed function of p, computed once per process.
+
+    Examples
+    --------
+    >>> [len(mesh_rings(p)) for p in (2, 3, 4, 6, 8, 16, 20)]
+    [1, 2, 2, 4, 7, 15, 19]
+    >>> mesh_rings(3).tolist()
+    [[0, 1, 2], [0, 2, 1]]
+    """
+    if not 2 <= p <= MESH_RANKS:
+        raise ValueError(f"mesh rings are built for 2 to {MESH_RANKS} ranks, not {p}")
+    rings = np.array(_mesh_rings(int(p)), dtype=np.int64)
+    rings.setflags(write=False)
+    return rings
+
+
+def mesh_ring_count(ranks: np.ndarray, cluster: object) -> int:
+    """How many edge-disjoint rings ``ranks`` hold: ``len(mesh_rings(p))`` when every ordered pair of them is
+    joined by one link of its own (a full mesh, :data:`MESH_RANKS` ranks at most), else 1.
+
+    Examples
+    --------
+    >>> from simtrain.topology import fully_connected, load_topology
+    >>> mesh_ring_count(np.arange(8), fully_connected(8, "64 GB/s"))
+    7
+    >>> mesh_ring_count(np.arange(8), load_topology("dgx-h100", gpus=8))   # through the NVSwitch
+    1
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    p = len(ranks)
+    routes_of = getattr(cluster, "routes", None)
+    if p < 3 or p > MESH_RANKS or routes_of is None or np.unique(ranks).size != p:
+        return 1
+    src, dst = np.repeat(ranks, p), np.tile(ranks, p)
+    apart = src != dst
+    routes = routes_of(src[apart], dst[apart])
+    if not (np.all(routes.lengths == 1) and np.unique(routes.links).size == routes.links.size):
+        return 1
+    return len(_mesh_rings(p))
+
+
 @register_algorithm(
     "ring",
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
     params=(Param("channels", "integer", 1, "rings run at once, each on 1/C of the buffer", minimum=1,
                   maximum=MAX_CHANNELS),),
     summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce); channels=C: C rings, "
-            "each entering a node at a different GPU (NCCL's channels)",
+            "each entering a node at a different GPU (NCCL's channels), or on a full mesh each on its own links",
 )
 def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: int = 1) -> list[StepPattern]:
     """Patterns of one chunk of the ring algorithm (``channels`` validated by its declaration)."""
@@ -116,7 +273,12 @@ def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: 
     if p < 2:
         return []
     if op in ("all-reduce", "reduce-scatter", "all-gather"):
-        orders = channel_orders(ranks, int(getattr(cluster, "gpus_per_node", 1)), int(channels))
+        if channels > 1 and mesh_ring_count(ranks, cluster) > 1:
+            # a full mesh: ring c on edge-disjoint cycle c (cycles reused round-robin past their count)
+            rings = mesh_rings(p)
+            orders = ranks[rings[np.arange(int(channels)) % len(rings)]]
+        else:
+            orders = channel_orders(ranks, int(getattr(cluster, "gpus_per_node", 1)), int(channels))
         # all channels' flows run concurrently in one pattern; each ring carries 1/C of the buffer
         return ring_steps(orders.ravel(), np.roll(orders, -1, axis=1).ravel(), n / channels, p, op)
     src, dst = ranks, np.roll(ranks, -1)

@@ -49,7 +49,7 @@ import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL", "NVLS_CHANNELS",
            "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY",
-           "SOCKET_NETWORK_EFFICIENCY", "NvlsPipeline",
+           "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY", "NvlsPipeline",
            "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
            "node_bandwidths", "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
            "protocol_candidates", "tree_correction", "with_protocol"]
@@ -74,16 +74,24 @@ PROTOCOLS = ("none", "nccl")
 #: direction (nccl #1161, docs/references.md "Published nccl-tests measurements"); fitted to that one case, frozen.
 BRIDGE_EFFICIENCY = round(116.0 / 300.0, 3)
 
+#: Share of an AMD xGMI (Infinity Fabric) link's rate that data reaches: about 48 of 64 GB/s per direction after CRC
+#: and protocol overheads (AMD, "Understanding RCCL Bandwidth and xGMI Performance on AMD Instinct MI300X", ROCm
+#: blog, March 2025; RCCL's own topology takes 48 GB/s per gfx94x link, ROCm/rccl #1210). Not fitted: AMD's figure,
+#: taken as the Simple efficiency as NVLink's is (RCCL's protocol overhead within it is not separated).
+XGMI_EFFICIENCY = round(48.0 / 64.0, 3)
+
 #: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
 #: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value. ``nic``
 #: is a NIC under RDMA (InfiniBand, RoCE), ``nic-socket`` one under NCCL's socket transport.
 LINK_EFFICIENCY: dict[str, float] = {"nvswitch": SIMPLE_EFFICIENCY, "nvlink": SIMPLE_EFFICIENCY,
                                      "nvlink-bridge": BRIDGE_EFFICIENCY, "pcie": SIMPLE_EFFICIENCY,
+                                     "xgmi": XGMI_EFFICIENCY,
                                      "nic": SIMPLE_NETWORK_EFFICIENCY, "nic-socket": SOCKET_NETWORK_EFFICIENCY}
 
-#: NCCL's hardware latency class of each link kind (tuning.cc: NVLink, PCI, NET).
+#: NCCL's hardware latency class of each link kind (tuning.cc: NVLink, PCI, NET). xGMI takes NVLink's: RCCL runs
+#: its GPU-to-GPU links through NCCL's NVLink path type and tuning tables (its own per-GPU tuning is not modelled).
 HW_CLASS: dict[str, str] = {"nvswitch": "nvlink", "nvlink": "nvlink", "nvlink-bridge": "nvlink", "pcie": "pci",
-                            "nic": "net", "nic-socket": "net"}
+                            "xgmi": "nvlink", "nic": "net", "nic-socket": "net"}
 
 #: NCCL's algorithms and protocols (tuning.cc naming; simtrain's schedules in simtrain/collectives/nccl.py).
 NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
@@ -575,8 +583,10 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]
     (B/s, each at its link kind's Simple efficiency), and the in-node hardware class (``nvlink`` or ``pci``).
 
     The in-node figure is the slowest link on the route from the first rank to another rank of its node (the whole
-    group's slowest when no rank shares its node); the NIC figure is the slowest ``inter-node`` link on the route to a
-    rank on another node times the NICs per node (capped by the cluster's per-flow cap), ``inf`` within one node.
+    group's slowest when no rank shares its node), times the edge-disjoint rings a group on a full mesh holds
+    (:func:`~simtrain.collectives.ring.mesh_ring_count`: NCCL's search puts a channel on each); the NIC figure is
+    the slowest ``inter-node`` link on the route to a rank on another node times the NICs per node (capped by the
+    cluster's per-flow cap), ``inf`` within one node.
 
     Examples
     --------
@@ -601,6 +611,10 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]
         links = cluster.routes([ranks[0]], [peer]).links
         links = links[~network[links]] if same.size else links
         intra = float(effective[links].min()) if links.size else float("inf")
+        if not other.size:
+            from simtrain.collectives.ring import mesh_ring_count
+
+            intra *= mesh_ring_count(ranks, cluster)
     inter = float("inf")
     if other.size:
         links = cluster.routes([ranks[0]], [other[0]]).links

@@ -330,7 +330,7 @@ def fully_connected(num_gpus: int, bandwidth: Any, latency: Any = 0.0, **kwargs:
 
 
 #: Physical kinds of in-node links a topology may name (``intra_node.link``).
-INTRA_LINKS = ("nvswitch", "nvlink", "nvlink-bridge", "pcie")
+INTRA_LINKS = ("nvswitch", "nvlink", "nvlink-bridge", "pcie", "xgmi")
 #: How NCCL moves data through a node's NICs: ``rdma`` (InfiniBand, RoCE: GPUDirect RDMA) or ``socket`` (kernel
 #: TCP through host memory, NCCL's ``NET/Socket`` on Ethernet without RDMA). It sets the NIC links' kind (``nic``,
 #: ``nic-socket``) and so their efficiency under NCCL's protocol model (docs/nccl.md).
@@ -431,7 +431,7 @@ def hierarchical(
     flow_rate_cap : optional
         Maximum rate of a single flow (public-cloud TCP), e.g. ``"10 Gbit/s"``.
     intra_link : str, optional
-        Physical kind of the in-node links (``nvswitch``, ``nvlink``, ``nvlink-bridge``, ``pcie``; default
+        Physical kind of the in-node links (``nvswitch``, ``nvlink``, ``nvlink-bridge``, ``pcie``, ``xgmi``; default
         ``nvswitch`` for a switch, ``nvlink`` for fully connected), which sets protocol efficiencies.
     in_switch_reduction, in_network_reduction : bool
         The node switch reduces in the switch (NVLink SHARP: NCCL's NVLS); the fabric does (SHARP: CollNet).

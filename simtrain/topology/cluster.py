@@ -132,8 +132,9 @@ class Cluster:
     flow_rate_cap_Bps : float
         Per-flow rate cap (public clouds cap single TCP flows); ``inf`` when none.
     link_kinds : dict
-        Link class → physical kind (``nvswitch``, ``nvlink``, ``nvlink-bridge``, ``pcie``, ``nic``), which sets a
-        protocol's efficiency and latency class (:mod:`simtrain.network.protocol`); classes not named take a default.
+        Link class → physical kind (``nvswitch``, ``nvlink``, ``nvlink-bridge``, ``pcie``, ``xgmi``, ``nic``), which
+        sets a protocol's efficiency and latency class (:mod:`simtrain.network.protocol`); classes not named take a
+        default.
     reducing : tuple of str
         Link classes whose switches reduce in the network: ``intra-node`` for NVLink SHARP (NVLS), ``inter-node``
         for SHARP on the fabric (NCCL's CollNet).

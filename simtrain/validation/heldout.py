@@ -193,6 +193,16 @@ _busbw_case("nccl-allreduce-2xh100-pcie-bridge", "nccl-1161",
             role="fit", fit_note="BRIDGE_EFFICIENCY (simtrain/network/protocol.py), the Simple-protocol efficiency "
                                  "of the `nvlink-bridge` link kind, is this measurement over the line rate")
 
+_busbw_case("rccl-allreduce-8xmi300x-8mb", "hpc-ai-envs-30",
+            "crickett-hpe/hpc-ai-envs pull request #30 ('Initial draft xCCL tests'): rccl-tests all_reduce_perf "
+            "-g 8 on one node of 8 AMD Instinct MI300X, out-of-place row 8388608 B: 161.14 GB/s",
+            "all-reduce bus bandwidth on one node of 8 MI300X (xGMI full mesh), 8 MiB", 161.14, "[M]",
+            {"topology": "mi300x"},
+            "the `mi300x` catalog node: 8 MI300X, every pair on its own xGMI link of 64 GB/s per direction (link "
+            "kind `xgmi`)", 8, "8MiB", "auto",
+            extra_assumptions="RCCL's choice taken as NCCL's tuning model gives it (`auto`: seven edge-disjoint "
+                              "rings, one per xGMI link of a GPU); RCCL's own tuning tables are not modelled")
+
 for _op, _published in (("reduce-scatter", 360.0), ("all-gather", 350.0)):
     _busbw_case(f"nccl-{_op}-8xh100-1281", "nccl-1281",
                 f"NVIDIA/nccl issue #1281 (description): nccl-tests on H100, reduce_scatter busbw 360 GB/s and "

@@ -82,7 +82,8 @@ def test_two_nodes_pick_a_tree_small_and_its_bus_bandwidth_beats_the_nics():
 
 @pytest.mark.parametrize("topology,gpus,size", [("dgx-h100", 8, 2**30), ("dgx-h100", 8, 2**16),
                                                  ("dgx-h100", 16, 2**27), ("abci", 16, 2**24),
-                                                 ("cloud-25g", 16, 2**20), ("torus-2d", 16, 2**26)])
+                                                 ("cloud-25g", 16, 2**20), ("torus-2d", 16, 2**26),
+                                                 ("mi300x", 8, 2**23), ("mi300x", 16, 2**26)])
 def test_chosen_schedule_runs_alike_in_both_engines(topology, gpus, size):
     """The choice and its protocol costs live in the Schedule: the analytical engine and the DES run the same one
     and agree where nothing contends."""
