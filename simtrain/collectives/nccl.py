@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.collectives.base import ALGORITHMS, build_grouped_schedule, register_algorithm
+from simtrain.collectives.ring import mesh_ring_count
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.errors import ConfigError
 from simtrain.registry import make
@@ -81,8 +82,12 @@ def _node_rail(op: str, n: float, ranks: np.ndarray, cluster: Cluster, across: s
         raise ConfigError(f"{across} needs ranks on at least two nodes", key="algorithm", value=across)
     patterns: list[StepPattern] = []
     inside = "nvls" if across == "nvls-tree" else "ring"
+    # on full-mesh nodes the in-node ring runs a channel per edge-disjoint cycle, as a one-node ring does
+    rings = mesh_ring_count(nodes[0], cluster) if inside == "ring" else 1
+    within = {"channels": rings} if rings > 1 else {}
     if g > 1:
-        patterns += build_grouped_schedule("reduce-scatter", [n] * len(nodes), cluster, inside, nodes).patterns
+        patterns += build_grouped_schedule("reduce-scatter", [n] * len(nodes), cluster, inside, nodes,
+                                           **within).patterns
     shard = n / g
     if across in ("nccl-tree", "nvls-tree"):
         patterns += build_grouped_schedule("all-reduce", [shard] * g, cluster, "double-binary-tree", rails).patterns
@@ -94,7 +99,7 @@ def _node_rail(op: str, n: float, ranks: np.ndarray, cluster: Cluster, across: s
         patterns.append(StepPattern(src, dst, shard, 1, shard, "collnet reduce (in network)"))
         patterns.append(StepPattern(src, dst, shard, 1, 0.0, "collnet broadcast"))
     if g > 1:
-        patterns += build_grouped_schedule("all-gather", [n] * len(nodes), cluster, inside, nodes).patterns
+        patterns += build_grouped_schedule("all-gather", [n] * len(nodes), cluster, inside, nodes, **within).patterns
     return patterns
 
 
@@ -181,7 +186,6 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     ['ring/LL', 'ring/LL128', 'ring/Simple', 'tree/LL', 'tree/LL128', 'tree/Simple', 'nvlstree/Simple']
     """
     from simtrain.collectives.nvls import nvls_applicable
-    from simtrain.collectives.ring import mesh_ring_count
     from simtrain.network.protocol import HW_CLASS, link_kind
 
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))

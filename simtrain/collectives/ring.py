@@ -53,7 +53,8 @@ from simtrain.limits import MAX_CHANNELS
 from simtrain.params import Param
 from simtrain.registry import param_error
 
-__all__ = ["MESH_RANKS", "chain", "channel_orders", "mesh_ring_count", "mesh_rings", "ring_steps"]
+__all__ = ["MESH_RANKS", "chain", "channel_orders", "mesh_channel_orders", "mesh_ring_count", "mesh_rings",
+           "ring_steps"]
 
 #: The largest group whose full mesh gets edge-disjoint rings (p(p-1) routes are checked; its p - 1 rings stay
 #: within MAX_CHANNELS). Beyond it, a group's channels are rotated rings whatever its links.
@@ -126,11 +127,13 @@ class _Budget(Exception):
     """A ring search ran out of steps."""
 
 
-def _cycles(p: int, used: np.ndarray, first: int | None, budget: list[int]) -> Iterator[list[int]]:
-    """Directed Hamiltonian cycles of the complete digraph on ``p`` vertices that avoid the ``used`` edges, from
-    vertex 0 (through ``first`` next when given), trying successors by forward stride; each extension spends one of
-    ``budget[0]`` steps, and :class:`_Budget` is raised when none are left."""
-    path, seen = [0], [True] + [False] * (p - 1)
+def _hamiltonian(p: int, used: np.ndarray, start: int, end: int | None, second: int | None,
+                 budget: list[int]) -> Iterator[list[int]]:
+    """Hamiltonian routes of the complete digraph on ``p`` vertices that avoid the ``used`` edges: cycles from
+    ``start`` (``end`` None) or paths from ``start`` to ``end``, through ``second`` next when given, trying
+    successors by forward stride; each extension spends one of ``budget[0]`` steps, and :class:`_Budget` is raised
+    when none are left."""
+    path, seen = [start], [v == start for v in range(p)]
 
     def extend() -> Iterator[list[int]]:
         budget[0] -= 1
@@ -138,12 +141,12 @@ def _cycles(p: int, used: np.ndarray, first: int | None, budget: list[int]) -> I
             raise _Budget
         u = path[-1]
         if len(path) == p:
-            if not used[u, 0]:
+            if (u == end) if end is not None else not used[u, start]:
                 yield list(path)
             return
-        nexts = [first] if first is not None and len(path) == 1 else [(u + k) % p for k in range(1, p)]
+        nexts = [second] if second is not None and len(path) == 1 else [(u + k) % p for k in range(1, p)]
         for v in nexts:
-            if not seen[v] and not used[u, v]:
+            if not seen[v] and not used[u, v] and (v != end or len(path) == p - 1):
                 path.append(v)
                 seen[v] = True
                 yield from extend()
@@ -153,8 +156,9 @@ def _cycles(p: int, used: np.ndarray, first: int | None, budget: list[int]) -> I
     yield from extend()
 
 
-def _mark(used: np.ndarray, ring: list[int], value: bool) -> None:
-    used[np.array(ring), np.roll(ring, -1)] = value
+def _mark(used: np.ndarray, route: list[int], value: bool, cycle: bool = True) -> None:
+    hops = np.array(route)
+    used[(hops, np.roll(hops, -1)) if cycle else (hops[:-1], hops[1:])] = value
 
 
 def _search_rings(p: int, steps: int) -> list[list[int]]:
@@ -167,7 +171,7 @@ def _search_rings(p: int, steps: int) -> list[list[int]]:
     def place(k: int) -> bool:
         if k == p - 1:
             return True
-        for ring in _cycles(p, used, k + 1, budget):
+        for ring in _hamiltonian(p, used, 0, None, k + 1, budget):
             _mark(used, ring, True)
             rings.append(ring)
             if place(k + 1):
@@ -189,13 +193,104 @@ def _greedy_rings(p: int, steps: int) -> list[list[int]]:
     rings: list[list[int]] = []
     while True:
         try:
-            ring = next(_cycles(p, used, None, [steps]), None)
+            ring = next(_hamiltonian(p, used, 0, None, None, [steps]), None)
         except _Budget:
             ring = None
         if ring is None:
             return rings
         rings.append(ring)
         _mark(used, ring, True)
+
+
+@functools.cache
+def _mesh_paths(length: int, channels: int) -> tuple[tuple[int, ...], ...]:
+    """In-node paths of ``channels`` rings through a full mesh of ``length`` GPUs, one per channel: from position
+    ⌊c·L/C⌋, where :func:`channel_orders` enters the node, to the position before it, where it leaves. Paths from
+    distinct entries share no link when a backtracking search finds them within :data:`MESH_SEARCH_STEPS` (every
+    L ≤ 16 but 3 and 4 with one channel per GPU); otherwise each is the first a search finds among the links left,
+    or the rotated run (s, s+1, …, s-1) when none is left."""
+    entries = list(dict.fromkeys((c * length) // channels for c in range(channels)))
+    used = np.zeros((length, length), dtype=bool)
+    found: list[list[int]] = []
+    budget = [MESH_SEARCH_STEPS]
+
+    def place(k: int) -> bool:
+        if k == len(entries):
+            return True
+        s = entries[k]
+        for route in _hamiltonian(length, used, s, (s - 1) % length, None, budget):
+            _mark(used, route, True, cycle=False)
+            found.append(route)
+            if place(k + 1):
+                return True
+            found.pop()
+            _mark(used, route, False, cycle=False)
+        return False
+
+    try:
+        complete = place(0)
+    except _Budget:
+        complete = False
+    if not complete:
+        used[:] = False
+        found = []
+        for s in entries:
+            try:
+                route = next(_hamiltonian(length, used, s, (s - 1) % length, None, [MESH_GREEDY_STEPS]), None)
+            except _Budget:
+                route = None
+            route = route or [(s + i) % length for i in range(length)]
+            _mark(used, route, True, cycle=False)
+            found.append(route)
+    by_entry = dict(zip(entries, found))
+    return tuple(tuple(by_entry[(c * length) // channels]) for c in range(channels))
+
+
+def _meshes(grid: np.ndarray, cluster: object) -> bool:
+    """Whether the ranks of every row of ``grid`` form a full mesh: each ordered pair joined by one link of its
+    own."""
+    routes_of = getattr(cluster, "routes", None)
+    length = grid.shape[1]
+    if routes_of is None or length < 3 or length > MESH_RANKS:
+        return False
+    if grid.shape[0] > 1 and not _meshes(grid[:1], cluster):   # most clusters answer on their first node
+        return False
+    src, dst = np.repeat(grid, length, axis=1).ravel(), np.tile(grid, (1, length)).ravel()
+    apart = src != dst
+    if int(apart.sum()) != grid.shape[0] * length * (length - 1):   # a rank twice in a row
+        return False
+    routes = routes_of(src[apart], dst[apart])
+    return bool(np.all(routes.lengths == 1) and np.unique(routes.links).size == routes.links.size)
+
+
+def mesh_channel_orders(ranks: np.ndarray, cluster: object, channels: int) -> np.ndarray | None:
+    """Ring orders of ``channels`` rings across nodes whose GPUs form full meshes, or None where they do not.
+
+    Each ring enters and leaves every node's run of ranks where :func:`channel_orders` has it (so the NICs carry the
+    same rings) but crosses the node on its own path (:func:`_mesh_paths`), so the channels spread over the GPUs'
+    links instead of all crossing the same one (NCCL's and RCCL's searches put channels on distinct links). Every
+    node's run must have the same length.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> orders = mesh_channel_orders(np.arange(16), load_topology("mi300x", gpus=16), 8)
+    >>> orders.shape, orders[0, :8].tolist() == channel_orders(np.arange(16), 8, 8)[0, :8].tolist()
+    ((8, 16), True)
+    >>> mesh_channel_orders(np.arange(16), load_topology("dgx-h100", gpus=16), 8) is None   # NVSwitch nodes
+    True
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    node = ranks // max(int(getattr(cluster, "gpus_per_node", 1)), 1)
+    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    lengths = np.diff(np.r_[starts, len(ranks)])
+    if starts.size < 2 or np.any(lengths != lengths[0]):
+        return None
+    grid = ranks.reshape(starts.size, int(lengths[0]))
+    if not _meshes(grid, cluster):
+        return None
+    paths = np.array(_mesh_paths(grid.shape[1], int(channels)), dtype=np.int64)   # [channel, position]
+    return grid[:, paths].transpose(1, 0, 2).reshape(int(channels), -1)
 
 
 @functools.cache
@@ -243,16 +338,7 @@ def mesh_ring_count(ranks: np.ndarray, cluster: object) -> int:
     1
     """
     ranks = np.asarray(ranks, dtype=np.int64)
-    p = len(ranks)
-    routes_of = getattr(cluster, "routes", None)
-    if p < 3 or p > MESH_RANKS or routes_of is None or np.unique(ranks).size != p:
-        return 1
-    src, dst = np.repeat(ranks, p), np.tile(ranks, p)
-    apart = src != dst
-    routes = routes_of(src[apart], dst[apart])
-    if not (np.all(routes.lengths == 1) and np.unique(routes.links).size == routes.links.size):
-        return 1
-    return len(_mesh_rings(p))
+    return len(_mesh_rings(len(ranks))) if _meshes(ranks[None, :], cluster) else 1
 
 
 @register_algorithm(
@@ -273,11 +359,14 @@ def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: 
     if p < 2:
         return []
     if op in ("all-reduce", "reduce-scatter", "all-gather"):
+        orders = None
         if channels > 1 and mesh_ring_count(ranks, cluster) > 1:
             # a full mesh: ring c on edge-disjoint cycle c (cycles reused round-robin past their count)
             rings = mesh_rings(p)
             orders = ranks[rings[np.arange(int(channels)) % len(rings)]]
-        else:
+        elif channels > 1:   # across nodes: on full-mesh nodes each ring crosses a node on its own path
+            orders = mesh_channel_orders(ranks, cluster, int(channels))
+        if orders is None:
             orders = channel_orders(ranks, int(getattr(cluster, "gpus_per_node", 1)), int(channels))
         # all channels' flows run concurrently in one pattern; each ring carries 1/C of the buffer
         return ring_steps(orders.ravel(), np.roll(orders, -1, axis=1).ravel(), n / channels, p, op)

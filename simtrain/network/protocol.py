@@ -583,8 +583,8 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]
     (B/s, each at its link kind's Simple efficiency), and the in-node hardware class (``nvlink`` or ``pci``).
 
     The in-node figure is the slowest link on the route from the first rank to another rank of its node (the whole
-    group's slowest when no rank shares its node), times the edge-disjoint rings a group on a full mesh holds
-    (:func:`~simtrain.collectives.ring.mesh_ring_count`: NCCL's search puts a channel on each); the NIC figure is
+    group's slowest when no rank shares its node), times the edge-disjoint rings the node's ranks hold on a full
+    mesh (:func:`~simtrain.collectives.ring.mesh_ring_count`: NCCL's search puts a channel on each); the NIC figure is
     the slowest ``inter-node`` link on the route to a rank on another node times the NICs per node (capped by the
     cluster's per-flow cap), ``inf`` within one node.
 
@@ -611,10 +611,9 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]
         links = cluster.routes([ranks[0]], [peer]).links
         links = links[~network[links]] if same.size else links
         intra = float(effective[links].min()) if links.size else float("inf")
-        if not other.size:
-            from simtrain.collectives.ring import mesh_ring_count
+        from simtrain.collectives.ring import mesh_ring_count
 
-            intra *= mesh_ring_count(ranks, cluster)
+        intra *= mesh_ring_count(ranks[node == node[0]], cluster)   # a full-mesh node: its links together
     inter = float("inf")
     if other.size:
         links = cluster.routes([ranks[0]], [other[0]]).links

@@ -203,6 +203,27 @@ _busbw_case("rccl-allreduce-8xmi300x-8mb", "hpc-ai-envs-30",
             extra_assumptions="RCCL's choice taken as NCCL's tuning model gives it (`auto`: seven edge-disjoint "
                               "rings, one per xGMI link of a GPU); RCCL's own tuning tables are not modelled")
 
+_AAC = ("hisohara/ai-scripts training/01_rccl-smoketest/README.md (an AMD engineer's notes on the AMD Accelerator "
+        "Cloud), section '{section}': rccl-tests all_reduce_perf (float, sum), out-of-place row {row} B: {busbw} GB/s")
+_MI300X_TEXT = ("the `mi300x` catalog node: 8 MI300X, every pair on its own xGMI link of 64 GB/s per direction (link "
+                "kind `xgmi`), 8 x 400 Gbit/s NICs per node")
+for _label, _row, _published in (("4mb", 4194304, 138.60), ("1gb", 1073741824, 313.66)):
+    _busbw_case(f"rccl-allreduce-8xmi300x-aac8-{_label}", "ai-scripts-rccl",
+                _AAC.format(section="RCCL Tests with MPI (AAC8 Kubernetes)", row=_row, busbw=_published),
+                f"all-reduce bus bandwidth on one node of 8 MI300X (xGMI full mesh), {_label.upper()}", _published,
+                "[M]", {"topology": "mi300x"}, _MI300X_TEXT, 8, f"{_row}B", "auto",
+                extra_assumptions="RCCL's choice taken as NCCL's tuning model gives it (`auto`); RCCL's own tuning "
+                                  "tables and its small-message kernels are not modelled")
+for _label, _row, _published in (("256mb", 268435456, 293.75), ("8gb", 8589934592, 356.14)):
+    _busbw_case(f"rccl-allreduce-2x8xmi300x-aac10-{_label}", "ai-scripts-rccl",
+                _AAC.format(section="RCCL Tests with MPI (AAC10 MI300X Slurm)", row=_row, busbw=_published)
+                + "; 2 nodes, RCCL 2.22.3, eight mlx5 RoCE NICs per node",
+                f"all-reduce bus bandwidth on 2 nodes of 8 MI300X, {_label.upper()}", _published, "[M]",
+                {"topology": "mi300x"}, _MI300X_TEXT, 16, f"{_row}B", "auto",
+                extra_assumptions="the NICs' speed is not stated: 400 Gbit/s each is assumed (the catalog's); "
+                                  "RCCL's choice taken as NCCL's tuning model gives it (`auto`: rings through the "
+                                  "NICs, each crossing a node on its own xGMI path)")
+
 for _op, _published in (("reduce-scatter", 360.0), ("all-gather", 350.0)):
     _busbw_case(f"nccl-{_op}-8xh100-1281", "nccl-1281",
                 f"NVIDIA/nccl issue #1281 (description): nccl-tests on H100, reduce_scatter busbw 360 GB/s and "

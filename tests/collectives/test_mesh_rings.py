@@ -75,3 +75,49 @@ def test_auto_runs_a_channel_per_mesh_ring_and_nccls_model_sees_them():
     # two nodes: the rings cross the NICs, a channel per NIC, as on any cluster
     two = build_schedule("all-reduce", 2**30, load_topology("mi300x", gpus=16), "auto")
     assert two.params.get("channels", 1) in (1, 8)
+
+
+@pytest.mark.parametrize("gpus_per_node,channels", [(8, 8), (8, 4), (8, 2), (4, 4), (3, 3), (6, 6), (8, 16)])
+def test_rings_across_mesh_nodes_cross_each_node_on_their_own_links(gpus_per_node, channels):
+    from simtrain.collectives.ring import channel_orders, mesh_channel_orders
+
+    cluster = hierarchical(3, gpus_per_node, intra_bandwidth="64 GB/s", intra_kind="fully_connected",
+                           nics_per_node=gpus_per_node, nic_bandwidth="400 Gbit/s")
+    ranks = np.arange(3 * gpus_per_node)
+    orders = mesh_channel_orders(ranks, cluster, channels)
+    rotated = channel_orders(ranks, gpus_per_node, channels)
+    assert orders.shape == rotated.shape
+    g = gpus_per_node
+    for row, plain in zip(orders, rotated):
+        assert sorted(row.tolist()) == ranks.tolist()
+        assert (row // g).tolist() == (ranks // g).tolist()            # nodes in the same order
+        runs, plain_runs = row.reshape(-1, g), plain.reshape(-1, g)
+        assert (runs[:, 0] == plain_runs[:, 0]).all() and (runs[:, -1] == plain_runs[:, -1]).all()   # same NICs
+    # in each node, distinct entries' paths share no directed link (a full set exists for these sizes but 3, 4)
+    entries = sorted({(c * g) // channels for c in range(channels)})
+    paths = {int(row[0]): row[:g] for row in orders}
+    hops = [(int(a), int(b)) for s in entries for a, b in zip(paths[s][:-1], paths[s][1:])]
+    if g not in (3, 4):
+        assert len(set(hops)) == len(hops)
+
+
+def test_multi_node_mesh_rings_reach_the_nics_in_both_engines():
+    cluster = load_topology("mi300x", gpus=16)
+    nic_bound = 8 * 50e9 * 0.95          # eight 400 Gbit/s NICs at the RDMA efficiency
+    auto = collective_time("all-reduce", 2**33, cluster, "auto")
+    assert 0.95 * nic_bound < auto.busbw_Bps <= nic_bound
+    for engine in ("analytical", "des"):
+        ring = collective_time("all-reduce", 2**28, cluster, "ring", engine=engine, channels=8)
+        assert ring.busbw_Bps > 0.9 * 8 * 50e9   # line rate: on one shared xGMI link it was ~64 GB/s
+    # NVSwitch nodes keep their rotated rings
+    from simtrain.collectives.ring import mesh_channel_orders
+
+    assert mesh_channel_orders(np.arange(16), load_topology("dgx-h100", gpus=16), 8) is None
+
+
+def test_trees_on_mesh_nodes_reduce_inside_on_every_link():
+    cluster = load_topology("mi300x", gpus=16)
+    tree = build_schedule("all-reduce", 2**26, cluster, "nccl-tree")
+    inside = [p for p in tree.patterns if p.label.startswith("reduce-scatter")]
+    links = cluster.routes(inside[0].src, inside[0].dst).links
+    assert np.unique(links).size == links.size == 2 * 8 * 7   # two nodes, 7 rings x 8 GPUs each, no link shared
