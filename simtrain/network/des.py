@@ -102,8 +102,9 @@ class FlowNetwork:
         ASTRA-sim's congestion-aware backend does; cut-through otherwise.
     capacity : ndarray, optional
         Link capacities to use instead of the cluster's (degraded links, background traffic).
-    record_loads : bool
-        Keep ``load_history``: (time, link ids, bytes/s) whenever link loads change.
+    record_loads : bool or ndarray
+        Keep ``load_history``: (time, link ids, bytes/s) whenever link loads change; given link ids, of those links
+        only, and only when one of their loads changed (a trace's few links: its memory stays bounded).
     cache : NetworkCache, optional
         Routes of ``cluster`` by flow content, shared with other runs on it.
     symmetry : Symmetry, optional
@@ -114,14 +115,15 @@ class FlowNetwork:
     """
 
     def __init__(self, env: simpy.Environment, cluster: Cluster, store_and_forward: bool = False,
-                 capacity: np.ndarray | None = None, record_loads: bool = False,
+                 capacity: np.ndarray | None = None, record_loads: bool | np.ndarray = False,
                  cache: NetworkCache | None = None, symmetry: Symmetry | None = None) -> None:
         self.env = env
         self.cluster = cluster
         self.cache = NetworkCache.for_cluster(cluster, cache)
         self.store_and_forward = store_and_forward
         self.symmetry = symmetry
-        if symmetry is not None and (store_and_forward or record_loads):
+        recording = not isinstance(record_loads, bool) or record_loads
+        if symmetry is not None and (store_and_forward or recording):
             raise ValueError("symmetry classes need cut-through flows and no link-load history")
         self.capacity = (cluster.link_bandwidth_Bps if capacity is None else capacity).astype(np.float64)
         if symmetry is not None:
@@ -132,7 +134,8 @@ class FlowNetwork:
         self._deferred_bytes: list[StepTemplate] = []  # templates whose link bytes are owed to _link_bytes
         self.events = 0
         self.flows_started = 0
-        self.load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = [] if record_loads else None
+        self.load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = [] if recording else None
+        self._watched = None if isinstance(record_loads, bool) else np.unique(np.asarray(record_loads, dtype=np.int64))
         self.progress: Progress | None = None  # told the messages started, every 64 events
         # flows in flight
         self._offsets = np.zeros(1, dtype=np.int64)
@@ -324,7 +327,13 @@ class FlowNetwork:
         if self.load_history is not None:
             load = np.bincount(self._links, weights=np.repeat(self._rates, np.diff(self._offsets)),
                                minlength=self.cluster.num_links)
-            busy = np.flatnonzero(load)
+            if self._watched is None:
+                busy = np.flatnonzero(load)
+            else:
+                busy = self._watched[load[self._watched] > 0]
+                last = self.load_history[-1] if self.load_history else None
+                if last is not None and np.array_equal(last[1], busy) and np.array_equal(last[2], load[busy]):
+                    return   # no watched load changed
             self.load_history.append((self.env.now, busy, load[busy]))
 
     def _run(self) -> Any:

@@ -66,6 +66,10 @@ def default_ranks(factors: Any, num_gpus: int) -> list[int]:
     return sorted(set(range(min(4, num_gpus))) | set(stragglers))
 
 
+#: Links a trace draws as counter tracks by default: the most utilised.
+BUSIEST_LINKS = 16
+
+
 def _utilised(link_bytes: np.ndarray, capacity: np.ndarray | None, count: int) -> np.ndarray:
     """The ``count`` links with the highest utilisation (bytes over capacity), highest first; ties by bytes."""
     link_bytes = np.asarray(link_bytes, dtype=float)
@@ -77,6 +81,28 @@ def _utilised(link_bytes: np.ndarray, capacity: np.ndarray | None, count: int) -
         order = np.lexsort((-link_bytes, -use))
     top = order[:count]
     return top[link_bytes[top] > 0]
+
+
+def link_ids(cluster: Any, links: Sequence[str]) -> np.ndarray:
+    """The ids of links named ``src->dst`` (as the trace's link tracks are named); a :class:`ConfigError` names
+    the first that the cluster does not have.
+
+    Examples
+    --------
+    >>> from simtrain.topology import torus
+    >>> link_ids(torus([4], "10 GB/s"), ["gpu0->gpu1"]).tolist()
+    [0]
+    """
+    names = cluster.node_names
+    by_name = {f"{names[int(s)]}->{names[int(d)]}": k for k, (s, d) in enumerate(zip(cluster.link_src,
+                                                                                       cluster.link_dst))}
+    missing = [name for name in links if name not in by_name]
+    if missing:
+        from simtrain.errors import ConfigError
+
+        raise ConfigError("no such link in this cluster", key="links", value=missing[0],
+                          allowed="src->dst, as the trace's link tracks are named")
+    return np.array([by_name[name] for name in links], dtype=np.int64)
 
 
 def _link_tracks(load_history: Any, top: np.ndarray, name_of: Any, pid: int) -> list[dict[str, Any]]:
@@ -97,7 +123,7 @@ def _link_tracks(load_history: Any, top: np.ndarray, name_of: Any, pid: int) -> 
     return events
 
 
-def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_links: int = 16,
+def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_links: int = BUSIEST_LINKS,
                links: Sequence[str] = ()) -> dict[str, Any]:
     """Trace events of one step.
 
@@ -226,7 +252,7 @@ def write_trace(report: StepReport, path: str | Path, ranks: Sequence[int] | Non
     return write_text(path, json.dumps(step_trace(report, ranks, links=links)), make_parents=True)
 
 
-def collective_trace(result: Any, cluster: Any, load_history: Any = None, busiest_links: int = 16, *,
+def collective_trace(result: Any, cluster: Any, load_history: Any = None, busiest_links: int = BUSIEST_LINKS, *,
                      phase_spans: Sequence[tuple[str, int, str, float, float]] | None = None,
                      links: Sequence[str] = ()) -> dict[str, Any]:
     """Trace events of one collective: the whole collective, its phases, and with the DES its link loads.
@@ -287,14 +313,7 @@ def collective_trace(result: Any, cluster: Any, load_history: Any = None, busies
 
         top = _utilised(result.link_bytes, cluster.link_bandwidth_Bps, busiest_links)
         if links:
-            by_name = {name_of(k): k for k in range(cluster.num_links)}
-            missing = [name for name in links if name not in by_name]
-            if missing:
-                from simtrain.errors import ConfigError
-
-                raise ConfigError("no such link in this cluster", key="links", value=missing[0],
-                                  allowed="src->dst, as the trace's link tracks are named")
-            top = np.array(list(dict.fromkeys([*top.tolist(), *(by_name[name] for name in links)])), dtype=np.int64)
+            top = np.array(list(dict.fromkeys([*top.tolist(), *link_ids(cluster, links).tolist()])), dtype=np.int64)
         events.append({"ph": "M", "pid": 1, "name": "process_name",
                        "args": {"name": "links (GB/s; the most utilised over the collective)"}})
         events += _link_tracks(load_history, top, name_of, 1)
@@ -335,7 +354,8 @@ def trace_collective(schedule: Any, cluster: Any, engine: str = "analytical", op
 
     schedule = fastest_protocol(schedule, cluster, options)  # network.protocol's choice, traced as it runs
     if engine == "des":
-        result, spans, history = _des_phases(schedule, cluster, options, ranks, store_and_forward, progress)
+        result, spans, history = _des_phases(schedule, cluster, options, ranks, links, store_and_forward,
+                                             progress)
         return result, collective_trace(result, cluster, history, phase_spans=spans, links=links)
     if ranks is not None or links:
         from simtrain.errors import ConfigError
@@ -373,10 +393,11 @@ def _planned_phases(schedule: Any, cluster: Any, result: Any) -> list[tuple[str,
             for c in range(schedule.chunks) for j in range(len(used)) if durations[j] > 0]
 
 
-def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] | None, store_and_forward: bool,
-                progress: bool | None) -> tuple[Any, list[tuple[str, int, str, float, float]], Any]:
+def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] | None, links: Sequence[str],
+                store_and_forward: bool, progress: bool | None) -> tuple[Any, list[tuple[str, int, str, float, float]],
+                                                                          Any]:
     """A DES run of ``schedule`` (as :func:`simtrain.network.des.simulate_collective`) that records the traced
-    ranks' phase times and the links' loads."""
+    ranks' phase times and the loads of the links the trace may draw."""
     import simpy
 
     from simtrain.network.cache import NetworkCache
@@ -396,15 +417,21 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
     cache = NetworkCache.for_cluster(cluster, None)
     messages = estimate_messages(schedule, cache, store_and_forward)
     check_budget(messages, options)
+    # the loads of the links the trace draws only (its memory and file stay bounded on a large collective): the most
+    # utilised by the schedule's bytes, which the DES moves on the same routes, a few more in case it reroutes
+    # (failed links), and the named ones, checked before the run
+    traffic = schedule_traffic(schedule, cluster, cache)
+    watched = np.union1d(_utilised(traffic.link_bytes, cluster.link_bandwidth_Bps, 4 * BUSIEST_LINKS),
+                         link_ids(cluster, links))
     env = simpy.Environment()
-    network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache, record_loads=True)
+    network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache, record_loads=watched)
     network.progress = Progress(messages, f"DES {schedule.op}", progress)
     run = recording_run(network, schedule, options, traced)
     try:
         env.run(until=run.done)
     finally:
         network.progress.close()
-    result = run_result(run, schedule_traffic(schedule, cluster, network.cache).bytes_by_class, network.link_bytes)
+    result = run_result(run, traffic.bytes_by_class, network.link_bytes)
     spans = [(f"GPU {rank}", chunk, label, start, end) for rank, chunk, label, start, end in recorded_spans(run)]
     return result, spans, network.load_history
 

@@ -269,3 +269,41 @@ def test_des_step_trace_phases_of_a_compressed_scheme(tmp_path):
     check_trace(trace)
     _check_des_phases(trace, [0, 5])
     assert {"reduce-scatter", "all-gather"} <= {e["name"] for e in trace["traceEvents"] if e.get("cat") == "phase"}
+
+
+def test_des_collective_trace_records_only_the_links_it_draws():
+    """The DES keeps the loads of the links a trace may draw, not every link's at every event, and the tracks are
+    those of the full history."""
+    import numpy as np
+    import simpy
+
+    from simtrain.collectives import build_schedule
+    from simtrain.network.des import FlowNetwork
+    from simtrain.topology import load_topology
+    from simtrain.training.trace import _link_tracks, _utilised, recording_run, trace_collective
+
+    cluster = load_topology("dgx-h100", gpus=32)
+    schedule = build_schedule("all-reduce", 2**26, cluster, "ring", chunks=4, channels=8)
+    named = "gpu0->node0.switch"
+
+    def history(record):
+        env = simpy.Environment()
+        network = FlowNetwork(env, cluster, record_loads=record)
+        run = recording_run(network, schedule, None, np.array([0]))
+        env.run(until=run.done)
+        return network
+
+    full = history(True)
+    top = _utilised(full.link_bytes, cluster.link_bandwidth_Bps, 16)
+    watched = history(top)
+    assert len(watched.load_history) < len(full.load_history)
+    assert all(set(ids.tolist()) <= set(top.tolist()) for _, ids, _ in watched.load_history)
+    assert _link_tracks(watched.load_history, top, str, 1) == _link_tracks(full.load_history, top, str, 1)
+    # the trace draws the most utilised links and the named one, from the watched history
+    _, trace = trace_collective(schedule, cluster, "des", links=[named])
+    names = {e["name"] for e in trace["traceEvents"] if e["ph"] == "C"}
+    assert named in names and len(names) == len(top) + (named not in {
+        f"{cluster.node_names[int(cluster.link_src[k])]}->{cluster.node_names[int(cluster.link_dst[k])]}"
+        for k in top})
+    with pytest.raises(ConfigError, match="no such link"):
+        trace_collective(schedule, cluster, "des", links=["gpu0->gpu99"])
