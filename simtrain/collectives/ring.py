@@ -207,7 +207,7 @@ def _mesh_paths(length: int, channels: int) -> tuple[tuple[int, ...], ...]:
     """In-node paths of ``channels`` rings through a full mesh of ``length`` GPUs, one per channel: from position
     ⌊c·L/C⌋, where :func:`channel_orders` enters the node, to the position before it, where it leaves. Paths from
     distinct entries share no link when a backtracking search finds them within :data:`MESH_SEARCH_STEPS` (every
-    L ≤ 16 but 3 and 4 with one channel per GPU); otherwise each is the first a search finds among the links left,
+    L ≤ 16 but 3, 4 and 5 with one channel per GPU); otherwise each is the first a search finds among the links left,
     or the rotated run (s, s+1, …, s-1) when none is left."""
     entries = list(dict.fromkeys((c * length) // channels for c in range(channels)))
     used = np.zeros((length, length), dtype=bool)
