@@ -162,7 +162,8 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
     ------
     ConfigError
         A file that is not a readable regular file, too large, with no result row, or a row that is not
-        nccl-tests' (the message names the file and the line).
+        nccl-tests' (the message names the file and the line). Lines that do not start with a number (the header,
+        rccl-tests' version banner, NCCL's INFO lines, a launcher's messages) are not rows and are passed over.
 
     Examples
     --------
@@ -189,6 +190,10 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
             found = re.search(r"(all_reduce|reduce_scatter|all_gather|alltoall|broadcast|reduce)_perf", stripped)
             if found and op is None:
                 op = by_name[found[1]]
+            continue
+        if not stripped.split()[0].isdigit():
+            # what the run printed around the table: rccl-tests' version banner ("RCCL version : ..."), NCCL's
+            # INFO/WARN lines, the launcher's; a result row starts with its size, and one that does is checked
             continue
         rows.append(_row(stripped, source, number))
     twice = first_repeat(r.size_bytes for r in rows)

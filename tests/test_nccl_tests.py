@@ -119,7 +119,8 @@ def test_bad_sweeps(capsys, argv, needle):
 @pytest.mark.parametrize("content,needle", [
     ("# nothing but comments\n", "no result row"),
     ("1048576 262144 float sum -1 abc 1 2 0 1 2 3 0\n", "line 1"),
-    ("hello world this is not a log\n", "line 1"),
+    ("hello world this is not a log\n", "no result row"),
+    ("RCCL version : 2.22.3\n1048576 262144 float sum\n", "line 2"),
     # the size is the log's, not a --size the user gave: the error names the line, not --size
     ("0 0 float sum -1 1 1 1 0 1 1 1 0\n", "line 1"),
     ("9" * 30 + " 1 float sum -1 1 1 1 0 1 1 1 0\n", "line 1"),
@@ -157,3 +158,23 @@ def test_one_rank_moves_nothing_and_prints_strict_json(capsys):
                  "--json"]) == 0
     data = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))
     assert data["busbw_Bps"] == 0.0 and data["algbw_Bps"] is None and data["time_s"] == 0.0
+
+
+def test_rccl_tests_and_nccl_debug_lines_around_the_table_are_passed_over(capsys, tmp_path):
+    """A log as rccl-tests prints it (its version banner without '#') or with NCCL_DEBUG=INFO lines reads as its
+    rows alone."""
+    row = ("     1048576        262144     float     sum      -1    40.10   26.15   45.76      0    39.80   26.35"
+           "   46.11      0\n")
+    log = tmp_path / "rccl.log"
+    log.write_text("# Collective test starting: all_reduce_perf\n"
+                   "rccl-tests: Version develop:448c4c7\n"
+                   "RCCL version : 2.22.3-HEAD:7d8d67c\n"
+                   "Hostname     : gpu-53\n"
+                   "gpu-53:3844613:3844613 [0] NCCL INFO Bootstrap : Using ens1np0:10.0.0.1<0>\n"
+                   "#       size         count      type   redop    root     time   algbw   busbw #wrong\n" + row)
+    from simtrain.nccl_tests import read_log
+
+    op, rows = read_log(log)
+    assert op == "all-reduce" and [r.size_bytes for r in rows] == [1048576]
+    code, out, _err = cli(capsys, *RING, "--compare", str(log))
+    assert code == 0 and "1048576" in out
