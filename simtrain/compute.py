@@ -97,16 +97,16 @@ NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attenti
 #: arXiv 2307.08691, abstract): 50-73 % of A100 peak; the range's ends are taken as forward 0.73 and backward 0.50
 #: (assumed: the backward pass, five GEMMs and more synchronisation, is the slower). FlashAttention-3 (Shah et al.,
 #: arXiv 2407.08608, abstract): up to 740 TFLOP/s FP16 on H100, 75 % of peak, where FlashAttention-2 reached 35 %:
-#: forward 0.75, backward at FlashAttention-2's backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). Other
-#: architectures take FlashAttention-2's pair.
-FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.75, 0.51)}
+#: forward 0.75, backward at FlashAttention-2's backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). CDNA3
+#: (MI300X) runs ROCm's FlashAttention-2, measured below (0.25). Other architectures take FlashAttention-2's pair.
+FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.75, 0.51), "cdna3": (0.25, 0.25)}
 #: FlashAttention-2 itself (``attention=flash2``: PyTorch's scaled_dot_product_attention flash backend, the flash-attn
 #: 2 package), whatever the architecture: FlashAttention-2's pair above, except where it was measured on a newer GPU.
 #: Azure AI-benchmarking-guide runs flash-attn's own benchmark (causal, head dimension 128, batch 2, sequence 8,192,
-#: forward plus backward): 327.9 TFLOP/s on H100 (33 % of 989.4) and 373.9 on GB200 (15 % of 2,500); the one
-#: figure covers both phases.
+#: forward plus backward): 327.9 TFLOP/s on H100 (33 % of 989.4) and 373.9 on GB200 (15 % of 2,500); on ND MI300X
+#: v5 (head dimension 64) 328.6 TFLOP/s (25 % of 1,307.4). The one figure covers both phases.
 FLASH2_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.33, 0.33),
-                                                     "blackwell": (0.15, 0.15)}
+                                                     "blackwell": (0.15, 0.15), "cdna3": (0.25, 0.25)}
 #: Layer kind of each fused attention kernel -> its fractions of peak.
 _FUSED_ATTENTION = {"flash_attention": FLASH_EFFICIENCY, "flash2_attention": FLASH2_EFFICIENCY}
 #: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
