@@ -314,6 +314,11 @@ def yaml_scalar(text: str) -> Any:
         return text
 
 
+#: The source an error names when the value came from an override (``--set``, a study's ``topology.`` key), not
+#: from the file: the command line says ``--set KEY``.
+OVERRIDES = "<overrides>"
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]], source: str = "<cli>") -> None:
     """Set dotted keys in a nested mapping in place; list items are addressed by index (``dimensions.1.size``).
 

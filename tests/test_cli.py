@@ -117,7 +117,7 @@ BAD = [
     (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--algorithm", "rng"],
      r"did you mean 'ring'"),
     (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set",
-      "topology.bandwidth=25"], r"torus-8x8.yaml: bandwidth: .*no unit"),
+      "topology.bandwidth=25"], r"<cli>: --set topology.bandwidth: .*no unit"),
     (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set",
       "topology.bandwidth=-5 GB/s"], r"bandwidth: must be positive"),
     (["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--size", "1GiB", "--set", "foo=1"],

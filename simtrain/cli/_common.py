@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from simtrain.config import OVERRIDES
 from simtrain.errors import ConfigError, shown
 from simtrain.inputs import first_repeat
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
@@ -155,6 +156,9 @@ def to_cli_error(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
     >>> print(to_cli_error(ConfigError("bad", source="t.yaml", key="batch"), {"batch": "--batch"}))
     t.yaml: batch: bad
     """
+    if exc.source == OVERRIDES:   # a value the command line set: --set KEY=VALUE
+        return ConfigError(exc.message, source=CLI, key=f"--set {exc.key}", value=exc.value, choices=exc.choices,
+                           allowed=exc.allowed)
     if exc.source is not None:
         return exc
     return ConfigError(exc.message, source=CLI, key=_flag_key(exc.key, flags) if exc.key else exc.key,

@@ -451,6 +451,9 @@ def hierarchical(
     if intra_kind not in ("switch", "fully_connected"):
         raise ConfigError("unknown intra-node kind", key="intra_node.kind", value=intra_kind,
                           choices=["switch", "fully_connected"])
+    if in_switch_reduction and intra_kind != "switch":   # NVLink SHARP reduces in the node's switch
+        raise ConfigError("in-switch reduction needs a switch in the node", key="intra_node.in_switch_reduction",
+                          value=in_switch_reduction, allowed="true only with intra_node kind: switch")
     for key, value in (("nodes", num_nodes), ("gpus_per_node", gpus_per_node), ("nics_per_node", nics_per_node)):
         _count(value, key)
     if nodes_per_rack is not None:

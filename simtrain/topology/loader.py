@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from simtrain import limits
-from simtrain.config import Section, apply_overrides, load_yaml
+from simtrain.config import OVERRIDES, Section, apply_overrides, load_yaml
 from simtrain.errors import ConfigError, shown
 from simtrain.hardware import device_from_section
 from simtrain.topology import builders
@@ -101,6 +101,8 @@ def load_topology(
         GPU count to instantiate the family at; ``None`` uses the file's default size.
     overrides : iterable of (key, value)
         Dotted keys set in the YAML mapping before it is read (e.g. ``("nic_bandwidth", "100 Gbit/s")``).
+        An error about an overridden key names the override (source :data:`~simtrain.config.OVERRIDES`, key
+        ``topology.KEY``), not the file: the value came from there; the command line says ``--set topology.KEY``.
 
     Examples
     --------
@@ -111,9 +113,20 @@ def load_topology(
 
     path = resolve("topologies", name_or_path)
     data = load_yaml(path)
+    overrides = list(overrides)
     if isinstance(data, dict):
         apply_overrides(data, overrides, source=str(path))
-    return topology_from_dict(data, source=str(path), gpus=gpus)
+    try:
+        return topology_from_dict(data, source=str(path), gpus=gpus)
+    except _GpusError:
+        raise
+    except ConfigError as exc:
+        key = exc.key or ""
+        given = [k for k, _ in overrides if key == k or key.startswith(f"{k}.")]
+        if not given:
+            raise
+        raise ConfigError(exc.message, source=OVERRIDES, key=f"topology.{key}", value=exc.value,
+                          choices=exc.choices, allowed=exc.allowed) from None
 
 
 def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = None) -> Cluster:

@@ -442,11 +442,23 @@ def test_override_nested_and_indexed():
     assert stack.num_gpus == 32
 
 
-def test_bad_override_value_is_reported_against_the_file():
+def test_bad_override_value_is_reported_against_the_override_not_the_file():
+    """The value came from the override (``--set``, a study's ``topology.`` key), so the error names it; a bad value
+    the file itself holds still names the file."""
+    from simtrain.config import OVERRIDES
+
     with pytest.raises(ConfigError) as info:
         load_topology("cloud-25g", overrides=[("nic_bandwidth", "100")])
-    assert info.value.key == "nic_bandwidth"
-    assert info.value.source.endswith("cloud-25g.yaml")
+    assert info.value.key == "topology.nic_bandwidth" and info.value.source == OVERRIDES
+    with pytest.raises(ConfigError) as info:
+        load_topology("mi300x", overrides=[("intra_node.in_switch_reduction", True)])
+    assert info.value.key == "topology.intra_node.in_switch_reduction" and "needs a switch" in str(info.value)
+    with pytest.raises(ConfigError) as info:   # an override elsewhere does not take the blame for the file
+        topology_from_dict({"name": "x", "kind": "hierarchical", "device": "h100", "gpus_per_node": 8, "nodes": 1,
+                            "intra_node": {"kind": "fully_connected", "bandwidth": "64 GB/s",
+                                           "in_switch_reduction": True},
+                            "nic": {"count": 1, "bandwidth": "1 GB/s"}}, source="x.yaml")
+    assert info.value.source == "x.yaml" and info.value.key == "intra_node.in_switch_reduction"
     with pytest.raises(ConfigError, match="no list item '5'"):
         load_topology("ring-switch", overrides=[("dimensions.5.size", 4)])
     with pytest.raises(ConfigError, match="unknown key"):
