@@ -47,6 +47,9 @@ NCCL_NAMES = {"all-reduce": "all_reduce", "reduce-scatter": "reduce_scatter", "a
 _REDOP = {"all-reduce": "sum", "reduce-scatter": "sum", "reduce": "sum"}
 _ROOT = {"broadcast": 0, "reduce": 0}
 MAX_SWEEP_POINTS = 1000
+#: A log row's time (us) and bandwidths (GB/s) above these are not a measurement (a day; a petabyte per second).
+MAX_LOG_TIME_US = 8.64e10
+MAX_LOG_GBPS = 1e6
 MAX_LOG_BYTES = 16 * 2**20
 _SIZE = re.compile(r"(\d+)([kKmMgG]?)")
 _RANK_PREFIX = re.compile(r"\[\d+\]")
@@ -203,6 +206,9 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
     if not rows:
         raise ConfigError("holds no result row (lines of numbers after nccl-tests' '#' header)", source=source,
                           key="compare")
+    if len(rows) > MAX_SWEEP_POINTS:   # each row is simulated: as many as a -b/-e sweep may have
+        raise ConfigError(f"holds {len(rows):,} result rows; at most {MAX_SWEEP_POINTS} (a run's log has one per "
+                          "size, a few dozen)", source=source, key="compare")
     return op, rows
 
 
@@ -227,6 +233,8 @@ def _row(line: str, source: str, number: int) -> LogRow:
         raise bad("time, algbw, busbw and #wrong last") from None
     if len(numeric) < 4 or any(not math.isfinite(v) or v < 0 for v in values[:3]):
         raise bad("time, algbw and busbw must be numbers >= 0")
+    if values[0] > MAX_LOG_TIME_US or max(values[1], values[2]) > MAX_LOG_GBPS:
+        raise bad(f"a time of at most {MAX_LOG_TIME_US:.0e} us and bandwidths of at most {MAX_LOG_GBPS:.0e} GB/s")
     inplace = values[4:7] if len(values) == 8 else None
     return LogRow(int(tokens[0]), int(tokens[1]), tokens[2], values[0], values[1], values[2],
                   inplace[0] if inplace else None, inplace[2] if inplace else None)

@@ -117,8 +117,17 @@ def run(args: argparse.Namespace) -> int:
         return collective_time(args.op, size, cluster, name, engine=args.engine, options=options, chunks=chunks,
                                **params)
 
+    def des_messages(size: Any) -> int:
+        """The DES messages of one size of a sweep (their sum is bounded as one run's are)."""
+        from simtrain.collectives import build_schedule
+        from simtrain.network.cache import NetworkCache
+        from simtrain.network.des import estimate_messages
+
+        schedule = build_schedule(args.op, size, cluster, name, chunks=chunks, **params)
+        return estimate_messages(schedule, NetworkCache.for_cluster(cluster, None), args.store_and_forward)
+
     if sweeping:
-        return _sweep(args, cluster, name, simulate)
+        return _sweep(args, cluster, name, simulate, des_messages if args.engine == "des" else None, options)
     result = simulate(args.size) if args.trace is None else _traced(args, cluster, name, chunks, params, options)
     if args.json:
         data = result.to_dict()
@@ -176,8 +185,10 @@ def _traced(args: argparse.Namespace, cluster: Any, name: str, chunks: int, para
     return result
 
 
-def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> int:
-    """The nccl-tests size sweep (``-b/-e/-f``) or the comparison with an nccl-tests log (``--compare``)."""
+def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any, des_messages: Any = None,
+           options: Any = None) -> int:
+    """The nccl-tests size sweep (``-b/-e/-f``) or the comparison with an nccl-tests log (``--compare``); with the
+    DES (``des_messages``: one size's messages) the whole sweep's messages are bounded as one run's are."""
     from simtrain import nccl_tests
 
     datatype = args.datatype or "float"
@@ -201,9 +212,23 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
                               source=CLI, key="-b", value=args.min_bytes)
         sizes = nccl_tests.sweep_sizes(smallest, nccl_tests.parse_size(args.max_bytes, key="-e"), args.step_factor)
         if measured:
-            sizes = [s for s in sizes if s in measured] or sizes
+            sizes = [s for s in sizes if s in measured]
+            if not sizes:
+                raise ConfigError(f"no size of the sweep is in the log (it measures {len(measured)} sizes, "
+                                  f"{min(measured)} to {max(measured)} B)", source=CLI, key="-b/-e",
+                                  value=f"{args.min_bytes}..{args.max_bytes}",
+                                  allowed="a range that holds sizes of the log, or no -b/-e (every size of the log)")
     else:
         sizes = sorted(measured)
+    if des_messages is not None and len(sizes) > 1:
+        from simtrain.network.des import check_budget
+
+        total = sum(des_messages(size) for size in sizes)
+        try:
+            check_budget(total, options)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (the sweep's {len(sizes)} sizes together)", source=CLI,
+                              key="--max-events", value=exc.value, allowed=exc.allowed) from None
     results = [simulate(size) for size in sizes]
     header = (f"simtrain {nccl_tests.NCCL_NAMES[args.op]}_perf (simulated): {name} on {cluster.name}, "
               f"{cluster.num_gpus} GPUs, {results[0].engine} engine" if results else "")
@@ -235,8 +260,9 @@ def _sweep(args: argparse.Namespace, cluster: Any, name: str, simulate: Any) -> 
         error = sim_busbw / m.busbw_GBps - 1 if m.busbw_GBps > 0 else float("nan")
         if m.busbw_GBps > 0:
             errors.append(abs(error))
+        shown = f"{error:>+8.1%}" if m.busbw_GBps > 0 else f"{'n/a':>8}"   # a 0.00 busbw has no relative error
         print(f"{size:>14} {m.time_us:>14.2f} {r.time_s * 1e6:>15.2f} {m.busbw_GBps:>11.2f} {sim_busbw:>10.2f} "
-              f"{error:>+8.1%}")
+              f"{shown}")
     if errors:
         errors.sort()
         mid = len(errors) // 2

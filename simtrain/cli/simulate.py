@@ -16,6 +16,7 @@ from typing import Any
 from simtrain.cli._common import CLI, emit, new_output, print_rows, split_overrides
 from simtrain.cli._run_flags import add_run_flags, run_values
 from simtrain.errors import ConfigError, InfeasibleError
+from simtrain.inputs import first_repeat
 
 __all__ = ["add_parser", "run"]
 
@@ -126,6 +127,9 @@ def _trace_ranks(text: str | None) -> list[int] | None:
                           value=text) from None
     if len(ranks) > 256:
         raise ConfigError("at most 256 ranks", source=CLI, key="--trace-ranks", value=len(ranks))
+    twice = first_repeat(ranks)
+    if twice is not None:   # one process per traced rank: a repeat would draw the rank twice
+        raise ConfigError("names a rank twice", source=CLI, key="--trace-ranks", value=twice)
     return ranks
 
 

@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import operator
 from collections.abc import Sequence
@@ -51,10 +50,17 @@ __all__ = [
 DIMENSION_KINDS = ("ring", "switch", "fully_connected")
 
 
+#: The fastest link a topology may have: a petabyte per second is 500x a GB200's NVLink; far faster ones are typos,
+#: and near the float limit a collective's bus bandwidth overflows to infinity.
+MAX_LINK_BANDWIDTH_BPS = 1e15
+
+
 def _bw(value: Any, key: str = "bandwidth") -> float:
     number = units.parse_bandwidth(value) if isinstance(value, str) else float(value)
     if not number > 0 or not math.isfinite(number):
         raise ConfigError("must be a positive bandwidth", key=key, value=value)
+    if number > MAX_LINK_BANDWIDTH_BPS:
+        raise ConfigError("is faster than any link", key=key, value=value, allowed="at most 1 PB/s")
     return number
 
 
@@ -607,35 +613,102 @@ def fat_tree(
 # ----------------------------------------------------------------------------------------------------
 # Explicit graphs
 # ----------------------------------------------------------------------------------------------------
+#: The most link entries the routes of one batch of flows on an explicit graph may hold (every flow's hops): routes
+#: are explicit arrays, and an all-to-all of 1,024 GPUs on a ring graph would need 268 million (2 GB).
+MAX_GRAPH_ROUTE_ENTRIES = 50_000_000
+
+
 class _GraphRouter:
-    """Shortest paths (fewest hops) on an explicit graph, with an ECMP choice by hash of (src, dst)."""
+    """Shortest paths (fewest hops) on an explicit graph. Where several are shortest, every hop goes to one of the
+    next nodes on a shortest path, chosen by a hash of (src, dst) (per-hop ECMP, as a switch hashes a flow's
+    header), so a flow keeps one path and flows spread over the equal paths.
 
-    def __init__(self, graph: Any, gpu_nodes: list[Any], link_index: dict[tuple[Any, Any], int]) -> None:
-        self.graph = graph
-        self.gpu_nodes = gpu_nodes
-        self.link_index = link_index
-        self.cache: dict[tuple[int, int], list[int]] = {}
+    One breadth-first search per destination gives every node's hop count to it; the flows to that destination then
+    walk all at once, a hop per step (no per-pair path search).
+    """
 
-    def _path(self, s: int, d: int) -> list[int]:
-        import networkx as nx
+    def __init__(self, num_nodes: int, link_src: np.ndarray, link_dst: np.ndarray) -> None:
+        self.num_nodes = num_nodes
+        out = np.lexsort((link_dst, link_src))           # links by source node, then destination node
+        self._out_link = out
+        self._out_dst = link_dst[out]
+        self._out_start = np.searchsorted(link_src[out], np.arange(num_nodes + 1))
+        into = np.lexsort((link_src, link_dst))          # links by destination node (for the reverse search)
+        self._in_src = link_src[into]
+        self._in_start = np.searchsorted(link_dst[into], np.arange(num_nodes + 1))
+        self.cache: dict[tuple[int, int], np.ndarray] = {}
 
-        key = (s, d)
-        if key not in self.cache:
-            if s == d:
-                self.cache[key] = []
-            else:
-                paths = list(nx.all_shortest_paths(self.graph, self.gpu_nodes[s], self.gpu_nodes[d]))
-                path = paths[hash((s, d)) % len(paths)] if len(paths) > 1 else paths[0]
-                self.cache[key] = [self.link_index[(a, b)] for a, b in itertools.pairwise(path)]
-        return self.cache[key]
+    @staticmethod
+    def _neighbours(start: np.ndarray, targets: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """Every entry of ``targets[start[n]:start[n+1]]`` for the ``nodes`` (CSR rows), concatenated."""
+        lo, hi = start[nodes], start[nodes + 1]
+        counts = hi - lo
+        offsets = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
+        return targets[np.arange(int(counts.sum())) + offsets]
+
+    def _hops_to(self, dst: int) -> np.ndarray:
+        """Hops from every node to node ``dst`` (-1: none), by a breadth-first search over the links reversed."""
+        hops = np.full(self.num_nodes, -1, dtype=np.int64)
+        hops[dst] = 0
+        frontier = np.array([dst], dtype=np.int64)
+        level = 0
+        while frontier.size:
+            level += 1
+            seen = self._neighbours(self._in_start, self._in_src, frontier)
+            fresh = np.unique(seen[hops[seen] < 0])
+            hops[fresh] = level
+            frontier = fresh
+        return hops
+
+    def _walk(self, sources: np.ndarray, dst: int, hops: np.ndarray) -> list[np.ndarray]:
+        """The link ids of the path of each source to ``dst``, walking every source a hop per step."""
+        paths: list[list[int]] = [[] for _ in sources]
+        pick = np.array([hash((int(s), dst)) & 0x7FFFFFFF for s in sources], dtype=np.int64)
+        node = sources.copy()
+        active = np.flatnonzero(node != dst)
+        while active.size:
+            here = node[active]
+            lo, hi = self._out_start[here], self._out_start[here + 1]
+            counts = hi - lo
+            owner = np.repeat(np.arange(active.size), counts)
+            slot = np.arange(int(counts.sum())) + np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
+            closer = hops[self._out_dst[slot]] == np.repeat(hops[here] - 1, counts)
+            owner, slot = owner[closer], slot[closer]
+            per = np.bincount(owner, minlength=active.size)            # next hops on a shortest path
+            first = np.r_[0, np.cumsum(per)[:-1]]
+            chosen = slot[first + pick[active] % per]
+            for i, link in zip(active.tolist(), self._out_link[chosen].tolist()):
+                paths[i].append(link)
+            node[active] = self._out_dst[chosen]
+            active = active[node[active] != dst]
+        return [np.asarray(p, dtype=np.int64) for p in paths]
 
     def routes(self, src: np.ndarray, dst: np.ndarray) -> Routes:
-        paths = [self._path(int(s), int(d)) for s, d in zip(src, dst)]
-        lengths = np.array([len(p) for p in paths], dtype=np.int64)
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        missing = {(int(s), int(d)) for s, d in zip(src, dst)} - self.cache.keys()
+        by_dst: dict[int, list[int]] = {}
+        for s, d in missing:
+            by_dst.setdefault(d, []).append(s)
+        found: dict[tuple[int, int], np.ndarray] = {}
+        total = 0
+        for d, sources in by_dst.items():
+            hops = self._hops_to(d)
+            ordered = np.array(sorted(sources), dtype=np.int64)
+            total += int(hops[ordered].sum())
+            if total > MAX_GRAPH_ROUTE_ENTRIES:   # before the walk allocates it
+                raise ConfigError(f"the flows' routes on this graph would hold more than {MAX_GRAPH_ROUTE_ENTRIES:,} "
+                                  "link entries (their hops together)", key="topology", value=f"{len(src):,} flows",
+                                  allowed="fewer GPUs or flows (another algorithm), or a graph with shorter paths")
+            for s, path in zip(ordered.tolist(), self._walk(ordered, d, hops)):
+                found[(s, d)] = path
+        self.cache.update(found)
+        paths = [self.cache[(int(s), int(d))] for s, d in zip(src, dst)]
+        lengths = np.array([p.size for p in paths], dtype=np.int64)
         offsets = np.zeros(len(paths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        links = np.fromiter((link for p in paths for link in p), dtype=np.int64, count=int(offsets[-1]))
-        return Routes(offsets, links)
+        links = np.concatenate(paths) if paths else np.zeros(0, dtype=np.int64)
+        return Routes(offsets, links.astype(np.int64, copy=False))
 
 
 def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: str = "h100",
@@ -687,7 +760,6 @@ def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: 
     bw: list[float] = []
     lat: list[float] = []
     cls: list[int] = []
-    link_index: dict[tuple[Any, Any], int] = {}
     for a, b, data in graph.edges(data=True):
         bandwidth = float(data.get("bandwidth_Bps", 0.0))
         if not bandwidth > 0 or not math.isfinite(bandwidth):
@@ -696,7 +768,6 @@ def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: 
         klass = str(data.get("link_class", "link"))
         if klass not in classes:
             classes.append(klass)
-        link_index[(a, b)] = len(src)
         src.append(node_id[a])
         dst.append(node_id[b])
         bw.append(bandwidth)
@@ -712,7 +783,7 @@ def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: 
         link_latency_s=np.array(lat, dtype=np.float64),
         link_class=np.array(cls, dtype=np.int64),
         class_names=tuple(classes) or ("link",),
-        router=_GraphRouter(graph, gpus, link_index),
+        router=_GraphRouter(len(order), np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64)),
         grid=(len(gpus),),
         gpus_per_node=groups,
         device=device,

@@ -679,3 +679,66 @@ def test_uniform_builders_reject_fractional_sizes(build):
 def test_uniform_builders_accept_numpy_integers():
     assert ring(np.int64(4), BW).num_gpus == 4
     assert torus(np.array([2, 3]), BW).grid == (2, 3)
+
+
+def random_graph_cluster(seed: int, nodes: int = 24, gpus: int = 10):
+    """A connected random graph with full-duplex links: many equal shortest paths (ECMP)."""
+    rng = np.random.default_rng(seed)
+    g = nx.DiGraph()
+    names = [f"n{i}" for i in range(nodes)]
+    for i in range(1, nodes):   # a random tree keeps it connected, extra links make paths equal
+        j = int(rng.integers(0, i))
+        for a, b in ((names[i], names[j]), (names[j], names[i])):
+            g.add_edge(a, b, bandwidth_Bps=1e9, latency_s=1e-6)
+    for _ in range(nodes):
+        i, j = rng.choice(nodes, 2, replace=False)
+        for a, b in ((names[i], names[j]), (names[j], names[i])):
+            g.add_edge(a, b, bandwidth_Bps=1e9, latency_s=1e-6)
+    return from_graph(g, names[:gpus])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_graph_routes_are_shortest_paths_and_spread_over_equal_ones(seed):
+    cluster = random_graph_cluster(seed)
+    check_routes_against_networkx(cluster)
+    # the same flows routed in another order, or again, take the same paths (a pure function of the flow's ends)
+    src, dst = all_pairs(cluster)
+    first = cluster.routes(src, dst)
+    again = random_graph_cluster(seed).routes(src[::-1], dst[::-1])
+    for flow in range(len(src)):
+        assert route_of(first, flow).tolist() == route_of(again, len(src) - 1 - flow).tolist()
+
+
+def test_graph_ecmp_uses_every_equal_path():
+    """Two GPUs joined through four switches in parallel: flows between them spread over the four."""
+    g = nx.DiGraph()
+    gpus = [f"g{i}" for i in range(40)]
+    for k in range(4):
+        for i, gpu in enumerate(gpus):
+            side = "a" if i < 20 else "b"
+            for x, y in ((gpu, f"{side}{k}"), (f"{side}{k}", gpu)):
+                g.add_edge(x, y, bandwidth_Bps=1e9, latency_s=0.0)
+        g.add_edge(f"a{k}", f"b{k}", bandwidth_Bps=1e9, latency_s=0.0)
+        g.add_edge(f"b{k}", f"a{k}", bandwidth_Bps=1e9, latency_s=0.0)
+    cluster = from_graph(g, gpus)
+    src = np.repeat(np.arange(20), 20)
+    dst = np.tile(np.arange(20, 40), 20)
+    routes = cluster.routes(src, dst)
+    names = cluster.node_names
+    middles = {names[int(cluster.link_dst[route_of(routes, f)[0]])] for f in range(len(src))}
+    assert middles == {"a0", "a1", "a2", "a3"}
+
+
+def test_graph_routes_past_the_entry_bound_are_refused(monkeypatch):
+    from simtrain.topology import builders
+
+    g = nx.DiGraph()
+    names = [f"g{i}" for i in range(64)]
+    for a, b in zip(names, names[1:] + names[:1]):
+        for x, y in ((a, b), (b, a)):
+            g.add_edge(x, y, bandwidth_Bps=1e9, latency_s=0.0)
+    cluster = from_graph(g, names)
+    src, dst = all_pairs(cluster)
+    monkeypatch.setattr(builders, "MAX_GRAPH_ROUTE_ENTRIES", 1000)
+    with pytest.raises(ConfigError, match="link entries"):
+        cluster.routes(src, dst)
