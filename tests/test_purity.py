@@ -50,6 +50,30 @@ def test_clusters_are_immutable():
         cluster.link_bandwidth_Bps[0] = 1.0
 
 
+def test_a_file_edited_between_two_runs_is_read_again(tmp_path):
+    """The default cache keys topology and model files by content: a run after an edit in the same process gives
+    what a fresh process would."""
+    from simtrain.training import simulate
+
+    topology = tmp_path / "mesh.yaml"
+    model = tmp_path / "mlp.yaml"
+
+    def write(bandwidth: str, width: int) -> None:
+        topology.write_text(f"name: mesh\nkind: fully_connected\ndevice: a100\ngpus: 8\nbandwidth: {bandwidth}\n")
+        model.write_text("name: mlp\nsample: node\ninput: {vector: 1024}\nlayers:\n"
+                         f"  - {{kind: linear, out: {width}}}\n  - {{kind: linear, out: 10}}\n")
+
+    def step(cache=None) -> float:
+        return simulate(str(model), str(topology), gpus=8, batch=32, cache=cache).step_time_s
+
+    write("64 GB/s", 1024)
+    fast = step()
+    write("1 GB/s", 1024)
+    assert step() == step(RunCache()) > fast           # the slower links, not the cached cluster
+    write("1 GB/s", 65536)
+    assert step() == step(RunCache())                  # the wider model, not the cached one
+
+
 def _rows_by_point(points, order, cache):
     return {i: json.dumps(run_point(points[i], seed=i, index=i, cache=cache), sort_keys=True) for i in order}
 

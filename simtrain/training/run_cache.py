@@ -1,10 +1,13 @@
 """What simulating many runs in one process may share: models, clusters, compute profiles, network caches.
 
 A :class:`RunCache` is an explicit object, passed to :func:`simtrain.training.simulate` (a study keeps one per
-worker process). Every entry is keyed by content: a cluster by its topology name or path, GPU count and overrides;
-a compute profile by its file's SHA-256; a cluster's :class:`~simtrain.network.cache.NetworkCache` by the cluster
-object it belongs to (held, never by ``id()``). Clusters are immutable, so a shared one cannot carry state from one
-run into another: a run's result is the same whether its cache is fresh or has served a thousand other runs.
+worker process). Every entry is keyed by content: a model by its name or spec and the SHA-256 of the file it reads
+(a model YAML, the user's Python module); a cluster by its topology name or path with the SHA-256 of that file, GPU
+count and overrides; a compute profile by its file's SHA-256; a cluster's
+:class:`~simtrain.network.cache.NetworkCache` by the cluster object it belongs to (held, never by ``id()``). So a
+file edited between two runs of one process is read again. Clusters are immutable, so a shared one cannot carry
+state from one run into another: a run's result is the same whether its cache is fresh or has served a thousand
+other runs.
 
 Examples
 --------
@@ -46,15 +49,18 @@ class RunCache:
         self._given: list[tuple[Cluster, NetworkCache]] = []   # clusters built by the caller, held while cached
 
     def model(self, name_or_path: str) -> ModelSpec:
-        """The model of a catalog name or a YAML path."""
-        if name_or_path not in self._models:
-            self._models[name_or_path] = load_model(name_or_path)
-        return self._models[name_or_path]
+        """The model of a catalog name, a YAML path, a decoder spec or a module reference."""
+        key = _content_key("models", str(name_or_path))
+        if key not in self._models:
+            if len(self._models) >= 4 * self.max_clusters:
+                self._models.pop(next(iter(self._models)))
+            self._models[key] = load_model(name_or_path)
+        return self._models[key]
 
     def cluster(self, topology: str, gpus: int | None, overrides: Any) -> Cluster:
         """The cluster of a topology (name or path) at ``gpus`` GPUs with ``(key, value)`` overrides."""
         pairs = sorted((str(k), v) for k, v in (overrides.items() if isinstance(overrides, dict) else overrides))
-        key = json.dumps([topology, gpus, pairs], default=str)
+        key = json.dumps([_content_key("topologies", str(topology)), gpus, pairs], default=str)
         hit = self._clusters.get(key)
         if hit is None:
             cluster = load_topology(topology, gpus=gpus, overrides=pairs)
@@ -86,6 +92,35 @@ class RunCache:
             self._profiles[key] = (ComputeModel.from_profile(path, device=device), path, fingerprint)
         compute, _, _ = self._profiles[key]
         return compute, path, fingerprint
+
+
+def _content_key(kind: str, text: str) -> str:
+    """``text`` with the SHA-256 of the file it reads, if any (a catalog name or a path; for a model also the YAML
+    before a ``:`` spec, or the ``.py`` file of a module reference), so an edited file makes a new entry; a spec that
+    reads no file (``gpt:...``) is its own content.
+
+    Examples
+    --------
+    >>> from simtrain.catalog import resolve
+    >>> from simtrain.run import profile_fingerprint
+    >>> _content_key("models", "gpt:layers=2,hidden=64,heads=2,seq=16,vocab=100")
+    'gpt:layers=2,hidden=64,heads=2,seq=16,vocab=100'
+    >>> _content_key("topologies", "torus-2d").endswith(profile_fingerprint(resolve("topologies", "torus-2d")))
+    True
+    """
+    from simtrain.catalog import resolve
+    from simtrain.errors import ConfigError
+    from simtrain.model.user_module import is_module_reference, parse_module_reference
+    from simtrain.run import profile_fingerprint
+
+    try:
+        if kind == "models" and is_module_reference(text):
+            path = parse_module_reference(text)[0]
+        else:
+            path = resolve(kind, text.split(":", 1)[0] if kind == "models" else text)
+    except ConfigError:
+        return text   # not a file: a spec, or a name load_* will refuse with its own message
+    return f"{text} sha256:{profile_fingerprint(path)}"
 
 
 _DEFAULT = RunCache()
