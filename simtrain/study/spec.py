@@ -105,9 +105,16 @@ class Study:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of what decides the results (points, seeds, derived columns), to match an output folder."""
-        blob = json.dumps({"seed": self.seed, "points": self.points, "derived": self.derived}, sort_keys=True,
-                          default=str)
+        """SHA-256 of what decides the results (points, seeds, derived columns, and the content of every model,
+        topology and profile file the points read), to match an output folder: a resume after one of those files
+        changed, or from a folder where a relative path names another file, is another study."""
+        from simtrain.training.run_cache import content_key
+
+        files = sorted({content_key(kind, str(point[key])) for point in self.points
+                        for key, kind in (("model", "models"), ("topology", "topologies"), ("profile", "profiles"))
+                        if point.get(key) is not None})
+        blob = json.dumps({"seed": self.seed, "points": self.points, "derived": self.derived, "files": files},
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def seeds(self) -> list[int]:
@@ -312,8 +319,12 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
                 key = "gpus" if inner == "gpus" else f"topology.{inner}"   # the topology blames one of its keys
             where = origin.get(key, key)
             detail = f" ({exc.key})" if exc.key and not where.endswith(inner) else ""
-            raise ConfigError(exc.message + detail, source=source, key=where, value=exc.value,
-                              choices=exc.choices, allowed=exc.allowed) from None
+            value, allowed = exc.value, exc.allowed
+            if exc.message == "file not found":   # say which path, and from where a study reads it
+                value = exc.source
+                allowed = f"a catalog name, or a path from the working directory ({Path.cwd()})"
+            raise ConfigError(exc.message + detail, source=source, key=where, value=value,
+                              choices=exc.choices, allowed=allowed) from None
 
     seen: set[tuple[str, str]] = set()
 

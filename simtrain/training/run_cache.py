@@ -28,7 +28,7 @@ from simtrain.model import ModelSpec, load_model
 from simtrain.network.cache import NetworkCache
 from simtrain.topology import Cluster, load_topology
 
-__all__ = ["RunCache", "default_cache"]
+__all__ = ["RunCache", "content_key", "default_cache"]
 
 
 class RunCache:
@@ -50,7 +50,7 @@ class RunCache:
 
     def model(self, name_or_path: str) -> ModelSpec:
         """The model of a catalog name, a YAML path, a decoder spec or a module reference."""
-        key = _content_key("models", str(name_or_path))
+        key = content_key("models", str(name_or_path))
         if key not in self._models:
             if len(self._models) >= 4 * self.max_clusters:
                 self._models.pop(next(iter(self._models)))
@@ -60,7 +60,7 @@ class RunCache:
     def cluster(self, topology: str, gpus: int | None, overrides: Any) -> Cluster:
         """The cluster of a topology (name or path) at ``gpus`` GPUs with ``(key, value)`` overrides."""
         pairs = sorted((str(k), v) for k, v in (overrides.items() if isinstance(overrides, dict) else overrides))
-        key = json.dumps([_content_key("topologies", str(topology)), gpus, pairs], default=str)
+        key = json.dumps([content_key("topologies", str(topology)), gpus, pairs], default=str)
         hit = self._clusters.get(key)
         if hit is None:
             cluster = load_topology(topology, gpus=gpus, overrides=pairs)
@@ -94,7 +94,7 @@ class RunCache:
         return compute, path, fingerprint
 
 
-def _content_key(kind: str, text: str) -> str:
+def content_key(kind: str, text: str) -> str:
     """``text`` with the SHA-256 of the file it reads, if any (a catalog name or a path; for a model also the YAML
     before a ``:`` spec, or the ``.py`` file of a module reference), so an edited file makes a new entry; a spec that
     reads no file (``gpt:...``) is its own content.
@@ -103,9 +103,9 @@ def _content_key(kind: str, text: str) -> str:
     --------
     >>> from simtrain.catalog import resolve
     >>> from simtrain.run import profile_fingerprint
-    >>> _content_key("models", "gpt:layers=2,hidden=64,heads=2,seq=16,vocab=100")
+    >>> content_key("models", "gpt:layers=2,hidden=64,heads=2,seq=16,vocab=100")
     'gpt:layers=2,hidden=64,heads=2,seq=16,vocab=100'
-    >>> _content_key("topologies", "torus-2d").endswith(profile_fingerprint(resolve("topologies", "torus-2d")))
+    >>> content_key("topologies", "torus-2d").endswith(profile_fingerprint(resolve("topologies", "torus-2d")))
     True
     """
     from simtrain.catalog import resolve

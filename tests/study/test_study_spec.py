@@ -50,6 +50,39 @@ def test_fingerprint_changes_with_what_decides_results():
     assert a.fingerprint != make(sweep={"grid": {"gpus": [16, 32]}}, derived={"x": "gpus"}).fingerprint
 
 
+def test_fingerprint_covers_the_files_the_points_read(tmp_path, monkeypatch):
+    """A resume must equal an uninterrupted run: an edited topology file, or a relative path that names another
+    file from another working directory, makes another study."""
+    from simtrain.study import study_from_dict
+
+    for folder, bandwidth in (("a", "64 GB/s"), ("b", "1 GB/s")):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        (tmp_path / folder / "sub" / "mesh.yaml").write_text(
+            f"name: mesh\nkind: fully_connected\ndevice: a100\ngpus: 8\nbandwidth: {bandwidth}\n")
+    spec = {"name": "s", "base": {"model": "resnet50", "topology": "sub/mesh.yaml", "gpus": 8},
+            "sweep": {"grid": {"batch": [16, 32]}}}
+    monkeypatch.chdir(tmp_path / "a")
+    first = study_from_dict(spec, "s.yaml").fingerprint
+    assert study_from_dict(spec, "s.yaml").fingerprint == first
+    monkeypatch.chdir(tmp_path / "b")
+    assert study_from_dict(spec, "s.yaml").fingerprint != first      # the same text, another file
+    monkeypatch.chdir(tmp_path / "a")
+    (tmp_path / "a" / "sub" / "mesh.yaml").write_text(
+        "name: mesh\nkind: fully_connected\ndevice: a100\ngpus: 8\nbandwidth: 32 GB/s\n")
+    assert study_from_dict(spec, "s.yaml").fingerprint != first      # the file edited
+
+
+def test_a_missing_file_names_its_path_and_where_it_is_read_from(tmp_path, monkeypatch):
+    from simtrain.study import study_from_dict
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        study_from_dict({"name": "s", "base": {"model": "resnet50", "topology": "sub/none.yaml", "gpus": 8}},
+                        "s.yaml")
+    text = str(info.value)
+    assert "base.topology: file not found" in text and "sub/none.yaml" in text and str(tmp_path) in text
+
+
 @pytest.mark.parametrize(("sections", "message"), [
     ({"sweep": {"grid": {"gpu": [8]}}}, "s.yaml: sweep.grid.gpu: unknown key: 'gpu' (did you mean 'gpus'?)"),
     ({"sweep": {"grid": {"gpus": 8}}}, "s.yaml: sweep.grid.gpus: a sweep axis must be a non-empty list"),
