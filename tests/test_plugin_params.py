@@ -154,7 +154,7 @@ def test_cross_parameter_checks_raise_the_same_shape():
          "algorithm multidim-ring:grid"),
         (lambda: build_schedule("all-reduce", 1e6, switch(8, 1e9), "hierarchical", group_size=3),
          "algorithm hierarchical:group_size"),
-        (lambda: build_schedule("broadcast", 1e6, switch(8, 1e9), "ring", channels=2), "algorithm ring:channels"),
+        (lambda: build_schedule("all-to-all", 1e6, switch(8, 1e9), "ring", channels=2), "algorithm ring:channels"),
         (lambda: make_scheme("ab-training:rebound=10,sync_every=10"), "scheme ab-training:rebound"),
         (lambda: make_codec("topk", index_bytes=5), "codec topk:index_bytes"),
     ]

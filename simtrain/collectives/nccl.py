@@ -195,12 +195,14 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     if all(HW_CLASS[k] == "nvlink" for k in intra):
         protocols = ["LL", "LL128", "Simple"]
     ring_params: tuple[tuple[str, Any], ...] = ()
-    if op in ("all-reduce", "reduce-scatter", "all-gather"):
+    if op != "all-to-all":
         # a channel per NIC across nodes; in one node on a full mesh, one per edge-disjoint ring (every link used)
         channels = nics if nodes > 1 else mesh_ring_count(ranks, cluster)
         if channels > 1:
             ring_params = (("channels", channels),)
-    found = [Candidate("ring", p, "ring", ring_params) for p in protocols]
+    # a ring broadcast or reduce is a chain that NCCL pipelines in chunks (its steps), as a tree is
+    chain = op in ("broadcast", "reduce")
+    found = [Candidate("ring", p, "ring", ring_params, chain) for p in protocols]
     if op == "all-reduce" and nodes > 1 and len(ranks) % nodes == 0:
         found += [Candidate("tree", p, "nccl-tree", (), True) for p in protocols]
         if "inter-node" in cluster.reducing:
@@ -297,20 +299,20 @@ class NcclTuner:
         return self._templates[candidate]
 
     def chunks(self, candidate: Candidate, size: float) -> int:
-        """Pipeline chunks of the candidate at ``size`` bytes (trees only).
+        """Pipeline chunks of the candidate at ``size`` bytes (trees, and the chains of a ring broadcast or reduce).
 
-        An NVLS tree runs in NCCL's loops (:func:`tree_chunks`). A tree runs in at least as many chunks as NCCL's
-        Simple buffer needs (:func:`tree_chunks`), and in as many more, up to :data:`MAX_CHUNKS`, as make it
-        fastest: NCCL streams a tree's levels (LL and LL128 line by line, Simple in steps it halves towards the
-        tree's depth), so a chunk does not wait at a level for the whole buffer, while the engines charge every
-        chunk its steps' latencies; the chunk count that minimises the engines' time is the closest they come to
-        the stream (for ``n`` bytes over ``L`` levels of latency ``ℓ``, about ``√((L-1) n / (ℓ B))`` chunks). Of
-        the counts within :data:`PIPELINE_SLACK` of the fastest, the fewest.
+        An NVLS tree runs in NCCL's loops (:func:`tree_chunks`). A tree, or a ring's chain, runs in at least as many
+        chunks as NCCL's Simple buffer needs (:func:`tree_chunks`), and in as many more, up to :data:`MAX_CHUNKS`,
+        as make it fastest: NCCL streams a tree's levels (LL and LL128 line by line, Simple in steps it halves
+        towards the tree's depth), so a chunk does not wait at a level for the whole buffer, while the engines
+        charge every chunk its steps' latencies; the chunk count that minimises the engines' time is the closest
+        they come to the stream (for ``n`` bytes over ``L`` levels of latency ``ℓ``, about ``√((L-1) n / (ℓ B))``
+        chunks). Of the counts within :data:`PIPELINE_SLACK` of the fastest, the fewest.
         """
         if not candidate.chunked:
             return 1
         least = tree_chunks(candidate.nccl, size, len(self.groups[0]), self.nodes, self.channels)
-        if candidate.nccl != "tree" or least >= MAX_CHUNKS:
+        if candidate.nccl not in ("tree", "ring") or least >= MAX_CHUNKS:   # NVLS trees: NCCL's own loops
             return least
         first0, busy0, first1, busy1 = self._terms(candidate)
         share = size / self.TEMPLATE / self._correction(candidate, size)

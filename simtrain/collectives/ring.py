@@ -5,7 +5,8 @@ All-reduce is a reduce-scatter then an all-gather, each p-1 steps of n/p bytes t
 chains from/to the first rank; all-to-all forwards along the ring, step k carrying the (p-k) blocks not yet
 delivered: ``T = (p-1)·α + (p-1)/2·n/B``.
 
-``channels = C`` runs C rings at once, each on 1/C of the buffer, as NCCL does (one ring per channel). Ring c
+``channels = C`` runs C rings at once, each on 1/C of the buffer, as NCCL does (one ring per channel); a broadcast
+or reduce runs C chains, each its channel's ring from the root round to the rank before it. Ring c
 visits the nodes in the same order but enters every node at GPU ⌊c·g/C⌋ of its g (each node's ranks rotated),
 so on a rail-optimised cluster (GPU l uses NIC l·nics/g) the rings cross nodes through NICs spread evenly:
 with C = NICs per node every NIC carries one ring in each direction, and the bus bandwidth approaches the
@@ -346,19 +347,20 @@ def mesh_ring_count(ranks: np.ndarray, cluster: object) -> int:
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
     params=(Param("channels", "integer", 1, "rings run at once, each on 1/C of the buffer", minimum=1,
                   maximum=MAX_CHANNELS),),
-    summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce); channels=C: C rings, "
-            "each entering a node at a different GPU (NCCL's channels), or on a full mesh each on its own links",
+    summary="unidirectional ring in rank order (pipelined chain for broadcast/reduce); channels=C: C rings (or "
+            "chains from the root), each entering a node at a different GPU (NCCL's channels), or on a full mesh "
+            "each on its own links",
 )
 def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: int = 1) -> list[StepPattern]:
     """Patterns of one chunk of the ring algorithm (``channels`` validated by its declaration)."""
-    if channels > 1 and op not in ("all-reduce", "reduce-scatter", "all-gather"):
+    if channels > 1 and op == "all-to-all":
         raise param_error("algorithm", "ring", "channels",
-                          f"channels > 1 is implemented for all-reduce, reduce-scatter and all-gather, not {op}",
-                          channels)
+                          "channels > 1 is implemented for all-reduce, reduce-scatter, all-gather, broadcast and "
+                          "reduce, not all-to-all", channels)
     p = len(ranks)
     if p < 2:
         return []
-    if op in ("all-reduce", "reduce-scatter", "all-gather"):
+    if op != "all-to-all":
         orders = None
         if channels > 1 and mesh_ring_count(ranks, cluster) > 1:
             # a full mesh: ring c on edge-disjoint cycle c (cycles reused round-robin past their count)
@@ -368,13 +370,17 @@ def build_ring(op: str, n: float, ranks: np.ndarray, cluster: object, channels: 
             orders = mesh_channel_orders(ranks, cluster, int(channels))
         if orders is None:
             orders = channel_orders(ranks, int(getattr(cluster, "gpus_per_node", 1)), int(channels))
+        if op in ("broadcast", "reduce"):
+            # each channel's ring from the root (the first rank) round to the rank before it: a chain on 1/C of
+            # the buffer, flowing away from the root (broadcast) or towards it (reduce)
+            start = np.argmax(orders == ranks[0], axis=1)
+            chains = np.take_along_axis(orders, (start[:, None] + np.arange(p)[None, :]) % p, axis=1)
+            if op == "broadcast":
+                return [chain(chains, n / channels, False, "broadcast chain")]
+            return [chain(chains[:, ::-1], n / channels, True, "reduce chain")]
         # all channels' flows run concurrently in one pattern; each ring carries 1/C of the buffer
         return ring_steps(orders.ravel(), np.roll(orders, -1, axis=1).ravel(), n / channels, p, op)
     src, dst = ranks, np.roll(ranks, -1)
-    if op == "broadcast":
-        return [chain(ranks, n, False, "broadcast chain")]
-    if op == "reduce":
-        return [chain(ranks[::-1], n, True, "reduce chain")]
     # all-to-all: step k forwards the (p-k) blocks still in transit
     block = n / p
     return [StepPattern(src, dst, (p - k) * block, 1, 0.0, f"all-to-all step {k}") for k in range(1, p)]

@@ -72,9 +72,27 @@ def test_bad_channel_counts_are_config_errors(channels):
         build_schedule("all-reduce", 1e6, switch(4, "10 GB/s"), "ring", channels=channels)
 
 
-def test_channels_on_chain_operations_are_refused_not_ignored():
+def test_channels_on_all_to_all_are_refused_not_ignored():
     with pytest.raises(ConfigError, match="channels > 1 is implemented"):
-        build_schedule("broadcast", 1e6, switch(4, "10 GB/s"), "ring", channels=2)
+        build_schedule("all-to-all", 1e6, switch(4, "10 GB/s"), "ring", channels=2)
+
+
+@pytest.mark.parametrize("op", ["broadcast", "reduce"])
+def test_chain_channels_split_the_buffer_over_rings_that_start_at_the_root(op):
+    """A broadcast or reduce on C channels: C chains of 1/C of the buffer, each the ring of its channel from the
+    root round to the rank before it; through C NICs a node's crossing carries C times the bytes per second."""
+    cluster = rail_cluster(8)
+    one = build_schedule(op, 1e9, cluster, "ring", chunks=16)
+    many = build_schedule(op, 1e9, cluster, "ring", chunks=16, channels=8)
+    assert many.bytes_sent == pytest.approx(one.bytes_sent, rel=1e-12)
+    pattern = many.patterns[0]
+    assert pattern.num_flows == 8 * 31
+    ends = pattern.src if op == "broadcast" else pattern.dst
+    starts = pattern.stage_of_flow == (0 if op == "broadcast" else 30)
+    assert set(ends[starts].tolist()) == {0}                          # every chain at the root
+    fast = collective_time(op, 1e9, cluster, "ring", chunks=16, channels=8).time_s
+    slow = collective_time(op, 1e9, cluster, "ring", chunks=16).time_s
+    assert slow / fast > 4                                            # eight NICs instead of one
 
 
 def test_grouped_multi_channel_rings_equal_building_each_group():
