@@ -29,11 +29,15 @@ from simtrain.errors import ConfigError
 from simtrain.inputs import check_keys
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 
-__all__ = ["MAX_OPS", "MAX_OP_SECONDS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload", "read_workload"]
+__all__ = ["MAX_DISTINCT_COLLECTIVES", "MAX_OPS", "MAX_OP_SECONDS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload",
+           "read_workload"]
 
 SCHEMA = "simtrain.workload/1"
 #: Bounds on what a workload file may hold (a step's ops, not a whole run's).
 MAX_OPS = 1_000_000
+#: Distinct collectives (operation, size, group size) a workload may hold: each is simulated once when replayed
+#: (20,000 took about 30 s on this project's 2-core machine); a step traced from PyTorch has dozens to hundreds.
+MAX_DISTINCT_COLLECTIVES = 4096
 #: The most ranks a workload's job may have (``world_size``; ``import-trace`` refuses a trace beyond it too).
 MAX_WORLD_SIZE = 1_000_000
 #: The latest start and the longest duration of one op of a step (about 31 years).
@@ -135,6 +139,11 @@ class Workload:
                     raise ConfigError(f"must be an integer in 1..world_size ({world})", source=source,
                                       key=f"{key}.group_size", value=group)
             ops.append(Op(kind, name, numbers["start_s"], numbers["duration_s"], numbers.get("bytes", 0.0), group))
+        distinct = {(o.name, o.bytes, o.group_size) for o in ops if o.kind == "collective"}
+        if len(distinct) > MAX_DISTINCT_COLLECTIVES:   # each is simulated once: bound them before any is
+            raise ConfigError(f"holds {len(distinct):,} distinct collectives (operation, size, group); at most "
+                              f"{MAX_DISTINCT_COLLECTIVES:,} (a traced step has dozens to hundreds)", source=source,
+                              key="ops")
         ops.sort(key=lambda o: o.start_s)
         return cls(tuple(ops), world, dict(data.get("source", {})))
 
