@@ -125,6 +125,8 @@ def test_bad_sweeps(capsys, argv, needle):
     ("0 0 float sum -1 1 1 1 0 1 1 1 0\n", "line 1"),
     ("9" * 30 + " 1 float sum -1 1 1 1 0 1 1 1 0\n", "line 1"),
     ("1024 256 float sum -1 1 1 1 0 1 1 1 0\n1024 256 float sum -1 2 1 1 0 2 1 1 0\n", "twice"),
+    ("2 0 float sum -1 1.0 1e308 1e308 0\n", "line 1"),                  # no measurement is that fast
+    ("".join(f"{8 * (k + 1)} {2 * (k + 1)} float sum -1 1 1 1 0\n" for k in range(1001)), "at most 1000"),
 ])
 def test_bad_logs(capsys, tmp_path, content, needle):
     log = tmp_path / "bad.log"
@@ -178,3 +180,17 @@ def test_rccl_tests_and_nccl_debug_lines_around_the_table_are_passed_over(capsys
     assert op == "all-reduce" and [r.size_bytes for r in rows] == [1048576]
     code, out, _err = cli(capsys, *RING, "--compare", str(log))
     assert code == 0 and "1048576" in out
+
+
+def test_a_sweep_that_shares_no_size_with_the_log_is_refused(capsys, tmp_path):
+    log = tmp_path / "one.log"
+    log.write_text("  1048576  262144  float  sum  -1  40.10  26.15  45.76  0  39.80  26.35  46.11  0\n")
+    for extra in ([], ["--json"]):
+        code, out, err = cli(capsys, *RING, "--compare", str(log), "-b", "8", "-e", "64", *extra)
+        assert code == 2 and out == "" and "-b/-e" in err and "no size of the sweep" in err
+
+
+def test_a_des_sweep_is_bounded_as_a_whole(capsys):
+    code, _out, err = cli(capsys, "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "64", "--algorithm",
+                          "ring", "--engine", "des", "-b", "1M", "-e", "1G", "--max-events", "20000")
+    assert code == 2 and "--max-events" in err and "sizes together" in err and err.count("\n") == 1
