@@ -21,8 +21,8 @@ from simtrain.errors import ConfigError
 __all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES",
            "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS",
            "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE",
-           "MAX_REPEATS", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH",
-           "MAX_WORKERS", "check_count"]
+           "MAX_REPEATS", "MAX_ROUTE_ENTRIES", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS",
+           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -86,6 +86,9 @@ MAX_PLACEMENT_TABLE = 1 << 27
 #: graph built from a model is about 22 ops per transformer layer; 100,000 ops place in about 5 s here, where a
 #: 100,000-layer model (2.2 M ops) ran past a minute at 4 GB. Baechi's profiled GNMT has 2,828.
 MAX_PLACEMENT_OPS = 100_000
+#: Link entries the routes of one batch of flows may hold (every flow's hops together): routes are explicit arrays,
+#: and an all-to-all of 1,024 GPUs on a ring needs 268 million of them (17 GB and three minutes before this bound).
+MAX_ROUTE_ENTRIES = 50_000_000
 #: Slots of a pipeline-parallel step, micro-batches per pipeline x stages x model chunks, each of which the step's
 #: schedule lists (2^20 took 5.9 s and 0.9 GB analytically; real plans have thousands: Llama 3 405B's at most ~5k).
 MAX_PIPELINE_SLOTS = 1 << 20

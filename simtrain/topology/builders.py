@@ -31,7 +31,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_MESH_LINKS
+from simtrain.limits import MAX_MESH_LINKS, MAX_ROUTE_ENTRIES
 from simtrain.topology.cluster import Cluster, Routes
 
 __all__ = [
@@ -613,11 +613,6 @@ def fat_tree(
 # ----------------------------------------------------------------------------------------------------
 # Explicit graphs
 # ----------------------------------------------------------------------------------------------------
-#: The most link entries the routes of one batch of flows on an explicit graph may hold (every flow's hops): routes
-#: are explicit arrays, and an all-to-all of 1,024 GPUs on a ring graph would need 268 million (2 GB).
-MAX_GRAPH_ROUTE_ENTRIES = 50_000_000
-
-
 class _GraphRouter:
     """Shortest paths (fewest hops) on an explicit graph. Where several are shortest, every hop goes to one of the
     next nodes on a shortest path, chosen by a hash of (src, dst) (per-hop ECMP, as a switch hashes a flow's
@@ -637,6 +632,7 @@ class _GraphRouter:
         self._in_src = link_src[into]
         self._in_start = np.searchsorted(link_dst[into], np.arange(num_nodes + 1))
         self.cache: dict[tuple[int, int], np.ndarray] = {}
+        self._hops: dict[int, np.ndarray] = {}   # destination -> every node's hops to it, kept up to a budget
 
     @staticmethod
     def _neighbours(start: np.ndarray, targets: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -647,7 +643,16 @@ class _GraphRouter:
         return targets[np.arange(int(counts.sum())) + offsets]
 
     def _hops_to(self, dst: int) -> np.ndarray:
-        """Hops from every node to node ``dst`` (-1: none), by a breadth-first search over the links reversed."""
+        """Hops from every node to node ``dst`` (-1: none), by a breadth-first search over the links reversed; the
+        searches are kept while they hold at most 2^24 values (routes are asked for in batches)."""
+        if dst in self._hops:
+            return self._hops[dst]
+        hops = self._search(dst)
+        if (len(self._hops) + 1) * self.num_nodes <= 1 << 24:
+            self._hops[dst] = hops
+        return hops
+
+    def _search(self, dst: int) -> np.ndarray:
         hops = np.full(self.num_nodes, -1, dtype=np.int64)
         hops[dst] = 0
         frontier = np.array([dst], dtype=np.int64)
@@ -660,49 +665,66 @@ class _GraphRouter:
             frontier = fresh
         return hops
 
-    def _walk(self, sources: np.ndarray, dst: int, hops: np.ndarray) -> list[np.ndarray]:
-        """The link ids of the path of each source to ``dst``, walking every source a hop per step."""
-        paths: list[list[int]] = [[] for _ in sources]
-        pick = np.array([hash((int(s), dst)) & 0x7FFFFFFF for s in sources], dtype=np.int64)
+    def _walk(self, sources: np.ndarray, dests: np.ndarray) -> list[np.ndarray]:
+        """The link ids of the path of each flow ``sources[i] -> dests[i]``: every flow walks a hop per step, all
+        at once, each hop to one of the next nodes on a shortest path (by its hash)."""
+        order = np.unique(dests)
+        rows = np.stack([self._hops_to(int(d)) for d in order])      # hops to each destination, from every node
+        row = np.searchsorted(order, dests)
+        pick = np.array([hash((int(a), int(b))) & 0x7FFFFFFF for a, b in zip(sources, dests)], dtype=np.int64)
         node = sources.copy()
-        active = np.flatnonzero(node != dst)
+        walkers: list[np.ndarray] = []
+        taken: list[np.ndarray] = []
+        active = np.flatnonzero(node != dests)
         while active.size:
             here = node[active]
             lo, hi = self._out_start[here], self._out_start[here + 1]
             counts = hi - lo
             owner = np.repeat(np.arange(active.size), counts)
             slot = np.arange(int(counts.sum())) + np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
-            closer = hops[self._out_dst[slot]] == np.repeat(hops[here] - 1, counts)
+            closer = rows[row[active][owner], self._out_dst[slot]] == (rows[row[active], here] - 1)[owner]
             owner, slot = owner[closer], slot[closer]
             per = np.bincount(owner, minlength=active.size)            # next hops on a shortest path
             first = np.r_[0, np.cumsum(per)[:-1]]
             chosen = slot[first + pick[active] % per]
-            for i, link in zip(active.tolist(), self._out_link[chosen].tolist()):
-                paths[i].append(link)
+            walkers.append(active)
+            taken.append(self._out_link[chosen])
             node[active] = self._out_dst[chosen]
-            active = active[node[active] != dst]
-        return [np.asarray(p, dtype=np.int64) for p in paths]
+            active = active[node[active] != dests[active]]
+        if not walkers:
+            return [np.zeros(0, dtype=np.int64) for _ in sources]
+        who = np.concatenate(walkers)
+        links = np.concatenate(taken)[np.argsort(who, kind="stable")]   # each flow's hops in step order
+        return np.split(links, np.cumsum(np.bincount(who, minlength=sources.size))[:-1])
 
     def routes(self, src: np.ndarray, dst: np.ndarray) -> Routes:
         src = np.asarray(src, dtype=np.int64)
         dst = np.asarray(dst, dtype=np.int64)
-        missing = {(int(s), int(d)) for s, d in zip(src, dst)} - self.cache.keys()
-        by_dst: dict[int, list[int]] = {}
-        for s, d in missing:
-            by_dst.setdefault(d, []).append(s)
-        found: dict[tuple[int, int], np.ndarray] = {}
-        total = 0
-        for d, sources in by_dst.items():
-            hops = self._hops_to(d)
-            ordered = np.array(sorted(sources), dtype=np.int64)
-            total += int(hops[ordered].sum())
-            if total > MAX_GRAPH_ROUTE_ENTRIES:   # before the walk allocates it
-                raise ConfigError(f"the flows' routes on this graph would hold more than {MAX_GRAPH_ROUTE_ENTRIES:,} "
-                                  "link entries (their hops together)", key="topology", value=f"{len(src):,} flows",
-                                  allowed="fewer GPUs or flows (another algorithm), or a graph with shorter paths")
-            for s, path in zip(ordered.tolist(), self._walk(ordered, d, hops)):
-                found[(s, d)] = path
-        self.cache.update(found)
+        missing = sorted({(int(s), int(d)) for s, d in zip(src, dst)} - self.cache.keys())
+        if missing:
+            pairs = np.array(missing, dtype=np.int64)
+            by_dst = np.argsort(pairs[:, 1], kind="stable")
+            pairs = pairs[by_dst]
+            # the hops of every missing route, from the searches, before any walk allocates them
+            total = 0
+            for d in np.unique(pairs[:, 1]):
+                total += int(self._hops_to(int(d))[pairs[pairs[:, 1] == d, 0]].sum())
+                if total > MAX_ROUTE_ENTRIES:   # Cluster.routes bounds the other routers' batches
+                    raise ConfigError(f"the flows' routes on this graph would hold more than {MAX_ROUTE_ENTRIES:,} "
+                                      "link entries (their hops together)", key="topology",
+                                      value=f"{len(src):,} flows", allowed="fewer GPUs or flows (another "
+                                      "algorithm), or a graph with shorter paths")
+            # walk destinations in groups whose hop tables hold at most 2^24 values
+            group = max(1, (1 << 24) // max(self.num_nodes, 1))
+            dests = np.unique(pairs[:, 1])
+            # and at most 2^22 candidate next hops a step (walkers x the most links a node has)
+            walkers = max(1, (1 << 22) // max(int(np.diff(self._out_start).max()), 1))
+            for k in range(0, dests.size, group):
+                chosen = pairs[np.isin(pairs[:, 1], dests[k:k + group])]
+                for w in range(0, len(chosen), walkers):
+                    sub = chosen[w:w + walkers]
+                    for (a, b), path in zip(sub.tolist(), self._walk(sub[:, 0], sub[:, 1])):
+                        self.cache[(a, b)] = path
         paths = [self.cache[(int(s), int(d))] for s, d in zip(src, dst)]
         lengths = np.array([p.size for p in paths], dtype=np.int64)
         offsets = np.zeros(len(paths) + 1, dtype=np.int64)

@@ -38,6 +38,10 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
+#: Flows routed in one call of a router (more are routed in batches, so the route bound is checked before memory).
+_ROUTE_BATCH = 1 << 16
+
+
 @dataclass(frozen=True)
 class Routes:
     """Paths of a batch of flows in CSR form: flow ``f`` uses ``links[offsets[f]:offsets[f+1]]``."""
@@ -191,10 +195,35 @@ class Cluster:
         return len(self.node_names) - self.num_hosts + endpoint - self.num_gpus
 
     def routes(self, src: Any, dst: Any) -> Routes:
-        """Routes of flows ``src[i] -> dst[i]`` (GPU ranks, or host endpoints from ``num_gpus`` on)."""
+        """Routes of flows ``src[i] -> dst[i]`` (GPU ranks, or host endpoints from ``num_gpus`` on).
+
+        Many flows are routed in batches, and their hops together are bounded (:data:`~simtrain.limits.
+        MAX_ROUTE_ENTRIES`): routes are explicit arrays, so a batch past it is refused before its memory is.
+        """
+        from simtrain.errors import ConfigError
+        from simtrain.limits import MAX_ROUTE_ENTRIES
+
         src_arr = np.asarray(src, dtype=np.int64)
         dst_arr = np.asarray(dst, dtype=np.int64)
-        return self.router.routes(src_arr, dst_arr)
+        if src_arr.size <= _ROUTE_BATCH:
+            return self.router.routes(src_arr, dst_arr)
+        parts: list[Routes] = []
+        total = 0
+        for start in range(0, src_arr.size, _ROUTE_BATCH):
+            part = self.router.routes(src_arr[start:start + _ROUTE_BATCH], dst_arr[start:start + _ROUTE_BATCH])
+            total += int(part.links.size)
+            if total > MAX_ROUTE_ENTRIES:
+                raise ConfigError(f"the {src_arr.size:,} flows' routes would hold more than {MAX_ROUTE_ENTRIES:,} "
+                                  f"link entries (every flow's hops together) on {self.name}", key="algorithm",
+                                  value=f"{src_arr.size:,} flows",
+                                  allowed="fewer GPUs, or an algorithm with fewer or shorter flows (ring)")
+            parts.append(part)
+        offsets = [parts[0].offsets]
+        shift = int(parts[0].offsets[-1])
+        for part in parts[1:]:
+            offsets.append(part.offsets[1:] + shift)
+            shift += int(part.offsets[-1])
+        return Routes(np.concatenate(offsets), np.concatenate([part.links for part in parts]))
 
     @property
     def graph(self) -> nx.DiGraph:

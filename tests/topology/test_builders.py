@@ -739,6 +739,24 @@ def test_graph_routes_past_the_entry_bound_are_refused(monkeypatch):
             g.add_edge(x, y, bandwidth_Bps=1e9, latency_s=0.0)
     cluster = from_graph(g, names)
     src, dst = all_pairs(cluster)
-    monkeypatch.setattr(builders, "MAX_GRAPH_ROUTE_ENTRIES", 1000)
+    monkeypatch.setattr(builders, "MAX_ROUTE_ENTRIES", 1000)
     with pytest.raises(ConfigError, match="link entries"):
         cluster.routes(src, dst)
+
+
+def test_routes_of_many_flows_are_batched_and_bounded(monkeypatch):
+    """Flows routed in batches give the routes one call gives; past the entry bound, a batch is refused before
+    the next one is routed."""
+    from simtrain import limits
+    from simtrain.topology import cluster as cluster_module
+    from simtrain.topology import ring as ring_topology
+
+    c = ring_topology(32, "1 GB/s")
+    src, dst = all_pairs(c)
+    whole = c.routes(src, dst)
+    monkeypatch.setattr(cluster_module, "_ROUTE_BATCH", 100)
+    batched = c.routes(src, dst)
+    assert np.array_equal(batched.offsets, whole.offsets) and np.array_equal(batched.links, whole.links)
+    monkeypatch.setattr(limits, "MAX_ROUTE_ENTRIES", int(whole.links.size) - 1)
+    with pytest.raises(ConfigError, match="link entries"):
+        c.routes(src, dst)
