@@ -613,6 +613,15 @@ def fat_tree(
 # ----------------------------------------------------------------------------------------------------
 # Explicit graphs
 # ----------------------------------------------------------------------------------------------------
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (Steele et al. 2014) on unsigned 64-bit values: every input bit moves every output bit,
+    so two hops' choices for one flow are independent."""
+    z = (z + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 class _GraphRouter:
     """Shortest paths (fewest hops) on an explicit graph. Where several are shortest, every hop goes to one of the
     next nodes on a shortest path, chosen by a hash of (src, dst) (per-hop ECMP, as a switch hashes a flow's
@@ -671,7 +680,7 @@ class _GraphRouter:
         order = np.unique(dests)
         rows = np.stack([self._hops_to(int(d)) for d in order])      # hops to each destination, from every node
         row = np.searchsorted(order, dests)
-        pick = np.array([hash((int(a), int(b))) & 0x7FFFFFFF for a, b in zip(sources, dests)], dtype=np.int64)
+        pick = np.array([hash((int(a), int(b))) & 0x7FFFFFFF for a, b in zip(sources, dests)], dtype=np.uint64)
         node = sources.copy()
         walkers: list[np.ndarray] = []
         taken: list[np.ndarray] = []
@@ -686,7 +695,10 @@ class _GraphRouter:
             owner, slot = owner[closer], slot[closer]
             per = np.bincount(owner, minlength=active.size)            # next hops on a shortest path
             first = np.r_[0, np.cumsum(per)[:-1]]
-            chosen = slot[first + pick[active] % per]
+            # each hop's own hash of the flow's and the node (a switch hashes the flow, and its choice is
+            # independent of the previous switch's): a 64-bit mix, wrapping by definition in unsigned arithmetic
+            mixed = _mix64(pick[active] ^ _mix64(here.astype(np.uint64)))
+            chosen = slot[first + (mixed % per.astype(np.uint64)).astype(np.int64)]
             walkers.append(active)
             taken.append(self._out_link[chosen])
             node[active] = self._out_dst[chosen]
@@ -707,8 +719,9 @@ class _GraphRouter:
             pairs = pairs[by_dst]
             # the hops of every missing route, from the searches, before any walk allocates them
             total = 0
-            for d in np.unique(pairs[:, 1]):
-                total += int(self._hops_to(int(d))[pairs[pairs[:, 1] == d, 0]].sum())
+            dests, starts = np.unique(pairs[:, 1], return_index=True)   # pairs are sorted by destination
+            for d, lo, hi in zip(dests.tolist(), starts.tolist(), [*starts[1:].tolist(), len(pairs)]):
+                total += int(self._hops_to(d)[pairs[lo:hi, 0]].sum())
                 if total > MAX_ROUTE_ENTRIES:   # Cluster.routes bounds the other routers' batches
                     raise ConfigError(f"the flows' routes on this graph would hold more than {MAX_ROUTE_ENTRIES:,} "
                                       "link entries (their hops together)", key="topology",
@@ -716,11 +729,11 @@ class _GraphRouter:
                                       "algorithm), or a graph with shorter paths")
             # walk destinations in groups whose hop tables hold at most 2^24 values
             group = max(1, (1 << 24) // max(self.num_nodes, 1))
-            dests = np.unique(pairs[:, 1])
             # and at most 2^22 candidate next hops a step (walkers x the most links a node has)
             walkers = max(1, (1 << 22) // max(int(np.diff(self._out_start).max()), 1))
+            bounds = [*starts.tolist(), len(pairs)]
             for k in range(0, dests.size, group):
-                chosen = pairs[np.isin(pairs[:, 1], dests[k:k + group])]
+                chosen = pairs[bounds[k]:bounds[min(k + group, dests.size)]]
                 for w in range(0, len(chosen), walkers):
                     sub = chosen[w:w + walkers]
                     for (a, b), path in zip(sub.tolist(), self._walk(sub[:, 0], sub[:, 1])):

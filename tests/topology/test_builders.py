@@ -760,3 +760,34 @@ def test_routes_of_many_flows_are_batched_and_bounded(monkeypatch):
     monkeypatch.setattr(limits, "MAX_ROUTE_ENTRIES", int(whole.links.size) - 1)
     with pytest.raises(ConfigError, match="link entries"):
         c.routes(src, dst)
+
+
+def test_graph_ecmp_chooses_each_hop_on_its_own():
+    """In a k = 4 fat-tree (edge, aggregation, core), all-pairs flows reach every core switch from every
+    aggregation switch: each hop's choice is its own hash, not the previous hop's choice again."""
+    k = 4
+    g = nx.DiGraph()
+
+    def link(a, b):
+        for x, y in ((a, b), (b, a)):
+            g.add_edge(x, y, bandwidth_Bps=1e10, latency_s=1e-6)
+
+    gpus = []
+    for pod in range(k):
+        for e in range(k // 2):
+            for h in range(k // 2):
+                gpus.append(f"g{pod}.{e}.{h}")
+                link(gpus[-1], f"L{pod}.{e}")
+            for a in range(k // 2):
+                link(f"L{pod}.{e}", f"A{pod}.{a}")
+        for a in range(k // 2):
+            for c in range(k // 2):
+                link(f"A{pod}.{a}", f"C{a}.{c}")
+    cluster = from_graph(g, gpus)
+    src, dst = all_pairs(cluster)
+    apart = src != dst
+    loads = np.bincount(cluster.routes(src[apart], dst[apart]).links, minlength=cluster.num_links)
+    names = cluster.node_names
+    up = [int(loads[link]) for link in range(cluster.num_links)
+          if names[cluster.link_src[link]].startswith("A") and names[cluster.link_dst[link]].startswith("C")]
+    assert len(up) == k * (k // 2) ** 2 and min(up) > 0
