@@ -85,6 +85,7 @@ def _replay(args: argparse.Namespace) -> int:
     from simtrain.topology import load_topology
     from simtrain.workload import read_workload
     from simtrain.workload.replay import replay
+    from simtrain.workload.schema import check_simulable
 
     if args.model is not None:
         raise ConfigError("give --model or --workload, not both", source=CLI, key="--workload", value=args.workload)
@@ -99,6 +100,7 @@ def _replay(args: argparse.Namespace) -> int:
                           key=f"--{unused[0].replace('_', '-')}")
     values = read_params([p for p in RUN_PARAMS if p.name in used], given)
     workload = read_workload(args.workload)
+    check_simulable(workload, args.workload)   # named by its file, before the cluster is built
     groups = split_overrides(args.set)
     name, params = algorithm(values["algorithm"], groups["algorithm"])
     cluster = load_topology(values["topology"], gpus=values["gpus"], overrides=groups["topology"])

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.workload.schema import Op, Workload
+from simtrain.workload.schema import Op, Workload, check_simulable
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -69,6 +69,8 @@ def replay(workload: Workload, cluster: Any = None, *, durations: str = "simulat
         raise ConfigError("unknown durations", key="durations", value=durations, choices=["simulated", "measured"])
     if durations == "simulated" and cluster is None:
         raise ConfigError("a cluster is needed to simulate the collectives", key="cluster")
+    if durations == "simulated":
+        check_simulable(workload)
     times = _collective_times(workload, cluster, durations, algorithm, engine, options, params)
     compute = [o for o in workload.ops if o.kind == "compute"]
     collectives = workload.collectives

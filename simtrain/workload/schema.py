@@ -30,7 +30,7 @@ from simtrain.inputs import check_keys
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 
 __all__ = ["MAX_DISTINCT_COLLECTIVES", "MAX_OPS", "MAX_OP_SECONDS", "MAX_WORLD_SIZE", "SCHEMA", "Op", "Workload",
-           "read_workload"]
+           "check_simulable", "read_workload"]
 
 SCHEMA = "simtrain.workload/1"
 #: Bounds on what a workload file may hold (a step's ops, not a whole run's).
@@ -139,13 +139,24 @@ class Workload:
                     raise ConfigError(f"must be an integer in 1..world_size ({world})", source=source,
                                       key=f"{key}.group_size", value=group)
             ops.append(Op(kind, name, numbers["start_s"], numbers["duration_s"], numbers.get("bytes", 0.0), group))
-        distinct = {(o.name, o.bytes, o.group_size) for o in ops if o.kind == "collective"}
-        if len(distinct) > MAX_DISTINCT_COLLECTIVES:   # each is simulated once: bound them before any is
-            raise ConfigError(f"holds {len(distinct):,} distinct collectives (operation, size, group); at most "
-                              f"{MAX_DISTINCT_COLLECTIVES:,} (a traced step has dozens to hundreds)", source=source,
-                              key="ops")
         ops.sort(key=lambda o: o.start_s)
         return cls(tuple(ops), world, dict(data.get("source", {})))
+
+
+def check_simulable(workload: Workload, source: str | None = None) -> None:
+    """Refuse a workload whose distinct collectives (operation, size, group) are more than replaying simulates:
+    :data:`MAX_DISTINCT_COLLECTIVES` (each is simulated once; a replay of the measured durations needs none).
+
+    Examples
+    --------
+    >>> ops = tuple(Op("collective", "all-reduce", float(k), 1e-3, 1024.0 * (k + 1), 2) for k in range(3))
+    >>> check_simulable(Workload(ops, 2, {}))
+    """
+    distinct = {(o.name, o.bytes, o.group_size) for o in workload.collectives}
+    if len(distinct) > MAX_DISTINCT_COLLECTIVES:
+        raise ConfigError(f"holds {len(distinct):,} distinct collectives (operation, size, group) to simulate; at "
+                          f"most {MAX_DISTINCT_COLLECTIVES:,} (a traced step has dozens to hundreds; "
+                          "replaying the measured durations needs none)", source=source, key="ops")
 
 
 def _number(value: Any, source: str, key: str) -> float:

@@ -149,3 +149,15 @@ def test_every_element_type_the_profiler_writes_has_its_width(dtype, width):
          "args": {"Collective name": "allreduce", "In msg nelems": 1000, "Out msg nelems": 1000,
                   "dtype": dtype, "Group size": 2}}]}
     assert workload_from_kineto(trace).collectives[0].bytes == 1000 * width
+
+
+def test_a_workload_with_too_many_distinct_collectives_is_refused_only_when_simulated(tmp_path, capsys):
+    from simtrain.workload.replay import replay
+    from simtrain.workload.schema import MAX_DISTINCT_COLLECTIVES, Op, Workload
+
+    ops = tuple(Op("collective", "all-reduce", float(k), 1e-4, 1024.0 * (k + 1), 2)
+                for k in range(MAX_DISTINCT_COLLECTIVES + 1))
+    workload = Workload(ops, 2, {})
+    assert replay(workload, durations="measured").step_time_s > 0     # nothing to simulate: any number
+    with pytest.raises(ConfigError, match="distinct collectives"):
+        replay(workload, load_topology("dgx-h100", gpus=2))
