@@ -160,4 +160,4 @@ def test_a_workload_with_too_many_distinct_collectives_is_refused_only_when_simu
     workload = Workload(ops, 2, {})
     assert replay(workload, durations="measured").step_time_s > 0     # nothing to simulate: any number
     with pytest.raises(ConfigError, match="distinct collectives"):
-        replay(workload, load_topology("dgx-h100", gpus=2))
+        replay(workload, load_topology("torus-2d", gpus=4))
