@@ -215,7 +215,8 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
 
 
 def tree_chunks(nccl: str, size: float, ranks: int, nodes: int, nics: int) -> int:
-    """Pipeline chunks simtrain runs a tree of ``size`` bytes in, at most :data:`MAX_CHUNKS`.
+    """Pipeline chunks simtrain runs a tree (or a ring broadcast's or reduce's chains, ``ring``, counted as a tree's)
+    of ``size`` bytes in, at least; at most :data:`MAX_CHUNKS`.
 
     NVLS tree (``nvlstree``): NCCL's loops, ``⌈size / (16 channels × heads × chunk)⌉`` with NCCL's chunk for the
     size (:func:`~simtrain.network.protocol.nvls_tree_chunk_bytes`), a chunk of simtrain's schedule being one loop

@@ -15,9 +15,9 @@ node the C rings move the same bytes per GPU as one ring.
 
 On a full mesh (every pair of the group joined by a link of its own: AMD's xGMI nodes, a ``fully_connected``
 dimension) rotated rings would all cross the same links, so there the C rings are edge-disjoint directed
-Hamiltonian cycles (:func:`mesh_rings`): p - 1 of them for p ranks (p ≠ 4, 6), one through each of a GPU's links,
-as NCCL's and RCCL's topology searches place their channels on distinct links (RCCL: "all XGMI links are used"
-with 8 MI300X, ROCm/rccl #1270).
+Hamiltonian cycles (:func:`mesh_rings`): p - 1 of them for p ranks up to 27 (p ≠ 4, 6; fewer beyond), one through
+each of a GPU's links, as NCCL's and RCCL's topology searches place their channels on distinct links (RCCL: "all
+XGMI links are used" with 8 MI300X, ROCm/rccl #1270).
 
 Examples
 --------

@@ -459,7 +459,8 @@ def hierarchical(
                           choices=["switch", "fully_connected"])
     if in_switch_reduction and intra_kind != "switch":   # NVLink SHARP reduces in the node's switch
         raise ConfigError("in-switch reduction needs a switch in the node", key="intra_node.in_switch_reduction",
-                          value=in_switch_reduction, allowed="true only with intra_node kind: switch")
+                          value=in_switch_reduction, allowed="true only with intra_node kind: switch (a node made "
+                          "fully_connected also sets intra_node.in_switch_reduction: false)")
     for key, value in (("nodes", num_nodes), ("gpus_per_node", gpus_per_node), ("nics_per_node", nics_per_node)):
         _count(value, key)
     if nodes_per_rack is not None:
@@ -799,6 +800,9 @@ def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: 
         bandwidth = float(data.get("bandwidth_Bps", 0.0))
         if not bandwidth > 0 or not math.isfinite(bandwidth):
             raise ConfigError("must be a positive bandwidth", key=f"links[{a} -> {b}].bandwidth", value=bandwidth)
+        if bandwidth > MAX_LINK_BANDWIDTH_BPS:
+            raise ConfigError("is faster than any link", key=f"links[{a} -> {b}].bandwidth", value=bandwidth,
+                              allowed="at most 1 PB/s")
         latency = float(data.get("latency_s", 0.0))
         klass = str(data.get("link_class", "link"))
         if klass not in classes:

@@ -122,7 +122,7 @@ def load_topology(
         raise
     except ConfigError as exc:
         key = exc.key or ""
-        given = [k for k, _ in overrides if key == k or key.startswith(f"{k}.")]
+        given = [k for k, _ in overrides if key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.")]
         if not given:
             raise
         raise ConfigError(exc.message, source=OVERRIDES, key=f"topology.{key}", value=exc.value,
