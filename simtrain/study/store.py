@@ -41,7 +41,8 @@ from simtrain.outputs import is_temporary, reason, write_bytes
 
 __all__ = ["ResultStore", "atomic_write"]
 
-FORMAT = 1
+#: The layout of a results folder and what its fingerprint covers (2: the contents of the files the points read).
+FORMAT = 2
 
 #: Write ``data`` to ``path`` whole or not at all (kept under its old name for callers of this module).
 atomic_write = write_bytes
@@ -145,10 +146,14 @@ class ResultStore:
                 self.chunk_size = int(manifest["chunk_size"])    # resume with the chunks already on disk
                 return
             if not force:
-                raise ConfigError(
-                    f"the folder holds results of another study ({manifest.get('name', '?')!r}, "
-                    f"{manifest.get('num_points', '?')} points)", source="<cli>", key="--out", value=str(self.out),
-                    allowed="a new folder, the same study again (to resume), or add --force to discard them")
+                why = (f"another study ({manifest.get('name', '?')!r}, {manifest.get('num_points', '?')} points)"
+                       if manifest.get("format", FORMAT) == FORMAT else
+                       f"a study written by an earlier simtrain (folder format {manifest.get('format')!r}, "
+                       f"{manifest.get('simtrain_version', '?')}), whose fingerprint did not cover the files the "
+                       "points read")
+                raise ConfigError(f"the folder holds results of {why}", source="<cli>", key="--out",
+                                  value=str(self.out), allowed="a new folder, the same study again (to resume), or "
+                                  "add --force to discard them")
             self.clear()
         elif any(self.out.iterdir()) and not force:
             raise ConfigError("the folder is not empty and holds no study", source="<cli>", key="--out",

@@ -407,3 +407,19 @@ def test_a_local_dask_sweep_says_nothing_when_dasks_default_port_is_taken(tmp_pa
     finally:
         holder.close()
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_a_folder_an_earlier_simtrain_wrote_is_named_so(tmp_path):
+    """Folder format 1's fingerprint did not cover the files the points read: its results are not resumed, and the
+    error says why rather than calling it another study."""
+    from simtrain.errors import ConfigError
+    from simtrain.study.store import ResultStore
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "study.json").write_text(json.dumps({"format": 1, "name": "s", "fingerprint": "abc", "num_points": 2,
+                                                "chunk_size": 1, "simtrain_version": "0.9"}))
+    (out / "chunks").mkdir()
+    with pytest.raises(ConfigError, match="earlier simtrain") as info:
+        ResultStore(out, "abc", 2, 1, "s").open(force=False)
+    assert "--force" in str(info.value)
