@@ -113,6 +113,7 @@ class Study:
         files = sorted({content_key(kind, str(point[key])) for point in self.points
                         for key, kind in (("model", "models"), ("topology", "topologies"), ("profile", "profiles"))
                         if point.get(key) is not None})
+        files += sorted({_device_file_key(str(point["topology"])) for point in self.points} - {""})
         blob = json.dumps({"seed": self.seed, "points": self.points, "derived": self.derived, "files": files},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -124,6 +125,25 @@ class Study:
     def derived_functions(self) -> dict[str, Callable[[Mapping[str, Any]], float]]:
         """Compiled derived-column expressions."""
         return {name: compile_expression(text, self.source, f"derived.{name}") for name, text in self.derived.items()}
+
+
+def _device_file_key(topology: str) -> str:
+    """The SHA-256 of the device file a topology file names by path (``device: ./gpu.yaml``), or "" (a catalog
+    device, or a topology that cannot be read: the study's checks report that)."""
+    from simtrain.catalog import resolve
+    from simtrain.config import Section, load_yaml
+    from simtrain.hardware import device_from_section
+    from simtrain.run import profile_fingerprint
+
+    try:
+        path = resolve("topologies", topology)
+        data = load_yaml(path)
+        if not isinstance(data, dict) or not isinstance(data.get("device"), str):
+            return ""
+        device = device_from_section(Section(data, str(path)))
+    except ConfigError:
+        return ""
+    return f"{device} sha256:{profile_fingerprint(device)}" if Path(device).is_file() else ""
 
 
 def load_study(name_or_path: str | Path) -> Study:

@@ -72,6 +72,22 @@ def test_fingerprint_covers_the_files_the_points_read(tmp_path, monkeypatch):
     assert study_from_dict(spec, "s.yaml").fingerprint != first      # the file edited
 
 
+def test_fingerprint_covers_a_device_file_a_topology_names(tmp_path):
+    from pathlib import Path
+
+    from simtrain.catalog import resolve
+    from simtrain.study import study_from_dict
+
+    device = Path(resolve("devices", "a100")).read_text()
+    (tmp_path / "gpu.yaml").write_text(device)
+    (tmp_path / "t.yaml").write_text("name: t\nkind: fully_connected\ndevice: gpu.yaml\ngpus: 8\n"
+                                     "bandwidth: 64 GB/s\n")
+    spec = {"name": "s", "base": {"model": "resnet50", "topology": str(tmp_path / "t.yaml"), "gpus": 8}}
+    first = study_from_dict(spec, "s.yaml").fingerprint
+    (tmp_path / "gpu.yaml").write_text(device.replace("2039 GB/s", "1039 GB/s"))
+    assert study_from_dict(spec, "s.yaml").fingerprint != first
+
+
 def test_a_missing_file_names_its_path_and_where_it_is_read_from(tmp_path, monkeypatch):
     from simtrain.study import study_from_dict
 
