@@ -256,6 +256,12 @@ def _meshes(grid: np.ndarray, cluster: object) -> bool:
         return False
     if grid.shape[0] > 1 and not _meshes(grid[:1], cluster):   # most clusters answer on their first node
         return False
+    link_src, link_dst = getattr(cluster, "link_src", None), getattr(cluster, "link_dst", None)
+    if link_src is not None and link_dst is not None:
+        # most clusters answer here: the first rank has no link of its own to every other (a switch, a torus)
+        reached = link_dst[link_src == grid[0, 0]]
+        if np.isin(grid[0, 1:], reached).sum() != length - 1:
+            return False
     src, dst = np.repeat(grid, length, axis=1).ravel(), np.tile(grid, (1, length)).ravel()
     apart = src != dst
     if int(apart.sum()) != grid.shape[0] * length * (length - 1):   # a rank twice in a row
