@@ -20,7 +20,9 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +113,24 @@ def content_key(kind: str, text: str) -> str:
     from simtrain.catalog import resolve
     from simtrain.errors import ConfigError
     from simtrain.model.user_module import is_module_reference, parse_module_reference
-    from simtrain.run import profile_fingerprint
 
     try:
         if kind == "models" and is_module_reference(text):
             path = parse_module_reference(text)[0]
         else:
             path = resolve(kind, text.split(":", 1)[0] if kind == "models" else text)
-    except ConfigError:
+        stat = os.stat(path)
+    except (ConfigError, OSError):
         return text   # not a file: a spec, or a name load_* will refuse with its own message
-    return f"{text} sha256:{profile_fingerprint(path)}"
+    return f"{text} sha256:{_digest(str(path), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(path: str, mtime_ns: int, ctime_ns: int, size: int, inode: int) -> str:
+    # a file's SHA-256, read again whenever its times, size or inode change (an edit or a replacement)
+    from simtrain.run import profile_fingerprint
+
+    return profile_fingerprint(path)
 
 
 _DEFAULT = RunCache()
