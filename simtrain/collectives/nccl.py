@@ -176,8 +176,9 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
 
     Ring always (a channel per NIC across nodes, and on a full mesh one per edge-disjoint ring); tree and CollNet
     for all-reduce across nodes (CollNet where the fabric reduces); NVLS inside one node whose switch reduces
-    (all-reduce, reduce-scatter, all-gather). LL128 only where every in-node link is NVLink-class (NCCL enables it
-    there only); NVLS and CollNet run Simple.
+    (all-reduce, reduce-scatter, all-gather). LL128 only where every in-node link is NVLink (:data:`~simtrain.
+    network.protocol.LL128_KINDS`: NCCL enables it there only, RCCL not by default on MI300X's xGMI); NVLS and
+    CollNet run Simple.
 
     Examples
     --------
@@ -186,13 +187,13 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     ['ring/LL', 'ring/LL128', 'ring/Simple', 'tree/LL', 'tree/LL128', 'tree/Simple', 'nvlstree/Simple']
     """
     from simtrain.collectives.nvls import nvls_applicable
-    from simtrain.network.protocol import HW_CLASS, link_kind
+    from simtrain.network.protocol import LL128_KINDS, link_kind
 
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
     nics = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
     protocols = ["LL", "Simple"]
     intra = [link_kind(cluster, name) for name in cluster.class_names if name != "inter-node"]
-    if all(HW_CLASS[k] == "nvlink" for k in intra):
+    if all(k in LL128_KINDS for k in intra):
         protocols = ["LL", "LL128", "Simple"]
     ring_params: tuple[tuple[str, Any], ...] = ()
     if op != "all-to-all":

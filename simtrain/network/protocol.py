@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL", "NVLS_CHANNELS",
-           "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY",
+__all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL",
+           "NVLS_CHANNELS", "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY",
            "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY", "NvlsPipeline",
            "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
            "node_bandwidths", "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
@@ -92,6 +92,10 @@ LINK_EFFICIENCY: dict[str, float] = {"nvswitch": SIMPLE_EFFICIENCY, "nvlink": SI
 #: its GPU-to-GPU links through NCCL's NVLink path type and tuning tables (its own per-GPU tuning is not modelled).
 HW_CLASS: dict[str, str] = {"nvswitch": "nvlink", "nvlink": "nvlink", "nvlink-bridge": "nvlink", "pcie": "pci",
                             "xgmi": "nvlink", "nic": "net", "nic-socket": "net"}
+
+#: Link kinds on which NCCL runs LL128 (NCCL enables it over NVLink only; RCCL's LL128 for gfx942's xGMI exists but
+#: is left off by default, "pending tuning table update", ROCm/rccl #1549, so an MI300X node runs LL and Simple).
+LL128_KINDS = ("nvswitch", "nvlink", "nvlink-bridge")
 
 #: NCCL's algorithms and protocols (tuning.cc naming; simtrain's schedules in simtrain/collectives/nccl.py).
 NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
