@@ -106,25 +106,34 @@ def run(args: argparse.Namespace) -> int:
         for choice in choices([schedule]):   # the tuner's choice (all-to-all has none: NCCL sends point to point)
             chosen = {k: v for k, v in choice.items() if k not in ("op", "size_bytes")}
 
+    built: dict[Any, Any] = {}   # a DES sweep's schedules, built once for its bound and run after it
+
+    def schedule_of(size: Any) -> Any:
+        from simtrain.collectives import build_schedule
+
+        return build_schedule(args.op, size, cluster, name, chunks=chunks, **params)
+
     def simulate(size: Any) -> Any:
         if args.engine == "des":   # the DES path directly: its progress line and --quiet
-            from simtrain.collectives import build_schedule
             from simtrain.network import run_engine
 
-            schedule = build_schedule(args.op, size, cluster, name, chunks=chunks, **params)
+            schedule = built.pop(size, None) or schedule_of(size)
             return run_engine("des", schedule, cluster, options, store_and_forward=args.store_and_forward,
                               progress=False if args.quiet else None)
         return collective_time(args.op, size, cluster, name, engine=args.engine, options=options, chunks=chunks,
                                **params)
 
+    routes: list[Any] = []   # the cluster's routes, shared by the sizes' estimates (store-and-forward reads them)
+
     def des_messages(size: Any) -> int:
         """The DES messages of one size of a sweep (their sum is bounded as one run's are)."""
-        from simtrain.collectives import build_schedule
         from simtrain.network.cache import NetworkCache
         from simtrain.network.des import estimate_messages
 
-        schedule = build_schedule(args.op, size, cluster, name, chunks=chunks, **params)
-        return estimate_messages(schedule, NetworkCache.for_cluster(cluster, None), args.store_and_forward)
+        if not routes:
+            routes.append(NetworkCache.for_cluster(cluster, None))
+        built[size] = schedule_of(size)
+        return estimate_messages(built[size], routes[0], args.store_and_forward)
 
     if sweeping:
         return _sweep(args, cluster, name, simulate, des_messages if args.engine == "des" else None, options)

@@ -162,29 +162,44 @@ def _mark(used: np.ndarray, route: list[int], value: bool, cycle: bool = True) -
     used[(hops, np.roll(hops, -1)) if cycle else (hops[:-1], hops[1:])] = value
 
 
-def _search_rings(p: int, steps: int) -> list[list[int]]:
-    """p - 1 edge-disjoint directed Hamiltonian cycles, by backtracking (ring k leaves vertex 0 for vertex k + 1, as
-    a full set uses every edge out of 0 once); [] when they are not found within ``steps``."""
+def _disjoint(p: int, specs: list[tuple[int, int | None, int | None]], steps: int) -> list[list[int]] | None:
+    """Edge-disjoint Hamiltonian routes, one per ``(start, end, second)`` of ``specs`` (:func:`_hamiltonian`'s),
+    by backtracking over them all; None when they are not found within ``steps``."""
     used = np.zeros((p, p), dtype=bool)
-    rings: list[list[int]] = []
+    found: list[list[int]] = []
     budget = [steps]
 
     def place(k: int) -> bool:
-        if k == p - 1:
+        if k == len(specs):
             return True
-        for ring in _hamiltonian(p, used, 0, None, k + 1, budget):
-            _mark(used, ring, True)
-            rings.append(ring)
+        start, end, second = specs[k]
+        for route in _hamiltonian(p, used, start, end, second, budget):
+            _mark(used, route, True, cycle=end is None)
+            found.append(route)
             if place(k + 1):
                 return True
-            rings.pop()
-            _mark(used, ring, False)
+            found.pop()
+            _mark(used, route, False, cycle=end is None)
         return False
 
     try:
-        return rings if place(0) else []
+        return found if place(0) else None
     except _Budget:
-        return []
+        return None
+
+
+def _first(p: int, used: np.ndarray, start: int, end: int | None, steps: int) -> list[int] | None:
+    """The first Hamiltonian route from ``start`` a search finds among the unused edges within ``steps``."""
+    try:
+        return next(_hamiltonian(p, used, start, end, None, [steps]), None)
+    except _Budget:
+        return None
+
+
+def _search_rings(p: int, steps: int) -> list[list[int]]:
+    """p - 1 edge-disjoint directed Hamiltonian cycles, by backtracking (ring k leaves vertex 0 for vertex k + 1, as
+    a full set uses every edge out of 0 once); [] when they are not found within ``steps``."""
+    return _disjoint(p, [(0, None, k + 1) for k in range(p - 1)], steps) or []
 
 
 def _greedy_rings(p: int, steps: int) -> list[list[int]]:
@@ -192,15 +207,10 @@ def _greedy_rings(p: int, steps: int) -> list[list[int]]:
     ``steps`` (no backtracking across rings)."""
     used = np.zeros((p, p), dtype=bool)
     rings: list[list[int]] = []
-    while True:
-        try:
-            ring = next(_hamiltonian(p, used, 0, None, None, [steps]), None)
-        except _Budget:
-            ring = None
-        if ring is None:
-            return rings
+    while (ring := _first(p, used, 0, None, steps)) is not None:
         rings.append(ring)
         _mark(used, ring, True)
+    return rings
 
 
 @functools.cache
@@ -211,36 +221,13 @@ def _mesh_paths(length: int, channels: int) -> tuple[tuple[int, ...], ...]:
     L ≤ 16 but 3, 4 and 5 with one channel per GPU); otherwise each is the first a search finds among the links left,
     or the rotated run (s, s+1, …, s-1) when none is left."""
     entries = list(dict.fromkeys((c * length) // channels for c in range(channels)))
-    used = np.zeros((length, length), dtype=bool)
-    found: list[list[int]] = []
-    budget = [MESH_SEARCH_STEPS]
-
-    def place(k: int) -> bool:
-        if k == len(entries):
-            return True
-        s = entries[k]
-        for route in _hamiltonian(length, used, s, (s - 1) % length, None, budget):
-            _mark(used, route, True, cycle=False)
-            found.append(route)
-            if place(k + 1):
-                return True
-            found.pop()
-            _mark(used, route, False, cycle=False)
-        return False
-
-    try:
-        complete = place(0)
-    except _Budget:
-        complete = False
-    if not complete:
-        used[:] = False
+    found = _disjoint(length, [(s, (s - 1) % length, None) for s in entries], MESH_SEARCH_STEPS)
+    if found is None:
+        used = np.zeros((length, length), dtype=bool)
         found = []
         for s in entries:
-            try:
-                route = next(_hamiltonian(length, used, s, (s - 1) % length, None, [MESH_GREEDY_STEPS]), None)
-            except _Budget:
-                route = None
-            route = route or [(s + i) % length for i in range(length)]
+            route = (_first(length, used, s, (s - 1) % length, MESH_GREEDY_STEPS)
+                     or [(s + i) % length for i in range(length)])
             _mark(used, route, True, cycle=False)
             found.append(route)
     by_entry = dict(zip(entries, found))

@@ -128,12 +128,12 @@ class Study:
 
 
 def _device_file_key(topology: str) -> str:
-    """The SHA-256 of the device file a topology file names by path (``device: ./gpu.yaml``), or "" (a catalog
+    """The content key of the device file a topology file names by path (``device: ./gpu.yaml``), or "" (a catalog
     device, or a topology that cannot be read: the study's checks report that)."""
     from simtrain.catalog import resolve
     from simtrain.config import Section, load_yaml
     from simtrain.hardware import device_from_section
-    from simtrain.run import profile_fingerprint
+    from simtrain.training.run_cache import content_key
 
     try:
         path = resolve("topologies", topology)
@@ -143,7 +143,7 @@ def _device_file_key(topology: str) -> str:
         device = device_from_section(Section(data, str(path)))
     except ConfigError:
         return ""
-    return f"{device} sha256:{profile_fingerprint(device)}" if Path(device).is_file() else ""
+    return content_key("devices", device) if Path(device).is_file() else ""
 
 
 def load_study(name_or_path: str | Path) -> Study:
