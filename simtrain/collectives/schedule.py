@@ -115,8 +115,8 @@ class StepPattern:
         object.__setattr__(self, "nbytes", _per_flow(self.nbytes, src.shape))
         if self.chain_id is not None:
             object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
-        if self.stage_of_flow is not None:
-            object.__setattr__(self, "stage_of_flow", np.asarray(self.stage_of_flow, dtype=np.int64))
+        if self.stage_of_flow is not None:   # read-only: its levels (:attr:`levels`) are kept
+            object.__setattr__(self, "stage_of_flow", _frozen(np.asarray(self.stage_of_flow, dtype=np.int64)))
         if self.efficiency is not None:
             object.__setattr__(self, "efficiency", _per_flow(self.efficiency, src.shape))
         if self.latency_offset_s is not None:
@@ -143,6 +143,26 @@ class StepPattern:
             key = digest.digest()
             object.__setattr__(self, "_flows_key", key)
         return key
+
+    @property
+    def levels(self) -> tuple[np.ndarray, ...]:
+        """The flows of each stage of a chain or tree, stage 0 first, each in flow order (an empty array for a
+        stage without flows); worked out once per pattern and kept by :meth:`replaced`.
+
+        Examples
+        --------
+        >>> [a.tolist() for a in StepPattern([0, 1, 2], [1, 2, 3], 1.0, stage_of_flow=[1, 0, 1]).levels]
+        [[1], [0, 2]]
+        """
+        found = self.__dict__.get("_levels")
+        if found is None:
+            if self.stage_of_flow is None:
+                raise ValueError("only a chain's or a tree's pattern has stages")
+            order = np.argsort(self.stage_of_flow, kind="stable")
+            counts = np.bincount(self.stage_of_flow)
+            found = tuple(np.split(order, np.cumsum(counts)[:-1]))
+            object.__setattr__(self, "_levels", found)
+        return found
 
     @property
     def num_flows(self) -> int:
@@ -178,6 +198,8 @@ class StepPattern:
             raise TypeError("replaced() keeps a pattern's flows; build a new StepPattern for others")
         out = dataclasses.replace(self, **changes)
         object.__setattr__(out, "_flows_key", self.flows_key)
+        if "_levels" in self.__dict__ and "stage_of_flow" not in changes:   # the same stages
+            object.__setattr__(out, "_levels", self.__dict__["_levels"])
         return out
 
 

@@ -97,8 +97,7 @@ def _level_rates(pattern: StepPattern, flows: _Flows, cluster: Cluster) -> np.nd
     """Max-min rate of every flow of a pipelined tree among its own level's flows (rates do not depend on bytes)."""
     assert pattern.stage_of_flow is not None
     result = np.zeros(pattern.num_flows)
-    for level in range(int(pattern.stage_of_flow.max()) + 1):
-        members = np.flatnonzero(pattern.stage_of_flow == level)
+    for members in pattern.levels:
         if members.size == 0:
             continue
         lengths = flows.routes.lengths[members]
@@ -311,8 +310,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             if pattern.efficiency is not None and tree:
                 first = _slowed(first, flows, pattern.efficiency)
             for _ in range(pattern.repeat):
-                for level in range(int(pattern.stage_of_flow.max()) + 1):
-                    members = np.flatnonzero(pattern.stage_of_flow == level)
+                for members in pattern.levels:
                     ready = _frontier(ready, src[members], dst[members], first[members], overhead)
             stage = float(ready.max()) - before
             occupied = pattern.repeat * (float(times.max()) + overhead) if whole else 0.0

@@ -393,8 +393,11 @@ _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the p
 
 
 def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, int, int, float, str]],
-               scaling: Sequence[tuple[str, str, str, int, int, float]]) -> None:
-    """Register the 1-GPU throughput rows and the N-GPU scaling rows of one DeepLearningExamples README."""
+               scaling: Sequence[tuple[str, str, str, int, int, float]],
+               framework: tuple[str, str] = ("ddp", "PyTorch DDP (simtrain's default framework), 25 MiB buckets")
+               ) -> None:
+    """Register the 1-GPU throughput rows and the N-GPU scaling rows of one DeepLearningExamples README
+    (``framework``: the scaling runs' ``--framework`` and what it stands for)."""
     for key, system_name, prec, batch, _, published, _tag in rows:
         system, text = _one_gpu(system_name)
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
@@ -409,15 +412,15 @@ def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, 
     for key, system_name, prec, batch, gpus, published in scaling:
         system, text = _DLE_SYSTEMS[system_name]
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
-        cmd = _simulate(system, gpus, batch, dtype)
+        cmd = _simulate(system, gpus, batch, dtype, {} if framework[0] == "ddp" else {"framework": framework[0]})
         prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
         _case(f"{source_id}-{key}", source_id,
               source.format(table=f"{system_name} training performance, {gpus} GPUs, {prec} scaling "
                                   f"{published * gpus / 100:.2f}x"),
               f"ResNet-50 v1.5 {gpus}-GPU scaling efficiency ({system_name}, {prec}, batch {batch} per GPU): "
               f"{gpus}-GPU throughput / ({gpus} x 1-GPU throughput)", published, "%", "[M]",
-              f"{text}; {gpus} GPUs, per-GPU batch {batch} (weak scaling); {prec_text}; momentum SGD, 25 MiB "
-              f"buckets; {_DEFAULT_ALGO}; efficiency = simtrain's scaling_efficiency (the {gpus}-GPU throughput "
+              f"{text}; {gpus} GPUs, per-GPU batch {batch} (weak scaling); {prec_text}; momentum SGD; "
+              f"{framework[1]}; {_DEFAULT_ALGO}; efficiency = simtrain's scaling_efficiency (the {gpus}-GPU throughput "
               "over the single-GPU compute-only throughput)", [cmd],
               _value(cmd, "scaling_efficiency", 100.0), effect_zero=100.0, gap=_SCALING_GAP)
 
@@ -461,7 +464,12 @@ _dle_cases(
      ("v100-fp32-8gpu-scaling", "DGX-1 V100 16GB", "FP32", 128, 8, 100 * 7.69 / 8),
      ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 7.48 / 8),
      ("dgx2-fp32-16gpu-scaling", "DGX-2 V100 32GB", "FP32", 128, 16, 100 * 15.05 / 16),
-     ("dgx2-amp-16gpu-scaling", "DGX-2 V100 32GB", "AMP", 256, 16, 100 * 13.27 / 16)])
+     ("dgx2-amp-16gpu-scaling", "DGX-2 V100 32GB", "AMP", 256, 16, 100 * 13.27 / 16)],
+    ("horovod:cycle_time=5ms,fusion_threshold=64MiB",
+     "Horovod as the container ran it (model/resnet.py wraps the optimizer in `hvd.DistributedOptimizer`, "
+     "runtime/runner.py sets `HOROVOD_GPU_ALLREDUCE=NCCL`; the 20.06 container's Horovod predates 0.21.0, whose "
+     "cycle time fell from 5 ms to 1 ms (NVIDIA's 20.10 container notes list Horovod 0.20.0), so its 5 ms cycle "
+     "and 64 MiB fusion buffer: `--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`)"))
 
 
 def _speedup(slow: Command, fast: Command, key: str = "step_time_s") -> Callable[[], float]:
