@@ -147,3 +147,19 @@ def test_resized_schedule_equals_a_fresh_one():
     a = evaluate(small.resized(3e8), c, cache=cache).time_s
     evaluate(small, c, cache=cache)
     assert a == pytest.approx(evaluate(big, c).time_s, rel=1e-12)
+
+
+def test_pattern_levels_are_each_stages_flows_and_travel_with_the_flows():
+    """``StepPattern.levels`` lists each stage's flows in flow order (an empty stage included), as the engines
+    walked them with ``flatnonzero(stage_of_flow == k)``; ``replaced``/``scaled`` keep it, and the stages are
+    read-only so the kept levels stay true."""
+    from simtrain.collectives.schedule import StepPattern
+
+    stage = np.array([2, 0, 2, 0, 3, 2])
+    p = StepPattern(np.arange(6), np.arange(1, 7), 1.0, stage_of_flow=stage)
+    expected = [np.flatnonzero(p.stage_of_flow == k) for k in range(4)]
+    assert [a.tolist() for a in p.levels] == [a.tolist() for a in expected] == [[1, 3], [], [0, 2, 5], [4]]
+    assert p.scaled(3.0).levels is p.levels and p.replaced(efficiency=0.5).levels is p.levels
+    assert not p.stage_of_flow.flags.writeable
+    with pytest.raises(ValueError):
+        _ = StepPattern([0], [1], 1.0).levels
