@@ -79,7 +79,7 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
           "drains after", minimum=0),
     # Floor of one kernel's time: a launch cannot take less (stated default of the order of a CUDA launch plus
     # PyTorch's per-operator dispatch; see docs/compute-model.md).
-    Param("launch_overhead", "time", 4e-6, "floor of one kernel's time", minimum=0, unit="s"),
+    Param("launch_overhead", "time", 4e-6, "floor of one kernel's time", minimum=0, maximum=1.0, unit="s"),
 )
 
 #: The keys of a device file.

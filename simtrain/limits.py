@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DEVICES",
-           "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS", "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS",
-           "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE",
+__all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES",
+           "MAX_DES_PIPELINE_SLOTS", "MAX_DEVICES", "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS",
+           "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS",
+           "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE",
            "MAX_REPEATS", "MAX_ROUTE_ENTRIES", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS",
            "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
@@ -92,6 +93,9 @@ MAX_ROUTE_ENTRIES = 50_000_000
 #: Slots of a pipeline-parallel step, micro-batches per pipeline x stages x model chunks, each of which the step's
 #: schedule lists (2^20 took 5.9 s and 0.9 GB analytically; real plans have thousands: Llama 3 405B's at most ~5k).
 MAX_PIPELINE_SLOTS = 1 << 20
+#: Slots of a pipeline-parallel step the DES runs: it simulates each one (about 0.5 ms apiece here: 2^16 slots take
+#: about 30 s, the 2^20 the analytical engine allows would take some 8 minutes); run larger steps analytically.
+MAX_DES_PIPELINE_SLOTS = 1 << 16
 
 
 def check_count(value: int, maximum: int, *, key: str, source: str | None = None) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from simtrain import units
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
@@ -134,6 +135,7 @@ RUN_PARAMS: tuple[Param, ...] = (
 
 _NAMES = [p.name for p in RUN_PARAMS]
 _DEFAULT_BATCH = next(p.default for p in RUN_PARAMS if p.name == "batch")
+_DEFAULT_BUCKET = units.parse_size(next(p.default for p in RUN_PARAMS if p.name == "bucket_size"))
 #: Parameters only a parallel plan reads (``parallel``): without a plan, one set away from its default is refused
 #: rather than ignored.
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
@@ -301,12 +303,23 @@ class TrainingRun:
         for name in ("parallel", "pipeline_layout"):   # an empty plan is a mistake, not "no plan" (that is None)
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 raise ConfigError("is empty: give it a value, or leave it out", key=name, value=getattr(self, name))
+        self._check_framework()
         check_combination(self.compute_jitter, self.store_and_forward, self.engine, batch=self.batch,
                           parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
                           pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,
                           rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
                           samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
                           plan_options={name: getattr(self, name) for name in PLAN_ONLY})
+
+    def _check_framework(self) -> None:
+        """Horovod has no buckets: its fusion threshold groups the tensors, so a bucket size given with it would
+        change nothing (a study sweeping it would print identical rows under different values)."""
+        from simtrain.training.framework import make_framework
+
+        if self.bucket_size != _DEFAULT_BUCKET and make_framework(self.framework).name == "horovod":
+            raise ConfigError("is not used by horovod, which fuses the tensors up to its fusion threshold",
+                              key="bucket_size", value=units.format_size(self.bucket_size),
+                              allowed="the default, or framework horovod:fusion_threshold=SIZE")
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

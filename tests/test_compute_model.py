@@ -79,6 +79,7 @@ def test_a_device_file_loads_by_path_and_from_a_topology(tmp_path):
     ({"efficiency": {"simt_tile": [128, 128, 8, 1]}}, ["efficiency.simt_tile"]),
     ({"efficiency": {"pipeline_stage": 3}}, ["efficiency.pipeline_stage", "did you mean 'pipeline_stages'"]),
     ({"sources": None}, ["sources", "missing"]),
+    ({"efficiency": {"launch_overhead": "1.7e308 s"}}, ["efficiency.launch_overhead", "at most 1 s"]),
 ])
 def test_a_bad_device_file_is_one_clear_line(tmp_path, capsys, edit, fragments):
     data = yaml.safe_load(resolve("devices", "v100").read_text())

@@ -288,6 +288,14 @@ ARGUMENTS = [
     (f"{_SIM} --set topology.gpus={_DIGITS}", []),
     (f"{_SIM} --set topology.bandwidth='1e-300 B/s'", ["bandwidth"]),
     (f"{_SIM} --set 'topology.bandwidth={_DIGITS} GB/s'", ["bandwidth", "too long"]),
+    # hostile report 13: a launch past a second overflows a step; Horovod has no buckets; GIST splits a GCN;
+    # the DES's pipeline slots
+    (f"{_SIM} --framework ddp:launch=1e308s", ["--framework", "launch", "at most 1 s"]),
+    (f"{_SIM} --framework horovod:launch=2s", ["--framework", "launch", "at most 1 s"]),
+    (f"{_SIM} --framework horovod --bucket-size 1MiB", ["--bucket-size", "not used by horovod", "1 MiB"]),
+    (f"{_SIM} --scheme gist", ["gist", "conv2d", "linear"]),
+    ("simulate --model gpt:layers=64,hidden=512,heads=8,seq=512,vocab=1000 --topology dgx-h100 --gpus 64 "
+     "--parallel tp=1,pp=64 --micro-batch 1 --global-batch 2048 --engine des", ["--global-batch", "65536", "des"]),
 ]
 
 

@@ -47,6 +47,11 @@ __all__ = ["LAYOUTS", "GemmTable", "grid_dims", "loop_rule", "measure_gemm_table
 
 #: Product layouts: a·b, a·bᵀ, aᵀ·b.
 LAYOUTS = ("nn", "nt", "tn")
+#: The slowest rate a table may hold (FLOP/s): a measured kernel is far above it, and every time priced from the
+#: table stays finite.
+MIN_RATE = 1.0
+#: The largest dimension a table may list: far beyond any measured GEMM, and every dimension converts to a float.
+MAX_DIM = 2**40
 
 
 def grid_dims(quick: bool = False, largest: int = 4096) -> list[int]:
@@ -194,9 +199,9 @@ class GemmTable:
             raise ConfigError("must be a GEMM table (dims and one rate grid per layout)", source=source, key=key)
         dims = data.get("dims")
         if (not isinstance(dims, list) or not dims
-                or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims)
+                or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= MAX_DIM for d in dims)
                 or any(b <= a for a, b in itertools.pairwise(dims))):
-            raise ConfigError("must be a non-empty increasing list of positive integers", source=source,
+            raise ConfigError(f"must be a non-empty increasing list of integers from 1 to {MAX_DIM}", source=source,
                               key=f"{key}.dims", value=dims)
         check_keys(data, ("dims", "loop", *LAYOUTS), source, f"{key}.")   # a misspelt layout: not "unmeasured"
         rates = _grids(data, len(dims), source, key)
@@ -234,9 +239,9 @@ def _grids(data: dict[str, Any], n: int, source: str, key: str) -> dict[str, np.
             raise ConfigError(f"must be a {n} x {n} x {n} grid of rates (FLOP/s, or null)", source=source,
                               key=f"{key}.{layout}")
         finite = grid[~np.isnan(grid)]
-        if finite.size == 0 or not np.all(np.isfinite(finite)) or np.any(finite <= 0):
-            raise ConfigError("rates must be positive finite numbers (null where not measured), at least one",
-                              source=source, key=f"{key}.{layout}")
+        if finite.size == 0 or not np.all(np.isfinite(finite)) or np.any(finite < MIN_RATE):
+            raise ConfigError(f"rates must be finite numbers of at least {MIN_RATE:g} FLOP/s (null where not "
+                              "measured), at least one", source=source, key=f"{key}.{layout}")
         if np.isnan(grid[0, 0, 0]):
             raise ConfigError("the smallest product (1 x 1 x 1) must be measured", source=source,
                               key=f"{key}.{layout}")

@@ -313,8 +313,10 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
         else:
             # every algorithm under NCCL's protocol model, chosen as the engines choose it (auto carries its own)
             result = run_engine(args.engine, schedule, cluster, nccl)
-        label = (f"auto ({schedule.params['nccl']}/{schedule.params['protocol']})" if name == "auto"
-                 else f"{name} ({'line rate' if result.protocol == 'none' else result.protocol})")
+        if name == "auto":   # NCCL's algorithm, or for all-to-all the point-to-point sends NCCL runs (direct)
+            label = f"auto ({schedule.params.get('nccl', schedule.algorithm)}/{result.protocol})"
+        else:
+            label = f"{name} ({'line rate' if result.protocol == 'none' else result.protocol})"
         rows.append((result.time_s, label, result))
     if not rows:
         raise ConfigError("no algorithm implements this operation here", key="op", value=args.op)

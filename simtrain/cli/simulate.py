@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
           f"{report.engine} engine" + (f", scheme {report.scheme}" if report.scheme != "none" else ""))
     t = units.format_time
     period = sum(report.phase_steps_per_period.values())
+    largest = max((b.size_bytes for b in report.buckets), default=0.0)
     rows = [
         ("step time" + (f" (mean over a {period}-step period)" if len(report.phase_step_times_s) > 1 else ""),
          t(report.step_time_s)),
@@ -184,8 +185,9 @@ def run(args: argparse.Namespace) -> int:
         ("  backward", t(report.backward_time_s)),
         ("  exposed communication", t(report.exposed_comm_time_s)),
         ("  optimizer update", t(report.update_time_s)),
-        ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} buckets of "
-                                        f"<= {units.format_size(report.bucket_size_bytes)}"),
+        ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} "
+                                        f"bucket{'s' if report.num_buckets != 1 else ''}"
+                                        + (f", the largest {units.format_size(largest)}" if report.buckets else "")),
         ("throughput", f"{report.throughput_samples_per_s:,.0f} samples/s"),
         ("scaling efficiency", f"{100 * report.scaling_efficiency:.2f} % (vs {report.num_gpus} x one GPU)"),
         ("bytes sent per GPU", units.format_size(report.bytes_per_gpu)),

@@ -122,6 +122,15 @@ class GIST(_Rounds):
         return total
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
+        # GIST splits the feature dimensions of a GCN's dense transforms; a convolution's or attention's weights
+        # have no such split in it
+        other = sorted({layer.kind for layer in ctx.model.layers if layer.tensors and layer.kind != "linear"})
+        if other:
+            raise self._error("model", f"{ctx.model.name} has {', '.join(other)} layers with weights; GIST splits "
+                                       "the hidden features of a GCN's linear layers", ctx.model.name,
+                              allowed="a model whose weighted layers are all linear (a GCN's dense transforms, "
+                                      "e.g. gcn-reddit)")
+
         def exchange(tensors: Sequence[Tensor]) -> list[Communication]:
             if not tensors:
                 return []

@@ -115,8 +115,11 @@ def parse_schedule(text: str) -> tuple[str, int]:
     if name not in SCHEDULES:
         raise ConfigError("unknown pipeline schedule", key="pipeline_schedule", value=text, choices=SCHEDULES)
     chunks = params.pop("chunks", 2 if name == "interleaved" else 1)
-    if params or isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1 or (
-            name != "interleaved" and chunks != 1):
+    if name == "interleaved" and not params and (isinstance(chunks, bool) or not isinstance(chunks, int)
+                                                 or chunks < 1):
+        raise ConfigError("interleaved's chunks (model chunks per stage) must be an integer >= 1",
+                          key="pipeline_schedule", value=text)
+    if params or (name != "interleaved" and chunks != 1):
         raise ConfigError("only interleaved takes a parameter, chunks=V (an integer >= 1)",
                           key="pipeline_schedule", value=text)
     return name, chunks
@@ -496,13 +499,16 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     elif ep > 1 and ((dp * cp) % ep or config.experts % ep):
         raise ConfigError(f"ep = {ep} must divide dp·cp = {dp * cp} and the {config.experts} experts",
                           key="parallel", value=parallel)
+    if sequence_parallel and tp == 1:   # it splits the TP group's activations: with one rank it changes nothing
+        raise ConfigError("splits the activations over the tensor-parallel group, and this plan has tp = 1",
+                          key="sequence_parallel", value=True, allowed="tp > 1, or leave it off")
     if distribute_saved_activations and (recompute_name != "full" or tp == 1 or sequence_parallel):
         raise ConfigError("needs full recomputation, tp > 1 and no sequence parallelism (the saved layer inputs "
-                          f"are split over the TP group; got recompute {recompute}, tp = {tp}, sequence_parallel "
-                          f"{sequence_parallel})", key="distribute_saved_activations", value=True)
+                          f"are split over the TP group), where the run has recompute {recompute}, tp = {tp} and "
+                          f"sequence_parallel {sequence_parallel}", key="distribute_saved_activations", value=True)
     if not zero_reshard and zero != 3:
-        raise ConfigError(f"false needs zero 3 (only ZeRO-3 re-shards parameters after forward; got zero {zero})",
-                          key="zero_reshard", value=zero_reshard)
+        raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
+                          "after forward)", key="zero_reshard", value=zero_reshard)
     if zero_shard_size is not None:
         if zero < 1:
             raise ConfigError("hybrid sharding needs zero 1, 2 or 3 (got zero 0)", key="zero_shard_size",

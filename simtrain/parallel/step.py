@@ -33,12 +33,13 @@ import numpy as np
 
 from simtrain import units
 from simtrain.errors import ConfigError, InfeasibleError
+from simtrain.limits import MAX_DES_PIPELINE_SLOTS, MAX_PIPELINE_SLOTS
 from simtrain.model.decoder import DecoderSpec
 from simtrain.parallel.costs import CATEGORIES, StageCosts
 from simtrain.parallel.memory import CATEGORIES as MEMORY_CATEGORIES
 from simtrain.parallel.memory import SCHEME_STATE, memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
-from simtrain.parallel.plan import ParallelPlan, make_plan
+from simtrain.parallel.plan import ParallelPlan, make_plan, pipeline_slots
 
 __all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_context", "scheme_phases", "simulate_hybrid",
            "step_time", "trains_factor_gemms", "write_pipeline_trace"]
@@ -136,6 +137,14 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
 
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
     plan = plan_of(run, spec, cluster.num_gpus)
+    if run.engine == "des":
+        slots = pipeline_slots(plan.global_batch, plan.micro_batch, plan.dp, plan.pp, plan.chunks)
+        if slots > MAX_DES_PIPELINE_SLOTS:
+            raise ConfigError(f"gives {slots} slots of micro-batch x stage x model chunk; the DES simulates each "
+                              f"(about 0.5 ms apiece), at most {MAX_DES_PIPELINE_SLOTS} "
+                              "(simtrain.limits.MAX_DES_PIPELINE_SLOTS)", key="global_batch", value=plan.global_batch,
+                              allowed=f"at most {MAX_DES_PIPELINE_SLOTS} slots with engine des, or engine analytical "
+                                      f"(up to {MAX_PIPELINE_SLOTS})")
     config = spec.config
     phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, run.dtype)
     scheme = resolved.scheme if phases[0][0] is not None else None

@@ -114,6 +114,11 @@ class Study:
                         for key, kind in (("model", "models"), ("topology", "topologies"), ("profile", "profiles"))
                         if point.get(key) is not None})
         files += sorted({_device_file_key(str(point["topology"])) for point in self.points} - {""})
+        # any other file a point names (a perturbations file, a scheme's rank_profile=, a device path in a sweep's
+        # override): its content too, so a resume never mixes two versions of it
+        files += sorted(set().union(*(_named_files({k: v for k, v in point.items()
+                                                    if k not in ("model", "topology", "profile")})
+                                      for point in self.points)))
         blob = json.dumps({"seed": self.seed, "points": self.points, "derived": self.derived, "files": files},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -125,6 +130,29 @@ class Study:
     def derived_functions(self) -> dict[str, Callable[[Mapping[str, Any]], float]]:
         """Compiled derived-column expressions."""
         return {name: compile_expression(text, self.source, f"derived.{name}") for name, text in self.derived.items()}
+
+
+def _named_files(value: Any) -> set[str]:
+    """The content key of every file ``value`` names, at any depth: a string that is a file's path, or the value of
+    a ``key=value`` parameter of a ``name:key=value,...`` spec (``cuttlefish:rank_profile=ranks.yaml``).
+
+    Examples
+    --------
+    >>> _named_files({"scheme": "powersgd:rank=4", "engine": "des", "gpus": [8, 16]})
+    set()
+    """
+    from simtrain.training.run_cache import file_key
+
+    if isinstance(value, Mapping):
+        return set().union(*(_named_files(v) for v in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_named_files(v) for v in value))
+    if not isinstance(value, str):
+        return set()
+    candidates = [value]
+    if ":" in value:
+        candidates += [item.split("=", 1)[1] for item in value.split(":", 1)[1].split(",") if "=" in item]
+    return {key for key in map(file_key, candidates) if key is not None}
 
 
 def _device_file_key(topology: str) -> str:

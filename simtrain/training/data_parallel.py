@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -715,14 +716,24 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
         if resolved.perturbations is not None:
             clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
                              cache=cache).step_time_s
-        return simulate_hybrid(resolved, clean)
+        return _finite(simulate_hybrid(resolved, clean))
     step = plan(resolved)
     outcomes = run_plan(resolved, step, record_loads, record_phases)
     clean = None
     if resolved.perturbations is not None:
         clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
                          cache=cache).step_time_s
-    return report(resolved, step, outcomes, clean)
+    return _finite(report(resolved, step, outcomes, clean))
+
+
+def _finite(result: Any) -> Any:
+    """``result`` if its step time is a finite positive number; else a :class:`ConfigError`: every input is bounded
+    so that sums stay finite (docs/limits.md), and a step of inf or NaN seconds is never reported as an answer."""
+    if not math.isfinite(result.step_time_s):
+        raise ConfigError("the inputs give a step time that is not a finite number; an input is far out of scale "
+                          "(a rate near zero, a time near the bounds)", key="step_time", value=result.step_time_s,
+                          allowed="inputs within docs/limits.md's bounds whose step takes a finite time")
+    return result
 
 
 def _compute_fields(compute: ComputeModel) -> dict[str, Any]:

@@ -88,7 +88,8 @@ HOROVOD_FUSION_THRESHOLD_BYTES = float(128 << 20)
 FRAMEWORKS: Registry[Any] = Registry("framework", "simtrain.frameworks")
 
 _LAUNCH = Param("launch", "time", None, "stream time each collective costs before its data moves (launch and "
-                "cross-stream synchronisation; unset: the device's kernel launch overhead)", minimum=0.0, unit="s")
+                "cross-stream synchronisation; unset: the device's kernel launch overhead)", minimum=0.0, maximum=1.0,
+                unit="s")
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,24 @@ def content_key(kind: str, text: str) -> str:
     return f"{text} sha256:{_digest(str(path), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)}"
 
 
+def file_key(text: str) -> str | None:
+    """``text`` with the SHA-256 of the file it is the path of, or None where it names no regular file.
+
+    Examples
+    --------
+    >>> file_key("no/such/file.yaml") is None
+    True
+    """
+    try:
+        if not os.path.isfile(text):
+            return None
+        stat = os.stat(text)
+    except (OSError, ValueError):   # a name too long, a NUL byte: not a path
+        return None
+    digest = _digest(os.path.abspath(text), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+    return f"{text} sha256:{digest}"
+
+
 @functools.lru_cache(maxsize=1024)
 def _digest(path: str, mtime_ns: int, ctime_ns: int, size: int, inode: int) -> str:
     # a file's SHA-256, read again whenever its times, size or inode change (an edit or a replacement)

@@ -143,6 +143,13 @@ def _small_profile(tmp_path):
     return profile.save(tmp_path / "p.json")
 
 
+def _scaled(grid, factor):
+    """A rate grid (nested lists, nulls kept) times ``factor``."""
+    if isinstance(grid, list):
+        return [_scaled(g, factor) for g in grid]
+    return None if grid is None else grid * factor
+
+
 def test_profile_round_trip_and_strict_loading(tmp_path):
     path = _small_profile(tmp_path)
     loaded = load_profile(path)
@@ -161,7 +168,11 @@ def test_profile_round_trip_and_strict_loading(tmp_path):
                             ({"params": {"fp32": {"step_overhead_s": 0, "elementwise_Bps": -1}}}, "at least 0.125"),
                             ({"gemm": {}}, "gemm.fp32"),
                             ({"gemm": {"fp32": {**data["gemm"]["fp32"], "dims": [1, 8, 8]}}}, "increasing"),
-                            ({"gemm": {"fp32": {**data["gemm"]["fp32"], "nn": [[[1.0]]]}}}, "3 x 3 x 3")]:
+                            ({"gemm": {"fp32": {**data["gemm"]["fp32"], "nn": [[[1.0]]]}}}, "3 x 3 x 3"),
+                            # rates below 1 FLOP/s overflow a step's time; dimensions past 2^40 overflow a float
+                            ({"gemm": {"fp32": {**data["gemm"]["fp32"], "nn": _scaled(data["gemm"]["fp32"]["nn"],
+                                                                                      1e-300)}}}, "at least 1 FLOP/s"),
+                            ({"gemm": {"fp32": {**data["gemm"]["fp32"], "dims": [1, 8, 10**999]}}}, "from 1 to")]:
         bad.write_text(json.dumps({**data, **mutation}))
         with pytest.raises(ConfigError, match=match):
             load_profile(bad)

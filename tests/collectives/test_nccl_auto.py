@@ -163,6 +163,20 @@ def test_bidirectional_torus_uses_every_link(shape):
         collective_time("all-reduce", 2**30, cluster, "multidim-ring").bytes_sent)
 
 
+def test_collective_best_runs_all_to_all(capsys):
+    """auto runs all-to-all as NCCL does, point to point (direct): its row is labelled so (hostile report 13, B1)."""
+    from simtrain.cli import main
+
+    argv = ["collective", "--op", "all-to-all", "--topology", "dgx-h100", "--gpus", "16", "--size", "64MiB",
+            "--algorithm", "best", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    labels = [r["algorithm"] for r in data["results"]]
+    assert "auto (direct/Simple)" in labels and "direct (Simple)" in labels
+    times = {r["algorithm"]: r["time_s"] for r in data["results"]}
+    assert times["auto (direct/Simple)"] == times["direct (Simple)"]
+
+
 def test_collective_best_names_the_fastest(capsys):
     from simtrain.cli import main
 

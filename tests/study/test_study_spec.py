@@ -72,6 +72,29 @@ def test_fingerprint_covers_the_files_the_points_read(tmp_path, monkeypatch):
     assert study_from_dict(spec, "s.yaml").fingerprint != first      # the file edited
 
 
+def test_fingerprint_covers_every_other_file_a_point_names(tmp_path, monkeypatch):
+    """A perturbations file and a scheme's ``rank_profile=`` file are read by the points too: editing either makes
+    another study, so a resume never mixes rows of two versions (hostile report 13, A1)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.yaml").write_text("stragglers: [{rank: 0, factor: 1.0}]\n")
+    (tmp_path / "r.yaml").write_text("layer3.0.conv2.weight: 1\n")
+    spec = {"name": "s", "base": {"model": "resnet50", "topology": "cloud-25g", "gpus": 16, "engine": "des",
+                                  "perturbations": "p.yaml", "scheme": "cuttlefish:rank_profile=r.yaml,switch_epoch=0"},
+            "sweep": {"grid": {"batch": [16, 32]}}}
+    first = study_from_dict(spec, "s.yaml").fingerprint
+    assert study_from_dict(spec, "s.yaml").fingerprint == first
+    (tmp_path / "p.yaml").write_text("stragglers: [{rank: 0, factor: 10.0}]\n")
+    second = study_from_dict(spec, "s.yaml").fingerprint
+    assert second != first
+    (tmp_path / "r.yaml").write_text("layer3.0.conv2.weight: 200\n")
+    assert study_from_dict(spec, "s.yaml").fingerprint not in (first, second)
+    # a study that names no file keeps its fingerprint (folders written before this rule still resume)
+    from simtrain.study.spec import _named_files
+
+    plain = make(sweep={"grid": {"gpus": [16, 32], "scheme": ["none", "powersgd:rank=4"]}})
+    assert all(_named_files(point) == set() for point in plain.points)
+
+
 def test_fingerprint_covers_a_device_file_a_topology_names(tmp_path):
     from pathlib import Path
 

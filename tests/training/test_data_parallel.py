@@ -98,3 +98,18 @@ def test_report_rows_are_flat_and_carry_units():
             "scaling_efficiency", "bytes_per_gpu_intra-node", "bytes_per_gpu_inter-node"} <= set(row)
     assert all(not isinstance(v, (dict, list)) for v in row.values())
     assert r.to_dict()["config"]["optimizer"] == "adam"
+
+
+def test_a_step_that_is_not_finite_is_refused_not_reported():
+    """Every input is bounded so that a step's sums stay finite; the last guard refuses an inf or NaN step rather
+    than print it (hostile report 13, A2)."""
+    from types import SimpleNamespace
+
+    from simtrain.errors import ConfigError
+    from simtrain.training.data_parallel import _finite
+
+    ok = SimpleNamespace(step_time_s=0.5)
+    assert _finite(ok) is ok
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match=r"step_time.*not a finite number"):
+            _finite(SimpleNamespace(step_time_s=bad))
