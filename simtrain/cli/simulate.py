@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, batch {report.batch_per_gpu}"
           f" per GPU ({report.global_batch} global), {report.dtype}, {report.algorithm} all-reduce, "
           f"{report.engine} engine" + (f", scheme {report.scheme}" if report.scheme != "none" else ""))
+    _print_profile(report.config)
     t = units.format_time
     period = sum(report.phase_steps_per_period.values())
     largest = max((b.size_bytes for b in report.buckets), default=0.0)
@@ -211,6 +212,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_profile(config: Any) -> None:
+    """Where a profile times the compute, say so, and on what it was measured when that is not the cluster's
+    device (a CPU profile on an H100 cluster prices H100 steps at the CPU's speed, as asked, but not silently)."""
+    compute = (config or {}).get("compute") or {}
+    if compute.get("model") != "profile":
+        return
+    measured = compute.get("profile_device")
+    note = (f", measured on {measured}, not the cluster's {compute.get('device')}"
+            if measured and measured != compute.get("device") else "")
+    print(f"  compute timed by profile {compute.get('profile')}{note}")
+
+
 def _print_parallel(report: Any, args: argparse.Namespace) -> int:
     """The text summary of a model-parallel step."""
     from simtrain import units
@@ -221,6 +234,7 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
           f"{p['micro_batch']} x {p['num_micro_batches']} per pipeline (global batch {report.global_batch}), "
           f"{p['pipeline_schedule']}, recompute {p['recompute']}, ZeRO-{p['zero']}"
           + (", sequence parallel" if p["sequence_parallel"] else "") + f", {report.dtype}, {report.engine} engine")
+    _print_profile(report.config)
     rows = [
         ("step time", t(report.step_time_s)),
         ("tokens/s (cluster)", f"{p['tokens_per_s']:,.0f}"),

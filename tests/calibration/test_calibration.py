@@ -215,3 +215,15 @@ def test_calibrate_cli_quick_then_check(capsys, tmp_path, monkeypatch):
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["held_out_shapes"] == 1 and 0 <= data["within_15_percent"] <= 1 and data["threads"] == 1
     assert calibration is not None
+
+
+def test_the_report_says_a_profile_times_the_compute_and_where_it_was_measured(capsys):
+    """A CPU profile on an H100 cluster prices the steps at the CPU's speed, as asked, but the report's header says
+    so (hostile report 13, A3); a run without a profile prints no such line."""
+    from simtrain.cli import main
+
+    argv = ["simulate", "--model", "resnet18-cifar", "--topology", "dgx-h100", "--gpus", "8", "--batch", "8"]
+    assert main([*argv, "--profile", "cpu-numba"]) == 0
+    assert "compute timed by profile cpu-numba, measured on cpu, not the cluster's h100" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "profile" not in capsys.readouterr().out
