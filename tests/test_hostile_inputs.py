@@ -294,6 +294,8 @@ ARGUMENTS = [
     (f"{_SIM} --framework horovod:launch=2s", ["--framework", "launch", "at most 1 s"]),
     (f"{_SIM} --framework horovod --bucket-size 1MiB", ["--bucket-size", "not used by horovod", "1 MiB"]),
     (f"{_SIM} --scheme gist", ["gist", "conv2d", "linear"]),
+    ("traffic --model resnet50 --batch 32 --samples-per-epoch 100000 --gpus 16 --gpus-per-node 16 "
+     "--topology dgx-h100 --scheme ab-training", ["--gpus-per-node", "contradicts the topology", "8"]),
     ("simulate --model gpt:layers=64,hidden=512,heads=8,seq=512,vocab=1000 --topology dgx-h100 --gpus 64 "
      "--parallel tp=1,pp=64 --micro-batch 1 --global-batch 2048 --engine des", ["--global-batch", "65536", "des"]),
 ]

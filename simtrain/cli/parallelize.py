@@ -74,4 +74,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"   {flags}")
         print(f"   why: {row['why']}; bubble {100 * row['bubble_fraction']:.1f} %, exposed TP "
               f"{units.format_time(row['exposed_tp_s'])}, DP {units.format_time(row['exposed_dp_s'])}")
+    scheme = values.get("scheme")
+    if scheme and scheme != "none" and result.best and all(row["scheme"] == "none" for row in result.best):
+        # a scheme compresses ZeRO-0's gradient all-reduce only; sharded plans that ranked higher run without it
+        print(f"  none of these plans runs --scheme {scheme}: it applies to ZeRO-0 plans, and those ranked lower")
     return 0

@@ -247,6 +247,11 @@ def traffic(
         cluster = topology if isinstance(topology, Cluster) else load_topology(topology, gpus=gpus)
         if cluster.num_gpus != gpus:
             raise ConfigError(f"the topology has {cluster.num_gpus} GPUs", key="gpus", value=gpus)
+        if gpus_per_node is not None and gpus_per_node != cluster.gpus_per_node:
+            # the scheme's in-node groups would span the topology's nodes, and its collectives then run on them
+            raise ConfigError(f"contradicts the topology, whose nodes hold {cluster.gpus_per_node} GPUs",
+                              key="gpus_per_node", value=gpus_per_node,
+                              allowed=f"{cluster.gpus_per_node}, or leave it out with a topology")
         gpus_per_node = gpus_per_node or cluster.gpus_per_node
     gpus_per_node = gpus_per_node or 1
     if gpus % gpus_per_node:

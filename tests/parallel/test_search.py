@@ -56,6 +56,21 @@ def test_a_scheme_joins_the_space() -> None:
     assert compressed.best[0]["scheme"] == "powersgd:rank=4"
 
 
+def test_the_report_says_when_no_listed_plan_runs_the_scheme(capsys) -> None:
+    """On one node the sharded plans beat every ZeRO-0 plan, the only ones a scheme compresses: the text says that
+    none of the listed plans runs it, rather than look as if the flag did nothing (hostile report 13, D7)."""
+    from simtrain.cli import main
+
+    argv = ["parallelize", "--model", MODEL, "--topology", "dgx-h100", "--gpus", "8", "--global-batch", "64",
+            "--top", "2"]
+    assert main([*argv, "--scheme", "powersgd:rank=4"]) == 0
+    out = capsys.readouterr().out
+    assert "--scheme powersgd" not in out.split("none of these plans")[0]
+    assert "none of these plans runs --scheme powersgd:rank=4" in out
+    assert main(argv) == 0
+    assert "none of these plans" not in capsys.readouterr().out
+
+
 def test_a_step_of_more_pipeline_slots_than_simtrain_lists_is_refused_or_skipped() -> None:
     """Every micro-batch x stage x model-chunk slot is listed by the step's schedule, so their count is bounded
     (simtrain.limits.MAX_PIPELINE_SLOTS): a plan past it is one error naming global_batch, and the search skips
