@@ -96,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
     if args.algorithm == "best":
         return _best(args, cluster, options)
     name, params = algorithm(args.algorithm, groups["algorithm"])
+    in_spec = "chunks" in params   # NAME:chunks=C stands for --chunks C: an error then names the spec
     chunks = params.pop("chunks", args.chunks)
+    if in_spec and (isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1):
+        raise ConfigError("chunks must be a positive integer", source=CLI, key="--algorithm", value=args.algorithm)
     chosen: dict[str, Any] = {}
     if name == "auto" and not sweeping:
         from simtrain.collectives import build_schedule
