@@ -273,6 +273,47 @@ _busbw_case("nccl-allreduce-4node-h100-1221", "nccl-1221", _SRC_1221.format("330
             extra_assumptions="one ring channel per NIC (NCCL builds one ring per NIC), as the other multi-node "
                               "cases")
 
+# CoreWeave's nccl-tests examples (github.com/coreweave/nccl-tests): engineers' all_reduce_perf output, out-of-place
+# busbw; and an 8 x A100 node of nccl-tests #175. Held out: none of these shaped a constant.
+_CW = ("CoreWeave nccl-tests repository (github.com/coreweave/nccl-tests), pull request #{pr}: {what} "
+       "(all_reduce_perf, out-of-place busbw)")
+_B200_NODE = {"topology": "dgx-h100", **_sets(device="b200", intra_node__bandwidth="900GB/s")}
+_B200_TEXT = ("nodes of 8 B200 on NVSwitch at 900 GB/s per direction (NVLink5, 1.8 TB/s both ways [D]) with 8 x 400 "
+              "Gbit/s NICs: the `dgx-h100` family with device b200 (the PR does not state the NICs: 8 x 400 Gbit/s, "
+              "HGX B200's reference design, assumed)")
+_busbw_case("nccl-allreduce-2node-h100-coreweave-8gb", "coreweave-nccl-tests",
+            _CW.format(pr=92, what="'H100 8-GPU x 2-node base MPIJob ... 440.58 GB/s busbw @ 8G allreduce'"),
+            "all-reduce bus bandwidth on 2 nodes of 8 H100, 8 GB", 440.58, "[M]", H100_NODE,
+            H100_NODE_TEXT + ", 8 x 400 Gbit/s InfiniBand (the PR does not state the NICs; 'base': no IB SHARP)",
+            16, "8GiB", None,
+            gap="as nccl-allreduce-2node-h100-nvls-1221, an independent measurement of the same shape (4 GB there, "
+                "RoCE): on 2 nodes NCCL and `auto` run NVLS-tree, which simtrain prices as NCCL's tuning model does "
+                "(546 GB/s here); both measurements sit about 20 % below it")
+_busbw_case("nccl-allreduce-2node-b200-coreweave-8gb", "coreweave-nccl-tests",
+            _CW.format(pr=92, what="'B200 8-GPU x 2-node base MPIJob ... 690.07 GB/s busbw @ 8G allreduce'"),
+            "all-reduce bus bandwidth on 2 nodes of 8 B200, 8 GB", 690.07, "[M]", _B200_NODE, _B200_TEXT, 16,
+            "8GiB", None)
+_NVL72 = {"topology": "dgx-h100", **_sets(device="b200", gpus_per_node="72", intra_node__bandwidth="900GB/s")}
+_NVL72_TEXT = ("one GB200 NVL72 rack as one node of 72 GPUs on one NVLink switch with in-switch reduction (NVLink "
+               "SHARP) at 900 GB/s per direction per GPU: the `dgx-h100` family with 72 GPUs per node and device "
+               "b200 standing in for GB200's Blackwell (the catalog has no GB200; a bandwidth-bound collective does "
+               "not read the device's compute)")
+_NVL72_GAP = ("NVLS on 72 GPUs: simtrain prices it with NCCL 2.19's NVLS model (algorithm bandwidth 5/6 of the "
+              "channels' NVLink bandwidth, set for Hopper's 8-GPU NVSwitch nodes) on one 72-port switch, where the "
+              "rack's NVLink domain spans 18 switch chips in 9 trays; NCCL 2.28's tuning model itself lowers "
+              "Blackwell's NVLS efficiency below Hopper's (tuning.cc nvlsEfficiency: 0.74 against 0.85)")
+for _label, _size, _published in (("1gb", "1GiB", 681.17), ("8gb", "8GiB", 834.57)):
+    _busbw_case(f"nccl-allreduce-gb200-nvl72-{_label}", "coreweave-nccl-tests",
+                _CW.format(pr=43, what=f"'Example output for a full nvl72 rack run', the {_size} row "
+                                        f"({_published} GB/s), 72 ranks"),
+                f"all-reduce bus bandwidth on one GB200 NVL72 rack (72 GPUs), {_size}", _published, "[M]", _NVL72,
+                _NVL72_TEXT, 72, _size, None, gap=_NVL72_GAP)
+_busbw_case("nccl-allreduce-8xa100-175", "nccl-tests-175",
+            "NVIDIA/nccl-tests issue #175 (description): 'A100 * 8', 'singleNode, ./build/all_reduce_perf -b 8 -e 4G "
+            "-f 2 -g 8, result: 232.54GB/s' (the sweep's largest size)",
+            "all-reduce bus bandwidth on one node of 8 A100, 4 GB", 232.54, "[M]", A100_NODE,
+            A100_NODE_TEXT.replace("nodes of", "one node of"), 8, "4GiB", None)
+
 _busbw_case("nccl-allreduce-3node-4xhdr-119", "nccl-tests-119",
             "NVIDIA/nccl-tests issue #119: 3 nodes of 8 A100 40 GB with 4 HDR NICs each, peak ~96 GB/s at up to "
             "128 MB (collectives.md §3)",
@@ -576,6 +617,41 @@ _byteps_case("resnet50", "tcp", 1.44)
 _byteps_case("vgg16", "tcp", 2.00)
 _byteps_case("resnet50", "rdma", 1.07)
 _byteps_case("vgg16", "rdma", 1.17)
+
+
+# --- Horovod's own benchmark (horovod docs/benchmarks.rst) ----------------------------------------------------------
+#: Horovod's benchmark cluster: servers of 4 Pascal GPUs on a RoCE-capable 25 Gbit/s network. The GPUs' link is not
+#: stated (no NVLink is named): PCIe Gen3 assumed; RoCE is RDMA, so the catalog's RDMA NIC latency (1 us per hop, as
+#: its InfiniBand families) rather than the cloud family's kernel-TCP 15 us.
+_HVD_SYSTEM = {"topology": "cloud-25g", **_sets(gpus_per_instance="4", device="p100", intra_bandwidth="15.75GB/s",
+                                                nic_latency="1us")}
+_HVD_TEXT = ("servers of 4 Pascal GPUs with one RoCE 25 Gbit/s NIC each: the `cloud-25g` family with 4 GPUs per "
+             "instance, device p100 (the catalog's P100 is the SXM2 part; the servers' model is not stated), PCIe "
+             "Gen3 between them (15.75 GB/s; no NVLink is named) and 1 us per network hop (RDMA, as the catalog's "
+             "InfiniBand families); tf_cnn_benchmarks with synthetic data, batch 64 per GPU (the docs' command), "
+             "fp32, plain SGD (tf_cnn_benchmarks' default optimizer); Horovod of its time: before 0.21, a 5 ms cycle "
+             "and a 64 MiB fusion buffer (`--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`), NCCL 2 "
+             f"under it ({_DEFAULT_ALGO}); efficiency = simtrain's scaling_efficiency (against one GPU's "
+             "compute-only throughput)")
+for _label, _model, _servers, _published, _src in (
+        ("inception-v3-512", "inception-v3", 128, 90.0,
+         "docs/benchmarks.rst (horovod/horovod, as in the ROCm/horovod fork): 'done on 128 servers with 4 Pascal GPUs "
+         "each connected by a RoCE-capable 25 Gbit/s network. Horovod achieves 90% scaling efficiency for both "
+         "Inception V3 and ResNet-101'"),
+        ("vgg16-512", "vgg16", 128, 68.0,
+         "docs/benchmarks.rst: 128 servers of 4 Pascal GPUs, '68% scaling efficiency for VGG-16'"),
+        ("inception-v3-128", "inception-v3", 32, 90.0,
+         "the README's earlier benchmark text (alsrgv/horovod): 'done on 32 servers with 4 Pascal GPUs each ... 90% "
+         "scaling efficiency for both Inception V3 and ResNet-101'"),
+        ("vgg16-128", "vgg16", 32, 79.0,
+         "the README's earlier benchmark text: 32 servers of 4 Pascal GPUs, '79% scaling efficiency for VGG-16'")):
+    _gpus = 4 * _servers
+    _cmd = _simulate(_HVD_SYSTEM, _gpus, 64, "fp32",
+                     {"optimizer": "sgd", "framework": "horovod:cycle_time=5ms,fusion_threshold=64MiB"}, model=_model)
+    _case(f"horovod-benchmark-{_label}", "horovod-benchmarks", f"Horovod {_src}",
+          f"{_model} scaling efficiency on {_gpus} Pascal GPUs ({_servers} servers of 4, 25 Gbit/s RoCE)", _published,
+          "%", "[M]", f"{_HVD_TEXT}; {_gpus} GPUs", [_cmd], _value(_cmd, "scaling_efficiency", 100.0),
+          effect_zero=100.0)
 
 
 # --- signSGD with majority vote ----------------------------------------------------------------------------------

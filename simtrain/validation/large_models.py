@@ -528,3 +528,125 @@ for _name, _model, _published, _spec, _gpus, _tp, _pp, _cp, _vp, _mbs, _gbs in (
                  f"micro-batch {_mbs}, global batch {_gbs} ({_gbs // (_dp * _mbs)} micro-batches per pipeline)"
                  + (f", interleaved schedule with {_vp} virtual stages" if _vp > 1 else "") + f"; {_NEMO2407_RUN}",
                  _run_params, _gap)
+
+
+# IBM's fms-fsdp (foundation-model-stack/fms-fsdp README, commit 0d31998), table 'Training Throughput (128 GPUs)':
+# PyTorch FSDP/HSDP on 128 A100 80 GB, 4k context, SDPA Flash v2, bf16 mixed precision. Held out.
+_FMS = ("IBM foundation-model-stack/fms-fsdp README.md (commit 0d31998), 'Training Throughput (128 GPUs)': "
+        "{row} ({published} token/gpu/sec); 4k context, SDPA Flash v2, bf16 mixed precision (docs/configurations.md)")
+_FMS_RUN = ("128 A100 80 GB as the catalog's `dgx-a100` (nodes of 8 on NVSwitch, 8 x HDR 200 Gbit/s each: IBM's "
+            "fabric is not stated in the README); sequence 4,096, attention through FlashAttention-2 "
+            "(`attention=flash2`); Adam, bf16 mixed precision; no gradient accumulation (global batch = 128 x the "
+            "per-GPU batch); data parallelism over every GPU")
+_FMS_GAP = ("short steps at small per-GPU batches without activation checkpointing come out optimistic here and in "
+            "every FSDP source (foundry-mpt-*, torchtitan-*: +12 to +57 %), where this table's 34B and 70B rows with "
+            "checkpointing, 40-60 s steps, come within 12 %: FSDP's per-unit costs (its all-gather and "
+            "reduce-scatter launches and prefetch order, the CPU dispatch of a 1.5 s step's many kernels) are not "
+            "priced; and the 13B row is sensitive to the unstated fabric (2 x 100 Gbit/s per node instead of "
+            "8 x HDR gives -7 %)")
+for _name, _row, _published, _spec, _shape, _micro, _sharding, _recompute in (
+        ("7b", "7b | 128 * A100 | HSDP | False | 2 | 3760", 3760.0, "llama2-7b:attention=flash2",
+         "the catalog's `llama2-7b`", 2, "HSDP", "none"),
+        ("13b", "13b | 128 * A100 | HSDP | False | 1 | 1700", 1700.0,
+         "gpt:layers=40,hidden=5120,heads=40,seq=4096,vocab=32000,ffn=13824,gated=true,attention=flash2",
+         "Llama 2 13B's shape (40 layers, hidden 5,120, 40 heads, SwiGLU 13,824, vocabulary 32,000; the README "
+         "names the size only)", 1, "HSDP", "none"),
+        ("34b", "34b | 128 * A100 | FSDP | True | 8 | 772", 772.0,
+         "gpt:layers=48,hidden=8192,heads=64,kv_heads=8,seq=4096,vocab=32000,ffn=22016,gated=true,attention=flash2",
+         "CodeLlama 34B's shape (48 layers, hidden 8,192, 64 heads with 8 KV heads, SwiGLU 22,016; assumed: the "
+         "README names the size only)", 8, "FSDP", "full"),
+        ("70b", "70b | 128 * A100 | FSDP | True | 6 | 380", 380.0, "llama2-70b:attention=flash2",
+         "the catalog's `llama2-70b`", 6, "FSDP", "full")):
+    _fms: dict[str, Any] = {"model": _spec, "topology": "dgx-a100", "gpus": 128, "parallel": "tp=1,pp=1",
+                            "micro_batch": _micro, "global_batch": 128 * _micro, "dtype": "bf16",
+                            "optimizer": "adam", "zero": 3, "recompute": _recompute}
+    if _sharding == "HSDP":
+        _fms["zero_shard_size"] = 8
+    _tokens_case(f"fms-fsdp-{_name}-128xa100", _FMS.format(row=_row, published=int(_published)), "fms-fsdp",
+                 f"{_name.upper()} pre-training throughput (128 A100, PyTorch {_sharding})", _published,
+                 f"{_FMS_RUN}; {_shape}; per-GPU batch {_micro}; "
+                 + ("HSDP: sharded within each node of 8, replicated across nodes (`--zero 3 --zero-shard-size 8`)"
+                    if _sharding == "HSDP" else "FSDP FULL_SHARD over all 128 GPUs (`--zero 3`)")
+                 + ("; activation checkpointing of every layer (`--recompute full`)" if _recompute == "full"
+                    else "; no activation checkpointing"),
+                 _fms, _FMS_GAP if _recompute == "none" else "")
+
+
+# NVIDIA ADLR's Megatron-LM blog posts (nv-adlr/nv-adlr.github.io): GPT-2-style models on DGX-2H (16 V100 32 GB on
+# NVSwitch, 8 x 100 Gbit/s InfiniBand per server), tensor parallelism only, weak scaling against one GPU. Held out.
+_ADLR = "NVIDIA ADLR blog, nv-adlr/nv-adlr.github.io {file}: {what}"
+_DGX2H = ("DGX-2H servers as the `dgx-a100` family with device v100, up to 16 GPUs per node on NVSwitch at 150 GB/s "
+          "per direction (NVLink2; the blog: '300 GB/sec bandwidth between GPUs inside a server') and 8 x 100 "
+          "Gbit/s NICs ('100 GB/sec of interconnect bandwidth between servers'); the catalog v100 is the 16 GB SXM2 "
+          "part at 125 TFLOP/s fp16, so memory is not checked against 32 GB (`--no-check-memory`) and the SXM3's "
+          "higher clock is not modelled")
+_ADLR_RUN = ("GPT-2-style models at sequence 1,024, vocabulary 51,200, dropout 0.1 (Megatron's defaults), fp16 mixed "
+             "precision, Adam, activation checkpointing of every layer (`--recompute full`, the GPT-2 scripts' "
+             "--checkpoint-activations; assumed), micro-batch 8 (the blog's 'batch size of 8' for model parallelism)")
+
+
+def _adlr_system(gpus: int) -> dict[str, Any]:
+    return {"topology": "dgx-a100", "topology.gpus_per_node": min(gpus, 16), "topology.device": "v100",
+            "topology.intra_node.bandwidth": "150GB/s", "topology.nic.count": 8,
+            "topology.nic.bandwidth": "100Gbit/s"}
+
+
+def _adlr_cmd(layers: int, hidden: int, heads: int, tp: int, gpus: int, global_batch: int) -> Command:
+    return Command("simulate", {
+        "model": f"gpt:layers={layers},hidden={hidden},heads={heads},seq=1024,vocab=51200,dropout=0.1",
+        **_adlr_system(gpus), "gpus": gpus, "parallel": f"tp={tp},pp=1", "micro_batch": 8,
+        "global_batch": global_batch, "dtype": "fp16", "optimizer": "adam", "recompute": "full",
+        "check_memory": False, **_NCCL})
+
+
+def _megatron_flops(batch: int, layers: int, hidden: int, seq: int = 1024, vocab: int = 51200) -> float:
+    """FLOPs of one iteration with full recomputation (Narayanan et al. 2021, eq. 3)."""
+    return 96.0 * batch * seq * layers * hidden ** 2 * (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
+
+
+_ADLR_BASE = _adlr_cmd(40, 1536, 16, 1, 1, 8)   # the 1.2B baseline on one GPU
+
+
+def _weak_scaling(cmd: Command, layers: int, hidden: int, gpus: int, global_batch: int) -> Callable[[], float]:
+    """Per-GPU FLOP rate of ``cmd`` over the 1.2B baseline's on one GPU, in percent (the FLOP count's convention
+    cancels)."""
+    def compute() -> float:
+        base = _megatron_flops(8, 40, 1536) / float(_ADLR_BASE.run()["step_time_s"])
+        return 100.0 * _megatron_flops(global_batch, layers, hidden) / float(cmd.run()["step_time_s"]) / gpus / base
+    return compute
+
+
+register_case(Case(
+    name="megatron-v1-1.2b-1gpu-iteration",
+    source=_ADLR.format(file="_projects/megatron-lm-v1.md", what="Table 1 'Weak model parallel scaling', 1.2B on 1 "
+                                                               "GPU: 1288 ms (batch size 8)"),
+    quantity="iteration time of the 1.2B GPT-2 (40 layers, hidden 1,536, 16 heads) on one V100 32 GB, batch 8",
+    published=1.288, unit="s", tag="[M]", assumptions=f"{_DGX2H}; 1 GPU; {_ADLR_RUN}; {_BASE}", method=RUN_METHOD,
+    compute=lambda: float(_ADLR_BASE.run()["step_time_s"]), command=_ADLR_BASE.line(), source_id="nv-adlr-megatron"))
+for _label, (_layers, _hidden, _heads, _tp, _gpus, _gb), _published, _file, _what in (
+        ("4.2b-tp4", (64, 2304, 24, 4, 4, 8), 86.5, "_projects/megatron-lm-v1.md",
+         "Table 1, 4.2B on 4 GPUs: 1357 ms, 86.5 % weak-scaling efficiency (the 2019 post's 4.2B shape: 64 layers, "
+         "hidden 2,304, 24 heads)"),
+        ("8.3b-tp8", (72, 3072, 32, 8, 8, 8), 77.0, "_projects/megatron-lm.md",
+         "'the 8.3 billion parameters case with 8-way (8 GPU) model parallel achieves 77% of linear scaling' "
+         "(Table 1: 72 layers, hidden 3,072, 32 heads)"),
+        ("8.3b-tp8-16heads", (72, 3072, 16, 8, 8, 8), 82.0, "_projects/megatron-lm.md",
+         "Table 2, the 8.3B model with 16 attention heads: 82 % scaling efficiency"),
+        ("8.3b-tp8-24heads", (72, 3072, 24, 8, 8, 8), 80.0, "_projects/megatron-lm.md",
+         "Table 2, the 8.3B model with 24 attention heads: 80 % scaling efficiency"),
+        ("8.3b-tp8-dp64", (72, 3072, 32, 8, 512, 512), 74.0, "_projects/megatron-lm.md",
+         "'for the largest configuration (8.3 billion parameters) running on 512 GPUs, we still achieve 74% "
+         "scaling' (8-way model and 64-way data parallelism, global batch 512)")):
+    _cmd = _adlr_cmd(_layers, _hidden, _heads, _tp, _gpus, _gb)
+    register_case(Case(
+        name=f"megatron-adlr-{_label}-weak-scaling",
+        source=_ADLR.format(file=_file, what=_what),
+        quantity=(f"weak-scaling efficiency of the {_label.split('-')[0].upper()} GPT-2 ({_layers} layers, hidden "
+                  f"{_hidden:,}, {_heads} heads) with tp={_tp} on {_gpus} V100: FLOP/s per GPU over the 1.2B "
+                  "baseline's on one GPU"),
+        published=_published, unit="%", tag="[M]",
+        assumptions=(f"{_DGX2H}; {_gpus} GPUs, tp={_tp}, data parallel {_gpus // _tp}, global batch {_gb}; "
+                     f"{_ADLR_RUN}; FLOP/s by Narayanan et al.'s eq. 3 for both runs (its convention cancels in the "
+                     f"ratio); the baseline is megatron-v1-1.2b-1gpu-iteration's run; {_BASE}"),
+        method=RUN_METHOD, compute=_weak_scaling(_cmd, _layers, _hidden, _gpus, _gb),
+        command=f"{_ADLR_BASE.line()}; {_cmd.line()}", source_id="nv-adlr-megatron", effect_zero=100.0))
