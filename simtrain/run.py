@@ -105,7 +105,7 @@ RUN_PARAMS: tuple[Param, ...] = (
           "3 (+parameters)", minimum=0, maximum=3),
     Param("sequence_parallel", "boolean", False,
           "Megatron sequence parallelism: norms and dropout split over the TP group (reduce-scatter/all-gather "
-          "instead of all-reduce)"),
+          "instead of all-reduce); needs tp > 1"),
     Param("rank_order", "string", "tp-cp-dp-pp",
           "how plan ranks map to GPUs, innermost first (Megatron: tp-cp-dp-pp, TP inside a node)"),
     Param("overlap_dp", "boolean", True,
@@ -148,12 +148,14 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                       global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
                       rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False,
                       samples_per_epoch: int | None = None, epochs: float | None = None,
-                      plan_options: Mapping[str, Any] | None = None) -> None:
+                      plan_options: Mapping[str, Any] | None = None, framework: str = "ddp",
+                      bucket_size: Any = None) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed; the plan-only parameters
     (:data:`PLAN_ONLY`, in ``plan_options``) are left at their defaults without a plan. The rules that need the
     GPU count or the model (degrees dividing them) are checked when the plan is resolved
-    (:func:`simtrain.parallel.plan.make_plan`).
+    (:func:`simtrain.parallel.plan.make_plan`). Horovod has no buckets: a ``bucket_size`` other than the default
+    would change nothing under ``framework`` horovod, and is refused.
 
     ``batch`` counts as given when it differs from its default (a study point always has one); the command line
     refuses ``--batch`` with ``--parallel`` or ``--micro-batch`` whatever its value.
@@ -166,6 +168,13 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     simtrain.errors.ConfigError: compute_jitter: per-GPU compute jitter is simulated by the DES; use engine 'des' \
 (got 0.1)
     """
+    nbytes = None if bucket_size is None else (float(bucket_size) if isinstance(bucket_size, int | float)
+                                               else units.parse_size(bucket_size))
+    if nbytes is not None and nbytes != _DEFAULT_BUCKET and str(framework).split(":", 1)[0].strip() == "horovod":
+        shown = bucket_size if isinstance(bucket_size, str) else f"{units.format_size(nbytes)} ({nbytes:,.0f} B)"
+        raise ConfigError("is not used by horovod, which fuses the tensors up to its fusion threshold",
+                          key="bucket_size", value=shown,
+                          allowed="the default, or framework horovod:fusion_threshold=SIZE")
     if epochs is not None and samples_per_epoch is None:   # epochs alone say nothing (an epoch's steps do)
         raise ConfigError("sets the run's length only together with the samples per epoch", key="epochs",
                           value=epochs)
@@ -303,23 +312,13 @@ class TrainingRun:
         for name in ("parallel", "pipeline_layout"):   # an empty plan is a mistake, not "no plan" (that is None)
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 raise ConfigError("is empty: give it a value, or leave it out", key=name, value=getattr(self, name))
-        self._check_framework()
         check_combination(self.compute_jitter, self.store_and_forward, self.engine, batch=self.batch,
                           parallel=self.parallel, micro_batch=self.micro_batch, global_batch=self.global_batch,
                           pipeline_schedule=self.pipeline_schedule, recompute=self.recompute,
                           rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
                           samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
-                          plan_options={name: getattr(self, name) for name in PLAN_ONLY})
-
-    def _check_framework(self) -> None:
-        """Horovod has no buckets: its fusion threshold groups the tensors, so a bucket size given with it would
-        change nothing (a study sweeping it would print identical rows under different values)."""
-        from simtrain.training.framework import make_framework
-
-        if self.bucket_size != _DEFAULT_BUCKET and make_framework(self.framework).name == "horovod":
-            raise ConfigError("is not used by horovod, which fuses the tensors up to its fusion threshold",
-                              key="bucket_size", value=units.format_size(self.bucket_size),
-                              allowed="the default, or framework horovod:fusion_threshold=SIZE")
+                          plan_options={name: getattr(self, name) for name in PLAN_ONLY},
+                          framework=self.framework, bucket_size=self.bucket_size)
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

@@ -274,7 +274,9 @@ ARGUMENTS = [
     (f"place --model resnet18-cifar --devices {_DIGITS} --out {{out}}/plan.json", ["--devices"]),
     # plugin specs: types, bounds, duplicates
     (f"{_COLL} --algorithm ring:channels=1000000", ["--algorithm", "channels", "at most 64"]),
-    (f"{_COLL} --algorithm ring:chunks=0", ["--algorithm", "chunks must be a positive integer"]),
+    (f"{_COLL} --algorithm ring:chunks=0", ["--algorithm", "chunks must be an integer from 1 to 64"]),
+    (f"{_COLL} --algorithm ring:chunks=100000", ["--algorithm", "from 1 to 64"]),
+    (f"{_SIM} --algorithm ring:chunks=100000", ["--algorithm", "from 1 to 64"]),
     (f"{_COLL} --algorithm ring:channels=2020-13-45", ["--algorithm", "channels", "must be an integer"]),
     (f"{_COLL} --algorithm ring:channels=2,channels=4", ["--algorithm", "given twice"]),
     (f"{_COLL} --algorithm ring:channels={_DIGITS}", ["--algorithm", "channels"]),

@@ -26,6 +26,7 @@ from simtrain.cli._common import (
     split_overrides,
 )
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_CHUNKS
 
 __all__ = ["add_parser", "run"]
 
@@ -98,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
     name, params = algorithm(args.algorithm, groups["algorithm"])
     in_spec = "chunks" in params   # NAME:chunks=C stands for --chunks C: an error then names the spec
     chunks = params.pop("chunks", args.chunks)
-    if in_spec and (isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1):
-        raise ConfigError("chunks must be a positive integer", source=CLI, key="--algorithm", value=args.algorithm)
+    if in_spec and (isinstance(chunks, bool) or not isinstance(chunks, int) or not 1 <= chunks <= MAX_CHUNKS):
+        raise ConfigError(f"chunks must be an integer from 1 to {MAX_CHUNKS}", source=CLI, key="--algorithm",
+                          value=args.algorithm)
     chosen: dict[str, Any] = {}
     if name == "auto" and not sweeping:
         from simtrain.collectives import build_schedule

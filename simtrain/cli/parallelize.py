@@ -77,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
     scheme = values.get("scheme")
     if scheme and scheme != "none" and result.best and all(row["scheme"] == "none" for row in result.best):
         # a scheme compresses ZeRO-0's gradient all-reduce only; sharded plans that ranked higher run without it
-        print(f"  none of these plans runs --scheme {scheme}: it applies to ZeRO-0 plans, and those ranked lower")
+        print(f"  none of these plans runs --scheme {scheme}: it applies to ZeRO-0 plans, and those ranked lower "
+              "or did not fit")
     return 0

@@ -188,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
         ("  optimizer update", t(report.update_time_s)),
         ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} "
                                         f"bucket{'s' if report.num_buckets != 1 else ''}"
-                                        + (f", the largest {units.format_size(largest)}" if report.buckets else "")),
+                                        # under a scheme the messages are the codec's, not the gradient buckets
+                                        + (f", the largest {'message ' if report.scheme != 'none' else ''}"
+                                           f"{units.format_size(largest)}" if report.buckets else "")),
         ("throughput", f"{report.throughput_samples_per_s:,.0f} samples/s"),
         ("scaling efficiency", f"{100 * report.scaling_efficiency:.2f} % (vs {report.num_gpus} x one GPU)"),
         ("bytes sent per GPU", units.format_size(report.bytes_per_gpu)),

@@ -26,7 +26,7 @@ import numpy as np
 from simtrain import units
 from simtrain.collectives.schedule import OPERATIONS, Schedule, StepPattern
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_COLLECTIVE_BYTES
+from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, check_count
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 from simtrain.topology.cluster import Cluster
@@ -231,6 +231,7 @@ def build_schedule(
                           key="cluster", value=repr(cluster))
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
         raise ConfigError("must be a positive integer", key="chunks", value=chunks)
+    check_count(chunks, MAX_CHUNKS, key="chunks")   # every caller: the flag, a spec's chunks=, Python
     if ranks is None:
         rank_array = np.arange(cluster.num_gpus, dtype=np.int64)
     else:

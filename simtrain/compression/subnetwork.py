@@ -122,9 +122,10 @@ class GIST(_Rounds):
         return total
 
     def phases(self, ctx: SchemeContext) -> list[Phase]:
-        # GIST splits the feature dimensions of a GCN's dense transforms; a convolution's or attention's weights
-        # have no such split in it
-        other = sorted({layer.kind for layer in ctx.model.layers if layer.tensors and layer.kind != "linear"})
+        # GIST splits the feature dimensions of a GCN's dense transforms; a convolution's or attention's weight
+        # matrices have no such split in it (1-D weights, a norm's scale, follow their layer's features)
+        other = sorted({layer.kind for layer in ctx.model.layers
+                        if layer.kind != "linear" and any(len(t.shape) >= 2 for t in layer.tensors)})
         if other:
             raise self._error("model", f"{ctx.model.name} has {', '.join(other)} layers with weights; GIST splits "
                                        "the hidden features of a GCN's linear layers", ctx.model.name,

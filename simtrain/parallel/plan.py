@@ -119,7 +119,10 @@ def parse_schedule(text: str) -> tuple[str, int]:
                                                  or chunks < 1):
         raise ConfigError("interleaved's chunks (model chunks per stage) must be an integer >= 1",
                           key="pipeline_schedule", value=text)
-    if params or (name != "interleaved" and chunks != 1):
+    if params:
+        raise ConfigError(f"unknown parameter {sorted(params)[0]!r}: only interleaved takes one, chunks=V",
+                          key="pipeline_schedule", value=text)
+    if name != "interleaved" and chunks != 1:
         raise ConfigError("only interleaved takes a parameter, chunks=V (an integer >= 1)",
                           key="pipeline_schedule", value=text)
     return name, chunks

@@ -40,6 +40,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,9 +117,7 @@ class Study:
         files += sorted({_device_file_key(str(point["topology"])) for point in self.points} - {""})
         # any other file a point names (a perturbations file, a scheme's rank_profile=, a device path in a sweep's
         # override): its content too, so a resume never mixes two versions of it
-        files += sorted(set().union(*(_named_files({k: v for k, v in point.items()
-                                                    if k not in ("model", "topology", "profile")})
-                                      for point in self.points)))
+        files += sorted(set().union(*(_named_files(point) for point in self.points)))
         blob = json.dumps({"seed": self.seed, "points": self.points, "derived": self.derived, "files": files},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -132,27 +131,30 @@ class Study:
         return {name: compile_expression(text, self.source, f"derived.{name}") for name, text in self.derived.items()}
 
 
-def _named_files(value: Any) -> set[str]:
-    """The content key of every file ``value`` names, at any depth: a string that is a file's path, or the value of
-    a ``key=value`` parameter of a ``name:key=value,...`` spec (``cuttlefish:rank_profile=ranks.yaml``).
+def _named_files(point: Mapping[str, Any]) -> set[str]:
+    """The content key of every file a point names besides its model, topology and profile: its ``perturbations``
+    file, a file-valued ``--set`` override (``topology.device: ./gpu.yaml``) and a file-valued parameter of a
+    ``name:key=value,...`` spec (``cuttlefish:rank_profile=ranks.yaml``). Only values written as paths count (a
+    folder in them, or a ``.yaml``, ``.yml`` or ``.json`` name), so a plain word (``engine: des``) never picks up a
+    file that happens to share its name.
 
     Examples
     --------
-    >>> _named_files({"scheme": "powersgd:rank=4", "engine": "des", "gpus": [8, 16]})
+    >>> _named_files({"scheme": "powersgd:rank=4", "engine": "des", "gpus": 8})
     set()
     """
     from simtrain.training.run_cache import file_key
 
-    if isinstance(value, Mapping):
-        return set().union(*(_named_files(v) for v in value.values()))
-    if isinstance(value, (list, tuple)):
-        return set().union(*(_named_files(v) for v in value))
-    if not isinstance(value, str):
-        return set()
-    candidates = [value]
-    if ":" in value:
-        candidates += [item.split("=", 1)[1] for item in value.split(":", 1)[1].split(",") if "=" in item]
-    return {key for key in map(file_key, candidates) if key is not None}
+    texts: set[str] = set()
+    for key, value in point.items():
+        if not isinstance(value, str):
+            continue
+        if key == "perturbations" or "." in key:
+            texts.add(value)
+        elif ":" in value:
+            texts.update(item.split("=", 1)[1] for item in value.split(":", 1)[1].split(",") if "=" in item)
+    paths = {text for text in texts if "/" in text or os.sep in text or text.endswith((".yaml", ".yml", ".json"))}
+    return {key for key in map(file_key, sorted(paths)) if key is not None}
 
 
 def _device_file_key(topology: str) -> str:
@@ -336,7 +338,8 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                           recompute=point["recompute"], rank_order=point["rank_order"],
                           distribute_saved_activations=bool(point["distribute_saved_activations"]),
                           samples_per_epoch=point.get("samples_per_epoch"), epochs=point.get("epochs"),
-                          plan_options={name: point[name] for name in PLAN_ONLY if name in point})
+                          plan_options={name: point[name] for name in PLAN_ONLY if name in point},
+                          framework=point["framework"], bucket_size=point["bucket_size"])
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,

@@ -42,6 +42,7 @@ from simtrain.compression.base import Communication
 from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
+from simtrain.limits import MAX_CHUNKS
 from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
 from simtrain.network.perturb import Perturbations
@@ -421,7 +422,14 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
         NetworkOptions.from_mapping(run.network)
     name, params = parse_spec(run.algorithm, source=None, key="algorithm")
     params.update(run.algorithm_params)
-    chunks = params.pop("chunks", run.chunks)
+    if "chunks" in params:   # NAME:chunks=C stands for chunks=C: bounded as the run parameter is, and named so
+        given = params.pop("chunks")
+        if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= MAX_CHUNKS:
+            raise ConfigError(f"chunks must be an integer from 1 to {MAX_CHUNKS}", key="algorithm",
+                              value=run.algorithm)
+        chunks = given
+    else:
+        chunks = run.chunks
     perturbations = _perturbations(run, cluster)
     if run.engine == "analytical" and perturbations is not None:
         raise ConfigError("perturbations are simulated by the DES", key="engine", value=run.engine, allowed="des")
@@ -727,7 +735,7 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
 
 
 def _finite(result: Any) -> Any:
-    """``result`` if its step time is a finite positive number; else a :class:`ConfigError`: every input is bounded
+    """``result`` if its step time is a finite number; else a :class:`ConfigError`: every input is bounded
     so that sums stay finite (docs/limits.md), and a step of inf or NaN seconds is never reported as an answer."""
     if not math.isfinite(result.step_time_s):
         raise ConfigError("the inputs give a step time that is not a finite number; an input is far out of scale "

@@ -137,9 +137,9 @@ def file_key(text: str) -> str | None:
         if not os.path.isfile(text):
             return None
         stat = os.stat(text)
-    except (OSError, ValueError):   # a name too long, a NUL byte: not a path
+        digest = _digest(os.path.abspath(text), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+    except (OSError, ValueError):   # a name too long, a NUL byte, unreadable or gone: not a file it can read
         return None
-    digest = _digest(os.path.abspath(text), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
     return f"{text} sha256:{digest}"
 
 

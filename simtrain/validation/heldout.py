@@ -276,7 +276,7 @@ _busbw_case("nccl-allreduce-4node-h100-1221", "nccl-1221", _SRC_1221.format("330
 # CoreWeave's nccl-tests examples (github.com/coreweave/nccl-tests): engineers' all_reduce_perf output, out-of-place
 # busbw; and an 8 x A100 node of nccl-tests #175. Held out: none of these shaped a constant.
 _CW = ("CoreWeave nccl-tests repository (github.com/coreweave/nccl-tests), pull request #{pr}: {what} "
-       "(all_reduce_perf, out-of-place busbw)")
+       "(all_reduce_perf busbw)")
 _B200_NODE = {"topology": "dgx-h100", **_sets(device="b200", intra_node__bandwidth="900GB/s")}
 _B200_TEXT = ("nodes of 8 B200 on NVSwitch at 900 GB/s per direction (NVLink5, 1.8 TB/s both ways [D]) with 8 x 400 "
               "Gbit/s NICs: the `dgx-h100` family with device b200 (the PR does not state the NICs: 8 x 400 Gbit/s, "
@@ -305,14 +305,15 @@ _NVL72_GAP = ("NVLS on 72 GPUs: simtrain prices it with NCCL 2.19's NVLS model (
 for _label, _size, _published in (("1gb", "1GiB", 681.17), ("8gb", "8GiB", 834.57)):
     _busbw_case(f"nccl-allreduce-gb200-nvl72-{_label}", "coreweave-nccl-tests",
                 _CW.format(pr=43, what=f"'Example output for a full nvl72 rack run', the {_size} row "
-                                        f"({_published} GB/s), 72 ranks"),
+                                        f"({_published} GB/s out of place), 72 ranks"),
                 f"all-reduce bus bandwidth on one GB200 NVL72 rack (72 GPUs), {_size}", _published, "[M]", _NVL72,
                 _NVL72_TEXT, 72, _size, None, gap=_NVL72_GAP)
 _busbw_case("nccl-allreduce-8xa100-175", "nccl-tests-175",
             "NVIDIA/nccl-tests issue #175 (description): 'A100 * 8', 'singleNode, ./build/all_reduce_perf -b 8 -e 4G "
-            "-f 2 -g 8, result: 232.54GB/s' (the sweep's largest size)",
+            "-f 2 -g 8, result: 232.54GB/s'",
             "all-reduce bus bandwidth on one node of 8 A100, 4 GB", 232.54, "[M]", A100_NODE,
-            A100_NODE_TEXT.replace("nodes of", "one node of"), 8, "4GiB", None)
+            A100_NODE_TEXT.replace("nodes of", "one node of"), 8, "4GiB", None,
+            extra_assumptions="the result taken at the sweep's largest size, 4 GB (the issue gives one figure)")
 
 _busbw_case("nccl-allreduce-3node-4xhdr-119", "nccl-tests-119",
             "NVIDIA/nccl-tests issue #119: 3 nodes of 8 A100 40 GB with 4 HDR NICs each, peak ~96 GB/s at up to "

@@ -66,7 +66,7 @@ def test_the_report_says_when_no_listed_plan_runs_the_scheme(capsys) -> None:
     assert main([*argv, "--scheme", "powersgd:rank=4"]) == 0
     out = capsys.readouterr().out
     assert "--scheme powersgd" not in out.split("none of these plans")[0]
-    assert "none of these plans runs --scheme powersgd:rank=4" in out
+    assert "none of these plans runs --scheme powersgd:rank=4: it applies to ZeRO-0 plans" in out
     assert main(argv) == 0
     assert "none of these plans" not in capsys.readouterr().out
 
@@ -103,3 +103,12 @@ def test_why_reports_a_compute_share_between_0_and_100() -> None:
     for row in result.best:
         share = float(re.match(r"compute (-?\d+) %", row["why"]).group(1))
         assert 0 <= share <= 100, row["why"]
+
+
+def test_sequence_parallelism_needs_a_tensor_parallel_group() -> None:
+    """With tp = 1 there is no group to split the activations over: refused, not a silent no-op (hostile report
+    13, D5)."""
+    c = load_model(MODEL).config
+    with pytest.raises(ConfigError, match="tensor-parallel group, and this plan has tp = 1"):
+        make_plan(c, 8, "tp=1,pp=2", sequence_parallel=True, micro_batch=1, global_batch=8)
+    assert make_plan(c, 8, "tp=2,pp=2", sequence_parallel=True, micro_batch=1, global_batch=8).sequence_parallel

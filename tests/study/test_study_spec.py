@@ -181,3 +181,14 @@ def test_the_readme_study_example_is_valid():
     study = study_from_dict(yaml.safe_load(block), source="README.md")
     assert len(study.points) == 3 * 3 * 3 * 2 and study.derived == {"samples_per_gpu": "throughput_samples_per_s "
                                                                                         "/ num_gpus"}
+
+
+def test_a_bucket_size_under_horovod_is_refused_before_anything_runs():
+    """Horovod has no buckets: a study sweeping bucket_size under it is refused when the study is read, naming the
+    point's key, not at run time point by point (review 13, M1)."""
+    with pytest.raises(ConfigError, match=r"bucket_size\[1\]: is not used by horovod"):
+        study_from_dict({"name": "t", "base": {**BASE, "framework": "horovod"},
+                         "sweep": {"grid": {"bucket_size": ["25 MiB", "50 MiB"]}}}, source="s.yaml")
+    plain = study_from_dict({"name": "t", "base": {**BASE, "framework": "horovod"},
+                             "sweep": {"grid": {"gpus": [8, 16]}}}, source="s.yaml")
+    assert len(plain.points) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from simtrain.collectives import collective_time
@@ -113,3 +115,21 @@ def test_a_step_that_is_not_finite_is_refused_not_reported():
     for bad in (float("inf"), float("nan")):
         with pytest.raises(ConfigError, match=r"step_time.*not a finite number"):
             _finite(SimpleNamespace(step_time_s=bad))
+
+
+def test_simulate_refuses_a_step_that_is_not_finite(monkeypatch):
+    """simulate passes its report through the guard, on the data-parallel path and the model-parallel one."""
+    from simtrain.errors import ConfigError
+    from simtrain.parallel import step as hybrid
+    from simtrain.training import data_parallel
+
+    real = data_parallel.report
+    monkeypatch.setattr(data_parallel, "report", lambda *a, **k: replace(real(*a, **k), step_time_s=float("inf")))
+    with pytest.raises(ConfigError, match="not a finite number"):
+        simulate("resnet18-cifar", "torus-2d", gpus=4, batch=8)
+    real_hybrid = hybrid.simulate_hybrid
+    monkeypatch.setattr(hybrid, "simulate_hybrid",
+                        lambda *a, **k: replace(real_hybrid(*a, **k), step_time_s=float("nan")))
+    with pytest.raises(ConfigError, match="not a finite number"):
+        simulate("gpt:layers=2,hidden=64,heads=2,seq=16,vocab=100", "dgx-h100", gpus=8, parallel="tp=2,pp=1",
+                 micro_batch=1, global_batch=4)
