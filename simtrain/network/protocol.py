@@ -124,6 +124,59 @@ HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = {
 #: Algorithms whose chunks simtrain pipelines itself (NCCL's latency for them is charged once, as its base).
 PIPELINED = ("tree", "nvlstree")
 
+#: NCCL's ceiling on an NVLS tree's bus bandwidth per channel (GB/s), by GPU architecture and node count (2, then 3 or
+#: more): tuning.cc ``perChMaxNVLSTreeBws`` (N2, N4 columns), first in NCCL 2.28.3, which caps each channel's
+#: bandwidth at it on top of the links'. An NVLS tree runs a channel per head, a GPU that owns a NIC, at most
+#: ``NCCL_MAX_NVLS_ARITY`` (32) of them (search.cc). simtrain's model is otherwise NCCL 2.19's, which has no such
+#: ceiling and prices a two-node NVLS tree at its links' rate: 556 GB/s on two DGX H100, where two independent
+#: measurements give 430 and 441 (nccl #1221, CoreWeave's nccl-tests #92) and the ceiling 8 x 57.7 = 462.
+NVLS_TREE_CHANNEL_GBPS: dict[str, tuple[float, float]] = {"hopper": (57.7, 45.5), "blackwell": (96.0, 80.0)}
+#: The most heads an NVLS tree has (NCCL_MAX_NVLS_ARITY, src/include/device.h).
+NVLS_MAX_HEADS = 32
+
+
+def nvls_tree_busbw_cap(architecture: str, nodes: int, ranks_per_node: int, nics_per_node: int) -> float:
+    """NCCL's ceiling on an NVLS tree all-reduce's bus bandwidth (B/s, as nccl-tests reports it): one channel per
+    head, ``min(ranks per node, NICs per node, 32)`` heads, each at :data:`NVLS_TREE_CHANNEL_GBPS`; ``inf`` for an
+    architecture NCCL gives no ceiling (or one node, where NCCL runs no NVLS tree).
+
+    Examples
+    --------
+    >>> nvls_tree_busbw_cap("hopper", 2, 8, 8) / 1e9
+    461.6
+    >>> nvls_tree_busbw_cap("ampere", 2, 8, 8)
+    inf
+    """
+    table = NVLS_TREE_CHANNEL_GBPS.get(architecture)
+    if table is None or nodes < 2:
+        return math.inf
+    heads = min(ranks_per_node, max(nics_per_node, 1), NVLS_MAX_HEADS)
+    return heads * table[0 if nodes == 2 else 1] * 1e9
+
+
+def _nvls_tree_algbw(intra_Bps: float, inter_Bps: float, nodes: int, ranks: int, architecture: str,
+                     nics_per_node: int) -> tuple[float, float]:
+    """An NVLS tree all-reduce's algorithm bandwidth by NCCL 2.19's model (the in-node bandwidth and the NICs', the
+    NICs' halved beyond two nodes, times 5/6), and the same under the per-channel ceiling
+    (:func:`nvls_tree_busbw_cap`, a bus bandwidth: times p / 2(p-1))."""
+    algbw = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2) * 5.0 / 6.0
+    ppn = max(ranks // max(nodes, 1), 1)
+    cap = nvls_tree_busbw_cap(architecture, nodes, ppn, nics_per_node) * ranks / (2.0 * max(ranks - 1, 1))
+    return algbw, min(algbw, cap)
+
+
+def _architecture(device: Any) -> str:
+    """The architecture family of a device name or file ("" where there is none or it cannot be read)."""
+    if not device:
+        return ""
+    from simtrain.errors import ConfigError
+    from simtrain.hardware import get_device
+
+    try:
+        return get_device(device).architecture
+    except ConfigError:
+        return ""
+
 #: NCCL's static correction of tree bandwidth at medium sizes, per protocol, for sizes 64 B · 2^i (i < 23).
 TREE_CORRECTION: dict[str, tuple[float, ...]] = {
     "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0, 1.0, 1.0, 1.0),
@@ -492,6 +545,12 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     ranks = schedule.ranks
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
     factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
+    if algorithm == "nvlstree" and nodes > 1:
+        # NCCL's per-channel ceiling, as the share of NCCL's own uncapped bandwidth it leaves (nccl_time's)
+        intra, inter, _ = node_bandwidths(cluster, ranks)
+        nics = int(cluster.params.get("nics_per_node", 1))
+        plain, capped = _nvls_tree_algbw(intra, inter, nodes, len(ranks), _architecture(cluster.device), nics)
+        factor *= capped / plain
     if pipelined:
         factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)
     eff, lat, lean = _class_tables(cluster, algorithm, protocol)
@@ -672,7 +731,9 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     if algorithm == "ring":
         nsteps = {"all-reduce": 2 * (ranks - 1), "reduce-scatter": ranks - 1, "all-gather": ranks - 1}.get(op, ranks)
         algbw = bus * ranks / max(nsteps, 1)
-    elif algorithm in ("nvls", "nvlstree"):
+    elif algorithm == "nvlstree":   # NCCL 2.19's model under NCCL 2.28's per-channel ceiling
+        algbw = _nvls_tree_algbw(intra_Bps, inter_Bps, nodes, ranks, _architecture(device), channels)[1]
+    elif algorithm == "nvls":
         algbw = bus * 5.0 / 6.0
     else:
         algbw = bus * 0.5

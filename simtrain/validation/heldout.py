@@ -262,11 +262,9 @@ _busbw_case("nccl-allreduce-8xh100-ring-1221", "nccl-1221", _SRC_1221.format("33
 _busbw_case("nccl-allreduce-2node-h100-nvls-1221", "nccl-1221", _SRC_1221.format("430 GB/s", 1),
             "all-reduce bus bandwidth on 2 nodes of 8 H100 with NVLS on (NCCL's choice: NVLS-tree), 4 GB", 430.0,
             "[M]", H100_NODE, _TEXT_1221, 16, "4GiB", None,
-            gap="on 2 nodes NCCL runs NVLS-tree (in-switch reduction inside each node, a tree across the 8 NICs, "
-                "collectives.md §1.3), and so does `auto`: 541 GB/s, close to what NCCL's own tuning model gives "
-                "for these links (556 GB/s, docs/nccl.md 'The ramp'). The measurement is 20 % below NCCL's model "
-                "and the source does not say why; its 4-node figure (nccl-allreduce-4node-h100-1221) is below "
-                "the modelled ring too")
+            extra_assumptions="on 2 nodes NCCL runs NVLS-tree (in-switch reduction inside each node, a tree "
+                              "across the 8 NICs, collectives.md §1.3), and so does `auto`, under NCCL 2.28's "
+                              "per-channel ceiling (8 heads x 57.7 GB/s, docs/nccl.md 'The ramp')")
 _busbw_case("nccl-allreduce-4node-h100-1221", "nccl-1221", _SRC_1221.format("330/430 GB/s", "0/1"),
             "all-reduce bus bandwidth on 4 nodes of 8 H100 with 8 x 400 Gbit/s NICs, 4 GB", 320.0, "[M]",
             H100_NODE, _TEXT_1221, 32, "4GiB", "ring:channels=8",
@@ -286,9 +284,9 @@ _busbw_case("nccl-allreduce-2node-h100-coreweave-8gb", "coreweave-nccl-tests",
             "all-reduce bus bandwidth on 2 nodes of 8 H100, 8 GB", 440.58, "[M]", H100_NODE,
             H100_NODE_TEXT + ", 8 x 400 Gbit/s InfiniBand (the PR does not state the NICs; 'base': no IB SHARP)",
             16, "8GiB", None,
-            gap="as nccl-allreduce-2node-h100-nvls-1221, an independent measurement of the same shape (4 GB there, "
-                "RoCE): on 2 nodes NCCL and `auto` run NVLS-tree, which simtrain prices as NCCL's tuning model does "
-                "(546 GB/s here); both measurements sit about 20 % below it")
+            extra_assumptions="as nccl-allreduce-2node-h100-nvls-1221, an independent measurement of the same shape "
+                              "(4 GB there, RoCE): on 2 nodes NCCL and `auto` run NVLS-tree under NCCL 2.28's "
+                              "per-channel ceiling")
 _busbw_case("nccl-allreduce-2node-b200-coreweave-8gb", "coreweave-nccl-tests",
             _CW.format(pr=92, what="'B200 8-GPU x 2-node base MPIJob ... 690.07 GB/s busbw @ 8G allreduce'"),
             "all-reduce bus bandwidth on 2 nodes of 8 B200, 8 GB", 690.07, "[M]", _B200_NODE, _B200_TEXT, 16,

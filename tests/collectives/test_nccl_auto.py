@@ -285,3 +285,24 @@ def test_auto_all_to_all_is_nccls_point_to_point_exchange(capsys):
                  "--size", "64MiB"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--algorithm" in err and "2048 ranks" in err and "ring" in err
+
+
+def test_nvls_tree_runs_under_nccls_per_channel_ceiling():
+    """NCCL 2.28's per-channel NVLS-tree ceiling (perChMaxNVLSTreeBws: Hopper 57.7 GB/s on two nodes) with a channel
+    per head: two DGX H100 cap at 8 x 57.7 = 461.6 GB/s of bus bandwidth, in NCCL's model and in both engines' flows
+    (measured: 430 and 441 GB/s, nccl #1221 and CoreWeave's nccl-tests #92). A100 (no NVLS) and one node have none."""
+    from simtrain.network.protocol import nvls_tree_busbw_cap
+
+    assert nvls_tree_busbw_cap("hopper", 2, 8, 8) == pytest.approx(461.6e9)
+    assert nvls_tree_busbw_cap("hopper", 4, 8, 8) == pytest.approx(8 * 45.5e9)
+    assert nvls_tree_busbw_cap("blackwell", 2, 8, 4) == pytest.approx(4 * 96.0e9)   # heads: the NICs
+    assert nvls_tree_busbw_cap("hopper", 1, 8, 8) == nvls_tree_busbw_cap("ampere", 2, 8, 8) == float("inf")
+    cluster = load_topology("dgx-h100", gpus=16)
+    tuner = NcclTuner("all-reduce", cluster, [np.arange(16)], [1.0])
+    tree = next(k for k in tuner.candidates if k.nccl == "nvlstree")
+    size = 2.0**33
+    model_busbw = size / tuner.predict(tree, size) * 30 / 16
+    assert 455e9 < model_busbw <= 461.6e9
+    for engine in ("analytical", "des"):
+        result = collective_time("all-reduce", "1GiB", cluster, "auto", engine=engine)
+        assert result.algorithm == "auto" and 400e9 < result.busbw_Bps <= 461.6e9
