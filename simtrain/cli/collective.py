@@ -25,8 +25,8 @@ from simtrain.cli._common import (
     print_rows,
     split_overrides,
 )
+from simtrain.collectives.base import spec_chunks
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_CHUNKS
 
 __all__ = ["add_parser", "run"]
 
@@ -97,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.algorithm == "best":
         return _best(args, cluster, options)
     name, params = algorithm(args.algorithm, groups["algorithm"])
-    in_spec = "chunks" in params   # NAME:chunks=C stands for --chunks C: an error then names the spec
-    chunks = params.pop("chunks", args.chunks)
-    if in_spec and (isinstance(chunks, bool) or not isinstance(chunks, int) or not 1 <= chunks <= MAX_CHUNKS):
-        raise ConfigError(f"chunks must be an integer from 1 to {MAX_CHUNKS}", source=CLI, key="--algorithm",
-                          value=args.algorithm)
+    chunks = spec_chunks(params, args.chunks, args.algorithm)   # NAME:chunks=C stands for --chunks C
     chosen: dict[str, Any] = {}
     if name == "auto" and not sweeping:
         from simtrain.collectives import build_schedule
@@ -151,10 +147,10 @@ def run(args: argparse.Namespace) -> int:
             data["chosen"] = chosen
         emit(data)
         return 0
-    chunks = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
+    chunk_text = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
     channels = f":channels={chosen['channels']}" if chosen and chosen["channels"] > 1 else ""
     described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
-                                         f"{chosen['algorithm']}{channels}, {chunks})")
+                                         f"{chosen['algorithm']}{channels}, {chunk_text})")
     if name == "auto" and not chosen:   # no tuner choice: NCCL's all-to-all is point to point
         described = f"auto (NCCL's point-to-point exchange as {result.algorithm}/{result.protocol})"
     print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "

@@ -175,6 +175,26 @@ def _size(size: Any) -> float:
     return value
 
 
+def spec_chunks(params: dict[str, Any], default: int, spec: str) -> int:
+    """The chunks an algorithm spec gives (``NAME:chunks=C``, popped from its ``params``), else ``default``: bounded
+    as the ``chunks`` run parameter is, an error naming the spec (key ``algorithm``), not a flag the user did not type.
+
+    Examples
+    --------
+    >>> params = {"chunks": 4, "channels": 2}
+    >>> spec_chunks(params, 1, "ring:chunks=4,channels=2"), params
+    (4, {'channels': 2})
+    >>> spec_chunks({}, 3, "ring")
+    3
+    """
+    if "chunks" not in params:
+        return default
+    chunks = params.pop("chunks")
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or not 1 <= chunks <= MAX_CHUNKS:
+        raise ConfigError(f"chunks must be an integer from 1 to {MAX_CHUNKS}", key="algorithm", value=spec)
+    return chunks
+
+
 def build_schedule(
     op: str,
     size: Any,

@@ -697,7 +697,8 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     can increase bwIntra for trees", NCCL 2.18-2.19), so about twice the NICs' (taken as exactly twice: NCCL's last
     raise may land one step of its speed table above); otherwise the lower of in-node and NIC), times the
     protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
-    correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS, × 1/2 otherwise.
+    correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS (for an NVLS tree under
+    NCCL 2.28's per-channel ceiling, :func:`nvls_tree_busbw_cap`), × 1/2 otherwise.
     Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
     the network; a multi-node Simple ring all-reduce × 1.4, × 1.9 before Ampere), :func:`nccl_latency` for trees.
 
@@ -720,9 +721,7 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
         # NCCL takes these from bwIntra, which its search raises while below 2 x bwInter (a two-node tree's traffic
         # crosses the network half as often): so up to twice the NICs
         graph = min(intra_Bps, 2.0 * inter_Bps)
-    if algorithm == "nvlstree":
-        graph = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2)
-    if algorithm in ("nvls", "nvlstree"):
+    if algorithm in ("nvls", "nvlstree"):   # an NVLS tree's bandwidth is _nvls_tree_algbw's, below
         bus = graph
     else:
         bus = graph * bandwidth_factor(algorithm, protocol, op, nodes, ppn, ranks)

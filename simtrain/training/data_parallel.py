@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 
 from simtrain import units
+from simtrain.collectives.base import spec_chunks
 from simtrain.compression import Phase, Scheme, SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Communication
 from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
-from simtrain.limits import MAX_CHUNKS
 from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
 from simtrain.network.perturb import Perturbations
@@ -422,14 +422,7 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
         NetworkOptions.from_mapping(run.network)
     name, params = parse_spec(run.algorithm, source=None, key="algorithm")
     params.update(run.algorithm_params)
-    if "chunks" in params:   # NAME:chunks=C stands for chunks=C: bounded as the run parameter is, and named so
-        given = params.pop("chunks")
-        if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= MAX_CHUNKS:
-            raise ConfigError(f"chunks must be an integer from 1 to {MAX_CHUNKS}", key="algorithm",
-                              value=run.algorithm)
-        chunks = given
-    else:
-        chunks = run.chunks
+    chunks = spec_chunks(params, run.chunks, run.algorithm)
     perturbations = _perturbations(run, cluster)
     if run.engine == "analytical" and perturbations is not None:
         raise ConfigError("perturbations are simulated by the DES", key="engine", value=run.engine, allowed="des")

@@ -119,10 +119,10 @@ def content_key(kind: str, text: str) -> str:
             path = parse_module_reference(text)[0]
         else:
             path = resolve(kind, text.split(":", 1)[0] if kind == "models" else text)
-        stat = os.stat(path)
-    except (ConfigError, OSError):
+    except ConfigError:
         return text   # not a file: a spec, or a name load_* will refuse with its own message
-    return f"{text} sha256:{_digest(str(path), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)}"
+    digest = _file_digest(str(path))
+    return text if digest is None else f"{text} sha256:{digest}"
 
 
 def file_key(text: str) -> str | None:
@@ -136,11 +136,20 @@ def file_key(text: str) -> str | None:
     try:
         if not os.path.isfile(text):
             return None
-        stat = os.stat(text)
-        digest = _digest(os.path.abspath(text), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
-    except (OSError, ValueError):   # a name too long, a NUL byte, unreadable or gone: not a file it can read
+    except ValueError:   # a NUL byte: not a path
         return None
-    return f"{text} sha256:{digest}"
+    digest = _file_digest(os.path.abspath(text))
+    return None if digest is None else f"{text} sha256:{digest}"
+
+
+def _file_digest(path: str) -> str | None:
+    """The SHA-256 of the file at ``path`` (:func:`_digest`, cached by its times, size and inode), or None where it
+    cannot be read (gone, unreadable, a name too long)."""
+    try:
+        stat = os.stat(path)
+        return _digest(path, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+    except (OSError, ValueError):
+        return None
 
 
 @functools.lru_cache(maxsize=1024)
