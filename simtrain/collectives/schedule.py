@@ -109,18 +109,10 @@ class StepPattern:
 
     def __post_init__(self) -> None:
         src = np.asarray(self.src, dtype=np.int64)
-        dst = np.asarray(self.dst, dtype=np.int64)
         object.__setattr__(self, "src", _frozen(src))
-        object.__setattr__(self, "dst", _frozen(dst))
-        object.__setattr__(self, "nbytes", _per_flow(self.nbytes, src.shape))
-        if self.chain_id is not None:
-            object.__setattr__(self, "chain_id", np.asarray(self.chain_id, dtype=np.int64))
-        if self.stage_of_flow is not None:   # read-only: its levels (:attr:`levels`) are kept
-            object.__setattr__(self, "stage_of_flow", _frozen(np.asarray(self.stage_of_flow, dtype=np.int64)))
-        if self.efficiency is not None:
-            object.__setattr__(self, "efficiency", _per_flow(self.efficiency, src.shape))
-        if self.latency_offset_s is not None:
-            object.__setattr__(self, "latency_offset_s", _per_flow(self.latency_offset_s, src.shape))
+        object.__setattr__(self, "dst", _frozen(np.asarray(self.dst, dtype=np.int64)))
+        for name in _PER_FLOW_FIELDS:
+            object.__setattr__(self, name, _field_value(name, getattr(self, name), src.shape))
 
     @property
     def flows_key(self) -> bytes:
@@ -196,11 +188,37 @@ class StepPattern:
         """
         if "src" in changes or "dst" in changes:
             raise TypeError("replaced() keeps a pattern's flows; build a new StepPattern for others")
-        out = dataclasses.replace(self, **changes)
-        object.__setattr__(out, "_flows_key", self.flows_key)
-        if "_levels" in self.__dict__ and "stage_of_flow" not in changes:   # the same stages
-            object.__setattr__(out, "_levels", self.__dict__["_levels"])
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"StepPattern has no field {sorted(unknown)[0]!r}")
+        # the flows and every field not changed are already in their checked form: copy the state (no __init__,
+        # which would check them all again; patterns are rescaled at every size)
+        state = dict(self.__dict__)
+        state["_flows_key"] = self.flows_key
+        if "stage_of_flow" in changes:   # other stages: other levels
+            state.pop("_levels", None)
+        for name, value in changes.items():
+            state[name] = _field_value(name, value, self.src.shape)
+        out = object.__new__(StepPattern)
+        out.__dict__.update(state)
         return out
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(StepPattern))
+#: Fields whose values are normalised (:func:`_field_value`) rather than kept as given.
+_PER_FLOW_FIELDS = ("nbytes", "chain_id", "stage_of_flow", "efficiency", "latency_offset_s")
+
+
+def _field_value(name: str, value: Any, shape: tuple[int, ...]) -> Any:
+    """A StepPattern field's value in its checked form: per-flow float arrays (:func:`_per_flow`), integer
+    stage and chain arrays (the stages read-only: their levels are kept), any other field as given."""
+    if name == "nbytes" or (name in ("efficiency", "latency_offset_s") and value is not None):
+        return _per_flow(value, shape)
+    if name == "chain_id" and value is not None:
+        return np.asarray(value, dtype=np.int64)
+    if name == "stage_of_flow" and value is not None:
+        return _frozen(np.asarray(value, dtype=np.int64))
+    return value
 
 
 @dataclass(frozen=True, eq=False)

@@ -100,8 +100,9 @@ def max_min_rates(
     tolerance = 1e-12
     while flows.size:
         count = np.bincount(work_links, weights=work_weights, minlength=len(remaining))
-        # every working link carries a working flow (count > 0): shares are taken per route entry, not per link
-        entry_share = remaining[work_links] / count[work_links]
+        # a share per link (a link no working flow crosses has none: 0/0), then one gather per route entry
+        with np.errstate(divide="ignore", invalid="ignore"):
+            entry_share = (remaining / count)[work_links]
         starts = np.cumsum(flow_lengths) - flow_lengths
         bottleneck = np.minimum(np.minimum.reduceat(entry_share, starts), work_caps)
         if bottleneck.max() <= bottleneck.min() * (1 + tolerance):
