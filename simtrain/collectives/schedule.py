@@ -31,15 +31,51 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OPERATIONS", "Schedule", "StepPattern"]
+__all__ = ["OPERATIONS", "TEMPLATE_BYTES", "Schedule", "StepPattern", "build_template"]
 
 #: Collective operations, named as in nccl-tests.
 OPERATIONS = ("all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all")
+
+#: Templates are built at this size and resized (:meth:`Schedule.resized`), so a schedule's bytes depend only on its
+#: template and its size, never on which size happened to build the template first (a power of two: the resize
+#: factor is exact).
+TEMPLATE_BYTES = float(2**30)
+
+
+def build_template(build: Callable[[float], Schedule], algorithm: str, size_bytes: float) -> Schedule:
+    """A template for collectives of ``algorithm`` (a Schedule to resize, :meth:`Schedule.resized`), ``build``
+    called with the size to build it at, for a first collective of ``size_bytes``.
+
+    A template is built at :data:`TEMPLATE_BYTES`, except ``auto``'s: a Schedule that NCCL's tuner chose
+    chooses afresh at every size it is resized to, so its own size decides nothing, and it is built at the size
+    first asked for (the choice NCCL would make at 2^30 bytes, which no collective of the run may need, is never
+    worked out). Where ``auto`` runs something without a tuner (all-to-all, push-pull), the template is built
+    again at :data:`TEMPLATE_BYTES`, as any other.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-h100", gpus=16)
+    >>> sizes = []
+    >>> def build(size):
+    ...     sizes.append(size)
+    ...     return build_schedule("all-reduce", size, c, "auto")
+    >>> t = build_template(build, "auto", 2**20)
+    >>> sizes == [2**20], t.resized(2**30).size_bytes == 2**30
+    (True, True)
+    """
+    if algorithm == "auto" and size_bytes > 0:
+        schedule = build(float(size_bytes))
+        if schedule.tuner is not None:
+            return schedule
+    return build(TEMPLATE_BYTES)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.collectives.base import build_grouped_schedule
-from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.collectives.schedule import TEMPLATE_BYTES, Schedule, StepPattern, build_template
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
@@ -82,8 +82,6 @@ __all__ = ["CATEGORIES", "Comms", "StageCosts", "expert_block"]
 
 #: Communication classes of the report's ``exposed_comm_s``.
 CATEGORIES = ("tp", "pp", "dp", "cp", "ep")
-#: Templates are built at this size and resized (as the data-parallel step does).
-TEMPLATE_BYTES = float(2**30)
 
 
 class Comms:
@@ -121,11 +119,11 @@ class Comms:
         key = ("parallel", op, dim, self._plan_key(), name, json.dumps(params, sort_keys=True, default=str),
                 groups[:, 0].tobytes() if rows is not None else None)
 
-        def build() -> Schedule:
-            return build_grouped_schedule(op, [TEMPLATE_BYTES] * len(groups), self.cluster, name, list(groups),
+        def build(size: float) -> Schedule:   # ``size`` bytes on each group
+            return build_grouped_schedule(op, [size] * len(groups), self.cluster, name, list(groups),
                                           cache=self.cache, **params)
 
-        template = self.cache.get("template", key, build)
+        template = self.cache.get("template", key, lambda: build_template(build, name, size_bytes))
         return key, template.resized(size_bytes * len(groups))
 
     def time(self, op: str, dim: str, size_bytes: float, rows: np.ndarray | None = None) -> float:

@@ -38,6 +38,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain.collectives.base import spec_chunks
+from simtrain.collectives.schedule import build_template
 from simtrain.compression import Phase, Scheme, SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Communication
 from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
@@ -247,11 +248,6 @@ def _buckets(model: ModelSpec, bucket_bytes: float, width: int) -> list[tuple[in
     return fill_buckets(model, [bucket_bytes], width, per_tensor=False)
 
 
-#: Templates are built at this size and resized, so a schedule's bytes depend only on its key and its size, never on
-#: which size happened to build its template first (a power of two: the resize factor is exact).
-TEMPLATE_BYTES = float(2**30)
-
-
 class _Schedules:
     """Schedules of a step's communications: templates (in the cluster's :class:`NetworkCache`, keyed by what
     decides their shape) resized to each communication's bytes."""
@@ -278,18 +274,18 @@ class _Schedules:
         key = (*self.base, comm.op, comm.group, shares, pull, comm.servers)
         if comm.op == "all-reduce" and comm.group == "world":
             # the user's algorithm, parameters and chunking for the plain gradient all-reduce
-            def build() -> Any:
-                return build_schedule("all-reduce", TEMPLATE_BYTES, self.cluster, self.algorithm,
-                                      chunks=self.chunks, cache=self.cache, **self.algorithm_params)
+            def build(size: float) -> Any:
+                return build_schedule("all-reduce", size, self.cluster, self.algorithm, chunks=self.chunks,
+                                      cache=self.cache, **self.algorithm_params)
+            first = float(sum(sizes))
         else:
-            canonical = replace(comm, payload_bytes=TEMPLATE_BYTES,
-                                pull_bytes=None if pull is None else pull * TEMPLATE_BYTES,
-                                group_payloads=None if shares is None else tuple(s * TEMPLATE_BYTES for s in shares))
-
-            def build() -> Any:
+            def build(size: float) -> Any:   # the communication with a payload of ``size``
+                canonical = replace(comm, payload_bytes=size, pull_bytes=None if pull is None else pull * size,
+                                    group_payloads=None if shares is None else tuple(s * size for s in shares))
                 return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.algorithm,
                                      self.cache)
-        template = self.cache.get("template", key, build)
+            first = payload
+        template = self.cache.get("template", key, lambda: build_template(build, self.algorithm, first))
         return key, template.resized(float(sum(sizes)))
 
 
