@@ -120,10 +120,15 @@ VIEWS = frozenset({"flatten", "identity"})
 # its gradient reads the output gradient and the saved tensor and writes the input gradient. Batch norm in
 # training computes the statistics in one read (Welford) and normalises in a second (PyTorch's
 # batch_norm_collect_statistics + batch_norm_elemt); its backward reduces (x, dy) and then writes dx from them.
-# Layer norm keeps a row in registers forward; backward writes dx and then reduces (x, dy) for dgamma, dbeta.
+# Layer norm keeps a row in registers forward; backward writes dx and then reduces (x, dy) for dgamma, dbeta; RMS
+# norm is the same algorithm without the mean (Apex's and Transformer Engine's kernels share it). A sum of two
+# tensors (its input counts both) reads them and writes one; its gradient is where autograd sums the two branches'
+# gradients: read two, write one, nothing saved.
 _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "batchnorm2d": ((2, 1, 2), (3, 2, 2)),
     "layernorm": ((1, 1, 1), (3, 2, 2)),
+    "rmsnorm": ((1, 1, 1), (3, 2, 2)),
+    "add": ((1, 1, 1), (1, 1, 1)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
 

@@ -259,7 +259,7 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
     --------
     >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
     >>> [layer.kind for layer in block_layers(c)]
-    ['layernorm', 'linear', 'attention', 'linear', 'layernorm', 'linear', 'gelu', 'linear']
+    ['layernorm', 'linear', 'attention', 'linear', 'add', 'layernorm', 'linear', 'gelu', 'linear', 'add']
     >>> sum(l.num_params for l in block_layers(c, tp=2)) * 2 > sum(l.num_params for l in block_layers(c))
     True
     """
@@ -285,6 +285,8 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
             layers.insert(3, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
                                    heads * tokens * c.seq))
         layers.append(_dropout_add(f"{name}.attention.dropout_add", norm_tokens, h))
+    else:
+        layers.append(_residual_add(f"{name}.attention.residual_add", norm_tokens, h))
     layers.append(_norm(f"{name}.post_attention_norm", c, norm_tokens, h))
     if c.is_moe(index):
         inner = c.moe_ffn // tp
@@ -308,6 +310,8 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         layers.append(_linear(f"{name}.mlp.down", c, tokens, inner, h))
     if c.dropout:
         layers.append(_dropout_add(f"{name}.mlp.dropout_add", norm_tokens, h))
+    else:
+        layers.append(_residual_add(f"{name}.mlp.residual_add", norm_tokens, h))
     return layers
 
 
@@ -328,6 +332,13 @@ def is_core_attention(layer: Layer) -> bool:
 def _dropout_add(name: str, tokens: int, width: int) -> Layer:
     """Megatron-LM's fused bias-dropout-add on a residual branch: one element-wise kernel over the branch."""
     return Layer(name, "dropout", (), 0.0, tokens * width, tokens * width)
+
+
+def _residual_add(name: str, tokens: int, width: int) -> Layer:
+    """The residual sum after a branch without dropout (``h = x + branch(x)``, one kernel in every implementation:
+    torchtitan's and Hugging Face's ``x + ...``, Megatron-core's bias-dropout-add at dropout 0): reads the stream
+    and the branch, writes the sum."""
+    return Layer(name, "add", (), 0.0, 2 * tokens * width, tokens * width)
 
 
 def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
@@ -362,7 +373,7 @@ def decoder_from_config(c: DecoderConfig, name: str | None = None, description: 
     --------
     >>> c = DecoderConfig.from_mapping({"layers": 2, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
     >>> len(decoder_from_config(c).layers)
-    20
+    24
     """
     layers = embedding_layers(c)
     for index in range(c.layers):
