@@ -306,10 +306,10 @@ class NcclTuner:
         An NVLS tree runs in NCCL's loops (:func:`tree_chunks`). A tree, or a ring's chain, runs in at least as many
         chunks as NCCL's Simple buffer needs (:func:`tree_chunks`), and in as many more, up to :data:`MAX_CHUNKS`,
         as make it fastest: NCCL streams a tree's levels (LL and LL128 line by line, Simple in steps it halves
-        towards the tree's depth), so a chunk does not wait at a level for the whole buffer, while the engines
-        charge every chunk its steps' latencies; the chunk count that minimises the engines' time is the closest
-        they come to the stream (for ``n`` bytes over ``L`` levels of latency ``ℓ``, about ``√((L-1) n / (ℓ B))``
-        chunks). Of the counts within :data:`PIPELINE_SLACK` of the fastest, the fewest.
+        towards the tree's depth), so a chunk does not wait at a level for the whole buffer; the engines pay the
+        steps' latencies once (:func:`~simtrain.network.protocol.with_protocol`), so every chunk more shortens the
+        fill. Of the counts whose whole time (latency included) is within :data:`PIPELINE_SLACK` of the fastest
+        count's, the fewest.
         """
         if not candidate.chunked:
             return 1
@@ -319,9 +319,11 @@ class NcclTuner:
         first0, busy0, first1, busy1 = self._terms(candidate)
         share = size / self.TEMPLATE / self._correction(candidate, size)
         k = np.arange(least, MAX_CHUNKS + 1, dtype=np.float64)
-        # the analytical engine's time of k chunks (first chunk through, then the busiest link group per chunk)
+        # the analytical engine's time of k chunks (first chunk through, then the busiest link group per chunk, and
+        # the latency the collective pays once)
         busy = busy0[None, :] + (busy1 - busy0)[None, :] * (share / k)[:, None]
-        total = first0 + (first1 - first0) * share / k + (k - 1) * busy.max(axis=1)
+        total = (first0 + (first1 - first0) * share / k + (k - 1) * busy.max(axis=1)
+                 + self.template(candidate).base_latency_s)
         # the fewest chunks within PIPELINE_SLACK of the fastest: more would cost the DES events for nothing
         return int(k[int(np.argmax(total <= total.min() * (1.0 + PIPELINE_SLACK)))])
 

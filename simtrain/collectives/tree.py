@@ -1,22 +1,21 @@
-"""NCCL-style double binary tree all-reduce (Jeaugey, NCCL 2.4).
+"""NCCL's double binary tree all-reduce (Jeaugey, NCCL 2.4; ``src/graph/trees.cc``).
 
-Two complementary in-order binary trees, each carrying half the buffer: tree B is tree A with every rank moved
-one position, so a rank that is a leaf in one tree is interior in the other. All-reduce is a pipelined reduce
-up both trees followed by a pipelined broadcast down them. In the steady state every tree edge is busy; with
-``h`` the height of the trees, ``c`` chunks and ``t`` the time of one chunk's step (the slowest edge with all
-edges active), each phase takes ``(h + c - 1)·t``. On a switch each GPU link carries at most two of these
-flows, so ``t = 2α + (n/2c)/(B/2)`` and, reduce and broadcast sharing the GPU links,
-
-``T = 2h·t + (c - 1)·2t``  →  ``2n/B`` for many chunks, with ``2h·α``-like latency.
+Two complementary binary trees, each carrying half the buffer. Tree A is NCCL's ``ncclGetBtree``: rank 0 is the
+root with one child, and the tree alternates leaves and nodes (every odd rank is a leaf, every even rank but 0
+interior), so its height is about ``log2(p) + 1``. Tree B is ``ncclGetDtree``'s: A mirrored (rank ``r`` takes A's
+place of ``p - 1 - r``) when ``p`` is even, A shifted by one rank when ``p`` is odd; either way a rank interior in
+one tree is a leaf in the other, so no rank sends more than four of the two trees' flows (reduce up, broadcast
+down). All-reduce is a pipelined reduce up both trees followed by a pipelined broadcast down them. In the steady
+state every tree edge is busy; with ``h`` the height of the trees, ``c`` chunks and ``t`` the time of one chunk's
+step (the slowest edge with all edges active), each phase takes ``(h + c - 1)·t``.
 
 With one chunk the trees are not pipelined (as in ASTRA-sim): use ``chunks`` to pipeline.
 
 Examples
 --------
->>> import numpy as np
->>> parent, height = inorder_tree(7)
+>>> parent, height = nccl_btree(14)   # the tree drawn in trees.cc: 0 - 8, 8 - (4, 12), 4 - (2, 6), ...
 >>> parent.tolist(), height
-([1, 3, 1, -1, 5, 3, 5], 2)
+([-1, 2, 4, 2, 8, 6, 4, 6, 0, 10, 12, 10, 8, 12], 4)
 """
 
 from __future__ import annotations
@@ -26,32 +25,54 @@ import numpy as np
 from simtrain.collectives.base import register_algorithm
 from simtrain.collectives.schedule import StepPattern
 
-__all__ = ["inorder_tree"]
+__all__ = ["dtree_edges", "nccl_btree"]
 
 
-def inorder_tree(p: int) -> tuple[np.ndarray, int]:
-    """Parent position of every position of a balanced in-order binary tree on ``p`` positions, and its height.
+def nccl_btree(p: int) -> tuple[np.ndarray, int]:
+    """Parent of every rank of NCCL's binary tree on ``p`` ranks (``ncclGetBtree``; -1 at the root, rank 0), and
+    its height.
 
-    The root is the middle position; ``parent`` is -1 at the root.
+    A rank ``r > 0`` with lowest set bit ``b`` has parent ``(r ^ b) | 2b``, or ``r ^ b`` when that is out of range.
+
+    Examples
+    --------
+    >>> nccl_btree(8)[0].tolist()
+    [-1, 2, 4, 2, 0, 6, 4, 6]
     """
-    parent, depth = _inorder_tree(p)
+    parent, depth = _btree(p)
     return parent, int(depth.max())
 
 
-def _inorder_tree(p: int) -> tuple[np.ndarray, np.ndarray]:
+def dtree_edges(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The (child, parent) positions of every edge of NCCL's two trees on ``p`` ranks (``ncclGetDtree``: tree B
+    mirrors A for even ``p`` and shifts it by one for odd ``p``), each edge's depth (its child's), and the height.
+
+    Examples
+    --------
+    >>> child, parent, depth, height = dtree_edges(4)   # A: 0-2, 2-1, 2-3; B mirrored: 3-1, 1-2, 1-0
+    >>> child.tolist(), parent.tolist(), depth.tolist(), height
+    ([1, 2, 3, 2, 1, 0], [2, 0, 2, 1, 3, 1], [2, 1, 2, 2, 1, 2], 2)
+    """
+    parent, depth = _btree(p)
+    child = np.flatnonzero(parent >= 0)
+    other = (p - 1 - child, p - 1 - parent[child]) if p % 2 == 0 else ((child + 1) % p, (parent[child] + 1) % p)
+    return (np.concatenate([child, other[0]]), np.concatenate([parent[child], other[1]]),
+            np.concatenate([depth[child], depth[child]]), int(depth.max()))
+
+
+def _btree(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parent and depth of every rank of NCCL's binary tree on ``p`` ranks."""
     parent = np.full(p, -1, dtype=np.int64)
-    depths = np.zeros(p, dtype=np.int64)
-    stack = [(0, p - 1, -1, 0)]
-    while stack:
-        lo, hi, up, depth = stack.pop()
-        if lo > hi:
-            continue
-        mid = (lo + hi) // 2
-        parent[mid] = up
-        depths[mid] = depth
-        stack.append((lo, mid - 1, mid, depth + 1))
-        stack.append((mid + 1, hi, mid, depth + 1))
-    return parent, depths
+    depth = np.zeros(p, dtype=np.int64)
+    ranks = np.arange(1, p, dtype=np.int64)
+    low = ranks & -ranks
+    up = (ranks ^ low) | (low << 1)
+    parent[1:] = np.where(up >= p, ranks ^ low, up)
+    # a parent's lowest set bit is above its child's (rank 0 has none): depths from the highest bit down
+    for bit in sorted(set(low.tolist()), reverse=True):
+        chosen = ranks[low == bit]
+        depth[chosen] = depth[parent[chosen]] + 1
+    return parent, depth
 
 
 @register_algorithm(
@@ -64,13 +85,8 @@ def build_double_binary_tree(op: str, n: float, ranks: np.ndarray, cluster: obje
     p = len(ranks)
     if p < 2:
         return []
-    parent, depth = _inorder_tree(p)
-    height = int(depth.max())
-    child = np.flatnonzero(parent >= 0)
-    level = np.concatenate([depth[child], depth[child]])  # same shape in both trees
-    shifted = np.roll(ranks, 1)
-    up_src = np.concatenate([ranks[child], shifted[child]])
-    up_dst = np.concatenate([ranks[parent[child]], shifted[parent[child]]])
+    child, parent, level, height = dtree_edges(p)
+    up_src, up_dst = ranks[child], ranks[parent]
     half = n / 2
     return [
         StepPattern(up_src, up_dst, half, 1, n, "tree reduce", stages=height, stage_of_flow=height - level),

@@ -479,10 +479,12 @@ def _level_max(pattern: Any, values: np.ndarray) -> np.ndarray:
 
 
 def _levels_sum(pattern: Any, latency: np.ndarray) -> float:
-    """One chunk's latency through a pattern's step: its slowest flow's, level by level for a pipelined tree."""
+    """One chunk's latency through a pattern's step: its slowest flow's, level by level for a pipelined tree (and
+    the step's own charge per level)."""
     if pattern.stage_of_flow is None:
         return float(latency.max()) + pattern.step_latency_s
-    return float((_level_max(pattern, latency) + pattern.step_latency_s).sum())
+    levels = _level_max(pattern, latency)
+    return float(levels.sum()) + pattern.step_latency_s * levels.size
 
 
 def _leanest(algorithm: str) -> str:
@@ -557,6 +559,10 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     cache = NetworkCache.for_cluster(cluster, cache)
     patterns = []
     fill = fill_lean = 0.0  # the latency one chunk pays on its way through the steps (and under the leanest)
+    # NCCL streams a tree's chunks through every step with NCCL_STEPS (8) buffers in flight on each connection, so a
+    # step's latency is hidden behind the chunks before it: only the pipeline's fill pays it, once
+    streaming = algorithm in PIPELINED and len(ranks) > 1
+    moved = 0.0
     for p in schedule.patterns:
         if p.num_flows == 0:
             patterns.append(p)
@@ -574,6 +580,9 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         latency = lean_latency + _shared(p, flow_lat - flow_lean, moving, rings)
         fill += p.repeat * _levels_sum(p, latency)   # a pipelined tree's levels, one after the other
         fill_lean += p.repeat * _levels_sum(p, lean_latency)
+        if streaming:   # paid once, by the pipeline's fill (below), not by every chunk
+            moved += p.repeat * (_levels_sum(p, latency) - _levels_sum(p, np.zeros_like(latency)))
+            latency = np.zeros_like(latency)
         patterns.append(p.replaced(efficiency=flow_eff * factor, latency_offset_s=latency - path))
     base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
     if algorithm in PIPELINED and len(ranks) > 1:
@@ -584,7 +593,7 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         # and at least what the protocol's excess over the leanest's exceeds the excess the steps already pay
         whole = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
         leanest = nccl_latency(algorithm, _leanest(algorithm), nodes, len(ranks) // nodes, intra_hw)
-        base = max(whole - fill, (whole - leanest) - (fill - fill_lean), 0.0)
+        base = max(whole - fill, (whole - leanest) - (fill - fill_lean), 0.0) + moved
     return Schedule(schedule.op, schedule.algorithm, schedule.size_bytes, ranks, tuple(patterns), schedule.chunks,
                     {**schedule.params, "protocol": protocol}, base, protocol)
 

@@ -393,9 +393,10 @@ _busbw_case("nccl-allreduce-248node-h200-283", "nccl-tests-283",
             "nodes of 8 H200 on NVSwitch at 450 GB/s per direction (the `dgx-h100` family with device h200), 8 x "
             "400 Gbit/s NICs per node (the speed is not stated) on the catalog's non-blocking fat tree", 1984,
             "512MiB", None,
-            gap=("on 248 nodes `auto` runs NCCL's NVLS tree, whose per-node bandwidth simtrain's engines lower as the "
-                 "tree deepens (420 GB/s at 2 nodes to 208 at 248), where the measurement holds near 350: how "
-                 "NCCL's tree streams through its levels at depth is what simtrain's chunked pipeline misses"))
+            gap=("on 248 nodes `auto` runs NCCL's NVLS tree, whose bandwidth simtrain's engines lower as the tree "
+                 "deepens (429 GB/s at 2 nodes to 300 at 248), where the measurement holds near 350: the fill of "
+                 "18 steps (the trees' 8 levels up and down, the in-node NVLS steps) in at most 64 chunks, where "
+                 "NCCL streams in far smaller steps"))
 _TEXT_1801 = ("NVIDIA/nccl issue #1801 (description): GB200, 'the NVL partitions are located on different racks, so "
               "only IB communication between them is possible', NCCL 2.27.3, NCCL_NVLS_ENABLE=0; the 17179869184 "
               "(16 GiB) row of '{row}': out-of-place busbw {published}")

@@ -201,25 +201,45 @@ def test_halving_doubling_rejects_non_power_of_two_reduce_scatter():
 # --- double binary tree -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("chunks", [1, 4, 32])
 def test_double_binary_tree_on_a_switch(chunks):
-    p, lat, bw, n = 7, 1e-6, 10e9, 64e6
-    height = 2  # in-order tree on 7 positions
-    step = 2 * lat + (n / chunks / 2) / (bw / 2)  # each GPU link carries two tree edges
-    # later chunks stream: a chunk goes up while the one before comes down, so a GPU's link carries four tree
-    # edges' half-chunks at once (to its parents and its children) and a chunk pays the path's latency once
-    steady = 2 * lat + 4 * (n / chunks / 2) / bw
-    expected = 2 * height * step + (chunks - 1) * steady
+    # NCCL's trees on 4 ranks (trees.cc): A is 0 - 2 - (1, 3), B mirrors it: 3 - 1 - (2, 0)
+    p, lat, bw, n = 4, 1e-6, 10e9, 64e6
+    half = n / chunks / 2   # each tree carries half of a chunk
+    two = 2 * lat + half / (bw / 2)   # the deep level: ranks 2 and 1 each receive (reduce) or send (broadcast) two
+    one = 2 * lat + half / bw   # the level next to the roots: one flow per GPU link
+    # later chunks stream: every edge of both trees is busy at once, and ranks 1 and 2 carry four flows each way
+    steady = 2 * lat + 4 * half / bw
+    expected = 2 * (two + one) + (chunks - 1) * steady
     assert t("all-reduce", n, switch(p, bw, lat), "double-binary-tree", chunks=chunks) == pytest.approx(expected,
                                                                                                          rel=REL)
 
 
-def test_double_binary_tree_trees_are_complementary():
-    from simtrain.collectives.tree import inorder_tree
+# NCCL's second trees as trees.cc draws them (child: parent): mirrored for 12 ranks, shifted by one for 13
+_MIRRORED_12 = {3: 11, 1: 3, 7: 3, 0: 1, 2: 1, 5: 7, 9: 7, 4: 5, 6: 5, 8: 9, 10: 9}
+_SHIFTED_13 = {9: 1, 5: 9, 0: 9, 3: 5, 7: 5, 11: 0, 2: 3, 4: 3, 6: 7, 8: 7, 10: 11, 12: 11}
 
-    for p in (7, 15, 31):
-        parent, _ = inorder_tree(p)
-        interior_a = set(parent[parent >= 0].tolist())
-        interior_b = {(i - 1) % p for i in interior_a}  # tree B is tree A with ranks shifted by one position
-        assert not interior_a & interior_b
+
+@pytest.mark.parametrize("p,drawn", [(12, _MIRRORED_12), (13, _SHIFTED_13)])
+def test_double_binary_tree_second_tree_is_nccls(p, drawn):
+    from simtrain.collectives.tree import dtree_edges
+
+    child, parent, _, _ = dtree_edges(p)
+    second = dict(zip(child[p - 1:].tolist(), parent[p - 1:].tolist()))
+    assert second == drawn
+
+
+@pytest.mark.parametrize("p", [2, 3, 4, 7, 8, 13, 14, 31, 32, 100])
+def test_double_binary_tree_spans_and_balances(p):
+    from simtrain.collectives.tree import dtree_edges
+
+    child, parent, _, _ = dtree_edges(p)
+    for tree in (slice(0, p - 1), slice(p - 1, 2 * (p - 1))):   # each tree: every rank but its root is a child once
+        assert len(set(child[tree].tolist())) == p - 1
+    # no rank sends more than four of the two trees' flows (up to its parents, down to its children): why NCCL
+    # builds the second tree so
+    sends = [0] * p
+    for rank in [*child.tolist(), *parent.tolist()]:
+        sends[rank] += 1
+    assert max(sends) <= 4
 
 
 # --- direct --------------------------------------------------------------------------------------------------------
