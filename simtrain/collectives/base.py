@@ -268,7 +268,7 @@ def build_schedule(
                               "algorithm to chunk it (ring, ...)", key="chunks", value=chunks)
         from simtrain.collectives.nccl import auto_schedule
 
-        return auto_schedule(op, nbytes, cluster, [rank_array], [1.0], cache)
+        return auto_schedule(op, nbytes, cluster, [rank_array], [1.0], cache, **algo.get_params())
     patterns = algo.build(op, nbytes / chunks, rank_array, cluster)
     return Schedule(op, algo.name, nbytes, rank_array, tuple(patterns), chunks, algo.get_params())
 
@@ -301,10 +301,12 @@ def build_grouped_schedule(
     if len(groups) == 1:
         return build_schedule(op, sizes[0], cluster, algorithm, ranks=groups[0], chunks=chunks, cache=cache,
                               **params)
-    if make(ALGORITHMS, algorithm, key="algorithm", **params).name == "auto" and sizes[0] > 0:
+    configured = make(ALGORITHMS, algorithm, key="algorithm", **params)
+    if configured.name == "auto" and sizes[0] > 0:
         from simtrain.collectives.nccl import auto_schedule
 
-        return auto_schedule(op, float(sum(sizes)), cluster, [np.asarray(g) for g in groups], list(sizes), cache)
+        return auto_schedule(op, float(sum(sizes)), cluster, [np.asarray(g) for g in groups], list(sizes), cache,
+                             **configured.get_params())
     channels = make(ALGORITHMS, algorithm, key="algorithm", **params).params.get("channels", 1)
     if len({len(g) for g in groups}) == 1 and sizes[0] > 0 and channels == 1:
         # Every algorithm places flows by a rank's position in its group, so the other groups' patterns are the

@@ -46,6 +46,7 @@ from simtrain.collectives.base import ALGORITHMS, build_grouped_schedule, regist
 from simtrain.collectives.ring import mesh_ring_count
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.errors import ConfigError
+from simtrain.params import Param
 from simtrain.registry import make
 from simtrain.topology.cluster import Cluster
 
@@ -144,15 +145,26 @@ def build_collnet(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> lis
     return _node_rail(op, n, ranks, cluster, "collnet")
 
 
+#: NCCL's algorithms by the names NCCL_ALGO takes (lower case), and its protocols by NCCL_PROTO's.
+NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
+NCCL_PROTOCOLS = ("LL", "LL128", "Simple")
+
+
 @register_algorithm(
     "auto",
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
+    params=(Param("algo", "choice", None, "NCCL_ALGO: choose only among this algorithm's protocols",
+                  choices=NCCL_ALGORITHMS),
+            Param("proto", "choice", None, "NCCL_PROTO: choose only among the algorithms that run this protocol",
+                  choices=NCCL_PROTOCOLS)),
     summary="what NCCL would run: algorithm (ring, tree, NVLS, CollNet) and protocol by NCCL's tuning model; "
-            "all-to-all as NCCL's point-to-point sends to every peer (direct)",
+            "all-to-all as NCCL's point-to-point sends to every peer (direct); algo=/proto= restrict the choice "
+            "as NCCL_ALGO and NCCL_PROTO do",
 )
-def build_auto(op: str, n: float, ranks: np.ndarray, cluster: Cluster) -> list[StepPattern]:
+def build_auto(op: str, n: float, ranks: np.ndarray, cluster: Cluster, algo: str | None = None,
+               proto: str | None = None) -> list[StepPattern]:
     """The chosen schedule's patterns (:func:`auto_schedule` gives the whole Schedule, with its costs)."""
-    return list(auto_schedule(op, n, cluster, [ranks], [1.0]).patterns)
+    return list(auto_schedule(op, n, cluster, [ranks], [1.0], algo=algo, proto=proto).patterns)
 
 
 @dataclass(frozen=True)
@@ -263,12 +275,12 @@ class NcclTuner:
     TEMPLATE = float(2**30)
 
     def __init__(self, op: str, cluster: Cluster, groups: list[np.ndarray], shares: list[float],
-                 cache: Any = None) -> None:
+                 cache: Any = None, algo: str | None = None, proto: str | None = None) -> None:
         self.op = op
         self.cluster = cluster
         self.groups = [np.asarray(g, dtype=np.int64) for g in groups]
         self.shares = np.asarray(shares, dtype=np.float64)
-        self.candidates = candidates(op, self.groups[0], cluster)
+        self.candidates = restricted(candidates(op, self.groups[0], cluster), op, algo, proto)
         from simtrain.network.protocol import node_bandwidths
 
         self.nodes = nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
@@ -430,8 +442,28 @@ def _upper(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.sort(order[ordered > before])
 
 
+def restricted(found: list[Candidate], op: str, algo: str | None, proto: str | None) -> list[Candidate]:
+    """The candidates NCCL_ALGO=``algo`` and NCCL_PROTO=``proto`` leave (None: any); a :class:`ConfigError` when
+    none is left, as NCCL fails when its environment forbids every algorithm it could run.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-h100", gpus=16)
+    >>> [k.name for k in restricted(candidates("all-reduce", np.arange(16), c), "all-reduce", "tree", None)]
+    ['tree/LL', 'tree/LL128', 'tree/Simple']
+    """
+    left = [c for c in found if (algo is None or c.nccl == algo) and (proto is None or c.protocol == proto)]
+    if not left:
+        wanted = ",".join(f"{k}={v}" for k, v in (("algo", algo), ("proto", proto)) if v is not None)
+        raise ConfigError(f"auto:{wanted} leaves NCCL nothing to run {op} with on these ranks", key="algorithm",
+                          value=f"auto:{wanted}", allowed=", ".join(c.name for c in found))
+    return left
+
+
 def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarray],
-                  shares: list[float], cache: Any = None) -> Schedule:
+                  shares: list[float], cache: Any = None, algo: str | None = None,
+                  proto: str | None = None) -> Schedule:
     """NCCL's choice for ``op`` of ``size`` bytes in all (concurrent, equal) rank groups (``cache``: a
     :class:`~simtrain.network.cache.NetworkCache` of ``cluster`` the tuner shares).
 
@@ -460,7 +492,7 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
         plain = build_grouped_schedule(op, list(size * shares_arr / shares_arr.sum()), cluster, "direct", groups,
                                        cache=cache)
         return fastest_protocol(plain, cluster, NetworkOptions(protocol="nccl"), cache)
-    tuner = NcclTuner(op, cluster, groups, list(shares_arr / shares_arr[0]), cache)
+    tuner = NcclTuner(op, cluster, groups, list(shares_arr / shares_arr[0]), cache, algo, proto)
     return tuner.schedule(size)
 
 

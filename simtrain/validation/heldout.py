@@ -413,14 +413,11 @@ for _per, _published_ring, _published_tree in ((4, 196.72, 234.43), (8, 393.66, 
                     _TEXT_1801.format(row=f"NVL{_per} {3 * _per} {_label}", published=_published),
                     f"all-reduce bus bandwidth on 3 GB200 partitions of {_per} GPUs joined by InfiniBand, "
                     f"{_algo}, 16 GiB", _published, "[M]", _gb200, _gb200_text, 3 * _per, "16GiB",
-                    f"ring:channels={_per}" if _algo == "ring" else "nccl-tree",
+                    f"ring:channels={_per}" if _algo == "ring" else "auto:algo=tree",
                     extra_assumptions=("one ring channel per NIC, as the other multi-node cases" if _algo == "ring"
-                                       else "NCCL's tree forced (NCCL_ALGO=Tree) as simtrain's `nccl-tree`"),
-                    **({} if _algo == "ring" else {"gap": (
-                        "NCCL's tree across 3 nodes measures above its ring here (simtrain puts it below): "
-                        "simtrain's tree runs double binary trees per rail after an in-node reduce-scatter "
-                        "(NCCL 2.19's layout), where NCCL 2.27 on a node of NVLink-connected GPUs chains the "
-                        "node's GPUs and splits the tree's traffic over its channels differently; not modelled")}))
+                                       else "NCCL's tree forced (NCCL_ALGO=Tree) as `auto:algo=tree`: NCCL's "
+                                            "tuner left only the tree, pipelined and its protocol chosen by size as "
+                                            "NCCL runs it (the named `nccl-tree` would run one unpipelined chunk)"))
 
 
 # NCCL's socket transport (NET/Socket: kernel TCP through host memory), on Ethernet without RDMA

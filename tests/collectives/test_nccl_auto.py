@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from simtrain.cli import main
 from simtrain.collectives import build_schedule, collective_time
 from simtrain.collectives.nccl import NcclTuner, candidates
 from simtrain.errors import ConfigError
@@ -306,3 +307,39 @@ def test_nvls_tree_runs_under_nccls_per_channel_ceiling():
     for engine in ("analytical", "des"):
         result = collective_time("all-reduce", "1GiB", cluster, "auto", engine=engine)
         assert result.algorithm == "auto" and 400e9 < result.busbw_Bps <= 461.6e9
+
+
+# --- NCCL_ALGO / NCCL_PROTO: auto:algo=, auto:proto= ---------------------------------------------------------------
+def test_auto_restricted_to_an_algorithm_chooses_only_among_its_protocols():
+    cluster = load_topology("dgx-h100", gpus=16)
+    free = {size: build_schedule("all-reduce", size, cluster, "auto").params for size in (2**16, 2**30)}
+    assert {p["nccl"] for p in free.values()} == {"tree", "nvlstree"}
+    for size in (2**16, 2**30):
+        ring = build_schedule("all-reduce", size, cluster, "auto", algo="ring")
+        assert ring.params["nccl"] == "ring" and ring.params["protocol"] in ("LL", "LL128", "Simple")
+        simple = build_schedule("all-reduce", size, cluster, "auto", proto="Simple")
+        assert simple.params["protocol"] == "Simple"
+    # a tree forced as NCCL_ALGO=Tree is pipelined as NCCL runs it, where the named nccl-tree runs one chunk
+    tree = build_schedule("all-reduce", 2**30, cluster, "auto", algo="tree")
+    assert tree.params["nccl"] == "tree" and tree.chunks > 1
+    plain = build_schedule("all-reduce", 2**30, cluster, "nccl-tree")
+    assert evaluate(tree, cluster).time_s < evaluate(plain, cluster).time_s
+
+
+def test_auto_restricted_to_nothing_it_could_run_is_refused_by_name():
+    cluster = load_topology("dgx-a100", gpus=16)   # no in-switch reduction: no NVLS
+    with pytest.raises(ConfigError, match="auto:algo=nvls leaves NCCL nothing to run all-reduce") as info:
+        build_schedule("all-reduce", 2**20, cluster, "auto", algo="nvls")
+    assert "ring/LL" in str(info.value)
+    with pytest.raises(ConfigError):
+        build_schedule("all-reduce", 2**20, cluster, "auto", algo="bogus")
+
+
+def test_auto_restricted_runs_through_the_cli_and_the_step():
+    from simtrain.training import simulate
+
+    assert main(["collective", "--op", "all-reduce", "--size", "1GiB", "--topology", "dgx-h100", "--gpus", "16",
+                 "--algorithm", "auto:algo=ring,proto=LL128"]) == 0
+    free = simulate("resnet50", "dgx-h100", gpus=16, batch=32)
+    ring = simulate("resnet50", "dgx-h100", gpus=16, batch=32, algorithm="auto:algo=ring")
+    assert ring.comm_time_s != free.comm_time_s
