@@ -558,9 +558,10 @@ class Section:
             raise self.error(key, "must be a non-empty list of strings", value=_short(value))
         return list(value)
 
-    def int_list(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> Any:
-        """A list of integers, each at least ``minimum``."""
-        self._note(key, "list of integers", default, f"integers >= {minimum}")
+    def int_list(self, key: str, default: Any = _REQUIRED, minimum: int = 1, maximum: int | None = None) -> Any:
+        """A list of integers, each at least ``minimum`` (and at most ``maximum``)."""
+        bounds = f"integers >= {minimum}" + (f", <= {maximum}" if maximum is not None else "")
+        self._note(key, "list of integers", default, bounds)
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
@@ -568,8 +569,11 @@ class Section:
             raise self.error(key, "must be a non-empty list of integers", value=_short(value))
         out = []
         for item in value:
-            if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
-                raise self.error(key, f"every item must be an integer of at least {minimum}", value=value)
+            if isinstance(item, bool) or not isinstance(item, int) or item < minimum or \
+                    (maximum is not None and item > maximum):
+                raise self.error(key, f"every item must be an integer from {minimum} to {maximum}" if maximum
+                                 is not None else f"every item must be an integer of at least {minimum}",
+                                 value=_short(value))
             out.append(item)
         return out
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_COMPUTE_UNITS, MAX_PIPELINE_STAGES, MAX_TILE
 from simtrain.params import REQUIRED, Param, read_params
 
 __all__ = ["DEVICES", "DEVICE_DTYPES", "DEVICE_PARAMS", "EFFICIENCY_PARAMS", "DeviceSpec", "device_from_section",
@@ -67,16 +68,17 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
     # "Matrix Multiplication Background" guide uses to explain tile and wave quantisation. Device files of the
     # architectures CUTLASS 2.x configures give CUTLASS's own default (default_gemm_configuration.h: SM70 and SM75
     # 128 x 256 x 32 with 2 stages, SM80 128 x 256 x 64 with 3 stages).
-    Param("tile", "int_list", [128, 128, 32], "tensor-core GEMM threadblock tile (M, N, K) in elements", minimum=1),
+    Param("tile", "int_list", [128, 128, 32], "tensor-core GEMM threadblock tile (M, N, K) in elements", minimum=1,
+          maximum=MAX_TILE),
     # CUTLASS's SM80 multistage kernels keep 3 K-slices in flight (cp.async); SM70 double-buffers (2); SM90 uses >= 4.
     Param("pipeline_stages", "integer", 3, "K-slices a tensor-core tile fills before its first product and drains "
-          "after", minimum=0),
+          "after", minimum=0, maximum=MAX_PIPELINE_STAGES),
     # CUDA-core (SIMT) kernels, fp32 and fp64 without tensor cores: CUTLASS's OpClassSimt default, 128 x 128 x 8
     # with 2 stages (default_gemm_configuration.h).
     Param("simt_tile", "int_list", [128, 128, 8], "CUDA-core (fp32) GEMM threadblock tile (M, N, K) in elements",
-          minimum=1),
+          minimum=1, maximum=MAX_TILE),
     Param("simt_pipeline_stages", "integer", 2, "K-slices a CUDA-core tile fills before its first product and "
-          "drains after", minimum=0),
+          "drains after", minimum=0, maximum=MAX_PIPELINE_STAGES),
     # Floor of one kernel's time: a launch cannot take less (stated default of the order of a CUDA launch plus
     # PyTorch's per-operator dispatch; see docs/compute-model.md).
     Param("launch_overhead", "time", 4e-6, "floor of one kernel's time", minimum=0, maximum=1.0, unit="s"),
@@ -91,7 +93,8 @@ DEVICE_PARAMS: tuple[Param, ...] = (
     Param("memory_bandwidth", "bandwidth", REQUIRED, "peak memory bandwidth", minimum=0, exclusive_minimum=True,
           unit="B/s"),
     Param("memory", "size", REQUIRED, "memory capacity", minimum=0, exclusive_minimum=True, unit="B"),
-    Param("compute_units", "integer", REQUIRED, "SMs (NVIDIA) or compute units (AMD)", minimum=1),
+    Param("compute_units", "integer", REQUIRED, "SMs (NVIDIA) or compute units (AMD)", minimum=1,
+          maximum=MAX_COMPUTE_UNITS),
     Param("efficiency", "any", None, "kernel efficiency parameters (see EFFICIENCY_PARAMS)"),
     Param("sources", "string", REQUIRED, "where every figure comes from"),
 )

@@ -96,6 +96,15 @@ MAX_PIPELINE_SLOTS = 1 << 20
 #: Slots of a pipeline-parallel step the DES runs: it simulates each one (about 0.5 ms apiece here: 2^16 slots take
 #: about 30 s, the 2^20 the analytical engine allows would take some 8 minutes); run larger steps analytically.
 MAX_DES_PIPELINE_SLOTS = 1 << 16
+#: The most a fabric's spine may be oversubscribed (``fabric.oversubscription``, a fat tree's ``oversubscription``):
+#: built fabrics run 1:1 to 1:8; far beyond, the spine's share of a link falls below the 1 bit/s bandwidth floor and
+#: every transfer time overflows.
+MAX_OVERSUBSCRIPTION = 1024.0
+#: A device file's compute units (SMs, CUs: the largest GPUs have a few hundred), GEMM tile sides (CUTLASS's are at
+#: most 256) and pipeline stages (a handful): bounds far above any GPU, so the kernel model's products stay finite.
+MAX_COMPUTE_UNITS = 1 << 16
+MAX_TILE = 1 << 12
+MAX_PIPELINE_STAGES = 64
 
 
 def check_count(value: int, maximum: int, *, key: str, source: str | None = None) -> int:

@@ -166,7 +166,8 @@ class Param:
         if self.kind == "choice":
             return section.choice(key, self.choice_list(), default)
         if self.kind == "int_list":
-            return section.int_list(key, default, minimum=int(self.minimum) if self.minimum is not None else 1)
+            return section.int_list(key, default, minimum=int(self.minimum) if self.minimum is not None else 1,
+                                    maximum=int(self.maximum) if self.maximum is not None else None)
         return section.raw(key, default)
 
     def _bounded(self, section: Section, value: float, raw: Any) -> float:

@@ -136,6 +136,7 @@ RUN_PARAMS: tuple[Param, ...] = (
 _NAMES = [p.name for p in RUN_PARAMS]
 _DEFAULT_BATCH = next(p.default for p in RUN_PARAMS if p.name == "batch")
 _DEFAULT_BUCKET = units.parse_size(next(p.default for p in RUN_PARAMS if p.name == "bucket_size"))
+_DEFAULT_FRAMEWORK = next(p.default for p in RUN_PARAMS if p.name == "framework")
 #: Parameters only a parallel plan reads (``parallel``): without a plan, one set away from its default is refused
 #: rather than ignored.
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
@@ -149,13 +150,15 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                       rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False,
                       samples_per_epoch: int | None = None, epochs: float | None = None,
                       plan_options: Mapping[str, Any] | None = None, framework: str = "ddp",
-                      bucket_size: Any = None) -> None:
+                      bucket_size: Any = None, chunks: int = 1) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed; the plan-only parameters
     (:data:`PLAN_ONLY`, in ``plan_options``) are left at their defaults without a plan. The rules that need the
     GPU count or the model (degrees dividing them) are checked when the plan is resolved
     (:func:`simtrain.parallel.plan.make_plan`). Horovod has no buckets: a ``bucket_size`` other than the default
-    would change nothing under ``framework`` horovod, and is refused.
+    would change nothing under ``framework`` horovod, and is refused. A plan reduces gradients per layer, as
+    Megatron-LM does, with its own overlap (``overlap_dp``): the data-parallel step's ``framework``,
+    ``bucket_size`` and ``chunks`` would change nothing under one, and are refused.
 
     ``batch`` counts as given when it differs from its default (a study point always has one); the command line
     refuses ``--batch`` with ``--parallel`` or ``--micro-batch`` whatever its value.
@@ -170,8 +173,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     """
     nbytes = None if bucket_size is None else (float(bucket_size) if isinstance(bucket_size, int | float)
                                                else units.parse_size(bucket_size))
+    shown = bucket_size if isinstance(bucket_size, str) or nbytes is None else \
+        f"{units.format_size(nbytes)} ({nbytes:,.0f} B)"
     if nbytes is not None and nbytes != _DEFAULT_BUCKET and str(framework).split(":", 1)[0].strip() == "horovod":
-        shown = bucket_size if isinstance(bucket_size, str) else f"{units.format_size(nbytes)} ({nbytes:,.0f} B)"
         raise ConfigError("is not used by horovod, which fuses the tensors up to its fusion threshold",
                           key="bucket_size", value=shown,
                           allowed="the default, or framework horovod:fusion_threshold=SIZE")
@@ -184,6 +188,15 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if store_and_forward and engine != "des":
         raise ConfigError("store-and-forward is a DES option; use engine 'des'", key="store_and_forward",
                           value=True)
+    if parallel is not None:   # the data-parallel step's own options: a plan reduces per layer
+        ignored = (("framework", framework, str(framework).strip() != _DEFAULT_FRAMEWORK),
+                   ("bucket_size", shown, nbytes is not None and nbytes != _DEFAULT_BUCKET),
+                   ("chunks", chunks, chunks != 1))
+        for name, value, given in ignored:
+            if given:
+                raise ConfigError("is not read by a parallel plan, which reduces the gradients layer by layer "
+                                  "(overlap_dp says whether with backward)", key=name, value=value,
+                                  allowed="its default, or no parallel plan")
     batch_given = batch is not None and batch != _DEFAULT_BATCH
     if parallel is not None and batch_given:
         raise ConfigError("does not combine with parallel: give micro_batch and global_batch", key="batch",
@@ -318,7 +331,7 @@ class TrainingRun:
                           rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
                           samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
                           plan_options={name: getattr(self, name) for name in PLAN_ONLY},
-                          framework=self.framework, bucket_size=self.bucket_size)
+                          framework=self.framework, bucket_size=self.bucket_size, chunks=self.chunks)
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

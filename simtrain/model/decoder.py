@@ -170,6 +170,13 @@ class DecoderConfig:
                               f"most {MAX_EXPERT_SETS:,} expert weight sets in all",
                               source=source, key="experts", value=experts)
         positions = v["positions"] or ("rotary" if gated else "learned")
+        table = v["position_table"]
+        if table is not None and positions != "learned":   # rotary and alibi have no table to size
+            raise ConfigError(f"sizes a learned position table; positions {positions} has none", source=source,
+                              key="position_table", value=table, allowed="positions=learned, or leave it out")
+        if positions == "learned" and table is not None and table < v["seq"]:
+            raise ConfigError(f"a learned table of {table} positions cannot embed a sequence of {v['seq']} tokens",
+                              source=source, key="position_table", value=table, allowed=f"at least seq ({v['seq']})")
         return cls(layers=v["layers"], hidden=hidden, heads=heads, seq=v["seq"], vocab=v["vocab"], ffn=ffn,
                    kv_heads=kv_heads, head_dim=head_dim, gated=gated, positions=positions,
                    position_table=v["position_table"] or v["seq"],
@@ -421,7 +428,9 @@ def load_decoder(text: str) -> DecoderSpec:
         raise ConfigError(f"{head!r} is not a decoder, so it takes no overrides", key="model", value=text)
     base = decoder_from_dict(data, str(resolve("models", head)))
     assert base.config is not None
-    keys = {f.name: getattr(base.config, f.name) for f in dataclasses.fields(base.config)}
+    # the file's own keys, not the config's derived ones: a derived value (the position table's seq, the MLP's
+    # width) follows the overridden keys it derives from
+    keys = dict(data["decoder"])
     keys.update(overrides)
     config = DecoderConfig.from_mapping(keys, source=source)
     # the published counts describe the unchanged model only

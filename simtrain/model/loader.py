@@ -94,7 +94,7 @@ from typing import Any
 
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError, shown, suggest
-from simtrain.limits import MAX_LAYERS
+from simtrain.limits import MAX_LAYERS, MAX_WIDTH
 from simtrain.model.spec import Layer, ModelSpec, Tensor, keep_output_precision
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
@@ -224,14 +224,14 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
 
 def _read_input(section: Section) -> _Shape:
     if "image" in section:
-        dims = section.int_list("image")
+        dims = section.int_list("image", maximum=MAX_WIDTH)
         if len(dims) != 3:
             raise section.error("image", "must be [channels, height, width]", value=dims)
         shape = _Shape("image", tuple(dims))
     elif "tokens" in section:
-        shape = _Shape("ids", (section.integer("tokens", minimum=1),))
+        shape = _Shape("ids", (section.integer("tokens", minimum=1, maximum=MAX_WIDTH),))
     elif "vector" in section:
-        shape = _Shape("vector", (section.integer("vector", minimum=1),))
+        shape = _Shape("vector", (section.integer("vector", minimum=1, maximum=MAX_WIDTH),))
     else:
         raise section.error(None, "must give one of image: [C, H, W], tokens: N or vector: N")
     section.finish()
@@ -437,11 +437,11 @@ class _Builder:
         if kind == "conv2d":
             need("image")
             c, h, w = shape.dims
-            cout = s.integer("out", minimum=1)
+            cout = s.integer("out", minimum=1, maximum=MAX_WIDTH)
             kh, kw = _pair(s, "kernel")
             sh, sw = _pair(s, "stride", 1)
             ph, pw = _pair(s, "padding", 0, minimum=0)
-            groups = s.integer("groups", 1, minimum=1)
+            groups = s.integer("groups", 1, minimum=1, maximum=MAX_WIDTH)
             if c % groups or cout % groups:
                 raise s.error("groups", f"must divide in ({c}) and out ({cout}) channels", value=groups)
             ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
@@ -466,8 +466,8 @@ class _Builder:
                 need("vector", "tokens")
             d = shape.dims[-1]
             rows = shape.dims[0] if shape.kind == "tokens" else 1
-            rows = s.integer("tokens", rows, minimum=1)
-            dout = s.integer("out", minimum=1)
+            rows = s.integer("tokens", rows, minimum=1, maximum=MAX_WIDTH)
+            dout = s.integer("out", minimum=1, maximum=MAX_WIDTH)
             tied = s.string("tied", None)
             if tied is not None:
                 if tied not in self.tensor_names:
@@ -507,8 +507,8 @@ class _Builder:
             pass
         elif kind == "embedding":
             need("ids", "tokens")
-            vocab = s.integer("vocab", minimum=1)
-            dim = s.integer("dim", minimum=1)
+            vocab = s.integer("vocab", minimum=1, maximum=MAX_WIDTH)
+            dim = s.integer("dim", minimum=1, maximum=MAX_WIDTH)
             if shape.kind == "tokens" and shape.dims[1] != dim:
                 raise s.error("dim", f"must equal the current width {shape.dims[1]} (embeddings are summed)",
                               value=dim)
@@ -531,7 +531,7 @@ class _Builder:
         elif kind == "position_embedding":
             need("tokens")
             length, dim = shape.dims
-            table = s.integer("length", length, minimum=length)
+            table = s.integer("length", length, minimum=length, maximum=max(length, MAX_WIDTH))
             tensors.append(Tensor(f"{name}", (1, table, dim) if s.boolean("batch_dim", True) else (table, dim)))
         elif kind == "attention":
             need("tokens")
@@ -541,10 +541,10 @@ class _Builder:
                     raise s.error("packed", f"needs a width divisible by 3 (Q, K, V), not {dim}", value=True)
                 dim //= 3
                 out = _Shape("tokens", (length, dim))
-            heads = s.integer("heads", minimum=1)
+            heads = s.integer("heads", minimum=1, maximum=MAX_WIDTH)
             if dim % heads:
                 raise s.error("heads", f"must divide the width {dim}", value=heads)
-            kv = s.integer("kv_tokens", length, minimum=1)
+            kv = s.integer("kv_tokens", length, minimum=1, maximum=MAX_WIDTH)
             s.boolean("causal", False)  # causal masking does not change dense matmul cost in standard kernels
             macs = float(2 * length * kv * dim)  # Q·Kᵀ and P·V over all heads
             gemm = (length, kv, dim)
@@ -589,12 +589,12 @@ class _Builder:
 def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tuple[int, int, int], _Shape]:
     """Tensors, multiply-adds, GEMM and output of an LSTM on (L, D) tokens."""
     length, width = shape.dims
-    hidden = s.integer("hidden", minimum=1)
+    hidden = s.integer("hidden", minimum=1, maximum=MAX_WIDTH)
     num_layers = s.integer("layers", 1, minimum=1, maximum=MAX_LAYERS)   # tensors per stacked layer: bounded first
     directions = 2 if s.boolean("bidirectional", False) else 1
     bias = s.boolean("bias", True)
     layout = s.choice("layout", ("pytorch", "tensorflow"), "pytorch")
-    feed = s.integer("input_feed", 0, minimum=0)
+    feed = s.integer("input_feed", 0, minimum=0, maximum=MAX_WIDTH)
     gates = 4 * hidden
     tensors: list[Tensor] = []
     inner = 0                       # sum over layers of (input width + hidden): the GEMM's inner size
@@ -626,7 +626,7 @@ def _additive_attention(s: Section, name: str, query: _Shape,
     """Tensors, multiply-adds, GEMM and output of Bahdanau attention of (Lq, Dq) queries over (Lk, Dm) memory."""
     lq, dq = query.dims
     lk, dm = memory.dims
-    units = s.integer("units", None, minimum=1) or dm
+    units = s.integer("units", None, minimum=1, maximum=MAX_WIDTH) or dm
     tensors = [Tensor(f"{name}.memory_layer.kernel", (dm, units)), Tensor(f"{name}.query_layer.kernel", (dq, units)),
                Tensor(f"{name}.attention_v", (units,))]
     if s.boolean("normalize", False):

@@ -207,10 +207,15 @@ class Perturbations:
         return result
 
     def merge(self, other: Perturbations) -> None:
-        """Add ``other``'s perturbations to these (its stragglers win), keeping where each entry came from."""
+        """Add ``other``'s perturbations to these, keeping where each entry came from; a rank that straggles in
+        both is a :class:`ConfigError` (one of the two factors would silently win), as a link given twice is."""
         for rank, factor in other.stragglers.items():
+            if rank in self.stragglers:
+                where = other.origins.get(("straggler", rank))
+                raise ConfigError(f"rank given twice: it straggles by {self.stragglers[rank]:g} already (--straggler)",
+                                  source=where[0] if where else None, key=where[1] if where else "stragglers",
+                                  value=rank)
             self.stragglers[rank] = factor
-            self.origins.pop(("straggler", rank), None)
         offsets = {"degraded": len(self.degraded), "failed": len(self.failed), "background": len(self.background)}
         for (kind, ident), where in other.origins.items():
             self.origins[(kind, ident + offsets.get(kind, 0))] = where

@@ -339,7 +339,8 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                           distribute_saved_activations=bool(point["distribute_saved_activations"]),
                           samples_per_epoch=point.get("samples_per_epoch"), epochs=point.get("epochs"),
                           plan_options={name: point[name] for name in PLAN_ONLY if name in point},
-                          framework=point["framework"], bucket_size=point["bucket_size"])
+                          framework=point["framework"], bucket_size=point["bucket_size"],
+                          chunks=point.get("chunks") or 1)
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,

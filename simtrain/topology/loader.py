@@ -117,6 +117,8 @@ def load_topology(
     if isinstance(data, dict):
         apply_overrides(data, overrides, source=str(path))
     try:
+        if gpus is not None:
+            _check_sized(data, overrides, gpus, str(path))
         return topology_from_dict(data, source=str(path), gpus=gpus)
     except _GpusError:
         raise
@@ -127,6 +129,25 @@ def load_topology(
             raise
         raise ConfigError(exc.message, source=OVERRIDES, key=f"topology.{key}", value=exc.value,
                           choices=exc.choices, allowed=exc.allowed) from None
+
+
+#: The keys that set a family's size (GPUs, nodes, instances, hosts), which ``gpus`` sets too.
+SIZE_KEYS = ("gpus", "nodes", "instances", "hosts")
+
+
+def _check_sized(data: Any, overrides: list[tuple[str, Any]], gpus: int, source: str) -> None:
+    """An override of a size key and ``gpus`` must agree: the size the overridden file gives, else a
+    :class:`ConfigError` naming the override (``gpus`` would silently win)."""
+    sized = [(key, value) for key, value in overrides if key in SIZE_KEYS]
+    if not sized:
+        return
+    implied = topology_from_dict(data, source=source).num_gpus
+    if implied != gpus:
+        key, value = sized[-1]
+        raise ConfigError(f"sets the cluster at {implied} GPUs, where the GPU count given (gpus) is {gpus}",
+                          source=OVERRIDES,
+                          key=f"topology.{key}", value=value, allowed=f"a value that gives {gpus} GPUs, or one of "
+                                                                      "the two")
 
 
 def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = None) -> Cluster:
@@ -276,7 +297,8 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             pcie.finish()
         if fabric is not None:
             kwargs["nodes_per_rack"] = fabric.integer("nodes_per_rack", None, minimum=1, maximum=limits.MAX_GPUS)
-            kwargs["oversubscription"] = fabric.number("oversubscription", 1.0, minimum=1.0)
+            kwargs["oversubscription"] = fabric.number("oversubscription", 1.0, minimum=1.0,
+                                                 maximum=limits.MAX_OVERSUBSCRIPTION)
             kwargs["spine_latency"] = fabric.time("latency", 0.0)
             kwargs["in_network_reduction"] = fabric.boolean("in_network_reduction", False)
             fabric.finish()
@@ -300,7 +322,8 @@ def _build(top: Section, gpus: int | None) -> Cluster:
         return builders.fat_tree(
             hosts, bandwidth=top.bandwidth("bandwidth"), latency=top.time("latency", 0.0),
             hosts_per_leaf=top.integer("hosts_per_leaf", None, minimum=1),
-            oversubscription=top.number("oversubscription", 1.0, minimum=1.0), **common,
+            oversubscription=top.number("oversubscription", 1.0, minimum=1.0,
+                                                 maximum=limits.MAX_OVERSUBSCRIPTION), **common,
         )
     # graph
     import networkx as nx
@@ -314,15 +337,20 @@ def _build(top: Section, gpus: int | None) -> Cluster:
     groups = top.integer("gpus_per_node", 1, minimum=1)
     graph = nx.DiGraph()
     graph.add_nodes_from(gpu_names)
-    for link in top.sections("links"):
+    first: dict[tuple[str, str], int] = {}   # each direction of a pair is one link: where it was given
+    for index, link in enumerate(top.sections("links")):
         a, b = link.string("src"), link.string("dst")
         if a == b:
             raise link.error("dst", "a link cannot join a node to itself", value=b)
         attrs = {"bandwidth_Bps": link.bandwidth("bandwidth"), "latency_s": link.time("latency", 0.0),
                  "link_class": link.string("class", "link")}
-        graph.add_edge(a, b, **attrs)
-        if link.boolean("duplex", True):
-            graph.add_edge(b, a, **attrs)
+        for pair in [(a, b), (b, a)] if link.boolean("duplex", True) else [(a, b)]:
+            if pair in first:   # a second edge would silently replace the first: parallel links are one link
+                raise link.error("dst", f"{pair[0]}->{pair[1]} is already linked by links[{first[pair]}]; give "
+                                 "parallel links (bonded NVLinks) as one link of their summed bandwidth",
+                                 value=f"{a}->{b}")
+            first[pair] = index
+            graph.add_edge(*pair, **attrs)
         link.finish()
     try:
         cluster = builders.from_graph(graph, gpu_names, **common, groups=groups)

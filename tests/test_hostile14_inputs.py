@@ -1,0 +1,93 @@
+"""Inputs hostile hunt 14 found accepted and ignored, or silently replaced: each is now refused in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from simtrain.cli import main
+
+GPT = "gpt:layers=8,hidden=1024,heads=16,seq=1024,vocab=32000"
+PLAN = ["--model", GPT, "--topology", "cloud-25g", "--gpus", "16", "--micro-batch", "1", "--global-batch", "16",
+        "--parallel", "dp=16"]
+
+
+def _refused(capsys, argv: list[str], *words: str) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+@pytest.mark.parametrize("flag,value", [("--framework", "ddp:launch=1s"), ("--framework", "horovod"),
+                                        ("--bucket-size", "1KiB"), ("--chunks", "8")])
+def test_a_plans_step_refuses_the_data_parallel_steps_options(capsys, flag, value):
+    _refused(capsys, ["simulate", *PLAN, flag, value], flag, "is not read by a parallel plan")
+    assert main(["simulate", *PLAN]) == 0   # the defaults stay accepted
+
+
+def test_gpus_and_a_size_override_must_agree(capsys):
+    _refused(capsys, ["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--set",
+                      "topology.nodes=7"], "topology.nodes", "56 GPUs", "16")
+    _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", "torus-2d", "--gpus", "16",
+                      "--set", "topology.gpus=64"], "topology.gpus", "64 GPUs")
+    assert main(["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--set",
+                 "topology.nodes=2"]) == 0
+
+
+def test_oversubscription_is_bounded(capsys):
+    _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", "dgx-h100", "--gpus", "64",
+                      "--set", "topology.fabric.nodes_per_rack=1", "--set", "topology.fabric.oversubscription=1e308"],
+             "topology.fabric.oversubscription", "at most 1024")
+
+
+def test_a_graphs_link_given_twice_is_refused(capsys, tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n"
+                    "- {src: g0, dst: g1, bandwidth: 1 GB/s}\n- {src: g1, dst: g0, bandwidth: 100 GB/s}\n")
+    _refused(capsys, ["collective", "--op", "all-reduce", "--size", "64MiB", "--topology", str(path), "--algorithm",
+                      "ring"], "links[1]", "already linked by links[0]")
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("positions=learned,position_table=10", ("position_table", "cannot embed a sequence of 1024")),
+    ("positions=rotary,position_table=4096", ("position_table", "positions rotary has none")),
+])
+def test_a_position_table_must_fit_its_positions(capsys, spec, words):
+    _refused(capsys, ["simulate", "--model", f"{GPT},{spec}", "--topology", "dgx-h100", "--gpus", "8"], *words)
+
+
+def test_an_overridden_catalog_model_derives_its_table_from_the_new_sequence():
+    from simtrain.model import load_model
+
+    assert load_model("gpt3-175b:seq=4096").config.position_table == 4096
+
+
+def test_a_straggler_in_the_file_and_on_the_flag_is_refused(capsys, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("stragglers: [{rank: 0, factor: 3}]\n")
+    _refused(capsys, ["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--engine", "des",
+                      "--perturbations", str(path), "--straggler", "0:2"], "stragglers[0].rank", "rank given twice")
+
+
+@pytest.mark.parametrize("key,value,words", [("compute_units", "1" + "0" * 400, ("compute_units", "at most 65536")),
+                                             ("compute_units", "1000000", ("compute_units", "at most 65536"))])
+def test_a_device_files_counts_are_bounded(capsys, tmp_path, key, value, words):
+    from simtrain.catalog import resolve
+
+    device = resolve("devices", "h100").read_text()
+    lines = [f"{key}: {value}" if line.startswith(f"{key}:") else line for line in device.splitlines()]
+    (tmp_path / "d.yaml").write_text("\n".join(lines) + "\n")
+    topology = resolve("topologies", "dgx-h100").read_text().replace("device: h100", f"device: {tmp_path / 'd.yaml'}")
+    (tmp_path / "t.yaml").write_text(topology)
+    _refused(capsys, ["simulate", "--model", "resnet50", "--topology", str(tmp_path / "t.yaml"), "--gpus", "16",
+                      "--dtype", "fp16"], *words)
+
+
+def test_a_model_files_widths_are_bounded(capsys, tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("name: m\nsample: vector\ninput: {vector: 16}\nlayers:\n  - {kind: linear, out: 1" + "0" * 400
+                    + "}\n")
+    _refused(capsys, ["simulate", "--model", str(path), "--topology", "dgx-h100", "--gpus", "16"], "layers[0].out",
+             "at most 16777216")
