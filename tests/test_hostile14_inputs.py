@@ -91,3 +91,21 @@ def test_a_model_files_widths_are_bounded(capsys, tmp_path):
                     + "}\n")
     _refused(capsys, ["simulate", "--model", str(path), "--topology", "dgx-h100", "--gpus", "16"], "layers[0].out",
              "at most 16777216")
+
+
+def test_simulate_reads_the_runs_length_as_a_study_does(capsys):
+    base = ["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--scheme", "ab-training"]
+    _refused(capsys, [*base, "--samples-per-epoch", "100", "--epochs", "1"], "--samples-per-epoch",
+             "less than one step of 512 samples")
+    assert main([*base, "--samples-per-epoch", "51200", "--epochs", "1"]) == 0
+    assert "warning: ab-training: warmup=9300 full-rank steps last the whole run of 100 steps" in \
+        capsys.readouterr().out
+    assert main([*base, "--samples-per-epoch", "51200", "--epochs", "1000"]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_more_nics_than_ring_channels_runs_under_auto():
+    from simtrain.training import simulate
+
+    report = simulate("resnet50", "dgx-a100", gpus=16, batch=32, topology_overrides={"nic.count": 65})
+    assert report.step_time_s > 0

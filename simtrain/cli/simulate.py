@@ -211,7 +211,14 @@ def run(args: argparse.Namespace) -> int:
     if args.trace:
         rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
     print_rows(rows)
+    _print_warmup(report)
     return 0
+
+
+def _print_warmup(report: Any) -> None:
+    """``traffic``'s warning where the run's length leaves the scheme in its dense warm-up throughout."""
+    if report.warmup_warning:
+        print(f"  warning: {report.warmup_warning}")
 
 
 def _print_profile(config: Any) -> None:
@@ -257,4 +264,5 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
     if args.trace:
         rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
     print_rows(rows)
+    _print_warmup(report)
     return 0

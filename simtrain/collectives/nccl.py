@@ -46,6 +46,7 @@ from simtrain.collectives.base import ALGORITHMS, build_grouped_schedule, regist
 from simtrain.collectives.ring import mesh_ring_count
 from simtrain.collectives.schedule import Schedule, StepPattern
 from simtrain.errors import ConfigError
+from simtrain.limits import MAX_CHANNELS
 from simtrain.params import Param
 from simtrain.registry import make
 from simtrain.topology.cluster import Cluster
@@ -210,7 +211,8 @@ def candidates(op: str, ranks: np.ndarray, cluster: Cluster) -> list[Candidate]:
     ring_params: tuple[tuple[str, Any], ...] = ()
     if op != "all-to-all":
         # a channel per NIC across nodes; in one node on a full mesh, one per edge-disjoint ring (every link used)
-        channels = nics if nodes > 1 else mesh_ring_count(ranks, cluster)
+        # (at most MAX_CHANNELS rings, as NCCL's own channel cap: a node may carry up to MAX_NICS NICs)
+        channels = min(nics, MAX_CHANNELS) if nodes > 1 else mesh_ring_count(ranks, cluster)
         if channels > 1:
             ring_params = (("channels", channels),)
     # a ring broadcast or reduce is a chain that NCCL pipelines in chunks (its steps), as a tree is

@@ -184,6 +184,40 @@ def _phase_traffic(phase: Phase, steps: float, ctx: SchemeContext, cluster: Clus
     return PhaseTraffic(phase.name, steps, payload, wire, by_class, comms)
 
 
+def epoch_steps(samples_per_epoch: int, step_samples: int, step: str = "") -> int:
+    """Whole steps in an epoch of ``samples_per_epoch`` samples at ``step_samples`` a step (drop-last, as
+    ``simtrain traffic`` and a study count them); a :class:`ConfigError` when the epoch is shorter than one step
+    (``step`` says what a step is made of).
+
+    Examples
+    --------
+    >>> epoch_steps(50_000, 1024)
+    48
+    """
+    steps = int(samples_per_epoch) // int(step_samples)
+    if steps < 1:
+        raise ConfigError(f"an epoch of {samples_per_epoch} samples is less than one step of "
+                          f"{step or f'{step_samples} samples'}", key="samples_per_epoch", value=samples_per_epoch)
+    return steps
+
+
+def warmup_warning(scheme: Scheme, model: ModelSpec, gpus: int, gpus_per_node: int, dtype: str,
+                   samples_per_epoch: int, epochs: float, global_batch: int) -> str | None:
+    """What ``simtrain traffic`` warns when ``scheme``'s dense warm-up (or the steps before its switch) lasts the
+    whole run of ``epochs`` epochs of ``samples_per_epoch`` samples at ``global_batch`` a step (None when it does
+    not): ``simulate`` reports it, a study's ``warmup_past_end`` column records it.
+
+    Examples
+    --------
+    >>> from simtrain.compression import make_scheme
+    >>> warmup_warning(make_scheme("ab-training"), load_model("vgg16-cifar"), 8, 4, "fp32", 50_000, 30, 1024)
+    'ab-training: warmup=9300 full-rank steps last the whole run of 1440 steps: nothing is compressed'
+    """
+    steps_per_epoch = epoch_steps(samples_per_epoch, global_batch)
+    ctx = SchemeContext(model, gpus, gpus_per_node, dtype, steps_per_epoch)
+    return scheme.past_end(ctx, round(float(epochs) * steps_per_epoch))
+
+
 def traffic(
     scheme: str | Scheme,
     model: str | ModelSpec,
@@ -256,10 +290,7 @@ def traffic(
     gpus_per_node = gpus_per_node or 1
     if gpus % gpus_per_node:
         raise ConfigError(f"must divide the {gpus} GPUs", key="gpus_per_node", value=gpus_per_node)
-    steps_per_epoch = samples_per_epoch // (gpus * batch)
-    if steps_per_epoch < 1:
-        raise ConfigError(f"an epoch of {samples_per_epoch} samples is less than one step of {gpus} x {batch}",
-                          key="samples_per_epoch", value=samples_per_epoch)
+    steps_per_epoch = epoch_steps(samples_per_epoch, gpus * batch, f"{gpus} x {batch}")
     total_steps = round(epochs * steps_per_epoch)
     if total_steps < 1:   # a run of no step sends nothing: a typo in epochs, not a result
         raise ConfigError(f"{epochs:g} epochs of {steps_per_epoch} steps are less than one step", key="epochs",

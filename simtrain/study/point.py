@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from simtrain._version import __version__
-from simtrain.errors import ConfigError, SimtrainError
+from simtrain.errors import SimtrainError
 from simtrain.run import TrainingRun
 from simtrain.training.run_cache import RunCache, default_cache
 
@@ -153,7 +153,8 @@ def warmup_past_end(point: Mapping[str, Any], global_batch: int, cache: RunCache
     >>> [warmup_past_end({**p, "epochs": e}, 1024) for e in (30, 300, None)]
     [True, False, None]
     """
-    from simtrain.compression import SchemeContext, make_scheme
+    from simtrain.compression import make_scheme
+    from simtrain.compression.traffic import warmup_warning
     from simtrain.model import ModelSpec
 
     samples, epochs = point.get("samples_per_epoch"), point.get("epochs")
@@ -163,10 +164,5 @@ def warmup_past_end(point: Mapping[str, Any], global_batch: int, cache: RunCache
     cache = cache or PROCESS_CACHE
     model = run.model if isinstance(run.model, ModelSpec) else cache.model(run.model)
     cluster = build_cluster(point, cache)
-    # steps as simtrain traffic counts them: whole steps per epoch (drop-last), and at least one
-    steps_per_epoch = int(samples) // global_batch
-    if steps_per_epoch < 1:
-        raise ConfigError(f"an epoch of {samples} samples is less than one step of {global_batch} samples",
-                          key="samples_per_epoch", value=samples)
-    ctx = SchemeContext(model, cluster.num_gpus, cluster.gpus_per_node, run.dtype, steps_per_epoch)
-    return make_scheme(run.scheme).past_end(ctx, round(float(epochs) * steps_per_epoch)) is not None
+    return warmup_warning(make_scheme(run.scheme), model, cluster.num_gpus, cluster.gpus_per_node, run.dtype,
+                          int(samples), float(epochs), global_batch) is not None

@@ -713,14 +713,29 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
         if resolved.perturbations is not None:
             clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
                              cache=cache).step_time_s
-        return _finite(simulate_hybrid(resolved, clean))
+        return _run_length(_finite(simulate_hybrid(resolved, clean)), resolved)
     step = plan(resolved)
     outcomes = run_plan(resolved, step, record_loads, record_phases)
     clean = None
     if resolved.perturbations is not None:
         clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
                          cache=cache).step_time_s
-    return _finite(report(resolved, step, outcomes, clean))
+    return _run_length(_finite(report(resolved, step, outcomes, clean)), resolved)
+
+
+def _run_length(result: Any, resolved: Any) -> Any:
+    """``result`` with the run's length read: an epoch shorter than one step is refused, and a scheme whose dense
+    warm-up lasts the whole run gets ``traffic``'s warning (as a study's ``warmup_past_end`` column records)."""
+    run = resolved.run
+    if run.samples_per_epoch is None or run.epochs is None:
+        return result
+    from simtrain.compression.traffic import warmup_warning
+
+    cluster = resolved.cluster
+    result.warmup_warning = warmup_warning(resolved.scheme, resolved.model, cluster.num_gpus, cluster.gpus_per_node,
+                                           run.dtype, int(run.samples_per_epoch), float(run.epochs),
+                                           int(result.global_batch))
+    return result
 
 
 def _finite(result: Any) -> Any:

@@ -111,6 +111,9 @@ class StepReport:
     framework: str = "ideal"   # the framework in the step and what it cost (simtrain.training.framework)
     launch_overhead_s: float = 0.0
     first_bucket_wait_s: float = 0.0
+    #: with the run's length (samples_per_epoch and epochs): what ``simtrain traffic`` warns when the scheme's dense
+    #: warm-up lasts the whole run, else None
+    warmup_warning: str | None = None
     timeline: Any = field(default=None, repr=False)
     config: dict[str, Any] = field(default_factory=dict, repr=False)
     #: model-parallel runs (``parallel``): the plan, tokens_per_s, tflops_per_gpu, hw_tflops_per_gpu, mfu, hfu,
