@@ -305,8 +305,8 @@ def test_ctrl_c_in_simulate_is_one_line_and_130():
     def started() -> bool:
         return _cpu_seconds(holder["pid"]) > 2.5
 
-    code, err = _interrupt(["simulate", "--model", "resnet50", "--topology", "torus-2d", "--gpus", "1024",
-                            "--engine", "des"], started, holder=holder)
+    code, err = _interrupt(["simulate", "--model", "resnet50", "--topology", "torus-2d", "--gpus", "4096",
+                            "--engine", "des", "--algorithm", "ring"], started, holder=holder)
     assert code == 130 and err.strip() == "interrupted", err
 
 

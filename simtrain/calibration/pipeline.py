@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -34,7 +35,8 @@ from simtrain.calibration import bench, gemm_table
 from simtrain.calibration.bench import Shape
 from simtrain.calibration.codec_times import SIZES, measure_codec_times
 from simtrain.calibration.profile import Profile, load_profile
-from simtrain.errors import ConfigError, Interrupted
+from simtrain.errors import ConfigError, Interrupted, OutputError
+from simtrain.inputs import first_repeat
 from simtrain.limits import MAX_REPEATS, check_count
 
 #: Gradient sizes the codecs are timed at: the full set, or the two smaller ones for a quick profile.
@@ -83,6 +85,10 @@ def check_backend(backend: str, device: str, dtypes: Sequence[str] | str, *, sou
         if dtype not in BACKEND_DTYPES[backend]:
             raise ConfigError(f"the {backend} backend does not run", source=source, key=dtypes_key, value=dtype,
                               choices=BACKEND_DTYPES[backend])
+    twice = first_repeat(names)
+    if twice is not None:   # a typo: each dtype is measured once, so a repeat would be silently dropped or re-timed
+        raise ConfigError("names a dtype twice", source=source, key=dtypes_key, value=twice,
+                          allowed="each dtype once")
     if backend != "torch" and device != "cpu":
         raise ConfigError(f"the {backend} backend runs on the cpu", source=source, key=device_key, value=device,
                           choices=["cpu"])
@@ -237,6 +243,11 @@ class MeasurementLog:
         """Delete the file (the calibration it served is saved)."""
         self.path.unlink(missing_ok=True)
 
+    def discard(self) -> None:
+        """Delete the file after a save failed (best effort: the failure is what gets reported)."""
+        with contextlib.suppress(OSError):
+            self.remove()
+
 
 @dataclass(frozen=True)
 class CalibrationCost:
@@ -317,8 +328,9 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
     checkpoint : path, optional
         A :class:`MeasurementLog` file: measurements already in it (from an interrupted run with the same
         arguments on this machine) are reused, and each new one is added as it finishes. Ctrl-C raises
-        :class:`~simtrain.errors.Interrupted` saying how many are saved. The caller removes the file once the
-        profile is saved.
+        :class:`~simtrain.errors.Interrupted` saying how many are saved. A save that fails (an
+        :class:`~simtrain.errors.OutputError`, e.g. a full disk) removes the file. The caller removes the file once
+        the profile is saved.
     codecs : bool, optional
         Also time the compression codecs' encode and decode (:mod:`simtrain.calibration.codec_times`), which the
         step then uses for the schemes' compute. Default: on the CPU only (the codecs are numpy/numba kernels, so
@@ -387,9 +399,17 @@ def calibrate_profile(backend: str = "numba", device: str = "cpu", dtypes: Seque
                 codec_times = measure_codec_times(sizes=CODEC_SIZES[quick], repeats=5)
                 if progress is not None:
                     progress(1, 1, "codecs")
+    except OutputError:
+        if log is not None:   # a save that failed (a full disk): no measurement log is left behind
+            log.discard()
+        raise
     except KeyboardInterrupt:
         if log is not None:
-            log.flush()   # every product timed so far, not only the last saved batch
+            try:
+                log.flush()   # every product timed so far, not only the last saved batch
+            except OutputError:
+                log.discard()
+                raise
         if log is None or not log.count:
             raise
         raise Interrupted(f"{log.count} measurements saved in {log.path}; the same command resumes from them") \

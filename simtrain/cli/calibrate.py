@@ -3,7 +3,8 @@
 A thin caller of :func:`simtrain.calibration.calibrate_profile` and :func:`simtrain.calibration.check_profile`;
 what it adds is the command line's own: refusing to overwrite ``--out`` and ``--plot`` and checking that they can be
 written before measuring, the progress bar, and the printed summary. Measurements are saved as they finish in
-``OUT.partial`` (removed once the profile is written), so an interrupted ``calibrate`` resumes when run again.
+``OUT.partial`` (removed once the profile is written, or when a write fails), so an interrupted ``calibrate``
+resumes when run again.
 
 Examples
 --------
@@ -17,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 from simtrain.cli._common import (
@@ -29,7 +31,7 @@ from simtrain.cli._common import (
     output_path,
     save_figure,
 )
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, OutputError
 from simtrain.limits import MAX_REPEATS, MAX_THREADS
 from simtrain.progress import ProgressBar
 
@@ -58,6 +60,14 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain calibrate``; returns the exit status."""
+    # each of these is read by one mode only: given to the other, it would be silently ignored
+    if args.check and args.out:
+        raise ConfigError("--check writes no profile (it measures one against held-out shapes; its chart: --plot "
+                          "FILE.png)", source=CLI, key="--out", value=args.out,
+                          allowed="--out without --check, to calibrate a profile")
+    if args.plot and not args.check:
+        raise ConfigError("draws a --check's predictions against its measurements", source=CLI, key="--plot",
+                          value=args.plot, allowed="--plot with --check PROFILE")
     return _check(args) if args.check else _calibrate(args)
 
 
@@ -111,7 +121,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
                                 threads=threads, progress=bar.callback, checkpoint=partial)
     bar.close()
-    profile.save(out, force=args.force)
+    try:
+        profile.save(out, force=args.force)
+    except OutputError:   # the profile cannot be written (a full disk): leave no measurement log behind either
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
     partial.unlink(missing_ok=True)
     print(f"wrote {out}: {len(profile.samples)} step shapes, {args.backend} on {args.device}, "
           f"{threads} BLAS thread{'s' if threads > 1 else ''}")

@@ -39,6 +39,21 @@ from simtrain.progress import ProgressBar
 __all__ = ["PLOTS", "add_parser", "run"]
 
 PLOTS = ("links", "traffic", "bandwidth", "scaling", "breakdown")
+#: The options each way of drawing reads (beyond the kind, --out and --force); ``results``: a figure drawn from a
+#: sweep's table (--results, and always for scaling and breakdown). Another option given is refused, not ignored.
+READS = {
+    "links": ("topology", "gpus", "op", "size", "algorithm", "engine", "chunks", "set"),
+    "traffic": ("topology", "gpus", "model", "schemes", "sweep", "bytes", "batch", "samples_per_epoch", "epochs",
+                "gpus_per_node", "whole_run", "dtype", "quiet"),
+    "bandwidth": ("topology", "gpus", "model", "schemes", "bandwidths", "batch", "algorithm", "engine", "dtype",
+                  "quiet"),
+    "results": ("results",),
+}
+#: Each option's default (filled in by :func:`add_parser`): an option at its default was not given.
+_DEFAULTS: dict[str, Any] = {}
+#: The defaults of the options argparse leaves at None, so that one given at its default value still counts as given.
+_FILLED = {"op": "all-reduce", "size": "1GiB", "engine": "analytical", "chunks": 1, "model": "resnet50",
+           "bytes": "wire", "samples_per_epoch": 50000, "epochs": 1.0, "gpus_per_node": 4, "dtype": "fp32"}
 
 
 def add_parser(sub: Any) -> None:
@@ -53,32 +68,34 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="traffic, bandwidth: no progress bar")
     p.add_argument("--topology", help="catalog name or YAML path")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
-    p.add_argument("--op", default="all-reduce", help="links: the collective")
-    p.add_argument("--size", default="1GiB", help="links: full buffer size with a unit")
-    p.add_argument("--algorithm", default=run_default("algorithm"),
-                   help="collective algorithm NAME[:key=value,...] (auto: what NCCL would pick)")
-    p.add_argument("--engine", default="analytical", help="analytical or des")
-    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS), default=1,
-                   help="links: chunks per collective of a named --algorithm (auto chooses NCCL's)")
+    p.add_argument("--op", help="links: the collective (default: all-reduce)")
+    p.add_argument("--size", help="links: full buffer size with a unit (default: 1GiB)")
+    p.add_argument("--algorithm", help="collective algorithm NAME[:key=value,...]: auto, what NCCL would pick "
+                                       "(default: auto)")
+    p.add_argument("--engine", help="analytical or des (default: analytical)")
+    p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS),
+                   help="links: chunks per collective of a named --algorithm (auto chooses NCCL's; default: 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
-    p.add_argument("--model", default="resnet50", help="traffic/bandwidth: catalog model, YAML path or "
-                                                       "module:PATH.py[:FACTORY]")
+    p.add_argument("--model", help="traffic/bandwidth: catalog model, YAML path or module:PATH.py[:FACTORY] "
+                                   "(default: resnet50)")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
     p.add_argument("--sweep", action="append", default=[], metavar="PARAM=V1,V2,...",
                    help="traffic: a scheme parameter (rank, density, levels, period …) or gpus and its values; "
                         "repeat it to sweep each scheme along its own parameter (one row of panels each); a "
                         "scheme without any swept parameter is drawn flat at its settings")
-    p.add_argument("--bytes", choices=("wire", "payload"), default="wire",
-                   help="traffic: count the bytes each GPU sends on the wire or the payload it contributes")
+    p.add_argument("--bytes", choices=("wire", "payload"),
+                   help="traffic: count the bytes each GPU sends on the wire or the payload it contributes "
+                        "(default: wire)")
     p.add_argument("--bandwidths", help="bandwidth: comma-separated bandwidths with units, e.g. 1Gbit/s,25Gbit/s")
     p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
-    p.add_argument("--samples-per-epoch", type=positive_int, default=50000, help="traffic: samples per epoch")
-    p.add_argument("--epochs", type=float, default=1.0, help="traffic: epochs")
-    p.add_argument("--gpus-per-node", type=count_at_most(MAX_GPUS), default=4,
-                   help="traffic: node size without a topology")
+    p.add_argument("--samples-per-epoch", type=positive_int, help="traffic: samples per epoch (default: 50000)")
+    p.add_argument("--epochs", type=float, help="traffic: epochs (default: 1)")
+    p.add_argument("--gpus-per-node", type=count_at_most(MAX_GPUS),
+                   help="traffic: node size without a topology (default: 4)")
     p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
-    p.add_argument("--dtype", default="fp32", help="gradient precision")
+    p.add_argument("--dtype", help="gradient precision (default: fp32)")
     p.set_defaults(func=run)
+    _DEFAULTS.update({action.dest: action.default for action in p._actions if action.option_strings})
 
 
 def _values(text: str, key: str) -> list[Any]:
@@ -126,6 +143,16 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain plot``; returns the exit status."""
     if args.kind not in PLOTS:
         raise ConfigError("unknown plot", source=CLI, key="plot", value=args.kind, choices=PLOTS)
+    way = "results" if args.results or args.kind in ("scaling", "breakdown") else args.kind
+    for name, default in _DEFAULTS.items():
+        if name in ("out", "force", "help") or name in READS[way] or getattr(args, name, default) == default:
+            continue
+        drawn = f"plot {args.kind}" + (" from --results" if way == "results" and args.kind in READS else "")
+        raise ConfigError(f"is not read by {drawn}", source=CLI, key=f"--{name.replace('_', '-')}",
+                          value=getattr(args, name), allowed=", ".join(f"--{r.replace('_', '-')}" for r in READS[way]))
+    for name, value in {**_FILLED, "algorithm": run_default("algorithm")}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     out = output_path(args.out, args.force)
     if args.results or args.kind in ("scaling", "breakdown"):
         return _from_results(args, out)

@@ -15,7 +15,8 @@ import argparse
 import sys
 from typing import Any
 
-from simtrain.cli._common import count_at_most, emit, positive_int, run_default
+from simtrain.cli._common import CLI, count_at_most, emit, positive_int, run_default
+from simtrain.errors import ConfigError
 from simtrain.limits import MAX_GPUS
 
 __all__ = ["add_parser", "run"]
@@ -54,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain traffic``; returns the exit status."""
     from simtrain import units
     from simtrain.compression.traffic import traffic
+    from simtrain.run import DTYPES
 
+    if args.dtype not in DTYPES:   # the precisions simulate trains in: the same run inputs, the same vocabulary
+        raise ConfigError("unknown gradient precision", source=CLI, key="--dtype", value=args.dtype,
+                          choices=DTYPES)
     report = traffic(args.scheme, args.model, gpus=args.gpus, batch=args.batch,
                      samples_per_epoch=args.samples_per_epoch, epochs=args.epochs, dtype=args.dtype,
                      topology=args.topology, gpus_per_node=args.gpus_per_node, algorithm=args.algorithm)

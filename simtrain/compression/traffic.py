@@ -264,6 +264,10 @@ def traffic(
     >>> round(t.reduction_factor, 3)
     4.0
     """
+    from simtrain.run import DTYPES
+
+    if dtype not in DTYPES:   # simulate's precisions: fp64 has no training recipe here
+        raise ConfigError("unknown gradient precision", key="dtype", value=dtype, choices=DTYPES)
     spec = model if isinstance(model, ModelSpec) else load_model(model)
     the_scheme = make_scheme(scheme)
     for key, value in (("gpus", gpus), ("batch", batch), ("samples_per_epoch", samples_per_epoch)):

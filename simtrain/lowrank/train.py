@@ -334,7 +334,9 @@ def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs
 
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
         raise ConfigError(f"must be an integer from 1 to {MAX_THREADS}", key="threads", value=threads)
-    with blas_threads(threads):
+    # a learning rate that diverges overflows the weights: the loss check refuses it in one line, which numpy's
+    # RuntimeWarnings would otherwise precede
+    with blas_threads(threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _train(model, scheme, workers, epochs, batch, lr, optimizer, backend, seed, out, compute, tracker,
                       oialr_cutoff, max_steps, announce, progress)
 

@@ -107,6 +107,12 @@ def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *
     if memory_model not in MEMORY_MODELS:
         raise ConfigError("unknown memory model", key="memory_model", value=memory_model, choices=MEMORY_MODELS)
     placer = make_placer(algorithm, **params)
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflowing sum is refused below, not warned about
+        serial = float(graph.compute_s.sum() + graph.tensor_bytes.sum() / devices.bandwidth_Bps.min()
+                       + np.nansum(graph.tensor_comm_s))
+    # placers add op and transfer times: where those sums overflow, m-SCT and the expert baseline crash and the
+    # list scheduler never finishes, so such a graph is refused before a placer runs
+    _check_finite(serial, "the graph's op and transfer times add up to")
     check_fits(graph, devices)
     began = time.perf_counter()
     placement = placer.place(graph, devices, memory_model)
@@ -119,9 +125,18 @@ def place(graph: OpGraph, devices: Devices, algorithm: str | Placer = "m-etf", *
     if engine != "analytical":
         simulation = simulate_plan(grouped, devices, placement.device, start=placement.start, engine=engine,
                                    memory_model=memory_model)
+    _check_finite(simulation.makespan_s, f"{placer.name}: the placed step takes")
     return Plan(graph=graph, devices=devices, algorithm=placer.name, params=placer.get_params(),
                 device=placement.device, simulation=simulation, placement_time_s=elapsed,
                 memory_model=memory_model, placer_makespan_s=placement.makespan_s, info=dict(placement.info))
+
+
+def _check_finite(seconds: float, what: str) -> None:
+    """A :class:`ConfigError` unless ``seconds`` is finite: a step of inf or NaN seconds is never an answer."""
+    if not np.isfinite(seconds):
+        raise ConfigError(f"{what} a time that is not a finite number; an input is far out of scale (a time or a "
+                          "size near the bounds, a rate near zero)", key="step_time", value=float(seconds),
+                          allowed="inputs within docs/limits.md's bounds whose step takes a finite time")
 
 
 def compare(graph: OpGraph, devices: Devices, algorithms: Sequence[str], *,

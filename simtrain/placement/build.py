@@ -18,18 +18,18 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from simtrain.compute import OPTIMIZER_STATES, ComputeModel, is_fp8_gemm
 from simtrain.errors import ConfigError
 from simtrain.inputs import load_json
-from simtrain.limits import MAX_PLACEMENT_OPS
+from simtrain.limits import MAX_COLLECTIVE_BYTES, MAX_PLACEMENT_OPS
 from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec
 from simtrain.placement.graph import GraphBuilder, OpGraph
+from simtrain.workload.schema import MAX_OP_SECONDS
 
 __all__ = ["SHIPPED_GRAPHS", "UNPROFILED_COMPUTE_S", "graph_from_layers", "graph_from_model", "load_graph",
            "shipped_graph_path"]
@@ -101,11 +101,24 @@ def load_graph(path: str | Path, *, prune_isolated: bool = True,
     return graph.subgraph_without_isolated() if prune_isolated else graph
 
 
-def _number(value: Any, source: str, key: str, default: float = 0.0) -> float:
+def _number(value: Any, source: str, key: str, default: float = 0.0, *, seconds: bool = False) -> float:
+    """A time (``seconds``) or a byte count of the graph file, refused past the bound workloads use.
+
+    Times are bounded at ``MAX_OP_SECONDS`` as a workload's ops are (far beyond it the step's sums overflow to
+    infinity), bytes at ``MAX_COLLECTIVE_BYTES`` (a tensor or an op's memory past 1 PiB is a typo, and an integer
+    past int64 would otherwise reach numpy).
+    """
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value)) or value < 0):
         raise ConfigError("must be a number >= 0", source=source, key=key, value=value)
+    if seconds and value > MAX_OP_SECONDS:
+        raise ConfigError("too long for one op of a step", source=source, key=key, value=value,
+                          allowed=f"0 to {MAX_OP_SECONDS:g} s")
+    if not seconds and value > MAX_COLLECTIVE_BYTES:
+        raise ConfigError("too many bytes", source=source, key=key, value=value,
+                          allowed=f"0 to {MAX_COLLECTIVE_BYTES} bytes (1 PiB)")
     return float(value)
 
 
@@ -119,7 +132,8 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
             raise ConfigError("must be an object whose id equals its position", source=source, key=key,
                               value=node.get("id") if isinstance(node, dict) else node)
         name = node.get("name", str(i))
-        compute = _number(node.get("compute_time_s"), source, f"{key}.compute_time_s", unprofiled_compute_s)
+        compute = _number(node.get("compute_time_s"), source, f"{key}.compute_time_s", unprofiled_compute_s,
+                          seconds=True)
         pair = node.get("pair", -1)
         if isinstance(pair, bool) or not isinstance(pair, int) or pair < -1:
             raise ConfigError("must be the id of the op's forward op, or -1 for none", source=source,
@@ -147,12 +161,14 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
         if not (isinstance(src, int) and isinstance(dst, int) and 0 <= src < len(nodes) and 0 <= dst < len(nodes)):
             raise ConfigError("src and dst must be node ids", source=source, key=key, value=(src, dst))
         comm = edge.get("comm_time_s")
-        comm_s = None if comm is None else _number(comm, source, f"{key}.comm_time_s")
-        tensors = edge.get("tensors") or [{"src_port": 0, "bytes": edge.get("bytes", 0)}]
+        comm_s = None if comm is None else _number(comm, source, f"{key}.comm_time_s", seconds=True)
+        listed = edge.get("tensors")
+        tensors = listed or [{"src_port": 0, "bytes": edge.get("bytes", 0)}]
         ids = []
         for k, tensor in enumerate(tensors):
             port = int(tensor.get("src_port", 0))
-            nbytes = _number(tensor.get("bytes"), source, f"{key}.tensors[{k}].bytes")
+            # an edge without a tensor list is one tensor of the edge's own "bytes": name the key the file has
+            nbytes = _number(tensor.get("bytes"), source, f"{key}.tensors[{k}].bytes" if listed else f"{key}.bytes")
             if comm_s is not None:  # a fixed edge time: its own tensor
                 ids.append(builder.add_tensor(src, nbytes, comm_s=comm_s, name=f"{src}->{dst}:{port}"))
             elif port in ports[src]:

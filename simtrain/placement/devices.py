@@ -180,18 +180,25 @@ def make_devices(count: int, memory: Any = None, *, topology: str | Cluster | No
                                   key="topology", value=str(topology)) from None
     else:
         from simtrain.topology import switch
+        from simtrain.topology.builders import MAX_LINK_BANDWIDTH_BPS, MAX_LINK_LATENCY_S
 
         try:
             bw = BAECHI_BANDWIDTH_BPS if bandwidth is None else units.parse_bandwidth(
                 bandwidth, minimum=units.MIN_BANDWIDTH_BPS)
         except units.UnitError as exc:
             raise ConfigError(str(exc), key="bandwidth") from None
+        # checked as given, against the links' bounds: the switch's own checks would name its internal keys
+        # and the halved latency
+        if bw > MAX_LINK_BANDWIDTH_BPS:
+            raise ConfigError("is faster than any link", key="bandwidth", value=bandwidth,
+                              allowed=f"at most {MAX_LINK_BANDWIDTH_BPS / 1e15:g} PB/s")
         try:
             lat = BAECHI_LATENCY_S if latency is None else units.parse_time(latency)
         except units.UnitError as exc:
             raise ConfigError(str(exc), key="latency") from None
-        if not lat >= 0:   # checked as given, before it is halved into the switch's two links
-            raise ConfigError("must be a non-negative time", key="latency", value=latency)
+        if not 0 <= lat <= MAX_LINK_LATENCY_S:   # the route's, as a link's at most (the switch halves it)
+            raise ConfigError("must be a non-negative time, at most a link's longest latency", key="latency",
+                              value=latency, allowed=f"0 to {MAX_LINK_LATENCY_S:g} s")
         cluster = switch(max(count, 2), bandwidth=f"{bw} B/s", latency=f"{lat / 2} s", name="switch")
     ranks = np.arange(count)
     src, dst = np.repeat(ranks, count), np.tile(ranks, count)

@@ -99,13 +99,18 @@ class Exact(Placer):
         if n > self.max_ops:
             raise self._error("max_ops", f"exact solves graphs of at most max_ops ops (this one has {n}); use m-etf, "
                               "m-sct or m-topo ('--algorithm all' compares them), or raise max_ops", self.max_ops)
-        p = graph.compute_s
         times = devices.tensor_times(graph.tensor_bytes, graph.tensor_comm_s)
         e_count = graph.num_edges
         comm = np.zeros((e_count, m, m))  # per edge: the slowest of its tensors
         for e in range(e_count):
             ts = graph.edge_tensors[graph.edge_offsets[e]:graph.edge_offsets[e + 1]]
             comm[e] = times[ts].max(axis=0)
+        # times in units of the longest one: HiGHS's tolerances are absolute, and big-M rows of ops of 1e9 s
+        # (the bound of an op graph's times) made it call a feasible model infeasible
+        longest = max(float(graph.compute_s.max(initial=0.0)), float(comm.max(initial=0.0)))
+        scale = longest if longest > 0 else 1.0
+        p = graph.compute_s / scale
+        comm = comm / scale
         dag = nx.DiGraph()
         dag.add_nodes_from(range(n))
         dag.add_edges_from(zip(graph.edge_src.tolist(), graph.edge_dst.tolist()))
@@ -186,10 +191,10 @@ class Exact(Placer):
             raise SolverError(f"exact: the MILP solver gave no solution ({result.message}); use m-sct or m-etf")
         sol = result.x
         device = np.argmax(sol[x0:s0].reshape(n, m), axis=1).astype(np.int64)
-        start = np.maximum(sol[s0:s0 + n], 0.0)
+        start = np.maximum(sol[s0:s0 + n], 0.0) * scale
         start = _tighten(graph, device, start, times)
-        return Placement(device, start, start + p, {"optimal": bool(result.status == 0),
-                                                    "milp_makespan_s": float(sol[c_var])})
+        return Placement(device, start, start + graph.compute_s, {"optimal": bool(result.status == 0),
+                                                                  "milp_makespan_s": float(sol[c_var]) * scale})
 
 
 def _tighten(graph: OpGraph, device: np.ndarray, start: np.ndarray, times: np.ndarray) -> np.ndarray:

@@ -400,7 +400,11 @@ class GraphBuilder:
             raise ConfigError("duplicate op name", source=self.source or None, key="ops", value=name)
         for label, value in (("compute_s", compute_s), ("persistent_bytes", persistent_bytes),
                              ("temporary_bytes", temporary_bytes)):
-            if not np.isfinite(value) or value < 0:
+            try:
+                number = float(value)   # an integer past float range is as infinite (numpy cannot test it)
+            except (OverflowError, TypeError, ValueError):
+                number = math.nan
+            if not np.isfinite(number) or number < 0:
                 raise ConfigError(f"must be a finite number >= 0 (op {name!r})", source=self.source or None,
                                   key=label, value=value)
         if kind not in KINDS:
