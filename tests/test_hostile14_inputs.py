@@ -109,3 +109,19 @@ def test_more_nics_than_ring_channels_runs_under_auto():
 
     report = simulate("resnet50", "dgx-a100", gpus=16, batch=32, topology_overrides={"nic.count": 65})
     assert report.step_time_s > 0
+
+
+def test_a_graphs_hop_counts_are_networkx_shortest_path_lengths():
+    import networkx as nx
+    import numpy as np
+
+    from simtrain.topology.builders import _GraphRouter
+
+    rng = np.random.default_rng(3)
+    graph = nx.gnp_random_graph(60, 0.05, seed=4, directed=True)
+    src, dst = (np.array(side, dtype=np.int64) for side in zip(*graph.edges)) if graph.edges else ([], [])
+    router = _GraphRouter(60, src, dst)
+    for target in rng.choice(60, 10, replace=False).tolist():
+        lengths = nx.shortest_path_length(graph, target=target)
+        expected = [lengths.get(node, -1) for node in range(60)]
+        assert router._search(target).tolist() == expected
