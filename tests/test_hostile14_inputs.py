@@ -125,3 +125,24 @@ def test_a_graphs_hop_counts_are_networkx_shortest_path_lengths():
         lengths = nx.shortest_path_length(graph, target=target)
         expected = [lengths.get(node, -1) for node in range(60)]
         assert router._search(target).tolist() == expected
+
+
+def test_a_module_models_helper_is_part_of_the_model(tmp_path):
+    pytest.importorskip("torch")
+    from simtrain.training import simulate
+    from simtrain.training.run_cache import RunCache, content_key
+
+    (tmp_path / "net.py").write_text(
+        "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nimport torch\n"
+        "import helper_h14\n"
+        "def model():\n"
+        "    w = helper_h14.WIDTH\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(256, w), torch.nn.ReLU(), torch.nn.Linear(w, 10)), "
+        "torch.randn(4, 256)\n")
+    (tmp_path / "helper_h14.py").write_text("WIDTH = 64\n")
+    name = f"module:{tmp_path / 'net.py'}"
+    before = (simulate(name, "cloud-25g", gpus=16, batch=32).params, content_key("models", name))
+    (tmp_path / "helper_h14.py").write_text("WIDTH = 4096\n")
+    after = (simulate(name, "cloud-25g", gpus=16, batch=32, cache=RunCache()).params, content_key("models", name))
+    assert before[0] == 256 * 64 + 64 + 64 * 10 + 10 and after[0] == 256 * 4096 + 4096 + 4096 * 10 + 10
+    assert before[1] != after[1]

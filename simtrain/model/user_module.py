@@ -7,6 +7,12 @@ the keys ``module``, ``example_input`` and optionally ``batch_dim`` and ``name``
 :func:`~simtrain.model.torch_fx.from_torch`. Building the module on the ``meta`` device (``with
 torch.device("meta"):`` around it and the example) traces large models without allocating them.
 
+A model is known by the content of the ``.py`` files in its file's folder (:func:`module_digest`), not the one
+file alone: a helper it imports from there (``import helper``) is part of the model, and an edited helper makes
+another model (in the library's caches and in a study's fingerprint). The helpers imported from that folder are
+dropped from ``sys.modules`` after the factory ran, so the next load imports the edited ones. Code imported from
+elsewhere (an installed package) is not tracked.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -35,11 +41,13 @@ from typing import Any
 from simtrain.errors import ConfigError
 from simtrain.model.spec import ModelSpec
 
-__all__ = ["PREFIX", "is_module_reference", "load_module_model", "parse_module_reference"]
+__all__ = ["PREFIX", "is_module_reference", "load_module_model", "module_digest", "parse_module_reference"]
 
 #: What starts a reference to the user's own PyTorch code.
 PREFIX = "module:"
 _MAX_BYTES = 8 * 2**20   # a model file, not a data set
+#: The most ``.py`` files of a model's folder its digest reads (a project's folder, not a home directory).
+MAX_FOLDER_FILES = 256
 
 
 def is_module_reference(value: Any) -> bool:
@@ -80,10 +88,41 @@ def parse_module_reference(text: str) -> tuple[Path, str]:
 
 
 def load_module_model(text: str) -> ModelSpec:
-    """The model of ``module:PATH.py[:FACTORY]`` (see the module docstring); cached by the file's content."""
+    """The model of ``module:PATH.py[:FACTORY]`` (see the module docstring); cached by the content of its folder's
+    ``.py`` files (:func:`module_digest`)."""
     path, factory = parse_module_reference(text)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _load(str(path.resolve()), digest, factory)
+    return _load(str(path.resolve()), module_digest(path), factory)
+
+
+def module_digest(path: Path) -> str:
+    """The SHA-256 of the ``.py`` files in ``path``'s folder (names and contents, in name order): what a model
+    in ``path`` may import from beside it. Refused past :data:`MAX_FOLDER_FILES` files or a file over 8 MiB.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "net.py").write_text("import helper\\n")
+    >>> _ = (folder / "helper.py").write_text("WIDTH = 64\\n")
+    >>> before = module_digest(folder / "net.py")
+    >>> _ = (folder / "helper.py").write_text("WIDTH = 65536\\n")
+    >>> module_digest(folder / "net.py") != before
+    True
+    """
+    files = sorted(Path(path).resolve().parent.glob("*.py"))
+    if len(files) > MAX_FOLDER_FILES:
+        raise ConfigError(f"the model's folder holds {len(files):,} .py files; a model is known by all of them "
+                          f"(what it may import), at most {MAX_FOLDER_FILES}", source=str(path), key="model",
+                          allowed="a folder of its own for the model and its helpers")
+    digest = hashlib.sha256()
+    for file in files:
+        if not file.is_file():
+            continue
+        if file.stat().st_size > _MAX_BYTES:
+            raise ConfigError(f"is larger than {_MAX_BYTES // 2**20} MiB: not a model's source file",
+                              source=str(file), key="model")
+        digest.update(file.name.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=16)
@@ -95,6 +134,7 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
     if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
         raise ConfigError("cannot be imported", source=path, key="model")
     module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
     try:
         sys.modules[name] = module      # dataclasses and pickling inside the user's code look it up
         spec.loader.exec_module(module)
@@ -113,6 +153,7 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
                           key="model") from None
     finally:
         sys.modules.pop(name, None)
+        _forget_helpers(before, Path(path).parent)
     if isinstance(made, Mapping):
         if "module" not in made or "example_input" not in made:
             raise ConfigError(f"{factory}() must return keys 'module' and 'example_input'", source=path, key="model")
@@ -123,3 +164,12 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
         raise ConfigError(f"{factory}() must return (module, example_input[, batch_dim]) or a mapping",
                           source=path, key="model", value=type(made).__name__)
     return from_torch(parts[0], parts[1], batch_dim=parts[2], name=parts[3] or Path(path).stem, source=path)
+
+
+def _forget_helpers(before: set[str], folder: Path) -> None:
+    """Drop the modules imported from ``folder`` since ``before`` (the user's helpers): the next load, after an
+    edit, imports them again instead of Python's copy of the old ones."""
+    for module_name in set(sys.modules) - before:
+        origin = getattr(sys.modules.get(module_name), "__file__", None)
+        if origin is not None and Path(origin).resolve().parent == folder.resolve():
+            sys.modules.pop(module_name, None)

@@ -98,8 +98,8 @@ class RunCache:
 
 def content_key(kind: str, text: str) -> str:
     """``text`` with the SHA-256 of the file it reads, if any (a catalog name or a path; for a model also the YAML
-    before a ``:`` spec, or the ``.py`` file of a module reference), so an edited file makes a new entry; a spec that
-    reads no file (``gpt:...``) is its own content.
+    before a ``:`` spec, or the ``.py`` files of a module reference's folder), so an edited file makes a new entry; a
+    spec that reads no file (``gpt:...``) is its own content.
 
     Examples
     --------
@@ -112,13 +112,13 @@ def content_key(kind: str, text: str) -> str:
     """
     from simtrain.catalog import resolve
     from simtrain.errors import ConfigError
-    from simtrain.model.user_module import is_module_reference, parse_module_reference
+    from simtrain.model.user_module import is_module_reference, module_digest, parse_module_reference
 
     try:
         if kind == "models" and is_module_reference(text):
-            path = parse_module_reference(text)[0]
-        else:
-            path = resolve(kind, text.split(":", 1)[0] if kind == "models" else text)
+            # the module's folder's .py files: what it may import from beside it is part of the model
+            return f"{text} sha256:{module_digest(parse_module_reference(text)[0])}"
+        path = resolve(kind, text.split(":", 1)[0] if kind == "models" else text)
     except ConfigError:
         return text   # not a file: a spec, or a name load_* will refuse with its own message
     digest = _file_digest(str(path))
