@@ -337,7 +337,11 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]], 
             where = ".".join(parts[: depth + 1])
             if isinstance(node, list):
                 try:
-                    index = int(part)
+                    # a list item by its position from 0; Python's negative indices count from the end, which an
+                    # override must not do silently
+                    index = int(part) if part.isdigit() else -1
+                    if index < 0:
+                        raise ValueError(part)
                     node[index]
                 except (ValueError, IndexError):
                     raise ConfigError(

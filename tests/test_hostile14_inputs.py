@@ -146,3 +146,43 @@ def test_a_module_models_helper_is_part_of_the_model(tmp_path):
     after = (simulate(name, "cloud-25g", gpus=16, batch=32, cache=RunCache()).params, content_key("models", name))
     assert before[0] == 256 * 64 + 64 + 64 * 10 + 10 and after[0] == 256 * 4096 + 4096 + 4096 * 10 + 10
     assert before[1] != after[1]
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--perturbations", ""],
+     "--perturbations"),
+    (["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--trace="], "--trace"),
+    (["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--scheme",
+      "cuttlefish:rank_profile="], "cuttlefish:rank_profile"),
+])
+def test_an_empty_value_is_refused_not_read_as_none_or_the_current_folder(capsys, argv, flag):
+    _refused(capsys, argv, flag, "is empty")
+
+
+def test_an_override_cannot_index_a_list_from_its_end(capsys, tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n- {src: g0, dst: g1, bandwidth: 1 GB/s}\n")
+    _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", str(path), "--set",
+                      "topology.links.-1.bandwidth=2GB/s"], "links.-1", "no list item")
+
+
+def test_a_workloads_compute_ops_may_not_overlap(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "w.json"
+    ops = [{"kind": "compute", "name": "a", "start_s": 0.0, "duration_s": 1.0},
+           {"kind": "compute", "name": "b", "start_s": 0.2, "duration_s": 0.1},
+           {"kind": "compute", "name": "c", "start_s": 0.5, "duration_s": 1.0}]
+    path.write_text(json.dumps({"schema": "simtrain.workload/1", "world_size": 8, "ops": ops}))
+    _refused(capsys, ["simulate", "--workload", str(path), "--topology", "dgx-h100", "--gpus", "16"],
+             "ops[1].start_s", "before ops[0] (compute) ends at 1 s")
+
+
+def test_a_curves_column_named_twice_is_refused(tmp_path):
+    from simtrain.errors import ConfigError
+    from simtrain.lowrank.tta import _read_csv
+
+    path = tmp_path / "c.csv"
+    path.write_text("epoch,test_accuracy,epoch\n1,0.5,1\n")
+    with pytest.raises(ConfigError, match="named twice"):
+        _read_csv(path)

@@ -91,6 +91,22 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     return parser
 
 
+def _no_empty_values(argv: Sequence[str]) -> None:
+    """An option given an empty value (``--trace ''``, ``--perturbations=``) is a :class:`ConfigError`: the value
+    would read as no value at all, or as the current folder, and the run go on without what was asked."""
+    for index, token in enumerate(argv):
+        if not token.startswith("--"):
+            continue
+        flag, equals, value = token.partition("=")
+        if not equals:
+            if index + 1 >= len(argv) or argv[index + 1] != "" or token == "--":
+                continue
+            value = ""
+        if not value.strip():
+            raise ConfigError("is empty: give it a value, or leave the option out", source="<cli>", key=flag,
+                              value=value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad input or an unwritable output, 1 when a solver gave
     up, 130 when interrupted).
@@ -107,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = _command_module(argv)
         parser = build_parser(COMMANDS if module is None else (module,))
         args = parser.parse_args(argv)
+        _no_empty_values(argv)
         code = int(args.func(args))
         try:
             sys.stdout.flush()   # a full disk or device behind stdout is reported here, not as noise at exit

@@ -127,7 +127,10 @@ class _LowRank(Scheme):
 def _read_profile(path: Any, model: ModelSpec, scheme: str) -> dict[str, int]:
     from simtrain.config import load_yaml
 
-    data = load_yaml(Path(str(path)))
+    if not str(path).strip():   # an empty value would read the current folder
+        raise ConfigError("is empty: give a rank profile's path, or leave it out", key=f"{scheme}:rank_profile",
+                          value=str(path))
+    data = load_yaml(Path(str(path)), key=f"{scheme}:rank_profile")
     if not isinstance(data, dict):
         raise ConfigError("a rank profile must map tensor names to ranks", source=str(path), value=type(data).__name__)
     return _check_profile(data, model, str(path))

@@ -63,7 +63,7 @@ from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.config import Section
 from simtrain.errors import ConfigError
-from simtrain.inputs import load_json, read_text
+from simtrain.inputs import first_repeat, load_json, read_text
 from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
 from simtrain.outputs import FIGURE_SUFFIXES
@@ -189,6 +189,9 @@ def _csv_rows(lines: list[str], source: str) -> tuple[list[str], list[dict[str, 
     rows: list[dict[str, str]] = []
     try:
         header = next(reader, [])
+        twice = first_repeat([cell.strip() for cell in header])
+        if twice is not None:   # a row's mapping would keep the column's last cell, silently
+            raise ConfigError("a column is named twice in the header", source=source, key="header", value=twice)
         for cells in reader:
             check_count(len(rows) + 1, MAX_TRAIN_EPOCHS, key="epochs", source=source)
             if len(cells) != len(header):

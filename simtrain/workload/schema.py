@@ -139,8 +139,27 @@ class Workload:
                     raise ConfigError(f"must be an integer in 1..world_size ({world})", source=source,
                                       key=f"{key}.group_size", value=group)
             ops.append(Op(kind, name, numbers["start_s"], numbers["duration_s"], numbers.get("bytes", 0.0), group))
+        _check_one_stream(ops, source)
         ops.sort(key=lambda o: o.start_s)
         return cls(tuple(ops), world, dict(data.get("source", {})))
+
+
+def _check_one_stream(ops: list[Op], source: str) -> None:
+    """A rank's compute ops run one at a time (the replay charges each on one stream): two that overlap would be
+    counted twice, a step's compute longer than the step. ``simtrain import-trace`` merges overlapping kernels into
+    busy intervals; a hand-written workload must give them so."""
+    order = sorted((i for i, op in enumerate(ops) if op.kind == "compute"), key=lambda i: ops[i].start_s)
+    busy, until = -1, -math.inf   # the compute op that ends last so far, and its end
+    for after in order:
+        if ops[after].start_s < until * (1 - 1e-12) - 1e-15:
+            raise ConfigError(f"starts at {ops[after].start_s:g} s, before ops[{busy}] (compute) ends at {until:g} s: "
+                              "a rank's compute ops run one at a time", source=source, key=f"ops[{after}].start_s",
+                              value=ops[after].start_s,
+                              allowed="compute ops that do not overlap (merge overlapping work into one op, as "
+                                      "simtrain import-trace does)")
+        end = ops[after].start_s + ops[after].duration_s
+        if end > until:
+            busy, until = after, end
 
 
 def check_simulable(workload: Workload, source: str | None = None) -> None:
