@@ -161,7 +161,8 @@ def test_an_empty_value_is_refused_not_read_as_none_or_the_current_folder(capsys
 
 def test_an_override_cannot_index_a_list_from_its_end(capsys, tmp_path):
     path = tmp_path / "g.yaml"
-    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n- {src: g0, dst: g1, bandwidth: 1 GB/s}\n")
+    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n"
+                    "- {src: g0, dst: g1, bandwidth: 1 GB/s}\n")
     _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", str(path), "--set",
                       "topology.links.-1.bandwidth=2GB/s"], "links.-1", "no list item")
 
