@@ -187,3 +187,13 @@ def test_a_curves_column_named_twice_is_refused(tmp_path):
     path.write_text("epoch,test_accuracy,epoch\n1,0.5,1\n")
     with pytest.raises(ConfigError, match="named twice"):
         _read_csv(path)
+
+
+def test_a_derived_columns_errors_say_what_in_simtrains_words():
+    from simtrain.study.expr import compile_expression
+
+    log = compile_expression("log(x)", "s.yaml", "derived.f")
+    for row, words in (({"x": 0.0}, "log(0) is not defined"), ({"x": None}, "column 'x' holds no number"),
+                       ({"x": "resnet50"}, "column 'x' holds no number")):
+        with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            log(row)

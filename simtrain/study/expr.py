@@ -126,9 +126,17 @@ def compile_expression(text: str, source: str, key: str,
         if isinstance(node, ast.Name):
             if node.id not in row:
                 raise KeyError(f"no column {node.id!r}")
-            return float(row[node.id])   # floats: bounded work (an int ** int may take hours)
+            value = row[node.id]
+            if value is None or isinstance(value, str):   # an empty column (mfu of a data-parallel row) or text
+                raise ValueError(f"column {node.id!r} holds no number for this point (got {value!r})")
+            return float(value)   # floats: bounded work (an int ** int may take hours)
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        return _finite_result(FUNCTIONS[node.func.id](*(evaluate(a, row) for a in node.args)))
+        args = [evaluate(a, row) for a in node.args]
+        try:
+            return _finite_result(FUNCTIONS[node.func.id](*args))
+        except ValueError:   # math's "math domain error": say which function and what it was given
+            shown = ", ".join(f"{a:g}" for a in args)
+            raise ValueError(f"{node.func.id}({shown}) is not defined") from None
 
     def run(row: Mapping[str, Any]) -> float:
         return float(evaluate(tree, row))
