@@ -105,10 +105,13 @@ def test_simulate_reads_the_runs_length_as_a_study_does(capsys):
 
 
 def test_more_nics_than_ring_channels_runs_under_auto():
-    from simtrain.training import simulate
+    from simtrain.collectives import build_schedule
+    from simtrain.limits import MAX_CHANNELS
+    from simtrain.topology import load_topology
 
-    report = simulate("resnet50", "dgx-a100", gpus=16, batch=32, topology_overrides={"nic.count": 65})
-    assert report.step_time_s > 0
+    cluster = load_topology("dgx-a100", gpus=16, overrides=[("nic.count", 65)])
+    ring = build_schedule("all-reduce", 2**30, cluster, "auto", algo="ring")
+    assert ring.params["channels"] == MAX_CHANNELS
 
 
 def test_a_graphs_hop_counts_are_networkx_shortest_path_lengths():
@@ -128,13 +131,19 @@ def test_a_graphs_hop_counts_are_networkx_shortest_path_lengths():
 
 
 def test_a_module_models_helper_is_part_of_the_model(tmp_path):
+    import sys
+
     pytest.importorskip("torch")
     from simtrain.training import simulate
     from simtrain.training.run_cache import RunCache, content_key
 
-    (tmp_path / "net.py").write_text(
-        "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nimport torch\n"
+    (tmp_path / "pkg_h14").mkdir()
+    (tmp_path / "pkg_h14" / "__init__.py").write_text("")
+    (tmp_path / "pkg_h14" / "extra.py").write_text("OUT = 10\n")
+    (tmp_path / "net.py").write_text(   # imports from beside it, as `python net.py` would, without touching sys.path
+        "import torch\n"
         "import helper_h14\n"
+        "from pkg_h14 import extra\n"
         "def model():\n"
         "    w = helper_h14.WIDTH\n"
         "    return torch.nn.Sequential(torch.nn.Linear(256, w), torch.nn.ReLU(), torch.nn.Linear(w, 10)), "
@@ -146,6 +155,9 @@ def test_a_module_models_helper_is_part_of_the_model(tmp_path):
     after = (simulate(name, "cloud-25g", gpus=16, batch=32, cache=RunCache()).params, content_key("models", name))
     assert before[0] == 256 * 64 + 64 + 64 * 10 + 10 and after[0] == 256 * 4096 + 4096 + 4096 * 10 + 10
     assert before[1] != after[1]
+    (tmp_path / "pkg_h14" / "extra.py").write_text("OUT = 12\n")   # a package's file is part of the model too
+    assert content_key("models", name) != after[1]
+    assert str(tmp_path) not in sys.path and "helper_h14" not in sys.modules and "pkg_h14.extra" not in sys.modules
 
 
 @pytest.mark.parametrize("argv,flag", [

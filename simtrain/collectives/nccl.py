@@ -44,7 +44,7 @@ import numpy as np
 
 from simtrain.collectives.base import ALGORITHMS, build_grouped_schedule, register_algorithm
 from simtrain.collectives.ring import mesh_ring_count
-from simtrain.collectives.schedule import Schedule, StepPattern
+from simtrain.collectives.schedule import TEMPLATE_BYTES, Schedule, StepPattern
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHANNELS
 from simtrain.params import Param
@@ -154,10 +154,10 @@ NCCL_PROTOCOLS = ("LL", "LL128", "Simple")
 @register_algorithm(
     "auto",
     ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
-    params=(Param("algo", "choice", None, "NCCL_ALGO: choose only among this algorithm's protocols",
-                  choices=NCCL_ALGORITHMS),
-            Param("proto", "choice", None, "NCCL_PROTO: choose only among the algorithms that run this protocol",
-                  choices=NCCL_PROTOCOLS)),
+    params=(Param("algo", "string", None, "NCCL_ALGO: choose only among this algorithm's protocols (ring, tree, "
+                  "collnet, nvls, nvlstree; any case, as NCCL reads it)"),
+            Param("proto", "string", None, "NCCL_PROTO: choose only among the algorithms that run this protocol "
+                  "(LL, LL128, Simple; any case)")),
     summary="what NCCL would run: algorithm (ring, tree, NVLS, CollNet) and protocol by NCCL's tuning model; "
             "all-to-all as NCCL's point-to-point sends to every peer (direct); algo=/proto= restrict the choice "
             "as NCCL_ALGO and NCCL_PROTO do",
@@ -274,7 +274,7 @@ class NcclTuner:
         Routes and rates of ``cluster``, shared with whoever runs the schedules (a fresh one when omitted).
     """
 
-    TEMPLATE = float(2**30)
+    TEMPLATE = TEMPLATE_BYTES
 
     def __init__(self, op: str, cluster: Cluster, groups: list[np.ndarray], shares: list[float],
                  cache: Any = None, algo: str | None = None, proto: str | None = None) -> None:
@@ -455,12 +455,28 @@ def restricted(found: list[Candidate], op: str, algo: str | None, proto: str | N
     >>> [k.name for k in restricted(candidates("all-reduce", np.arange(16), c), "all-reduce", "tree", None)]
     ['tree/LL', 'tree/LL128', 'tree/Simple']
     """
+    algo, proto = (_nccl_name(value, names, key) for value, names, key in
+                   ((algo, NCCL_ALGORITHMS, "algo"), (proto, NCCL_PROTOCOLS, "proto")))
     left = [c for c in found if (algo is None or c.nccl == algo) and (proto is None or c.protocol == proto)]
     if not left:
         wanted = ",".join(f"{k}={v}" for k, v in (("algo", algo), ("proto", proto)) if v is not None)
-        raise ConfigError(f"auto:{wanted} leaves NCCL nothing to run {op} with on these ranks", key="algorithm",
-                          value=f"auto:{wanted}", allowed=", ".join(c.name for c in found))
+        # simtrain's candidates are NCCL's where it models them; NCCL's one-node tree (a chain through the node's
+        # GPUs) is not modelled, so a one-node NCCL_ALGO=Tree run has no counterpart here
+        unmodelled = " (simtrain models NCCL's tree across nodes only)" if algo == "tree" else ""
+        raise ConfigError(f"auto:{wanted} leaves nothing simtrain models to run {op} with on these ranks"
+                          f"{unmodelled}", key="algorithm", value=f"auto:{wanted}",
+                          allowed=", ".join(c.name for c in found))
     return left
+
+
+def _nccl_name(value: str | None, names: tuple[str, ...], key: str) -> str | None:
+    """``value`` as NCCL's own spelling of one of ``names`` (NCCL compares them case-insensitively)."""
+    if value is None:
+        return None
+    for name in names:
+        if str(value).strip().lower() == name.lower():
+            return name
+    raise ConfigError("is not one of NCCL's names", key=f"algorithm: auto:{key}", value=value, choices=names)
 
 
 def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarray],

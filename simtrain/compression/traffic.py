@@ -215,7 +215,23 @@ def warmup_warning(scheme: Scheme, model: ModelSpec, gpus: int, gpus_per_node: i
     """
     steps_per_epoch = epoch_steps(samples_per_epoch, global_batch)
     ctx = SchemeContext(model, gpus, gpus_per_node, dtype, steps_per_epoch)
-    return scheme.past_end(ctx, round(float(epochs) * steps_per_epoch))
+    return scheme.past_end(ctx, run_steps(epochs, steps_per_epoch))
+
+
+def run_steps(epochs: float, steps_per_epoch: int) -> int:
+    """A run's steps, ``epochs`` x ``steps_per_epoch`` rounded; a :class:`ConfigError` for a run of no step (a typo
+    in epochs: it sends nothing, compresses nothing).
+
+    Examples
+    --------
+    >>> run_steps(1.5, 48)
+    72
+    """
+    total = round(float(epochs) * steps_per_epoch)
+    if total < 1:
+        raise ConfigError(f"{epochs:g} epochs of {steps_per_epoch} steps are less than one step", key="epochs",
+                          value=epochs)
+    return total
 
 
 def traffic(
@@ -295,10 +311,7 @@ def traffic(
     if gpus % gpus_per_node:
         raise ConfigError(f"must divide the {gpus} GPUs", key="gpus_per_node", value=gpus_per_node)
     steps_per_epoch = epoch_steps(samples_per_epoch, gpus * batch, f"{gpus} x {batch}")
-    total_steps = round(epochs * steps_per_epoch)
-    if total_steps < 1:   # a run of no step sends nothing: a typo in epochs, not a result
-        raise ConfigError(f"{epochs:g} epochs of {steps_per_epoch} steps are less than one step", key="epochs",
-                          value=epochs)
+    total_steps = run_steps(epochs, steps_per_epoch)
     ctx = SchemeContext(spec, gpus, gpus_per_node, dtype, steps_per_epoch)
 
     def evaluate(s: Scheme) -> list[PhaseTraffic]:

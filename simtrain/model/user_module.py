@@ -7,11 +7,12 @@ the keys ``module``, ``example_input`` and optionally ``batch_dim`` and ``name``
 :func:`~simtrain.model.torch_fx.from_torch`. Building the module on the ``meta`` device (``with
 torch.device("meta"):`` around it and the example) traces large models without allocating them.
 
-A model is known by the content of the ``.py`` files in its file's folder (:func:`module_digest`), not the one
-file alone: a helper it imports from there (``import helper``) is part of the model, and an edited helper makes
-another model (in the library's caches and in a study's fingerprint). The helpers imported from that folder are
-dropped from ``sys.modules`` after the factory ran, so the next load imports the edited ones. Code imported from
-elsewhere (an installed package) is not tracked.
+The file runs with its folder first on ``sys.path``, as ``python PATH.py`` runs it. A model is known by the
+content of the ``.py`` files under its file's folder, packages included (:func:`module_digest`), not the one file
+alone: a helper it imports from there (``import helper``, ``from pkg import w``) is part of the model, and an
+edited helper makes another model (in the library's caches and in a study's fingerprint). The modules imported
+from under that folder are dropped from ``sys.modules`` after the factory ran, so the next load imports the edited
+ones. Code imported from elsewhere (an installed package) is not tracked.
 
 Examples
 --------
@@ -95,8 +96,9 @@ def load_module_model(text: str) -> ModelSpec:
 
 
 def module_digest(path: Path) -> str:
-    """The SHA-256 of the ``.py`` files in ``path``'s folder (names and contents, in name order): what a model
-    in ``path`` may import from beside it. Refused past :data:`MAX_FOLDER_FILES` files or a file over 8 MiB.
+    """The SHA-256 of the ``.py`` files under ``path``'s folder, its packages included (relative names and contents,
+    in name order): what a model in ``path`` may import from beside it. Refused past :data:`MAX_FOLDER_FILES` files
+    or a file over 8 MiB.
 
     Examples
     --------
@@ -109,7 +111,8 @@ def module_digest(path: Path) -> str:
     >>> module_digest(folder / "net.py") != before
     True
     """
-    files = sorted(Path(path).resolve().parent.glob("*.py"))
+    folder = Path(path).resolve().parent
+    files = sorted(f for f in folder.rglob("*.py") if "__pycache__" not in f.relative_to(folder).parts)
     if len(files) > MAX_FOLDER_FILES:
         raise ConfigError(f"the model's folder holds {len(files):,} .py files; a model is known by all of them "
                           f"(what it may import), at most {MAX_FOLDER_FILES}", source=str(path), key="model",
@@ -121,7 +124,7 @@ def module_digest(path: Path) -> str:
         if file.stat().st_size > _MAX_BYTES:
             raise ConfigError(f"is larger than {_MAX_BYTES // 2**20} MiB: not a model's source file",
                               source=str(file), key="model")
-        digest.update(file.name.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+        digest.update(str(file.relative_to(folder)).encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -135,6 +138,8 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
         raise ConfigError("cannot be imported", source=path, key="model")
     module = importlib.util.module_from_spec(spec)
     before = set(sys.modules)
+    folder = str(Path(path).parent)
+    sys.path.insert(0, folder)   # as `python PATH.py` runs it: its folder first on the path, for its helpers
     try:
         sys.modules[name] = module      # dataclasses and pickling inside the user's code look it up
         spec.loader.exec_module(module)
@@ -153,6 +158,8 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
                           key="model") from None
     finally:
         sys.modules.pop(name, None)
+        if folder in sys.path:
+            sys.path.remove(folder)
         _forget_helpers(before, Path(path).parent)
     if isinstance(made, Mapping):
         if "module" not in made or "example_input" not in made:
@@ -169,7 +176,8 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
 def _forget_helpers(before: set[str], folder: Path) -> None:
     """Drop the modules imported from ``folder`` since ``before`` (the user's helpers): the next load, after an
     edit, imports them again instead of Python's copy of the old ones."""
+    root = folder.resolve()
     for module_name in set(sys.modules) - before:
         origin = getattr(sys.modules.get(module_name), "__file__", None)
-        if origin is not None and Path(origin).resolve().parent == folder.resolve():
+        if origin is not None and root in Path(origin).resolve().parents:   # the folder's files and packages
             sys.modules.pop(module_name, None)

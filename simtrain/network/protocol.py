@@ -525,11 +525,12 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     averaged over each ring the step's flows form (a ring's chunk crosses the network on the share of its hops
     that cross nodes, as NCCL counts ``nInterSteps``), a tree level's slowest, any other flow its own; carried as
     an offset to the path's latency (``latency_offset_s``). The base latency is charged once per
-    collective; a tree's (:func:`nccl_latency`, which stands for its pipeline's fill) less what one chunk already
-    pays on its way through the tree's steps. With ``pipelined``, the efficiency also carries NCCL's chunked pipeline
-    at the schedule's size (:func:`pipeline_efficiency`; a caller that resizes the schedule passes ``False`` and
-    applies it per size). ``cache`` (a :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares the
-    routes.
+    collective. A pipelined tree's steps carry no latency of their own (NCCL hides a step's latency behind the chunks
+    in flight before it): the tree pays once the larger of :func:`nccl_latency` (which stands for its pipeline's
+    fill) and what one chunk's way through its steps would charge, in its base latency. With ``pipelined``, the
+    efficiency also carries NCCL's chunked pipeline at the schedule's size (:func:`pipeline_efficiency`; a caller
+    that resizes the schedule passes ``False`` and applies it per size). ``cache`` (a
+    :class:`~simtrain.network.cache.NetworkCache` of ``cluster``) shares the routes.
 
     Examples
     --------

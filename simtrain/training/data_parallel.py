@@ -261,6 +261,9 @@ class _Schedules:
         self.chunks = chunks
         self.base = (algorithm, json.dumps(self.algorithm_params, sort_keys=True, default=str), chunks,
                      cluster.gpus_per_node)
+        from simtrain.registry import format_spec
+
+        self.spec = format_spec(algorithm, self.algorithm_params)
 
     def get(self, comm: Communication) -> tuple[Any, Any]:
         """The template key and the schedule of ``comm``."""
@@ -282,8 +285,9 @@ class _Schedules:
             def build(size: float) -> Any:   # the communication with a payload of ``size``
                 canonical = replace(comm, payload_bytes=size, pull_bytes=None if pull is None else pull * size,
                                     group_payloads=None if shares is None else tuple(s * size for s in shares))
-                return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.algorithm,
-                                     self.cache)
+                # the algorithm with its parameters: auto's NCCL_ALGO/NCCL_PROTO restrictions apply to every
+                # collective NCCL runs, a scheme's all-gathers and group reductions too
+                return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.spec, self.cache)
             first = payload
         template = self.cache.get("template", key, lambda: build_template(build, self.algorithm, first))
         return key, template.resized(float(sum(sizes)))

@@ -328,7 +328,7 @@ def test_auto_restricted_to_an_algorithm_chooses_only_among_its_protocols():
 
 def test_auto_restricted_to_nothing_it_could_run_is_refused_by_name():
     cluster = load_topology("dgx-a100", gpus=16)   # no in-switch reduction: no NVLS
-    with pytest.raises(ConfigError, match="auto:algo=nvls leaves NCCL nothing to run all-reduce") as info:
+    with pytest.raises(ConfigError, match="auto:algo=nvls leaves nothing simtrain models to run all-reduce") as info:
         build_schedule("all-reduce", 2**20, cluster, "auto", algo="nvls")
     assert "ring/LL" in str(info.value)
     with pytest.raises(ConfigError):
@@ -339,7 +339,9 @@ def test_auto_restricted_runs_through_the_cli_and_the_step():
     from simtrain.training import simulate
 
     assert main(["collective", "--op", "all-reduce", "--size", "1GiB", "--topology", "dgx-h100", "--gpus", "16",
-                 "--algorithm", "auto:algo=ring,proto=LL128"]) == 0
-    free = simulate("resnet50", "dgx-h100", gpus=16, batch=32)
+                 "--algorithm", "auto:algo=Ring,proto=ll128"]) == 0   # NCCL's names in any case, as NCCL reads them
     ring = simulate("resnet50", "dgx-h100", gpus=16, batch=32, algorithm="auto:algo=ring")
-    assert ring.comm_time_s != free.comm_time_s
+    assert {c["nccl"] for c in ring.config["collectives_chosen"]} == {"ring"}
+    # every collective of the step, a scheme's all-gathers too, as NCCL applies its environment to all of them
+    ll = simulate("resnet50", "dgx-h100", gpus=16, batch=32, algorithm="auto:proto=LL", scheme="topk")
+    assert {c["protocol"] for c in ll.config["collectives_chosen"]} == {"LL"}
