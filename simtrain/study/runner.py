@@ -175,7 +175,7 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
     if len(rows) != len(study.points):   # pragma: no cover - a chunk vanished while we ran
         raise RuntimeError(f"{store.out}: expected {len(study.points)} rows, found {len(rows)}")
     table = pd.DataFrame(rows, columns=table_columns(study, rows))
-    write_bytes(store.out / "results.csv", table.to_csv(index=False).encode())
+    tables = [("results.csv", table.to_csv(index=False).encode())]
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -185,7 +185,16 @@ def _run(study: Study, store: ResultStore, backend: str, workers: int, scheduler
 
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
-        write_bytes(store.out / "results.parquet", buffer.getvalue())
+        tables.append(("results.parquet", buffer.getvalue()))
+    written: list[Path] = []
+    try:
+        for name, data in tables:
+            write_bytes(store.out / name, data)
+            written.append(store.out / name)
+    except BaseException:   # the tables go together: none is left without its twin (a rerun writes both)
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return table
 
 

@@ -114,6 +114,26 @@ def test_a_full_disk_on_the_final_table_keeps_the_chunks(capsys, tmp_path, fast_
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), fast_table, check_exact=True)
 
 
+def test_a_full_disk_on_the_parquet_twin_leaves_no_csv_without_it(capsys, tmp_path, fast_file, fast_table,
+                                                                  monkeypatch):
+    pytest.importorskip("pyarrow")
+    real = outputs._stage
+
+    def stage(path, data):
+        if path.name == "results.parquet":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    out = tmp_path / "out"
+    argv = ("sweep", fast_file, "--out", out, "--workers", "1", "--chunk-size", "2", "--quiet")
+    monkeypatch.setattr(outputs, "_stage", stage)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "results.parquet: cannot write" in one_line(err)
+    assert not (out / "results.csv").exists() and not (out / "results.parquet").exists()
+    monkeypatch.setattr(outputs, "_stage", real)
+    assert run(capsys, *argv)[0] == 0 and (out / "results.parquet").exists()
+
+
 def test_a_killed_runs_temporary_files_are_removed_when_it_resumes(capsys, tmp_path, fast_file, fast_table):
     out = tmp_path / "out"
     argv = ("sweep", fast_file, "--out", out, "--workers", "1", "--chunk-size", "2", "--quiet")
