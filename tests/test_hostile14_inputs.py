@@ -209,3 +209,17 @@ def test_a_derived_columns_errors_say_what_in_simtrains_words():
                        ({"x": "resnet50"}, "column 'x' holds no number")):
         with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
             log(row)
+
+
+def test_a_study_points_result_does_not_depend_on_its_place_in_the_grid(tmp_path):
+    from simtrain.study import run_study, study_from_dict
+
+    def table(order: list[int], out: str):
+        study = study_from_dict({"name": "order", "seed": 1, "base": {
+            "model": "resnet18-cifar", "topology": "dgx-h100", "batch": 32, "engine": "des", "compute_jitter": 0.1},
+            "sweep": {"grid": {"gpus": order}}})
+        result = run_study(study, tmp_path / out, backend="serial")
+        return dict(zip(result["gpus"], result["step_time_s"]))
+
+    forward, backward = table([8, 16], "a"), table([16, 8], "b")
+    assert forward == backward

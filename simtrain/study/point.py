@@ -29,7 +29,7 @@ __all__ = ["OUTPUT_COLUMNS", "PROCESS_CACHE", "build_cluster", "point_run", "run
 #: Result columns of a study table (besides the point's configuration keys and derived columns): name → meaning.
 OUTPUT_COLUMNS: dict[str, str] = {
     "point": "index of the point in the study (0-based, grid order)",
-    "seed": "the point's seed, derived from the study seed and the index",
+    "seed": "the point's seed, derived from the study seed and the point's configuration (not its index)",
     "simtrain_version": "version of simtrain that computed the row",
     "status": "ok, or error when the point could not be simulated",
     "error": "the error message of a failed point (empty when ok)",

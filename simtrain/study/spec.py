@@ -67,15 +67,23 @@ SWEEP_MODES = ("grid", "zip")
 MAX_STUDY_POINTS = 100_000
 
 
-def point_seed(study_seed: int, index: int) -> int:
-    """The seed of point ``index``: independent streams from one study seed, whatever runs the point.
+def point_seed(study_seed: int, point: Mapping[str, Any], occurrence: int = 0) -> int:
+    """The seed of a point: independent streams from one study seed, drawn from the point's own configuration (and,
+    for a configuration the study lists more than once, which occurrence it is), never from its place in the grid.
+    A point's result is then the same whatever else the study sweeps and in whatever order: reordering an axis or
+    adding a value to it leaves every other row as it was.
 
     Examples
     --------
-    >>> point_seed(0, 1) == point_seed(0, 1) != point_seed(0, 2)
+    >>> a, b = {"gpus": 16}, {"gpus": 32}
+    >>> point_seed(0, a) == point_seed(0, dict(a)) != point_seed(0, b)
+    True
+    >>> point_seed(0, a) != point_seed(0, a, 1) and point_seed(0, a) != point_seed(1, a)
     True
     """
-    return int(np.random.SeedSequence([study_seed, index]).generate_state(1, dtype=np.uint32)[0])
+    digest = hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).digest()
+    words = [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+    return int(np.random.SeedSequence([study_seed, *words, occurrence]).generate_state(1, dtype=np.uint32)[0])
 
 
 @dataclass
@@ -86,7 +94,7 @@ class Study:
     ----------
     name, description : str
     seed : int
-        The study seed; point ``i`` runs with :func:`point_seed` ``(seed, i)``.
+        The study seed; each point runs with :func:`point_seed` of it and the point's configuration.
     points : list of dict
         One resolved configuration per point (every key of :data:`POINT_KEYS` plus the ``topology.``/``network.``
         keys used anywhere in the study).
@@ -123,8 +131,14 @@ class Study:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def seeds(self) -> list[int]:
-        """The seed of every point."""
-        return [point_seed(self.seed, i) for i in range(len(self.points))]
+        """The seed of every point (:func:`point_seed`: from its configuration, not its index)."""
+        seen: dict[str, int] = {}
+        seeds = []
+        for point in self.points:
+            text = json.dumps(point, sort_keys=True, default=str)
+            seeds.append(point_seed(self.seed, point, seen.get(text, 0)))
+            seen[text] = seen.get(text, 0) + 1
+        return seeds
 
     def derived_functions(self) -> dict[str, Callable[[Mapping[str, Any]], float]]:
         """Compiled derived-column expressions."""

@@ -36,11 +36,18 @@ def test_several_zip_groups_and_dotted_topology_keys():
     assert study.swept == ["gpus", "topology.nic_bandwidth", "network.endpoint_delay"]
 
 
-def test_seeds_depend_on_study_seed_and_index_only():
+def test_seeds_depend_on_study_seed_and_configuration_not_index():
     a = make(seed=3, sweep={"grid": {"gpus": [16, 32, 64]}})
-    assert a.seeds() == [point_seed(3, i) for i in range(3)]
+    assert a.seeds() == [point_seed(3, p) for p in a.points]
     assert len(set(a.seeds())) == 3
     assert make(seed=4, sweep={"grid": {"gpus": [16, 32, 64]}}).seeds() != a.seeds()
+    # the same configuration keeps its seed wherever the grid puts it, and beside other values
+    b = make(seed=3, sweep={"grid": {"gpus": [64, 8, 16]}})
+    assert dict(zip((p["gpus"] for p in b.points), b.seeds()))[16] == a.seeds()[0]
+    assert dict(zip((p["gpus"] for p in b.points), b.seeds()))[64] == a.seeds()[2]
+    # a configuration listed twice (replicates) gets two streams
+    c = make(seed=3, sweep={"zip": [{"gpus": [16, 16]}]})
+    assert len(set(c.seeds())) == 2
 
 
 def test_fingerprint_changes_with_what_decides_results():
