@@ -42,10 +42,16 @@ def test_oversubscription_is_bounded(capsys):
              "topology.fabric.oversubscription", "at most 1024")
 
 
-def test_a_graphs_link_given_twice_is_refused(capsys, tmp_path):
+def _two_gpu_graph(tmp_path, *links: str):
+    """A graph topology of two GPUs with the given link lines."""
     path = tmp_path / "g.yaml"
-    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n"
-                    "- {src: g0, dst: g1, bandwidth: 1 GB/s}\n- {src: g1, dst: g0, bandwidth: 100 GB/s}\n")
+    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n" + "".join(f"- {{{link}}}\n"
+                                                                                            for link in links))
+    return path
+
+
+def test_a_graphs_link_given_twice_is_refused(capsys, tmp_path):
+    path = _two_gpu_graph(tmp_path, "src: g0, dst: g1, bandwidth: 1 GB/s", "src: g1, dst: g0, bandwidth: 100 GB/s")
     _refused(capsys, ["collective", "--op", "all-reduce", "--size", "64MiB", "--topology", str(path), "--algorithm",
                       "ring"], "links[1]", "already linked by links[0]")
 
@@ -172,9 +178,7 @@ def test_an_empty_value_is_refused_not_read_as_none_or_the_current_folder(capsys
 
 
 def test_an_override_cannot_index_a_list_from_its_end(capsys, tmp_path):
-    path = tmp_path / "g.yaml"
-    path.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [g0, g1]\nlinks:\n"
-                    "- {src: g0, dst: g1, bandwidth: 1 GB/s}\n")
+    path = _two_gpu_graph(tmp_path, "src: g0, dst: g1, bandwidth: 1 GB/s")
     _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", str(path), "--set",
                       "topology.links.-1.bandwidth=2GB/s"], "links.-1", "no list item")
 

@@ -68,16 +68,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="traffic, bandwidth: no progress bar")
     p.add_argument("--topology", help="catalog name or YAML path")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
-    p.add_argument("--op", help="links: the collective (default: all-reduce)")
-    p.add_argument("--size", help="links: full buffer size with a unit (default: 1GiB)")
+    p.add_argument("--op", help=f"links: the collective (default: {_FILLED['op']})")
+    p.add_argument("--size", help=f"links: full buffer size with a unit (default: {_FILLED['size']})")
     p.add_argument("--algorithm", help="collective algorithm NAME[:key=value,...]: auto, what NCCL would pick "
                                        "(default: auto)")
-    p.add_argument("--engine", help="analytical or des (default: analytical)")
+    p.add_argument("--engine", help=f"analytical or des (default: {_FILLED['engine']})")
     p.add_argument("--chunks", type=count_at_most(MAX_CHUNKS),
-                   help="links: chunks per collective of a named --algorithm (auto chooses NCCL's; default: 1)")
+                   help="links: chunks per collective of a named --algorithm (auto chooses NCCL's; "
+                        f"default: {_FILLED['chunks']})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="links: overrides")
     p.add_argument("--model", help="traffic/bandwidth: catalog model, YAML path or module:PATH.py[:FACTORY] "
-                                   "(default: resnet50)")
+                                   f"(default: {_FILLED['model']})")
     p.add_argument("--schemes", help="traffic/bandwidth: comma-separated scheme specs")
     p.add_argument("--sweep", action="append", default=[], metavar="PARAM=V1,V2,...",
                    help="traffic: a scheme parameter (rank, density, levels, period …) or gpus and its values; "
@@ -85,15 +86,16 @@ def add_parser(sub: Any) -> None:
                         "scheme without any swept parameter is drawn flat at its settings")
     p.add_argument("--bytes", choices=("wire", "payload"),
                    help="traffic: count the bytes each GPU sends on the wire or the payload it contributes "
-                        "(default: wire)")
+                        f"(default: {_FILLED['bytes']})")
     p.add_argument("--bandwidths", help="bandwidth: comma-separated bandwidths with units, e.g. 1Gbit/s,25Gbit/s")
     p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
-    p.add_argument("--samples-per-epoch", type=positive_int, help="traffic: samples per epoch (default: 50000)")
-    p.add_argument("--epochs", type=float, help="traffic: epochs (default: 1)")
+    p.add_argument("--samples-per-epoch", type=positive_int,
+                   help=f"traffic: samples per epoch (default: {_FILLED['samples_per_epoch']})")
+    p.add_argument("--epochs", type=float, help=f"traffic: epochs (default: {_FILLED['epochs']:g})")
     p.add_argument("--gpus-per-node", type=count_at_most(MAX_GPUS),
-                   help="traffic: node size without a topology (default: 4)")
+                   help=f"traffic: node size without a topology (default: {_FILLED['gpus_per_node']})")
     p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")
-    p.add_argument("--dtype", help="gradient precision (default: fp32)")
+    p.add_argument("--dtype", help=f"gradient precision (default: {_FILLED['dtype']})")
     p.set_defaults(func=run)
     _DEFAULTS.update({action.dest: action.default for action in p._actions if action.option_strings})
 

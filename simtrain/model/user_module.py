@@ -111,6 +111,8 @@ def module_digest(path: Path) -> str:
     >>> module_digest(folder / "net.py") != before
     True
     """
+    from simtrain.training.run_cache import file_digest  # (run_cache loads models: imported when asked)
+
     folder = Path(path).resolve().parent
     files = sorted(f for f in folder.rglob("*.py") if "__pycache__" not in f.relative_to(folder).parts)
     if len(files) > MAX_FOLDER_FILES:
@@ -124,7 +126,13 @@ def module_digest(path: Path) -> str:
         if file.stat().st_size > _MAX_BYTES:
             raise ConfigError(f"is larger than {_MAX_BYTES // 2**20} MiB: not a model's source file",
                               source=str(file), key="model")
-        digest.update(str(file.relative_to(folder)).encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+        # each file's SHA-256, read again only when its times, size or inode change: a model's digest is asked for
+        # at every load and every cache key
+        content = file_digest(str(file))
+        if content is None:
+            raise ConfigError("cannot be read (a model is known by every .py file beside it)", source=str(file),
+                              key="model")
+        digest.update(str(file.relative_to(folder)).encode() + b"\0" + content.encode())
     return digest.hexdigest()
 
 

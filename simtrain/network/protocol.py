@@ -481,10 +481,15 @@ def _level_max(pattern: Any, values: np.ndarray) -> np.ndarray:
 def _levels_sum(pattern: Any, latency: np.ndarray) -> float:
     """One chunk's latency through a pattern's step: its slowest flow's, level by level for a pipelined tree (and
     the step's own charge per level)."""
+    steps = 1 if pattern.stage_of_flow is None else int(pattern.stage_of_flow.max()) + 1
+    return _levels_latency(pattern, latency) + pattern.step_latency_s * steps
+
+
+def _levels_latency(pattern: Any, latency: np.ndarray) -> float:
+    """The flows' part of :func:`_levels_sum`: the slowest flow's latency, summed level by level for a tree."""
     if pattern.stage_of_flow is None:
-        return float(latency.max()) + pattern.step_latency_s
-    levels = _level_max(pattern, latency)
-    return float(levels.sum()) + pattern.step_latency_s * levels.size
+        return float(latency.max())
+    return float(_level_max(pattern, latency).sum())
 
 
 def _leanest(algorithm: str) -> str:
@@ -582,16 +587,16 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
         fill += p.repeat * _levels_sum(p, latency)   # a pipelined tree's levels, one after the other
         fill_lean += p.repeat * _levels_sum(p, lean_latency)
         if streaming:   # paid once, by the pipeline's fill (below), not by every chunk
-            moved += p.repeat * (_levels_sum(p, latency) - _levels_sum(p, np.zeros_like(latency)))
+            moved += p.repeat * _levels_latency(p, latency)
             latency = np.zeros_like(latency)
         patterns.append(p.replaced(efficiency=flow_eff * factor, latency_offset_s=latency - path))
     base = BASE_LATENCY_US[algorithm][PROTOCOL_NAMES.index(protocol)] * 1e-6 if len(ranks) > 1 else 0.0
-    if algorithm in PIPELINED and len(ranks) > 1:
+    if streaming:
         intra_kinds = [HW_CLASS[link_kind(cluster, name)] for name in cluster.class_names if name != "inter-node"]
         intra_hw = "nvlink" if all(k == "nvlink" for k in intra_kinds) else "pci"
-        # NCCL's latency of a tree is end to end: it stands for the pipeline's fill, wire included. The
-        # engines already charge one chunk its steps' latencies on the way, so the base pays what NCCL's exceeds,
-        # and at least what the protocol's excess over the leanest's exceeds the excess the steps already pay
+        # NCCL's latency of a tree is end to end: it stands for the pipeline's fill, wire included. The base pays
+        # what it exceeds the steps' own latencies by (at least the protocol's excess over the leanest's beyond the
+        # excess the steps carry), and the steps' latencies themselves (``moved``), which no chunk pays
         whole = nccl_latency(algorithm, protocol, nodes, len(ranks) // nodes, intra_hw)
         leanest = nccl_latency(algorithm, _leanest(algorithm), nodes, len(ranks) // nodes, intra_hw)
         base = max(whole - fill, (whole - leanest) - (fill - fill_lean), 0.0) + moved

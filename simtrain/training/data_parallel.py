@@ -28,7 +28,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -259,11 +258,11 @@ class _Schedules:
         self.algorithm = algorithm
         self.algorithm_params = dict(algorithm_params)
         self.chunks = chunks
-        self.base = (algorithm, json.dumps(self.algorithm_params, sort_keys=True, default=str), chunks,
-                     cluster.gpus_per_node)
         from simtrain.registry import format_spec
 
-        self.spec = format_spec(algorithm, self.algorithm_params)
+        # the algorithm with its parameters (in key order), as comm_schedule reads it and as the templates' key
+        self.spec = format_spec(algorithm, dict(sorted(self.algorithm_params.items())))
+        self.base = (self.spec, chunks, cluster.gpus_per_node)
 
     def get(self, comm: Communication) -> tuple[Any, Any]:
         """The template key and the schedule of ``comm``."""

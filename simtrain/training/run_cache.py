@@ -30,7 +30,7 @@ from simtrain.model import ModelSpec, load_model
 from simtrain.network.cache import NetworkCache
 from simtrain.topology import Cluster, load_topology
 
-__all__ = ["RunCache", "content_key", "default_cache"]
+__all__ = ["RunCache", "content_key", "default_cache", "file_digest"]
 
 
 class RunCache:
@@ -121,7 +121,7 @@ def content_key(kind: str, text: str) -> str:
         path = resolve(kind, text.split(":", 1)[0] if kind == "models" else text)
     except ConfigError:
         return text   # not a file: a spec, or a name load_* will refuse with its own message
-    digest = _file_digest(str(path))
+    digest = file_digest(str(path))
     return text if digest is None else f"{text} sha256:{digest}"
 
 
@@ -138,13 +138,19 @@ def file_key(text: str) -> str | None:
             return None
     except ValueError:   # a NUL byte: not a path
         return None
-    digest = _file_digest(os.path.abspath(text))
+    digest = file_digest(os.path.abspath(text))
     return None if digest is None else f"{text} sha256:{digest}"
 
 
-def _file_digest(path: str) -> str | None:
+def file_digest(path: str) -> str | None:
     """The SHA-256 of the file at ``path`` (:func:`_digest`, cached by its times, size and inode), or None where it
-    cannot be read (gone, unreadable, a name too long)."""
+    cannot be read (gone, unreadable, a name too long).
+
+    Examples
+    --------
+    >>> file_digest("no/such/file") is None
+    True
+    """
     try:
         stat = os.stat(path)
         return _digest(path, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -95,21 +96,27 @@ def test_a_full_disk_mid_sweep_fails_cleanly_and_the_same_command_resumes(capsys
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), fast_table, check_exact=True)
 
 
-def test_a_full_disk_on_the_final_table_keeps_the_chunks(capsys, tmp_path, fast_file, fast_table, monkeypatch):
+def _full_disk_for(monkeypatch, full: Callable[[str], bool]) -> Callable[[], None]:
+    """``outputs._stage`` failing with ENOSPC on the files whose name ``full`` picks; returns the undo."""
     real = outputs._stage
 
     def stage(path, data):
-        if path.name.startswith("results."):
+        if full(path.name):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, data)
 
+    monkeypatch.setattr(outputs, "_stage", stage)
+    return lambda: monkeypatch.setattr(outputs, "_stage", real)
+
+
+def test_a_full_disk_on_the_final_table_keeps_the_chunks(capsys, tmp_path, fast_file, fast_table, monkeypatch):
     out = tmp_path / "out"
     argv = ("sweep", fast_file, "--out", out, "--workers", "1", "--chunk-size", "2", "--quiet")
-    monkeypatch.setattr(outputs, "_stage", stage)
+    freed = _full_disk_for(monkeypatch, lambda name: name.startswith("results."))
     code, _, err = run(capsys, *argv)
     assert code == 2 and "results.csv: cannot write: No space left on device" in one_line(err)
     assert len(whole_chunks(out, 2)) == 3 and not (out / "results.csv").exists()
-    monkeypatch.setattr(outputs, "_stage", real)
+    freed()
     assert run(capsys, *argv)[0] == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), fast_table, check_exact=True)
 
@@ -117,20 +124,13 @@ def test_a_full_disk_on_the_final_table_keeps_the_chunks(capsys, tmp_path, fast_
 def test_a_full_disk_on_the_parquet_twin_leaves_no_csv_without_it(capsys, tmp_path, fast_file, fast_table,
                                                                   monkeypatch):
     pytest.importorskip("pyarrow")
-    real = outputs._stage
-
-    def stage(path, data):
-        if path.name == "results.parquet":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, data)
-
     out = tmp_path / "out"
     argv = ("sweep", fast_file, "--out", out, "--workers", "1", "--chunk-size", "2", "--quiet")
-    monkeypatch.setattr(outputs, "_stage", stage)
+    freed = _full_disk_for(monkeypatch, lambda name: name == "results.parquet")
     code, _, err = run(capsys, *argv)
     assert code == 2 and "results.parquet: cannot write" in one_line(err)
     assert not (out / "results.csv").exists() and not (out / "results.parquet").exists()
-    monkeypatch.setattr(outputs, "_stage", real)
+    freed()
     assert run(capsys, *argv)[0] == 0 and (out / "results.parquet").exists()
 
 
