@@ -9,7 +9,8 @@ per layer kind (docs/compute-model.md states every constant's source):
   ``pipeline_stages`` slices of fill and drain (the small-size ramp: efficiency rises with K), each slice at the
   device's large-GEMM rate (``peak × gemm ceiling``). Narrow matrices get narrower tiles, and few tiles over a
   long K are split along K (split-K) to fill the machine, as cuBLAS and cuDNN do. The result is then held by the
-  memory roofline: no faster than its bytes at ``memory_bandwidth × memory efficiency``.
+  memory roofline: no faster than its bytes at ``memory_bandwidth × memory efficiency``; the kernel's fixed cost
+  (``launch_overhead``) comes on top.
 * **Convolutions** are implicit GEMMs: forward ``(N·Ho·Wo) x Cout x (Cin·kh·kw)``, backward the data-gradient
   and the weight-gradient GEMMs; their bytes are the activations and weights (the im2col matrix is never stored).
   Grouped convolutions are ``groups`` GEMMs; depthwise ones (fewer than 8 outputs per group, below one
@@ -19,7 +20,8 @@ per layer kind (docs/compute-model.md states every constant's source):
   ``attention=flash``) is one causal kernel: its FLOPs at FlashAttention-2/3's measured fraction of peak.
 * **Element-wise, normalisation, pooling and embedding** layers are bandwidth-bound: their passes over the
   activations (batch norm reads its input twice in training, once for the statistics) at the streaming bandwidth.
-* Every kernel takes at least the device's ``launch_overhead`` (a floor, not an addition).
+* Every kernel has the device's fixed cost, ``launch_overhead``: a bandwidth-bound kernel takes at least that long
+  (a floor), a GEMM pays it on top of its work (OpenXLA's measured GEMM table, docs/compute-model.md).
 
 A calibration profile (``simtrain calibrate``) replaces all of this by measured GEMM tables and a fitted
 element-wise bandwidth (:meth:`ComputeModel.from_profile`).
@@ -389,7 +391,9 @@ class ComputeModel:
             if split >= most:
                 break
             split = min(2 * split, most)
-        return max(best, float(self.kernel_overhead_s or 0.0))
+        # a GEMM kernel's fixed cost (grid launch, first loads, epilogue, drain) comes on top of its work: XLA's
+        # measured GEMM tables (docs/compute-model.md, "The launch overhead")
+        return best + float(self.kernel_overhead_s or 0.0)
 
     # -- layers --------------------------------------------------------------------------------------------
     def layer_time(self, layer: Layer, batch: int, phase: str, dtype: str = "fp32") -> float:

@@ -21,7 +21,7 @@ A device file::
       pipeline_stages: 3                 # main-loop stages filled and drained per tile
       simt_tile: [128, 128, 8]           # the same for CUDA-core (fp32) kernels
       simt_pipeline_stages: 2
-      launch_overhead: 4 us              # floor of one kernel's time
+      launch_overhead: 4 us              # a kernel's fixed cost (a floor; a GEMM's is added)
     sources: NVIDIA A100 datasheet ...
 
 Examples
@@ -79,9 +79,11 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
           minimum=1, maximum=MAX_TILE),
     Param("simt_pipeline_stages", "integer", 2, "K-slices a CUDA-core tile fills before its first product and "
           "drains after", minimum=0, maximum=MAX_PIPELINE_STAGES),
-    # Floor of one kernel's time: a launch cannot take less (stated default of the order of a CUDA launch plus
-    # PyTorch's per-operator dispatch; see docs/compute-model.md).
-    Param("launch_overhead", "time", 4e-6, "floor of one kernel's time", minimum=0, maximum=1.0, unit="s"),
+    # A kernel's fixed cost (stated default of the order of a CUDA launch plus PyTorch's per-operator dispatch): the
+    # floor of a bandwidth-bound kernel's time, and paid on top of a GEMM's work, as OpenXLA's measured GEMM table
+    # shows (docs/compute-model.md, "The launch overhead").
+    Param("launch_overhead", "time", 4e-6, "a kernel's fixed cost: the floor of a bandwidth-bound kernel's time, "
+          "added to a GEMM's", minimum=0, maximum=1.0, unit="s"),
 )
 
 #: The keys of a device file.

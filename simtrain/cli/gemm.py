@@ -1,0 +1,76 @@
+"""``simtrain gemm``: the time of one GEMM on a device by the compute model, to set beside a measurement.
+
+Examples
+--------
+>>> from simtrain.cli import main
+>>> main(["gemm", "--device", "h100", "--dtype", "bf16", "--shape", "4096x4096x4096", "--json"])  # doctest: +ELLIPSIS
+{"device": "h100", "dtype": "bf16", "m": 4096, "n": 4096, "k": 4096, "count": 1, "time_s": ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from simtrain.cli._common import CLI, count_at_most, emit, print_rows
+from simtrain.errors import ConfigError
+from simtrain.limits import MAX_BATCH, MAX_WIDTH
+
+__all__ = ["add_parser", "parse_shape", "run"]
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``MxNxK`` as three positive integers of at most :data:`~simtrain.limits.MAX_WIDTH` each.
+
+    Examples
+    --------
+    >>> parse_shape("4096x1024x512")
+    (4096, 1024, 512)
+    >>> parse_shape("4096x1024")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <cli>: --shape: must be MxNxK, three positive integers (got '4096x1024')
+    """
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3 or min(values) < 1:
+        raise ConfigError("must be MxNxK, three positive integers", source=CLI, key="--shape", value=text)
+    if max(values) > MAX_WIDTH:
+        raise ConfigError(f"each of M, N and K must be at most {MAX_WIDTH}", source=CLI, key="--shape", value=text)
+    return values[0], values[1], values[2]
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``gemm`` sub-command to an argparse sub-parsers object."""
+    p = sub.add_parser("gemm", help="time one GEMM (M x K times K x N) on a device by the compute model")
+    p.add_argument("--device", required=True, help="catalog device (simtrain list devices) or a device file")
+    p.add_argument("--dtype", required=True, help="one of the device's dtypes (fp32, tf32, fp16, bf16, fp8, ...)")
+    p.add_argument("--shape", required=True, metavar="MxNxK", help="the product's sizes, e.g. 4096x4096x4096")
+    p.add_argument("--count", type=count_at_most(MAX_BATCH), default=1,
+                   help="independent products of that shape in one batched kernel")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``simtrain gemm``; returns the exit status."""
+    from simtrain.compute import ComputeModel
+
+    m, n, k = parse_shape(args.shape)
+    model = ComputeModel.roofline(args.device)
+    peak = model.device.peak_flops(args.dtype)
+    seconds = model.gemm_time(m, n, k, args.dtype, count=args.count)
+    flops = 2.0 * m * n * k * args.count
+    doc = {"device": args.device, "dtype": args.dtype, "m": m, "n": n, "k": k, "count": args.count,
+           "time_s": seconds, "flops_per_s": flops / seconds, "peak_fraction": flops / seconds / peak}
+    if args.json:
+        emit(doc)
+        return 0
+    print(f"{model.device.model}: {args.count} x ({m} x {k}) · ({k} x {n}) in {args.dtype}")
+    print_rows([("time", f"{seconds * 1e6:,.1f} us"), ("throughput", f"{flops / seconds / 1e12:,.1f} TFLOP/s"),
+                ("of peak", f"{100 * flops / seconds / peak:.1f} % of {peak / 1e12:,.1f} TFLOP/s")])
+    return 0

@@ -1,0 +1,81 @@
+"""``simtrain gemm`` and the GEMM kernel model against OpenXLA's measured table (issue 14, the compute model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_checks import one_error_line
+
+import simtrain.cli
+from simtrain.compute import ComputeModel
+from simtrain.validation import CASES, run_cases
+from simtrain.validation.xla_gemm_table import compare, load_table, summary
+
+
+def test_the_command_prints_the_model_s_time(capsys):
+    assert simtrain.cli.main(["gemm", "--device", "h100", "--dtype", "bf16", "--shape", "1024x2048x512",
+                              "--count", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    seconds = ComputeModel.roofline("h100").gemm_time(1024, 2048, 512, "bf16", count=2)
+    assert doc["time_s"] == pytest.approx(seconds, rel=1e-12)
+    assert doc["flops_per_s"] == pytest.approx(2 * 2 * 1024 * 2048 * 512 / seconds)
+    assert 0 < doc["peak_fraction"] < 1
+    assert simtrain.cli.main(["gemm", "--device", "a100", "--dtype", "fp16", "--shape", "512x512x512"]) == 0
+    assert "TFLOP/s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--shape", "4096x4096"], ["--shape", "MxNxK", "4096x4096"]),
+    (["--shape", "0x4x4"], ["--shape", "positive"]),
+    (["--shape", "axbxc"], ["--shape", "axbxc"]),
+    (["--shape", f"{1 << 25}x4x4"], ["--shape", "at most"]),
+    (["--shape", "4x4x4", "--count", "0"], ["--count"]),
+    (["--shape", "4x4x4", "--count", str(1 << 30)], ["--count", "at most"]),
+    (["--shape", "4x4x4", "--device", "h1000"], ["--device", "h1000", "h100"]),
+    (["--shape", "4x4x4", "--dtype", "fp4"], ["--dtype", "fp4", "bf16"]),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, fragments):
+    base = {"--device": "h100", "--dtype": "bf16"}
+    words = [*argv]
+    for flag, value in base.items():
+        if flag not in words:
+            words += [flag, value]
+    code = simtrain.cli.main(["gemm", *words])
+    out = capsys.readouterr()
+    one_error_line(code, out.out, out.err, fragments)
+
+
+def test_a_gemm_kernel_pays_its_launch_overhead_on_top_of_its_work():
+    """The fixed cost is added, not a floor: a tiny GEMM takes more than the overhead, and the difference between
+    a model with and without it is the overhead at every size."""
+    cm = ComputeModel.roofline("h100")
+    bare = ComputeModel.roofline("h100", kernel_overhead_s=0.0)
+    for size in (64, 512, 4096):
+        assert cm.gemm_time(size, size, size, "bf16") - bare.gemm_time(size, size, size, "bf16") == pytest.approx(
+            cm.kernel_overhead_s, rel=1e-9)
+    assert cm.gemm_time(16, 16, 16, "bf16") > cm.kernel_overhead_s
+
+
+def test_the_table_is_the_shipped_data_and_every_row_is_compared():
+    rows = load_table()
+    assert len(rows) == 2 * 3 * 375
+    assert {(d, t) for d, t, *_ in rows} == {(d, t) for d in ("h100", "b200") for t in ("bf16", "tf32", "fp8")}
+    assert all(flops > 0 for *_, flops in rows)
+    compared = compare("b200", "fp8")
+    assert len(compared) == 375 and all(r.simulated > 0 for r in compared)
+    assert set(summary()) == {(d, t) for d in ("h100", "b200") for t in ("bf16", "tf32", "fp8")}
+
+
+def test_the_cube_cases_are_the_commands_they_print(capsys):
+    import shlex
+
+    names = [n for n in CASES.names() if n.startswith("xla-gemm-")]
+    assert len(names) == 25   # five cubes of five device-dtype pairs (not the H100's FP8)
+    fit = {n for n in names if CASES.get(n).role == "fit"}
+    assert fit == {f"xla-gemm-h100-bf16-{s}" for s in (256, 512, 1024, 2048, 4096)}
+    for row in run_cases(names[:3] + names[-2:]):
+        capsys.readouterr()
+        assert simtrain.cli.main([*shlex.split(row.command)[1:], "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["flops_per_s"] / 1e12 == pytest.approx(row.simulated, rel=1e-12), row.name
