@@ -66,11 +66,11 @@ def test_quickstart_runs_the_shipped_study(capsys, tmp_path):
         assert (out / name).stat().st_size > 20_000
     assert "at 4096 GPUs:" in stdout
     big = table[table["gpus"] == 4096].set_index(["model", "topology", "scheme"])
-    # the cloud is the worst place to scale plain data parallelism; AB-training recovers most of it
-    assert big.loc[("resnet50", "cloud-25g", "none"), "scaling_efficiency"] < \
-        big.loc[("resnet50", "abci", "none"), "scaling_efficiency"]
-    assert big.loc[("resnet50", "cloud-25g", "ab-training"), "scaling_efficiency"] > \
-        2 * big.loc[("resnet50", "cloud-25g", "none"), "scaling_efficiency"]
+    # the cloud is the worst place to scale plain data parallelism; AB-training recovers most of it (more than half
+    # of what plain data parallelism loses against linear scaling)
+    plain = big.loc[("resnet50", "cloud-25g", "none"), "scaling_efficiency"]
+    assert plain < big.loc[("resnet50", "abci", "none"), "scaling_efficiency"]
+    assert big.loc[("resnet50", "cloud-25g", "ab-training"), "scaling_efficiency"] - plain > 0.5 * (1 - plain)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
