@@ -782,5 +782,50 @@ _case("signsgd-majority-vote-15xp3", "signsgd-bernstein-2019",
           "element-wise rate")
 
 
+# --- OpenXLA's measured collective table (default_collective_perf_table.txtpb) ---------------------------------
+# XLA's cost model ships measured collectives on one 8-GPU host per architecture: each collective compiled alone,
+# timed by GPU events around the executable (host launch excluded after the first run), the median of the runs;
+# throughput = the nccl-tests size / time, so busbw follows nccl-tests' factors. Two sizes per operation, large
+# enough that XLA's own per-executable cost is small against the transfer. Held out: none set a constant.
+_XLA_COLL = ("OpenXLA's default collective performance table (xla/service/gpu/model/"
+             "default_collective_perf_table.txtpb, openxla/xla commit dc66032): arch {arch}, {op} over one "
+             "group of 8 devices, {size} ({thr} bytes/s algorithm bandwidth x {factor} = {busbw} GB/s busbw)")
+_XLA_TEXT = ("; the table names only the architecture and its generator runs one host of 8 GPUs (an H100 SXM "
+             "for sm_90, assumed; sm_90 also covers H200 and GH200); XLA's time is the median of GPU events around "
+             "the one-collective executable, which also holds the ranks' launch skew")
+_XLA_AR_GAP = ("XLA's all-reduce stays below the ring's ceiling on both GPUs where NCCL's tuning model (and `auto`) "
+               "picks NVLink SHARP for an 8-GPU NVSwitch node at this size: NVLS was most likely not used in XLA's "
+               "runs (it needs CUDA multicast objects, and XLA's flags do not say); the all-gather and "
+               "reduce-scatter of the same host agree at 2 GiB")
+_XLA_B200_GAP = ("on B200 the measured 64 MiB collectives run at 55-65 % of their 2 GiB rate (on H100: 76-88 %): "
+                 "NVLink5's ramp is longer than NCCL's channel and chunk model gives it here (docs/nccl.md, 'The "
+                 "ramp'), and NCCL 2.28's tuning model lowers Blackwell's efficiencies below Hopper's, which simtrain "
+                 "does not take")
+_XLA_ROWS = {   # arch -> op -> (size, throughput bytes/s, busbw GB/s as the table gives them)
+    "sm_90": {"all-reduce": (("64MiB", 176691549414, 309.21), ("2GiB", 229968237690, 402.444)),
+              "all-gather": (("64MiB", 314227150134, 274.949), ("2GiB", 401897616481, 351.66)),
+              "reduce-scatter": (("64MiB", 306960187353, 268.59), ("2GiB", 376090719201, 329.079)),
+              "all-to-all": (("64MiB", 306825457205, 268.472), ("2GiB", 388143599946, 339.626))},
+    "sm_100_B200": {"all-reduce": (("64MiB", 213494044589, 373.615), ("2GiB", 350752968723, 613.818)),
+                    "all-gather": (("64MiB", 413313362238, 361.649), ("2GiB", 704488436788, 616.427)),
+                    "reduce-scatter": (("64MiB", 390822213939, 341.969), ("2GiB", 733454255330, 641.772)),
+                    "all-to-all": (("64MiB", 405874201664, 355.14), ("2GiB", 671948734380, 587.955))},
+}
+for _arch, _ops in _XLA_ROWS.items():
+    _gpu = "h100" if _arch == "sm_90" else "b200"
+    _system, _text = (H100_NODE, H100_NODE_TEXT.replace("nodes of", "one node of")) if _gpu == "h100" else (
+        _B200_NODE, _B200_TEXT.replace("nodes of", "one node of"))
+    for _op, _points in _ops.items():
+        for _size, _thr, _busbw in _points:
+            _factor = "2(n-1)/n" if _op == "all-reduce" else "(n-1)/n"
+            _gaps = [_XLA_AR_GAP] if _op == "all-reduce" else []
+            if _gpu == "b200" and _size == "64MiB":
+                _gaps.append(_XLA_B200_GAP)
+            _busbw_case(f"xla-{_op}-8x{_gpu}-{_size.lower().replace('ib', 'b')}", "xla-collective-table",
+                        _XLA_COLL.format(arch=_arch, op=_op, size=_size, thr=f"{_thr:,}", factor=_factor,
+                                         busbw=_busbw),
+                        f"{_op} bus bandwidth on one node of 8 {_gpu.upper()}, {_size}", _busbw, "[data]",
+                        _system, _text + _XLA_TEXT, 8, _size, None, op=_op, gap="; ".join(_gaps))
+
 # --- large-model training runs (Megatron-LM, MT-NLG, ...) live in their own module, registered after these ------
 from simtrain.validation import large_models as _large_models  # noqa: E402,F401  (registers them)
