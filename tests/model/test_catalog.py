@@ -37,7 +37,7 @@ PUBLISHED_GMACS = [
 
 CATALOG = {
     "resnet50", "resnet18-cifar", "vgg16", "vgg16-cifar", "alexnet",
-    "bert-base", "gpt2-small", "vit-b16", "transformer-base",
+    "bert-base", "bert-large", "gpt2-small", "vit-b16", "transformer-base",
     # the models ResIST and GIST were published on (issue 4)
     "preact-resnet101-cifar", "gcn-reddit",
     # the models Baechi placed (issue 6): a branched DAG and a recurrent encoder-decoder with attention
