@@ -45,7 +45,7 @@ from typing import Any
 
 from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
-from simtrain.model.spec import DTYPE_BYTES, Layer
+from simtrain.model.spec import DTYPE_BYTES, Layer, attention_heads
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
            "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm"]
@@ -54,9 +54,6 @@ from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to sim
 
 PHASES = ("forward", "backward")
 
-#: Attention heads are taken 64 wide (BERT, GPT-2, ViT, the Transformer base: d_model / heads = 64); the layer
-#: description keeps the product, not the head count.
-HEAD_DIM = 64
 #: A grouped convolution with fewer output channels per group than one tensor-core MMA is wide (n = 8, the
 #: mma.m16n8k16 shape of the PTX ISA) runs as a direct, bandwidth-bound kernel (cuDNN's depthwise kernels).
 DEPTHWISE_MAX_WIDTH = 8
@@ -532,7 +529,7 @@ class ComputeModel:
         assert layer.gemm is not None
         width = DTYPE_BYTES[dtype]
         length, kv, dim = layer.gemm
-        heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
+        heads = attention_heads(dim)
         head = dim // heads
         count = batch * heads
         scores = count * length * kv * width

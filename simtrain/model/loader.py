@@ -27,7 +27,10 @@ Layer kinds and their keys (defaults in brackets):
 * ``batchnorm2d``, ``layernorm`` (affine [true]): 2 × features parameters
 * ``maxpool2d``, ``avgpool2d``: kernel, stride [kernel], padding [0], ceil_mode [false];
   ``adaptive_avgpool2d``: output
-* ``flatten``; ``relu``, ``gelu``, ``tanh``, ``dropout``, ``softmax``, ``identity`` (no parameters)
+* ``flatten``; ``relu``, ``gelu``, ``tanh``, ``dropout``, ``softmax``, ``identity`` (no parameters); a
+  ``dropout`` takes drops [activations]: right after an ``attention``, ``drops: probabilities`` drops that
+  attention's heads × tokens × kv_tokens probabilities (Hugging Face's ``attention_probs_dropout_prob``), not its
+  output; it is a side step of the attention (the next layer reads the attention's output)
 * ``embedding``: vocab, dim (the output is (tokens, dim); several embeddings are summed),
   tied [tensor name of an earlier embedding whose table it reuses; adds no tensor]
 * ``patch_tokens`` (C×H×W → (H·W) tokens of C), ``class_token`` (+1 token, dim parameters),
@@ -95,11 +98,14 @@ from typing import Any
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError, shown, suggest
 from simtrain.limits import MAX_LAYERS, MAX_WIDTH
-from simtrain.model.spec import Layer, ModelSpec, Tensor, keep_output_precision
+from simtrain.model.spec import Layer, ModelSpec, Tensor, attention_heads, keep_output_precision
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
 
 _ELEMENTWISE = ("relu", "gelu", "tanh", "dropout", "softmax", "identity", "sigmoid", "silu")
+#: What a ``dropout`` layer drops (its key is ``drops``, not ``on``, which YAML 1.1 reads as true): the activations
+#: that flow through it, or the probabilities of the attention layer right before it.
+DROPOUT_TARGETS = ("activations", "probabilities")
 LAYER_KINDS = (
     "conv2d", "linear", "batchnorm2d", "layernorm", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
     "embedding", "patch_tokens", "class_token", "position_embedding", "attention", "select_token",
@@ -429,6 +435,7 @@ class _Builder:
         groups = 1
         tied = None
         out = shape
+        elements: int | None = None   # a layer that works on other elements than those that flow through it
 
         def need(*kinds: str) -> None:
             if shape.kind not in kinds:
@@ -504,7 +511,16 @@ class _Builder:
             need("image", "vector")
             out = _Shape("vector", (shape.numel,))
         elif kind in _ELEMENTWISE:
-            pass
+            if kind == "dropout" and s.choice("drops", DROPOUT_TARGETS, "activations") == "probabilities":
+                # the reference implementations' attention-probability dropout (Hugging Face's
+                # attention_probs_dropout_prob, GPT-2's attn_pdrop): it drops the heads x length x kv
+                # probabilities inside the attention that comes before it, not the attention's output
+                producer = self.layers[flow.sources[-1]] if flow.sources else None
+                if producer is None or producer.kind != "attention" or producer.gemm is None:
+                    raise s.error("drops", "the probabilities of an attention layer: the dropout must come right "
+                                           "after one", value="probabilities")
+                length, kv, dim = producer.gemm
+                elements = attention_heads(dim) * length * kv
         elif kind == "embedding":
             need("ids", "tokens")
             vocab = s.integer("vocab", minimum=1, maximum=MAX_WIDTH)
@@ -576,14 +592,16 @@ class _Builder:
             kind=kind,
             tensors=tuple(tensors),
             forward_macs=macs,
-            input_elements=input_elements,
-            output_elements=out.numel,
+            input_elements=input_elements if elements is None else elements,
+            output_elements=out.numel if elements is None else elements,
             gemm=gemm,
             groups=groups,
             tied_to=tied,
             inputs=sources,
         )
-        return self.add_layer(layer, out, s, "name")
+        added = self.add_layer(layer, out, s, "name")
+        # the probabilities' dropout is a side step of the attention: what flows on is the attention's output
+        return added if elements is None else _Flow(out, flow.sources)
 
 
 def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tuple[int, int, int], _Shape]:

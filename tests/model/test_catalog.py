@@ -188,3 +188,28 @@ def test_packed_attention_and_tied_embedding_in_the_loader():
         model_from_dict({"name": "bad", "input": {"tokens": 4},
                          "layers": [{"kind": "embedding", "vocab": 10, "dim": 8},
                                     {"kind": "attention", "heads": 2, "packed": True}]})
+
+
+def test_a_dropout_of_the_attention_probabilities_drops_heads_x_tokens_x_kv():
+    """Hugging Face's BERT drops the attention probabilities (heads x seq x seq per sample), not the
+    attention's output: ``drops: probabilities`` sizes the dropout so, and the flow after it is the attention's."""
+    bert = load_model("bert-base")
+    drop = next(layer for layer in bert.layers if layer.name.endswith("attention.self.dropout"))
+    assert (drop.input_elements, drop.output_elements) == (12 * 128 * 128, 12 * 128 * 128)
+    large = load_model("bert-large")
+    drop = next(layer for layer in large.layers if layer.name.endswith("attention.self.dropout"))
+    assert drop.output_elements == 16 * 128 * 128
+    layers = [{"kind": "embedding", "name": "emb", "vocab": 10, "dim": 128},
+              {"kind": "attention", "heads": 2},
+              {"kind": "dropout", "name": "p", "drops": "probabilities"},
+              {"kind": "linear", "name": "out", "out": 128}]
+    spec = model_from_dict({"name": "tiny", "input": {"tokens": 4}, "layers": layers})
+    assert spec.layers[2].output_elements == 2 * 4 * 4      # 128 wide: two 64-wide heads of 4 x 4
+    assert spec.layer_inputs()[3] == (1,)                   # the next layer reads the attention's output
+    assert spec.layers[3].input_elements == 4 * 128
+    with pytest.raises(ConfigError, match=r"drops.*attention"):
+        model_from_dict({"name": "bad", "input": {"tokens": 4},
+                         "layers": [layers[0], {"kind": "dropout", "drops": "probabilities"}]})
+    with pytest.raises(ConfigError, match="drops"):
+        model_from_dict({"name": "bad", "input": {"tokens": 4},
+                         "layers": [layers[0], {"kind": "dropout", "drops": "scores"}]})
