@@ -191,7 +191,7 @@ def test_packed_attention_and_tied_embedding_in_the_loader():
 
 
 def test_a_dropout_of_the_attention_probabilities_drops_heads_x_tokens_x_kv():
-    """Hugging Face's BERT drops the attention probabilities (heads x seq x seq per sample), not the
+    """Hugging Face's BERT and GPT-2 drop the attention probabilities (heads x seq x seq per sample), not the
     attention's output: ``drops: probabilities`` sizes the dropout so, and the flow after it is the attention's."""
     bert = load_model("bert-base")
     drop = next(layer for layer in bert.layers if layer.name.endswith("attention.self.dropout"))
@@ -199,6 +199,9 @@ def test_a_dropout_of_the_attention_probabilities_drops_heads_x_tokens_x_kv():
     large = load_model("bert-large")
     drop = next(layer for layer in large.layers if layer.name.endswith("attention.self.dropout"))
     assert drop.output_elements == 16 * 128 * 128
+    gpt2 = load_model("gpt2-small")
+    drop = next(layer for layer in gpt2.layers if layer.name.endswith("attn.attn_dropout"))
+    assert drop.output_elements == 12 * 1024 * 1024
     layers = [{"kind": "embedding", "name": "emb", "vocab": 10, "dim": 128},
               {"kind": "attention", "heads": 2},
               {"kind": "dropout", "name": "p", "drops": "probabilities"},
