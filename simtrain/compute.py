@@ -578,8 +578,9 @@ class ComputeModel:
         efficiency = min(forward if phase == "forward" else backward, self._ceiling(dtype))
         qkv, out = layer.input_elements * batch * width, layer.output_elements * batch * width
         nbytes = qkv + out if phase == "forward" else 2 * (qkv + out)   # backward: read Q K V O dO, write dQ dK dV
-        return max(flops / (self.device.peak_flops(dtype) * efficiency), self._memory_time(nbytes),
-                   float(self.kernel_overhead_s or 0.0))
+        # a kernel of GEMM tiles: its fixed cost comes on top, as a GEMM's does (:meth:`gemm_time`)
+        return (max(flops / (self.device.peak_flops(dtype) * efficiency), self._memory_time(nbytes))
+                + float(self.kernel_overhead_s or 0.0))
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum",
                     fp8_share: float = 1.0) -> float:

@@ -11,6 +11,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from simtrain.cli._common import CLI, count_at_most, emit, print_rows
@@ -18,6 +19,9 @@ from simtrain.errors import ConfigError
 from simtrain.limits import MAX_BATCH, MAX_WIDTH
 
 __all__ = ["add_parser", "parse_shape", "run"]
+
+#: Three decimal integers joined by ``x`` (ASCII digits only: no signs, spaces or underscores).
+_SHAPE = re.compile(r"([0-9]+)x([0-9]+)x([0-9]+)")
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
@@ -32,11 +36,8 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     ...
     simtrain.errors.ConfigError: <cli>: --shape: must be MxNxK, three positive integers (got '4096x1024')
     """
-    parts = text.lower().split("x")
-    try:
-        values = [int(part) for part in parts]
-    except ValueError:
-        values = []
+    match = _SHAPE.fullmatch(text.lower())
+    values = [int(part) for part in match.groups()] if match else []
     if len(values) != 3 or min(values) < 1:
         raise ConfigError("must be MxNxK, three positive integers", source=CLI, key="--shape", value=text)
     if max(values) > MAX_WIDTH:
@@ -59,6 +60,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain gemm``; returns the exit status."""
     from simtrain.compute import ComputeModel
+    from simtrain.units import format_flop_rate, format_time
 
     m, n, k = parse_shape(args.shape)
     model = ComputeModel.roofline(args.device)
@@ -71,6 +73,6 @@ def run(args: argparse.Namespace) -> int:
         emit(doc)
         return 0
     print(f"{model.device.model}: {args.count} x ({m} x {k}) · ({k} x {n}) in {args.dtype}")
-    print_rows([("time", f"{seconds * 1e6:,.1f} us"), ("throughput", f"{flops / seconds / 1e12:,.1f} TFLOP/s"),
-                ("of peak", f"{100 * flops / seconds / peak:.1f} % of {peak / 1e12:,.1f} TFLOP/s")])
+    print_rows([("time", format_time(seconds)), ("throughput", format_flop_rate(flops / seconds)),
+                ("of peak", f"{100 * flops / seconds / peak:.1f} % of {format_flop_rate(peak)}")])
     return 0

@@ -98,7 +98,7 @@ from typing import Any
 from simtrain.config import Section, load_yaml
 from simtrain.errors import ConfigError, shown, suggest
 from simtrain.limits import MAX_LAYERS, MAX_WIDTH
-from simtrain.model.spec import Layer, ModelSpec, Tensor, attention_heads, keep_output_precision
+from simtrain.model.spec import Layer, ModelSpec, Tensor, keep_output_precision
 
 __all__ = ["LAYER_KINDS", "load_model", "model_from_dict"]
 
@@ -257,6 +257,9 @@ class _Builder:
         self.input_flow = _Flow(input_shape, ())
         self.active: list[str] = []   # the blocks being expanded, outermost first (a block may not contain itself)
         self.expansions = 0           # block instances built so far (bounded by MAX_LAYERS)
+        # attention layers by position: their declared heads, and whether their probabilities' dropout is placed
+        self.heads: dict[int, int] = {}
+        self.dropped: set[int] = set()
 
     # -- structure -------------------------------------------------------------------------------------------
     def build_list(self, items: list[Any], flow: _Flow, path: str, prefix: str) -> _Flow:
@@ -515,12 +518,16 @@ class _Builder:
                 # the reference implementations' attention-probability dropout (Hugging Face's
                 # attention_probs_dropout_prob, GPT-2's attn_pdrop): it drops the heads x length x kv
                 # probabilities inside the attention that comes before it, not the attention's output
-                producer = self.layers[flow.sources[-1]] if flow.sources else None
-                if producer is None or producer.kind != "attention" or producer.gemm is None:
+                index = flow.sources[-1] if flow.sources else -1
+                if index not in self.heads:
                     raise s.error("drops", "the probabilities of an attention layer: the dropout must come right "
                                            "after one", value="probabilities")
-                length, kv, dim = producer.gemm
-                elements = attention_heads(dim) * length * kv
+                if index in self.dropped:
+                    raise s.error("drops", f"the probabilities of {self.layers[index].name!r} are dropped already "
+                                           "(one dropout per attention)", value="probabilities")
+                self.dropped.add(index)
+                length, kv, _ = self.layers[index].gemm or (0, 0, 0)
+                elements = self.heads[index] * length * kv   # the attention's own heads, as declared
         elif kind == "embedding":
             need("ids", "tokens")
             vocab = s.integer("vocab", minimum=1, maximum=MAX_WIDTH)
@@ -564,6 +571,7 @@ class _Builder:
             s.boolean("causal", False)  # causal masking does not change dense matmul cost in standard kernels
             macs = float(2 * length * kv * dim)  # Q·Kᵀ and P·V over all heads
             gemm = (length, kv, dim)
+            self.heads[len(self.layers)] = heads   # the position add_layer gives this layer
         elif kind == "select_token":
             need("tokens")
             s.integer("index", 0, minimum=0)

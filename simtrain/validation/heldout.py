@@ -793,11 +793,12 @@ _XLA_COLL = ("OpenXLA's default collective performance table (xla/service/gpu/mo
 _XLA_TEXT = ("; the table names only the architecture and its generator runs one host of 8 GPUs (an H100 SXM "
              "for sm_90, assumed; sm_90 also covers H200 and GH200); XLA's time is the median of GPU events around "
              "the one-collective executable, which also holds the ranks' launch skew")
-_XLA_AR_GAP = ("XLA's all-reduce stays below the ring's ceiling on both GPUs where NCCL's tuning model (and `auto`) "
-               "picks NVLink SHARP for an 8-GPU NVSwitch node at this size: NVLS was most likely not used in XLA's "
-               "runs (it needs CUDA multicast objects, and XLA's flags do not say); the all-gather and "
-               "reduce-scatter of the same host agree at 2 GiB")
-_XLA_B200_GAP = ("on B200 the measured 64 MiB collectives run at 55-65 % of their 2 GiB rate (on H100: 76-88 %): "
+_XLA_AR_GAP = ("XLA's all-reduce reaches 402 GB/s on H100 and 614 on B200, 21 % and 40 % below what `auto` runs "
+               "there, NCCL's NVLink SHARP (nvls) by its tuning model for an 8-GPU NVSwitch node at these sizes: "
+               "whether XLA's runs used NVLS, and with how many channels, is not stated (NVLS needs CUDA multicast "
+               "objects set up for the communicator); nccl-tests on the same H100 node type reach 479 GB/s with NVLS "
+               "(nccl-allreduce-8xh100-nvls-azure-8gb)")
+_XLA_B200_GAP = ("on B200 the measured 64 MiB collectives run at 53-61 % of their 2 GiB rate (on H100: 77-82 %): "
                  "NVLink5's ramp is longer than NCCL's channel and chunk model gives it here (docs/nccl.md, 'The "
                  "ramp'), and NCCL 2.28's tuning model lowers Blackwell's efficiencies below Hopper's, which simtrain "
                  "does not take")
@@ -814,7 +815,8 @@ _XLA_ROWS = {   # arch -> op -> (size, throughput bytes/s, busbw GB/s as the tab
 for _arch, _ops in _XLA_ROWS.items():
     _gpu = "h100" if _arch == "sm_90" else "b200"
     _system, _text = (H100_NODE, H100_NODE_TEXT.replace("nodes of", "one node of")) if _gpu == "h100" else (
-        _B200_NODE, _B200_TEXT.replace("nodes of", "one node of"))
+        _B200_NODE, "one node of 8 B200 on NVSwitch at 900 GB/s per direction (NVLink5, 1.8 TB/s both ways [D]): the "
+                    "`dgx-h100` family with device b200")
     for _op, _points in _ops.items():
         for _size, _thr, _busbw in _points:
             _factor = "2(n-1)/n" if _op == "all-reduce" else "(n-1)/n"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from simtrain.validation.base import Case, register_case
 
-__all__ = ["ARCHITECTURES", "DTYPES", "GemmRow", "compare", "load_table", "summary"]
+__all__ = ["ARCHITECTURES", "DTYPES", "GemmRow", "compare", "gemm_flops_per_s", "load_table", "summary"]
 
 #: The table's architecture keys and the catalog devices they are (the table names only the architecture: its best
 #: sm_90 bf16 rate, 805 TFLOP/s, is above the H100 PCIe's 756 TFLOP/s peak, so it is the SXM part).

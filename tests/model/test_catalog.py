@@ -207,7 +207,7 @@ def test_a_dropout_of_the_attention_probabilities_drops_heads_x_tokens_x_kv():
               {"kind": "dropout", "name": "p", "drops": "probabilities"},
               {"kind": "linear", "name": "out", "out": 128}]
     spec = model_from_dict({"name": "tiny", "input": {"tokens": 4}, "layers": layers})
-    assert spec.layers[2].output_elements == 2 * 4 * 4      # 128 wide: two 64-wide heads of 4 x 4
+    assert spec.layers[2].output_elements == 2 * 4 * 4      # two heads of 4 x 4 probabilities
     assert spec.layer_inputs()[3] == (1,)                   # the next layer reads the attention's output
     assert spec.layers[3].input_elements == 4 * 128
     with pytest.raises(ConfigError, match=r"drops.*attention"):
@@ -216,3 +216,8 @@ def test_a_dropout_of_the_attention_probabilities_drops_heads_x_tokens_x_kv():
     with pytest.raises(ConfigError, match="drops"):
         model_from_dict({"name": "bad", "input": {"tokens": 4},
                          "layers": [layers[0], {"kind": "dropout", "drops": "scores"}]})
+    with pytest.raises(ConfigError, match="dropped already"):   # one dropout per attention's probabilities
+        model_from_dict({"name": "bad", "input": {"tokens": 4}, "layers": [*layers[:3], layers[2]]})
+    wide = model_from_dict({"name": "wide", "input": {"tokens": 4},
+                            "layers": [{**layers[0], "dim": 256}, layers[1], layers[2]]})
+    assert wide.layers[2].output_elements == 2 * 4 * 4      # the attention's declared heads (128 wide here)

@@ -43,7 +43,9 @@ def test_flash_time_is_its_flops_at_the_papers_fraction_of_peak(device: str) -> 
     peak = cm.device.peak_flops("bf16")
     for phase, efficiency in (("forward", forward), ("backward", backward)):
         flops = flash_attention_flops(4, 16384, 16384, 2048, phase)
-        assert cm.layer_time(layer, 4, phase, "bf16") == pytest.approx(flops / (peak * efficiency), rel=1e-12)
+        # its FLOPs at the fraction, and the kernel's launch overhead on top (as every GEMM-tile kernel's)
+        assert cm.layer_time(layer, 4, phase, "bf16") == pytest.approx(
+            flops / (peak * efficiency) + cm.kernel_overhead_s, rel=1e-12)
 
 
 @pytest.mark.parametrize(("device", "fraction"), [("a100", None), ("h100", 0.33), ("b200", 0.15)])
@@ -59,7 +61,8 @@ def test_flash2_is_flashattention_2_on_every_gpu(device: str, fraction: float | 
             assert cm.layer_time(flash2, 4, phase, "bf16") == cm.layer_time(flash, 4, phase, "bf16")
         else:
             flops = flash_attention_flops(4, 16384, 16384, 2048, phase)
-            assert cm.layer_time(flash2, 4, phase, "bf16") == pytest.approx(flops / (peak * fraction), rel=1e-12)
+            assert cm.layer_time(flash2, 4, phase, "bf16") == pytest.approx(
+                flops / (peak * fraction) + cm.kernel_overhead_s, rel=1e-12)
     assert FLASH2_EFFICIENCY["hopper"][0] < FLASH_EFFICIENCY["hopper"][1]
 
 
@@ -69,8 +72,7 @@ def test_flash_is_faster_than_math_and_saves_more_at_longer_sequences() -> None:
     for seq in (1024, 8192):
         math_layer, flash_layer = (_core({**GPT, "seq": seq, "attention": kernel}) for kernel in ("math", "flash"))
         assert math_layer.forward_flops == flash_layer.forward_flops    # the model's FLOPs do not change
-        # a micro-batch of 8: at 1, 16 heads of 1,024 tokens are kernels short enough for their launch to count
-        times = {k: sum(cm.layer_time(layer, 8, p, "bf16") for p in ("forward", "backward"))
+        times = {k: sum(cm.layer_time(layer, 1, p, "bf16") for p in ("forward", "backward"))
                  for k, layer in (("math", math_layer), ("flash", flash_layer))}
         assert times["flash"] < times["math"]
         ratios.append(times["math"] / times["flash"])
