@@ -53,12 +53,12 @@ class Tensor:
     name: str
     shape: tuple[int, ...]
 
-    @property
+    @cached_property   # read for every tensor of every bucket and scheme at every point: computed once
     def numel(self) -> int:
         """Number of elements."""
         return math.prod(self.shape)
 
-    @property
+    @cached_property
     def matrix_shape(self) -> tuple[int, int] | None:
         """The 2-D view ``(out, in*kh*kw)`` used by low-rank schemes, or ``None`` for 1-D tensors."""
         if len(self.shape) < 2:

@@ -35,7 +35,9 @@ def pattern_traffic(pattern: StepPattern, cache: NetworkCache, multiplicity: flo
     if not routes.links.size:
         return Traffic(np.zeros(len(cluster.class_names)), np.zeros(cluster.num_links), cluster.class_names)
     kind, sets = cache.flow_classes(pattern)   # a flow counts once towards each class it crosses
-    class_bytes = np.array([multiplicity * float(pattern.nbytes[sets[kind, k]].sum()) for k in range(sets.shape[1])])
+    # each distinct class set's bytes, then each class's: the sum over the sets that hold it
+    per_set = np.bincount(kind, weights=pattern.nbytes, minlength=sets.shape[0])
+    class_bytes = multiplicity * (per_set @ sets)
     link_bytes = multiplicity * np.bincount(routes.links, weights=pattern.nbytes[routes.flow_of_entry],
                                             minlength=cluster.num_links)
     return Traffic(class_bytes, link_bytes, cluster.class_names)
