@@ -829,6 +829,32 @@ for _arch, _ops in _XLA_ROWS.items():
                         f"{_op} bus bandwidth on one node of 8 {_gpu.upper()}, {_size}", _busbw, "[data]",
                         _system, _text + _XLA_TEXT, 8, _size, None, op=_op, gap="; ".join(_gaps))
 
+# The same table's GB200 block: one group of all 72 GPUs of an NVL72 NVLink domain (several hosts of 4 GPUs on one
+# NVLink fabric), sizes a multiple of 72; its throughputs are given to 0.01 GB/s, exact enough at these sizes.
+_XLA_NVL72 = ("OpenXLA's default collective performance table (xla/service/gpu/model/"
+              "default_collective_perf_table.txtpb, openxla/xla commit dc66032): arch sm_100_GB200, {op} over one "
+              "group of 72 devices, {size} ({thr} bytes/s algorithm bandwidth x {factor} = {busbw} GB/s busbw)")
+_XLA_NVL72_TEXT = ("; the table names the architecture and the 72-device group, not the system: a GB200 NVL72 "
+                   "NVLink domain assumed; XLA's time is the median of GPU events around the one-collective "
+                   "executable, which also holds the ranks' launch skew")
+_XLA_NVL72_A2A_GAP = ("at 1.125 GiB (16 MiB per pair of the 72 ranks) the measured all-to-all runs at 82 % of its "
+                      "9 GiB rate where simtrain's is at 99 %: NVLink5's ramp across the rack is longer than "
+                      "simtrain's (as the 8-GPU B200 cases at 64 MiB show)")
+_XLA_NVL72_ROWS = {"all-reduce": (("1.125GiB", 375000000000, 739.583), ("9GiB", 448310000000, 884.167)),
+                   "all-gather": (("1.125GiB", 646560000000, 637.58), ("9GiB", 659710000000, 650.547)),
+                   "reduce-scatter": (("1.125GiB", 678050000000, 668.633), ("9GiB", 679610000000, 670.171)),
+                   "all-to-all": (("1.125GiB", 513500000000, 506.368), ("9GiB", 629520000000, 620.777))}
+for _op, _points in _XLA_NVL72_ROWS.items():
+    for _size, _thr, _busbw in _points:
+        _gap = (_NVL72_GAP if _op == "all-reduce"
+                else _XLA_NVL72_A2A_GAP if (_op, _size) == ("all-to-all", "1.125GiB") else "")
+        _busbw_case(f"xla-{_op}-gb200-nvl72-{_size.lower().replace('ib', 'b').replace('.', 'p')}",
+                    "xla-collective-table",
+                    _XLA_NVL72.format(op=_op, size=_size, thr=f"{_thr:,}",
+                                      factor="2(n-1)/n" if _op == "all-reduce" else "(n-1)/n", busbw=_busbw),
+                    f"{_op} bus bandwidth over the 72 GPUs of a GB200 NVL72 rack, {_size}", _busbw, "[data]",
+                    _NVL72, _NVL72_TEXT + _XLA_NVL72_TEXT, 72, _size, None, op=_op, gap=_gap)
+
 # --- held-out probe 15: nccl-tests threads, an AWS p5 benchmark repository and the PyTorch BERT README -------------
 # Sources no case had read (each figure as its poster or table gave it; no constant was set from them).
 _TREE_2NODE = ("on 2 nodes with fewer NICs than GPUs per node `auto` picks NCCL's tree, whose 2-node bandwidth "
