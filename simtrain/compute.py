@@ -45,7 +45,7 @@ from typing import Any
 
 from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
-from simtrain.model.spec import DTYPE_BYTES, Layer, attention_heads
+from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
            "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm"]
@@ -53,6 +53,10 @@ __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
 PHASES = ("forward", "backward")
+
+#: Attention heads are taken 64 wide (BERT, GPT-2, ViT, the Transformer base: d_model / heads = 64); the layer
+#: description keeps the product, not the head count.
+HEAD_DIM = 64
 
 #: A grouped convolution with fewer output channels per group than one tensor-core MMA is wide (n = 8, the
 #: mma.m16n8k16 shape of the PTX ISA) runs as a direct, bandwidth-bound kernel (cuDNN's depthwise kernels).
@@ -392,6 +396,18 @@ class ComputeModel:
         # measured GEMM tables (docs/compute-model.md, "The launch overhead")
         return best + float(self.kernel_overhead_s or 0.0)
 
+    def gemm_rate(self, m: float, n: float, k: float, dtype: str, count: int = 1) -> float:
+        """FLOP/s of ``count`` independent ``(m x k)·(k x n)`` products in one kernel (:meth:`gemm_time`), counting
+        ``2·m·n·k`` FLOPs a product, as GEMM benchmarks do.
+
+        Examples
+        --------
+        >>> cm = ComputeModel.roofline("a100")
+        >>> cm.gemm_rate(8192, 8192, 8192, "fp16") == 2 * 8192**3 / cm.gemm_time(8192, 8192, 8192, "fp16")
+        True
+        """
+        return 2.0 * m * n * k * count / self.gemm_time(m, n, k, dtype, count)
+
     # -- layers --------------------------------------------------------------------------------------------
     def layer_time(self, layer: Layer, batch: int, phase: str, dtype: str = "fp32") -> float:
         """Seconds for ``phase`` ('forward' or 'backward') of ``layer`` at a per-GPU ``batch``.
@@ -529,7 +545,7 @@ class ComputeModel:
         assert layer.gemm is not None
         width = DTYPE_BYTES[dtype]
         length, kv, dim = layer.gemm
-        heads = attention_heads(dim)
+        heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
         head = dim // heads
         count = batch * heads
         scores = count * length * kv * width

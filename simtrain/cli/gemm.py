@@ -66,13 +66,13 @@ def run(args: argparse.Namespace) -> int:
     model = ComputeModel.roofline(args.device)
     peak = model.device.peak_flops(args.dtype)
     seconds = model.gemm_time(m, n, k, args.dtype, count=args.count)
-    flops = 2.0 * m * n * k * args.count
+    rate = model.gemm_rate(m, n, k, args.dtype, count=args.count)
     doc = {"device": args.device, "dtype": args.dtype, "m": m, "n": n, "k": k, "count": args.count,
-           "time_s": seconds, "flops_per_s": flops / seconds, "peak_fraction": flops / seconds / peak}
+           "time_s": seconds, "flops_per_s": rate, "peak_fraction": rate / peak}
     if args.json:
         emit(doc)
         return 0
     print(f"{model.device.model}: {args.count} x ({m} x {k}) · ({k} x {n}) in {args.dtype}")
-    print_rows([("time", format_time(seconds)), ("throughput", format_flop_rate(flops / seconds)),
-                ("of peak", f"{100 * flops / seconds / peak:.1f} % of {format_flop_rate(peak)}")])
+    print_rows([("time", format_time(seconds)), ("throughput", format_flop_rate(rate)),
+                ("of peak", f"{100 * rate / peak:.1f} % of {format_flop_rate(peak)}")])
     return 0

@@ -257,9 +257,8 @@ class _Builder:
         self.input_flow = _Flow(input_shape, ())
         self.active: list[str] = []   # the blocks being expanded, outermost first (a block may not contain itself)
         self.expansions = 0           # block instances built so far (bounded by MAX_LAYERS)
-        # attention layers by position: their declared heads, and whether their probabilities' dropout is placed
+        # attention layers by position whose probabilities no dropout has taken yet: their declared heads
         self.heads: dict[int, int] = {}
-        self.dropped: set[int] = set()
 
     # -- structure -------------------------------------------------------------------------------------------
     def build_list(self, items: list[Any], flow: _Flow, path: str, prefix: str) -> _Flow:
@@ -519,15 +518,15 @@ class _Builder:
                 # attention_probs_dropout_prob, GPT-2's attn_pdrop): it drops the heads x length x kv
                 # probabilities inside the attention that comes before it, not the attention's output
                 index = flow.sources[-1] if flow.sources else -1
-                if index not in self.heads:
-                    raise s.error("drops", "the probabilities of an attention layer: the dropout must come right "
-                                           "after one", value="probabilities")
-                if index in self.dropped:
+                heads = self.heads.pop(index, 0)   # one dropout per attention's probabilities
+                if not heads and index >= 0 and self.layers[index].kind == "attention":
                     raise s.error("drops", f"the probabilities of {self.layers[index].name!r} are dropped already "
                                            "(one dropout per attention)", value="probabilities")
-                self.dropped.add(index)
+                if not heads:
+                    raise s.error("drops", "the probabilities of an attention layer: the dropout must come right "
+                                           "after one", value="probabilities")
                 length, kv, _ = self.layers[index].gemm or (0, 0, 0)
-                elements = self.heads[index] * length * kv   # the attention's own heads, as declared
+                elements = heads * length * kv   # the attention's own heads, as declared
         elif kind == "embedding":
             need("ids", "tokens")
             vocab = s.integer("vocab", minimum=1, maximum=MAX_WIDTH)

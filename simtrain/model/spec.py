@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["DTYPE_BYTES", "HEAD_DIM", "Layer", "ModelSpec", "Tensor", "attention_heads", "keep_output_precision"]
+__all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor", "keep_output_precision"]
 
 #: Bytes a training run at each dtype stores per activation, weight and gradient value (and sends in its
 #: collectives). tf32 and fp8 name GEMM modes, not storage: tf32 stores fp32, and fp8 (Transformer Engine's recipe,
@@ -122,22 +122,6 @@ class Layer:
     def backward_flops(self) -> float:
         """Backward FLOPs per sample: gradient w.r.t. input and w.r.t. weights, 2 × forward."""
         return 2.0 * self.forward_flops
-
-
-#: Attention heads are taken 64 wide (BERT, GPT-2, ViT, the Transformer base: d_model / heads = 64); an attention
-#: layer's description keeps the product, not the head count.
-HEAD_DIM = 64
-
-
-def attention_heads(width: int) -> int:
-    """The heads of an attention layer of ``width`` (:data:`HEAD_DIM` wide; one head below that width).
-
-    Examples
-    --------
-    >>> attention_heads(768), attention_heads(1024), attention_heads(40)
-    (12, 16, 1)
-    """
-    return width // HEAD_DIM if width % HEAD_DIM == 0 and width >= HEAD_DIM else 1
 
 
 def keep_output_precision(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:

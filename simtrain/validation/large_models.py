@@ -748,6 +748,18 @@ _DGXC_STEP = ("NVIDIA/dgxc-benchmarking {readme} (commit 143b90d, DGX Cloud perf
               "'{table}', row '| Training step time (seconds per step) | {row} |' ({columns})")
 
 
+def _dgxc_source(readme: str, container: str, rows: dict[str, tuple[str, str]], dtype: str, columns: str) -> str:
+    """The source line of one recipe README's step-time row (``rows``: dtype -> (table, row))."""
+    table, row = rows[dtype]
+    return _DGXC_STEP.format(readme=readme, container=container, table=table, row=row, columns=columns)
+
+
+def _fp8_note(framework: str) -> str:
+    """How a recipe's FP8 runs here, where its README does not describe the framework's FP8 recipe."""
+    return ("FP8 as simtrain's `fp8` (linear GEMMs in FP8 with their casts, the rest in bf16; the README does not "
+            f"describe {framework}'s FP8 recipe)")
+
+
 def _dgxc_step_case(name: str, source_id: str, source: str, quantity: str, published: float, assumptions: str,
                     params: dict[str, Any], gap: str = "") -> None:
     _case(name, source_id, source, quantity, published, "s", "[M]", f"{_H100}; {assumptions}",
@@ -783,23 +795,21 @@ def _maxtext(gpus: int, dtype: str, shard: int | None = None) -> dict[str, Any]:
 
 for _gpus, _dtype, _published, _shard in ((64, "bf16", 6.999, None), (64, "fp8", 4.324, None),
                                           (2048, "bf16", 7.066, 128)):
-    _table, _row = _MAXTEXT_ROWS[_dtype]
     _dgxc_step_case(
         f"maxtext-llama2-70b-{_gpus}gpu{'-fp8' if _dtype == 'fp8' else ''}-iteration", "dgxc-maxtext-70b",
-        _DGXC_STEP.format(readme="maxtext/README_70b.md", container=", ghcr.io/nvidia/jax:maxtext-2024-12-09",
-                          table=_table, row=_row, columns=_MAXTEXT_COLUMNS),
+        _dgxc_source("maxtext/README_70b.md", ", ghcr.io/nvidia/jax:maxtext-2024-12-09", _MAXTEXT_ROWS, _dtype,
+                     _MAXTEXT_COLUMNS),
         f"iteration time of MaxText Llama 2 70B in {_dtype.upper()} on {_gpus:,} H100, "
         + (f"FSDP {_shard} x DP {_gpus // _shard}" if _shard else f"FSDP {_gpus}") + f", global batch {2 * _gpus:,}",
         _published,
         f"{_MAXTEXT_RUN}; "
         + (f"HSDP: sharded over {_shard} GPUs, replicated {_gpus // _shard} times (the table's FSDP=128 at 2,048 GPUs)"
            if _shard else f"FSDP over all {_gpus} GPUs")
-        + ("; FP8 as simtrain's `fp8` (linear GEMMs in FP8 with their casts, the rest in bf16; the README does not "
-           "describe MaxText's FP8 recipe)" if _dtype == "fp8" else "; bf16"),
+        + (f"; {_fp8_note('MaxText')}" if _dtype == "fp8" else "; bf16"),
         _maxtext(_gpus, _dtype, _shard))
 _per_gpu_ratio("maxtext-llama2-70b-fp8-256v64-scaling",
-               _DGXC_STEP.format(readme="maxtext/README_70b.md", container=", ghcr.io/nvidia/jax:maxtext-2024-12-09",
-                                 table=_MAXTEXT_ROWS["fp8"][0], row=_MAXTEXT_ROWS["fp8"][1], columns=_MAXTEXT_COLUMNS)
+               _dgxc_source("maxtext/README_70b.md", ", ghcr.io/nvidia/jax:maxtext-2024-12-09", _MAXTEXT_ROWS, "fp8",
+                            _MAXTEXT_COLUMNS)
                + ": tokens/s per GPU on 256 GPUs (GBS 512, 4.959 s) over that on 64 (GBS 128, 4.324 s)",
                "dgxc-maxtext-70b",
                "MaxText Llama 2 70B FP8 weak scaling: tokens/s per GPU on 256 H100 over that on 64",
@@ -820,11 +830,9 @@ _L31_8B_GAP = ("the compute model (exposed communication is 39 ms of the simulat
                "efficiency sits near 71-76 % of peak whatever the framework, and the framework-specific overheads "
                "(non-GEMM kernels, attention kernels other than flash, optimizer and launch time) are not modelled")
 for _dtype, _published in (("bf16", 12.91), ("fp8", 9.67)):
-    _table, _row = _L31_8B_ROWS[_dtype]
     _dgxc_step_case(
         f"nemo-llama31-8b-8gpu{'-fp8' if _dtype == 'fp8' else ''}-iteration", "dgxc-llama31-8b-2409",
-        _DGXC_STEP.format(readme="llama3.1/README_8b.md", container=", NeMo 24.09", table=_table, row=_row,
-                          columns=_L31_8B_COLUMNS),
+        _dgxc_source("llama3.1/README_8b.md", ", NeMo 24.09", _L31_8B_ROWS, _dtype, _L31_8B_COLUMNS),
         f"iteration time of Llama 3.1 8B in {_dtype.upper()} on 8 H100, tp=1, pp=1, cp=2, dp=4", _published,
         "the catalog's `llama3-8b` (Llama 3.1 8B has Llama 3's layers) at sequence 8,192 with fused attention "
         "(`attention=flash`); tp=1, pp=1, cp=2, dp=4, micro-batch 1, global batch 128 (32 micro-batches per data-"
@@ -860,19 +868,15 @@ def _pax(gpus: int, dtype: str) -> dict[str, Any]:
 
 
 for _dtype, _published in (("bf16", 0.634), ("fp8", 0.47)):
-    _table, _row = _PAX_ROWS[_dtype]
     _dgxc_step_case(
         f"paxml-gpt3-5b-16gpu{'-fp8' if _dtype == 'fp8' else ''}-iteration", "dgxc-paxml-5b",
-        _DGXC_STEP.format(readme="paxml/README_5b.md", container="", table=_table, row=_row,
-                          columns=_PAX_COLUMNS),
+        _dgxc_source("paxml/README_5b.md", "", _PAX_ROWS, _dtype, _PAX_COLUMNS),
         f"iteration time of Paxml GPT-3 5B in {_dtype.upper()} on 16 H100, FSDP 16, global batch 64", _published,
         f"{_PAX_RUN}; "
-        + ("FP8 as simtrain's `fp8` (linear GEMMs in FP8 with their casts, the rest in bf16; the README does not "
-           "describe Paxml's FP8 recipe)" if _dtype == "fp8" else "bf16"),
+        + (_fp8_note("Paxml") if _dtype == "fp8" else "bf16"),
         _pax(16, _dtype), gap=_PAX_GAP)
 _per_gpu_ratio("paxml-gpt3-5b-128v16-scaling",
-               _DGXC_STEP.format(readme="paxml/README_5b.md", container="", table=_PAX_ROWS["bf16"][0],
-                                 row=_PAX_ROWS["bf16"][1], columns=_PAX_COLUMNS)
+               _dgxc_source("paxml/README_5b.md", "", _PAX_ROWS, "bf16", _PAX_COLUMNS)
                + ": tokens/s per GPU on 128 GPUs (GBS 512, 0.651 s) over that on 16 (GBS 64, 0.634 s)",
                "dgxc-paxml-5b",
                "Paxml GPT-3 5B BF16 weak scaling: tokens/s per GPU on 128 H100 over that on 16",

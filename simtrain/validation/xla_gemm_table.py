@@ -102,8 +102,7 @@ def gemm_flops_per_s(device: str, dtype: str, m: int, n: int, k: int, count: int
     """
     from simtrain.compute import ComputeModel
 
-    seconds = ComputeModel.roofline(device).gemm_time(m, n, k, dtype, count=count)
-    return 2.0 * m * n * k * count / seconds
+    return ComputeModel.roofline(device).gemm_rate(m, n, k, dtype, count)
 
 
 def compare(device: str | None = None, dtype: str | None = None) -> list[GemmRow]:
