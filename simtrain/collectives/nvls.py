@@ -11,10 +11,10 @@ bandwidth B:
 ``T = α + n (1 + 1/p) / B``,  bus bandwidth ``2 (p-1)/(p+1) · B``.
 
 Reduce-scatter and all-gather carry one half each: ``n`` up and ``n/p`` down (or the reverse), symmetrised to
-``n (1 + 1/p) / 2`` per link. NCCL's efficiency of NVLS (5/6 of the NVLink bandwidth) is the protocol's
-(:func:`simtrain.network.protocol.bandwidth_factor`), and so is the share its chunked pipeline keeps at a given size
-(:func:`simtrain.network.protocol.nvls_pipeline`: 1/6 at 1 MiB on 8 GPUs, 256/257 at 8 GiB). Needs the node switch
-to reduce (``intra_node: in_switch_reduction: true``) and every rank in one node.
+``n (1 + 1/p) / 2`` per link. NVLS's measured share of the NVLink line rate (``NVLS_EFFICIENCY``) is the
+protocol's (:func:`simtrain.network.protocol.bandwidth_factor`), and so is the share its chunked pipeline keeps at a
+given size (:func:`simtrain.network.protocol.nvls_pipeline`: 1/6 at 1 MiB on 8 GPUs, 256/257 at 8 GiB). Needs the
+node switch to reduce (``intra_node: in_switch_reduction: true``) and every rank in one node.
 
 Examples
 --------

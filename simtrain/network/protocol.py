@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL",
-           "NVLS_CHANNELS", "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY",
-           "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY", "NvlsPipeline",
+           "NVLS_CHANNELS", "NVLS_EFFICIENCY", "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY",
+           "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY", "NvlsPipeline",
            "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
            "node_bandwidths", "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
            "protocol_candidates", "tree_correction", "with_protocol"]
@@ -79,6 +79,16 @@ BRIDGE_EFFICIENCY = round(116.0 / 300.0, 3)
 #: blog, March 2025; RCCL's own topology takes 48 GB/s per gfx94x link, ROCm/rccl #1210). Not fitted: AMD's figure,
 #: taken as the Simple efficiency as NVLink's is (RCCL's protocol overhead within it is not separated).
 XGMI_EFFICIENCY = round(48.0 / 64.0, 3)
+
+#: NVLS's algorithm bandwidth as a share of the NVLink line rate, per GPU architecture: what an all-reduce in the
+#: switch (:mod:`simtrain.collectives.nvls`) reaches on the wire. Hopper's is fitted once, to one measurement, and
+#: frozen: NCCL's NVLS all-reduce on 8 H100 SXM, "algbw 273" GB/s (busbw ~480) on 450 GB/s per direction (nccl
+#: #1455; η = 273 / 450). NCCL's own model (2.19's 5/6 of the channels' bandwidth, times the Simple efficiency:
+#: 0.662) put every one-node H100 and H200 NVLS measurement 7-9 % high. Blackwell's is Hopper's times the ratio of
+#: NCCL's NVLS efficiencies (tuning.cc ``nvlsEfficiency``: 0.74 Blackwell, 0.85 Hopper; assumed: NCCL's ratio carries
+#: over to the measured rate). Other architectures (no NVLS in NCCL) take Hopper's.
+NVLS_EFFICIENCY: dict[str, float] = {"hopper": round(273.0 / 450.0, 3)}
+NVLS_EFFICIENCY["blackwell"] = round(NVLS_EFFICIENCY["hopper"] * 0.74 / 0.85, 3)
 
 #: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
 #: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value. ``nic``
@@ -189,20 +199,21 @@ CHUNK_BYTES = 512 * 1024
 
 
 def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_per_node: float,
-                     ranks: int) -> float:
+                     ranks: int, architecture: str = "") -> float:
     """NCCL's protocol and algorithm bandwidth refinements (tuning.cc), relative to the Simple link efficiency.
 
     Ring: LL 1/4 (1/3 for a single-node all-gather, reduce-scatter or broadcast), LL128 0.92 (0.7 with one rank
-    per node). Tree: 0.92, then LL 1/3.8 and LL128 7/9 (one node) or 120/128. NVLS: NCCL's algorithm bandwidth is
-    5/6 of the channels' NVLink bandwidth; on simtrain's in-switch schedule, which puts ``n (1 + 1/p)`` bytes on
-    each GPU link, that is an efficiency of ``5/6 (1 + 1/p)``.
+    per node). Tree: 0.92, then LL 1/3.8 and LL128 7/9 (one node) or 120/128. NVLS: its algorithm bandwidth is the
+    measured share :data:`NVLS_EFFICIENCY` of the NVLink line rate (by ``architecture``); on simtrain's in-switch
+    schedule, which puts ``n (1 + 1/p)`` bytes on each GPU link, that is an efficiency of ``η (1 + 1/p)``, here
+    relative to the Simple efficiency of the NVSwitch links it crosses.
 
     Examples
     --------
     >>> bandwidth_factor("ring", "LL", "all-reduce", 1, 8, 8)
     0.25
-    >>> bandwidth_factor("nvls", "Simple", "all-reduce", 1, 8, 8)
-    0.9375
+    >>> round(bandwidth_factor("nvls", "Simple", "all-reduce", 1, 8, 8) * SIMPLE_EFFICIENCY / (1 + 1 / 8), 3)
+    0.607
     """
     if algorithm == "ring":
         if protocol == "LL":
@@ -218,7 +229,8 @@ def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_p
             return base * (7.0 / 9.0 if nodes == 1 else 120.0 / 128.0)
         return base
     if algorithm in ("nvls", "nvlstree"):
-        return 5.0 / 6.0 * (1.0 + 1.0 / ranks_per_node)
+        share = NVLS_EFFICIENCY.get(architecture, NVLS_EFFICIENCY["hopper"])
+        return share * (1.0 + 1.0 / ranks_per_node) / LINK_EFFICIENCY["nvswitch"]
     return 1.0
 
 
@@ -552,12 +564,14 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
 
     ranks = schedule.ranks
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
-    factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
+    # only NVLS's efficiency depends on the architecture (reading the device file costs a lookup per schedule)
+    architecture = _architecture(cluster.device) if algorithm in ("nvls", "nvlstree") else ""
+    factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks), architecture)
     if algorithm == "nvlstree" and nodes > 1:
         # NCCL's per-channel ceiling, as the share of NCCL's own uncapped bandwidth it leaves (nccl_time's)
         intra, inter, _ = node_bandwidths(cluster, ranks)
         nics = int(cluster.params.get("nics_per_node", 1))
-        plain, capped = _nvls_tree_algbw(intra, inter, nodes, len(ranks), _architecture(cluster.device), nics)
+        plain, capped = _nvls_tree_algbw(intra, inter, nodes, len(ranks), architecture, nics)
         factor *= capped / plain
     if pipelined:
         factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)

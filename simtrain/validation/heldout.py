@@ -103,8 +103,9 @@ def _busbw_case(name: str, source_id: str, source: str, quantity: str, published
 
 _NVLS_GAP = ("NCCL ran NVLink SHARP (NVLS): the NVSwitch reduces in the switch, so each GPU sends its buffer once "
              "and busbw exceeds the ring's ceiling (~0.79 x 450 = 357 GB/s); `auto` picks `nvls` by NCCL's tuning "
-             "model and runs it through NCCL's chunked NVLS pipeline (docs/nccl.md, 'The ramp'), whose one "
-             "modelling assumption (each warp group at its channel's share of the streaming rate) is what remains")
+             "model and runs it through NCCL's chunked NVLS pipeline (docs/nccl.md, 'The ramp') at NVLS's measured "
+             "share of the line rate (one H100 measurement, nccl #1455); the pipeline's one modelling assumption "
+             "(each warp group at its channel's share of the streaming rate) is what remains")
 _RAMP = ("the ramp between small and large messages (NCCL's chunk sizes and channels by buffer size, docs/nccl.md; "
          "the rings' mid-size gap is nccl-allreduce-8xa100-16mb's)")
 
@@ -149,7 +150,11 @@ _busbw_case("nccl-allreduce-4xh100-ring", "nccl-1455",
 _busbw_case("nccl-allreduce-8xh100-nvls-1455", "nccl-1455",
             "NVIDIA/nccl issue #1455, NVLS runs: ~480 GB/s on 8 GPUs (algbw 273) (collectives.md §3)",
             "NVLS all-reduce bus bandwidth on 8 H100 SXM, large messages", 480.0, "[M]",
-            H100_NODE, H100_NODE_TEXT, 8, "4GiB", None, gap=_NVLS_GAP)
+            H100_NODE, H100_NODE_TEXT, 8, "4GiB", None, gap=_NVLS_GAP,
+            role="fit", fit_note="NVLS_EFFICIENCY['hopper'] (simtrain/network/protocol.py), NVLS's algorithm bandwidth "
+                                 "as a share of the NVLink line rate, is this source's algbw 273 GB/s over 450 GB/s; "
+                                 "every other NVLS case (Azure H100 and H200 at five sizes, H200, H800, two nodes, "
+                                 "GB200) is held out")
 
 _busbw_case("nccl-allreduce-8xh200-272", "nccl-tests-272",
             "NVIDIA/nccl-tests issue #272: 8 x H200, NCCL 2.20.3, peak ~475 GB/s up to 4 GB (collectives.md §3)",
@@ -296,10 +301,10 @@ _NVL72_TEXT = ("one GB200 NVL72 rack as one node of 72 GPUs on one NVLink switch
                "SHARP) at 900 GB/s per direction per GPU: the `dgx-h100` family with 72 GPUs per node and device "
                "b200 standing in for GB200's Blackwell (the catalog has no GB200; a bandwidth-bound collective does "
                "not read the device's compute)")
-_NVL72_GAP = ("NVLS on 72 GPUs: simtrain prices it with NCCL 2.19's NVLS model (algorithm bandwidth 5/6 of the "
-              "channels' NVLink bandwidth, set for Hopper's 8-GPU NVSwitch nodes) on one 72-port switch, where the "
-              "rack's NVLink domain spans 18 switch chips in 9 trays; NCCL 2.28's tuning model itself lowers "
-              "Blackwell's NVLS efficiency below Hopper's (tuning.cc nvlsEfficiency: 0.74 against 0.85)")
+_NVL72_GAP = ("NVLS on 72 GPUs: simtrain prices it at NVLS's share of the line rate measured on 8 H100 (nccl "
+              "#1455) times NCCL's ratio of Blackwell's to Hopper's NVLS efficiency (tuning.cc nvlsEfficiency: 0.74 "
+              "against 0.85), on one 72-port switch, where the rack's NVLink domain spans 18 switch chips in 9 "
+              "trays; no Blackwell NVLS measurement set a constant")
 for _label, _size, _published in (("1gb", "1GiB", 681.17), ("8gb", "8GiB", 834.57)):
     _busbw_case(f"nccl-allreduce-gb200-nvl72-{_label}", "coreweave-nccl-tests",
                 _CW.format(pr=43, what=f"'Example output for a full nvl72 rack run', the {_size} row "

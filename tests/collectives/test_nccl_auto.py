@@ -16,6 +16,7 @@ from simtrain.network import evaluate, run_engine
 from simtrain.network.protocol import (
     BASE_LATENCY_US,
     LINK_EFFICIENCY,
+    NVLS_EFFICIENCY,
     SIMPLE_EFFICIENCY,
     bandwidth_factor,
     with_protocol,
@@ -127,7 +128,8 @@ def test_resized_auto_schedule_chooses_again_and_equals_a_fresh_build():
 
 def test_nvls_bus_bandwidth_closed_form():
     """In-switch reduction puts n (1 + 1/p) on each GPU link: bus bandwidth 2 (p-1)/(p+1) B at line rate, and
-    NCCL's 5/6 of the NVLink bandwidth (algorithm bandwidth) with its protocol, less its pipeline's fill."""
+    NVLS's measured share of the NVLink bandwidth (algorithm bandwidth, NVLS_EFFICIENCY), less its pipeline's
+    fill."""
     p, bandwidth = 8, 450e9
     cluster = hierarchical(1, p, intra_bandwidth=bandwidth, intra_latency=0.0, nic_bandwidth="400 Gbit/s",
                            in_switch_reduction=True)
@@ -137,7 +139,7 @@ def test_nvls_bus_bandwidth_closed_form():
                       cluster)
     algbw = 2**30 / (costed.time_s - 23e-6)
     # NCCL's chunked pipeline at 1 GiB: 128 KiB chunks, 64 units of 8 chunks a channel and 2 more units of fill
-    assert algbw == pytest.approx(5 / 6 * SIMPLE_EFFICIENCY * bandwidth * 64 / 66, rel=1e-9)
+    assert algbw == pytest.approx(NVLS_EFFICIENCY["hopper"] * bandwidth * 64 / 66, rel=1e-9)
     with pytest.raises(ConfigError, match="does not reduce"):
         build_schedule("all-reduce", 2**20, switch(8, "450 GB/s"), "nvls")
     with pytest.raises(ConfigError, match="several nodes"):
