@@ -66,6 +66,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one ``error:`` line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):
+            # argparse reads a value that starts with '-' (and is not a plain negative number) as the next flag
+            message += " (a value that starts with '-' needs the form --flag=VALUE)"
         raise ConfigError(message, source=CLI, key=self.prog.split(" ", 1)[-1] if " " in self.prog else None)
 
 
