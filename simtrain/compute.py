@@ -96,13 +96,22 @@ AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "n
 #: memory, and the arithmetic layers a traced model (simtrain.model.torch_fx) records as layers of their own.
 NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attention", "embedding", "add", "sub",
                         "mul", "div", "iadd", "imul"})
-#: Fused attention's fraction of the dense peak, (forward, backward), by device architecture. FlashAttention-2 (Dao,
-#: arXiv 2307.08691, abstract): 50-73 % of A100 peak; the range's ends are taken as forward 0.73 and backward 0.50
-#: (assumed: the backward pass, five GEMMs and more synchronisation, is the slower). FlashAttention-3 (Shah et al.,
-#: arXiv 2407.08608, abstract): up to 740 TFLOP/s FP16 on H100, 75 % of peak, where FlashAttention-2 reached 35 %:
-#: forward 0.75, backward at FlashAttention-2's backward-to-forward ratio (0.50/0.73 of it, 0.51; assumed). CDNA3
-#: (MI300X) runs ROCm's FlashAttention-2, measured below (0.25). Other architectures take FlashAttention-2's pair.
-FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.75, 0.51), "cdna3": (0.25, 0.25)}
+#: Fused attention's fraction of the dense peak, (forward, backward), by device architecture, in simtrain's FLOP
+#: count (:func:`flash_attention_flops`). FlashAttention-2 (Dao, arXiv 2307.08691, abstract): 50-73 % of A100 peak;
+#: the range's ends are taken as forward 0.73 and backward 0.50 (assumed: the backward pass, five GEMMs and more
+#: synchronisation, is the slower). Hopper runs Transformer Engine's attention as NeMo and Megatron-LM run it, which
+#: prefers cuDNN's on Hopper (NVIDIA/NeMo #9188); the FlashAttention-3 paper's H100 SXM5 figures
+#: (Dao-AILab/flash-attention assets, bf16, head dimension 128, sequence 8,192) measure cuDNN at 529 TFLOP/s forward
+#: with the causal mask, and 518 backward without it (read from a transcription of the backward figure; the
+#: causal-to-full ratio of FlashAttention-2's forward-plus-backward on H100, 308/335, is applied to it, assumed).
+#: The paper counts half the square for causal attention, simtrain (1 + 128/8192)/2 of it, hence the factor
+#: 1.0156: forward 529 × 1.0156 / 989.4 = 0.543, backward 518 × 0.919 × 1.0156 / 989.4 = 0.489. (The abstract's
+#: 740 TFLOP/s, 75 %, is head dimension 256 without the mask.) CDNA3 (MI300X) runs ROCm's FlashAttention-2, measured
+#: below (0.25). Other architectures take FlashAttention-2's pair.
+FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {
+    "": (0.73, 0.50),
+    "hopper": (round(529.0 * (1 + 128 / 8192) / 989.4, 3), round(518.0 * (308 / 335) * (1 + 128 / 8192) / 989.4, 3)),
+    "cdna3": (0.25, 0.25)}
 #: FlashAttention-2 itself (``attention=flash2``: PyTorch's scaled_dot_product_attention flash backend, the flash-attn
 #: 2 package), whatever the architecture: FlashAttention-2's pair above, except where it was measured on a newer GPU.
 #: Azure AI-benchmarking-guide runs flash-attn's own benchmark (causal, head dimension 128, batch 2, sequence 8,192,
@@ -135,6 +144,30 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
 
+#: Kernels of a cross entropy per phase (:func:`_cross_entropy_bytes`).
+CROSS_ENTROPY_KERNELS = {"forward": 6, "backward": 2}
+
+
+def _cross_entropy_bytes(logits: float, width: int, phase: str) -> float:
+    """Bytes a cross entropy over ``logits`` values (stored ``width`` bytes wide) moves, in fp32 as Megatron-LM's
+    vocab-parallel cross entropy computes it (megatron/core/tensor_parallel/cross_entropy.py; PyTorch's
+    ``F.cross_entropy`` on upcast logits, as Hugging Face, torchtitan and autocast run it, moves about as much).
+    Forward: upcast (read ``width``, write 4), the row maximum (read 4), subtract it (read and write 4), exponentiate
+    (read and write 4), sum (read 4), normalise in place to the softmax kept for backward (read and write 4).
+    Backward: scale the kept softmax by the incoming gradient (read and write 4), cast the result to the logits'
+    width (read 4, write ``width``). Per token the target's gather and the reductions' outputs are negligible.
+    On H100 at bf16 that is 38 + 14 bytes a logit: 8,192 tokens x 131,072 logits take 18.7 ms forward plus
+    backward at the device file's streaming rate, where Liger-Kernel's benchmark (benchmark/data/
+    all_benchmark_data.csv, ``megatron_cross_entropy``, H100 80GB HBM3) measures Megatron's fused kernel at 18.23 ms.
+
+    Examples
+    --------
+    >>> _cross_entropy_bytes(1.0, 2, "forward"), _cross_entropy_bytes(1.0, 2, "backward")
+    (38.0, 14.0)
+    """
+    per_logit = width + 36 if phase == "forward" else 12 + width
+    return float(per_logit) * logits
+
 
 def is_fp8_gemm(layer: Layer) -> bool:
     """Whether an ``fp8`` run computes ``layer``'s GEMMs in FP8 (:data:`FP8_GEMM_KINDS`, not ``keep_precision``).
@@ -144,7 +177,7 @@ def is_fp8_gemm(layer: Layer) -> bool:
     >>> from simtrain.model.decoder import DecoderConfig, head_layers
     >>> [is_fp8_gemm(layer) for layer in head_layers(DecoderConfig.from_mapping(
     ...     {"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100, "tied": False}))]
-    [False, False]
+    [False, False, False]
     """
     return layer.gemm is not None and layer.kind in FP8_GEMM_KINDS and not layer.keep_precision
 
@@ -481,6 +514,9 @@ class ComputeModel:
             flops = (layer.forward_flops if phase == "forward" else layer.backward_flops) * batch
             nbytes = activations + weights if phase == "forward" else 2 * activations + 2 * weights
             return self.kernel_time(flops, nbytes, dtype, 1 if phase == "forward" else 2)
+        if layer.kind == "cross_entropy":
+            return self.kernel_time(0.0, _cross_entropy_bytes(layer.input_elements * batch, width, phase), dtype,
+                                    CROSS_ENTROPY_KERNELS[phase])
         if layer.kind == "embedding":
             out = layer.output_elements * batch * width
             # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient

@@ -64,7 +64,7 @@ __all__ = ["ATTENTION_KERNELS", "ATTENTION_KINDS", "DECODER_PARAMS", "DecoderCon
 PREFIX = "gpt"
 
 #: Core attention kernels (the ``attention`` key): unfused; fused, as the framework runs it on the GPU (FlashAttention-2
-#: before Hopper, Transformer Engine's cuDNN attention or FlashAttention-3 on Hopper); or FlashAttention-2 itself
+#: before Hopper, Transformer Engine's cuDNN attention on Hopper); or FlashAttention-2 itself
 #: (PyTorch's scaled_dot_product_attention, the flash-attn 2 package) on any GPU.
 ATTENTION_KERNELS = ("math", "flash", "flash2")
 #: Layer kind of the core attention per kernel (the compute model prices them differently).
@@ -98,7 +98,8 @@ DECODER_PARAMS: tuple[Param, ...] = (
           "(Megatron-LM's default 0.1; 0: no dropout kernels)", minimum=0.0, maximum=1.0),
     Param("attention", "choice", "math", "core attention kernel: math (unfused GEMMs and softmax over the s x s "
           "scores), flash (fused, FlashAttention-style: no s x s tensor, backward recomputes; the framework's kernel "
-          "for the GPU, FlashAttention-3-class on Hopper) or flash2 (FlashAttention-2 on any GPU: PyTorch SDPA)",
+          "for the GPU, Transformer Engine's cuDNN attention on Hopper) or flash2 (FlashAttention-2 on any GPU: "
+          "PyTorch SDPA)",
           choices=ATTENTION_KERNELS),
 )
 
@@ -364,12 +365,24 @@ def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
 
 
 def head_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
-    """The output side: the final norm and the language-model head (vocabulary split by ``tp``)."""
+    """The output side: the final norm, the language-model head (vocabulary split by ``tp``) and the loss, a
+    cross entropy over the head's logits (``cross_entropy``: bandwidth-bound passes over them in fp32, priced by
+    :class:`~simtrain.compute.ComputeModel`).
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
+    >>> [(layer.kind, layer.input_elements) for layer in head_layers(c, tp=2)][1:]
+    [('linear', 2048), ('cross_entropy', 1600)]
+    """
     tokens = c.seq // cp
     head = dataclasses.replace(_linear("lm_head", c, tokens, c.hidden, c.vocab // tp, bias=False), keep_precision=True)
     if c.tied:
         head = dataclasses.replace(head, tensors=(), tied_to="embed_tokens.weight")
-    return [_norm("final_norm", c, tokens, c.hidden), head]
+    # the loss reads this GPU's share of the logits (Megatron-LM's vocab-parallel cross entropy) and gives one
+    # value per token
+    loss = Layer("loss", "cross_entropy", (), 0.0, tokens * (c.vocab // tp), tokens)
+    return [_norm("final_norm", c, tokens, c.hidden), head, loss]
 
 
 def decoder_from_config(c: DecoderConfig, name: str | None = None, description: str = "", reference: str = "",
@@ -380,7 +393,7 @@ def decoder_from_config(c: DecoderConfig, name: str | None = None, description: 
     --------
     >>> c = DecoderConfig.from_mapping({"layers": 2, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
     >>> len(decoder_from_config(c).layers)
-    24
+    25
     """
     layers = embedding_layers(c)
     for index in range(c.layers):

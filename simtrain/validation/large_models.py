@@ -204,7 +204,7 @@ for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
           "the catalog's `dgx-h100` (8 H100 on NVSwitch, 8 x 400 Gbit/s NICs, non-blocking fat tree: the Clos's "
           "oversubscription above the pods is not modelled); the catalog's `llama3-405b` (126 layers, hidden "
           "16,384, 128 heads, 8 key/value heads, vocabulary 128,256) with fused attention (`attention=flash`: "
-          "assumed, the paper names no kernel; its kernel efficiency is FlashAttention-3's, not fitted); bf16, "
+          "assumed, the paper names no kernel; its kernel efficiency is cuDNN's measured on H100, not fitted); bf16, "
           "Adam; micro-batch 1 (assumed); the paper's interleaved schedule with the number of virtual stages not "
           "published: 2 assumed, with one layer fewer on the first and the last model chunk (the paper's "
           "balancing: `--pipeline-layout first=3,last=3`); data parallelism as FSDP without re-sharding after "
@@ -444,7 +444,7 @@ _MPT7B = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=50368,positions=alib
 _MPT7B_GAP = ("the same model and batch on A100 (foundry-mpt-7b-8xa100) is within 20 %, and the published H100 row is "
               "only 2.29x the A100 one where the bf16 peaks differ 3.2x (MFU 46 % on H100 against 64 % on A100): an "
               "early-H100 software stack (the table predates torch 2.0; Triton attention not tuned for Hopper), "
-              "while simtrain prices H100 at its measured GEMM ceiling (80 %) and FlashAttention-3's fractions")
+              "while simtrain prices H100 at its measured GEMM ceiling (80 %) and cuDNN attention's measured fractions")
 # the two one-node MPT 7B rows: (GPU, table, node text, grad accumulation, global batch, published, gap)
 for _gpu, _table, _node, _accum, _batch, _published, _gap in (
         ("a100", "A100 80GB with 1600 Gbps node-node interconnect (RoCE)", "8 A100 80 GB on NVSwitch", 2, 96, 4641,
