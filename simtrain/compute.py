@@ -96,21 +96,34 @@ AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "n
 #: memory, and the arithmetic layers a traced model (simtrain.model.torch_fx) records as layers of their own.
 NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attention", "embedding", "add", "sub",
                         "mul", "div", "iadd", "imul"})
+#: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
+#: attention skips the blocks above the diagonal but computes the diagonal ones whole.
+FLASH_BLOCK = 128
+#: cuDNN's attention on H100 SXM5 as the FlashAttention-3 paper (Shah et al., arXiv 2407.08608) measures it, bf16,
+#: head dimension 128, sequence 8,192, TFLOP/s in the paper's count (half the square for causal attention): forward
+#: with the causal mask, from its forward figure as the Dao-AILab/flash-attention repository ships it
+#: (assets/flash3_fp16_fwd.png); backward without the mask, from a transcription of its figure "Attention backward
+#: speed, head dim 128 (H100 80GB SXM5)" (not read from the paper itself).
+_CUDNN_H100_TFLOPS = {"forward": 529.0, "backward": 518.0}
+#: FlashAttention-2's causal-to-full ratio on H100, forward plus backward, head dimension 128, sequence 8,192 (the
+#: repository's assets/flash2_h100_fwd_bwd_benchmark.png: 308 against 335 TFLOP/s): taken for cuDNN's backward.
+_CAUSAL_BACKWARD_SHARE = 308.0 / 335.0
+#: The H100's dense bf16 peak (TFLOP/s) the fractions are taken of (devices/h100.yaml).
+_H100_PEAK_TFLOPS = 989.4
+#: The paper's sequence: simtrain counts the causal diagonal blocks whole, (1 + block/8192)/2 of the square.
+_CAUSAL_COUNT = 1.0 + FLASH_BLOCK / 8192
 #: Fused attention's fraction of the dense peak, (forward, backward), by device architecture, in simtrain's FLOP
 #: count (:func:`flash_attention_flops`). FlashAttention-2 (Dao, arXiv 2307.08691, abstract): 50-73 % of A100 peak;
 #: the range's ends are taken as forward 0.73 and backward 0.50 (assumed: the backward pass, five GEMMs and more
 #: synchronisation, is the slower). Hopper runs Transformer Engine's attention as NeMo and Megatron-LM run it, which
-#: prefers cuDNN's on Hopper (NVIDIA/NeMo #9188); the FlashAttention-3 paper's H100 SXM5 figures
-#: (Dao-AILab/flash-attention assets, bf16, head dimension 128, sequence 8,192) measure cuDNN at 529 TFLOP/s forward
-#: with the causal mask, and 518 backward without it (read from a transcription of the backward figure; the
-#: causal-to-full ratio of FlashAttention-2's forward-plus-backward on H100, 308/335, is applied to it, assumed).
-#: The paper counts half the square for causal attention, simtrain (1 + 128/8192)/2 of it, hence the factor
-#: 1.0156: forward 529 × 1.0156 / 989.4 = 0.543, backward 518 × 0.919 × 1.0156 / 989.4 = 0.489. (The abstract's
-#: 740 TFLOP/s, 75 %, is head dimension 256 without the mask.) CDNA3 (MI300X) runs ROCm's FlashAttention-2, measured
-#: below (0.25). Other architectures take FlashAttention-2's pair.
+#: prefers cuDNN's on Hopper (NVIDIA/NeMo #9188): cuDNN's measured rates above, the backward times FlashAttention-2's
+#: causal share (assumed), both times the counting factor: forward 0.543, backward 0.489. (The paper's abstract,
+#: 740 TFLOP/s or 75 %, is head dimension 256 without the mask.) CDNA3 (MI300X) runs ROCm's FlashAttention-2,
+#: measured below (0.25). Other architectures take FlashAttention-2's pair.
 FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {
     "": (0.73, 0.50),
-    "hopper": (round(529.0 * (1 + 128 / 8192) / 989.4, 3), round(518.0 * (308 / 335) * (1 + 128 / 8192) / 989.4, 3)),
+    "hopper": (round(_CUDNN_H100_TFLOPS["forward"] * _CAUSAL_COUNT / _H100_PEAK_TFLOPS, 3),
+               round(_CUDNN_H100_TFLOPS["backward"] * _CAUSAL_BACKWARD_SHARE * _CAUSAL_COUNT / _H100_PEAK_TFLOPS, 3)),
     "cdna3": (0.25, 0.25)}
 #: FlashAttention-2 itself (``attention=flash2``: PyTorch's scaled_dot_product_attention flash backend, the flash-attn
 #: 2 package), whatever the architecture: FlashAttention-2's pair above, except where it was measured on a newer GPU.
@@ -121,9 +134,6 @@ FLASH2_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper":
                                                      "blackwell": (0.15, 0.15), "cdna3": (0.25, 0.25)}
 #: Layer kind of each fused attention kernel -> its fractions of peak.
 _FUSED_ATTENTION = {"flash_attention": FLASH_EFFICIENCY, "flash2_attention": FLASH2_EFFICIENCY}
-#: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
-#: attention skips the blocks above the diagonal but computes the diagonal ones whole.
-FLASH_BLOCK = 128
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -152,20 +162,25 @@ def _cross_entropy_bytes(logits: float, width: int, phase: str) -> float:
     """Bytes a cross entropy over ``logits`` values (stored ``width`` bytes wide) moves, in fp32 as Megatron-LM's
     vocab-parallel cross entropy computes it (megatron/core/tensor_parallel/cross_entropy.py; PyTorch's
     ``F.cross_entropy`` on upcast logits, as Hugging Face, torchtitan and autocast run it, moves about as much).
-    Forward: upcast (read ``width``, write 4), the row maximum (read 4), subtract it (read and write 4), exponentiate
-    (read and write 4), sum (read 4), normalise in place to the softmax kept for backward (read and write 4).
-    Backward: scale the kept softmax by the incoming gradient (read and write 4), cast the result to the logits'
-    width (read 4, write ``width``). Per token the target's gather and the reductions' outputs are negligible.
-    On H100 at bf16 that is 38 + 14 bytes a logit: 8,192 tokens x 131,072 logits take 18.7 ms forward plus
-    backward at the device file's streaming rate, where Liger-Kernel's benchmark (benchmark/data/
-    all_benchmark_data.csv, ``megatron_cross_entropy``, H100 80GB HBM3) measures Megatron's fused kernel at 18.23 ms.
+    Forward: upcast logits narrower than fp32 (read ``width``, write 4), the row maximum (read 4), subtract it (read
+    and write 4), exponentiate (read and write 4), sum (read 4), normalise in place to the softmax kept for backward
+    (read and write 4). Backward: scale the kept softmax by the incoming gradient (read and write 4), cast the result
+    back to a narrower width (read 4, write ``width``). Per token the target's gather and the reductions' outputs are
+    negligible. On H100 at bf16 that is 38 + 14 bytes a logit: 8,192 tokens x 131,072 logits take 18.7 ms forward
+    plus backward at the device file's streaming rate, where Liger-Kernel's benchmark (benchmark/data/
+    all_benchmark_data.csv, rows ``megatron_cross_entropy``, provider ``megatron``: Megatron's fused vocab-parallel
+    cross entropy, bf16 logits of [2048 x 4, 131,072], H100 80GB HBM3) measures 18.23 ms (21.25 ms unfused). The
+    fused kernel makes fewer passes than its code's, so the agreement is partly a matter of its slower passes.
 
     Examples
     --------
     >>> _cross_entropy_bytes(1.0, 2, "forward"), _cross_entropy_bytes(1.0, 2, "backward")
     (38.0, 14.0)
+    >>> _cross_entropy_bytes(1.0, 4, "forward"), _cross_entropy_bytes(1.0, 4, "backward")   # fp32: no casts
+    (32.0, 8.0)
     """
-    per_logit = width + 36 if phase == "forward" else 12 + width
+    casts = width + 4 if width < 4 else 0
+    per_logit = 32 + casts if phase == "forward" else 8 + casts
     return float(per_logit) * logits
 
 
@@ -495,6 +510,10 @@ class ComputeModel:
                 self.profile.memory_time(cast, FP8_STORAGE) if self.profile is not None
                 else self.kernel_time(0.0, cast, FP8_STORAGE, 1))
         width = DTYPE_BYTES[dtype]
+        if layer.kind == "cross_entropy":
+            nbytes = _cross_entropy_bytes(layer.input_elements * batch, width, phase)
+            return (self.profile.memory_time(nbytes, dtype) if self.profile is not None
+                    else self.kernel_time(0.0, nbytes, dtype, CROSS_ENTROPY_KERNELS[phase]))
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
         if self.profile is not None:
@@ -514,9 +533,6 @@ class ComputeModel:
             flops = (layer.forward_flops if phase == "forward" else layer.backward_flops) * batch
             nbytes = activations + weights if phase == "forward" else 2 * activations + 2 * weights
             return self.kernel_time(flops, nbytes, dtype, 1 if phase == "forward" else 2)
-        if layer.kind == "cross_entropy":
-            return self.kernel_time(0.0, _cross_entropy_bytes(layer.input_elements * batch, width, phase), dtype,
-                                    CROSS_ENTROPY_KERNELS[phase])
         if layer.kind == "embedding":
             out = layer.output_elements * batch * width
             # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient
