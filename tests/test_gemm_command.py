@@ -38,7 +38,7 @@ def test_the_command_prints_the_model_s_time(capsys):
     (["--shape", "4x4x4", "--device", "h1000"], ["--device", "h1000", "h100"]),
     (["--shape", "4x4x4", "--dtype", "fp4"], ["--dtype", "fp4", "bf16"]),
     # argparse takes '-1x1x1' for a flag: the line says how to pass such a value
-    (["--shape", "-1x1x1"], ["--shape", "--flag=VALUE"]),
+    (["--shape", "-1x1x1"], ["--shape", "--shape=VALUE"]),
     (["--shape=-1x1x1"], ["--shape", "-1x1x1", "positive"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, fragments):

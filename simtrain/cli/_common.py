@@ -66,9 +66,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one ``error:`` line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        if message.endswith("expected one argument"):
-            # argparse reads a value that starts with '-' (and is not a plain negative number) as the next flag
-            message += " (a value that starts with '-' needs the form --flag=VALUE)"
+        missing = re.fullmatch(r"argument (\S+): expected one argument", message)
+        if missing:
+            # argparse reads a value that starts with '-' (and is not a plain negative number) as the next flag;
+            # the long spelling takes '=' (argparse lists a flag's spellings as -b/--batch)
+            message += f" (if the value starts with '-', write {missing.group(1).split('/')[-1]}=VALUE)"
         raise ConfigError(message, source=CLI, key=self.prog.split(" ", 1)[-1] if " " in self.prog else None)
 
 
