@@ -48,11 +48,11 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL",
-           "NVLS_CHANNELS", "NVLS_EFFICIENCY", "PROTOCOLS", "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY",
-           "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY", "NvlsPipeline",
-           "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
-           "node_bandwidths", "nvls_chunk_bytes", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
-           "protocol_candidates", "tree_correction", "with_protocol"]
+           "NVLS_ALGORITHM_SHARE", "NVLS_CHANNELS", "NVLS_EFFICIENCY", "PROTOCOLS", "PROTOCOL_NAMES",
+           "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY",
+           "NvlsPipeline", "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
+           "node_bandwidths", "nvls_chunk_bytes", "nvls_link_efficiency", "nvls_pipeline", "nvls_tree_chunk_bytes",
+           "pipeline_efficiency", "protocol_candidates", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -86,9 +86,14 @@ XGMI_EFFICIENCY = round(48.0 / 64.0, 3)
 #: #1455; η = 273 / 450). NCCL's own model (2.19's 5/6 of the channels' bandwidth, times the Simple efficiency:
 #: 0.662) put every one-node H100 and H200 NVLS measurement 7-9 % high. Blackwell's is Hopper's times the ratio of
 #: NCCL's NVLS efficiencies (tuning.cc ``nvlsEfficiency``: 0.74 Blackwell, 0.85 Hopper; assumed: NCCL's ratio carries
-#: over to the measured rate). Other architectures (no NVLS in NCCL) take Hopper's.
+#: over to the measured rate). Other architectures (no NVLS in NCCL) take Hopper's. It is carried as the in-switch
+#: links' efficiency under NVLS (:func:`nvls_link_efficiency`), so it prices the flows in the switch and not the
+#: flows through NICs of an NVLS tree.
 NVLS_EFFICIENCY: dict[str, float] = {"hopper": round(273.0 / 450.0, 3)}
 NVLS_EFFICIENCY["blackwell"] = round(NVLS_EFFICIENCY["hopper"] * 0.74 / 0.85, 3)
+#: NCCL's NVLS algorithm bandwidth as a share of the channels' bandwidth (tuning.cc, NCCL 2.19): what its model
+#: chooses with, and the factor NVLS's flows carry (:func:`bandwidth_factor`).
+NVLS_ALGORITHM_SHARE = 5.0 / 6.0
 
 #: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
 #: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value. ``nic``
@@ -169,7 +174,7 @@ def _nvls_tree_algbw(intra_Bps: float, inter_Bps: float, nodes: int, ranks: int,
     """An NVLS tree all-reduce's algorithm bandwidth by NCCL 2.19's model (the in-node bandwidth and the NICs', the
     NICs' halved beyond two nodes, times 5/6), and the same under the per-channel ceiling
     (:func:`nvls_tree_busbw_cap`, a bus bandwidth: times p / 2(p-1))."""
-    algbw = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2) * 5.0 / 6.0
+    algbw = min(intra_Bps, inter_Bps if nodes <= 2 else inter_Bps / 2) * NVLS_ALGORITHM_SHARE
     ppn = max(ranks // max(nodes, 1), 1)
     cap = nvls_tree_busbw_cap(architecture, nodes, ppn, nics_per_node) * ranks / (2.0 * max(ranks - 1, 1))
     return algbw, min(algbw, cap)
@@ -199,21 +204,20 @@ CHUNK_BYTES = 512 * 1024
 
 
 def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_per_node: float,
-                     ranks: int, architecture: str = "") -> float:
+                     ranks: int) -> float:
     """NCCL's protocol and algorithm bandwidth refinements (tuning.cc), relative to the Simple link efficiency.
 
     Ring: LL 1/4 (1/3 for a single-node all-gather, reduce-scatter or broadcast), LL128 0.92 (0.7 with one rank
-    per node). Tree: 0.92, then LL 1/3.8 and LL128 7/9 (one node) or 120/128. NVLS: its algorithm bandwidth is the
-    measured share :data:`NVLS_EFFICIENCY` of the NVLink line rate (by ``architecture``); on simtrain's in-switch
-    schedule, which puts ``n (1 + 1/p)`` bytes on each GPU link, that is an efficiency of ``η (1 + 1/p)``, here
-    relative to the Simple efficiency of the NVSwitch links it crosses.
+    per node). Tree: 0.92, then LL 1/3.8 and LL128 7/9 (one node) or 120/128. NVLS: NCCL's algorithm bandwidth is
+    5/6 of the channels' bandwidth; on simtrain's in-switch schedule, which puts ``n (1 + 1/p)`` bytes on each GPU
+    link, that is an efficiency of ``5/6 (1 + 1/p)`` (the switch's own links run at :func:`nvls_link_efficiency`).
 
     Examples
     --------
     >>> bandwidth_factor("ring", "LL", "all-reduce", 1, 8, 8)
     0.25
-    >>> round(bandwidth_factor("nvls", "Simple", "all-reduce", 1, 8, 8) * SIMPLE_EFFICIENCY / (1 + 1 / 8), 3)
-    0.607
+    >>> bandwidth_factor("nvls", "Simple", "all-reduce", 1, 8, 8)
+    0.9375
     """
     if algorithm == "ring":
         if protocol == "LL":
@@ -229,9 +233,21 @@ def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_p
             return base * (7.0 / 9.0 if nodes == 1 else 120.0 / 128.0)
         return base
     if algorithm in ("nvls", "nvlstree"):
-        share = NVLS_EFFICIENCY.get(architecture, NVLS_EFFICIENCY["hopper"])
-        return share * (1.0 + 1.0 / ranks_per_node) / LINK_EFFICIENCY["nvswitch"]
+        return NVLS_ALGORITHM_SHARE * (1.0 + 1.0 / ranks_per_node)
     return 1.0
+
+
+def nvls_link_efficiency(architecture: str) -> float:
+    """The efficiency of NVLink links in the switch under NVLS: the measured share of the line rate NVLS's algorithm
+    bandwidth reaches (:data:`NVLS_EFFICIENCY`, by architecture) over NCCL's algorithm factor (5/6), so that with
+    :func:`bandwidth_factor` an NVLS all-reduce in one node runs at that share.
+
+    Examples
+    --------
+    >>> [round(nvls_link_efficiency(a) * NVLS_ALGORITHM_SHARE, 3) for a in ("hopper", "blackwell")]
+    [0.607, 0.528]
+    """
+    return NVLS_EFFICIENCY.get(architecture, NVLS_EFFICIENCY["hopper"]) / NVLS_ALGORITHM_SHARE
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -387,16 +403,20 @@ def link_kind(cluster: Any, class_name: str) -> str:
     return kinds.get(class_name, "nic" if class_name == "inter-node" else "nvlink")
 
 
-def _class_tables(cluster: Any, algorithm: str, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per link class: Simple efficiency of its kind, and NCCL's per-step latency (s) of its hardware class under
+def _class_tables(cluster: Any, algorithm: str, protocol: str,
+                  architecture: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per link class: Simple efficiency of its kind (under NVLS, NVLink links in the switch at
+    :func:`nvls_link_efficiency` of ``architecture``), and NCCL's per-step latency (s) of its hardware class under
     ``protocol`` and under the algorithm's leanest protocol (:func:`_leanest`)."""
+    nvls = algorithm in ("nvls", "nvlstree")
     leanest = _leanest(algorithm)
     if algorithm in PIPELINED:
         # simtrain pipelines a tree's chunks itself: a chunk's step pays a ring hop's latency, and NCCL's latency
         # of the whole tree (which stands for the pipeline's fill) is charged once, less what the steps charge
         algorithm = "ring"
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
-    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])
+    eff = np.array([nvls_link_efficiency(architecture) if nvls and k in ("nvswitch", "nvlink") else LINK_EFFICIENCY[k]
+                    for k in kinds])
     lat, lean = (np.array([HW_LATENCY_US[HW_CLASS[k]][algorithm][PROTOCOL_NAMES.index(name)] * 1e-6
                            for k in kinds]) for name in (protocol, leanest))
     # in a node the GPUs' own stores are the protocol (LL's flags travel with the data): NCCL's latency is the
@@ -566,16 +586,18 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
     # only NVLS's efficiency depends on the architecture (reading the device file costs a lookup per schedule)
     architecture = _architecture(cluster.device) if algorithm in ("nvls", "nvlstree") else ""
-    factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks), architecture)
+    factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
     if algorithm == "nvlstree" and nodes > 1:
-        # NCCL's per-channel ceiling, as the share of NCCL's own uncapped bandwidth it leaves (nccl_time's)
+        # NCCL's per-channel ceiling is a bus bandwidth: the share it leaves of the NVLS tree's own uncapped rate,
+        # NCCL's model with the in-node bandwidth at NVLS's link efficiency (the flows in the switch run at it)
         intra, inter, _ = node_bandwidths(cluster, ranks)
         nics = int(cluster.params.get("nics_per_node", 1))
-        plain, capped = _nvls_tree_algbw(intra, inter, nodes, len(ranks), architecture, nics)
+        in_switch = intra * nvls_link_efficiency(architecture) / LINK_EFFICIENCY["nvswitch"]
+        plain, capped = _nvls_tree_algbw(in_switch, inter, nodes, len(ranks), architecture, nics)
         factor *= capped / plain
     if pipelined:
         factor *= pipeline_efficiency(algorithm, schedule.op, schedule.size_bytes, len(ranks) // nodes)
-    eff, lat, lean = _class_tables(cluster, algorithm, protocol)
+    eff, lat, lean = _class_tables(cluster, algorithm, protocol, architecture)
     cache = NetworkCache.for_cluster(cluster, cache)
     patterns = []
     fill = fill_lean = 0.0  # the latency one chunk pays on its way through the steps (and under the leanest)
@@ -762,7 +784,7 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     elif algorithm == "nvlstree":   # NCCL 2.19's model under NCCL 2.28's per-channel ceiling
         algbw = _nvls_tree_algbw(intra_Bps, inter_Bps, nodes, ranks, _architecture(device), channels)[1]
     elif algorithm == "nvls":
-        algbw = bus * 5.0 / 6.0
+        algbw = bus * NVLS_ALGORITHM_SHARE
     else:
         algbw = bus * 0.5
     intra = HW_LATENCY_US[intra_hw][algorithm][index]

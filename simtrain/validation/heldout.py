@@ -1120,22 +1120,10 @@ _case("nccl-allreduce-h100-309-4v2node-16gb-scaling", "nccl-tests-309",
       f"{_TEXT_309}; 16 and 32 GPUs; all-reduce of 16 GiB; {_EXTRA_309}; busbw = size / time x 2(p-1)/p as "
       "nccl-tests; the ratio of the two busbw figures", [_ib309_small, _ib309_large],
       lambda: float(_ib309_large.run()["busbw_Bps"]) / float(_ib309_small.run()["busbw_Bps"]), effect_zero=1.0,
-      gap="from 2 nodes to 4 `auto` goes from NVLS-tree (417.7 GB/s, 11 % below the run's 470) to the ring through "
-          "the 8 NICs (378.7, 3.5 % above the run's 365.84), so simtrain loses 9 % where the run lost 22 %: "
-          "simtrain's 2-node NVLS-tree is short of what NCCL 2.26 reached and its 4-node ring, on a non-blocking "
-          "fabric, above it; the fabric and the possible VMs of the later runs are not described")
-_busbw_case("nccl-allreduce-2node-h200-4nic-380", "nccl-tests-380",
-            "NVIDIA/nccl-tests issue #380 (description, 2026-04-30: '8x NVIDIA H200 GPUs', '4x NVIDIA/Mellanox "
-            "ConnectX-7 NICs'; comment, 2026-06-15): 'Bare-metal all-reduce: 320 GB/s busbw across 2 nodes with 4 "
-            "ConnectX-7.'",
-            "all-reduce bus bandwidth on 2 nodes of 8 H200 with 4 ConnectX-7 NICs each (bare metal)", 320.0, "[M]",
-            {"topology": "dgx-h100", **_sets(device="h200", nic__count="4")},
-            "nodes of 8 H200 on NVSwitch at 450 GB/s per direction with 4 ConnectX-7 NICs (GPUs 2k, 2k+1 share NIC "
-            "k): the `dgx-h100` family with device h200 and 4 NICs; the NICs' speed is not stated: 400 Gbit/s (the "
-            "catalog's) assumed", 16, "8GiB", None,
-            extra_assumptions="the size is not stated: 8 GiB; NCCL's default algorithm as `auto` makes it; with 200 "
-                              "Gbit/s NICs the simulated figure halves (161.9 GB/s), so the case is only as good as "
-                              "the NIC-speed assumption")
+      gap="from 2 nodes to 4 `auto` goes from NVLS-tree (455.8 GB/s, 3.0 % below the run's 470) to the ring through "
+          "the 8 NICs (378.7, 3.5 % above the run's 365.84), so simtrain loses 17 % where the run lost 22 %: its "
+          "4-node ring, on a non-blocking fabric, is above what NCCL 2.26 reached; the fabric and the possible VMs "
+          "of the later runs are not described")
 
 # NVIDIA DeepLearningExamples PyTorch BERT README (commit 23a6382, pytorch:19.07-py3): BERT-large pre-training phase 1
 # (sequence 128) on DGX-2 and DGX-2H. The catalog's `bert-large` is BertForPreTraining at 128 tokens; the README's

@@ -6,12 +6,9 @@ figure; and the catalog's ``bert-large`` the BERT cases train is BertForPreTrain
 
 from __future__ import annotations
 
-import json
-import shlex
-
 import pytest
+from probe_checks import check_held_out_sources, cli_json
 
-import simtrain.cli
 from simtrain.catalog import names
 from simtrain.model import load_model
 from simtrain.validation import CASES
@@ -47,27 +44,9 @@ def rows():
     return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
-def _cli_json(capsys, command: str) -> dict:
-    """``command --json`` (a printed ``simtrain ...`` line) run through the command line."""
-    capsys.readouterr()
-    assert simtrain.cli.main([*shlex.split(command)[1:], "--json"]) == 0, command
-    return json.loads(capsys.readouterr().out)
-
-
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
     assert len(NEW) == len(set(NEW)) == 27
-    for source_id, cases in PROBE15.items():
-        for name in cases:
-            case = CASES.get(name)
-            assert case.role == "test" and not case.fit_note, name
-            assert case.source_id == source_id, name
-            assert case.command.startswith(("simtrain collective ", "simtrain simulate ")), name
-            assert "--set network.protocol=nccl" in case.command, name
-            assert case.source and case.assumptions and case.quantity, name
-            assert case.tag == ("[C]" if name in RATIOS and case.unit == "ratio" else "[M]"), name
-    # the sources are new: no case registered before this probe names them
-    others = {CASES.get(n).source_id for n in CASES.names() if n not in NEW}
-    assert not others & set(PROBE15)
+    check_held_out_sources(PROBE15, {n for n in RATIOS if CASES.get(n).unit == "ratio"})
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:
@@ -85,7 +64,7 @@ def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_expl
 def test_a_collective_case_is_the_command_it_prints(rows, capsys) -> None:
     row = rows["nccl-allreduce-2node-h800-nvls-153"]
     assert "--set topology.intra_node.bandwidth=200GB/s" in row.command
-    doc = _cli_json(capsys, row.command)
+    doc = cli_json(capsys, row.command)
     assert doc["busbw_Bps"] / 1e9 == pytest.approx(row.simulated, rel=1e-12)
     assert doc["num_ranks"] == 16
 
@@ -96,24 +75,24 @@ def test_an_llm_case_is_the_command_it_prints(rows, capsys) -> None:
     for flag in ("--parallel dp=64", "--zero 3", "--recompute full", "--micro-batch 2", "--global-batch 128"):
         assert flag in row.command
     assert "remat policy is not stated" in row.assumptions
-    doc = _cli_json(capsys, row.command)
+    doc = cli_json(capsys, row.command)
     assert doc["step_time_s"] == pytest.approx(row.simulated, rel=1e-12)
     assert "--zero-shard-size 128" in rows["maxtext-llama2-70b-2048gpu-iteration"].command
 
 
 def test_two_run_ratio_cases_are_the_ratio_of_their_printed_commands(rows, capsys) -> None:
-    few, many = (_cli_json(capsys, line) for line in rows["nccl-allreduce-p5-efa-32v4node-8gb-scaling"]
+    few, many = (cli_json(capsys, line) for line in rows["nccl-allreduce-p5-efa-32v4node-8gb-scaling"]
                  .command.split("; "))
     assert (few["num_ranks"], many["num_ranks"]) == (32, 256)
     assert many["busbw_Bps"] / few["busbw_Bps"] == pytest.approx(rows["nccl-allreduce-p5-efa-32v4node-8gb-scaling"]
                                                                  .simulated, rel=1e-12)
-    node, cluster = (_cli_json(capsys, line) for line in rows["dle-pytorch-bert-large-dgx2h-amp-64node-scaling"]
+    node, cluster = (cli_json(capsys, line) for line in rows["dle-pytorch-bert-large-dgx2h-amp-64node-scaling"]
                      .command.split("; "))
     per_gpu = (cluster["throughput_samples_per_s"] / 1024) / (node["throughput_samples_per_s"] / 16)
     assert 100 * per_gpu == pytest.approx(rows["dle-pytorch-bert-large-dgx2h-amp-64node-scaling"].simulated,
                                           rel=1e-12)
     # the one-command scaling case is its run's scaling_efficiency (against one GPU's compute-only throughput)
-    dgx2 = _cli_json(capsys, rows["dle-pytorch-bert-large-dgx2-amp-16gpu-scaling"].command)
+    dgx2 = cli_json(capsys, rows["dle-pytorch-bert-large-dgx2-amp-16gpu-scaling"].command)
     assert 100 * dgx2["scaling_efficiency"] == pytest.approx(
         rows["dle-pytorch-bert-large-dgx2-amp-16gpu-scaling"].simulated, rel=1e-12)
 
