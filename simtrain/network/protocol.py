@@ -48,11 +48,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL",
-           "NVLS_ALGORITHM_SHARE", "NVLS_CHANNELS", "NVLS_EFFICIENCY", "PROTOCOLS", "PROTOCOL_NAMES",
-           "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY", "XGMI_EFFICIENCY",
-           "NvlsPipeline", "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time",
-           "node_bandwidths", "nvls_chunk_bytes", "nvls_link_efficiency", "nvls_pipeline", "nvls_tree_chunk_bytes",
-           "pipeline_efficiency", "protocol_candidates", "tree_correction", "with_protocol"]
+           "NVLS_ALGORITHM_SHARE", "NVLS_CHANNELS", "NVLS_EFFICIENCY", "NVLS_TUNING_EFFICIENCY", "PROTOCOLS",
+           "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY",
+           "XGMI_EFFICIENCY", "NvlsPipeline", "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency",
+           "nccl_protocols", "nccl_time", "node_bandwidths", "nvls_choice_share", "nvls_chunk_bytes",
+           "nvls_link_efficiency", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
+           "protocol_candidates", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -91,9 +92,12 @@ XGMI_EFFICIENCY = round(48.0 / 64.0, 3)
 #: flows through NICs of an NVLS tree.
 NVLS_EFFICIENCY: dict[str, float] = {"hopper": round(273.0 / 450.0, 3)}
 NVLS_EFFICIENCY["blackwell"] = round(NVLS_EFFICIENCY["hopper"] * 0.74 / 0.85, 3)
-#: NCCL's NVLS algorithm bandwidth as a share of the channels' bandwidth (tuning.cc, NCCL 2.19): what its model
-#: chooses with, and the factor NVLS's flows carry (:func:`bandwidth_factor`).
+#: NCCL 2.19's NVLS algorithm bandwidth as a share of the channels' bandwidth (tuning.cc): the factor NVLS's flows
+#: carry (:func:`bandwidth_factor`), which :func:`nvls_link_efficiency` divides out again.
 NVLS_ALGORITHM_SHARE = 5.0 / 6.0
+#: NCCL's NVLS efficiency by architecture (tuning.cc ``nvlsEfficiency``, NCCL 2.2x): what its model chooses NVLS
+#: with (:func:`nvls_choice_share`).
+NVLS_TUNING_EFFICIENCY: dict[str, float] = {"hopper": 0.85, "blackwell": 0.74}
 
 #: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
 #: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value. ``nic``
@@ -235,6 +239,29 @@ def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_p
     if algorithm in ("nvls", "nvlstree"):
         return NVLS_ALGORITHM_SHARE * (1.0 + 1.0 / ranks_per_node)
     return 1.0
+
+
+def nvls_choice_share(architecture: str, ranks_per_node: int) -> float:
+    """NVLS's algorithm bandwidth in NCCL's model, as a share of a GPU's in-node bandwidth: the share NCCL chooses
+    NVLS with (:func:`nccl_time`).
+
+    NCCL's NVLS graph has one channel per GPU of the node (each GPU pulls its shard through the switch: search.cc,
+    "NVLS channels correspond to GPUs pulling from NVLS"), and each channel loads every GPU's link once and its
+    head's twice, so a channel gets ``B / (p + 1)`` of a link of bandwidth ``B``. tuning.cc then takes the
+    channels' bandwidth times ``nvlsEfficiency`` times ``(channels - 1) / channels``, times 2 for an all-reduce
+    (it pipelines two operations), as a bus bandwidth; over ``2 (p-1) / p`` that is an algorithm bandwidth of
+    ``nvlsEfficiency · p / (p + 1)`` of ``B``. Against a ring's ``p / 2(p-1)``, NVLS wins from 5 GPUs on Hopper
+    (0.85) and from 6 on Blackwell (0.74): as measured on 8 x H200 and 8 x B200 nodes, where NCCL keeps the ring up
+    to 4 and 5 GPUs (stas00/ml-engineering, network/README.md, "SHARP"). NCCL 2.19, whose other constants simtrain's
+    tuner keeps, chose NVLS at 5/6 of ``B`` whatever the GPU count.
+
+    Examples
+    --------
+    >>> [round(nvls_choice_share("hopper", p), 3) for p in (4, 8)]
+    [0.68, 0.756]
+    """
+    p = max(int(ranks_per_node), 1)
+    return NVLS_TUNING_EFFICIENCY.get(architecture, NVLS_TUNING_EFFICIENCY["hopper"]) * p / (p + 1)
 
 
 def nvls_link_efficiency(architecture: str) -> float:
@@ -784,7 +811,7 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     elif algorithm == "nvlstree":   # NCCL 2.19's model under NCCL 2.28's per-channel ceiling
         algbw = _nvls_tree_algbw(intra_Bps, inter_Bps, nodes, ranks, _architecture(device), channels)[1]
     elif algorithm == "nvls":
-        algbw = bus * NVLS_ALGORITHM_SHARE
+        algbw = bus * nvls_choice_share(_architecture(device), ppn)
     else:
         algbw = bus * 0.5
     intra = HW_LATENCY_US[intra_hw][algorithm][index]
