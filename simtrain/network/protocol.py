@@ -118,6 +118,8 @@ LL128_KINDS = ("nvswitch", "nvlink", "nvlink-bridge")
 
 #: NCCL's algorithms and protocols (tuning.cc naming; simtrain's schedules in simtrain/collectives/nccl.py).
 NCCL_ALGORITHMS = ("ring", "tree", "collnet", "nvls", "nvlstree")
+#: NCCL's algorithms that reduce in the switch (NVLink SHARP): their flows in the switch run at NVLS's efficiency.
+_NVLS = ("nvls", "nvlstree")
 PROTOCOL_NAMES = ("LL", "LL128", "Simple")
 
 #: NCCL's algorithm of each simtrain algorithm that is one of NCCL's own; any other runs as NCCL's ring does.
@@ -236,7 +238,7 @@ def bandwidth_factor(algorithm: str, protocol: str, op: str, nodes: int, ranks_p
         if protocol == "LL128":
             return base * (7.0 / 9.0 if nodes == 1 else 120.0 / 128.0)
         return base
-    if algorithm in ("nvls", "nvlstree"):
+    if algorithm in _NVLS:
         return NVLS_ALGORITHM_SHARE * (1.0 + 1.0 / ranks_per_node)
     return 1.0
 
@@ -435,7 +437,7 @@ def _class_tables(cluster: Any, algorithm: str, protocol: str,
     """Per link class: Simple efficiency of its kind (under NVLS, NVLink links in the switch at
     :func:`nvls_link_efficiency` of ``architecture``), and NCCL's per-step latency (s) of its hardware class under
     ``protocol`` and under the algorithm's leanest protocol (:func:`_leanest`)."""
-    nvls = algorithm in ("nvls", "nvlstree")
+    nvls = algorithm in _NVLS
     leanest = _leanest(algorithm)
     if algorithm in PIPELINED:
         # simtrain pipelines a tree's chunks itself: a chunk's step pays a ring hop's latency, and NCCL's latency
@@ -612,7 +614,7 @@ def with_protocol(schedule: Any, cluster: Any, algorithm: str, protocol: str, ca
     ranks = schedule.ranks
     nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
     # only NVLS's efficiency depends on the architecture (reading the device file costs a lookup per schedule)
-    architecture = _architecture(cluster.device) if algorithm in ("nvls", "nvlstree") else ""
+    architecture = _architecture(cluster.device) if algorithm in _NVLS else ""
     factor = bandwidth_factor(algorithm, protocol, schedule.op, nodes, len(ranks) / nodes, len(ranks))
     if algorithm == "nvlstree" and nodes > 1:
         # NCCL's per-channel ceiling is a bus bandwidth: the share it leaves of the NVLS tree's own uncapped rate,
@@ -791,7 +793,7 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     """
     ppn = max(ranks // max(nodes, 1), 1)
     index = PROTOCOL_NAMES.index(protocol)
-    if algorithm in ("nvls", "nvlstree") or algorithm == "collnet":
+    if algorithm in _NVLS or algorithm == "collnet":
         if protocol != "Simple":
             return float("inf")
     graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
@@ -799,7 +801,7 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
         # NCCL takes these from bwIntra, which its search raises while below 2 x bwInter (a two-node tree's traffic
         # crosses the network half as often): so up to twice the NICs
         graph = min(intra_Bps, 2.0 * inter_Bps)
-    if algorithm in ("nvls", "nvlstree"):   # an NVLS tree's bandwidth is _nvls_tree_algbw's, below
+    if algorithm in _NVLS:   # an NVLS tree's bandwidth is _nvls_tree_algbw's, below
         bus = graph
     else:
         bus = graph * bandwidth_factor(algorithm, protocol, op, nodes, ppn, ranks)

@@ -621,13 +621,19 @@ _dle_cases(
 # Held-out probe 16: the PaddlePaddle README of the same model (NVIDIA's DGX A100 runs, DALI) and BAAI's FlagPerf
 # PyTorch runs on DGX A100 40GB. Written as the probe ran them: the catalog's `dgx-a100`, scaling as the ratio of
 # simtrain's per-GPU throughput at N GPUs and at one.
-def _per_gpu_throughput_ratio(few: Command, many: Command, scale: float = 1.0) -> Callable[[], float]:
-    """``scale`` x (throughput per GPU of ``many``) / (that of ``few``): weak scaling from two runs."""
+def _weak_scaling_case(name: str, source_id: str, source: str, quantity: str, published: float, unit: str,
+                       tag: str, assumptions: str, few: Command, many: Command, gap: str) -> None:
+    """A ratio case of two runs: throughput per GPU of ``many`` over that of ``few`` (x 100 when ``unit`` is
+    ``%``), whose effect is the loss against linear scaling."""
+    scale = 100.0 if unit == "%" else 1.0
+
     def compute() -> float:
         small, large = few.run(), many.run()
         return scale * (float(large["throughput_samples_per_s"]) / float(large["num_gpus"])) / (
             float(small["throughput_samples_per_s"]) / float(small["num_gpus"]))
-    return compute
+
+    _case(name, source_id, source, quantity, published, unit, tag, assumptions, [few, many], compute,
+          effect_zero=scale, gap=gap)
 
 
 _DGXA100 = {"topology": "dgx-a100"}
@@ -651,15 +657,14 @@ for _prec, _paddle_dtype, _published in (("AMP", "fp16", 2711.0), ("TF32", _TF32
           + ("AMP (fp16 mixed precision)" if _prec == "AMP" else _TF32_TEXT) + f"; {_PADDLE_RUN}", [_cmd],
           _value(_cmd, "throughput_samples_per_s"))
 _paddle_one, _paddle_node = _simulate(_DGXA100_ONE, 1, 256, "fp16"), _simulate(_DGXA100, 8, 256, "fp16")
-_case("dle-paddle-rn50-a100-amp-8gpu-scaling", "dle-paddle-rn50",
+_weak_scaling_case("dle-paddle-rn50-a100-amp-8gpu-scaling", "dle-paddle-rn50",
       _PADDLE.format(row="'|    8     |  7955 img/s  |   20267 img/s |    2.54 x    | 8.01 x | 7.47 x   |'")
       + ": 'Weak scaling - mixed precision' 7.47 x on 8 GPUs",
       "ResNet-50 v1.5 8-GPU scaling efficiency (DGX A100 80GB, PaddlePaddle, AMP, batch 256 per GPU): 8-GPU "
       "throughput / (8 x 1-GPU throughput)", 100 * 7.47 / 8, "%", "[M]",
       f"{_DGXA100_TEXT}, one node, against the same cut to one GPU (`gpus_per_node=1`); 8 and 1 GPUs, per-GPU batch "
       f"256 (weak scaling); AMP (fp16 mixed precision); {_PADDLE_RUN}; {_DEFAULT_ALGO}; efficiency = simtrain's "
-      "8-GPU throughput per GPU over its 1-GPU throughput", [_paddle_one, _paddle_node],
-      _per_gpu_throughput_ratio(_paddle_one, _paddle_node, 100.0), effect_zero=100.0,
+      "8-GPU throughput per GPU over its 1-GPU throughput", _paddle_one, _paddle_node,
       gap="simtrain loses 0.2 %: the 8-GPU all-reduce of the fp16 gradients takes 0.5 ms of a 98 ms step and 0.2 ms "
           "of it is exposed, where the run lost 6.6 %; the runs read through DALI, so the loss is not a CPU "
           "decoder's limit, and what it is (DALI's share of the GPU and the host, stragglers, PaddlePaddle's "
@@ -691,14 +696,13 @@ for _gpus, _published, _fp_row in (
         (8, 6105 / (8 * 799), "'| A100单机8卡（1x8） | fp32 | bs=256,lr=0.8 | 22653 | 5663 | 5866 | 6105 |'"),
         (16, 11874 / (16 * 799), "'| A100两机8卡（2x8） | fp32 | bs=256,lr=0.8 | / | 10576 | 11085 | 11874 |'")):
     _many = _simulate(_A100_40, _gpus, 256, _FLAGPERF_TF32)
-    _case(f"flagperf-rn50-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-resnet50",
+    _weak_scaling_case(f"flagperf-rn50-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-resnet50",
           _FLAGPERF_RN50.format(row=f"{_fp_row} over {_gpus} x the 1-GPU row's 799 (p_core)"),
           f"ResNet-50 {_gpus}-GPU scaling efficiency (p_core, FlagPerf, A100 40GB, TF32, batch 256 per GPU): "
           f"{_gpus}-GPU throughput / ({_gpus} x 1-GPU throughput)", _published, "ratio", "[C]",
           f"{_A100_40_TEXT}; {_gpus} GPUs ({_gpus // 8} node{'s' if _gpus > 8 else ''}) against one "
           f"(`gpus_per_node=1`), per-GPU batch 256 (weak scaling); {_FLAGPERF_RN50_RUN}; {_DEFAULT_ALGO}; "
-          f"efficiency = simtrain's {_gpus}-GPU throughput per GPU over its 1-GPU throughput", [_flagperf_one, _many],
-          _per_gpu_throughput_ratio(_flagperf_one, _many), effect_zero=1.0,
+          f"efficiency = simtrain's {_gpus}-GPU throughput per GPU over its 1-GPU throughput", _flagperf_one, _many,
           gap="simtrain loses under 0.1 %: the TF32 all-reduce takes 1.0-1.3 ms of a 349 ms step and 0.1-0.2 ms "
               "of it is exposed, where the run lost 4.5 % on one node and 7.1 % on two; p_core leaves the data-IO "
               "time out, so the loss is neither the input pipeline nor, in simtrain, communication, and what it is "
@@ -755,13 +759,12 @@ for _gpus, _many, _published, _fp_row, _gap in (
          "200 Gbit/s NIC per node (the README gives IB 200 Gb/s, not the NIC count: 0.924) comes near it; what the "
          "loss is (two-node DDP timing over a fabric the README does not describe, stragglers, synchronisation) is "
          "not modelled")):
-    _case(f"flagperf-gpt2-345m-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-gpt2",
+    _weak_scaling_case(f"flagperf-gpt2-345m-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-gpt2",
           _FLAGPERF_GPT2.format(row=f"{_fp_row} over the 1-GPU row {_FLAGPERF_GPT2_ROW} (p_core)"),
           f"GPT-2 345M {_gpus}-GPU scaling (p_core, FlagPerf, A100 40GB, TF32, micro-batch 4 per GPU): throughput "
           f"per GPU on {_gpus} GPUs over that on 1", _published, "ratio", "[C]",
           f"{_A100_40_TEXT}; {_gpus} GPUs ({_gpus // 8} node{'s' if _gpus > 8 else ''}) against one "
-          f"(`gpus_per_node=1`); {_FLAGPERF_GPT2_RUN}; {_DEFAULT_ALGO}", [_gpt2_one, _many],
-          _per_gpu_throughput_ratio(_gpt2_one, _many), effect_zero=1.0, gap=_gap)
+          f"(`gpus_per_node=1`); {_FLAGPERF_GPT2_RUN}; {_DEFAULT_ALGO}", _gpt2_one, _many, _gap)
 
 
 def _speedup(slow: Command, fast: Command, key: str = "step_time_s") -> Callable[[], float]:
@@ -1447,16 +1450,15 @@ for _prec, _cmd, _published in (("amp", _tf2_a100_one, 485.59),
           f"{_prec.upper()}, batch {312 if _prec == 'amp' else 176}", _published, "seq/s", "[M]",
           f"{_DGXA100_ONE_TEXT}; 1 GPU; {_batch_text}; {_TF2_BERT_RUN}", [_cmd],
           _value(_cmd, "throughput_samples_per_s"))
-_case("dle-tensorflow2-bert-large-a100-amp-8gpu-scaling", "dle-tensorflow2-bert",
+_weak_scaling_case("dle-tensorflow2-bert-large-a100-amp-8gpu-scaling", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="DGX A100 80GB, 8 GPUs",
-                       row="'| 8 | 128 | 312 , 176 | 32 , 64 | 79872 , 90112 | 3799.24 | 1944.77 | 1.95 | 7.82 | "
+          row="'| 8 | 128 | 312 , 176 | 32 , 64 | 79872 , 90112 | 3799.24 | 1944.77 | 1.95 | 7.82 | "
                            "6.87 |'") + ": 'Weak scaling - mixed precision' 7.82 on 8 GPUs",
       "BERT-large pre-training (phase 1, AMP, batch 312 per GPU) 8-GPU scaling efficiency on a DGX A100, TensorFlow "
       "2: throughput per GPU on 8 GPUs over that on 1", 100 * 7.82 / 8, "%", "[M]",
       f"{_DGXA100_TEXT}, one node, against the same cut to one GPU (`gpus_per_node=1`); global batch 79,872 on both "
       f"(gradient accumulation 32 on 8 GPUs, 256 on 1); AMP (fp16 mixed precision); {_TF2_BERT_RUN}; "
-      f"{_DEFAULT_ALGO}", [_tf2_a100_one, _tf2_a100_node],
-      _per_gpu_throughput_ratio(_tf2_a100_one, _tf2_a100_node, 100.0), effect_zero=100.0,
+      f"{_DEFAULT_ALGO}", _tf2_a100_one, _tf2_a100_node,
       gap="simtrain loses 0.04 %: one 6 ms all-reduce per 16.6 s update of 32 micro-batches, 0.7 ms of it exposed, "
           "where the run lost 2.2 %; communication overlap is modelled as near-perfect, and what the loss is "
           "(Horovod's negotiation and fusion timing, stragglers, the input pipeline) is not modelled")
@@ -1474,15 +1476,14 @@ _case("dle-tensorflow2-bert-large-dgxa100-amp-256gpu", "dle-tensorflow2-bert",
           "s); even with no overlap at all (`--framework after-backward`) simtrain gives 148,284 seq/s (+34 %); "
           "communication overlap is modelled as near-perfect, and the rest of the loss (Horovod's timing, "
           "stragglers, the input pipeline) is not modelled (dle-tensorflow2-bert-large-dgxa100-amp-32node-scaling)")
-_case("dle-tensorflow2-bert-large-dgxa100-amp-32node-scaling", "dle-tensorflow2-bert",
+_weak_scaling_case("dle-tensorflow2-bert-large-dgxa100-amp-32node-scaling", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="multi-node DGX A100 table", row=_TF2_A100_32_ROW)
       + ": 'Weak scaling - mixed precision' 28.99 on 32 nodes (1 node: 3803.82 seq/s)",
       "BERT-large pre-training (phase 1, AMP, batch 312 per GPU) weak scaling from 1 DGX A100 to 32, TensorFlow 2: "
       "throughput per GPU on 256 GPUs over that on one node of 8", 100 * 28.99 / 32, "%", "[M]",
       f"{_DGXA100_TEXT}; 8 GPUs (one node, gradient accumulation 32) against 256 ({_TF2_MULTINODE_A100}; no "
       f"accumulation), global batch 79,872 on both; AMP (fp16 mixed precision); {_TF2_BERT_RUN}; {_DEFAULT_ALGO}",
-      [_tf2_a100_node, _tf2_a100_256], _per_gpu_throughput_ratio(_tf2_a100_node, _tf2_a100_256, 100.0),
-      effect_zero=100.0,
+      _tf2_a100_node, _tf2_a100_256,
       gap="simtrain loses 1.6 %, most of it the LAMB update that runs after every micro-batch at 256 GPUs (7.5 ms "
           "of a 526 ms step) where one node runs it once per 32; the all-reduce leaves 1.4 ms exposed, where the "
           "run lost 9.4 %; communication overlap is modelled as near-perfect, and what the loss is (Horovod's "
@@ -1515,15 +1516,14 @@ _case("dle-tensorflow2-bert-large-dgx2h-amp-512gpu", "dle-tensorflow2-bert",
           "V100 are modelled as the catalog v100, and the simulated one-node DGX-2H run is +20 %: 4,226 against "
           "3,528.51 seq/s) and the scaling loss: the run lost 25 % per node from 1 DGX-2H to 32, simtrain 4 % "
           "(dle-tensorflow2-bert-large-dgx2h-amp-32node-scaling)")
-_case("dle-tensorflow2-bert-large-dgx2h-amp-32node-scaling", "dle-tensorflow2-bert",
+_weak_scaling_case("dle-tensorflow2-bert-large-dgx2h-amp-32node-scaling", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="DGX-2H multi-node table", row=_TF2_DGX2H_32_ROW)
       + ": 'Weak scaling - mixed precision' 23.87 on 32 nodes (1 node: 3528.51 seq/s)",
       "BERT-large pre-training (phase 1, AMP, batch 60 per GPU) weak scaling from 1 DGX-2H to 32, TensorFlow 2: "
       "throughput per GPU on 512 GPUs over that on one node of 16", 100 * 23.87 / 32, "%", "[M]",
       f"{_DGX2_BERT_TEXT}; 16 GPUs (one node, gradient accumulation 64) against 512 (32 nodes on a non-blocking fat "
       f"tree, accumulation 2), global batch 61,440 on both; AMP (fp16 mixed precision); {_TF2_BERT_RUN}; "
-      f"{_DEFAULT_ALGO}", [_tf2_dgx2h_node, _tf2_dgx2h_512],
-      _per_gpu_throughput_ratio(_tf2_dgx2h_node, _tf2_dgx2h_512, 100.0), effect_zero=100.0,
+      f"{_DEFAULT_ALGO}", _tf2_dgx2h_node, _tf2_dgx2h_512,
       gap="simtrain loses 4.2 %, most of it the LAMB update once per 2 micro-batches at 512 GPUs (17.7 ms of a 474 "
           "ms step) where one node runs it once per 64; the all-reduce over the 8 x 100 Gbit/s NICs takes 24 ms and "
           "leaves 2.6 ms exposed, where the run lost 25.4 %; communication overlap is modelled as near-perfect, and "
@@ -1688,8 +1688,7 @@ _PROBE17_BERT_SCALING: Sequence[tuple[str, str, str, str, float, Command, Comman
      "stragglers, the network the README does not state) is not modelled"),
 )
 for _name, _sid, _src, _quantity, _published, _few, _many, _assumptions, _gap in _PROBE17_BERT_SCALING:
-    _case(_name, _sid, _src, _quantity, _published, "ratio", "[C]", _assumptions, [_few, _many],
-          _per_gpu_throughput_ratio(_few, _many), effect_zero=1.0, gap=_gap)
+    _weak_scaling_case(_name, _sid, _src, _quantity, _published, "ratio", "[C]", _assumptions, _few, _many, _gap)
 
 # --- large-model training runs (Megatron-LM, MT-NLG, ...) live in their own module, registered after these ------
 from simtrain.validation import large_models as _large_models  # noqa: E402,F401  (registers them)
