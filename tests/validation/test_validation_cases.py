@@ -178,6 +178,17 @@ def test_ratio_cases_report_the_error_of_the_effect(rows):
         assert r.effect_error == pytest.approx(expected), r.name
 
 
+def test_effect_table_prints_each_effect_in_percent_of_its_baseline(rows):
+    """A ratio of 0.955 (no effect at 1) and an efficiency of 95.5 % (no effect at 100) both lost 4.5 %."""
+    page = validation_markdown(rows)
+    for r in rows:
+        if r.effect_error is None:
+            continue
+        assert r.effect_zero is not None
+        published = 100 * (r.published - r.effect_zero) / r.effect_zero
+        assert f"| `{r.name}` | {r.role} | {published:+.1f} % |" in page, r.name
+
+
 def test_fit_cases_are_the_ones_behind_the_fitted_constants(rows):
     """The protocol efficiencies were fitted on exactly these figures (simtrain/network/protocol.py)."""
     fit = {r.name for r in rows if r.role == "fit"}
