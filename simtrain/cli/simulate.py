@@ -185,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         ("  forward", t(report.forward_time_s)),
         ("  backward", t(report.backward_time_s)),
         ("  exposed communication", t(report.exposed_comm_time_s)),
+        *([("  compute slowed by overlapped collectives", t(report.shared_compute_time_s))]
+          if report.shared_compute_time_s > 0 else []),
         ("  optimizer update", t(report.update_time_s)),
         ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} "
                                         f"bucket{'s' if report.num_buckets != 1 else ''}"

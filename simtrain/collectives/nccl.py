@@ -51,7 +51,8 @@ from simtrain.params import Param
 from simtrain.registry import make
 from simtrain.topology.cluster import Cluster
 
-__all__ = ["MAX_CHUNKS", "PIPELINE_SLACK", "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices",
+__all__ = ["CHANNEL_BANDWIDTH_BPS", "MAX_CHUNKS", "MAX_RING_CHANNELS", "NVLS_CHANNELS", "PIPELINE_SLACK",
+           "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices", "collective_ctas", "nccl_ctas",
            "tree_chunks"]
 
 #: At most this many pipeline chunks for a tree (bounds the DES's events; NCCL's own count grows with size).
@@ -59,6 +60,80 @@ MAX_CHUNKS = 64
 #: A tree takes the fewest chunks whose time is within this share of its fastest chunk count's (each chunk costs
 #: the DES its events; a gain below 5 % is below what the model resolves: its held-out median error is 7.7 %).
 PIPELINE_SLACK = 0.05
+
+
+#: Thread blocks NCCL launches for an NVLS (NVLink SHARP) collective, by architecture: ``NVLS_NCHANNELS_SM90`` 16
+#: and ``NVLS_NCHANNELS_SM100`` 32 (src/transport/nvls.cc; ``NCCL_NVLS_NCHANNELS``).
+NVLS_CHANNELS = {"hopper": 16, "blackwell": 32}
+#: Within a node, NCCL's rings and trees run one channel per 12.5 GB/s of a GPU's in-node bandwidth per direction:
+#: 24 channels on HGX A100 (300 GB/s; "Channel 23/24", nccl-tests #100's log) and 16 on H800 (200 GB/s; "16 coll
+#: channels", nccl #892's log).
+CHANNEL_BANDWIDTH_BPS = 12.5e9
+#: At most this many ring or tree channels in a node (NCCL's ``MAXCHANNELS`` up to 2.22).
+MAX_RING_CHANNELS = 32
+
+
+def nccl_ctas(nccl: str, nodes: int, nics_per_node: int, intra_line_Bps: float, architecture: str) -> int:
+    """Thread blocks NCCL launches for one collective: one per channel, each holding a whole SM while it runs (its
+    640 threads at up to 96 registers fill an SM's register file; NCCL's maintainers: "NCCL CTAs won't share an SM
+    with compute kernels", nccl #689).
+
+    NVLS: :data:`NVLS_CHANNELS`. Across nodes: two channels per NIC of a node ("a DGX with 8 NICs ... would use 16
+    SMs", "a PCIe system with one NIC ... 2 SMs", nccl #689). Within a node: one per :data:`CHANNEL_BANDWIDTH_BPS` of
+    the in-node line rate, at least 2 and at most :data:`MAX_RING_CHANNELS`.
+
+    Examples
+    --------
+    >>> nccl_ctas("ring", 1, 8, 300e9, "ampere"), nccl_ctas("ring", 4, 8, 300e9, "ampere")
+    (24, 16)
+    >>> nccl_ctas("nvls", 1, 8, 450e9, "hopper"), nccl_ctas("ring", 1, 8, 450e9, "hopper")
+    (16, 32)
+    """
+    if nccl in ("nvls", "nvlstree"):
+        return NVLS_CHANNELS.get(architecture, NVLS_CHANNELS["hopper"])
+    if nodes > 1:
+        return 2 * max(1, nics_per_node)
+    if not math.isfinite(intra_line_Bps):
+        return 2
+    return int(min(MAX_RING_CHANNELS, max(2, intra_line_Bps // CHANNEL_BANDWIDTH_BPS)))
+
+
+def collective_ctas(schedule: Schedule, cluster: Cluster) -> int:
+    """:func:`nccl_ctas` of a Schedule: what ``auto`` recorded (``params["ctas"]``), or for a named algorithm its
+    ranks' nodes and in-node line rate, run as a ring.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-a100", gpus=8)
+    >>> collective_ctas(build_schedule("all-reduce", 2**26, c, "ring"), c)
+    24
+    """
+    recorded = schedule.params.get("ctas")
+    if recorded is not None:
+        return int(recorded)   # type: ignore[call-overload]
+    from simtrain.network.protocol import _architecture
+
+    ranks = np.asarray(schedule.ranks, dtype=np.int64)
+    nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
+    nccl = "nvls" if schedule.algorithm in ("nvls", "nvlstree") else "ring"
+    return nccl_ctas(nccl, nodes, int(cluster.params.get("nics_per_node", 1)), _intra_line_Bps(cluster, ranks),
+                     _architecture(cluster.device))
+
+
+def _intra_line_Bps(cluster: Cluster, ranks: np.ndarray) -> float:
+    """A GPU's in-node line rate to a peer of its node (the slowest link on the route, times the full mesh's
+    edge-disjoint rings), ``inf`` when no rank shares the first one's node."""
+    g = max(cluster.gpus_per_node, 1)
+    same = ranks[(ranks // g == ranks[0] // g) & (ranks != ranks[0])]
+    if not same.size:
+        return float("inf")
+    links = cluster.routes([ranks[0]], [same[0]]).links
+    if not links.size:
+        return float("inf")
+    return float(cluster.link_bandwidth_Bps[links].min()) * mesh_ring_count(ranks[ranks // g == ranks[0] // g],
+                                                                             cluster)
 
 
 def _groups(ranks: np.ndarray, cluster: Cluster) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -388,6 +463,13 @@ class NcclTuner:
         """NCCL's choice at ``size`` bytes."""
         return self.table(size)[0][0]
 
+    def ctas(self, candidate: Candidate) -> int:
+        """Thread blocks NCCL launches for ``candidate`` on these groups (:func:`nccl_ctas`)."""
+        from simtrain.network.protocol import _architecture
+
+        return nccl_ctas(candidate.nccl, self.nodes, int(self.cluster.params.get("nics_per_node", 1)),
+                         _intra_line_Bps(self.cluster, self.groups[0]), _architecture(self.cluster.device))
+
     def schedule(self, size: float) -> Schedule:
         """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
         return self._schedule(self.choose(size / float(self.shares.sum())), size, True)
@@ -421,7 +503,7 @@ class NcclTuner:
             else:
                 patterns.append(p.scaled(factor))
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
-                  "chunks": chunks, **dict(candidate.params)}
+                  "chunks": chunks, "ctas": self.ctas(candidate), **dict(candidate.params)}
         if not chosen:
             return Schedule(self.op, candidate.algorithm, size, base.ranks, tuple(patterns), chunks,
                             {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)

@@ -77,6 +77,7 @@ from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_tr
 from simtrain.parallel.memory import fp8_share
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
+from simtrain.training.overlap import collective_share, overlapped
 
 __all__ = ["CATEGORIES", "Comms", "StageCosts", "expert_block"]
 
@@ -133,6 +134,14 @@ class Comms:
             return 0.0
         key, schedule = self.schedule(op, dim, size_bytes, rows)
         return self._timed(key, float(size_bytes), schedule)
+
+    def share(self, op: str, dim: str, size_bytes: float, rows: np.ndarray | None = None) -> float:
+        """The share of a GPU ``op`` on the groups of ``dim`` holds while it runs
+        (:func:`~simtrain.training.overlap.collective_share`); 0 for groups of one rank."""
+        groups = self.plan.groups(dim) if rows is None else rows
+        if groups.shape[1] == 1 or size_bytes <= 0:
+            return 0.0
+        return collective_share(self.schedule(op, dim, size_bytes, rows)[1], self.cluster, self.options)
 
     def _timed(self, key: Any, size_bytes: float, schedule: Schedule | Callable[[], Schedule]) -> float:
         """A schedule's time, kept in the cluster's cache under what decides it: its template key and size, the
@@ -336,6 +345,7 @@ class StageCosts:
         kv_bytes = 2 * mb * c.seq * c.kv_dim // tp * width   # the whole sequence's K and V on one TP rank
         cp_gather = comms.time("all-gather", "cp", kv_bytes)
         cp_scatter = comms.time("reduce-scatter", "cp", kv_bytes)
+        cp_share = max(comms.share("all-gather", "cp", kv_bytes), comms.share("reduce-scatter", "cp", kv_bytes))
         dispatch = tokens // (tp if sp else 1) * c.hidden * width * max(1, c.top_k)
         ep_pass = 2 * comms.time("all-to-all", "ep", dispatch) if plan.ep > 1 else 0.0
         # expert tensor parallelism etp ≠ tp (Megatron-core's alltoall dispatcher): after the EP all-to-all the etp
@@ -361,24 +371,25 @@ class StageCosts:
             expert_weights = sum(layer.num_params for layer in layers if ".experts." in layer.name) * width / plan.ep
             z_f = z_b = z_f_first = z_b_first = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
-                if plan.hybrid:   # both kinds on the shard groups (hybrid sharding excludes expert parallelism)
-                    gather = comms.time("all-gather", "shard", weights + expert_weights)
-                    scatter = comms.time("reduce-scatter", "shard", weights + expert_weights)
-                else:
-                    gather = comms.time("all-gather", "dpcp", weights) + \
-                        comms.time("all-gather", "edp", expert_weights)
-                    scatter = comms.time("reduce-scatter", "dpcp", weights) + \
-                        comms.time("reduce-scatter", "edp", expert_weights)
+                parts = ([("shard", weights + expert_weights)] if plan.hybrid   # both kinds on the shard groups
+                         else [("dpcp", weights), ("edp", expert_weights)])     # (hybrid excludes experts)
+                gather = sum(comms.time("all-gather", dim, nbytes) for dim, nbytes in parts)
+                scatter = sum(comms.time("reduce-scatter", dim, nbytes) for dim, nbytes in parts)
+                # while they run, the gathers and reduce-scatters hold SMs the layer's compute would use
+                gather_share = max(comms.share("all-gather", dim, nbytes) for dim, nbytes in parts)
+                scatter_share = max(comms.share("reduce-scatter", dim, nbytes) for dim, nbytes in parts)
                 # a pass's first layer: its gather waits for nothing to hide behind; without re-sharding after
                 # forward, backward has its parameters already
                 again = gather if plan.zero_reshard else 0.0
-                z_f, z_b = max(0.0, gather - f), max(0.0, again + scatter - b)
-                z_f_first, z_b_first = gather, again + max(0.0, scatter - b)
+                both = max(gather_share, scatter_share) if plan.zero_reshard else scatter_share
+                z_f, z_b = overlapped(f, gather, gather_share) - f, overlapped(b, again + scatter, both) - b
+                z_f_first, z_b_first = gather, again + overlapped(b, scatter, scatter_share) - b
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f,
                 "tp": tp_pass if not (moe and plan.folded) else
                 (tp_pass if c.shared_experts else tp_pass / 2) + etp_pass,
-                "cp_f": max(0.0, cp_gather - core_f), "cp_b": max(0.0, cp_gather + cp_scatter - core_b),
+                "cp_f": overlapped(core_f, cp_gather, cp_share) - core_f,
+                "cp_b": overlapped(core_b, cp_gather + cp_scatter, cp_share) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
                 "zb_first": z_b_first, "weights": weights,
                 "expert_weights": expert_weights,

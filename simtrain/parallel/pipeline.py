@@ -194,8 +194,9 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
 def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]], schedule: str,
             micro_batches: int, comms: Any, p2p_bytes: float, dp_buckets: Sequence[Sequence[tuple[float, Any]]],
             factors: Sequence[float] | None = None, perturbations: Any = None, store_and_forward: bool = False,
-            blocking: bool = False) -> tuple[Timeline, list[float]]:
-    """Run the pipeline in the DES; returns the timeline and, per stage, the end of its gradient reductions.
+            blocking: bool = False) -> tuple[Timeline, list[float], list[list[tuple[float, float]]]]:
+    """Run the pipeline in the DES; returns the timeline and, per stage, the end of its gradient reductions and
+    each bucket's ``(start, end)`` on its communication stream.
 
     ``comms`` (:class:`~simtrain.parallel.costs.Comms`) gives the sends' Schedules; ``dp_buckets[s]`` lists
     ``(seconds into the last backward when ready, Schedules)`` of stage s's gradient reductions, run one after
@@ -219,6 +220,7 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
     arrived_b = [[env.event() for _ in range(m)] for _ in range(p * v)]
     ops: list[list[tuple[str, int, int, float, float]]] = [[] for _ in range(p)]
     dp_end = [0.0] * p
+    dp_busy: list[list[tuple[float, float]]] = [[] for _ in range(p)]   # each stage's buckets: (start, end)
     sends = {(s, back): comms.p2p(s, p2p_bytes, backward=back) for s in range(p) for back in (False, True)}
 
     def deliver(event: Any, schedule: Any) -> Any:
@@ -233,9 +235,11 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
             wait = start + ready * slow[stage] - env.now
             if wait > 0:
                 yield env.timeout(wait)
+            begin = env.now
             for schedule in schedules:
                 run = CollectiveRun(network, schedule, comms.options)
                 yield run.done
+            dp_busy[stage].append((begin, env.now))
         dp_end[stage] = env.now
 
     def stage_process(s: int) -> Any:
@@ -271,4 +275,4 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
         env.process(stage_process(s))
     env.run()
     end = float(max(e for stage_ops in ops for *_, e in stage_ops))
-    return Timeline(ops, end), dp_end
+    return Timeline(ops, end), dp_end, dp_busy

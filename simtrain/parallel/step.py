@@ -40,6 +40,7 @@ from simtrain.parallel.memory import CATEGORIES as MEMORY_CATEGORIES
 from simtrain.parallel.memory import SCHEME_STATE, memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan, pipeline_slots
+from simtrain.training.overlap import collective_share, compute_end
 
 __all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_context", "scheme_phases", "simulate_hybrid",
            "step_time", "trains_factor_gemms", "write_pipeline_trace"]
@@ -105,8 +106,9 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         if not plan.overlap_dp:   # every reduction waits for the end of the last backward
             buckets = [[(costs.backward[s][0], schedules) for _, _, schedules in stage]
                        for s, stage in enumerate(costs.dp_buckets)]
-        timeline, dp_end = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms, costs.p2p_bytes,
-                                   buckets, slow, perturbations, store_and_forward, blocking=not plan.overlap_pp)
+        timeline, dp_end, dp_busy = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms,
+                                            costs.p2p_bytes, buckets, slow, perturbations, store_and_forward,
+                                            blocking=not plan.overlap_pp)
     else:
         key = (tuple(map(tuple, costs.forward)), tuple(map(tuple, costs.backward)), tuple(costs.p2p_forward),
                tuple(costs.p2p_backward), plan.schedule, m, tuple(slow), not plan.overlap_pp)
@@ -118,15 +120,24 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
                 timelines[key] = known
         timeline = known
         dp_end = []
+        dp_busy = []
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)
             clock = start if plan.overlap_dp else end
+            busy = []
             for ready, seconds, _ in costs.dp_buckets[s]:
-                clock = max(clock, start + ready * slow[s] if plan.overlap_dp else end) + seconds
+                begin = max(clock, start + ready * slow[s] if plan.overlap_dp else end)
+                clock = begin + seconds
+                busy.append((begin, clock))
             dp_end.append(clock)
+            dp_busy.append(busy)
     stage_end = []
     for s in range(plan.pp):
-        _, end = timeline.last_backward(s)
+        start, end = timeline.last_backward(s)
+        # the reductions that overlap the last backward hold SMs its compute would use (simtrain.training.overlap)
+        shares = [max((collective_share(schedule, costs.comms.cluster, costs.comms.options)
+                       for schedule in bucket[-1]), default=0.0) for bucket in costs.dp_buckets[s]]
+        end = compute_end(end - start, [(b, e, f) for (b, e), f in zip(dp_busy[s], shares)], start)
         stage_end.append(max(end, dp_end[s]) + costs.update[s] * slow[s] + costs.dp_after_update[s])
     return HybridStep(timeline, dp_end, stage_end, max(stage_end))
 

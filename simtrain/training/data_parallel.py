@@ -49,6 +49,7 @@ from simtrain.network.perturb import Perturbations
 from simtrain.run import DTYPES, TrainingRun
 from simtrain.topology import Cluster
 from simtrain.training.framework import fill_buckets, framework_costs, make_framework, plan_groups
+from simtrain.training.overlap import collective_share, compute_ends
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 from simtrain.training.run_cache import RunCache, default_cache
 
@@ -164,6 +165,8 @@ class CommOutcome:
     load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = None
     finish: np.ndarray | None = None  # per-rank end of the step when model averaging ends it
     phases: list[list[tuple[int, int, str, float, float]]] | None = None  # DES, traced: per bucket (rank, chunk, ...)
+    #: per rank: the compute time the overlapped collectives took by holding SMs (simtrain.training.overlap)
+    shared_s: np.ndarray | None = None
 
     def max_link_utilization(self, step_time: float) -> float:
         """Busiest link's bytes over what it could carry in the step."""
@@ -572,12 +575,37 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
             comm = comm_des(jobs, cluster, forward_time, backward_time, update_time, factors, resolved.network,
                             perturbations=resolved.perturbations, store_and_forward=run.store_and_forward,
                             record_loads=record_loads, cache=resolved.cache, record_phases=record_phases)
-        compute_end = (forward_time + backward_time) * factors
+        work = (forward_time + backward_time) * factors
+        compute_end = _shared_compute_end(work, comm, _bucket_shares(jobs, cluster, resolved.network))
+        comm.shared_s = compute_end - work
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
             finish = np.maximum(finish, comm.finish)
         outcomes.append((phase, count, comm, float(finish.max())))
     return outcomes
+
+
+def _bucket_shares(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions) -> np.ndarray:
+    """Per overlapped bucket (in bucket order, as :func:`_timings` merges them), the largest share of a GPU its
+    collectives hold while they run (:func:`~simtrain.training.overlap.collective_share`)."""
+    shares: dict[int, float] = {}
+    for job in jobs:
+        if not job.after_update:
+            shares[job.bucket] = max(shares.get(job.bucket, 0.0), collective_share(job.schedule, cluster, network))
+    return np.array([shares[k] for k in sorted(shares)])
+
+
+def _shared_compute_end(work: np.ndarray, comm: CommOutcome, shares: np.ndarray) -> np.ndarray:
+    """Each rank's end of forward and backward when the overlapped buckets' collectives hold their ``shares`` of
+    its GPU while they run (:mod:`simtrain.training.overlap`): the DES's per-rank bucket intervals, or the
+    analytical stream's."""
+    if not comm.buckets or not (shares > 0).any():
+        return work
+    if comm.bucket_start is not None and comm.bucket_end is not None:
+        return compute_ends(work, comm.bucket_start, comm.bucket_end, shares)
+    starts = np.array([[b.start_s] for b in comm.buckets]).repeat(len(work), axis=1)
+    ends = np.array([[b.end_s] for b in comm.buckets]).repeat(len(work), axis=1)
+    return compute_ends(work, starts, ends, shares)
 
 
 def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase, int, CommOutcome, float]],
@@ -596,6 +624,9 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
     single = forward_time + backward_time + update_time
     slowest_compute = float((single * step.factors).max())
+    # compute the overlapped collectives took by holding SMs: the most any rank lost (mean over the period)
+    shared = sum(count * float(c.shared_s.max()) for _, count, c, _ in outcomes
+                 if c.shared_s is not None and c.shared_s.size) / period
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
     for _, count, comm, _ in outcomes:
         for name, value in comm.bytes_by_class.items():
@@ -629,7 +660,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         update_time_s=update_time,
         compute_time_s=single,
         comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
-        exposed_comm_time_s=max(0.0, step_time - slowest_compute),
+        exposed_comm_time_s=max(0.0, step_time - slowest_compute - shared),
+        shared_compute_time_s=shared,
         bytes_per_gpu=sum(count * c.bytes_per_gpu for _, count, c, _ in outcomes) / period,
         bytes_per_gpu_by_class=by_class,
         num_buckets=len(step.buckets),

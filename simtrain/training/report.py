@@ -110,6 +110,9 @@ class StepReport:
     phase_steps_per_period: dict[str, int] = field(default_factory=dict)
     framework: str = "ideal"   # the framework in the step and what it cost (simtrain.training.framework)
     launch_overhead_s: float = 0.0
+    #: compute seconds lost to overlapped collectives holding SMs (``network.protocol: nccl``;
+    #: simtrain.training.overlap): part of the step, not of ``exposed_comm_time_s``
+    shared_compute_time_s: float = 0.0
     first_bucket_wait_s: float = 0.0
     #: with the run's length (samples_per_epoch and epochs): what ``simtrain traffic`` warns when the scheme's dense
     #: warm-up lasts the whole run, else None
