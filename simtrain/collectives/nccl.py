@@ -366,6 +366,7 @@ class NcclTuner:
         from simtrain.network.cache import NetworkCache
 
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
+        self._ctas: dict[str, int] = {}   # NCCL algorithm → thread blocks (:meth:`ctas`)
         self._templates: dict[Candidate, Schedule] = {}
         self._pipeline: dict[Candidate, tuple[float, np.ndarray, float, np.ndarray]] = {}
         self._cache = NetworkCache.for_cluster(cluster, cache)  # routes shared by the candidates' templates
@@ -464,11 +465,16 @@ class NcclTuner:
         return self.table(size)[0][0]
 
     def ctas(self, candidate: Candidate) -> int:
-        """Thread blocks NCCL launches for ``candidate`` on these groups (:func:`nccl_ctas`)."""
-        from simtrain.network.protocol import _architecture
+        """Thread blocks NCCL launches for ``candidate`` on these groups (:func:`nccl_ctas`; one count per NCCL
+        algorithm, worked out once)."""
+        known = self._ctas.get(candidate.nccl)
+        if known is None:
+            from simtrain.network.protocol import _architecture
 
-        return nccl_ctas(candidate.nccl, self.nodes, int(self.cluster.params.get("nics_per_node", 1)),
-                         _intra_line_Bps(self.cluster, self.groups[0]), _architecture(self.cluster.device))
+            known = self._ctas[candidate.nccl] = nccl_ctas(
+                candidate.nccl, self.nodes, int(self.cluster.params.get("nics_per_node", 1)),
+                _intra_line_Bps(self.cluster, self.groups[0]), _architecture(self.cluster.device))
+        return known
 
     def schedule(self, size: float) -> Schedule:
         """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
