@@ -52,8 +52,8 @@ from simtrain.registry import make
 from simtrain.topology.cluster import Cluster
 
 __all__ = ["CHANNEL_BANDWIDTH_BPS", "MAX_CHUNKS", "MAX_RING_CHANNELS", "NVLS_CHANNELS", "PIPELINE_SLACK",
-           "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices", "collective_ctas", "nccl_ctas",
-           "tree_chunks"]
+           "Candidate", "NcclTuner", "auto_schedule", "candidates", "choices", "collective_ctas", "group_ctas",
+           "nccl_ctas", "tree_chunks"]
 
 #: At most this many pipeline chunks for a tree (bounds the DES's events; NCCL's own count grows with size).
 MAX_CHUNKS = 64
@@ -65,42 +65,82 @@ PIPELINE_SLACK = 0.05
 #: Thread blocks NCCL launches for an NVLS (NVLink SHARP) collective, by architecture: ``NVLS_NCHANNELS_SM90`` 16
 #: and ``NVLS_NCHANNELS_SM100`` 32 (src/transport/nvls.cc; ``NCCL_NVLS_NCHANNELS``).
 NVLS_CHANNELS = {"hopper": 16, "blackwell": 32}
-#: Within a node, NCCL's rings and trees run one channel per 12.5 GB/s of a GPU's in-node bandwidth per direction:
-#: 24 channels on HGX A100 (300 GB/s; "Channel 23/24", nccl-tests #100's log) and 16 on H800 (200 GB/s; "16 coll
-#: channels", nccl #892's log).
+#: Within a node, NCCL's rings and trees run two channels per NVLink ("2 CTAs per NVLink", nccl #1703), i.e. one per
+#: 12.5 GB/s of a GPU's in-node line rate per direction on 25 GB/s links: 24 channels on HGX A100 (12 links, 300
+#: GB/s; "Channel 23/24", nccl-tests #100's log) and 16 on H800 (8 links, 200 GB/s; "16 coll channels", nccl #892's
+#: log).
 CHANNEL_BANDWIDTH_BPS = 12.5e9
-#: At most this many ring or tree channels in a node (NCCL's ``MAXCHANNELS`` up to 2.22).
+#: At most this many ring or tree channels in a node (``MAXCHANNELS`` of NCCL up to 2.18; 18 NVLinks of an H100
+#: would give 36).
 MAX_RING_CHANNELS = 32
 
 
-def nccl_ctas(nccl: str, nodes: int, nics_per_node: int, intra_line_Bps: float, architecture: str) -> int:
-    """Thread blocks NCCL launches for one collective: one per channel, each holding a whole SM while it runs (its
-    640 threads at up to 96 registers fill an SM's register file; NCCL's maintainers: "NCCL CTAs won't share an SM
-    with compute kernels", nccl #689).
+def nccl_ctas(nccl: str, nodes: int, nics: int, intra_line_Bps: float, architecture: str) -> int:
+    """Thread blocks NCCL launches for one collective of NCCL algorithm ``nccl`` on a group across ``nodes``
+    nodes, using ``nics`` NICs of each: one per channel, each holding an SM while it runs (up to 640 threads at up
+    to 96 registers, most of an SM's register file; NCCL's maintainers: "NCCL CTAs won't share an SM with compute
+    kernels", nccl #689).
 
-    NVLS: :data:`NVLS_CHANNELS`. Across nodes: two channels per NIC of a node ("a DGX with 8 NICs ... would use 16
-    SMs", "a PCIe system with one NIC ... 2 SMs", nccl #689). Within a node: one per :data:`CHANNEL_BANDWIDTH_BPS` of
-    the in-node line rate, at least 2 and at most :data:`MAX_RING_CHANNELS`.
+    NVLS: :data:`NVLS_CHANNELS`. Across nodes: two channels per NIC the group uses ("a DGX with 8 NICs ... would
+    use 16 SMs", "a PCIe system with one NIC ... 2 SMs", nccl #689), doubled under 16 on Hopper and Blackwell
+    nodes with NVLink (NCCL's ``connect.cc``: "4 compute channels per search channel ... on <8 PPN"). Within a
+    node: one per
+    :data:`CHANNEL_BANDWIDTH_BPS` of the in-node line rate, at least 2 and at most :data:`MAX_RING_CHANNELS`.
 
     Examples
     --------
     >>> nccl_ctas("ring", 1, 8, 300e9, "ampere"), nccl_ctas("ring", 4, 8, 300e9, "ampere")
     (24, 16)
-    >>> nccl_ctas("nvls", 1, 8, 450e9, "hopper"), nccl_ctas("ring", 1, 8, 450e9, "hopper")
-    (16, 32)
+    >>> nccl_ctas("nvls", 1, 8, 450e9, "hopper"), nccl_ctas("ring", 4, 1, 450e9, "hopper")
+    (16, 4)
     """
     if nccl in ("nvls", "nvlstree"):
         return NVLS_CHANNELS.get(architecture, NVLS_CHANNELS["hopper"])
     if nodes > 1:
-        return 2 * max(1, nics_per_node)
+        blocks = 2 * max(1, nics)
+        # Hopper on: "Use 4 compute channels per search channel to reach peak BW on <8 PPN" (src/graph/connect.cc,
+        # doubling the channels under 16 on NVLink nodes)
+        if architecture in ("hopper", "blackwell") and blocks < 16 and intra_line_Bps > 45e9:
+            blocks *= 2
+        return blocks
     if not math.isfinite(intra_line_Bps):
         return 2
     return int(min(MAX_RING_CHANNELS, max(2, intra_line_Bps // CHANNEL_BANDWIDTH_BPS)))
 
 
-def collective_ctas(schedule: Schedule, cluster: Cluster) -> int:
-    """:func:`nccl_ctas` of a Schedule: what ``auto`` recorded (``params["ctas"]``), or for a named algorithm its
-    ranks' nodes and in-node line rate, run as a ring.
+def group_ctas(nccl: str, cluster: Cluster, group: np.ndarray, cache: Any = None) -> int:
+    """:func:`nccl_ctas` for NCCL algorithm ``nccl`` on the ranks ``group`` (one group of a collective): its nodes,
+    the NICs it uses in each (a node's NICs in proportion to the group's GPUs there, at least one), and its
+    in-node line rate (kept in ``cache``, the cluster's :class:`~simtrain.network.NetworkCache`, when given).
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-h100", gpus=64)
+    >>> group_ctas("ring", c, np.arange(16)), group_ctas("ring", c, np.arange(0, 64, 8))   # 8 NICs a node; 1
+    (16, 4)
+    """
+    from simtrain.network.protocol import _architecture
+
+    group = np.asarray(group, dtype=np.int64)
+    g = max(cluster.gpus_per_node, 1)
+    node = group // g
+    nodes = len(np.unique(node))
+    per_node = int(np.count_nonzero(node == node[0])) if group.size else 1
+    nics = max(1, round(int(cluster.params.get("nics_per_node", 1)) * per_node / g))
+    intra = float("inf")
+    if nodes == 1 or per_node > 1:
+        same = group[(node == node[0])]
+        key = ("intra-line", int(same[0]), int(same[1]) if same.size > 1 else -1, int(same.size))
+        intra = (cache.get("nccl-ctas", key, lambda: _intra_line_Bps(cluster, same)) if cache is not None
+                 else _intra_line_Bps(cluster, same))
+    return nccl_ctas(nccl, nodes, nics, intra, _architecture(cluster.device))
+
+
+def collective_ctas(schedule: Schedule, cluster: Cluster, group: np.ndarray | None = None, cache: Any = None) -> int:
+    """Thread blocks NCCL launches for a Schedule: what ``auto`` recorded (``params["ctas"]``), or for a named
+    algorithm :func:`group_ctas` of the NCCL algorithm it runs as (:func:`~simtrain.network.protocol.nccl_kind`) on
+    ``group`` (one group of a grouped schedule; default: all its ranks, one group).
 
     Examples
     --------
@@ -113,18 +153,16 @@ def collective_ctas(schedule: Schedule, cluster: Cluster) -> int:
     recorded = schedule.params.get("ctas")
     if recorded is not None:
         return int(recorded)   # type: ignore[call-overload]
-    from simtrain.network.protocol import _architecture
+    from simtrain.network.protocol import nccl_kind
 
-    ranks = np.asarray(schedule.ranks, dtype=np.int64)
-    nodes = len(np.unique(ranks // max(cluster.gpus_per_node, 1)))
-    nccl = "nvls" if schedule.algorithm in ("nvls", "nvlstree") else "ring"
-    return nccl_ctas(nccl, nodes, int(cluster.params.get("nics_per_node", 1)), _intra_line_Bps(cluster, ranks),
-                     _architecture(cluster.device))
+    ranks = np.asarray(schedule.ranks if group is None else group, dtype=np.int64)
+    return group_ctas(nccl_kind(schedule.algorithm), cluster, ranks, cache)
 
 
 def _intra_line_Bps(cluster: Cluster, ranks: np.ndarray) -> float:
     """A GPU's in-node line rate to a peer of its node (the slowest link on the route, times the full mesh's
-    edge-disjoint rings), ``inf`` when no rank shares the first one's node."""
+    edge-disjoint rings: what NCCL's search puts channels on), ``inf`` when no rank shares the first one's node.
+    Line rates, not :func:`~simtrain.network.protocol.node_bandwidths`' effective ones: channels follow links."""
     g = max(cluster.gpus_per_node, 1)
     same = ranks[(ranks // g == ranks[0] // g) & (ranks != ranks[0])]
     if not same.size:
@@ -469,11 +507,8 @@ class NcclTuner:
         algorithm, worked out once)."""
         known = self._ctas.get(candidate.nccl)
         if known is None:
-            from simtrain.network.protocol import _architecture
-
-            known = self._ctas[candidate.nccl] = nccl_ctas(
-                candidate.nccl, self.nodes, int(self.cluster.params.get("nics_per_node", 1)),
-                _intra_line_Bps(self.cluster, self.groups[0]), _architecture(self.cluster.device))
+            known = self._ctas[candidate.nccl] = group_ctas(candidate.nccl, self.cluster, self.groups[0],
+                                                            self._cache)
         return known
 
     def schedule(self, size: float) -> Schedule:
@@ -512,7 +547,8 @@ class NcclTuner:
                   "chunks": chunks, "ctas": self.ctas(candidate), **dict(candidate.params)}
         if not chosen:
             return Schedule(self.op, candidate.algorithm, size, base.ranks, tuple(patterns), chunks,
-                            {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)
+                            {**base.params, "chunks": chunks, "ctas": params["ctas"]}, base.base_latency_s,
+                            candidate.protocol)
         return Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
                         candidate.protocol, self)
 

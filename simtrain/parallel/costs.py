@@ -99,7 +99,7 @@ class Comms:
         self.algorithm = algorithm
         self.algorithm_params = dict(algorithm_params or {})
         self._times: dict[Any, float] = {}
-        self._reductions: dict[Any, tuple[float, tuple[Schedule, ...]]] = {}
+        self._reductions: dict[Any, tuple[float, tuple[Schedule, ...], float]] = {}
         self._rows: dict[Any, np.ndarray] = {}
         #: bytes per GPU by link class of everything :meth:`count` recorded
         self.bytes_by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
@@ -141,7 +141,8 @@ class Comms:
         groups = self.plan.groups(dim) if rows is None else rows
         if groups.shape[1] == 1 or size_bytes <= 0:
             return 0.0
-        return collective_share(self.schedule(op, dim, size_bytes, rows)[1], self.cluster, self.options)
+        return collective_share(self.schedule(op, dim, size_bytes, rows)[1], self.cluster, self.options,
+                                groups[0], self.cache)
 
     def _timed(self, key: Any, size_bytes: float, schedule: Schedule | Callable[[], Schedule]) -> float:
         """A schedule's time, kept in the cluster's cache under what decides it: its template key and size, the
@@ -177,17 +178,18 @@ class Comms:
         for name, value in traffic.bytes_by_class.items():
             self.bytes_by_class[name] += times * value / n
 
-    def reduction(self, op: str, stage: int, dense_bytes: float, expert_bytes: float) -> tuple[float,
-                                                                                              tuple[Schedule, ...]]:
-        """Seconds and Schedules of one gradient bucket's reduction on pipeline stage ``stage``'s data-parallel
-        groups: dense gradients over ``dp · cp``, expert gradients over ``dp · cp / ep``. Under hybrid sharding
-        (expert parallelism excluded, so both kinds shard alike) ``reduce-scatter`` runs on the shard groups and is
-        followed by the all-reduce of the shard across the replica groups; ``replica`` is that all-reduce alone
-        (ZeRO-3, whose reduce-scatter runs every micro-batch)."""
+    def reduction(self, op: str, stage: int, dense_bytes: float,
+                  expert_bytes: float) -> tuple[float, tuple[Schedule, ...], float]:
+        """Seconds, Schedules and share of a GPU (the most any of them holds while it runs,
+        :func:`~simtrain.training.overlap.collective_share`) of one gradient bucket's reduction on pipeline stage
+        ``stage``'s data-parallel groups: dense gradients over ``dp · cp``, expert gradients over ``dp · cp / ep``.
+        Under hybrid sharding (expert parallelism excluded, so both kinds shard alike) ``reduce-scatter`` runs on
+        the shard groups and is followed by the all-reduce of the shard across the replica groups; ``replica`` is
+        that all-reduce alone (ZeRO-3, whose reduce-scatter runs every micro-batch)."""
         memo = ("reduction", op, stage, float(dense_bytes), float(expert_bytes))
         if memo in self._reductions:
             return self._reductions[memo]
-        seconds = 0.0
+        seconds = share = 0.0
         schedules: list[Schedule] = []
         steps = [(op, "dpcp", dense_bytes), (op, "edp", expert_bytes)]
         if self.plan.hybrid and op in ("reduce-scatter", "replica"):
@@ -202,19 +204,21 @@ class Comms:
             key, schedule = self.schedule(kind, dim, nbytes, rows)
             seconds += self._timed(key, float(nbytes), schedule)
             schedules.append(schedule)
-        self._reductions[memo] = (seconds, tuple(schedules))
+            share = max(share, collective_share(schedule, self.cluster, self.options, rows[0], self.cache))
+        self._reductions[memo] = (seconds, tuple(schedules), share)
         return self._reductions[memo]
 
     def compressed(self, phase: Any, stage: int, tensors: Sequence[Tensor], dp_per_node: int,
-                   compute: ComputeModel, width: int) -> tuple[float, tuple[Schedule, ...]]:
-        """Seconds and Schedules of a compression scheme's communications (``phase.comms``) for one bucket of
-        gradient tensors on stage ``stage``'s data-parallel groups, after its compression compute. The scheme's
+                   compute: ComputeModel, width: int) -> tuple[float, tuple[Schedule, ...], float]:
+        """Seconds, Schedules and share of a GPU (as :meth:`reduction`) of a compression scheme's communications
+        (``phase.comms``) for one bucket of gradient tensors on stage ``stage``'s data-parallel groups, after its
+        compression compute. The scheme's
         groups (``world``, ``node``, ``peers``, ``leaders``, ``groups:K``) are taken inside each data-parallel
         group, with ``dp_per_node`` of its members per node."""
         from simtrain.collectives.groups import comm_sizes
 
         rows = self.stage_rows("dpcp", stage)
-        seconds = 0.0
+        seconds = share = 0.0
         if phase.compute_flops is not None:
             flops = phase.compute_flops(tensors)
             if flops:
@@ -239,7 +243,8 @@ class Comms:
                 build_grouped_schedule, comm.op, all_sizes, self.cluster, name, groups, **params))
             seconds += self._timed(key, float(sum(all_sizes)), schedule)
             schedules.append(schedule)
-        return seconds, tuple(schedules)
+            share = max(share, collective_share(schedule, self.cluster, self.options, groups[0], self.cache))
+        return seconds, tuple(schedules), share
 
     def stage_rows(self, dim: str, stage: int) -> np.ndarray:
         """The groups of ``dim`` that lie on pipeline stage ``stage``."""
@@ -293,7 +298,7 @@ class StageCosts:
     dp_buckets : list of list of tuple
         Per stage, the gradient reductions of its last micro-batch's backward, in the order backward produces
         them: (seconds of compute into that backward when the bucket is ready, seconds of its communication, its
-        Schedules on the stage's data-parallel groups).
+        Schedules on the stage's data-parallel groups, the share of a GPU they hold while they run).
     dp_after_update : list of float
         Per stage, communication after the optimizer step (ZeRO-1/2 parameter all-gather).
     update : list of float
@@ -305,7 +310,7 @@ class StageCosts:
     p2p_forward: list[float]
     p2p_backward: list[float]
     exposed: dict[str, float]
-    dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...]]]]
+    dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...], float]]]
     dp_after_update: list[float]
     update: list[float]
     model_flops: float
@@ -345,7 +350,8 @@ class StageCosts:
         kv_bytes = 2 * mb * c.seq * c.kv_dim // tp * width   # the whole sequence's K and V on one TP rank
         cp_gather = comms.time("all-gather", "cp", kv_bytes)
         cp_scatter = comms.time("reduce-scatter", "cp", kv_bytes)
-        cp_share = max(comms.share("all-gather", "cp", kv_bytes), comms.share("reduce-scatter", "cp", kv_bytes))
+        cp_gather_share = comms.share("all-gather", "cp", kv_bytes)
+        cp_scatter_share = comms.share("reduce-scatter", "cp", kv_bytes)
         dispatch = tokens // (tp if sp else 1) * c.hidden * width * max(1, c.top_k)
         ep_pass = 2 * comms.time("all-to-all", "ep", dispatch) if plan.ep > 1 else 0.0
         # expert tensor parallelism etp ≠ tp (Megatron-core's alltoall dispatcher): after the EP all-to-all the etp
@@ -381,15 +387,15 @@ class StageCosts:
                 # a pass's first layer: its gather waits for nothing to hide behind; without re-sharding after
                 # forward, backward has its parameters already
                 again = gather if plan.zero_reshard else 0.0
-                both = max(gather_share, scatter_share) if plan.zero_reshard else scatter_share
-                z_f, z_b = overlapped(f, gather, gather_share) - f, overlapped(b, again + scatter, both) - b
-                z_f_first, z_b_first = gather, again + overlapped(b, scatter, scatter_share) - b
+                z_f = overlapped(f, [(gather, gather_share)]) - f
+                z_b = overlapped(b, [(again, gather_share), (scatter, scatter_share)]) - b
+                z_f_first, z_b_first = gather, again + overlapped(b, [(scatter, scatter_share)]) - b
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f,
                 "tp": tp_pass if not (moe and plan.folded) else
                 (tp_pass if c.shared_experts else tp_pass / 2) + etp_pass,
-                "cp_f": overlapped(core_f, cp_gather, cp_share) - core_f,
-                "cp_b": overlapped(core_b, cp_gather + cp_scatter, cp_share) - core_b,
+                "cp_f": overlapped(core_f, [(cp_gather, cp_gather_share)]) - core_f,
+                "cp_b": overlapped(core_b, [(cp_gather, cp_gather_share), (cp_scatter, cp_scatter_share)]) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
                 "zb_first": z_b_first, "weights": weights,
                 "expert_weights": expert_weights,
@@ -422,7 +428,7 @@ class StageCosts:
         forward: list[list[float]] = []
         backward: list[list[float]] = []
         exposed = dict.fromkeys(CATEGORIES, 0.0)
-        dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...]]]] = []
+        dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...], float]]] = []
         dp_after: list[float] = []
         updates: list[float] = []
         from simtrain.parallel.memory import stage_params
@@ -470,7 +476,7 @@ class StageCosts:
             dense_params, expert_params = stage_params(c, plan, stage)
             op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
             ready = 0.0
-            stage_buckets: list[tuple[float, float, tuple[Schedule, ...]]] = []
+            stage_buckets: list[tuple[float, float, tuple[Schedule, ...], float]] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
             extra_dense = dense_params * width - layer_dense   # embedding and head
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
@@ -562,7 +568,7 @@ class StageCosts:
                            m / plan.pp)
         if self.phase_bytes is not None:   # a compression scheme: the schedules of its buckets
             for stage_buckets in self.dp_buckets:
-                for _, _, schedules in stage_buckets:
+                for _, _, schedules, _ in stage_buckets:
                     for schedule in schedules:
                         comms._add(None, schedule, 1.0)
             return

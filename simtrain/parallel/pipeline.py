@@ -192,19 +192,22 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
 
 
 def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]], schedule: str,
-            micro_batches: int, comms: Any, p2p_bytes: float, dp_buckets: Sequence[Sequence[tuple[float, Any]]],
+            micro_batches: int, comms: Any, p2p_bytes: float,
+            dp_buckets: Sequence[Sequence[tuple[float, Any, float]]],
             factors: Sequence[float] | None = None, perturbations: Any = None, store_and_forward: bool = False,
-            blocking: bool = False) -> tuple[Timeline, list[float], list[list[tuple[float, float]]]]:
+            blocking: bool = False) -> tuple[Timeline, list[float], list[list[tuple[float, float, float]]]]:
     """Run the pipeline in the DES; returns the timeline and, per stage, the end of its gradient reductions and
-    each bucket's ``(start, end)`` on its communication stream.
+    each bucket's ``(start, end, share)`` on its communication stream.
 
     ``comms`` (:class:`~simtrain.parallel.costs.Comms`) gives the sends' Schedules; ``dp_buckets[s]`` lists
-    ``(seconds into the last backward when ready, Schedules)`` of stage s's gradient reductions, run one after
-    another on the stage's communication stream.
+    ``(seconds into the last backward when ready, Schedules, share of a GPU they hold)`` of stage s's gradient
+    reductions, run one after another on the stage's communication stream; a bucket is ready when that much of the
+    backward is done at the rate the earlier buckets left it (:mod:`simtrain.training.overlap`).
     """
     import simpy
 
     from simtrain.network.des import CollectiveRun, FlowNetwork
+    from simtrain.training.overlap import compute_end
 
     p, v = len(forward), len(forward[0])
     m = micro_batches
@@ -220,7 +223,8 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
     arrived_b = [[env.event() for _ in range(m)] for _ in range(p * v)]
     ops: list[list[tuple[str, int, int, float, float]]] = [[] for _ in range(p)]
     dp_end = [0.0] * p
-    dp_busy: list[list[tuple[float, float]]] = [[] for _ in range(p)]   # each stage's buckets: (start, end)
+    # each stage's buckets on its stream: (start, end, share of the GPU held)
+    dp_busy: list[list[tuple[float, float, float]]] = [[] for _ in range(p)]
     sends = {(s, back): comms.p2p(s, p2p_bytes, backward=back) for s in range(p) for back in (False, True)}
 
     def deliver(event: Any, schedule: Any) -> Any:
@@ -231,15 +235,16 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
         run.done.callbacks.append(lambda _: event.succeed())
 
     def gradients(stage: int, start: float) -> Any:
-        for ready, schedules in dp_buckets[stage]:
-            wait = start + ready * slow[stage] - env.now
+        for ready, schedules, share in dp_buckets[stage]:
+            # ready when the backward before it is done at the rate the earlier buckets left it
+            wait = compute_end(ready * slow[stage], dp_busy[stage], start) - env.now
             if wait > 0:
                 yield env.timeout(wait)
             begin = env.now
             for schedule in schedules:
                 run = CollectiveRun(network, schedule, comms.options)
                 yield run.done
-            dp_busy[stage].append((begin, env.now))
+            dp_busy[stage].append((begin, env.now, share))
         dp_end[stage] = env.now
 
     def stage_process(s: int) -> Any:

@@ -40,7 +40,7 @@ from simtrain.parallel.memory import CATEGORIES as MEMORY_CATEGORIES
 from simtrain.parallel.memory import SCHEME_STATE, memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan, pipeline_slots
-from simtrain.training.overlap import collective_share, compute_end
+from simtrain.training.overlap import compute_end
 
 __all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_context", "scheme_phases", "simulate_hybrid",
            "step_time", "trains_factor_gemms", "write_pipeline_trace"]
@@ -54,6 +54,10 @@ class HybridStep:
     dp_end: list[float]
     stage_end: list[float]
     step_time_s: float
+    #: per stage, the end of its last backward once the gradient reductions overlapping it have held their SMs
+    backward_end: list[float] = dataclasses.field(default_factory=list)
+    #: seconds the gradient reductions added to the last backward of the stage that ends the step by holding SMs
+    shared_s: float = 0.0
 
 
 def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
@@ -102,9 +106,9 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
     slow = factors or [1.0] * plan.pp
     m = plan.num_micro_batches
     if engine == "des":
-        buckets = [[(ready, schedules) for ready, _, schedules in stage] for stage in costs.dp_buckets]
+        buckets = [[(ready, schedules, share) for ready, _, schedules, share in stage] for stage in costs.dp_buckets]
         if not plan.overlap_dp:   # every reduction waits for the end of the last backward
-            buckets = [[(costs.backward[s][0], schedules) for _, _, schedules in stage]
+            buckets = [[(costs.backward[s][0], schedules, share) for _, _, schedules, share in stage]
                        for s, stage in enumerate(costs.dp_buckets)]
         timeline, dp_end, dp_busy = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms,
                                             costs.p2p_bytes, buckets, slow, perturbations, store_and_forward,
@@ -124,22 +128,23 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)
             clock = start if plan.overlap_dp else end
-            busy = []
-            for ready, seconds, _ in costs.dp_buckets[s]:
-                begin = max(clock, start + ready * slow[s] if plan.overlap_dp else end)
+            busy: list[tuple[float, float, float]] = []
+            for ready, seconds, _, share in costs.dp_buckets[s]:
+                # a bucket is ready when the backward before it is done at the rate the earlier buckets left it
+                begin = max(clock, compute_end(ready * slow[s], busy, start) if plan.overlap_dp else end)
                 clock = begin + seconds
-                busy.append((begin, clock))
+                busy.append((begin, clock, share))
             dp_end.append(clock)
             dp_busy.append(busy)
-    stage_end = []
+    stage_end, backward_end = [], []
     for s in range(plan.pp):
         start, end = timeline.last_backward(s)
         # the reductions that overlap the last backward hold SMs its compute would use (simtrain.training.overlap)
-        shares = [max((collective_share(schedule, costs.comms.cluster, costs.comms.options)
-                       for schedule in bucket[-1]), default=0.0) for bucket in costs.dp_buckets[s]]
-        end = compute_end(end - start, [(b, e, f) for (b, e), f in zip(dp_busy[s], shares)], start)
-        stage_end.append(max(end, dp_end[s]) + costs.update[s] * slow[s] + costs.dp_after_update[s])
-    return HybridStep(timeline, dp_end, stage_end, max(stage_end))
+        backward_end.append(compute_end(end - start, dp_busy[s], start))
+        stage_end.append(max(backward_end[s], dp_end[s]) + costs.update[s] * slow[s] + costs.dp_after_update[s])
+    last = int(np.argmax(stage_end))
+    return HybridStep(timeline, dp_end, stage_end, max(stage_end), backward_end,
+                      backward_end[last] - timeline.last_backward(last)[1])
 
 
 def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> Any:
@@ -277,8 +282,8 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
     exposed["pp"] = max(0.0, step.timeline.end - no_p2p.end)   # what the sends add to the pipeline
     tails = []
     for s in range(plan.pp):
-        _, end = step.timeline.last_backward(s)
-        tails.append(max(0.0, step.dp_end[s] - end) + costs.dp_after_update[s])
+        # beyond the last backward, as the reductions' SMs stretched it (that stretch is shared_compute_time_s)
+        tails.append(max(0.0, step.dp_end[s] - step.backward_end[s]) + costs.dp_after_update[s])
     exposed["dp"] = max(tails) + costs.exposed["dp"]
     forward = m * sum(costs.forward[0])
     backward = m * sum(costs.backward[0])
@@ -325,6 +330,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         single_gpu_step_time_s=busy * n, scaling_efficiency=busy / t,
         memory_per_gpu_bytes=float(memory["total"]), memory_capacity_bytes=device.memory_bytes,
         params=spec.num_params, clean_step_time_s=clean, config=config, parallel=parallel,
+        shared_compute_time_s=step.shared_s,
     )
 
 

@@ -64,7 +64,7 @@ def series_columns(table: Any, exclude: Sequence[str] = ()) -> list[str]:
 _NUMERIC: dict[str, float] = {"gpus": 1, "num_gpus": 1, "batch": 1, "step_time_s": 0, "compute_time_s": 0,
                               "comm_time_s": 0, "exposed_comm_time_s": 0, "forward_time_s": 0, "backward_time_s": 0,
                               "update_time_s": 0, "comm_fraction": 0, "throughput_samples_per_s": 0,
-                              "scaling_efficiency": 0, "bytes_per_gpu": 0}
+                              "scaling_efficiency": 0, "bytes_per_gpu": 0, "shared_compute_time_s": 0}
 
 
 def _ok(table: Any) -> Any:
@@ -267,18 +267,24 @@ def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "
     if rows.empty:
         raise ConfigError(f"no successful point at {x} = {at}", key="at", value=at)
     ax = _axes(ax)
-    labels, compute, exposed = [], [], []
+    labels, compute, shared, exposed = [], [], [], []
     for label, _style, group in _series(rows, [x]):
         row = group.iloc[0]
         labels.append(label or str(row["model"]))
         compute.append(row["compute_time_s"] * 1e3)
+        # tables written before the column existed have none: nothing was charged then
+        shared.append(float(row["shared_compute_time_s"]) * 1e3 if "shared_compute_time_s" in row.index else 0.0)
         exposed.append(row["exposed_comm_time_s"] * 1e3)
     positions = range(len(labels))
     ax.barh(positions, compute, color="tab:blue", label="compute (forward, backward, update)")
-    ax.barh(positions, exposed, left=compute, color="tab:red", label="exposed communication (% of the step)")
-    for y, (c, e) in enumerate(zip(compute, exposed)):
+    if any(shared):
+        ax.barh(positions, shared, left=compute, color="tab:purple",
+                label="compute slowed by overlapped collectives")
+    left = [c + s for c, s in zip(compute, shared)]
+    ax.barh(positions, exposed, left=left, color="tab:red", label="exposed communication (% of the step)")
+    for y, (c, e) in enumerate(zip(left, exposed)):
         ax.text(c + e, y, f" {100 * e / (c + e):.0f} %", va="center", fontsize=7)
-    ax.set_xlim(0, max(c + e for c, e in zip(compute, exposed)) * 1.12)   # room for the share beside the bar
+    ax.set_xlim(0, max(c + e for c, e in zip(left, exposed)) * 1.12)   # room for the share beside the bar
     ax.set_yticks(list(positions), labels, fontsize=7)
     ax.invert_yaxis()
     _finish(ax, "step time (ms)", "", f"{_title(rows)}, {at} {_LABELS.get(x, x)}".strip(", "))

@@ -44,6 +44,7 @@ OUTPUT_COLUMNS: dict[str, str] = {
     "compute_time_s": "forward + backward + update, s",
     "comm_time_s": "time the gradient collectives take in total, s (overlapped with backward where possible)",
     "exposed_comm_time_s": "communication not hidden behind compute, s",
+    "shared_compute_time_s": "compute time lost to overlapped collectives holding SMs (network.protocol nccl), s",
     "comm_fraction": "exposed communication / step time",
     "throughput_samples_per_s": "samples per second over the cluster",
     "scaling_efficiency": "throughput / (GPUs × one GPU's throughput)",

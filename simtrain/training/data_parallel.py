@@ -50,6 +50,7 @@ from simtrain.run import DTYPES, TrainingRun
 from simtrain.topology import Cluster
 from simtrain.training.framework import fill_buckets, framework_costs, make_framework, plan_groups
 from simtrain.training.overlap import collective_share, compute_ends
+from simtrain.training.overlap import compute_end as shared_compute_end
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 from simtrain.training.run_cache import RunCache, default_cache
 
@@ -165,8 +166,11 @@ class CommOutcome:
     load_history: list[tuple[float, np.ndarray, np.ndarray]] | None = None
     finish: np.ndarray | None = None  # per-rank end of the step when model averaging ends it
     phases: list[list[tuple[int, int, str, float, float]]] | None = None  # DES, traced: per bucket (rank, chunk, ...)
-    #: per rank: the compute time the overlapped collectives took by holding SMs (simtrain.training.overlap)
-    shared_s: np.ndarray | None = None
+    #: per job and rank (analytical: one column for all): when each collective started and ended on the rank
+    job_start: np.ndarray | None = None
+    job_end: np.ndarray | None = None
+    #: compute seconds the overlapped collectives took by holding SMs, on the rank that ends the step last
+    shared_s: float = 0.0
 
     def max_link_utilization(self, step_time: float) -> float:
         """Busiest link's bytes over what it could carry in the step."""
@@ -214,14 +218,19 @@ def _timings(jobs: Sequence[CommJob], starts: Sequence[float], ends: Sequence[fl
 
 
 def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions | None,
-                     compute_end: float, update: float, cache: NetworkCache) -> CommOutcome:
-    """Jobs run one after another on the stream, each as soon as it is ready and the stream is free."""
+                     compute_end: float, update: float, cache: NetworkCache,
+                     shares: np.ndarray | None = None) -> CommOutcome:
+    """Jobs run one after another on the stream, each as soon as it is ready and the stream is free; with
+    ``shares`` (each job's share of the GPU while it runs, :mod:`simtrain.training.overlap`) a job's data is ready
+    when the compute before it is done at the rate the earlier jobs left it."""
     results: dict[tuple[Any, float], Any] = {}
     clock = 0.0
     overlap_end = 0.0
     starts, ends = [], []
     comm_time = 0.0
     arrive = arrivals(jobs, np.ones(1))[:, 0]
+    busy: list[tuple[float, float, float]] = []   # the overlapped jobs so far: (start, end, share)
+    sharing = shares is not None and bool((shares > 0).any())
     for index, job in enumerate(jobs):
         key = (job.key, job.schedule.size_bytes)
         result = results.get(key)
@@ -231,10 +240,15 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
             earliest = max(compute_end, overlap_end) + update + job.delay if clock <= overlap_end else clock + job.delay
         else:
             earliest = float(arrive[index])
+            if sharing:
+                earliest = shared_compute_end(earliest, busy)
         start = max(earliest, clock) + job.launch_s
         clock = start + result.time_s
         if not job.after_update:
             overlap_end = clock
+            if sharing:
+                assert shares is not None
+                busy.append((start, clock, float(shares[index])))
         comm_time += result.time_s
         starts.append(start)
         ends.append(clock)
@@ -242,7 +256,8 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
     post = any(job.after_update for job in jobs)
     finish = np.array([clock]) if post else None
     return CommOutcome(_timings(jobs, starts, ends), np.array([overlap_end]), comm_time, total, by_class,
-                       link_bytes, cluster.link_bandwidth_Bps, finish=finish)
+                       link_bytes, cluster.link_bandwidth_Bps, finish=finish,
+                       job_start=np.array(starts, dtype=float)[:, None], job_end=np.array(ends, dtype=float)[:, None])
 
 
 def _buckets(model: ModelSpec, bucket_bytes: float, width: int) -> list[tuple[int, list[Tensor], list[str]]]:
@@ -566,46 +581,38 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
         forward_time += (step.accumulation - 1) * (forward_time + backward_time)
+        shares = _job_shares(jobs, cluster, resolved.network, resolved.cache)
         if run.engine == "analytical":
             comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
-                                    resolved.cache)
+                                    resolved.cache, shares)
         else:
             from simtrain.training.des_step import comm_des
 
             comm = comm_des(jobs, cluster, forward_time, backward_time, update_time, factors, resolved.network,
                             perturbations=resolved.perturbations, store_and_forward=run.store_and_forward,
-                            record_loads=record_loads, cache=resolved.cache, record_phases=record_phases)
+                            record_loads=record_loads, cache=resolved.cache, record_phases=record_phases,
+                            shares=shares)
         work = (forward_time + backward_time) * factors
-        compute_end = _shared_compute_end(work, comm, _bucket_shares(jobs, cluster, resolved.network))
-        comm.shared_s = compute_end - work
+        compute_end = work
+        if (shares > 0).any() and comm.job_start is not None and comm.job_end is not None:
+            width = len(work)
+            compute_end = compute_ends(work, np.broadcast_to(comm.job_start, (len(jobs), width)),
+                                       np.broadcast_to(comm.job_end, (len(jobs), width)), shares)
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
             finish = np.maximum(finish, comm.finish)
+        last = int(np.argmax(finish))   # the rank that ends the step: what sharing cost it
+        comm.shared_s = float(compute_end[last] - work[last])
         outcomes.append((phase, count, comm, float(finish.max())))
     return outcomes
 
 
-def _bucket_shares(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions) -> np.ndarray:
-    """Per overlapped bucket (in bucket order, as :func:`_timings` merges them), the largest share of a GPU its
-    collectives hold while they run (:func:`~simtrain.training.overlap.collective_share`)."""
-    shares: dict[int, float] = {}
-    for job in jobs:
-        if not job.after_update:
-            shares[job.bucket] = max(shares.get(job.bucket, 0.0), collective_share(job.schedule, cluster, network))
-    return np.array([shares[k] for k in sorted(shares)])
-
-
-def _shared_compute_end(work: np.ndarray, comm: CommOutcome, shares: np.ndarray) -> np.ndarray:
-    """Each rank's end of forward and backward when the overlapped buckets' collectives hold their ``shares`` of
-    its GPU while they run (:mod:`simtrain.training.overlap`): the DES's per-rank bucket intervals, or the
-    analytical stream's."""
-    if not comm.buckets or not (shares > 0).any():
-        return work
-    if comm.bucket_start is not None and comm.bucket_end is not None:
-        return compute_ends(work, comm.bucket_start, comm.bucket_end, shares)
-    starts = np.array([[b.start_s] for b in comm.buckets]).repeat(len(work), axis=1)
-    ends = np.array([[b.end_s] for b in comm.buckets]).repeat(len(work), axis=1)
-    return compute_ends(work, starts, ends, shares)
+def _job_shares(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions,
+                cache: NetworkCache) -> np.ndarray:
+    """Each job's share of a GPU while it runs (:func:`~simtrain.training.overlap.collective_share`; 0 for jobs
+    after the update, which overlap no compute)."""
+    return np.array([0.0 if job.after_update else collective_share(job.schedule, cluster, network, cache=cache)
+                     for job in jobs])
 
 
 def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase, int, CommOutcome, float]],
@@ -624,9 +631,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
     single = forward_time + backward_time + update_time
     slowest_compute = float((single * step.factors).max())
-    # compute the overlapped collectives took by holding SMs: the most any rank lost (mean over the period)
-    shared = sum(count * float(c.shared_s.max()) for _, count, c, _ in outcomes
-                 if c.shared_s is not None and c.shared_s.size) / period
+    # compute the overlapped collectives took by holding SMs on the rank that ends the step (mean over the period)
+    shared = sum(count * c.shared_s for _, count, c, _ in outcomes) / period
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
     for _, count, comm, _ in outcomes:
         for name, value in comm.bytes_by_class.items():

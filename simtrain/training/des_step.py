@@ -39,6 +39,7 @@ from simtrain.network.link_load import schedule_traffic
 from simtrain.network.perturb import Perturbations
 from simtrain.network.symmetry import Symmetry
 from simtrain.topology import Cluster
+from simtrain.training.overlap import compute_end
 
 __all__ = ["comm_des"]
 
@@ -47,7 +48,7 @@ class _Stream:
     """Starts job k on a rank once its data is there (``arrive``) and job k-1 has finished there."""
 
     def __init__(self, env: simpy.Environment, jobs: Sequence[Any], factors: np.ndarray, compute_end: np.ndarray,
-                 update: np.ndarray) -> None:
+                 update: np.ndarray, arrive: np.ndarray | None = None, shares: np.ndarray | None = None) -> None:
         self.env = env
         self.jobs = jobs
         self.factors = factors
@@ -61,6 +62,17 @@ class _Stream:
         self.overlap_end = np.zeros(ranks)
         if count:
             self.previous_done[0] = True
+        # sharing (simtrain.training.overlap): a job's data is there when the compute before it is done at the rate
+        # the rank's earlier collectives left it, so each arrival is worked out when the job before it ends
+        self.unslowed = arrive   # jobs x ranks: when each job's data would be there at the full compute rate
+        self.shares = shares if shares is not None and arrive is not None and (shares > 0).any() else None
+        self.began = np.full((count, ranks), np.nan)
+        self.busy: list[list[tuple[float, float, float]]] = [[] for _ in range(ranks)]
+
+    @property
+    def lazy(self) -> bool:
+        """Whether arrivals follow the slowed compute (some job holds a share of the GPU)."""
+        return self.shares is not None
 
     def at(self, when: np.ndarray, job: int) -> None:
         """Schedule ``arrive(job)`` for every rank at its time in ``when``."""
@@ -75,13 +87,29 @@ class _Stream:
         self._launch(job, ranks)
 
     def finished(self, job: int, ranks: np.ndarray) -> None:
+        now = self.env.now
         if not self.jobs[job].after_update:
-            self.overlap_end[ranks] = self.env.now
+            self.overlap_end[ranks] = now
+            if self.shares is not None:
+                for rank in ranks[np.isfinite(self.began[job, ranks])].tolist():
+                    self.busy[rank].append((float(self.began[job, rank]), now, float(self.shares[job])))
         nxt = job + 1
         if nxt >= len(self.jobs):
             return
         self.previous_done[nxt, ranks] = True
         following = self.jobs[nxt]
+        if self.shares is not None and not following.after_update:
+            assert self.unslowed is not None
+            when = np.array([compute_end(float(self.unslowed[nxt, rank]), self.busy[rank])
+                             for rank in ranks.tolist()])
+            for moment in np.unique(when):
+                group = ranks[when == moment]
+                if moment <= now:   # its data came while the job before ran
+                    self.arrive(nxt, group)
+                else:
+                    event = self.env.timeout(float(moment) - now)
+                    event.callbacks.append(functools.partial(self.arrive, nxt, group))
+            return
         if following.after_update:
             if not self.jobs[job].after_update:  # the first averaging job waits for backward and the update
                 start = np.maximum(self.env.now, self.compute_end[ranks]) + self.update[ranks]
@@ -118,6 +146,8 @@ class _Stream:
         event.callbacks.append(lambda _event: self._start(job, run, local))
 
     def _start(self, job: int, run: CollectiveRun, local: np.ndarray) -> None:
+        if self.shares is not None:
+            self.began[job, run.ranks[local]] = self.env.now
         if self.replays is None or not self.replays.replayed(job, run, local):
             run.mark_ready(local)
 
@@ -231,8 +261,12 @@ def _earliest_later_start(jobs: Sequence[Any], arrive: np.ndarray, factors: np.n
 def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backward_time: float, update_time: float,
              factors: np.ndarray, network: NetworkOptions | None, *, perturbations: Perturbations | None = None,
              store_and_forward: bool = False, record_loads: bool = False, cache: NetworkCache | None = None,
-             record_phases: bool | Sequence[int] = False, symmetry: bool = True) -> Any:
+             record_phases: bool | Sequence[int] = False, symmetry: bool = True,
+             shares: np.ndarray | None = None) -> Any:
     """Simulate the step's communication jobs; returns a ``CommOutcome`` (see ``data_parallel``).
+
+    ``shares``: each job's share of a GPU while it runs (:mod:`simtrain.training.overlap`); a later job's data
+    is then ready when the compute before it is done at the rate the rank's earlier jobs left it.
 
     ``record_phases`` (for traces): the GPU ranks whose collective phases to record in every overlapped job
     (``True``: the trace's default ranks, :func:`~simtrain.training.trace.default_ranks`); the outcome's
@@ -274,8 +308,8 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     space = np.arange(gpus) if classes is None else classes.representative_rank
     compute_end = (forward_time + backward_time) * factors
     update = update_time * factors
-    stream = _Stream(env, jobs, factors[space], compute_end[space], update[space])
     arrive = arrivals(jobs, factors)
+    stream = _Stream(env, jobs, factors[space], compute_end[space], update[space], arrive[:, space], shares)
     if not record_loads:  # a replayed job leaves no link-load history
         stream.replays = _Replays(flow_network, jobs, stream.runs, network,
                                   _earliest_later_start(jobs, arrive, factors, compute_end, update))
@@ -291,6 +325,8 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
             stream.runs.append(recording_run(flow_network, job.schedule, network, local, **kwargs))
     for index, job in enumerate(jobs):
         if not job.after_update:
+            if stream.lazy and index > 0 and not jobs[index - 1].after_update:
+                continue   # scheduled when the job before it ends (_Stream.finished)
             stream.at(arrive[index][space], index)
         elif index == 0:  # averaging only: after backward and the update
             stream.at((compute_end + update + job.delay * factors)[space], index)
@@ -334,7 +370,7 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
         finish = np.where(np.isnan(ends[last]), 0.0, ends[last])
     return CommOutcome(timings, comm_end, comm_time, total, by_class, flow_network.link_bytes, capacity,
                        bucket_start, bucket_end,
-                       flow_network.load_history, finish=finish, phases=phases)
+                       flow_network.load_history, finish=finish, phases=phases, job_start=starts, job_end=ends)
 
 
 def _traced_ranks(record_phases: bool | Sequence[int], factors: np.ndarray) -> np.ndarray | None:

@@ -152,9 +152,10 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
             "|---|---|---|---|---|",
         ]
         for r in ratios:
-            zero = r.effect_zero if r.effect_zero is not None else 1.0
-            # the effect in % of the baseline: a ratio's "no effect" is 1, an efficiency's is already 100 (%)
-            scale = 100.0 / zero
+            zero = r.effect_zero or 0.0
+            # the effect in % of the baseline: a ratio's "no effect" is 1, an efficiency's is already 100 (%); a
+            # quantity whose "no effect" is 0 is a fraction itself
+            scale = 100.0 / abs(zero) if zero else 100.0
             pub, sim = scale * (r.published - zero), scale * (r.simulated - zero)
             effect = r.effect_error if r.effect_error is not None else math.nan
             out.append(f"| `{r.name}` | {r.role} | {pub:+.1f} % | {sim:+.1f} % | {format_error(effect)} |")
