@@ -138,9 +138,11 @@ def group_ctas(nccl: str, cluster: Cluster, group: np.ndarray, cache: Any = None
 
 
 def collective_ctas(schedule: Schedule, cluster: Cluster, group: np.ndarray | None = None, cache: Any = None) -> int:
-    """Thread blocks NCCL launches for a Schedule: what ``auto`` recorded (``params["ctas"]``), or for a named
-    algorithm :func:`group_ctas` of the NCCL algorithm it runs as (:func:`~simtrain.network.protocol.nccl_kind`) on
-    ``group`` (one group of a grouped schedule; default: all its ranks, one group).
+    """Thread blocks NCCL launches for a Schedule: for ``auto``'s choice, its tuner's count for the NCCL algorithm
+    it chose (on the tuner's own groups; :meth:`NcclTuner.ctas_of`), else :func:`group_ctas` of the NCCL algorithm it
+    runs as (``auto``'s recorded ``params["nccl"]``, or :func:`~simtrain.network.protocol.nccl_kind` of a named
+    algorithm) on ``group`` (one group of a grouped schedule; default: all its ranks, one group). Worked out when
+    asked, so runs without ``network.protocol: nccl`` never pay for it.
 
     Examples
     --------
@@ -150,13 +152,14 @@ def collective_ctas(schedule: Schedule, cluster: Cluster, group: np.ndarray | No
     >>> collective_ctas(build_schedule("all-reduce", 2**26, c, "ring"), c)
     24
     """
-    recorded = schedule.params.get("ctas")
-    if recorded is not None:
-        return int(recorded)   # type: ignore[call-overload]
     from simtrain.network.protocol import nccl_kind
 
+    chosen = schedule.params.get("nccl")
+    if isinstance(schedule.tuner, NcclTuner) and isinstance(chosen, str):
+        return schedule.tuner.ctas_of(chosen)
     ranks = np.asarray(schedule.ranks if group is None else group, dtype=np.int64)
-    return group_ctas(nccl_kind(schedule.algorithm), cluster, ranks, cache)
+    kind = chosen if isinstance(chosen, str) else nccl_kind(schedule.algorithm)
+    return group_ctas(kind, cluster, ranks, cache)
 
 
 def _intra_line_Bps(cluster: Cluster, ranks: np.ndarray) -> float:
@@ -404,7 +407,7 @@ class NcclTuner:
         from simtrain.network.cache import NetworkCache
 
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
-        self._ctas: dict[str, int] = {}   # NCCL algorithm → thread blocks (:meth:`ctas`)
+        self._ctas: dict[str, int] = {}   # NCCL algorithm → thread blocks (:meth:`ctas_of`)
         self._templates: dict[Candidate, Schedule] = {}
         self._pipeline: dict[Candidate, tuple[float, np.ndarray, float, np.ndarray]] = {}
         self._cache = NetworkCache.for_cluster(cluster, cache)  # routes shared by the candidates' templates
@@ -502,13 +505,12 @@ class NcclTuner:
         """NCCL's choice at ``size`` bytes."""
         return self.table(size)[0][0]
 
-    def ctas(self, candidate: Candidate) -> int:
-        """Thread blocks NCCL launches for ``candidate`` on these groups (:func:`nccl_ctas`; one count per NCCL
-        algorithm, worked out once)."""
-        known = self._ctas.get(candidate.nccl)
+    def ctas_of(self, nccl: str) -> int:
+        """Thread blocks NCCL launches for its algorithm ``nccl`` on these groups (:func:`group_ctas`; worked out
+        once per algorithm)."""
+        known = self._ctas.get(nccl)
         if known is None:
-            known = self._ctas[candidate.nccl] = group_ctas(candidate.nccl, self.cluster, self.groups[0],
-                                                            self._cache)
+            known = self._ctas[nccl] = group_ctas(nccl, self.cluster, self.groups[0], self._cache)
         return known
 
     def schedule(self, size: float) -> Schedule:
@@ -544,11 +546,10 @@ class NcclTuner:
             else:
                 patterns.append(p.scaled(factor))
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
-                  "chunks": chunks, "ctas": self.ctas(candidate), **dict(candidate.params)}
+                  "chunks": chunks, **dict(candidate.params)}
         if not chosen:
             return Schedule(self.op, candidate.algorithm, size, base.ranks, tuple(patterns), chunks,
-                            {**base.params, "chunks": chunks, "ctas": params["ctas"]}, base.base_latency_s,
-                            candidate.protocol)
+                            {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)
         return Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
                         candidate.protocol, self)
 

@@ -24,11 +24,6 @@ import numpy as np
 
 __all__ = ["collective_share", "compute_end", "compute_ends", "overlapped"]
 
-#: Collectives that do not run as NCCL kernels on the GPU: a parameter server's push and pull (the servers sum on
-#: host CPUs; simtrain.collectives.ps, byteps).
-_OFF_GPU = frozenset({"ps", "byteps"})
-
-
 def collective_share(schedule: Any, cluster: Any, network: Any, group: np.ndarray | None = None,
                      cache: Any = None) -> float:
     """The share of each GPU a collective holds while it runs: NCCL's thread blocks for it
@@ -49,10 +44,12 @@ def collective_share(schedule: Any, cluster: Any, network: Any, group: np.ndarra
     """
     if schedule is None or network is None or getattr(network, "protocol", "none") != "nccl":
         return 0.0
-    if schedule.algorithm in _OFF_GPU:
-        return 0.0
     from simtrain.collectives.nccl import collective_ctas
     from simtrain.hardware import get_device
+    from simtrain.network.protocol import NOT_NCCL
+
+    if schedule.algorithm in NOT_NCCL:   # parameter servers sum on host CPUs, not in NCCL kernels
+        return 0.0
 
     units = get_device(cluster.device).compute_units
     return min(1.0, collective_ctas(schedule, cluster, group, cache) / units)
