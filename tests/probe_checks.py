@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
 
 import simtrain.cli
 from simtrain.validation import CASES
@@ -16,6 +19,30 @@ def cli_json(capsys, command: str) -> dict:
     capsys.readouterr()
     assert simtrain.cli.main([*shlex.split(command)[1:], "--json"]) == 0, command
     return json.loads(capsys.readouterr().out)
+
+
+def command_flags(command: str) -> dict[str, str]:
+    """A printed command's flags and their values (``--set`` keys as ``topology.KEY``; switches as '')."""
+    words, flags = shlex.split(command), {}
+    for i, word in enumerate(words):
+        if word == "--set":
+            key, _, value = words[i + 1].partition("=")
+            flags[key] = value
+        elif word.startswith("--"):
+            following = words[i + 1] if i + 1 < len(words) else "--"
+            flags[word] = "" if following.startswith("--") else following
+    return flags
+
+
+def run_figure(doc: dict, unit: str) -> float:
+    """What one run's ``--json`` gives a case of ``unit`` (a ratio case: the figure its two runs are compared by):
+    bus bandwidth in GB/s; ``tokens/s`` per GPU, ``tokens/s (N GPUs)`` the whole run's; samples/s per GPU for a
+    ratio, else the whole run's."""
+    if "busbw_Bps" in doc:
+        return doc["busbw_Bps"] / 1e9
+    if unit.startswith("tokens/s"):
+        return doc["tokens_per_s"] / (doc["num_gpus"] if unit == "tokens/s" else 1)
+    return doc["throughput_samples_per_s"] / (doc["num_gpus"] if unit == "ratio" else 1)
 
 
 def check_held_out_sources(probe: Mapping[str, Sequence[str]], ratio_tag: set[str]) -> None:
@@ -34,3 +61,24 @@ def check_held_out_sources(probe: Mapping[str, Sequence[str]], ratio_tag: set[st
             assert case.tag == ("[C]" if name in ratio_tag else "[M]"), name
     others = {CASES.get(n).source_id for n in CASES.names() if n not in names}
     assert not others & set(probe)
+
+
+def check_ratio_cases(rows: Mapping[str, Any], ratios: Sequence[str], threshold: float) -> None:
+    """Ratio cases (``ratios``) compare two printed runs and carry their effect; the others one run and none; a
+    ratio case, or a case beyond ``threshold``, says why it misses."""
+    for name, row in rows.items():
+        ratio = name in ratios
+        assert (row.effect_zero == 1.0 and row.effect_error is not None) if ratio else row.effect_zero is None, name
+        assert len(row.command.split("; ")) == (2 if ratio else 1), name
+        assert row.gap or not (ratio or abs(row.rel_error) > threshold), (
+            f"{name} misses by {row.rel_error:+.1%} (or is a scaling case) and says nothing about why")
+
+
+def check_printed_command(capsys: Any, row: Any, ratio: bool) -> None:
+    """The case's printed command (a ratio case: its two runs, fewer GPUs first) gives its simulated figure."""
+    figures = [run_figure(cli_json(capsys, line), row.unit) for line in row.command.split("; ")]
+    if ratio:
+        few, many = (command_flags(line)["--gpus"] for line in row.command.split("; "))
+        assert int(few) < int(many)
+        figures = [figures[1] / figures[0]]
+    assert figures == [pytest.approx(row.simulated, rel=1e-12)]

@@ -44,10 +44,8 @@ quantisation, which keeps it to 4, is not modelled). No other row moved.
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
-from probe_checks import check_held_out_sources, cli_json
+from probe_checks import check_held_out_sources, check_printed_command, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
@@ -94,28 +92,6 @@ def rows():
     return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
-def _words(command: str) -> dict[str, str]:
-    """A printed command's flags and their values (``--set`` keys as ``topology.KEY``; switches as '')."""
-    words, flags = shlex.split(command), {}
-    for i, word in enumerate(words):
-        if word == "--set":
-            key, _, value = words[i + 1].partition("=")
-            flags[key] = value
-        elif word.startswith("--"):
-            following = words[i + 1] if i + 1 < len(words) else "--"
-            flags[word] = "" if following.startswith("--") else following
-    return flags
-
-
-def _per_run(doc: dict, unit: str) -> float:
-    """What one run's ``--json`` gives a case of ``unit`` (a ratio case: the figure its two runs are compared by)."""
-    if "busbw_Bps" in doc:
-        return doc["busbw_Bps"] / 1e9
-    if unit == "tokens/s":
-        return doc["tokens_per_s"] / doc["num_gpus"]
-    return doc["throughput_samples_per_s"] / (doc["num_gpus"] if unit == "ratio" else 1)
-
-
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
     assert len(NEW) == len(set(NEW)) == 35 and len(PROBE17) == 8
     assert not set(LEFT_OUT) & set(CASES.names())
@@ -126,23 +102,12 @@ def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> 
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:
-    for name, row in rows.items():
-        ratio = name in RATIOS
-        assert (row.effect_zero == 1.0 and row.effect_error is not None) if ratio else row.effect_zero is None, name
-        assert len(row.command.split("; ")) == (2 if ratio else 1), name
-        assert row.gap or not (ratio or abs(row.rel_error) > THRESHOLD), (
-            f"{name} misses by {row.rel_error:+.1%} (or is a scaling case) and says nothing about why")
+    check_ratio_cases(rows, RATIOS, THRESHOLD)
 
 
 @pytest.mark.parametrize("name", NEW)
 def test_each_case_is_the_command_it_prints(rows, capsys, name) -> None:
-    row = rows[name]
-    figures = [_per_run(cli_json(capsys, line), row.unit) for line in row.command.split("; ")]
-    if name in RATIOS:
-        few, many = (_words(line)["--gpus"] for line in row.command.split("; "))
-        assert int(few) < int(many)
-        figures = [figures[1] / figures[0]]
-    assert figures == [pytest.approx(row.simulated, rel=1e-12)]
+    check_printed_command(capsys, rows[name], name in RATIOS)
 
 
 def test_the_published_figures_are_the_sources(rows) -> None:
@@ -166,7 +131,7 @@ def test_the_published_figures_are_the_sources(rows) -> None:
 
 def test_the_runs_are_the_sources_settings(rows) -> None:
     """What each source states, read back from the printed commands."""
-    flags = {name: _words(rows[name].command.split("; ")[-1]) for name in NEW}
+    flags = {name: command_flags(rows[name].command.split("; ")[-1]) for name in NEW}
     for name in PROBE17["aws-awsome-nccl-tests"]:               # 2 instances; p4de's 4 x 100 Gbit/s EFA
         assert flags[name]["--gpus"] == "16"
         p4de = "p4de" in name
@@ -209,5 +174,6 @@ def test_the_runs_are_the_sources_settings(rows) -> None:
     assert (llama70["--parallel"], llama70["--global-batch"], llama70["--recompute"]) == ("tp=8,pp=4,dp=2", "512",
                                                                                           "none")
     assert "--sequence-parallel" in llama70 and llama70["--model"] == "llama3-70b:seq=8192,attention=flash2"
-    gpt2_one = _words(rows["flagperf-gpt2-345m-a100-40gb-tf32-1gpu"].command)   # train_batch_size 4, accumulation 8
+    # train_batch_size 4, accumulation 8
+    gpt2_one = command_flags(rows["flagperf-gpt2-345m-a100-40gb-tf32-1gpu"].command)
     assert (gpt2_one["--micro-batch"], gpt2_one["--global-batch"], gpt2_one["--dtype"]) == ("4", "32", "tf32")

@@ -51,10 +51,8 @@ all 1,024 ranks +102.7 -> +102.1 %, the scalings +0.6 -> +1.0 % (effect -4.5 -> 
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
-from probe_checks import check_held_out_sources, cli_json
+from probe_checks import check_held_out_sources, check_printed_command, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
@@ -96,28 +94,6 @@ def rows():
     return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
-def _words(command: str) -> dict[str, str]:
-    """A printed command's flags and their values (``--set`` keys as ``topology.KEY``; switches as '')."""
-    words, flags = shlex.split(command), {}
-    for i, word in enumerate(words):
-        if word == "--set":
-            key, _, value = words[i + 1].partition("=")
-            flags[key] = value
-        elif word.startswith("--"):
-            following = words[i + 1] if i + 1 < len(words) else "--"
-            flags[word] = "" if following.startswith("--") else following
-    return flags
-
-
-def _per_run(doc: dict, unit: str) -> float:
-    """What one run's ``--json`` gives a case of ``unit`` (a ratio case: the figure its two runs are compared by)."""
-    if "busbw_Bps" in doc:
-        return doc["busbw_Bps"] / 1e9
-    if unit.startswith("tokens/s"):   # 'tokens/s': per GPU; 'tokens/s (N GPUs)': the whole run's
-        return doc["tokens_per_s"] / (doc["num_gpus"] if unit == "tokens/s" else 1)
-    return doc["throughput_samples_per_s"] / (doc["num_gpus"] if unit == "ratio" else 1)
-
-
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
     assert len(NEW) == len(set(NEW)) == 27 and len(PROBE18) == 10 and len(RATIOS) == 6
     assert not set(LEFT_OUT) & set(CASES.names())
@@ -133,23 +109,12 @@ def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> 
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:
-    for name, row in rows.items():
-        ratio = name in RATIOS
-        assert (row.effect_zero == 1.0 and row.effect_error is not None) if ratio else row.effect_zero is None, name
-        assert len(row.command.split("; ")) == (2 if ratio else 1), name
-        assert row.gap or not (ratio or abs(row.rel_error) > THRESHOLD), (
-            f"{name} misses by {row.rel_error:+.1%} (or is a scaling case) and says nothing about why")
+    check_ratio_cases(rows, RATIOS, THRESHOLD)
 
 
 @pytest.mark.parametrize("name", NEW)
 def test_each_case_is_the_command_it_prints(rows, capsys, name) -> None:
-    row = rows[name]
-    figures = [_per_run(cli_json(capsys, line), row.unit) for line in row.command.split("; ")]
-    if name in RATIOS:
-        few, many = (_words(line)["--gpus"] for line in row.command.split("; "))
-        assert int(few) < int(many)
-        figures = [figures[1] / figures[0]]
-    assert figures == [pytest.approx(row.simulated, rel=1e-12)]
+    check_printed_command(capsys, rows[name], name in RATIOS)
 
 
 def test_the_published_figures_are_the_sources(rows) -> None:
@@ -176,7 +141,7 @@ def test_the_published_figures_are_the_sources(rows) -> None:
 
 def test_the_runs_are_the_sources_settings(rows) -> None:
     """What each source states, read back from the printed commands."""
-    flags = {name: _words(rows[name].command.split("; ")[-1]) for name in NEW}
+    flags = {name: command_flags(rows[name].command.split("; ")[-1]) for name in NEW}
     for sid in ("dstack-gcp-a3mega", "dstack-gcp-a3high", "dstack-gcp-a4", "dstack-crusoe", "dstack-lambda",
                 "dstack-nebius"):                               # two nodes of 8; NCCL's own choice of algorithm
         for name in PROBE18[sid]:
