@@ -139,12 +139,15 @@ def run(args: argparse.Namespace) -> int:
     if sweeping:
         return _sweep(args, cluster, name, simulate, des_messages if args.engine == "des" else None, options)
     result = simulate(args.size) if args.trace is None else _traced(args, cluster, name, chunks, params, options)
+    blocks = _thread_blocks(schedule_of(args.size), cluster, options)
     if args.json:
         data = result.to_dict()
         data["topology"] = cluster.name
         data["device"] = cluster.device
         if chosen:
             data["chosen"] = chosen
+        if blocks is not None:
+            data["nccl_thread_blocks"] = blocks
         emit(data)
         return 0
     chunk_text = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
@@ -164,8 +167,26 @@ def run(args: argparse.Namespace) -> int:
     ]
     for klass, total in result.bytes_by_class.items():
         rows.append((f"  crossing {klass} links", units.format_size(total / result.num_ranks)))
+    if blocks is not None:
+        from simtrain.hardware import get_device
+
+        sms = get_device(cluster.device).compute_units
+        rows.append(("SMs it holds while running", f"{blocks} of {sms} (NCCL's thread blocks: compute beside it "
+                                                   f"runs at {100 * max(0.0, 1 - blocks / sms):.0f} %)"))
     print_rows(rows)
     return 0
+
+
+def _thread_blocks(schedule: Any, cluster: Any, options: Any) -> int | None:
+    """The thread blocks NCCL launches for the collective under ``network.protocol: nccl`` (None otherwise, and
+    for a parameter server's transfers): what it takes from compute it overlaps (docs/compute-model.md)."""
+    from simtrain.network.protocol import NOT_NCCL
+
+    if options is None or options.protocol != "nccl" or schedule.algorithm in NOT_NCCL:
+        return None
+    from simtrain.collectives.nccl import collective_ctas
+
+    return collective_ctas(schedule, cluster)
 
 
 def _traced(args: argparse.Namespace, cluster: Any, name: str, chunks: int, params: dict[str, Any],

@@ -181,3 +181,18 @@ def test_a_plan_reports_what_its_gradient_reductions_cost_the_last_backward(engi
     assert held.shared_compute_time_s > 0 and free.shared_compute_time_s == 0.0
     # the DP tail beyond the last backward is counted from its stretched end: no second counting
     assert held.parallel["exposed_comm_s"]["dp"] + held.shared_compute_time_s <= held.step_time_s
+
+
+def test_the_collective_command_says_how_many_sms_a_collective_holds(capsys):
+    import json
+
+    import simtrain.cli
+
+    base = ["collective", "--op", "all-reduce", "--topology", "dgx-a100", "--gpus", "8", "--size", "256MiB",
+            "--algorithm", "ring"]
+    assert simtrain.cli.main([*base, "--set", "network.protocol=nccl", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["nccl_thread_blocks"] == 24
+    assert simtrain.cli.main([*base, "--set", "network.protocol=nccl"]) == 0
+    assert "24 of 108" in capsys.readouterr().out
+    assert simtrain.cli.main([*base, "--json"]) == 0   # line rate: nothing held
+    assert "nccl_thread_blocks" not in json.loads(capsys.readouterr().out)
