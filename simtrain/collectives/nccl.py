@@ -86,6 +86,8 @@ def nccl_ctas(nccl: str, nodes: int, nics: int, intra_line_Bps: float, architect
     nodes with NVLink (NCCL's ``connect.cc``: "4 compute channels per search channel ... on <8 PPN"). Within a
     node: one per
     :data:`CHANNEL_BANDWIDTH_BPS` of the in-node line rate, at least 2 and at most :data:`MAX_RING_CHANNELS`.
+    ``intra_line_Bps`` is what NCCL's graph calls ``bwIntra``, at line rate: a GPU's bandwidth to a peer in its
+    node, or with one GPU a node, its path to the NIC.
 
     Examples
     --------
@@ -98,8 +100,8 @@ def nccl_ctas(nccl: str, nodes: int, nics: int, intra_line_Bps: float, architect
         return NVLS_CHANNELS.get(architecture, NVLS_CHANNELS["hopper"])
     if nodes > 1:
         blocks = 2 * max(1, nics)
-        # Hopper on: "Use 4 compute channels per search channel to reach peak BW on <8 PPN" (src/graph/connect.cc,
-        # doubling the channels under 16 on NVLink nodes)
+        # Hopper on: "Use 4 compute channels per search channel to reach peak BW on <8 PPN" (src/graph/connect.cc:
+        # doubles the channels under 16 when the ring's bwIntra exceeds 45 GB/s)
         if architecture in ("hopper", "blackwell") and blocks < 16 and intra_line_Bps > 45e9:
             blocks *= 2
         return blocks
@@ -120,7 +122,7 @@ def group_ctas(nccl: str, cluster: Cluster, group: np.ndarray, cache: Any = None
     >>> group_ctas("ring", c, np.arange(16)), group_ctas("ring", c, np.arange(0, 64, 8))   # 8 NICs a node; 1
     (16, 4)
     """
-    from simtrain.network.protocol import _architecture
+    from simtrain.network.protocol import _architecture, node_bandwidths
 
     group = np.asarray(group, dtype=np.int64)
     g = max(cluster.gpus_per_node, 1)
@@ -128,13 +130,13 @@ def group_ctas(nccl: str, cluster: Cluster, group: np.ndarray, cache: Any = None
     nodes = len(np.unique(node))
     per_node = int(np.count_nonzero(node == node[0])) if group.size else 1
     nics = max(1, round(int(cluster.params.get("nics_per_node", 1)) * per_node / g))
-    intra = float("inf")
-    if nodes == 1 or per_node > 1:
-        same = group[(node == node[0])]
-        key = ("intra-line", int(same[0]), int(same[1]) if same.size > 1 else -1, int(same.size))
-        intra = (cache.get("nccl-ctas", key, lambda: _intra_line_Bps(cluster, same)) if cache is not None
-                 else _intra_line_Bps(cluster, same))
-    return nccl_ctas(nccl, nodes, nics, intra, _architecture(cluster.device))
+    # NCCL's bwIntra at line rate: to a peer in the node, or with one GPU a node, the path to the NIC
+    def intra() -> float:
+        return node_bandwidths(cluster, group, line=True)[0]
+
+    key = ("intra-line", group.tobytes())
+    rate = cache.get("nccl-ctas", key, intra) if cache is not None else intra()
+    return nccl_ctas(nccl, nodes, nics, rate, _architecture(cluster.device))
 
 
 def collective_ctas(schedule: Schedule, cluster: Cluster, group: np.ndarray | None = None, cache: Any = None) -> int:
@@ -160,21 +162,6 @@ def collective_ctas(schedule: Schedule, cluster: Cluster, group: np.ndarray | No
     ranks = np.asarray(schedule.ranks if group is None else group, dtype=np.int64)
     kind = chosen if isinstance(chosen, str) else nccl_kind(schedule.algorithm)
     return group_ctas(kind, cluster, ranks, cache)
-
-
-def _intra_line_Bps(cluster: Cluster, ranks: np.ndarray) -> float:
-    """A GPU's in-node line rate to a peer of its node (the slowest link on the route, times the full mesh's
-    edge-disjoint rings: what NCCL's search puts channels on), ``inf`` when no rank shares the first one's node.
-    Line rates, not :func:`~simtrain.network.protocol.node_bandwidths`' effective ones: channels follow links."""
-    g = max(cluster.gpus_per_node, 1)
-    same = ranks[(ranks // g == ranks[0] // g) & (ranks != ranks[0])]
-    if not same.size:
-        return float("inf")
-    links = cluster.routes([ranks[0]], [same[0]]).links
-    if not links.size:
-        return float("inf")
-    return float(cluster.link_bandwidth_Bps[links].min()) * mesh_ring_count(ranks[ranks // g == ranks[0] // g],
-                                                                             cluster)
 
 
 def _groups(ranks: np.ndarray, cluster: Cluster) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -721,9 +721,10 @@ def protocol_candidates(schedule: Any, cluster: Any, protocol: str = "nccl", cac
     return tuple(with_protocol(schedule, cluster, kind, name, cache) for name in nccl_protocols(kind))
 
 
-def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]:
+def node_bandwidths(cluster: Any, ranks: np.ndarray, line: bool = False) -> tuple[float, float, str]:
     """What NCCL's topology search sees: a GPU's bandwidth to a peer in its node and its node's NIC bandwidth
-    (B/s, each at its link kind's Simple efficiency), and the in-node hardware class (``nvlink`` or ``pci``).
+    (B/s, each at its link kind's Simple efficiency, or at line rate with ``line``), and the in-node hardware class
+    (``nvlink`` or ``pci``).
 
     The in-node figure is the slowest link on the route from the first rank to another rank of its node (the whole
     group's slowest when no rank shares its node), times the edge-disjoint rings the node's ranks hold on a full
@@ -742,7 +743,7 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str]
     g = max(cluster.gpus_per_node, 1)
     node = ranks // g
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
-    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
+    eff = np.array([1.0 if line else LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
     effective = cluster.link_bandwidth_Bps * eff
     network = np.array([HW_CLASS[k] == "net" for k in kinds])[cluster.link_class]
     intra_hw = "nvlink" if all(HW_CLASS[k] == "nvlink" for k in kinds if HW_CLASS[k] != "net") else "pci"

@@ -69,6 +69,8 @@ _NUMERIC: dict[str, float] = {"gpus": 1, "num_gpus": 1, "batch": 1, "step_time_s
 
 def _ok(table: Any) -> Any:
     rows = table[table["status"] == "ok"] if "status" in table.columns else table
+    if "shared_compute_time_s" in rows.columns:   # rows written before the column existed charged nothing
+        rows = rows.fillna({"shared_compute_time_s": 0.0})
     if rows.empty:
         raise ConfigError("the results hold no successful point to plot", key="table")
     _check_numbers(rows)

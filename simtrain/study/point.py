@@ -43,7 +43,8 @@ OUTPUT_COLUMNS: dict[str, str] = {
     "update_time_s": "optimizer update per step, s",
     "compute_time_s": "forward + backward + update, s",
     "comm_time_s": "time the gradient collectives take in total, s (overlapped with backward where possible)",
-    "exposed_comm_time_s": "communication not hidden behind compute, s",
+    "exposed_comm_time_s": "communication not hidden behind compute, s (what collectives cost the compute they "
+                           "overlap is shared_compute_time_s)",
     "shared_compute_time_s": "compute time lost to overlapped collectives holding SMs (network.protocol nccl), s",
     "comm_fraction": "exposed communication / step time",
     "throughput_samples_per_s": "samples per second over the cluster",

@@ -125,6 +125,7 @@ class CommJob:
     layers: tuple[str, ...] = ()
     key: Any = None  # the schedule's template key: with its size, what decides its time
     launch_s: float = 0.0  # stream time before the data moves (the framework's launch; simtrain.training.framework)
+    group: Any = None  # the ranks of its first group (a grouped collective: each group is one NCCL communicator)
 
 
 def arrivals(jobs: Sequence[CommJob], factors: np.ndarray) -> np.ndarray:
@@ -171,6 +172,8 @@ class CommOutcome:
     job_end: np.ndarray | None = None
     #: compute seconds the overlapped collectives took by holding SMs, on the rank that ends the step last
     shared_s: float = 0.0
+    #: that rank's compute-speed factor (a straggler's > 1)
+    last_factor: float = 1.0
 
     def max_link_utilization(self, step_time: float) -> float:
         """Busiest link's bytes over what it could carry in the step."""
@@ -284,10 +287,15 @@ class _Schedules:
 
     def get(self, comm: Communication) -> tuple[Any, Any]:
         """The template key and the schedule of ``comm``."""
+        return self.get_with_group(comm)[:2]
+
+    def get_with_group(self, comm: Communication) -> tuple[Any, Any, np.ndarray]:
+        """The template key and the schedule of ``comm``, and its first rank group (the ranks NCCL's channels of
+        one communicator follow: :func:`~simtrain.collectives.nccl.collective_ctas`)."""
         from simtrain.collectives import build_schedule
         from simtrain.collectives.groups import comm_schedule, comm_sizes
 
-        _, sizes = comm_sizes(comm, self.cluster.num_gpus, self.cluster.gpus_per_node)
+        groups, sizes = comm_sizes(comm, self.cluster.num_gpus, self.cluster.gpus_per_node)
         payload = comm.payload_bytes
         shares = tuple(p / payload for p in comm.group_payloads) if comm.group_payloads else None
         pull = comm.pull_bytes / payload if comm.pull_bytes else None
@@ -307,7 +315,7 @@ class _Schedules:
                 return comm_schedule(canonical, self.cluster, self.cluster.gpus_per_node, self.spec, self.cache)
             first = payload
         template = self.cache.get("template", key, lambda: build_template(build, self.algorithm, first))
-        return key, template.resized(float(sum(sizes)))
+        return key, template.resized(float(sum(sizes))), groups[0]
 
 
 def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[str]]], ready: np.ndarray,
@@ -332,9 +340,9 @@ def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[st
             for comm in phase.comms(tensors):
                 if comm.payload_bytes <= 0:
                     continue
-                key, schedule = schedules.get(comm)
+                key, schedule, group = schedules.get_with_group(comm)
                 jobs.append(CommJob(comm.label, schedule, index, float(ready[index]), wait, key=key,
-                                    layers=tuple(names)))
+                                    layers=tuple(names), group=group))
                 wait = 0.0
     else:
         tensors = model.tensors
@@ -601,8 +609,12 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
             finish = np.maximum(finish, comm.finish)
-        last = int(np.argmax(finish))   # the rank that ends the step: what sharing cost it
+        # the rank that ends the step (of those that end it together, the slowest computing): what sharing cost
+        # it, and its speed
+        ending = np.flatnonzero(finish >= finish.max() * (1 - 1e-12))
+        last = int(ending[np.argmax(factors[ending])])
         comm.shared_s = float(compute_end[last] - work[last])
+        comm.last_factor = float(factors[last])
         outcomes.append((phase, count, comm, float(finish.max())))
     return outcomes
 
@@ -611,7 +623,7 @@ def _job_shares(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptio
                 cache: NetworkCache) -> np.ndarray:
     """Each job's share of a GPU while it runs (:func:`~simtrain.training.overlap.collective_share`; 0 for jobs
     after the update, which overlap no compute)."""
-    return np.array([0.0 if job.after_update else collective_share(job.schedule, cluster, network, cache=cache)
+    return np.array([0.0 if job.after_update else collective_share(job.schedule, cluster, network, job.group, cache)
                      for job in jobs])
 
 
@@ -630,7 +642,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     main_phase, _, main, main_step = max(outcomes, key=lambda o: o[1])
     main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
     single = forward_time + backward_time + update_time
-    slowest_compute = float((single * step.factors).max())
+    # the compute of the rank that ends the step, against which its sharing cost and exposed communication count
+    ending_compute = single * sum(count * c.last_factor for _, count, c, _ in outcomes) / period
     # compute the overlapped collectives took by holding SMs on the rank that ends the step (mean over the period)
     shared = sum(count * c.shared_s for _, count, c, _ in outcomes) / period
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
@@ -666,7 +679,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         update_time_s=update_time,
         compute_time_s=single,
         comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
-        exposed_comm_time_s=max(0.0, step_time - slowest_compute - shared),
+        exposed_comm_time_s=max(0.0, step_time - ending_compute - shared),
         shared_compute_time_s=shared,
         bytes_per_gpu=sum(count * c.bytes_per_gpu for _, count, c, _ in outcomes) / period,
         bytes_per_gpu_by_class=by_class,

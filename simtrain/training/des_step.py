@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ from simtrain.network.link_load import schedule_traffic
 from simtrain.network.perturb import Perturbations
 from simtrain.network.symmetry import Symmetry
 from simtrain.topology import Cluster
-from simtrain.training.overlap import compute_end
+from simtrain.training.overlap import compute_end as shared_compute_end
 
 __all__ = ["comm_des"]
 
@@ -74,6 +74,23 @@ class _Stream:
         """Whether arrivals follow the slowed compute (some job holds a share of the GPU)."""
         return self.shares is not None
 
+    def later_start(self, job: int, seconds: float, after_update: np.ndarray) -> float:
+        """The first instant any rank could start a job after ``job`` if ``job`` runs from now for ``seconds``
+        (its share slowing the compute meanwhile): an overlapped job's data on each rank when the compute before
+        it is done at the rate the rank's collectives so far, this one included, leave it (any job between them
+        only slows it further), and ``after_update[job]``, the first instant a later job after the update may
+        start (:func:`_earliest_later_start` over those jobs)."""
+        assert self.shares is not None and self.unslowed is not None
+        now = self.env.now
+        current = (now, now + seconds, float(self.shares[job]))
+        overlapped = [k for k in range(job + 1, len(self.jobs)) if not self.jobs[k].after_update]
+        best = float(after_update[job])
+        if overlapped:
+            first = self.unslowed[overlapped].min(axis=0)   # per rank: the earliest later data
+            for rank, work in enumerate(first.tolist()):
+                best = min(best, shared_compute_end(work, [*self.busy[rank], current]))
+        return best
+
     def at(self, when: np.ndarray, job: int) -> None:
         """Schedule ``arrive(job)`` for every rank at its time in ``when``."""
         now = self.env.now
@@ -100,7 +117,7 @@ class _Stream:
         following = self.jobs[nxt]
         if self.shares is not None and not following.after_update:
             assert self.unslowed is not None
-            when = np.array([compute_end(float(self.unslowed[nxt, rank]), self.busy[rank])
+            when = np.array([shared_compute_end(float(self.unslowed[nxt, rank]), self.busy[rank])
                              for rank in ranks.tolist()])
             for moment in np.unique(when):
                 group = ranks[when == moment]
@@ -177,12 +194,16 @@ class _Replays:
     """
 
     def __init__(self, network: FlowNetwork, jobs: Sequence[Any], runs: Sequence[CollectiveRun],
-                 options: NetworkOptions | None, earliest: np.ndarray) -> None:
+                 options: NetworkOptions | None, earliest: np.ndarray,
+                 bound: Callable[[int, float], float] | None = None) -> None:
         self.network = network
         self.jobs = jobs
         self.runs = runs
         self.options = options
         self.earliest = earliest
+        # with sharing, the first instant a later job may start once this one runs for a given time (the stream's
+        # slowed arrivals, _Stream.later_start); without, ``earliest``
+        self.bound = bound
         # key -> finish offsets, link bytes, flows, and for a traced step the recorded phase starts and ends
         self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int, Any]] = {}
         self.shared: set[Any] = set()  # keys of jobs that turned out to meet a later job
@@ -200,7 +221,8 @@ class _Replays:
         if key not in self.alone:
             self.alone[key] = self._simulate(run)
         finish, link_bytes, flows, phases = self.alone[key]
-        if self.network.env.now + float(finish.max()) > self.earliest[job]:
+        limit = self.earliest[job] if self.bound is None else self.bound(job, float(finish.max()))
+        if self.network.env.now + float(finish.max()) > limit:
             self.shared.add(key)
             return False
         self.network.account(link_bytes, flows)
@@ -311,8 +333,14 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     arrive = arrivals(jobs, factors)
     stream = _Stream(env, jobs, factors[space], compute_end[space], update[space], arrive[:, space], shares)
     if not record_loads:  # a replayed job leaves no link-load history
+        bound = None
+        if stream.lazy:
+            # later jobs after the update bound as before; overlapped ones by their slowed arrivals
+            afterwards = np.where([[job.after_update] for job in jobs], arrive, np.inf)
+            after_update = _earliest_later_start(jobs, afterwards, factors, compute_end, update)
+            bound = functools.partial(stream.later_start, after_update=after_update)
         stream.replays = _Replays(flow_network, jobs, stream.runs, network,
-                                  _earliest_later_start(jobs, arrive, factors, compute_end, update))
+                                  _earliest_later_start(jobs, arrive, factors, compute_end, update), bound)
     for index, job in enumerate(jobs):
         kwargs = {"start_all": False, "on_rank_done": functools.partial(stream.done_locally, index),
                   "label": job.label}

@@ -192,3 +192,13 @@ def test_every_cli_figure_names_its_devices(tmp_path, monkeypatch, capsys):
     assert "8 × A100" in titles[0] and "max over dimension 2" in titles[0]
     assert "8 × V100" in titles[1]
     assert "8 GPUs (4 per node)" in titles[2]
+
+
+def test_the_breakdown_draws_what_overlapped_collectives_cost_and_reads_older_rows_as_none():
+    table = _table(["none", "topk"])
+    table["shared_compute_time_s"] = 0.002
+    table.loc[table.index[:2], "shared_compute_time_s"] = float("nan")   # rows of a study resumed across versions
+    ax = plot_breakdown(table)
+    assert "compute slowed by overlapped collectives" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert plot_scaling(table) is not None   # the column's gaps break no other figure
+    plt.close("all")

@@ -172,15 +172,19 @@ def test_hybrid_engines_agree_with_sharing():
 
 
 @pytest.mark.parametrize("engine", ["analytical", "des"])
-def test_a_plan_reports_what_its_gradient_reductions_cost_the_last_backward(engine):
+def test_a_plan_reports_what_its_gradient_reductions_cost_the_last_backward(engine, monkeypatch):
     run = dict(gpus=16, parallel="tp=2,pp=2,dp=4", micro_batch=1, global_batch=16, dtype="bf16",
-               optimizer="adam", engine=engine)
+               optimizer="adam", engine=engine, network=NCCL)
     model = "gpt:layers=8,hidden=2048,heads=16,seq=2048,vocab=32000"
-    held = simulate(model, "dgx-a100", network=NCCL, **run)
+    held = simulate(model, "dgx-a100", **run)
+    # the same NCCL collectives holding no SMs
+    monkeypatch.setattr("simtrain.parallel.costs.collective_share", lambda *args: 0.0)
     free = simulate(model, "dgx-a100", **run)
     assert held.shared_compute_time_s > 0 and free.shared_compute_time_s == 0.0
-    # the DP tail beyond the last backward is counted from its stretched end: no second counting
-    assert held.parallel["exposed_comm_s"]["dp"] + held.shared_compute_time_s <= held.step_time_s
+    assert free.step_time_s < held.step_time_s
+    # the stretched backward and what the reductions add beyond it are one step, not counted twice
+    assert held.step_time_s - free.step_time_s <= held.shared_compute_time_s + \
+        held.parallel["exposed_comm_s"]["dp"] - free.parallel["exposed_comm_s"]["dp"] + 1e-12
 
 
 def test_the_collective_command_says_how_many_sms_a_collective_holds(capsys):
@@ -196,3 +200,26 @@ def test_the_collective_command_says_how_many_sms_a_collective_holds(capsys):
     assert "24 of 108" in capsys.readouterr().out
     assert simtrain.cli.main([*base, "--json"]) == 0   # line rate: nothing held
     assert "nccl_thread_blocks" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_node_local_collective_of_a_scheme_counts_its_own_group():
+    from simtrain.run import TrainingRun
+    from simtrain.training.data_parallel import plan, resolve
+
+    resolved = resolve(TrainingRun("resnet50", "dgx-a100", gpus=16, scheme="byteps-compress", algorithm="ring",
+                                   network=NCCL))
+    jobs = [job for _, _, phase_jobs in plan(resolved).phases for job in phase_jobs if job.group is not None]
+    local = [job for job in jobs if len(np.unique(np.asarray(job.group) // 8)) == 1 and len(job.group) == 8]
+    assert local
+    for job in local:   # an in-node reduce or broadcast: 24 blocks as in-node, not 16 as if it crossed nodes
+        share = collective_share(job.schedule, resolved.cluster, resolved.network, job.group)
+        assert share == pytest.approx(24 / 108)
+
+
+def test_replaying_jobs_that_run_alone_changes_no_result_under_sharing(monkeypatch):
+    run = dict(gpus=16, batch=16, dtype="fp16", algorithm="auto", network=NCCL, engine="des")
+    replayed = simulate("bert-large", "dgx-a100", **run)
+    monkeypatch.setattr("simtrain.training.des_step._Replays.replayed", lambda *args: False)
+    simulated = simulate("bert-large", "dgx-a100", **run)
+    assert replayed.step_time_s == pytest.approx(simulated.step_time_s, rel=1e-12)
+    assert replayed.shared_compute_time_s == pytest.approx(simulated.shared_compute_time_s, rel=1e-9)
