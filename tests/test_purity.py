@@ -134,3 +134,18 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
         proc.wait(timeout=60)
     subprocess.run(argv, check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert (out / "results.csv").read_bytes() == reference
+
+
+def test_points_under_nccls_costs_do_not_depend_on_what_ran_before():
+    """With network.protocol nccl (overlapped collectives holding SMs, NCCL's thread blocks worked out and cached
+    per cluster and per tuner) a point's row is the same after any other points as alone."""
+    points = [{**point, "network.protocol": "nccl"} for point in load_study("quickstart").points[::5]]
+    reference = _rows_by_point(points, range(len(points)), RunCache())
+    order = list(range(len(points)))
+    random.Random(4).shuffle(order)
+    assert _rows_by_point(points, order, RunCache()) == reference
+    for i in random.Random(5).sample(range(len(points)), 4):
+        assert _rows_by_point(points, [i], RunCache())[i] == reference[i]
+    rows = [json.loads(row) for row in reference.values()]
+    assert all(row["status"] == "ok" for row in rows)
+    assert any(row["shared_compute_time_s"] > 0 for row in rows)
