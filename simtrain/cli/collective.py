@@ -99,12 +99,13 @@ def run(args: argparse.Namespace) -> int:
     name, params = algorithm(args.algorithm, groups["algorithm"])
     chunks = spec_chunks(params, args.chunks, args.algorithm)   # NAME:chunks=C stands for --chunks C
     chosen: dict[str, Any] = {}
+    tuned = None   # auto's schedule at --size, built once for its choice and the SMs it holds
     if name == "auto" and not sweeping:
         from simtrain.collectives import build_schedule
         from simtrain.collectives.nccl import choices
 
-        schedule = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
-        for choice in choices([schedule]):   # the tuner's choice (all-to-all has none: NCCL sends point to point)
+        tuned = build_schedule(args.op, args.size, cluster, name, chunks=chunks, **params)
+        for choice in choices([tuned]):   # the tuner's choice (all-to-all has none: NCCL sends point to point)
             chosen = {k: v for k, v in choice.items() if k not in ("op", "size_bytes")}
 
     built: dict[Any, Any] = {}   # a DES sweep's schedules, built once for its bound and run after it
@@ -139,7 +140,11 @@ def run(args: argparse.Namespace) -> int:
     if sweeping:
         return _sweep(args, cluster, name, simulate, des_messages if args.engine == "des" else None, options)
     result = simulate(args.size) if args.trace is None else _traced(args, cluster, name, chunks, params, options)
-    blocks = _thread_blocks(schedule_of(args.size), cluster, options)
+    blocks = None
+    if options is not None and options.protocol == "nccl":   # the SMs NCCL's kernels hold (docs/compute-model.md)
+        from simtrain.training.overlap import held_blocks
+
+        blocks = held_blocks(tuned if tuned is not None else schedule_of(args.size), cluster, options)
     if args.json:
         data = result.to_dict()
         data["topology"] = cluster.name
@@ -175,18 +180,6 @@ def run(args: argparse.Namespace) -> int:
                                                    f"runs at {100 * max(0.0, 1 - blocks / sms):.0f} %)"))
     print_rows(rows)
     return 0
-
-
-def _thread_blocks(schedule: Any, cluster: Any, options: Any) -> int | None:
-    """The thread blocks NCCL launches for the collective under ``network.protocol: nccl`` (None otherwise, and
-    for a parameter server's transfers): what it takes from compute it overlaps (docs/compute-model.md)."""
-    from simtrain.network.protocol import NOT_NCCL
-
-    if options is None or options.protocol != "nccl" or schedule.algorithm in NOT_NCCL:
-        return None
-    from simtrain.collectives.nccl import collective_ctas
-
-    return collective_ctas(schedule, cluster)
 
 
 def _traced(args: argparse.Namespace, cluster: Any, name: str, chunks: int, params: dict[str, Any],

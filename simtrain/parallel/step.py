@@ -56,8 +56,15 @@ class HybridStep:
     step_time_s: float
     #: per stage, the end of its last backward once the gradient reductions overlapping it have held their SMs
     backward_end: list[float] = dataclasses.field(default_factory=list)
-    #: seconds the gradient reductions added to the last backward of the stage that ends the step by holding SMs
-    shared_s: float = 0.0
+
+    @property
+    def shared_s(self) -> float:
+        """Seconds the gradient reductions added to the last backward of the stage that ends the step by holding
+        SMs."""
+        if not self.backward_end:
+            return 0.0
+        last = int(np.argmax(self.stage_end))
+        return self.backward_end[last] - self.timeline.last_backward(last)[1]
 
 
 def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
@@ -142,9 +149,7 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         # the reductions that overlap the last backward hold SMs its compute would use (simtrain.training.overlap)
         backward_end.append(compute_end(end - start, dp_busy[s], start))
         stage_end.append(max(backward_end[s], dp_end[s]) + costs.update[s] * slow[s] + costs.dp_after_update[s])
-    last = int(np.argmax(stage_end))
-    return HybridStep(timeline, dp_end, stage_end, max(stage_end), backward_end,
-                      backward_end[last] - timeline.last_backward(last)[1])
+    return HybridStep(timeline, dp_end, stage_end, max(stage_end), backward_end)
 
 
 def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> Any:

@@ -22,15 +22,40 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["collective_share", "compute_end", "compute_ends", "overlapped"]
+__all__ = ["collective_share", "compute_end", "compute_ends", "held_blocks", "overlapped"]
+
+def held_blocks(schedule: Any, cluster: Any, network: Any, group: np.ndarray | None = None,
+                cache: Any = None) -> int | None:
+    """The thread blocks (one SM each) a collective holds while it runs: NCCL's for it
+    (:func:`~simtrain.collectives.nccl.collective_ctas` on ``group``, one group of a grouped schedule) under
+    ``network.protocol: nccl`` (the model of NCCL's own costs); None under ``none`` (collectives at line rate, free
+    to overlap), for a parameter server's transfers, or without a schedule. ``cache``: the cluster's
+    :class:`~simtrain.network.NetworkCache`.
+
+    Examples
+    --------
+    >>> from simtrain.collectives import build_schedule
+    >>> from simtrain.network import NetworkOptions
+    >>> from simtrain.topology import load_topology
+    >>> c = load_topology("dgx-a100", gpus=8)
+    >>> s = build_schedule("all-reduce", 2**26, c, "ring")
+    >>> held_blocks(s, c, NetworkOptions(protocol="nccl")), held_blocks(s, c, NetworkOptions())
+    (24, None)
+    """
+    if schedule is None or network is None or getattr(network, "protocol", "none") != "nccl":
+        return None
+    from simtrain.collectives.nccl import collective_ctas
+    from simtrain.network.protocol import NOT_NCCL
+
+    if schedule.algorithm in NOT_NCCL:   # parameter servers sum on host CPUs, not in NCCL kernels
+        return None
+    return collective_ctas(schedule, cluster, group, cache)
+
 
 def collective_share(schedule: Any, cluster: Any, network: Any, group: np.ndarray | None = None,
                      cache: Any = None) -> float:
-    """The share of each GPU a collective holds while it runs: NCCL's thread blocks for it
-    (:func:`~simtrain.collectives.nccl.collective_ctas` on ``group``, one group of a grouped schedule; one SM each)
-    over the GPU's SMs, under ``network.protocol: nccl`` (the model of NCCL's own costs); 0 under ``none``
-    (collectives at line rate, free to overlap), for a parameter server's transfers, or without a schedule.
-    ``cache``: the cluster's :class:`~simtrain.network.NetworkCache`.
+    """The share of each GPU a collective holds while it runs: its :func:`held_blocks` over the GPU's SMs (0 where
+    it holds none).
 
     Examples
     --------
@@ -42,17 +67,12 @@ def collective_share(schedule: Any, cluster: Any, network: Any, group: np.ndarra
     >>> round(collective_share(s, c, NetworkOptions(protocol="nccl")), 3), collective_share(s, c, NetworkOptions())
     (0.222, 0.0)
     """
-    if schedule is None or network is None or getattr(network, "protocol", "none") != "nccl":
+    blocks = held_blocks(schedule, cluster, network, group, cache)
+    if blocks is None:
         return 0.0
-    from simtrain.collectives.nccl import collective_ctas
     from simtrain.hardware import get_device
-    from simtrain.network.protocol import NOT_NCCL
 
-    if schedule.algorithm in NOT_NCCL:   # parameter servers sum on host CPUs, not in NCCL kernels
-        return 0.0
-
-    units = get_device(cluster.device).compute_units
-    return min(1.0, collective_ctas(schedule, cluster, group, cache) / units)
+    return min(1.0, blocks / get_device(cluster.device).compute_units)
 
 
 def overlapped(compute: float, collectives: Sequence[tuple[float, float]]) -> float:
