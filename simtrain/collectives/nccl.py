@@ -391,6 +391,13 @@ class NcclTuner:
         self.nodes = nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
         self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
         self.intra_Bps, self.inter_Bps, self.intra_hw = node_bandwidths(cluster, self.groups[0])
+        # channels of NCCL's ring and tree graphs across nodes, over which its per-channel ceilings apply
+        self.graph_channels = 0
+        if nodes > 1:
+            from simtrain.network.protocol import _architecture, nccl_graph_channels
+
+            nic_line = node_bandwidths(cluster, self.groups[0], line=True)[1] / max(self.channels, 1)
+            self.graph_channels = nccl_graph_channels(_architecture(cluster.device), self.channels, nic_line)
         from simtrain.network.cache import NetworkCache
 
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
@@ -481,7 +488,8 @@ class NcclTuner:
         from simtrain.network.protocol import nccl_time
 
         return nccl_time(candidate.nccl, candidate.protocol, self.op, size, len(self.groups[0]), self.nodes,
-                         self.intra_Bps, self.inter_Bps, self.intra_hw, self.channels, self.cluster.device)
+                         self.intra_Bps, self.inter_Bps, self.intra_hw, self.channels, self.cluster.device,
+                         self.graph_channels)
 
     def table(self, size: float) -> list[tuple[Candidate, float]]:
         """Every candidate with its predicted time at ``size`` bytes (first group), fastest first."""

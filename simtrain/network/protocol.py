@@ -50,10 +50,10 @@ import numpy as np
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL",
            "NVLS_ALGORITHM_SHARE", "NVLS_CHANNELS", "NVLS_EFFICIENCY", "NVLS_TUNING_EFFICIENCY", "PROTOCOLS",
            "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY",
-           "XGMI_EFFICIENCY", "NvlsPipeline", "bandwidth_factor", "link_kind", "nccl_kind", "nccl_latency",
-           "nccl_protocols", "nccl_time", "node_bandwidths", "nvls_choice_share", "nvls_chunk_bytes",
-           "nvls_link_efficiency", "nvls_pipeline", "nvls_tree_chunk_bytes", "pipeline_efficiency",
-           "protocol_candidates", "tree_correction", "with_protocol"]
+           "XGMI_EFFICIENCY", "NvlsPipeline", "bandwidth_factor", "channel_ceiling_Bps", "graph_bus_Bps", "link_kind",
+           "nccl_graph_channels", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time", "node_bandwidths",
+           "nvls_choice_share", "nvls_chunk_bytes", "nvls_link_efficiency", "nvls_pipeline", "nvls_tree_chunk_bytes",
+           "pipeline_efficiency", "protocol_candidates", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -173,6 +173,120 @@ def nvls_tree_busbw_cap(architecture: str, nodes: int, ranks_per_node: int, nics
         return math.inf
     heads = min(ranks_per_node, max(nics_per_node, 1), NVLS_MAX_HEADS)
     return heads * table[0 if nodes == 2 else 1] * 1e9
+
+
+#: NCCL's architecture index (tuning.cc ``compCapIndex``) of simtrain's architecture families: Volta below sm80,
+#: Ampere for sm80-sm89, Hopper, Blackwell. RCCL (AMD) has tables of its own, not modelled: no ceiling there.
+NCCL_FAMILY: dict[str, str] = {"pascal": "volta", "volta": "volta", "turing": "volta", "ampere": "ampere",
+                               "ada": "ampere", "hopper": "hopper", "blackwell": "blackwell"}
+
+#: NCCL's ceiling on a graph's bus bandwidth per channel (GB/s) across 1, 2 and 3 or more nodes, by (algorithm,
+#: protocol) and architecture: tuning.cc ``perChMaxTreeBws`` (a tree all-reduce, any protocol), ``perChMaxTreeLL128Bws``
+#: and ``perChMaxRingLL128Bws``, NCCL 2.19 (the Ampere and Volta tree rows since 2.10.3; Blackwell's from NCCL 2.2x,
+#: whose tables are the first with its own row). A tree all-reduce's bus bandwidth is ``min(0.92 x graph,
+#: channels x ceiling)``, under LL128 once more ``min(... x 120/128, channels x LL128 ceiling)``; a ring's under
+#: LL128 ``min(0.92 x graph, channels x ceiling)``. They stand for what a channel moves at most (a tree's chain in a
+#: node runs one channel's reduction through every GPU).
+CHANNEL_CEILING_GBPS: dict[tuple[str, str], dict[str, tuple[float, float, float]]] = {
+    ("tree", "Simple"): {"volta": (26.5, 18.5, 10.0), "ampere": (24.0, 23.6, 17.8), "hopper": (38.7, 41.4, 36.0),
+                         "blackwell": (70.0, 42.8, 24.0)},
+    ("tree", "LL128"): {"volta": (20.0, 20.0, 20.0), "ampere": (20.0, 20.0, 20.0), "hopper": (36.7, 36.7, 29.0),
+                        "blackwell": (55.6, 31.67, 20.0)},
+    ("ring", "LL128"): {"volta": (20.0, 20.0, 20.0), "ampere": (20.0, 20.0, 20.0), "hopper": (36.7, 36.7, 36.7),
+                        "blackwell": (40.0, 40.0, 40.0)},
+}
+#: The per-channel speeds NCCL's search tries across nodes (GB/s, search.cc ``speedArrayInter``, ``sm90...``,
+#: ``sm100...``): a channel runs at the fastest that a GPU's path to its NIC allows.
+INTER_SPEEDS_GBPS: dict[str, tuple[float, ...]] = {
+    "ampere": (48.0, 30.0, 28.0, 24.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.4, 1.2, 0.24,
+               0.12),
+    "hopper": (48.0, 45.0, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2, 0.24, 0.12),
+    "blackwell": (96.0, 86.0, 80.0, 48.0, 45.1, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4,
+                  1.2, 0.24, 0.12),
+}
+INTER_SPEEDS_GBPS["volta"] = INTER_SPEEDS_GBPS["ampere"]
+#: The most channels a ring or tree graph has (init.cc: ``MAXCHANNELS / 2``).
+GRAPH_MAX_CHANNELS = 16
+
+
+def nccl_graph_channels(architecture: str, nics_per_node: int, nic_line_Bps: float) -> int:
+    """Channels of NCCL's ring and tree graphs across nodes: one per NIC, each at the fastest per-channel speed
+    of NCCL's search up to the NIC's line rate (:data:`INTER_SPEEDS_GBPS`), doubled as ``ncclTopoDupChannels``
+    does (search.cc): when that speed is at least 25 GB/s, except from Hopper on below 50 GB/s with more than 4
+    channels; at most :data:`GRAPH_MAX_CHANNELS`.
+
+    Examples
+    --------
+    >>> nccl_graph_channels("ampere", 8, 25e9), nccl_graph_channels("ampere", 4, 50e9)
+    (8, 8)
+    >>> nccl_graph_channels("hopper", 8, 50e9)
+    8
+    >>> nccl_graph_channels("hopper", 4, 50e9)
+    8
+    """
+    speeds = INTER_SPEEDS_GBPS[NCCL_FAMILY.get(architecture, "ampere")]
+    speed = max((s for s in speeds if s <= nic_line_Bps / 1e9 * (1.0 + 1e-9)), default=speeds[-1])
+    channels = max(int(nics_per_node), 1)
+    late = NCCL_FAMILY.get(architecture) in ("hopper", "blackwell")   # compute capability above 8.0
+    if speed < 25.0 or (late and speed < 50.0 and channels > 4):
+        return min(channels, GRAPH_MAX_CHANNELS)
+    return min(2 * channels, GRAPH_MAX_CHANNELS)
+
+
+def channel_ceiling_Bps(algorithm: str, protocol: str, architecture: str, nodes: int, channels: int) -> float:
+    """NCCL's ceiling on ``algorithm``/``protocol``'s bus bandwidth (B/s, NCCL's own measure: before the
+    algorithm's ratio) over ``channels`` channels across ``nodes`` nodes (:data:`CHANNEL_CEILING_GBPS`); ``inf``
+    where NCCL has none (other pairs, RCCL's architectures, one node or no channel count).
+
+    Examples
+    --------
+    >>> channel_ceiling_Bps("tree", "Simple", "ampere", 2, 4) / 1e9
+    94.4
+    >>> channel_ceiling_Bps("ring", "Simple", "ampere", 2, 4)
+    inf
+    """
+    family = NCCL_FAMILY.get(architecture)
+    table = CHANNEL_CEILING_GBPS.get((algorithm, protocol))
+    if family is None or table is None or nodes < 2 or channels < 1:
+        return math.inf
+    return channels * table[family][1 if nodes == 2 else 2] * 1e9
+
+
+def graph_bus_Bps(algorithm: str, protocol: str, op: str, nodes: int, ranks: int, intra_Bps: float,
+                  inter_Bps: float, architecture: str = "", channels: int = 0) -> tuple[float, float]:
+    """NCCL's bus bandwidth of a ring, tree or CollNet graph (B/s, NCCL's own measure: before the algorithm's
+    ratio), without and with its per-channel ceilings over ``channels`` channels (none with 0).
+
+    The graph's bandwidth (for trees on up to two nodes and CollNet NCCL's raised ``bwIntra``, about twice the
+    NICs'), times :func:`bandwidth_factor`; then, in tuning.cc's order, a tree's 0.92 under its ceiling before the
+    protocol's own factor (LL128's under its own ceiling too), a ring's LL128 0.92 under its ceiling
+    (:func:`channel_ceiling_Bps`).
+
+    Examples
+    --------
+    >>> plain, capped = graph_bus_Bps("tree", "Simple", "all-reduce", 2, 16, 240e9, 95e9, "ampere", 4)
+    >>> round(plain / 1e9, 1), round(capped / 1e9, 1)
+    (174.8, 94.4)
+    """
+    graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
+    if (algorithm == "tree" and nodes <= 2) or algorithm == "collnet":
+        # NCCL takes these from bwIntra, which its search raises while below 2 x bwInter (a two-node tree's traffic
+        # crosses the network half as often): so up to twice the NICs
+        graph = min(intra_Bps, 2.0 * inter_Bps)
+    ppn = max(ranks // max(nodes, 1), 1)
+    plain = graph * bandwidth_factor(algorithm, protocol, op, nodes, ppn, ranks)
+    if not channels:
+        return plain, plain
+    if algorithm == "tree":
+        simple = graph * bandwidth_factor("tree", "Simple", op, nodes, ppn, ranks)   # NCCL's 0.92 first
+        cap = channel_ceiling_Bps("tree", "Simple", architecture, nodes, channels)
+        capped = min(simple, cap) * (plain / simple) if simple > 0 else plain
+        if protocol == "LL128":
+            capped = min(capped, channel_ceiling_Bps("tree", "LL128", architecture, nodes, channels))
+        return plain, capped
+    if algorithm == "ring" and protocol == "LL128":
+        return plain, min(plain, channel_ceiling_Bps("ring", "LL128", architecture, nodes, channels))
+    return plain, plain
 
 
 def _nvls_tree_algbw(intra_Bps: float, inter_Bps: float, nodes: int, ranks: int, architecture: str,
@@ -769,7 +883,8 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray, line: bool = False) -> tupl
 
 
 def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, nodes: int, intra_Bps: float,
-              inter_Bps: float, intra_hw: str = "nvlink", channels: int = 1, device: str = "") -> float:
+              inter_Bps: float, intra_hw: str = "nvlink", channels: int = 1, device: str = "",
+              graph_channels: int = 0) -> float:
     """NCCL's tuning model: predicted time (s) of ``algorithm``/``protocol`` for ``op`` of ``size`` bytes.
 
     ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
@@ -777,8 +892,9 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     topology search raises above the network's only while it is below twice the network's (search.cc, "See if we
     can increase bwIntra for trees", NCCL 2.18-2.19), so about twice the NICs' (taken as exactly twice: NCCL's last
     raise may land one step of its speed table above); otherwise the lower of in-node and NIC), times the
-    protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) and for trees the size
-    correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS (for an NVLS tree under
+    protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) under NCCL's
+    per-channel ceilings over ``graph_channels`` channels (:func:`graph_bus_Bps`; none with 0), and for trees the
+    size correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS (for an NVLS tree under
     NCCL 2.28's per-channel ceiling, :func:`nvls_tree_busbw_cap`), × 1/2 otherwise.
     Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
     the network; a multi-node Simple ring all-reduce × 1.4, × 1.9 before Ampere), :func:`nccl_latency` for trees.
@@ -797,15 +913,12 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     if algorithm in _NVLS or algorithm == "collnet":
         if protocol != "Simple":
             return float("inf")
-    graph = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
-    if (algorithm == "tree" and nodes <= 2) or algorithm == "collnet":
-        # NCCL takes these from bwIntra, which its search raises while below 2 x bwInter (a two-node tree's traffic
-        # crosses the network half as often): so up to twice the NICs
-        graph = min(intra_Bps, 2.0 * inter_Bps)
     if algorithm in _NVLS:   # an NVLS tree's bandwidth is _nvls_tree_algbw's, below
-        bus = graph
+        bus = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
     else:
-        bus = graph * bandwidth_factor(algorithm, protocol, op, nodes, ppn, ranks)
+        architecture = _architecture(device) if graph_channels else ""
+        bus = graph_bus_Bps(algorithm, protocol, op, nodes, ranks, intra_Bps, inter_Bps, architecture,
+                            graph_channels)[1]
     if algorithm == "tree":
         bus *= tree_correction(protocol, size)
     if algorithm == "ring":

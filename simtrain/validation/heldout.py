@@ -1011,11 +1011,10 @@ for _op, _points in _XLA_NVL72_ROWS.items():
 
 # --- held-out probe 15: nccl-tests threads, an AWS p5 benchmark repository and the PyTorch BERT README -------------
 # Sources no case had read (each figure as its poster or table gave it; no constant was set from them).
-_TREE_2NODE = ("on 2 nodes with fewer NICs than GPUs per node `auto` picks NCCL's tree, whose 2-node bandwidth "
-               "simtrain puts far above the ring's: {tree} GB/s against {ring} for a forced `ring:channels={nics}`; "
-               "{measured}; simtrain's 2-node tree bandwidth is too high when a node has fewer NICs than GPUs, or "
-               "NCCL of that era did not pick the tree here (nccl-allreduce-2node-a100-roce-169, +61 %, is the same "
-               "pattern)")
+_TREE_2NODE = ("on 2 nodes with fewer NICs than GPUs per node NCCL's tree is capped at a channel per NIC x 23.6 GB/s "
+               "(tuning.cc perChMaxTreeBws), so `auto` runs the ring, as NCCL's model does ({ring} GB/s); before "
+               "simtrain applied that ceiling it chose the tree ({tree} GB/s, forced with `auto:algo=tree`); "
+               "{measured}")
 _busbw_case("nccl-allreduce-2node-a100-4hdr-100", "nccl-tests-100",
             "NVIDIA/nccl-tests issue #100, comment by ShrimpLau (2022-01-17): 'I have two HGX-A100 with four "
             "ConnectX-6 IB with 200Gbps Rate, the testing result can reach 91GB/s in busbw' (all_reduce_perf -b 1G "
@@ -1027,9 +1026,9 @@ _busbw_case("nccl-allreduce-2node-a100-4hdr-100", "nccl-tests-100",
             extra_assumptions="'can reach' read as the peak of the 1-8 GB sweep, compared at its largest size; the "
                               "NCCL version is not stated",
             gap=_TREE_2NODE.format(tree="161.3", ring="94.9", nics=4,
-                                   measured="the measurement (91) is at the ring's bound (the forced ring is +4.3 %; "
-                                            "the fit case nccl-allreduce-4xhdr-multinode, 95 GB/s, has nodes of the "
-                                            "same shape)"))
+                                   measured="the measurement (91) is at the ring's bound (the fit case "
+                                            "nccl-allreduce-4xhdr-multinode, 95 GB/s, has nodes of the same "
+                                            "shape)"))
 _busbw_case("nccl-allreduce-2node-a100-2x200g-837", "nccl-837",
             "NVIDIA/nccl issue #837 (description, 2023-05-09): 'two machines, each with 8 A100 80GB GPU and connected "
             "with 2 IB cards each with 200Gb/s bandwidth', -np 16 all_reduce_perf -b 4M -e 1024M -f 2 -g 1 -n 5; "
@@ -1042,9 +1041,9 @@ _busbw_case("nccl-allreduce-2node-a100-2x200g-837", "nccl-837",
                               "largest size, 1 GiB, though the figure may be nccl-tests' 'Avg bus bandwidth' over "
                               "4 MB-1 GB (simtrain's mean over that sweep is 66.1 GB/s, +15.9 %)",
             gap=_TREE_2NODE.format(tree="80.0", ring="47.3", nics=2,
-                                   measured="the measurement (57.1) lies above the ring's 47, so NCCL ran the "
-                                            "tree, but it gained about 20 % over the ring where simtrain's tree "
-                                            "gains 70 %"))
+                                   measured="the measurement (57.1, NCCL 2.10.3) lies above the ring's 47, so "
+                                            "that NCCL ran the tree, about 20 % over the ring where simtrain's tree "
+                                            "gains 70 %: not closed"))
 _H800_TEXT = ("nodes of 8 H800 as the `dgx-h100` family (H800 keeps H100's NVSwitch and NVLink SHARP) with NVLink at "
               "200 GB/s per direction per GPU (`intra_node.bandwidth`; the H800's 400 GB/s is the bidirectional "
               "figure, as deepseek-ai/DeepSeek-V3 issue #28 states; assumed); a collective does not read compute")
@@ -1744,13 +1743,13 @@ _TCPX_GAP = ("GCP's GPUDirect-TCPX (a TCP transport into GPU memory over the 4 d
              "topology.nic.transport=socket`) simtrain gives 48.0 GB/s (-4 %), but the same setting puts A3 Mega's "
              "TCPXO all-gather at 95.9 GB/s against the 188.5 measured (nccl-allgather-2node-h100-a3mega-dstack-8gb "
              "is +0.6 % with the default), so neither efficiency fits both of GCP's transports; not closed")
-_CRUSOE_GAP = ("`auto` runs NCCL's tree at 2 GiB on 2 nodes of 8 A100 (226.0 GB/s); forced to the ring (`--algorithm "
-               "auto:algo=ring`) simtrain gives 188.7 GB/s (-2.8 %): the measured figure sits at the ring's level; "
-               "the VMs run with their own NCCL topology file (NCCL_TOPO_FILE=a100-80gb-sxm-ib-cloud-hypervisor.xml), "
-               "which may change NCCL's choice and which the page does not show")
-_A4_8G_GAP = ("at 8 GiB `auto` switches from the NVLS tree (642.1 GB/s at 1 GiB) to NCCL's tree (634.0 GB/s) where "
-              "the measured busbw keeps rising (623.3 at 1 GiB, 683.5 at 8 GiB); forced to the NVLS tree "
-              "(`--algorithm auto:algo=nvlstree`) simtrain gives 658.9 GB/s (-3.6 %)")
+_CRUSOE_GAP = ("`auto` runs the ring at 2 GiB on 2 nodes of 8 A100 (188.7 GB/s): NCCL's tree is capped at a channel "
+               "per NIC x 23.6 GB/s (tuning.cc perChMaxTreeBws); before simtrain applied that ceiling it chose the "
+               "tree (226.0 GB/s, +16.5 %); the VMs run with their own NCCL topology file "
+               "(NCCL_TOPO_FILE=a100-80gb-sxm-ib-cloud-hypervisor.xml), which the page does not show")
+_A4_8G_GAP = ("`auto` keeps the NVLS tree at 8 GiB (658.9 GB/s) where the measured busbw keeps rising (623.3 at "
+              "1 GiB, 683.5 at 8 GiB); before simtrain applied NCCL's per-channel tree ceiling (8 x 42.8 GB/s on "
+              "Blackwell, tuning.cc perChMaxTreeBws) it switched to NCCL's tree there (634.0 GB/s, -7.2 %)")
 #: name, source id, (path, commit, what the page says), the log's row, system, its text, op, size, published,
 #: assumptions beyond the system, the probe's confidence, gap
 _PROBE18_BUSBW: Sequence[tuple[str, str, tuple[str, str, str], str, Mapping[str, str], str, str, str, float, str,

@@ -311,6 +311,58 @@ def test_nvls_tree_runs_under_nccls_per_channel_ceiling():
         assert result.algorithm == "auto" and 400e9 < result.busbw_Bps <= 461.6e9
 
 
+def test_graph_channels_follow_nccls_search():
+    """One channel per NIC at the fastest speed of NCCL's table up to the NIC's rate, doubled from 25 GB/s (not
+    from Hopper on below 50 GB/s with more than 4 channels), at most 16 (search.cc, ncclTopoDupChannels)."""
+    from simtrain.network.protocol import nccl_graph_channels
+
+    assert nccl_graph_channels("ampere", 8, 25e9) == 8        # HDR: 24 GB/s a channel, below the doubling
+    assert nccl_graph_channels("ampere", 8, 50e9) == 16       # NDR on Ampere: doubled
+    assert nccl_graph_channels("hopper", 8, 50e9) == 8        # Hopper keeps 8 channels of 48 GB/s
+    assert nccl_graph_channels("hopper", 4, 50e9) == 8        # ... but doubles 4
+    assert nccl_graph_channels("blackwell", 8, 100e9) == 16   # 96 GB/s channels
+    assert nccl_graph_channels("volta", 1, 3.125e9) == 1
+    assert nccl_graph_channels("ampere", 12, 50e9) == 16      # MAXCHANNELS / 2
+
+
+def test_per_channel_ceilings_in_tunings_order():
+    """tuning.cc: a tree's 0.92 under channels x perChMaxTreeBw before its protocol factor, LL128 under its own
+    ceiling too; a ring's LL128 under perChMaxRingLL128Bw; nothing for rings under Simple, one node or RCCL."""
+    from simtrain.network.protocol import channel_ceiling_Bps, graph_bus_Bps
+
+    args = ("all-reduce", 2, 16, 240e9, 95e9, "ampere", 4)
+    plain, capped = graph_bus_Bps("tree", "Simple", *args)
+    assert plain == pytest.approx(2 * 95e9 * 0.92) and capped == pytest.approx(4 * 23.6e9)
+    plain, capped = graph_bus_Bps("tree", "LL128", *args)
+    assert capped == pytest.approx(min(4 * 23.6e9 * 120 / 128, 4 * 20e9))
+    plain, capped = graph_bus_Bps("tree", "LL", *args)
+    assert capped == pytest.approx(4 * 23.6e9 / 3.8)
+    plain, capped = graph_bus_Bps("ring", "LL128", "all-reduce", 2, 16, 240e9, 380e9, "ampere", 8)
+    assert plain == pytest.approx(240e9 * 0.92) and capped == pytest.approx(8 * 20e9)
+    assert graph_bus_Bps("ring", "Simple", *args)[1] == graph_bus_Bps("ring", "Simple", *args)[0]
+    assert graph_bus_Bps("tree", "Simple", *args[:-2])[1] == graph_bus_Bps("tree", "Simple", *args)[0]
+    assert channel_ceiling_Bps("tree", "Simple", "cdna3", 2, 8) == float("inf")
+    assert channel_ceiling_Bps("tree", "Simple", "ampere", 1, 8) == float("inf")
+    assert channel_ceiling_Bps("tree", "Simple", "blackwell", 3, 8) == pytest.approx(8 * 24.0e9)
+
+
+@pytest.mark.parametrize("nics,size", [(4, 2**33), (8, 2**31)])
+def test_two_a100_nodes_take_the_ring_under_nccls_tree_ceiling(nics, size):
+    """Two HGX A100 nodes: NCCL's tree is capped at channels x 23.6 GB/s (a channel per HDR NIC), so its model runs
+    the ring at large sizes, as measured (nccl-tests #100: 91 GB/s with 4 NICs; dstack's Crusoe log: 194 GB/s with
+    8). Without the ceiling the tree was chosen at 161 and 226 GB/s. The ceiling shapes the choice only: a tree NCCL
+    is made to run (``auto:algo=tree``) keeps its links' rate (nccl #1801: GB200 partitions at 486 GB/s, far above
+    their ceiling)."""
+    cluster = load_topology("dgx-a100", gpus=16, overrides=[("nic.count", nics)])
+    tuner = NcclTuner("all-reduce", cluster, [np.arange(16)], [1.0])
+    assert tuner.graph_channels == nics
+    assert tuner.choose(size).nccl == "ring"
+    ring = collective_time("all-reduce", size, cluster, "auto")
+    tree = collective_time("all-reduce", size, cluster, "auto:algo=tree")
+    assert tree.busbw_Bps > ring.busbw_Bps > 0.9 * nics * 25e9 * LINK_EFFICIENCY["nic"]
+    assert tree.busbw_Bps > 1.2 * (nics * 23.6e9 / 2) * 30 / 16   # above the capped tree (nccl-tests busbw)
+
+
 # --- NCCL_ALGO / NCCL_PROTO: auto:algo=, auto:proto= ---------------------------------------------------------------
 def test_auto_restricted_to_an_algorithm_chooses_only_among_its_protocols():
     cluster = load_topology("dgx-h100", gpus=16)
