@@ -2124,5 +2124,310 @@ for _strategy, _micro, _zero, _published, _quote, _what, _gap in (
           + _P18_CONFIDENCE.format("low (two assumptions: the interconnect, and the sequence from train.py's default)"),
           [_cmd], _value(_cmd, "throughput_samples_per_s"), gap=_gap)
 
+# --- held-out probe 19: Voltage Park's nccl-tests, MaxText on GCP A3, PaddleNLP, Megatron-core MoE, DeepSpeed ------
+# Five documents no case had read (five publishers: AI @ Georgia Tech's Voltage Park benchmarks, Google's MaxText A3
+# README, PaddleNLP's pretraining page, NVIDIA's Megatron-core MoE README and Microsoft's DeepSpeedExamples autotuning
+# README), each figure as its page gives it, each command as the probe ran it (at cd41123); no constant was set from
+# them. `_P19_CONFIDENCE` carries the probe's confidence tag and the assumption behind a medium or low one.
+_P19_CONFIDENCE = "held-out probe 19's confidence: {}"
+
+# ZiyanIshani/vpbenchmarking: nccl-tests all_reduce_perf on one Voltage Park node of 8 H100 SXM5.
+_VP = ("ZiyanIshani/vpbenchmarking (Voltage Park cluster, AI @ Georgia Tech) results/nccl/"
+       "nccl_allreduce_20260224_223444.txt (commit 483959d9; nccl-tests 2.17.9, NCCL 2.24.3, single process -g 8, "
+       "8B-8G, -f 2, 20 iters) + results/nccl/nccl_singlenode/nccl_summary.md (e55fe749: 'Node: g138', 'GPUs: 8 x "
+       "NVIDIA H100 80GB HBM3', 'Benchmarks run single-process with 8 GPUs (-g 8)') + README.md ('8x NVIDIA H100 80GB "
+       "HBM3 SXM5 per node'): {quote} (nccl-tests columns: size, count, type, redop, root, out-of-place time, algbw, "
+       "busbw, ...)")
+_VP_TEXT = ("one Voltage Park node of 8 H100 80GB HBM3 SXM5 as the catalog's `dgx-h100` (8 H100 SXM on NVSwitch at "
+            "450 GB/s per direction), 8 ranks in one process (-g 8), NCCL 2.24.3")
+for _size, _log_row, _published in (
+        ("8GiB", "  8589934592    2147483648     float     sum      -1  31335.8  274.13  479.72       0  31348.2  "
+                 "274.02  479.53       0", 479.72),
+        ("1GiB", "  1073741824     268435456     float     sum      -1  4010.54  267.73  468.53       0  4010.08  "
+                 "267.76  468.58       0", 468.53),
+        ("128MiB", "   134217728      33554432     float     sum      -1   588.39  228.11  399.19       0   587.87  "
+                   "228.31  399.55       0", 399.19)):
+    _busbw_case(f"nccl-allreduce-8xh100-voltage-park-{_size.lower().replace('ib', 'b')}", "vpbenchmarking-voltage-park",
+                _VP.format(quote=f"'{_log_row}'"),
+                f"all-reduce bus bandwidth on one node of 8 H100 SXM5 (Voltage Park, NCCL 2.24.3), {_size[:-3]} "
+                f"{_size[-3:]}", _published, "[M]", H100_NODE, _VP_TEXT, 8, _size, None,
+                extra_assumptions=f"the log's out-of-place busbw; {_P19_CONFIDENCE.format('high')}")
+
+# AI-Hypercomputer/maxtext MaxText/configs/a3/llama_2_7b/README.md: Llama2-7B TFLOP/s per chip on 1 to 16 A3 VMs;
+# the 1-VM figure itself is left out (which FLOP count MaxText used then is not stated), its ratios are kept.
+_MT = ("AI-Hypercomputer/maxtext MaxText/configs/a3/llama_2_7b/README.md (commit d2aa7f25) 'Expected performance "
+       "results for Llama2-7B model running on A3 GPU' (TFLOP/sec/chip) + 1vm.sh/2vm.sh/16vm.sh (d2aa7f25, 78daad19), "
+       "4vm.sh (78daad19), 8vm.sh (af2666b0): ici_fsdp_parallelism=8, dcn_data_parallelism=N, per_device_batch_size=4, "
+       "max_target_length=4096, model_name=llama2-7b, attention=cudnn_flash_te, remat_policy=minimal_flash: "
+       "'| 1x A3 (h100-80gb-8)    | 492              |' and {quote}: {tflops} over 492 (TFLOP/s per chip of one "
+       "model, so the ratio of throughput per GPU)")
+_MT_TEXT = ("GCP a3-highgpu-8g VMs as the `dgx-h100` family (8 H100 80GB SXM on NVSwitch at 450 GB/s per direction) "
+            "with 4 NICs of 200 Gbit/s (the instance's 4 data NICs at GCP's spec: the README does not state them), "
+            f"non-blocking fabric; {_GCP_TCP.format('TCPX')}; the catalog's `llama2-7b` with FlashAttention "
+            "(`attention=flash`, the run's cudnn_flash_te) at 4,096 tokens (max_target_length); 4 sequences per GPU "
+            "(per_device_batch_size=4) in one micro-batch per step (global batch 4 x the GPUs); FSDP over the 8 GPUs "
+            "of a VM (ici_fsdp_parallelism=8) as ZeRO-3 sharded in groups of 8 (`--zero 3 --zero-shard-size 8`), "
+            "data parallel across the VMs (dcn_data_parallelism); bf16; Adam, as the probe ran it; "
+            "remat_policy=minimal_flash run as no recomputation (`--recompute none`: simtrain has no mode that keeps "
+            "the matmul outputs and recomputes the rest; it then counts 85.5 GB per GPU, over the 80 GB, so the run "
+            "recomputed something); memory not checked (`--no-check-memory`: it cannot change a timing)")
+_MT_CONFIDENCE = _P19_CONFIDENCE.format("low (two assumptions: the NICs' speed from GCP's instance spec, and "
+                                        "minimal_flash as no recomputation)")
+_MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, MaxText {pub}: simtrain's step grows "
+           "from 1.090 s (25 ms of communication exposed) to {step} s ({exposed} ms exposed, {shared} ms of compute "
+           "slowed by the overlapped collectives), where the run loses {loss} % per GPU; GPUDirect-TCPX at NCCL's "
+           "socket-transport efficiency (`--set topology.nic.transport=socket`) gives 0.992 on 2 VMs and 0.915 on 16, "
+           "so the transport does not explain it; with no overlap of the data-parallel communication "
+           "(`--no-overlap-dp`) simtrain gives 0.884 on 2 VMs (+3.1 %) and 0.772 on 16 (+1.3 %): the runs behave as "
+           "if the gradient reduction across VMs were not hidden behind compute, as probe 18's one-micro-batch "
+           "InternLM row (internlm-7b-1024xa100-zero1x8-micronum1); not closed")
+
+
+def _maxtext_a3(vms: int) -> Command:
+    gpus = 8 * vms
+    return Command("simulate", {"model": "llama2-7b:attention=flash", "topology": "dgx-h100", "gpus": gpus,
+                                "parallel": f"tp=1,pp=1,dp={gpus}", "micro_batch": 4, "global_batch": 4 * gpus,
+                                "dtype": "bf16", "optimizer": "adam", "zero": 3, "zero_shard_size": 8,
+                                "recompute": "none", "check_memory": False,
+                                **_sets(nic__count="4", nic__bandwidth="200Gbit/s"), **_NCCL})
+
+
+#: VMs, the README's row, its TFLOP/s per chip, simtrain's figures for the gap (ratio, step s, exposed ms, shared ms)
+for _vms, _mt_row, _tflops, (_sim, _step, _exposed, _shared) in (
+        (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, ("0.998", "1.092", "25", "2")),
+        (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, ("0.963", "1.132", "31", "37")),
+        (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, ("0.962", "1.133", "31", "38")),
+        (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, ("0.961", "1.135", "31", "38"))):
+    _weak_scaling_case(
+        f"maxtext-a3-llama2-7b-{_vms}v1vm-scaling", "maxtext-a3-llama2-7b",
+        _MT.format(quote=_mt_row, tflops=_tflops),
+        f"MaxText Llama2-7B scaling from 1 GCP A3 VM (8 H100) to {_vms} (FSDP 8 in a VM, data parallel across VMs, "
+        f"4 x 4,096 tokens per GPU): TFLOP/s per chip on {8 * _vms} GPUs over that on 8", _tflops / 492, "ratio",
+        "[C]", f"{_MT_TEXT}; 8 GPUs (one VM) against {8 * _vms} ({_vms} VMs), the same per-GPU batch; "
+               f"{_DEFAULT_ALGO}; {_MT_CONFIDENCE}",
+        _maxtext_a3(1), _maxtext_a3(_vms),
+        _MT_GAP.format(sim=_sim, vms=_vms, pub=f"{_tflops / 492:.3f}", step=_step, exposed=_exposed, shared=_shared,
+                       loss=f"{100 * (1 - _tflops / 492):.0f}"))
+
+# PaddlePaddle/PaddleNLP llm/docs/pretrain.md: tokens/card/s of Llama-2 7B/13B and Qwen-7B on 8 A100 80G, tp2sd4_stage2.
+_PD = ("PaddlePaddle/PaddleNLP llm/docs/pretrain.md (version with paddle 9b36e53f / paddlenlp 0b246a60, table dated "
+       "2023-11-27), '机器环境： A100 80G * 8, CUDA 11.8, NCCL 2.15', unit tokens/card/sec + {config}: {quote}")
+_PD_TEXT = ("one node of 8 A100 80 GB as the catalog's `dgx-a100` (SXM on NVSwitch assumed: the page says only 'A100 "
+            "80G * 8'); {model}; TP 2 (tensor_parallel_degree 2) x sharding stage 2 over the 4 data-parallel ranks as "
+            "ZeRO-2 (`--zero 2`); micro-batch {micro} x {accumulation} accumulation steps (global batch 64 x 4,096 "
+            "tokens); bf16 (O2); Adam, as the probe ran it; no recomputation (recompute false); memory not checked "
+            "(`--no-check-memory`: it cannot change a timing); tokens/s per GPU (the page's tokens/card/sec) = the "
+            "step's tokens / step time / GPUs")
+_PD_GAP = ("simtrain's step is {step} s: {compute} s of compute (MFU {mfu} in its count) and {exposed} s of "
+           "communication exposed ({tp} s of it TP's), where the published figure is {pub_mfu} of the A100's 312 "
+           "TFLOP/s in the same count (by the probe's count: 0.49 by 6N to 0.56 by 6N + full attention over the "
+           "three rows): the A100 compute comes out fast, by as much as probe 18's InternLM 8-GPU rows "
+           "(internlm-7b-8xa100-*, +19 to +23 %); not closed")
+
+
+def _paddlenlp(model: str, micro: int) -> Command:
+    return Command("simulate", {"model": model, "topology": "dgx-a100", "gpus": 8, "parallel": "tp=2,pp=1,dp=4",
+                                "micro_batch": micro, "global_batch": 64, "dtype": "bf16", "optimizer": "adam",
+                                "zero": 2, "recompute": "none", "check_memory": False, **_NCCL})
+
+
+_PD_SXM = "SXM/NVSwitch nodes assumed: the page says only 'A100 80G * 8'"
+#: name, model name, config file, the table's row, model, its text, micro-batch, published, the probe's confidence,
+#: gap figures (step s, compute s, MFU, exposed s, TP's exposed s, published MFU)
+_PROBE19_PADDLENLP: Sequence[tuple[str, str, str, str, str, str, int, float, str, tuple[str, ...]]] = (
+    ("paddlenlp-llama2-7b-8xa100-tp2-sharding2", "Llama-2-7B",
+     "llm/llama/pretrain-llama2_7b-tp2sd4_stage2.json (commit 1392867c: tensor_parallel_degree 2, sharding stage2, "
+     "per_device_train_batch_size 2, gradient_accumulation_steps 8, max_seq_length 4096, use_flash_attention, bf16 "
+     "O2, recompute false)",
+     "'|`meta-llama/Llama-2-7b`|      4096|`tp2sd4_stage2`|   3755.21|52092MB   |"
+     "`./llama/pretrain-llama2_7b-tp2sd4_stage2.json`|2023-11-27 22:13:34|'",
+     "llama2-7b:attention=flash2",
+     "the catalog's `llama2-7b` (Llama-2-7B) with FlashAttention-2 (`attention=flash2`, use_flash_attention) at 4,096 "
+     "tokens", 2, 3755.21, f"medium ({_PD_SXM})", ("7.08", "7.06", "0.68", "0.33", "0.30", "0.55")),
+    ("paddlenlp-llama2-13b-8xa100-tp2-sharding2", "Llama-2-13B",
+     "llm/llama/pretrain-llama2_13b-tp2sd4_stage2.json (commit 5a7e0977: TP 2, sharding stage2, micro 1, accumulation "
+     "16, seq 4096, flash attention, bf16 O2, recompute false)",
+     "'|`meta-llama/Llama-2-13b`|      4096|`tp2sd4_stage2`|   1975.63|64294MB   |"
+     "`./llama/pretrain-llama2_13b-tp2sd4_stage2.json`|2023-11-27 22:11:04|'",
+     "gpt:layers=40,hidden=5120,heads=40,seq=4096,vocab=32000,ffn=13824,gated=true,attention=flash2",
+     "Llama-2-13B as a Llama-style `gpt:` decoder (40 layers, hidden 5,120, 40 heads, SwiGLU 13,824, vocabulary "
+     "32,000, sequence 4,096) with FlashAttention-2 (`attention=flash2`)", 1, 1975.63, f"medium ({_PD_SXM})",
+     ("12.77", "12.72", "0.72", "0.53", "0.49", "0.55")),
+    ("paddlenlp-qwen-7b-8xa100-tp2-sharding2", "Qwen-7B",
+     "llm/qwen/pretrain-qwen_7b-tp2sd4_stage2.json (commit 166243a0: TP 2, sharding stage2, micro 2, accumulation 8, "
+     "seq 4096, flash attention, bf16 O2, recompute false)",
+     "'|`qwen/qwen-7b`|      4096|`tp2sd4_stage2`|   3607.28|65448MB   |`./qwen/pretrain-qwen_7b-tp2sd4_stage2.json`"
+     "|2023-11-27 22:16:04|'",
+     "gpt:layers=32,hidden=4096,heads=32,seq=4096,vocab=151936,ffn=11008,gated=true,attention=flash2",
+     "Qwen-7B from the named checkpoint qwen/qwen-7b as a Llama-style `gpt:` decoder (32 layers, hidden 4,096, 32 "
+     "heads, SwiGLU 11,008, vocabulary 151,936, sequence 4,096) with FlashAttention-2 (`attention=flash2`)", 2,
+     3607.28, f"medium ({_PD_SXM}; the architecture from the named checkpoint qwen/qwen-7b)",
+     ("7.61", "7.58", "0.68", "0.33", "0.30", "0.57")),
+)
+for (_name, _what, _config, _quote, _model, _model_text, _micro, _published, _confidence,
+     (_step, _compute, _mfu, _exposed, _tp, _pub_mfu)) in _PROBE19_PADDLENLP:
+    _cmd = _paddlenlp(_model, _micro)
+    _case(_name, "paddlenlp-pretrain", _PD.format(config=_config, quote=_quote),
+          f"{_what} pretraining throughput on 8 A100 80GB (PaddleNLP, TP 2 x sharding stage 2, bf16), tokens/s per GPU",
+          _published, "tokens/s", "[M]",
+          _PD_TEXT.format(model=_model_text, micro=_micro, accumulation=64 // (4 * _micro))
+          + f"; {_DEFAULT_ALGO}; {_P19_CONFIDENCE.format(_confidence)}", [_cmd], _tokens_per_gpu(_cmd),
+          gap=_PD_GAP.format(step=_step, compute=_compute, mfu=_mfu, exposed=_exposed, tp=_tp, pub_mfu=_pub_mfu))
+
+# NVIDIA/Megatron-LM megatron/core/transformer/moe/README.md: Mixtral 8x7B at 468 TFLOP/s per GPU, as tokens/s per GPU
+# by Megatron's own FLOP count of that era (num_floating_point_operations: 12 x L x h^2 x [(1 + g/a + s/h) x q/h +
+# ffn/h x top-k x 3/2 + V/(2 L h)] per token; L 32, h 4,096, a 32, g 8, q = h, s 4,096, ffn 14,336, top-2, V 32,000).
+_MCORE_MIXTRAL_FLOPS_PER_TOKEN = 12 * 32 * 4096 * 4096 * ((1 + 8 / 32 + 4096 / 4096) * 1.0 + (14336 / 4096) * 2 * 1.5
+                                                          + 32000 / (2 * 32 * 4096))
+_mcore_mixtral = Command("simulate", {
+    "model": "mixtral-8x7b:attention=flash", "topology": "dgx-h100", "gpus": 64, "parallel": "tp=1,pp=4,dp=16,ep=8",
+    "micro_batch": 1, "global_batch": 256, "pipeline_schedule": "interleaved:chunks=8", "dtype": "bf16",
+    "optimizer": "adam", "zero": 1, "recompute": "none", "check_memory": False, **_NCCL})
+_case("mcore-moe-mixtral-8x7b-64xh100", "megatron-core-moe-readme",
+      "NVIDIA/Megatron-LM megatron/core/transformer/moe/README.md (commit 022bcb5a): 'With MCore v0.9, we've achieved "
+      "remarkable performance of **468 TFLOPS** for Mixtral 8X7B bf16 training' + same file 'Reference Best Parallel "
+      "Mapping' (MCore v0.8): 'Mixtral 8x7B(Dropless) | 32K | All-to-All | BF16 | 64 | 4096 | 1 | 8 | 4 | 8 | 1 | 256' "
+      "(Vocab, Dispatcher, Precision, #GPUs, SEQ LEN, TP, EP, PP, VP, MBS, GBS), 'Server: 8xH100 80GB HBM3, NVLink 4th "
+      "Generation, InfiniBand 8x400 Gbit/s', 'PyTorch 24.09 with TransformerEngine v1.11'; TFLOP/s counted by "
+      "Megatron's num_floating_point_operations of that era (12*s*L*h^2*[(1+g/a+s/h)*q/h + ffn/h*topk*3/2 + "
+      "V/(2*L*h)]; read in NVIDIA/Megatron-LM megatron/training/training.py): 'we've achieved remarkable performance "
+      "of **468 TFLOPS** for Mixtral 8X7B bf16 training' (= 468e12 / 8.293e10 FLOP per token = 5,643 tokens/s/GPU)",
+      "Mixtral 8x7B training throughput on 64 H100 (Megatron-core, bf16, TP 1 EP 8 PP 4 VP 8), tokens/s per GPU "
+      "(from 468 TFLOP/s per GPU in Megatron's FLOP count)", 468e12 / _MCORE_MIXTRAL_FLOPS_PER_TOKEN, "tokens/s", "[M]",
+      "8 nodes of 8 H100 80GB HBM3 as the catalog's `dgx-h100` (NVSwitch, NVLink 4, 8 x 400 Gbit/s NICs: the README's "
+      "'InfiniBand 8x400 Gbit/s'), non-blocking fabric; the catalog's `mixtral-8x7b` (32 layers, hidden 4,096, 32 "
+      "heads, 8 key/value heads, 8 experts of SwiGLU 14,336, top-2, vocabulary 32,000, sequence 4,096) with "
+      "FlashAttention (`attention=flash`); TP 1, EP 8, PP 4 in the interleaved schedule of 8 virtual stages "
+      "(`--pipeline-schedule interleaved:chunks=8`), data parallel 16; micro-batch 1, global batch 256; bf16; Adam "
+      "with Megatron's distributed optimizer as ZeRO-1 (`--zero 1`); no recomputation; dropless routing priced as "
+      "balanced; memory not checked (`--no-check-memory`: it cannot change a timing); tokens/s per GPU = the step's "
+      "tokens / step time / GPUs; the published figure is the README's 468 TFLOP/s per GPU over Megatron's FLOPs "
+      f"per token for this model (8.293e10): 5,643 tokens/s per GPU; {_DEFAULT_ALGO}; "
+      + _P19_CONFIDENCE.format("low (the 468 TFLOP/s of MCore v0.9 taken to be the v0.8 reference mapping's run; "
+                               "dropless routing taken as balanced)"),
+      [_mcore_mixtral], _tokens_per_gpu(_mcore_mixtral),
+      gap="simtrain's step is 2.37 s: 1.99 s of compute and 0.32 s of communication exposed (0.18 s pipeline sends, "
+          "0.09 s expert all-to-all, 0.05 s data-parallel), bubble 13 %; MFU 0.58 against 468 / 989 = 0.47 in "
+          "Megatron's count; the load imbalance of dropless routing (balanced in simtrain) is one candidate, and "
+          "the compute excess matches the dense H100 rows of earlier probes; not closed")
+
+# microsoft/DeepSpeedExamples autotuning/hf/README.md 'Throughput Comparsion': Hugging Face models on 16 V100 in one
+# node, vanilla HF (DDP) against HF + DeepSpeed (hand-tuned), samples per second.
+_DSX = ("microsoft/DeepSpeedExamples autotuning/hf/README.md (commit 55694cde) 'Throughput Comparsion' (samples per "
+        "second; 'The training runs on 1 node with 16 Nvidia V100 GPUs', transformers 4.12.0.dev0, 200 steps) + "
+        "autotuning/hf/gpt2/README.md (2467552b: 'The training use fp16') + autotuning/hf/{{gpt2,gpt2-large}}/"
+        "test_tune.sh (HF run_clm.py, wikitext-2, --fp16; block size = run_clm default 1024) + autotuning/hf/"
+        "bert-large/test_tune.sh and bert-base/test_tune.sh (run_glue.py MNLI, --max_seq_length 128, no --fp16): "
+        "{quote} (columns: Model name, num_params, baseline (vanila HF), HF + DS hand-tuned, HF + DS autotuning "
+        "(fast-mode), ...)")
+_DSX_NODE = {**DGX2_V100, **_sets(intra_node__in_switch_reduction="false")}
+_DSX_TEXT = ("one node of 16 V100 as a DGX-2: the `dgx-h100` family with device v100, 16 GPUs per node on NVSwitch at "
+             "150 GB/s per direction, no in-switch reduction (the README's '1 node with 16 Nvidia V100 GPUs': the "
+             "DGX-2's NVSwitch assumed; the V100's memory is not stated, the catalog's v100 is the 16 GB part and "
+             "memory is not checked: `--no-check-memory` cannot change a timing)")
+_DSX_GPT2_TEXT = ("Hugging Face GPT-2 {size} ({layers} layers, hidden {hidden}, {heads} heads) as a `gpt:` model "
+                  "(vocabulary 50,257, learned positions, tied head, dropout 0.1, unfused attention: eager Hugging "
+                  "Face) at 1,024 tokens (run_clm.py's default block size); fp16 ({fp16}); Adam, as the probe ran it; "
+                  "{how}; micro-batch {micro} per GPU, no accumulation (gas = 1), global batch {batch}; pure data "
+                  "parallelism written as the plan `--parallel tp=1,pp=1,dp=16` (the probe's deviation: simtrain "
+                  "reads `--zero` only with a plan, so every GPT-2 row of the source runs with one); throughput = the "
+                  "table's samples per second, sequences of 1,024 tokens")
+_DSX_GPT2_CONFIDENCE = _P19_CONFIDENCE.format("low (two assumptions: the 16 V100 as a DGX-2 on NVSwitch, and the "
+                                              "sequence from run_clm.py's default block size)")
+_DSX_GPT2_GAP = ("simtrain's step is {step} s at MFU {mfu} of the V100's 125 TFLOP/s, {exposed} of it exposed "
+                 "communication, where the published rate is {pub_mfu} of the peak in the same count; the table's "
+                 "figures are Hugging Face Trainer's samples/s over 200 steps of wikitext-2 (run_clm.py, eager "
+                 "GPT-2{ds}), so they "
+                 "most likely include start-up and framework overheads that a steady-state step does not contain; "
+                 "DeepSpeed's fp16 path is +40 % (GPT-2 small at micro-batch 8) to +100 % (medium, large) over plain "
+                 "DDP in the table where simtrain moves 2 to 30 %; the same pattern as probe 18's GPT2-XL rows "
+                 "(colossalai-pl-gpt2-xl-4xa100-40gb-ddp, -zero3){plain}; not closed")
+_DSX_PLAIN = ("; the plain data-parallel form the probe ran first (no plan{model}) gives {seq} seq/s ({error}): the "
+              "deviation does not matter")
+
+
+def _dsx(model: str, micro: int, zero: int, dtype: str, plan: bool = True) -> Command:
+    return Command("simulate", {"model": model, "topology": "dgx-h100", "gpus": 16,
+                                **({"parallel": "tp=1,pp=1,dp=16"} if plan else {}), "micro_batch": micro,
+                                "global_batch": 16 * micro, "dtype": dtype, "optimizer": "adam", "zero": zero,
+                                "check_memory": False, **{k: v for k, v in _DSX_NODE.items() if k != "topology"},
+                                **_NCCL})
+
+
+_DSX_GPT2 = {"": ("small", 12, 768, 12), "-medium": ("medium", 24, 1024, 16), "-large": ("large", 36, 1280, 20),
+             "-xl": ("XL", 48, 1600, 25)}
+_DSX_GPT2_ROWS = {
+    "": "'|     GPT2     |   0.12B    |   284.142 (gas = 1,mbs = 8)   |  397.827 (z = 1, gas = 1, mbs = 8)   | ...'",
+    "-medium": ("'| GPT2-medium  |   0.35B    |   71.61 (gas = 1, mbs = 2)    |  142.211 (z = 1, gas = 1, mbs = 4)   "
+                "| ...'"),
+    "-large": ("'|  GPT2-large  |   0.77B    |   27.874 (gas = 1, mbs = 1)   |   56.797 (z = 1, gas = 1, mbs = 2)   "
+               "| ...'"),
+    "-xl": "'|   GPT2-xl    |    1.5B    |         Not runnable          |      27.462 (gas = 1, mbs = 1)       | ...'"}
+_DSX_XL_ZERO = ("the row's hand-tuned cell states no ZeRO stage: stage 1 as in the other GPT-2 rows' hand-tuned cells "
+                "and this row's autotuned one ('27.497 (z1_gas1_tmbspg1)')")
+#: size, zero, micro-batch, published, the figure's cell (None: the baseline column's), gap figures (step s, MFU,
+#: exposed communication, published MFU), and the probe's first, plain data-parallel run (None where it had failed:
+#: --zero without a plan)
+_PROBE19_DSX_GPT2: Sequence[tuple[str, int, int, float, str | None, tuple[str, str, str, str],
+                                  tuple[str, str, str] | None]] = (
+    ("", 0, 8, 284.142, None, ("0.175", "0.32", "none", "0.12"), (", the catalog's `gpt2-small`", "858.9", "+202 %")),
+    ("", 1, 8, 397.827, "397.827 (z = 1, gas = 1, mbs = 8)", ("0.172", "0.33", "2 ms", "0.17"), None),
+    ("-medium", 0, 2, 71.61, None, ("0.127", "0.31", "none", "0.09"), ("", "249.4", "+248 %")),
+    ("-medium", 1, 4, 142.211, "142.211 (z = 1, gas = 1, mbs = 4)", ("0.221", "0.36", "6 ms", "0.18"), None),
+    ("-large", 0, 1, 27.874, None, ("0.139", "0.31", "none", "0.07"), ("", "113.6", "+308 %")),
+    ("-large", 1, 2, 56.797, "56.797 (z = 1, gas = 1, mbs = 2)", ("0.213", "0.40", "12 ms", "0.15"), None),
+    ("-xl", 1, 1, 27.462, "27.462 (gas = 1, mbs = 1)", ("0.246", "0.34", "25 ms", "0.14"), None),
+)
+for _size, _zero, _micro, _published, _cell, (_step, _mfu, _exposed, _pub_mfu), _plain in _PROBE19_DSX_GPT2:
+    _gpt2, _layers, _hidden, _heads = _DSX_GPT2[_size]
+    _cmd = _dsx(f"gpt:layers={_layers},hidden={_hidden},heads={_heads},seq=1024,vocab=50257,dropout=0.1", _micro,
+                _zero, "fp16")
+    _how = ("vanilla Hugging Face DDP, the baseline column (`--zero 0`)" if _zero == 0 else
+            "Hugging Face with DeepSpeed ZeRO stage 1, the 'HF + DS hand-tuned' column (`--zero 1`"
+            + (f"; {_DSX_XL_ZERO})" if _size == "-xl" else ")"))
+    _case(f"ds-autotuning-hf-gpt2{_size}-16xv100-{'ddp' if _zero == 0 else 'zero1'}-mbs{_micro}",
+          "deepspeedexamples-autotuning-hf",
+          _DSX.format(quote=_DSX_GPT2_ROWS[_size] + (f", its 'HF + DS hand-tuned' cell '{_cell}'" if _cell else "")),
+          f"GPT-2 {_gpt2} training throughput on 16 V100 in one node "
+          f"({'Hugging Face DDP' if _zero == 0 else 'HF + DeepSpeed ZeRO-1'}, fp16, micro-batch {_micro}), sequences "
+          "of 1,024 tokens", _published, "seq/s", "[M]",
+          f"{_DSX_TEXT}; "
+          + _DSX_GPT2_TEXT.format(size=_gpt2, layers=_layers, hidden=f"{_hidden:,}", heads=_heads,
+                                  fp16="AMP" if _zero == 0 else "DeepSpeed's fp16", how=_how, micro=_micro,
+                                  batch=16 * _micro)
+          + f"; {_DEFAULT_ALGO}; {_DSX_GPT2_CONFIDENCE}", [_cmd], _value(_cmd, "throughput_samples_per_s"),
+          gap=_DSX_GPT2_GAP.format(step=_step, mfu=_mfu, exposed=_exposed, pub_mfu=_pub_mfu,
+                                   ds=", fp16 AMP" if _zero == 0 else ", DeepSpeed fp16",
+                                   plain=_DSX_PLAIN.format(model=_plain[0], seq=_plain[1], error=_plain[2])
+                                   if _plain else ""))
+
+_DSX_BERT_TEXT = ("the catalog's `{model}` ({what}) at its 128 tokens (the run's --max_seq_length 128), MNLI "
+                  "fine-tuning with run_glue.py; fp32 (no --fp16; V100 has no TF32); Adam, as the probe ran it; "
+                  "vanilla Hugging Face DDP: plain data parallelism with no plan and `--zero 0`; micro-batch {micro} "
+                  "per GPU, no accumulation (gas = 1), global batch {batch}; throughput = the table's samples per "
+                  "second, sequences of 128 tokens")
+_DSX_BERT_CONFIDENCE = _P19_CONFIDENCE.format("low (two assumptions: the 16 V100 as a DGX-2 on NVSwitch, and the "
+                                              "catalog's BERT for the fine-tuned model)")
+for _model, _micro, _published, _quote, _what, _gap in (
+        ("bert-large", 64, 742.692,
+         "'|  BERT-large  |   0.34B    |  742.692 (gas = 1,mbs = 64)   |  766.929 (z = 1, gas = 1, mbs = 64)  | ...'",
+         "BertForPreTraining with its masked-LM and next-sentence heads, where MNLI fine-tuning has a classification "
+         "head",
+         "the catalog's `bert-large` is BertForPreTraining: its masked-LM head (about 9.2 % of the forward FLOPs at "
+         "128 tokens, the probe's arithmetic) is not in MNLI fine-tuning; without it (arithmetic, not a run) the "
+         "error would be about -6.7 %; fp32 on V100 is otherwise close (the BERT-base row of the source: +1.3 %)"),
+        ("bert-base", 128, 2502.236,
+         "'|  BERT-base   |   0.11B    | 2502.236 (gas = 1,mbs = 128)  | 2523.684 (z = 0, gas = 1, mbs = 128) | ...'",
+         "bert-base-uncased's BertModel with the pooler; the run fine-tuned bert-base-cased, whose vocabulary "
+         "differs", "")):
+    _cmd = _dsx(_model, _micro, 0, "fp32", plan=False)
+    _case(f"ds-autotuning-hf-{_model}-mnli-16xv100-ddp-fp32", "deepspeedexamples-autotuning-hf",
+          _DSX.format(quote=_quote),
+          f"{_model.replace('bert', 'BERT')} MNLI fine-tuning throughput on 16 V100 in one node (Hugging "
+          f"Face DDP, fp32, micro-batch {_micro}), sequences of 128 tokens", _published, "seq/s", "[M]",
+          f"{_DSX_TEXT}; "
+          + _DSX_BERT_TEXT.format(model=_model, what=_what, micro=_micro, batch=16 * _micro)
+          + f"; {_DEFAULT_ALGO}; {_DSX_BERT_CONFIDENCE}", [_cmd], _value(_cmd, "throughput_samples_per_s"), gap=_gap)
+
 # --- large-model training runs (Megatron-LM, MT-NLG, ...) live in their own module, registered after these ------
 from simtrain.validation import large_models as _large_models  # noqa: E402,F401  (registers them)
