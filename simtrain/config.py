@@ -64,6 +64,13 @@ _SafeLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^(?:[-+]?[0-9]+|0x[0-9a
 _SafeLoader.add_constructor(_INT_TAG, _core_int)
 _DOTLESS_EXPONENT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
 _TextLoader.add_implicit_resolver("tag:yaml.org,2002:float", _DOTLESS_EXPONENT, list("-+0123456789"))
+# a typed value's booleans are YAML 1.2's (true, false in three cases), not YAML 1.1's yes/no/on/off: 'gated=yes' is
+# text, which a boolean key refuses, rather than a silent true
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in _TextLoader.yaml_implicit_resolvers.items()}
+_TextLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 #: The deepest nesting of lists and mappings a YAML file may have (simtrain's own files use about a dozen levels).
 #: simtrain bounds it itself so that a too-deep file gets the same message whatever PyYAML or libyaml is installed:
 #: their own limits (libyaml's 1,000 flow levels, the pure-Python composer's recursion limit) differ by version.
@@ -305,6 +312,8 @@ def yaml_scalar(text: str) -> Any:
     --------
     >>> yaml_scalar("4"), yaml_scalar("[4, 4]"), yaml_scalar("25 Gbit/s"), yaml_scalar("2020-13-45")
     (4, [4, 4], '25 Gbit/s', '2020-13-45')
+    >>> yaml_scalar("true"), yaml_scalar("yes"), yaml_scalar("off")
+    (True, 'yes', 'off')
     """
     if not text.strip():
         return ""

@@ -21,9 +21,9 @@ from simtrain.errors import ConfigError
 __all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES",
            "MAX_DES_PIPELINE_SLOTS", "MAX_DEVICES", "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS",
            "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS",
-           "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE",
-           "MAX_REPEATS", "MAX_ROUTE_ENTRIES", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_THREADS",
-           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REDUCTION_PASSES",
+           "MAX_REPEATS", "MAX_ROUTE_ENTRIES", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_STEP_DELAY_S",
+           "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -100,6 +100,12 @@ MAX_DES_PIPELINE_SLOTS = 1 << 16
 #: built fabrics run 1:1 to 1:8; far beyond, the spine's share of a link falls below the 1 bit/s bandwidth floor and
 #: every transfer time overflows.
 MAX_OVERSUBSCRIPTION = 1024.0
+#: A collective step's fixed delay (``network.endpoint_delay``): a second is far beyond any software overhead
+#: (ASTRA-sim's ``endpoint-delay`` is tens of ns to µs), as link latencies are bounded at 1 s; larger delays
+#: overflowed step and trace times. Memory passes per reduced byte (``network.reduction_memory_passes``; a reduction
+#: reads two and writes one): 100 is far beyond any kernel.
+MAX_STEP_DELAY_S = 1.0
+MAX_REDUCTION_PASSES = 100.0
 #: A device file's compute units (SMs, CUs: the largest GPUs have a few hundred), GEMM tile sides (CUTLASS's are at
 #: most 256) and pipeline stages (a handful): bounds far above any GPU, so the kernel model's products stay finite.
 MAX_COMPUTE_UNITS = 1 << 16

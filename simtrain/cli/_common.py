@@ -111,6 +111,33 @@ def count_at_most(maximum: int) -> Any:
     return parse
 
 
+def collective_size(text: str) -> str:
+    """An argparse ``type``: a collective's buffer size with a unit, between 1 B and 1 PiB (as ``-b``/``-e`` are);
+    the text itself is returned, for the library to read.
+
+    Examples
+    --------
+    >>> collective_size("1GiB")
+    '1GiB'
+    >>> collective_size("0.3B")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be at least 1 B, at most 1 PiB (got '0.3B')
+    """
+    from simtrain import units
+    from simtrain.limits import MAX_COLLECTIVE_BYTES
+
+    try:
+        value = units.parse_size(text)
+    except (units.UnitError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive size (got {shown(text, 40)})")
+    if not 1 <= value <= MAX_COLLECTIVE_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at least 1 B, at most 1 PiB (got {shown(text, 40)})")
+    return text
+
+
 # -- Python names -> flags -------------------------------------------------------------------------------------------
 def flag_table(parser: argparse.ArgumentParser) -> dict[str, dict[str, str]]:
     """Per command: each option's ``dest`` (the Python name) → its first option string (the flag).
@@ -218,8 +245,8 @@ def network_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-events", type=positive_int, metavar="N",
                    help="DES: refuse a run estimated past N messages (network.max_events; default 600 million)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override: topology.KEY (YAML keys), network.endpoint_delay, "
-                        "network.local_reduction_bandwidth, network.reduction_memory_passes, algorithm.KEY")
+                   help="override: topology.KEY (YAML keys), network.KEY (protocol, endpoint_delay, "
+                        "local_reduction_bandwidth, reduction_memory_passes, max_events), algorithm.KEY")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -366,6 +393,29 @@ def new_output(path_text: str, force: bool, flag: str, *, figure: bool = False) 
         raise ConfigError("refusing to overwrite an existing file", source=CLI, key=flag, value=str(out),
                           allowed="a new path, or add --force")
     return out
+
+
+def distinct_outputs(*outputs: tuple[str, str | None]) -> None:
+    """Refuse two output flags that name one file (``(flag, path)`` pairs; unset paths ignored): the second write
+    would silently destroy the first.
+
+    Examples
+    --------
+    >>> distinct_outputs(("--out", "a.json"), ("--plot", "a.png"), ("--trace", None))
+    >>> distinct_outputs(("--ratchet", "x.json"), ("--markdown", "./x.json"))
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <cli>: --markdown: is the same file as --ratchet (got './x.json'); allowed: ...
+    """
+    seen: dict[Path, str] = {}
+    for flag, path in outputs:
+        if not path:
+            continue
+        key = Path(path).expanduser().resolve()
+        if key in seen:
+            raise ConfigError(f"is the same file as {seen[key]}", source=CLI, key=flag, value=path,
+                              allowed=f"a path other than {seen[key]}'s")
+        seen[key] = flag
 
 
 def output_path(out_text: str, force: bool, flag: str = "--out") -> Path:

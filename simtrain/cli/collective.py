@@ -18,6 +18,7 @@ from typing import Any
 from simtrain.cli._common import (
     CLI,
     algorithm,
+    collective_size,
     emit,
     network_flags,
     network_options,
@@ -37,7 +38,7 @@ def add_parser(sub: Any) -> None:
 
     p = sub.add_parser("collective", help="time one collective on a topology, or sweep sizes as nccl-tests does")
     p.add_argument("--op", required=True, help="one of: " + ", ".join(OPERATIONS))
-    p.add_argument("--size", help="full buffer size with a unit, e.g. 1GiB")
+    p.add_argument("--size", type=collective_size, help="full buffer size with a unit, e.g. 1GiB")
     sweep = p.add_argument_group("size sweep and comparison, as nccl-tests (sizes here may also be 8, 8K, 8M, 8G: "
                                  "bytes, KiB, MiB, GiB)")
     sweep.add_argument("-b", "--min-bytes", help="smallest size of the sweep (nccl-tests -b)")
@@ -58,7 +59,7 @@ def add_parser(sub: Any) -> None:
                                                              "utilised ones")
     network_flags(p)
     p.add_argument("--quiet", action="store_true", help="DES: no progress line on stderr")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, chunks=None)   # None: not given (1), which --algorithm best needs to know
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("store-and-forward is a DES option", source=CLI, key="--store-and-forward",
                           allowed="use it with --engine des")
     sweeping = args.min_bytes is not None or args.max_bytes is not None or args.compare is not None
-    if sweeping == (args.size is not None):
+    if sweeping and args.size is not None:
         raise ConfigError("give --size, or a sweep (-b/-e) or --compare LOG, not both", source=CLI, key="--size",
                           value=args.size)
+    if not sweeping and args.size is None:
+        raise ConfigError("is missing: give the collective's --size, or a sweep (-b/-e) or --compare LOG",
+                          source=CLI, key="--size")
     if args.datatype is not None and not sweeping:   # --size takes bytes with a unit; there is no count column
         raise ConfigError("sets the count column of a sweep (-b/-e) or --compare", source=CLI, key="--datatype",
                           value=args.datatype)
@@ -93,10 +97,19 @@ def run(args: argparse.Namespace) -> int:
     if sweeping and args.algorithm == "best":
         raise ConfigError("compares algorithms at one --size, not over a sweep", source=CLI, key="--algorithm",
                           value="best")
+    if args.algorithm == "best" and args.chunks is not None:
+        raise ConfigError("best runs each algorithm in the chunks NCCL's model gives it", source=CLI, key="--chunks",
+                          value=args.chunks, allowed="no --chunks with --algorithm best")
+    args.chunks = 1 if args.chunks is None else args.chunks
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
     if args.algorithm == "best":
         return _best(args, cluster, options)
     name, params = algorithm(args.algorithm, groups["algorithm"])
+    if name == "auto" and args.op == "all-to-all" and (params.get("algo") or params.get("proto")):
+        # a step's run-wide restriction passes over its all-to-alls (docs/nccl.md); asked of one, it would be ignored
+        raise ConfigError("all-to-all runs as NCCL's point-to-point sends, which algo=/proto= do not restrict here",
+                          source=CLI, key="--algorithm", value=args.algorithm,
+                          allowed="auto for all-to-all, or a named algorithm (direct, ring, ...)")
     chunks = spec_chunks(params, args.chunks, args.algorithm)   # NAME:chunks=C stands for --chunks C
     chosen: dict[str, Any] = {}
     tuned = None   # auto's schedule at --size, built once for its choice and the SMs it holds
@@ -176,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
         from simtrain.hardware import get_device
 
         sms = get_device(cluster.device).compute_units
-        rows.append(("SMs it holds while running", f"{blocks} of {sms} (NCCL's thread blocks: compute beside it "
-                                                   f"runs at {100 * max(0.0, 1 - blocks / sms):.0f} %)"))
+        beside = (f"compute beside it runs at {100 * (1 - blocks / sms):.0f} %" if blocks < sms
+                  else "as many as the GPU has or more: compute beside it waits")
+        rows.append(("SMs it holds while running", f"{blocks} of {sms} (NCCL's thread blocks: {beside})"))
     print_rows(rows)
     return 0
 
@@ -309,7 +323,7 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
 
     size = units.parse_size(args.size) if isinstance(args.size, str) else float(args.size)
     nccl = dataclasses.replace(options, protocol="nccl")
-    rows = []
+    planned: list[tuple[str, Any, list[Any]]] = []   # (name, its schedule, the schedules it runs)
     skipped = []
     for name in ALGORITHMS.names():
         if args.op not in ALGORITHMS.get(name).operations:
@@ -319,15 +333,26 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
         except ConfigError as exc:
             skipped.append({"algorithm": name, "why": str(exc)})
             continue
+        runs = [schedule]   # every algorithm under NCCL's protocol model, chosen as the engines choose it
         if name in ("nccl-tree", "nvls-tree"):
             # NCCL's trees as auto would run them: each protocol in its chunks, the fastest kept
             tuner = NcclTuner(args.op, cluster, [schedule.ranks], [1.0])
-            runs = [run_engine(args.engine, tuner.schedule_of(c, size), cluster, nccl)
-                    for c in tuner.candidates if c.algorithm == name]
-            result = min(runs, key=lambda r: r.time_s)
-        else:
-            # every algorithm under NCCL's protocol model, chosen as the engines choose it (auto carries its own)
-            result = run_engine(args.engine, schedule, cluster, nccl)
+            runs = [tuner.schedule_of(c, size) for c in tuner.candidates if c.algorithm == name]
+        planned.append((name, schedule, runs))
+    if args.engine == "des":   # the algorithms' DES runs together within network.max_events, as a sweep's sizes
+        from simtrain.network.cache import NetworkCache
+        from simtrain.network.des import check_budget, estimate_messages
+
+        cache = NetworkCache.for_cluster(cluster, None)
+        total = sum(estimate_messages(s, cache, args.store_and_forward) for _, _, runs in planned for s in runs)
+        try:
+            check_budget(total, options)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (the {len(planned)} algorithms together)", source=CLI,
+                              key="--max-events", value=exc.value, allowed=exc.allowed) from None
+    rows = []
+    for name, schedule, runs in planned:
+        result = min((run_engine(args.engine, s, cluster, nccl) for s in runs), key=lambda r: r.time_s)
         if name == "auto":   # NCCL's algorithm, or for all-to-all the point-to-point sends NCCL runs (direct)
             label = f"auto ({schedule.params.get('nccl', schedule.algorithm)}/{result.protocol})"
         else:

@@ -22,9 +22,18 @@ import argparse
 from typing import Any
 
 from simtrain import units
-from simtrain.cli._common import CLI, agg_pyplot, count_at_most, emit, new_output, positive_int
+from simtrain.cli._common import (
+    CLI,
+    agg_pyplot,
+    count_at_most,
+    distinct_outputs,
+    emit,
+    new_output,
+    positive_int,
+)
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_BATCH, MAX_DEVICES
+from simtrain.optimizers import OPTIMIZERS
 
 __all__ = ["add_parser", "run"]
 
@@ -58,7 +67,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device-type", help="--model: hardware catalog device for compute times (default: the "
                                          "--topology's GPU, else v100)")
     p.add_argument("--dtype", default="fp32", help="--model: precision")
-    p.add_argument("--optimizer", default="momentum", help="--model: sgd, momentum or adam")
+    p.add_argument("--optimizer", default="momentum", help="--model: " + ", ".join(OPTIMIZERS))
     p.add_argument("--micro-batch", type=positive_int, help="--model: run the placed model as a pipeline of "
                                                              "micro-batches of this many samples (must divide "
                                                              "--batch); reports the speed-up over one device and "
@@ -109,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     from simtrain.placement.api import compare, place
     from simtrain.placement.devices import make_devices
 
+    distinct_outputs(("--out", args.out), ("--plot", args.plot))
     for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
         if path is not None:
             new_output(path, args.force, flag, figure=flag == "--plot")   # before placing
@@ -133,6 +143,11 @@ def _run(args: argparse.Namespace) -> int:
         from simtrain.hardware import get_device
         from simtrain.placement.build import graph_from_model
 
+        if args.device_type is not None and args.topology:
+            # the ops run on the topology's GPUs: another device's compute beside its links is a machine that is not
+            raise ConfigError("the ops run on the topology's GPUs", source=CLI, key="--device-type",
+                              value=args.device_type, allowed="no --device-type with --topology (or --set the "
+                              "topology's device in its file)")
         if args.device_type is None:   # the GPUs the ops run on: the topology's, unless told otherwise
             args.device_type = (make_devices(1, topology=args.topology).cluster.device if args.topology
                                 else "v100")

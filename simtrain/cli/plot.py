@@ -22,6 +22,7 @@ from simtrain.cli._common import (
     CLI,
     agg_pyplot,
     algorithm,
+    collective_size,
     count_at_most,
     network_options,
     output_path,
@@ -69,7 +70,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--topology", help="catalog name or YAML path")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), help="GPUs (topology size; workers for traffic)")
     p.add_argument("--op", help=f"links: the collective (default: {_FILLED['op']})")
-    p.add_argument("--size", help=f"links: full buffer size with a unit (default: {_FILLED['size']})")
+    p.add_argument("--size", type=collective_size,
+                   help=f"links: full buffer size with a unit (default: {_FILLED['size']})")
     p.add_argument("--algorithm", help="collective algorithm NAME[:key=value,...]: auto, what NCCL would pick "
                                        "(default: auto)")
     p.add_argument("--engine", help=f"analytical or des (default: {_FILLED['engine']})")

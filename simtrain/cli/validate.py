@@ -26,7 +26,7 @@ import math
 import sys
 from typing import Any
 
-from simtrain.cli._common import emit
+from simtrain.cli._common import distinct_outputs, emit
 
 __all__ = ["add_parser", "run"]
 
@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("covers every case: drop --case and --role", key=f"--{flag}",
                               value=getattr(args, flag))
     # inputs and outputs are checked before the cases run: a bad ratchet file or an unwritable page fails at once
+    # the page must not land on the ratchet file, whether it is read, rewritten or the committed default
+    distinct_outputs(("--ratchet", args.ratchet), ("--markdown", getattr(args, "markdown", None)))
     ratchet = load_ratchet(args.ratchet) if getattr(args, "check_ratchet", False) else None
     if getattr(args, "record", False):
         check_writable(args.ratchet, make_parents=True, flag="--ratchet")

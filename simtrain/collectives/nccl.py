@@ -392,12 +392,13 @@ class NcclTuner:
         self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
         self.intra_Bps, self.inter_Bps, self.intra_hw = node_bandwidths(cluster, self.groups[0])
         # channels of NCCL's ring and tree graphs across nodes, over which its per-channel ceilings apply
+        from simtrain.network.protocol import _architecture, nccl_graph_channels
+
+        self.architecture = _architecture(cluster.device)   # read once: NCCL's model asks per size and candidate
         self.graph_channels = 0
         if nodes > 1:
-            from simtrain.network.protocol import _architecture, nccl_graph_channels
-
             nic_line = node_bandwidths(cluster, self.groups[0], line=True)[1] / max(self.channels, 1)
-            self.graph_channels = nccl_graph_channels(_architecture(cluster.device), self.channels, nic_line)
+            self.graph_channels = nccl_graph_channels(self.architecture, self.channels, nic_line)
         from simtrain.network.cache import NetworkCache
 
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
@@ -489,7 +490,7 @@ class NcclTuner:
 
         return nccl_time(candidate.nccl, candidate.protocol, self.op, size, len(self.groups[0]), self.nodes,
                          self.intra_Bps, self.inter_Bps, self.intra_hw, self.channels, self.cluster.device,
-                         self.graph_channels)
+                         self.graph_channels, self.architecture)
 
     def table(self, size: float) -> list[tuple[Candidate, float]]:
         """Every candidate with its predicted time at ``size`` bytes (first group), fastest first."""
@@ -575,8 +576,7 @@ def restricted(found: list[Candidate], op: str, algo: str | None, proto: str | N
     >>> [k.name for k in restricted(candidates("all-reduce", np.arange(16), c), "all-reduce", "tree", None)]
     ['tree/LL', 'tree/LL128', 'tree/Simple']
     """
-    algo, proto = (_nccl_name(value, names, key) for value, names, key in
-                   ((algo, NCCL_ALGORITHMS, "algo"), (proto, NCCL_PROTOCOLS, "proto")))
+    algo, proto = check_restriction(algo, proto)
     left = [c for c in found if (algo is None or c.nccl == algo) and (proto is None or c.protocol == proto)]
     if not left:
         wanted = ",".join(f"{k}={v}" for k, v in (("algo", algo), ("proto", proto)) if v is not None)
@@ -587,6 +587,19 @@ def restricted(found: list[Candidate], op: str, algo: str | None, proto: str | N
                           f"{unmodelled}", key="algorithm", value=f"auto:{wanted}",
                           allowed=", ".join(c.name for c in found))
     return left
+
+
+def check_restriction(algo: str | None = None, proto: str | None = None) -> tuple[str | None, str | None]:
+    """``auto``'s ``algo=`` and ``proto=`` as NCCL's spellings (NCCL compares them case-insensitively): an error
+    naming the key where one is none of NCCL's names. Whether anything is left to run is known only on the ranks
+    (:func:`restricted`).
+
+    Examples
+    --------
+    >>> check_restriction("Tree", "simple")
+    ('tree', 'Simple')
+    """
+    return _nccl_name(algo, NCCL_ALGORITHMS, "algo"), _nccl_name(proto, NCCL_PROTOCOLS, "proto")
 
 
 def _nccl_name(value: str | None, names: tuple[str, ...], key: str) -> str | None:

@@ -271,7 +271,8 @@ def _epoch_ranks(epoch: Section) -> dict[str, int]:
 
 def _read_train(path: Path) -> Curve:
     source = str(path)
-    data = Section(load_json(path, key="curves"), source)   # not a mapping ([1]): one error naming the file
+    # not a mapping ([1]): one error naming the file
+    data = Section(load_json(path, key="curves", unique_keys=True), source)
     spec = data.string("scheme")
     with _naming(source, "scheme"):
         name, params = parse_spec(spec, key="scheme")

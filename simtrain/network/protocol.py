@@ -884,7 +884,7 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray, line: bool = False) -> tupl
 
 def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, nodes: int, intra_Bps: float,
               inter_Bps: float, intra_hw: str = "nvlink", channels: int = 1, device: str = "",
-              graph_channels: int = 0) -> float:
+              graph_channels: int = 0, architecture: str | None = None) -> float:
     """NCCL's tuning model: predicted time (s) of ``algorithm``/``protocol`` for ``op`` of ``size`` bytes.
 
     ``latency + size / algorithm bandwidth`` (tuning.cc, NCCL 2.19): bus bandwidth from the graph (the in-node
@@ -893,9 +893,10 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     can increase bwIntra for trees", NCCL 2.18-2.19), so about twice the NICs' (taken as exactly twice: NCCL's last
     raise may land one step of its speed table above); otherwise the lower of in-node and NIC), times the
     protocol refinements (:func:`bandwidth_factor`, without the NVLS schedule's wire factor) under NCCL's
-    per-channel ceilings over ``graph_channels`` channels (:func:`graph_bus_Bps`; none with 0), and for trees the
-    size correction; algorithm bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS (for an NVLS tree under
-    NCCL 2.28's per-channel ceiling, :func:`nvls_tree_busbw_cap`), × 1/2 otherwise.
+    per-channel ceilings over ``graph_channels`` channels (:func:`graph_bus_Bps`; none with 0; ``architecture``,
+    the device's family, is read from ``device`` unless given), and for trees the size correction; algorithm
+    bandwidth = bus bandwidth × p / nsteps for rings, × 5/6 for NVLS (for an NVLS tree under NCCL 2.28's
+    per-channel ceiling, :func:`nvls_tree_busbw_cap`), × 1/2 otherwise.
     Latency: base plus per-step hardware latencies (rings: ``nsteps - nInterSteps`` in node and ``nInterSteps`` on
     the network; a multi-node Simple ring all-reduce × 1.4, × 1.9 before Ampere), :func:`nccl_latency` for trees.
 
@@ -910,13 +911,14 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
     """
     ppn = max(ranks // max(nodes, 1), 1)
     index = PROTOCOL_NAMES.index(protocol)
+    if architecture is None:   # a caller that asks many times (the tuner) resolves the device once
+        architecture = _architecture(device) if (graph_channels or algorithm in _NVLS) else ""
     if algorithm in _NVLS or algorithm == "collnet":
         if protocol != "Simple":
             return float("inf")
     if algorithm in _NVLS:   # an NVLS tree's bandwidth is _nvls_tree_algbw's, below
         bus = intra_Bps if nodes == 1 else min(intra_Bps, inter_Bps)
     else:
-        architecture = _architecture(device) if graph_channels else ""
         bus = graph_bus_Bps(algorithm, protocol, op, nodes, ranks, intra_Bps, inter_Bps, architecture,
                             graph_channels)[1]
     if algorithm == "tree":
@@ -925,9 +927,9 @@ def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, n
         nsteps = {"all-reduce": 2 * (ranks - 1), "reduce-scatter": ranks - 1, "all-gather": ranks - 1}.get(op, ranks)
         algbw = bus * ranks / max(nsteps, 1)
     elif algorithm == "nvlstree":   # NCCL 2.19's model under NCCL 2.28's per-channel ceiling
-        algbw = _nvls_tree_algbw(intra_Bps, inter_Bps, nodes, ranks, _architecture(device), channels)[1]
+        algbw = _nvls_tree_algbw(intra_Bps, inter_Bps, nodes, ranks, architecture, channels)[1]
     elif algorithm == "nvls":
-        algbw = bus * nvls_choice_share(_architecture(device), ppn)
+        algbw = bus * nvls_choice_share(architecture, ppn)
     else:
         algbw = bus * 0.5
     intra = HW_LATENCY_US[intra_hw][algorithm][index]

@@ -43,12 +43,14 @@ MAX_EVENTS = 10_000_000_000
 
 def network_params() -> tuple[Any, ...]:
     """The declarations (:class:`simtrain.params.Param`) of the network keys."""
+    from simtrain.limits import MAX_REDUCTION_PASSES, MAX_STEP_DELAY_S
     from simtrain.network.protocol import PROTOCOLS
     from simtrain.params import Param
 
-    kinds: dict[str, dict[str, Any]] = {"time": {"kind": "time", "minimum": 0.0, "unit": "s"},
+    kinds: dict[str, dict[str, Any]] = {
+             "time": {"kind": "time", "minimum": 0.0, "maximum": MAX_STEP_DELAY_S, "unit": "s"},
              "bandwidth": {"kind": "bandwidth", "minimum": 0.0, "exclusive_minimum": True, "unit": "B/s"},
-             "number": {"kind": "number", "minimum": 0.0, "exclusive_minimum": True},
+             "number": {"kind": "number", "minimum": 0.0, "exclusive_minimum": True, "maximum": MAX_REDUCTION_PASSES},
              "count": {"kind": "integer", "minimum": 1, "maximum": MAX_EVENTS},
              "choice": {"kind": "choice", "choices": tuple(PROTOCOLS)}}
     return tuple(Param(key, default=None, help=text, **kinds[kind]) for key, (kind, _, text) in NETWORK_KEYS.items())
@@ -101,6 +103,12 @@ class NetworkOptions:
         from simtrain.params import read_params
 
         values = read_params(network_params(), data, source=source, path=path)
+        if values.get("reduction_memory_passes") is not None and values.get("local_reduction_bandwidth") is None:
+            from simtrain.errors import ConfigError
+
+            raise ConfigError("is read only with network.local_reduction_bandwidth (unset: no reduction charged)",
+                              source=source, key=f"{path}.reduction_memory_passes",
+                              value=values["reduction_memory_passes"])
         # a key given as null is unset, as one left out (every key's default is "unset")
         return cls(**{NETWORK_KEYS[key][1]: value for key, value in values.items()
                       if key in data and value is not None})

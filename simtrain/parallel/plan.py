@@ -78,7 +78,11 @@ def parse_degrees(text: str) -> dict[str, int | None]:
     """
     out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1, "etp": None}
     given: set[str] = set()
-    for item in filter(None, str(text).replace(" ", "").split(",")):
+    items = str(text).replace(" ", "").split(",")
+    if any(not item for item in items) and any(items):   # 'tp=2,,pp=2': a degree left out by mistake
+        raise ConfigError("an empty degree between commas", key="parallel", value=text,
+                          allowed="tp=T,pp=P[,dp=D][,cp=C][,ep=E][,etp=X]")
+    for item in filter(None, items):
         key, sep, value = item.partition("=")
         if key not in out:
             raise ConfigError(f"unknown degree {key!r}", key="parallel", value=text, choices=sorted(out))
@@ -161,7 +165,10 @@ first=K,last=K (either may be left out)
     """
     out: dict[str, int] = {}
     allowed = "first=K,last=K (either may be left out)"
-    for item in filter(None, str(text or "").replace(" ", "").split(",")):
+    items = str(text or "").replace(" ", "").split(",")
+    if any(not item for item in items) and any(items):
+        raise ConfigError("an empty key between commas", key="pipeline_layout", value=text, allowed=allowed)
+    for item in filter(None, items):
         key, sep, value = item.partition("=")
         if key not in ("first", "last") or key in out:
             raise ConfigError(f"unknown or repeated key {key!r}", key="pipeline_layout", value=text, allowed=allowed)

@@ -133,7 +133,7 @@ def read_plan(path: str | Path, graph: OpGraph | None = None) -> dict[str, Any]:
     [0, 1]
     """
     source = str(path)
-    doc = load_json(path, source=source)   # a regular file, bounded (simtrain.inputs)
+    doc = load_json(path, source=source, unique_keys=True)   # a regular file, bounded (simtrain.inputs)
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ConfigError("not a placement plan", source=source, key="schema",
                           value=doc.get("schema") if isinstance(doc, dict) else None, allowed=SCHEMA)

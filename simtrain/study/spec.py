@@ -366,20 +366,34 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
     return point
 
 
+def _check_algorithm(spec: str) -> None:
+    """An algorithm spec as the run will build it: its name, its parameters' keys and bounds, and ``auto``'s
+    ``algo=``/``proto=`` as NCCL's names (what is left to run on the point's ranks is known only there)."""
+    from simtrain.collectives.base import ALGORITHMS
+    from simtrain.collectives.nccl import check_restriction
+    from simtrain.registry import make
+
+    configured = make(ALGORITHMS, spec, key="algorithm")
+    if configured.name == "auto":
+        params = configured.get_params()
+        check_restriction(params.get("algo"), params.get("proto"))
+
+
 def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, str]) -> None:
     """Resolve every distinct catalog name, spec and topology instance once; re-raise errors against the study."""
     from simtrain.catalog import resolve
-    from simtrain.collectives.base import ALGORITHMS
     from simtrain.compression import make_scheme
     from simtrain.network import NetworkOptions
-    from simtrain.registry import parse_spec
     from simtrain.study.point import build_cluster
+    from simtrain.training.framework import make_framework
 
     def check(key: str, value: Any, action: Callable[[], Any]) -> None:
         try:
             action()
         except ConfigError as exc:
             inner = (exc.key or "").lstrip("-")
+            if key == "network" and inner.startswith("network."):
+                key = inner   # the network options blame one of their keys, as the grid names it
             if key.startswith("topology") and inner in ("gpus", *(k.split(".", 1)[1] for k in origin
                                                                   if k.startswith("topology."))):
                 key = "gpus" if inner == "gpus" else f"topology.{inner}"   # the topology blames one of its keys
@@ -403,7 +417,9 @@ def _check_points(points: list[dict[str, Any]], source: str, origin: dict[str, s
     for point in points:
         once("model", point["model"], functools.partial(_check_model, point["model"]))
         once("scheme", point["scheme"], functools.partial(make_scheme, point["scheme"]))
-        once("algorithm", point["algorithm"], functools.partial(ALGORITHMS.get, parse_spec(point["algorithm"])[0]))
+        once("algorithm", point["algorithm"], functools.partial(_check_algorithm, point["algorithm"]))
+        if point.get("framework") is not None:
+            once("framework", point["framework"], functools.partial(make_framework, point["framework"]))
         if point["profile"] is not None:
             once("profile", point["profile"], functools.partial(resolve, "profiles", point["profile"]))
         network = {k.split(".", 1)[1]: v for k, v in point.items() if k.startswith("network.") and v is not None}

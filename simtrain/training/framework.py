@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_BUCKETS
+from simtrain.limits import MAX_BUCKETS, MAX_COLLECTIVE_BYTES
 from simtrain.model import ModelSpec, Tensor
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
@@ -220,14 +220,15 @@ class Ddp(Framework):
     name = "ddp"
     parameters = (
         Param("first_bucket", "size", DDP_FIRST_BUCKET_BYTES,
-              "cap of the first bucket (torch's _DEFAULT_FIRST_BUCKET_BYTES, 1 MiB)", minimum=0,
-              exclusive_minimum=True, unit="B"),
+              "cap of the first bucket (torch's _DEFAULT_FIRST_BUCKET_BYTES, 1 MiB)", minimum=1.0,
+              maximum=float(MAX_COLLECTIVE_BYTES), unit="B"),
         _LAUNCH,
     )
 
     def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
                start: float = 0.0) -> list[Group]:
-        caps = [min(float(self.params["first_bucket"]), bucket_bytes), bucket_bytes]
+        # as torch's bucket_size_limits: the first cap, then bucket_size's (a first cap above it is a larger bucket)
+        caps = [float(self.params["first_bucket"]), bucket_bytes]
         return [Group(first, tensors, names, float(done_at[first]))
                 for first, tensors, names in fill_buckets(model, caps, width)]
 
@@ -242,7 +243,8 @@ class Horovod(Framework):
         Param("cycle_time", "time", HOROVOD_CYCLE_TIME_S, "period of the background thread (HOROVOD_CYCLE_TIME)",
               minimum=0, exclusive_minimum=True, maximum=60.0, unit="s"),
         Param("fusion_threshold", "size", HOROVOD_FUSION_THRESHOLD_BYTES,
-              "fusion buffer size (HOROVOD_FUSION_THRESHOLD)", minimum=0, exclusive_minimum=True, unit="B"),
+              "fusion buffer size (HOROVOD_FUSION_THRESHOLD)", minimum=1.0, maximum=float(MAX_COLLECTIVE_BYTES),
+              unit="B"),
         _LAUNCH,
     )
 

@@ -189,7 +189,7 @@ def load_ratchet(path: str | Path = DEFAULT_RATCHET) -> dict[str, Any]:
     if not Path(path).exists():
         raise ConfigError("no ratchet file (record one with `simtrain validate --record`)", key="--ratchet",
                           value=source)
-    doc = load_json(path, key="--ratchet")
+    doc = load_json(path, key="--ratchet", unique_keys=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), dict):
         raise ConfigError("a ratchet file is a JSON object with a 'cases' object", source=source, key="cases")
     check_keys(doc, ("tolerance", "summary", "cases"), source)

@@ -196,5 +196,5 @@ def read_workload(path: str | Path) -> Workload:
     from simtrain.inputs import load_json
 
     text = str(path)
-    data = load_json(path, key="workload")
+    data = load_json(path, key="workload", unique_keys=True)
     return Workload.from_dict(data, source=text)
