@@ -63,6 +63,24 @@ def check_held_out_sources(probe: Mapping[str, Sequence[str]], ratio_tag: set[st
     assert not others & set(probe)
 
 
+def check_probe_cases(probe_number: int, new: Sequence[str], probe: Mapping[str, Sequence[str]],
+                      ratios: Sequence[str], left_out: Sequence[str], confidence: Any) -> None:
+    """A probe's cases: distinct names, none of those it left out, its ratios in the ratio unit, held out with their
+    sources (:func:`check_held_out_sources`), each quoting its source and stating the probe's confidence
+    (``confidence(name)``: high, medium or low), and below high the assumption behind it."""
+    assert len(new) == len(set(new))
+    assert not set(left_out) & set(CASES.names())
+    assert all(CASES.get(name).unit == "ratio" for name in ratios)
+    check_held_out_sources(probe, set(ratios))
+    for name in new:
+        case = CASES.get(name)
+        assert case.source.count("'") >= 2, f"{name} quotes no line of its source"
+        tag = confidence(name)
+        assert f"held-out probe {probe_number}'s confidence: {tag}" in case.assumptions, name
+        if tag != "high":   # the assumption behind the tag is named
+            assert f"held-out probe {probe_number}'s confidence: {tag} (" in case.assumptions, name
+
+
 def check_ratio_cases(rows: Mapping[str, Any], ratios: Sequence[str], threshold: float) -> None:
     """Ratio cases (``ratios``) compare two printed runs and carry their effect; the others one run and none; a
     ratio case, or a case beyond ``threshold``, says why it misses."""

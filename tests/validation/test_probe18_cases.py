@@ -52,7 +52,7 @@ all 1,024 ranks +102.7 -> +102.1 %, the scalings +0.6 -> +1.0 % (effect -4.5 -> 
 from __future__ import annotations
 
 import pytest
-from probe_checks import check_held_out_sources, check_printed_command, check_ratio_cases, command_flags
+from probe_checks import check_printed_command, check_probe_cases, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
@@ -95,17 +95,9 @@ def rows():
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
-    assert len(NEW) == len(set(NEW)) == 27 and len(PROBE18) == 10 and len(RATIOS) == 6
-    assert not set(LEFT_OUT) & set(CASES.names())
-    assert all(CASES.get(name).unit == "ratio" for name in RATIOS)
-    check_held_out_sources(PROBE18, set(RATIOS))
-    for name in NEW:
-        case = CASES.get(name)
-        assert case.source.count("'") >= 2, f"{name} quotes no line of its source"
-        confidence = "low" if name in LOW else "high" if name in HIGH else "medium"
-        assert f"held-out probe 18's confidence: {confidence}" in case.assumptions, name
-        if confidence != "high":   # the assumption behind the tag is named
-            assert f"held-out probe 18's confidence: {confidence} (" in case.assumptions, name
+    assert len(NEW) == 27 and len(PROBE18) == 10 and len(RATIOS) == 6
+    check_probe_cases(18, NEW, PROBE18, RATIOS, LEFT_OUT,
+                      lambda name: "low" if name in LOW else "high" if name in HIGH else "medium")
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from probe_checks import check_held_out_sources, check_printed_command, check_ratio_cases, command_flags
+from probe_checks import check_printed_command, check_probe_cases, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
@@ -184,17 +184,9 @@ def rows():
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
-    assert len(NEW) == len(set(NEW)) == 20 and len(PROBE19) == 5 and len(RATIOS) == 4
-    assert not set(LEFT_OUT) & set(CASES.names())
-    assert all(CASES.get(name).unit == "ratio" for name in RATIOS)
-    check_held_out_sources(PROBE19, set(RATIOS))
-    for name in NEW:
-        case = CASES.get(name)
-        assert case.source.count("'") >= 2, f"{name} quotes no line of its source"
-        confidence = "high" if name in HIGH else "medium" if name in MEDIUM else "low"
-        assert f"held-out probe 19's confidence: {confidence}" in case.assumptions, name
-        if confidence != "high":   # the assumption behind the tag is named
-            assert f"held-out probe 19's confidence: {confidence} (" in case.assumptions, name
+    assert len(NEW) == 20 and len(PROBE19) == 5 and len(RATIOS) == 4
+    check_probe_cases(19, NEW, PROBE19, RATIOS, LEFT_OUT,
+                      lambda name: "high" if name in HIGH else "medium" if name in MEDIUM else "low")
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:
