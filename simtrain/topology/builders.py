@@ -59,8 +59,10 @@ def _bw(value: Any, key: str = "bandwidth") -> float:
     number = units.parse_bandwidth(value) if isinstance(value, str) else float(value)
     if not number > 0 or not math.isfinite(number):
         raise ConfigError("must be a positive bandwidth", key=key, value=value)
-    if number > MAX_LINK_BANDWIDTH_BPS:
-        raise ConfigError("is faster than any link", key=key, value=value, allowed="at most 1 PB/s")
+    if number > MAX_LINK_BANDWIDTH_BPS:   # a parsed value is shown with its unit, not as bytes/s in digits
+        raise ConfigError("is faster than any link", key=key,
+                          value=value if isinstance(value, str) else units.format_bandwidth(number),
+                          allowed="at most 1 PB/s")
     return number
 
 
@@ -74,7 +76,8 @@ def _lat(value: Any, key: str = "latency") -> float:
     if number < 0 or not math.isfinite(number):
         raise ConfigError("must be a non-negative time", key=key, value=value)
     if number > MAX_LINK_LATENCY_S:
-        raise ConfigError(f"must be at most {MAX_LINK_LATENCY_S:g} s", key=key, value=value)
+        raise ConfigError(f"must be at most {MAX_LINK_LATENCY_S:g} s", key=key,
+                          value=value if isinstance(value, str) else units.format_time(number))
     return number
 
 
