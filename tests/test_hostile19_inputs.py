@@ -151,3 +151,12 @@ def test_typed_booleans_are_yaml_12s(capsys, argv, key):
 def test_an_out_of_bound_link_is_shown_with_its_unit(capsys, key, value, shown):
     err = _refused(capsys, [*COLL, "--size", "1MiB", "--set", f"{key}={value}"], key, shown)
     assert "2000000000000000.0" not in err and "(got 2.0)" not in err
+
+
+def test_a_plotted_value_given_twice_is_refused(capsys, tmp_path):
+    out = str(tmp_path / "p.png")
+    _refused(capsys, ["plot", "bandwidth", "--topology", "cloud-25g", "--bandwidths", "1Gbit/s,125 MB/s", "--out",
+                      out], "--bandwidths", "given twice")
+    _refused(capsys, ["plot", "traffic", "--schemes", "powersgd", "--sweep", "rank=1,1", "--out", out], "--sweep",
+             "given twice")
+    assert not (tmp_path / "p.png").exists()

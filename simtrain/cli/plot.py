@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,9 @@ def _traffic(args: argparse.Namespace, out: Path) -> int:
         if key in sweeps:
             raise ConfigError("a parameter is swept once", source=CLI, key="--sweep", value=text)
         sweeps[key] = _values(text, key)
+        twice = first_repeat(json.dumps(v, sort_keys=True, default=str) for v in sweeps[key])
+        if twice is not None:   # a value swept twice draws one point twice: a typo
+            raise ConfigError(f"the value {twice} is given twice", source=CLI, key="--sweep", value=text)
     bar = ProgressBar(0, "rows", quiet=args.quiet)
     try:
         frame = sweep_traffic_each(args.model, split_schemes(args.schemes), sweeps, gpus=args.gpus or 16,
@@ -225,10 +229,20 @@ def _bandwidth(args: argparse.Namespace, out: Path) -> int:
     if not args.topology or not args.bandwidths:
         raise ConfigError("plot bandwidth needs --topology and --bandwidths", source=CLI, key="plot bandwidth",
                           allowed="e.g. --topology cloud-25g --bandwidths '1 Gbit/s,10 Gbit/s,100 Gbit/s'")
+    bandwidths = [b.strip() for b in args.bandwidths.split(",")]
+    from simtrain import units
+
+    try:   # the same bandwidth twice (in any spelling) draws one point twice: a typo
+        twice = first_repeat(units.parse_bandwidth(b) for b in bandwidths)
+    except (units.UnitError, ValueError):
+        twice = None   # a malformed one is refused by the sweep, naming it
+    if twice is not None:
+        raise ConfigError(f"the bandwidth {units.format_bandwidth(twice)} is given twice", source=CLI,
+                          key="--bandwidths", value=args.bandwidths)
     bar = ProgressBar(0, "points", quiet=args.quiet)
     try:
         frame = sweep_bandwidth(args.model, args.topology, split_schemes(args.schemes or "none"),
-                                [b.strip() for b in args.bandwidths.split(",")], gpus=args.gpus or 64,
+                                bandwidths, gpus=args.gpus or 64,
                                 batch=args.batch or 32, dtype=args.dtype, algorithm=args.algorithm,
                                 engine=args.engine, progress=bar.callback)
     finally:
