@@ -105,7 +105,7 @@ MAX_OVERSUBSCRIPTION = 1024.0
 #: overflowed step and trace times. Memory passes per reduced byte (``network.reduction_memory_passes``; a reduction
 #: reads two and writes one): 100 is far beyond any kernel.
 MAX_STEP_DELAY_S = 1.0
-MAX_REDUCTION_PASSES = 100.0
+MAX_REDUCTION_PASSES = 100
 #: A device file's compute units (SMs, CUs: the largest GPUs have a few hundred), GEMM tile sides (CUTLASS's are at
 #: most 256) and pipeline stages (a handful): bounds far above any GPU, so the kernel model's products stay finite.
 MAX_COMPUTE_UNITS = 1 << 16

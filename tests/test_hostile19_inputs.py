@@ -160,3 +160,17 @@ def test_a_plotted_value_given_twice_is_refused(capsys, tmp_path):
     _refused(capsys, ["plot", "traffic", "--schemes", "powersgd", "--sweep", "rank=1,1", "--out", out], "--sweep",
              "given twice")
     assert not (tmp_path / "p.png").exists()
+
+
+def test_ddps_default_first_bucket_gives_way_to_a_smaller_bucket_size(capsys):
+    """torch's 1 MiB first cap applies only with the default bucket_cap_mb: at a smaller --bucket-size the buckets
+    are those of a first cap equal to it (review 19), while a first cap given above it still makes a larger one."""
+    step = ["simulate", "--model", "gpt:layers=16,hidden=64,heads=4,seq=64,vocab=100", "--topology", "dgx-h100",
+            "--gpus", "16", "--batch", "8", "--bucket-size", "256KiB", "--json"]   # 64 KiB tensors: caps decide
+    buckets = {}
+    for first in (None, "256KiB", "2MiB"):
+        extra = ["--framework", f"ddp:first_bucket={first}"] if first else []
+        assert main([*step, *extra]) == 0
+        buckets[first] = [b["size_bytes"] for b in json.loads(capsys.readouterr().out)["buckets"]]
+    assert buckets[None] == buckets["256KiB"]
+    assert buckets["2MiB"][0] >= 2 * 2**20 > buckets[None][0]

@@ -297,6 +297,28 @@ def algorithm(spec: str, extra: list[tuple[str, Any]]) -> tuple[str, dict[str, A
     return name, params
 
 
+def refuse_unread_restriction(op: str, name: str, params: Mapping[str, Any]) -> None:
+    """Refuse ``auto:algo=``/``proto=`` (or ``--set algorithm.algo=``) for an all-to-all: it runs as NCCL's
+    point-to-point sends, which they do not restrict here, so one collective asked for them would silently ignore
+    them (a step's run-wide restriction passes over its all-to-alls, docs/nccl.md).
+
+    Examples
+    --------
+    >>> refuse_unread_restriction("all-reduce", "auto", {"proto": "Simple"})
+    >>> refuse_unread_restriction("all-to-all", "auto", {"proto": "Simple"})
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <cli>: --algorithm: all-to-all runs as NCCL's point-to-point sends, which \
+algo=/proto= do not restrict here (got 'auto:proto=Simple'); allowed: auto for all-to-all, or a named algorithm \
+(direct, ring, ...)
+    """
+    given = {k: v for k, v in params.items() if k in ("algo", "proto") and v}
+    if name == "auto" and op == "all-to-all" and given:
+        raise ConfigError("all-to-all runs as NCCL's point-to-point sends, which algo=/proto= do not restrict here",
+                          source=CLI, key="--algorithm", value="auto:" + ",".join(f"{k}={v}" for k, v in given.items()),
+                          allowed="auto for all-to-all, or a named algorithm (direct, ring, ...)")
+
+
 def split_schemes(text: str) -> list[str]:
     """Split ``a:k=1,k2=2,b,c:x=3`` into scheme specs (commas inside parameters stay with their scheme).
 

@@ -24,6 +24,7 @@ from simtrain.cli._common import (
     network_options,
     new_output,
     print_rows,
+    refuse_unread_restriction,
     split_overrides,
 )
 from simtrain.collectives.base import spec_chunks
@@ -105,11 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.algorithm == "best":
         return _best(args, cluster, options)
     name, params = algorithm(args.algorithm, groups["algorithm"])
-    if name == "auto" and args.op == "all-to-all" and (params.get("algo") or params.get("proto")):
-        # a step's run-wide restriction passes over its all-to-alls (docs/nccl.md); asked of one, it would be ignored
-        raise ConfigError("all-to-all runs as NCCL's point-to-point sends, which algo=/proto= do not restrict here",
-                          source=CLI, key="--algorithm", value=args.algorithm,
-                          allowed="auto for all-to-all, or a named algorithm (direct, ring, ...)")
+    refuse_unread_restriction(args.op, name, params)
     chunks = spec_chunks(params, args.chunks, args.algorithm)   # NAME:chunks=C stands for --chunks C
     chosen: dict[str, Any] = {}
     tuned = None   # auto's schedule at --size, built once for its choice and the SMs it holds

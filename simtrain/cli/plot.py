@@ -28,6 +28,7 @@ from simtrain.cli._common import (
     network_options,
     output_path,
     positive_int,
+    refuse_unread_restriction,
     run_default,
     save_figure,
     split_overrides,
@@ -267,6 +268,7 @@ def _links(args: argparse.Namespace, out: Path) -> int:
         raise ConfigError("plot links needs --topology", source=CLI, key="--topology")
     groups = split_overrides(args.set)
     name, params = algorithm(args.algorithm, groups["algorithm"])
+    refuse_unread_restriction(args.op, name, params)
     chunks = params.pop("chunks", args.chunks)
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
     try:   # a clear error before any simulation

@@ -182,11 +182,12 @@ NCCL_FAMILY: dict[str, str] = {"pascal": "volta", "volta": "volta", "turing": "v
 
 #: NCCL's ceiling on a graph's bus bandwidth per channel (GB/s) across 1, 2 and 3 or more nodes, by (algorithm,
 #: protocol) and architecture: tuning.cc ``perChMaxTreeBws`` (a tree all-reduce, any protocol), ``perChMaxTreeLL128Bws``
-#: and ``perChMaxRingLL128Bws``, NCCL 2.19 (the Ampere and Volta tree rows since 2.10.3; Blackwell's from NCCL 2.2x,
-#: whose tables are the first with its own row). A tree all-reduce's bus bandwidth is ``min(0.92 x graph,
-#: channels x ceiling)``, under LL128 once more ``min(... x 120/128, channels x LL128 ceiling)``; a ring's under
-#: LL128 ``min(0.92 x graph, channels x ceiling)``. They stand for what a channel moves at most (a tree's chain in a
-#: node runs one channel's reduction through every GPU).
+#: and ``perChMaxRingLL128Bws``, NCCL 2.19 (the Ampere and Volta tree rows since 2.10.3; Blackwell's tree rows from
+#: NCCL 2.28.3 and its ring LL128 row from 2.29.7, the first with figures of its own rather than twice Hopper's;
+#: 2.28 also allows 32 graph channels, simtrain keeps 2.19's 16). A tree all-reduce's bus bandwidth is
+#: ``min(0.92 x graph, channels x ceiling)``, under LL128 once more ``min(... x 120/128, channels x LL128 ceiling)``;
+#: a ring's under LL128 ``min(0.92 x graph, channels x ceiling)``. They stand for what a channel moves at most (a
+#: tree's chain in a node runs one channel's reduction through every GPU).
 CHANNEL_CEILING_GBPS: dict[tuple[str, str], dict[str, tuple[float, float, float]]] = {
     ("tree", "Simple"): {"volta": (26.5, 18.5, 10.0), "ampere": (24.0, 23.6, 17.8), "hopper": (38.7, 41.4, 36.0),
                          "blackwell": (70.0, 42.8, 24.0)},
@@ -205,30 +206,41 @@ INTER_SPEEDS_GBPS: dict[str, tuple[float, ...]] = {
                   1.2, 0.24, 0.12),
 }
 INTER_SPEEDS_GBPS["volta"] = INTER_SPEEDS_GBPS["ampere"]
-#: The most channels a ring or tree graph has (init.cc: ``MAXCHANNELS / 2``).
+#: The most channels a ring or tree graph has (init.cc: ``MAXCHANNELS / 2``, NCCL 2.19).
 GRAPH_MAX_CHANNELS = 16
+#: A GPU's PCIe x16 link to its NIC as NCCL's topology rates it (GB/s; NCCL's 12 for Gen3, doubling per generation):
+#: a channel's speed is capped by it as by the NIC's line rate (search.cc: the path's bandwidth, ``maxBw``). Pascal,
+#: Volta and Turing Gen3; Ampere and Ada Gen4; Hopper Gen5; Blackwell Gen6.
+PCIE_GBPS: dict[str, float] = {"pascal": 12.0, "volta": 12.0, "turing": 12.0, "ampere": 24.0, "ada": 24.0,
+                               "hopper": 48.0, "blackwell": 96.0}
+#: Architectures whose compute capability is above 8.0 (sm86 A10 is Ampere but above too: taken as sm80 here), for
+#: which ``ncclTopoDupChannels`` keeps more than 4 channels below 50 GB/s undoubled.
+_ABOVE_SM80 = ("ada", "hopper", "blackwell")
 
 
 def nccl_graph_channels(architecture: str, nics_per_node: int, nic_line_Bps: float) -> int:
     """Channels of NCCL's ring and tree graphs across nodes: one per NIC, each at the fastest per-channel speed
-    of NCCL's search up to the NIC's line rate (:data:`INTER_SPEEDS_GBPS`), doubled as ``ncclTopoDupChannels``
-    does (search.cc): when that speed is at least 25 GB/s, except from Hopper on below 50 GB/s with more than 4
-    channels; at most :data:`GRAPH_MAX_CHANNELS`.
+    of NCCL's search up to the NIC's line rate and the GPU's PCIe link (:data:`INTER_SPEEDS_GBPS`,
+    :data:`PCIE_GBPS`), doubled as ``ncclTopoDupChannels`` does (search.cc): when that speed is at least 25 GB/s,
+    except above sm80 below 50 GB/s with more than 4 channels; at most :data:`GRAPH_MAX_CHANNELS`. 0 (no count, so
+    no ceiling) without NICs: a node whose GPUs reach other nodes over their own links (a torus).
 
     Examples
     --------
-    >>> nccl_graph_channels("ampere", 8, 25e9), nccl_graph_channels("ampere", 4, 50e9)
+    >>> nccl_graph_channels("ampere", 8, 25e9), nccl_graph_channels("ampere", 4, 50e9)   # Gen4: 24 GB/s channels
+    (8, 4)
+    >>> nccl_graph_channels("hopper", 8, 50e9), nccl_graph_channels("hopper", 4, 50e9)
     (8, 8)
-    >>> nccl_graph_channels("hopper", 8, 50e9)
-    8
-    >>> nccl_graph_channels("hopper", 4, 50e9)
-    8
+    >>> nccl_graph_channels("ampere", 1, float("inf"))
+    0
     """
+    if not math.isfinite(nic_line_Bps):
+        return 0
     speeds = INTER_SPEEDS_GBPS[NCCL_FAMILY.get(architecture, "ampere")]
-    speed = max((s for s in speeds if s <= nic_line_Bps / 1e9 * (1.0 + 1e-9)), default=speeds[-1])
+    path = min(nic_line_Bps / 1e9, PCIE_GBPS.get(architecture, math.inf))
+    speed = max((s for s in speeds if s <= path * (1.0 + 1e-9)), default=speeds[-1])
     channels = max(int(nics_per_node), 1)
-    late = NCCL_FAMILY.get(architecture) in ("hopper", "blackwell")   # compute capability above 8.0
-    if speed < 25.0 or (late and speed < 50.0 and channels > 4):
+    if speed < 25.0 or (architecture in _ABOVE_SM80 and speed < 50.0 and channels > 4):
         return min(channels, GRAPH_MAX_CHANNELS)
     return min(2 * channels, GRAPH_MAX_CHANNELS)
 

@@ -108,7 +108,8 @@ class NetworkOptions:
 
             raise ConfigError("is read only with network.local_reduction_bandwidth (unset: no reduction charged)",
                               source=source, key=f"{path}.reduction_memory_passes",
-                              value=values["reduction_memory_passes"])
+                              value=values["reduction_memory_passes"],
+                              allowed="set network.local_reduction_bandwidth too, or leave the passes unset")
         # a key given as null is unset, as one left out (every key's default is "unset")
         return cls(**{NETWORK_KEYS[key][1]: value for key, value in values.items()
                       if key in data and value is not None})

@@ -79,7 +79,7 @@ def parse_degrees(text: str) -> dict[str, int | None]:
     out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1, "etp": None}
     given: set[str] = set()
     items = str(text).replace(" ", "").split(",")
-    if any(not item for item in items) and any(items):   # 'tp=2,,pp=2': a degree left out by mistake
+    if any(not item for item in items) and len(items) > 1:   # 'tp=2,,pp=2', ',': a degree left out by mistake
         raise ConfigError("an empty degree between commas", key="parallel", value=text,
                           allowed="tp=T,pp=P[,dp=D][,cp=C][,ep=E][,etp=X]")
     for item in filter(None, items):
@@ -166,7 +166,7 @@ first=K,last=K (either may be left out)
     out: dict[str, int] = {}
     allowed = "first=K,last=K (either may be left out)"
     items = str(text or "").replace(" ", "").split(",")
-    if any(not item for item in items) and any(items):
+    if any(not item for item in items) and len(items) > 1:
         raise ConfigError("an empty key between commas", key="pipeline_layout", value=text, allowed=allowed)
     for item in filter(None, items):
         key, sep, value = item.partition("=")

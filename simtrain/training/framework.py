@@ -227,8 +227,11 @@ class Ddp(Framework):
 
     def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
                start: float = 0.0) -> list[Group]:
-        # as torch's bucket_size_limits: the first cap, then bucket_size's (a first cap above it is a larger bucket)
-        caps = [float(self.params["first_bucket"]), bucket_bytes]
+        # torch's bucket_size_limits: [first, bucket_cap]; its default first cap (1 MiB) applies only with the
+        # default bucket_cap_mb, so at a smaller bucket size the default gives way to it; a first cap given above
+        # bucket_size is a larger first bucket, as torch makes it
+        first = float(self.params["first_bucket"])
+        caps = [min(first, bucket_bytes) if first == DDP_FIRST_BUCKET_BYTES else first, bucket_bytes]
         return [Group(first, tensors, names, float(done_at[first]))
                 for first, tensors, names in fill_buckets(model, caps, width)]
 

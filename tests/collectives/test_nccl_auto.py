@@ -312,17 +312,20 @@ def test_nvls_tree_runs_under_nccls_per_channel_ceiling():
 
 
 def test_graph_channels_follow_nccls_search():
-    """One channel per NIC at the fastest speed of NCCL's table up to the NIC's rate, doubled from 25 GB/s (not
-    from Hopper on below 50 GB/s with more than 4 channels), at most 16 (search.cc, ncclTopoDupChannels)."""
+    """One channel per NIC at the fastest speed of NCCL's table up to the NIC's rate and the GPU's PCIe link, doubled
+    from 25 GB/s (not above sm80 below 50 GB/s with more than 4 channels), at most 16 (search.cc,
+    ncclTopoDupChannels); none without NICs."""
     from simtrain.network.protocol import nccl_graph_channels
 
     assert nccl_graph_channels("ampere", 8, 25e9) == 8        # HDR: 24 GB/s a channel, below the doubling
-    assert nccl_graph_channels("ampere", 8, 50e9) == 16       # NDR on Ampere: doubled
+    assert nccl_graph_channels("ampere", 8, 50e9) == 8        # NDR on Ampere: PCIe Gen4's 24 GB/s, not doubled
     assert nccl_graph_channels("hopper", 8, 50e9) == 8        # Hopper keeps 8 channels of 48 GB/s
     assert nccl_graph_channels("hopper", 4, 50e9) == 8        # ... but doubles 4
-    assert nccl_graph_channels("blackwell", 8, 100e9) == 16   # 96 GB/s channels
+    assert nccl_graph_channels("ada", 8, 50e9) == 8           # sm89: Gen4, 24 GB/s
+    assert nccl_graph_channels("blackwell", 8, 100e9) == 16   # 96 GB/s channels (Gen6), doubled
+    assert nccl_graph_channels("blackwell", 12, 100e9) == 16  # MAXCHANNELS / 2
     assert nccl_graph_channels("volta", 1, 3.125e9) == 1
-    assert nccl_graph_channels("ampere", 12, 50e9) == 16      # MAXCHANNELS / 2
+    assert nccl_graph_channels("ampere", 1, float("inf")) == 0   # a torus: no NICs, no ceiling
 
 
 def test_per_channel_ceilings_in_tunings_order():
