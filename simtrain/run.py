@@ -33,7 +33,7 @@ from typing import Any
 
 from simtrain import units
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_CHUNKS, MAX_GPUS
+from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
@@ -111,6 +111,12 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("overlap_dp", "boolean", True,
           "overlap the data-parallel gradient reduction with the last micro-batch's backward (Megatron "
           "--overlap-grad-reduce)"),
+    Param("dp_bucket_size", "size", None,
+          "a plan's data-parallel gradient reduction in buckets of at least this size, layers merged in backward "
+          "order, each starting when its last layer's gradients are ready (XLA's "
+          "--xla_gpu_all_reduce_combine_threshold_bytes; Megatron-core's --ddp-bucket-size counts parameters: "
+          "times the gradient's bytes); unset: one reduction per layer",
+          minimum=1, maximum=float(MAX_COLLECTIVE_BYTES), unit="B"),
     Param("samples_per_epoch", "integer", None,
           "samples in one epoch; with epochs, the run's length (a study row flags a warm-up or switch past its end)",
           minimum=1),
@@ -140,7 +146,7 @@ _DEFAULT_FRAMEWORK = next(p.default for p in RUN_PARAMS if p.name == "framework"
 #: Parameters only a parallel plan reads (``parallel``): without a plan, one set away from its default is refused
 #: rather than ignored.
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
-             "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp")
+             "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
 
 
@@ -223,8 +229,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                           key="distribute_saved_activations", value=True)
     for name, value in (plan_options or {}).items() if parallel is None else ():
         if name in _PLAN_DEFAULTS and value != _PLAN_DEFAULTS[name]:
+            shown = units.format_size(value) if name == "dp_bucket_size" else value   # bytes once validated
             raise ConfigError("is read only by a parallel plan: add one (dp=N for pure data parallelism)",
-                              key=name, value=value)
+                              key=name, value=shown)
 
 
 @dataclass(frozen=True)
@@ -286,6 +293,7 @@ class TrainingRun:
     sequence_parallel: bool = False
     rank_order: str = "tp-cp-dp-pp"
     overlap_dp: bool = True
+    dp_bucket_size: Any = None   # bytes once validated
     samples_per_epoch: int | None = None
     epochs: float | None = None
     overlap_pp: bool = False

@@ -479,6 +479,9 @@ class StageCosts:
             stage_buckets: list[tuple[float, float, tuple[Schedule, ...], float]] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
             extra_dense = dense_params * width - layer_dense   # embedding and head
+            if phase is not None and plan.dp_bucket:
+                raise ConfigError("is not read with a compression scheme, whose communications go layer by layer",
+                                  key="dp_bucket_size", value=plan.dp_bucket, allowed="no scheme, or leave it unset")
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
                 indices = plan.stage_layers(stage)   # the buckets' layers, in the order they were appended
@@ -496,11 +499,17 @@ class StageCosts:
             elif plan.zero < 3 or plan.hybrid:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
                 op = "replica" if plan.zero >= 3 else op
+                grads: list[tuple[float, float, float]] = []   # (ready, dense bytes, expert bytes), backward order
                 for b, dense_bytes, expert_bytes, chunk in reversed(buckets):
                     ready += b if chunk == 0 else 0.0
-                    stage_buckets.append((ready, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
+                    grads.append((ready, dense_bytes, expert_bytes))
                 if extra_dense > 0:
-                    stage_buckets.append((ready, *comms.reduction(op, stage, extra_dense, 0.0)))
+                    grads.append((ready, extra_dense, 0.0))
+                # a bucket is sized by its reduction's operand: the gradients themselves, or under ZeRO-3's
+                # hybrid sharding the shard each replica all-reduces (1/S of them)
+                operand = 1.0 / plan.zero_group if plan.zero >= 3 else 1.0
+                for at, dense_bytes, expert_bytes in merge_buckets(grads, plan.dp_bucket / operand):
+                    stage_buckets.append((at, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
             dp_buckets.append(stage_buckets)
             after = 0.0
             if plan.zero in (1, 2) and plan.hybrid:
@@ -614,6 +623,33 @@ def expert_block(c: DecoderConfig, index: int, plan: ParallelPlan) -> list[Any]:
     experts = {layer.name: layer for layer in block_layers(replace(c, seq=c.seq * etp // tp), index, etp, cp, sp)
                if ".experts." in layer.name}
     return [experts.get(layer.name, layer) for layer in block_layers(c, index, tp, cp, sp)]
+
+
+def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float) -> list[tuple[float, float, float]]:
+    """Layers' gradient reductions ``(ready, dense bytes, expert bytes)`` in backward order merged into buckets of
+    at least ``size`` bytes: a bucket closes with the layer that fills it and starts when that layer's gradients are
+    ready (Megatron-core's ``--ddp-bucket-size``; XLA's combine threshold, which merges up to it, alike at layer
+    granularity); ``size`` 0 keeps one per layer.
+
+    Examples
+    --------
+    >>> merge_buckets([(1.0, 4.0, 0.0), (2.0, 4.0, 0.0), (3.0, 4.0, 1.0)], 6.0)
+    [(2.0, 8.0, 0.0), (3.0, 4.0, 1.0)]
+    >>> merge_buckets([(1.0, 4.0, 0.0)], 0.0)
+    [(1.0, 4.0, 0.0)]
+    """
+    if size <= 0:
+        return list(layers)
+    merged: list[tuple[float, float, float]] = []
+    dense = expert = 0.0
+    for ready, d, e in layers:
+        dense, expert = dense + d, expert + e
+        if dense + expert >= size:
+            merged.append((ready, dense, expert))
+            dense = expert = 0.0
+    if dense + expert > 0 or not merged:
+        merged.append((layers[-1][0] if layers else 0.0, dense, expert))
+    return merged
 
 
 def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from simtrain import units
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.registry import parse_spec
@@ -288,6 +289,7 @@ class ParallelPlan:
     layout: tuple[int, ...] = ()
     zero_reshard: bool = True
     shard_size: int = 0
+    dp_bucket: float = 0.0   # bytes of a data-parallel reduction bucket (0: one per layer)
     etp: int = 0
     distribute_saved_activations: bool = False
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -455,7 +457,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
               global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
               overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False,
-              zero_reshard: bool = True, zero_shard_size: int | None = None,
+              zero_reshard: bool = True, zero_shard_size: int | None = None, dp_bucket_size: float | None = None,
               distribute_saved_activations: bool = False) -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
@@ -519,6 +521,12 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
+    if dp_bucket_size is not None and zero == 3 and zero_shard_size in (None, dp * cp):
+        # ZeRO-3 reduce-scatters each layer's gradients as the layer's own step (an FSDP unit): no bucket to size
+        raise ConfigError("is not read under zero 3 without hybrid sharding, which reduce-scatters each layer's "
+                          "gradients in its own backward", key="dp_bucket_size",
+                          value=units.format_size(dp_bucket_size),
+                          allowed="zero 0-2, or zero 3 with zero_shard_size (its replicas' all-reduce is bucketed)")
     if zero_shard_size is not None:
         if zero < 1:
             raise ConfigError("hybrid sharding needs zero 1, 2 or 3 (got zero 0)", key="zero_shard_size",
@@ -550,6 +558,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                         layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else (),
                         zero_reshard=zero_reshard,
                         shard_size=0 if zero_shard_size in (None, dp * cp) else int(zero_shard_size),
+                        dp_bucket=float(dp_bucket_size or 0.0),
                         etp=etp, distribute_saved_activations=distribute_saved_activations)
 
 

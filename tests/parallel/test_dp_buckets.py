@@ -1,0 +1,72 @@
+"""A plan's data-parallel reduction in buckets (``dp_bucket_size``: Megatron-core's ``--ddp-bucket-size``, XLA's
+all-reduce combine threshold): layers merged in backward order, the same bytes, fewer and later collectives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simtrain.cli import main
+from simtrain.parallel.costs import merge_buckets
+
+PLAN = ["simulate", "--model", "gpt:layers=8,hidden=1024,heads=16,seq=1024,vocab=32000", "--topology", "dgx-h100",
+        "--gpus", "16", "--parallel", "tp=1,pp=1", "--micro-batch", "1", "--global-batch", "16", "--dtype", "bf16",
+        "--optimizer", "adam", "--zero", "1", "--json"]
+
+
+def _run(capsys, *extra: str) -> dict:
+    assert main([*PLAN, *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_merge_keeps_every_byte_and_the_last_layers_ready_time():
+    layers = [(float(i), 10.0, 1.0 if i % 2 else 0.0) for i in range(1, 8)]
+    for size in (0.0, 5.0, 25.0, 1e9):
+        merged = merge_buckets(layers, size)
+        assert sum(d for _, d, _ in merged) == 70.0 and sum(e for _, _, e in merged) == 4.0
+        assert [r for r, _, _ in merged] == sorted(r for r, _, _ in merged)
+        assert merged[-1][0] == 7.0   # the last bucket waits for the last layer
+        assert all(d + e >= size for _, d, e in merged[:-1])
+    assert len(merge_buckets(layers, 0.0)) == 7 and len(merge_buckets(layers, 1e9)) == 1
+
+
+def test_larger_buckets_start_later_and_move_the_same_bytes(capsys):
+    per_layer = _run(capsys)
+    counts, exposed = [per_layer["num_buckets"]], [per_layer["exposed_comm_s"]["dp"]]
+    for size in ("64MiB", "256MiB", "1PiB"):
+        row = _run(capsys, "--dp-bucket-size", size)
+        assert row["bytes_per_gpu_by_class"] == per_layer["bytes_per_gpu_by_class"]
+        counts.append(row["num_buckets"])
+        exposed.append(row["exposed_comm_s"]["dp"])
+    assert counts == sorted(counts, reverse=True) and counts[-1] == 1 and counts[0] > 1
+    # one bucket starts when backward ends: more of the reduction is exposed than with a reduction per layer
+    assert exposed[-1] > exposed[0]
+    # but less than running the per-layer reductions one after another after backward
+    assert exposed[-1] < _run(capsys, "--no-overlap-dp")["exposed_comm_s"]["dp"]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--dp-bucket-size", "1GiB"],
+     ("--dp-bucket-size", "parallel plan", "1 GiB")),
+    ([*PLAN[:-3], "--zero", "3", "--dp-bucket-size", "1GiB"], ("--dp-bucket-size", "zero 3", "zero_shard_size")),
+    ([*PLAN, "--dp-bucket-size", "0B"], ("--dp-bucket-size",)),
+])
+def test_a_bucket_size_nothing_reads_is_refused(capsys, argv, words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    for word in words:
+        assert word in err, err
+
+
+def test_hybrid_zero3_buckets_its_replicas_all_reduce_by_the_shard(capsys):
+    """Under hybrid sharding each replica all-reduces its shard (1/S of a layer's gradients): the bucket is sized by
+    that operand, as XLA's combine threshold sizes the all-reduce it merges."""
+    argv = [*PLAN[:-3], "--zero", "3", "--zero-shard-size", "8", "--json"]
+    assert main(argv) == 0
+    per_layer = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--dp-bucket-size", "1PiB"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one["num_buckets"] == 1 < per_layer["num_buckets"]
+    assert one["bytes_per_gpu_by_class"] == per_layer["bytes_per_gpu_by_class"]
