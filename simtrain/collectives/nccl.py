@@ -386,19 +386,18 @@ class NcclTuner:
         self.groups = [np.asarray(g, dtype=np.int64) for g in groups]
         self.shares = np.asarray(shares, dtype=np.float64)
         self.candidates = restricted(candidates(op, self.groups[0], cluster), op, algo, proto)
-        from simtrain.network.protocol import node_bandwidths
+        from simtrain.network.protocol import _architecture, nccl_graph_channels, node_rates
 
         self.nodes = nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
         self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
-        self.intra_Bps, self.inter_Bps, self.intra_hw = node_bandwidths(cluster, self.groups[0])
-        # channels of NCCL's ring and tree graphs across nodes, over which its per-channel ceilings apply
-        from simtrain.network.protocol import _architecture, nccl_graph_channels
-
+        # one walk of the routes: the rates NCCL's model sees, and the NICs' line rate its channel search reads
+        self.intra_Bps, self.inter_Bps, self.intra_hw, _, nics_line = node_rates(cluster, self.groups[0])
         self.architecture = _architecture(cluster.device)   # read once: NCCL's model asks per size and candidate
+        # channels of NCCL's ring and tree graphs across nodes, over which its per-channel ceilings apply
         self.graph_channels = 0
         if nodes > 1:
-            nic_line = node_bandwidths(cluster, self.groups[0], line=True)[1] / max(self.channels, 1)
-            self.graph_channels = nccl_graph_channels(self.architecture, self.channels, nic_line)
+            self.graph_channels = nccl_graph_channels(self.architecture, self.channels,
+                                                      nics_line / max(self.channels, 1))
         from simtrain.network.cache import NetworkCache
 
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}

@@ -52,8 +52,8 @@ __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITH
            "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY",
            "XGMI_EFFICIENCY", "NvlsPipeline", "bandwidth_factor", "channel_ceiling_Bps", "graph_bus_Bps", "link_kind",
            "nccl_graph_channels", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time", "node_bandwidths",
-           "nvls_choice_share", "nvls_chunk_bytes", "nvls_link_efficiency", "nvls_pipeline", "nvls_tree_chunk_bytes",
-           "pipeline_efficiency", "protocol_candidates", "tree_correction", "with_protocol"]
+           "node_rates", "nvls_choice_share", "nvls_chunk_bytes", "nvls_link_efficiency", "nvls_pipeline",
+           "nvls_tree_chunk_bytes", "pipeline_efficiency", "protocol_candidates", "tree_correction", "with_protocol"]
 
 #: Simple-protocol bandwidth efficiency on NVLink-class links, fitted once (module docstring) and frozen.
 SIMPLE_EFFICIENCY = round(math.sqrt((231.6 / 300.0) * (367.5 / 450.0)), 3)
@@ -865,33 +865,52 @@ def node_bandwidths(cluster: Any, ranks: np.ndarray, line: bool = False) -> tupl
     >>> round(intra / 1e9, 1), round(inter / 1e9, 1), hw
     (357.3, 380.0, 'nvlink')
     """
+    rates = node_rates(cluster, ranks)
+    return (rates[3], rates[4], rates[2]) if line else rates[:3]
+
+
+def node_rates(cluster: Any, ranks: np.ndarray) -> tuple[float, float, str, float, float]:
+    """:func:`node_bandwidths` at the links' efficiencies and at line rate from one walk of the routes: (in-node,
+    NICs, hardware class, in-node at line rate, NICs at line rate).
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> rates = node_rates(load_topology("dgx-h100", gpus=16), np.arange(16))
+    >>> round(rates[1] / 1e9, 1), round(rates[4] / 1e9, 1)   # 8 NDR NICs at 0.95, and at line rate
+    (380.0, 400.0)
+    """
     ranks = np.asarray(ranks, dtype=np.int64)
     g = max(cluster.gpus_per_node, 1)
     node = ranks // g
     kinds = [link_kind(cluster, name) for name in cluster.class_names]
-    eff = np.array([1.0 if line else LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
-    effective = cluster.link_bandwidth_Bps * eff
+    eff = np.array([LINK_EFFICIENCY[k] for k in kinds])[cluster.link_class]
     network = np.array([HW_CLASS[k] == "net" for k in kinds])[cluster.link_class]
     intra_hw = "nvlink" if all(HW_CLASS[k] == "nvlink" for k in kinds if HW_CLASS[k] != "net") else "pci"
     same = ranks[(node == node[0]) & (ranks != ranks[0])]
     other = ranks[node != node[0]]
     peer = same[0] if same.size else (ranks[1] if ranks.size > 1 else ranks[0])
-    intra = float("inf")
+    intra = intra_line = float("inf")
     if peer != ranks[0]:
         links = cluster.routes([ranks[0]], [peer]).links
         links = links[~network[links]] if same.size else links
-        intra = float(effective[links].min()) if links.size else float("inf")
+        if links.size:
+            intra = float((cluster.link_bandwidth_Bps[links] * eff[links]).min())
+            intra_line = float(cluster.link_bandwidth_Bps[links].min())
         from simtrain.collectives.ring import mesh_ring_count
 
-        intra *= mesh_ring_count(ranks[node == node[0]], cluster)   # a full-mesh node: its links together
-    inter = float("inf")
+        rings = mesh_ring_count(ranks[node == node[0]], cluster)   # a full-mesh node: its links together
+        intra, intra_line = intra * rings, intra_line * rings
+    inter = inter_line = float("inf")
     if other.size:
         links = cluster.routes([ranks[0]], [other[0]]).links
         crossing = links[network[links]]
         if crossing.size:
-            per_nic = min(float(effective[crossing].min()), float(cluster.flow_rate_cap_Bps))
-            inter = per_nic * int(cluster.params.get("nics_per_node", 1))
-    return intra, inter, intra_hw
+            nics = int(cluster.params.get("nics_per_node", 1))
+            cap = float(cluster.flow_rate_cap_Bps)
+            inter = min(float((cluster.link_bandwidth_Bps[crossing] * eff[crossing]).min()), cap) * nics
+            inter_line = min(float(cluster.link_bandwidth_Bps[crossing].min()), cap) * nics
+    return intra, inter, intra_hw, intra_line, inter_line
 
 
 def nccl_time(algorithm: str, protocol: str, op: str, size: float, ranks: int, nodes: int, intra_Bps: float,
