@@ -148,6 +148,8 @@ _DEFAULT_FRAMEWORK = next(p.default for p in RUN_PARAMS if p.name == "framework"
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
              "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
+#: Size parameters: validated to bytes, shown back with their unit.
+_SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
 
 
 def check_combination(compute_jitter: float, store_and_forward: bool, engine: str, *, batch: int | None = None,
@@ -229,7 +231,7 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                           key="distribute_saved_activations", value=True)
     for name, value in (plan_options or {}).items() if parallel is None else ():
         if name in _PLAN_DEFAULTS and value != _PLAN_DEFAULTS[name]:
-            shown = units.format_size(value) if name == "dp_bucket_size" else value   # bytes once validated
+            shown = units.format_size(value) if name in _SIZE_PARAMS else value   # bytes once validated
             raise ConfigError("is read only by a parallel plan: add one (dp=N for pure data parallelism)",
                               key=name, value=shown)
 

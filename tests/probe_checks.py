@@ -66,8 +66,9 @@ def check_held_out_sources(probe: Mapping[str, Sequence[str]], ratio_tag: set[st
 def check_probe_cases(probe_number: int, new: Sequence[str], probe: Mapping[str, Sequence[str]],
                       ratios: Sequence[str], left_out: Sequence[str], confidence: Any) -> None:
     """A probe's cases: distinct names, none of those it left out, its ratios in the ratio unit, held out with their
-    sources (:func:`check_held_out_sources`), each quoting its source and stating the probe's confidence
-    (``confidence(name)``: high, medium or low), and below high the assumption behind it."""
+    sources (:func:`check_held_out_sources`), each quoting its source and, where the probe tagged them
+    (``confidence(name)``: high, medium or low; None for a probe without tags), stating the probe's confidence and
+    below high the assumption behind it."""
     assert len(new) == len(set(new))
     assert not set(left_out) & set(CASES.names())
     assert all(CASES.get(name).unit == "ratio" for name in ratios)
@@ -75,6 +76,8 @@ def check_probe_cases(probe_number: int, new: Sequence[str], probe: Mapping[str,
     for name in new:
         case = CASES.get(name)
         assert case.source.count("'") >= 2, f"{name} quotes no line of its source"
+        if confidence is None:
+            continue
         tag = confidence(name)
         assert f"held-out probe {probe_number}'s confidence: {tag}" in case.assumptions, name
         if tag != "high":   # the assumption behind the tag is named

@@ -65,6 +65,15 @@ SCHEDULES = ("1f1b", "gpipe", "interleaved")
 RECOMPUTE = ("none", "selective", "full")
 
 
+def _items(text: str | None, key: str, what: str, allowed: str) -> list[str]:
+    """The comma-separated items of a ``k=v,k=v`` flag, spaces dropped; an empty one among others ('tp=2,,pp=2',
+    'tp=2,', ',') is an item left out by mistake, refused naming ``key``."""
+    items = str(text or "").replace(" ", "").split(",")
+    if len(items) > 1 and not all(items):
+        raise ConfigError(f"an empty {what} between commas", key=key, value=text, allowed=allowed)
+    return [item for item in items if item]
+
+
 def parse_degrees(text: str) -> dict[str, int | None]:
     """``tp=T,pp=P[,dp=D][,cp=C][,ep=E][,etp=X]`` → the degrees (``dp`` and ``etp`` None when left out).
 
@@ -79,11 +88,7 @@ def parse_degrees(text: str) -> dict[str, int | None]:
     """
     out: dict[str, int | None] = {"tp": 1, "pp": 1, "dp": None, "cp": 1, "ep": 1, "etp": None}
     given: set[str] = set()
-    items = str(text).replace(" ", "").split(",")
-    if any(not item for item in items) and len(items) > 1:   # 'tp=2,,pp=2', ',': a degree left out by mistake
-        raise ConfigError("an empty degree between commas", key="parallel", value=text,
-                          allowed="tp=T,pp=P[,dp=D][,cp=C][,ep=E][,etp=X]")
-    for item in filter(None, items):
+    for item in _items(text, "parallel", "degree", "tp=T,pp=P[,dp=D][,cp=C][,ep=E][,etp=X]"):
         key, sep, value = item.partition("=")
         if key not in out:
             raise ConfigError(f"unknown degree {key!r}", key="parallel", value=text, choices=sorted(out))
@@ -166,10 +171,7 @@ first=K,last=K (either may be left out)
     """
     out: dict[str, int] = {}
     allowed = "first=K,last=K (either may be left out)"
-    items = str(text or "").replace(" ", "").split(",")
-    if any(not item for item in items) and len(items) > 1:
-        raise ConfigError("an empty key between commas", key="pipeline_layout", value=text, allowed=allowed)
-    for item in filter(None, items):
+    for item in _items(text, "pipeline_layout", "key", allowed):
         key, sep, value = item.partition("=")
         if key not in ("first", "last") or key in out:
             raise ConfigError(f"unknown or repeated key {key!r}", key="pipeline_layout", value=text, allowed=allowed)

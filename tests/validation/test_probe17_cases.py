@@ -45,7 +45,7 @@ quantisation, which keeps it to 4, is not modelled). No other row moved.
 from __future__ import annotations
 
 import pytest
-from probe_checks import check_held_out_sources, check_printed_command, check_ratio_cases, command_flags
+from probe_checks import check_printed_command, check_probe_cases, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
@@ -93,12 +93,8 @@ def rows():
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
-    assert len(NEW) == len(set(NEW)) == 35 and len(PROBE17) == 8
-    assert not set(LEFT_OUT) & set(CASES.names())
-    assert all(CASES.get(name).unit == "ratio" for name in RATIOS)
-    check_held_out_sources(PROBE17, set(RATIOS))
-    for name in NEW:
-        assert CASES.get(name).source.count("'") >= 2, f"{name} quotes no line of its source"
+    assert len(NEW) == 35 and len(PROBE17) == 8
+    check_probe_cases(17, NEW, PROBE17, RATIOS, LEFT_OUT, None)   # probe 17 tagged no confidence
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:
