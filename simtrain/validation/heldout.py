@@ -2173,45 +2173,49 @@ _MT_TEXT = ("GCP a3-highgpu-8g VMs as the `dgx-h100` family (8 H100 80GB SXM on 
             "recomputed something); memory not checked (`--no-check-memory`: it cannot change a timing)")
 _MT_CONFIDENCE = _P19_CONFIDENCE.format("low (two assumptions: the NICs' speed from GCP's instance spec, and "
                                         "minimal_flash as no recomputation)")
-_MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, MaxText {pub}: simtrain's step grows "
-           "from 1.090 s (25 ms of communication exposed) to {step} s ({exposed} ms exposed, {shared} ms of compute "
-           "slowed by the overlapped collectives), where the run loses {loss} % per GPU; GPUDirect-TCPX at NCCL's "
-           "socket-transport efficiency (`--set topology.nic.transport=socket`) gives 0.992 on 2 VMs and 0.915 on 16, "
-           "so the transport does not explain it; with no overlap of the data-parallel communication "
+_MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, MaxText {pub}: with the script's XLA "
+           "all-reduce combine threshold ({threshold} as `--dp-bucket-size`) simtrain's step grows from 1.090 s (25 ms "
+           "of communication exposed) to {step} s ({exposed} ms exposed), where the run loses {loss} % per GPU; one "
+           "reduction per layer (no `--dp-bucket-size`, as probe 19 ran the case) gives {per_layer}; GPUDirect-TCPX at "
+           "NCCL's socket-transport efficiency (`--set topology.nic.transport=socket`) gives 0.992 on 2 VMs and 0.915 "
+           "on 16 per layer, so the transport does not explain it; with no overlap of the data-parallel communication "
            "(`--no-overlap-dp`) simtrain gives 0.884 on 2 VMs (+3.1 %) and 0.772 on 16 (+1.3 %): the runs behave as "
            "if the gradient reduction across VMs were not hidden behind compute, as probe 18's one-micro-batch "
-           "InternLM row (internlm-7b-1024xa100-zero1x8-micronum1); the scripts set XLA's all-reduce combine "
-           "threshold to 1 GiB (--xla_gpu_all_reduce_combine_threshold_bytes=1073741824), which merges the "
-           "reductions into buckets that start late: with it as `--dp-bucket-size 1GiB` (a plan parameter added "
-           "after the probe, not in the case's command) simtrain gives {bucketed} against the {pub} measured; not "
-           "closed")
+           "InternLM row (internlm-7b-1024xa100-zero1x8-micronum1); not closed")
 
 
-def _maxtext_a3(vms: int) -> Command:
+def _maxtext_a3(vms: int, threshold: str | None = None) -> Command:
+    """The run of ``vms`` A3 VMs; ``threshold``: its script's --xla_gpu_all_reduce_combine_threshold_bytes (the
+    data-parallel all-reduce across VMs; one VM has none: FSDP in a VM reduce-scatters each layer)."""
     gpus = 8 * vms
+    bucket = {} if threshold is None else {"dp_bucket_size": threshold}
     return Command("simulate", {"model": "llama2-7b:attention=flash", "topology": "dgx-h100", "gpus": gpus,
                                 "parallel": f"tp=1,pp=1,dp={gpus}", "micro_batch": 4, "global_batch": 4 * gpus,
                                 "dtype": "bf16", "optimizer": "adam", "zero": 3, "zero_shard_size": 8,
-                                "recompute": "none", "check_memory": False,
+                                "recompute": "none", "check_memory": False, **bucket,
                                 **_sets(nic__count="4", nic__bandwidth="200Gbit/s"), **_NCCL})
 
 
-#: VMs, the README's row, its TFLOP/s per chip, simtrain's figures for the gap (ratio, step s, exposed ms, shared ms)
-for _vms, _mt_row, _tflops, (_sim, _step, _exposed, _shared, _bucketed) in (
-        (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, ("0.998", "1.092", "25", "2", "0.968")),
-        (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, ("0.963", "1.132", "31", "37", "0.905")),
-        (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, ("0.962", "1.133", "31", "38", "0.904")),
-        (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, ("0.961", "1.135", "31", "38", "0.902"))):
+#: VMs, the README's row, its TFLOP/s per chip, the script's all-reduce combine threshold (2vm.sh 67108864, 4vm.sh
+#: 536870912, 8vm.sh and 16vm.sh 1073741824 bytes), simtrain's figures for the gap (ratio, step s, exposed ms, and
+#: the ratio with one reduction per layer)
+for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer) in (
+        (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, "64MiB", ("0.998", "1.092", "25", "0.998")),
+        (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, "512MiB", ("0.905", "1.204", "113", "0.963")),
+        (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, "1GiB", ("0.904", "1.206", "115", "0.962")),
+        (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, "1GiB", ("0.902", "1.208", "116", "0.961"))):
     _weak_scaling_case(
         f"maxtext-a3-llama2-7b-{_vms}v1vm-scaling", "maxtext-a3-llama2-7b",
         _MT.format(quote=_mt_row, tflops=_tflops),
         f"MaxText Llama2-7B scaling from 1 GCP A3 VM (8 H100) to {_vms} (FSDP 8 in a VM, data parallel across VMs, "
         f"4 x 4,096 tokens per GPU): TFLOP/s per chip on {8 * _vms} GPUs over that on 8", _tflops / 492, "ratio",
-        "[C]", f"{_MT_TEXT}; 8 GPUs (one VM) against {8 * _vms} ({_vms} VMs), the same per-GPU batch; "
-               f"{_DEFAULT_ALGO}; {_MT_CONFIDENCE}",
-        _maxtext_a3(1), _maxtext_a3(_vms),
-        _MT_GAP.format(sim=_sim, vms=_vms, pub=f"{_tflops / 492:.3f}", step=_step, exposed=_exposed, shared=_shared,
-                       loss=f"{100 * (1 - _tflops / 492):.0f}", bucketed=_bucketed))
+        "[C]", f"{_MT_TEXT}; 8 GPUs (one VM) against {8 * _vms} ({_vms} VMs), the same per-GPU batch; the data-parallel "
+               f"all-reduce across VMs in buckets of {_threshold} (`--dp-bucket-size`: the script's "
+               f"--xla_gpu_all_reduce_combine_threshold_bytes; set after probe 19, which ran one reduction per "
+               f"layer); {_DEFAULT_ALGO}; {_MT_CONFIDENCE}",
+        _maxtext_a3(1), _maxtext_a3(_vms, _threshold),
+        _MT_GAP.format(sim=_sim, vms=_vms, pub=f"{_tflops / 492:.3f}", step=_step, exposed=_exposed,
+                       loss=f"{100 * (1 - _tflops / 492):.0f}", threshold=_threshold, per_layer=_per_layer))
 
 # PaddlePaddle/PaddleNLP llm/docs/pretrain.md: tokens/card/s of Llama-2 7B/13B and Qwen-7B on 8 A100 80G, tp2sd4_stage2.
 _PD = ("PaddlePaddle/PaddleNLP llm/docs/pretrain.md (version with paddle 9b36e53f / paddlenlp 0b246a60, table dated "
