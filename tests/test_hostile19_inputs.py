@@ -168,9 +168,11 @@ def test_ddps_default_first_bucket_gives_way_to_a_smaller_bucket_size(capsys):
     step = ["simulate", "--model", "gpt:layers=16,hidden=64,heads=4,seq=64,vocab=100", "--topology", "dgx-h100",
             "--gpus", "16", "--batch", "8", "--bucket-size", "256KiB", "--json"]   # 64 KiB tensors: caps decide
     buckets = {}
-    for first in (None, "256KiB", "2MiB"):
+    for first in (None, "256KiB", "1MiB", "2MiB"):
         extra = ["--framework", f"ddp:first_bucket={first}"] if first else []
         assert main([*step, *extra]) == 0
         buckets[first] = [b["size_bytes"] for b in json.loads(capsys.readouterr().out)["buckets"]]
     assert buckets[None] == buckets["256KiB"]
     assert buckets["2MiB"][0] >= 2 * 2**20 > buckets[None][0]
+    # torch's default is recognised by being unset, not by its value: an explicit 1 MiB is kept (it was clamped)
+    assert buckets["1MiB"][0] >= 2**20 > buckets[None][0]

@@ -18,10 +18,11 @@ The frameworks:
     modelled (perfect overlap and nothing else).
 ``ddp`` (default)
     PyTorch ``DistributedDataParallel`` in its steady state (after the bucket rebuild of the first iteration):
-    tensors in the order their gradients become ready, the first bucket capped at ``first_bucket`` (torch's
-    ``dist._DEFAULT_FIRST_BUCKET_BYTES`` = 1 MiB, ``kDefaultFirstBucketBytes`` in ``c10d/reducer.hpp``; it applies
-    when ``bucket_cap_mb`` is left at its default, otherwise the first bucket is as large as the others: set
-    ``first_bucket`` to ``bucket_size`` to model that), every later one at ``bucket_size`` (``bucket_cap_mb``,
+    tensors in the order their gradients become ready, the first bucket capped at ``first_bucket`` (unset:
+    torch's ``dist._DEFAULT_FIRST_BUCKET_BYTES`` = 1 MiB, ``kDefaultFirstBucketBytes`` in ``c10d/reducer.hpp``, or
+    ``bucket_size`` where that is smaller; torch's default applies when ``bucket_cap_mb`` is left at its default,
+    otherwise the first bucket is as large as the others: set ``first_bucket`` to ``bucket_size`` to model that; a
+    value given is taken as given), every later one at ``bucket_size`` (``bucket_cap_mb``,
     25 MiB, ``kDefaultBucketBytesCap``); a bucket closes with the tensor that reaches its cap
     (``compute_bucket_assignment_by_size``). Each collective costs ``launch`` on the stream.
 ``after-backward``
@@ -47,6 +48,8 @@ latency is not in it: that belongs to ``network.protocol: nccl``.
 Examples
 --------
 >>> make_framework("ddp").describe()
+'ddp'
+>>> make_framework("ddp:first_bucket=1MiB").describe()
 'ddp:first_bucket=1048576.0 B'
 >>> make_framework("horovod:cycle_time=5ms").get_params()["cycle_time"]
 0.005
@@ -219,9 +222,11 @@ class Ddp(Framework):
 
     name = "ddp"
     parameters = (
-        Param("first_bucket", "size", DDP_FIRST_BUCKET_BYTES,
-              "cap of the first bucket (torch's _DEFAULT_FIRST_BUCKET_BYTES, 1 MiB)", minimum=1.0,
-              maximum=float(MAX_COLLECTIVE_BYTES), unit="B"),
+        # None: torch's rule, its 1 MiB default giving way to a smaller bucket size; a value given is honoured as
+        # given (a default recognised by its value would also clamp an explicit 1 MiB)
+        Param("first_bucket", "size", None,
+              "cap of the first bucket (unset: torch's _DEFAULT_FIRST_BUCKET_BYTES, 1 MiB, or the bucket size where "
+              "that is smaller)", minimum=1.0, maximum=float(MAX_COLLECTIVE_BYTES), unit="B"),
         _LAUNCH,
     )
 
@@ -230,8 +235,8 @@ class Ddp(Framework):
         # torch's bucket_size_limits: [first, bucket_cap]; its default first cap (1 MiB) applies only with the
         # default bucket_cap_mb, so at a smaller bucket size the default gives way to it; a first cap given above
         # bucket_size is a larger first bucket, as torch makes it
-        first = float(self.params["first_bucket"])
-        caps = [min(first, bucket_bytes) if first == DDP_FIRST_BUCKET_BYTES else first, bucket_bytes]
+        given = self.params["first_bucket"]
+        caps = [min(DDP_FIRST_BUCKET_BYTES, bucket_bytes) if given is None else float(given), bucket_bytes]
         return [Group(first, tensors, names, float(done_at[first]))
                 for first, tensors, names in fill_buckets(model, caps, width)]
 
