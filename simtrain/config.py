@@ -27,7 +27,7 @@ import yaml
 
 from simtrain import units
 from simtrain.errors import MAX_SHOWN, ConfigError, shown, suggest
-from simtrain.inputs import MAX_INTEGER_DIGITS, read_text
+from simtrain.inputs import MAX_INTEGER_DIGITS, digits, read_text
 
 __all__ = ["Section", "apply_overrides", "load_yaml", "parse_override", "recording_keys", "yaml_scalar"]
 
@@ -348,7 +348,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]], 
                 try:
                     # a list item by its position from 0; Python's negative indices count from the end, which an
                     # override must not do silently
-                    index = int(part) if part.isdigit() else -1
+                    index = int(part) if digits(part) else -1
                     if index < 0:
                         raise ValueError(part)
                     node[index]

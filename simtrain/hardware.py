@@ -55,6 +55,13 @@ __all__ = ["DEVICES", "DEVICE_DTYPES", "DEVICE_PARAMS", "EFFICIENCY_PARAMS", "De
 #: The dtypes a device file may give a peak rate for.
 DEVICE_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8")
 
+#: The lowest efficiency fraction a device file may give: the lowest any kernel library is measured at here is 15 %
+#: (FlashAttention-2 on GB200, docs/compute-model.md); 1 % is a typo's, and far smaller fractions overflow step times.
+MIN_EFFICIENCY = 0.01
+#: The architecture families simtrain's tables know (NCCL's tuning model, fused attention, CUTLASS's tiles); a device
+#: of another family gives none (""), and gets the tables' defaults.
+ARCHITECTURES = ("pascal", "volta", "turing", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "skylake-sp")
+
 #: The efficiency parameters of a device file, with their defaults. Each default's source is stated here and in
 #: docs/compute-model.md; a device file overrides one only with a source of its own.
 EFFICIENCY_PARAMS: tuple[Param, ...] = (
@@ -63,7 +70,7 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
     Param("gemm", "any", None, "large-GEMM fraction of peak FLOP/s, per dtype (a mapping dtype: fraction)"),
     # Streaming fraction of HBM bandwidth: the same guide's triad reached 83 % (A100), 89 % (H100), 86 % (H200).
     Param("memory", "number", 0.8, "fraction of the memory bandwidth streaming kernels reach",
-          minimum=0, exclusive_minimum=True, maximum=1),
+          minimum=MIN_EFFICIENCY, maximum=1),
     # Tensor-core kernels (tf32, fp16, bf16, fp8). 128 x 128 output tiles with 32-deep K slices: the tile NVIDIA's
     # "Matrix Multiplication Background" guide uses to explain tile and wave quantisation. Device files of the
     # architectures CUTLASS 2.x configures give CUTLASS's own default (default_gemm_configuration.h: SM70 and SM75
@@ -90,7 +97,8 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
 DEVICE_PARAMS: tuple[Param, ...] = (
     Param("name", "string", REQUIRED, "catalog name"),
     Param("model", "string", REQUIRED, "full product name"),
-    Param("architecture", "string", "", "architecture family (volta, ampere, hopper, cdna3 ...)"),
+    Param("architecture", "string", "", "architecture family, one of ARCHITECTURES ('' for another family: the "
+          "tables' defaults)"),
     Param("peak_flops", "any", REQUIRED, "dense peak FLOP/s per dtype (a mapping dtype: rate)"),
     Param("memory_bandwidth", "bandwidth", REQUIRED, "peak memory bandwidth", minimum=0, exclusive_minimum=True,
           unit="B/s"),
@@ -219,6 +227,9 @@ def _mapping(section: Section, key: str, params: list[Param]) -> dict[str, float
 def _parse(data: Any, source: str) -> DeviceSpec:
     section = Section(data, source)
     top = read_params(DEVICE_PARAMS, section.data, source=source)
+    if top["architecture"] not in ("", *ARCHITECTURES):   # a misspelt family would silently take the defaults
+        raise section.error("architecture", "unknown architecture family (give '' for a device of another family)",
+                            value=top["architecture"], choices=list(ARCHITECTURES))
     # at least 1 GFLOP/s (an 8087 did 50 kFLOP/s; a slower "GPU" is a typo and overflows step times)
     peaks = _mapping(section, "peak_flops", _dtype_params("flop_rate", "dense peak rate", minimum=1e9,
                                                           unit="FLOP/s"))
@@ -230,7 +241,7 @@ def _parse(data: Any, source: str) -> DeviceSpec:
         raise section.error("efficiency", "must be a mapping", value=eff_data)
     efficiency = read_params(EFFICIENCY_PARAMS, eff_data, source=source, path="efficiency")
     gemm = _mapping(Section(eff_data, source, "efficiency"), "gemm",
-                    _dtype_params("number", "large-GEMM fraction", minimum=0, exclusive_minimum=True, maximum=1))
+                    _dtype_params("number", "large-GEMM fraction", minimum=MIN_EFFICIENCY, maximum=1))
     for dtype in gemm:
         if dtype not in peaks:
             raise section.error("efficiency.gemm", "names a dtype without a peak rate", value=dtype,

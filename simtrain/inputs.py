@@ -35,7 +35,7 @@ from typing import Any
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "MAX_FILE_BYTES", "MAX_INTEGER_DIGITS", "MAX_JSON_DEPTH", "check_file",
-           "check_keys", "first_repeat", "inflate", "load_json", "read_bytes", "read_text"]
+           "check_keys", "digits", "first_repeat", "inflate", "load_json", "read_bytes", "read_text"]
 
 #: The largest file simtrain reads (its own largest, a compute profile, is about 2 MiB).
 MAX_FILE_BYTES = 64 << 20
@@ -206,6 +206,19 @@ def read_text(path: str | Path, *, source: str | None = None, key: str | None = 
 
 class _Refused(ValueError):
     """A JSON number simtrain refuses (raised inside the decoder's hooks)."""
+
+
+def digits(text: str, limit: int = MAX_INTEGER_DIGITS) -> bool:
+    """Whether ``text`` is an unsigned integer in ASCII digits, at most ``limit`` of them: ``str.isdigit`` also takes
+    '²' (which ``int`` refuses) and other scripts' digits (which ``int`` reads as another number, '２' as 2), and
+    ``int`` refuses more than 4,300 digits with an error of its own.
+
+    Examples
+    --------
+    >>> digits("1048576"), digits("²"), digits("２"), digits(""), digits("9" * 2000)
+    (True, False, False, False, False)
+    """
+    return text.isascii() and text.isdigit() and len(text) <= limit
 
 
 def _parse_int(text: str) -> int:

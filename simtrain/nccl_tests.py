@@ -33,6 +33,7 @@ from typing import Any
 
 from simtrain import units
 from simtrain.errors import ConfigError
+from simtrain.inputs import digits
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 
 __all__ = ["LogRow", "format_table", "parse_size", "read_log", "sweep_sizes", "table_row"]
@@ -194,7 +195,7 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
             if found and op is None:
                 op = by_name[found[1]]
             continue
-        if not stripped.split()[0].isdigit():
+        if not digits(stripped.split()[0]):
             # what the run printed around the table: rccl-tests' version banner ("RCCL version : ..."), NCCL's
             # INFO/WARN lines, the launcher's; a result row starts with its size, and one that does is checked
             continue
@@ -220,8 +221,10 @@ def _row(line: str, source: str, number: int) -> LogRow:
         return ConfigError(f"line {number} is not an nccl-tests result row ({why}): {shown!r}", source=source,
                            key="compare")
 
-    if len(tokens) < 7 or not tokens[0].isdigit() or not tokens[1].isdigit():
+    if len(tokens) < 7 or not digits(tokens[0]) or not digits(tokens[1]):
         raise bad("size and count first")
+    if len(tokens[1]) > 16:   # a count is at most the size (1 PiB) in elements
+        raise bad("a count of at most 16 digits")
     if len(tokens[0]) > 16 or not 0 < int(tokens[0]) <= MAX_COLLECTIVE_BYTES:   # checked here: the user gave no --size
         raise bad(f"a size of 1 byte to 1 PiB ({MAX_COLLECTIVE_BYTES} bytes)")
     numeric = [t for t in tokens[3:] if _is_number(t) or t == "N/A"]

@@ -123,9 +123,9 @@ class Param:
             return ", ".join(self.choice_list())
         bounds = []
         if self.minimum is not None:
-            bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+            bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self._bound(self.minimum)}")
         if self.maximum is not None:
-            bounds.append(f"<= {self.maximum:g}")
+            bounds.append(f"<= {self._bound(self.maximum)}")
         return KINDS[self.kind] + ("; " + ", ".join(bounds) if bounds else "")
 
     def read(self, section: Section, *, numbers_are_si: bool = False) -> Any:
@@ -170,15 +170,27 @@ class Param:
                                     maximum=int(self.maximum) if self.maximum is not None else None)
         return section.raw(key, default)
 
+    def _bound(self, bound: float) -> str:
+        """A bound as it can be typed back: a size in binary units where that is exact (``1 PiB``, not
+        ``1.1259e+15``, which is above it), else the number (with its unit in errors)."""
+        if self.kind == "size":
+            shown = units.format_size(bound, digits=15)
+            if units.parse_size(shown) == bound:
+                return shown
+        return f"{bound:g}"
+
     def _bounded(self, section: Section, value: float, raw: Any) -> float:
+        def bound(limit: float) -> str:
+            text = self._bound(limit)
+            return text if self.kind == "size" and not text[-1].isdigit() else f"{text} {self.unit}".rstrip()
+
         if self.minimum is not None:
             if self.exclusive_minimum and not value > self.minimum:
-                raise section.error(self.name, f"must be greater than {self.minimum:g} {self.unit}".rstrip(),
-                                    value=raw)
+                raise section.error(self.name, f"must be greater than {bound(self.minimum)}", value=raw)
             if not self.exclusive_minimum and value < self.minimum:
-                raise section.error(self.name, f"must be at least {self.minimum:g} {self.unit}".rstrip(), value=raw)
+                raise section.error(self.name, f"must be at least {bound(self.minimum)}", value=raw)
         if self.maximum is not None and value > self.maximum:
-            raise section.error(self.name, f"must be at most {self.maximum:g} {self.unit}".rstrip(), value=raw)
+            raise section.error(self.name, f"must be at most {bound(self.maximum)}", value=raw)
         return value
 
 

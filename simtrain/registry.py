@@ -120,6 +120,31 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm") -> 
     return name, params
 
 
+def merge_spec_params(text: str, extra: Mapping[str, Any], source: str | None = None,
+                      key: str = "algorithm") -> tuple[str, dict[str, Any]]:
+    """:func:`parse_spec` of ``text``, with the parameters ``extra`` gives besides it (``--set algorithm.KEY=V``, a
+    run's ``algorithm_params``); a parameter given in both is an error, as one given twice in the spec is: which
+    of the two was meant is not for simtrain to guess.
+
+    Examples
+    --------
+    >>> merge_spec_params("ps:servers=1", {"chunks": 2})
+    ('ps', {'servers': 1, 'chunks': 2})
+    >>> merge_spec_params("ps:servers=1", {"servers": 4})
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: algorithm ps:servers: parameter given twice, in the spec and as algorithm.servers=4 \
+(got 'ps:servers=1')
+    """
+    name, params = parse_spec(text, source=source, key=key)
+    for k, v in extra.items():
+        if k in params:
+            raise ConfigError(f"parameter given twice, in the spec and as {key}.{k}={v}", source=source,
+                              key=f"{key} {name}:{k}", value=text)
+        params[k] = v
+    return name, params
+
+
 def _format_value(value: Any) -> str:
     if value is None:
         return "null"

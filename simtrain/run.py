@@ -212,6 +212,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if micro_batch is not None and batch_given:
         raise ConfigError("does not combine with micro_batch: the batch is micro_batch and global_batch",
                           key="batch", value=batch)
+    if global_batch is not None and batch_given:   # the batch per GPU would be global_batch / GPUs, not this
+        raise ConfigError("does not combine with global_batch: the batch per GPU is global_batch over the GPUs "
+                          "(with micro_batch, micro-batches of it)", key="batch", value=batch)
     if micro_batch is not None and global_batch is not None and global_batch % micro_batch:
         raise ConfigError(f"must be a multiple of micro_batch ({micro_batch})", key="global_batch",
                           value=global_batch)

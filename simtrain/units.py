@@ -287,7 +287,7 @@ def format_size(nbytes: float, binary: bool = True, digits: int = 4) -> str:
     '1 GB'
     """
     if binary:
-        steps = [(2.0**40, "TiB"), (2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B")]
+        steps = [(2.0**50, "PiB"), (2.0**40, "TiB"), (2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B")]
     else:
         steps = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "B")]
     return _format(nbytes, steps, digits)
@@ -301,7 +301,7 @@ def format_bandwidth(bytes_per_s: float, digits: int = 4) -> str:
     >>> format_bandwidth(1.25e8)
     '125 MB/s'
     """
-    steps = [(1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s"), (1.0, "B/s")]
+    steps = [(1e15, "PB/s"), (1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s"), (1.0, "B/s")]
     return _format(bytes_per_s, steps, digits)
 
 

@@ -147,7 +147,7 @@ def test_typed_booleans_are_yaml_12s(capsys, argv, key):
 
 
 @pytest.mark.parametrize("key,value,shown", [("topology.nic.latency", "2s", "'2 s'"),
-                                             ("topology.nic.bandwidth", "2PB/s", "TB/s")])
+                                             ("topology.nic.bandwidth", "2PB/s", "2 PB/s")])
 def test_an_out_of_bound_link_is_shown_with_its_unit(capsys, key, value, shown):
     err = _refused(capsys, [*COLL, "--size", "1MiB", "--set", f"{key}={value}"], key, shown)
     assert "2000000000000000.0" not in err and "(got 2.0)" not in err

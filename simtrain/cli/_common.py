@@ -287,14 +287,12 @@ def algorithm(spec: str, extra: list[tuple[str, Any]]) -> tuple[str, dict[str, A
 
     Examples
     --------
-    >>> algorithm("ps:servers=1", [("servers", 4)])
-    ('ps', {'servers': 4})
+    >>> algorithm("ps:servers=1", [("chunks", 4)])
+    ('ps', {'servers': 1, 'chunks': 4})
     """
-    from simtrain.registry import parse_spec
+    from simtrain.registry import merge_spec_params
 
-    name, params = parse_spec(spec)
-    params.update(dict(extra))
-    return name, params
+    return merge_spec_params(spec, dict(extra))
 
 
 def refuse_unread_restriction(op: str, name: str, params: Mapping[str, Any]) -> None:

@@ -69,10 +69,10 @@ def training_run(args: argparse.Namespace) -> Any:
 
     groups = split_overrides(args.set)
     values = run_values(args)
-    for other in ("parallel", "micro_batch"):   # the run can only see a batch that differs from its default
+    for other in ("parallel", "micro_batch", "global_batch"):   # the run sees only a batch unlike its default
         if values.get("batch") is not None and values.get(other) is not None:
-            raise ConfigError(f"does not combine with {other}: the batch is micro_batch and global_batch",
-                              key="batch", value=values["batch"])
+            raise ConfigError(f"does not combine with {other}: the batch is global_batch over the GPUs (with "
+                              "micro_batch, micro-batches of it)", key="batch", value=values["batch"])
     values["perturbations"] = _perturbations(args)
     return TrainingRun(**values, topology_overrides=tuple(groups["topology"]), network=dict(groups["network"]),
                        algorithm_params=dict(groups["algorithm"]))

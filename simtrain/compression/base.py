@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from simtrain.errors import ConfigError
+from simtrain.inputs import digits
 from simtrain.model.spec import DTYPE_BYTES, ModelSpec, Tensor
 from simtrain.params import Param
 from simtrain.registry import format_spec, param_error, read_plugin_params
@@ -152,7 +153,7 @@ class Communication:
     servers: int | None = None
 
     def __post_init__(self) -> None:
-        if self.group not in GROUPS and not (self.group.startswith("groups:") and self.group[7:].isdigit()):
+        if self.group not in GROUPS and not (self.group.startswith("groups:") and digits(self.group[7:])):
             raise ValueError(f"unknown group {self.group!r}")
 
     def collective_size(self, group_size: int) -> float:

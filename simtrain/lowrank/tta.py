@@ -169,10 +169,10 @@ def _positive_int(value: str, source: str, key: str, maximum: int) -> int:
     """
     text = value.strip()
     # more digits than the bound has are refused unread (Python's int() refuses 4,300 digits with its own error)
-    if text.isdigit() and len(text.lstrip("0")) > len(str(maximum)):
+    if text.isascii() and text.isdigit() and len(text.lstrip("0")) > len(str(maximum)):
         raise ConfigError(f"must be at most {maximum}", source=source, key=key, value=text)
     try:
-        out = int(text)
+        out = int(text) if text.isascii() else 0   # int() reads other scripts' digits ('２' as 2)
     except ValueError:
         out = 0
     if out < 1:

@@ -469,6 +469,29 @@ class StepTemplate:
 _FEW = 32   # arrays up to this size are split by Python's set (:func:`_split_by`)
 
 
+class Clock(simpy.Environment):
+    """simpy's environment, refusing an event at an infinite (or undefined) time: the inputs' bounds keep times
+    finite, and a time past them would otherwise spin the event loop for ever (a flow's bytes never fall at an
+    infinite instant).
+
+    Examples
+    --------
+    >>> env = Clock()
+    >>> env.timeout(1.7e308).callbacks is not None
+    True
+    >>> env.timeout(float("inf"))
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: engine: the DES clock would pass the largest finite time: ... (got 'des')
+    """
+
+    def schedule(self, event: simpy.events.Event, priority: Any = simpy.events.NORMAL, delay: Any = 0) -> None:
+        if not self.now + delay < np.inf:
+            raise ConfigError("the DES clock would pass the largest finite time: an input's latency, delay or size "
+                              "is beyond any network's", key="engine", value="des")
+        super().schedule(event, priority, delay)
+
+
 def path_latency(routes: Routes, cluster: Cluster) -> np.ndarray:
     """Sum of link latencies along every route (0 for a route with no link)."""
     return routes.per_flow(np.add, cluster.link_latency_s)
@@ -1083,7 +1106,7 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
     schedule = fastest_protocol(schedule, cluster, options, cache)  # network.protocol's choice (CollectiveRun)
     messages = estimate_messages(schedule, cache, store_and_forward)
     check_budget(messages, options)
-    env = simpy.Environment()
+    env = Clock()
     network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache)
     run = CollectiveRun(network, schedule, options, start_all=False)
     traffic = schedule_traffic(schedule, cluster, network.cache)
@@ -1095,7 +1118,7 @@ def simulate_collective(schedule: Schedule, cluster: Cluster, options: NetworkOp
         classes = (Symmetry.of([schedule], cluster, cache=network.cache)
                    if symmetry and not store_and_forward else None)
         if classes is not None:  # one state per rank class, one flow per flow class
-            env = simpy.Environment()
+            env = Clock()
             network = FlowNetwork(env, cluster, cache=network.cache, symmetry=classes)
             run = CollectiveRun(network, schedule, options, start_all=False)
         network.progress = Progress(messages, f"DES {schedule.op}", progress)
@@ -1147,7 +1170,7 @@ def uncontended_finish(run: CollectiveRun) -> np.ndarray | None:
     >>> from simtrain.collectives import build_schedule
     >>> cluster = torus([4, 4], "10 GB/s", "1 us")
     >>> schedule = build_schedule("all-reduce", 16e6, cluster, "ring")
-    >>> run = CollectiveRun(FlowNetwork(simpy.Environment(), cluster), schedule, start_all=False)
+    >>> run = CollectiveRun(FlowNetwork(Clock(), cluster), schedule, start_all=False)
     >>> round(float(uncontended_finish(run).max()) * 1e3, 6)
     3.06
     """

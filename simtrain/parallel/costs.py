@@ -78,6 +78,7 @@ from simtrain.parallel.memory import fp8_share
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
 from simtrain.training.overlap import collective_share, overlapped
+from simtrain.units import format_size
 
 __all__ = ["CATEGORIES", "Comms", "StageCosts", "expert_block"]
 
@@ -481,7 +482,8 @@ class StageCosts:
             extra_dense = dense_params * width - layer_dense   # embedding and head
             if phase is not None and plan.dp_bucket:
                 raise ConfigError("is not read with a compression scheme, whose communications go layer by layer",
-                                  key="dp_bucket_size", value=plan.dp_bucket, allowed="no scheme, or leave it unset")
+                                  key="dp_bucket_size", value=format_size(plan.dp_bucket),
+                                  allowed="no scheme, or leave it unset")
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
                 indices = plan.stage_layers(stage)   # the buckets' layers, in the order they were appended

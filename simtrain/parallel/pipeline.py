@@ -204,15 +204,13 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
     reductions, run one after another on the stage's communication stream; a bucket is ready when that much of the
     backward is done at the rate the earlier buckets left it (:mod:`simtrain.training.overlap`).
     """
-    import simpy
-
-    from simtrain.network.des import CollectiveRun, FlowNetwork
+    from simtrain.network.des import Clock, CollectiveRun, FlowNetwork
     from simtrain.training.overlap import compute_end
 
     p, v = len(forward), len(forward[0])
     m = micro_batches
     slow = list(factors) if factors is not None else [1.0] * p
-    env = simpy.Environment()
+    env = Clock()
     cluster, capacity = (perturbations.apply(comms.cluster) if perturbations is not None
                          else (comms.cluster, comms.cluster.link_bandwidth_Bps))
     # a perturbed cluster (failed links reroute) is a new cluster: the cache belongs to the unperturbed one

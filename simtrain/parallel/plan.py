@@ -53,6 +53,7 @@ import numpy as np
 
 from simtrain import units
 from simtrain.errors import ConfigError
+from simtrain.inputs import digits
 from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.registry import parse_spec
 
@@ -95,7 +96,7 @@ def parse_degrees(text: str) -> dict[str, int | None]:
         if key in given:   # tp=4,pp=2,tp=2 is a typo, not tp=2
             raise ConfigError(f"degree {key!r} given twice", key="parallel", value=text)
         given.add(key)
-        if not sep or not value.isdigit() or int(value) < 1:
+        if not sep or not digits(value) or int(value) < 1:
             raise ConfigError(f"{key} must be a positive integer", key="parallel", value=text)
         out[key] = int(value)
     return out
@@ -175,7 +176,7 @@ first=K,last=K (either may be left out)
         key, sep, value = item.partition("=")
         if key not in ("first", "last") or key in out:
             raise ConfigError(f"unknown or repeated key {key!r}", key="pipeline_layout", value=text, allowed=allowed)
-        if not sep or not value.isdigit() or int(value) < 1:
+        if not sep or not digits(value) or int(value) < 1:
             raise ConfigError(f"{key} must be a positive integer", key="pipeline_layout", value=text,
                               allowed=allowed)
         out[key] = int(value)
@@ -523,12 +524,18 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
+    if dp_bucket_size is not None and dp * cp == 1:   # as sequence parallelism at tp = 1: it would change nothing
+        raise ConfigError("sizes the data-parallel gradient reduction, and this plan has dp·cp = 1 (none)",
+                          key="dp_bucket_size", value=units.format_size(dp_bucket_size),
+                          allowed="dp·cp > 1, or leave it unset")
     if dp_bucket_size is not None and zero == 3 and zero_shard_size in (None, dp * cp):
         # ZeRO-3 reduce-scatters each layer's gradients as the layer's own step (an FSDP unit): no bucket to size
-        raise ConfigError("is not read under zero 3 without hybrid sharding, which reduce-scatters each layer's "
-                          "gradients in its own backward", key="dp_bucket_size",
+        whole = "" if zero_shard_size is None else f" (zero_shard_size {zero_shard_size} = dp·cp shards over all)"
+        raise ConfigError(f"is not read under zero 3 without hybrid sharding{whole}, which reduce-scatters each "
+                          "layer's gradients in its own backward", key="dp_bucket_size",
                           value=units.format_size(dp_bucket_size),
-                          allowed="zero 0-2, or zero 3 with zero_shard_size (its replicas' all-reduce is bucketed)")
+                          allowed=f"zero 0-2, or zero 3 with a zero_shard_size below dp·cp = {dp * cp} (its "
+                                  "replicas' all-reduce is bucketed)")
     if zero_shard_size is not None:
         if zero < 1:
             raise ConfigError("hybrid sharding needs zero 1, 2 or 3 (got zero 0)", key="zero_shard_size",

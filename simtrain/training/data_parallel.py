@@ -422,7 +422,7 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
     >>> r.cluster.num_gpus, r.compute_config["model"]
     (16, 'roofline')
     """
-    from simtrain.registry import parse_spec
+    from simtrain.registry import merge_spec_params
 
     cache = cache or RunCache()
     spec = run.model if isinstance(run.model, ModelSpec) else cache.model(run.model)
@@ -445,8 +445,7 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
         compute_config = {"model": "roofline", "device": device.name, **_compute_fields(compute)}
     network = run.network if isinstance(run.network, NetworkOptions) else \
         NetworkOptions.from_mapping(run.network)
-    name, params = parse_spec(run.algorithm, source=None, key="algorithm")
-    params.update(run.algorithm_params)
+    name, params = merge_spec_params(run.algorithm, run.algorithm_params)
     chunks = spec_chunks(params, run.chunks, run.algorithm)
     perturbations = _perturbations(run, cluster)
     if run.engine == "analytical" and perturbations is not None:

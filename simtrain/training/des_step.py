@@ -28,6 +28,7 @@ import simpy
 from simtrain.network import NetworkCache, NetworkOptions
 from simtrain.network.analytical import fastest_protocol
 from simtrain.network.des import (
+    Clock,
     CollectiveRun,
     FlowNetwork,
     Progress,
@@ -237,7 +238,7 @@ class _Replays:
         """The run alone on a network of its own: finish offsets, link bytes, flows started, and where ``run``
         records phases (a traced step) its ranks' phase starts and ends from the run's start."""
         shared = self.network
-        env = simpy.Environment()
+        env = Clock()
         network = FlowNetwork(env, shared.cluster, store_and_forward=shared.store_and_forward,
                               capacity=shared.capacity, cache=shared.cache, symmetry=shared.symmetry)
         traced = getattr(run, "traced", None)
@@ -246,7 +247,7 @@ class _Replays:
             finish = uncontended_finish(alone)
             classes = shared.symmetry
             if classes is not None and run.chunks == 1:  # the recurrence is found on the ranks, not the classes
-                plain = FlowNetwork(simpy.Environment(), shared.cluster, capacity=classes.link_capacity,
+                plain = FlowNetwork(Clock(), shared.cluster, capacity=classes.link_capacity,
                                     cache=shared.cache)
                 per_rank = CollectiveRun(plain, run.schedule, self.options, start_all=False)
                 finish = uncontended_finish(per_rank)
@@ -307,7 +308,7 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
 
     sim_cluster, capacity = (perturbations.apply(cluster) if perturbations is not None
                              else (cluster, cluster.link_bandwidth_Bps))
-    env = simpy.Environment()
+    env = Clock()
     # a perturbed cluster (failed links reroute) is a new cluster: the given cache belongs to the unperturbed one
     cache = cache if sim_cluster is cluster else None
     traced = _traced_ranks(record_phases, factors)

@@ -398,10 +398,8 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
                                                                           Any]:
     """A DES run of ``schedule`` (as :func:`simtrain.network.des.simulate_collective`) that records the traced
     ranks' phase times and the loads of the links the trace may draw."""
-    import simpy
-
     from simtrain.network.cache import NetworkCache
-    from simtrain.network.des import FlowNetwork, Progress, check_budget, estimate_messages, run_result
+    from simtrain.network.des import Clock, FlowNetwork, Progress, check_budget, estimate_messages, run_result
     from simtrain.network.link_load import schedule_traffic
 
     members = [int(r) for r in np.asarray(schedule.ranks).tolist()]
@@ -423,7 +421,7 @@ def _des_phases(schedule: Any, cluster: Any, options: Any, ranks: Sequence[int] 
     traffic = schedule_traffic(schedule, cluster, cache)
     watched = np.union1d(_utilised(traffic.link_bytes, cluster.link_bandwidth_Bps, 4 * BUSIEST_LINKS),
                          link_ids(cluster, links))
-    env = simpy.Environment()
+    env = Clock()
     network = FlowNetwork(env, cluster, store_and_forward=store_and_forward, cache=cache, record_loads=watched)
     network.progress = Progress(messages, f"DES {schedule.op}", progress)
     run = recording_run(network, schedule, options, traced)
@@ -442,12 +440,11 @@ def recorded_spans(run: Any) -> list[tuple[int, int, str, float, float]]:
 
     Examples
     --------
-    >>> import simpy
     >>> from simtrain.collectives import build_schedule
-    >>> from simtrain.network.des import FlowNetwork
+    >>> from simtrain.network.des import Clock, FlowNetwork
     >>> from simtrain.topology import torus
     >>> cluster = torus([4], "10 GB/s", "1 us")
-    >>> run = recording_run(FlowNetwork(simpy.Environment(), cluster),
+    >>> run = recording_run(FlowNetwork(Clock(), cluster),
     ...                     build_schedule("all-reduce", 4e6, cluster, "ring"), None, np.array([1]))
     >>> _ = run.env.run(until=run.done)
     >>> [(rank, label) for rank, _, label, _, _ in recorded_spans(run)][:1]
@@ -472,12 +469,11 @@ def recording_run(network: Any, schedule: Any, options: Any, traced: np.ndarray,
 
     Examples
     --------
-    >>> import simpy
     >>> from simtrain.collectives import build_schedule
-    >>> from simtrain.network.des import FlowNetwork
+    >>> from simtrain.network.des import Clock, FlowNetwork
     >>> from simtrain.topology import torus
     >>> cluster = torus([4], "10 GB/s", "1 us")
-    >>> run = recording_run(FlowNetwork(simpy.Environment(), cluster),
+    >>> run = recording_run(FlowNetwork(Clock(), cluster),
     ...                     build_schedule("all-reduce", 4e6, cluster, "ring"), None, np.array([0, 2]))
     >>> _ = run.env.run(until=run.done)
     >>> bool(np.nanmax(run.phase_end) == run.finish_time.max())

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from simtrain.inputs import digits
+
 __all__ = ["KINDS", "RUN_METHOD", "Command"]
 
 RUN_METHOD = "simtrain.validation.command.Command.run(): the library calls of the command, the figure its --json prints"
@@ -110,7 +112,7 @@ def _run(key: tuple[str, tuple[tuple[str, str], ...]]) -> dict[str, Any]:
 def _plain(text: str) -> Any:
     if text in ("True", "False"):   # a switch, as ``_key`` wrote it
         return text == "True"
-    return int(text) if text.isdigit() else text
+    return int(text) if digits(text) else text
 
 
 def _collective(params: dict[str, Any]) -> dict[str, Any]:

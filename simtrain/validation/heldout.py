@@ -2209,8 +2209,8 @@ for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer) in (
         _MT.format(quote=_mt_row, tflops=_tflops),
         f"MaxText Llama2-7B scaling from 1 GCP A3 VM (8 H100) to {_vms} (FSDP 8 in a VM, data parallel across VMs, "
         f"4 x 4,096 tokens per GPU): TFLOP/s per chip on {8 * _vms} GPUs over that on 8", _tflops / 492, "ratio",
-        "[C]", f"{_MT_TEXT}; 8 GPUs (one VM) against {8 * _vms} ({_vms} VMs), the same per-GPU batch; the data-parallel "
-               f"all-reduce across VMs in buckets of {_threshold} (`--dp-bucket-size`: the script's "
+        "[C]", f"{_MT_TEXT}; 8 GPUs (one VM) against {8 * _vms} ({_vms} VMs), the same per-GPU batch; the "
+               f"data-parallel all-reduce across VMs in buckets of {_threshold} (`--dp-bucket-size`: the script's "
                f"--xla_gpu_all_reduce_combine_threshold_bytes; set after probe 19, which ran one reduction per "
                f"layer); {_DEFAULT_ALGO}; {_MT_CONFIDENCE}",
         _maxtext_a3(1), _maxtext_a3(_vms, _threshold),
