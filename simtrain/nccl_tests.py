@@ -52,8 +52,8 @@ MAX_SWEEP_POINTS = 1000
 MAX_LOG_TIME_US = 8.64e10
 MAX_LOG_GBPS = 1e6
 MAX_LOG_BYTES = 16 * 2**20
-_SIZE = re.compile(r"(\d+)([kKmMgG]?)")
-_RANK_PREFIX = re.compile(r"\[\d+\]")
+_SIZE = re.compile(r"(\d+)([kKmMgG]?)", re.ASCII)   # \d is any script's digit otherwise
+_RANK_PREFIX = re.compile(r"\[\d+\]", re.ASCII)
 
 
 def parse_size(text: Any, *, key: str = "size") -> int:

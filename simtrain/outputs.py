@@ -73,7 +73,7 @@ def _target(path: Path) -> Path:
     """The file to replace: a symbolic link's target (the link stays); refuse folders, devices and pipes, and ``-``
     (standard output to many tools: a file of that name would surprise)."""
     if str(path) == "-":
-        raise OutputError(path, "'-' is not standard output here: give a file name (./- for a file named '-')")
+        raise OutputError(path, "'-' is not standard output here: give a file name")
     try:
         info = os.stat(path)
     except FileNotFoundError:

@@ -36,7 +36,8 @@ from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
-__all__ = ["DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination", "profile_fingerprint"]
+__all__ = ["DP_BUCKET_RULES", "DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination",
+           "profile_fingerprint"]
 
 #: Compute and gradient precisions.
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
@@ -44,6 +45,8 @@ DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
 ENGINES = ("analytical", "des")
 #: Optimizers → fp32 state tensors per parameter.
 OPTIMIZERS = ("sgd", "momentum", "adam", "novograd", "lamb", "lars")
+#: How a plan's data-parallel bucket closes (:func:`simtrain.parallel.costs.merge_buckets`).
+DP_BUCKET_RULES = ("at-least", "at-most")
 
 
 def _algorithm_names() -> list[str]:
@@ -112,11 +115,15 @@ RUN_PARAMS: tuple[Param, ...] = (
           "overlap the data-parallel gradient reduction with the last micro-batch's backward (Megatron "
           "--overlap-grad-reduce)"),
     Param("dp_bucket_size", "size", None,
-          "a plan's data-parallel gradient reduction in buckets of at least this size, layers merged in backward "
-          "order, each starting when its last layer's gradients are ready (XLA's "
-          "--xla_gpu_all_reduce_combine_threshold_bytes; Megatron-core's --ddp-bucket-size counts parameters: "
-          "times the gradient's bytes); unset: one reduction per layer",
+          "a plan's data-parallel gradient reduction in buckets of this size (dp_bucket_rule), layers merged in "
+          "backward order, each starting when its last layer's gradients are ready (Megatron-core's "
+          "--ddp-bucket-size counts parameters: times the gradient's bytes; XLA's "
+          "--xla_gpu_all_reduce_combine_threshold_bytes); unset: one reduction per layer",
           minimum=1, maximum=float(MAX_COLLECTIVE_BYTES), unit="B"),
+    Param("dp_bucket_rule", "choice", None,
+          "how dp_bucket_size closes a bucket: at-least (with the layer that reaches it: Megatron-core's buffers, "
+          "PyTorch DDP) or at-most (before the layer that would pass it, a larger layer alone: XLA's all-reduce "
+          "combiner); unset: at-least", choices=DP_BUCKET_RULES),
     Param("samples_per_epoch", "integer", None,
           "samples in one epoch; with epochs, the run's length (a study row flags a warm-up or switch past its end)",
           minimum=1),
@@ -146,7 +153,7 @@ _DEFAULT_FRAMEWORK = next(p.default for p in RUN_PARAMS if p.name == "framework"
 #: Parameters only a parallel plan reads (``parallel``): without a plan, one set away from its default is refused
 #: rather than ignored.
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
-             "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size")
+             "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size", "dp_bucket_rule")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
 #: Size parameters: validated to bytes, shown back with their unit.
 _SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
@@ -299,6 +306,7 @@ class TrainingRun:
     rank_order: str = "tp-cp-dp-pp"
     overlap_dp: bool = True
     dp_bucket_size: Any = None   # bytes once validated
+    dp_bucket_rule: str | None = None
     samples_per_epoch: int | None = None
     epochs: float | None = None
     overlap_pp: bool = False

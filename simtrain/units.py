@@ -136,7 +136,8 @@ _EXAMPLES: Final = {
 MIN_BANDWIDTH_BPS = 0.125
 #: The longest text read as a quantity (``'1.5 GiB'``); a longer one is refused before it is parsed.
 MAX_QUANTITY_CHARS = 100
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+# ASCII digits (re.ASCII): \d also matches other scripts' digits, which float() reads
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$", re.ASCII)
 
 
 def parse_quantity(value: object, kind: str) -> float:

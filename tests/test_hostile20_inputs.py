@@ -154,8 +154,6 @@ def test_size_bounds_are_shown_as_they_can_be_typed_back(capsys):
 def test_dp_bucket_size_messages_show_the_size_and_the_plan(capsys):
     _refused(capsys, [*PLAN, "--parallel", "tp=1,pp=1,dp=16", "--dp-bucket-size", "1GiB", "--scheme", "powersgd"],
              "'1 GiB'", "compression scheme")
-    # dp·cp = 1: no data-parallel reduction to size (as sequence parallelism at tp = 1)
-    _refused(capsys, [*PLAN, "--parallel", "tp=8,pp=2", "--dp-bucket-size", "1GiB"], "dp·cp = 1")
     # a shard size equal to dp·cp is not hybrid sharding: the message says so instead of asking for one
     err = _refused(capsys, [*PLAN, "--parallel", "tp=1,pp=1,dp=16", "--zero", "3", "--zero-shard-size", "16",
                             "--dp-bucket-size", "1GiB"], "zero_shard_size 16 = dp·cp", "below dp·cp = 16")
@@ -189,4 +187,48 @@ def test_a_dash_is_not_a_file_name(capsys, tmp_path, monkeypatch, flag):
     argv = ([*STEP, "--engine", "des", "--trace", "-"] if flag == "--trace" else
             ["place", "--model", "inception-v3", "--devices", "4", "--out", "-"])
     _refused(capsys, argv, flag, "'-' is not standard output")
+    assert not (tmp_path / "-").exists()
+
+
+# --- the same defects by other paths (review 20) ----------------------------------------------------------------
+
+def test_a_graph_links_latency_has_every_links_bound(capsys, tmp_path):
+    topology = tmp_path / "g.yaml"
+    topology.write_text("name: g\nkind: graph\ndevice: h100\ngpus: [a, b]\n"
+                        "links:\n  - {src: a, dst: b, bandwidth: 100 GB/s, latency: 1e300 s}\n")
+    _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", str(topology), "--gpus",
+                      "2"], str(topology), "links[a -> b].latency", "at most 1 s")
+
+
+@pytest.mark.parametrize("key,value,shown", [("latency", "5s", "'5 s'"), ("bandwidth", "2PB/s", "2 PB/s")])
+def test_torus_link_bounds_name_the_files_key_and_the_override(capsys, key, value, shown):
+    err = _refused(capsys, ["collective", "--op", "all-reduce", "--size", "1MiB", "--topology", "torus-2d",
+                            "--gpus", "16", "--set", f"topology.{key}={value}"], f"<cli>: --set topology.{key}", shown)
+    assert "dimensions[0]" not in err and "torus-2d.yaml" not in err
+
+
+def test_best_refuses_algorithm_parameters_it_would_not_read(capsys):
+    _refused(capsys, [*COLL, "--size", "64MiB", "--algorithm", "best", "--set", "algorithm.bogus=4"],
+             "--set algorithm.bogus", "best")
+
+
+@pytest.mark.parametrize("argv", [
+    [*COLL[:-2], "--gpus", "\uff11\uff16", "--size", "1MiB"],
+    [*COLL[:-2], "--gpus", "1_6", "--size", "1MiB"],
+    [*COLL, "--size", "\uff11\uff16MiB"],
+    [*COLL, "-b", "\uff18", "-e", "16M"],
+    [*STEP, "--engine", "des", "--trace", "t.json", "--trace-ranks", "\uff10,1"],
+])
+def test_integers_and_sizes_typed_on_the_command_line_are_ascii(capsys, tmp_path, monkeypatch, argv):
+    """int(), float() and re's \\d read other scripts' digits ('１６' as 16) and '1_6' as 16."""
+    monkeypatch.chdir(tmp_path)
+    _refused(capsys, argv)
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_a_sweeps_output_folder_is_not_a_dash(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study = tmp_path / "s.yaml"
+    study.write_text("name: s\nbase: {model: resnet50, topology: dgx-h100, gpus: 16}\n")
+    _refused(capsys, ["sweep", str(study), "--out", "-", "--workers", "1"], "--out", "'-' is not standard output")
     assert not (tmp_path / "-").exists()

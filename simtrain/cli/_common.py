@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 
 from simtrain.config import OVERRIDES
 from simtrain.errors import ConfigError, shown
-from simtrain.inputs import first_repeat
+from simtrain.inputs import digits, first_repeat
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.outputs import FIGURE_SUFFIXES, check_writable, figure_bytes, write_many
 
@@ -79,16 +79,19 @@ def positive_int(text: str) -> int:
 
     Examples
     --------
-    >>> positive_int("3")
-    3
+    >>> positive_int("3"), positive_int("+3")
+    (3, 3)
+    >>> positive_int("1_6")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a positive integer in ASCII digits (got '1_6')
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (got {shown(text, 40)})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (got {shown(text, 40)})")
-    return value
+    body = text.strip()
+    body = body[1:] if body.startswith("+") else body
+    # ASCII digits only (inputs.digits): int() also reads '1_6' and other scripts' digits ('１６') as 16
+    if not digits(body) or int(body) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer in ASCII digits (got {shown(text, 40)})")
+    return int(body)
 
 
 def count_at_most(maximum: int) -> Any:

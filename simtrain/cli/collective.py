@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     if args.algorithm == "best" and args.chunks is not None:
         raise ConfigError("best runs each algorithm in the chunks NCCL's model gives it", source=CLI, key="--chunks",
                           value=args.chunks, allowed="no --chunks with --algorithm best")
+    if args.algorithm == "best" and groups["algorithm"]:   # each algorithm has parameters of its own
+        key, value = groups["algorithm"][0]
+        raise ConfigError("best runs each algorithm with its own defaults", source=CLI, key=f"--set algorithm.{key}",
+                          value=value, allowed="no --set algorithm.KEY with --algorithm best")
     args.chunks = 1 if args.chunks is None else args.chunks
     cluster = load_topology(args.topology, gpus=args.gpus, overrides=groups["topology"])
     if args.algorithm == "best":

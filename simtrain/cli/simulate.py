@@ -16,7 +16,7 @@ from typing import Any
 from simtrain.cli._common import CLI, emit, new_output, print_rows, split_overrides
 from simtrain.cli._run_flags import add_run_flags, run_values
 from simtrain.errors import ConfigError, InfeasibleError
-from simtrain.inputs import first_repeat
+from simtrain.inputs import digits, first_repeat
 
 __all__ = ["add_parser", "run"]
 
@@ -122,11 +122,11 @@ def _trace_ranks(text: str | None) -> list[int] | None:
     """``--trace-ranks 0,17``: GPU ranks (checked against the GPU count by the trace)."""
     if text is None:
         return None
-    try:
-        ranks = [int(part) for part in text.split(",")]
-    except ValueError:
+    parts = [part.strip() for part in text.split(",")]
+    if not all(digits(part, limit=16) for part in parts):   # ASCII: int() also reads '０' and '1_7'
         raise ConfigError("must be GPU ranks separated by commas, e.g. 0,17", source=CLI, key="--trace-ranks",
-                          value=text) from None
+                          value=text)
+    ranks = [int(part) for part in parts]
     if len(ranks) > 256:
         raise ConfigError("at most 256 ranks", source=CLI, key="--trace-ranks", value=len(ranks))
     twice = first_repeat(ranks)

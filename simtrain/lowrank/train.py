@@ -368,6 +368,8 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     if out is not None:   # before the work: a file in the way, a missing or read-only folder
         if Path(out).exists() and not Path(out).is_dir():
             raise OutputError(out, "it is a file, and the run writes a folder", "out")
+        if str(out).strip() == "-":   # standard output to many tools: a folder of that name would surprise
+            raise ConfigError("'-' is not standard output here: give the output folder", key="out", value=out)
         check_writable(Path(out) / "curve.json", make_parents=True, flag="out")
     x_train, y_train, x_test, y_test = _data.digits()
     steps_per_epoch = _data.TRAIN // (workers * batch)

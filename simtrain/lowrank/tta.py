@@ -63,7 +63,7 @@ from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.config import Section
 from simtrain.errors import ConfigError
-from simtrain.inputs import first_repeat, load_json, read_text
+from simtrain.inputs import digits, first_repeat, load_json, read_text
 from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
 from simtrain.outputs import FIGURE_SUFFIXES
@@ -169,7 +169,7 @@ def _positive_int(value: str, source: str, key: str, maximum: int) -> int:
     """
     text = value.strip()
     # more digits than the bound has are refused unread (Python's int() refuses 4,300 digits with its own error)
-    if text.isascii() and text.isdigit() and len(text.lstrip("0")) > len(str(maximum)):
+    if digits(text) and len(text.lstrip("0")) > len(str(maximum)):
         raise ConfigError(f"must be at most {maximum}", source=source, key=key, value=text)
     try:
         out = int(text) if text.isascii() else 0   # int() reads other scripts' digits ('２' as 2)

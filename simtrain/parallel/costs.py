@@ -510,7 +510,8 @@ class StageCosts:
                 # a bucket is sized by its reduction's operand: the gradients themselves, or under ZeRO-3's
                 # hybrid sharding the shard each replica all-reduces (1/S of them)
                 operand = 1.0 / plan.zero_group if plan.zero >= 3 else 1.0
-                for at, dense_bytes, expert_bytes in merge_buckets(grads, plan.dp_bucket / operand):
+                for at, dense_bytes, expert_bytes in merge_buckets(grads, plan.dp_bucket / operand,
+                                                                   plan.dp_bucket_rule):
                     stage_buckets.append((at, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
             dp_buckets.append(stage_buckets)
             after = 0.0
@@ -627,16 +628,24 @@ def expert_block(c: DecoderConfig, index: int, plan: ParallelPlan) -> list[Any]:
     return [experts.get(layer.name, layer) for layer in block_layers(c, index, tp, cp, sp)]
 
 
-def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float) -> list[tuple[float, float, float]]:
+def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float,
+                  rule: str = "at-least") -> list[tuple[float, float, float]]:
     """Layers' gradient reductions ``(ready, dense bytes, expert bytes)`` in backward order merged into buckets of
-    at least ``size`` bytes: a bucket closes with the layer that fills it and starts when that layer's gradients are
-    ready (Megatron-core's ``--ddp-bucket-size``; XLA's combine threshold, which merges up to it, alike at layer
-    granularity); ``size`` 0 keeps one per layer.
+    ``size`` bytes, each starting when its last layer's gradients are ready; ``size`` 0 keeps one per layer.
+
+    ``rule`` ``at-least``: a bucket closes with the layer that reaches ``size`` (Megatron-core's
+    ``--ddp-bucket-size`` buffers, PyTorch DDP's ``bucket_cap_mb``); ``at-most``: it closes before the layer that
+    would take it past ``size``, and a layer larger than ``size`` is a bucket of its own (XLA's all-reduce combiner
+    under ``--xla_gpu_all_reduce_combine_threshold_bytes``).
 
     Examples
     --------
     >>> merge_buckets([(1.0, 4.0, 0.0), (2.0, 4.0, 0.0), (3.0, 4.0, 1.0)], 6.0)
     [(2.0, 8.0, 0.0), (3.0, 4.0, 1.0)]
+    >>> merge_buckets([(1.0, 4.0, 0.0), (2.0, 4.0, 0.0), (3.0, 4.0, 1.0)], 8.0, "at-most")
+    [(2.0, 8.0, 0.0), (3.0, 4.0, 1.0)]
+    >>> merge_buckets([(1.0, 4.0, 0.0), (2.0, 9.0, 0.0), (3.0, 1.0, 0.0)], 6.0, "at-most")
+    [(1.0, 4.0, 0.0), (2.0, 9.0, 0.0), (3.0, 1.0, 0.0)]
     >>> merge_buckets([(1.0, 4.0, 0.0)], 0.0)
     [(1.0, 4.0, 0.0)]
     """
@@ -644,9 +653,13 @@ def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float) -> 
         return list(layers)
     merged: list[tuple[float, float, float]] = []
     dense = expert = 0.0
+    last = 0.0
     for ready, d, e in layers:
-        dense, expert = dense + d, expert + e
-        if dense + expert >= size:
+        if rule == "at-most" and dense + expert > 0 and dense + expert + d + e > size:
+            merged.append((last, dense, expert))   # the next layer would pass the threshold
+            dense = expert = 0.0
+        dense, expert, last = dense + d, expert + e, ready
+        if rule == "at-least" and dense + expert >= size:
             merged.append((ready, dense, expert))
             dense = expert = 0.0
     if dense + expert > 0 or not merged:

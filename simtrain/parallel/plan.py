@@ -293,6 +293,7 @@ class ParallelPlan:
     zero_reshard: bool = True
     shard_size: int = 0
     dp_bucket: float = 0.0   # bytes of a data-parallel reduction bucket (0: one per layer)
+    dp_bucket_rule: str = "at-least"   # how a bucket closes (simtrain.run.DP_BUCKET_RULES)
     etp: int = 0
     distribute_saved_activations: bool = False
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -461,7 +462,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
               overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False,
               zero_reshard: bool = True, zero_shard_size: int | None = None, dp_bucket_size: float | None = None,
-              distribute_saved_activations: bool = False) -> ParallelPlan:
+              dp_bucket_rule: str | None = None, distribute_saved_activations: bool = False) -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -524,10 +525,9 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
-    if dp_bucket_size is not None and dp * cp == 1:   # as sequence parallelism at tp = 1: it would change nothing
-        raise ConfigError("sizes the data-parallel gradient reduction, and this plan has dp·cp = 1 (none)",
-                          key="dp_bucket_size", value=units.format_size(dp_bucket_size),
-                          allowed="dp·cp > 1, or leave it unset")
+    if dp_bucket_rule is not None and dp_bucket_size is None:
+        raise ConfigError("says how dp_bucket_size closes a bucket, and it is unset", key="dp_bucket_rule",
+                          value=dp_bucket_rule, allowed="with dp_bucket_size, or leave it unset")
     if dp_bucket_size is not None and zero == 3 and zero_shard_size in (None, dp * cp):
         # ZeRO-3 reduce-scatters each layer's gradients as the layer's own step (an FSDP unit): no bucket to size
         whole = "" if zero_shard_size is None else f" (zero_shard_size {zero_shard_size} = dp·cp shards over all)"
@@ -567,7 +567,9 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                         layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else (),
                         zero_reshard=zero_reshard,
                         shard_size=0 if zero_shard_size in (None, dp * cp) else int(zero_shard_size),
-                        dp_bucket=float(dp_bucket_size or 0.0),
+                        # at dp·cp = 1 there is no reduction to merge (a sweep's one-replica row keeps the size)
+                        dp_bucket=float(dp_bucket_size or 0.0) if dp * cp > 1 else 0.0,
+                        dp_bucket_rule=dp_bucket_rule or "at-least",
                         etp=etp, distribute_saved_activations=distribute_saved_activations)
 
 

@@ -78,6 +78,7 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
                      rank_order=run.rank_order, overlap_dp=run.overlap_dp, pipeline_layout=run.pipeline_layout,
                      overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard,
                      zero_shard_size=run.zero_shard_size, dp_bucket_size=run.dp_bucket_size,
+                     dp_bucket_rule=run.dp_bucket_rule,
                      distribute_saved_activations=run.distribute_saved_activations)
 
 

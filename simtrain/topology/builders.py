@@ -286,6 +286,7 @@ def _count(value: Any, key: str) -> int:
 
 
 def _uniform(kind: str, sizes: Sequence[int], bandwidth: Any, latency: Any, **kwargs: Any) -> Cluster:
+    _bw(bandwidth), _lat(latency)   # named as these families' files and arguments name them, not as dimensions
     return dimension_stack(
         [{"kind": kind, "size": _count(s, "size"), "bandwidth": bandwidth, "latency": latency} for s in sizes],
         **kwargs,
@@ -615,6 +616,7 @@ def fat_tree(
     >>> fat_tree(16, bandwidth="50 GB/s", hosts_per_leaf=4, oversubscription=2).num_gpus
     16
     """
+    _bw(bandwidth), _lat(latency)   # named as a fat tree's file names them, not as the hierarchical family's keys
     cluster = hierarchical(
         hosts, 1, intra_bandwidth=bandwidth, nics_per_node=1, nic_bandwidth=bandwidth, nic_latency=latency,
         pcie_bandwidth=None, nodes_per_rack=hosts_per_leaf, oversubscription=oversubscription,
@@ -811,7 +813,7 @@ def from_graph(graph: Any, gpus: Sequence[Any], *, name: str = "graph", device: 
         if bandwidth > MAX_LINK_BANDWIDTH_BPS:
             raise ConfigError("is faster than any link", key=f"links[{a} -> {b}].bandwidth", value=bandwidth,
                               allowed="at most 1 PB/s")
-        latency = float(data.get("latency_s", 0.0))
+        latency = _lat(data.get("latency_s", 0.0), f"links[{a} -> {b}].latency")
         klass = str(data.get("link_class", "link"))
         if klass not in classes:
             classes.append(klass)

@@ -226,12 +226,12 @@ def _with_servers(top: Section, cluster: Cluster) -> Cluster:
     bandwidth = servers.bandwidth("nic_bandwidth", None)
     latency = servers.time("latency", None)
     # the bounds of every other link: beyond them a collective's time overflows (and the DES never ends)
-    if bandwidth is not None and bandwidth > builders.MAX_LINK_BANDWIDTH_BPS:
-        raise servers.error("nic_bandwidth", "is faster than any link", value=servers.data["nic_bandwidth"],
-                            allowed="at most 1 PB/s")
-    if latency is not None and latency > builders.MAX_LINK_LATENCY_S:
-        raise servers.error("latency", f"must be at most {builders.MAX_LINK_LATENCY_S:g} s",
-                            value=servers.data["latency"])
+    for key, value, check in (("nic_bandwidth", bandwidth, builders._bw), ("latency", latency, builders._lat)):
+        try:
+            if value is not None:
+                check(value, key)
+        except ConfigError as exc:
+            raise servers.error(key, exc.message, value=servers.data[key], allowed=exc.allowed) from None
     servers.finish()
     try:
         return with_hosts(cluster, count, bandwidth, latency)

@@ -118,13 +118,14 @@ def _plain(text: str) -> Any:
 def _collective(params: dict[str, Any]) -> dict[str, Any]:
     from simtrain.collectives import collective_time
     from simtrain.network import NetworkOptions
-    from simtrain.registry import parse_spec
+    from simtrain.registry import merge_spec_params
     from simtrain.run import RUN_PARAMS
     from simtrain.topology import load_topology
 
     default_algorithm = next(p.default for p in RUN_PARAMS if p.name == "algorithm")
-    name, algo_params = parse_spec(str(params.get("algorithm", default_algorithm)))
-    algo_params.update({k[len("algorithm."):]: v for k, v in params.items() if k.startswith("algorithm.")})
+    name, algo_params = merge_spec_params(str(params.get("algorithm", default_algorithm)),
+                                          {k[len("algorithm."):]: v for k, v in params.items()
+                                           if k.startswith("algorithm.")})
     chunks = algo_params.pop("chunks", params.get("chunks", 1))
     overrides = [(k[len("topology."):], v) for k, v in params.items() if k.startswith("topology.")]
     network = {k[len("network."):]: v for k, v in params.items() if k.startswith("network.")}

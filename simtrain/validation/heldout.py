@@ -2174,21 +2174,23 @@ _MT_TEXT = ("GCP a3-highgpu-8g VMs as the `dgx-h100` family (8 H100 80GB SXM on 
 _MT_CONFIDENCE = _P19_CONFIDENCE.format("low (two assumptions: the NICs' speed from GCP's instance spec, and "
                                         "minimal_flash as no recomputation)")
 _MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, MaxText {pub}: with the script's XLA "
-           "all-reduce combine threshold ({threshold} as `--dp-bucket-size`) simtrain's step grows from 1.090 s (25 ms "
-           "of communication exposed) to {step} s ({exposed} ms exposed), where the run loses {loss} % per GPU; one "
-           "reduction per layer (no `--dp-bucket-size`, as probe 19 ran the case) gives {per_layer}; GPUDirect-TCPX at "
-           "NCCL's socket-transport efficiency (`--set topology.nic.transport=socket`) gives 0.992 on 2 VMs and 0.915 "
-           "on 16 per layer, so the transport does not explain it; with no overlap of the data-parallel communication "
-           "(`--no-overlap-dp`) simtrain gives 0.884 on 2 VMs (+3.1 %) and 0.772 on 16 (+1.3 %): the runs behave as "
-           "if the gradient reduction across VMs were not hidden behind compute, as probe 18's one-micro-batch "
-           "InternLM row (internlm-7b-1024xa100-zero1x8-micronum1); not closed")
+           "all-reduce combine threshold ({threshold} as `--dp-bucket-size`, closed as XLA's combiner closes a "
+           "combined all-reduce, `--dp-bucket-rule at-most`) simtrain's step grows from 1.090 s (25 ms of "
+           "communication exposed) to {step} s ({exposed} ms exposed), where the run loses {loss} % per GPU; one "
+           "reduction per layer (as probe 19 ran the case) gives {per_layer}; GPUDirect-TCPX at NCCL's "
+           "socket-transport efficiency (`--set topology.nic.transport=socket`, per layer) gives 0.992 on 2 VMs and "
+           "0.915 on 16, so the transport does not explain it; with the buckets and no overlap of the data-parallel "
+           "communication (`--no-overlap-dp`) simtrain gives {serial} ({serial_error}): the runs behave as if the "
+           "gradient reduction across VMs were not hidden behind compute, as probe 18's one-micro-batch InternLM row "
+           "(internlm-7b-1024xa100-zero1x8-micronum1); not closed")
 
 
 def _maxtext_a3(vms: int, threshold: str | None = None) -> Command:
     """The run of ``vms`` A3 VMs; ``threshold``: its script's --xla_gpu_all_reduce_combine_threshold_bytes (the
-    data-parallel all-reduce across VMs; one VM has none: FSDP in a VM reduce-scatters each layer)."""
+    data-parallel all-reduce across VMs, combined as XLA does; one VM has none: FSDP in a VM reduce-scatters each
+    layer)."""
     gpus = 8 * vms
-    bucket = {} if threshold is None else {"dp_bucket_size": threshold}
+    bucket = {} if threshold is None else {"dp_bucket_size": threshold, "dp_bucket_rule": "at-most"}
     return Command("simulate", {"model": "llama2-7b:attention=flash", "topology": "dgx-h100", "gpus": gpus,
                                 "parallel": f"tp=1,pp=1,dp={gpus}", "micro_batch": 4, "global_batch": 4 * gpus,
                                 "dtype": "bf16", "optimizer": "adam", "zero": 3, "zero_shard_size": 8,
@@ -2197,25 +2199,33 @@ def _maxtext_a3(vms: int, threshold: str | None = None) -> Command:
 
 
 #: VMs, the README's row, its TFLOP/s per chip, the script's all-reduce combine threshold (2vm.sh 67108864, 4vm.sh
-#: 536870912, 8vm.sh and 16vm.sh 1073741824 bytes), simtrain's figures for the gap (ratio, step s, exposed ms, and
-#: the ratio with one reduction per layer)
-for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer) in (
-        (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, "64MiB", ("0.998", "1.092", "25", "0.998")),
-        (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, "512MiB", ("0.905", "1.204", "113", "0.963")),
-        (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, "1GiB", ("0.904", "1.206", "115", "0.962")),
-        (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, "1GiB", ("0.902", "1.208", "116", "0.961"))):
+#: 536870912, 8vm.sh and 16vm.sh 1073741824 bytes), simtrain's figures for the gap (ratio, step s, exposed ms, the
+#: ratio with one reduction per layer, and the ratio with the buckets and --no-overlap-dp with its error)
+for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer, _serial, _serial_error) in (
+        (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, "64MiB",
+         ("0.998", "1.092", "25", "0.998", "0.884", "+3.0 %")),
+        (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, "512MiB",
+         ("0.927", "1.176", "81", "0.963", "0.781", "-5.6 %")),
+        (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, "1GiB",
+         ("0.898", "1.214", "124", "0.962", "0.779", "-6.3 %")),
+        (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, "1GiB",
+         ("0.896", "1.216", "126", "0.961", "0.776", "+1.8 %"))):
     _weak_scaling_case(
         f"maxtext-a3-llama2-7b-{_vms}v1vm-scaling", "maxtext-a3-llama2-7b",
         _MT.format(quote=_mt_row, tflops=_tflops),
         f"MaxText Llama2-7B scaling from 1 GCP A3 VM (8 H100) to {_vms} (FSDP 8 in a VM, data parallel across VMs, "
         f"4 x 4,096 tokens per GPU): TFLOP/s per chip on {8 * _vms} GPUs over that on 8", _tflops / 492, "ratio",
         "[C]", f"{_MT_TEXT}; 8 GPUs (one VM) against {8 * _vms} ({_vms} VMs), the same per-GPU batch; the "
-               f"data-parallel all-reduce across VMs in buckets of {_threshold} (`--dp-bucket-size`: the script's "
-               f"--xla_gpu_all_reduce_combine_threshold_bytes; set after probe 19, which ran one reduction per "
-               f"layer); {_DEFAULT_ALGO}; {_MT_CONFIDENCE}",
+               f"data-parallel all-reduce across VMs combined into all-reduces of at most {_threshold} "
+               f"(`--dp-bucket-size` with `--dp-bucket-rule at-most`: the script's "
+               f"--xla_gpu_all_reduce_combine_threshold_bytes, as XLA's combiner applies it; set after probe 19, "
+               f"which ran one reduction per layer); the scripts' all-gather and reduce-scatter combine thresholds "
+               f"(FSDP's collectives in a VM) are not modelled: those run per layer; {_DEFAULT_ALGO}; "
+               f"{_MT_CONFIDENCE}",
         _maxtext_a3(1), _maxtext_a3(_vms, _threshold),
         _MT_GAP.format(sim=_sim, vms=_vms, pub=f"{_tflops / 492:.3f}", step=_step, exposed=_exposed,
-                       loss=f"{100 * (1 - _tflops / 492):.0f}", threshold=_threshold, per_layer=_per_layer))
+                       loss=f"{100 * (1 - _tflops / 492):.0f}", threshold=_threshold, per_layer=_per_layer,
+                       serial=_serial, serial_error=_serial_error))
 
 # PaddlePaddle/PaddleNLP llm/docs/pretrain.md: tokens/card/s of Llama-2 7B/13B and Qwen-7B on 8 A100 80G, tp2sd4_stage2.
 _PD = ("PaddlePaddle/PaddleNLP llm/docs/pretrain.md (version with paddle 9b36e53f / paddlenlp 0b246a60, table dated "

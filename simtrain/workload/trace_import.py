@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from simtrain.errors import ConfigError, shown
-from simtrain.inputs import MAX_INTEGER_DIGITS
+from simtrain.inputs import digits
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 from simtrain.workload.schema import MAX_OP_SECONDS, MAX_OPS, MAX_WORLD_SIZE, Op, Workload
 
@@ -442,7 +442,7 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, str):
         text = value.strip()
         # ASCII only: int() refuses '²', which str.isdigit() accepts; and as long as a JSON integer may be
-        if text.isascii() and text.isdigit() and len(text) <= MAX_INTEGER_DIGITS:
+        if digits(text):
             return int(text)
     return None
 

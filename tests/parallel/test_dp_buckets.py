@@ -31,6 +31,41 @@ def test_merge_keeps_every_byte_and_the_last_layers_ready_time():
     assert len(merge_buckets(layers, 0.0)) == 7 and len(merge_buckets(layers, 1e9)) == 1
 
 
+def test_at_most_closes_a_bucket_before_it_would_pass_the_size():
+    """XLA's combiner: layers join while the total stays within the threshold; a larger layer is its own."""
+    layers = [(float(i), 10.0, 1.0 if i % 2 else 0.0) for i in range(1, 8)]
+    for size in (5.0, 25.0, 35.0, 1e9):
+        merged = merge_buckets(layers, size, "at-most")
+        assert sum(d for _, d, _ in merged) == 70.0 and sum(e for _, _, e in merged) == 4.0
+        assert merged[-1][0] == 7.0
+        assert all(d + e <= size or (r, d, e) in layers for r, d, e in merged)   # within it, or one layer alone
+        assert len(merged) >= len(merge_buckets(layers, size))   # never fewer than at-least's
+    assert len(merge_buckets(layers, 5.0, "at-most")) == 7   # every layer is larger than 5
+    assert [d + e for _, d, e in merge_buckets(layers, 21.0, "at-most")] == [21.0, 21.0, 21.0, 11.0]
+    assert [d + e for _, d, e in merge_buckets(layers, 21.0)] == [21.0, 21.0, 21.0, 11.0]
+    assert [d + e for _, d, e in merge_buckets(layers, 20.0, "at-most")] == [11.0, 10.0, 11.0, 10.0, 11.0, 10.0, 11.0]
+    assert [d + e for _, d, e in merge_buckets(layers, 20.0)] == [21.0, 21.0, 21.0, 11.0]
+
+
+def test_the_rule_needs_a_size_and_at_most_makes_more_buckets(capsys):
+    at_least = _run(capsys, "--dp-bucket-size", "100MiB")
+    at_most = _run(capsys, "--dp-bucket-size", "100MiB", "--dp-bucket-rule", "at-most")
+    assert at_most["num_buckets"] >= at_least["num_buckets"]
+    assert at_most["bytes_per_gpu_by_class"] == at_least["bytes_per_gpu_by_class"]
+    assert main([*PLAN, "--dp-bucket-rule", "at-most"]) == 2
+    assert "dp_bucket_size" in capsys.readouterr().err
+
+
+def test_one_replica_keeps_the_size_and_changes_nothing(capsys):
+    """At dp·cp = 1 there is no data-parallel reduction: a sweep's one-replica row keeps its bucket size."""
+    one = [*PLAN[:PLAN.index("--parallel")], "--parallel", "tp=8,pp=2", *PLAN[PLAN.index("--parallel") + 2:]]
+    assert main(one) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*one, "--dp-bucket-size", "1GiB"]) == 0
+    bucketed = json.loads(capsys.readouterr().out)
+    assert bucketed["step_time_s"] == plain["step_time_s"] and bucketed["num_buckets"] == plain["num_buckets"]
+
+
 def test_larger_buckets_start_later_and_move_the_same_bytes(capsys):
     per_layer = _run(capsys)
     counts, exposed = [per_layer["num_buckets"]], [per_layer["exposed_comm_s"]["dp"]]

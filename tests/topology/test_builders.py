@@ -560,7 +560,7 @@ def test_stack_argument_errors():
     for bandwidth in (0, -1e9, "0 GB/s", math.inf, math.nan):
         with pytest.raises(ConfigError, match="positive bandwidth") as info:
             ring(4, bandwidth)
-        assert info.value.key == "dimensions[0].bandwidth"
+        assert info.value.key == "bandwidth"   # ring's own argument (and a ring file's key), not a dimension's
     for latency in (-1e-6, "-1 us", math.nan):
         with pytest.raises(ConfigError, match="non-negative time"):
             ring(4, BW, latency)
