@@ -45,6 +45,9 @@ MAX_EPOCHS = 1e6
 MAX_TRAIN_EPOCHS = 100_000
 #: BLAS threads of ``simtrain train --threads`` and ``simtrain calibrate``.
 MAX_THREADS = 1024
+#: Distinct sets of ranks a training curve may record: time-to-accuracy prices each with a simulation of its own
+#: (tens of milliseconds each: 1,000 are about a minute), and a run's ranks change a few dozen times.
+MAX_RANK_SETS = 1000
 #: Samples per epoch of a time-to-accuracy curve: every step count derived from it stays exact as a float, in which
 #: times and bytes are summed (ImageNet has 1.3 million; a larger value is a typo, or a number that overflows).
 MAX_SAMPLES_PER_EPOCH = 1 << 53

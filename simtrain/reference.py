@@ -140,7 +140,10 @@ def _perturbation_section() -> list[str]:
 
     example = {"stragglers": [{"rank": 0, "factor": 2.0}], "degraded_links": [{"link": "gpu0", "factor": 0.5}],
                "failed_links": [], "background": [{"link": "gpu0", "rate": "1 GB/s"}]}
-    return _table(_merge(_record(lambda: Perturbations.from_dict(example, "<reference>"))))
+    rows = _table(_merge(_record(lambda: Perturbations.from_dict(example, "<reference>"))))
+    # read as a list of names (not through typed keys the recorder sees)
+    return [*rows, "| `failed_links` | list of link names | no | `[]` | a link `a->b`, both directions `a<->b`, or "
+                   "every link of a node `a` (rerouted around; a cut that disconnects GPUs is refused) |"]
 
 
 def _default(param: Any) -> str:

@@ -37,7 +37,7 @@ from simtrain.calibration.codec_times import SIZES, measure_codec_times
 from simtrain.calibration.profile import Profile, load_profile
 from simtrain.errors import ConfigError, Interrupted, OutputError
 from simtrain.inputs import first_repeat
-from simtrain.limits import MAX_REPEATS, check_count
+from simtrain.limits import MAX_REPEATS, MAX_THREADS, check_count
 
 #: Gradient sizes the codecs are timed at: the full set, or the two smaller ones for a quick profile.
 CODEC_SIZES = {False: SIZES, True: SIZES[:2]}
@@ -513,7 +513,10 @@ def check_profile(profile: Profile | str | Path, *, threads: int | None = None, 
     if threads is None:
         recorded = profile.provenance.get("threads")
         threads = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0 else 1
-    threads = _positive(threads, "threads")
+        if threads > MAX_THREADS:   # the profile's own count, held to --threads' bound (BLAS would clamp it silently)
+            raise ConfigError(f"must be at most {MAX_THREADS}", source=source, key="provenance.threads",
+                              value=threads)
+    threads = check_count(_positive(threads, "threads"), MAX_THREADS, key="threads")
     repeats = check_count(_positive(repeats, "repeats"), MAX_REPEATS, key="repeats")   # a huge count runs for ever
     chosen = list(shapes) if shapes is not None else bench.check_shapes(profile.dtypes, quick=quick)
     for shape in chosen:

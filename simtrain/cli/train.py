@@ -34,7 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--backend", default="numba", help="GEMM backend: numba or torch (CUDA when torch sees one)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
     p.add_argument("--threads", type=positive_int, default=1, help="BLAS threads")
-    p.add_argument("--oialr-cutoff", type=float, default=0.2, help="OIALR's relative singular-value cutoff")
+    p.add_argument("--oialr-cutoff", type=float, help="OIALR's relative singular-value cutoff (--scheme oialr "
+                                                       "only); default 0.2")
     p.add_argument("--max-steps", type=positive_int, help="steps per epoch at most (smoke runs)")
     p.add_argument("--profile", help="price each epoch with this compute profile (default: the pass's kernels "
                                      "timed on this machine)")
@@ -53,6 +54,13 @@ def run(args: argparse.Namespace) -> int:
     from simtrain.lowrank.ranks import profile_from_spectra, write_profile
     from simtrain.lowrank.train import train
 
+    if args.oialr_cutoff is not None:   # read by OIALR alone: with another scheme it would be silently ignored
+        from simtrain.registry import parse_spec
+
+        name, _ = parse_spec(args.scheme, key="scheme")
+        if name.strip() != "oialr":
+            raise ConfigError("is read only by --scheme oialr", key="oialr_cutoff", value=args.oialr_cutoff,
+                              allowed="--scheme oialr, or leave it unset")
     if args.alds_budget is not None:   # checked before the run: the model's shapes decide the cheapest allocation
         from simtrain.lowrank.nets import weight_shapes
         from simtrain.lowrank.ranks import check_budget
@@ -67,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(args.epochs, "epochs")
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
-                   oialr_cutoff=args.oialr_cutoff, max_steps=args.max_steps, threads=args.threads,
+                   oialr_cutoff=0.2 if args.oialr_cutoff is None else args.oialr_cutoff, max_steps=args.max_steps,
+                   threads=args.threads,
                    announce=announce,   # its cost, once the inputs are checked
                    progress=bar.callback)
     bar.close()

@@ -720,4 +720,10 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
             text = profile_text(ranks, f"{the.describe()} on {model}: last ranks of the run")
             files.append((folder / "ranks.yaml", text.encode()))
         write_many(files, make_parents=True)
+        # a previous run's optional outputs would sit beside this run's as if they were its own (time-to-accuracy
+        # reads DIR/ranks.yaml); alds.yaml is the caller's to write again (simtrain train --alds-budget)
+        written = {path.name for path, _ in files}
+        for name in ("ranks.yaml", "alds.yaml"):
+            if name not in written:
+                (folder / name).unlink(missing_ok=True)
     return result

@@ -62,9 +62,9 @@ from simtrain.compression import SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.config import Section
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, suggest
 from simtrain.inputs import digits, first_repeat, load_json, read_text
-from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
+from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_RANK_SETS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
 from simtrain.outputs import FIGURE_SUFFIXES
 from simtrain.registry import format_spec, parse_spec
@@ -168,13 +168,12 @@ def _positive_int(value: str, source: str, key: str, maximum: int) -> int:
     simtrain.errors.ConfigError: a.csv: batch_per_worker: must be at most 16777216 (got '100000000000000000000')
     """
     text = value.strip()
+    body = text[1:] if text.startswith("+") else text
     # more digits than the bound has are refused unread (Python's int() refuses 4,300 digits with its own error)
-    if digits(text) and len(text.lstrip("0")) > len(str(maximum)):
+    if digits(body, limit=len(body)) and len(body.lstrip("0")) > len(str(maximum)):
         raise ConfigError(f"must be at most {maximum}", source=source, key=key, value=text)
-    try:
-        out = int(text) if text.isascii() else 0   # int() reads other scripts' digits ('２' as 2)
-    except ValueError:
-        out = 0
+    # ASCII digits only: int() also reads other scripts' digits ('２' as 2) and '50_000'
+    out = int(body) if digits(body) else 0
     if out < 1:
         raise ConfigError("must be a positive integer", source=source, key=key, value=value,
                           allowed=f"an integer from 1 to {maximum}")
@@ -203,30 +202,66 @@ def _csv_rows(lines: list[str], source: str) -> tuple[list[str], list[dict[str, 
     return header, rows
 
 
-def _read_csv(path: Path) -> Curve:
-    source = str(path)
+def _comment_meta(lines: list[str], source: str) -> tuple[dict[str, str], list[str]]:
+    """The run's ``# key: value`` lines and the CSV body. A key given twice, or close to a run key without being
+    one (``# worker: 4``), is refused: either would be read as the other value, or as absent; other comments
+    (free text, with or without a colon) are left alone."""
     meta: dict[str, str] = {}
     body = []
-    for line in read_text(path, key="curves").splitlines():
+    known = (*_META, "workers")
+    for number, line in enumerate(lines, start=1):
         if line.startswith("#"):
-            key, _, value = line[1:].partition(":")
-            meta[key.strip()] = value.strip()
+            key, colon, value = line[1:].partition(":")
+            key = key.strip()
+            if key in known:
+                if key in meta:
+                    raise ConfigError(f"given twice ('# {key}: {meta[key]}', then line {number})", source=source,
+                                      key=key, value=value.strip())
+                meta[key] = value.strip()
+            elif colon and suggest(key, known):
+                raise ConfigError("unknown run key in a '# key: value' line", source=source, key=key,
+                                  value=value.strip(), choices=known)
         elif line.strip():
             body.append(line)
+    return meta, body
+
+
+def _accuracy(text: str, source: str, key: str) -> float:
+    """A CSV cell as a fraction in [0, 1], in ASCII (float() also reads '0.9_2' and other scripts' digits)."""
+    fraction = float(text) if text.isascii() and "_" not in text and _is_float(text) else math.nan
+    if not 0 <= fraction <= 1:
+        raise ConfigError("must be a fraction in [0, 1]", source=source, key=key, value=text)
+    return fraction
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: Path) -> Curve:
+    source = str(path)
+    meta, body = _comment_meta(read_text(path, key="curves").splitlines(), source)
     header, rows = _csv_rows(body, source)
     if not {"epoch", "test_accuracy"} <= set(header):
         raise ConfigError("needs columns epoch,test_accuracy", source=source, key="columns",
                           value=",".join(header))
     if not rows:
         raise ConfigError("has no epochs: a header and no rows", source=source, key="epoch")
-    for key in _META:
+    for key in (*_META, "workers"):
         if key in rows[0]:
+            if key in meta:   # a comment and a column: which one was meant is not for simtrain to guess
+                raise ConfigError(f"given twice, as '# {key}: {meta[key]}' and as a column", source=source, key=key,
+                                  value=rows[0][key])
             meta[key] = rows[0][key]
             for i, row in enumerate(rows[1:], start=2):   # one run's curve: a row that disagrees is another run's
                 if row[key] != rows[0][key]:
                     raise ConfigError(f"differs from row 1 ({rows[0][key]!r}): one curve is one run", source=source,
                                       key=f"{key} (row {i})", value=row[key])
-        if key not in meta:
+        if key not in meta and key != "workers":
             raise ConfigError(f"needs the run's {key} (a column or a '# {key}: value' line)", source=source,
                               key=key)
     acc: list[float] = []
@@ -234,16 +269,7 @@ def _read_csv(path: Path) -> Curve:
         if _positive_int(row["epoch"], source, f"epoch (row {i + 1})", MAX_TRAIN_EPOCHS) != i + 1:
             raise ConfigError("epochs must be 1, 2, 3, ... in order", source=source, key="epoch",
                               value=row["epoch"])
-        try:
-            fraction = float(row["test_accuracy"])
-        except ValueError:
-            fraction = math.nan
-        if not 0 <= fraction <= 1:
-            raise ConfigError("must be a fraction in [0, 1]", source=str(path), key=f"test_accuracy (row {i + 1})",
-                              value=row["test_accuracy"])
-        acc.append(fraction)
-    if "workers" in rows[0]:
-        meta["workers"] = rows[0]["workers"]
+        acc.append(_accuracy(row["test_accuracy"], source, f"test_accuracy (row {i + 1})"))
     workers = _positive_int(meta["workers"], source, "workers", MAX_GPUS) if meta.get("workers") else None
     curve = Curve(path.stem, meta["model"], meta["scheme"],
                   _positive_int(meta["batch_per_worker"], source, "batch_per_worker", MAX_BATCH),
@@ -269,6 +295,35 @@ def _epoch_ranks(epoch: Section) -> dict[str, int]:
     return {} if ranks is None else {str(k): ranks.integer(str(k), minimum=1) for k in ranks.data}
 
 
+def _check_train_keys(data: Section, epochs: list[Section]) -> None:
+    """A ``curve.json``'s keys are those ``simtrain train`` writes (a misspelt ``tset_accuracy`` would be read as
+    absent), and its epochs are numbered 1, 2, 3, ... as the CSV form's must be."""
+    from dataclasses import fields
+
+    from simtrain.inputs import check_keys
+    from simtrain.lowrank.train import EpochRecord, TrainResult
+
+    check_keys(dict(data.data), tuple(f.name for f in fields(TrainResult)), data.source)
+    allowed = tuple(f.name for f in fields(EpochRecord))
+    for i, epoch in enumerate(epochs):
+        check_keys(dict(epoch.data), allowed, data.source, f"epochs[{i}].")
+        if "epoch" in epoch and epoch.integer("epoch", minimum=0) != i + 1:
+            raise epoch.error("epoch", "epochs must be 1, 2, 3, ... in order", value=epoch.data["epoch"])
+
+
+def _check_whole_epochs(data: Section, epochs: list[Section], steps: int) -> None:
+    """Every epoch ran its ``steps`` steps: a ``train --max-steps`` smoke run's epochs stop early, and an accuracy
+    after a few steps priced as a whole epoch's is not a curve to price."""
+    for i, epoch in enumerate(epochs):
+        ran = epoch.section("steps_per_phase", None)
+        if ran is None:
+            continue
+        total = sum(ran.integer(str(k), minimum=0) for k in ran.data)
+        if total != steps:
+            raise epoch.error("steps_per_phase", f"epoch {i + 1} ran {total} of its {steps} steps (a --max-steps "
+                              "smoke run?): not a curve to price", value=dict(ran.data))
+
+
 def _read_train(path: Path) -> Curve:
     source = str(path)
     # not a mapping ([1]): one error naming the file
@@ -279,6 +334,7 @@ def _read_train(path: Path) -> Curve:
         declared = {p.name for p in make_scheme(spec).parameters}
     folder = path.parent
     epochs = _epochs(data)
+    _check_train_keys(data, epochs)
     if "switch_epoch" in declared:   # the switch the run found (none: it never switched)
         params["switch_epoch"] = data.integer("switch_epoch", len(epochs), minimum=0)
     if "rank_profile" in declared and (folder / "ranks.yaml").exists():
@@ -297,6 +353,13 @@ def _read_train(path: Path) -> Curve:
     if curve.train_steps_per_epoch != steps:
         raise ConfigError(f"steps_per_epoch is not samples_per_epoch // (workers x batch_per_worker) = "
                           f"{curve.train_steps_per_epoch}", source=source, key="steps_per_epoch", value=steps)
+    _check_whole_epochs(data, epochs, steps)
+    if curve.epoch_ranks is not None:   # each distinct set of ranks is priced by a simulation of its own
+        distinct = len({tuple(sorted(r.items())) for r in curve.epoch_ranks})
+        if distinct > MAX_RANK_SETS:
+            raise ConfigError(f"records {distinct:,} distinct sets of ranks; at most {MAX_RANK_SETS:,} (each is "
+                              "priced by a simulation of its own: a run's ranks change a few dozen times)",
+                              source=source, key="epochs")
     return curve
 
 

@@ -354,8 +354,10 @@ def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
     import networkx as nx
 
     router = _DetourRouter(cluster, failed)
-    component = next(c for c in nx.strongly_connected_components(router.graph) if 0 in c)
-    cut = [cluster.endpoint_node(e) for e in range(cluster.num_endpoints) if cluster.endpoint_node(e) not in component]
+    endpoints = [cluster.endpoint_node(e) for e in range(cluster.num_endpoints)]
+    # the side of the cut holding most endpoints stays; the others are named (gpu0 cut off names gpu0, not the rest)
+    component = max(nx.strongly_connected_components(router.graph), key=lambda c: sum(n in c for n in endpoints))
+    cut = [node for node in endpoints if node not in component]
     if cut:
         names = [cluster.node_names[g] for g in cut[:5]]
         raise ConfigError("the failed links disconnect the cluster; no route is left for", key="failed",

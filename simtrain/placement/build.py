@@ -126,6 +126,7 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
     builder = GraphBuilder(str(doc.get("name", Path(source).name)), source)
     nodes = doc["nodes"]
     ports: list[dict[int, int]] = []
+    port_bytes: list[dict[int, tuple[float, str]]] = []   # each port's size and where the file gave it first
     for i, node in enumerate(nodes):
         key = f"nodes[{i}]"
         if not isinstance(node, dict) or node.get("id", i) != i:
@@ -148,11 +149,14 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
             raise ConfigError("must be a list of bytes per output port", source=source, key=f"{key}.output_bytes",
                               value=outputs)
         mine: dict[int, int] = {}
+        sizes: dict[int, tuple[float, str]] = {}
         for port, nbytes in enumerate(outputs):
             if nbytes is not None:
-                mine[port] = builder.add_tensor(op, _number(nbytes, source, f"{key}.output_bytes[{port}]"),
-                                                name=f"{name}:{port}")
+                where = f"{key}.output_bytes[{port}]"
+                sizes[port] = (_number(nbytes, source, where), where)
+                mine[port] = builder.add_tensor(op, sizes[port][0], name=f"{name}:{port}")
         ports.append(mine)
+        port_bytes.append(sizes)
     for j, edge in enumerate(doc["edges"]):
         key = f"edges[{j}]"
         if not isinstance(edge, dict):
@@ -163,19 +167,41 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
         comm = edge.get("comm_time_s")
         comm_s = None if comm is None else _number(comm, source, f"{key}.comm_time_s", seconds=True)
         listed = edge.get("tensors")
-        tensors = listed or [{"src_port": 0, "bytes": edge.get("bytes", 0)}]
+        if listed is not None and not isinstance(listed, list):
+            raise ConfigError("must be a list of tensors ({src_port, bytes})", source=source, key=f"{key}.tensors",
+                              value=listed)
+        tensors = listed or [{"src_port": 0, **({"bytes": edge["bytes"]} if "bytes" in edge else {})}]
         ids = []
+        total = 0.0
         for k, tensor in enumerate(tensors):
-            port = int(tensor.get("src_port", 0))
+            where = f"{key}.tensors[{k}]"
+            if not isinstance(tensor, dict):
+                raise ConfigError("must be a tensor ({src_port, bytes})", source=source, key=where, value=tensor)
+            port = tensor.get("src_port", 0)
+            if isinstance(port, bool) or not isinstance(port, int) or port < 0:   # int() would read 0.9 as port 0
+                raise ConfigError("must be an output port: an integer >= 0", source=source, key=f"{where}.src_port",
+                                  value=port)
             # an edge without a tensor list is one tensor of the edge's own "bytes": name the key the file has
-            nbytes = _number(tensor.get("bytes"), source, f"{key}.tensors[{k}].bytes" if listed else f"{key}.bytes")
+            at = f"{where}.bytes" if listed else f"{key}.bytes"
+            nbytes = _number(tensor.get("bytes"), source, at)
+            total += nbytes
             if comm_s is not None:  # a fixed edge time: its own tensor
                 ids.append(builder.add_tensor(src, nbytes, comm_s=comm_s, name=f"{src}->{dst}:{port}"))
-            elif port in ports[src]:
-                ids.append(ports[src][port])
-            else:
+                continue
+            known = port_bytes[src].get(port)
+            # a port is one tensor: two sizes for it are a contradiction, not a choice (the first used to win)
+            if known is not None and "bytes" in tensor and not math.isclose(nbytes, known[0], rel_tol=1e-9):
+                raise ConfigError(f"gives port {port} of node {src} {nbytes:g} bytes where {known[1]} gives "
+                                  f"{known[0]:g}", source=source, key=at, value=tensor.get("bytes"))
+            if port not in ports[src]:
                 ports[src][port] = builder.add_tensor(src, nbytes, name=str(tensor.get("name", f"{src}:{port}")))
-                ids.append(ports[src][port])
+                port_bytes[src][port] = (nbytes, at)
+            ids.append(ports[src][port])
+        if listed and "bytes" in edge:   # an edge's bytes are its tensors' (Baechi's schema): both must agree
+            given = _number(edge.get("bytes"), source, f"{key}.bytes")
+            if not math.isclose(given, total, rel_tol=1e-9):
+                raise ConfigError(f"is not the sum of its tensors' bytes ({total:g})", source=source,
+                                  key=f"{key}.bytes", value=edge.get("bytes"))
         builder.add_edge(src, dst, ids)
     return builder.build(info={"description": doc.get("description", "")})
 

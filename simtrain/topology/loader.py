@@ -337,9 +337,10 @@ def _build(top: Section, gpus: int | None) -> Cluster:
 
     gpu_names = top.string_list("gpus")
     for name in gpu_names:   # names are how perturbations (a->b, a<->b) and traces address nodes
-        if not name.strip() or "->" in name or "<-" in name:
-            raise top.error("gpus", "a node's name must be non-empty and hold no '->' (links are named a->b)",
-                            value=name)
+        # links are named a->b, and perturbations strip what they are given: ' g0' would be found as 'g0'
+        if not name.strip() or name != name.strip() or "->" in name or "<-" in name:
+            raise top.error("gpus", "a node's name must be non-empty, hold no '->' (links are named a->b) and no "
+                            "space at either end", value=name)
     _fixed(top, len(gpu_names), gpus, "gpus")
     groups = top.integer("gpus_per_node", 1, minimum=1)
     graph = nx.DiGraph()

@@ -126,6 +126,9 @@ class Workload:
                 if numbers[field_name] > MAX_OP_SECONDS:   # one step's op: far beyond, the replay's sums overflow
                     raise ConfigError("too long for one step's op", source=source, key=f"{key}.{field_name}",
                                       value=item.get(field_name), allowed=f"at most {MAX_OP_SECONDS:g} s")
+            if 0 < numbers.get("bytes", 0.0) < 1:   # as collective --size: below a byte is a typo, not a size
+                raise ConfigError("is a fraction of a byte", source=source, key=f"{key}.bytes",
+                                  value=item.get("bytes"), allowed="0, or 1 to 1 PiB bytes")
             if numbers.get("bytes", 0.0) > MAX_COLLECTIVE_BYTES:
                 raise ConfigError("too large a collective", source=source, key=f"{key}.bytes",
                                   value=item.get("bytes"), allowed=f"at most {MAX_COLLECTIVE_BYTES} bytes (1 PiB)")

@@ -8,7 +8,8 @@ What is read, said once:
   size for all-reduce, reduce-scatter, broadcast, reduce and all-to-all, the output's for all-gather. The group is
   the event's ``Group size`` / ``Process Group Name`` where the trace says it, else the default group
   (``distributedInfo.world_size``). Point-to-point sends and receives are not collectives and are left out (their
-  count is recorded). The measured duration is the event's.
+  count is recorded), as are the communications simtrain does not simulate (gather, scatter, barrier ...: counted by
+  name in ``collectives_left_out``, never taken for compute). The measured duration is the event's.
 - **Compute**: on a GPU trace, every kernel that is not a communication kernel (``nccl…``); on a CPU trace, every
   ``cpu_op`` that no other ``cpu_op`` of its thread encloses, on the threads that do not only communicate. Ops that
   overlap (several threads or streams) are merged into busy intervals, one compute op each, named by their first op:
@@ -60,6 +61,8 @@ _OPERATIONS = {
     "alltoall_base": "all-to-all", "all_to_allv": "all-to-all",
 }
 _POINT_TO_POINT = {"send", "recv", "isend", "irecv", "recvanysource"}
+#: The prefix of a communication the workload leaves out (``_collective``), before its name.
+_LEFT_OUT = "left-out:"
 _BACKENDS = ("gloo", "nccl", "ucc", "mpi", "xccl")
 _DTYPE_BYTES = {"float": 4, "float32": 4, "c10::float": 4, "double": 8, "float64": 8, "c10::half": 2, "half": 2,
                 "float16": 2, "c10::bfloat16": 2, "bfloat16": 2, "int": 4, "int32": 4, "long": 8, "int64": 8,
@@ -157,6 +160,7 @@ def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
               if isinstance(e, dict) and e.get("ph") == "X" and isinstance(e.get("name"), str)]
     collectives: list[Op] = []
     skipped_p2p = 0
+    left_out: dict[str, int] = {}
     comm_threads: set[Any] = set()
     other_threads: set[Any] = set()
     used = []
@@ -173,6 +177,10 @@ def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
         if op == "p2p":
             skipped_p2p += 1
             continue
+        if op.startswith(_LEFT_OUT):
+            name = op[len(_LEFT_OUT):]
+            left_out[name] = left_out.get(name, 0) + 1
+            continue
         nbytes, group = _size_and_group(e, op, world, groups, source, f"traceEvents[{i}]")
         collectives.append(Op("collective", op, e["ts"] * 1e-6, e["dur"] * 1e-6, nbytes, group))
         if e.get("cat") != "cpu_op":
@@ -185,12 +193,16 @@ def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
                               and (e.get("tid") not in comm_threads or e.get("tid") in other_threads)])
     ops = _merged(compute) + collectives
     _check_op_count(ops, source)
+    if "world_size" not in info and collectives:   # a group is part of the job: the job is at least as large
+        world = max(world, max(o.group_size for o in collectives))
     start = min(o.start_s for o in ops)
     ops = sorted((Op(o.kind, o.name, o.start_s - start, o.duration_s, o.bytes, min(o.group_size, world))
                   for o in ops), key=lambda o: (o.start_s, o.kind))
     return Workload(tuple(ops), world, {"file": source, "format": "pytorch-profiler",
                                         "rank": info.get("rank"), "backend": info.get("backend"),
-                                        "point_to_point_left_out": skipped_p2p, "gpu_kernels": bool(kernels)})
+                                        "point_to_point_left_out": skipped_p2p,
+                                        "collectives_left_out": dict(sorted(left_out.items())),
+                                        "gpu_kernels": bool(kernels)})
 
 
 def _distributed_info(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -224,12 +236,17 @@ def _groups(info: dict[str, Any], world: int, source: str) -> dict[str, int]:
         raise ConfigError("must be a list of process groups", source=source, key="distributedInfo.pg_config",
                           value=config)
     groups = {}
+    # a group is part of the job: at most world_size ranks where the trace gives it
+    largest = world if "world_size" in info else MAX_WORLD_SIZE
     for i, pg in enumerate(config):
         if not isinstance(pg, dict):
             raise ConfigError("must be a mapping", source=source, key=f"distributedInfo.pg_config[{i}]", value=pg)
+        name = str(pg.get("pg_name"))
+        if name in groups:   # two sizes for one group: which one its collectives ran on is not for simtrain to guess
+            raise ConfigError("names a process group given before", source=source,
+                              key=f"distributedInfo.pg_config[{i}].pg_name", value=pg.get("pg_name"))
         size = pg.get("pg_size", world)
-        groups[str(pg.get("pg_name"))] = _count(size, source, f"distributedInfo.pg_config[{i}].pg_size", 1,
-                                                MAX_WORLD_SIZE)
+        groups[name] = _count(size, source, f"distributedInfo.pg_config[{i}].pg_size", 1, largest)
     return groups
 
 
@@ -256,7 +273,8 @@ def _check_op_count(ops: list[Op], source: str) -> None:
     if len(ops) > MAX_OPS:
         raise ConfigError(f"gives {len(ops)} ops (busy intervals and collectives)", source=source,
                           key="traceEvents", allowed=f"at most {MAX_OPS} ops, one training step's")
-    longest = max(max(op.start_s, op.duration_s) for op in ops)
+    first = min(op.start_s for op in ops)   # profilers may write epoch times: the span counts from the first event
+    longest = max(max(op.start_s - first, op.duration_s) for op in ops)
     if longest > MAX_OP_SECONDS:   # the workload reader's bound on one step's op
         raise ConfigError(f"spans {longest:g} s from its first event", source=source, key="traceEvents",
                           allowed=f"one training step's events, within {MAX_OP_SECONDS:g} s")
@@ -273,7 +291,9 @@ def _collective(event: dict[str, Any]) -> str | None:
     op = op.lower()
     if op in _POINT_TO_POINT:
         return "p2p"
-    return _OPERATIONS.get(op)
+    # a communication simtrain does not simulate (gather, scatter, barrier ...): left out and counted, never
+    # taken for compute (its measured time would be replayed as fixed work) or dropped without a word
+    return _OPERATIONS.get(op, _LEFT_OUT + op)
 
 
 def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str, int], source: str,
@@ -293,11 +313,18 @@ def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str
                           choices=sorted(_DTYPE_BYTES))
     width = _DTYPE_BYTES[dtype.lower()]
     # a group is part of the job (a trace without distributedInfo says nothing of the job's size)
+    named = args.get("Process Group Name")
+    if "Group size" not in args and named is not None and groups and str(named) not in groups:
+        raise ConfigError("names a process group distributedInfo.pg_config does not list", source=source,
+                          key=f"{key}.args.Process Group Name", value=named, choices=sorted(groups))
     group = _count(args["Group size"], source, f"{key}.args.Group size", 1, world if world > 1 else MAX_WORLD_SIZE) \
-        if "Group size" in args else groups.get(str(args.get("Process Group Name")), world)
+        if "Group size" in args else groups.get(str(named), world)
     if "In msg nelems" in args or "Out msg nelems" in args:
         name = "Out msg nelems" if op == "all-gather" else "In msg nelems"
-        elements = _count(args[name], source, f"{key}.args.{name}", 0, MAX_COLLECTIVE_BYTES) if name in args else 0
+        if name not in args:   # the other count is another buffer's: a 0-byte collective would be silently wrong
+            raise ConfigError(f"missing: the {op}'s buffer is its {'output' if op == 'all-gather' else 'input'}",
+                              source=source, key=f"{key}.args.{name}")
+        elements = _count(args[name], source, f"{key}.args.{name}", 0, MAX_COLLECTIVE_BYTES)
     else:
         name = "Input Dims"
         elements = _elements(args.get(name, []), source, f"{key}.args.{name}")
