@@ -35,7 +35,7 @@ from typing import Any
 from simtrain.errors import ConfigError
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "MAX_FILE_BYTES", "MAX_INTEGER_DIGITS", "MAX_JSON_DEPTH", "check_file",
-           "check_keys", "digits", "first_repeat", "inflate", "load_json", "read_bytes", "read_text"]
+           "check_keys", "decimal", "digits", "first_repeat", "inflate", "load_json", "read_bytes", "read_text"]
 
 #: The largest file simtrain reads (its own largest, a compute profile, is about 2 MiB).
 MAX_FILE_BYTES = 64 << 20
@@ -219,6 +219,24 @@ def digits(text: str, limit: int = MAX_INTEGER_DIGITS) -> bool:
     (True, False, False, False, False)
     """
     return text.isascii() and text.isdigit() and len(text) <= limit
+
+
+def decimal(text: str) -> bool:
+    """Whether ``text`` is a number ``float`` reads, written in ASCII without '_' (``float`` also reads '0.9_2' and
+    other scripts' digits, '٠.٥' as 0.5).
+
+    Examples
+    --------
+    >>> decimal("0.92"), decimal("1e-3"), decimal("nan"), decimal("0.9_2"), decimal("\u0660.\u0665"), decimal("x")
+    (True, True, True, False, False, False)
+    """
+    if not text.isascii() or "_" in text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_int(text: str) -> int:

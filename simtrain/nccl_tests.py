@@ -33,7 +33,7 @@ from typing import Any
 
 from simtrain import units
 from simtrain.errors import ConfigError
-from simtrain.inputs import digits
+from simtrain.inputs import decimal, digits
 from simtrain.limits import MAX_COLLECTIVE_BYTES
 
 __all__ = ["LogRow", "format_table", "parse_size", "read_log", "sweep_sizes", "table_row"]
@@ -227,13 +227,12 @@ def _row(line: str, source: str, number: int) -> LogRow:
         raise bad("a count of at most 16 digits")
     if len(tokens[0]) > 16 or not 0 < int(tokens[0]) <= MAX_COLLECTIVE_BYTES:   # checked here: the user gave no --size
         raise bad(f"a size of 1 byte to 1 PiB ({MAX_COLLECTIVE_BYTES} bytes)")
-    numeric = [t for t in tokens[3:] if _is_number(t) or t == "N/A"]
+    numeric = [t for t in tokens[3:] if decimal(t) or t == "N/A"]
     # out-of-place time algbw busbw #wrong [in-place time algbw busbw #wrong], after type [redop root]
     tail = tokens[-8:] if len(tokens) >= 11 else tokens[-4:]
-    try:
-        values = [float(t) if t != "N/A" else math.nan for t in tail]
-    except ValueError:
-        raise bad("time, algbw, busbw and #wrong last") from None
+    if not all(decimal(t) or t == "N/A" for t in tail):   # ASCII numbers: float() also reads '٤٠.١'
+        raise bad("time, algbw, busbw and #wrong last")
+    values = [float(t) if t != "N/A" else math.nan for t in tail]
     if len(numeric) < 4 or any(not math.isfinite(v) or v < 0 for v in values[:3]):
         raise bad("time, algbw and busbw must be numbers >= 0")
     if values[0] > MAX_LOG_TIME_US or max(values[1], values[2]) > MAX_LOG_GBPS:
@@ -241,11 +240,3 @@ def _row(line: str, source: str, number: int) -> LogRow:
     inplace = values[4:7] if len(values) == 8 else None
     return LogRow(int(tokens[0]), int(tokens[1]), tokens[2], values[0], values[1], values[2],
                   inplace[0] if inplace else None, inplace[2] if inplace else None)
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True

@@ -17,3 +17,12 @@ def one_error_line(code: int, stdout: str, stderr: str, fragments: list[str]) ->
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def refused(capsys, argv: list[str], *fragments: str) -> str:
+    """Run ``simtrain ARGV`` in process: refused as :func:`one_error_line` checks, holding every fragment."""
+    from simtrain.cli import main
+
+    code = main(list(argv))
+    stdout, stderr = capsys.readouterr()
+    return one_error_line(code, stdout, stderr, list(fragments))

@@ -34,6 +34,21 @@ def command_flags(command: str) -> dict[str, str]:
     return flags
 
 
+def check_probe_commands(rows: Mapping[str, Any], probe_commands: Mapping[str, Sequence[str]],
+                         new: Sequence[str]) -> None:
+    """Each case runs the probe's commands: the same subcommand, flags and values (in any order, ``--set`` pairs by
+    key; ``--json`` aside), one command per run of the case."""
+    def run_of(line: str) -> tuple[str, list[tuple[str, str]]]:
+        words = shlex.split(line)
+        words = words[1:] if words[0] == "simtrain" else words
+        return words[0], sorted(command_flags(shlex.join(["simtrain", *words])).items())
+
+    assert sorted(probe_commands) == sorted(new)
+    for name, probe in probe_commands.items():
+        printed = rows[name].command.split("; ")
+        assert [run_of(line) for line in printed] == [run_of(line) for line in probe], name
+
+
 def run_figure(doc: dict, unit: str) -> float:
     """What one run's ``--json`` gives a case of ``unit`` (a ratio case: the figure its two runs are compared by):
     bus bandwidth in GB/s; ``tokens/s`` per GPU, ``tokens/s (N GPUs)`` the whole run's; samples/s per GPU for a

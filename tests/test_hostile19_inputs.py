@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_checks import refused as _refused
 
 from simtrain.cli import main
 
@@ -13,14 +14,6 @@ COLL = ["collective", "--op", "all-reduce", "--topology", "dgx-h100", "--gpus", 
 STEP = ["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16"]
 
 
-def _refused(capsys, argv: list[str], *words: str) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in err, err
-    return err
 
 
 @pytest.mark.parametrize("size", ["0.3B", "1e-300B"])

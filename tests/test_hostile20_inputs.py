@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from cli_checks import refused as _refused
 
 from simtrain.cli import main
 from simtrain.errors import ConfigError
@@ -20,14 +21,6 @@ PLAN = ["simulate", "--model", "gpt:layers=8,hidden=1024,heads=16,seq=1024,vocab
         "--gpus", "16", "--micro-batch", "1", "--global-batch", "16", "--dtype", "bf16"]
 
 
-def _refused(capsys, argv: list[str], *words: str) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in err, err
-    return err
 
 
 def _device(tmp_path: Path, **changes) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_checks import refused as _refused
 
 from simtrain.cli import main
 from simtrain.workload.trace_import import workload_from_kineto
@@ -19,14 +20,6 @@ TTA = ["time-to-accuracy", "--topology", "dgx-h100", "--gpus", "16", "--target",
 CSV_HEAD = "# model: resnet18-cifar\n# scheme: none\n# batch_per_worker: 128\n# samples_per_epoch: 50000\n"
 
 
-def _refused(capsys, argv: list[str], *words: str) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in err, err
-    return err
 
 
 def _curves(tmp_path: Path, text: str, name: str = "c.csv") -> Path:

@@ -63,7 +63,7 @@ from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.config import Section
 from simtrain.errors import ConfigError, suggest
-from simtrain.inputs import digits, first_repeat, load_json, read_text
+from simtrain.inputs import decimal, digits, first_repeat, load_json, read_text
 from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_RANK_SETS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
 from simtrain.outputs import FIGURE_SUFFIXES
@@ -228,18 +228,10 @@ def _comment_meta(lines: list[str], source: str) -> tuple[dict[str, str], list[s
 
 def _accuracy(text: str, source: str, key: str) -> float:
     """A CSV cell as a fraction in [0, 1], in ASCII (float() also reads '0.9_2' and other scripts' digits)."""
-    fraction = float(text) if text.isascii() and "_" not in text and _is_float(text) else math.nan
+    fraction = float(text) if decimal(text) else math.nan
     if not 0 <= fraction <= 1:
         raise ConfigError("must be a fraction in [0, 1]", source=source, key=key, value=text)
     return fraction
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _read_csv(path: Path) -> Curve:

@@ -45,10 +45,14 @@ figures are the probe's to the last digit.
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
-from probe_checks import check_printed_command, check_probe_cases, check_ratio_cases, command_flags
+from probe_checks import (
+    check_printed_command,
+    check_probe_cases,
+    check_probe_commands,
+    check_ratio_cases,
+    command_flags,
+)
 
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
@@ -159,10 +163,6 @@ PROBE_COMMANDS = {
 }
 
 
-def _run_of(line: str) -> tuple[str, list[tuple[str, str]]]:
-    """A command's subcommand and its (flag, value) pairs in any order (``--set`` pairs by key; switches as '')."""
-    return shlex.split(line.removeprefix("simtrain "))[0], sorted(command_flags(line).items())
-
 
 @pytest.fixture(scope="module")
 def rows():
@@ -185,10 +185,7 @@ def test_each_case_is_the_command_it_prints(rows, capsys, name) -> None:
 
 def test_the_commands_are_the_probes(rows) -> None:
     """The same subcommand, flags and values as the probe's runs (in simtrain's printed order; ``--json`` aside)."""
-    assert sorted(PROBE_COMMANDS) == sorted(NEW)
-    for name, probe in PROBE_COMMANDS.items():
-        printed = rows[name].command.split("; ")
-        assert [_run_of(line) for line in printed] == [_run_of(line) for line in probe], name
+    check_probe_commands(rows, PROBE_COMMANDS, NEW)
 
 
 def test_the_published_figures_are_the_sources(rows) -> None:
