@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simtrain.errors import OutputError
+from simtrain.errors import ConfigError, OutputError
 
 __all__ = ["FIGURE_SUFFIXES", "TEMPORARY_MARK", "check_writable", "figure_bytes", "is_temporary", "reason",
            "write_bytes", "write_many", "write_text"]
@@ -69,11 +69,29 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") and TEMPORARY_MARK in name
 
 
+#: Why '-' is refused as an output (standard output to many tools: a file or folder of that name would surprise).
+DASH = "'-' is not standard output here: give {}"
+
+
+def check_output_folder(out: str | Path, key: str, source: str | None = None) -> None:
+    """Refuse ``-`` as an output folder (:data:`DASH`), in one line naming ``key``.
+
+    Examples
+    --------
+    >>> check_output_folder("-", "--out")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: --out: '-' is not standard output here: give the output folder (got '-')
+    """
+    if str(out).strip() == "-":
+        raise ConfigError(DASH.format("the output folder"), source=source, key=key, value=str(out))
+
+
 def _target(path: Path) -> Path:
     """The file to replace: a symbolic link's target (the link stays); refuse folders, devices and pipes, and ``-``
     (standard output to many tools: a file of that name would surprise)."""
     if str(path) == "-":
-        raise OutputError(path, "'-' is not standard output here: give a file name")
+        raise OutputError(path, DASH.format("a file name"))
     try:
         info = os.stat(path)
     except FileNotFoundError:

@@ -123,7 +123,8 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("dp_bucket_rule", "choice", None,
           "how dp_bucket_size closes a bucket: at-least (with the layer that reaches it: Megatron-core's buffers, "
           "PyTorch DDP) or at-most (before the layer that would pass it, a larger layer alone: XLA's all-reduce "
-          "combiner); unset: at-least", choices=DP_BUCKET_RULES),
+          "combiner); unset: at-least; without dp_bucket_size it changes nothing (simulate refuses it alone)",
+          choices=DP_BUCKET_RULES),
     Param("samples_per_epoch", "integer", None,
           "samples in one epoch; with epochs, the run's length (a study row flags a warm-up or switch past its end)",
           minimum=1),

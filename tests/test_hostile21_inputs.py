@@ -50,7 +50,8 @@ def test_a_csv_curve_states_its_run_once(capsys, tmp_path, text, words):
 
 
 def test_free_text_comments_stay_allowed(capsys, tmp_path):
-    text = CSV_HEAD + "# Note: measured on 2026-01-01\n# a comment\nepoch,test_accuracy\n1,0.5\n2,0.95\n"
+    text = (CSV_HEAD + "# Note: measured on 2026-01-01\n# a comment\n# seed: 42\n# steps_per_epoch: 390\n"
+            "# mode: benchmark\nepoch,test_accuracy\n1,0.5\n2,0.95\n")
     assert main([*TTA, str(_curves(tmp_path, text))]) == 0
 
 
@@ -117,7 +118,7 @@ def test_a_train_folder_keeps_no_other_runs_optional_files(tmp_path, capsys):
 
 # --- calibrate ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("threads", [100_000, 10**30])
+@pytest.mark.parametrize("threads", [100_000, 10**30, 0, "8", 8.0, True])
 def test_a_profiles_thread_count_has_the_flags_bound(capsys, tmp_path, threads):
     """10**30 gave a ctypes traceback; 100,000 was reported as used on a 2-core machine."""
     data = json.loads((ROOT / "profiles" / "cpu-numba.json").read_text())
@@ -125,7 +126,7 @@ def test_a_profiles_thread_count_has_the_flags_bound(capsys, tmp_path, threads):
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(data))
     _refused(capsys, ["calibrate", "--check", str(profile), "--quick", "--repeats", "1"], str(profile),
-             "provenance.threads", "at most 1024")
+             "provenance.threads", "from 1 to 1024")
 
 
 # --- import-trace ---------------------------------------------------------------------------------------------
@@ -154,6 +155,13 @@ def test_communications_simtrain_does_not_simulate_are_left_out_and_counted(name
     assert sum(op.duration_s for op in workload.ops if op.kind == "compute") == pytest.approx(2e-3)
 
 
+def test_point_to_point_titles_with_peers_are_counted_as_point_to_point():
+    events = [{"ph": "X", "cat": "user_annotation", "name": name, "tid": 2, "ts": 2000, "dur": 100, "args": {}}
+              for name in ("nccl:send 0->1", "nccl:recv 1<-0")]
+    workload = workload_from_kineto(_trace(*events, info={"world_size": 2}))
+    assert workload.source["point_to_point_left_out"] == 2 and workload.source["collectives_left_out"] == {}
+
+
 @pytest.mark.parametrize("op,given", [("all_gather", "In msg nelems"), ("all_reduce", "Out msg nelems")])
 def test_a_collective_without_the_count_it_reads_is_refused(capsys, tmp_path, op, given):
     trace = tmp_path / "t.json"
@@ -169,6 +177,7 @@ def test_a_collective_without_the_count_it_reads_is_refused(capsys, tmp_path, op
      {"Process Group Name": "1"}, ("pg_config[1].pg_name", "given before")),
     ({"world_size": 8, "pg_config": [{"pg_name": "0", "pg_size": 8}, {"pg_name": "5", "pg_size": 2}]},
      {"Process Group Name": "7"}, ("Process Group Name", "does not list")),
+    ({"world_size": 1}, {"Group size": 8}, ("Group size", "1..1")),   # a declared world bounds every group
 ])
 def test_a_trace_that_contradicts_its_process_groups_is_refused(capsys, tmp_path, info, args, words):
     trace = tmp_path / "t.json"
@@ -222,10 +231,15 @@ def test_an_op_graph_gives_each_port_one_size(capsys, tmp_path, edges, words):
              str(graph), *words)
 
 
-def test_an_op_graph_whose_sizes_agree_is_placed(capsys, tmp_path):
+@pytest.mark.parametrize("edges", [
+    [{"src": 0, "dst": 1, "bytes": 64e6}, {"src": 1, "dst": 2, "tensors": [{"src_port": 0, "bytes": 64e6}],
+                                           "bytes": 64e6}],
+    # a tensor without bytes is its port's size, and the edge's bytes are that
+    [{"src": 0, "dst": 1, "tensors": [{"src_port": 0}], "bytes": 64e6}, {"src": 1, "dst": 2}],
+])
+def test_an_op_graph_whose_sizes_agree_is_placed(capsys, tmp_path, edges):
     graph = tmp_path / "g.json"
-    graph.write_text(json.dumps(_graph([{"src": 0, "dst": 1, "bytes": 64e6}, {"src": 1, "dst": 2,
-                                        "tensors": [{"src_port": 0, "bytes": 64e6}], "bytes": 64e6}])))
+    graph.write_text(json.dumps(_graph(edges)))
     assert main(["place", "--graph", str(graph), "--devices", "3", "--memory", "1GiB", "--algorithm", "m-topo"]) == 0
 
 
@@ -254,3 +268,13 @@ def test_a_workload_collective_below_a_byte_is_refused(capsys, tmp_path):
          "group_size": 2}]}))
     _refused(capsys, ["simulate", "--workload", str(workload), "--topology", "dgx-h100", "--gpus", "16"],
              str(workload), "bytes", "fraction of a byte")
+
+
+@pytest.mark.parametrize("argv", [
+    [*TTA, ".", "--target", "\uff10.\uff11"],
+    ["traffic", "--model", "resnet50", "--gpus", "8", "--batch", "32", "--samples-per-epoch", "1000", "--epochs",
+     "1_0", "--scheme", "none"],
+])
+def test_numbers_typed_on_the_command_line_are_ascii(capsys, argv):
+    """float() reads '０.１' as 0.1 and '1_0' as 10: the integer flags refuse both, and so do the number flags."""
+    _refused(capsys, argv, "must be a number in ASCII digits")

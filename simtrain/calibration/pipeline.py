@@ -511,11 +511,13 @@ def check_profile(profile: Profile | str | Path, *, threads: int | None = None, 
     file_keys = ("backend", "device", "params") if source else ("profile.backend", "profile.device", "profile.dtypes")
     check_backend(profile.backend, profile.device, profile.dtypes, source=source, keys=file_keys)
     if threads is None:
-        recorded = profile.provenance.get("threads")
-        threads = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0 else 1
-        if threads > MAX_THREADS:   # the profile's own count, held to --threads' bound (BLAS would clamp it silently)
-            raise ConfigError(f"must be at most {MAX_THREADS}", source=source, key="provenance.threads",
-                              value=threads)
+        recorded = profile.provenance.get("threads", 1)
+        # the profile's own count, held to --threads' bound (BLAS would clamp it silently); a malformed one is not
+        # read as 1 and then reported as the profile's
+        if isinstance(recorded, bool) or not isinstance(recorded, int) or not 1 <= recorded <= MAX_THREADS:
+            raise ConfigError(f"must be an integer from 1 to {MAX_THREADS}", source=source,
+                              key="provenance.threads", value=recorded)
+        threads = recorded
     threads = check_count(_positive(threads, "threads"), MAX_THREADS, key="threads")
     repeats = check_count(_positive(repeats, "repeats"), MAX_REPEATS, key="repeats")   # a huge count runs for ever
     chosen = list(shapes) if shapes is not None else bench.check_shapes(profile.dtypes, quick=quick)

@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 
 from simtrain.config import OVERRIDES
 from simtrain.errors import ConfigError, shown
-from simtrain.inputs import digits, first_repeat
+from simtrain.inputs import decimal, digits, first_repeat
 from simtrain.limits import MAX_CHUNKS, MAX_GPUS
 from simtrain.outputs import FIGURE_SUFFIXES, check_writable, figure_bytes, write_many
 
@@ -92,6 +92,23 @@ def positive_int(text: str) -> int:
     if not digits(body) or int(body) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer in ASCII digits (got {shown(text, 40)})")
     return int(body)
+
+
+def number(text: str) -> float:
+    """An argparse ``type``: a number in ASCII, as ``float`` reads it (``float`` also reads '０.１' and '1_0').
+
+    Examples
+    --------
+    >>> number("0.5"), number("1e-3")
+    (0.5, 0.001)
+    >>> number("1_0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a number in ASCII digits (got '1_0')
+    """
+    if not decimal(text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a number in ASCII digits (got {shown(text, 40)})")
+    return float(text)
 
 
 def count_at_most(maximum: int) -> Any:

@@ -23,6 +23,7 @@ from simtrain.cli._common import (
     network_flags,
     network_options,
     new_output,
+    number,
     print_rows,
     refuse_unread_restriction,
     split_overrides,
@@ -44,7 +45,7 @@ def add_parser(sub: Any) -> None:
                                  "bytes, KiB, MiB, GiB)")
     sweep.add_argument("-b", "--min-bytes", help="smallest size of the sweep (nccl-tests -b)")
     sweep.add_argument("-e", "--max-bytes", help="largest size of the sweep (nccl-tests -e)")
-    sweep.add_argument("-f", "--step-factor", type=float, default=2.0, help="size multiplier per step (-f)")
+    sweep.add_argument("-f", "--step-factor", type=number, default=2.0, help="size multiplier per step (-f)")
     sweep.add_argument("--datatype", help="element type of the count column (-d): float (default), half, "
                                           "bfloat16, int8, int32, int64, double, …")
     sweep.add_argument("--compare", metavar="LOG", help="an nccl-tests output log: print measured against "

@@ -26,6 +26,7 @@ from simtrain.cli._common import (
     collective_size,
     count_at_most,
     network_options,
+    number,
     output_path,
     positive_int,
     refuse_unread_restriction,
@@ -95,7 +96,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch", type=positive_int, help="samples per GPU (traffic: 128, bandwidth: 32)")
     p.add_argument("--samples-per-epoch", type=positive_int,
                    help=f"traffic: samples per epoch (default: {_FILLED['samples_per_epoch']})")
-    p.add_argument("--epochs", type=float, help=f"traffic: epochs (default: {_FILLED['epochs']:g})")
+    p.add_argument("--epochs", type=number, help=f"traffic: epochs (default: {_FILLED['epochs']:g})")
     p.add_argument("--gpus-per-node", type=count_at_most(MAX_GPUS),
                    help=f"traffic: node size without a topology (default: {_FILLED['gpus_per_node']})")
     p.add_argument("--whole-run", action="store_true", help="traffic: include warm-ups (default: steady schedule)")

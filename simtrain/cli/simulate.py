@@ -73,6 +73,10 @@ def training_run(args: argparse.Namespace) -> Any:
         if values.get("batch") is not None and values.get(other) is not None:
             raise ConfigError(f"does not combine with {other}: the batch is global_batch over the GPUs (with "
                               "micro_batch, micro-batches of it)", key="batch", value=values["batch"])
+    if values.get("dp_bucket_rule") is not None and values.get("dp_bucket_size") is None:
+        # a study's per-layer row may keep a base rule (it changes nothing there); typed alone, it is a slip
+        raise ConfigError("says how --dp-bucket-size closes a bucket, and it is not given", key="dp_bucket_rule",
+                          value=values["dp_bucket_rule"], allowed="with --dp-bucket-size")
     values["perturbations"] = _perturbations(args)
     return TrainingRun(**values, topology_overrides=tuple(groups["topology"]), network=dict(groups["network"]),
                        algorithm_params=dict(groups["algorithm"]))

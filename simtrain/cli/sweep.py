@@ -55,13 +55,12 @@ def add_parser(sub: Any) -> None:
 def _run_sweep(study: Any, out: str, args: argparse.Namespace) -> Any:
     import time
 
+    from simtrain.outputs import check_output_folder
     from simtrain.study import run_study
 
     if not str(out).strip():   # '' would be read as the current folder
         raise ConfigError("is empty: give the output folder", source=CLI, key="--out", value=out)
-    if str(out).strip() == "-":   # standard output to many tools: a folder of that name would surprise
-        raise ConfigError("'-' is not standard output here: give the output folder", source=CLI, key="--out",
-                          value=out)
+    check_output_folder(out, "--out", CLI)
     backend = "dask" if args.scheduler else ("serial" if args.workers == 1 else "pool")
     started = time.perf_counter()
     # Ctrl-C raises Interrupted, saying what is saved: simtrain.cli.main prints it and exits with status 130

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simtrain.cli._common import count_at_most, emit, new_output
+from simtrain.cli._common import count_at_most, emit, new_output, number
 from simtrain.limits import MAX_GPUS
 
 __all__ = ["add_parser", "run"]
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
                         "epoch,test_accuracy and model, scheme, batch_per_worker, samples_per_epoch")
     p.add_argument("--topology", required=True, help="catalog name or YAML path")
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), required=True, help="GPUs of the cluster")
-    p.add_argument("--target", type=float, required=True, help="test accuracy to reach, a fraction")
+    p.add_argument("--target", type=number, required=True, help="test accuracy to reach, a fraction")
     p.add_argument("--plot", metavar="FILE.png",
                    help="PNG, SVG or PDF: accuracy against simulated wall-clock and against bytes sent")
     p.add_argument("--force", action="store_true", help="overwrite an existing --plot")

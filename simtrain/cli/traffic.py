@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from simtrain.cli._common import CLI, count_at_most, emit, positive_int, run_default
+from simtrain.cli._common import CLI, count_at_most, emit, number, positive_int, run_default
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_GPUS
 
@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gpus", type=count_at_most(MAX_GPUS), required=True, help="data-parallel workers")
     p.add_argument("--batch", type=positive_int, required=True, help="samples per GPU per step")
     p.add_argument("--samples-per-epoch", type=positive_int, required=True, help="samples in one epoch")
-    p.add_argument("--epochs", type=float, default=1.0, help="length of the run in epochs")
+    p.add_argument("--epochs", type=number, default=1.0, help="length of the run in epochs")
     p.add_argument("--scheme", default="none", help="NAME[:key=value,...]; see simtrain list schemes")
     p.add_argument("--dtype", default="fp32", help="training precision: its gradients' width (fp32; tf32 sends "
                                                    "fp32; fp16, bf16 and fp8's recipe send 2 bytes)")

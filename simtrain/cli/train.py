@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simtrain.cli._common import announce, emit, positive_int
+from simtrain.cli._common import announce, emit, number, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -29,18 +29,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workers", type=positive_int, default=4, help="data-parallel workers")
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the 3,000 training images")
     p.add_argument("--batch", type=positive_int, default=32, help="samples per worker per step")
-    p.add_argument("--lr", type=float, help="learning rate (default: 0.01 CNN, 0.002 Transformer)")
+    p.add_argument("--lr", type=number, help="learning rate (default: 0.01 CNN, 0.002 Transformer)")
     p.add_argument("--optimizer", help="sgd, momentum or adam (default: momentum CNN, adam Transformer)")
     p.add_argument("--backend", default="numba", help="GEMM backend: numba or torch (CUDA when torch sees one)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
     p.add_argument("--threads", type=positive_int, default=1, help="BLAS threads")
-    p.add_argument("--oialr-cutoff", type=float, help="OIALR's relative singular-value cutoff (--scheme oialr "
-                                                       "only); default 0.2")
+    from simtrain.lowrank.ranks import OIALR_CUTOFF
+
+    p.add_argument("--oialr-cutoff", type=number, help="OIALR's relative singular-value cutoff (--scheme oialr "
+                                                       f"only); default {OIALR_CUTOFF}")
     p.add_argument("--max-steps", type=positive_int, help="steps per epoch at most (smoke runs)")
     p.add_argument("--profile", help="price each epoch with this compute profile (default: the pass's kernels "
                                      "timed on this machine)")
     p.add_argument("--out", help="folder for spectra.npz, curve.json and ranks.yaml")
-    p.add_argument("--alds-budget", type=float,
+    p.add_argument("--alds-budget", type=number,
                    help="also write OUT/alds.yaml: ALDS ranks of the last epoch's weights under this parameter budget "
                         "(a fraction <= 1 of the weights' dense parameters, or a count)")
     p.add_argument("--json", action="store_true")
@@ -75,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(args.epochs, "epochs")
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
-                   oialr_cutoff=0.2 if args.oialr_cutoff is None else args.oialr_cutoff, max_steps=args.max_steps,
-                   threads=args.threads,
+                   max_steps=args.max_steps, threads=args.threads,
+                   **({} if args.oialr_cutoff is None else {"oialr_cutoff": args.oialr_cutoff}),
                    announce=announce,   # its cost, once the inputs are checked
                    progress=bar.callback)
     bar.close()

@@ -26,7 +26,7 @@ import math
 import sys
 from typing import Any
 
-from simtrain.cli._common import distinct_outputs, emit
+from simtrain.cli._common import distinct_outputs, emit, number
 
 __all__ = ["add_parser", "run"]
 
@@ -53,7 +53,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--markdown", metavar="PATH",
                    help="also write the validation page (docs/validation.md) from this run; with --record, one "
                         "command re-records the errors and the page")
-    p.add_argument("--tolerance", type=float, metavar="X", default=None,
+    p.add_argument("--tolerance", type=number, metavar="X", default=None,
                    help="allowed growth of a case's |error| as a fraction (0.01 = 1 percentage point); "
                         "default the file's, else 0.01")
     p.add_argument("--quiet", action="store_true", help="no progress bar (it shows on a terminal only)")

@@ -170,6 +170,10 @@ class CuttlefishTracker:
                 for name, s in self.last.items()}
 
 
+#: The relative singular-value cutoff ``simtrain train`` prunes OIALR's ranks at (``--oialr-cutoff``).
+OIALR_CUTOFF = 0.2
+
+
 def oialr_prune(sigma: np.ndarray | Sequence[float], n: int, cutoff: float = 0.1) -> int:
     """OIALR's new rank after a rank update of a layer of input width ``n``.
 

@@ -83,8 +83,15 @@ from simtrain.limits import MAX_THREADS, MAX_TRAIN_EPOCHS, check_count
 from simtrain.lowrank import data as _data
 from simtrain.lowrank.compute import OpCosts, PassCosts, clock, step_compute_time
 from simtrain.lowrank.nets import MODELS, Backend, Net, Params
-from simtrain.lowrank.ranks import CuttlefishTracker, ab_training_rank, oialr_prune, profile_text, stable_rank
-from simtrain.outputs import check_writable, write_many
+from simtrain.lowrank.ranks import (
+    OIALR_CUTOFF,
+    CuttlefishTracker,
+    ab_training_rank,
+    oialr_prune,
+    profile_text,
+    stable_rank,
+)
+from simtrain.outputs import check_output_folder, check_writable, write_many
 from simtrain.registry import parse_spec
 
 __all__ = ["SCHEMES", "EpochRecord", "TrainResult", "model_bytes", "train"]
@@ -285,7 +292,7 @@ def _spectra(net: Net) -> dict[str, np.ndarray]:
 def train(model: str, scheme: str | Scheme = "none", *, workers: int = 4, epochs: int = 20, batch: int = 32,
           lr: float | None = None, optimizer: str | None = None, backend: str = "numba", seed: int = 0,
           out: str | Path | None = None, compute: ComputeModel | None = None,
-          tracker: CuttlefishTracker | None = None, oialr_cutoff: float = 0.2,
+          tracker: CuttlefishTracker | None = None, oialr_cutoff: float = OIALR_CUTOFF,
           max_steps: int | None = None, threads: int = 1,
           announce: Callable[[str], None] | None = None,
           progress: Callable[[int, int], None] | None = None) -> TrainResult:
@@ -368,8 +375,7 @@ def _train(model: str, scheme: str | Scheme, workers: int, epochs: int, batch: i
     if out is not None:   # before the work: a file in the way, a missing or read-only folder
         if Path(out).exists() and not Path(out).is_dir():
             raise OutputError(out, "it is a file, and the run writes a folder", "out")
-        if str(out).strip() == "-":   # standard output to many tools: a folder of that name would surprise
-            raise ConfigError("'-' is not standard output here: give the output folder", key="out", value=out)
+        check_output_folder(out, "out")
         check_writable(Path(out) / "curve.json", make_parents=True, flag="out")
     x_train, y_train, x_test, y_test = _data.digits()
     steps_per_epoch = _data.TRAIN // (workers * batch)

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ from simtrain.compression import SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.config import Section
-from simtrain.errors import ConfigError, suggest
+from simtrain.errors import ConfigError
 from simtrain.inputs import decimal, digits, first_repeat, load_json, read_text
 from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_RANK_SETS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
@@ -218,12 +219,26 @@ def _comment_meta(lines: list[str], source: str) -> tuple[dict[str, str], list[s
                     raise ConfigError(f"given twice ('# {key}: {meta[key]}', then line {number})", source=source,
                                       key=key, value=value.strip())
                 meta[key] = value.strip()
-            elif colon and suggest(key, known):
+            elif colon and _close_to_run_key(key, known):
                 raise ConfigError("unknown run key in a '# key: value' line", source=source, key=key,
                                   value=value.strip(), choices=known)
         elif line.strip():
             body.append(line)
     return meta, body
+
+
+def _close_to_run_key(key: str, known: tuple[str, ...]) -> bool:
+    """Whether a comment's key is a run key misspelt (``Model``, ``samples-per-epoch``, ``worker``, ``sheme``) rather
+    than a comment of its own (``seed``, ``steps_per_epoch``, ``mode``): the same key but for case and '-', or at
+    least 90 % alike.
+
+    Examples
+    --------
+    >>> [_close_to_run_key(k, ("model", "workers")) for k in ("Model", "worker", "mode", "seed")]
+    [True, True, False, False]
+    """
+    normal = key.lower().replace("-", "_").replace(" ", "_")
+    return normal in known or any(difflib.SequenceMatcher(None, normal, k).ratio() >= 0.9 for k in known)
 
 
 def _accuracy(text: str, source: str, key: str) -> float:

@@ -635,8 +635,8 @@ def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float,
 
     ``rule`` ``at-least``: a bucket closes with the layer that reaches ``size`` (Megatron-core's
     ``--ddp-bucket-size`` buffers, PyTorch DDP's ``bucket_cap_mb``); ``at-most``: it closes before the layer that
-    would take it past ``size``, and a layer larger than ``size`` is a bucket of its own (XLA's all-reduce combiner
-    under ``--xla_gpu_all_reduce_combine_threshold_bytes``).
+    would take it past ``size``, and a layer larger than ``size`` is left alone while the open bucket goes on filling
+    (XLA's all-reduce combiner under ``--xla_gpu_all_reduce_combine_threshold_bytes``).
 
     Examples
     --------
@@ -645,16 +645,21 @@ def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float,
     >>> merge_buckets([(1.0, 4.0, 0.0), (2.0, 4.0, 0.0), (3.0, 4.0, 1.0)], 8.0, "at-most")
     [(2.0, 8.0, 0.0), (3.0, 4.0, 1.0)]
     >>> merge_buckets([(1.0, 4.0, 0.0), (2.0, 9.0, 0.0), (3.0, 1.0, 0.0)], 6.0, "at-most")
-    [(1.0, 4.0, 0.0), (2.0, 9.0, 0.0), (3.0, 1.0, 0.0)]
+    [(2.0, 9.0, 0.0), (3.0, 5.0, 0.0)]
     >>> merge_buckets([(1.0, 4.0, 0.0)], 0.0)
     [(1.0, 4.0, 0.0)]
     """
+    if rule not in ("at-least", "at-most"):
+        raise ValueError(f"merge_buckets: unknown rule {rule!r} (at-least, at-most)")
     if size <= 0:
         return list(layers)
     merged: list[tuple[float, float, float]] = []
     dense = expert = 0.0
     last = 0.0
     for ready, d, e in layers:
+        if rule == "at-most" and d + e > size:
+            merged.append((ready, d, e))   # too large to combine: alone, and the open bucket goes on
+            continue
         if rule == "at-most" and dense + expert > 0 and dense + expert + d + e > size:
             merged.append((last, dense, expert))   # the next layer would pass the threshold
             dense = expert = 0.0
@@ -663,8 +668,9 @@ def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float,
             merged.append((ready, dense, expert))
             dense = expert = 0.0
     if dense + expert > 0 or not merged:
-        merged.append((layers[-1][0] if layers else 0.0, dense, expert))
-    return merged
+        merged.append((last if dense + expert > 0 else (layers[-1][0] if layers else 0.0), dense, expert))
+    # in the order they start (a layer left alone may start before the bucket open around it)
+    return sorted(merged, key=lambda bucket: bucket[0])
 
 
 def _dp_per_node(plan: ParallelPlan, gpus_per_node: int) -> int:

@@ -184,8 +184,8 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
             # an edge without a tensor list is one tensor of the edge's own "bytes": name the key the file has
             at = f"{where}.bytes" if listed else f"{key}.bytes"
             nbytes = _number(tensor.get("bytes"), source, at)
-            total += nbytes
             if comm_s is not None:  # a fixed edge time: its own tensor
+                total += nbytes
                 ids.append(builder.add_tensor(src, nbytes, comm_s=comm_s, name=f"{src}->{dst}:{port}"))
                 continue
             known = port_bytes[src].get(port)
@@ -196,6 +196,7 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
             if port not in ports[src]:
                 ports[src][port] = builder.add_tensor(src, nbytes, name=str(tensor.get("name", f"{src}:{port}")))
                 port_bytes[src][port] = (nbytes, at)
+            total += port_bytes[src][port][0]   # a tensor without bytes is its port's size
             ids.append(ports[src][port])
         if listed and "bytes" in edge:   # an edge's bytes are its tensors' (Baechi's schema): both must agree
             given = _number(edge.get("bytes"), source, f"{key}.bytes")

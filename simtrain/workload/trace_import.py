@@ -61,6 +61,8 @@ _OPERATIONS = {
     "alltoall_base": "all-to-all", "all_to_allv": "all-to-all",
 }
 _POINT_TO_POINT = {"send", "recv", "isend", "irecv", "recvanysource"}
+#: record_param_comms names that are not a communication (the process group's set-up, an unnamed record).
+_NOT_COMMUNICATION = {"", "init"}
 #: The prefix of a communication the workload leaves out (``_collective``), before its name.
 _LEFT_OUT = "left-out:"
 _BACKENDS = ("gloo", "nccl", "ucc", "mpi", "xccl")
@@ -181,7 +183,8 @@ def workload_from_kineto(data: Any, source: str = "<trace>") -> Workload:
             name = op[len(_LEFT_OUT):]
             left_out[name] = left_out.get(name, 0) + 1
             continue
-        nbytes, group = _size_and_group(e, op, world, groups, source, f"traceEvents[{i}]")
+        nbytes, group = _size_and_group(e, op, world, groups, source, f"traceEvents[{i}]",
+                                        declared="world_size" in info)
         collectives.append(Op("collective", op, e["ts"] * 1e-6, e["dur"] * 1e-6, nbytes, group))
         if e.get("cat") != "cpu_op":
             comm_threads.add(e.get("tid"))
@@ -288,7 +291,11 @@ def _collective(event: dict[str, Any]) -> str | None:
     backend, sep, op = name.partition(":")
     if not sep or backend.lower() not in _BACKENDS:
         return None
-    op = op.lower()
+    # the operation is the first word: PyTorch titles sends and receives with their peers ('nccl:send 0->1')
+    words = op.lower().split()
+    op = words[0] if words else ""
+    if op in _NOT_COMMUNICATION:
+        return None
     if op in _POINT_TO_POINT:
         return "p2p"
     # a communication simtrain does not simulate (gather, scatter, barrier ...): left out and counted, never
@@ -297,8 +304,9 @@ def _collective(event: dict[str, Any]) -> str | None:
 
 
 def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str, int], source: str,
-                    key: str) -> tuple[float, int]:
-    """A collective event's buffer in bytes (at most ``MAX_COLLECTIVE_BYTES``) and its group's size."""
+                    key: str, declared: bool = True) -> tuple[float, int]:
+    """A collective event's buffer in bytes (at most ``MAX_COLLECTIVE_BYTES``) and its group's size (at most the
+    ``world`` the trace ``declared``; without one, the job is sized by its groups)."""
     args = event.get("args", {})
     if not isinstance(args, dict):
         raise ConfigError("must be a mapping", source=source, key=f"{key}.args", value=args)
@@ -317,7 +325,7 @@ def _size_and_group(event: dict[str, Any], op: str, world: int, groups: dict[str
     if "Group size" not in args and named is not None and groups and str(named) not in groups:
         raise ConfigError("names a process group distributedInfo.pg_config does not list", source=source,
                           key=f"{key}.args.Process Group Name", value=named, choices=sorted(groups))
-    group = _count(args["Group size"], source, f"{key}.args.Group size", 1, world if world > 1 else MAX_WORLD_SIZE) \
+    group = _count(args["Group size"], source, f"{key}.args.Group size", 1, world if declared else MAX_WORLD_SIZE) \
         if "Group size" in args else groups.get(str(named), world)
     if "In msg nelems" in args or "Out msg nelems" in args:
         name = "Out msg nelems" if op == "all-gather" else "In msg nelems"
