@@ -82,7 +82,8 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("compute_jitter", "number", 0.0,
           "coefficient of variation of per-GPU compute speed, drawn log-normally from the seed (engine des)",
           minimum=0.0, maximum=1.0),
-    Param("seed", "integer", 0, "seed of the random draws (compute jitter)", minimum=0),
+    Param("seed", "integer", 0, "seed of the random draws (compute jitter; simulate refuses --seed without "
+          "--compute-jitter, where it changes nothing)", minimum=0),
     Param("store_and_forward", "boolean", False, "DES: serialise every hop (as ASTRA-sim's congestion-aware backend)"),
     Param("perturbations", "string", None,
           "DES: a YAML file of stragglers, degraded or failed links and background traffic"),

@@ -278,3 +278,10 @@ def test_a_workload_collective_below_a_byte_is_refused(capsys, tmp_path):
 def test_numbers_typed_on_the_command_line_are_ascii(capsys, argv):
     """float() reads '０.１' as 0.1 and '1_0' as 10: the integer flags refuse both, and so do the number flags."""
     _refused(capsys, argv, "must be a number in ASCII digits")
+
+
+def test_a_seed_without_compute_jitter_is_refused(capsys):
+    """The seed draws the compute jitter and nothing else: given alone it changed nothing (22.57 ms for 7 and 8)."""
+    step = ["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16"]
+    _refused(capsys, [*step, "--seed", "7"], "--seed", "--compute-jitter")
+    assert main([*step, "--engine", "des", "--compute-jitter", "0.05", "--seed", "7"]) == 0

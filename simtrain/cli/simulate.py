@@ -73,6 +73,11 @@ def training_run(args: argparse.Namespace) -> Any:
         if values.get("batch") is not None and values.get(other) is not None:
             raise ConfigError(f"does not combine with {other}: the batch is global_batch over the GPUs (with "
                               "micro_batch, micro-batches of it)", key="batch", value=values["batch"])
+    if values.get("seed") is not None and not values.get("compute_jitter"):
+        # the seed draws the compute jitter and nothing else: typed without it, it changes nothing (a study sets
+        # one for every point, so only the command line refuses it)
+        raise ConfigError("draws only --compute-jitter (engine des), which this run does not set", key="seed",
+                          value=values["seed"], allowed="with --compute-jitter, or leave it unset")
     if values.get("dp_bucket_rule") is not None and values.get("dp_bucket_size") is None:
         # a study's per-layer row may keep a base rule (it changes nothing there); typed alone, it is a slip
         raise ConfigError("says how --dp-bucket-size closes a bucket, and it is not given", key="dp_bucket_rule",
