@@ -24,15 +24,18 @@ __all__ = ["MAX_MESSAGE", "MAX_SHOWN", "ConfigError", "InfeasibleError", "Interr
 _MISSING: Any = object()
 
 
-def suggest(name: str, choices: Iterable[str]) -> str | None:
-    """Return the valid choice closest to ``name``, or ``None`` when nothing is close.
+def suggest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """Return the valid choice closest to ``name`` (at least ``cutoff`` alike, difflib's ratio), or ``None`` when
+    nothing is that close.
 
     Examples
     --------
     >>> suggest("torus2d", ["torus-2d", "torus-3d", "abci"])
     'torus-2d'
+    >>> suggest("mode", ["model"], cutoff=0.9) is None
+    True
     """
-    matches = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=cutoff)
     return matches[0] if matches else None
 
 

@@ -170,27 +170,26 @@ class Param:
                                     maximum=int(self.maximum) if self.maximum is not None else None)
         return section.raw(key, default)
 
-    def _bound(self, bound: float) -> str:
+    def _bound(self, bound: float, with_unit: bool = False) -> str:
         """A bound as it can be typed back: a size in binary units where that is exact (``1 PiB``, not
-        ``1.1259e+15``, which is above it), else the number (with its unit in errors)."""
+        ``1.1259e+15``, which is above it), else the number (``with_unit``: and its unit, as errors show it)."""
         if self.kind == "size":
             shown = units.format_size(bound, digits=15)
             if units.parse_size(shown) == bound:
                 return shown
-        return f"{bound:g}"
+        return f"{bound:g} {self.unit}".rstrip() if with_unit else f"{bound:g}"
 
     def _bounded(self, section: Section, value: float, raw: Any) -> float:
-        def bound(limit: float) -> str:
-            text = self._bound(limit)
-            return text if self.kind == "size" and not text[-1].isdigit() else f"{text} {self.unit}".rstrip()
-
         if self.minimum is not None:
             if self.exclusive_minimum and not value > self.minimum:
-                raise section.error(self.name, f"must be greater than {bound(self.minimum)}", value=raw)
+                raise section.error(self.name, f"must be greater than {self._bound(self.minimum, with_unit=True)}",
+                                    value=raw)
             if not self.exclusive_minimum and value < self.minimum:
-                raise section.error(self.name, f"must be at least {bound(self.minimum)}", value=raw)
+                raise section.error(self.name, f"must be at least {self._bound(self.minimum, with_unit=True)}",
+                                    value=raw)
         if self.maximum is not None and value > self.maximum:
-            raise section.error(self.name, f"must be at most {bound(self.maximum)}", value=raw)
+            raise section.error(self.name, f"must be at most {self._bound(self.maximum, with_unit=True)}",
+                                value=raw)
         return value
 
 

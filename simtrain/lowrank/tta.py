@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import difflib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from simtrain.compression import SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Scheme
 from simtrain.compression.traffic import TrafficReport, traffic
 from simtrain.config import Section
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, suggest
 from simtrain.inputs import decimal, digits, first_repeat, load_json, read_text
 from simtrain.limits import MAX_BATCH, MAX_GPUS, MAX_RANK_SETS, MAX_SAMPLES_PER_EPOCH, MAX_TRAIN_EPOCHS, check_count
 from simtrain.model import ModelSpec, load_model
@@ -238,7 +237,7 @@ def _close_to_run_key(key: str, known: tuple[str, ...]) -> bool:
     [True, True, False, False]
     """
     normal = key.lower().replace("-", "_").replace(" ", "_")
-    return normal in known or any(difflib.SequenceMatcher(None, normal, k).ratio() >= 0.9 for k in known)
+    return normal in known or suggest(normal, known, cutoff=0.9) is not None
 
 
 def _accuracy(text: str, source: str, key: str) -> float:

@@ -649,8 +649,10 @@ def merge_buckets(layers: Sequence[tuple[float, float, float]], size: float,
     >>> merge_buckets([(1.0, 4.0, 0.0)], 0.0)
     [(1.0, 4.0, 0.0)]
     """
-    if rule not in ("at-least", "at-most"):
-        raise ValueError(f"merge_buckets: unknown rule {rule!r} (at-least, at-most)")
+    from simtrain.run import DP_BUCKET_RULES
+
+    if rule not in DP_BUCKET_RULES:
+        raise ValueError(f"merge_buckets: unknown rule {rule!r} ({', '.join(DP_BUCKET_RULES)})")
     if size <= 0:
         return list(layers)
     merged: list[tuple[float, float, float]] = []

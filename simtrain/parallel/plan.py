@@ -525,9 +525,11 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
-    if dp_bucket_rule not in (None, "at-least", "at-most"):
+    from simtrain.run import DP_BUCKET_RULES
+
+    if dp_bucket_rule is not None and dp_bucket_rule not in DP_BUCKET_RULES:
         raise ConfigError("unknown bucket rule", key="dp_bucket_rule", value=dp_bucket_rule,
-                          choices=["at-least", "at-most"])
+                          choices=list(DP_BUCKET_RULES))
     if dp_bucket_size is not None and zero == 3 and zero_shard_size in (None, dp * cp):
         # ZeRO-3 reduce-scatters each layer's gradients as the layer's own step (an FSDP unit): no bucket to size
         whole = "" if zero_shard_size is None else f" (zero_shard_size {zero_shard_size} = dp·cp shards over all)"

@@ -583,20 +583,14 @@ def cloud(
     >>> c.num_gpus, c.flow_rate_cap_Bps
     (128, 1250000000.0)
     """
-    try:
-        return hierarchical(
-            instances, gpus_per_instance, intra_bandwidth=intra_bandwidth, intra_latency=intra_latency,
-            nics_per_node=1, nic_bandwidth=nic_bandwidth, nic_latency=nic_latency, pcie_bandwidth=None,
-            flow_rate_cap=per_flow_cap, name=name, device=device, nic_transport=nic_transport,
-        )
-    except ConfigError as exc:   # named as a cloud file (and a --set override) names them, not as hierarchical's
-        key = _CLOUD_KEYS.get(exc.key or "", exc.key)
-        raise ConfigError(exc.message, key=key, value=exc.value, choices=exc.choices, allowed=exc.allowed) from None
-
-
-#: The hierarchical builder's keys, as the cloud family's files name them.
-_CLOUD_KEYS = {"nic.bandwidth": "nic_bandwidth", "nic.latency": "nic_latency",
-               "intra_node.bandwidth": "intra_bandwidth", "intra_node.latency": "intra_latency"}
+    # named as a cloud file (and a --set override) names them, not as the hierarchical family's keys
+    _bw(nic_bandwidth, "nic_bandwidth"), _bw(intra_bandwidth, "intra_bandwidth")
+    _lat(nic_latency, "nic_latency"), _lat(intra_latency, "intra_latency")
+    return hierarchical(
+        instances, gpus_per_instance, intra_bandwidth=intra_bandwidth, intra_latency=intra_latency,
+        nics_per_node=1, nic_bandwidth=nic_bandwidth, nic_latency=nic_latency, pcie_bandwidth=None,
+        flow_rate_cap=per_flow_cap, name=name, device=device, nic_transport=nic_transport,
+    )
 
 
 def fat_tree(
