@@ -80,8 +80,14 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
     Param("chunks", "integer", 1, "chunks per bucket collective (pipelining)", minimum=1, maximum=MAX_CHUNKS),
     Param("compute_jitter", "number", 0.0,
-          "coefficient of variation of per-GPU compute speed, drawn log-normally from the seed (engine des)",
+          "coefficient of variation of per-GPU compute speed, each GPU's drawn log-normally from the seed (engine "
+          "des), in place of gpu_spread's expected slowest GPU",
           minimum=0.0, maximum=1.0),
+    Param("gpu_spread", "number", None,
+          "coefficient of variation of same-SKU GPUs' compute speed: a step waits for its slowest GPU, so both "
+          "engines stretch every GPU's compute by the expected slowest of the run's GPUs (docs/compute-model.md); "
+          "unset: 0.02, the spread measured on A100 and V100 clusters, or none where compute_jitter draws each "
+          "GPU's speed; 0: identical GPUs", minimum=0.0, maximum=1.0),
     Param("seed", "integer", 0, "seed of the random draws (compute jitter; simulate refuses --seed without "
           "--compute-jitter, where it changes nothing)", minimum=0),
     Param("store_and_forward", "boolean", False, "DES: serialise every hop (as ASTRA-sim's congestion-aware backend)"),
@@ -167,8 +173,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                       rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False,
                       samples_per_epoch: int | None = None, epochs: float | None = None,
                       plan_options: Mapping[str, Any] | None = None, framework: str = "ddp",
-                      bucket_size: Any = None, chunks: int = 1) -> None:
-    """The rules between run parameters: jitter and store-and-forward are simulated by the DES only; a plan
+                      bucket_size: Any = None, chunks: int = 1, gpu_spread: float | None = None) -> None:
+    """The rules between run parameters: jitter and store-and-forward are simulated by the DES only, and jitter
+    draws the spread ``gpu_spread`` prices at its expectation (one of the two); a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed; the plan-only parameters
     (:data:`PLAN_ONLY`, in ``plan_options``) are left at their defaults without a plan. The rules that need the
     GPU count or the model (degrees dividing them) are checked when the plan is resolved
@@ -202,6 +209,11 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if compute_jitter > 0 and engine != "des":
         raise ConfigError("per-GPU compute jitter is simulated by the DES; use engine 'des'",
                           key="compute_jitter", value=compute_jitter)
+    if compute_jitter > 0 and gpu_spread is not None:   # one spread, drawn or at its expectation: never both
+        raise ConfigError(f"prices at its expectation the spread that the compute jitter ({compute_jitter}) draws "
+                          "GPU by GPU", key="gpu_spread", value=gpu_spread,
+                          allowed="one of the two: the compute jitter (the DES draws each GPU's speed) or the GPU "
+                                  "spread (its expected slowest GPU)")
     if store_and_forward and engine != "des":
         raise ConfigError("store-and-forward is a DES option; use engine 'des'", key="store_and_forward",
                           value=True)
@@ -293,6 +305,7 @@ class TrainingRun:
     bucket_size: Any = "25 MiB"   # bytes once validated
     chunks: int = 1
     compute_jitter: float = 0.0
+    gpu_spread: float | None = None
     seed: int = 0
     store_and_forward: bool = False
     perturbations: Any = None
@@ -354,7 +367,8 @@ class TrainingRun:
                           rank_order=self.rank_order, distribute_saved_activations=self.distribute_saved_activations,
                           samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
                           plan_options={name: getattr(self, name) for name in PLAN_ONLY},
-                          framework=self.framework, bucket_size=self.bucket_size, chunks=self.chunks)
+                          framework=self.framework, bucket_size=self.bucket_size, chunks=self.chunks,
+                          gpu_spread=self.gpu_spread)
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

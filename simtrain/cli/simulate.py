@@ -197,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         *([("  compute slowed by overlapped collectives", t(report.shared_compute_time_s))]
           if report.shared_compute_time_s > 0 else []),
         ("  optimizer update", t(report.update_time_s)),
+        *_slowest_row(report),
         ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} "
                                         f"bucket{'s' if report.num_buckets != 1 else ''}"
                                         # under a scheme the messages are the codec's, not the gradient buckets
@@ -224,6 +225,18 @@ def run(args: argparse.Namespace) -> int:
     print_rows(rows)
     _print_warmup(report)
     return 0
+
+
+def _slowest_row(report: Any) -> list[tuple[str, str]]:
+    """The compute stretch of waiting for the slowest GPU (simtrain.training.variability), where there is one."""
+    from simtrain import units
+
+    if report.slowest_gpu_factor <= 1:
+        return []
+    stretch = (f"compute x {report.slowest_gpu_factor:.3f}: the expected slowest of {report.num_gpus} GPUs")
+    if report.slowest_gpu_wait_s > 0 and report.parallel is None:
+        stretch = f"{units.format_time(report.slowest_gpu_wait_s)} ({stretch})"
+    return [(("  " if report.parallel is None else "") + "waiting for the slowest GPU", stretch)]
 
 
 def _print_warmup(report: Any) -> None:
@@ -261,6 +274,7 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
         ("model TFLOP/s per GPU", f"{p['tflops_per_gpu']:.1f} (MFU {100 * p['mfu']:.1f} %)"),
         ("hardware TFLOP/s per GPU", f"{p['hw_tflops_per_gpu']:.1f} (HFU {100 * p['hfu']:.1f} %)"),
         ("pipeline bubble", f"{100 * p['bubble_fraction']:.1f} %"),
+        *_slowest_row(report),
     ]
     for key, seconds in p["exposed_comm_s"].items():
         rows.append((f"exposed {key.upper()} communication", t(seconds)))

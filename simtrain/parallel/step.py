@@ -41,6 +41,7 @@ from simtrain.parallel.memory import SCHEME_STATE, memory_per_gpu
 from simtrain.parallel.pipeline import Timeline, run_analytical, run_des
 from simtrain.parallel.plan import ParallelPlan, make_plan, pipeline_slots
 from simtrain.training.overlap import compute_end
+from simtrain.training.variability import stretched
 
 __all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_context", "scheme_phases", "simulate_hybrid",
            "step_time", "trains_factor_gemms", "write_pipeline_trace"]
@@ -182,7 +183,8 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
             f"{units.format_size(memory['total'] - capacity)}; shard more (tp, pp, zero), recompute, or lower "
             "the micro-batch")
     perturbations = resolved.perturbations
-    factors = _stage_factors(plan, perturbations.straggler_factors(cluster.num_gpus)) if perturbations else None
+    factors = _stage_factors(plan, stretched(resolved.slowest, perturbations.straggler_factors(cluster.num_gpus)
+                                             if perturbations else np.ones(1)))
     outcomes = []
     for phase, count in phases:
         costs = StageCosts.build(config, plan, cluster, resolved.compute, run.dtype, run.optimizer,
@@ -192,7 +194,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
         outcomes.append((phase, count, costs, step_time(costs, plan, run.engine, factors, perturbations,
                                                         run.store_and_forward)))
     report = _report(resolved, plan, memory, *max(outcomes, key=lambda o: o[1])[2:], clean_step_time_s,
-                     StepReport)
+                     StepReport, factors)
     if phases[0][0] is not None:   # a scheme's phases: the mean over its period, each phase's step
         period = sum(count for _, count, _, _ in outcomes)
         report.step_time_s = sum(count * step.step_time_s for _, count, _, step in outcomes) / period
@@ -276,13 +278,14 @@ def trains_factor_gemms(scheme: Any, spec: Any, num_gpus: int, gpus_per_node: in
 
 
 def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: StageCosts, step: HybridStep,
-            clean: float | None, report_type: Any) -> Any:
+            clean: float | None, report_type: Any, slow: list[float] | None = None) -> Any:
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
     m = plan.num_micro_batches
     t = step.step_time_s
     n = cluster.num_gpus
     peak = device.peak_flops(run.dtype)
-    no_p2p = run_analytical(costs.forward, costs.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m)
+    # the same stages (stretched as the step's slowest GPUs and stragglers stretched them) without the sends
+    no_p2p = run_analytical(costs.forward, costs.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m, slow)
     exposed = {key: 0.0 for key in CATEGORIES}
     exposed.update({k: costs.exposed[k] for k in ("tp", "cp", "ep")})
     exposed["pp"] = max(0.0, step.timeline.end - no_p2p.end)   # what the sends add to the pipeline
@@ -336,7 +339,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         single_gpu_step_time_s=busy * n, scaling_efficiency=busy / t,
         memory_per_gpu_bytes=float(memory["total"]), memory_capacity_bytes=device.memory_bytes,
         params=spec.num_params, clean_step_time_s=clean, config=config, parallel=parallel,
-        shared_compute_time_s=step.shared_s,
+        shared_compute_time_s=step.shared_s, slowest_gpu_factor=resolved.slowest,
     )
 
 

@@ -46,6 +46,10 @@ OUTPUT_COLUMNS: dict[str, str] = {
     "exposed_comm_time_s": "communication not hidden behind compute, s (what collectives cost the compute they "
                            "overlap is shared_compute_time_s)",
     "shared_compute_time_s": "compute time lost to overlapped collectives holding SMs (network.protocol nccl), s",
+    "slowest_gpu_factor": "every GPU's compute stretch: the expected slowest of the run's GPUs under gpu_spread (1: "
+                          "identical GPUs)",
+    "slowest_gpu_wait_s": "compute the GPU that ends the step took beyond the typical GPU's (the slowest of the "
+                          "spread, or a straggler), s (0 with --parallel)",
     "comm_fraction": "exposed communication / step time",
     "throughput_samples_per_s": "samples per second over the cluster",
     "scaling_efficiency": "throughput / (GPUs × one GPU's throughput)",

@@ -354,13 +354,14 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                           samples_per_epoch=point.get("samples_per_epoch"), epochs=point.get("epochs"),
                           plan_options={name: point[name] for name in PLAN_ONLY if name in point},
                           framework=point["framework"], bucket_size=point["bucket_size"],
-                          chunks=point.get("chunks") or 1)
+                          chunks=point.get("chunks") or 1, gpu_spread=point.get("gpu_spread"))
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,
                           choices=exc.choices, allowed=exc.allowed) from None
-    if isinstance(point["compute_jitter"], int):
-        point["compute_jitter"] = float(point["compute_jitter"])
+    for name in ("compute_jitter", "gpu_spread"):
+        if isinstance(point.get(name), int):
+            point[name] = float(point[name])
     for key in prefixed:
         point[key] = raw.get(key)
     return point

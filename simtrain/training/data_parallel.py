@@ -53,6 +53,7 @@ from simtrain.training.overlap import collective_share, compute_ends
 from simtrain.training.overlap import compute_end as shared_compute_end
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 from simtrain.training.run_cache import RunCache, default_cache
+from simtrain.training.variability import draw_factors, expected_slowest, priced_spread, stretched
 
 __all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "micro_batching", "plan", "report",
            "resolve", "run_plan", "simulate"]
@@ -204,8 +205,10 @@ def _traffic(jobs: Sequence[CommJob], cluster: Cluster, cache: NetworkCache | No
     return total, by_class, link_bytes
 
 
-def _timings(jobs: Sequence[CommJob], starts: Sequence[float], ends: Sequence[float]) -> list[BucketTiming]:
-    """Per-bucket timing (a bucket's jobs merged) of the jobs that overlap backward."""
+def _timings(jobs: Sequence[CommJob], starts: Sequence[float], ends: Sequence[float],
+             factor: float = 1.0) -> list[BucketTiming]:
+    """Per-bucket timing (a bucket's jobs merged) of the jobs that overlap backward; a bucket is ready when the
+    fastest GPU (compute stretched by ``factor``) has its gradients."""
     out: dict[int, BucketTiming] = {}
     for job, start, end in zip(jobs, starts, ends):
         if job.after_update:
@@ -216,22 +219,24 @@ def _timings(jobs: Sequence[CommJob], starts: Sequence[float], ends: Sequence[fl
             out[job.bucket] = replace(first, size_bytes=first.size_bytes + size, start_s=min(first.start_s, start),
                                       end_s=max(first.end_s, end))
         else:
-            out[job.bucket] = BucketTiming(job.bucket, size, job.ready, start, end, job.layers)
+            out[job.bucket] = BucketTiming(job.bucket, size, job.ready * factor, start, end, job.layers)
     return [out[k] for k in sorted(out)]
 
 
 def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions | None,
                      compute_end: float, update: float, cache: NetworkCache,
-                     shares: np.ndarray | None = None) -> CommOutcome:
+                     shares: np.ndarray | None = None, factor: float = 1.0) -> CommOutcome:
     """Jobs run one after another on the stream, each as soon as it is ready and the stream is free; with
     ``shares`` (each job's share of the GPU while it runs, :mod:`simtrain.training.overlap`) a job's data is ready
-    when the compute before it is done at the rate the earlier jobs left it."""
+    when the compute before it is done at the rate the earlier jobs left it. ``factor`` stretches every GPU's
+    compute (``compute_end``, ``update``, the jobs' readiness and codecs) as the DES's straggler factors do."""
     results: dict[tuple[Any, float], Any] = {}
     clock = 0.0
     overlap_end = 0.0
     starts, ends = [], []
     comm_time = 0.0
-    arrive = arrivals(jobs, np.ones(1))[:, 0]
+    arrive = arrivals(jobs, np.array([factor]))[:, 0]
+    compute_end, update = compute_end * factor, update * factor
     busy: list[tuple[float, float, float]] = []   # the overlapped jobs so far: (start, end, share)
     sharing = shares is not None and bool((shares > 0).any())
     for index, job in enumerate(jobs):
@@ -240,7 +245,8 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
         if result is None:
             result = results[key] = evaluate(job.schedule, cluster, network, cache)
         if job.after_update:
-            earliest = max(compute_end, overlap_end) + update + job.delay if clock <= overlap_end else clock + job.delay
+            delay = job.delay * factor
+            earliest = max(compute_end, overlap_end) + update + delay if clock <= overlap_end else clock + delay
         else:
             earliest = float(arrive[index])
             if sharing:
@@ -258,7 +264,7 @@ def _comm_analytical(jobs: Sequence[CommJob], cluster: Cluster, network: Network
     total, by_class, link_bytes = _traffic(jobs, cluster, cache, results)
     post = any(job.after_update for job in jobs)
     finish = np.array([clock]) if post else None
-    return CommOutcome(_timings(jobs, starts, ends), np.array([overlap_end]), comm_time, total, by_class,
+    return CommOutcome(_timings(jobs, starts, ends, factor), np.array([overlap_end]), comm_time, total, by_class,
                        link_bytes, cluster.link_bandwidth_Bps, finish=finish,
                        job_start=np.array(starts, dtype=float)[:, None], job_end=np.array(ends, dtype=float)[:, None])
 
@@ -373,6 +379,8 @@ class ResolvedRun:
     chunks: int
     perturbations: Perturbations | None
     cache: NetworkCache
+    #: every GPU's compute stretch: the expected slowest of the run's GPUs (simtrain.training.variability)
+    slowest: float = 1.0
 
 
 @dataclass
@@ -450,8 +458,9 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
     perturbations = _perturbations(run, cluster)
     if run.engine == "analytical" and perturbations is not None:
         raise ConfigError("perturbations are simulated by the DES", key="engine", value=run.engine, allowed="des")
+    slowest = expected_slowest(priced_spread(run.gpu_spread, run.compute_jitter), cluster.num_gpus)
     return ResolvedRun(run, spec, cluster, scheme, compute, compute_config, device, network, name, params, chunks,
-                       perturbations, cache.network(cluster))
+                       perturbations, cache.network(cluster), slowest)
 
 
 def plan(resolved: ResolvedRun) -> StepPlan:
@@ -521,8 +530,9 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         framework.apply(jobs, phase_groups, compute, width)
         planned.append((phase, count, jobs))
     perturbations = resolved.perturbations
-    factors = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
-               else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
+    given = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
+             else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
+    factors = stretched(resolved.slowest, given)
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
                     phase_compute, phase_update)
 
@@ -591,7 +601,7 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         shares = _job_shares(jobs, cluster, resolved.network, resolved.cache)
         if run.engine == "analytical":
             comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
-                                    resolved.cache, shares)
+                                    resolved.cache, shares, float(factors[0]))
         else:
             from simtrain.training.des_step import comm_des
 
@@ -661,7 +671,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         "collectives_chosen": _chosen(step),
     })
     costs: dict[str, Any] = framework_costs(max(step.phases, key=lambda p: p[1])[2] if step.phases else [],
-                                            forward_time)
+                                            forward_time, float(step.factors.min()))
     return StepReport(
         model=spec.name,
         topology=cluster.name,
@@ -680,6 +690,8 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
         exposed_comm_time_s=max(0.0, step_time - ending_compute - shared),
         shared_compute_time_s=shared,
+        slowest_gpu_factor=resolved.slowest,
+        slowest_gpu_wait_s=ending_compute - single,
         bytes_per_gpu=sum(count * c.bytes_per_gpu for _, count, c, _ in outcomes) / period,
         bytes_per_gpu_by_class=by_class,
         num_buckets=len(step.buckets),
@@ -764,16 +776,21 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
 
         clean = None
         if resolved.perturbations is not None:
-            clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
-                             cache=cache).step_time_s
+            clean = simulate(_clean(run), cache=cache).step_time_s
         return _run_length(_finite(simulate_hybrid(resolved, clean)), resolved)
     step = plan(resolved)
     outcomes = run_plan(resolved, step, record_loads, record_phases)
     clean = None
     if resolved.perturbations is not None:
-        clean = simulate(run.replace(perturbations=None, compute_jitter=0.0, check_memory=False),
-                         cache=cache).step_time_s
+        clean = simulate(_clean(run), cache=cache).step_time_s
     return _run_length(_finite(report(resolved, step, outcomes, clean)), resolved)
+
+
+def _clean(run: TrainingRun) -> TrainingRun:
+    """The run without its perturbations, against which they are reported: the same GPUs, or, where
+    ``compute_jitter`` drew each GPU's speed, identical GPUs."""
+    spread = 0.0 if run.compute_jitter > 0 else run.gpu_spread
+    return run.replace(perturbations=None, compute_jitter=0.0, gpu_spread=spread, check_memory=False)
 
 
 def _run_length(result: Any, resolved: Any) -> Any:
@@ -817,10 +834,7 @@ def _perturbations(run: TrainingRun, cluster: Cluster) -> Perturbations | None:
     if given is not None:
         combined.merge(given)
     if run.compute_jitter > 0:
-        cv = run.compute_jitter
-        sigma = float(np.sqrt(np.log1p(cv * cv)))
-        factors = np.random.default_rng(run.seed).lognormal(-sigma * sigma / 2, sigma, cluster.num_gpus)
-        for rank, factor in enumerate(factors):
+        for rank, factor in enumerate(draw_factors(run.compute_jitter, cluster.num_gpus, run.seed)):
             combined.stragglers.setdefault(rank, float(factor))
     return None if combined.empty else combined
 

@@ -373,7 +373,8 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
         starts[index, ranks] = run.start_time[:run.num_ranks]
         ends[index, ranks] = run.finish_time[:run.num_ranks]
     starts, ends = starts[:, expand], ends[:, expand]  # per GPU (from per rank class, with symmetry)
-    timings = _timings(jobs, [float(np.nanmin(s)) for s in starts], [float(np.nanmax(e)) for e in ends])
+    timings = _timings(jobs, [float(np.nanmin(s)) for s in starts], [float(np.nanmax(e)) for e in ends],
+                       float(factors.min()))
     overlap = [i for i, job in enumerate(jobs) if not job.after_update]
     averaging = [i for i, job in enumerate(jobs) if job.after_update]
     comm_end = stream.overlap_end[expand] if overlap else np.zeros(len(factors))

@@ -375,9 +375,10 @@ def plan_groups(framework: Framework, model: ModelSpec, bucket_bytes: float, wid
     return buckets, np.array([forward_time + g.ready for g in groups]), groups
 
 
-def framework_costs(jobs: Sequence[Any], forward_time: float) -> dict[str, float]:
+def framework_costs(jobs: Sequence[Any], forward_time: float, factor: float = 1.0) -> dict[str, float]:
     """``launch_overhead_s`` (stream time of all launches, synchronisations and fusion copies of a step) and
-    ``first_bucket_wait_s`` (from the end of forward to the earliest start of an overlapped collective).
+    ``first_bucket_wait_s`` (from the end of forward to the earliest start of an overlapped collective, on the GPU
+    whose compute is stretched by ``factor``).
 
     Examples
     --------
@@ -389,6 +390,7 @@ def framework_costs(jobs: Sequence[Any], forward_time: float) -> dict[str, float
 
     overlapped = [job for job in jobs if not job.after_update]
     # when the first collective's data is there (its codec queued behind the codecs before it)
-    wait = (float(np.nanmin(arrivals(overlapped, np.ones(1)))) if overlapped else forward_time) - forward_time
+    wait = factor * ((float(np.nanmin(arrivals(overlapped, np.ones(1)))) if overlapped else forward_time)
+                     - forward_time)
     return {"launch_overhead_s": float(sum(job.launch_s for job in jobs)),
             "first_bucket_wait_s": float(max(wait, 0.0))}

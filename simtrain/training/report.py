@@ -113,6 +113,13 @@ class StepReport:
     #: compute seconds lost to overlapped collectives holding SMs (``network.protocol: nccl``;
     #: simtrain.training.overlap): part of the step, not of ``exposed_comm_time_s``
     shared_compute_time_s: float = 0.0
+    #: every GPU's compute stretch: the expected slowest of the run's GPUs under ``gpu_spread``
+    #: (simtrain.training.variability; 1: identical GPUs, or the DES's drawn ``compute_jitter``)
+    slowest_gpu_factor: float = 1.0
+    #: compute seconds the GPU that ends the step took beyond the typical GPU's (forward + backward + update): the
+    #: spread's expected slowest, or a straggler; with it the data-parallel step is forward + backward + update +
+    #: this + shared_compute_time_s + exposed_comm_time_s (0 for model-parallel plans, whose stages carry it)
+    slowest_gpu_wait_s: float = 0.0
     first_bucket_wait_s: float = 0.0
     #: with the run's length (samples_per_epoch and epochs): what ``simtrain traffic`` warns when the scheme's dense
     #: warm-up lasts the whole run, else None

@@ -181,10 +181,11 @@ _BYTEPS_GAPS = {
              "per 8 GPUs against a Winograd-priced VGG16 step at batch 32), so onebit removes most of it; the paper's "
              "+58.1 % implies a less communication-bound baseline, or is a time reduction (the same authors' "
              "docs/gradient-compression.md writes 'reduce the training time by 8.0 %' for (T_base - T_new) / T_base: "
-             "read so, the speed-up is 2.39x, +15 % from simtrain's); BytePS compresses on the CPUs (16 threads), "
+             "read so, the speed-up is 2.39x and simtrain's 2.50x is +4.6 % from it); BytePS compresses on the CPUs "
+             "(16 threads), "
              "which simtrain charges at the GPU's rate on the communication stream",
     "bert-base": "simtrain predicts a step dominated by the dense all-reduce (109 M fp16 gradients over one 25 Gbit/s "
-                 "NIC per 8 GPUs against ~90 ms of compute at batch 64 x 128 tokens), so removing it doubles the "
+                 "NIC per 8 GPUs against ~80 ms of compute at batch 64 x 128 tokens), so removing it doubles the "
                  "speed; the paper's +23.3 % implies a far less communication-bound baseline (read as a time "
                  "reduction, 1.30x); BytePS's CPU-side compression cost and its per-tensor push-pull partitions "
                  "(4 MB) are not modelled",
@@ -261,7 +262,7 @@ register_case(Case(
             "--algorithm multidim-ring --set network.protocol=nccl [--scheme mstopk:density=0.01]",
     gap="the setup: the notes give neither the density, the precision, the batch nor which of the compared "
         "systems the 25-40 % is against, so the case assumes density 0.01, fp16, batch 32 against a dense "
-        "2D-torus all-reduce; the ratio is sensitive to these (fp32 gives about 1.07x) and to the protocol "
+        "2D-torus all-reduce; the ratio is sensitive to these (fp32 gives about 1.08x) and to the protocol "
         "model, which slows the dense all-reduce more than the sparse all-gathers. Closing it needs the "
         "paper's configuration table (density, precision, batch, and the baseline's all-reduce)",
 ))

@@ -12,7 +12,9 @@ from simtrain.training import simulate
 def test_accumulation_adds_whole_passes_before_the_reduction(engine: str) -> None:
     plain = simulate("resnet50", "torus-2d", gpus=16, batch=16, engine=engine)
     accumulated = simulate("resnet50", "torus-2d", gpus=16, micro_batch=16, global_batch=16 * 16 * 3, engine=engine)
-    one_pass = plain.forward_time_s + plain.backward_time_s
+    # the typical GPU's pass, stretched as the slowest of the 16 GPUs runs it (gpu_spread)
+    one_pass = (plain.forward_time_s + plain.backward_time_s) * plain.slowest_gpu_factor
+    assert plain.slowest_gpu_factor > 1
     # the reduction overlaps only the last pass's backward: two more passes before it, nothing else changes
     assert accumulated.step_time_s == pytest.approx(plain.step_time_s + 2 * one_pass, rel=1e-9)
     assert accumulated.global_batch == 768 and accumulated.batch_per_gpu == 16
