@@ -261,8 +261,10 @@ class Perturbations:
                                               key="degraded", value=spec), "degraded", index)
             capacity[ids] *= factor
             degraded.update((int(i), spec) for i in ids)
+        loaded: dict[int, str] = {}
         for index, (spec, rate) in enumerate(self.background):
             ids = self._resolve(cluster, "background", index, spec, "background")
+            loaded.update((int(i), spec) for i in ids)
             if (capacity[ids] <= rate).any():
                 raise self._blame(ConfigError(
                     "background traffic must be below the link's capacity", key="background", value=spec,
@@ -281,6 +283,10 @@ class Perturbations:
                 if both:   # degrading a failed link says two things of it: a typo, not "the failure wins"
                     raise self._blame(ConfigError(f"fails a link that is also degraded ({both[0]})", key="failed",
                                                   value=spec), "failed", index)
+                carried = [loaded[int(i)] for i in link_ids if int(i) in loaded]
+                if carried:   # traffic on a link that is down: the same contradiction
+                    raise self._blame(ConfigError(f"fails a link that also carries background traffic "
+                                                  f"({carried[0]})", key="failed", value=spec), "failed", index)
             ids = np.unique(np.concatenate(resolved))
             try:
                 cluster = _detour(cluster, ids)
