@@ -20,7 +20,8 @@ from simtrain.cli._run_flags import add_run_flags, run_values
 __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
-_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "profile", "algorithm", "scheme")
+_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "profile", "algorithm", "scheme",
+          "gpu_spread")
 #: Large models train in bf16 with Adam: the plan search's defaults, where a run's are fp32 and momentum.
 _DEFAULTS = {"dtype": "bf16", "optimizer": "adam"}
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(0, "plans simulated (of those that fit)")
     result = search(checked.model, checked.topology, gpus=checked.gpus, global_batch=values["global_batch"],
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
-                    algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback)
+                    algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback,
+                    gpu_spread=checked.gpu_spread)
     bar.close()
     if args.json:
         emit(result.to_dict())

@@ -228,15 +228,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _slowest_row(report: Any) -> list[tuple[str, str]]:
-    """The compute stretch of waiting for the slowest GPU (simtrain.training.variability), where there is one."""
+    """What waiting for the slowest GPU cost the step (simtrain.training.variability), where it cost anything: the
+    spread's expected slowest, or the straggler or drawn jitter of the GPU that ended the step."""
     from simtrain import units
 
-    if report.slowest_gpu_factor <= 1:
+    wait = report.slowest_gpu_wait_s if report.parallel is None else 0.0
+    if report.slowest_gpu_factor <= 1 and wait <= 0:
         return []
-    stretch = (f"compute x {report.slowest_gpu_factor:.3f}: the expected slowest of {report.num_gpus} GPUs")
-    if report.slowest_gpu_wait_s > 0 and report.parallel is None:
-        stretch = f"{units.format_time(report.slowest_gpu_wait_s)} ({stretch})"
-    return [(("  " if report.parallel is None else "") + "waiting for the slowest GPU", stretch)]
+    spread = f"compute x {report.slowest_gpu_factor:.3f}: the expected slowest of {report.num_gpus} GPUs"
+    text = spread
+    if wait > 0:
+        ending = 1.0 + wait / report.compute_time_s if report.compute_time_s > 0 else report.slowest_gpu_factor
+        if abs(ending - report.slowest_gpu_factor) > 1e-9 * ending:   # a straggler or a drawn speed ended the step
+            text = f"compute x {ending:.3f} on the GPU that ended the step: a straggler or a drawn speed"
+        text = f"{units.format_time(wait)} ({text})"
+    return [(("  " if report.parallel is None else "") + "waiting for the slowest GPU", text)]
 
 
 def _print_warmup(report: Any) -> None:

@@ -62,7 +62,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -304,6 +304,10 @@ class StageCosts:
         Per stage, communication after the optimizer step (ZeRO-1/2 parameter all-gather).
     update : list of float
         Per stage, the optimizer step.
+    forward_compute, backward_compute : list of list of float
+        The compute part of ``forward`` and ``backward`` (what a slower GPU stretches: :meth:`stretched`).
+    dp_ready_compute : list of list of float
+        The compute part of each ``dp_buckets`` entry's readiness.
     """
 
     forward: list[list[float]]
@@ -319,6 +323,43 @@ class StageCosts:
     comms: Comms = field(repr=False)
     p2p_bytes: float = 0.0
     phase_bytes: Any = None
+    forward_compute: list[list[float]] = field(default_factory=list)
+    backward_compute: list[list[float]] = field(default_factory=list)
+    dp_ready_compute: list[list[float]] = field(default_factory=list)
+
+    def stretched(self, factors: Sequence[float] | None) -> StageCosts:
+        """These costs on GPUs whose compute takes ``factors[s]`` times as long on stage ``s`` (the slowest GPU of
+        the spread, a straggler): forward, backward, the reductions' readiness and the update stretch in their
+        compute parts; the communication exposed in them does not.
+
+        Examples
+        --------
+        >>> from simtrain.model import load_model
+        >>> from simtrain.parallel.plan import make_plan
+        >>> from simtrain.topology import load_topology
+        >>> c = load_model("gpt:layers=2,hidden=256,heads=8,seq=128,vocab=100").config
+        >>> plan = make_plan(c, 8, "tp=8", micro_batch=1, global_batch=1)
+        >>> costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=8), ComputeModel.roofline("a100"),
+        ...                          "bf16", "adam")
+        >>> slow = costs.stretched([1.5])
+        >>> extra = slow.forward[0][0] - costs.forward[0][0]
+        >>> abs(extra - 0.5 * costs.forward_compute[0][0]) < 1e-15 < costs.forward[0][0] - costs.forward_compute[0][0]
+        True
+        """
+        if factors is None or all(f == 1.0 for f in factors):
+            return self
+
+        def longer(total: list[float], compute: list[float], factor: float) -> list[float]:
+            return [t + (factor - 1.0) * part for t, part in zip(total, compute)]
+
+        return replace(
+            self,
+            forward=[longer(f, fc, k) for f, fc, k in zip(self.forward, self.forward_compute, factors)],
+            backward=[longer(b, bc, k) for b, bc, k in zip(self.backward, self.backward_compute, factors)],
+            dp_buckets=[[(ready + (k - 1.0) * part, seconds, schedules, share)
+                         for (ready, seconds, schedules, share), part in zip(stage, compute)]
+                        for stage, compute, k in zip(self.dp_buckets, self.dp_ready_compute, factors)],
+            update=[u * k for u, k in zip(self.update, factors)])
 
     @property
     def tp_per_microbatch(self) -> float:
@@ -428,6 +469,9 @@ class StageCosts:
         head = head_layers(c, tp, cp)
         forward: list[list[float]] = []
         backward: list[list[float]] = []
+        forward_compute: list[list[float]] = []   # the same without the communication exposed in them
+        backward_compute: list[list[float]] = []
+        ready_compute: list[list[float]] = []
         exposed = dict.fromkeys(CATEGORIES, 0.0)
         dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...], float]]] = []
         dp_after: list[float] = []
@@ -437,10 +481,13 @@ class StageCosts:
         for stage in range(plan.pp):
             forward.append([])
             backward.append([])
+            forward_compute.append([])
+            backward_compute.append([])
             buckets: list[tuple[float, float, float, int]] = []   # (backward seconds, dense, expert bytes, chunk)
+            compute_of_bucket: list[float] = []   # each entry's backward compute seconds
             stage_recomputed = 0
             for chunk in range(plan.chunks):
-                f_total = b_total = 0.0
+                f_total = b_total = f_compute = b_compute = 0.0
                 chunk_layers = plan.chunk_layers(stage, chunk)
                 for index in chunk_layers:
                     k = kinds[c.is_moe(index)]
@@ -450,33 +497,40 @@ class StageCosts:
                     own_f, own_b = compute_of(index, k)
                     f = own_f + k["tp"] + k["cp_f"] + k["ep"] + zf
                     b = own_b + k["tp"] + k["cp_b"] + k["ep"] + zb
+                    b_own = own_b
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
                         stage_recomputed += 1
                         b += saved_gather + own_f + k["tp"] + k["cp_f"] + k["ep"]
+                        b_own += own_f
                         again = 1.0
                     elif plan.recompute == "selective":
                         b += k["core_f"]
+                        b_own += k["core_f"]
                     f_total += f
                     b_total += b
+                    f_compute += own_f
+                    b_compute += b_own
                     buckets.append((b, k["weights"], k["expert_weights"], chunk))
+                    compute_of_bucket.append(b_own)
                     if stage == 0:
                         exposed["tp"] += (2 + again) * k["tp"] + again * saved_gather
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
                         exposed["ep"] += (2 + again) * k["ep"]
                         exposed["dp"] += zf + zb
-                if stage == 0 and chunk == 0:
-                    f_total += time_of(embed, "forward")
-                    b_total += time_of(embed, "backward")
-                if stage == plan.pp - 1 and chunk == plan.chunks - 1:
-                    f_total += time_of(head, "forward")
-                    b_total += time_of(head, "backward")
-                forward[stage].append(f_total)
-                backward[stage].append(b_total)
+                edges = ((embed if stage == 0 and chunk == 0 else [])
+                         + (head if stage == plan.pp - 1 and chunk == plan.chunks - 1 else []))
+                edge_f, edge_b = time_of(edges, "forward"), time_of(edges, "backward")
+                forward[stage].append(f_total + edge_f)
+                backward[stage].append(b_total + edge_b)
+                forward_compute[stage].append(f_compute + edge_f)
+                backward_compute[stage].append(b_compute + edge_b)
             # DP: the last micro-batch's backward produces the layers' gradients in reverse order
             dense_params, expert_params = stage_params(c, plan, stage)
             op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
-            ready = 0.0
+            ready = ready_own = 0.0
+            # each entry's readiness → its compute part (readiness grows with every layer's backward)
+            compute_at: dict[float, float] = {0.0: 0.0}
             stage_buckets: list[tuple[float, float, tuple[Schedule, ...], float]] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
             extra_dense = dense_params * width - layer_dense   # embedding and head
@@ -487,8 +541,11 @@ class StageCosts:
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
                 indices = plan.stage_layers(stage)   # the buckets' layers, in the order they were appended
-                for position, (b, _, _, chunk) in enumerate(reversed(buckets)):
+                for position, ((b, _, _, chunk), b_own) in enumerate(zip(reversed(buckets),
+                                                                         reversed(compute_of_bucket))):
                     ready += b if chunk == 0 else 0.0
+                    ready_own += b_own if chunk == 0 else 0.0
+                    compute_at[ready] = ready_own
                     index = indices[len(buckets) - 1 - position]
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
@@ -502,8 +559,10 @@ class StageCosts:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
                 op = "replica" if plan.zero >= 3 else op
                 grads: list[tuple[float, float, float]] = []   # (ready, dense bytes, expert bytes), backward order
-                for b, dense_bytes, expert_bytes, chunk in reversed(buckets):
+                for (b, dense_bytes, expert_bytes, chunk), b_own in zip(reversed(buckets), reversed(compute_of_bucket)):
                     ready += b if chunk == 0 else 0.0
+                    ready_own += b_own if chunk == 0 else 0.0
+                    compute_at[ready] = ready_own
                     grads.append((ready, dense_bytes, expert_bytes))
                 if extra_dense > 0:
                     grads.append((ready, extra_dense, 0.0))
@@ -514,6 +573,7 @@ class StageCosts:
                                                                    plan.dp_bucket_rule):
                     stage_buckets.append((at, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
             dp_buckets.append(stage_buckets)
+            ready_compute.append([compute_at[entry[0]] for entry in stage_buckets])
             after = 0.0
             if plan.zero in (1, 2) and plan.hybrid:
                 after = comms.time("all-gather", "shard", (dense_params + expert_params) * width,
@@ -544,7 +604,8 @@ class StageCosts:
         model_flops = 3.0 * _forward_flops(c) * plan.global_batch
         hardware_flops = model_flops + _recomputed_flops(c, plan, full_layers) * plan.global_batch
         costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
-                    model_flops, hardware_flops, comms, p2p_bytes, phase)
+                    model_flops, hardware_flops, comms, p2p_bytes, phase, forward_compute, backward_compute,
+                    ready_compute)
         costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width, min(full_layers, len(
             plan.stage_layers(0))))
         return costs

@@ -198,8 +198,11 @@ class _Bounds:
 def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, global_batch: int,
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
-           progress: Callable[[int, int], None] | None = None) -> SearchResult:
+           progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None) -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
+
+    Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
+    unset, the measured default; :mod:`simtrain.training.variability`), as ``simulate`` prices them.
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -232,6 +235,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
     n = check_count(cluster.num_gpus, MAX_SEARCH_GPUS, key="gpus")   # a topology's own size, when gpus is None
+    from simtrain.training.variability import expected_slowest, priced_spread
+
+    slowest = expected_slowest(priced_spread(gpu_spread, 0.0), n)
     factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     if pipeline_slots(global_batch, max(MICRO_BATCHES), n, 1, 1) > MAX_PIPELINE_SLOTS:   # no plan can be listed
@@ -290,7 +296,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         for phase, count in phases:
             costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
                                      algorithm=name, algorithm_params=params, phase=phase)
-            runs.append((count, costs, step_time(costs, plan, timelines=timelines)))
+            runs.append((count, costs, step_time(costs.stretched([slowest] * plan.pp), plan, timelines=timelines)))
         _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
         mean = sum(count * s.step_time_s for count, _, s in runs) / sum(count for count, _, _ in runs)

@@ -191,15 +191,17 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
                                  cache=resolved.cache, options=resolved.network, engine=run.engine,
                                  algorithm=resolved.algorithm, algorithm_params=resolved.algorithm_params,
                                  phase=phase)
-        outcomes.append((phase, count, costs, step_time(costs, plan, run.engine, factors, perturbations,
-                                                        run.store_and_forward)))
-    report = _report(resolved, plan, memory, *max(outcomes, key=lambda o: o[1])[2:], clean_step_time_s,
-                     StepReport, factors)
+        # the stages' compute as their slowest GPUs run it; the communication exposed in them as it is
+        slow = costs.stretched(factors)
+        outcomes.append((phase, count, costs, step_time(slow, plan, run.engine, None, perturbations,
+                                                        run.store_and_forward), slow))
+    _, _, costs, step, slow = max(outcomes, key=lambda o: o[1])
+    report = _report(resolved, plan, memory, costs, step, clean_step_time_s, StepReport, slow)
     if phases[0][0] is not None:   # a scheme's phases: the mean over its period, each phase's step
-        period = sum(count for _, count, _, _ in outcomes)
-        report.step_time_s = sum(count * step.step_time_s for _, count, _, step in outcomes) / period
-        report.phase_step_times_s = {phase.name: step.step_time_s for phase, _, _, step in outcomes}
-        report.phase_steps_per_period = {phase.name: count for phase, count, _, _ in outcomes}
+        period = sum(count for _, count, _, _, _ in outcomes)
+        report.step_time_s = sum(count * step.step_time_s for _, count, _, step, _ in outcomes) / period
+        report.phase_step_times_s = {phase.name: step.step_time_s for phase, _, _, step, _ in outcomes}
+        report.phase_steps_per_period = {phase.name: count for phase, count, _, _, _ in outcomes}
         report.scheme = resolved.scheme.describe()
     return report
 
@@ -278,14 +280,17 @@ def trains_factor_gemms(scheme: Any, spec: Any, num_gpus: int, gpus_per_node: in
 
 
 def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: StageCosts, step: HybridStep,
-            clean: float | None, report_type: Any, slow: list[float] | None = None) -> Any:
+            clean: float | None, report_type: Any, slow: StageCosts | None = None) -> Any:
+    """The report of a plan's step: ``costs`` as the typical GPU runs them, ``slow`` as the step ran them (its
+    slowest GPUs' compute, :meth:`StageCosts.stretched`)."""
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
     m = plan.num_micro_batches
     t = step.step_time_s
     n = cluster.num_gpus
     peak = device.peak_flops(run.dtype)
-    # the same stages (stretched as the step's slowest GPUs and stragglers stretched them) without the sends
-    no_p2p = run_analytical(costs.forward, costs.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m, slow)
+    # the same stages (as the step's slowest GPUs and stragglers ran them) without the sends
+    ran = slow or costs
+    no_p2p = run_analytical(ran.forward, ran.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m)
     exposed = {key: 0.0 for key in CATEGORIES}
     exposed.update({k: costs.exposed[k] for k in ("tp", "cp", "ep")})
     exposed["pp"] = max(0.0, step.timeline.end - no_p2p.end)   # what the sends add to the pipeline

@@ -1,10 +1,10 @@
 """Same-SKU GPU speed spread: a synchronous step waits for its slowest GPU.
 
 GPUs of one SKU do not run at one speed: under the power cap each settles at its own clock, so the same kernel takes
-a few per cent longer on some than on others, persistently (the spread between GPUs is ten times a GPU's run-to-run
-noise). A data-parallel step ends when the last gradient reduction does, and every GPU's reduction waits for the
-slowest GPU's backward, so N GPUs run at the speed of the slowest of N: per-GPU throughput falls with N even where
-communication is hidden. docs/compute-model.md ("Same-SKU spread") gives the sources.
+a few per cent longer on some than on others, persistently (in V100 SGEMM times the spread between GPUs is sixteen
+times a GPU's run-to-run noise). A data-parallel step ends when the last gradient reduction does, and every GPU's
+reduction waits for the slowest GPU's backward, so N GPUs run at the speed of the slowest of N: per-GPU throughput
+falls with N even where communication is hidden. docs/compute-model.md ("Same-SKU spread") gives the sources.
 
 A GPU's compute time is its typical GPU's times a factor drawn log-normally with mean 1 and coefficient of variation
 ``cv`` (the run's ``gpu_spread``, or ``compute_jitter`` for the DES's draws). :func:`expected_slowest` is the factor
@@ -31,7 +31,7 @@ __all__ = ["DEFAULT_GPU_SPREAD", "draw_factors", "expected_slowest", "priced_spr
 
 #: Coefficient of variation of same-SKU GPUs' training speed: the per-GPU ResNet-50 iteration times of 213 A100s
 #: (TACC Lonestar6, two faulty nodes left out) and the SGEMM times of 392 V100s (TACC Longhorn) published with
-#: Sinha et al.'s variability study (hal-uw/blox-pal, aggregated_data/), both 2.0 % (docs/compute-model.md).
+#: Sinha et al.'s variability study (hal-uw/blox-pal, aggregated_data/): 2.1 % and 2.0 % (docs/compute-model.md).
 DEFAULT_GPU_SPREAD = 0.02
 
 # the standard-normal grid of expected_slowest: the largest of MAX_GPUS (2^18) normals lies near 4.5, well inside;
@@ -47,6 +47,18 @@ def priced_spread(gpu_spread: float | None, compute_jitter: float) -> float:
     """The spread a run prices at its expectation: ``gpu_spread``, or when unset :data:`DEFAULT_GPU_SPREAD`, none
     where ``compute_jitter`` draws each GPU's speed instead (the DES).
 
+    Parameters
+    ----------
+    gpu_spread : float or None
+        The run's ``gpu_spread`` (None: unset).
+    compute_jitter : float
+        The run's ``compute_jitter`` (0: no draws).
+
+    Returns
+    -------
+    float
+        The coefficient of variation to take at its expected slowest (:func:`expected_slowest`).
+
     Examples
     --------
     >>> priced_spread(None, 0.0), priced_spread(None, 0.05), priced_spread(0.0, 0.0)
@@ -60,6 +72,18 @@ def priced_spread(gpu_spread: float | None, compute_jitter: float) -> float:
 def stretched(slowest: float, factors: np.ndarray) -> np.ndarray:
     """Each GPU's compute factor: the expected slowest of the spread (``slowest``) for every GPU, a straggler's own
     factor (against the typical GPU, as a perturbations file gives it) where it is slower still.
+
+    Parameters
+    ----------
+    slowest : float
+        The spread's expected slowest (:func:`expected_slowest`; 1: none priced).
+    factors : numpy.ndarray
+        Each GPU's given or drawn factor (stragglers, ``compute_jitter``), 1 where none.
+
+    Returns
+    -------
+    numpy.ndarray
+        Each GPU's factor, the larger of the two where a spread is priced, else ``factors`` as they are.
 
     Examples
     --------
@@ -118,6 +142,20 @@ def _trapezoid(y: np.ndarray) -> float:
 
 def draw_factors(cv: float, n: int, seed: int) -> np.ndarray:
     """Each of ``n`` GPUs' compute-time factor, drawn log-normally (mean 1, spread ``cv``) from ``seed``.
+
+    Parameters
+    ----------
+    cv : float
+        Coefficient of variation, above 0.
+    n : int
+        GPUs.
+    seed : int
+        Seed of the draw (``numpy.random.default_rng``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` factors: a GPU's compute time over the typical GPU's.
 
     Examples
     --------

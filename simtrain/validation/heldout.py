@@ -1979,8 +1979,8 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      _ilm_tp2_8, _ilm_tp2_1024, 2785 / 3822, "TP 2, ZeRO-1 over all data-parallel ranks, micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
      "the miss of internlm-7b-zero1all-1024v8-scaling, smaller: with TP 2 ZeRO-1 spans 512 ranks, and the doc's run "
-     "loses 27 % of its 8-GPU throughput per GPU (3,822 -> 2,785) where simtrain loses 10.5 % (0.33 s of the "
-     "data-parallel communication and 0.15 s of TP exposed in a 4.07 s step, whose compute the slowest of 1,024 GPUs "
+     "loses 27 % of its 8-GPU throughput per GPU (3,822 -> 2,785) where simtrain loses 10.4 % (0.33 s of the "
+     "data-parallel communication and 0.15 s of TP exposed in a 4.06 s step, whose compute the slowest of 1,024 GPUs "
      "stretches 1.067x where that of 8 stretches it 1.029x, gpu_spread); InternLM's per-owner reduction and "
      "broadcast at zero1=-1 (the probe's diagnosis there) is not represented; not closed"),
     ("internlm-7b-tp2-zero1x4-1024v8-scaling", _ILM_TGS,
@@ -1988,7 +1988,7 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      _ilm_tp2z4_8, _ilm_tp2z4_1024, 3486 / 3761, "TP 2, ZeRO-1 over 4 (in node), micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
      "the loss is predicted: simtrain keeps 0.894 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
-     "gradient reduction across nodes leaves 0.33 s exposed in a 4.07 s step against 0.02 s on one node, TP's 0.15 s "
+     "gradient reduction across nodes leaves 0.16 s exposed in a 4.07 s step against 0.02 s on one node, TP's 0.15 s "
      "on both, and the slowest of 1,024 GPUs stretches the compute 1.067x where that of 8 stretches it 1.029x "
      "(gpu_spread); the common compute excess of the source (internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
 )
@@ -2069,10 +2069,10 @@ _case("nemo-megatron-gpt3-175b-64xa100", "nemo-megatron-launcher",
       f"the step's tokens / step time; {_DEFAULT_ALGO}; "
       f"{_P18_CONFIDENCE.format('medium (the run configuration from the predefined 175b.yaml)')}",
       [_nml_175b_64], _value(_nml_175b_64, "tokens_per_s"),
-      gap="simtrain's step is 402 s of compute, 39.5 s of exposed TP, 0.6 s of PP communication and 19.8 s waiting "
+      gap="simtrain's step is 402 s of compute, 39.5 s of exposed TP, 0.6 s of PP communication and 17.9 s waiting "
           "for the slowest of 64 GPUs (gpu_spread) per 1,024 micro-batches, bubble 2.8 %, MFU 0.52, where the "
           "published 7,500 tokens/s is about 0.39 (6N); overlapping the pipeline sends (`--overlap-pp`) does not move "
-          "it (+28.9 %); the same source's 5B row (TP 1, no recomputation) is +1.5 % (nemo-megatron-gpt3-5b-8xa100), "
+          "it (+29.5 %); the same source's 5B row (TP 1, no recomputation) is +1.5 % (nemo-megatron-gpt3-5b-8xa100), "
           "so the excess lies in the TP 8 + sequence "
           "parallel + selective recomputation path: the compute efficiency of the 2022 NeMo/Apex stack there (no "
           "FlashAttention) is over-estimated; not closed")
@@ -2086,9 +2086,9 @@ _weak_scaling_case(
     f"nodes, data parallel 16, 64); {_DEFAULT_ALGO}; "
     f"{_P18_CONFIDENCE.format('medium (the run configuration from the predefined 175b.yaml)')}",
     _nml_175b_64, _nml_175b_1024,
-    "the loss is predicted: simtrain keeps 0.886 of the 64-GPU throughput per GPU on 1,024, the run 0.914: at a fixed "
+    "the loss is predicted: simtrain keeps 0.887 of the 64-GPU throughput per GPU on 1,024, the run 0.914: at a fixed "
     "global batch the micro-batches per pipeline fall from 1,024 to 64, so the bubble grows from 2.8 % to 11.6 % of "
-    "the step, 0.25 s of data-parallel communication is exposed in a 30.6 s step, and the slowest of 1,024 GPUs "
+    "the step, 0.25 s of data-parallel communication is exposed in a 30.5 s step, and the slowest of 1,024 GPUs "
     "stretches the compute 1.067x where that of 64 stretches it 1.048x (gpu_spread); the common compute excess "
     "(nemo-megatron-gpt3-175b-64xa100) cancels in the ratio")
 
@@ -2211,7 +2211,7 @@ _MT_CONFIDENCE = _P19_CONFIDENCE.format("low (two assumptions: the NICs' speed f
                                         "minimal_flash as no recomputation)")
 _MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, MaxText {pub}: with the script's XLA "
            "all-reduce combine threshold ({threshold} as `--dp-bucket-size`, closed as XLA's combiner closes a "
-           "combined all-reduce, `--dp-bucket-rule at-most`) simtrain's step grows from 1.122 s (25 ms of "
+           "combined all-reduce, `--dp-bucket-rule at-most`) simtrain's step grows from 1.121 s (25 ms of "
            "communication exposed) to {step} s ({exposed} ms exposed), its compute stretched for the slowest GPU "
            "(gpu_spread) 1.029x on one VM and 1.036x to 1.053x on 2 to 16, where the run loses {loss} % per GPU; one "
            "reduction per layer (as probe 19 ran the case) gives {per_layer}; GPUDirect-TCPX at NCCL's "
@@ -2240,13 +2240,13 @@ def _maxtext_a3(vms: int, threshold: str | None = None) -> Command:
 #: ratio with one reduction per layer, and the ratio with the buckets and --no-overlap-dp with its error)
 for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer, _serial, _serial_error) in (
         (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, "64MiB",
-         ("0.991", "1.131", "25", "0.991", "0.881", "+2.8 %")),
+         ("0.991", "1.131", "25", "0.991", "0.882", "+2.8 %")),
         (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, "512MiB",
-         ("0.920", "1.220", "78", "0.952", "0.778", "-5.9 %")),
+         ("0.920", "1.219", "78", "0.953", "0.778", "-5.9 %")),
         (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, "1GiB",
-         ("0.886", "1.266", "123", "0.947", "0.772", "-7.1 %")),
+         ("0.886", "1.265", "123", "0.947", "0.772", "-7.1 %")),
         (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, "1GiB",
-         ("0.881", "1.274", "125", "0.941", "0.767", "+0.6 %"))):
+         ("0.881", "1.272", "125", "0.942", "0.767", "+0.6 %"))):
     _weak_scaling_case(
         f"maxtext-a3-llama2-7b-{_vms}v1vm-scaling", "maxtext-a3-llama2-7b",
         _MT.format(quote=_mt_row, tflops=_tflops),
@@ -2299,7 +2299,7 @@ _PROBE19_PADDLENLP: Sequence[tuple[str, str, str, str, str, str, int, float, str
      "`./llama/pretrain-llama2_7b-tp2sd4_stage2.json`|2023-11-27 22:13:34|'",
      "llama2-7b:attention=flash2",
      "the catalog's `llama2-7b` (Llama-2-7B) with FlashAttention-2 (`attention=flash2`, use_flash_attention) at 4,096 "
-     "tokens", 2, 3755.21, f"medium ({_PD_SXM})", ("7.29", "7.26", "0.66", "0.33", "0.30", "0.55")),
+     "tokens", 2, 3755.21, f"medium ({_PD_SXM})", ("7.28", "7.26", "0.67", "0.33", "0.30", "0.55")),
     ("paddlenlp-llama2-13b-8xa100-tp2-sharding2", "Llama-2-13B",
      "llm/llama/pretrain-llama2_13b-tp2sd4_stage2.json (commit 5a7e0977: TP 2, sharding stage2, micro 1, accumulation "
      "16, seq 4096, flash attention, bf16 O2, recompute false)",
@@ -2308,7 +2308,7 @@ _PROBE19_PADDLENLP: Sequence[tuple[str, str, str, str, str, str, int, float, str
      "gpt:layers=40,hidden=5120,heads=40,seq=4096,vocab=32000,ffn=13824,gated=true,attention=flash2",
      "Llama-2-13B as a Llama-style `gpt:` decoder (40 layers, hidden 5,120, 40 heads, SwiGLU 13,824, vocabulary "
      "32,000, sequence 4,096) with FlashAttention-2 (`attention=flash2`)", 1, 1975.63, f"medium ({_PD_SXM})",
-     ("13.13", "13.08", "0.70", "0.53", "0.49", "0.55")),
+     ("13.12", "13.08", "0.70", "0.53", "0.49", "0.55")),
     ("paddlenlp-qwen-7b-8xa100-tp2-sharding2", "Qwen-7B",
      "llm/qwen/pretrain-qwen_7b-tp2sd4_stage2.json (commit 166243a0: TP 2, sharding stage2, micro 2, accumulation 8, "
      "seq 4096, flash attention, bf16 O2, recompute false)",

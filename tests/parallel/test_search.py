@@ -14,6 +14,7 @@ from simtrain.parallel.plan import make_plan
 from simtrain.parallel.search import candidates, search
 from simtrain.parallel.step import step_time
 from simtrain.topology import load_topology
+from simtrain.training.variability import DEFAULT_GPU_SPREAD, expected_slowest
 
 MODEL = "gpt:layers=4,hidden=512,heads=8,seq=512,vocab=1000"
 
@@ -25,12 +26,14 @@ def test_pruned_search_finds_the_exhaustive_best() -> None:
     compute = ComputeModel.roofline("a100")
     cache = NetworkCache(cluster)
     times = []
+    # every stage computes as the slowest of the 8 GPUs does at the default spread, as simulate prices it
+    slowest = expected_slowest(DEFAULT_GPU_SPREAD, 8)
     for keys in candidates(c, 8, 8, 16):
         plan = make_plan(c, 8, **keys)
         if memory_per_gpu(c, plan, "bf16", "adam")["total"] > 80 * 2**30:
             continue
-        times.append(step_time(StageCosts.build(c, plan, cluster, compute, "bf16", "adam", cache=cache),
-                               plan).step_time_s)
+        costs = StageCosts.build(c, plan, cluster, compute, "bf16", "adam", cache=cache)
+        times.append(step_time(costs.stretched([slowest] * plan.pp), plan).step_time_s)
     result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=3)
     assert result.fit == len(times) and result.simulated < result.fit
     assert [row["step_time_s"] for row in result.best] == pytest.approx(sorted(times)[:3], rel=1e-12)
@@ -112,3 +115,16 @@ def test_sequence_parallelism_needs_a_tensor_parallel_group() -> None:
     with pytest.raises(ConfigError, match="tensor-parallel group, and this plan has tp = 1"):
         make_plan(c, 8, "tp=1,pp=2", sequence_parallel=True, micro_batch=1, global_batch=8)
     assert make_plan(c, 8, "tp=2,pp=2", sequence_parallel=True, micro_batch=1, global_batch=8).sequence_parallel
+
+
+def test_the_search_prices_a_plan_as_simulate_does() -> None:
+    from simtrain.training import simulate
+
+    row = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1).best[0]
+    keys = {k: row[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
+                                "sequence_parallel", "rank_order", "zero_reshard")}
+    if row["zero_shard_size"]:
+        keys["zero_shard_size"] = row["zero_shard_size"]
+    report = simulate(MODEL, "dgx-a100", gpus=8, global_batch=16, dtype="bf16", optimizer="adam", **keys)
+    assert report.slowest_gpu_factor > 1
+    assert row["step_time_s"] == pytest.approx(report.step_time_s, rel=1e-9)

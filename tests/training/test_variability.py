@@ -117,3 +117,27 @@ def test_results_do_not_depend_on_what_ran_before():
     first = [simulate("resnet50", "dgx-a100", batch=32, **p).step_time_s for p in points]
     second = [simulate("resnet50", "dgx-a100", batch=32, **p).step_time_s for p in reversed(points)]
     assert first == second[::-1]
+
+
+def test_a_plan_stretches_its_stages_compute_not_their_exposed_communication():
+    from simtrain.compute import ComputeModel
+    from simtrain.model import load_model
+    from simtrain.parallel.costs import StageCosts
+    from simtrain.parallel.plan import make_plan
+    from simtrain.topology import load_topology
+
+    spec = "gpt:layers=4,hidden=4096,heads=32,seq=1024,vocab=1000"
+    c = load_model(spec).config
+    cluster = load_topology("dgx-a100", gpus=16)
+    plan = make_plan(c, 16, "tp=16,pp=1,dp=1", micro_batch=1, global_batch=1)
+    costs = StageCosts.build(c, plan, cluster, ComputeModel.roofline("a100"), "bf16", "adam")
+    # TP across two nodes: a large share of each pass is exposed communication
+    assert costs.forward[0][0] > 1.2 * costs.forward_compute[0][0]
+    run = dict(gpus=16, parallel="tp=16,pp=1,dp=1", micro_batch=1, global_batch=1, dtype="bf16", optimizer="adam",
+               network={})
+    spread = simulate(spec, "dgx-a100", **run)
+    flat = simulate(spec, "dgx-a100", gpu_spread=0.0, **run)
+    factor = expected_slowest(DEFAULT_GPU_SPREAD, 16)
+    compute = costs.forward_compute[0][0] + costs.backward_compute[0][0] + costs.update[0]
+    assert spread.step_time_s - flat.step_time_s == pytest.approx((factor - 1) * compute, rel=1e-6)
+    assert spread.parallel["exposed_comm_s"]["tp"] == flat.parallel["exposed_comm_s"]["tp"] > 0
