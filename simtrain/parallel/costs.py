@@ -348,6 +348,8 @@ class StageCosts:
         """
         if factors is None or all(f == 1.0 for f in factors):
             return self
+        if len(factors) != len(self.forward):
+            raise ValueError(f"stretched: {len(factors)} factors for {len(self.forward)} stages")
 
         def longer(total: list[float], compute: list[float], factor: float) -> list[float]:
             return [t + (factor - 1.0) * part for t, part in zip(total, compute)]

@@ -2830,7 +2830,7 @@ _A3M_ZTAN_GAP = ("`auto` runs NCCL's NVLS-tree (Simple) at 128 and 512 MiB and i
                  "320.0 at 8 GiB, where the log climbs slowly: 152.3, 263.7, 318.4 and 338.8 (-2.3 % at 2 GiB, "
                  "-5.6 % at 8 GiB); simtrain's ramp to the NICs' rate is steeper than TCPXO's, which it prices as its "
                  "RDMA NICs at 200 Gbit/s; dstack's A3 Mega all-gather at 1 and 8 GiB "
-                 "(nccl-allgather-2node-h100-a3mega-dstack-*) is within 1 %; not closed")
+                 "(nccl-allgather-2node-h100-a3mega-dstack-*) is within 3 % (+2.9 and +0.6 %); not closed")
 for _size, _log_row, _published in (
         ("8GiB", "'  8589934592    2147483648     float     sum      -1    47535  180.71  338.82      0    47743  "
                  "179.92  337.35      0'", 338.82),
@@ -2882,11 +2882,11 @@ _DLP_MEG_CONFIDENCE = _P21_CONFIDENCE.format("medium (Megatron-LM 8aa4619's defa
                                              "after the backward, as `--no-overlap-dp`; the vocabulary padded by "
                                              "Megatron's rule)")
 _DLP_MEG_TP_GAP = ("simtrain's iteration is {step} s against the README's {pub} s; {what}; the probe found simtrain "
-                   "too fast where tensor parallelism crosses or shares the single 100 Gbit/s NIC per node (TP 16 "
-                   "across 2 nodes +106.7 %, DP 4 x TP 8 +23.1 %, DP 2 x TP 4 x PP 4 +14.6 % at c0b49d1) and close "
-                   "inside a node (TP 8 +7.0 %, DP 2 x TP 4 +11.0 %); since c0b49d1 the slowest GPU stretches "
-                   "only the compute, not the communication exposed in it, which moved this case from {probe}; not "
-                   "closed")
+                   "too fast on the multi-node rows with tensor parallelism, whose traffic crosses the single "
+                   "100 Gbit/s NIC per node in different collectives (TP 16 across 2 nodes +106.7 %, DP 4 x TP 8 "
+                   "+23.1 %, DP 2 x TP 4 x PP 4 +14.6 % at c0b49d1) and close inside a node (TP 8 +7.0 %, DP 2 x TP 4 "
+                   "+11.0 %); since c0b49d1 the slowest GPU stretches only the compute, not the communication exposed "
+                   "in it, which moved this case from {probe}; not closed")
 
 
 def _dlp_meg(gpus: int, layers: int, hidden: int, heads: int, vocab: int, tp: int, pp: int, dp: int, micro: int,
@@ -2915,22 +2915,22 @@ _PROBE21_MEG: Sequence[tuple[str, str, int, int, int, int, int, int, int, int, i
     ("tp16", "'--  |  MP_1x16x1_16_3072x16  |  5610.23(ms)  |  6.22  |  5%  |  0.1'", 16, 16, 3072, 32, 51200, 16, 1,
      1, 16, 16, "5610.23", "2 nodes, TP 16 across the nodes",
      _DLP_MEG_TP_GAP.format(step="2.647", pub="5.610", probe="+106.7 % (2.715 s)",
-                            what="0.72 s of it compute (stretched 1.036x for the slowest of 16 GPUs) and 1.90 s the "
-                                 "tensor-parallel all-reduces, all exposed (2.42 GB per GPU across the two nodes on "
-                                 "the one 100 Gbit/s NIC each, 33.8 GB inside the node)")),
+                            what="0.75 s of it compute (0.72 s stretched 1.036x for the slowest of 16 GPUs) and "
+                                 "1.90 s the tensor-parallel all-reduces, all exposed (2.42 GB per GPU across the two "
+                                 "nodes on the one 100 Gbit/s NIC each, 33.8 GB inside the node)")),
     ("dp4tp8", "'--  |  2D_4x8x1_32_2304x24  |  1508.48 (ms)  |  20.03  |  16%  |  0.64'", 32, 24, 2304, 24, 51200, 8,
      1, 4, 8, 32, "1508.48", "4 nodes, DP 4 x TP 8",
      _DLP_MEG_TP_GAP.format(step="1.218", pub="1.508", probe="+23.1 % (1.225 s)",
                             what="TP 8 inside each node and the data-parallel all-reduce (0.57 GB per GPU across the 4 "
-                                 "nodes on the one NIC each) not overlapped, 0.60 s of communication exposed in "
-                                 "simtrain's count")),
+                                 "nodes on the one NIC each, the traffic that crosses it) not overlapped, 0.60 s of "
+                                 "communication exposed in simtrain's count")),
     ("dp8pp4", "'--  |  DP_PP_8x1x4_512_1536x16  |  4893.55 (ms)  |  32.82  |  26%  |  1.05'", 32, 16, 1536, 16, 50304,
      1, 4, 8, 2, 512, "4893.55", "4 nodes, DP 8 x PP 4, 32 micro-batches per pipeline", ""),
     ("dp2tp4pp4", "'--  |  2D_PP_2x4x4_512_2304x24  |  15331.23 (ms)  |  31.53  |  25%  |  1.01'", 32, 24, 2304, 24,
      50688, 4, 4, 2, 8, 512, "15331.23", "4 nodes, DP 2 x TP 4 x PP 4, 32 micro-batches per pipeline",
      _DLP_MEG_TP_GAP.format(step="13.33", pub="15.33", probe="+14.6 % (13.38 s)",
-                            what="a pipeline bubble of 0.19 and 1.60 s of communication exposed in simtrain's "
-                                 "count")),
+                            what="a pipeline bubble of 19 % of the stages' time and 1.60 s of communication exposed in "
+                                 "simtrain's count (TP 4 inside each node, the pipeline sends across the NICs)")),
 )
 _DLP_MEG_CMDS: dict[str, Command] = {}
 
@@ -2958,8 +2958,8 @@ for _gpus, _many_latency, _gap in (
                       "8-GPU step is 461 ms against 432 ms on one GPU, 16.6 ms of it the gradient all-reduce (not "
                       "overlapped) and 12.4 ms its compute stretched 1.029x for the slowest of 8 GPUs (gpu_spread), "
                       "where the run added 16.8 ms to 464.1; with `--gpu-spread 0` the effect error is +5.9 % (the "
-                      "probe's sensitivity run): simtrain adds 29 ms where the run added 16.8, and without the stretch "
-                      "for the slowest GPU it adds about what the run did; not closed"),
+                      "probe's sensitivity run): simtrain then adds 16.6 ms, about what the run did, and with the "
+                      "stretch for the slowest GPU 29 ms; not closed"),
         (32, "683.51", "the loss is predicted: simtrain keeps 0.686 of its one-GPU throughput per GPU on 32 (4 "
                        "nodes), the README 0.679: with no overlap simtrain adds 198 ms to its 432 ms step, 179 ms "
                        "the exposed gradient all-reduce over the one 100 Gbit/s NIC per node and 18 ms its compute "
