@@ -112,11 +112,12 @@ class Timeline:
 
 def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]],
                    p2p_forward: Sequence[float], p2p_backward: Sequence[float], schedule: str,
-                   micro_batches: int, factors: Sequence[float] | None = None, blocking: bool = False) -> Timeline:
+                   micro_batches: int, blocking: bool = False) -> Timeline:
     """List-schedule the pipeline: ``forward[s][chunk]`` and ``backward[s][chunk]`` seconds per micro-batch,
     ``p2p_forward[s]`` the send from stage s to s+1 (the last to the first for interleaved chunks),
-    ``p2p_backward[s]`` from s to s−1; ``factors[s]`` stretches stage s's compute. ``blocking``: a stage waits for
-    its send to complete before its next operation (Megatron-LM's default); otherwise it goes on computing.
+    ``p2p_backward[s]`` from s to s−1 (a slower GPU's stage comes stretched: :meth:`StageCosts.stretched
+    <simtrain.parallel.costs.StageCosts.stretched>`). ``blocking``: a stage waits for its send to complete before its
+    next operation (Megatron-LM's default); otherwise it goes on computing.
 
     Examples
     --------
@@ -126,7 +127,6 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
     """
     p, v = len(forward), len(forward[0])
     m = micro_batches
-    slow = list(factors) if factors is not None else [1.0] * p
     orders = [stage_order(schedule, s, p, m, v) for s in range(p)]
     last = p * v - 1
     nan = float("nan")
@@ -146,7 +146,7 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
         position = pointer[s]
         clock = free[s]
         stage_ops = ops[s]
-        forward_s, backward_s, factor = forward[s], backward[s], slow[s]
+        forward_s, backward_s = forward[s], backward[s]
         while position < len(order):
             kind, chunk, micro = order[position]
             vs = chunk * p + s
@@ -160,7 +160,7 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
                     ready = before + p2p_forward[(vs - 1) % p]
                 clock = (clock if clock > ready else ready)
                 start = clock
-                clock += forward_s[chunk] * factor
+                clock += forward_s[chunk]
                 f_done[vs][micro] = clock
                 neighbour = (s + 1) % p
                 hold = p2p_forward[s] if blocking and vs != last else 0.0
@@ -174,7 +174,7 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
                     ready = after + p2p_backward[(vs + 1) % p]
                 clock = (clock if clock > ready else ready)
                 start = clock
-                clock += backward_s[chunk] * factor
+                clock += backward_s[chunk]
                 b_done[vs][micro] = clock
                 neighbour = (s - 1) % p
                 hold = p2p_backward[s] if blocking and vs != 0 else 0.0
@@ -194,7 +194,7 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
 def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]], schedule: str,
             micro_batches: int, comms: Any, p2p_bytes: float,
             dp_buckets: Sequence[Sequence[tuple[float, Any, float]]],
-            factors: Sequence[float] | None = None, perturbations: Any = None, store_and_forward: bool = False,
+            perturbations: Any = None, store_and_forward: bool = False,
             blocking: bool = False) -> tuple[Timeline, list[float], list[list[tuple[float, float, float]]]]:
     """Run the pipeline in the DES; returns the timeline and, per stage, the end of its gradient reductions and
     each bucket's ``(start, end, share)`` on its communication stream.
@@ -209,7 +209,6 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
 
     p, v = len(forward), len(forward[0])
     m = micro_batches
-    slow = list(factors) if factors is not None else [1.0] * p
     env = Clock()
     cluster, capacity = (perturbations.apply(comms.cluster) if perturbations is not None
                          else (comms.cluster, comms.cluster.link_bandwidth_Bps))
@@ -235,7 +234,7 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
     def gradients(stage: int, start: float) -> Any:
         for ready, schedules, share in dp_buckets[stage]:
             # ready when the backward before it is done at the rate the earlier buckets left it
-            wait = compute_end(ready * slow[stage], dp_busy[stage], start) - env.now
+            wait = compute_end(ready, dp_busy[stage], start) - env.now
             if wait > 0:
                 yield env.timeout(wait)
             begin = env.now
@@ -252,11 +251,11 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
             if kind == "F":
                 if vs > 0:
                     yield arrived_f[vs][micro]
-                duration = forward[s][chunk] * slow[s]
+                duration = forward[s][chunk]
             else:
                 if vs < last:
                     yield arrived_b[vs][micro]
-                duration = backward[s][chunk] * slow[s]
+                duration = backward[s][chunk]
             start = env.now
             if position == len(order) - 1:
                 env.process(gradients(s, start))

@@ -91,13 +91,14 @@ def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
     return [float(factors[pp[:, s]].max()) for s in range(plan.pp)]
 
 
-def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical", factors: list[float] | None = None,
-              perturbations: Any = None, store_and_forward: bool = False,
+def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical", perturbations: Any = None,
+              store_and_forward: bool = False,
               timelines: dict[Any, Timeline] | None = None) -> HybridStep:
     """Run the pipeline and the gradient reductions; the step ends when every stage has updated.
 
+    ``costs`` as the step's GPUs run them (slower GPUs' stages stretched: :meth:`StageCosts.stretched`).
     ``timelines`` (analytical engine) keeps pipeline timelines by what decides them (the durations, the schedule,
-    the micro-batches, the stretch), so plans that differ only in their gradient reduction share one run.
+    the micro-batches), so plans that differ only in their gradient reduction share one run.
 
     Examples
     --------
@@ -112,7 +113,6 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
     >>> abs(a.step_time_s - d.step_time_s) < 1e-9 * a.step_time_s
     True
     """
-    slow = factors or [1.0] * plan.pp
     m = plan.num_micro_batches
     if engine == "des":
         buckets = [[(ready, schedules, share) for ready, _, schedules, share in stage] for stage in costs.dp_buckets]
@@ -120,15 +120,15 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
             buckets = [[(costs.backward[s][0], schedules, share) for _, _, schedules, share in stage]
                        for s, stage in enumerate(costs.dp_buckets)]
         timeline, dp_end, dp_busy = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms,
-                                            costs.p2p_bytes, buckets, slow, perturbations, store_and_forward,
+                                            costs.p2p_bytes, buckets, perturbations, store_and_forward,
                                             blocking=not plan.overlap_pp)
     else:
         key = (tuple(map(tuple, costs.forward)), tuple(map(tuple, costs.backward)), tuple(costs.p2p_forward),
-               tuple(costs.p2p_backward), plan.schedule, m, tuple(slow), not plan.overlap_pp)
+               tuple(costs.p2p_backward), plan.schedule, m, not plan.overlap_pp)
         known = timelines.get(key) if timelines is not None else None
         if known is None:
             known = run_analytical(costs.forward, costs.backward, costs.p2p_forward, costs.p2p_backward,
-                                   plan.schedule, m, slow, blocking=not plan.overlap_pp)
+                                   plan.schedule, m, blocking=not plan.overlap_pp)
             if timelines is not None:
                 timelines[key] = known
         timeline = known
@@ -140,7 +140,7 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
             busy: list[tuple[float, float, float]] = []
             for ready, seconds, _, share in costs.dp_buckets[s]:
                 # a bucket is ready when the backward before it is done at the rate the earlier buckets left it
-                begin = max(clock, compute_end(ready * slow[s], busy, start) if plan.overlap_dp else end)
+                begin = max(clock, compute_end(ready, busy, start) if plan.overlap_dp else end)
                 clock = begin + seconds
                 busy.append((begin, clock, share))
             dp_end.append(clock)
@@ -150,7 +150,7 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         start, end = timeline.last_backward(s)
         # the reductions that overlap the last backward hold SMs its compute would use (simtrain.training.overlap)
         backward_end.append(compute_end(end - start, dp_busy[s], start))
-        stage_end.append(max(backward_end[s], dp_end[s]) + costs.update[s] * slow[s] + costs.dp_after_update[s])
+        stage_end.append(max(backward_end[s], dp_end[s]) + costs.update[s] + costs.dp_after_update[s])
     return HybridStep(timeline, dp_end, stage_end, max(stage_end), backward_end)
 
 
@@ -193,7 +193,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
                                  phase=phase)
         # the stages' compute as their slowest GPUs run it; the communication exposed in them as it is
         slow = costs.stretched(factors)
-        outcomes.append((phase, count, costs, step_time(slow, plan, run.engine, None, perturbations,
+        outcomes.append((phase, count, costs, step_time(slow, plan, run.engine, perturbations,
                                                         run.store_and_forward), slow))
     _, _, costs, step, slow = max(outcomes, key=lambda o: o[1])
     report = _report(resolved, plan, memory, costs, step, clean_step_time_s, StepReport, slow)
@@ -280,7 +280,7 @@ def trains_factor_gemms(scheme: Any, spec: Any, num_gpus: int, gpus_per_node: in
 
 
 def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: StageCosts, step: HybridStep,
-            clean: float | None, report_type: Any, slow: StageCosts | None = None) -> Any:
+            clean: float | None, report_type: Any, slow: StageCosts) -> Any:
     """The report of a plan's step: ``costs`` as the typical GPU runs them, ``slow`` as the step ran them (its
     slowest GPUs' compute, :meth:`StageCosts.stretched`)."""
     run, spec, cluster, device = resolved.run, resolved.model, resolved.cluster, resolved.device
@@ -289,8 +289,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
     n = cluster.num_gpus
     peak = device.peak_flops(run.dtype)
     # the same stages (as the step's slowest GPUs and stragglers ran them) without the sends
-    ran = slow or costs
-    no_p2p = run_analytical(ran.forward, ran.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m)
+    no_p2p = run_analytical(slow.forward, slow.backward, [0.0] * plan.pp, [0.0] * plan.pp, plan.schedule, m)
     exposed = {key: 0.0 for key in CATEGORIES}
     exposed.update({k: costs.exposed[k] for k in ("tp", "cp", "ep")})
     exposed["pp"] = max(0.0, step.timeline.end - no_p2p.end)   # what the sends add to the pipeline
