@@ -197,6 +197,36 @@ class Phase:
         """Bytes one worker contributes in this step for ``tensors``."""
         return float(sum(c.payload_bytes for c in self.comms(tensors)))
 
+    def codec_seconds(self, tensors: Sequence[Tensor], compute: Any, width: int,
+                      codec: tuple[str | None, int] = (None, 0)) -> float:
+        """Seconds of this phase's compression compute (selection, QR, encode and decode) on ``tensors`` on one
+        GPU: ``codec`` (a codec and its encodes and decodes per step,
+        :func:`simtrain.calibration.codec_times.scheme_codec`) at the profile's measured times where ``compute``
+        (a :class:`~simtrain.compute.ComputeModel`) has them, else :attr:`compute_flops` against a few passes over
+        the gradient at ``width`` bytes a value (:meth:`~simtrain.compute.ComputeModel.codec_time`). The
+        data-parallel step and a model-parallel plan both price a bucket's codec here.
+
+        Examples
+        --------
+        >>> from simtrain.compute import ComputeModel
+        >>> from simtrain.model.spec import Tensor
+        >>> w = [Tensor("fc.weight", (1024, 1024))]
+        >>> cm = ComputeModel.roofline("a100")
+        >>> Phase("dense", lambda ts: []).codec_seconds(w, cm, 4)
+        0.0
+        >>> topk = Phase("compressed", lambda ts: [], compute_flops=lambda ts: 10.0 * sum(t.numel for t in ts))
+        >>> topk.codec_seconds(w, cm, 4) == cm.kernel_time(10.0 * 2**20, 3.0 * 4 * 2**20, "fp32")
+        True
+        """
+        if self.compute_flops is None:
+            return 0.0
+        flops = self.compute_flops(tensors)
+        if not flops:
+            return 0.0
+        elements = sum(t.numel for t in tensors)
+        # the analytical fallback reads a few passes over the gradient
+        return float(compute.codec_time(codec[0], codec[1], elements, flops, 3.0 * width * elements))
+
     def updated_params(self, tensors: Sequence[Tensor]) -> int:
         """Parameters the optimizer step updates for ``tensors`` in this phase (what its update is priced on).
 

@@ -63,7 +63,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,10 +80,25 @@ from simtrain.topology import Cluster
 from simtrain.training.overlap import collective_share, overlapped
 from simtrain.units import format_size
 
-__all__ = ["CATEGORIES", "Comms", "StageCosts", "expert_block"]
+__all__ = ["CATEGORIES", "Comms", "DpBucket", "StageCosts", "expert_block"]
 
 #: Communication classes of the report's ``exposed_comm_s``.
 CATEGORIES = ("tp", "pp", "dp", "cp", "ep")
+
+
+class DpBucket(NamedTuple):
+    """One bucket of a pipeline stage's data-parallel gradient reduction (:attr:`StageCosts.dp_buckets`).
+
+    A bucket's codec (a compression scheme's compute on it) runs on the GPU when the bucket is ready and the codecs
+    before it are through, and its collectives when the codec is through and the stream is free, as in the
+    data-parallel step (:func:`simtrain.training.data_parallel.arrivals`).
+    """
+
+    ready: float   #: seconds of compute into the last backward when its gradients are ready
+    seconds: float   #: its collectives' time, one after another
+    schedules: tuple[Schedule, ...]   #: those collectives
+    share: float   #: the share of a GPU they hold while they run (:func:`~simtrain.training.overlap.collective_share`)
+    codec: float = 0.0   #: a compression scheme's compute on it, before its collectives (s)
 
 
 class Comms:
@@ -210,20 +225,18 @@ class Comms:
         return self._reductions[memo]
 
     def compressed(self, phase: Any, stage: int, tensors: Sequence[Tensor], dp_per_node: int,
-                   compute: ComputeModel, width: int) -> tuple[float, tuple[Schedule, ...], float]:
+                   compute: ComputeModel, width: int,
+                   codec: tuple[str | None, int] = (None, 0)) -> tuple[float, tuple[Schedule, ...], float, float]:
         """Seconds, Schedules and share of a GPU (as :meth:`reduction`) of a compression scheme's communications
-        (``phase.comms``) for one bucket of gradient tensors on stage ``stage``'s data-parallel groups, after its
-        compression compute. The scheme's
+        (``phase.comms``) for one bucket of gradient tensors on stage ``stage``'s data-parallel groups, and the
+        seconds of its compression compute before them (:meth:`~simtrain.compression.base.Phase.codec_seconds`,
+        ``codec`` as :func:`~simtrain.calibration.codec_times.scheme_codec` gives it). The scheme's
         groups (``world``, ``node``, ``peers``, ``leaders``, ``groups:K``) are taken inside each data-parallel
         group, with ``dp_per_node`` of its members per node."""
         from simtrain.collectives.groups import comm_sizes
 
         rows = self.stage_rows("dpcp", stage)
         seconds = share = 0.0
-        if phase.compute_flops is not None:
-            flops = phase.compute_flops(tensors)
-            if flops:
-                seconds += compute.kernel_time(flops, 3.0 * width * sum(t.numel for t in tensors), "fp32")
         schedules: list[Schedule] = []
         for comm in phase.comms(tensors):
             if comm.payload_bytes <= 0 or rows.shape[1] == 1:
@@ -245,7 +258,7 @@ class Comms:
             seconds += self._timed(key, float(sum(all_sizes)), schedule)
             schedules.append(schedule)
             share = max(share, collective_share(schedule, self.cluster, self.options, groups[0], self.cache))
-        return seconds, tuple(schedules), share
+        return seconds, tuple(schedules), share, phase.codec_seconds(tensors, compute, width, codec)
 
     def stage_rows(self, dim: str, stage: int) -> np.ndarray:
         """The groups of ``dim`` that lie on pipeline stage ``stage``."""
@@ -296,10 +309,10 @@ class StageCosts:
         Seconds of the activation (gradient) send from stage s to s+1 (s−1), per micro-batch.
     exposed : dict
         Per category, the exposed seconds per micro-batch of the first stage's forward plus backward.
-    dp_buckets : list of list of tuple
+    dp_buckets : list of list of DpBucket
         Per stage, the gradient reductions of its last micro-batch's backward, in the order backward produces
-        them: (seconds of compute into that backward when the bucket is ready, seconds of its communication, its
-        Schedules on the stage's data-parallel groups, the share of a GPU they hold while they run).
+        them: when each bucket is ready, its communication's seconds, Schedules (on the stage's data-parallel
+        groups) and share of a GPU, and a compression scheme's codec seconds on it (:class:`DpBucket`).
     dp_after_update : list of float
         Per stage, communication after the optimizer step (ZeRO-1/2 parameter all-gather).
     update : list of float
@@ -315,7 +328,7 @@ class StageCosts:
     p2p_forward: list[float]
     p2p_backward: list[float]
     exposed: dict[str, float]
-    dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...], float]]]
+    dp_buckets: list[list[DpBucket]]
     dp_after_update: list[float]
     update: list[float]
     model_flops: float
@@ -358,8 +371,8 @@ class StageCosts:
             self,
             forward=[longer(f, fc, k) for f, fc, k in zip(self.forward, self.forward_compute, factors)],
             backward=[longer(b, bc, k) for b, bc, k in zip(self.backward, self.backward_compute, factors)],
-            dp_buckets=[[(ready + (k - 1.0) * part, seconds, schedules, share)
-                         for (ready, seconds, schedules, share), part in zip(stage, compute)]
+            dp_buckets=[[bucket._replace(ready=bucket.ready + (k - 1.0) * part, codec=bucket.codec * k)
+                         for bucket, part in zip(stage, compute)]
                         for stage, compute, k in zip(self.dp_buckets, self.dp_ready_compute, factors)],
             update=[u * k for u, k in zip(self.update, factors)])
 
@@ -372,9 +385,12 @@ class StageCosts:
     def build(cls, c: DecoderConfig, plan: ParallelPlan, cluster: Cluster, compute: ComputeModel, dtype: str,
               optimizer: str, *, cache: NetworkCache | None = None, options: NetworkOptions | None = None,
               engine: str = "analytical", algorithm: str = "auto",
-              algorithm_params: Mapping[str, Any] | None = None, phase: Any = None) -> StageCosts:
+              algorithm_params: Mapping[str, Any] | None = None, phase: Any = None,
+              codec: tuple[str | None, int] = (None, 0)) -> StageCosts:
         """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
-        :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups."""
+        :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups,
+        its compute priced at ``codec``'s measured times where the profile has them
+        (:func:`~simtrain.calibration.codec_times.scheme_codec`)."""
         cache = NetworkCache.for_cluster(cluster, cache)
         comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
         width = DTYPE_BYTES[dtype]
@@ -475,7 +491,7 @@ class StageCosts:
         backward_compute: list[list[float]] = []
         ready_compute: list[list[float]] = []
         exposed = dict.fromkeys(CATEGORIES, 0.0)
-        dp_buckets: list[list[tuple[float, float, tuple[Schedule, ...], float]]] = []
+        dp_buckets: list[list[DpBucket]] = []
         dp_after: list[float] = []
         updates: list[float] = []
         from simtrain.parallel.memory import stage_params
@@ -533,7 +549,7 @@ class StageCosts:
             ready = ready_own = 0.0
             # each entry's readiness → its compute part (readiness grows with every layer's backward)
             compute_at: dict[float, float] = {0.0: 0.0}
-            stage_buckets: list[tuple[float, float, tuple[Schedule, ...], float]] = []
+            stage_buckets: list[DpBucket] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
             extra_dense = dense_params * width - layer_dense   # embedding and head
             if phase is not None and plan.dp_bucket:
@@ -550,13 +566,13 @@ class StageCosts:
                     compute_at[ready] = ready_own
                     index = indices[len(buckets) - 1 - position]
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
-                    stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
-                                                                   width)))
+                    stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
+                                                                           compute, width, codec)))
                 edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
                 tensors = [t for layer in edge for t in layer.tensors]
                 if tensors:
-                    stage_buckets.append((ready, *comms.compressed(phase, stage, tensors, dp_per_node, compute,
-                                                                   width)))
+                    stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
+                                                                           compute, width, codec)))
             elif plan.zero < 3 or plan.hybrid:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
                 op = "replica" if plan.zero >= 3 else op
@@ -573,9 +589,9 @@ class StageCosts:
                 operand = 1.0 / plan.zero_group if plan.zero >= 3 else 1.0
                 for at, dense_bytes, expert_bytes in merge_buckets(grads, plan.dp_bucket / operand,
                                                                    plan.dp_bucket_rule):
-                    stage_buckets.append((at, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
+                    stage_buckets.append(DpBucket(at, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
             dp_buckets.append(stage_buckets)
-            ready_compute.append([compute_at[entry[0]] for entry in stage_buckets])
+            ready_compute.append([compute_at[bucket.ready] for bucket in stage_buckets])
             after = 0.0
             if plan.zero in (1, 2) and plan.hybrid:
                 after = comms.time("all-gather", "shard", (dense_params + expert_params) * width,
@@ -643,8 +659,8 @@ class StageCosts:
                            m / plan.pp)
         if self.phase_bytes is not None:   # a compression scheme: the schedules of its buckets
             for stage_buckets in self.dp_buckets:
-                for _, _, schedules, _ in stage_buckets:
-                    for schedule in schedules:
+                for bucket in stage_buckets:
+                    for schedule in bucket.schedules:
                         comms._add(None, schedule, 1.0)
             return
         if plan.hybrid:

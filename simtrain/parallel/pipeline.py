@@ -193,16 +193,17 @@ def run_analytical(forward: Sequence[Sequence[float]], backward: Sequence[Sequen
 
 def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[float]], schedule: str,
             micro_batches: int, comms: Any, p2p_bytes: float,
-            dp_buckets: Sequence[Sequence[tuple[float, Any, float]]],
+            dp_buckets: Sequence[Sequence[Any]],
             perturbations: Any = None, store_and_forward: bool = False,
             blocking: bool = False) -> tuple[Timeline, list[float], list[list[tuple[float, float, float]]]]:
     """Run the pipeline in the DES; returns the timeline and, per stage, the end of its gradient reductions and
     each bucket's ``(start, end, share)`` on its communication stream.
 
-    ``comms`` (:class:`~simtrain.parallel.costs.Comms`) gives the sends' Schedules; ``dp_buckets[s]`` lists
-    ``(seconds into the last backward when ready, Schedules, share of a GPU they hold)`` of stage s's gradient
-    reductions, run one after another on the stage's communication stream; a bucket is ready when that much of the
-    backward is done at the rate the earlier buckets left it (:mod:`simtrain.training.overlap`).
+    ``comms`` (:class:`~simtrain.parallel.costs.Comms`) gives the sends' Schedules; ``dp_buckets[s]`` lists stage
+    s's gradient reductions (:class:`~simtrain.parallel.costs.DpBucket`), run one after another on the stage's
+    communication stream; a bucket is ready when ``ready`` seconds of the backward are done at the rate the earlier
+    buckets left it (:mod:`simtrain.training.overlap`), its codec (GPU compute, no network) runs after the codecs
+    before it, and its collectives after its codec.
     """
     from simtrain.network.des import Clock, CollectiveRun, FlowNetwork
     from simtrain.training.overlap import compute_end
@@ -232,16 +233,19 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
         run.done.callbacks.append(lambda _: event.succeed())
 
     def gradients(stage: int, start: float) -> Any:
-        for ready, schedules, share in dp_buckets[stage]:
-            # ready when the backward before it is done at the rate the earlier buckets left it
-            wait = compute_end(ready, dp_busy[stage], start) - env.now
+        coded = start   # when the GPU is through the codecs so far
+        for bucket in dp_buckets[stage]:
+            # ready when the backward before it is done at the rate the earlier buckets left it; its codec (GPU
+            # compute beside the stream) after the codecs before it
+            coded = max(compute_end(bucket.ready, dp_busy[stage], start), coded) + bucket.codec
+            wait = coded - env.now
             if wait > 0:
                 yield env.timeout(wait)
             begin = env.now
-            for schedule in schedules:
+            for schedule in bucket.schedules:
                 run = CollectiveRun(network, schedule, comms.options)
                 yield run.done
-            dp_busy[stage].append((begin, env.now, share))
+            dp_busy[stage].append((begin, env.now, bucket.share))
         dp_end[stage] = env.now
 
     def stage_process(s: int) -> Any:

@@ -234,6 +234,11 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     from simtrain.compression import make_scheme
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
+    codec: tuple[str | None, int] = (None, 0)
+    if compression is not None:
+        from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
+
+        codec = scheme_codec(compression)
     n = check_count(cluster.num_gpus, MAX_SEARCH_GPUS, key="gpus")   # a topology's own size, when gpus is None
     from simtrain.training.variability import expected_slowest, priced_spread
 
@@ -295,7 +300,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         runs = []
         for phase, count in phases:
             costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
-                                     algorithm=name, algorithm_params=params, phase=phase)
+                                     algorithm=name, algorithm_params=params, phase=phase, codec=codec)
             runs.append((count, costs, step_time(costs.stretched([slowest] * plan.pp), plan, timelines=timelines)))
         _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)

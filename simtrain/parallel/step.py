@@ -115,9 +115,9 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
     """
     m = plan.num_micro_batches
     if engine == "des":
-        buckets = [[(ready, schedules, share) for ready, _, schedules, share in stage] for stage in costs.dp_buckets]
+        buckets = costs.dp_buckets
         if not plan.overlap_dp:   # every reduction waits for the end of the last backward
-            buckets = [[(costs.backward[s][0], schedules, share) for _, _, schedules, share in stage]
+            buckets = [[bucket._replace(ready=costs.backward[s][0]) for bucket in stage]
                        for s, stage in enumerate(costs.dp_buckets)]
         timeline, dp_end, dp_busy = run_des(costs.forward, costs.backward, plan.schedule, m, costs.comms,
                                             costs.p2p_bytes, buckets, perturbations, store_and_forward,
@@ -136,13 +136,16 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
         dp_busy = []
         for s in range(plan.pp):
             start, end = timeline.last_backward(s)
-            clock = start if plan.overlap_dp else end
+            clock = coded = start if plan.overlap_dp else end
             busy: list[tuple[float, float, float]] = []
-            for ready, seconds, _, share in costs.dp_buckets[s]:
-                # a bucket is ready when the backward before it is done at the rate the earlier buckets left it
-                begin = max(clock, compute_end(ready, busy, start) if plan.overlap_dp else end)
-                clock = begin + seconds
-                busy.append((begin, clock, share))
+            for bucket in costs.dp_buckets[s]:
+                # a bucket is ready when the backward before it is done at the rate the earlier buckets left it;
+                # its codec runs after the codecs before it, its collectives after its codec and the stream's last
+                ready = compute_end(bucket.ready, busy, start) if plan.overlap_dp else end
+                coded = max(ready, coded) + bucket.codec
+                begin = max(clock, coded)
+                clock = begin + bucket.seconds
+                busy.append((begin, clock, bucket.share))
             dp_end.append(clock)
             dp_busy.append(busy)
     stage_end, backward_end = [], []
@@ -171,6 +174,11 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
     config = spec.config
     phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, run.dtype)
     scheme = resolved.scheme if phases[0][0] is not None else None
+    codec: tuple[str | None, int] = (None, 0)
+    if scheme is not None:
+        from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
+
+        codec = scheme_codec(scheme)
     memory = memory_per_gpu(config, plan, run.dtype, run.optimizer, scheme=scheme,
                             scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, run.dtype))
     capacity = device.memory_bytes
@@ -190,7 +198,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
         costs = StageCosts.build(config, plan, cluster, resolved.compute, run.dtype, run.optimizer,
                                  cache=resolved.cache, options=resolved.network, engine=run.engine,
                                  algorithm=resolved.algorithm, algorithm_params=resolved.algorithm_params,
-                                 phase=phase)
+                                 phase=phase, codec=codec)
         # the stages' compute as their slowest GPUs run it; the communication exposed in them as it is
         slow = costs.stretched(factors)
         outcomes.append((phase, count, costs, step_time(slow, plan, run.engine, perturbations,

@@ -330,15 +330,7 @@ def _phase_jobs(phase: Phase, buckets: Sequence[tuple[int, list[Tensor], list[st
     jobs: list[CommJob] = []
 
     def delay(tensors: Sequence[Tensor]) -> float:
-        if phase.compute_flops is None:
-            return 0.0
-        flops = phase.compute_flops(tensors)
-        if not flops:
-            return 0.0
-        elements = sum(t.numel for t in tensors)
-        nbytes = 3.0 * width * elements  # analytical fallback: a few passes over the gradient
-        # the profile's measured codec times where it has them (simtrain.calibration.codec_times)
-        return compute.codec_time(codec[0], codec[1], elements, flops, nbytes)
+        return phase.codec_seconds(tensors, compute, width, codec)
 
     if phase.overlap:
         for index, (_first, tensors, names) in enumerate(buckets):

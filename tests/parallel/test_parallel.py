@@ -209,3 +209,36 @@ def test_compression_applies_to_the_data_parallel_dimension() -> None:
     assert powersgd.scheme == "powersgd:rank=4" and set(powersgd.phase_step_times_s) == {"compressed"}
     with pytest.raises(ConfigError, match="needs zero 0"):
         simulate(model, "cloud-25g", scheme="powersgd:rank=4", zero=1, **kw)
+
+
+@pytest.mark.parametrize("scheme", ["powersgd:rank=4", "topk", "qsgd"])
+def test_a_schemes_codecs_run_in_both_engines_of_a_plan(scheme) -> None:
+    # a bucket's codec is GPU compute before its collectives: the DES runs it as the analytical engine does
+    kw = dict(gpus=16, parallel="tp=2,pp=2", micro_batch=1, global_batch=16, dtype="bf16", scheme=scheme)
+    model = "gpt:layers=4,hidden=512,heads=8,seq=256,vocab=1000"
+    analytical = simulate(model, "dgx-a100", **kw)
+    des = simulate(model, "dgx-a100", engine="des", **kw)
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-9)
+
+
+def test_a_plans_codecs_are_the_data_parallel_steps_and_a_slow_gpu_stretches_them() -> None:
+    from simtrain.calibration.codec_times import scheme_codec
+    from simtrain.compression import SchemeContext, make_scheme
+    from simtrain.model.decoder import block_layers
+
+    spec = load_model("gpt:layers=2,hidden=256,heads=4,seq=128,vocab=100")
+    cluster = load_topology("dgx-a100", gpus=16)
+    plan = make_plan(spec.config, 16, "tp=2", micro_batch=1, global_batch=8)
+    scheme = make_scheme("topk")
+    phase = scheme.phases(SchemeContext(spec, 16, 8, "bf16"))[0]
+    compute = ComputeModel.roofline("a100")
+    costs = StageCosts.build(spec.config, plan, cluster, compute, "bf16", "adam", phase=phase,
+                             codec=scheme_codec(scheme))
+    last = costs.dp_buckets[0][0]   # the last layer's bucket, as its TP rank holds it
+    tensors = [t for layer in block_layers(spec.config, 1, 2, 1, plan.sequence_parallel) for t in layer.tensors]
+    assert last.codec == phase.codec_seconds(tensors, compute, 2, scheme_codec(scheme)) > 0
+    assert costs.stretched([1.5]).dp_buckets[0][0].codec == pytest.approx(1.5 * last.codec, rel=1e-12)
+    # the codec is not part of the collectives' seconds (without a profile both are the analytical fallback's)
+    unnamed = StageCosts.build(spec.config, plan, cluster, compute, "bf16", "adam", phase=phase)
+    other = unnamed.dp_buckets[0][0]
+    assert (other.ready, other.seconds, other.share, other.codec) == (last.ready, last.seconds, last.share, last.codec)
