@@ -306,8 +306,9 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         # beyond the last backward, as the reductions' SMs stretched it (that stretch is shared_compute_time_s)
         tails.append(max(0.0, step.dp_end[s] - step.backward_end[s]) + costs.dp_after_update[s])
     exposed["dp"] = max(tails) + costs.exposed["dp"]
-    forward = m * sum(costs.forward[0])
-    backward = m * sum(costs.backward[0])
+    # the first stage's compute alone: the TP/CP/EP/ZeRO-3 communication its passes expose is in ``exposed``
+    forward = m * sum(costs.forward_compute[0])
+    backward = m * sum(costs.backward_compute[0])
     busy = forward + backward + costs.update[0]
     tokens = plan.global_batch * spec.config.seq
     parallel = {

@@ -211,6 +211,19 @@ def test_compression_applies_to_the_data_parallel_dimension() -> None:
         simulate(model, "cloud-25g", scheme="powersgd:rank=4", zero=1, **kw)
 
 
+def test_a_plans_compute_time_is_compute_and_its_exposed_tp_is_communication() -> None:
+    # the TP all-reduces a stage's passes expose are reported once, as communication, not also as compute: with
+    # one stage and no data parallelism the step is the two together
+    r = simulate("gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1000", "cloud-25g", gpus=16, parallel="tp=16",
+                 micro_batch=1, global_batch=4, dtype="fp16", gpu_spread=0)
+    exposed = r.parallel["exposed_comm_s"]
+    assert exposed["tp"] > r.compute_time_s > 0   # TP across 25 Gb/s nodes dominates
+    assert r.compute_time_s == pytest.approx(r.forward_time_s + r.backward_time_s + r.update_time_s, rel=1e-12)
+    assert r.compute_time_s + sum(exposed.values()) == pytest.approx(r.step_time_s, rel=1e-12)
+    assert r.scaling_efficiency == pytest.approx(r.compute_time_s / r.step_time_s, rel=1e-12)
+    assert r.scaling_efficiency < 0.5
+
+
 @pytest.mark.parametrize("scheme", ["powersgd:rank=4", "topk", "qsgd"])
 def test_a_schemes_codecs_run_in_both_engines_of_a_plan(scheme) -> None:
     # a bucket's codec is GPU compute before its collectives: the DES runs it as the analytical engine does
