@@ -404,6 +404,9 @@ class NcclTuner:
         self._ctas: dict[str, int] = {}   # NCCL algorithm → thread blocks (:meth:`ctas_of`)
         self._templates: dict[Candidate, Schedule] = {}
         self._pipeline: dict[Candidate, tuple[float, np.ndarray, float, np.ndarray]] = {}
+        # the chosen schedule by size: a template is resized to the same size by every bucket of that size, and the
+        # choice, the chunks and the scaled patterns are a pure function of the size
+        self._chosen: dict[tuple[type, float], Schedule] = {}
         self._cache = NetworkCache.for_cluster(cluster, cache)  # routes shared by the candidates' templates
 
     # -- building ---------------------------------------------------------------------------------------------
@@ -460,6 +463,7 @@ class NcclTuner:
             base = self.template(candidate)
             empty = Schedule(base.op, base.algorithm, 0.0, base.ranks, tuple(p.scaled(0.0) for p in base.patterns),
                              1, base.params, base.base_latency_s, base.protocol)
+            object.__setattr__(empty, "_endpoints", base.endpoints)   # the same flow arrays
             first0, busy0 = pipeline_terms(empty, self.cluster, cache=self._cache)
             first1, busy1 = pipeline_terms(base, self.cluster, cache=self._cache)
             # a resource's busy time is linear in the bytes; one that is below another at no bytes and at the
@@ -497,8 +501,14 @@ class NcclTuner:
         return sorted(rows, key=lambda row: (row[1], self.candidates.index(row[0])))
 
     def choose(self, size: float) -> Candidate:
-        """NCCL's choice at ``size`` bytes."""
-        return self.table(size)[0][0]
+        """NCCL's choice at ``size`` bytes: the first row of :meth:`table` (the fastest, ties to the earlier
+        candidate), without sorting the others."""
+        best, best_time = self.candidates[0], self.predict(self.candidates[0], size)
+        for candidate in self.candidates[1:]:
+            time = self.predict(candidate, size)
+            if time < best_time:
+                best, best_time = candidate, time
+        return best
 
     def ctas_of(self, nccl: str) -> int:
         """Thread blocks NCCL launches for its algorithm ``nccl`` on these groups (:func:`group_ctas`; worked out
@@ -510,7 +520,11 @@ class NcclTuner:
 
     def schedule(self, size: float) -> Schedule:
         """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
-        return self._schedule(self.choose(size / float(self.shares.sum())), size, True)
+        key = (type(size), size)   # the size as given (the Schedule keeps it)
+        known = self._chosen.get(key)
+        if known is None:
+            known = self._chosen[key] = self._schedule(self.choose(size / float(self.shares.sum())), size, True)
+        return known
 
     def schedule_of(self, candidate: Candidate, size: float) -> Schedule:
         """``candidate``'s schedule for ``size`` bytes as ``auto`` would run it (its protocol's costs, its
@@ -543,10 +557,14 @@ class NcclTuner:
         params = {"algorithm": candidate.algorithm, "nccl": candidate.nccl, "protocol": candidate.protocol,
                   "chunks": chunks, **dict(candidate.params)}
         if not chosen:
-            return Schedule(self.op, candidate.algorithm, size, base.ranks, tuple(patterns), chunks,
-                            {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)
-        return Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
-                        candidate.protocol, self)
+            out = Schedule(self.op, candidate.algorithm, size, base.ranks, tuple(patterns), chunks,
+                           {**base.params, "chunks": chunks}, base.base_latency_s, candidate.protocol)
+        else:
+            out = Schedule(self.op, "auto", size, base.ranks, tuple(patterns), chunks, params, base.base_latency_s,
+                           candidate.protocol, self)
+        # the template's flow arrays and ranks: its endpoints (worked out once per template, as resized() keeps them)
+        object.__setattr__(out, "_endpoints", base.endpoints)
+        return out
 
 
 def _upper(low: np.ndarray, high: np.ndarray) -> np.ndarray:

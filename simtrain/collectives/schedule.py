@@ -326,8 +326,12 @@ class Schedule:
     @property
     def bytes_sent(self) -> float:
         """Bytes sent by all ranks together over the whole collective (all chunks); with CPU server hosts
-        (``byteps``) their sends are included."""
-        return self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
+        (``byteps``) their sends are included. Worked out once (the patterns' bytes are read-only)."""
+        found = self.__dict__.get("_bytes_sent")
+        if found is None:
+            found = self.chunks * sum(p.repeat * p.bytes_per_step for p in self.patterns)
+            object.__setattr__(self, "_bytes_sent", found)
+        return found
 
     def resized(self, size_bytes: float) -> Schedule:
         """The same schedule for another buffer size (every flow's bytes scale with the buffer).

@@ -79,7 +79,8 @@ def _frontier(ready: np.ndarray, src: np.ndarray, dst: np.ndarray, times: np.nda
     after = ready.copy()
     np.maximum.at(after, dst, end)
     np.maximum.at(after, src, end)
-    return after + overhead
+    after += overhead   # in place: a fresh array
+    return after
 
 
 def _level_times(pattern: StepPattern, flows: _Flows, cluster: Cluster, cache: NetworkCache) -> np.ndarray:
@@ -215,12 +216,14 @@ def _streams(schedule: Schedule) -> bool:
     return any(p.stage_of_flow is not None for p in patterns) and all(p.chain_id is None for p in patterns)
 
 
-def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache) -> np.ndarray:
+def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cache: NetworkCache,
+                  known: dict[int, _Flows] | None = None) -> np.ndarray:
     """Per flow of a streaming schedule (:func:`_streams`), its time per chunk once the pipeline is full: every
     step of every pattern holds a chunk (a pattern repeated ``r`` times puts ``r`` flows on each of its paths), the
     flows share the links max-min, and a flow takes its latency, its bytes at that rate (slowed by its protocol's
     efficiency) and its step's charges. The busiest sets the pace of the chunks after the first, as in the DES,
-    where a chunk waits only for the one before it at each step."""
+    where a chunk waits only for the one before it at each step. ``known``: the patterns' routes and latencies
+    by their place in the schedule, where the caller has them."""
     used = [p for p in schedule.patterns if p.num_flows]
     if not used:   # nothing moves: each later chunk costs nothing
         return np.zeros(1)
@@ -228,8 +231,12 @@ def _steady_flows(schedule: Schedule, cluster: Cluster, options: NetworkOptions,
                       lambda: _steady_rates(used, cluster, cache))
     times = []
     start = 0
-    for pattern in used:
-        alone = _flows(pattern, cluster, cache, rates=False)
+    for index, pattern in enumerate(schedule.patterns):
+        if not pattern.num_flows:
+            continue
+        alone = known.get(index) if known is not None else None
+        if alone is None:
+            alone = _flows(pattern, cluster, cache, rates=False)
         steady = _Flows(alone.routes, rates[start:start + pattern.num_flows], alone.latency)
         start += pattern.num_flows
         flow_times = _flow_times(pattern, steady)
@@ -286,7 +293,8 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     phases = []
     pipelined = schedule.chunks > 1 or parts is not None   # later chunks' pace wanted
     streaming = _streams(schedule)
-    for pattern in schedule.patterns:
+    known: dict[int, _Flows] = {}   # each pattern's routes and latencies, for the steady state after
+    for index, pattern in enumerate(schedule.patterns):
         if pattern.num_flows == 0:
             stage_times.append(0.0)
             occupancy.append(0.0)
@@ -295,7 +303,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
         tree = pattern.stage_of_flow is not None and pattern.chain_id is None
         # a tree's flows all on the wire at once time its chunks only where they do not stream (the link groups)
         whole = not tree or (pipelined and not streaming)
-        flows = _flows(pattern, cluster, cache, rates=whole)
+        flows = known[index] = _flows(pattern, cluster, cache, rates=whole)
         overhead = options.step_overhead(pattern.reduce_bytes) + pattern.step_latency_s  # the schedule's protocol
         if whole:
             times = _flow_times(pattern, flows)
@@ -309,9 +317,10 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
             first = times if not tree else _level_times(pattern, flows, cluster, cache)
             if pattern.efficiency is not None and tree:
                 first = _slowed(first, flows, pattern.efficiency)
+            steps = [(src[members], dst[members], first[members]) for members in pattern.levels]
             for _ in range(pattern.repeat):
-                for members in pattern.levels:
-                    ready = _frontier(ready, src[members], dst[members], first[members], overhead)
+                for level_src, level_dst, level_first in steps:
+                    ready = _frontier(ready, level_src, level_dst, level_first, overhead)
             stage = float(ready.max()) - before
             occupied = pattern.repeat * (float(times.max()) + overhead) if whole else 0.0
         elif pattern.repeat == 1:
@@ -330,7 +339,7 @@ def _evaluate(schedule: Schedule, cluster: Cluster, options: NetworkOptions, cac
     busy: list[float] | np.ndarray = []
     if pipelined and occupancy:
         if streaming:   # a tree's chunks stream through every step at once
-            busy = _steady_flows(schedule, cluster, options, cache)
+            busy = _steady_flows(schedule, cluster, options, cache, known)
         else:   # groups of patterns that share links cannot overlap across chunks
             groups = cache.link_groups(schedule.patterns)
             busy = _group_busy(occupancy, groups)

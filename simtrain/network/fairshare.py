@@ -96,7 +96,7 @@ def max_min_rates(
         work_links = links[entries]
         work_weights = None if work_weights is None else work_weights[entries]
     work_caps = caps[flows]
-    remaining = capacity.astype(np.float64).copy()
+    remaining = capacity.astype(np.float64)   # a copy (astype copies)
     tolerance = 1e-12
     while flows.size:
         count = np.bincount(work_links, weights=work_weights, minlength=len(remaining))
