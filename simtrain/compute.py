@@ -48,7 +48,7 @@ from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
-           "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm"]
+           "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm", "score_bytes"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -151,8 +151,49 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "layernorm": ((1, 1, 1), (3, 2, 2)),
     "rmsnorm": ((1, 1, 1), (3, 2, 2)),
     "add": ((1, 1, 1), (1, 1, 1)),
+    # Hugging Face's NewGELUActivation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as eager PyTorch runs it: eight
+    # kernels forward (pow, mul, add, mul, tanh, add, mul, mul: ten reads, eight writes) and autograd's eleven
+    # backward (seventeen reads, eleven writes), counted from the ATen ops it dispatches
+    "gelu_eager": ((10, 8, 8), (17, 11, 11)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
+#: Width (bytes) of the scores' softmax under autocast: PyTorch's autocast runs softmax in fp32.
+SOFTMAX_WIDTH = 4
+
+
+def score_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
+    """Bytes an unfused core attention's non-GEMM kernels move per score element (its probabilities' dropout
+    apart: a layer of its own), and how many kernels they are, for scores stored ``width`` bytes wide.
+
+    ``attention`` (Megatron-LM's fused scale-mask-softmax): forward one pass reading the scores and writing the
+    probabilities; backward reading the probabilities and their gradient, writing the scores' gradient.
+    ``eager_attention`` (Hugging Face's eager GPT-2 attention under autocast; counted from the ATen ops it
+    dispatches): forward the division by √d, the causal ``where``, the padding mask's addition (its mask is fp32
+    under autocast, so the sum is), the softmax in fp32 (autocast's list) and the cast back to ``width``; backward
+    the casts, the softmax's gradient in fp32, the ``where`` and the division. ``eager_half_attention`` (the same
+    code on a model cast to the half type): the same kernels at ``width``, no casts. In fp32 the two are one.
+
+    Examples
+    --------
+    >>> score_bytes("attention", 2, "forward"), score_bytes("attention", 2, "backward")
+    ((4.0, 1), (6.0, 1))
+    >>> score_bytes("eager_attention", 2, "forward"), score_bytes("eager_attention", 2, "backward")
+    ((28.0, 5), (32.0, 5))
+    >>> score_bytes("eager_half_attention", 2, "forward"), score_bytes("eager_half_attention", 2, "backward")
+    ((16.0, 4), (14.0, 3))
+    >>> score_bytes("eager_attention", 4, "forward") == score_bytes("eager_half_attention", 4, "forward")
+    True
+    """
+    if kind not in ("eager_attention", "eager_half_attention"):
+        return (2.0 * width, 1) if phase == "forward" else (3.0 * width, 1)
+    s = max(SOFTMAX_WIDTH, width) if kind == "eager_attention" else width
+    cast = s + width if width < s else 0   # a cast between the scores' width and the softmax's
+    casts = 1 if cast else 0
+    if phase == "forward":   # div, where, + mask (to s wide), softmax, cast back
+        return float(2 * width + 2 * width + (width + s) + 2 * s + cast), 4 + casts
+    # cast of the incoming gradient, softmax backward (reads output and gradient), cast, where, div
+    return float(cast + 3 * s + cast + 2 * width + 2 * width), 3 + 2 * casts
+
 
 #: Kernels of a cross entropy per phase (:func:`_cross_entropy_bytes`).
 CROSS_ENTROPY_KERNELS = {"forward": 6, "backward": 2}
@@ -523,7 +564,7 @@ class ComputeModel:
             return self.profile.memory_time(factor * (activations + weights), dtype)
         if layer.kind in VIEWS:
             return 0.0
-        if layer.kind == "attention" and layer.gemm is not None:
+        if layer.kind in ("attention", "eager_attention", "eager_half_attention") and layer.gemm is not None:
             return self._attention_time(layer, batch, phase, dtype)
         if layer.kind in _FUSED_ATTENTION and layer.gemm is not None:
             return self._flash_attention_time(layer, batch, phase, dtype)
@@ -593,23 +634,26 @@ class ComputeModel:
         return sum(self.kernel_time(0.0, 2 * t, dtype, 1) for t in tensors)
 
     def _attention_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
-        """Unfused attention: Q·Kᵀ and P·V per head, and the softmax's passes over the scores."""
+        """Unfused attention: Q·Kᵀ and P·V per head, and the non-GEMM kernels over the scores
+        (:func:`score_bytes`: Megatron-LM's fused softmax, or eager PyTorch's separate kernels)."""
         assert layer.gemm is not None
         width = DTYPE_BYTES[dtype]
         length, kv, dim = layer.gemm
         heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
         head = dim // heads
         count = batch * heads
-        scores = count * length * kv * width
+        elements = count * length * kv
+        scores = elements * width
         q, kvb = batch * length * dim * width, batch * kv * dim * width
+        passes, kernels = score_bytes(layer.kind, width, phase)
         if phase == "forward":
             qk = self.gemm_time(length, kv, head, dtype, count, q + kvb + scores)       # S = Q·Kᵀ
-            softmax = self.kernel_time(0.0, 2 * scores, dtype, 1)                    # P = softmax(S)
+            softmax = self.kernel_time(0.0, passes * elements, dtype, kernels)       # P = softmax(S)
             pv = self.gemm_time(length, head, kv, dtype, count, scores + kvb + q)       # O = P·V
             return qk + softmax + pv
         dp = self.gemm_time(length, kv, head, dtype, count, q + kvb + scores)       # dP = dO·Vᵀ
         dv = self.gemm_time(kv, head, length, dtype, count, scores + q + kvb)       # dV = Pᵀ·dO
-        ds = self.kernel_time(0.0, 3 * scores, dtype, 1)                         # dS from P and dP
+        ds = self.kernel_time(0.0, passes * elements, dtype, kernels)            # dS from P and dP
         dq = self.gemm_time(length, head, kv, dtype, count, scores + kvb + q)       # dQ = dS·K
         dk = self.gemm_time(kv, head, length, dtype, count, scores + q + kvb)       # dK = dSᵀ·Q
         return dp + dv + ds + dq + dk

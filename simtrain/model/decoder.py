@@ -26,6 +26,14 @@ Keys (defaults in brackets):
   skipped, backward recomputes the scores, and only the softmax's log-sum-exp (fp32, one per head and query) is
   kept; the probabilities' dropout runs inside the kernel. The model's FLOPs (MFU) do not change: they count the
   model, not the kernel
+* ``kernels`` [fused]: how the element-wise work runs. ``fused``: Megatron-LM's kernels (one scale-mask-softmax
+  pass over the scores, bias-GELU in one pass). ``eager``: PyTorch eager as Hugging Face Transformers' GPT-2 runs
+  it (the ``eager`` attention of modeling_gpt2.py, before SDPA; ``NewGELUActivation``), under autocast in fp16 and
+  bf16: the scores go through a scale, the causal mask, the padding mask (promoted to fp32), an fp32 softmax and
+  a cast back, each its own kernel, and the tanh GELU is eight kernels forward and eleven backward
+  (docs/compute-model.md, "Eager kernels"). ``eager-half``: the same code on a model cast to the half type
+  (DeepSpeed's fp16): the same kernels at the half width, without the fp32 softmax and the casts. With
+  ``attention=flash`` or ``flash2`` no scores exist: only the GELU differs
 
 Parameter counts follow the reference implementations (Hugging Face transformers, Megatron-LM): tested against the
 published counts of the catalog entries. Multiply-adds per token: every linear layer's weights, attention's two
@@ -57,7 +65,8 @@ from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
 from simtrain.registry import parse_spec
 
-__all__ = ["ATTENTION_KERNELS", "ATTENTION_KINDS", "DECODER_PARAMS", "DecoderConfig", "DecoderSpec", "block_layers",
+__all__ = ["ATTENTION_KERNELS", "ATTENTION_KINDS", "CORE_ATTENTION_KINDS", "DECODER_PARAMS", "EAGER_ATTENTION",
+           "KERNEL_STYLES", "DecoderConfig", "DecoderSpec", "block_layers",
            "decoder_from_config", "is_core_attention", "is_decoder_name", "load_decoder"]
 
 #: The family's name prefix.
@@ -69,6 +78,16 @@ PREFIX = "gpt"
 ATTENTION_KERNELS = ("math", "flash", "flash2")
 #: Layer kind of the core attention per kernel (the compute model prices them differently).
 ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention", "flash2": "flash2_attention"}
+#: How the element-wise work around the GEMMs runs (the ``kernels`` key): ``fused``, Megatron-LM's fused kernels
+#: (scale-mask-softmax, bias-GELU, bias-dropout-add); ``eager``, PyTorch eager as Hugging Face Transformers' GPT-2
+#: runs it (modeling_gpt2.py's eager attention and NewGELUActivation) under autocast (fp16 and bf16 AMP: the softmax
+#: in fp32); ``eager-half``, the same code on a model cast to the half type (DeepSpeed's and Apex O2's fp16: no
+#: autocast, the softmax in the half type).
+KERNEL_STYLES = ("fused", "eager", "eager-half")
+#: Layer kind of an unfused core attention whose scores go through eager PyTorch's separate kernels, per style.
+EAGER_ATTENTION = {"eager": "eager_attention", "eager-half": "eager_half_attention"}
+#: Every layer kind of a core attention.
+CORE_ATTENTION_KINDS = frozenset({*ATTENTION_KINDS.values(), *EAGER_ATTENTION.values()})
 
 #: The keys of a decoder, as parameters (validated as every plugin's parameters are).
 DECODER_PARAMS: tuple[Param, ...] = (
@@ -101,6 +120,11 @@ DECODER_PARAMS: tuple[Param, ...] = (
           "for the GPU, Transformer Engine's cuDNN attention on Hopper) or flash2 (FlashAttention-2 on any GPU: "
           "PyTorch SDPA)",
           choices=ATTENTION_KERNELS),
+    Param("kernels", "choice", "fused", "element-wise kernels: fused (Megatron-LM's: scale-mask-softmax, bias-GELU), "
+          "eager (PyTorch eager as Hugging Face's GPT-2 runs it under autocast: scale, causal mask, padding mask, "
+          "fp32 softmax and a cast as separate kernels over the s x s scores; the tanh GELU as eight kernels) or "
+          "eager-half (the same on a model cast to fp16, as DeepSpeed's fp16 runs it: no fp32 softmax, no casts)",
+          choices=KERNEL_STYLES),
 )
 
 
@@ -136,6 +160,7 @@ class DecoderConfig:
     moe_every: int
     dropout: float = 0.0
     attention: str = "math"
+    kernels: str = "fused"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str | None = None, path: str = "") -> DecoderConfig:
@@ -184,7 +209,7 @@ class DecoderConfig:
                    tied=(not gated) if v["tied"] is None else v["tied"], embedding_norm=v["embedding_norm"],
                    experts=experts, top_k=v["top_k"], moe_ffn=v["moe_ffn"] or ffn,
                    shared_experts=v["shared_experts"], moe_every=v["moe_every"], dropout=float(v["dropout"]),
-                   attention=v["attention"])
+                   attention=v["attention"], kernels=v["kernels"])
 
     @property
     def q_dim(self) -> int:
@@ -280,7 +305,7 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         _norm(f"{name}.input_norm", c, norm_tokens, h),
         _linear(f"{name}.attention.qkv", c, tokens, h, q + 2 * kv),
         # the two matmuls of attention: local queries against the whole sequence's keys (ring attention under cp)
-        Layer(f"{name}.attention.core", ATTENTION_KINDS[c.attention], (), float(2 * tokens * c.seq * q),
+        Layer(f"{name}.attention.core", _core_kind(c), (), float(2 * tokens * c.seq * q),
               tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q)),
         _linear(f"{name}.attention.out", c, tokens, q, h),
     ]
@@ -302,7 +327,7 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         router = _linear(f"{name}.mlp.router", c, tokens, h, c.experts, bias=False)
         layers.append(dataclasses.replace(router, keep_precision=True))
         layers.append(_linear(f"{name}.mlp.experts.up", c, tokens, h, width, copies=c.experts, active=c.top_k))
-        layers.append(Layer(f"{name}.mlp.experts.act", "silu" if c.gated else "gelu", (), 0.0,
+        layers.append(Layer(f"{name}.mlp.experts.act", _activation_kind(c), (), 0.0,
                             tokens * width * c.top_k, tokens * inner * c.top_k))
         layers.append(_linear(f"{name}.mlp.experts.down", c, tokens, inner, h, copies=c.experts, active=c.top_k))
         if c.shared_experts:
@@ -313,7 +338,7 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         inner = c.ffn // tp
         width = 2 * inner if c.gated else inner
         layers.append(_linear(f"{name}.mlp.up", c, tokens, h, width))
-        layers.append(Layer(f"{name}.mlp.act", "silu" if c.gated else "gelu", (), 0.0, tokens * width,
+        layers.append(Layer(f"{name}.mlp.act", _activation_kind(c), (), 0.0, tokens * width,
                             tokens * inner))
         layers.append(_linear(f"{name}.mlp.down", c, tokens, inner, h))
     if c.dropout:
@@ -334,7 +359,22 @@ def is_core_attention(layer: Layer) -> bool:
     >>> [layer.name for layer in block_layers(c) if is_core_attention(layer)]
     ['layers.0.attention.core', 'layers.0.attention.dropout']
     """
-    return layer.kind in ATTENTION_KINDS.values() or layer.name.endswith(".attention.dropout")
+    return layer.kind in CORE_ATTENTION_KINDS or layer.name.endswith(".attention.dropout")
+
+
+def _core_kind(c: DecoderConfig) -> str:
+    """The core attention's layer kind: its kernel's, the eager one where eager kernels run it unfused."""
+    if c.kernels in EAGER_ATTENTION and c.attention == "math":
+        return EAGER_ATTENTION[c.kernels]
+    return ATTENTION_KINDS[c.attention]
+
+
+def _activation_kind(c: DecoderConfig) -> str:
+    """The MLP's activation kind: SwiGLU's ``silu`` (one pass, gated models), else GELU, fused or eager (Hugging
+    Face's NewGELUActivation: eight element-wise kernels)."""
+    if c.gated:
+        return "silu"
+    return "gelu_eager" if c.kernels in EAGER_ATTENTION else "gelu"
 
 
 def _dropout_add(name: str, tokens: int, width: int) -> Layer:

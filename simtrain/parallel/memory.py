@@ -22,6 +22,8 @@ term: the scores stay on chip, the dropout mask is regenerated from the seed, an
 the softmax's log-sum-exp, ``4·asb`` bytes (fp32), instead. A GPT layer then holds ``34·sbh + 4·asb``
 (``sbh(10 + 24/t) + 4asb/t`` under TP), and selective recomputation, which checkpoints the core attention, saves only
 the log-sum-exp (Korthikanti et al. note that with FlashAttention selective recomputation becomes unnecessary).
+Eager kernels (a decoder's ``kernels=eager``) under autocast keep the softmax's output in fp32: ``4·as²b`` instead of
+``w·as²b``.
 
 The first stage holds the most micro-batches: ``min(pp, m)`` under 1F1B, ``m`` under GPipe, and
 ``pp·V + pp − 1`` model chunks of ``L/(pp·V)`` layers under the interleaved schedule (the paper's
@@ -65,7 +67,7 @@ import dataclasses
 import functools
 from typing import Any
 
-from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, is_fp8_gemm
+from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, SOFTMAX_WIDTH, is_fp8_gemm
 from simtrain.model.decoder import DecoderConfig, block_layers, decoder_from_config, embedding_layers, head_layers
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.parallel.plan import ParallelPlan
@@ -113,7 +115,10 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
         if recompute != "selective":
             attention_split += LSE_BYTES * c.heads * s * b
     elif recompute != "selective":
-        attention_split += (2 * width + dropout) * scores
+        # the probabilities backward reads (the softmax's output: fp32 under autocast with eager kernels) and the
+        # dropped-out probabilities P·V read, and the dropout's mask
+        kept = max(SOFTMAX_WIDTH, width) if c.kernels == "eager" else width
+        attention_split += (kept + width + dropout) * scores
     ffn = c.moe_ffn if moe else c.ffn
     mlp_split = (3 if c.gated else 2) * width * s * b * ffn
     experts = c.top_k if moe else 1

@@ -1,0 +1,93 @@
+"""A decoder's ``kernels`` key: Megatron-LM's fused element-wise kernels or eager PyTorch's (Hugging Face's GPT-2).
+
+The eager kernels' bytes are counted from the ATen ops Hugging Face's eager GPT-2 attention and NewGELUActivation
+dispatch (docs/compute-model.md, "Eager kernels"); these tests hold the compute model and the memory model to
+those counts and keep the fused default as it was.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from simtrain.compute import ComputeModel, score_bytes
+from simtrain.errors import ConfigError
+from simtrain.model.decoder import DecoderConfig, block_layers, load_decoder
+from simtrain.parallel.memory import activation_bytes_per_layer
+
+GPT2 = {"layers": 1, "hidden": 768, "heads": 12, "seq": 1024, "vocab": 50257, "dropout": 0.1}
+
+
+def _layer(kernels: str, suffix: str, **keys: object):
+    c = DecoderConfig.from_mapping({**GPT2, "kernels": kernels, **keys})
+    return next(layer for layer in block_layers(c) if layer.name.endswith(suffix))
+
+
+@pytest.mark.parametrize("kernels, attention, core, act", [
+    ("fused", "math", "attention", "gelu"),
+    ("eager", "math", "eager_attention", "gelu_eager"),
+    ("eager-half", "math", "eager_half_attention", "gelu_eager"),
+    ("eager", "flash2", "flash2_attention", "gelu_eager"),   # no scores: only the GELU is eager
+])
+def test_the_kernels_key_picks_the_layer_kinds(kernels, attention, core, act) -> None:
+    assert _layer(kernels, ".attention.core", attention=attention).kind == core
+    assert _layer(kernels, ".mlp.act", attention=attention).kind == act
+
+
+def test_a_gated_models_activation_stays_swiglu() -> None:
+    assert _layer("eager", ".mlp.act", gated=True).kind == "silu"
+
+
+def test_an_unknown_kernels_value_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="kernels") as info:
+        load_decoder("gpt:layers=1,hidden=64,heads=4,seq=32,vocab=100,kernels=triton")
+    assert "eager" in str(info.value) and "fused" in str(info.value)
+
+
+@pytest.mark.parametrize("kind, phase, width, expected", [
+    # Hugging Face's eager GPT-2 under autocast, per score element: div 2+2, where 2+2, + fp32 mask 2+4,
+    # fp32 softmax 4+4, cast 4+2 (forward); cast 2+4, softmax backward 8+4, cast 4+2, where 2+2, div 2+2 (backward)
+    ("eager_attention", "forward", 2, (28.0, 5)),
+    ("eager_attention", "backward", 2, (32.0, 5)),
+    # the same code on a half model: no fp32, no casts
+    ("eager_half_attention", "forward", 2, (16.0, 4)),
+    ("eager_half_attention", "backward", 2, (14.0, 3)),
+    # Megatron-LM's fused scale-mask-softmax, as before the key existed
+    ("attention", "forward", 2, (4.0, 1)),
+    ("attention", "backward", 2, (6.0, 1)),
+])
+def test_score_bytes_are_the_counted_kernels(kind, phase, width, expected) -> None:
+    assert score_bytes(kind, width, phase) == expected
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward"])
+def test_eager_attention_costs_its_extra_passes_over_the_scores(phase) -> None:
+    cm = ComputeModel.roofline("v100")
+    fused, eager = _layer("fused", ".attention.core"), _layer("eager", ".attention.core")
+    batch, heads, seq = 8, 12, 1024
+    elements = batch * heads * seq * seq
+    (eager_bytes, eager_kernels), (fused_bytes, fused_kernels) = (score_bytes(k, 2, phase)
+                                                                  for k in ("eager_attention", "attention"))
+    extra = (cm.kernel_time(0.0, eager_bytes * elements, "fp16", eager_kernels)
+             - cm.kernel_time(0.0, fused_bytes * elements, "fp16", fused_kernels))
+    difference = cm.layer_time(eager, batch, phase, "fp16") - cm.layer_time(fused, batch, phase, "fp16")
+    assert difference == pytest.approx(extra, rel=1e-12) and extra > 0
+
+
+@pytest.mark.parametrize("phase, reads, writes, kernels", [("forward", 10, 8, 8), ("backward", 17, 11, 11)])
+def test_the_eager_gelu_is_its_kernels_passes(phase, reads, writes, kernels) -> None:
+    cm = ComputeModel.roofline("v100")
+    act = _layer("eager", ".mlp.act")
+    nbytes = (reads * act.input_elements + writes * act.output_elements) * 8 * 2
+    assert cm.layer_time(act, 8, phase, "fp16") == pytest.approx(cm.kernel_time(0.0, nbytes, "fp16", kernels),
+                                                                 rel=1e-12)
+
+
+def test_autocasts_eager_softmax_is_kept_in_fp32() -> None:
+    scores = 12 * 1024 * 1024 * 2   # heads x seq x seq x micro-batch
+    fused, eager, half = (activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), 2)
+                          for k in ("fused", "eager", "eager-half"))
+    assert eager - fused == (4 - 2) * scores   # the probabilities backward reads, fp32 instead of fp16
+    assert half == fused
+    fp32 = [activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), 2, width=4)
+            for k in ("fused", "eager")]
+    assert fp32[0] == fp32[1]
