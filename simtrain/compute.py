@@ -155,10 +155,53 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     # kernels forward (pow, mul, add, mul, tanh, add, mul, mul: ten reads, eight writes) and autograd's eleven
     # backward (seventeen reads, eleven writes), counted from the ATen ops it dispatches
     "gelu_eager": ((10, 8, 8), (17, 11, 11)),
+    # SwiGLU written out (``w2(silu(w1 x) * w3 x)``: a silu kernel and a product; backward two products and
+    # silu's gradient), over (gate and up, their product): one pass over the input, three over the output forward
+    # (the silu's output written and read, the product written), one and seven backward
+    "silu_eager": ((1, 3, 2), (1, 7, 3)),
+    # rotary embedding as one fused kernel (Transformer Engine's, Megatron-core's): the rotation reads and writes
+    # the queries and keys; its gradient is the inverse rotation
+    "rotary": ((1, 1, 1), (1, 1, 1)),
+    # eager code's repeat_kv: the keys and values expanded to every head are copied (read and written); backward
+    # sums them back (read once, the key/value-sized result negligible)
+    "repeat_kv": ((1, 1, 2), (1, 0, 2)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
+#: Eager kinds priced by :func:`eager_bytes` (their fp32 work does not scale with the run's width).
+EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager"})
 #: Width (bytes) of the scores' softmax under autocast: PyTorch's autocast runs softmax in fp32.
 SOFTMAX_WIDTH = 4
+
+
+def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
+    """Bytes per element, and kernels, of the eager kinds whose code computes in fp32 whatever the run's width
+    (the casts vanish in an fp32 run), counted from the ATen ops torchtitan's Llama code dispatches.
+
+    ``rmsnorm_eager``, per element of the normalised tensor: forward the cast to fp32, ``pow``, ``mean`` (and the
+    per-row ``add`` and ``rsqrt``), the product with the reciprocal, the cast back and the product with the weight;
+    backward autograd's fourteen kernels over those (the weight's gradient, the fp32 chain) and the two casts.
+    ``rotary_eager``, per element of the queries and keys: the cast to fp32 (complex pairs), the complex product
+    with the frequencies, the cast back; backward the same three.
+
+    Examples
+    --------
+    >>> eager_bytes("rmsnorm_eager", 2, "forward"), eager_bytes("rmsnorm_eager", 2, "backward")
+    ((36.0, 8), (96.0, 16))
+    >>> eager_bytes("rotary_eager", 2, "forward"), eager_bytes("rotary_eager", 4, "forward")
+    ((20.0, 3), (8.0, 1))
+    """
+    s = max(SOFTMAX_WIDTH, width)   # the fp32 the code computes in
+    cast = s + width if width < s else 0
+    casts = 2 if cast else 0
+    if kind == "rotary_eager":
+        return float(cast + 2 * s + cast), 1 + casts
+    if kind != "rmsnorm_eager":
+        raise ValueError(f"eager_bytes: no eager count for {kind!r}")
+    if phase == "forward":   # pow, mean, x · rsqrt (fp32); · weight (run width); add and rsqrt are per row
+        return float(cast + 2 * s + s + 2 * s + cast + 2 * width), 6 + casts
+    # weight gradient (grad · normed, its sum), grad · weight, then the fp32 chain: two products, a sum, div, pow,
+    # three products and an add (per-row kernels negligible in bytes)
+    return float(3 * width + 2 * width + width + 18 * s + 2 * cast), 14 + casts
 
 
 def score_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
@@ -579,6 +622,10 @@ class ComputeModel:
             # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
+        if layer.kind in EAGER_WIDE:
+            per_element, kernels = eager_bytes(layer.kind, width, phase)
+            traffic = per_element * layer.input_elements * batch + (weights if phase == "forward" else 2 * weights)
+            return self.kernel_time(0.0, traffic, dtype, kernels)
         (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
         a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
         traffic = (a * layer.input_elements + b * layer.output_elements) * batch * width

@@ -33,7 +33,11 @@ Keys (defaults in brackets):
   a cast back, each its own kernel, and the tanh GELU is eight kernels forward and eleven backward
   (docs/compute-model.md, "Eager kernels"). ``eager-half``: the same code on a model cast to the half type
   (DeepSpeed's fp16): the same kernels at the half width, without the fp32 softmax and the casts. With
-  ``attention=flash`` or ``flash2`` no scores exist: only the GELU differs
+  ``attention=flash`` or ``flash2`` no scores exist: only the element-wise layers differ. A gated model's eager
+  kernels are torchtitan's Llama code: RMSNorm through fp32 (eight kernels forward, sixteen backward), rotary
+  embeddings through complex fp32, ``repeat_kv``'s copies under grouped-query attention, SwiGLU as two kernels
+  (both eager styles alike: the code casts to fp32 itself). A rotary model's rotation is a layer of its own
+  (fused: one kernel)
 
 Parameter counts follow the reference implementations (Hugging Face transformers, Megatron-LM): tested against the
 published counts of the catalog entries. Multiply-adds per token: every linear layer's weights, attention's two
@@ -122,7 +126,8 @@ DECODER_PARAMS: tuple[Param, ...] = (
           choices=ATTENTION_KERNELS),
     Param("kernels", "choice", "fused", "element-wise kernels: fused (Megatron-LM's: scale-mask-softmax, bias-GELU), "
           "eager (PyTorch eager as Hugging Face's GPT-2 runs it under autocast: scale, causal mask, padding mask, "
-          "fp32 softmax and a cast as separate kernels over the s x s scores; the tanh GELU as eight kernels) or "
+          "fp32 softmax and a cast as separate kernels over the s x s scores; the tanh GELU as eight kernels; "
+          "gated models as torchtitan's Llama code: RMSNorm and rotary through fp32, repeat_kv, SwiGLU) or "
           "eager-half (the same on a model cast to fp16, as DeepSpeed's fp16 runs it: no fp32 softmax, no casts)",
           choices=KERNEL_STYLES),
 )
@@ -261,7 +266,10 @@ class DecoderSpec(ModelSpec):
 def _norm(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     tensors = (Tensor(f"{name}.weight", (width,)),) if c.gated else \
         (Tensor(f"{name}.weight", (width,)), Tensor(f"{name}.bias", (width,)))
-    return Layer(name, "rmsnorm" if c.gated else "layernorm", tensors, 0.0, tokens * width, tokens * width)
+    # RMSNorm written out in eager code (fp32 casts, pow, mean, rsqrt, two products) is its own kind; eager
+    # LayerNorm is one ATen kernel, as fused
+    kind = ("rmsnorm_eager" if c.kernels in EAGER_ATTENTION else "rmsnorm") if c.gated else "layernorm"
+    return Layer(name, kind, tensors, 0.0, tokens * width, tokens * width)
 
 
 def _linear(name: str, c: DecoderConfig, tokens: int, fan_in: int, fan_out: int, bias: bool | None = None,
@@ -304,6 +312,7 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
     layers = [
         _norm(f"{name}.input_norm", c, norm_tokens, h),
         _linear(f"{name}.attention.qkv", c, tokens, h, q + 2 * kv),
+        *_position_layers(name, c, tokens, q, kv),
         # the two matmuls of attention: local queries against the whole sequence's keys (ring attention under cp)
         Layer(f"{name}.attention.core", _core_kind(c), (), float(2 * tokens * c.seq * q),
               tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q)),
@@ -314,9 +323,10 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         # recomputation runs again), then a fused bias-dropout-add after the projection (on 1/tp of the tokens
         # under sequence parallelism); a fused attention kernel drops the probabilities on chip
         heads = q // c.head_dim
-        if c.attention == "math":
-            layers.insert(3, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
-                                   heads * tokens * c.seq))
+        if c.attention == "math":   # right after the core attention
+            core = next(i for i, layer in enumerate(layers) if layer.kind in CORE_ATTENTION_KINDS)
+            layers.insert(core + 1, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
+                                          heads * tokens * c.seq))
         layers.append(_dropout_add(f"{name}.attention.dropout_add", norm_tokens, h))
     else:
         layers.append(_residual_add(f"{name}.attention.residual_add", norm_tokens, h))
@@ -362,6 +372,20 @@ def is_core_attention(layer: Layer) -> bool:
     return layer.kind in CORE_ATTENTION_KINDS or layer.name.endswith(".attention.dropout")
 
 
+def _position_layers(name: str, c: DecoderConfig, tokens: int, q: int, kv: int) -> list[Layer]:
+    """What runs between the QKV projection and the core attention: rotary embeddings' rotation of the queries
+    and keys (a fused kernel, or eager code through complex fp32 numbers), and, in eager code with fewer key/value
+    heads than heads, the copies that repeat the keys and values for every head (``repeat_kv``)."""
+    layers = []
+    eager = c.kernels in EAGER_ATTENTION
+    if c.positions == "rotary":
+        layers.append(Layer(f"{name}.attention.rotary", "rotary_eager" if eager else "rotary", (), 0.0,
+                            tokens * (q + kv), tokens * (q + kv)))
+    if eager and kv < q:
+        layers.append(Layer(f"{name}.attention.repeat_kv", "repeat_kv", (), 0.0, 2 * tokens * q, 2 * tokens * q))
+    return layers
+
+
 def _core_kind(c: DecoderConfig) -> str:
     """The core attention's layer kind: its kernel's, the eager one where eager kernels run it unfused."""
     if c.kernels in EAGER_ATTENTION and c.attention == "math":
@@ -372,9 +396,10 @@ def _core_kind(c: DecoderConfig) -> str:
 def _activation_kind(c: DecoderConfig) -> str:
     """The MLP's activation kind: SwiGLU's ``silu`` (one pass, gated models), else GELU, fused or eager (Hugging
     Face's NewGELUActivation: eight element-wise kernels)."""
+    eager = c.kernels in EAGER_ATTENTION
     if c.gated:
-        return "silu"
-    return "gelu_eager" if c.kernels in EAGER_ATTENTION else "gelu"
+        return "silu_eager" if eager else "silu"
+    return "gelu_eager" if eager else "gelu"
 
 
 def _dropout_add(name: str, tokens: int, width: int) -> Layer:

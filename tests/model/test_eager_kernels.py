@@ -33,10 +33,6 @@ def test_the_kernels_key_picks_the_layer_kinds(kernels, attention, core, act) ->
     assert _layer(kernels, ".mlp.act", attention=attention).kind == act
 
 
-def test_a_gated_models_activation_stays_swiglu() -> None:
-    assert _layer("eager", ".mlp.act", gated=True).kind == "silu"
-
-
 def test_an_unknown_kernels_value_names_the_key() -> None:
     with pytest.raises(ConfigError, match="kernels") as info:
         load_decoder("gpt:layers=1,hidden=64,heads=4,seq=32,vocab=100,kernels=triton")
@@ -91,3 +87,52 @@ def test_autocasts_eager_softmax_is_kept_in_fp32() -> None:
     fp32 = [activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), 2, width=4)
             for k in ("fused", "eager")]
     assert fp32[0] == fp32[1]
+
+
+LLAMA = {"layers": 1, "hidden": 512, "heads": 8, "kv_heads": 2, "seq": 256, "vocab": 1000, "gated": True}
+
+
+def _kinds(**keys: object) -> dict[str, str]:
+    c = DecoderConfig.from_mapping({**LLAMA, **keys})
+    return {layer.name.split(".", 2)[-1]: layer.kind for layer in block_layers(c)}
+
+
+def test_a_gated_models_eager_kernels_are_torchtitans() -> None:
+    fused, eager = _kinds(), _kinds(kernels="eager")
+    assert (fused["input_norm"], fused["attention.rotary"], fused["mlp.act"]) == ("rmsnorm", "rotary", "silu")
+    assert "attention.repeat_kv" not in fused   # a fused attention reads the shared heads in place
+    assert (eager["input_norm"], eager["attention.rotary"], eager["attention.repeat_kv"], eager["mlp.act"]) == (
+        "rmsnorm_eager", "rotary_eager", "repeat_kv", "silu_eager")
+    assert "attention.repeat_kv" not in _kinds(kernels="eager", kv_heads=8)   # no grouped-query attention
+    assert "attention.rotary" not in _kinds(positions="alibi")
+
+
+def test_the_probabilities_dropout_follows_the_core_attention() -> None:
+    names = list(_kinds(kernels="eager", dropout=0.1))
+    assert names[names.index("attention.core") + 1] == "attention.dropout"
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward"])
+@pytest.mark.parametrize("suffix", [".input_norm", ".attention.rotary"])
+def test_the_eager_fp32_kinds_are_their_counted_bytes(phase, suffix) -> None:
+    from simtrain.compute import eager_bytes
+
+    cm = ComputeModel.roofline("h100")
+    c = DecoderConfig.from_mapping({**LLAMA, "kernels": "eager"})
+    layer = next(layer for layer in block_layers(c) if layer.name.endswith(suffix))
+    per_element, kernels = eager_bytes(layer.kind, 2, phase)
+    weights = layer.num_params * 2 * (1 if phase == "forward" else 2)
+    expected = cm.kernel_time(0.0, per_element * layer.input_elements * 4 + weights, "bf16", kernels)
+    assert cm.layer_time(layer, 4, phase, "bf16") == pytest.approx(expected, rel=1e-12)
+    # the fp32 the code computes in: an fp32 run has no casts and costs less per element
+    assert eager_bytes(layer.kind, 4, phase)[0] < 2 * per_element
+
+
+def test_eager_kernels_slow_a_gated_model_down() -> None:
+    cm = ComputeModel.roofline("h100")
+    times = {}
+    for kernels in ("fused", "eager"):
+        c = DecoderConfig.from_mapping({**LLAMA, "kernels": kernels, "attention": "flash2"})
+        times[kernels] = sum(cm.layer_time(layer, 2, phase, "bf16") for layer in block_layers(c)
+                             for phase in ("forward", "backward"))
+    assert times["eager"] > times["fused"]
