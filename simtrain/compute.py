@@ -151,50 +151,67 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "layernorm": ((1, 1, 1), (3, 2, 2)),
     "rmsnorm": ((1, 1, 1), (3, 2, 2)),
     "add": ((1, 1, 1), (1, 1, 1)),
-    # Hugging Face's NewGELUActivation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as eager PyTorch runs it: eight
-    # kernels forward (pow, mul, add, mul, tanh, add, mul, mul: ten reads, eight writes) and autograd's eleven
-    # backward (seventeen reads, eleven writes), counted from the ATen ops it dispatches
-    "gelu_eager": ((10, 8, 8), (17, 11, 11)),
     # SwiGLU written out (``w2(silu(w1 x) * w3 x)``: a silu kernel and a product; backward two products and
     # silu's gradient), over (gate and up, their product): one pass over the input, three over the output forward
     # (the silu's output written and read, the product written), one and seven backward
     "silu_eager": ((1, 3, 2), (1, 7, 3)),
-    # rotary embedding as one fused kernel (Transformer Engine's, Megatron-core's): the rotation reads and writes
-    # the queries and keys; its gradient is the inverse rotation
-    "rotary": ((1, 1, 1), (1, 1, 1)),
-    # eager code's repeat_kv: the keys and values expanded to every head are copied (read and written); backward
-    # sums them back (read once, the key/value-sized result negligible)
-    "repeat_kv": ((1, 1, 2), (1, 0, 2)),
+    # rotary embedding as a fused kernel (Transformer Engine's, Megatron-core's), one for the queries and one for
+    # the keys: the rotation reads and writes them; its gradient is the inverse rotation
+    "rotary": ((1, 1, 2), (1, 1, 2)),
+    # eager code's repeat_kv over (the keys and values, their copies for every head): two copies forward (read the
+    # shared heads, write every head's); backward two sums (read every head's gradient, write the shared heads')
+    "repeat_kv": ((1, 1, 2), (1, 1, 2)),
 }
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
 #: Eager kinds priced by :func:`eager_bytes` (their fp32 work does not scale with the run's width).
-EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager"})
+EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager", "gelu_eager", "gelu_eager_half"})
+#: Kinds added with the eager kernels whose passes are in ``_PASSES``: a calibration profile prices their bytes too
+#: (the older kinds keep the profile's own count, their activations read and written).
+_COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
+#: Core attention kinds whose scores pass through non-GEMM kernels (:func:`score_bytes`).
+SCORE_KINDS = frozenset({"attention", "eager_attention", "eager_half_attention"})
 #: Width (bytes) of the scores' softmax under autocast: PyTorch's autocast runs softmax in fp32.
 SOFTMAX_WIDTH = 4
 
 
 def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     """Bytes per element, and kernels, of the eager kinds whose code computes in fp32 whatever the run's width
-    (the casts vanish in an fp32 run), counted from the ATen ops torchtitan's Llama code dispatches.
+    (the casts vanish in an fp32 run), counted from the ATen ops the code dispatches (torchtitan's Llama model;
+    Hugging Face's NewGELUActivation under CUDA autocast, whose op list runs ``pow`` in fp32).
 
     ``rmsnorm_eager``, per element of the normalised tensor: forward the cast to fp32, ``pow``, ``mean`` (and the
     per-row ``add`` and ``rsqrt``), the product with the reciprocal, the cast back and the product with the weight;
     backward autograd's fourteen kernels over those (the weight's gradient, the fp32 chain) and the two casts.
     ``rotary_eager``, per element of the queries and keys: the cast to fp32 (complex pairs), the complex product
-    with the frequencies, the cast back; backward the same three.
+    with the frequencies, the cast back, for the queries and for the keys; backward the same. ``gelu_eager``, per
+    element of the activation, ``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`` under autocast: ``0.5·x`` at the run's
+    width, ``x`` cast to fp32 for ``pow``, then the rest in fp32 (seven kernels), and the cast of the result for the
+    down projection; backward autograd's eleven kernels and four casts. ``gelu_eager_half``: the same code on a
+    half model (eight kernels forward, eleven backward, all at the run's width).
 
     Examples
     --------
     >>> eager_bytes("rmsnorm_eager", 2, "forward"), eager_bytes("rmsnorm_eager", 2, "backward")
     ((36.0, 8), (96.0, 16))
     >>> eager_bytes("rotary_eager", 2, "forward"), eager_bytes("rotary_eager", 4, "forward")
-    ((20.0, 3), (8.0, 1))
+    ((20.0, 6), (8.0, 2))
+    >>> eager_bytes("gelu_eager", 2, "forward"), eager_bytes("gelu_eager", 2, "backward")
+    ((76.0, 10), (118.0, 15))
+    >>> eager_bytes("gelu_eager_half", 2, "forward"), eager_bytes("gelu_eager_half", 2, "backward")
+    ((36.0, 8), (56.0, 11))
     """
-    s = max(SOFTMAX_WIDTH, width)   # the fp32 the code computes in
+    s = width if kind == "gelu_eager_half" else max(SOFTMAX_WIDTH, width)   # what the code computes in
     cast = s + width if width < s else 0
     casts = 2 if cast else 0
     if kind == "rotary_eager":
-        return float(cast + 2 * s + cast), 1 + casts
+        return float(cast + 2 * s + cast), 2 * (1 + casts)
+    if kind in ("gelu_eager", "gelu_eager_half"):
+        if phase == "forward":   # 0.5·x; cast; pow, ·0.044715, x + (fp32), ·√(2/π), tanh, 1 + (...), product; cast
+            return float(2 * width + cast + 2 * s + 2 * s + (width + 2 * s) + 2 * s + 2 * s + 2 * s
+                         + (width + 2 * s) + cast), 8 + casts
+        # autograd's chain in fp32 (products, tanh's and pow's gradients), the 0.5·x branch and the sums at the
+        # run's width, and a cast at each end of the fp32 stretch of each branch
+        return float(9 * width + 19 * s + 4 * cast), 11 + 2 * casts
     if kind != "rmsnorm_eager":
         raise ValueError(f"eager_bytes: no eager count for {kind!r}")
     if phase == "forward":   # pow, mean, x · rsqrt (fp32); · weight (run width); add and rsqrt are per row
@@ -602,12 +619,20 @@ class ComputeModel:
         weights = layer.num_params * width
         if self.profile is not None:
             if layer.gemm is not None:
-                return self._gemm_time_of(layer, batch, phase, dtype)
+                gemm = self._gemm_time_of(layer, batch, phase, dtype)
+                if layer.kind in SCORE_KINDS:   # and the kernels over the scores, at the profile's bandwidth
+                    length, kv, dim = layer.gemm
+                    heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
+                    per_element, _ = score_bytes(layer.kind, width, phase)
+                    gemm += self.profile.memory_time(per_element * batch * heads * length * kv, dtype)
+                return gemm
+            if layer.kind in EAGER_WIDE or layer.kind in _COUNTED_PASSES:   # their own kernels' bytes
+                return self.profile.memory_time(self._eager_traffic(layer, batch, phase, width), dtype)
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
         if layer.kind in VIEWS:
             return 0.0
-        if layer.kind in ("attention", "eager_attention", "eager_half_attention") and layer.gemm is not None:
+        if layer.kind in SCORE_KINDS and layer.gemm is not None:
             return self._attention_time(layer, batch, phase, dtype)
         if layer.kind in _FUSED_ATTENTION and layer.gemm is not None:
             return self._flash_attention_time(layer, batch, phase, dtype)
@@ -623,14 +648,24 @@ class ComputeModel:
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
         if layer.kind in EAGER_WIDE:
-            per_element, kernels = eager_bytes(layer.kind, width, phase)
-            traffic = per_element * layer.input_elements * batch + (weights if phase == "forward" else 2 * weights)
-            return self.kernel_time(0.0, traffic, dtype, kernels)
+            kernels = eager_bytes(layer.kind, width, phase)[1]
+            return self.kernel_time(0.0, self._eager_traffic(layer, batch, phase, width), dtype, kernels)
         (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
         a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
         traffic = (a * layer.input_elements + b * layer.output_elements) * batch * width
         traffic += weights if phase == "forward" else 2 * weights
         return self.kernel_time(0.0, traffic, dtype, kernels)
+
+    @staticmethod
+    def _eager_traffic(layer: Layer, batch: int, phase: str, width: int) -> float:
+        """Bytes a kind's kernels move (:func:`eager_bytes`, or its passes in ``_PASSES``), weights included: a
+        calibration profile prices them at its bandwidth as the roofline does at the device's."""
+        weights = layer.num_params * width * (1 if phase == "forward" else 2)
+        if layer.kind in EAGER_WIDE:
+            return eager_bytes(layer.kind, width, phase)[0] * layer.input_elements * batch + weights
+        (fin, fout, _), (bin_, bout, _) = _PASSES[layer.kind]
+        a, b = (fin, fout) if phase == "forward" else (bin_, bout)
+        return (a * layer.input_elements + b * layer.output_elements) * batch * width + weights
 
     def _gemm_time_of(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         """A GEMM layer's GEMMs: from the calibration profile's tables where there is one, else the kernel model."""

@@ -382,7 +382,7 @@ def _position_layers(name: str, c: DecoderConfig, tokens: int, q: int, kv: int) 
         layers.append(Layer(f"{name}.attention.rotary", "rotary_eager" if eager else "rotary", (), 0.0,
                             tokens * (q + kv), tokens * (q + kv)))
     if eager and kv < q:
-        layers.append(Layer(f"{name}.attention.repeat_kv", "repeat_kv", (), 0.0, 2 * tokens * q, 2 * tokens * q))
+        layers.append(Layer(f"{name}.attention.repeat_kv", "repeat_kv", (), 0.0, 2 * tokens * kv, 2 * tokens * q))
     return layers
 
 
@@ -399,7 +399,7 @@ def _activation_kind(c: DecoderConfig) -> str:
     eager = c.kernels in EAGER_ATTENTION
     if c.gated:
         return "silu_eager" if eager else "silu"
-    return "gelu_eager" if eager else "gelu"
+    return {"eager": "gelu_eager", "eager-half": "gelu_eager_half"}.get(c.kernels, "gelu")
 
 
 def _dropout_add(name: str, tokens: int, width: int) -> Layer:

@@ -53,7 +53,7 @@ Examples
 >>> cluster = load_topology("dgx-a100", gpus=16)
 >>> plan = make_plan(c, 16, "tp=4,pp=2", micro_batch=1, global_batch=8)
 >>> costs = StageCosts.build(c, plan, cluster, ComputeModel.roofline("a100"), "bf16", "adam")
->>> costs.forward[0][0] > 0 and costs.tp_per_microbatch > 0
+>>> costs.forward[0][0] > 0 and costs.exposed["tp"] > 0
 True
 """
 
@@ -308,7 +308,8 @@ class StageCosts:
     p2p_forward, p2p_backward : list of float
         Seconds of the activation (gradient) send from stage s to s+1 (s−1), per micro-batch.
     exposed : dict
-        Per category, the exposed seconds per micro-batch of the first stage's forward plus backward.
+        Per category, the exposed seconds of the first stage's forwards plus backwards over the step (every
+        micro-batch's).
     dp_buckets : list of list of DpBucket
         Per stage, the gradient reductions of its last micro-batch's backward, in the order backward produces
         them: when each bucket is ready, its communication's seconds, Schedules (on the stage's data-parallel
@@ -375,11 +376,6 @@ class StageCosts:
                          for bucket, part in zip(stage, compute)]
                         for stage, compute, k in zip(self.dp_buckets, self.dp_ready_compute, factors)],
             update=[u * k for u, k in zip(self.update, factors)])
-
-    @property
-    def tp_per_microbatch(self) -> float:
-        """TP seconds per micro-batch (forward and backward) on the first stage."""
-        return self.exposed["tp"]
 
     @classmethod
     def build(cls, c: DecoderConfig, plan: ParallelPlan, cluster: Cluster, compute: ComputeModel, dtype: str,

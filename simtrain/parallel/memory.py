@@ -22,8 +22,12 @@ term: the scores stay on chip, the dropout mask is regenerated from the seed, an
 the softmax's log-sum-exp, ``4·asb`` bytes (fp32), instead. A GPT layer then holds ``34·sbh + 4·asb``
 (``sbh(10 + 24/t) + 4asb/t`` under TP), and selective recomputation, which checkpoints the core attention, saves only
 the log-sum-exp (Korthikanti et al. note that with FlashAttention selective recomputation becomes unnecessary).
-Eager kernels (a decoder's ``kernels=eager``) under autocast keep the softmax's output in fp32: ``4·as²b`` instead of
-``w·as²b``.
+Eager kernels (a decoder's ``kernels``, counted with autograd's saved-tensor hooks on the code as written) keep
+more: under autocast (``eager``) the softmax's output in fp32 (``4·as²b`` instead of ``w·as²b``), the norms' fp32
+inputs (``2·4·sbh``) and the tanh GELU's fp32 intermediates (``(12 + 2w)·sbF`` instead of ``2w·sbF``); on a half
+model (``eager-half``) the GELU's five tensors (``5w·sbF``); a gated model's eager RMSNorm its fp32 input and its
+output (``2(4 + w)·sbh``), SwiGLU also the silu's output (``4w·sbF``), and ``repeat_kv``'s expanded keys and values
+(``2w·sb(q - k)``) where there are fewer key/value heads.
 
 The first stage holds the most micro-batches: ``min(pp, m)`` under 1F1B, ``m`` under GPipe, and
 ``pp·V + pp − 1`` model chunks of ``L/(pp·V)`` layers under the interleaved schedule (the paper's
@@ -106,9 +110,13 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     if recompute == "full":
         return width * s * b * h / (t if sp else 1)
     dropout = 0 if c.gated else 1
+    eager, autocast = c.kernels in ("eager", "eager-half"), c.kernels == "eager"
+    fp32 = max(SOFTMAX_WIDTH, width)   # what eager code computes in
     q, k = c.q_dim, c.kv_dim
     scores = c.heads * s * c.seq * b   # local queries against the whole sequence
     attention_split = width * s * b * (q + k) + width * s * b * k + width * s * b * q   # Q, K; V; out-proj input
+    if eager and k < q:   # repeat_kv: the attention keeps the keys and values copied to every head
+        attention_split += 2 * width * s * b * (q - k)
     if c.attention in ("flash", "flash2"):
         # the fused kernel keeps no s x s tensor (dropout regenerates its mask): only the fp32 log-sum-exp per head
         # and query, which a checkpointed core attention (selective) recomputes too
@@ -117,13 +125,25 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     elif recompute != "selective":
         # the probabilities backward reads (the softmax's output: fp32 under autocast with eager kernels) and the
         # dropped-out probabilities P·V read, and the dropout's mask
-        kept = max(SOFTMAX_WIDTH, width) if c.kernels == "eager" else width
+        kept = fp32 if autocast else width
         attention_split += (kept + width + dropout) * scores
     ffn = c.moe_ffn if moe else c.ffn
-    mlp_split = (3 if c.gated else 2) * width * s * b * ffn
+    if c.gated:   # SwiGLU: gate, up and their product; eager code also keeps the silu's output
+        mlp_split = (4 if eager else 3) * width * s * b * ffn
+    elif autocast:   # the tanh GELU under autocast: pow's fp32 input, tanh's output and the bracket in fp32, 0.5·x
+        mlp_split = (3 * fp32 + 2 * width) * s * b * ffn   # and the down projection's input at the run's width
+    elif eager:   # the same five tensors at the half width
+        mlp_split = 5 * width * s * b * ffn
+    else:   # the activation's input and output
+        mlp_split = 2 * width * s * b * ffn
     experts = c.top_k if moe else 1
     split = attention_split + experts * mlp_split
-    rest = width * s * b * h + dropout * s * b * h + width * s * b * h + dropout * s * b * h + 2 * width * s * b * h
+    norms = 2 * width * s * b * h   # the two norms' inputs
+    if eager and c.gated:   # eager RMSNorm keeps its fp32 input and its normalised output
+        norms = 2 * (fp32 + width) * s * b * h
+    elif autocast:   # LayerNorm runs in fp32 under autocast, on a residual stream kept in fp32
+        norms = 2 * fp32 * s * b * h
+    rest = width * s * b * h + dropout * s * b * h + width * s * b * h + dropout * s * b * h + norms
     return split / t + rest / (t if sp else 1)
 
 

@@ -25,7 +25,7 @@ def _layer(kernels: str, suffix: str, **keys: object):
 @pytest.mark.parametrize("kernels, attention, core, act", [
     ("fused", "math", "attention", "gelu"),
     ("eager", "math", "eager_attention", "gelu_eager"),
-    ("eager-half", "math", "eager_half_attention", "gelu_eager"),
+    ("eager-half", "math", "eager_half_attention", "gelu_eager_half"),
     ("eager", "flash2", "flash2_attention", "gelu_eager"),   # no scores: only the GELU is eager
 ])
 def test_the_kernels_key_picks_the_layer_kinds(kernels, attention, core, act) -> None:
@@ -69,24 +69,45 @@ def test_eager_attention_costs_its_extra_passes_over_the_scores(phase) -> None:
     assert difference == pytest.approx(extra, rel=1e-12) and extra > 0
 
 
-@pytest.mark.parametrize("phase, reads, writes, kernels", [("forward", 10, 8, 8), ("backward", 17, 11, 11)])
-def test_the_eager_gelu_is_its_kernels_passes(phase, reads, writes, kernels) -> None:
+@pytest.mark.parametrize("kernels, phase, per_element, count", [
+    # under autocast pow runs in fp32, so the chain after it does: 0.5·x 2+2, cast 2+4, pow 4+4, ·c 4+4,
+    # x + (fp32) 2+4+4, ·c 4+4, tanh 4+4, 1 + 4+4, product 2+4+4, cast for the down projection 4+2
+    ("eager", "forward", 76.0, 10),
+    ("eager", "backward", 118.0, 15),
+    # on a half model: eight kernels (ten reads, eight writes) and eleven backward (seventeen reads, eleven writes)
+    ("eager-half", "forward", 36.0, 8),
+    ("eager-half", "backward", 56.0, 11),
+])
+def test_the_eager_gelu_is_its_kernels_bytes(kernels, phase, per_element, count) -> None:
     cm = ComputeModel.roofline("v100")
-    act = _layer("eager", ".mlp.act")
-    nbytes = (reads * act.input_elements + writes * act.output_elements) * 8 * 2
-    assert cm.layer_time(act, 8, phase, "fp16") == pytest.approx(cm.kernel_time(0.0, nbytes, "fp16", kernels),
+    act = _layer(kernels, ".mlp.act")
+    nbytes = per_element * act.input_elements * 8
+    assert cm.layer_time(act, 8, phase, "fp16") == pytest.approx(cm.kernel_time(0.0, nbytes, "fp16", count),
                                                                  rel=1e-12)
 
 
-def test_autocasts_eager_softmax_is_kept_in_fp32() -> None:
-    scores = 12 * 1024 * 1024 * 2   # heads x seq x seq x micro-batch
-    fused, eager, half = (activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), 2)
+def test_eager_code_keeps_what_autograd_saves() -> None:
+    # counted with saved-tensor hooks on the code as written (bytes per element): autocast's GELU keeps pow's fp32
+    # input, tanh's output and the bracket (4 each) and 0.5·x (2), and the down projection its input (2), 16 in all
+    # against the fused activation's input and output (4); LayerNorm under autocast keeps an fp32 input
+    s, b, h, f, a = 1024, 2, 768, 3072, 12
+    scores = a * s * s * b
+    fused, eager, half = (activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), b)
                           for k in ("fused", "eager", "eager-half"))
-    assert eager - fused == (4 - 2) * scores   # the probabilities backward reads, fp32 instead of fp16
-    assert half == fused
-    fp32 = [activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), 2, width=4)
-            for k in ("fused", "eager")]
-    assert fp32[0] == fp32[1]
+    assert eager - fused == (4 - 2) * scores + (16 - 4) * s * b * f + 2 * (4 - 2) * s * b * h
+    assert half - fused == (10 - 4) * s * b * f   # x, tanh, 0.5·x, the bracket and the down input, at 2 bytes
+    fp32 = [activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "kernels": k}), b, width=4)
+            for k in ("fused", "eager", "eager-half")]
+    assert fp32[1] == fp32[2] > fp32[0]   # in fp32 the two eager styles are one
+
+
+def test_a_gated_models_eager_code_keeps_more() -> None:
+    s, b, h, f, q, k = 256, 1, 512, 1536, 512, 128
+    fused, eager = (activation_bytes_per_layer(DecoderConfig.from_mapping({**LLAMA, "kernels": kk, "ffn": f,
+                                                                           "attention": "flash2"}), b)
+                    for kk in ("fused", "eager"))
+    # RMSNorm's fp32 input (4 more per element, two norms), the silu's output, repeat_kv's expanded K and V
+    assert eager - fused == 2 * 4 * s * b * h + 2 * s * b * f + 2 * 2 * s * b * (q - k)
 
 
 LLAMA = {"layers": 1, "hidden": 512, "heads": 8, "kv_heads": 2, "seq": 256, "vocab": 1000, "gated": True}
@@ -134,5 +155,17 @@ def test_eager_kernels_slow_a_gated_model_down() -> None:
     for kernels in ("fused", "eager"):
         c = DecoderConfig.from_mapping({**LLAMA, "kernels": kernels, "attention": "flash2"})
         times[kernels] = sum(cm.layer_time(layer, 2, phase, "bf16") for layer in block_layers(c)
+                             for phase in ("forward", "backward"))
+    assert times["eager"] > times["fused"]
+
+
+@pytest.mark.parametrize("keys", [dict(GPT2), {**LLAMA, "attention": "flash2"}])
+def test_a_calibration_profile_prices_the_eager_kernels_too(keys) -> None:
+    # a profile replaces the rates, not what the kernels move: eager code costs more under it as well
+    cm = ComputeModel.from_profile("cpu-numba")
+    times = {}
+    for kernels in ("fused", "eager"):
+        c = DecoderConfig.from_mapping({**keys, "kernels": kernels})
+        times[kernels] = sum(cm.layer_time(layer, 2, phase, "fp32") for layer in block_layers(c)
                              for phase in ("forward", "backward"))
     assert times["eager"] > times["fused"]

@@ -122,10 +122,10 @@ MEASURED = {
     # the GPT-2 rows since they name Hugging Face's eager kernels (kernels=eager under autocast, eager-half on
     # DeepSpeed's fp16 model; before, with the fused default: +1.4890, +0.8116, +2.4075, +0.9729, +3.0024, +1.5630,
     # +1.3009 in this order)
-    "ds-autotuning-hf-gpt2-16xv100-ddp-mbs8": +0.4843, "ds-autotuning-hf-gpt2-16xv100-zero1-mbs8": +0.2975,
-    "ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2": +1.0998,
+    "ds-autotuning-hf-gpt2-16xv100-ddp-mbs8": +0.2952, "ds-autotuning-hf-gpt2-16xv100-zero1-mbs8": +0.2975,
+    "ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2": +0.8438,
     "ds-autotuning-hf-gpt2-medium-16xv100-zero1-mbs4": +0.3979,
-    "ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1": +1.6093, "ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2": +0.8305,
+    "ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1": +1.3175, "ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2": +0.8305,
     "ds-autotuning-hf-gpt2-xl-16xv100-zero1-mbs1": +0.7843,
     "ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32": -0.1751,
     "ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32": -0.0216,
