@@ -520,7 +520,7 @@ class NcclTuner:
 
     def schedule(self, size: float) -> Schedule:
         """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
-        key = (type(size), size)   # the size as given (the Schedule keeps it)
+        key = (type(size), float(size))   # the size's type as given (the Schedule keeps it); a 0-d array hashes
         known = self._chosen.get(key)
         if known is None:
             known = self._chosen[key] = self._schedule(self.choose(size / float(self.shares.sum())), size, True)

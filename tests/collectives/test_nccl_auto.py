@@ -415,3 +415,20 @@ def test_auto_chooses_nvls_from_the_gpu_count_nccls_model_gives(device, ring_up_
                                 overrides=[("device", device), ("gpus_per_node", gpus), *extra])
         chosen = build_schedule("all-reduce", 2**33, cluster, "auto").params["algorithm"]
         assert chosen == ("ring" if gpus <= ring_up_to else "nvls"), (gpus, chosen)
+
+
+def test_the_tuners_schedule_per_size_is_the_same_whatever_the_sizes_type() -> None:
+    # the tuner keeps each size's chosen schedule: an int, a float and a 0-d array of one size give one choice,
+    # each Schedule keeping the size as given
+    import numpy as np
+
+    from simtrain.collectives.nccl import NcclTuner
+    from simtrain.network.analytical import evaluate
+    from simtrain.topology import load_topology
+
+    cluster = load_topology("dgx-h100", gpus=16)
+    tuner = NcclTuner("all-reduce", cluster, [np.arange(16)], [1.0])
+    schedules = [tuner.schedule(size) for size in (2**22, float(2**22), np.array(2.0**22), np.float64(2**22))]
+    assert [type(s.size_bytes) for s in schedules] == [int, float, np.ndarray, np.float64]
+    times = {evaluate(s, cluster).time_s for s in schedules}
+    assert len(times) == 1
