@@ -221,6 +221,24 @@ def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     return float(3 * width + 2 * width + width + 18 * s + 2 * cast), 14 + casts
 
 
+def attention_heads(layer: Layer) -> int:
+    """An unfused attention layer's heads: its ``groups`` where the model records them (a decoder does), else its
+    width in 64-wide heads (BERT, GPT-2, ViT and the Transformer base; a loaded model records the product).
+
+    Examples
+    --------
+    >>> attention_heads(Layer("a", "attention", gemm=(128, 128, 768)))
+    12
+    >>> attention_heads(Layer("a", "attention", gemm=(128, 128, 4096), groups=32))   # 128-wide heads
+    32
+    """
+    assert layer.gemm is not None
+    if layer.groups > 1:
+        return layer.groups
+    dim = layer.gemm[2]
+    return dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
+
+
 def score_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     """Bytes an unfused core attention's non-GEMM kernels move per score element (its probabilities' dropout
     apart: a layer of its own), and how many kernels they are, for scores stored ``width`` bytes wide.
@@ -621,8 +639,8 @@ class ComputeModel:
             if layer.gemm is not None:
                 gemm = self._gemm_time_of(layer, batch, phase, dtype)
                 if layer.kind in SCORE_KINDS:   # and the kernels over the scores, at the profile's bandwidth
-                    length, kv, dim = layer.gemm
-                    heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
+                    length, kv, _ = layer.gemm
+                    heads = attention_heads(layer)
                     per_element, _ = score_bytes(layer.kind, width, phase)
                     gemm += self.profile.memory_time(per_element * batch * heads * length * kv, dtype)
                 return gemm
@@ -721,7 +739,7 @@ class ComputeModel:
         assert layer.gemm is not None
         width = DTYPE_BYTES[dtype]
         length, kv, dim = layer.gemm
-        heads = dim // HEAD_DIM if dim % HEAD_DIM == 0 and dim >= HEAD_DIM else 1
+        heads = attention_heads(layer)
         head = dim // heads
         count = batch * heads
         elements = count * length * kv

@@ -520,7 +520,9 @@ class NcclTuner:
 
     def schedule(self, size: float) -> Schedule:
         """The chosen schedule for a first-group size of ``size`` bytes; it chooses again when resized."""
-        key = (type(size), float(size))   # the size's type as given (the Schedule keeps it); a 0-d array hashes
+        if isinstance(size, np.ndarray):   # a 0-d array: its value (the cache must not hold the caller's array)
+            size = size.item()
+        key = (type(size), size)   # the size as given, its type too (the Schedule keeps it)
         known = self._chosen.get(key)
         if known is None:
             known = self._chosen[key] = self._schedule(self.choose(size / float(self.shares.sum())), size, True)

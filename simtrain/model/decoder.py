@@ -315,7 +315,7 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
         *_position_layers(name, c, tokens, q, kv),
         # the two matmuls of attention: local queries against the whole sequence's keys (ring attention under cp)
         Layer(f"{name}.attention.core", _core_kind(c), (), float(2 * tokens * c.seq * q),
-              tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q)),
+              tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q), groups=q // c.head_dim),
         _linear(f"{name}.attention.out", c, tokens, q, h),
     ]
     if c.dropout:
@@ -381,7 +381,7 @@ def _position_layers(name: str, c: DecoderConfig, tokens: int, q: int, kv: int) 
     if c.positions == "rotary":
         layers.append(Layer(f"{name}.attention.rotary", "rotary_eager" if eager else "rotary", (), 0.0,
                             tokens * (q + kv), tokens * (q + kv)))
-    if eager and kv < q:
+    if eager and kv < q and kv // c.head_dim > 1:   # one key/value head: the expanded view is not copied
         layers.append(Layer(f"{name}.attention.repeat_kv", "repeat_kv", (), 0.0, 2 * tokens * kv, 2 * tokens * q))
     return layers
 

@@ -83,6 +83,9 @@ class Layer:
     gemm : tuple of int or None
         ``(rows, cols, inner)`` of the layer's GEMM for one sample (conv via im2col: rows = output pixels,
         cols = output channels, inner = in_channels/groups × kh × kw); ``None`` for non-GEMM layers.
+    groups : int
+        A grouped convolution's groups; an attention layer's heads (``1``: not recorded, the compute model
+        assumes 64-wide heads).
     tied_to : str or None
         Name of the tensor this layer reuses (e.g. GPT-2's language-model head reuses the token embedding).
     keep_precision : bool

@@ -428,7 +428,13 @@ def test_the_tuners_schedule_per_size_is_the_same_whatever_the_sizes_type() -> N
 
     cluster = load_topology("dgx-h100", gpus=16)
     tuner = NcclTuner("all-reduce", cluster, [np.arange(16)], [1.0])
-    schedules = [tuner.schedule(size) for size in (2**22, float(2**22), np.array(2.0**22), np.float64(2**22))]
-    assert [type(s.size_bytes) for s in schedules] == [int, float, np.ndarray, np.float64]
+    given = np.array(2.0**22)
+    schedules = [tuner.schedule(size) for size in (2**22, float(2**22), given, np.float64(2**22))]
+    assert [type(s.size_bytes) for s in schedules] == [int, float, float, np.float64]
     times = {evaluate(s, cluster).time_s for s in schedules}
     assert len(times) == 1
+    given[()] = 1.0   # the caller's array changing later changes nothing the tuner kept
+    assert tuner.schedule(float(2**22)).size_bytes == 2**22
+    # sizes a float cannot tell apart are not one entry
+    assert tuner.schedule(2**60).size_bytes == 2**60 and tuner.schedule(2**60 + 1).size_bytes == 2**60 + 1
+    assert tuner.schedule(2**21).size_bytes != schedules[0].size_bytes

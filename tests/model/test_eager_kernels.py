@@ -169,3 +169,37 @@ def test_a_calibration_profile_prices_the_eager_kernels_too(keys) -> None:
         times[kernels] = sum(cm.layer_time(layer, 2, phase, "fp32") for layer in block_layers(c)
                              for phase in ("forward", "backward"))
     assert times["eager"] > times["fused"]
+
+
+def test_a_profile_prices_an_eager_kinds_counted_bytes_at_its_bandwidth() -> None:
+    from simtrain.compute import eager_bytes
+
+    cm = ComputeModel.from_profile("cpu-numba")
+    act = _layer("eager", ".mlp.act")
+    for phase in ("forward", "backward"):
+        nbytes = eager_bytes("gelu_eager", 4, phase)[0] * act.input_elements * 2
+        assert cm.layer_time(act, 2, phase, "fp32") == pytest.approx(cm.profile.memory_time(nbytes, "fp32"),
+                                                                     rel=1e-12)
+
+
+def test_one_key_value_head_a_rank_is_not_copied() -> None:
+    # torchtitan's repeat_kv of a single key/value head is an expanded view: no copy, nothing more kept
+    assert "attention.repeat_kv" not in _kinds(kernels="eager", kv_heads=1)
+    c = DecoderConfig.from_mapping({**LLAMA, "kernels": "eager", "attention": "flash2"})
+    fused = DecoderConfig.from_mapping({**LLAMA, "attention": "flash2"})
+    assert [layer.kind for layer in block_layers(c, tp=2)].count("repeat_kv") == 0   # 2 key/value heads over 2
+    extra_tp2 = activation_bytes_per_layer(c, 1, tp=2) - activation_bytes_per_layer(fused, 1, tp=2)
+    extra_tp1 = activation_bytes_per_layer(c, 1) - activation_bytes_per_layer(fused, 1)
+    s, h, f = 256, 512, DecoderConfig.from_mapping(LLAMA).ffn
+    assert extra_tp2 == pytest.approx((2 * 4 * s * h + 2 * s * f / 2) , rel=1e-12)   # norms, silu: no repeat_kv
+    assert extra_tp1 > 2 * 4 * s * h + 2 * s * f
+
+
+def test_a_decoders_attention_records_its_heads() -> None:
+    from simtrain.compute import attention_heads
+
+    c = DecoderConfig.from_mapping({**LLAMA, "head_dim": 128})   # 8 heads of 128
+    core = next(layer for layer in block_layers(c) if layer.name.endswith(".attention.core"))
+    assert attention_heads(core) == 8 and core.groups == 8
+    assert attention_heads(next(layer for layer in block_layers(c, tp=2)
+                                if layer.name.endswith(".attention.core"))) == 4
