@@ -170,6 +170,8 @@ EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager", "gelu_eager", "gelu_eag
 _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
 #: Core attention kinds whose scores pass through non-GEMM kernels (:func:`score_bytes`).
 SCORE_KINDS = frozenset({"attention", "eager_attention", "eager_half_attention"})
+#: Every core attention kind whose layer records its products as one GEMM (a calibration profile doubles it).
+CORE_ATTENTION = SCORE_KINDS | {"flash_attention", "flash2_attention"}
 #: Width (bytes) of the scores' softmax under autocast: PyTorch's autocast runs softmax in fp32.
 SOFTMAX_WIDTH = 4
 
@@ -638,6 +640,10 @@ class ComputeModel:
         if self.profile is not None:
             if layer.gemm is not None:
                 gemm = self._gemm_time_of(layer, batch, phase, dtype)
+                if layer.kind in CORE_ATTENTION:
+                    # a layer's GEMM record is one of attention's two products forward (Q·Kᵀ; P·V has as many
+                    # multiply-adds) and two of its four backward: the profile's table times the record
+                    gemm *= 2
                 if layer.kind in SCORE_KINDS:   # and the kernels over the scores, at the profile's bandwidth
                     length, kv, _ = layer.gemm
                     heads = attention_heads(layer)

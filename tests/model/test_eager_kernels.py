@@ -203,3 +203,24 @@ def test_a_decoders_attention_records_its_heads() -> None:
     assert attention_heads(core) == 8 and core.groups == 8
     assert attention_heads(next(layer for layer in block_layers(c, tp=2)
                                 if layer.name.endswith(".attention.core"))) == 4
+
+
+@pytest.mark.parametrize("attention", ["math", "flash2"])
+def test_a_profile_prices_both_of_attentions_products(attention) -> None:
+    # a layer's GEMM record is Q·Kᵀ forward (P·V has as many multiply-adds) and two of four products backward
+    from simtrain.compute import attention_heads, score_bytes
+
+    cm = ComputeModel.from_profile("cpu-numba")
+    core = _layer("fused", ".attention.core", attention=attention)
+    rows, cols, inner = core.gemm
+    for phase in ("forward", "backward"):
+        if phase == "forward":
+            gemm = cm.profile.gemm_time(rows * 2, cols, inner, "fp32", "nt")
+        else:
+            gemm = (cm.profile.gemm_time(rows * 2, inner, cols, "fp32", "nn")
+                    + cm.profile.gemm_time(cols, inner, rows * 2, "fp32", "tn"))
+        scores = 0.0
+        if attention == "math":
+            scores = cm.profile.memory_time(score_bytes("attention", 4, phase)[0] * 2 * attention_heads(core) * rows
+                                            * cols, "fp32")
+        assert cm.layer_time(core, 2, phase, "fp32") == pytest.approx(2 * gemm + scores, rel=1e-12)
