@@ -651,7 +651,7 @@ class ComputeModel:
                     gemm += self.profile.memory_time(per_element * batch * heads * length * kv, dtype)
                 return gemm
             if layer.kind in EAGER_WIDE or layer.kind in _COUNTED_PASSES:   # their own kernels' bytes
-                return self.profile.memory_time(self._eager_traffic(layer, batch, phase, width), dtype)
+                return self.profile.memory_time(self._bandwidth_traffic(layer, batch, phase, width)[0], dtype)
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
         if layer.kind in VIEWS:
@@ -671,25 +671,21 @@ class ComputeModel:
             # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
-        if layer.kind in EAGER_WIDE:
-            kernels = eager_bytes(layer.kind, width, phase)[1]
-            return self.kernel_time(0.0, self._eager_traffic(layer, batch, phase, width), dtype, kernels)
-        (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
-        a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
-        traffic = (a * layer.input_elements + b * layer.output_elements) * batch * width
-        traffic += weights if phase == "forward" else 2 * weights
+        traffic, kernels = self._bandwidth_traffic(layer, batch, phase, width)
         return self.kernel_time(0.0, traffic, dtype, kernels)
 
     @staticmethod
-    def _eager_traffic(layer: Layer, batch: int, phase: str, width: int) -> float:
-        """Bytes a kind's kernels move (:func:`eager_bytes`, or its passes in ``_PASSES``), weights included: a
-        calibration profile prices them at its bandwidth as the roofline does at the device's."""
+    def _bandwidth_traffic(layer: Layer, batch: int, phase: str, width: int) -> tuple[float, int]:
+        """Bytes a bandwidth-bound layer's kernels move (:func:`eager_bytes`, or its passes in ``_PASSES``), weights
+        included, and how many kernels: the roofline prices them at the device's bandwidth, a calibration profile
+        (for the kinds it counts this way) at its own."""
         weights = layer.num_params * width * (1 if phase == "forward" else 2)
         if layer.kind in EAGER_WIDE:
-            return eager_bytes(layer.kind, width, phase)[0] * layer.input_elements * batch + weights
-        (fin, fout, _), (bin_, bout, _) = _PASSES[layer.kind]
-        a, b = (fin, fout) if phase == "forward" else (bin_, bout)
-        return (a * layer.input_elements + b * layer.output_elements) * batch * width + weights
+            per_element, kernels = eager_bytes(layer.kind, width, phase)
+            return per_element * layer.input_elements * batch + weights, kernels
+        (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
+        a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
+        return (a * layer.input_elements + b * layer.output_elements) * batch * width + weights, kernels
 
     def _gemm_time_of(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         """A GEMM layer's GEMMs: from the calibration profile's tables where there is one, else the kernel model."""

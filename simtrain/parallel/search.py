@@ -45,7 +45,7 @@ from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import ParallelPlan, divisors, make_plan, parse_schedule, pipeline_slots
-from simtrain.parallel.step import scheme_context, scheme_phases, step_time, trains_factor_gemms
+from simtrain.parallel.step import plan_codec, scheme_context, scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
 
@@ -234,11 +234,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     from simtrain.compression import make_scheme
 
     compression = make_scheme(scheme) if scheme is not None and scheme != "none" else None
-    codec: tuple[str | None, int] = (None, 0)
-    if compression is not None:
-        from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
-
-        codec = scheme_codec(compression)
+    codec = plan_codec(compression)
     n = check_count(cluster.num_gpus, MAX_SEARCH_GPUS, key="gpus")   # a topology's own size, when gpus is None
     from simtrain.training.variability import expected_slowest, priced_spread
 

@@ -43,8 +43,8 @@ from simtrain.parallel.plan import ParallelPlan, make_plan, pipeline_slots
 from simtrain.training.overlap import compute_end
 from simtrain.training.variability import stretched
 
-__all__ = ["HybridStep", "pipeline_trace", "plan_of", "scheme_context", "scheme_phases", "simulate_hybrid",
-           "step_time", "trains_factor_gemms", "write_pipeline_trace"]
+__all__ = ["HybridStep", "pipeline_trace", "plan_codec", "plan_of", "scheme_context", "scheme_phases",
+           "simulate_hybrid", "step_time", "trains_factor_gemms", "write_pipeline_trace"]
 
 
 @dataclasses.dataclass
@@ -174,11 +174,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
     config = spec.config
     phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, run.dtype)
     scheme = resolved.scheme if phases[0][0] is not None else None
-    codec: tuple[str | None, int] = (None, 0)
-    if scheme is not None:
-        from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
-
-        codec = scheme_codec(scheme)
+    codec = plan_codec(scheme)
     memory = memory_per_gpu(config, plan, run.dtype, run.optimizer, scheme=scheme,
                             scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, run.dtype))
     capacity = device.memory_bytes
@@ -264,6 +260,23 @@ def scheme_context(plan: ParallelPlan, spec: Any, gpus_per_node: int, dtype: str
 def _memory_keys(memory: dict[str, Any]) -> list[str]:
     """The categories of a memory breakdown (a scheme's state when there is one)."""
     return [k for k in (*MEMORY_CATEGORIES, SCHEME_STATE) if k in memory]
+
+
+def plan_codec(scheme: Any) -> tuple[str | None, int]:
+    """The codec a plan's compression scheme runs per step (:func:`~simtrain.calibration.codec_times.scheme_codec`);
+    ``(None, 0)`` without a scheme, without importing the calibration package, which is not light.
+
+    Examples
+    --------
+    >>> from simtrain.compression import make_scheme
+    >>> plan_codec(None), plan_codec(make_scheme("topk"))
+    ((None, 0), ('topk', 1))
+    """
+    if scheme is None:
+        return None, 0
+    from simtrain.calibration.codec_times import scheme_codec
+
+    return scheme_codec(scheme)
 
 
 def trains_factor_gemms(scheme: Any, spec: Any, num_gpus: int, gpus_per_node: int, dtype: str) -> bool:
