@@ -34,6 +34,7 @@ from typing import Any
 from simtrain import units
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
+from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DP_BUCKET_RULES", "DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination",
@@ -66,6 +67,10 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("batch", "integer", 32, "samples per GPU per step", minimum=1),
     Param("dtype", "choice", "fp32", "compute and gradient precision", choices=DTYPES),
     Param("optimizer", "choice", "momentum", "optimizer (its state memory and update time)", choices=OPTIMIZERS),
+    Param("optimizer_impl", "choice", "fused",
+          "the optimizer step's code: fused (one kernel: Apex, DeepSpeed, Megatron-LM, torch.optim's fused=True), "
+          "foreach (torch.optim's multi-tensor operators, PyTorch 2's default) or for-loop (an operator per tensor: "
+          "foreach=False, PyTorch 1.x, Hugging Face's AdamW); docs/compute-model.md", choices=OPTIMIZER_IMPLS),
     Param("algorithm", "string", "auto",
           "collective algorithm of the gradient all-reduces, NAME[:key=value,...] (`simtrain list algorithms`; "
           "auto: what NCCL would pick)"),
@@ -297,6 +302,7 @@ class TrainingRun:
     batch: int = 32
     dtype: str = "fp32"
     optimizer: str = "momentum"
+    optimizer_impl: str = "fused"
     algorithm: str = "auto"
     scheme: Any = "none"
     engine: str = "analytical"
@@ -351,6 +357,7 @@ class TrainingRun:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
         self._check_objects()
+        update_passes(self.optimizer, self.optimizer_impl)   # LAMB, LARS and NovoGrad exist only fused
         if isinstance(self.topology_overrides, Mapping):
             object.__setattr__(self, "topology_overrides", tuple(self.topology_overrides.items()))
         # a frozen run holds no mapping a caller could change after validation

@@ -121,11 +121,11 @@ class Profile:
         self._params(dtype)
         return self.tables[dtype].seconds(rows, cols, inner, layout)
 
-    def memory_time(self, nbytes: float, dtype: str) -> float:
-        """Predicted seconds of element-wise work moving ``nbytes`` (one kernel: the fitted per-step cost plus the
-        bytes at the fitted element-wise bandwidth)."""
+    def memory_time(self, nbytes: float, dtype: str, kernels: int = 1) -> float:
+        """Predicted seconds of element-wise work moving ``nbytes`` in ``kernels`` kernels (the fitted per-step
+        cost for each, plus the bytes at the fitted element-wise bandwidth)."""
         params = self._params(dtype)
-        return params["step_overhead_s"] + nbytes / params["elementwise_Bps"]
+        return kernels * params["step_overhead_s"] + nbytes / params["elementwise_Bps"]
 
     # -- files -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -382,11 +382,12 @@ class StageCosts:
               optimizer: str, *, cache: NetworkCache | None = None, options: NetworkOptions | None = None,
               engine: str = "analytical", algorithm: str = "auto",
               algorithm_params: Mapping[str, Any] | None = None, phase: Any = None,
-              codec: tuple[str | None, int] = (None, 0)) -> StageCosts:
+              codec: tuple[str | None, int] = (None, 0), optimizer_impl: str = "fused") -> StageCosts:
         """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
         :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups,
         its compute priced at ``codec``'s measured times where the profile has them
-        (:func:`~simtrain.calibration.codec_times.scheme_codec`)."""
+        (:func:`~simtrain.calibration.codec_times.scheme_codec`); ``optimizer_impl`` is the optimizer step's code
+        (:mod:`simtrain.optimizers`)."""
         cache = NetworkCache.for_cluster(cluster, cache)
         comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
         width = DTYPE_BYTES[dtype]
@@ -599,14 +600,17 @@ class StageCosts:
             expert_dp = plan.zero_group if plan.hybrid else plan.expert_dp
             local = (dense_params / plan.zero_group if plan.zero >= 1 else dense_params) + \
                 (expert_params / expert_dp if plan.zero >= 1 else expert_params)
-            if phase is not None and phase.trained_params is not None:
-                # a scheme's phase trains its factors instead of the factorised weights (schemes run at ZeRO-0)
+            held: list[Any] = []
+            if (phase is not None and phase.trained_params is not None) or optimizer_impl != "fused":
                 edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
                 held = [t for index in plan.stage_layers(stage) for layer in block_layers(c, index, tp, cp, sp)
                         for t in layer.tensors] + [t for layer in edge for t in layer.tensors]
+            if phase is not None and phase.trained_params is not None:
+                # a scheme's phase trains its factors instead of the factorised weights (schemes run at ZeRO-0)
                 local -= sum(t.numel for t in held) - phase.updated_params(held)
+            # an unfused update launches its operators per tensor the stage holds (its shard of each, under ZeRO)
             updates.append(compute.update_time(int(local), dtype, optimizer,
-                                               fp8_share(c) if dtype == "fp8" else 1.0))
+                                               fp8_share(c) if dtype == "fp8" else 1.0, optimizer_impl, len(held)))
 
         p2p_bytes = activation / tp
         p2p_forward = [comms.p2p_time(s, p2p_bytes) for s in range(plan.pp)]

@@ -198,11 +198,14 @@ class _Bounds:
 def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, global_batch: int,
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
-           progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None) -> SearchResult:
+           progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None,
+           optimizer_impl: str = "fused") -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
     unset, the measured default; :mod:`simtrain.training.variability`), as ``simulate`` prices them.
+
+    ``optimizer_impl`` is the optimizer step's code, as a run's (:mod:`simtrain.optimizers`).
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -296,7 +299,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         runs = []
         for phase, count in phases:
             costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
-                                     algorithm=name, algorithm_params=params, phase=phase, codec=codec)
+                                     algorithm=name, algorithm_params=params, phase=phase, codec=codec,
+                                     optimizer_impl=optimizer_impl)
             runs.append((count, costs, step_time(costs.stretched([slowest] * plan.pp), plan, timelines=timelines)))
         _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
@@ -308,7 +312,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         del best[top:]
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
-                         "dtype": dtype, "optimizer": optimizer, "device": device.name})
+                         "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl,
+                         "device": device.name})
 
 
 def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dict[str, Any], costs: StageCosts,

@@ -481,7 +481,9 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         )
     forward, backward = _layer_times(spec, None, compute, batch, run.dtype)
     fp8_share = fp8_gemm_share(spec.layers) if run.dtype == "fp8" else 1.0   # read only at fp8
-    update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer, fp8_share)
+    tensors = spec.tensors
+    update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer, fp8_share, run.optimizer_impl,
+                                      len(tensors))
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
 
@@ -510,8 +512,9 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         if count == 0:
             continue
         if phase.trained_params is not None:   # the optimizer updates the factors it holds, not W
-            phase_update[phase.name] = compute.update_time(phase.updated_params(spec.tensors), run.dtype,
-                                                           run.optimizer, fp8_share)
+            # an unfused update's kernels counted per model tensor (a factorised weight's two factors as one)
+            phase_update[phase.name] = compute.update_time(phase.updated_params(tensors), run.dtype,
+                                                           run.optimizer, fp8_share, run.optimizer_impl, len(tensors))
         phase_buckets, phase_ready, phase_groups = buckets, ready, groups
         if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
             phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)
