@@ -121,3 +121,19 @@ def test_step_grows_by_the_update_alone() -> None:
         assert loop.update_time_s > 1.5 * fused.update_time_s
         assert loop.step_time_s - fused.step_time_s == pytest.approx(loop.update_time_s - fused.update_time_s,
                                                                      rel=1e-9)
+
+
+def test_placement_graph_prices_each_layers_update_as_its_code_runs() -> None:
+    from simtrain.placement.build import graph_from_model
+
+    cm = ComputeModel.roofline("v100")
+    graphs = {impl: graph_from_model("resnet18-cifar", batch=32, compute=cm, optimizer="momentum",
+                                     optimizer_impl=impl) for impl in ("fused", "for-loop")}
+    updates = {impl: [g.compute_s[i] for i, name in enumerate(g.op_names) if name.endswith("/update")]
+               for impl, g in graphs.items()}
+    assert len(updates["fused"]) == len(updates["for-loop"]) > 0
+    assert all(loop >= fused for fused, loop in zip(updates["fused"], updates["for-loop"]))
+    assert sum(updates["for-loop"]) > sum(updates["fused"])
+    assert graphs["for-loop"].info["optimizer_impl"] == "for-loop"
+    with pytest.raises(ConfigError, match="optimizer_impl"):
+        graph_from_model("resnet18-cifar", batch=32, compute=cm, optimizer="lars", optimizer_impl="foreach")

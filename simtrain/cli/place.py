@@ -33,7 +33,7 @@ from simtrain.cli._common import (
 )
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_BATCH, MAX_DEVICES
-from simtrain.optimizers import OPTIMIZERS
+from simtrain.optimizers import OPTIMIZER_IMPLS, OPTIMIZERS
 
 __all__ = ["add_parser", "run"]
 
@@ -68,6 +68,8 @@ def add_parser(sub: Any) -> None:
                                          "--topology's GPU, else v100)")
     p.add_argument("--dtype", default="fp32", help="--model: precision")
     p.add_argument("--optimizer", default="momentum", help="--model: " + ", ".join(OPTIMIZERS))
+    p.add_argument("--optimizer-impl", default="fused", help="--model: the update's code, "
+                                                             + ", ".join(OPTIMIZER_IMPLS) + "; default fused")
     p.add_argument("--micro-batch", type=positive_int, help="--model: run the placed model as a pipeline of "
                                                              "micro-batches of this many samples (must divide "
                                                              "--batch); reports the speed-up over one device and "
@@ -153,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
                                 else "v100")
         spec = get_device(args.device_type)
         graph = graph_from_model(args.model, batch=args.batch, compute=ComputeModel.roofline(spec),
-                                 dtype=args.dtype, optimizer=args.optimizer)
+                                 dtype=args.dtype, optimizer=args.optimizer, optimizer_impl=args.optimizer_impl)
         if memory is None:
             memory = spec.memory_bytes
     devices = make_devices(args.devices, memory, topology=args.topology, bandwidth=args.bandwidth,
@@ -233,7 +235,8 @@ def _pipelined(args: argparse.Namespace, devices: Any, options: dict[str, Any]) 
     plan, result = place_pipelined(args.model, devices, args.algorithm, batch=args.batch,
                                    micro_batch=args.micro_batch,
                                    compute=ComputeModel.roofline(get_device(args.device_type)), dtype=args.dtype,
-                                   optimizer=args.optimizer, schedule=args.pipeline_schedule, **options)
+                                   optimizer=args.optimizer, optimizer_impl=args.optimizer_impl,
+                                   schedule=args.pipeline_schedule, **options)
     return dataclasses.replace(plan, info={**plan.info, "pipeline": result.summary()}), result
 
 

@@ -28,6 +28,7 @@ from simtrain.errors import ConfigError
 from simtrain.inputs import load_json
 from simtrain.limits import MAX_COLLECTIVE_BYTES, MAX_PLACEMENT_OPS
 from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec
+from simtrain.optimizers import update_passes
 from simtrain.placement.graph import GraphBuilder, OpGraph
 from simtrain.workload.schema import MAX_OP_SECONDS
 
@@ -208,7 +209,7 @@ def _graph_from_doc(doc: dict[str, Any], source: str, unprofiled_compute_s: floa
 
 
 def graph_from_model(model: str | Path | ModelSpec, *, batch: int, compute: ComputeModel, dtype: str = "fp32",
-                     optimizer: str = "momentum") -> OpGraph:
+                     optimizer: str = "momentum", optimizer_impl: str = "fused") -> OpGraph:
     """The training graph of a catalog model (a name or a path) or a :class:`~simtrain.model.ModelSpec`.
 
     Layers are connected as the model reads them (:meth:`~simtrain.model.ModelSpec.layer_inputs`): a chain for a
@@ -227,13 +228,15 @@ def graph_from_model(model: str | Path | ModelSpec, *, batch: int, compute: Comp
 
         model = load_model(model)
     return graph_from_layers(model.name, model.layers, model.layer_inputs(), batch=batch, compute=compute,
-                             dtype=dtype, optimizer=optimizer)
+                             dtype=dtype, optimizer=optimizer, optimizer_impl=optimizer_impl)
 
 
 def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Sequence[int]], *, batch: int,
-                      compute: ComputeModel, dtype: str = "fp32", optimizer: str = "momentum") -> OpGraph:
+                      compute: ComputeModel, dtype: str = "fp32", optimizer: str = "momentum",
+                      optimizer_impl: str = "fused") -> OpGraph:
     """The training graph of a DAG of layers: ``inputs[i]`` lists the layers whose outputs layer ``i`` reads
-    (empty: the model input). Layers no one reads are the outputs (the loss gradient enters there).
+    (empty: the model input). Layers no one reads are the outputs (the loss gradient enters there). Each weighted
+    layer's update is priced as ``optimizer_impl`` runs it over the layer's tensors (:mod:`simtrain.optimizers`).
 
     Examples
     --------
@@ -250,6 +253,7 @@ def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Seque
         raise ConfigError("unknown dtype", key="dtype", value=dtype, choices=DTYPE_BYTES)
     if optimizer not in OPTIMIZER_STATES:
         raise ConfigError("unknown optimizer", key="optimizer", value=optimizer, choices=OPTIMIZER_STATES)
+    update_passes(optimizer, optimizer_impl)   # an unknown code, or LAMB/LARS/NovoGrad unfused
     if 2 * len(layers) > MAX_PLACEMENT_OPS:   # a forward and a backward op per layer: refused before building
         raise ConfigError(f"has {len(layers):,} layers: its placement graph (a forward and a backward op each, an "
                           f"update per weighted layer) would pass the {MAX_PLACEMENT_OPS:,} ops a graph may hold",
@@ -291,9 +295,10 @@ def graph_from_layers(name: str, layers: Sequence[Layer], inputs: Sequence[Seque
             builder.add_edge(fwd[i], b, [act[i]])
         if layer.num_params:
             u = builder.add_op(f"{layer.name}/update", compute.update_time(layer.num_params, dtype, optimizer,
-                                                                         float(is_fp8_gemm(layer))),
+                                                                         float(is_fp8_gemm(layer)), optimizer_impl,
+                                                                         len(layer.tensors)),
                                persistent_bytes=layer.num_params * 4 * OPTIMIZER_STATES[optimizer], kind="update",
                                group=layer.name, pair=fwd[i])
             builder.add_edge(b, u, [builder.add_tensor(b, 0.0, name=f"{layer.name}:wgrad-ready")])
     return builder.build(info={"batch": batch, "dtype": dtype, "optimizer": optimizer,
-                               "device": compute.device.name})
+                               "optimizer_impl": optimizer_impl, "device": compute.device.name})

@@ -251,9 +251,10 @@ def _data_parallel(replica: OpGraph | None, devices: Devices, memory_model: str)
 
 def place_pipelined(model: Any, devices: Devices, algorithm: str = "m-etf", *, batch: int, micro_batch: int,
                     compute: Any, dtype: str = "fp32", optimizer: str = "momentum", schedule: str = "gpipe",
-                    engine: str = "analytical", memory_model: str = "live",
+                    engine: str = "analytical", memory_model: str = "live", optimizer_impl: str = "fused",
                     **params: Any) -> tuple[Any, PipelineResult]:
-    """Place a model's micro-batch graph with ``algorithm`` and run the step pipelined over ``batch``.
+    """Place a model's micro-batch graph with ``algorithm`` and run the step pipelined over ``batch``
+    (``optimizer_impl``: the update's code, as :func:`~simtrain.placement.build.graph_from_layers` takes it).
 
     Returns the placement's :class:`~simtrain.placement.plan.Plan` (one micro-batch) and the pipelined result.
 
@@ -278,7 +279,7 @@ def place_pipelined(model: Any, devices: Devices, algorithm: str = "m-etf", *, b
     if schedule not in PIPELINE_SCHEDULES:
         raise ConfigError("unknown pipeline schedule", key="pipeline_schedule", value=schedule,
                           choices=PIPELINE_SCHEDULES)
-    options = {"compute": compute, "dtype": dtype, "optimizer": optimizer}
+    options = {"compute": compute, "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl}
     micro_graph = graph_from_model(model, batch=micro_batch, **options)
     micro_batches = batch // micro_batch
     in_flight = micro_batches if schedule == "gpipe" else min(micro_batches, devices.count)
