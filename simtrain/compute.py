@@ -149,6 +149,7 @@ VIEWS = frozenset({"flatten", "identity"})
 _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "batchnorm2d": ((2, 1, 2), (3, 2, 2)),
     "layernorm": ((1, 1, 1), (3, 2, 2)),
+    "layernorm_eager": ((1, 1, 1), (3, 2, 2)),   # PyTorch's native layer_norm kernels: the same passes
     "rmsnorm": ((1, 1, 1), (3, 2, 2)),
     "add": ((1, 1, 1), (1, 1, 1)),
     # SwiGLU written out (``w2(silu(w1 x) * w3 x)``: a silu kernel and a product; backward two products and
@@ -165,6 +166,13 @@ _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
 _ELEMENTWISE = ((1, 1, 1), (2, 1, 1))
 #: Eager kinds priced by :func:`eager_bytes` (their fp32 work does not scale with the run's width).
 EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager", "gelu_eager", "gelu_eager_half"})
+#: Kinds whose kernels are PyTorch's native normalisation, eager chains of element-wise operators or
+#: TorchScript-fused activations (Megatron-LM's bias-GELU and bias-SwiGLU): they reach the device's
+#: ``native_memory_efficiency`` of the bandwidth, not the streaming fraction (docs/compute-model.md, "Native
+#: kernels"). Hand-written fused kernels (Transformer Engine's and Apex's norms, the fused rotary, Megatron's
+#: softmax and cross entropy) and the vectorised element-wise ones (residual adds, ReLU, dropout, batch norm)
+#: keep the streaming fraction; so do the eager attention's score kernels, for want of a measurement.
+NATIVE_KINDS = frozenset({"gelu", "silu", "silu_eager", "layernorm_eager"}) | EAGER_WIDE
 #: Kinds added with the eager kernels whose passes are in ``_PASSES``: a calibration profile prices their bytes too
 #: (the older kinds keep the profile's own count, their activations read and written).
 _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
@@ -500,21 +508,29 @@ class ComputeModel:
     def _ceiling(self, dtype: str) -> float:
         return self.compute_efficiency if self.compute_efficiency is not None else self.device.gemm_ceiling(dtype)
 
-    def _memory_time(self, nbytes: float) -> float:
-        return nbytes / (self.device.memory_bandwidth_Bps * float(self.memory_efficiency or 1.0))
+    def _memory_time(self, nbytes: float, native: bool = False) -> float:
+        efficiency = float(self.memory_efficiency or 1.0)
+        if native:   # never faster than the streaming fraction in use (a caller's override included)
+            efficiency = min(efficiency, self.device.native_memory_efficiency)
+        return nbytes / (self.device.memory_bandwidth_Bps * efficiency)
 
-    def kernel_time(self, flops: float, nbytes: float, dtype: str = "fp32", kernels: int = 1) -> float:
+    def kernel_time(self, flops: float, nbytes: float, dtype: str = "fp32", kernels: int = 1,
+                    native: bool = False) -> float:
         """Roofline time of work of ``flops`` FLOPs moving ``nbytes`` bytes in ``kernels`` kernels: the larger of
-        the FLOPs at the large-GEMM rate and the bytes at the streaming bandwidth, at least the launch floor.
+        the FLOPs at the large-GEMM rate and the bytes at the streaming bandwidth (``native``: at the bandwidth
+        PyTorch's native normalisation and activation kernels reach, :data:`NATIVE_KINDS`), at least the launch
+        floor.
 
         Examples
         --------
         >>> cm = ComputeModel.roofline("a100")
         >>> cm.kernel_time(0.0, 0.0, kernels=3) == 3 * cm.kernel_overhead_s
         True
+        >>> round(cm.kernel_time(0.0, 1e9, native=True) / cm.kernel_time(0.0, 1e9), 3)   # 0.83 / 0.55
+        1.509
         """
         compute = flops / (self.device.peak_flops(dtype) * self._ceiling(dtype)) if flops else 0.0
-        return max(compute, self._memory_time(nbytes), kernels * float(self.kernel_overhead_s or 0.0))
+        return max(compute, self._memory_time(nbytes, native), kernels * float(self.kernel_overhead_s or 0.0))
 
     def gemm_time(self, m: float, n: float, k: float, dtype: str, count: int = 1,
                   nbytes: float | None = None) -> float:
@@ -672,7 +688,7 @@ class ComputeModel:
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
         traffic, kernels = self._bandwidth_traffic(layer, batch, phase, width)
-        return self.kernel_time(0.0, traffic, dtype, kernels)
+        return self.kernel_time(0.0, traffic, dtype, kernels, native=layer.kind in NATIVE_KINDS)
 
     @staticmethod
     def _bandwidth_traffic(layer: Layer, batch: int, phase: str, width: int) -> tuple[float, int]:

@@ -17,6 +17,7 @@ A device file::
     efficiency:                          # all optional; defaults in EFFICIENCY_PARAMS, each with its source
       gemm: {fp16: 0.82, bf16: 0.82}     # large-GEMM fraction of peak, per dtype
       memory: 0.83                       # streaming fraction of the memory bandwidth
+      native_memory: 0.55                # the same for PyTorch's native norms and activations
       tile: [128, 256, 64]               # tensor-core GEMM thread-block tile (M, N, K)
       pipeline_stages: 3                 # main-loop stages filled and drained per tile
       simt_tile: [128, 128, 8]           # the same for CUDA-core (fp32) kernels
@@ -70,6 +71,14 @@ EFFICIENCY_PARAMS: tuple[Param, ...] = (
     Param("gemm", "any", None, "large-GEMM fraction of peak FLOP/s, per dtype (a mapping dtype: fraction)"),
     # Streaming fraction of HBM bandwidth: the same guide's triad reached 83 % (A100), 89 % (H100), 86 % (H200).
     Param("memory", "number", 0.8, "fraction of the memory bandwidth streaming kernels reach",
+          minimum=MIN_EFFICIENCY, maximum=1),
+    # PyTorch's native normalisation kernels, eager chains of element-wise operators and TorchScript-fused
+    # activations reach far less: the median of 11 measured groups of Liger-Kernel's benchmark table (A100 80GB and
+    # H100: torch.nn.LayerNorm forward and backward, Hugging Face's eager RMSNorm, nn.RMSNorm, eager SwiGLU and
+    # Megatron-LM's jit-fused bias_swiglu_impl; 0.51-0.58), against the datasheet bandwidth (docs/compute-model.md,
+    # "Native kernels"); never above ``memory``.
+    Param("native_memory", "number", 0.55, "fraction of the memory bandwidth PyTorch's native normalisation and "
+          "activation kernels reach (eager chains, TorchScript-fused activations; capped at memory)",
           minimum=MIN_EFFICIENCY, maximum=1),
     # Tensor-core kernels (tf32, fp16, bf16, fp8). 128 x 128 output tiles with 32-deep K slices: the tile NVIDIA's
     # "Matrix Multiplication Background" guide uses to explain tile and wave quantisation. Device files of the
@@ -136,6 +145,9 @@ class DeviceSpec:
         Large-GEMM fraction of peak per dtype (dtypes absent use :data:`DEFAULT_GEMM_EFFICIENCY`).
     memory_efficiency : float
         Fraction of the bandwidth streaming kernels reach.
+    native_memory_efficiency : float
+        Fraction of the bandwidth PyTorch's native normalisation and activation kernels reach (at most
+        ``memory_efficiency`` where it is used).
     tile : tuple of int
         Tensor-core GEMM threadblock tile ``(M, N, K)``.
     pipeline_stages : int
@@ -160,6 +172,7 @@ class DeviceSpec:
     compute_units: int = 1
     gemm_efficiency: dict[str, float] = field(default_factory=dict)
     memory_efficiency: float = 0.8
+    native_memory_efficiency: float = 0.55
     tile: tuple[int, int, int] = (128, 128, 32)
     pipeline_stages: int = 3
     launch_overhead_s: float = 4e-6
@@ -175,7 +188,7 @@ class DeviceSpec:
             self.name, self.model, tuple(self.peak_flops_per_dtype.items()), self.memory_bandwidth_Bps,
             self.memory_bytes, tuple(self.gemm_efficiency.items()), self.memory_efficiency, self.tile,
             self.pipeline_stages, self.launch_overhead_s, self.compute_units, self.path, self.simt_tile,
-            self.simt_pipeline_stages)))
+            self.simt_pipeline_stages, self.native_memory_efficiency)))
 
     def __hash__(self) -> int:
         return self._hash
@@ -254,7 +267,8 @@ def _parse(data: Any, source: str) -> DeviceSpec:
         name=top["name"], model=top["model"], peak_flops_per_dtype=peaks,
         memory_bandwidth_Bps=top["memory_bandwidth"], memory_bytes=top["memory"], source=top["sources"],
         architecture=top["architecture"], compute_units=top["compute_units"], gemm_efficiency=gemm,
-        memory_efficiency=efficiency["memory"], tile=(int(tile[0]), int(tile[1]), int(tile[2])),
+        memory_efficiency=efficiency["memory"], native_memory_efficiency=efficiency["native_memory"],
+        tile=(int(tile[0]), int(tile[1]), int(tile[2])),
         pipeline_stages=efficiency["pipeline_stages"], launch_overhead_s=efficiency["launch_overhead"],
         simt_tile=(int(simt[0]), int(simt[1]), int(simt[2])), simt_pipeline_stages=efficiency["simt_pipeline_stages"],
         path=source,

@@ -395,3 +395,41 @@ def test_fp8_memory_counts_the_weights_fp8_copies():
     gpt2 = load_model("gpt2-small")
     extra = dp_memory(gpt2, 8, "fp8", "adam")["weights"] - dp_memory(gpt2, 8, "bf16", "adam")["weights"]
     assert extra == pytest.approx(2 * fp8_gemm_share(gpt2.layers) * gpt2.num_params)
+
+
+def test_native_kernels_run_at_the_native_fraction_of_the_bandwidth():
+    """PyTorch's native norms, eager chains and TorchScript-fused activations (NATIVE_KINDS) run at the device's
+    ``native_memory`` fraction; streaming kernels (ReLU, batch norm, residual adds) at ``memory``."""
+    from simtrain.compute import NATIVE_KINDS
+
+    cm = ComputeModel.roofline("h100")
+    assert cm.device.native_memory_efficiency == 0.55 and cm.device.memory_efficiency == 0.89
+    n = 10**7
+    gelu, relu = (Layer(k, k, input_elements=n, output_elements=n) for k in ("gelu", "relu"))
+    assert {"gelu", "silu", "layernorm_eager", "gelu_eager", "rmsnorm_eager"} <= NATIVE_KINDS
+    assert not {"relu", "batchnorm2d", "add", "dropout", "layernorm", "rmsnorm"} & NATIVE_KINDS
+    for phase in ("forward", "backward"):
+        ratio = cm.layer_time(gelu, 32, phase, "bf16") / cm.layer_time(relu, 32, phase, "bf16")
+        assert ratio == pytest.approx(0.89 / 0.55)
+    # the decoder's LayerNorm is native only in eager code (torch.nn.LayerNorm); fused it is Transformer Engine's
+    fused, eager = (Layer("n", kind, (Tensor("n.w", (1024,)),), input_elements=n, output_elements=n)
+                    for kind in ("layernorm", "layernorm_eager"))
+    assert cm.layer_time(eager, 8, "backward", "bf16") == pytest.approx(
+        cm.layer_time(fused, 8, "backward", "bf16") * 0.89 / 0.55)
+    # a caller's lower streaming fraction caps the native one; the launch floor still holds
+    slow = ComputeModel.roofline("h100", memory_efficiency=0.4)
+    assert slow.layer_time(gelu, 32, "forward", "bf16") == pytest.approx(slow.layer_time(relu, 32, "forward", "bf16"))
+    tiny = Layer("t", "gelu", input_elements=1, output_elements=1)
+    assert cm.layer_time(tiny, 1, "forward", "bf16") == cm.kernel_overhead_s
+
+
+def test_a_device_file_may_give_its_own_native_fraction(tmp_path):
+    text = resolve("devices", "a100").read_text()
+    own = tmp_path / "gpu.yaml"
+    own.write_text(text.replace("efficiency:\n", "efficiency:\n  native_memory: 0.7\n", 1))
+    assert load_device(own).native_memory_efficiency == 0.7
+    assert get_device("cpu").native_memory_efficiency == get_device("cpu").memory_efficiency
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("efficiency:\n", "efficiency:\n  native_memory: 1.5\n", 1))
+    with pytest.raises(ConfigError, match="native_memory"):
+        load_device(bad)

@@ -267,8 +267,9 @@ def _norm(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     tensors = (Tensor(f"{name}.weight", (width,)),) if c.gated else \
         (Tensor(f"{name}.weight", (width,)), Tensor(f"{name}.bias", (width,)))
     # RMSNorm written out in eager code (fp32 casts, pow, mean, rsqrt, two products) is its own kind; eager
-    # LayerNorm is one ATen kernel, as fused
-    kind = ("rmsnorm_eager" if c.kernels in EAGER_ATTENTION else "rmsnorm") if c.gated else "layernorm"
+    # LayerNorm is one ATen kernel each way, as fused, but PyTorch's native one (its own kind: native bandwidth)
+    eager = c.kernels in EAGER_ATTENTION
+    kind = ("rmsnorm_eager" if eager else "rmsnorm") if c.gated else ("layernorm_eager" if eager else "layernorm")
     return Layer(name, kind, tensors, 0.0, tokens * width, tokens * width)
 
 
