@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simtrain import units
+from simtrain.compute import MEMORY_FORMATS
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
@@ -80,6 +81,10 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("framework", "string", "ddp", "the framework in the step, NAME[:key=value,...]: ideal (perfect overlap), "
           "ddp (PyTorch DDP's buckets and launches), horovod (cycle time and fusion buffer) or after-backward (no "
           "overlap: the optimizer's step reduces the gradients); docs/framework.md"),
+    Param("memory_format", "choice", "auto",
+          "activation layout of convolutions: nchw (PyTorch's default: tensor-core convolutions transpose to NHWC and "
+          "back), nhwc (channels_last) or auto (nchw for fp32/tf32, nhwc for fp16/bf16/fp8, as NVIDIA's recipes run "
+          "them); docs/compute-model.md", choices=MEMORY_FORMATS),
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
@@ -307,6 +312,7 @@ class TrainingRun:
     scheme: Any = "none"
     engine: str = "analytical"
     framework: Any = "ddp"
+    memory_format: str = "auto"
     profile: str | None = None
     bucket_size: Any = "25 MiB"   # bytes once validated
     chunks: int = 1

@@ -432,6 +432,10 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
         raise ConfigError(f"the given cluster has {cluster.num_gpus} GPUs", key="gpus", value=run.gpus)
     scheme = make_scheme(run.scheme)
     device = get_device(cluster.device)
+    if run.memory_format != "auto" and (run.compute is not None or run.profile is not None):
+        raise ConfigError("is read only by simtrain's kernel model: a calibration profile's measured kernels and a "
+                          "given compute model carry their own layout", key="memory_format", value=run.memory_format,
+                          allowed="auto with a profile or a compute model")
     if run.compute is not None:
         compute = run.compute
         compute_config = {"model": "given", "device": device.name, **_compute_fields(compute)}
@@ -441,7 +445,7 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
                           "profile_sha256": fingerprint, "device": device.name,
                           "backend": compute.profile.backend, "profile_device": compute.profile.device}
     else:
-        compute = ComputeModel.roofline(device)
+        compute = ComputeModel.roofline(device, memory_format=run.memory_format)
         compute_config = {"model": "roofline", "device": device.name, **_compute_fields(compute)}
     network = run.network if isinstance(run.network, NetworkOptions) else \
         NetworkOptions.from_mapping(run.network)
@@ -815,7 +819,7 @@ def _finite(result: Any) -> Any:
 
 def _compute_fields(compute: ComputeModel) -> dict[str, Any]:
     return {"compute_efficiency": compute.compute_efficiency, "memory_efficiency": compute.memory_efficiency,
-            "kernel_overhead_s": compute.kernel_overhead_s}
+            "kernel_overhead_s": compute.kernel_overhead_s, "memory_format": compute.memory_format}
 
 
 def _perturbations(run: TrainingRun, cluster: Cluster) -> Perturbations | None:
