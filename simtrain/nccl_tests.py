@@ -44,7 +44,7 @@ TYPE_BYTES = {"int8": 1, "uint8": 1, "char": 1, "float": 4, "int32": 4, "uint32"
               "fp8_e4m3": 1, "fp8_e5m2": 1}
 #: nccl-tests' names of the operations (the ``*_perf`` binaries).
 NCCL_NAMES = {"all-reduce": "all_reduce", "reduce-scatter": "reduce_scatter", "all-gather": "all_gather",
-              "broadcast": "broadcast", "reduce": "reduce", "all-to-all": "alltoall"}
+              "broadcast": "broadcast", "reduce": "reduce", "all-to-all": "alltoall", "sendrecv": "sendrecv"}
 _REDOP = {"all-reduce": "sum", "reduce-scatter": "sum", "reduce": "sum"}
 _ROOT = {"broadcast": 0, "reduce": 0}
 MAX_SWEEP_POINTS = 1000
@@ -191,7 +191,8 @@ def read_log(path: str | Path) -> tuple[str | None, list[LogRow]]:
         if not stripped:
             continue
         if stripped.startswith("#"):
-            found = re.search(r"(all_reduce|reduce_scatter|all_gather|alltoall|broadcast|reduce)_perf", stripped)
+            found = re.search(r"(all_reduce|reduce_scatter|all_gather|alltoall|sendrecv|broadcast|reduce)_perf",
+                              stripped)
             if found and op is None:
                 op = by_name[found[1]]
             continue

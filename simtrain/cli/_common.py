@@ -328,13 +328,16 @@ def refuse_unread_restriction(op: str, name: str, params: Mapping[str, Any]) -> 
     ...
     simtrain.errors.ConfigError: <cli>: --algorithm: all-to-all runs as NCCL's point-to-point sends, which \
 algo=/proto= do not restrict here (got 'auto:proto=Simple'); allowed: auto for all-to-all, or a named algorithm \
-(direct, ring, ...)
+(direct, ring)
     """
     given = {k: v for k, v in params.items() if k in ("algo", "proto") and v}
-    if name == "auto" and op == "all-to-all" and given:
-        raise ConfigError("all-to-all runs as NCCL's point-to-point sends, which algo=/proto= do not restrict here",
+    if name == "auto" and op in ("all-to-all", "sendrecv") and given:
+        from simtrain.collectives import ALGORITHMS
+
+        named = [a for a in ALGORITHMS.names() if a != "auto" and op in ALGORITHMS.get(a).operations]
+        raise ConfigError(f"{op} runs as NCCL's point-to-point sends, which algo=/proto= do not restrict here",
                           source=CLI, key="--algorithm", value="auto:" + ",".join(f"{k}={v}" for k, v in given.items()),
-                          allowed="auto for all-to-all, or a named algorithm (direct, ring, ...)")
+                          allowed=f"auto for {op}, or a named algorithm ({', '.join(named)})")
 
 
 def split_schemes(text: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Direct algorithms: every rank exchanges with every other rank in one step.
 
 Reduce-scatter sends block j of n/p bytes straight to rank j; all-reduce is that plus a direct all-gather;
-all-to-all sends n/p to each rank; broadcast and reduce go straight from/to the root. All flows of a step run
+all-to-all sends n/p to each rank; broadcast and reduce go straight from/to the root; sendrecv sends the whole n
+from every rank to the next (nccl-tests' sendrecv_perf: rank r to r + 1, the last to the first). All flows of a step run
 at once and share links, so the engine's congestion model decides the cost: on a switch each GPU link carries
 p-1 flows, ``T_RS = 2α + (p-1)/p·n/B``; with a dedicated link per pair, ``T_RS = α + n/(p·B)``.
 
@@ -40,7 +41,7 @@ def all_pairs(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @register_algorithm(
     "direct",
-    ["all-reduce", "reduce-scatter", "all-gather", "all-to-all", "broadcast", "reduce"],
+    ["all-reduce", "reduce-scatter", "all-gather", "all-to-all", "broadcast", "reduce", "sendrecv"],
     params=(Param("max_ranks", "integer", 1024, "refuse more ranks than this (a step has p(p-1) flows)", minimum=1,
                   maximum=MAX_DIRECT_RANKS),),
     summary="every rank sends to every other at once (p(p-1) concurrent flows)",
@@ -50,6 +51,8 @@ def build_direct(op: str, n: float, ranks: np.ndarray, cluster: object, max_rank
     p = len(ranks)
     if p < 2:
         return []
+    if op == "sendrecv":   # p flows, whatever p: max_ranks does not apply
+        return [StepPattern(ranks, np.roll(ranks, -1), n, 1, 0.0, "sendrecv to the next rank")]
     if p > max_ranks:
         allowed = (f"at least the {p} ranks (raise direct:max_ranks=N, up to {MAX_DIRECT_RANKS})"
                    if p <= MAX_DIRECT_RANKS else

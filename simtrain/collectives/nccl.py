@@ -256,13 +256,13 @@ NCCL_PROTOCOLS = ("LL", "LL128", "Simple")
 
 @register_algorithm(
     "auto",
-    ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all"],
+    ["all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all", "sendrecv"],
     params=(Param("algo", "string", None, "NCCL_ALGO: choose only among this algorithm's protocols (ring, tree, "
                   "collnet, nvls, nvlstree; any case, as NCCL reads it)"),
             Param("proto", "string", None, "NCCL_PROTO: choose only among the algorithms that run this protocol "
                   "(LL, LL128, Simple; any case)")),
     summary="what NCCL would run: algorithm (ring, tree, NVLS, CollNet) and protocol by NCCL's tuning model; "
-            "all-to-all as NCCL's point-to-point sends to every peer (direct); algo=/proto= restrict the choice "
+            "all-to-all and sendrecv as NCCL's point-to-point sends (direct); algo=/proto= restrict the choice "
             "as NCCL_ALGO and NCCL_PROTO do",
 )
 def build_auto(op: str, n: float, ranks: np.ndarray, cluster: Cluster, algo: str | None = None,
@@ -647,15 +647,16 @@ def auto_schedule(op: str, size: float, cluster: Cluster, groups: list[np.ndarra
     if op not in ALGORITHMS.get("auto").operations:
         raise ConfigError("operation not implemented by algorithm 'auto'", key="op", value=op)
     shares_arr = np.asarray(shares, dtype=np.float64)
-    if op == "all-to-all":
+    if op in ("all-to-all", "sendrecv"):
         # NCCL's tuner has no all-to-all: it is a group of sends to and receives from every peer (nccl-tests'
-        # alltoall_perf), each pair at once, which `direct` is; under NCCL's protocols, as auto's other choices
+        # alltoall_perf), each pair at once, which `direct` is; sendrecv is one such send and receive a rank;
+        # under NCCL's protocols, as auto's other choices
         from simtrain.network.analytical import fastest_protocol
         from simtrain.network.types import NetworkOptions
 
         limit = int(make(ALGORITHMS, "direct", key="algorithm").get_params()["max_ranks"])
         largest = max(len(g) for g in groups)
-        if largest > limit:
+        if op == "all-to-all" and largest > limit:
             raise ConfigError(f"auto runs all-to-all as NCCL does, point to point to every peer (direct, p(p-1) "
                               f"flows a step); {largest} ranks exceed its {limit}", key="algorithm", value="auto",
                               allowed=f"at most {limit} ranks, or a named algorithm (ring)")

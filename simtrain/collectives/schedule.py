@@ -39,8 +39,9 @@ import numpy as np
 
 __all__ = ["OPERATIONS", "TEMPLATE_BYTES", "Schedule", "StepPattern", "build_template"]
 
-#: Collective operations, named as in nccl-tests.
-OPERATIONS = ("all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all")
+#: Collective operations, named as in nccl-tests (``sendrecv``: nccl-tests' sendrecv_perf, every rank sending its
+#: whole buffer to the next rank and receiving the previous one's, the pattern of pipeline stages' sends).
+OPERATIONS = ("all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce", "all-to-all", "sendrecv")
 
 #: Templates are built at this size and resized (:meth:`Schedule.resized`), so a schedule's bytes depend only on its
 #: template and its size, never on which size happened to build the template first (a power of two: the resize
