@@ -529,8 +529,8 @@ def _per_gpu_ratio(name: str, source: str, source_id: str, quantity: str, publis
         command=f"{small.line()}; {large.line()}", source_id=source_id, gap=gap, effect_zero=1.0))
 
 
-for _gpus, _table, _published, _mfu, _before in ((8, "Table 1", 5762.0, "48", "+65.4 %"),
-                                                  (128, "Table 3", 5605.0, "47", "+67.7 %")):
+for _gpus, _table, _published, _mfu, _before in ((8, "Table 1", 5762.0, "45", "+65.4 %"),
+                                                  (128, "Table 3", 5605.0, "44", "+67.7 %")):
     _tokens_case(f"torchtitan-llama31-8b-{_gpus}xh100-fsdp",
                  _TT_H100.format(row=f"{_table} (local batch 2, global batch {2 * _gpus}, selective AC): "
                                      f"'| FSDP | {int(_published):,} |' (TPS/GPU)"),
@@ -543,8 +543,8 @@ _per_gpu_ratio("torchtitan-llama31-8b-128v8-scaling",
                "Llama 3.1 8B FSDP2 weak scaling on H100: tokens/s per GPU on 128 GPUs over that on 8", 5605 / 5762,
                f"{_TT_H100_TEXT}; {_TT_RUN}; {_TT_EAGER}; bf16 mixed precision; per-GPU batch 2 on both",
                _tt_params("h100-96gb", 8, "bf16", "eager"), _tt_params("h100-96gb", 128, "bf16", "eager"),
-               "simtrain loses 1.5 % where the run lost 2.7 % from one node to 16: the wait for the slowest GPU "
-               "grows from 56 ms (of 8) to 102 ms (of 128, gpu_spread) of a 2.0 s step, less a small gain (the "
+               "simtrain loses 1.6 % where the run lost 2.7 % from one node to 16: the wait for the slowest GPU "
+               "grows from 59 ms (of 8) to 109 ms (of 128, gpu_spread) of a 2.2 s step, less a small gain (the "
                "sharded optimizer step shrinks with more GPUs); the rest is not communication the step exposes, and "
                "what it is (stragglers, a wider clock spread under the 500 W cap than gpu_spread's) is not modelled")
 _tokens_case("torchtitan-llama31-70b-256xh100-2d-fp8",
@@ -568,7 +568,7 @@ for _nodes, _published in ((4, 10938.0), (8, 10753.0)):
                  "trainy-h200-2506", f"Llama 3.1 8B training throughput with FSDP2 and Float8 ({8 * _nodes} H200)",
                  _published, f"{_TRAINY_TEXT}; {_TRAINY_RUN}; per-GPU batch 2 (--training.local_batch_size=2)",
                  _tt_params("h200", 8 * _nodes, "fp8"),
-                 "compiled Float8 runs come out 13-14 % fast, against 43-44 % for torchtitan's eager bf16 rows (their "
+                 "compiled Float8 runs come out 11-12 % fast, against 33-34 % for torchtitan's eager bf16 rows (their "
                  "eager kernels priced, `kernels=eager`): the "
                  "non-GEMM work simtrain leaves out shrinks under compilation")
 _per_gpu_ratio("trainy-llama31-8b-64v32-scaling",
@@ -609,8 +609,8 @@ for _name, _model, _published, _spec, _gpus, _tp, _pp, _cp, _vp, _mbs, _gbs in (
     _seq_text = _spec.split("seq=")[1].split(",")[0] if "seq=" in _spec else "2048"
     _gap = ("" if _gpus > 8 else
             "small models on one node come out optimistic in every source here (mbridge-llama3-8b-8xh100-fp8 "
-            "+4 %, foundry-mpt-7b-8xa100 +11 %, this table's 7B/8B rows +23 % and +29 %) where the 70B-175B rows "
-            "come within 3-8 %: what simtrain leaves out grows with the share of non-GEMM work per layer at hidden "
+            "+1 %, foundry-mpt-7b-8xa100 +10 %, this table's 7B/8B rows +18 % and +25 %) where the 70B-175B rows "
+            "come within 2-7 %: what simtrain leaves out grows with the share of non-GEMM work per layer at hidden "
             "4,096 (Transformer Engine's per-layer FP8 casts, amax and norm kernels beyond the ones priced, kernel "
             "launches), and the CP 2 row adds ring attention's exchange and load-balancing kernels on top; not "
             "closed: no published per-kernel breakdown of these runs was at hand")
@@ -675,11 +675,11 @@ _FLAGPERF_L70_RUN = ("4 nodes of 8 H800 (the README: NVIDIA H800(80G), InfiniBan
                      "with megatron_main.sh's --bf16); Adam with Megatron's distributed optimizer (`--zero 1`); "
                      "sequence parallelism; no recomputation; FlagScale (git 6fc099c) as Megatron; tokens/s per GPU "
                      "= the step's tokens / step time / GPUs")
-_FLAGPERF_L70_GAP = ("both plans come out 22 % fast by nearly the same factor (the published TP4PP8 row is 1.233 x "
-                     "the TP8PP4 one, simtrain's 1.230), so the plan's effect is predicted and the excess is common "
-                     "per-GPU speed; the same source's Llama 3 8B rows are +11 to +17 % on H100 and -4 % on A800 "
+_FLAGPERF_L70_GAP = ("both plans come out 21 % fast by nearly the same factor (the published TP4PP8 row is 1.233 x "
+                     "the TP8PP4 one, simtrain's 1.228), so the plan's effect is predicted and the excess is common "
+                     "per-GPU speed; the same source's Llama 3 8B rows are +8 to +15 % on H100 and -5 % on A800 "
                      "(flagperf-llama3-8b-*): simtrain's Hopper compute for these Megatron runs is fast, as for NeMo "
-                     "24.07's H100 rows (nemo2407-*, +3 to +29 %), and what FlagScale's runs spend beyond it "
+                     "24.07's H100 rows (nemo2407-*, +2 to +25 %), and what FlagScale's runs spend beyond it "
                      "(non-GEMM kernels, launches, the TP collectives' real overlap) is not closed")
 for _plan, _row, _published in (
         ("tp=8,pp=4,dp=1", "'| H800单机8卡（4x8）  |     amp    | TP8PP4DP1 |  /  | 641.93 | 5.7 | 62/80 | 27.2% |'",
@@ -719,7 +719,7 @@ _tokens_case("flagperf-llama3-70b-64xh100-bf16", _FLAGPERF_L3_70, "flagperf-llam
              "Megatron-core 0.6 on 64 H100: simtrain's step runs at an MFU of 0.48 where the README gives 36.1 %, "
              "the direction and size of the same harness's other Hopper rows (flagperf-llama3-8b-*h100*, "
              "flagperf-llama2-70b-*, whose gap says what is not closed); overlapping the pipeline sends "
-             "(`--overlap-pp`) does not move it (+16.5 %)")
+             "(`--overlap-pp`) does not move it (+15.3 %)")
 _FLAGPERF_GPT3 = ("FlagOpen/FlagPerf training/nvidia/gpt3_6.7B-paddle/README.md (commit d85f7cd6) + its config_*.py + "
                   "training/benchmarks/gpt3_6.7B/paddle/config/_base.py (32 layers, hidden 4096, 32 heads, ffn 16384, "
                   "vocab 50304, seq 2048, untied, dropout 0.1); DGX A100 80G, paddle, fp16 O2, flash attention: {row}")
@@ -794,8 +794,8 @@ for _model, _run, _published, _device, _plan, _mbs, _gbs, _zero, _recompute in _
                   "global_batch": _gbs, "dtype": "fp16", "optimizer": "adam", "zero": _zero, "recompute": _recompute,
                   **({"topology.device": _device} if _device != "a100" else {})},
                  _PADDLE_LLM_GAP if _recompute == "none" else
-                 "the common excess of the sharding-2 rows (flagperf-paddle-llama1-7b-8xa100-sharding2, +23 % on 80 GB "
-                 "without recomputation) and more: simtrain's throughput for this row over that row's is 0.735 where "
+                 "the common excess of the sharding-2 rows (flagperf-paddle-llama1-7b-8xa100-sharding2, +21 % on 80 GB "
+                 "without recomputation) and more: simtrain's throughput for this row over that row's is 0.731 where "
                  "the published ratio is 0.643 (the device's memory and the micro-batch differ too), so the full "
                  "recomputation, the unfused RMSNorm (the row's use_fused_rms_norm=False) and the 40 GB part's slower "
                  "memory cost less in simtrain than in the run; not closed")
@@ -809,11 +809,11 @@ _FMS_RUN = ("128 A100 80 GB as the catalog's `dgx-a100` (nodes of 8 on NVSwitch,
             "(`attention=flash2`); Adam, bf16 mixed precision; no gradient accumulation (global batch = 128 x the "
             "per-GPU batch); data parallelism over every GPU")
 _FMS_GAP = ("short steps at small per-GPU batches without activation checkpointing come out optimistic here and in "
-            "every FSDP source (foundry-mpt-7b-*, torchtitan-llama31-8b-*: +11 to +68 %), where this table's 34B and "
+            "every FSDP source (foundry-mpt-7b-*, torchtitan-llama31-8b-*: +10 to +40 %), where this table's 34B and "
             "70B rows with checkpointing, 40-60 s steps, come within 5 %: FSDP's per-unit costs (its all-gather and "
-            "reduce-scatter launches and prefetch order, the CPU dispatch of a 1.7 s step's many kernels) are not "
+            "reduce-scatter launches and prefetch order, the CPU dispatch of a 1.8 s step's many kernels) are not "
             "priced; and the 13B row is sensitive to the unstated fabric (2 x 100 Gbit/s per node instead of "
-            "8 x HDR gives -9.5 %)")
+            "8 x HDR gives -9.8 %)")
 for _name, _row, _published, _spec, _shape, _micro, _sharding, _recompute in (
         ("7b", "7b | 128 * A100 | HSDP | False | 2 | 3760", 3760.0, "llama2-7b:attention=flash2",
          "the catalog's `llama2-7b`", 2, "HSDP", "none"),
@@ -1001,9 +1001,9 @@ _per_gpu_ratio("maxtext-llama2-70b-fp8-256v64-scaling",
                4.324 / 4.959,
                f"{_H100}; {_MAXTEXT_RUN}; FSDP over all GPUs on both; FP8 as simtrain's `fp8`",
                {"topology": "dgx-h100", **_maxtext(64, "fp8")}, {"topology": "dgx-h100", **_maxtext(256, "fp8")},
-               "simtrain loses 1.4 % where the run lost 12.8 %: the wait for the slowest GPU grows from 0.20 s (of "
-               "64) to 0.24 s (of 256, gpu_spread) and the exposed data-parallel communication from 146 to 176 ms "
-               "of a 4.6 s step; it models FSDP's all-gathers and reduce-scatters as otherwise hidden behind "
+               "simtrain loses 1.4 % where the run lost 12.8 %: the wait for the slowest GPU grows from 0.21 s (of "
+               "64) to 0.25 s (of 256, gpu_spread) and the exposed data-parallel communication from 146 to 176 ms "
+               "of a 4.7 s step; it models FSDP's all-gathers and reduce-scatters as otherwise hidden behind "
                "compute; communication overlap is modelled as near-perfect")
 
 # NeMo 24.09 Llama 3.1 8B (nvcr.io/nvidia/nemo:24.09), TP 1, PP 1, CP 2, MBS 1, GA 32, on one node.
@@ -1012,8 +1012,8 @@ _L31_8B_ROWS = {
     "bf16": ("Llama 3.1 8b 24.09 BF16 (TP=1, PP=1, CP=2, MBS=1, GA=32)", "12.91  | 13.00  | 13.05  | 13.08  | 13.10"),
     "fp8": ("Llama 3.1 8b 24.09 FP8 (TP=1, PP=1, CP=2, MBS=1, GA=32)", "9.67   | 9.73   | 9.75   | 9.80   | 9.82")}
 _L31_8B_GAP = ("the compute model (exposed communication, data-parallel 39 ms and context-parallel 44 ms, is 83 ms of "
-               "the simulated 11.2 s BF16 step, which waits 0.31 s for the slowest of 8 GPUs, gpu_spread): simtrain's "
-               "step implies an MFU of 68 % in BF16 where the README gives 59.4 %; simtrain prices a well-tuned "
+               "the simulated 11.5 s BF16 step, which waits 0.32 s for the slowest of 8 GPUs, gpu_spread): simtrain's "
+               "step implies an MFU of 67 % in BF16 where the README gives 59.4 %; simtrain prices a well-tuned "
                "implementation's kernels whatever the framework, and the framework-specific overheads "
                "(non-GEMM kernels, attention kernels other than flash, optimizer and launch time) are not modelled")
 for _dtype, _published in (("bf16", 12.91), ("fp8", 9.67)):
@@ -1041,8 +1041,8 @@ _PAX_RUN = ("GPT-3 5B as the README's FLOP notes give it (24 layers, hidden 4,09
             "`gpt:` default) and fused attention (`attention=flash`); FSDP over all GPUs (`--zero 3`), micro-batch 4, "
             "one micro-batch per GPU per step (GBS = GPUs x 4); Adam and no activation recomputation (assumed: not "
             "stated); synthetic data")
-_PAX_GAP = ("the compute model: exposed communication is 11 ms of the simulated 414 ms step, which waits 14 ms "
-            "for the slowest of 16 GPUs (gpu_spread), and simtrain's step implies an MFU of 65 % (BF16) and 46 % "
+_PAX_GAP = ("the compute model: exposed communication is 11 ms of the simulated 421 ms step, which waits 14 ms "
+            "for the slowest of 16 GPUs (gpu_spread), and simtrain's step implies an MFU of 64 % (BF16) and 45 % "
             "(FP8) against the README's 42.7 % and 28.8 %; with full recomputation assumed instead the BF16 step is "
             "still 15 % short; simtrain prices a well-tuned implementation's kernels whatever the framework, and "
             "the framework-specific overheads (non-GEMM "
@@ -1072,6 +1072,6 @@ _per_gpu_ratio("paxml-gpt3-5b-128v16-scaling",
                f"{_H100}; {_PAX_RUN}; bf16",
                {"topology": "dgx-h100", **_pax(16, "bf16")}, {"topology": "dgx-h100", **_pax(128, "bf16")},
                "simtrain loses 1.8 % where the run lost 2.6 %: the wait for the slowest GPU grows from 14 ms (of 16) "
-               "to 20 ms (of 128, gpu_spread) and the exposed FSDP communication from 11 to 15 ms of a 0.42 s step; "
+               "to 21 ms (of 128, gpu_spread) and the exposed FSDP communication from 11 to 15 ms of a 0.43 s step; "
                "it models FSDP's all-gathers and reduce-scatters as otherwise hidden behind compute; communication "
                "overlap is modelled as near-perfect")

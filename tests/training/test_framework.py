@@ -29,12 +29,13 @@ from simtrain.training.framework import (
 # LL hop over NVLink as a path of two links, where they took 1 us): 24 in-node steps of the multidim ring, 16.8 us.
 # The step times were re-recorded again when a GEMM kernel began paying its launch overhead on top of its work
 # (OpenXLA's measured GEMM table), and BERT's once more when its attention dropout took the probabilities (heads x
-# seq x seq) instead of the attention's output; the buckets and communication times did not move.
+# seq x seq) instead of the attention's output; the buckets and communication times did not move. BERT's again when
+# its GELU began running at the bandwidth PyTorch's native kernels reach (docs/compute-model.md, "Native kernels").
 BEFORE = [
     (("resnet50", "abci"), {"gpus": 64, "batch": 32, "dtype": "fp16", "algorithm": "multidim-ring"},
      0.03154595941333332, 2, 0.00453189544),
     (("bert-base", "dgx-h100"), {"gpus": 64, "batch": 16, "dtype": "bf16", "algorithm": "ring"},
-     0.014209442958355424, 7, 0.0112677264),
+     0.01428771088475001, 7, 0.0112677264),
     (("vgg16", "cloud-25g"), {"gpus": 64, "batch": 32, "scheme": "powersgd:rank=4", "algorithm": "ring"},
      0.15533382157135173, 5, 0.0575415288),
     (("resnet50", "torus-2d"), {"gpus": 16, "batch": 32, "engine": "des", "algorithm": "ring"}, 0.0636053275070356, 4,

@@ -109,6 +109,15 @@ MEDIUM = PROBE19["paddlenlp-pretrain"]
 #: ds-autotuning-hf-gpt2-medium-16xv100-zero1-mbs4 +1.0414, ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1 +3.1413,
 #: ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2 +1.6486, ds-autotuning-hf-gpt2-xl-16xv100-zero1-mbs1 +1.3737,
 #: ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32 -0.1457, ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32 +0.0133
+#: re-measured 2026-12-07, when PyTorch's native norms and activations began running at the bandwidth they reach
+#: (docs/compute-model.md, "Native kernels") and Hugging Face's DDP rows named the Trainer's per-tensor AdamW; before:
+#: paddlenlp-llama2-7b-8xa100-tp2-sharding2 +0.1989, paddlenlp-llama2-13b-8xa100-tp2-sharding2 +0.2641,
+#: paddlenlp-qwen-7b-8xa100-tp2-sharding2 +0.1622, mcore-moe-mixtral-8x7b-64xh100 +0.1765,
+#: ds-autotuning-hf-gpt2-16xv100-ddp-mbs8 +0.2952, ds-autotuning-hf-gpt2-16xv100-zero1-mbs8 +0.2975,
+#: ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2 +0.8438, ds-autotuning-hf-gpt2-medium-16xv100-zero1-mbs4 +0.3979,
+#: ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1 +1.3175, ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2 +0.8305,
+#: ds-autotuning-hf-gpt2-xl-16xv100-zero1-mbs1 +0.7843, ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32 -0.1751,
+#: ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32 -0.0216
 MEASURED = {
     "nccl-allreduce-8xh100-voltage-park-8gb": -0.0082, "nccl-allreduce-8xh100-voltage-park-1gb": -0.0163,
     "nccl-allreduce-8xh100-voltage-park-128mb": +0.0219,
@@ -116,19 +125,19 @@ MEASURED = {
     # probe: +16.36, +16.40, +15.71, +26.06 %)
     "maxtext-a3-llama2-7b-2v1vm-scaling": +0.1559, "maxtext-a3-llama2-7b-4v1vm-scaling": +0.1118,
     "maxtext-a3-llama2-7b-8v1vm-scaling": +0.0658, "maxtext-a3-llama2-7b-16v1vm-scaling": +0.1554,
-    "paddlenlp-llama2-7b-8xa100-tp2-sharding2": +0.1989, "paddlenlp-llama2-13b-8xa100-tp2-sharding2": +0.2641,
-    "paddlenlp-qwen-7b-8xa100-tp2-sharding2": +0.1622,
-    "mcore-moe-mixtral-8x7b-64xh100": +0.1765,
+    "paddlenlp-llama2-7b-8xa100-tp2-sharding2": +0.1828, "paddlenlp-llama2-13b-8xa100-tp2-sharding2": +0.2494,
+    "paddlenlp-qwen-7b-8xa100-tp2-sharding2": +0.1477,
+    "mcore-moe-mixtral-8x7b-64xh100": +0.1482,
     # the GPT-2 rows since they name Hugging Face's eager kernels (kernels=eager under autocast, eager-half on
     # DeepSpeed's fp16 model; before, with the fused default: +1.4890, +0.8116, +2.4075, +0.9729, +3.0024, +1.5630,
     # +1.3009 in this order)
-    "ds-autotuning-hf-gpt2-16xv100-ddp-mbs8": +0.2952, "ds-autotuning-hf-gpt2-16xv100-zero1-mbs8": +0.2975,
-    "ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2": +0.8438,
-    "ds-autotuning-hf-gpt2-medium-16xv100-zero1-mbs4": +0.3979,
-    "ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1": +1.3175, "ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2": +0.8305,
-    "ds-autotuning-hf-gpt2-xl-16xv100-zero1-mbs1": +0.7843,
-    "ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32": -0.1751,
-    "ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32": -0.0216,
+    "ds-autotuning-hf-gpt2-16xv100-ddp-mbs8": +0.1381, "ds-autotuning-hf-gpt2-16xv100-zero1-mbs8": +0.2024,
+    "ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2": +0.5287,
+    "ds-autotuning-hf-gpt2-medium-16xv100-zero1-mbs4": +0.2930,
+    "ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1": +0.7731, "ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2": +0.6957,
+    "ds-autotuning-hf-gpt2-xl-16xv100-zero1-mbs1": +0.6795,
+    "ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32": -0.1915,
+    "ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32": -0.0393,
 }
 
 # --- the commands the probe ran (its cases.py, less ``--json``) ---------------------------------------------------
@@ -160,9 +169,11 @@ def _pd(model: str, micro: int) -> str:
 
 
 def _dsx(model: str, micro: int, zero: int, dtype: str, plan: bool = True) -> str:
+    # one change since the probe: vanilla Hugging Face's rows (zero 0) name the Trainer's own AdamW, a loop of
+    # operators per tensor (--optimizer-impl for-loop); DeepSpeed's run its fused Adam, the default
     return (f"simulate --model {model} {_DGX2} --gpus 16 " + ("--parallel tp=1,pp=1,dp=16 " if plan else "")
             + f"--micro-batch {micro} --global-batch {16 * micro} --dtype {dtype} --optimizer adam --zero {zero} "
-            f"--no-check-memory {_NCCL}")
+            + ("--optimizer-impl for-loop " if zero == 0 else "") + f"--no-check-memory {_NCCL}")
 
 
 def _gpt2(layers: int, hidden: int, heads: int, kernels: str) -> str:

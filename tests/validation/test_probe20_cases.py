@@ -96,12 +96,18 @@ LOW = ["nccl-allreduce-2xp4d-tcp-1eni-skypilot-2gb"]
 #: flash-attention-gpt3-1.3b-8xa100 +0.1074, flash-attention-gpt3-2.7b-8xa100 +0.1715, lambda-fa2-gpt3-2.7b-8xa100
 #: +0.2531, lambda-fa2-gpt3-2.7b-8xh100 +0.6381, lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling +0.0351,
 #: lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling +0.0096
+#: re-measured 2026-12-07, when PyTorch's native norms and activations began running at the bandwidth they reach
+#: (docs/compute-model.md, "Native kernels"); before:
+#: flash-attention-gpt3-125m-8xa100 -0.0719, flash-attention-gpt3-355m-8xa100 +0.0079, flash-attention-gpt3-760m-8xa100
+#: +0.1870, flash-attention-gpt3-1.3b-8xa100 +0.0765, flash-attention-gpt3-2.7b-8xa100 +0.1388,
+#: lambda-fa2-gpt3-2.7b-1xa100 +0.2106, lambda-fa2-gpt3-2.7b-1xh100 +0.6226, lambda-fa2-gpt3-2.7b-8xa100 +0.2182,
+#: lambda-fa2-gpt3-2.7b-8xh100 +0.5928
 MEASURED = {
-    "flash-attention-gpt3-125m-8xa100": -0.0719, "flash-attention-gpt3-355m-8xa100": +0.0079,
-    "flash-attention-gpt3-760m-8xa100": +0.1870, "flash-attention-gpt3-1.3b-8xa100": +0.0765,
-    "flash-attention-gpt3-2.7b-8xa100": +0.1388,
-    "lambda-fa2-gpt3-2.7b-1xa100": +0.2106, "lambda-fa2-gpt3-2.7b-1xh100": +0.6226,
-    "lambda-fa2-gpt3-2.7b-8xa100": +0.2182, "lambda-fa2-gpt3-2.7b-8xh100": +0.5928,
+    "flash-attention-gpt3-125m-8xa100": -0.0877, "flash-attention-gpt3-355m-8xa100": -0.0111,
+    "flash-attention-gpt3-760m-8xa100": +0.1677, "flash-attention-gpt3-1.3b-8xa100": +0.0618,
+    "flash-attention-gpt3-2.7b-8xa100": +0.1250,
+    "lambda-fa2-gpt3-2.7b-1xa100": +0.1954, "lambda-fa2-gpt3-2.7b-1xh100": +0.5837,
+    "lambda-fa2-gpt3-2.7b-8xa100": +0.2030, "lambda-fa2-gpt3-2.7b-8xh100": +0.5549,
     "lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling": +0.0063, "lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling": -0.0184,
     "nccl-allreduce-2xp4d-4efa-skypilot-2gb": +0.0361, "nccl-allreduce-2xp4d-4efa-skypilot-128mb": +0.3000,
     "nccl-allreduce-2xp4d-1efa-skypilot-2gb": +0.0048, "nccl-allreduce-2xp4d-tcp-1eni-skypilot-2gb": +0.2598,
