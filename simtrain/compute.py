@@ -813,10 +813,10 @@ class ComputeModel:
                 + float(self.kernel_overhead_s or 0.0))
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum",
-                    fp8_share: float = 1.0, impl: str = "fused", tensors: int = 1) -> float:
+                    fp8_share: float = 1.0, optimizer_impl: str = "fused", tensors: int = 1) -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states (at
         ``fp8``, also the cast of the FP8 GEMMs' weights to their FP8 copies for the next step: ``fp8_share`` of
-        the ``num_params``, :func:`fp8_gemm_share`), in one fused kernel or, under ``impl`` ``for-loop`` or
+        the ``num_params``, :func:`fp8_gemm_share`), in one fused kernel or, under ``optimizer_impl`` ``for-loop`` or
         ``foreach``, in PyTorch's operators over the ``tensors`` tensors (:mod:`simtrain.optimizers`).
 
         Examples
@@ -824,15 +824,15 @@ class ComputeModel:
         >>> cm = ComputeModel.roofline("v100")
         >>> round(cm.update_time(25_557_032, "fp32", "momentum") * 1e3, 3)
         0.71
-        >>> round(cm.update_time(25_557_032, "fp32", "momentum", impl="for-loop", tensors=161) * 1e3, 3)
+        >>> round(cm.update_time(25_557_032, "fp32", "momentum", optimizer_impl="for-loop", tensors=161) * 1e3, 3)
         1.932
         """
         from simtrain.optimizers import update_bytes_per_param, update_kernels
 
         # read weight, gradient, fp32 master (mixed precision) and states, plus LAMB/LARS/NovoGrad's norm passes;
         # write weight, master and states; or each operator's passes (simtrain.optimizers says it once)
-        nbytes = float(num_params * update_bytes_per_param(optimizer, DTYPE_BYTES[dtype], impl))
-        kernels = update_kernels(optimizer, impl, num_params, tensors)
+        nbytes = float(num_params * update_bytes_per_param(optimizer, DTYPE_BYTES[dtype], optimizer_impl))
+        kernels = update_kernels(optimizer, optimizer_impl, num_params, tensors)
         if dtype == "fp8":   # the recipe casts the FP8 GEMMs' weights to their FP8 copies once a step
             nbytes += FP8_CAST_BYTES * fp8_share * num_params
         if self.profile is not None:

@@ -6,6 +6,8 @@ optimizer   fp32 state / param  per-layer state   update step (beyond reading we
 sgd         0                   —                 —
 momentum    1 (velocity)        —                 read and write the velocity
 adam        2 (m, v)            —                 read and write m and v
+adamw       2 (m, v)            —                 Adam's, the decoupled weight decay inside the fused kernel (one
+                                                  more pass unfused: ``param.mul_(1 - lr * wd)``)
 novograd    1 (m)               1 (v, a scalar)   read and write m; one extra read of the gradient for its
                                                   layer norm ‖g‖² (Ginsburg et al. 2019: half of Adam's state)
 lamb        2 (m, v)            —                 Adam's update, then a second pass reading weight and update for
@@ -52,12 +54,17 @@ OPTIMIZER_IMPLS = ("fused", "foreach", "for-loop")
 #: ``param.add_(grad)``; momentum: ``buf.mul_(m).add_(grad)``, ``param.add_(buf)``; adam: ``exp_avg.lerp_(grad)``,
 #: ``exp_avg_sq.mul_(b2).addcmul_(grad, grad)``, ``denom = exp_avg_sq.sqrt()`` (a new tensor),
 #: ``.div_(bias_correction2)``, ``.add_(eps)``, ``param.addcdiv_(exp_avg, denom)``: 76 bytes a parameter at fp32
-#: against the fused kernel's 28. Hugging Face's ``AdamW`` without weight decay makes seven passes of the same 76
-#: bytes (``mul_`` and ``add_`` where ``lerp_`` is one, no ``div_``). LAMB, LARS and NovoGrad exist only fused (Apex).
+#: against the fused kernel's 28; adamw (``torch.optim.AdamW``) the decoupled decay's ``param.mul_`` first, 84 bytes.
+#: Hugging Face's ``AdamW`` without weight decay (the Trainer's default) makes seven passes of the same 76 bytes
+#: (``mul_`` and ``add_`` where ``lerp_`` is one, no ``div_``); PyTorch 1.x's ``Adam`` eight, 84 bytes (its
+#: ``mul_``/``add_`` before ``lerp_``), priced as 2.x's seven. SGD's coupled weight decay (``grad.add(param)``) is one
+#: more pass, 12 bytes, not priced. LAMB, LARS and NovoGrad exist only fused (Apex).
 UNFUSED_PASSES: dict[str, tuple[tuple[int, int, int], ...]] = {
     "sgd": ((2, 1, 2),),
     "momentum": ((1, 1, 1), (2, 1, 2), (2, 1, 2)),
     "adam": ((2, 1, 2), (1, 1, 1), (3, 1, 3), (1, 1, 2), (1, 1, 1), (1, 1, 1), (3, 1, 3)),
+    # torch.optim.AdamW: Adam's passes after the decoupled decay ``param.mul_(1 - lr * weight_decay)``
+    "adamw": ((1, 1, 1), (2, 1, 2), (1, 1, 1), (3, 1, 3), (1, 1, 2), (1, 1, 1), (1, 1, 1), (3, 1, 3)),
 }
 
 # multi_tensor_apply (ATen's MultiTensorApply.cuh): at most this many tensors per launch by the number of tensor
@@ -92,6 +99,7 @@ OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
     Optimizer("sgd", 0),
     Optimizer("momentum", 1),
     Optimizer("adam", 2),
+    Optimizer("adamw", 2),
     Optimizer("novograd", 1, layer_states=1, extra_reads=1),
     Optimizer("lamb", 2, extra_reads=2),
     Optimizer("lars", 1, extra_reads=2),

@@ -36,6 +36,7 @@ from simtrain.compute import MEMORY_FORMATS
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
+from simtrain.optimizers import OPTIMIZERS as _OPTIMIZER_SPECS
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DP_BUCKET_RULES", "DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination",
@@ -46,7 +47,7 @@ DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
 #: Network engines.
 ENGINES = ("analytical", "des")
 #: Optimizers → fp32 state tensors per parameter.
-OPTIMIZERS = ("sgd", "momentum", "adam", "novograd", "lamb", "lars")
+OPTIMIZERS = tuple(_OPTIMIZER_SPECS)
 #: How a plan's data-parallel bucket closes (:func:`simtrain.parallel.costs.merge_buckets`).
 DP_BUCKET_RULES = ("at-least", "at-most")
 
@@ -177,13 +178,21 @@ _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
 _SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
 
 
+#: Why a run with a profile or a given compute model refuses a layout (their kernels carry their own).
+_PROFILE_LAYOUT = ("is read only by simtrain's kernel model: a calibration profile's measured kernels and a given "
+                   "compute model carry their own layout")
+_AUTO_LAYOUT = "auto with a profile or a compute model"
+
+
 def check_combination(compute_jitter: float, store_and_forward: bool, engine: str, *, batch: int | None = None,
                       parallel: str | None = None, micro_batch: int | None = None,
                       global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
                       rank_order: str = "tp-cp-dp-pp", distribute_saved_activations: bool = False,
                       samples_per_epoch: int | None = None, epochs: float | None = None,
                       plan_options: Mapping[str, Any] | None = None, framework: str = "ddp",
-                      bucket_size: Any = None, chunks: int = 1, gpu_spread: float | None = None) -> None:
+                      bucket_size: Any = None, chunks: int = 1, gpu_spread: float | None = None,
+                      optimizer: str = "momentum", optimizer_impl: str = "fused", memory_format: str = "auto",
+                      profile: str | None = None) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only, and jitter
     draws the spread ``gpu_spread`` prices at its expectation (one of the two); a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed; the plan-only parameters
@@ -192,7 +201,8 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     (:func:`simtrain.parallel.plan.make_plan`). Horovod has no buckets: a ``bucket_size`` other than the default
     would change nothing under ``framework`` horovod, and is refused. A plan reduces gradients per layer, as
     Megatron-LM does, with its own overlap (``overlap_dp``): the data-parallel step's ``framework``,
-    ``bucket_size`` and ``chunks`` would change nothing under one, and are refused.
+    ``bucket_size`` and ``chunks`` would change nothing under one, and are refused. LAMB, LARS and NovoGrad exist only
+    fused (``optimizer_impl``); a calibration profile's measured kernels carry their own layout (``memory_format``).
 
     ``batch`` counts as given when it differs from its default (a study point always has one); the command line
     refuses ``--batch`` with ``--parallel`` or ``--micro-batch`` whatever its value.
@@ -213,6 +223,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
         raise ConfigError("is not used by horovod, which fuses the tensors up to its fusion threshold",
                           key="bucket_size", value=shown,
                           allowed="the default, or framework horovod:fusion_threshold=SIZE")
+    update_passes(optimizer, optimizer_impl)   # LAMB, LARS and NovoGrad exist only fused
+    if memory_format != "auto" and profile is not None:
+        raise ConfigError(_PROFILE_LAYOUT, key="memory_format", value=memory_format, allowed=_AUTO_LAYOUT)
     if epochs is not None and samples_per_epoch is None:   # epochs alone say nothing (an epoch's steps do)
         raise ConfigError("sets the run's length only together with the samples per epoch", key="epochs",
                           value=epochs)
@@ -363,7 +376,6 @@ class TrainingRun:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
         self._check_objects()
-        update_passes(self.optimizer, self.optimizer_impl)   # LAMB, LARS and NovoGrad exist only fused
         if isinstance(self.topology_overrides, Mapping):
             object.__setattr__(self, "topology_overrides", tuple(self.topology_overrides.items()))
         # a frozen run holds no mapping a caller could change after validation
@@ -381,7 +393,10 @@ class TrainingRun:
                           samples_per_epoch=self.samples_per_epoch, epochs=self.epochs,
                           plan_options={name: getattr(self, name) for name in PLAN_ONLY},
                           framework=self.framework, bucket_size=self.bucket_size, chunks=self.chunks,
-                          gpu_spread=self.gpu_spread)
+                          gpu_spread=self.gpu_spread, optimizer=self.optimizer, optimizer_impl=self.optimizer_impl,
+                          memory_format=self.memory_format, profile=self.profile)
+        if self.memory_format != "auto" and self.compute is not None:
+            raise ConfigError(_PROFILE_LAYOUT, key="memory_format", value=self.memory_format, allowed=_AUTO_LAYOUT)
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

@@ -12,7 +12,8 @@ from simtrain.training import simulate
 from tests.cli_checks import refused
 
 # torch.optim's constructor for each optimizer of UNFUSED_PASSES
-_TORCH = {"sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adam": ("Adam", {})}
+_TORCH = {"sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adam": ("Adam", {}),
+          "adamw": ("AdamW", {"weight_decay": 0.01})}
 
 
 def _dispatched(name: str, foreach: bool) -> list[tuple[str, int, int]]:
@@ -86,11 +87,11 @@ def test_kernels_per_implementation() -> None:
 def test_update_time_orders_the_implementations() -> None:
     cm = ComputeModel.roofline("v100")
     # many small tensors: launch-bound, so the per-tensor loop pays for every launch
-    small = [cm.update_time(200_000, "fp32", "adam", impl=impl, tensors=2000) for impl in ("fused", "foreach",
+    small = [cm.update_time(200_000, "fp32", "adam", optimizer_impl=impl, tensors=2000) for impl in ("fused", "foreach",
                                                                                               "for-loop")]
     assert small[0] < small[1] < small[2]
     # a few large tensors: bandwidth-bound, foreach and for-loop move the same bytes
-    large = [cm.update_time(10**9, "fp16", "adam", impl=impl, tensors=4) for impl in ("fused", "foreach",
+    large = [cm.update_time(10**9, "fp16", "adam", optimizer_impl=impl, tensors=4) for impl in ("fused", "foreach",
                                                                                        "for-loop")]
     assert large[1] == large[2] == pytest.approx(large[0] * 76 / 30)
 
@@ -137,3 +138,21 @@ def test_placement_graph_prices_each_layers_update_as_its_code_runs() -> None:
     assert graphs["for-loop"].info["optimizer_impl"] == "for-loop"
     with pytest.raises(ConfigError, match="optimizer_impl"):
         graph_from_model("resnet18-cifar", batch=32, compute=cm, optimizer="lars", optimizer_impl="foreach")
+
+
+@pytest.mark.parametrize("keys, named", [
+    ({"optimizer": "lamb", "optimizer_impl": "foreach"}, "optimizer_impl"),
+    ({"memory_format": "nchw", "profile": "a100-cutlass"}, "memory_format"),
+])
+def test_a_study_refuses_the_combinations_when_it_loads(keys, named) -> None:
+    """A study checks every point's combination before running any (one error, not failed rows)."""
+    from simtrain.study.spec import study_from_dict
+
+    with pytest.raises(ConfigError, match=named):
+        study_from_dict({"name": "s", "base": {"model": "resnet50", "topology": "abci", "gpus": 8},
+                         "sweep": {"grid": {key: [value] for key, value in keys.items()}}})
+
+
+def test_place_refuses_the_update_flags_with_a_graph_file(capsys) -> None:  # type: ignore[no-untyped-def]
+    refused(capsys, ["place", "--graph", "baechi-gnmt", "--devices", "4", "--optimizer-impl", "for-loop"],
+            "--optimizer-impl", "--graph")

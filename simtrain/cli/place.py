@@ -139,6 +139,11 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError("writes one placer's plan: name a placer, not 'all' (its table prints, or --json)",
                               source=CLI, key=flag, value=path)
     if args.graph:
+        for flag, value, default in (("--optimizer", args.optimizer, "momentum"),
+                                     ("--optimizer-impl", args.optimizer_impl, "fused")):
+            if value != default:   # a graph file's update ops carry their own times
+                raise ConfigError("is read with --model: a graph file's ops carry their own times", source=CLI,
+                                  key=flag, value=value, allowed="no " + flag + " with --graph")
         graph = _load_graph(args.graph)
     else:
         from simtrain.compute import ComputeModel

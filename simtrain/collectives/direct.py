@@ -44,7 +44,7 @@ def all_pairs(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ["all-reduce", "reduce-scatter", "all-gather", "all-to-all", "broadcast", "reduce", "sendrecv"],
     params=(Param("max_ranks", "integer", 1024, "refuse more ranks than this (a step has p(p-1) flows)", minimum=1,
                   maximum=MAX_DIRECT_RANKS),),
-    summary="every rank sends to every other at once (p(p-1) concurrent flows)",
+    summary="every rank sends to every other at once (p(p-1) concurrent flows); sendrecv: each rank to the next",
 )
 def build_direct(op: str, n: float, ranks: np.ndarray, cluster: object, max_ranks: int = 1024) -> list[StepPattern]:
     """Patterns of one chunk."""

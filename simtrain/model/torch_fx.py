@@ -249,7 +249,8 @@ def _wrap(inner: Any, count: int) -> Any:
 
 
 def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: ComputeModel, batch: int | None = None,
-                      dtype: str = "fp32", optimizer: str = "momentum", name: str | None = None,
+                      dtype: str = "fp32", optimizer: str = "momentum", optimizer_impl: str = "fused",
+                      name: str | None = None,
                       batch_dim: int = 0) -> OpGraph:
     """The training graph of a ``torch.nn.Module`` traced with ``torch.fx``, for placement.
 
@@ -267,8 +268,8 @@ def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: C
         Times of the ops.
     batch : int, optional
         Per-device batch of the graph (default: the example's batch); costs scale from the example's.
-    dtype, optimizer : str
-        Training precision (element size of weights and activations) and optimizer, as in
+    dtype, optimizer, optimizer_impl : str
+        Training precision (element size of weights and activations), optimizer and the update's code, as in
         :func:`~simtrain.placement.build.graph_from_layers`.
     name : str, optional
         The graph's name (default: the module's class name).
@@ -312,7 +313,7 @@ def graph_from_module(module: torch.nn.Module, example_input: Any, *, compute: C
         raise ConfigError(f"{type(module).__name__} has no operation to place", key="module")
     return graph_from_layers(name or type(module).__name__, layers, [layer.inputs or () for layer in layers],
                              batch=trace_batch if batch is None else batch, compute=compute, dtype=dtype,
-                             optimizer=optimizer)
+                             optimizer=optimizer, optimizer_impl=optimizer_impl)
 
 
 def from_torch(module: torch.nn.Module, example_input: Any, *, batch_dim: int = 0, name: str | None = None,

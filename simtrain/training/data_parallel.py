@@ -432,10 +432,6 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
         raise ConfigError(f"the given cluster has {cluster.num_gpus} GPUs", key="gpus", value=run.gpus)
     scheme = make_scheme(run.scheme)
     device = get_device(cluster.device)
-    if run.memory_format != "auto" and (run.compute is not None or run.profile is not None):
-        raise ConfigError("is read only by simtrain's kernel model: a calibration profile's measured kernels and a "
-                          "given compute model carry their own layout", key="memory_format", value=run.memory_format,
-                          allowed="auto with a profile or a compute model")
     if run.compute is not None:
         compute = run.compute
         compute_config = {"model": "given", "device": device.name, **_compute_fields(compute)}
