@@ -118,3 +118,16 @@ def check_printed_command(capsys: Any, row: Any, ratio: bool) -> None:
         assert int(few) < int(many)
         figures = [figures[1] / figures[0]]
     assert figures == [pytest.approx(row.simulated, rel=1e-12)]
+
+
+def check_measured(rows: Mapping[str, Any], measured: Mapping[str, float], new: Sequence[str]) -> None:
+    """Each probe case keeps the error it was measured at (``measured``), within the ratchet's tolerance, is a
+    held-out case, and is no worse than the committed ratchet's record."""
+    from simtrain.validation.ratchet import DEFAULT_TOLERANCE, check_ratchet, load_ratchet
+
+    assert sorted(measured) == sorted(new)
+    for name, error in measured.items():
+        assert rows[name].rel_error == pytest.approx(error, abs=DEFAULT_TOLERANCE), name
+    document = load_ratchet()
+    assert all(document["cases"][name]["role"] == "test" for name in new)
+    assert check_ratchet([rows[name] for name in new], document) == []

@@ -39,6 +39,7 @@ import re
 
 import pytest
 from probe_checks import (
+    check_measured,
     check_printed_command,
     check_probe_cases,
     check_probe_commands,
@@ -50,7 +51,6 @@ from probe_checks import (
 from simtrain.validation import CASES
 from simtrain.validation.base import evaluate
 from simtrain.validation.command import Command
-from simtrain.validation.ratchet import DEFAULT_TOLERANCE, check_ratchet, load_ratchet
 from simtrain.validation.report import THRESHOLD
 
 #: source id -> the probe's cases from it
@@ -273,9 +273,4 @@ def test_the_amp_gaps_give_what_the_nchw_layout_gives(rows) -> None:
 
 def test_each_case_keeps_the_error_it_was_measured_at(rows) -> None:
     """The error it has now, within the ratchet's tolerance, and no worse than the committed ratchet's record."""
-    assert sorted(MEASURED) == sorted(NEW)
-    for name, error in MEASURED.items():
-        assert rows[name].rel_error == pytest.approx(error, abs=DEFAULT_TOLERANCE), name
-    document = load_ratchet()
-    assert all(document["cases"][name]["role"] == "test" for name in NEW)
-    assert check_ratchet(rows.values(), document) == []
+    check_measured(rows, MEASURED, NEW)
