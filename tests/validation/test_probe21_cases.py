@@ -169,10 +169,8 @@ def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> 
 
 
 def test_ratio_cases_carry_their_effect_and_misses_beyond_the_threshold_are_explained(rows) -> None:
-    check_ratio_cases(rows, RATIOS, THRESHOLD)
-    for name, row in rows.items():   # every case beyond 25 % (or a ratio beyond 25 % in its effect) says so
-        if abs(row.rel_error) > THRESHOLD or (row.effect_error is not None and abs(row.effect_error) > THRESHOLD):
-            assert row.gap.endswith("not closed"), name
+    # every case beyond 25 % (or a ratio beyond 25 % in its effect) says so
+    check_ratio_cases(rows, RATIOS, THRESHOLD, open_misses=True)
 
 
 @pytest.mark.parametrize("name", NEW)
