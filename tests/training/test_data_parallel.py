@@ -83,7 +83,7 @@ def test_memory_breakdown_and_infeasible_batch():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"batch": 0}, "^batch: must be at least 1"), ({"dtype": "fp4"}, "^dtype: unknown value"),
-     ({"optimizer": "adamw"}, "did you mean"), ({"engine": "ns3"}, "^engine: unknown value"),
+     ({"optimizer": "adamx"}, "did you mean"), ({"engine": "ns3"}, "^engine: unknown value"),
      ({"bucket_size": "0 MiB"}, "^bucket_size: must be greater than 0")],
 )
 def test_bad_arguments(kwargs, match):
