@@ -36,7 +36,7 @@ from simtrain.compute import MEMORY_FORMATS
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
-from simtrain.optimizers import OPTIMIZERS as _OPTIMIZER_SPECS
+from simtrain.optimizers import OPTIMIZERS as _OPTIMIZER_SPECS  # the specs by name; this module exports the names
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
 __all__ = ["DP_BUCKET_RULES", "DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination",

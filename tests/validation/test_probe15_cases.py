@@ -12,7 +12,6 @@ from probe_checks import check_held_out_sources, cli_json
 from simtrain.catalog import names
 from simtrain.model import load_model
 from simtrain.validation import CASES
-from simtrain.validation.base import evaluate
 from simtrain.validation.report import THRESHOLD
 
 #: source id -> the probe's cases from it
@@ -37,11 +36,6 @@ PROBE15 = {
 }
 NEW = [name for cases in PROBE15.values() for name in cases]
 RATIOS = [name for name in NEW if name.endswith("-scaling")]
-
-
-@pytest.fixture(scope="module")
-def rows():
-    return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:

@@ -38,7 +38,6 @@ import pytest
 from probe_checks import check_held_out_sources, cli_json
 
 from simtrain.validation import CASES
-from simtrain.validation.base import evaluate
 from simtrain.validation.report import THRESHOLD
 
 #: source id -> the probe's cases from it
@@ -67,11 +66,6 @@ NEW = [name for cases in PROBE16.values() for name in cases]
 RATIOS = [name for name in NEW if name.endswith("-scaling")]
 LEFT_OUT = ["flagperf-vit-b16-a100-40g-1gpu", "flagperf-vit-b16-a100-40g-16gpu-scaling", "n1229-rs-4node-h100",
             "n1229-rs-128node-h100", "n1229-rs-128v4-ratio", "flagperf-llama2-7b-mds-a100-40g", "nt380-2x8h200-4nic"]
-
-
-@pytest.fixture(scope="module")
-def rows():
-    return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
 def _flag(command: str, flag: str) -> str:

@@ -48,7 +48,6 @@ import pytest
 from probe_checks import check_printed_command, check_probe_cases, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
-from simtrain.validation.base import evaluate
 from simtrain.validation.report import THRESHOLD
 
 #: source id -> the probe's cases from it
@@ -85,11 +84,6 @@ LEFT_OUT = ["flagperf-mixtral-8x7b-32xh100", "flagperf-rn50-tf2-a100-40gb", "nem
             "nccl-allreduce-p5en-aws-topology-aware", "nccl-allreduce-p5-aws-batch", "ml-engineering-benchmarks-16gib",
             "dle-tensorflow1-bert-large-phase2", "dle-paddle-bert-large-phase2", "flagperf-bert-large-pytorch",
             "dle-pytorch-transformer-big", "dle-pytorch-gnmt-v2", "gpt-neox-20b-96xa100"]
-
-
-@pytest.fixture(scope="module")
-def rows():
-    return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:

@@ -55,7 +55,6 @@ import pytest
 from probe_checks import check_printed_command, check_probe_cases, check_ratio_cases, command_flags
 
 from simtrain.validation import CASES
-from simtrain.validation.base import evaluate
 from simtrain.validation.report import THRESHOLD
 
 #: source id -> the probe's cases from it
@@ -87,11 +86,6 @@ LOW = ["nccl-allreduce-2node-h100-nebius-dstack-8gb", "nccl-allreduce-2node-h100
        "colossalai-pl-gpt2-xl-4xa100-40gb-zero3"]
 HIGH = ["internlm-7b-8xa100-zero1x8", "internlm-7b-1024xa100-zero1x8", "internlm-7b-1024xa100-zero1x8-micronum1",
         "internlm-7b-8xa100-zero1x8-ckpt-mb8", "internlm-7b-zero1x8-1024v8-scaling"]
-
-
-@pytest.fixture(scope="module")
-def rows():
-    return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:

@@ -56,7 +56,6 @@ from probe_checks import (
 )
 
 from simtrain.validation import CASES
-from simtrain.validation.base import evaluate
 from simtrain.validation.report import THRESHOLD
 
 #: source id -> the probe's cases from it
@@ -174,11 +173,6 @@ PROBE_COMMANDS = {
                                                                                                   "128MiB")},
 }
 
-
-
-@pytest.fixture(scope="module")
-def rows():
-    return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:

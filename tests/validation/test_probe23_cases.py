@@ -49,7 +49,6 @@ from probe_checks import (
 )
 
 from simtrain.validation import CASES
-from simtrain.validation.base import evaluate
 from simtrain.validation.command import Command
 from simtrain.validation.report import THRESHOLD
 
@@ -156,11 +155,6 @@ PROBE_COMMANDS = {
 }
 #: the one declared deviation: the probe's op name, refused then, and simtrain's since
 DEVIATIONS = {"liplus-a100-sendrecv-1gib": ("--op send-recv", "--op sendrecv")}
-
-
-@pytest.fixture(scope="module")
-def rows():
-    return {name: evaluate(CASES.get(name)) for name in NEW}
 
 
 def test_the_new_cases_are_held_out_commands_with_one_source_id_per_source() -> None:
