@@ -1,4 +1,5 @@
-"""``simtrain gemm`` and the GEMM kernel model against OpenXLA's measured table (issue 14, the compute model)."""
+"""``simtrain gemm`` and the GEMM kernel model against measured GEMM tables, OpenXLA's and DeepBench's (issue 14, the
+compute model)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from cli_checks import one_error_line
 import simtrain.cli
 from simtrain.compute import ComputeModel
 from simtrain.validation import CASES, run_cases
-from simtrain.validation.xla_gemm_table import compare, load_table, summary
+from simtrain.validation.gemm_tables import DEEPBENCH_STRIDE, TABLES, compare, load_table, summary
 
 
 def test_the_command_prints_the_model_s_time(capsys):
@@ -70,7 +71,8 @@ def test_the_table_is_the_shipped_data_and_every_row_is_compared():
     assert all(flops > 0 for *_, flops in rows)
     compared = compare("b200", "fp8")
     assert len(compared) == 375 and all(r.simulated > 0 for r in compared)
-    assert set(summary()) == {(d, t) for d in ("h100", "b200") for t in ("bf16", "tf32", "fp8")}
+    assert {key[1:] for key in summary() if key[0] == "xla"} == {(d, t) for d in ("h100", "b200")
+                                                                 for t in ("bf16", "tf32", "fp8")}
 
 
 def test_the_cube_cases_are_the_commands_they_print(capsys):
@@ -81,6 +83,42 @@ def test_the_cube_cases_are_the_commands_they_print(capsys):
     fit = {n for n in names if CASES.get(n).role == "fit"}
     assert fit == {f"xla-gemm-h100-bf16-{s}" for s in (256, 512, 1024, 2048, 4096)}
     for row in run_cases(names[:3] + names[-2:]):
+        capsys.readouterr()
+        assert simtrain.cli.main([*shlex.split(row.command)[1:], "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["flops_per_s"] / 1e12 == pytest.approx(row.simulated, rel=1e-12), row.name
+
+
+def test_deepbench_is_every_published_gemm_of_both_gpus_in_the_sheets_order():
+    rows = load_table("deepbench")
+    assert len(rows) == 2 * 2 * 160
+    groups = {(d, t) for d, t, *_ in rows}
+    assert groups == {(d, t) for d in ("v100", "t4") for t in ("fp16", "fp32")}
+    # the same 160 products, in the same order, in each device's and dtype's sheet
+    shapes = {(d, t): [r[3:7] for r in rows if r[:2] == (d, t)] for d, t in groups}
+    assert len({tuple(v) for v in shapes.values()}) == 1
+    assert shapes["v100", "fp16"][0] == (1760, 16, 1760, "nn")
+    # a row's throughput is the one DeepBench printed beside its time (5124 x 9124 x 2560 on the V100: 2.478 ms)
+    big = next(r for r in rows if r[:2] == ("v100", "fp16") and r[3:6] == (5124, 9124, 2560))
+    assert big[-1] == pytest.approx(2 * 5124 * 9124 * 2560 / 2.478e-3)
+
+
+def test_deepbench_cases_are_every_sixteenth_row_and_the_t4_rows_set_its_ceilings(capsys):
+    import shlex
+
+    from simtrain.hardware import get_device
+
+    names = [n for n in CASES.names() if n.startswith("deepbench-gemm-")]
+    assert len(names) == 4 * 160 // DEEPBENCH_STRIDE
+    assert {CASES.get(n).role for n in names if "-t4-" in n} == {"fit"}
+    assert {CASES.get(n).role for n in names if "-v100-" in n} == {"test"}
+    # the T4's ceilings are its best rows' fractions of peak, rounded down to two places
+    t4 = get_device("t4")
+    for dtype in ("fp16", "fp32"):
+        best = max(r[-1] for r in load_table("deepbench") if r[:2] == ("t4", dtype))
+        assert t4.gemm_ceiling(dtype) == int(100 * best / t4.peak_flops(dtype)) / 100
+    assert ("t4", "fp16") in TABLES["deepbench"].fit
+    for row in run_cases([n for n in names if "-v100-fp16-" in n][:3]):
         capsys.readouterr()
         assert simtrain.cli.main([*shlex.split(row.command)[1:], "--json"]) == 0
         doc = json.loads(capsys.readouterr().out)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from simtrain.validation.base import ValidationRow, run_cases
 from simtrain.validation.command import RUN_METHOD
 from simtrain.validation.ratchet import RatchetEntry, summary
-from simtrain.validation.xla_gemm_table import summary as gemm_summary
+from simtrain.validation.gemm_tables import summary as gemm_summary
 
 __all__ = ["THRESHOLD", "format_error", "format_value", "ratchet_text", "summary_lines", "validation_markdown",
            "validation_text"]
@@ -165,16 +165,18 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
             out.append(f"* `{r.name}` ({format_error(r.rel_error)}): {r.gap or 'not explained yet.'}")
     else:
         out.append("None.")
-    out += ["", "## The GEMM kernel model over the whole table", "",
-            "The `xla-gemm-*` cases are the cube shapes of OpenXLA's measured GEMM table; the table holds 375 "
-            "shapes per device and dtype (b in {1, 2, 4}, m, n, k in {256, ..., 4096}; "
-            "`simtrain.validation.xla_gemm_table.summary()`). simtrain's kernel model over all of them (error = "
-            "simulated / measured throughput - 1; the H100 bf16 rows are fit, the H100 FP8 rows exceed the FP8 "
-            "peak and are not cases):", "",
-            "| device | dtype | shapes | median error | median abs. error | within 25 % |", "|---|---|---|---|---|---|"]
-    out += [f"| {device} | {dtype} | {s['rows']:.0f} | {100 * s['median_error']:+.1f} % | "
+    out += ["", "## The GEMM kernel model over whole tables", "",
+            "The `xla-gemm-*` cases are the cube shapes of OpenXLA's measured GEMM table, which holds 375 shapes per "
+            "device and dtype (b in {1, 2, 4}, m, n, k in {256, ..., 4096}); the `deepbench-gemm-*` cases are every "
+            "sixteenth of the 160 training GEMMs of Baidu's DeepBench per device and dtype "
+            "(`simtrain.validation.gemm_tables.summary()`). simtrain's kernel model over every row (error = "
+            "simulated / measured throughput - 1; fit: OpenXLA's H100 bf16 rows and DeepBench's T4 rows; the H100 "
+            "FP8 rows exceed the FP8 peak and are not cases):", "",
+            "| table | device | dtype | shapes | median error | median abs. error | within 25 % |",
+            "|---|---|---|---|---|---|---|"]
+    out += [f"| {table} | {device} | {dtype} | {s['rows']:.0f} | {100 * s['median_error']:+.1f} % | "
             f"{100 * s['median_abs_error']:.1f} % | {100 * s['within_25']:.0f} % |"
-            for (device, dtype), s in gemm_summary().items()]
+            for (table, device, dtype), s in gemm_summary().items()]
     fits = [r for r in rows if r.role == "fit"]
     out += ["", "## Fit cases: the constant each one set", ""]
     out += [f"* `{r.name}`: {r.fit_note}" for r in fits] or ["None."]
