@@ -40,7 +40,7 @@ from pathlib import Path
 
 from simtrain.validation.base import Case, register_case
 
-__all__ = ["GemmRow", "GemmTable", "TABLES", "compare", "gemm_flops_per_s", "load_table", "summary"]
+__all__ = ["TABLES", "GemmRow", "GemmTable", "compare", "gemm_flops_per_s", "load_table", "summary"]
 
 _DATA = Path(__file__).parent / "data"
 
@@ -108,8 +108,9 @@ TABLES: dict[str, GemmTable] = {t.name: t for t in (
     GemmTable(
         name="deepbench", path=_DATA / "deepbench_gemm.csv",
         source=("Baidu DeepBench training results (baidu-research/DeepBench commit da81ba7, "
-                "results/train/DeepBench_NV_V100.xlsx and DeepBench_NV_T4.xlsx, 'Dense Matrix Multiplication'; CUDA "
-                "10.1, V100 in a DGX-1): cublasGemmEx with the default tensor-op algorithm (code/nvidia/gemm_bench.cu)"),
+                "results/train/DeepBench_NV_V100.xlsx and DeepBench_NV_T4.xlsx, 'Dense Matrix Multiplication'; "
+                "CUDA 10.1, V100 in a DGX-1): cublasGemmEx with the default tensor-op algorithm "
+                "(code/nvidia/gemm_bench.cu)"),
         timing=("the measured time is the mean of 400 back-to-back cuBLAS calls between two device synchronisations, "
                 "truncated to whole microseconds, so each call's launch gap is in it; fp16 rows are fp16 inputs with "
                 "fp32 accumulation; the model does not distinguish transposed operands"),
@@ -250,7 +251,8 @@ def _row_key(table: str, device: str, dtype: str, m: int, n: int, k: int, layout
     if table == "xla":
         arch = {v: key for key, v in XLA_ARCHITECTURES.items()}[device]
         return f"arch {arch}, dtype {dict((v, key) for key, v in XLA_DTYPES.items())[dtype]}, b=1, m=n=k={m}"
-    return f"{device.upper()} sheet, {dtype}, M={m}, N={n}, K={k}, A and B transposed: {layout[0].upper()}, {layout[1].upper()}"
+    transposed = ", ".join(layout.upper())
+    return f"{device.upper()} sheet, {dtype}, M={m}, N={n}, K={k}, A and B transposed: {transposed}"
 
 
 def _register_cases() -> None:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from simtrain.validation.base import ValidationRow, run_cases
 from simtrain.validation.command import RUN_METHOD
-from simtrain.validation.ratchet import RatchetEntry, summary
 from simtrain.validation.gemm_tables import summary as gemm_summary
+from simtrain.validation.ratchet import RatchetEntry, summary
 
 __all__ = ["THRESHOLD", "format_error", "format_value", "ratchet_text", "summary_lines", "validation_markdown",
            "validation_text"]
