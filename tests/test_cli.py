@@ -307,8 +307,8 @@ def test_every_command_is_a_module_with_add_parser_and_run():
         module = importlib.import_module(f"simtrain.cli.{name}")
         assert callable(module.add_parser) and callable(module.run), name
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
-    assert set(subcommands) == {"collective", "simulate", "sweep", "quickstart", "plot", "calibrate", "gemm", "traffic",
-                                "list", "place", "validate", "import-trace", "parallelize", "train",
+    assert set(subcommands) == {"collective", "simulate", "sweep", "quickstart", "plot", "calibrate", "gemm", "conv",
+                                "traffic", "list", "place", "validate", "import-trace", "parallelize", "train",
                                 "time-to-accuracy"}
 
 

@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 from simtrain.config import OVERRIDES
 from simtrain.errors import ConfigError, shown
 from simtrain.inputs import decimal, digits, first_repeat
-from simtrain.limits import MAX_CHUNKS, MAX_GPUS
+from simtrain.limits import MAX_CHUNKS, MAX_GPUS, MAX_WIDTH
 from simtrain.outputs import FIGURE_SUFFIXES, check_writable, figure_bytes, write_many
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "new_output",
     "one_line",
     "output_path",
+    "parse_dims",
     "positive_int",
     "run_default",
     "save_figure",
@@ -92,6 +93,36 @@ def positive_int(text: str) -> int:
     if not digits(body) or int(body) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer in ASCII digits (got {shown(text, 40)})")
     return int(body)
+
+
+#: Decimal integers joined by ``x`` (ASCII digits only: no signs, spaces or underscores).
+_DIMS = re.compile(r"[0-9]+(?:x[0-9]+)*")
+_COUNTS = {1: "one", 2: "two", 3: "three"}
+
+
+def parse_dims(text: str, key: str, form: str, minimum: int = 1) -> tuple[int, ...]:
+    """A flag's sizes written as ``form`` (``MxNxK``, ``CxHxW``, ``RxS``): as many integers joined by ``x``, each
+    from ``minimum`` to :data:`~simtrain.limits.MAX_WIDTH`.
+
+    Examples
+    --------
+    >>> parse_dims("64x56x56", "--input", "CxHxW")
+    (64, 56, 56)
+    >>> parse_dims("3", "--kernel", "RxS")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: <cli>: --kernel: must be RxS, two positive integers (got '3')
+    """
+    count = form.count("x") + 1
+    what = "integers of at least 0" if minimum == 0 else "positive integers"
+    match = _DIMS.fullmatch(text.lower())
+    values = tuple(int(part) for part in text.lower().split("x")) if match else ()
+    if len(values) != count or min(values) < minimum:
+        raise ConfigError(f"must be {form}, {_COUNTS.get(count, count)} {what}", source=CLI, key=key, value=text)
+    if max(values) > MAX_WIDTH:
+        raise ConfigError(f"each of {', '.join(form.split('x'))} must be at most {MAX_WIDTH}", source=CLI, key=key,
+                          value=text)
+    return values
 
 
 def number(text: str) -> float:

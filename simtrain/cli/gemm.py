@@ -11,18 +11,12 @@ Examples
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
-from simtrain.cli._common import CLI, count_at_most, emit, print_rows
-from simtrain.errors import ConfigError
-from simtrain.limits import MAX_BATCH, MAX_WIDTH
+from simtrain.cli._common import count_at_most, emit, parse_dims, print_rows
+from simtrain.limits import MAX_BATCH
 
 __all__ = ["add_parser", "parse_shape", "run"]
-
-#: Three decimal integers joined by ``x`` (ASCII digits only: no signs, spaces or underscores).
-_SHAPE = re.compile(r"([0-9]+)x([0-9]+)x([0-9]+)")
-
 
 def parse_shape(text: str) -> tuple[int, int, int]:
     """``MxNxK`` as three positive integers of at most :data:`~simtrain.limits.MAX_WIDTH` each.
@@ -36,13 +30,8 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     ...
     simtrain.errors.ConfigError: <cli>: --shape: must be MxNxK, three positive integers (got '4096x1024')
     """
-    match = _SHAPE.fullmatch(text.lower())
-    values = [int(part) for part in match.groups()] if match else []
-    if len(values) != 3 or min(values) < 1:
-        raise ConfigError("must be MxNxK, three positive integers", source=CLI, key="--shape", value=text)
-    if max(values) > MAX_WIDTH:
-        raise ConfigError(f"each of M, N and K must be at most {MAX_WIDTH}", source=CLI, key="--shape", value=text)
-    return values[0], values[1], values[2]
+    m, n, k = parse_dims(text, "--shape", "MxNxK")
+    return m, n, k
 
 
 def add_parser(sub: Any) -> None:

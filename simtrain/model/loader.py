@@ -228,6 +228,22 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
     )
 
 
+def conv2d_layer(channels: int, height: int, width: int, filters: int, kernel: tuple[int, int],
+                 stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0)) -> Layer:
+    """One convolution as a layer of a one-layer model, to time by itself (``simtrain conv``, the measured
+    convolution cases): ``channels`` of ``height x width`` in, ``filters`` of ``kernel`` (rows, columns), no bias.
+
+    Examples
+    --------
+    >>> layer = conv2d_layer(64, 56, 56, 128, (3, 3), stride=(2, 2), padding=(1, 1))
+    >>> layer.gemm, layer.output_elements
+    ((784, 128, 576), 100352)
+    """
+    return model_from_dict({"name": "conv", "input": {"image": [channels, height, width]}, "layers": [
+        {"kind": "conv2d", "name": "conv", "out": filters, "kernel": list(kernel), "stride": list(stride),
+         "padding": list(padding), "bias": False}]}).layers[0]
+
+
 def _read_input(section: Section) -> _Shape:
     if "image" in section:
         dims = section.int_list("image", maximum=MAX_WIDTH)

@@ -65,6 +65,8 @@ class GemmTable:
         The constant the fit groups set.
     gaps : mapping
         Why a case misses by more than 25 %, by dtype or by device (printed only for those that do).
+    source_id : str
+        The publisher's key in the validation report's count of independent sources.
     """
 
     name: str
@@ -74,6 +76,7 @@ class GemmTable:
     fit: frozenset[tuple[str, str]]
     fit_note: str
     gaps: Mapping[str, str] = field(default_factory=dict)
+    source_id: str = ""
 
 
 #: The table's architecture keys and the catalog devices they are (the table names only the architecture: its best
@@ -81,6 +84,9 @@ class GemmTable:
 XLA_ARCHITECTURES = {"sm_90": "h100", "sm_100_B200": "b200"}
 #: The table's dtype keys and simtrain's dtypes (f32 dots run as TF32).
 XLA_DTYPES = {"bf16xbf16->bf16": "bf16", "f32xf32->f32": "tf32", "f8e4m3fnxf8e4m3fn->bf16": "fp8"}
+#: Where DeepBench's training results are (its GEMM and convolution tables, :mod:`simtrain.validation.conv_table`).
+DEEPBENCH_RESULTS = ("Baidu DeepBench training results (baidu-research/DeepBench commit da81ba7, "
+                     "results/train/DeepBench_NV_V100.xlsx and DeepBench_NV_T4.xlsx")
 #: DeepBench's cases: every this-many-th row of a device's and dtype's sheet, from the first.
 DEEPBENCH_STRIDE = 16
 
@@ -92,7 +98,7 @@ TABLES: dict[str, GemmTable] = {t.name: t for t in (
                 "2025): median CUPTI kernel time of each product (xla/tools/matmul_perf_table_gen.cc)"),
         timing=("the measured time is the kernel's on the GPU (CUPTI), so no host launch gap is in it; the GPU's "
                 "clocks and power limit are not stated"),
-        fit=frozenset({("h100", "bf16")}),
+        fit=frozenset({("h100", "bf16")}), source_id="xla-gemm-table",
         fit_note=("this table's H100 bf16 rows set the form of a GEMM kernel's fixed cost: the device file's launch "
                   "overhead (4 us by default, not fitted) is paid on top of the kernel's work instead of as a floor "
                   "(simtrain.compute.ComputeModel.gemm_time)"),
@@ -107,14 +113,12 @@ TABLES: dict[str, GemmTable] = {t.name: t for t in (
         }),
     GemmTable(
         name="deepbench", path=_DATA / "deepbench_gemm.csv",
-        source=("Baidu DeepBench training results (baidu-research/DeepBench commit da81ba7, "
-                "results/train/DeepBench_NV_V100.xlsx and DeepBench_NV_T4.xlsx, 'Dense Matrix Multiplication'; "
-                "CUDA 10.1, V100 in a DGX-1): cublasGemmEx with the default tensor-op algorithm "
-                "(code/nvidia/gemm_bench.cu)"),
+        source=(f"{DEEPBENCH_RESULTS}, 'Dense Matrix Multiplication'; CUDA 10.1, V100 in a DGX-1): cublasGemmEx "
+                "with the default tensor-op algorithm (code/nvidia/gemm_bench.cu)"),
         timing=("the measured time is the mean of 400 back-to-back cuBLAS calls between two device synchronisations, "
                 "truncated to whole microseconds, so each call's launch gap is in it; fp16 rows are fp16 inputs with "
                 "fp32 accumulation; the model does not distinguish transposed operands"),
-        fit=frozenset({("t4", "fp16"), ("t4", "fp32")}),
+        fit=frozenset({("t4", "fp16"), ("t4", "fp32")}), source_id="deepbench",
         fit_note=("the T4's large-GEMM ceilings in devices/t4.yaml (fp16 0.71, fp32 0.57 of peak) are the best rows "
                   "of these two tables, a 70 W card's power-capped clock; the shapes' errors beside them test the "
                   "rest of the kernel model"),
@@ -279,7 +283,7 @@ def _register_cases() -> None:
                 fit_note=spec.fit_note if fit else "",
                 gap=spec.gaps.get(dtype, spec.gaps.get(device, "")),
                 command=f"simtrain gemm --device {device} --dtype {dtype} --shape {m}x{n}x{k}",
-                source_id=f"{spec.name}-gemm-table"))
+                source_id=spec.source_id))
 
 
 _register_cases()
