@@ -613,7 +613,8 @@ class ComputeModel:
             return self._layer_time(layer, batch, phase, dtype)
         # memoised by content: the fields the kernel model reads (not the layer's name or edges)
         key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
-               layer.num_params, layer.forward_macs, residual_adds(layer), layer.keep_precision, batch, phase, dtype)
+               layer.num_params, layer.forward_macs, residual_adds(layer), layer.keep_precision, layer.recurrence,
+               batch, phase, dtype)
         memo = self._memo
         hit = memo.get(key)
         if hit is None:
@@ -653,6 +654,8 @@ class ComputeModel:
                     else self.kernel_time(0.0, nbytes, dtype, CROSS_ENTROPY_KERNELS[phase]))
         activations = (layer.input_elements + layer.output_elements) * batch * width
         weights = layer.num_params * width
+        if layer.recurrence is not None and layer.gemm is not None:
+            return self._recurrent_time(layer, batch, phase, dtype)
         if self.profile is not None:
             if layer.gemm is not None:
                 gemm = self._gemm_time_of(layer, batch, phase, dtype)
@@ -739,6 +742,39 @@ class ComputeModel:
         data_grad = self.gemm_time(rows, inner, cols, dtype, groups, y + w + x)      # dx = dy·W
         weight_grad = self.gemm_time(cols, inner, rows, dtype, groups, y + x + w)    # dW = dyᵀ·x
         return data_grad + weight_grad + transposes
+
+    def _recurrent_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
+        """A recurrent layer (LSTM, GRU, RNN), as cuDNN and PyTorch run one: the input projection of every time step
+        as one GEMM, then the hidden-state product one step after another (each needs the last step's state), the
+        directions side by side, each step followed by its point-wise kernel (the gates in; the cell and hidden
+        state out). Backward mirrors it: the state's gradient step by step, then the input's gradient and every
+        weight's gradient as GEMMs over all steps. A step's product is small (batch rows), so its weights' bytes
+        and its launch, not its FLOPs, set its time. Under a calibration profile the GEMMs are the profile's and
+        the point-wise kernels stream at its bandwidth."""
+        assert layer.gemm is not None and layer.recurrence is not None
+        steps, layers, directions, recurrent = layer.recurrence
+        rows, gates, inner = layer.gemm[0] * batch, layer.gemm[1], layer.gemm[2]
+        projection = inner - recurrent        # the inputs' share of the inner size
+        step_inner = recurrent / layers       # one stacked layer's hidden state (and input feed)
+        sequential = steps * layers
+        pointwise = DTYPE_BYTES[dtype] * batch * directions * 2 * gates   # per step: about the gates in, as much out
+
+        def gemm(m: float, n: float, k: float, count: int = 1) -> float:
+            if self.profile is not None:
+                return count * self.profile.gemm_time(m, n, k, dtype, "nt")
+            return self.gemm_time(m, n, k, dtype, count)
+
+        def stream(nbytes: float) -> float:
+            if self.profile is not None:
+                return self.profile.memory_time(nbytes, dtype)
+            return self.kernel_time(0.0, nbytes, dtype, 1)
+
+        if phase == "forward":
+            inputs = gemm(rows, gates, projection) if projection > 0 else 0.0
+            return inputs + sequential * (gemm(batch, gates, step_inner, directions) + stream(pointwise))
+        inputs = gemm(rows, projection, gates) if projection > 0 else 0.0
+        weights = gemm(gates, inner, rows)
+        return inputs + weights + sequential * (gemm(batch, step_inner, gates, directions) + stream(2 * pointwise))
 
     def _transposes(self, layer: Layer, phase: str, dtype: str, x: float, y: float, w: float) -> float:
         """Layout transposes around a tensor-core convolution on NCHW tensors: tensor-core kernels work in NHWC,

@@ -307,7 +307,7 @@ def test_every_command_is_a_module_with_add_parser_and_run():
         module = importlib.import_module(f"simtrain.cli.{name}")
         assert callable(module.add_parser) and callable(module.run), name
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
-    assert set(subcommands) == {"collective", "simulate", "sweep", "quickstart", "plot", "calibrate", "gemm", "conv",
+    assert set(subcommands) == {"collective", "simulate", "sweep", "quickstart", "plot", "calibrate", "gemm", "layer",
                                 "traffic", "list", "place", "validate", "import-trace", "parallelize", "train",
                                 "time-to-accuracy"}
 

@@ -1,7 +1,7 @@
 """The ``simtrain`` command: a thin layer over the Python API.
 
 One module per command (``simtrain.cli.collective``, ``simulate``, ``sweep``, ``plot``, ``calibrate``,
-``gemm``, ``conv``, ``traffic``, ``listing``, ``place``, ``validate``, ``parallelize``, ``import_trace``), each with
+``gemm``, ``layer``, ``traffic``, ``listing``, ``place``, ``validate``, ``parallelize``, ``import_trace``), each with
 ``add_parser(subparsers)`` and ``run(args) -> int``;
 a command imports what it needs only when it runs. Every error about input, and every output that cannot be
 written, is printed as one line ``error: …`` on stderr with exit status 2; nothing partial is left. Ctrl-C prints
@@ -34,7 +34,7 @@ from simtrain.outputs import reason
 __all__ = ["COMMANDS", "build_parser", "main", "positive_int"]
 
 #: The command modules, in the order of ``simtrain --help``.
-COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "gemm", "conv", "traffic", "listing", "place",
+COMMANDS = ("collective", "simulate", "sweep", "plot", "calibrate", "gemm", "layer", "traffic", "listing", "place",
             "validate", "import_trace", "parallelize", "train", "time_to_accuracy")
 
 #: Sub-commands whose name is not their module's (any other name is looked up in :data:`COMMANDS` as is).

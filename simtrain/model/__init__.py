@@ -7,10 +7,10 @@ Examples
 109482240
 """
 
-from simtrain.model.loader import conv2d_layer, load_model, model_from_dict
+from simtrain.model.loader import load_model, model_from_dict, single_layer
 from simtrain.model.spec import DTYPE_BYTES, Layer, ModelSpec, Tensor
 
-__all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor", "conv2d_layer", "load_model", "model_from_dict"]
+__all__ = ["DTYPE_BYTES", "Layer", "ModelSpec", "Tensor", "load_model", "model_from_dict", "single_layer"]
 
 
 def __getattr__(name: str) -> object:

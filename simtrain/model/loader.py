@@ -5,7 +5,7 @@ tensors, multiply-adds and activation sizes are derived rather than typed in::
 
     name: resnet18-cifar
     reference: kuangliu/pytorch-cifar ResNet18
-    input: {image: [3, 32, 32]}          # or {tokens: 512} for language models
+    input: {image: [3, 32, 32]}          # or {tokens: 512} for language models, {tokens: [L, D]}: L vectors of D
     blocks:                              # reusable templates; "$name" is replaced by the block's args
       basic:
         - residual:
@@ -49,7 +49,11 @@ Layer kinds and their keys (defaults in brackets):
   (4h) per direction (``fw``/``bw``) and layer (``cell_k``). Multiply-adds per sample: L × 4h × (in + h) per
   direction and layer. input_feed: features appended to the first layer's input from a *later* layer at the
   previous time step (GNMT's attention fed back into the bottom decoder layer); they widen the weights and the
-  cost but add no edge.
+  cost but add no edge. The hidden-state product runs one time step after another (:attr:`Layer.recurrence`).
+  input_projection [true]: false is cuDNN's ``CUDNN_SKIP_INPUT``, the input (as wide as ``hidden``) entering the
+  gates directly, with no input weights (one layer, pytorch layout).
+* ``gru``, ``rnn``: the same keys (pytorch layout only) for ``torch.nn.GRU`` (3h gates) and ``torch.nn.RNN``
+  (h, tanh).
 * ``select_token``: index [0] (tokens × D → D)
 
 Keys every layer accepts: ``name``; ``from`` (the full name of an earlier layer, or ``input`` for the model
@@ -109,7 +113,7 @@ DROPOUT_TARGETS = ("activations", "probabilities")
 LAYER_KINDS = (
     "conv2d", "linear", "batchnorm2d", "layernorm", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
     "embedding", "patch_tokens", "class_token", "position_embedding", "attention", "select_token",
-    *_ELEMENTWISE, "lstm", "additive_attention",
+    *_ELEMENTWISE, "lstm", "gru", "rnn", "additive_attention",
 )
 _STRUCTURE = ("residual", "block", "branches", "side_output")
 #: The name that ``from`` and ``memory`` use for the model input.
@@ -228,20 +232,21 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
     )
 
 
-def conv2d_layer(channels: int, height: int, width: int, filters: int, kernel: tuple[int, int],
-                 stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0)) -> Layer:
-    """One convolution as a layer of a one-layer model, to time by itself (``simtrain conv``, the measured
-    convolution cases): ``channels`` of ``height x width`` in, ``filters`` of ``kernel`` (rows, columns), no bias.
+def single_layer(inputs: dict[str, Any], layer: dict[str, Any], source: str = "<dict>") -> Layer:
+    """One layer of the model vocabulary on an input, as the one layer of a model, to time by itself (``simtrain
+    layer``, the measured-layer validation cases): ``inputs`` as a model's ``input`` (``{"image": [C, H, W]}``,
+    ``{"tokens": [L, D]}``, ``{"vector": N}``), ``layer`` as an item of its ``layers``.
 
     Examples
     --------
-    >>> layer = conv2d_layer(64, 56, 56, 128, (3, 3), stride=(2, 2), padding=(1, 1))
-    >>> layer.gemm, layer.output_elements
+    >>> conv = single_layer({"image": [64, 56, 56]}, {"kind": "conv2d", "out": 128, "kernel": 3, "stride": 2,
+    ...                                                "padding": 1, "bias": False})
+    >>> conv.gemm, conv.output_elements
     ((784, 128, 576), 100352)
+    >>> single_layer({"tokens": [25, 512]}, {"kind": "lstm", "hidden": 512}).recurrence
+    (25, 1, 1, 512)
     """
-    return model_from_dict({"name": "conv", "input": {"image": [channels, height, width]}, "layers": [
-        {"kind": "conv2d", "name": "conv", "out": filters, "kernel": list(kernel), "stride": list(stride),
-         "padding": list(padding), "bias": False}]}).layers[0]
+    return model_from_dict({"name": "layer", "input": inputs, "layers": [layer]}, source).layers[0]
 
 
 def _read_input(section: Section) -> _Shape:
@@ -250,12 +255,17 @@ def _read_input(section: Section) -> _Shape:
         if len(dims) != 3:
             raise section.error("image", "must be [channels, height, width]", value=dims)
         shape = _Shape("image", tuple(dims))
+    elif "tokens" in section and isinstance(section.raw("tokens"), list):   # [L, D]: token features, no embedding
+        dims = section.int_list("tokens", maximum=MAX_WIDTH)
+        if len(dims) != 2:
+            raise section.error("tokens", "must be a length N (token ids) or [length, features]", value=dims)
+        shape = _Shape("tokens", (dims[0], dims[1]))
     elif "tokens" in section:
         shape = _Shape("ids", (section.integer("tokens", minimum=1, maximum=MAX_WIDTH),))
     elif "vector" in section:
         shape = _Shape("vector", (section.integer("vector", minimum=1, maximum=MAX_WIDTH),))
     else:
-        raise section.error(None, "must give one of image: [C, H, W], tokens: N or vector: N")
+        raise section.error(None, "must give one of image: [C, H, W], tokens: N (or [N, features]) or vector: N")
     section.finish()
     return shape
 
@@ -452,6 +462,7 @@ class _Builder:
         gemm: tuple[int, int, int] | None = None
         groups = 1
         tied = None
+        recurrence: tuple[int, int, int, int] | None = None
         out = shape
         elements: int | None = None   # a layer that works on other elements than those that flow through it
 
@@ -591,9 +602,9 @@ class _Builder:
             need("tokens")
             s.integer("index", 0, minimum=0)
             out = _Shape("vector", (shape.dims[1],))
-        elif kind == "lstm":
+        elif kind in RECURRENT_GATES:
             need("tokens")
-            tensors, macs, gemm, out = _lstm(s, name, shape)
+            tensors, macs, gemm, out, recurrence = _recurrent(s, name, shape, kind)
         elif kind == "additive_attention":
             need("tokens")
             memory = self.lookup(s, "memory", s.string("memory"))
@@ -621,22 +632,36 @@ class _Builder:
             groups=groups,
             tied_to=tied,
             inputs=sources,
+            recurrence=recurrence,
         )
         added = self.add_layer(layer, out, s, "name")
         # the probabilities' dropout is a side step of the attention: what flows on is the attention's output
         return added if elements is None else _Flow(out, flow.sources)
 
 
-def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tuple[int, int, int], _Shape]:
-    """Tensors, multiply-adds, GEMM and output of an LSTM on (L, D) tokens."""
+#: Gate matrices of a recurrent layer kind, in units of its hidden size.
+RECURRENT_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def _recurrent(s: Section, name: str, shape: _Shape,
+               kind: str) -> tuple[list[Tensor], float, tuple[int, int, int], _Shape, tuple[int, int, int, int]]:
+    """Tensors, multiply-adds, GEMM, output and recurrence (:attr:`Layer.recurrence`) of an LSTM, GRU or RNN on
+    (L, D) tokens."""
     length, width = shape.dims
     hidden = s.integer("hidden", minimum=1, maximum=MAX_WIDTH)
     num_layers = s.integer("layers", 1, minimum=1, maximum=MAX_LAYERS)   # tensors per stacked layer: bounded first
     directions = 2 if s.boolean("bidirectional", False) else 1
     bias = s.boolean("bias", True)
-    layout = s.choice("layout", ("pytorch", "tensorflow"), "pytorch")
+    layout = s.choice("layout", ("pytorch", "tensorflow") if kind == "lstm" else ("pytorch",), "pytorch")
     feed = s.integer("input_feed", 0, minimum=0, maximum=MAX_WIDTH)
-    gates = 4 * hidden
+    projection = s.boolean("input_projection", True)
+    if not projection:
+        # cuDNN's CUDNN_SKIP_INPUT: the input enters the gates of one layer as it is, so it is as wide as the state
+        if width != hidden:
+            raise s.error("input_projection", f"false needs an input as wide as hidden ({hidden}), not {width}")
+        if num_layers != 1 or feed or layout != "pytorch":
+            raise s.error("input_projection", "false is for one layer without input_feed, in the pytorch layout")
+    gates = RECURRENT_GATES[kind] * hidden
     tensors: list[Tensor] = []
     inner = 0                       # sum over layers of (input width + hidden): the GEMM's inner size
     layer_in = width + feed
@@ -644,8 +669,9 @@ def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tu
         for direction in range(directions):
             if layout == "pytorch":
                 suffix = f"_l{k}" + ("_reverse" if direction else "")
-                tensors += [Tensor(f"{name}.weight_ih{suffix}", (gates, layer_in)),
-                            Tensor(f"{name}.weight_hh{suffix}", (gates, hidden))]
+                if projection:
+                    tensors.append(Tensor(f"{name}.weight_ih{suffix}", (gates, layer_in)))
+                tensors.append(Tensor(f"{name}.weight_hh{suffix}", (gates, hidden)))
                 if bias:
                     tensors += [Tensor(f"{name}.bias_ih{suffix}", (gates,)),
                                 Tensor(f"{name}.bias_hh{suffix}", (gates,))]
@@ -655,11 +681,14 @@ def _lstm(s: Section, name: str, shape: _Shape) -> tuple[list[Tensor], float, tu
                 tensors.append(Tensor(f"{cell}.kernel", (layer_in + hidden, gates)))
                 if bias:
                     tensors.append(Tensor(f"{cell}.bias", (gates,)))
-        inner += layer_in + hidden
+        inner += (layer_in if projection else 0) + hidden
         layer_in = hidden * directions
-    # per time step and direction, [x_t, h_{t-1}] (1 x (in + h)) times the (in + h) x 4h gate weights
+    # per time step and direction, [x_t, h_{t-1}] (1 x (in + h)) times the (in + h) x gates weights; each step
+    # multiplies h_{t-1} (and, with input feeding, the previous step's attention output) after the last
     macs = float(length * directions * gates * inner)
-    return tensors, macs, (length * directions, gates, inner), _Shape("tokens", (length, hidden * directions))
+    recurrence = (length, num_layers, directions, num_layers * hidden + feed)
+    return (tensors, macs, (length * directions, gates, inner), _Shape("tokens", (length, hidden * directions)),
+            recurrence)
 
 
 def _additive_attention(s: Section, name: str, query: _Shape,

@@ -88,6 +88,11 @@ class Layer:
         assumes 64-wide heads).
     tied_to : str or None
         Name of the tensor this layer reuses (e.g. GPT-2's language-model head reuses the token embedding).
+    recurrence : tuple of int or None
+        A recurrent layer's ``(time_steps, layers, directions, recurrent_inner)``: its hidden-state product runs once
+        per time step and stacked layer, each step after the last (the directions side by side), with an inner size
+        of ``recurrent_inner`` over its stacked layers (the hidden sizes, plus an input feed); the rest of
+        :attr:`gemm`'s inner size is the input projection, one GEMM over every step. ``None``: not recurrent.
     keep_precision : bool
         The layer's GEMMs stay at the run's storage precision under an FP8 recipe (a decoder's language-model head
         and MoE router, which Megatron-LM and torchtitan's float8 training leave in bf16).
@@ -110,6 +115,7 @@ class Layer:
     tied_to: str | None = None
     inputs: tuple[int, ...] | None = None
     keep_precision: bool = False
+    recurrence: tuple[int, int, int, int] | None = None
 
     @cached_property
     def num_params(self) -> int:

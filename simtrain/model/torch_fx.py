@@ -485,7 +485,7 @@ class _Mapper:
             name=self.unique(str(preferred), node.name), kind=kind, tensors=tuple(tensors), forward_macs=macs,
             input_elements=sum(self.elements(a) for a in args if self.batched.get(a, False)),
             output_elements=self.elements(node), gemm=gemm, groups=groups,
-            tied_to=tied, inputs=sources))
+            tied_to=tied, inputs=sources, recurrence=_recurrence(module, gemm)))
         self.sources[node], self.carried[node], self.batched[node] = (index,), (), batched
 
     # -- costs ---------------------------------------------------------------------------------------------------
@@ -609,6 +609,17 @@ class _Mapper:
         sequences = _numel(q) / (lq * dim)   # on whichever axis the batch is
         macs = per_sequence * sequences / self.batch
         return macs, (_rint(lq * sequences / self.batch), dim, _rint(macs / max(lq * sequences / self.batch * dim, 1)))
+
+
+def _recurrence(module: Any, gemm: tuple[int, int, int] | None) -> tuple[int, int, int, int] | None:
+    """An ``nn.LSTM``/``nn.GRU``/``nn.RNN``'s :attr:`~simtrain.model.spec.Layer.recurrence` from its GEMM
+    (``(steps x directions, gates, inner)``, ``_Mapper._rnn``); None for any other module."""
+    if module is None or gemm is None or type(module).__name__ not in ("LSTM", "GRU", "RNN"):
+        return None
+    directions = 2 if module.bidirectional else 1
+    layers = int(module.num_layers)
+    hidden = int(getattr(module, "proj_size", 0) or module.hidden_size)   # h_{t-1}'s width (the projection's)
+    return (gemm[0] // directions, layers, directions, layers * hidden)
 
 
 def _rint(value: float) -> int:

@@ -15,9 +15,9 @@ Examples
 from __future__ import annotations
 
 from simtrain.validation import cases as _cases  # noqa: F401  (registers the built-in cases)
-from simtrain.validation import conv_table as _conv_table  # noqa: F401  (registers DeepBench's convolution cases)
 from simtrain.validation import gemm_tables as _gemm_tables  # noqa: F401  (registers the GEMM-table cases)
 from simtrain.validation import heldout as _heldout  # noqa: F401  (registers the held-out cases)
+from simtrain.validation import layer_tables as _layer_tables  # noqa: F401  (registers DeepBench's layer cases)
 from simtrain.validation import lowrank_cases as _lowrank  # noqa: F401  (registers the low-rank training cases)
 from simtrain.validation import probe23 as _probe23  # noqa: F401  (registers held-out probe 23's cases)
 from simtrain.validation.base import (

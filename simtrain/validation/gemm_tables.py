@@ -84,7 +84,8 @@ class GemmTable:
 XLA_ARCHITECTURES = {"sm_90": "h100", "sm_100_B200": "b200"}
 #: The table's dtype keys and simtrain's dtypes (f32 dots run as TF32).
 XLA_DTYPES = {"bf16xbf16->bf16": "bf16", "f32xf32->f32": "tf32", "f8e4m3fnxf8e4m3fn->bf16": "fp8"}
-#: Where DeepBench's training results are (its GEMM and convolution tables, :mod:`simtrain.validation.conv_table`).
+#: Where DeepBench's training results are (its GEMM table here, its convolution and recurrent tables in
+#: :mod:`simtrain.validation.layer_tables`).
 DEEPBENCH_RESULTS = ("Baidu DeepBench training results (baidu-research/DeepBench commit da81ba7, "
                      "results/train/DeepBench_NV_V100.xlsx and DeepBench_NV_T4.xlsx")
 #: DeepBench's cases: every this-many-th row of a device's and dtype's sheet, from the first.

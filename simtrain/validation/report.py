@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from simtrain.validation.base import ValidationRow, run_cases
 from simtrain.validation.command import RUN_METHOD
-from simtrain.validation.conv_table import summary as conv_summary
 from simtrain.validation.gemm_tables import summary as gemm_summary
+from simtrain.validation.layer_tables import summary as layer_summary
 from simtrain.validation.ratchet import RatchetEntry, summary
 
 __all__ = ["THRESHOLD", "format_error", "format_value", "ratchet_text", "summary_lines", "validation_markdown",
@@ -178,13 +178,15 @@ def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:
     out += [f"| {table} | {device} | {dtype} | {s['rows']:.0f} | {100 * s['median_error']:+.1f} % | "
             f"{100 * s['median_abs_error']:.1f} % | {100 * s['within_25']:.0f} % |"
             for (table, device, dtype), s in gemm_summary().items()]
-    out += ["", "DeepBench's fp16 convolutions (cuDNN 7.6, NHWC, the algorithms fixed by the benchmark; error = "
-            "simulated / measured time - 1, so negative is faster; the `deepbench-conv-*` cases are every eighth "
-            "row run unpadded, `simtrain.validation.conv_table.summary()`):", "",
-            "| device | pass | rows | median error | median abs. error | within 25 % |", "|---|---|---|---|---|---|"]
-    out += [f"| {device} | {phase} | {s['rows']:.0f} | {100 * s['median_error']:+.1f} % | "
+    out += ["", "DeepBench's cuDNN layers: fp16 convolutions (NHWC, the algorithms fixed by the benchmark) and "
+            "recurrent layers (one layer without input weights; error = simulated / measured time - 1, so negative "
+            "is faster; the `deepbench-conv-*` and `deepbench-rnn-*` cases are every eighth row, "
+            "`simtrain.validation.layer_tables.summary()`):", "",
+            "| table | device | dtype | pass | rows | median error | median abs. error | within 25 % |",
+            "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {table} | {device} | {dtype} | {phase} | {s['rows']:.0f} | {100 * s['median_error']:+.1f} % | "
             f"{100 * s['median_abs_error']:.1f} % | {100 * s['within_25']:.0f} % |"
-            for (device, phase), s in conv_summary().items()]
+            for (table, device, dtype, phase), s in layer_summary().items()]
     fits = [r for r in rows if r.role == "fit"]
     out += ["", "## Fit cases: the constant each one set", ""]
     out += [f"* `{r.name}`: {r.fit_note}" for r in fits] or ["None."]

@@ -219,6 +219,9 @@ def test_lstm_attention_matmul_and_tied_parameters():
     # seq x 4h x (in + h) x directions, summed over layers (the second reads both directions' outputs)
     assert by["lstm"].forward_macs == seq * 4 * hidden * ((16 + hidden) + (2 * hidden + hidden)) * 2
     assert by["lstm"].gemm == (seq * 2, 4 * hidden, 16 + hidden + 2 * hidden + hidden)
+    # its hidden-state products run step by step: 7 steps of 2 stacked layers, both directions, h of 32 each
+    assert by["lstm"].recurrence == (seq, 2, 2, 2 * hidden)
+    assert by["attn"].recurrence is None
     assert by["attn"].forward_macs == 4 * seq * 64 * 64 + 2 * seq * seq * 64
     assert by["matmul"].tensors[0].name == "w" and by["matmul"].forward_macs == seq * 64 * 16
     assert by["linear"].num_params == 0 and by["linear"].tied_to == "emb.weight"    # reuses the embedding
