@@ -33,14 +33,18 @@ from __future__ import annotations
 
 import csv
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import TypeVar
 
 from simtrain.validation.base import Case, register_case
 
-__all__ = ["TABLES", "GemmRow", "GemmTable", "compare", "gemm_flops_per_s", "load_table", "summary"]
+__all__ = ["TABLES", "GemmRow", "GemmTable", "compare", "error_summary", "every_nth", "gemm_flops_per_s", "load_table",
+           "summary"]
+
+T = TypeVar("T")
 
 _DATA = Path(__file__).parent / "data"
 
@@ -217,7 +221,8 @@ def compare(device: str | None = None, dtype: str | None = None, table: str | No
 
 
 def summary() -> dict[tuple[str, str, str], dict[str, float]]:
-    """Per (table, device, dtype): rows, median error, median |error| and the share within 25 %.
+    """Per (table, device, dtype): rows, median error, median |error| and the share within 25 %
+    (:func:`error_summary`).
 
     Examples
     --------
@@ -227,10 +232,41 @@ def summary() -> dict[tuple[str, str, str], dict[str, float]]:
     groups: dict[tuple[str, str, str], list[float]] = {}
     for row in compare():
         groups.setdefault((row.table, row.device, row.dtype), []).append(row.rel_error)
-    return {key: {"rows": len(errors), "median_error": statistics.median(errors),
-                  "median_abs_error": statistics.median(abs(e) for e in errors),
-                  "within_25": sum(abs(e) <= 0.25 for e in errors) / len(errors)}
-            for key, errors in sorted(groups.items())}
+    return {key: error_summary(errors) for key, errors in sorted(groups.items())}
+
+
+def error_summary(errors: Sequence[float]) -> dict[str, float]:
+    """A group of measured kernels' errors (simulated / measured - 1) in the figures the validation page tables:
+    rows, median error, median |error| and the share within 25 % (this module's tables and
+    :mod:`simtrain.validation.layer_tables`).
+
+    Examples
+    --------
+    >>> error_summary([-0.3, 0.1, 0.2])
+    {'rows': 3.0, 'median_error': 0.1, 'median_abs_error': 0.2, 'within_25': 0.6666666666666666}
+    """
+    return {"rows": float(len(errors)), "median_error": statistics.median(errors),
+            "median_abs_error": statistics.median(abs(e) for e in errors),
+            "within_25": sum(abs(e) <= 0.25 for e in errors) / len(errors)}
+
+
+def every_nth(rows: Iterable[T], group: Callable[[T], Hashable], stride: int) -> list[T]:
+    """Every ``stride``-th of ``rows`` within each ``group``, from each group's first, in their order: how the
+    measured-kernel tables pick their validation cases (a rule fixed before the errors are seen).
+
+    Examples
+    --------
+    >>> every_nth(["a1", "b1", "a2", "a3", "b2", "b3"], lambda r: r[0], 2)
+    ['a1', 'b1', 'a3', 'b3']
+    """
+    position: dict[Hashable, int] = {}
+    chosen = []
+    for row in rows:
+        key = group(row)
+        at = position[key] = position.get(key, -1) + 1
+        if at % stride == 0:
+            chosen.append(row)
+    return chosen
 
 
 def _tflops(device: str, dtype: str, m: int, n: int, k: int) -> float:
@@ -242,13 +278,7 @@ def _case_rows(table: str) -> list[tuple[str, str, int, int, int, int, str, floa
     rows = load_table(table)
     if table == "xla":
         return [r for r in rows if r[2] == 1 and r[3] == r[4] == r[5] and (r[0], r[1]) != ("h100", "fp8")]
-    position: dict[tuple[str, str], int] = {}
-    chosen = []
-    for row in rows:   # every DEEPBENCH_STRIDE-th row of each device's and dtype's sheet, in its order
-        at = position[row[:2]] = position.get(row[:2], -1) + 1
-        if at % DEEPBENCH_STRIDE == 0:
-            chosen.append(row)
-    return chosen
+    return every_nth(rows, lambda row: row[:2], DEEPBENCH_STRIDE)   # the same shapes on each device and dtype
 
 
 def _row_key(table: str, device: str, dtype: str, m: int, n: int, k: int, layout: str) -> str:

@@ -32,7 +32,6 @@ Examples
 from __future__ import annotations
 
 import csv
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -41,7 +40,7 @@ from typing import Any
 
 from simtrain.model import Layer, single_layer
 from simtrain.validation.base import Case, register_case
-from simtrain.validation.gemm_tables import DEEPBENCH_RESULTS
+from simtrain.validation.gemm_tables import DEEPBENCH_RESULTS, error_summary, every_nth
 
 __all__ = ["LayerRow", "compare", "layer_seconds", "load_table", "summary"]
 
@@ -245,26 +244,14 @@ def summary() -> dict[tuple[str, str, str, str], dict[str, float]]:
             error = row.rel_error(phase)
             if error is not None:
                 groups.setdefault((row.table, row.device, row.dtype, phase), []).append(error)
-    return {key: {"rows": float(len(errors)), "median_error": statistics.median(errors),
-                  "median_abs_error": statistics.median(abs(e) for e in errors),
-                  "within_25": sum(abs(e) <= 0.25 for e in errors) / len(errors)}
-            for key, errors in sorted(groups.items())}
+    return {key: error_summary(errors) for key, errors in sorted(groups.items())}
 
 
 def _case_rows(table: str) -> list[tuple[dict[str, str], LayerRow]]:
     """Every :data:`STRIDE`-th chosen row of each device's and dtype's sheet, in its order."""
     spec = _TABLES[table]
-    position: dict[tuple[str, str], int] = {}
-    out = []
-    for raw in load_table(table):
-        if not spec.chosen(raw):
-            continue
-        row = spec.row(raw)
-        group = (row.device, row.dtype)
-        at = position[group] = position.get(group, -1) + 1
-        if at % STRIDE == 0:
-            out.append((raw, row))
-    return out
+    rows = [(raw, spec.row(raw)) for raw in load_table(table) if spec.chosen(raw)]
+    return every_nth(rows, lambda pair: (pair[1].device, pair[1].dtype), STRIDE)
 
 
 def _described(row: LayerRow) -> tuple[str, str]:
