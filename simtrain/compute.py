@@ -3,8 +3,9 @@
 Without a calibration profile, times come from the device file (:mod:`simtrain.hardware`) through a kernel model
 per layer kind (docs/compute-model.md states every constant's source):
 
-* **GEMMs** (linear, convolution as implicit GEMM, LSTM, attention's products) run as tiles over the device's
-  compute units. A GEMM of ``M x N x K`` is cut into ``ceil(M/tm)·ceil(N/tn)`` output tiles (tile quantisation),
+* **GEMMs** (linear, convolution as implicit GEMM, a recurrent layer's products, attention's products) run as tiles
+  over the device's compute units (a recurrent layer's hidden-state product one time step after another). A GEMM
+  of ``M x N x K`` is cut into ``ceil(M/tm)·ceil(N/tn)`` output tiles (tile quantisation),
   run in ``ceil(tiles/units)`` waves (wave quantisation); each tile walks ``ceil(K/tk)`` K-slices plus
   ``pipeline_stages`` slices of fill and drain (the small-size ramp: efficiency rises with K), each slice at the
   device's large-GEMM rate (``peak × gemm ceiling``). Narrow matrices get narrower tiles, and few tiles over a
@@ -719,8 +720,9 @@ class ComputeModel:
                 + self.profile.gemm_time(cols, inner, rows, dtype, "tn"))
 
     def _gemm_layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
-        """Linear, convolution (implicit GEMM), LSTM and additive attention: forward GEMM; backward the
-        data-gradient and weight-gradient GEMMs."""
+        """Linear, convolution (implicit GEMM) and additive attention (and a recurrent layer without its
+        :attr:`~simtrain.model.spec.Layer.recurrence`): forward GEMM; backward the data-gradient and weight-gradient
+        GEMMs."""
         assert layer.gemm is not None
         width = DTYPE_BYTES[dtype]
         groups = max(layer.groups, 1)
@@ -759,9 +761,9 @@ class ComputeModel:
         sequential = steps * layers
         pointwise = DTYPE_BYTES[dtype] * batch * directions * 2 * gates   # per step: about the gates in, as much out
 
-        def gemm(m: float, n: float, k: float, count: int = 1) -> float:
-            if self.profile is not None:
-                return count * self.profile.gemm_time(m, n, k, dtype, "nt")
+        def gemm(m: float, n: float, k: float, count: int = 1, layout: str = "nt") -> float:
+            if self.profile is not None:   # the profile's table of the layout, as _gemm_time_of reads it
+                return count * self.profile.gemm_time(m, n, k, dtype, layout)
             return self.gemm_time(m, n, k, dtype, count)
 
         def stream(nbytes: float) -> float:
@@ -772,9 +774,10 @@ class ComputeModel:
         if phase == "forward":
             inputs = gemm(rows, gates, projection) if projection > 0 else 0.0
             return inputs + sequential * (gemm(batch, gates, step_inner, directions) + stream(pointwise))
-        inputs = gemm(rows, projection, gates) if projection > 0 else 0.0
-        weights = gemm(gates, inner, rows)
-        return inputs + weights + sequential * (gemm(batch, step_inner, gates, directions) + stream(2 * pointwise))
+        inputs = gemm(rows, projection, gates, layout="nn") if projection > 0 else 0.0
+        weights = gemm(gates, inner, rows, layout="tn")
+        return inputs + weights + sequential * (gemm(batch, step_inner, gates, directions, "nn")
+                                                + stream(2 * pointwise))
 
     def _transposes(self, layer: Layer, phase: str, dtype: str, x: float, y: float, w: float) -> float:
         """Layout transposes around a tensor-core convolution on NCHW tensors: tensor-core kernels work in NHWC,

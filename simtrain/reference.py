@@ -81,7 +81,10 @@ def _discover(build: Callable[[dict[str, Any]], Any], start: dict[str, Any]) -> 
 def _merge(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for record in records:
-        merged.setdefault(record["key"], record)
+        first = merged.setdefault(record["key"], dict(record))
+        if record["kind"] not in first["kind"].split(" or "):   # a key read in two forms (input.tokens: N or [L, D])
+            first["kind"] += f" or {record['kind']}"
+            first["allowed"] = " or ".join(filter(None, (first["allowed"], record["allowed"])))
     return list(merged.values())
 
 
@@ -111,13 +114,15 @@ def _topology_sections() -> list[str]:
 
 def _model_section() -> list[str]:
     from simtrain import catalog
-    from simtrain.model import load_model
+    from simtrain.model import load_model, single_layer
     from simtrain.model.loader import _load_cached
 
     _load_cached.cache_clear()   # record every key, not only those of models not loaded yet
     records: list[dict[str, Any]] = []
     for name in catalog.names("models"):
         records += _record(functools.partial(load_model, name))
+    # the input form no catalog model uses: token features for a layer timed by itself (simtrain layer)
+    records += _record(functools.partial(single_layer, {"tokens": [1, 1]}, {"kind": "rnn", "hidden": 1}))
     top = [r for r in _merge(records) if not r["key"].startswith(("layers", "blocks"))]
     by_key: dict[str, list[dict[str, Any]]] = {}
     for r in records:

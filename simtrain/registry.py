@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from simtrain.config import yaml_scalar
@@ -69,11 +70,18 @@ def _split_top_level(text: str) -> list[str]:
     return items
 
 
-def parse_spec(text: str, source: str | None = None, key: str = "algorithm") -> tuple[str, dict[str, Any]]:
+#: A size pair ``AxB`` (:func:`parse_spec`'s ``sizes``): at most nine digits each, so int() reads it quickly; a
+#: longer one stays text, for the reader's bounds to refuse.
+_SIZE_PAIR = re.compile(r"([0-9]{1,9})x([0-9]{1,9})")
+
+
+def parse_spec(text: str, source: str | None = None, key: str = "algorithm",
+               sizes: Collection[str] = ()) -> tuple[str, dict[str, Any]]:
     """Split ``NAME:key=value,key=value`` into the name and a dict of YAML-typed values.
 
     Commas inside brackets, braces or quotes belong to the value (``grid=[4,4]``); a parameter given twice is an
-    error.
+    error. A parameter named in ``sizes`` may also be written ``AxB`` (decimal digits), read as ``[A, B]`` before
+    YAML types it (YAML would read ``0x3`` as hexadecimal).
 
     Parameters
     ----------
@@ -95,6 +103,8 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm") -> 
     ('powersgd', {'rank': 4})
     >>> parse_spec("ring")
     ('ring', {})
+    >>> parse_spec("conv2d:kernel=3x5,name=2x2", sizes=("kernel",))
+    ('conv2d', {'kernel': [3, 5], 'name': '2x2'})
     >>> parse_spec("ring:channels=2,channels=4", key="algorithm")
     Traceback (most recent call last):
     ...
@@ -116,7 +126,8 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm") -> 
                 raise ConfigError("a parameter needs a name before '='", source=source, key=key, value=text)
             if k in params:
                 raise ConfigError("parameter given twice", source=source, key=f"{key} {name}:{k}", value=text)
-            params[k] = yaml_scalar(v.strip())
+            pair = _SIZE_PAIR.fullmatch(v.strip()) if k in sizes else None
+            params[k] = [int(pair.group(1)), int(pair.group(2))] if pair else yaml_scalar(v.strip())
     return name, params
 
 

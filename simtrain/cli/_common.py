@@ -116,7 +116,11 @@ def parse_dims(text: str, key: str, form: str, minimum: int = 1) -> tuple[int, .
     count = form.count("x") + 1
     what = "integers of at least 0" if minimum == 0 else "positive integers"
     match = _DIMS.fullmatch(text.lower())
-    values = tuple(int(part) for part in text.lower().split("x")) if match else ()
+    parts = text.lower().split("x") if match else []
+    if any(len(part.lstrip("0")) > len(str(MAX_WIDTH)) for part in parts):   # int() refuses 4,300 digits and more
+        raise ConfigError(f"each of {', '.join(form.split('x'))} must be at most {MAX_WIDTH}", source=CLI, key=key,
+                          value=text)
+    values = tuple(int(part) for part in parts)
     if len(values) != count or min(values) < minimum:
         raise ConfigError(f"must be {form}, {_COUNTS.get(count, count)} {what}", source=CLI, key=key, value=text)
     if max(values) > MAX_WIDTH:

@@ -18,6 +18,7 @@ from simtrain.limits import MAX_BATCH
 
 __all__ = ["add_parser", "parse_shape", "run"]
 
+
 def parse_shape(text: str) -> tuple[int, int, int]:
     """``MxNxK`` as three positive integers of at most :data:`~simtrain.limits.MAX_WIDTH` each.
 

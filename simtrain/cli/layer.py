@@ -15,19 +15,18 @@ Examples
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from simtrain.cli._common import CLI, count_at_most, emit, parse_dims, print_rows
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_BATCH
 
-__all__ = ["INPUTS", "add_parser", "parse_input", "run"]
+__all__ = ["INPUTS", "SIZE_KEYS", "add_parser", "parse_input", "parse_layer", "run"]
 
 #: The input kinds, each written ``KIND:SIZES``, and their sizes.
 INPUTS = {"image": "CxHxW", "tokens": "LxD", "vector": "N"}
-#: A size pair written ``AxB`` in a layer's parameters (a kernel, a stride): YAML would read it as text.
-_PAIR = re.compile(r"[0-9]+x[0-9]+")
+#: The layer keys whose value may be written ``AxB`` (rows x columns), as ``[A, B]`` in a model file.
+SIZE_KEYS = ("kernel", "stride", "padding")
 
 
 def parse_input(text: str) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def parse_input(text: str) -> dict[str, Any]:
 
 
 def parse_layer(text: str) -> dict[str, Any]:
-    """``--layer KIND:key=value,...`` as an item of a model's ``layers`` (``AxB`` sizes as ``[A, B]``).
+    """``--layer KIND:key=value,...`` as an item of a model's ``layers`` (a size, :data:`SIZE_KEYS`, also ``AxB``).
 
     Examples
     --------
@@ -56,15 +55,13 @@ def parse_layer(text: str) -> dict[str, Any]:
     """
     from simtrain.registry import parse_spec
 
-    kind, params = parse_spec(text, source=CLI, key="--layer")
+    kind, params = parse_spec(text, source=CLI, key="--layer", sizes=SIZE_KEYS)
     if not kind:
         raise ConfigError("must be KIND:key=value,... (a layer kind of a model file)", source=CLI, key="--layer",
                           value=text)
     if "kind" in params:
         raise ConfigError("the kind comes before ':', not as kind=", source=CLI, key="--layer", value=text)
-    return {"kind": kind, **{key: [int(part) for part in value.split("x")]
-                             if isinstance(value, str) and _PAIR.fullmatch(value) else value
-                             for key, value in params.items()}}
+    return {"kind": kind, **params}
 
 
 def add_parser(sub: Any) -> None:
@@ -114,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     backward = model.layer_time(layer, args.batch, "backward", args.dtype)
     flops = layer.forward_flops * args.batch
     doc = {"device": args.device, "dtype": args.dtype, "input": args.input, "layer": spec, "batch": args.batch,
-           "memory_format": model.layout(args.dtype), "forward_flops": flops, "forward_s": forward,
-           "backward_s": backward}
+           **({"memory_format": model.layout(args.dtype)} if spec["kind"] == "conv2d" else {}),
+           "forward_flops": flops, "forward_s": forward, "backward_s": backward}
     if args.json:
         emit(doc)
         return 0

@@ -63,6 +63,8 @@ def factor_layers(layer: Layer, kind: str, rank: int) -> list[tuple[Layer, bool]
     """
     if layer.gemm is None:
         raise ValueError(f"layer {layer.name} has no GEMM to factorise")
+    if layer.recurrence is not None:   # its steps' products are not one GEMM's two factors
+        raise ValueError(f"layer {layer.name} is recurrent: its weights are not factorised")
     rows, m, n = layer.gemm
     dims = [(n, rank, "B"), (rank, m, "A")] if kind == "AB" else [(n, rank, "V"), (rank, rank, "S"), (rank, m, "U")]
     out = []

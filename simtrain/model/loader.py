@@ -258,9 +258,13 @@ def _read_input(section: Section) -> _Shape:
     elif "tokens" in section and isinstance(section.raw("tokens"), list):   # [L, D]: token features, no embedding
         dims = section.int_list("tokens", maximum=MAX_WIDTH)
         if len(dims) != 2:
-            raise section.error("tokens", "must be a length N (token ids) or [length, features]", value=dims)
+            raise section.error("tokens", "must be an integer length N (token ids) or [length, features]",
+                                value=dims)
         shape = _Shape("tokens", (dims[0], dims[1]))
     elif "tokens" in section:
+        if isinstance(section.raw("tokens"), bool) or not isinstance(section.raw("tokens"), int):
+            raise section.error("tokens", "must be an integer length N (token ids) or [length, features]",
+                                value=section.raw("tokens"))
         shape = _Shape("ids", (section.integer("tokens", minimum=1, maximum=MAX_WIDTH),))
     elif "vector" in section:
         shape = _Shape("vector", (section.integer("vector", minimum=1, maximum=MAX_WIDTH),))

@@ -128,6 +128,26 @@ class Layer:
         return 2.0 * self.forward_macs
 
     @property
+    def saved_elements(self) -> int:
+        """Activation elements per sample the layer keeps for backward: its output; a recurrent layer every time
+        step's gates and its hidden and cell states, for every stacked layer and direction (cuDNN's reserve space,
+        autograd's saved tensors).
+
+        Examples
+        --------
+        >>> Layer("fc", "linear", output_elements=10).saved_elements
+        10
+        >>> lstm = Layer("rnn", "lstm", output_elements=25 * 64, gemm=(25, 256, 128), recurrence=(25, 2, 1, 128))
+        >>> lstm.saved_elements   # 25 steps x 2 layers x (256 gates + h and c of 64)
+        19200
+        """
+        if self.recurrence is None or self.gemm is None:
+            return self.output_elements
+        steps, layers, directions, _ = self.recurrence
+        hidden = self.output_elements // (steps * directions)
+        return steps * layers * directions * (self.gemm[1] + 2 * hidden)
+
+    @property
     def backward_flops(self) -> float:
         """Backward FLOPs per sample: gradient w.r.t. input and w.r.t. weights, 2 × forward."""
         return 2.0 * self.forward_flops
@@ -202,8 +222,9 @@ class ModelSpec:
 
     @property
     def activation_elements(self) -> int:
-        """Activation elements kept for backward per sample: every layer's output (a standard upper bound)."""
-        return sum(layer.output_elements for layer in self.layers)
+        """Activation elements kept for backward per sample: every layer's output (a standard upper bound), a
+        recurrent layer's every step (:attr:`Layer.saved_elements`)."""
+        return sum(layer.saved_elements for layer in self.layers)
 
     def layer_inputs(self) -> list[tuple[int, ...]]:
         """For each layer, the positions of the layers it reads (``()``: the model input only).

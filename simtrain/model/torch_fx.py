@@ -618,8 +618,11 @@ def _recurrence(module: Any, gemm: tuple[int, int, int] | None) -> tuple[int, in
         return None
     directions = 2 if module.bidirectional else 1
     layers = int(module.num_layers)
-    hidden = int(getattr(module, "proj_size", 0) or module.hidden_size)   # h_{t-1}'s width (the projection's)
-    return (gemm[0] // directions, layers, directions, layers * hidden)
+    proj = int(getattr(module, "proj_size", 0) or 0)
+    # h_{t-1}'s width (the projection's); with proj_size, each step also projects its h-wide state to it
+    # (weight_hr: proj x h), which _rnn counts in the GEMM's inner size as h·proj/gates columns
+    step = proj + round(module.hidden_size * proj / gemm[1]) if proj else int(module.hidden_size)
+    return (gemm[0] // directions, layers, directions, min(layers * step, gemm[2]))
 
 
 def _rint(value: float) -> int:

@@ -92,3 +92,57 @@ def test_torch_s_modules_have_the_tensors_of_the_model_vocabulary():
         layer = single_layer({"tokens": [10, 32]}, {"kind": kind, "hidden": 64, "name": "m"})
         assert {(t.name, t.shape) for t in layer.tensors} == {
             (f"m.{name}", tuple(p.shape)) for name, p in module.named_parameters()}, kind
+
+
+def test_a_recurrent_layer_keeps_every_step_for_backward():
+    """The memory check counts a recurrent layer's gates and states at every step and stacked layer (cuDNN's
+    reserve space), not only its output."""
+    from simtrain.model import model_from_dict
+
+    spec = model_from_dict({"name": "x", "input": {"tokens": [100, 1024]},
+                            "layers": [{"kind": "lstm", "hidden": 1024, "layers": 4}]})
+    layer = spec.layers[0]
+    assert layer.output_elements == 100 * 1024
+    assert spec.activation_elements == layer.saved_elements == 4 * 100 * (4 * 1024 + 2 * 1024)
+
+
+def test_low_rank_factors_refuse_a_recurrent_layer():
+    from simtrain.lowrank.compute import factor_layers
+
+    with pytest.raises(ValueError, match="recurrent"):
+        factor_layers(_lstm(10, 64), "AB", 8)
+
+
+def test_a_profile_looks_up_each_gemm_in_its_layout_s_table():
+    """Forward products in the forward table ("nt"), the input's and state's gradients in "nn" and the weights'
+    gradient in "tn", as every other GEMM layer under a profile."""
+    from simtrain.calibration.profile import load_profile
+    from simtrain.catalog import resolve
+
+    profile = load_profile(resolve("profiles", "cpu-numba"))
+    seen = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(profile, name)
+
+        def gemm_time(self, m, n, k, dtype, layout):
+            seen.append(layout)
+            return profile.gemm_time(m, n, k, dtype, layout)
+
+    cm = ComputeModel(V100.device, profile=Recording())
+    cm.layer_time(_lstm(5, 32), 2, "forward", "fp32")
+    assert set(seen) == {"nt"}
+    seen.clear()
+    cm.layer_time(_lstm(5, 32), 2, "backward", "fp32")
+    assert seen.count("tn") == 1 and set(seen) == {"nn", "tn"}
+
+
+def test_a_model_file_s_tokens_are_a_length_or_a_length_and_features(tmp_path):
+    from simtrain.model import model_from_dict
+
+    for tokens in ("4x8", {"a": 1}, True, 2.5):
+        with pytest.raises(ConfigError, match=r"integer length N \(token ids\) or \[length, features\]"):
+            model_from_dict({"name": "x", "input": {"tokens": tokens}, "layers": [{"kind": "relu"}]})
+    with pytest.raises(ConfigError, match=r"integer length N \(token ids\) or \[length, features\]"):
+        model_from_dict({"name": "x", "input": {"tokens": [4, 8, 2]}, "layers": [{"kind": "relu"}]})

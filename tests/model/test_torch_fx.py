@@ -274,3 +274,14 @@ def test_importing_placement_does_not_import_torch():
     code = "import sys, simtrain.placement; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")   # torch's CPU backend, not simtrain
+def test_an_lstm_s_step_projection_is_in_its_steps():
+    """With proj_size each step projects its h-wide state to proj (weight_hr): part of the step, not of the input
+    projection over every step."""
+    lstm = nn.LSTM(16, 64, num_layers=2, proj_size=32)
+    (layer,) = trace_layers(lstm, torch.randn(5, 3, 16), batch_dim=1)
+    gates = 4 * 64
+    assert layer.gemm == (5, gates, 16 + 32 + 2 * 32 + 2 * (64 * 32) // gates)
+    assert layer.recurrence == (5, 2, 1, 2 * (32 + 64 * 32 // gates))
