@@ -181,6 +181,9 @@ _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
 SCORE_KINDS = frozenset({"attention", "eager_attention", "eager_half_attention"})
 #: Every core attention kind whose layer records its products as one GEMM (a calibration profile doubles it).
 CORE_ATTENTION = SCORE_KINDS | {"flash_attention", "flash2_attention"}
+#: The dtypes ``torch.autocast`` casts GEMM weights to (:meth:`ComputeModel.cast_time`).
+AUTOCAST_DTYPES = frozenset({"fp16", "bf16"})
+
 #: Width (bytes) of the scores' softmax under autocast: PyTorch's autocast runs softmax in fp32.
 SOFTMAX_WIDTH = 4
 
@@ -401,10 +404,10 @@ _MEMO_SIZE = 1 << 14
 
 @lru_cache(maxsize=32)
 def _roofline(spec: DeviceSpec, compute_efficiency: float | None, memory_efficiency: float | None,
-              kernel_overhead_s: float | None, memory_format: str = "auto") -> ComputeModel:
+              kernel_overhead_s: float | None, memory_format: str = "auto", autocast: bool = False) -> ComputeModel:
     # one instance per device and overrides, so the memo above compares models by identity first
     return ComputeModel(spec, compute_efficiency, memory_efficiency, kernel_overhead_s,
-                        memory_format=memory_format)
+                        memory_format=memory_format, autocast=autocast)
 
 
 @dataclass(frozen=True)
@@ -426,6 +429,9 @@ class ComputeModel:
     memory_format : str
         Activation layout, one of :data:`MEMORY_FORMATS`: with ``nchw``, a tensor-core convolution transposes
         its operands to NHWC and its result back (``auto``: :data:`AUTO_MEMORY_FORMAT` per dtype).
+    autocast : bool
+        PyTorch's ``torch.autocast`` in a half dtype: the parameters stay fp32, and every forward casts each GEMM
+        layer's weights to the half type, every backward its weight gradients back (:meth:`cast_time`).
     """
 
     device: DeviceSpec
@@ -434,6 +440,7 @@ class ComputeModel:
     kernel_overhead_s: float | None = None
     profile: Any = None
     memory_format: str = "auto"
+    autocast: bool = False
     _memo: dict[tuple[Any, ...], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -472,7 +479,8 @@ class ComputeModel:
         """The kernel model of a device (catalog name, device file path or :class:`DeviceSpec`).
 
         Keyword arguments override the device's ``compute_efficiency``, ``memory_efficiency`` or
-        ``kernel_overhead_s``; ``memory_format`` sets the activation layout (default ``auto``).
+        ``kernel_overhead_s``; ``memory_format`` sets the activation layout (default ``auto``), ``autocast`` prices
+        ``torch.autocast``'s weight casts (default False).
 
         Examples
         --------
@@ -488,11 +496,13 @@ class ComputeModel:
             value = kwargs.get(key)
             if value is not None and not 0 < value <= 1:
                 raise ConfigError("must lie in (0, 1]", key=key, value=value)
-        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s", "memory_format"}
+        unknown = set(kwargs) - {"compute_efficiency", "memory_efficiency", "kernel_overhead_s", "memory_format",
+                                 "autocast"}
         if unknown or cls is not ComputeModel:
             return cls(spec, **kwargs)
         return _roofline(spec, kwargs.get("compute_efficiency"), kwargs.get("memory_efficiency"),
-                         kwargs.get("kernel_overhead_s"), kwargs.get("memory_format", "auto"))
+                         kwargs.get("kernel_overhead_s"), kwargs.get("memory_format", "auto"),
+                         bool(kwargs.get("autocast", False)))
 
     # -- kernels -------------------------------------------------------------------------------------------
     def layout(self, dtype: str) -> str:
@@ -626,7 +636,7 @@ class ComputeModel:
 
     def _layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         adds = residual_adds(layer)
-        own = self._own_time(layer, batch, phase, dtype)
+        own = self._own_time(layer, batch, phase, dtype) + self.cast_time(layer, dtype)
         if not adds:
             return own
         # the residual sum folded into this layer is a kernel of its own in an eager framework: forward reads the
@@ -636,6 +646,35 @@ class ComputeModel:
         if self.profile is not None:
             return own + adds * self.profile.memory_time(nbytes, dtype)
         return own + adds * self.kernel_time(0.0, nbytes, dtype, 1)
+
+    def cast_time(self, layer: Layer, dtype: str) -> float:
+        """Seconds ``torch.autocast`` adds to one pass of ``layer`` (0 unless :attr:`autocast` and ``dtype`` is a
+        half type): forward, the cast of each of its weights (and bias) from the fp32 parameter to ``dtype``;
+        backward, the cast of each weight gradient back to fp32 (autograd's ``ToCopyBackward``), each a kernel that
+        reads one width and writes the other. Only GEMM layers: autocast's lists cast the inputs of matmul-like
+        operators (linear, convolutions, RNNs), and run normalisation, softmax and embedding lookups in the
+        parameter's own fp32. A tied layer (a language-model head that reuses the embedding) casts the weight it
+        reads. Once a micro-batch: autocast caches a forward's casts, and the next micro-batch's forward casts again.
+
+        Examples
+        --------
+        >>> from simtrain.model import single_layer
+        >>> fc = single_layer({"vector": 4096}, {"kind": "linear", "out": 4096})
+        >>> cm = ComputeModel.roofline("a100", autocast=True)
+        >>> cm.cast_time(fc, "bf16") == cm.kernel_time(0.0, 6 * fc.num_params, "bf16", 2)
+        True
+        >>> cm.cast_time(fc, "fp32"), ComputeModel.roofline("a100").cast_time(fc, "bf16")
+        (0.0, 0.0)
+        """
+        if not self.autocast or dtype not in AUTOCAST_DTYPES or layer.gemm is None or layer.kind in CORE_ATTENTION:
+            return 0.0
+        elements = layer.num_params or (layer.gemm[1] * layer.gemm[2] if layer.tied_to else 0)
+        if not elements:
+            return 0.0
+        nbytes = (4 + DTYPE_BYTES[dtype]) * elements   # one width read, the other written
+        if self.profile is not None:
+            return self.profile.memory_time(nbytes, dtype)
+        return self.kernel_time(0.0, nbytes, dtype, max(1, len(layer.tensors)))
 
     def _own_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         if self.profile is None:

@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simtrain import units
-from simtrain.compute import MEMORY_FORMATS
+from simtrain.compute import AUTOCAST_DTYPES, MEMORY_FORMATS
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
@@ -86,6 +86,11 @@ RUN_PARAMS: tuple[Param, ...] = (
           "activation layout of convolutions: nchw (PyTorch's default: tensor-core convolutions transpose to NHWC and "
           "back), nhwc (channels_last) or auto (nchw for fp32/tf32, nhwc for fp16/bf16/fp8, as NVIDIA's recipes run "
           "them); docs/compute-model.md", choices=MEMORY_FORMATS),
+    Param("autocast", "boolean", False,
+          "PyTorch's torch.autocast (AMP: GradScaler with fp16, or bf16): the parameters stay fp32 and every forward "
+          "casts each GEMM layer's weights to the half dtype, every backward its weight gradients back (12 B a "
+          "parameter a micro-batch); false: the model itself in the half dtype with fp32 master weights in the "
+          "optimizer (Megatron-LM, DeepSpeed, Apex O2); docs/compute-model.md"),
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
@@ -192,7 +197,7 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                       plan_options: Mapping[str, Any] | None = None, framework: str = "ddp",
                       bucket_size: Any = None, chunks: int = 1, gpu_spread: float | None = None,
                       optimizer: str = "momentum", optimizer_impl: str = "fused", memory_format: str = "auto",
-                      profile: str | None = None) -> None:
+                      profile: str | None = None, dtype: str = "fp32", autocast: bool = False) -> None:
     """The rules between run parameters: jitter and store-and-forward are simulated by the DES only, and jitter
     draws the spread ``gpu_spread`` prices at its expectation (one of the two); a plan
     (``parallel``) and micro-batches replace ``batch``; the plan's keys are well formed; the plan-only parameters
@@ -203,6 +208,7 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     Megatron-LM does, with its own overlap (``overlap_dp``): the data-parallel step's ``framework``,
     ``bucket_size`` and ``chunks`` would change nothing under one, and are refused. LAMB, LARS and NovoGrad exist only
     fused (``optimizer_impl``); a calibration profile's measured kernels carry their own layout (``memory_format``).
+    ``autocast`` casts to a half dtype: it needs ``dtype`` fp16 or bf16.
 
     ``batch`` counts as given when it differs from its default (a study point always has one); the command line
     refuses ``--batch`` with ``--parallel`` or ``--micro-batch`` whatever its value.
@@ -226,6 +232,9 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     update_passes(optimizer, optimizer_impl)   # LAMB, LARS and NovoGrad exist only fused
     if memory_format != "auto" and profile is not None:
         raise ConfigError(_PROFILE_LAYOUT, key="memory_format", value=memory_format, allowed=_AUTO_LAYOUT)
+    if autocast and dtype not in AUTOCAST_DTYPES:
+        raise ConfigError(f"casts fp32 parameters to a half dtype, and dtype is {dtype}", key="autocast",
+                          value=autocast, allowed="false, or dtype fp16 or bf16")
     if epochs is not None and samples_per_epoch is None:   # epochs alone say nothing (an epoch's steps do)
         raise ConfigError("sets the run's length only together with the samples per epoch", key="epochs",
                           value=epochs)
@@ -326,6 +335,7 @@ class TrainingRun:
     engine: str = "analytical"
     framework: Any = "ddp"
     memory_format: str = "auto"
+    autocast: bool = False
     profile: str | None = None
     bucket_size: Any = "25 MiB"   # bytes once validated
     chunks: int = 1
@@ -394,9 +404,13 @@ class TrainingRun:
                           plan_options={name: getattr(self, name) for name in PLAN_ONLY},
                           framework=self.framework, bucket_size=self.bucket_size, chunks=self.chunks,
                           gpu_spread=self.gpu_spread, optimizer=self.optimizer, optimizer_impl=self.optimizer_impl,
-                          memory_format=self.memory_format, profile=self.profile)
+                          memory_format=self.memory_format, profile=self.profile, dtype=self.dtype,
+                          autocast=self.autocast)
         if self.memory_format != "auto" and self.compute is not None:
             raise ConfigError(_PROFILE_LAYOUT, key="memory_format", value=self.memory_format, allowed=_AUTO_LAYOUT)
+        if self.autocast and self.compute is not None and not getattr(self.compute, "autocast", False):
+            raise ConfigError("is a setting of the compute model, and the given one has it off", key="autocast",
+                              value=self.autocast, allowed="a compute model built with autocast=True")
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

@@ -360,7 +360,8 @@ def _resolve_point(raw: dict[str, Any], prefixed: list[str], source: str, where:
                           framework=point["framework"], bucket_size=point["bucket_size"],
                           chunks=point.get("chunks") or 1, gpu_spread=point.get("gpu_spread"),
                           optimizer=point["optimizer"], optimizer_impl=point["optimizer_impl"],
-                          memory_format=point["memory_format"], profile=point.get("profile"))
+                          memory_format=point["memory_format"], profile=point.get("profile"),
+                          dtype=point["dtype"], autocast=bool(point["autocast"]))
     except ConfigError as exc:
         name = (exc.key or "").split(".")[0]
         raise ConfigError(exc.message, source=source, key=where.get(name, name), value=exc.value,

@@ -437,11 +437,14 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
         compute_config = {"model": "given", "device": device.name, **_compute_fields(compute)}
     elif run.profile is not None:
         compute, path, fingerprint = cache.profile(run.profile, cluster.device)
+        if run.autocast:   # the cached profile's model, with autocast's casts priced at its measured bandwidth
+            compute = replace(compute, autocast=True)
         compute_config = {"model": "profile", "profile": run.profile, "profile_path": str(path),
                           "profile_sha256": fingerprint, "device": device.name,
-                          "backend": compute.profile.backend, "profile_device": compute.profile.device}
+                          "backend": compute.profile.backend, "profile_device": compute.profile.device,
+                          "autocast": compute.autocast}
     else:
-        compute = ComputeModel.roofline(device, memory_format=run.memory_format)
+        compute = ComputeModel.roofline(device, memory_format=run.memory_format, autocast=run.autocast)
         compute_config = {"model": "roofline", "device": device.name, **_compute_fields(compute)}
     network = run.network if isinstance(run.network, NetworkOptions) else \
         NetworkOptions.from_mapping(run.network)
@@ -815,7 +818,8 @@ def _finite(result: Any) -> Any:
 
 def _compute_fields(compute: ComputeModel) -> dict[str, Any]:
     return {"compute_efficiency": compute.compute_efficiency, "memory_efficiency": compute.memory_efficiency,
-            "kernel_overhead_s": compute.kernel_overhead_s, "memory_format": compute.memory_format}
+            "kernel_overhead_s": compute.kernel_overhead_s, "memory_format": compute.memory_format,
+            "autocast": compute.autocast}
 
 
 def _perturbations(run: TrainingRun, cluster: Cluster) -> Perturbations | None:

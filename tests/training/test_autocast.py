@@ -1,0 +1,74 @@
+"""The run's ``autocast``: PyTorch AMP's weight casts, priced by the kernel model (issue 14, the training step)."""
+
+from __future__ import annotations
+
+import pytest
+
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.model import load_model
+from simtrain.training import simulate
+from tests.cli_checks import refused
+
+GPT2_LARGE = "gpt:layers=36,hidden=1280,heads=20,seq=1024,vocab=50257,dropout=0.1,kernels=eager"
+
+
+def test_every_gemm_weight_is_cast_each_pass_and_nothing_else() -> None:
+    """12 bytes a GEMM parameter a micro-batch (6 forward, 6 backward); norms, embeddings and attention's core cast
+    nothing; a tied head casts the embedding it reads."""
+    on, off = ComputeModel.roofline("a100", autocast=True), ComputeModel.roofline("a100")
+    model = load_model("bert-base")
+    extra = {layer.kind: 0.0 for layer in model.layers}
+    for layer in model.layers:
+        for phase in ("forward", "backward"):
+            extra[layer.kind] += on.layer_time(layer, 8, phase, "bf16") - off.layer_time(layer, 8, phase, "bf16")
+    assert extra["linear"] > 0
+    assert all(extra[kind] == 0.0 for kind in ("layernorm", "embedding", "attention", "dropout", "gelu"))
+    gemm_params = sum(layer.num_params for layer in model.layers if layer.kind == "linear")
+    # at least the bytes at the streaming bandwidth: 12 B a parameter over both passes
+    assert extra["linear"] >= 12 * gemm_params / (on.device.memory_bandwidth_Bps * on.memory_efficiency) * 0.999
+
+
+def test_a_step_under_autocast_is_longer_and_reports_it() -> None:
+    base = dict(gpus=16, parallel="tp=1,pp=1,dp=16", micro_batch=1, global_batch=16, dtype="fp16", optimizer="adam",
+                zero=0, check_memory=False)
+    off = simulate(GPT2_LARGE, "dgx-a100", **base)
+    on = simulate(GPT2_LARGE, "dgx-a100", autocast=True, **base)
+    assert on.step_time_s > off.step_time_s and on.config["compute"]["autocast"] is True
+    # the data-parallel step prices it too, and a profile's model at its own bandwidth
+    dp = {flag: simulate("resnet50", "dgx-a100", gpus=8, batch=32, dtype="fp16", autocast=flag).step_time_s
+          for flag in (False, True)}
+    assert dp[True] > dp[False]
+
+
+def test_a_profile_prices_the_casts_at_its_measured_bandwidth() -> None:
+    class Profile:   # the one method the casts read
+        def memory_time(self, nbytes: float, dtype: str) -> float:
+            return nbytes * 1e-9
+
+    layer = load_model("resnet50").layers[0]
+    cm = ComputeModel(ComputeModel.roofline("a100").device, profile=Profile(), autocast=True)
+    assert cm.cast_time(layer, "fp16") == pytest.approx(6 * layer.num_params * 1e-9)
+
+
+def test_autocast_needs_a_half_dtype_and_a_compute_model_built_with_it() -> None:
+    with pytest.raises(ConfigError, match="autocast"):
+        simulate("resnet50", "dgx-a100", gpus=8, dtype="fp32", autocast=True)
+    with pytest.raises(ConfigError, match="autocast"):
+        simulate("resnet50", "dgx-a100", gpus=8, dtype="fp16", autocast=True, compute=ComputeModel.roofline("a100"))
+    given = simulate("resnet50", "dgx-a100", gpus=8, batch=32, dtype="fp16", autocast=True,
+                     compute=ComputeModel.roofline("a100", autocast=True))
+    assert given.step_time_s == simulate("resnet50", "dgx-a100", gpus=8, batch=32, dtype="fp16",
+                                         autocast=True).step_time_s
+
+
+def test_the_cli_and_a_study_take_it(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    refused(capsys, ["simulate", "--model", "resnet50", "--topology", "dgx-a100", "--gpus", "8", "--autocast"],
+            "--autocast", "fp16 or bf16")
+    from simtrain.study import load_study
+
+    study = tmp_path / "s.yaml"
+    study.write_text("name: s\nbase: {model: resnet50, topology: dgx-a100, gpus: 8, dtype: tf32}\n"
+                     "sweep: {autocast: [false, true]}\n")
+    with pytest.raises(ConfigError, match="autocast"):
+        load_study(str(study))
