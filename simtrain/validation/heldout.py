@@ -2144,9 +2144,11 @@ _CPL_GAP = ("simtrain's step is {step} s, all compute ({wait} s of it waiting fo
 for _strategy, _micro, _zero, _published, _quote, _what, _gap in (
         ("ddp", 6, 0, 11.76, "'| ddp (AMP) | 24 | 11.76 | 37905.422 |' (Strategy, Global batch size, Global throughput "
                              "(samples/sec), Max CUDA memory)",
-         "PyTorch Lightning DDP with AMP (`--zero 0`)",
-         _CPL_GAP.format(step="1.92", wait="0.04", mfu="0.11 with the recomputation", published="11.76", pub_mfu="9",
-                         before="+152 % (+23 % with them; the per-tensor Adam then took it to what it is)",
+         "PyTorch Lightning DDP with AMP (`--zero 0`; Lightning's precision 16 is torch.cuda.amp's autocast on the "
+         "fp32 model: `--autocast`)",
+         _CPL_GAP.format(step="1.94", wait="0.04", mfu="0.10 with the recomputation", published="11.76", pub_mfu="9",
+                         before="+152 % (+23 % with them; the per-tensor Adam then took it to +6.3 %, and autocast's "
+                                "weight casts, `--autocast`, to what it is)",
                          exposed="0")),
         ("zero3", 40, 3, 18.18, "'| deepspeed (zero3) | 160 | 18.18 | 25360.968 |' (Strategy, Global batch size, "
                                 "Global throughput (samples/sec), Max CUDA memory)",
@@ -2159,8 +2161,9 @@ for _strategy, _micro, _zero, _published, _quote, _what, _gap in (
                                 "topology": "dgx-a100", "gpus": 4, "parallel": "tp=1,pp=1,dp=4", "micro_batch": _micro,
                                 "global_batch": 4 * _micro, "dtype": "fp16", "optimizer": "adam", "zero": _zero,
                                 # model.py's get_optimizer: torch.optim.Adam under DDP (PyTorch 1.12's for-loop
-                                # default), DeepSpeed's FusedAdam
-                                **({"optimizer_impl": "for-loop"} if _zero == 0 else {}),
+                                # default) and precision 16 as Lightning's autocast; DeepSpeed's FusedAdam on its
+                                # half model
+                                **({"optimizer_impl": "for-loop", "autocast": True} if _zero == 0 else {}),
                                 "recompute": "full", "check_memory": False,
                                 **_sets(device="a100-40gb", gpus_per_node="4"), **_NCCL})
     _case(f"colossalai-pl-gpt2-xl-4xa100-40gb-{_strategy}", "colossalai-pl-gpt-benchmark", _CPL.format(quote=_quote),
@@ -2414,26 +2417,32 @@ _DSX_GPT2_GAP = ("simtrain's step is {step} s at MFU {mfu} of the V100's 125 TFL
                  "eight kernels) brought the error from {before} to what it is, and Hugging Face's own AdamW in the "
                  "DDP rows (`optimizer_impl=for-loop`: seven operators a tensor, 76 bytes a parameter against the "
                  "fused kernel's 30) took them from +30 % to +27 % at micro-batch 8, +84 % to +68 % at 2 and +132 % "
-                 "to +92 % at 1; what is left still grows as the micro-batch shrinks, as a fixed cost per kernel or "
-                 "per step would (the Trainer's gradient clipping and AMP unscaling, 20 bytes a parameter, are not "
-                 "priced); the table's figures are Hugging Face Trainer's samples/s over 200 steps "
+                 "to +92 % at 1{autocast}; what is left still grows as the micro-batch shrinks, as a fixed cost per "
+                 "kernel or per step would (the Trainer's gradient clipping and AMP unscaling, 20 bytes a parameter, "
+                 "are not priced); the table's figures are Hugging Face Trainer's samples/s over 200 steps "
                  "of wikitext-2 (run_clm.py{ds}), so they "
                  "most likely include start-up and framework overheads that a steady-state step does not contain; "
                  "DeepSpeed's fp16 path is +40 % (GPT-2 small at micro-batch 8) to +100 % (medium, large) over plain "
-                 "DDP in the table where simtrain moves 48 to 95 % (DeepSpeed's half model runs the same kernels "
+                 "DDP in the table where simtrain moves 49 to 103 % (DeepSpeed's half model runs the same kernels "
                  "without autocast's fp32 softmax and casts); the same pattern as probe 18's GPT2-XL rows "
                  "(colossalai-pl-gpt2-xl-4xa100-40gb-ddp, -zero3){plain}; not closed")
+#: what autocast's weight casts moved the vanilla Hugging Face rows by (their --fp16 is torch.cuda.amp)
+_DSX_AUTOCAST = (", and autocast's weight casts (`--autocast`: the fp32 model's GEMM weights cast to fp16 every "
+                 "forward and their gradients back, 12 bytes a parameter a micro-batch) from +14 % to +13 % at 8, "
+                 "+53 % to +50 % at 2 and +77 % to +70 % at 1")
 _DSX_PLAIN = ("; the plain data-parallel form the probe ran first (no plan{model}; it ran the catalog's fused "
               "kernels then) gives {seq} seq/s ({error}) with these kernels: the deviation does not matter")
 
 
 def _dsx(model: str, micro: int, zero: int, dtype: str, plan: bool = True) -> Command:
     # vanilla Hugging Face (transformers 4.12's Trainer) steps its own AdamW, a Python loop of per-tensor
-    # operators; DeepSpeed its FusedAdam
+    # operators, and its --fp16 is torch.cuda.amp's autocast on the fp32 model; DeepSpeed its FusedAdam on a model
+    # cast to fp16
     return Command("simulate", {"model": model, "topology": "dgx-h100", "gpus": 16,
                                 **({"parallel": "tp=1,pp=1,dp=16"} if plan else {}), "micro_batch": micro,
                                 "global_batch": 16 * micro, "dtype": dtype, "optimizer": "adam",
-                                **({"optimizer_impl": "for-loop"} if zero == 0 else {}), "zero": zero,
+                                **({"optimizer_impl": "for-loop"} if zero == 0 else {}),
+                                **({"autocast": True} if zero == 0 and dtype == "fp16" else {}), "zero": zero,
                                 "check_memory": False, **{k: v for k, v in _DSX_NODE.items() if k != "topology"},
                                 **_NCCL})
 
@@ -2454,12 +2463,12 @@ _DSX_XL_ZERO = ("the row's hand-tuned cell states no ZeRO stage: stage 1 as in t
 #: probe first ran, now with the same kernels (None where it had failed: --zero without a plan)
 _PROBE19_DSX_GPT2: Sequence[tuple[str, int, int, float, str | None, tuple[str, str, str, str, str],
                                   tuple[str, str, str] | None]] = (
-    ("", 0, 8, 284.142, None, ("0.396", "0.14", "none", "0.12", "+149 %"), ("", "322.3", "+13 %")),
+    ("", 0, 8, 284.142, None, ("0.398", "0.14", "none", "0.12", "+149 %"), ("", "320.5", "+13 %")),
     ("", 1, 8, 397.827, "397.827 (z = 1, gas = 1, mbs = 8)", ("0.268", "0.21", "2 ms", "0.17", "+81 %"), None),
-    ("-medium", 0, 2, 71.61, None, ("0.292", "0.14", "none", "0.09", "+241 %"), ("", "108.9", "+52 %")),
+    ("-medium", 0, 2, 71.61, None, ("0.298", "0.13", "none", "0.09", "+241 %"), ("", "106.7", "+49 %")),
     ("-medium", 1, 4, 142.211, "142.211 (z = 1, gas = 1, mbs = 4)", ("0.348", "0.23", "6 ms", "0.18", "+97 %"),
      None),
-    ("-large", 0, 1, 27.874, None, ("0.324", "0.13", "none", "0.07", "+300 %"), ("", "49.1", "+76 %")),
+    ("-large", 0, 1, 27.874, None, ("0.337", "0.13", "none", "0.07", "+300 %"), ("", "47.1", "+69 %")),
     ("-large", 1, 2, 56.797, "56.797 (z = 1, gas = 1, mbs = 2)", ("0.332", "0.26", "12 ms", "0.15", "+156 %"), None),
     ("-xl", 1, 1, 27.462, "27.462 (gas = 1, mbs = 1)", ("0.347", "0.24", "25 ms", "0.14", "+130 %"), None),
 )
@@ -2479,12 +2488,14 @@ for _size, _zero, _micro, _published, _cell, (_step, _mfu, _exposed, _pub_mfu, _
           "of 1,024 tokens", _published, "seq/s", "[M]",
           f"{_DSX_TEXT}; "
           + _DSX_GPT2_TEXT.format(size=_gpt2, layers=_layers, hidden=f"{_hidden:,}", heads=_heads,
-                                  fp16="AMP" if _zero == 0 else "DeepSpeed's fp16", how=_how, micro=_micro,
+                                  fp16="AMP, torch.cuda.amp's autocast on the fp32 model: `--autocast`" if _zero == 0
+                                  else "DeepSpeed's fp16, the model cast to half", how=_how, micro=_micro,
                                   adam=_DSX_ADAM[_zero == 0],
                                   batch=16 * _micro)
           + f"; {_DEFAULT_ALGO}; {_DSX_GPT2_CONFIDENCE}", [_cmd], _value(_cmd, "throughput_samples_per_s"),
           gap=_DSX_GPT2_GAP.format(step=_step, mfu=_mfu, exposed=_exposed, pub_mfu=_pub_mfu, before=_before,
                                    kernels="eager" if _zero == 0 else "eager-half",
+                                   autocast=_DSX_AUTOCAST if _zero == 0 else "",
                                    ds=", fp16 AMP" if _zero == 0 else ", DeepSpeed fp16",
                                    plain=_DSX_PLAIN.format(model=_plain[0], seq=_plain[1], error=_plain[2])
                                    if _plain else ""))
