@@ -447,6 +447,8 @@ class ComputeModel:
         if self.memory_format not in MEMORY_FORMATS:
             raise ConfigError("unknown memory format", key="memory_format", value=self.memory_format,
                               choices=list(MEMORY_FORMATS))
+        if not isinstance(self.autocast, bool):   # "false" is truthy: a switch is a bool or nothing
+            raise ConfigError("must be true or false", key="autocast", value=self.autocast)
         if self.memory_efficiency is None:
             object.__setattr__(self, "memory_efficiency", self.device.memory_efficiency)
         if self.kernel_overhead_s is None:
@@ -500,9 +502,11 @@ class ComputeModel:
                                  "autocast"}
         if unknown or cls is not ComputeModel:
             return cls(spec, **kwargs)
+        if not isinstance(kwargs.get("autocast", False), bool):
+            raise ConfigError("must be true or false", key="autocast", value=kwargs["autocast"])
         return _roofline(spec, kwargs.get("compute_efficiency"), kwargs.get("memory_efficiency"),
                          kwargs.get("kernel_overhead_s"), kwargs.get("memory_format", "auto"),
-                         bool(kwargs.get("autocast", False)))
+                         kwargs.get("autocast", False))
 
     # -- kernels -------------------------------------------------------------------------------------------
     def layout(self, dtype: str) -> str:
@@ -625,7 +629,7 @@ class ComputeModel:
         # memoised by content: the fields the kernel model reads (not the layer's name or edges)
         key = (layer.kind, layer.gemm, layer.groups, layer.input_elements, layer.output_elements,
                layer.num_params, layer.forward_macs, residual_adds(layer), layer.keep_precision, layer.recurrence,
-               batch, phase, dtype)
+               layer.tied_to is not None, len(layer.tensors), batch, phase, dtype)   # the last two: cast_time
         memo = self._memo
         hit = memo.get(key)
         if hit is None:

@@ -408,9 +408,10 @@ class TrainingRun:
                           autocast=self.autocast)
         if self.memory_format != "auto" and self.compute is not None:
             raise ConfigError(_PROFILE_LAYOUT, key="memory_format", value=self.memory_format, allowed=_AUTO_LAYOUT)
-        if self.autocast and self.compute is not None and not getattr(self.compute, "autocast", False):
-            raise ConfigError("is a setting of the compute model, and the given one has it off", key="autocast",
-                              value=self.autocast, allowed="a compute model built with autocast=True")
+        if self.compute is not None and getattr(self.compute, "autocast", False) != self.autocast:
+            raise ConfigError("is a setting of the compute model, and the given one has it "
+                              + ("on" if getattr(self.compute, "autocast", False) else "off"), key="autocast",
+                              value=self.autocast, allowed="the given compute model's own setting")
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""

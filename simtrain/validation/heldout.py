@@ -2148,7 +2148,7 @@ for _strategy, _micro, _zero, _published, _quote, _what, _gap in (
          "fp32 model: `--autocast`)",
          _CPL_GAP.format(step="1.94", wait="0.04", mfu="0.10 with the recomputation", published="11.76", pub_mfu="9",
                          before="+152 % (+23 % with them; the per-tensor Adam then took it to +6.3 %, and autocast's "
-                                "weight casts, `--autocast`, to what it is)",
+                                "weight casts, `--autocast`, to +5.0 %)",
                          exposed="0")),
         ("zero3", 40, 3, 18.18, "'| deepspeed (zero3) | 160 | 18.18 | 25360.968 |' (Strategy, Global batch size, "
                                 "Global throughput (samples/sec), Max CUDA memory)",

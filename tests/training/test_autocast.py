@@ -69,6 +69,24 @@ def test_the_cli_and_a_study_take_it(capsys, tmp_path) -> None:  # type: ignore[
 
     study = tmp_path / "s.yaml"
     study.write_text("name: s\nbase: {model: resnet50, topology: dgx-a100, gpus: 8, dtype: tf32}\n"
-                     "sweep: {autocast: [false, true]}\n")
-    with pytest.raises(ConfigError, match="autocast"):
+                     "sweep: {grid: {autocast: [false, true]}}\n")
+    with pytest.raises(ConfigError, match=r"autocast.*fp16 or bf16"):
         load_study(str(study))
+    study.write_text("name: s\nbase: {model: resnet50, topology: dgx-a100, gpus: 8, dtype: bf16}\n"
+                     "sweep: {grid: {autocast: [false, true]}}\n")
+    assert [point["autocast"] for point in load_study(str(study)).points] == [False, True]
+
+
+def test_a_tied_head_casts_the_embedding_it_reads() -> None:
+    model = load_model("gpt:layers=2,hidden=256,heads=4,seq=128,vocab=1000")
+    head = next(layer for layer in model.layers if layer.tied_to)
+    cm = ComputeModel.roofline("a100", autocast=True)
+    assert head.num_params == 0
+    assert cm.cast_time(head, "bf16") == cm.kernel_time(0.0, 6 * 1000 * 256, "bf16", 1)
+
+
+def test_the_switch_is_a_bool_and_a_given_model_must_agree() -> None:
+    with pytest.raises(ConfigError, match="autocast"):
+        ComputeModel.roofline("a100", autocast="false")
+    with pytest.raises(ConfigError, match="autocast"):
+        simulate("resnet50", "dgx-a100", gpus=8, dtype="fp16", compute=ComputeModel.roofline("a100", autocast=True))
