@@ -646,10 +646,14 @@ class ComputeModel:
         # the residual sum folded into this layer is a kernel of its own in an eager framework: forward reads the
         # layer's result and the other branch's and writes the sum; backward, autograd adds the two gradients
         # where the branches fork (read two, write one). One kernel per extra input and phase.
-        nbytes = 3 * layer.output_elements * batch * DTYPE_BYTES[dtype]
+        return own + adds * self._stream_time(3 * layer.output_elements * batch * DTYPE_BYTES[dtype], dtype)
+
+    def _stream_time(self, nbytes: float, dtype: str, kernels: int = 1) -> float:
+        """A bandwidth-bound kernel's seconds: at a calibration profile's element-wise rate where there is one,
+        else :meth:`kernel_time` (its bytes at the streaming bandwidth, at least ``kernels`` launches)."""
         if self.profile is not None:
-            return own + adds * self.profile.memory_time(nbytes, dtype)
-        return own + adds * self.kernel_time(0.0, nbytes, dtype, 1)
+            return self.profile.memory_time(nbytes, dtype)
+        return self.kernel_time(0.0, nbytes, dtype, kernels)
 
     def cast_time(self, layer: Layer, dtype: str) -> float:
         """Seconds ``torch.autocast`` adds to one pass of ``layer`` (0 unless :attr:`autocast` and ``dtype`` is a
@@ -675,10 +679,8 @@ class ComputeModel:
         elements = layer.num_params or (layer.gemm[1] * layer.gemm[2] if layer.tied_to else 0)
         if not elements:
             return 0.0
-        nbytes = (4 + DTYPE_BYTES[dtype]) * elements   # one width read, the other written
-        if self.profile is not None:
-            return self.profile.memory_time(nbytes, dtype)
-        return self.kernel_time(0.0, nbytes, dtype, max(1, len(layer.tensors)))
+        # one width read, the other written, a kernel per tensor
+        return self._stream_time((4 + DTYPE_BYTES[dtype]) * elements, dtype, max(1, len(layer.tensors)))
 
     def _own_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         if self.profile is None:
@@ -688,18 +690,15 @@ class ComputeModel:
                 return self._own_time(layer, batch, phase, FP8_STORAGE)
             # an FP8 GEMM layer: its GEMMs in fp8, plus the cast of the GEMMs' input (forward: x; backward: dy)
             cast = (layer.input_elements if phase == "forward" else layer.output_elements) * batch * FP8_CAST_BYTES
-            return self._gemm_time_of(layer, batch, phase, dtype) + (
-                self.profile.memory_time(cast, FP8_STORAGE) if self.profile is not None
-                else self.kernel_time(0.0, cast, FP8_STORAGE, 1))
+            return self._gemm_time_of(layer, batch, phase, dtype) + self._stream_time(cast, FP8_STORAGE)
         width = DTYPE_BYTES[dtype]
         if layer.kind == "cross_entropy":
-            nbytes = _cross_entropy_bytes(layer.input_elements * batch, width, phase)
-            return (self.profile.memory_time(nbytes, dtype) if self.profile is not None
-                    else self.kernel_time(0.0, nbytes, dtype, CROSS_ENTROPY_KERNELS[phase]))
-        activations = (layer.input_elements + layer.output_elements) * batch * width
-        weights = layer.num_params * width
+            return self._stream_time(_cross_entropy_bytes(layer.input_elements * batch, width, phase), dtype,
+                                     CROSS_ENTROPY_KERNELS[phase])
         if layer.recurrence is not None and layer.gemm is not None:
             return self._recurrent_time(layer, batch, phase, dtype)
+        activations = (layer.input_elements + layer.output_elements) * batch * width
+        weights = layer.num_params * width
         if self.profile is not None:
             if layer.gemm is not None:
                 gemm = self._gemm_time_of(layer, batch, phase, dtype)
@@ -757,10 +756,16 @@ class ComputeModel:
             return self._gemm_layer_time(layer, batch, phase, dtype)
         rows, cols, inner = layer.gemm[0] * batch, layer.gemm[1], layer.gemm[2]
         if phase == "forward":  # y = x·Wᵀ
-            return self.profile.gemm_time(rows, cols, inner, dtype, "nt")
+            return self._gemm(rows, cols, inner, dtype, "nt")
         # input gradient g·W: (rows x cols)·(cols x inner); weight gradient gᵀ·x: (cols x rows)·(rows x inner)
-        return (self.profile.gemm_time(rows, inner, cols, dtype, "nn")
-                + self.profile.gemm_time(cols, inner, rows, dtype, "tn"))
+        return self._gemm(rows, inner, cols, dtype, "nn") + self._gemm(cols, inner, rows, dtype, "tn")
+
+    def _gemm(self, m: float, n: float, k: float, dtype: str, layout: str, count: int = 1) -> float:
+        """``count`` GEMMs of one shape: from the calibration profile's table of ``layout`` (one after another)
+        where there is one, else :meth:`gemm_time` (one kernel)."""
+        if self.profile is not None:
+            return count * self.profile.gemm_time(m, n, k, dtype, layout)
+        return self.gemm_time(m, n, k, dtype, count)
 
     def _gemm_layer_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
         """Linear, convolution (implicit GEMM) and additive attention (and a recurrent layer without its
@@ -803,24 +808,14 @@ class ComputeModel:
         step_inner = recurrent / layers       # one stacked layer's hidden state (and input feed)
         sequential = steps * layers
         pointwise = DTYPE_BYTES[dtype] * batch * directions * 2 * gates   # per step: about the gates in, as much out
-
-        def gemm(m: float, n: float, k: float, count: int = 1, layout: str = "nt") -> float:
-            if self.profile is not None:   # the profile's table of the layout, as _gemm_time_of reads it
-                return count * self.profile.gemm_time(m, n, k, dtype, layout)
-            return self.gemm_time(m, n, k, dtype, count)
-
-        def stream(nbytes: float) -> float:
-            if self.profile is not None:
-                return self.profile.memory_time(nbytes, dtype)
-            return self.kernel_time(0.0, nbytes, dtype, 1)
-
         if phase == "forward":
-            inputs = gemm(rows, gates, projection) if projection > 0 else 0.0
-            return inputs + sequential * (gemm(batch, gates, step_inner, directions) + stream(pointwise))
-        inputs = gemm(rows, projection, gates, layout="nn") if projection > 0 else 0.0
-        weights = gemm(gates, inner, rows, layout="tn")
-        return inputs + weights + sequential * (gemm(batch, step_inner, gates, directions, "nn")
-                                                + stream(2 * pointwise))
+            inputs = self._gemm(rows, gates, projection, dtype, "nt") if projection > 0 else 0.0
+            step = self._gemm(batch, gates, step_inner, dtype, "nt", directions) + self._stream_time(pointwise, dtype)
+            return inputs + sequential * step
+        inputs = self._gemm(rows, projection, gates, dtype, "nn") if projection > 0 else 0.0
+        weights = self._gemm(gates, inner, rows, dtype, "tn")
+        step = self._gemm(batch, step_inner, gates, dtype, "nn", directions) + self._stream_time(2 * pointwise, dtype)
+        return inputs + weights + sequential * step
 
     def _transposes(self, layer: Layer, phase: str, dtype: str, x: float, y: float, w: float) -> float:
         """Layout transposes around a tensor-core convolution on NCHW tensors: tensor-core kernels work in NHWC,

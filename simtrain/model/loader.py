@@ -255,17 +255,18 @@ def _read_input(section: Section) -> _Shape:
         if len(dims) != 3:
             raise section.error("image", "must be [channels, height, width]", value=dims)
         shape = _Shape("image", tuple(dims))
-    elif "tokens" in section and isinstance(section.raw("tokens"), list):   # [L, D]: token features, no embedding
-        dims = section.int_list("tokens", maximum=MAX_WIDTH)
-        if len(dims) != 2:
-            raise section.error("tokens", "must be an integer length N (token ids) or [length, features]",
-                                value=dims)
-        shape = _Shape("tokens", (dims[0], dims[1]))
     elif "tokens" in section:
-        if isinstance(section.raw("tokens"), bool) or not isinstance(section.raw("tokens"), int):
-            raise section.error("tokens", "must be an integer length N (token ids) or [length, features]",
-                                value=section.raw("tokens"))
-        shape = _Shape("ids", (section.integer("tokens", minimum=1, maximum=MAX_WIDTH),))
+        raw = section.raw("tokens")
+        forms = "must be an integer length N (token ids) or [length, features]"
+        if isinstance(raw, list):   # [L, D]: token features, no embedding
+            dims = section.int_list("tokens", maximum=MAX_WIDTH)
+            if len(dims) != 2:
+                raise section.error("tokens", forms, value=dims)
+            shape = _Shape("tokens", (dims[0], dims[1]))
+        elif isinstance(raw, bool) or not isinstance(raw, int):
+            raise section.error("tokens", forms, value=raw)
+        else:
+            shape = _Shape("ids", (section.integer("tokens", minimum=1, maximum=MAX_WIDTH),))
     elif "vector" in section:
         shape = _Shape("vector", (section.integer("vector", minimum=1, maximum=MAX_WIDTH),))
     else:
