@@ -49,7 +49,8 @@ from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
-           "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm", "score_bytes"]
+           "cast_elements", "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm", "parameter_width",
+           "score_bytes"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -186,6 +187,39 @@ AUTOCAST_DTYPES = frozenset({"fp16", "bf16"})
 
 #: Width (bytes) of the scores' softmax under autocast: PyTorch's autocast runs softmax in fp32.
 SOFTMAX_WIDTH = 4
+#: What ``torch.amp.GradScaler.unscale_`` moves per parameter a step under fp16 autocast: one foreach pass
+#: (``_amp_foreach_non_finite_check_and_unscale_``) reads each fp32 gradient and writes it back, checking for
+#: infinities on the way: (reads, writes, tensor lists), as :data:`simtrain.optimizers.UNFUSED_PASSES` counts.
+GRAD_SCALER_PASSES = ((1, 1, 1),)
+
+
+def parameter_width(dtype: str, autocast: bool = False) -> int:
+    """Bytes of one parameter or gradient value: 4 under ``autocast`` (``torch.autocast`` leaves the parameters in
+    fp32, so their gradients, their data-parallel reduction and their optimizer are fp32), else ``dtype``'s width
+    (the model itself in ``dtype``).
+
+    Examples
+    --------
+    >>> parameter_width("bf16"), parameter_width("bf16", autocast=True), parameter_width("fp32")
+    (2, 4, 4)
+    """
+    return 4 if autocast else DTYPE_BYTES[dtype]
+
+
+def cast_elements(layer: Layer) -> int:
+    """Values ``torch.autocast`` casts to the half dtype in one forward of ``layer``: a GEMM layer's weights and
+    biases (a tied head the embedding it reads); 0 for every other layer (normalisation, softmax and embedding
+    lookups run in the parameters' fp32), and for the core attention (it has no weights).
+
+    Examples
+    --------
+    >>> from simtrain.model import single_layer
+    >>> cast_elements(single_layer({"vector": 4096}, {"kind": "linear", "out": 1024})) == 4096 * 1024 + 1024
+    True
+    """
+    if layer.gemm is None or layer.kind in CORE_ATTENTION:
+        return 0
+    return int(layer.num_params or (layer.gemm[1] * layer.gemm[2] if layer.tied_to else 0))
 
 
 def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
@@ -674,9 +708,7 @@ class ComputeModel:
         >>> cm.cast_time(fc, "fp32"), ComputeModel.roofline("a100").cast_time(fc, "bf16")
         (0.0, 0.0)
         """
-        if not self.autocast or dtype not in AUTOCAST_DTYPES or layer.gemm is None or layer.kind in CORE_ATTENTION:
-            return 0.0
-        elements = layer.num_params or (layer.gemm[1] * layer.gemm[2] if layer.tied_to else 0)
+        elements = cast_elements(layer) if self.autocast and dtype in AUTOCAST_DTYPES else 0
         if not elements:
             return 0.0
         # one width read, the other written, a kernel per tensor
@@ -894,7 +926,9 @@ class ComputeModel:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states (at
         ``fp8``, also the cast of the FP8 GEMMs' weights to their FP8 copies for the next step: ``fp8_share`` of
         the ``num_params``, :func:`fp8_gemm_share`), in one fused kernel or, under ``optimizer_impl`` ``for-loop`` or
-        ``foreach``, in PyTorch's operators over the ``tensors`` tensors (:mod:`simtrain.optimizers`).
+        ``foreach``, in PyTorch's operators over the ``tensors`` tensors (:mod:`simtrain.optimizers`). Under
+        :attr:`autocast` the parameters are fp32 (no master copy), and at fp16 ``GradScaler.unscale_`` first reads
+        and writes every gradient (:data:`GRAD_SCALER_PASSES`).
 
         Examples
         --------
@@ -903,13 +937,23 @@ class ComputeModel:
         0.71
         >>> round(cm.update_time(25_557_032, "fp32", "momentum", optimizer_impl="for-loop", tensors=161) * 1e3, 3)
         1.932
+        >>> amp = ComputeModel.roofline("v100", autocast=True)   # fp32 parameters, then GradScaler's 8 bytes
+        >>> amp.update_time(25_557_032, "bf16", "momentum") == cm.update_time(25_557_032, "fp32", "momentum")
+        True
+        >>> amp.update_time(25_557_032, "fp16", "momentum") > amp.update_time(25_557_032, "bf16", "momentum")
+        True
         """
-        from simtrain.optimizers import update_bytes_per_param, update_kernels
+        from simtrain.optimizers import foreach_launches, update_bytes_per_param, update_kernels
 
         # read weight, gradient, fp32 master (mixed precision) and states, plus LAMB/LARS/NovoGrad's norm passes;
-        # write weight, master and states; or each operator's passes (simtrain.optimizers says it once)
-        nbytes = float(num_params * update_bytes_per_param(optimizer, DTYPE_BYTES[dtype], optimizer_impl))
+        # write weight, master and states; or each operator's passes (simtrain.optimizers says it once); under
+        # autocast the parameters are themselves fp32, so no master copy
+        width = parameter_width(dtype, self.autocast)
+        nbytes = float(num_params * update_bytes_per_param(optimizer, width, optimizer_impl))
         kernels = update_kernels(optimizer, optimizer_impl, num_params, tensors)
+        if self.autocast and dtype == "fp16":   # GradScaler unscales the fp32 gradients before the step
+            nbytes += 4.0 * num_params * sum(r + w for r, w, _ in GRAD_SCALER_PASSES)
+            kernels += foreach_launches(GRAD_SCALER_PASSES, num_params, tensors)
         if dtype == "fp8":   # the recipe casts the FP8 GEMMs' weights to their FP8 copies once a step
             nbytes += FP8_CAST_BYTES * fp8_share * num_params
         if self.profile is not None:

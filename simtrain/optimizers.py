@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 from simtrain.errors import ConfigError
 
-__all__ = ["OPTIMIZERS", "OPTIMIZER_IMPLS", "OPTIMIZER_STATES", "UNFUSED_PASSES", "Optimizer", "get_optimizer",
-           "state_bytes", "update_bytes_per_param", "update_kernels", "update_passes"]
+__all__ = ["OPTIMIZERS", "OPTIMIZER_IMPLS", "OPTIMIZER_STATES", "UNFUSED_PASSES", "Optimizer", "foreach_launches",
+           "get_optimizer", "state_bytes", "update_bytes_per_param", "update_kernels", "update_passes"]
 
 #: How the update's code runs (module docstring): one fused kernel, or PyTorch's operators per tensor or per list.
 OPTIMIZER_IMPLS = ("fused", "foreach", "for-loop")
@@ -203,6 +203,19 @@ def update_kernels(name: str, impl: str, num_params: int, tensors: int) -> int:
         return 1
     if impl == "for-loop":
         return len(passes) * max(tensors, 1)
+    return foreach_launches(passes, num_params, tensors)
+
+
+def foreach_launches(passes: tuple[tuple[int, int, int], ...], num_params: int, tensors: int) -> int:
+    """Kernels ``passes`` (``(reads, writes, lists)`` each, as :data:`UNFUSED_PASSES`) launch as ``torch._foreach_*``
+    operators over ``tensors`` tensors holding ``num_params`` parameters: each ``multi_tensor_apply`` launch takes
+    at most 110 to 30 tensors (by how many lists the operator takes) and 320 chunks of 65,536 elements.
+
+    Examples
+    --------
+    >>> foreach_launches(((1, 1, 1),), 124_000_000, 148)    # one list over GPT-2 small: 1,892 + 148 chunks
+    7
+    """
     chunks = -(-num_params // _FOREACH_CHUNK) + tensors   # at most one partial chunk per tensor
     return sum(max(-(-tensors // _FOREACH_TENSORS[lists - 1]), -(-chunks // _FOREACH_BLOCKS))
                for _, _, lists in passes)

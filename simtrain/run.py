@@ -89,7 +89,8 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("autocast", "boolean", False,
           "PyTorch's torch.autocast (AMP: GradScaler with fp16, or bf16): the parameters stay fp32 and every forward "
           "casts each GEMM layer's weights to the half dtype, every backward its weight gradients back (12 B a "
-          "parameter a micro-batch); false: the model itself in the half dtype with fp32 master weights in the "
+          "parameter a micro-batch); the gradients are fp32 in every reduction and the update, which at fp16 "
+          "GradScaler unscales first; false: the model itself in the half dtype with fp32 master weights in the "
           "optimizer (Megatron-LM, DeepSpeed, Apex O2); docs/compute-model.md"),
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),

@@ -69,7 +69,7 @@ import numpy as np
 
 from simtrain.collectives.base import build_grouped_schedule
 from simtrain.collectives.schedule import TEMPLATE_BYTES, Schedule, StepPattern, build_template
-from simtrain.compute import ComputeModel
+from simtrain.compute import ComputeModel, parameter_width
 from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
@@ -390,7 +390,9 @@ class StageCosts:
         (:mod:`simtrain.optimizers`)."""
         cache = NetworkCache.for_cluster(cluster, cache)
         comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
-        width = DTYPE_BYTES[dtype]
+        width = DTYPE_BYTES[dtype]   # the activations'
+        # the parameters' and gradients' (fp32 under autocast): what the data-parallel and ZeRO collectives carry
+        param_width = parameter_width(dtype, compute.autocast)
         mb, tp, cp, sp = plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel
         m = plan.num_micro_batches
         tokens = mb * c.seq // cp
@@ -430,8 +432,9 @@ class StageCosts:
             core = [layer for layer in layers if is_core_attention(layer)]
             f, b = time_of(layers, "forward"), time_of(layers, "backward")
             core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
-            weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * width
-            expert_weights = sum(layer.num_params for layer in layers if ".experts." in layer.name) * width / plan.ep
+            weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * param_width
+            expert_weights = (sum(layer.num_params for layer in layers if ".experts." in layer.name) * param_width
+                              / plan.ep)
             z_f = z_b = z_f_first = z_b_first = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
                 parts = ([("shard", weights + expert_weights)] if plan.hybrid   # both kinds on the shard groups
@@ -548,7 +551,7 @@ class StageCosts:
             compute_at: dict[float, float] = {0.0: 0.0}
             stage_buckets: list[DpBucket] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
-            extra_dense = dense_params * width - layer_dense   # embedding and head
+            extra_dense = dense_params * param_width - layer_dense   # embedding and head
             if phase is not None and plan.dp_bucket:
                 raise ConfigError("is not read with a compression scheme, whose communications go layer by layer",
                                   key="dp_bucket_size", value=format_size(plan.dp_bucket),
@@ -564,12 +567,12 @@ class StageCosts:
                     index = indices[len(buckets) - 1 - position]
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
-                                                                           compute, width, codec)))
+                                                                           compute, param_width, codec)))
                 edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
                 tensors = [t for layer in edge for t in layer.tensors]
                 if tensors:
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
-                                                                           compute, width, codec)))
+                                                                           compute, param_width, codec)))
             elif plan.zero < 3 or plan.hybrid:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
                 op = "replica" if plan.zero >= 3 else op
@@ -591,11 +594,11 @@ class StageCosts:
             ready_compute.append([compute_at[bucket.ready] for bucket in stage_buckets])
             after = 0.0
             if plan.zero in (1, 2) and plan.hybrid:
-                after = comms.time("all-gather", "shard", (dense_params + expert_params) * width,
+                after = comms.time("all-gather", "shard", (dense_params + expert_params) * param_width,
                                    comms.stage_rows("shard", stage))
             elif plan.zero in (1, 2):
-                after = comms.time("all-gather", "dpcp", dense_params * width / 1) + \
-                    comms.time("all-gather", "edp", expert_params * width)
+                after = comms.time("all-gather", "dpcp", dense_params * param_width) + \
+                    comms.time("all-gather", "edp", expert_params * param_width)
             dp_after.append(after)
             expert_dp = plan.zero_group if plan.hybrid else plan.expert_dp
             local = (dense_params / plan.zero_group if plan.zero >= 1 else dense_params) + \

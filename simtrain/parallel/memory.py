@@ -71,7 +71,14 @@ import dataclasses
 import functools
 from typing import Any
 
-from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, SOFTMAX_WIDTH, is_fp8_gemm
+from simtrain.compute import (
+    FP8_COPY_BYTES,
+    OPTIMIZER_STATES,
+    SOFTMAX_WIDTH,
+    cast_elements,
+    is_fp8_gemm,
+    parameter_width,
+)
 from simtrain.model.decoder import DecoderConfig, block_layers, decoder_from_config, embedding_layers, head_layers
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.parallel.plan import ParallelPlan
@@ -211,6 +218,24 @@ def _layer_params(c: DecoderConfig, tp: int) -> dict[bool, tuple[int, int]]:
     return out
 
 
+def _cast_elements(c: DecoderConfig, plan: ParallelPlan, stage: int) -> float:
+    """Values autocast casts to the half dtype in one forward on one GPU of ``stage``: the GEMM weights of its
+    layers (:func:`~simtrain.compute.cast_elements`), TP-sharded and the experts EP-sharded, and the head's on the
+    last stage."""
+    per_kind: dict[bool, float] = {}
+    total = 0.0
+    for index in plan.stage_layers(stage):
+        moe = c.is_moe(index)
+        if moe not in per_kind:
+            layers = block_layers(c, index, plan.tp)
+            per_kind[moe] = sum(cast_elements(layer) / (plan.ep if ".experts." in layer.name else 1)
+                                for layer in layers)
+        total += per_kind[moe]
+    if stage == plan.pp - 1:
+        total += sum(cast_elements(layer) for layer in head_layers(c, plan.tp))
+    return total
+
+
 def stage_tensors(c: DecoderConfig, plan: ParallelPlan, stage: int) -> tuple[Tensor, ...]:
     """The gradient tensors one GPU of pipeline ``stage`` holds, TP-sharded, in forward order: the embedding on the
     first stage, the stage's layers, the final norm and the head on the last (a tied head's copy of the embedding,
@@ -293,10 +318,13 @@ def fp8_share(c: DecoderConfig) -> float:
 
 
 def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", optimizer: str = "adam",
-                   stage: int | None = None, scheme: Any = None, scheme_context: Any = None) -> dict[str, Any]:
+                   stage: int | None = None, scheme: Any = None, scheme_context: Any = None,
+                   autocast: bool = False) -> dict[str, Any]:
     """Bytes per GPU by category (:data:`CATEGORIES`, and :data:`SCHEME_STATE` with a compression ``scheme``
     other than ``none``: :func:`scheme_state_bytes`, ``scheme_context`` its data-parallel context) and ``total``,
-    at the stage that needs the most (or at ``stage``); ``stage`` in the result says which.
+    at the stage that needs the most (or at ``stage``); ``stage`` in the result says which. Under ``autocast`` the
+    parameters and gradients are fp32 (no master copy in the optimizer), and ``parameters`` holds besides them the
+    half copies autocast makes of the stage's GEMM weights, which autograd keeps for backward.
 
     Examples
     --------
@@ -306,29 +334,36 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     >>> m = memory_per_gpu(c, make_plan(c, 8, "tp=8", micro_batch=1, global_batch=8), "bf16", "adam")
     >>> round(m["parameters"] / 2**30, 2), m["stage"]
     (1.57, 0)
+    >>> amp = memory_per_gpu(c, make_plan(c, 8, "tp=8", micro_batch=1, global_batch=8), "bf16", "adam",
+    ...                      autocast=True)
+    >>> round(amp["gradients"] / m["gradients"], 2), round(amp["parameters"] / m["parameters"], 2)   # 4 + ~2 bytes
+    (2.0, 2.98)
     """
     if stage is None:
         # the first stage keeps the most micro-batches in flight, the last holds the head; with an uneven layout
         # the second may hold more layers than the first
-        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s, scheme, scheme_context)
+        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s, scheme, scheme_context, autocast)
                       for s in sorted({0, plan.pp - 1, *((1,) if plan.uneven else ())})]
         return max(candidates, key=lambda m: m["total"])
-    width = DTYPE_BYTES[dtype]
+    width = DTYPE_BYTES[dtype]   # the activations'
+    param_width = parameter_width(dtype, autocast)   # the parameters' and gradients'
     dense, expert = stage_params(c, plan, stage)
     # hybrid sharding (no EP) shards the expert weights like the dense ones, over the shard group
     dense_dp, expert_dp = plan.zero_group, plan.zero_group if plan.hybrid else plan.expert_dp
-    master = 4 if width < 4 else 0
+    master = 4 if param_width < 4 else 0
     states = 4 * OPTIMIZER_STATES[optimizer] + master
 
     def shard(count: float, group: int, level: int) -> float:
         return count / group if plan.zero >= level else count
 
-    parameters = width * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
+    parameters = param_width * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
     if dtype == "fp8":   # Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose (1 + 1 bytes)
         parameters += FP8_COPY_BYTES * fp8_share(c) * (shard(dense, dense_dp, 3) + shard(expert, expert_dp, 3))
     if plan.zero >= 3 and not plan.zero_reshard:   # the gathered copies, held from forward to backward
-        parameters += width * (dense + expert)
-    gradients = width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
+        parameters += param_width * (dense + expert)
+    if autocast:   # the half copies of the GEMM weights, saved for backward
+        parameters += width * _cast_elements(c, plan, stage)
+    gradients = param_width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     layer_indices = plan.stage_layers(stage)
     per_stage = len(layer_indices)
@@ -355,7 +390,7 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         workspace += activation_bytes_per_layer(c, plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel,
                                                 "none", width)
     if plan.zero >= 3 and plan.zero_reshard:
-        workspace += 2 * width * (dense + expert) / max(1, per_stage)
+        workspace += 2 * param_width * (dense + expert) / max(1, per_stage)
     out: dict[str, Any] = {"parameters": parameters, "gradients": gradients, "optimizer": optimizer_bytes,
                            "activations": activations, "workspace": workspace}
     if scheme is not None and scheme.describe() != "none":

@@ -172,11 +172,14 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
                               allowed=f"at most {MAX_DES_PIPELINE_SLOTS} slots with engine des, or engine analytical "
                                       f"(up to {MAX_PIPELINE_SLOTS})")
     config = spec.config
-    phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, run.dtype)
+    autocast = resolved.compute.autocast
+    gradients = "fp32" if autocast else run.dtype   # what a scheme compresses: fp32 under autocast
+    phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, gradients)
     scheme = resolved.scheme if phases[0][0] is not None else None
     codec = plan_codec(scheme)
     memory = memory_per_gpu(config, plan, run.dtype, run.optimizer, scheme=scheme,
-                            scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, run.dtype))
+                            scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, gradients),
+                            autocast=autocast)
     capacity = device.memory_bytes
     if run.check_memory and memory["total"] > capacity:
         parts = ", ".join(f"{k} {units.format_size(memory[k])}" for k in _memory_keys(memory) if memory[k])

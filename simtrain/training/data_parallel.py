@@ -40,7 +40,14 @@ from simtrain.collectives.base import spec_chunks
 from simtrain.collectives.schedule import build_template
 from simtrain.compression import Phase, Scheme, SchemeContext, make_scheme, steps_per_phase
 from simtrain.compression.base import Communication
-from simtrain.compute import FP8_COPY_BYTES, OPTIMIZER_STATES, ComputeModel, fp8_gemm_share
+from simtrain.compute import (
+    FP8_COPY_BYTES,
+    OPTIMIZER_STATES,
+    ComputeModel,
+    cast_elements,
+    fp8_gemm_share,
+    parameter_width,
+)
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.hardware import get_device
 from simtrain.model import DTYPE_BYTES, ModelSpec, Tensor
@@ -60,11 +67,15 @@ __all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "mi
 
 
 def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum",
-                   scheme: Any = None, num_gpus: int = 1, gpus_per_node: int = 1) -> dict[str, float]:
+                   scheme: Any = None, num_gpus: int = 1, gpus_per_node: int = 1,
+                   autocast: bool = False) -> dict[str, float]:
     """Bytes one GPU holds for training: weights, gradients, fp32 master copy, optimizer state, activations, and
     the communication scheme's own state.
 
     With fp16/bf16 (mixed precision) weights and gradients are half precision and an fp32 master copy is kept;
+    under ``autocast`` the weights and gradients are fp32 (no master copy), and ``weights`` holds besides them the
+    half copies autocast makes of the GEMM weights, which autograd keeps for backward
+    (:func:`~simtrain.compute.cast_elements`);
     optimizer states are fp32 (per parameter, plus NovoGrad's one per layer). ``scheme`` (a spec or a Scheme)
     adds ``scheme_state``: what :meth:`~simtrain.compression.base.Scheme.state_bytes` says it holds in its steady
     phase (error-feedback residuals, factors with their gradients and optimizer state, less the dense state of
@@ -83,16 +94,21 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     True
     >>> memory_per_gpu(vgg, 32, "fp32", "adam", "oialr:warmup=0")["total"] < base
     True
+    >>> amp = memory_per_gpu(vgg, 32, "fp16", "adam", autocast=True)
+    >>> amp["gradients"] == 4 * vgg.num_params and amp["master_weights"] == 0
+    True
     """
     from simtrain.optimizers import state_bytes
 
-    width = DTYPE_BYTES[dtype]
+    width = parameter_width(dtype, autocast)
     params = model.num_params
     layers = sum(1 for layer in model.layers if layer.tensors)
     # at fp8, Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose beside the bf16 weight
     fp8_copies = FP8_COPY_BYTES * fp8_gemm_share(model.layers) * params if dtype == "fp8" else 0.0
+    # under autocast, the half copies of the GEMM weights that autograd saves for backward
+    cast_copies = DTYPE_BYTES[dtype] * sum(cast_elements(layer) for layer in model.layers) if autocast else 0
     parts = {
-        "weights": params * width + fp8_copies,
+        "weights": params * width + fp8_copies + cast_copies,
         "gradients": params * width,
         "master_weights": params * 4 if width < 4 else 0,
         "optimizer_state": params * 4 * OPTIMIZER_STATES[optimizer] + state_bytes(optimizer, 0, layers),
@@ -468,10 +484,10 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     (5, 1)
     """
     run, spec, cluster, compute = resolved.run, resolved.model, resolved.cluster, resolved.compute
-    width = DTYPE_BYTES[run.dtype]
+    width = parameter_width(run.dtype, compute.autocast)   # the gradients' width: what the buckets carry
     batch, accumulation = micro_batching(run, cluster.num_gpus)
     memory = memory_per_gpu(spec, batch, run.dtype, run.optimizer, resolved.scheme, cluster.num_gpus,
-                            cluster.gpus_per_node)
+                            cluster.gpus_per_node, compute.autocast)
     if run.check_memory and memory["total"] > resolved.device.memory_bytes:
         parts = ", ".join(f"{k.replace('_', ' ')} {units.format_size(v)}" for k, v in memory.items()
                           if k != "total" and v)
@@ -504,7 +520,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
 
     from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
 
-    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, run.dtype)
+    # a scheme compresses the gradients at their own precision: fp32 under autocast
+    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, "fp32" if compute.autocast else run.dtype)
     phases = resolved.scheme.phases(ctx)
     counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
     schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)

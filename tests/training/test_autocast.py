@@ -90,3 +90,50 @@ def test_the_switch_is_a_bool_and_a_given_model_must_agree() -> None:
         ComputeModel.roofline("a100", autocast="false")
     with pytest.raises(ConfigError, match="autocast"):
         simulate("resnet50", "dgx-a100", gpus=8, dtype="fp16", compute=ComputeModel.roofline("a100", autocast=True))
+
+
+def test_the_gradients_are_fp32_in_every_reduction() -> None:
+    """Autocast leaves the parameters in fp32, so DDP's buckets, ZeRO's collectives and a scheme's values carry 4
+    bytes a gradient; the tensor-parallel activations stay at the half width."""
+    dp = {flag: simulate("resnet50", "dgx-a100", gpus=16, batch=32, dtype="fp16", autocast=flag)
+          for flag in (False, True)}
+    assert dp[True].bytes_per_gpu == pytest.approx(2 * dp[False].bytes_per_gpu)
+    model = "gpt:layers=4,hidden=512,heads=8,seq=256,vocab=1000"
+    base = dict(gpus=16, micro_batch=2, global_batch=32, dtype="bf16", zero=1)
+    # data parallelism alone: every byte is a gradient or a parameter
+    pure = {flag: simulate(model, "dgx-a100", parallel="tp=1,pp=1,dp=16", autocast=flag, **base).bytes_per_gpu
+            for flag in (False, True)}
+    assert pure[True] == pytest.approx(2 * pure[False])
+    # with TP 2 the activations' all-reduces keep their width: more bytes, less than twice as many
+    tp = {flag: simulate(model, "dgx-a100", parallel="tp=2,pp=1,dp=8", autocast=flag, **base).bytes_per_gpu
+          for flag in (False, True)}
+    assert tp[False] < tp[True] < 2 * tp[False]
+    # top-k sends 4-byte indices beside its values, which are fp32 now: (4 + 4) / (2 + 4)
+    topk = {flag: simulate("resnet50", "dgx-a100", gpus=16, batch=32, dtype="fp16", scheme="topk:density=0.01",
+                           autocast=flag).bytes_per_gpu for flag in (False, True)}
+    assert topk[True] / topk[False] == pytest.approx(8 / 6)
+
+
+def test_memory_holds_fp32_parameters_and_the_half_copies_not_a_master() -> None:
+    from simtrain.model import DTYPE_BYTES
+    from simtrain.training.data_parallel import memory_per_gpu
+
+    model = load_model("bert-base")
+    off, on = (memory_per_gpu(model, 8, "fp16", "adam", autocast=flag) for flag in (False, True))
+    params = model.num_params
+    copies = sum(layer.num_params for layer in model.layers if layer.kind == "linear")
+    assert on["gradients"] == 4 * params and on["master_weights"] == 0 and off["master_weights"] == 4 * params
+    assert on["weights"] == 4 * params + DTYPE_BYTES["fp16"] * copies
+    assert on["optimizer_state"] == off["optimizer_state"] and on["activations"] == off["activations"]
+
+
+def test_the_update_is_fp32_and_grad_scaler_unscales_at_fp16() -> None:
+    """No master copy to write; fp16 (GradScaler's dtype) reads and writes every gradient once more, bf16 does not."""
+    amp, plain = ComputeModel.roofline("a100", autocast=True), ComputeModel.roofline("a100")
+    n = 100_000_000
+    assert amp.update_time(n, "bf16", "adam") == plain.update_time(n, "fp32", "adam")
+    extra = amp.update_time(n, "fp16", "adam") - amp.update_time(n, "bf16", "adam")
+    assert extra == pytest.approx(8 * n / (amp.device.memory_bandwidth_Bps * amp.memory_efficiency), rel=1e-6)
+    # the unscale is a foreach pass whichever code the optimizer runs
+    assert amp.update_time(n, "fp16", "adam", optimizer_impl="for-loop", tensors=200) > \
+        amp.update_time(n, "bf16", "adam", optimizer_impl="for-loop", tensors=200)
