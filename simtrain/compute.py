@@ -49,8 +49,8 @@ from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
-           "cast_elements", "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm", "parameter_width",
-           "score_bytes"]
+           "cast_elements", "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm", "parameter_dtype",
+           "parameter_width", "score_bytes"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -193,17 +193,28 @@ SOFTMAX_WIDTH = 4
 GRAD_SCALER_PASSES = ((1, 1, 1),)
 
 
+def parameter_dtype(dtype: str, autocast: bool = False) -> str:
+    """The dtype of the parameters and their gradients in a run at ``dtype``: fp32 under ``autocast``
+    (``torch.autocast`` leaves the parameters in fp32, so their gradients, their data-parallel reduction, a
+    compression scheme's values and their optimizer are fp32), else ``dtype`` (the model itself in ``dtype``).
+
+    Examples
+    --------
+    >>> parameter_dtype("bf16"), parameter_dtype("bf16", autocast=True)
+    ('bf16', 'fp32')
+    """
+    return "fp32" if autocast else dtype
+
+
 def parameter_width(dtype: str, autocast: bool = False) -> int:
-    """Bytes of one parameter or gradient value: 4 under ``autocast`` (``torch.autocast`` leaves the parameters in
-    fp32, so their gradients, their data-parallel reduction and their optimizer are fp32), else ``dtype``'s width
-    (the model itself in ``dtype``).
+    """Bytes of one parameter or gradient value of a run at ``dtype`` (:func:`parameter_dtype`).
 
     Examples
     --------
     >>> parameter_width("bf16"), parameter_width("bf16", autocast=True), parameter_width("fp32")
     (2, 4, 4)
     """
-    return 4 if autocast else DTYPE_BYTES[dtype]
+    return DTYPE_BYTES[parameter_dtype(dtype, autocast)]
 
 
 def cast_elements(layer: Layer) -> int:

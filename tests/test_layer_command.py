@@ -88,6 +88,7 @@ def test_layer_prints_the_model_s_times_and_the_layer_cases_are_the_commands_the
     (["--input", f"tokens:{BIG}x3"], ["--input", "at most"]),
     (["--layer", f"conv2d:out=64,kernel=3x{BIG}"], ["--layer kernel"]),
     (["--layer", "conv2d:out=8,kernel=0x3"], ["--layer kernel", "0"]),   # not hexadecimal 3
+    (["--dtype", "fp32", "--autocast"], ["--autocast", "fp16 or bf16"]),
 ])
 def test_layer_bad_input_is_one_line_and_exit_2(capsys, argv, fragments):
     base = {"--device": "v100", "--dtype": "fp16", "--input": "image:64x5x5", "--layer": "conv2d:out=64,kernel=3"}
@@ -112,3 +113,23 @@ def test_a_size_pair_is_read_only_for_the_size_keys(capsys):
     assert simtrain.cli.main(["layer", "--device", "v100", "--dtype", "fp16", "--input", "tokens:10x16", "--layer",
                               "lstm:hidden=16", "--json"]) == 0
     assert "memory_format" not in json.loads(capsys.readouterr().out)   # no layout outside convolutions
+
+
+def test_autocast_adds_the_weight_casts_to_both_passes(capsys):
+    """The run parameter's casts for one layer: its fp32 weights cast to the half type forward (6 bytes a weight)
+    and their gradients back."""
+    from simtrain.compute import ComputeModel
+    from simtrain.model import single_layer
+
+    argv = ["layer", "--device", "a100", "--dtype", "bf16", "--input", "vector:4096", "--layer", "linear:out=4096",
+            "--batch", "8", "--json"]
+    times = []
+    for extra in ([], ["--autocast"]):
+        assert simtrain.cli.main([*argv, *extra]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        times.append((doc["forward_s"], doc["backward_s"]))
+    assert doc["autocast"] is True
+    cm = ComputeModel.roofline("a100", autocast=True)
+    cast = cm.cast_time(single_layer({"vector": 4096}, {"kind": "linear", "out": 4096}), "bf16")
+    assert times[1][0] - times[0][0] == pytest.approx(cast, rel=1e-9)
+    assert times[1][1] - times[0][1] == pytest.approx(cast, rel=1e-9)

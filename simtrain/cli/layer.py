@@ -79,6 +79,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--memory-format", default="auto",
                    help="activation layout of convolutions: auto (nchw for fp32/tf32, nhwc for half types), nchw "
                         "or nhwc")
+    p.add_argument("--autocast", action="store_true",
+                   help="PyTorch's torch.autocast (needs --dtype fp16 or bf16): the layer's fp32 weights cast to the "
+                        "half type forward and their gradients back")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -97,27 +100,32 @@ def _flagged(error: ConfigError) -> ConfigError:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain layer``; returns the exit status."""
-    from simtrain.compute import ComputeModel
+    from simtrain.compute import AUTOCAST_DTYPES, ComputeModel
     from simtrain.model import single_layer
     from simtrain.units import format_flop_rate, format_time
 
+    if args.autocast and args.dtype not in AUTOCAST_DTYPES:
+        raise ConfigError(f"casts fp32 weights to a half dtype, and --dtype is {args.dtype}", source=CLI,
+                          key="--autocast", value=True, allowed="--dtype fp16 or bf16")
     inputs, spec = parse_input(args.input), parse_layer(args.layer)
     try:
         layer = single_layer(inputs, spec, source=CLI)
     except ConfigError as error:
         raise _flagged(error) from None
-    model = ComputeModel.roofline(args.device, memory_format=args.memory_format)
+    model = ComputeModel.roofline(args.device, memory_format=args.memory_format, autocast=args.autocast)
     forward = model.layer_time(layer, args.batch, "forward", args.dtype)
     backward = model.layer_time(layer, args.batch, "backward", args.dtype)
     flops = layer.forward_flops * args.batch
     doc = {"device": args.device, "dtype": args.dtype, "input": args.input, "layer": spec, "batch": args.batch,
            **({"memory_format": model.layout(args.dtype)} if spec["kind"] == "conv2d" else {}),
+           **({"autocast": True} if args.autocast else {}),
            "forward_flops": flops, "forward_s": forward, "backward_s": backward}
     if args.json:
         emit(doc)
         return 0
     print(f"{model.device.model}: {spec['kind']} ({args.layer}) on {args.batch} x {args.input}, {args.dtype}"
-          + (f" ({model.layout(args.dtype)})" if spec["kind"] == "conv2d" else ""))
+          + (f" ({model.layout(args.dtype)})" if spec["kind"] == "conv2d" else "")
+          + (" under autocast" if args.autocast else ""))
     rows = [("forward", format_time(forward)), ("backward (input + weight gradients)", format_time(backward))]
     if flops:
         rows.append(("forward throughput", format_flop_rate(flops / forward)))

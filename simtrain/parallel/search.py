@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from simtrain.compute import ComputeModel
+from simtrain.compute import ComputeModel, parameter_dtype
 from simtrain.errors import ConfigError
 from simtrain.hardware import get_device
 from simtrain.limits import MAX_PIPELINE_SLOTS, MAX_SEARCH_GPUS, check_count
@@ -199,13 +199,14 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
            progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None,
-           optimizer_impl: str = "fused") -> SearchResult:
+           optimizer_impl: str = "fused", autocast: bool = False) -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
     unset, the measured default; :mod:`simtrain.training.variability`), as ``simulate`` prices them.
 
-    ``optimizer_impl`` is the optimizer step's code, as a run's (:mod:`simtrain.optimizers`).
+    ``optimizer_impl`` is the optimizer step's code, and ``autocast`` PyTorch's AMP (fp32 parameters and gradients,
+    the weights cast each forward), as a run's (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`).
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -223,6 +224,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                           value=getattr(spec, "name", model))
     if top < 1:
         raise ConfigError("must be at least 1", key="top", value=top)
+    from simtrain.run import check_combination
+
+    check_combination(0.0, False, "analytical", dtype=dtype, autocast=autocast)   # a run's rule: a half dtype
     if gpus is not None:   # before the cluster is built: the search's memory grows with the GPUs it spans
         check_count(gpus, MAX_SEARCH_GPUS, key="gpus")
     c = spec.config
@@ -231,8 +235,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     device = get_device(cluster.device)
     if profile is not None:
         compute, _, _ = cache.profile(profile, cluster.device)
+        compute = replace(compute, autocast=autocast) if autocast else compute
     else:
-        compute = ComputeModel.roofline(device)
+        compute = ComputeModel.roofline(device, autocast=autocast)
+    gradients = parameter_dtype(dtype, autocast)   # what a scheme compresses
     name, params = parse_spec(algorithm, key="algorithm")
     from simtrain.compression import make_scheme
 
@@ -242,7 +248,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     from simtrain.training.variability import expected_slowest, priced_spread
 
     slowest = expected_slowest(priced_spread(gpu_spread, 0.0), n)
-    factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node, dtype)
+    factorising = compression is not None and trains_factor_gemms(compression, spec, n, cluster.gpus_per_node,
+                                                                   gradients)
     bounds = _Bounds(c, compute, dtype, optimizer, cluster, network_cache, name, params)
     if pipeline_slots(global_batch, max(MICRO_BATCHES), n, 1, 1) > MAX_PIPELINE_SLOTS:   # no plan can be listed
         raise ConfigError(f"gives more than {MAX_PIPELINE_SLOTS} micro-batches per pipeline on {n} GPUs at every "
@@ -259,7 +266,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                       plan.sequence_parallel, plan.zero_group, plan.zero_reshard)
         memory = memory_seen.get(memory_key)
         if memory is None:
-            memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer)
+            memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer, autocast=autocast)
         if memory["total"] > device.memory_bytes:
             example = example or keys["parallel"]
         else:
@@ -274,7 +281,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
             if with_scheme is None:
                 with_scheme = memory_seen[scheme_key] = memory_per_gpu(
                     c, plan, dtype, optimizer, scheme=compression,
-                    scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, dtype))
+                    scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, gradients), autocast=autocast)
             if with_scheme["total"] > device.memory_bytes:
                 example = example or f"{keys['parallel']} with {compression.describe()}"
             else:
@@ -294,7 +301,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         simulated += 1
         if progress is not None:   # (plans simulated, plans that fit: the most there can be)
             progress(simulated, len(feasible))
-        phases = scheme_phases(compression, plan, spec, cluster.gpus_per_node, dtype) if "scheme" in keys \
+        phases = scheme_phases(compression, plan, spec, cluster.gpus_per_node, gradients) if "scheme" in keys \
             else [(None, 1)]
         runs = []
         for phase, count in phases:
@@ -312,7 +319,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         del best[top:]
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
-                         "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl,
+                         "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl, "autocast": autocast,
                          "device": device.name})
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from simtrain import units
+from simtrain.compute import parameter_dtype
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.limits import MAX_DES_PIPELINE_SLOTS, MAX_PIPELINE_SLOTS
 from simtrain.model.decoder import DecoderSpec
@@ -173,7 +174,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
                                       f"(up to {MAX_PIPELINE_SLOTS})")
     config = spec.config
     autocast = resolved.compute.autocast
-    gradients = "fp32" if autocast else run.dtype   # what a scheme compresses: fp32 under autocast
+    gradients = parameter_dtype(run.dtype, autocast)   # what a scheme compresses
     phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, gradients)
     scheme = resolved.scheme if phases[0][0] is not None else None
     codec = plan_codec(scheme)

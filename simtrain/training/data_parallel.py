@@ -46,6 +46,7 @@ from simtrain.compute import (
     ComputeModel,
     cast_elements,
     fp8_gemm_share,
+    parameter_dtype,
     parameter_width,
 )
 from simtrain.errors import ConfigError, InfeasibleError
@@ -521,7 +522,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
 
     # a scheme compresses the gradients at their own precision: fp32 under autocast
-    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, "fp32" if compute.autocast else run.dtype)
+    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, parameter_dtype(run.dtype, compute.autocast))
     phases = resolved.scheme.phases(ctx)
     counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
     schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)

@@ -117,14 +117,32 @@ def test_sequence_parallelism_needs_a_tensor_parallel_group() -> None:
     assert make_plan(c, 8, "tp=2,pp=2", sequence_parallel=True, micro_batch=1, global_batch=8).sequence_parallel
 
 
-def test_the_search_prices_a_plan_as_simulate_does() -> None:
+@pytest.mark.parametrize("autocast", [False, True])
+def test_the_search_prices_a_plan_as_simulate_does(autocast: bool) -> None:
     from simtrain.training import simulate
 
-    row = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1).best[0]
+    result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1, autocast=autocast)
+    row = result.best[0]
+    assert result.config["autocast"] is autocast
     keys = {k: row[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
                                 "sequence_parallel", "rank_order", "zero_reshard")}
     if row["zero_shard_size"]:
         keys["zero_shard_size"] = row["zero_shard_size"]
-    report = simulate(MODEL, "dgx-a100", gpus=8, global_batch=16, dtype="bf16", optimizer="adam", **keys)
+    report = simulate(MODEL, "dgx-a100", gpus=8, global_batch=16, dtype="bf16", optimizer="adam", autocast=autocast,
+                      **keys)
     assert report.slowest_gpu_factor > 1
     assert row["step_time_s"] == pytest.approx(report.step_time_s, rel=1e-9)
+    assert row["memory_per_gpu_bytes"] == pytest.approx(report.memory_per_gpu_bytes, rel=1e-12)
+
+
+def test_the_search_takes_autocast_as_a_run_does(capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli_checks import refused
+
+    with pytest.raises(ConfigError, match=r"autocast.*fp16 or bf16"):
+        search(MODEL, "dgx-a100", gpus=8, global_batch=16, dtype="fp32", autocast=True)
+    refused(capsys, ["parallelize", "--model", MODEL, "--topology", "dgx-a100", "--gpus", "8", "--global-batch", "16",
+                     "--dtype", "tf32", "--autocast"], "--autocast", "fp16 or bf16")
+    # fp32 parameters and gradients: the best plan's memory grows
+    off, on = (search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1, autocast=flag).best[0]
+               for flag in (False, True))
+    assert on["memory_per_gpu_bytes"] > off["memory_per_gpu_bytes"]
