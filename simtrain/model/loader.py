@@ -95,6 +95,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -172,9 +173,80 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     if is_module_reference(name_or_path):   # module:PATH.py[:FACTORY], the user's own PyTorch model
         return load_module_model(str(name_or_path))
     if isinstance(name_or_path, str) and decoder.is_decoder_name(name_or_path):
+        head = name_or_path.partition(":")[0]
+        if head != decoder.PREFIX and not _is_decoder_file(resolve("models", head)):
+            return _load_with_input(name_or_path)   # NAME:image=CxHxW, NAME:tokens=N, NAME:vector=N
         return decoder.load_decoder(name_or_path)  # gpt:... or NAME:key=value (simtrain.model.decoder)
     path = resolve("models", name_or_path)
     return _load_cached(str(path), path.stat().st_mtime_ns)
+
+
+_SIZES = re.compile(r"[0-9]+(?:x[0-9]+)+")
+#: A model file's input kinds and how an override writes their sizes (``NAME:KIND=SIZES``).
+INPUT_OVERRIDES = {"image": "CxHxW", "tokens": "N (token ids) or NxD (feature vectors), as the file has it",
+                   "vector": "N"}
+
+
+def _sizes(value: Any) -> Any:
+    """An override's sizes: ``AxBxC`` (what YAML leaves a string) as a list of integers, anything else as given (the
+    model's own checks bound it)."""
+    if isinstance(value, str) and _SIZES.fullmatch(value):
+        return [int(part) for part in value.split("x")]
+    return value
+
+
+def _is_decoder_file(path: Path) -> bool:
+    data = _load_yaml_cached(str(path), path.stat().st_mtime_ns)
+    return isinstance(data, dict) and "decoder" in data
+
+
+@functools.lru_cache(maxsize=64)
+def _load_yaml_cached(path: str, mtime_ns: int) -> Any:
+    return load_yaml(path)
+
+
+def _load_with_input(text: str) -> ModelSpec:
+    """A catalog model (not a decoder) with its input's sizes overridden: ``bert-base:tokens=384``,
+    ``resnet50:image=3x160x160``. The only key is the model's own input kind, in the file's form (token ids stay ids);
+    the layers follow the new sizes as they follow the file's. The published counts describe the file's input only.
+
+    Examples
+    --------
+    >>> load_model("bert-base:tokens=384").forward_macs > 3 * load_model("bert-base").forward_macs
+    True
+    >>> load_model("resnet50:image=3x160x160").num_params == load_model("resnet50").num_params
+    True
+    >>> load_model("resnet50:tokens=384")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: model resnet50:tokens=384: model: 'resnet50' is not a decoder: it takes its input's \
+sizes as its one override, image=CxHxW (got 'tokens')
+    """
+    from simtrain.catalog import resolve
+    from simtrain.registry import parse_spec
+
+    source = f"model {text}"
+    head, overrides = parse_spec(text, source=source, key="model", sizes=("image", "tokens"))
+    path = resolve("models", head)
+    data = _load_yaml_cached(str(path), path.stat().st_mtime_ns)
+    given = data.get("input") if isinstance(data, dict) else None
+    if not isinstance(given, dict) or len(given) != 1 or next(iter(given)) not in INPUT_OVERRIDES:
+        return _load_cached(str(path), path.stat().st_mtime_ns)   # a malformed file: its own load says what is wrong
+    kind = next(iter(given))
+    extra = sorted(set(overrides) - {kind})
+    if extra:
+        raise ConfigError(f"{head!r} is not a decoder: it takes its input's sizes as its one override, "
+                          f"{kind}={INPUT_OVERRIDES[kind]}", source=source, key="model", value=", ".join(extra))
+    raw = overrides[kind]
+    if isinstance(raw, str) and _SIZES.fullmatch(raw) and any(len(p) > len(str(MAX_WIDTH)) for p in raw.split("x")):
+        raise ConfigError(f"each size must be at most {MAX_WIDTH}", source=source, key=f"model {kind}", value=raw)
+    value, own = _sizes(raw), given[kind]
+    if isinstance(value, list) != isinstance(own, list) or (isinstance(own, list) and len(value) != len(own)):
+        raise ConfigError(f"must have the form of the input of {head!r}: {kind}={INPUT_OVERRIDES[kind]}",
+                          source=source, key=f"model {kind}", value=overrides[kind])
+    spec = model_from_dict({**data, "name": text, "input": {kind: value}}, source=source)
+    # the published counts describe the file's input
+    return spec if value == own else replace(spec, published={})
 
 
 @functools.lru_cache(maxsize=64)
