@@ -191,6 +191,10 @@ SOFTMAX_WIDTH = 4
 #: (``_amp_foreach_non_finite_check_and_unscale_``) reads each fp32 gradient and writes it back, checking for
 #: infinities on the way: (reads, writes, tensor lists), as :data:`simtrain.optimizers.UNFUSED_PASSES` counts.
 GRAD_SCALER_PASSES = ((1, 1, 1),)
+#: What clipping the gradients by their global norm moves per parameter a step: a norm pass that reads each
+#: gradient (``torch._foreach_norm``; Apex's and Megatron-LM's ``multi_tensor_l2norm``) and a scaling pass that reads
+#: and writes it (``torch._foreach_mul_``; ``multi_tensor_scale``), in the same form.
+CLIP_PASSES = ((1, 0, 1), (1, 1, 1))
 
 
 def parameter_dtype(dtype: str, autocast: bool = False) -> str:
@@ -933,13 +937,16 @@ class ComputeModel:
                 + float(self.kernel_overhead_s or 0.0))
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum",
-                    fp8_share: float = 1.0, optimizer_impl: str = "fused", tensors: int = 1) -> float:
+                    fp8_share: float = 1.0, optimizer_impl: str = "fused", tensors: int = 1,
+                    clip_grad: bool = False) -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states (at
         ``fp8``, also the cast of the FP8 GEMMs' weights to their FP8 copies for the next step: ``fp8_share`` of
         the ``num_params``, :func:`fp8_gemm_share`), in one fused kernel or, under ``optimizer_impl`` ``for-loop`` or
         ``foreach``, in PyTorch's operators over the ``tensors`` tensors (:mod:`simtrain.optimizers`). Under
         :attr:`autocast` the parameters are fp32 (no master copy), and at fp16 ``GradScaler.unscale_`` first reads
-        and writes every gradient (:data:`GRAD_SCALER_PASSES`).
+        and writes every gradient (:data:`GRAD_SCALER_PASSES`). ``clip_grad`` clips the gradients by their global
+        norm first (:data:`CLIP_PASSES`, at the gradients' width; per tensor with the ``for-loop`` code, as PyTorch
+        1.x's ``clip_grad_norm_`` ran them, else over lists).
 
         Examples
         --------
@@ -953,6 +960,9 @@ class ComputeModel:
         True
         >>> amp.update_time(25_557_032, "fp16", "momentum") > amp.update_time(25_557_032, "bf16", "momentum")
         True
+        >>> round((cm.update_time(25_557_032, "fp32", "momentum", clip_grad=True)
+        ...        - cm.update_time(25_557_032, "fp32", "momentum")) * 1e3, 3)   # 12 bytes a parameter
+        0.426
         """
         from simtrain.optimizers import foreach_launches, update_bytes_per_param, update_kernels
 
@@ -965,6 +975,11 @@ class ComputeModel:
         if self.autocast and dtype == "fp16":   # GradScaler unscales the fp32 gradients before the step
             nbytes += 4.0 * num_params * sum(r + w for r, w, _ in GRAD_SCALER_PASSES)
             kernels += foreach_launches(GRAD_SCALER_PASSES, num_params, tensors)
+        if clip_grad:   # the global norm, then every gradient scaled by max_norm / norm
+            nbytes += float(width) * num_params * sum(r + w for r, w, _ in CLIP_PASSES)
+            # PyTorch 1.x's clip_grad_norm_ (the for-loop optimizers' era) launched both per tensor
+            kernels += (len(CLIP_PASSES) * max(tensors, 1) if optimizer_impl == "for-loop"
+                        else foreach_launches(CLIP_PASSES, num_params, tensors))
         if dtype == "fp8":   # the recipe casts the FP8 GEMMs' weights to their FP8 copies once a step
             nbytes += FP8_CAST_BYTES * fp8_share * num_params
         if self.profile is not None:

@@ -73,6 +73,10 @@ RUN_PARAMS: tuple[Param, ...] = (
           "the optimizer step's code: fused (one kernel: Apex, DeepSpeed, Megatron-LM, torch.optim's fused=True), "
           "foreach (torch.optim's multi-tensor operators, PyTorch 2's default) or for-loop (an operator per tensor: "
           "foreach=False, PyTorch 1.x, Hugging Face's AdamW); docs/compute-model.md", choices=OPTIMIZER_IMPLS),
+    Param("clip_grad", "boolean", False,
+          "clip the gradients by their global norm before the update (torch.nn.utils.clip_grad_norm_, Hugging Face's "
+          "max_grad_norm, Megatron-LM's --clip-grad, DeepSpeed's gradient_clipping): a norm pass and a scaling pass "
+          "over the gradients each GPU updates, 3 x their width a parameter a step; docs/compute-model.md"),
     Param("algorithm", "string", "auto",
           "collective algorithm of the gradient all-reduces, NAME[:key=value,...] (`simtrain list algorithms`; "
           "auto: what NCCL would pick)"),
@@ -331,6 +335,7 @@ class TrainingRun:
     dtype: str = "fp32"
     optimizer: str = "momentum"
     optimizer_impl: str = "fused"
+    clip_grad: bool = False
     algorithm: str = "auto"
     scheme: Any = "none"
     engine: str = "analytical"

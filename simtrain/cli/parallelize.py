@@ -20,8 +20,8 @@ from simtrain.cli._run_flags import add_run_flags, run_values
 __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
-_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "autocast", "profile",
-          "algorithm", "scheme", "gpu_spread")
+_FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "clip_grad", "autocast",
+          "profile", "algorithm", "scheme", "gpu_spread")
 #: Large models train in bf16 with Adam: the plan search's defaults, where a run's are fp32 and momentum.
 _DEFAULTS = {"dtype": "bf16", "optimizer": "adam"}
 
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     result = search(checked.model, checked.topology, gpus=checked.gpus, global_batch=values["global_batch"],
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
                     algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback,
-                    gpu_spread=checked.gpu_spread, optimizer_impl=checked.optimizer_impl, autocast=checked.autocast)
+                    gpu_spread=checked.gpu_spread, optimizer_impl=checked.optimizer_impl, autocast=checked.autocast,
+                    clip_grad=checked.clip_grad)
     bar.close()
     if args.json:
         emit(result.to_dict())

@@ -382,12 +382,14 @@ class StageCosts:
               optimizer: str, *, cache: NetworkCache | None = None, options: NetworkOptions | None = None,
               engine: str = "analytical", algorithm: str = "auto",
               algorithm_params: Mapping[str, Any] | None = None, phase: Any = None,
-              codec: tuple[str | None, int] = (None, 0), optimizer_impl: str = "fused") -> StageCosts:
+              codec: tuple[str | None, int] = (None, 0), optimizer_impl: str = "fused",
+              clip_grad: bool = False) -> StageCosts:
         """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
         :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups,
         its compute priced at ``codec``'s measured times where the profile has them
         (:func:`~simtrain.calibration.codec_times.scheme_codec`); ``optimizer_impl`` is the optimizer step's code
-        (:mod:`simtrain.optimizers`)."""
+        (:mod:`simtrain.optimizers`) and ``clip_grad`` whether it clips the gradients by their global norm first
+        (:meth:`~simtrain.compute.ComputeModel.update_time`)."""
         cache = NetworkCache.for_cluster(cluster, cache)
         comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
         width = DTYPE_BYTES[dtype]   # the activations'
@@ -613,7 +615,8 @@ class StageCosts:
                 local -= sum(t.numel for t in held) - phase.updated_params(held)
             # an unfused update launches its operators per tensor the stage holds (its shard of each, under ZeRO)
             updates.append(compute.update_time(int(local), dtype, optimizer,
-                                               fp8_share(c) if dtype == "fp8" else 1.0, optimizer_impl, len(held)))
+                                               fp8_share(c) if dtype == "fp8" else 1.0, optimizer_impl, len(held),
+                                               clip_grad))
 
         p2p_bytes = activation / tp
         p2p_forward = [comms.p2p_time(s, p2p_bytes) for s in range(plan.pp)]

@@ -199,14 +199,15 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
            progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None,
-           optimizer_impl: str = "fused", autocast: bool = False) -> SearchResult:
+           optimizer_impl: str = "fused", autocast: bool = False, clip_grad: bool = False) -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
     unset, the measured default; :mod:`simtrain.training.variability`), as ``simulate`` prices them.
 
-    ``optimizer_impl`` is the optimizer step's code, and ``autocast`` PyTorch's AMP (fp32 parameters and gradients,
-    the weights cast each forward), as a run's (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`).
+    ``optimizer_impl`` is the optimizer step's code, ``autocast`` PyTorch's AMP (fp32 parameters and gradients, the
+    weights cast each forward) and ``clip_grad`` the gradients' clipping by their global norm, as a run's
+    (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`).
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -307,7 +308,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         for phase, count in phases:
             costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
                                      algorithm=name, algorithm_params=params, phase=phase, codec=codec,
-                                     optimizer_impl=optimizer_impl)
+                                     optimizer_impl=optimizer_impl, clip_grad=clip_grad)
             runs.append((count, costs, step_time(costs.stretched([slowest] * plan.pp), plan, timelines=timelines)))
         _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
@@ -320,7 +321,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
                          "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl, "autocast": autocast,
-                         "device": device.name})
+                         "clip_grad": clip_grad, "device": device.name})
 
 
 def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dict[str, Any], costs: StageCosts,

@@ -198,7 +198,8 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
         costs = StageCosts.build(config, plan, cluster, resolved.compute, run.dtype, run.optimizer,
                                  cache=resolved.cache, options=resolved.network, engine=run.engine,
                                  algorithm=resolved.algorithm, algorithm_params=resolved.algorithm_params,
-                                 phase=phase, codec=codec, optimizer_impl=run.optimizer_impl)
+                                 phase=phase, codec=codec, optimizer_impl=run.optimizer_impl,
+                                 clip_grad=run.clip_grad)
         # the stages' compute as their slowest GPUs run it; the communication exposed in them as it is
         slow = costs.stretched(factors)
         outcomes.append((phase, count, costs, step_time(slow, plan, run.engine, perturbations,

@@ -503,7 +503,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     fp8_share = fp8_gemm_share(spec.layers) if run.dtype == "fp8" else 1.0   # read only at fp8
     tensors = spec.tensors
     update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer, fp8_share, run.optimizer_impl,
-                                      len(tensors))
+                                      len(tensors), run.clip_grad)
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
 
@@ -535,7 +535,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         if phase.trained_params is not None:   # the optimizer updates the factors it holds, not W
             # an unfused update's kernels counted per model tensor (a factorised weight's two factors as one)
             phase_update[phase.name] = compute.update_time(phase.updated_params(tensors), run.dtype,
-                                                           run.optimizer, fp8_share, run.optimizer_impl, len(tensors))
+                                                           run.optimizer, fp8_share, run.optimizer_impl, len(tensors),
+                                                           run.clip_grad)
         phase_buckets, phase_ready, phase_groups = buckets, ready, groups
         if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
             phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)

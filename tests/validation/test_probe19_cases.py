@@ -132,14 +132,15 @@ MEASURED = {
     # +1.3009 in this order)
     # (and the vanilla Hugging Face rows since they state autocast's weight casts, --autocast: before, +0.1381,
     # +0.5287, +0.7731; and since autocast's gradients are fp32 in DDP's all-reduce and the update, with GradScaler's
-    # unscale: before, +0.1318, +0.4974, +0.7030)
-    "ds-autotuning-hf-gpt2-16xv100-ddp-mbs8": +0.1260, "ds-autotuning-hf-gpt2-16xv100-zero1-mbs8": +0.2024,
-    "ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2": +0.4690,
+    # unscale: before, +0.1318, +0.4974, +0.7030; and since they state the Trainer's clipping, --clip-grad: before,
+    # +0.1260, +0.4690, +0.6418 and the BERT rows -0.1915, -0.0393)
+    "ds-autotuning-hf-gpt2-16xv100-ddp-mbs8": +0.1200, "ds-autotuning-hf-gpt2-16xv100-zero1-mbs8": +0.2024,
+    "ds-autotuning-hf-gpt2-medium-16xv100-ddp-mbs2": +0.4400,
     "ds-autotuning-hf-gpt2-medium-16xv100-zero1-mbs4": +0.2930,
-    "ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1": +0.6418, "ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2": +0.6957,
+    "ds-autotuning-hf-gpt2-large-16xv100-ddp-mbs1": +0.5813, "ds-autotuning-hf-gpt2-large-16xv100-zero1-mbs2": +0.6957,
     "ds-autotuning-hf-gpt2-xl-16xv100-zero1-mbs1": +0.6795,
-    "ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32": -0.1915,
-    "ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32": -0.0393,
+    "ds-autotuning-hf-bert-large-mnli-16xv100-ddp-fp32": -0.1942,
+    "ds-autotuning-hf-bert-base-mnli-16xv100-ddp-fp32": -0.0415,
 }
 
 # --- the commands the probe ran (its cases.py, less ``--json``) ---------------------------------------------------
@@ -171,12 +172,12 @@ def _pd(model: str, micro: int) -> str:
 
 
 def _dsx(model: str, micro: int, zero: int, dtype: str, plan: bool = True) -> str:
-    # two changes since the probe: vanilla Hugging Face's rows (zero 0) name the Trainer's own AdamW, a loop of
-    # operators per tensor (--optimizer-impl for-loop), and in fp16 its torch.cuda.amp (--autocast); DeepSpeed's run
-    # its fused Adam, the default, on its half model
+    # three changes since the probe: vanilla Hugging Face's rows (zero 0) name the Trainer's own AdamW, a loop of
+    # operators per tensor (--optimizer-impl for-loop), its clipping to max_grad_norm (--clip-grad) and in fp16 its
+    # torch.cuda.amp (--autocast); DeepSpeed's run its fused Adam, the default, on its half model
     return (f"simulate --model {model} {_DGX2} --gpus 16 " + ("--parallel tp=1,pp=1,dp=16 " if plan else "")
             + f"--micro-batch {micro} --global-batch {16 * micro} --dtype {dtype} --optimizer adam --zero {zero} "
-            + ("--optimizer-impl for-loop " if zero == 0 else "")
+            + ("--optimizer-impl for-loop --clip-grad " if zero == 0 else "")
             + ("--autocast " if zero == 0 and dtype == "fp16" else "") + f"--no-check-memory {_NCCL}")
 
 
