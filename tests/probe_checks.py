@@ -51,10 +51,12 @@ def check_probe_commands(rows: Mapping[str, Any], probe_commands: Mapping[str, S
 
 def run_figure(doc: dict, unit: str) -> float:
     """What one run's ``--json`` gives a case of ``unit`` (a ratio case: the figure its two runs are compared by):
-    bus bandwidth in GB/s; ``tokens/s`` per GPU, ``tokens/s (N GPUs)`` the whole run's; samples/s per GPU for a
-    ratio, else the whole run's."""
+    bus bandwidth in GB/s; a step time in s; ``tokens/s`` per GPU, ``tokens/s (N GPUs)`` the whole run's;
+    samples/s per GPU for a ratio, else the whole run's."""
     if "busbw_Bps" in doc:
         return doc["busbw_Bps"] / 1e9
+    if unit == "s":   # a step time
+        return doc["step_time_s"]
     if unit.startswith("tokens/s"):
         return doc["tokens_per_s"] / (doc["num_gpus"] if unit == "tokens/s" else 1)
     return doc["throughput_samples_per_s"] / (doc["num_gpus"] if unit == "ratio" else 1)
