@@ -84,6 +84,36 @@ class SearchResult:
         return {"space": self.space, "fit_in_memory": self.fit, "simulated": self.simulated, "best": self.best,
                 "config": self.config}
 
+    def run_params(self, rank: int = 0) -> dict[str, Any]:
+        """The run parameters of the ``rank``-th best plan (0: the fastest), as :func:`simtrain.training.simulate`
+        and :class:`~simtrain.run.TrainingRun` take them: the search's own (model, cluster, batch, precision,
+        optimizer, algorithm, spread) and the plan's keys.
+
+        Examples
+        --------
+        >>> result = search("gpt:layers=2,hidden=64,heads=4,seq=64,vocab=100", "dgx-a100", gpus=8, global_batch=8,
+        ...                 top=1)
+        >>> from simtrain.run import TrainingRun
+        >>> from simtrain.training import simulate
+        >>> simulate(TrainingRun(**result.run_params())).step_time_s == result.best[0]["step_time_s"]
+        True
+        """
+        row = self.best[rank]
+        search = {k: self.config[k] for k in _SEARCH_PARAMS if self.config.get(k) is not None}
+        plan = {k: row[k] for k in _PLAN_PARAMS}
+        if row["zero_shard_size"]:
+            plan["zero_shard_size"] = row["zero_shard_size"]
+        if row["scheme"] != "none":
+            plan["scheme"] = row["scheme"]
+        return {**search, **plan}
+
+
+#: The run parameters a search takes (its ``config``) and those each plan sets (a row of ``best``).
+_SEARCH_PARAMS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "autocast",
+                  "clip_grad", "algorithm", "gpu_spread", "profile")
+_PLAN_PARAMS = ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero", "sequence_parallel",
+                "rank_order", "zero_reshard")
+
 
 def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch: int) -> Iterator[dict[str, Any]]:
     """Every valid plan's keys (the arguments of :func:`~simtrain.parallel.plan.make_plan`).
@@ -321,7 +351,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
                          "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl, "autocast": autocast,
-                         "clip_grad": clip_grad, "device": device.name})
+                         "clip_grad": clip_grad, "algorithm": algorithm, "gpu_spread": gpu_spread,
+                         "profile": profile, "device": device.name})
 
 
 def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dict[str, Any], costs: StageCosts,

@@ -13,6 +13,7 @@ from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import make_plan
 from simtrain.parallel.search import candidates, search
 from simtrain.parallel.step import step_time
+from simtrain.run import TrainingRun
 from simtrain.topology import load_topology
 from simtrain.training.variability import DEFAULT_GPU_SPREAD, expected_slowest
 
@@ -124,12 +125,10 @@ def test_the_search_prices_a_plan_as_simulate_does(autocast: bool) -> None:
     result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1, autocast=autocast)
     row = result.best[0]
     assert result.config["autocast"] is autocast
-    keys = {k: row[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
-                                "sequence_parallel", "rank_order", "zero_reshard")}
-    if row["zero_shard_size"]:
-        keys["zero_shard_size"] = row["zero_shard_size"]
-    report = simulate(MODEL, "dgx-a100", gpus=8, global_batch=16, dtype="bf16", optimizer="adam", autocast=autocast,
-                      **keys)
+    params = result.run_params()
+    assert {k: params[k] for k in ("model", "gpus", "global_batch", "dtype", "optimizer", "autocast")} == {
+        "model": MODEL, "gpus": 8, "global_batch": 16, "dtype": "bf16", "optimizer": "adam", "autocast": autocast}
+    report = simulate(TrainingRun(**params))
     assert report.slowest_gpu_factor > 1
     assert row["step_time_s"] == pytest.approx(report.step_time_s, rel=1e-9)
     assert row["memory_per_gpu_bytes"] == pytest.approx(report.memory_per_gpu_bytes, rel=1e-12)

@@ -7,6 +7,7 @@ import pytest
 
 from simtrain.compute import CLIP_PASSES, ComputeModel
 from simtrain.optimizers import foreach_launches
+from simtrain.run import TrainingRun
 from simtrain.training import simulate
 
 MODEL = "gpt:layers=4,hidden=512,heads=8,seq=256,vocab=1000"
@@ -46,15 +47,9 @@ def test_the_search_and_a_study_take_it(tmp_path) -> None:  # type: ignore[no-un
     from simtrain.study import load_study
 
     result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1, clip_grad=True)
-    row = result.best[0]
-    assert result.config["clip_grad"] is True
-    keys = {k: row[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
-                                "sequence_parallel", "rank_order", "zero_reshard")}
-    if row["zero_shard_size"]:
-        keys["zero_shard_size"] = row["zero_shard_size"]
-    report = simulate(MODEL, "dgx-a100", gpus=8, global_batch=16, dtype="bf16", optimizer="adam", clip_grad=True,
-                      **keys)
-    assert row["step_time_s"] == pytest.approx(report.step_time_s, rel=1e-9)
+    assert result.config["clip_grad"] is True and result.run_params()["clip_grad"] is True
+    report = simulate(TrainingRun(**result.run_params()))
+    assert result.best[0]["step_time_s"] == pytest.approx(report.step_time_s, rel=1e-9)
     study = tmp_path / "s.yaml"
     study.write_text("name: s\nbase: {model: resnet50, topology: dgx-a100, gpus: 8}\n"
                      "sweep: {grid: {clip_grad: [false, true]}}\n")
