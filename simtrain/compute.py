@@ -945,8 +945,9 @@ class ComputeModel:
         ``foreach``, in PyTorch's operators over the ``tensors`` tensors (:mod:`simtrain.optimizers`). Under
         :attr:`autocast` the parameters are fp32 (no master copy), and at fp16 ``GradScaler.unscale_`` first reads
         and writes every gradient (:data:`GRAD_SCALER_PASSES`). ``clip_grad`` clips the gradients by their global
-        norm first (:data:`CLIP_PASSES`, at the gradients' width; per tensor with the ``for-loop`` code, as PyTorch
-        1.x's ``clip_grad_norm_`` ran them, else over lists).
+        norm first (:data:`CLIP_PASSES` over fp32 gradients: the parameters' own under autocast or at fp32, else the
+        master copy's; per tensor with the ``for-loop`` code, as PyTorch 1.x's ``clip_grad_norm_`` ran them, else over
+        lists).
 
         Examples
         --------
@@ -964,7 +965,7 @@ class ComputeModel:
         ...        - cm.update_time(25_557_032, "fp32", "momentum")) * 1e3, 3)   # 12 bytes a parameter
         0.426
         """
-        from simtrain.optimizers import foreach_launches, update_bytes_per_param, update_kernels
+        from simtrain.optimizers import foreach_launches, pass_bytes, update_bytes_per_param, update_kernels
 
         # read weight, gradient, fp32 master (mixed precision) and states, plus LAMB/LARS/NovoGrad's norm passes;
         # write weight, master and states; or each operator's passes (simtrain.optimizers says it once); under
@@ -973,16 +974,18 @@ class ComputeModel:
         nbytes = float(num_params * update_bytes_per_param(optimizer, width, optimizer_impl))
         kernels = update_kernels(optimizer, optimizer_impl, num_params, tensors)
         if self.autocast and dtype == "fp16":   # GradScaler unscales the fp32 gradients before the step
-            nbytes += 4.0 * num_params * sum(r + w for r, w, _ in GRAD_SCALER_PASSES)
+            nbytes += float(num_params * pass_bytes(GRAD_SCALER_PASSES))
             kernels += foreach_launches(GRAD_SCALER_PASSES, num_params, tensors)
-        if clip_grad:   # the global norm, then every gradient scaled by max_norm / norm
-            nbytes += float(width) * num_params * sum(r + w for r, w, _ in CLIP_PASSES)
+        if clip_grad:   # the global norm, then every gradient scaled by max_norm / norm: fp32 gradients, the
+            # parameters' own under autocast, the master copy's with half weights (Megatron-LM's main_grad, Apex
+            # O2's and DeepSpeed's fp32 gradients)
+            nbytes += float(num_params * pass_bytes(CLIP_PASSES))
             # PyTorch 1.x's clip_grad_norm_ (the for-loop optimizers' era) launched both per tensor
             kernels += (len(CLIP_PASSES) * max(tensors, 1) if optimizer_impl == "for-loop"
                         else foreach_launches(CLIP_PASSES, num_params, tensors))
         if dtype == "fp8":   # the recipe casts the FP8 GEMMs' weights to their FP8 copies once a step
             nbytes += FP8_CAST_BYTES * fp8_share * num_params
-        if self.profile is not None:
-            return self.profile.memory_time(nbytes, dtype, kernels)
+        if self.profile is not None:   # under autocast every tensor here is fp32: the profile's fp32 rate
+            return self.profile.memory_time(nbytes, parameter_dtype(dtype, self.autocast), kernels)
         return self.kernel_time(0.0, nbytes, "fp32" if "fp32" in self.device.peak_flops_per_dtype else dtype,
                                 kernels)

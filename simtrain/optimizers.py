@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from simtrain.errors import ConfigError
 
 __all__ = ["OPTIMIZERS", "OPTIMIZER_IMPLS", "OPTIMIZER_STATES", "UNFUSED_PASSES", "Optimizer", "foreach_launches",
-           "get_optimizer", "state_bytes", "update_bytes_per_param", "update_kernels", "update_passes"]
+           "get_optimizer", "pass_bytes", "state_bytes", "update_bytes_per_param", "update_kernels", "update_passes"]
 
 #: How the update's code runs (module docstring): one fused kernel, or PyTorch's operators per tensor or per list.
 OPTIMIZER_IMPLS = ("fused", "foreach", "for-loop")
@@ -162,6 +162,18 @@ def update_passes(name: str, impl: str) -> tuple[tuple[int, int, int], ...] | No
     return UNFUSED_PASSES[name]
 
 
+def pass_bytes(passes: tuple[tuple[int, int, int], ...], width: int = 4) -> int:
+    """Bytes ``passes`` (``(reads, writes, lists)`` each, as :data:`UNFUSED_PASSES`) move per parameter over tensors
+    of ``width`` bytes a value.
+
+    Examples
+    --------
+    >>> pass_bytes(UNFUSED_PASSES["adam"])      # Adam's seven operators over fp32 tensors
+    76
+    """
+    return width * sum(r + w for r, w, _ in passes)
+
+
 def update_bytes_per_param(name: str, width: int, impl: str = "fused") -> int:
     """Bytes one update step moves per parameter of width ``width`` (fp32 master copy when ``width`` < 4).
 
@@ -181,7 +193,7 @@ def update_bytes_per_param(name: str, width: int, impl: str = "fused") -> int:
     if passes is None:
         master = 4 if width < 4 else 0
         return 2 * width + width + 2 * master + 2 * 4 * opt.states + 4 * opt.extra_reads
-    return 4 * sum(r + w for r, w, _ in passes)
+    return pass_bytes(passes)
 
 
 def update_kernels(name: str, impl: str, num_params: int, tensors: int) -> int:

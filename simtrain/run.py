@@ -76,7 +76,8 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("clip_grad", "boolean", False,
           "clip the gradients by their global norm before the update (torch.nn.utils.clip_grad_norm_, Hugging Face's "
           "max_grad_norm, Megatron-LM's --clip-grad, DeepSpeed's gradient_clipping): a norm pass and a scaling pass "
-          "over the gradients each GPU updates, 3 x their width a parameter a step; docs/compute-model.md"),
+          "over the fp32 gradients each GPU updates (the master copy's with half weights), 12 B a parameter a step; "
+          "docs/compute-model.md"),
     Param("algorithm", "string", "auto",
           "collective algorithm of the gradient all-reduces, NAME[:key=value,...] (`simtrain list algorithms`; "
           "auto: what NCCL would pick)"),

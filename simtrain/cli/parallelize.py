@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     config = result.config
     print(f"{config['model']} on {config['topology']}: {config['gpus']} x {config['device']}, global batch "
           f"{config['global_batch']}, {config['dtype']}{' under autocast' if config['autocast'] else ''}, "
-          f"{config['optimizer']}")
+          f"{config['optimizer']} ({config['optimizer_impl']}{', clipped' if config['clip_grad'] else ''})")
     print(f"  {result.space} valid plans, {result.fit} fit in memory, {result.simulated} simulated (the rest cannot "
           "beat the best by their lower bound)")
     for rank, row in enumerate(result.best, 1):

@@ -172,7 +172,7 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
 
     if is_module_reference(name_or_path):   # module:PATH.py[:FACTORY], the user's own PyTorch model
         return load_module_model(str(name_or_path))
-    if isinstance(name_or_path, str) and decoder.is_decoder_name(name_or_path):
+    if isinstance(name_or_path, str) and (decoder.is_decoder_name(name_or_path) or _is_file_with_keys(name_or_path)):
         head = name_or_path.partition(":")[0]
         if head != decoder.PREFIX and not _is_decoder_file(resolve("models", head)):
             return _load_with_input(name_or_path)   # NAME:image=CxHxW, NAME:tokens=N, NAME:vector=N
@@ -193,6 +193,14 @@ def _sizes(value: Any) -> Any:
     if isinstance(value, str) and _SIZES.fullmatch(value):
         return [int(part) for part in value.split("x")]
     return value
+
+
+def _is_file_with_keys(text: str) -> bool:
+    """Whether ``text`` is a model file's path with overrides (``/data/m.yaml:image=3x64x64``): a catalog name or a
+    relative path is a spec already (:func:`~simtrain.model.decoder.is_decoder_name`), an absolute path is one when
+    the file exists (a Windows drive's colon comes first, and no file is named ``C``)."""
+    head, sep, tail = text.partition(":")
+    return bool(sep) and "=" in tail and Path(head).is_file()
 
 
 def _is_decoder_file(path: Path) -> bool:
@@ -238,7 +246,8 @@ sizes as its one override, image=CxHxW (got 'tokens')
         raise ConfigError(f"{head!r} is not a decoder: it takes its input's sizes as its one override, "
                           f"{kind}={INPUT_OVERRIDES[kind]}", source=source, key="model", value=", ".join(extra))
     raw = overrides[kind]
-    if isinstance(raw, str) and _SIZES.fullmatch(raw) and any(len(p) > len(str(MAX_WIDTH)) for p in raw.split("x")):
+    if isinstance(raw, str) and _SIZES.fullmatch(raw) and any(len(p.lstrip("0")) > len(str(MAX_WIDTH))
+                                                              for p in raw.split("x")):
         raise ConfigError(f"each size must be at most {MAX_WIDTH}", source=source, key=f"model {kind}", value=raw)
     value, own = _sizes(raw), given[kind]
     if isinstance(value, list) != isinstance(own, list) or (isinstance(own, list) and len(value) != len(own)):

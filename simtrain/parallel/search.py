@@ -98,6 +98,9 @@ class SearchResult:
         >>> simulate(TrainingRun(**result.run_params())).step_time_s == result.best[0]["step_time_s"]
         True
         """
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < len(self.best):
+            raise ConfigError(f"must be an index of the {len(self.best)} plans found, 0 the fastest", key="rank",
+                              value=rank)
         row = self.best[rank]
         search = {k: self.config[k] for k in _SEARCH_PARAMS if self.config.get(k) is not None}
         plan = {k: row[k] for k in _PLAN_PARAMS}

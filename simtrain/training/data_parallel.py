@@ -119,7 +119,8 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
         from simtrain.compression import SchemeContext, make_scheme
 
         the = make_scheme(scheme)
-        ctx = SchemeContext(model, num_gpus=num_gpus, gpus_per_node=gpus_per_node, dtype=dtype)
+        ctx = SchemeContext(model, num_gpus=num_gpus, gpus_per_node=gpus_per_node,
+                            dtype=parameter_dtype(dtype, autocast))   # the gradients' precision, as the step's
         state = float(sum(the.state_bytes(ctx, optimizer).values()))
         parts["scheme_state"] = max(0.0, state) if the.starts_dense(ctx) else state
     parts["total"] = sum(parts.values())

@@ -134,6 +134,14 @@ def test_the_search_prices_a_plan_as_simulate_does(autocast: bool) -> None:
     assert row["memory_per_gpu_bytes"] == pytest.approx(report.memory_per_gpu_bytes, rel=1e-12)
 
 
+def test_run_params_names_a_plan_found() -> None:
+    result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=2)
+    assert result.run_params(1)["parallel"] == result.best[1]["parallel"]
+    for rank in (2, -1, True, 0.5):
+        with pytest.raises(ConfigError, match="rank"):
+            result.run_params(rank)   # type: ignore[arg-type]
+
+
 def test_the_search_takes_autocast_as_a_run_does(capsys) -> None:  # type: ignore[no-untyped-def]
     from tests.cli_checks import refused
 
