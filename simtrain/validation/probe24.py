@@ -70,30 +70,62 @@ _DOCUMENTS = {
            'NVIDIA dgxc-benchmarking nemo_megatron/README_175b.md (GPT-3 175B on 128 to 2,048 H100)'),
 }
 
+#: The page of each document whose rows share one (the others name their own).
+_PAGES = {
+    'D1': ('https://github.com/oahull0112/ESIFHPC4/blob/0fceb19061db396ae5602ff95dee838ce2564f21/'
+           'AI-ML/microbenchmark/README.md'),
+    'D2': ('https://github.com/modal-labs/multinode-training-guide/blob/50d02154e19c7d797f0ab509ed5787274b5dde7f/'
+           'benchmark/README.md'),
+    'D5': ('https://github.com/NVIDIA/dgxc-benchmarking/blob/0b71cfda5163540778e2a3d2db59858bf62f96f7/'
+           'nemo_megatron/README_175b.md'),
+}
+
+# the parameters, page and assumptions the rows of one document share (each row adds its own)
+_PARAMS_D1 = {'op': 'all-reduce', 'topology': 'dgx-h100', 'gpus': 64, 'topology.gpus_per_node': '4',
+              'topology.nic.count': '2', 'topology.nic.bandwidth': '200Gbit/s',
+              'topology.intra_node.kind': 'fully_connected', 'topology.intra_node.link': 'nvlink',
+              'topology.intra_node.bandwidth': '150GB/s', 'topology.intra_node.in_switch_reduction': 'false',
+              'network.protocol': 'nccl'}
+_ASSUME_D1 = ('Kestrel GPU nodes: 4 H100 SXM 80GB per node (NREL), modelled as the dgx-h100 family with 4 GPUs per '
+              'node, the 4-GPU HGX NVLink mesh as fully_connected nvlink links of 150 GB/s per direction per pair '
+              '(6 NVLink4 links of 25 GB/s; no NVSwitch, so no in-switch reduction) [assumed, not stated by the '
+              "source], and the node's two 200 Gb/s Slingshot NICs (NREL page) as 2 x 200 Gbit/s RDMA NICs "
+              '(Slingshot through the libfabric/CXI OFI plugin is not modelled separately); 64 GPUs = 16 nodes; '
+              'float32 sum; out-of-place busbw; ')
+_PARAMS_D3 = {'size': '1GiB', 'topology': 'dgx-h100', 'gpus': 2, 'topology.gpus_per_node': '1',
+              'topology.nic.count': '1', 'topology.nic.bandwidth': '400Gbit/s', 'network.protocol': 'nccl'}
+_ASSUME_D3 = ('two hosts with one H100 80GB HBM3 each (one rank per node), one ConnectX RoCE NIC (mlx5_5) at 400 '
+              "Gbit/s ('Largest possible bandwidth value: 400 Gbps'), as dgx-h100 with 1 GPU per node and 1 NIC of "
+              "400 Gbit/s, RDMA transport; the log shows 'GDR 0' (no GPUDirect RDMA: data staged through host "
+              'memory), which simtrain does not model; ')
+_PARAMS_D5 = {'model': 'gpt3-175b:attention=flash', 'topology': 'dgx-h100', 'optimizer': 'adam', 'recompute': 'none',
+              'zero': 1, 'sequence_parallel': True, 'pipeline_schedule': 'interleaved:chunks=12', 'micro_batch': 1,
+              'network.protocol': 'nccl'}
+_ASSUME_D5 = ('DGX Cloud H100 as the catalog dgx-h100 (8 H100 SXM, NVSwitch, 8 x 400 Gbit/s IB); GPT-3 175B '
+              '(catalog gpt3-175b, seq 2048); TP=4, PP=8, VP=12 (`--pipeline-schedule interleaved:chunks=12`), '
+              "MBS=1, GBS = 16 x nodes as stated; from the NeMo launcher's 175b.yaml: sequence parallel, no "
+              'activation checkpointing, distributed fused Adam (ZeRO-1: `--zero 1`) with overlapped grad sync '
+              '(simtrain default --overlap-dp), p2p not overlapped (default); NeMo/Megatron-core with Transformer '
+              'Engine on Hopper -> fused (cuDNN) attention `attention=flash` [assumed]; simulated = step_time_s; ')
+
+_RN50 = {'model': 'resnet50', 'memory_format': 'nchw', 'optimizer': 'momentum', 'optimizer_impl': 'foreach',
+         'network.protocol': 'nccl'}
+_BERT = {'model': 'bert-base:tokens=384', 'dtype': 'fp16', 'autocast': True, 'optimizer': 'adam',
+         'optimizer_impl': 'fused', 'network.protocol': 'nccl'}
+
 #: The probe's rows as it registered them (its results file, /work/reports/probe24_results.json at the time): name,
 #: document, command kind and parameters, the --json field and its scale, the figure, its unit and quantity, the
 #: page's words, the page, the probe's assumptions and confidence, and its one-sentence reading of a row beyond 25 %.
 _ROWS: tuple[dict[str, Any], ...] = (
     dict(
         name='kestrel-allreduce-512KiB', document='D1', kind='collective',
-        params={'op': 'all-reduce', 'size': '512KiB', 'topology': 'dgx-h100', 'gpus': 64,
-                'topology.gpus_per_node': '4', 'topology.nic.count': '2', 'topology.nic.bandwidth': '200Gbit/s',
-                'topology.intra_node.kind': 'fully_connected', 'topology.intra_node.link': 'nvlink',
-                'topology.intra_node.bandwidth': '150GB/s', 'topology.intra_node.in_switch_reduction': 'false',
-                'network.protocol': 'nccl'},
+        params={**_PARAMS_D1, 'size': '512KiB'},
         key='busbw_Bps', scale=1e-09, published=1.24, unit='GB/s',
         quantity='all-reduce bus bandwidth (out-of-place), 524288 B, 64 H100 on 16 Kestrel nodes',
         quote='|Reference (Kestrel)|1|AllReduce|all_reduce_perf -b 8 -e 4G -f '
               '2|64|16|524288|835.3|0.63|1.24|462.2|1.13|2.23|',
-        url=('https://github.com/oahull0112/ESIFHPC4/blob/0fceb19061db396ae5602ff95dee838ce2564f21/'
-             'AI-ML/microbenchmark/README.md'),
-        assumptions='Kestrel GPU nodes: 4 H100 SXM 80GB per node (NREL), modelled as the dgx-h100 family with 4 '
-                    'GPUs per node, the 4-GPU HGX NVLink mesh as fully_connected nvlink links of 150 GB/s per '
-                    'direction per pair (6 NVLink4 links of 25 GB/s; no NVSwitch, so no in-switch reduction) '
-                    "[assumed, not stated by the source], and the node's two 200 Gb/s Slingshot NICs (NREL page) as "
-                    '2 x 200 Gbit/s RDMA NICs (Slingshot through the libfabric/CXI OFI plugin is not modelled '
-                    'separately); 64 GPUs = 16 nodes; float32 sum; out-of-place busbw; algorithm auto; small '
-                    'message: latency-bound, Slingshot latency unknown (catalog 1 us per hop)',
+        assumptions=_ASSUME_D1 + ('algorithm auto; small message: latency-bound, Slingshot latency unknown '
+                                   '(catalog 1 us per hop)'),
         confidence='low',
         gap='Latency regime simtrain does not model: NCCL over HPE Slingshot through the libfabric/CXI OFI plugin '
             'costs hundreds of microseconds per small all-reduce (835 us here; the same sweep is non-monotonic: '
@@ -101,23 +133,12 @@ _ROWS: tuple[dict[str, Any], ...] = (
             "prices an InfiniBand-like 1 us hop with NCCL's own latency constants (140 us simulated)."),
     dict(
         name='kestrel-allreduce-32MiB', document='D1', kind='collective',
-        params={'op': 'all-reduce', 'size': '32MiB', 'topology': 'dgx-h100', 'gpus': 64,
-                'topology.gpus_per_node': '4', 'topology.nic.count': '2', 'topology.nic.bandwidth': '200Gbit/s',
-                'topology.intra_node.kind': 'fully_connected', 'topology.intra_node.link': 'nvlink',
-                'topology.intra_node.bandwidth': '150GB/s', 'topology.intra_node.in_switch_reduction': 'false',
-                'network.protocol': 'nccl'},
+        params={**_PARAMS_D1, 'size': '32MiB'},
         key='busbw_Bps', scale=1e-09, published=22.22, unit='GB/s',
         quantity='all-reduce bus bandwidth (out-of-place), 33554432 B, 64 H100 on 16 Kestrel nodes',
         quote='|Reference (Kestrel)|1|AllReduce|all_reduce_perf -b 8 -e 4G -f '
               '2|64|16|33554432|2973.4|11.29|22.22|2636.4|12.73|25.06|',
-        url=('https://github.com/oahull0112/ESIFHPC4/blob/0fceb19061db396ae5602ff95dee838ce2564f21/'
-             'AI-ML/microbenchmark/README.md'),
-        assumptions='Kestrel GPU nodes: 4 H100 SXM 80GB per node (NREL), modelled as the dgx-h100 family with 4 '
-                    'GPUs per node, the 4-GPU HGX NVLink mesh as fully_connected nvlink links of 150 GB/s per '
-                    'direction per pair (6 NVLink4 links of 25 GB/s; no NVSwitch, so no in-switch reduction) '
-                    "[assumed, not stated by the source], and the node's two 200 Gb/s Slingshot NICs (NREL page) as "
-                    '2 x 200 Gbit/s RDMA NICs (Slingshot through the libfabric/CXI OFI plugin is not modelled '
-                    'separately); 64 GPUs = 16 nodes; float32 sum; out-of-place busbw; algorithm auto',
+        assumptions=_ASSUME_D1 + ('algorithm auto'),
         confidence='medium',
         gap='Mid-size ramp: the measured Slingshot/OFI path reaches its bandwidth plateau only from 64 MiB (41.9 '
             'GB/s) and takes 2.97 ms at 32 MiB against 1.84 ms simulated, i.e. per-step proxy/network overheads of '
@@ -125,23 +146,12 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'overestimate on A100 rings).'),
     dict(
         name='kestrel-allreduce-4GiB', document='D1', kind='collective',
-        params={'op': 'all-reduce', 'size': '4GiB', 'topology': 'dgx-h100', 'gpus': 64, 'topology.gpus_per_node': '4',
-                'topology.nic.count': '2', 'topology.nic.bandwidth': '200Gbit/s',
-                'topology.intra_node.kind': 'fully_connected', 'topology.intra_node.link': 'nvlink',
-                'topology.intra_node.bandwidth': '150GB/s', 'topology.intra_node.in_switch_reduction': 'false',
-                'network.protocol': 'nccl'},
+        params={**_PARAMS_D1, 'size': '4GiB'},
         key='busbw_Bps', scale=1e-09, published=45.72, unit='GB/s',
         quantity='all-reduce bus bandwidth (out-of-place), 4294967296 B, 64 H100 on 16 Kestrel nodes',
         quote='|Reference (Kestrel)|1|AllReduce|all_reduce_perf -b 8 -e 4G -f '
               '2|64|16|4294967296|184959|23.22|45.72|185005|23.22|45.71|',
-        url=('https://github.com/oahull0112/ESIFHPC4/blob/0fceb19061db396ae5602ff95dee838ce2564f21/'
-             'AI-ML/microbenchmark/README.md'),
-        assumptions='Kestrel GPU nodes: 4 H100 SXM 80GB per node (NREL), modelled as the dgx-h100 family with 4 '
-                    'GPUs per node, the 4-GPU HGX NVLink mesh as fully_connected nvlink links of 150 GB/s per '
-                    'direction per pair (6 NVLink4 links of 25 GB/s; no NVSwitch, so no in-switch reduction) '
-                    "[assumed, not stated by the source], and the node's two 200 Gb/s Slingshot NICs (NREL page) as "
-                    '2 x 200 Gbit/s RDMA NICs (Slingshot through the libfabric/CXI OFI plugin is not modelled '
-                    'separately); 64 GPUs = 16 nodes; float32 sum; out-of-place busbw; algorithm auto',
+        assumptions=_ASSUME_D1 + ('algorithm auto'),
         confidence='medium',
         gap=''),
     dict(
@@ -151,8 +161,6 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='all-reduce bus bandwidth, 4.0 GB (500000x2000 float32) on 2 x 8 H100',
         quote='The average bandwidth of all_reduce with a 4.0GB payload (50 trials, 16 ranks): algbw: 239.742 GBps '
               '(1917.9 Gbps) busbw: 449.515 GBps (3596.1 Gbps)',
-        url=('https://github.com/modal-labs/multinode-training-guide/blob/50d02154e19c7d797f0ab509ed5787274b5dde7f/'
-             'benchmark/README.md'),
         assumptions='2 Modal nodes of 8 H100 (SXM assumed) as the catalog dgx-h100 (NVSwitch 450 GB/s, 8 x 400 '
                     'Gbit/s NICs: the NICs are not stated; the README mentions IB/RDMA and HCA ordering); 16 GPUs; '
                     'size 4.0 GB = 4e9 B (500000 x 2000 x 4 B); torch.distributed all_reduce timed over 50 trials '
@@ -161,9 +169,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='moc-allreduce-1GiB-2x1h100-roce', document='D3', kind='collective',
-        params={'op': 'all-reduce', 'size': '1GiB', 'topology': 'dgx-h100', 'gpus': 2, 'topology.gpus_per_node': '1',
-                'topology.nic.count': '1', 'topology.nic.bandwidth': '400Gbit/s', 'algorithm': 'auto:algo=ring',
-                'network.protocol': 'nccl'},
+        params={**_PARAMS_D3, 'op': 'all-reduce', 'algorithm': 'auto:algo=ring'},
         key='busbw_Bps', scale=1e-09, published=15.12, unit='GB/s',
         quantity='all-reduce bus bandwidth (out-of-place), 1 GiB, 2 H100 on 2 nodes over one 400G RoCE NIC, '
                  'NCCL_ALGO=RING',
@@ -171,38 +177,29 @@ _ROWS: tuple[dict[str, Any], ...] = (
               '15.13      0',
         url=('https://github.com/CCI-MOC/roce-testing/blob/9c5b4242e125ceddff45d5c0c2a4ced66a5e8f1b/'
              'RHELAI/3_nccl_tests/logs/all_reduce_roce_1gpu.log'),
-        assumptions='two hosts with one H100 80GB HBM3 each (one rank per node), one ConnectX RoCE NIC (mlx5_5) at '
-                    "400 Gbit/s ('Largest possible bandwidth value: 400 Gbps'), as dgx-h100 with 1 GPU per node and "
-                    "1 NIC of 400 Gbit/s, RDMA transport; the log shows 'GDR 0' (no GPUDirect RDMA: data staged "
-                    'through host memory), which simtrain does not model; NCCL_ALGO=RING as `--algorithm '
-                    'auto:algo=ring`',
+        assumptions=_ASSUME_D3 + ('NCCL_ALGO=RING as `--algorithm auto:algo=ring`'),
         confidence='low',
         gap="The run had GPUDirect RDMA off ('use ring PXN 0 GDR 0' in the log), so NCCL staged every chunk through "
             'host memory and reached ~15 GB/s on a 400 Gbit/s RoCE NIC, while simtrain assumes GPU-direct RDMA at '
             '0.95 of line rate (47.4 GB/s) and has no GDR-off cost.'),
     dict(
         name='moc-sendrecv-1GiB-2x1h100-roce', document='D3', kind='collective',
-        params={'op': 'sendrecv', 'size': '1GiB', 'topology': 'dgx-h100', 'gpus': 2, 'topology.gpus_per_node': '1',
-                'topology.nic.count': '1', 'topology.nic.bandwidth': '400Gbit/s', 'network.protocol': 'nccl'},
+        params={**_PARAMS_D3, 'op': 'sendrecv'},
         key='busbw_Bps', scale=1e-09, published=13.96, unit='GB/s',
         quantity='sendrecv bus bandwidth (= algbw), 1 GiB, 2 H100 on 2 nodes over one 400G RoCE NIC',
         quote='1073741824     268435456     float     sum      -1    76929   13.96   13.96      0    76967   13.95  '
               '13.95    N/A',
         url=('https://github.com/CCI-MOC/roce-testing/blob/9c5b4242e125ceddff45d5c0c2a4ced66a5e8f1b/'
              'RHELAI/3_nccl_tests/logs/sendrecv_roce_1gpu.log'),
-        assumptions='two hosts with one H100 80GB HBM3 each (one rank per node), one ConnectX RoCE NIC (mlx5_5) at '
-                    "400 Gbit/s ('Largest possible bandwidth value: 400 Gbps'), as dgx-h100 with 1 GPU per node and "
-                    "1 NIC of 400 Gbit/s, RDMA transport; the log shows 'GDR 0' (no GPUDirect RDMA: data staged "
-                    'through host memory), which simtrain does not model; sendrecv_perf: each rank sends its buffer '
-                    'to the next (simtrain --op sendrecv), algorithm auto',
+        assumptions=_ASSUME_D3 + ('sendrecv_perf: each rank sends its buffer to the next (simtrain --op sendrecv), '
+                                   'algorithm auto'),
         confidence='low',
         gap='Same cause as the all-reduce row of this log: GDR 0 (host-staged transfers) caps the measured '
             'point-to-point rate at ~14 GB/s; simtrain models a GPU-direct RDMA NIC at 0.95 x 400 Gbit/s.'),
     dict(
         name='lambda-rn50-amp-1xa100', document='D4', kind='simulate',
-        params={'model': 'resnet50', 'dtype': 'fp16', 'autocast': True, 'memory_format': 'nchw',
-                'optimizer': 'momentum', 'optimizer_impl': 'foreach', 'topology': 'dgx-a100', 'gpus': 1,
-                'topology.gpus_per_node': '1', 'batch': 1280, 'network.protocol': 'nccl'},
+        params={**_RN50, 'dtype': 'fp16', 'autocast': True,
+                'topology': 'dgx-a100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=1582.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 1 x A100 80GB SXM4, batch 1280',
         quote='A100 80GB SXM4,1.0,400.0,16250.0,458.0,443.0,152.0,243500.0,30787381.0,1582.0,... (columns '
@@ -220,9 +217,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-rn50-amp-8xa100', document='D4', kind='simulate',
-        params={'model': 'resnet50', 'dtype': 'fp16', 'autocast': True, 'memory_format': 'nchw',
-                'optimizer': 'momentum', 'optimizer_impl': 'foreach', 'topology': 'dgx-a100', 'gpus': 8, 'batch': 1280,
-                'network.protocol': 'nccl'},
+        params={**_RN50, 'dtype': 'fp16', 'autocast': True, 'topology': 'dgx-a100', 'gpus': 8, 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=11439.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 8 x A100 80GB SXM4, batch 1280 per GPU',
         quote='8x A100 80GB SXM4,8.0,3200.0,130000.0,3360.0,4273.0,746.0,996656.0,275620881.0,11439.0,...; batch: '
@@ -241,9 +236,8 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'against a measured 84 % for 8 x A100 ResNet-50 DDP).'),
     dict(
         name='lambda-rn50-amp-1xh100', document='D4', kind='simulate',
-        params={'model': 'resnet50', 'dtype': 'fp16', 'autocast': True, 'memory_format': 'nchw',
-                'optimizer': 'momentum', 'optimizer_impl': 'foreach', 'topology': 'dgx-h100', 'gpus': 1,
-                'topology.gpus_per_node': '1', 'batch': 1280, 'network.protocol': 'nccl'},
+        params={**_RN50, 'dtype': 'fp16', 'autocast': True,
+                'topology': 'dgx-h100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=2616.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 1 x H100 80GB SXM5, batch 1280',
         quote='H100 80GB SXM5,1.0,700.0,36718.75,782.0,812.0,301.0,467071.0,52418903.0,2616.0,...; batch: resnet50 '
@@ -264,9 +258,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'involved.'),
     dict(
         name='lambda-rn50-amp-8xh100', document='D4', kind='simulate',
-        params={'model': 'resnet50', 'dtype': 'fp16', 'autocast': True, 'memory_format': 'nchw',
-                'optimizer': 'momentum', 'optimizer_impl': 'foreach', 'topology': 'dgx-h100', 'gpus': 8, 'batch': 1280,
-                'network.protocol': 'nccl'},
+        params={**_RN50, 'dtype': 'fp16', 'autocast': True, 'topology': 'dgx-h100', 'gpus': 8, 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=20728.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 8 x H100 80GB SXM5, batch 1280 per GPU',
         quote='8x H100 80GB SXM5,8.0,5600.0,293750.0,6206.0,9176.0,2167.0,3530376.0,317881934.0,20728.0,...; batch: '
@@ -284,9 +276,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'close (measured 7.92x one GPU, simulated ~7.8x).'),
     dict(
         name='lambda-rn50-amp-8xv100', document='D4', kind='simulate',
-        params={'model': 'resnet50', 'dtype': 'fp16', 'autocast': True, 'memory_format': 'nchw',
-                'optimizer': 'momentum', 'optimizer_impl': 'foreach', 'topology': 'cloud-25g', 'gpus': 8, 'batch': 256,
-                'network.protocol': 'nccl'},
+        params={**_RN50, 'dtype': 'fp16', 'autocast': True, 'topology': 'cloud-25g', 'gpus': 8, 'batch': 256},
         key='throughput_samples_per_s', scale=1.0, published=6174.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, Lambda Cloud 8 x V100 16GB, batch 256 per GPU',
         quote='LambdaCloud 8xV100 16GB,8.0,2400.0,79500.0,1715.0,1204.0,286.0,367453.0,186701873.0,6174.0,...; '
@@ -304,9 +294,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-rn50-fp32-8xa100', document='D4', kind='simulate',
-        params={'model': 'resnet50', 'dtype': 'tf32', 'memory_format': 'nchw', 'optimizer': 'momentum',
-                'optimizer_impl': 'foreach', 'topology': 'dgx-a100', 'gpus': 8, 'batch': 640,
-                'network.protocol': 'nccl'},
+        params={**_RN50, 'dtype': 'tf32', 'topology': 'dgx-a100', 'gpus': 8, 'batch': 640},
         key='throughput_samples_per_s', scale=1.0, published=7397.0, unit='images/s',
         quantity='ResNet-50 FP32 training throughput, 8 x A100 80GB SXM4, batch 640 per GPU',
         quote='8x A100 80GB SXM4,8.0,3200.0,130000.0,2218.0,1362.0,251.0,403429.0,338056437.0,7397.0,... '
@@ -323,9 +311,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-bertbase-squad-fp16-1xa100', document='D4', kind='simulate',
-        params={'model': 'bert-base:tokens=384', 'dtype': 'fp16', 'autocast': True, 'optimizer': 'adam',
-                'optimizer_impl': 'fused', 'topology': 'dgx-a100', 'gpus': 1, 'topology.gpus_per_node': '1',
-                'batch': 320, 'network.protocol': 'nccl'},
+        params={**_BERT, 'topology': 'dgx-a100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 320},
         key='throughput_samples_per_s', scale=1.0, published=443.0, unit='sequences/s',
         quantity='BERT-base SQuAD fine-tuning throughput (fp16), 1 x A100 80GB SXM4, batch 320',
         quote='A100 80GB SXM4,1.0,400.0,16250.0,458.0,443.0,...; batch: bert_base_squad 320',
@@ -345,8 +331,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             '1-GPU (443/s) and 8-GPU per-GPU (534/s) rates.'),
     dict(
         name='lambda-bertbase-squad-fp16-8xa100', document='D4', kind='simulate',
-        params={'model': 'bert-base:tokens=384', 'dtype': 'fp16', 'autocast': True, 'optimizer': 'adam',
-                'optimizer_impl': 'fused', 'topology': 'dgx-a100', 'gpus': 8, 'batch': 320, 'network.protocol': 'nccl'},
+        params={**_BERT, 'topology': 'dgx-a100', 'gpus': 8, 'batch': 320},
         key='throughput_samples_per_s', scale=1.0, published=4273.0, unit='sequences/s',
         quantity='BERT-base SQuAD fine-tuning throughput (fp16), 8 x A100 80GB SXM4, batch 320 per GPU',
         quote='8x A100 80GB SXM4,8.0,3200.0,130000.0,3360.0,4273.0,...; batch: bert_base_squad 2560 (8 x 320)',
@@ -363,8 +348,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-bertbase-squad-fp16-8xh100', document='D4', kind='simulate',
-        params={'model': 'bert-base:tokens=384', 'dtype': 'fp16', 'autocast': True, 'optimizer': 'adam',
-                'optimizer_impl': 'fused', 'topology': 'dgx-h100', 'gpus': 8, 'batch': 320, 'network.protocol': 'nccl'},
+        params={**_BERT, 'topology': 'dgx-h100', 'gpus': 8, 'batch': 320},
         key='throughput_samples_per_s', scale=1.0, published=9176.0, unit='sequences/s',
         quantity='BERT-base SQuAD fine-tuning throughput (fp16), 8 x H100 80GB SXM5, batch 320 per GPU',
         quote='8x H100 80GB SXM5,8.0,5600.0,293750.0,6206.0,9176.0,...; batch: bert_base_squad 2560 (8 x 320)',
@@ -381,76 +365,42 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='dgxc-gpt3-175b-bf16-128xh100', document='D5', kind='simulate',
-        params={'model': 'gpt3-175b:attention=flash', 'topology': 'dgx-h100', 'optimizer': 'adam',
-                'recompute': 'none', 'zero': 1, 'sequence_parallel': True,
-                'pipeline_schedule': 'interleaved:chunks=12', 'micro_batch': 1, 'dtype': 'bf16', 'gpus': 128,
-                'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256, 'network.protocol': 'nccl'},
+        params={**_PARAMS_D5, 'dtype': 'bf16', 'gpus': 128, 'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256},
         key='step_time_s', scale=1.0, published=8.309, unit='s',
         quantity='GPT-3 175B BF16 training step time, 128 H100, GBS 256',
         quote='| NeMo Megatron BF16 (TP=4,PP=8, MBS=1, VP=12, SEQ=2048) | 128x H100 GPUs (GBS=256) | ... | Training '
               'step time (seconds per step) | 8.309 |',
-        url=('https://github.com/NVIDIA/dgxc-benchmarking/blob/0b71cfda5163540778e2a3d2db59858bf62f96f7/'
-             'nemo_megatron/README_175b.md'),
-        assumptions='DGX Cloud H100 as the catalog dgx-h100 (8 H100 SXM, NVSwitch, 8 x 400 Gbit/s IB); GPT-3 175B '
-                    '(catalog gpt3-175b, seq 2048); TP=4, PP=8, VP=12 (`--pipeline-schedule '
-                    "interleaved:chunks=12`), MBS=1, GBS = 16 x nodes as stated; from the NeMo launcher's "
-                    '175b.yaml: sequence parallel, no activation checkpointing, distributed fused Adam (ZeRO-1: '
-                    '`--zero 1`) with overlapped grad sync (simtrain default --overlap-dp), p2p not overlapped '
-                    '(default); NeMo/Megatron-core with Transformer Engine on Hopper -> fused (cuDNN) attention '
-                    '`attention=flash` [assumed]; simulated = step_time_s; bf16',
+        assumptions=_ASSUME_D5 + ('bf16'),
         confidence='medium',
         gap=''),
     dict(
         name='dgxc-gpt3-175b-bf16-1024xh100', document='D5', kind='simulate',
-        params={'model': 'gpt3-175b:attention=flash', 'topology': 'dgx-h100', 'optimizer': 'adam',
-                'recompute': 'none', 'zero': 1, 'sequence_parallel': True,
-                'pipeline_schedule': 'interleaved:chunks=12', 'micro_batch': 1, 'dtype': 'bf16', 'gpus': 1024,
-                'parallel': 'tp=4,pp=8,dp=32', 'global_batch': 2048, 'network.protocol': 'nccl'},
+        params={**_PARAMS_D5, 'dtype': 'bf16', 'gpus': 1024, 'parallel': 'tp=4,pp=8,dp=32', 'global_batch': 2048},
         key='step_time_s', scale=1.0, published=8.453, unit='s',
         quantity='GPT-3 175B BF16 training step time, 1024 H100, GBS 2048',
         quote='| NeMo Megatron BF16 (TP=4,PP=8, MBS=1, VP=12, SEQ=2048) | ... | 1024x H100 GPUs (GBS=2048) | ... '
               'Training step time (seconds per step) | 8.309 | 8.408 | 8.42 | 8.453 | 8.49',
-        url=('https://github.com/NVIDIA/dgxc-benchmarking/blob/0b71cfda5163540778e2a3d2db59858bf62f96f7/'
-             'nemo_megatron/README_175b.md'),
-        assumptions='DGX Cloud H100 as the catalog dgx-h100 (8 H100 SXM, NVSwitch, 8 x 400 Gbit/s IB); GPT-3 175B '
-                    '(catalog gpt3-175b, seq 2048); TP=4, PP=8, VP=12 (`--pipeline-schedule '
-                    "interleaved:chunks=12`), MBS=1, GBS = 16 x nodes as stated; from the NeMo launcher's "
-                    '175b.yaml: sequence parallel, no activation checkpointing, distributed fused Adam (ZeRO-1: '
-                    '`--zero 1`) with overlapped grad sync (simtrain default --overlap-dp), p2p not overlapped '
-                    '(default); NeMo/Megatron-core with Transformer Engine on Hopper -> fused (cuDNN) attention '
-                    '`attention=flash` [assumed]; simulated = step_time_s; bf16',
+        assumptions=_ASSUME_D5 + ('bf16'),
         confidence='medium',
         gap=''),
     dict(
         name='dgxc-gpt3-175b-fp8-128xh100', document='D5', kind='simulate',
-        params={'model': 'gpt3-175b:attention=flash', 'topology': 'dgx-h100', 'optimizer': 'adam',
-                'recompute': 'none', 'zero': 1, 'sequence_parallel': True,
-                'pipeline_schedule': 'interleaved:chunks=12', 'micro_batch': 1, 'dtype': 'fp8', 'gpus': 128,
-                'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256, 'network.protocol': 'nccl'},
+        params={**_PARAMS_D5, 'dtype': 'fp8', 'gpus': 128, 'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256},
         key='step_time_s', scale=1.0, published=5.626, unit='s',
         quantity='GPT-3 175B FP8 training step time, 128 H100, GBS 256',
         quote='| NeMo Megatron FP8 (TP=4,PP=8, MBS=1, VP=12, SEQ=2048) | 128x H100 GPUs (GBS=256) | ... | Training '
               'step time (seconds per step) | 5.626 |',
-        url=('https://github.com/NVIDIA/dgxc-benchmarking/blob/0b71cfda5163540778e2a3d2db59858bf62f96f7/'
-             'nemo_megatron/README_175b.md'),
-        assumptions='DGX Cloud H100 as the catalog dgx-h100 (8 H100 SXM, NVSwitch, 8 x 400 Gbit/s IB); GPT-3 175B '
-                    '(catalog gpt3-175b, seq 2048); TP=4, PP=8, VP=12 (`--pipeline-schedule '
-                    "interleaved:chunks=12`), MBS=1, GBS = 16 x nodes as stated; from the NeMo launcher's "
-                    '175b.yaml: sequence parallel, no activation checkpointing, distributed fused Adam (ZeRO-1: '
-                    '`--zero 1`) with overlapped grad sync (simtrain default --overlap-dp), p2p not overlapped '
-                    '(default); NeMo/Megatron-core with Transformer Engine on Hopper -> fused (cuDNN) attention '
-                    '`attention=flash` [assumed]; simulated = step_time_s; FP8 (Transformer Engine hybrid recipe) '
-                    'as `--dtype fp8`',
+        assumptions=_ASSUME_D5 + ('FP8 (Transformer Engine hybrid recipe) as `--dtype fp8`'),
         confidence='medium',
         gap=''),
 )
-
 
 def _register() -> None:
     for row in _ROWS:
         source_id, document = _DOCUMENTS[row["document"]]
         cmd = Command(row["kind"], row["params"])
-        _case(row["name"], source_id, f"{document}, {row['url']}: '{row['quote']}'", row["quantity"],
+        page = row.get("url") or _PAGES[row["document"]]
+        _case(row["name"], source_id, f"{document}, {page}: '{row['quote']}'", row["quantity"],
               row["published"], row["unit"], "[M]",
               f"{row['assumptions']}; {_CONFIDENCE.format(row['confidence'])} ({_REASONS[row['name']]})", [cmd],
               _value(cmd, row["key"], row["scale"]),
