@@ -896,6 +896,17 @@ _HVD_TEXT = ("servers of 4 Pascal GPUs with one RoCE 25 Gbit/s NIC each: the `cl
              "and a 64 MiB fusion buffer (`--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`), NCCL 2 "
              f"under it ({_DEFAULT_ALGO}); efficiency = simtrain's scaling_efficiency (against one GPU's "
              "compute-only throughput)")
+#: the Inception-V3 rows' reading of simtrain's step (its command's --json)
+_HVD_GAPS = {
+    "inception-v3-512": "simtrain loses 7.40 % against linear scaling where the docs give 10 %: 21.3 ms waiting for "
+                        "the slowest of 512 GPUs, 1.1 ms of the all-reduce left exposed (134.4 "
+                        "ms in all, hidden behind backward by Horovod's fusion) and the rest its cycle and launches: "
+                        "a 366.9 ms step against 339.7 ms of compute",
+    "inception-v3-128": "simtrain loses 6.25 % against linear scaling where the docs give 10 %: 18.0 ms waiting for "
+                        "the slowest of 128 GPUs, 1.0 ms of the all-reduce left exposed (99.7 ms "
+                        "in all, hidden behind backward by Horovod's fusion) and the rest its cycle and launches: a "
+                        "362.4 ms step against 339.7 ms of compute",
+}
 for _label, _model, _servers, _published, _src in (
         ("inception-v3-512", "inception-v3", 128, 90.0,
          "docs/benchmarks.rst (horovod/horovod, as in the ROCm/horovod fork): 'done on 128 servers with 4 Pascal GPUs "
@@ -914,7 +925,10 @@ for _label, _model, _servers, _published, _src in (
     _case(f"horovod-benchmark-{_label}", "horovod-benchmarks", f"Horovod {_src}",
           f"{_model} scaling efficiency on {_gpus} Pascal GPUs ({_servers} servers of 4, 25 Gbit/s RoCE)", _published,
           "%", "[M]", f"{_HVD_TEXT}; {_gpus} GPUs", [_cmd], _value(_cmd, "scaling_efficiency", 100.0),
-          effect_zero=100.0)
+          effect_zero=100.0,
+          gap=(f"{_HVD_GAPS[_label]}; the docs' 90 % is one rounded figure for two models, and TensorFlow's "
+               "per-step overheads in tf_cnn_benchmarks and the single-GPU baseline's own conditions are not in "
+               "simtrain; not closed") if _label in _HVD_GAPS else "")
 
 
 # --- signSGD with majority vote ----------------------------------------------------------------------------------

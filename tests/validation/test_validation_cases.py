@@ -54,9 +54,12 @@ def test_every_case_runs_and_returns_finite_numbers(rows):
 
 
 def test_every_case_beyond_the_threshold_is_explained(rows):
+    """A miss beyond the threshold, in the figure or in a ratio case's effect, says why."""
     for r in rows:
         if abs(r.rel_error) > THRESHOLD:
             assert r.gap, f"{r.name} misses by {r.rel_error:+.1%} and says nothing about why"
+        if r.effect_error is not None and abs(r.effect_error) > THRESHOLD:
+            assert r.gap, f"{r.name}'s effect misses by {r.effect_error:+.1%} and says nothing about why"
 
 
 def test_exact_traffic_cases_agree(rows):
