@@ -48,9 +48,9 @@ from simtrain.errors import ConfigError
 from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
-__all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "ComputeModel",
-           "cast_elements", "flash_attention_flops", "fp8_gemm_share", "is_fp8_gemm", "parameter_dtype",
-           "parameter_width", "score_bytes"]
+__all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "REDUCE_DTYPES",
+           "ComputeModel", "cast_elements", "flash_attention_flops", "fp8_gemm_share", "gradient_dtype", "is_fp8_gemm",
+           "parameter_dtype", "parameter_width", "score_bytes"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -208,6 +208,27 @@ def parameter_dtype(dtype: str, autocast: bool = False) -> str:
     ('bf16', 'fp32')
     """
     return "fp32" if autocast else dtype
+
+
+#: The dtypes a run's gradients can be reduced in (``reduce_dtype``): ``auto``, the gradients' own
+#: (:func:`parameter_dtype`), or one named.
+REDUCE_DTYPES = ("auto", "fp32", "bf16", "fp16")
+
+
+def gradient_dtype(dtype: str, autocast: bool = False, reduce_dtype: str = "auto") -> str:
+    """The dtype a run's gradients are accumulated and reduced in across data-parallel ranks: ``reduce_dtype``, or
+    with ``auto`` the parameters' own (:func:`parameter_dtype`). Megatron-LM accumulates and reduces a bf16 model's
+    gradients in fp32 (its ``main_grad``), as FSDP2 does with ``reduce_dtype=float32`` (torchtitan's default) and a
+    JAX model with fp32 weights (MaxText's); that is ``fp32``.
+
+    Examples
+    --------
+    >>> gradient_dtype("bf16"), gradient_dtype("bf16", reduce_dtype="fp32"), gradient_dtype("fp16", autocast=True)
+    ('bf16', 'fp32', 'fp32')
+    """
+    if reduce_dtype not in REDUCE_DTYPES:
+        raise ConfigError("unknown value", key="reduce_dtype", value=reduce_dtype, choices=list(REDUCE_DTYPES))
+    return parameter_dtype(dtype, autocast) if reduce_dtype == "auto" else reduce_dtype
 
 
 def parameter_width(dtype: str, autocast: bool = False) -> int:

@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simtrain import units
-from simtrain.compute import AUTOCAST_DTYPES, MEMORY_FORMATS
+from simtrain.compute import AUTOCAST_DTYPES, MEMORY_FORMATS, REDUCE_DTYPES
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
@@ -97,6 +97,10 @@ RUN_PARAMS: tuple[Param, ...] = (
           "parameter a micro-batch); the gradients are fp32 in every reduction and the update, which at fp16 "
           "GradScaler unscales first; false: the model itself in the half dtype with fp32 master weights in the "
           "optimizer (Megatron-LM, DeepSpeed, Apex O2); docs/compute-model.md"),
+    Param("reduce_dtype", "choice", "auto",
+          "the dtype the gradients are accumulated and reduced in across data-parallel ranks, and held in: auto (the "
+          "parameters' own: the run's dtype, fp32 under autocast) or fp32 (Megatron-LM's main_grad for bf16, FSDP2's "
+          "reduce_dtype=float32, torchtitan's default), bf16, fp16; docs/compute-model.md", choices=REDUCE_DTYPES),
     Param("profile", "string", None,
           "compute profile from `simtrain calibrate`: a name in profiles/ or a JSON path (unset: datasheet roofline)"),
     Param("bucket_size", "size", "25 MiB", "gradient bucket size", minimum=0, exclusive_minimum=True, unit="B"),
@@ -343,6 +347,7 @@ class TrainingRun:
     framework: Any = "ddp"
     memory_format: str = "auto"
     autocast: bool = False
+    reduce_dtype: str = "auto"
     profile: str | None = None
     bucket_size: Any = "25 MiB"   # bytes once validated
     chunks: int = 1

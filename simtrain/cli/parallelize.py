@@ -21,7 +21,7 @@ __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
 _FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "clip_grad", "autocast",
-          "profile", "algorithm", "scheme", "gpu_spread")
+          "reduce_dtype", "profile", "algorithm", "scheme", "gpu_spread")
 #: Large models train in bf16 with Adam: the plan search's defaults, where a run's are fp32 and momentum.
 _DEFAULTS = {"dtype": "bf16", "optimizer": "adam"}
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
                     algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback,
                     gpu_spread=checked.gpu_spread, optimizer_impl=checked.optimizer_impl, autocast=checked.autocast,
-                    clip_grad=checked.clip_grad)
+                    clip_grad=checked.clip_grad, reduce_dtype=checked.reduce_dtype)
     bar.close()
     if args.json:
         emit(result.to_dict())

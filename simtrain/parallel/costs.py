@@ -69,7 +69,7 @@ import numpy as np
 
 from simtrain.collectives.base import build_grouped_schedule
 from simtrain.collectives.schedule import TEMPLATE_BYTES, Schedule, StepPattern, build_template
-from simtrain.compute import ComputeModel, parameter_width
+from simtrain.compute import ComputeModel, gradient_dtype, parameter_width
 from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
@@ -383,18 +383,22 @@ class StageCosts:
               engine: str = "analytical", algorithm: str = "auto",
               algorithm_params: Mapping[str, Any] | None = None, phase: Any = None,
               codec: tuple[str | None, int] = (None, 0), optimizer_impl: str = "fused",
-              clip_grad: bool = False) -> StageCosts:
+              clip_grad: bool = False, reduce_dtype: str = "auto") -> StageCosts:
         """Price every stage of ``plan`` for decoder ``c`` on ``cluster``; ``phase`` (a compression scheme's
         :class:`~simtrain.compression.base.Phase`) replaces the gradient reduction of the data-parallel groups,
         its compute priced at ``codec``'s measured times where the profile has them
         (:func:`~simtrain.calibration.codec_times.scheme_codec`); ``optimizer_impl`` is the optimizer step's code
         (:mod:`simtrain.optimizers`) and ``clip_grad`` whether it clips the gradients by their global norm first
-        (:meth:`~simtrain.compute.ComputeModel.update_time`)."""
+        (:meth:`~simtrain.compute.ComputeModel.update_time`); ``reduce_dtype`` the dtype the data-parallel
+        reductions carry the gradients in (:func:`~simtrain.compute.gradient_dtype`), the parameters' gathers keeping
+        the parameters' own."""
         cache = NetworkCache.for_cluster(cluster, cache)
         comms = Comms(cluster, plan, cache, options, engine, algorithm, algorithm_params)
         width = DTYPE_BYTES[dtype]   # the activations'
-        # the parameters' and gradients' (fp32 under autocast): what the data-parallel and ZeRO collectives carry
+        # the parameters' (fp32 under autocast): what ZeRO's gathers carry; and the gradients' (reduce_dtype): what
+        # the data-parallel reductions carry
         param_width = parameter_width(dtype, compute.autocast)
+        grad_width = DTYPE_BYTES[gradient_dtype(dtype, compute.autocast, reduce_dtype)]
         mb, tp, cp, sp = plan.micro_batch, plan.tp, plan.cp, plan.sequence_parallel
         m = plan.num_micro_batches
         tokens = mb * c.seq // cp
@@ -434,18 +438,20 @@ class StageCosts:
             core = [layer for layer in layers if is_core_attention(layer)]
             f, b = time_of(layers, "forward"), time_of(layers, "backward")
             core_f, core_b = time_of(core, "forward"), time_of(core, "backward")
-            weights = sum(layer.num_params for layer in layers if ".experts." not in layer.name) * param_width
-            expert_weights = (sum(layer.num_params for layer in layers if ".experts." in layer.name) * param_width
-                              / plan.ep)
+            dense_count = sum(layer.num_params for layer in layers if ".experts." not in layer.name)
+            expert_count = sum(layer.num_params for layer in layers if ".experts." in layer.name) / plan.ep
+            weights, expert_weights = dense_count * param_width, expert_count * param_width
+            grad_bytes, expert_grad_bytes = dense_count * grad_width, expert_count * grad_width
             z_f = z_b = z_f_first = z_b_first = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
-                parts = ([("shard", weights + expert_weights)] if plan.hybrid   # both kinds on the shard groups
-                         else [("dpcp", weights), ("edp", expert_weights)])     # (hybrid excludes experts)
-                gather = sum(comms.time("all-gather", dim, nbytes) for dim, nbytes in parts)
-                scatter = sum(comms.time("reduce-scatter", dim, nbytes) for dim, nbytes in parts)
+                # the parameters gathered, the gradients reduce-scattered, each at its own width
+                parts = ([("shard", weights + expert_weights, grad_bytes + expert_grad_bytes)] if plan.hybrid
+                         else [("dpcp", weights, grad_bytes), ("edp", expert_weights, expert_grad_bytes)])
+                gather = sum(comms.time("all-gather", dim, nbytes) for dim, nbytes, _ in parts)
+                scatter = sum(comms.time("reduce-scatter", dim, nbytes) for dim, _, nbytes in parts)
                 # while they run, the gathers and reduce-scatters hold SMs the layer's compute would use
-                gather_share = max(comms.share("all-gather", dim, nbytes) for dim, nbytes in parts)
-                scatter_share = max(comms.share("reduce-scatter", dim, nbytes) for dim, nbytes in parts)
+                gather_share = max(comms.share("all-gather", dim, nbytes) for dim, nbytes, _ in parts)
+                scatter_share = max(comms.share("reduce-scatter", dim, nbytes) for dim, _, nbytes in parts)
                 # a pass's first layer: its gather waits for nothing to hide behind; without re-sharding after
                 # forward, backward has its parameters already
                 again = gather if plan.zero_reshard else 0.0
@@ -460,7 +466,7 @@ class StageCosts:
                 "cp_b": overlapped(core_b, [(cp_gather, cp_gather_share), (cp_scatter, cp_scatter_share)]) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
                 "zb_first": z_b_first, "weights": weights,
-                "expert_weights": expert_weights,
+                "expert_weights": expert_weights, "grads": grad_bytes, "expert_grads": expert_grad_bytes,
                 "flops_f": sum(layer.forward_flops for layer in layers) * mb,
                 "flops_core": sum(layer.forward_flops for layer in core) * mb,
             }
@@ -531,7 +537,7 @@ class StageCosts:
                     b_total += b
                     f_compute += own_f
                     b_compute += b_own
-                    buckets.append((b, k["weights"], k["expert_weights"], chunk))
+                    buckets.append((b, k["grads"], k["expert_grads"], chunk))
                     compute_of_bucket.append(b_own)
                     if stage == 0:
                         exposed["tp"] += (2 + again) * k["tp"] + again * saved_gather
@@ -553,7 +559,7 @@ class StageCosts:
             compute_at: dict[float, float] = {0.0: 0.0}
             stage_buckets: list[DpBucket] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
-            extra_dense = dense_params * param_width - layer_dense   # embedding and head
+            extra_dense = dense_params * grad_width - layer_dense   # embedding and head
             if phase is not None and plan.dp_bucket:
                 raise ConfigError("is not read with a compression scheme, whose communications go layer by layer",
                                   key="dp_bucket_size", value=format_size(plan.dp_bucket),
@@ -569,12 +575,12 @@ class StageCosts:
                     index = indices[len(buckets) - 1 - position]
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
-                                                                           compute, param_width, codec)))
+                                                                           compute, grad_width, codec)))
                 edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
                 tensors = [t for layer in edge for t in layer.tensors]
                 if tensors:
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
-                                                                           compute, param_width, codec)))
+                                                                           compute, grad_width, codec)))
             elif plan.zero < 3 or plan.hybrid:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
                 op = "replica" if plan.zero >= 3 else op
@@ -670,22 +676,23 @@ class StageCosts:
                         comms._add(None, schedule, 1.0)
             return
         if plan.hybrid:
-            weights = sum(kinds[c.is_moe(i)]["weights"] + kinds[c.is_moe(i)]["expert_weights"]
-                          for i in stage_layers) / per_gpu_layers
+            weights, grads = (sum(kinds[c.is_moe(i)][dense] + kinds[c.is_moe(i)][expert]
+                                  for i in stage_layers) / per_gpu_layers
+                              for dense, expert in (("weights", "expert_weights"), ("grads", "expert_grads")))
             scatters = per_gpu_layers if plan.zero < 3 else per_gpu_layers * m
-            comms.count("reduce-scatter", "shard", weights, scatters)
-            comms.count("all-reduce", "replica", weights / plan.zero_group, per_gpu_layers)
+            comms.count("reduce-scatter", "shard", grads, scatters)
+            comms.count("all-reduce", "replica", grads / plan.zero_group, per_gpu_layers)
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "shard", weights, per_gpu_layers * gathers)
             return
-        dense = kinds[False]["weights"] if False in kinds else kinds[True]["weights"]
+        dense_kind = kinds[False] if False in kinds else kinds[True]
         op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
-        comms.count(op, "dpcp", dense, per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
+        comms.count(op, "dpcp", dense_kind["grads"], per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
         if True in kinds:
-            comms.count(op, "edp", kinds[True]["expert_weights"], moe_layers if plan.zero < 3 else moe_layers * m)
+            comms.count(op, "edp", kinds[True]["expert_grads"], moe_layers if plan.zero < 3 else moe_layers * m)
         if plan.zero >= 1:
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
-            comms.count("all-gather", "dpcp", dense, per_gpu_layers * gathers)
+            comms.count("all-gather", "dpcp", dense_kind["weights"], per_gpu_layers * gathers)
 
 
 def expert_block(c: DecoderConfig, index: int, plan: ParallelPlan) -> list[Any]:

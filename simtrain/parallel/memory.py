@@ -76,6 +76,7 @@ from simtrain.compute import (
     OPTIMIZER_STATES,
     SOFTMAX_WIDTH,
     cast_elements,
+    gradient_dtype,
     is_fp8_gemm,
     parameter_width,
 )
@@ -319,12 +320,14 @@ def fp8_share(c: DecoderConfig) -> float:
 
 def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", optimizer: str = "adam",
                    stage: int | None = None, scheme: Any = None, scheme_context: Any = None,
-                   autocast: bool = False) -> dict[str, Any]:
+                   autocast: bool = False, reduce_dtype: str = "auto") -> dict[str, Any]:
     """Bytes per GPU by category (:data:`CATEGORIES`, and :data:`SCHEME_STATE` with a compression ``scheme``
     other than ``none``: :func:`scheme_state_bytes`, ``scheme_context`` its data-parallel context) and ``total``,
     at the stage that needs the most (or at ``stage``); ``stage`` in the result says which. Under ``autocast`` the
     parameters and gradients are fp32 (no master copy in the optimizer), and ``parameters`` holds besides them the
-    half copies autocast makes of the stage's GEMM weights, which autograd keeps for backward.
+    half copies autocast makes of the stage's GEMM weights, which autograd keeps for backward. The gradients are held
+    at the width they are reduced in (``reduce_dtype``, :func:`~simtrain.compute.gradient_dtype`: Megatron-LM's fp32
+    ``main_grad`` for a bf16 model under ``fp32``).
 
     Examples
     --------
@@ -342,7 +345,7 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     if stage is None:
         # the first stage keeps the most micro-batches in flight, the last holds the head; with an uneven layout
         # the second may hold more layers than the first
-        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s, scheme, scheme_context, autocast)
+        candidates = [memory_per_gpu(c, plan, dtype, optimizer, s, scheme, scheme_context, autocast, reduce_dtype)
                       for s in sorted({0, plan.pp - 1, *((1,) if plan.uneven else ())})]
         return max(candidates, key=lambda m: m["total"])
     width = DTYPE_BYTES[dtype]   # the activations'
@@ -363,7 +366,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         parameters += param_width * (dense + expert)
     if autocast:   # the half copies of the GEMM weights, saved for backward
         parameters += width * _cast_elements(c, plan, stage)
-    gradients = param_width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
+    grad_width = DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
+    gradients = grad_width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     layer_indices = plan.stage_layers(stage)
     per_stage = len(layer_indices)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from simtrain.compute import ComputeModel, parameter_dtype
+from simtrain.compute import ComputeModel, gradient_dtype
 from simtrain.errors import ConfigError
 from simtrain.hardware import get_device
 from simtrain.limits import MAX_PIPELINE_SLOTS, MAX_SEARCH_GPUS, check_count
@@ -113,7 +113,7 @@ class SearchResult:
 
 #: The run parameters a search takes (its ``config``) and those each plan sets (a row of ``best``).
 _SEARCH_PARAMS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "autocast",
-                  "clip_grad", "algorithm", "gpu_spread", "profile")
+                  "clip_grad", "reduce_dtype", "algorithm", "gpu_spread", "profile")
 _PLAN_PARAMS = ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero", "sequence_parallel",
                 "rank_order", "zero_reshard")
 
@@ -232,14 +232,16 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
            dtype: str = "bf16", optimizer: str = "adam", top: int = 5, profile: str | None = None,
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
            progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None,
-           optimizer_impl: str = "fused", autocast: bool = False, clip_grad: bool = False) -> SearchResult:
+           optimizer_impl: str = "fused", autocast: bool = False, clip_grad: bool = False,
+           reduce_dtype: str = "auto") -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
     unset, the measured default; :mod:`simtrain.training.variability`), as ``simulate`` prices them.
 
     ``optimizer_impl`` is the optimizer step's code, ``autocast`` PyTorch's AMP (fp32 parameters and gradients, the
-    weights cast each forward) and ``clip_grad`` the gradients' clipping by their global norm, as a run's
+    weights cast each forward), ``clip_grad`` the gradients' clipping by their global norm and ``reduce_dtype`` the
+    dtype the gradients are reduced in, as a run's
     (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`).
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
@@ -272,7 +274,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         compute = replace(compute, autocast=autocast) if autocast else compute
     else:
         compute = ComputeModel.roofline(device, autocast=autocast)
-    gradients = parameter_dtype(dtype, autocast)   # what a scheme compresses
+    gradients = gradient_dtype(dtype, autocast, reduce_dtype)   # what a scheme compresses
     name, params = parse_spec(algorithm, key="algorithm")
     from simtrain.compression import make_scheme
 
@@ -300,7 +302,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                       plan.sequence_parallel, plan.zero_group, plan.zero_reshard)
         memory = memory_seen.get(memory_key)
         if memory is None:
-            memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer, autocast=autocast)
+            memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer, autocast=autocast,
+                                                              reduce_dtype=reduce_dtype)
         if memory["total"] > device.memory_bytes:
             example = example or keys["parallel"]
         else:
@@ -315,7 +318,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
             if with_scheme is None:
                 with_scheme = memory_seen[scheme_key] = memory_per_gpu(
                     c, plan, dtype, optimizer, scheme=compression,
-                    scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, gradients), autocast=autocast)
+                    scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, gradients), autocast=autocast,
+                    reduce_dtype=reduce_dtype)
             if with_scheme["total"] > device.memory_bytes:
                 example = example or f"{keys['parallel']} with {compression.describe()}"
             else:
@@ -341,7 +345,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         for phase, count in phases:
             costs = StageCosts.build(c, plan, cluster, compute, dtype, optimizer, cache=network_cache,
                                      algorithm=name, algorithm_params=params, phase=phase, codec=codec,
-                                     optimizer_impl=optimizer_impl, clip_grad=clip_grad)
+                                     optimizer_impl=optimizer_impl, clip_grad=clip_grad, reduce_dtype=reduce_dtype)
             runs.append((count, costs, step_time(costs.stretched([slowest] * plan.pp), plan, timelines=timelines)))
         _, costs, step = max(runs, key=lambda r: r[0])
         row = _row(c, plan, keys, memory, costs, step, device, dtype, n)
@@ -354,8 +358,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
                          "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl, "autocast": autocast,
-                         "clip_grad": clip_grad, "algorithm": algorithm, "gpu_spread": gpu_spread,
-                         "profile": profile, "device": device.name})
+                         "clip_grad": clip_grad, "reduce_dtype": reduce_dtype, "algorithm": algorithm,
+                         "gpu_spread": gpu_spread, "profile": profile, "device": device.name})
 
 
 def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dict[str, Any], costs: StageCosts,

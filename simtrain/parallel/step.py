@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from simtrain import units
-from simtrain.compute import parameter_dtype
+from simtrain.compute import gradient_dtype
 from simtrain.errors import ConfigError, InfeasibleError
 from simtrain.limits import MAX_DES_PIPELINE_SLOTS, MAX_PIPELINE_SLOTS
 from simtrain.model.decoder import DecoderSpec
@@ -174,13 +174,13 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
                                       f"(up to {MAX_PIPELINE_SLOTS})")
     config = spec.config
     autocast = resolved.compute.autocast
-    gradients = parameter_dtype(run.dtype, autocast)   # what a scheme compresses
+    gradients = gradient_dtype(run.dtype, autocast, run.reduce_dtype)   # what a scheme compresses
     phases = scheme_phases(resolved.scheme, plan, spec, resolved.cluster.gpus_per_node, gradients)
     scheme = resolved.scheme if phases[0][0] is not None else None
     codec = plan_codec(scheme)
     memory = memory_per_gpu(config, plan, run.dtype, run.optimizer, scheme=scheme,
                             scheme_context=scheme_context(plan, spec, cluster.gpus_per_node, gradients),
-                            autocast=autocast)
+                            autocast=autocast, reduce_dtype=run.reduce_dtype)
     capacity = device.memory_bytes
     if run.check_memory and memory["total"] > capacity:
         parts = ", ".join(f"{k} {units.format_size(memory[k])}" for k in _memory_keys(memory) if memory[k])
@@ -199,7 +199,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
                                  cache=resolved.cache, options=resolved.network, engine=run.engine,
                                  algorithm=resolved.algorithm, algorithm_params=resolved.algorithm_params,
                                  phase=phase, codec=codec, optimizer_impl=run.optimizer_impl,
-                                 clip_grad=run.clip_grad)
+                                 clip_grad=run.clip_grad, reduce_dtype=run.reduce_dtype)
         # the stages' compute as their slowest GPUs run it; the communication exposed in them as it is
         slow = costs.stretched(factors)
         outcomes.append((phase, count, costs, step_time(slow, plan, run.engine, perturbations,

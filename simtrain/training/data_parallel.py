@@ -46,7 +46,7 @@ from simtrain.compute import (
     ComputeModel,
     cast_elements,
     fp8_gemm_share,
-    parameter_dtype,
+    gradient_dtype,
     parameter_width,
 )
 from simtrain.errors import ConfigError, InfeasibleError
@@ -69,14 +69,15 @@ __all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "mi
 
 def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum",
                    scheme: Any = None, num_gpus: int = 1, gpus_per_node: int = 1,
-                   autocast: bool = False) -> dict[str, float]:
+                   autocast: bool = False, reduce_dtype: str = "auto") -> dict[str, float]:
     """Bytes one GPU holds for training: weights, gradients, fp32 master copy, optimizer state, activations, and
     the communication scheme's own state.
 
     With fp16/bf16 (mixed precision) weights and gradients are half precision and an fp32 master copy is kept;
     under ``autocast`` the weights and gradients are fp32 (no master copy), and ``weights`` holds besides them the
     half copies autocast makes of the GEMM weights, which autograd keeps for backward
-    (:func:`~simtrain.compute.cast_elements`);
+    (:func:`~simtrain.compute.cast_elements`); ``gradients`` are held at the width they are reduced in
+    (``reduce_dtype``, :func:`~simtrain.compute.gradient_dtype`: an fp32 accumulation buffer under ``fp32``);
     optimizer states are fp32 (per parameter, plus NovoGrad's one per layer). ``scheme`` (a spec or a Scheme)
     adds ``scheme_state``: what :meth:`~simtrain.compression.base.Scheme.state_bytes` says it holds in its steady
     phase (error-feedback residuals, factors with their gradients and optimizer state, less the dense state of
@@ -102,6 +103,7 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     from simtrain.optimizers import state_bytes
 
     width = parameter_width(dtype, autocast)
+    grads = DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
     params = model.num_params
     layers = sum(1 for layer in model.layers if layer.tensors)
     # at fp8, Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose beside the bf16 weight
@@ -110,7 +112,7 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     cast_copies = DTYPE_BYTES[dtype] * sum(cast_elements(layer) for layer in model.layers) if autocast else 0
     parts = {
         "weights": params * width + fp8_copies + cast_copies,
-        "gradients": params * width,
+        "gradients": params * grads,
         "master_weights": params * 4 if width < 4 else 0,
         "optimizer_state": params * 4 * OPTIMIZER_STATES[optimizer] + state_bytes(optimizer, 0, layers),
         "activations": model.activation_bytes(batch, dtype),
@@ -120,7 +122,7 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
 
         the = make_scheme(scheme)
         ctx = SchemeContext(model, num_gpus=num_gpus, gpus_per_node=gpus_per_node,
-                            dtype=parameter_dtype(dtype, autocast))   # the gradients' precision, as the step's
+                            dtype=gradient_dtype(dtype, autocast, reduce_dtype))   # the step's gradients
         state = float(sum(the.state_bytes(ctx, optimizer).values()))
         parts["scheme_state"] = max(0.0, state) if the.starts_dense(ctx) else state
     parts["total"] = sum(parts.values())
@@ -486,10 +488,11 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     (5, 1)
     """
     run, spec, cluster, compute = resolved.run, resolved.model, resolved.cluster, resolved.compute
-    width = parameter_width(run.dtype, compute.autocast)   # the gradients' width: what the buckets carry
+    gradients = gradient_dtype(run.dtype, compute.autocast, run.reduce_dtype)
+    width = DTYPE_BYTES[gradients]   # the gradients' width: what the buckets carry
     batch, accumulation = micro_batching(run, cluster.num_gpus)
     memory = memory_per_gpu(spec, batch, run.dtype, run.optimizer, resolved.scheme, cluster.num_gpus,
-                            cluster.gpus_per_node, compute.autocast)
+                            cluster.gpus_per_node, compute.autocast, run.reduce_dtype)
     if run.check_memory and memory["total"] > resolved.device.memory_bytes:
         parts = ", ".join(f"{k.replace('_', ' ')} {units.format_size(v)}" for k, v in memory.items()
                           if k != "total" and v)
@@ -523,7 +526,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
 
     # a scheme compresses the gradients at their own precision: fp32 under autocast
-    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, parameter_dtype(run.dtype, compute.autocast))
+    ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, gradients)
     phases = resolved.scheme.phases(ctx)
     counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
     schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)

@@ -108,10 +108,10 @@ _ASSUME_D5 = ('DGX Cloud H100 as the catalog dgx-h100 (8 H100 SXM, NVSwitch, 8 x
               '(simtrain default --overlap-dp), p2p not overlapped (default); NeMo/Megatron-core with Transformer '
               'Engine on Hopper -> fused (cuDNN) attention `attention=flash` [assumed]; simulated = step_time_s; ')
 
-_RN50 = {'model': 'resnet50', 'memory_format': 'nchw', 'optimizer': 'momentum', 'optimizer_impl': 'foreach',
-         'network.protocol': 'nccl'}
-_BERT = {'model': 'bert-base:tokens=384', 'dtype': 'fp16', 'autocast': True, 'optimizer': 'adam',
-         'optimizer_impl': 'fused', 'network.protocol': 'nccl'}
+_RN50_RUN = {'model': 'resnet50', 'memory_format': 'nchw', 'optimizer': 'momentum', 'optimizer_impl': 'foreach',
+             'network.protocol': 'nccl'}
+_BERT_RUN = {'model': 'bert-base:tokens=384', 'dtype': 'fp16', 'autocast': True, 'optimizer': 'adam',
+             'optimizer_impl': 'fused', 'network.protocol': 'nccl'}
 
 #: The probe's rows as it registered them (its results file, /work/reports/probe24_results.json at the time): name,
 #: document, command kind and parameters, the --json field and its scale, the figure, its unit and quantity, the
@@ -198,7 +198,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'point-to-point rate at ~14 GB/s; simtrain models a GPU-direct RDMA NIC at 0.95 x 400 Gbit/s.'),
     dict(
         name='lambda-rn50-amp-1xa100', document='D4', kind='simulate',
-        params={**_RN50, 'dtype': 'fp16', 'autocast': True,
+        params={**_RN50_RUN, 'dtype': 'fp16', 'autocast': True,
                 'topology': 'dgx-a100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=1582.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 1 x A100 80GB SXM4, batch 1280',
@@ -217,7 +217,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-rn50-amp-8xa100', document='D4', kind='simulate',
-        params={**_RN50, 'dtype': 'fp16', 'autocast': True, 'topology': 'dgx-a100', 'gpus': 8, 'batch': 1280},
+        params={**_RN50_RUN, 'dtype': 'fp16', 'autocast': True, 'topology': 'dgx-a100', 'gpus': 8, 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=11439.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 8 x A100 80GB SXM4, batch 1280 per GPU',
         quote='8x A100 80GB SXM4,8.0,3200.0,130000.0,3360.0,4273.0,746.0,996656.0,275620881.0,11439.0,...; batch: '
@@ -236,7 +236,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'against a measured 84 % for 8 x A100 ResNet-50 DDP).'),
     dict(
         name='lambda-rn50-amp-1xh100', document='D4', kind='simulate',
-        params={**_RN50, 'dtype': 'fp16', 'autocast': True,
+        params={**_RN50_RUN, 'dtype': 'fp16', 'autocast': True,
                 'topology': 'dgx-h100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=2616.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 1 x H100 80GB SXM5, batch 1280',
@@ -258,7 +258,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'involved.'),
     dict(
         name='lambda-rn50-amp-8xh100', document='D4', kind='simulate',
-        params={**_RN50, 'dtype': 'fp16', 'autocast': True, 'topology': 'dgx-h100', 'gpus': 8, 'batch': 1280},
+        params={**_RN50_RUN, 'dtype': 'fp16', 'autocast': True, 'topology': 'dgx-h100', 'gpus': 8, 'batch': 1280},
         key='throughput_samples_per_s', scale=1.0, published=20728.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, 8 x H100 80GB SXM5, batch 1280 per GPU',
         quote='8x H100 80GB SXM5,8.0,5600.0,293750.0,6206.0,9176.0,2167.0,3530376.0,317881934.0,20728.0,...; batch: '
@@ -276,7 +276,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             'close (measured 7.92x one GPU, simulated ~7.8x).'),
     dict(
         name='lambda-rn50-amp-8xv100', document='D4', kind='simulate',
-        params={**_RN50, 'dtype': 'fp16', 'autocast': True, 'topology': 'cloud-25g', 'gpus': 8, 'batch': 256},
+        params={**_RN50_RUN, 'dtype': 'fp16', 'autocast': True, 'topology': 'cloud-25g', 'gpus': 8, 'batch': 256},
         key='throughput_samples_per_s', scale=1.0, published=6174.0, unit='images/s',
         quantity='ResNet-50 AMP training throughput, Lambda Cloud 8 x V100 16GB, batch 256 per GPU',
         quote='LambdaCloud 8xV100 16GB,8.0,2400.0,79500.0,1715.0,1204.0,286.0,367453.0,186701873.0,6174.0,...; '
@@ -294,7 +294,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-rn50-fp32-8xa100', document='D4', kind='simulate',
-        params={**_RN50, 'dtype': 'tf32', 'topology': 'dgx-a100', 'gpus': 8, 'batch': 640},
+        params={**_RN50_RUN, 'dtype': 'tf32', 'topology': 'dgx-a100', 'gpus': 8, 'batch': 640},
         key='throughput_samples_per_s', scale=1.0, published=7397.0, unit='images/s',
         quantity='ResNet-50 FP32 training throughput, 8 x A100 80GB SXM4, batch 640 per GPU',
         quote='8x A100 80GB SXM4,8.0,3200.0,130000.0,2218.0,1362.0,251.0,403429.0,338056437.0,7397.0,... '
@@ -311,7 +311,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-bertbase-squad-fp16-1xa100', document='D4', kind='simulate',
-        params={**_BERT, 'topology': 'dgx-a100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 320},
+        params={**_BERT_RUN, 'topology': 'dgx-a100', 'gpus': 1, 'topology.gpus_per_node': '1', 'batch': 320},
         key='throughput_samples_per_s', scale=1.0, published=443.0, unit='sequences/s',
         quantity='BERT-base SQuAD fine-tuning throughput (fp16), 1 x A100 80GB SXM4, batch 320',
         quote='A100 80GB SXM4,1.0,400.0,16250.0,458.0,443.0,...; batch: bert_base_squad 320',
@@ -331,7 +331,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
             '1-GPU (443/s) and 8-GPU per-GPU (534/s) rates.'),
     dict(
         name='lambda-bertbase-squad-fp16-8xa100', document='D4', kind='simulate',
-        params={**_BERT, 'topology': 'dgx-a100', 'gpus': 8, 'batch': 320},
+        params={**_BERT_RUN, 'topology': 'dgx-a100', 'gpus': 8, 'batch': 320},
         key='throughput_samples_per_s', scale=1.0, published=4273.0, unit='sequences/s',
         quantity='BERT-base SQuAD fine-tuning throughput (fp16), 8 x A100 80GB SXM4, batch 320 per GPU',
         quote='8x A100 80GB SXM4,8.0,3200.0,130000.0,3360.0,4273.0,...; batch: bert_base_squad 2560 (8 x 320)',
@@ -348,7 +348,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='lambda-bertbase-squad-fp16-8xh100', document='D4', kind='simulate',
-        params={**_BERT, 'topology': 'dgx-h100', 'gpus': 8, 'batch': 320},
+        params={**_BERT_RUN, 'topology': 'dgx-h100', 'gpus': 8, 'batch': 320},
         key='throughput_samples_per_s', scale=1.0, published=9176.0, unit='sequences/s',
         quantity='BERT-base SQuAD fine-tuning throughput (fp16), 8 x H100 80GB SXM5, batch 320 per GPU',
         quote='8x H100 80GB SXM5,8.0,5600.0,293750.0,6206.0,9176.0,...; batch: bert_base_squad 2560 (8 x 320)',
