@@ -959,14 +959,15 @@ class ComputeModel:
 
     def update_time(self, num_params: int, dtype: str = "fp32", optimizer: str = "momentum",
                     fp8_share: float = 1.0, optimizer_impl: str = "fused", tensors: int = 1,
-                    clip_grad: bool = False) -> float:
+                    clip_grad: bool = False, reduce_dtype: str = "auto") -> float:
         """Seconds for the optimizer step: memory-bound reads and writes of weights, gradients and states (at
         ``fp8``, also the cast of the FP8 GEMMs' weights to their FP8 copies for the next step: ``fp8_share`` of
         the ``num_params``, :func:`fp8_gemm_share`), in one fused kernel or, under ``optimizer_impl`` ``for-loop`` or
         ``foreach``, in PyTorch's operators over the ``tensors`` tensors (:mod:`simtrain.optimizers`). Under
         :attr:`autocast` the parameters are fp32 (no master copy), and at fp16 ``GradScaler.unscale_`` first reads
         and writes every gradient (:data:`GRAD_SCALER_PASSES`). ``clip_grad`` clips the gradients by their global
-        norm first (:data:`CLIP_PASSES` over fp32 gradients: the parameters' own under autocast or at fp32, else the
+        norm first (``reduce_dtype``: the gradients' width as they are held, :func:`gradient_dtype`;
+        :data:`CLIP_PASSES` over fp32 gradients: the parameters' own under autocast or at fp32, else the
         master copy's; per tensor with the ``for-loop`` code, as PyTorch 1.x's ``clip_grad_norm_`` ran them, else over
         lists).
 
@@ -992,7 +993,8 @@ class ComputeModel:
         # write weight, master and states; or each operator's passes (simtrain.optimizers says it once); under
         # autocast the parameters are themselves fp32, so no master copy
         width = parameter_width(dtype, self.autocast)
-        nbytes = float(num_params * update_bytes_per_param(optimizer, width, optimizer_impl))
+        grads = max(width, DTYPE_BYTES[gradient_dtype(dtype, self.autocast, reduce_dtype)])   # as memory holds them
+        nbytes = float(num_params * update_bytes_per_param(optimizer, width, optimizer_impl, grads))
         kernels = update_kernels(optimizer, optimizer_impl, num_params, tensors)
         if self.autocast and dtype == "fp16":   # GradScaler unscales the fp32 gradients before the step
             nbytes += float(num_params * pass_bytes(GRAD_SCALER_PASSES))

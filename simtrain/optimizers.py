@@ -174,7 +174,7 @@ def pass_bytes(passes: tuple[tuple[int, int, int], ...], width: int = 4) -> int:
     return width * sum(r + w for r, w, _ in passes)
 
 
-def update_bytes_per_param(name: str, width: int, impl: str = "fused") -> int:
+def update_bytes_per_param(name: str, width: int, impl: str = "fused", grad_width: int | None = None) -> int:
     """Bytes one update step moves per parameter of width ``width`` (fp32 master copy when ``width`` < 4).
 
     Fused: reads weight, gradient, master and states; writes weight, master and states; plus the optimizer's extra
@@ -190,9 +190,9 @@ def update_bytes_per_param(name: str, width: int, impl: str = "fused") -> int:
     """
     opt = get_optimizer(name)
     passes = update_passes(name, impl)
-    if passes is None:
+    if passes is None:   # the gradient read at its own width (``grad_width``: an fp32 accumulation buffer)
         master = 4 if width < 4 else 0
-        return 2 * width + width + 2 * master + 2 * 4 * opt.states + 4 * opt.extra_reads
+        return 2 * width + (grad_width or width) + 2 * master + 2 * 4 * opt.states + 4 * opt.extra_reads
     return pass_bytes(passes)
 
 

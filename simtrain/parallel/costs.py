@@ -622,7 +622,7 @@ class StageCosts:
             # an unfused update launches its operators per tensor the stage holds (its shard of each, under ZeRO)
             updates.append(compute.update_time(int(local), dtype, optimizer,
                                                fp8_share(c) if dtype == "fp8" else 1.0, optimizer_impl, len(held),
-                                               clip_grad))
+                                               clip_grad, reduce_dtype))
 
         p2p_bytes = activation / tp
         p2p_forward = [comms.p2p_time(s, p2p_bytes) for s in range(plan.pp)]
@@ -690,9 +690,11 @@ class StageCosts:
         comms.count(op, "dpcp", dense_kind["grads"], per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
         if True in kinds:
             comms.count(op, "edp", kinds[True]["expert_grads"], moe_layers if plan.zero < 3 else moe_layers * m)
-        if plan.zero >= 1:
+        if plan.zero >= 1:   # the parameters gathered back, the experts' over their own data-parallel group
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "dpcp", dense_kind["weights"], per_gpu_layers * gathers)
+            if True in kinds:
+                comms.count("all-gather", "edp", kinds[True]["expert_weights"], moe_layers * gathers)
 
 
 def expert_block(c: DecoderConfig, index: int, plan: ParallelPlan) -> list[Any]:

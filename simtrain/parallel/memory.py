@@ -366,7 +366,9 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         parameters += param_width * (dense + expert)
     if autocast:   # the half copies of the GEMM weights, saved for backward
         parameters += width * _cast_elements(c, plan, stage)
-    grad_width = DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
+    # the wider of the parameters' and the reduction's width: an fp32 accumulation buffer holds the gradients; a
+    # narrower reduction casts a copy for the collective
+    grad_width = max(param_width, DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)])
     gradients = grad_width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     layer_indices = plan.stage_layers(stage)

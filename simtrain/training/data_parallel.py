@@ -103,7 +103,9 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     from simtrain.optimizers import state_bytes
 
     width = parameter_width(dtype, autocast)
-    grads = DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
+    # gradients are held at the wider of their own width and the reduction's (an fp32 accumulation buffer; a
+    # narrower reduction casts a copy for the collective, the .grad keeps its width)
+    grads = max(width, DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)])
     params = model.num_params
     layers = sum(1 for layer in model.layers if layer.tensors)
     # at fp8, Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose beside the bf16 weight
@@ -507,7 +509,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     fp8_share = fp8_gemm_share(spec.layers) if run.dtype == "fp8" else 1.0   # read only at fp8
     tensors = spec.tensors
     update_time = compute.update_time(spec.num_params, run.dtype, run.optimizer, fp8_share, run.optimizer_impl,
-                                      len(tensors), run.clip_grad)
+                                      len(tensors), run.clip_grad, run.reduce_dtype)
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
 
@@ -540,7 +542,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             # an unfused update's kernels counted per model tensor (a factorised weight's two factors as one)
             phase_update[phase.name] = compute.update_time(phase.updated_params(tensors), run.dtype,
                                                            run.optimizer, fp8_share, run.optimizer_impl, len(tensors),
-                                                           run.clip_grad)
+                                                           run.clip_grad, run.reduce_dtype)
         phase_buckets, phase_ready, phase_groups = buckets, ready, groups
         if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
             phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)

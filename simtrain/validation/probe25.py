@@ -183,9 +183,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         params={**_PARAMS_D3, 'size': '64B'},
         key='time_s', scale=1000000.0, published=33.75, unit='us',
         quantity='all-gather out-of-place time, 64 B, 16 MI250X GCDs (RCCL before MSCCL tuning)',
-        quote='Introduce allgather MSCCL XML specification for MI250X up to 320KB. ... mpirun.mpich -np 16 ... '
-              './build/all_gather_perf -b 64 -e 1M -f 2 -g 1 -n 250 ... Before: | row: 64             1     float   '
-              '33.75    0.00    0.00  0e+00    33.61',
+        quote=('Introduce allgather MSCCL XML specification for MI250X up to 320KB. ... mpirun.mpich -np 16 ... '
+               './build/all_gather_perf -b 64 -e 1M -f 2 -g 1 -n 250 ... Before: | row: 64             1     flo'
+               'at    33.75    0.00    0.00  0e+00    33.61'),
         assumptions=_ASSUME_D3 + ('auto algorithm'),
         confidence='low', reason='system not described (16 ranks: assumed 2 nodes of 8 GCDs); RCCL '
                                               "small-message path differs from NCCL's model",
@@ -198,9 +198,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         params={**_PARAMS_D3, 'size': '1024B'},
         key='time_s', scale=1000000.0, published=33.89, unit='us',
         quantity='all-gather out-of-place time, 1024 B, 16 MI250X GCDs (RCCL before MSCCL tuning)',
-        quote='Introduce allgather MSCCL XML specification for MI250X up to 320KB. ... mpirun.mpich -np 16 ... '
-              './build/all_gather_perf -b 64 -e 1M -f 2 -g 1 -n 250 ... Before: | row: 1024            16     float '
-              '33.89    0.03    0.03  0e+00    33.93',
+        quote=('Introduce allgather MSCCL XML specification for MI250X up to 320KB. ... mpirun.mpich -np 16 ... '
+               './build/all_gather_perf -b 64 -e 1M -f 2 -g 1 -n 250 ... Before: | row: 1024            16     f'
+               'loat    33.89    0.03    0.03  0e+00    33.93'),
         assumptions=_ASSUME_D3 + ('auto algorithm'),
         confidence='low', reason='system not described (16 ranks: assumed 2 nodes of 8 GCDs); RCCL '
                                               "small-message path differs from NCCL's model",
@@ -211,9 +211,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         params={**_PARAMS_D3, 'size': '8192B'},
         key='time_s', scale=1000000.0, published=34.81, unit='us',
         quantity='all-gather out-of-place time, 8192 B, 16 MI250X GCDs (RCCL before MSCCL tuning)',
-        quote='Introduce allgather MSCCL XML specification for MI250X up to 320KB. ... mpirun.mpich -np 16 ... '
-              './build/all_gather_perf -b 64 -e 1M -f 2 -g 1 -n 250 ... Before: | row: 8192           128     float '
-              '34.81    0.24    0.22  0e+00    34.78',
+        quote=('Introduce allgather MSCCL XML specification for MI250X up to 320KB. ... mpirun.mpich -np 16 ... '
+               './build/all_gather_perf -b 64 -e 1M -f 2 -g 1 -n 250 ... Before: | row: 8192           128     f'
+               'loat    34.81    0.24    0.22  0e+00    34.78'),
         assumptions=_ASSUME_D3 + ('auto algorithm'),
         confidence='low', reason='system not described (16 ranks: assumed 2 nodes of 8 GCDs); RCCL '
                                               "small-message path differs from NCCL's model",

@@ -58,3 +58,35 @@ def test_the_search_and_the_command_line_take_it(capsys) -> None:  # type: ignor
         simulate("resnet50", "dgx-a100", gpus=8, reduce_dtype="fp64")
     refused(capsys, ["simulate", "--model", "resnet50", "--topology", "dgx-a100", "--gpus", "8", "--reduce-dtype",
                      "fp64"], "--reduce-dtype", "fp32")
+
+
+def test_a_narrower_reduction_does_not_shrink_the_gradients_held() -> None:
+    """The .grad keeps its width when the collective carries a narrower copy; an fp32 buffer widens it."""
+    from simtrain.training.data_parallel import memory_per_gpu
+
+    model = load_model("resnet50")
+    held = {d: memory_per_gpu(model, 32, "fp16", "adam", autocast=True, reduce_dtype=d)["gradients"]
+            for d in ("auto", "bf16")}
+    assert held["bf16"] == held["auto"] == 4 * model.num_params
+    narrow = simulate(MODEL, "dgx-a100", parallel="tp=1,pp=1,dp=16", zero=0, reduce_dtype="bf16", autocast=True,
+                      **{**PLAN, "dtype": "fp16"})
+    wide = simulate(MODEL, "dgx-a100", parallel="tp=1,pp=1,dp=16", zero=0, autocast=True, **{**PLAN, "dtype": "fp16"})
+    assert narrow.memory_per_gpu_bytes == wide.memory_per_gpu_bytes
+    assert narrow.bytes_per_gpu == pytest.approx(wide.bytes_per_gpu / 2)
+
+
+def test_the_update_reads_the_gradients_at_the_width_they_are_held() -> None:
+    from simtrain.compute import ComputeModel
+
+    cm = ComputeModel.roofline("h100")
+    n = 1_000_000_000
+    extra = cm.update_time(n, "bf16", "adam", reduce_dtype="fp32") - cm.update_time(n, "bf16", "adam")
+    assert extra == pytest.approx(2 * n / (cm.device.memory_bandwidth_Bps * cm.memory_efficiency), rel=1e-9)
+
+
+def test_an_expert_model_counts_its_experts_gathers_under_zero() -> None:
+    """ZeRO-1's reduce-scatter and all-gather move what ZeRO-0's all-reduce moves, experts included."""
+    model = "gpt:layers=4,hidden=512,heads=8,seq=256,vocab=1000,experts=8,top_k=2"
+    moved = [simulate(model, "dgx-a100", parallel="tp=1,pp=1,dp=16,ep=4", zero=zero, **PLAN).bytes_per_gpu
+             for zero in (0, 1)]
+    assert moved[1] == pytest.approx(moved[0], rel=1e-9)

@@ -200,6 +200,7 @@ def test_the_commands_are_the_probes(rows) -> None:
 def test_the_published_figures_are_the_sources(rows) -> None:
     for name, figure in PUBLISHED.items():
         assert rows[name].published == figure, name
+        assert f"{figure:g}" in CASES.get(name).source, name   # the quoted line gives it
 
 
 def test_each_case_keeps_the_error_it_was_measured_at(rows) -> None:
