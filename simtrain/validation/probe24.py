@@ -25,12 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from simtrain.validation.command import Command
-from simtrain.validation.heldout import _case, _value
+from simtrain.validation.probe_rows import register_probe_rows
 
 __all__: list[str] = []
 
-_CONFIDENCE = "held-out probe 24's confidence: {}"
 #: the assumption behind each row's confidence tag (it tagged none high), from its registered assumptions
 _KESTREL = "Kestrel's 4-GPU NVLink mesh as 150 GB/s links [U] and its Slingshot NICs as RDMA NICs"
 _LAMBDA_RN50 = "DeepLearningExamples' ResNet-50 in its default NCHW under autocast with foreach SGD [U]"
@@ -395,16 +393,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
 )
 
-def _register() -> None:
-    for row in _ROWS:
-        source_id, document = _DOCUMENTS[row["document"]]
-        cmd = Command(row["kind"], row["params"])
-        page = row.get("url") or _PAGES[row["document"]]
-        _case(row["name"], source_id, f"{document}, {page}: '{row['quote']}'", row["quantity"],
-              row["published"], row["unit"], "[M]",
-              f"{row['assumptions']}; {_CONFIDENCE.format(row['confidence'])} ({_REASONS[row['name']]})", [cmd],
-              _value(cmd, row["key"], row["scale"]),
-              gap=f"{row['gap'].rstrip('.')}; not closed" if row["gap"] else "")
-
-
-_register()
+register_probe_rows(24, (
+    {**row, "source_id": _DOCUMENTS[row["document"]][0], "document": _DOCUMENTS[row["document"]][1],
+     "page": row.get("url") or _PAGES[row["document"]], "reason": _REASONS[row["name"]]}
+    for row in _ROWS))

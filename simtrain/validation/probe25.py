@@ -26,12 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from simtrain.validation.command import Command
-from simtrain.validation.heldout import _case, _value
+from simtrain.validation.probe_rows import register_probe_rows
 
 __all__: list[str] = []
 
-_CONFIDENCE = "held-out probe 25's confidence: {} ({})"
 
 #: The probe's documents: id -> (source id, what it is, its page).
 _DOCUMENTS = {
@@ -297,16 +295,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
 )
 
 
-def _register() -> None:
-    for row in _ROWS:
-        source_id, document, page = _DOCUMENTS[row["document"]]
-        cmd = Command(row["kind"], row["params"])
-        deviation = f"; declared deviation: {row['deviation']}" if row["deviation"] else ""
-        _case(row["name"], source_id, f"{document}, {page}: '{row['quote']}'", row["quantity"], row["published"],
-              row["unit"], "[M]",
-              f"{row['assumptions']}; {_CONFIDENCE.format(row['confidence'], row['reason'])}{deviation}", [cmd],
-              _value(cmd, row["key"], row["scale"]),
-              gap=f"{row['gap'].rstrip('.')}; not closed" if row["gap"] else "")
-
-
-_register()
+register_probe_rows(25, (
+    {**row, "source_id": _DOCUMENTS[row["document"]][0], "document": _DOCUMENTS[row["document"]][1],
+     "page": _DOCUMENTS[row["document"]][2]}
+    for row in _ROWS))
