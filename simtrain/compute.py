@@ -49,8 +49,8 @@ from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "REDUCE_DTYPES",
-           "ComputeModel", "cast_elements", "flash_attention_flops", "fp8_gemm_share", "gradient_dtype", "is_fp8_gemm",
-           "parameter_dtype", "parameter_width", "score_bytes"]
+           "ComputeModel", "cast_elements", "flash_attention_flops", "fp8_gemm_share", "gradient_dtype",
+           "held_gradient_width", "is_fp8_gemm", "parameter_dtype", "parameter_width", "score_bytes"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -240,6 +240,21 @@ def parameter_width(dtype: str, autocast: bool = False) -> int:
     (2, 4, 4)
     """
     return DTYPE_BYTES[parameter_dtype(dtype, autocast)]
+
+
+def held_gradient_width(dtype: str, autocast: bool = False, reduce_dtype: str = "auto") -> int:
+    """Bytes one gradient value is held in between backward and the update: the wider of the parameters' width
+    (:func:`parameter_width`) and the reduction's (:func:`gradient_dtype`): an fp32 accumulation buffer widens them,
+    and a narrower reduction casts a copy for the collective while the ``.grad`` keeps its width.
+
+    Examples
+    --------
+    >>> held_gradient_width("bf16"), held_gradient_width("bf16", reduce_dtype="fp32")
+    (2, 4)
+    >>> held_gradient_width("fp16", autocast=True, reduce_dtype="bf16")
+    4
+    """
+    return max(parameter_width(dtype, autocast), DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)])
 
 
 def cast_elements(layer: Layer) -> int:
@@ -993,7 +1008,7 @@ class ComputeModel:
         # write weight, master and states; or each operator's passes (simtrain.optimizers says it once); under
         # autocast the parameters are themselves fp32, so no master copy
         width = parameter_width(dtype, self.autocast)
-        grads = max(width, DTYPE_BYTES[gradient_dtype(dtype, self.autocast, reduce_dtype)])   # as memory holds them
+        grads = held_gradient_width(dtype, self.autocast, reduce_dtype)   # as memory holds them
         nbytes = float(num_params * update_bytes_per_param(optimizer, width, optimizer_impl, grads))
         kernels = update_kernels(optimizer, optimizer_impl, num_params, tensors)
         if self.autocast and dtype == "fp16":   # GradScaler unscales the fp32 gradients before the step

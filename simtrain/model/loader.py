@@ -260,8 +260,9 @@ sizes as its one override, image=CxHxW (got 'tokens')
 
 @functools.lru_cache(maxsize=64)
 def _load_cached(path: str, mtime_ns: int) -> ModelSpec:
-    """Models are immutable, so a file is parsed once per modification time."""
-    return model_from_dict(load_yaml(path), source=path)
+    """Models are immutable, so a file is parsed once per modification time (its YAML read once, shared with the
+    overrides' loads, :func:`_load_yaml_cached`)."""
+    return model_from_dict(_load_yaml_cached(path, mtime_ns), source=path)
 
 
 def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:

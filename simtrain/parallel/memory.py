@@ -76,7 +76,7 @@ from simtrain.compute import (
     OPTIMIZER_STATES,
     SOFTMAX_WIDTH,
     cast_elements,
-    gradient_dtype,
+    held_gradient_width,
     is_fp8_gemm,
     parameter_width,
 )
@@ -326,8 +326,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     at the stage that needs the most (or at ``stage``); ``stage`` in the result says which. Under ``autocast`` the
     parameters and gradients are fp32 (no master copy in the optimizer), and ``parameters`` holds besides them the
     half copies autocast makes of the stage's GEMM weights, which autograd keeps for backward. The gradients are held
-    at the width they are reduced in (``reduce_dtype``, :func:`~simtrain.compute.gradient_dtype`: Megatron-LM's fp32
-    ``main_grad`` for a bf16 model under ``fp32``).
+    at :func:`~simtrain.compute.held_gradient_width` (the wider of the parameters' and the reduction's width,
+    ``reduce_dtype``: Megatron-LM's fp32 ``main_grad`` for a bf16 model under ``fp32``).
 
     Examples
     --------
@@ -366,10 +366,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         parameters += param_width * (dense + expert)
     if autocast:   # the half copies of the GEMM weights, saved for backward
         parameters += width * _cast_elements(c, plan, stage)
-    # the wider of the parameters' and the reduction's width: an fp32 accumulation buffer holds the gradients; a
-    # narrower reduction casts a copy for the collective
-    grad_width = max(param_width, DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)])
-    gradients = grad_width * (shard(dense, dense_dp, 2) + shard(expert, expert_dp, 2))
+    gradients = held_gradient_width(dtype, autocast, reduce_dtype) * (shard(dense, dense_dp, 2)
+                                                                      + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     layer_indices = plan.stage_layers(stage)
     per_stage = len(layer_indices)

@@ -47,6 +47,7 @@ from simtrain.compute import (
     cast_elements,
     fp8_gemm_share,
     gradient_dtype,
+    held_gradient_width,
     parameter_width,
 )
 from simtrain.errors import ConfigError, InfeasibleError
@@ -76,8 +77,8 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     With fp16/bf16 (mixed precision) weights and gradients are half precision and an fp32 master copy is kept;
     under ``autocast`` the weights and gradients are fp32 (no master copy), and ``weights`` holds besides them the
     half copies autocast makes of the GEMM weights, which autograd keeps for backward
-    (:func:`~simtrain.compute.cast_elements`); ``gradients`` are held at the width they are reduced in
-    (``reduce_dtype``, :func:`~simtrain.compute.gradient_dtype`: an fp32 accumulation buffer under ``fp32``);
+    (:func:`~simtrain.compute.cast_elements`); ``gradients`` are held at
+    :func:`~simtrain.compute.held_gradient_width` (an fp32 accumulation buffer under ``reduce_dtype`` ``fp32``);
     optimizer states are fp32 (per parameter, plus NovoGrad's one per layer). ``scheme`` (a spec or a Scheme)
     adds ``scheme_state``: what :meth:`~simtrain.compression.base.Scheme.state_bytes` says it holds in its steady
     phase (error-feedback residuals, factors with their gradients and optimizer state, less the dense state of
@@ -103,9 +104,7 @@ def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer:
     from simtrain.optimizers import state_bytes
 
     width = parameter_width(dtype, autocast)
-    # gradients are held at the wider of their own width and the reduction's (an fp32 accumulation buffer; a
-    # narrower reduction casts a copy for the collective, the .grad keeps its width)
-    grads = max(width, DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)])
+    grads = held_gradient_width(dtype, autocast, reduce_dtype)
     params = model.num_params
     layers = sum(1 for layer in model.layers if layer.tensors)
     # at fp8, Transformer Engine keeps each FP8 GEMM weight's fp8 copy and its transpose beside the bf16 weight
