@@ -2367,7 +2367,7 @@ _MCORE_MIXTRAL_FLOPS_PER_TOKEN = 12 * 32 * 4096 * 4096 * ((1 + 8 / 32 + 4096 / 4
 _mcore_mixtral = Command("simulate", {
     "model": "mixtral-8x7b:attention=flash", "topology": "dgx-h100", "gpus": 64, "parallel": "tp=1,pp=4,dp=16,ep=8",
     "micro_batch": 1, "global_batch": 256, "pipeline_schedule": "interleaved:chunks=8", "dtype": "bf16",
-    "optimizer": "adam", "zero": 1, "recompute": "none", "check_memory": False, **_NCCL})
+    "optimizer": "adam", "zero": 1, "recompute": "none", "reduce_dtype": "fp32", "check_memory": False, **_NCCL})
 _case("mcore-moe-mixtral-8x7b-64xh100", "megatron-core-moe-readme",
       "NVIDIA/Megatron-LM megatron/core/transformer/moe/README.md (commit 022bcb5a): 'With MCore v0.9, we've achieved "
       "remarkable performance of **468 TFLOPS** for Mixtral 8X7B bf16 training' + same file 'Reference Best Parallel "
@@ -2384,15 +2384,18 @@ _case("mcore-moe-mixtral-8x7b-64xh100", "megatron-core-moe-readme",
       "heads, 8 key/value heads, 8 experts of SwiGLU 14,336, top-2, vocabulary 32,000, sequence 4,096) with "
       "FlashAttention (`attention=flash`); TP 1, EP 8, PP 4 in the interleaved schedule of 8 virtual stages "
       "(`--pipeline-schedule interleaved:chunks=8`), data parallel 16; micro-batch 1, global batch 256; bf16; Adam "
-      "with Megatron's distributed optimizer as ZeRO-1 (`--zero 1`); no recomputation; dropless routing priced as "
+      "with Megatron's distributed optimizer as ZeRO-1 (`--zero 1`); gradients accumulated and reduced in fp32 "
+      "(`--reduce-dtype fp32`: Megatron-LM's default for bf16 parameters, arguments.py 'accumulate and all-reduce "
+      "gradients in fp32 for bfloat16 data type'); no recomputation; dropless routing priced as "
       "balanced; memory not checked (`--no-check-memory`: it cannot change a timing); tokens/s per GPU = the step's "
       "tokens / step time / GPUs; the published figure is the README's 468 TFLOP/s per GPU over Megatron's FLOPs "
       f"per token for this model (8.293e10): 5,643 tokens/s per GPU; {_DEFAULT_ALGO}; "
       + _P19_CONFIDENCE.format("low (the 468 TFLOP/s of MCore v0.9 taken to be the v0.8 reference mapping's run; "
                                "dropless routing taken as balanced)"),
       [_mcore_mixtral], _tokens_per_gpu(_mcore_mixtral),
-      gap="simtrain's step is 2.53 s: 1.96 s of compute, 0.32 s of communication exposed (0.18 s pipeline sends, "
-          "0.09 s expert all-to-all, 0.05 s data-parallel) and 0.09 s waiting for the slowest of 64 GPUs "
+      gap="simtrain's step is 2.56 s: 1.96 s of compute, 0.35 s of communication exposed (0.18 s pipeline sends, "
+          "0.09 s expert all-to-all, 0.08 s data-parallel, its gradients reduced in fp32) and 0.09 s waiting for "
+          "the slowest of 64 GPUs "
           "(gpu_spread), bubble 13 %; MFU 0.54 against 468 / 989 = 0.47 in "
           "Megatron's count; the load imbalance of dropless routing (balanced in simtrain) is one candidate, and "
           "the compute excess matches the dense H100 rows of earlier probes; not closed")

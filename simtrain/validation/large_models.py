@@ -195,7 +195,7 @@ for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
                "parallel": _parallel, "micro_batch": 1, "global_batch": _batch, "dtype": "bf16",
                "optimizer": "adam", "recompute": "none", "zero": 2, "sequence_parallel": True,
                "pipeline_schedule": "interleaved:chunks=2", "pipeline_layout": "first=3,last=3",
-               "check_memory": False, **_NCCL}
+               "reduce_dtype": "fp32", "check_memory": False, **_NCCL}
     _case(f"llama3-405b-{_gpus}gpu{f'-cp{_cp}' if _cp > 1 else ''}-mfu", "llama3-dubey-2024",
           _LLAMA3.format(gpus=f"{_gpus:,}"),
           f"BF16 MFU of Llama 3 405B on {_gpus:,} H100, {_parallel}, sequence {_seq:,}, "
@@ -209,7 +209,10 @@ for _gpus, _cp, _dp, _seq, _batch, _published in _LLAMA3_ROWS:
           "published: 2 assumed, with one layer fewer on the first and the last model chunk (the paper's "
           "balancing: `--pipeline-layout first=3,last=3`); data parallelism as FSDP without re-sharding after "
           "forward, taken as ZeRO-2 (parameters kept, gradients and optimizer sharded); sequence parallelism with "
-          "TP and no activation recomputation (assumed, not stated); memory not checked: simtrain's memory model "
+          "TP and no activation recomputation (assumed, not stated); gradients accumulated and reduce-scattered in "
+          "fp32 (`--reduce-dtype fp32`: §3.3.2, 'we use FP32 gradient accumulation during backward computation over "
+          "multiple micro-batches and also reduce-scatter gradients in FP32 across data parallel workers in FSDP'); "
+          "memory not checked: simtrain's memory model "
           "puts the first stages above 80 GB at 8,192 GPUs (96 GiB: 32 micro-batches in flight) and the paper's "
           "memory measures (deallocating pipeline outputs) are not modelled. simtrain's MFU counts attention over "
           "the whole s x s (Megatron's formula, causal masking not subtracted); the paper does not give its "
@@ -469,6 +472,10 @@ _foundry_case("foundry-mpt-70b-64xa100", "A100 80GB with 1600 Gbps node-node int
                "topology": "dgx-a100", "gpus": 64, "parallel": "dp=64", "micro_batch": 8, "global_batch": 2048,
                "recompute": "full"})
 
+#: torchtitan's FSDP2 mixed precision: MixedPrecisionPolicy(param_dtype=bfloat16, reduce_dtype=float32) from its
+#: job config, whose `training.mixed_precision_reduce` defaults to "float32" (torchtitan/config_manager.py).
+_TT_REDUCE = ("gradients reduce-scattered in fp32 (`--reduce-dtype fp32`: torchtitan's default "
+              "`training.mixed_precision_reduce = \"float32\"`, FSDP2's MixedPrecisionPolicy(reduce_dtype=float32))")
 # torchtitan (PyTorch-native FSDP2) on 64 A100: the unambiguous row (full activation recomputation); the 8B rows'
 # "selective op" checkpointing saves a policy's ops that simtrain's selective recomputation does not describe.
 _tokens_case("torchtitan-llama3-70b-64xa100",
@@ -479,10 +486,11 @@ _tokens_case("torchtitan-llama3-70b-64xa100",
              "(`attention=flash`: PyTorch's scaled_dot_product_attention, FlashAttention-2 on A100); 8 nodes of the "
              "catalog's `dgx-a100` (the page does not describe the network: 8 x 200 Gbit/s per node assumed); FSDP2 "
              "over all 64 GPUs (`--zero 3`), local batch 1 (global batch 64, no accumulation), full activation "
-             "recomputation, bf16 mixed precision, AdamW; tokens/s per GPU = the step's tokens / step time / GPUs",
+             "recomputation, bf16 mixed precision, AdamW; " + _TT_REDUCE + "; tokens/s per GPU = the step's tokens "
+             "/ step time / GPUs",
              {"model": "llama3-70b:seq=8192,attention=flash", "topology": "dgx-a100", "gpus": 64,
               "parallel": "dp=64", "micro_batch": 1, "global_batch": 64, "dtype": "bf16", "optimizer": "adam",
-              "recompute": "full", "zero": 3})
+              "recompute": "full", "zero": 3, "reduce_dtype": "fp32"})
 
 # Held-out probe 14: torchtitan's own H100 benchmark report and a third party's H200 runs (no constant set from them).
 _TT_H100 = ("pytorch/torchtitan benchmarks/llama3_h100_202412_torchtitan.md (commit 31a17bf), Grand Teton H100 "
@@ -494,7 +502,8 @@ _TT_RUN = ("the catalog's `llama3-8b` at torchtitan's sequence 8,192 (train_conf
            "PyTorch's SDPA as FlashAttention-2 (`attention=flash2`); FSDP2 over all GPUs (`--zero 3`); AdamW; "
            "per-op selective activation checkpointing (recomputes every second matmul and the element-wise ops, "
            "not attention), mapped before seeing results to recomputing half the layers (`--recompute "
-           "full:layers=16`, about the same extra FLOPs); tokens/s per GPU = the step's tokens / step time / GPUs")
+           "full:layers=16`, about the same extra FLOPs); " + _TT_REDUCE + "; tokens/s per GPU = the step's tokens / "
+           "step time / GPUs")
 _TT_H100_TEXT = ("nodes of 8 H100 as the `dgx-h100` family with device `h100-96gb` (the catalog's closest: the "
                  "GH200's H100, HBM3 at 4 TB/s, at full power; no catalog device is an HBM2e part capped at 500 W; "
                  "device `h100` instead moves the 8-GPU figure by -3 %), 8 x 400 Gbit/s NICs")
@@ -514,7 +523,8 @@ def _tt_params(device: str, gpus: int, dtype: str, kernels: str = "fused") -> di
     suffix = "" if kernels == "fused" else f",kernels={kernels}"
     return {"model": f"llama3-8b:seq=8192,attention=flash2{suffix}", "topology": "dgx-h100", "gpus": gpus,
             "parallel": f"dp={gpus}", "micro_batch": 2, "global_batch": 2 * gpus, "dtype": dtype,
-            "optimizer": "adam", "zero": 3, "recompute": "full:layers=16", "topology.device": device}
+            "optimizer": "adam", "zero": 3, "recompute": "full:layers=16", "reduce_dtype": "fp32",
+            "topology.device": device}
 
 
 def _per_gpu_ratio(name: str, source: str, source_id: str, quantity: str, published: float, assumptions: str,
@@ -543,7 +553,7 @@ _per_gpu_ratio("torchtitan-llama31-8b-128v8-scaling",
                "Llama 3.1 8B FSDP2 weak scaling on H100: tokens/s per GPU on 128 GPUs over that on 8", 5605 / 5762,
                f"{_TT_H100_TEXT}; {_TT_RUN}; {_TT_EAGER}; bf16 mixed precision; per-GPU batch 2 on both",
                _tt_params("h100-96gb", 8, "bf16", "eager"), _tt_params("h100-96gb", 128, "bf16", "eager"),
-               "simtrain loses 1.6 % where the run lost 2.7 % from one node to 16: the wait for the slowest GPU "
+               "simtrain loses 1.4 % where the run lost 2.7 % from one node to 16: the wait for the slowest GPU "
                "grows from 59 ms (of 8) to 109 ms (of 128, gpu_spread) of a 2.2 s step, less a small gain (the "
                "sharded optimizer step shrinks with more GPUs); the rest is not communication the step exposes, and "
                "what it is (stragglers, a wider clock spread under the 500 W cap than gpu_spread's) is not modelled")
@@ -553,10 +563,12 @@ _tokens_case("torchtitan-llama31-70b-256xh100-2d-fp8",
              "torchtitan-h100-2412", "Llama 3.1 70B training throughput with FSDP2 and TP 8 (256 H100, Float8)",
              829.0, f"{_TT_H100_TEXT}; the catalog's `llama3-70b` at sequence 8,192 with `attention=flash2`; TP 8 with "
                     "sequence parallelism inside each node and FSDP2 over 32 (`--zero 3`); Float8 as simtrain's "
-                    "`fp8` (torch.compile is not modelled); full activation recomputation; AdamW; per-GPU batch 16",
+                    "`fp8` (torch.compile is not modelled); full activation recomputation; AdamW; " + _TT_REDUCE
+             + "; per-GPU batch 16",
              {"model": "llama3-70b:seq=8192,attention=flash2", "topology": "dgx-h100", "gpus": 256,
               "parallel": "tp=8,dp=32", "micro_batch": 16, "global_batch": 512, "dtype": "fp8", "optimizer": "adam",
-              "zero": 3, "recompute": "full", "sequence_parallel": True, "topology.device": "h100-96gb"},
+              "zero": 3, "recompute": "full", "sequence_parallel": True, "reduce_dtype": "fp32",
+              "topology.device": "h100-96gb"},
              "the 500 W cap, as in torchtitan-llama31-8b-8xh100-fsdp; torch.compile's fusions narrow the gap "
              "against the eager rows")
 _TRAINY_RUN = (_TT_RUN + "; Float8 as simtrain's `fp8` (torch.compile is not modelled; the run all-gathered FP8 "
@@ -628,6 +640,12 @@ for _name, _model, _published, _spec, _gpus, _tp, _pp, _cp, _vp, _mbs, _gbs in (
 # Held-out probe 16: BAAI's FlagPerf Megatron runs (FlagOpen/FlagPerf training/nvidia/*-megatron READMEs and configs),
 # their 'token/p/s' column (the README: average tokens per GPU per second). A800 and H800 are A100 and H100 with
 # NVLink at 400 GB/s both ways, 200 GB/s per direction (`intra_node.bandwidth`), as the nccl-*-h800-* cases write it.
+#: Megatron-LM with bf16 parameters accumulates and all-reduces (or reduce-scatters) the gradients in fp32 unless told
+#: otherwise (megatron/training/arguments.py: under --bf16, accumulate_allreduce_grads_in_fp32 is set, "accumulate and
+#: all-reduce gradients in fp32 for bfloat16 data type"; --grad-reduce-in-bf16 turns it off in later versions).
+_MEGATRON_REDUCE = ("gradients accumulated and reduced in fp32 (`--reduce-dtype fp32`: Megatron-LM's default for "
+                    "bf16 parameters, arguments.py 'accumulate and all-reduce gradients in fp32 for bfloat16 data "
+                    "type'; the run states no --grad-reduce-in-bf16)")
 _FLAGPERF_L3 = ("FlagOpen/FlagPerf training/nvidia/llama3_8B-megatron/README.md (commit 0e0fc76) + config_*x1x8.py, "
                 "training/benchmarks/llama3_8B/megatron/pretrain_llama3.sh (GBS 512, MBS 1, seq 8192, distributed "
                 "optimizer, FA2), '性能指标' table (配置, precision, parallel, fix_hp, token/p/s, ...): {row}")
@@ -635,8 +653,8 @@ _FLAGPERF_L3_RUN = ("the catalog's `llama3-8b` at sequence 8,192 with FlashAtten
                     "README's 'flash attention 2'); micro-batch 1, global batch 512 (the README's 4M tokens); Adam "
                     "with Megatron's distributed optimizer (`--zero 1`); the README's 'recompute-activations' as "
                     "selective recomputation (`--recompute selective`, Megatron's `--recompute-activations`); "
-                    "Megatron-core 0.6 with Transformer Engine; tokens/s per GPU = the step's tokens / step time / "
-                    "GPUs")
+                    "Megatron-core 0.6 with Transformer Engine; " + _MEGATRON_REDUCE + "; tokens/s per GPU = the "
+                    "step's tokens / step time / GPUs")
 for _name, _row, _published, _dtype_l3, _gpus, _plan, _system, _system_text in (
         ("8xa800-bf16", "'| A100单机8卡（1x8）  | bf16 | PP2DP4TP1 | / | 3698.7 | True(作为基线) | 76/80 | 56.9% |' "
          "(the README's machine: NVIDIA DGX A800(80G), NVIDIA_A800-SXM4-80GB)", 3698.7, "bf16", 8, "tp=1,pp=2,dp=4",
@@ -652,6 +670,7 @@ for _name, _row, _published, _dtype_l3, _gpus, _plan, _system, _system_text in (
          f"{_H100}, two nodes (the H100 network is not stated: the catalog's 8 x 400 Gbit/s assumed)")):
     _l3: dict[str, Any] = {"model": "llama3-8b:seq=8192,attention=flash2", "micro_batch": 1, "global_batch": 512,
                            "optimizer": "adam", "zero": 1, "recompute": "selective", "dtype": _dtype_l3,
+                           "reduce_dtype": "fp32",
                            "topology": _system["topology"], "gpus": _gpus, "parallel": _plan,
                            **({"sequence_parallel": True} if "tp=2" in _plan else {}),
                            **{k: v for k, v in _system.items() if k != "topology"}}
@@ -673,10 +692,10 @@ _FLAGPERF_L70_RUN = ("4 nodes of 8 H800 (the README: NVIDIA H800(80G), InfiniBan
                      "catalog's `llama2-70b` at sequence 4,096 with FlashAttention-2 (`attention=flash2`); "
                      "micro-batch 1, 44 micro-batches per step (global batch 44 at dp=1); 1F1B; bf16 (the row's amp "
                      "with megatron_main.sh's --bf16); Adam with Megatron's distributed optimizer (`--zero 1`); "
-                     "sequence parallelism; no recomputation; FlagScale (git 6fc099c) as Megatron; tokens/s per GPU "
-                     "= the step's tokens / step time / GPUs")
+                     "sequence parallelism; no recomputation; FlagScale (git 6fc099c) as Megatron; "
+                     + _MEGATRON_REDUCE + "; tokens/s per GPU = the step's tokens / step time / GPUs")
 _FLAGPERF_L70_GAP = ("both plans come out 21 % fast by nearly the same factor (the published TP4PP8 row is 1.233 x "
-                     "the TP8PP4 one, simtrain's 1.228), so the plan's effect is predicted and the excess is common "
+                     "the TP8PP4 one, simtrain's 1.227), so the plan's effect is predicted and the excess is common "
                      "per-GPU speed; the same source's Llama 3 8B rows are +8 to +15 % on H100 and -5 % on A800 "
                      "(flagperf-llama3-8b-*): simtrain's Hopper compute for these Megatron runs is fast, as for NeMo "
                      "24.07's H100 rows (nemo2407-*, +2 to +25 %), and what FlagScale's runs spend beyond it "
@@ -692,8 +711,8 @@ for _plan, _row, _published in (
                  f"{_plan}; {_FLAGPERF_L70_RUN}",
                  {"model": "llama2-70b:seq=4096,attention=flash2", "micro_batch": 1, "global_batch": 44,
                   "dtype": "bf16", "optimizer": "adam", "zero": 1, "sequence_parallel": True, "recompute": "none",
-                  "topology": "dgx-h100", "gpus": 32, "topology.intra_node.bandwidth": "200GB/s",
-                  "topology.nic.bandwidth": "200Gbit/s", "parallel": _plan},
+                  "reduce_dtype": "fp32", "topology": "dgx-h100", "gpus": 32,
+                  "topology.intra_node.bandwidth": "200GB/s", "topology.nic.bandwidth": "200Gbit/s", "parallel": _plan},
                  _FLAGPERF_L70_GAP)
 
 
@@ -711,11 +730,12 @@ _tokens_case("flagperf-llama3-70b-64xh100-bf16", _FLAGPERF_L3_70, "flagperf-llam
              "assumed); tp=8, pp=4, dp=2 (the row's PP4DP2TP8) with sequence parallelism; the catalog's `llama3-70b` "
              "at sequence 8,192 with FlashAttention-2 (`attention=flash2`, --use-flash-attn); micro-batch 1, global "
              "batch 512 (256 micro-batches per pipeline); 1F1B; bf16; Adam with Megatron's distributed optimizer "
-             "(`--zero 1`); no recomputation; Transformer Engine; tokens/s per GPU = the step's tokens / step time / "
-             "GPUs",
+             "(`--zero 1`); no recomputation; Transformer Engine; " + _MEGATRON_REDUCE + "; tokens/s per GPU = the "
+             "step's tokens / step time / GPUs",
              {"model": "llama3-70b:seq=8192,attention=flash2", "topology": "dgx-h100", "gpus": 64,
               "parallel": "tp=8,pp=4,dp=2", "micro_batch": 1, "global_batch": 512, "dtype": "bf16",
-              "optimizer": "adam", "zero": 1, "sequence_parallel": True, "recompute": "none"},
+              "optimizer": "adam", "zero": 1, "sequence_parallel": True, "recompute": "none",
+              "reduce_dtype": "fp32"},
              "Megatron-core 0.6 on 64 H100: simtrain's step runs at an MFU of 0.48 where the README gives 36.1 %, "
              "the direction and size of the same harness's other Hopper rows (flagperf-llama3-8b-*h100*, "
              "flagperf-llama2-70b-*, whose gap says what is not closed); overlapping the pipeline sends "
