@@ -39,8 +39,8 @@ from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
 from simtrain.optimizers import OPTIMIZERS as _OPTIMIZER_SPECS  # the specs by name; this module exports the names
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
 
-__all__ = ["DP_BUCKET_RULES", "DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "TrainingRun", "check_combination",
-           "profile_fingerprint"]
+__all__ = ["DP_BUCKET_RULES", "DTYPES", "ENGINES", "OPTIMIZERS", "RUN_PARAMS", "ZERO_IMPLS", "TrainingRun",
+           "check_combination", "profile_fingerprint"]
 
 #: Compute and gradient precisions.
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
@@ -50,6 +50,11 @@ ENGINES = ("analytical", "des")
 OPTIMIZERS = tuple(_OPTIMIZER_SPECS)
 #: How a plan's data-parallel bucket closes (:func:`simtrain.parallel.costs.merge_buckets`).
 DP_BUCKET_RULES = ("at-least", "at-most")
+#: How a ZeRO-3 implementation lays out what it gathers and reduces (``zero_impl``; docs/parallelism.md): ``flat``
+#: (flat buffers the parameters and gradients live in: FSDP1's FlatParameter, DeepSpeed's, Megatron-LM's: nothing
+#: copied) or ``fsdp2`` (FSDP2's per-parameter sharding: every all-gather's output copied out into the parameters,
+#: every reduce-scatter's input copied in from the gradients).
+ZERO_IMPLS = ("flat", "fsdp2")
 
 
 def _algorithm_names() -> list[str]:
@@ -169,6 +174,12 @@ RUN_PARAMS: tuple[Param, ...] = (
     Param("zero_reshard", "boolean", True,
           "ZeRO-3: free each layer's gathered parameters after its forward and gather them again for backward "
           "(false: keep them until backward, FSDP reshard_after_forward=False; needs zero 3)"),
+    Param("zero_impl", "choice", "flat",
+          "ZeRO-3's buffers: flat (the gathered parameters and the gradients live in flat buffers, nothing copied: "
+          "FSDP1's FlatParameter, DeepSpeed, Megatron-LM) or fsdp2 (FSDP2's per-parameter sharding: each "
+          "all-gather's output copied out into the parameters, each reduce-scatter's input copied in from the "
+          "gradients, memory-bound kernels in the layer's compute); needs zero 3 for fsdp2; docs/parallelism.md",
+          choices=ZERO_IMPLS),
     Param("zero_shard_size", "integer", None,
           "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "
           "(PyTorch HSDP, DeepSpeed MiCS; divides dp·cp; needs zero >= 1; unset: the whole dp·cp group)",
@@ -187,7 +198,8 @@ _DEFAULT_FRAMEWORK = next(p.default for p in RUN_PARAMS if p.name == "framework"
 #: Parameters only a parallel plan reads (``parallel``): without a plan, one set away from its default is refused
 #: rather than ignored.
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
-             "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size", "dp_bucket_rule")
+             "zero_impl", "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size",
+             "dp_bucket_rule")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
 #: Size parameters: validated to bytes, shown back with their unit.
 _SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
@@ -373,6 +385,7 @@ class TrainingRun:
     epochs: float | None = None
     overlap_pp: bool = False
     zero_reshard: bool = True
+    zero_impl: str = "flat"
     zero_shard_size: int | None = None
     distribute_saved_activations: bool = False
     topology_overrides: tuple[tuple[str, Any], ...] = ()

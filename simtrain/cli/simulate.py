@@ -272,6 +272,7 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
     print(f"{report.model} on {report.topology}: {report.num_gpus} x {report.device}, {p['plan']}, micro-batch "
           f"{p['micro_batch']} x {p['num_micro_batches']} per pipeline (global batch {report.global_batch}), "
           f"{p['pipeline_schedule']}, recompute {p['recompute']}, ZeRO-{p['zero']}"
+          + (f" ({p['zero_impl']})" if p.get("zero_impl", "flat") != "flat" else "")
           + (", sequence parallel" if p["sequence_parallel"] else "") + f", {report.dtype}, {report.engine} engine")
     _print_profile(report.config)
     rows = [

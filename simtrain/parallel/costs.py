@@ -26,7 +26,9 @@ run's engine, templates built once per (operation, group, algorithm) and resized
   all-gather and the gradient reduce-scatter), exposed beyond it; the first layer of each model chunk's forward and
   of its backward has no layer before it to hide behind, so its gather is exposed whole, every micro-batch (FSDP and
   DeepSpeed prefetch within a pass, and re-shard after it); without re-sharding after forward (``zero_reshard``
-  false) backward gathers nothing: only its reduce-scatter, exposed beyond the layer's backward;
+  false) backward gathers nothing: only its reduce-scatter, exposed beyond the layer's backward; under
+  ``zero_impl`` ``fsdp2`` each gather's output is copied out into the parameters and each reduce-scatter's input
+  copied in from the gradients, bandwidth-bound kernels added to the layer's compute;
 * hybrid sharding (``zero_shard_size`` S): ZeRO's gathers and reduce-scatters run on the shard groups (S
   consecutive data-parallel ranks), and each layer's gradient shard (1/S of it) is all-reduced across the replica
   groups as the last micro-batch's backward produces it, overlapping the rest of that backward (ZeRO-3: once per
@@ -442,7 +444,7 @@ class StageCosts:
             expert_count = sum(layer.num_params for layer in layers if ".experts." in layer.name) / plan.ep
             weights, expert_weights = dense_count * param_width, expert_count * param_width
             grad_bytes, expert_grad_bytes = dense_count * grad_width, expert_count * grad_width
-            z_f = z_b = z_f_first = z_b_first = 0.0
+            z_f = z_b = z_f_first = z_b_first = copy_f = copy_b = 0.0
             if plan.zero >= 3 and plan.dp * plan.cp > 1:
                 # the parameters gathered, the gradients reduce-scattered, each at its own width
                 parts = ([("shard", weights + expert_weights, grad_bytes + expert_grad_bytes)] if plan.hybrid
@@ -455,9 +457,20 @@ class StageCosts:
                 # a pass's first layer: its gather waits for nothing to hide behind; without re-sharding after
                 # forward, backward has its parameters already
                 again = gather if plan.zero_reshard else 0.0
-                z_f = overlapped(f, [(gather, gather_share)]) - f
-                z_b = overlapped(b, [(again, gather_share), (scatter, scatter_share)]) - b
-                z_f_first, z_b_first = gather, again + overlapped(b, [(scatter, scatter_share)]) - b
+                if plan.zero_impl == "fsdp2":
+                    # FSDP2's copies, memory-bound kernels on the compute's stream: each gather's output copied
+                    # out into the parameters (split_with_sizes_copy: read and write the layer's gathered bytes)
+                    # and each reduce-scatter's input copied in from the gradients as autograd left them, at the
+                    # parameters' width, into the reduction's (chunk_cat)
+                    # (a recomputed forward runs on backward's gather: no copy of its own)
+                    out = compute.kernel_time(0.0, 2 * (weights + expert_weights), dtype)
+                    into = compute.kernel_time(0.0, (dense_count + expert_count) * param_width
+                                               + grad_bytes + expert_grad_bytes, dtype)
+                    copy_f, copy_b = out, (out if plan.zero_reshard else 0.0) + into
+                busy_f, busy_b = f + copy_f, b + copy_b
+                z_f = overlapped(busy_f, [(gather, gather_share)]) - busy_f
+                z_b = overlapped(busy_b, [(again, gather_share), (scatter, scatter_share)]) - busy_b
+                z_f_first, z_b_first = gather, again + overlapped(busy_b, [(scatter, scatter_share)]) - busy_b
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f,
                 "tp": tp_pass if not (moe and plan.folded) else
@@ -465,6 +478,7 @@ class StageCosts:
                 "cp_f": overlapped(core_f, [(cp_gather, cp_gather_share)]) - core_f,
                 "cp_b": overlapped(core_b, [(cp_gather, cp_gather_share), (cp_scatter, cp_scatter_share)]) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
+                "copy_f": copy_f, "copy_b": copy_b,
                 "zb_first": z_b_first, "weights": weights,
                 "expert_weights": expert_weights, "grads": grad_bytes, "expert_grads": expert_grad_bytes,
                 "flops_f": sum(layer.forward_flops for layer in layers) * mb,
@@ -521,9 +535,9 @@ class StageCosts:
                     zf = k["zf_first"] if index == chunk_layers[0] else k["zf"]
                     zb = k["zb_first"] if index == chunk_layers[-1] else k["zb"]
                     own_f, own_b = compute_of(index, k)
-                    f = own_f + k["tp"] + k["cp_f"] + k["ep"] + zf
-                    b = own_b + k["tp"] + k["cp_b"] + k["ep"] + zb
-                    b_own = own_b
+                    f = own_f + k["copy_f"] + k["tp"] + k["cp_f"] + k["ep"] + zf
+                    b = own_b + k["copy_b"] + k["tp"] + k["cp_b"] + k["ep"] + zb
+                    b_own = own_b + k["copy_b"]
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
                         stage_recomputed += 1
@@ -535,7 +549,7 @@ class StageCosts:
                         b_own += k["core_f"]
                     f_total += f
                     b_total += b
-                    f_compute += own_f
+                    f_compute += own_f + k["copy_f"]
                     b_compute += b_own
                     buckets.append((b, k["grads"], k["expert_grads"], chunk))
                     compute_of_bucket.append(b_own)

@@ -262,6 +262,9 @@ class ParallelPlan:
     zero_reshard : bool
         ZeRO-3: free the gathered parameters after each layer's forward (gather them again for backward); False
         keeps them until backward.
+    zero_impl : str
+        ZeRO-3's buffers (:data:`simtrain.run.ZERO_IMPLS`): ``flat`` copies nothing; ``fsdp2`` copies each
+        all-gather's output out into the parameters and each reduce-scatter's input in from the gradients.
     shard_size : int
         ZeRO's shard group: this many consecutive members of each ``dp · cp`` group shard the states, the groups
         replicate them (0: the whole ``dp · cp`` group).
@@ -291,6 +294,7 @@ class ParallelPlan:
     layers_per_stage: int = 1
     layout: tuple[int, ...] = ()
     zero_reshard: bool = True
+    zero_impl: str = "flat"
     shard_size: int = 0
     dp_bucket: float = 0.0   # bytes of a data-parallel reduction bucket (0: one per layer)
     dp_bucket_rule: str = "at-least"   # how a bucket closes (simtrain.run.DP_BUCKET_RULES)
@@ -462,7 +466,8 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
               overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False,
               zero_reshard: bool = True, zero_shard_size: int | None = None, dp_bucket_size: float | None = None,
-              dp_bucket_rule: str | None = None, distribute_saved_activations: bool = False) -> ParallelPlan:
+              dp_bucket_rule: str | None = None, distribute_saved_activations: bool = False,
+              zero_impl: str = "flat") -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -525,7 +530,13 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
-    from simtrain.run import DP_BUCKET_RULES
+    from simtrain.run import DP_BUCKET_RULES, ZERO_IMPLS
+
+    if zero_impl not in ZERO_IMPLS:
+        raise ConfigError("unknown value", key="zero_impl", value=zero_impl, choices=list(ZERO_IMPLS))
+    if zero_impl != "flat" and zero != 3:
+        raise ConfigError(f"needs zero 3, where the run has zero {zero} (FSDP2 shards the parameters: its copies "
+                          "are those of ZeRO-3's gathers and reduce-scatters)", key="zero_impl", value=zero_impl)
 
     if dp_bucket_rule is not None and dp_bucket_rule not in DP_BUCKET_RULES:
         raise ConfigError("unknown bucket rule", key="dp_bucket_rule", value=dp_bucket_rule,
@@ -567,7 +578,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                         recompute_layers=recompute_layers, zero=zero, sequence_parallel=sequence_parallel,
                         rank_order=parse_rank_order(rank_order), overlap_dp=overlap_dp, overlap_pp=overlap_pp,
                         layers_per_stage=max(stage_counts), layout=sizes if pipeline_layout else (),
-                        zero_reshard=zero_reshard,
+                        zero_reshard=zero_reshard, zero_impl=zero_impl,
                         shard_size=0 if zero_shard_size in (None, dp * cp) else int(zero_shard_size),
                         # at dp·cp = 1 there is no reduction to merge (a sweep's one-replica row keeps the size)
                         dp_bucket=float(dp_bucket_size or 0.0) if dp * cp > 1 else 0.0,

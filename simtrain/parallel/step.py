@@ -78,7 +78,7 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
                      global_batch=run.global_batch, pipeline_schedule=run.pipeline_schedule,
                      recompute=run.recompute, zero=run.zero, sequence_parallel=run.sequence_parallel,
                      rank_order=run.rank_order, overlap_dp=run.overlap_dp, pipeline_layout=run.pipeline_layout,
-                     overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard,
+                     overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard, zero_impl=run.zero_impl,
                      zero_shard_size=run.zero_shard_size, dp_bucket_size=run.dp_bucket_size,
                      dp_bucket_rule=run.dp_bucket_rule,
                      distribute_saved_activations=run.distribute_saved_activations)
@@ -335,7 +335,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "expert_dp": plan.expert_dp, "distribute_saved_activations": plan.distribute_saved_activations,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
-        "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard,
+        "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard, "zero_impl": plan.zero_impl,
         "zero_shard_size": plan.zero_group,
         "sequence_parallel": plan.sequence_parallel, "rank_order": "-".join(plan.rank_order),
         "tokens_per_s": tokens / t,

@@ -235,3 +235,54 @@ def test_hybrid_sharding_shards_experts_like_dense_weights_without_ep() -> None:
     m = memory_per_gpu(c, plan, "bf16", "adam")
     assert m["parameters"] == pytest.approx(WIDTH * (dense + expert) / 4)
     assert m["optimizer"] == pytest.approx(12 * (dense + expert) / 4)
+
+
+# -- zero_impl: FSDP2's copies --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("reshard, recompute", [(True, "none"), (False, "none"), (True, "full")])
+def test_fsdp2_adds_its_copies_to_each_layers_compute(reshard: bool, recompute: str) -> None:
+    """Forward: the copy-out of the layer's gathered bytes (read and write); backward: the copy-out again where the
+    layer gathers again, and the copy-in of its gradients (read at the parameters' width, written at the
+    reduction's); a recomputed forward copies nothing more."""
+    c = _config()
+    compute = ComputeModel.roofline("a100")
+    kwargs = {"micro_batch": 1, "global_batch": 16, "zero": 3, "zero_reshard": reshard, "recompute": recompute}
+    flat = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", **kwargs))
+    fsdp2 = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", zero_impl="fsdp2", **kwargs))
+    layer = _layer_bytes(c)   # bf16 parameters, gradients reduced in bf16 (reduce_dtype auto)
+    out = compute.kernel_time(0.0, 2 * layer, "bf16")
+    into = compute.kernel_time(0.0, 2 * layer, "bf16")
+    assert sum(fsdp2.forward_compute[0]) - sum(flat.forward_compute[0]) == pytest.approx(c.layers * out, rel=1e-9)
+    more = (out if reshard else 0.0) + into
+    assert sum(fsdp2.backward_compute[0]) - sum(flat.backward_compute[0]) == pytest.approx(c.layers * more,
+                                                                                          rel=1e-9)
+    assert fsdp2.comms.bytes_per_gpu == flat.comms.bytes_per_gpu   # the collectives are the same
+
+
+def test_fsdp2_copies_the_gradients_into_the_reductions_width() -> None:
+    c = _config()
+    compute = ComputeModel.roofline("a100")
+    plan = make_plan(c, 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=16, zero=3, zero_impl="fsdp2")
+    cluster = load_topology("dgx-a100", gpus=8)
+    bf16 = StageCosts.build(c, plan, cluster, compute, "bf16", "adam")
+    fp32 = StageCosts.build(c, plan, cluster, compute, "bf16", "adam", reduce_dtype="fp32")
+    layer = _layer_bytes(c)
+    # read 2 bytes a parameter, write 4 instead of 2: one layer's parameter count more, at the streaming bandwidth
+    grow = compute.kernel_time(0.0, 4 * layer, "bf16") - compute.kernel_time(0.0, 3 * layer, "bf16")
+    assert sum(fp32.backward_compute[0]) - sum(bf16.backward_compute[0]) == pytest.approx(c.layers * grow, rel=1e-9)
+
+
+def test_fsdp2_runs_in_both_engines_and_reports_itself() -> None:
+    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 8, "parallel": "dp=8", "micro_batch": 1,
+            "global_batch": 8, "dtype": "bf16", "zero": 3, "check_memory": False}
+    from simtrain.run import TrainingRun
+
+    flat = simulate(TrainingRun.from_mapping(keys))
+    for engine in ("analytical", "des"):
+        r = simulate(TrainingRun.from_mapping({**keys, "zero_impl": "fsdp2", "engine": engine}))
+        assert r.step_time_s > flat.step_time_s and r.to_dict()["zero_impl"] == "fsdp2"
+
+
+@pytest.mark.parametrize("zero", [0, 1, 2])
+def test_fsdp2_needs_zero_3(zero: int) -> None:
+    with pytest.raises(ConfigError, match="needs zero 3"):
+        make_plan(_config(), 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=zero, zero_impl="fsdp2")
