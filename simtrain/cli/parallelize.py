@@ -21,7 +21,9 @@ __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
 _FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "clip_grad", "autocast",
-          "reduce_dtype", "profile", "algorithm", "scheme", "gpu_spread")
+          "reduce_dtype", "zero_impl", "profile", "algorithm", "scheme", "gpu_spread")
+#: Plan keys the search takes as a setting: validated by the search (a run without a plan refuses them).
+_PLAN_SETTINGS = ("zero_impl",)
 #: Large models train in bf16 with Adam: the plan search's defaults, where a run's are fp32 and momentum.
 _DEFAULTS = {"dtype": "bf16", "optimizer": "adam"}
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("is required: the samples per optimizer step to plan for", key="global_batch")
     for name, value in _DEFAULTS.items():
         values.setdefault(name, value)
+    settings = {name: values.pop(name) for name in _PLAN_SETTINGS if name in values}
     checked = TrainingRun(**values)   # every value validated as a run's
     from simtrain.progress import ProgressBar
 
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
                     algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback,
                     gpu_spread=checked.gpu_spread, optimizer_impl=checked.optimizer_impl, autocast=checked.autocast,
-                    clip_grad=checked.clip_grad, reduce_dtype=checked.reduce_dtype)
+                    clip_grad=checked.clip_grad, reduce_dtype=checked.reduce_dtype, **settings)
     bar.close()
     if args.json:
         emit(result.to_dict())
@@ -63,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     config = result.config
     print(f"{config['model']} on {config['topology']}: {config['gpus']} x {config['device']}, global batch "
           f"{config['global_batch']}, {config['dtype']}{' under autocast' if config['autocast'] else ''}, "
-          f"{config['optimizer']} ({config['optimizer_impl']}{', clipped' if config['clip_grad'] else ''})")
+          f"{config['optimizer']} ({config['optimizer_impl']}{', clipped' if config['clip_grad'] else ''})"
+          + (f", ZeRO-3 as {config['zero_impl']}" if config["zero_impl"] != "flat" else ""))
     print(f"  {result.space} valid plans, {result.fit} fit in memory, {result.simulated} simulated (the rest cannot "
           "beat the best by their lower bound)")
     for rank, row in enumerate(result.best, 1):
@@ -72,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                  + (" --sequence-parallel" if row["sequence_parallel"] else "") + f" --rank-order {row['rank_order']}"
                  + (f" --zero-shard-size {row['zero_shard_size']}" if row["zero_shard_size"] else "")
                  + ("" if row["zero_reshard"] else " --no-zero-reshard")
+                 + (f" --zero-impl {row['zero_impl']}" if row["zero_impl"] != "flat" else "")
                  + (f" --scheme {row['scheme']}" if row["scheme"] != "none" else ""))
         print(f"{rank}. {units.format_time(row['step_time_s'])}, {row['tokens_per_s']:,.0f} tokens/s, MFU "
               f"{100 * row['mfu']:.1f} %, {units.format_size(row['memory_per_gpu_bytes'])} per GPU")

@@ -115,7 +115,7 @@ class SearchResult:
 _SEARCH_PARAMS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "autocast",
                   "clip_grad", "reduce_dtype", "algorithm", "gpu_spread", "profile")
 _PLAN_PARAMS = ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero", "sequence_parallel",
-                "rank_order", "zero_reshard")
+                "rank_order", "zero_reshard", "zero_impl")
 
 
 def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch: int) -> Iterator[dict[str, Any]]:
@@ -233,7 +233,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
            progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None,
            optimizer_impl: str = "fused", autocast: bool = False, clip_grad: bool = False,
-           reduce_dtype: str = "auto") -> SearchResult:
+           reduce_dtype: str = "auto", zero_impl: str = "flat") -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
@@ -242,7 +242,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     ``optimizer_impl`` is the optimizer step's code, ``autocast`` PyTorch's AMP (fp32 parameters and gradients, the
     weights cast each forward), ``clip_grad`` the gradients' clipping by their global norm and ``reduce_dtype`` the
     dtype the gradients are reduced in, as a run's
-    (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`).
+    (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`). ``zero_impl`` is how the ZeRO-3 plans hold
+    what they gather (``fsdp2``: with FSDP2's copies); ZeRO 0-2 plans have no such copies and stay ``flat``.
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -260,7 +261,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                           value=getattr(spec, "name", model))
     if top < 1:
         raise ConfigError("must be at least 1", key="top", value=top)
-    from simtrain.run import check_combination
+    from simtrain.run import ZERO_IMPLS, check_combination
+
+    if zero_impl not in ZERO_IMPLS:
+        raise ConfigError("unknown value", key="zero_impl", value=zero_impl, choices=list(ZERO_IMPLS))
 
     check_combination(0.0, False, "analytical", dtype=dtype, autocast=autocast)   # a run's rule: a half dtype
     if gpus is not None:   # before the cluster is built: the search's memory grows with the GPUs it spans
@@ -297,7 +301,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     example = ""
     for keys in candidates(c, n, cluster.gpus_per_node, global_batch):
         space += 1
-        plan = make_plan(c, n, **keys)
+        plan = make_plan(c, n, **keys, zero_impl=zero_impl if keys["zero"] == 3 else "flat")
         memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
                       plan.sequence_parallel, plan.zero_group, plan.zero_reshard)
         memory = memory_seen.get(memory_key)
@@ -358,7 +362,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     return SearchResult([row for _, _, row in best], space, len(feasible), simulated, example,
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
                          "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl, "autocast": autocast,
-                         "clip_grad": clip_grad, "reduce_dtype": reduce_dtype, "algorithm": algorithm,
+                         "clip_grad": clip_grad, "reduce_dtype": reduce_dtype, "zero_impl": zero_impl,
+                         "algorithm": algorithm,
                          "gpu_spread": gpu_spread, "profile": profile, "device": device.name})
 
 
@@ -385,7 +390,7 @@ def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dic
         **{k: keys[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
                                 "sequence_parallel", "rank_order")},
         "zero_shard_size": plan.zero_group if plan.hybrid else None, "zero_reshard": plan.zero_reshard,
-        "num_micro_batches": m,
+        "zero_impl": plan.zero_impl, "num_micro_batches": m,
         "step_time_s": t,
         "tokens_per_s": plan.global_batch * c.seq / t,
         "mfu": costs.model_flops / (t * n * device.peak_flops(dtype)),

@@ -153,3 +153,19 @@ def test_the_search_takes_autocast_as_a_run_does(capsys) -> None:  # type: ignor
     off, on = (search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=1, autocast=flag).best[0]
                for flag in (False, True))
     assert on["memory_per_gpu_bytes"] > off["memory_per_gpu_bytes"]
+
+
+def test_the_search_prices_zero3_plans_with_fsdp2s_copies_as_simulate_does() -> None:
+    """``zero_impl`` fsdp2 applies to the ZeRO-3 plans (ZeRO 0-2 have no such copies); every plan found runs as
+    ``simulate`` prices it, from its run parameters."""
+    from simtrain.training import simulate
+
+    result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=8, zero_impl="fsdp2")
+    assert result.config["zero_impl"] == "fsdp2"
+    assert all(row["zero_impl"] == ("fsdp2" if row["zero"] == 3 else "flat") for row in result.best)
+    zero3 = next(k for k, row in enumerate(result.best) if row["zero"] == 3)
+    params = result.run_params(zero3)
+    assert params["zero_impl"] == "fsdp2"
+    assert result.best[zero3]["step_time_s"] == pytest.approx(simulate(TrainingRun(**params)).step_time_s, rel=1e-9)
+    with pytest.raises(ConfigError, match="zero_impl"):
+        search(MODEL, "dgx-a100", gpus=8, global_batch=16, zero_impl="fsdp1")
