@@ -52,8 +52,9 @@ OPTIMIZERS = tuple(_OPTIMIZER_SPECS)
 DP_BUCKET_RULES = ("at-least", "at-most")
 #: How a ZeRO-3 implementation lays out what it gathers and reduces (``zero_impl``; docs/parallelism.md): ``flat``
 #: (flat buffers the parameters and gradients live in: FSDP1's FlatParameter, DeepSpeed's, Megatron-LM's: nothing
-#: copied) or ``fsdp2`` (FSDP2's per-parameter sharding: every all-gather's output copied out into the parameters,
-#: every reduce-scatter's input copied in from the gradients).
+#: copied, FSDP1's cast of the gradient to a wider reduce_dtype left unpriced) or ``fsdp2`` (FSDP2's per-parameter
+#: sharding: every all-gather's output copied out into the parameters, every reduce-scatter's input copied in from
+#: the gradients).
 ZERO_IMPLS = ("flat", "fsdp2")
 
 
@@ -176,7 +177,8 @@ RUN_PARAMS: tuple[Param, ...] = (
           "(false: keep them until backward, FSDP reshard_after_forward=False; needs zero 3)"),
     Param("zero_impl", "choice", "flat",
           "ZeRO-3's buffers: flat (the gathered parameters and the gradients live in flat buffers, nothing copied: "
-          "FSDP1's FlatParameter, DeepSpeed, Megatron-LM) or fsdp2 (FSDP2's per-parameter sharding: each "
+          "FSDP1's FlatParameter, DeepSpeed, Megatron-LM; FSDP1's cast of the gradients to a wider reduce_dtype is "
+          "not priced) or fsdp2 (FSDP2's per-parameter sharding: each "
           "all-gather's output copied out into the parameters, each reduce-scatter's input copied in from the "
           "gradients, memory-bound kernels in the layer's compute); needs zero 3 for fsdp2; docs/parallelism.md",
           choices=ZERO_IMPLS),

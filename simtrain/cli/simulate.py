@@ -285,6 +285,8 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
     ]
     for key, seconds in p["exposed_comm_s"].items():
         rows.append((f"exposed {key.upper()} communication", t(seconds)))
+    if p.get("zero_copy_s"):
+        rows.append((f"ZeRO-3 copies ({p['zero_impl']}, in compute)", t(p["zero_copy_s"])))
     rows.append(("memory per GPU", f"{units.format_size(report.memory_per_gpu_bytes)} of "
                                    f"{units.format_size(report.memory_capacity_bytes)} (stage {p['memory_stage']})"))
     for key, nbytes in p["memory_by_category_bytes"].items():

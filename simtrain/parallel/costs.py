@@ -324,6 +324,9 @@ class StageCosts:
         The compute part of ``forward`` and ``backward`` (what a slower GPU stretches: :meth:`stretched`).
     dp_ready_compute : list of list of float
         The compute part of each ``dp_buckets`` entry's readiness.
+    copies : list of float
+        Per stage, the seconds of one micro-batch's forward and backward that ``zero_impl`` ``fsdp2``'s copies take
+        (part of ``forward_compute`` and ``backward_compute``; 0 under ``flat``).
     """
 
     forward: list[list[float]]
@@ -342,6 +345,7 @@ class StageCosts:
     forward_compute: list[list[float]] = field(default_factory=list)
     backward_compute: list[list[float]] = field(default_factory=list)
     dp_ready_compute: list[list[float]] = field(default_factory=list)
+    copies: list[float] = field(default_factory=list)
 
     def stretched(self, factors: Sequence[float] | None) -> StageCosts:
         """These costs on GPUs whose compute takes ``factors[s]`` times as long on stage ``s`` (the slowest GPU of
@@ -464,8 +468,7 @@ class StageCosts:
                     # parameters' width, into the reduction's (chunk_cat)
                     # (a recomputed forward runs on backward's gather: no copy of its own)
                     out = compute.kernel_time(0.0, 2 * (weights + expert_weights), dtype)
-                    into = compute.kernel_time(0.0, (dense_count + expert_count) * param_width
-                                               + grad_bytes + expert_grad_bytes, dtype)
+                    into = compute.kernel_time(0.0, weights + expert_weights + grad_bytes + expert_grad_bytes, dtype)
                     copy_f, copy_b = out, (out if plan.zero_reshard else 0.0) + into
                 busy_f, busy_b = f + copy_f, b + copy_b
                 z_f = overlapped(busy_f, [(gather, gather_share)]) - busy_f
@@ -478,8 +481,7 @@ class StageCosts:
                 "cp_f": overlapped(core_f, [(cp_gather, cp_gather_share)]) - core_f,
                 "cp_b": overlapped(core_b, [(cp_gather, cp_gather_share), (cp_scatter, cp_scatter_share)]) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
-                "copy_f": copy_f, "copy_b": copy_b,
-                "zb_first": z_b_first, "weights": weights,
+                "zb_first": z_b_first, "copy_f": copy_f, "copy_b": copy_b, "weights": weights,
                 "expert_weights": expert_weights, "grads": grad_bytes, "expert_grads": expert_grad_bytes,
                 "flops_f": sum(layer.forward_flops for layer in layers) * mb,
                 "flops_core": sum(layer.forward_flops for layer in core) * mb,
@@ -516,6 +518,7 @@ class StageCosts:
         dp_buckets: list[list[DpBucket]] = []
         dp_after: list[float] = []
         updates: list[float] = []
+        copies: list[float] = []   # per stage: FSDP2's copies in one micro-batch's forward and backward
         from simtrain.parallel.memory import stage_params
 
         for stage in range(plan.pp):
@@ -526,6 +529,7 @@ class StageCosts:
             buckets: list[tuple[float, float, float, int]] = []   # (backward seconds, dense, expert bytes, chunk)
             compute_of_bucket: list[float] = []   # each entry's backward compute seconds
             stage_recomputed = 0
+            copies.append(0.0)
             for chunk in range(plan.chunks):
                 f_total = b_total = f_compute = b_compute = 0.0
                 chunk_layers = plan.chunk_layers(stage, chunk)
@@ -547,6 +551,7 @@ class StageCosts:
                     elif plan.recompute == "selective":
                         b += k["core_f"]
                         b_own += k["core_f"]
+                    copies[stage] += k["copy_f"] + k["copy_b"]
                     f_total += f
                     b_total += b
                     f_compute += own_f + k["copy_f"]
@@ -649,7 +654,7 @@ class StageCosts:
         hardware_flops = model_flops + _recomputed_flops(c, plan, full_layers) * plan.global_batch
         costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
                     model_flops, hardware_flops, comms, p2p_bytes, phase, forward_compute, backward_compute,
-                    ready_compute)
+                    ready_compute, copies)
         costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width, min(full_layers, len(
             plan.stage_layers(0))))
         return costs

@@ -336,6 +336,8 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
         "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard, "zero_impl": plan.zero_impl,
+        # the first stage's FSDP2 copies over the step (in its compute; 0 under flat)
+        "zero_copy_s": m * costs.copies[0] if costs.copies else 0.0,
         "zero_shard_size": plan.zero_group,
         "sequence_parallel": plan.sequence_parallel, "rank_order": "-".join(plan.rank_order),
         "tokens_per_s": tokens / t,

@@ -515,8 +515,8 @@ _TT_GAP = ("eager PyTorch (no torch.compile) on 500 W H100s: simtrain's step imp
            "report gives 33-39 %; communication is hidden (the error is compute); pricing torchtitan's eager "
            "element-wise kernels as written (`kernels=eager`: RMSNorm through fp32 in eight kernels forward and "
            "sixteen backward, rotary through complex fp32, repeat_kv's copies, SwiGLU's two kernels) brought it "
-           "from {before} to what it is, and FSDP2's copies (`--zero-impl fsdp2`) by 1.5-1.9 points more; the power "
-           "cap (clocks under sustained load) and the bandwidth eager kernels reach are not modelled")
+           "from {before} to what it is, and FSDP2's copies (`--zero-impl fsdp2`) by 1.9 points more; the power "
+           "cap (clocks under sustained load) is not modelled")
 
 
 def _tt_params(device: str, gpus: int, dtype: str, kernels: str = "fused") -> dict[str, Any]:
@@ -574,7 +574,7 @@ _tokens_case("torchtitan-llama31-70b-256xh100-2d-fp8",
              "the 500 W cap, as in torchtitan-llama31-8b-8xh100-fsdp; torch.compile's fusions narrow the gap "
              "against the eager rows")
 _TRAINY_RUN = (_TT_RUN + "; Float8 as simtrain's `fp8` (torch.compile is not modelled; the run all-gathered FP8 "
-               "weights, simtrain gathers bf16)")
+               "weights, simtrain gathers, and copies out, bf16)")
 _TRAINY_TEXT = "nodes of 8 H200 as the `dgx-h100` family with device h200, 8 x 400 Gbit/s NICs"
 for _nodes, _published in ((4, 10938.0), (8, 10753.0)):
     _tokens_case(f"trainy-llama31-8b-{8 * _nodes}xh200-fsdp-fp8",

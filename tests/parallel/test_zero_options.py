@@ -265,9 +265,9 @@ def test_fsdp2_copies_the_gradients_into_the_reductions_width() -> None:
     cluster = load_topology("dgx-a100", gpus=8)
     bf16 = StageCosts.build(c, plan, cluster, compute, "bf16", "adam")
     fp32 = StageCosts.build(c, plan, cluster, compute, "bf16", "adam", reduce_dtype="fp32")
-    layer = _layer_bytes(c)
-    # read 2 bytes a parameter, write 4 instead of 2: one layer's parameter count more, at the streaming bandwidth
-    grow = compute.kernel_time(0.0, 4 * layer, "bf16") - compute.kernel_time(0.0, 3 * layer, "bf16")
+    layer = _layer_bytes(c)   # bf16 bytes: the parameter count is layer / 2
+    # read 2 bytes a parameter and write 4 (fp32) instead of 2: 3 layers' bf16 bytes against 2
+    grow = compute.kernel_time(0.0, 3 * layer, "bf16") - compute.kernel_time(0.0, 2 * layer, "bf16")
     assert sum(fp32.backward_compute[0]) - sum(bf16.backward_compute[0]) == pytest.approx(c.layers * grow, rel=1e-9)
 
 
@@ -286,3 +286,28 @@ def test_fsdp2_runs_in_both_engines_and_reports_itself() -> None:
 def test_fsdp2_needs_zero_3(zero: int) -> None:
     with pytest.raises(ConfigError, match="needs zero 3"):
         make_plan(_config(), 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=zero, zero_impl="fsdp2")
+
+
+@pytest.mark.parametrize("model, gpus, parallel, keys, autocast", [
+    (MODEL, 16, "tp=2,pp=1,dp=8", {"sequence_parallel": True}, False),              # TP-local parameters
+    (MODEL, 16, "tp=1,pp=1,dp=16", {"zero_shard_size": 8}, False),                   # hybrid sharding
+    (MODEL, 8, "tp=1,pp=1,dp=8", {}, True),                                           # autocast: fp32 parameters
+    ("gpt:layers=2,hidden=512,heads=8,seq=256,vocab=1000,experts=8,top_k=2", 8, "tp=1,pp=1,dp=8,ep=4", {}, False),
+])
+def test_fsdp2_copies_count_what_each_gpu_gathers(model: str, gpus: int, parallel: str, keys: dict,
+                                                  autocast: bool) -> None:
+    """Per micro-batch, FSDP2's copies move (per layer) the GPU's gathered parameters four times (copied out
+    forward and again backward: read and write each) and its gradients twice (read, and written in the reduction's
+    width): the TP-local share, the expert layers' 1/ep, whatever the shard group, fp32 under autocast."""
+    c = load_model(model).config
+    compute = ComputeModel.roofline("a100", autocast=autocast)
+    plan = make_plan(c, gpus, parallel, micro_batch=1, global_batch=2 * gpus, zero=3, zero_impl="fsdp2", **keys)
+    costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=gpus), compute, "bf16", "adam")
+    width = 4 if autocast else 2   # the parameters' and (reduce_dtype auto) the gradients'
+    expected = 0.0
+    for index in range(c.layers):
+        layers = block_layers(c, index, plan.tp, plan.cp, plan.sequence_parallel)
+        count = sum(layer.num_params / (plan.ep if ".experts." in layer.name else 1) for layer in layers)
+        expected += 2 * compute.kernel_time(0.0, 2 * count * width, "bf16") \
+            + compute.kernel_time(0.0, 2 * count * width, "bf16")
+    assert costs.copies[0] == pytest.approx(expected, rel=1e-9)
