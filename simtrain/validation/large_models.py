@@ -431,16 +431,22 @@ _MPT = ("MPT as llm-foundry's yamls/pretrain/mpt-{size}.yaml configures it: {lay
         "LayerNorm (MPT drops the biases, which simtrain's `gpt` keeps: under 0.2 % of the parameters); "
         "attention as one fused kernel (`attention=flash`; the tables' runs used llm-foundry's Triton attention, "
         "priced at the catalog device's fused-attention fractions)")
-_FOUNDRY_RUN = ("PyTorch FSDP FULL_SHARD (`--zero 3`), data parallel over every GPU, Adam (Composer's decoupled "
-                "AdamW), bf16 mixed precision (fp32 master weights); tokens/s per GPU = the step's tokens / step "
-                "time / GPUs")
+#: llm-foundry's MPT yamls (scripts/train/yamls/pretrain/mpt-*.yaml), which its benchmark script loads and keeps in
+#: these keys: `optimizer: name: decoupled_adamw` (Composer's DecoupledAdamW, whose step is a Python loop of
+#: operators over the parameters) and `algorithms: gradient_clipping: {clipping_type: norm, clipping_threshold: 1.0}`.
+_FOUNDRY_STEP = ("Adam as Composer's DecoupledAdamW (the yamls' decoupled_adamw: a loop of operators over the "
+                 "parameters, `--optimizer-impl for-loop`), the gradients clipped by their norm (the yamls' "
+                 "gradient_clipping, norm 1.0: `--clip-grad`)")
+_FOUNDRY_STEP_PARAMS = {"optimizer_impl": "for-loop", "clip_grad": True}
+_FOUNDRY_RUN = ("PyTorch FSDP FULL_SHARD (`--zero 3`), data parallel over every GPU, " + _FOUNDRY_STEP + ", bf16 "
+                "mixed precision (fp32 master weights); tokens/s per GPU = the step's tokens / step time / GPUs")
 
 
 def _foundry_case(name: str, table: str, row: str, published: float, assumptions: str,
                   params: dict[str, Any], gap: str = "") -> None:
     _tokens_case(name, _FOUNDRY.format(table=table, row=row, published=int(published)), "llm-foundry-benchmarks",
                  f"MPT training throughput ({table})", published, f"{assumptions}; {_FOUNDRY_RUN}",
-                 {"dtype": "bf16", "optimizer": "adam", "zero": 3, **params}, gap)
+                 {"dtype": "bf16", "optimizer": "adam", **_FOUNDRY_STEP_PARAMS, "zero": 3, **params}, gap)
 
 
 _MPT7B = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=50368,positions=alibi,attention=flash"
