@@ -22,6 +22,7 @@ from simtrain.validation import lowrank_cases as _lowrank  # noqa: F401  (regist
 from simtrain.validation import probe23 as _probe23  # noqa: F401  (registers held-out probe 23's cases)
 from simtrain.validation import probe24 as _probe24  # noqa: F401  (registers held-out probe 24's cases)
 from simtrain.validation import probe25 as _probe25  # noqa: F401  (registers held-out probe 25's cases)
+from simtrain.validation import probe26 as _probe26  # noqa: F401  (registers held-out probe 26's cases)
 from simtrain.validation.base import (
     CASES,
     Case,
