@@ -837,7 +837,7 @@ _FMS_RUN = ("128 A100 80 GB as the catalog's `dgx-a100` (nodes of 8 on NVSwitch,
             "(`attention=flash2`); Adam, bf16 mixed precision; no gradient accumulation (global batch = 128 x the "
             "per-GPU batch); data parallelism over every GPU")
 _FMS_GAP = ("short steps at small per-GPU batches without activation checkpointing come out optimistic here and in "
-            "every FSDP source (foundry-mpt-7b-*, torchtitan-llama31-8b-*: +10 to +40 %), where this table's 34B and "
+            "every FSDP source (foundry-mpt-7b-*, torchtitan-llama31-8b-*: +10 to +37 %), where this table's 34B and "
             "70B rows with checkpointing, 40-60 s steps, come within 5 %: FSDP's per-unit costs (its all-gather and "
             "reduce-scatter launches and prefetch order, the CPU dispatch of a 1.8 s step's many kernels) are not "
             "priced; and the 13B row is sensitive to the unstated fabric (2 x 100 Gbit/s per node instead of "

@@ -8,10 +8,11 @@ Nemotron-4 15B and 340B recipes) and 8 single-node all-reduce rows (NVIDIA's NCC
 ml-engineering's 8 H200 table). Its median |error|: 3.7 % over the 22 (training 3.7 %, collectives 4.7 %).
 No constant was set from them and no row was added, dropped or changed after the runs.
 
-Two transformations, each giving the probe's figures exactly (the tests pin them): the probe described KempnerForge's
+Two transformations, each giving the probe's figures exactly: the probe described KempnerForge's
 nodes in a topology file of its own (an HGX H200 4-GPU board: NVLink full mesh at 150 GB/s per direction a pair, one
 400 Gbit/s NIC per GPU), which the cases write as the ``dgx-h100`` family with ``--set`` overrides of the same
-values; and one declared deviation: the Nemotron-4 340B command at 128 GPUs was refused by the memory check (81.2 of
+values (a test runs the probe's file, kept as tests/validation/data/probe26_kempner_h200.yaml, against them); and one
+declared deviation: the Nemotron-4 340B command at 128 GPUs was refused by the memory check (81.2 of
 80 GiB: the run keeps its optimizer state in bf16, which simtrain cannot express) and runs with ``--no-check-memory``.
 
 Examples

@@ -3,7 +3,9 @@ FlashAttention authors' training README, Lambda's FlashAttention-2 README, and S
 and GCP GPUDirect READMEs; three publishers).
 
 Each is a held-out ``simtrain`` command with its source; the printed command, run through the CLI, gives the case's
-figure, and is the command the probe ran (the same flags and values; the probe's ``--json`` is no part of a case);
+figure, and is the command the probe ran (the same flags and values; the probe's ``--json`` is no part of a case),
+with ``--autocast`` and ``--clip-grad`` added to the 11 FlashAttention and Lambda rows, which state their configs'
+Lightning mixed precision and clipping since 2026-12-07;
 the published figures are the sources'; each case's error is the one the probe measured.
 
 The probe kept 22 rows (11 collective bus bandwidths, 9 training throughputs, 2 scaling ratios) by a rule written
@@ -102,17 +104,18 @@ LOW = ["nccl-allreduce-2xp4d-tcp-1eni-skypilot-2gb"]
 #: lambda-fa2-gpt3-2.7b-1xa100 +0.2106, lambda-fa2-gpt3-2.7b-1xh100 +0.6226, lambda-fa2-gpt3-2.7b-8xa100 +0.2182,
 #: lambda-fa2-gpt3-2.7b-8xh100 +0.5928
 #: and since they state PyTorch Lightning's native mixed precision (--autocast: fp32 parameters, weight casts, fp32
-#: gradients reduced), 2026-12-07; before: flash-attention-gpt3-125m-8xa100 -0.0877,
+#: gradients reduced) and the configs' clipping (--clip-grad), 2026-12-07; before:
+#: flash-attention-gpt3-125m-8xa100 -0.0877,
 #: flash-attention-gpt3-355m-8xa100 -0.0111, flash-attention-gpt3-760m-8xa100 +0.1677,
 #: flash-attention-gpt3-1.3b-8xa100 +0.0618, flash-attention-gpt3-2.7b-8xa100 +0.1250, lambda-fa2-gpt3-2.7b-1xa100
 #: +0.1954, lambda-fa2-gpt3-2.7b-1xh100 +0.5837, lambda-fa2-gpt3-2.7b-8xa100 +0.2030, lambda-fa2-gpt3-2.7b-8xh100
 #: +0.5549, lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling +0.0063, lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling -0.0184
 MEASURED = {
-    "flash-attention-gpt3-125m-8xa100": -0.0905, "flash-attention-gpt3-355m-8xa100": -0.0144,
-    "flash-attention-gpt3-760m-8xa100": +0.1565, "flash-attention-gpt3-1.3b-8xa100": +0.0460,
-    "flash-attention-gpt3-2.7b-8xa100": +0.0919,
-    "lambda-fa2-gpt3-2.7b-1xa100": +0.1293, "lambda-fa2-gpt3-2.7b-1xh100": +0.4501,
-    "lambda-fa2-gpt3-2.7b-8xa100": +0.1320, "lambda-fa2-gpt3-2.7b-8xh100": +0.4139,
+    "flash-attention-gpt3-125m-8xa100": -0.0924, "flash-attention-gpt3-355m-8xa100": -0.0168,
+    "flash-attention-gpt3-760m-8xa100": +0.1560, "flash-attention-gpt3-1.3b-8xa100": +0.0458,
+    "flash-attention-gpt3-2.7b-8xa100": +0.0917,
+    "lambda-fa2-gpt3-2.7b-1xa100": +0.1288, "lambda-fa2-gpt3-2.7b-1xh100": +0.4492,
+    "lambda-fa2-gpt3-2.7b-8xa100": +0.1315, "lambda-fa2-gpt3-2.7b-8xh100": +0.4130,
     "lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling": +0.0024, "lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling": -0.0249,
     "nccl-allreduce-2xp4d-4efa-skypilot-2gb": +0.0361, "nccl-allreduce-2xp4d-4efa-skypilot-128mb": +0.3000,
     "nccl-allreduce-2xp4d-1efa-skypilot-2gb": +0.0048, "nccl-allreduce-2xp4d-tcp-1eni-skypilot-2gb": +0.2598,
@@ -125,7 +128,7 @@ MEASURED = {
     "nccl-allgather-2node-h200-a3ultra-skypilot-128mb": +0.2156,
 }
 
-# --- the commands the probe ran (its cases.py, less ``--json``) ---------------------------------------------------
+# --- the commands the probe ran (its cases.py, less ``--json``; see _train) --------------------------------------
 _NCCL = "--set network.protocol=nccl"
 _P4D = "--topology dgx-a100 --set topology.device=a100-40gb --set topology.nic.bandwidth=100Gbit/s"
 
@@ -142,10 +145,11 @@ def _fa_model(layers: int, hidden: int, heads: int, seq: int, attention: str) ->
 def _train(model: str, topology: str, gpus: int, micro: int, batch: int, dtype: str, zero: int) -> str:
     if gpus == 1:   # the probe's deviation: a one-GPU run is its family cut to one GPU
         topology += " --set topology.gpus_per_node=1"
-    # --autocast since the cases state PyTorch Lightning's native mixed precision (precision bf16 / 16)
+    # --autocast and --clip-grad since the cases state PyTorch Lightning's native mixed precision (precision bf16 /
+    # 16) and the configs' gradient_clip_val 1.0: the probe's command plus these two
     return (f"simulate --model {model} {topology} --gpus {gpus} --parallel tp=1,pp=1,dp={gpus} --micro-batch {micro} "
-            f"--global-batch {batch} --dtype {dtype} --autocast --optimizer adam --zero {zero} --recompute none "
-            f"--no-check-memory {_NCCL}")
+            f"--global-batch {batch} --dtype {dtype} --autocast --optimizer adam --clip-grad --zero {zero} --recompute "
+            f"none --no-check-memory {_NCCL}")
 
 
 _LAM27 = _fa_model(32, 2560, 32, 1024, "flash2")

@@ -13,6 +13,9 @@ The probe's medians at 177455d: 3.7 % over its 22 rows, training 3.7 % (14), col
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import pytest
 from probe_checks import (
     check_measured,
@@ -120,12 +123,14 @@ MEASURED = {
 
 #: the probe's own topology file for KempnerForge's nodes, as the cases write it: the dgx-h100 family and these
 #: overrides (the same device, node size, full NVLink mesh at 150 GB/s, no in-switch reduction, one NIC per GPU)
-KEMPNER_FILE = "--topology /work/reports/probe26_topo_kempner_h200.yaml"
+KEMPNER_FILE = "--topology /work/reports/probe26_topo_kempner_h200.yaml"   # where the probe kept it
+#: the probe's file itself, kept beside this test
+KEMPNER_YAML = Path(__file__).parent / "data" / "probe26_kempner_h200.yaml"
 KEMPNER_SETS = ("--topology dgx-h100 --set topology.gpus_per_node=4 --set topology.intra_node.kind=fully_connected "
                 "--set topology.intra_node.link=nvlink --set topology.intra_node.in_switch_reduction=false "
                 "--set topology.intra_node.bandwidth=150GB/s --set topology.device=h200 --set topology.nic.count=4")
 
-#: the commands the probe registered and ran (its probe26_results.json, less the environment and ``--json``)
+#: the commands the probe registered (its probe26_registered.md, less the environment and ``--json``)
 PROBE_COMMANDS = {
     'kempner-7b-1xh200-step': (
         'simulate --model llama3-8b:seq=4096,attention=flash2 --topology '
@@ -202,8 +207,7 @@ PROBE_COMMANDS = {
         'gpt:layers=96,hidden=18432,heads=96,kv_heads=8,ffn=73728,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash'
         ' --topology dgx-h100 --gpus 128 --parallel tp=8,pp=8,dp=2 --sequence-parallel --pipeline-schedule '
         'interleaved:chunks=12 --overlap-pp --micro-batch 1 --global-batch 32 --dtype bf16 --optimizer adam '
-        '--clip-grad --recompute none --zero 1 --reduce-dtype bf16 --set network.protocol=nccl '
-        '--no-check-memory'),
+        '--clip-grad --recompute none --zero 1 --reduce-dtype bf16 --set network.protocol=nccl'),
     'dgxc-nemotron4-340b-bf16-2048xh100-step': (
         'simulate --model '
         'gpt:layers=96,hidden=18432,heads=96,kv_heads=8,ffn=73728,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash'
@@ -230,8 +234,8 @@ PROBE_COMMANDS = {
         'collective --op all-reduce --topology dgx-h100 --gpus 8 --set topology.device=h200 --size 1GiB --set'
         ' network.protocol=nccl'),
 }
-#: the declared deviation: the refused command's memory check, and the probe's correction
-DEVIATIONS = {"dgxc-nemotron4-340b-bf16-128xh100-step"}
+#: the declared deviation: the command the memory check refused, and the probe's correction (appended)
+DEVIATIONS = {"dgxc-nemotron4-340b-bf16-128xh100-step": " --no-check-memory"}
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +270,7 @@ def test_the_commands_are_the_probes(rows) -> None:
         if KEMPNER_FILE in line:
             own = " --set topology.gpus_per_node=1 --set topology.nic.count=1"
             line = line.replace(own, "").replace(KEMPNER_FILE, KEMPNER_SETS + (own if own in line else ""))
-        commands[name] = [f"simtrain {line}"]
+        commands[name] = [f"simtrain {line}{DEVIATIONS.get(name, '')}"]
     check_probe_commands(rows, commands, NEW)
     for name in DEVIATIONS:
         assert "declared deviation" in CASES.get(name).assumptions, name
@@ -274,3 +278,18 @@ def test_the_commands_are_the_probes(rows) -> None:
 
 def test_each_case_keeps_the_error_it_was_measured_at(rows) -> None:
     check_measured(rows, MEASURED, NEW)
+
+
+@pytest.mark.parametrize("name", [name for name, line in PROBE_COMMANDS.items() if KEMPNER_FILE in line])
+def test_the_overrides_are_the_probes_topology_file(rows, capsys, name) -> None:
+    """The probe's own command on its own topology file gives the case's figure exactly: the dgx-h100 family with
+    the cases' overrides is the same cluster (a change to the family's file that parts them fails here)."""
+    line = PROBE_COMMANDS[name].replace(KEMPNER_FILE, f"--topology {shlex.quote(str(KEMPNER_YAML))}")
+    assert cli_json(capsys, f"simtrain {line}")["step_time_s"] == pytest.approx(rows[name].simulated, rel=1e-12)
+
+
+def test_the_published_figures_are_the_sources(rows) -> None:
+    for name in NEW:
+        figure = rows[name].published
+        source = CASES.get(name).source
+        assert f"{figure:,.2f}".rstrip("0").rstrip(".") in source or f"{figure:g}" in source, name
