@@ -74,6 +74,40 @@ _KEMPNER = {'topology': 'dgx-h100', 'topology.gpus_per_node': '4', 'topology.int
             'topology.intra_node.link': 'nvlink', 'topology.intra_node.in_switch_reduction': 'false',
             'topology.intra_node.bandwidth': '150GB/s', 'topology.device': 'h200', 'topology.nic.count': '4'}
 
+_ASSUME_D1 = ('[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
+             '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); ')
+_ASSUME_D2 = ('[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
+             '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); [stated, '
+             'code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32, reshard after '
+             'forward = KempnerForge default True); [stated, code] attention through torch SDPA '
+             '(attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
+             "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's --dtype bf16"
+             ' prices fp32 master weights and fp32 Adam state (a slightly heavier update and more memory in '
+             "simtrain); torch.compile=true is read as simtrain's default fused element-wise kernels; ")
+_ASSUME_D4 = ('[stated, launcher nemotron_15b.yaml] 32 layers, hidden 6,144, ffn 24,576 (squared ReLU, not gated: '
+             "priced as simtrain's non-gated MLP), 48 heads, 8 query groups, rotary positions, no bias, untied "
+             'embeddings, vocab 256,000, seq 4,096, no dropout, no activation recomputation '
+             '(activations_checkpoint_granularity: null), sequence_parallel: true, TE (attention=flash), '
+             'megatron_amp_O2 bf16 with distributed_fused_adam (--zero 1), gradient_clip_val 1.0 (--clip-grad); '
+             '[stated, README] TP=4, PP=1, MBS=4, GA=4, DGX H100 (catalog dgx-h100); [assumed] gradients reduced '
+             "in fp32 (apex DistributedFusedAdam's grad_sync_dtype defaults to its fp32 state dtype; the file "
+             'sets none); ')
+_ASSUME_D5 = ('[stated, launcher nemotron_340b.yaml] 96 layers, hidden 18,432, ffn 4 x hidden = 73,728 (squared '
+             'ReLU, not gated), 96 heads, 8 query groups, rotary, untied, vocab 256,000, seq 4,096, no dropout, '
+             'no activation recomputation, sequence_parallel: true, overlap_p2p_comm: true (--overlap-pp), TE '
+             '(attention=flash), mcore_distributed_optim (--zero 1) with grad_sync_dtype: bf16 (--reduce-dtype '
+             'bf16), gradient_clip_val 1.0; [stated, README] TP=8, PP=8, VP=12 (interleaved, 1 layer per model '
+             "chunk), MBS=1, GA=16, DGX H100; [not expressible] the optimizer's 'dtype: bf16' (bf16 optimizer "
+             'state; simtrain prices fp32 master and Adam state); ')
+_ASSUME_D6 = ("[stated] one node of 8 H100 80GB HBM3 (ranks 0-7 all on pool0-01806; the recipe's system "
+             "requirement 'NVIDIA H100-DGX') = catalog dgx-h100 at --gpus 8; all_reduce_perf float sum, "
+             "out-of-place column; NCCL's own algorithm choice (--algorithm auto, the default); [assumed] NCCL "
+             'version (not printed; ')
+_ASSUME_D7 = ('[stated] one node of 8 H200 SXM, NVSwitch (all pairs NV18), torch 2.9.1 / NCCL 2.27.7, '
+             "torch.distributed all_reduce of fp32 tensors, busbw by nccl-tests' formula in GB = 1e9 B "
+             "(all_reduce_bench.py conv_to_GBps) = catalog dgx-h100 at --gpus 8 with device h200; NCCL's own "
+             'choice (auto; the document says NVLS from 2 MiB up); ')
+
 #: The probe's rows as it registered them (its results file): name, document, command kind and parameters, the
 #: --json field and its scale, the figure, its unit and quantity, the page's words, the probe's assumptions,
 #: confidence and its reason, a declared deviation, and its reading of a row beyond 25 %.
@@ -90,16 +124,16 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote='| 1 | 1 | 1 | 7B | — | 10,471 | **57.8** | 80.7 GB | 3.13s |  (mfu_bench.sh experiment 01_1gpu_7b:'
               ' --train.batch_size=2 --train.seq_len=4096 --train.grad_accum_steps=4 --train.compile_model=true '
               '--distributed.dp_shard=1)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] no FSDP on one GPU (dp_shard=1: no device mesh; gradients bf16); [stated, '
-                    'code] attention through torch SDPA (attention=flash2); [not expressible] KempnerForge casts '
-                    'the model itself to bf16 (model.to(dtype=param_dtype)) so parameters and AdamW state are '
-                    "bf16, where simtrain's --dtype bf16 prices fp32 master weights and fp32 Adam state (a "
-                    'slightly heavier update and more memory in simtrain); torch.compile=true is read as '
-                    "simtrain's default fused element-wise kernels; [stated] model dim 4096, 32 layers, 32 heads,"
-                    ' 8 kv heads, ffn 1.3x auto = 14,336, vocab 128,256 = catalog llama3-8b; one GPU: the '
-                    'topology file with gpus_per_node=1 and one NIC (no communication)',
+        assumptions=_ASSUME_D1 + ('[stated, code] no FSDP on one GPU (dp_shard=1: no device mesh; gradients'
+                                        ' bf16); [stated, code] attention through torch SDPA (attention=flash2); '
+                                        '[not expressible] KempnerForge casts the model itself to bf16 '
+                                        '(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, '
+                                        "where simtrain's --dtype bf16 prices fp32 master weights and fp32 Adam "
+                                        'state (a slightly heavier update and more memory in simtrain); '
+                                        "torch.compile=true is read as simtrain's default fused element-wise "
+                                        'kernels; [stated] model dim 4096, 32 layers, 32 heads, 8 kv heads, ffn '
+                                        '1.3x auto = 14,336, vocab 128,256 = catalog llama3-8b; one GPU: the '
+                                        'topology file with gpus_per_node=1 and one NIC (no communication)'),
         confidence='low',
         reason='57.8 % MFU (model FLOPs) with full activation checkpointing implies ~77 % of bf16 peak in '
                'hardware FLOPs on one GPU, above what large cuBLAS GEMMs reach: the published number or the '
@@ -118,18 +152,19 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote='| 4 | 4 | 1 | 7B | FSDP=4 | 38,983 | **53.8** | 61.1 GB | 3.36s |  (mfu_bench.sh 04_4gpu_7b_fsdp4:'
               ' --train.batch_size=4 --train.grad_accum_steps=2 --train.compile_model=true '
               '--distributed.dp_shard=4)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32,'
-                    ' reshard after forward = KempnerForge default True); [stated, code] attention through torch '
-                    'SDPA (attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
-                    "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's "
-                    '--dtype bf16 prices fp32 master weights and fp32 Adam state (a slightly heavier update and '
-                    "more memory in simtrain); torch.compile=true is read as simtrain's default fused "
-                    'element-wise kernels; [assumed] the nodes as an HGX H200 4-GPU board: NVLink4 full mesh (6 '
-                    'links, 150 GB/s per direction per pair, no NVSwitch) and one 400 Gbit/s NDR NIC per GPU on a'
-                    " non-blocking fat tree (probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA "
-                    "H200 (141 GB) per node, NVLink intra-node, InfiniBand inter-node'",
+        assumptions=_ASSUME_D1 + ('[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 '
+                                        '--reduce-dtype fp32, reshard after forward = KempnerForge default True);'
+                                        ' [stated, code] attention through torch SDPA (attention=flash2); [not '
+                                        'expressible] KempnerForge casts the model itself to bf16 '
+                                        '(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, '
+                                        "where simtrain's --dtype bf16 prices fp32 master weights and fp32 Adam "
+                                        'state (a slightly heavier update and more memory in simtrain); '
+                                        "torch.compile=true is read as simtrain's default fused element-wise "
+                                        'kernels; [assumed] the nodes as an HGX H200 4-GPU board: NVLink4 full '
+                                        'mesh (6 links, 150 GB/s per direction per pair, no NVSwitch) and one 400'
+                                        ' Gbit/s NDR NIC per GPU on a non-blocking fat tree '
+                                        "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200"
+                                        " (141 GB) per node, NVLink intra-node, InfiniBand inter-node'"),
         confidence='medium',
         reason='plan, batch and code stated; intra-node board and bf16-only optimizer state '
                'assumed/unexpressible; MFU 53.8 % with full AC again high',
@@ -149,21 +184,22 @@ _ROWS: tuple[dict[str, Any], ...] = (
               "seq_len=4096 with torch.compile=true (except experiment 08 which used compile=false)'; "
               'mfu_bench.sh 08_8gpu_13b_fsdp8: --train.batch_size=4 --train.grad_accum_steps=4 '
               '--train.compile_model=false --distributed.dp_shard=8)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32,'
-                    ' reshard after forward = KempnerForge default True); [stated, code] attention through torch '
-                    'SDPA (attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
-                    "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's "
-                    '--dtype bf16 prices fp32 master weights and fp32 Adam state (a slightly heavier update and '
-                    "more memory in simtrain); compile=false read as kernels=eager (simtrain's torchtitan-style "
-                    "eager Llama kernels; KempnerForge's model code is its own); [stated] 13B: dim 5120, 40 "
-                    'layers, 40 heads, 8 kv heads, ffn_dim_multiplier 1.3 -> 17,920 (multiple of 256; reproduces '
-                    "the report's 14.84B), vocab 128,256, untied; [assumed] the nodes as an HGX H200 4-GPU board:"
-                    ' NVLink4 full mesh (6 links, 150 GB/s per direction per pair, no NVSwitch) and one 400 '
-                    'Gbit/s NDR NIC per GPU on a non-blocking fat tree (probe26_topo_kempner_h200.yaml); the '
-                    "report states only '4x NVIDIA H200 (141 GB) per node, NVLink intra-node, InfiniBand "
-                    "inter-node'",
+        assumptions=_ASSUME_D1 + ('[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 '
+                                        '--reduce-dtype fp32, reshard after forward = KempnerForge default True);'
+                                        ' [stated, code] attention through torch SDPA (attention=flash2); [not '
+                                        'expressible] KempnerForge casts the model itself to bf16 '
+                                        '(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, '
+                                        "where simtrain's --dtype bf16 prices fp32 master weights and fp32 Adam "
+                                        'state (a slightly heavier update and more memory in simtrain); '
+                                        "compile=false read as kernels=eager (simtrain's torchtitan-style eager "
+                                        "Llama kernels; KempnerForge's model code is its own); [stated] 13B: dim "
+                                        '5120, 40 layers, 40 heads, 8 kv heads, ffn_dim_multiplier 1.3 -> 17,920 '
+                                        "(multiple of 256; reproduces the report's 14.84B), vocab 128,256, "
+                                        'untied; [assumed] the nodes as an HGX H200 4-GPU board: NVLink4 full '
+                                        'mesh (6 links, 150 GB/s per direction per pair, no NVSwitch) and one 400'
+                                        ' Gbit/s NDR NIC per GPU on a non-blocking fat tree '
+                                        "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200"
+                                        " (141 GB) per node, NVLink intra-node, InfiniBand inter-node'"),
         confidence='medium',
         reason='plan and batch stated; the inter-node FSDP traffic (2 nodes x 4 NICs assumed) and eager-kernel '
                'mapping matter',
@@ -183,20 +219,21 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote='| 13 | 32 | 8 | 13B | TP=4+FSDP=8 | 104,309 | **32.7** | 36.3 GB | 5.03s |  (mfu_bench.sh '
               '13_32gpu_13b_tp4_fsdp8: --train.batch_size=4 --train.grad_accum_steps=4 --train.compile_model=true'
               ' --distributed.tp=4 --distributed.dp_shard=8)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32,'
-                    ' reshard after forward = KempnerForge default True); [stated, code] attention through torch '
-                    'SDPA (attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
-                    "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's "
-                    '--dtype bf16 prices fp32 master weights and fp32 Adam state (a slightly heavier update and '
-                    "more memory in simtrain); torch.compile=true is read as simtrain's default fused "
-                    'element-wise kernels; [stated, code] TP with SequenceParallel norms (--sequence-parallel); '
-                    'TP innermost, inside a node (Megatron order, simtrain default); [assumed] the nodes as an '
-                    'HGX H200 4-GPU board: NVLink4 full mesh (6 links, 150 GB/s per direction per pair, no '
-                    'NVSwitch) and one 400 Gbit/s NDR NIC per GPU on a non-blocking fat tree '
-                    "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200 (141 GB) per node, "
-                    "NVLink intra-node, InfiniBand inter-node'",
+        assumptions=_ASSUME_D1 + ('[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 '
+                                        '--reduce-dtype fp32, reshard after forward = KempnerForge default True);'
+                                        ' [stated, code] attention through torch SDPA (attention=flash2); [not '
+                                        'expressible] KempnerForge casts the model itself to bf16 '
+                                        '(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, '
+                                        "where simtrain's --dtype bf16 prices fp32 master weights and fp32 Adam "
+                                        'state (a slightly heavier update and more memory in simtrain); '
+                                        "torch.compile=true is read as simtrain's default fused element-wise "
+                                        'kernels; [stated, code] TP with SequenceParallel norms '
+                                        '(--sequence-parallel); TP innermost, inside a node (Megatron order, '
+                                        'simtrain default); [assumed] the nodes as an HGX H200 4-GPU board: '
+                                        'NVLink4 full mesh (6 links, 150 GB/s per direction per pair, no '
+                                        'NVSwitch) and one 400 Gbit/s NDR NIC per GPU on a non-blocking fat tree '
+                                        "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200"
+                                        " (141 GB) per node, NVLink intra-node, InfiniBand inter-node'"),
         confidence='medium',
         reason='plan and batch stated; TP=4 runs over the assumed NVLink mesh, so the board assumption matters',
         deviation='',
@@ -213,20 +250,21 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote='| 14 | 32 | 8 | 70B | TP=4+FSDP=8 | 17,657 | 25.4 | 93.2 GB | 14.85s |  (mfu_bench.sh '
               '14_32gpu_70b_tp4_fsdp8: --train.batch_size=2 --train.grad_accum_steps=4 --train.compile_model=true'
               ' --distributed.tp=4 --distributed.dp_shard=8)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32,'
-                    ' reshard after forward = KempnerForge default True); [stated, code] attention through torch '
-                    'SDPA (attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
-                    "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's "
-                    '--dtype bf16 prices fp32 master weights and fp32 Adam state (a slightly heavier update and '
-                    "more memory in simtrain); torch.compile=true is read as simtrain's default fused "
-                    'element-wise kernels; [stated] 70B: dim 8192, 80 layers, 64 heads, 8 kv heads, ffn 28,672, '
-                    'vocab 128,256 = catalog llama3-70b; TP with SequenceParallel; [assumed] the nodes as an HGX '
-                    'H200 4-GPU board: NVLink4 full mesh (6 links, 150 GB/s per direction per pair, no NVSwitch) '
-                    'and one 400 Gbit/s NDR NIC per GPU on a non-blocking fat tree '
-                    "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200 (141 GB) per node, "
-                    "NVLink intra-node, InfiniBand inter-node'",
+        assumptions=_ASSUME_D1 + ('[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 '
+                                        '--reduce-dtype fp32, reshard after forward = KempnerForge default True);'
+                                        ' [stated, code] attention through torch SDPA (attention=flash2); [not '
+                                        'expressible] KempnerForge casts the model itself to bf16 '
+                                        '(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, '
+                                        "where simtrain's --dtype bf16 prices fp32 master weights and fp32 Adam "
+                                        'state (a slightly heavier update and more memory in simtrain); '
+                                        "torch.compile=true is read as simtrain's default fused element-wise "
+                                        'kernels; [stated] 70B: dim 8192, 80 layers, 64 heads, 8 kv heads, ffn '
+                                        '28,672, vocab 128,256 = catalog llama3-70b; TP with SequenceParallel; '
+                                        '[assumed] the nodes as an HGX H200 4-GPU board: NVLink4 full mesh (6 '
+                                        'links, 150 GB/s per direction per pair, no NVSwitch) and one 400 Gbit/s '
+                                        'NDR NIC per GPU on a non-blocking fat tree '
+                                        "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200"
+                                        " (141 GB) per node, NVLink intra-node, InfiniBand inter-node'"),
         confidence='medium',
         reason="plan and batch stated; hardware assumed; simtrain's fp32-master memory for 70B on 32 GPUs may be "
                'near the 141 GB limit',
@@ -247,20 +285,14 @@ _ROWS: tuple[dict[str, Any], ...] = (
               "14.84B | 5120 | 40 | 40 | 8 | 17,920 (1.3x auto) | 4 | 4'; bench script: --train.batch_size=4 "
               '--train.seq_len=4096 --train.grad_accum_steps=4 --train.compile_model=true --distributed.tp=4 '
               '--distributed.dp_shard=40)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32,'
-                    ' reshard after forward = KempnerForge default True); [stated, code] attention through torch '
-                    'SDPA (attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
-                    "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's "
-                    '--dtype bf16 prices fp32 master weights and fp32 Adam state (a slightly heavier update and '
-                    "more memory in simtrain); torch.compile=true is read as simtrain's default fused "
-                    "element-wise kernels; [stated] header 'bf16 mixed precision, activation checkpointing "
-                    "(full), fused AdamW'; [assumed] gradient clipping as in D1's runs (KempnerForge config "
-                    'default); TP with SequenceParallel; [assumed] the nodes as an HGX H200 4-GPU board: NVLink4 '
-                    'full mesh (6 links, 150 GB/s per direction per pair, no NVSwitch) and one 400 Gbit/s NDR NIC'
-                    ' per GPU on a non-blocking fat tree (probe26_topo_kempner_h200.yaml); the report states only'
-                    " '4x NVIDIA H200 (141 GB) per node, NVLink intra-node, InfiniBand inter-node'",
+        assumptions=_ASSUME_D2 + ("[stated] header 'bf16 mixed precision, activation checkpointing (full), "
+                                        "fused AdamW'; [assumed] gradient clipping as in D1's runs (KempnerForge "
+                                        'config default); TP with SequenceParallel; [assumed] the nodes as an HGX'
+                                        ' H200 4-GPU board: NVLink4 full mesh (6 links, 150 GB/s per direction '
+                                        'per pair, no NVSwitch) and one 400 Gbit/s NDR NIC per GPU on a '
+                                        'non-blocking fat tree (probe26_topo_kempner_h200.yaml); the report '
+                                        "states only '4x NVIDIA H200 (141 GB) per node, NVLink intra-node, "
+                                        "InfiniBand inter-node'"),
         confidence='medium',
         reason='plan and batch stated; hardware assumed (40 nodes span two 32-node leaf groups of the assumed fat'
                ' tree)',
@@ -279,19 +311,12 @@ _ROWS: tuple[dict[str, Any], ...] = (
               " | 8192 | 80 | 64 | 8 | 28,672 | 2 | 4'; bench script B70: --train.batch_size=2 "
               '--train.grad_accum_steps=4 --train.compile_model=true, --distributed.tp=4 '
               '--distributed.dp_shard=40)',
-        assumptions='[stated] bf16, full activation checkpointing, fused AdamW (report header; mfu_bench.sh: '
-                    '--train.activation_checkpointing=full --optimizer.fused=true --train.grad_clip_norm=1.0); '
-                    '[stated, code] FSDP2 with reduce_dtype fp32 (--zero 3 --zero-impl fsdp2 --reduce-dtype fp32,'
-                    ' reshard after forward = KempnerForge default True); [stated, code] attention through torch '
-                    'SDPA (attention=flash2); [not expressible] KempnerForge casts the model itself to bf16 '
-                    "(model.to(dtype=param_dtype)) so parameters and AdamW state are bf16, where simtrain's "
-                    '--dtype bf16 prices fp32 master weights and fp32 Adam state (a slightly heavier update and '
-                    "more memory in simtrain); torch.compile=true is read as simtrain's default fused "
-                    'element-wise kernels; [assumed] gradient clipping as in D1; TP with SequenceParallel; '
-                    '[assumed] the nodes as an HGX H200 4-GPU board: NVLink4 full mesh (6 links, 150 GB/s per '
-                    'direction per pair, no NVSwitch) and one 400 Gbit/s NDR NIC per GPU on a non-blocking fat '
-                    "tree (probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200 (141 GB) per "
-                    "node, NVLink intra-node, InfiniBand inter-node'",
+        assumptions=_ASSUME_D2 + ('[assumed] gradient clipping as in D1; TP with SequenceParallel; '
+                                        '[assumed] the nodes as an HGX H200 4-GPU board: NVLink4 full mesh (6 '
+                                        'links, 150 GB/s per direction per pair, no NVSwitch) and one 400 Gbit/s '
+                                        'NDR NIC per GPU on a non-blocking fat tree '
+                                        "(probe26_topo_kempner_h200.yaml); the report states only '4x NVIDIA H200"
+                                        " (141 GB) per node, NVLink intra-node, InfiniBand inter-node'"),
         confidence='medium',
         reason='plan and batch stated; hardware assumed',
         deviation='',
@@ -357,15 +382,8 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote='| Nemotron4 15b BF16 (TP=4, PP=1, MBS=4, GA=4) | Throughput on 16x H100 GPUs (GBS=64) | ... | '
               'Training step time (seconds per step) | 2.812 | 2.824 | 2.845 | 2.859 | 2.852 | 2.875 | 2.895 | '
               '2.887',
-        assumptions='[stated, launcher nemotron_15b.yaml] 32 layers, hidden 6,144, ffn 24,576 (squared ReLU, not '
-                    "gated: priced as simtrain's non-gated MLP), 48 heads, 8 query groups, rotary positions, no "
-                    'bias, untied embeddings, vocab 256,000, seq 4,096, no dropout, no activation recomputation '
-                    '(activations_checkpoint_granularity: null), sequence_parallel: true, TE (attention=flash), '
-                    'megatron_amp_O2 bf16 with distributed_fused_adam (--zero 1), gradient_clip_val 1.0 '
-                    '(--clip-grad); [stated, README] TP=4, PP=1, MBS=4, GA=4, DGX H100 (catalog dgx-h100); '
-                    "[assumed] gradients reduced in fp32 (apex DistributedFusedAdam's grad_sync_dtype defaults to"
-                    ' its fp32 state dtype; the file sets none); not modelled: ub_tp_comm_overlap (TP '
-                    'communication overlapped with GEMMs), so simtrain exposes the TP collectives',
+        assumptions=_ASSUME_D4 + ('not modelled: ub_tp_comm_overlap (TP communication overlapped with '
+                                        'GEMMs), so simtrain exposes the TP collectives'),
         confidence='high',
         reason='plan, batch and every model/launcher setting stated; only TP overlap and grad-sync dtype '
                'unmodelled/assumed',
@@ -381,15 +399,8 @@ _ROWS: tuple[dict[str, Any], ...] = (
         key='step_time_s', scale=1.0, published=2.852, unit='s',
         quantity='training step time, Nemotron-4 15B BF16 on 256 H100, tp=4, dp=64, GBS 1,024',
         quote="same table, 'Throughput on 256x H100 GPUs (GBS=1024)' column: Training step time 2.852",
-        assumptions='[stated, launcher nemotron_15b.yaml] 32 layers, hidden 6,144, ffn 24,576 (squared ReLU, not '
-                    "gated: priced as simtrain's non-gated MLP), 48 heads, 8 query groups, rotary positions, no "
-                    'bias, untied embeddings, vocab 256,000, seq 4,096, no dropout, no activation recomputation '
-                    '(activations_checkpoint_granularity: null), sequence_parallel: true, TE (attention=flash), '
-                    'megatron_amp_O2 bf16 with distributed_fused_adam (--zero 1), gradient_clip_val 1.0 '
-                    '(--clip-grad); [stated, README] TP=4, PP=1, MBS=4, GA=4, DGX H100 (catalog dgx-h100); '
-                    "[assumed] gradients reduced in fp32 (apex DistributedFusedAdam's grad_sync_dtype defaults to"
-                    ' its fp32 state dtype; the file sets none); not modelled: ub_tp_comm_overlap (TP '
-                    'communication overlapped with GEMMs), so simtrain exposes the TP collectives',
+        assumptions=_ASSUME_D4 + ('not modelled: ub_tp_comm_overlap (TP communication overlapped with '
+                                        'GEMMs), so simtrain exposes the TP collectives'),
         confidence='high',
         reason='as the 16-GPU row',
         deviation='',
@@ -405,16 +416,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='training step time, Nemotron-4 15B FP8 on 64 H100, tp=4, dp=16, GBS 256',
         quote="| Nemotron4 15b FP8 (TP=4, PP=1, MBS=4, GA=4) | ... 'Throughput on 64x H100 GPUs (GBS=256)' "
               'column: Training step time (seconds per step) 2.048',
-        assumptions='[stated, launcher nemotron_15b.yaml] 32 layers, hidden 6,144, ffn 24,576 (squared ReLU, not '
-                    "gated: priced as simtrain's non-gated MLP), 48 heads, 8 query groups, rotary positions, no "
-                    'bias, untied embeddings, vocab 256,000, seq 4,096, no dropout, no activation recomputation '
-                    '(activations_checkpoint_granularity: null), sequence_parallel: true, TE (attention=flash), '
-                    'megatron_amp_O2 bf16 with distributed_fused_adam (--zero 1), gradient_clip_val 1.0 '
-                    '(--clip-grad); [stated, README] TP=4, PP=1, MBS=4, GA=4, DGX H100 (catalog dgx-h100); '
-                    "[assumed] gradients reduced in fp32 (apex DistributedFusedAdam's grad_sync_dtype defaults to"
-                    ' its fp32 state dtype; the file sets none); not modelled: ub_tp_comm_overlap (TP '
-                    'communication overlapped with GEMMs), so simtrain exposes the TP collectives; [stated] FP8 '
-                    '(Transformer Engine fp8 hybrid recipe: --dtype fp8)',
+        assumptions=_ASSUME_D4 + ('not modelled: ub_tp_comm_overlap (TP communication overlapped with '
+                                        'GEMMs), so simtrain exposes the TP collectives; [stated] FP8 '
+                                        '(Transformer Engine fp8 hybrid recipe: --dtype fp8)'),
         confidence='medium',
         reason="as the BF16 rows, plus simtrain's FP8 GEMM efficiency and TE cast overheads",
         deviation='',
@@ -431,14 +435,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='training step time, Nemotron-4 340B BF16 on 128 H100, tp=8, pp=8 (VP 12), dp=2, GBS 32',
         quote='| Nemotron4 340b 24.11 BF16 (TP=8, PP=8, MBS=1, GA=16, VP=12) | Throughput on 128x H100 GPUs '
               '(GBS=32) | ... | Training step time (seconds per step) |  4.61 | 4.67 | 4.7 | 4.73 |  4.84 |',
-        assumptions='[stated, launcher nemotron_340b.yaml] 96 layers, hidden 18,432, ffn 4 x hidden = 73,728 '
-                    '(squared ReLU, not gated), 96 heads, 8 query groups, rotary, untied, vocab 256,000, seq '
-                    '4,096, no dropout, no activation recomputation, sequence_parallel: true, overlap_p2p_comm: '
-                    'true (--overlap-pp), TE (attention=flash), mcore_distributed_optim (--zero 1) with '
-                    'grad_sync_dtype: bf16 (--reduce-dtype bf16), gradient_clip_val 1.0; [stated, README] TP=8, '
-                    'PP=8, VP=12 (interleaved, 1 layer per model chunk), MBS=1, GA=16, DGX H100; [not '
-                    "expressible] the optimizer's 'dtype: bf16' (bf16 optimizer state; simtrain prices fp32 "
-                    'master and Adam state); not modelled: ub_tp_comm_overlap, defer_embedding_wgrad_compute',
+        assumptions=_ASSUME_D5 + ('not modelled: ub_tp_comm_overlap, defer_embedding_wgrad_compute'),
         confidence='medium',
         reason='plan and launcher settings stated; large TP=8 exposure (TP overlap on in the run) and bf16 '
                'optimizer state not expressible',
@@ -457,14 +454,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         key='step_time_s', scale=1.0, published=4.84, unit='s',
         quantity='training step time, Nemotron-4 340B BF16 on 2,048 H100, tp=8, pp=8 (VP 12), dp=32, GBS 512',
         quote="same table, 'Throughput on 2048x H100 GPUs (GBS=512)' column: Training step time 4.84",
-        assumptions='[stated, launcher nemotron_340b.yaml] 96 layers, hidden 18,432, ffn 4 x hidden = 73,728 '
-                    '(squared ReLU, not gated), 96 heads, 8 query groups, rotary, untied, vocab 256,000, seq '
-                    '4,096, no dropout, no activation recomputation, sequence_parallel: true, overlap_p2p_comm: '
-                    'true (--overlap-pp), TE (attention=flash), mcore_distributed_optim (--zero 1) with '
-                    'grad_sync_dtype: bf16 (--reduce-dtype bf16), gradient_clip_val 1.0; [stated, README] TP=8, '
-                    'PP=8, VP=12 (interleaved, 1 layer per model chunk), MBS=1, GA=16, DGX H100; [not '
-                    "expressible] the optimizer's 'dtype: bf16' (bf16 optimizer state; simtrain prices fp32 "
-                    'master and Adam state); not modelled: ub_tp_comm_overlap, defer_embedding_wgrad_compute',
+        assumptions=_ASSUME_D5 + ('not modelled: ub_tp_comm_overlap, defer_embedding_wgrad_compute'),
         confidence='medium',
         reason='as the 128-GPU row',
         deviation='',
@@ -476,10 +466,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='all-reduce time, 8 B, 8 H100 in one node (out-of-place)',
         quote='           8             2     float     sum      -1    13.67    0.00    0.00      0    13.03    '
               '0.00    0.00      0',
-        assumptions="[stated] one node of 8 H100 80GB HBM3 (ranks 0-7 all on pool0-01806; the recipe's system "
-                    "requirement 'NVIDIA H100-DGX') = catalog dgx-h100 at --gpus 8; all_reduce_perf float sum, "
-                    "out-of-place column; NCCL's own algorithm choice (--algorithm auto, the default); [assumed] "
-                    'NCCL version (not printed; the nccl-tests build has the newer side_work/work_sms columns)',
+        assumptions=_ASSUME_D6 + ('the nccl-tests build has the newer side_work/work_sms columns)'),
         confidence='medium',
         reason='latency-bound point: depends on NCCL version and launch details',
         deviation='',
@@ -491,10 +478,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='all-reduce bus bandwidth, 1MiB, 8 H100 in one node (out-of-place)',
         quote='     1048576        262144     float     sum      -1    27.37   38.31   67.04      0    26.93   '
               '38.94   68.14      0',
-        assumptions="[stated] one node of 8 H100 80GB HBM3 (ranks 0-7 all on pool0-01806; the recipe's system "
-                    "requirement 'NVIDIA H100-DGX') = catalog dgx-h100 at --gpus 8; all_reduce_perf float sum, "
-                    "out-of-place column; NCCL's own algorithm choice (--algorithm auto, the default); [assumed] "
-                    'NCCL version (not printed; the nccl-tests build has the newer side_work/work_sms columns)',
+        assumptions=_ASSUME_D6 + ('the nccl-tests build has the newer side_work/work_sms columns)'),
         confidence='medium',
         reason='ramp region (1 MiB): protocol/algorithm switch sizes depend on NCCL version',
         deviation='',
@@ -510,10 +494,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='all-reduce bus bandwidth, 16MiB, 8 H100 in one node (out-of-place)',
         quote='    16777216       4194304     float     sum      -1    123.8  135.55  237.21      0    123.0  '
               '136.35  238.61      0',
-        assumptions="[stated] one node of 8 H100 80GB HBM3 (ranks 0-7 all on pool0-01806; the recipe's system "
-                    "requirement 'NVIDIA H100-DGX') = catalog dgx-h100 at --gpus 8; all_reduce_perf float sum, "
-                    "out-of-place column; NCCL's own algorithm choice (--algorithm auto, the default); [assumed] "
-                    'NCCL version (not printed; the nccl-tests build has the newer side_work/work_sms columns)',
+        assumptions=_ASSUME_D6 + ('the nccl-tests build has the newer side_work/work_sms columns)'),
         confidence='high',
         reason='standard DGX H100 node, mid/large size',
         deviation='',
@@ -526,10 +507,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='all-reduce bus bandwidth, 128MiB, 8 H100 in one node (out-of-place)',
         quote='   134217728      33554432     float     sum      -1    586.4  228.88  400.53      0    586.0  '
               '229.05  400.84      0',
-        assumptions="[stated] one node of 8 H100 80GB HBM3 (ranks 0-7 all on pool0-01806; the recipe's system "
-                    "requirement 'NVIDIA H100-DGX') = catalog dgx-h100 at --gpus 8; all_reduce_perf float sum, "
-                    "out-of-place column; NCCL's own algorithm choice (--algorithm auto, the default); [assumed] "
-                    'NCCL version (not printed; the nccl-tests build has the newer side_work/work_sms columns)',
+        assumptions=_ASSUME_D6 + ('the nccl-tests build has the newer side_work/work_sms columns)'),
         confidence='high',
         reason='standard DGX H100 node, mid/large size',
         deviation='',
@@ -541,10 +519,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='all-reduce bus bandwidth, 8GiB, 8 H100 in one node (out-of-place)',
         quote='  8589934592    2147483648     float     sum      -1    31307  274.38  480.16      0    31328  '
               '274.19  479.84      0',
-        assumptions="[stated] one node of 8 H100 80GB HBM3 (ranks 0-7 all on pool0-01806; the recipe's system "
-                    "requirement 'NVIDIA H100-DGX') = catalog dgx-h100 at --gpus 8; all_reduce_perf float sum, "
-                    "out-of-place column; NCCL's own algorithm choice (--algorithm auto, the default); [assumed] "
-                    'NCCL version (not printed; the nccl-tests build has the newer side_work/work_sms columns)',
+        assumptions=_ASSUME_D6 + ('the nccl-tests build has the newer side_work/work_sms columns)'),
         confidence='high',
         reason='standard DGX H100 node, mid/large size',
         deviation='',
@@ -556,12 +531,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         key='busbw_Bps', scale=1e-09, published=219.89, unit='GB/s',
         quantity='all-reduce bus bandwidth, 16MiB, 8 H200 in one node (torch.distributed)',
         quote='|   16MiB | 219.89GBps | 125.65GBps |',
-        assumptions='[stated] one node of 8 H200 SXM, NVSwitch (all pairs NV18), torch 2.9.1 / NCCL 2.27.7, '
-                    "torch.distributed all_reduce of fp32 tensors, busbw by nccl-tests' formula in GB = 1e9 B "
-                    "(all_reduce_bench.py conv_to_GBps) = catalog dgx-h100 at --gpus 8 with device h200; NCCL's "
-                    'own choice (auto; the document says NVLS from 2 MiB up); [assumed] the per-call torch '
-                    'overhead is hidden (the benchmark queues up to 10 calls per trial) - sizes below 16 MiB are '
-                    'not registered because that point is uncertain',
+        assumptions=_ASSUME_D7 + ('[assumed] the per-call torch overhead is hidden (the benchmark queues up'
+                                        ' to 10 calls per trial) - sizes below 16 MiB are not registered because '
+                                        'that point is uncertain'),
         confidence='medium',
         reason='torch-level timing; at 16 MiB a few us of per-call overhead is ~5 %',
         deviation='',
@@ -573,12 +545,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         key='busbw_Bps', scale=1e-09, published=401.93, unit='GB/s',
         quantity='all-reduce bus bandwidth, 128MiB, 8 H200 in one node (torch.distributed)',
         quote='|  128MiB | 401.93GBps | 229.67GBps |',
-        assumptions='[stated] one node of 8 H200 SXM, NVSwitch (all pairs NV18), torch 2.9.1 / NCCL 2.27.7, '
-                    "torch.distributed all_reduce of fp32 tensors, busbw by nccl-tests' formula in GB = 1e9 B "
-                    "(all_reduce_bench.py conv_to_GBps) = catalog dgx-h100 at --gpus 8 with device h200; NCCL's "
-                    'own choice (auto; the document says NVLS from 2 MiB up); [assumed] the per-call torch '
-                    'overhead is hidden (the benchmark queues up to 10 calls per trial) - sizes below 16 MiB are '
-                    'not registered because that point is uncertain',
+        assumptions=_ASSUME_D7 + ('[assumed] the per-call torch overhead is hidden (the benchmark queues up'
+                                        ' to 10 calls per trial) - sizes below 16 MiB are not registered because '
+                                        'that point is uncertain'),
         confidence='high',
         reason='large message on a standard NVSwitch node; torch overhead negligible',
         deviation='',
@@ -590,12 +559,9 @@ _ROWS: tuple[dict[str, Any], ...] = (
         key='busbw_Bps', scale=1e-09, published=463.58, unit='GB/s',
         quantity='all-reduce bus bandwidth, 1GiB, 8 H200 in one node (torch.distributed)',
         quote='|    1GiB | 463.58GBps | 264.90GBps |',
-        assumptions='[stated] one node of 8 H200 SXM, NVSwitch (all pairs NV18), torch 2.9.1 / NCCL 2.27.7, '
-                    "torch.distributed all_reduce of fp32 tensors, busbw by nccl-tests' formula in GB = 1e9 B "
-                    "(all_reduce_bench.py conv_to_GBps) = catalog dgx-h100 at --gpus 8 with device h200; NCCL's "
-                    'own choice (auto; the document says NVLS from 2 MiB up); [assumed] the per-call torch '
-                    'overhead is hidden (the benchmark queues up to 10 calls per trial) - sizes below 16 MiB are '
-                    'not registered because that point is uncertain',
+        assumptions=_ASSUME_D7 + ('[assumed] the per-call torch overhead is hidden (the benchmark queues up'
+                                        ' to 10 calls per trial) - sizes below 16 MiB are not registered because '
+                                        'that point is uncertain'),
         confidence='high',
         reason='large message on a standard NVSwitch node; torch overhead negligible',
         deviation='',
