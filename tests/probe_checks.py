@@ -52,7 +52,9 @@ def check_probe_commands(rows: Mapping[str, Any], probe_commands: Mapping[str, S
 def run_figure(doc: dict, unit: str) -> float:
     """What one run's ``--json`` gives a case of ``unit`` (a ratio case: the figure its two runs are compared by):
     bus bandwidth in GB/s; a step time in s; ``tokens/s`` per GPU, ``tokens/s (N GPUs)`` the whole run's;
-    samples/s per GPU for a ratio, else the whole run's."""
+    samples/s per GPU for a ratio, else the whole run's; a collective's time in us."""
+    if unit == "us":   # a collective's time: --json gives seconds
+        return doc["time_s"] * 1e6
     if "busbw_Bps" in doc:
         return doc["busbw_Bps"] / 1e9
     if unit == "s":   # a step time

@@ -57,7 +57,7 @@ from simtrain.inputs import digits
 from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.registry import parse_spec
 
-__all__ = ["DIMENSIONS", "ParallelPlan", "chunk_sizes", "make_plan", "parse_degrees", "parse_layout",
+__all__ = ["DIMENSIONS", "ParallelPlan", "check_zero_impl", "chunk_sizes", "make_plan", "parse_degrees", "parse_layout",
            "parse_rank_order", "parse_recompute", "parse_schedule", "pipeline_slots"]
 
 #: The plan's dimensions (expert parallelism is carved out of dp × cp, so it is not one of them).
@@ -461,6 +461,23 @@ def _ordered_groups(sizes: dict[str, int], order: tuple[str, ...], dim: str) -> 
     return moved.reshape(-1, sizes[dim])
 
 
+def check_zero_impl(zero_impl: str) -> None:
+    """Refuse a ``zero_impl`` that is not one of :data:`simtrain.run.ZERO_IMPLS` (a plan's, or a search's setting).
+
+    Examples
+    --------
+    >>> check_zero_impl("fsdp2")
+    >>> check_zero_impl("zero3")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: zero_impl: unknown value: 'zero3'; allowed: flat, fsdp2
+    """
+    from simtrain.run import ZERO_IMPLS
+
+    if zero_impl not in ZERO_IMPLS:
+        raise ConfigError("unknown value", key="zero_impl", value=zero_impl, choices=list(ZERO_IMPLS))
+
+
 def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | None = None,
               global_batch: int | None = None, pipeline_schedule: str = "1f1b", recompute: str = "none",
               zero: int = 0, sequence_parallel: bool = False, rank_order: str = "tp-cp-dp-pp",
@@ -530,10 +547,9 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
-    from simtrain.run import DP_BUCKET_RULES, ZERO_IMPLS
+    from simtrain.run import DP_BUCKET_RULES
 
-    if zero_impl not in ZERO_IMPLS:
-        raise ConfigError("unknown value", key="zero_impl", value=zero_impl, choices=list(ZERO_IMPLS))
+    check_zero_impl(zero_impl)
     if zero_impl != "flat" and zero != 3:
         raise ConfigError(f"needs zero 3, where the run has zero {zero} (FSDP2 shards the parameters: its copies "
                           "are those of ZeRO-3's gathers and reduce-scatters)", key="zero_impl", value=zero_impl)

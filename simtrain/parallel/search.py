@@ -44,7 +44,14 @@ from simtrain.limits import MAX_PIPELINE_SLOTS, MAX_SEARCH_GPUS, check_count
 from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_core_attention
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
-from simtrain.parallel.plan import ParallelPlan, divisors, make_plan, parse_schedule, pipeline_slots
+from simtrain.parallel.plan import (
+    ParallelPlan,
+    check_zero_impl,
+    divisors,
+    make_plan,
+    parse_schedule,
+    pipeline_slots,
+)
 from simtrain.parallel.step import plan_codec, scheme_context, scheme_phases, step_time, trains_factor_gemms
 
 __all__ = ["SearchResult", "candidates", "search"]
@@ -261,10 +268,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                           value=getattr(spec, "name", model))
     if top < 1:
         raise ConfigError("must be at least 1", key="top", value=top)
-    from simtrain.run import ZERO_IMPLS, check_combination
+    from simtrain.run import check_combination
 
-    if zero_impl not in ZERO_IMPLS:
-        raise ConfigError("unknown value", key="zero_impl", value=zero_impl, choices=list(ZERO_IMPLS))
+    check_zero_impl(zero_impl)   # ZeRO 0-2 plans run flat, so make_plan would not see a bad value there
 
     check_combination(0.0, False, "analytical", dtype=dtype, autocast=autocast)   # a run's rule: a half dtype
     if gpus is not None:   # before the cluster is built: the search's memory grows with the GPUs it spans
