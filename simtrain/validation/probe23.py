@@ -47,14 +47,19 @@ _CSC_RN50_RUN = ("torchvision ResNet-50 (`resnet50`), batch 32 per GPU, SGD(lr=1
                  "sgd`) with PyTorch 2's default foreach implementation (`--optimizer-impl foreach`), DDP with 25 MiB "
                  "buckets (simtrain's default framework); synthetic images made by the DataLoader workers on the CPU "
                  "(not modelled); the warm-up steps excluded from the average")
+_CSC_AMP_TEXT = ("'--fp16' = torch.amp autocast + GradScaler over the fp32 model: `--dtype fp16 --autocast` (fp32 "
+                 "parameters and gradients, each op's weights cast to fp16), in PyTorch's default NCHW layout, which "
+                 "the script keeps (it never converts to channels_last): `--memory-format nchw` (both stated since "
+                 "2026-12-07, as the script's code does; the probe's command left them to simtrain's defaults, fp16 "
+                 "parameters and `auto`'s NHWC)")
 _CSC_PREC = {
     ("mahti", "fp32"): "the script's fp32 default, whose convolutions run TF32 on A100 (PyTorch's cudnn.allow_tf32): "
                        "`--dtype tf32`",
-    ("mahti", "amp"): "'--fp16' = torch.amp autocast + GradScaler: `--dtype fp16`",
+    ("mahti", "amp"): _CSC_AMP_TEXT,
     ("puhti", "fp32"): "fp32 (V100 has no TF32): `--dtype fp32`",
-    ("puhti", "amp"): "'--fp16' = torch.amp autocast + GradScaler: `--dtype fp16`",
+    ("puhti", "amp"): _CSC_AMP_TEXT,
     ("lumi", "fp32"): "fp32: `--dtype fp32`",
-    ("lumi", "amp"): "'--fp16' = torch.amp autocast + GradScaler: `--dtype fp16`",
+    ("lumi", "amp"): _CSC_AMP_TEXT,
 }
 _MAHTI_SETS = {"topology.device": "a100-40gb"}
 _MAHTI_TEXT = ("Mahti: 4 A100-SXM4-40GB per GPU node (CSC docs, docs.csc.fi/computing/systems-mahti: 'four Nvidia "
@@ -124,13 +129,18 @@ def _csc_sets(cluster: str, gpus: int) -> dict[str, str]:
             "lumi": {}}[cluster]
 
 
+#: what the script's '--fp16' runs: torch.amp autocast over the fp32 model, which stays in PyTorch's default NCHW
+_CSC_AMP = {"memory_format": "nchw", "autocast": True}
+
+
 def _csc(cluster: str, prec: str, gpus: int) -> Command:
-    """The probe's ResNet-50 command (its flags, in its order)."""
+    """The probe's ResNet-50 command (its flags, in its order; AMP in the script's layout, under autocast)."""
     dtype = {"fp32": "tf32" if cluster == "mahti" else "fp32", "amp": "fp16"}[prec]
     topology = {"mahti": "dgx-a100", "puhti": "dgx-h100", "lumi": "mi300x"}[cluster]
     system = {"mahti": _MAHTI_SETS, "puhti": _PUHTI_SETS, "lumi": _LUMI_SETS}[cluster]
+    amp = _CSC_AMP if prec == "amp" else {}
     return Command("simulate", {"model": "resnet50", "batch": 32, "optimizer": "sgd", "optimizer_impl": "foreach",
-                                "topology": topology, "gpus": gpus, "dtype": dtype, **system,
+                                "topology": topology, "gpus": gpus, "dtype": dtype, **amp, **system,
                                 **_csc_sets(cluster, gpus), **_NCCL})
 
 
@@ -156,28 +166,25 @@ def _csc_system(cluster: str, gpus: int, few: int | None = None) -> str:
 
 _CSC_NAMES = {"mahti": "Mahti", "puhti": "Puhti", "lumi": "LUMI"}
 _CSC_DEVICE = {"mahti": "A100-SXM4-40GB", "puhti": "V100", "lumi": "MI250X GCD"}
-_CSC_NCHW = ("simtrain's step is {step} ms (forward {fwd}, backward {bwd}, the SGD update {upd}; no communication) "
-             "where the run's is {pub_step} ms (32 / {pub} img/s): under `--dtype fp16` simtrain prices the "
-             "convolutions channels-last (`--memory-format auto`: NHWC for half precision, NVIDIA's recipes), while "
-             "the CSC script's torchvision ResNet-50 under torch.amp autocast stays in PyTorch's default NCHW; the "
-             "same command with `--memory-format nchw` gives {nchw} img/s ({nchw_error}; a {nchw_step} ms step), as "
-             "the probe's after-the-fact diagnostic found from Python; the table's AMP gain over its {fp} row is "
-             "{pub_gain}x, simtrain's {gain}x ({nchw_gain}x in NCHW){more}; not closed")
+_CSC_AMP_GAP = ("simtrain's step is {step} ms (forward {fwd}, backward {bwd}, the SGD update {upd}; no communication) "
+                "where the run's is {pub_step} ms (32 / {pub} img/s), with the script's layout and precision stated "
+                "(PyTorch's default NCHW, and torch.amp's autocast over fp32 parameters: `--memory-format nchw "
+                "--autocast`, which took the case from {before} to what it is); in channels-last (`--memory-format "
+                "nhwc`, NVIDIA's recipes) simtrain would give {nhwc} img/s ({nhwc_error}); the table's AMP gain over "
+                "its {fp} row is {pub_gain}x, simtrain's {gain}x{more}; not closed")
 #: cluster -> the figures of the AMP one-GPU gap
 _CSC_AMP_GAPS = {
-    "mahti": dict(step="16.8", fwd="5.8", bwd="10.7", upd="0.2", pub_step="29.6", pub="1,082.76", nchw="1,320.6",
-                  nchw_error="+22.0 %", nchw_step="24.2", fp="TF32", pub_gain="1.40", gain="2.77", nchw_gain="1.92",
-                  more=""),
-    "puhti": dict(step="29.2", fwd="10.6", bwd="18.1", upd="0.4", pub_step="48.7", pub="657.66", nchw="770.4",
-                  nchw_error="+17.1 %", nchw_step="41.5", fp="FP32", pub_gain="2.04", gain="3.21", nchw_gain="2.25",
-                  more=""),
-    "lumi": dict(step="17.1", fwd="6.1", bwd="10.8", upd="0.2", pub_step="34.4", pub="931.08", nchw="1,323.5",
-                 nchw_error="+42.1 %", nchw_step="24.2", fp="FP32", pub_gain="1.75", gain="2.42", nchw_gain="1.71",
-                 more="; what NCHW leaves is the size of the FP32 row's surplus on this device "
+    "mahti": dict(step="24.9", fwd="8.6", bwd="15.9", upd="0.4", pub_step="29.6", pub="1,082.76", before="+76.0 %",
+                  nhwc="1,832.2", nhwc_error="+69.2 %", fp="TF32", pub_gain="1.40", gain="1.86", more=""),
+    "puhti": dict(step="42.5", fwd="15.0", bwd="26.7", upd="0.7", pub_step="48.7", pub="657.66", before="+66.9 %",
+                  nhwc="1,063.9", nhwc_error="+61.8 %", fp="FP32", pub_gain="2.04", gain="2.20", more=""),
+    "lumi": dict(step="24.8", fwd="8.7", bwd="15.8", upd="0.4", pub_step="34.4", pub="931.08", before="+101.2 %",
+                 nhwc="1,803.9", nhwc_error="+93.7 %", fp="FP32", pub_gain="1.75", gain="1.66",
+                 more="; what is left is the size of the FP32 row's surplus on this device "
                       "(csc-lumi-rn50-fp32-1gcd, +46.1 %)"),
 }
 _CSC_GAPS = {
-    **{(cluster, "amp", 1): _CSC_NCHW.format(**figures) for cluster, figures in _CSC_AMP_GAPS.items()},
+    **{(cluster, "amp", 1): _CSC_AMP_GAP.format(**figures) for cluster, figures in _CSC_AMP_GAPS.items()},
     ("lumi", "fp32", 1): (
         "simtrain's step is 41.3 ms (forward 15.0, backward 26.1, the SGD update 0.2; no communication) where the "
         "run's is 60.3 ms (32 / 530.74 img/s): the mi250x-gcd device runs fp32 on the matrix cores (MFMA) at the "
@@ -196,24 +203,22 @@ _CSC_SCALING_GAPS = {
         "script's synthetic images made on the CPU and the run's start-up jitter are not modelled, the network is "
         "not stated (one HDR NIC per GPU assumed)"),
     ("mahti", "amp", 4): (
-        "simtrain keeps 0.968 of its one-GPU throughput per GPU on 4 (one node), the table 0.911: simtrain's 4-GPU "
-        "step is 17.34 ms against 16.79 ms on one GPU, 0.35 ms of it its compute stretched 1.021x for the slowest "
-        "of 4 GPUs (gpu_spread), 0.15 ms the all-reduce left exposed (of 0.41 ms) and 0.06 ms of compute slowed by "
-        "the overlapped collectives, so it loses 3.2 % where the run lost 8.9 % (29.55 to 32.44 ms); under "
-        "`--dtype fp16` simtrain all-reduces fp16 gradients (76.7 MB per GPU, 2 x 3/4 of ResNet-50's 51.1 MB), "
-        "where torch.amp keeps fp32 parameters and gradients, so DDP moves twice the bytes (the probe's reading); "
-        "with `--memory-format nchw` on both commands (PyTorch's layout, csc-mahti-rn50-amp-1gpu's gap) the effect "
-        "error is -68.2 %, with `--gpu-spread 0` -86.4 %; the CPU-made synthetic images are not modelled; not "
-        "closed"),
+        "simtrain keeps 0.970 of its one-GPU throughput per GPU on 4 (one node), the table 0.911: simtrain's 4-GPU "
+        "step is 25.67 ms against 24.91 ms on one GPU, 0.52 ms of it its compute stretched 1.021x for the slowest "
+        "of 4 GPUs (gpu_spread), 0.09 ms the all-reduce left exposed (of 0.79 ms; autocast's fp32 gradients, 153.3 "
+        "MB per GPU, 2 x 3/4 of ResNet-50's 102.2 MB) and 0.16 ms of compute slowed by the overlapped collectives, "
+        "so it loses 3.0 % where the run lost 8.9 % (29.55 to 32.44 ms); with `--gpu-spread 0` the effect error is "
+        "-88.9 %; before the case stated the script's NCHW and autocast (fp16 gradients, NHWC) it was -64.2 %; the "
+        "CPU-made synthetic images are not modelled; not closed"),
     ("puhti", "amp", 8): (
-        "simtrain keeps 0.936 of its one-GPU throughput per GPU on 8 (2 nodes of 4), the table 0.882: simtrain's "
-        "8-GPU step is 31.14 ms against 29.15 ms on one GPU, 0.84 ms of it its compute stretched 1.029x for the "
-        "slowest of 8 GPUs (gpu_spread), 1.04 ms the all-reduce left exposed (of 3.04 ms; 13.5 MB per GPU across the "
-        "2 x 100 Gbit/s NICs per node) and 0.10 ms of compute slowed by the overlapped collectives, so it loses "
-        "6.4 % where the run lost 11.8 % (48.66 to 55.16 ms); simtrain all-reduces fp16 gradients where torch.amp "
-        "keeps fp32 ones (twice the bytes, the probe's reading); with `--memory-format nchw` on both commands the "
-        "effect error is -54.8 %, with `--gpu-spread 0` -68.0 %; the network is assumed and the CPU-made synthetic "
-        "images are not modelled; not closed"),
+        "simtrain keeps 0.953 of its one-GPU throughput per GPU on 8 (2 nodes of 4), the table 0.882: simtrain's "
+        "8-GPU step is 44.53 ms against 42.46 ms on one GPU, 1.22 ms of it its compute stretched 1.029x for the "
+        "slowest of 8 GPUs (gpu_spread), 0.59 ms the all-reduce left exposed (of 5.88 ms; autocast's fp32 "
+        "gradients, 178.9 MB per GPU, across the 2 x 100 Gbit/s NICs per node) and 0.26 ms of compute slowed by "
+        "the overlapped collectives, so it loses 4.7 % where the run lost 11.8 % (48.66 to 55.16 ms); with "
+        "`--gpu-spread 0` the effect error is -83.3 %; before the case stated the script's NCHW and autocast it "
+        "was -46.1 %: the slower NCHW step hides more of the doubled all-reduce; the network is assumed and the "
+        "CPU-made synthetic images are not modelled; not closed"),
     ("lumi", "fp32", 16): (
         "simtrain keeps 0.954 of its one-GCD throughput per GCD on 16 (2 nodes of 8), the table 0.905: simtrain's "
         "16-GCD step is 43.26 ms against 41.26 ms on one GCD, 1.48 ms of it its compute stretched 1.036x for the "
@@ -281,7 +286,7 @@ _CLM_SCRIPTS = ("pytorch-clm.sh ('HF_MODEL=EleutherAI/gpt-neo-125M', '--per_devi
 _clm = Command("simulate", {
     "model": "gpt:layers=12,hidden=768,heads=12,seq=1024,vocab=50257,position_table=2048,kernels=eager",
     "topology": "dgx-a100", "gpus": 1, "parallel": "tp=1,pp=1,dp=1", "micro_batch": 2, "global_batch": 64,
-    "dtype": "fp16", "optimizer": "adam", "optimizer_impl": "foreach", "zero": 0, **_MAHTI_SETS,
+    "dtype": "fp16", "autocast": True, "optimizer": "adam", "optimizer_impl": "foreach", "zero": 0, **_MAHTI_SETS,
     "topology.gpus_per_node": "1", **_NCCL})
 _case("csc-mahti-runclm-1gpu", "csc-ml-benchmarks",
       _CSC.format(block=_CSC_BLOCKS["mahti"], scripts=_CLM_SCRIPTS, quote=_CLM_LINE),
@@ -290,17 +295,19 @@ _case("csc-mahti-runclm-1gpu", "csc-ml-benchmarks",
       f"{_MAHTI_TEXT}; {_ONE_GPU}; GPT-Neo-125M as a `gpt:` model (12 layers, hidden 768, 12 heads, vocabulary "
       "50,257, tied head, 2,048 learned positions (`position_table=2048`), sequence 1,024: run_clm caps the model's "
       "2,048 to a block of 1,024) with Hugging Face's eager kernels (`kernels=eager`); GPT-Neo's alternate "
-      "local-attention layers (window 256) are not expressible and run as global attention; fp16 AMP; AdamW "
+      "local-attention layers (window 256) are not expressible and run as global attention; fp16 AMP, which the "
+      "Trainer's '--fp16' runs as torch.amp autocast over the fp32 model (`--autocast`, stated since 2026-12-07; "
+      "the probe's command left it out: fp16 parameters); AdamW "
       "(adamw_torch, foreach: `--optimizer adam --optimizer-impl foreach`); pure data parallelism on one GPU "
       "(`--parallel tp=1,pp=1,dp=1`, `--zero 0`); micro-batch 2 and global batch 64 as the probe's command sets "
       "them (the script's accumulation of 64 on one GPU makes 128 samples a step: with `--global-batch 128` the "
-      "command gives 39.86 samples/s against 39.77, only the Adam update's share changes); the Trainer's "
+      "command gives 38.83 samples/s against 38.74, only the Adam update's share changes); the Trainer's "
       f"train_samples_per_second includes start-up over the short epoch; {_CSC_RULE}; "
       + _P23_CONFIDENCE.format("low (the Trainer's samples/s includes start-up over a one-epoch run; GPT-Neo's "
                                "local-attention layers not expressible)"),
       [_clm], _value(_clm, "throughput_samples_per_s"),
-      gap="simtrain's step is 1.609 s for 64 samples (32 micro-batches of 2: forward 0.688 s, backward 0.914 s, the "
-          "Adam update 0.008 s; 34.8 TFLOP/s, MFU 0.11) where the published rate gives 5.19 s for 64 samples (64 / "
+      gap="simtrain's step is 1.652 s for 64 samples (32 micro-batches of 2: forward 0.709 s, backward 0.935 s, the "
+          "Adam update 0.008 s; 33.9 TFLOP/s, MFU 0.11) where the published rate gives 5.19 s for 64 samples (64 / "
           "12.32): the figure is the Hugging Face Trainer's train_samples_per_second over one epoch of WikiText-2, "
           "start-up and the whole short epoch included, and it is overhead-dominated: the same row reads 26.799 "
           "samples/s under PyTorch 2.3.1 (2024-06-12) and 12.32 under 2.9.1 on the same cluster; GPT-Neo's "

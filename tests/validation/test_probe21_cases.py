@@ -98,8 +98,10 @@ MEASURED = {
     f"{_MEG}-dp8pp4-32xv100": +0.0702,
     f"{_MEG}-dp2tp4pp4-32xv100": +0.2259,     # probe: +14.58 %
     f"{_MEG}-dp8-8v1gpu-scaling": -0.0329, f"{_MEG}-dp32-32v1gpu-scaling": -0.0205,
-    f"{_RN50}-fp32-8xv100": -0.0103, f"{_RN50}-fp32-32xv100": +0.0285, f"{_RN50}-amp-1xv100": +0.4900,
-    f"{_RN50}-amp-32xv100": +0.6036, f"{_RN50}-fp32-32v1gpu-scaling": +0.0266, f"{_RN50}-amp-32v1gpu-scaling": +0.0763,
+    # the AMP rows since they state DLE's apex O1 (autocast) in main.py's default NCHW (2026-12-07); before: +0.4900,
+    # +0.6036, +0.0763
+    f"{_RN50}-fp32-8xv100": -0.0103, f"{_RN50}-fp32-32xv100": +0.0285, f"{_RN50}-amp-1xv100": +0.0335,
+    f"{_RN50}-amp-32xv100": +0.1218, f"{_RN50}-fp32-32v1gpu-scaling": +0.0266, f"{_RN50}-amp-32v1gpu-scaling": +0.0855,
     f"{_BERT}-fp32-1xv100": +0.2364, f"{_BERT}-fp32-32xv100": +0.4289, f"{_BERT}-amp-1xv100": +0.8454,
     f"{_BERT}-amp-32xv100": +1.3018, f"{_BERT}-fp32-32v1gpu-scaling": +0.1550, f"{_BERT}-amp-32v1gpu-scaling": +0.2443,
 }
@@ -124,8 +126,11 @@ def _meg(gpus: int, layers: int, hidden: int, heads: int, vocab: int, tp: int, p
 
 
 def _rn50(gpus: int, batch: int, dtype: str) -> str:
+    # the AMP runs with --memory-format nchw --autocast since the cases state DLE's `--amp` at 5cc03caa (apex O1) in
+    # main.py's default layout; the probe's commands left both to simtrain's defaults
+    amp = " --memory-format nchw --autocast" if dtype == "fp16" else ""
     return (f"simulate --model resnet50 {_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --batch {batch} "
-            f"--dtype {dtype} --no-check-memory {_NCCL}")
+            f"--dtype {dtype}{amp} --no-check-memory {_NCCL}")
 
 
 def _bert(gpus: int, batch: int, dtype: str) -> str:
@@ -243,6 +248,10 @@ def test_the_runs_are_the_sources_settings(rows) -> None:
                 assert flag["--batch"] == batches[prec], name
                 assert flag["--dtype"] == ("fp32" if prec == "fp32" else "fp16"), name
                 assert flag.get("--optimizer") == ("adam" if prefix == _BERT else None), name
+                # DLE's RN50 `--amp` is apex O1 in NCHW at 5cc03caa; its BERT's is apex O2 (fp16 weights)
+                rn50_amp = prefix == _RN50 and prec == "amp"
+                assert (flag.get("--memory-format"), "--autocast" in flag) == (("nchw", True) if rn50_amp
+                                                                                else (None, False)), name
 
 
 def test_each_case_keeps_the_error_it_was_measured_at(rows) -> None:
