@@ -57,15 +57,15 @@ from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_tr
 from simtrain.network.perturb import Perturbations
 from simtrain.run import DTYPES, TrainingRun
 from simtrain.topology import Cluster
-from simtrain.training.framework import fill_buckets, framework_costs, make_framework, plan_groups
+from simtrain.training.framework import copy_seconds, fill_buckets, framework_costs, make_framework, plan_groups
 from simtrain.training.overlap import collective_share, compute_ends
 from simtrain.training.overlap import compute_end as shared_compute_end
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
 from simtrain.training.run_cache import RunCache, default_cache
 from simtrain.training.variability import draw_factors, expected_slowest, priced_spread, stretched
 
-__all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "memory_per_gpu", "micro_batching", "plan", "report",
-           "resolve", "run_plan", "simulate"]
+__all__ = ["DTYPES", "CommJob", "ResolvedRun", "StepPlan", "copies_back", "memory_per_gpu", "micro_batching", "plan",
+           "report", "resolve", "run_plan", "simulate"]
 
 
 def memory_per_gpu(model: ModelSpec, batch: int, dtype: str = "fp32", optimizer: str = "momentum",
@@ -147,6 +147,9 @@ class CommJob:
     layers: tuple[str, ...] = ()
     key: Any = None  # the schedule's template key: with its size, what decides its time
     launch_s: float = 0.0  # stream time before the data moves (the framework's launch; simtrain.training.framework)
+    #: compute-stream seconds of copying its bucket's reduced gradients back once it is done (DDP's
+    #: ``finalize_backward``; set on a bucket's last job, 0 otherwise)
+    copy_out_s: float = 0.0
     group: Any = None  # the ranks of its first group (a grouped collective: each group is one NCCL communicator)
 
 
@@ -413,6 +416,9 @@ class StepPlan:
     phase_compute: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     #: phase name → optimizer step seconds, for phases that train other parameters than W (factors)
     phase_update: dict[str, float] = field(default_factory=dict)
+    #: compute-stream seconds of the framework's copies of the gradients into their buckets, in the last backward
+    #: of the step (DDP without gradient_as_bucket_view; the copies back are the jobs' ``copy_out_s``)
+    copy_in: float = 0.0
 
     def compute_of(self, phase: str) -> tuple[float, float]:
         """Forward and backward compute of one pass in ``phase``."""
@@ -511,12 +517,17 @@ def plan(resolved: ResolvedRun) -> StepPlan:
                                       len(tensors), run.clip_grad, run.reduce_dtype)
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
+    # DDP's copies of each layer's gradients into their buckets, in the autograd hook of the last backward (none
+    # under no_sync, on one GPU, or with gradient_as_bucket_view)
+    copying = cluster.num_gpus > 1 and framework.copies_gradients()
+    copy_in = [copy_seconds(layer.tensors, width, compute) if copying else 0.0 for layer in spec.layers]
 
     def grouped(forward: list[float], backward: list[float]) -> tuple[Any, np.ndarray, Any]:
         if cluster.num_gpus == 1:
             return [], np.zeros(0), []
-        # backward runs in reverse: the end time of each layer's backward, measured from the start of backward
-        done_at = list(np.cumsum(backward[::-1])[::-1])
+        # backward runs in reverse: the end time of each layer's backward (and its copies), from the start of
+        # backward
+        done_at = list(np.cumsum([b + c for b, c in zip(backward, copy_in)][::-1])[::-1])
         buckets, ready, groups = plan_groups(framework, spec, run.bucket_size, width, sum(forward), done_at)
         # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync
         # before it)
@@ -550,13 +561,25 @@ def plan(resolved: ResolvedRun) -> StepPlan:
                             scheme_codec(resolved.scheme))
                 if cluster.num_gpus > 1 else [])
         framework.apply(jobs, phase_groups, compute, width)
+        if copying:
+            _mark_copies_out(jobs, phase_buckets, compute, width)
         planned.append((phase, count, jobs))
     perturbations = resolved.perturbations
     given = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
              else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
     factors = stretched(resolved.slowest, given)
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
-                    phase_compute, phase_update)
+                    phase_compute, phase_update, float(sum(copy_in)))
+
+
+def _mark_copies_out(jobs: Sequence[CommJob], buckets: Sequence[tuple[int, list[Tensor], list[str]]],
+                     compute: ComputeModel, width: int) -> None:
+    """Set the copy of each bucket's reduced gradients back into ``.grad`` on the bucket's last job (the one
+    DDP's ``finalize_backward`` waits for before copying)."""
+    last = {job.bucket: index for index, job in enumerate(jobs) if not job.after_update and job.bucket >= 0}
+    for bucket, index in last.items():
+        if bucket < len(buckets):
+            jobs[index].copy_out_s = copy_seconds(buckets[bucket][1], width, compute)
 
 
 def _layer_times(spec: ModelSpec, factorised: Mapping[str, tuple[str, int]] | None, compute: ComputeModel,
@@ -620,6 +643,7 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
         forward_time += (step.accumulation - 1) * (forward_time + backward_time)
+        backward_time += step.copy_in   # the last backward copies its gradients into the buckets
         shares = _job_shares(jobs, cluster, resolved.network, resolved.cache)
         if run.engine == "analytical":
             comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
@@ -637,6 +661,8 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
             width = len(work)
             compute_end = compute_ends(work, np.broadcast_to(comm.job_start, (len(jobs), width)),
                                        np.broadcast_to(comm.job_end, (len(jobs), width)), shares)
+        shared = compute_end - work
+        compute_end = copies_back(jobs, compute_end, comm.job_end, factors)
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
             finish = np.maximum(finish, comm.finish)
@@ -644,10 +670,34 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         # it, and its speed
         ending = np.flatnonzero(finish >= finish.max() * (1 - 1e-12))
         last = int(ending[np.argmax(factors[ending])])
-        comm.shared_s = float(compute_end[last] - work[last])
+        comm.shared_s = float(shared[last])
         comm.last_factor = float(factors[last])
         outcomes.append((phase, count, comm, float(finish.max())))
     return outcomes
+
+
+def copies_back(jobs: Sequence[CommJob], compute_end: np.ndarray, job_end: np.ndarray | None,
+                factors: np.ndarray) -> np.ndarray:
+    """When each rank's compute stream is done copying the reduced gradients back (DDP's ``finalize_backward``:
+    once backward has ended, bucket by bucket in order, each copy after its bucket's collective), from
+    ``compute_end`` (per rank) and the jobs' ends (``job_end``: jobs x ranks, or one column for all); the copies
+    stretch with each rank's compute ``factors``. ``compute_end`` itself where no job copies.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as J
+    >>> jobs = [J(copy_out_s=0.001), J(copy_out_s=0.0), J(copy_out_s=0.002)]
+    >>> copies_back(jobs, np.array([0.010]), np.array([[0.004], [0.011], [0.015]]), np.ones(1))
+    array([0.017])
+    """
+    copies = [index for index, job in enumerate(jobs) if job.copy_out_s > 0]
+    if not copies or job_end is None:
+        return compute_end
+    ends = np.broadcast_to(job_end, (len(jobs), len(compute_end)))
+    clock = np.asarray(compute_end, dtype=float)
+    for index in copies:
+        clock = np.maximum(clock, ends[index]) + jobs[index].copy_out_s * factors
+    return clock
 
 
 def _job_shares(jobs: Sequence[CommJob], cluster: Cluster, network: NetworkOptions,
@@ -677,6 +727,10 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     ending_compute = single * sum(count * c.last_factor for _, count, c, _ in outcomes) / period
     # compute the overlapped collectives took by holding SMs on the rank that ends the step (mean over the period)
     shared = sum(count * c.shared_s for _, count, c, _ in outcomes) / period
+    # the framework's gradient copies on the compute stream (DDP's, into the buckets and back), on the rank that ends
+    # the step
+    copies = sum(count * c.last_factor * (step.copy_in + sum(job.copy_out_s for job in jobs))
+                 for (_, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
     for _, count, comm, _ in outcomes:
         for name, value in comm.bytes_by_class.items():
@@ -710,7 +764,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         update_time_s=update_time,
         compute_time_s=single,
         comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
-        exposed_comm_time_s=max(0.0, step_time - ending_compute - shared),
+        exposed_comm_time_s=max(0.0, step_time - ending_compute - shared - copies),
         shared_compute_time_s=shared,
         slowest_gpu_factor=resolved.slowest,
         slowest_gpu_wait_s=ending_compute - single,
@@ -734,6 +788,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
         framework=make_framework(run.framework).describe(),
+        bucket_copy_s=copies,
         config=config,
         **costs,
     )

@@ -24,7 +24,12 @@ The frameworks:
     otherwise the first bucket is as large as the others: set ``first_bucket`` to ``bucket_size`` to model that; a
     value given is taken as given), every later one at ``bucket_size`` (``bucket_cap_mb``,
     25 MiB, ``kDefaultBucketBytesCap``); a bucket closes with the tensor that reaches its cap
-    (``compute_bucket_assignment_by_size``). Each collective costs ``launch`` on the stream.
+    (``compute_bucket_assignment_by_size``). Each collective costs ``launch`` on the stream. Unless
+    ``gradient_as_bucket_view`` (torch's argument, False by default), DDP copies every gradient into its bucket in
+    the autograd hook, dividing it by the world size on the way (``mark_variable_ready_dense``: ``at::mul_out``), and
+    back into ``.grad`` once backward has ended and the bucket's collective is done (``finalize_backward`` →
+    ``copy_bucket_to_grad``: ``grad.copy_``); both run on the compute stream, one kernel a tensor, priced by the
+    compute model as native element-wise passes (:func:`copy_seconds`).
 ``after-backward``
     No overlap: the optimizer's ``step()`` reduces the gradients once backward has ended, in buckets of at most
     ``bucket_size`` in parameter order (``torch._utils._take_tensors`` over the parameter groups), one collective
@@ -75,8 +80,8 @@ from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 
 __all__ = ["DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S", "HOROVOD_FUSION_THRESHOLD_BYTES",
-           "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal", "fill_buckets", "framework_costs",
-           "make_framework", "plan_groups"]
+           "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal", "copy_seconds", "fill_buckets",
+           "framework_costs", "make_framework", "plan_groups"]
 
 #: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
 #: 1024 * 1024 in ``torch/csrc/distributed/c10d/reducer.hpp``, torch 2.13).
@@ -182,6 +187,11 @@ class Framework:
         which begins ``start`` after the step's."""
         raise NotImplementedError
 
+    def copies_gradients(self) -> bool:
+        """Whether the framework copies each gradient into its bucket during backward and back after the
+        collective, on the compute stream (DDP without ``gradient_as_bucket_view``)."""
+        return False
+
     def launch_s(self, compute: Any) -> float:
         """Stream time one collective costs before its data moves."""
         launch = self.params.get("launch")
@@ -227,8 +237,15 @@ class Ddp(Framework):
         Param("first_bucket", "size", None,
               "cap of the first bucket (unset: torch's _DEFAULT_FIRST_BUCKET_BYTES, 1 MiB, or the bucket size where "
               "that is smaller)", minimum=1.0, maximum=float(MAX_COLLECTIVE_BYTES), unit="B"),
+        Param("gradient_as_bucket_view", "boolean", None,
+              "the gradients are views of the buckets (torch's gradient_as_bucket_view): no copies into the buckets "
+              "and back; unset or false, torch's default, copies each gradient in during backward and out after "
+              "the all-reduce, on the compute stream"),
         _LAUNCH,
     )
+
+    def copies_gradients(self) -> bool:
+        return not self.params.get("gradient_as_bucket_view")
 
     def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
                start: float = 0.0) -> list[Group]:
@@ -341,6 +358,23 @@ def _next_tick(time: float, cycle: float) -> float:
     # the allowance shrinks with a time far below one cycle, which still waits for the first tick
     ticks = math.ceil(ratio - 1e-9 * min(ratio, 1.0))
     return max(ticks, 0) * cycle
+
+
+def copy_seconds(tensors: Sequence[Tensor], width: int, compute: Any) -> float:
+    """Seconds a framework's copy of ``tensors`` (gradients of ``width`` bytes an element) takes on the compute
+    stream: one native element-wise kernel a tensor, each reading and writing its bytes, at least the launch floor.
+
+    Examples
+    --------
+    >>> from simtrain.compute import ComputeModel
+    >>> from simtrain.model import load_model
+    >>> cm = ComputeModel.roofline("a100")
+    >>> tensors = load_model("resnet50").tensors
+    >>> round(copy_seconds(tensors, 4, cm) * 1e3, 3)   # 102 MB read and written in 161 kernels, most at the floor
+    0.723
+    """
+    return float(sum(compute.kernel_time(0.0, 2.0 * tensor.numel * width, "fp32", native=True)
+                     for tensor in tensors))
 
 
 def make_framework(spec: str | Framework) -> Framework:

@@ -110,6 +110,10 @@ class StepReport:
     phase_steps_per_period: dict[str, int] = field(default_factory=dict)
     framework: str = "ideal"   # the framework in the step and what it cost (simtrain.training.framework)
     launch_overhead_s: float = 0.0
+    #: compute-stream seconds of the framework's gradient copies in one step, on the GPU that ends it (DDP without
+    #: gradient_as_bucket_view: into the buckets during backward, back into .grad after each bucket's collective);
+    #: part of the step, not of ``exposed_comm_time_s``
+    bucket_copy_s: float = 0.0
     #: compute seconds lost to overlapped collectives holding SMs (``network.protocol: nccl``;
     #: simtrain.training.overlap): part of the step, not of ``exposed_comm_time_s``
     shared_compute_time_s: float = 0.0

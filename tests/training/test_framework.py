@@ -193,11 +193,13 @@ def test_single_gpu_has_no_framework_cost():
 def test_engines_agree_with_launches_on_every_kind_of_job(scheme):
     """Overlapped jobs (PowerSGD's two per bucket) and model averaging after the update both pay the launch (on a
     ring, where the engines agree exactly; `auto`'s chunked trees take a full pipeline's pace analytically)."""
-    common = {"gpus": 16, "batch": 32, "scheme": scheme, "framework": "ddp:launch=30us", "algorithm": "ring"}
+    # gradients as bucket views: DDP's copies back, after backward, would hide the launches' delay of the jobs
+    common = {"gpus": 16, "batch": 32, "scheme": scheme, "framework": "ddp:launch=30us,gradient_as_bucket_view=true",
+              "algorithm": "ring"}
     analytical = simulate("resnet50", "torus-2d", **common)
     des = simulate("resnet50", "torus-2d", engine="des", **common)
     assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-9)
-    free = simulate("resnet50", "torus-2d", **{**common, "framework": "ddp:launch=0s"})
+    free = simulate("resnet50", "torus-2d", **{**common, "framework": "ddp:launch=0s,gradient_as_bucket_view=true"})
     assert analytical.step_time_s > free.step_time_s
 
 
@@ -288,3 +290,60 @@ def test_a_time_far_below_one_cycle_waits_for_the_first_tick():
 
     assert _next_tick(1e-3, 1e6) == 1e6 and _next_tick(0.003, 0.001) == pytest.approx(0.003)
     assert _next_tick(0.0, 1.0) == 0.0 and _next_tick(0.0030000000001, 0.001) == pytest.approx(0.003)
+
+
+def test_ddp_copies_every_gradient_into_its_bucket_and_back():
+    """torch's default (gradient_as_bucket_view=False): mark_variable_ready_dense's at::mul_out into the bucket
+    during the last backward, finalize_backward's grad.copy_ after each bucket's all-reduce; one native
+    element-wise kernel a tensor each way, on the compute stream."""
+    from simtrain.training.framework import copy_seconds
+
+    common = {"gpus": 16, "batch": 32, "dtype": "fp16", "gpu_spread": 0.0}
+    r = simulate("resnet50", "abci", **common)
+    view = simulate("resnet50", "abci", framework="ddp:gradient_as_bucket_view=true", **common)
+    resolved = resolve(TrainingRun("resnet50", "abci", **common))
+    one_way = copy_seconds(load_model("resnet50").tensors, 2, resolved.compute)   # fp16 gradients
+    assert r.bucket_copy_s == pytest.approx(2 * one_way, rel=1e-12)
+    assert view.bucket_copy_s == 0.0
+    # compute-stream time in the step, not communication: the copies in delay backward's end, the copies back
+    # follow it (those of the earlier buckets while the last all-reduce may still run)
+    assert view.step_time_s + one_way < r.step_time_s <= view.step_time_s + 2 * one_way * (1 + 1e-12)
+    assert r.forward_time_s == view.forward_time_s and r.backward_time_s == view.backward_time_s
+
+
+def test_ddp_copies_back_wait_for_their_buckets_collective():
+    """A copy back starts once backward has ended, the copies before it are done and its own bucket's
+    collective has ended (copies_back)."""
+    from types import SimpleNamespace as Job
+
+    from simtrain.training.data_parallel import copies_back
+
+    jobs = [Job(copy_out_s=1.0), Job(copy_out_s=0.0), Job(copy_out_s=1.0)]
+    ends = np.array([[2.0, 2.0], [4.0, 4.0], [9.0, 3.0]])          # jobs x ranks
+    out = copies_back(jobs, np.array([5.0, 5.0]), ends, np.array([1.0, 2.0]))
+    # rank 0: max(5, 2) + 1 = 6, then max(6, 9) + 1 = 10; rank 1 at twice the compute time: 7, then 9
+    assert out.tolist() == [10.0, 9.0]
+    assert copies_back([Job(copy_out_s=0.0)], np.array([5.0]), np.array([[9.0]]), np.ones(1)).tolist() == [5.0]
+
+
+@pytest.mark.parametrize("framework", ["ideal", "horovod", "after-backward", "ddp:gradient_as_bucket_view=true"])
+def test_only_ddp_without_bucket_views_copies(framework):
+    assert simulate("resnet50", "abci", gpus=16, batch=32, framework=framework).bucket_copy_s == 0.0
+
+
+def test_gradient_copies_once_a_step_under_accumulation_and_none_on_one_gpu():
+    """DDP's hooks do not copy under no_sync: the copies are the last micro-batch's, once a step."""
+    once = simulate("resnet50", "abci", gpus=16, micro_batch=32, gpu_spread=0.0)
+    four = simulate("resnet50", "abci", gpus=16, micro_batch=32, global_batch=32 * 16 * 4, gpu_spread=0.0)
+    assert once.bucket_copy_s > 0
+    assert four.bucket_copy_s == pytest.approx(once.bucket_copy_s, rel=1e-12)
+    assert simulate("resnet50", "torus-2d", gpus=1, batch=32).bucket_copy_s == 0.0
+
+
+def test_engines_agree_on_the_copies():
+    common = {"gpus": 16, "batch": 32, "algorithm": "ring", "gpu_spread": 0.0}
+    analytical = simulate("resnet50", "torus-2d", **common)
+    des = simulate("resnet50", "torus-2d", engine="des", **common)
+    assert analytical.bucket_copy_s > 0
+    assert des.bucket_copy_s == pytest.approx(analytical.bucket_copy_s, rel=1e-12)
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)

@@ -88,13 +88,14 @@ PROBE_NAMES = {"csc-mahti-rn50-fp32-8v1gpu-scaling": "csc-mahti-rn50-fp32-8gpu-e
 #: mosaic-mi250-mpt7b-1node +0.2431 (the ratio cases: the probe read scaling_efficiency, the same to 1e-4); and since
 #: the MPT rows state llm-foundry's optimizer code and clipping (2026-12-07): before, +0.2354 and +0.0039; and since
 #: the AMP rows state the scripts' NCHW layout and autocast (2026-12-07): before, mahti +0.7602, puhti +0.6689, lumi
-#: +1.0121, the 4- and 8-GPU ratios +0.0628 and +0.0616, run_clm +2.2280
+#: +1.0121, the 4- and 8-GPU ratios +0.0628 and +0.0616, run_clm +2.2280; and since DDP's gradient copies are priced
+#: (2026-12-07): before, the 8-GPU row -0.0992, the ratios +0.0118, +0.0651, +0.0810, +0.0538
 MEASURED = {
-    "csc-mahti-rn50-fp32-1gpu": -0.1097, "csc-mahti-rn50-amp-1gpu": +0.1866, "csc-mahti-rn50-fp32-8gpu": -0.0992,
+    "csc-mahti-rn50-fp32-1gpu": -0.1097, "csc-mahti-rn50-amp-1gpu": +0.1866, "csc-mahti-rn50-fp32-8gpu": -0.1235,
     "csc-puhti-rn50-fp32-1gpu": +0.0611, "csc-puhti-rn50-amp-1gpu": +0.1460, "csc-lumi-rn50-fp32-1gcd": +0.4614,
-    "csc-lumi-rn50-amp-1gcd": +0.3837, "csc-mahti-rn50-fp32-8v1gpu-scaling": +0.0118,
-    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0651, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0810,
-    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0538, "csc-mahti-runclm-1gpu": +2.1441,
+    "csc-lumi-rn50-amp-1gcd": +0.3837, "csc-mahti-rn50-fp32-8v1gpu-scaling": -0.0155,
+    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0072, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0504,
+    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0248, "csc-mahti-runclm-1gpu": +2.1441,
     "nebius-allreduce-1mib": +0.6238, "nebius-allreduce-10mib": +0.4318, "nebius-allreduce-100mib": +0.2351,
     "nebius-allreduce-1000mib": +0.0244, "nebius-simpletransformer-16gpu": +3.1158,
     "mosaic-mi250-mpt7b-1node": +0.2349, "mosaic-mi250-mpt7b-32v1node-scaling": +0.0003,
