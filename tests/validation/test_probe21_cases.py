@@ -100,11 +100,13 @@ MEASURED = {
     f"{_MEG}-dp8-8v1gpu-scaling": -0.0329, f"{_MEG}-dp32-32v1gpu-scaling": -0.0205,
     # the AMP rows since they state DLE's apex O1 (autocast) in main.py's default NCHW (2026-12-07); before: +0.4900,
     # +0.6036, +0.0763; and the multi-GPU rows since DDP's gradient copies into the buckets and back are priced
-    # (2026-12-07); before: RN50 -0.0103, +0.0285, +0.1218, +0.0266, +0.0855, BERT +0.4289, +1.3018, +0.1550, +0.2443
+    # (2026-12-07); before: RN50 -0.0103, +0.0285, +0.1218, +0.0266, +0.0855, BERT +0.4289, +1.3018, +0.1550, +0.2443;
+    # and the BERT rows since they state apex DDP's one 250 M-element bucket (2026-12-07): before, +0.4195, +1.2763,
+    # +0.1480, +0.2335
     f"{_RN50}-fp32-8xv100": -0.0149, f"{_RN50}-fp32-32xv100": +0.0248, f"{_RN50}-amp-1xv100": +0.0335,
     f"{_RN50}-amp-32xv100": +0.1174, f"{_RN50}-fp32-32v1gpu-scaling": +0.0230, f"{_RN50}-amp-32v1gpu-scaling": +0.0812,
-    f"{_BERT}-fp32-1xv100": +0.2364, f"{_BERT}-fp32-32xv100": +0.4195, f"{_BERT}-amp-1xv100": +0.8454,
-    f"{_BERT}-amp-32xv100": +1.2763, f"{_BERT}-fp32-32v1gpu-scaling": +0.1480, f"{_BERT}-amp-32v1gpu-scaling": +0.2335,
+    f"{_BERT}-fp32-1xv100": +0.2364, f"{_BERT}-fp32-32xv100": +0.2379, f"{_BERT}-amp-1xv100": +0.8454,
+    f"{_BERT}-amp-32xv100": +0.9008, f"{_BERT}-fp32-32v1gpu-scaling": +0.0012, f"{_BERT}-amp-32v1gpu-scaling": +0.0300,
 }
 
 # --- the commands the probe ran (its cases.py, less ``--json``) ---------------------------------------------------
@@ -135,8 +137,12 @@ def _rn50(gpus: int, batch: int, dtype: str) -> str:
 
 
 def _bert(gpus: int, batch: int, dtype: str) -> str:
+    # apex DDP's one bucket of 250 M elements (--bucket-size, --framework ddp:first_bucket) since the cases state
+    # run_pretraining.py's DDP(message_size=250000000); the probe's commands ran simtrain's 25 MiB buckets
+    bucket = f"{250_000_000 * (4 if dtype == 'fp32' else 2)}B"
     return (f"simulate --model bert-base {_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --batch {batch} "
-            f"--dtype {dtype} --optimizer adam --no-check-memory {_NCCL}")
+            f"--dtype {dtype} --bucket-size {bucket} --framework ddp:first_bucket={bucket} --optimizer adam "
+            f"--no-check-memory {_NCCL}")
 
 
 _MEG_RUNS = {
