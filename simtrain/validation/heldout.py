@@ -728,15 +728,19 @@ _FLAGPERF_GPT2_RUN = ("Megatron-LM's GPT-2 345M as a `gpt:` model (24 layers, hi
                       "the GPT-2 vocabulary padded to 50,304, dropout 0.1, attention without FlashAttention); 'fp32' "
                       "read as TF32 (the 1-GPU p_core, 14.2 x 1,024 tokens/s, is about 31 TFLOP/s at 6 x 355 M FLOP "
                       "per token, above the A100's 19.5 TFLOP/s FP32 peak): "
-                      f"{'dtype tf32' if _FLAGPERF_TF32 == 'tf32' else 'fp32'}; Adam; micro-batch 4 "
+                      f"{'dtype tf32' if _FLAGPERF_TF32 == 'tf32' else 'fp32'}; Adam as the code builds it, "
+                      "torch.optim.AdamW (optimizer/__init__.py) on PyTorch 1.12, whose foreach is off by default (a "
+                      "loop of operators a tensor: `--optimizer-impl for-loop`), the gradients clipped at norm 1.0 "
+                      "by Megatron's FP32Optimizer (_base.py's clip_grad 1.0: `--clip-grad`; both stated since "
+                      "2026-12-07, the probe's commands left them out); micro-batch 4 "
                       "(train_batch_size); global batch 32 on 1 GPU (config_A100x1x1.py's gradient_accumulation_steps "
                       "= 8) and micro-batch x GPUs on 8 and 16 (no accumulation, as the probe ran them); the README's "
-                      "p_core (throughput without the data-IO time) compared; simtrain's default framework (DDP, 25 "
-                      "MiB buckets)")
+                      "p_core (throughput without the data-IO time) compared; PyTorch's DDP (_base.py's DDP_impl "
+                      "'native') as simtrain's default framework (DDP, 25 MiB buckets)")
 _gpt2_one, _gpt2_node, _gpt2_two = (
     Command("simulate", {"model": "gpt:layers=24,hidden=1024,heads=16,seq=1024,vocab=50304,dropout=0.1",
                          "topology": "dgx-a100", "gpus": _g, "micro_batch": 4, "global_batch": _gb,
-                         "dtype": _FLAGPERF_TF32, "optimizer": "adam",
+                         "dtype": _FLAGPERF_TF32, "optimizer": "adam", "optimizer_impl": "for-loop", "clip_grad": True,
                          **{k: v for k, v in _system.items() if k != "topology"}, **_NCCL})
     for _system, _g, _gb in ((_A100_40_ONE, 1, 32), (_A100_40, 8, 32), (_A100_40, 16, 64)))
 _case("flagperf-gpt2-345m-a100-40gb-tf32-1gpu", "flagperf-gpt2",
@@ -745,7 +749,7 @@ _case("flagperf-gpt2-345m-a100-40gb-tf32-1gpu", "flagperf-gpt2",
       "sequences of 1,024 tokens", 14.2, "seq/s", "[M]",
       f"{_A100_40_TEXT}, cut to one GPU (`gpus_per_node=1`); 1 GPU; {_FLAGPERF_GPT2_RUN}", [_gpt2_one],
       _value(_gpt2_one, "throughput_samples_per_s"),
-      gap="simtrain's step is 27 % faster: at 6 x 355 M FLOP per token it implies 39 TFLOP/s where the run's p_core "
+      gap="simtrain's step is 26 % faster: at 6 x 355 M FLOP per token it implies 38.9 TFLOP/s where the run's p_core "
           "implies 31 (25 % and 20 % of TF32's 156 TFLOP/s); a 345 M model at hidden 1,024 and micro-batch 4 "
           "without fused attention spends much of its step in memory-bound element-wise work on fp32 activations "
           "(the b x h x s x s softmax, mask and dropout, the layer norms, GELU, the 50,304-way loss), which simtrain "
@@ -754,18 +758,18 @@ _case("flagperf-gpt2-345m-a100-40gb-tf32-1gpu", "flagperf-gpt2",
 for _gpus, _many, _published, _fp_row, _gap in (
         (8, _gpt2_node, (97.6 / 8) / 14.2,
          "'| A100单机8卡（1x8）  | fp32      | / | 10352.7  | 68.6    | 97.5    | 97.6   | 0.60        | 31.3/40.0 |'",
-         "simtrain loses 7.4 %: the Adam update (8.0 ms) in every 240 ms step on 8 GPUs where one GPU runs it once per "
-         "8 micro-batches, 6.6 ms waiting for the slowest of 8 GPUs (gpu_spread), and 1.7 ms of a 12.5 ms "
-         "all-reduce exposed, where the run lost 14.1 %; with no overlap at all (`--framework after-backward`) "
-         "simtrain keeps 0.888; p_core leaves the data-IO time out, so the loss is "
-         "neither the input pipeline nor, in simtrain, communication, and what it is (PyTorch 1.12 DDP's bucket "
-         "timing, stragglers, synchronisation) is not modelled"),
+         "the loss is predicted: simtrain loses 15.1 %: the clipped for-loop AdamW update (25.1 ms) in every 264 ms "
+         "step on 8 GPUs where one GPU runs it once per 8 micro-batches, DDP's copies of the gradients into their "
+         "buckets and back (8.4 ms) and 7.1 ms waiting for the slowest of 8 GPUs (gpu_spread), the 12.5 ms "
+         "all-reduce hidden behind backward and the copies, where the run lost 14.1 %; before the cases stated the "
+         "code's optimizer and clipping (2026-12-07) simtrain lost 7.4 % (effect -47.6 %); with no overlap at all "
+         "(`--framework after-backward`) it keeps 0.838"),
         (16, _gpt2_two, (156.6 / 16) / 14.2,
          "'| A100两机16卡（2x8）  | fp32      | / | /  | 116    | 156.5    | 156.6   | /        | 29.9/40.0 |'",
-         "simtrain loses 8.2 %: as on 8 GPUs, the Adam update in every 242 ms step, 8.2 ms waiting for the slowest "
-         "of 16 GPUs (gpu_spread) and 2.4 ms of an 18.1 ms all-reduce exposed, where the run lost 31 %; neither no "
-         "overlap at all (`--framework after-backward`: 0.859) nor one 200 Gbit/s NIC per node (the README gives IB "
-         "200 Gb/s, not the NIC count: 0.864) comes near it; what the "
+         "simtrain loses 15.6 %: as on 8 GPUs, the update (25.1 ms) and DDP's copies (8.5 ms) in every 266 ms step, "
+         "8.8 ms waiting for the slowest of 16 GPUs (gpu_spread), the 18.1 ms all-reduce hidden, where the run lost "
+         "31 % (it lost 14 % on one node); neither no overlap at all (`--framework after-backward`: 0.812) nor one "
+         "200 Gbit/s NIC per node (the README gives IB 200 Gb/s, not the NIC count: 0.802) comes near it; what the "
          "loss is (two-node DDP timing over a fabric the README does not describe, stragglers, synchronisation) is "
          "not modelled")):
     _weak_scaling_case(f"flagperf-gpt2-345m-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-gpt2",
