@@ -1879,20 +1879,26 @@ _ILM_TP2_ZFULL = ("'| (tp=2, zero1=-1)       | 3822   | 3595    | 3475    | 3438
 _ILM_TP2_Z4 = ("'| (tp=2, zero1=4)        | 3761   | 3658    | 3655    | 3650    | 3651     | 3653     | 3589     | "
                "3486      |'")
 _ILM_MODEL = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=103168,gated=true,attention=flash2"
-_ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) with 4 x 100 Gbit/s NICs per node "
-             "(the doc's '4 * 100Gb RoCE', RoCE priced as the catalog's NICs), non-blocking fabric (not described); "
+_ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) with 4 x 100 Gbit/s NICs per node (the "
+             "doc's '4 * 100Gb RoCE', RoCE priced as the catalog's NICs), non-blocking fabric (not described); "
              "InternLM-7B from configs/7B_sft.py as a Llama-style `gpt:` decoder (32 layers, hidden 4,096, 32 heads, "
              "SwiGLU MLP at mlp_ratio 8/3: 11,008, RMSNorm, rotary positions, untied head, vocabulary 103,168, "
              "sequence 2,048) with FlashAttention-2 (`attention=flash2`, use_flash_attn=True); bf16 (7B_sft.py's "
-             "dtype); Adam, as the probe ran it, with ZeRO-1 (`--zero 1`); global batch = micro_bsz x micro_num x the "
-             "data-parallel ranks; memory not checked (`--no-check-memory`: it cannot change a timing); tokens/s per "
-             "GPU (the doc's TGS) = the step's tokens / step time / GPUs")
+             "dtype); Adam with ZeRO-1 (`--zero 1`) as the code runs it: torch.optim.AdamW (train.py) over "
+             "HybridZeroOptimizer's one flat fp32 shard (a few passes over the whole shard, no per-tensor launches: "
+             "`--optimizer-impl foreach`), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
+             "`--clip-grad`) and reduced in buckets of 512 M elements, 1 GiB of bf16, closed before the gradient that "
+             "would overflow one (reduce_bucket_size: `--dp-bucket-size 1GiB --dp-bucket-rule at-most`; the three "
+             "stated since 2026-12-07, found by helper audit 33; the probe ran Adam fused, unclipped, a reduction per "
+             "layer); global batch = micro_bsz x micro_num x the data-parallel ranks; memory not checked "
+             "(`--no-check-memory`: it cannot change a timing); tokens/s per GPU (the doc's TGS) = the step's tokens / "
+             "step time / GPUs")
 _ILM_PACKING = ("pack_sample_into_one=False (variable-length attention inside the packed 2,048-token rows) priced as "
                 "full causal attention over 2,048 tokens: not expressible, a few percent of a 7B model's FLOPs")
-_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +14 to +18 % "
-                    "(internlm-7b-8xa100-*), where one node exposes little communication (0.05 s of a 3.45 s step at "
-                    "TP 1, 0.18 s of 3.69 s at TP 2; 0.09-0.10 s of each is waiting for the slowest of 8 GPUs, "
-                    "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.68 where the "
+_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +13 to +17 % "
+                    "(internlm-7b-8xa100-*), where one node exposes little communication (0.05 s of a 3.48 s step at "
+                    "TP 1, 0.18 s of 3.72 s at TP 2; 0.09-0.10 s of each is waiting for the slowest of 8 GPUs, "
+                    "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.67 where the "
                     "doc's TFLOPS column gives 183 (0.59 of the A100's 312); what InternLM's steps spend beyond the "
                     "GEMMs and FlashAttention simtrain prices is not measured in any breakdown at hand; not closed")
 
@@ -1902,7 +1908,9 @@ def _internlm(gpus: int, tp: int, micro: int, num: int, zero_shard: int | None =
     dp = gpus // tp
     return Command("simulate", {"model": _ILM_MODEL, "topology": "dgx-a100", "gpus": gpus,
                                 "parallel": f"tp={tp},pp=1,dp={dp}", "micro_batch": micro,
-                                "global_batch": micro * num * dp, "dtype": "bf16", "optimizer": "adam", "zero": 1,
+                                "global_batch": micro * num * dp, "dtype": "bf16", "optimizer": "adam",
+                                "optimizer_impl": "foreach", "clip_grad": True, "zero": 1,
+                                "dp_bucket_size": "1GiB", "dp_bucket_rule": "at-most",
                                 **({"zero_shard_size": zero_shard} if zero_shard else {}), "recompute": recompute,
                                 "check_memory": False, **_sets(nic__count="4", nic__bandwidth="100Gbit/s"), **_NCCL})
 
@@ -1938,15 +1946,18 @@ _ilm_tp2_8, _ilm_tp2_1024 = _internlm(8, 2, 4, 4), _internlm(1024, 2, 4, 4)
 _ilm_tp2z4_8, _ilm_tp2z4_1024 = _internlm(8, 2, 4, 4, zero_shard=4), _internlm(1024, 2, 4, 4, zero_shard=4)
 _ILM_ZFULL_GAP = ("InternLM's ZeRO-1 over all 1,024 ranks (zero1=-1) keeps 0.56 of the 8-GPU throughput per GPU in the "
                   "doc (4,062 -> 2,271 tokens/s) and 0.90 in simtrain: simtrain prices the sharded optimizer's "
-                  "reduce-scatter and all-gather over 1,024 ranks as bandwidth-optimal bucketed rings, 0.33 s exposed "
-                  "on a 3.49 s compute step (3.27 s stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), "
-                  "less than with the shards kept inside each node (0.42 s, zero1=8), where "
-                  "the doc ranks the two the other way (2,271 here, 3,625 tokens/s with zero1=8 in its FLOPS table); "
-                  "with no overlap of the data-parallel communication (`--no-overlap-dp`) simtrain gives 3,886 "
-                  "tokens/s per GPU and with one 100 Gbit/s NIC per node 2,946. The likely cause (the probe's "
-                  "diagnosis): InternLM's hybrid ZeRO at zero1=-1 reduces and broadcasts per parameter owner, many "
-                  "small latency-bound collectives over 1,024 ranks, which simtrain's bucketed bandwidth model does "
-                  "not represent; not closed")
+                  "reduce-scatter and all-gather over 1,024 ranks as bandwidth-optimal bucketed rings, 0.34 s exposed "
+                  "on a 3.50 s compute step (3.28 s stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), "
+                  "more than with the shards kept inside each node (0.13 s, zero1=8), as the doc ranks the two, but "
+                  "far less apart (2,271 here, 3,625 tokens/s with zero1=8 in its FLOPS table); with no overlap of the "
+                  "data-parallel communication (`--no-overlap-dp`) simtrain gives 3,920 tokens/s per GPU and with one "
+                  "100 Gbit/s NIC per node 2,979. The cause, in the code (hybrid_zero_optim.py at 20fe5ac2, read "
+                  "after the probe): its ZeRO-1 all-reduces the whole gradient (reduce_tensor with no dst_rank), "
+                  "synchronises the device before each bucket (torch.cuda.synchronize in _reduce_and_copy) and, after "
+                  "the update, broadcasts each owner's shard from its owner, one broadcast per ZeRO rank over all of "
+                  "them, waited before the step ends (broadcast_params(overlap=False)): at zero1=-1 some two hundred "
+                  "broadcasts, each a chain through 1,024 ranks; simtrain's ZeRO-1 is a reduce-scatter and one "
+                  "all-gather and has no such implementation; not closed")
 #: name, table, quote, command, published, what the row is, the probe's confidence, gap
 _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
     ("internlm-7b-8xa100-zero1x8", _ILM_FLOPS, _ILM_ROW8 + _ILM_FLOPS_COLUMNS, _ilm_8, 4103.0,
@@ -1958,13 +1969,14 @@ _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
      "'| 1 | 8 | TRUE | FALSE | 1024 | 2048 | 2 | 1 | 4M | 2346 | 105 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(1024, 1, 2, 1, zero_shard=8), 2346.0,
      "1,024 A100 80GB, ZeRO-1 over 8 (in node), micro-batch 2 x 1 (no accumulation)", "high",
-     "the source's compute excess (its 8-GPU rows +14 to +18 %) and too little exposed communication: with one "
-     "micro-batch per step simtrain leaves 0.42 s of the ZeRO-1 gradient reduction and parameter gather exposed after "
-     "0.89 s of compute (0.83 s stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), where the published step "
-     "(1.75 s) less the compute the 8-GPU rows imply (about 1.0 s) leaves about 0.75 s; with no overlap of the "
-     "data-parallel communication (`--no-overlap-dp`) simtrain gives 2,181 tokens/s per GPU (-7.0 %): the run behaves "
-     "as if the gradient reduction barely overlaps at one micro-batch; "
-     "not closed"),
+     "the source's compute excess (its 8-GPU rows +13 to +17 %) and too little exposed communication: with one "
+     "micro-batch per step simtrain leaves 0.13 s of the ZeRO-1 gradient reduction (in 1 GiB buckets) and parameter "
+     "gather exposed after 0.92 s of compute (0.87 s stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), "
+     "where the published step (1.75 s) less the compute the 8-GPU rows imply (about 1.0 s) leaves about 0.75 s; "
+     "with no overlap of the data-parallel communication (`--no-overlap-dp`) simtrain gives 2,400 tokens/s per GPU "
+     "(+2.3 %): the run behaves as if the gradient reduction barely overlaps at one micro-batch, and the code "
+     "synchronises the device before each bucket's reduction (torch.cuda.synchronize in hybrid_zero_optim.py's "
+     "_reduce_and_copy); not closed"),
     ("internlm-7b-8xa100-zero1x8-ckpt-mb8", _ILM_FLOPS,
      "'| 1 | 8 | TRUE | TRUE | 8 | 2048 | 8 | 1 | 0.125M | 3314 | 193 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(8, 1, 8, 1, zero_shard=8, recompute="full"), 3314.0,
@@ -1987,10 +1999,10 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
     ("internlm-7b-zero1x8-1024v8-scaling", _ILM_FLOPS,
      f"the 8-GPU row {_ILM_ROW8} and the 1,024-GPU row {_ILM_ROW1024}{_ILM_FLOPS_COLUMNS}: 3625 over 4103",
      _ilm_8, _ilm_1024, 3625 / 4103, "TP 1, ZeRO-1 over 8 (in node), micro-batch 2 x 4", "high",
-     "the loss is predicted: simtrain keeps 0.877 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.884: with "
-     "ZeRO-1 inside each node the gradient reduction crosses the 4 x 100 Gbit/s NICs, 0.42 s of it exposed in a 3.94 s "
-     "step against 0.07 s of 3.45 s on one node, and the slowest of 1,024 GPUs stretches the compute 1.067x where "
-     "that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
+     "the loss is predicted: simtrain keeps 0.912 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.884: with "
+     "ZeRO-1 inside each node the gradient reduction crosses the 4 x 100 Gbit/s NICs in 1 GiB buckets, 0.13 s of it "
+     "exposed in a 3.82 s step against 0.05 s of 3.48 s on one node, and the slowest of 1,024 GPUs stretches the "
+     "compute 1.067x where that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
      "(internlm-7b-8xa100-zero1x8) cancels in the ratio"),
     ("internlm-7b-zero1all-1024v8-scaling", _ILM_TGS, f"{_ILM_ZFULL}: the 1,024-GPU column (2271) over the 8-GPU one "
                                                       "(4062)",
@@ -2001,16 +2013,16 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      _ilm_tp2_8, _ilm_tp2_1024, 2785 / 3822, "TP 2, ZeRO-1 over all data-parallel ranks, micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
      "the miss of internlm-7b-zero1all-1024v8-scaling, smaller: with TP 2 ZeRO-1 spans 512 ranks, and the doc's run "
-     "loses 27 % of its 8-GPU throughput per GPU (3,822 -> 2,785) where simtrain loses 10.3 % (0.33 s of the "
-     "data-parallel communication and 0.15 s of TP exposed in a 4.11 s step, whose compute the slowest of 1,024 GPUs "
+     "loses 27 % of its 8-GPU throughput per GPU (3,822 -> 2,785) where simtrain loses 9.8 % (0.34 s of the "
+     "data-parallel communication and 0.15 s of TP exposed in a 4.12 s step, whose compute the slowest of 1,024 GPUs "
      "stretches 1.067x where that of 8 stretches it 1.029x, gpu_spread); InternLM's per-owner reduction and "
      "broadcast at zero1=-1 (the probe's diagnosis there) is not represented; not closed"),
     ("internlm-7b-tp2-zero1x4-1024v8-scaling", _ILM_TGS,
      f"{_ILM_TP2_Z4}: the 1,024-GPU column (3486) over the 8-GPU one (3761)",
      _ilm_tp2z4_8, _ilm_tp2z4_1024, 3486 / 3761, "TP 2, ZeRO-1 over 4 (in node), micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted: simtrain keeps 0.897 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
-     "gradient reduction across nodes leaves 0.15 s exposed in a 4.11 s step against 0.02 s on one node, TP's 0.15 s "
+     "the loss is predicted: simtrain keeps 0.911 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
+     "gradient reduction across nodes leaves 0.14 s exposed in a 4.08 s step against 0.02 s on one node, TP's 0.15 s "
      "on both, and the slowest of 1,024 GPUs stretches the compute 1.067x where that of 8 stretches it 1.029x "
      "(gpu_spread); the common compute excess of the source (internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
 )
