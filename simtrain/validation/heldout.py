@@ -501,33 +501,37 @@ _COMPUTE_GAP = ("the compute model (docs/compute-model.md, 'Limits'): one tile s
                 "floor")
 _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the published runs decode and augment JPEGs "
                 "on the CPU (PyTorch: ConvNets/configs.yml sets `data_backend: pytorch` for the benchmark modes, "
-                "torchvision's ImageFolder with 8 workers per GPU on DGX-1 and 16 on DGX A100, no CPU affinity "
-                "until a later commit; TensorFlow: training_perf.sh reads TFRecords without `--use_dali`, "
-                "tf.image.decode_jpeg on the CPU), so 8 GPUs share the host that fed one; the loss grows with "
-                "the node's image rate (AMP loses more than FP32/TF32 on the same node with the same gradient "
-                "bytes) while simtrain loses 2.9-5.3 %, AMP barely more than FP32/TF32: 2.8 % on 8 GPUs and "
-                "3.5 % on 16 waiting for the slowest GPU (gpu_spread), the rest the all-reduce its step leaves exposed "
-                "(at most 2.5 ms of a 103 ms step, TensorFlow on DGX A100 with AMP). A host capacity from published "
-                "rates would not close it: tensorpack's "
-                "ImageNet loader benchmark (github.com/tensorpack/benchmarks, ImageNet/README.md) reads 11k "
-                "images/s with tf.data and 5.6k with a Python loader on a DGX-1, above the FP32/TF32 runs' 2.9-7.5k "
-                "images/s, which still lose 3-6 %, while the DGX-1 AMP runs deliver 8.3k (PyTorch) and 9.5k "
-                "(TensorFlow) and DGX-2 AMP 17k; no one rate per core fits both, so none is modelled (a rate "
-                "set from these cases would be a fit)")
+                "torchvision's ImageFolder with 8 workers per GPU on DGX-1 and 16 on DGX A100, no CPU affinity until a "
+                "later commit; TensorFlow: training_perf.sh reads TFRecords without `--use_dali`, tf.image.decode_jpeg "
+                "on the CPU), so 8 GPUs share the host that fed one; the loss grows with the node's image rate (AMP "
+                "loses more than FP32/TF32 on the same node with the same gradient bytes) while simtrain loses 3.4-4.9 "
+                "%, AMP barely more than FP32/TF32: 2.8 % on 8 GPUs and 3.5 % on 16 waiting for the slowest GPU "
+                "(gpu_spread), the rest DDP's copies of the gradients into their buckets and back (PyTorch: 1.4 ms of "
+                "a 102 ms step on DGX A100 with AMP) or the all-reduce that Horovod's 5 ms cycle leaves exposed "
+                "(TensorFlow: 2.0 ms of 104 ms). A host capacity from published rates would not close it: tensorpack's "
+                "ImageNet loader benchmark (github.com/tensorpack/benchmarks, ImageNet/README.md) reads 11k images/s "
+                "with tf.data and 5.6k with a Python loader on a DGX-1, above the FP32/TF32 runs' 2.9-7.5k images/s, "
+                "which still lose 3-6 %, while the DGX-1 AMP runs deliver 8.3k (PyTorch) and 9.5k (TensorFlow) and "
+                "DGX-2 AMP 17k; no one rate per core fits both, so none is modelled (a rate set from these cases would "
+                "be a fit)")
 
 
 def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, int, int, float, str]],
                scaling: Sequence[tuple[str, str, str, int, int, float]],
                framework: tuple[str, str] = ("ddp", "PyTorch DDP (simtrain's default framework), 25 MiB buckets"),
-               scaling_gap: str = _SCALING_GAP) -> None:
+               scaling_gap: str = _SCALING_GAP,
+               code: Mapping[str, tuple[Mapping[str, Any], str]] | None = None) -> None:
     """Register the 1-GPU throughput rows and the N-GPU scaling rows of one DeepLearningExamples README
     (``framework``: the scaling runs' ``--framework`` and what it stands for; ``scaling_gap``: why their loss is
-    not predicted)."""
+    not predicted; ``code``: by precision, the settings the source's code runs and what they stand for)."""
+    code = code or {}
     for key, system_name, prec, batch, _, published, _tag in rows:
         system, text = _one_gpu(system_name)
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
-        cmd = _simulate(system, 1, batch, dtype)
-        prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
+        extra, code_text = code.get(prec, ({}, ""))
+        cmd = _simulate(system, 1, batch, dtype, extra)
+        prec_text = (_TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")) + (
+            f"; {code_text}" if code_text else "")
         _case(f"{source_id}-{key}", source_id, source.format(table=f"{system_name} training performance, 1 GPU, "
                                                                      f"{prec}"),
               f"ResNet-50 v1.5 training throughput on 1 GPU ({system_name}, {prec}, batch {batch})", published,
@@ -537,8 +541,11 @@ def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, 
     for key, system_name, prec, batch, gpus, published in scaling:
         system, text = _DLE_SYSTEMS[system_name]
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
-        cmd = _simulate(system, gpus, batch, dtype, {} if framework[0] == "ddp" else {"framework": framework[0]})
-        prec_text = _TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")
+        extra, code_text = code.get(prec, ({}, ""))
+        cmd = _simulate(system, gpus, batch, dtype,
+                        {**extra, **({} if framework[0] == "ddp" else {"framework": framework[0]})})
+        prec_text = (_TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")) + (
+            f"; {code_text}" if code_text else "")
         _case(f"{source_id}-{key}", source_id,
               source.format(table=f"{system_name} training performance, {gpus} GPUs, {prec} scaling "
                                   f"{published * gpus / 100:.2f}x"),
@@ -563,6 +570,19 @@ def _one_gpu(system_name: str) -> tuple[dict[str, str], str]:
     key = "gpus_per_instance" if system["topology"] == "cloud-25g" else "gpus_per_node"
     return {**system, **_sets(**{key: "1"})}, f"{text}, cut to one GPU (`{key}=1`)"
 
+#: what NVIDIA's PyTorch ConvNets code runs at 291f0d0 (pytorch 21.03: PyTorch 1.9), by precision (found by helper audit
+#: 33, checked in the source; stated since 2026-12-07)
+_DLE_PYTORCH_SGD = ("SGD with momentum as torch.optim.SGD on PyTorch 1.9 (optimizers.py; a loop of operators a tensor: "
+                    "`--optimizer-impl for-loop`)")
+_DLE_PYTORCH_CODE: dict[str, tuple[Mapping[str, Any], str]] = {
+    "AMP": ({"autocast": True, "optimizer_impl": "for-loop"},
+            "`--amp` runs torch.cuda.amp's autocast over the fp32 model with GradScaler "
+            "(image_classification/training.py: `with autocast(enabled=self.amp)`; `--autocast`), channels-last "
+            "(configs.yml's AMP `memory_format: nhwc`, simtrain's `auto` for half precision); " + _DLE_PYTORCH_SGD),
+    "TF32": ({"optimizer_impl": "for-loop"}, _DLE_PYTORCH_SGD),
+    "FP32": ({"optimizer_impl": "for-loop"}, _DLE_PYTORCH_SGD),
+}
+
 _dle_cases(
     "dle-pytorch-rn50",
     "NVIDIA DeepLearningExamples PyTorch/Classification/ConvNets/resnet50v1.5/README.md (commit 291f0d0, "
@@ -574,7 +594,8 @@ _dle_cases(
     [("a100-tf32-8gpu-scaling", "DGX A100", "TF32", 256, 8, 100 * 7.72 / 8),
      ("a100-amp-8gpu-scaling", "DGX A100", "AMP", 256, 8, 100 * 6.72 / 8),
      ("v100-fp32-8gpu-scaling", "DGX-1 V100 16GB", "FP32", 112, 8, 100 * 7.76 / 8),
-     ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 6.93 / 8)])
+     ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 6.93 / 8)],
+    code=_DLE_PYTORCH_CODE)
 
 _dle_cases(
     "dle-tensorflow-rn50",
@@ -594,7 +615,14 @@ _dle_cases(
      "Horovod as the container ran it (model/resnet.py wraps the optimizer in `hvd.DistributedOptimizer`, "
      "runtime/runner.py sets `HOROVOD_GPU_ALLREDUCE=NCCL`; the 20.06 container's Horovod predates 0.21.0, whose "
      "cycle time fell from 5 ms to 1 ms (NVIDIA's 20.10 container notes list Horovod 0.20.0), so its 5 ms cycle "
-     "and 64 MiB fusion buffer: `--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`)"))
+     "and 64 MiB fusion buffer: `--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`)"),
+    code={"AMP": ({"autocast": True},
+                  "`--amp` runs TensorFlow's automatic mixed precision graph rewrite (runtime/runner.py: "
+                  "TF_ENABLE_AUTO_MIXED_PRECISION_GRAPH_REWRITE=1), fp32 variables whose fp32 gradients "
+                  "hvd.DistributedOptimizer reduces uncompressed (model/resnet.py): `--autocast` (stated since "
+                  "2026-12-07, found by helper audit 33); the code builds the model in NCHW (cmdline_helper.py's "
+                  "--data_format default), whose half-precision convolutions TensorFlow's layout optimizer may run "
+                  "in NHWC: left at `auto`")})
 
 
 # Held-out probe 14: the MXNet README of the same model (other runs, container and framework).
@@ -797,13 +825,13 @@ for _sid, _src, _system_name, _fp32_batch, _published in (
                              "precision' 3.26x", "DGX-1 V100 16GB", 112, 3.26)):
     _system, _text = _one_gpu(_system_name)
     _fp = "TF32" if _system_name == "DGX A100" else "FP32"
-    _slow = _simulate(_system, 1, _fp32_batch, _TF32 if _fp == "TF32" else "fp32")
-    _fast = _simulate(_system, 1, 256, "fp16")
+    _slow = _simulate(_system, 1, _fp32_batch, _TF32 if _fp == "TF32" else "fp32", _DLE_PYTORCH_CODE[_fp][0])
+    _fast = _simulate(_system, 1, 256, "fp16", _DLE_PYTORCH_CODE["AMP"][0])
     _case(f"{_sid}-{'a100' if _fp == 'TF32' else 'v100'}-amp-speedup", _sid,
           f"NVIDIA DeepLearningExamples ResNet-50 v1.5 {_src}",
           f"ResNet-50 training throughput speed-up of AMP over {_fp} on 1 GPU ({_system_name})", _published, "x",
           "[M]", f"{_text}; 1 GPU; {_fp} at batch {_fp32_batch} against AMP (fp16) at batch 256; "
-                 + (_TF32_TEXT if _fp == "TF32" else "FP32 without tensor cores"),
+                 + (_TF32_TEXT if _fp == "TF32" else "FP32 without tensor cores") + f"; {_DLE_PYTORCH_CODE['AMP'][1]}",
           [_slow, _fast], _speedup(_slow, _fast, "throughput_samples_per_s"), effect_zero=1.0, gap=_COMPUTE_GAP)
 
 
@@ -3077,7 +3105,12 @@ _DLP_RN50 = ("Oneflow-Inc/DLPerf NVIDIADeepLearningExamples/PyTorch/resnet50v1.5
              "README: 'CA 'mlx5_0'' 'CA type: MT4115' 'Rate: 100' 'Link layer: InfiniBand': {quote} (columns: node "
              "num, gpu num/node, batch_size/gpu, throughput (img/s), speedup)")
 _DLP_RN50_RUN = ("ResNet-50 v1.5 (`resnet50`); per-GPU batch {batch}; {prec}; momentum SGD (simtrain's default "
-                 "optimizer); simtrain's default framework (DDP, 25 MiB buckets) for the gradient all-reduce; the "
+                 "optimizer); the gradient all-reduce as the code makes it: apex `DDP(self.model)` "
+                 "(image_classification/training.py at 5cc03caa) with apex's default message_size of 10 M elements, "
+                 "buckets of 40 MB of fp32 gradients (apex O1 keeps them fp32) with no smaller first bucket, copied "
+                 "into apex's flat buckets and back (simtrain's `ddp`: `--bucket-size 40000000B --framework "
+                 "ddp:first_bucket=40000000B`; stated since 2026-12-07, found by helper audit 33: the probe's commands "
+                 "ran simtrain's 25 MiB buckets after a 1 MiB first one); the "
                  "runs' DALI-CPU decoding of real ImageNet is not modelled (named by the probe as not expressible); "
                  "memory not checked (`--no-check-memory`: it cannot change a timing)")
 _DLP_RN50_CONFIDENCE = _P21_CONFIDENCE.format("high (model, GPUs, per-GPU batch, precision, node counts and the one "
@@ -3085,7 +3118,8 @@ _DLP_RN50_CONFIDENCE = _P21_CONFIDENCE.format("high (model, GPUs, per-GPU batch,
 _DLP_RN50_SCALING_GAP = ("simtrain keeps {sim} of its one-GPU throughput per GPU on 32 (4 nodes), DLPerf's run "
                          "{pub}: simtrain's 32-GPU step is {step} ms against {one} ms on one GPU, {wait} ms of it "
                          "waiting for the slowest of 32 GPUs (gpu_spread), {exposed} ms the all-reduce left exposed "
-                         "by the overlap and {shared} ms of compute slowed by the overlapped collectives, so it loses "
+                         "by the overlap, {copies} ms apex DDP's copies into its buckets and back and {shared} ms of "
+                         "compute slowed by the overlapped collectives, so it loses "
                          "{sim_loss} % where the run lost {pub_loss} %; with `--gpu-spread 0` the effect error is "
                          "{spread0} (the probe's sensitivity run); the runs' DALI-CPU input pipeline is not modelled; "
                          "not closed")
@@ -3120,12 +3154,15 @@ def _dlp_prec(prec: str) -> tuple[str, str, int, str]:
 
 #: DLE's `--amp` at 5cc03caa, in main.py's default layout (the DLPerf RN50 AMP runs)
 _DLP_RN50_AMP = {"memory_format": "nchw", "autocast": True}
+#: apex DDP's default message_size, 10 M elements of fp32 gradients
+_DLP_RN50_DDP = {"bucket_size": "40000000B", "framework": "ddp:first_bucket=40000000B"}
 
 
 def _dlp_rn50(gpus: int, prec: str) -> Command:
     """The DLPerf ResNet-50 run of ``gpus`` V100 at ``prec``."""
     dtype, _, batch, _ = _dlp_prec(prec)
-    return _dlp_simulate("resnet50", gpus, batch, dtype, extra=_DLP_RN50_AMP if prec == "amp" else None)
+    return _dlp_simulate("resnet50", gpus, batch, dtype,
+                         extra={**(_DLP_RN50_AMP if prec == "amp" else {}), **_DLP_RN50_DDP})
 
 
 # the AMP rows were +49.0 % (1 GPU) and +60.4 % (32) before they stated DLE's apex O1 and NCHW (2026-12-07)
@@ -3140,11 +3177,11 @@ for _prec, _gpus in (("fp32", 8), ("fp32", 32), ("amp", 1), ("amp", 32)):
           f"{_DLP_ONE_TEXT if _gpus == 1 else _DLP_TEXT}; {_gpus} GPU{'s' if _gpus > 1 else ''}; "
           + _DLP_RN50_RUN.format(batch=_batch, prec=_prec_text) + f"; {_DEFAULT_ALGO}; {_DLP_RN50_CONFIDENCE}",
           [_cmd], _value(_cmd, "throughput_samples_per_s"))
-#: precision, simtrain's figures for the gap (ratio, 32-GPU step ms, 1-GPU step ms, wait ms, exposed ms, shared ms),
-#: the effect error with --gpu-spread 0 (sensitivity.txt)
-for _prec, (_sim, _step, _one_ms, _wait, _exposed, _shared), _spread0 in (
-        ("fp32", ("0.954", "364.8", "347.9", "14.6", "1.9", "0.4"), "-90.8 %"),
-        ("amp", ("0.953", "323.8", "308.5", "13.0", "1.9", "0.42"), "-94.0 %")):
+#: precision, simtrain's figures for the gap (ratio, 32-GPU step ms, 1-GPU step ms, wait ms, exposed ms, shared ms,
+#: copies ms), the effect error with --gpu-spread 0
+for _prec, (_sim, _step, _one_ms, _wait, _exposed, _shared, _copies), _spread0 in (
+        ("fp32", ("0.947", "367.5", "347.9", "14.6", "2.7", "0.36", "1.9"), "-80.4 %"),
+        ("amp", ("0.945", "326.5", "308.5", "13.0", "2.7", "0.36", "1.9"), "-87.2 %")):
     _dtype_name, _prec_text, _batch, _table = _dlp_prec(_prec)
     (_one_row, _one_pub), (_many_row, _many_pub) = _DLP_RN50_ROWS[_prec, 1], _DLP_RN50_ROWS[_prec, 32]
     _ratio = _many_pub / 32 / _one_pub
@@ -3158,8 +3195,9 @@ for _prec, (_sim, _step, _one_ms, _wait, _exposed, _shared), _spread0 in (
         + f"; throughput per GPU = the run's img/s / GPUs; {_DEFAULT_ALGO}; {_DLP_RN50_CONFIDENCE}",
         _dlp_rn50(1, _prec), _dlp_rn50(32, _prec),
         _DLP_RN50_SCALING_GAP.format(sim=_sim, pub=f"{_ratio:.3f}", step=_step, one=_one_ms, wait=_wait,
-                                     exposed=_exposed, shared=_shared, sim_loss=f"{100 * (1 - float(_sim)):.1f}",
-                                     pub_loss=f"{100 * (1 - _ratio):.1f}", spread0=_spread0))
+                                     exposed=_exposed, shared=_shared, copies=_copies,
+                                     sim_loss=f"{100 * (1 - float(_sim)):.1f}", pub_loss=f"{100 * (1 - _ratio):.1f}",
+                                     spread0=_spread0))
 
 # Oneflow-Inc/DLPerf NVIDIADeepLearningExamples/PyTorch/BERT/README.md: NVIDIA DLE PyTorch BERT-base pre-training
 # (sequence 128, FusedAdam) on 1 to 32 V100 (FP32 batch 48, FP16 batch 96), sequences/s of the run.

@@ -450,10 +450,20 @@ def _foundry_case(name: str, table: str, row: str, published: float, assumptions
 
 
 _MPT7B = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=50368,positions=alibi,attention=flash"
-_MPT7B_GAP = ("the same model and batch on A100 (foundry-mpt-7b-8xa100) is within 20 %, and the published H100 row is "
+_MPT7B_GAP = ("the same model and batch on A100 (foundry-mpt-7b-8xa100) is within 10 %, and the published H100 row is "
               "only 2.29x the A100 one where the bf16 peaks differ 3.2x (MFU 46 % on H100 against 64 % on A100): an "
               "early-H100 software stack (the table predates torch 2.0; Triton attention not tuned for Hopper), "
               "while simtrain prices H100 at its measured GEMM ceiling (80 %) and cuDNN attention's measured fractions")
+#: Both one-node 7B rows say "amp_bf16 | DEFAULT" (README.md at b2a43a147, lines 95 and 161; the 70B row: "bf16 |
+#: PURE"). Composer's FSDP mixed precision DEFAULT: bf16 parameters and buffers, `reduce_dtype = torch.float32`
+#: (composer v0.16.4 composer/trainer/mosaic_fsdp_utils.py:87-90); llm-foundry's setup.py at b2a43a147 pins
+#: mosaicml>=0.16.4,<0.17.
+_FOUNDRY_DEFAULT_MP = ("the gradients reduce-scattered in fp32 (`--reduce-dtype fp32`): the row's MP Mode DEFAULT is "
+                       "Composer's FSDP mixed precision 'DEFAULT', bf16 parameters and buffers with `reduce_dtype = "
+                       "torch.float32` (composer v0.16.4 composer/trainer/mosaic_fsdp_utils.py, from its 2023-10-10 "
+                       "commit d745fcb1b; llm-foundry's setup.py pins mosaicml>=0.16.4,<0.17 at b2a43a147, the commit "
+                       "that added these rows; earlier Composer left reduce_dtype unset, FSDP then reducing in bf16); "
+                       "stated since 2026-12-07, found by helper audit 33: the case reduced in bf16 before")
 # the two one-node MPT 7B rows: (GPU, table, node text, grad accumulation, global batch, published, gap)
 for _gpu, _table, _node, _accum, _batch, _published, _gap in (
         ("a100", "A100 80GB with 1600 Gbps node-node interconnect (RoCE)", "8 A100 80 GB on NVSwitch", 2, 96, 4641,
@@ -464,9 +474,10 @@ for _gpu, _table, _node, _accum, _batch, _published, _gap in (
                   "amp_bf16, FULL_SHARD, no activation checkpointing", _published,
                   _MPT.format(size="7b", layers=32, hidden="4,096", heads=32) + f"; one node of the catalog's "
                   f"`dgx-{_gpu}` ({_node}); sequence 2,048, micro-batch 6, global batch {_batch} ({_accum} "
-                  f"micro-batch{'es' if _accum > 1 else ''} per GPU), no activation recomputation",
+                  f"micro-batch{'es' if _accum > 1 else ''} per GPU), no activation recomputation; "
+                  + _FOUNDRY_DEFAULT_MP,
                   {"model": _MPT7B, "topology": f"dgx-{_gpu}", "gpus": 8, "parallel": "dp=8", "micro_batch": 6,
-                   "global_batch": _batch, "recompute": "none"}, gap=_gap)
+                   "global_batch": _batch, "recompute": "none", "reduce_dtype": "fp32"}, gap=_gap)
 _foundry_case("foundry-mpt-70b-64xa100", "A100 80GB with 1600 Gbps node-node interconnect (RoCE)",
               "70b, SeqLen 2048, 64 GPUs, MicroBatchSize 8, GradAccum 4, GlobalBatchSize 2048, bf16 PURE, "
               "FULL_SHARD, activation checkpointing", 410,
@@ -506,33 +517,53 @@ _TT_H100 = ("pytorch/torchtitan benchmarks/llama3_h100_202412_torchtitan.md (com
 _TRAINY = ("pytorch/torchtitan benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md (commit 1af2937), '8 NVIDIA "
            "H200 GPUs connected via NVLink', '400Gb/s (Mellanox CX-7) per GPU', --training.compile "
            "--model.converters=float8 --float8.enable_fsdp_float8_all_gather: {row}")
+#: torchtitan 9dec370 (the 2412 report's 'Versions and Dates'): torchtitan/optimizer.py:132-138 builds AdamW with
+#: `"fused": fused, "foreach": not fused` from `--optimizer.fused` (store_true, config_manager.py:194-196), and
+#: train.py:311-314 clips at train_configs/llama3_8b.toml:32's `max_norm = 1.0`.
+_TT_STEP = ("AdamW as torchtitan 9dec370 (the report's 'Versions and Dates') builds it: torchtitan/optimizer.py's "
+            "`\"fused\": fused, \"foreach\": not fused` with `--optimizer.fused` off unless passed (store_true in "
+            "torchtitan/config_manager.py; the report names no optimizer flag), torch.optim's multi-tensor step "
+            "(`--optimizer-impl foreach`), the gradients clipped at norm 1.0 (train_configs/llama3_8b.toml's "
+            "`max_norm = 1.0`, train.py's `utils.clip_grad_norm_(..., foreach=True)`: `--clip-grad`); both stated "
+            "since 2026-12-07, found by helper audit 33: the cases ran Adam fused, unclipped, before")
+_TT_STEP_PARAMS = {"optimizer_impl": "foreach", "clip_grad": True}
+#: Trainy's run names torchtitan e7c0cae: torchtitan/config_manager.py:139 `implementation ... = "fused"` (simtrain's
+#: default) and :210 `max_norm: float | int = 1.0` (torchtitan/models/llama3/train_configs/llama3_8b.toml:35).
+_TRAINY_STEP = ("AdamW as torchtitan e7c0cae (the report's 'Versions and Dates') builds it: the fused step "
+                "(torchtitan/config_manager.py's optimizer `implementation` default \"fused\", simtrain's default "
+                "`--optimizer-impl fused`), the gradients clipped at norm 1.0 (config_manager.py's `max_norm` default "
+                "1.0 and torchtitan/models/llama3/train_configs/llama3_8b.toml's `max_norm = 1.0`, "
+                "torchtitan/train.py's `dist_utils.clip_grad_norm_(..., foreach=True)`: `--clip-grad`, stated since "
+                "2026-12-07, found by helper audit 33: the cases ran unclipped before)")
+_TRAINY_STEP_PARAMS = {"clip_grad": True}
 _TT_RUN = ("the catalog's `llama3-8b` at torchtitan's sequence 8,192 (train_configs/llama3_8b.toml) with "
-           "PyTorch's SDPA as FlashAttention-2 (`attention=flash2`); FSDP2 over all GPUs (`--zero 3`); AdamW; "
+           "PyTorch's SDPA as FlashAttention-2 (`attention=flash2`); FSDP2 over all GPUs (`--zero 3`); {step}; "
            "per-op selective activation checkpointing (recomputes every second matmul and the element-wise ops, "
            "not attention), mapped before seeing results to recomputing half the layers (`--recompute "
            "full:layers=16`, about the same extra FLOPs); " + _TT_REDUCE + "; tokens/s per GPU = the step's tokens / "
            "step time / GPUs")
 _TT_H100_TEXT = ("nodes of 8 H100 as the `dgx-h100` family with device `h100-96gb` (the catalog's closest: the "
                  "GH200's H100, HBM3 at 4 TB/s, at full power; no catalog device is an HBM2e part capped at 500 W; "
-                 "device `h100` instead moves the 8-GPU figure by -3 %), 8 x 400 Gbit/s NICs")
+                 "device `h100` instead, with `--no-check-memory` as its 80 GB are too few for this batch, moves the "
+                 "8-GPU figure by -6.2 %), 8 x 400 Gbit/s NICs")
 _TT_EAGER = ("eager PyTorch (no torch.compile): torchtitan's RMSNorm, rotary embedding (complex fp32), repeat_kv "
              "and SwiGLU as written (`kernels=eager`)")
 _TT_GAP = ("eager PyTorch (no torch.compile) on 500 W H100s: simtrain's step implies about {mfu} % MFU where the "
            "report gives 33-39 %; communication is hidden (the error is compute); pricing torchtitan's eager "
            "element-wise kernels as written (`kernels=eager`: RMSNorm through fp32 in eight kernels forward and "
-           "sixteen backward, rotary through complex fp32, repeat_kv's copies, SwiGLU's two kernels) brought it "
-           "from {before} to what it is, and FSDP2's copies (`--zero-impl fsdp2`) by 1.9 points more; the power "
-           "cap (clocks under sustained load) is not modelled")
+           "sixteen backward, rotary through complex fp32, repeat_kv's copies, SwiGLU's two kernels) brings it "
+           "from {fused} to {eager} (with flat ZeRO-3 buffers, `--zero-impl flat`), and FSDP2's copies "
+           "(`--zero-impl fsdp2`) by 1.9 points more; the power cap (clocks under sustained load) is not modelled")
 
 
-def _tt_params(device: str, gpus: int, dtype: str, kernels: str = "fused") -> dict[str, Any]:
+def _tt_params(device: str, gpus: int, dtype: str, step: dict[str, Any], kernels: str = "fused") -> dict[str, Any]:
     # eager torchtitan: its RMSNorm, rotary (complex fp32), repeat_kv and SwiGLU as written (``kernels=eager``);
     # torch.compile's runs fuse them
     suffix = "" if kernels == "fused" else f",kernels={kernels}"
     return {"model": f"llama3-8b:seq=8192,attention=flash2{suffix}", "topology": "dgx-h100", "gpus": gpus,
             "parallel": f"dp={gpus}", "micro_batch": 2, "global_batch": 2 * gpus, "dtype": dtype,
             "optimizer": "adam", "zero": 3, "zero_impl": "fsdp2", "recompute": "full:layers=16",
-            "reduce_dtype": "fp32", "topology.device": device}
+            "reduce_dtype": "fp32", "topology.device": device, **step}
 
 
 def _per_gpu_ratio(name: str, source: str, source_id: str, quantity: str, published: float, assumptions: str,
@@ -547,23 +578,27 @@ def _per_gpu_ratio(name: str, source: str, source_id: str, quantity: str, publis
         command=f"{small.line()}; {large.line()}", source_id=source_id, gap=gap, effect_zero=1.0))
 
 
-for _gpus, _table, _published, _mfu, _before in ((8, "Table 1", 5762.0, "44", "+65.4 %"),
-                                                  (128, "Table 3", 5605.0, "43", "+67.7 %")):
+for _gpus, _table, _published, _mfu, _fused, _eager in ((8, "Table 1", 5762.0, "44", "+60.1 %", "+31.0 %"),
+                                                         (128, "Table 3", 5605.0, "43", "+64.2 %", "+33.8 %")):
     _tokens_case(f"torchtitan-llama31-8b-{_gpus}xh100-fsdp",
                  _TT_H100.format(row=f"{_table} (local batch 2, global batch {2 * _gpus}, selective AC): "
                                      f"'| FSDP | {int(_published):,} |' (TPS/GPU)"),
                  "torchtitan-h100-2412", f"Llama 3.1 8B training throughput with FSDP2 ({_gpus} H100, bf16, eager)",
-                 _published, f"{_TT_H100_TEXT}; {_TT_RUN}; {_TT_EAGER}; bf16 mixed precision; per-GPU batch 2",
-                 _tt_params("h100-96gb", _gpus, "bf16", "eager"), _TT_GAP.format(mfu=_mfu, before=_before))
+                 _published, f"{_TT_H100_TEXT}; {_TT_RUN.format(step=_TT_STEP)}; {_TT_EAGER}; "
+                 "bf16 mixed precision; per-GPU batch 2",
+                 _tt_params("h100-96gb", _gpus, "bf16", _TT_STEP_PARAMS, "eager"),
+                 _TT_GAP.format(mfu=_mfu, fused=_fused, eager=_eager))
 _per_gpu_ratio("torchtitan-llama31-8b-128v8-scaling",
                _TT_H100.format(row="Tables 1 and 3, FSDP: 5,605 TPS/GPU on 128 GPUs over 5,762 on 8"),
                "torchtitan-h100-2412",
                "Llama 3.1 8B FSDP2 weak scaling on H100: tokens/s per GPU on 128 GPUs over that on 8", 5605 / 5762,
-               f"{_TT_H100_TEXT}; {_TT_RUN}; {_TT_EAGER}; bf16 mixed precision; per-GPU batch 2 on both",
-               _tt_params("h100-96gb", 8, "bf16", "eager"), _tt_params("h100-96gb", 128, "bf16", "eager"),
-               "simtrain loses 1.4 % where the run lost 2.7 % from one node to 16: the wait for the slowest GPU "
-               "grows from 60 ms (of 8) to 110 ms (of 128, gpu_spread) of a 2.2 s step, less a small gain (the "
-               "sharded optimizer step shrinks with more GPUs); the rest is not communication the step exposes, and "
+               f"{_TT_H100_TEXT}; {_TT_RUN.format(step=_TT_STEP)}; {_TT_EAGER}; bf16 mixed precision; "
+               "per-GPU batch 2 on both", _tt_params("h100-96gb", 8, "bf16", _TT_STEP_PARAMS, "eager"),
+               _tt_params("h100-96gb", 128, "bf16", _TT_STEP_PARAMS, "eager"),
+               "simtrain loses 0.6 % where the run lost 2.7 % from one node to 16: the wait for the slowest GPU "
+               "grows from 60 ms (of 8) to 110 ms (of 128, gpu_spread) of a 2.2 s step, less what shrinks with more "
+               "GPUs (the sharded foreach optimizer step and clipping, 28 ms to 2 ms, and the exposed gradient "
+               "traffic, 36 ms to 26 ms); the rest is not communication the step exposes, and "
                "what it is (stragglers, a wider clock spread under the 500 W cap than gpu_spread's) is not modelled")
 _tokens_case("torchtitan-llama31-70b-256xh100-2d-fp8",
              _TT_H100.format(row="Table 4 (FSDP 32, TP 8, torch.compile, Float8, local batch 16, global batch 512, "
@@ -579,23 +614,23 @@ _tokens_case("torchtitan-llama31-70b-256xh100-2d-fp8",
               "reduce_dtype": "fp32", "topology.device": "h100-96gb"},
              "the 500 W cap, as in torchtitan-llama31-8b-8xh100-fsdp; torch.compile's fusions narrow the gap "
              "against the eager rows")
-_TRAINY_RUN = (_TT_RUN + "; Float8 as simtrain's `fp8` (torch.compile is not modelled; the run all-gathered FP8 "
-               "weights, simtrain gathers, and copies out, bf16)")
+_TRAINY_RUN = (_TT_RUN.format(step=_TRAINY_STEP) + "; Float8 as simtrain's `fp8` (torch.compile is not modelled; "
+               "the run all-gathered FP8 weights, simtrain gathers, and copies out, bf16)")
 _TRAINY_TEXT = "nodes of 8 H200 as the `dgx-h100` family with device h200, 8 x 400 Gbit/s NICs"
 for _nodes, _published in ((4, 10938.0), (8, 10753.0)):
     _tokens_case(f"trainy-llama31-8b-{8 * _nodes}xh200-fsdp-fp8",
                  _TRAINY.format(row=f"'| {_nodes} | {int(_published)} |' (NUM_NODES, TPS/GPU)"),
                  "trainy-h200-2506", f"Llama 3.1 8B training throughput with FSDP2 and Float8 ({8 * _nodes} H200)",
                  _published, f"{_TRAINY_TEXT}; {_TRAINY_RUN}; per-GPU batch 2 (--training.local_batch_size=2)",
-                 _tt_params("h200", 8 * _nodes, "fp8"),
-                 "compiled Float8 runs come out 9-10 % fast, against 30-32 % for torchtitan's eager bf16 rows (their "
+                 _tt_params("h200", 8 * _nodes, "fp8", _TRAINY_STEP_PARAMS),
+                 "compiled Float8 runs come out 9-10 % fast, against 29-32 % for torchtitan's eager bf16 rows (their "
                  "eager kernels priced, `kernels=eager`): the "
                  "non-GEMM work simtrain leaves out shrinks under compilation")
 _per_gpu_ratio("trainy-llama31-8b-64v32-scaling",
                _TRAINY.format(row="10,753 TPS/GPU on 8 nodes over 10,938 on 4"), "trainy-h200-2506",
                "Llama 3.1 8B FSDP2 weak scaling on H200: tokens/s per GPU on 64 GPUs over that on 32", 10753 / 10938,
-               f"{_TRAINY_TEXT}; {_TRAINY_RUN}; per-GPU batch 2 on both", _tt_params("h200", 32, "fp8"),
-               _tt_params("h200", 64, "fp8"),
+               f"{_TRAINY_TEXT}; {_TRAINY_RUN}; per-GPU batch 2 on both",
+               _tt_params("h200", 32, "fp8", _TRAINY_STEP_PARAMS), _tt_params("h200", 64, "fp8", _TRAINY_STEP_PARAMS),
                "simtrain loses 0.6 % from 4 nodes to 8, the wait for the slowest of 64 GPUs against 32 (gpu_spread; "
                "FSDP's gathers stay hidden), the run lost 1.7 %; the rest is not explained")
 
@@ -629,7 +664,7 @@ for _name, _model, _published, _spec, _gpus, _tp, _pp, _cp, _vp, _mbs, _gbs in (
     _seq_text = _spec.split("seq=")[1].split(",")[0] if "seq=" in _spec else "2048"
     _gap = ("" if _gpus > 8 else
             "small models on one node come out optimistic in every source here (mbridge-llama3-8b-8xh100-fp8 "
-            "+1 %, foundry-mpt-7b-8xa100 +10 %, this table's 7B/8B rows +18 % and +25 %) where the 70B-175B rows "
+            "+1 %, foundry-mpt-7b-8xa100 +9 %, this table's 7B/8B rows +18 % and +25 %) where the 70B-175B rows "
             "come within 2-7 %: what simtrain leaves out grows with the share of non-GEMM work per layer at hidden "
             "4,096 (Transformer Engine's per-layer FP8 casts, amax and norm kernels beyond the ones priced, kernel "
             "launches), and the CP 2 row adds ring attention's exchange and load-balancing kernels on top; not "
@@ -832,16 +867,27 @@ for _model, _run, _published, _device, _plan, _mbs, _gbs, _zero, _recompute in _
 # PyTorch FSDP/HSDP on 128 A100 80 GB, 4k context, SDPA Flash v2, bf16 mixed precision. Held out.
 _FMS = ("IBM foundation-model-stack/fms-fsdp README.md (commit 0d31998), 'Training Throughput (128 GPUs)': "
         "{row} ({published} token/gpu/sec); 4k context, SDPA Flash v2, bf16 mixed precision (docs/configurations.md)")
+#: fms-fsdp 0d31998: main_training.py:112-114 `optim.AdamW(model.parameters(), lr=..., betas=(0.9, 0.95),
+#: weight_decay=0.1)` (no fused/foreach: torch.optim's default, foreach on CUDA); fms_fsdp/utils/train_utils.py:49
+#: `model.clip_grad_norm_(cfg.grad_clip_thresh)`, fms_fsdp/config/training.py:32 `grad_clip_thresh: float = 1.0`.
+_FMS_STEP = ("AdamW as main_training.py (0d31998) builds it, `optim.AdamW(model.parameters(), lr=..., betas=(0.9, "
+             "0.95), weight_decay=0.1)` with no fused or foreach argument: on CUDA torch.optim then takes its "
+             "multi-tensor step (foreach by default since PyTorch 2.0; FSDP's flat parameters are plain "
+             "nn.Parameters from torch 2.1, requirements.txt's floor; the README recommends PyTorch nightlies): "
+             "`--optimizer-impl foreach`; the gradients clipped at norm 1.0 (fms_fsdp/utils/train_utils.py's "
+             "`model.clip_grad_norm_(cfg.grad_clip_thresh)`, fms_fsdp/config/training.py's `grad_clip_thresh: "
+             "float = 1.0`: `--clip-grad`); both stated since 2026-12-07, found by helper audit 33: the cases ran "
+             "Adam fused, unclipped, before")
 _FMS_RUN = ("128 A100 80 GB as the catalog's `dgx-a100` (nodes of 8 on NVSwitch, 8 x HDR 200 Gbit/s each: IBM's "
             "fabric is not stated in the README); sequence 4,096, attention through FlashAttention-2 "
-            "(`attention=flash2`); Adam, bf16 mixed precision; no gradient accumulation (global batch = 128 x the "
-            "per-GPU batch); data parallelism over every GPU")
+            "(`attention=flash2`); " + _FMS_STEP + "; bf16 mixed precision; no gradient accumulation (global batch = "
+            "128 x the per-GPU batch); data parallelism over every GPU")
 _FMS_GAP = ("short steps at small per-GPU batches without activation checkpointing come out optimistic here and in "
-            "every FSDP source (foundry-mpt-7b-*, torchtitan-llama31-8b-*: +10 to +37 %), where this table's 34B and "
-            "70B rows with checkpointing, 40-60 s steps, come within 5 %: FSDP's per-unit costs (its all-gather and "
-            "reduce-scatter launches and prefetch order, the CPU dispatch of a 1.8 s step's many kernels) are not "
+            "every FSDP source (foundry-mpt-7b-*, torchtitan-llama31-8b-*: +9 to +36 %), where this table's 34B and "
+            "70B rows with checkpointing, 41-63 s steps, come within 5 %: FSDP's per-unit costs (its all-gather and "
+            "reduce-scatter launches and prefetch order, the CPU dispatch of a 1.7-1.8 s step's many kernels) are not "
             "priced; and the 13B row is sensitive to the unstated fabric (2 x 100 Gbit/s per node instead of "
-            "8 x HDR gives -9.8 %)")
+            "8 x HDR gives -11.7 %)")
 for _name, _row, _published, _spec, _shape, _micro, _sharding, _recompute in (
         ("7b", "7b | 128 * A100 | HSDP | False | 2 | 3760", 3760.0, "llama2-7b:attention=flash2",
          "the catalog's `llama2-7b`", 2, "HSDP", "none"),
@@ -857,7 +903,8 @@ for _name, _row, _published, _spec, _shape, _micro, _sharding, _recompute in (
          "the catalog's `llama2-70b`", 6, "FSDP", "full")):
     _fms: dict[str, Any] = {"model": _spec, "topology": "dgx-a100", "gpus": 128, "parallel": "tp=1,pp=1",
                             "micro_batch": _micro, "global_batch": 128 * _micro, "dtype": "bf16",
-                            "optimizer": "adam", "zero": 3, "recompute": _recompute}
+                            "optimizer": "adam", "optimizer_impl": "foreach", "clip_grad": True, "zero": 3,
+                            "recompute": _recompute}
     if _sharding == "HSDP":
         _fms["zero_shard_size"] = 8
     _tokens_case(f"fms-fsdp-{_name}-128xa100", _FMS.format(row=_row, published=int(_published)), "fms-fsdp",

@@ -103,8 +103,10 @@ MEASURED = {
     # (2026-12-07); before: RN50 -0.0103, +0.0285, +0.1218, +0.0266, +0.0855, BERT +0.4289, +1.3018, +0.1550, +0.2443;
     # and the BERT rows since they state apex DDP's one 250 M-element bucket (2026-12-07): before, +0.4195, +1.2763,
     # +0.1480, +0.2335
-    f"{_RN50}-fp32-8xv100": -0.0149, f"{_RN50}-fp32-32xv100": +0.0248, f"{_RN50}-amp-1xv100": +0.0335,
-    f"{_RN50}-amp-32xv100": +0.1174, f"{_RN50}-fp32-32v1gpu-scaling": +0.0230, f"{_RN50}-amp-32v1gpu-scaling": +0.0812,
+    # and since they state apex DDP's 10 M-element buckets (2026-12-07): before, -0.0149, +0.0248, +0.1174, +0.0230,
+    # +0.0812
+    f"{_RN50}-fp32-8xv100": -0.0148, f"{_RN50}-fp32-32xv100": +0.0210, f"{_RN50}-amp-1xv100": +0.0335,
+    f"{_RN50}-amp-32xv100": +0.1127, f"{_RN50}-fp32-32v1gpu-scaling": +0.0191, f"{_RN50}-amp-32v1gpu-scaling": +0.0767,
     f"{_BERT}-fp32-1xv100": +0.2364, f"{_BERT}-fp32-32xv100": +0.2379, f"{_BERT}-amp-1xv100": +0.8454,
     f"{_BERT}-amp-32xv100": +0.9008, f"{_BERT}-fp32-32v1gpu-scaling": +0.0012, f"{_BERT}-amp-32v1gpu-scaling": +0.0300,
 }
@@ -131,9 +133,11 @@ def _meg(gpus: int, layers: int, hidden: int, heads: int, vocab: int, tp: int, p
 def _rn50(gpus: int, batch: int, dtype: str) -> str:
     # the AMP runs with --memory-format nchw --autocast since the cases state DLE's `--amp` at 5cc03caa (apex O1) in
     # main.py's default layout; the probe's commands left both to simtrain's defaults
+    # and apex DDP's 10 M-element buckets (--bucket-size, --framework ddp:first_bucket) since the cases state them
     amp = " --memory-format nchw --autocast" if dtype == "fp16" else ""
     return (f"simulate --model resnet50 {_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --batch {batch} "
-            f"--dtype {dtype}{amp} --no-check-memory {_NCCL}")
+            f"--dtype {dtype}{amp} --bucket-size 40000000B --framework ddp:first_bucket=40000000B --no-check-memory "
+            f"{_NCCL}")
 
 
 def _bert(gpus: int, batch: int, dtype: str) -> str:
