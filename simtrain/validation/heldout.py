@@ -681,32 +681,51 @@ _PADDLE = ("NVIDIA DeepLearningExamples PaddlePaddle/Classification/RN50v1.5/REA
            "performance: NVIDIA DGX A100 (8x A100 80GB)', '(256 batch size per GPU)' table (GPUs, Throughput - TF32, "
            "Throughput - mixed precision, speed-up, weak scaling TF32, weak scaling mixed precision): {row}")
 _PADDLE_RUN = ("per-GPU batch 256; momentum SGD (simtrain's default optimizer); the README's runs read through "
-               "DALI; simtrain's default framework (DDP, 25 MiB buckets) for the gradient all-reduce")
+               "DALI")
+#: what NVIDIA's PaddlePaddle ResNet-50 code runs at 0bc061d with the README's benchmark command (`--amp --scale-loss
+#: 128.0 --use-dynamic-loss-scaling --data-layout NHWC`, no `--use-pure-fp16`); found by helper audit 33, checked in
+#: the source; stated since 2026-12-07
+_PADDLE_AMP = {"autocast": True}
+_PADDLE_AMP_TEXT = ("`--amp` without `--use-pure-fp16` is PaddlePaddle's AMP O1 over fp32 parameters (program.py at "
+                    "0bc061d: `amp_configs` with `'use_pure_fp16': args.use_pure_fp16`, false in the README's "
+                    "benchmark command `--amp --scale-loss 128.0 --use-dynamic-loss-scaling --data-layout NHWC`): "
+                    "`--autocast`, in NHWC (`--data-layout NHWC`, simtrain's `auto` for half precision); stated since "
+                    "2026-12-07, found by helper audit 33")
+_PADDLE_FUSE = {"bucket_size": "16MiB", "framework": "ddp:first_bucket=16MiB"}
+_PADDLE_FUSE_TEXT = ("the gradient all-reduce fused in groups of 16 MB of the fp32 gradients (program.py at 0bc061d: "
+                     "`fuse_all_reduce_ops = True`, `fuse_grad_size_in_MB = 16`), with no smaller first group: "
+                     "simtrain's `ddp` with `--bucket-size 16MiB --framework ddp:first_bucket=16MiB` (stated since "
+                     "2026-12-07, found by helper audit 33; before, simtrain's default 25 MiB buckets after a 1 MiB "
+                     "first one), whose copies into the buckets and back are priced; program.py's "
+                     "`sync_nccl_allreduce = True` is not expressed")
 for _prec, _paddle_dtype, _published in (("AMP", "fp16", 2711.0), ("TF32", _TF32, 993.0)):
-    _cmd = _simulate(_DGXA100_ONE, 1, 256, _paddle_dtype)
+    _cmd = _simulate(_DGXA100_ONE, 1, 256, _paddle_dtype, _PADDLE_AMP if _prec == "AMP" else None)
     _case(f"dle-paddle-rn50-a100-{_prec.lower()}-1gpu", "dle-paddle-rn50",
           _PADDLE.format(row="'|    1     |    993 img/s |  2711 img/s   |    2.73 x    | 1.0 x  |  1.0 x   |'")
           + f", the 'Throughput - {'mixed precision' if _prec == 'AMP' else 'TF32'}' column",
           f"ResNet-50 v1.5 training throughput on 1 GPU (DGX A100 80GB, PaddlePaddle, {_prec}, batch 256)",
           _published, "img/s", "[M]",
           f"{_DGXA100_ONE_TEXT}; 1 GPU; "
-          + ("AMP (fp16 mixed precision)" if _prec == "AMP" else _TF32_TEXT) + f"; {_PADDLE_RUN}", [_cmd],
-          _value(_cmd, "throughput_samples_per_s"))
-_paddle_one, _paddle_node = _simulate(_DGXA100_ONE, 1, 256, "fp16"), _simulate(_DGXA100, 8, 256, "fp16")
+          + (f"AMP (fp16 mixed precision): {_PADDLE_AMP_TEXT}" if _prec == "AMP" else _TF32_TEXT)
+          + f"; {_PADDLE_RUN}", [_cmd], _value(_cmd, "throughput_samples_per_s"))
+_paddle_one = _simulate(_DGXA100_ONE, 1, 256, "fp16", _PADDLE_AMP)
+_paddle_node = _simulate(_DGXA100, 8, 256, "fp16", {**_PADDLE_AMP, **_PADDLE_FUSE})
 _weak_scaling_case("dle-paddle-rn50-a100-amp-8gpu-scaling", "dle-paddle-rn50",
       _PADDLE.format(row="'|    8     |  7955 img/s  |   20267 img/s |    2.54 x    | 8.01 x | 7.47 x   |'")
       + ": 'Weak scaling - mixed precision' 7.47 x on 8 GPUs",
       "ResNet-50 v1.5 8-GPU scaling efficiency (DGX A100 80GB, PaddlePaddle, AMP, batch 256 per GPU): 8-GPU "
       "throughput / (8 x 1-GPU throughput)", 100 * 7.47 / 8, "%", "[M]",
       f"{_DGXA100_TEXT}, one node, against the same cut to one GPU (`gpus_per_node=1`); 8 and 1 GPUs, per-GPU batch "
-      f"256 (weak scaling); AMP (fp16 mixed precision); {_PADDLE_RUN}; {_DEFAULT_ALGO}; efficiency = simtrain's "
-      "8-GPU throughput per GPU over its 1-GPU throughput", _paddle_one, _paddle_node,
-      gap="simtrain loses 3.0 %: 2.8 % waiting for the slowest of 8 GPUs (gpu_spread), and the all-reduce of "
-          "the fp16 gradients takes 0.5 ms of the 101 ms step, 0.2 ms of it exposed, where the run lost 6.6 %; the "
-          "runs read through DALI, so the rest of the loss is not a CPU decoder's limit, and what it is (DALI's share "
-          "of the GPU and the host, stragglers, PaddlePaddle's "
-          "gradient fusion) is not modelled. The TF32 row (8.01 x, above linear) is left out: it has no loss to "
-          "compare")
+      f"256 (weak scaling); AMP (fp16 mixed precision): {_PADDLE_AMP_TEXT}; {_PADDLE_RUN}; on 8 GPUs "
+      f"{_PADDLE_FUSE_TEXT}; {_DEFAULT_ALGO}; efficiency = simtrain's 8-GPU throughput per GPU over its 1-GPU "
+      "throughput", _paddle_one, _paddle_node,
+      gap="simtrain loses 4.4 %: its 8-GPU step is 103.0 ms against 98.5 ms on one GPU, 2.8 ms of it waiting for the "
+          "slowest of 8 GPUs (gpu_spread), 1.5 ms DDP's copies of the gradients into the 6 buckets and back and "
+          "0.2 ms of compute slowed by the overlapped all-reduce (1.1 ms of fp32 gradients, none of it exposed), "
+          "where the run lost 6.6 % (the TF32 row, 8.01 x, above linear, is left out: it has no loss to compare); "
+          "the runs read through DALI, so the rest of the loss is not a CPU decoder's limit, and what it is (DALI's "
+          "share of the GPU and the host, stragglers, PaddlePaddle's synchronous fused all-reduce) is not "
+          "modelled; not closed")
 
 _FLAGPERF_RN50 = ("FlagOpen/FlagPerf training/nvidia/resnet50-pytorch/README.md (commit 0078403), NVIDIA DGX "
                   "A100(40G), pytorch-1.8.0a0+52ea372, '性能指标' table (配置, precision, fix_hp, e2e_time, p_whole, "
@@ -877,6 +896,17 @@ _case("jia-tencent-p40-2048-scaling", "jia-tencent-2018",
 _BYTEPS_SERVERS = 8
 
 
+#: the baseline the docs name, "Horovod (NCCL)", at a 2019 Horovod's defaults (found by helper audit 33; stated since
+#: 2026-12-07)
+_BYTEPS_HOROVOD = "horovod:cycle_time=5ms,fusion_threshold=64MiB"
+_BYTEPS_HOROVOD_TEXT = ("Horovod = `--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`: the docs measure "
+                        "against 'Horovod (NCCL)' (docs/performance.md at 2bf8e3db, 2019-12-01: the RDMA figures "
+                        "since d72cfd48, 2019-06-25, the TCP ones since c1b20f85, 2019-11-29) and do not give its "
+                        "version; a 2019 Horovod predates 0.21.0, whose default cycle time fell from 5 ms to 1 ms and "
+                        "fusion buffer rose from 64 to 128 MiB, so its 5 ms cycle and 64 MiB buffer (stated since "
+                        "2026-12-07, found by helper audit 33; before, simtrain's default DDP framework)")
+
+
 def _byteps_case(model: str, network: str, published: float) -> None:
     if network == "tcp":
         system: dict[str, str] = {"topology": "cloud-25g", **_sets(nic_bandwidth="20Gbit/s")}
@@ -891,14 +921,14 @@ def _byteps_case(model: str, network: str, published: float) -> None:
                 "(the two-switch layout is approximated by one switch; 8 machines assumed)")
         label = "PCIe + 100 Gbit/s RDMA"
     servers = {**system, **_sets(cpu_servers__count=str(_BYTEPS_SERVERS))}
-    horovod = _simulate(system, 64, 64, "fp32", model=model)
+    horovod = _simulate(system, 64, 64, "fp32", {"framework": _BYTEPS_HOROVOD}, model=model)
     byteps = _simulate(servers, 64, 64, "fp32", {"algorithm": "byteps"}, model=model)
     _case(f"byteps-vs-horovod-{model}-{network}", "byteps-docs-performance",
           f"bytedance/byteps docs/performance.md, '{label}': BytePS outperforms Horovod (NCCL) by "
           f"{100 * (published - 1):.0f} % for {model} (collectives.md §2.3)",
           f"{model} training speed-up of BytePS over Horovod/NCCL ({label}; T_horovod / T_byteps)",
           published, "x", "[M]",
-          f"{text}; per-GPU batch 64; fp32; Horovod = simtrain's default all-reduce over all 64 GPUs "
+          f"{text}; per-GPU batch 64; fp32; {_BYTEPS_HOROVOD_TEXT}, its all-reduce NCCL's over all 64 GPUs "
           f"({_DEFAULT_ALGO}); BytePS = `byteps` (Jiang et al., OSDI 2020: in-machine reduce-scatter, push/pull "
           f"of each GPU's shard to CPU summation servers, in-machine all-gather, pipelined over 7 partitions, "
           f"docs/nccl.md 'BytePS') with {_BYTEPS_SERVERS} CPU server machines (`cpu_servers.count`) of the "
@@ -1392,10 +1422,25 @@ _BERT_RUN = ("the catalog's `bert-large` (BertForPreTraining: 24 layers, hidden 
              "sequence of 128; LAMB (the README: 'Use LAMB from APEX'); gradient accumulation from the README's "
              "pre-training table ('Accumulated Batch size / GPU', 4,096 sequences per GPU on one DGX-2H, "
              "accumulation 1 on 64 DGX-2H): micro-batch 64 (AMP) or 32 (FP32) with 4,096 sequences per GPU per "
-             "update on 1 and 16 GPUs and 64 on 1,024 GPUs; gradients reduced as simtrain's default framework "
-             "(DDP, 25 MiB buckets): whether the benchmark passed the README's `--allreduce_post_accumulation` (one "
-             "all-reduce after the accumulation steps, `--framework after-backward`) is not stated; "
-             "throughput in sequences/s")
+             "update on 1 and 16 GPUs and 64 on 1,024 GPUs; throughput in sequences/s")
+#: how the multi-GPU runs reduce their gradients (README.md at 23a6382: the results were 'obtained by running the
+#: `scripts/run_pretraining.sh`' training script)
+_BERT_POST_TEXT = ("the gradients all-reduced once the accumulation is done: the README's results were 'obtained by "
+                   "running the `scripts/run_pretraining.sh`' script (README.md at 23a6382), whose defaults are "
+                   "`allreduce_post_accumulation=${14:-\"true\"}` and "
+                   "`allreduce_post_accumulation_fp16=${15:-\"true\"}` (scripts/run_pretraining.sh at 23a6382), so "
+                   "run_pretraining.py's `take_optimizer_step` scales the gradients into one flat fp16 buffer and "
+                   "calls `torch.distributed.all_reduce(flat_raw)` after the last micro-batch's backward: `--framework "
+                   "after-backward --bucket-size 1GiB` (one bucket holding the 672 MB of fp16 gradients; the copies "
+                   "into the flat buffer and back are not priced); stated since 2026-12-07, found by helper audit 33 "
+                   "(before: simtrain's default DDP, 25 MiB buckets overlapped with backward)")
+_BERT_DDP_TEXT = ("with no accumulation run_pretraining.py (at 23a6382) turns allreduce_post_accumulation off (`if "
+                  "args.gradient_accumulation_steps == 1`) and wraps the model in apex `DDP(model, "
+                  "message_size=250000000, gradient_predivide_factor=get_world_size())`: buckets of at least 250 M "
+                  "elements of the fp16 (apex O2) gradients, 500,000,000 B, with no smaller first bucket (two for the "
+                  "336 M parameters), all-reduced as backward fills them: `--bucket-size 500000000B --framework "
+                  "ddp:first_bucket=500000000B`; stated since 2026-12-07, found by helper audit 33 (before: simtrain's "
+                  "default 25 MiB buckets after a 1 MiB first one)")
 _BERT_COMPUTE_GAP = ("the compute model on V100 mixed precision: at one GPU (no communication) the measured rate is "
                      "38 % of the V100's fp16 peak at 128 tokens, simtrain's 50 %, and the error grows with sequence "
                      "length in the README's phase-2 (512 tokens) and SQuAD (384) rows, which a catalog model at 128 "
@@ -1405,10 +1450,32 @@ _BERT_COMPUTE_GAP = ("the compute model on V100 mixed precision: at one GPU (no 
                      "(dle-pytorch-bert-large-v100-fp32-1gpu) comes out 14 % slow")
 
 
-def _bert(system: Mapping[str, str], gpus: int, micro: int, global_batch: int, dtype: str) -> Command:
+#: the settings of the BERT READMEs' code (found by helper audit 33, each checked in the source; stated since
+#: 2026-12-07). NVIDIA's PyTorch BERT at 23a6382 (scripts/run_pretraining.sh's defaults): with gradient accumulation,
+#: one all-reduce of a flat fp16 buffer after the last micro-batch; without, apex DDP's 250 M-element buckets
+_BERT_POST = {"framework": "after-backward", "bucket_size": "1GiB"}
+_BERT_DDP = {"bucket_size": "500000000B", "framework": "ddp:first_bucket=500000000B"}
+#: NVIDIA's TensorFlow 2 BERT at 49e23b4: Keras mixed_float16 (fp32 variables), clip_by_global_norm(1.0), Horovod with
+#: fp16 compression: after the accumulation with more than one micro-batch, overlapped (the tape) with one
+_TF2_CLIP = {"clip_grad": True}
+_TF2_AMP = {"autocast": True, **_TF2_CLIP}
+_TF2_ACCUMULATED = {"reduce_dtype": "fp16", "framework": "after-backward", "bucket_size": "128MiB"}
+_TF2_TAPE = {"reduce_dtype": "fp16", "framework": "horovod"}
+#: NVIDIA's TensorFlow 1 BERT at 9de48bc9: the AMP graph rewrite (fp32 variables), clip_by_global_norm(1.0), Horovod's
+#: fp16-compressed all-reduce after the accumulation (--allreduce_post_accumulation=True), 64 MiB fusion (20.06)
+_TF1_CLIP = {"clip_grad": True}
+_TF1_AMP = {"autocast": True, **_TF1_CLIP}
+_TF1_HVD = {"reduce_dtype": "fp16", "framework": "after-backward", "bucket_size": "64MiB"}
+#: NVIDIA's PaddlePaddle BERT at a5388a45: AMP O1 (fp32 parameters), Lamb with ClipGradByGlobalNorm(1.0)
+_PD_CLIP = {"clip_grad": True}
+_PD_AMP = {"autocast": True, **_PD_CLIP}
+
+
+def _bert(system: Mapping[str, str], gpus: int, micro: int, global_batch: int, dtype: str,
+          extra: Mapping[str, Any] | None = None) -> Command:
     return Command("simulate", {"model": "bert-large", "topology": system["topology"], "gpus": gpus,
                                 "micro_batch": micro, "global_batch": global_batch, "dtype": dtype,
-                                "optimizer": "lamb", "check_memory": False,
+                                "optimizer": "lamb", **(extra or {}), "check_memory": False,
                                 **{k: v for k, v in system.items() if k != "topology"}, **_NCCL})
 
 
@@ -1428,7 +1495,7 @@ for _prec, _bert_dtype, _micro, _published, _table_row in (
           f"{_BERT_ONE_TEXT}; 1 GPU; {_prec_text}; global batch 4,096 (accumulation over {4096 // _micro} "
           f"micro-batches); {_BERT_RUN}", [_cmd], _value(_cmd, "throughput_samples_per_s"),
           gap=_BERT_COMPUTE_GAP if _prec == "amp" else "")
-_bert_1024 = _bert(_DGX2_BERT, 1024, 64, 65536, "fp16")
+_bert_1024 = _bert(_DGX2_BERT, 1024, 64, 65536, "fp16", _BERT_DDP)
 _case("dle-pytorch-bert-large-dgx2h-amp-1024gpu", "dle-pytorch-bert",
       _BERT.format(section="Pre-training on multiple NVIDIA DGX-2H With 32G",
                    row="|64 |16 | 32 | 64| 128| 46628.86 |188088.32 | 4.03 | N/A| 55.66")
@@ -1436,13 +1503,13 @@ _case("dle-pytorch-bert-large-dgx2h-amp-1024gpu", "dle-pytorch-bert",
       "BERT-large pre-training throughput (phase 1, sequence 128) on 64 DGX-2H (1,024 V100), AMP, batch 64",
       188088.32, "seq/s", "[M]",
       f"{_DGX2_BERT_TEXT}; 1,024 GPUs (64 nodes) on a non-blocking fat tree; AMP (fp16 mixed precision); global "
-      f"batch 65,536 (no accumulation); {_BERT_RUN}; {_DEFAULT_ALGO}", [_bert_1024],
+      f"batch 65,536 (no accumulation); {_BERT_RUN}; {_BERT_DDP_TEXT}; {_DEFAULT_ALGO}", [_bert_1024],
       _value(_bert_1024, "throughput_samples_per_s"),
       gap="the compute model of dle-pytorch-bert-large-v100-amp-1gpu (+32 % on one DGX-2 GPU) and the scaling loss: "
-          "the DGX-2H's 450 W V100 are modelled as the catalog v100, the simulated one-node DGX-2H run is +12 % "
-          "(3,712 against 3,379.2 seq/s), and the loss from one node to 64 is mostly predicted "
+          "the DGX-2H's 450 W V100 are modelled as the catalog v100, the simulated one-node DGX-2H run is +9.8 % "
+          "(3,711 against 3,379.2 seq/s), and the loss from one node to 64 is mostly predicted "
           "(dle-pytorch-bert-large-dgx2h-amp-64node-scaling)")
-_bert_16 = _bert(_DGX2_BERT, 16, 64, 65536, "fp16")
+_bert_16 = _bert(_DGX2_BERT, 16, 64, 65536, "fp16", _BERT_POST)
 _case("dle-pytorch-bert-large-dgx2-amp-16gpu-scaling", "dle-pytorch-bert",
       _BERT.format(section="Pre-training NVIDIA DGX-2 With 32G",
                    row="|16 |32 | 64| 128| 665.6| 2775.04| 4.16| 15.29| 15.26")
@@ -1450,13 +1517,14 @@ _case("dle-pytorch-bert-large-dgx2-amp-16gpu-scaling", "dle-pytorch-bert",
       "BERT-large pre-training (phase 1, AMP, batch 64 per GPU) 16-GPU scaling efficiency on a DGX-2: 16-GPU "
       "throughput / (16 x 1-GPU throughput)", 100 * 15.26 / 16, "%", "[M]",
       f"{_DGX2_BERT_TEXT}; 16 GPUs, per-GPU batch 64 (weak scaling), global batch 65,536 (accumulation over 64 "
-      f"micro-batches, as the 1-GPU row's 4,096 per GPU); AMP (fp16 mixed precision); {_BERT_RUN}; {_DEFAULT_ALGO}; "
+      f"micro-batches, as the 1-GPU row's 4,096 per GPU); AMP (fp16 mixed precision); {_BERT_RUN}; {_BERT_POST_TEXT}; "
+      f"{_DEFAULT_ALGO}; "
       "efficiency = simtrain's scaling_efficiency (the 16-GPU throughput over the single-GPU compute-only "
       "throughput)", [_bert_16], _value(_bert_16, "scaling_efficiency", 100.0), effect_zero=100.0,
       gap="simtrain loses 3.5 %, nearly all of it waiting for the slowest of 16 GPUs (gpu_spread: 0.61 s of a "
-          "17.7 s update of 64 micro-batches); its one 13 ms all-reduce per update leaves 1.4 ms exposed, where the "
-          "run lost 4.6 %; communication overlap is modelled as near-perfect, and what the rest of the loss is "
-          "(DDP/apex bucket timing, stragglers, the input pipeline) is not modelled")
+          "17.7 s update of 64 micro-batches); its one all-reduce of the flat fp16 gradients per update, after the "
+          "last micro-batch's backward, takes 10.7 ms, all of it exposed, where the run lost 4.6 %; what the rest of "
+          "the loss is (the copies into the flat buffer and back, stragglers, the input pipeline) is not modelled")
 _case("dle-pytorch-bert-large-dgx2h-amp-64node-scaling", "dle-pytorch-bert",
       _BERT.format(section="Pre-training on multiple NVIDIA DGX-2H With 32G",
                    row="|64 |16 | 32 | 64| 128| 46628.86 |188088.32 | 4.03 | N/A| 55.66")
@@ -1467,15 +1535,17 @@ _case("dle-pytorch-bert-large-dgx2h-amp-64node-scaling", "dle-pytorch-bert",
       f"{_DGX2_BERT_TEXT}; 16 GPUs (one node, global batch 65,536: accumulation over 64 micro-batches, the README's "
       "4,096 per GPU on one DGX-2H; the same command as dle-pytorch-bert-large-dgx2-amp-16gpu-scaling's, DGX-2 and "
       "DGX-2H being modelled alike) against 1,024 GPUs (64 nodes on a non-blocking fat tree, global batch 65,536: no "
-      f"accumulation); AMP (fp16 mixed precision); {_BERT_RUN}; {_DEFAULT_ALGO}", [_bert_16, _bert_1024],
+      f"accumulation); AMP (fp16 mixed precision); {_BERT_RUN}; on 16 GPUs {_BERT_POST_TEXT}; on 1,024 "
+      f"{_BERT_DDP_TEXT}; {_DEFAULT_ALGO}", [_bert_16, _bert_1024],
       lambda: 100.0 * (float(_bert_1024.run()["throughput_samples_per_s"]) / 1024)
       / (float(_bert_16.run()["throughput_samples_per_s"]) / 16), effect_zero=100.0,
-      gap="most of the loss is predicted: simtrain loses 11.0 % against one node, the run 13 %: each 310 ms step "
+      gap="most of the loss is predicted: simtrain loses 12.4 % against one node, the run 13.0 %: each 315 ms step "
           "at 1,024 GPUs waits 19.0 ms for the slowest of 1,024 GPUs (gpu_spread) where one node waits 9.5 ms per "
           "micro-batch for the slowest of 16, runs the LAMB update (17.7 ms) that one node runs once per 64 "
-          "micro-batches, and leaves 2.7 ms of its 24.6 ms all-reduce exposed; communication overlap is modelled as "
-          "near-perfect, "
-          "and the rest of the loss (DDP/apex bucket timing, stragglers, the input pipeline) is not modelled")
+          "micro-batches, copies the gradients into apex DDP's two buckets and back (7.9 ms), slows 2.7 ms of "
+          "compute with the overlapped all-reduce (18.3 ms) and leaves 1.8 ms of it exposed, where one node's one "
+          "all-reduce per 64 micro-batches takes 10.7 ms; the rest of the loss (stragglers, the input pipeline) is "
+          "not modelled")
 
 # Held-out probe 16: the TensorFlow 2 README of the same model (NVIDIA's TF 21.02 runs: LAMB, Horovod, phase 1 at 128
 # tokens), on DGX A100 80GB and DGX-2/DGX-2H. Its phase-2 (512 tokens) rows need a catalog model at 512 tokens.
@@ -1487,10 +1557,32 @@ _TF2_BERT_COLUMNS = (" (GPUs, sequence length, batch size per GPU mixed precisio
                      "mixed precision, weak scaling - TF32)")
 _TF2_BERT_RUN = ("the catalog's `bert-large` (BertForPreTraining, 336 M parameters, as the PyTorch BERT cases) at the "
                  "phase-1 sequence of 128; LAMB (run_pretraining_lamb.sh); micro-batch = the table's batch size per "
-                 "GPU and global batch = batch x gradient accumulation x GPUs, as the table gives them; gradients "
-                 "reduced as simtrain's default framework (DDP, 25 MiB buckets), where the README's runs use Horovod "
-                 "(`--framework horovod` moves the 256-GPU figure by -0.1 %); memory not checked "
-                 "(`--no-check-memory`, as the PyTorch BERT cases); throughput in sequences/s")
+                 "GPU and global batch = batch x gradient accumulation x GPUs, as the table gives them; memory not "
+                 "checked (`--no-check-memory`, as the PyTorch BERT cases); throughput in sequences/s")
+#: what the TF2 BERT code runs (found by helper audit 33, each checked in the source at 49e23b4)
+_TF2_AMP_TEXT = ("`--use_fp16` (scripts/run_pretraining_lamb_phase1.sh at 49e23b4) sets Keras's `mixed_float16` policy "
+                 "(run_pretraining.py: `tf.keras.mixed_precision.experimental.Policy(\"mixed_float16\")`): fp32 "
+                 "variables, half-precision compute: `--autocast`")
+_TF2_CLIP_TEXT = ("the gradients clipped by their global norm once an update "
+                  "(official/modeling/model_training_utils.py at 49e23b4: `tf.clip_by_global_norm(..., "
+                  "clip_norm=1.0)`): `--clip-grad`")
+_TF2_HVD_VERSION = ("the 21.02 container's Horovod is not stated: NVIDIA's release notes list 0.20.0 in 20.10 and "
+                    "0.21.3 in 21.04; 0.21.0's defaults are taken, a 1 ms cycle and a 128 MiB fusion buffer")
+_TF2_ACCUMULATED_TEXT = ("with gradient accumulation the micro-batches' gradients are summed without Horovod and "
+                         "`step()` all-reduces them once the accumulation is done (model_training_utils.py at 49e23b4: "
+                         "`hvd.allreduce(g / tf.cast(num_grad_accumulates, g.dtype), compression=Compression.fp16 "
+                         "...)`): fp16 on the wire (`--reduce-dtype fp16`), nothing overlapping backward, fused by "
+                         "Horovod into buffers of its fusion threshold (`--framework after-backward --bucket-size "
+                         f"128MiB`; {_TF2_HVD_VERSION}; 64 MiB moves the 512-GPU figure by -0.1 %); Horovod's cycle "
+                         "wait and fusion-buffer copies are not priced (`--framework horovod` would overlap the last "
+                         "micro-batch's backward, which this code does not)")
+_TF2_TAPE_TEXT = ("without accumulation `hvd.DistributedGradientTape(tape, sparse_as_dense=True, "
+                  "compression=Compression.fp16 ...)` (model_training_utils.py at 49e23b4) all-reduces each gradient "
+                  "as backward produces it: Horovod's tensor fusion, overlapped with backward, fp16 on the wire "
+                  f"(`--framework horovod --reduce-dtype fp16`; {_TF2_HVD_VERSION})")
+_TF2_STATED = ("stated since 2026-12-07, found by helper audit 33 (before: fp16 variables on the AMP rows, no "
+               "clipping, simtrain's default DDP of 25 MiB buckets overlapped with backward)")
+_TF2_CODE = f"{_TF2_AMP_TEXT}; {_TF2_CLIP_TEXT}"
 _TF2_A100_ROW = "'| 1 | 128 | 312 , 176 | 256 , 512 | 79872 , 90112 | 485.59 | 282.98 | 1.72 | 1.00 | 1.00 |'"
 _TF2_A100_32_ROW = ("'| 32 | 128 | 312 , 176 | 1 , 2 | 79872 , 90112 | 110280.73 | 59569.77 | 1.85 |28.99 | 28.88 "
                     "|'")
@@ -1498,11 +1590,11 @@ _TF2_DGX2H_32_ROW = ("'| 32 | 128 | 60 , 32 | 2 , 4 | 61440 , 65536 | 84223.16 |
                      "|'")
 _TF2_MULTINODE_A100 = ("32 DGX A100 (256 GPUs) on the catalog's non-blocking fat tree; the multi-node table's heading "
                        "says 80GB and its text 40GB: the catalog's `a100` (80 GB) is used")
-_tf2_a100_one = _bert(_DGXA100_ONE, 1, 312, 79872, "fp16")
-_tf2_a100_node = _bert(_DGXA100, 8, 312, 79872, "fp16")
-_tf2_a100_256 = _bert(_DGXA100, 256, 312, 79872, "fp16")
+_tf2_a100_one = _bert(_DGXA100_ONE, 1, 312, 79872, "fp16", _TF2_AMP)
+_tf2_a100_node = _bert(_DGXA100, 8, 312, 79872, "fp16", {**_TF2_AMP, **_TF2_ACCUMULATED})
+_tf2_a100_256 = _bert(_DGXA100, 256, 312, 79872, "fp16", {**_TF2_AMP, **_TF2_TAPE})
 for _prec, _cmd, _published in (("amp", _tf2_a100_one, 485.59),
-                                ("tf32", _bert(_DGXA100_ONE, 1, 176, 90112, _TF32), 282.98)):
+                                ("tf32", _bert(_DGXA100_ONE, 1, 176, 90112, _TF32, _TF2_CLIP), 282.98)):
     _batch_text = ("batch 312, gradient accumulation 256 (global batch 79,872); AMP (fp16 mixed precision)"
                    if _prec == "amp" else f"batch 176, gradient accumulation 512 (global batch 90,112); {_TF32_TEXT}")
     _case(f"dle-tensorflow2-bert-large-a100-{_prec}-1gpu", "dle-tensorflow2-bert",
@@ -1510,7 +1602,8 @@ for _prec, _cmd, _published in (("amp", _tf2_a100_one, 485.59),
           + f": the 'Throughput - {'mixed precision' if _prec == 'amp' else 'TF32'}' column",
           f"BERT-large pre-training throughput (phase 1, sequence 128) on 1 A100 80GB, TensorFlow 2, "
           f"{_prec.upper()}, batch {312 if _prec == 'amp' else 176}", _published, "seq/s", "[M]",
-          f"{_DGXA100_ONE_TEXT}; 1 GPU; {_batch_text}; {_TF2_BERT_RUN}", [_cmd],
+          f"{_DGXA100_ONE_TEXT}; 1 GPU; {_batch_text}; {_TF2_BERT_RUN}; "
+          + (_TF2_CODE if _prec == "amp" else _TF2_CLIP_TEXT) + f"; {_TF2_STATED}", [_cmd],
           _value(_cmd, "throughput_samples_per_s"))
 _weak_scaling_case("dle-tensorflow2-bert-large-a100-amp-8gpu-scaling", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="DGX A100 80GB, 8 GPUs",
@@ -1519,42 +1612,44 @@ _weak_scaling_case("dle-tensorflow2-bert-large-a100-amp-8gpu-scaling", "dle-tens
       "BERT-large pre-training (phase 1, AMP, batch 312 per GPU) 8-GPU scaling efficiency on a DGX A100, TensorFlow "
       "2: throughput per GPU on 8 GPUs over that on 1", 100 * 7.82 / 8, "%", "[M]",
       f"{_DGXA100_TEXT}, one node, against the same cut to one GPU (`gpus_per_node=1`); global batch 79,872 on both "
-      f"(gradient accumulation 32 on 8 GPUs, 256 on 1); AMP (fp16 mixed precision); {_TF2_BERT_RUN}; "
-      f"{_DEFAULT_ALGO}", _tf2_a100_one, _tf2_a100_node,
-      gap="simtrain loses 2.8 %, nearly all of it waiting for the slowest of 8 GPUs (gpu_spread: 0.49 s of a 17.4 s "
-          "update of 32 micro-batches; the one 6 ms all-reduce per update leaves 0.7 ms exposed), where the run "
-          "lost 2.2 %; communication overlap is modelled as near-perfect, and Horovod's negotiation and fusion "
-          "timing, stragglers beyond the spread and the input pipeline are not modelled")
+      f"(gradient accumulation 32 on 8 GPUs, 256 on 1); AMP (fp16 mixed precision); {_TF2_BERT_RUN}; {_TF2_CODE}; "
+      f"on 8 GPUs {_TF2_ACCUMULATED_TEXT}; {_TF2_STATED}; {_DEFAULT_ALGO}", _tf2_a100_one, _tf2_a100_node,
+      gap="simtrain loses 2.9 %, nearly all of it waiting for the slowest of 8 GPUs (gpu_spread: 0.49 s of a 17.5 s "
+          "update of 32 micro-batches); the one all-reduce of the fp16 gradients per update, once the accumulation "
+          "is done, takes 5.3 ms, all of it exposed, where the run lost 2.2 %; Horovod's negotiation and cycle "
+          "timing, stragglers beyond the spread and the input pipeline are not modelled; not closed")
 _case("dle-tensorflow2-bert-large-dgxa100-amp-256gpu", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="multi-node DGX A100 table, 32 nodes", row=_TF2_A100_32_ROW) + _TF2_BERT_COLUMNS
       + ": the 'Throughput - mixed precision' column",
       "BERT-large pre-training throughput (phase 1, sequence 128) on 32 DGX A100 (256 GPUs), TensorFlow 2, AMP, "
       "batch 312", 110280.73, "seq/s", "[M]",
       f"{_DGXA100_TEXT}; {_TF2_MULTINODE_A100}; batch 312, no gradient accumulation (global batch 79,872); AMP (fp16 "
-      f"mixed precision); {_TF2_BERT_RUN}; {_DEFAULT_ALGO}", [_tf2_a100_256],
-      _value(_tf2_a100_256, "throughput_samples_per_s"),
+      f"mixed precision); {_TF2_BERT_RUN}; {_TF2_CODE}; {_TF2_TAPE_TEXT}; {_TF2_STATED}; {_DEFAULT_ALGO}",
+      [_tf2_a100_256], _value(_tf2_a100_256, "throughput_samples_per_s"),
       gap="the compute model of dle-tensorflow2-bert-large-a100-amp-1gpu (+21 % on one GPU) and the scaling loss: "
-          "at 256 GPUs the all-reduce of the fp16 gradients takes 13 ms of a 571 ms step and 1.4 ms of it is "
-          "exposed, and the step waits 31 ms for the slowest of 256 GPUs (gpu_spread), where the run's time per "
-          "312 sequences per GPU grew 10 % from one node (0.656 s) to 32 (0.724 s); even with no overlap at all "
-          "(`--framework after-backward`) simtrain gives 137,307 seq/s (+25 %); "
-          "communication overlap is modelled as near-perfect, and the rest of the loss (Horovod's timing, "
-          "stragglers, the input pipeline) is not modelled (dle-tensorflow2-bert-large-dgxa100-amp-32node-scaling)")
+          "at 256 GPUs Horovod's all-reduce of the fp16 gradients takes 30.4 ms of a 581 ms step, 1.9 ms of it "
+          "exposed and 4.4 ms of compute slowed by it, and the step waits 31.5 ms for the slowest of 256 GPUs "
+          "(gpu_spread), where the run's time per 312 sequences per GPU grew 10 % from one node (0.656 s) to 32 "
+          "(0.724 s); even with no overlap at all (`--framework after-backward --bucket-size 128MiB`) simtrain "
+          "gives 136,302 seq/s (+23.6 %), and with Horovod 0.20's 5 ms cycle and 64 MiB buffer 137,282 (+24.5 %); "
+          "the rest of the loss (Horovod's negotiation, stragglers, the input pipeline) is not modelled "
+          "(dle-tensorflow2-bert-large-dgxa100-amp-32node-scaling)")
 _weak_scaling_case("dle-tensorflow2-bert-large-dgxa100-amp-32node-scaling", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="multi-node DGX A100 table", row=_TF2_A100_32_ROW)
       + ": 'Weak scaling - mixed precision' 28.99 on 32 nodes (1 node: 3803.82 seq/s)",
       "BERT-large pre-training (phase 1, AMP, batch 312 per GPU) weak scaling from 1 DGX A100 to 32, TensorFlow 2: "
       "throughput per GPU on 256 GPUs over that on one node of 8", 100 * 28.99 / 32, "%", "[M]",
       f"{_DGXA100_TEXT}; 8 GPUs (one node, gradient accumulation 32) against 256 ({_TF2_MULTINODE_A100}; no "
-      f"accumulation), global batch 79,872 on both; AMP (fp16 mixed precision); {_TF2_BERT_RUN}; {_DEFAULT_ALGO}",
+      f"accumulation), global batch 79,872 on both; AMP (fp16 mixed precision); {_TF2_BERT_RUN}; {_TF2_CODE}; on "
+      f"8 GPUs {_TF2_ACCUMULATED_TEXT}; on 256 {_TF2_TAPE_TEXT}; {_TF2_STATED}; {_DEFAULT_ALGO}",
       _tf2_a100_node, _tf2_a100_256,
-      gap="simtrain loses 4.6 %: each 571 ms step at 256 GPUs waits 31.1 ms for the slowest of 256 GPUs "
-          "(gpu_spread) where one node waits 15.2 ms per micro-batch for the slowest of 8, runs the LAMB update "
-          "(7.5 ms) that one node runs once per 32 micro-batches, and leaves 1.4 ms of the all-reduce exposed, "
-          "where the run lost 9.4 %; communication overlap is modelled as near-perfect, and what the rest is "
-          "(Horovod's "
-          "timing, stragglers, the fabric beyond a non-blocking fat tree) is not modelled")
-_tf2_v100_one = _bert(_BERT_ONE, 1, 60, 61440, "fp16")
+      gap="simtrain loses 5.7 %: each 581 ms step at 256 GPUs waits 31.5 ms for the slowest of 256 GPUs "
+          "(gpu_spread) where one node waits 15.3 ms per micro-batch for the slowest of 8, runs the LAMB update "
+          "(11.1 ms) that one node runs once per 32 micro-batches, and leaves 1.9 ms of Horovod's overlapped "
+          "all-reduce exposed and 4.4 ms of compute slowed by it, where one node's all-reduce after its 32 "
+          "micro-batches takes 5.3 ms; the run lost 9.4 %, and what the rest is (Horovod's negotiation, "
+          "stragglers, the fabric beyond a non-blocking fat tree) is not modelled; not closed")
+_tf2_v100_one = _bert(_BERT_ONE, 1, 60, 61440, "fp16", _TF2_AMP)
 _case("dle-tensorflow2-bert-large-v100-amp-1gpu", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="DGX-2 table, 1 GPU",
                        row="'| 1 | 128 | 60 , 32 | 1024 , 2048 | 61440 , 65536 | 206.5 | 49.97 | 4.13 | 1.00 | "
@@ -1562,25 +1657,26 @@ _case("dle-tensorflow2-bert-large-v100-amp-1gpu", "dle-tensorflow2-bert",
       "BERT-large pre-training throughput (phase 1, sequence 128) on 1 V100 of a DGX-2, TensorFlow 2, AMP, batch 60",
       206.5, "seq/s", "[M]",
       f"{_BERT_ONE_TEXT}; 1 GPU; batch 60, gradient accumulation 1,024 (global batch 61,440); AMP (fp16 mixed "
-      f"precision); {_TF2_BERT_RUN}", [_tf2_v100_one], _value(_tf2_v100_one, "throughput_samples_per_s"),
+      f"precision); {_TF2_BERT_RUN}; {_TF2_CODE}; {_TF2_STATED}", [_tf2_v100_one],
+      _value(_tf2_v100_one, "throughput_samples_per_s"),
       gap="the compute model on fp16 tensor cores, as on the PyTorch README's V100 row "
           "(dle-pytorch-bert-large-v100-amp-1gpu, +32 %): the same model on A100 is +21 % in AMP and +1 % in TF32 "
           "(dle-tensorflow2-bert-large-a100-*-1gpu), so the mixed-precision step is priced too fast relative to the "
           "TF32/FP32 one; the memory-bound softmax, mask and dropout on the attention tensors and tensor-core GEMM "
           "efficiency at these shapes, which simtrain charges too little, are the likely parts; not closed")
-_tf2_dgx2h_node = _bert(_DGX2_BERT, 16, 60, 61440, "fp16")
-_tf2_dgx2h_512 = _bert(_DGX2_BERT, 512, 60, 61440, "fp16")
+_tf2_dgx2h_node = _bert(_DGX2_BERT, 16, 60, 61440, "fp16", {**_TF2_AMP, **_TF2_ACCUMULATED})
+_tf2_dgx2h_512 = _bert(_DGX2_BERT, 512, 60, 61440, "fp16", {**_TF2_AMP, **_TF2_ACCUMULATED})
 _case("dle-tensorflow2-bert-large-dgx2h-amp-512gpu", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="DGX-2H multi-node table, 32 nodes", row=_TF2_DGX2H_32_ROW) + _TF2_BERT_COLUMNS
       + ": the 'Throughput - mixed precision' column",
       "BERT-large pre-training throughput (phase 1, sequence 128) on 32 DGX-2H (512 V100), TensorFlow 2, AMP, batch "
       "60", 84223.16, "seq/s", "[M]",
       f"{_DGX2_BERT_TEXT}; 512 GPUs (32 nodes) on a non-blocking fat tree; batch 60, gradient accumulation 2 (global "
-      f"batch 61,440); AMP (fp16 mixed precision); {_TF2_BERT_RUN}; {_DEFAULT_ALGO}", [_tf2_dgx2h_512],
-      _value(_tf2_dgx2h_512, "throughput_samples_per_s"),
-      gap="the compute model of dle-tensorflow2-bert-large-v100-amp-1gpu (+25 % on one DGX-2 GPU; the DGX-2H's 450 W "
-          "V100 are modelled as the catalog v100, and the simulated one-node DGX-2H run is +13 %: 3,994 against "
-          "3,528.51 seq/s) and the scaling loss: the run lost 25 % per node from 1 DGX-2H to 32, simtrain 7 % "
+      f"batch 61,440); AMP (fp16 mixed precision); {_TF2_BERT_RUN}; {_TF2_CODE}; {_TF2_ACCUMULATED_TEXT}; "
+      f"{_TF2_STATED}; {_DEFAULT_ALGO}", [_tf2_dgx2h_512], _value(_tf2_dgx2h_512, "throughput_samples_per_s"),
+      gap="the compute model of dle-tensorflow2-bert-large-v100-amp-1gpu (+23 % on one DGX-2 GPU; the DGX-2H's 450 W "
+          "V100 are modelled as the catalog v100, and the simulated one-node DGX-2H run is +10.7 %: 3,904 against "
+          "3,528.51 seq/s) and the scaling loss: the run lost 25 % per node from 1 DGX-2H to 32, simtrain 11 % "
           "(dle-tensorflow2-bert-large-dgx2h-amp-32node-scaling)")
 _weak_scaling_case("dle-tensorflow2-bert-large-dgx2h-amp-32node-scaling", "dle-tensorflow2-bert",
       _TF2_BERT.format(table="DGX-2H multi-node table", row=_TF2_DGX2H_32_ROW)
@@ -1589,14 +1685,13 @@ _weak_scaling_case("dle-tensorflow2-bert-large-dgx2h-amp-32node-scaling", "dle-t
       "throughput per GPU on 512 GPUs over that on one node of 16", 100 * 23.87 / 32, "%", "[M]",
       f"{_DGX2_BERT_TEXT}; 16 GPUs (one node, gradient accumulation 64) against 512 (32 nodes on a non-blocking fat "
       f"tree, accumulation 2), global batch 61,440 on both; AMP (fp16 mixed precision); {_TF2_BERT_RUN}; "
-      f"{_DEFAULT_ALGO}", _tf2_dgx2h_node, _tf2_dgx2h_512,
-      gap="simtrain loses 7.2 %: each 518 ms step of 2 micro-batches at 512 GPUs runs the LAMB update (17.7 ms) "
-          "that one node runs once per 64, waits 30.1 ms for the slowest of 512 GPUs (gpu_spread) where one node "
-          "waits 16.6 ms per 2 micro-batches for the slowest of 16, and its all-reduce over the 8 x 100 Gbit/s NICs "
-          "takes 24 ms and leaves 2.6 ms exposed, where the run lost 25.4 %; communication overlap is modelled as "
-          "near-perfect, and "
-          "what the rest is (Horovod's timing over EDR InfiniBand, stragglers, the fabric beyond a non-blocking fat "
-          "tree) is not modelled")
+      f"{_TF2_CODE}; {_TF2_ACCUMULATED_TEXT}; {_TF2_STATED}; {_DEFAULT_ALGO}", _tf2_dgx2h_node, _tf2_dgx2h_512,
+      gap="simtrain loses 11.0 %: each 552 ms step of 2 micro-batches at 512 GPUs runs the LAMB update (26.2 ms) "
+          "that one node runs once per 64, waits 31.3 ms for the slowest of 512 GPUs (gpu_spread) where one node "
+          "waits 17.0 ms per 2 micro-batches for the slowest of 16, and its all-reduce of the fp16 gradients over "
+          "the 8 x 100 Gbit/s NICs once the 2 micro-batches are done takes 21.4 ms, all of it exposed, where one "
+          "node's after its 64 takes 11.3 ms; the run lost 25.4 %, and what the rest is (Horovod's timing over EDR "
+          "InfiniBand, stragglers, the fabric beyond a non-blocking fat tree) is not modelled; not closed")
 
 # Held-out probe 17: the TensorFlow 1 README of the same model (NVIDIA's TF 20.06 runs: LAMB, Horovod) on DGX A100
 # 40GB and DGX-1 V100 16GB, and the PaddlePaddle README (NVIDIA's Paddle 22.12 runs: LAMB, cuDNN's fused multi-head
@@ -1620,12 +1715,39 @@ _TF1_TF32 = _dtype("tf32", "fp32", "a100-40gb")
 _PROBE17_BERT_RUN = ("the catalog's `bert-large` (BertForPreTraining, 336 M parameters, as the PyTorch BERT cases) at "
                      "the phase-1 sequence of 128; LAMB (the READMEs' LAMB pre-training runs); micro-batch = the "
                      "table's batch size per GPU and global batch = batch x gradient accumulation x GPUs, as the "
-                     "tables give them; gradients reduced as simtrain's default framework (DDP, 25 MiB buckets), where "
-                     "the runs use {framework}; memory not checked (`--no-check-memory`, as the other BERT cases); "
+                     "tables give them; memory not checked (`--no-check-memory`, as the other BERT cases); "
                      "throughput in sequences/s")
-_TF1_RUN = _PROBE17_BERT_RUN.format(framework="Horovod")
-_PD_RUN = (_PROBE17_BERT_RUN.format(framework="PaddlePaddle's Fleet")
-           + "; the runs' cuDNN fused multi-head attention is priced as simtrain's unfused attention")
+_TF1_RUN = _PROBE17_BERT_RUN
+_PD_RUN = (_PROBE17_BERT_RUN + "; gradients reduced as simtrain's default framework (DDP, 25 MiB buckets), where the "
+           "runs use PaddlePaddle's Fleet; the runs' cuDNN fused multi-head attention is priced as simtrain's unfused "
+           "attention")
+#: what the TF1 BERT code runs (found by helper audit 33, each checked in the source at 9de48bc9)
+_TF1_AMP_TEXT = ("`--amp` (scripts/run_pretraining_lamb_phase1.sh at 9de48bc9: `PREC=\"--amp\"`) runs TensorFlow's "
+                 "automatic mixed precision graph rewrite over fp32 variables (optimization.py at 9de48bc9: "
+                 "`tf.train.experimental.enable_mixed_precision_graph_rewrite(optimizer, loss_scaler)`): `--autocast`")
+_TF1_CLIP_TEXT = ("the gradients clipped by their global norm (optimization.py at 9de48bc9: "
+                  "`tf.clip_by_global_norm(grads, clip_norm=1.0, ...)`; the code clips each micro-batch's local "
+                  "gradients before accumulating them, simtrain once an update): `--clip-grad`")
+_TF1_HVD_TEXT = ("on more than one GPU Horovod all-reduces the gradients once the accumulation is done: "
+                 "run_pretraining_lamb_phase1.sh (at 9de48bc9) passes `--allreduce_post_accumulation=True`, so "
+                 "optimization.py's `update()`, which `tf.cond` runs on the update step only, calls "
+                 "`hvd.allreduce(accum_var, compression=Compression.fp16 ...)` on each accumulated gradient: fp16 on "
+                 "the wire (`--reduce-dtype fp16`), nothing overlapping backward, fused by Horovod into buffers of its "
+                 "64 MiB threshold (the 20.06 container's Horovod predates 0.21.0, whose default rose to 128 MiB; "
+                 "NVIDIA's 20.10 container notes list Horovod 0.20.0): `--framework after-backward --bucket-size "
+                 "64MiB`; Horovod's cycle wait (up to its 5 ms an update) and fusion-buffer copies are not priced "
+                 "(`--framework horovod` would overlap the last micro-batch's backward, which this code does not)")
+_TF1_STATED = ("stated since 2026-12-07, found by helper audit 33 (before: fp16 variables on the AMP rows, no "
+               "clipping, simtrain's default DDP of 25 MiB buckets overlapped with backward)")
+_TF1_CODE = f"{_TF1_AMP_TEXT}; {_TF1_CLIP_TEXT}; {_TF1_HVD_TEXT}; {_TF1_STATED}"
+#: what the PaddlePaddle BERT code runs (found by helper audit 33, each checked in the source at a5388a45)
+_PD_AMP_TEXT = ("`--amp` without `--use-pure-fp16` (scripts/run_pretraining.sh at a5388a45: `PREC=\"--amp "
+                "--use-dynamic-loss-scaling --scale-loss=1048576\"`) is PaddlePaddle's AMP O1 over fp32 parameters "
+                "(program.py at a5388a45: `amp_configs` with `'use_pure_fp16': args.use_pure_fp16`, false): "
+                "`--autocast`")
+_PD_CLIP_TEXT = ("Lamb with `grad_clip=paddle.nn.ClipGradByGlobalNorm(clip_norm=1.0)` (optimizer.py at a5388a45; "
+                 "run_pretraining.sh passes `--optimizer=Lamb`): `--clip-grad`")
+_PD_STATED = "stated since 2026-12-07, found by helper audit 33 (before: fp16 parameters on the AMP rows, no clipping)"
 _TF1_A100_ROW = ("'|        1 |                 128 | 64 , 64 | 1024 , 1024 | 65536 | 356.845 | 238.10 | 1.50 | 1.00 "
                  "| 1.00 |'")
 _TF1_A100_32_ROW = ("'|             32 |                 128 | 64 , 64 | 4 , 4 | 65536 | 77479.87 | 53585.82 | 1.45 | "
@@ -1640,43 +1762,43 @@ _PD_MULTINODE_COLUMNS = (" (nodes, GPUs / node, batch size / GPU (TF32 and FP16)
                          "accumulation steps, sequence length, mixed precision throughput, mixed precision strong "
                          "scaling, TF32 throughput, ...)")
 _TF1_A100 = "single-node on DGX A100 40GB"
-_tf1_a100_node = _bert(_A100_40, 8, 64, 65536, "fp16")
-_tf1_a100_256 = _bert(_A100_40, 256, 64, 65536, "fp16")
-_tf1_v100_one = _bert(_one_gpu("DGX-1 V100 16GB")[0], 1, 16, 65536, "fp16")
-_pd_a100_node = _bert(_DGXA100, 8, 256, 65536, "fp16")
-_pd_a100_256 = _bert(_DGXA100, 256, 256, 65536, "fp16")
+_tf1_a100_node = _bert(_A100_40, 8, 64, 65536, "fp16", {**_TF1_AMP, **_TF1_HVD})
+_tf1_a100_256 = _bert(_A100_40, 256, 64, 65536, "fp16", {**_TF1_AMP, **_TF1_HVD})
+_tf1_v100_one = _bert(_one_gpu("DGX-1 V100 16GB")[0], 1, 16, 65536, "fp16", _TF1_AMP)
+_pd_a100_node = _bert(_DGXA100, 8, 256, 65536, "fp16", _PD_AMP)
+_pd_a100_256 = _bert(_DGXA100, 256, 256, 65536, "fp16", _PD_AMP)
 _TF1_AMP_GAP = ("the AMP step of the catalog's unfused `bert-large`: the TF32 row of the same table comes out +4 % "
                 "(dle-tensorflow1-bert-large-a100-40g-tf32-1gpu), so mixed precision is priced too fast against "
                 "TF32, as in the TF2 README (+21 % AMP, +1 % TF32 at batch 312: dle-tensorflow2-bert-large-a100-*) and "
                 "more so here at batch 64, while NVIDIA's PaddlePaddle 22.12 runs with cuDNN's fused multi-head "
-                "attention come out -15.5 % (dle-paddle-bert-large-a100-amp-1gpu): one AMP efficiency cannot fit "
+                "attention come out -16.1 % (dle-paddle-bert-large-a100-amp-1gpu): one AMP efficiency cannot fit "
                 "both frameworks; what TensorFlow 20.06 spends beyond the kernels simtrain prices (the memory-bound "
                 "softmax, mask and dropout on the attention tensors, AMP's casts and loss scaling, the graph's "
                 "per-op overheads) is not modelled; not closed")
-_TF1_256_GAP = ("the compute model of dle-tensorflow1-bert-large-a100-40g-amp-1gpu (+40 % on one GPU) and the scaling "
-                "loss: at 256 GPUs the all-reduce of the fp16 gradients takes 13.1 ms of a 557 ms step and 1.4 ms of "
-                "it is exposed, and the step waits 30 ms for the slowest of 256 GPUs (gpu_spread), where the run "
-                "kept 0.843 of its one-node throughput per GPU (simtrain 0.949: "
-                "dle-tensorflow1-bert-large-dgxa100-40g-amp-32node-scaling); even with no overlap at all "
-                "(`--framework after-backward`) simtrain gives 115,445 seq/s (+49 %); communication overlap is "
-                "modelled as near-perfect, and the rest of the loss (Horovod's timing, stragglers, the input "
-                "pipeline, the network the README does not state) is not modelled")
+_TF1_256_GAP = ("the compute model of dle-tensorflow1-bert-large-a100-40g-amp-1gpu (+36 % on one GPU) and the scaling "
+                "loss: at 256 GPUs the all-reduce of the fp16 gradients once the 4 micro-batches are done takes 11.6 "
+                "ms of a 586 ms step, all of it exposed, and the step waits 31.5 ms for the slowest of 256 GPUs "
+                "(gpu_spread), where the run kept 0.843 of its one-node throughput per GPU (simtrain 0.928: "
+                "dle-tensorflow1-bert-large-dgxa100-40g-amp-32node-scaling); the rest of the loss (Horovod's timing, "
+                "stragglers, the input pipeline, the network the README does not state) is not modelled; not "
+                "closed")
 _TF1_V100_GAP = ("the compute model on V100 mixed precision at a batch of 16 (DGX-1's 16 GB): the TF2 README's V100 "
-                 "row at batch 60 is +25 % (dle-tensorflow2-bert-large-v100-amp-1gpu) and the PyTorch README's at 64 "
-                 "+32 %; simtrain's rate falls 13 % from batch 60 to 16 (259 to 225 seq/s), while this 2020 "
+                 "row at batch 60 is +23 % (dle-tensorflow2-bert-large-v100-amp-1gpu) and the PyTorch README's at 64 "
+                 "+32 %; simtrain's rate falls 17 % from batch 60 to 16 (253 to 210 seq/s), while this 2020 "
                  "TensorFlow 1 run at 16 delivers 35 % less than the 2021 TensorFlow 2 one at 60: at 2,048 rows per "
                  "GEMM the per-kernel overheads and the memory-bound softmax, mask and dropout on the attention "
                  "tensors weigh most, and simtrain charges them too little (as "
-                 "dle-tensorflow1-bert-large-a100-40g-amp-1gpu, +40 %); not closed")
+                 "dle-tensorflow1-bert-large-a100-40g-amp-1gpu, +36 %); not closed")
 #: name, source, command, its system's text, what it ran on, published, gap
 _PROBE17_BERT: Sequence[tuple[str, str, Command, str, str, float, str]] = (
     ("dle-tensorflow1-bert-large-a100-40g-amp-1gpu",
      _TF1_BERT.format(table=_TF1_A100, row=_TF1_A100_ROW, column=": the 'Throughput - mixed precision' column"),
-     _bert(_A100_40_ONE, 1, 64, 65536, "fp16"), f"{_A100_40_BERT_TEXT}, cut to one GPU (`gpus_per_node=1`)",
+     _bert(_A100_40_ONE, 1, 64, 65536, "fp16", _TF1_AMP), f"{_A100_40_BERT_TEXT}, cut to one GPU (`gpus_per_node=1`)",
      "1 A100 40GB, TensorFlow 1", 356.845, _TF1_AMP_GAP),
     ("dle-tensorflow1-bert-large-a100-40g-tf32-1gpu",
      _TF1_BERT.format(table=_TF1_A100, row=_TF1_A100_ROW, column=": the 'Throughput - TF32' column"),
-     _bert(_A100_40_ONE, 1, 64, 65536, _TF1_TF32), f"{_A100_40_BERT_TEXT}, cut to one GPU (`gpus_per_node=1`)",
+     _bert(_A100_40_ONE, 1, 64, 65536, _TF1_TF32, _TF1_CLIP),
+     f"{_A100_40_BERT_TEXT}, cut to one GPU (`gpus_per_node=1`)",
      "1 A100 40GB, TensorFlow 1", 238.10, ""),
     ("dle-tensorflow1-bert-large-dgxa100-40g-amp-256gpu",
      _TF1_BERT.format(table="multi-node on DGX A100 40GB", row=_TF1_A100_32_ROW, column=": the 'Throughput - mixed "
@@ -1689,10 +1811,10 @@ _PROBE17_BERT: Sequence[tuple[str, str, Command, str, str, float, str]] = (
      _tf1_v100_one, _one_gpu("DGX-1 V100 16GB")[1], "1 V100 16GB of a DGX-1, TensorFlow 1", 134.34, _TF1_V100_GAP),
     ("dle-paddle-bert-large-a100-amp-1gpu",
      _PD_BERT.format(table="", row=_PD_A100_ROW, column=_PD_ONE_COLUMNS.format("Throughput - mixed precision")),
-     _bert(_DGXA100_ONE, 1, 256, 8192, "fp16"), _DGXA100_ONE_TEXT, "1 A100 80GB, PaddlePaddle", 694.0, ""),
+     _bert(_DGXA100_ONE, 1, 256, 8192, "fp16", _PD_AMP), _DGXA100_ONE_TEXT, "1 A100 80GB, PaddlePaddle", 694.0, ""),
     ("dle-paddle-bert-large-a100-tf32-1gpu",
      _PD_BERT.format(table="", row=_PD_A100_ROW, column=_PD_ONE_COLUMNS.format("Throughput - TF32")),
-     _bert(_DGXA100_ONE, 1, 128, 8192, _TF32), _DGXA100_ONE_TEXT, "1 A100 80GB, PaddlePaddle", 307.0, ""),
+     _bert(_DGXA100_ONE, 1, 128, 8192, _TF32, _PD_CLIP), _DGXA100_ONE_TEXT, "1 A100 80GB, PaddlePaddle", 307.0, ""),
     ("dle-paddle-bert-large-dgxa100-amp-256gpu",
      _PD_BERT.format(table=_PD_MULTINODE, row=_PD_32_ROW,
                      column=_PD_MULTINODE_COLUMNS + ": the 'Mixed Precision Throughput' column"),
@@ -1710,7 +1832,11 @@ for _name, _src, _cmd, _text, _what, _published, _gap in _PROBE17_BERT:
           + (f"gradient accumulation {_accumulation:,}" if _accumulation > 1 else "no gradient accumulation")
           + f" (global batch {_global:,}); "
           + ("AMP (fp16 mixed precision)" if _p["dtype"] == "fp16" else _TF32_TEXT)
-          + f"; {_TF1_RUN if 'tensorflow1' in _name else _PD_RUN}" + (f"; {_DEFAULT_ALGO}" if _gpus > 1 else ""),
+          + f"; {_TF1_RUN if 'tensorflow1' in _name else _PD_RUN}; "
+          + ("; ".join(([_TF1_AMP_TEXT] if _p["dtype"] == "fp16" else []) + [_TF1_CLIP_TEXT]
+                       + ([_TF1_HVD_TEXT] if _gpus > 1 else []) + [_TF1_STATED]) if "tensorflow1" in _name else
+             "; ".join(([_PD_AMP_TEXT] if _p["dtype"] == "fp16" else []) + [_PD_CLIP_TEXT, _PD_STATED]))
+          + (f"; {_DEFAULT_ALGO}" if _gpus > 1 else ""),
           [_cmd], _value(_cmd, "throughput_samples_per_s"), gap=_gap)
 #: name, source id, source, quantity, published, fewer GPUs, more GPUs, assumptions, gap
 _PROBE17_BERT_SCALING: Sequence[tuple[str, str, str, str, float, Command, Command, str, str]] = (
@@ -1723,27 +1849,28 @@ _PROBE17_BERT_SCALING: Sequence[tuple[str, str, str, str, float, Command, Comman
      "throughput per GPU on 256 GPUs over that on one node of 8", (77479.87 / 256) / (2871.89 / 8),
      _tf1_a100_node, _tf1_a100_256,
      f"{_A100_40_BERT_TEXT}; 8 GPUs (one node, gradient accumulation 128) against 256 (32 nodes, accumulation 4), "
-     f"global batch 65,536 on both; AMP (fp16 mixed precision); {_TF1_RUN}; {_DEFAULT_ALGO}",
-     "simtrain loses 5.1 %: each 557 ms step of 4 micro-batches at 256 GPUs waits 30.4 ms for the slowest of 256 "
-     "GPUs (gpu_spread) where one node waits 14.8 ms per 4 micro-batches for the slowest of 8, runs the LAMB update "
-     "(10.3 ms) that one node runs once per 128 micro-batches, and leaves 1.4 ms of the all-reduce exposed, where "
-     "the run lost 15.7 %; "
-     "communication overlap is modelled as near-perfect, and what the rest is (Horovod's timing over a network the "
-     "README does not state, stragglers, the input pipeline) is not modelled"),
+     f"global batch 65,536 on both; AMP (fp16 mixed precision); {_TF1_RUN}; {_TF1_CODE}; {_DEFAULT_ALGO}",
+     "simtrain loses 7.2 %: each 586 ms step of 4 micro-batches at 256 GPUs waits 31.5 ms for the slowest of 256 "
+     "GPUs (gpu_spread) where one node waits 15.2 ms per 4 micro-batches for the slowest of 8, runs the LAMB update "
+     "(15.1 ms) that one node runs once per 128 micro-batches, and all-reduces the fp16 gradients once its 4 "
+     "micro-batches are done, 11.6 ms, all of it exposed, where one node's all-reduce after its 128 takes 5.6 ms; "
+     "the run lost 15.7 %, and what the rest is (Horovod's timing over a network the README does not state, "
+     "stragglers, the input pipeline) is not modelled; not closed"),
     ("dle-tensorflow1-bert-large-dgx1-amp-8gpu-scaling", "dle-tensorflow1-bert",
      _TF1_BERT.format(table="single-node on DGX-1 16GB",
                       row="'|        8 |                 128 | 16 , 8 | 512, 1024 | 65536 | 1001.39 | 285.79 | 3.50 | "
                           "7.45 | 7.25 |' over the 1-GPU row " + _TF1_V100_ROW, column=": 1001.39 / 8 over 134.34"),
      "BERT-large pre-training (phase 1, AMP, batch 16 per GPU) 8-GPU scaling on a DGX-1 V100 16GB, TensorFlow 1: "
      "throughput per GPU on 8 GPUs over that on 1", (1001.39 / 8) / 134.34,
-     _tf1_v100_one, _bert(DGX1_V100, 8, 16, 65536, "fp16"),
+     _tf1_v100_one, _bert(DGX1_V100, 8, 16, 65536, "fp16", {**_TF1_AMP, **_TF1_HVD}),
      f"{DGX1_V100_TEXT}, against the same cut to one GPU (`gpus_per_instance=1`); global batch 65,536 on both "
-     f"(gradient accumulation 512 on 8 GPUs, 4,096 on 1); AMP (fp16 mixed precision); {_TF1_RUN}; {_DEFAULT_ALGO}",
-     "simtrain loses 2.8 %, nearly all of it waiting for the slowest of 8 GPUs (gpu_spread: 1.05 s of a 37.4 s "
-     "update of 512 micro-batches; the one 11 ms all-reduce per update leaves 1.2 ms exposed), where the run lost "
-     "6.8 %; DGX-1's hybrid cube-mesh is modelled as a 150 GB/s switch, communication overlap as near-perfect, and "
-     "what the rest of the loss is (Horovod's timing, stragglers, the host's input pipeline shared by 8 GPUs) "
-     "is not modelled"),
+     f"(gradient accumulation 512 on 8 GPUs, 4,096 on 1); AMP (fp16 mixed precision); {_TF1_RUN}; {_TF1_CODE}; "
+     f"{_DEFAULT_ALGO}",
+     "simtrain loses 2.9 %, nearly all of it waiting for the slowest of 8 GPUs (gpu_spread: 1.12 s of a 40.1 s "
+     "update of 512 micro-batches; the one all-reduce of the fp16 gradients per update, once the accumulation is "
+     "done, takes 10.5 ms, all of it exposed), where the run lost 6.8 %; DGX-1's hybrid cube-mesh is modelled as a "
+     "150 GB/s switch, and what the rest of the loss is (Horovod's timing, stragglers, the host's input pipeline "
+     "shared by 8 GPUs) is not modelled; not closed"),
     ("dle-paddle-bert-large-dgxa100-amp-32node-scaling", "dle-paddle-bert",
      _PD_BERT.format(table=_PD_MULTINODE,
                      row="'| 1     | 8 | 126 and 256 | 8192 and 8192 | 64 and 32 | 128 |   5541 | 1 | 2428 | 1 | "
@@ -1753,13 +1880,16 @@ _PROBE17_BERT_SCALING: Sequence[tuple[str, str, str, str, float, Command, Comman
      "65,536, PaddlePaddle: throughput per GPU on 256 GPUs over that on one node of 8", (157952 / 256) / (5541 / 8),
      _pd_a100_node, _pd_a100_256,
      f"{_DGXA100_TEXT}; 8 GPUs (one node, gradient accumulation 32) against 256 (32 nodes, no accumulation), global "
-     f"batch 65,536 on both; AMP (fp16 mixed precision); {_PD_RUN}; {_DEFAULT_ALGO}",
-     "simtrain loses 5.0 %: each 473 ms step at 256 GPUs waits 25.7 ms for the slowest of 256 GPUs (gpu_spread) "
-     "where one node waits 12.5 ms per micro-batch for the slowest of 8, runs the LAMB update (7.5 ms) that one node "
-     "runs once per 32 micro-batches, and leaves 1.4 ms of a 13.1 ms all-reduce exposed, where the run lost "
-     "10.9 %; communication "
-     "overlap is modelled as near-perfect, and what the rest is (PaddlePaddle's gradient fusion and timing, "
-     "stragglers, the network the README does not state) is not modelled"),
+     f"batch 65,536 on both; AMP (fp16 mixed precision); {_PD_RUN}; {_PD_AMP_TEXT}; {_PD_CLIP_TEXT}; {_PD_STATED}; "
+     "whether PaddlePaddle's gradient merge (program.py at a5388a45: `gradient_merge_configs = {'k_steps': ...}`, "
+     "32 steps on one node) all-reduces only after the accumulation was not verified (`--framework after-backward` "
+     f"on the 8-GPU run moves the effect error by 0.2 point); {_DEFAULT_ALGO}",
+     "simtrain loses 7.1 %: each 487 ms step at 256 GPUs waits 26.1 ms for the slowest of 256 GPUs (gpu_spread) "
+     "where one node waits 12.6 ms per micro-batch for the slowest of 8, runs the LAMB update (11.1 ms) that one "
+     "node runs once per 32 micro-batches, copies the gradients into DDP's buckets and back (7.2 ms) and slows 3.4 "
+     "ms of compute with the overlapped all-reduce of the fp32 gradients (25.3 ms, none of it exposed), where the "
+     "run lost 10.9 %; what the rest is (PaddlePaddle's gradient fusion and timing, stragglers, the network the "
+     "README does not state) is not modelled; not closed"),
 )
 for _name, _sid, _src, _quantity, _published, _few, _many, _assumptions, _gap in _PROBE17_BERT_SCALING:
     _weak_scaling_case(_name, _sid, _src, _quantity, _published, "ratio", "[C]", _assumptions, _few, _many, _gap)
@@ -2995,7 +3125,14 @@ _DLP_MEG_RUN = ("GPT as a `gpt:` model ({layers} layers, hidden {hidden:,}, {hea
                 "({vocab:,}), dropout 0.1); fp16; Adam (Megatron's default optimizer); {plan} (`--parallel "
                 "tp={tp},pp={pp},dp={dp}`{schedule}); micro-batch {micro}, global batch {batch}; full activation "
                 "recomputation (--checkpoint-activations: `--recompute full`); Megatron 8aa4619's default local DDP, "
-                "its gradient all-reduce after the backward (`--no-overlap-dp`); memory not checked "
+                "its gradient all-reduce after the backward (`--no-overlap-dp`) in one flat buffer a dtype "
+                "(megatron/model/distributed.py at 8aa4619: `allreduce_params` takes `coalesced = "
+                "_flatten_dense_tensors(grads)` and calls `dist.all_reduce(coalesced, ...)`, megatron/training.py "
+                "after the backward): `--dp-bucket-size 2GiB`, one bucket above any rank's fp16 gradients (1.07 GB "
+                "at most here); the gradients clipped by their global norm (the script's `--clip-grad 1.0`, "
+                "Megatron's default in megatron/arguments.py at 8aa4619): `--clip-grad`; both stated since "
+                "2026-12-07, found by helper audit 33 (before: one reduction per layer, no clipping); memory not "
+                "checked "
                 "(`--no-check-memory`: it cannot change a timing); samples/s = the global batch / the step time "
                 "(published: the global batch / the README's latency per iteration)")
 _DLP_MEG_CONFIDENCE = _P21_CONFIDENCE.format("medium (Megatron-LM 8aa4619's default local DDP, a gradient all-reduce "
@@ -3014,8 +3151,9 @@ def _dlp_meg(gpus: int, layers: int, hidden: int, heads: int, vocab: int, tp: in
     return Command("simulate", {
         "model": f"gpt:layers={layers},hidden={hidden},heads={heads},seq=2048,vocab={vocab},dropout=0.1",
         "topology": "abci", "gpus": gpus, "parallel": f"tp={tp},pp={pp},dp={dp}", "micro_batch": micro,
-        "global_batch": batch, "dtype": "fp16", "optimizer": "adam", "recompute": "full", "overlap_dp": False,
-        "check_memory": False, **{k: v for k, v in (_DLP_ONE if gpus == 1 else _DLP_SYSTEM).items() if k != "topology"},
+        "global_batch": batch, "dtype": "fp16", "optimizer": "adam", "clip_grad": True, "recompute": "full",
+        "overlap_dp": False, "dp_bucket_size": "2GiB", "check_memory": False,
+        **{k: v for k, v in (_DLP_ONE if gpus == 1 else _DLP_SYSTEM).items() if k != "topology"},
         **_NCCL})
 
 
@@ -3034,15 +3172,15 @@ _PROBE21_MEG: Sequence[tuple[str, str, int, int, int, int, int, int, int, int, i
      1, 2, 8, 16, "576.48", "one node, DP 2 x TP 4", ""),
     ("tp16", "'--  |  MP_1x16x1_16_3072x16  |  5610.23(ms)  |  6.22  |  5%  |  0.1'", 16, 16, 3072, 32, 51200, 16, 1,
      1, 16, 16, "5610.23", "2 nodes, TP 16 across the nodes",
-     _DLP_MEG_TP_GAP.format(step="2.606", pub="5.610", probe="+106.7 % (2.715 s)",
-                            what="0.71 s of it compute (0.68 s stretched 1.036x for the slowest of 16 GPUs) and "
+     _DLP_MEG_TP_GAP.format(step="2.608", pub="5.610", probe="+106.7 % (2.715 s)",
+                            what="0.71 s of it compute (0.69 s stretched 1.036x for the slowest of 16 GPUs) and "
                                  "1.90 s the tensor-parallel all-reduces, all exposed (2.42 GB per GPU across the two "
                                  "nodes on the one 100 Gbit/s NIC each, 33.8 GB inside the node)")),
     ("dp4tp8", "'--  |  2D_4x8x1_32_2304x24  |  1508.48 (ms)  |  20.03  |  16%  |  0.64'", 32, 24, 2304, 24, 51200, 8,
      1, 4, 8, 32, "1508.48", "4 nodes, DP 4 x TP 8",
-     _DLP_MEG_TP_GAP.format(step="1.244", pub="1.508", probe="+23.1 % (1.225 s)",
+     _DLP_MEG_TP_GAP.format(step="1.246", pub="1.508", probe="+23.1 % (1.225 s)",
                             what="TP 8 inside each node and the data-parallel all-reduce (0.57 GB per GPU across the 4 "
-                                 "nodes on the one NIC each, the traffic that crosses it) not overlapped, 0.60 s of "
+                                 "nodes on the one NIC each, the traffic that crosses it) not overlapped, 0.59 s of "
                                  "communication exposed in simtrain's count")),
     ("dp8pp4", "'--  |  DP_PP_8x1x4_512_1536x16  |  4893.55 (ms)  |  32.82  |  26%  |  1.05'", 32, 16, 1536, 16, 50304,
      1, 4, 8, 2, 512, "4893.55", "4 nodes, DP 8 x PP 4, 32 micro-batches per pipeline", ""),
@@ -3074,15 +3212,16 @@ for _meg_row in _PROBE21_MEG:
     _dlp_meg_case(*_meg_row)
 #: GPUs, the README's latencies (1 GPU, N GPUs), gap
 for _gpus, _many_latency, _gap in (
-        (8, "480.96", "simtrain keeps 0.934 of its one-GPU throughput per GPU on 8, the README 0.965: simtrain's "
-                      "8-GPU step is 420 ms against 392 ms on one GPU, 16.6 ms of it the gradient all-reduce (not "
-                      "overlapped) and 11.3 ms its compute stretched 1.029x for the slowest of 8 GPUs (gpu_spread), "
-                      "where the run added 16.8 ms to 464.1; with `--gpu-spread 0` simtrain adds 16.6 ms, about what "
-                      "the run did (effect error +16 %), and with the stretch for the slowest GPU 28 ms; not closed"),
-        (32, "683.51", "the loss is predicted: simtrain keeps 0.667 of its one-GPU throughput per GPU on 32 (4 "
-                       "nodes), the README 0.679: with no overlap simtrain adds 196 ms to its 392 ms step, 179 ms "
-                       "the exposed gradient all-reduce over the one 100 Gbit/s NIC per node and 17 ms its compute "
-                       "stretched 1.042x for the slowest of 32 GPUs, where the run added 219 ms to 464")):
+        (8, "480.96", "simtrain keeps 0.936 of its one-GPU throughput per GPU on 8, the README 0.965: simtrain's "
+                      "8-GPU step is 428 ms against 401 ms on one GPU, 15.7 ms of it the one flat all-reduce of the "
+                      "gradients (not overlapped) and 11.5 ms its compute stretched 1.029x for the slowest of 8 GPUs "
+                      "(gpu_spread), where the run added 16.8 ms to 464.1; with `--gpu-spread 0` simtrain adds 15.7 "
+                      "ms, about what the run did (effect error +7.9 %), and with the stretch for the slowest GPU 27 "
+                      "ms; not closed"),
+        (32, "683.51", "the loss is predicted: simtrain keeps 0.677 of its one-GPU throughput per GPU on 32 (4 "
+                       "nodes), the README 0.679: with no overlap simtrain adds 191 ms to its 401 ms step, 174 ms "
+                       "the exposed flat all-reduce of the gradients over the one 100 Gbit/s NIC per node and 17 ms "
+                       "its compute stretched 1.042x for the slowest of 32 GPUs, where the run added 219 ms to 464")):
     _weak_scaling_case(
         f"dlperf-megatron-gpt-dp{_gpus}-{_gpus}v1gpu-scaling", "dlperf-megatron-lm",
         _DLP_MEG.format(quote=f"'DP_1x1x1_2_1536x16 | 464.12 (ms)' and 'DP_{_gpus}x1x1_{2 * _gpus}_1536x16 | "
@@ -3330,10 +3469,18 @@ _DLP_DS_RUN = ("GPT-2 small as a `gpt:` model (12 layers, hidden 768, 12 heads, 
                "50,257 padded to 50,304 (Megatron-LM v1's multiple of 128), dropout 0.1 (Megatron's default), learned "
                "positions); fp16 (DeepSpeed's fp16, dynamic loss scale); Adam; pure data parallelism (`--parallel "
                "tp=1,pp=1,dp={dp}`); micro-batch {micro} per GPU, global batch {batch}, no accumulation; {recompute}; "
-               "DeepSpeed ZeRO stage {zero} (`--zero {zero}`: DeepSpeed 0.3.0's bucketed reductions priced as "
-               "simtrain's ZeRO stage with one reduction per layer, no --dp-bucket-size, as the probe named it); the "
-               "gradient reduction after the backward, not overlapped (ds_zero2_config.json sets no overlap_comm: "
-               "`--no-overlap-dp`); memory not checked (`--no-check-memory`: it cannot change a timing)")
+               "DeepSpeed ZeRO stage {zero} (`--zero {zero}`) with DeepSpeed 0.3.0's buckets of 500 M elements "
+               "(deepspeed/runtime/engine.py at 7d4d742: `MEMORY_OPT_ALLREDUCE_SIZE = 500000000`, "
+               "`allreduce_gradients(bucket_size=MEMORY_OPT_ALLREDUCE_SIZE)` calls "
+               "`buffered_allreduce_fallback(elements_per_buffer=bucket_size)` without ZeRO; "
+               "deepspeed/runtime/zero/constants.py: `ZERO_OPTIMIZATION_REDUCE_BUCKET_SIZE_DEFAULT = 500000000`, "
+               "ZeRO 1's `max_elements_per_comm` and ZeRO 2's `reduce_bucket_size`), 1,000,000,000 B of fp16 "
+               "gradients, one bucket for GPT-2 small (`--dp-bucket-size 1000000000B`); the gradients clipped by "
+               "their global norm (ds_zero2_config.json at 351bbe55: `\"gradient_clipping\": 1.0`; the launch "
+               "scripts' `--clip-grad 1.0`): `--clip-grad`; both stated since 2026-12-07, found by helper audit 33 "
+               "(before: one reduction per layer, no clipping); the gradient reduction after the backward, not "
+               "overlapped (ds_zero2_config.json sets no overlap_comm, whose default is false: `--no-overlap-dp`); "
+               "memory not checked (`--no-check-memory`: it cannot change a timing)")
 _DLP_DS_KERNELS = ("the 2020 DeepSpeedExamples Megatron-LM (mpu/transformer.py) runs its attention unfused on a model "
                    "cast to fp16 (the scores' scale, the causal mask and torch's Softmax as separate kernels; its GELU "
                    "is TorchScript-fused, `@torch.jit.script gelu_impl`): the case prices it with simtrain's default "
@@ -3359,8 +3506,9 @@ def _dlp_ds(gpus: int, micro: int, zero: int, recompute: str) -> Command:
     return Command("simulate", {
         "model": "gpt:layers=12,hidden=768,heads=12,seq=1024,vocab=50304,dropout=0.1", "topology": "abci",
         "gpus": gpus, "parallel": f"tp=1,pp=1,dp={gpus}", "micro_batch": micro, "global_batch": micro * gpus,
-        "dtype": "fp16", "optimizer": "adam", "recompute": recompute, "zero": zero, "overlap_dp": False,
-        "check_memory": False, **{k: v for k, v in system.items() if k != "topology"}, **_NCCL})
+        "dtype": "fp16", "optimizer": "adam", "clip_grad": True, "recompute": recompute, "zero": zero,
+        "overlap_dp": False, "dp_bucket_size": "1000000000B", "check_memory": False,
+        **{k: v for k, v in system.items() if k != "topology"}, **_NCCL})
 
 
 def _dlp_p22_system(gpus: int) -> str:
@@ -3409,39 +3557,39 @@ _DLP_DS_NODES = {1: "one GPU", 8: "one node", 16: "2 nodes", 32: "4 nodes"}
 #: the row's key, simtrain's step (ms), the run's (ms), what simtrain's step is made of, kernels=eager-half's figure
 #: and error (an aside: measured on the same command with that key)
 _PROBE22_DS: Sequence[tuple[tuple[bool, int, int, int], str, str, str, str, str]] = (
-    ((True, 0, 8, 1), "218.2", "353.2", "forward 71.0 ms, backward with the recomputed forward 142.0 ms and the Adam "
-                                         "update 5.2 ms, no communication, MFU 25.7 % where simtrain's FLOP count "
-                                         "over the run's time gives 15.9 %", "23.31", "+2.9 %"),
-    ((True, 0, 8, 8), "228.9", "359.4", "its 218.2 ms of compute stretched 1.029x for the slowest of 8 GPUs "
-                                         "(gpu_spread, +6.3 ms) and 4.4 ms the gradient all-reduce inside the node, "
-                                         "not overlapped", "179.0", "+0.5 %"),
-    ((True, 0, 8, 16), "253.9", "437.4", "its 218.2 ms of compute stretched 1.036x for the slowest of 16 GPUs (+7.8 "
-                                          "ms) and 27.9 ms the gradient all-reduce, not overlapped (21.3 MB per GPU "
-                                          "across the one 100 Gbit/s NIC per node)", "333.9", "+14.1 %"),
-    ((True, 1, 8, 16), "261.4", "440.3", "213.4 ms of compute (the Adam update sharded) stretched 1.036x (+7.6 ms) "
-                                          "and 40.4 ms of ZeRO 1's data-parallel collectives, not overlapped (39.9 MB "
+    ((True, 0, 8, 1), "220.3", "353.2", "forward 71.0 ms, backward with the recomputed forward 142.0 ms and the Adam "
+                                         "update with the clipping 7.3 ms, no communication, MFU 25.4 % where "
+                                         "simtrain's FLOP count over the run's time gives 15.9 %", "23.17", "+2.3 %"),
+    ((True, 0, 8, 8), "230.3", "359.4", "its 220.3 ms of compute stretched 1.029x for the slowest of 8 GPUs "
+                                         "(gpu_spread, +6.3 ms) and 3.7 ms the gradient all-reduce inside the node, "
+                                         "not overlapped", "178.3", "+0.1 %"),
+    ((True, 0, 8, 16), "252.6", "437.4", "its 220.3 ms of compute stretched 1.036x for the slowest of 16 GPUs (+7.9 "
+                                          "ms) and 24.4 ms the gradient all-reduce, not overlapped (21.3 MB per GPU "
+                                          "across the one 100 Gbit/s NIC per node)", "335.0", "+14.5 %"),
+    ((True, 1, 8, 16), "260.6", "440.3", "213.5 ms of compute (the Adam update sharded) stretched 1.036x (+7.6 ms) "
+                                          "and 39.5 ms of ZeRO 1's data-parallel collectives, not overlapped (39.9 MB "
                                           "per GPU across the NIC); the README's ZeRO 1 is 0.7 % slower than its ZeRO "
-                                          "0 on 2 nodes, simtrain's 3.0 %", "327.4", "+12.6 %"),
-    ((True, 2, 16, 1), "417.0", "676.5", "forward 138.8 ms, backward with the recomputed forward 273.0 ms and the "
-                                          "update 5.2 ms, no communication, MFU 26.9 % where simtrain's FLOP "
-                                          "count over the run's time gives 16.6 %", "23.99", "+1.4 %"),
-    ((True, 2, 16, 8), "428.4", "663.2", "412.5 ms of compute stretched 1.029x (+11.8 ms) and 4.1 ms of ZeRO 2's "
+                                          "0 on 2 nodes, simtrain's 3.2 %", "328.1", "+12.9 %"),
+    ((True, 2, 16, 1), "419.1", "676.5", "forward 138.8 ms, backward with the recomputed forward 273.0 ms and the "
+                                          "update with the clipping 7.3 ms, no communication, MFU 26.7 % where "
+                                          "simtrain's FLOP count over the run's time gives 16.6 %", "23.91", "+1.1 %"),
+    ((True, 2, 16, 8), "428.3", "663.2", "412.7 ms of compute stretched 1.029x (+11.8 ms) and 3.7 ms of ZeRO 2's "
                                           "collectives inside the node, not overlapped; the run's rate per GPU on 8 "
                                           "GPUs (24.13 samples/s) is above its one-GPU rate (23.65)", "186.7",
      "-3.3 %"),
-    ((True, 2, 16, 16), "467.3", "775.6", "412.1 ms of compute stretched 1.036x (+14.8 ms) and 40.4 ms of ZeRO 2's "
-                                           "collectives, not overlapped (39.9 MB per GPU across the NIC)", "352.5",
-     "+6.8 %"),
-    ((False, 0, 4, 8), "102.9", "161.1", "forward 36.9 ms, backward 53.7 ms (nothing recomputed) and the update 5.2 "
-                                          "ms, stretched 1.029x (+2.7 ms), and 4.4 ms the gradient all-reduce inside "
-                                          "the node, not overlapped", "218.2", "+9.9 %"),
-    ((False, 0, 4, 16), "127.1", "237.9", "95.8 ms of compute stretched 1.036x (+3.4 ms) and 27.9 ms the gradient "
+    ((True, 2, 16, 16), "466.5", "775.6", "412.3 ms of compute stretched 1.036x (+14.8 ms) and 39.5 ms of ZeRO 2's "
+                                           "collectives, not overlapped (39.9 MB per GPU across the NIC)", "352.9",
+     "+6.9 %"),
+    ((False, 0, 4, 8), "104.4", "161.1", "forward 36.9 ms, backward 53.7 ms (nothing recomputed) and the update with "
+                                          "the clipping 7.3 ms, stretched 1.029x (+2.8 ms), and 3.7 ms the gradient "
+                                          "all-reduce inside the node, not overlapped", "216.1", "+8.8 %"),
+    ((False, 0, 4, 16), "125.8", "237.9", "97.8 ms of compute stretched 1.036x (+3.5 ms) and 24.4 ms the gradient "
                                            "all-reduce, not overlapped (21.3 MB per GPU across the NIC); the README's "
                                            "rate per GPU falls 32 % from 8 GPUs to 16 (24.8 to 16.8 samples/s) and "
-                                           "1 % from 16 to 32 (16.7), simtrain's 19 % and 12 %", "374.1", "+39.1 %"),
-    ((False, 0, 4, 32), "145.0", "240.2", "95.8 ms of compute stretched 1.042x (+4.0 ms) and 45.1 ms the gradient "
-                                           "all-reduce, not overlapped (41.2 MB per GPU across the NIC)", "676.5",
-     "+26.9 %"),
+                                           "1 % from 16 to 32 (16.7), simtrain's 17 % and 12 %", "376.9", "+40.1 %"),
+    ((False, 0, 4, 32), "142.9", "240.2", "97.8 ms of compute stretched 1.042x (+4.1 ms) and 40.9 ms the gradient "
+                                           "all-reduce, not overlapped (41.2 MB per GPU across the NIC)", "683.9",
+     "+28.3 %"),
 )
 for (_ckpt, _zero, _micro, _gpus), _step, _pub_step, _what, _eager, _eager_error in _PROBE22_DS:
     _ds_table, _p22_row, _published = _DLP_DS_ROWS[_ckpt, _zero, _micro, _gpus]
@@ -3462,32 +3610,32 @@ for (_ckpt, _zero, _micro, _gpus), _step, _pub_step, _what, _eager, _eager_error
 #: the smaller run's key, the larger run's GPUs, the gap
 _PROBE22_DS_RATIOS: Sequence[tuple[tuple[bool, int, int, int], int, str]] = (
     ((True, 0, 8, 1), 16,
-     "simtrain keeps 0.859 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.807: simtrain's 16-GPU "
-     "step is 253.9 ms against 218.2 ms on one GPU, 27.9 ms of it the gradient all-reduce (not overlapped, 21.3 MB "
-     "per GPU across the one 100 Gbit/s NIC per node) and 7.8 ms its compute stretched 1.036x for the slowest of 16 "
-     "GPUs (gpu_spread), so it loses 14.1 % where the run lost 19.3 % (353.2 to 437.4 ms); with `--gpu-spread 0` the "
-     "effect error is -41.2 %, and with `kernels=eager-half` (an aside: a longer step, the same communication) "
-     "-45.6 %; the network of the runs is not stated (the cluster's one EDR HCA per node assumed); not closed"),
+     "simtrain keeps 0.872 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.807: simtrain's 16-GPU "
+     "step is 252.6 ms against 220.3 ms on one GPU, 24.4 ms of it the gradient all-reduce (not overlapped, 21.3 MB "
+     "per GPU across the one 100 Gbit/s NIC per node) and 7.9 ms its compute stretched 1.036x for the slowest of 16 "
+     "GPUs (gpu_spread), so it loses 12.8 % where the run lost 19.3 % (353.2 to 437.4 ms); with `--gpu-spread 0` the "
+     "effect error is -48.2 %, and with `kernels=eager-half` (an aside: a longer step, the same communication) "
+     "-50.0 %; the network of the runs is not stated (the cluster's one EDR HCA per node assumed); not closed"),
     ((True, 0, 8, 1), 8,
-     "simtrain keeps 0.953 of its one-GPU throughput per GPU on 8 (one node), the README 0.983: simtrain's 8-GPU "
-     "step is 228.9 ms against 218.2 ms on one GPU, 6.3 ms of it its compute stretched 1.029x for the slowest of 8 "
-     "GPUs (gpu_spread) and 4.4 ms the gradient all-reduce inside the node (not overlapped), where the run added 6.2 "
-     "ms to 353.2; a small loss (1.7 %) against simtrain's 4.7 %; with `--gpu-spread 0` the effect error is +14.8 % "
-     "(simtrain then adds 4.4 ms); not closed"),
+     "simtrain keeps 0.956 of its one-GPU throughput per GPU on 8 (one node), the README 0.983: simtrain's 8-GPU "
+     "step is 230.3 ms against 220.3 ms on one GPU, 6.3 ms of it its compute stretched 1.029x for the slowest of 8 "
+     "GPUs (gpu_spread) and 3.7 ms the gradient all-reduce inside the node (not overlapped), where the run added 6.2 "
+     "ms to 353.2; a small loss (1.7 %) against simtrain's 4.4 %; with `--gpu-spread 0` the effect error is -3.4 % "
+     "(simtrain then adds 3.7 ms); not closed"),
     ((True, 2, 16, 1), 16,
-     "the loss is close: simtrain keeps 0.892 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.872: "
-     "simtrain's 16-GPU step is 467.3 ms against 417.0 ms on one GPU, 40.4 ms of it ZeRO 2's data-parallel "
+     "the loss is close: simtrain keeps 0.898 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.872: "
+     "simtrain's 16-GPU step is 466.5 ms against 419.1 ms on one GPU, 39.5 ms of it ZeRO 2's data-parallel "
      "collectives (not overlapped, 39.9 MB per GPU across the one 100 Gbit/s NIC per node) and 14.8 ms its compute "
-     "stretched 1.036x for the slowest of 16 GPUs (less the 4.9 ms of the Adam update ZeRO 2 shards), so it loses "
-     "10.8 % where the run lost 12.8 % (676.5 to 775.6 ms); with `--gpu-spread 0` the effect error is -38.5 %, with "
-     "`kernels=eager-half` (an aside) -36.1 %"),
+     "stretched 1.036x for the slowest of 16 GPUs (less the 6.8 ms of the Adam update and the clipping ZeRO 2 "
+     "shards), so it loses 10.2 % where the run lost 12.8 % (676.5 to 775.6 ms); with `--gpu-spread 0` the effect "
+     "error is -43.4 %, with `kernels=eager-half` (an aside) -39.1 %"),
     ((False, 0, 4, 8), 32,
-     "the loss is close: simtrain keeps 0.710 of its 8-GPU throughput per GPU on 32 (4 nodes), the README 0.671: "
-     "simtrain's 32-GPU step is 145.0 ms against 102.9 ms on 8, the gradient all-reduce (not overlapped) 45.1 ms "
-     "across the one 100 Gbit/s NIC per node against 4.4 ms inside one node, and the compute stretched 1.042x for "
+     "the loss is close: simtrain keeps 0.731 of its 8-GPU throughput per GPU on 32 (4 nodes), the README 0.671: "
+     "simtrain's 32-GPU step is 142.9 ms against 104.4 ms on 8, the gradient all-reduce (not overlapped) 40.9 ms "
+     "across the one 100 Gbit/s NIC per node against 3.7 ms inside one node, and the compute stretched 1.042x for "
      "the slowest of 32 GPUs against 1.029x, where the run went from 161.1 to 240.2 ms; the README's rate per GPU "
-     "falls 32 % from 8 GPUs to 16 and 1 % from 16 to 32, simtrain's 19 % and 12 %; with `--gpu-spread 0` the effect "
-     "error is -12.1 %, with `kernels=eager-half` (an aside) -31.6 %"),
+     "falls 32 % from 8 GPUs to 16 and 1 % from 16 to 32, simtrain's 17 % and 12 %; with `--gpu-spread 0` the effect "
+     "error is -18.5 %, with `kernels=eager-half` (an aside) -36.5 %"),
 )
 for (_ckpt, _zero, _micro, _nfew), _nmany, _gap in _PROBE22_DS_RATIOS:
     (_ds_table, _few_row, _few_pub), (_, _many_row, _many_pub) = (_DLP_DS_ROWS[_ckpt, _zero, _micro, _nfew],

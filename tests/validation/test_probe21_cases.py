@@ -89,15 +89,17 @@ MEASURED = {
     "nccl-allreduce-2node-h100-a3mega-tcpxo-512mb": +0.1975, "nccl-allreduce-2node-h100-a3mega-tcpxo-128mb": +0.9080,
     # the Megatron rows since a decoder's attention records its heads (96-wide here: 16 heads, where the compute
     # model had assumed 64-wide, 24; before: +0.0744, +0.0432, +0.0858, +0.0775, +0.1140, +1.1196, +0.2384, -0.0085,
-    # +0.1503, -0.0290, +0.0106 in this order)
-    f"{_MEG}-dp1-1xv100": +0.1835, f"{_MEG}-dp8-8xv100": +0.1449, f"{_MEG}-dp32-32xv100": +0.1624,
-    f"{_MEG}-tp8-8xv100": +0.1508,            # probe at c0b49d1: +7.04 %
-    f"{_MEG}-dp2tp4-8xv100": +0.2097,         # probe: +11.00 %
-    f"{_MEG}-tp16-16xv100": +1.1562,          # probe: +106.66 %
-    f"{_MEG}-dp4tp8-32xv100": +0.2164,        # probe: +23.13 %
-    f"{_MEG}-dp8pp4-32xv100": +0.0702,
-    f"{_MEG}-dp2tp4pp4-32xv100": +0.2259,     # probe: +14.58 %
-    f"{_MEG}-dp8-8v1gpu-scaling": -0.0329, f"{_MEG}-dp32-32v1gpu-scaling": -0.0205,
+    # +0.1503, -0.0290, +0.0106 in this order); and since they state the script's --clip-grad 1.0 and Megatron
+    # 8aa4619's one flat all-reduce of the gradients (helper audit 33, 2026-12-07); before: +0.1835, +0.1449, +0.1624,
+    # +0.1508, +0.2097, +1.1531, +0.2123, +0.0702, +0.2259, -0.0326, -0.0178
+    f"{_MEG}-dp1-1xv100": +0.1572, f"{_MEG}-dp8-8xv100": +0.1229, f"{_MEG}-dp32-32xv100": +0.1538,
+    f"{_MEG}-tp8-8xv100": +0.1485,            # probe at c0b49d1: +7.04 %
+    f"{_MEG}-dp2tp4-8xv100": +0.2044,         # probe: +11.00 %
+    f"{_MEG}-tp16-16xv100": +1.1513,          # probe: +106.66 %
+    f"{_MEG}-dp4tp8-32xv100": +0.2110,        # probe: +23.13 %
+    f"{_MEG}-dp8pp4-32xv100": +0.0695,
+    f"{_MEG}-dp2tp4pp4-32xv100": +0.2257,     # probe: +14.58 %
+    f"{_MEG}-dp8-8v1gpu-scaling": -0.0297, f"{_MEG}-dp32-32v1gpu-scaling": -0.0030,
     # the AMP rows since they state DLE's apex O1 (autocast) in main.py's default NCHW (2026-12-07); before: +0.4900,
     # +0.6036, +0.0763; and the multi-GPU rows since DDP's gradient copies into the buckets and back are priced
     # (2026-12-07); before: RN50 -0.0103, +0.0285, +0.1218, +0.0266, +0.0855, BERT +0.4289, +1.3018, +0.1550, +0.2443;
@@ -124,10 +126,12 @@ def _a3m(size: str) -> str:
 
 def _meg(gpus: int, layers: int, hidden: int, heads: int, vocab: int, tp: int, pp: int, dp: int, micro: int,
          batch: int) -> str:
+    # --clip-grad (the script's --clip-grad 1.0) and --dp-bucket-size 2GiB (Megatron 8aa4619's local DDP: one flat
+    # all-reduce of a dtype's gradients) since the cases state them (helper audit 33); the probe's commands had neither
     return (f"simulate --model gpt:layers={layers},hidden={hidden},heads={heads},seq=2048,vocab={vocab},dropout=0.1 "
             f"{_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --parallel tp={tp},pp={pp},dp={dp} --micro-batch {micro} "
-            f"--global-batch {batch} --dtype fp16 --optimizer adam --recompute full --no-overlap-dp --no-check-memory "
-            f"{_NCCL}")
+            f"--global-batch {batch} --dtype fp16 --optimizer adam --clip-grad --recompute full --no-overlap-dp "
+            f"--dp-bucket-size 2GiB --no-check-memory {_NCCL}")
 
 
 def _rn50(gpus: int, batch: int, dtype: str) -> str:
@@ -244,7 +248,7 @@ def test_the_runs_are_the_sources_settings(rows) -> None:
             flag = command_flags(line)
             assert ",seq=2048," in flag["--model"] and flag["--model"].endswith(",dropout=0.1"), name
             assert (flag["--dtype"], flag["--recompute"], flag["--optimizer"]) == ("fp16", "full", "adam"), name
-            assert "--no-overlap-dp" in flag, name
+            assert "--no-overlap-dp" in flag and "--clip-grad" in flag and flag["--dp-bucket-size"] == "2GiB", name
             tp, pp, dp = (int(part.split("=")[1]) for part in flag["--parallel"].split(","))
             assert tp * pp * dp == int(flag["--gpus"]), name
             vocab = int(flag["--model"].split("vocab=")[1].split(",")[0])

@@ -82,12 +82,15 @@ LOW = [f"{_DS}-z0-b8-16xv100", f"{_DS}-z1-b8-16xv100", f"{_DS}-z2-b16-16xv100", 
 #: dlperf-deepspeed-gpt2-small-nockpt-z0-b4-8xv100 +0.5807, dlperf-deepspeed-gpt2-small-nockpt-z0-b4-16xv100 +0.8869,
 #: dlperf-deepspeed-gpt2-small-nockpt-z0-b4-32xv100 +0.6682
 MEASURED = {
-    f"{_DS}-z0-b8-1xv100": +0.6185, f"{_DS}-z0-b8-8xv100": +0.5701, f"{_DS}-z0-b8-16xv100": +0.7227,
-    f"{_DS}-z1-b8-16xv100": +0.6842, f"{_DS}-z2-b16-1xv100": +0.6224, f"{_DS}-z2-b16-8xv100": +0.5480,
-    f"{_DS}-z2-b16-16xv100": +0.6596, f"{_DS}-nockpt-z0-b4-8xv100": +0.5657, f"{_DS}-nockpt-z0-b4-16xv100": +0.8723,
-    f"{_DS}-nockpt-z0-b4-32xv100": +0.6568, f"{_DS}-z0-b8-16v1gpu-scaling": +0.0629,
-    f"{_DS}-z0-b8-8v1gpu-scaling": -0.0302, f"{_DS}-z2-b16-16v1gpu-scaling": +0.0219,
-    f"{_DS}-nockpt-z0-b4-32v8gpu-scaling": +0.0554,
+    # the DeepSpeed rows since they state the config's gradient_clipping 1.0 and DeepSpeed 0.3.0's 500 M-element
+    # buckets (helper audit 33, 2026-12-07); before: +0.6185, +0.5701, +0.7227, +0.6842, +0.6224, +0.5480, +0.6596,
+    # +0.5657, +0.8723, +0.6568, +0.0644, -0.0299, +0.0229, +0.0582
+    f"{_DS}-z0-b8-1xv100": +0.6033, f"{_DS}-z0-b8-8xv100": +0.5601, f"{_DS}-z0-b8-16xv100": +0.7316,
+    f"{_DS}-z1-b8-16xv100": +0.6895, f"{_DS}-z2-b16-1xv100": +0.6144, f"{_DS}-z2-b16-8xv100": +0.5484,
+    f"{_DS}-z2-b16-16xv100": +0.6626, f"{_DS}-nockpt-z0-b4-8xv100": +0.5437, f"{_DS}-nockpt-z0-b4-16xv100": +0.8915,
+    f"{_DS}-nockpt-z0-b4-32xv100": +0.6807, f"{_DS}-z0-b8-16v1gpu-scaling": +0.0800,
+    f"{_DS}-z0-b8-8v1gpu-scaling": -0.0269, f"{_DS}-z2-b16-16v1gpu-scaling": +0.0299,
+    f"{_DS}-nockpt-z0-b4-32v8gpu-scaling": +0.0887,
     # the MXNet rows since they state Horovod 0.19.0's 5 ms cycle and 64 MiB buffer (2026-12-07); before: -0.0382,
     # -0.0089, +0.0740, +0.0243, +0.1438
     f"{_MX}-1xv100": -0.0610, f"{_MX}-8xv100": -0.0484, f"{_MX}-16xv100": -0.0198, f"{_MX}-32xv100": +0.0624,
@@ -101,10 +104,12 @@ _ABCI1 = "--topology abci --set topology.gpus_per_node=1 --set topology.nic.coun
 
 
 def _ds(gpus: int, mbs: int, zero: int, recompute: str) -> str:
+    # --clip-grad (gradient_clipping 1.0) and --dp-bucket-size 1000000000B (DeepSpeed 0.3.0's 500 M-element buckets of
+    # fp16 gradients) since the cases state them (helper audit 33); the probe's commands had neither
     return (f"simulate --model gpt:layers=12,hidden=768,heads=12,seq=1024,vocab=50304,dropout=0.1 "
             f"{_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --parallel tp=1,pp=1,dp={gpus} --micro-batch {mbs} "
-            f"--global-batch {mbs * gpus} --dtype fp16 --optimizer adam --recompute {recompute} --zero {zero} "
-            f"--no-overlap-dp --no-check-memory {_NCCL}")
+            f"--global-batch {mbs * gpus} --dtype fp16 --optimizer adam --clip-grad --recompute {recompute} "
+            f"--zero {zero} --no-overlap-dp --dp-bucket-size 1000000000B --no-check-memory {_NCCL}")
 
 
 def _mx(gpus: int) -> str:
@@ -163,9 +168,10 @@ def test_the_eager_half_asides_are_what_the_key_gives(rows) -> None:
         params = {"model": flags["--model"] + ",kernels=eager-half", "topology": "abci", "gpus": int(flags["--gpus"]),
                   "parallel": flags["--parallel"], "micro_batch": int(flags["--micro-batch"]),
                   "global_batch": int(flags["--global-batch"]), "dtype": "fp16", "optimizer": "adam",
-                  "recompute": flags["--recompute"], "zero": int(flags["--zero"]), "overlap_dp": False,
-                  "check_memory": False, "topology.gpus_per_node": flags["topology.gpus_per_node"],
-                  "topology.nic.count": "1", "network.protocol": "nccl"}
+                  "clip_grad": True, "recompute": flags["--recompute"], "zero": int(flags["--zero"]),
+                  "overlap_dp": False, "dp_bucket_size": flags["--dp-bucket-size"], "check_memory": False,
+                  "topology.gpus_per_node": flags["topology.gpus_per_node"], "topology.nic.count": "1",
+                  "network.protocol": "nccl"}
         eager = Command("simulate", params).run()["throughput_samples_per_s"]
         figure, error = re.search(r"gives ([\d.]+) samples/s \(([+-][\d.]+) %\)", rows[name].gap).groups()
         assert float(figure) == pytest.approx(eager, abs=0.051), name
@@ -219,6 +225,7 @@ def test_the_runs_are_the_sources_settings(rows) -> None:
             assert (flag["--dtype"], flag["--optimizer"], flag["--recompute"]) == (
                 "fp16", "adam", "full" if ckpt else "none"), name
             assert flag["--parallel"] == f"tp=1,pp=1,dp={flag['--gpus']}" and "--no-overlap-dp" in flag, name
+            assert "--clip-grad" in flag and flag["--dp-bucket-size"] == "1000000000B", name
             assert (int(flag["--zero"]), int(flag["--micro-batch"])) == (zero, micro), name
             assert int(flag["--global-batch"]) == micro * int(flag["--gpus"]), name
     for name in PROBE22["dlperf-dle-mxnet-rn50"]:                  # FP32, batch 96 per GPU, Horovod
