@@ -485,7 +485,7 @@ for _key, _version, _rings, _published in (("1ring-2.3.7", "2.3.7", 1, 2.06), ("
 
 
 # --- training throughput and scaling: NVIDIA DeepLearningExamples ResNet-50 v1.5 --------------------------------
-def _simulate(system: Mapping[str, str], gpus: int, batch: int, dtype: str, extra: Mapping[str, str] | None = None,
+def _simulate(system: Mapping[str, str], gpus: int, batch: int, dtype: str, extra: Mapping[str, Any] | None = None,
               model: str = "resnet50") -> Command:
     return Command("simulate", {"model": model, "topology": system["topology"], "gpus": gpus, "batch": batch,
                                 "dtype": dtype, **(extra or {}),
@@ -685,7 +685,7 @@ _PADDLE_RUN = ("per-GPU batch 256; momentum SGD (simtrain's default optimizer); 
 #: what NVIDIA's PaddlePaddle ResNet-50 code runs at 0bc061d with the README's benchmark command (`--amp --scale-loss
 #: 128.0 --use-dynamic-loss-scaling --data-layout NHWC`, no `--use-pure-fp16`); found by helper audit 33, checked in
 #: the source; stated since 2026-12-07
-_PADDLE_AMP = {"autocast": True}
+_PADDLE_AMP: dict[str, Any] = {"autocast": True}
 _PADDLE_AMP_TEXT = ("`--amp` without `--use-pure-fp16` is PaddlePaddle's AMP O1 over fp32 parameters (program.py at "
                     "0bc061d: `amp_configs` with `'use_pure_fp16': args.use_pure_fp16`, false in the README's "
                     "benchmark command `--amp --scale-loss 128.0 --use-dynamic-loss-scaling --data-layout NHWC`): "
