@@ -261,28 +261,37 @@ def plot_scaling(table: Any, ax: Any = None, metric: str = "throughput_samples_p
 
 
 def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "gpus") -> Any:
-    """Step time split into compute and exposed communication, one bar per configuration, at ``x = at``
-    (default: the largest value of ``x`` in the table); the bar's label gives the communication share."""
+    """Step time split into compute, the wait for the slowest GPU, compute slowed by overlapped collectives, the
+    framework's gradient copies and exposed communication, one bar per configuration, at ``x = at`` (default: the
+    largest value of ``x`` in the table); the bar's label gives the exposed communication's share."""
     rows = _ok(table)
     at = int(rows[x].max()) if at is None else at
     rows = rows[rows[x] == at]
     if rows.empty:
         raise ConfigError(f"no successful point at {x} = {at}", key="at", value=at)
     ax = _axes(ax)
-    labels, compute, shared, exposed = [], [], [], []
+    labels, exposed = [], []
+    # the step's parts on the GPU that ends it, in the order they stack; a table written before a column existed has
+    # none of it: nothing was charged then
+    parts: dict[str, tuple[str, str, list[float]]] = {
+        "compute_time_s": ("tab:blue", "compute (forward, backward, update)", []),
+        "slowest_gpu_wait_s": ("tab:cyan", "waiting for the slowest GPU", []),
+        "shared_compute_time_s": ("tab:purple", "compute slowed by overlapped collectives", []),
+        "bucket_copy_s": ("tab:olive", "gradient copies (DDP's buckets)", []),
+    }
     for label, _style, group in _series(rows, [x]):
         row = group.iloc[0]
         labels.append(label or str(row["model"]))
-        compute.append(row["compute_time_s"] * 1e3)
-        # tables written before the column existed have none: nothing was charged then
-        shared.append(float(row["shared_compute_time_s"]) * 1e3 if "shared_compute_time_s" in row.index else 0.0)
+        for column, (_, _, values) in parts.items():
+            value = row[column] if column in row.index else None
+            values.append(float(value) * 1e3 if value is not None and value == value else 0.0)   # NaN: none
         exposed.append(row["exposed_comm_time_s"] * 1e3)
     positions = range(len(labels))
-    ax.barh(positions, compute, color="tab:blue", label="compute (forward, backward, update)")
-    if any(shared):
-        ax.barh(positions, shared, left=compute, color="tab:purple",
-                label="compute slowed by overlapped collectives")
-    left = [c + s for c, s in zip(compute, shared)]
+    left = [0.0] * len(labels)
+    for column, (color, name, values) in parts.items():
+        if column == "compute_time_s" or any(values):
+            ax.barh(positions, values, left=left, color=color, label=name)
+            left = [a + b for a, b in zip(left, values)]
     ax.barh(positions, exposed, left=left, color="tab:red", label="exposed communication (% of the step)")
     for y, (c, e) in enumerate(zip(left, exposed)):
         ax.text(c + e, y, f" {100 * e / (c + e):.0f} %", va="center", fontsize=7)

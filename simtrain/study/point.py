@@ -46,6 +46,8 @@ OUTPUT_COLUMNS: dict[str, str] = {
     "exposed_comm_time_s": "communication not hidden behind compute, s (what collectives cost the compute they "
                            "overlap is shared_compute_time_s)",
     "shared_compute_time_s": "compute time lost to overlapped collectives holding SMs (network.protocol nccl), s",
+    "bucket_copy_s": "the framework's gradient copies on the compute stream (DDP's, into its buckets and back), s "
+                     "(0 for other frameworks, one GPU and --parallel)",
     "slowest_gpu_factor": "every GPU's compute stretch: the expected slowest of the run's GPUs under gpu_spread (1: "
                           "identical GPUs)",
     "slowest_gpu_wait_s": "compute the GPU that ends the step took beyond the typical GPU's (the slowest of the "

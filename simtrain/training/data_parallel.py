@@ -416,9 +416,15 @@ class StepPlan:
     phase_compute: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     #: phase name → optimizer step seconds, for phases that train other parameters than W (factors)
     phase_update: dict[str, float] = field(default_factory=dict)
-    #: compute-stream seconds of the framework's copies of the gradients into their buckets, in the last backward
-    #: of the step (DDP without gradient_as_bucket_view; the copies back are the jobs' ``copy_out_s``)
-    copy_in: float = 0.0
+    #: compute-stream seconds of the framework's copies of each layer's gradients into their buckets, in the last
+    #: backward of the step (DDP without gradient_as_bucket_view; the copies back are the jobs' ``copy_out_s``)
+    copy_in: list[float] = field(default_factory=list)
+
+    def copies_in(self, jobs: Sequence[CommJob]) -> float:
+        """Seconds of copies into the buckets in a phase with these ``jobs``: none where no job reduces the
+        gradients as backward produces them (a phase of local steps, or one that averages the model after its
+        update, has no gradient buckets to fill)."""
+        return float(sum(self.copy_in)) if any(not job.after_update for job in jobs) else 0.0
 
     def compute_of(self, phase: str) -> tuple[float, float]:
         """Forward and backward compute of one pass in ``phase``."""
@@ -569,7 +575,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
              else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
     factors = stretched(resolved.slowest, given)
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
-                    phase_compute, phase_update, float(sum(copy_in)))
+                    phase_compute, phase_update, copy_in if copying else [])
 
 
 def _mark_copies_out(jobs: Sequence[CommJob], buckets: Sequence[tuple[int, list[Tensor], list[str]]],
@@ -643,7 +649,7 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
         forward_time += (step.accumulation - 1) * (forward_time + backward_time)
-        backward_time += step.copy_in   # the last backward copies its gradients into the buckets
+        backward_time += step.copies_in(jobs)   # the last backward copies its gradients into the buckets
         shares = _job_shares(jobs, cluster, resolved.network, resolved.cache)
         if run.engine == "analytical":
             comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
@@ -721,6 +727,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     update_time = sum(count * step.update_of(p.name) for p, count, _, _ in outcomes) / period
     step_time = sum(count * t for _, count, _, t in outcomes) / period
     main_phase, _, main, main_step = max(outcomes, key=lambda o: o[1])
+    main_jobs = next(jobs for phase, _, jobs in step.phases if phase is main_phase)
     main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
     single = forward_time + backward_time + update_time
     # the compute of the rank that ends the step, against which its sharing cost and exposed communication count
@@ -729,8 +736,11 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     shared = sum(count * c.shared_s for _, count, c, _ in outcomes) / period
     # the framework's gradient copies on the compute stream (DDP's, into the buckets and back), on the rank that ends
     # the step
-    copies = sum(count * c.last_factor * (step.copy_in + sum(job.copy_out_s for job in jobs))
+    copies = sum(count * c.last_factor * (step.copies_in(jobs) + sum(job.copy_out_s for job in jobs))
                  for (_, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
+    # what is left of the step is exposed communication; a float's remainder (1e-9 of the step) is none
+    exposed = step_time - ending_compute - shared - copies
+    exposed = exposed if exposed > 1e-9 * step_time else 0.0
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
     for _, count, comm, _ in outcomes:
         for name, value in comm.bytes_by_class.items():
@@ -764,7 +774,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         update_time_s=update_time,
         compute_time_s=single,
         comm_time_s=sum(count * c.comm_time for _, count, c, _ in outcomes) / period,
-        exposed_comm_time_s=max(0.0, step_time - ending_compute - shared - copies),
+        exposed_comm_time_s=exposed,
         shared_compute_time_s=shared,
         slowest_gpu_factor=resolved.slowest,
         slowest_gpu_wait_s=ending_compute - single,
@@ -783,7 +793,9 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         max_link_utilization=main.max_link_utilization(main_step),
         timeline=StepTimeline([layer.name for layer in spec.layers], main_forward, main_backward,
                               step.update_of(main_phase.name),
-                              step.factors, main, cluster),
+                              step.factors, main, cluster,
+                              copy_in_s=step.copy_in if step.copies_in(main_jobs) else [],
+                              copy_out_s={job.bucket: job.copy_out_s for job in main_jobs if job.copy_out_s > 0}),
         scheme=resolved.scheme.describe(),
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},

@@ -43,6 +43,11 @@ class StepTimeline:
     factors: Any  # per-rank compute slow-down (ndarray)
     comm: Any  # CommOutcome
     cluster: Any = field(default=None, repr=False)
+    #: the framework's copies on the compute stream (DDP's): of each layer's gradients into their bucket, after the
+    #: layer's backward (per layer; empty where none), and of each bucket's reduced gradients back into ``.grad``
+    #: after its collective (bucket index → seconds)
+    copy_in_s: list[float] = field(default_factory=list)
+    copy_out_s: dict[int, float] = field(default_factory=dict)
 
     def link_name(self, link: int) -> str:
         """``src->dst`` node names of a link."""

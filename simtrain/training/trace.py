@@ -167,10 +167,15 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
         forward = sum(timeline.forward_s) * factor
         events.append({"ph": "X", "pid": pid, "tid": 0, "name": "forward", **span(0.0, forward)})
         clock = forward
-        for name, seconds in reversed(list(zip(timeline.layer_names, timeline.backward_s))):
+        copy_in = timeline.copy_in_s or [0.0] * len(timeline.layer_names)
+        for name, seconds, copy in reversed(list(zip(timeline.layer_names, timeline.backward_s, copy_in))):
             events.append({"ph": "X", "pid": pid, "tid": 0, "name": f"backward {name}", "cat": "backward",
                            **span(clock, clock + seconds * factor)})
             clock += seconds * factor
+            if copy > 0:   # DDP's autograd hook copies the layer's gradients into their bucket
+                events.append({"ph": "X", "pid": pid, "tid": 0, "name": f"copy {name} into its bucket",
+                               "cat": "copy", **span(clock, clock + copy * factor)})
+                clock += copy * factor
         for i, bucket in enumerate(comm.buckets):
             if comm.bucket_start is not None:
                 start, end = float(comm.bucket_start[i, rank]), float(comm.bucket_end[i, rank])
@@ -189,6 +194,15 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                                    "args": {"name": f"all-reduce phases, chunk {chunk}"}})
                 events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": "phase",
                                **span(begin, finish), "args": {"bucket": i, "chunk": chunk}})
+        # DDP's finalize_backward: each bucket's reduced gradients back into .grad, after its collective
+        for i, bucket in enumerate(comm.buckets):
+            copy = timeline.copy_out_s.get(bucket.index, 0.0)
+            if copy > 0:
+                end = float(comm.bucket_end[i, rank]) if comm.bucket_end is not None else bucket.end_s
+                clock = max(clock, end)
+                events.append({"ph": "X", "pid": pid, "tid": 0, "name": f"copy bucket {i} back", "cat": "copy",
+                               **span(clock, clock + copy * factor)})
+                clock += copy * factor
         comm_end = float(np.atleast_1d(comm.comm_end)[rank if np.size(comm.comm_end) > 1 else 0])
         update_start = max(clock, comm_end)
         events.append({"ph": "X", "pid": pid, "tid": 0, "name": "optimizer update",

@@ -340,6 +340,40 @@ def test_gradient_copies_once_a_step_under_accumulation_and_none_on_one_gpu():
     assert simulate("resnet50", "torus-2d", gpus=1, batch=32).bucket_copy_s == 0.0
 
 
+@pytest.mark.parametrize("scheme", ["local-sgd", "cser"])
+def test_no_copies_where_no_gradient_is_reduced_during_backward(scheme):
+    """Local steps and model averaging after the update fill no gradient buckets: neither way is copied."""
+    common = {"gpus": 16, "batch": 32, "gpu_spread": 0.0}
+    assert simulate("resnet50", "abci", scheme=scheme, **common).bucket_copy_s == 0.0
+    assert simulate("resnet50", "abci", scheme="powersgd:rank=2", **common).bucket_copy_s > 0
+
+
+def test_the_report_has_no_float_remainder_of_exposed_communication():
+    """Where every collective hides behind backward and its copies, what is left of the step is none, not a
+    rounding remainder."""
+    r = simulate("resnet50", "dgx-a100", gpus=16, batch=64)
+    assert r.bucket_copy_s > 0 and r.exposed_comm_time_s == 0.0
+
+
+@pytest.mark.parametrize("engine", ["analytical", "des"])
+def test_the_trace_draws_the_copies_on_the_compute_track(engine):
+    """Each layer's copy into its bucket after its backward, each bucket's copy back after its collective; the
+    compute track then ends with the step."""
+    from simtrain.training.trace import step_trace
+
+    r = simulate("resnet50", "dgx-a100", gpus=16, batch=64, gpu_spread=0.0, engine=engine)
+    events = [e for e in step_trace(r, ranks=[0])["traceEvents"] if e.get("ph") == "X" and e.get("tid") == 0]
+    copies = [e for e in events if e.get("cat") == "copy"]
+    back = [e for e in copies if e["name"].endswith(" back")]
+    with_weights = [layer for layer in load_model("resnet50").layers if layer.tensors]
+    assert len(copies) - len(back) == len(with_weights) and len(back) == len(r.buckets)
+    assert math.isclose(sum(e["dur"] for e in copies) / 1e6, r.bucket_copy_s, rel_tol=1e-3)
+    assert math.isclose(max(e["ts"] + e["dur"] for e in events) / 1e6, r.step_time_s, rel_tol=1e-3)
+    ends = {e["name"]: e["ts"] + e["dur"] for e in step_trace(r, ranks=[0])["traceEvents"] if e.get("ph") == "X"}
+    first_back = min(e["ts"] for e in back)
+    assert first_back >= ends["all-reduce bucket 0"] - 1e-3
+
+
 def test_engines_agree_on_the_copies():
     common = {"gpus": 16, "batch": 32, "algorithm": "ring", "gpu_spread": 0.0}
     analytical = simulate("resnet50", "torus-2d", **common)
