@@ -169,6 +169,13 @@ register_case(Case(
 #: BERT/scripts/run_pretraining.sh)
 _BYTEPS_SETUP = {"resnet50": ("fp32", 1.050, 64, 64), "vgg16": ("fp32", 1.581, 32, 32),
                  "bert-base": ("fp16", 1.233, 32, 64)}
+#: BytePS's framework plugins push-pull each gradient in place (the PyTorch plugin's
+#: byteps.torch.ops.push_pull_async_inplace): no copies into DDP's buckets and back, so DDP's grouping without them
+#: (the BytePS cases here and in heldout.py)
+_BYTEPS_FRAMEWORK = "ddp:gradient_as_bucket_view=true"
+_BYTEPS_FRAMEWORK_TEXT = ("BytePS's plugins push-pull each gradient in place (its PyTorch plugin's "
+                          "`push_pull_async_inplace`), with no copies into DDP's buckets and back: `--framework "
+                          f"{_BYTEPS_FRAMEWORK}` (since 2026-12-07, when DDP's copies came to be priced)")
 
 
 @cache
@@ -176,7 +183,8 @@ def _byteps_speedup(model: str) -> float:
     from simtrain.training import simulate
 
     dtype, _, gpus, batch = _BYTEPS_SETUP[model]
-    common: dict[str, Any] = {"gpus": gpus, "batch": batch, "dtype": dtype, "network": _network()}
+    common: dict[str, Any] = {"gpus": gpus, "batch": batch, "dtype": dtype, "network": _network(),
+                              "framework": _BYTEPS_FRAMEWORK}
     dense = simulate(model, "cloud-25g", algorithm="hierarchical", **common)
     compressed = simulate(model, "cloud-25g", algorithm="hierarchical", scheme="byteps-compress:compressor=onebit",
                           **common)
@@ -222,15 +230,18 @@ def _byteps_case(model: str, label: str, percent: str) -> Case:
                     + "; compressor onebit with scaling (sign bits + one fp32 scale, both ways through the "
                     "co-located servers the README names); uncompressed baseline = `hierarchical` all-reduce "
                     "(NVLink reduce, ring among instance leaders, broadcast), whose NIC traffic equals uncompressed "
-                    f"push/pull; the published figure read as T_uncompressed / T_compressed; {_BASE}",
+                    f"push/pull; {_BYTEPS_FRAMEWORK_TEXT}; the published figure read as T_uncompressed / "
+                    f"T_compressed; {_BASE}",
         method=f"simtrain.training.simulate('{model}', 'cloud-25g', gpus={gpus}, batch={batch}, dtype='{dtype}', "
-               "algorithm='hierarchical', scheme=None and 'byteps-compress:compressor=onebit')",
+               f"algorithm='hierarchical', framework='{_BYTEPS_FRAMEWORK}', scheme=None and "
+               "'byteps-compress:compressor=onebit')",
         compute=lambda: _byteps_speedup(model),
         gap=_BYTEPS_GAPS.get(model, ""),
         effect_zero=1.0,
         source_id="byteps-compress-zhong-2021",
         command=f"simtrain simulate --model {model} --topology cloud-25g --gpus {gpus} --batch {batch} --dtype "
-                f"{dtype} --algorithm hierarchical --set network.protocol=nccl [--scheme "
+                f"{dtype} --algorithm hierarchical --framework {_BYTEPS_FRAMEWORK} --set network.protocol=nccl "
+                "[--scheme "
                 "byteps-compress:compressor=onebit]",
     )
 

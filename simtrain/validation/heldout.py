@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from simtrain.validation.base import Case, register_case
+from simtrain.validation.cases import _BYTEPS_FRAMEWORK, _BYTEPS_FRAMEWORK_TEXT
 from simtrain.validation.command import RUN_METHOD, Command
 
 __all__: list[str] = []
@@ -506,8 +507,8 @@ _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the p
                 "on the CPU), so 8 GPUs share the host that fed one; the loss grows with the node's image rate (AMP "
                 "loses more than FP32/TF32 on the same node with the same gradient bytes) while simtrain loses 3.4-4.9 "
                 "%, AMP barely more than FP32/TF32: 2.8 % on 8 GPUs and 3.5 % on 16 waiting for the slowest GPU "
-                "(gpu_spread), the rest DDP's copies of the gradients into their buckets and back (PyTorch: 1.4 ms of "
-                "a 102 ms step on DGX A100 with AMP) or the all-reduce that Horovod's 5 ms cycle leaves exposed "
+                "(gpu_spread), the rest DDP's copies of the gradients into their buckets and back (PyTorch: 1.49 ms of "
+                "a 104.6 ms step on DGX A100 with AMP) or the all-reduce that Horovod's 5 ms cycle leaves exposed "
                 "(TensorFlow: 2.0 ms of 104 ms). A host capacity from published rates would not close it: tensorpack's "
                 "ImageNet loader benchmark (github.com/tensorpack/benchmarks, ImageNet/README.md) reads 11k images/s "
                 "with tf.data and 5.6k with a Python loader on a DGX-1, above the FP32/TF32 runs' 2.9-7.5k images/s, "
@@ -922,7 +923,7 @@ def _byteps_case(model: str, network: str, published: float) -> None:
         label = "PCIe + 100 Gbit/s RDMA"
     servers = {**system, **_sets(cpu_servers__count=str(_BYTEPS_SERVERS))}
     horovod = _simulate(system, 64, 64, "fp32", {"framework": _BYTEPS_HOROVOD}, model=model)
-    byteps = _simulate(servers, 64, 64, "fp32", {"algorithm": "byteps"}, model=model)
+    byteps = _simulate(servers, 64, 64, "fp32", {"algorithm": "byteps", "framework": _BYTEPS_FRAMEWORK}, model=model)
     _case(f"byteps-vs-horovod-{model}-{network}", "byteps-docs-performance",
           f"bytedance/byteps docs/performance.md, '{label}': BytePS outperforms Horovod (NCCL) by "
           f"{100 * (published - 1):.0f} % for {model} (collectives.md §2.3)",
@@ -934,7 +935,7 @@ def _byteps_case(model: str, network: str, published: float) -> None:
           f"docs/nccl.md 'BytePS') with {_BYTEPS_SERVERS} CPU server machines (`cpu_servers.count`) of the "
           "GPU machines' NIC: the count is not in the docs, which ask for server bandwidth at least the workers' "
           "(docs/best-practice.md), so as many servers as machines, the non-colocated optimum (each machine "
-          "sends and receives the gradient once, M/B against the all-reduce's 2(n-1)/n M/B)",
+          f"sends and receives the gradient once, M/B against the all-reduce's 2(n-1)/n M/B); {_BYTEPS_FRAMEWORK_TEXT}",
           [horovod, byteps], _speedup(horovod, byteps), effect_zero=1.0,
           gap="what `byteps` leaves out: BytePS's priority scheduling across tensors (ByteScheduler), its "
               "GPU-host copies and CPU summation cost (servers sum at line rate here), and TCP's per-connection "
@@ -2157,7 +2158,8 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
     ("internlm-7b-zero1x8-1024v8-scaling", _ILM_FLOPS,
      f"the 8-GPU row {_ILM_ROW8} and the 1,024-GPU row {_ILM_ROW1024}{_ILM_FLOPS_COLUMNS}: 3625 over 4103",
      _ilm_8, _ilm_1024, 3625 / 4103, "TP 1, ZeRO-1 over 8 (in node), micro-batch 2 x 4", "high",
-     "the loss is predicted: simtrain keeps 0.912 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.884: with "
+     "three quarters of the loss are predicted: simtrain keeps 0.912 of its 8-GPU throughput per GPU on 1,024 GPUs, "
+     "the doc 0.884: with "
      "ZeRO-1 inside each node the gradient reduction crosses the 4 x 100 Gbit/s NICs in 1 GiB buckets, 0.13 s of it "
      "exposed in a 3.82 s step against 0.05 s of 3.48 s on one node, and the slowest of 1,024 GPUs stretches the "
      "compute 1.067x where that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
