@@ -417,7 +417,8 @@ class StepPlan:
     #: phase name → optimizer step seconds, for phases that train other parameters than W (factors)
     phase_update: dict[str, float] = field(default_factory=dict)
     #: compute-stream seconds of the framework's copies of each layer's gradients into their buckets, in the last
-    #: backward of the step (DDP without gradient_as_bucket_view; the copies back are the jobs' ``copy_out_s``)
+    #: backward of the step (DDP without gradient_as_bucket_view, zeros otherwise; the copies back are the jobs'
+    #: ``copy_out_s``)
     copy_in: list[float] = field(default_factory=list)
 
     def copies_in(self, jobs: Sequence[CommJob]) -> float:
@@ -575,7 +576,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
              else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
     factors = stretched(resolved.slowest, given)
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
-                    phase_compute, phase_update, copy_in if copying else [])
+                    phase_compute, phase_update, copy_in)
 
 
 def _mark_copies_out(jobs: Sequence[CommJob], buckets: Sequence[tuple[int, list[Tensor], list[str]]],

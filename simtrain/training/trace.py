@@ -176,11 +176,13 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 events.append({"ph": "X", "pid": pid, "tid": 0, "name": f"copy {name} into its bucket",
                                "cat": "copy", **span(clock, clock + copy * factor)})
                 clock += copy * factor
+        bucket_ends = []   # this rank's end of each bucket's collective, for the copies back
         for i, bucket in enumerate(comm.buckets):
             if comm.bucket_start is not None:
                 start, end = float(comm.bucket_start[i, rank]), float(comm.bucket_end[i, rank])
             else:
                 start, end = bucket.start_s, bucket.end_s
+            bucket_ends.append(end)
             events.append({"ph": "X", "pid": pid, "tid": 1, "name": f"all-reduce bucket {i}", "cat": "comm",
                            **span(start, end), "args": {"bytes": bucket.size_bytes, "layers": len(bucket.layers)}})
             # the DES's recorded phases are in step time; the analytical plan's from the bucket's start
@@ -195,10 +197,9 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 events.append({"ph": "X", "pid": pid, "tid": tid, "name": label, "cat": "phase",
                                **span(begin, finish), "args": {"bucket": i, "chunk": chunk}})
         # DDP's finalize_backward: each bucket's reduced gradients back into .grad, after its collective
-        for i, bucket in enumerate(comm.buckets):
+        for i, (bucket, end) in enumerate(zip(comm.buckets, bucket_ends)):
             copy = timeline.copy_out_s.get(bucket.index, 0.0)
             if copy > 0:
-                end = float(comm.bucket_end[i, rank]) if comm.bucket_end is not None else bucket.end_s
                 clock = max(clock, end)
                 events.append({"ph": "X", "pid": pid, "tid": 0, "name": f"copy bucket {i} back", "cat": "copy",
                                **span(clock, clock + copy * factor)})
