@@ -198,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
           if report.shared_compute_time_s > 0 else []),
         *([("  gradient copies (DDP's buckets, in and out)", t(report.bucket_copy_s))]
           if report.bucket_copy_s > 0 else []),
+        *([("  buffer broadcast (DDP's, before forward)", t(report.buffer_sync_s))]
+          if report.buffer_sync_s > 0 else []),
         ("  optimizer update", t(report.update_time_s)),
         *_slowest_row(report),
         ("communication (all buckets)", f"{t(report.comm_time_s)} in {report.num_buckets} "

@@ -545,6 +545,7 @@ class _Builder:
         sources = flow.sources
         input_elements = shape.numel
         tensors: list[Tensor] = []
+        buffers: tuple[Tensor, ...] = ()
         macs = 0.0
         gemm: tuple[int, int, int] | None = None
         groups = 1
@@ -577,6 +578,7 @@ class _Builder:
                 tensors.append(Tensor(f"{conv}.bias", (cout,)))
             if conv != name:
                 tensors += [Tensor(f"{name}.bn.weight", (cout,)), Tensor(f"{name}.bn.bias", (cout,))]
+                buffers = batchnorm_buffers(f"{name}.bn", cout)
             inner = (c // groups) * kh * kw
             macs = float(ho * wo * cout * inner)
             gemm = (ho * wo, cout, inner)
@@ -608,6 +610,8 @@ class _Builder:
             features = shape.dims[0] if kind == "batchnorm2d" else shape.dims[-1]
             if s.boolean("affine", True):
                 tensors += [Tensor(f"{name}.weight", (features,)), Tensor(f"{name}.bias", (features,))]
+            if kind == "batchnorm2d":
+                buffers = batchnorm_buffers(name, features)
         elif kind in ("maxpool2d", "avgpool2d"):
             need("image")
             c, h, w = shape.dims
@@ -720,10 +724,24 @@ class _Builder:
             tied_to=tied,
             inputs=sources,
             recurrence=recurrence,
+            buffers=buffers,
         )
         added = self.add_layer(layer, out, s, "name")
         # the probabilities' dropout is a side step of the attention: what flows on is the attention's output
         return added if elements is None else _Flow(out, flow.sources)
+
+
+def batchnorm_buffers(name: str, features: int) -> tuple[Tensor, ...]:
+    """The buffers of torch's ``BatchNorm2d`` (``track_running_stats=True``, its default): the running mean and
+    variance, one element per feature, and the ``num_batches_tracked`` counter.
+
+    Examples
+    --------
+    >>> [(t.name, t.numel) for t in batchnorm_buffers("bn1", 64)]
+    [('bn1.running_mean', 64), ('bn1.running_var', 64), ('bn1.num_batches_tracked', 1)]
+    """
+    return (Tensor(f"{name}.running_mean", (features,)), Tensor(f"{name}.running_var", (features,)),
+            Tensor(f"{name}.num_batches_tracked", ()))
 
 
 #: Gate matrices of a recurrent layer kind, in units of its hidden size.

@@ -40,7 +40,7 @@ DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 2, "fp64": 8}
 
 @dataclass(frozen=True)
 class Tensor:
-    """A trainable parameter tensor.
+    """A parameter tensor (or, in :attr:`Layer.buffers`, a buffer: state that is not trained).
 
     Attributes
     ----------
@@ -102,6 +102,10 @@ class Layer:
         so a layer that reads it *and* other layers lists only the others). ``None`` (the default, for a layer
         built by hand): the previous layer, or the model input for the first layer. The loader fills it for
         every layer; see :meth:`ModelSpec.layer_inputs`.
+    buffers : tuple of Tensor
+        State the layer keeps that is not trained: a BatchNorm's ``running_mean`` and ``running_var`` (one element
+        per feature, fp32) and its ``num_batches_tracked`` counter (one int64, shape ``()``), as torch's module holds
+        them. PyTorch DDP broadcasts them from rank 0 before each forward (``broadcast_buffers``).
     """
 
     name: str
@@ -116,6 +120,7 @@ class Layer:
     inputs: tuple[int, ...] | None = None
     keep_precision: bool = False
     recurrence: tuple[int, int, int, int] | None = None
+    buffers: tuple[Tensor, ...] = ()
 
     @cached_property
     def num_params(self) -> int:
@@ -204,6 +209,11 @@ class ModelSpec:
     def tensors(self) -> list[Tensor]:
         """All trainable tensors in forward order."""
         return [t for layer in self.layers for t in layer.tensors]
+
+    @property
+    def buffers(self) -> list[Tensor]:
+        """All buffers (:attr:`Layer.buffers`) in forward order."""
+        return [t for layer in self.layers for t in layer.buffers]
 
     @cached_property
     def num_params(self) -> int:

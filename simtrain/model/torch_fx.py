@@ -479,13 +479,16 @@ class _Mapper:
         macs, gemm = self._cost(node, module, kind)
         groups = getattr(module, "groups", 1)
         groups = groups if isinstance(groups, int) and groups > 0 else 1
+        # the module's own buffers (a BatchNorm's running statistics), which DDP broadcasts before each forward
+        buffers = tuple(Tensor(f"{node.target}.{n}", tuple(int(d) for d in b.shape))
+                        for n, b in module.named_buffers(recurse=False)) if module is not None else ()
         index = len(self.out)
         preferred = node.target if node.op == "call_module" else node.name
         self.out.append(Layer(
             name=self.unique(str(preferred), node.name), kind=kind, tensors=tuple(tensors), forward_macs=macs,
             input_elements=sum(self.elements(a) for a in args if self.batched.get(a, False)),
             output_elements=self.elements(node), gemm=gemm, groups=groups,
-            tied_to=tied, inputs=sources, recurrence=_recurrence(module, gemm)))
+            tied_to=tied, inputs=sources, recurrence=_recurrence(module, gemm), buffers=buffers))
         self.sources[node], self.carried[node], self.batched[node] = (index,), (), batched
 
     # -- costs ---------------------------------------------------------------------------------------------------

@@ -262,8 +262,9 @@ def plot_scaling(table: Any, ax: Any = None, metric: str = "throughput_samples_p
 
 def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "gpus") -> Any:
     """Step time split into compute, the wait for the slowest GPU, compute slowed by overlapped collectives, the
-    framework's gradient copies and exposed communication, one bar per configuration, at ``x = at`` (default: the
-    largest value of ``x`` in the table); the bar's label gives the exposed communication's share."""
+    framework's gradient copies, DDP's buffer broadcast and exposed communication, one bar per configuration, at
+    ``x = at`` (default: the largest value of ``x`` in the table); the bar's label gives the exposed communication's
+    share."""
     rows = _ok(table)
     at = int(rows[x].max()) if at is None else at
     rows = rows[rows[x] == at]
@@ -278,6 +279,7 @@ def plot_breakdown(table: Any, ax: Any = None, at: int | None = None, x: str = "
         "slowest_gpu_wait_s": ("tab:cyan", "waiting for the slowest GPU", []),
         "shared_compute_time_s": ("tab:purple", "compute slowed by overlapped collectives", []),
         "bucket_copy_s": ("tab:olive", "gradient copies (DDP's buckets)", []),
+        "buffer_sync_s": ("tab:brown", "buffer broadcast (DDP's, before forward)", []),
     }
     for label, _style, group in _series(rows, [x]):
         row = group.iloc[0]

@@ -47,7 +47,10 @@ OUTPUT_COLUMNS: dict[str, str] = {
                            "overlap is shared_compute_time_s)",
     "shared_compute_time_s": "compute time lost to overlapped collectives holding SMs (network.protocol nccl), s",
     "bucket_copy_s": "the framework's gradient copies on the compute stream (DDP's, into its buckets and back), s "
-                     "(0 for other frameworks, one GPU and --parallel)",
+                     "(0 for other frameworks, one GPU that DDP does not wrap, and --parallel)",
+    "buffer_sync_s": "DDP's broadcast of the model's buffers (BatchNorm's running statistics) before the first "
+                     "forward, s: their flatten, the broadcast and their copies back (0 for models without buffers, "
+                     "other frameworks, broadcast_buffers=false, one GPU that DDP does not wrap, and --parallel)",
     "slowest_gpu_factor": "every GPU's compute stretch: the expected slowest of the run's GPUs under gpu_spread (1: "
                           "identical GPUs)",
     "slowest_gpu_wait_s": "compute the GPU that ends the step took beyond the typical GPU's (the slowest of the "

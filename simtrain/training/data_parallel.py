@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -57,7 +58,14 @@ from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_tr
 from simtrain.network.perturb import Perturbations
 from simtrain.run import DTYPES, TrainingRun
 from simtrain.topology import Cluster
-from simtrain.training.framework import copy_seconds, fill_buckets, framework_costs, make_framework, plan_groups
+from simtrain.training.framework import (
+    buffer_sync_seconds,
+    copy_seconds,
+    fill_buckets,
+    framework_costs,
+    make_framework,
+    plan_groups,
+)
 from simtrain.training.overlap import collective_share, compute_ends
 from simtrain.training.overlap import compute_end as shared_compute_end
 from simtrain.training.report import BucketTiming, StepReport, StepTimeline
@@ -420,12 +428,27 @@ class StepPlan:
     #: backward of the step (DDP without gradient_as_bucket_view, zeros otherwise; the copies back are the jobs'
     #: ``copy_out_s``)
     copy_in: list[float] = field(default_factory=list)
+    #: compute-stream seconds of DDP's broadcast of the module buffers before the step's first forward (0: no
+    #: buffers, broadcast_buffers=false, or a framework that does not broadcast them)
+    buffer_sync: float = 0.0
+    #: one GPU that DDP wraps all the same (``ddp:one_gpu=wrapped``): its reducer runs with no collective to wait for
+    alone: bool = False
+    #: compute-stream seconds of the copies back into ``.grad`` on such a GPU (more GPUs: the jobs' ``copy_out_s``)
+    copy_back: float = 0.0
+
+    def wraps(self, jobs: Sequence[CommJob]) -> bool:
+        """Whether DDP's reducer runs in a phase with these ``jobs``: a job reduces the gradients as backward
+        produces them, or one GPU is wrapped all the same (a phase of local steps, or one that averages the model
+        after its update, has no gradient buckets to fill and no DDP forward to sync)."""
+        return self.alone or any(not job.after_update for job in jobs)
 
     def copies_in(self, jobs: Sequence[CommJob]) -> float:
-        """Seconds of copies into the buckets in a phase with these ``jobs``: none where no job reduces the
-        gradients as backward produces them (a phase of local steps, or one that averages the model after its
-        update, has no gradient buckets to fill)."""
-        return float(sum(self.copy_in)) if any(not job.after_update for job in jobs) else 0.0
+        """Seconds of copies into the buckets in a phase with these ``jobs`` (none where DDP does not wrap it)."""
+        return float(sum(self.copy_in)) if self.wraps(jobs) else 0.0
+
+    def syncs_before(self, jobs: Sequence[CommJob]) -> float:
+        """Seconds of the buffer broadcast before the first forward of a phase with these ``jobs``."""
+        return self.buffer_sync if self.wraps(jobs) else 0.0
 
     def compute_of(self, phase: str) -> tuple[float, float]:
         """Forward and backward compute of one pass in ``phase``."""
@@ -524,10 +547,19 @@ def plan(resolved: ResolvedRun) -> StepPlan:
                                       len(tensors), run.clip_grad, run.reduce_dtype)
     # the framework groups the gradients and prices each collective's launch (simtrain.training.framework)
     framework = make_framework(run.framework)
+    schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)
+    # one GPU runs the framework only where the script wraps it all the same (ddp:one_gpu=wrapped)
+    alone = cluster.num_gpus == 1 and framework.wraps_one_gpu()
+    wrapped = cluster.num_gpus > 1 or alone
     # DDP's copies of each layer's gradients into their buckets, in the autograd hook of the last backward (none
-    # under no_sync, on one GPU, or with gradient_as_bucket_view)
-    copying = cluster.num_gpus > 1 and framework.copies_gradients()
+    # under no_sync, on one GPU that DDP does not wrap, or with gradient_as_bucket_view)
+    copying = wrapped and framework.copies_gradients()
     copy_in = [copy_seconds(layer.tensors, width, compute) if copying else 0.0 for layer in spec.layers]
+    # DDP's broadcast of the module buffers before the step's first forward (the later micro-batches' forwards
+    # under no_sync follow a forward without gradient sync, so they skip it)
+    sync = 0.0
+    if wrapped and framework.syncs_buffers() and spec.buffers:
+        sync = buffer_sync_seconds(spec.buffers, compute, functools.partial(_broadcast_seconds, resolved))
 
     def grouped(forward: list[float], backward: list[float]) -> tuple[Any, np.ndarray, Any]:
         if cluster.num_gpus == 1:
@@ -535,7 +567,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         # backward runs in reverse: the end time of each layer's backward (and its copies), from the start of
         # backward
         done_at = list(np.cumsum([b + c for b, c in zip(backward, copy_in)][::-1])[::-1])
-        buckets, ready, groups = plan_groups(framework, spec, run.bucket_size, width, sum(forward), done_at)
+        buckets, ready, groups = plan_groups(framework, spec, run.bucket_size, width, sync + sum(forward), done_at)
         # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync
         # before it)
         return buckets, ready + (accumulation - 1) * (sum(forward) + sum(backward)), groups
@@ -548,7 +580,6 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, gradients)
     phases = resolved.scheme.phases(ctx)
     counts = steps_per_phase([_as_block(resolved.scheme.period(ctx))], len(phases))
-    schedules = _Schedules(cluster, resolved.cache, resolved.algorithm, resolved.algorithm_params, resolved.chunks)
     planned = []
     phase_compute: dict[str, tuple[list[float], list[float]]] = {}
     phase_update: dict[str, float] = {}
@@ -575,8 +606,27 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     given = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
              else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
     factors = stretched(resolved.slowest, given)
+    copy_back = copy_seconds(spec.tensors, width, compute) if alone and copying else 0.0
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
-                    phase_compute, phase_update, copy_in)
+                    phase_compute, phase_update, copy_in, sync, alone, copy_back)
+
+
+def _broadcast_seconds(resolved: ResolvedRun, nbytes: float) -> float:
+    """Seconds NCCL takes to broadcast ``nbytes`` from rank 0 to every GPU of the run, by NCCL's own tuning model
+    (``latency + size / bandwidth`` of its fastest algorithm and protocol: :meth:`NcclTuner.predict
+    <simtrain.collectives.nccl.NcclTuner.predict>`); 0 on one GPU.
+
+    DDP broadcasts its buffers with NCCL whatever algorithm the run gives its gradients, and a few hundred KB take
+    NCCL's latency: its ring broadcast's hops, one per rank. The closed form prices that without building and
+    evaluating a chain of thousands of steps at every point of a study."""
+    cluster = resolved.cluster
+    if cluster.num_gpus == 1:
+        return 0.0
+    from simtrain.collectives.nccl import NcclTuner
+
+    tuner = resolved.cache.get("tuner", ("broadcast", "world"), lambda: NcclTuner(
+        "broadcast", cluster, [np.arange(cluster.num_gpus)], [1.0], resolved.cache))
+    return float(tuner.predict(tuner.choose(nbytes), nbytes))
 
 
 def _mark_copies_out(jobs: Sequence[CommJob], buckets: Sequence[tuple[int, list[Tensor], list[str]]],
@@ -650,6 +700,7 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
         forward_time += (step.accumulation - 1) * (forward_time + backward_time)
+        forward_time += step.syncs_before(jobs)   # DDP's buffer broadcast, before the first forward
         backward_time += step.copies_in(jobs)   # the last backward copies its gradients into the buckets
         shares = _job_shares(jobs, cluster, resolved.network, resolved.cache)
         if run.engine == "analytical":
@@ -669,7 +720,7 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
             compute_end = compute_ends(work, np.broadcast_to(comm.job_start, (len(jobs), width)),
                                        np.broadcast_to(comm.job_end, (len(jobs), width)), shares)
         shared = compute_end - work
-        compute_end = copies_back(jobs, compute_end, comm.job_end, factors)
+        compute_end = copies_back(jobs, compute_end, comm.job_end, factors) + step.copy_back * factors
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
             finish = np.maximum(finish, comm.finish)
@@ -737,10 +788,14 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     shared = sum(count * c.shared_s for _, count, c, _ in outcomes) / period
     # the framework's gradient copies on the compute stream (DDP's, into the buckets and back), on the rank that ends
     # the step
-    copies = sum(count * c.last_factor * (step.copies_in(jobs) + sum(job.copy_out_s for job in jobs))
+    copies = sum(count * c.last_factor * (step.copies_in(jobs) + sum(job.copy_out_s for job in jobs)
+                                          + step.copy_back)
                  for (_, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
+    # DDP's buffer broadcast before the first forward, on the rank that ends the step
+    sync = sum(count * c.last_factor * step.syncs_before(jobs)
+               for (_, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
     # what is left of the step is exposed communication; a float's remainder (1e-9 of the step) is none
-    exposed = step_time - ending_compute - shared - copies
+    exposed = step_time - ending_compute - shared - copies - sync
     exposed = exposed if exposed > 1e-9 * step_time else 0.0
     by_class: dict[str, float] = dict.fromkeys(cluster.class_names, 0.0)
     for _, count, comm, _ in outcomes:
@@ -757,8 +812,10 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         "compute": resolved.compute_config,
         "collectives_chosen": _chosen(step),
     })
-    costs: dict[str, Any] = framework_costs(max(step.phases, key=lambda p: p[1])[2] if step.phases else [],
-                                            forward_time, float(step.factors.min()))
+    busiest = max(step.phases, key=lambda p: p[1])[2] if step.phases else []
+    # the forward ends after DDP's buffer broadcast, which comes before it
+    costs: dict[str, Any] = framework_costs(busiest, forward_time + step.syncs_before(busiest),
+                                            float(step.factors.min()))
     return StepReport(
         model=spec.name,
         topology=cluster.name,
@@ -796,12 +853,15 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
                               step.update_of(main_phase.name),
                               step.factors, main, cluster,
                               copy_in_s=step.copy_in if step.copies_in(main_jobs) else [],
-                              copy_out_s={job.bucket: job.copy_out_s for job in main_jobs if job.copy_out_s > 0}),
+                              copy_out_s={job.bucket: job.copy_out_s for job in main_jobs if job.copy_out_s > 0}
+                              | ({-1: step.copy_back} if step.copy_back > 0 else {}),
+                              buffer_sync_s=step.syncs_before(main_jobs)),
         scheme=resolved.scheme.describe(),
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
         framework=make_framework(run.framework).describe(),
         bucket_copy_s=copies,
+        buffer_sync_s=sync,
         config=config,
         **costs,
     )

@@ -29,7 +29,11 @@ The frameworks:
     the autograd hook, dividing it by the world size on the way (``mark_variable_ready_dense``: ``at::mul_out``), and
     back into ``.grad`` once backward has ended and the bucket's collective is done (``finalize_backward`` →
     ``copy_bucket_to_grad``: ``grad.copy_``); both run on the compute stream, one kernel a tensor, priced by the
-    compute model as native element-wise passes (:func:`copy_seconds`).
+    compute model as native element-wise passes (:func:`copy_seconds`). Unless ``broadcast_buffers`` is false
+    (torch's argument, True by default), DDP broadcasts the module's buffers (BatchNorm's running statistics) from
+    rank 0 before each forward that reduces gradients, which the forward waits for (:func:`buffer_sync_seconds`).
+    A one-GPU run is the model without DDP unless ``one_gpu=wrapped``: a script that wraps the model in DDP
+    whatever the world size pays the copies and the buffers' flatten and copies there too.
 ``after-backward``
     No overlap: the optimizer's ``step()`` reduces the gradients once backward has ended, in buckets of at most
     ``bucket_size`` in parameter order (``torch._utils._take_tensors`` over the parameter groups), one collective
@@ -79,9 +83,9 @@ from simtrain.model import ModelSpec, Tensor
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 
-__all__ = ["DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S", "HOROVOD_FUSION_THRESHOLD_BYTES",
-           "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal", "copy_seconds", "fill_buckets",
-           "framework_costs", "make_framework", "plan_groups"]
+__all__ = ["CAT_BATCH", "DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S",
+           "HOROVOD_FUSION_THRESHOLD_BYTES", "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal",
+           "buffer_sync_seconds", "copy_seconds", "fill_buckets", "framework_costs", "make_framework", "plan_groups"]
 
 #: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
 #: 1024 * 1024 in ``torch/csrc/distributed/c10d/reducer.hpp``, torch 2.13).
@@ -192,6 +196,16 @@ class Framework:
         collective, on the compute stream (DDP without ``gradient_as_bucket_view``)."""
         return False
 
+    def syncs_buffers(self) -> bool:
+        """Whether the framework broadcasts the model's buffers from rank 0 before each forward (DDP's
+        ``broadcast_buffers``), on the compute stream's path (:func:`buffer_sync_seconds`)."""
+        return False
+
+    def wraps_one_gpu(self) -> bool:
+        """Whether a one-GPU run runs the framework all the same (its copies and buffer broadcast; DDP's
+        ``one_gpu=wrapped``)."""
+        return False
+
     def launch_s(self, compute: Any) -> float:
         """Stream time one collective costs before its data moves."""
         launch = self.params.get("launch")
@@ -241,11 +255,25 @@ class Ddp(Framework):
               "the gradients are views of the buckets (torch's gradient_as_bucket_view): no copies into the buckets "
               "and back; unset or false, torch's default, copies each gradient in during backward and out after "
               "the all-reduce, on the compute stream"),
+        Param("broadcast_buffers", "boolean", None,
+              "broadcast the module's buffers (BatchNorm's running statistics) from rank 0 before each forward, "
+              "as torch's broadcast_buffers (forward_sync_buffers from torch 2.13) does: unset or true, torch's "
+              "default; false: no broadcast"),
+        Param("one_gpu", "choice", None,
+              "a one-GPU run: bare (unset: the model without DDP, the non-distributed path of most scripts) or "
+              "wrapped (DDP wraps it all the same: its copies and buffer broadcast run; the all-reduce of one rank "
+              "moves nothing)", choices=("bare", "wrapped")),
         _LAUNCH,
     )
 
     def copies_gradients(self) -> bool:
         return not self.params.get("gradient_as_bucket_view")
+
+    def syncs_buffers(self) -> bool:
+        return self.params.get("broadcast_buffers") is not False
+
+    def wraps_one_gpu(self) -> bool:
+        return self.params.get("one_gpu") == "wrapped"
 
     def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
                start: float = 0.0) -> list[Group]:
@@ -375,6 +403,45 @@ def copy_seconds(tensors: Sequence[Tensor], width: int, compute: Any) -> float:
     """
     return float(sum(compute.kernel_time(0.0, 2.0 * tensor.numel * width, "fp32", native=True)
                      for tensor in tensors))
+
+
+#: Tensors ``torch.cat`` gathers in one kernel (``CAT_ARRAY_BATCH_SIZE`` in ATen's CUDA ``Shape.cu``): a flatten of
+#: more tensors takes one kernel per batch.
+CAT_BATCH = 128
+
+
+def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any) -> float:
+    """Seconds DDP's broadcast of the module buffers holds the compute stream before a forward.
+
+    ``DistributedDataParallel._sync_buffers`` calls ``broadcast_coalesced`` (``c10d/comm.cpp``): the buffers are
+    grouped by dtype (the fp32 running statistics; the int64 ``num_batches_tracked`` counters, the 0-d buffers
+    here), each group is flattened (``torch.cat``: one kernel per :data:`CAT_BATCH` tensors), broadcast from rank 0
+    by NCCL, waited for, and copied back buffer by buffer (``copy_``, one kernel each), every rank rank 0 included.
+    ``broadcast(nbytes)`` is the broadcast's seconds (0 on one GPU: NCCL's broadcast over one rank, in place, moves
+    nothing). The groups fit DDP's 250 MiB ``broadcast_bucket_size`` for any model simtrain describes, so each is
+    one broadcast.
+
+    Examples
+    --------
+    >>> from simtrain.compute import ComputeModel
+    >>> from simtrain.model import load_model
+    >>> cm = ComputeModel.roofline("a100")
+    >>> buffers = load_model("resnet50").buffers   # 53 BatchNorms: 106 running statistics and 53 counters
+    >>> round(buffer_sync_seconds(buffers, cm, lambda nbytes: 0.0) * 1e6, 1)   # 161 kernels at the launch floor
+    644.0
+    >>> round(buffer_sync_seconds(buffers, cm, lambda nbytes: 20e-6) * 1e6, 1)   # and two broadcasts
+    684.0
+    """
+    total = 0.0
+    for width, group in ((4, [t for t in buffers if t.shape]), (8, [t for t in buffers if not t.shape])):
+        if not group:
+            continue
+        nbytes = float(sum(t.numel for t in group) * width)
+        total += compute.kernel_time(0.0, 2.0 * nbytes, "fp32", kernels=math.ceil(len(group) / CAT_BATCH),
+                                     native=True)
+        total += float(broadcast(nbytes))
+        total += sum(compute.kernel_time(0.0, 2.0 * t.numel * width, "fp32", native=True) for t in group)
+    return total
 
 
 def make_framework(spec: str | Framework) -> Framework:

@@ -45,9 +45,12 @@ class StepTimeline:
     cluster: Any = field(default=None, repr=False)
     #: the framework's copies on the compute stream (DDP's): of each layer's gradients into their bucket, after the
     #: layer's backward (per layer; empty where none), and of each bucket's reduced gradients back into ``.grad``
-    #: after its collective (bucket index → seconds)
+    #: after its collective (bucket index → seconds; on one GPU that DDP wraps, index -1: all of them after
+    #: backward)
     copy_in_s: list[float] = field(default_factory=list)
     copy_out_s: dict[int, float] = field(default_factory=dict)
+    #: DDP's broadcast of the module buffers before the first forward (seconds; 0: none)
+    buffer_sync_s: float = 0.0
 
     def link_name(self, link: int) -> str:
         """``src->dst`` node names of a link."""
@@ -119,6 +122,10 @@ class StepReport:
     #: gradient_as_bucket_view: into the buckets during backward, back into .grad after each bucket's collective);
     #: part of the step, not of ``exposed_comm_time_s``
     bucket_copy_s: float = 0.0
+    #: compute-stream seconds of DDP's broadcast of the module buffers before the step's first forward, on the GPU
+    #: that ends the step (``broadcast_buffers``: the buffers' flatten, the NCCL broadcast the forward waits for,
+    #: and their copies back); part of the step, not of ``exposed_comm_time_s``
+    buffer_sync_s: float = 0.0
     #: compute seconds lost to overlapped collectives holding SMs (``network.protocol: nccl``;
     #: simtrain.training.overlap): part of the step, not of ``exposed_comm_time_s``
     shared_compute_time_s: float = 0.0

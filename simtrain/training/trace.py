@@ -164,8 +164,13 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
         events.append({"ph": "M", "pid": pid, "name": "process_name", "args": {"name": f"GPU {rank}"}})
         events.append({"ph": "M", "pid": pid, "tid": 0, "name": "thread_name", "args": {"name": "compute"}})
         events.append({"ph": "M", "pid": pid, "tid": 1, "name": "thread_name", "args": {"name": "communication"}})
-        forward = sum(timeline.forward_s) * factor
-        events.append({"ph": "X", "pid": pid, "tid": 0, "name": "forward", **span(0.0, forward)})
+        # DDP's broadcast of the module buffers: the forward waits for it
+        sync = timeline.buffer_sync_s * factor
+        if sync > 0:
+            events.append({"ph": "X", "pid": pid, "tid": 0, "name": "broadcast the module buffers", "cat": "buffers",
+                           **span(0.0, sync)})
+        forward = sync + sum(timeline.forward_s) * factor
+        events.append({"ph": "X", "pid": pid, "tid": 0, "name": "forward", **span(sync, forward)})
         clock = forward
         copy_in = timeline.copy_in_s or [0.0] * len(timeline.layer_names)
         for name, seconds, copy in reversed(list(zip(timeline.layer_names, timeline.backward_s, copy_in))):
@@ -204,6 +209,11 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
                 events.append({"ph": "X", "pid": pid, "tid": 0, "name": f"copy bucket {i} back", "cat": "copy",
                                **span(clock, clock + copy * factor)})
                 clock += copy * factor
+        alone = timeline.copy_out_s.get(-1, 0.0)   # one GPU that DDP wraps: every copy back after backward
+        if alone > 0:
+            events.append({"ph": "X", "pid": pid, "tid": 0, "name": "copy the gradients back", "cat": "copy",
+                           **span(clock, clock + alone * factor)})
+            clock += alone * factor
         comm_end = float(np.atleast_1d(comm.comm_end)[rank if np.size(comm.comm_end) > 1 else 0])
         update_start = max(clock, comm_end)
         events.append({"ph": "X", "pid": pid, "tid": 0, "name": "optimizer update",

@@ -40,11 +40,32 @@ def _network() -> Any:
     return NetworkOptions(protocol="nccl")
 
 
+#: A case whose framework is not torch's DistributedDataParallel broadcasts no module buffers before each forward
+#: (the cases here and in heldout.py; docs/design.md, "DDP's buffer broadcast")
+_NO_BUFFER_BROADCAST = "ddp:broadcast_buffers=false"
+
+
+def no_buffer_broadcast_text(framework: str) -> str:
+    """The assumption a case states when its framework (``framework``, in words) is not torch's DDP.
+
+    Examples
+    --------
+    >>> no_buffer_broadcast_text("Horovod").startswith("Horovod, not PyTorch DDP")
+    True
+    """
+    return (f"{framework}, not PyTorch DDP, broadcasts no BatchNorm buffers before each forward: `--framework "
+            f"{_NO_BUFFER_BROADCAST}` (stated since 2026-12-07, when DDP's buffer broadcast came to be priced)")
+
+
 # --- Sony 2D torus on ABCI ---------------------------------------------------------------------------------------
+_SONY_NNL = "Sony's Neural Network Libraries"
+
+
 def _sony_efficiency() -> float:
     from simtrain.training import simulate
 
-    common: dict[str, Any] = {"batch": 32, "algorithm": "multidim-ring", "dtype": "fp16", "network": _network()}
+    common: dict[str, Any] = {"batch": 32, "algorithm": "multidim-ring", "dtype": "fp16", "network": _network(),
+                              "framework": _NO_BUFFER_BROADCAST}
     one_node = simulate("resnet50", "abci", gpus=4, **common)
     full = simulate("resnet50", "abci", gpus=1088, **common)
     return 100.0 * full.throughput_samples_per_s / (1088 / 4 * one_node.throughput_samples_per_s)
@@ -59,10 +80,11 @@ register_case(Case(
     assumptions="topology `abci` at 1,088 GPUs (272 nodes of 4 V100 on NVLink2, 2 x EDR per node, racks of 34 "
                 "nodes, 3:1 rack-spine oversubscription); per-GPU batch 32 (the baseline batch of the paper's "
                 "table, [M2]); fp16 mixed precision; momentum SGD; 25 MiB buckets; `multidim-ring` on the grid "
-                "(4 GPUs, 272 nodes), i.e. Sony's 2D torus with one node per horizontal ring; efficiency = "
+                "(4 GPUs, 272 nodes), i.e. Sony's 2D torus with one node per horizontal ring; "
+                f"{no_buffer_broadcast_text(_SONY_NNL)}; efficiency = "
                 f"throughput at 1,088 / (272 x throughput of one 4-GPU node); {_BASE}",
     method="simtrain.training.simulate('resnet50', 'abci', gpus=1088 and 4, batch=32, algorithm='multidim-ring', "
-           "dtype='fp16')",
+           f"dtype='fp16', framework='{_NO_BUFFER_BROADCAST}')",
     compute=_sony_efficiency,
     effect_zero=100.0,
     gap="simtrain keeps 0.841 of one node's throughput per GPU on 1,088, the paper 0.916: simtrain's step is 36.20 ms "
@@ -74,7 +96,8 @@ register_case(Case(
         "measurement; not closed",
     source_id="sony-mikami-2018",
     command="simtrain simulate --model resnet50 --topology abci --gpus 1088 --batch 32 --dtype fp16 "
-            "--algorithm multidim-ring --set network.protocol=nccl; the same with --gpus 4",
+            f"--algorithm multidim-ring --framework {_NO_BUFFER_BROADCAST} --set network.protocol=nccl; the same with "
+            "--gpus 4",
 ))
 
 
@@ -172,10 +195,12 @@ _BYTEPS_SETUP = {"resnet50": ("fp32", 1.050, 64, 64), "vgg16": ("fp32", 1.581, 3
 #: BytePS's framework plugins push-pull each gradient in place (the PyTorch plugin's
 #: byteps.torch.ops.push_pull_async_inplace): no copies into DDP's buckets and back, so DDP's grouping without them
 #: (the BytePS cases here and in heldout.py)
-_BYTEPS_FRAMEWORK = "ddp:gradient_as_bucket_view=true"
+_BYTEPS_FRAMEWORK = "ddp:gradient_as_bucket_view=true,broadcast_buffers=false"
 _BYTEPS_FRAMEWORK_TEXT = ("BytePS's plugins push-pull each gradient in place (its PyTorch plugin's "
-                          "`push_pull_async_inplace`), with no copies into DDP's buckets and back: `--framework "
-                          f"{_BYTEPS_FRAMEWORK}` (since 2026-12-07, when DDP's copies came to be priced)")
+                          "`push_pull_async_inplace`), with no copies into DDP's buckets and back, and broadcast the "
+                          "model once, at the start (`broadcast_parameters`), not its buffers before every forward: "
+                          f"`--framework {_BYTEPS_FRAMEWORK}` (since 2026-12-07, when DDP's copies and buffer "
+                          "broadcast came to be priced)")
 
 
 @cache
@@ -256,7 +281,7 @@ def _mstopk_speedup() -> float:
     from simtrain.training import simulate
 
     common: dict[str, Any] = {"gpus": 128, "batch": 32, "dtype": "fp16", "algorithm": "multidim-ring",
-                              "network": _network()}
+                              "network": _network(), "framework": _NO_BUFFER_BROADCAST}
     dense = simulate("resnet50", "cloud-25g", **common)
     sparse = simulate("resnet50", "cloud-25g", scheme="mstopk:density=0.01", **common)
     return dense.step_time_s / sparse.step_time_s
@@ -275,14 +300,16 @@ register_case(Case(
                 "(the paper's densities are not in the notes); baseline = Horovod-style hierarchical dense "
                 "all-reduce (`multidim-ring`: NVLink reduce-scatter, inter-node all-reduce, all-gather), the "
                 "strongest dense system simtrain models and the one Horovod/NCCL users ran on such clusters; "
-                f"{_BASE}",
+                f"{no_buffer_broadcast_text('Horovod (and the MSTopK system compared with it)')}; {_BASE}",
     method="simtrain.training.simulate('resnet50', 'cloud-25g', gpus=128, batch=32, dtype='fp16', "
-           "algorithm='multidim-ring', scheme=None and 'mstopk:density=0.01')",
+           f"algorithm='multidim-ring', framework='{_NO_BUFFER_BROADCAST}', scheme=None and "
+           "'mstopk:density=0.01')",
     compute=_mstopk_speedup,
     effect_zero=1.0,
     source_id="mstopk-shi-2021",
     command="simtrain simulate --model resnet50 --topology cloud-25g --gpus 128 --batch 32 --dtype fp16 "
-            "--algorithm multidim-ring --set network.protocol=nccl [--scheme mstopk:density=0.01]",
+            f"--algorithm multidim-ring --framework {_NO_BUFFER_BROADCAST} --set network.protocol=nccl "
+            "[--scheme mstopk:density=0.01]",
     gap="the setup: the notes give neither the density, the precision, the batch nor which of the compared "
         "systems the 25-40 % is against, so the case assumes density 0.01, fp16, batch 32 against a dense "
         "2D-torus all-reduce; the ratio is sensitive to these (fp32 gives about 1.08x) and to the protocol "

@@ -45,8 +45,13 @@ _CSC_BLOCKS = {
 _CSC_RULE = ("the probe's rule, fixed before any run: per cluster the most recent dated block of the table")
 _CSC_RN50_RUN = ("torchvision ResNet-50 (`resnet50`), batch 32 per GPU, SGD(lr=1e-4) without momentum (`--optimizer "
                  "sgd`) with PyTorch 2's default foreach implementation (`--optimizer-impl foreach`), DDP with 25 MiB "
-                 "buckets (simtrain's default framework); synthetic images made by the DataLoader workers on the CPU "
-                 "(not modelled); the warm-up steps excluded from the average")
+                 "buckets and its default broadcast of the BatchNorm buffers before each forward (simtrain's default "
+                 "framework); the script wraps the model in DDP on one GPU too (pytorch_visionmodel_ddp.py calls "
+                 "`dist.init_process_group` and `DistributedDataParallel(model, device_ids=[local_rank])` whatever "
+                 "the world size), so the one-GPU runs pay DDP's copies and the buffers' flatten and copies: "
+                 "`--framework ddp:one_gpu=wrapped` (stated since 2026-12-07, when a one-GPU DDP came to be "
+                 "expressible); synthetic images made by the DataLoader workers on the CPU (not modelled); the "
+                 "warm-up steps excluded from the average")
 _CSC_AMP_TEXT = ("'--fp16' = torch.amp autocast + GradScaler over the fp32 model: `--dtype fp16 --autocast` (fp32 "
                  "parameters and gradients, each op's weights cast to fp16), in PyTorch's default NCHW layout, which "
                  "the script keeps (it never converts to channels_last): `--memory-format nchw` (both stated since "
@@ -139,8 +144,10 @@ def _csc(cluster: str, prec: str, gpus: int) -> Command:
     topology = {"mahti": "dgx-a100", "puhti": "dgx-h100", "lumi": "mi300x"}[cluster]
     system = {"mahti": _MAHTI_SETS, "puhti": _PUHTI_SETS, "lumi": _LUMI_SETS}[cluster]
     amp = _CSC_AMP if prec == "amp" else {}
+    # the script wraps the model in DDP whatever the world size (pytorch_visionmodel_ddp.py)
+    wrap = {"framework": "ddp:one_gpu=wrapped"} if gpus == 1 else {}
     return Command("simulate", {"model": "resnet50", "batch": 32, "optimizer": "sgd", "optimizer_impl": "foreach",
-                                "topology": topology, "gpus": gpus, "dtype": dtype, **amp, **system,
+                                "topology": topology, "gpus": gpus, "dtype": dtype, **amp, **wrap, **system,
                                 **_csc_sets(cluster, gpus), **_NCCL})
 
 
@@ -166,81 +173,75 @@ def _csc_system(cluster: str, gpus: int, few: int | None = None) -> str:
 
 _CSC_NAMES = {"mahti": "Mahti", "puhti": "Puhti", "lumi": "LUMI"}
 _CSC_DEVICE = {"mahti": "A100-SXM4-40GB", "puhti": "V100", "lumi": "MI250X GCD"}
-_CSC_AMP_GAP = ("simtrain's step is {step} ms (forward {fwd}, backward {bwd}, the SGD update {upd}; no communication) "
-                "where the run's is {pub_step} ms (32 / {pub} img/s), with the script's layout and precision stated "
+_CSC_AMP_GAP = ("simtrain's step is {step} ms (forward {fwd}, backward {bwd}, the SGD update {upd}, and DDP's copies "
+                "of the gradients and of the BatchNorm buffers {ddp}: the script wraps one GPU in DDP; no "
+                "communication) where the run's is {pub_step} ms (32 / {pub} img/s), with the script's layout and "
+                "precision stated "
                 "(PyTorch's default NCHW, and torch.amp's autocast over fp32 parameters: `--memory-format nchw "
                 "--autocast`, which took the case from {before} to what it is); in channels-last (`--memory-format "
                 "nhwc`, NVIDIA's recipes) simtrain would give {nhwc} img/s ({nhwc_error}); the table's AMP gain over "
                 "its {fp} row is {pub_gain}x, simtrain's {gain}x{more}; not closed")
 #: cluster -> the figures of the AMP one-GPU gap
 _CSC_AMP_GAPS = {
-    "mahti": dict(step="24.9", fwd="8.6", bwd="15.9", upd="0.4", pub_step="29.6", pub="1,082.76", before="+76.0 %",
-                  nhwc="1,832.2", nhwc_error="+69.2 %", fp="TF32", pub_gain="1.40", gain="1.86", more=""),
-    "puhti": dict(step="42.5", fwd="15.0", bwd="26.7", upd="0.7", pub_step="48.7", pub="657.66", before="+66.9 %",
-                  nhwc="1,063.9", nhwc_error="+61.8 %", fp="FP32", pub_gain="2.04", gain="2.20", more=""),
-    "lumi": dict(step="24.8", fwd="8.7", bwd="15.8", upd="0.4", pub_step="34.4", pub="931.08", before="+101.2 %",
-                 nhwc="1,803.9", nhwc_error="+93.7 %", fp="FP32", pub_gain="1.75", gain="1.66",
+    "mahti": dict(step="27.1", fwd="8.6", bwd="15.9", upd="0.4", ddp="2.2", pub_step="29.6", pub="1,082.76",
+                  before="+76.0 %", nhwc="1,628.8", nhwc_error="+50.4 %", fp="TF32", pub_gain="1.40", gain="1.80",
+                  more=""),
+    "puhti": dict(step="44.9", fwd="15.0", bwd="26.7", upd="0.7", ddp="2.5", pub_step="48.7", pub="657.66",
+                  before="+66.9 %", nhwc="983.1", nhwc_error="+49.5 %", fp="FP32", pub_gain="2.04", gain="2.14",
+                  more=""),
+    "lumi": dict(step="27.0", fwd="8.7", bwd="15.8", upd="0.4", ddp="2.2", pub_step="34.4", pub="931.08",
+                 before="+101.2 %", nhwc="1,607.9", nhwc_error="+72.7 %", fp="FP32", pub_gain="1.75", gain="1.61",
                  more="; what is left is the size of the FP32 row's surplus on this device "
-                      "(csc-lumi-rn50-fp32-1gcd, +46.1 %)"),
+                      "(csc-lumi-rn50-fp32-1gcd, +38.9 %)"),
 }
 _CSC_GAPS = {
     **{(cluster, "amp", 1): _CSC_AMP_GAP.format(**figures) for cluster, figures in _CSC_AMP_GAPS.items()},
     ("lumi", "fp32", 1): (
-        "simtrain's step is 41.3 ms (forward 15.0, backward 26.1, the SGD update 0.2; no communication) where the "
+        "simtrain's step is 43.4 ms (forward 15.0, backward 26.1, the SGD update 0.2, and DDP's copies of the "
+        "gradients and of the BatchNorm buffers 2.2: the script wraps one GCD in DDP; no communication) where the "
         "run's is 60.3 ms (32 / 530.74 img/s): the mi250x-gcd device runs fp32 on the matrix cores (MFMA) at the "
         "datasheet's 47.85 TFLOP/s matrix rate, 'the same kernels as the other dtypes' (devices/mi250x-gcd.yaml), "
         "which MIOpen's fp32 convolutions under PyTorch 2.2.1+rocm5.6 evidently do not reach (the probe's reading); "
         "the layout is not the cause (fp32 runs NCHW under `auto`), and the same script's NVIDIA fp32/TF32 rows "
-        "miss by -11.0 % (Mahti, TF32) and +6.1 % (Puhti, FP32); not closed"),
+        "miss by -15.0 % (Mahti, TF32) and +3.4 % (Puhti, FP32); not closed"),
 }
-#: the CSC script wraps the model in DDP on one GPU too (one process, world size 1), whose copies simtrain charges
-#: only where there is a reduction: the ratio's loss is over-stated by them
-_CSC_ONE_GPU_DDP = ("the script wraps the model in DDP on one GPU too, so its one-GPU run pays the same copies "
-                    "({copies}, {share} % of simtrain's one-GPU step), which simtrain charges only where gradients are "
-                    "reduced: that much of simtrain's loss is not in the table's")
+#: what simtrain's one- and many-GPU steps are made of, against the table's (the figures as `simulate --json`
+#: prints them)
+_CSC_GAP = ("simtrain keeps {sim} of its one-{u} throughput per {u} on {g} ({layout}), the table {pub}: simtrain's "
+            "{g}-{u} step is {step} ms against {one} ms on one {u}, {wait} ms of it its compute stretched {stretch}x "
+            "for the slowest of {g} {u}s (gpu_spread) and {shared} ms of compute slowed by the overlapped "
+            "collectives (the all-reduce's {comm} ms, {mb} MB sent per {u}{nic}, hidden behind backward and DDP's "
+            "copies); DDP's copies of the gradients into their buckets and back ({copies} ms) and its broadcast of "
+            "the BatchNorm buffers ({sync} ms) the one-{u} run pays too ({one_copies} and {one_sync} ms: the script "
+            "wraps one {u} in DDP), so it loses {loss} % where the run lost {publoss} % ({p1} to {pn} ms); with "
+            "`--gpu-spread 0` the effect error is {spread0} %; {rest}; not closed")
 _CSC_SCALING_GAPS = {
-    ("mahti", "fp32", 8): (
-        "simtrain keeps 0.938 of its one-GPU throughput per GPU on 8 (2 nodes of 4), the table 0.953: simtrain's "
-        "8-GPU step is 49.51 ms against 46.44 ms on one GPU, 1.34 ms of it its compute stretched 1.029x for the "
-        "slowest of 8 GPUs (gpu_spread), 1.58 ms DDP's copies of the gradients into their buckets and back (the "
-        "tail of the all-reduce, 2.29 ms in all, 178.9 MB sent per GPU, 44.7 MB of it across the NICs, hidden behind "
-        "them) and 0.15 ms "
-        "of compute slowed by the overlapped collectives, so it loses 6.2 % where the run lost 4.7 % (41.35 to "
-        "43.40 ms); " + _CSC_ONE_GPU_DDP.format(copies="1.6 ms", share="3.4") + "; with `--gpu-spread 0` the "
-        "effect error is -25.7 %; the script's synthetic images made on the CPU and the run's start-up jitter are "
-        "not modelled, the network is not stated (one HDR NIC per GPU assumed); not closed"),
-    ("mahti", "amp", 4): (
-        "simtrain keeps 0.917 of its one-GPU throughput per GPU on 4 (one node), the table 0.911: simtrain's 4-GPU "
-        "step is 27.15 ms against 24.91 ms on one GPU, 0.52 ms of it its compute stretched 1.021x for the slowest "
-        "of 4 GPUs (gpu_spread), 1.57 ms DDP's copies of autocast's fp32 gradients into their buckets and back "
-        "(the all-reduce's 0.79 ms, 153.3 MB sent per GPU inside the node, hidden) and 0.16 ms of compute slowed by "
-        "the overlapped "
-        "collectives, so it loses 8.3 % where the run lost 8.9 % (29.55 to 32.44 ms); "
-        + _CSC_ONE_GPU_DDP.format(copies="1.6 ms", share="6.3") + "; with `--gpu-spread 0` the effect error is "
-        "-28.5 %, and at the default spread without the copies (`--framework ddp:gradient_as_bucket_view=true`) -66.6 "
-        "%; before the case "
-        "stated the script's NCHW and autocast (fp16 gradients, NHWC) it was -64.2 %; the CPU-made synthetic "
-        "images are not modelled; not closed"),
-    ("puhti", "amp", 8): (
-        "simtrain keeps 0.927 of its one-GPU throughput per GPU on 8 (2 nodes of 4), the table 0.882: simtrain's "
-        "8-GPU step is 45.83 ms against 42.46 ms on one GPU, 1.22 ms of it its compute stretched 1.029x for the "
-        "slowest of 8 GPUs (gpu_spread), 1.88 ms DDP's copies of autocast's fp32 gradients into their buckets and "
-        "back (the all-reduce's 5.88 ms, 178.9 MB sent per GPU, 25.6 MB of it across the 2 x 100 Gbit/s NICs per "
-        "node, hidden behind "
-        "backward and them) and 0.26 ms of compute slowed by the overlapped collectives, so it loses 7.3 % where "
-        "the run lost 11.8 % (48.66 to 55.16 ms); " + _CSC_ONE_GPU_DDP.format(copies="1.9 ms", share="4.4")
-        + "; with `--gpu-spread 0` the effect error is -60.1 %; the network is assumed and the CPU-made synthetic "
-        "images are not modelled; not closed"),
-    ("lumi", "fp32", 16): (
-        "simtrain keeps 0.927 of its one-GCD throughput per GCD on 16 (2 nodes of 8), the table 0.905: simtrain's "
-        "16-GCD step is 44.48 ms against 41.26 ms on one GCD, 1.48 ms of it its compute stretched 1.036x for the "
-        "slowest of 16 GCDs (gpu_spread), 1.57 ms DDP's copies of the gradients into their buckets and back (the "
-        "all-reduce's 2.77 ms, 191.7 MB sent per GCD, 24.0 MB of it across the NICs, hidden) and 0.18 ms of compute "
-        "slowed by the "
-        "overlapped collectives, so it loses 7.3 % where the run lost 9.5 % (60.29 to 66.62 ms); "
-        + _CSC_ONE_GPU_DDP.format(copies="1.6 ms", share="3.8") + "; with `--gpu-spread 0` the effect error is "
-        "-58.5 %; the xGMI links are assumed (one 50 GB/s link per GCD pair), RCCL's start-up jitter and the "
-        "CPU-made synthetic images are not modelled; not closed"),
+    ("mahti", "fp32", 8): _CSC_GAP.format(
+        sim="0.968", u="GPU", g=8, layout="2 nodes of 4", pub="0.953", step="50.22", one="48.63", wait="1.34",
+        stretch="1.029", shared="0.15", comm="2.29", mb="178.9", nic=", 44.7 MB of it across the NICs",
+        copies="1.58", sync="0.70", one_copies="1.54", one_sync="0.64", loss="3.2", publoss="4.7", p1="41.35",
+        pn="43.40", spread0="-91.7",
+        rest="the script's synthetic images made on the CPU and the run's start-up jitter are not modelled, the "
+             "network is not stated (one HDR NIC per GPU assumed)"),
+    ("mahti", "amp", 4): _CSC_GAP.format(
+        sim="0.973", u="GPU", g=4, layout="one node", pub="0.911", step="27.83", one="27.09", wait="0.52",
+        stretch="1.021", shared="0.16", comm="0.79", mb="153.3", nic=" inside the node", copies="1.57", sync="0.68",
+        one_copies="1.54", one_sync="0.64", loss="2.7", publoss="8.9", p1="29.55", pn="32.44", spread0="-92.6",
+        rest="before the case stated the script's NCHW and autocast (fp16 gradients, NHWC) it was -64.2 %, and "
+             "before its one-GPU run paid DDP's copies -7.3 %; the CPU-made synthetic images are not modelled"),
+    ("puhti", "amp", 8): _CSC_GAP.format(
+        sim="0.965", u="GPU", g=8, layout="2 nodes of 4", pub="0.882", step="46.55", one="44.93", wait="1.22",
+        stretch="1.029", shared="0.26", comm="5.88", mb="178.9",
+        nic=", 25.6 MB of it across the 2 x 100 Gbit/s NICs per node", copies="1.88", sync="0.72",
+        one_copies="1.83", one_sync="0.64", loss="3.5", publoss="11.8", p1="48.66", pn="55.16", spread0="-93.9",
+        rest="the network is assumed and the CPU-made synthetic images are not modelled"),
+    ("lumi", "fp32", 16): _CSC_GAP.format(
+        sim="0.961", u="GCD", g=16, layout="2 nodes of 8", pub="0.905", step="45.20", one="43.42", wait="1.48",
+        stretch="1.036", shared="0.18", comm="2.77", mb="191.7", nic=", 24.0 MB of it across the NICs",
+        copies="1.57", sync="0.72", one_copies="1.52", one_sync="0.64", loss="3.9", publoss="9.5", p1="60.29",
+        pn="66.62", spread0="-94.5",
+        rest="the xGMI links are assumed (one 50 GB/s link per GCD pair), RCCL's start-up jitter and the CPU-made "
+             "synthetic images are not modelled"),
 }
 
 

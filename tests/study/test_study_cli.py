@@ -66,11 +66,15 @@ def test_quickstart_runs_the_shipped_study(capsys, tmp_path):
         assert (out / name).stat().st_size > 20_000
     assert "at 4096 GPUs:" in stdout
     big = table[table["gpus"] == 4096].set_index(["model", "topology", "scheme"])
-    # the cloud is the worst place to scale plain data parallelism; AB-training recovers most of it (more than half
-    # of what plain data parallelism loses against linear scaling)
-    plain = big.loc[("resnet50", "cloud-25g", "none"), "scaling_efficiency"]
-    assert plain < big.loc[("resnet50", "abci", "none"), "scaling_efficiency"]
-    assert big.loc[("resnet50", "cloud-25g", "ab-training"), "scaling_efficiency"] - plain > 0.5 * (1 - plain)
+    # the cloud is the worst place to scale plain data parallelism; AB-training hides most of its exposed
+    # communication (DDP's broadcast of ResNet-50's BatchNorm buffers, NCCL's ring latency over 4,096 GPUs, stays:
+    # no scheme compresses it)
+    plain = big.loc[("resnet50", "cloud-25g", "none")]
+    assert plain["scaling_efficiency"] < big.loc[("resnet50", "abci", "none"), "scaling_efficiency"]
+    ab = big.loc[("resnet50", "cloud-25g", "ab-training")]
+    assert ab["scaling_efficiency"] > plain["scaling_efficiency"]
+    assert ab["exposed_comm_time_s"] < 0.5 * plain["exposed_comm_time_s"]
+    assert ab["buffer_sync_s"] == pytest.approx(plain["buffer_sync_s"], rel=0.05) and plain["buffer_sync_s"] > 0
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -166,7 +166,9 @@ def test_report_says_the_framework_and_its_costs():
     assert data["launch_overhead_s"] > 0
     # the first bucket waits for backward to produce its gradients, no longer
     assert 0 < data["first_bucket_wait_s"] < r.backward_time_s
-    assert r.first_bucket_wait_s == pytest.approx(r.buckets[0].ready_s - r.forward_time_s * r.slowest_gpu_factor)
+    # from the end of forward, which follows DDP's buffer broadcast
+    assert r.first_bucket_wait_s == pytest.approx(r.buckets[0].ready_s - r.buffer_sync_s
+                                                  - r.forward_time_s * r.slowest_gpu_factor)
 
 
 def test_a_smaller_first_bucket_starts_communication_sooner():
@@ -381,3 +383,88 @@ def test_engines_agree_on_the_copies():
     assert analytical.bucket_copy_s > 0
     assert des.bucket_copy_s == pytest.approx(analytical.bucket_copy_s, rel=1e-12)
     assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
+
+
+def test_the_loader_gives_batchnorms_their_buffers():
+    """torch's BatchNorm2d buffers: running_mean and running_var per feature, num_batches_tracked; torchvision's
+    ResNet-50 has 53 BatchNorms over 26,560 features."""
+    buffers = load_model("resnet50").buffers
+    assert len(buffers) == 3 * 53 and sum(t.numel for t in buffers) == 2 * 26_560 + 53
+    assert sum(1 for t in buffers if not t.shape) == 53
+    inception = load_model("inception-v3")   # conv2d with batchnorm: true carries the BatchNorm's buffers
+    assert any(t.name.endswith(".bn.running_var") for t in inception.buffers)
+    assert load_model("bert-base").buffers == []
+
+
+def test_ddp_broadcasts_the_buffers_before_the_forward():
+    """torch's broadcast_buffers (default True): broadcast_coalesced per dtype (a flatten, NCCL's broadcast, a copy
+    back of each buffer) before the step's first forward, which waits for it."""
+    from simtrain.collectives.nccl import NcclTuner
+    from simtrain.topology import load_topology
+    from simtrain.training.framework import buffer_sync_seconds
+
+    common = {"gpus": 16, "batch": 64, "gpu_spread": 0.0}
+    r = simulate("resnet50", "dgx-a100", **common)
+    off = simulate("resnet50", "dgx-a100", framework="ddp:broadcast_buffers=false", **common)
+    assert off.buffer_sync_s == 0.0 and r.exposed_comm_time_s == off.exposed_comm_time_s == 0.0
+    # every collective hides behind backward either way: the step is longer by the broadcast alone
+    assert r.step_time_s == pytest.approx(off.step_time_s + r.buffer_sync_s, rel=1e-12)
+    resolved = resolve(TrainingRun("resnet50", "dgx-a100", **common))
+    buffers = load_model("resnet50").buffers
+    kernels = buffer_sync_seconds(buffers, resolved.compute, lambda nbytes: 0.0)
+    tuner = NcclTuner("broadcast", load_topology("dgx-a100", gpus=16), [np.arange(16)], [1.0])
+    # two broadcasts (the fp32 running statistics, the int64 counters) at NCCL's model's time, and the kernels
+    broadcasts = sum(tuner.predict(tuner.choose(n), n) for n in (4.0 * 2 * 26_560, 8.0 * 53))
+    assert r.buffer_sync_s == pytest.approx(kernels + broadcasts, rel=1e-12)
+    assert kernels > 3 * 53 * resolved.compute.kernel_overhead_s   # a kernel per buffer, and the flattens
+
+
+@pytest.mark.parametrize("framework", ["ideal", "horovod", "after-backward", "ddp:broadcast_buffers=false"])
+def test_only_ddp_broadcasts_buffers(framework):
+    assert simulate("resnet50", "abci", gpus=16, batch=32, framework=framework).buffer_sync_s == 0.0
+    assert simulate("bert-base", "abci", gpus=16, batch=8).buffer_sync_s == 0.0   # no buffers
+
+
+def test_the_buffer_broadcast_once_a_step_and_not_in_local_steps():
+    """The forwards under no_sync follow a forward without gradient sync, so only the step's first forward syncs;
+    a phase that reduces no gradients during backward has no DDP forward to sync."""
+    once = simulate("resnet50", "abci", gpus=16, micro_batch=32, gpu_spread=0.0)
+    four = simulate("resnet50", "abci", gpus=16, micro_batch=32, global_batch=32 * 16 * 4, gpu_spread=0.0)
+    assert once.buffer_sync_s > 0 and four.buffer_sync_s == pytest.approx(once.buffer_sync_s, rel=1e-12)
+    assert simulate("resnet50", "abci", gpus=16, batch=32, scheme="local-sgd", gpu_spread=0.0).buffer_sync_s == 0.0
+
+
+@pytest.mark.parametrize("engine", ["analytical", "des"])
+def test_ddp_wrapping_one_gpu_pays_its_copies_and_buffer_flatten(engine):
+    """A script that wraps its model in DDP on one GPU runs the reducer: every gradient copied into its bucket and
+    back, and the buffers flattened and copied back; NCCL's broadcast over one rank moves nothing."""
+    from simtrain.training.framework import buffer_sync_seconds, copy_seconds
+
+    common = {"gpus": 1, "batch": 64, "engine": engine}
+    bare = simulate("resnet50", "torus-2d", **common)
+    wrapped = simulate("resnet50", "torus-2d", framework="ddp:one_gpu=wrapped", **common)
+    resolved = resolve(TrainingRun("resnet50", "torus-2d", **common))
+    model = load_model("resnet50")
+    copies = 2 * copy_seconds(model.tensors, 4, resolved.compute)
+    sync = buffer_sync_seconds(model.buffers, resolved.compute, lambda nbytes: 0.0)
+    assert bare.bucket_copy_s == bare.buffer_sync_s == 0.0
+    assert wrapped.bucket_copy_s == pytest.approx(copies, rel=1e-12)
+    assert wrapped.buffer_sync_s == pytest.approx(sync, rel=1e-12)
+    assert wrapped.step_time_s == pytest.approx(bare.step_time_s + copies + sync, rel=1e-12)
+    assert wrapped.exposed_comm_time_s == 0.0 and wrapped.comm_time_s == 0.0
+    # more GPUs: the option changes nothing
+    assert simulate("resnet50", "torus-2d", gpus=16, batch=64, framework="ddp:one_gpu=wrapped").step_time_s == \
+        simulate("resnet50", "torus-2d", gpus=16, batch=64).step_time_s
+
+
+def test_the_trace_draws_the_buffer_broadcast_before_the_forward():
+    from simtrain.training.trace import step_trace
+
+    r = simulate("resnet50", "dgx-a100", gpus=16, batch=64, gpu_spread=0.0)
+    events = {e["name"]: e for e in step_trace(r, ranks=[0])["traceEvents"] if e.get("ph") == "X"}
+    sync = events["broadcast the module buffers"]
+    assert sync["ts"] == 0 and math.isclose(sync["dur"] / 1e6, r.buffer_sync_s, rel_tol=1e-3)
+    assert math.isclose(events["forward"]["ts"], sync["dur"], rel_tol=1e-6)
+    wrapped = simulate("resnet50", "torus-2d", gpus=1, batch=64, framework="ddp:one_gpu=wrapped")
+    names = [e["name"] for e in step_trace(wrapped)["traceEvents"] if e.get("ph") == "X"]
+    assert "copy the gradients back" in names and "broadcast the module buffers" in names

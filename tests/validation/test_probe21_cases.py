@@ -137,11 +137,13 @@ def _meg(gpus: int, layers: int, hidden: int, heads: int, vocab: int, tp: int, p
 def _rn50(gpus: int, batch: int, dtype: str) -> str:
     # the AMP runs with --memory-format nchw --autocast since the cases state DLE's `--amp` at 5cc03caa (apex O1) in
     # main.py's default layout; the probe's commands left both to simtrain's defaults
-    # and apex DDP's 10 M-element buckets (--bucket-size, --framework ddp:first_bucket) since the cases state them
+    # and apex DDP's 10 M-element buckets (--bucket-size, --framework ddp:first_bucket) since the cases state them,
+    # and that apex's DDP broadcasts no buffers before each forward (broadcast_buffers=false) since DDP's broadcast
+    # is priced (2026-12-07)
     amp = " --memory-format nchw --autocast" if dtype == "fp16" else ""
     return (f"simulate --model resnet50 {_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --batch {batch} "
-            f"--dtype {dtype}{amp} --bucket-size 40000000B --framework ddp:first_bucket=40000000B --no-check-memory "
-            f"{_NCCL}")
+            f"--dtype {dtype}{amp} --bucket-size 40000000B "
+            f"--framework ddp:first_bucket=40000000B,broadcast_buffers=false --no-check-memory {_NCCL}")
 
 
 def _bert(gpus: int, batch: int, dtype: str) -> str:

@@ -89,13 +89,16 @@ PROBE_NAMES = {"csc-mahti-rn50-fp32-8v1gpu-scaling": "csc-mahti-rn50-fp32-8gpu-e
 #: the MPT rows state llm-foundry's optimizer code and clipping (2026-12-07): before, +0.2354 and +0.0039; and since
 #: the AMP rows state the scripts' NCHW layout and autocast (2026-12-07): before, mahti +0.7602, puhti +0.6689, lumi
 #: +1.0121, the 4- and 8-GPU ratios +0.0628 and +0.0616, run_clm +2.2280; and since DDP's gradient copies are priced
-#: (2026-12-07): before, the 8-GPU row -0.0992, the ratios +0.0118, +0.0651, +0.0810, +0.0538
+#: (2026-12-07): before, the 8-GPU row -0.0992, the ratios +0.0118, +0.0651, +0.0810, +0.0538; and since DDP's buffer
+#: broadcast is priced and the one-GPU rows state the script's DDP on one GPU (2026-12-07): before, the one-GPU rows
+#: -0.1097, +0.1866, +0.0611, +0.1460, +0.4614, +0.3837, the 8-GPU row -0.1235, the ratios -0.0155, +0.0072, +0.0504,
+#: +0.0248
 MEASURED = {
-    "csc-mahti-rn50-fp32-1gpu": -0.1097, "csc-mahti-rn50-amp-1gpu": +0.1866, "csc-mahti-rn50-fp32-8gpu": -0.1235,
-    "csc-puhti-rn50-fp32-1gpu": +0.0611, "csc-puhti-rn50-amp-1gpu": +0.1460, "csc-lumi-rn50-fp32-1gcd": +0.4614,
-    "csc-lumi-rn50-amp-1gcd": +0.3837, "csc-mahti-rn50-fp32-8v1gpu-scaling": -0.0155,
-    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0072, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0504,
-    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0248, "csc-mahti-runclm-1gpu": +2.1441,
+    "csc-mahti-rn50-fp32-1gpu": -0.1497, "csc-mahti-rn50-amp-1gpu": +0.0910, "csc-mahti-rn50-fp32-8gpu": -0.1358,
+    "csc-puhti-rn50-fp32-1gpu": +0.0337, "csc-puhti-rn50-amp-1gpu": +0.0829, "csc-lumi-rn50-fp32-1gcd": +0.3886,
+    "csc-lumi-rn50-amp-1gcd": +0.2729, "csc-mahti-rn50-fp32-8v1gpu-scaling": +0.0163,
+    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0685, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0943,
+    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0613, "csc-mahti-runclm-1gpu": +2.1441,
     "nebius-allreduce-1mib": +0.6238, "nebius-allreduce-10mib": +0.4318, "nebius-allreduce-100mib": +0.2351,
     "nebius-allreduce-1000mib": +0.0244, "nebius-simpletransformer-16gpu": +3.1158,
     "mosaic-mi250-mpt7b-1node": +0.2349, "mosaic-mi250-mpt7b-32v1node-scaling": +0.0003,
@@ -119,13 +122,16 @@ _MPT = ("simulate --model gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=5036
 # --memory-format nchw --autocast on the AMP runs since the cases state the script's code (PyTorch's default layout,
 # torch.amp autocast over the fp32 model); the probe's commands left both to simtrain's defaults
 _AMP = "--memory-format nchw --autocast"
+# --framework ddp:one_gpu=wrapped on the one-GPU runs since the cases state that the script wraps one GPU in DDP
+# (2026-12-07, when a one-GPU DDP came to be expressible); the probe's commands ran the model alone
+_WRAP = "--framework ddp:one_gpu=wrapped"
 _ONE = {
-    "mahti-fp32": f"{_RN50} {_MAHTI} --gpus 1 {_MAHTI1} --dtype tf32 {_NCCL}",
-    "mahti-amp": f"{_RN50} {_MAHTI} --gpus 1 {_MAHTI1} --dtype fp16 {_AMP} {_NCCL}",
-    "puhti-fp32": f"{_RN50} {_PUHTI} --gpus 1 --dtype fp32 --set topology.gpus_per_node=1 {_NCCL}",
-    "puhti-amp": f"{_RN50} {_PUHTI} --gpus 1 --dtype fp16 {_AMP} --set topology.gpus_per_node=1 {_NCCL}",
-    "lumi-fp32": f"{_RN50} {_LUMI} --gpus 1 --dtype fp32 --set topology.gpus_per_node=1 {_NCCL}",
-    "lumi-amp": f"{_RN50} {_LUMI} --gpus 1 --dtype fp16 {_AMP} --set topology.gpus_per_node=1 {_NCCL}",
+    "mahti-fp32": f"{_RN50} {_MAHTI} --gpus 1 {_MAHTI1} --dtype tf32 {_WRAP} {_NCCL}",
+    "mahti-amp": f"{_RN50} {_MAHTI} --gpus 1 {_MAHTI1} --dtype fp16 {_AMP} {_WRAP} {_NCCL}",
+    "puhti-fp32": f"{_RN50} {_PUHTI} --gpus 1 --dtype fp32 --set topology.gpus_per_node=1 {_WRAP} {_NCCL}",
+    "puhti-amp": f"{_RN50} {_PUHTI} --gpus 1 --dtype fp16 {_AMP} --set topology.gpus_per_node=1 {_WRAP} {_NCCL}",
+    "lumi-fp32": f"{_RN50} {_LUMI} --gpus 1 --dtype fp32 --set topology.gpus_per_node=1 {_WRAP} {_NCCL}",
+    "lumi-amp": f"{_RN50} {_LUMI} --gpus 1 --dtype fp16 {_AMP} --set topology.gpus_per_node=1 {_WRAP} {_NCCL}",
 }
 _MANY = {
     "mahti-fp32-8": f"{_RN50} {_MAHTI} --gpus 8 --dtype tf32 --set topology.device=a100-40gb "
@@ -267,7 +273,8 @@ def test_the_amp_gaps_give_what_the_channels_last_layout_gives(rows) -> None:
         flags = command_flags(rows[name].command)
         params = {"model": "resnet50", "batch": 32, "optimizer": "sgd", "optimizer_impl": "foreach",
                   "topology": flags["--topology"], "gpus": 1, "dtype": "fp16", "autocast": True,
-                  "memory_format": "nhwc", **{key: value for key, value in flags.items() if not key.startswith("--")}}
+                  "memory_format": "nhwc", "framework": flags["--framework"],
+                  **{key: value for key, value in flags.items() if not key.startswith("--")}}
         nhwc = Command("simulate", params).run()["throughput_samples_per_s"]
         figure, error = re.search(r"`--memory-format nhwc`, NVIDIA's recipes\) simtrain would give ([\d,.]+) img/s "
                                   r"\(([+-][\d.]+) %", rows[name].gap).groups()
