@@ -29,7 +29,7 @@ The frameworks:
     the autograd hook, dividing it by the world size on the way (``mark_variable_ready_dense``: ``at::mul_out``), and
     back into ``.grad`` once backward has ended and the bucket's collective is done (``finalize_backward`` →
     ``copy_bucket_to_grad``: ``grad.copy_``); both run on the compute stream, one kernel a tensor, priced by the
-    compute model as native element-wise passes (:func:`copy_seconds`). Unless ``broadcast_buffers`` is false
+    compute model as streaming element-wise passes (:func:`copy_seconds`). Unless ``broadcast_buffers`` is false
     (torch's argument, True by default), DDP broadcasts the module's buffers (BatchNorm's running statistics) from
     rank 0 before each forward that reduces gradients, which the forward waits for (:func:`buffer_sync_seconds`).
     A one-GPU run is the model without DDP unless ``one_gpu=wrapped``: a script that wraps the model in DDP
@@ -390,7 +390,13 @@ def _next_tick(time: float, cycle: float) -> float:
 
 def copy_seconds(tensors: Sequence[Tensor], width: int, compute: Any) -> float:
     """Seconds a framework's copy of ``tensors`` (gradients of ``width`` bytes an element) takes on the compute
-    stream: one native element-wise kernel a tensor, each reading and writing its bytes, at least the launch floor.
+    stream: one streaming element-wise kernel a tensor, each reading and writing its bytes at the device's streaming
+    (triad) fraction of its bandwidth, at least the launch floor.
+
+    DDP's copies are TensorIterator's vectorized ``copy_`` and ``mul_out``: a STREAM copy and scale, which reach the
+    triad's rate (0.75-0.86 of an H100's peak measured for such kernels; docs/compute-model.md, "Native kernels"),
+    as Horovod's fusion-buffer copies and FSDP2's copies are priced; the lower native fraction is PyTorch's
+    normalisation kernels' and eager chains'.
 
     Examples
     --------
@@ -399,10 +405,9 @@ def copy_seconds(tensors: Sequence[Tensor], width: int, compute: Any) -> float:
     >>> cm = ComputeModel.roofline("a100")
     >>> tensors = load_model("resnet50").tensors
     >>> round(copy_seconds(tensors, 4, cm) * 1e3, 3)   # 102 MB read and written in 161 kernels, most at the floor
-    0.723
+    0.682
     """
-    return float(sum(compute.kernel_time(0.0, 2.0 * tensor.numel * width, "fp32", native=True)
-                     for tensor in tensors))
+    return float(sum(compute.kernel_time(0.0, 2.0 * tensor.numel * width, "fp32") for tensor in tensors))
 
 
 #: Tensors ``torch.cat`` gathers in one kernel (``CAT_ARRAY_BATCH_SIZE`` in ATen's CUDA ``Shape.cu``): a flatten of
@@ -437,10 +442,10 @@ def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any)
         if not group:
             continue
         nbytes = float(sum(t.numel for t in group) * width)
-        total += compute.kernel_time(0.0, 2.0 * nbytes, "fp32", kernels=math.ceil(len(group) / CAT_BATCH),
-                                     native=True)
+        # streaming kernels, as the gradients' copies (copy_seconds)
+        total += compute.kernel_time(0.0, 2.0 * nbytes, "fp32", kernels=math.ceil(len(group) / CAT_BATCH))
         total += float(broadcast(nbytes))
-        total += sum(compute.kernel_time(0.0, 2.0 * t.numel * width, "fp32", native=True) for t in group)
+        total += sum(compute.kernel_time(0.0, 2.0 * t.numel * width, "fp32") for t in group)
     return total
 
 

@@ -510,10 +510,10 @@ _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the p
                 "torchvision's ImageFolder with 8 workers per GPU on DGX-1 and 16 on DGX A100, no CPU affinity until a "
                 "later commit; TensorFlow: training_perf.sh reads TFRecords without `--use_dali`, tf.image.decode_jpeg "
                 "on the CPU), so 8 GPUs share the host that fed one; the loss grows with the node's image rate (AMP "
-                "loses more than FP32/TF32 on the same node with the same gradient bytes) while simtrain loses 3.5-5.0 "
+                "loses more than FP32/TF32 on the same node with the same gradient bytes) while simtrain loses 3.5-4.9 "
                 "%, AMP barely more than FP32/TF32: 2.8 % on 8 GPUs and 3.5 % on 16 waiting for the slowest GPU "
                 "(gpu_spread), the rest DDP's copies of the gradients into their buckets and back and its broadcast "
-                "of the BatchNorm buffers before each forward (PyTorch: 1.49 and 0.69 ms of a 105.3 ms step on DGX "
+                "of the BatchNorm buffers before each forward (PyTorch: 1.40 and 0.69 ms of a 105.2 ms step on DGX "
                 "A100 with AMP) or the all-reduce that Horovod's 5 ms cycle leaves exposed "
                 "(TensorFlow: 2.0 ms of 104 ms). A host capacity from published rates would not close it: tensorpack's "
                 "ImageNet loader benchmark (github.com/tensorpack/benchmarks, ImageNet/README.md) reads 11k images/s "
@@ -728,8 +728,8 @@ _weak_scaling_case("dle-paddle-rn50-a100-amp-8gpu-scaling", "dle-paddle-rn50",
       f"256 (weak scaling); AMP (fp16 mixed precision): {_PADDLE_AMP_TEXT}; {_PADDLE_RUN}; on 8 GPUs "
       f"{_PADDLE_FUSE_TEXT}; {_DEFAULT_ALGO}; efficiency = simtrain's 8-GPU throughput per GPU over its 1-GPU "
       "throughput", _paddle_one, _paddle_node,
-      gap="simtrain loses 4.4 %: its 8-GPU step is 103.0 ms against 98.5 ms on one GPU, 2.8 ms of it waiting for the "
-          "slowest of 8 GPUs (gpu_spread), 1.5 ms DDP's copies of the gradients into the 6 buckets and back and "
+      gap="simtrain loses 4.3 %: its 8-GPU step is 103.0 ms against 98.5 ms on one GPU, 2.8 ms of it waiting for the "
+          "slowest of 8 GPUs (gpu_spread), 1.4 ms DDP's copies of the gradients into the 6 buckets and back and "
           "0.2 ms of compute slowed by the overlapped all-reduce (1.1 ms of fp32 gradients, none of it exposed), "
           "where the run lost 6.6 % (the TF32 row, 8.01 x, above linear, is left out: it has no loss to compare); "
           "the runs read through DALI, so the rest of the loss is not a CPU decoder's limit, and what it is (DALI's "
@@ -769,7 +769,7 @@ for _gpus, _published, _fp_row in (
           f"(`gpus_per_node=1`), per-GPU batch 256 (weak scaling); {_FLAGPERF_RN50_RUN}; {_DEFAULT_ALGO}; "
           f"efficiency = simtrain's {_gpus}-GPU throughput per GPU over its 1-GPU throughput", _flagperf_one, _many,
           gap="simtrain loses 3.5 % on one node and 4.1 % on two: 2.9 and 3.5 % waiting for the slowest of 8 or 16 "
-              "GPUs (gpu_spread), the rest DDP's copies of the gradients into their buckets and back (1.6 ms) and "
+              "GPUs (gpu_spread), the rest DDP's copies of the gradients into their buckets and back (1.5 ms) and "
               "its broadcast of the BatchNorm buffers before each forward (0.7 ms); the TF32 all-reduce takes "
               "1.0-1.5 ms of a 361-364 ms step, none of it exposed, where the run lost 4.5 % on one node and 7.1 % "
               "on two; p_core leaves the data-IO "
@@ -820,18 +820,18 @@ _case("flagperf-gpt2-345m-a100-40gb-tf32-1gpu", "flagperf-gpt2",
 for _gpus, _many, _published, _fp_row, _gap in (
         (8, _gpt2_node, (97.6 / 8) / 14.2,
          "'| A100单机8卡（1x8）  | fp32      | / | 10352.7  | 68.6    | 97.5    | 97.6   | 0.60        | 31.3/40.0 |'",
-         "the loss is predicted: simtrain loses 15.1 %: the clipped for-loop AdamW update (25.1 ms) in every 264 ms "
+         "the loss is predicted: simtrain loses 14.4 %: the clipped for-loop AdamW update (25.1 ms) in every 262 ms "
          "step on 8 GPUs where one GPU runs it once per 8 micro-batches, DDP's copies of the gradients into their "
-         "buckets and back (8.4 ms) and 7.1 ms waiting for the slowest of 8 GPUs (gpu_spread), the 12.5 ms "
+         "buckets and back (6.3 ms) and 7.1 ms waiting for the slowest of 8 GPUs (gpu_spread), the 12.5 ms "
          "all-reduce hidden behind backward and the copies, where the run lost 14.1 %; before the cases stated the "
          "code's optimizer and clipping (2026-12-07) simtrain lost 7.4 % (effect -47.6 %); with no overlap at all "
          "(`--framework after-backward`) it keeps 0.838"),
         (16, _gpt2_two, (156.6 / 16) / 14.2,
          "'| A100两机16卡（2x8）  | fp32      | / | /  | 116    | 156.5    | 156.6   | /        | 29.9/40.0 |'",
-         "simtrain loses 15.6 %: as on 8 GPUs, the update (25.1 ms) and DDP's copies (8.5 ms) in every 266 ms step, "
+         "simtrain loses 14.9 %: as on 8 GPUs, the update (25.1 ms) and DDP's copies (6.3 ms) in every 264 ms step, "
          "8.8 ms waiting for the slowest of 16 GPUs (gpu_spread), the 18.1 ms all-reduce hidden, where the run lost "
          "31 % (it lost 14 % on one node); neither no overlap at all (`--framework after-backward`: 0.812) nor one "
-         "200 Gbit/s NIC per node (the README gives IB 200 Gb/s, not the NIC count: 0.802) comes near it; what the "
+         "200 Gbit/s NIC per node (the README gives IB 200 Gb/s, not the NIC count: 0.805) comes near it; what the "
          "loss is (two-node DDP timing over a fabric the README does not describe, stragglers, synchronisation) is "
          "not modelled")):
     _weak_scaling_case(f"flagperf-gpt2-345m-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-gpt2",
@@ -1551,11 +1551,11 @@ _case("dle-pytorch-bert-large-dgx2h-amp-64node-scaling", "dle-pytorch-bert",
       f"{_BERT_DDP_TEXT}; {_DEFAULT_ALGO}", [_bert_16, _bert_1024],
       lambda: 100.0 * (float(_bert_1024.run()["throughput_samples_per_s"]) / 1024)
       / (float(_bert_16.run()["throughput_samples_per_s"]) / 16), effect_zero=100.0,
-      gap="most of the loss is predicted: simtrain loses 12.4 % against one node, the run 13.0 %: each 315 ms step "
+      gap="most of the loss is predicted: simtrain loses 12.1 % against one node, the run 13.0 %: each 314 ms step "
           "at 1,024 GPUs waits 19.0 ms for the slowest of 1,024 GPUs (gpu_spread) where one node waits 9.5 ms per "
           "micro-batch for the slowest of 16, runs the LAMB update (17.7 ms) that one node runs once per 64 "
-          "micro-batches, copies the gradients into apex DDP's two buckets and back (7.9 ms), slows 2.7 ms of "
-          "compute with the overlapped all-reduce (18.3 ms) and leaves 1.8 ms of it exposed, where one node's one "
+          "micro-batches, copies the gradients into apex DDP's two buckets and back (6.1 ms), slows 2.7 ms of "
+          "compute with the overlapped all-reduce (18.3 ms) and leaves 2.5 ms of it exposed, where one node's one "
           "all-reduce per 64 micro-batches takes 10.7 ms; the rest of the loss (stragglers, the input pipeline) is "
           "not modelled")
 
@@ -1896,9 +1896,9 @@ _PROBE17_BERT_SCALING: Sequence[tuple[str, str, str, str, float, Command, Comman
      "whether PaddlePaddle's gradient merge (program.py at a5388a45: `gradient_merge_configs = {'k_steps': ...}`, "
      "32 steps on one node) all-reduces only after the accumulation was not verified (`--framework after-backward` "
      f"on the 8-GPU run moves the effect error by 0.2 point); {_DEFAULT_ALGO}",
-     "simtrain loses 7.1 %: each 487 ms step at 256 GPUs waits 26.1 ms for the slowest of 256 GPUs (gpu_spread) "
+     "simtrain loses 6.8 %: each 485 ms step at 256 GPUs waits 26.1 ms for the slowest of 256 GPUs (gpu_spread) "
      "where one node waits 12.6 ms per micro-batch for the slowest of 8, runs the LAMB update (11.1 ms) that one "
-     "node runs once per 32 micro-batches, copies the gradients into DDP's buckets and back (7.2 ms) and slows 3.4 "
+     "node runs once per 32 micro-batches, copies the gradients into DDP's buckets and back (5.5 ms) and slows 3.4 "
      "ms of compute with the overlapped all-reduce of the fp32 gradients (25.3 ms, none of it exposed), where the "
      "run lost 10.9 %; what the rest is (PaddlePaddle's gradient fusion and timing, stragglers, the network the "
      "README does not state) is not modelled; not closed"),
@@ -3335,8 +3335,8 @@ for _prec, _gpus in (("fp32", 8), ("fp32", 32), ("amp", 1), ("amp", 32)):
 #: precision, simtrain's figures for the gap (ratio, 32-GPU step ms, 1-GPU step ms, wait ms, exposed ms, shared ms,
 #: copies ms), the effect error with --gpu-spread 0
 for _prec, (_sim, _step, _one_ms, _wait, _exposed, _shared, _copies), _spread0 in (
-        ("fp32", ("0.947", "367.5", "347.9", "14.6", "2.7", "0.36", "1.9"), "-80.4 %"),
-        ("amp", ("0.945", "326.5", "308.5", "13.0", "2.7", "0.36", "1.9"), "-87.2 %")):
+        ("fp32", ("0.947", "367.3", "347.9", "14.6", "2.8", "0.36", "1.7"), "-80.9 %"),
+        ("amp", ("0.945", "326.4", "308.5", "13.0", "2.8", "0.36", "1.7"), "-87.5 %")):
     _dtype_name, _prec_text, _batch, _table = _dlp_prec(_prec)
     (_one_row, _one_pub), (_many_row, _many_pub) = _DLP_RN50_ROWS[_prec, 1], _DLP_RN50_ROWS[_prec, 32]
     _ratio = _many_pub / 32 / _one_pub
@@ -3409,12 +3409,12 @@ def _dlp_bert(gpus: int, prec: str) -> Command:
 for (_prec, _gpus), _gap in (
         (("fp32", 1), _DLP_BERT_GAP.format(sim="150.8", pub="121.94", more="")),
         (("fp32", 32), _DLP_BERT_GAP.format(
-            sim="117.6", pub="95.0", more="; on 32 GPUs simtrain keeps 0.780 of its one-GPU throughput per GPU where "
+            sim="117.9", pub="95.0", more="; on 32 GPUs simtrain keeps 0.782 of its one-GPU throughput per GPU where "
                                           "the run kept 0.779 (dlperf-dle-pytorch-bert-base-fp32-32v1gpu-scaling), so "
                                           "what is left is the one-GPU surplus")),
         (("amp", 1), _DLP_BERT_GAP.format(sim="853.2", pub="462.35", more="")),
         (("amp", 32), _DLP_BERT_GAP.format(
-            sim="614.7", pub="323.4", more="; on 32 GPUs simtrain keeps 0.720 of its one-GPU throughput per GPU where "
+            sim="616.7", pub="323.4", more="; on 32 GPUs simtrain keeps 0.723 of its one-GPU throughput per GPU where "
                                            "the run kept 0.699 (dlperf-dle-pytorch-bert-base-amp-32v1gpu-scaling), so "
                                            "what is left is the one-GPU surplus"))):
     _dtype_name, _prec_text, _batch, _table = _dlp_bert_prec(_prec)
@@ -3433,8 +3433,8 @@ for (_prec, _gpus), _gap in (
 #: the effect error with --gpu-spread 0; before the cases stated apex DDP's one bucket (2026-12-07) simtrain kept
 #: 0.900 and 0.872 (25 MiB buckets overlapped with backward: effect errors -54.8 % and -57.6 %)
 for _prec, (_sim, _step, _one_ms, _exposed, _wait, _copies), _spread0 in (
-        ("fp32", ("0.780", "408.2", "318.4", "71.8", "13.4", "4.7"), "-12.6 %"),
-        ("amp", ("0.720", "156.2", "112.5", "36.0", "4.7", "2.9"), "-14.7 %")):
+        ("fp32", ("0.782", "407.1", "318.4", "71.8", "13.4", "3.6"), "-13.6 %"),
+        ("amp", ("0.723", "155.7", "112.5", "36.0", "4.7", "2.4"), "-15.5 %")):
     _dtype_name, _prec_text, _batch, _table = _dlp_bert_prec(_prec)
     (_one_row, _one_pub), (_many_row, _many_pub) = _DLP_BERT_ROWS[_prec, 1], _DLP_BERT_ROWS[_prec, 32]
     _ratio = _many_pub / 32 / _one_pub
