@@ -740,8 +740,8 @@ def batchnorm_buffers(name: str, features: int) -> tuple[Tensor, ...]:
     >>> [(t.name, t.numel) for t in batchnorm_buffers("bn1", 64)]
     [('bn1.running_mean', 64), ('bn1.running_var', 64), ('bn1.num_batches_tracked', 1)]
     """
-    return (Tensor(f"{name}.running_mean", (features,)), Tensor(f"{name}.running_var", (features,)),
-            Tensor(f"{name}.num_batches_tracked", ()))
+    return (Tensor(f"{name}.running_mean", (features,), "fp32"), Tensor(f"{name}.running_var", (features,), "fp32"),
+            Tensor(f"{name}.num_batches_tracked", (), "int64"))
 
 
 #: Gate matrices of a recurrent layer kind, in units of its hidden size.

@@ -48,10 +48,14 @@ class Tensor:
         Dotted name, e.g. ``"layer1.0.conv1.weight"``.
     shape : tuple of int
         Its shape, as in the reference implementation.
+    dtype : str or None
+        A buffer's dtype; None for a parameter.
     """
 
     name: str
     shape: tuple[int, ...]
+    #: a buffer's dtype (``fp32``, ``int64``, ...); None for a parameter, which takes the run's precision
+    dtype: str | None = None
 
     @cached_property   # read for every tensor of every bucket and scheme at every point: computed once
     def numel(self) -> int:

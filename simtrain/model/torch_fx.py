@@ -49,6 +49,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import math
@@ -85,6 +86,8 @@ _VIEW_FUNCTIONS = frozenset({
     "getitem", "getattr", "flatten", "reshape", "squeeze", "unsqueeze", "transpose", "permute", "t", "chunk",
     "split", "unbind", "narrow", "select", "movedim", "swapaxes", "detach",
 })
+#: torch's dtype names as simtrain names them (:data:`simtrain.training.framework.BUFFER_DTYPE_BYTES`)
+_BUFFER_DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 #: torch.nn modules folded the same way.
 _VIEW_MODULES = frozenset({"Flatten", "Unflatten", "Identity"})
 #: torch.nn modules costed from their own shapes (GEMMs, convolutions, recurrences, attention).
@@ -218,7 +221,7 @@ def _trace(module: Any, example_input: Any, batch_dim: int = 0) -> tuple[list[La
             m.training = training
         for hook in hooks:
             hook.remove()
-    return _Mapper(gm, trace_batch, calls).layers(), trace_batch
+    return _Mapper(gm, trace_batch, calls, list(root.named_buffers())).layers(), trace_batch
 
 
 def _record(calls: dict[str, list[tuple[tuple[Any, ...], Any]]], path: str, module: Any, args: Any,
@@ -381,8 +384,10 @@ class _Mapper:
     """Walks a shape-propagated fx graph and builds the layers."""
 
     def __init__(self, gm: fx.GraphModule, trace_batch: int,
-                 calls: dict[str, list[tuple[tuple[Any, ...], Any]]] | None = None) -> None:
+                 calls: dict[str, list[tuple[tuple[Any, ...], Any]]] | None = None,
+                 buffers: list[tuple[str, Any]] | None = None) -> None:
         self.gm = gm
+        self.all_buffers = buffers if buffers is not None else list(gm.named_buffers())   # the module's, all
         self.batch = trace_batch
         self.calls = calls or {}
         self.out: list[Layer] = []
@@ -390,6 +395,7 @@ class _Mapper:
         self.carried: dict[fx.Node, tuple[tuple[str, Any], ...]] = {}  # parameters reaching a node through views
         self.batched: dict[fx.Node, bool] = {}                  # whether a node's value depends on the input
         self.owner: dict[int, str] = {}                          # id(parameter) -> its tensor name
+        self.buffers_seen: set[int] = set()                      # id(buffer) of buffers a layer carries
         self.names: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -443,7 +449,24 @@ class _Mapper:
                 self.carried[node] = ((node.target, value),) if _is_parameter(value) else ()
             elif node.op in ("call_module", "call_function", "call_method"):
                 self._call(node)
+        # DDP broadcasts every buffer of the module, used in forward or not, read through an attribute or by its
+        # module: those no called module carried go with the last layer
+        rest = self._buffers(self.all_buffers)
+        if rest and self.out:
+            self.out[-1] = dataclasses.replace(self.out[-1], buffers=self.out[-1].buffers + rest)
         return self.out
+
+    def _buffers(self, named: Any, prefix: str = "") -> tuple[Tensor, ...]:
+        """Buffers not yet carried by a layer (a module called twice carries its buffers once), with their dtype."""
+        found = []
+        for name, buffer in named:
+            if id(buffer) in self.buffers_seen:
+                continue
+            self.buffers_seen.add(id(buffer))
+            dtype = str(buffer.dtype).removeprefix("torch.")
+            shape = tuple(int(d) for d in buffer.shape)
+            found.append(Tensor(f"{prefix}{name}", shape, _BUFFER_DTYPES.get(dtype, dtype)))
+        return tuple(found)
 
     def _attr(self, target: str) -> Any:
         value: Any = self.gm
@@ -480,8 +503,7 @@ class _Mapper:
         groups = getattr(module, "groups", 1)
         groups = groups if isinstance(groups, int) and groups > 0 else 1
         # the module's own buffers (a BatchNorm's running statistics), which DDP broadcasts before each forward
-        buffers = tuple(Tensor(f"{node.target}.{n}", tuple(int(d) for d in b.shape))
-                        for n, b in module.named_buffers(recurse=False)) if module is not None else ()
+        buffers = self._buffers(module.named_buffers(recurse=False), f"{node.target}.") if module is not None else ()
         index = len(self.out)
         preferred = node.target if node.op == "call_module" else node.name
         self.out.append(Layer(

@@ -436,19 +436,26 @@ class StepPlan:
     #: compute-stream seconds of the copies back into ``.grad`` on such a GPU (more GPUs: the jobs' ``copy_out_s``)
     copy_back: float = 0.0
 
-    def wraps(self, jobs: Sequence[CommJob]) -> bool:
-        """Whether DDP's reducer runs in a phase with these ``jobs``: a job reduces the gradients as backward
-        produces them, or one GPU is wrapped all the same (a phase of local steps, or one that averages the model
-        after its update, has no gradient buckets to fill and no DDP forward to sync)."""
-        return self.alone or any(not job.after_update for job in jobs)
+    def wraps(self, phase: Phase, jobs: Sequence[CommJob]) -> bool:
+        """Whether DDP's reducer runs in ``phase`` (with these ``jobs``): it reduces the gradients as backward
+        produces them, on more GPUs through a job, on one GPU that DDP wraps all the same through none (a phase of
+        local steps, or one that averages the model after its update, has no gradient buckets to fill and no DDP
+        forward to sync, on one GPU as on many)."""
+        if self.alone:
+            return phase.overlap
+        return any(not job.after_update for job in jobs)
 
-    def copies_in(self, jobs: Sequence[CommJob]) -> float:
-        """Seconds of copies into the buckets in a phase with these ``jobs`` (none where DDP does not wrap it)."""
-        return float(sum(self.copy_in)) if self.wraps(jobs) else 0.0
+    def copies_in(self, phase: Phase, jobs: Sequence[CommJob]) -> float:
+        """Seconds of copies into the buckets in ``phase`` (none where DDP does not wrap it)."""
+        return float(sum(self.copy_in)) if self.wraps(phase, jobs) else 0.0
 
-    def syncs_before(self, jobs: Sequence[CommJob]) -> float:
-        """Seconds of the buffer broadcast before the first forward of a phase with these ``jobs``."""
-        return self.buffer_sync if self.wraps(jobs) else 0.0
+    def syncs_before(self, phase: Phase, jobs: Sequence[CommJob]) -> float:
+        """Seconds of the buffer broadcast before the first forward of ``phase``."""
+        return self.buffer_sync if self.wraps(phase, jobs) else 0.0
+
+    def copies_back_alone(self, phase: Phase, jobs: Sequence[CommJob]) -> float:
+        """Seconds of the copies back after backward on one GPU that DDP wraps (more GPUs: the jobs')."""
+        return self.copy_back if self.wraps(phase, jobs) else 0.0
 
     def compute_of(self, phase: str) -> tuple[float, float]:
         """Forward and backward compute of one pass in ``phase``."""
@@ -700,8 +707,8 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
         update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
         forward_time += (step.accumulation - 1) * (forward_time + backward_time)
-        forward_time += step.syncs_before(jobs)   # DDP's buffer broadcast, before the first forward
-        backward_time += step.copies_in(jobs)   # the last backward copies its gradients into the buckets
+        forward_time += step.syncs_before(phase, jobs)   # DDP's buffer broadcast, before the first forward
+        backward_time += step.copies_in(phase, jobs)   # the last backward copies its gradients into the buckets
         shares = _job_shares(jobs, cluster, resolved.network, resolved.cache)
         if run.engine == "analytical":
             comm = _comm_analytical(jobs, cluster, resolved.network, forward_time + backward_time, update_time,
@@ -720,7 +727,8 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
             compute_end = compute_ends(work, np.broadcast_to(comm.job_start, (len(jobs), width)),
                                        np.broadcast_to(comm.job_end, (len(jobs), width)), shares)
         shared = compute_end - work
-        compute_end = copies_back(jobs, compute_end, comm.job_end, factors) + step.copy_back * factors
+        compute_end = (copies_back(jobs, compute_end, comm.job_end, factors)
+                       + step.copies_back_alone(phase, jobs) * factors)
         finish = np.maximum(compute_end, comm.comm_end) + update_time * factors
         if comm.finish is not None:
             finish = np.maximum(finish, comm.finish)
@@ -788,12 +796,12 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     shared = sum(count * c.shared_s for _, count, c, _ in outcomes) / period
     # the framework's gradient copies on the compute stream (DDP's, into the buckets and back), on the rank that ends
     # the step
-    copies = sum(count * c.last_factor * (step.copies_in(jobs) + sum(job.copy_out_s for job in jobs)
-                                          + step.copy_back)
-                 for (_, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
+    copies = sum(count * c.last_factor * (step.copies_in(phase, jobs) + sum(job.copy_out_s for job in jobs)
+                                          + step.copies_back_alone(phase, jobs))
+                 for (phase, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
     # DDP's buffer broadcast before the first forward, on the rank that ends the step
-    sync = sum(count * c.last_factor * step.syncs_before(jobs)
-               for (_, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
+    sync = sum(count * c.last_factor * step.syncs_before(phase, jobs)
+               for (phase, count, c, _), (_, _, jobs) in zip(outcomes, step.phases)) / period
     # what is left of the step is exposed communication; a float's remainder (1e-9 of the step) is none
     exposed = step_time - ending_compute - shared - copies - sync
     exposed = exposed if exposed > 1e-9 * step_time else 0.0
@@ -812,10 +820,14 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         "compute": resolved.compute_config,
         "collectives_chosen": _chosen(step),
     })
-    busiest = max(step.phases, key=lambda p: p[1])[2] if step.phases else []
-    # the forward ends after DDP's buffer broadcast, which comes before it
-    costs: dict[str, Any] = framework_costs(busiest, forward_time + step.syncs_before(busiest),
-                                            float(step.factors.min()))
+    # the last forward of the step ends after DDP's buffer broadcast and the passes before it (accumulation)
+    busiest_phase, _, busiest = max(step.phases, key=lambda p: p[1]) if step.phases else (None, 0, [])
+    forward_end = 0.0
+    if busiest_phase is not None:
+        one_forward, one_backward = step.compute_of(busiest_phase.name)
+        forward_end = (step.syncs_before(busiest_phase, busiest) + (passes - 1) * (one_forward + one_backward)
+                       + one_forward)
+    costs: dict[str, Any] = framework_costs(busiest, forward_end, float(step.factors.min()))
     return StepReport(
         model=spec.name,
         topology=cluster.name,
@@ -852,10 +864,11 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         timeline=StepTimeline([layer.name for layer in spec.layers], main_forward, main_backward,
                               step.update_of(main_phase.name),
                               step.factors, main, cluster,
-                              copy_in_s=step.copy_in if step.copies_in(main_jobs) else [],
+                              copy_in_s=step.copy_in if step.copies_in(main_phase, main_jobs) else [],
                               copy_out_s={job.bucket: job.copy_out_s for job in main_jobs if job.copy_out_s > 0}
-                              | ({-1: step.copy_back} if step.copy_back > 0 else {}),
-                              buffer_sync_s=step.syncs_before(main_jobs)),
+                              | ({-1: back} if (back := step.copies_back_alone(main_phase, main_jobs)) > 0
+                                 else {}),
+                              buffer_sync_s=step.syncs_before(main_phase, main_jobs)),
         scheme=resolved.scheme.describe(),
         phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},

@@ -31,7 +31,8 @@ The frameworks:
     ``copy_bucket_to_grad``: ``grad.copy_``); both run on the compute stream, one kernel a tensor, priced by the
     compute model as streaming element-wise passes (:func:`copy_seconds`). Unless ``broadcast_buffers`` is false
     (torch's argument, True by default), DDP broadcasts the module's buffers (BatchNorm's running statistics) from
-    rank 0 before each forward that reduces gradients, which the forward waits for (:func:`buffer_sync_seconds`).
+    rank 0 before the step's first forward (the forward that follows a forward with gradient sync: under
+    ``no_sync`` the later micro-batches skip it), which the forward waits for (:func:`buffer_sync_seconds`).
     A one-GPU run is the model without DDP unless ``one_gpu=wrapped``: a script that wraps the model in DDP
     whatever the world size pays the copies and the buffers' flatten and copies there too.
 ``after-backward``
@@ -83,9 +84,10 @@ from simtrain.model import ModelSpec, Tensor
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 
-__all__ = ["CAT_BATCH", "DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S",
+__all__ = ["BUFFER_DTYPE_BYTES", "CAT_BATCH", "DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S",
            "HOROVOD_FUSION_THRESHOLD_BYTES", "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal",
-           "buffer_sync_seconds", "copy_seconds", "fill_buckets", "framework_costs", "make_framework", "plan_groups"]
+           "buffer_sync_seconds", "buffer_width", "copy_seconds", "fill_buckets", "framework_costs", "make_framework",
+           "plan_groups"]
 
 #: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
 #: 1024 * 1024 in ``torch/csrc/distributed/c10d/reducer.hpp``, torch 2.13).
@@ -256,9 +258,9 @@ class Ddp(Framework):
               "and back; unset or false, torch's default, copies each gradient in during backward and out after "
               "the all-reduce, on the compute stream"),
         Param("broadcast_buffers", "boolean", None,
-              "broadcast the module's buffers (BatchNorm's running statistics) from rank 0 before each forward, "
-              "as torch's broadcast_buffers (forward_sync_buffers from torch 2.13) does: unset or true, torch's "
-              "default; false: no broadcast"),
+              "broadcast the module's buffers (BatchNorm's running statistics) from rank 0 before the step's first "
+              "forward, as torch's broadcast_buffers (forward_sync_buffers from torch 2.13) does: unset or true, "
+              "torch's default; false: no broadcast"),
         Param("one_gpu", "choice", None,
               "a one-GPU run: bare (unset: the model without DDP, the non-distributed path of most scripts) or "
               "wrapped (DDP wraps it all the same: its copies and buffer broadcast run; the all-reduce of one rank "
@@ -419,12 +421,14 @@ def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any)
     """Seconds DDP's broadcast of the module buffers holds the compute stream before a forward.
 
     ``DistributedDataParallel._sync_buffers`` calls ``broadcast_coalesced`` (``c10d/comm.cpp``): the buffers are
-    grouped by dtype (the fp32 running statistics; the int64 ``num_batches_tracked`` counters, the 0-d buffers
-    here), each group is flattened (``torch.cat``: one kernel per :data:`CAT_BATCH` tensors), broadcast from rank 0
-    by NCCL, waited for, and copied back buffer by buffer (``copy_``, one kernel each), every rank rank 0 included.
-    ``broadcast(nbytes)`` is the broadcast's seconds (0 on one GPU: NCCL's broadcast over one rank, in place, moves
-    nothing). The groups fit DDP's 250 MiB ``broadcast_bucket_size`` for any model simtrain describes, so each is
-    one broadcast.
+    grouped by dtype in the order the dtypes first appear (a BatchNorm's fp32 running statistics, then its int64
+    ``num_batches_tracked`` counters), each group is flattened on the compute stream (``torch.cat``: one kernel per
+    :data:`CAT_BATCH` tensors) and broadcast from rank 0 by NCCL on its own stream, at most two groups in flight
+    (``kMaxInFlight``); each group's ``finish()`` makes the compute stream wait for its broadcast and copies every
+    buffer back (``copy_``, one kernel each), on every rank, rank 0 included. So a second group's flatten runs while
+    the first broadcasts, and the first's copies while the second broadcasts. ``broadcast(nbytes)`` is a
+    broadcast's seconds (0 on one GPU: NCCL's broadcast over one rank, in place, moves nothing). The groups fit
+    DDP's 250 MiB ``broadcast_bucket_size`` for any model simtrain describes, so each is one broadcast.
 
     Examples
     --------
@@ -434,19 +438,52 @@ def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any)
     >>> buffers = load_model("resnet50").buffers   # 53 BatchNorms: 106 running statistics and 53 counters
     >>> round(buffer_sync_seconds(buffers, cm, lambda nbytes: 0.0) * 1e6, 1)   # 161 kernels at the launch floor
     644.0
-    >>> round(buffer_sync_seconds(buffers, cm, lambda nbytes: 20e-6) * 1e6, 1)   # and two broadcasts
-    684.0
+    >>> round(buffer_sync_seconds(buffers, cm, lambda nbytes: 20e-6) * 1e6, 1)   # the counters' flatten overlaps
+    660.0
     """
-    total = 0.0
-    for width, group in ((4, [t for t in buffers if t.shape]), (8, [t for t in buffers if not t.shape])):
-        if not group:
-            continue
+    groups: dict[int, list[Tensor]] = {}
+    for tensor in buffers:
+        groups.setdefault(buffer_width(tensor), []).append(tensor)
+    clock = 0.0        # the compute stream
+    stream = 0.0       # NCCL's stream
+    in_flight: list[tuple[float, float]] = []   # (its broadcast's end, its copies' seconds)
+
+    def finish() -> float:
+        end, copies = in_flight.pop(0)
+        return max(clock, end) + copies
+
+    for width, group in groups.items():
+        if len(in_flight) >= 2:
+            clock = finish()
         nbytes = float(sum(t.numel for t in group) * width)
         # streaming kernels, as the gradients' copies (copy_seconds)
-        total += compute.kernel_time(0.0, 2.0 * nbytes, "fp32", kernels=math.ceil(len(group) / CAT_BATCH))
-        total += float(broadcast(nbytes))
-        total += sum(compute.kernel_time(0.0, 2.0 * t.numel * width, "fp32") for t in group)
-    return total
+        clock += compute.kernel_time(0.0, 2.0 * nbytes, "fp32", kernels=math.ceil(len(group) / CAT_BATCH))
+        stream = max(stream, clock) + float(broadcast(nbytes))
+        in_flight.append((stream, sum(compute.kernel_time(0.0, 2.0 * t.numel * width, "fp32") for t in group)))
+    while in_flight:
+        clock = finish()
+    return clock
+
+
+#: Bytes an element of a buffer's dtype (:attr:`Tensor.dtype`)
+BUFFER_DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int64": 8, "int32": 4, "int16": 2,
+                      "int8": 1, "uint8": 1, "bool": 1}
+
+
+def buffer_width(tensor: Tensor) -> int:
+    """Bytes an element of a buffer: its dtype's (:data:`BUFFER_DTYPE_BYTES`), or, where it has none, a 0-d
+    buffer's 8 (a counter) and any other's 4.
+
+    Examples
+    --------
+    >>> buffer_width(Tensor("bn.running_var", (64,), "fp32")), buffer_width(Tensor("pos", (512,), "int64"))
+    (4, 8)
+    >>> buffer_width(Tensor("bn.num_batches_tracked", ()))
+    8
+    """
+    if tensor.dtype is not None:
+        return BUFFER_DTYPE_BYTES.get(tensor.dtype, 4)
+    return 4 if tensor.shape else 8
 
 
 def make_framework(spec: str | Framework) -> Framework:

@@ -14,9 +14,10 @@ most recent dated block of the table) and tagged 13 rows medium and 7 low (the m
 network, run_clm, the Nebius transformer, the MosaicML rows, and the sendrecv row); it tagged none high. All 20 are
 cases, each stating the probe's confidence and the assumption behind it. A scaling row's probe command was its larger
 run, whose ``scaling_efficiency`` it read; the case is that command and the probe's one-GPU row's command, the ratio
-of their throughput per GPU (the same figure to the fourth digit). Left out (``LEFT_OUT``, names no case takes): the
-probe's after-the-fact NCHW diagnostic of the three AMP one-GPU rows (run from Python, not scored); its figures appear
-in those cases' gaps as what ``--memory-format nchw`` gives now.
+of their throughput per GPU (the same figure to the fourth digit while the one-GPU run was the bare model; the
+one-GPU commands state the script's DDP since, so the ratio is against that run). Left out (``LEFT_OUT``, names no
+case takes): the probe's after-the-fact NCHW diagnostic of the three AMP one-GPU rows (run from Python, not scored);
+its figures appear in those cases' gaps as what ``--memory-format nchw`` gives now.
 
 Kept with a stated approximation: Mahti's HGX-4 NVLink mesh as the catalog's NVSwitch and its NICs (not stated),
 Puhti's V100 32 GB as the catalog's 16 GB part with an assumed network, LUMI's xGMI as one 50 GB/s link per GCD
@@ -95,11 +96,11 @@ PROBE_NAMES = {"csc-mahti-rn50-fp32-8v1gpu-scaling": "csc-mahti-rn50-fp32-8gpu-e
 #: +0.0248; and since DDP's copies run at the streaming rate (2026-12-07): before, the one-GPU rows -0.1497, +0.0910,
 #: +0.0337, +0.0829, +0.3886, +0.2729, the 8-GPU row -0.1358, the Puhti ratio +0.0943
 MEASURED = {
-    "csc-mahti-rn50-fp32-1gpu": -0.1476, "csc-mahti-rn50-amp-1gpu": +0.0958, "csc-mahti-rn50-fp32-8gpu": -0.1337,
+    "csc-mahti-rn50-fp32-1gpu": -0.1476, "csc-mahti-rn50-amp-1gpu": +0.0958, "csc-mahti-rn50-fp32-8gpu": -0.1333,
     "csc-puhti-rn50-fp32-1gpu": +0.0361, "csc-puhti-rn50-amp-1gpu": +0.0882, "csc-lumi-rn50-fp32-1gcd": +0.3921,
-    "csc-lumi-rn50-amp-1gcd": +0.2781, "csc-mahti-rn50-fp32-8v1gpu-scaling": +0.0163,
-    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0685, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0921,
-    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0613, "csc-mahti-runclm-1gpu": +2.1441,
+    "csc-lumi-rn50-amp-1gcd": +0.2781, "csc-mahti-rn50-fp32-8v1gpu-scaling": +0.0167,
+    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0691, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0926,
+    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0619, "csc-mahti-runclm-1gpu": +2.1441,
     "nebius-allreduce-1mib": +0.6238, "nebius-allreduce-10mib": +0.4318, "nebius-allreduce-100mib": +0.2351,
     "nebius-allreduce-1000mib": +0.0244, "nebius-simpletransformer-16gpu": +3.1158,
     "mosaic-mi250-mpt7b-1node": +0.2349, "mosaic-mi250-mpt7b-32v1node-scaling": +0.0003,
