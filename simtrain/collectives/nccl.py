@@ -386,20 +386,23 @@ class NcclTuner:
         self.groups = [np.asarray(g, dtype=np.int64) for g in groups]
         self.shares = np.asarray(shares, dtype=np.float64)
         self.candidates = restricted(candidates(op, self.groups[0], cluster), op, algo, proto)
+        from simtrain.network.cache import NetworkCache
         from simtrain.network.protocol import _architecture, nccl_graph_channels, node_rates
 
+        self._cache = NetworkCache.for_cluster(cluster, cache)  # routes shared by the candidates' templates
         self.nodes = nodes = len(np.unique(self.groups[0] // max(cluster.gpus_per_node, 1)))
         self.channels = int(cluster.params.get("nics_per_node", 1)) if nodes > 1 else 1
-        # one walk of the routes: the rates NCCL's model sees, and the NICs' line rate its channel search reads
-        self.intra_Bps, self.inter_Bps, self.intra_hw, _, nics_line = node_rates(cluster, self.groups[0])
+        # one walk of the routes: the rates NCCL's model sees, and the NICs' line rate its channel search reads;
+        # kept in the cluster's cache by the group's ranks, so every tuner of the group (each operation's) reads it
+        group = self.groups[0]
+        self.intra_Bps, self.inter_Bps, self.intra_hw, _, nics_line = self._cache.get(
+            "node_rates", group.tobytes(), lambda: node_rates(cluster, group))
         self.architecture = _architecture(cluster.device)   # read once: NCCL's model asks per size and candidate
         # channels of NCCL's ring and tree graphs across nodes, over which its per-channel ceilings apply
         self.graph_channels = 0
         if nodes > 1:
             self.graph_channels = nccl_graph_channels(self.architecture, self.channels,
                                                       nics_line / max(self.channels, 1))
-        from simtrain.network.cache import NetworkCache
-
         self._plain: dict[tuple[str, tuple[tuple[str, Any], ...]], Schedule] = {}
         self._ctas: dict[str, int] = {}   # NCCL algorithm → thread blocks (:meth:`ctas_of`)
         self._templates: dict[Candidate, Schedule] = {}
@@ -407,7 +410,6 @@ class NcclTuner:
         # the chosen schedule by size: a template is resized to the same size by every bucket of that size, and the
         # choice, the chunks and the scaled patterns are a pure function of the size
         self._chosen: dict[tuple[type, float], Schedule] = {}
-        self._cache = NetworkCache.for_cluster(cluster, cache)  # routes shared by the candidates' templates
 
     # -- building ---------------------------------------------------------------------------------------------
     def _build(self, candidate: Candidate) -> Schedule:
