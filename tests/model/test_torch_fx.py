@@ -285,3 +285,30 @@ def test_an_lstm_s_step_projection_is_in_its_steps():
     gates = 4 * 64
     assert layer.gemm == (5, gates, 16 + 32 + 2 * 32 + 2 * (64 * 32) // gates)
     assert layer.recurrence == (5, 2, 1, 2 * (32 + 64 * 32 // gates))
+
+
+class _Buffered(nn.Module):
+    """A BatchNorm called twice, a buffer read through an attribute and one never used: DDP broadcasts each once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.register_buffer("scale", torch.ones(8, 1, 1))
+        self.register_buffer("position_ids", torch.arange(5))
+
+    def forward(self, x):
+        return self.bn(self.bn(self.conv(x))) * self.scale
+
+
+def test_traced_layers_carry_every_buffer_of_the_module_once_with_its_dtype():
+    module = _Buffered()
+    layers = trace_layers(module, torch.zeros(2, 3, 8, 8))
+    buffers = [t for layer in layers for t in layer.buffers]
+    assert sorted(t.name for t in buffers) == sorted(name for name, _ in module.named_buffers())
+    dtypes = {t.name: t.dtype for t in buffers}
+    assert dtypes["bn.running_mean"] == "fp32" and dtypes["bn.num_batches_tracked"] == "int64"
+    assert dtypes["position_ids"] == "int64"
+    # the module's own buffers ride with its first call; the others with the last layer
+    assert [t.name for t in layers[1].buffers] == ["bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
+    assert {t.name for t in layers[-1].buffers} == {"scale", "position_ids"}
