@@ -395,7 +395,7 @@ class _Mapper:
         self.carried: dict[fx.Node, tuple[tuple[str, Any], ...]] = {}  # parameters reaching a node through views
         self.batched: dict[fx.Node, bool] = {}                  # whether a node's value depends on the input
         self.owner: dict[int, str] = {}                          # id(parameter) -> its tensor name
-        self.buffers_seen: set[int] = set()                      # id(buffer) of buffers a layer carries
+        self.buffers_seen: set[str] = set()                      # qualified names of buffers a layer carries
         self.names: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -457,15 +457,17 @@ class _Mapper:
         return self.out
 
     def _buffers(self, named: Any, prefix: str = "") -> tuple[Tensor, ...]:
-        """Buffers not yet carried by a layer (a module called twice carries its buffers once), with their dtype."""
+        """Buffers not yet carried by a layer, by qualified name (a module called twice carries its buffers once),
+        with their dtype."""
         found = []
         for name, buffer in named:
-            if id(buffer) in self.buffers_seen:
+            qualified = f"{prefix}{name}"
+            if qualified in self.buffers_seen:
                 continue
-            self.buffers_seen.add(id(buffer))
+            self.buffers_seen.add(qualified)
             dtype = str(buffer.dtype).removeprefix("torch.")
             shape = tuple(int(d) for d in buffer.shape)
-            found.append(Tensor(f"{prefix}{name}", shape, _BUFFER_DTYPES.get(dtype, dtype)))
+            found.append(Tensor(qualified, shape, _BUFFER_DTYPES.get(dtype, dtype)))
         return tuple(found)
 
     def _attr(self, target: str) -> Any:

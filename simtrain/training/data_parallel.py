@@ -433,8 +433,6 @@ class StepPlan:
     buffer_sync: float = 0.0
     #: one GPU that DDP wraps all the same (``ddp:one_gpu=wrapped``): its reducer runs with no collective to wait for
     alone: bool = False
-    #: compute-stream seconds of the copies back into ``.grad`` on such a GPU (more GPUs: the jobs' ``copy_out_s``)
-    copy_back: float = 0.0
 
     def wraps(self, phase: Phase, jobs: Sequence[CommJob]) -> bool:
         """Whether DDP's reducer runs in ``phase`` (with these ``jobs``): it reduces the gradients as backward
@@ -454,8 +452,9 @@ class StepPlan:
         return self.buffer_sync if self.wraps(phase, jobs) else 0.0
 
     def copies_back_alone(self, phase: Phase, jobs: Sequence[CommJob]) -> float:
-        """Seconds of the copies back after backward on one GPU that DDP wraps (more GPUs: the jobs')."""
-        return self.copy_back if self.wraps(phase, jobs) else 0.0
+        """Seconds of the copies back after backward on one GPU that DDP wraps (more GPUs: the jobs'
+        ``copy_out_s``): every gradient's, which read and write what the copies in did."""
+        return float(sum(self.copy_in)) if self.alone and self.wraps(phase, jobs) else 0.0
 
     def compute_of(self, phase: str) -> tuple[float, float]:
         """Forward and backward compute of one pass in ``phase``."""
@@ -613,9 +612,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     given = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
              else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
     factors = stretched(resolved.slowest, given)
-    copy_back = copy_seconds(spec.tensors, width, compute) if alone and copying else 0.0
     return StepPlan(forward, backward, update_time, buckets, memory, planned, factors, batch, accumulation,
-                    phase_compute, phase_update, copy_in, sync, alone, copy_back)
+                    phase_compute, phase_update, copy_in, sync, alone)
 
 
 def _broadcast_seconds(resolved: ResolvedRun, nbytes: float) -> float:

@@ -86,8 +86,8 @@ from simtrain.registry import Registry, format_spec, make
 
 __all__ = ["BUFFER_DTYPE_BYTES", "CAT_BATCH", "DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S",
            "HOROVOD_FUSION_THRESHOLD_BYTES", "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal",
-           "buffer_sync_seconds", "buffer_width", "copy_seconds", "fill_buckets", "framework_costs", "make_framework",
-           "plan_groups"]
+           "buffer_dtype", "buffer_sync_seconds", "copy_seconds", "fill_buckets", "framework_costs",
+           "make_framework", "plan_groups"]
 
 #: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
 #: 1024 * 1024 in ``torch/csrc/distributed/c10d/reducer.hpp``, torch 2.13).
@@ -441,9 +441,9 @@ def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any)
     >>> round(buffer_sync_seconds(buffers, cm, lambda nbytes: 20e-6) * 1e6, 1)   # the counters' flatten overlaps
     660.0
     """
-    groups: dict[int, list[Tensor]] = {}
+    groups: dict[str, list[Tensor]] = {}   # by dtype, as take_tensors groups them (fp16 and bf16 apart)
     for tensor in buffers:
-        groups.setdefault(buffer_width(tensor), []).append(tensor)
+        groups.setdefault(buffer_dtype(tensor), []).append(tensor)
     clock = 0.0        # the compute stream
     stream = 0.0       # NCCL's stream
     in_flight: list[tuple[float, float]] = []   # (its broadcast's end, its copies' seconds)
@@ -452,7 +452,8 @@ def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any)
         end, copies = in_flight.pop(0)
         return max(clock, end) + copies
 
-    for width, group in groups.items():
+    for dtype, group in groups.items():
+        width = BUFFER_DTYPE_BYTES.get(dtype, 4)
         if len(in_flight) >= 2:
             clock = finish()
         nbytes = float(sum(t.numel for t in group) * width)
@@ -470,20 +471,18 @@ BUFFER_DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "in
                       "int8": 1, "uint8": 1, "bool": 1}
 
 
-def buffer_width(tensor: Tensor) -> int:
-    """Bytes an element of a buffer: its dtype's (:data:`BUFFER_DTYPE_BYTES`), or, where it has none, a 0-d
-    buffer's 8 (a counter) and any other's 4.
+def buffer_dtype(tensor: Tensor) -> str:
+    """A buffer's dtype: its own, or, where it has none, a 0-d buffer's ``int64`` (a counter) and any other's
+    ``fp32``; its element's bytes are :data:`BUFFER_DTYPE_BYTES`'s (4 for a dtype not listed).
 
     Examples
     --------
-    >>> buffer_width(Tensor("bn.running_var", (64,), "fp32")), buffer_width(Tensor("pos", (512,), "int64"))
-    (4, 8)
-    >>> buffer_width(Tensor("bn.num_batches_tracked", ()))
-    8
+    >>> buffer_dtype(Tensor("pos", (512,), "int64")), buffer_dtype(Tensor("bn.num_batches_tracked", ()))
+    ('int64', 'int64')
     """
     if tensor.dtype is not None:
-        return BUFFER_DTYPE_BYTES.get(tensor.dtype, 4)
-    return 4 if tensor.shape else 8
+        return tensor.dtype
+    return "fp32" if tensor.shape else "int64"
 
 
 def make_framework(spec: str | Framework) -> Framework:
