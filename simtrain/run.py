@@ -50,12 +50,14 @@ ENGINES = ("analytical", "des")
 OPTIMIZERS = tuple(_OPTIMIZER_SPECS)
 #: How a plan's data-parallel bucket closes (:func:`simtrain.parallel.costs.merge_buckets`).
 DP_BUCKET_RULES = ("at-least", "at-most")
-#: How a ZeRO-3 implementation lays out what it gathers and reduces (``zero_impl``; docs/parallelism.md): ``flat``
+#: How a ZeRO implementation lays out what it gathers and reduces (``zero_impl``; docs/parallelism.md): ``flat``
 #: (flat buffers the parameters and gradients live in: FSDP1's FlatParameter, DeepSpeed's, Megatron-LM's: nothing
-#: copied, FSDP1's cast of the gradient to a wider reduce_dtype left unpriced) or ``fsdp2`` (FSDP2's per-parameter
+#: copied, FSDP1's cast of the gradient to a wider reduce_dtype left unpriced), ``fsdp2`` (ZeRO-3: FSDP2's per-parameter
 #: sharding: every all-gather's output copied out into the parameters, every reduce-scatter's input copied in from
-#: the gradients).
-ZERO_IMPLS = ("flat", "fsdp2")
+#: the gradients) or ``owner-broadcast`` (ZeRO-1: Colossal-AI's low-level ZeRO and InternLM's hybrid ZeRO: whole
+#: tensors dealt out to owners, the gradients all-reduced, each owner's update broadcast from it:
+#: :mod:`simtrain.parallel.owners`).
+ZERO_IMPLS = ("flat", "fsdp2", "owner-broadcast")
 
 
 def _algorithm_names() -> list[str]:
@@ -176,11 +178,14 @@ RUN_PARAMS: tuple[Param, ...] = (
           "ZeRO-3: free each layer's gathered parameters after its forward and gather them again for backward "
           "(false: keep them until backward, FSDP reshard_after_forward=False; needs zero 3)"),
     Param("zero_impl", "choice", "flat",
-          "ZeRO-3's buffers: flat (the gathered parameters and the gradients live in flat buffers, nothing copied: "
-          "FSDP1's FlatParameter, DeepSpeed, Megatron-LM; FSDP1's cast of the gradients to a wider reduce_dtype is "
-          "not priced) or fsdp2 (FSDP2's per-parameter sharding: each "
+          "how ZeRO holds the states: flat (the gathered parameters and the gradients live in flat buffers, nothing "
+          "copied: FSDP1's FlatParameter, DeepSpeed, Megatron-LM; FSDP1's cast of the gradients to a wider "
+          "reduce_dtype is not priced), fsdp2 (ZeRO-3 as FSDP2's per-parameter sharding: each "
           "all-gather's output copied out into the parameters, each reduce-scatter's input copied in from the "
-          "gradients, memory-bound kernels in the layer's compute); needs zero 3 for fsdp2; docs/parallelism.md",
+          "gradients, memory-bound kernels in the layer's compute; needs zero 3) or owner-broadcast (ZeRO-1 as "
+          "Colossal-AI's low-level ZeRO and InternLM's hybrid ZeRO: whole tensors dealt out to owners, the "
+          "gradients all-reduced, one broadcast per owner after the update; needs zero 1); "
+          "docs/parallelism.md",
           choices=ZERO_IMPLS),
     Param("zero_shard_size", "integer", None,
           "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain parallelize``; returns the exit status."""
     from simtrain import units
     from simtrain.errors import ConfigError
-    from simtrain.parallel.search import search
+    from simtrain.parallel.search import ZERO_IMPL_STAGE, search
     from simtrain.run import TrainingRun
 
     values = run_values(args, _FLAGS)
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{config['model']} on {config['topology']}: {config['gpus']} x {config['device']}, global batch "
           f"{config['global_batch']}, {config['dtype']}{' under autocast' if config['autocast'] else ''}, "
           f"{config['optimizer']} ({config['optimizer_impl']}{', clipped' if config['clip_grad'] else ''})"
-          + (f", ZeRO-3 as {config['zero_impl']}" if config["zero_impl"] != "flat" else ""))
+          + (f", ZeRO-{ZERO_IMPL_STAGE[config['zero_impl']]} as {config['zero_impl']}"
+             if config["zero_impl"] != "flat" else ""))
     print(f"  {result.space} valid plans, {result.fit} fit in memory, {result.simulated} simulated (the rest cannot "
           "beat the best by their lower bound)")
     for rank, row in enumerate(result.best, 1):

@@ -77,6 +77,7 @@ from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
 from simtrain.parallel.memory import fp8_share
+from simtrain.parallel.owners import owner_shares
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
 from simtrain.training.overlap import collective_share, overlapped
@@ -327,6 +328,9 @@ class StageCosts:
     copies : list of float
         Per stage, the seconds of one micro-batch's forward and backward that ``zero_impl`` ``fsdp2``'s copies take
         (part of ``forward_compute`` and ``backward_compute``; 0 under ``flat``).
+    owner_broadcasts : list of list of float
+        Per stage under ``zero_impl`` ``owner-broadcast``, the bytes each owner broadcasts after the update, one
+        broadcast per owner that owns anything (:mod:`simtrain.parallel.owners`); empty otherwise.
     """
 
     forward: list[list[float]]
@@ -346,6 +350,7 @@ class StageCosts:
     backward_compute: list[list[float]] = field(default_factory=list)
     dp_ready_compute: list[list[float]] = field(default_factory=list)
     copies: list[float] = field(default_factory=list)
+    owner_broadcasts: list[list[float]] = field(default_factory=list)
 
     def stretched(self, factors: Sequence[float] | None) -> StageCosts:
         """These costs on GPUs whose compute takes ``factors[s]`` times as long on stage ``s`` (the slowest GPU of
@@ -519,6 +524,8 @@ class StageCosts:
         dp_after: list[float] = []
         updates: list[float] = []
         copies: list[float] = []   # per stage: FSDP2's copies in one micro-batch's forward and backward
+        owners = plan.zero_impl == "owner-broadcast"
+        owner_bytes: list[list[float]] = []   # per stage, owner-broadcast: each owner's broadcast (bytes)
         from simtrain.parallel.memory import stage_params
 
         for stage in range(plan.pp):
@@ -572,7 +579,9 @@ class StageCosts:
                 backward_compute[stage].append(b_compute + edge_b)
             # DP: the last micro-batch's backward produces the layers' gradients in reverse order
             dense_params, expert_params = stage_params(c, plan, stage)
-            op = "all-reduce" if plan.zero == 0 else "reduce-scatter"
+            # whole-tensor owners (owner-broadcast) keep every gradient whole: all-reduced over the data-parallel
+            # group, whatever the ZeRO group
+            op = "all-reduce" if plan.zero == 0 or owners else "reduce-scatter"
             ready = ready_own = 0.0
             # each entry's readiness → its compute part (readiness grows with every layer's backward)
             compute_at: dict[float, float] = {0.0: 0.0}
@@ -620,28 +629,39 @@ class StageCosts:
             dp_buckets.append(stage_buckets)
             ready_compute.append([compute_at[bucket.ready] for bucket in stage_buckets])
             after = 0.0
-            if plan.zero in (1, 2) and plan.hybrid:
+            if plan.zero in (1, 2) and plan.hybrid and not owners:
                 after = comms.time("all-gather", "shard", (dense_params + expert_params) * param_width,
                                    comms.stage_rows("shard", stage))
-            elif plan.zero in (1, 2):
+            elif plan.zero in (1, 2) and not owners:
                 after = comms.time("all-gather", "dpcp", dense_params * param_width) + \
                     comms.time("all-gather", "edp", expert_params * param_width)
-            dp_after.append(after)
             expert_dp = plan.zero_group if plan.hybrid else plan.expert_dp
             local = (dense_params / plan.zero_group if plan.zero >= 1 else dense_params) + \
                 (expert_params / expert_dp if plan.zero >= 1 else expert_params)
             held: list[Any] = []
-            if (phase is not None and phase.trained_params is not None) or optimizer_impl != "fused":
+            if (phase is not None and phase.trained_params is not None) or optimizer_impl != "fused" or owners:
                 edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
                 held = [t for index in plan.stage_layers(stage) for layer in block_layers(c, index, tp, cp, sp)
                         for t in layer.tensors] + [t for layer in edge for t in layer.tensors]
+            update_tensors = len(held)
+            if owners:
+                # every owner updates its whole tensors as one flat buffer; the broadcasts start when the last
+                # (the largest) owner is through, and run one per owner, each of its flat parameters
+                shares = owner_shares(c, plan, stage)
+                local, update_tensors = max(shares, default=0), 1
+                dim = "shard" if plan.hybrid else "dpcp"
+                rows = comms.stage_rows(dim, stage)
+                broadcasts = [float(e * param_width) for e in shares]
+                after = sum(comms.time("broadcast", dim, nbytes, rows) for nbytes in broadcasts)
+                owner_bytes.append(broadcasts)
+            dp_after.append(after)
             if phase is not None and phase.trained_params is not None:
                 # a scheme's phase trains its factors instead of the factorised weights (schemes run at ZeRO-0)
                 local -= sum(t.numel for t in held) - phase.updated_params(held)
             # an unfused update launches its operators per tensor the stage holds (its shard of each, under ZeRO)
             updates.append(compute.update_time(int(local), dtype, optimizer,
-                                               fp8_share(c) if dtype == "fp8" else 1.0, optimizer_impl, len(held),
-                                               clip_grad, reduce_dtype))
+                                               fp8_share(c) if dtype == "fp8" else 1.0, optimizer_impl,
+                                               update_tensors, clip_grad, reduce_dtype))
 
         p2p_bytes = activation / tp
         p2p_forward = [comms.p2p_time(s, p2p_bytes) for s in range(plan.pp)]
@@ -654,7 +674,7 @@ class StageCosts:
         hardware_flops = model_flops + _recomputed_flops(c, plan, full_layers) * plan.global_batch
         costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
                     model_flops, hardware_flops, comms, p2p_bytes, phase, forward_compute, backward_compute,
-                    ready_compute, copies)
+                    ready_compute, copies, owner_bytes)
         costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width, min(full_layers, len(
             plan.stage_layers(0))))
         return costs
@@ -693,6 +713,11 @@ class StageCosts:
                 for bucket in stage_buckets:
                     for schedule in bucket.schedules:
                         comms._add(None, schedule, 1.0)
+            return
+        if plan.zero_impl == "owner-broadcast":   # dense models only (make_plan)
+            comms.count("all-reduce", "dpcp", kinds[False]["grads"], per_gpu_layers)
+            for nbytes in self.owner_broadcasts[0]:
+                comms.count("broadcast", "shard" if plan.hybrid else "dpcp", nbytes, 1)
             return
         if plan.hybrid:
             weights, grads = (sum(kinds[c.is_moe(i)][dense] + kinds[c.is_moe(i)][expert]

@@ -369,6 +369,10 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     gradients = held_gradient_width(dtype, autocast, reduce_dtype) * (shard(dense, dense_dp, 2)
                                                                       + shard(expert, expert_dp, 2))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
+    if plan.zero_impl == "owner-broadcast":   # whole tensors per owner: the largest owner's states
+        from simtrain.parallel.owners import owner_shares
+
+        optimizer_bytes = states * max(owner_shares(c, plan, stage), default=0)
     layer_indices = plan.stage_layers(stage)
     per_stage = len(layer_indices)
     full_layers = per_stage if plan.recompute == "full" and plan.recompute_layers is None else \

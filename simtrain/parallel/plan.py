@@ -263,8 +263,10 @@ class ParallelPlan:
         ZeRO-3: free the gathered parameters after each layer's forward (gather them again for backward); False
         keeps them until backward.
     zero_impl : str
-        ZeRO-3's buffers (:data:`simtrain.run.ZERO_IMPLS`): ``flat`` copies nothing; ``fsdp2`` copies each
-        all-gather's output out into the parameters and each reduce-scatter's input in from the gradients.
+        How ZeRO holds the states (:data:`simtrain.run.ZERO_IMPLS`): ``flat`` copies nothing; ``fsdp2`` (ZeRO-3)
+        copies each all-gather's output out into the parameters and each reduce-scatter's input in from the
+        gradients; ``owner-broadcast`` (ZeRO-1) deals whole tensors out to owners, all-reduces the gradients and
+        broadcasts each owner's update (:mod:`simtrain.parallel.owners`).
     shard_size : int
         ZeRO's shard group: this many consecutive members of each ``dp · cp`` group shard the states, the groups
         replicate them (0: the whole ``dp · cp`` group).
@@ -470,7 +472,7 @@ def check_zero_impl(zero_impl: str) -> None:
     >>> check_zero_impl("zero3")
     Traceback (most recent call last):
     ...
-    simtrain.errors.ConfigError: zero_impl: unknown value: 'zero3'; allowed: flat, fsdp2
+    simtrain.errors.ConfigError: zero_impl: unknown value: 'zero3'; allowed: flat, fsdp2, owner-broadcast
     """
     from simtrain.run import ZERO_IMPLS
 
@@ -550,9 +552,17 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     from simtrain.run import DP_BUCKET_RULES
 
     check_zero_impl(zero_impl)
-    if zero_impl != "flat" and zero != 3:
+    if zero_impl == "fsdp2" and zero != 3:
         raise ConfigError(f"needs zero 3, where the run has zero {zero} (FSDP2 shards the parameters: its copies "
                           "are those of ZeRO-3's gathers and reduce-scatters)", key="zero_impl", value=zero_impl)
+    if zero_impl == "owner-broadcast" and zero != 1:
+        raise ConfigError(f"needs zero 1, where the run has zero {zero} (owners broadcast the parameters they "
+                          "updated from ZeRO-1's sharded optimizer states; the gradients stay whole)",
+                          key="zero_impl", value=zero_impl)
+    if zero_impl == "owner-broadcast" and config.experts:
+        raise ConfigError(f"is priced for dense models, and this one has {config.experts} experts (the owners "
+                          "of expert weights, sharded over their own groups, are not modelled)", key="zero_impl",
+                          value=zero_impl)
 
     if dp_bucket_rule is not None and dp_bucket_rule not in DP_BUCKET_RULES:
         raise ConfigError("unknown bucket rule", key="dp_bucket_rule", value=dp_bucket_rule,

@@ -60,6 +60,8 @@ MICRO_BATCHES = (1, 2, 4, 8)
 SCHEDULES = ("1f1b", "gpipe", "interleaved:chunks=2")
 RECOMPUTE = ("none", "selective", "full")
 RANK_ORDERS = ("tp-cp-dp-pp", "tp-cp-pp-dp")
+#: The ZeRO stage whose plans a search's ``zero_impl`` applies to (the others stay ``flat``).
+ZERO_IMPL_STAGE = {"fsdp2": 3, "owner-broadcast": 1}
 
 
 @dataclass
@@ -249,8 +251,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     ``optimizer_impl`` is the optimizer step's code, ``autocast`` PyTorch's AMP (fp32 parameters and gradients, the
     weights cast each forward), ``clip_grad`` the gradients' clipping by their global norm and ``reduce_dtype`` the
     dtype the gradients are reduced in, as a run's
-    (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`). ``zero_impl`` is how the ZeRO-3 plans hold
-    what they gather (``fsdp2``: with FSDP2's copies); ZeRO 0-2 plans have no such copies and stay ``flat``.
+    (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`). ``zero_impl`` is how the plans of the ZeRO
+    stage it applies to hold the states (:data:`ZERO_IMPL_STAGE`: ``fsdp2``, FSDP2's copies, for the ZeRO-3 plans;
+    ``owner-broadcast``, whole tensors per owner, for the ZeRO-1 plans); the other plans stay ``flat``.
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -270,7 +273,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
         raise ConfigError("must be at least 1", key="top", value=top)
     from simtrain.run import check_combination
 
-    check_zero_impl(zero_impl)   # ZeRO 0-2 plans run flat, so make_plan would not see a bad value there
+    check_zero_impl(zero_impl)   # plans of other ZeRO stages run flat, so make_plan would not see a bad value there
 
     check_combination(0.0, False, "analytical", dtype=dtype, autocast=autocast)   # a run's rule: a half dtype
     if gpus is not None:   # before the cluster is built: the search's memory grows with the GPUs it spans
@@ -307,9 +310,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     example = ""
     for keys in candidates(c, n, cluster.gpus_per_node, global_batch):
         space += 1
-        plan = make_plan(c, n, **keys, zero_impl=zero_impl if keys["zero"] == 3 else "flat")
+        plan = make_plan(c, n, **keys, zero_impl=zero_impl if keys["zero"] == ZERO_IMPL_STAGE.get(zero_impl)
+                         else "flat")
         memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
-                      plan.sequence_parallel, plan.zero_group, plan.zero_reshard)
+                      plan.sequence_parallel, plan.zero_group, plan.zero_reshard, plan.zero_impl)
         memory = memory_seen.get(memory_key)
         if memory is None:
             memory = memory_seen[memory_key] = memory_per_gpu(c, plan, dtype, optimizer, autocast=autocast,

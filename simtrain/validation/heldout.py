@@ -2056,7 +2056,13 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "sequence 2,048) with FlashAttention-2 (`attention=flash2`, use_flash_attn=True); bf16 (7B_sft.py's "
              "dtype); Adam with ZeRO-1 (`--zero 1`) as the code runs it: torch.optim.AdamW (train.py) over "
              "HybridZeroOptimizer's one flat fp32 shard (a few passes over the whole shard, no per-tensor launches: "
-             "`--optimizer-impl foreach`), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
+             "`--optimizer-impl foreach`), its ZeRO-1 as the code runs it (hybrid_zero_optim.py at 20fe5ac2: "
+             "the parameters dealt out whole to the ZeRO ranks, largest first, each to the rank holding the fewest "
+             "elements (_partition_param_list); every gradient bucket all-reduced over the data-parallel group "
+             "(reduce_tensor with no dst_rank); after the update each owner's flat parameters broadcast from it to "
+             "the ZeRO group, one broadcast per owner, waited for (broadcast_params(overlap=False)): "
+             "`--zero-impl owner-broadcast`, stated since 2026-12-07; its torch.cuda.synchronize before each "
+             "bucket's reduction is not modelled), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
              "`--clip-grad`) and reduced in buckets of 512 M elements, 1 GiB of bf16, closed before the gradient that "
              "would overflow one (reduce_bucket_size: `--dp-bucket-size 1GiB --dp-bucket-rule at-most`; the three "
              "stated since 2026-12-07, found by helper audit 33; the probe ran Adam fused, unclipped, a reduction per "
@@ -2065,9 +2071,9 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "step time / GPUs")
 _ILM_PACKING = ("pack_sample_into_one=False (variable-length attention inside the packed 2,048-token rows) priced as "
                 "full causal attention over 2,048 tokens: not expressible, a few percent of a 7B model's FLOPs")
-_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +13 to +17 % "
-                    "(internlm-7b-8xa100-*), where one node exposes little communication (0.05 s of a 3.48 s step at "
-                    "TP 1, 0.18 s of 3.72 s at TP 2; 0.09-0.10 s of each is waiting for the slowest of 8 GPUs, "
+_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +12 to +17 % "
+                    "(internlm-7b-8xa100-*), where one node exposes little communication (0.07 s of a 3.51 s step at "
+                    "TP 1, 0.18 s of 3.73 s at TP 2; 0.09-0.10 s of each is waiting for the slowest of 8 GPUs, "
                     "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.67 where the "
                     "doc's TFLOPS column gives 183 (0.59 of the A100's 312); what InternLM's steps spend beyond the "
                     "GEMMs and FlashAttention simtrain prices is not measured in any breakdown at hand; not closed")
@@ -2080,7 +2086,7 @@ def _internlm(gpus: int, tp: int, micro: int, num: int, zero_shard: int | None =
                                 "parallel": f"tp={tp},pp=1,dp={dp}", "micro_batch": micro,
                                 "global_batch": micro * num * dp, "dtype": "bf16", "optimizer": "adam",
                                 "optimizer_impl": "foreach", "clip_grad": True, "zero": 1,
-                                "dp_bucket_size": "1GiB", "dp_bucket_rule": "at-most",
+                                "zero_impl": "owner-broadcast", "dp_bucket_size": "1GiB", "dp_bucket_rule": "at-most",
                                 **({"zero_shard_size": zero_shard} if zero_shard else {}), "recompute": recompute,
                                 "check_memory": False, **_sets(nic__count="4", nic__bandwidth="100Gbit/s"), **_NCCL})
 
@@ -2114,20 +2120,16 @@ _ilm_8, _ilm_1024 = _internlm(8, 1, 2, 4, zero_shard=8), _internlm(1024, 1, 2, 4
 _ilm_zfull_8, _ilm_zfull_1024 = _internlm(8, 1, 2, 4), _internlm(1024, 1, 2, 4)
 _ilm_tp2_8, _ilm_tp2_1024 = _internlm(8, 2, 4, 4), _internlm(1024, 2, 4, 4)
 _ilm_tp2z4_8, _ilm_tp2z4_1024 = _internlm(8, 2, 4, 4, zero_shard=4), _internlm(1024, 2, 4, 4, zero_shard=4)
-_ILM_ZFULL_GAP = ("InternLM's ZeRO-1 over all 1,024 ranks (zero1=-1) keeps 0.56 of the 8-GPU throughput per GPU in the "
-                  "doc (4,062 -> 2,271 tokens/s) and 0.90 in simtrain: simtrain prices the sharded optimizer's "
-                  "reduce-scatter and all-gather over 1,024 ranks as bandwidth-optimal bucketed rings, 0.34 s exposed "
-                  "on a 3.50 s compute step (3.28 s stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), "
-                  "more than with the shards kept inside each node (0.13 s, zero1=8), as the doc ranks the two, but "
-                  "far less apart (2,271 here, 3,625 tokens/s with zero1=8 in its FLOPS table); with no overlap of the "
-                  "data-parallel communication (`--no-overlap-dp`) simtrain gives 3,920 tokens/s per GPU and with one "
-                  "100 Gbit/s NIC per node 2,979. The cause, in the code (hybrid_zero_optim.py at 20fe5ac2, read "
-                  "after the probe): its ZeRO-1 all-reduces the whole gradient (reduce_tensor with no dst_rank), "
-                  "synchronises the device before each bucket (torch.cuda.synchronize in _reduce_and_copy) and, after "
-                  "the update, broadcasts each owner's shard from its owner, one broadcast per ZeRO rank over all of "
-                  "them, waited before the step ends (broadcast_params(overlap=False)): at zero1=-1 some two hundred "
-                  "broadcasts, each a chain through 1,024 ranks; simtrain's ZeRO-1 is a reduce-scatter and one "
-                  "all-gather and has no such implementation; not closed")
+_ILM_ZFULL_GAP = ("the loss is predicted: simtrain keeps 0.566 of its 8-GPU throughput per GPU on 1,024, the doc "
+                  "0.559 (4,062 -> 2,271 tokens/s): with ZeRO-1 over all 1,024 ranks (zero1=-1) the 195 tensors go to "
+                  "195 owners, the largest owning the 423 M-element embedding, and after the update each owner "
+                  "broadcasts its tensor to all 1,024 ranks: 195 ring broadcasts (NCCL's, 8 channels) of 14.6 GB in "
+                  "all, a chain through 1,024 ranks each, exposed: 2.64 s of data-parallel communication in a 6.20 s "
+                  "step against 0.07 s of 3.51 s on one node, where DeepSpeed's ZeRO-1 (one all-gather, `--zero-impl "
+                  "flat`) gives 0.903. The doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs "
+                  "0.879 / 0.830, 256 0.790 / 0.777, 512 0.704 / 0.685). The broadcasts are priced by the engines' "
+                  "chunked ring (simtrain's NCCL model); NCCL's own tuning model prices the 195 broadcasts at 0.68 s "
+                  "in all (`NcclTuner.predict`), which would keep about 0.80")
 #: name, table, quote, command, published, what the row is, the probe's confidence, gap
 _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
     ("internlm-7b-8xa100-zero1x8", _ILM_FLOPS, _ILM_ROW8 + _ILM_FLOPS_COLUMNS, _ilm_8, 4103.0,
@@ -2139,14 +2141,14 @@ _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
      "'| 1 | 8 | TRUE | FALSE | 1024 | 2048 | 2 | 1 | 4M | 2346 | 105 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(1024, 1, 2, 1, zero_shard=8), 2346.0,
      "1,024 A100 80GB, ZeRO-1 over 8 (in node), micro-batch 2 x 1 (no accumulation)", "high",
-     "the source's compute excess (its 8-GPU rows +13 to +17 %) and too little exposed communication: with one "
-     "micro-batch per step simtrain leaves 0.13 s of the ZeRO-1 gradient reduction (in 1 GiB buckets) and parameter "
-     "gather exposed after 0.92 s of compute (0.87 s stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), "
-     "where the published step (1.75 s) less the compute the 8-GPU rows imply (about 1.0 s) leaves about 0.75 s; "
-     "with no overlap of the data-parallel communication (`--no-overlap-dp`) simtrain gives 2,400 tokens/s per GPU "
-     "(+2.3 %): the run behaves as if the gradient reduction barely overlaps at one micro-batch, and the code "
-     "synchronises the device before each bucket's reduction (torch.cuda.synchronize in hybrid_zero_optim.py's "
-     "_reduce_and_copy); not closed"),
+     "the source's compute excess (its 8-GPU rows +12 to +17 %) and too little exposed communication: with one "
+     "micro-batch per step simtrain leaves 0.22 s of the ZeRO-1 gradient all-reduce (in 1 GiB buckets) and the 8 "
+     "owners' broadcasts exposed after 0.92 s of compute (0.87 s stretched 1.067x for the slowest of 1,024 GPUs, "
+     "gpu_spread), where the published step (1.75 s) less the compute the 8-GPU rows imply (about 1.0 s) leaves "
+     "about 0.75 s; with no overlap of the data-parallel communication (`--no-overlap-dp`) simtrain gives 2,358 "
+     "tokens/s per GPU (+0.5 %): the run behaves as if the gradient reduction barely overlaps at one micro-batch, "
+     "and the code synchronises the device before each bucket's reduction (torch.cuda.synchronize in "
+     "hybrid_zero_optim.py's _reduce_and_copy); not closed"),
     ("internlm-7b-8xa100-zero1x8-ckpt-mb8", _ILM_FLOPS,
      "'| 1 | 8 | TRUE | TRUE | 8 | 2048 | 8 | 1 | 0.125M | 3314 | 193 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(8, 1, 8, 1, zero_shard=8, recompute="full"), 3314.0,
@@ -2157,7 +2159,7 @@ _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
     ("internlm-7b-1024xa100-zero1all", _ILM_TGS, "the 1,024-GPU column of " + _ILM_ZFULL, _ilm_zfull_1024, 2271.0,
      "1,024 A100 80GB, ZeRO-1 over all ranks, micro-batch 2 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     _ILM_ZFULL_GAP + "; the source's compute excess (its 8-GPU rows +14 to +18 %) comes on top of it"),
+     _ILM_COMPUTE_GAP + "; the loss from 8 GPUs to 1,024 is predicted (internlm-7b-zero1all-1024v8-scaling)"),
 )
 for _name, _table, _quote, _cmd, _published, _what, _confidence, _gap in _PROBE18_ILM:
     _case(_name, "internlm-train-performance", _ILM.format(table=_table, quote=_quote),
@@ -2169,10 +2171,10 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
     ("internlm-7b-zero1x8-1024v8-scaling", _ILM_FLOPS,
      f"the 8-GPU row {_ILM_ROW8} and the 1,024-GPU row {_ILM_ROW1024}{_ILM_FLOPS_COLUMNS}: 3625 over 4103",
      _ilm_8, _ilm_1024, 3625 / 4103, "TP 1, ZeRO-1 over 8 (in node), micro-batch 2 x 4", "high",
-     "three quarters of the loss are predicted: simtrain keeps 0.912 of its 8-GPU throughput per GPU on 1,024 GPUs, "
-     "the doc 0.884: with "
-     "ZeRO-1 inside each node the gradient reduction crosses the 4 x 100 Gbit/s NICs in 1 GiB buckets, 0.13 s of it "
-     "exposed in a 3.82 s step against 0.05 s of 3.48 s on one node, and the slowest of 1,024 GPUs stretches the "
+     "two thirds of the loss are predicted: simtrain keeps 0.921 of its 8-GPU throughput per GPU on 1,024 GPUs, "
+     "the doc 0.884: the gradients' all-reduce over the 1,024 ranks crosses the 4 x 100 Gbit/s NICs in 1 GiB "
+     "buckets and the 8 owners' broadcasts (ZeRO-1 inside each node) stay on NVLink, 0.22 s exposed in a 3.81 s "
+     "step against 0.07 s of 3.51 s on one node, and the slowest of 1,024 GPUs stretches the "
      "compute 1.067x where that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
      "(internlm-7b-8xa100-zero1x8) cancels in the ratio"),
     ("internlm-7b-zero1all-1024v8-scaling", _ILM_TGS, f"{_ILM_ZFULL}: the 1,024-GPU column (2271) over the 8-GPU one "
@@ -2183,19 +2185,22 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      f"{_ILM_TP2_ZFULL}: the 1,024-GPU column (2785) over the 8-GPU one (3822)",
      _ilm_tp2_8, _ilm_tp2_1024, 2785 / 3822, "TP 2, ZeRO-1 over all data-parallel ranks, micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the miss of internlm-7b-zero1all-1024v8-scaling, smaller: with TP 2 ZeRO-1 spans 512 ranks, and the doc's run "
-     "loses 27 % of its 8-GPU throughput per GPU (3,822 -> 2,785) where simtrain loses 9.8 % (0.34 s of the "
-     "data-parallel communication and 0.15 s of TP exposed in a 4.12 s step, whose compute the slowest of 1,024 GPUs "
-     "stretches 1.067x where that of 8 stretches it 1.029x, gpu_spread); InternLM's per-owner reduction and "
-     "broadcast at zero1=-1 (the probe's diagnosis there) is not represented; not closed"),
+     "the loss is predicted, a quarter over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
+     "2,785), simtrain 34 %: with TP 2 ZeRO-1 spans 512 ranks, whose 195 owners broadcast tensors half as large "
+     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 1.86 s of data-parallel "
+     "communication and 0.15 s of TP exposed in a 5.66 s step against 0.03 s and 0.15 s of 3.73 s on one node, "
+     "whose compute the slowest of 1,024 GPUs stretches 1.067x where that of 8 stretches it 1.029x (gpu_spread); "
+     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.857, 256 0.810 / "
+     "0.815, 512 0.783 / 0.753)"),
     ("internlm-7b-tp2-zero1x4-1024v8-scaling", _ILM_TGS,
      f"{_ILM_TP2_Z4}: the 1,024-GPU column (3486) over the 8-GPU one (3761)",
      _ilm_tp2z4_8, _ilm_tp2z4_1024, 3486 / 3761, "TP 2, ZeRO-1 over 4 (in node), micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted: simtrain keeps 0.911 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
-     "gradient reduction across nodes leaves 0.14 s exposed in a 4.08 s step against 0.02 s on one node, TP's 0.15 s "
-     "on both, and the slowest of 1,024 GPUs stretches the compute 1.067x where that of 8 stretches it 1.029x "
-     "(gpu_spread); the common compute excess of the source (internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
+     "the loss is predicted: simtrain keeps 0.919 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
+     "gradient all-reduce across nodes and the 4 owners' broadcasts leave 0.22 s exposed in a 4.06 s step against "
+     "0.03 s on one node, TP's 0.15 s on both, and the slowest of 1,024 GPUs stretches the compute 1.067x where "
+     "that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
+     "(internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
 )
 for _name, _table, _quote, _few, _many, _published, _what, _confidence, _gap in _PROBE18_ILM_SCALING:
     _weak_scaling_case(

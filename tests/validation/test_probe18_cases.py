@@ -155,6 +155,8 @@ def test_the_runs_are_the_sources_settings(rows) -> None:
         assert (flag["--gpus"], flag["--parallel"]) == (str(gpus), f"tp={tp},pp=1,dp={dp}"), name
         assert (int(flag["--micro-batch"]), int(flag["--global-batch"])) == (micro, micro * num * dp), name
         assert (flag["--zero"], flag.get("--zero-shard-size"), flag["--recompute"]) == ("1", shard, recompute), name
+        # HybridZeroOptimizer: whole tensors per owner, the gradients all-reduced, one broadcast per owner
+        assert flag["--zero-impl"] == "owner-broadcast", name
         assert (flag["--dtype"], flag["topology.nic.count"], flag["topology.nic.bandwidth"]) == (
             "bf16", "4", "100Gbit/s"), name
         assert "attention=flash2" in flag["--model"] and "vocab=103168" in flag["--model"], name

@@ -1,0 +1,170 @@
+"""ZeRO-1 as whole-tensor owners (``zero_impl`` ``owner-broadcast``): Colossal-AI's low-level ZeRO and InternLM's
+hybrid ZeRO deal the tensors out whole, all-reduce the gradients and broadcast each owner's update."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from simtrain.cli import main
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.model import load_model
+from simtrain.model.decoder import block_layers, embedding_layers, head_layers
+from simtrain.parallel.costs import StageCosts
+from simtrain.parallel.memory import memory_per_gpu
+from simtrain.parallel.owners import owner_elements, owner_shares
+from simtrain.parallel.plan import make_plan
+from simtrain.run import TrainingRun
+from simtrain.topology import load_topology
+from simtrain.training import simulate
+
+MODEL = "gpt:layers=4,hidden=1024,heads=16,seq=1024,vocab=32000"
+KEYS = {"micro_batch": 1, "global_batch": 16, "zero": 1}
+
+
+def _config():
+    c = load_model(MODEL).config
+    assert c is not None
+    return c
+
+
+def _costs(plan) -> StageCosts:
+    return StageCosts.build(_config(), plan, load_topology("dgx-a100", gpus=plan.num_gpus),
+                            ComputeModel.roofline("a100"), "bf16", "adam")
+
+
+def _index_rule(sizes: list[int], owners: int) -> list[int]:
+    """The sources' own loop: ``numel_per_rank.index(min(numel_per_rank))`` over the tensors, largest first."""
+    totals = [0] * owners
+    for size in sorted(sizes, reverse=True):
+        totals[totals.index(min(totals))] += size
+    return totals
+
+
+def test_the_partition_is_the_sources_greedy_rule() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        sizes = [rng.randint(1, 60) for _ in range(rng.randint(0, 50))]
+        owners = rng.randint(1, 24)
+        assert owner_elements(sizes, owners) == _index_rule(sizes, owners)
+
+
+def test_the_owners_share_every_tensor_of_the_stage_and_no_more() -> None:
+    c = _config()
+    for parallel, gpus in (("tp=1,pp=1,dp=8", 8), ("tp=2,pp=2,dp=4", 16)):
+        plan = make_plan(c, gpus, parallel, zero_impl="owner-broadcast", **KEYS)
+        for stage in range(plan.pp):
+            layers = [layer for i in plan.stage_layers(stage)
+                      for layer in block_layers(c, i, plan.tp, plan.cp, plan.sequence_parallel)]
+            layers += embedding_layers(c, plan.tp) if stage == 0 else []
+            layers += head_layers(c, plan.tp) if stage == plan.pp - 1 else []
+            shares = owner_shares(c, plan, stage)
+            assert sum(shares) == sum(t.numel for layer in layers for t in layer.tensors)
+            assert 0 < len(shares) <= plan.zero_group
+
+
+def test_the_largest_tensor_is_one_owners_share_on_many_ranks() -> None:
+    c = _config()   # 4 layers of 6 tensors, the embedding and the head, the final norm: fewer than 64 ranks
+    plan = make_plan(c, 64, "tp=1,pp=1,dp=64", zero_impl="owner-broadcast", micro_batch=1, global_batch=64, zero=1)
+    shares = owner_shares(c, plan, 0)
+    assert len(shares) < 64 and max(shares) == 32000 * 1024
+
+
+def test_gradients_are_all_reduced_and_each_owner_broadcasts_after_the_update() -> None:
+    c = _config()
+    flat = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", **KEYS))
+    owned = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", zero_impl="owner-broadcast", **KEYS))
+    comms = owned.comms
+    # the same buckets at the same readiness, all-reduced (twice a reduce-scatter's traffic) instead
+    assert [b.ready for b in owned.dp_buckets[0]] == [b.ready for b in flat.dp_buckets[0]]
+    for bucket in owned.dp_buckets[0]:
+        assert [s.op for s in bucket.schedules] == ["all-reduce"]
+    # after the update: one broadcast per owner, each of its parameters (bf16), one after another
+    shares = owner_shares(c, make_plan(c, 8, "tp=1,pp=1,dp=8", zero_impl="owner-broadcast", **KEYS), 0)
+    assert owned.owner_broadcasts[0] == [2.0 * e for e in shares]
+    assert owned.dp_after_update[0] == pytest.approx(sum(comms.time("broadcast", "dpcp", 2.0 * e) for e in shares),
+                                                     rel=1e-12)
+    assert flat.owner_broadcasts == []
+
+
+def test_the_update_is_the_largest_owners() -> None:
+    c = _config()
+    compute = ComputeModel.roofline("a100")
+    plan = make_plan(c, 64, "tp=1,pp=1,dp=64", zero_impl="owner-broadcast", micro_batch=1, global_batch=64, zero=1)
+    costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=64), compute, "bf16", "adam")
+    assert costs.update[0] == pytest.approx(compute.update_time(max(owner_shares(c, plan, 0)), "bf16", "adam",
+                                                                1.0, "fused", 1), rel=1e-12)
+
+
+def test_hybrid_groups_broadcast_in_the_shard_and_all_reduce_over_all_ranks() -> None:
+    c = _config()
+    plan = make_plan(c, 16, "tp=1,pp=1,dp=16", zero_impl="owner-broadcast", zero_shard_size=8, **KEYS)
+    costs = _costs(plan)
+    for bucket in costs.dp_buckets[0]:
+        assert [s.op for s in bucket.schedules] == ["all-reduce"]
+        assert len(bucket.schedules[0].ranks) == 16   # the whole data-parallel group, not the shard
+    assert len(costs.owner_broadcasts[0]) == 8
+    whole = _costs(make_plan(c, 16, "tp=1,pp=1,dp=16", zero_impl="owner-broadcast", **KEYS))
+    assert len(whole.owner_broadcasts[0]) == 16
+    assert costs.dp_after_update[0] < whole.dp_after_update[0]   # 8 broadcasts on NVLink, not 16 across nodes
+
+
+def test_memory_holds_the_largest_owners_optimizer_state() -> None:
+    c = _config()
+    plan = make_plan(c, 64, "tp=1,pp=1,dp=64", zero_impl="owner-broadcast", micro_batch=1, global_batch=64, zero=1)
+    flat = make_plan(c, 64, "tp=1,pp=1,dp=64", micro_batch=1, global_batch=64, zero=1)
+    states = 4 * 2 + 4   # Adam's two fp32 moments and the fp32 master copy of bf16 parameters
+    assert memory_per_gpu(c, plan, "bf16", "adam")["optimizer"] == states * max(owner_shares(c, plan, 0))
+    assert memory_per_gpu(c, plan, "bf16", "adam")["optimizer"] > memory_per_gpu(c, flat, "bf16", "adam")["optimizer"]
+
+
+def test_both_engines_agree_and_the_report_says_which_ran() -> None:
+    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "tp=2,pp=2,dp=4", "micro_batch": 1,
+            "global_batch": 8, "dtype": "bf16", "zero": 1, "zero_impl": "owner-broadcast", "check_memory": False}
+    analytical = simulate(TrainingRun.from_mapping(keys))
+    des = simulate(TrainingRun.from_mapping({**keys, "engine": "des"}))
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
+    assert analytical.to_dict()["zero_impl"] == "owner-broadcast"
+
+
+def test_more_owners_across_nodes_cost_more() -> None:
+    """ZeRO-1 over all ranks broadcasts through every node; over each node's 8 GPUs it stays on NVLink, and
+    the flat ZeRO-1's one all-gather is cheaper than either at this size."""
+    base = {"model": MODEL, "topology": "dgx-a100", "gpus": 64, "parallel": "dp=64", "micro_batch": 1,
+            "global_batch": 64, "dtype": "bf16", "zero": 1, "check_memory": False}
+    flat = simulate(TrainingRun.from_mapping(base)).step_time_s
+    node = simulate(TrainingRun.from_mapping({**base, "zero_impl": "owner-broadcast",
+                                              "zero_shard_size": 8})).step_time_s
+    every = simulate(TrainingRun.from_mapping({**base, "zero_impl": "owner-broadcast"})).step_time_s
+    assert flat < every and node < every
+
+
+@pytest.mark.parametrize("zero", [0, 2, 3])
+def test_owner_broadcast_needs_zero_1(zero: int) -> None:
+    with pytest.raises(ConfigError, match="needs zero 1"):
+        make_plan(_config(), 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=zero,
+                  zero_impl="owner-broadcast")
+
+
+def test_owner_broadcast_refuses_experts() -> None:
+    c = load_model("gpt:layers=2,hidden=512,heads=8,seq=256,vocab=1000,experts=8,top_k=2").config
+    with pytest.raises(ConfigError, match="experts"):
+        make_plan(c, 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=1, zero_impl="owner-broadcast")
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(capsys) -> None:
+    code = main(["simulate", "--model", MODEL, "--topology", "dgx-a100", "--gpus", "8", "--parallel", "dp=8",
+                 "--micro-batch", "1", "--global-batch", "8", "--zero", "2", "--zero-impl", "owner-broadcast"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--zero-impl" in err and "needs zero 1" in err
+
+
+def test_the_search_prices_its_zero1_plans_with_owners() -> None:
+    from simtrain.parallel.search import search
+
+    result = search(MODEL, "dgx-a100", gpus=16, global_batch=64, zero_impl="owner-broadcast", top=200)
+    impls = {(row["zero"], row["zero_impl"]) for row in result.best}
+    assert (1, "owner-broadcast") in impls and {zero for zero, _ in impls} > {1}
+    assert all(impl == ("owner-broadcast" if zero == 1 else "flat") for zero, impl in impls)
