@@ -38,6 +38,10 @@ Keys (defaults in brackets):
   embeddings through complex fp32, ``repeat_kv``'s copies under grouped-query attention, SwiGLU as two kernels
   (both eager styles alike: the code casts to fp32 itself). A rotary model's rotation is a layer of its own
   (fused: one kernel)
+* ``softmax`` [as ``kernels``]: the kernels over an unfused attention's scores alone (``attention=math``), in the
+  styles of ``kernels``, where code fuses the rest but not the softmax: Megatron-LM of 2019 and DeepSpeedExamples'
+  Megatron-LM of 2020 ran the scale, the causal mask and torch's softmax as separate kernels on a model cast to
+  fp16 (``softmax=eager-half``) beside Apex's fused LayerNorm and a TorchScript-fused GELU
 
 Parameter counts follow the reference implementations (Hugging Face transformers, Megatron-LM): tested against the
 published counts of the catalog entries. Multiply-adds per token: every linear layer's weights, attention's two
@@ -124,6 +128,10 @@ DECODER_PARAMS: tuple[Param, ...] = (
           "for the GPU, Transformer Engine's cuDNN attention on Hopper) or flash2 (FlashAttention-2 on any GPU: "
           "PyTorch SDPA)",
           choices=ATTENTION_KERNELS),
+    Param("softmax", "choice", None, "kernels over the attention scores alone (attention=math): fused, eager or "
+          "eager-half as for kernels (default: as kernels); e.g. eager-half for 2019-2020 Megatron-LM code, which "
+          "fused the rest but ran scale, mask and softmax as separate kernels on an fp16 model",
+          choices=("fused", "eager", "eager-half")),
     Param("kernels", "choice", "fused", "element-wise kernels: fused (Megatron-LM's: scale-mask-softmax, bias-GELU), "
           "eager (PyTorch eager as Hugging Face's GPT-2 runs it under autocast: scale, causal mask, padding mask, "
           "fp32 softmax and a cast as separate kernels over the s x s scores; the tanh GELU as eight kernels; "
@@ -166,6 +174,7 @@ class DecoderConfig:
     dropout: float = 0.0
     attention: str = "math"
     kernels: str = "fused"
+    softmax: str | None = None   # the scores' kernels where they differ from ``kernels`` (None: as ``kernels``)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str | None = None, path: str = "") -> DecoderConfig:
@@ -200,6 +209,11 @@ class DecoderConfig:
             raise ConfigError(f"the model would hold {moe_layers:,} MoE layers x {experts:,} experts of weights; at "
                               f"most {MAX_EXPERT_SETS:,} expert weight sets in all",
                               source=source, key="experts", value=experts)
+        softmax = v["softmax"]
+        if softmax is not None and v["attention"] != "math":
+            raise ConfigError(f"sets the kernels over the attention scores, and attention={v['attention']} keeps no "
+                              "scores", source=source, key="softmax", value=softmax,
+                              allowed="attention=math, or leave it out")
         positions = v["positions"] or ("rotary" if gated else "learned")
         table = v["position_table"]
         if table is not None and positions != "learned":   # rotary and alibi have no table to size
@@ -214,7 +228,13 @@ class DecoderConfig:
                    tied=(not gated) if v["tied"] is None else v["tied"], embedding_norm=v["embedding_norm"],
                    experts=experts, top_k=v["top_k"], moe_ffn=v["moe_ffn"] or ffn,
                    shared_experts=v["shared_experts"], moe_every=v["moe_every"], dropout=float(v["dropout"]),
-                   attention=v["attention"], kernels=v["kernels"])
+                   attention=v["attention"], kernels=v["kernels"],
+                   softmax=None if softmax == v["kernels"] else softmax)
+
+    @property
+    def score_kernels(self) -> str:
+        """The kernels over an unfused attention's scores: ``softmax``, else ``kernels``."""
+        return self.softmax or self.kernels
 
     @property
     def q_dim(self) -> int:
@@ -389,8 +409,8 @@ def _position_layers(name: str, c: DecoderConfig, tokens: int, q: int, kv: int) 
 
 def _core_kind(c: DecoderConfig) -> str:
     """The core attention's layer kind: its kernel's, the eager one where eager kernels run it unfused."""
-    if c.kernels in EAGER_ATTENTION and c.attention == "math":
-        return EAGER_ATTENTION[c.kernels]
+    if c.score_kernels in EAGER_ATTENTION and c.attention == "math":
+        return EAGER_ATTENTION[c.score_kernels]
     return ATTENTION_KINDS[c.attention]
 
 

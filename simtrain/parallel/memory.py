@@ -133,7 +133,7 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     elif recompute != "selective":
         # the probabilities backward reads (the softmax's output: fp32 under autocast with eager kernels) and the
         # dropped-out probabilities P·V read, and the dropout's mask
-        kept = fp32 if autocast else width
+        kept = fp32 if c.score_kernels == "eager" else width
         attention_split += (kept + width + dropout) * scores
     ffn = c.moe_ffn if moe else c.ffn
     if c.gated:   # SwiGLU: gate, up and their product; eager code also keeps the silu's output

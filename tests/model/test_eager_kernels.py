@@ -225,3 +225,36 @@ def test_a_profile_prices_both_of_attentions_products(attention) -> None:
             scores = cm.profile.memory_time(score_bytes("attention", 4, phase)[0] * 2 * attention_heads(core) * rows
                                             * cols, "fp32")
         assert cm.layer_time(core, 2, phase, "fp32") == pytest.approx(2 * gemm + scores, rel=1e-12)
+
+
+# -- softmax: the scores' kernels alone ------------------------------------------------------------------------------
+@pytest.mark.parametrize("softmax, core", [("eager-half", "eager_half_attention"), ("eager", "eager_attention"),
+                                           ("fused", "attention")])
+def test_the_softmax_key_changes_the_scores_kernels_only(softmax, core) -> None:
+    """2019-2020 Megatron-LM code: scale, mask and softmax as separate kernels beside a fused LayerNorm and GELU."""
+    assert _layer("fused", ".attention.core", softmax=softmax).kind == core
+    assert _layer("fused", ".mlp.act", softmax=softmax).kind == "gelu"
+    assert _layer("fused", ".input_norm", softmax=softmax).kind == "layernorm"
+    # and the other way: eager element-wise kernels around a fused softmax
+    assert _layer("eager", ".attention.core", softmax="fused").kind == "attention"
+    assert _layer("eager", ".mlp.act", softmax="fused").kind == "gelu_eager"
+
+
+def test_softmax_as_kernels_is_the_same_config() -> None:
+    assert DecoderConfig.from_mapping({**GPT2, "kernels": "eager", "softmax": "eager"}) == \
+        DecoderConfig.from_mapping({**GPT2, "kernels": "eager"})
+
+
+def test_the_softmax_key_moves_only_the_scores_memory() -> None:
+    """The softmax's output is what autograd keeps of the scores: fp32 under autocast's eager softmax."""
+    s, b, a = 1024, 2, 12
+    fused = activation_bytes_per_layer(DecoderConfig.from_mapping(GPT2), b)
+    eager = activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "softmax": "eager"}), b)
+    half = activation_bytes_per_layer(DecoderConfig.from_mapping({**GPT2, "softmax": "eager-half"}), b)
+    assert eager - fused == (4 - 2) * a * s * s * b and half == fused
+
+
+def test_softmax_needs_scores() -> None:
+    with pytest.raises(ConfigError, match="softmax") as info:
+        load_decoder("gpt:layers=1,hidden=64,heads=4,seq=32,vocab=100,attention=flash,softmax=eager")
+    assert "attention=math" in str(info.value)
