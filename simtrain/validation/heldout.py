@@ -2213,14 +2213,20 @@ for _name, _table, _quote, _few, _many, _published, _what, _confidence, _gap in 
 
 # NVIDIA/NeMo-Megatron-Launcher README '7.1.2. Training Performance Results' (GPT-3 5B and 175B on DGX A100 SuperPOD),
 # the table's 'Tokens per Second' of the whole run and its scaling.
-_NML = ("NVIDIA/NeMo-Megatron-Launcher README.md (commit a2b2f83a, 2022-09-06; the same table to 80353286, 2023-10) "
+_NML = ("NVIDIA/NeMo-Megatron-Launcher README.md (commit {commit}; the same table to 80353286, 2023-10) "
         "'7.1.2. Training Performance Results', 'NVIDIA DGX SuperPOD (16 x 8 x A100 80GB for 5B GPT model)', '(128 x "
         "8 x A100 80GB for 175B GPT model)' + {config}: {quote}")
 _NML_5B_CONFIG = ("conf/training/gpt3/5b.yaml @ a2b2f83a (24 layers, hidden 4096, 32 heads, seq 2048, MBS 2, GBS 2048, "
                   "TP1 PP1, bf16, O2, distributed_fused_adam, activations_checkpoint_num_layers 0, hidden_dropout 0.1, "
-                  "GPT2BPE vocab padded to 128)")
-_NML_175B_CONFIG = ("conf/training/gpt3/175b.yaml @ a2b2f83a (96 layers, hidden 12288, 96 heads, seq 2048, MBS 2, GBS "
-                    "2048, TP8 PP8, selective recompute, sequence_parallel True, bf16, distributed_fused_adam)")
+                  "GPT2BPE vocab padded to 128, gradient_clip_val 1.0)")
+_NML_5B_COMMIT = "a2b2f83a, 2022-09-06"
+#: the 175B row the cases quote first appears at 3579cdb3 (a2b2f83a's table has 16, 32 and 128 nodes), with the
+#: 22.08 container; the yamls are byte-identical at both commits (helper audit 36)
+_NML_175B_COMMIT = ("3579cdb3, 2022-09-07, the first commit with the quoted 175B row, container bignlp-training:22.08; "
+                    "a2b2f83a's table has other node counts")
+_NML_175B_CONFIG = ("conf/training/gpt3/175b.yaml @ 3579cdb3 (96 layers, hidden 12288, 96 heads, seq 2048, MBS 2, GBS "
+                    "2048, TP8 PP8, selective recompute, sequence_parallel True, bf16, distributed_fused_adam, "
+                    "make_vocab_size_divisible_by 128, gradient_clip_val 1.0)")
 _NML_5B_ROW = ("'|      | Tokens per Second               | 40345  | 79815  | 161754 | 312774 | 659481 | 1159288 |' "
                "(nodes 1 2 4 8 16 32), 5B")
 _NML_175B_ROW = ("'|      | Tokens per Second               | 7500   | 14950  | 29537  | 58211 | 109684 |' "
@@ -2228,7 +2234,12 @@ _NML_175B_ROW = ("'|      | Tokens per Second               | 7500   | 14950  | 
 _NML_SYSTEM = ("DGX A100 80GB SuperPOD nodes as the catalog's `dgx-a100` (8 A100 80 GB on NVSwitch, 8 x HDR 200 Gbit/s "
                "NICs, non-blocking fat tree: the SuperPOD's design, not stated in the README)")
 _NML_RUN = ("bf16 (O2); Adam with the launcher's distributed_fused_adam as ZeRO-1 (`--zero 1`, optimizer states "
-            "sharded over the data-parallel ranks); global batch 2,048 sequences at every scale (the yaml's GBS, "
+            "sharded over the data-parallel ranks; its contiguous fp32 gradient buffer is whole on every GPU); the "
+            "gradients reduce-scattered in fp32 and the bf16 parameters all-gathered (Apex 3c19f106, the commit NeMo "
+            "v1.11.0 pins: DistributedFusedAdam's grad_sync_dtype defaults to its fp32 state dtype, NeMo sets only "
+            "param_sync_dtype: `--reduce-dtype fp32`), the gradients clipped at global norm 1.0 (the yaml's "
+            "gradient_clip_val: `--clip-grad`; the three stated since 2026-12-07, found by helper audit 36); global "
+            "batch 2,048 sequences at every scale (the yaml's GBS, "
             "fixed: strong scaling); the predefined config of the launcher taken as the run's (the README's table does "
             "not restate it); memory not checked (`--no-check-memory`: it cannot change a timing)")
 _NML_5B_TEXT = (f"{_NML_SYSTEM}; GPT-3 5B from 5b.yaml as a `gpt:` model (24 layers, hidden 4,096, 32 heads, sequence "
@@ -2237,21 +2248,25 @@ _NML_5B_TEXT = (f"{_NML_SYSTEM}; GPT-3 5B from 5b.yaml as a `gpt:` model (24 lay
                 "2022 stack's fused softmax, no FlashAttention)); TP 1, PP 1, data parallel over every GPU, "
                 f"micro-batch 2; no activation recomputation (activations_checkpoint_num_layers 0); {_NML_RUN}")
 _NML_175B_TEXT = (f"{_NML_SYSTEM}; the catalog's `gpt3-175b` (96 layers, hidden 12,288, 96 heads, sequence 2,048, "
-                  "vocabulary 50,257 where the launcher pads to a multiple of 128 x TP, tied head, unfused attention) "
-                  "with dropout 0.1 (Megatron's default); TP 8 with sequence parallelism, PP 8 in simtrain's default "
-                  "1F1B schedule, data parallel over the rest, micro-batch 2; selective recomputation; "
-                  f"{_NML_RUN}")
+                  "tied head, unfused attention) with its vocabulary padded to 51,200, a multiple of 128 x TP 8 "
+                  "(NeMo's _vocab_size_with_padding: `vocab=51200`) and dropout 0.1 (Megatron's default); TP 8 with "
+                  "sequence parallelism, PP 8 in simtrain's default 1F1B schedule, data parallel over the rest, "
+                  "micro-batch 2; selective recomputation; the gradient reduction after the pipeline, not overlapped "
+                  "(NeMo v1.11.0's configure_optimizers sets overlap_grad_sync False under pipeline or sequence "
+                  f"parallelism: `--no-overlap-dp`); {_NML_RUN}")
 _nml_5b_8, _nml_5b_256, _nml_175b_64, _nml_175b_1024 = (
     Command("simulate", {"model": _model, "topology": "dgx-a100", "gpus": _g, "parallel": _plan.format(dp=_g // _mp),
-                         "micro_batch": 2, "global_batch": 2048, "dtype": "bf16", "optimizer": "adam", "zero": 1,
-                         "recompute": _recompute, **({"sequence_parallel": True} if _mp > 1 else {}),
+                         "micro_batch": 2, "global_batch": 2048, "dtype": "bf16", "optimizer": "adam",
+                         "clip_grad": True, "zero": 1, "reduce_dtype": "fp32", "recompute": _recompute,
+                         **({"sequence_parallel": True, "overlap_dp": False} if _mp > 1 else {}),
                          "check_memory": False, **_NCCL})
     for _model, _g, _plan, _mp, _recompute in (
         ("gpt:layers=24,hidden=4096,heads=32,seq=2048,vocab=50304,dropout=0.1", 8, "tp=1,pp=1,dp={dp}", 1, "none"),
         ("gpt:layers=24,hidden=4096,heads=32,seq=2048,vocab=50304,dropout=0.1", 256, "tp=1,pp=1,dp={dp}", 1, "none"),
-        ("gpt3-175b:dropout=0.1", 64, "tp=8,pp=8,dp={dp}", 64, "selective"),
-        ("gpt3-175b:dropout=0.1", 1024, "tp=8,pp=8,dp={dp}", 64, "selective")))
-_case("nemo-megatron-gpt3-5b-8xa100", "nemo-megatron-launcher", _NML.format(config=_NML_5B_CONFIG, quote=_NML_5B_ROW),
+        ("gpt3-175b:dropout=0.1,vocab=51200", 64, "tp=8,pp=8,dp={dp}", 64, "selective"),
+        ("gpt3-175b:dropout=0.1,vocab=51200", 1024, "tp=8,pp=8,dp={dp}", 64, "selective")))
+_case("nemo-megatron-gpt3-5b-8xa100", "nemo-megatron-launcher",
+      _NML.format(commit=_NML_5B_COMMIT, config=_NML_5B_CONFIG, quote=_NML_5B_ROW),
       "GPT-3 5B training throughput on 1 DGX A100 80GB (NeMo-Megatron, bf16), tokens/s of the whole run (8 GPUs)",
       40345.0, "tokens/s (8 GPUs)", "[M]",
       f"{_NML_5B_TEXT}; one node of 8 GPUs (128 micro-batches per GPU per step); tokens/s = the step's tokens / step "
@@ -2259,20 +2274,22 @@ _case("nemo-megatron-gpt3-5b-8xa100", "nemo-megatron-launcher", _NML.format(conf
       [_nml_5b_8], _value(_nml_5b_8, "tokens_per_s"))
 _weak_scaling_case(
     "nemo-megatron-gpt3-5b-32v1node-scaling", "nemo-megatron-launcher",
-    _NML.format(config=_NML_5B_CONFIG, quote=f"{_NML_5B_ROW}: 1159288 / 32 over 40345 (the row 'Speed-up | 1x | 1.98x "
-                                             "| 4.01x | 7.75x | 16.35x | 28.73x')"),
+    _NML.format(commit=_NML_5B_COMMIT, config=_NML_5B_CONFIG,
+                quote=f"{_NML_5B_ROW}: 1159288 / 32 over 40345 (the row 'Speed-up | 1x | 1.98x | 4.01x | 7.75x | "
+                      "16.35x | 28.73x')"),
     "GPT-3 5B scaling from 1 DGX A100 80GB to 32 at a global batch of 2,048 (NeMo-Megatron): throughput per GPU on 256 "
     "GPUs over that on 8", 1159288 / (32 * 40345), "ratio", "[C]",
     f"{_NML_5B_TEXT}; 8 GPUs (one node, 128 micro-batches per GPU per step) against 256 (32 nodes, 4); "
     f"{_DEFAULT_ALGO}; {_P18_CONFIDENCE.format('medium (the run configuration from the predefined 5b.yaml)')}",
     _nml_5b_8, _nml_5b_256,
-    "simtrain loses 4.8 %: the data-parallel gradient reduction over 256 GPUs leaves 54 ms of a 3.00 s step exposed "
+    "simtrain loses 5.1 %: the data-parallel gradient reduction (fp32) over 256 GPUs leaves 54 ms of a 3.01 s step "
+    "exposed "
     "(4 micro-batches per GPU, against 128 on one node), and the step waits 0.16 s for the slowest of 256 GPUs "
     "(gpu_spread) where one node waits 0.08 s per 4 micro-batches for the slowest of 8; the run lost 10.2 % "
     "(28.73x on 32 nodes); the "
     "plain data-parallel loss is under-predicted, as in earlier probes, and what it is in the run is not diagnosed")
 _case("nemo-megatron-gpt3-175b-64xa100", "nemo-megatron-launcher",
-      _NML.format(config=_NML_175B_CONFIG, quote=_NML_175B_ROW),
+      _NML.format(commit=_NML_175B_COMMIT, config=_NML_175B_CONFIG, quote=_NML_175B_ROW),
       "GPT-3 175B training throughput on 8 DGX A100 80GB (NeMo-Megatron, bf16, TP 8 PP 8), tokens/s of the whole run "
       "(64 GPUs)", 7500.0, "tokens/s (64 GPUs)", "[M]",
       f"{_NML_175B_TEXT}; 8 nodes of 8 GPUs, data parallel 1 (1,024 micro-batches per pipeline per step); tokens/s = "
@@ -2287,19 +2304,23 @@ _case("nemo-megatron-gpt3-175b-64xa100", "nemo-megatron-launcher",
           "over-estimated in both, more so on the TP 8 + sequence parallel + selective recomputation path; not closed")
 _weak_scaling_case(
     "nemo-megatron-gpt3-175b-128v8node-scaling", "nemo-megatron-launcher",
-    _NML.format(config=_NML_175B_CONFIG, quote=f"{_NML_175B_ROW}: 109684 / 16 over 7500 (the row 'Speed-up | 1x | "
-                                               "1.99x | 3.94x | 7.76x | 14.62x')"),
+    _NML.format(commit=_NML_175B_COMMIT, config=_NML_175B_CONFIG,
+                quote=f"{_NML_175B_ROW}: 109684 / 16 over 7500 (the row 'Speed-up | 1x | 1.99x | 3.94x | 7.76x | "
+                      "14.62x')"),
     "GPT-3 175B scaling from 8 DGX A100 80GB to 128 at a global batch of 2,048 (NeMo-Megatron, TP 8 PP 8): throughput "
     "per GPU on 1,024 GPUs over that on 64", 109684 / (16 * 7500), "ratio", "[C]",
     f"{_NML_175B_TEXT}; 64 GPUs (8 nodes, data parallel 1, 1,024 micro-batches per pipeline) against 1,024 (128 "
     f"nodes, data parallel 16, 64); {_DEFAULT_ALGO}; "
     f"{_P18_CONFIDENCE.format('medium (the run configuration from the predefined 175b.yaml)')}",
     _nml_175b_64, _nml_175b_1024,
-    "the loss is predicted: simtrain keeps 0.887 of the 64-GPU throughput per GPU on 1,024, the run 0.914: at a fixed "
-    "global batch the micro-batches per pipeline fall from 1,024 to 64, so the bubble grows from 2.9 % to 11.7 % of "
-    "the step, 0.25 s of data-parallel communication is exposed in a 28.8 s step, and the slowest of 1,024 GPUs "
-    "stretches the compute 1.067x where that of 64 stretches it 1.048x (gpu_spread); the common compute excess "
-    "(nemo-megatron-gpt3-175b-64xa100) cancels in the ratio")
+    "the loss is over-predicted by half: simtrain keeps 0.874 of the 64-GPU throughput per GPU on 1,024, the run "
+    "0.914: at a fixed global batch the micro-batches per pipeline fall from 1,024 to 64, so the bubble grows from "
+    "2.9 % to 11.7 % of the step, the fp32 gradient reduce-scatter and the parameter all-gather after the pipeline "
+    "(not overlapped, as NeMo ran them under pipeline parallelism) leave 0.67 s exposed in a 29.3 s step, and the "
+    "slowest of 1,024 GPUs stretches the compute 1.067x where that of 64 stretches it 1.048x (gpu_spread); the "
+    "common compute excess (nemo-megatron-gpt3-175b-64xa100) cancels in the ratio; Apex's overlap of part of the "
+    "sequence-parallel communication with the GEMMs in backward is not modelled (simtrain exposes all of it), and "
+    "would shrink the 64-GPU step more than the 1,024-GPU one's share of it")
 
 # jzhang38/TinyLlama README ('Blazingly Fast'): TinyLlama-1.1B on A100-40G, tokens/s per GPU.
 _tinyllama = Command("simulate", {
@@ -3511,29 +3532,28 @@ _DLP_DS_RUN = ("GPT-2 small as a `gpt:` model (12 layers, hidden 768, 12 heads, 
                "overlapped (ds_zero2_config.json sets no overlap_comm, whose default is false: `--no-overlap-dp`); "
                "memory not checked (`--no-check-memory`: it cannot change a timing)")
 _DLP_DS_KERNELS = ("the 2020 DeepSpeedExamples Megatron-LM (mpu/transformer.py) runs its attention unfused on a model "
-                   "cast to fp16 (the scores' scale, the causal mask and torch's Softmax as separate kernels; its GELU "
-                   "is TorchScript-fused, `@torch.jit.script gelu_impl`): the case prices it with simtrain's default "
-                   "fused kernels (`kernels=fused`: Megatron-LM's scale-mask-softmax and bias-GELU), as the probe ran "
-                   "it")
+                   "cast to fp16 (the scores' scale, the causal mask and torch's Softmax as separate kernels) beside a "
+                   "TorchScript-fused GELU (`@torch.jit.script gelu_impl`) and Apex's fused LayerNorm: "
+                   "`softmax=eager-half` with the rest fused (stated since 2026-12-07, when the key came; the probe "
+                   "ran fused kernels throughout); its bias adds and dropouts as separate kernels are not priced "
+                   "(simtrain fuses bias-GELU and bias-dropout-add)")
 _DLP_DS_MEDIUM = _P22_CONFIDENCE.format("medium (DeepSpeed 0.3.0's gradient reduction after the backward, not "
                                         "overlapped: ds_zero2_config.json sets no overlap_comm, so `--no-overlap-dp`)")
 _DLP_DS_LOW = _P22_CONFIDENCE.format("low (two assumptions: DeepSpeed 0.3.0's gradient reduction after the backward, "
                                      "`--no-overlap-dp`, and the network of the multi-node runs, not stated in the "
                                      "README: the DLPerf cluster's one 100 Gbit/s EDR HCA per node)")
 _DLP_DS_GAP = ("simtrain's step is {step} ms where the run's is {pub_step} ms ({batch} samples / {pub} samples/s): "
-               "{what}{context}; the unfused attention the 2020 code ran on its fp16 model is priced with fused "
-               "kernels (not expressed, as the probe ran it); as an aside, `kernels=eager-half` on the same command "
-               "gives {eager} samples/s ({eager_error}), but it also prices the GELU as eight kernels where this "
-               "code's is TorchScript-fused; not closed")
+               "{what}{context}; not closed")
 
-_DLP_DS_ONE_GPU = ("; the one-GPU rows of the checkpointing tables, with no communication, miss by +61.9 % "
-                   "(micro-batch 8) and +62.2 % (16)")
+_DLP_DS_ONE_GPU = ("; the one-GPU rows of the checkpointing tables, with no communication, miss by +28.9 % "
+                   "(micro-batch 8) and +28.5 % (16)")
 
 
 def _dlp_ds(gpus: int, micro: int, zero: int, recompute: str) -> Command:
     system = _DLP_ONE if gpus == 1 else _DLP_SYSTEM
     return Command("simulate", {
-        "model": "gpt:layers=12,hidden=768,heads=12,seq=1024,vocab=50304,dropout=0.1", "topology": "abci",
+        "model": "gpt:layers=12,hidden=768,heads=12,seq=1024,vocab=50304,dropout=0.1,softmax=eager-half",
+        "topology": "abci",
         "gpus": gpus, "parallel": f"tp=1,pp=1,dp={gpus}", "micro_batch": micro, "global_batch": micro * gpus,
         "dtype": "fp16", "optimizer": "adam", "clip_grad": True, "recompute": recompute, "zero": zero,
         "overlap_dp": False, "dp_bucket_size": "1000000000B", "check_memory": False,
@@ -3583,44 +3603,40 @@ _DLP_DS_ROWS: dict[tuple[bool, int, int, int], tuple[str, str, float]] = {
 }
 _DLP_DS_CMDS = {key: _dlp_ds(key[3], key[2], key[1], "full" if key[0] else "none") for key in _DLP_DS_ROWS}
 _DLP_DS_NODES = {1: "one GPU", 8: "one node", 16: "2 nodes", 32: "4 nodes"}
-#: the row's key, simtrain's step (ms), the run's (ms), what simtrain's step is made of, kernels=eager-half's figure
-#: and error (an aside: measured on the same command with that key)
-_PROBE22_DS: Sequence[tuple[tuple[bool, int, int, int], str, str, str, str, str]] = (
-    ((True, 0, 8, 1), "220.3", "353.2", "forward 71.0 ms, backward with the recomputed forward 142.0 ms and the Adam "
-                                         "update with the clipping 7.3 ms, no communication, MFU 25.4 % where "
-                                         "simtrain's FLOP count over the run's time gives 15.9 %", "23.17", "+2.3 %"),
-    ((True, 0, 8, 8), "230.3", "359.4", "its 220.3 ms of compute stretched 1.029x for the slowest of 8 GPUs "
-                                         "(gpu_spread, +6.3 ms) and 3.7 ms the gradient all-reduce inside the node, "
-                                         "not overlapped", "178.3", "+0.1 %"),
-    ((True, 0, 8, 16), "252.6", "437.4", "its 220.3 ms of compute stretched 1.036x for the slowest of 16 GPUs (+7.9 "
+#: the row's key, simtrain's step (ms), the run's (ms), what simtrain's step is made of
+_PROBE22_DS: Sequence[tuple[tuple[bool, int, int, int], str, str, str]] = (
+    ((True, 0, 8, 1), "274.0", "353.2", "forward 91.2 ms, backward with the recomputed forward 175.5 ms and the Adam "
+                                         "update with the clipping 7.3 ms, no communication, MFU 20.4 % where "
+                                         "simtrain's FLOP count over the run's time gives 15.9 %"),
+    ((True, 0, 8, 8), "285.6", "359.4", "its 274.0 ms of compute stretched 1.029x for the slowest of 8 GPUs "
+                                         "(gpu_spread, +7.9 ms) and 3.7 ms the gradient all-reduce inside the node, "
+                                         "not overlapped"),
+    ((True, 0, 8, 16), "308.2", "437.4", "its 274.0 ms of compute stretched 1.036x for the slowest of 16 GPUs (+9.9 "
                                           "ms) and 24.4 ms the gradient all-reduce, not overlapped (21.3 MB per GPU "
-                                          "across the one 100 Gbit/s NIC per node)", "335.0", "+14.5 %"),
-    ((True, 1, 8, 16), "260.6", "440.3", "213.5 ms of compute (the Adam update sharded) stretched 1.036x (+7.6 ms) "
+                                          "across the one 100 Gbit/s NIC per node)"),
+    ((True, 1, 8, 16), "316.2", "440.3", "267.2 ms of compute (the Adam update sharded) stretched 1.036x (+9.6 ms) "
                                           "and 39.5 ms of ZeRO 1's data-parallel collectives, not overlapped (39.9 MB "
                                           "per GPU across the NIC); the README's ZeRO 1 is 0.7 % slower than its ZeRO "
-                                          "0 on 2 nodes, simtrain's 3.2 %", "328.1", "+12.9 %"),
-    ((True, 2, 16, 1), "419.1", "676.5", "forward 138.8 ms, backward with the recomputed forward 273.0 ms and the "
-                                          "update with the clipping 7.3 ms, no communication, MFU 26.7 % where "
-                                          "simtrain's FLOP count over the run's time gives 16.6 %", "23.91", "+1.1 %"),
-    ((True, 2, 16, 8), "428.3", "663.2", "412.7 ms of compute stretched 1.029x (+11.8 ms) and 3.7 ms of ZeRO 2's "
+                                          "0 on 2 nodes, simtrain's 2.6 %"),
+    ((True, 2, 16, 1), "526.4", "676.5", "forward 179.0 ms, backward with the recomputed forward 340.1 ms and the "
+                                          "update with the clipping 7.3 ms, no communication, MFU 21.3 % where "
+                                          "simtrain's FLOP count over the run's time gives 16.6 %"),
+    ((True, 2, 16, 8), "538.8", "663.2", "520.0 ms of compute stretched 1.029x (+15.1 ms) and 3.7 ms of ZeRO 2's "
                                           "collectives inside the node, not overlapped; the run's rate per GPU on 8 "
-                                          "GPUs (24.13 samples/s) is above its one-GPU rate (23.65)", "186.7",
-     "-3.3 %"),
-    ((True, 2, 16, 16), "466.5", "775.6", "412.3 ms of compute stretched 1.036x (+14.8 ms) and 39.5 ms of ZeRO 2's "
-                                           "collectives, not overlapped (39.9 MB per GPU across the NIC)", "352.9",
-     "+6.9 %"),
-    ((False, 0, 4, 8), "104.4", "161.1", "forward 36.9 ms, backward 53.7 ms (nothing recomputed) and the update with "
-                                          "the clipping 7.3 ms, stretched 1.029x (+2.8 ms), and 3.7 ms the gradient "
-                                          "all-reduce inside the node, not overlapped", "216.1", "+8.8 %"),
-    ((False, 0, 4, 16), "125.8", "237.9", "97.8 ms of compute stretched 1.036x (+3.5 ms) and 24.4 ms the gradient "
+                                          "GPUs (24.13 samples/s) is above its one-GPU rate (23.65)"),
+    ((True, 2, 16, 16), "577.7", "775.6", "519.6 ms of compute stretched 1.036x (+18.7 ms) and 39.5 ms of ZeRO 2's "
+                                           "collectives, not overlapped (39.9 MB per GPU across the NIC)"),
+    ((False, 0, 4, 8), "121.6", "161.1", "forward 47.0 ms, backward 60.4 ms (nothing recomputed) and the update with "
+                                          "the clipping 7.3 ms, stretched 1.029x (+3.3 ms), and 3.7 ms the gradient "
+                                          "all-reduce inside the node, not overlapped"),
+    ((False, 0, 4, 16), "143.2", "237.9", "114.7 ms of compute stretched 1.036x (+4.1 ms) and 24.4 ms the gradient "
                                            "all-reduce, not overlapped (21.3 MB per GPU across the NIC); the README's "
                                            "rate per GPU falls 32 % from 8 GPUs to 16 (24.8 to 16.8 samples/s) and "
-                                           "1 % from 16 to 32 (16.7), simtrain's 17 % and 12 %", "376.9", "+40.1 %"),
-    ((False, 0, 4, 32), "142.9", "240.2", "97.8 ms of compute stretched 1.042x (+4.1 ms) and 40.9 ms the gradient "
-                                           "all-reduce, not overlapped (41.2 MB per GPU across the NIC)", "683.9",
-     "+28.3 %"),
+                                           "1 % from 16 to 32 (16.7), simtrain's 15 % and 11 %"),
+    ((False, 0, 4, 32), "160.4", "240.2", "114.7 ms of compute stretched 1.042x (+4.8 ms) and 40.9 ms the gradient "
+                                           "all-reduce, not overlapped (41.2 MB per GPU across the NIC)"),
 )
-for (_ckpt, _zero, _micro, _gpus), _step, _pub_step, _what, _eager, _eager_error in _PROBE22_DS:
+for (_ckpt, _zero, _micro, _gpus), _step, _pub_step, _what in _PROBE22_DS:
     _ds_table, _p22_row, _published = _DLP_DS_ROWS[_ckpt, _zero, _micro, _gpus]
     _case(f"{_dlp_ds_name(_ckpt, _zero, _micro)}-{_gpus}xv100", "dlperf-deepspeed-megatron-gpt2",
           (_DLP_DS if _ckpt else _DLP_DS_OFF).format(quote=f"{_ds_table}: {_p22_row}"),
@@ -3634,37 +3650,37 @@ for (_ckpt, _zero, _micro, _gpus), _step, _pub_step, _what, _eager, _eager_error
           [_DLP_DS_CMDS[_ckpt, _zero, _micro, _gpus]],
           _value(_DLP_DS_CMDS[_ckpt, _zero, _micro, _gpus], "throughput_samples_per_s"),
           gap=_DLP_DS_GAP.format(step=_step, pub_step=_pub_step, batch=_micro * _gpus, pub=f"{_published:g}",
-                                 what=_what, eager=_eager, eager_error=_eager_error,
-                                 context="" if _gpus == 1 else _DLP_DS_ONE_GPU))
+                                 what=_what, context="" if _gpus == 1 else _DLP_DS_ONE_GPU))
 #: the smaller run's key, the larger run's GPUs, the gap
 _PROBE22_DS_RATIOS: Sequence[tuple[tuple[bool, int, int, int], int, str]] = (
     ((True, 0, 8, 1), 16,
-     "simtrain keeps 0.872 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.807: simtrain's 16-GPU "
-     "step is 252.6 ms against 220.3 ms on one GPU, 24.4 ms of it the gradient all-reduce (not overlapped, 21.3 MB "
-     "per GPU across the one 100 Gbit/s NIC per node) and 7.9 ms its compute stretched 1.036x for the slowest of 16 "
-     "GPUs (gpu_spread), so it loses 12.8 % where the run lost 19.3 % (353.2 to 437.4 ms); with `--gpu-spread 0` the "
-     "effect error is -48.2 %, and with `kernels=eager-half` (an aside: a longer step, the same communication) "
-     "-50.0 %; the network of the runs is not stated (the cluster's one EDR HCA per node assumed); not closed"),
+     "simtrain keeps 0.889 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.807: simtrain's 16-GPU "
+     "step is 308.2 ms against 274.0 ms on one GPU, 24.4 ms of it the gradient all-reduce (not overlapped, 21.3 MB "
+     "per GPU across the one 100 Gbit/s NIC per node) and 9.9 ms its compute stretched 1.036x for the slowest of 16 "
+     "GPUs (gpu_spread), so it loses 11.1 % where the run lost 19.3 % (353.2 to 437.4 ms); with `--gpu-spread 0` the "
+     "effect error is -57.5 %; the network of the runs is not stated (the cluster's one EDR HCA per node assumed); "
+     "not closed"),
     ((True, 0, 8, 1), 8,
-     "simtrain keeps 0.956 of its one-GPU throughput per GPU on 8 (one node), the README 0.983: simtrain's 8-GPU "
-     "step is 230.3 ms against 220.3 ms on one GPU, 6.3 ms of it its compute stretched 1.029x for the slowest of 8 "
+     "simtrain keeps 0.959 of its one-GPU throughput per GPU on 8 (one node), the README 0.983: simtrain's 8-GPU "
+     "step is 285.6 ms against 274.0 ms on one GPU, 7.9 ms of it its compute stretched 1.029x for the slowest of 8 "
      "GPUs (gpu_spread) and 3.7 ms the gradient all-reduce inside the node (not overlapped), where the run added 6.2 "
-     "ms to 353.2; a small loss (1.7 %) against simtrain's 4.4 %; with `--gpu-spread 0` the effect error is -3.4 % "
+     "ms to 353.2; a small loss (1.7 %) against simtrain's 4.1 %; with `--gpu-spread 0` the effect error is -22.1 % "
      "(simtrain then adds 3.7 ms); not closed"),
     ((True, 2, 16, 1), 16,
-     "the loss is close: simtrain keeps 0.898 of its one-GPU throughput per GPU on 16 (2 nodes), the README 0.872: "
-     "simtrain's 16-GPU step is 466.5 ms against 419.1 ms on one GPU, 39.5 ms of it ZeRO 2's data-parallel "
-     "collectives (not overlapped, 39.9 MB per GPU across the one 100 Gbit/s NIC per node) and 14.8 ms its compute "
-     "stretched 1.036x for the slowest of 16 GPUs (less the 6.8 ms of the Adam update and the clipping ZeRO 2 "
-     "shards), so it loses 10.2 % where the run lost 12.8 % (676.5 to 775.6 ms); with `--gpu-spread 0` the effect "
-     "error is -43.4 %, with `kernels=eager-half` (an aside) -39.1 %"),
+     "two thirds of the loss are predicted: simtrain keeps 0.911 of its one-GPU throughput per GPU on 16 (2 nodes), "
+     "the README 0.872: simtrain's 16-GPU step is 577.7 ms against 526.4 ms on one GPU, 39.5 ms of it ZeRO 2's "
+     "data-parallel collectives (not overlapped, 39.9 MB per GPU across the one 100 Gbit/s NIC per node) and 18.7 ms "
+     "its compute stretched 1.036x for the slowest of 16 GPUs (less the 6.8 ms of the Adam update and the clipping "
+     "ZeRO 2 shards), so it loses 8.9 % where the run lost 12.8 % (676.5 to 775.6 ms); with `--gpu-spread 0` the "
+     "effect error is -54.3 %; not closed"),
     ((False, 0, 4, 8), 32,
-     "the loss is close: simtrain keeps 0.731 of its 8-GPU throughput per GPU on 32 (4 nodes), the README 0.671: "
-     "simtrain's 32-GPU step is 142.9 ms against 104.4 ms on 8, the gradient all-reduce (not overlapped) 40.9 ms "
+     "three quarters of the loss are predicted: simtrain keeps 0.758 of its 8-GPU throughput per GPU on 32 (4 "
+     "nodes), the README 0.671: "
+     "simtrain's 32-GPU step is 160.4 ms against 121.6 ms on 8, the gradient all-reduce (not overlapped) 40.9 ms "
      "across the one 100 Gbit/s NIC per node against 3.7 ms inside one node, and the compute stretched 1.042x for "
      "the slowest of 32 GPUs against 1.029x, where the run went from 161.1 to 240.2 ms; the README's rate per GPU "
-     "falls 32 % from 8 GPUs to 16 and 1 % from 16 to 32, simtrain's 17 % and 12 %; with `--gpu-spread 0` the effect "
-     "error is -18.5 %, with `kernels=eager-half` (an aside) -36.5 %"),
+     "falls 32 % from 8 GPUs to 16 and 1 % from 16 to 32, simtrain's 15 % and 11 %; with `--gpu-spread 0` the effect "
+     "error is -27.3 %; not closed"),
 )
 for (_ckpt, _zero, _micro, _nfew), _nmany, _gap in _PROBE22_DS_RATIOS:
     (_ds_table, _few_row, _few_pub), (_, _many_row, _many_pub) = (_DLP_DS_ROWS[_ckpt, _zero, _micro, _nfew],

@@ -941,11 +941,16 @@ def _adlr_system(gpus: int) -> dict[str, Any]:
             "topology.nic.bandwidth": "100Gbit/s"}
 
 
-def _adlr_cmd(layers: int, hidden: int, heads: int, tp: int, gpus: int, global_batch: int) -> Command:
+def _adlr_cmd(layers: int, hidden: int, heads: int, tp: int, gpus: int, global_batch: int,
+              code: str = "2020") -> Command:
+    """A run of the ADLR posts' GPT-2 shapes; ``code`` 2019: the blog's 2019 code (its attention's scale, mask and
+    softmax as separate kernels on the fp16 model, the gradients clipped at 1.0, helper audit 36), 2020: as the
+    2020 post's baseline case has been run (fused softmax)."""
+    softmax, clip = (",softmax=eager-half", {"clip_grad": True}) if code == "2019" else ("", {})
     return Command("simulate", {
-        "model": f"gpt:layers={layers},hidden={hidden},heads={heads},seq=1024,vocab=51200,dropout=0.1",
+        "model": f"gpt:layers={layers},hidden={hidden},heads={heads},seq=1024,vocab=51200,dropout=0.1{softmax}",
         **_adlr_system(gpus), "gpus": gpus, "parallel": f"tp={tp},pp=1", "micro_batch": 8,
-        "global_batch": global_batch, "dtype": "fp16", "optimizer": "adam", "recompute": "full",
+        "global_batch": global_batch, "dtype": "fp16", "optimizer": "adam", **clip, "recompute": "full",
         "check_memory": False, **_NCCL})
 
 
@@ -954,14 +959,15 @@ def _megatron_flops(batch: int, layers: int, hidden: int, seq: int = 1024, vocab
     return 96.0 * batch * seq * layers * hidden ** 2 * (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
 
 
-_ADLR_BASE = _adlr_cmd(40, 1536, 16, 1, 1, 8)   # the 1.2B baseline on one GPU
+_ADLR_BASE = _adlr_cmd(40, 1536, 16, 1, 1, 8)   # the 1.2B baseline on one GPU (the 2020 post's case)
+_ADLR_BASE_2019 = _adlr_cmd(40, 1536, 16, 1, 1, 8, code="2019")   # the same baseline as the 2019 code ran it
 
 
 def _weak_scaling(cmd: Command, layers: int, hidden: int, gpus: int, global_batch: int) -> Callable[[], float]:
-    """Per-GPU FLOP rate of ``cmd`` over the 1.2B baseline's on one GPU, in percent (the FLOP count's convention
-    cancels)."""
+    """Per-GPU FLOP rate of ``cmd`` over the 1.2B baseline's on one GPU (as the 2019 code ran it), in percent (the
+    FLOP count's convention cancels)."""
     def compute() -> float:
-        base = _megatron_flops(8, 40, 1536) / float(_ADLR_BASE.run()["step_time_s"])
+        base = _megatron_flops(8, 40, 1536) / float(_ADLR_BASE_2019.run()["step_time_s"])
         return 100.0 * _megatron_flops(global_batch, layers, hidden) / float(cmd.run()["step_time_s"]) / gpus / base
     return compute
 
@@ -973,6 +979,16 @@ register_case(Case(
     quantity="iteration time of the 1.2B GPT-2 (40 layers, hidden 1,536, 16 heads) on one V100 32 GB, batch 8",
     published=1.288, unit="s", tag="[M]", assumptions=f"{_DGX2H}; 1 GPU; {_ADLR_RUN}; {_BASE}", method=RUN_METHOD,
     compute=lambda: float(_ADLR_BASE.run()["step_time_s"]), command=_ADLR_BASE.line(), source_id="nv-adlr-megatron"))
+#: what the 2019 code ran, read in Megatron-LM at a0368ddf47 (2019-08-12, the day before the blog; helper audit 36)
+_ADLR_2019_CODE = ("both runs as the 2019 code ran them (stated since 2026-12-07, helper audit 36, Megatron-LM at "
+                   "a0368ddf47, 2019-08-12): the attention's scale, mask and softmax as separate kernels on the fp16 "
+                   "scores (mpu/transformer.py: a division, `attention_scores * ltor_mask - 10000.0 * (1.0 - "
+                   "ltor_mask)`, `torch.nn.Softmax`; the fused scale-mask-softmax came later), beside Apex's "
+                   "FusedLayerNorm and a TorchScript GELU (`softmax=eager-half`, the rest fused), and the gradients "
+                   "clipped at norm 1.0 (--clip-grad's default: `--clip-grad`); not expressible and not priced: the "
+                   "2019 code's bias adds, dropouts and residual adds as separate kernels (simtrain fuses bias-GELU "
+                   "and bias-dropout-add) and FP16_Optimizer's per-tensor overflow check and copies (about twice the "
+                   "bytes a parameter simtrain's update moves)")
 #: the rows whose effect misses by more than 25 %, read from their runs
 _ADLR_GAP = ("simtrain keeps {kept} of the 1.2B baseline's FLOP/s per GPU, the blog {published}: its 8-GPU step "
              "({step} s) has 0.344 s of tensor-parallel all-reduces left exposed (Megatron-LM runs them between the "
@@ -993,7 +1009,7 @@ for _label, (_layers, _hidden, _heads, _tp, _gpus, _gb), _published, _file, _wha
          "'for the largest configuration (8.3 billion parameters) running on 512 GPUs, we still achieve 74% "
          "scaling' (8-way model and 64-way data parallelism, global batch 512; the post's other figure for the "
          "run, 76 %, is its 15.1 PFLOP/s over 512 x the baseline's 39 TFLOP/s)")):
-    _cmd = _adlr_cmd(_layers, _hidden, _heads, _tp, _gpus, _gb)
+    _cmd = _adlr_cmd(_layers, _hidden, _heads, _tp, _gpus, _gb, code="2019")
     register_case(Case(
         name=f"megatron-adlr-{_label}-weak-scaling",
         source=_ADLR.format(file=_file, what=_what),
@@ -1002,10 +1018,11 @@ for _label, (_layers, _hidden, _heads, _tp, _gpus, _gb), _published, _file, _wha
                   "baseline's on one GPU"),
         published=_published, unit="%", tag="[M]",
         assumptions=(f"{_DGX2H}; {_gpus} GPUs, tp={_tp}, data parallel {_gpus // _tp}, global batch {_gb}; "
-                     f"{_ADLR_RUN}; FLOP/s by Narayanan et al.'s eq. 3 for both runs (its convention cancels in the "
-                     f"ratio); the baseline is megatron-v1-1.2b-1gpu-iteration's run; {_BASE}"),
+                     f"{_ADLR_RUN}; {_ADLR_2019_CODE}; FLOP/s by Narayanan et al.'s eq. 3 for both runs (its "
+                     f"convention cancels in the ratio); the baseline is megatron-v1-1.2b-1gpu-iteration's shape run "
+                     f"as the 2019 code ran it; {_BASE}"),
         method=RUN_METHOD, compute=_weak_scaling(_cmd, _layers, _hidden, _gpus, _gb),
-        command=f"{_ADLR_BASE.line()}; {_cmd.line()}", source_id="nv-adlr-megatron", effect_zero=100.0,
+        command=f"{_ADLR_BASE_2019.line()}; {_cmd.line()}", source_id="nv-adlr-megatron", effect_zero=100.0,
         gap=_ADLR_GAPS.get(_label, "")))
 
 
