@@ -983,26 +983,29 @@ _byteps_case("vgg16", "rdma", 1.17)
 #: Horovod's benchmark cluster: servers of 4 Pascal GPUs on a RoCE-capable 25 Gbit/s network. The GPUs' link is not
 #: stated (no NVLink is named): PCIe Gen3 assumed; RoCE is RDMA, so the catalog's RDMA NIC latency (1 us per hop, as
 #: its InfiniBand families) rather than the cloud family's kernel-TCP 15 us.
-_HVD_SYSTEM = {"topology": "cloud-25g", **_sets(gpus_per_instance="4", device="p100", intra_bandwidth="15.75GB/s",
-                                                nic_latency="1us")}
-_HVD_TEXT = ("servers of 4 Pascal GPUs with one RoCE 25 Gbit/s NIC each: the `cloud-25g` family with 4 GPUs per "
-             "instance, device p100 (the catalog's P100 is the SXM2 part; the servers' model is not stated), PCIe "
-             "Gen3 between them (15.75 GB/s; no NVLink is named) and 1 us per network hop (RDMA, as the catalog's "
-             "InfiniBand families); tf_cnn_benchmarks with synthetic data, batch 64 per GPU (the docs' command), "
-             "fp32, plain SGD (tf_cnn_benchmarks' default optimizer); Horovod of its time: before 0.21, a 5 ms cycle "
-             "and a 64 MiB fusion buffer (`--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`), NCCL 2 "
-             f"under it ({_DEFAULT_ALGO}); efficiency = simtrain's scaling_efficiency (against one GPU's "
-             "compute-only throughput)")
+_HVD_SYSTEM = {"topology": "dgx-a100", **_sets(gpus_per_node="4", device="p100", intra_node__bandwidth="15.75GB/s",
+                                               intra_node__link="pcie", intra_node__in_switch_reduction="false",
+                                               nic__count="1", nic__bandwidth="25Gbit/s", nic__latency="1us")}
+_HVD_TEXT = ("servers of 4 Pascal GPUs with one RoCE 25 Gbit/s NIC each on a non-blocking fat tree: the "
+             "`dgx-a100` family cut to 4 GPUs and 1 NIC per node, device p100 (the catalog's P100 is the SXM2 part; "
+             "the servers' model is not stated), PCIe Gen3 links between them (15.75 GB/s, `intra_node.link=pcie`, no "
+             "in-switch reduction: no NVLink is named) and 1 us per network hop (RDMA, as the catalog's InfiniBand "
+             "families); tf_cnn_benchmarks with synthetic data, batch 64 per GPU (the docs' command), fp32, plain "
+             "SGD (tf_cnn_benchmarks' default optimizer), its Inception-V3 without the auxiliary head "
+             "(models/inception_model.py's `auxiliary=False`, the default its model_config.py builds: "
+             "`inception-v3-noaux`); Horovod of its time: before 0.21, a 5 ms cycle and a 64 MiB fusion buffer "
+             "(`--framework horovod:cycle_time=5ms,fusion_threshold=64MiB`; the 0.9-0.12 Horovod of the charts "
+             "slept 5 ms a tick and negotiated through rank 0 each tick, which is not priced), NCCL 2 of before "
+             "2.4 under it (Horovod's Dockerfile: 2.1.15), rings only (`--algorithm auto:algo=ring`: no tree, no "
+             "LL128); the PCIe links, the head and the rings stated since 2026-12-07 (helper audit 36; before, the "
+             "`cloud-25g` family's NVLink kind, torchvision's head and NCCL's choice of today); efficiency = "
+             "simtrain's scaling_efficiency (against one GPU's compute-only throughput)")
 #: the Inception-V3 rows' reading of simtrain's step (its command's --json)
 _HVD_GAPS = {
-    "inception-v3-512": "simtrain loses 7.40 % against linear scaling where the docs give 10 %: 21.3 ms waiting for "
-                        "the slowest of 512 GPUs, 1.1 ms of the all-reduce left exposed (134.4 "
-                        "ms in all, hidden behind backward by Horovod's fusion) and the rest its cycle and launches: "
-                        "a 366.9 ms step against 339.7 ms of compute",
-    "inception-v3-128": "simtrain loses 6.25 % against linear scaling where the docs give 10 %: 18.0 ms waiting for "
-                        "the slowest of 128 GPUs, 1.0 ms of the all-reduce left exposed (99.7 ms "
-                        "in all, hidden behind backward by Horovod's fusion) and the rest its cycle and launches: a "
-                        "362.4 ms step against 339.7 ms of compute",
+    "inception-v3-128": "simtrain loses 6.93 % against linear scaling where the docs give 10 %: 18.0 ms waiting for "
+                        "the slowest of 128 GPUs, 2.1 ms of the all-reduce left exposed (144.3 ms in all, NCCL's "
+                        "rings over PCIe, hidden behind backward by Horovod's fusion) and the rest its cycle and "
+                        "launches: a 364.2 ms step against 339.0 ms of compute",
 }
 for _label, _model, _servers, _published, _src in (
         ("inception-v3-512", "inception-v3", 128, 90.0,
@@ -1018,7 +1021,9 @@ for _label, _model, _servers, _published, _src in (
          "the README's earlier benchmark text: 32 servers of 4 Pascal GPUs, '79% scaling efficiency for VGG-16'")):
     _gpus = 4 * _servers
     _cmd = _simulate(_HVD_SYSTEM, _gpus, 64, "fp32",
-                     {"optimizer": "sgd", "framework": "horovod:cycle_time=5ms,fusion_threshold=64MiB"}, model=_model)
+                     {"optimizer": "sgd", "algorithm": "auto:algo=ring",
+                      "framework": "horovod:cycle_time=5ms,fusion_threshold=64MiB"},
+                     model="inception-v3-noaux" if _model == "inception-v3" else _model)
     _case(f"horovod-benchmark-{_label}", "horovod-benchmarks", f"Horovod {_src}",
           f"{_model} scaling efficiency on {_gpus} Pascal GPUs ({_servers} servers of 4, 25 Gbit/s RoCE)", _published,
           "%", "[M]", f"{_HVD_TEXT}; {_gpus} GPUs", [_cmd], _value(_cmd, "scaling_efficiency", 100.0),
