@@ -113,3 +113,16 @@ def test_bert_large_is_bert_for_pretraining_at_128_tokens() -> None:
     assert decoder.tied_to == "bert.embeddings.word_embeddings.weight"
     assert decoder.forward_macs == 128 * 1024 * 30522           # the masked-LM head scores every token
     assert sum(1 for layer in spec.layers if layer.kind == "attention") == 24
+
+
+def test_the_p5_runs_state_the_ofi_tuners_choice_where_it_is_not_auto(rows) -> None:
+    """AWS's OFI region tuner (aws-ofi-nccl's p5 table) ran NVLS tree/Simple at 32 nodes and 8 GiB, where NCCL's own
+    model (`auto`) picks the ring; everywhere else in these rows the two agree, or the tuner leaves NCCL to decide."""
+    tuned = "--algorithm auto:algo=nvlstree,proto=Simple"
+    assert tuned in rows["nccl-allreduce-p5-efa-32node-8gb"].command
+    few, many = rows["nccl-allreduce-p5-efa-32v4node-8gb-scaling"].command.split("; ")
+    assert tuned in many and "--algorithm" not in few
+    for name in ("nccl-allreduce-p5-efa-2node-8gb", "nccl-allreduce-p5-efa-4node-8gb",
+                 "nccl-allreduce-p5-efa-16node-8gb", "nccl-allreduce-p5-efa-32node-1gb"):
+        assert "--algorithm" not in rows[name].command, name
+        assert "OFI region tuner" in CASES.get(name).assumptions, name
