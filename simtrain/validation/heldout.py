@@ -510,8 +510,9 @@ _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the p
                 "torchvision's ImageFolder with 8 workers per GPU on DGX-1 and 16 on DGX A100, no CPU affinity until a "
                 "later commit; TensorFlow: training_perf.sh reads TFRecords without `--use_dali`, tf.image.decode_jpeg "
                 "on the CPU), so 8 GPUs share the host that fed one; the loss grows with the node's image rate (AMP "
-                "loses more than FP32/TF32 on the same node with the same gradient bytes) while simtrain loses 3.5-4.9 "
-                "%, AMP barely more than FP32/TF32: 2.8 % on 8 GPUs and 3.5 % on 16 waiting for the slowest GPU "
+                "loses more than FP32/TF32 on the same node with the same gradient bytes) while simtrain loses 3.5-6.5 "
+                "% (PyTorch: against a one-GPU run that accumulates 8 micro-batches per update, as its code does), "
+                "AMP barely more than FP32/TF32: 2.8 % on 8 GPUs and 3.5 % on 16 waiting for the slowest GPU "
                 "(gpu_spread), the rest DDP's copies of the gradients into their buckets and back and its broadcast "
                 "of the BatchNorm buffers before each forward (PyTorch: 1.40 and 0.68 ms of a 105.2 ms step on DGX "
                 "A100 with AMP) or the all-reduce that Horovod's 5 ms cycle leaves exposed "
@@ -523,20 +524,53 @@ _SCALING_GAP = ("the host's input pipeline, which simtrain does not model: the p
                 "be a fit)")
 
 
+def _weak_scaling_case(name: str, source_id: str, source: str, quantity: str, published: float, unit: str,
+                       tag: str, assumptions: str, few: Command, many: Command, gap: str) -> None:
+    """A ratio case of two runs: throughput per GPU of ``many`` over that of ``few`` (x 100 when ``unit`` is
+    ``%``), whose effect is the loss against linear scaling."""
+    scale = 100.0 if unit == "%" else 1.0
+
+    def compute() -> float:
+        small, large = few.run(), many.run()
+        return scale * (float(large["throughput_samples_per_s"]) / float(large["num_gpus"])) / (
+            float(small["throughput_samples_per_s"]) / float(small["num_gpus"]))
+
+    _case(name, source_id, source, quantity, published, unit, tag, assumptions, [few, many], compute,
+          effect_zero=scale, gap=gap)
+
+
+def _one_gpu_run(system_name: str, batch: int, dtype: str, extra: Mapping[str, Any],
+                 accumulation: int) -> Command:
+    """The 1-GPU run of a DeepLearningExamples row: ``accumulation`` micro-batches of ``batch`` per optimizer step
+    (1: none)."""
+    system, _ = _one_gpu(system_name)
+    if accumulation == 1:
+        return _simulate(system, 1, batch, dtype, extra)
+    params = {"model": "resnet50", "topology": system["topology"], "gpus": 1, "micro_batch": batch,
+              "global_batch": batch * accumulation, "dtype": dtype, **extra}
+    return Command("simulate", {**params, **{k: v for k, v in system.items() if k != "topology"}, **_NCCL})
+
+
 def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, int, int, float, str]],
                scaling: Sequence[tuple[str, str, str, int, int, float]],
                framework: tuple[str, str] = ("ddp", "PyTorch DDP (simtrain's default framework), 25 MiB buckets"),
                scaling_gap: str = _SCALING_GAP,
-               code: Mapping[str, tuple[Mapping[str, Any], str]] | None = None) -> None:
+               code: Mapping[str, tuple[Mapping[str, Any], str]] | None = None,
+               one_gpu_accumulation: tuple[int, str] = (1, "")) -> None:
     """Register the 1-GPU throughput rows and the N-GPU scaling rows of one DeepLearningExamples README
     (``framework``: the scaling runs' ``--framework`` and what it stands for; ``scaling_gap``: why their loss is
-    not predicted; ``code``: by precision, the settings the source's code runs and what they stand for)."""
+    not predicted; ``code``: by precision, the settings the source's code runs and what they stand for;
+    ``one_gpu_accumulation``: the micro-batches a 1-GPU run accumulates per optimizer step and why, where the
+    code makes it accumulate while its N-GPU runs do not: the scaling rows are then the ratio of the two runs)."""
     code = code or {}
+    accumulation, accumulation_text = one_gpu_accumulation
     for key, system_name, prec, batch, _, published, _tag in rows:
         system, text = _one_gpu(system_name)
         dtype = {"TF32": _TF32, "AMP": "fp16", "FP32": "fp32"}[prec]
         extra, code_text = code.get(prec, ({}, ""))
-        cmd = _simulate(system, 1, batch, dtype, extra)
+        cmd = _one_gpu_run(system_name, batch, dtype, extra, accumulation)
+        if accumulation > 1:
+            code_text = f"{code_text}; {accumulation_text}" if code_text else accumulation_text
         prec_text = (_TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")) + (
             f"; {code_text}" if code_text else "")
         _case(f"{source_id}-{key}", source_id, source.format(table=f"{system_name} training performance, 1 GPU, "
@@ -553,6 +587,18 @@ def _dle_cases(source_id: str, source: str, rows: Sequence[tuple[str, str, str, 
                         {**extra, **({} if framework[0] == "ddp" else {"framework": framework[0]})})
         prec_text = (_TF32_TEXT if prec == "TF32" else ("AMP (fp16 mixed precision)" if prec == "AMP" else "FP32")) + (
             f"; {code_text}" if code_text else "")
+        if accumulation > 1:
+            _weak_scaling_case(
+                f"{source_id}-{key}", source_id,
+                source.format(table=f"{system_name} training performance, {gpus} GPUs, {prec} scaling "
+                                    f"{published * gpus / 100:.2f}x"),
+                f"ResNet-50 v1.5 {gpus}-GPU scaling efficiency ({system_name}, {prec}, batch {batch} per GPU): "
+                f"{gpus}-GPU throughput / ({gpus} x 1-GPU throughput)", published, "%", "[M]",
+                f"{text}; {gpus} GPUs, per-GPU batch {batch} (weak scaling) against one GPU; {prec_text}; "
+                f"{accumulation_text}; momentum SGD; {framework[1]}; {_DEFAULT_ALGO}; efficiency = the {gpus}-GPU "
+                "run's throughput per GPU over the 1-GPU run's",
+                _one_gpu_run(system_name, batch, dtype, extra, accumulation), cmd, scaling_gap)
+            continue
         _case(f"{source_id}-{key}", source_id,
               source.format(table=f"{system_name} training performance, {gpus} GPUs, {prec} scaling "
                                   f"{published * gpus / 100:.2f}x"),
@@ -602,7 +648,13 @@ _dle_cases(
      ("a100-amp-8gpu-scaling", "DGX A100", "AMP", 256, 8, 100 * 6.72 / 8),
      ("v100-fp32-8gpu-scaling", "DGX-1 V100 16GB", "FP32", 112, 8, 100 * 7.76 / 8),
      ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 6.93 / 8)],
-    code=_DLE_PYTORCH_CODE)
+    code=_DLE_PYTORCH_CODE,
+    one_gpu_accumulation=(8, "the one-GPU run accumulates 8 micro-batches per optimizer step, the 8-GPU runs "
+                             "none (configs.yml at 7bdfc81d, the commit that wrote the README's tables: "
+                             "optimizer_batch_size 2048 for DGX A100 and DGX-1 AMP at batch 256, 896 for DGX-1 FP32 at "
+                             "112; main.py's batch_size_multiplier = optimizer_batch_size / (GPUs x batch)): "
+                             "`--micro-batch B --global-batch 8B` on one GPU, stated since 2026-12-07 (helper audit "
+                             "37)"))
 
 _dle_cases(
     "dle-tensorflow-rn50",
@@ -664,21 +716,6 @@ _dle_cases(
 # Held-out probe 16: the PaddlePaddle README of the same model (NVIDIA's DGX A100 runs, DALI) and BAAI's FlagPerf
 # PyTorch runs on DGX A100 40GB. Written as the probe ran them: the catalog's `dgx-a100`, scaling as the ratio of
 # simtrain's per-GPU throughput at N GPUs and at one.
-def _weak_scaling_case(name: str, source_id: str, source: str, quantity: str, published: float, unit: str,
-                       tag: str, assumptions: str, few: Command, many: Command, gap: str) -> None:
-    """A ratio case of two runs: throughput per GPU of ``many`` over that of ``few`` (x 100 when ``unit`` is
-    ``%``), whose effect is the loss against linear scaling."""
-    scale = 100.0 if unit == "%" else 1.0
-
-    def compute() -> float:
-        small, large = few.run(), many.run()
-        return scale * (float(large["throughput_samples_per_s"]) / float(large["num_gpus"])) / (
-            float(small["throughput_samples_per_s"]) / float(small["num_gpus"]))
-
-    _case(name, source_id, source, quantity, published, unit, tag, assumptions, [few, many], compute,
-          effect_zero=scale, gap=gap)
-
-
 _DGXA100 = {"topology": "dgx-a100"}
 _DGXA100_TEXT = ("DGX A100 80GB as the catalog's `dgx-a100` (8 A100 80 GB on NVSwitch, 8 x HDR 200 Gbit/s NICs, "
                  "non-blocking fat tree)")
@@ -855,12 +892,14 @@ for _sid, _src, _system_name, _fp32_batch, _published in (
                              "precision' 3.26x", "DGX-1 V100 16GB", 112, 3.26)):
     _system, _text = _one_gpu(_system_name)
     _fp = "TF32" if _system_name == "DGX A100" else "FP32"
-    _slow = _simulate(_system, 1, _fp32_batch, _TF32 if _fp == "TF32" else "fp32", _DLE_PYTORCH_CODE[_fp][0])
-    _fast = _simulate(_system, 1, 256, "fp16", _DLE_PYTORCH_CODE["AMP"][0])
+    _slow = _one_gpu_run(_system_name, _fp32_batch, _TF32 if _fp == "TF32" else "fp32", _DLE_PYTORCH_CODE[_fp][0], 8)
+    _fast = _one_gpu_run(_system_name, 256, "fp16", _DLE_PYTORCH_CODE["AMP"][0], 8)
     _case(f"{_sid}-{'a100' if _fp == 'TF32' else 'v100'}-amp-speedup", _sid,
           f"NVIDIA DeepLearningExamples ResNet-50 v1.5 {_src}",
           f"ResNet-50 training throughput speed-up of AMP over {_fp} on 1 GPU ({_system_name})", _published, "x",
-          "[M]", f"{_text}; 1 GPU; {_fp} at batch {_fp32_batch} against AMP (fp16) at batch 256; "
+          "[M]", f"{_text}; 1 GPU; {_fp} at batch {_fp32_batch} against AMP (fp16) at batch 256, each accumulating 8 "
+                 "micro-batches per optimizer step (configs.yml's optimizer_batch_size over the batch, as the 1-GPU "
+                 "rows: `--micro-batch B --global-batch 8B`, since 2026-12-07); "
                  + (_TF32_TEXT if _fp == "TF32" else "FP32 without tensor cores") + f"; {_DLE_PYTORCH_CODE['AMP'][1]}",
           [_slow, _fast], _speedup(_slow, _fast, "throughput_samples_per_s"), effect_zero=1.0, gap=_COMPUTE_GAP)
 

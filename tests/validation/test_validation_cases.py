@@ -207,7 +207,7 @@ def test_a_fit_case_without_a_note_or_an_unknown_role_is_refused():
         Case("x", "s", "q", 1.0, "x", "[M]", "a", "m", lambda: 1.0, role="held-out")
 
 
-@pytest.mark.parametrize("name", ["nccl-allreduce-p4d-2node", "dle-pytorch-rn50-v100-amp-8gpu-scaling"])
+@pytest.mark.parametrize("name", ["nccl-allreduce-p4d-2node", "dle-tensorflow-rn50-v100-amp-8gpu-scaling"])
 def test_a_command_case_is_the_command_it_prints(rows, capsys, name):
     """The printed command, run through the CLI, gives the case's simulated figure."""
     import shlex
@@ -235,3 +235,18 @@ def test_every_collective_case_is_the_command_it_prints(rows, capsys):
         assert doc["busbw_Bps"] / 1e9 == pytest.approx(row.simulated, rel=1e-12), row.name
         checked += 1
     assert checked >= 20
+
+
+def test_the_dle_pytorch_one_gpu_runs_accumulate_as_the_code_does(rows):
+    """configs.yml's optimizer_batch_size over (GPUs x batch): 8 micro-batches per update on one GPU, one on eight;
+    the scaling rows are the ratio of the 8-GPU run to that 1-GPU run."""
+    import shlex
+
+    by_name = {r.name: r for r in rows}
+    for key, batch in (("a100-tf32", 256), ("a100-amp", 256), ("v100-fp32", 112), ("v100-amp", 256)):
+        one = shlex.split(by_name[f"dle-pytorch-rn50-{key}-1gpu"].command)
+        assert one[one.index("--micro-batch") + 1] == str(batch), key
+        assert one[one.index("--global-batch") + 1] == str(8 * batch) and "--batch" not in one, key
+        few, many = by_name[f"dle-pytorch-rn50-{key}-8gpu-scaling"].command.split("; ")
+        assert few == by_name[f"dle-pytorch-rn50-{key}-1gpu"].command, key
+        assert f"--gpus 8 --batch {batch}" in many and "--global-batch" not in many, key
