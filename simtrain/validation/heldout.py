@@ -781,13 +781,22 @@ _A100_40_TEXT = ("DGX A100 40GB as the catalog's `dgx-a100` with device a100-40g
                  "README gives InfiniBand 200 Gb/s between nodes, the NIC count is not stated: the catalog's 8 x 200 "
                  "Gbit/s assumed, non-blocking fat tree)")
 _A100_40_ONE = {**_A100_40, **_sets(gpus_per_node="1")}
+#: FlagPerf's NVIDIA vendor README (training/nvidia/README.md at 0078403 and 1382c368, l.15): 'InfiniBand，2x200 Gb/s'
+#: between nodes (helper audit 37; the cases had assumed the catalog's 8 NICs)
+_FLAGPERF_A100 = {**_A100_40, **_sets(nic__count="2")}
+_FLAGPERF_A100_TEXT = ("DGX A100 40GB as the catalog's `dgx-a100` with device a100-40gb (8 A100 40 GB on NVSwitch) "
+                       "and 2 x 200 Gbit/s InfiniBand NICs per node (FlagPerf's NVIDIA vendor README: 'InfiniBand，"
+                       "2x200 Gb/s', `nic.count=2`, stated since 2026-12-07, helper audit 37; before, the catalog's "
+                       "8), non-blocking fat tree")
 _FLAGPERF_TF32 = _dtype("tf32", "fp32", "a100-40gb")
 _FLAGPERF_RN50_RUN = ("'fp32' read as TF32 (PyTorch 1.8's default for convolutions and matrix products on A100): "
                       f"{'dtype tf32' if _FLAGPERF_TF32 == 'tf32' else 'fp32'}; per-GPU batch "
-                      "256 (the row's bs=256); momentum SGD (simtrain's default optimizer); the README's p_core "
+                      "256 (the row's bs=256); momentum SGD as torch.optim.SGD on PyTorch 1.8, a loop of operators "
+                      "a tensor (`--optimizer-impl for-loop`, stated since 2026-12-07, helper audit 37); the "
+                      "README's p_core "
                       "('计算吞吐量': throughput without the data-IO time) compared; simtrain's default framework "
                       "(DDP, 25 MiB buckets)")
-_flagperf_one = _simulate(_A100_40_ONE, 1, 256, _FLAGPERF_TF32)
+_flagperf_one = _simulate(_A100_40_ONE, 1, 256, _FLAGPERF_TF32, {"optimizer_impl": "for-loop"})
 _case("flagperf-rn50-a100-40gb-tf32-1gpu", "flagperf-resnet50",
       _FLAGPERF_RN50.format(row="'| A100单机单卡（1x1） | fp32 | bs=256,lr=0.8 | / | 782 | 795 | 799 | / | "
                                 "27.6/40.0 |', the p_core column"),
@@ -797,19 +806,21 @@ _case("flagperf-rn50-a100-40gb-tf32-1gpu", "flagperf-resnet50",
 for _gpus, _published, _fp_row in (
         (8, 6105 / (8 * 799), "'| A100单机8卡（1x8） | fp32 | bs=256,lr=0.8 | 22653 | 5663 | 5866 | 6105 |'"),
         (16, 11874 / (16 * 799), "'| A100两机8卡（2x8） | fp32 | bs=256,lr=0.8 | / | 10576 | 11085 | 11874 |'")):
-    _many = _simulate(_A100_40, _gpus, 256, _FLAGPERF_TF32)
+    _many = _simulate(_FLAGPERF_A100, _gpus, 256, _FLAGPERF_TF32, {"optimizer_impl": "for-loop"})
     _weak_scaling_case(f"flagperf-rn50-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-resnet50",
           _FLAGPERF_RN50.format(row=f"{_fp_row} over {_gpus} x the 1-GPU row's 799 (p_core)"),
           f"ResNet-50 {_gpus}-GPU scaling efficiency (p_core, FlagPerf, A100 40GB, TF32, batch 256 per GPU): "
           f"{_gpus}-GPU throughput / ({_gpus} x 1-GPU throughput)", _published, "ratio", "[C]",
-          f"{_A100_40_TEXT}; {_gpus} GPUs ({_gpus // 8} node{'s' if _gpus > 8 else ''}) against one "
+          f"{_FLAGPERF_A100_TEXT}; {_gpus} GPUs ({_gpus // 8} node{'s' if _gpus > 8 else ''}) against one "
           f"(`gpus_per_node=1`), per-GPU batch 256 (weak scaling); {_FLAGPERF_RN50_RUN}; {_DEFAULT_ALGO}; "
           f"efficiency = simtrain's {_gpus}-GPU throughput per GPU over its 1-GPU throughput", _flagperf_one, _many,
           gap="simtrain loses 3.4 % on one node and 4.1 % on two: 2.9 and 3.6 % waiting for the slowest of 8 or 16 "
               "GPUs (gpu_spread), the rest DDP's copies of the gradients into their buckets and back (1.5 ms) and "
-              "its broadcast of the BatchNorm buffers before each forward (0.7 ms); the TF32 all-reduce takes "
-              "1.0-1.5 ms of a 361-363 ms step, none of it exposed, where the run lost 4.5 % on one node and 7.1 % "
-              "on two; p_core leaves the data-IO "
+              "its broadcast of the BatchNorm buffers before each forward (0.7 ms); the TF32 all-reduce takes 1.0 ms "
+              "in one node and 4.7 ms across the two 200 Gbit/s NICs of two (0.1 ms exposed) of a 363-365 ms step, "
+              "where the run lost 4.5 % on one node and 7.1 % on two; the rows were measured in July 2023, before "
+              "the barriers 0078403's timing loop has (added in October 2023, helper audit 37), so their p_core "
+              "window had no synchronisation; p_core leaves the data-IO "
               "time out, so the rest of the loss is neither the input pipeline nor, in simtrain, communication, and "
               "what it is (stragglers beyond the spread, PyTorch 1.8 DDP's bucket timing, synchronisation) is not "
               "modelled")
@@ -824,7 +835,10 @@ _FLAGPERF_GPT2 = ("FlagOpen/FlagPerf training/nvidia/gpt2-pytorch/README.md (com
 _FLAGPERF_GPT2_ROW = ("'| A100单机单卡（1x1） | fp32      | / | /        | 9.6     | 14.2    | 14.2   | /           | "
                       "30.2/40.0 |'")
 _FLAGPERF_GPT2_RUN = ("Megatron-LM's GPT-2 345M as a `gpt:` model (24 layers, hidden 1,024, 16 heads, sequence 1,024, "
-                      "the GPT-2 vocabulary padded to 50,304, dropout 0.1, attention without FlashAttention); 'fp32' "
+                      "the GPT-2 vocabulary padded to 50,304, dropout 0.1, attention without FlashAttention, its "
+                      "scale, mask and softmax as separate kernels: the fused softmax's call is commented out in "
+                      "FlagPerf's fused_softmax.py (`softmax=eager`, stated since 2026-12-07, helper audit 37)); "
+                      "'fp32' "
                       "read as TF32 (the 1-GPU p_core, 14.2 x 1,024 tokens/s, is about 31 TFLOP/s at 6 x 355 M FLOP "
                       "per token, above the A100's 19.5 TFLOP/s FP32 peak): "
                       f"{'dtype tf32' if _FLAGPERF_TF32 == 'tf32' else 'fp32'}; Adam as the code builds it, "
@@ -837,45 +851,41 @@ _FLAGPERF_GPT2_RUN = ("Megatron-LM's GPT-2 345M as a `gpt:` model (24 layers, hi
                       "p_core (throughput without the data-IO time) compared; PyTorch's DDP (_base.py's DDP_impl "
                       "'native') as simtrain's default framework (DDP, 25 MiB buckets)")
 _gpt2_one, _gpt2_node, _gpt2_two = (
-    Command("simulate", {"model": "gpt:layers=24,hidden=1024,heads=16,seq=1024,vocab=50304,dropout=0.1",
+    Command("simulate", {"model": "gpt:layers=24,hidden=1024,heads=16,seq=1024,vocab=50304,dropout=0.1,"
+                                  "softmax=eager",
                          "topology": "dgx-a100", "gpus": _g, "micro_batch": 4, "global_batch": _gb,
                          "dtype": _FLAGPERF_TF32, "optimizer": "adam", "optimizer_impl": "for-loop", "clip_grad": True,
                          **{k: v for k, v in _system.items() if k != "topology"}, **_NCCL})
-    for _system, _g, _gb in ((_A100_40_ONE, 1, 32), (_A100_40, 8, 32), (_A100_40, 16, 64)))
+    for _system, _g, _gb in ((_A100_40_ONE, 1, 32), (_FLAGPERF_A100, 8, 32), (_FLAGPERF_A100, 16, 64)))
 _case("flagperf-gpt2-345m-a100-40gb-tf32-1gpu", "flagperf-gpt2",
       _FLAGPERF_GPT2.format(row=_FLAGPERF_GPT2_ROW + ", the p_core column"),
       "GPT-2 345M training throughput (p_core) on 1 A100 40GB (FlagPerf, PyTorch, fp32/TF32, micro-batch 4), "
       "sequences of 1,024 tokens", 14.2, "seq/s", "[M]",
       f"{_A100_40_TEXT}, cut to one GPU (`gpus_per_node=1`); 1 GPU; {_FLAGPERF_GPT2_RUN}", [_gpt2_one],
-      _value(_gpt2_one, "throughput_samples_per_s"),
-      gap="simtrain's step is 26 % faster: at 6 x 355 M FLOP per token it implies 38.9 TFLOP/s where the run's p_core "
-          "implies 31 (25 % and 20 % of TF32's 156 TFLOP/s); a 345 M model at hidden 1,024 and micro-batch 4 "
-          "without fused attention spends much of its step in memory-bound element-wise work on fp32 activations "
-          "(the b x h x s x s softmax, mask and dropout, the layer norms, GELU, the 50,304-way loss), which simtrain "
-          "likely charges too little; which matrix products ran in TF32 is not stated (the README says fp32); not "
-          "closed")
+      _value(_gpt2_one, "throughput_samples_per_s"))
 for _gpus, _many, _published, _fp_row, _gap in (
         (8, _gpt2_node, (97.6 / 8) / 14.2,
          "'| A100单机8卡（1x8）  | fp32      | / | 10352.7  | 68.6    | 97.5    | 97.6   | 0.60        | 31.3/40.0 |'",
-         "the loss is predicted: simtrain loses 14.4 %: the clipped for-loop AdamW update (25.1 ms) in every 262 ms "
+         "the loss is predicted: simtrain loses 12.4 %: the clipped for-loop AdamW update (25.1 ms) in every 315 ms "
          "step on 8 GPUs where one GPU runs it once per 8 micro-batches, DDP's copies of the gradients into their "
-         "buckets and back (6.3 ms) and 7.1 ms waiting for the slowest of 8 GPUs (gpu_spread), the 12.5 ms "
+         "buckets and back (6.3 ms) and 8.6 ms waiting for the slowest of 8 GPUs (gpu_spread), the 12.5 ms "
          "all-reduce hidden behind backward and the copies, where the run lost 14.1 %; before the cases stated the "
-         "code's optimizer and clipping (2026-12-07) simtrain lost 7.4 % (effect -47.6 %); with no overlap at all "
-         "(`--framework after-backward`) it keeps 0.838"),
+         "code's optimizer and clipping (2026-12-07) simtrain lost 7.4 % (effect -47.6 %), and 14.4 % before they "
+         "stated its unfused softmax (the same day); with no overlap at all (`--framework after-backward`) it keeps "
+         "0.860"),
         (16, _gpt2_two, (156.6 / 16) / 14.2,
          "'| A100两机16卡（2x8）  | fp32      | / | /  | 116    | 156.5    | 156.6   | /        | 29.9/40.0 |'",
-         "simtrain loses 14.9 %: as on 8 GPUs, the update (25.1 ms) and DDP's copies (6.3 ms) in every 264 ms step, "
-         "8.8 ms waiting for the slowest of 16 GPUs (gpu_spread), the 18.1 ms all-reduce hidden, where the run lost "
-         "31 % (it lost 14 % on one node); neither no overlap at all (`--framework after-backward`: 0.812) nor one "
-         "200 Gbit/s NIC per node (the README gives IB 200 Gb/s, not the NIC count: 0.805) comes near it; what the "
-         "loss is (two-node DDP timing over a fabric the README does not describe, stragglers, synchronisation) is "
-         "not modelled")):
+         "simtrain loses 14.6 %: as on 8 GPUs, the update (25.1 ms) and DDP's copies (6.3 ms) in every 323 ms step, "
+         "10.7 ms waiting for the slowest of 16 GPUs (gpu_spread) and 6.4 ms of the 61.6 ms all-reduce across the two "
+         "200 Gbit/s NICs of a node exposed, where the run lost 31 % (it lost 14 % on one node); no overlap at all "
+         "(`--framework after-backward`) gives 0.736; what the loss is (two-node DDP timing, stragglers, the 292 "
+         "per-tensor norms of the clipping, each a host synchronisation, helper audit 37) is not modelled; not "
+         "closed")):
     _weak_scaling_case(f"flagperf-gpt2-345m-a100-40gb-tf32-{_gpus}gpu-scaling", "flagperf-gpt2",
           _FLAGPERF_GPT2.format(row=f"{_fp_row} over the 1-GPU row {_FLAGPERF_GPT2_ROW} (p_core)"),
           f"GPT-2 345M {_gpus}-GPU scaling (p_core, FlagPerf, A100 40GB, TF32, micro-batch 4 per GPU): throughput "
           f"per GPU on {_gpus} GPUs over that on 1", _published, "ratio", "[C]",
-          f"{_A100_40_TEXT}; {_gpus} GPUs ({_gpus // 8} node{'s' if _gpus > 8 else ''}) against one "
+          f"{_FLAGPERF_A100_TEXT}; {_gpus} GPUs ({_gpus // 8} node{'s' if _gpus > 8 else ''}) against one "
           f"(`gpus_per_node=1`); {_FLAGPERF_GPT2_RUN}; {_DEFAULT_ALGO}", _gpt2_one, _many, _gap)
 
 
