@@ -69,10 +69,12 @@ DGX1_V100 = {"topology": "cloud-25g"}
 DGX1_V100_TEXT = ("one node of 8 V100 SXM2 16 GB on NVLink2 (150 GB/s per direction per GPU): the `cloud-25g` "
                   "family at 8 GPUs, whose one instance is 8 V100 on a 150 GB/s switch; DGX-1's hybrid cube-mesh "
                   "is approximated by that switch")
-DGX2_V100 = {"topology": "dgx-h100", **_sets(device="v100", gpus_per_node="16", intra_node__bandwidth="150GB/s")}
+DGX2_V100 = {"topology": "dgx-h100", **_sets(device="v100", gpus_per_node="16", intra_node__bandwidth="150GB/s",
+                                              intra_node__in_switch_reduction="false")}
 DGX2_V100_TEXT = ("one DGX-2: 16 V100 32 GB on NVSwitch at 150 GB/s per direction (the `dgx-h100` family with "
                   "device v100, 16 GPUs per node; catalog v100 is the 16 GB part, memory is not checked against "
-                  "32 GB)")
+                  "32 GB), no in-switch reduction (DGX-2's first NVSwitch has no NVLink SHARP; stated since "
+                  "2026-12-07, helper audit 38: before, the family's SHARP was left on)")
 _DEFAULT_ALGO = ("the collective algorithm is simtrain's default, `auto`: what NCCL would pick by its tuning model "
                  "(docs/nccl.md)")
 _BASE = ("simtrain's shipped defaults otherwise (catalog device, its compute model, the network with NCCL's "
@@ -614,6 +616,10 @@ _DLE_SYSTEMS = {
     "DGX A100": (A100_NODE, A100_NODE_TEXT.replace("nodes of", "one node of")),
     "DGX-1 V100 16GB": (DGX1_V100, DGX1_V100_TEXT),
     "DGX-2 V100 32GB": (DGX2_V100, DGX2_V100_TEXT),
+    "DGX A100 40GB": ({**A100_NODE, **_sets(device="a100-40gb")},
+                      A100_NODE_TEXT.replace("nodes of 8 A100 SXM4", "one node of 8 A100 SXM4 40 GB")
+                      + "; device a100-40gb (the README's '8x A100 40GB'; stated since 2026-12-07, helper audit 38: "
+                        "before, the 80 GB part)"),
 }
 
 
@@ -660,12 +666,12 @@ _dle_cases(
     "dle-tensorflow-rn50",
     "NVIDIA DeepLearningExamples TensorFlow/Classification/ConvNets/resnet50v1.5/README.md (commit 1d4211f, "
     "TensorFlow 20.06-tf1 NGC container, XLA on), {table}",
-    [("a100-tf32-1gpu", "DGX A100", "TF32", 256, 1, 909.0, "[M]"),
-     ("a100-amp-1gpu", "DGX A100", "AMP", 256, 1, 2375.0, "[M]"),
+    [("a100-tf32-1gpu", "DGX A100 40GB", "TF32", 256, 1, 909.0, "[M]"),
+     ("a100-amp-1gpu", "DGX A100 40GB", "AMP", 256, 1, 2375.0, "[M]"),
      ("v100-fp32-1gpu", "DGX-1 V100 16GB", "FP32", 128, 1, 412.0, "[M]"),
      ("v100-amp-1gpu", "DGX-1 V100 16GB", "AMP", 256, 1, 1270.0, "[M]")],
-    [("a100-tf32-8gpu-scaling", "DGX A100", "TF32", 256, 8, 100 * 7.70 / 8),
-     ("a100-amp-8gpu-scaling", "DGX A100", "AMP", 256, 8, 100 * 7.32 / 8),
+    [("a100-tf32-8gpu-scaling", "DGX A100 40GB", "TF32", 256, 8, 100 * 7.70 / 8),
+     ("a100-amp-8gpu-scaling", "DGX A100 40GB", "AMP", 256, 8, 100 * 7.32 / 8),
      ("v100-fp32-8gpu-scaling", "DGX-1 V100 16GB", "FP32", 128, 8, 100 * 7.69 / 8),
      ("v100-amp-8gpu-scaling", "DGX-1 V100 16GB", "AMP", 256, 8, 100 * 7.48 / 8),
      ("dgx2-fp32-16gpu-scaling", "DGX-2 V100 32GB", "FP32", 128, 16, 100 * 15.05 / 16),
