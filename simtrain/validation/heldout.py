@@ -741,13 +741,16 @@ _PADDLE_AMP_TEXT = ("`--amp` without `--use-pure-fp16` is PaddlePaddle's AMP O1 
                     "benchmark command `--amp --scale-loss 128.0 --use-dynamic-loss-scaling --data-layout NHWC`): "
                     "`--autocast`, in NHWC (`--data-layout NHWC`, simtrain's `auto` for half precision); stated since "
                     "2026-12-07, found by helper audit 33")
-_PADDLE_FUSE = {"bucket_size": "16MiB", "framework": "ddp:first_bucket=16MiB,broadcast_buffers=false"}
+_PADDLE_FUSE = {"bucket_size": "16MiB",
+                "framework": "ddp:first_bucket=16MiB,broadcast_buffers=false,gradient_as_bucket_view=true"}
 _PADDLE_FUSE_TEXT = ("the gradient all-reduce fused in groups of 16 MB of the fp32 gradients (program.py at 0bc061d: "
                      "`fuse_all_reduce_ops = True`, `fuse_grad_size_in_MB = 16`), with no smaller first group: "
                      "simtrain's `ddp` with `--bucket-size 16MiB --framework ddp:first_bucket=16MiB` (stated since "
                      "2026-12-07, found by helper audit 33; before, simtrain's default 25 MiB buckets after a 1 MiB "
-                     "first one), whose copies into the buckets and back are priced; program.py's "
-                     "`sync_nccl_allreduce = True` is not expressed; "
+                     "first one); the fused all-reduce works in place on gradients the program already stores "
+                     "contiguously (fused_all_reduce_op_handle.cc checks it), so no copies into buckets and back "
+                     "(`gradient_as_bucket_view=true`, stated since 2026-12-07, helper audit 38); program.py's "
+                     "`sync_nccl_allreduce = True` (the host waits for each all-reduce) is not expressed; "
                      + no_buffer_broadcast_text("PaddlePaddle's static graph").replace(
                          "`--framework ddp:broadcast_buffers=false`", "`broadcast_buffers=false` in that framework"))
 for _prec, _paddle_dtype, _published in (("AMP", "fp16", 2711.0), ("TF32", _TF32, 993.0)):
@@ -771,9 +774,11 @@ _weak_scaling_case("dle-paddle-rn50-a100-amp-8gpu-scaling", "dle-paddle-rn50",
       f"256 (weak scaling); AMP (fp16 mixed precision): {_PADDLE_AMP_TEXT}; {_PADDLE_RUN}; on 8 GPUs "
       f"{_PADDLE_FUSE_TEXT}; {_DEFAULT_ALGO}; efficiency = simtrain's 8-GPU throughput per GPU over its 1-GPU "
       "throughput", _paddle_one, _paddle_node,
-      gap="simtrain loses 4.3 %: its 8-GPU step is 103.0 ms against 98.5 ms on one GPU, 2.8 ms of it waiting for the "
-          "slowest of 8 GPUs (gpu_spread), 1.4 ms DDP's copies of the gradients into the 6 buckets and back and "
-          "0.2 ms of compute slowed by the overlapped all-reduce (1.1 ms of fp32 gradients, none of it exposed), "
+      gap="simtrain loses 3.1 %: its 8-GPU step is 101.7 ms against 98.5 ms on one GPU, 2.8 ms of it waiting for the "
+          "slowest of 8 GPUs (gpu_spread), 0.2 ms of compute slowed by the overlapped all-reduce and 0.1 ms of it "
+          "exposed (1.1 ms of fp32 gradients in all; the fused all-reduce copies nothing, helper audit 38; with "
+          "`--framework after-backward`, an upper bound for the host's wait on each all-reduce, the effect error is "
+          "-41.0 %), "
           "where the run lost 6.6 % (the TF32 row, 8.01 x, above linear, is left out: it has no loss to compare); "
           "the runs read through DALI, so the rest of the loss is not a CPU decoder's limit, and what it is (DALI's "
           "share of the GPU and the host, stragglers, PaddlePaddle's synchronous fused all-reduce) is not "
@@ -1820,9 +1825,18 @@ _PROBE17_BERT_RUN = ("the catalog's `bert-large` (BertForPreTraining, 336 M para
                      "tables give them; memory not checked (`--no-check-memory`, as the other BERT cases); "
                      "throughput in sequences/s")
 _TF1_RUN = _PROBE17_BERT_RUN
-_PD_RUN = (_PROBE17_BERT_RUN + "; gradients reduced as simtrain's default framework (DDP, 25 MiB buckets), where the "
-           "runs use PaddlePaddle's Fleet; the runs' cuDNN fused multi-head attention is priced as simtrain's unfused "
+_PD_RUN = (_PROBE17_BERT_RUN + "; the runs' cuDNN fused multi-head attention is priced as simtrain's unfused "
            "attention")
+#: PaddlePaddle's gradient fusion in the BERT program (program.py at a5388a45: `fuse_grad_size_in_MB = 0`, which
+#: coalesce_grad_tensor_pass reads as one group for all the gradients): one in-place all-reduce of every fp32
+#: gradient after the whole backward, on one node at the gradient-merge step only (FusedGradMergeAllReduceOpHandle
+#: checks the merge condition first); found by helper audit 38, stated since 2026-12-07
+_PD_FUSE = {"framework": "after-backward", "bucket_size": "2GiB"}
+_PD_FUSE_TEXT = ("the gradients all-reduced as one fused group after the whole backward, in place (program.py at "
+                 "a5388a45: `fuse_grad_size_in_MB = 0`, one group for all 1.34 GB of fp32 gradients; on one node at "
+                 "the gradient merge's update step only): `--framework after-backward --bucket-size 2GiB`, stated "
+                 "since 2026-12-07 (helper audit 38; before, simtrain's default DDP of 25 MiB buckets overlapped "
+                 "with backward, with copies)")
 #: what the TF1 BERT code runs (found by helper audit 33, each checked in the source at 9de48bc9)
 _TF1_AMP_TEXT = ("`--amp` (scripts/run_pretraining_lamb_phase1.sh at 9de48bc9: `PREC=\"--amp\"`) runs TensorFlow's "
                  "automatic mixed precision graph rewrite over fp32 variables (optimization.py at 9de48bc9: "
@@ -1867,8 +1881,8 @@ _TF1_A100 = "single-node on DGX A100 40GB"
 _tf1_a100_node = _bert(_A100_40, 8, 64, 65536, "fp16", {**_TF1_AMP, **_TF1_HVD})
 _tf1_a100_256 = _bert(_A100_40, 256, 64, 65536, "fp16", {**_TF1_AMP, **_TF1_HVD})
 _tf1_v100_one = _bert(_one_gpu("DGX-1 V100 16GB")[0], 1, 16, 65536, "fp16", _TF1_AMP)
-_pd_a100_node = _bert(_DGXA100, 8, 256, 65536, "fp16", _PD_AMP)
-_pd_a100_256 = _bert(_DGXA100, 256, 256, 65536, "fp16", _PD_AMP)
+_pd_a100_node = _bert(_DGXA100, 8, 256, 65536, "fp16", {**_PD_AMP, **_PD_FUSE})
+_pd_a100_256 = _bert(_DGXA100, 256, 256, 65536, "fp16", {**_PD_AMP, **_PD_FUSE})
 _TF1_AMP_GAP = ("the AMP step of the catalog's unfused `bert-large`: the TF32 row of the same table comes out +4 % "
                 "(dle-tensorflow1-bert-large-a100-40g-tf32-1gpu), so mixed precision is priced too fast against "
                 "TF32, as in the TF2 README (+21 % AMP, +1 % TF32 at batch 312: dle-tensorflow2-bert-large-a100-*) and "
@@ -1937,7 +1951,8 @@ for _name, _src, _cmd, _text, _what, _published, _gap in _PROBE17_BERT:
           + f"; {_TF1_RUN if 'tensorflow1' in _name else _PD_RUN}; "
           + ("; ".join(([_TF1_AMP_TEXT] if _p["dtype"] == "fp16" else []) + [_TF1_CLIP_TEXT]
                        + ([_TF1_HVD_TEXT] if _gpus > 1 else []) + [_TF1_STATED]) if "tensorflow1" in _name else
-             "; ".join(([_PD_AMP_TEXT] if _p["dtype"] == "fp16" else []) + [_PD_CLIP_TEXT, _PD_STATED]))
+             "; ".join(([_PD_AMP_TEXT] if _p["dtype"] == "fp16" else []) + [_PD_CLIP_TEXT, _PD_STATED]
+                       + ([_PD_FUSE_TEXT] if _gpus > 1 else [])))
           + (f"; {_DEFAULT_ALGO}" if _gpus > 1 else ""),
           [_cmd], _value(_cmd, "throughput_samples_per_s"), gap=_gap)
 #: name, source id, source, quantity, published, fewer GPUs, more GPUs, assumptions, gap
@@ -1983,15 +1998,12 @@ _PROBE17_BERT_SCALING: Sequence[tuple[str, str, str, str, float, Command, Comman
      _pd_a100_node, _pd_a100_256,
      f"{_DGXA100_TEXT}; 8 GPUs (one node, gradient accumulation 32) against 256 (32 nodes, no accumulation), global "
      f"batch 65,536 on both; AMP (fp16 mixed precision); {_PD_RUN}; {_PD_AMP_TEXT}; {_PD_CLIP_TEXT}; {_PD_STATED}; "
-     "whether PaddlePaddle's gradient merge (program.py at a5388a45: `gradient_merge_configs = {'k_steps': ...}`, "
-     "32 steps on one node) all-reduces only after the accumulation was not verified (`--framework after-backward` "
-     f"on the 8-GPU run moves the effect error by 0.2 point); {_DEFAULT_ALGO}",
-     "simtrain loses 6.8 %: each 485 ms step at 256 GPUs waits 26.1 ms for the slowest of 256 GPUs (gpu_spread) "
+     f"{_PD_FUSE_TEXT}; {_DEFAULT_ALGO}",
+     "simtrain loses 8.2 %: each 493 ms step at 256 GPUs waits 26.1 ms for the slowest of 256 GPUs (gpu_spread) "
      "where one node waits 12.6 ms per micro-batch for the slowest of 8, runs the LAMB update (11.1 ms) that one "
-     "node runs once per 32 micro-batches, copies the gradients into DDP's buckets and back (5.5 ms) and slows 3.4 "
-     "ms of compute with the overlapped all-reduce of the fp32 gradients (25.3 ms, none of it exposed), where the "
-     "run lost 10.9 %; what the rest is (PaddlePaddle's gradient fusion and timing, stragglers, the network the "
-     "README does not state) is not modelled; not closed"),
+     "node runs once per 32 micro-batches and exposes the one fused all-reduce of the fp32 gradients after "
+     "backward (16.6 ms, against 9.9 ms once per 32 micro-batches on one node), where the run lost 10.9 %; what the "
+     "rest is (PaddlePaddle's timing, stragglers, the network the README does not state) is not modelled"),
 )
 for _name, _sid, _src, _quantity, _published, _few, _many, _assumptions, _gap in _PROBE17_BERT_SCALING:
     _weak_scaling_case(_name, _sid, _src, _quantity, _published, "ratio", "[C]", _assumptions, _few, _many, _gap)
