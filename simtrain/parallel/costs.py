@@ -715,6 +715,8 @@ class StageCosts:
                         comms._add(None, schedule, 1.0)
             return
         if plan.zero_impl == "owner-broadcast":   # dense models only (make_plan)
+            # the transformer layers' gradients, as the flat implementations count theirs; the broadcasts are the
+            # owners' whole shares (the embedding and head included)
             comms.count("all-reduce", "dpcp", kinds[False]["grads"], per_gpu_layers)
             for nbytes in self.owner_broadcasts[0]:
                 comms.count("broadcast", "shard" if plan.hybrid else "dpcp", nbytes, 1)

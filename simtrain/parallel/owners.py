@@ -81,7 +81,8 @@ def owner_elements(sizes: Sequence[int], owners: int) -> list[int]:
 def owner_shares(c: Any, plan: Any, stage: int) -> tuple[int, ...]:
     """Elements each owner of pipeline ``stage``'s ZeRO group owns, for the owners that own any: the tensors one GPU
     of the stage holds (its layers' as tensor and context parallelism split them, the embedding on the first
-    stage, the final norm and the head on the last) dealt out over the plan's ZeRO group
+    stage, the final norm and the head on the last, a copy of a tied embedding there when pp > 1, as
+    :func:`~simtrain.parallel.memory.stage_params` counts it) dealt out over the plan's ZeRO group
     (:attr:`~simtrain.parallel.plan.ParallelPlan.zero_group`) by :func:`owner_elements`.
 
     Parameters
@@ -115,4 +116,6 @@ def owner_shares(c: Any, plan: Any, stage: int) -> tuple[int, ...]:
     if stage == plan.pp - 1:
         layers = layers + head_layers(c, tp, cp)
     sizes = [t.numel for layer in layers for t in layer.tensors]
+    if stage == plan.pp - 1 and c.tied and plan.pp > 1:   # the last stage's copy of a tied embedding, for the head
+        sizes.append(c.vocab // tp * c.hidden)
     return tuple(e for e in owner_elements(sizes, plan.zero_group) if e > 0)
