@@ -76,7 +76,7 @@ from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
-from simtrain.parallel.memory import fp8_share
+from simtrain.parallel.memory import fp8_share, stage_tensors
 from simtrain.parallel.owners import owner_shares
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
@@ -639,10 +639,8 @@ class StageCosts:
             local = (dense_params / plan.zero_group if plan.zero >= 1 else dense_params) + \
                 (expert_params / expert_dp if plan.zero >= 1 else expert_params)
             held: list[Any] = []
-            if (phase is not None and phase.trained_params is not None) or optimizer_impl != "fused" or owners:
-                edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
-                held = [t for index in plan.stage_layers(stage) for layer in block_layers(c, index, tp, cp, sp)
-                        for t in layer.tensors] + [t for layer in edge for t in layer.tensors]
+            if (phase is not None and phase.trained_params is not None) or optimizer_impl != "fused":
+                held = list(stage_tensors(c, plan, stage))
             update_tensors = len(held)
             if owners:
                 # every owner updates its whole tensors as one flat buffer; the broadcasts start when the last

@@ -41,6 +41,8 @@ import heapq
 from collections.abc import Sequence
 from typing import Any
 
+from simtrain.parallel.memory import stage_tensors
+
 __all__ = ["owner_elements", "owner_shares"]
 
 
@@ -80,9 +82,9 @@ def owner_elements(sizes: Sequence[int], owners: int) -> list[int]:
 @functools.lru_cache(maxsize=256)
 def owner_shares(c: Any, plan: Any, stage: int) -> tuple[int, ...]:
     """Elements each owner of pipeline ``stage``'s ZeRO group owns, for the owners that own any: the tensors one GPU
-    of the stage holds (its layers' as tensor and context parallelism split them, the embedding on the first
-    stage, the final norm and the head on the last, a copy of a tied embedding there when pp > 1, as
-    :func:`~simtrain.parallel.memory.stage_params` counts it) dealt out over the plan's ZeRO group
+    of the stage holds (:func:`~simtrain.parallel.memory.stage_tensors`, and the copy of a tied embedding the last
+    stage holds when pp > 1, as :func:`~simtrain.parallel.memory.stage_params` counts it) dealt out over the plan's
+    ZeRO group
     (:attr:`~simtrain.parallel.plan.ParallelPlan.zero_group`) by :func:`owner_elements`.
 
     Parameters
@@ -107,15 +109,7 @@ def owner_shares(c: Any, plan: Any, stage: int) -> tuple[int, ...]:
     >>> owner_shares(c, make_plan(c, 4, "dp=4", micro_batch=1, global_batch=4, zero=1), 0)
     (518144, 458752, 458752, 433152)
     """
-    from simtrain.model.decoder import block_layers, embedding_layers, head_layers
-
-    tp, cp, sp = plan.tp, plan.cp, plan.sequence_parallel
-    layers = [layer for index in plan.stage_layers(stage) for layer in block_layers(c, index, tp, cp, sp)]
-    if stage == 0:
-        layers = embedding_layers(c, tp, cp) + layers
-    if stage == plan.pp - 1:
-        layers = layers + head_layers(c, tp, cp)
-    sizes = [t.numel for layer in layers for t in layer.tensors]
+    sizes = [t.numel for t in stage_tensors(c, plan, stage)]
     if stage == plan.pp - 1 and c.tied and plan.pp > 1:   # the last stage's copy of a tied embedding, for the head
-        sizes.append(c.vocab // tp * c.hidden)
+        sizes.append(c.vocab // plan.tp * c.hidden)
     return tuple(e for e in owner_elements(sizes, plan.zero_group) if e > 0)

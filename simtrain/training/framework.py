@@ -81,6 +81,7 @@ import numpy as np
 from simtrain.errors import ConfigError
 from simtrain.limits import MAX_BUCKETS, MAX_COLLECTIVE_BYTES
 from simtrain.model import ModelSpec, Tensor
+from simtrain.model.spec import DTYPE_BYTES
 from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 
@@ -460,15 +461,15 @@ def buffer_sync_seconds(buffers: Sequence[Tensor], compute: Any, broadcast: Any)
         # streaming kernels, as the gradients' copies (copy_seconds)
         clock += compute.kernel_time(0.0, 2.0 * nbytes, "fp32", kernels=math.ceil(len(group) / CAT_BATCH))
         stream = max(stream, clock) + float(broadcast(nbytes))
-        in_flight.append((stream, sum(compute.kernel_time(0.0, 2.0 * t.numel * width, "fp32") for t in group)))
+        in_flight.append((stream, copy_seconds(group, width, compute)))   # a copy_ a buffer, as DDP's gradients
     while in_flight:
         clock = finish()
     return clock
 
 
 #: Bytes an element of a buffer's dtype (:attr:`Tensor.dtype`)
-BUFFER_DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int64": 8, "int32": 4, "int16": 2,
-                      "int8": 1, "uint8": 1, "bool": 1}
+BUFFER_DTYPE_BYTES = {**{name: DTYPE_BYTES[name] for name in ("fp64", "fp32", "tf32", "fp16", "bf16")},
+                      "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 
 
 def buffer_dtype(tensor: Tensor) -> str:
