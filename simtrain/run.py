@@ -56,8 +56,10 @@ DP_BUCKET_RULES = ("at-least", "at-most")
 #: sharding: every all-gather's output copied out into the parameters, every reduce-scatter's input copied in from
 #: the gradients) or ``owner-broadcast`` (ZeRO-1: Colossal-AI's low-level ZeRO and InternLM's hybrid ZeRO: whole
 #: tensors dealt out to owners, the gradients all-reduced, each owner's update broadcast from it:
-#: :mod:`simtrain.parallel.owners`).
-ZERO_IMPLS = ("flat", "fsdp2", "owner-broadcast")
+#: :mod:`simtrain.parallel.owners`) or ``allreduce-gather`` (ZeRO-2 as DeepSpeed's stage 2 without
+#: ``contiguous_gradients``, off by default in DeepSpeed 0.3, ``zero/constants.py`` at 7d4d742: every gradient bucket
+#: all-reduced whole, each rank keeping its partition, the updated partitions all-gathered).
+ZERO_IMPLS = ("flat", "fsdp2", "owner-broadcast", "allreduce-gather")
 
 
 def _algorithm_names() -> list[str]:
@@ -184,8 +186,10 @@ RUN_PARAMS: tuple[Param, ...] = (
           "all-gather's output copied out into the parameters, each reduce-scatter's input copied in from the "
           "gradients, memory-bound kernels in the layer's compute; needs zero 3) or owner-broadcast (ZeRO-1 as "
           "Colossal-AI's low-level ZeRO and InternLM's hybrid ZeRO: whole tensors dealt out to owners, the "
-          "gradients all-reduced, one broadcast per owner after the update; needs zero 1); "
-          "docs/parallelism.md",
+          "gradients all-reduced, one broadcast per owner after the update; needs zero 1) or allreduce-gather "
+          "(ZeRO-2 as DeepSpeed's stage 2 without contiguous_gradients: each gradient bucket all-reduced whole over "
+          "the data-parallel group, every rank keeping its partition, the updated partitions all-gathered; needs "
+          "zero 2); docs/parallelism.md",
           choices=ZERO_IMPLS),
     Param("zero_shard_size", "integer", None,
           "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "

@@ -368,6 +368,11 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         parameters += width * _cast_elements(c, plan, stage)
     gradients = held_gradient_width(dtype, autocast, reduce_dtype) * (shard(dense, dense_dp, 2)
                                                                       + shard(expert, expert_dp, 2))
+    if plan.zero_impl == "allreduce-gather":
+        # DeepSpeed's stage 2 without contiguous gradients holds a bucket's gradients whole until its all-reduce,
+        # besides the partition it keeps of the buckets already reduced (the bucket's own part of it counted once)
+        whole = held_gradient_width(dtype, autocast, reduce_dtype) * (dense + expert)
+        gradients += min(whole, plan.dp_bucket or whole) * (1.0 - 1.0 / dense_dp)
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     if plan.zero_impl == "owner-broadcast":   # whole tensors per owner: the largest owner's states
         from simtrain.parallel.owners import owner_shares

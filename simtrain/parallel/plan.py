@@ -266,7 +266,9 @@ class ParallelPlan:
         How ZeRO holds the states (:data:`simtrain.run.ZERO_IMPLS`): ``flat`` copies nothing; ``fsdp2`` (ZeRO-3)
         copies each all-gather's output out into the parameters and each reduce-scatter's input in from the
         gradients; ``owner-broadcast`` (ZeRO-1) deals whole tensors out to owners, all-reduces the gradients and
-        broadcasts each owner's update (:mod:`simtrain.parallel.owners`).
+        broadcasts each owner's update (:mod:`simtrain.parallel.owners`); ``allreduce-gather`` (ZeRO-2)
+        all-reduces every gradient bucket whole, each rank keeping its partition, and all-gathers the updated
+        partitions (DeepSpeed's stage 2 without ``contiguous_gradients``).
     shard_size : int
         ZeRO's shard group: this many consecutive members of each ``dp · cp`` group shard the states, the groups
         replicate them (0: the whole ``dp · cp`` group).
@@ -469,10 +471,10 @@ def check_zero_impl(zero_impl: str) -> None:
     Examples
     --------
     >>> check_zero_impl("fsdp2")
-    >>> check_zero_impl("zero3")
+    >>> check_zero_impl("zero3")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    simtrain.errors.ConfigError: zero_impl: unknown value: 'zero3'; allowed: flat, fsdp2, owner-broadcast
+    simtrain.errors.ConfigError: zero_impl: unknown value: 'zero3'; allowed: allreduce-gather, flat, fsdp2, ...
     """
     from simtrain.run import ZERO_IMPLS
 
@@ -559,6 +561,14 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         raise ConfigError(f"needs zero 1, where the run has zero {zero} (owners broadcast the parameters they "
                           "updated from ZeRO-1's sharded optimizer states; the gradients stay whole)",
                           key="zero_impl", value=zero_impl)
+    if zero_impl == "allreduce-gather" and zero != 2:
+        raise ConfigError(f"needs zero 2, where the run has zero {zero} (DeepSpeed's stage 2 without "
+                          "contiguous_gradients all-reduces its gradient buckets whole and keeps each rank's "
+                          "partition of them)", key="zero_impl", value=zero_impl)
+    if zero_impl == "allreduce-gather" and zero_shard_size is not None and zero_shard_size < dp * cp:
+        raise ConfigError(f"shards over the whole dp·cp group, and the run's zero_shard_size is {zero_shard_size} "
+                          f"of {dp * cp} (DeepSpeed's stage 2 has no hybrid sharding)", key="zero_impl",
+                          value=zero_impl)
     if zero_impl == "owner-broadcast" and config.experts:
         raise ConfigError(f"is priced for dense models, and this one has {config.experts} experts (the owners "
                           "of expert weights, sharded over their own groups, are not modelled)", key="zero_impl",

@@ -61,7 +61,7 @@ SCHEDULES = ("1f1b", "gpipe", "interleaved:chunks=2")
 RECOMPUTE = ("none", "selective", "full")
 RANK_ORDERS = ("tp-cp-dp-pp", "tp-cp-pp-dp")
 #: The ZeRO stage whose plans a search's ``zero_impl`` applies to (the others stay ``flat``).
-ZERO_IMPL_STAGE = {"fsdp2": 3, "owner-broadcast": 1}
+ZERO_IMPL_STAGE = {"fsdp2": 3, "owner-broadcast": 1, "allreduce-gather": 2}
 
 
 @dataclass
@@ -310,8 +310,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     example = ""
     for keys in candidates(c, n, cluster.gpus_per_node, global_batch):
         space += 1
-        plan = make_plan(c, n, **keys, zero_impl=zero_impl if keys["zero"] == ZERO_IMPL_STAGE.get(zero_impl)
-                         else "flat")
+        # allreduce-gather (DeepSpeed's stage 2) has no hybrid sharding: its stage's hybrid plans stay flat
+        applies = keys["zero"] == ZERO_IMPL_STAGE.get(zero_impl) and not (
+            zero_impl == "allreduce-gather" and keys.get("zero_shard_size"))
+        plan = make_plan(c, n, **keys, zero_impl=zero_impl if applies else "flat")
         memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
                       plan.sequence_parallel, plan.zero_group, plan.zero_reshard, plan.zero_impl)
         memory = memory_seen.get(memory_key)

@@ -567,18 +567,22 @@ def plan(resolved: ResolvedRun) -> StepPlan:
     if wrapped and framework.syncs_buffers() and spec.buffers:
         sync = buffer_sync_seconds(spec.buffers, compute, functools.partial(_broadcast_seconds, resolved))
 
-    def grouped(forward: list[float], backward: list[float]) -> tuple[Any, np.ndarray, Any]:
+    def grouped(forward: list[float], backward: list[float], variant: Any) -> tuple[Any, np.ndarray, Any]:
         if cluster.num_gpus == 1:
             return [], np.zeros(0), []
         # backward runs in reverse: the end time of each layer's backward (and its copies), from the start of
         # backward
         done_at = list(np.cumsum([b + c for b, c in zip(backward, copy_in)][::-1])[::-1])
-        buckets, ready, groups = plan_groups(framework, spec, run.bucket_size, width, sync + sum(forward), done_at)
+        buckets, ready, groups = plan_groups(variant, spec, run.bucket_size, width, sync + sum(forward), done_at)
         # with accumulation, the gradients are reduced during the last micro-batch's backward (DDP's no_sync
         # before it)
         return buckets, ready + (accumulation - 1) * (sum(forward) + sum(backward)), groups
 
-    buckets, ready, groups = grouped(forward, backward)
+    # the framework's equally likely states against the step (Horovod's loop phases): each a step of its own, the
+    # report's means over all of them (each variant carries its phase's count of steps)
+    variants = framework.variants() if cluster.num_gpus > 1 else [framework]
+    dense = [grouped(forward, backward, variant) for variant in variants]
+    buckets = dense[0][0]
 
     from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
 
@@ -597,17 +601,18 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             phase_update[phase.name] = compute.update_time(phase.updated_params(tensors), run.dtype,
                                                            run.optimizer, fp8_share, run.optimizer_impl, len(tensors),
                                                            run.clip_grad, run.reduce_dtype)
-        phase_buckets, phase_ready, phase_groups = buckets, ready, groups
         if phase.factorised:   # factor GEMMs instead of the dense ones: other compute, other bucket start times
             phase_compute[phase.name] = _layer_times(spec, phase.factorised, compute, batch, run.dtype)
-            phase_buckets, phase_ready, phase_groups = grouped(*phase_compute[phase.name])
-        jobs = (_phase_jobs(phase, phase_buckets, phase_ready, spec, schedules, compute, width,
-                            scheme_codec(resolved.scheme))
-                if cluster.num_gpus > 1 else [])
-        framework.apply(jobs, phase_groups, compute, width)
-        if copying:
-            _mark_copies_out(jobs, phase_buckets, compute, width)
-        planned.append((phase, count, jobs))
+        for variant, grouping in zip(variants, dense):
+            phase_buckets, phase_ready, phase_groups = (grouped(*phase_compute[phase.name], variant)
+                                                        if phase.factorised else grouping)
+            jobs = (_phase_jobs(phase, phase_buckets, phase_ready, spec, schedules, compute, width,
+                                scheme_codec(resolved.scheme))
+                    if cluster.num_gpus > 1 else [])
+            variant.apply(jobs, phase_groups, compute, width)
+            if copying:
+                _mark_copies_out(jobs, phase_buckets, compute, width)
+            planned.append((phase, count, jobs))
     perturbations = resolved.perturbations
     given = (perturbations.straggler_factors(cluster.num_gpus) if perturbations is not None
              else np.ones(1 if run.engine == "analytical" else cluster.num_gpus))
@@ -825,7 +830,10 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         one_forward, one_backward = step.compute_of(busiest_phase.name)
         forward_end = (step.syncs_before(busiest_phase, busiest) + (passes - 1) * (one_forward + one_backward)
                        + one_forward)
-    costs: dict[str, Any] = framework_costs(busiest, forward_end, float(step.factors.min()))
+    # the framework's costs over the busiest phase's entries (one per variant of the framework), their mean
+    entries = [jobs for phase, _, jobs in step.phases if phase is busiest_phase] or [busiest]
+    each = [framework_costs(jobs, forward_end, float(step.factors.min())) for jobs in entries]
+    costs: dict[str, Any] = {key: sum(c[key] for c in each) / len(each) for key in each[0]}
     return StepReport(
         model=spec.name,
         topology=cluster.name,
@@ -868,7 +876,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
                                  else {}),
                               buffer_sync_s=step.syncs_before(main_phase, main_jobs)),
         scheme=resolved.scheme.describe(),
-        phase_step_times_s={phase.name: t for phase, _, _, t in outcomes},
+        phase_step_times_s=_phase_means(outcomes),
         phase_steps_per_period={phase.name: count for phase, count, _, _ in outcomes},
         framework=make_framework(run.framework).describe(),
         bucket_copy_s=copies,
@@ -876,6 +884,14 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         config=config,
         **costs,
     )
+
+
+def _phase_means(outcomes: Sequence[tuple[Phase, int, CommOutcome, float]]) -> dict[str, float]:
+    """Each phase's step time: the mean over its entries (a framework's variants plan a phase once each)."""
+    totals: dict[str, list[float]] = {}
+    for phase, _, _, seconds in outcomes:
+        totals.setdefault(phase.name, []).append(seconds)
+    return {name: sum(times) / len(times) for name, times in totals.items()}
 
 
 def _chosen(step: StepPlan) -> list[dict[str, Any]]:

@@ -47,8 +47,10 @@ The frameworks:
     tensor is copied into the fusion buffer and out of it (``MEMCPY_IN_FUSION_BUFFER``/``MEMCPY_OUT``), priced by
     the compute model as memory-bound passes. Defaults are Horovod's since v0.21.0 (1 ms, 128 MiB,
     ``horovod/common/operations.cc``; before it 5 ms and 64 MiB, as docs/tensor-fusion.rst still says: give
-    ``horovod:cycle_time=5ms,fusion_threshold=64MiB`` for runs of that era). The thread's cycles are taken to
-    start with the step.
+    ``horovod:cycle_time=5ms,fusion_threshold=64MiB`` for runs of that era). The thread's loop runs on its own
+    clock, not the step's, so where its ticks fall against the step is a matter of chance: the step time is the mean
+    over ``phases`` (8) evenly spaced alignments (:meth:`Horovod.variants`). Rank 0's negotiation each tick is not
+    priced (the ticks come every ``cycle_time``).
 
 The per-collective ``launch`` defaults to the device's kernel launch overhead (its device file's
 ``launch_overhead``, the compute model's ``kernel_overhead_s``): ProcessGroupNCCL records an event on the compute
@@ -71,6 +73,7 @@ simtrain.errors.ConfigError: framework ddp:launch: must be at least 0 s (got '-1
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,8 +89,8 @@ from simtrain.params import Param
 from simtrain.registry import Registry, format_spec, make
 
 __all__ = ["BUFFER_DTYPE_BYTES", "CAT_BATCH", "DDP_FIRST_BUCKET_BYTES", "FRAMEWORKS", "HOROVOD_CYCLE_TIME_S",
-           "HOROVOD_FUSION_THRESHOLD_BYTES", "AfterBackward", "Ddp", "Framework", "Group", "Horovod", "Ideal",
-           "buffer_dtype", "buffer_sync_seconds", "copy_seconds", "fill_buckets", "framework_costs",
+           "HOROVOD_FUSION_THRESHOLD_BYTES", "HOROVOD_PHASES", "AfterBackward", "Ddp", "Framework", "Group", "Horovod",
+           "Ideal", "buffer_dtype", "buffer_sync_seconds", "copy_seconds", "fill_buckets", "framework_costs",
            "make_framework", "plan_groups"]
 
 #: DDP's first-bucket cap: ``torch.distributed._DEFAULT_FIRST_BUCKET_BYTES`` (``kDefaultFirstBucketBytes`` =
@@ -98,6 +101,9 @@ DDP_FIRST_BUCKET_BYTES = float(1 << 20)
 HOROVOD_CYCLE_TIME_S = 1e-3
 #: Horovod's default fusion threshold since v0.21.0 (``SetTensorFusionThresholdBytes(128 * 1024 * 1024)``).
 HOROVOD_FUSION_THRESHOLD_BYTES = float(128 << 20)
+#: Phases of Horovod's cycle against the step that a step is averaged over (:meth:`Horovod.variants`): with 8 the
+#: mean moves by well under a per cent of the step from 8 to 32 on the validation's Horovod runs (docs/design.md).
+HOROVOD_PHASES = 8
 
 #: Frameworks by name (third-party ones through the ``simtrain.frameworks`` entry-point group).
 FRAMEWORKS: Registry[Any] = Registry("framework", "simtrain.frameworks")
@@ -179,6 +185,12 @@ class Framework:
 
     def __init__(self, **params: Any) -> None:
         self.params = params
+
+    def variants(self) -> list[Framework]:
+        """The framework's equally likely states against the step, each planned as its own step and the step time
+        averaged over them (one: the framework is locked to the step; Horovod's loop is not,
+        :meth:`Horovod.variants`)."""
+        return [self]
 
     def get_params(self) -> dict[str, Any]:
         """The parameters, defaults filled in."""
@@ -301,8 +313,38 @@ class Horovod(Framework):
         Param("fusion_threshold", "size", HOROVOD_FUSION_THRESHOLD_BYTES,
               "fusion buffer size (HOROVOD_FUSION_THRESHOLD)", minimum=1.0, maximum=float(MAX_COLLECTIVE_BYTES),
               unit="B"),
+        # each phase is a step planned (and, under the DES, simulated) again: a few dozen bound the cost
+        Param("phases", "integer", HOROVOD_PHASES,
+              "evenly spaced phases of the background thread's cycle against the step's start that the step time "
+              "is averaged over (its loop is not locked to the step)", minimum=1, maximum=64),
         _LAUNCH,
     )
+
+    #: where the thread's ticks fall against the step's start, in seconds after it (modulo the cycle)
+    offset = 0.0
+
+    def variants(self) -> list[Framework]:
+        """One Horovod per phase of its loop against the step: ticks ``(j + 1/2) · cycle / phases`` after the step's
+        start and every ``cycle`` after that, ``j = 0 … phases - 1``.
+
+        Horovod's background thread sleeps on its own clock (from v0.13.3 the remainder of the cycle since its last
+        start, before it a fixed 5 ms after each tick's work), so where its ticks fall against a step drifts from
+        step to step; a step planned at one alignment would hinge on it (a per cent of compute more or less moves
+        a gradient past a tick). The step time is the mean over evenly spaced alignments, the expectation over a
+        uniform phase.
+
+        Examples
+        --------
+        >>> [round(v.offset * 1e3, 3) for v in make_framework("horovod:cycle_time=4ms,phases=4").variants()]
+        [0.5, 1.5, 2.5, 3.5]
+        """
+        cycle, count = float(self.params["cycle_time"]), int(self.params["phases"])
+        variants: list[Framework] = []
+        for j in range(count):
+            variant = copy.copy(self)
+            variant.offset = (j + 0.5) * cycle / count
+            variants.append(variant)
+        return variants
 
     def groups(self, model: ModelSpec, bucket_bytes: float, width: int, done_at: Sequence[float],
                start: float = 0.0) -> list[Group]:
@@ -329,9 +371,9 @@ class Horovod(Framework):
             layer = model.layers[index]
             if not layer.num_params:
                 continue
-            # the first cycle at or after the gradient exists; cycles are counted from the step's start,
-            # ``start`` before backward's
-            at = _next_tick(float(done_at[index]) + start, cycle) - start
+            # the first tick at or after the gradient exists; ticks fall ``offset`` after the step's start and
+            # every cycle after that, the step's start ``start`` before backward's
+            at = _next_tick(float(done_at[index]) + start - self.offset, cycle) + self.offset - start
             if at != tick:
                 close()
                 tick = at

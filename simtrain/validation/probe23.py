@@ -185,8 +185,8 @@ _CSC_AMP_GAP = ("simtrain's step is {step} ms (forward {fwd}, backward {bwd}, th
                 "its {fp} row is {pub_gain}x, simtrain's {gain}x{more}; not closed")
 #: cluster -> the figures of the AMP one-GPU gap
 _CSC_AMP_GAPS = {
-    "mahti": dict(step="27.0", fwd="8.6", bwd="15.9", upd="0.4", ddp="2.1", pub_step="29.6", pub="1,082.76",
-                  before="+76.0 %", nhwc="1,638.6", nhwc_error="+51.3 %", fp="TF32", pub_gain="1.40", gain="1.80",
+    "mahti": dict(step="26.5", fwd="8.4", bwd="15.7", upd="0.4", ddp="2.1", pub_step="29.6", pub="1,082.76",
+                  before="+76.0 %", nhwc="1,662.9", nhwc_error="+53.6 %", fp="TF32", pub_gain="1.40", gain="1.80",
                   more=""),
     "puhti": dict(step="44.7", fwd="15.0", bwd="26.7", upd="0.7", ddp="2.3", pub_step="48.7", pub="657.66",
                   before="+66.9 %", nhwc="989.7", nhwc_error="+50.5 %", fp="FP32", pub_gain="2.04", gain="2.14",
@@ -205,7 +205,7 @@ _CSC_GAPS = {
         "datasheet's 47.85 TFLOP/s matrix rate, 'the same kernels as the other dtypes' (devices/mi250x-gcd.yaml), "
         "which MIOpen's fp32 convolutions under PyTorch 2.2.1+rocm5.6 evidently do not reach (the probe's reading); "
         "the layout is not the cause (fp32 runs NCHW under `auto`), and the same script's NVIDIA fp32/TF32 rows "
-        "miss by -14.8 % (Mahti, TF32) and +3.6 % (Puhti, FP32); not closed"),
+        "miss by -13.2 % (Mahti, TF32) and +3.6 % (Puhti, FP32); not closed"),
 }
 #: what simtrain's one- and many-GPU steps are made of, against the table's (the figures as `simulate --json`
 #: prints them)
@@ -220,17 +220,17 @@ _CSC_GAP = ("simtrain keeps {sim} of its one-{u} throughput per {u} on {g} ({lay
 _HIDDEN = "hidden behind backward and DDP's copies"
 _CSC_SCALING_GAPS = {
     ("mahti", "fp32", 8): _CSC_GAP.format(
-        sim="0.969", u="GPU", g=8, layout="2 nodes of 4", pub="0.953", step="50.07", one="48.51", wait="1.34",
+        sim="0.969", u="GPU", g=8, layout="2 nodes of 4", pub="0.953", step="49.17", one="47.63", wait="1.31",
         stretch="1.029", shared="0.15", comm="2.29", mb="178.9", nic=", 44.7 MB of it across the NICs",
-        hidden=_HIDDEN, copies="1.46", sync="0.68", one_copies="1.42", one_sync="0.64", loss="3.1", publoss="4.7",
-        p1="41.35", pn="43.40", spread0="-92.5",
+        hidden=_HIDDEN, copies="1.46", sync="0.68", one_copies="1.41", one_sync="0.64", loss="3.1", publoss="4.7",
+        p1="41.35", pn="43.40", spread0="-92.4",
         rest="the script's synthetic images made on the CPU and the run's start-up jitter are not modelled, the "
              "network is not stated (one HDR NIC per GPU assumed)"),
     ("mahti", "amp", 4): _CSC_GAP.format(
-        sim="0.974", u="GPU", g=4, layout="one node", pub="0.911", step="27.69", one="26.97", wait="0.52",
+        sim="0.974", u="GPU", g=4, layout="one node", pub="0.911", step="27.23", one="26.52", wait="0.51",
         stretch="1.021", shared="0.16", comm="0.79", mb="153.3", nic=" inside the node", hidden=_HIDDEN,
-        copies="1.45", sync="0.67", one_copies="1.42", one_sync="0.64", loss="2.6", publoss="8.9", p1="29.55",
-        pn="32.44", spread0="-93.2",
+        copies="1.44", sync="0.67", one_copies="1.41", one_sync="0.64", loss="2.6", publoss="8.9", p1="29.55",
+        pn="32.44", spread0="-93.1",
         rest="before the case stated the script's NCHW and autocast (fp16 gradients, NHWC) it was -64.2 %, and "
              "before its one-GPU run paid DDP's copies -7.3 %; the CPU-made synthetic images are not modelled"),
     ("puhti", "amp", 8): _CSC_GAP.format(
@@ -327,8 +327,8 @@ _case("csc-mahti-runclm-1gpu", "csc-ml-benchmarks",
       + _P23_CONFIDENCE.format("low (the Trainer's samples/s includes start-up over a one-epoch run; GPT-Neo's "
                                "local-attention layers not expressible)"),
       [_clm], _value(_clm, "throughput_samples_per_s"),
-      gap="simtrain's step is 1.652 s for 64 samples (32 micro-batches of 2: forward 0.709 s, backward 0.935 s, the "
-          "Adam update 0.008 s; 33.9 TFLOP/s, MFU 0.11) where the published rate gives 5.19 s for 64 samples (64 / "
+      gap="simtrain's step is 1.633 s for 64 samples (32 micro-batches of 2: forward 0.700 s, backward 0.925 s, the "
+          "Adam update 0.008 s; 34.3 TFLOP/s, MFU 0.11) where the published rate gives 5.19 s for 64 samples (64 / "
           "12.32): the figure is the Hugging Face Trainer's train_samples_per_second over one epoch of WikiText-2, "
           "start-up and the whole short epoch included, and it is overhead-dominated: the same row reads 26.799 "
           "samples/s under PyTorch 2.3.1 (2024-06-12) and 12.32 under 2.9.1 on the same cluster; GPT-Neo's "

@@ -12,7 +12,7 @@ from simtrain.errors import ConfigError
 from simtrain.model import load_model
 from simtrain.run import TrainingRun
 from simtrain.training import simulate
-from simtrain.training.data_parallel import CommJob, _comm_analytical, plan, resolve
+from simtrain.training.data_parallel import CommJob, _comm_analytical, plan, report, resolve, run_plan
 from simtrain.training.framework import (
     DDP_FIRST_BUCKET_BYTES,
     HOROVOD_CYCLE_TIME_S,
@@ -110,7 +110,7 @@ def test_horovod_cycle_quantises_start_times_in_closed_form():
     n = len(m.layers)
     d, forward, cycle = 0.37e-3, 0.0123, 1e-3
     done = [d * (n - i) for i in range(n)]
-    framework = make_framework(f"horovod:cycle_time={cycle}s,fusion_threshold=1GiB")
+    framework = make_framework(f"horovod:cycle_time={cycle}s,fusion_threshold=1GiB")   # ticks at 0, c, 2c, ...
     _, ready, groups = plan_groups(framework, m, 25 * 2**20, 4, forward, done)
     expected_ticks = sorted({math.ceil((forward + done[i]) / cycle - 1e-9) * cycle
                              for i, layer in enumerate(m.layers) if layer.num_params})
@@ -133,10 +133,35 @@ def test_horovod_fusion_threshold_splits_a_cycle():
     assert len(groups) >= math.ceil(4 * m.num_params / threshold)
 
 
+def test_horovod_ticks_fall_at_the_variants_phase_of_the_cycle():
+    m = load_model("resnet50")
+    done = [0.37e-3 * (len(m.layers) - i) for i in range(len(m.layers))]
+    for variant in make_framework("horovod:cycle_time=2ms,phases=4").variants():
+        _, ready, _ = plan_groups(variant, m, 0, 4, 0.0123, done)
+        ticks = (ready - variant.offset) / 2e-3   # whole cycles after the variant's first tick
+        assert np.allclose(ticks, np.round(ticks), atol=1e-9)
+        assert ready.min() >= 0.0123 + min(done) - 1e-12
+
+
+def test_horovod_step_is_the_mean_over_its_loop_phases():
+    """Each phase is a step of its own; the step time is their mean, whatever phases=1's single alignment gives."""
+    keys = {"gpus": 16, "batch": 32, "dtype": "fp16"}
+    run = TrainingRun("resnet50", "abci", framework="horovod:cycle_time=5ms,phases=4", **keys)
+    resolved = resolve(run)
+    step = plan(resolved)
+    assert len(step.phases) == 4 and len({id(jobs) for _, _, jobs in step.phases}) == 4
+    outcomes = run_plan(resolved, step)
+    mean = sum(t for _, _, _, t in outcomes) / 4
+    assert report(resolved, step, outcomes).step_time_s == pytest.approx(mean, rel=1e-12)
+    assert simulate(run).step_time_s == pytest.approx(mean, rel=1e-12)
+    assert len({round(t, 12) for _, _, _, t in outcomes}) > 1   # the alignment matters to one step
+
+
 def test_horovod_in_the_step_starts_buckets_on_cycle_ticks():
     r = simulate("resnet50", "abci", gpus=64, batch=32, dtype="fp16", framework="horovod:cycle_time=5ms")
-    # the ticks of the typical GPU's clock, stretched with its compute as the slowest GPU's (docs/framework.md)
-    ticks = np.array([b.ready_s for b in r.buckets]) / (5e-3 * r.slowest_gpu_factor)
+    # the ticks of the typical GPU's clock, stretched with its compute as the slowest GPU's (docs/framework.md); the
+    # report's buckets are its first phase's, ticks 5/16 ms after the step's start and every 5 ms after that
+    ticks = (np.array([b.ready_s for b in r.buckets]) / r.slowest_gpu_factor - 5e-3 / 16) / 5e-3
     assert np.allclose(ticks, np.round(ticks), atol=1e-9)
     assert all(b.start_s >= b.ready_s for b in r.buckets)
     assert r.first_bucket_wait_s > 0 and r.launch_overhead_s > 0

@@ -88,15 +88,18 @@ MEASURED = {
     # attention on its fp16 model with the rest fused (softmax=eager-half, 2026-12-07); before: +0.6033, +0.5601,
     # +0.7316, +0.6895, +0.6144, +0.5484, +0.6626, +0.5437, +0.8915, +0.6807, +0.0800, -0.0269, +0.0299, +0.0887
     f"{_DS}-z0-b8-1xv100": +0.2891, f"{_DS}-z0-b8-8xv100": +0.2584, f"{_DS}-z0-b8-16xv100": +0.4192,
-    f"{_DS}-z1-b8-16xv100": +0.3924, f"{_DS}-z2-b16-1xv100": +0.2851, f"{_DS}-z2-b16-8xv100": +0.2309,
-    f"{_DS}-z2-b16-16xv100": +0.3425, f"{_DS}-nockpt-z0-b4-8xv100": +0.3247, f"{_DS}-nockpt-z0-b4-16xv100": +0.6619,
+    # the ZeRO-2 rows since they state DeepSpeed 0.3.0's stage 2 without contiguous gradients (`--zero-impl
+    # allreduce-gather`, helper audit 39, 2026-12-07); before: +0.2309, +0.3425, +0.0447 (the one-GPU row unmoved)
+    f"{_DS}-z1-b8-16xv100": +0.3924, f"{_DS}-z2-b16-1xv100": +0.2851, f"{_DS}-z2-b16-8xv100": +0.2267,
+    f"{_DS}-z2-b16-16xv100": +0.3317, f"{_DS}-nockpt-z0-b4-8xv100": +0.3247, f"{_DS}-nockpt-z0-b4-16xv100": +0.6619,
     f"{_DS}-nockpt-z0-b4-32xv100": +0.4974, f"{_DS}-z0-b8-16v1gpu-scaling": +0.1009,
-    f"{_DS}-z0-b8-8v1gpu-scaling": -0.0238, f"{_DS}-z2-b16-16v1gpu-scaling": +0.0447,
+    f"{_DS}-z0-b8-8v1gpu-scaling": -0.0238, f"{_DS}-z2-b16-16v1gpu-scaling": +0.0362,
     f"{_DS}-nockpt-z0-b4-32v8gpu-scaling": +0.1304,
     # the MXNet rows since they state Horovod 0.19.0's 5 ms cycle and 64 MiB buffer (2026-12-07); before: -0.0382,
-    # -0.0089, +0.0740, +0.0243, +0.1438
-    f"{_MX}-1xv100": -0.0610, f"{_MX}-8xv100": -0.0484, f"{_MX}-16xv100": -0.0198, f"{_MX}-32xv100": +0.0624,
-    f"{_MX}-8v1gpu-scaling": +0.0135, f"{_MX}-32v1gpu-scaling": +0.1314,
+    # -0.0089, +0.0740, +0.0243, +0.1438; and since Horovod's step is the mean over its loop's phases (2026-12-07);
+    # before: -0.0484, -0.0198, +0.0624, +0.0135, +0.1314 (the one-GPU row unmoved)
+    f"{_MX}-1xv100": -0.0610, f"{_MX}-8xv100": -0.0461, f"{_MX}-16xv100": -0.0175, f"{_MX}-32xv100": +0.0648,
+    f"{_MX}-8v1gpu-scaling": +0.0158, f"{_MX}-32v1gpu-scaling": +0.1340,
 }
 
 # --- the commands the probe ran (its cases.py, less ``--json``) ---------------------------------------------------
@@ -108,11 +111,13 @@ _ABCI1 = "--topology abci --set topology.gpus_per_node=1 --set topology.nic.coun
 def _ds(gpus: int, mbs: int, zero: int, recompute: str) -> str:
     # --clip-grad (gradient_clipping 1.0) and --dp-bucket-size 1000000000B (DeepSpeed 0.3.0's 500 M-element buckets of
     # fp16 gradients) since the cases state them (helper audit 33); the probe's commands had neither; and
-    # softmax=eager-half (the 2020 code's unfused attention on its fp16 model) since the key exists (2026-12-07)
+    # softmax=eager-half (the 2020 code's unfused attention on its fp16 model) since the key exists (2026-12-07), and
+    # at ZeRO 2 --zero-impl allreduce-gather (DeepSpeed 0.3.0's stage 2 without contiguous gradients, helper audit 39)
+    impl = " --zero-impl allreduce-gather" if zero == 2 else ""
     return (f"simulate --model gpt:layers=12,hidden=768,heads=12,seq=1024,vocab=50304,dropout=0.1,softmax=eager-half "
             f"{_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --parallel tp=1,pp=1,dp={gpus} --micro-batch {mbs} "
             f"--global-batch {mbs * gpus} --dtype fp16 --optimizer adam --clip-grad --recompute {recompute} "
-            f"--zero {zero} --no-overlap-dp --dp-bucket-size 1000000000B --no-check-memory {_NCCL}")
+            f"--zero {zero}{impl} --no-overlap-dp --dp-bucket-size 1000000000B --no-check-memory {_NCCL}")
 
 
 def _mx(gpus: int) -> str:

@@ -94,13 +94,15 @@ PROBE_NAMES = {"csc-mahti-rn50-fp32-8v1gpu-scaling": "csc-mahti-rn50-fp32-8gpu-e
 #: broadcast is priced and the one-GPU rows state the script's DDP on one GPU (2026-12-07): before, the one-GPU rows
 #: -0.1097, +0.1866, +0.0611, +0.1460, +0.4614, +0.3837, the 8-GPU row -0.1235, the ratios -0.0155, +0.0072, +0.0504,
 #: +0.0248; and since DDP's copies run at the streaming rate (2026-12-07): before, the one-GPU rows -0.1497, +0.0910,
-#: +0.0337, +0.0829, +0.3886, +0.2729, the 8-GPU row -0.1358, the Puhti ratio +0.0943
+#: +0.0337, +0.0829, +0.3886, +0.2729, the 8-GPU row -0.1358, the Puhti ratio +0.0943; and since the A100 40 GB's
+#: streaming fraction is GPUInspector's measured 0.82 (2026-12-07): before, Mahti's one-GPU rows -0.1476 and +0.0958,
+#: the 8-GPU row -0.1333, the AMP ratio +0.0691, run_clm +2.1441
 MEASURED = {
-    "csc-mahti-rn50-fp32-1gpu": -0.1476, "csc-mahti-rn50-amp-1gpu": +0.0958, "csc-mahti-rn50-fp32-8gpu": -0.1333,
+    "csc-mahti-rn50-fp32-1gpu": -0.1319, "csc-mahti-rn50-amp-1gpu": +0.1144, "csc-mahti-rn50-fp32-8gpu": -0.1174,
     "csc-puhti-rn50-fp32-1gpu": +0.0361, "csc-puhti-rn50-amp-1gpu": +0.0882, "csc-lumi-rn50-fp32-1gcd": +0.3921,
     "csc-lumi-rn50-amp-1gcd": +0.2781, "csc-mahti-rn50-fp32-8v1gpu-scaling": +0.0167,
-    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0691, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0926,
-    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0619, "csc-mahti-runclm-1gpu": +2.1441,
+    "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0690, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0926,
+    "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0619, "csc-mahti-runclm-1gpu": +2.1806,
     "nebius-allreduce-1mib": +0.6238, "nebius-allreduce-10mib": +0.4318, "nebius-allreduce-100mib": +0.2351,
     "nebius-allreduce-1000mib": +0.0244, "nebius-simpletransformer-16gpu": +3.1158,
     "mosaic-mi250-mpt7b-1node": +0.2349, "mosaic-mi250-mpt7b-32v1node-scaling": +0.0003,

@@ -1,0 +1,116 @@
+"""ZeRO-2 as DeepSpeed's stage 2 without contiguous gradients (``zero_impl`` ``allreduce-gather``): every gradient
+bucket all-reduced whole over the data-parallel group, each rank keeping its partition, the updated partitions
+all-gathered."""
+
+from __future__ import annotations
+
+import pytest
+
+from simtrain.cli import main
+from simtrain.compute import ComputeModel
+from simtrain.errors import ConfigError
+from simtrain.model import load_model
+from simtrain.parallel.costs import StageCosts
+from simtrain.parallel.memory import memory_per_gpu
+from simtrain.parallel.plan import make_plan
+from simtrain.run import TrainingRun
+from simtrain.topology import load_topology
+from simtrain.training import simulate
+
+MODEL = "gpt:layers=4,hidden=1024,heads=16,seq=1024,vocab=32000"
+KEYS = {"micro_batch": 1, "global_batch": 16, "zero": 2}
+
+
+def _config():
+    c = load_model(MODEL).config
+    assert c is not None
+    return c
+
+
+def _costs(plan, gpus: int = 16) -> StageCosts:
+    return StageCosts.build(_config(), plan, load_topology("dgx-a100", gpus=gpus), ComputeModel.roofline("a100"),
+                            "bf16", "adam")
+
+
+def test_buckets_are_all_reduced_as_zero_0_and_the_partitions_gathered_as_zero_2() -> None:
+    c = _config()
+    flat = _costs(make_plan(c, 16, "dp=16", **KEYS))
+    whole = _costs(make_plan(c, 16, "dp=16", **{**KEYS, "zero": 0}))
+    gather = _costs(make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", **KEYS))
+    # the buckets of ZeRO-0, at the same readiness and the same price
+    assert [(b.ready, b.seconds) for b in gather.dp_buckets[0]] == \
+        [(b.ready, b.seconds) for b in whole.dp_buckets[0]]
+    for bucket in gather.dp_buckets[0]:
+        assert [s.op for s in bucket.schedules] == ["all-reduce"]
+    for bucket in flat.dp_buckets[0]:
+        assert [s.op for s in bucket.schedules] == ["reduce-scatter"]
+    # the all-gather after the update and the sharded update are ZeRO-2's
+    assert gather.dp_after_update == flat.dp_after_update and gather.dp_after_update[0] > 0
+    assert gather.update == flat.update
+    assert sum(b.seconds for b in gather.dp_buckets[0]) > sum(b.seconds for b in flat.dp_buckets[0])
+
+
+def test_the_bytes_sent_count_an_all_reduce_and_a_gather() -> None:
+    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "dp=16", "micro_batch": 1,
+            "global_batch": 16, "dtype": "bf16", "check_memory": False}
+    sent = {name: simulate(TrainingRun.from_mapping({**keys, **extra})).bytes_per_gpu
+            for name, extra in (("zero0", {"zero": 0}), ("zero2", {"zero": 2}),
+                                ("gather", {"zero": 2, "zero_impl": "allreduce-gather"}))}
+    # an all-reduce sends twice a reduce-scatter's bytes; the gather adds a reduce-scatter's worth again
+    assert sent["zero0"] == pytest.approx(sent["zero2"], rel=1e-3)
+    assert sent["gather"] == pytest.approx(1.5 * sent["zero2"], rel=1e-3)
+
+
+def test_memory_holds_one_bucket_of_whole_gradients_besides_the_partition() -> None:
+    c = _config()
+    flat = memory_per_gpu(c, make_plan(c, 16, "dp=16", **KEYS), "bf16", "adam")["gradients"]
+    whole = memory_per_gpu(c, make_plan(c, 16, "dp=16", **{**KEYS, "zero": 0}), "bf16", "adam")["gradients"]
+    gather = memory_per_gpu(c, make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", **KEYS), "bf16",
+                            "adam")["gradients"]
+    assert gather == pytest.approx(whole, rel=1e-12)   # one bucket holds them all: the partition counted once
+    bucket = 16e6   # bytes of bf16 gradients: fewer than the model's
+    small = memory_per_gpu(c, make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", dp_bucket_size=bucket,
+                                        **KEYS), "bf16", "adam")["gradients"]
+    assert small == pytest.approx(flat + bucket * (1 - 1 / 16), rel=1e-12)
+    one = make_plan(c, 1, "dp=1", zero_impl="allreduce-gather", **{**KEYS, "global_batch": 1})
+    assert memory_per_gpu(c, one, "bf16", "adam")["gradients"] == pytest.approx(
+        memory_per_gpu(c, make_plan(c, 1, "dp=1", **{**KEYS, "global_batch": 1}), "bf16", "adam")["gradients"])
+
+
+def test_both_engines_agree_and_the_report_says_which_ran() -> None:
+    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "tp=2,pp=2,dp=4", "micro_batch": 1,
+            "global_batch": 8, "dtype": "bf16", "zero": 2, "zero_impl": "allreduce-gather", "check_memory": False}
+    analytical = simulate(TrainingRun.from_mapping(keys))
+    des = simulate(TrainingRun.from_mapping({**keys, "engine": "des"}))
+    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
+    assert analytical.to_dict()["zero_impl"] == "allreduce-gather"
+
+
+@pytest.mark.parametrize("zero", [0, 1, 3])
+def test_allreduce_gather_needs_zero_2(zero: int) -> None:
+    with pytest.raises(ConfigError, match="needs zero 2"):
+        make_plan(_config(), 8, "dp=8", micro_batch=1, global_batch=8, zero=zero, zero_impl="allreduce-gather")
+
+
+def test_allreduce_gather_refuses_hybrid_sharding() -> None:
+    with pytest.raises(ConfigError, match="hybrid"):
+        make_plan(_config(), 16, "dp=16", zero_impl="allreduce-gather", zero_shard_size=8, **KEYS)
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(capsys) -> None:
+    code = main(["simulate", "--model", MODEL, "--topology", "dgx-a100", "--gpus", "8", "--parallel", "dp=8",
+                 "--micro-batch", "1", "--global-batch", "8", "--zero", "1", "--zero-impl", "allreduce-gather"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--zero-impl" in err and "needs zero 2" in err
+
+
+def test_the_search_prices_its_zero2_plans_with_it() -> None:
+    from simtrain.parallel.search import search
+
+    result = search(MODEL, "dgx-a100", gpus=16, global_batch=64, zero_impl="allreduce-gather", top=200)
+    impls = {(row["zero"], row["zero_impl"]) for row in result.best}
+    assert (2, "allreduce-gather") in impls
+    assert all(impl == "flat" for zero, impl in impls if zero != 2)
+    # its hybrid-sharded ZeRO-2 plans stay flat (DeepSpeed's stage 2 shards over the whole group)
+    assert all(row["zero_impl"] == ("flat" if row["zero_shard_size"] else "allreduce-gather")
+               for row in result.best if row["zero"] == 2)
