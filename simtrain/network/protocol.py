@@ -31,6 +31,14 @@ threads) reaches about half a NIC's line rate. ``SOCKET_NETWORK_EFFICIENCY`` is 
 run the socket transport (``nic.transport: socket``, or ``nic_transport: socket`` for the ``cloud`` family; RDMA is
 the default) are of kind ``nic-socket``.
 
+GCP's GPUDirect-TCPX (``nic.transport: tcpx``, links of kind ``nic-tcpx``) is a third transport: NCCL's net plugin
+sends kernel TCP straight from GPU memory and receives into it (header split and flow steering, no host staging).
+``TCPX_NETWORK_EFFICIENCY`` is fitted, once, to one measurement: the all-reduce that GCP's TCPX benchmark README
+(GoogleCloudPlatform/ai-infra-cluster-provisioning, sample_workloads/nccltest) shows on two a3-highgpu-8g VMs, 16
+ranks in a ring with Simple (its recipe's NCCL_ALGO=Ring, NCCL_PROTO=Simple, 12 channels), 89.54 GB/s bus bandwidth
+at 8 GiB over 4 × 200 Gbit/s NICs per VM (η = 89.54 / 100). Its small messages are not modelled: the same table takes
+1.8 ms for 1 to 8 MiB, where RDMA takes tens of microseconds.
+
 Examples
 --------
 >>> PROTOCOLS
@@ -50,6 +58,7 @@ import numpy as np
 __all__ = ["BRIDGE_EFFICIENCY", "LINK_EFFICIENCY", "LL128_KINDS", "NCCL_ALGORITHMS", "NCCL_KINDS", "NOT_NCCL",
            "NVLS_ALGORITHM_SHARE", "NVLS_CHANNELS", "NVLS_EFFICIENCY", "NVLS_TUNING_EFFICIENCY", "PROTOCOLS",
            "PROTOCOL_NAMES", "SIMPLE_EFFICIENCY", "SIMPLE_NETWORK_EFFICIENCY", "SOCKET_NETWORK_EFFICIENCY",
+           "TCPX_NETWORK_EFFICIENCY",
            "XGMI_EFFICIENCY", "NvlsPipeline", "bandwidth_factor", "channel_ceiling_Bps", "graph_bus_Bps", "link_kind",
            "nccl_graph_channels", "nccl_kind", "nccl_latency", "nccl_protocols", "nccl_time", "node_bandwidths",
            "node_rates", "nvls_choice_share", "nvls_chunk_bytes", "nvls_link_efficiency", "nvls_pipeline",
@@ -62,6 +71,9 @@ SIMPLE_NETWORK_EFFICIENCY = round(math.sqrt((24.0 / 25.0) * (47.0 / 50.0)), 3)
 #: Simple-protocol efficiency across nodes through NCCL's socket transport (no RDMA), fitted once to one
 #: measurement (module docstring) and frozen.
 SOCKET_NETWORK_EFFICIENCY = round(6.0 / 12.5, 3)
+#: Simple-protocol efficiency across nodes through GCP's GPUDirect-TCPX plugin, fitted once to one measurement
+#: (module docstring) and frozen.
+TCPX_NETWORK_EFFICIENCY = round(89.54 / 100.0, 3)
 
 #: ``network.protocol`` values: ``none`` (bytes at line rate, the default) or ``nccl`` (NCCL's protocols).
 PROTOCOLS = ("none", "nccl")
@@ -101,16 +113,18 @@ NVLS_TUNING_EFFICIENCY: dict[str, float] = {"hopper": 0.85, "blackwell": 0.74}
 
 #: Simple-protocol efficiency per physical link kind (a flow runs at the lowest over the links it crosses). NVLink
 #: without a switch and PCIe have no measurement of their own here: they take the NVLink/NVSwitch value. ``nic``
-#: is a NIC under RDMA (InfiniBand, RoCE), ``nic-socket`` one under NCCL's socket transport.
+#: is a NIC under RDMA (InfiniBand, RoCE), ``nic-socket`` one under NCCL's socket transport, ``nic-tcpx`` one under
+#: GCP's GPUDirect-TCPX.
 LINK_EFFICIENCY: dict[str, float] = {"nvswitch": SIMPLE_EFFICIENCY, "nvlink": SIMPLE_EFFICIENCY,
                                      "nvlink-bridge": BRIDGE_EFFICIENCY, "pcie": SIMPLE_EFFICIENCY,
                                      "xgmi": XGMI_EFFICIENCY,
-                                     "nic": SIMPLE_NETWORK_EFFICIENCY, "nic-socket": SOCKET_NETWORK_EFFICIENCY}
+                                     "nic": SIMPLE_NETWORK_EFFICIENCY, "nic-socket": SOCKET_NETWORK_EFFICIENCY,
+                                     "nic-tcpx": TCPX_NETWORK_EFFICIENCY}
 
 #: NCCL's hardware latency class of each link kind (tuning.cc: NVLink, PCI, NET). xGMI takes NVLink's: RCCL runs
 #: its GPU-to-GPU links through NCCL's NVLink path type and tuning tables (its own per-GPU tuning is not modelled).
 HW_CLASS: dict[str, str] = {"nvswitch": "nvlink", "nvlink": "nvlink", "nvlink-bridge": "nvlink", "pcie": "pci",
-                            "xgmi": "nvlink", "nic": "net", "nic-socket": "net"}
+                            "xgmi": "nvlink", "nic": "net", "nic-socket": "net", "nic-tcpx": "net"}
 
 #: Link kinds on which NCCL runs LL128 (NCCL enables it over NVLink only; RCCL's LL128 for gfx942's xGMI exists but
 #: is left off by default, "pending tuning table update", ROCm/rccl #1549, so an MI300X node runs LL and Simple).

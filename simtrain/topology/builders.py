@@ -341,10 +341,13 @@ def fully_connected(num_gpus: int, bandwidth: Any, latency: Any = 0.0, **kwargs:
 
 #: Physical kinds of in-node links a topology may name (``intra_node.link``).
 INTRA_LINKS = ("nvswitch", "nvlink", "nvlink-bridge", "pcie", "xgmi")
-#: How NCCL moves data through a node's NICs: ``rdma`` (InfiniBand, RoCE: GPUDirect RDMA) or ``socket`` (kernel
-#: TCP through host memory, NCCL's ``NET/Socket`` on Ethernet without RDMA). It sets the NIC links' kind (``nic``,
-#: ``nic-socket``) and so their efficiency under NCCL's protocol model (docs/nccl.md).
-NIC_TRANSPORTS = ("rdma", "socket")
+#: How NCCL moves data through a node's NICs: ``rdma`` (InfiniBand, RoCE: GPUDirect RDMA), ``socket`` (kernel
+#: TCP through host memory, NCCL's ``NET/Socket`` on Ethernet without RDMA) or ``tcpx`` (GCP's GPUDirect-TCPX net
+#: plugin: kernel TCP sent from and received into GPU memory). It sets the NIC links' kind (``nic``, ``nic-socket``,
+#: ``nic-tcpx``: :data:`NIC_LINK_KINDS`) and so their efficiency under NCCL's protocol model (docs/nccl.md).
+NIC_TRANSPORTS = ("rdma", "socket", "tcpx")
+#: The NIC links' kind under each transport.
+NIC_LINK_KINDS = {"rdma": "nic", "socket": "nic-socket", "tcpx": "nic-tcpx"}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -445,8 +448,9 @@ def hierarchical(
         ``nvswitch`` for a switch, ``nvlink`` for fully connected), which sets protocol efficiencies.
     in_switch_reduction, in_network_reduction : bool
         The node switch reduces in the switch (NVLink SHARP: NCCL's NVLS); the fabric does (SHARP: CollNet).
-    nic_transport : {'rdma', 'socket'}
-        How NCCL drives the NICs (:data:`NIC_TRANSPORTS`): RDMA (InfiniBand, RoCE) or its TCP socket transport.
+    nic_transport : {'rdma', 'socket', 'tcpx'}
+        How NCCL drives the NICs (:data:`NIC_TRANSPORTS`): RDMA (InfiniBand, RoCE), its TCP socket transport, or
+        GCP's GPUDirect-TCPX plugin.
 
     Examples
     --------
@@ -554,7 +558,7 @@ def hierarchical(
         params={"nodes": n, "gpus_per_node": g, "nics_per_node": nics_per_node, "nodes_per_rack": rack,
                 "oversubscription": oversubscription},
         link_kinds={"intra-node": intra_link or ("nvswitch" if intra_kind == "switch" else "nvlink"),
-                    "inter-node": "nic" if nic_transport == "rdma" else "nic-socket"},
+                    "inter-node": NIC_LINK_KINDS[nic_transport]},
         reducing=(("intra-node",) if in_switch_reduction else ()) + (("inter-node",) if in_network_reduction else ()),
     )
 
@@ -575,7 +579,8 @@ def cloud(
     """Public-cloud instances with one Ethernet NIC each on a non-blocking fabric, optionally with a per-flow cap.
 
     ``nic_transport='socket'`` prices NCCL's TCP socket transport at its default settings (about half the line
-    rate); the default prices the NIC as RDMA's (docs/nccl.md, "NIC transports").
+    rate), ``'tcpx'`` GCP's GPUDirect-TCPX plugin; the default prices the NIC as RDMA's (docs/nccl.md, "NIC
+    transports").
 
     Examples
     --------

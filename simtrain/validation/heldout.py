@@ -2030,6 +2030,12 @@ _A3HIGH_TEXT = ("2 GCP a3-highgpu-8g as the `dgx-h100` family (8 H100 SXM on NVS
                 "non-blocking fabric")
 _GCP_TCP = ("GPUDirect-{0} (GCP's TCP transport into GPU memory) priced as simtrain's RDMA NICs: simtrain has no link "
             "kind for it")
+#: GCP A3 High's GPUDirect-TCPX as its own NIC transport (`nic.transport=tcpx`, since 2026-12-07, helper audit 39)
+_A3HIGH_TCPX = {"topology": "dgx-h100", **_sets(nic__count="4", nic__bandwidth="200Gbit/s", nic__transport="tcpx")}
+_TCPX_TEXT = ("GPUDirect-TCPX, GCP's net plugin that sends kernel TCP from GPU memory and receives into it, as "
+              "simtrain's `tcpx` NIC transport (`--set topology.nic.transport=tcpx`: the NIC links' Simple efficiency "
+              "TCPX_NETWORK_EFFICIENCY = 0.895, fitted once to GCP's own 8 GiB all-reduce on two A3 High VMs, "
+              "nccl-allreduce-2node-h100-a3high-tcpx-8gb; docs/nccl.md 'NIC transports')")
 _ALLGATHER_SIZE = "the size is nccl-tests' size column (the whole gathered buffer, as `--size` for all-gather)"
 _A4_TEXT = ("2 GCP A4 VMs as the `dgx-h100` family with device b200 (8 B200 on NVSwitch at 900 GB/s per direction, "
             "NVLink 5) and its 8 x 400 Gbit/s NICs (the page's eight ConnectX-7 RoCE NICs at CX-7's 400 Gbit/s: the "
@@ -2059,12 +2065,13 @@ _DSTACK_LAMBDA = ("examples/clusters/lambda/README.md", "107fefef5",
 _DSTACK_NEBIUS = ("examples/clusters/nebius/README.md", "775aff095, 2026-02-13",
                   ", 'Using Nebius clusters with InfiniBand support': fleet example 'gpu: H100:8', 'nodes: 2'; NCCL "
                   "task 'nodes: 2', 'gpu: 8', 'all_reduce_perf -b 8 -e 8G -f 2 -g 1'")
-_TCPX_GAP = ("GCP's GPUDirect-TCPX (a TCP transport into GPU memory over the 4 data NICs) has no link kind in "
-             "simtrain: the case runs the 4 x 200 Gbit/s NICs at the RDMA efficiency (94.9 GB/s) where the run "
-             "reached about half their line rate (50.2 GB/s); with NCCL's socket-transport efficiency (`--set "
-             "topology.nic.transport=socket`) simtrain gives 48.0 GB/s (-4 %), but the same setting puts A3 Mega's "
-             "TCPXO all-gather at 95.9 GB/s against the 188.5 measured (nccl-allgather-2node-h100-a3mega-dstack-8gb "
-             "is +0.6 % with the default), so neither efficiency fits both of GCP's transports; not closed")
+_TCPX_GAP = ("this run reached half the 4 x 200 Gbit/s NICs' line rate (50.2 GB/s) where GCP's own TCPX all-reduce "
+             "on two A3 High VMs reached 89.5 GB/s (nccl-allreduce-2node-h100-a3high-tcpx-8gb, the `tcpx` "
+             "transport's fit) and cluster-toolkit's all-gather 70.9 GB/s at 512 MiB "
+             "(nccl-allgather-2node-h100-a3high-tcpx-512mb): one efficiency per transport cannot fit runs whose "
+             "stacks (the VM image, plugin and RxDM versions, channels and socket threads) differ this much, and "
+             "which of them this run's COS image and dstack's script used is not stated; before the case stated "
+             "TCPX (2026-12-07), RDMA's efficiency gave 94.9 GB/s and NCCL's socket transport's 48.0; not closed")
 _CRUSOE_GAP = ("`auto` runs the ring at 2 GiB on 2 nodes of 8 A100 (188.7 GB/s): NCCL's tree is capped at a channel "
                "per NIC x 23.6 GB/s (tuning.cc perChMaxTreeBws); before simtrain applied that ceiling it chose the "
                "tree (226.0 GB/s, +16.5 %); the VMs run with their own NCCL topology file "
@@ -2090,8 +2097,8 @@ _PROBE18_BUSBW: Sequence[tuple[str, str, tuple[str, str, str], str, Mapping[str,
       "eth1,eth2,eth3,eth4 8M 8GB 2'), 'GCP's A3 High instances are 8xH100 VMs that have 1000Gbps maximum network "
       "bandwidth', 'Setting up four extra data NICs on every node', fleet 'nodes: 2', instance a3-highgpu-8g"),
      "  8589934592     134217728     float    none      -1   160505   53.52   50.17      0   160117   53.65   50.29"
-     "      0", _A3HIGH, _A3HIGH_TEXT, "all-gather", "8GiB", 50.17,
-     f"{_ALLGATHER_SIZE}; {_GCP_TCP.format('TCPX')}", "medium (the NICs' speed from GCP's instance spec)", _TCPX_GAP),
+     "      0", _A3HIGH_TCPX, _A3HIGH_TEXT, "all-gather", "8GiB", 50.17,
+     f"{_ALLGATHER_SIZE}; {_TCPX_TEXT}", "medium (the NICs' speed from GCP's instance spec)", _TCPX_GAP),
     ("nccl-allreduce-2node-b200-gcp-a4-dstack-8gb", "dstack-gcp-a4", _DSTACK_A4,
      "  8589934592    2147483648     float     sum      -1    23563  364.55  683.52      0    23702  362.42  679.54"
      "      0", _B200_NODE, _A4_TEXT, "all-reduce", "8GiB", 683.52, "the log's out-of-place busbw",
@@ -2135,6 +2142,61 @@ for (_name, _sid, (_path, _commit, _more), _log_row, _cluster, _text, _op, _size
                 f"{_size[:-3]} {_size[-3:]}", _published,
                 "[M]", _cluster, _text, 16, _size, None, op=_op,
                 extra_assumptions=f"{_extra}; {_P18_CONFIDENCE.format(_confidence)}", gap=_gap)
+
+# GCP's GPUDirect-TCPX on two a3-highgpu-8g VMs: GCP's own nccl-tests outputs, one row of which sets the `tcpx`
+# transport's efficiency (role fit), the others held out.
+_AI_INFRA = ("GoogleCloudPlatform/ai-infra-cluster-provisioning sample_workloads/nccltest/README.md (commit 9696b8fa, "
+             "2023-12-15; the stored copy at 461d3cb8 has the same table), 'TCPX NCCL Level Benchmarks' on a GKE A3 "
+             "nodepool, 2 nodes, 'An example test output would look like': 'benchmark: all_reduce_perf, mask: 0x0', "
+             "16 ranks (busbw = 1.875 x algbw), the recipe's gke/values.yaml: NCCL_ALGO: \"Ring\", NCCL_PROTO: "
+             "\"Simple\", NCCL_MIN/MAX_NCHANNELS: 12 (read at 09e13863; its plugin and RxDM versions change from "
+             "version to version of the file); row {quote} (columns: size, count, type, redop, root, out-of-place "
+             "time, algbw, busbw, ...)")
+_A3HIGH_TCPX_TEXT = ("2 GCP a3-highgpu-8g as the `dgx-h100` family (8 H100 SXM on NVSwitch at 450 GB/s per direction) "
+                     "with 4 NICs of 200 Gbit/s (GCP's spec: 'up to four [secondary NICs] on A3 High, each supporting "
+                     "up to 200 Gbps for GPU data transfer'), non-blocking fabric; " + _TCPX_TEXT)
+_TCPX_RAMP_GAP = ("GCP's TCPX takes 1.6-1.9 ms for any all-reduce of 1 to 16 MiB on these 16 ranks (the same table: "
+                  "1,788.7 us at 1 MiB, 1,891.3 us at 8 MiB, 1,932.8 us at 16 MiB), a floor of its own (the plugin's "
+                  "flow steering and TCP completions, not measured apart) that simtrain's NCCL latencies do not carry: "
+                  "simtrain's ring takes {sim} us at this size against the table's {pub} us; not closed")
+_busbw_case("nccl-allreduce-2node-h100-a3high-tcpx-8gb", "gcp-ai-infra-tcpx-nccltest",
+            _AI_INFRA.format(quote="'  8589934592    2147483648     float     sum      -1   179880   47.75   89.54    "
+                                   "N/A   178867   48.02   90.05    N/A'"),
+            "all-reduce bus bandwidth on 2 GCP a3-highgpu-8g (16 H100, GPUDirect-TCPX, ring), 8 GiB", 89.54, "[M]",
+            _A3HIGH_TCPX, _A3HIGH_TCPX_TEXT, 16, "8GiB", "auto:algo=ring,proto=Simple",
+            extra_assumptions="the out-of-place busbw; NCCL_ALGO=Ring and NCCL_PROTO=Simple as the recipe sets them "
+                              "(`auto:algo=ring,proto=Simple`); the 12 channels are not modelled; an 'example test "
+                              "output' of 2 iterations, which is all GCP publishes",
+            role="fit", fit_note="TCPX_NETWORK_EFFICIENCY (simtrain/network/protocol.py) is this figure over the VM's "
+                                 "4 x 25 GB/s line rate: 89.54 / 100 = 0.895")
+for _size, _tcpx_row, _published, _tcpx_gap in (
+        ("1GiB", "'  1073741824     268435456     float     sum      -1    23144   46.39   86.99    N/A    38777   "
+                 "27.69   51.92    N/A'", 86.99, ""),
+        ("64MiB", "'    67108864      16777216     float     sum      -1   2367.6   28.34   53.15    N/A   2389.8   "
+                  "28.08   52.65    N/A'", 53.15, _TCPX_RAMP_GAP.format(sim="1,557", pub="2,367.6"))):
+    _busbw_case(f"nccl-allreduce-2node-h100-a3high-tcpx-{_size.lower().replace('ib', 'b')}",
+                "gcp-ai-infra-tcpx-nccltest", _AI_INFRA.format(quote=_tcpx_row),
+                f"all-reduce bus bandwidth on 2 GCP a3-highgpu-8g (16 H100, GPUDirect-TCPX, ring), {_size[:-3]} "
+                f"{_size[-3:]}", _published, "[M]", _A3HIGH_TCPX, _A3HIGH_TCPX_TEXT, 16, _size,
+                "auto:algo=ring,proto=Simple",
+                extra_assumptions="the out-of-place busbw; NCCL_ALGO=Ring and NCCL_PROTO=Simple as the recipe sets "
+                                  "them; held out from the `tcpx` efficiency, which the 8 GiB row of the same table "
+                                  "sets (not independent of it)", gap=_tcpx_gap)
+_busbw_case("nccl-allgather-2node-h100-a3high-tcpx-512mb", "gcp-cluster-toolkit-a3high-test-plan",
+            "GoogleCloudPlatform/cluster-toolkit examples/gke-a3-highgpu/multi-node-test-plan.md (commit 5a7be766, "
+            "2026-04-03; the stored copy at 37e5703a has the same table), 'A3 High Multi-Node Test Plan', 2 nodes "
+            "(nccl-test-host-1, -2), /scripts/allgather.sh, 'Example Output' (busbw = 0.9375 x algbw: 16 ranks), the "
+            "example's nccl-config.yaml: NCCL_MIN/MAX_NCHANNELS=8, plugin v3.1.9; row '   536870912       8388608     "
+            "float    none      -1   7098.6   75.63   70.90    N/A   7054.3   76.11   71.35    N/A' (columns: size, "
+            "count, type, redop, root, out-of-place time, algbw, busbw, ...)",
+            "all-gather bus bandwidth on 2 GCP a3-highgpu-8g (16 H100, GPUDirect-TCPX), 512 MiB", 70.90, "[M]",
+            _A3HIGH_TCPX, _A3HIGH_TCPX_TEXT, 16, "512MiB", None, op="all-gather",
+            extra_assumptions=f"{_ALLGATHER_SIZE}; the out-of-place busbw; 8 channels where the fit's recipe set 12 "
+                              "(channels are not modelled), the sweep's largest size (not yet at its plateau: 69.44 "
+                              "GB/s at 256 MiB)",
+            gap="the GKE example runs 8 channels where GCP's fitted recipe ran 12, and a newer plugin (v3.1.9 against "
+                "v3.1.6): simtrain's one efficiency per transport (the fit's 0.895) gives 88.2 GB/s; TCPX's rate per "
+                "channel (its socket threads and flows per connection) is not modelled; not closed")
 
 # InternLM/InternLM doc/en/train_performance.md: InternLM-7B on 8 to 1,024 A100 80GB, tokens per GPU per second (TGS).
 _ILM = ("InternLM/InternLM doc/en/train_performance.md (commit 20fe5ac2) + configs/7B_sft.py (32 layers, hidden 4096, "
@@ -2550,7 +2612,13 @@ _MT = ("AI-Hypercomputer/maxtext MaxText/configs/a3/llama_2_7b/README.md (commit
        "model, so the ratio of throughput per GPU)")
 _MT_TEXT = ("GCP a3-highgpu-8g VMs as the `dgx-h100` family (8 H100 80GB SXM on NVSwitch at 450 GB/s per direction) "
             "with 4 NICs of 200 Gbit/s (the instance's 4 data NICs at GCP's spec: the README does not state them), "
-            f"non-blocking fabric; {_GCP_TCP.format('TCPX')}; the catalog's `llama2-7b` with FlashAttention "
+            f"non-blocking fabric; {_TCPX_TEXT}; NCCL's ring and Simple protocol, as MaxText's "
+            "gpu_multi_process_run.sh exports them under USE_GPUDIRECT=tcpx (NCCL_ALGO=Ring, NCCL_PROTO=Simple, "
+            "NCCL_MIN/MAX_NCHANNELS=12, NCCL_NVLS_ENABLE=0; the same script at the three commits, and xpk's H100 "
+            "workloads set USE_GPUDIRECT=tcpx, one VM included; GCP's TCPX recipes of the time all set the ring and "
+            "Simple): `--algorithm auto:algo=ring,proto=Simple`, the channels not modelled (TCPX and the ring stated "
+            "since 2026-12-07, helper audit 39: before, RDMA NICs and NCCL's choice); the catalog's `llama2-7b` with "
+            "FlashAttention "
             "(`attention=flash`, the run's cudnn_flash_te) at 4,096 tokens (max_target_length); 4 sequences per GPU "
             "(per_device_batch_size=4) in one micro-batch per step (global batch 4 x the GPUs); FSDP over the 8 GPUs "
             "of a VM (ici_fsdp_parallelism=8) as ZeRO-3 sharded in groups of 8 (`--zero 3 --zero-shard-size 8`), "
@@ -2572,9 +2640,9 @@ _MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, Ma
            "simtrain's step grows from 1.207 s (50 ms of communication exposed) to {step} s ({exposed} ms exposed), "
            "its compute stretched for the slowest GPU (gpu_spread) 1.029x on one VM and 1.036x to 1.053x on 2 to 16, "
            "where the run loses {loss} % per GPU; one reduction per layer gives {per_layer}, no overlap of the "
-           "data-parallel communication (`--no-overlap-dp`) {serial} ({serial_error}), and GPUDirect-TCPX at NCCL's "
-           "socket-transport efficiency (`--set topology.nic.transport=socket`, per layer) 0.968 on 2 VMs and 0.709 "
-           "on 16; {verdict}")
+           "data-parallel communication (`--no-overlap-dp`) {serial} ({serial_error}), and NCCL's socket transport in "
+           "TCPX's place (`--set topology.nic.transport=socket`, per layer) 0.968 on 2 VMs and 0.794 on 16; before "
+           "the cases stated TCPX and the scripts' ring (2026-12-07) simtrain kept {before}; {verdict}")
 
 
 def _maxtext_a3(vms: int, threshold: str | None = None) -> Command:
@@ -2587,25 +2655,31 @@ def _maxtext_a3(vms: int, threshold: str | None = None) -> Command:
                                 "parallel": f"tp=1,pp=1,dp={gpus}", "micro_batch": 4, "global_batch": 4 * gpus,
                                 "dtype": "bf16", "autocast": True, "optimizer": "adam", "clip_grad": True, "zero": 3,
                                 "zero_shard_size": 8, "recompute": "none", "check_memory": False, **bucket,
-                                **_sets(nic__count="4", nic__bandwidth="200Gbit/s"), **_NCCL})
+                                "algorithm": "auto:algo=ring,proto=Simple",
+                                **_sets(nic__count="4", nic__bandwidth="200Gbit/s", nic__transport="tcpx"), **_NCCL})
 
 
 #: VMs, the README's row, its TFLOP/s per chip, the script's all-reduce combine threshold (2vm.sh 67108864, 4vm.sh
 #: 536870912, 8vm.sh and 16vm.sh 1073741824 bytes), simtrain's figures for the gap (ratio, step s, exposed ms, the
 #: ratio with one reduction per layer, and the ratio with the buckets and --no-overlap-dp with its error)
-_MT_OPEN = ("the loss on 2 and 4 VMs is not diagnosed: simtrain's fp32 all-reduce across VMs stays hidden there, and "
-            "the scripts' profiling of 5 steps on more than one VM is one candidate; not closed")
-for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer, _serial, _serial_error, _verdict) in (
+_MT_OPEN = ("the loss on 2 and 4 VMs is not diagnosed: simtrain's fp32 all-reduce across VMs stays mostly hidden "
+            "there; the scripts' profiling of 5 steps on more than one VM and TCPX's per-collective floor of about "
+            "1.7 ms (nccl-allreduce-2node-h100-a3high-tcpx-64mb) are candidates; not closed")
+for (_vms, _mt_row, _tflops, _threshold,
+     (_sim, _step, _exposed, _per_layer, _serial, _serial_error, _before, _verdict)) in (
         (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, "64MiB",
-         ("0.986", "1.224", "55", "0.986", "0.805", "-6.2 %", _MT_OPEN)),
+         ("0.985", "1.225", "56", "0.985", "0.796", "-7.2 %", "0.986", _MT_OPEN)),
         (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, "512MiB",
-         ("0.884", "1.366", "129", "0.915", "0.659", "-20.4 %", _MT_OPEN)),
+         ("0.946", "1.276", "98", "0.970", "0.721", "-12.8 %", "0.884", _MT_OPEN)),
         (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, "1GiB",
-         ("0.828", "1.457", "224", "0.910", "0.653", "-21.4 %", "the loss is predicted")),
+         ("0.875", "1.380", "196", "0.960", "0.687", "-17.4 %", "0.828",
+          "three quarters of the loss are predicted; what the rest is (TCPX's per-collective floor of about 1.7 ms, "
+          "nccl-allreduce-2node-h100-a3high-tcpx-64mb; the 12 channels; the profiled steps) is not modelled; not "
+          "closed")),
         (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, "1GiB",
-         ("0.823", "1.467", "228", "0.905", "0.648", "-15.0 %",
-          "three quarters of the loss are predicted; what the rest is (the fabric across 16 VMs, stragglers beyond "
-          "the spread) is not modelled"))):
+         ("0.861", "1.402", "211", "0.952", "0.670", "-12.1 %", "0.823",
+          "three fifths of the loss are predicted; what the rest is (the fabric across 16 VMs, TCPX's floor and "
+          "channels, stragglers beyond the spread) is not modelled; not closed"))):
     _weak_scaling_case(
         f"maxtext-a3-llama2-7b-{_vms}v1vm-scaling", "maxtext-a3-llama2-7b",
         _MT.format(quote=_mt_row, tflops=_tflops),
@@ -2616,12 +2690,11 @@ for _vms, _mt_row, _tflops, _threshold, (_sim, _step, _exposed, _per_layer, _ser
                f"(`--dp-bucket-size` with `--dp-bucket-rule at-most`: the script's "
                f"--xla_gpu_all_reduce_combine_threshold_bytes, as XLA's combiner applies it; set after probe 19, "
                f"which ran one reduction per layer); the scripts' all-gather and reduce-scatter combine thresholds "
-               f"(FSDP's collectives in a VM) are not modelled: those run per layer; {_DEFAULT_ALGO}; "
-               f"{_MT_CONFIDENCE}",
+               f"(FSDP's collectives in a VM) are not modelled: those run per layer; {_MT_CONFIDENCE}",
         _maxtext_a3(1), _maxtext_a3(_vms, _threshold),
         _MT_GAP.format(sim=_sim, vms=_vms, pub=f"{_tflops / 492:.3f}", step=_step, exposed=_exposed,
                        loss=f"{100 * (1 - _tflops / 492):.0f}", threshold=_threshold, per_layer=_per_layer,
-                       serial=_serial, serial_error=_serial_error, verdict=_verdict))
+                       serial=_serial, serial_error=_serial_error, before=_before, verdict=_verdict))
 
 # PaddlePaddle/PaddleNLP llm/docs/pretrain.md: tokens/card/s of Llama-2 7B/13B and Qwen-7B on 8 A100 80G, tp2sd4_stage2.
 _PD = ("PaddlePaddle/PaddleNLP llm/docs/pretrain.md (version with paddle 9b36e53f / paddlenlp 0b246a60, table dated "

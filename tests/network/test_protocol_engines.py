@@ -122,12 +122,12 @@ def test_a_traced_collective_runs_the_protocol_choice_in_both_engines(capsys, tm
 def test_a_socket_transport_prices_the_nic_at_its_efficiency_in_both_engines(capsys):
     # two instances of one GPU, one 25 Gbit/s NIC each: the ring's bus bandwidth is the NIC's line rate times the
     # transport's Simple efficiency (RDMA 0.95, NCCL's socket transport 0.48), the same in both engines
-    from simtrain.network.protocol import SIMPLE_NETWORK_EFFICIENCY, SOCKET_NETWORK_EFFICIENCY
+    from simtrain.network.protocol import SIMPLE_NETWORK_EFFICIENCY, SOCKET_NETWORK_EFFICIENCY, TCPX_NETWORK_EFFICIENCY
 
     base = ["--op", "all-reduce", "--size", "4GiB", "--topology", "cloud-25g", "--gpus", "2",
             "--set", "topology.gpus_per_instance=1", "--set", "network.protocol=nccl", "--algorithm", "ring"]
     busbw = {}
-    for transport in ("rdma", "socket"):
+    for transport in ("rdma", "socket", "tcpx"):
         times = []
         for engine in ("analytical", "des"):
             result = _cli(capsys, *base, "--set", f"topology.nic_transport={transport}", "--engine", engine)
@@ -137,6 +137,7 @@ def test_a_socket_transport_prices_the_nic_at_its_efficiency_in_both_engines(cap
     line = 25e9 / 8
     assert busbw["rdma"] == pytest.approx(line * SIMPLE_NETWORK_EFFICIENCY, rel=0.01)
     assert busbw["socket"] == pytest.approx(line * SOCKET_NETWORK_EFFICIENCY, rel=0.01)
+    assert busbw["tcpx"] == pytest.approx(line * TCPX_NETWORK_EFFICIENCY, rel=0.01)
 
 
 def test_the_nic_transport_sets_the_link_kind_and_refuses_unknown_values():
@@ -146,6 +147,10 @@ def test_the_nic_transport_sets_the_link_kind_and_refuses_unknown_values():
     socket = hierarchical(2, 4, intra_bandwidth=150e9, nic_bandwidth=12.5e9, nic_transport="socket")
     rdma = hierarchical(2, 4, intra_bandwidth=150e9, nic_bandwidth=12.5e9)
     assert (link_kind(socket, "inter-node"), link_kind(rdma, "inter-node")) == ("nic-socket", "nic")
+    tcpx = hierarchical(2, 4, intra_bandwidth=150e9, nic_bandwidth=12.5e9, nic_transport="tcpx")
+    assert link_kind(tcpx, "inter-node") == "nic-tcpx"
+    assert node_bandwidths(socket, np.arange(8))[1] < node_bandwidths(tcpx, np.arange(8))[1] < \
+        node_bandwidths(rdma, np.arange(8))[1]
     # NCCL's tuning model sees the socket NIC's slower rate (so auto's choice of tree or ring does too)
     assert node_bandwidths(socket, np.arange(8))[1] < node_bandwidths(rdma, np.arange(8))[1]
     with pytest.raises(ConfigError, match=r"nic\.transport"):

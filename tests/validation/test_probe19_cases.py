@@ -123,8 +123,10 @@ MEASURED = {
     # the MaxText cases since they state their scripts' all-reduce combine thresholds, combined as XLA does (the
     # probe: +16.36, +16.40, +15.71, +26.06 %), and since they state base.yml's fp32 weights (--autocast: fp32
     # gathers and reductions) and its gradient clipping (--clip-grad) (before: +15.59, +11.18, +6.58, +15.54 %)
-    "maxtext-a3-llama2-7b-2v1vm-scaling": +0.1499, "maxtext-a3-llama2-7b-4v1vm-scaling": +0.0683,
-    "maxtext-a3-llama2-7b-8v1vm-scaling": -0.0034, "maxtext-a3-llama2-7b-16v1vm-scaling": +0.0794,
+    # (and since they state GPUDirect-TCPX as its own transport and the scripts' ring and Simple protocol, helper
+    # audit 39: before, +0.1499, +0.0683, -0.0034, +0.0794)
+    "maxtext-a3-llama2-7b-2v1vm-scaling": +0.1485, "maxtext-a3-llama2-7b-4v1vm-scaling": +0.1434,
+    "maxtext-a3-llama2-7b-8v1vm-scaling": +0.0522, "maxtext-a3-llama2-7b-16v1vm-scaling": +0.1300,
     "paddlenlp-llama2-7b-8xa100-tp2-sharding2": +0.1828, "paddlenlp-llama2-13b-8xa100-tp2-sharding2": +0.2494,
     "paddlenlp-qwen-7b-8xa100-tp2-sharding2": +0.1477,
     # (and since it states Megatron-LM's fp32 gradient reduction for bf16, --reduce-dtype fp32: before, +0.1482)
@@ -162,11 +164,13 @@ MT_THRESHOLDS = {2: "64MiB", 4: "512MiB", 8: "1GiB", 16: "1GiB"}
 
 
 def _mt(vms: int) -> str:
-    # since 2026-12-07 the runs state base.yml's fp32 weights and gradient clipping (--autocast --clip-grad)
+    # since 2026-12-07 the runs state base.yml's fp32 weights and gradient clipping (--autocast --clip-grad), and
+    # GPUDirect-TCPX as its own transport with the scripts' NCCL_ALGO=Ring, NCCL_PROTO=Simple (helper audit 39)
     g = 8 * vms
-    return (f"simulate --model llama2-7b:attention=flash {_A3} --gpus {g} --parallel tp=1,pp=1,dp={g} --micro-batch 4 "
-            f"--global-batch {4 * g} --dtype bf16 --autocast --optimizer adam --clip-grad --zero 3 --zero-shard-size 8 "
-            f"--recompute none --no-check-memory {_NCCL}")
+    return (f"simulate --model llama2-7b:attention=flash {_A3} --set topology.nic.transport=tcpx --gpus {g} "
+            f"--parallel tp=1,pp=1,dp={g} --micro-batch 4 --global-batch {4 * g} --dtype bf16 --autocast "
+            f"--optimizer adam --clip-grad --zero 3 --zero-shard-size 8 --recompute none --no-check-memory "
+            f"--algorithm auto:algo=ring,proto=Simple {_NCCL}")
 
 
 def _pd(model: str, micro: int) -> str:
