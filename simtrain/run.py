@@ -189,7 +189,7 @@ RUN_PARAMS: tuple[Param, ...] = (
           "gradients all-reduced, one broadcast per owner after the update; needs zero 1) or allreduce-gather "
           "(ZeRO-2 as DeepSpeed's stage 2 without contiguous_gradients: each gradient bucket all-reduced whole over "
           "the data-parallel group, every rank keeping its partition, the updated partitions all-gathered; needs "
-          "zero 2); docs/parallelism.md",
+          "zero 2 on a dense model, whole-group sharding, pp 1 and no accumulation); docs/parallelism.md",
           choices=ZERO_IMPLS),
     Param("zero_shard_size", "integer", None,
           "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "

@@ -76,6 +76,7 @@ from simtrain.compute import (
     OPTIMIZER_STATES,
     SOFTMAX_WIDTH,
     cast_elements,
+    gradient_dtype,
     held_gradient_width,
     is_fp8_gemm,
     parameter_width,
@@ -368,11 +369,18 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         parameters += width * _cast_elements(c, plan, stage)
     gradients = held_gradient_width(dtype, autocast, reduce_dtype) * (shard(dense, dense_dp, 2)
                                                                       + shard(expert, expert_dp, 2))
-    if plan.zero_impl == "allreduce-gather":
+    if plan.zero_impl == "allreduce-gather":   # dense models at pp 1 only (make_plan)
         # DeepSpeed's stage 2 without contiguous gradients holds a bucket's gradients whole until its all-reduce,
-        # besides the partition it keeps of the buckets already reduced (the bucket's own part of it counted once)
-        whole = held_gradient_width(dtype, autocast, reduce_dtype) * (dense + expert)
-        gradients += min(whole, plan.dp_bucket or whole) * (1.0 - 1.0 / dense_dp)
+        # besides the partition it keeps of the buckets already reduced (the bucket's own part of it counted once);
+        # the largest bucket as StageCosts.build fills them: a layer's gradients (the embedding and head as one)
+        # without --dp-bucket-size, else the cap (bytes at the reduction's width) and, closing at or after it
+        # (at-least), up to one more layer
+        layer = _layer_params(c, plan.tp)[False][0]
+        item = max(layer, dense - c.layers * layer)
+        cap = plan.dp_bucket / DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
+        bucket = item if not cap else max(cap, item) if plan.dp_bucket_rule == "at-most" else cap + item
+        gradients += (held_gradient_width(dtype, autocast, reduce_dtype) * min(dense, bucket)
+                      * (1.0 - 1.0 / dense_dp))
     optimizer_bytes = states * (shard(dense, dense_dp, 1) + shard(expert, expert_dp, 1))
     if plan.zero_impl == "owner-broadcast":   # whole tensors per owner: the largest owner's states
         from simtrain.parallel.owners import owner_shares

@@ -569,6 +569,10 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
         raise ConfigError(f"shards over the whole dp·cp group, and the run's zero_shard_size is {zero_shard_size} "
                           f"of {dp * cp} (DeepSpeed's stage 2 has no hybrid sharding)", key="zero_impl",
                           value=zero_impl)
+    if zero_impl == "allreduce-gather" and (pp > 1 or config.experts):
+        raise ConfigError(f"is priced for dense models without pipeline stages, and this run has pp = {pp} and "
+                          f"{config.experts} experts (DeepSpeed's pipeline engine runs ZeRO stages below 2 only; "
+                          "its stage 2 of that time has no experts)", key="zero_impl", value=zero_impl)
     if zero_impl == "owner-broadcast" and config.experts:
         raise ConfigError(f"is priced for dense models, and this one has {config.experts} experts (the owners "
                           "of expert weights, sharded over their own groups, are not modelled)", key="zero_impl",
@@ -609,6 +613,10 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                           f"global_batch / (micro_batch × dp) = {count}", key="global_batch", value=total)
     if recompute_layers is not None and recompute_layers > max(stage_counts):
         raise ConfigError(f"at most the {max(stage_counts)} layers of a stage", key="recompute", value=recompute)
+    if zero_impl == "allreduce-gather" and count > 1:   # with pp = 1, more micro-batches are accumulation
+        raise ConfigError(f"is priced with one reduction a step, and this run accumulates {count} micro-batches "
+                          "(DeepSpeed's stage 2 reduces in its gradient hooks after every micro-batch's backward)",
+                          key="zero_impl", value=zero_impl)
     return ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro, global_batch=total,
                         schedule=schedule, chunks=chunks, recompute=recompute_name,
                         recompute_layers=recompute_layers, zero=zero, sequence_parallel=sequence_parallel,

@@ -64,6 +64,19 @@ RANK_ORDERS = ("tp-cp-dp-pp", "tp-cp-pp-dp")
 ZERO_IMPL_STAGE = {"fsdp2": 3, "owner-broadcast": 1, "allreduce-gather": 2}
 
 
+def _plan_with(c: Any, n: int, keys: dict[str, Any], zero_impl: str) -> ParallelPlan:
+    """The candidate's plan, with ``zero_impl`` where it applies: plans of its ZeRO stage that it prices (the other
+    stages, and plans it refuses, such as allreduce-gather's hybrid-sharded, pipelined or accumulating ones, stay
+    ``flat``)."""
+    if keys["zero"] == ZERO_IMPL_STAGE.get(zero_impl):
+        try:
+            return make_plan(c, n, **keys, zero_impl=zero_impl)
+        except ConfigError as error:
+            if error.key != "zero_impl":   # a fault of the candidate itself, not of the implementation
+                raise
+    return make_plan(c, n, **keys, zero_impl="flat")
+
+
 @dataclass
 class SearchResult:
     """The best plans, and how much of the space each stage of the search kept.
@@ -310,10 +323,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     example = ""
     for keys in candidates(c, n, cluster.gpus_per_node, global_batch):
         space += 1
-        # allreduce-gather (DeepSpeed's stage 2) has no hybrid sharding: its stage's hybrid plans stay flat
-        applies = keys["zero"] == ZERO_IMPL_STAGE.get(zero_impl) and not (
-            zero_impl == "allreduce-gather" and keys.get("zero_shard_size"))
-        plan = make_plan(c, n, **keys, zero_impl=zero_impl if applies else "flat")
+        plan = _plan_with(c, n, keys, zero_impl)
         memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
                       plan.sequence_parallel, plan.zero_group, plan.zero_reshard, plan.zero_impl)
         memory = memory_seen.get(memory_key)

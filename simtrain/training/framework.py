@@ -342,6 +342,7 @@ class Horovod(Framework):
         variants: list[Framework] = []
         for j in range(count):
             variant = copy.copy(self)
+            variant.params = dict(self.params)   # no state shared between the copies
             variant.offset = (j + 0.5) * cycle / count
             variants.append(variant)
         return variants

@@ -62,23 +62,40 @@ def test_the_bytes_sent_count_an_all_reduce_and_a_gather() -> None:
 
 
 def test_memory_holds_one_bucket_of_whole_gradients_besides_the_partition() -> None:
+    """The largest bucket as the step fills them: a layer's gradients (the embedding and head together) without a
+    bucket size, else the cap (at-most; a larger layer alone) or the cap and one layer more (at-least)."""
+    from simtrain.parallel.memory import stage_params
+
     c = _config()
-    flat = memory_per_gpu(c, make_plan(c, 16, "dp=16", **KEYS), "bf16", "adam")["gradients"]
-    whole = memory_per_gpu(c, make_plan(c, 16, "dp=16", **{**KEYS, "zero": 0}), "bf16", "adam")["gradients"]
-    gather = memory_per_gpu(c, make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", **KEYS), "bf16",
-                            "adam")["gradients"]
-    assert gather == pytest.approx(whole, rel=1e-12)   # one bucket holds them all: the partition counted once
-    bucket = 16e6   # bytes of bf16 gradients: fewer than the model's
-    small = memory_per_gpu(c, make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", dp_bucket_size=bucket,
-                                        **KEYS), "bf16", "adam")["gradients"]
-    assert small == pytest.approx(flat + bucket * (1 - 1 / 16), rel=1e-12)
+
+    def gradients(**keys) -> float:
+        return memory_per_gpu(c, make_plan(c, 16, "dp=16", **{**KEYS, **keys}), "bf16", "adam")["gradients"]
+
+    flat = gradients()
+    dense = stage_params(c, make_plan(c, 16, "dp=16", **KEYS), 0)[0]
+    layer = 12 * 1024 * 1024 + 13 * 1024   # attention and MLP weights, their biases and two norms of one layer
+    item = max(layer, dense - c.layers * layer)   # the embedding and the head: larger than a layer here
+    assert item == dense - c.layers * layer
+    held = 2 * (1 - 1 / 16)   # bf16 bytes of a whole gradient, less the partition's share already counted
+    assert gradients(zero_impl="allreduce-gather") == pytest.approx(flat + held * item, rel=1e-12)
+    cap = 2 * layer   # bytes of bf16 gradients: half the layers' elements
+    assert gradients(zero_impl="allreduce-gather", dp_bucket_size=cap, dp_bucket_rule="at-most") == pytest.approx(
+        flat + held * item, rel=1e-12)   # the embedding and head travel alone, the largest bucket
+    big = 4 * item   # a cap of twice the embedding and head's elements
+    assert gradients(zero_impl="allreduce-gather", dp_bucket_size=big, dp_bucket_rule="at-most") == pytest.approx(
+        flat + held * 2 * item, rel=1e-12)
+    assert gradients(zero_impl="allreduce-gather", dp_bucket_size=big) == pytest.approx(
+        flat + held * min(dense, 3 * item), rel=1e-12)   # at-least: the cap and one item more
+    huge = memory_per_gpu(c, make_plan(c, 16, "dp=16", **{**KEYS, "zero": 0}), "bf16", "adam")["gradients"]
+    assert gradients(zero_impl="allreduce-gather", dp_bucket_size=4 * dense) == pytest.approx(
+        flat + (huge - flat), rel=1e-12)   # a bucket of them all: ZeRO-0's gradients
     one = make_plan(c, 1, "dp=1", zero_impl="allreduce-gather", **{**KEYS, "global_batch": 1})
     assert memory_per_gpu(c, one, "bf16", "adam")["gradients"] == pytest.approx(
         memory_per_gpu(c, make_plan(c, 1, "dp=1", **{**KEYS, "global_batch": 1}), "bf16", "adam")["gradients"])
 
 
 def test_both_engines_agree_and_the_report_says_which_ran() -> None:
-    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "tp=2,pp=2,dp=4", "micro_batch": 1,
+    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "tp=2,dp=8", "micro_batch": 1,
             "global_batch": 8, "dtype": "bf16", "zero": 2, "zero_impl": "allreduce-gather", "check_memory": False}
     analytical = simulate(TrainingRun.from_mapping(keys))
     des = simulate(TrainingRun.from_mapping({**keys, "engine": "des"}))
@@ -92,9 +109,18 @@ def test_allreduce_gather_needs_zero_2(zero: int) -> None:
         make_plan(_config(), 8, "dp=8", micro_batch=1, global_batch=8, zero=zero, zero_impl="allreduce-gather")
 
 
-def test_allreduce_gather_refuses_hybrid_sharding() -> None:
+def test_allreduce_gather_refuses_what_it_does_not_price() -> None:
+    """Hybrid sharding, pipeline stages, experts and accumulation: DeepSpeed's stage 2 of the time has none of the
+    first three, and reduces after every micro-batch, where simtrain prices one reduction a step."""
     with pytest.raises(ConfigError, match="hybrid"):
         make_plan(_config(), 16, "dp=16", zero_impl="allreduce-gather", zero_shard_size=8, **KEYS)
+    with pytest.raises(ConfigError, match="pp = 2"):
+        make_plan(_config(), 16, "pp=2,dp=8", zero_impl="allreduce-gather", **KEYS)
+    moe = load_model("gpt:layers=2,hidden=512,heads=8,seq=256,vocab=1000,experts=8,top_k=2").config
+    with pytest.raises(ConfigError, match="experts"):
+        make_plan(moe, 8, "dp=8", micro_batch=1, global_batch=8, zero=2, zero_impl="allreduce-gather")
+    with pytest.raises(ConfigError, match="accumulates 2 micro-batches"):
+        make_plan(_config(), 16, "dp=16", zero_impl="allreduce-gather", **{**KEYS, "global_batch": 32})
 
 
 def test_the_cli_says_what_is_wrong_in_one_line(capsys) -> None:
@@ -111,6 +137,8 @@ def test_the_search_prices_its_zero2_plans_with_it() -> None:
     impls = {(row["zero"], row["zero_impl"]) for row in result.best}
     assert (2, "allreduce-gather") in impls
     assert all(impl == "flat" for zero, impl in impls if zero != 2)
-    # its hybrid-sharded ZeRO-2 plans stay flat (DeepSpeed's stage 2 shards over the whole group)
-    assert all(row["zero_impl"] == ("flat" if row["zero_shard_size"] else "allreduce-gather")
-               for row in result.best if row["zero"] == 2)
+    # the ZeRO-2 plans it refuses (hybrid-sharded, pipelined, accumulating) stay flat
+    for row in result.best:
+        if row["zero"] == 2:
+            fits = not row["zero_shard_size"] and "pp=1," in row["parallel"] and row["num_micro_batches"] == 1
+            assert row["zero_impl"] == ("allreduce-gather" if fits else "flat"), row
