@@ -5,38 +5,24 @@ all-gathered."""
 from __future__ import annotations
 
 import pytest
+from zero_impl_checks import MODEL, check_engines_agree, small_config, stage_costs
 
-from simtrain.cli import main
-from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model import load_model
-from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import make_plan
 from simtrain.run import TrainingRun
-from simtrain.topology import load_topology
 from simtrain.training import simulate
 
-MODEL = "gpt:layers=4,hidden=1024,heads=16,seq=1024,vocab=32000"
 KEYS = {"micro_batch": 1, "global_batch": 16, "zero": 2}
 
 
-def _config():
-    c = load_model(MODEL).config
-    assert c is not None
-    return c
-
-
-def _costs(plan, gpus: int = 16) -> StageCosts:
-    return StageCosts.build(_config(), plan, load_topology("dgx-a100", gpus=gpus), ComputeModel.roofline("a100"),
-                            "bf16", "adam")
-
 
 def test_buckets_are_all_reduced_as_zero_0_and_the_partitions_gathered_as_zero_2() -> None:
-    c = _config()
-    flat = _costs(make_plan(c, 16, "dp=16", **KEYS))
-    whole = _costs(make_plan(c, 16, "dp=16", **{**KEYS, "zero": 0}))
-    gather = _costs(make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", **KEYS))
+    c = small_config()
+    flat = stage_costs(make_plan(c, 16, "dp=16", **KEYS))
+    whole = stage_costs(make_plan(c, 16, "dp=16", **{**KEYS, "zero": 0}))
+    gather = stage_costs(make_plan(c, 16, "dp=16", zero_impl="allreduce-gather", **KEYS))
     # the buckets of ZeRO-0, at the same readiness and the same price
     assert [(b.ready, b.seconds) for b in gather.dp_buckets[0]] == \
         [(b.ready, b.seconds) for b in whole.dp_buckets[0]]
@@ -66,7 +52,7 @@ def test_memory_holds_one_bucket_of_whole_gradients_besides_the_partition() -> N
     bucket size, else the cap (at-most; a larger layer alone) or the cap and one layer more (at-least)."""
     from simtrain.parallel.memory import stage_params
 
-    c = _config()
+    c = small_config()
 
     def gradients(**keys) -> float:
         return memory_per_gpu(c, make_plan(c, 16, "dp=16", **{**KEYS, **keys}), "bf16", "adam")["gradients"]
@@ -95,39 +81,27 @@ def test_memory_holds_one_bucket_of_whole_gradients_besides_the_partition() -> N
 
 
 def test_both_engines_agree_and_the_report_says_which_ran() -> None:
-    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "tp=2,dp=8", "micro_batch": 1,
-            "global_batch": 8, "dtype": "bf16", "zero": 2, "zero_impl": "allreduce-gather", "check_memory": False}
-    analytical = simulate(TrainingRun.from_mapping(keys))
-    des = simulate(TrainingRun.from_mapping({**keys, "engine": "des"}))
-    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
-    assert analytical.to_dict()["zero_impl"] == "allreduce-gather"
+    check_engines_agree("tp=2,dp=8", 2, "allreduce-gather")
 
 
 @pytest.mark.parametrize("zero", [0, 1, 3])
 def test_allreduce_gather_needs_zero_2(zero: int) -> None:
     with pytest.raises(ConfigError, match="needs zero 2"):
-        make_plan(_config(), 8, "dp=8", micro_batch=1, global_batch=8, zero=zero, zero_impl="allreduce-gather")
+        make_plan(small_config(), 8, "dp=8", micro_batch=1, global_batch=8, zero=zero, zero_impl="allreduce-gather")
 
 
 def test_allreduce_gather_refuses_what_it_does_not_price() -> None:
     """Hybrid sharding, pipeline stages, experts and accumulation: DeepSpeed's stage 2 of the time has none of the
     first three, and reduces after every micro-batch, where simtrain prices one reduction a step."""
     with pytest.raises(ConfigError, match="hybrid"):
-        make_plan(_config(), 16, "dp=16", zero_impl="allreduce-gather", zero_shard_size=8, **KEYS)
+        make_plan(small_config(), 16, "dp=16", zero_impl="allreduce-gather", zero_shard_size=8, **KEYS)
     with pytest.raises(ConfigError, match="pp = 2"):
-        make_plan(_config(), 16, "pp=2,dp=8", zero_impl="allreduce-gather", **KEYS)
+        make_plan(small_config(), 16, "pp=2,dp=8", zero_impl="allreduce-gather", **KEYS)
     moe = load_model("gpt:layers=2,hidden=512,heads=8,seq=256,vocab=1000,experts=8,top_k=2").config
     with pytest.raises(ConfigError, match="experts"):
         make_plan(moe, 8, "dp=8", micro_batch=1, global_batch=8, zero=2, zero_impl="allreduce-gather")
     with pytest.raises(ConfigError, match="accumulates 2 micro-batches"):
-        make_plan(_config(), 16, "dp=16", zero_impl="allreduce-gather", **{**KEYS, "global_batch": 32})
-
-
-def test_the_cli_says_what_is_wrong_in_one_line(capsys) -> None:
-    code = main(["simulate", "--model", MODEL, "--topology", "dgx-a100", "--gpus", "8", "--parallel", "dp=8",
-                 "--micro-batch", "1", "--global-batch", "8", "--zero", "1", "--zero-impl", "allreduce-gather"])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and "--zero-impl" in err and "needs zero 2" in err
+        make_plan(small_config(), 16, "dp=16", zero_impl="allreduce-gather", **{**KEYS, "global_batch": 32})
 
 
 def test_the_search_prices_its_zero2_plans_with_it() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from zero_impl_checks import MODEL, check_engines_agree, small_config, stage_costs
 
 from simtrain.cli import main
 from simtrain.compute import ComputeModel
@@ -19,19 +20,7 @@ from simtrain.run import TrainingRun
 from simtrain.topology import load_topology
 from simtrain.training import simulate
 
-MODEL = "gpt:layers=4,hidden=1024,heads=16,seq=1024,vocab=32000"
 KEYS = {"micro_batch": 1, "global_batch": 16, "zero": 1}
-
-
-def _config():
-    c = load_model(MODEL).config
-    assert c is not None
-    return c
-
-
-def _costs(plan) -> StageCosts:
-    return StageCosts.build(_config(), plan, load_topology("dgx-a100", gpus=plan.num_gpus),
-                            ComputeModel.roofline("a100"), "bf16", "adam")
 
 
 def _index_rule(sizes: list[int], owners: int) -> list[int]:
@@ -40,6 +29,7 @@ def _index_rule(sizes: list[int], owners: int) -> list[int]:
     for size in sorted(sizes, reverse=True):
         totals[totals.index(min(totals))] += size
     return totals
+
 
 
 def test_the_partition_is_the_sources_greedy_rule() -> None:
@@ -63,16 +53,16 @@ def test_the_owners_share_every_parameter_of_the_stage_and_no_more(model: str) -
 
 
 def test_the_largest_tensor_is_one_owners_share_on_many_ranks() -> None:
-    c = _config()   # 4 layers of 6 tensors, the embedding and the head, the final norm: fewer than 64 ranks
+    c = small_config()   # 4 layers of 6 tensors, the embedding and the head, the final norm: fewer than 64 ranks
     plan = make_plan(c, 64, "tp=1,pp=1,dp=64", zero_impl="owner-broadcast", micro_batch=1, global_batch=64, zero=1)
     shares = owner_shares(c, plan, 0)
     assert len(shares) < 64 and max(shares) == 32000 * 1024
 
 
 def test_gradients_are_all_reduced_and_each_owner_broadcasts_after_the_update() -> None:
-    c = _config()
-    flat = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", **KEYS))
-    owned = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", zero_impl="owner-broadcast", **KEYS))
+    c = small_config()
+    flat = stage_costs(make_plan(c, 8, "tp=1,pp=1,dp=8", **KEYS))
+    owned = stage_costs(make_plan(c, 8, "tp=1,pp=1,dp=8", zero_impl="owner-broadcast", **KEYS))
     comms = owned.comms
     # the same buckets at the same readiness, all-reduced (twice a reduce-scatter's traffic) instead
     assert [b.ready for b in owned.dp_buckets[0]] == [b.ready for b in flat.dp_buckets[0]]
@@ -87,7 +77,7 @@ def test_gradients_are_all_reduced_and_each_owner_broadcasts_after_the_update() 
 
 
 def test_the_update_is_the_largest_owners() -> None:
-    c = _config()
+    c = small_config()
     compute = ComputeModel.roofline("a100")
     plan = make_plan(c, 64, "tp=1,pp=1,dp=64", zero_impl="owner-broadcast", micro_batch=1, global_batch=64, zero=1)
     costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=64), compute, "bf16", "adam")
@@ -96,20 +86,20 @@ def test_the_update_is_the_largest_owners() -> None:
 
 
 def test_hybrid_groups_broadcast_in_the_shard_and_all_reduce_over_all_ranks() -> None:
-    c = _config()
+    c = small_config()
     plan = make_plan(c, 16, "tp=1,pp=1,dp=16", zero_impl="owner-broadcast", zero_shard_size=8, **KEYS)
-    costs = _costs(plan)
+    costs = stage_costs(plan)
     for bucket in costs.dp_buckets[0]:
         assert [s.op for s in bucket.schedules] == ["all-reduce"]
         assert len(bucket.schedules[0].ranks) == 16   # the whole data-parallel group, not the shard
     assert len(costs.owner_broadcasts[0]) == 8
-    whole = _costs(make_plan(c, 16, "tp=1,pp=1,dp=16", zero_impl="owner-broadcast", **KEYS))
+    whole = stage_costs(make_plan(c, 16, "tp=1,pp=1,dp=16", zero_impl="owner-broadcast", **KEYS))
     assert len(whole.owner_broadcasts[0]) == 16
     assert costs.dp_after_update[0] < whole.dp_after_update[0]   # 8 broadcasts on NVLink, not 16 across nodes
 
 
 def test_memory_holds_the_largest_owners_optimizer_state() -> None:
-    c = _config()
+    c = small_config()
     plan = make_plan(c, 64, "tp=1,pp=1,dp=64", zero_impl="owner-broadcast", micro_batch=1, global_batch=64, zero=1)
     flat = make_plan(c, 64, "tp=1,pp=1,dp=64", micro_batch=1, global_batch=64, zero=1)
     states = 4 * 2 + 4   # Adam's two fp32 moments and the fp32 master copy of bf16 parameters
@@ -118,12 +108,7 @@ def test_memory_holds_the_largest_owners_optimizer_state() -> None:
 
 
 def test_both_engines_agree_and_the_report_says_which_ran() -> None:
-    keys = {"model": MODEL, "topology": "dgx-a100", "gpus": 16, "parallel": "tp=2,pp=2,dp=4", "micro_batch": 1,
-            "global_batch": 8, "dtype": "bf16", "zero": 1, "zero_impl": "owner-broadcast", "check_memory": False}
-    analytical = simulate(TrainingRun.from_mapping(keys))
-    des = simulate(TrainingRun.from_mapping({**keys, "engine": "des"}))
-    assert des.step_time_s == pytest.approx(analytical.step_time_s, rel=1e-6)
-    assert analytical.to_dict()["zero_impl"] == "owner-broadcast"
+    check_engines_agree("tp=2,pp=2,dp=4", 1, "owner-broadcast")
 
 
 def test_more_owners_across_nodes_cost_more() -> None:
@@ -141,7 +126,7 @@ def test_more_owners_across_nodes_cost_more() -> None:
 @pytest.mark.parametrize("zero", [0, 2, 3])
 def test_owner_broadcast_needs_zero_1(zero: int) -> None:
     with pytest.raises(ConfigError, match="needs zero 1"):
-        make_plan(_config(), 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=zero,
+        make_plan(small_config(), 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=zero,
                   zero_impl="owner-broadcast")
 
 
@@ -151,11 +136,14 @@ def test_owner_broadcast_refuses_experts() -> None:
         make_plan(c, 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=8, zero=1, zero_impl="owner-broadcast")
 
 
-def test_the_cli_says_what_is_wrong_in_one_line(capsys) -> None:
+@pytest.mark.parametrize("impl, zero, needs", [("owner-broadcast", "2", "needs zero 1"),
+                                              ("allreduce-gather", "1", "needs zero 2")])
+def test_the_cli_says_what_is_wrong_in_one_line(capsys, impl: str, zero: str, needs: str) -> None:
+    """A ZeRO implementation at a stage it does not implement (owner-broadcast's and allreduce-gather's)."""
     code = main(["simulate", "--model", MODEL, "--topology", "dgx-a100", "--gpus", "8", "--parallel", "dp=8",
-                 "--micro-batch", "1", "--global-batch", "8", "--zero", "2", "--zero-impl", "owner-broadcast"])
+                 "--micro-batch", "1", "--global-batch", "8", "--zero", zero, "--zero-impl", impl])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and "--zero-impl" in err and "needs zero 1" in err
+    assert code == 2 and len(err.splitlines()) == 1 and "--zero-impl" in err and needs in err
 
 
 def test_the_search_prices_its_zero1_plans_with_owners() -> None:
