@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``simtrain parallelize``; returns the exit status."""
     from simtrain import units
     from simtrain.errors import ConfigError
-    from simtrain.parallel.search import ZERO_IMPL_STAGE, search
+    from simtrain.parallel.plan import ZERO_IMPL_STAGE
+    from simtrain.parallel.search import search
     from simtrain.run import TrainingRun
 
     values = run_values(args, _FLAGS)

@@ -582,8 +582,7 @@ class StageCosts:
             # whole-tensor owners (owner-broadcast) keep every gradient whole: all-reduced over the data-parallel
             # group, whatever the ZeRO group; so does DeepSpeed's stage 2 without contiguous gradients
             # (allreduce-gather), whose ranks then keep their partitions of the reduced bucket
-            op = "all-reduce" if plan.zero == 0 or owners or plan.zero_impl == "allreduce-gather" else \
-                "reduce-scatter"
+            op = "all-reduce" if plan.reduces_whole_gradients else "reduce-scatter"
             ready = ready_own = 0.0
             # each entry's readiness → its compute part (readiness grows with every layer's backward)
             compute_at: dict[float, float] = {0.0: 0.0}
@@ -732,7 +731,7 @@ class StageCosts:
             comms.count("all-gather", "shard", weights, per_gpu_layers * gathers)
             return
         dense_kind = kinds[False] if False in kinds else kinds[True]
-        op = "all-reduce" if plan.zero == 0 or plan.zero_impl == "allreduce-gather" else "reduce-scatter"
+        op = "all-reduce" if plan.reduces_whole_gradients else "reduce-scatter"
         comms.count(op, "dpcp", dense_kind["grads"], per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
         if True in kinds:
             comms.count(op, "edp", kinds[True]["expert_grads"], moe_layers if plan.zero < 3 else moe_layers * m)

@@ -57,8 +57,8 @@ from simtrain.inputs import digits
 from simtrain.limits import MAX_PIPELINE_SLOTS
 from simtrain.registry import parse_spec
 
-__all__ = ["DIMENSIONS", "ParallelPlan", "check_zero_impl", "chunk_sizes", "make_plan", "parse_degrees", "parse_layout",
-           "parse_rank_order", "parse_recompute", "parse_schedule", "pipeline_slots"]
+__all__ = ["DIMENSIONS", "ZERO_IMPL_STAGE", "ParallelPlan", "check_zero_impl", "chunk_sizes", "make_plan",
+           "parse_degrees", "parse_layout", "parse_rank_order", "parse_recompute", "parse_schedule", "pipeline_slots"]
 
 #: The plan's dimensions (expert parallelism is carved out of dp × cp, so it is not one of them).
 DIMENSIONS = ("tp", "cp", "dp", "pp")
@@ -324,6 +324,13 @@ class ParallelPlan:
         return self.global_batch // (self.micro_batch * self.dp)
 
     @property
+    def reduces_whole_gradients(self) -> bool:
+        """Whether the data-parallel gradients are all-reduced whole rather than reduce-scattered: no ZeRO, or a
+        ZeRO implementation that keeps them whole (``owner-broadcast``) or all-reduces and keeps a partition
+        (``allreduce-gather``)."""
+        return self.zero == 0 or self.zero_impl in ("owner-broadcast", "allreduce-gather")
+
+    @property
     def zero_group(self) -> int:
         """Ranks a ZeRO shard of the dense states spans: ``zero_shard_size``, else ``dp · cp``."""
         return self.shard_size or self.dp * self.cp
@@ -465,6 +472,19 @@ def _ordered_groups(sizes: dict[str, int], order: tuple[str, ...], dim: str) -> 
     return moved.reshape(-1, sizes[dim])
 
 
+#: The ZeRO stage each ``zero_impl`` other than ``flat`` implements (``make_plan`` refuses it at any other stage; the
+#: plan search applies it to that stage's plans).
+ZERO_IMPL_STAGE = {"fsdp2": 3, "owner-broadcast": 1, "allreduce-gather": 2}
+#: Why each implementation needs its stage, as the refusal says.
+_ZERO_IMPL_WHY = {
+    "fsdp2": "FSDP2 shards the parameters: its copies are those of ZeRO-3's gathers and reduce-scatters",
+    "owner-broadcast": "owners broadcast the parameters they updated from ZeRO-1's sharded optimizer states; the "
+                       "gradients stay whole",
+    "allreduce-gather": "DeepSpeed's stage 2 without contiguous_gradients all-reduces its gradient buckets whole and "
+                        "keeps each rank's partition of them",
+}
+
+
 def check_zero_impl(zero_impl: str) -> None:
     """Refuse a ``zero_impl`` that is not one of :data:`simtrain.run.ZERO_IMPLS` (a plan's, or a search's setting).
 
@@ -554,17 +574,10 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     from simtrain.run import DP_BUCKET_RULES
 
     check_zero_impl(zero_impl)
-    if zero_impl == "fsdp2" and zero != 3:
-        raise ConfigError(f"needs zero 3, where the run has zero {zero} (FSDP2 shards the parameters: its copies "
-                          "are those of ZeRO-3's gathers and reduce-scatters)", key="zero_impl", value=zero_impl)
-    if zero_impl == "owner-broadcast" and zero != 1:
-        raise ConfigError(f"needs zero 1, where the run has zero {zero} (owners broadcast the parameters they "
-                          "updated from ZeRO-1's sharded optimizer states; the gradients stay whole)",
+    stage = ZERO_IMPL_STAGE.get(zero_impl)
+    if stage is not None and zero != stage:
+        raise ConfigError(f"needs zero {stage}, where the run has zero {zero} ({_ZERO_IMPL_WHY[zero_impl]})",
                           key="zero_impl", value=zero_impl)
-    if zero_impl == "allreduce-gather" and zero != 2:
-        raise ConfigError(f"needs zero 2, where the run has zero {zero} (DeepSpeed's stage 2 without "
-                          "contiguous_gradients all-reduces its gradient buckets whole and keeps each rank's "
-                          "partition of them)", key="zero_impl", value=zero_impl)
     if zero_impl == "allreduce-gather" and zero_shard_size is not None and zero_shard_size < dp * cp:
         raise ConfigError(f"shards over the whole dp·cp group, and the run's zero_shard_size is {zero_shard_size} "
                           f"of {dp * cp} (DeepSpeed's stage 2 has no hybrid sharding)", key="zero_impl",

@@ -45,6 +45,7 @@ from simtrain.model.decoder import DecoderConfig, DecoderSpec, block_layers, is_
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu
 from simtrain.parallel.plan import (
+    ZERO_IMPL_STAGE,
     ParallelPlan,
     check_zero_impl,
     divisors,
@@ -60,8 +61,6 @@ MICRO_BATCHES = (1, 2, 4, 8)
 SCHEDULES = ("1f1b", "gpipe", "interleaved:chunks=2")
 RECOMPUTE = ("none", "selective", "full")
 RANK_ORDERS = ("tp-cp-dp-pp", "tp-cp-pp-dp")
-#: The ZeRO stage whose plans a search's ``zero_impl`` applies to (the others stay ``flat``).
-ZERO_IMPL_STAGE = {"fsdp2": 3, "owner-broadcast": 1, "allreduce-gather": 2}
 
 
 def _plan_with(c: Any, n: int, keys: dict[str, Any], zero_impl: str) -> ParallelPlan:
@@ -265,8 +264,9 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     weights cast each forward), ``clip_grad`` the gradients' clipping by their global norm and ``reduce_dtype`` the
     dtype the gradients are reduced in, as a run's
     (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`). ``zero_impl`` is how the plans of the ZeRO
-    stage it applies to hold the states (:data:`ZERO_IMPL_STAGE`: ``fsdp2``, FSDP2's copies, for the ZeRO-3 plans;
-    ``owner-broadcast``, whole tensors per owner, for the ZeRO-1 plans); the other plans stay ``flat``.
+    stage it applies to hold the states (:data:`~simtrain.parallel.plan.ZERO_IMPL_STAGE`: ``fsdp2``, FSDP2's copies,
+    for the ZeRO-3 plans; ``owner-broadcast``, whole tensors per owner, for the ZeRO-1 plans; ``allreduce-gather``,
+    DeepSpeed's stage 2, for the ZeRO-2 plans it prices); the other plans stay ``flat``.
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.

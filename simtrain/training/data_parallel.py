@@ -586,6 +586,9 @@ def plan(resolved: ResolvedRun) -> StepPlan:
 
     from simtrain.calibration.codec_times import scheme_codec  # here: the calibration package is not light
 
+    # the scheme's codec timing, once for every phase and variant (one GPU plans no jobs)
+    codec = scheme_codec(resolved.scheme) if cluster.num_gpus > 1 else (None, 0)
+
     # a scheme compresses the gradients at their own precision: fp32 under autocast
     ctx = SchemeContext(spec, cluster.num_gpus, cluster.gpus_per_node, gradients)
     phases = resolved.scheme.phases(ctx)
@@ -606,8 +609,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
         for variant, grouping in zip(variants, dense):
             phase_buckets, phase_ready, phase_groups = (grouped(*phase_compute[phase.name], variant)
                                                         if phase.factorised else grouping)
-            jobs = (_phase_jobs(phase, phase_buckets, phase_ready, spec, schedules, compute, width,
-                                scheme_codec(resolved.scheme))
+            jobs = (_phase_jobs(phase, phase_buckets, phase_ready, spec, schedules, compute, width, codec)
                     if cluster.num_gpus > 1 else [])
             variant.apply(jobs, phase_groups, compute, width)
             if copying:
