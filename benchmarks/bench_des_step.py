@@ -26,6 +26,9 @@ import time
 CASES: list[tuple[str, list[str], float | None, bool]] = [
     ("ResNet-50, 128 ABCI GPUs", ["--model", "resnet50", "--topology", "abci", "--gpus", "128"], None, False),
     ("ResNet-50, 256 ABCI GPUs", ["--model", "resnet50", "--topology", "abci", "--gpus", "256"], None, False),
+    # Horovod's 8 loop phases are 8 step plans; collectives that run alone replay across them
+    ("ResNet-50, 64 ABCI, Horovod",
+     ["--model", "resnet50", "--topology", "abci", "--gpus", "64", "--framework", "horovod"], None, False),
     ("ResNet-50, 512 ABCI GPUs", ["--model", "resnet50", "--topology", "abci", "--gpus", "512"], None, True),
     ("ResNet-50, 1,024 ABCI GPUs", ["--model", "resnet50", "--topology", "abci", "--gpus", "1024"], 2.0, True),
     ("GPT-2, 512 H100s (dgx-h100)", ["--model", "gpt2-small", "--topology", "dgx-h100", "--gpus", "512"], None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -192,11 +193,17 @@ class _Replays:
     replayed: every rank finishes at the same offset from the start, and the link bytes are the same. Jobs of
     one Schedule template and size (``CommJob.key``, the size) share one simulation. A job that may meet
     another runs on the shared network as usual.
+
+    ``alone``: where the simulations are kept, by job key; :func:`comm_des` takes it from the run's
+    :class:`~simtrain.network.cache.NetworkCache` under everything else a simulation depends on
+    (:func:`_replay_context`), so the step's other phases (Horovod's alignments, a scheme's period) replay
+    what one phase simulated. A fresh dict when not given.
     """
 
     def __init__(self, network: FlowNetwork, jobs: Sequence[Any], runs: Sequence[CollectiveRun],
                  options: NetworkOptions | None, earliest: np.ndarray,
-                 bound: Callable[[int, float], float] | None = None) -> None:
+                 bound: Callable[[int, float], float] | None = None,
+                 alone: dict[Any, tuple[np.ndarray, np.ndarray, int, Any]] | None = None) -> None:
         self.network = network
         self.jobs = jobs
         self.runs = runs
@@ -206,7 +213,7 @@ class _Replays:
         # slowed arrivals, _Stream.later_start); without, ``earliest``
         self.bound = bound
         # key -> finish offsets, link bytes, flows, and for a traced step the recorded phase starts and ends
-        self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int, Any]] = {}
+        self.alone: dict[Any, tuple[np.ndarray, np.ndarray, int, Any]] = {} if alone is None else alone
         self.shared: set[Any] = set()  # keys of jobs that turned out to meet a later job
 
     def replayed(self, job: int, run: CollectiveRun, local: np.ndarray) -> bool:
@@ -340,8 +347,10 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
             afterwards = np.where([[job.after_update] for job in jobs], arrive, np.inf)
             after_update = _earliest_later_start(jobs, afterwards, factors, compute_end, update)
             bound = functools.partial(stream.later_start, after_update=after_update)
+        alone: dict[Any, tuple[np.ndarray, np.ndarray, int, Any]] = flow_network.cache.get(
+            "replayed alone", _replay_context(network, store_and_forward, capacity, classes, traced), dict)
         stream.replays = _Replays(flow_network, jobs, stream.runs, network,
-                                  _earliest_later_start(jobs, arrive, factors, compute_end, update), bound)
+                                  _earliest_later_start(jobs, arrive, factors, compute_end, update), bound, alone)
     for index, job in enumerate(jobs):
         kwargs = {"start_all": False, "on_rank_done": functools.partial(stream.done_locally, index),
                   "label": job.label}
@@ -401,6 +410,24 @@ def comm_des(jobs: Sequence[Any], cluster: Cluster, forward_time: float, backwar
     return CommOutcome(timings, comm_end, comm_time, total, by_class, flow_network.link_bytes, capacity,
                        bucket_start, bucket_end,
                        flow_network.load_history, finish=finish, phases=phases, job_start=starts, job_end=ends)
+
+
+def _replay_context(network: NetworkOptions | None, store_and_forward: bool, capacity: np.ndarray,
+                    classes: Symmetry | None, traced: np.ndarray | None) -> tuple[Any, ...]:
+    """What a job simulated alone depends on besides its key and the cluster (the cache's): the options, the
+    forwarding rule, the link capacities, the symmetry classes the run is laid out by and the ranks it records.
+    Arrays enter by content (a digest of their bytes), never by identity."""
+    def digest(*arrays: np.ndarray) -> bytes:
+        h = hashlib.blake2b(digest_size=16)
+        for array in arrays:
+            array = np.ascontiguousarray(array)
+            h.update(f"{array.dtype.str}{array.shape}".encode())
+            h.update(array.tobytes())
+        return h.digest()
+
+    return (network, store_and_forward, digest(capacity),
+            None if classes is None else digest(classes.rank_class, classes.link_class),
+            None if traced is None else digest(traced))
 
 
 def _traced_ranks(record_phases: bool | Sequence[int], factors: np.ndarray) -> np.ndarray | None:

@@ -173,3 +173,34 @@ def test_jobs_replayed_alone_equal_jobs_on_the_shared_network(monkeypatch, model
     for mine, theirs in zip(replayed.buckets, shared.buckets, strict=True):
         assert (mine.start_s, mine.end_s) == pytest.approx((theirs.start_s, theirs.end_s), rel=1e-12)
     np.testing.assert_allclose(replayed.timeline.comm.link_bytes, shared.timeline.comm.link_bytes, rtol=1e-12)
+
+
+def test_phases_of_a_step_replay_what_another_phase_simulated_alone(monkeypatch):
+    """Horovod's loop phases run one DES each; a job simulated alone in one phase is replayed in the others (the
+    run's NetworkCache keeps it by content), and the step is the one each phase gets with a store of its own."""
+    from simtrain.training import des_step
+
+    simulated = []
+    original = des_step._Replays._simulate
+
+    def counted(self, run):
+        simulated.append(run.schedule.size_bytes)
+        return original(self, run)
+
+    monkeypatch.setattr(des_step._Replays, "_simulate", counted)
+    kwargs = {"gpus": 32, "batch": 32, "engine": "des", "framework": "horovod:phases=4"}
+    shared = simulate("resnet50", "abci", **kwargs)
+    kept = len(simulated)
+    assert kept == len(set(simulated))   # no size simulated twice across the four phases
+    simulated.clear()
+    original_init = des_step._Replays.__init__
+
+    def own_store(self, *args, **kw):   # each phase with a store of its own, as before the cache held them
+        kw["alone"] = {}
+        original_init(self, *args[:6], **kw)
+
+    monkeypatch.setattr(des_step._Replays, "__init__", own_store)
+    apart = simulate("resnet50", "abci", **kwargs)
+    assert len(simulated) > kept
+    assert shared.step_time_s == apart.step_time_s
+    assert shared.to_dict() == apart.to_dict()
