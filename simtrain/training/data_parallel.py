@@ -707,7 +707,11 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
     run, cluster = resolved.run, resolved.cluster
     factors = step.factors
     outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
-    for phase, count, jobs in step.phases:
+    # the report draws its buckets, timeline and trace from the first entry of the largest count (a scheme's main
+    # phase, Horovod's first alignment): only that entry records its collectives' phases
+    counts = [count for _, count, _ in step.phases]
+    drawn = counts.index(max(counts)) if counts else -1
+    for index, (phase, count, jobs) in enumerate(step.phases):
         forward_time, backward_time = step.compute_of(phase.name)
         update_time = step.update_of(phase.name)
         # the passes before the last one (gradient accumulation) come before the last forward
@@ -723,7 +727,8 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
 
             comm = comm_des(jobs, cluster, forward_time, backward_time, update_time, factors, resolved.network,
                             perturbations=resolved.perturbations, store_and_forward=run.store_and_forward,
-                            record_loads=record_loads, cache=resolved.cache, record_phases=record_phases,
+                            record_loads=record_loads, cache=resolved.cache,
+                            record_phases=record_phases if index == drawn else False,
                             shares=shares)
         work = (forward_time + backward_time) * factors
         compute_end = work

@@ -204,3 +204,21 @@ def test_phases_of_a_step_replay_what_another_phase_simulated_alone(monkeypatch)
     assert len(simulated) > kept
     assert shared.step_time_s == apart.step_time_s
     assert shared.to_dict() == apart.to_dict()
+
+
+def test_only_the_entry_the_report_draws_records_its_collectives_phases(monkeypatch):
+    """A traced Horovod step runs its 4 loop phases; the trace is the first's, so only it records phases."""
+    from simtrain.training import des_step
+
+    asked = []
+    original = des_step.comm_des
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("record_phases", False))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(des_step, "comm_des", spy)
+    r = simulate("resnet50", "abci", gpus=16, batch=32, engine="des", framework="horovod:phases=4",
+                 record_phases=True)
+    assert asked == [True, False, False, False]
+    assert r.timeline.comm.phases
