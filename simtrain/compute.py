@@ -134,8 +134,15 @@ FLASH_EFFICIENCY: dict[str, tuple[float, float]] = {
 #: v5 (head dimension 64) 328.6 TFLOP/s (25 % of 1,307.4). The one figure covers both phases.
 FLASH2_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.73, 0.50), "hopper": (0.33, 0.33),
                                                      "blackwell": (0.15, 0.15), "cdna3": (0.25, 0.25)}
+#: FlashAttention itself, the first version (``attention=flash1``: the flash-attn 1.x package, e.g. InternLM's
+#: submodule at v1.0.8): the FlashAttention-2 paper's abstract puts it at 25-40 % of A100 peak ("still is not nearly
+#: as fast as optimized matrix-multiply (GEMM) operations, reaching only 25-40% of the theoretical maximum
+#: FLOPs/s"), taken as FlashAttention-2's 50-73 % is: the range's top forward, its bottom backward. Measured on A100
+#: only; other architectures take the same fractions (assumed: version 1 has no Hopper kernels).
+FLASH1_EFFICIENCY: dict[str, tuple[float, float]] = {"": (0.40, 0.25)}
 #: Layer kind of each fused attention kernel -> its fractions of peak.
-_FUSED_ATTENTION = {"flash_attention": FLASH_EFFICIENCY, "flash2_attention": FLASH2_EFFICIENCY}
+_FUSED_ATTENTION = {"flash_attention": FLASH_EFFICIENCY, "flash1_attention": FLASH1_EFFICIENCY,
+                    "flash2_attention": FLASH2_EFFICIENCY}
 #: Layers that are views: no kernel, no traffic.
 VIEWS = frozenset({"flatten", "identity"})
 
@@ -181,7 +188,7 @@ _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
 #: Core attention kinds whose scores pass through non-GEMM kernels (:func:`score_bytes`).
 SCORE_KINDS = frozenset({"attention", "eager_attention", "eager_half_attention"})
 #: Every core attention kind whose layer records its products as one GEMM (a calibration profile doubles it).
-CORE_ATTENTION = SCORE_KINDS | {"flash_attention", "flash2_attention"}
+CORE_ATTENTION = SCORE_KINDS | set(_FUSED_ATTENTION)
 #: The dtypes ``torch.autocast`` casts GEMM weights to (:meth:`ComputeModel.cast_time`).
 AUTOCAST_DTYPES = frozenset({"fp16", "bf16"})
 
@@ -955,7 +962,7 @@ class ComputeModel:
         return self.kernel_time(flops, nbytes, "fp32")
 
     def _flash_attention_time(self, layer: Layer, batch: int, phase: str, dtype: str) -> float:
-        """Fused causal attention (FlashAttention-2/3): :func:`flash_attention_flops` at the attention kernel's
+        """Fused causal attention (FlashAttention 1-3, cuDNN's): :func:`flash_attention_flops` at the attention kernel's
         measured fraction of peak (:data:`FLASH_EFFICIENCY`); its bytes are Q, K, V and O (backward also dO and
         the gradients), the scores never leave on-chip memory."""
         assert layer.gemm is not None

@@ -32,12 +32,12 @@ Keys (defaults in brackets):
   bf16: the scores go through a scale, the causal mask, the padding mask (promoted to fp32), an fp32 softmax and
   a cast back, each its own kernel, and the tanh GELU is eight kernels forward and eleven backward
   (docs/compute-model.md, "Eager kernels"). ``eager-half``: the same code on a model cast to the half type
-  (DeepSpeed's fp16): the same kernels at the half width, without the fp32 softmax and the casts. With
-  ``attention=flash`` or ``flash2`` no scores exist: only the element-wise layers differ. A gated model's eager
-  kernels are torchtitan's Llama code: RMSNorm through fp32 (eight kernels forward, sixteen backward), rotary
-  embeddings through complex fp32, ``repeat_kv``'s copies under grouped-query attention, SwiGLU as two kernels
-  (both eager styles alike: the code casts to fp32 itself). A rotary model's rotation is a layer of its own
-  (fused: one kernel)
+  (DeepSpeed's fp16): the same kernels at the half width, without the fp32 softmax and the casts. With a
+  fused kernel (``attention=flash``, ``flash1`` or ``flash2``) no scores exist: only the element-wise layers
+  differ. A gated model's eager kernels are torchtitan's Llama code: RMSNorm through fp32 (eight kernels forward,
+  sixteen backward), rotary embeddings through complex fp32, ``repeat_kv``'s copies under grouped-query attention,
+  SwiGLU as two kernels (both eager styles alike: the code casts to fp32 itself). A rotary model's rotation is a
+  layer of its own (fused: one kernel)
 * ``softmax`` [as ``kernels``]: the kernels over an unfused attention's scores alone (``attention=math``), in the
   styles of ``kernels``, where code fuses the rest but not the softmax: Megatron-LM of 2019 and DeepSpeedExamples'
   Megatron-LM of 2020 ran the scale, the causal mask and torch's softmax as separate kernels on a model cast to
@@ -83,9 +83,10 @@ PREFIX = "gpt"
 #: Core attention kernels (the ``attention`` key): unfused; fused, as the framework runs it on the GPU (FlashAttention-2
 #: before Hopper, Transformer Engine's cuDNN attention on Hopper); or FlashAttention-2 itself
 #: (PyTorch's scaled_dot_product_attention, the flash-attn 2 package) on any GPU.
-ATTENTION_KERNELS = ("math", "flash", "flash2")
+ATTENTION_KERNELS = ("math", "flash", "flash1", "flash2")
 #: Layer kind of the core attention per kernel (the compute model prices them differently).
-ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention", "flash2": "flash2_attention"}
+ATTENTION_KINDS = {"math": "attention", "flash": "flash_attention", "flash1": "flash1_attention",
+                   "flash2": "flash2_attention"}
 #: How the element-wise work around the GEMMs runs (the ``kernels`` key): ``fused``, Megatron-LM's fused kernels
 #: (scale-mask-softmax, bias-GELU, bias-dropout-add); ``eager``, PyTorch eager as Hugging Face Transformers' GPT-2
 #: runs it (modeling_gpt2.py's eager attention and NewGELUActivation) under autocast (fp16 and bf16 AMP: the softmax
@@ -125,8 +126,8 @@ DECODER_PARAMS: tuple[Param, ...] = (
           "(Megatron-LM's default 0.1; 0: no dropout kernels)", minimum=0.0, maximum=1.0),
     Param("attention", "choice", "math", "core attention kernel: math (unfused GEMMs and softmax over the s x s "
           "scores), flash (fused, FlashAttention-style: no s x s tensor, backward recomputes; the framework's kernel "
-          "for the GPU, Transformer Engine's cuDNN attention on Hopper) or flash2 (FlashAttention-2 on any GPU: "
-          "PyTorch SDPA)",
+          "for the GPU, Transformer Engine's cuDNN attention on Hopper), flash1 (FlashAttention's first version, "
+          "the flash-attn 1.x package) or flash2 (FlashAttention-2 on any GPU: PyTorch SDPA)",
           choices=ATTENTION_KERNELS),
     Param("softmax", "choice", None, "kernels over the attention scores alone (attention=math): fused, eager or "
           "eager-half as for kernels (default: as kernels); e.g. eager-half for 2019-2020 Megatron-LM code, which "

@@ -102,6 +102,11 @@ class DpBucket(NamedTuple):
     schedules: tuple[Schedule, ...]   #: those collectives
     share: float   #: the share of a GPU they hold while they run (:func:`~simtrain.training.overlap.collective_share`)
     codec: float = 0.0   #: a compression scheme's compute on it, before its collectives (s)
+    #: kernels of its own on the communication stream, in series with its collectives (s): before them and after
+    #: them (``zero_impl`` ``owner-broadcast``: the flatten into one buffer and the division by the group's size,
+    #: then the copy back into the gradients)
+    before: float = 0.0
+    after: float = 0.0
 
 
 class Comms:
@@ -383,7 +388,8 @@ class StageCosts:
             self,
             forward=[longer(f, fc, k) for f, fc, k in zip(self.forward, self.forward_compute, factors)],
             backward=[longer(b, bc, k) for b, bc, k in zip(self.backward, self.backward_compute, factors)],
-            dp_buckets=[[bucket._replace(ready=bucket.ready + (k - 1.0) * part, codec=bucket.codec * k)
+            dp_buckets=[[bucket._replace(ready=bucket.ready + (k - 1.0) * part, codec=bucket.codec * k,
+                                         before=bucket.before * k, after=bucket.after * k)
                          for bucket, part in zip(stage, compute)]
                         for stage, compute, k in zip(self.dp_buckets, self.dp_ready_compute, factors)],
             update=[u * k for u, k in zip(self.update, factors)])
@@ -626,7 +632,15 @@ class StageCosts:
                 operand = 1.0 / plan.zero_group if plan.zero >= 3 else 1.0
                 for at, dense_bytes, expert_bytes in merge_buckets(grads, plan.dp_bucket / operand,
                                                                    plan.dp_bucket_rule):
-                    stage_buckets.append(DpBucket(at, *comms.reduction(op, stage, dense_bytes, expert_bytes)))
+                    bucket = DpBucket(at, *comms.reduction(op, stage, dense_bytes, expert_bytes))
+                    if owners:
+                        # InternLM's HybridZeroOptimizer runs each bucket's copies on its communication stream
+                        # (hybrid_zero_optim.py _reduce_and_copy at 20fe5ac2): torch.cat of the gradients into one
+                        # buffer and its div_ by the group's size before the all-reduce, the copy back into the
+                        # gradients after it; each reads and writes the bucket's bytes
+                        copy = compute.kernel_time(0.0, 2.0 * (dense_bytes + expert_bytes), dtype)
+                        bucket = bucket._replace(before=2.0 * copy, after=copy)
+                    stage_buckets.append(bucket)
             dp_buckets.append(stage_buckets)
             ready_compute.append([compute_at[bucket.ready] for bucket in stage_buckets])
             after = 0.0

@@ -126,7 +126,7 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     attention_split = width * s * b * (q + k) + width * s * b * k + width * s * b * q   # Q, K; V; out-proj input
     if eager and k < q and k // c.head_dim > t:   # repeat_kv: the attention keeps the keys and values copied to
         attention_split += 2 * width * s * b * (q - k)   # every head (one key/value head a rank: a view, no copy)
-    if c.attention in ("flash", "flash2"):
+    if c.attention != "math":   # a fused kernel: no scores kept
         # the fused kernel keeps no s x s tensor (dropout regenerates its mask): only the fp32 log-sum-exp per head
         # and query, which a checkpointed core attention (selective) recomputes too
         if recompute != "selective":

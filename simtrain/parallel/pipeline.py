@@ -241,11 +241,15 @@ def run_des(forward: Sequence[Sequence[float]], backward: Sequence[Sequence[floa
             wait = coded - env.now
             if wait > 0:
                 yield env.timeout(wait)
+            if bucket.before > 0:   # the stream's own kernels before the collectives, and after them
+                yield env.timeout(bucket.before)
             begin = env.now
             for schedule in bucket.schedules:
                 run = CollectiveRun(network, schedule, comms.options)
                 yield run.done
             dp_busy[stage].append((begin, env.now, bucket.share))
+            if bucket.after > 0:
+                yield env.timeout(bucket.after)
         dp_end[stage] = env.now
 
     def stage_process(s: int) -> Any:

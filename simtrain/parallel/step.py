@@ -144,9 +144,10 @@ def step_time(costs: StageCosts, plan: ParallelPlan, engine: str = "analytical",
                 # its codec runs after the codecs before it, its collectives after its codec and the stream's last
                 ready = compute_end(bucket.ready, busy, start) if plan.overlap_dp else end
                 coded = max(ready, coded) + bucket.codec
-                begin = max(clock, coded)
+                begin = max(clock, coded) + bucket.before   # the stream's own kernels first, then the collectives
                 clock = begin + bucket.seconds
                 busy.append((begin, clock, bucket.share))
+                clock += bucket.after
             dp_end.append(clock)
             dp_busy.append(busy)
     stage_end, backward_end = [], []

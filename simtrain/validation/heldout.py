@@ -2218,21 +2218,32 @@ _ILM_TP2_ZFULL = ("'| (tp=2, zero1=-1)       | 3822   | 3595    | 3475    | 3438
                   "| 2785      |'")
 _ILM_TP2_Z4 = ("'| (tp=2, zero1=4)        | 3761   | 3658    | 3655    | 3650    | 3651     | 3653     | 3589     | "
                "3486      |'")
-_ILM_MODEL = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=103168,gated=true,attention=flash2"
+_ILM_MODEL = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=103168,gated=true,attention=flash1"
 _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) with 4 x 100 Gbit/s NICs per node (the "
              "doc's '4 * 100Gb RoCE', RoCE priced as the catalog's NICs), non-blocking fabric (not described); "
              "InternLM-7B from configs/7B_sft.py as a Llama-style `gpt:` decoder (32 layers, hidden 4,096, 32 heads, "
              "SwiGLU MLP at mlp_ratio 8/3: 11,008, RMSNorm, rotary positions, untied head, vocabulary 103,168, "
-             "sequence 2,048) with FlashAttention-2 (`attention=flash2`, use_flash_attn=True); bf16 (7B_sft.py's "
-             "dtype); Adam with ZeRO-1 (`--zero 1`) as the code runs it: torch.optim.AdamW (train.py) over "
+             "sequence 2,048) with FlashAttention (use_flash_attn=True) as its submodule pins it, version 1 "
+             "(third_party/flash-attention at d2f4324f, v1.0.8; install.md: v1.0.5; "
+             "flash_attn_unpadded_qkvpacked_func): `attention=flash1`, stated since 2026-12-07, found by helper audit "
+             "40 (before: FlashAttention-2's rates, `attention=flash2`); bf16 (7B_sft.py's dtype); Adam with ZeRO-1 "
+             "(`--zero 1`) as the code runs it: torch.optim.AdamW (train.py) over "
              "HybridZeroOptimizer's one flat fp32 shard (a few passes over the whole shard, no per-tensor launches: "
              "`--optimizer-impl foreach`), its ZeRO-1 as the code runs it (hybrid_zero_optim.py at 20fe5ac2: "
              "the parameters dealt out whole to the ZeRO ranks, largest first, each to the rank holding the fewest "
              "elements (_partition_param_list); every gradient bucket all-reduced over the data-parallel group "
              "(reduce_tensor with no dst_rank); after the update each owner's flat parameters broadcast from it to "
              "the ZeRO group, one broadcast per owner, waited for (broadcast_params(overlap=False)): "
-             "`--zero-impl owner-broadcast`, stated since 2026-12-07; its torch.cuda.synchronize before each "
-             "bucket's reduction is not modelled), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
+             "`--zero-impl owner-broadcast`, stated since 2026-12-07; each bucket's torch.cat into one buffer, its "
+             "div_ by the group's size and its copy back into the gradients run on the communication stream, in "
+             "series with its all-reduce (_reduce_and_copy; priced by owner-broadcast since 2026-12-07, helper audit "
+             "40); its torch.cuda.synchronize before each bucket keeps one bucket in flight, which changes no end "
+             "time here (audit 40: every bucket's all-reduce outlasts the backward between buckets at 1,024 GPUs, "
+             "none does at 8); the code's 291 tensors (biased attention projections, separate w1 and w2) are "
+             "simtrain's 195 (no bias, one fused up-projection), which changes the owners under zero1=-1; the head's "
+             "gradient, in InternLM's first bucket, is reduced with the embedding after the last layer; the fp32 "
+             "casts around RMSNorm, SwiGLU's two kernels and the owner's fp32 copies for its overflow check and "
+             "norm are not priced), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
              "`--clip-grad`) and reduced in buckets of 512 M elements, 1 GiB of bf16, closed before the gradient that "
              "would overflow one (reduce_bucket_size: `--dp-bucket-size 1GiB --dp-bucket-rule at-most`; the three "
              "stated since 2026-12-07, found by helper audit 33; the probe ran Adam fused, unclipped, a reduction per "
@@ -2241,10 +2252,11 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "step time / GPUs")
 _ILM_PACKING = ("pack_sample_into_one=False (variable-length attention inside the packed 2,048-token rows) priced as "
                 "full causal attention over 2,048 tokens: not expressible, a few percent of a 7B model's FLOPs")
-_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +12 to +17 % "
-                    "(internlm-7b-8xa100-*), where one node exposes little communication (0.07 s of a 3.51 s step at "
-                    "TP 1, 0.18 s of 3.73 s at TP 2; 0.09-0.10 s of each is waiting for the slowest of 8 GPUs, "
-                    "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.67 where the "
+_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +7 to +11 % "
+                    "(internlm-7b-8xa100-*; +12 to +17 % with FlashAttention-2's rates, before the cases stated the "
+                    "code's FlashAttention 1), where one node exposes little communication (0.07 s of a 3.70 s step "
+                    "at TP 1, 0.18 s of 3.92 s at TP 2; 0.10 s of each is waiting for the slowest of 8 GPUs, "
+                    "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.63 where the "
                     "doc's TFLOPS column gives 183 (0.59 of the A100's 312); what InternLM's steps spend beyond the "
                     "GEMMs and FlashAttention simtrain prices is not measured in any breakdown at hand; not closed")
 
@@ -2290,14 +2302,15 @@ _ilm_8, _ilm_1024 = _internlm(8, 1, 2, 4, zero_shard=8), _internlm(1024, 1, 2, 4
 _ilm_zfull_8, _ilm_zfull_1024 = _internlm(8, 1, 2, 4), _internlm(1024, 1, 2, 4)
 _ilm_tp2_8, _ilm_tp2_1024 = _internlm(8, 2, 4, 4), _internlm(1024, 2, 4, 4)
 _ilm_tp2z4_8, _ilm_tp2z4_1024 = _internlm(8, 2, 4, 4, zero_shard=4), _internlm(1024, 2, 4, 4, zero_shard=4)
-_ILM_ZFULL_GAP = ("the loss is predicted: simtrain keeps 0.566 of its 8-GPU throughput per GPU on 1,024, the doc "
-                  "0.559 (4,062 -> 2,271 tokens/s): with ZeRO-1 over all 1,024 ranks (zero1=-1) the 195 tensors go to "
-                  "195 owners, the largest owning the 423 M-element embedding, and after the update each owner "
+_ILM_ZFULL_GAP = ("the loss is predicted: simtrain keeps 0.577 of its 8-GPU throughput per GPU on 1,024, the doc "
+                  "0.559 (4,062 -> 2,271 tokens/s): with ZeRO-1 over all 1,024 ranks (zero1=-1) simtrain's 195 "
+                  "tensors (the code has 291: audit 40) go to 195 owners, the largest owning the 423 M-element "
+                  "embedding, and after the update each owner "
                   "broadcasts its tensor to all 1,024 ranks: 195 ring broadcasts (NCCL's, 8 channels) of 14.6 GB in "
-                  "all, a chain through 1,024 ranks each, exposed: 2.64 s of data-parallel communication in a 6.20 s "
-                  "step against 0.07 s of 3.51 s on one node, where DeepSpeed's ZeRO-1 (one all-gather, `--zero-impl "
-                  "flat`) gives 0.903. The doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs "
-                  "0.879 / 0.830, 256 0.790 / 0.777, 512 0.704 / 0.685). The broadcasts are priced by the engines' "
+                  "all, a chain through 1,024 ranks each, exposed: 2.66 s of data-parallel communication in a 6.42 s "
+                  "step against 0.07 s of 3.70 s on one node, where DeepSpeed's ZeRO-1 (one all-gather, `--zero-impl "
+                  "flat`) gives 0.913. The doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs "
+                  "0.879 / 0.835, 256 0.790 / 0.782, 512 0.704 / 0.693). The broadcasts are priced by the engines' "
                   "chunked ring (simtrain's NCCL model); NCCL's own tuning model prices the 195 broadcasts at 0.68 s "
                   "in all (`NcclTuner.predict`), which would keep about 0.80")
 #: name, table, quote, command, published, what the row is, the probe's confidence, gap
@@ -2311,14 +2324,14 @@ _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
      "'| 1 | 8 | TRUE | FALSE | 1024 | 2048 | 2 | 1 | 4M | 2346 | 105 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(1024, 1, 2, 1, zero_shard=8), 2346.0,
      "1,024 A100 80GB, ZeRO-1 over 8 (in node), micro-batch 2 x 1 (no accumulation)", "high",
-     "the source's compute excess (its 8-GPU rows +12 to +17 %) and too little exposed communication: with one "
-     "micro-batch per step simtrain leaves 0.22 s of the ZeRO-1 gradient all-reduce (in 1 GiB buckets) and the 8 "
-     "owners' broadcasts exposed after 0.92 s of compute (0.87 s stretched 1.067x for the slowest of 1,024 GPUs, "
-     "gpu_spread), where the published step (1.75 s) less the compute the 8-GPU rows imply (about 1.0 s) leaves "
-     "about 0.75 s; with no overlap of the data-parallel communication (`--no-overlap-dp`) simtrain gives 2,358 "
-     "tokens/s per GPU (+0.5 %): the run behaves as if the gradient reduction barely overlaps at one micro-batch, "
-     "and the code synchronises the device before each bucket's reduction (torch.cuda.synchronize in "
-     "hybrid_zero_optim.py's _reduce_and_copy); not closed"),
+     "the source's compute excess (its 8-GPU rows +7 to +11 %) and too little exposed communication: with one "
+     "micro-batch per step simtrain leaves 0.24 s of the ZeRO-1 gradient all-reduce (in 1 GiB buckets, each with "
+     "its copies on the communication stream) and the 8 owners' broadcasts exposed after 1.02 s of compute (0.95 s "
+     "stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), where the published step (1.75 s) less the "
+     "compute the 8-GPU rows imply (about 1.0 s) leaves about 0.75 s; with no overlap of the data-parallel "
+     "communication (`--no-overlap-dp`) simtrain gives 2,224 tokens/s per GPU (-5.2 %): the run behaves as if the "
+     "gradient reduction barely overlapped at one micro-batch, which the code does not explain (its "
+     "torch.cuda.synchronize before each bucket keeps one bucket in flight and the overlap: audit 40); not closed"),
     ("internlm-7b-8xa100-zero1x8-ckpt-mb8", _ILM_FLOPS,
      "'| 1 | 8 | TRUE | TRUE | 8 | 2048 | 8 | 1 | 0.125M | 3314 | 193 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(8, 1, 8, 1, zero_shard=8, recompute="full"), 3314.0,
@@ -2341,12 +2354,16 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
     ("internlm-7b-zero1x8-1024v8-scaling", _ILM_FLOPS,
      f"the 8-GPU row {_ILM_ROW8} and the 1,024-GPU row {_ILM_ROW1024}{_ILM_FLOPS_COLUMNS}: 3625 over 4103",
      _ilm_8, _ilm_1024, 3625 / 4103, "TP 1, ZeRO-1 over 8 (in node), micro-batch 2 x 4", "high",
-     "two thirds of the loss are predicted: simtrain keeps 0.921 of its 8-GPU throughput per GPU on 1,024 GPUs, "
+     "two thirds of the loss are predicted: simtrain keeps 0.919 of its 8-GPU throughput per GPU on 1,024 GPUs, "
      "the doc 0.884: the gradients' all-reduce over the 1,024 ranks crosses the 4 x 100 Gbit/s NICs in 1 GiB "
-     "buckets and the 8 owners' broadcasts (ZeRO-1 inside each node) stay on NVLink, 0.22 s exposed in a 3.81 s "
-     "step against 0.07 s of 3.51 s on one node, and the slowest of 1,024 GPUs stretches the "
-     "compute 1.067x where that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
-     "(internlm-7b-8xa100-zero1x8) cancels in the ratio"),
+     "buckets, each in series with its copies on the communication stream, and the 8 owners' broadcasts (ZeRO-1 "
+     "inside each node) stay on NVLink, 0.24 s exposed in a 4.03 s step against 0.07 s of 3.70 s on one node, and "
+     "the slowest of 1,024 GPUs stretches the compute 1.067x where that of 8 stretches it 1.029x (gpu_spread); the "
+     "common compute excess of the source (internlm-7b-8xa100-zero1x8) cancels in the ratio. Audit 40 found two "
+     "more differences from the code, not priced: InternLM reduces the head's gradient in its first bucket "
+     "(simtrain: with the embedding after the last layer; about 9 ms at 1,024 GPUs by its timeline), and its fp32 "
+     "casts around RMSNorm, SwiGLU's two kernels and the owner's fp32 copies (about 0.12 s a step on both); the rest "
+     "(the 1,024-rank all-reduces over RoCE would need to be about 15 % slower) is not diagnosed; not closed"),
     ("internlm-7b-zero1all-1024v8-scaling", _ILM_TGS, f"{_ILM_ZFULL}: the 1,024-GPU column (2271) over the 8-GPU one "
                                                       "(4062)",
      _ilm_zfull_8, _ilm_zfull_1024, 2271 / 4062, "TP 1, ZeRO-1 over all data-parallel ranks, micro-batch 2 x 4",
@@ -2355,20 +2372,21 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      f"{_ILM_TP2_ZFULL}: the 1,024-GPU column (2785) over the 8-GPU one (3822)",
      _ilm_tp2_8, _ilm_tp2_1024, 2785 / 3822, "TP 2, ZeRO-1 over all data-parallel ranks, micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted, a quarter over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
-     "2,785), simtrain 34 %: with TP 2 ZeRO-1 spans 512 ranks, whose 195 owners broadcast tensors half as large "
-     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 1.86 s of data-parallel "
-     "communication and 0.15 s of TP exposed in a 5.66 s step against 0.03 s and 0.15 s of 3.73 s on one node, "
+     "the loss is predicted, a fifth over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
+     "2,785), simtrain 33 %: with TP 2 ZeRO-1 spans 512 ranks, whose 195 owners broadcast tensors half as large "
+     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 1.85 s of data-parallel "
+     "communication and 0.15 s of TP exposed in a 5.85 s step against 0.03 s and 0.15 s of 3.92 s on one node, "
      "whose compute the slowest of 1,024 GPUs stretches 1.067x where that of 8 stretches it 1.029x (gpu_spread); "
-     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.857, 256 0.810 / "
-     "0.815, 512 0.783 / 0.753)"),
+     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.861, 256 0.810 / "
+     "0.821, 512 0.783 / 0.760)"),
     ("internlm-7b-tp2-zero1x4-1024v8-scaling", _ILM_TGS,
      f"{_ILM_TP2_Z4}: the 1,024-GPU column (3486) over the 8-GPU one (3761)",
      _ilm_tp2z4_8, _ilm_tp2z4_1024, 3486 / 3761, "TP 2, ZeRO-1 over 4 (in node), micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted: simtrain keeps 0.919 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
-     "gradient all-reduce across nodes and the 4 owners' broadcasts leave 0.22 s exposed in a 4.06 s step against "
-     "0.03 s on one node, TP's 0.15 s on both, and the slowest of 1,024 GPUs stretches the compute 1.067x where "
+     "the loss is predicted: simtrain keeps 0.923 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
+     "gradient all-reduce across nodes (with each bucket's copies on the communication stream) and the 4 owners' "
+     "broadcasts leave 0.21 s exposed in a 4.25 s step against 0.03 s on one node, TP's 0.15 s on both, and the "
+     "slowest of 1,024 GPUs stretches the compute 1.067x where "
      "that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
      "(internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from simtrain.compute import FLASH2_EFFICIENCY, FLASH_EFFICIENCY, ComputeModel, flash_attention_flops
+from simtrain.compute import FLASH1_EFFICIENCY, FLASH2_EFFICIENCY, FLASH_EFFICIENCY, ComputeModel, flash_attention_flops
 from simtrain.errors import ConfigError
 from simtrain.model import load_model
 from simtrain.model.decoder import DecoderConfig, block_layers, is_core_attention
@@ -66,6 +66,23 @@ def test_flash2_is_flashattention_2_on_every_gpu(device: str, fraction: float | 
     assert FLASH2_EFFICIENCY["hopper"][0] < FLASH_EFFICIENCY["hopper"][1]
 
 
+@pytest.mark.parametrize("device", ["a100", "h100"])
+def test_flash1_is_flashattention_1_at_the_fractions_its_successor_reports(device: str) -> None:
+    """attention=flash1 (the flash-attn 1.x package): 25-40 % of A100 peak by the FlashAttention-2 paper's abstract,
+    the range's top forward and its bottom backward, as flash2's 50-73 %."""
+    cm = ComputeModel.roofline(device)
+    flash1 = _core({**GPT, "seq": 16384, "attention": "flash1"})
+    peak = cm.device.peak_flops("bf16")
+    assert FLASH1_EFFICIENCY[""] == (0.40, 0.25)
+    for phase, fraction in (("forward", 0.40), ("backward", 0.25)):
+        flops = flash_attention_flops(4, 16384, 16384, 2048, phase)
+        assert cm.layer_time(flash1, 4, phase, "bf16") == pytest.approx(
+            flops / (peak * fraction) + cm.kernel_overhead_s, rel=1e-12)
+    flash2 = _core({**GPT, "seq": 16384, "attention": "flash2"})
+    if device == "a100":
+        assert cm.layer_time(flash1, 4, "backward", "bf16") > cm.layer_time(flash2, 4, "backward", "bf16")
+
+
 def test_flash_is_faster_than_math_and_saves_more_at_longer_sequences() -> None:
     cm = ComputeModel.roofline("h100")
     ratios = []
@@ -97,7 +114,7 @@ def test_flash_key_changes_only_the_core_attention() -> None:
 
 
 def test_bad_attention_kernel_is_one_clear_error() -> None:
-    with pytest.raises(ConfigError, match=r"attention: unknown value: .sdpa.; allowed: flash, flash2, math"):
+    with pytest.raises(ConfigError, match=r"attention: unknown value: .sdpa.; allowed: flash, flash1, flash2, math"):
         load_model("gpt:layers=2,hidden=64,heads=4,seq=32,vocab=100,attention=sdpa")
 
 

@@ -153,3 +153,23 @@ def test_the_search_prices_its_zero1_plans_with_owners() -> None:
     impls = {(row["zero"], row["zero_impl"]) for row in result.best}
     assert (1, "owner-broadcast") in impls and {zero for zero, _ in impls} > {1}
     assert all(impl == ("owner-broadcast" if zero == 1 else "flat") for zero, impl in impls)
+
+
+def test_each_bucket_copies_on_the_communication_stream_in_series_with_its_all_reduce() -> None:
+    """InternLM's _reduce_and_copy: torch.cat into one buffer and its div_ before the all-reduce, the copy back after,
+    each a read and a write of the bucket on the communication stream; flat ZeRO-1 runs none."""
+    c = small_config()
+    owner = make_plan(c, 16, "tp=1,pp=1,dp=16", zero_impl="owner-broadcast", dp_bucket_size=16 * 2**20, **KEYS)
+    flat = make_plan(c, 16, "tp=1,pp=1,dp=16", dp_bucket_size=16 * 2**20, **KEYS)
+    compute = ComputeModel.roofline("a100")
+    buckets = stage_costs(owner).dp_buckets[0]
+    assert len(buckets) > 1
+    for bucket in buckets:
+        nbytes = sum(s.size_bytes for s in bucket.schedules)   # all-reduces of the whole gradients (bf16)
+        copy = compute.kernel_time(0.0, 2.0 * nbytes, "bf16")
+        assert (bucket.before, bucket.after) == pytest.approx((2 * copy, copy), rel=1e-12)
+    assert all(b.before == b.after == 0.0 for b in stage_costs(flat).dp_buckets[0])
+    # the slowest GPU stretches them as every other kernel
+    stretched = stage_costs(owner).stretched([1.5])
+    assert stretched.dp_buckets[0][0].after == pytest.approx(1.5 * buckets[0].after)
+

@@ -159,7 +159,8 @@ def test_the_runs_are_the_sources_settings(rows) -> None:
         assert flag["--zero-impl"] == "owner-broadcast", name
         assert (flag["--dtype"], flag["topology.nic.count"], flag["topology.nic.bandwidth"]) == (
             "bf16", "4", "100Gbit/s"), name
-        assert "attention=flash2" in flag["--model"] and "vocab=103168" in flag["--model"], name
+        # the code's flash-attn submodule is version 1 (v1.0.8; helper audit 40)
+        assert "attention=flash1" in flag["--model"] and "vocab=103168" in flag["--model"], name
     for name in PROBE18["nemo-megatron-launcher"]:              # MBS 2, GBS 2048 at every scale, bf16
         flag = flags[name]
         assert (flag["--micro-batch"], flag["--global-batch"], flag["--dtype"]) == ("2", "2048", "bf16"), name
