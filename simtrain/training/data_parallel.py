@@ -434,6 +434,12 @@ class StepPlan:
     #: one GPU that DDP wraps all the same (``ddp:one_gpu=wrapped``): its reducer runs with no collective to wait for
     alone: bool = False
 
+    def drawn_entry(self) -> int:
+        """The entry of :attr:`phases` the report draws its buckets, timeline and trace from: the first of the largest
+        count (a scheme's main phase, Horovod's first alignment)."""
+        counts = [count for _, count, _ in self.phases]
+        return counts.index(max(counts)) if counts else -1
+
     def wraps(self, phase: Phase, jobs: Sequence[CommJob]) -> bool:
         """Whether DDP's reducer runs in ``phase`` (with these ``jobs``): it reduces the gradients as backward
         produces them, on more GPUs through a job, on one GPU that DDP wraps all the same through none (a phase of
@@ -707,10 +713,8 @@ def run_plan(resolved: ResolvedRun, step: StepPlan, record_loads: bool = False,
     run, cluster = resolved.run, resolved.cluster
     factors = step.factors
     outcomes: list[tuple[Phase, int, CommOutcome, float]] = []
-    # the report draws its buckets, timeline and trace from the first entry of the largest count (a scheme's main
-    # phase, Horovod's first alignment): only that entry records its collectives' phases
-    counts = [count for _, count, _ in step.phases]
-    drawn = counts.index(max(counts)) if counts else -1
+    # only the entry the report draws its buckets, timeline and trace from records its collectives' phases
+    drawn = step.drawn_entry()
     for index, (phase, count, jobs) in enumerate(step.phases):
         forward_time, backward_time = step.compute_of(phase.name)
         update_time = step.update_of(phase.name)
@@ -796,8 +800,9 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
     backward_time = passes * sum(count * step.compute_of(p.name)[1] for p, count, _, _ in outcomes) / period
     update_time = sum(count * step.update_of(p.name) for p, count, _, _ in outcomes) / period
     step_time = sum(count * t for _, count, _, t in outcomes) / period
-    main_phase, _, main, main_step = max(outcomes, key=lambda o: o[1])
-    main_jobs = next(jobs for phase, _, jobs in step.phases if phase is main_phase)
+    drawn = step.drawn_entry()
+    main_phase, _, main, main_step = outcomes[drawn]
+    main_jobs = step.phases[drawn][2]
     main_forward, main_backward = step.phase_compute.get(main_phase.name, (step.forward, step.backward))
     single = forward_time + backward_time + update_time
     # the compute of the rank that ends the step, against which its sharing cost and exposed communication count
@@ -831,7 +836,7 @@ def report(resolved: ResolvedRun, step: StepPlan, outcomes: Sequence[tuple[Phase
         "collectives_chosen": _chosen(step),
     })
     # the last forward of the step ends after DDP's buffer broadcast and the passes before it (accumulation)
-    busiest_phase, _, busiest = max(step.phases, key=lambda p: p[1]) if step.phases else (None, 0, [])
+    busiest_phase, _, busiest = step.phases[step.drawn_entry()] if step.phases else (None, 0, [])
     forward_end = 0.0
     if busiest_phase is not None:
         one_forward, one_backward = step.compute_of(busiest_phase.name)
