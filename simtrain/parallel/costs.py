@@ -520,6 +520,27 @@ class StageCosts:
             if plan.recompute == "full" else 0
         embed = embedding_layers(c, tp, cp)
         head = head_layers(c, tp, cp)
+        tied_copy = c.vocab // tp * c.hidden if c.tied and plan.pp > 1 else 0   # the last stage's, for the head
+        sharded = plan.zero >= 3 and plan.dp * plan.cp > 1
+
+        def edge_unit(edges: list[Any], extra: int) -> tuple[float, float, float, float]:
+            """ZeRO-3's root unit of a chunk's edge layers (the embedding, the final norm and the head): its
+            gather at the forward's start and its gradients' reduce-scatter at the backward's end (seconds, exposed:
+            nothing of the chunk is left to hide them), and FSDP2's copies (out of the gather; into the reduction).
+            FSDP keeps the root's parameters gathered from forward to backward (FSDP1 does not free the root's,
+            FSDP2 sets the root's reshard_after_forward to False): no gather in the backward."""
+            count = sum(layer.num_params for layer in edges) + extra
+            if not sharded or not count:
+                return 0.0, 0.0, 0.0, 0.0
+            dim = "shard" if plan.hybrid else "dpcp"
+            weights, grads = count * param_width, count * grad_width
+            copy_f = copy_b = 0.0
+            if plan.zero_impl == "fsdp2":
+                copy_f = compute.kernel_time(0.0, 2 * weights, dtype)
+                copy_b = compute.kernel_time(0.0, weights + grads, dtype)
+            return (comms.time("all-gather", dim, weights), comms.time("reduce-scatter", dim, grads), copy_f,
+                    copy_b)
+
         forward: list[list[float]] = []
         backward: list[list[float]] = []
         forward_compute: list[list[float]] = []   # the same without the communication exposed in them
@@ -576,11 +597,16 @@ class StageCosts:
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
                         exposed["ep"] += (2 + again) * k["ep"]
                         exposed["dp"] += zf + zb
-                edges = ((embed if stage == 0 and chunk == 0 else [])
-                         + (head if stage == plan.pp - 1 and chunk == plan.chunks - 1 else []))
+                holds_head = stage == plan.pp - 1 and chunk == plan.chunks - 1
+                edges = (embed if stage == 0 and chunk == 0 else []) + (head if holds_head else [])
                 edge_f, edge_b = time_of(edges, "forward"), time_of(edges, "backward")
-                forward[stage].append(f_total + edge_f)
-                backward[stage].append(b_total + edge_b)
+                gather, scatter, copy_f, copy_b = edge_unit(edges, tied_copy if holds_head else 0)
+                edge_f, edge_b = edge_f + copy_f, edge_b + copy_b
+                copies[stage] += copy_f + copy_b
+                if stage == 0:
+                    exposed["dp"] += gather + scatter
+                forward[stage].append(f_total + edge_f + gather)
+                backward[stage].append(b_total + edge_b + scatter)
                 forward_compute[stage].append(f_compute + edge_f)
                 backward_compute[stage].append(b_compute + edge_b)
             # DP: the last micro-batch's backward produces the layers' gradients in reverse order
@@ -589,18 +615,36 @@ class StageCosts:
             # group, whatever the ZeRO group; so does DeepSpeed's stage 2 without contiguous gradients
             # (allreduce-gather), whose ranks then keep their partitions of the reduced bucket
             op = "all-reduce" if plan.reduces_whole_gradients else "reduce-scatter"
-            ready = ready_own = 0.0
             # each entry's readiness → its compute part (readiness grows with every layer's backward)
             compute_at: dict[float, float] = {0.0: 0.0}
             stage_buckets: list[DpBucket] = []
             layer_dense = sum(bucket[1] for bucket in buckets)
-            extra_dense = dense_params * grad_width - layer_dense   # embedding and head
+            # the backward opens with the head's (the last stage's last chunk): its gradients (the final norm's, an
+            # untied head's, a tied head's copy of the embedding under pp > 1) are ready first, in the first bucket
+            # (DDP and Megatron-LM bucket in reverse registration order, DeepSpeed and InternLM as hooks fire); the
+            # embedding's are ready when the stage's backward ends
+            # (not under ZeRO-3, whose root unit holds the edges: reduced once its last gradient is ready)
+            last = stage == plan.pp - 1
+            head_grads = sum(layer.num_params for layer in head) + tied_copy if last and not sharded else 0
+            head_dense = head_grads * grad_width
+            # with interleaving the head is in the last chunk, whose backward is done before chunk 0's begins
+            head_b = time_of(head, "backward") if last and plan.chunks == 1 else 0.0
+            if sharded:   # readiness counts the root's gradients in the backward's end
+                head_b = 0.0
+            embed_b = max(0.0, backward[stage][0] - sum(b for b, *_, chunk in buckets if chunk == 0) - head_b)
+            extra_dense = dense_params * grad_width - layer_dense - head_dense   # the embedding's
+            ready = ready_own = head_b
+            compute_at[ready] = ready_own
             if phase is not None and plan.dp_bucket:
                 raise ConfigError("is not read with a compression scheme, whose communications go layer by layer",
                                   key="dp_bucket_size", value=format_size(plan.dp_bucket),
                                   allowed="no scheme, or leave it unset")
             if phase is not None:   # a compression scheme's communications, bucket by bucket (one layer each)
                 dp_per_node = _dp_per_node(plan, cluster.gpus_per_node)
+                tensors = [t for layer in head for t in layer.tensors] if stage == plan.pp - 1 else []
+                if tensors:
+                    stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
+                                                                           compute, grad_width, codec)))
                 indices = plan.stage_layers(stage)   # the buckets' layers, in the order they were appended
                 for position, ((b, _, _, chunk), b_own) in enumerate(zip(reversed(buckets),
                                                                          reversed(compute_of_bucket))):
@@ -611,21 +655,26 @@ class StageCosts:
                     tensors = [t for layer in block_layers(c, index, tp, cp, sp) for t in layer.tensors]
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
                                                                            compute, grad_width, codec)))
-                edge = (embed if stage == 0 else []) + (head if stage == plan.pp - 1 else [])
-                tensors = [t for layer in edge for t in layer.tensors]
+                tensors = [t for layer in embed for t in layer.tensors] if stage == 0 else []
                 if tensors:
+                    ready, ready_own = ready + embed_b, ready_own + embed_b
+                    compute_at[ready] = ready_own
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
                                                                            compute, grad_width, codec)))
             elif plan.zero < 3 or plan.hybrid:
                 # the last operation is chunk 0's backward: the other chunks' gradients are ready when it starts
                 op = "replica" if plan.zero >= 3 else op
                 grads: list[tuple[float, float, float]] = []   # (ready, dense bytes, expert bytes), backward order
+                if head_dense > 0:
+                    grads.append((ready, head_dense, 0.0))
                 for (b, dense_bytes, expert_bytes, chunk), b_own in zip(reversed(buckets), reversed(compute_of_bucket)):
                     ready += b if chunk == 0 else 0.0
                     ready_own += b_own if chunk == 0 else 0.0
                     compute_at[ready] = ready_own
                     grads.append((ready, dense_bytes, expert_bytes))
                 if extra_dense > 0:
+                    ready, ready_own = ready + embed_b, ready_own + embed_b
+                    compute_at[ready] = ready_own
                     grads.append((ready, extra_dense, 0.0))
                 # a bucket is sized by its reduction's operand: the gradients themselves, or under ZeRO-3's
                 # hybrid sharding the shard each replica all-reduces (1/S of them)
@@ -688,14 +737,21 @@ class StageCosts:
         costs = cls(forward, backward, p2p_forward, p2p_backward, exposed, dp_buckets, dp_after, updates,
                     model_flops, hardware_flops, comms, p2p_bytes, phase, forward_compute, backward_compute,
                     ready_compute, copies, owner_bytes)
+        # the first stage's edge layers (its GPUs are the ones counted)
+        edge_count = sum(layer.num_params for layer in embed + (head if plan.pp == 1 else []))
         costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width, min(full_layers, len(
-            plan.stage_layers(0))))
+            plan.stage_layers(0))), (edge_count * param_width, edge_count * grad_width))
         return costs
 
     def _count_bytes(self, c: DecoderConfig, plan: ParallelPlan, kinds: dict[bool, dict[str, float]],
-                     activation: float, kv_bytes: float, dispatch: float, width: int, full_layers: int = 0) -> None:
-        """Every collective's bytes, counted as often as a step runs it (on every GPU at once)."""
+                     activation: float, kv_bytes: float, dispatch: float, width: int, full_layers: int = 0,
+                     edges: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Every collective's bytes, counted as often as a step runs it (on every GPU at once); ``edges`` the
+        first stage's edge layers' (the embedding; the final norm and head where it is the last) parameter and
+        gradient bytes, which the data-parallel reduction carries once a step and ZeRO-3's root unit gathers and
+        reduce-scatters once a micro-batch."""
         comms, m = self.comms, plan.num_micro_batches
+        edge_weights, edge_grads = edges
         stage_layers = plan.stage_layers(0)   # the first stage's GPUs
         per_gpu_layers = len(stage_layers)
         recompute = 2 if plan.recompute == "full" else 1
@@ -731,6 +787,7 @@ class StageCosts:
             # the transformer layers' gradients, as the flat implementations count theirs; the broadcasts are the
             # owners' whole shares (the embedding and head included)
             comms.count("all-reduce", "dpcp", kinds[False]["grads"], per_gpu_layers)
+            comms.count("all-reduce", "dpcp", edge_grads, 1)
             for nbytes in self.owner_broadcasts[0]:
                 comms.count("broadcast", "shard" if plan.hybrid else "dpcp", nbytes, 1)
             return
@@ -743,15 +800,22 @@ class StageCosts:
             comms.count("all-reduce", "replica", grads / plan.zero_group, per_gpu_layers)
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "shard", weights, per_gpu_layers * gathers)
+            once = 1 if plan.zero < 3 else m   # the root unit stays gathered from forward to backward
+            comms.count("reduce-scatter", "shard", edge_grads, once)
+            comms.count("all-reduce", "replica", edge_grads / plan.zero_group, 1)
+            comms.count("all-gather", "shard", edge_weights, once)
             return
         dense_kind = kinds[False] if False in kinds else kinds[True]
         op = "all-reduce" if plan.reduces_whole_gradients else "reduce-scatter"
+        once = 1 if plan.zero < 3 else m   # ZeRO-3's root unit stays gathered from forward to backward
         comms.count(op, "dpcp", dense_kind["grads"], per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
+        comms.count(op, "dpcp", edge_grads, once)
         if True in kinds:
             comms.count(op, "edp", kinds[True]["expert_grads"], moe_layers if plan.zero < 3 else moe_layers * m)
         if plan.zero >= 1:   # the parameters gathered back, the experts' over their own data-parallel group
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "dpcp", dense_kind["weights"], per_gpu_layers * gathers)
+            comms.count("all-gather", "dpcp", edge_weights, once)
             if True in kinds:
                 comms.count("all-gather", "edp", kinds[True]["expert_weights"], moe_layers * gathers)
 

@@ -372,11 +372,12 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
     if plan.zero_impl == "allreduce-gather":   # dense models at pp 1 only (make_plan)
         # DeepSpeed's stage 2 without contiguous gradients holds a bucket's gradients whole until its all-reduce,
         # besides the partition it keeps of the buckets already reduced (the bucket's own part of it counted once);
-        # the largest bucket as StageCosts.build fills them: a layer's gradients (the embedding and head as one)
-        # without --dp-bucket-size, else the cap (bytes at the reduction's width) and, closing at or after it
-        # (at-least), up to one more layer
+        # the largest bucket as StageCosts.build fills them: a layer's gradients (the head's first, the
+        # embedding's last) without --dp-bucket-size, else the cap (bytes at the reduction's width) and, closing
+        # at or after it (at-least), up to one more layer
         layer = _layer_params(c, plan.tp)[False][0]
-        item = max(layer, dense - c.layers * layer)
+        head = sum(layer.num_params for layer in head_layers(c, plan.tp))
+        item = max(layer, head, dense - c.layers * layer - head)
         cap = plan.dp_bucket / DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
         bucket = item if not cap else max(cap, item) if plan.dp_bucket_rule == "at-most" else cap + item
         gradients += (held_gradient_width(dtype, autocast, reduce_dtype) * min(dense, bucket)

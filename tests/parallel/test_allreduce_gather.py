@@ -48,8 +48,8 @@ def test_the_bytes_sent_count_an_all_reduce_and_a_gather() -> None:
 
 
 def test_memory_holds_one_bucket_of_whole_gradients_besides_the_partition() -> None:
-    """The largest bucket as the step fills them: a layer's gradients (the embedding and head together) without a
-    bucket size, else the cap (at-most; a larger layer alone) or the cap and one layer more (at-least)."""
+    """The largest bucket as the step fills them: a layer's gradients (the head's first, the embedding's last)
+    without a bucket size, else the cap (at-most; a larger layer alone) or the cap and one layer more (at-least)."""
     from simtrain.parallel.memory import stage_params
 
     c = small_config()
@@ -60,14 +60,15 @@ def test_memory_holds_one_bucket_of_whole_gradients_besides_the_partition() -> N
     flat = gradients()
     dense = stage_params(c, make_plan(c, 16, "dp=16", **KEYS), 0)[0]
     layer = 12 * 1024 * 1024 + 13 * 1024   # attention and MLP weights, their biases and two norms of one layer
-    item = max(layer, dense - c.layers * layer)   # the embedding and the head: larger than a layer here
-    assert item == dense - c.layers * layer
+    head = 2 * 1024   # the final norm's (the head is tied): reduced first
+    item = max(layer, head, dense - c.layers * layer - head)   # the embedding, reduced last: larger than a layer
+    assert item == dense - c.layers * layer - head
     held = 2 * (1 - 1 / 16)   # bf16 bytes of a whole gradient, less the partition's share already counted
     assert gradients(zero_impl="allreduce-gather") == pytest.approx(flat + held * item, rel=1e-12)
     cap = 2 * layer   # bytes of bf16 gradients: half the layers' elements
     assert gradients(zero_impl="allreduce-gather", dp_bucket_size=cap, dp_bucket_rule="at-most") == pytest.approx(
-        flat + held * item, rel=1e-12)   # the embedding and head travel alone, the largest bucket
-    big = 4 * item   # a cap of twice the embedding and head's elements
+        flat + held * item, rel=1e-12)   # the embedding travels alone, the largest bucket
+    big = 4 * item   # a cap of twice the embedding's elements
     assert gradients(zero_impl="allreduce-gather", dp_bucket_size=big, dp_bucket_rule="at-most") == pytest.approx(
         flat + held * 2 * item, rel=1e-12)
     assert gradients(zero_impl="allreduce-gather", dp_bucket_size=big) == pytest.approx(

@@ -105,3 +105,31 @@ def test_hybrid_zero3_buckets_its_replicas_all_reduce_by_the_shard(capsys):
     one = json.loads(capsys.readouterr().out)
     assert one["num_buckets"] == 1 < per_layer["num_buckets"]
     assert one["bytes_per_gpu_by_class"] == per_layer["bytes_per_gpu_by_class"]
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_head_is_reduced_first_and_the_embedding_last(tied):
+    """Backward opens with the loss, the head and the final norm: their gradients fill the first bucket (DDP and
+    Megatron-LM bucket in reverse registration order); the layers' follow from the end of the head's backward and
+    the embedding's come last, after its own backward."""
+    from simtrain.compute import ComputeModel
+    from simtrain.model import load_model
+    from simtrain.model.decoder import embedding_layers, head_layers
+    from simtrain.parallel import make_plan
+    from simtrain.parallel.costs import StageCosts
+    from simtrain.topology import load_topology
+
+    c = load_model(f"gpt:layers=4,hidden=512,heads=8,seq=256,vocab=32000,tied={str(tied).lower()}").config
+    plan = make_plan(c, 8, "tp=1,pp=1", micro_batch=1, global_batch=8)
+    compute = ComputeModel.roofline("a100")
+    costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=8), compute, "bf16", "adam")
+    buckets = costs.dp_buckets[0]
+    assert len(buckets) == c.layers + 2   # the head's, one a layer, the embedding's
+    head_b = sum(compute.layer_time(layer, 1, "backward", "bf16") for layer in head_layers(c))
+    embed_b = sum(compute.layer_time(layer, 1, "backward", "bf16") for layer in embedding_layers(c))
+    assert buckets[0].ready == pytest.approx(head_b)
+    assert buckets[-1].ready == pytest.approx(costs.backward[0][0]) and embed_b > 0
+    assert [b.ready for b in buckets] == sorted(b.ready for b in buckets)
+    head_bytes = sum(layer.num_params for layer in head_layers(c)) * 2
+    assert buckets[0].schedules[0].size_bytes == pytest.approx(head_bytes)   # tied: the final norm's alone
+    assert (head_bytes > c.vocab * c.hidden) != tied

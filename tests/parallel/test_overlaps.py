@@ -52,7 +52,10 @@ def test_overlapping_the_sends_is_never_slower() -> None:
 
 def test_zero3_exposes_each_passs_first_gather_and_hides_the_rest() -> None:
     """Where compute hides every prefetched gather, what is left exposed is the first layer's gather of each
-    forward and each backward, every micro-batch."""
+    forward and each backward, every micro-batch, and the root unit's (the embedding, final norm and head) gather
+    at the forward's start and reduce-scatter at the backward's end."""
+    from simtrain.model.decoder import embedding_layers, head_layers
+
     c = load_model("gpt:layers=4,hidden=2048,heads=16,seq=2048,vocab=1000").config
     assert c is not None
     cluster = load_topology("dgx-a100", gpus=8)
@@ -61,4 +64,6 @@ def test_zero3_exposes_each_passs_first_gather_and_hides_the_rest() -> None:
     layer_bytes = 12 * 2048**2 * 2 + 13 * 2048 * 2   # a GPT layer's weights and biases in bf16
     gather = costs.comms.time("all-gather", "dpcp", layer_bytes)
     assert 0 < gather < costs.forward[0][0] / 4                      # each layer's compute hides the next gather
-    assert costs.exposed["dp"] == pytest.approx(2 * gather * plan.num_micro_batches, rel=1e-6)
+    root = 2 * sum(layer.num_params for layer in embedding_layers(c) + head_layers(c))
+    edges = costs.comms.time("all-gather", "dpcp", root) + costs.comms.time("reduce-scatter", "dpcp", root)
+    assert costs.exposed["dp"] == pytest.approx((2 * gather + edges) * plan.num_micro_batches, rel=1e-6)

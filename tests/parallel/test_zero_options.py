@@ -10,7 +10,7 @@ from simtrain.cli import main
 from simtrain.compute import ComputeModel
 from simtrain.errors import ConfigError
 from simtrain.model import load_model
-from simtrain.model.decoder import block_layers
+from simtrain.model.decoder import block_layers, embedding_layers, head_layers
 from simtrain.parallel.costs import StageCosts
 from simtrain.parallel.memory import memory_per_gpu, stage_params
 from simtrain.parallel.plan import make_plan
@@ -31,6 +31,11 @@ def _config():
 def _layer_bytes(c) -> float:
     """One transformer layer's weights in bf16, counted from its layers (no TP)."""
     return WIDTH * sum(layer.num_params for layer in block_layers(c, 0))
+
+
+def _root_bytes(c, tp: int = 1, width: int = WIDTH) -> float:
+    """ZeRO-3's root unit on one GPU of a one-stage plan: the embedding, the final norm and the head."""
+    return width * sum(layer.num_params for layer in embedding_layers(c, tp) + head_layers(c, tp))
 
 
 def _costs(plan, engine: str = "analytical") -> StageCosts:
@@ -98,12 +103,13 @@ def test_hsdp_keeps_zero3_traffic_inside_a_node() -> None:
     layer = _layer_bytes(c)
     plan = make_plan(c, 16, "tp=1,pp=1,dp=16", micro_batch=1, global_batch=32, zero=3, zero_shard_size=8)
     got = _costs(plan).comms.bytes_by_class
-    assert got["inter-node"] == pytest.approx(c.layers * layer / 8, rel=1e-9)
+    root = _root_bytes(c)
+    assert got["inter-node"] == pytest.approx((c.layers * layer + root) / 8, rel=1e-9)
     # ring all-gather and reduce-scatter over 8 ranks send 7/8 of the buffer: two gathers and one scatter per
-    # layer and micro-batch
-    assert got["intra-node"] == pytest.approx(3 * m * c.layers * layer * 7 / 8, rel=1e-9)
+    # layer and micro-batch, one of each for the root unit (gathered from forward to backward)
+    assert got["intra-node"] == pytest.approx((3 * c.layers * layer + 2 * root) * m * 7 / 8, rel=1e-9)
     flat = _costs(make_plan(c, 16, "tp=1,pp=1,dp=16", micro_batch=1, global_batch=32, zero=3)).comms.bytes_by_class
-    assert flat["inter-node"] > 5 * got["inter-node"]
+    assert flat["inter-node"] > 4 * got["inter-node"]
 
 
 @pytest.mark.parametrize("zero", [1, 2])
@@ -112,9 +118,10 @@ def test_hybrid_zero12_reduce_scatters_in_the_node_and_all_reduces_the_shard(zer
     layer = _layer_bytes(c)
     plan = make_plan(c, 16, "tp=1,pp=1,dp=16", micro_batch=1, global_batch=32, zero=zero, zero_shard_size=8)
     got = _costs(plan).comms.bytes_by_class
-    assert got["inter-node"] == pytest.approx(c.layers * layer / 8, rel=1e-9)
+    root = _root_bytes(c)   # the embedding, final norm and head, reduced and gathered like a layer
+    assert got["inter-node"] == pytest.approx((c.layers * layer + root) / 8, rel=1e-9)
     # once per step: the reduce-scatter and the all-gather after the update
-    assert got["intra-node"] == pytest.approx(2 * c.layers * layer * 7 / 8, rel=1e-9)
+    assert got["intra-node"] == pytest.approx(2 * (c.layers * layer + root) * 7 / 8, rel=1e-9)
 
 
 def test_no_resharding_gathers_once_per_micro_batch() -> None:
@@ -141,7 +148,8 @@ def test_backward_of_a_kept_chunk_exposes_only_the_reduce_scatter_excess() -> No
     # no layer's backward waits for a gather: each exposes at most what its reduce-scatter exceeds its compute by
     plain = _costs(make_plan(c, 8, "tp=1,pp=1,dp=8", micro_batch=1, global_batch=16, zero=0))
     extra = costs.backward[0][0] - plain.backward[0][0]
-    assert extra == pytest.approx(c.layers * max(0.0, scatter - b_layer), abs=1e-12)
+    root = costs.comms.time("reduce-scatter", "dpcp", _root_bytes(c))   # the root unit's, at the backward's end
+    assert extra == pytest.approx(c.layers * max(0.0, scatter - b_layer) + root, abs=1e-12)
 
 
 @pytest.mark.parametrize("parallel, keys", [
@@ -251,9 +259,11 @@ def test_fsdp2_adds_its_copies_to_each_layers_compute(reshard: bool, recompute: 
     layer = _layer_bytes(c)   # bf16 parameters, gradients reduced in bf16 (reduce_dtype auto)
     out = compute.kernel_time(0.0, 2 * layer, "bf16")
     into = compute.kernel_time(0.0, 2 * layer, "bf16")
-    assert sum(fsdp2.forward_compute[0]) - sum(flat.forward_compute[0]) == pytest.approx(c.layers * out, rel=1e-9)
+    root = compute.kernel_time(0.0, 2 * _root_bytes(c), "bf16")   # the root unit's, out and in, never gathered again
+    assert sum(fsdp2.forward_compute[0]) - sum(flat.forward_compute[0]) == pytest.approx(c.layers * out + root,
+                                                                                        rel=1e-9)
     more = (out if reshard else 0.0) + into
-    assert sum(fsdp2.backward_compute[0]) - sum(flat.backward_compute[0]) == pytest.approx(c.layers * more,
+    assert sum(fsdp2.backward_compute[0]) - sum(flat.backward_compute[0]) == pytest.approx(c.layers * more + root,
                                                                                           rel=1e-9)
     assert fsdp2.comms.bytes_per_gpu == flat.comms.bytes_per_gpu   # the collectives are the same
 
@@ -268,7 +278,10 @@ def test_fsdp2_copies_the_gradients_into_the_reductions_width() -> None:
     layer = _layer_bytes(c)   # bf16 bytes: the parameter count is layer / 2
     # read 2 bytes a parameter and write 4 (fp32) instead of 2: 3 layers' bf16 bytes against 2
     grow = compute.kernel_time(0.0, 3 * layer, "bf16") - compute.kernel_time(0.0, 2 * layer, "bf16")
-    assert sum(fp32.backward_compute[0]) - sum(bf16.backward_compute[0]) == pytest.approx(c.layers * grow, rel=1e-9)
+    root = _root_bytes(c)
+    grow_root = compute.kernel_time(0.0, 3 * root, "bf16") - compute.kernel_time(0.0, 2 * root, "bf16")
+    assert sum(fp32.backward_compute[0]) - sum(bf16.backward_compute[0]) == pytest.approx(c.layers * grow + grow_root,
+                                                                                          rel=1e-9)
 
 
 def test_fsdp2_runs_in_both_engines_and_reports_itself() -> None:
@@ -310,4 +323,6 @@ def test_fsdp2_copies_count_what_each_gpu_gathers(model: str, gpus: int, paralle
         count = sum(layer.num_params / (plan.ep if ".experts." in layer.name else 1) for layer in layers)
         expected += 2 * compute.kernel_time(0.0, 2 * count * width, "bf16") \
             + compute.kernel_time(0.0, 2 * count * width, "bf16")
+    # the root unit (the embedding, final norm and head, whole on every expert rank): out once, in once
+    expected += 2 * compute.kernel_time(0.0, 2 * _root_bytes(c, plan.tp, width), "bf16")
     assert costs.copies[0] == pytest.approx(expected, rel=1e-9)

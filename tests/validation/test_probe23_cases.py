@@ -98,14 +98,16 @@ PROBE_NAMES = {"csc-mahti-rn50-fp32-8v1gpu-scaling": "csc-mahti-rn50-fp32-8gpu-e
 #: streaming fraction is GPUInspector's measured 0.82 (2026-12-07): before, Mahti's one-GPU rows -0.1476 and +0.0958,
 #: the 8-GPU row -0.1333, the AMP ratio +0.0691, run_clm +2.1441
 MEASURED = {
+    # re-measured when the head's gradients came to be reduced first and ZeRO-3's root unit (the embedding, final
+    # norm and head) to be gathered and reduce-scattered (2026-12-07)
     "csc-mahti-rn50-fp32-1gpu": -0.1319, "csc-mahti-rn50-amp-1gpu": +0.1144, "csc-mahti-rn50-fp32-8gpu": -0.1174,
     "csc-puhti-rn50-fp32-1gpu": +0.0361, "csc-puhti-rn50-amp-1gpu": +0.0882, "csc-lumi-rn50-fp32-1gcd": +0.3921,
     "csc-lumi-rn50-amp-1gcd": +0.2781, "csc-mahti-rn50-fp32-8v1gpu-scaling": +0.0167,
     "csc-mahti-rn50-amp-4v1gpu-scaling": +0.0690, "csc-puhti-rn50-amp-8v1gpu-scaling": +0.0926,
     "csc-lumi-rn50-fp32-16v1gcd-scaling": +0.0619, "csc-mahti-runclm-1gpu": +2.1806,
     "nebius-allreduce-1mib": +0.6238, "nebius-allreduce-10mib": +0.4318, "nebius-allreduce-100mib": +0.2351,
-    "nebius-allreduce-1000mib": +0.0244, "nebius-simpletransformer-16gpu": +3.1158,
-    "mosaic-mi250-mpt7b-1node": +0.2349, "mosaic-mi250-mpt7b-32v1node-scaling": +0.0003,
+    "nebius-allreduce-1000mib": +0.0244, "nebius-simpletransformer-16gpu": +3.0911,
+    "mosaic-mi250-mpt7b-1node": +0.2344, "mosaic-mi250-mpt7b-32v1node-scaling": -0.0024,
     "liplus-a100-sendrecv-1gib": +0.2177,
 }
 

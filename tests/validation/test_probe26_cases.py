@@ -97,18 +97,20 @@ CONFIDENCE = {
 
 #: each case's relative error now (rounded to 0.01 %), the probe's at 177455d
 MEASURED = {
+    # re-measured when the head's gradients came to be reduced first and ZeRO-3's root unit (the embedding, final
+    # norm and head) to be gathered and reduce-scattered (2026-12-07)
     'kempner-7b-1xh200-step': +0.0872,
-    'kempner-7b-4xh200-fsdp4-step': +0.0457,
-    'kempner-13b-8xh200-fsdp8-eager-step': +0.0112,
-    'kempner-13b-32xh200-tp4-fsdp8-step': -0.1358,
-    'kempner-70b-32xh200-tp4-fsdp8-step': -0.0565,
-    'kempner-13b-160xh200-tp4-fsdp40-step': -0.0482,
-    'kempner-70b-160xh200-tp4-fsdp40-step': +0.0234,
-    'automodel-llama3-70b-64xh100-fsdp32-cp2-step': -0.0962,
-    'automodel-qwen3-moe-30b-8xh100-ep8-step': +0.0286,
-    'dgxc-nemotron4-15b-bf16-16xh100-step': +0.0111,
-    'dgxc-nemotron4-15b-bf16-256xh100-step': +0.0175,
-    'dgxc-nemotron4-15b-fp8-64xh100-step': +0.1083,
+    'kempner-7b-4xh200-fsdp4-step': +0.0591,
+    'kempner-13b-8xh200-fsdp8-eager-step': +0.0219,
+    'kempner-13b-32xh200-tp4-fsdp8-step': -0.1061,
+    'kempner-70b-32xh200-tp4-fsdp8-step': -0.0404,
+    'kempner-13b-160xh200-tp4-fsdp40-step': -0.0136,
+    'kempner-70b-160xh200-tp4-fsdp40-step': +0.0409,
+    'automodel-llama3-70b-64xh100-fsdp32-cp2-step': -0.0876,
+    'automodel-qwen3-moe-30b-8xh100-ep8-step': +0.0369,
+    'dgxc-nemotron4-15b-bf16-16xh100-step': +0.0161,
+    'dgxc-nemotron4-15b-bf16-256xh100-step': +0.0243,
+    'dgxc-nemotron4-15b-fp8-64xh100-step': +0.1170,
     'dgxc-nemotron4-340b-bf16-128xh100-step': -0.0242,
     'dgxc-nemotron4-340b-bf16-2048xh100-step': -0.0181,
     'dgxc-nccl-8xh100-allreduce-8B-time': +0.0973,
