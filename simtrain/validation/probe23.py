@@ -392,10 +392,10 @@ _case("nebius-simpletransformer-16gpu", "drmysore-nebius-h100-benchmark",
       + _P23_CONFIDENCE.format("low (nn.TransformerEncoder, post-norm and non-causal, in fp32 without autocast, as "
                                "simtrain's causal pre-norm gpt family with kernels=eager, priced for autocast)"),
       [_neb_train], lambda: float(_neb_train.run()["tokens_per_s"]) / 16,
-      gap="simtrain's step is 116.1 ms (forward 36.7, backward 70.8, the Adam update 4.1 ms: 111.7 ms of compute "
-          "stretched 1.036x for the slowest of 16 GPUs, gpu_spread; no exposed communication) at 28.1 TFLOP/s per "
-          "GPU (MFU 0.42 of H100's fp32 peak), where the run measured 477.8 ms a step (8 x 512 tokens / 8,572.6 "
-          "tokens/s per GPU): the benchmark runs nn.TransformerEncoder layers (post-norm, non-causal) in fp32 "
+      gap="simtrain's step is 116.8 ms (forward 36.7, backward 70.8, the Adam update 4.1 ms: 111.7 ms of compute "
+          "stretched 1.036x for the slowest of 16 GPUs, gpu_spread; 0.8 ms of exposed communication) at 28.0 "
+          "TFLOP/s per GPU (MFU 0.42 of H100's fp32 peak), where the run measured 477.8 ms a step (8 x 512 tokens / "
+          "8,572.6 tokens/s per GPU): the benchmark runs nn.TransformerEncoder layers (post-norm, non-causal) in fp32 "
           "without autocast and with TF32 off (CUDA-core SGEMMs), and 0.82 GB of fp32 logits per GPU a step (8 x "
           "512 x 50,257 x 4 bytes) pass through the untied head and cross-entropy; simtrain's `kernels=eager` is "
           "calibrated for Hugging Face GPT-2 under autocast, not for fp32 post-norm encoder layers, and host/launch "
@@ -449,11 +449,11 @@ _weak_scaling_case(
     "GPU is that of samples/s per GPU (the same FLOPs a sample in both runs): simtrain's figure is the two commands' "
     f"throughput per GCD, the ratio the probe read from their tflops_per_gpu; {_DEFAULT_ALGO}; {_MOSAIC_CONF}",
     _mosaic_node, _mosaic_32,
-    "the loss is close: simtrain keeps 0.958 of its one-node TFLOP/s per GCD on 32 nodes, the blog 0.958 (159 / "
-    "166): simtrain's 256-GCD step is 3.596 s (micro-batch 4, one step of the global batch) against 110.3 s on 8 "
-    "GCDs (16 micro-batches of 8), its exposed communication 0.048 s (1.3 %) against 0.570 s (0.5 %), its compute "
+    "the loss is close: simtrain keeps 0.956 of its one-node TFLOP/s per GCD on 32 nodes, the blog 0.958 (159 / "
+    "166): simtrain's 256-GCD step is 3.607 s (micro-batch 4, one step of the global batch) against 110.3 s on 8 "
+    "GCDs (16 micro-batches of 8), its exposed communication 0.059 s (1.6 %) against 0.615 s (0.6 %), its compute "
     "stretched 1.058x for the slowest of 256 GCDs against 1.029x for 8 (gpu_spread); with `--gpu-spread 0` the "
-    "effect error is -63.8 %; micro-batch and global batch are the yaml's, not the blog's")
+    "effect error is -57.2 %; micro-batch and global batch are the yaml's, not the blog's")
 
 # --- li-plus/playground cuda/nccl.md: nccl-tests sendrecv_perf on 8 A100 ----------------------------------------
 _sendrecv = Command("collective", {"op": "sendrecv", "size": "1GiB", "topology": "dgx-a100", "gpus": 8, **_NCCL})

@@ -133,3 +133,27 @@ def test_the_head_is_reduced_first_and_the_embedding_last(tied):
     head_bytes = sum(layer.num_params for layer in head_layers(c)) * 2
     assert buckets[0].schedules[0].size_bytes == pytest.approx(head_bytes)   # tied: the final norm's alone
     assert (head_bytes > c.vocab * c.hidden) != tied
+
+
+@pytest.mark.parametrize("schedule", ["1f1b", "interleaved:chunks=2"])
+def test_each_stage_reduces_its_own_edges(schedule):
+    """Two stages, an untied head: the last stage's first bucket is the head's, ready after the head's backward
+    (with interleaving the head's chunk is done before chunk 0's backward: ready at once); the first stage's last
+    bucket is the embedding's, ready when its backward ends; the middle buckets are the layers'."""
+    from simtrain.compute import ComputeModel
+    from simtrain.model import load_model
+    from simtrain.model.decoder import head_layers
+    from simtrain.parallel import make_plan
+    from simtrain.parallel.costs import StageCosts
+    from simtrain.topology import load_topology
+
+    c = load_model("gpt:layers=8,hidden=512,heads=8,seq=256,vocab=32000,tied=false").config
+    plan = make_plan(c, 8, "tp=1,pp=2", micro_batch=1, global_batch=8, pipeline_schedule=schedule)
+    compute = ComputeModel.roofline("a100")
+    costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=8), compute, "bf16", "adam")
+    first, last = costs.dp_buckets
+    head_b = sum(compute.layer_time(layer, 1, "backward", "bf16") for layer in head_layers(c))
+    assert last[0].ready == pytest.approx(head_b if plan.chunks == 1 else 0.0)
+    assert last[0].schedules[0].size_bytes == 2 * sum(layer.num_params for layer in head_layers(c))
+    assert first[-1].ready == pytest.approx(costs.backward[0][0])
+    assert len(first) == len(last) == c.layers // 2 + 1
