@@ -10,6 +10,11 @@ Keys (defaults in brackets):
 * ``head_dim`` [hidden / heads]
 * ``gated`` [false]: SwiGLU MLP (gate and up projections, then down), RMSNorm and no biases (Llama style);
   otherwise a GELU MLP, LayerNorm and biases on every linear layer (GPT style)
+* ``attention_bias`` [all; none when gated]: biases of the attention's projections: ``none``, ``qkv`` (the
+  query/key/value projection only: Qwen) or ``all`` (and the output projection: GPT, InternLM's flash-attn layers)
+* ``gate_up`` [fused]: a gated MLP's gate and up projections as one weight and GEMM (``fused``: Megatron-LM's
+  ``linear_fc1``) or two (``split``: Hugging Face's ``gate_proj`` and ``up_proj``, InternLM's ``w1`` and ``w3``);
+  the same parameters and FLOPs, more tensors (what per-tensor work counts) and narrower GEMMs
 * ``positions`` [learned; rotary when gated]: ``learned`` (a table of ``seq`` positions), ``rotary`` or ``alibi``
   (no parameters); ``position_table`` [seq] sizes the learned table (OPT's is seq + 2)
 * ``tied`` [true; false when gated]: the output head reuses the token embedding
@@ -110,6 +115,12 @@ DECODER_PARAMS: tuple[Param, ...] = (
     Param("kv_heads", "integer", None, "key/value heads (default: heads)", minimum=1, maximum=MAX_WIDTH),
     Param("head_dim", "integer", None, "width of one head (default hidden/heads)", minimum=1, maximum=MAX_WIDTH),
     Param("gated", "boolean", False, "SwiGLU MLP, RMSNorm, no biases (Llama style)"),
+    Param("attention_bias", "choice", None, "biases of the attention projections: none, qkv (the query/key/value "
+          "projection only, Qwen) or all (and the output projection) (default all; none when gated)",
+          choices=("none", "qkv", "all")),
+    Param("gate_up", "choice", "fused", "a gated MLP's gate and up projections: fused (one weight and GEMM, "
+          "Megatron-LM's linear_fc1) or split (two: Hugging Face's gate_proj and up_proj)",
+          choices=("fused", "split")),
     Param("positions", "choice", None, "position encoding (default learned; rotary when gated)",
           choices=("learned", "rotary", "alibi")),
     Param("position_table", "integer", None, "rows of a learned position table (default seq)", minimum=1,
@@ -176,6 +187,8 @@ class DecoderConfig:
     attention: str = "math"
     kernels: str = "fused"
     softmax: str | None = None   # the scores' kernels where they differ from ``kernels`` (None: as ``kernels``)
+    attention_bias: str = "all"   # "none", "qkv" or "all" (from_mapping: none when gated)
+    gate_up: str = "fused"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str | None = None, path: str = "") -> DecoderConfig:
@@ -215,6 +228,9 @@ class DecoderConfig:
             raise ConfigError(f"sets the kernels over the attention scores, and attention={v['attention']} keeps no "
                               "scores", source=source, key="softmax", value=softmax,
                               allowed="attention=math, or leave it out")
+        if v["gate_up"] == "split" and not gated:
+            raise ConfigError("splits a gated MLP's gate and up projections; gated=false has one up projection",
+                              source=source, key="gate_up", value="split", allowed="gated=true, or leave it out")
         positions = v["positions"] or ("rotary" if gated else "learned")
         table = v["position_table"]
         if table is not None and positions != "learned":   # rotary and alibi have no table to size
@@ -230,7 +246,8 @@ class DecoderConfig:
                    experts=experts, top_k=v["top_k"], moe_ffn=v["moe_ffn"] or ffn,
                    shared_experts=v["shared_experts"], moe_every=v["moe_every"], dropout=float(v["dropout"]),
                    attention=v["attention"], kernels=v["kernels"],
-                   softmax=None if softmax == v["kernels"] else softmax)
+                   softmax=None if softmax == v["kernels"] else softmax,
+                   attention_bias=v["attention_bias"] or ("none" if gated else "all"), gate_up=v["gate_up"])
 
     @property
     def score_kernels(self) -> str:
@@ -333,12 +350,12 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
     q, kv = c.q_dim // tp, c.kv_dim // tp
     layers = [
         _norm(f"{name}.input_norm", c, norm_tokens, h),
-        _linear(f"{name}.attention.qkv", c, tokens, h, q + 2 * kv),
+        _linear(f"{name}.attention.qkv", c, tokens, h, q + 2 * kv, bias=c.attention_bias != "none"),
         *_position_layers(name, c, tokens, q, kv),
         # the two matmuls of attention: local queries against the whole sequence's keys (ring attention under cp)
         Layer(f"{name}.attention.core", _core_kind(c), (), float(2 * tokens * c.seq * q),
               tokens * (q + 2 * kv), tokens * q, gemm=(tokens, c.seq, q), groups=q // c.head_dim),
-        _linear(f"{name}.attention.out", c, tokens, q, h),
+        _linear(f"{name}.attention.out", c, tokens, q, h, bias=c.attention_bias == "all"),
     ]
     if c.dropout:
         # Megatron-LM: dropout of the attention probabilities (inside the core attention, which selective
@@ -369,7 +386,11 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
     else:
         inner = c.ffn // tp
         width = 2 * inner if c.gated else inner
-        layers.append(_linear(f"{name}.mlp.up", c, tokens, h, width))
+        if c.gate_up == "split":
+            layers.append(_linear(f"{name}.mlp.gate", c, tokens, h, inner))
+            layers.append(_linear(f"{name}.mlp.up", c, tokens, h, inner))
+        else:
+            layers.append(_linear(f"{name}.mlp.up", c, tokens, h, width))
         layers.append(Layer(f"{name}.mlp.act", _activation_kind(c), (), 0.0, tokens * width,
                             tokens * inner))
         layers.append(_linear(f"{name}.mlp.down", c, tokens, inner, h))

@@ -2218,7 +2218,8 @@ _ILM_TP2_ZFULL = ("'| (tp=2, zero1=-1)       | 3822   | 3595    | 3475    | 3438
                   "| 2785      |'")
 _ILM_TP2_Z4 = ("'| (tp=2, zero1=4)        | 3761   | 3658    | 3655    | 3650    | 3651     | 3653     | 3589     | "
                "3486      |'")
-_ILM_MODEL = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=103168,gated=true,attention=flash1"
+_ILM_MODEL = ("gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=103168,gated=true,attention=flash1,"
+              "attention_bias=all,gate_up=split")
 _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) with 4 x 100 Gbit/s NICs per node (the "
              "doc's '4 * 100Gb RoCE', RoCE priced as the catalog's NICs), non-blocking fabric (not described); "
              "InternLM-7B from configs/7B_sft.py as a Llama-style `gpt:` decoder (32 layers, hidden 4,096, 32 heads, "
@@ -2239,8 +2240,9 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "series with its all-reduce (_reduce_and_copy; priced by owner-broadcast since 2026-12-07, helper audit "
              "40); its torch.cuda.synchronize before each bucket keeps one bucket in flight, which changes no end "
              "time here (audit 40: every bucket's all-reduce outlasts the backward between buckets at 1,024 GPUs, "
-             "none does at 8); the code's 291 tensors (biased attention projections, separate w1 and w2) are "
-             "simtrain's 195 (no bias, one fused up-projection), which changes the owners under zero1=-1; the head's "
+             "none does at 8); the code's 291 tensors, its biased Wqkv and out_proj and separate w1, w3 and w2: "
+             "`attention_bias=all,gate_up=split` (stated since 2026-12-07, helper audit 40; the owners under "
+             "zero1=-1 are those tensors); the head's "
              "gradient goes in the first bucket, as InternLM's code puts it (priced since 2026-12-07); the fp32 "
              "casts around RMSNorm, SwiGLU's two kernels and the owner's fp32 copies for its overflow check and "
              "norm are not priced), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
@@ -2252,10 +2254,10 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "step time / GPUs")
 _ILM_PACKING = ("pack_sample_into_one=False (variable-length attention inside the packed 2,048-token rows) priced as "
                 "full causal attention over 2,048 tokens: not expressible, a few percent of a 7B model's FLOPs")
-_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +7 to +11 % "
+_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +7 to +9 % "
                     "(internlm-7b-8xa100-*; +12 to +17 % with FlashAttention-2's rates, before the cases stated the "
-                    "code's FlashAttention 1), where one node exposes little communication (0.09 s of a 3.71 s step "
-                    "at TP 1, 0.20 s of 3.93 s at TP 2; 0.10 s of each is waiting for the slowest of 8 GPUs, "
+                    "code's FlashAttention 1), where one node exposes little communication (0.09 s of a 3.72 s step "
+                    "at TP 1, 0.20 s of 4.00 s at TP 2; 0.10 s of each is waiting for the slowest of 8 GPUs, "
                     "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.63 where the "
                     "doc's TFLOPS column gives 183 (0.59 of the A100's 312); what InternLM's steps spend beyond the "
                     "GEMMs and FlashAttention simtrain prices is not measured in any breakdown at hand; not closed")
@@ -2302,17 +2304,17 @@ _ilm_8, _ilm_1024 = _internlm(8, 1, 2, 4, zero_shard=8), _internlm(1024, 1, 2, 4
 _ilm_zfull_8, _ilm_zfull_1024 = _internlm(8, 1, 2, 4), _internlm(1024, 1, 2, 4)
 _ilm_tp2_8, _ilm_tp2_1024 = _internlm(8, 2, 4, 4), _internlm(1024, 2, 4, 4)
 _ilm_tp2z4_8, _ilm_tp2z4_1024 = _internlm(8, 2, 4, 4, zero_shard=4), _internlm(1024, 2, 4, 4, zero_shard=4)
-_ILM_ZFULL_GAP = ("the loss is predicted: simtrain keeps 0.579 of its 8-GPU throughput per GPU on 1,024, the doc "
-                  "0.559 (4,062 -> 2,271 tokens/s): with ZeRO-1 over all 1,024 ranks (zero1=-1) simtrain's 195 "
-                  "tensors (the code has 291: audit 40) go to 195 owners, the largest owning the 423 M-element "
+_ILM_ZFULL_GAP = ("the loss is predicted: simtrain keeps 0.555 of its 8-GPU throughput per GPU on 1,024, the doc "
+                  "0.559 (4,062 -> 2,271 tokens/s): with ZeRO-1 over all 1,024 ranks (zero1=-1) the code's 291 "
+                  "tensors go to 291 owners, the largest owning the 423 M-element "
                   "embedding, and after the update each owner "
-                  "broadcasts its tensor to all 1,024 ranks: 195 ring broadcasts (NCCL's, 8 channels) of 14.6 GB in "
-                  "all, a chain through 1,024 ranks each, exposed: 2.66 s of data-parallel communication in a 6.42 s "
-                  "step against 0.09 s of 3.71 s on one node, where DeepSpeed's ZeRO-1 (one all-gather, `--zero-impl "
+                  "broadcasts its tensor to all 1,024 ranks: 291 ring broadcasts (NCCL's, 8 channels) of 14.6 GB in "
+                  "all, a chain through 1,024 ranks each, exposed: 2.94 s of data-parallel communication in a 6.71 s "
+                  "step against 0.09 s of 3.72 s on one node, where DeepSpeed's ZeRO-1 (one all-gather, `--zero-impl "
                   "flat`) gives 0.913. The doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs "
-                  "0.879 / 0.839, 256 0.790 / 0.785, 512 0.704 / 0.695). The broadcasts are priced by the engines' "
-                  "chunked ring (simtrain's NCCL model); NCCL's own tuning model prices the 195 broadcasts at 0.68 s "
-                  "in all (`NcclTuner.predict`), which would keep about 0.81")
+                  "0.879 / 0.843, 256 0.790 / 0.774, 512 0.704 / 0.676). The broadcasts are priced by the engines' "
+                  "chunked ring (simtrain's NCCL model, 2.77 s in all); NCCL's own tuning model prices the 291 "
+                  "broadcasts at 0.81 s in all (`NcclTuner.predict`), which would keep about 0.78")
 #: name, table, quote, command, published, what the row is, the probe's confidence, gap
 _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
     ("internlm-7b-8xa100-zero1x8", _ILM_FLOPS, _ILM_ROW8 + _ILM_FLOPS_COLUMNS, _ilm_8, 4103.0,
@@ -2324,12 +2326,12 @@ _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
      "'| 1 | 8 | TRUE | FALSE | 1024 | 2048 | 2 | 1 | 4M | 2346 | 105 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(1024, 1, 2, 1, zero_shard=8), 2346.0,
      "1,024 A100 80GB, ZeRO-1 over 8 (in node), micro-batch 2 x 1 (no accumulation)", "high",
-     "the source's compute excess (its 8-GPU rows +7 to +11 %) and too little exposed communication: with one "
+     "the source's compute excess (its 8-GPU rows +7 to +9 %) and too little exposed communication: with one "
      "micro-batch per step simtrain leaves 0.24 s of the ZeRO-1 gradient all-reduce (in 1 GiB buckets, each with "
-     "its copies on the communication stream) and the 8 owners' broadcasts exposed after 1.02 s of compute (0.95 s "
+     "its copies on the communication stream) and the 8 owners' broadcasts exposed after 1.02 s of compute (0.96 s "
      "stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), where the published step (1.75 s) less the "
      "compute the 8-GPU rows imply (about 1.0 s) leaves about 0.75 s; with no overlap of the data-parallel "
-     "communication (`--no-overlap-dp`) simtrain gives 2,223 tokens/s per GPU (-5.2 %): the run behaves as if the "
+     "communication (`--no-overlap-dp`) simtrain gives 2,222 tokens/s per GPU (-5.3 %): the run behaves as if the "
      "gradient reduction barely overlapped at one micro-batch, which the code does not explain (its "
      "torch.cuda.synchronize before each bucket keeps one bucket in flight and the overlap: audit 40); not closed"),
     ("internlm-7b-8xa100-zero1x8-ckpt-mb8", _ILM_FLOPS,
@@ -2357,13 +2359,13 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      "two thirds of the loss are predicted: simtrain keeps 0.923 of its 8-GPU throughput per GPU on 1,024 GPUs, "
      "the doc 0.884: the gradients' all-reduce over the 1,024 ranks crosses the 4 x 100 Gbit/s NICs in 1 GiB "
      "buckets, each in series with its copies on the communication stream, and the 8 owners' broadcasts (ZeRO-1 "
-     "inside each node) stay on NVLink, 0.24 s exposed in a 4.02 s step against 0.09 s of 3.71 s on one node, and "
+     "inside each node) stay on NVLink, 0.24 s exposed in a 4.03 s step against 0.09 s of 3.72 s on one node, and "
      "the slowest of 1,024 GPUs stretches the compute 1.067x where that of 8 stretches it 1.029x (gpu_spread); the "
      "common compute excess of the source (internlm-7b-8xa100-zero1x8) cancels in the ratio. The head's gradient "
      "now goes in the first bucket, as InternLM's code puts it (audit 40); audit 40 found one more difference from "
      "the code, not priced: its fp32 casts around RMSNorm, SwiGLU's two kernels and the owner's fp32 copies (about "
      "0.12 s a step on both); the rest (the 1,024-rank all-reduces over RoCE would need to be about 25 % slower: the "
-     "NICs at 80 of their 100 Gbit/s keep 0.883) is not diagnosed; not closed"),
+     "NICs at 80 of their 100 Gbit/s keep 0.884) is not diagnosed; not closed"),
     ("internlm-7b-zero1all-1024v8-scaling", _ILM_TGS, f"{_ILM_ZFULL}: the 1,024-GPU column (2271) over the 8-GPU one "
                                                       "(4062)",
      _ilm_zfull_8, _ilm_zfull_1024, 2271 / 4062, "TP 1, ZeRO-1 over all data-parallel ranks, micro-batch 2 x 4",
@@ -2372,20 +2374,20 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      f"{_ILM_TP2_ZFULL}: the 1,024-GPU column (2785) over the 8-GPU one (3822)",
      _ilm_tp2_8, _ilm_tp2_1024, 2785 / 3822, "TP 2, ZeRO-1 over all data-parallel ranks, micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted, a fifth over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
-     "2,785), simtrain 33 %: with TP 2 ZeRO-1 spans 512 ranks, whose 195 owners broadcast tensors half as large "
-     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 1.85 s of data-parallel "
-     "communication and 0.15 s of TP exposed in a 5.85 s step against 0.04 s and 0.15 s of 3.93 s on one node, "
+     "the loss is predicted, a quarter over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
+     "2,785), simtrain 34 %: with TP 2 ZeRO-1 spans 512 ranks, whose 291 owners broadcast tensors half as large "
+     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 2.04 s of data-parallel "
+     "communication and 0.15 s of TP exposed in a 6.11 s step against 0.04 s and 0.15 s of 4.00 s on one node, "
      "whose compute the slowest of 1,024 GPUs stretches 1.067x where that of 8 stretches it 1.029x (gpu_spread); "
-     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.864, 256 0.810 / "
-     "0.824, 512 0.783 / 0.763)"),
+     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.866, 256 0.810 / "
+     "0.826, 512 0.783 / 0.755)"),
     ("internlm-7b-tp2-zero1x4-1024v8-scaling", _ILM_TGS,
      f"{_ILM_TP2_Z4}: the 1,024-GPU column (3486) over the 8-GPU one (3761)",
      _ilm_tp2z4_8, _ilm_tp2z4_1024, 3486 / 3761, "TP 2, ZeRO-1 over 4 (in node), micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted: simtrain keeps 0.926 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
+     "the loss is predicted: simtrain keeps 0.929 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
      "gradient all-reduce across nodes (with each bucket's copies on the communication stream) and the 4 owners' "
-     "broadcasts leave 0.21 s exposed in a 4.25 s step against 0.04 s on one node, TP's 0.15 s on both, and the "
+     "broadcasts leave 0.20 s exposed in a 4.31 s step against 0.04 s on one node, TP's 0.15 s on both, and the "
      "slowest of 1,024 GPUs stretches the compute 1.067x where "
      "that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
      "(internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
@@ -2731,7 +2733,7 @@ _PD_GAP = ("simtrain's step is {step} s: {compute} s of compute, stretched 1.029
            "the published figure is {pub_mfu} of the A100's 312 "
            "TFLOP/s in the same count (by the probe's count: 0.49 by 6N to 0.56 by 6N + full attention over the "
            "three rows): the A100 compute comes out fast, as in probe 18's InternLM 8-GPU rows "
-           "(internlm-7b-8xa100-*, +7 to +11 %); not closed")
+           "(internlm-7b-8xa100-*, +7 to +9 %); not closed")
 
 
 def _paddlenlp(model: str, micro: int) -> Command:

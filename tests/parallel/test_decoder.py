@@ -68,7 +68,29 @@ def test_tensor_parallel_shards_sum_to_the_layer() -> None:
     ("gpt:layers=2,hidden=64,heads=4,seq=8,vocab=10,experts=2,top_k=3", "top_k: must be at most experts"),
     ("gpt:layers=2,hidden=64,heads=4,seq=8,vocab=10,widht=3", "widht"),
     ("resnet50:seq=4", "not a decoder"),
+    ("gpt:layers=2,hidden=64,heads=4,seq=8,vocab=10,gate_up=split", "gate_up: splits a gated MLP"),
+    ("gpt:layers=2,hidden=64,heads=4,seq=8,vocab=10,attention_bias=some", "attention_bias"),
 ])
 def test_bad_decoder(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_model(text)
+
+
+def test_attention_biases_and_a_split_gate_up() -> None:
+    """InternLM-7B's flash-attn layers: biased Wqkv and out_proj, separate w1, w3 (and w2): 9 tensors a layer and
+    291 in all where the Llama-style decoder has 6 and 195; the split keeps the parameters and FLOPs and runs the
+    gate and up projections as two GEMMs of the inner width."""
+    base = "gpt:layers=32,hidden=4096,heads=32,seq=2048,vocab=103168,gated=true"
+    llama, internlm = load_model(base), load_model(base + ",attention_bias=all,gate_up=split")
+    assert (len(llama.tensors), len(internlm.tensors)) == (195, 291)
+    a, b = block_layers(llama.config), block_layers(internlm.config)
+    assert sum(layer.num_params for layer in b) - sum(layer.num_params for layer in a) == 3 * 4096 + 4096
+    assert sum(layer.forward_flops for layer in b) == sum(layer.forward_flops for layer in a)
+    gemms = {layer.name.rsplit(".", 1)[-1]: layer.gemm for layer in b if layer.kind == "linear"}
+    assert gemms["gate"] == gemms["up"] == (2048, 11008, 4096)
+    qwen = block_layers(load_model(base + ",attention_bias=qkv").config)
+    biased = [t.name for layer in qwen for t in layer.tensors if t.name.endswith(".bias")]
+    assert biased == ["layers.0.attention.qkv.bias"]
+    gpt = block_layers(load_model("gpt:layers=1,hidden=64,heads=4,seq=8,vocab=10,attention_bias=none").config)
+    assert not any(t.name.startswith("layers.0.attention") and t.name.endswith(".bias") for layer in gpt
+                   for t in layer.tensors)
