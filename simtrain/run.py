@@ -60,6 +60,10 @@ DP_BUCKET_RULES = ("at-least", "at-most")
 #: ``contiguous_gradients``, off by default in DeepSpeed 0.3, ``zero/constants.py`` at 7d4d742: every gradient bucket
 #: all-reduced whole, each rank keeping its partition, the updated partitions all-gathered).
 ZERO_IMPLS = ("flat", "fsdp2", "owner-broadcast", "allreduce-gather")
+#: How the tensor-parallel collectives meet the GEMMs (``tp_overlap``; docs/parallelism.md): ``none``, every one on
+#: the critical path (Megatron-LM before its asynchronous communication); ``async``, each column-parallel layer's
+#: backward collectives overlap its own GEMMs (Megatron-LM's LinearWithGradAccumulationAndAsyncCommunication)
+TP_OVERLAPS = ("none", "async")
 
 
 def _algorithm_names() -> list[str]:
@@ -195,6 +199,13 @@ RUN_PARAMS: tuple[Param, ...] = (
           "hybrid sharding: ZeRO shards over groups of this many data-parallel ranks and replicates across them "
           "(PyTorch HSDP, DeepSpeed MiCS; divides dp·cp; needs zero >= 1; unset: the whole dp·cp group)",
           minimum=1),
+    Param("tp_overlap", "choice", "none",
+          "how the tensor-parallel collectives meet the GEMMs: none (every one on the critical path: Megatron-LM "
+          "before 2021) or async (each column-parallel layer's backward collectives overlap its own GEMMs: its "
+          "input gradient's all-reduce, or reduce-scatter and input all-gather under sequence parallelism, as "
+          "Megatron-LM's asynchronous tensor-parallel communication and flash-attn's fused_dense run them); "
+          "docs/parallelism.md",
+          choices=TP_OVERLAPS),
     Param("distribute_saved_activations", "boolean", False,
           "full recomputation: split each layer's saved input over the TP group and all-gather it before the "
           "layer is recomputed (Megatron --distribute-saved-activations, metaseq "
@@ -210,7 +221,7 @@ _DEFAULT_FRAMEWORK = next(p.default for p in RUN_PARAMS if p.name == "framework"
 #: rather than ignored.
 PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_shard_size", "zero_reshard",
              "zero_impl", "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size",
-             "dp_bucket_rule")
+             "dp_bucket_rule", "tp_overlap")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
 #: Size parameters: validated to bytes, shown back with their unit.
 _SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
@@ -399,6 +410,7 @@ class TrainingRun:
     zero_impl: str = "flat"
     zero_shard_size: int | None = None
     distribute_saved_activations: bool = False
+    tp_overlap: str = "none"
     topology_overrides: tuple[tuple[str, Any], ...] = ()
     network: Any = field(default_factory=dict)
     algorithm_params: Any = field(default_factory=dict)

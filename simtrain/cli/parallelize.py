@@ -21,9 +21,9 @@ __all__ = ["add_parser", "run"]
 
 #: The run parameters the search takes; the plan's own keys are what it searches.
 _FLAGS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "clip_grad", "autocast",
-          "reduce_dtype", "zero_impl", "profile", "algorithm", "scheme", "gpu_spread")
+          "reduce_dtype", "zero_impl", "tp_overlap", "profile", "algorithm", "scheme", "gpu_spread")
 #: Plan keys the search takes as a setting: validated by the search (a run without a plan refuses them).
-_PLAN_SETTINGS = ("zero_impl",)
+_PLAN_SETTINGS = ("zero_impl", "tp_overlap")
 #: Large models train in bf16 with Adam: the plan search's defaults, where a run's are fp32 and momentum.
 _DEFAULTS = {"dtype": "bf16", "optimizer": "adam"}
 
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
           f"{config['global_batch']}, {config['dtype']}{' under autocast' if config['autocast'] else ''}, "
           f"{config['optimizer']} ({config['optimizer_impl']}{', clipped' if config['clip_grad'] else ''})"
           + (f", ZeRO-{ZERO_IMPL_STAGE[config['zero_impl']]} as {config['zero_impl']}"
-             if config["zero_impl"] != "flat" else ""))
+             if config["zero_impl"] != "flat" else "")
+          + (f", TP communication {config['tp_overlap']}" if config["tp_overlap"] != "none" else ""))
     print(f"  {result.space} valid plans, {result.fit} fit in memory, {result.simulated} simulated (the rest cannot "
           "beat the best by their lower bound)")
     for rank, row in enumerate(result.best, 1):
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                  + (f" --zero-shard-size {row['zero_shard_size']}" if row["zero_shard_size"] else "")
                  + ("" if row["zero_reshard"] else " --no-zero-reshard")
                  + (f" --zero-impl {row['zero_impl']}" if row["zero_impl"] != "flat" else "")
+                 + (f" --tp-overlap {row['tp_overlap']}" if row["tp_overlap"] != "none" else "")
                  + (f" --scheme {row['scheme']}" if row["scheme"] != "none" else ""))
         print(f"{rank}. {units.format_time(row['step_time_s'])}, {row['tokens_per_s']:,.0f} tokens/s, MFU "
               f"{100 * row['mfu']:.1f} %, {units.format_size(row['memory_per_gpu_bytes'])} per GPU")

@@ -76,7 +76,7 @@ from simtrain.errors import ConfigError
 from simtrain.model.decoder import DecoderConfig, block_layers, embedding_layers, head_layers, is_core_attention
 from simtrain.model.spec import DTYPE_BYTES, Tensor
 from simtrain.network import NetworkCache, NetworkOptions, evaluate, template_traffic
-from simtrain.parallel.memory import fp8_share, stage_tensors
+from simtrain.parallel.memory import edge_params, fp8_share, stage_tensors
 from simtrain.parallel.owners import owner_shares
 from simtrain.parallel.plan import ParallelPlan
 from simtrain.topology import Cluster
@@ -87,6 +87,10 @@ __all__ = ["CATEGORIES", "Comms", "DpBucket", "StageCosts", "expert_block"]
 
 #: Communication classes of the report's ``exposed_comm_s``.
 CATEGORIES = ("tp", "pp", "dp", "cp", "ep")
+#: A decoder layer's column-parallel linear layers (their input gradient is reduced over the TP group) and its
+#: row-parallel ones (their output is), by the ends of their names (:func:`~simtrain.model.decoder.block_layers`).
+TP_COLUMN_LAYERS = (".attention.qkv", ".mlp.up", ".mlp.gate", ".mlp.shared.up")
+TP_ROW_LAYERS = (".attention.out", ".mlp.down", ".mlp.shared.down")
 
 
 class DpBucket(NamedTuple):
@@ -425,10 +429,36 @@ class StageCosts:
             return sum(compute.layer_time(layer, mb, phase, dtype) for layer in layers)
 
         # TP: two collectives per layer per pass
+        tp_gather = comms.time("all-gather", "tp", activation)
+        tp_scatter = comms.time("reduce-scatter", "tp", activation)
+        tp_reduce = comms.time("all-reduce", "tp", activation)
         if sp:
-            tp_pass = 2 * (comms.time("all-gather", "tp", activation) + comms.time("reduce-scatter", "tp", activation))
+            tp_pass = 2 * (tp_gather + tp_scatter)
         else:
-            tp_pass = 2 * comms.time("all-reduce", "tp", activation)
+            tp_pass = 2 * tp_reduce
+        tp_shares = {op: comms.share(op, "tp", activation) for op in ("all-gather", "reduce-scatter", "all-reduce")}
+
+        def tp_async(layers: list[Any]) -> float:
+            """What ``layers``' backward exposes of its TP collectives under ``tp_overlap async`` (Megatron-LM's
+            LinearWithGradAccumulationAndAsyncCommunication, flash-attn's fused_dense): each column-parallel layer
+            launches its input gradient's all-reduce (sequence parallel: reduce-scatter) before its weight-gradient
+            GEMM and waits for it after, and under sequence parallelism all-gathers its saved input for that GEMM
+            while its input-gradient GEMM runs; the two GEMMs, of equal multiply-adds, each taken as half the
+            layer's backward. A row-parallel layer's backward all-gathers its output gradient first under sequence
+            parallelism (exposed) and has no collective without it."""
+            exposed_b = 0.0
+            for layer in layers:
+                if layer.name.endswith(TP_ROW_LAYERS) and sp:
+                    exposed_b += tp_gather
+                if not layer.name.endswith(TP_COLUMN_LAYERS):
+                    continue
+                half = compute.layer_time(layer, mb, "backward", dtype) / 2
+                if sp:
+                    exposed_b += overlapped(half, [(tp_gather, tp_shares["all-gather"])]) - half
+                    exposed_b += overlapped(half, [(tp_scatter, tp_shares["reduce-scatter"])]) - half
+                else:
+                    exposed_b += overlapped(half, [(tp_reduce, tp_shares["all-reduce"])]) - half
+            return exposed_b
         kv_bytes = 2 * mb * c.seq * c.kv_dim // tp * width   # the whole sequence's K and V on one TP rank
         cp_gather = comms.time("all-gather", "cp", kv_bytes)
         cp_scatter = comms.time("reduce-scatter", "cp", kv_bytes)
@@ -485,10 +515,16 @@ class StageCosts:
                 z_f = overlapped(busy_f, [(gather, gather_share)]) - busy_f
                 z_b = overlapped(busy_b, [(again, gather_share), (scatter, scatter_share)]) - busy_b
                 z_f_first, z_b_first = gather, again + overlapped(busy_b, [(scatter, scatter_share)]) - busy_b
+            tp_f = tp_pass if not (moe and plan.folded) else (tp_pass if c.shared_experts else tp_pass / 2) + etp_pass
+            tp_b = tp_f
+            if plan.tp_overlap == "async" and tp > 1:
+                # the attention's projections, and a dense MLP's (a MoE layer's MLP collectives stay as they are)
+                attention = [layer for layer in layers if ".attention." in layer.name]
+                tp_b = tp_async(attention) + (tp_async([layer for layer in layers if ".mlp." in layer.name])
+                                              if not moe else tp_f - tp_pass / 2)
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f,
-                "tp": tp_pass if not (moe and plan.folded) else
-                (tp_pass if c.shared_experts else tp_pass / 2) + etp_pass,
+                "tp": tp_f, "tp_b": tp_b,
                 "cp_f": overlapped(core_f, [(cp_gather, cp_gather_share)]) - core_f,
                 "cp_b": overlapped(core_b, [(cp_gather, cp_gather_share), (cp_scatter, cp_scatter_share)]) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
@@ -520,16 +556,14 @@ class StageCosts:
             if plan.recompute == "full" else 0
         embed = embedding_layers(c, tp, cp)
         head = head_layers(c, tp, cp)
-        tied_copy = c.vocab // tp * c.hidden if c.tied and plan.pp > 1 else 0   # the last stage's, for the head
         sharded = plan.zero >= 3 and plan.dp * plan.cp > 1
 
-        def edge_unit(edges: list[Any], extra: int) -> tuple[float, float, float, float]:
-            """ZeRO-3's root unit of a chunk's edge layers (the embedding, the final norm and the head): its
-            gather at the forward's start and its gradients' reduce-scatter at the backward's end (seconds, exposed:
-            nothing of the chunk is left to hide them), and FSDP2's copies (out of the gather; into the reduction).
-            FSDP keeps the root's parameters gathered from forward to backward (FSDP1 does not free the root's,
-            FSDP2 sets the root's reshard_after_forward to False): no gather in the backward."""
-            count = sum(layer.num_params for layer in edges) + extra
+        def edge_unit(count: int) -> tuple[float, float, float, float]:
+            """ZeRO-3's root unit of a chunk's ``count`` edge parameters (the embedding, the final norm and the
+            head): its gather at the forward's start and its gradients' reduce-scatter at the backward's end
+            (seconds, exposed: nothing of the chunk is left to hide them), and FSDP2's copies (out of the gather;
+            into the reduction). FSDP keeps the root's parameters gathered from forward to backward (FSDP1 does not
+            free the root's, FSDP2 sets the root's reshard_after_forward to False): no gather in the backward."""
             if not sharded or not count:
                 return 0.0, 0.0, 0.0, 0.0
             dim = "shard" if plan.hybrid else "dpcp"
@@ -574,7 +608,7 @@ class StageCosts:
                     zb = k["zb_first"] if index == chunk_layers[-1] else k["zb"]
                     own_f, own_b = compute_of(index, k)
                     f = own_f + k["copy_f"] + k["tp"] + k["cp_f"] + k["ep"] + zf
-                    b = own_b + k["copy_b"] + k["tp"] + k["cp_b"] + k["ep"] + zb
+                    b = own_b + k["copy_b"] + k["tp_b"] + k["cp_b"] + k["ep"] + zb
                     b_own = own_b + k["copy_b"]
                     again = 0.0   # communication a full recomputation runs again
                     if stage_recomputed < full_layers:
@@ -593,14 +627,15 @@ class StageCosts:
                     buckets.append((b, k["grads"], k["expert_grads"], chunk))
                     compute_of_bucket.append(b_own)
                     if stage == 0:
-                        exposed["tp"] += (2 + again) * k["tp"] + again * saved_gather
+                        exposed["tp"] += (1 + again) * k["tp"] + k["tp_b"] + again * saved_gather
                         exposed["cp"] += (1 + again) * k["cp_f"] + k["cp_b"]
                         exposed["ep"] += (2 + again) * k["ep"]
                         exposed["dp"] += zf + zb
-                holds_head = stage == plan.pp - 1 and chunk == plan.chunks - 1
-                edges = (embed if stage == 0 and chunk == 0 else []) + (head if holds_head else [])
+                holds_embed, holds_head = stage == 0 and chunk == 0, stage == plan.pp - 1 and chunk == plan.chunks - 1
+                edges = (embed if holds_embed else []) + (head if holds_head else [])
                 edge_f, edge_b = time_of(edges, "forward"), time_of(edges, "backward")
-                gather, scatter, copy_f, copy_b = edge_unit(edges, tied_copy if holds_head else 0)
+                embed_count, head_count = edge_params(c, tp, plan.pp, stage)
+                gather, scatter, copy_f, copy_b = edge_unit(embed_count * holds_embed + head_count * holds_head)
                 edge_f, edge_b = edge_f + copy_f, edge_b + copy_b
                 copies[stage] += copy_f + copy_b
                 if stage == 0:
@@ -625,13 +660,14 @@ class StageCosts:
             # embedding's are ready when the stage's backward ends
             # (not under ZeRO-3, whose root unit holds the edges: reduced once its last gradient is ready)
             last = stage == plan.pp - 1
-            head_grads = sum(layer.num_params for layer in head) + tied_copy if last and not sharded else 0
-            head_dense = head_grads * grad_width
+            head_dense = 0.0 if sharded else edge_params(c, tp, plan.pp, stage)[1] * grad_width
             # with interleaving the head is in the last chunk, whose backward is done before chunk 0's begins
             head_b = time_of(head, "backward") if last and plan.chunks == 1 else 0.0
-            if sharded:   # readiness counts the root's gradients in the backward's end
-                head_b = 0.0
+            # the rest of chunk 0's backward after its layers': the embedding's (under ZeRO-3 with the root unit's
+            # copies and reduce-scatter, and the head's copies), and of it the compute
             embed_b = max(0.0, backward[stage][0] - sum(b for b, *_, chunk in buckets if chunk == 0) - head_b)
+            embed_own = max(0.0, backward_compute[stage][0] - sum(
+                own for (*_, chunk), own in zip(buckets, compute_of_bucket) if chunk == 0) - head_b)
             extra_dense = dense_params * grad_width - layer_dense - head_dense   # the embedding's
             ready = ready_own = head_b
             compute_at[ready] = ready_own
@@ -657,7 +693,7 @@ class StageCosts:
                                                                            compute, grad_width, codec)))
                 tensors = [t for layer in embed for t in layer.tensors] if stage == 0 else []
                 if tensors:
-                    ready, ready_own = ready + embed_b, ready_own + embed_b
+                    ready, ready_own = ready + embed_b, ready_own + embed_own
                     compute_at[ready] = ready_own
                     stage_buckets.append(DpBucket(ready, *comms.compressed(phase, stage, tensors, dp_per_node,
                                                                            compute, grad_width, codec)))
@@ -673,7 +709,7 @@ class StageCosts:
                     compute_at[ready] = ready_own
                     grads.append((ready, dense_bytes, expert_bytes))
                 if extra_dense > 0:
-                    ready, ready_own = ready + embed_b, ready_own + embed_b
+                    ready, ready_own = ready + embed_b, ready_own + embed_own
                     compute_at[ready] = ready_own
                     grads.append((ready, extra_dense, 0.0))
                 # a bucket is sized by its reduction's operand: the gradients themselves, or under ZeRO-3's
@@ -738,7 +774,7 @@ class StageCosts:
                     model_flops, hardware_flops, comms, p2p_bytes, phase, forward_compute, backward_compute,
                     ready_compute, copies, owner_bytes)
         # the first stage's edge layers (its GPUs are the ones counted)
-        edge_count = sum(layer.num_params for layer in embed + (head if plan.pp == 1 else []))
+        edge_count = sum(edge_params(c, tp, plan.pp, 0))
         costs._count_bytes(c, plan, kinds, activation, kv_bytes, dispatch, width, min(full_layers, len(
             plan.stage_layers(0))), (edge_count * param_width, edge_count * grad_width))
         return costs
@@ -762,6 +798,8 @@ class StageCosts:
         if plan.sequence_parallel:
             comms.count("all-gather", "tp", activation, tp_pairs * (1 + recompute))
             comms.count("reduce-scatter", "tp", activation, tp_pairs * (1 + recompute))
+            if plan.tp_overlap == "async":   # each column-parallel layer gathers its saved input again backward
+                comms.count("all-gather", "tp", activation, tp_pairs)
         else:
             comms.count("all-reduce", "tp", activation, tp_pairs * (1 + recompute))
         comms.count("all-gather", "tp", activation, m * full_layers if plan.distribute_saved_activations else 0)

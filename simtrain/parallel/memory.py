@@ -199,14 +199,27 @@ def _stage_params(c: DecoderConfig, tp: int, pp: int, ep: int, chunks: int, laye
         layer_dense, layer_expert = kinds[c.is_moe(index)][0], expert_kinds[c.is_moe(index)][1]
         dense += layer_dense
         expert += layer_expert / ep
-    if stage == 0:
-        dense += sum(layer.num_params for layer in embedding_layers(c, tp))
+    return dense + sum(edge_params(c, tp, pp, stage)), expert
+
+
+@functools.lru_cache(maxsize=1024)
+def edge_params(c: DecoderConfig, tp: int, pp: int, stage: int) -> tuple[int, int]:
+    """(input side, output side) parameters one GPU of pipeline ``stage`` holds outside the transformer layers: the
+    embedding layers on the first stage; the final norm, the head and, when the head is tied and pp > 1, its copy
+    of the embedding (Megatron-LM keeps one) on the last.
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 2, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
+    >>> edge_params(c, 1, 1, 0), edge_params(c, 1, 2, 1)   # tied: the head's copy of the embedding under pp > 1
+    ((8448, 128), (0, 6528))
+    """
+    embed = sum(layer.num_params for layer in embedding_layers(c, tp)) if stage == 0 else 0
+    head = 0
     if stage == pp - 1:
-        head = head_layers(c, tp)
-        dense += sum(layer.num_params for layer in head)
-        if c.tied and pp > 1:
-            dense += c.vocab // tp * c.hidden
-    return dense, expert
+        head = sum(layer.num_params for layer in head_layers(c, tp)) + (c.vocab // tp * c.hidden
+                                                                        if c.tied and pp > 1 else 0)
+    return embed, head
 
 
 @functools.lru_cache(maxsize=256)
@@ -376,7 +389,7 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
         # embedding's last) without --dp-bucket-size, else the cap (bytes at the reduction's width) and, closing
         # at or after it (at-least), up to one more layer
         layer = _layer_params(c, plan.tp)[False][0]
-        head = sum(layer.num_params for layer in head_layers(c, plan.tp))
+        head = edge_params(c, plan.tp, plan.pp, stage)[1]
         item = max(layer, head, dense - c.layers * layer - head)
         cap = plan.dp_bucket / DTYPE_BYTES[gradient_dtype(dtype, autocast, reduce_dtype)]
         bucket = item if not cap else max(cap, item) if plan.dp_bucket_rule == "at-most" else cap + item
@@ -413,6 +426,8 @@ def memory_per_gpu(c: DecoderConfig, plan: ParallelPlan, dtype: str = "bf16", op
                                                 "none", width)
     if plan.zero >= 3 and plan.zero_reshard:
         workspace += 2 * param_width * (dense + expert) / max(1, per_stage)
+        if dense_dp > 1:   # the root unit (the edge layers) stays gathered from forward to backward
+            workspace += param_width * sum(edge_params(c, plan.tp, plan.pp, stage))
     out: dict[str, Any] = {"parameters": parameters, "gradients": gradients, "optimizer": optimizer_bytes,
                            "activations": activations, "workspace": workspace}
     if scheme is not None and scheme.describe() != "none":

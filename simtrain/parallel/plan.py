@@ -277,6 +277,9 @@ class ParallelPlan:
     distribute_saved_activations : bool
         Full recomputation: each layer's saved input is split over the TP group and all-gathered before the layer
         is recomputed.
+    tp_overlap : str
+        ``none``: every tensor-parallel collective on the critical path; ``async``: a column-parallel layer's
+        backward collectives overlap its own GEMMs (Megatron-LM's asynchronous tensor-parallel communication).
     """
 
     tp: int
@@ -304,6 +307,7 @@ class ParallelPlan:
     dp_bucket_rule: str = "at-least"   # how a bucket closes (simtrain.run.DP_BUCKET_RULES)
     etp: int = 0
     distribute_saved_activations: bool = False
+    tp_overlap: str = "none"
     _strides: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _groups: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -508,7 +512,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
               overlap_dp: bool = True, pipeline_layout: str | None = None, overlap_pp: bool = False,
               zero_reshard: bool = True, zero_shard_size: int | None = None, dp_bucket_size: float | None = None,
               dp_bucket_rule: str | None = None, distribute_saved_activations: bool = False,
-              zero_impl: str = "flat") -> ParallelPlan:
+              zero_impl: str = "flat", tp_overlap: str = "none") -> ParallelPlan:
     """Validate a plan for a decoder (:class:`~simtrain.model.decoder.DecoderConfig`) on ``num_gpus`` GPUs.
 
     Examples
@@ -574,6 +578,10 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     from simtrain.run import DP_BUCKET_RULES
 
     check_zero_impl(zero_impl)
+    from simtrain.run import TP_OVERLAPS
+
+    if tp_overlap not in TP_OVERLAPS:
+        raise ConfigError("unknown value", key="tp_overlap", value=tp_overlap, choices=list(TP_OVERLAPS))
     stage = ZERO_IMPL_STAGE.get(zero_impl)
     if stage is not None and zero != stage:
         raise ConfigError(f"needs zero {stage}, where the run has zero {zero} ({_ZERO_IMPL_WHY[zero_impl]})",
@@ -640,7 +648,7 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                         # at dp·cp = 1 there is no reduction to merge (a sweep's one-replica row keeps the size)
                         dp_bucket=float(dp_bucket_size or 0.0) if dp * cp > 1 else 0.0,
                         dp_bucket_rule=dp_bucket_rule or "at-least",
-                        etp=etp, distribute_saved_activations=distribute_saved_activations)
+                        etp=etp, distribute_saved_activations=distribute_saved_activations, tp_overlap=tp_overlap)
 
 
 def _check_folding(config: Any, parallel: str, tp: int, cp: int, dp: int, ep: int, etp: int, sequence_parallel: bool,

@@ -63,17 +63,17 @@ RECOMPUTE = ("none", "selective", "full")
 RANK_ORDERS = ("tp-cp-dp-pp", "tp-cp-pp-dp")
 
 
-def _plan_with(c: Any, n: int, keys: dict[str, Any], zero_impl: str) -> ParallelPlan:
+def _plan_with(c: Any, n: int, keys: dict[str, Any], zero_impl: str, tp_overlap: str = "none") -> ParallelPlan:
     """The candidate's plan, with ``zero_impl`` where it applies: plans of its ZeRO stage that it prices (the other
     stages, and plans it refuses, such as allreduce-gather's hybrid-sharded, pipelined or accumulating ones, stay
-    ``flat``)."""
+    ``flat``); every plan with ``tp_overlap``."""
     if keys["zero"] == ZERO_IMPL_STAGE.get(zero_impl):
         try:
-            return make_plan(c, n, **keys, zero_impl=zero_impl)
+            return make_plan(c, n, **keys, zero_impl=zero_impl, tp_overlap=tp_overlap)
         except ConfigError as error:
             if error.key != "zero_impl":   # a fault of the candidate itself, not of the implementation
                 raise
-    return make_plan(c, n, **keys, zero_impl="flat")
+    return make_plan(c, n, **keys, zero_impl="flat", tp_overlap=tp_overlap)
 
 
 @dataclass
@@ -136,7 +136,7 @@ class SearchResult:
 _SEARCH_PARAMS = ("model", "topology", "gpus", "global_batch", "dtype", "optimizer", "optimizer_impl", "autocast",
                   "clip_grad", "reduce_dtype", "algorithm", "gpu_spread", "profile")
 _PLAN_PARAMS = ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero", "sequence_parallel",
-                "rank_order", "zero_reshard", "zero_impl")
+                "rank_order", "zero_reshard", "zero_impl", "tp_overlap")
 
 
 def candidates(c: DecoderConfig, num_gpus: int, gpus_per_node: int, global_batch: int) -> Iterator[dict[str, Any]]:
@@ -242,7 +242,8 @@ class _Bounds:
                 f, b, core, tp = self.layer(plan.tp, plan.cp, plan.sequence_parallel, plan.micro_batch,
                                             c.is_moe(index))
                 extra = f + tp if plan.recompute == "full" else core if plan.recompute == "selective" else 0.0
-                total += f + b + 2 * tp + extra
+                # asynchronous TP communication may hide all of the backward's collectives
+                total += f + b + (2 if plan.tp_overlap == "none" else 1) * tp + extra
             stage_work.append(total)
         busiest, lightest = max(stage_work), min(stage_work)
         fill_drain = (plan.pp - 1) * lightest / plan.chunks
@@ -254,7 +255,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
            algorithm: str = "auto", scheme: str | None = None, cache: Any = None,
            progress: Callable[[int, int], None] | None = None, gpu_spread: float | None = None,
            optimizer_impl: str = "fused", autocast: bool = False, clip_grad: bool = False,
-           reduce_dtype: str = "auto", zero_impl: str = "flat") -> SearchResult:
+           reduce_dtype: str = "auto", zero_impl: str = "flat", tp_overlap: str = "none") -> SearchResult:
     """The ``top`` fastest plans for ``model`` on ``topology`` at ``global_batch`` (see the module doc).
 
     Every plan's stages compute as the slowest of the cluster's GPUs does under ``gpu_spread`` (the run parameter:
@@ -266,7 +267,8 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     (:mod:`simtrain.optimizers`, :class:`~simtrain.run.TrainingRun`). ``zero_impl`` is how the plans of the ZeRO
     stage it applies to hold the states (:data:`~simtrain.parallel.plan.ZERO_IMPL_STAGE`: ``fsdp2``, FSDP2's copies,
     for the ZeRO-3 plans; ``owner-broadcast``, whole tensors per owner, for the ZeRO-1 plans; ``allreduce-gather``,
-    DeepSpeed's stage 2, for the ZeRO-2 plans it prices); the other plans stay ``flat``.
+    DeepSpeed's stage 2, for the ZeRO-2 plans it prices); the other plans stay ``flat``. ``tp_overlap`` is how every
+    plan's tensor-parallel collectives meet the GEMMs (:data:`~simtrain.run.TP_OVERLAPS`).
 
     ``scheme`` (``NAME:key=value``) adds, to every plan it applies to (ZeRO-0, no expert parallelism, more than one
     data-parallel rank), the same plan with that compression scheme on its data-parallel dimension.
@@ -287,6 +289,10 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     from simtrain.run import check_combination
 
     check_zero_impl(zero_impl)   # plans of other ZeRO stages run flat, so make_plan would not see a bad value there
+    from simtrain.run import TP_OVERLAPS
+
+    if tp_overlap not in TP_OVERLAPS:
+        raise ConfigError("unknown value", key="tp_overlap", value=tp_overlap, choices=list(TP_OVERLAPS))
 
     check_combination(0.0, False, "analytical", dtype=dtype, autocast=autocast)   # a run's rule: a half dtype
     if gpus is not None:   # before the cluster is built: the search's memory grows with the GPUs it spans
@@ -323,7 +329,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     example = ""
     for keys in candidates(c, n, cluster.gpus_per_node, global_batch):
         space += 1
-        plan = _plan_with(c, n, keys, zero_impl)
+        plan = _plan_with(c, n, keys, zero_impl, tp_overlap)
         memory_key = (keys["parallel"], plan.micro_batch, keys["pipeline_schedule"], plan.recompute, plan.zero,
                       plan.sequence_parallel, plan.zero_group, plan.zero_reshard, plan.zero_impl)
         memory = memory_seen.get(memory_key)
@@ -385,6 +391,7 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
                         {"model": spec.name, "topology": cluster.name, "gpus": n, "global_batch": global_batch,
                          "dtype": dtype, "optimizer": optimizer, "optimizer_impl": optimizer_impl, "autocast": autocast,
                          "clip_grad": clip_grad, "reduce_dtype": reduce_dtype, "zero_impl": zero_impl,
+                         "tp_overlap": tp_overlap,
                          "algorithm": algorithm,
                          "gpu_spread": gpu_spread, "profile": profile, "device": device.name})
 
@@ -412,7 +419,7 @@ def _row(c: DecoderConfig, plan: ParallelPlan, keys: dict[str, Any], memory: dic
         **{k: keys[k] for k in ("parallel", "micro_batch", "pipeline_schedule", "recompute", "zero",
                                 "sequence_parallel", "rank_order")},
         "zero_shard_size": plan.zero_group if plan.hybrid else None, "zero_reshard": plan.zero_reshard,
-        "zero_impl": plan.zero_impl, "num_micro_batches": m,
+        "zero_impl": plan.zero_impl, "tp_overlap": plan.tp_overlap, "num_micro_batches": m,
         "step_time_s": t,
         "tokens_per_s": plan.global_batch * c.seq / t,
         "mfu": costs.model_flops / (t * n * device.peak_flops(dtype)),

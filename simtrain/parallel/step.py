@@ -81,7 +81,7 @@ def plan_of(run: Any, spec: Any, num_gpus: int) -> ParallelPlan:
                      overlap_pp=run.overlap_pp, zero_reshard=run.zero_reshard, zero_impl=run.zero_impl,
                      zero_shard_size=run.zero_shard_size, dp_bucket_size=run.dp_bucket_size,
                      dp_bucket_rule=run.dp_bucket_rule,
-                     distribute_saved_activations=run.distribute_saved_activations)
+                     distribute_saved_activations=run.distribute_saved_activations, tp_overlap=run.tp_overlap)
 
 
 def _stage_factors(plan: ParallelPlan, factors: np.ndarray) -> list[float]:
@@ -334,6 +334,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "plan": plan.describe(),
         "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep, "etp": plan.expert_tp,
         "expert_dp": plan.expert_dp, "distribute_saved_activations": plan.distribute_saved_activations,
+        "tp_overlap": plan.tp_overlap,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
         "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard, "zero_impl": plan.zero_impl,

@@ -2242,7 +2242,10 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "time here (audit 40: every bucket's all-reduce outlasts the backward between buckets at 1,024 GPUs, "
              "none does at 8); the code's 291 tensors, its biased Wqkv and out_proj and separate w1, w3 and w2: "
              "`attention_bias=all,gate_up=split` (stated since 2026-12-07, helper audit 40; the owners under "
-             "zero1=-1 are those tensors); the head's "
+             "zero1=-1 are those tensors); at TP 2 its flash-attn ColumnParallelLinear launches each input gradient's "
+             "all-reduce asynchronously before the weight-gradient GEMM and waits after it (fused_dense.py:95-109): "
+             "`--tp-overlap async` (stated since 2026-12-07, helper audits 40 and 41; Wqkv, w1 and w2 each a "
+             "column-parallel layer); the head's "
              "gradient goes in the first bucket, as InternLM's code puts it (priced since 2026-12-07); the fp32 "
              "casts around RMSNorm, SwiGLU's two kernels and the owner's fp32 copies for its overflow check and "
              "norm are not priced), the gradients clipped at norm 1.0 (7B_sft.py's clip_grad_norm: "
@@ -2254,10 +2257,10 @@ _ILM_TEXT = ("nodes of 8 A100 80 GB SXM as the catalog's `dgx-a100` (NVSwitch) w
              "step time / GPUs")
 _ILM_PACKING = ("pack_sample_into_one=False (variable-length attention inside the packed 2,048-token rows) priced as "
                 "full causal attention over 2,048 tokens: not expressible, a few percent of a 7B model's FLOPs")
-_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +7 to +9 % "
+_ILM_COMPUTE_GAP = ("the compute of this source's runs comes out fast: its 8-GPU rows are +7 to +10 % "
                     "(internlm-7b-8xa100-*; +12 to +17 % with FlashAttention-2's rates, before the cases stated the "
                     "code's FlashAttention 1), where one node exposes little communication (0.09 s of a 3.72 s step "
-                    "at TP 1, 0.20 s of 4.00 s at TP 2; 0.10 s of each is waiting for the slowest of 8 GPUs, "
+                    "at TP 1, 0.15 s of 3.95 s at TP 2; 0.10 s of each is waiting for the slowest of 8 GPUs, "
                     "gpu_spread), simtrain's MFU at TP 1 and micro-batch 2 being 0.63 where the "
                     "doc's TFLOPS column gives 183 (0.59 of the A100's 312); what InternLM's steps spend beyond the "
                     "GEMMs and FlashAttention simtrain prices is not measured in any breakdown at hand; not closed")
@@ -2267,7 +2270,8 @@ def _internlm(gpus: int, tp: int, micro: int, num: int, zero_shard: int | None =
               recompute: str = "none") -> Command:
     dp = gpus // tp
     return Command("simulate", {"model": _ILM_MODEL, "topology": "dgx-a100", "gpus": gpus,
-                                "parallel": f"tp={tp},pp=1,dp={dp}", "micro_batch": micro,
+                                "parallel": f"tp={tp},pp=1,dp={dp}", **({"tp_overlap": "async"} if tp > 1 else {}),
+                                "micro_batch": micro,
                                 "global_batch": micro * num * dp, "dtype": "bf16", "optimizer": "adam",
                                 "optimizer_impl": "foreach", "clip_grad": True, "zero": 1,
                                 "zero_impl": "owner-broadcast", "dp_bucket_size": "1GiB", "dp_bucket_rule": "at-most",
@@ -2326,7 +2330,7 @@ _PROBE18_ILM: Sequence[tuple[str, str, str, Command, float, str, str, str]] = (
      "'| 1 | 8 | TRUE | FALSE | 1024 | 2048 | 2 | 1 | 4M | 2346 | 105 |'" + _ILM_FLOPS_COLUMNS,
      _internlm(1024, 1, 2, 1, zero_shard=8), 2346.0,
      "1,024 A100 80GB, ZeRO-1 over 8 (in node), micro-batch 2 x 1 (no accumulation)", "high",
-     "the source's compute excess (its 8-GPU rows +7 to +9 %) and too little exposed communication: with one "
+     "the source's compute excess (its 8-GPU rows +7 to +10 %) and too little exposed communication: with one "
      "micro-batch per step simtrain leaves 0.24 s of the ZeRO-1 gradient all-reduce (in 1 GiB buckets, each with "
      "its copies on the communication stream) and the 8 owners' broadcasts exposed after 1.02 s of compute (0.96 s "
      "stretched 1.067x for the slowest of 1,024 GPUs, gpu_spread), where the published step (1.75 s) less the "
@@ -2374,20 +2378,20 @@ _PROBE18_ILM_SCALING: Sequence[tuple[str, str, str, Command, Command, float, str
      f"{_ILM_TP2_ZFULL}: the 1,024-GPU column (2785) over the 8-GPU one (3822)",
      _ilm_tp2_8, _ilm_tp2_1024, 2785 / 3822, "TP 2, ZeRO-1 over all data-parallel ranks, micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted, a quarter over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
-     "2,785), simtrain 34 %: with TP 2 ZeRO-1 spans 512 ranks, whose 291 owners broadcast tensors half as large "
-     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 2.04 s of data-parallel "
-     "communication and 0.15 s of TP exposed in a 6.11 s step against 0.04 s and 0.15 s of 4.00 s on one node, "
+     "the loss is predicted, 29 % over: the doc's run loses 27 % of its 8-GPU throughput per GPU (3,822 -> "
+     "2,785), simtrain 35 %: with TP 2 ZeRO-1 spans 512 ranks, whose 291 owners broadcast tensors half as large "
+     "through a chain half as long as at TP 1 (internlm-7b-zero1all-1024v8-scaling), 2.05 s of data-parallel "
+     "communication and 0.10 s of TP exposed in a 6.07 s step against 0.04 s and 0.10 s of 3.95 s on one node, "
      "whose compute the slowest of 1,024 GPUs stretches 1.067x where that of 8 stretches it 1.029x (gpu_spread); "
-     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.866, 256 0.810 / "
-     "0.826, 512 0.783 / 0.755)"),
+     "the doc's other columns follow (8-GPU ratio, doc against simtrain: 128 GPUs 0.866 / 0.865, 256 0.810 / "
+     "0.824, 512 0.783 / 0.753)"),
     ("internlm-7b-tp2-zero1x4-1024v8-scaling", _ILM_TGS,
      f"{_ILM_TP2_Z4}: the 1,024-GPU column (3486) over the 8-GPU one (3761)",
      _ilm_tp2z4_8, _ilm_tp2z4_1024, 3486 / 3761, "TP 2, ZeRO-1 over 4 (in node), micro-batch 4 x 4",
      "medium (varlen packing not expressible; dtype bf16 from configs/7B_sft.py)",
-     "the loss is predicted: simtrain keeps 0.929 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
+     "the loss is predicted: simtrain keeps 0.925 of its 8-GPU throughput per GPU on 1,024 GPUs, the doc 0.927: the "
      "gradient all-reduce across nodes (with each bucket's copies on the communication stream) and the 4 owners' "
-     "broadcasts leave 0.20 s exposed in a 4.31 s step against 0.04 s on one node, TP's 0.15 s on both, and the "
+     "broadcasts leave 0.21 s exposed in a 4.27 s step against 0.04 s on one node, TP's 0.10 s on both, and the "
      "slowest of 1,024 GPUs stretches the compute 1.067x where "
      "that of 8 stretches it 1.029x (gpu_spread); the common compute excess of the source "
      "(internlm-7b-8xa100-tp2-zero1x4) cancels in the ratio"),
@@ -2443,12 +2447,17 @@ _NML_175B_TEXT = (f"{_NML_SYSTEM}; the catalog's `gpt3-175b` (96 layers, hidden 
                   "sequence parallelism, PP 8 in simtrain's default 1F1B schedule, data parallel over the rest, "
                   "micro-batch 2; selective recomputation; the gradient reduction after the pipeline, not overlapped "
                   "(NeMo v1.11.0's configure_optimizers sets overlap_grad_sync False under pipeline or sequence "
-                  f"parallelism: `--no-overlap-dp`); {_NML_RUN}")
+                  "parallelism: `--no-overlap-dp`); Apex's tensor-parallel layers (apex 3c19f106 "
+                  "transformer/tensor_parallel/layers.py:330-380) all-gather a column-parallel layer's saved input "
+                  "beside its input-gradient GEMM and reduce-scatter the input gradient beside its weight-gradient "
+                  "GEMM: `--tp-overlap async` (stated since 2026-12-07, helper audit 41); "
+                  f"{_NML_RUN}")
 _nml_5b_8, _nml_5b_256, _nml_175b_64, _nml_175b_1024 = (
     Command("simulate", {"model": _model, "topology": "dgx-a100", "gpus": _g, "parallel": _plan.format(dp=_g // _mp),
                          "micro_batch": 2, "global_batch": 2048, "dtype": "bf16", "optimizer": "adam",
                          "clip_grad": True, "zero": 1, "reduce_dtype": "fp32", "recompute": _recompute,
-                         **({"sequence_parallel": True, "overlap_dp": False} if _mp > 1 else {}),
+                         **({"sequence_parallel": True, "overlap_dp": False, "tp_overlap": "async"} if _mp > 1
+                            else {}),
                          "check_memory": False, **_NCCL})
     for _model, _g, _plan, _mp, _recompute in (
         ("gpt:layers=24,hidden=4096,heads=32,seq=2048,vocab=50304,dropout=0.1", 8, "tp=1,pp=1,dp={dp}", 1, "none"),
@@ -2486,10 +2495,10 @@ _case("nemo-megatron-gpt3-175b-64xa100", "nemo-megatron-launcher",
       f"the step's tokens / step time; {_DEFAULT_ALGO}; "
       f"{_P18_CONFIDENCE.format('medium (the run configuration from the predefined 175b.yaml)')}",
       [_nml_175b_64], _value(_nml_175b_64, "tokens_per_s"),
-      gap="simtrain's step is 409 s: 341 s of compute, 16.3 s more waiting for the slowest of 64 GPUs "
-          "(gpu_spread), 39.5 s of exposed TP and 0.6 s of PP communication per 1,024 micro-batches, bubble 2.9 %, "
-          "MFU 0.55, where the published 7,500 tokens/s is about 0.39 (6N); overlapping the pipeline sends "
-          "(`--overlap-pp`) does not move it (+36.8 %); the same source's 5B row (TP 1, no recomputation) is +13.6 % "
+      gap="simtrain's step is 404 s: 341 s of compute, 16.3 s more waiting for the slowest of 64 GPUs "
+          "(gpu_spread), 34.0 s of exposed TP and 0.6 s of PP communication per 1,024 micro-batches, bubble 3.0 %, "
+          "MFU 0.56, where the published 7,500 tokens/s is about 0.39 (6N); overlapping the pipeline sends "
+          "(`--overlap-pp`) does not move it (+38.7 %); the same source's 5B row (TP 1, no recomputation) is +13.6 % "
           "(nemo-megatron-gpt3-5b-8xa100): the compute efficiency of the 2022 NeMo/Apex stack (no FlashAttention) is "
           "over-estimated in both, more so on the TP 8 + sequence parallel + selective recomputation path; not closed")
 _weak_scaling_case(
@@ -2505,12 +2514,14 @@ _weak_scaling_case(
     _nml_175b_64, _nml_175b_1024,
     "the loss is over-predicted by half: simtrain keeps 0.874 of the 64-GPU throughput per GPU on 1,024, the run "
     "0.914: at a fixed global batch the micro-batches per pipeline fall from 1,024 to 64, so the bubble grows from "
-    "2.9 % to 11.7 % of the step, the fp32 gradient reduce-scatter and the parameter all-gather after the pipeline "
-    "(not overlapped, as NeMo ran them under pipeline parallelism) leave 0.67 s exposed in a 29.3 s step, and the "
+    "3.0 % to 11.8 % of the step, the fp32 gradient reduce-scatter and the parameter all-gather after the pipeline "
+    "(not overlapped, as NeMo ran them under pipeline parallelism) leave 0.67 s exposed in a 28.9 s step, and the "
     "slowest of 1,024 GPUs stretches the compute 1.067x where that of 64 stretches it 1.048x (gpu_spread); the "
-    "common compute excess (nemo-megatron-gpt3-175b-64xa100) cancels in the ratio; Apex's overlap of part of the "
-    "sequence-parallel communication with the GEMMs in backward is not modelled (simtrain exposes all of it), and "
-    "would shrink the 64-GPU step more than the 1,024-GPU one's share of it")
+    "common compute excess (nemo-megatron-gpt3-175b-64xa100) cancels in the ratio; Apex's overlap of the "
+    "sequence-parallel all-gather and reduce-scatter with the GEMMs in backward is modelled (`--tp-overlap async`): "
+    "it hides 5.5 s of the 39.5 s of TP communication in the 64-GPU step and 0.34 s of 2.47 s in the 1,024-GPU "
+    "one, shrinking the first 1.4 % and the second 1.3 %, so the ratio barely moves (0.874 with all of it exposed, "
+    "`--tp-overlap none`)")
 
 # jzhang38/TinyLlama README ('Blazingly Fast'): TinyLlama-1.1B on A100-40G, tokens/s per GPU.
 _tinyllama = Command("simulate", {
@@ -2664,7 +2675,7 @@ _MT_GAP = ("simtrain keeps {sim} of its 1-VM throughput per GPU on {vms} VMs, Ma
            "its compute stretched for the slowest GPU (gpu_spread) 1.029x on one VM and 1.036x to 1.053x on 2 to 16, "
            "where the run loses {loss} % per GPU; one reduction per layer gives {per_layer}, no overlap of the "
            "data-parallel communication (`--no-overlap-dp`) {serial} ({serial_error}), and NCCL's socket transport in "
-           "TCPX's place (`--set topology.nic.transport=socket`, per layer) 0.970 on 2 VMs and 0.796 on 16; before "
+           "TCPX's place (`--set topology.nic.transport=socket`, per layer) 0.959 on 2 VMs and 0.788 on 16; before "
            "the cases stated TCPX and the scripts' ring (2026-12-07) simtrain kept {before}; {verdict}")
 
 
@@ -2691,16 +2702,16 @@ _MT_OPEN = ("the loss on 2 and 4 VMs is not diagnosed: simtrain's fp32 all-reduc
 for (_vms, _mt_row, _tflops, _threshold,
      (_sim, _step, _exposed, _per_layer, _serial, _serial_error, _before, _verdict)) in (
         (2, "'| 2x A3 (h100-80gb-8)    | 422              |'", 422, "64MiB",
-         ("0.980", "1.237", "67", "0.980", "0.796", "-7.2 %", "0.986", _MT_OPEN)),
+         ("0.976", "1.243", "73", "0.976", "0.796", "-7.2 %", "0.986", _MT_OPEN)),
         (4, "'| 4x A3 (h100-80gb-8)    | 407              |'", 407, "512MiB",
-         ("0.948", "1.279", "100", "0.969", "0.722", "-12.8 %", "0.884", _MT_OPEN)),
+         ("0.937", "1.294", "115", "0.960", "0.722", "-12.8 %", "0.884", _MT_OPEN)),
         (8, "'| 8x A3 (h100-80gb-8)    | 409              |'", 409, "1GiB",
-         ("0.877", "1.383", "198", "0.960", "0.688", "-17.2 %", "0.828",
+         ("0.868", "1.397", "213", "0.951", "0.688", "-17.2 %", "0.828",
           "three quarters of the loss are predicted; what the rest is (TCPX's per-collective floor of about 1.7 ms, "
           "nccl-allreduce-2node-h100-a3high-tcpx-64mb; the 12 channels; the profiled steps) is not modelled; not "
           "closed")),
         (16, "'| 16x A3 (h100-80gb-8)   | 375              |'", 375, "1GiB",
-         ("0.863", "1.404", "213", "0.954", "0.671", "-11.9 %", "0.823",
+         ("0.854", "1.419", "228", "0.944", "0.671", "-11.9 %", "0.823",
           "three fifths of the loss are predicted; what the rest is (the fabric across 16 VMs, TCPX's floor and "
           "channels, stragglers beyond the spread) is not modelled; not closed"))):
     _weak_scaling_case(
@@ -2733,7 +2744,7 @@ _PD_GAP = ("simtrain's step is {step} s: {compute} s of compute, stretched 1.029
            "the published figure is {pub_mfu} of the A100's 312 "
            "TFLOP/s in the same count (by the probe's count: 0.49 by 6N to 0.56 by 6N + full attention over the "
            "three rows): the A100 compute comes out fast, as in probe 18's InternLM 8-GPU rows "
-           "(internlm-7b-8xa100-*, +7 to +9 %); not closed")
+           "(internlm-7b-8xa100-*, +7 to +10 %); not closed")
 
 
 def _paddlenlp(model: str, micro: int) -> Command:

@@ -34,6 +34,18 @@ from simtrain.validation.command import RUN_METHOD, Command
 __all__: list[str] = []
 
 _NCCL = {"network.protocol": "nccl"}
+#: Helper audit 41 (/work/reports/audit41_tp_overlap.md): the code of these sources overlaps each column-parallel
+#: layer's backward collectives with its own GEMMs (Megatron-LM's LinearWithGradAccumulationAndAsyncCommunication,
+#: the default since 2021-09-02 and with sequence parallelism from its first commit; Transformer Engine's layers in
+#: every version read)
+_TP_ASYNC = ("the column-parallel layers' backward collectives overlap their own GEMMs ({how}): `--tp-overlap async` "
+             "(stated since 2026-12-07, helper audit 41)")
+
+
+def _async_tp(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with ``tp_overlap`` async where the plan has tensor parallelism (a TP-less row prints no flag)."""
+    tp = next((int(part[3:]) for part in str(params.get("parallel", "")).split(",") if part.startswith("tp=")), 1)
+    return {**params, "tp_overlap": "async"} if tp > 1 else params
 _BASE = ("simtrain's shipped defaults otherwise (catalog device and its compute model, the network with NCCL's "
          "protocol model, `network.protocol: nccl`)")
 SELENE = ("Selene as the catalog's `dgx-a100` (8 A100 80 GB on NVSwitch per node, 8 x HDR 200 Gbit/s NICs, "
@@ -76,6 +88,7 @@ for _model, (_layers, _hidden, _heads, _gpus, _parallel, _batch, _schedule, _ful
             _params["sequence_parallel"] = True
         if _schedule:
             _params["pipeline_schedule"] = _schedule
+        _params = _async_tp(_params)
         _case(f"megatron-{_model}-{'full-recompute' if _mode == 'full' else 'selective-sp'}-iteration",
               "korthikanti-2022", _KORTHIKANTI.format(model=_model.upper(), gpus=_gpus),
               f"iteration time of a {_model.upper()} GPT ({_layers} layers, hidden {_hidden}) on {_gpus} GPUs, "
@@ -86,7 +99,10 @@ for _model, (_layers, _hidden, _heads, _gpus, _parallel, _batch, _schedule, _ful
                f"micro-batch {_params['micro_batch']}, global batch {_batch}; mixed precision fp16 and Adam "
                f"(assumed: the table does not say; bf16 has the same A100 peak); Megatron-LM's default dropout 0.1 "
                "(assumed: the paper's activation-memory formula counts the dropout masks)"
-               + (f"; {_schedule.replace(':chunks=', ' schedule, ')} model chunks per stage" if _schedule else "")),
+               + (f"; {_schedule.replace(':chunks=', ' schedule, ')} model chunks per stage" if _schedule else "")
+               + "; " + _TP_ASYNC.format(how="Megatron-LM's asynchronous tensor-parallel communication, the default "
+                                             "since 2021-09-02: the paper's 2022 code; for the full-recompute rows "
+                                             "inferred from the date, the commit not being published")),
               Command("simulate", _params), "step_time_s")
 
 
@@ -277,14 +293,15 @@ _NEMO = ("bf16, Adam with Megatron's distributed optimizer (`--zero 1`; the laun
          "`mcore_distributed_optim` with overlapped gradient and parameter sync), sequence parallelism, fused "
          "attention (`attention=flash`: the launcher's `use_flash_attention: true`), no activation recomputation "
          "(`activations_checkpoint_granularity: null`), no dropout, overlapped pipeline sends (`--overlap-pp`: "
-         "`overlap_p2p_comm: true`). Not modelled: Transformer Engine's TP communication overlap "
-         "(`ub_tp_comm_overlap`, on for Llama 3.1; simtrain exposes every TP collective)")
+         "`overlap_p2p_comm: true`); where TP > 1, " + _TP_ASYNC.format(how="Transformer Engine's linear layers")
+         + ". Not modelled: Transformer Engine's userbuffers overlap of the forward's TP collectives "
+         "(`ub_tp_comm_overlap`, on for Llama 3.1; simtrain exposes them)")
 
 
 def _nemo_case(name: str, source_id: str, source: str, quantity: str, published: float, assumptions: str,
                params: dict[str, Any], gap: str = "") -> None:
-    params = {"topology": "dgx-h100", "dtype": "bf16", "optimizer": "adam", "recompute": "none", "zero": 1,
-              "sequence_parallel": True, "overlap_pp": True, **params, **_NCCL}
+    params = _async_tp({"topology": "dgx-h100", "dtype": "bf16", "optimizer": "adam", "recompute": "none", "zero": 1,
+                        "sequence_parallel": True, "overlap_pp": True, **params, **_NCCL})
     _case(name, source_id, source, quantity, published, "s", "[M]", f"{_H100}; {assumptions}; {_NEMO}",
           Command("simulate", params), "step_time_s", gap=gap)
 
@@ -387,8 +404,9 @@ def _mbridge_case(name: str, system: str, model: str, row: str, published: float
                   params: dict[str, Any], gap: str = "") -> None:
     _tokens_case(name, _MBRIDGE.format(system=system, model=model, published=int(published), row=row),
                  "megatron-bridge-2511", f"{model} FP8 pre-training throughput ({system})", published,
-                 f"{assumptions}; {_MBRIDGE_RUN}",
-                 {"dtype": "fp8", "optimizer": "adam", "recompute": "none", **params}, gap)
+                 f"{assumptions}; {_MBRIDGE_RUN}" + ("; " + _TP_ASYNC.format(how="Transformer Engine's linear layers")
+                                                    if _async_tp(params) is not params else ""),
+                 _async_tp({"dtype": "fp8", "optimizer": "adam", "recompute": "none", **params}), gap)
 
 
 _mbridge_case("mbridge-llama3-8b-8xh100-fp8", "DGX-H100", "LLAMA3_8B",
@@ -643,7 +661,9 @@ _per_gpu_ratio("trainy-llama31-8b-64v32-scaling",
 _NEMO2407 = ("NVIDIA/NeMo docs/source/performance/performance_summary.md, 'Pretraining' (container NeMo 24.07, "
              "System: DGX-H100, FP8), {model} row: {row}, 'Tokens / sec / GPU' {published:,}")
 _NEMO2407_RUN = ("fp8 as Transformer Engine's recipe (simtrain's `fp8`), Adam with Megatron's distributed optimizer "
-                 "(`--zero 1`), sequence parallelism where TP > 1, overlapped pipeline sends, fused attention "
+                 "(`--zero 1`), sequence parallelism where TP > 1 and "
+                 + _TP_ASYNC.format(how="Transformer Engine's linear layers") + ", overlapped pipeline sends, "
+                 "fused attention "
                  "(`attention=flash`), no activation recomputation (the table does not say; none assumed); tokens/s "
                  "per GPU = the step's tokens / step time / GPUs")
 for _name, _model, _published, _spec, _gpus, _tp, _pp, _cp, _vp, _mbs, _gbs in (
@@ -665,11 +685,12 @@ for _name, _model, _published, _spec, _gpus, _tp, _pp, _cp, _vp, _mbs, _gbs in (
         _run_params["overlap_pp"] = True
     if _vp > 1:
         _run_params["pipeline_schedule"] = f"interleaved:chunks={_vp}"
+    _run_params = _async_tp(_run_params)
     _seq_text = _spec.split("seq=")[1].split(",")[0] if "seq=" in _spec else "2048"
     _gap = ("" if _gpus > 8 else
             "small models on one node come out optimistic or close in every source here (mbridge-llama3-8b-8xh100-fp8 "
             "-1 %, foundry-mpt-7b-8xa100 +9 %, this table's 7B/8B rows +18 % and +25 %) where the 70B-175B rows "
-            "come within 2-7 %: what simtrain leaves out grows with the share of non-GEMM work per layer at hidden "
+            "come within 4-9 %: what simtrain leaves out grows with the share of non-GEMM work per layer at hidden "
             "4,096 (Transformer Engine's per-layer FP8 casts, amax and norm kernels beyond the ones priced, kernel "
             "launches), and the CP 2 row adds ring attention's exchange and load-balancing kernels on top; not "
             "closed: no published per-kernel breakdown of these runs was at hand")
@@ -721,9 +742,11 @@ for _name, _row, _published, _dtype_l3, _gpus, _plan, _system, _system_text in (
                            "topology": _system["topology"], "gpus": _gpus, "parallel": _plan,
                            **({"sequence_parallel": True} if "tp=2" in _plan else {}),
                            **{k: v for k, v in _system.items() if k != "topology"}}
+    _l3 = _async_tp(_l3)
     _tokens_case(f"flagperf-llama3-8b-{_name}", _FLAGPERF_L3.format(row=_row), "flagperf-llama3-8b",
                  f"Llama 3 8B pre-training throughput (FlagPerf, Megatron-core, {_dtype_l3})", _published,
-                 f"{_system_text}; {_plan}" + (", sequence parallelism" if "tp=2" in _plan else "")
+                 f"{_system_text}; {_plan}" + (", sequence parallelism, " + _TP_ASYNC.format(
+                     how="Transformer Engine's linear layers under Megatron-core 0.6") if "tp=2" in _plan else "")
                  + f"; {_FLAGPERF_L3_RUN}; "
                  + ("bf16+fp8 as simtrain's `fp8` (Transformer Engine's recipe: linear GEMMs in FP8 with their "
                     "casts, the rest in bf16)" if _dtype_l3 == "fp8" else "bf16"),
@@ -739,13 +762,14 @@ _FLAGPERF_L70_RUN = ("4 nodes of 8 H800 (the README: NVIDIA H800(80G), InfiniBan
                      "catalog's `llama2-70b` at sequence 4,096 with FlashAttention-2 (`attention=flash2`); "
                      "micro-batch 1, 44 micro-batches per step (global batch 44 at dp=1); 1F1B; bf16 (the row's amp "
                      "with megatron_main.sh's --bf16); Adam with Megatron's distributed optimizer (`--zero 1`); "
-                     "sequence parallelism; no recomputation; FlagScale (git 6fc099c) as Megatron; "
+                     "sequence parallelism; no recomputation; FlagScale (git 6fc099c) as Megatron, "
+                     + _TP_ASYNC.format(how="Megatron's own tensor-parallel layers, FlagScale 26cd6643") + "; "
                      + _MEGATRON_REDUCE + "; tokens/s per GPU = the step's tokens / step time / GPUs")
-_FLAGPERF_L70_GAP = ("both plans come out 21 % fast by nearly the same factor (the published TP4PP8 row is 1.233 x "
-                     "the TP8PP4 one, simtrain's 1.227), so the plan's effect is predicted and the excess is common "
-                     "per-GPU speed; the same source's Llama 3 8B rows are +8 to +15 % on H100 and -5 % on A800 "
+_FLAGPERF_L70_GAP = ("both plans come out 23 to 25 % fast by nearly the same factor (the published TP4PP8 row is "
+                     "1.233 x the TP8PP4 one, simtrain's 1.246), so the plan's effect is predicted and the excess is "
+                     "common per-GPU speed; the same source's Llama 3 8B rows are +9 to +16 % on H100 and -5 % on A800 "
                      "(flagperf-llama3-8b-*): simtrain's Hopper compute for these Megatron runs is fast, as for NeMo "
-                     "24.07's H100 rows (nemo2407-*, +2 to +25 %), and what FlagScale's runs spend beyond it "
+                     "24.07's H100 rows (nemo2407-*, +4 to +25 %), and what FlagScale's runs spend beyond it "
                      "(non-GEMM kernels, launches, the TP collectives' real overlap) is not closed")
 for _plan, _row, _published in (
         ("tp=8,pp=4,dp=1", "'| H800单机8卡（4x8）  |     amp    | TP8PP4DP1 |  /  | 641.93 | 5.7 | 62/80 | 27.2% |'",
@@ -759,7 +783,8 @@ for _plan, _row, _published in (
                  {"model": "llama2-70b:seq=4096,attention=flash2", "micro_batch": 1, "global_batch": 44,
                   "dtype": "bf16", "optimizer": "adam", "zero": 1, "sequence_parallel": True, "recompute": "none",
                   "reduce_dtype": "fp32", "topology": "dgx-h100", "gpus": 32,
-                  "topology.intra_node.bandwidth": "200GB/s", "topology.nic.bandwidth": "200Gbit/s", "parallel": _plan},
+                  "topology.intra_node.bandwidth": "200GB/s", "topology.nic.bandwidth": "200Gbit/s", "parallel": _plan,
+                  "tp_overlap": "async"},
                  _FLAGPERF_L70_GAP)
 
 
@@ -777,16 +802,17 @@ _tokens_case("flagperf-llama3-70b-64xh100-bf16", _FLAGPERF_L3_70, "flagperf-llam
              "assumed); tp=8, pp=4, dp=2 (the row's PP4DP2TP8) with sequence parallelism; the catalog's `llama3-70b` "
              "at sequence 8,192 with FlashAttention-2 (`attention=flash2`, --use-flash-attn); micro-batch 1, global "
              "batch 512 (256 micro-batches per pipeline); 1F1B; bf16; Adam with Megatron's distributed optimizer "
-             "(`--zero 1`); no recomputation; Transformer Engine; " + _MEGATRON_REDUCE + "; tokens/s per GPU = the "
-             "step's tokens / step time / GPUs",
+             "(`--zero 1`); no recomputation; Transformer Engine, "
+             + _TP_ASYNC.format(how="Transformer Engine's linear layers") + "; " + _MEGATRON_REDUCE
+             + "; tokens/s per GPU = the step's tokens / step time / GPUs",
              {"model": "llama3-70b:seq=8192,attention=flash2", "topology": "dgx-h100", "gpus": 64,
               "parallel": "tp=8,pp=4,dp=2", "micro_batch": 1, "global_batch": 512, "dtype": "bf16",
               "optimizer": "adam", "zero": 1, "sequence_parallel": True, "recompute": "none",
-              "reduce_dtype": "fp32"},
-             "Megatron-core 0.6 on 64 H100: simtrain's step runs at an MFU of 0.48 where the README gives 36.1 %, "
+              "reduce_dtype": "fp32", "tp_overlap": "async"},
+             "Megatron-core 0.6 on 64 H100: simtrain's step runs at an MFU of 0.49 where the README gives 36.1 %, "
              "the direction and size of the same harness's other Hopper rows (flagperf-llama3-8b-*h100*, "
              "flagperf-llama2-70b-*, whose gap says what is not closed); overlapping the pipeline sends "
-             "(`--overlap-pp`) does not move it (+15.3 %)")
+             "(`--overlap-pp`) does not move it (+18.1 %)")
 _FLAGPERF_GPT3 = ("FlagOpen/FlagPerf training/nvidia/gpt3_6.7B-paddle/README.md (commit d85f7cd6) + its config_*.py + "
                   "training/benchmarks/gpt3_6.7B/paddle/config/_base.py (32 layers, hidden 4096, 32 heads, ffn 16384, "
                   "vocab 50304, seq 2048, untied, dropout 0.1); DGX A100 80G, paddle, fp16 O2, flash attention: {row}")

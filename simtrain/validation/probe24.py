@@ -99,6 +99,12 @@ _ASSUME_D3 = ('two hosts with one H100 80GB HBM3 each (one rank per node), one C
 _PARAMS_D5 = {'model': 'gpt3-175b:attention=flash', 'topology': 'dgx-h100', 'optimizer': 'adam', 'recompute': 'none',
               'zero': 1, 'sequence_parallel': True, 'pipeline_schedule': 'interleaved:chunks=12', 'micro_batch': 1,
               'network.protocol': 'nccl'}
+#: Helper audit 41 (/work/reports/audit41_tp_overlap.md): NeMo's Transformer Engine layers overlap each
+#: column-parallel layer's backward collectives with its own GEMMs; the command states it
+_TE_ASYNC_PARAMS = {"tp_overlap": "async"}
+_TE_ASYNC = ("the column-parallel layers' backward collectives overlap their own GEMMs as Transformer "
+             "Engine's linear layers run them: `--tp-overlap async` (stated since 2026-12-07, helper audit 41)")
+
 _ASSUME_D5 = ('DGX Cloud H100 as the catalog dgx-h100 (8 H100 SXM, NVSwitch, 8 x 400 Gbit/s IB); GPT-3 175B '
               '(catalog gpt3-175b, seq 2048); TP=4, PP=8, VP=12 (`--pipeline-schedule interleaved:chunks=12`), '
               "MBS=1, GBS = 16 x nodes as stated; from the NeMo launcher's 175b.yaml: sequence parallel, no "
@@ -363,32 +369,38 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='dgxc-gpt3-175b-bf16-128xh100', document='D5', kind='simulate',
-        params={**_PARAMS_D5, 'dtype': 'bf16', 'gpus': 128, 'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256},
+        params={**_TE_ASYNC_PARAMS, **_PARAMS_D5,
+                'dtype': 'bf16', 'gpus': 128, 'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256},
         key='step_time_s', scale=1.0, published=8.309, unit='s',
         quantity='GPT-3 175B BF16 training step time, 128 H100, GBS 256',
         quote='| NeMo Megatron BF16 (TP=4,PP=8, MBS=1, VP=12, SEQ=2048) | 128x H100 GPUs (GBS=256) | ... | Training '
               'step time (seconds per step) | 8.309 |',
         assumptions=_ASSUME_D5 + ('bf16'),
+        stated=_TE_ASYNC,
         confidence='medium',
         gap=''),
     dict(
         name='dgxc-gpt3-175b-bf16-1024xh100', document='D5', kind='simulate',
-        params={**_PARAMS_D5, 'dtype': 'bf16', 'gpus': 1024, 'parallel': 'tp=4,pp=8,dp=32', 'global_batch': 2048},
+        params={**_TE_ASYNC_PARAMS, **_PARAMS_D5,
+                'dtype': 'bf16', 'gpus': 1024, 'parallel': 'tp=4,pp=8,dp=32', 'global_batch': 2048},
         key='step_time_s', scale=1.0, published=8.453, unit='s',
         quantity='GPT-3 175B BF16 training step time, 1024 H100, GBS 2048',
         quote='| NeMo Megatron BF16 (TP=4,PP=8, MBS=1, VP=12, SEQ=2048) | ... | 1024x H100 GPUs (GBS=2048) | ... '
               'Training step time (seconds per step) | 8.309 | 8.408 | 8.42 | 8.453 | 8.49',
         assumptions=_ASSUME_D5 + ('bf16'),
+        stated=_TE_ASYNC,
         confidence='medium',
         gap=''),
     dict(
         name='dgxc-gpt3-175b-fp8-128xh100', document='D5', kind='simulate',
-        params={**_PARAMS_D5, 'dtype': 'fp8', 'gpus': 128, 'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256},
+        params={**_TE_ASYNC_PARAMS, **_PARAMS_D5,
+                'dtype': 'fp8', 'gpus': 128, 'parallel': 'tp=4,pp=8,dp=4', 'global_batch': 256},
         key='step_time_s', scale=1.0, published=5.626, unit='s',
         quantity='GPT-3 175B FP8 training step time, 128 H100, GBS 256',
         quote='| NeMo Megatron FP8 (TP=4,PP=8, MBS=1, VP=12, SEQ=2048) | 128x H100 GPUs (GBS=256) | ... | Training '
               'step time (seconds per step) | 5.626 |',
         assumptions=_ASSUME_D5 + ('FP8 (Transformer Engine hybrid recipe) as `--dtype fp8`'),
+        stated=_TE_ASYNC,
         confidence='medium',
         gap=''),
 )

@@ -92,6 +92,14 @@ _ASSUME_D4 = ('[stated, launcher nemotron_15b.yaml] 32 layers, hidden 6,144, ffn
              '[stated, README] TP=4, PP=1, MBS=4, GA=4, DGX H100 (catalog dgx-h100); [assumed] gradients reduced '
              "in fp32 (apex DistributedFusedAdam's grad_sync_dtype defaults to its fp32 state dtype; the file "
              'sets none); ')
+#: Helper audit 41 (/work/reports/audit41_tp_overlap.md): NeMo's Transformer Engine layers overlap each
+#: column-parallel layer's backward collectives with its own GEMMs; the command states it
+_TE_ASYNC_PARAMS = {"tp_overlap": "async"}
+_TE_ASYNC = ("the column-parallel layers' backward collectives overlap their own GEMMs as Transformer "
+             "Engine's linear layers run them: `--tp-overlap async` (stated since 2026-12-07, helper audit 41)"
+             "; the forward's overlap (ub_tp_comm_overlap, which the recipe's configure.sh turns on) is not "
+             "modelled")
+
 _ASSUME_D5 = ('[stated, launcher nemotron_340b.yaml] 96 layers, hidden 18,432, ffn 4 x hidden = 73,728 (squared '
              'ReLU, not gated), 96 heads, 8 query groups, rotary, untied, vocab 256,000, seq 4,096, no dropout, '
              'no activation recomputation, sequence_parallel: true, overlap_p2p_comm: true (--overlap-pp), TE '
@@ -372,7 +380,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='dgxc-nemotron4-15b-bf16-16xh100-step', document='D4', kind='simulate',
-        params={'model':
+        params={**_TE_ASYNC_PARAMS, 'model':
                'gpt:layers=32,hidden=6144,heads=48,kv_heads=8,ffn=24576,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash',
                'topology': 'dgx-h100', 'gpus': 16, 'parallel': 'tp=4,pp=1,dp=4', 'sequence_parallel': True,
                'micro_batch': 4, 'global_batch': 64, 'dtype': 'bf16', 'optimizer': 'adam', 'clip_grad': True,
@@ -384,6 +392,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
               '2.887',
         assumptions=_ASSUME_D4 + ('not modelled: ub_tp_comm_overlap (TP communication overlapped with '
                                         'GEMMs), so simtrain exposes the TP collectives'),
+        stated=_TE_ASYNC,
         confidence='high',
         reason='plan, batch and every model/launcher setting stated; only TP overlap and grad-sync dtype '
                'unmodelled/assumed',
@@ -391,7 +400,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='dgxc-nemotron4-15b-bf16-256xh100-step', document='D4', kind='simulate',
-        params={'model':
+        params={**_TE_ASYNC_PARAMS, 'model':
                'gpt:layers=32,hidden=6144,heads=48,kv_heads=8,ffn=24576,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash',
                'topology': 'dgx-h100', 'gpus': 256, 'parallel': 'tp=4,pp=1,dp=64', 'sequence_parallel': True,
                'micro_batch': 4, 'global_batch': 1024, 'dtype': 'bf16', 'optimizer': 'adam', 'clip_grad': True,
@@ -401,13 +410,14 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote="same table, 'Throughput on 256x H100 GPUs (GBS=1024)' column: Training step time 2.852",
         assumptions=_ASSUME_D4 + ('not modelled: ub_tp_comm_overlap (TP communication overlapped with '
                                         'GEMMs), so simtrain exposes the TP collectives'),
+        stated=_TE_ASYNC,
         confidence='high',
         reason='as the 16-GPU row',
         deviation='',
         gap=''),
     dict(
         name='dgxc-nemotron4-15b-fp8-64xh100-step', document='D4', kind='simulate',
-        params={'model':
+        params={**_TE_ASYNC_PARAMS, 'model':
                'gpt:layers=32,hidden=6144,heads=48,kv_heads=8,ffn=24576,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash',
                'topology': 'dgx-h100', 'gpus': 64, 'parallel': 'tp=4,pp=1,dp=16', 'sequence_parallel': True,
                'micro_batch': 4, 'global_batch': 256, 'dtype': 'fp8', 'optimizer': 'adam', 'clip_grad': True,
@@ -419,13 +429,14 @@ _ROWS: tuple[dict[str, Any], ...] = (
         assumptions=_ASSUME_D4 + ('not modelled: ub_tp_comm_overlap (TP communication overlapped with '
                                         'GEMMs), so simtrain exposes the TP collectives; [stated] FP8 '
                                         '(Transformer Engine fp8 hybrid recipe: --dtype fp8)'),
+        stated=_TE_ASYNC,
         confidence='medium',
         reason="as the BF16 rows, plus simtrain's FP8 GEMM efficiency and TE cast overheads",
         deviation='',
         gap=''),
     dict(
         name='dgxc-nemotron4-340b-bf16-128xh100-step', document='D5', kind='simulate',
-        params={'model':
+        params={**_TE_ASYNC_PARAMS, 'model':
                'gpt:layers=96,hidden=18432,heads=96,kv_heads=8,ffn=73728,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash',
                'topology': 'dgx-h100', 'gpus': 128, 'parallel': 'tp=8,pp=8,dp=2', 'sequence_parallel': True,
                'pipeline_schedule': 'interleaved:chunks=12', 'overlap_pp': True, 'micro_batch': 1, 'global_batch':
@@ -436,6 +447,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote='| Nemotron4 340b 24.11 BF16 (TP=8, PP=8, MBS=1, GA=16, VP=12) | Throughput on 128x H100 GPUs '
               '(GBS=32) | ... | Training step time (seconds per step) |  4.61 | 4.67 | 4.7 | 4.73 |  4.84 |',
         assumptions=_ASSUME_D5 + ('not modelled: ub_tp_comm_overlap, defer_embedding_wgrad_compute'),
+        stated=_TE_ASYNC,
         confidence='medium',
         reason='plan and launcher settings stated; large TP=8 exposure (TP overlap on in the run) and bf16 '
                'optimizer state not expressible',
@@ -445,7 +457,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         gap=''),
     dict(
         name='dgxc-nemotron4-340b-bf16-2048xh100-step', document='D5', kind='simulate',
-        params={'model':
+        params={**_TE_ASYNC_PARAMS, 'model':
                'gpt:layers=96,hidden=18432,heads=96,kv_heads=8,ffn=73728,seq=4096,vocab=256000,positions=rotary,tied=false,attention=flash',
                'topology': 'dgx-h100', 'gpus': 2048, 'parallel': 'tp=8,pp=8,dp=32', 'sequence_parallel': True,
                'pipeline_schedule': 'interleaved:chunks=12', 'overlap_pp': True, 'micro_batch': 1, 'global_batch':
@@ -455,6 +467,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quantity='training step time, Nemotron-4 340B BF16 on 2,048 H100, tp=8, pp=8 (VP 12), dp=32, GBS 512',
         quote="same table, 'Throughput on 2048x H100 GPUs (GBS=512)' column: Training step time 4.84",
         assumptions=_ASSUME_D5 + ('not modelled: ub_tp_comm_overlap, defer_embedding_wgrad_compute'),
+        stated=_TE_ASYNC,
         confidence='medium',
         reason='as the 128-GPU row',
         deviation='',

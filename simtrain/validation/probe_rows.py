@@ -30,12 +30,14 @@ def register_probe_rows(probe: int, rows: Iterable[Mapping[str, Any]]) -> None:
     Each row has ``name``, ``source_id``, ``document`` (what the document is), ``page`` (its address), ``kind`` and
     ``params`` (the command), ``key`` and ``scale`` (the ``--json`` field and its factor to the published unit),
     ``published``, ``unit``, ``quantity``, ``quote`` (the page's words), ``assumptions``, ``confidence`` and
-    ``reason``, and optionally ``deviation`` (a declared change to a refused command) and ``gap`` (the probe's
-    reading of a miss, which the case says is not closed).
+    ``reason``, and optionally ``deviation`` (a declared change to a refused command), ``stated`` (what a later
+    reading of the source's code states in the command, and why) and ``gap`` (the probe's reading of a miss, which
+    the case says is not closed).
     """
     for row in rows:
         cmd = Command(row["kind"], row["params"])
         deviation = f"; declared deviation: {row['deviation']}" if row.get("deviation") else ""
+        deviation += f"; {row['stated']}" if row.get("stated") else ""
         gap = row.get("gap") or ""
         _case(row["name"], row["source_id"], f"{row['document']}, {row['page']}: '{row['quote']}'",
               row["quantity"], row["published"], row["unit"], "[M]",

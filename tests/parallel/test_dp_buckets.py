@@ -157,3 +157,32 @@ def test_each_stage_reduces_its_own_edges(schedule):
     assert last[0].schedules[0].size_bytes == 2 * sum(layer.num_params for layer in head_layers(c))
     assert first[-1].ready == pytest.approx(costs.backward[0][0])
     assert len(first) == len(last) == c.layers // 2 + 1
+
+
+def test_hybrid_zero3_waits_for_the_heads_backward_and_reduces_the_root_last():
+    """Hybrid ZeRO-3 (shard groups of 8 on 16 GPUs): the layers' replica all-reduces start after the head's
+    backward, the root unit's (the embedding, final norm and untied head) when the backward ends; the compute part
+    of that readiness leaves out the root's reduce-scatter (communication, not stretched for slow GPUs)."""
+    from simtrain.compute import ComputeModel
+    from simtrain.model import load_model
+    from simtrain.model.decoder import block_layers, embedding_layers, head_layers
+    from simtrain.parallel import make_plan
+    from simtrain.parallel.costs import StageCosts
+    from simtrain.topology import load_topology
+
+    c = load_model("gpt:layers=4,hidden=512,heads=8,seq=256,vocab=32000,tied=false").config
+    plan = make_plan(c, 16, "tp=1,pp=1,dp=16", micro_batch=1, global_batch=16, zero=3, zero_shard_size=8)
+    compute = ComputeModel.roofline("a100")
+    costs = StageCosts.build(c, plan, load_topology("dgx-a100", gpus=16), compute, "bf16", "adam")
+    buckets = costs.dp_buckets[0]
+    head_b = sum(compute.layer_time(layer, 1, "backward", "bf16") for layer in head_layers(c))
+    embed_b = sum(compute.layer_time(layer, 1, "backward", "bf16") for layer in embedding_layers(c))
+    assert len(buckets) == c.layers + 1
+    # the last layer's backward (its ZeRO-3 exposure with it) after the head's
+    assert buckets[0].ready > head_b + compute.layer_time(block_layers(c)[-1], 1, "backward", "bf16")
+    root_scatter = costs.comms.time("reduce-scatter", "shard",
+                                    2 * sum(layer.num_params for layer in embedding_layers(c) + head_layers(c)))
+    assert buckets[-1].ready - buckets[-2].ready == pytest.approx(embed_b + root_scatter)
+    assert buckets[-1].ready == pytest.approx(costs.backward[0][0])
+    assert costs.dp_ready_compute[0][-1] == pytest.approx(costs.backward_compute[0][0])
+    assert costs.backward_compute[0][0] < costs.backward[0][0]   # the root's reduce-scatter is not compute

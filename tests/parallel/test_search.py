@@ -169,3 +169,33 @@ def test_the_search_prices_zero3_plans_with_fsdp2s_copies_as_simulate_does() -> 
     assert result.best[zero3]["step_time_s"] == pytest.approx(simulate(TrainingRun(**params)).step_time_s, rel=1e-9)
     with pytest.raises(ConfigError, match="zero_impl"):
         search(MODEL, "dgx-a100", gpus=8, global_batch=16, zero_impl="fsdp1")
+
+
+def test_the_search_prices_asynchronous_tp_as_simulate_does_and_prunes_nothing_it_should_not() -> None:
+    """``tp_overlap`` async applies to every plan; the lower bound counts one pass of TP collectives (the
+    backward's may all hide), so pruning still finds the exhaustive best, and a TP plan found runs as ``simulate``
+    prices it."""
+    from simtrain.training import simulate
+
+    c = load_model(MODEL).config
+    assert c is not None
+    cluster = load_topology("dgx-a100", gpus=8)
+    compute = ComputeModel.roofline("a100")
+    cache = NetworkCache(cluster)
+    slowest = expected_slowest(DEFAULT_GPU_SPREAD, 8)
+    times = []
+    for keys in candidates(c, 8, 8, 16):
+        plan = make_plan(c, 8, **keys, tp_overlap="async")
+        if memory_per_gpu(c, plan, "bf16", "adam")["total"] > 80 * 2**30:
+            continue
+        costs = StageCosts.build(c, plan, cluster, compute, "bf16", "adam", cache=cache)
+        times.append(step_time(costs.stretched([slowest] * plan.pp), plan).step_time_s)
+    result = search(MODEL, "dgx-a100", gpus=8, global_batch=16, top=40, tp_overlap="async")
+    assert result.config["tp_overlap"] == "async"
+    assert [row["step_time_s"] for row in result.best] == pytest.approx(sorted(times)[:40], rel=1e-12)
+    rank = next(k for k, row in enumerate(result.best) if not row["parallel"].startswith("tp=1,"))
+    params = result.run_params(rank)
+    assert params["tp_overlap"] == "async"
+    assert result.best[rank]["step_time_s"] == pytest.approx(simulate(TrainingRun(**params)).step_time_s, rel=1e-9)
+    with pytest.raises(ConfigError, match="tp_overlap"):
+        search(MODEL, "dgx-a100", gpus=8, global_batch=16, tp_overlap="maybe")

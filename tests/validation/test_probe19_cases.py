@@ -127,8 +127,8 @@ MEASURED = {
     # gathers and reductions) and its gradient clipping (--clip-grad) (before: +15.59, +11.18, +6.58, +15.54 %)
     # (and since they state GPUDirect-TCPX as its own transport and the scripts' ring and Simple protocol, helper
     # audit 39: before, +0.1499, +0.0683, -0.0034, +0.0794)
-    "maxtext-a3-llama2-7b-2v1vm-scaling": +0.1431, "maxtext-a3-llama2-7b-4v1vm-scaling": +0.1460,
-    "maxtext-a3-llama2-7b-8v1vm-scaling": +0.0547, "maxtext-a3-llama2-7b-16v1vm-scaling": +0.1328,
+    "maxtext-a3-llama2-7b-2v1vm-scaling": +0.1375, "maxtext-a3-llama2-7b-4v1vm-scaling": +0.1330,
+    "maxtext-a3-llama2-7b-8v1vm-scaling": +0.0436, "maxtext-a3-llama2-7b-16v1vm-scaling": +0.1210,
     "paddlenlp-llama2-7b-8xa100-tp2-sharding2": +0.1828, "paddlenlp-llama2-13b-8xa100-tp2-sharding2": +0.2494,
     "paddlenlp-qwen-7b-8xa100-tp2-sharding2": +0.1474,
     # (and since it states Megatron-LM's fp32 gradient reduction for bf16, --reduce-dtype fp32: before, +0.1482)

@@ -111,12 +111,12 @@ LOW = ["nccl-allreduce-2xp4d-tcp-1eni-skypilot-2gb"]
 #: +0.1954, lambda-fa2-gpt3-2.7b-1xh100 +0.5837, lambda-fa2-gpt3-2.7b-8xa100 +0.2030, lambda-fa2-gpt3-2.7b-8xh100
 #: +0.5549, lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling +0.0063, lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling -0.0184
 MEASURED = {
-    "flash-attention-gpt3-125m-8xa100": -0.0924, "flash-attention-gpt3-355m-8xa100": -0.0168,
-    "flash-attention-gpt3-760m-8xa100": +0.1560, "flash-attention-gpt3-1.3b-8xa100": +0.0458,
-    "flash-attention-gpt3-2.7b-8xa100": +0.0917,
+    "flash-attention-gpt3-125m-8xa100": -0.0944, "flash-attention-gpt3-355m-8xa100": -0.0180,
+    "flash-attention-gpt3-760m-8xa100": +0.1554, "flash-attention-gpt3-1.3b-8xa100": +0.0456,
+    "flash-attention-gpt3-2.7b-8xa100": +0.0915,
     "lambda-fa2-gpt3-2.7b-1xa100": +0.1288, "lambda-fa2-gpt3-2.7b-1xh100": +0.4492,
-    "lambda-fa2-gpt3-2.7b-8xa100": +0.1315, "lambda-fa2-gpt3-2.7b-8xh100": +0.4130,
-    "lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling": +0.0024, "lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling": -0.0249,
+    "lambda-fa2-gpt3-2.7b-8xa100": +0.1311, "lambda-fa2-gpt3-2.7b-8xh100": +0.4121,
+    "lambda-fa2-gpt3-2.7b-a100-8v1gpu-scaling": +0.0020, "lambda-fa2-gpt3-2.7b-h100-8v1gpu-scaling": -0.0256,
     "nccl-allreduce-2xp4d-4efa-skypilot-2gb": +0.0361, "nccl-allreduce-2xp4d-4efa-skypilot-128mb": +0.3000,
     "nccl-allreduce-2xp4d-1efa-skypilot-2gb": +0.0048, "nccl-allreduce-2xp4d-tcp-1eni-skypilot-2gb": +0.2598,
     "nccl-allreduce-2xp4d-4efa-hyperpod-skypilot-2gb": +0.0435,

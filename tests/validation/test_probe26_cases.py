@@ -108,11 +108,11 @@ MEASURED = {
     'kempner-70b-160xh200-tp4-fsdp40-step': +0.0409,
     'automodel-llama3-70b-64xh100-fsdp32-cp2-step': -0.0876,
     'automodel-qwen3-moe-30b-8xh100-ep8-step': +0.0369,
-    'dgxc-nemotron4-15b-bf16-16xh100-step': +0.0161,
-    'dgxc-nemotron4-15b-bf16-256xh100-step': +0.0243,
-    'dgxc-nemotron4-15b-fp8-64xh100-step': +0.1170,
-    'dgxc-nemotron4-340b-bf16-128xh100-step': -0.0242,
-    'dgxc-nemotron4-340b-bf16-2048xh100-step': -0.0181,
+    'dgxc-nemotron4-15b-bf16-16xh100-step': -0.0046,
+    'dgxc-nemotron4-15b-bf16-256xh100-step': +0.0039,
+    'dgxc-nemotron4-15b-fp8-64xh100-step': +0.0886,
+    'dgxc-nemotron4-340b-bf16-128xh100-step': -0.0420,
+    'dgxc-nemotron4-340b-bf16-2048xh100-step': -0.0351,
     'dgxc-nccl-8xh100-allreduce-8B-time': +0.0973,
     'dgxc-nccl-8xh100-allreduce-1MiB-busbw': -0.4054,
     'dgxc-nccl-8xh100-allreduce-16MiB-busbw': +0.0751,
@@ -238,6 +238,8 @@ PROBE_COMMANDS = {
 }
 #: the declared deviation: the command the memory check refused, and the probe's correction (appended)
 DEVIATIONS = {"dgxc-nemotron4-340b-bf16-128xh100-step": " --no-check-memory"}
+#: what a later reading of the code states in a command (helper audit 41: NeMo's Transformer Engine layers)
+STATED = {name: " --tp-overlap async" for name in NEW if name.startswith("dgxc-nemotron4")}
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +271,7 @@ def test_the_commands_are_the_probes(rows) -> None:
         if KEMPNER_FILE in line:
             own = " --set topology.gpus_per_node=1 --set topology.nic.count=1"
             line = line.replace(own, "").replace(KEMPNER_FILE, KEMPNER_SETS + (own if own in line else ""))
-        commands[name] = [f"simtrain {line}{DEVIATIONS.get(name, '')}"]
+        commands[name] = [f"simtrain {line}{DEVIATIONS.get(name, '')}{STATED.get(name, '')}"]
     check_probe_commands(rows, commands, NEW)
     for name in DEVIATIONS:
         assert "declared deviation" in CASES.get(name).assumptions, name
