@@ -428,6 +428,14 @@ class StageCosts:
         def time_of(layers: list[Any], phase: str) -> float:
             return sum(compute.layer_time(layer, mb, phase, dtype) for layer in layers)
 
+        def fsdp2_copies(gathered: float, gradients: float) -> tuple[float, float]:
+            """FSDP2's copies of a unit (seconds), memory-bound kernels on the compute's stream: its gather's
+            output copied out into the parameters (split_with_sizes_copy: read and write the gathered bytes), and
+            its reduce-scatter's input copied in from the gradients as autograd left them, at the parameters'
+            width, into the reduction's (chunk_cat)."""
+            return (compute.kernel_time(0.0, 2 * gathered, dtype),
+                    compute.kernel_time(0.0, gathered + gradients, dtype))
+
         # TP: two collectives per layer per pass
         tp_gather = comms.time("all-gather", "tp", activation)
         tp_scatter = comms.time("reduce-scatter", "tp", activation)
@@ -502,14 +510,8 @@ class StageCosts:
                 # a pass's first layer: its gather waits for nothing to hide behind; without re-sharding after
                 # forward, backward has its parameters already
                 again = gather if plan.zero_reshard else 0.0
-                if plan.zero_impl == "fsdp2":
-                    # FSDP2's copies, memory-bound kernels on the compute's stream: each gather's output copied
-                    # out into the parameters (split_with_sizes_copy: read and write the layer's gathered bytes)
-                    # and each reduce-scatter's input copied in from the gradients as autograd left them, at the
-                    # parameters' width, into the reduction's (chunk_cat)
-                    # (a recomputed forward runs on backward's gather: no copy of its own)
-                    out = compute.kernel_time(0.0, 2 * (weights + expert_weights), dtype)
-                    into = compute.kernel_time(0.0, weights + expert_weights + grad_bytes + expert_grad_bytes, dtype)
+                if plan.zero_impl == "fsdp2":   # (a recomputed forward runs on backward's gather: no copy of its own)
+                    out, into = fsdp2_copies(weights + expert_weights, grad_bytes + expert_grad_bytes)
                     copy_f, copy_b = out, (out if plan.zero_reshard else 0.0) + into
                 busy_f, busy_b = f + copy_f, b + copy_b
                 z_f = overlapped(busy_f, [(gather, gather_share)]) - busy_f
@@ -568,10 +570,7 @@ class StageCosts:
                 return 0.0, 0.0, 0.0, 0.0
             dim = "shard" if plan.hybrid else "dpcp"
             weights, grads = count * param_width, count * grad_width
-            copy_f = copy_b = 0.0
-            if plan.zero_impl == "fsdp2":
-                copy_f = compute.kernel_time(0.0, 2 * weights, dtype)
-                copy_b = compute.kernel_time(0.0, weights + grads, dtype)
+            copy_f, copy_b = fsdp2_copies(weights, grads) if plan.zero_impl == "fsdp2" else (0.0, 0.0)
             return (comms.time("all-gather", dim, weights), comms.time("reduce-scatter", dim, grads), copy_f,
                     copy_b)
 
@@ -788,6 +787,7 @@ class StageCosts:
         reduce-scatters once a micro-batch."""
         comms, m = self.comms, plan.num_micro_batches
         edge_weights, edge_grads = edges
+        once = 1 if plan.zero < 3 else m   # the edges' collectives a step: ZeRO-3's root unit's once a micro-batch
         stage_layers = plan.stage_layers(0)   # the first stage's GPUs
         per_gpu_layers = len(stage_layers)
         recompute = 2 if plan.recompute == "full" else 1
@@ -838,14 +838,12 @@ class StageCosts:
             comms.count("all-reduce", "replica", grads / plan.zero_group, per_gpu_layers)
             gathers = 1 if plan.zero < 3 else (2 if plan.zero_reshard else 1) * m
             comms.count("all-gather", "shard", weights, per_gpu_layers * gathers)
-            once = 1 if plan.zero < 3 else m   # the root unit stays gathered from forward to backward
             comms.count("reduce-scatter", "shard", edge_grads, once)
             comms.count("all-reduce", "replica", edge_grads / plan.zero_group, 1)
             comms.count("all-gather", "shard", edge_weights, once)
             return
         dense_kind = kinds[False] if False in kinds else kinds[True]
         op = "all-reduce" if plan.reduces_whole_gradients else "reduce-scatter"
-        once = 1 if plan.zero < 3 else m   # ZeRO-3's root unit stays gathered from forward to backward
         comms.count(op, "dpcp", dense_kind["grads"], per_gpu_layers if plan.zero < 3 else per_gpu_layers * m)
         comms.count(op, "dpcp", edge_grads, once)
         if True in kinds:
