@@ -203,8 +203,8 @@ RUN_PARAMS: tuple[Param, ...] = (
           "how the tensor-parallel collectives meet the GEMMs: none (every one on the critical path: Megatron-LM "
           "before 2021) or async (each column-parallel layer's backward collectives overlap its own GEMMs: its "
           "input gradient's all-reduce, or reduce-scatter and input all-gather under sequence parallelism, as "
-          "Megatron-LM's asynchronous tensor-parallel communication and flash-attn's fused_dense run them); "
-          "docs/parallelism.md",
+          "Megatron-LM's asynchronous tensor-parallel communication and flash-attn's fused_dense run them; a MoE "
+          "layer's attention only); docs/parallelism.md",
           choices=TP_OVERLAPS),
     Param("distribute_saved_activations", "boolean", False,
           "full recomputation: split each layer's saved input over the TP group and all-gather it before the "

@@ -277,7 +277,9 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
           f"{p['micro_batch']} x {p['num_micro_batches']} per pipeline (global batch {report.global_batch}), "
           f"{p['pipeline_schedule']}, recompute {p['recompute']}, ZeRO-{p['zero']}"
           + (f" ({p['zero_impl']})" if p.get("zero_impl", "flat") != "flat" else "")
-          + (", sequence parallel" if p["sequence_parallel"] else "") + f", {report.dtype}, {report.engine} engine")
+          + (", sequence parallel" if p["sequence_parallel"] else "")
+          + (f", TP communication {p['tp_overlap']}" if p.get("tp_overlap", "none") != "none" else "")
+          + f", {report.dtype}, {report.engine} engine")
     _print_profile(report.config)
     rows = [
         ("step time", t(report.step_time_s)),

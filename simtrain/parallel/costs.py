@@ -89,8 +89,8 @@ __all__ = ["CATEGORIES", "Comms", "DpBucket", "StageCosts", "expert_block"]
 CATEGORIES = ("tp", "pp", "dp", "cp", "ep")
 #: A decoder layer's column-parallel linear layers (their input gradient is reduced over the TP group) and its
 #: row-parallel ones (their output is), by the ends of their names (:func:`~simtrain.model.decoder.block_layers`).
-TP_COLUMN_LAYERS = (".attention.qkv", ".mlp.up", ".mlp.gate", ".mlp.shared.up")
-TP_ROW_LAYERS = (".attention.out", ".mlp.down", ".mlp.shared.down")
+TP_COLUMN_LAYERS = (".attention.qkv", ".mlp.up", ".mlp.gate")
+TP_ROW_LAYERS = (".attention.out", ".mlp.down")
 
 
 class DpBucket(NamedTuple):
@@ -518,15 +518,21 @@ class StageCosts:
                 z_b = overlapped(busy_b, [(again, gather_share), (scatter, scatter_share)]) - busy_b
                 z_f_first, z_b_first = gather, again + overlapped(busy_b, [(scatter, scatter_share)]) - busy_b
             tp_f = tp_pass if not (moe and plan.folded) else (tp_pass if c.shared_experts else tp_pass / 2) + etp_pass
-            tp_b = tp_f
+            tp_b, tp_extra = tp_f, (0.0, 0.0)
             if plan.tp_overlap == "async" and tp > 1:
                 # the attention's projections, and a dense MLP's (a MoE layer's MLP collectives stay as they are)
-                attention = [layer for layer in layers if ".attention." in layer.name]
-                tp_b = tp_async(attention) + (tp_async([layer for layer in layers if ".mlp." in layer.name])
-                                              if not moe else tp_f - tp_pass / 2)
+                overlapping = [layer for layer in layers if ".attention." in layer.name or not moe]
+                tp_b = tp_async(overlapping) + (tp_f - tp_pass / 2 if moe else 0.0)
+                # the backward's collectives beyond the pattern's two a pass (_count_bytes): each overlapped column
+                # layer reduces its own input gradient (a split gate and up: three), and under sequence parallelism
+                # gathers its saved input again
+                columns = sum(layer.name.endswith(TP_COLUMN_LAYERS) for layer in overlapping)
+                pairs = 2 if not (moe and plan.folded and not c.shared_experts) else 1
+                kept = (1 if not plan.folded or c.shared_experts else 0) if moe else 0   # a MoE MLP's own pair
+                tp_extra = (float(columns + kept - pairs), float(columns if sp else 0))
             kinds[moe] = {
                 "f": f, "b": b, "core_f": core_f,
-                "tp": tp_f, "tp_b": tp_b,
+                "tp": tp_f, "tp_b": tp_b, "tp_reductions": tp_extra[0], "tp_gathers": tp_extra[1],
                 "cp_f": overlapped(core_f, [(cp_gather, cp_gather_share)]) - core_f,
                 "cp_b": overlapped(core_b, [(cp_gather, cp_gather_share), (cp_scatter, cp_scatter_share)]) - core_b,
                 "ep": ep_pass if moe else 0.0, "zf": z_f, "zb": z_b, "zf_first": z_f_first,
@@ -795,13 +801,15 @@ class StageCosts:
         moe_layers = sum(c.is_moe(i) for i in stage_layers)
         # TP collectives per layer and pass: two, one in a folded MoE layer without shared experts
         tp_pairs = 2 * passes - (m * moe_layers if plan.folded and not c.shared_experts else 0)
+        # asynchronous TP communication: each overlapped column layer's own backward collectives (the kinds'
+        # reductions beyond the two a pass, and under sequence parallelism the saved inputs' gathers)
+        reductions, gathers = (m * sum(kinds[c.is_moe(i)][key] for i in stage_layers)
+                               for key in ("tp_reductions", "tp_gathers"))
         if plan.sequence_parallel:
-            comms.count("all-gather", "tp", activation, tp_pairs * (1 + recompute))
-            comms.count("reduce-scatter", "tp", activation, tp_pairs * (1 + recompute))
-            if plan.tp_overlap == "async":   # each column-parallel layer gathers its saved input again backward
-                comms.count("all-gather", "tp", activation, tp_pairs)
+            comms.count("all-gather", "tp", activation, tp_pairs * (1 + recompute) + gathers)
+            comms.count("reduce-scatter", "tp", activation, tp_pairs * (1 + recompute) + reductions)
         else:
-            comms.count("all-reduce", "tp", activation, tp_pairs * (1 + recompute))
+            comms.count("all-reduce", "tp", activation, tp_pairs * (1 + recompute) + reductions)
         comms.count("all-gather", "tp", activation, m * full_layers if plan.distribute_saved_activations else 0)
         if plan.folded:
             comms.count("all-gather", "etp", dispatch * plan.expert_tp, m * moe_layers * (1 + recompute))

@@ -115,3 +115,26 @@ def test_bad_values_and_runs_without_a_plan(capsys) -> None:
     assert main([*args, "--parallel", "tp=2", "--micro-batch", "1", "--global-batch", "8", "--tp-overlap",
                  "async", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tp_overlap"] == "async"
+
+
+@pytest.mark.parametrize("model, sp, gathers, reductions", [
+    ("gpt:layers=2,hidden=1024,heads=16,seq=1024,vocab=1000,gated=true,gate_up=split", False, 0, 1),
+    ("gpt:layers=2,hidden=1024,heads=16,seq=1024,vocab=1000,gated=true,gate_up=split", True, 3, 1),
+    ("gpt:layers=2,hidden=1024,heads=16,seq=1024,vocab=1000,experts=8,top_k=2", True, 1, 0),
+])
+def test_the_bytes_count_each_overlapped_column_layers_collectives(model: str, sp: bool, gathers: int,
+                                                                   reductions: int) -> None:
+    """A split gate and up are two column-parallel layers: three input-gradient reductions a layer's backward where
+    the pattern has two; under sequence parallelism each overlapped column layer gathers its saved input again (a
+    MoE layer's attention alone)."""
+    c = load_model(model).config
+    ep = {"parallel": "tp=2,pp=1,dp=4,ep=4"} if c.experts else {"parallel": "tp=2,pp=1,dp=4"}
+    plans = {o: make_plan(c, 8, ep["parallel"], micro_batch=1, global_batch=8, sequence_parallel=sp, tp_overlap=o)
+             for o in ("none", "async")}
+    none, overlap = (_costs(plans[o], c) for o in ("none", "async"))
+    act = 1024 * 1024 * 2
+    per_gpu = {op: none.comms.schedule(op, "tp", act)[1].bytes_sent / 8
+               for op in ("all-gather", "reduce-scatter", "all-reduce")}
+    reduce = per_gpu["reduce-scatter" if sp else "all-reduce"]
+    expected = plans["none"].num_micro_batches * c.layers * (gathers * per_gpu["all-gather"] + reductions * reduce)
+    assert overlap.comms.bytes_per_gpu - none.comms.bytes_per_gpu == pytest.approx(expected, rel=1e-9)
