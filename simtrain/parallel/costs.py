@@ -484,6 +484,7 @@ class StageCosts:
         # a full recomputation with distributed saved activations all-gathers each layer's input first
         saved_gather = comms.time("all-gather", "tp", activation) if plan.distribute_saved_activations else 0.0
 
+        sharded = plan.zero >= 3 and plan.dp * plan.cp > 1   # ZeRO-3 with ranks to shard over
         kinds: dict[bool, dict[str, float]] = {}
         for moe in sorted({c.is_moe(i) for i in range(c.layers)}):
             index = next(i for i in range(c.layers) if c.is_moe(i) == moe)
@@ -498,7 +499,7 @@ class StageCosts:
             weights, expert_weights = dense_count * param_width, expert_count * param_width
             grad_bytes, expert_grad_bytes = dense_count * grad_width, expert_count * grad_width
             z_f = z_b = z_f_first = z_b_first = copy_f = copy_b = 0.0
-            if plan.zero >= 3 and plan.dp * plan.cp > 1:
+            if sharded:
                 # the parameters gathered, the gradients reduce-scattered, each at its own width
                 parts = ([("shard", weights + expert_weights, grad_bytes + expert_grad_bytes)] if plan.hybrid
                          else [("dpcp", weights, grad_bytes), ("edp", expert_weights, expert_grad_bytes)])
@@ -564,7 +565,6 @@ class StageCosts:
             if plan.recompute == "full" else 0
         embed = embedding_layers(c, tp, cp)
         head = head_layers(c, tp, cp)
-        sharded = plan.zero >= 3 and plan.dp * plan.cp > 1
 
         def edge_unit(count: int) -> tuple[float, float, float, float]:
             """ZeRO-3's root unit of a chunk's ``count`` edge parameters (the embedding, the final norm and the
