@@ -17,6 +17,7 @@ REFERENCE_PARAMS = [
     ("alexnet", 61_100_840, "torchvision.models.alexnet"),
     ("vit-b16", 86_567_656, "torchvision.models.vit_b_16"),
     ("bert-base", 109_482_240, "Hugging Face BertModel bert-base-uncased, with pooler"),
+    ("bert-base-pretraining", 110_106_428, "Hugging Face BertForPreTraining bert-base-uncased (pooler and heads)"),
     ("gpt2-small", 124_439_808, "Hugging Face GPT2LMHeadModel gpt2, lm_head tied to wte"),
     # Vaswani et al. report "65M" (rounded); this is our derived count for the documented assumptions:
     # 37000x512 shared embedding + 6 encoder layers of 3,152,384 + 6 decoder layers of 4,204,032.
@@ -39,7 +40,7 @@ PUBLISHED_GMACS = [
 
 CATALOG = {
     "resnet50", "resnet18-cifar", "vgg16", "vgg16-cifar", "alexnet",
-    "bert-base", "bert-large", "gpt2-small", "vit-b16", "transformer-base",
+    "bert-base", "bert-base-pretraining", "bert-large", "gpt2-small", "vit-b16", "transformer-base",
     # the models ResIST and GIST were published on (issue 4)
     "preact-resnet101-cifar", "gcn-reddit",
     # the models Baechi placed (issue 6): a branched DAG and a recurrent encoder-decoder with attention
@@ -223,3 +224,18 @@ def test_a_dropout_of_the_attention_probabilities_drops_heads_x_tokens_x_kv():
     wide = model_from_dict({"name": "wide", "input": {"tokens": 4},
                             "layers": [{**layers[0], "dim": 256}, layers[1], layers[2]]})
     assert wide.layers[2].output_elements == 2 * 4 * 4      # the attention's declared heads (128 wide here)
+
+
+def test_bert_base_pretraining_is_bert_base_with_the_pretraining_heads() -> None:
+    """BertForPreTraining for BERT-base: BertModel's encoder and pooler as ``bert-base`` has them, plus the masked-LM
+    head over every token (its decoder tied to the word embedding) and the next-sentence head."""
+    base, pre = load_model("bert-base"), load_model("bert-base-pretraining")
+    heads = sum(layer.num_params for layer in pre.layers if layer.name.startswith("cls."))
+    assert heads == (768 * 768 + 768) + 2 * 768 + 30522 + (2 * 768 + 2)
+    assert pre.num_params - heads == base.num_params
+    encoder = [(layer.kind, layer.forward_macs) for layer in base.layers if layer.name.startswith("encoder.")]
+    assert encoder == [(layer.kind, layer.forward_macs) for layer in pre.layers
+                       if layer.name.startswith("bert.encoder.")]
+    (decoder,) = [layer for layer in pre.layers if layer.name == "cls.predictions.decoder"]
+    assert decoder.tied_to == "bert.embeddings.word_embeddings.weight"
+    assert decoder.forward_macs == 128 * 768 * 30522            # the masked-LM head scores every token

@@ -22,7 +22,7 @@ by that rule before any run, or not expressible (``LEFT_OUT``, names no case tak
 
 Kept with a stated approximation: the V100 servers' NVLink hybrid cube mesh as simtrain's 150 GB/s NVLink switch (the
 `abci` family cut to 8 GPUs and 1 NIC per node), the RN50 runs' DALI-CPU input pipeline not modelled, simtrain's
-`bert-base` without BertForPreTraining's heads, apex DDP's message size not expressed, GPUDirect-TCPXO priced as the
+`bert-base` without BertForPreTraining's heads (the cases run `bert-base-pretraining` since 2026-12-07), apex DDP's message size not expressed, GPUDirect-TCPXO priced as the
 RDMA NICs at 200 Gbit/s.
 
 The probe ran at c0b49d1 with no deviation (every command ran on the first pass). Since then (773b3ce) the slowest
@@ -104,13 +104,14 @@ MEASURED = {
     # +0.6036, +0.0763; and the multi-GPU rows since DDP's gradient copies into the buckets and back are priced
     # (2026-12-07); before: RN50 -0.0103, +0.0285, +0.1218, +0.0266, +0.0855, BERT +0.4289, +1.3018, +0.1550, +0.2443;
     # and the BERT rows since they state apex DDP's one 250 M-element bucket (2026-12-07): before, +0.4195, +1.2763,
-    # +0.1480, +0.2335
+    # +0.1480, +0.2335; and since they run BertForPreTraining's heads (`bert-base-pretraining`, 2026-12-07): before,
+    # +0.2364, +0.2379, +0.8454, +0.9008, +0.0012, +0.0300
     # and since they state apex DDP's 10 M-element buckets (2026-12-07): before, -0.0149, +0.0248, +0.1174, +0.0230,
     # +0.0812
     f"{_RN50}-fp32-8xv100": -0.0148, f"{_RN50}-fp32-32xv100": +0.0210, f"{_RN50}-amp-1xv100": +0.0335,
     f"{_RN50}-amp-32xv100": +0.1127, f"{_RN50}-fp32-32v1gpu-scaling": +0.0191, f"{_RN50}-amp-32v1gpu-scaling": +0.0767,
-    f"{_BERT}-fp32-1xv100": +0.2364, f"{_BERT}-fp32-32xv100": +0.2379, f"{_BERT}-amp-1xv100": +0.8454,
-    f"{_BERT}-amp-32xv100": +0.9008, f"{_BERT}-fp32-32v1gpu-scaling": +0.0012, f"{_BERT}-amp-32v1gpu-scaling": +0.0300,
+    f"{_BERT}-fp32-1xv100": +0.0017, f"{_BERT}-fp32-32xv100": +0.0414, f"{_BERT}-amp-1xv100": +0.5731,
+    f"{_BERT}-amp-32xv100": +0.6845, f"{_BERT}-fp32-32v1gpu-scaling": +0.0396, f"{_BERT}-amp-32v1gpu-scaling": +0.0708,
 }
 
 # --- the commands the probe ran (its cases.py, less ``--json``) ---------------------------------------------------
@@ -148,9 +149,10 @@ def _rn50(gpus: int, batch: int, dtype: str) -> str:
 
 def _bert(gpus: int, batch: int, dtype: str) -> str:
     # apex DDP's one bucket of 250 M elements (--bucket-size, --framework ddp:first_bucket) since the cases state
-    # run_pretraining.py's DDP(message_size=250000000); the probe's commands ran simtrain's 25 MiB buckets
+    # run_pretraining.py's DDP(message_size=250000000); the probe's commands ran simtrain's 25 MiB buckets; and
+    # BertForPreTraining (`bert-base-pretraining`) since the catalog has it: the probe ran `bert-base`, BertModel alone
     bucket = f"{250_000_000 * (4 if dtype == 'fp32' else 2)}B"
-    return (f"simulate --model bert-base {_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --batch {batch} "
+    return (f"simulate --model bert-base-pretraining {_ABCI1 if gpus == 1 else _ABCI8} --gpus {gpus} --batch {batch} "
             f"--dtype {dtype} --bucket-size {bucket} --framework ddp:first_bucket={bucket} --optimizer adam "
             f"--no-check-memory {_NCCL}")
 
