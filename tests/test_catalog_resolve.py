@@ -10,9 +10,9 @@ from simtrain.catalog import catalog_dir, names, resolve
 from simtrain.errors import ConfigError
 
 TOPOLOGIES = ["abci", "cloud-25g", "dgx-a100", "dgx-h100", "mi300x", "ring-switch", "torus-2d", "torus-3d", "torus-8x8"]
-MODELS = ["alexnet", "bert-base", "bert-base-pretraining", "bert-large", "gcn-reddit", "gnmt", "gpt2-small", "inception-v3",
-          "inception-v3-noaux", "preact-resnet101-cifar", "resnet18-cifar", "resnet50", "transformer-base", "vgg16",
-          "vgg16-cifar", "vit-b16",
+MODELS = ["alexnet", "bert-base", "bert-base-pretraining", "bert-large", "gcn-reddit", "gnmt", "gpt2-small",
+          "inception-v3", "inception-v3-noaux", "preact-resnet101-cifar", "resnet18-cifar", "resnet50",
+          "transformer-base", "vgg16", "vgg16-cifar", "vit-b16",
           # the decoder family (issue 15)
           "bloom-176b", "gpt3-175b", "llama2-70b", "llama2-7b", "llama3-405b", "llama3-70b", "llama3-8b",
           "mixtral-8x7b", "mt-nlg-530b", "opt-175b"]

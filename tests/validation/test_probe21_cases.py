@@ -22,8 +22,8 @@ by that rule before any run, or not expressible (``LEFT_OUT``, names no case tak
 
 Kept with a stated approximation: the V100 servers' NVLink hybrid cube mesh as simtrain's 150 GB/s NVLink switch (the
 `abci` family cut to 8 GPUs and 1 NIC per node), the RN50 runs' DALI-CPU input pipeline not modelled, simtrain's
-`bert-base` without BertForPreTraining's heads (the cases run `bert-base-pretraining` since 2026-12-07), apex DDP's message size not expressed, GPUDirect-TCPXO priced as the
-RDMA NICs at 200 Gbit/s.
+`bert-base` without BertForPreTraining's heads (the cases run `bert-base-pretraining` since 2026-12-07), apex DDP's
+message size not expressed, GPUDirect-TCPXO priced as the RDMA NICs at 200 Gbit/s.
 
 The probe ran at c0b49d1 with no deviation (every command ran on the first pass). Since then (773b3ce) the slowest
 GPU stretches only a model-parallel plan's compute, not the TP/PP communication exposed in it, so the five Megatron
