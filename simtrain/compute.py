@@ -823,6 +823,11 @@ class ComputeModel:
             # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
+        if layer.kind == "gather_tokens":
+            rows = layer.output_elements * batch * width
+            # forward copies the gathered rows; backward zeroes the input's gradient and scatters theirs into it
+            return (self.kernel_time(0.0, 2 * rows, dtype, 1) if phase == "forward"
+                    else self.kernel_time(0.0, layer.input_elements * batch * width + 2 * rows, dtype, 2))
         traffic, kernels = self._bandwidth_traffic(layer, batch, phase, width)
         return self.kernel_time(0.0, traffic, dtype, kernels, native=layer.kind in NATIVE_KINDS)
 

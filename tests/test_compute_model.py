@@ -433,3 +433,14 @@ def test_a_device_file_may_give_its_own_native_fraction(tmp_path):
     bad.write_text(text.replace("efficiency:\n", "efficiency:\n  native_memory: 1.5\n", 1))
     with pytest.raises(ConfigError, match="native_memory"):
         load_device(bad)
+
+
+def test_a_token_gather_moves_its_rows_forward_and_the_whole_input_gradient_backward():
+    """``gather_tokens`` is a gather, priced as an embedding's lookup is: forward copies the gathered rows (read and
+    write), backward zeroes the input's gradient and scatters the rows' gradients into it, two kernels."""
+    model = ComputeModel(get_device("a100"))
+    (gather,) = [layer for layer in load_model("bert-large:predictions=20").layers if layer.kind == "gather_tokens"]
+    rows, full = 20 * 1024 * 2 * 32, 128 * 1024 * 2 * 32      # bytes of fp16 at batch 32
+    assert model.layer_time(gather, 32, "forward", "fp16") == pytest.approx(model.kernel_time(0.0, 2 * rows, "fp16", 1))
+    assert model.layer_time(gather, 32, "backward", "fp16") == pytest.approx(
+        model.kernel_time(0.0, full + 2 * rows, "fp16", 2))

@@ -55,6 +55,10 @@ Layer kinds and their keys (defaults in brackets):
 * ``gru``, ``rnn``: the same keys (pytorch layout only) for ``torch.nn.GRU`` (3h gates) and ``torch.nn.RNN``
   (h, tanh).
 * ``select_token``: index [0] (tokens × D → D)
+* ``gather_tokens``: count (a number of tokens, at most the input's, or ``all``): the rows at ``count`` positions of
+  each sample (tokens × D → count × D), as a masked-LM head gathers the masked positions before scoring them
+  (Google's and NVIDIA's TensorFlow BERT: ``gather_indexes`` over ``max_predictions_per_seq``); ``all`` (or the
+  input's own count) adds no layer, as code that scores every token gathers nothing
 
 Keys every layer accepts: ``name``; ``from`` (the full name of an earlier layer, or ``input`` for the model
 input: the layer reads that output instead of the previous one); ``concat_with`` (a list of earlier layers'
@@ -113,7 +117,7 @@ _ELEMENTWISE = ("relu", "gelu", "tanh", "dropout", "softmax", "identity", "sigmo
 DROPOUT_TARGETS = ("activations", "probabilities")
 LAYER_KINDS = (
     "conv2d", "linear", "batchnorm2d", "layernorm", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
-    "embedding", "patch_tokens", "class_token", "position_embedding", "attention", "select_token",
+    "embedding", "patch_tokens", "class_token", "position_embedding", "attention", "select_token", "gather_tokens",
     *_ELEMENTWISE, "lstm", "gru", "rnn", "additive_attention",
 )
 _STRUCTURE = ("residual", "block", "branches", "side_output")
@@ -241,21 +245,29 @@ sizes as its one override, image=CxHxW (got 'tokens')
     if not isinstance(given, dict) or len(given) != 1 or next(iter(given)) not in INPUT_OVERRIDES:
         return _load_cached(str(path), path.stat().st_mtime_ns)   # a malformed file: its own load says what is wrong
     kind = next(iter(given))
-    extra = sorted(set(overrides) - {kind})
+    own_args = data.get("args") if isinstance(data.get("args"), dict) else {}
+    extra = sorted(set(overrides) - {kind} - set(own_args))
     if extra:
-        raise ConfigError(f"{head!r} is not a decoder: it takes its input's sizes as its one override, "
-                          f"{kind}={INPUT_OVERRIDES[kind]}", source=source, key="model", value=", ".join(extra))
-    raw = overrides[kind]
-    if isinstance(raw, str) and _SIZES.fullmatch(raw) and any(len(p.lstrip("0")) > len(str(MAX_WIDTH))
-                                                              for p in raw.split("x")):
-        raise ConfigError(f"each size must be at most {MAX_WIDTH}", source=source, key=f"model {kind}", value=raw)
-    value, own = _sizes(raw), given[kind]
-    if isinstance(value, list) != isinstance(own, list) or (isinstance(own, list) and len(value) != len(own)):
-        raise ConfigError(f"must have the form of the input of {head!r}: {kind}={INPUT_OVERRIDES[kind]}",
-                          source=source, key=f"model {kind}", value=overrides[kind])
-    spec = model_from_dict({**data, "name": text, "input": {kind: value}}, source=source)
-    # the published counts describe the file's input
-    return spec if value == own else replace(spec, published={})
+        takes = ", ".join([f"{kind}={INPUT_OVERRIDES[kind]}", *(f"{k}=VALUE" for k in sorted(own_args))])
+        raise ConfigError(f"{head!r} is not a decoder: it takes its input's sizes"
+                          + (" and its own arguments" if own_args else " as its one override") + f", {takes}",
+                          source=source, key="model", value=", ".join(extra))
+    value = own = given[kind]
+    if kind in overrides:
+        raw = overrides[kind]
+        if isinstance(raw, str) and _SIZES.fullmatch(raw) and any(len(p.lstrip("0")) > len(str(MAX_WIDTH))
+                                                                  for p in raw.split("x")):
+            raise ConfigError(f"each size must be at most {MAX_WIDTH}", source=source, key=f"model {kind}",
+                              value=raw)
+        value = _sizes(raw)
+        if isinstance(value, list) != isinstance(own, list) or (isinstance(own, list) and len(value) != len(own)):
+            raise ConfigError(f"must have the form of the input of {head!r}: {kind}={INPUT_OVERRIDES[kind]}",
+                              source=source, key=f"model {kind}", value=overrides[kind])
+    args = {**own_args, **{k: v for k, v in overrides.items() if k != kind}}
+    spec = model_from_dict({**data, "name": text, "input": {kind: value}, **({"args": args} if args else {})},
+                           source=source)
+    # the published counts describe the file's input and arguments
+    return spec if value == own and args == own_args else replace(spec, published={})
 
 
 @functools.lru_cache(maxsize=64)
@@ -298,10 +310,12 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
     raw_layers = top.raw("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         raise top.error("layers", "must be a non-empty list of layers")
+    raw_layers = _model_arguments(top, raw_layers)
     builder.build_list(raw_layers, builder.input_flow, top.key_path("layers"), prefix="")
     top.finish()
     if not builder.layers:
-        raise top.error("layers", "defines no layers")
+        raise top.error("layers", "defines no layers" + (" (a gather_tokens that keeps every token is none)"
+                                                          if builder.gathers_of_all else ""))
     return ModelSpec(
         name=name,
         layers=keep_output_precision(tuple(builder.layers)),
@@ -370,6 +384,7 @@ class _Builder:
         self.input_flow = _Flow(input_shape, ())
         self.active: list[str] = []   # the blocks being expanded, outermost first (a block may not contain itself)
         self.expansions = 0           # block instances built so far (bounded by MAX_LAYERS)
+        self.gathers_of_all = 0       # gather_tokens layers that kept every token, so added none
         # attention layers by position whose probabilities no dropout has taken yet: their declared heads
         self.heads: dict[int, int] = {}
 
@@ -693,6 +708,22 @@ class _Builder:
             need("tokens")
             s.integer("index", 0, minimum=0)
             out = _Shape("vector", (shape.dims[1],))
+        elif kind == "gather_tokens":
+            need("tokens")
+            length = shape.dims[0]
+            raw = s.data.get("count")
+            if raw == "all":
+                count = length
+                s.string("count")
+            elif isinstance(raw, str):
+                raise s.error("count", f"must be a number of tokens (1 to {length}) or 'all'", value=raw)
+            else:
+                count = s.integer("count", minimum=1, maximum=length)
+            if count == length:   # every token: nothing is gathered, and no kernel runs
+                s.finish()
+                self.gathers_of_all += 1
+                return flow
+            out = _Shape("tokens", (count, *shape.dims[1:]))
         elif kind in RECURRENT_GATES:
             need("tokens")
             tensors, macs, gemm, out, recurrence = _recurrent(s, name, shape, kind)
@@ -861,6 +892,28 @@ def _pool_out(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
     if ceil and (out - 1) * stride >= size + pad:
         out -= 1
     return out
+
+
+def _model_arguments(top: Section, layers: list[Any]) -> list[Any]:
+    """``layers`` with the model's own arguments in place: a file's ``args`` maps each to its value (a number or a
+    word), ``$name`` in its ``layers`` (not in its ``blocks``, whose ``$`` names are the blocks' own) takes it, and
+    ``NAME:key=value`` sets it where the model is named (``bert-large-pretraining:predictions=20``)."""
+    args = top.raw("args", {})
+    if not isinstance(args, dict) or not all(isinstance(k, str) and k for k in args):
+        raise top.error("args", "must be a mapping of argument names to values")
+    for key, value in args.items():
+        if isinstance(value, (dict, list)) or value is None:
+            raise top.error(f"args.{key}", "must be a number or a word", value=value)
+    used = _references(layers)
+    unused = sorted(set(args) - used)
+    if unused:   # a misspelt argument would otherwise pass unread
+        raise top.error("args", "the model's layers never use this argument", value=unused[0],
+                        allowed=", ".join(sorted(used)) or "no arguments")
+    missing = sorted(used - set(args))
+    if missing:
+        raise top.error("layers", f"uses ${missing[0]}, which the model's args do not give", value=missing[0],
+                        choices=sorted(args) or None)
+    return _substitute(layers, args, top) if args else layers
 
 
 def _references(template: Any) -> set[str]:

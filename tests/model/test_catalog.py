@@ -239,3 +239,46 @@ def test_bert_base_pretraining_is_bert_base_with_the_pretraining_heads() -> None
     (decoder,) = [layer for layer in pre.layers if layer.name == "cls.predictions.decoder"]
     assert decoder.tied_to == "bert.embeddings.word_embeddings.weight"
     assert decoder.forward_macs == 128 * 768 * 30522            # the masked-LM head scores every token
+
+
+def test_the_masked_lm_head_scores_the_predictions_it_is_given() -> None:
+    """``predictions`` (the BERT pre-training models' own argument) gathers that many positions a sequence before the
+    masked-LM head, as TensorFlow's get_masked_lm_output does; ``all`` (the default) adds no layer, as PyTorch's
+    BertForPreTraining scores every token."""
+    every, masked = load_model("bert-large"), load_model("bert-large:predictions=20")
+    assert masked.num_params == every.num_params
+    assert [layer.name for layer in every.layers if layer.kind == "gather_tokens"] == []
+    (gather,) = [layer for layer in masked.layers if layer.kind == "gather_tokens"]
+    assert (gather.input_elements, gather.output_elements) == (128 * 1024, 20 * 1024)
+    (decoder,) = [layer for layer in masked.layers if layer.name == "cls.predictions.decoder"]
+    assert decoder.forward_macs == 20 * 1024 * 30522
+    head = (1024 * 1024 + 1024 * 30522) * (128 - 20)       # the transform and the decoder on 108 fewer tokens
+    assert every.forward_macs - masked.forward_macs == head
+    assert load_model("bert-large:predictions=all").forward_macs == every.forward_macs
+    assert load_model("bert-large:predictions=128").forward_macs == every.forward_macs
+    assert load_model("bert-large:tokens=512,predictions=80").layers[-1].forward_macs == 80 * 1024 * 30522
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("bert-large:predictions=0", r"count: must be at least 1 \(got 0\)"),
+    ("bert-large:predictions=129", r"count: must be at most 128 \(got 129\)"),
+    ("bert-large:predictions=some", r"count: must be a number of tokens \(1 to 128\) or 'all' \(got 'some'\)"),
+    ("bert-large:heads=none", r"takes its input's sizes and its own arguments, .*predictions=VALUE \(got 'heads'\)"),
+    ("resnet50:predictions=20", r"takes its input's sizes as its one override, image=CxHxW \(got 'predictions'\)"),
+])
+def test_a_bad_model_argument_is_one_clear_error(spec, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_model(spec)
+
+
+def test_a_model_file_declares_the_arguments_its_layers_use() -> None:
+    layers = [{"kind": "embedding", "vocab": 10, "dim": 8}, {"kind": "gather_tokens", "count": "$k"},
+              {"kind": "linear", "out": 4}]
+    spec = model_from_dict({"name": "m", "input": {"tokens": 16}, "args": {"k": 4}, "layers": layers})
+    assert spec.layers[-1].forward_macs == 4 * 8 * 4
+    with pytest.raises(ConfigError, match=r"args: the model's layers never use this argument \(got 'j'\)"):
+        model_from_dict({"name": "m", "input": {"tokens": 16}, "args": {"k": 4, "j": 1}, "layers": layers})
+    with pytest.raises(ConfigError, match=r"layers: uses \$k, which the model's args do not give"):
+        model_from_dict({"name": "m", "input": {"tokens": 16}, "layers": layers})
+    with pytest.raises(ConfigError, match=r"args.k: must be a number or a word"):
+        model_from_dict({"name": "m", "input": {"tokens": 16}, "args": {"k": [1]}, "layers": layers})
