@@ -78,7 +78,8 @@ RUN_PARAMS: tuple[Param, ...] = (
           "or `module:PATH.py[:FACTORY]` for a PyTorch model built by a function in your file"),
     Param("topology", "string", REQUIRED,
           "the cluster: a catalog name (`simtrain list topologies`) or a YAML path"),
-    Param("gpus", "integer", None, "GPU count the topology family is instantiated at (unset: the file's size)",
+    Param("gpus", "integer", None, "GPU count the topology family is instantiated at, in whole nodes (unset: the "
+          "file's size; fewer GPUs than a node: also set topology.gpus_per_node to that count)",
           minimum=1, maximum=MAX_GPUS),
     Param("batch", "integer", 32, "samples per GPU per step", minimum=1),
     Param("dtype", "choice", "fp32", "compute and gradient precision", choices=DTYPES),

@@ -207,8 +207,11 @@ def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_k
         from simtrain.catalog import catalog_dir
 
         shipped = Path(top.source).parent == catalog_dir("topologies")
+        # fewer GPUs than a node are a node cut to that many: say how, rather than guess it
+        cut = (f"; fewer GPUs than a node are a node of that many: --set topology.{key}={gpus}"
+               if gpus < per_node else "")
         raise _GpusError(
-            f"must be a multiple of {key} = {per_node} for topology {shown(top.data.get('name'), 80)}",
+            f"must be a multiple of {key} = {per_node} for topology {shown(top.data.get('name'), 80)}{cut}",
             key="gpus", value=gpus, allowed=None if shipped else f"a multiple of {per_node} "
             f"(or edit {top.source})",
         )

@@ -119,9 +119,12 @@ def test_fixed_size_stack_rejects_another_size():
 def test_abci_needs_a_multiple_of_4(gpus):
     with pytest.raises(ConfigError) as info:
         load_topology("abci", gpus=gpus)
+    cut = f"; fewer GPUs than a node are a node of that many: --set topology.gpus_per_node={gpus}" if gpus < 4 else ""
     assert str(info.value) == (
-        f"gpus: must be a multiple of gpus_per_node = 4 for topology 'abci' (got {gpus})"
+        f"gpus: must be a multiple of gpus_per_node = 4 for topology 'abci'{cut} (got {gpus})"
     )
+    if gpus < 4:   # the hint's command runs
+        assert load_topology("abci", gpus=gpus, overrides=[("gpus_per_node", gpus)]).num_gpus == gpus
 
 
 def test_cloud_needs_a_multiple_of_instance_size():
