@@ -147,10 +147,17 @@ def test_size_bounds_are_shown_as_they_can_be_typed_back(capsys):
 def test_dp_bucket_size_messages_show_the_size_and_the_plan(capsys):
     _refused(capsys, [*PLAN, "--parallel", "tp=1,pp=1,dp=16", "--dp-bucket-size", "1GiB", "--scheme", "powersgd"],
              "'1 GiB'", "compression scheme")
-    # a shard size equal to dp·cp is not hybrid sharding: the message says so instead of asking for one
-    err = _refused(capsys, [*PLAN, "--parallel", "tp=1,pp=1,dp=16", "--zero", "3", "--zero-shard-size", "16",
-                            "--dp-bucket-size", "1GiB"], "zero_shard_size 16 = dp·cp", "below dp·cp = 16")
+    err = _refused(capsys, [*PLAN, "--parallel", "tp=1,pp=1,dp=16", "--zero", "3", "--dp-bucket-size", "1GiB"],
+                   "zero 3 without hybrid sharding", "'1 GiB'")
     assert "1073741824.0" not in err
+    # a shard size equal to dp·cp is hybrid sharding with one replica: the size is kept, as at dp·cp = 1 (a sweep
+    # over GPU counts keeps one command), and changes nothing
+    one_replica = [*PLAN, "--parallel", "tp=1,pp=1,dp=16", "--zero", "3", "--zero-shard-size", "16", "--json"]
+    capsys.readouterr()
+    assert main([*one_replica, "--dp-bucket-size", "1GiB"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert main(one_replica) == 0
+    assert kept["step_time_s"] == json.loads(capsys.readouterr().out)["step_time_s"]
 
 
 @pytest.mark.parametrize("key,value,shown", [("nic_latency", "5s", "'5 s'"), ("nic_bandwidth", "2PB/s", "2 PB/s"),

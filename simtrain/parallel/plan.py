@@ -602,14 +602,15 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if dp_bucket_rule is not None and dp_bucket_rule not in DP_BUCKET_RULES:
         raise ConfigError("unknown bucket rule", key="dp_bucket_rule", value=dp_bucket_rule,
                           choices=list(DP_BUCKET_RULES))
-    if dp_bucket_size is not None and zero == 3 and zero_shard_size in (None, dp * cp):
-        # ZeRO-3 reduce-scatters each layer's gradients as the layer's own step (an FSDP unit): no bucket to size
-        whole = "" if zero_shard_size is None else f" (zero_shard_size {zero_shard_size} = dp·cp shards over all)"
-        raise ConfigError(f"is not read under zero 3 without hybrid sharding{whole}, which reduce-scatters each "
+    if dp_bucket_size is not None and zero == 3 and zero_shard_size is None:
+        # ZeRO-3 reduce-scatters each layer's gradients as the layer's own step (an FSDP unit): no bucket to size.
+        # Hybrid sharding with one replica (zero_shard_size = dp·cp) keeps it, as dp·cp = 1 does: its replicas'
+        # all-reduce has no one to reduce with, and a sweep over GPU counts keeps one command
+        raise ConfigError("is not read under zero 3 without hybrid sharding, which reduce-scatters each "
                           "layer's gradients in its own backward", key="dp_bucket_size",
                           value=units.format_size(dp_bucket_size),
-                          allowed=f"zero 0-2, or zero 3 with a zero_shard_size below dp·cp = {dp * cp} (its "
-                                  "replicas' all-reduce is bucketed)")
+                          allowed="zero 0-2, or zero 3 with a zero_shard_size (its replicas' all-reduce is "
+                                  "bucketed)")
     if zero_shard_size is not None:
         if zero < 1:
             raise ConfigError("hybrid sharding needs zero 1, 2 or 3 (got zero 0)", key="zero_shard_size",
