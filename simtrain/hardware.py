@@ -276,8 +276,9 @@ def _parse(data: Any, source: str) -> DeviceSpec:
 
 
 @lru_cache(maxsize=128)
-def _load(path: str, mtime_ns: int, size: int) -> DeviceSpec:
-    # keyed by the file's path, modification time and size: an edited file is read again
+def _load(path: str, absolute: str, digest: str) -> DeviceSpec:
+    # keyed by the file's absolute path and content (simtrain.digest): another folder's file of the same name, or
+    # an edited one, is read again
     return _parse(load_yaml(path), path)
 
 
@@ -290,12 +291,17 @@ def load_device(path: str | Path) -> DeviceSpec:
     >>> load_device(resolve("devices", "mi300x")).peak_flops("fp8") / 1e12
     2614.9
     """
+    from simtrain.digest import file_digest
+
     text = os.fspath(path)
     try:
-        stat = os.stat(text)
-    except OSError:
+        os.stat(text)
+    except (OSError, ValueError):
         raise ConfigError("file not found", source=text, key="device") from None
-    return _load(text, stat.st_mtime_ns, stat.st_size)
+    digest = file_digest(text)
+    if digest is None:   # a folder or an unreadable file: the reader says which, in one line
+        return _parse(load_yaml(text), text)
+    return _load(text, os.path.abspath(text), digest)
 
 
 def _looks_like_path(value: str) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +74,46 @@ def test_a_file_edited_between_two_runs_is_read_again(tmp_path):
     assert step() == step(RunCache()) > fast           # the slower links, not the cached cluster
     write("1 GB/s", 65536)
     assert step() == step(RunCache())                  # the wider model, not the cached one
+
+
+def test_files_of_one_name_in_two_folders_are_two_files(tmp_path, monkeypatch):
+    """Caches key a file by its absolute path and content (simtrain.digest), not by the path as typed and its time:
+    ``m.yaml`` and ``dev.yaml`` in two folders, with equal sizes and times (as ``tar x`` and ``cp -p`` leave them),
+    give each folder's own model and device, and a device file rewritten with its time put back is read again
+    (helper audit 44: each gave the first folder's before)."""
+    from simtrain.hardware import load_device
+    from simtrain.model import load_model
+    from simtrain.training import simulate
+
+    device = Path(__file__).resolve().parents[1] / "devices"
+    folders = {"a": ("resnet50", "h100"), "b": ("vgg16", "a100")}
+    for folder, (model, gpu) in folders.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "m.yaml").write_text((Path(__file__).resolve().parents[1] / "models" / f"{model}.yaml")
+                                                   .read_text())
+        (tmp_path / folder / "dev.yaml").write_text((device / f"{gpu}.yaml").read_text())
+        for name in ("m.yaml", "dev.yaml"):
+            os.utime(tmp_path / folder / name, ns=(1_000_000_000, 1_000_000_000))
+    seen = {}
+    for folder, (model, gpu) in folders.items():
+        monkeypatch.chdir(tmp_path / folder)
+        report = simulate("m.yaml", "dgx-h100", gpus=8, batch=32, topology_overrides={"device": "dev.yaml"})
+        seen[folder] = (load_model("m.yaml").num_params, load_device("dev.yaml").name, report.step_time_s)
+        assert seen[folder][:2] == (load_model(model).num_params, load_device(device / f"{gpu}.yaml").name)
+        fresh = simulate("m.yaml", "dgx-h100", gpus=8, batch=32, topology_overrides={"device": "dev.yaml"},
+                         cache=RunCache())
+        assert report.step_time_s == fresh.step_time_s
+    assert seen["a"] != seen["b"]
+    # one byte of the same size changed, the time put back
+    text = (tmp_path / "a" / "dev.yaml").read_text()
+    bandwidth = load_device(tmp_path / "a" / "dev.yaml").memory_bandwidth_Bps
+    number = re.search(r"memory_bandwidth:\s*([0-9])", text)
+    assert number is not None
+    digit = "1" if number.group(1) != "1" else "2"
+    edited = text[: number.start(1)] + digit + text[number.end(1):]
+    (tmp_path / "a" / "dev.yaml").write_text(edited)
+    os.utime(tmp_path / "a" / "dev.yaml", ns=(1_000_000_000, 1_000_000_000))
+    assert load_device(tmp_path / "a" / "dev.yaml").memory_bandwidth_Bps != bandwidth
 
 
 def _rows_by_point(points, order, cache):

@@ -277,9 +277,13 @@ class DecoderConfig:
         """``gpt:key=value,...`` with every key that differs from its default."""
         base = DecoderConfig.from_mapping({k: getattr(self, k) for k in ("layers", "hidden", "heads", "seq",
                                                                            "vocab", "gated")})
+        # the reference shares the gating, whose defaults (ffn, norms) follow it, so gated=true is named itself;
+        # an expert's width defaults to this model's ffn, not the reference's
         keys = [f"{f.name}={_text(getattr(self, f.name))}" for f in dataclasses.fields(self)
                 if f.name in ("layers", "hidden", "heads", "seq", "vocab")
-                or getattr(self, f.name) != getattr(base, f.name)]
+                or (f.name == "gated" and self.gated)
+                or (f.name == "moe_ffn" and self.moe_ffn != self.ffn)
+                or (f.name not in ("gated", "moe_ffn") and getattr(self, f.name) != getattr(base, f.name))]
         return f"{PREFIX}:" + ",".join(keys)
 
 

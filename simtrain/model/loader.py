@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -182,7 +183,7 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
             return _load_with_input(name_or_path)   # NAME:image=CxHxW, NAME:tokens=N, NAME:vector=N
         return decoder.load_decoder(name_or_path)  # gpt:... or NAME:key=value (simtrain.model.decoder)
     path = resolve("models", name_or_path)
-    return _load_cached(str(path), path.stat().st_mtime_ns)
+    return _load_cached(str(path), *_content(path))
 
 
 _SIZES = re.compile(r"[0-9]+(?:x[0-9]+)+")
@@ -208,12 +209,20 @@ def _is_file_with_keys(text: str) -> bool:
 
 
 def _is_decoder_file(path: Path) -> bool:
-    data = _load_yaml_cached(str(path), path.stat().st_mtime_ns)
+    data = _load_yaml_cached(str(path), *_content(path))
     return isinstance(data, dict) and "decoder" in data
 
 
+def _content(path: Path) -> tuple[str, str]:
+    """What a model file's caches are keyed by: its absolute path and its bytes' SHA-256 (:mod:`simtrain.digest`), so
+    two folders' ``m.yaml`` are two models and a file rewritten with its time put back is read again."""
+    from simtrain.digest import file_digest
+
+    return os.path.abspath(path), file_digest(path) or ""
+
+
 @functools.lru_cache(maxsize=64)
-def _load_yaml_cached(path: str, mtime_ns: int) -> Any:
+def _load_yaml_cached(path: str, absolute: str, digest: str) -> Any:
     return load_yaml(path)
 
 
@@ -240,10 +249,10 @@ sizes as its one override, image=CxHxW (got 'tokens')
     source = f"model {text}"
     head, overrides = parse_spec(text, source=source, key="model", sizes=("image", "tokens"))
     path = resolve("models", head)
-    data = _load_yaml_cached(str(path), path.stat().st_mtime_ns)
+    data = _load_yaml_cached(str(path), *_content(path))
     given = data.get("input") if isinstance(data, dict) else None
     if not isinstance(given, dict) or len(given) != 1 or next(iter(given)) not in INPUT_OVERRIDES:
-        return _load_cached(str(path), path.stat().st_mtime_ns)   # a malformed file: its own load says what is wrong
+        return _load_cached(str(path), *_content(path))   # a malformed file: its own load says what is wrong
     kind = next(iter(given))
     own_args = data.get("args") if isinstance(data.get("args"), dict) else {}
     extra = sorted(set(overrides) - {kind} - set(own_args))
@@ -271,10 +280,10 @@ sizes as its one override, image=CxHxW (got 'tokens')
 
 
 @functools.lru_cache(maxsize=64)
-def _load_cached(path: str, mtime_ns: int) -> ModelSpec:
-    """Models are immutable, so a file is parsed once per modification time (its YAML read once, shared with the
-    overrides' loads, :func:`_load_yaml_cached`)."""
-    return model_from_dict(_load_yaml_cached(path, mtime_ns), source=path)
+def _load_cached(path: str, absolute: str, digest: str) -> ModelSpec:
+    """Models are immutable, so a file is parsed once per content (its YAML read once, shared with the overrides'
+    loads, :func:`_load_yaml_cached`)."""
+    return model_from_dict(_load_yaml_cached(path, absolute, digest), source=path)
 
 
 def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:

@@ -111,7 +111,7 @@ def module_digest(path: Path) -> str:
     >>> module_digest(folder / "net.py") != before
     True
     """
-    from simtrain.training.run_cache import file_digest  # (run_cache loads models: imported when asked)
+    from simtrain.digest import file_digest
 
     folder = Path(path).resolve().parent
     files = sorted(f for f in folder.rglob("*.py") if "__pycache__" not in f.relative_to(folder).parts)

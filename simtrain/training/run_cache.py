@@ -20,12 +20,12 @@ True
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from simtrain.digest import file_digest
 from simtrain.model import ModelSpec, load_model
 from simtrain.network.cache import NetworkCache
 from simtrain.topology import Cluster, load_topology
@@ -62,7 +62,10 @@ class RunCache:
     def cluster(self, topology: str, gpus: int | None, overrides: Any) -> Cluster:
         """The cluster of a topology (name or path) at ``gpus`` GPUs with ``(key, value)`` overrides."""
         pairs = sorted((str(k), v) for k, v in (overrides.items() if isinstance(overrides, dict) else overrides))
-        key = json.dumps([content_key("topologies", str(topology)), gpus, pairs], default=str)
+        # a device file the topology or an override names by a relative path is found beside the topology file or
+        # in the working directory: both are part of what the cluster is (the device's content is read at run time)
+        key = json.dumps([content_key("topologies", str(topology)), _location("topologies", str(topology)),
+                          os.getcwd(), gpus, pairs], default=str)
         hit = self._clusters.get(key)
         if hit is None:
             cluster = load_topology(topology, gpus=gpus, overrides=pairs)
@@ -125,6 +128,17 @@ def content_key(kind: str, text: str) -> str:
     return text if digest is None else f"{text} sha256:{digest}"
 
 
+def _location(kind: str, text: str) -> str:
+    """The absolute path of the file a catalog name or a path reads (``text`` where it reads none)."""
+    from simtrain.catalog import resolve
+    from simtrain.errors import ConfigError
+
+    try:
+        return os.path.abspath(resolve(kind, text))
+    except ConfigError:
+        return text
+
+
 def file_key(text: str) -> str | None:
     """``text`` with the SHA-256 of the file it is the path of, or None where it names no regular file.
 
@@ -140,30 +154,6 @@ def file_key(text: str) -> str | None:
         return None
     digest = file_digest(os.path.abspath(text))
     return None if digest is None else f"{text} sha256:{digest}"
-
-
-def file_digest(path: str) -> str | None:
-    """The SHA-256 of the file at ``path`` (:func:`_digest`, cached by its times, size and inode), or None where it
-    cannot be read (gone, unreadable, a name too long).
-
-    Examples
-    --------
-    >>> file_digest("no/such/file") is None
-    True
-    """
-    try:
-        stat = os.stat(path)
-        return _digest(path, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
-    except (OSError, ValueError):
-        return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _digest(path: str, mtime_ns: int, ctime_ns: int, size: int, inode: int) -> str:
-    # a file's SHA-256, read again whenever its times, size or inode change (an edit or a replacement)
-    from simtrain.run import profile_fingerprint
-
-    return profile_fingerprint(path)
 
 
 _DEFAULT = RunCache()
