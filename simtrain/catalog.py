@@ -85,7 +85,10 @@ def resolve(kind: str, name_or_path: str | Path) -> Path:
         return check_file(Path(text), source=text, key=_PARAMETERS[kind])
     for suffix in _SUFFIXES[kind]:
         candidate = catalog_dir(kind) / f"{text}{suffix}"
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):   # a name no file can have (too long, a NUL byte) names nothing here
+            break
     # the library names the Python parameter; the command line maps it to its flag
     raise ConfigError(f"unknown {_PARAMETERS[kind]}", key=_PARAMETERS[kind], value=text, choices=names(kind))

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 from simtrain.errors import ConfigError
 
-__all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES",
+__all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DECODER_LAYERS",
            "MAX_DES_PIPELINE_SLOTS", "MAX_DEVICES", "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS",
            "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS",
-           "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REDUCTION_PASSES",
-           "MAX_REPEATS", "MAX_ROUTE_ENTRIES", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_STEP_DELAY_S",
-           "MAX_THREADS", "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REDUCTION_PASSES", "MAX_REPEATS", "MAX_ROUTE_ENTRIES",
+           "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_STEP_DELAY_S", "MAX_THREADS", "MAX_TRAIN_EPOCHS",
+           "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
-#: GPUs of a plan search (``simtrain parallelize``): it prices every candidate plan's collectives, and its memory
-#: grows with the GPUs (here, a 2-layer GPT: 8,192 GPUs 0.9 GB and 4 s, 65,536 GPUs 7.6 GB and 27 s); a single
-#: plan (``simulate --parallel``) goes to MAX_GPUS (262,144 GPUs: 0.8 GB, 3 s).
-MAX_SEARCH_GPUS = 1 << 16
+#: GPUs of a plan search (``simtrain parallelize``): it prices every candidate plan's collectives on the cluster, and
+#: keeps what it derives per link, so its memory grows with the GPUs times the plans: an 8-layer GPT on DGX A100
+#: nodes took 0.37 GB at 1,024 GPUs, 1.3 GB at 4,096 and 5.4 GB (25 s) at 16,384 (Llama 3 405B: 2.2 GB, 36 s), and
+#: passed 12 GB at 65,536 (helper audit 43), so the search stops at 16,384; a single plan (``simulate --parallel``)
+#: goes to MAX_GPUS (262,144 GPUs: 0.8 GB, 3 s).
+MAX_SEARCH_GPUS = 1 << 14
 #: NICs per node of a topology (``nic: count``; a DGX has 8 to 10, and every NIC is links the cluster holds).
 MAX_NICS = 256
 #: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).
@@ -64,6 +66,9 @@ MAX_CHUNKS = 64
 #: The most layers a model may have, and the most block instances its templates may expand to (GPT-3 has ~1,000
 #: layers); checked as the model is built, so a ``repeat: 1000000000`` fails at once.
 MAX_LAYERS = 100_000
+#: A decoder's transformer layers (``gpt:layers=``): each is about fifteen priced layers, and a plan search tries
+#: pipeline stages over them (Llama 3 405B has 126; 100,000 took 110 s to simulate on pp = 8, helper audit 43).
+MAX_DECODER_LAYERS = 4096
 #: A decoder's widths and lengths (``hidden``, ``ffn``, ``vocab``, ``seq``, heads, ...): 2^24 is 16 M tokens of context
 #: and a 16 M-wide layer, past every trained model, and keeps products such as seq² x heads x batch within float
 #: and int64 range where graphs count bytes.

@@ -37,7 +37,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from simtrain.config import yaml_scalar
-from simtrain.errors import ConfigError
+from simtrain.errors import ConfigError, shown
 from simtrain.params import QUANTITY_KINDS, Param, read_params
 
 __all__ = ["Registry", "format_spec", "make", "param_error", "parse_spec", "plugin_registries", "read_plugin_params"]
@@ -108,16 +108,29 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm",
     >>> parse_spec("ring:channels=2,channels=4", key="algorithm")
     Traceback (most recent call last):
     ...
-    simtrain.errors.ConfigError: algorithm ring:channels: parameter given twice (got 'ring:channels=2,channels=4')
+    simtrain.errors.ConfigError: algorithm ring:channels: given twice (got '2' and '4')
+    >>> parse_spec("auto:algo=ring,tree", key="algorithm")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: algorithm auto:algo: takes one name: 'tree' after algo=ring is no key=value \
+(NCCL_ALGO's lists are not modelled: run one algorithm) (got 'auto:algo=ring,tree')
     """
     name, _, rest = str(text).partition(":")
     name = name.strip()
     params: dict[str, Any] = {}
+    raw: dict[str, str] = {}   # each parameter's text as typed, for errors
+    # a source that already shows the whole spec (the model loaders' "model gpt:...") is not repeated in the key
+    where = "" if source is not None and source == f"{key} {text}" else f"{key} {name}:"
+    last = ""
     if rest.strip():
         for item in _split_top_level(rest):
             if not item.strip():   # a trailing or doubled comma adds nothing
                 continue
             if "=" not in item:
+                if (key, last) in _ONE_NAME:   # a bare word after it: a list as NCCL_ALGO takes (algo=ring,tree)
+                    raise ConfigError(f"takes one name: {shown(item.strip())} after {last}={raw[last]} is no "
+                                      f"key=value ({_ONE_NAME[key, last]})", source=source, key=f"{where}{last}",
+                                      value=text)
                 raise ConfigError("parameters must look like NAME:key=value,key=value", source=source, key=key,
                                   value=text)
             k, v = item.split("=", 1)
@@ -125,10 +138,19 @@ def parse_spec(text: str, source: str | None = None, key: str = "algorithm",
             if not k:
                 raise ConfigError("a parameter needs a name before '='", source=source, key=key, value=text)
             if k in params:
-                raise ConfigError("parameter given twice", source=source, key=f"{key} {name}:{k}", value=text)
+                raise ConfigError(f"given twice (got {shown(raw[k], 100)} and {shown(v.strip(), 100)})",
+                                  source=source, key=f"{where}{k}")
             pair = _SIZE_PAIR.fullmatch(v.strip()) if k in sizes else None
             params[k] = [int(pair.group(1)), int(pair.group(2))] if pair else yaml_scalar(v.strip())
+            raw[k] = v.strip()
+            last = k
     return name, params
+
+
+#: Parameters that take one name where the tool they mirror takes a list (NCCL_ALGO=ring,tree), by role and
+#: parameter: a bare word after one (``auto:algo=ring,tree``) is refused saying so, not as a malformed spec.
+_ONE_NAME = {("algorithm", "algo"): "NCCL_ALGO's lists are not modelled: run one algorithm",
+             ("algorithm", "proto"): "NCCL_PROTO's lists are not modelled: run one protocol"}
 
 
 def merge_spec_params(text: str, extra: Mapping[str, Any], source: str | None = None,

@@ -24,7 +24,6 @@ simtrain.errors.ConfigError: batch: must be at least 1 (got 0)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 from simtrain import units
 from simtrain.compute import AUTOCAST_DTYPES, MEMORY_FORMATS, REDUCE_DTYPES
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
+from simtrain.limits import MAX_BATCH, MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
 from simtrain.optimizers import OPTIMIZERS as _OPTIMIZER_SPECS  # the specs by name; this module exports the names
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
@@ -224,6 +223,8 @@ PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_
              "zero_impl", "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size",
              "dp_bucket_rule", "tp_overlap")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
+#: The most samples of one optimizer step: MAX_BATCH samples on each of the MAX_GPUS GPUs a run may have.
+MAX_GLOBAL_BATCH = MAX_BATCH * MAX_GPUS
 #: Size parameters: validated to bytes, shown back with their unit.
 _SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
 
@@ -313,13 +314,24 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if global_batch is not None and batch_given:   # the batch per GPU would be global_batch / GPUs, not this
         raise ConfigError("does not combine with global_batch: the batch per GPU is global_batch over the GPUs "
                           "(with micro_batch, micro-batches of it)", key="batch", value=batch)
+    # samples are counted in int64 and priced as products of them: a larger batch is a typo, not a run
+    for name, value, most in (("batch", batch, MAX_BATCH), ("micro_batch", micro_batch, MAX_BATCH),
+                              ("global_batch", global_batch, MAX_GLOBAL_BATCH)):
+        if value is not None and value > most:
+            why = f" ({MAX_BATCH} samples on each of {MAX_GPUS} GPUs)" if name == "global_batch" else ""
+            raise ConfigError(f"must be at most {most}{why}", key=name, value=value)
     if micro_batch is not None and global_batch is not None and global_batch % micro_batch:
         raise ConfigError(f"must be a multiple of micro_batch ({micro_batch})", key="global_batch",
                           value=global_batch)
     from simtrain.parallel.plan import parse_degrees, parse_rank_order, parse_recompute, parse_schedule
 
     if parallel is not None:
-        parse_degrees(parallel)
+        tp = parse_degrees(parallel)["tp"]
+        tp_overlap = (plan_options or {}).get("tp_overlap", "none")
+        if tp_overlap != "none" and tp == 1:   # it overlaps the TP group's collectives: with one rank there are none
+            # (a plan search varies tp, and applies it where tp > 1: simtrain.parallel.search)
+            raise ConfigError("overlaps the tensor-parallel collectives with the GEMMs, and this plan has tp = 1",
+                              key="tp_overlap", value=tp_overlap, allowed="tp > 1, or none")
     parse_schedule(pipeline_schedule)
     recompute_name, recompute_layers = parse_recompute(recompute)
     parse_rank_order(rank_order)
@@ -464,9 +476,13 @@ class TrainingRun:
 
     def _check_objects(self) -> None:
         """The Python-only fields' types, named here rather than as a TypeError deep in :func:`simulate`."""
+        from simtrain.compute import ComputeModel
         from simtrain.network import NetworkOptions
         from simtrain.network.perturb import Perturbations
 
+        if self.compute is not None and not isinstance(self.compute, ComputeModel):
+            raise ConfigError("must be a ComputeModel (simtrain.compute), or None for the profile's or the roofline "
+                              "model", key="compute", value=self.compute)
         if isinstance(self.perturbations, Mapping):   # a perturbation file's mapping, given from Python
             object.__setattr__(self, "perturbations", Perturbations.from_dict(dict(self.perturbations)))
         elif self.perturbations is not None and not isinstance(self.perturbations, (str, Perturbations)):
@@ -501,6 +517,9 @@ class TrainingRun:
         ...
         simtrain.errors.ConfigError: s.yaml: bucket_size: got the bare number 25 with no unit; ...
         """
+        if not isinstance(data, Mapping):
+            raise ConfigError("must be a mapping of run parameters (key: value)", source=source, key=path or "data",
+                              value=data)
         plain = {k: v for k, v in data.items() if not str(k).startswith(("topology.", "network."))}
         # what only a file or a flag can get wrong (a quantity without its unit, a missing or unknown key) is read
         # here; the run itself then validates every value once
@@ -569,8 +588,6 @@ def profile_fingerprint(path: str | Path) -> str:
     >>> len(profile_fingerprint(resolve("profiles", "cpu-numba")))
     64
     """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from simtrain.digest import sha256_of
+
+    return sha256_of(path)

@@ -242,7 +242,11 @@ def to_cli_error(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
     <cli>: --scheme powersgd:mode: unknown value
     >>> print(to_cli_error(ConfigError("bad", source="t.yaml", key="batch"), {"batch": "--batch"}))
     t.yaml: batch: bad
+    >>> print(to_cli_error(ConfigError("needs tp > 1", key="sequence_parallel", value=True),
+    ...                    {"sequence_parallel": "--sequence-parallel"}))
+    <cli>: --sequence-parallel: needs tp > 1 (got true)
     """
+    exc = _typed_bool(exc)
     if exc.source == OVERRIDES:   # a value the command line set: --set KEY=VALUE
         return ConfigError(exc.message, source=CLI, key=f"--set {exc.key}", value=exc.value, choices=exc.choices,
                            allowed=exc.allowed)
@@ -250,6 +254,15 @@ def to_cli_error(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
         return exc
     return ConfigError(exc.message, source=CLI, key=_flag_key(exc.key, flags) if exc.key else exc.key,
                        value=exc.value, choices=exc.choices, allowed=exc.allowed)
+
+
+def _typed_bool(exc: ConfigError) -> ConfigError:
+    """``exc`` with a boolean value shown as a flag or a file spells it, ``true``/``false``, not Python's ``True``."""
+    if not isinstance(exc.value, bool):
+        return exc
+    text = "true" if exc.value else "false"
+    message = f"{exc.message}: {text}" if exc.choices is not None else f"{exc.message} (got {text})"
+    return ConfigError(message, source=exc.source, key=exc.key, choices=exc.choices, allowed=exc.allowed)
 
 
 def announce(line: str) -> None:

@@ -193,7 +193,7 @@ def _from_results(args: argparse.Namespace, out: Path) -> int:
 
 def _traffic(args: argparse.Namespace, out: Path) -> int:
     from simtrain.config import parse_override
-    from simtrain.plot.reduction import plot_traffic_figure, sweep_traffic_each
+    from simtrain.plot.reduction import check_values, plot_traffic_figure, sweep_traffic_each
 
     if not args.schemes or not args.sweep:
         raise ConfigError("plot traffic needs --schemes and --sweep", source=CLI, key="plot traffic",
@@ -207,6 +207,7 @@ def _traffic(args: argparse.Namespace, out: Path) -> int:
         if key in sweeps:
             raise ConfigError("a parameter is swept once", source=CLI, key="--sweep", value=text)
         sweeps[key] = _values(text, key)
+        check_values(sweeps[key], "--sweep", f"values of {key}")
         twice = first_repeat(json.dumps(v, sort_keys=True, default=str) for v in sweeps[key])
         if twice is not None:   # a value swept twice draws one point twice: a typo
             raise ConfigError(f"the value {twice} is given twice", source=CLI, key="--sweep", value=text)
@@ -226,12 +227,13 @@ def _traffic(args: argparse.Namespace, out: Path) -> int:
 
 
 def _bandwidth(args: argparse.Namespace, out: Path) -> int:
-    from simtrain.plot.reduction import plot_bandwidth, sweep_bandwidth
+    from simtrain.plot.reduction import check_values, plot_bandwidth, sweep_bandwidth
 
     if not args.topology or not args.bandwidths:
         raise ConfigError("plot bandwidth needs --topology and --bandwidths", source=CLI, key="plot bandwidth",
                           allowed="e.g. --topology cloud-25g --bandwidths '1 Gbit/s,10 Gbit/s,100 Gbit/s'")
     bandwidths = [b.strip() for b in args.bandwidths.split(",")]
+    check_values(bandwidths, "--bandwidths", "bandwidths")
     from simtrain import units
 
     try:   # the same bandwidth twice (in any spelling) draws one point twice: a typo

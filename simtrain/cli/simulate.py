@@ -159,6 +159,11 @@ def run(args: argparse.Namespace) -> int:
     if args.trace:
         new_output(args.trace, args.force, "--trace")   # before the run
     the_run = training_run(args)
+    if args.trace and the_run.parallel is not None and (args.trace_ranks or args.trace_links):
+        # a plan's trace draws its pipeline schedule, stage by stage: it has no rank or link tracks to choose
+        raise ConfigError("a parallel plan's trace draws its pipeline schedule, without rank or link tracks",
+                          source=CLI, key="--trace-ranks" if args.trace_ranks else "--trace-links",
+                          value=args.trace_ranks or args.trace_links, allowed="leave it out, or no --parallel")
     try:
         traced = bool(args.trace) and the_run.engine == "des"
         report = simulate(the_run, record_loads=traced,
@@ -174,8 +179,14 @@ def run(args: argparse.Namespace) -> int:
     elif args.trace:
         from simtrain.training.trace import write_trace
 
-        write_trace(report, args.trace, _trace_ranks(args.trace_ranks),
-                    [link.strip() for link in args.trace_links.split(",")] if args.trace_links else ())
+        try:
+            write_trace(report, args.trace, _trace_ranks(args.trace_ranks),
+                        [link.strip() for link in args.trace_links.split(",")] if args.trace_links else ())
+        except ConfigError as exc:   # step_trace's ``links``: what --trace-links gave
+            if exc.key != "links" or exc.source is not None:
+                raise
+            raise ConfigError(exc.message, source=CLI, key="--trace-links", value=exc.value, choices=exc.choices,
+                              allowed=exc.allowed) from None
     if args.json:
         emit(report.to_dict())
         return 0

@@ -14,7 +14,8 @@ Keys (defaults in brackets):
   query/key/value projection only: Qwen) or ``all`` (and the output projection: GPT, InternLM's flash-attn layers)
 * ``gate_up`` [fused]: a gated MLP's gate and up projections as one weight and GEMM (``fused``: Megatron-LM's
   ``linear_fc1``) or two (``split``: Hugging Face's ``gate_proj`` and ``up_proj``, InternLM's ``w1`` and ``w3``);
-  the same parameters and FLOPs, more tensors (what per-tensor work counts) and narrower GEMMs
+  the same parameters and FLOPs, more tensors (what per-tensor work counts) and narrower GEMMs; dense models only
+  (an expert's gate and up are priced fused)
 * ``positions`` [learned; rotary when gated]: ``learned`` (a table of ``seq`` positions), ``rotary`` or ``alibi``
   (no parameters); ``position_table`` [seq] sizes the learned table (OPT's is seq + 2)
 * ``tied`` [true; false when gated]: the output head reuses the token embedding
@@ -73,7 +74,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_EXPERT_SETS, MAX_EXPERTS, MAX_LAYERS, MAX_WIDTH
+from simtrain.limits import MAX_DECODER_LAYERS, MAX_EXPERT_SETS, MAX_EXPERTS, MAX_WIDTH
 from simtrain.model.spec import Layer, ModelSpec, Tensor
 from simtrain.params import REQUIRED, Param, read_params
 from simtrain.registry import parse_spec
@@ -105,7 +106,7 @@ CORE_ATTENTION_KINDS = frozenset({*ATTENTION_KINDS.values(), *EAGER_ATTENTION.va
 
 #: The keys of a decoder, as parameters (validated as every plugin's parameters are).
 DECODER_PARAMS: tuple[Param, ...] = (
-    Param("layers", "integer", REQUIRED, "transformer layers", minimum=1, maximum=MAX_LAYERS),
+    Param("layers", "integer", REQUIRED, "transformer layers", minimum=1, maximum=MAX_DECODER_LAYERS),
     Param("hidden", "integer", REQUIRED, "hidden width", minimum=1, maximum=MAX_WIDTH),
     Param("heads", "integer", REQUIRED, "attention heads", minimum=1, maximum=MAX_WIDTH),
     Param("seq", "integer", REQUIRED, "sequence length (tokens per sample)", minimum=1, maximum=MAX_WIDTH),
@@ -231,6 +232,11 @@ class DecoderConfig:
         if v["gate_up"] == "split" and not gated:
             raise ConfigError("splits a gated MLP's gate and up projections; gated=false has one up projection",
                               source=source, key="gate_up", value="split", allowed="gated=true, or leave it out")
+        if v["gate_up"] == "split" and experts:
+            # an expert's (and a shared expert's) gate and up are priced as one GEMM: split them only where it is
+            raise ConfigError(f"splits a dense MLP's gate and up projections; the gate and up of its {experts} "
+                              "experts are priced fused (split experts are not modelled)", source=source,
+                              key="gate_up", value="split", allowed="a dense model (experts=0), or leave it out")
         positions = v["positions"] or ("rotary" if gated else "learned")
         table = v["position_table"]
         if table is not None and positions != "learned":   # rotary and alibi have no table to size

@@ -32,7 +32,8 @@ Layer kinds and their keys (defaults in brackets):
   attention's heads × tokens × kv_tokens probabilities (Hugging Face's ``attention_probs_dropout_prob``), not its
   output; it is a side step of the attention (the next layer reads the attention's output)
 * ``embedding``: vocab, dim (the output is (tokens, dim); several embeddings are summed),
-  tied [tensor name of an earlier embedding whose table it reuses; adds no tensor]
+  tied [tensor name of an earlier embedding whose table it reuses; adds no tensor], positions [false]: true for a
+  table indexed by position (BERT's ``position_embeddings``), whose ``vocab`` rows bound the input's tokens
 * ``patch_tokens`` (C×H×W → (H·W) tokens of C), ``class_token`` (+1 token, dim parameters),
   ``position_embedding``: length [tokens]
 * ``attention``: heads, kv_tokens [tokens], causal [false]: the two matmuls of attention (no parameters);
@@ -319,8 +320,16 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
     raw_layers = top.raw("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         raise top.error("layers", "must be a non-empty list of layers")
+    given = raw_layers
     raw_layers = _model_arguments(top, raw_layers)
-    builder.build_list(raw_layers, builder.input_flow, top.key_path("layers"), prefix="")
+    try:
+        builder.build_list(raw_layers, builder.input_flow, top.key_path("layers"), prefix="")
+    except ConfigError as error:   # a value the model's own argument gave is the argument's to answer for
+        argument = _argument_at(given, top.key_path("layers"), error.key)
+        if argument is None:
+            raise
+        raise ConfigError(error.message, source=error.source, key=argument, value=error.value, choices=error.choices,
+                          allowed=error.allowed) from None
     top.finish()
     if not builder.layers:
         raise top.error("layers", "defines no layers" + (" (a gather_tokens that keeps every token is none)"
@@ -682,6 +691,9 @@ class _Builder:
             elif tied not in self.tensor_names:
                 raise s.error("tied", "names no earlier tensor", value=tied,
                               choices=sorted(self.tensor_names))
+            if s.boolean("positions", False) and shape.dims[0] > vocab:   # a row per position: no more tokens
+                raise ConfigError(f"must be at most {vocab}: {name} is a table of {vocab} positions",
+                                  source=self.source, key="tokens", value=shape.dims[0])
             out = _Shape("tokens", (shape.dims[0], dim))
         elif kind == "patch_tokens":
             need("image")
@@ -923,6 +935,16 @@ def _model_arguments(top: Section, layers: list[Any]) -> list[Any]:
         raise top.error("layers", f"uses ${missing[0]}, which the model's args do not give", value=missing[0],
                         choices=sorted(args) or None)
     return _substitute(layers, args, top) if args else layers
+
+
+def _argument_at(layers: list[Any], path: str, key: str | None) -> str | None:
+    """The model argument (``$name``) written at ``key``, the key path of an item of ``layers`` (at ``path``)."""
+    for i, item in enumerate(layers):
+        if isinstance(item, dict):
+            for field, value in item.items():
+                if f"{path}[{i}].{field}" == key and isinstance(value, str) and value.startswith("$"):
+                    return value[1:]
+    return None
 
 
 def _references(template: Any) -> set[str]:

@@ -125,7 +125,10 @@ def parse_schedule(text: str) -> tuple[str, int]:
     name, params = parse_spec(str(text), key="pipeline_schedule")
     if name not in SCHEDULES:
         raise ConfigError("unknown pipeline schedule", key="pipeline_schedule", value=text, choices=SCHEDULES)
-    chunks = params.pop("chunks", 2 if name == "interleaved" else 1)
+    if name == "interleaved" and "chunks" not in params:   # V is the schedule's choice, never a silent default
+        raise ConfigError("needs its model chunks per stage: interleaved:chunks=V", key="pipeline_schedule",
+                          value=text, allowed="interleaved:chunks=V, V an integer >= 1")
+    chunks = params.pop("chunks", 1)
     if name == "interleaved" and not params and (isinstance(chunks, bool) or not isinstance(chunks, int)
                                                  or chunks < 1):
         raise ConfigError("interleaved's chunks (model chunks per stage) must be an integer >= 1",
@@ -209,7 +212,12 @@ def chunk_sizes(layers: int, stages: int, chunks: int, layout: str | None = None
             raise ConfigError(f"first + last must be the {layers} layers when pp·V = 2", key="pipeline_layout",
                               value=layout)
         return (fixed["first"], fixed["last"])
-    if rest_chunks < 1 or rest < rest_chunks or rest % rest_chunks:
+    if rest_chunks >= 1 and rest < rest_chunks:   # the other chunks need a layer each
+        given = " + ".join(key for key in ("first", "last") if key in fixed)
+        others = "the other model chunk" if rest_chunks == 1 else f"each of the other {rest_chunks} model chunks"
+        raise ConfigError(f"{given}: at most {layers - rest_chunks} of the {layers} layers, leaving a layer to "
+                          f"{others} (pp·V = {total})", key="pipeline_layout", value=layout)
+    if rest_chunks < 1 or rest % rest_chunks:
         raise ConfigError(f"the other {rest_chunks} model chunks (pp·V = {total}) must split the other {rest} of "
                           f"the {layers} layers evenly", key="pipeline_layout", value=layout)
     sizes = [rest // rest_chunks] * total
@@ -613,8 +621,8 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
                                   "bucketed)")
     if zero_shard_size is not None:
         if zero < 1:
-            raise ConfigError("hybrid sharding needs zero 1, 2 or 3 (got zero 0)", key="zero_shard_size",
-                              value=zero_shard_size)
+            raise ConfigError(f"hybrid sharding needs zero 1, 2 or 3, where the run has zero {zero}",
+                              key="zero_shard_size", value=zero_shard_size)
         if zero_shard_size < 1 or (dp * cp) % zero_shard_size:
             raise ConfigError(f"must divide dp·cp = {dp * cp}", key="zero_shard_size", value=zero_shard_size)
         if ep > 1 or etp != tp:

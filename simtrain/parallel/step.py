@@ -188,7 +188,7 @@ def simulate_hybrid(resolved: Any, clean_step_time_s: float | None = None) -> An
         raise InfeasibleError(
             f"{spec.name} with {plan.describe()}, micro-batch {plan.micro_batch}, {run.dtype}, {run.optimizer}, "
             f"ZeRO-{plan.zero}, recompute {run.recompute} needs {units.format_size(memory['total'])} per GPU on "
-            f"stage {memory['stage']} ({parts}) but a {device.name} has {units.format_size(capacity)}: short by "
+            f"stage {memory['stage']} ({parts}) but the {device.name} has {units.format_size(capacity)}: short by "
             f"{units.format_size(memory['total'] - capacity)}; shard more (tp, pp, zero), recompute, or lower "
             "the micro-batch")
     perturbations = resolved.perturbations
@@ -405,8 +405,9 @@ def pipeline_trace(report: Any) -> dict[str, Any]:
 
 
 def write_pipeline_trace(report: Any, path: Any) -> None:
-    """Write :func:`pipeline_trace` as JSON to ``path``."""
+    """Write :func:`pipeline_trace` as JSON to ``path``, whole or not at all (:func:`simtrain.outputs.write_text`)."""
     import json
 
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(pipeline_trace(report), handle)
+    from simtrain.outputs import write_text
+
+    write_text(path, json.dumps(pipeline_trace(report)))

@@ -22,13 +22,30 @@ from typing import Any
 
 from simtrain.errors import ConfigError
 from simtrain.inputs import first_repeat
+from simtrain.nccl_tests import MAX_SWEEP_POINTS
 from simtrain.plot.style import log_if_wide
+
+__all__ = ["BYTES", "MAX_VALUES", "Progress", "bandwidth_key", "check_values", "plot_bandwidth", "plot_traffic",
+           "plot_traffic_figure", "sweep_bandwidth", "sweep_traffic", "sweep_traffic_each"]
 
 #: ``progress(done, total, label)``: told after every row of a sweep (``ProgressBar.callback`` takes it).
 Progress = Callable[[int, int, str], None]
+#: The most values one swept list may hold (each is simulated), as ``collective -f`` caps its sizes.
+MAX_VALUES = MAX_SWEEP_POINTS
 
-__all__ = ["BYTES", "Progress", "bandwidth_key", "plot_bandwidth", "plot_traffic", "plot_traffic_figure",
-           "sweep_bandwidth", "sweep_traffic", "sweep_traffic_each"]
+
+def check_values(values: Sequence[Any], key: str, what: str = "values") -> None:
+    """Refuse a swept list of more than :data:`MAX_VALUES` values, before any is read.
+
+    Examples
+    --------
+    >>> check_values([1] * 1001, "bandwidths")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: bandwidths: gives 1001 values; at most 1000
+    """
+    if len(values) > MAX_VALUES:
+        raise ConfigError(f"gives {len(values)} {what}; at most {MAX_VALUES}", key=key)
 
 
 #: What the byte axes count: ``wire`` the bytes each GPU puts on the network (the collective's schedule: a QSGD
@@ -61,6 +78,7 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
     from simtrain.compression import SCHEMES, make_scheme
     from simtrain.registry import parse_spec
 
+    check_values(values, "values", f"values of {key}")
     parsed = [parse_spec(spec, key="schemes") for spec in schemes]
     if not parsed:
         raise ConfigError("name at least one scheme", key="schemes", value=list(schemes))
@@ -122,6 +140,8 @@ def sweep_traffic_each(model: str, schemes: Sequence[str], sweeps: Mapping[str, 
 
     if not sweeps:
         raise ConfigError("name at least one parameter to sweep", key="sweeps", allowed="e.g. {'rank': [1, 2, 4]}")
+    for key, values in sweeps.items():   # every list before the first row runs
+        check_values(values, "sweeps", f"values of {key}")
     names = [parse_spec(spec, key="schemes")[0] for spec in schemes]
     keys_of = [{k for k in sweeps if k == "gpus" or k in SCHEMES.get(name).param_spec} for name in names]
     progress: Progress | None = options.pop("progress", None)
@@ -312,6 +332,7 @@ def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidth
     from simtrain.study.point import PROCESS_CACHE, point_run
     from simtrain.training import simulate
 
+    check_values(bandwidths, "bandwidths", "bandwidths")
     rates = []
     for text in bandwidths:
         try:

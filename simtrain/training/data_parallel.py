@@ -547,7 +547,7 @@ def plan(resolved: ResolvedRun) -> StepPlan:
                           if k != "total" and v)
         raise InfeasibleError(
             f"{spec.name} at batch {batch} per GPU in {run.dtype} with {run.optimizer} needs "
-            f"{units.format_size(memory['total'])} per GPU ({parts}) but a {resolved.device.name} has "
+            f"{units.format_size(memory['total'])} per GPU ({parts}) but the {resolved.device.name} has "
             f"{units.format_size(resolved.device.memory_bytes)}: short by "
             f"{units.format_size(memory['total'] - resolved.device.memory_bytes)}; lower the batch per GPU or use "
             "another device"
@@ -953,10 +953,17 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
     >>> simulate(TrainingRun("bert-base", "dgx-h100", gpus=64, batch=16, dtype="bf16")).step_time_s == r.step_time_s
     True
     """
+    if cache is not None and not isinstance(cache, RunCache):
+        raise ConfigError("must be a RunCache (simtrain.training.run_cache), or None for this process's default",
+                          key="cache", value=cache)
     if isinstance(run, TrainingRun):
         if topology is not None or params:
             raise TypeError("simulate(run) takes a TrainingRun alone; change it with run.replace(...)")
     else:
+        unknown = [name for name in params if name not in _RUN_FIELDS]
+        if unknown:   # named as a run's parameter, with the closest one, not as TrainingRun.__init__'s TypeError
+            raise ConfigError("unknown parameter", key="simulate", value=unknown[0],
+                              choices=[*_RUN_FIELDS, "cache", "record_loads", "record_phases"])
         run = TrainingRun(run, topology, **params)
     cache = cache or default_cache()
     resolved = resolve(run, cache)
@@ -973,6 +980,10 @@ def simulate(run: TrainingRun | str | ModelSpec, topology: str | Cluster | None 
     if resolved.perturbations is not None:
         clean = simulate(_clean(run), cache=cache).step_time_s
     return _run_length(_finite(report(resolved, step, outcomes, clean)), resolved)
+
+
+#: What :func:`simulate` takes as keywords besides its own: :class:`TrainingRun`'s fields but the model and cluster.
+_RUN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainingRun) if f.name not in ("model", "topology"))
 
 
 def _clean(run: TrainingRun) -> TrainingRun:

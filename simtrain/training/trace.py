@@ -150,6 +150,13 @@ def step_trace(report: StepReport, ranks: Sequence[int] | None = None, busiest_l
         from simtrain.errors import ConfigError
 
         raise ConfigError(f"must be GPU ranks in 0..{report.num_gpus - 1}", key="trace_ranks", value=bad[0])
+    if links and timeline.cluster is not None:   # every engine: a name the cluster lacks is a typo, not a no-op
+        link_ids(timeline.cluster, links)
+    if links and report.engine != "des":   # only the DES records link loads over time
+        from simtrain.errors import ConfigError
+
+        raise ConfigError("link loads over time are recorded by the DES", key="links", value=", ".join(links),
+                          allowed="use them with engine des")
     comm = timeline.comm
     bucket_phases = _bucket_phases(report)
     recorded: dict[tuple[int, int], list[tuple[int, str, float, float]]] = {}   # (bucket, rank) -> DES phases

@@ -107,3 +107,10 @@ def test_the_printed_name_of_a_decoder_is_the_same_model(spec):
     ``gated=true`` was left out, so a gated model's echo named the non-gated one)."""
     config = load_model(spec).config
     assert load_model(config.describe()).config == config
+
+
+def test_split_gate_and_up_is_refused_on_a_mixture_of_experts():
+    """An expert's gate and up are priced as one GEMM: ``gate_up=split`` on a MoE model would be echoed and ignored
+    (helper audit 43), so it is refused, naming the key."""
+    with pytest.raises(ConfigError, match=r"gate_up: splits a dense MLP's .* 8 experts .* \(got 'split'\)"):
+        load_model("gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=32000,gated=true,experts=8,gate_up=split")
