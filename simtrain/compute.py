@@ -485,6 +485,20 @@ def residual_adds(layer: Layer) -> int:
     return len(inputs) - 1 if layer.input_elements == layer.output_elements else 0
 
 
+def _gather_bytes(layer: Layer, batch: int, phase: str, width: int) -> tuple[float, int]:
+    """Bytes and kernels of a ``gather_tokens`` layer: forward copies the gathered rows (read and write), backward
+    zeroes the input's gradient and scatters the rows' gradients into it.
+
+    >>> g = Layer("g", "gather_tokens", (), 0.0, 128 * 1024, 20 * 1024)
+    >>> _gather_bytes(g, 1, "forward", 2), _gather_bytes(g, 1, "backward", 2)
+    ((81920, 1), (344064, 2))
+    """
+    rows = layer.output_elements * batch * width
+    if phase == "forward":
+        return rows * 2, 1
+    return layer.input_elements * batch * width + 2 * rows, 2
+
+
 def _pow2_at_least(value: float, floor: int) -> int:
     return max(floor, 1 << (max(math.ceil(value), 1) - 1).bit_length())
 
@@ -804,6 +818,8 @@ class ComputeModel:
                 return gemm
             if layer.kind in EAGER_WIDE or layer.kind in _COUNTED_PASSES:   # their own kernels' bytes
                 return self.profile.memory_time(self._bandwidth_traffic(layer, batch, phase, width)[0], dtype)
+            if layer.kind == "gather_tokens":
+                return self.profile.memory_time(_gather_bytes(layer, batch, phase, width)[0], dtype)
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
         if layer.kind in VIEWS:
@@ -824,10 +840,8 @@ class ComputeModel:
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
         if layer.kind == "gather_tokens":
-            rows = layer.output_elements * batch * width
-            # forward copies the gathered rows; backward zeroes the input's gradient and scatters theirs into it
-            return (self.kernel_time(0.0, 2 * rows, dtype, 1) if phase == "forward"
-                    else self.kernel_time(0.0, layer.input_elements * batch * width + 2 * rows, dtype, 2))
+            gathered, launches = _gather_bytes(layer, batch, phase, width)
+            return self.kernel_time(0.0, gathered, dtype, launches)
         traffic, kernels = self._bandwidth_traffic(layer, batch, phase, width)
         return self.kernel_time(0.0, traffic, dtype, kernels, native=layer.kind in NATIVE_KINDS)
 

@@ -488,6 +488,18 @@ class Section:
             raise self.error(key, f"must be at most {maximum}", value=value)
         return value
 
+    def integer_or(self, key: str, word: str, default: Any = _REQUIRED, minimum: int | None = None,
+                   maximum: int | None = None) -> Any:
+        """An integer, optionally bounded, or the one ``word`` that stands for a value the caller knows (``all``)."""
+        if self.data.get(key) == word:
+            self._note(key, f"integer or {word}", default, _bounds(minimum, maximum))
+            self._used.add(key)
+            return word
+        if isinstance(self.data.get(key), str):
+            self._note(key, f"integer or {word}", default, _bounds(minimum, maximum))
+            raise self.error(key, f"must be an integer or {word!r}", value=self.data[key])
+        return self.integer(key, default, minimum, maximum)
+
     def number(self, key: str, default: Any = _REQUIRED, minimum: float | None = None,
                maximum: float | None = None, exclusive_minimum: bool = False) -> Any:
         """A finite real number, optionally bounded."""

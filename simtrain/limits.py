@@ -20,10 +20,10 @@ from simtrain.errors import ConfigError
 
 __all__ = ["MAX_BATCH", "MAX_BUCKETS", "MAX_CHANNELS", "MAX_CHUNKS", "MAX_COLLECTIVE_BYTES", "MAX_DECODER_LAYERS",
            "MAX_DES_PIPELINE_SLOTS", "MAX_DEVICES", "MAX_DIRECT_RANKS", "MAX_EPOCHS", "MAX_EXPERTS",
-           "MAX_EXPERT_SETS", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS", "MAX_PIPELINE_SLOTS",
-           "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REDUCTION_PASSES", "MAX_REPEATS", "MAX_ROUTE_ENTRIES",
-           "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_STEP_DELAY_S", "MAX_THREADS", "MAX_TRAIN_EPOCHS",
-           "MAX_WIDTH", "MAX_WORKERS", "check_count"]
+           "MAX_EXPERT_SETS", "MAX_GLOBAL_BATCH", "MAX_GPUS", "MAX_LAYERS", "MAX_MESH_LINKS", "MAX_NICS",
+           "MAX_PIPELINE_SLOTS", "MAX_PLACEMENT_OPS", "MAX_PLACEMENT_TABLE", "MAX_REDUCTION_PASSES", "MAX_REPEATS",
+           "MAX_ROUTE_ENTRIES", "MAX_SAMPLES_PER_EPOCH", "MAX_SEARCH_GPUS", "MAX_STEP_DELAY_S", "MAX_THREADS",
+           "MAX_TRAIN_EPOCHS", "MAX_WIDTH", "MAX_WORKERS", "check_count"]
 
 #: GPUs a topology may be instantiated at, and data-parallel workers of ``simtrain traffic``.
 MAX_GPUS = 1 << 18
@@ -37,8 +37,11 @@ MAX_SEARCH_GPUS = 1 << 14
 MAX_NICS = 256
 #: Local processes of ``simtrain sweep --workers`` (one per point at most is useful; the pool starts them all).
 MAX_WORKERS = 256
-#: Samples per step of ``simtrain place --batch`` (a placement graph's tensors are batch x elements, in int64).
+#: Samples per GPU per step: ``simtrain place --batch`` (a placement graph's tensors are batch x elements, in
+#: int64), and a run's ``batch`` and ``micro_batch`` (a batch of 10^30 gave a step of 10^27 s, helper audit 43).
 MAX_BATCH = 1 << 24
+#: The most samples of one optimizer step (a run's ``global_batch``): MAX_BATCH samples on each of MAX_GPUS GPUs.
+MAX_GLOBAL_BATCH = MAX_BATCH * MAX_GPUS
 #: Devices of ``simtrain place --devices`` (placers hold ops x devices tables; Baechi places on 4 to 8).
 MAX_DEVICES = 256
 #: Epochs of ``simtrain traffic --epochs`` (a run's step count must stay an exact integer).

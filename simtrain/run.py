@@ -33,7 +33,7 @@ from typing import Any
 from simtrain import units
 from simtrain.compute import AUTOCAST_DTYPES, MEMORY_FORMATS, REDUCE_DTYPES
 from simtrain.errors import ConfigError
-from simtrain.limits import MAX_BATCH, MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GPUS
+from simtrain.limits import MAX_BATCH, MAX_CHUNKS, MAX_COLLECTIVE_BYTES, MAX_GLOBAL_BATCH, MAX_GPUS
 from simtrain.optimizers import OPTIMIZER_IMPLS, update_passes
 from simtrain.optimizers import OPTIMIZERS as _OPTIMIZER_SPECS  # the specs by name; this module exports the names
 from simtrain.params import QUANTITY_KINDS, REQUIRED, Param, read_params
@@ -223,8 +223,6 @@ PLAN_ONLY = ("pipeline_schedule", "pipeline_layout", "recompute", "zero", "zero_
              "zero_impl", "sequence_parallel", "rank_order", "overlap_dp", "overlap_pp", "dp_bucket_size",
              "dp_bucket_rule", "tp_overlap")
 _PLAN_DEFAULTS = {p.name: p.default for p in RUN_PARAMS if p.name in PLAN_ONLY}
-#: The most samples of one optimizer step: MAX_BATCH samples on each of the MAX_GPUS GPUs a run may have.
-MAX_GLOBAL_BATCH = MAX_BATCH * MAX_GPUS
 #: Size parameters: validated to bytes, shown back with their unit.
 _SIZE_PARAMS = {p.name for p in RUN_PARAMS if p.kind == "size"}
 
@@ -323,15 +321,11 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
     if micro_batch is not None and global_batch is not None and global_batch % micro_batch:
         raise ConfigError(f"must be a multiple of micro_batch ({micro_batch})", key="global_batch",
                           value=global_batch)
-    from simtrain.parallel.plan import parse_degrees, parse_rank_order, parse_recompute, parse_schedule
+    from simtrain.parallel.plan import parse_rank_order, parse_recompute, parse_schedule
 
-    if parallel is not None:
-        tp = parse_degrees(parallel)["tp"]
-        tp_overlap = (plan_options or {}).get("tp_overlap", "none")
-        if tp_overlap != "none" and tp == 1:   # it overlaps the TP group's collectives: with one rank there are none
-            # (a plan search varies tp, and applies it where tp > 1: simtrain.parallel.search)
-            raise ConfigError("overlaps the tensor-parallel collectives with the GEMMs, and this plan has tp = 1",
-                              key="tp_overlap", value=tp_overlap, allowed="tp > 1, or none")
+    # tp_overlap at tp = 1 is kept and changes nothing, as Megatron-LM's flag does (no TP group, no collectives):
+    # a plan search prints it on its tp = 1 plans and a study sweeps tp under one setting (helper review 43); the
+    # report's header says so
     parse_schedule(pipeline_schedule)
     recompute_name, recompute_layers = parse_recompute(recompute)
     parse_rank_order(rank_order)

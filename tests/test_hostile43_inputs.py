@@ -21,18 +21,28 @@ DP = ["simulate", "--model", "resnet50", "--topology", "dgx-a100", "--gpus", "8"
 
 # --- S3: --tp-overlap async with tp = 1 -----------------------------------------------------------------------
 
-def test_tp_overlap_without_tensor_parallelism_is_refused(capsys):
-    _refused(capsys, [*PLAN, "--parallel", "tp=1,pp=2", "--tp-overlap", "async"],
-             "--tp-overlap", "tp = 1", "'async'", "tp > 1")
-    with pytest.raises(ConfigError, match=r"tp_overlap: .* tp = 1"):
-        TrainingRun(GPT, "dgx-a100", gpus=8, parallel="pp=2", micro_batch=1, global_batch=16, tp_overlap="async")
+def test_tp_overlap_without_tensor_parallelism_changes_nothing_and_says_so(capsys):
+    """With tp = 1 there is no TP collective to overlap: the setting is kept and changes nothing, as Megatron-LM's
+    flag does, so a plan search's tp = 1 plan runs as printed and a study sweeps tp under one setting (helper
+    review 43: a refusal broke both); the header says there is nothing to overlap."""
+    plain = TrainingRun(GPT, "dgx-a100", gpus=8, parallel="pp=2", micro_batch=1, global_batch=16)
+    assert simtrain.simulate(plain.replace(tp_overlap="async")).step_time_s == simtrain.simulate(plain).step_time_s
+    capsys.readouterr()
+    assert main([*PLAN, "--parallel", "tp=1,pp=2", "--tp-overlap", "async"]) == 0
+    assert "TP communication async (tp = 1: nothing to overlap)" in capsys.readouterr().out
 
 
 def test_tp_overlap_with_tensor_parallelism_and_in_the_plan_search_still_runs(capsys):
     assert main([*PLAN, "--parallel", "tp=2,pp=2", "--tp-overlap", "async"]) == 0
-    # the search varies tp: its tp = 1 candidates are priced without the overlap, not refused
+    # the search varies tp; every plan it prints runs as printed
+    capsys.readouterr()
     assert main(["parallelize", "--model", GPT, "--topology", "dgx-a100", "--gpus", "8", "--global-batch", "16",
-                 "--tp-overlap", "async", "--top", "2", "--json"]) == 0
+                 "--tp-overlap", "async", "--top", "3", "--json"]) == 0
+    from simtrain.parallel.search import search
+    result = search(GPT, "dgx-a100", gpus=8, global_batch=16, tp_overlap="async", top=3)
+    assert any(row["parallel"].startswith("tp=1,") for row in result.best)
+    for k in range(len(result.best)):
+        assert simtrain.simulate(TrainingRun(**result.run_params(k))).step_time_s > 0
     capsys.readouterr()
 
 

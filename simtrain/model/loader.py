@@ -326,7 +326,7 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ModelSpec:
         builder.build_list(raw_layers, builder.input_flow, top.key_path("layers"), prefix="")
     except ConfigError as error:   # a value the model's own argument gave is the argument's to answer for
         argument = _argument_at(given, top.key_path("layers"), error.key)
-        if argument is None:
+        if argument is None or error.value != top.raw("args", {}).get(argument):   # not about the value it gave
             raise
         raise ConfigError(error.message, source=error.source, key=argument, value=error.value, choices=error.choices,
                           allowed=error.allowed) from None
@@ -732,14 +732,8 @@ class _Builder:
         elif kind == "gather_tokens":
             need("tokens")
             length = shape.dims[0]
-            raw = s.data.get("count")
-            if raw == "all":
-                count = length
-                s.string("count")
-            elif isinstance(raw, str):
-                raise s.error("count", f"must be a number of tokens (1 to {length}) or 'all'", value=raw)
-            else:
-                count = s.integer("count", minimum=1, maximum=length)
+            given = s.integer_or("count", "all", minimum=1, maximum=length)
+            count = length if given == "all" else given
             if count == length:   # every token: nothing is gathered, and no kernel runs
                 s.finish()
                 self.gathers_of_all += 1
@@ -919,7 +913,8 @@ def _model_arguments(top: Section, layers: list[Any]) -> list[Any]:
     """``layers`` with the model's own arguments in place: a file's ``args`` maps each to its value (a number or a
     word), ``$name`` in its ``layers`` (not in its ``blocks``, whose ``$`` names are the blocks' own) takes it, and
     ``NAME:key=value`` sets it where the model is named (``bert-large-pretraining:predictions=20``)."""
-    args = top.raw("args", {})
+    section = top.section("args", None)   # (noted as a mapping: the reference lists it)
+    args = {} if section is None else section.data
     if not isinstance(args, dict) or not all(isinstance(k, str) and k for k in args):
         raise top.error("args", "must be a mapping of argument names to values")
     for key, value in args.items():

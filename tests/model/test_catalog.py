@@ -262,7 +262,7 @@ def test_the_masked_lm_head_scores_the_predictions_it_is_given() -> None:
 @pytest.mark.parametrize(("spec", "message"), [
     ("bert-large:predictions=0", r"predictions=0: predictions: must be at least 1 \(got 0\)"),
     ("bert-large:predictions=129", r"predictions: must be at most 128 \(got 129\)"),
-    ("bert-large:predictions=some", r"predictions: must be a number of tokens \(1 to 128\) or 'all' \(got 'some'\)"),
+    ("bert-large:predictions=some", r"predictions: must be an integer or 'all' \(got 'some'\)"),
     ("bert-large:tokens=513", r"tokens: must be at most 512: bert.embeddings.position_embeddings is a table of 512 "
                               r"positions \(got 513\)"),
     ("bert-large:heads=none", r"takes its input's sizes and its own arguments, .*predictions=VALUE \(got 'heads'\)"),
