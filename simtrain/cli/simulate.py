@@ -278,13 +278,6 @@ def _print_profile(config: Any) -> None:
     print(f"  compute timed by profile {compute.get('profile')}{note}")
 
 
-def _tp(plan: str) -> int:
-    """The TP degree of a printed plan (``tp=2,pp=4,dp=8``)."""
-    from simtrain.parallel.plan import parse_degrees
-
-    return int(parse_degrees(plan)["tp"] or 1)
-
-
 def _print_parallel(report: Any, args: argparse.Namespace) -> int:
     """The text summary of a model-parallel step."""
     from simtrain import units
@@ -296,7 +289,7 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
           f"{p['pipeline_schedule']}, recompute {p['recompute']}, ZeRO-{p['zero']}"
           + (f" ({p['zero_impl']})" if p.get("zero_impl", "flat") != "flat" else "")
           + (", sequence parallel" if p["sequence_parallel"] else "")
-          + (f", TP communication {p['tp_overlap']}" + (" (tp = 1: nothing to overlap)" if _tp(p["plan"]) == 1
+          + (f", TP communication {p['tp_overlap']}" + (" (tp = 1: nothing to overlap)" if p["tp"] == 1
                                                          else "") if p.get("tp_overlap", "none") != "none" else "")
           + f", {report.dtype}, {report.engine} engine")
     _print_profile(report.config)

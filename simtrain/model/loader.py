@@ -250,10 +250,11 @@ sizes as its one override, image=CxHxW (got 'tokens')
     source = f"model {text}"
     head, overrides = parse_spec(text, source=source, key="model", sizes=("image", "tokens"))
     path = resolve("models", head)
-    data = _load_yaml_cached(str(path), *_content(path))
+    content = _content(path)
+    data = _load_yaml_cached(str(path), *content)
     given = data.get("input") if isinstance(data, dict) else None
     if not isinstance(given, dict) or len(given) != 1 or next(iter(given)) not in INPUT_OVERRIDES:
-        return _load_cached(str(path), *_content(path))   # a malformed file: its own load says what is wrong
+        return _load_cached(str(path), *content)   # a malformed file: its own load says what is wrong
     kind = next(iter(given))
     own_args = data.get("args") if isinstance(data.get("args"), dict) else {}
     extra = sorted(set(overrides) - {kind} - set(own_args))

@@ -482,7 +482,7 @@ class StageCosts:
         etp_pass = comms.time("all-gather", "etp", etp_gathered) + \
             comms.time("reduce-scatter", "etp", etp_gathered) if plan.folded else 0.0
         # a full recomputation with distributed saved activations all-gathers each layer's input first
-        saved_gather = comms.time("all-gather", "tp", activation) if plan.distribute_saved_activations else 0.0
+        saved_gather = tp_gather if plan.distribute_saved_activations else 0.0
 
         sharded = plan.zero >= 3 and plan.dp * plan.cp > 1   # ZeRO-3 with ranks to shard over
         kinds: dict[bool, dict[str, float]] = {}

@@ -583,11 +583,9 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not zero_reshard and zero != 3:
         raise ConfigError(f"false needs zero 3, where the run has zero {zero} (only ZeRO-3 re-shards parameters "
                           "after forward)", key="zero_reshard", value=zero_reshard)
-    from simtrain.run import DP_BUCKET_RULES
+    from simtrain.run import DP_BUCKET_RULES, TP_OVERLAPS
 
     check_zero_impl(zero_impl)
-    from simtrain.run import TP_OVERLAPS
-
     if tp_overlap not in TP_OVERLAPS:
         raise ConfigError("unknown value", key="tp_overlap", value=tp_overlap, choices=list(TP_OVERLAPS))
     stage = ZERO_IMPL_STAGE.get(zero_impl)
