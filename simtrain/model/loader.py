@@ -397,6 +397,9 @@ class _Builder:
         self.layers: list[Layer] = []
         self.shapes: list[_Shape] = []   # each layer's output shape
         self.names: dict[str, int] = {}  # layer name -> position (the last layer of that name)
+        # names of layers that added nothing (a gather of every token) -> the activation they passed on, so that
+        # `from:` finds them whatever a model argument made of them
+        self.aliases: dict[str, _Flow] = {}
         self.repeated: set[str] = set()  # names more than one layer has (ambiguous as references)
         self.tensor_names: set[str] = set()
         self.counter = 0
@@ -531,6 +534,8 @@ class _Builder:
             return self.input_flow
         if name in self.repeated:
             raise s.error(key, "names more than one layer; give the layer a unique name", value=name)
+        if name in self.aliases:
+            return self.aliases[name]
         if name not in self.names:
             hint = suggest(name, self.names)
             close = f"; did you mean {hint!r}?" if hint else ""
@@ -560,8 +565,9 @@ class _Builder:
             raise s.error(None, f"the model has more than {MAX_LAYERS:,} layers")
         self.layers.append(layer)
         self.shapes.append(out)
-        if layer.name in self.names:
+        if layer.name in self.names or layer.name in self.aliases:
             self.repeated.add(layer.name)
+        self.aliases.pop(layer.name, None)
         self.names[layer.name] = index
         return _Flow(out, (index,))
 
@@ -738,6 +744,10 @@ class _Builder:
             if count == length:   # every token: nothing is gathered, and no kernel runs
                 s.finish()
                 self.gathers_of_all += 1
+                if name in self.names or name in self.aliases:
+                    self.repeated.add(name)
+                self.names.pop(name, None)
+                self.aliases[name] = flow   # its name reads the activation it passes on
                 return flow
             out = _Shape("tokens", (count, *shape.dims[1:]))
         elif kind in RECURRENT_GATES:
@@ -933,13 +943,27 @@ def _model_arguments(top: Section, layers: list[Any]) -> list[Any]:
     return _substitute(layers, args, top) if args else layers
 
 
-def _argument_at(layers: list[Any], path: str, key: str | None) -> str | None:
-    """The model argument (``$name``) written at ``key``, the key path of an item of ``layers`` (at ``path``)."""
-    for i, item in enumerate(layers):
-        if isinstance(item, dict):
-            for field, value in item.items():
-                if f"{path}[{i}].{field}" == key and isinstance(value, str) and value.startswith("$"):
-                    return value[1:]
+def _argument_at(node: Any, path: str, key: str | None) -> str | None:
+    """The model argument (``$name``) written at ``key`` in ``node`` (the layers as written, at ``path``), at any
+    depth (a residual's branch, a side output); key paths as :class:`~simtrain.config.Section` builds them.
+
+    Examples
+    --------
+    >>> _argument_at([{"kind": "linear", "out": "$w"}], "layers", "layers[0].out")
+    'w'
+    >>> _argument_at([{"residual": {"main": [{"out": "$w"}]}}], "layers", "layers[0].residual.main[0].out")
+    'w'
+    """
+    if key is None or not key.startswith(path):
+        return None
+    if isinstance(node, str):
+        return node[1:] if path == key and node.startswith("$") else None
+    children = (((f"{path}.{field}", value) for field, value in node.items()) if isinstance(node, dict)
+                else ((f"{path}[{i}]", value) for i, value in enumerate(node)) if isinstance(node, list) else ())
+    for child_path, value in children:
+        found = _argument_at(value, child_path, key)
+        if found is not None:
+            return found
     return None
 
 

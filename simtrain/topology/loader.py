@@ -123,12 +123,17 @@ def load_topology(
     except _GpusError:
         raise
     except ConfigError as exc:
-        key = exc.key or ""
-        given = [k for k, _ in overrides if key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.")]
-        if not given:
+        factors = exc.factors if isinstance(exc, _ProductError) else {}
+        for key, value in ((exc.key or "", exc.value), *factors.items()):
+            if any(key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.") for k, _ in overrides):
+                raise ConfigError(exc.message, source=OVERRIDES, key=f"topology.{key}", value=value,
+                                  choices=exc.choices, allowed=exc.allowed) from None
+        if not overrides or exc.source != str(path):
             raise
-        raise ConfigError(exc.message, source=OVERRIDES, key=f"topology.{key}", value=exc.value,
-                          choices=exc.choices, allowed=exc.allowed) from None
+        # the file as the overrides changed it (a --set topology.kind asks for other keys): say so
+        changed = ", ".join(f"topology.{k}" for k, _ in overrides[:3]) + (", ..." if len(overrides) > 3 else "")
+        raise ConfigError(f"{exc.message} (in the file as changed by {changed})", source=exc.source, key=exc.key,
+                          value=exc.value, choices=exc.choices, allowed=exc.allowed) from None
 
 
 #: The keys that set a family's size (GPUs, nodes, instances, hosts), which ``gpus`` sets too.
@@ -181,6 +186,15 @@ class _GpusError(ConfigError):
     """An unusable ``gpus`` argument (the caller's value, not the file's): named as the parameter ``gpus``."""
 
 
+class _ProductError(ConfigError):
+    """Too many GPUs from a count times a per-node size: either factor may be the mistake, so an override of the
+    other (``factors``: its key path and value) is named instead of the file's key."""
+
+    def __init__(self, message: str, *, factors: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.factors = factors or {}
+
+
 def _fixed(top: Section, size: int, gpus: int | None, key: str) -> None:
     if size > MAX_GPUS:
         raise top.error(key, f"the topology would have {size} GPUs; must be at most {MAX_GPUS}")
@@ -191,18 +205,22 @@ def _fixed(top: Section, size: int, gpus: int | None, key: str) -> None:
         )
 
 
-def _at_most(top: Section, key: str, count: Any, per_node: int = 1) -> Any:
+def _at_most(top: Section, key: str, count: Any, per_node: int = 1, per_node_key: str = "") -> Any:
     """``count`` (``None`` passes), after checking that ``count * per_node`` GPUs is not absurd."""
     if count is not None and count * per_node > MAX_GPUS:
-        what = f"{count} x {per_node} = {count * per_node} GPUs" if per_node > 1 else f"{count} GPUs"
-        raise top.error(key, f"{what} is too many; must be at most {MAX_GPUS} GPUs", value=count)
+        # the product names both keys: either may be the one mistyped (or overridden)
+        what = (f"{count} x {per_node_key} {per_node} = {count * per_node} GPUs" if per_node > 1
+                else f"{count} GPUs")
+        base = top.error(key, f"{what} is too many; must be at most {MAX_GPUS} GPUs", value=count)
+        raise _ProductError(base.message, source=base.source, key=base.key, value=count,
+                            factors={top.key_path(per_node_key): per_node} if per_node_key else {})
     return count
 
 
 def _per_node(top: Section, key: str, per_node: int, gpus: int | None, default_key: str) -> int:
     if gpus is None:
-        return _at_most(top, default_key, int(top.integer(default_key, minimum=1)), per_node)
-    _at_most(top, default_key, top.integer(default_key, None, minimum=1), per_node)
+        return _at_most(top, default_key, int(top.integer(default_key, minimum=1)), per_node, key)
+    _at_most(top, default_key, top.integer(default_key, None, minimum=1), per_node, key)
     if gpus % per_node:
         from simtrain.catalog import catalog_dir
 
@@ -281,7 +299,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
         build = {"ring": builders.ring, "switch": builders.switch, "fully_connected": builders.fully_connected}
         return build[kind](count, top.bandwidth("bandwidth"), top.time("latency", 0.0), **common)
     if kind == "hierarchical":
-        per_node = top.integer("gpus_per_node", minimum=1)
+        per_node = top.integer("gpus_per_node", minimum=1, maximum=MAX_GPUS)
         nodes = _per_node(top, "gpus_per_node", per_node, gpus, "nodes")
         intra = top.section("intra_node")
         nic = top.section("nic")
@@ -314,7 +332,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             fabric.finish()
         return builders.hierarchical(nodes, per_node, **kwargs, **common)
     if kind == "cloud":
-        per_instance = top.integer("gpus_per_instance", minimum=1)
+        per_instance = top.integer("gpus_per_instance", minimum=1, maximum=MAX_GPUS)
         instances = _per_node(top, "gpus_per_instance", per_instance, gpus, "instances")
         return builders.cloud(
             instances, per_instance,
@@ -345,7 +363,7 @@ def _build(top: Section, gpus: int | None) -> Cluster:
             raise top.error("gpus", "a node's name must be non-empty, hold no '->' (links are named a->b) and no "
                             "space at either end", value=name)
     _fixed(top, len(gpu_names), gpus, "gpus")
-    groups = top.integer("gpus_per_node", 1, minimum=1)
+    groups = top.integer("gpus_per_node", 1, minimum=1, maximum=MAX_GPUS)
     graph = nx.DiGraph()
     graph.add_nodes_from(gpu_names)
     first: dict[tuple[str, str], int] = {}   # each direction of a pair is one link: where it was given
