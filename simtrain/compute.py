@@ -49,8 +49,9 @@ from simtrain.hardware import DeviceSpec, get_device
 from simtrain.model.spec import DTYPE_BYTES, Layer
 
 __all__ = ["FLASH2_EFFICIENCY", "FLASH_EFFICIENCY", "FP8_GEMM_KINDS", "OPTIMIZER_STATES", "REDUCE_DTYPES",
-           "ComputeModel", "cast_elements", "flash_attention_flops", "fp8_gemm_share", "gradient_dtype",
-           "held_gradient_width", "is_fp8_gemm", "parameter_dtype", "parameter_width", "score_bytes"]
+           "STREAM_KINDS", "ComputeModel", "cast_elements", "flash_attention_flops", "fp8_gemm_share",
+           "gradient_dtype", "held_gradient_width", "is_fp8_gemm", "parameter_dtype", "parameter_width", "score_bytes",
+           "stream_bytes"]
 
 from simtrain.optimizers import OPTIMIZER_STATES  # re-exported: it moved to simtrain.optimizers
 
@@ -97,7 +98,7 @@ AUTO_MEMORY_FORMAT = {"fp32": "nchw", "tf32": "nchw", "fp16": "nhwc", "bf16": "n
 #: Multi-input layers whose extra inputs are not residual sums folded into them: concatenations, attention's
 #: memory, and the arithmetic layers a traced model (simtrain.model.torch_fx) records as layers of their own.
 NOT_SUMMED = frozenset({"concat", "cat", "stack", "attention", "additive_attention", "embedding", "add", "sub",
-                        "mul", "div", "iadd", "imul"})
+                        "mul", "div", "iadd", "imul", "add_eager", "add_eager_half"})
 #: The fused kernel's query and key block (FlashAttention-2's 128 x 128 tiles for head dimension 128): causal
 #: attention skips the blocks above the diagonal but computes the diagonal ones whole.
 FLASH_BLOCK = 128
@@ -158,7 +159,7 @@ VIEWS = frozenset({"flatten", "identity"})
 _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "batchnorm2d": ((2, 1, 2), (3, 2, 2)),
     "layernorm": ((1, 1, 1), (3, 2, 2)),
-    "layernorm_eager": ((1, 1, 1), (3, 2, 2)),   # PyTorch's native layer_norm kernels: the same passes
+    "layernorm_eager_half": ((1, 1, 1), (3, 2, 2)),   # PyTorch's native layer_norm kernels: the same passes
     "rmsnorm": ((1, 1, 1), (3, 2, 2)),
     "add": ((1, 1, 1), (1, 1, 1)),
     # SwiGLU written out (``w2(silu(w1 x) * w3 x)``: a silu kernel and a product; backward two products and
@@ -181,7 +182,11 @@ EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager", "gelu_eager", "gelu_eag
 #: kernels"). Hand-written fused kernels (Transformer Engine's and Apex's norms, the fused rotary, Megatron's
 #: softmax and cross entropy) and the vectorised element-wise ones (residual adds, ReLU, dropout, batch norm)
 #: keep the streaming fraction; so do the eager attention's score kernels, for want of a measurement.
-NATIVE_KINDS = frozenset({"gelu", "silu", "silu_eager", "layernorm_eager"}) | EAGER_WIDE
+NATIVE_KINDS = frozenset({"gelu", "silu", "silu_eager", "layernorm_eager", "layernorm_eager_half"}) | EAGER_WIDE
+#: Eager kinds on a LayerNorm model's residual stream priced by :func:`stream_bytes` per element of the stream: in
+#: fp32 under autocast (``_eager``), at the run's width on a half model (``_eager_half``).
+STREAM_KINDS = frozenset({"layernorm_eager", "add_eager", "dropout_add_eager", "add_eager_half",
+                          "dropout_add_eager_half"})
 #: Kinds added with the eager kernels whose passes are in ``_PASSES``: a calibration profile prices their bytes too
 #: (the older kinds keep the profile's own count, their activations read and written).
 _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
@@ -325,6 +330,48 @@ def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     # weight gradient (grad · normed, its sum), grad · weight, then the fp32 chain: two products, a sum, div, pow,
     # three products and an add (per-row kernels negligible in bytes)
     return float(3 * width + 2 * width + width + 18 * s + 2 * cast), 14 + casts
+
+
+def stream_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
+    """Bytes per element of the residual stream, and kernels, of eager code's layers on a LayerNorm model's stream,
+    as Hugging Face's GPT-2 runs them (counted from the ATen ops it dispatches).
+
+    Under autocast (``layernorm_eager``, ``add_eager``, ``dropout_add_eager``) the stream is fp32: the embeddings'
+    output is (fp32 weights) and every residual sum promotes the branch's half output to it; LayerNorm is on
+    autocast's fp32 list, so it reads and writes fp32, and the GEMM that reads its output casts it to the half
+    type (a kernel: read 4, write ``width``; its gradient cast back in backward). The residual sum reads the half
+    branch and the fp32 stream and writes fp32; backward, autograd sums the two gradients where the stream forks
+    (fp32) and casts the branch's to the half type. ``dropout_add`` is ``resid_dropout`` (a kernel over the half
+    branch) and then the sum: two kernels, where Megatron-LM's bias-dropout-add is one. On a model cast to the half
+    type (``_eager_half``) the same kernels run at ``width`` without casts; in fp32 the two are one.
+
+    Examples
+    --------
+    >>> stream_bytes("layernorm_eager", 2, "forward"), stream_bytes("layernorm_eager", 2, "backward")
+    ((14.0, 2), (26.0, 3))
+    >>> stream_bytes("add_eager", 2, "forward"), stream_bytes("add_eager", 2, "backward")
+    ((10.0, 1), (18.0, 2))
+    >>> stream_bytes("dropout_add_eager", 2, "forward"), stream_bytes("dropout_add_eager", 2, "backward")
+    ((14.0, 2), (24.0, 3))
+    >>> stream_bytes("dropout_add_eager_half", 2, "forward"), stream_bytes("add_eager_half", 2, "backward")
+    ((10.0, 2), (6.0, 1))
+    >>> stream_bytes("dropout_add_eager", 4, "forward") == stream_bytes("dropout_add_eager_half", 4, "forward")
+    True
+    """
+    s = width if kind.endswith("_half") else max(SOFTMAX_WIDTH, width)   # the stream's width
+    cast = s + width if width < s else 0   # the half copy a GEMM reads, or a half branch's gradient
+    casts = 1 if cast else 0
+    base = kind.removesuffix("_half").removesuffix("_eager")
+    if base == "layernorm":   # forward: the norm (s in, s out), the consumer's cast; backward: the cast, the norm's
+        return (float(2 * s + cast), 1 + casts) if phase == "forward" else (float(cast + 5 * s), 2 + casts)
+    if base not in ("add", "dropout_add"):
+        raise ValueError(f"stream_bytes: no stream count for {kind!r}")
+    dropout = base == "dropout_add"
+    if phase == "forward":   # [dropout of the branch: read and write it], the sum: branch and stream in, stream out
+        return float((2 * width if dropout else 0) + width + 2 * s), 1 + dropout
+    # the gradients' sum where the stream forks (2 in, 1 out), the branch's cast, [the dropout's gradient: the
+    # gradient and the mask in, one out]
+    return float(3 * s + cast + (3 * width if dropout else 0)), 1 + casts + dropout
 
 
 def attention_heads(layer: Layer) -> int:
@@ -816,7 +863,7 @@ class ComputeModel:
                     per_element, _ = score_bytes(layer.kind, width, phase)
                     gemm += self.profile.memory_time(per_element * batch * heads * length * kv, dtype)
                 return gemm
-            if layer.kind in EAGER_WIDE or layer.kind in _COUNTED_PASSES:   # their own kernels' bytes
+            if layer.kind in EAGER_WIDE or layer.kind in STREAM_KINDS or layer.kind in _COUNTED_PASSES:
                 return self.profile.memory_time(self._bandwidth_traffic(layer, batch, phase, width)[0], dtype)
             if layer.kind == "gather_tokens":
                 return self.profile.memory_time(_gather_bytes(layer, batch, phase, width)[0], dtype)
@@ -854,6 +901,9 @@ class ComputeModel:
         if layer.kind in EAGER_WIDE:
             per_element, kernels = eager_bytes(layer.kind, width, phase)
             return per_element * layer.input_elements * batch + weights, kernels
+        if layer.kind in STREAM_KINDS:
+            per_element, kernels = stream_bytes(layer.kind, width, phase)
+            return per_element * layer.output_elements * batch + weights, kernels
         (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
         a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
         return (a * layer.input_elements + b * layer.output_elements) * batch * width + weights, kernels

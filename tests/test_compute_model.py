@@ -406,14 +406,15 @@ def test_native_kernels_run_at_the_native_fraction_of_the_bandwidth():
     assert cm.device.native_memory_efficiency == 0.55 and cm.device.memory_efficiency == 0.89
     n = 10**7
     gelu, relu = (Layer(k, k, input_elements=n, output_elements=n) for k in ("gelu", "relu"))
-    assert {"gelu", "silu", "layernorm_eager", "gelu_eager", "rmsnorm_eager"} <= NATIVE_KINDS
+    assert {"gelu", "silu", "layernorm_eager", "layernorm_eager_half", "gelu_eager", "rmsnorm_eager"} <= NATIVE_KINDS
     assert not {"relu", "batchnorm2d", "add", "dropout", "layernorm", "rmsnorm"} & NATIVE_KINDS
     for phase in ("forward", "backward"):
         ratio = cm.layer_time(gelu, 32, phase, "bf16") / cm.layer_time(relu, 32, phase, "bf16")
         assert ratio == pytest.approx(0.89 / 0.55)
     # the decoder's LayerNorm is native only in eager code (torch.nn.LayerNorm); fused it is Transformer Engine's
+    # (on a half model the same passes; under autocast eager code's runs in fp32, test_eager_stream_*)
     fused, eager = (Layer("n", kind, (Tensor("n.w", (1024,)),), input_elements=n, output_elements=n)
-                    for kind in ("layernorm", "layernorm_eager"))
+                    for kind in ("layernorm", "layernorm_eager_half"))
     assert cm.layer_time(eager, 8, "backward", "bf16") == pytest.approx(
         cm.layer_time(fused, 8, "backward", "bf16") * 0.89 / 0.55)
     # a caller's lower streaming fraction caps the native one; the launch floor still holds
@@ -444,3 +445,62 @@ def test_a_token_gather_moves_its_rows_forward_and_the_whole_input_gradient_back
     assert model.layer_time(gather, 32, "forward", "fp16") == pytest.approx(model.kernel_time(0.0, 2 * rows, "fp16", 1))
     assert model.layer_time(gather, 32, "backward", "fp16") == pytest.approx(
         model.kernel_time(0.0, full + 2 * rows, "fp16", 2))
+
+
+def test_eager_stream_under_autocast_is_fp32_and_two_kernels_make_a_dropout_add():
+    """Hugging Face's GPT-2 under autocast (kernels=eager): the residual stream is fp32 (the embeddings' output,
+    promoted by every residual sum), LayerNorm on autocast's fp32 list reads and writes it and the next GEMM casts
+    its output; eager dropout-then-add is two kernels. On a half model (eager-half) the same kernels at the half
+    width; fused is Megatron-LM's one kernel."""
+    from simtrain.model import load_model
+
+    def kinds(kernels: str) -> list[str]:
+        spec = load_model(f"gpt:layers=1,hidden=64,heads=4,seq=32,vocab=100,dropout=0.1,kernels={kernels}")
+        return [layer.kind for layer in spec.layers if "layers.0." in layer.name]
+
+    assert kinds("eager").count("layernorm_eager") == 2 and kinds("eager").count("dropout_add_eager") == 2
+    assert kinds("eager-half").count("layernorm_eager_half") == 2
+    # fused: Megatron's bias-dropout-add, one dropout kernel a branch (beside the probabilities' dropout)
+    assert "dropout_add" not in " ".join(kinds("fused")) and kinds("fused").count("dropout") == 3
+    no_dropout = load_model("gpt:layers=1,hidden=64,heads=4,seq=32,vocab=100,kernels=eager")
+    assert [layer.kind for layer in no_dropout.layers].count("add_eager") == 2
+    # a gated (torchtitan) model's eager stream is its own code's, not autocast's
+    gated = load_model("llama3-8b:layers=1,kernels=eager")
+    assert "add" in [layer.kind for layer in gated.layers]
+
+    cm = ComputeModel.roofline("a100")
+    n = 10**7
+    stream = {kind: Layer("s", kind, (), input_elements=n, output_elements=n)
+              for kind in ("layernorm_eager", "layernorm_eager_half", "dropout_add_eager", "dropout_add_eager_half")}
+    for phase in ("forward", "backward"):
+        # fp32 stream and casts: more bytes than the half model's same kernels, at fp16 and bf16 alike
+        for dtype in ("fp16", "bf16"):
+            assert cm.layer_time(stream["layernorm_eager"], 4, phase, dtype) > \
+                1.5 * cm.layer_time(stream["layernorm_eager_half"], 4, phase, dtype)
+            assert cm.layer_time(stream["dropout_add_eager"], 4, phase, dtype) > \
+                cm.layer_time(stream["dropout_add_eager_half"], 4, phase, dtype)
+        # in fp32 there is nothing to cast: the two styles are one
+        assert cm.layer_time(stream["layernorm_eager"], 4, phase, "fp32") == pytest.approx(
+            cm.layer_time(stream["layernorm_eager_half"], 4, phase, "fp32"))
+    # the half model's dropout-then-add: two kernels over the branch (5 passes) against Megatron's fused one (2)
+    fused = Layer("d", "dropout", (), input_elements=n, output_elements=n)
+    assert cm.layer_time(stream["dropout_add_eager_half"], 4, "forward", "fp16") == pytest.approx(
+        2.5 * cm.layer_time(fused, 4, "forward", "fp16"))
+
+
+def test_eager_stream_layers_are_priced_by_their_bytes_under_a_calibration_profile():
+    """A calibration profile prices the stream's kernels at its own measured bandwidth, from the same bytes
+    (:func:`simtrain.compute.stream_bytes`), as it does the other eager kinds."""
+    from simtrain.compute import stream_bytes
+    from simtrain.model import load_model
+
+    spec = load_model("gpt:layers=2,hidden=256,heads=4,seq=128,vocab=1000,dropout=0.1,kernels=eager")
+    cm = ComputeModel.from_profile(Path(__file__).parents[1] / "profiles" / "cpu-numba.json")
+    stream = [layer for layer in spec.layers if layer.kind in ("layernorm_eager", "dropout_add_eager")]
+    assert len(stream) == 2 * 4 + 1   # two norms and two dropout-adds a layer, and the final norm
+    for layer in stream:
+        for phase in ("forward", "backward"):
+            per_element, _ = stream_bytes(layer.kind, 4, phase)
+            weights = layer.num_params * 4 * (1 if phase == "forward" else 2)   # a norm's scale and shift
+            assert cm.layer_time(layer, 8, phase, "fp32") == pytest.approx(
+                cm.profile.memory_time(per_element * layer.output_elements * 8 + weights, "fp32"))

@@ -36,9 +36,10 @@ Keys (defaults in brackets):
   pass over the scores, bias-GELU in one pass). ``eager``: PyTorch eager as Hugging Face Transformers' GPT-2 runs
   it (the ``eager`` attention of modeling_gpt2.py, before SDPA; ``NewGELUActivation``), under autocast in fp16 and
   bf16: the scores go through a scale, the causal mask, the padding mask (promoted to fp32), an fp32 softmax and
-  a cast back, each its own kernel, and the tanh GELU is eight kernels forward and eleven backward
-  (docs/compute-model.md, "Eager kernels"). ``eager-half``: the same code on a model cast to the half type
-  (DeepSpeed's fp16): the same kernels at the half width, without the fp32 softmax and the casts. With a
+  a cast back, each its own kernel, the tanh GELU is eight kernels forward and eleven backward, the residual
+  stream is fp32 (LayerNorm on autocast's fp32 list, its output cast for the next GEMM) and dropout-then-add two
+  kernels (docs/compute-model.md, "Eager kernels"). ``eager-half``: the same code on a model cast to the half type
+  (DeepSpeed's fp16): the same kernels at the half width, without the fp32 softmax, stream and casts. With a
   fused kernel (``attention=flash``, ``flash1`` or ``flash2``) no scores exist: only the element-wise layers
   differ. A gated model's eager kernels are torchtitan's Llama code: RMSNorm through fp32 (eight kernels forward,
   sixteen backward), rotary embeddings through complex fp32, ``repeat_kv``'s copies under grouped-query attention,
@@ -315,10 +316,28 @@ def _norm(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     tensors = (Tensor(f"{name}.weight", (width,)),) if c.gated else \
         (Tensor(f"{name}.weight", (width,)), Tensor(f"{name}.bias", (width,)))
     # RMSNorm written out in eager code (fp32 casts, pow, mean, rsqrt, two products) is its own kind; eager
-    # LayerNorm is one ATen kernel each way, as fused, but PyTorch's native one (its own kind: native bandwidth)
+    # LayerNorm is one ATen kernel each way, as fused, but PyTorch's native one (its own kind: native bandwidth),
+    # in fp32 under autocast (its fp32 list) on the fp32 residual stream, at the half width on a half model
     eager = c.kernels in EAGER_ATTENTION
-    kind = ("rmsnorm_eager" if eager else "rmsnorm") if c.gated else ("layernorm_eager" if eager else "layernorm")
+    kind = ("rmsnorm_eager" if eager else "rmsnorm") if c.gated else _stream_kind("layernorm", c)
     return Layer(name, kind, tensors, 0.0, tokens * width, tokens * width)
+
+
+def _stream_kind(kind: str, c: DecoderConfig) -> str:
+    """The kind of a layer on the residual stream of a LayerNorm model (``layernorm``, ``add``, ``dropout_add``)
+    under ``c``'s kernels: fused as given; eager as Hugging Face's code runs it, the stream in fp32 under autocast
+    (``_eager``: the embeddings' fp32 output promotes every residual sum, LayerNorm is on autocast's fp32 list)
+    or at the half width on a model cast to it (``_eager_half``).
+
+    Examples
+    --------
+    >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
+    >>> [_stream_kind("add", dataclasses.replace(c, kernels=k)) for k in ("fused", "eager", "eager-half")]
+    ['add', 'add_eager', 'add_eager_half']
+    """
+    if c.kernels not in EAGER_ATTENTION:
+        return kind
+    return f"{kind}_eager" if c.kernels == "eager" else f"{kind}_eager_half"
 
 
 def _linear(name: str, c: DecoderConfig, tokens: int, fan_in: int, fan_out: int, bias: bool | None = None,
@@ -376,9 +395,9 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
             core = next(i for i, layer in enumerate(layers) if layer.kind in CORE_ATTENTION_KINDS)
             layers.insert(core + 1, Layer(f"{name}.attention.dropout", "dropout", (), 0.0, heads * tokens * c.seq,
                                           heads * tokens * c.seq))
-        layers.append(_dropout_add(f"{name}.attention.dropout_add", norm_tokens, h))
+        layers.append(_dropout_add(f"{name}.attention.dropout_add", c, norm_tokens, h))
     else:
-        layers.append(_residual_add(f"{name}.attention.residual_add", norm_tokens, h))
+        layers.append(_residual_add(f"{name}.attention.residual_add", c, norm_tokens, h))
     layers.append(_norm(f"{name}.post_attention_norm", c, norm_tokens, h))
     if c.is_moe(index):
         inner = c.moe_ffn // tp
@@ -405,9 +424,9 @@ def block_layers(c: DecoderConfig, index: int = 0, tp: int = 1, cp: int = 1, sp:
                             tokens * inner))
         layers.append(_linear(f"{name}.mlp.down", c, tokens, inner, h))
     if c.dropout:
-        layers.append(_dropout_add(f"{name}.mlp.dropout_add", norm_tokens, h))
+        layers.append(_dropout_add(f"{name}.mlp.dropout_add", c, norm_tokens, h))
     else:
-        layers.append(_residual_add(f"{name}.mlp.residual_add", norm_tokens, h))
+        layers.append(_residual_add(f"{name}.mlp.residual_add", c, norm_tokens, h))
     return layers
 
 
@@ -455,16 +474,19 @@ def _activation_kind(c: DecoderConfig) -> str:
     return {"eager": "gelu_eager", "eager-half": "gelu_eager_half"}.get(c.kernels, "gelu")
 
 
-def _dropout_add(name: str, tokens: int, width: int) -> Layer:
-    """Megatron-LM's fused bias-dropout-add on a residual branch: one element-wise kernel over the branch."""
-    return Layer(name, "dropout", (), 0.0, tokens * width, tokens * width)
+def _dropout_add(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
+    """Megatron-LM's fused bias-dropout-add on a residual branch: one element-wise kernel over the branch; in eager
+    code (a LayerNorm model's ``kernels=eager`` or ``eager-half``) the dropout and the sum, two kernels
+    (:func:`simtrain.compute.stream_bytes`)."""
+    kind = "dropout" if c.gated else _stream_kind("dropout_add", c)
+    return Layer(name, "dropout" if kind == "dropout_add" else kind, (), 0.0, tokens * width, tokens * width)
 
 
-def _residual_add(name: str, tokens: int, width: int) -> Layer:
+def _residual_add(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     """The residual sum after a branch without dropout (``h = x + branch(x)``, one kernel in every implementation:
     torchtitan's and Hugging Face's ``x + ...``, Megatron-core's bias-dropout-add at dropout 0): reads the stream
-    and the branch, writes the sum."""
-    return Layer(name, "add", (), 0.0, 2 * tokens * width, tokens * width)
+    and the branch, writes the sum (in fp32 on the fp32 stream of eager code under autocast)."""
+    return Layer(name, "add" if c.gated else _stream_kind("add", c), (), 0.0, 2 * tokens * width, tokens * width)
 
 
 def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
