@@ -232,8 +232,18 @@ def read_params(params: Iterable[Param], values: Mapping[str, Any], *, source: s
     Traceback (most recent call last):
     ...
     simtrain.errors.ConfigError: run: bucket: unknown key: 'bucket' (did you mean 'bucket_size'?); allowed: bucket_size
+    >>> read_params([Param("a", "integer"), Param("b", "integer")], {}, source="m")
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: m: missing required keys: a, b
     """
     params = list(params)
+    names = [p.name for p in params]
+    missing = [p.name for p in params if p.required and values.get(p.name) is None]
+    if len(missing) > 1 and all(key in names or key in set(extra_allowed) for key in values):
+        # all at once: one run per missing key is a poor way to learn a family's keys (a misspelt key instead
+        # takes the path below, which suggests the spelling)
+        raise ConfigError(f"missing required keys: {', '.join(missing)}", source=source or None, key=path or None)
     section = Section(dict(values), source or "", path)
     try:
         out = {p.name: p.read(section, numbers_are_si=numbers_are_si) for p in params}
@@ -243,7 +253,6 @@ def read_params(params: Iterable[Param], values: Mapping[str, Any], *, source: s
         # values from Python: no source, so the command line can name its own flag for the parameter
         raise ConfigError(exc.message, key=exc.key, value=exc.value, choices=exc.choices,
                           allowed=exc.allowed) from None
-    names = [p.name for p in params]
     for key in values:
         if key not in names and key not in set(extra_allowed):
             raise ConfigError("unknown key", source=source or None, key=f"{path}.{key}" if path else str(key),

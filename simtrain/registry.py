@@ -30,6 +30,7 @@ simtrain.errors.ConfigError: scheme powersgd:rank: must be at least 1 (got 0)
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -37,7 +38,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from simtrain.config import yaml_scalar
-from simtrain.errors import ConfigError, shown
+from simtrain.errors import ConfigError, shown, suggest
 from simtrain.params import QUANTITY_KINDS, Param, read_params
 
 __all__ = ["Registry", "format_spec", "make", "param_error", "parse_spec", "plugin_registries", "read_plugin_params"]
@@ -308,6 +309,10 @@ def _declared(item: Any) -> tuple[Param, ...]:
     return tuple(getattr(item, "parameters", ()))
 
 
+#: Registries of more names than this list the nearest few in an unknown name's error, not all of them.
+MAX_LISTED = 60
+
+
 class Registry(Generic[T]):
     """A name → plugin registry that also loads an entry-point group on first lookup.
 
@@ -366,8 +371,16 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):
-            raise ConfigError(f"unknown {self.kind}", source=source, key=key or self.role, value=name,
-                              choices=self.names()) from None
+            names = self.names()
+            if len(names) <= MAX_LISTED:
+                raise ConfigError(f"unknown {self.kind}", source=source, key=key or self.role, value=name,
+                                  choices=names) from None
+            # hundreds of names (the validation cases) are a wall of text: the nearest few, and how many there are
+            near = difflib.get_close_matches(str(name), names, n=5, cutoff=0.0) if isinstance(name, str) else []
+            hint = suggest(name, names) if isinstance(name, str) else None
+            raise ConfigError(f"unknown {self.kind}" + (f" (did you mean {hint!r}?)" if hint else ""),
+                              source=source, key=key or self.role, value=name,
+                              allowed=f"one of {len(names):,} names; the nearest: {', '.join(near)}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

@@ -104,3 +104,107 @@ def test_an_argument_inside_a_residual_is_named_as_the_argument(capsys, tmp_path
     path.write_text(RESIDUAL.replace("- {kind: linear, out: 32}", "- {kind: linear, out: 0}"))
     _refused(capsys, ["simulate", "--model", str(path), "--topology", "dgx-a100", "--gpus", "8"],
              "layers[1].residual.main[1].out: must be at least 1")
+
+
+# --- audit 45 (a new user's walk through the docs): messages that named the wrong thing -------------------------
+
+def test_a_fixed_size_topology_at_another_count_reads_as_a_sentence(capsys):
+    _refused(capsys, ["collective", "--op", "all-reduce", "--topology", "torus-8x8", "--gpus", "32", "--size", "1GiB"],
+             "--gpus: this topology has a fixed size of 64 GPUs and cannot be instantiated at another count (got 32)",
+             "allowed: 64")
+
+
+def test_a_pipelined_placement_of_all_placers_names_the_algorithm(capsys):
+    _refused(capsys, ["place", "--model", "gpt2-small", "--batch", "8", "--micro-batch", "1", "--devices", "4",
+                      "--memory", "3GiB", "--algorithm", "all"],
+             "--algorithm: compares placers in a table", "(got 'all')", "or no --micro-batch")
+
+
+def test_the_des_bound_is_named_as_the_user_gave_it(capsys):
+    base = ["collective", "--op", "all-reduce", "--topology", "dgx-a100", "--gpus", "16", "--size", "1GiB",
+            "--engine", "des"]
+    _refused(capsys, [*base, "--max-events", "1000"], "<cli>: --max-events: the DES would simulate")
+    line = _refused(capsys, [*base, "--set", "network.max_events=1000"], "--set network.max_events:")
+    # simulate has no --max-events: the allowed text names what each command takes
+    assert "`--set network.max_events=N`" in line
+
+
+def test_a_pair_of_nodes_no_link_joins_says_where_the_first_one_links(capsys):
+    _refused(capsys, ["simulate", "--model", "resnet50", "--topology", "dgx-a100", "--gpus", "16", "--engine", "des",
+                      "--fail-link", "gpu0<->gpu1"],
+             "--fail-link: no link joins these nodes (got 'gpu0<->gpu1')", "gpu0 links to node0.nic0, node0.switch")
+
+
+@pytest.mark.parametrize("argv", [
+    ["parallelize", "--model", "gpt:layers=4,hidden=256,heads=4,seq=128,vocab=1000", "--topology", "dgx-a100",
+     "--gpus", "8", "--global-batch", "16", "--top", "1"],
+])
+def test_quiet_is_taken_where_the_readme_says(capsys, argv):
+    from simtrain.cli import main
+
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unknown_name_among_hundreds_lists_the_nearest_not_all(capsys):
+    line = _refused(capsys, ["validate", "--case", "abci-a-8xa100-allreduce-32MiB-busbv"],
+                    "(did you mean 'abci-a-8xa100-allreduce-32MiB-busbw'?)", "allowed: one of", "the nearest: ")
+    assert len(line) < 600
+    line = _refused(capsys, ["validate", "--case", "nope"], "unknown validation case", "the nearest: ")
+    assert "did you mean" not in line and len(line) < 600
+
+
+def test_missing_keys_of_a_family_come_all_at_once(capsys):
+    _refused(capsys, ["simulate", "--model", "gpt:layers=2,hidden=64", "--topology", "dgx-a100", "--gpus", "8"],
+             "missing required keys: heads, seq, vocab")
+    # a misspelt key is still caught as such, with its suggestion
+    _refused(capsys, ["simulate", "--model", "gpt:layers=2,hiden=64", "--topology", "dgx-a100", "--gpus", "8"],
+             "'hiden'", "'hidden'")
+
+
+def test_an_uneven_pipeline_says_which_layout_fits(capsys):
+    _refused(capsys, ["simulate", "--model", "llama3-405b:attention=flash", "--topology", "dgx-h100", "--gpus",
+                      "1024", "--parallel", "tp=8,pp=16,dp=8", "--micro-batch", "1", "--global-batch", "512",
+                      "--no-check-memory"],
+             "pp·V = 16 must divide the 126 layers", "--pipeline-layout first=7,last=7")
+
+
+def test_a_replica_whose_state_alone_is_too_large_is_told_to_shard(capsys):
+    from simtrain.cli import main
+
+    assert main(["simulate", "--model", "gpt3-175b", "--topology", "dgx-a100", "--gpus", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "the model state alone needs" in err and "--zero 1-3" in err and "simtrain parallelize" in err
+
+
+def test_a_module_without_the_factory_lists_the_functions_it_has(capsys, tmp_path):
+    path = tmp_path / "mynet.py"
+    path.write_text("def build():\n    return None\n\ndef helper():\n    pass\n")
+    _refused(capsys, ["simulate", "--model", f"module:{path}", "--topology", "dgx-a100", "--gpus", "8"],
+             "has no function 'model' (module:PATH:NAME names another)", "allowed: build, helper")
+
+
+def test_list_models_aligns_its_columns(capsys):
+    from simtrain.cli import main
+
+    assert main(["list", "models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len({line.index(" params ") for line in lines}) == 1
+    assert any("gcn-reddit" in line and "kFLOP/sample" in line for line in lines)
+
+
+def test_traffic_says_more_where_a_scheme_sends_more(capsys):
+    from simtrain.cli import main
+
+    assert main(["traffic", "--model", "resnet50", "--gpus", "64", "--batch", "32", "--scheme", "qsgd", "--topology",
+                 "cloud-25g", "--samples-per-epoch", "1281167"]) == 0
+    out = capsys.readouterr().out
+    assert "4x less payload (75.00 %)" in out and "8x more inter-node wire (+700.02 %)" in out and "-700" not in out
+
+
+def test_the_collective_header_keeps_the_algorithms_parameters(capsys):
+    from simtrain.cli import main
+
+    assert main(["collective", "--op", "all-reduce", "--topology", "dgx-a100", "--gpus", "32", "--size", "8GiB",
+                 "--algorithm", "ring:channels=8"]) == 0
+    assert capsys.readouterr().out.startswith("all-reduce of 8 GiB with ring:channels=8 on dgx-a100")

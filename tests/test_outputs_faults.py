@@ -196,7 +196,8 @@ def test_stdout_on_a_full_device_is_one_line():
     with open("/dev/full", "w") as full:
         result = subprocess.run([sys.executable, "-m", "simtrain", "list", "models"], stdout=full,
                                 stderr=subprocess.PIPE, text=True, timeout=120)
-    assert result.returncode == 2 and "No space left on device" in one_error_line(result.stderr)
+    line = one_error_line(result.stderr)   # it names standard output (audit 45: the reason alone before)
+    assert result.returncode == 2 and "<stdout>: cannot write: No space left on device" in line
 
 
 # -- calibrate: interrupted, then resumed ------------------------------------------------------------------------------

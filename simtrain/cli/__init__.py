@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -154,7 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:   # a file the command could not use that no reader or writer named: still one line
         _settle_stdout()
-        print(f"error: {exc.filename + ': ' if exc.filename else ''}{reason(exc)}", file=sys.stderr)
+        # every file simtrain writes goes through simtrain.outputs, which names it: a full disk with no name is
+        # standard output's (a print that filled its buffer on a full disk or /dev/full)
+        full = exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        where = "<stdout>: cannot write: " if full else f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{reason(exc)}", file=sys.stderr)
         return 2
     except MemoryError as exc:   # an input past what the machine holds, that no bound caught first: still one line
         _settle_stdout()

@@ -55,6 +55,7 @@ def add_parser(sub: Any) -> None:
                    help="BLAS (and torch CPU) threads while measuring (default 1; "
                                                          "--check: the profile's own)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no announcement on stderr")
     p.set_defaults(func=run)
 
 
@@ -79,7 +80,7 @@ def _check(args: argparse.Namespace) -> int:
     profile = load_profile(resolve("profiles", args.check))
     # refuse an existing --plot before measuring for minutes, not after
     out = output_path(args.plot, args.force, "--plot") if args.plot else None
-    bar = ProgressBar(0, "shapes")
+    bar = ProgressBar(0, "shapes", quiet=args.quiet)
     check = check_profile(profile, threads=args.threads, quick=args.quick, repeats=args.repeats,
                           progress=bar.callback)
     bar.close()
@@ -116,8 +117,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     check_backend(args.backend, args.device, args.dtypes)   # bad input: its one line, before the announcement
     # a measurement of minutes: say what it will do before it starts (stderr, so --json output stays clean)
-    announce(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe())
-    bar = ProgressBar(0, "measurements")
+    if not args.quiet:
+        announce(calibration_cost(args.dtypes, quick=args.quick, repeats=args.repeats).describe())
+    bar = ProgressBar(0, "measurements", quiet=args.quiet)
     profile = calibrate_profile(args.backend, args.device, args.dtypes, quick=args.quick, repeats=args.repeats,
                                 threads=threads, progress=bar.callback, checkpoint=partial)
     bar.close()

@@ -135,8 +135,14 @@ def run(args: argparse.Namespace) -> int:
             from simtrain.network import run_engine
 
             schedule = built.pop(size, None) or schedule_of(size)
-            return run_engine("des", schedule, cluster, options, store_and_forward=args.store_and_forward,
-                              progress=False if args.quiet else None)
+            try:
+                return run_engine("des", schedule, cluster, options, store_and_forward=args.store_and_forward,
+                                  progress=False if args.quiet else None)
+            except ConfigError as exc:   # the bound as the command line gave it: --max-events, if it was
+                if exc.key != "network.max_events" or not args.max_events:
+                    raise
+                raise ConfigError(exc.message, source=CLI, key="--max-events", value=exc.value,
+                                  allowed=exc.allowed) from None
         return collective_time(args.op, size, cluster, name, engine=args.engine, options=options, chunks=chunks,
                                **params)
 
@@ -172,8 +178,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     chunk_text = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
     channels = f":channels={chosen['channels']}" if chosen and chosen["channels"] > 1 else ""
-    described = name if not chosen else (f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
-                                         f"{chosen['algorithm']}{channels}, {chunk_text})")
+    given = ",".join(f"{k}={_shown_param(v)}" for k, v in params.items() if k != "chunks")
+    described = (f"{name}:{given}" if given else name) if not chosen else (
+        f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
+        f"{chosen['algorithm']}{channels}, {chunk_text})")
     if name == "auto" and not chosen:   # no tuner choice: NCCL's all-to-all is point to point
         described = f"auto (NCCL's point-to-point exchange as {result.algorithm}/{result.protocol})"
     print(f"{result.op} of {units.format_size(result.size_bytes)} with {described} on {cluster.name} "
@@ -380,3 +388,14 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
     for item in skipped:
         print(f"  not applicable: {item['algorithm']}: {item['why']}")
     return 0
+
+
+def _shown_param(value: object) -> str:
+    """An algorithm parameter as ``--algorithm`` takes it (``[4,12]`` for a grid).
+
+    >>> _shown_param([4, 12]), _shown_param(8), _shown_param("ring")
+    ('[4,12]', '8', 'ring')
+    """
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(map(str, value)) + "]"
+    return str(value)

@@ -43,8 +43,13 @@ def run(args: argparse.Namespace) -> int:
             spec = load_model(name)
             items.append({"name": name, "params": spec.num_params, "forward_flops_per_sample": spec.forward_flops,
                           "forward_macs_per_sample": spec.forward_macs, "reference": spec.reference})
-        lines = [f"{i['name']:<18} {i['params']:>13,} params  {i['forward_flops_per_sample'] / 1e9:>9.3f} "
-                 f"GFLOP/sample fwd  ({i['reference']})" for i in items]
+        # columns as wide as their widest entry; a model's forward work in the unit that shows it (GCN's is MFLOP)
+        name_w = max((len(i["name"]) for i in items), default=0)
+        params_w = max((len(f"{i['params']:,}") for i in items), default=0)
+        work = [units.format_flops(i["forward_flops_per_sample"]) for i in items]
+        work_w = max((len(w) for w in work), default=0)
+        lines = [f"{i['name']:<{name_w}}  {i['params']:>{params_w},} params  {w:>{work_w}}/sample fwd  "
+                 f"({i['reference']})" for i, w in zip(items, work)]
     elif args.what == "topologies":
         from simtrain.topology import load_topology
 

@@ -34,6 +34,7 @@ def add_parser(sub: Any) -> None:
     add_run_flags(p, _FLAGS, defaults=_DEFAULTS)
     p.add_argument("--top", type=positive_int, default=5, metavar="K", help="how many plans to print; default 5")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no announcement on stderr")
     p.set_defaults(func=run)
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     checked = TrainingRun(**values)   # every value validated as a run's
     from simtrain.progress import ProgressBar
 
-    bar = ProgressBar(0, "plans simulated (of those that fit)")
+    bar = ProgressBar(0, "plans simulated (of those that fit)", quiet=args.quiet)
     result = search(checked.model, checked.topology, gpus=checked.gpus, global_batch=values["global_batch"],
                     dtype=checked.dtype, optimizer=checked.optimizer, top=args.top, profile=checked.profile,
                     algorithm=checked.algorithm, scheme=values.get("scheme"), progress=bar.callback,

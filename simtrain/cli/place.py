@@ -133,7 +133,9 @@ def _run(args: argparse.Namespace) -> int:
                           value=args.pipeline_schedule)
     args.pipeline_schedule = args.pipeline_schedule or "gpipe"
     if args.micro_batch is not None and args.algorithm == "all":
-        raise ConfigError("needs one placer, not 'all'", source=CLI, key="--micro-batch", value=args.micro_batch)
+        raise ConfigError("compares placers in a table; a pipelined run (--micro-batch) needs one placer",
+                          source=CLI, key="--algorithm", value="all", allowed="m-topo, m-etf, m-sct or another one "
+                                                                              "placer, or no --micro-batch")
     for path, flag in ((args.out, "--out"), (args.plot, "--plot")):
         if path and args.algorithm == "all":   # 'all' compares placers in a table: there is no one plan to write
             raise ConfigError("writes one placer's plan: name a placer, not 'all' (its table prints, or --json)",

@@ -22,6 +22,21 @@ from simtrain.limits import MAX_GPUS
 __all__ = ["add_parser", "run"]
 
 
+def _change(kept_percent: float, what: str) -> str:
+    """A scheme's bytes against the baseline's, as a reduction where it sends less and an increase where it sends
+    more (QSGD's all-gather sends 8x the wire bytes of data parallelism: '-700 %' read as a reduction).
+
+    >>> _change(25.0, "payload"), _change(800.0, "inter-node wire"), _change(100.0, "payload")
+    ('4x less payload (75.00 %)', '8x more inter-node wire (+700.00 %)', 'payload unchanged')
+    """
+    if abs(kept_percent - 100.0) < 1e-9:
+        return f"{what} unchanged"
+    if kept_percent < 100.0:
+        factor = f"{100.0 / kept_percent:.4g}x" if kept_percent > 0 else "all"
+        return f"{factor} less {what} ({100.0 - kept_percent:.2f} %)"
+    return f"{kept_percent / 100.0:.4g}x more {what} (+{kept_percent - 100.0:.2f} %)"
+
+
 def add_parser(sub: Any) -> None:
     """Add the ``traffic`` sub-command to an argparse sub-parsers object."""
     p = sub.add_parser("traffic", help="traffic of a communication-reduction scheme over a run")
@@ -92,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         print("  " + row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:])))
-    print(f"  reduction: {data['reduction_factor']:.4g}x less payload ({data['reduction_percent']:.2f} %)" + "".join(
-        f"; {k.rsplit('_', 1)[-1]} wire {v:.2f} %" for k, v in data.items() if k.startswith("reduction_percent_")))
+    print("  reduction: " + _change(100.0 - data["reduction_percent"], "payload") + "".join(
+        "; " + _change(100.0 - v, f"{k.rsplit('_', 1)[-1]} wire") for k, v in data.items()
+        if k.startswith("reduction_percent_")))
     used = [phase for phase in report.phases if phase.steps > 0]
     if len(used) > 1 or (used and used[0].name != "dense"):
         print("  phases:")

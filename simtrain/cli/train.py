@@ -46,6 +46,7 @@ def add_parser(sub: Any) -> None:
                    help="also write OUT/alds.yaml: ALDS ranks of the last epoch's weights under this parameter budget "
                         "(a fraction <= 1 of the weights' dense parameters, or a count)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no announcement on stderr")
     p.set_defaults(func=run)
 
 
@@ -74,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
     compute = ComputeModel.from_profile(args.profile) if args.profile else None
     from simtrain.progress import ProgressBar
 
-    bar = ProgressBar(args.epochs, "epochs")
+    bar = ProgressBar(args.epochs, "epochs", quiet=args.quiet)
     result = train(args.model, args.scheme, workers=args.workers, epochs=args.epochs, batch=args.batch, lr=args.lr,
                    optimizer=args.optimizer, backend=args.backend, seed=args.seed, out=args.out, compute=compute,
                    max_steps=args.max_steps, threads=args.threads,
                    **({} if args.oialr_cutoff is None else {"oialr_cutoff": args.oialr_cutoff}),
-                   announce=announce,   # its cost, once the inputs are checked
+                   announce=None if args.quiet else announce,   # its cost, once the inputs are checked
                    progress=bar.callback)
     bar.close()
     data: dict[str, Any] = result.to_dict()

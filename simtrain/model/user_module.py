@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import inspect
 import re
 import sys
 from collections.abc import Mapping
@@ -153,7 +154,12 @@ def _load(path: str, digest: str, factory: str) -> ModelSpec:
         spec.loader.exec_module(module)
         make = getattr(module, factory, None)
         if not callable(make):
-            raise ConfigError(f"has no function {factory!r}", source=path, key="model")
+            # the functions it does define (its own, not those it imported), one of which module:PATH:NAME names
+            own = sorted(n for n, f in vars(module).items() if inspect.isfunction(f) and not n.startswith("_")
+                         and getattr(f, "__module__", None) == name)
+            raise ConfigError(f"has no function {factory!r} (module:PATH:NAME names another)", source=path,
+                              key="model", choices=own or None,
+                              allowed=None if own else "a file that defines a function building the model")
         made = make()
     except ConfigError:
         raise

@@ -556,7 +556,8 @@ def check_budget(messages: int, options: NetworkOptions | None) -> None:
     if messages > bound:
         raise ConfigError(f"the DES would simulate {messages:,} messages (about {messages * 0.5e-6:,.0f} s at "
                           "best), more than this bound", key="network.max_events", value=bound,
-                          allowed="a larger --max-events N (network.max_events), or --engine analytical")
+                          allowed="a larger bound (network.max_events: `--set network.max_events=N`, "
+                                  "`collective --max-events N`), or --engine analytical")
 
 
 class Progress:

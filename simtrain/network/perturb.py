@@ -68,7 +68,13 @@ def resolve_links(cluster: Cluster, spec: str, key: str = "link") -> np.ndarray:
         n = node(spec)
         ids = np.flatnonzero((cluster.link_src == n) | (cluster.link_dst == n))
     if ids.size == 0:
-        raise ConfigError("no link joins these nodes", key=key, value=spec)
+        # say where the first node's links do go, so that a guess at the wiring becomes the right name
+        first = node(re.split("<?->", spec, maxsplit=1)[0])
+        ends = sorted({cluster.node_names[int(d)] for d in cluster.link_dst[cluster.link_src == first]})
+        shown_ends = ", ".join(ends[:8]) + (f" and {len(ends) - 8} more" if len(ends) > 8 else "")
+        raise ConfigError("no link joins these nodes", key=key, value=spec,
+                          allowed=f"a link of this cluster; {cluster.node_names[first]} links to {shown_ends}"
+                          if ends else None)
     return ids
 
 

@@ -186,6 +186,28 @@ first=K,last=K (either may be left out)
     return out
 
 
+def _layout_hint(layers: int, total: int) -> str | None:
+    """An even split's alternative, for the message that refuses it: a divisor of the layers for pp·V, or the
+    uneven layout nearest an even one (the first and last chunks given, the rest even).
+
+    Examples
+    --------
+    >>> _layout_hint(126, 16)
+    'a pp·V that divides 126, or --pipeline-layout first=7,last=7 (the other 14 chunks 8 layers each)'
+    """
+    best = None
+    if total > 2:
+        for edge in range(1, layers // 2 + 1):
+            rest = layers - 2 * edge
+            if rest > 0 and rest % (total - 2) == 0 and (best is None or abs(edge - layers / total)
+                                                         < abs(best - layers / total)):
+                best = edge
+    if best is None:
+        return f"a pp·V that divides {layers}"
+    return (f"a pp·V that divides {layers}, or --pipeline-layout first={best},last={best} (the other {total - 2} "
+            f"chunks {(layers - 2 * best) // (total - 2)} layers each)")
+
+
 def chunk_sizes(layers: int, stages: int, chunks: int, layout: str | None = None) -> tuple[int, ...]:
     """Layers of each model chunk in pipeline order (chunk ``v·pp + s`` is stage s's chunk v): even, or with the
     first and/or last chunk as ``layout`` says and the rest split evenly. A ConfigError names what does not divide.
@@ -558,7 +580,8 @@ def make_plan(config: Any, num_gpus: int, parallel: str, *, micro_batch: int | N
     if not pipeline_layout and config.layers % (pp * chunks):
         # with V model chunks per stage the interleaved schedule's V is as much at fault as pp
         key, value = ("parallel", parallel) if chunks == 1 else ("pipeline_schedule", f"interleaved:chunks={chunks}")
-        raise ConfigError(f"pp·V = {pp * chunks} must divide the {config.layers} layers", key=key, value=value)
+        raise ConfigError(f"pp·V = {pp * chunks} must divide the {config.layers} layers", key=key, value=value,
+                          allowed=_layout_hint(config.layers, pp * chunks))
     sizes = chunk_sizes(config.layers, pp, chunks, pipeline_layout)
     stage_counts = [sum(sizes[v * pp + s] for v in range(chunks)) for s in range(pp)]
     split = cp * (tp if sequence_parallel else 1)

@@ -29,6 +29,23 @@ from simtrain.topology import Cluster
 __all__ = ["link_heatmap", "link_utilization"]
 
 
+def _dimensioned_catalog() -> list[str]:
+    """The catalog's topologies that have dimensions (kind ``torus`` or ``stack``), read from their files.
+
+    >>> _dimensioned_catalog()
+    ['ring-switch', 'torus-2d', 'torus-3d', 'torus-8x8']
+    """
+    from simtrain.catalog import names, resolve
+    from simtrain.config import load_yaml
+
+    found = []
+    for name in names("topologies"):
+        data = load_yaml(resolve("topologies", name))
+        if isinstance(data, dict) and data.get("kind") in ("torus", "stack"):
+            found.append(name)
+    return found
+
+
 def link_utilization(cluster: Cluster, link_bytes: np.ndarray, time_s: float, dim: int) -> np.ndarray:
     """Per-GPU utilisation of its busiest outgoing link in grid dimension ``dim``, shaped like the grid's first two
     dimensions (rows: dimension 1, columns: dimension 0).
@@ -42,7 +59,8 @@ def link_utilization(cluster: Cluster, link_bytes: np.ndarray, time_s: float, di
     """
     if not cluster.class_names or not all(name.startswith("dim") for name in cluster.class_names):
         raise ConfigError("link heat maps need a torus or a dimension stack", key="cluster",
-                          value=cluster.name, allowed="torus-2d, torus-3d, torus-8x8 or a kind: stack/torus file")
+                          value=cluster.name, allowed=f"{', '.join(_dimensioned_catalog())} or a kind: stack/torus "
+                                                      "file")
     if not 0 <= dim < len(cluster.grid):
         raise ConfigError(f"the grid has dimensions 0..{len(cluster.grid) - 1}", key="dim", value=dim)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -200,7 +200,7 @@ def _fixed(top: Section, size: int, gpus: int | None, key: str) -> None:
         raise top.error(key, f"the topology would have {size} GPUs; must be at most {MAX_GPUS}")
     if gpus is not None and gpus != size:
         raise _GpusError(
-            f"this topology has a fixed size of {size} GPUs and cannot be instantiated at",
+            f"this topology has a fixed size of {size} GPUs and cannot be instantiated at another count",
             key="gpus", value=gpus, allowed=f"{size} (or edit {top.source})",
         )
 

@@ -527,6 +527,22 @@ def resolve(run: TrainingRun, cache: RunCache | None = None) -> ResolvedRun:
                        perturbations, cache.network(cluster), slowest)
 
 
+def _memory_remedy(memory: dict[str, float], capacity: float) -> str:
+    """What to change when a data-parallel replica does not fit: the batch where the activations are the excess,
+    sharding where the model's own state alone (parameters, gradients, optimizer state) is more than the device.
+
+    >>> _memory_remedy({"parameters": 1e9, "activations": 5e9, "total": 6e9}, 4e9)
+    'lower the batch per GPU or use another device'
+    >>> _memory_remedy({"parameters": 5e9, "activations": 1e9, "total": 6e9}, 4e9)[:44]
+    'the model state alone needs 4.657 GiB: shard'
+    """
+    state = memory["total"] - memory.get("activations", 0.0)
+    if state <= capacity:
+        return "lower the batch per GPU or use another device"
+    return (f"the model state alone needs {units.format_size(state)}: shard it (--zero 1-3), split the model "
+            "(--parallel tp=...,pp=...; `simtrain parallelize` finds a plan that fits) or use another device")
+
+
 def plan(resolved: ResolvedRun) -> StepPlan:
     """Stage 2: compute times per layer, gradient buckets, memory, and the communication jobs of every phase.
 
@@ -549,8 +565,8 @@ def plan(resolved: ResolvedRun) -> StepPlan:
             f"{spec.name} at batch {batch} per GPU in {run.dtype} with {run.optimizer} needs "
             f"{units.format_size(memory['total'])} per GPU ({parts}) but the {resolved.device.name} has "
             f"{units.format_size(resolved.device.memory_bytes)}: short by "
-            f"{units.format_size(memory['total'] - resolved.device.memory_bytes)}; lower the batch per GPU or use "
-            "another device"
+            f"{units.format_size(memory['total'] - resolved.device.memory_bytes)}; "
+            + _memory_remedy(memory, resolved.device.memory_bytes)
         )
     forward, backward = _layer_times(spec, None, compute, batch, run.dtype)
     fp8_share = fp8_gemm_share(spec.layers) if run.dtype == "fp8" else 1.0   # read only at fp8

@@ -54,15 +54,27 @@ def span(start_s: float, end_s: float) -> dict[str, float]:
 
 
 def default_ranks(factors: Any, num_gpus: int) -> list[int]:
-    """The GPUs a trace shows by default: the first four and every straggler (factor other than 1).
+    """The GPUs a trace shows by default: the first four and every straggler, a GPU slower than most (the most
+    common factor: 1, or the spread's expected slowest that ``gpu_spread`` stretches every GPU to); where every GPU
+    drew its own factor (``compute_jitter``), the slowest, which ends the step.
 
     Examples
     --------
     >>> default_ranks(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.5]), 6)
     [0, 1, 2, 3, 5]
+    >>> default_ranks(np.full(256, 1.058), 256)                     # the priced spread: nobody straggles
+    [0, 1, 2, 3]
+    >>> default_ranks(np.array([1.01, 0.99, 1.0, 1.02, 0.98, 1.03]), 6)   # drawn factors: the slowest
+    [0, 1, 2, 3, 5]
     """
     factors = np.asarray(factors, dtype=float)
-    stragglers = np.flatnonzero(factors != 1.0).tolist() if factors.size > 1 else []
+    stragglers: list[int] = []
+    if factors.size > 1:
+        values, counts = np.unique(factors, return_counts=True)
+        if counts.max() > 1:
+            stragglers = np.flatnonzero(factors > values[counts.argmax()]).tolist()
+        else:
+            stragglers = [int(factors.argmax())]
     return sorted(set(range(min(4, num_gpus))) | set(stragglers))
 
 

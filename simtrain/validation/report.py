@@ -76,8 +76,17 @@ def summary_lines(rows: Sequence[ValidationRow]) -> list[str]:
         f"({s['fit_cases']} cases)",
         f"median |error of the effect| over ratio cases: {_pct(s['median_abs_effect_error'])} "
         f"({s['ratio_cases']} cases; test only: {_pct(s['median_abs_effect_error_test'])})",
-        f"{s['cases']} cases from {s['sources']} sources",
+        f"{_count(s['cases'], 'case')} from {_count(s['sources'], 'source')}",
     ]
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` ``noun``s, singular for one (``validate --case X`` reports one case from one source).
+
+    >>> _count(1, "case"), _count(642, "case")
+    ('1 case', '642 cases')
+    """
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def validation_markdown(rows: Sequence[ValidationRow] | None = None) -> str:

@@ -72,6 +72,20 @@ def test_straggler_trace_with_chosen_ranks_and_links():
         step_trace(report, links=["nowhere->gpu0"])
 
 
+@pytest.mark.parametrize("jitter", [0.0, 0.05])
+def test_a_des_trace_shows_the_first_four_gpus_and_the_stragglers_by_default(jitter):
+    """The default gpu_spread stretches every GPU to the spread's expected slowest (1.058 on 256 GPUs): that is no
+    straggler, so a default trace is the first four GPUs and the straggler given (audit 45: all 256 before); with
+    drawn factors (compute_jitter) the slowest GPU, which ends the step."""
+    from simtrain.network.perturb import Perturbations
+
+    report = simulate("resnet50", "abci", gpus=32, batch=32, dtype="fp16", engine="des", compute_jitter=jitter,
+                      perturbations=Perturbations.parse(["17:1.2"], [], [], []))
+    names = {e["args"]["name"] for e in step_trace(report)["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "process_name" and e["args"]["name"].startswith("GPU ")}
+    assert names == {"GPU 0", "GPU 1", "GPU 2", "GPU 3", "GPU 17"}
+
+
 def test_collective_trace_cli(tmp_path, capsys):
     out = tmp_path / "c.json"
     assert main(["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "16", "--size", "64MiB",
