@@ -322,13 +322,13 @@ _case("csc-mahti-runclm-1gpu", "csc-ml-benchmarks",
       "(adamw_torch, foreach: `--optimizer adam --optimizer-impl foreach`); pure data parallelism on one GPU "
       "(`--parallel tp=1,pp=1,dp=1`, `--zero 0`); micro-batch 2 and global batch 64 as the probe's command sets "
       "them (the script's accumulation of 64 on one GPU makes 128 samples a step: with `--global-batch 128` the "
-      "command gives 38.83 samples/s against 38.74, only the Adam update's share changes); the Trainer's "
+      "command gives 38.04 samples/s against 37.94, only the Adam update's share changes); the Trainer's "
       f"train_samples_per_second includes start-up over the short epoch; {_CSC_RULE}; "
       + _P23_CONFIDENCE.format("low (the Trainer's samples/s includes start-up over a one-epoch run; GPT-Neo's "
                                "local-attention layers not expressible)"),
       [_clm], _value(_clm, "throughput_samples_per_s"),
-      gap="simtrain's step is 1.633 s for 64 samples (32 micro-batches of 2: forward 0.700 s, backward 0.925 s, the "
-          "Adam update 0.008 s; 34.3 TFLOP/s, MFU 0.11) where the published rate gives 5.19 s for 64 samples (64 / "
+      gap="simtrain's step is 1.687 s for 64 samples (32 micro-batches of 2: forward 0.719 s, backward 0.960 s, the "
+          "Adam update 0.008 s; 33.2 TFLOP/s, MFU 0.11) where the published rate gives 5.19 s for 64 samples (64 / "
           "12.32): the figure is the Hugging Face Trainer's train_samples_per_second over one epoch of WikiText-2, "
           "start-up and the whole short epoch included, and it is overhead-dominated: the same row reads 26.799 "
           "samples/s under PyTorch 2.3.1 (2024-06-12) and 12.32 under 2.9.1 on the same cluster; GPT-Neo's "
@@ -392,8 +392,8 @@ _case("nebius-simpletransformer-16gpu", "drmysore-nebius-h100-benchmark",
       + _P23_CONFIDENCE.format("low (nn.TransformerEncoder, post-norm and non-causal, in fp32 without autocast, as "
                                "simtrain's causal pre-norm gpt family with kernels=eager, priced for autocast)"),
       [_neb_train], lambda: float(_neb_train.run()["tokens_per_s"]) / 16,
-      gap="simtrain's step is 116.8 ms (forward 36.7, backward 70.8, the Adam update 4.1 ms: 111.7 ms of compute "
-          "stretched 1.036x for the slowest of 16 GPUs, gpu_spread; 0.8 ms of exposed communication) at 28.0 "
+      gap="simtrain's step is 117.4 ms (forward 37.0, backward 71.1, the Adam update 4.1 ms: 112.3 ms of compute "
+          "stretched 1.036x for the slowest of 16 GPUs, gpu_spread; 0.8 ms of exposed communication) at 27.8 "
           "TFLOP/s per GPU (MFU 0.42 of H100's fp32 peak), where the run measured 477.8 ms a step (8 x 512 tokens / "
           "8,572.6 tokens/s per GPU): the benchmark runs nn.TransformerEncoder layers (post-norm, non-causal) in fp32 "
           "without autocast and with TF32 off (CUDA-core SGEMMs), and 0.82 GB of fp32 logits per GPU a step (8 x "
