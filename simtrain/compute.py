@@ -285,6 +285,17 @@ def cast_elements(layer: Layer) -> int:
     return int(layer.num_params or (layer.gemm[1] * layer.gemm[2] if layer.tied_to else 0))
 
 
+def _fp32_island(width: int, fp32: bool) -> tuple[int, int]:
+    """The width eager code computes in (fp32 where ``fp32``, else the run's ``width``) and the bytes per element of
+    one cast between the two (0 where they are one).
+
+    >>> _fp32_island(2, True), _fp32_island(2, False), _fp32_island(4, True)
+    ((4, 6), (2, 0), (4, 0))
+    """
+    s = max(SOFTMAX_WIDTH, width) if fp32 else width
+    return s, (s + width if width < s else 0)
+
+
 def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     """Bytes per element, and kernels, of the eager kinds whose code computes in fp32 whatever the run's width
     (the casts vanish in an fp32 run), counted from the ATen ops the code dispatches (torchtitan's Llama model;
@@ -311,8 +322,7 @@ def eager_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     >>> eager_bytes("gelu_eager_half", 2, "forward"), eager_bytes("gelu_eager_half", 2, "backward")
     ((36.0, 8), (56.0, 11))
     """
-    s = width if kind == "gelu_eager_half" else max(SOFTMAX_WIDTH, width)   # what the code computes in
-    cast = s + width if width < s else 0
+    s, cast = _fp32_island(width, kind != "gelu_eager_half")   # what the code computes in
     casts = 2 if cast else 0
     if kind == "rotary_eager":
         return float(cast + 2 * s + cast), 2 * (1 + casts)
@@ -358,8 +368,8 @@ def stream_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     >>> stream_bytes("dropout_add_eager", 4, "forward") == stream_bytes("dropout_add_eager_half", 4, "forward")
     True
     """
-    s = width if kind.endswith("_half") else max(SOFTMAX_WIDTH, width)   # the stream's width
-    cast = s + width if width < s else 0   # the half copy a GEMM reads, or a half branch's gradient
+    # the stream's width; a cast: the half copy a GEMM reads, or a half branch's gradient
+    s, cast = _fp32_island(width, not kind.endswith("_half"))
     casts = 1 if cast else 0
     base = kind.removesuffix("_half").removesuffix("_eager")
     if base == "layernorm":   # forward: the norm (s in, s out), the consumer's cast; backward: the cast, the norm's
@@ -417,8 +427,7 @@ def score_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     """
     if kind not in ("eager_attention", "eager_half_attention"):
         return (2.0 * width, 1) if phase == "forward" else (3.0 * width, 1)
-    s = max(SOFTMAX_WIDTH, width) if kind == "eager_attention" else width
-    cast = s + width if width < s else 0   # a cast between the scores' width and the softmax's
+    s, cast = _fp32_island(width, kind == "eager_attention")   # a cast between the scores' width and the softmax's
     casts = 1 if cast else 0
     if phase == "forward":   # div, where, + mask (to s wide), softmax, cast back
         return float(2 * width + 2 * width + (width + s) + 2 * s + cast), 4 + casts
