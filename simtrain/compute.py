@@ -159,7 +159,6 @@ VIEWS = frozenset({"flatten", "identity"})
 _PASSES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "batchnorm2d": ((2, 1, 2), (3, 2, 2)),
     "layernorm": ((1, 1, 1), (3, 2, 2)),
-    "layernorm_eager_half": ((1, 1, 1), (3, 2, 2)),   # PyTorch's native layer_norm kernels: the same passes
     "rmsnorm": ((1, 1, 1), (3, 2, 2)),
     "add": ((1, 1, 1), (1, 1, 1)),
     # SwiGLU written out (``w2(silu(w1 x) * w3 x)``: a silu kernel and a product; backward two products and
@@ -182,11 +181,12 @@ EAGER_WIDE = frozenset({"rmsnorm_eager", "rotary_eager", "gelu_eager", "gelu_eag
 #: kernels"). Hand-written fused kernels (Transformer Engine's and Apex's norms, the fused rotary, Megatron's
 #: softmax and cross entropy) and the vectorised element-wise ones (residual adds, ReLU, dropout, batch norm)
 #: keep the streaming fraction; so do the eager attention's score kernels, for want of a measurement.
-NATIVE_KINDS = frozenset({"gelu", "silu", "silu_eager", "layernorm_eager", "layernorm_eager_half"}) | EAGER_WIDE
+NATIVE_KINDS = frozenset({"gelu", "silu", "silu_eager", "layernorm_eager", "layernorm_eager_half",
+                          "embed_layernorm_eager"}) | EAGER_WIDE
 #: Eager kinds on a LayerNorm model's residual stream priced by :func:`stream_bytes` per element of the stream: in
 #: fp32 under autocast (``_eager``), at the run's width on a half model (``_eager_half``).
-STREAM_KINDS = frozenset({"layernorm_eager", "add_eager", "dropout_add_eager", "add_eager_half",
-                          "dropout_add_eager_half"})
+STREAM_KINDS = frozenset({"layernorm_eager", "add_eager", "dropout_add_eager", "layernorm_eager_half",
+                          "add_eager_half", "dropout_add_eager_half", "embed_layernorm_eager"})
 #: Kinds added with the eager kernels whose passes are in ``_PASSES``: a calibration profile prices their bytes too
 #: (the older kinds keep the profile's own count, their activations read and written).
 _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
@@ -365,6 +365,10 @@ def stream_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     ((14.0, 2), (24.0, 3))
     >>> stream_bytes("dropout_add_eager_half", 2, "forward"), stream_bytes("add_eager_half", 2, "backward")
     ((10.0, 2), (6.0, 1))
+    >>> stream_bytes("layernorm_eager_half", 2, "backward")   # PyTorch's native layer_norm: 3 reads, 2 writes
+    (10.0, 2)
+    >>> stream_bytes("embed_layernorm_eager", 2, "forward")    # the embeddings' norm: fp32, its output the stream
+    (8.0, 1)
     >>> stream_bytes("dropout_add_eager", 4, "forward") == stream_bytes("dropout_add_eager_half", 4, "forward")
     True
     """
@@ -372,6 +376,9 @@ def stream_bytes(kind: str, width: int, phase: str) -> tuple[float, int]:
     s, cast = _fp32_island(width, not kind.endswith("_half"))
     casts = 1 if cast else 0
     base = kind.removesuffix("_half").removesuffix("_eager")
+    if base == "embed_layernorm":   # the embeddings' norm (BLOOM's) feeds the stream itself: no GEMM's cast
+        cast, casts = 0, 0
+        base = "layernorm"
     if base == "layernorm":   # forward: the norm (s in, s out), the consumer's cast; backward: the cast, the norm's
         return (float(2 * s + cast), 1 + casts) if phase == "forward" else (float(cast + 5 * s), 2 + casts)
     if base not in ("add", "dropout_add"):

@@ -490,17 +490,23 @@ def test_eager_stream_under_autocast_is_fp32_and_two_kernels_make_a_dropout_add(
 
 def test_eager_stream_layers_are_priced_by_their_bytes_under_a_calibration_profile():
     """A calibration profile prices the stream's kernels at its own measured bandwidth, from the same bytes
-    (:func:`simtrain.compute.stream_bytes`), as it does the other eager kinds."""
+    (:func:`simtrain.compute.stream_bytes`), as it does the other eager kinds; in fp32 the two styles are one
+    (review 45: the half model's LayerNorm took a profile's generic rule)."""
     from simtrain.compute import stream_bytes
     from simtrain.model import load_model
 
     spec = load_model("gpt:layers=2,hidden=256,heads=4,seq=128,vocab=1000,dropout=0.1,kernels=eager")
     cm = ComputeModel.from_profile(Path(__file__).parents[1] / "profiles" / "cpu-numba.json")
+    half = load_model("gpt:layers=2,hidden=256,heads=4,seq=128,vocab=1000,dropout=0.1,kernels=eager-half")
     stream = [layer for layer in spec.layers if layer.kind in ("layernorm_eager", "dropout_add_eager")]
     assert len(stream) == 2 * 4 + 1   # two norms and two dropout-adds a layer, and the final norm
+    stream += [layer for layer in half.layers if layer.kind in ("layernorm_eager_half", "dropout_add_eager_half")]
     for layer in stream:
         for phase in ("forward", "backward"):
             per_element, _ = stream_bytes(layer.kind, 4, phase)
             weights = layer.num_params * 4 * (1 if phase == "forward" else 2)   # a norm's scale and shift
             assert cm.layer_time(layer, 8, phase, "fp32") == pytest.approx(
                 cm.profile.memory_time(per_element * layer.output_elements * 8 + weights, "fp32"))
+    norms = {layer.kind: layer for layer in stream if layer.kind.startswith("layernorm")}
+    assert cm.layer_time(norms["layernorm_eager"], 8, "backward", "fp32") == pytest.approx(
+        cm.layer_time(norms["layernorm_eager_half"], 8, "backward", "fp32"))

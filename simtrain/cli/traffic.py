@@ -26,10 +26,10 @@ def _change(kept_percent: float, what: str) -> str:
     """A scheme's bytes against the baseline's, as a reduction where it sends less and an increase where it sends
     more (QSGD's all-gather sends 8x the wire bytes of data parallelism: '-700 %' read as a reduction).
 
-    >>> _change(25.0, "payload"), _change(800.0, "inter-node wire"), _change(100.0, "payload")
+    >>> _change(25.0, "payload"), _change(800.0, "inter-node wire"), _change(100.0025, "payload")
     ('4x less payload (75.00 %)', '8x more inter-node wire (+700.00 %)', 'payload unchanged')
     """
-    if abs(kept_percent - 100.0) < 1e-9:
+    if abs(kept_percent - 100.0) < 0.005:   # below what the two decimals show
         return f"{what} unchanged"
     if kept_percent < 100.0:
         factor = f"{100.0 / kept_percent:.4g}x" if kept_percent > 0 else "all"

@@ -500,6 +500,10 @@ def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
                             tokens * c.hidden))
     if c.embedding_norm:
         norm = _norm("embed_norm", dataclasses.replace(c, gated=False), tokens, c.hidden)
+        if norm.kind == "layernorm_eager" and c.gated:   # a gated model's stream stays at the run's width
+            norm = dataclasses.replace(norm, kind="layernorm_eager_half")
+        elif norm.kind == "layernorm_eager":   # it feeds the stream, not a GEMM: no half copy is cast from it
+            norm = dataclasses.replace(norm, kind="embed_layernorm_eager")
         layers.append(norm)
     return layers
 

@@ -116,8 +116,9 @@ def activation_bytes_per_layer(c: DecoderConfig, micro_batch: int, tp: int = 1, 
     """
     s, b, h = c.seq // cp, micro_batch, c.hidden
     t = tp
-    if recompute == "full":
-        return width * s * b * h / (t if sp else 1)
+    if recompute == "full":   # each layer's input is kept: the residual stream, fp32 in eager code under autocast
+        stream = max(SOFTMAX_WIDTH, width) if c.kernels == "eager" and not c.gated else width
+        return stream * s * b * h / (t if sp else 1)
     dropout = 0 if c.gated else 1
     eager, autocast = c.kernels in ("eager", "eager-half"), c.kernels == "eager"
     fp32 = max(SOFTMAX_WIDTH, width)   # what eager code computes in

@@ -539,8 +539,9 @@ def _memory_remedy(memory: dict[str, float], capacity: float) -> str:
     state = memory["total"] - memory.get("activations", 0.0)
     if state <= capacity:
         return "lower the batch per GPU or use another device"
-    return (f"the model state alone needs {units.format_size(state)}: shard it (--zero 1-3), split the model "
-            "(--parallel tp=...,pp=...; `simtrain parallelize` finds a plan that fits) or use another device")
+    return (f"the model state alone needs {units.format_size(state)}: shard it (--parallel dp=N --zero 1-3), split "
+            "the model (--parallel tp=...,pp=...; `simtrain parallelize` finds a plan that fits) or use another "
+            "device")
 
 
 def plan(resolved: ResolvedRun) -> StepPlan:

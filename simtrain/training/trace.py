@@ -55,8 +55,9 @@ def span(start_s: float, end_s: float) -> dict[str, float]:
 
 def default_ranks(factors: Any, num_gpus: int) -> list[int]:
     """The GPUs a trace shows by default: the first four and every straggler, a GPU slower than most (the most
-    common factor: 1, or the spread's expected slowest that ``gpu_spread`` stretches every GPU to); where every GPU
-    drew its own factor (``compute_jitter``), the slowest, which ends the step.
+    common factor: 1, or the spread's expected slowest that ``gpu_spread`` stretches every GPU to). Where every GPU
+    drew its own factor (``compute_jitter``), the stragglers that stand out of the drawn spread (beyond the median by
+    four robust standard deviations, 1.4826 median absolute deviations) and the slowest GPU, which ends the step.
 
     Examples
     --------
@@ -66,6 +67,9 @@ def default_ranks(factors: Any, num_gpus: int) -> list[int]:
     [0, 1, 2, 3]
     >>> default_ranks(np.array([1.01, 0.99, 1.0, 1.02, 0.98, 1.03]), 6)   # drawn factors: the slowest
     [0, 1, 2, 3, 5]
+    >>> drawn = np.array([1.01, 0.99, 1.0, 1.02, 0.98, 1.5, 1.03, 0.97, 1.005, 1.3, 0.995, 1.015])
+    >>> default_ranks(drawn, 12)                                    # two stragglers given beside the draws
+    [0, 1, 2, 3, 5, 9]
     """
     factors = np.asarray(factors, dtype=float)
     stragglers: list[int] = []
@@ -74,7 +78,9 @@ def default_ranks(factors: Any, num_gpus: int) -> list[int]:
         if counts.max() > 1:
             stragglers = np.flatnonzero(factors > values[counts.argmax()]).tolist()
         else:
-            stragglers = [int(factors.argmax())]
+            median = float(np.median(factors))
+            spread = 1.4826 * float(np.median(np.abs(factors - median)))
+            stragglers = [int(factors.argmax()), *np.flatnonzero(factors > median + 4 * spread).tolist()]
     return sorted(set(range(min(4, num_gpus))) | set(stragglers))
 
 

@@ -71,11 +71,12 @@ def summary_lines(rows: Sequence[ValidationRow]) -> list[str]:
     """
     s = summary(rows)
     return [
-        f"median |error| over test cases (held out): {_pct(s['median_abs_error_test'])} ({s['test_cases']} cases)",
+        f"median |error| over test cases (held out): {_pct(s['median_abs_error_test'])} "
+        f"({_count(s['test_cases'], 'case')})",
         f"median |error| over fit cases (used to set a constant): {_pct(s['median_abs_error_fit'])} "
-        f"({s['fit_cases']} cases)",
+        f"({_count(s['fit_cases'], 'case')})",
         f"median |error of the effect| over ratio cases: {_pct(s['median_abs_effect_error'])} "
-        f"({s['ratio_cases']} cases; test only: {_pct(s['median_abs_effect_error_test'])})",
+        f"({_count(s['ratio_cases'], 'case')}; test only: {_pct(s['median_abs_effect_error_test'])})",
         f"{_count(s['cases'], 'case')} from {_count(s['sources'], 'source')}",
     ]
 

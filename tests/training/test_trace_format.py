@@ -86,6 +86,18 @@ def test_a_des_trace_shows_the_first_four_gpus_and_the_stragglers_by_default(jit
     assert names == {"GPU 0", "GPU 1", "GPU 2", "GPU 3", "GPU 17"}
 
 
+def test_two_stragglers_beside_drawn_factors_are_both_traced():
+    """With compute_jitter every GPU draws its own factor; the stragglers given stand out of that spread, and each
+    is traced (review 45: only the slowest was)."""
+    from simtrain.network.perturb import Perturbations
+
+    report = simulate("resnet50", "dgx-a100", gpus=16, batch=32, dtype="fp16", engine="des", compute_jitter=0.02,
+                      perturbations=Perturbations.parse(["5:1.5", "9:1.3"], [], [], []))
+    names = {e["args"]["name"] for e in step_trace(report)["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "process_name" and e["args"]["name"].startswith("GPU ")}
+    assert names == {"GPU 0", "GPU 1", "GPU 2", "GPU 3", "GPU 5", "GPU 9"}
+
+
 def test_collective_trace_cli(tmp_path, capsys):
     out = tmp_path / "c.json"
     assert main(["collective", "--op", "all-reduce", "--topology", "torus-2d", "--gpus", "16", "--size", "64MiB",
