@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -477,9 +478,12 @@ class Section:
         value = self.raw(key, default)
         if value is default and default is not _REQUIRED:
             return default
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)   # numpy's and other integer types a sweep's table hands over, as Python ints
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-                value = int(value)
+            if (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+                    and float(value).is_integer()):
+                value = int(float(value))
             else:
                 raise self.error(key, "must be an integer", value=value)
         if minimum is not None and value < minimum:
@@ -511,6 +515,8 @@ class Section:
             mantissa, _, exponent = value.strip().lower().partition("e")
             raise self.error(key, f"must be a number: a YAML file reads {value.strip()} as text (write "
                                   f"{mantissa}.0e{exponent})", value=value)
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, int, float)):
+            value = float(value)   # numpy's floats and ints, as Python numbers
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise self.error(key, "must be a finite number", value=_short(value))
         if minimum is not None:

@@ -343,6 +343,11 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                               key=name, value=shown)
 
 
+def _init_names(cls: type) -> frozenset[str]:
+    """The parameters a dataclass's constructor takes."""
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     """A training run to simulate: every parameter validated on construction, defaults filled in.
@@ -372,7 +377,20 @@ class TrainingRun:
     Traceback (most recent call last):
     ...
     simtrain.errors.ConfigError: dtype: unknown value: 'fp4' (did you mean 'fp8'?); allowed: bf16, fp16, fp32, fp8, tf32
+    >>> TrainingRun("bert-base", "dgx-h100", bach=8)
+    Traceback (most recent call last):
+    ...
+    simtrain.errors.ConfigError: bach: unknown key: 'bach' (did you mean 'batch'?); allowed: ...
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> TrainingRun:
+        # a misspelt parameter is bad input like any other (the generated __init__ would raise a TypeError);
+        # dataclasses.replace builds through here too, so ``replace`` is checked alike
+        unknown = [name for name in kwargs if name not in _init_names(cls)]
+        if unknown:
+            raise ConfigError("unknown key", key=str(unknown[0]), value=str(unknown[0]),
+                              choices=sorted(_init_names(cls)))
+        return super().__new__(cls)
 
     model: Any
     topology: Any

@@ -247,7 +247,7 @@ def test_an_op_graph_whose_sizes_agree_is_placed(capsys, tmp_path, edges):
 
 def test_a_cut_names_the_gpus_it_cuts_off(capsys):
     err = _refused(capsys, ["simulate", "--model", "resnet50", "--topology", "dgx-h100", "--gpus", "16", "--engine",
-                            "des", "--fail-link", "gpu0"], "disconnect", "gpu0")
+                            "des", "--fail-link", "gpu0"], "cut gpu0 off the cluster", "gpu0")
     assert "gpu1" not in err
 
 

@@ -96,6 +96,10 @@ def _no_empty_values(argv: Sequence[str]) -> None:
     """An option given an empty value (``--trace ''``, ``--perturbations=``) is a :class:`ConfigError`: the value
     would read as no value at all, or as the current folder, and the run go on without what was asked."""
     for index, token in enumerate(argv):
+        if not token.strip() and (index == 0 or not argv[index - 1].startswith("--") or "=" in argv[index - 1]):
+            # an empty positional argument (``import-trace ''``) reads as the current folder: refused alike
+            raise ConfigError("is empty: give it a value", source="<cli>",
+                              key=f"argument {index + 1} ({argv[0] if index else 'the command'})", value=token)
         if not token.startswith("--"):
             continue
         flag, equals, value = token.partition("=")

@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         layer = single_layer(inputs, spec, source=CLI)
     except ConfigError as error:
         raise _flagged(error) from None
+    if args.memory_format != "auto" and spec["kind"] != "conv2d":   # read by convolutions only: not a no-op
+        raise ConfigError(f"sets a convolution's activation layout, and a {spec['kind']} layer has none", source=CLI,
+                          key="--memory-format", value=args.memory_format, allowed="a conv2d layer, or leave it out")
     model = ComputeModel.roofline(args.device, memory_format=args.memory_format, autocast=args.autocast)
     forward = model.layer_time(layer, args.batch, "forward", args.dtype)
     backward = model.layer_time(layer, args.batch, "backward", args.dtype)

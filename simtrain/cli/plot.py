@@ -211,6 +211,9 @@ def _traffic(args: argparse.Namespace, out: Path) -> int:
         twice = first_repeat(json.dumps(v, sort_keys=True, default=str) for v in sweeps[key])
         if twice is not None:   # a value swept twice draws one point twice: a typo
             raise ConfigError(f"the value {twice} is given twice", source=CLI, key="--sweep", value=text)
+    if "gpus" in sweeps and args.gpus is not None:   # the sweep's counts replace it: one of the two is a mistake
+        raise ConfigError("the sweep varies the GPU count (--sweep gpus=...): give it once, in the sweep", source=CLI,
+                          key="--gpus", value=args.gpus)
     bar = ProgressBar(0, "rows", quiet=args.quiet)
     try:
         frame = sweep_traffic_each(args.model, split_schemes(args.schemes), sweeps, gpus=args.gpus or 16,

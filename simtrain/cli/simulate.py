@@ -107,6 +107,13 @@ def _replay(args: argparse.Namespace) -> int:
     if unused:
         raise ConfigError(f"does not apply to a workload replay (it uses {', '.join(used)})", source=CLI,
                           key=f"--{unused[0].replace('_', '-')}")
+    # the step's own flags (perturbations, its trace) have no step to act on in a replay: refused, not ignored
+    for flag, value in (("--straggler", args.stragglers), ("--degrade", args.degraded), ("--fail-link", args.failed),
+                        ("--background", args.background), ("--trace", args.trace),
+                        ("--trace-ranks", args.trace_ranks), ("--trace-links", args.trace_links)):
+        if value:
+            raise ConfigError(f"does not apply to a workload replay (it uses {', '.join(used)})", source=CLI,
+                              key=flag, value=value[0] if isinstance(value, list) else value)
     values = read_params([p for p in RUN_PARAMS if p.name in used], given)
     workload = read_workload(args.workload)
     check_simulable(workload, args.workload)   # named by its file, before the cluster is built
@@ -291,6 +298,8 @@ def _print_parallel(report: Any, args: argparse.Namespace) -> int:
           + (", sequence parallel" if p["sequence_parallel"] else "")
           + (f", TP communication {p['tp_overlap']}" + (" (tp = 1: nothing to overlap)" if p["tp"] == 1
                                                          else "") if p.get("tp_overlap", "none") != "none" else "")
+          + (", PP sends overlapped" + (" (pp = 1: nothing to overlap)" if p["pp"] == 1 else "")
+             if p.get("overlap_pp") else "")
           + f", {report.dtype}, {report.engine} engine")
     _print_profile(report.config)
     rows = [

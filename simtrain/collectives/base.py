@@ -415,5 +415,18 @@ def collective_time(
 
     if engine not in ENGINES:
         raise ConfigError("unknown engine", key="engine", value=engine, choices=ENGINES)
+    options = _network_options(options)
     schedule = build_schedule(op, size, cluster, algorithm, ranks=ranks, chunks=chunks, **params)
     return run_engine(engine, schedule, cluster, options)
+
+
+def _network_options(options: Any) -> Any:
+    """``options`` as :class:`~simtrain.network.NetworkOptions`: given so, or a mapping of its keys (as a run's
+    ``network`` takes them), or ``None``."""
+    from simtrain.network import NetworkOptions
+
+    if options is None or isinstance(options, NetworkOptions):
+        return options
+    if isinstance(options, Mapping):
+        return NetworkOptions.from_mapping(options)
+    raise ConfigError("must be NetworkOptions or a mapping of network keys", key="options", value=options)

@@ -282,12 +282,15 @@ class DecoderConfig:
 
     def describe(self) -> str:
         """``gpt:key=value,...`` with every key that differs from its default."""
-        base = DecoderConfig.from_mapping({k: getattr(self, k) for k in ("layers", "hidden", "heads", "seq",
-                                                                           "vocab", "gated")})
+        given = {k: getattr(self, k) for k in ("layers", "hidden", "heads", "seq", "vocab", "gated")}
+        # heads that do not divide the width need their head_dim named (the default is hidden / heads)
+        own_head_dim = self.head_dim * self.heads != self.hidden
+        base = DecoderConfig.from_mapping({**given, "head_dim": self.head_dim} if own_head_dim else given)
         # the reference shares the gating, whose defaults (ffn, norms) follow it, so gated=true is named itself;
         # an expert's width defaults to this model's ffn, not the reference's
         keys = [f"{f.name}={_text(getattr(self, f.name))}" for f in dataclasses.fields(self)
                 if f.name in ("layers", "hidden", "heads", "seq", "vocab")
+                or (f.name == "head_dim" and own_head_dim)
                 or (f.name == "gated" and self.gated)
                 or (f.name == "moe_ffn" and self.moe_ffn != self.ffn)
                 or (f.name not in ("gated", "moe_ffn") and getattr(self, f.name) != getattr(base, f.name))]

@@ -297,13 +297,16 @@ class Perturbations:
             try:
                 cluster = _detour(cluster, ids)
             except ConfigError as exc:
+                # what was given: the one link, or all of them together
+                exc = ConfigError(exc.message, key=exc.key, allowed=exc.allowed,
+                                  value=self.failed[0] if len(self.failed) == 1 else list(self.failed))
                 files = {self.origins[("failed", i)] for i in range(len(self.failed)) if ("failed", i) in self.origins}
                 if len(files) == 1 and len(self.failed) == 1:
                     raise self._blame(exc, "failed", 0) from None
                 if files:   # several entries together cut the cluster: blame the file's list
                     raise ConfigError(exc.message, source=sorted(files)[0][0], key="failed_links", value=exc.value,
                                       allowed=exc.allowed) from None
-                raise
+                raise exc from None
             capacity[ids] = 0.0
         return cluster, capacity
 
@@ -371,7 +374,8 @@ def _detour(cluster: Cluster, failed: np.ndarray) -> Cluster:
     component = max(nx.strongly_connected_components(router.graph), key=lambda c: sum(n in c for n in endpoints))
     cut = [node for node in endpoints if node not in component]
     if cut:
-        names = [cluster.node_names[g] for g in cut[:5]]
-        raise ConfigError("the failed links disconnect the cluster; no route is left for", key="failed",
-                          value=names)
+        names = [cluster.node_names[g] for g in cut[:5]] + ([f"and {len(cut) - 5} more"] if len(cut) > 5 else [])
+        raise ConfigError(f"the failed links cut {', '.join(names)} off the cluster: no route is left to "
+                          f"{'it' if len(cut) == 1 else 'them'}", key="failed",
+                          allowed="links whose failure leaves every GPU a route")
     return dataclasses.replace(cluster, router=router)

@@ -276,16 +276,41 @@ def search(model: str | DecoderSpec, topology: str, *, gpus: int | None = None, 
     Raises :class:`~simtrain.errors.InfeasibleError` when no plan fits in memory.
     """
     from simtrain.errors import InfeasibleError
-    from simtrain.registry import parse_spec
-    from simtrain.training.run_cache import default_cache
 
+    # the run's parameters are checked as a run's are (a public function: the CLI's checks do not reach a caller
+    # from Python), and the search's own
+    from simtrain.params import Param, read_params
+    from simtrain.registry import parse_spec
+    from simtrain.run import RUN_PARAMS
+    from simtrain.training.run_cache import RunCache, default_cache
+
+    given = {"gpus": gpus, "global_batch": global_batch, "dtype": dtype, "optimizer": optimizer, "profile": profile,
+             "algorithm": algorithm, "scheme": scheme, "gpu_spread": gpu_spread, "optimizer_impl": optimizer_impl,
+             "autocast": autocast, "clip_grad": clip_grad, "reduce_dtype": reduce_dtype, "zero_impl": zero_impl,
+             "tp_overlap": tp_overlap}
+    unset = ("gpus", "global_batch", "profile", "scheme", "gpu_spread")   # None: not given, as in a run
+    for key, value in given.items():
+        if value is None and key not in unset:
+            raise ConfigError("must be given (None is no value)", key=key, value=value)
+    checked = read_params([p for p in RUN_PARAMS if p.name in given], {k: v for k, v in given.items() if v is not None},
+                          numbers_are_si=True)
+    gpus, global_batch, gpu_spread = checked["gpus"], checked["global_batch"], checked["gpu_spread"]
+    dtype, optimizer, optimizer_impl, reduce_dtype = (checked[k] for k in ("dtype", "optimizer", "optimizer_impl",
+                                                                           "reduce_dtype"))
+    autocast, clip_grad, zero_impl, tp_overlap = (checked[k] for k in ("autocast", "clip_grad", "zero_impl",
+                                                                       "tp_overlap"))
+    if global_batch is None:
+        raise ConfigError("is required: the samples per optimizer step to plan for", key="global_batch")
+    top = read_params([Param("top", "integer", 5, minimum=1)], {"top": top})["top"]
+    if cache is not None and not isinstance(cache, RunCache):
+        raise ConfigError("must be a RunCache (simtrain.training.run_cache) or None", key="cache", value=cache)
+    if progress is not None and not callable(progress):
+        raise ConfigError("must be a callable (done, total) or None", key="progress", value=progress)
     cache = cache or default_cache()
     spec = model if isinstance(model, DecoderSpec) else cache.model(model)
     if not isinstance(spec, DecoderSpec) or spec.config is None:
         raise ConfigError("the plan search needs a decoder model (gpt:... or a catalog LLM)", key="model",
                           value=getattr(spec, "name", model))
-    if top < 1:
-        raise ConfigError("must be at least 1", key="top", value=top)
     from simtrain.run import check_combination
 
     check_zero_impl(zero_impl)   # plans of other ZeRO stages run flat, so make_plan would not see a bad value there

@@ -334,7 +334,7 @@ def _report(resolved: Any, plan: ParallelPlan, memory: dict[str, Any], costs: St
         "plan": plan.describe(),
         "tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "ep": plan.ep, "etp": plan.expert_tp,
         "expert_dp": plan.expert_dp, "distribute_saved_activations": plan.distribute_saved_activations,
-        "tp_overlap": plan.tp_overlap,
+        "tp_overlap": plan.tp_overlap, "overlap_pp": plan.overlap_pp,
         "micro_batch": plan.micro_batch, "num_micro_batches": m,
         "pipeline_schedule": run.pipeline_schedule, "pipeline_layout": run.pipeline_layout,
         "recompute": run.recompute, "zero": plan.zero, "zero_reshard": plan.zero_reshard, "zero_impl": plan.zero_impl,

@@ -84,6 +84,10 @@ def sweep_traffic(model: str, schemes: Sequence[str], key: str, values: Sequence
         raise ConfigError("name at least one scheme", key="schemes", value=list(schemes))
     if first_repeat(schemes) is not None:   # one curve drawn twice: a typo
         raise ConfigError("a scheme is given twice", key="schemes", value=list(schemes))
+    for spec, (name, params) in zip(schemes, parsed):   # the sweep would replace it without a word
+        if key in params:
+            raise ConfigError(f"{name} sets {key}, which the sweep varies: give it once, in the sweep",
+                              key="schemes", value=spec)
     if key != "gpus" and topology is None and gpus_per_node and gpus % gpus_per_node:
         # only a sweep over GPU counts may go below one node (the node then shrinks to divide them)
         raise ConfigError(f"must divide the {gpus} GPUs", key="gpus_per_node", value=gpus_per_node)
@@ -333,6 +337,8 @@ def sweep_bandwidth(model: str, topology: str, schemes: Sequence[str], bandwidth
     from simtrain.training import simulate
 
     check_values(bandwidths, "bandwidths", "bandwidths")
+    if first_repeat(schemes) is not None:   # one curve drawn twice: a typo, as sweep_traffic says
+        raise ConfigError("a scheme is given twice", key="schemes", value=list(schemes))
     rates = []
     for text in bandwidths:
         try:

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+import numbers
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def load_topology(
 
     path = resolve("topologies", name_or_path)
     data = load_yaml(path)
-    overrides = list(overrides)
+    overrides = _override_pairs(overrides)
     if isinstance(data, dict):
         apply_overrides(data, overrides, source=str(path))
     try:
@@ -134,6 +135,24 @@ def load_topology(
         changed = ", ".join(f"topology.{k}" for k, _ in overrides[:3]) + (", ..." if len(overrides) > 3 else "")
         raise ConfigError(f"{exc.message} (in the file as changed by {changed})", source=exc.source, key=exc.key,
                           value=exc.value, choices=exc.choices, allowed=exc.allowed) from None
+
+
+def _override_pairs(overrides: Any) -> list[tuple[str, Any]]:
+    """``overrides`` as (dotted key, value) pairs: a sequence of pairs or a mapping of keys to values.
+
+    >>> _override_pairs({"nic.count": 2}), _override_pairs([("nic.count", 2)])
+    ([('nic.count', 2)], [('nic.count', 2)])
+    """
+    if isinstance(overrides, Mapping):
+        overrides = list(overrides.items())
+    elif isinstance(overrides, (str, bytes)) or not isinstance(overrides, Iterable):
+        raise ConfigError("must be (key, value) pairs or a mapping of keys to values", key="overrides",
+                          value=overrides)
+    pairs = list(overrides)
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise ConfigError("must be (key, value) pairs, each key a dotted string", key="overrides", value=pair)
+    return [(key, value) for key, value in pairs]
 
 
 #: The keys that set a family's size (GPUs, nodes, instances, hosts), which ``gpus`` sets too.
@@ -165,6 +184,8 @@ def topology_from_dict(data: Any, source: str = "<dict>", gpus: int | None = Non
     >>> c.num_gpus
     8
     """
+    if isinstance(gpus, numbers.Integral) and not isinstance(gpus, bool):
+        gpus = int(gpus)   # numpy's integers, as Python's
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
         raise _GpusError("must be a positive integer", key="gpus", value=gpus)
     if gpus is not None and gpus > MAX_GPUS:

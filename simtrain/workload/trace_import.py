@@ -413,16 +413,19 @@ def _check_against_execution_trace(workload: Workload, kineto: Any, et: Any, sou
                           allowed="the execution trace of the profiled step")
     by_rf = _collectives_by_rf(kineto)
     kineto_source = str(workload.source.get("file", "<trace>"))
+    collectives = checked = 0
     for i, node in enumerate(et["nodes"]):
         if not isinstance(node, dict) or not isinstance(node.get("name"), str):
             raise ConfigError("must be a mapping with a string name", source=source, key=f"nodes[{i}]",
                               value=node)
         if _collective({"name": node["name"]}) in (None, "p2p"):
             continue
+        collectives += 1
         rf_id = _node_attrs(node, source, f"nodes[{i}]").get("rf_id")
         match = by_rf.get(_int(rf_id, -2))
         if match is None:
             continue
+        checked += 1
         index, event = match
         elements = _elements(_node_shapes(node, source, f"nodes[{i}]"), source, f"nodes[{i}].inputs.shapes")
         traced = _elements(event["args"].get("Input Dims", []), kineto_source,
@@ -431,6 +434,10 @@ def _check_against_execution_trace(workload: Workload, kineto: Any, et: Any, sou
             raise ConfigError(f"collective {shown(node['name'])} (rf_id {shown(rf_id)}) has {elements} elements "
                               f"here and {traced} in the profiler trace: not the same step", source=source,
                               key="execution_trace")
+    if checked == 0 and (collectives or by_rf):   # nothing was checked: as an empty trace, silently
+        raise ConfigError(f"none of its {collectives:,} collectives matches one of the profiler trace's "
+                          f"{len(by_rf):,} by record function id (rf_id): nothing to check, not the same step",
+                          source=source, key="nodes", allowed="the execution trace recorded with the profiled step")
 
 
 def _collectives_by_rf(kineto: dict[str, Any]) -> dict[int, tuple[int, dict[str, Any]]]:

@@ -66,7 +66,7 @@ def test_a_scheme_without_the_parameter_is_held_at_its_settings():
     frame = sweep_traffic("resnet18-cifar", ["powersgd", "topk:density=0.01"], "rank", [1, 4], gpus=8)
     topk = frame[frame["scheme"] == "topk"]
     assert topk["swept"].tolist() == [False, False] and topk["value"].tolist() == [1, 4]
-    alone = sweep_traffic("resnet18-cifar", ["topk:density=0.01"], "density", [0.01], gpus=8)
+    alone = sweep_traffic("resnet18-cifar", ["topk"], "density", [0.01], gpus=8)
     assert topk["wire_bytes_per_epoch_per_gpu"].tolist() == [alone["wire_bytes_per_epoch_per_gpu"].iloc[0]] * 2
 
 
