@@ -156,3 +156,17 @@ def test_a_failed_link_that_cuts_a_gpu_off_names_it_and_what_was_given(capsys):
                       "des", "--batch", "8", "--fail-link", "gpu3"],
              "--fail-link: the failed links cut gpu3 off the cluster: no route is left to it (got 'gpu3')",
              "allowed: links whose failure leaves every GPU a route")
+
+
+def test_a_collective_from_python_moves_whole_bytes_between_integer_ranks():
+    """The command line refused a collective of half a byte, the API ran it; booleans and floats were read as ranks
+    (np.asarray(..., int64) makes False, True into 0, 1 and 1.5 into 1)."""
+    cluster = simtrain.load_topology("dgx-a100", gpus=8)
+    with pytest.raises(ConfigError, match="size: is a fraction of a byte"):
+        simtrain.collective_time("all-reduce", 0.5, cluster)
+    for ranks in ([False, True], [0.0, 1.0], [0, 1.5]):
+        with pytest.raises(ConfigError, match="ranks: must be integer GPU ranks"):
+            simtrain.collective_time("all-reduce", "1 MiB", cluster, ranks=ranks)
+    times = {simtrain.collective_time("all-reduce", "1 MiB", cluster, ranks=ranks).time_s
+             for ranks in ([0, 1], np.array([0, 1]), [np.int64(0), np.int64(1)])}
+    assert len(times) == 1

@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -255,7 +256,12 @@ def build_schedule(
     if ranks is None:
         rank_array = np.arange(cluster.num_gpus, dtype=np.int64)
     else:
-        rank_array = np.asarray(ranks, dtype=np.int64)
+        given = np.asarray(ranks)
+        # ranks are integers: a bool or 1.5 would be read as a rank silently (0, 1) by the cast below
+        if given.dtype.kind not in "iu" and not (given.dtype == object and all(
+                isinstance(r, numbers.Integral) and not isinstance(r, (bool, np.bool_)) for r in given.ravel())):
+            raise ConfigError("must be integer GPU ranks", key="ranks", value=ranks)
+        rank_array = given.astype(np.int64)
         if rank_array.ndim != 1 or rank_array.size == 0:
             raise ConfigError("must be a non-empty list of ranks", key="ranks", value=ranks)
         if rank_array.min() < 0 or rank_array.max() >= cluster.num_gpus:
@@ -416,6 +422,8 @@ def collective_time(
     if engine not in ENGINES:
         raise ConfigError("unknown engine", key="engine", value=engine, choices=ENGINES)
     options = _network_options(options)
+    if _size(size) < 1:   # a collective of a user's moves whole bytes (a scheme's own payloads may be fractions)
+        raise ConfigError("is a fraction of a byte", key="size", value=size, allowed="at least 1 B")
     schedule = build_schedule(op, size, cluster, algorithm, ranks=ranks, chunks=chunks, **params)
     return run_engine(engine, schedule, cluster, options)
 
