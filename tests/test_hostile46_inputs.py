@@ -170,3 +170,23 @@ def test_a_collective_from_python_moves_whole_bytes_between_integer_ranks():
     times = {simtrain.collective_time("all-reduce", "1 MiB", cluster, ranks=ranks).time_s
              for ranks in ([0, 1], np.array([0, 1]), [np.int64(0), np.int64(1)])}
     assert len(times) == 1
+
+
+def _curve(folder, model):
+    folder.mkdir()
+    (folder / "a.csv").write_text("epoch,test_accuracy,model,scheme,batch_per_worker,samples_per_epoch\n"
+                                  f"1,0.7,{model},none,128,50000\n")
+    return folder / "a.csv"
+
+
+def test_a_curves_spec_model_error_names_the_curves_file(capsys, tmp_path):
+    csv = _curve(tmp_path / "c", "gpt:layers=2")
+    _refused(capsys, ["time-to-accuracy", "--curves", str(tmp_path / "c"), "--topology", "dgx-a100", "--gpus", "8",
+                      "--target", "0.5"],
+             f"{csv}: model: missing required keys: hidden, heads, seq, vocab (got 'gpt:layers=2')")
+
+
+def test_a_curves_file_where_its_folder_belongs_says_so(capsys, tmp_path):
+    csv = _curve(tmp_path / "c", "cnn-digits")
+    _refused(capsys, ["time-to-accuracy", "--curves", str(csv), "--topology", "dgx-a100", "--gpus", "8",
+                      "--target", "0.5"], "curves: is a file; give the folder", f"allowed: {tmp_path / 'c'}")

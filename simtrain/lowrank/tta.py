@@ -380,6 +380,9 @@ def read_curves(folder: str | Path) -> list[Curve]:
     simtrain.errors.ConfigError: /nonexistent: curves: no curve.json or *.csv found (got '/nonexistent')
     """
     root = Path(folder)
+    if root.is_file():   # one curve's file where its folder belongs: say so, rather than that nothing was found
+        raise ConfigError("is a file; give the folder that holds the curves (curve.json from simtrain train, or "
+                          "*.csv)", source=str(root), key="curves", value=str(root), allowed=str(root.parent))
     found = sorted(root.glob("**/curve.json")) + sorted(root.glob("**/*.csv")) if root.is_dir() else []
     if not found:
         raise ConfigError("no curve.json or *.csv found", source=str(root), key="curves", value=str(root))
@@ -475,10 +478,14 @@ def _curve_model(curve: Curve) -> ModelSpec:
         with _naming(source, "model"):
             return _model(curve.model)
     except ConfigError as exc:
-        if source is None or exc.source != curve.model or exc.key not in (None, "model"):
+        # a spec the curve's column gives (``gpt:...``) is reported as "model SPEC": the column is what is wrong
+        spec = exc.source == f"model {curve.model}"
+        if source is None or (exc.source != curve.model and not spec) or (exc.key not in (None, "model")
+                                                                           and not spec):
             raise   # an error inside a model file names that file, the one to fix
         # the model file the curve names cannot be read (missing, a FIFO): the curve's column is what is wrong
-        raise ConfigError(exc.message, source=source, key="model", value=curve.model, allowed=exc.allowed) from None
+        message = f"{exc.key}: {exc.message}" if spec and exc.key else exc.message
+        raise ConfigError(message, source=source, key="model", value=curve.model, allowed=exc.allowed) from None
 
 
 def _on_cluster(curve: Curve, gpus: int) -> tuple[ModelSpec, int, str]:
