@@ -134,8 +134,9 @@ def _collective_times(workload: Workload, cluster: Any, durations: str, algorith
     for o in ops:
         size = cluster.num_gpus if o.group_size >= workload.world_size else o.group_size
         if size > cluster.num_gpus:
-            raise ConfigError(f"a collective of {o.group_size} ranks does not fit on {cluster.num_gpus} GPUs",
-                              key="gpus", value=cluster.num_gpus)
+            raise ConfigError(f"the workload's {o.name} of {o.group_size} ranks does not fit on {cluster.num_gpus} "
+                              "GPUs",
+                              key="gpus", value=cluster.num_gpus, allowed=f"at least {o.group_size} GPUs")
         key = (o.name, o.bytes, size)
         if key not in known:
             if o.bytes <= 0 or size < 2:
