@@ -24,6 +24,7 @@ from simtrain.validation import probe24 as _probe24  # noqa: F401  (registers he
 from simtrain.validation import probe25 as _probe25  # noqa: F401  (registers held-out probe 25's cases)
 from simtrain.validation import probe26 as _probe26  # noqa: F401  (registers held-out probe 26's cases)
 from simtrain.validation import probe27 as _probe27  # noqa: F401  (registers held-out probe 27's cases)
+from simtrain.validation import probe28 as _probe28  # noqa: F401  (registers held-out probe 28's cases)
 from simtrain.validation.base import (
     CASES,
     Case,
