@@ -190,3 +190,18 @@ def test_a_curves_file_where_its_folder_belongs_says_so(capsys, tmp_path):
     csv = _curve(tmp_path / "c", "cnn-digits")
     _refused(capsys, ["time-to-accuracy", "--curves", str(csv), "--topology", "dgx-a100", "--gpus", "8",
                       "--target", "0.5"], "curves: is a file; give the folder", f"allowed: {tmp_path / 'c'}")
+
+
+def test_a_one_channel_ring_across_multi_nic_nodes_points_to_nccls_ring(capsys):
+    """Probe 28: --algorithm ring for NCCL_ALGO=Ring gave one NIC's rate (-87 %); the output now says which spelling
+    runs NCCL's ring, and stays quiet where a ring has nothing to miss."""
+    from simtrain.cli import main
+
+    base = ["collective", "--op", "all-reduce", "--size", "1GiB", "--topology"]
+    assert main([*base, "dgx-a100", "--gpus", "16", "--algorithm", "ring"]) == 0
+    assert "note: ring is one channel, through one of each node's 8 NICs" in capsys.readouterr().out
+    for argv in (["dgx-a100", "--gpus", "8", "--algorithm", "ring"],
+                 ["dgx-a100", "--gpus", "16", "--algorithm", "ring:channels=8"],
+                 ["cloud-25g", "--gpus", "16", "--algorithm", "ring"]):
+        assert main([*base, *argv]) == 0
+        assert "note:" not in capsys.readouterr().out
