@@ -32,6 +32,34 @@ from simtrain.validation.probe_rows import register_probe_rows
 __all__: list[str] = []
 
 
+#: The assumptions every row of one document shares (D1, D2, D3 below).
+_ASSUME_D1 = ("[assumed, OCI's shape specification] BM.GPU4.8 (the README names BM.GPU4.8 and "
+                     "BM.GPU.A100-v2.8 for A100; the log's 'A100-SXM4-40GB' is BM.GPU4.8): 8 A100 SXM4"
+                     ' 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (16 x 100 Gbit/s ports, '
+                     '16 VFs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
+                     "Gbit/s NICs (the same 1,600 Gbit/s; fabric as the catalog's non-blocking fat "
+                     'tree [assumed]); [stated, manifest] NCCL 2.19.3 (image '
+                     'pytorch-23.10-nccl-2.19.3-1), no NCCL_ALGO/NCCL_PROTO: `--algorithm auto` '
+                     '(default); [stated] float sum, out-of-place column; 2 nodes x 8 ranks')
+
+#: The assumptions every row of one document shares (D1, D2, D3 below).
+_ASSUME_D2 = ("[stated] BM.GPU.B4.8, 'A100-SXM4-40GB'; [assumed, OCI's shape specification] 8 "
+                     "A100 SXM4 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (the script's "
+                     '16 HCAs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
+                     "Gbit/s NICs (fabric as the catalog's non-blocking fat tree [assumed]); [stated] "
+                     'NCCL 2.29.3, NCCL_ALGO=Ring: `--algorithm ring`; [stated] float sum, '
+                     'out-of-place column; 2 nodes x 8 ranks')
+
+#: The assumptions every row of one document shares (D1, D2, D3 below).
+_ASSUME_D3 = ("[stated] BM.GPU.MI300X.8; [assumed, OCI's shape specification] 8 AMD Instinct "
+                     "MI300X (xGMI full mesh), 8 x 400 Gbit/s RoCE v2 NICs a node (the script's 8 "
+                     "HCAs) = catalog `mi300x` as is (fabric as the catalog's non-blocking fat tree "
+                     '[assumed]); [stated] RCCL (rccl-tests develop:a52452e; version of RCCL not '
+                     'printed), no NCCL_ALGO: `--algorithm auto` with `network.protocol=nccl` as the '
+                     "catalog's other RCCL cases; [stated] float sum, out-of-place column; 2 nodes x 8"
+                     ' ranks')
+
+
 #: The probe's documents: id -> (source id, what it is, its page).
 _DOCUMENTS = {
     'D1': ('oci-oke-a100-nccl-2402',
@@ -79,14 +107,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   'A100 40 GB), NCCL 2.19.3'),
         quote=("README.md: '           8             2     float     sum      -1    36.47    0.00    "
                "0.00      0    34.74    0.00    0.00      0'"),
-        assumptions=("[assumed, OCI's shape specification] BM.GPU4.8 (the README names BM.GPU4.8 and "
-                     "BM.GPU.A100-v2.8 for A100; the log's 'A100-SXM4-40GB' is BM.GPU4.8): 8 A100 SXM4"
-                     ' 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (16 x 100 Gbit/s ports, '
-                     '16 VFs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (the same 1,600 Gbit/s; fabric as the catalog's non-blocking fat "
-                     'tree [assumed]); [stated, manifest] NCCL 2.19.3 (image '
-                     'pytorch-23.10-nccl-2.19.3-1), no NCCL_ALGO/NCCL_PROTO: `--algorithm auto` '
-                     '(default); [stated] float sum, out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D1,
         confidence='low',
         reason=("hardware from OCI's shape specification, not the log; RoCE cluster network under "
                 "Kubernetes SR-IOV VFs; the latency floor depends on RoCE latency and NCCL's protocol "
@@ -111,14 +132,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   'GB), NCCL 2.19.3'),
         quote=("README.md: '     1048576        262144     float     sum      -1    85.58   12.25   "
                "22.97      0    84.50   12.41   23.27      0'"),
-        assumptions=("[assumed, OCI's shape specification] BM.GPU4.8 (the README names BM.GPU4.8 and "
-                     "BM.GPU.A100-v2.8 for A100; the log's 'A100-SXM4-40GB' is BM.GPU4.8): 8 A100 SXM4"
-                     ' 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (16 x 100 Gbit/s ports, '
-                     '16 VFs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (the same 1,600 Gbit/s; fabric as the catalog's non-blocking fat "
-                     'tree [assumed]); [stated, manifest] NCCL 2.19.3 (image '
-                     'pytorch-23.10-nccl-2.19.3-1), no NCCL_ALGO/NCCL_PROTO: `--algorithm auto` '
-                     '(default); [stated] float sum, out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D1,
         confidence='medium',
         reason=("hardware from OCI's shape specification, not the log; RoCE cluster network under "
                 'Kubernetes SR-IOV VFs; 1 MiB is latency-bound'),
@@ -137,14 +151,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   ' GB), NCCL 2.19.3'),
         quote=("README.md: '    33554432       8388608     float     sum      -1    452.3   74.18  "
                "139.08      0    452.0   74.24  139.19      0'"),
-        assumptions=("[assumed, OCI's shape specification] BM.GPU4.8 (the README names BM.GPU4.8 and "
-                     "BM.GPU.A100-v2.8 for A100; the log's 'A100-SXM4-40GB' is BM.GPU4.8): 8 A100 SXM4"
-                     ' 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (16 x 100 Gbit/s ports, '
-                     '16 VFs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (the same 1,600 Gbit/s; fabric as the catalog's non-blocking fat "
-                     'tree [assumed]); [stated, manifest] NCCL 2.19.3 (image '
-                     'pytorch-23.10-nccl-2.19.3-1), no NCCL_ALGO/NCCL_PROTO: `--algorithm auto` '
-                     '(default); [stated] float sum, out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D1,
         confidence='medium',
         reason=("hardware from OCI's shape specification, not the log; RoCE cluster network under "
                 'Kubernetes SR-IOV VFs; 32 MiB mid-ramp'),
@@ -163,14 +170,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   'GB), NCCL 2.19.3'),
         quote=("README.md: '  1073741824     268435456     float     sum      -1   9187.8  116.87  "
                "219.12      0   9073.4  118.34  221.89      0'"),
-        assumptions=("[assumed, OCI's shape specification] BM.GPU4.8 (the README names BM.GPU4.8 and "
-                     "BM.GPU.A100-v2.8 for A100; the log's 'A100-SXM4-40GB' is BM.GPU4.8): 8 A100 SXM4"
-                     ' 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (16 x 100 Gbit/s ports, '
-                     '16 VFs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (the same 1,600 Gbit/s; fabric as the catalog's non-blocking fat "
-                     'tree [assumed]); [stated, manifest] NCCL 2.19.3 (image '
-                     'pytorch-23.10-nccl-2.19.3-1), no NCCL_ALGO/NCCL_PROTO: `--algorithm auto` '
-                     '(default); [stated] float sum, out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D1,
         confidence='medium',
         reason=("hardware from OCI's shape specification, not the log; RoCE cluster network under "
                 'Kubernetes SR-IOV VFs; the log jumps from 156 GB/s at 512 MiB to 219 at 1 GiB (an '
@@ -190,14 +190,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   'GB), NCCL 2.19.3'),
         quote=("README.md: '  8589934592    2147483648     float     sum      -1    67689  126.90  "
                "237.94      0    67811  126.68  237.52      0'"),
-        assumptions=("[assumed, OCI's shape specification] BM.GPU4.8 (the README names BM.GPU4.8 and "
-                     "BM.GPU.A100-v2.8 for A100; the log's 'A100-SXM4-40GB' is BM.GPU4.8): 8 A100 SXM4"
-                     ' 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (16 x 100 Gbit/s ports, '
-                     '16 VFs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (the same 1,600 Gbit/s; fabric as the catalog's non-blocking fat "
-                     'tree [assumed]); [stated, manifest] NCCL 2.19.3 (image '
-                     'pytorch-23.10-nccl-2.19.3-1), no NCCL_ALGO/NCCL_PROTO: `--algorithm auto` '
-                     '(default); [stated] float sum, out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D1,
         confidence='medium',
         reason=("hardware from OCI's shape specification, not the log; RoCE cluster network under "
                 "Kubernetes SR-IOV VFs; asymptotic; above the 200 GB/s a node's NICs carry with a "
@@ -219,12 +212,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
         quote=("docs/running-nccl-rccl-tests-from-slurm-operator.md: '  1073741824     268435456     "
                'float     sum      -1  10887.4   98.62  184.92       0  10867.5   98.80  185.26       '
                "0'"),
-        assumptions=("[stated] BM.GPU.B4.8, 'A100-SXM4-40GB'; [assumed, OCI's shape specification] 8 "
-                     "A100 SXM4 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (the script's "
-                     '16 HCAs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (fabric as the catalog's non-blocking fat tree [assumed]); [stated] "
-                     'NCCL 2.29.3, NCCL_ALGO=Ring: `--algorithm ring`; [stated] float sum, '
-                     'out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D2,
         confidence='medium',
         reason=("hardware from OCI's shape specification; the algorithm (Ring) is stated; the NICs' "
                 "count and rate are the shape's, not the log's; 1 GiB near the asymptote"),
@@ -252,12 +240,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                'float     sum      -1  84948.7  101.12  189.60       0  84992.3  101.07  189.50       '
                "0' ('At 8 GiB, the out-of-place and in-place bus bandwidth results are 189.60 GB/s and"
                " 189.50 GB/s.')"),
-        assumptions=("[stated] BM.GPU.B4.8, 'A100-SXM4-40GB'; [assumed, OCI's shape specification] 8 "
-                     "A100 SXM4 40 GB on NVSwitch, 1,600 Gbit/s of RoCE v2 RDMA a node (the script's "
-                     '16 HCAs) = catalog `dgx-a100` with topology.device=a100-40gb and its 8 x 200 '
-                     "Gbit/s NICs (fabric as the catalog's non-blocking fat tree [assumed]); [stated] "
-                     'NCCL 2.29.3, NCCL_ALGO=Ring: `--algorithm ring`; [stated] float sum, '
-                     'out-of-place column; 2 nodes x 8 ranks'),
+        assumptions=_ASSUME_D2,
         confidence='medium',
         reason=("hardware from OCI's shape specification; the algorithm (Ring) is stated; the NICs' "
                 "count and rate are the shape's, not the log's; asymptotic ring rate, 0.95 x the 200 "
@@ -278,13 +261,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   'MI300X)'),
         quote=("docs/running-nccl-rccl-tests-from-slurm-operator.md: '  1073741824     268435456     "
                "float     sum      -1   5753.0  186.64  349.95      0   5754.5  186.59  349.86      0'"),
-        assumptions=("[stated] BM.GPU.MI300X.8; [assumed, OCI's shape specification] 8 AMD Instinct "
-                     "MI300X (xGMI full mesh), 8 x 400 Gbit/s RoCE v2 NICs a node (the script's 8 "
-                     "HCAs) = catalog `mi300x` as is (fabric as the catalog's non-blocking fat tree "
-                     '[assumed]); [stated] RCCL (rccl-tests develop:a52452e; version of RCCL not '
-                     'printed), no NCCL_ALGO: `--algorithm auto` with `network.protocol=nccl` as the '
-                     "catalog's other RCCL cases; [stated] float sum, out-of-place column; 2 nodes x 8"
-                     ' ranks'),
+        assumptions=_ASSUME_D3,
         confidence='medium',
         reason=("hardware (NIC count and rate) from OCI's shape specification; RCCL's version and "
                 "tuning not printed; busbw above the 400 GB/s-a-node NICs' ring rate share implies "
@@ -305,13 +282,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                "float     sum      -1    45110  190.42  357.04      0    45132  190.33  356.87      0'"
                " ('At 8 GiB, the out-of-place and in-place bus bandwidth results are 357.04 GB/s and "
                "356.87 GB/s.')"),
-        assumptions=("[stated] BM.GPU.MI300X.8; [assumed, OCI's shape specification] 8 AMD Instinct "
-                     "MI300X (xGMI full mesh), 8 x 400 Gbit/s RoCE v2 NICs a node (the script's 8 "
-                     "HCAs) = catalog `mi300x` as is (fabric as the catalog's non-blocking fat tree "
-                     '[assumed]); [stated] RCCL (rccl-tests develop:a52452e; version of RCCL not '
-                     'printed), no NCCL_ALGO: `--algorithm auto` with `network.protocol=nccl` as the '
-                     "catalog's other RCCL cases; [stated] float sum, out-of-place column; 2 nodes x 8"
-                     ' ranks'),
+        assumptions=_ASSUME_D3,
         confidence='medium',
         reason=("hardware (NIC count and rate) from OCI's shape specification; RCCL's version and "
                 'tuning not printed; asymptotic'),
@@ -329,13 +300,7 @@ _ROWS: tuple[dict[str, Any], ...] = (
                   'MI300X)'),
         quote=("docs/running-nccl-rccl-tests-from-slurm-operator.md: ' 17179869184    4294967296     "
                "float     sum      -1    89885  191.13  358.37      0    89917  191.06  358.24      0'"),
-        assumptions=("[stated] BM.GPU.MI300X.8; [assumed, OCI's shape specification] 8 AMD Instinct "
-                     "MI300X (xGMI full mesh), 8 x 400 Gbit/s RoCE v2 NICs a node (the script's 8 "
-                     "HCAs) = catalog `mi300x` as is (fabric as the catalog's non-blocking fat tree "
-                     '[assumed]); [stated] RCCL (rccl-tests develop:a52452e; version of RCCL not '
-                     'printed), no NCCL_ALGO: `--algorithm auto` with `network.protocol=nccl` as the '
-                     "catalog's other RCCL cases; [stated] float sum, out-of-place column; 2 nodes x 8"
-                     ' ranks'),
+        assumptions=_ASSUME_D3,
         confidence='medium',
         reason=("hardware (NIC count and rate) from OCI's shape specification; RCCL's version and "
                 'tuning not printed; the largest size of the log'),
