@@ -205,3 +205,15 @@ def test_a_one_channel_ring_across_multi_nic_nodes_points_to_nccls_ring(capsys):
                  ["cloud-25g", "--gpus", "16", "--algorithm", "ring"]):
         assert main([*base, *argv]) == 0
         assert "note:" not in capsys.readouterr().out
+
+
+
+def test_simulate_notes_a_one_channel_ring_too(capsys):
+    from simtrain.cli import main
+
+    base = ["simulate", "--model", "resnet50", "--topology", "dgx-a100", "--gpus", "16"]
+    assert main([*base, "--algorithm", "ring"]) == 0
+    assert "note: ring is one channel" in capsys.readouterr().out
+    for extra in (["--algorithm", "ring:channels=8"], []):
+        assert main([*base, *extra]) == 0
+        assert "note:" not in capsys.readouterr().out

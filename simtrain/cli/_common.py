@@ -265,6 +265,29 @@ def _typed_bool(exc: ConfigError) -> ConfigError:
     return ConfigError(message, source=exc.source, key=exc.key, choices=exc.choices, allowed=exc.allowed)
 
 
+def one_channel_ring_note(name: str, params: Mapping[str, Any], cluster: Any, inter_node_bytes: float) -> str:
+    """A note for the named ``ring`` on one channel where it crosses nodes of several NICs: it is the textbook ring,
+    through one NIC a node, and NCCL's Ring (``NCCL_ALGO=Ring``) is ``auto:algo=ring`` (probe 28's users wrote
+    ``ring`` for it and got one NIC's rate); empty where there is nothing to say.
+
+    Examples
+    --------
+    >>> from simtrain.topology import load_topology
+    >>> one_channel_ring_note("ring", {}, load_topology("dgx-a100", gpus=16), 1.0)[:40]
+    'note: ring is one channel, through one o'
+    >>> one_channel_ring_note("ring", {"channels": 8}, load_topology("dgx-a100", gpus=16), 1.0)
+    ''
+    """
+    if name != "ring" or int(params.get("channels", 1)) != 1 or inter_node_bytes <= 0:
+        return ""
+    nodes = max(1, cluster.num_gpus // max(1, cluster.gpus_per_node))
+    nics = sum(".nic" in node for node in cluster.node_names) // nodes
+    if nics < 2:
+        return ""
+    return (f"note: ring is one channel, through one of each node's {nics} NICs; NCCL's Ring (NCCL_ALGO=Ring) "
+            f"opens a channel per NIC: --algorithm auto:algo=ring (or ring:channels={nics})")
+
+
 def announce(line: str) -> None:
     """Say on a terminal's stderr what a long run will do before it starts; in a pipeline stderr is kept for the one
     ``error:`` line a failure gives (a banner before it would make two)."""

@@ -24,6 +24,7 @@ from simtrain.cli._common import (
     network_options,
     new_output,
     number,
+    one_channel_ring_note,
     print_rows,
     refuse_unread_restriction,
     split_overrides,
@@ -203,18 +204,10 @@ def run(args: argparse.Namespace) -> int:
                   else "as many as the GPU has or more: compute beside it waits")
         rows.append(("SMs it holds while running", f"{blocks} of {sms} (NCCL's thread blocks: {beside})"))
     print_rows(rows)
-    nics = _nics_per_node(cluster)
-    if name == "ring" and int(params.get("channels", 1)) == 1 and nics > 1 and result.bytes_by_class.get(
-            "inter-node", 0.0) > 0:   # the textbook ring, not NCCL's: probe 28's users wrote one for NCCL_ALGO=Ring
-        print(f"  note: ring is one channel, through one of each node's {nics} NICs; NCCL's Ring (NCCL_ALGO=Ring) "
-              f"opens a channel per NIC: --algorithm auto:algo=ring (or ring:channels={nics})")
+    note = one_channel_ring_note(name, params, cluster, result.bytes_by_class.get("inter-node", 0.0))
+    if note:
+        print(f"  {note}")
     return 0
-
-
-def _nics_per_node(cluster: Any) -> int:
-    """NICs a node of ``cluster`` has (its ``NODE.nicK`` nodes per GPU node; 0 where it names none)."""
-    nodes = max(1, cluster.num_gpus // max(1, cluster.gpus_per_node))
-    return sum(".nic" in name for name in cluster.node_names) // nodes
 
 
 def _traced(args: argparse.Namespace, cluster: Any, name: str, chunks: int, params: dict[str, Any],

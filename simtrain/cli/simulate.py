@@ -246,6 +246,15 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("trace", f"{args.trace} (open in ui.perfetto.dev)"))
     print_rows(rows)
     _print_warmup(report)
+    if report.timeline is not None and report.timeline.cluster is not None:
+        from simtrain.cli._common import one_channel_ring_note
+        from simtrain.registry import parse_spec
+
+        name, params = parse_spec(the_run.algorithm, key="algorithm")
+        note = one_channel_ring_note(name, {**params, **dict(the_run.algorithm_params)}, report.timeline.cluster,
+                                     report.bytes_per_gpu_by_class.get("inter-node", 0.0))
+        if note:
+            print(f"  {note}")
     return 0
 
 
