@@ -343,6 +343,11 @@ def check_combination(compute_jitter: float, store_and_forward: bool, engine: st
                               key=name, value=shown)
 
 
+def _rebuilt_run(cls: type, values: dict[str, Any]) -> Any:
+    """A pickled run, built again from its parameters (:meth:`TrainingRun.__reduce__`)."""
+    return cls(**values)
+
+
 def _init_names(cls: type) -> frozenset[str]:
     """The parameters a dataclass's constructor takes."""
     return frozenset(f.name for f in dataclasses.fields(cls) if f.init)
@@ -554,6 +559,13 @@ class TrainingRun:
             key = f"{path}.{exc.key}" if path and exc.key else exc.key
             raise ConfigError(exc.message, source=source, key=key, value=exc.value, choices=exc.choices,
                               allowed=exc.allowed) from None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its parameters (the read-only mappings as plain dicts), rebuilt and checked again on load: a run
+        crosses to a process pool or a Dask worker as any value does."""
+        values = {f.name: dict(v) if isinstance(v := getattr(self, f.name), MappingProxyType) else v
+                  for f in dataclasses.fields(self) if f.init}
+        return (_rebuilt_run, (type(self), values))
 
     def replace(self, **changes: Any) -> TrainingRun:
         """A copy with some parameters changed (validated again)."""

@@ -217,3 +217,17 @@ def test_simulate_notes_a_one_channel_ring_too(capsys):
     for extra in (["--algorithm", "ring:channels=8"], []):
         assert main([*base, *extra]) == 0
         assert "note:" not in capsys.readouterr().out
+
+
+def test_a_run_pickles_as_its_parameters():
+    """A run crosses to a process pool or a Dask worker (its read-only mappings did not pickle)."""
+    import pickle
+
+    runs = [TrainingRun("resnet50", "dgx-a100", gpus=8, network={"protocol": "nccl"}, algorithm="ring",
+                        algorithm_params={"channels": 4}),
+            TrainingRun(GPT, "dgx-a100", gpus=8, parallel="tp=2,pp=1,dp=4", micro_batch=1, global_batch=8)]
+    for run in runs:
+        again = pickle.loads(pickle.dumps(run))
+        assert again == run and simtrain.simulate(again).step_time_s == simtrain.simulate(run).step_time_s
+    objects = TrainingRun(simtrain.load_model("resnet50"), simtrain.load_topology("dgx-a100", gpus=8))
+    assert simtrain.simulate(pickle.loads(pickle.dumps(objects))).step_time_s == simtrain.simulate(objects).step_time_s
