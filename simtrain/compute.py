@@ -190,6 +190,9 @@ STREAM_KINDS = frozenset({"layernorm_eager", "add_eager", "dropout_add_eager", "
 #: Kinds added with the eager kernels whose passes are in ``_PASSES``: a calibration profile prices their bytes too
 #: (the older kinds keep the profile's own count, their activations read and written).
 _COUNTED_PASSES = frozenset({"silu_eager", "repeat_kv", "rotary"})
+#: Every kind whose bytes :meth:`ComputeModel._bandwidth_traffic` counts from its code (a profile prices them at its
+#: own bandwidth, the roofline at the device's): the eager chains, the stream's kinds, the counted passes, a gather.
+_OWN_BYTES = EAGER_WIDE | STREAM_KINDS | _COUNTED_PASSES | {"gather_tokens"}
 #: Core attention kinds whose scores pass through non-GEMM kernels (:func:`score_bytes`).
 SCORE_KINDS = frozenset({"attention", "eager_attention", "eager_half_attention"})
 #: Every core attention kind whose layer records its products as one GEMM (a calibration profile doubles it).
@@ -879,10 +882,8 @@ class ComputeModel:
                     per_element, _ = score_bytes(layer.kind, width, phase)
                     gemm += self.profile.memory_time(per_element * batch * heads * length * kv, dtype)
                 return gemm
-            if layer.kind in EAGER_WIDE or layer.kind in STREAM_KINDS or layer.kind in _COUNTED_PASSES:
+            if layer.kind in _OWN_BYTES:   # their own kernels' bytes
                 return self.profile.memory_time(self._bandwidth_traffic(layer, batch, phase, width)[0], dtype)
-            if layer.kind == "gather_tokens":
-                return self.profile.memory_time(_gather_bytes(layer, batch, phase, width)[0], dtype)
             factor = 1 if phase == "forward" else 2
             return self.profile.memory_time(factor * (activations + weights), dtype)
         if layer.kind in VIEWS:
@@ -902,17 +903,14 @@ class ComputeModel:
             # forward gathers rows; backward zeroes and scatter-adds into the dense weight gradient
             return (self.kernel_time(0.0, 2 * out, dtype, 1) if phase == "forward"
                     else self.kernel_time(0.0, out + 2 * weights, dtype, 2))
-        if layer.kind == "gather_tokens":
-            gathered, launches = _gather_bytes(layer, batch, phase, width)
-            return self.kernel_time(0.0, gathered, dtype, launches)
         traffic, kernels = self._bandwidth_traffic(layer, batch, phase, width)
         return self.kernel_time(0.0, traffic, dtype, kernels, native=layer.kind in NATIVE_KINDS)
 
     @staticmethod
     def _bandwidth_traffic(layer: Layer, batch: int, phase: str, width: int) -> tuple[float, int]:
-        """Bytes a bandwidth-bound layer's kernels move (:func:`eager_bytes`, or its passes in ``_PASSES``), weights
-        included, and how many kernels: the roofline prices them at the device's bandwidth, a calibration profile
-        (for the kinds it counts this way) at its own."""
+        """Bytes a bandwidth-bound layer's kernels move (:func:`eager_bytes`, :func:`stream_bytes`, a gather's rows,
+        or its passes in ``_PASSES``), weights included, and how many kernels: the roofline prices them at the
+        device's bandwidth, a calibration profile (for the kinds it counts this way, ``_OWN_BYTES``) at its own."""
         weights = layer.num_params * width * (1 if phase == "forward" else 2)
         if layer.kind in EAGER_WIDE:
             per_element, kernels = eager_bytes(layer.kind, width, phase)
@@ -920,6 +918,8 @@ class ComputeModel:
         if layer.kind in STREAM_KINDS:
             per_element, kernels = stream_bytes(layer.kind, width, phase)
             return per_element * layer.output_elements * batch + weights, kernels
+        if layer.kind == "gather_tokens":   # rows copied, not passes over the input: no weights
+            return _gather_bytes(layer, batch, phase, width)
         (fin, fout, fk), (bin_, bout, bk) = _PASSES.get(layer.kind, _ELEMENTWISE)
         a, b, kernels = (fin, fout, fk) if phase == "forward" else (bin_, bout, bk)
         return (a * layer.input_elements + b * layer.output_elements) * batch * width + weights, kernels

@@ -31,6 +31,7 @@ from simtrain.cli._common import (
 )
 from simtrain.collectives.base import spec_chunks
 from simtrain.errors import ConfigError
+from simtrain.registry import format_spec
 
 __all__ = ["add_parser", "run"]
 
@@ -179,8 +180,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     chunk_text = f"{chosen['chunks']} chunk{'' if chosen['chunks'] == 1 else 's'}" if chosen else ""
     channels = f":channels={chosen['channels']}" if chosen and chosen["channels"] > 1 else ""
-    given = ",".join(f"{k}={_shown_param(v)}" for k, v in params.items() if k != "chunks")
-    described = (f"{name}:{given}" if given else name) if not chosen else (
+    described = format_spec(name, {k: v for k, v in params.items() if k != "chunks"}) if not chosen else (
         f"auto (NCCL's choice: {chosen['nccl']}/{chosen['protocol']} as "
         f"{chosen['algorithm']}{channels}, {chunk_text})")
     if name == "auto" and not chosen:   # no tuner choice: NCCL's all-to-all is point to point
@@ -392,14 +392,3 @@ def _best(args: argparse.Namespace, cluster: Any, options: Any) -> int:
     for item in skipped:
         print(f"  not applicable: {item['algorithm']}: {item['why']}")
     return 0
-
-
-def _shown_param(value: object) -> str:
-    """An algorithm parameter as ``--algorithm`` takes it (``[4,12]`` for a grid).
-
-    >>> _shown_param([4, 12]), _shown_param(8), _shown_param("ring")
-    ('[4,12]', '8', 'ring')
-    """
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(map(str, value)) + "]"
-    return str(value)

@@ -326,20 +326,23 @@ def _norm(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     return Layer(name, kind, tensors, 0.0, tokens * width, tokens * width)
 
 
-def _stream_kind(kind: str, c: DecoderConfig) -> str:
+def _stream_kind(kind: str, c: DecoderConfig, fused: str | None = None) -> str:
     """The kind of a layer on the residual stream of a LayerNorm model (``layernorm``, ``add``, ``dropout_add``)
-    under ``c``'s kernels: fused as given; eager as Hugging Face's code runs it, the stream in fp32 under autocast
-    (``_eager``: the embeddings' fp32 output promotes every residual sum, LayerNorm is on autocast's fp32 list)
-    or at the half width on a model cast to it (``_eager_half``).
+    under ``c``'s kernels: ``fused`` (default ``kind``) for fused code and for a gated model, whose stream stays at
+    the run's width (torchtitan's, under FSDP's bf16); eager as Hugging Face's code runs it, the stream in fp32 under
+    autocast (``_eager``: the embeddings' fp32 output promotes every residual sum, LayerNorm is on autocast's fp32
+    list) or at the half width on a model cast to it (``_eager_half``).
 
     Examples
     --------
     >>> c = DecoderConfig.from_mapping({"layers": 1, "hidden": 64, "heads": 4, "seq": 32, "vocab": 100})
     >>> [_stream_kind("add", dataclasses.replace(c, kernels=k)) for k in ("fused", "eager", "eager-half")]
     ['add', 'add_eager', 'add_eager_half']
+    >>> _stream_kind("dropout_add", dataclasses.replace(c, kernels="eager", gated=True), fused="dropout")
+    'dropout'
     """
-    if c.kernels not in EAGER_ATTENTION:
-        return kind
+    if c.kernels not in EAGER_ATTENTION or c.gated:
+        return fused or kind
     return f"{kind}_eager" if c.kernels == "eager" else f"{kind}_eager_half"
 
 
@@ -481,15 +484,14 @@ def _dropout_add(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     """Megatron-LM's fused bias-dropout-add on a residual branch: one element-wise kernel over the branch; in eager
     code (a LayerNorm model's ``kernels=eager`` or ``eager-half``) the dropout and the sum, two kernels
     (:func:`simtrain.compute.stream_bytes`)."""
-    kind = "dropout" if c.gated else _stream_kind("dropout_add", c)
-    return Layer(name, "dropout" if kind == "dropout_add" else kind, (), 0.0, tokens * width, tokens * width)
+    return Layer(name, _stream_kind("dropout_add", c, fused="dropout"), (), 0.0, tokens * width, tokens * width)
 
 
 def _residual_add(name: str, c: DecoderConfig, tokens: int, width: int) -> Layer:
     """The residual sum after a branch without dropout (``h = x + branch(x)``, one kernel in every implementation:
     torchtitan's and Hugging Face's ``x + ...``, Megatron-core's bias-dropout-add at dropout 0): reads the stream
     and the branch, writes the sum (in fp32 on the fp32 stream of eager code under autocast)."""
-    return Layer(name, "add" if c.gated else _stream_kind("add", c), (), 0.0, 2 * tokens * width, tokens * width)
+    return Layer(name, _stream_kind("add", c), (), 0.0, 2 * tokens * width, tokens * width)
 
 
 def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
@@ -502,12 +504,12 @@ def embedding_layers(c: DecoderConfig, tp: int = 1, cp: int = 1) -> list[Layer]:
                             (Tensor("embed_positions.weight", (c.position_table, c.hidden)),), 0.0, tokens,
                             tokens * c.hidden))
     if c.embedding_norm:
+        # a LayerNorm (weight and bias) whatever the model's gating; under autocast it feeds the fp32 stream, not a
+        # GEMM, so no half copy is cast from it; a gated model's stream stays at the run's width
         norm = _norm("embed_norm", dataclasses.replace(c, gated=False), tokens, c.hidden)
-        if norm.kind == "layernorm_eager" and c.gated:   # a gated model's stream stays at the run's width
-            norm = dataclasses.replace(norm, kind="layernorm_eager_half")
-        elif norm.kind == "layernorm_eager":   # it feeds the stream, not a GEMM: no half copy is cast from it
-            norm = dataclasses.replace(norm, kind="embed_layernorm_eager")
-        layers.append(norm)
+        kind = {"layernorm_eager": "layernorm_eager_half" if c.gated else "embed_layernorm_eager"}.get(norm.kind,
+                                                                                                        norm.kind)
+        layers.append(dataclasses.replace(norm, kind=kind))
     return layers
 
 
